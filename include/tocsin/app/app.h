@@ -1,0 +1,58 @@
+#pragma once
+
+#include <memory>
+#include <optional>
+#include <string>
+
+#include "tocsin/common/clock.h"
+#include "tocsin/common/result.h"
+#include "tocsin/config/config.h"
+
+namespace boost::asio {
+class io_context;
+}
+
+namespace tocsin::app {
+
+struct AppOptions {
+  std::string config_file;
+  config::Overrides overrides;
+  // Logs go to stderr unless a test captures them.
+  bool setup_logging = true;
+};
+
+// The composition root of `tocsin serve`: loads the config, builds every component, owns the
+// event loop, the HTTP server, signals, reloads and the systemd conversation. Reload rebuilds
+// what the config defines and swaps it in; what lives across reloads (HTTP server, metrics
+// registry, store) stays. Thread-safety: everything runs on the loop thread; Stop() and
+// Reload() may be called from it (signal handlers and HTTP handlers run there).
+class App {
+ public:
+  App(boost::asio::io_context& io, const Clock& clock, AppOptions options);
+  ~App();
+  App(const App&) = delete;
+  App& operator=(const App&) = delete;
+
+  // Loads the config, opens the data directory, binds the listener and installs signal
+  // handlers. On error nothing is left running and the diagnostics say why.
+  Result<void> Start();
+  // Validates the config file whole; on success swaps it in, otherwise keeps the running one.
+  // Either way the outcome is logged and exported as tocsin_config_last_reload_successful.
+  Result<void> Reload();
+  // Graceful stop: stop accepting, let in-flight work finish within server.shutdown_timeout,
+  // then stop the loop.
+  void Stop();
+
+  const config::Config& config() const;
+  unsigned short http_port() const;
+  bool ready() const;
+
+ private:
+  struct Impl;
+  std::unique_ptr<Impl> impl_;
+};
+
+// Makes sure `dir` exists and is writable; returns a message naming what to fix otherwise.
+Result<void> PrepareDataDir(const std::string& dir);
+
+}  // namespace tocsin::app

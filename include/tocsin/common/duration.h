@@ -1,0 +1,25 @@
+#pragma once
+
+#include <string>
+#include <string_view>
+
+#include "tocsin/common/clock.h"
+#include "tocsin/common/result.h"
+
+namespace tocsin {
+
+// Parses Prometheus durations: one or more <number><unit> with units ms, s, m, h, d, w, y in
+// decreasing order, e.g. "30s", "5m", "1h30m", "30d". "0" is zero. Returns kInvalid with a
+// message that says what was expected.
+Result<Duration> ParseDuration(std::string_view text);
+
+// Shortest Prometheus notation: 90000ms -> "1m30s", 0 -> "0s".
+std::string FormatDuration(Duration d);
+
+// RFC 3339 in UTC with milliseconds when non-zero: "2026-11-22T01:53:11.250Z".
+std::string FormatRfc3339(TimePoint t);
+// Accepts RFC 3339 with 'Z' or a numeric offset, with optional fractional seconds, and plain
+// unix seconds (possibly fractional), as Prometheus does.
+Result<TimePoint> ParseTime(std::string_view text);
+
+}  // namespace tocsin

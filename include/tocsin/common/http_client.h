@@ -1,0 +1,55 @@
+#pragma once
+
+#include <string>
+#include <utility>
+#include <vector>
+
+#include "tocsin/common/clock.h"
+#include "tocsin/common/result.h"
+
+namespace tocsin {
+
+struct HttpClientRequest {
+  std::string method = "GET";
+  std::string url;
+  std::vector<std::pair<std::string, std::string>> headers;
+  std::string body;
+  Duration timeout = std::chrono::seconds(10);
+  std::string tls_ca_file;
+  bool tls_insecure_skip_verify = false;
+  std::string basic_user;
+  std::string basic_password;
+};
+
+struct HttpClientResponse {
+  long status = 0;
+  // Header names lowercased, in the order received.
+  std::vector<std::pair<std::string, std::string>> headers;
+  std::string body;
+  double seconds = 0;  // total time of the exchange
+
+  std::string Header(std::string_view lowercase_name) const;
+};
+
+// Blocking HTTP client. Call it off the event loop (see WorkerPool). A response with any status
+// is a value; only failures to get a response (DNS, connect, TLS, timeout) are errors, and they
+// are kTransient. Error messages never contain the URL's credentials or header values.
+// Thread-safety: an instance may be used from several threads at once.
+class HttpClient {
+ public:
+  virtual ~HttpClient() = default;
+  virtual Result<HttpClientResponse> Send(const HttpClientRequest& request) = 0;
+};
+
+// libcurl implementation.
+class CurlHttpClient final : public HttpClient {
+ public:
+  CurlHttpClient();
+  Result<HttpClientResponse> Send(const HttpClientRequest& request) override;
+};
+
+// Form encoding (application/x-www-form-urlencoded) of name/value pairs.
+std::string FormEncode(const std::vector<std::pair<std::string, std::string>>& fields);
+std::string UrlEncode(std::string_view s);
+
+}  // namespace tocsin

@@ -1,0 +1,132 @@
+#pragma once
+
+#include <map>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "tocsin/common/clock.h"
+#include "tocsin/config/diagnostics.h"
+
+namespace tocsin::config {
+
+enum class LogFormat { kText, kJson };
+
+struct ServerConfig {
+  std::string listen = "127.0.0.1:9095";
+  // URL people use to reach tocsin (links in pages, Slack buttons); defaults from `listen`.
+  std::string external_url;
+  Duration read_timeout = std::chrono::seconds(10);
+  Duration idle_timeout = std::chrono::seconds(60);
+  long long max_header_bytes = 16 * 1024;
+  long long max_body_bytes = 4 * 1024 * 1024;
+  Duration shutdown_timeout = std::chrono::seconds(10);
+};
+
+struct LogConfig {
+  LogFormat format = LogFormat::kText;
+  std::string level = "info";
+};
+
+struct BasicAuth {
+  std::string username;
+  std::string password;
+};
+
+// One SLI source. Only Prometheus for now; `type` leaves room for others.
+struct SourceConfig {
+  std::string name;
+  std::string type = "prometheus";
+  std::string url;
+  Duration timeout = std::chrono::seconds(10);
+  std::string bearer_token;
+  std::optional<BasicAuth> basic_auth;
+  std::string tls_ca_file;
+  bool tls_insecure_skip_verify = false;
+  std::vector<std::pair<std::string, std::string>> headers;
+  // Failed evaluations in a row before the source-down alert fires.
+  long long down_after_failures = 3;
+};
+
+struct PagerDutyConfig {
+  std::string events_url = "https://events.pagerduty.com";
+  std::string routing_key;
+  std::string webhook_secret;  // v3 webhook signing secret
+};
+
+struct OpsgenieConfig {
+  std::string api_url = "https://api.opsgenie.com";
+  std::string api_key;
+  std::string heartbeat_name;
+};
+
+struct SlackConfig {
+  std::string api_url = "https://slack.com";
+  std::string bot_token;
+  std::string signing_secret;
+  std::string channel;      // incident channel, e.g. "#incidents" or a channel id
+  std::string webhook_url;  // incoming webhook for plain notices
+  std::string slash_command = "/tocsin";
+};
+
+struct EmailConfig {
+  std::string smtp_url;  // smtp://host:587 or smtps://host:465
+  std::string from;
+  std::string username;
+  std::string password;
+};
+
+struct WebhookConfig {
+  std::string url;
+  std::string secret;  // HMAC-SHA256 key for the X-Tocsin-Signature header
+};
+
+struct ProvidersConfig {
+  std::optional<PagerDutyConfig> pagerduty;
+  std::optional<OpsgenieConfig> opsgenie;
+  std::optional<SlackConfig> slack;
+  std::optional<EmailConfig> email;
+  std::optional<WebhookConfig> webhook;
+};
+
+// The whole of tocsin.yaml, validated. Paths in it are already resolved against the config
+// file's directory.
+struct Config {
+  std::string file;      // where it was loaded from
+  std::string base_dir;  // directory of `file`
+  ServerConfig server;
+  std::string data_dir = "/var/lib/tocsin";
+  LogConfig log;
+  std::string runbook_base_url;
+  std::string runbook_dir;              // resolved; default <base_dir>/runbooks
+  std::vector<std::string> rule_files;  // glob patterns, resolved
+  std::string roster_file;              // resolved; empty when none
+  std::vector<SourceConfig> sources;
+  ProvidersConfig providers;
+  // Every secret value found, for redaction.
+  std::vector<std::string> secrets;
+};
+
+// What the command line overrides (Prometheus-style per-host flags).
+struct Overrides {
+  std::optional<std::string> listen;
+  std::optional<std::string> data_dir;
+};
+
+struct LoadResult {
+  std::optional<Config> config;  // set only when there are no errors
+  Diagnostics diagnostics;
+  bool io_error = false;  // the file could not be read at all (exit code 2, not 1)
+};
+
+// Loads and validates the main config file and applies the overrides. Registers every secret
+// with the log redactor.
+LoadResult LoadConfig(const std::string& path, const Overrides& overrides = {});
+LoadResult LoadConfigString(const std::string& file_label, const std::string& text,
+                            const Overrides& overrides = {});
+
+// Validates a listen address "host:port" or ":port".
+bool ParseListenAddress(const std::string& text, std::string* host, unsigned short* port,
+                        std::string* error);
+
+}  // namespace tocsin::config

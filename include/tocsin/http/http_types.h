@@ -1,0 +1,60 @@
+#pragma once
+
+#include <functional>
+#include <map>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <utility>
+#include <vector>
+
+namespace tocsin::http {
+
+// Header names compare case-insensitively.
+struct CaseInsensitiveLess {
+  bool operator()(std::string_view a, std::string_view b) const;
+  using is_transparent = void;
+};
+using Headers = std::map<std::string, std::string, CaseInsensitiveLess>;
+
+// An inbound request, already read whole and within the configured limits. Plain value: no
+// Beast types leak out of the server's translation unit.
+struct Request {
+  std::string method;  // "GET", "POST", ...
+  std::string target;  // raw target, "/api/v1/incidents?state=open"
+  std::string path;    // decoded path without the query
+  std::vector<std::pair<std::string, std::string>> query;  // decoded, in order
+  Headers headers;
+  std::string body;
+  std::string remote_address;
+  // Filled by the router from "{name}" segments of the matched pattern.
+  std::map<std::string, std::string> path_params;
+
+  std::optional<std::string> Query(std::string_view name) const;
+  std::vector<std::string> QueryAll(std::string_view name) const;
+  std::optional<std::string> Header(std::string_view name) const;
+  std::string PathParam(const std::string& name) const;
+};
+
+struct Response {
+  int status = 200;
+  std::string content_type = "text/plain; charset=utf-8";
+  std::string body;
+  Headers headers;
+
+  static Response Text(int status, std::string body);
+  static Response Json(int status, std::string body);
+};
+
+// Handlers answer through `respond`, exactly once, possibly later (after off-loop work).
+// They run on the event-loop thread; `respond` must be called on it too.
+using Respond = std::function<void(Response)>;
+using Handler = std::function<void(const Request&, Respond)>;
+// Convenience for handlers that answer at once.
+using SyncHandler = std::function<Response(const Request&)>;
+
+// Percent-decoding for paths and form/query components ('+' is a space in forms only).
+std::optional<std::string> PercentDecode(std::string_view in, bool plus_is_space);
+std::vector<std::pair<std::string, std::string>> ParseFormEncoded(std::string_view body);
+
+}  // namespace tocsin::http

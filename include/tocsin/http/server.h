@@ -1,0 +1,58 @@
+#pragma once
+
+#include <cstdint>
+#include <functional>
+#include <memory>
+#include <string>
+
+#include "tocsin/common/clock.h"
+#include "tocsin/common/result.h"
+#include "tocsin/http/router.h"
+
+namespace boost::asio {
+class io_context;
+}
+namespace prometheus {
+class Registry;
+}
+
+namespace tocsin::http {
+
+struct ServerOptions {
+  std::string host = "127.0.0.1";
+  unsigned short port = 0;  // 0 picks a free port (tests)
+  Duration read_timeout = std::chrono::seconds(10);
+  Duration idle_timeout = std::chrono::seconds(60);
+  std::uint64_t max_header_bytes = 16 * 1024;
+  std::uint64_t max_body_bytes = 4 * 1024 * 1024;
+};
+
+// HTTP/1.1 server on the event loop (Boost.Beast). Reads whole requests within header/body
+// limits and a read timeout, keeps connections alive, answers malformed requests with 400,
+// oversized ones with 413/431, and never lets one connection's error reach another. Every
+// request is counted in tocsin_http_requests_total{handler, method, code} and timed in
+// tocsin_http_request_duration_seconds{handler}. Thread-safety: loop thread only. The router
+// is shared so that a reload can swap it (SetRouter) without dropping connections.
+class Server {
+ public:
+  Server(boost::asio::io_context& io, ServerOptions options, prometheus::Registry& registry);
+  ~Server();
+  Server(const Server&) = delete;
+  Server& operator=(const Server&) = delete;
+
+  // Binds and starts accepting. Fails with kIo when the address cannot be bound.
+  Result<void> Start();
+  // Stops accepting and closes idle connections; in-flight requests finish.
+  void Stop();
+  void SetRouter(std::shared_ptr<const Router> router);
+  unsigned short port() const;
+  std::size_t open_connections() const;
+
+  // Defined in server.cpp; public only so that connections there can refer to it.
+  struct Impl;
+
+ private:
+  std::shared_ptr<Impl> impl_;
+};
+
+}  // namespace tocsin::http

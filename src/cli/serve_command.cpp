@@ -1,0 +1,37 @@
+#include <fmt/format.h>
+#include <boost/asio/io_context.hpp>
+
+#include "commands.h"
+#include "tocsin/app/app.h"
+#include "tocsin/common/system_clock.h"
+
+namespace tocsin::cli {
+
+void AddServeCommand(CLI::App& parent, int& exit_code) {
+  auto* cmd = parent.add_subcommand("serve", "Run the tocsin daemon");
+  auto opts = std::make_shared<app::AppOptions>();
+  auto listen = std::make_shared<std::string>();
+  auto data_dir = std::make_shared<std::string>();
+  cmd->add_option("-c,--config", opts->config_file, "Configuration file")
+      ->default_val("/etc/tocsin/tocsin.yaml");
+  cmd->add_option("--listen", *listen,
+                  "Listen address host:port, overriding server.listen (e.g. 0.0.0.0:9095)");
+  cmd->add_option("--data-dir", *data_dir, "Data directory, overriding data_dir");
+  cmd->callback([&exit_code, opts, listen, data_dir] {
+    if (!listen->empty()) opts->overrides.listen = *listen;
+    if (!data_dir->empty()) opts->overrides.data_dir = *data_dir;
+    boost::asio::io_context io(1);
+    SystemClock clock;
+    app::App daemon(io, clock, *opts);
+    auto started = daemon.Start();
+    if (!started) {
+      fmt::print(stderr, "tocsin: {}\n", started.error().message());
+      exit_code = started.error().kind() == Error::Kind::kInvalid ? kExitFindings : kExitUsage;
+      return;
+    }
+    io.run();
+    exit_code = kExitOk;
+  });
+}
+
+}  // namespace tocsin::cli

@@ -1,0 +1,133 @@
+#include "tocsin/common/duration.h"
+
+#include <array>
+#include <charconv>
+#include <cmath>
+#include <cstdint>
+#include <sstream>
+
+#include <date/date.h>
+#include <fmt/format.h>
+
+namespace tocsin {
+
+namespace {
+struct Unit {
+  std::string_view name;
+  std::int64_t millis;
+};
+// Largest first: a duration must list its units in this order, each at most once.
+constexpr std::array<Unit, 7> kUnits{{{"y", 365LL * 24 * 3600 * 1000},
+                                      {"w", 7LL * 24 * 3600 * 1000},
+                                      {"d", 24LL * 3600 * 1000},
+                                      {"h", 3600LL * 1000},
+                                      {"m", 60LL * 1000},
+                                      {"s", 1000},
+                                      {"ms", 1}}};
+
+Error BadDuration(std::string_view text, std::string_view why) {
+  return Error::Invalid(fmt::format(
+      "invalid duration \"{}\": {} (write e.g. \"30s\", \"5m\", \"1h30m\" or \"30d\"; units "
+      "y, w, d, h, m, s, ms)",
+      text, why));
+}
+}  // namespace
+
+Result<Duration> ParseDuration(std::string_view text) {
+  if (text == "0") return Duration(0);
+  if (text.empty()) return Fail(BadDuration(text, "empty"));
+  std::int64_t total = 0;
+  std::size_t last_unit = 0;  // index into kUnits + 1 of the last unit seen
+  std::string_view rest = text;
+  while (!rest.empty()) {
+    std::int64_t n = 0;
+    if (rest.front() < '0' || rest.front() > '9') {
+      return Fail(BadDuration(text, "expected a whole number before each unit"));
+    }
+    auto [ptr, ec] = std::from_chars(rest.data(), rest.data() + rest.size(), n);
+    if (ec != std::errc() || ptr == rest.data()) {
+      return Fail(BadDuration(text, "expected a whole number before each unit"));
+    }
+    rest.remove_prefix(static_cast<std::size_t>(ptr - rest.data()));
+    std::size_t unit_len = 0;
+    while (unit_len < rest.size() && rest[unit_len] >= 'a' && rest[unit_len] <= 'z') ++unit_len;
+    std::string_view unit = rest.substr(0, unit_len);
+    rest.remove_prefix(unit_len);
+    std::size_t idx = kUnits.size();
+    for (std::size_t i = 0; i < kUnits.size(); ++i) {
+      if (kUnits[i].name == unit) idx = i;
+    }
+    if (idx == kUnits.size()) {
+      return Fail(BadDuration(text, unit.empty() ? "missing unit" : "unknown unit"));
+    }
+    if (idx + 1 <= last_unit) return Fail(BadDuration(text, "units out of order or repeated"));
+    last_unit = idx + 1;
+    if (n > INT64_MAX / kUnits[idx].millis) return Fail(BadDuration(text, "too large"));
+    total += n * kUnits[idx].millis;
+  }
+  return Duration(total);
+}
+
+std::string FormatDuration(Duration d) {
+  std::int64_t ms = d.count();
+  if (ms == 0) return "0s";
+  std::string out;
+  if (ms < 0) {
+    out += '-';
+    ms = -ms;
+  }
+  // Prometheus prints y, w, d, h, m, s, ms; keep the same notation so users can paste it.
+  for (const auto& u : kUnits) {
+    if (ms >= u.millis) {
+      out += std::to_string(ms / u.millis);
+      out += u.name;
+      ms %= u.millis;
+    }
+  }
+  return out;
+}
+
+std::string FormatRfc3339(TimePoint t) {
+  auto ms = t.time_since_epoch().count() % 1000;
+  if (ms == 0) {
+    return date::format("%FT%TZ", std::chrono::time_point_cast<std::chrono::seconds>(t));
+  }
+  return date::format("%FT%TZ", t);
+}
+
+Result<TimePoint> ParseTime(std::string_view text) {
+  if (text.empty()) return Fail(Error::Invalid("empty time"));
+  // Unix seconds, possibly fractional.
+  bool numeric = true;
+  for (char c : text) {
+    if (!((c >= '0' && c <= '9') || c == '.' || c == '-')) numeric = false;
+  }
+  if (numeric) {
+    double secs = 0;
+    auto [ptr, ec] = std::from_chars(text.data(), text.data() + text.size(), secs);
+    if (ec != std::errc() || ptr != text.data() + text.size() || !std::isfinite(secs)) {
+      return Fail(Error::Invalid(fmt::format("invalid unix time \"{}\"", text)));
+    }
+    return FromUnixMillis(static_cast<std::int64_t>(std::llround(secs * 1000.0)));
+  }
+  // RFC 3339: YYYY-MM-DDTHH:MM:SS[.fff][Z|+HH:MM]
+  std::string s(text);
+  std::istringstream in(s);
+  date::sys_time<std::chrono::milliseconds> tp;
+  std::chrono::minutes offset{0};
+  if (!s.empty() && (s.back() == 'Z' || s.back() == 'z')) {
+    s.pop_back();
+    in.str(s);
+    in >> date::parse("%FT%T", tp);
+  } else {
+    in >> date::parse("%FT%T%Ez", tp, offset);
+  }
+  if (in.fail() || in.peek() != std::char_traits<char>::eof()) {
+    return Fail(Error::Invalid(fmt::format(
+        "invalid time \"{}\" (write RFC 3339, e.g. \"2026-11-22T01:53:00Z\", or unix seconds)",
+        text)));
+  }
+  return TimePoint(tp.time_since_epoch());
+}
+
+}  // namespace tocsin

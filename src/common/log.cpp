@@ -1,0 +1,128 @@
+#include "tocsin/common/log.h"
+
+#include <algorithm>
+#include <cstdio>
+#include <mutex>
+#include <set>
+
+#include <date/date.h>
+#include <spdlog/sinks/base_sink.h>
+#include <nlohmann/json.hpp>
+
+namespace tocsin::log {
+
+namespace {
+
+std::mutex& SecretsMutex() {
+  static std::mutex mu;
+  return mu;
+}
+
+// Longest first, so a secret that contains another is redacted whole.
+struct LongestFirst {
+  bool operator()(const std::string& a, const std::string& b) const {
+    return a.size() != b.size() ? a.size() > b.size() : a < b;
+  }
+};
+
+std::set<std::string, LongestFirst>& Secrets() {
+  static std::set<std::string, LongestFirst> secrets;
+  return secrets;
+}
+
+std::string RedactLocked(std::string_view text) {
+  std::string out(text);
+  for (const auto& secret : Secrets()) {
+    std::size_t pos = 0;
+    while ((pos = out.find(secret, pos)) != std::string::npos) {
+      out.replace(pos, secret.size(), "<redacted>");
+      pos += 10;
+    }
+  }
+  return out;
+}
+
+// Formats each record as one text or JSON line, redacts secrets, and hands it to the writer.
+class RedactingSink final : public spdlog::sinks::base_sink<std::mutex> {
+ public:
+  RedactingSink(Format format, Writer writer) : format_(format), writer_(std::move(writer)) {}
+
+ protected:
+  void sink_it_(const spdlog::details::log_msg& msg) override {
+    auto tp = std::chrono::time_point_cast<std::chrono::milliseconds>(msg.time);
+    std::string ts = date::format("%FT%TZ", tp);
+    auto level_sv = spdlog::level::to_string_view(msg.level);
+    std::string level(level_sv.data(), level_sv.size());
+    std::string text(msg.payload.data(), msg.payload.size());
+    std::string line;
+    if (format_ == Format::kJson) {
+      nlohmann::json j = {{"ts", ts}, {"level", level}, {"msg", text}};
+      if (msg.logger_name.size() > 0) {
+        j["logger"] = std::string(msg.logger_name.data(), msg.logger_name.size());
+      }
+      line = j.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
+    } else {
+      line = ts + " " + level + " " + text;
+    }
+    {
+      std::lock_guard lock(SecretsMutex());
+      line = RedactLocked(line);
+    }
+    writer_(line);
+  }
+  void flush_() override {}
+
+ private:
+  Format format_;
+  Writer writer_;
+};
+
+}  // namespace
+
+void Setup(Format format, spdlog::level::level_enum level, Writer writer) {
+  if (!writer) {
+    writer = [](std::string_view line) {
+      std::fwrite(line.data(), 1, line.size(), stderr);
+      std::fputc('\n', stderr);
+    };
+  }
+  auto sink = std::make_shared<RedactingSink>(format, std::move(writer));
+  auto logger = std::make_shared<spdlog::logger>("tocsin", sink);
+  logger->set_level(level);
+  logger->flush_on(spdlog::level::warn);
+  spdlog::set_default_logger(logger);
+}
+
+void AddSecret(std::string_view secret) {
+  if (secret.size() < 4) return;
+  std::lock_guard lock(SecretsMutex());
+  Secrets().emplace(secret);
+}
+
+void ClearSecrets() {
+  std::lock_guard lock(SecretsMutex());
+  Secrets().clear();
+}
+
+std::string Redact(std::string_view text) {
+  std::lock_guard lock(SecretsMutex());
+  return RedactLocked(text);
+}
+
+bool ParseLevel(std::string_view level, spdlog::level::level_enum* out) {
+  static constexpr std::pair<std::string_view, spdlog::level::level_enum> kLevels[] = {
+      {"debug", spdlog::level::debug},
+      {"info", spdlog::level::info},
+      {"warn", spdlog::level::warn},
+      {"error", spdlog::level::err},
+      {"trace", spdlog::level::trace}};
+  for (const auto& [name, lvl] : kLevels) {
+    if (name == level) {
+      *out = lvl;
+      return true;
+    }
+  }
+  return false;
+}
+
+}  // namespace tocsin::log

@@ -1,0 +1,261 @@
+#include "tocsin/config/config.h"
+
+#include <filesystem>
+
+#include <fmt/format.h>
+
+#include "tocsin/common/log.h"
+#include "tocsin/config/yaml_reader.h"
+
+namespace tocsin::config {
+
+bool ParseListenAddress(const std::string& text, std::string* host, unsigned short* port,
+                        std::string* error) {
+  auto colon = text.rfind(':');
+  if (colon == std::string::npos) {
+    *error = "invalid listen address \"" + text +
+             "\" (expected host:port, e.g. 127.0.0.1:9095 or :9095)";
+    return false;
+  }
+  std::string h = text.substr(0, colon);
+  std::string p = text.substr(colon + 1);
+  if (h.size() >= 2 && h.front() == '[' && h.back() == ']') h = h.substr(1, h.size() - 2);
+  char* end = nullptr;
+  long v = std::strtol(p.c_str(), &end, 10);
+  if (p.empty() || *end != '\0' || v < 0 || v > 65535) {
+    *error = "invalid port \"" + p + "\" in listen address \"" + text + "\" (expected 0..65535)";
+    return false;
+  }
+  *host = h.empty() ? "0.0.0.0" : h;
+  *port = static_cast<unsigned short>(v);
+  return true;
+}
+
+namespace {
+
+void ReadServer(MapReader& r, ServerConfig& s) {
+  if (r.String("listen", s.listen)) {
+    std::string host, err;
+    unsigned short port;
+    if (!ParseListenAddress(s.listen, &host, &port, &err)) r.Error("listen", err);
+  }
+  r.Url("external_url", s.external_url);
+  r.DurationValue("read_timeout", s.read_timeout);
+  r.DurationValue("idle_timeout", s.idle_timeout);
+  r.DurationValue("shutdown_timeout", s.shutdown_timeout);
+  r.Int("max_header_bytes", s.max_header_bytes, false, 1024, 1 << 20);
+  r.Int("max_body_bytes", s.max_body_bytes, false, 1024, 256LL << 20);
+}
+
+void ReadLog(MapReader& r, LogConfig& l) {
+  std::string format;
+  if (r.Enum("format", format, {"text", "json"})) {
+    l.format = format == "json" ? LogFormat::kJson : LogFormat::kText;
+  }
+  r.Enum("level", l.level, {"debug", "info", "warn", "error"});
+}
+
+void ReadSource(MapReader& r, SourceConfig& s, const std::string& base_dir) {
+  r.String("name", s.name, true);
+  r.Enum("type", s.type, {"prometheus"});
+  r.Url("url", s.url, true);
+  r.DurationValue("timeout", s.timeout);
+  r.Secret("bearer_token", s.bearer_token, base_dir);
+  if (r.Has("basic_auth")) {
+    MapReader b(r.file(), r.Node("basic_auth"), r.diags(), r.what() + ".basic_auth");
+    BasicAuth auth;
+    b.String("username", auth.username, true);
+    b.Secret("password", auth.password, base_dir, true);
+    s.basic_auth = auth;
+  } else {
+    r.Node("basic_auth");
+  }
+  if (!s.bearer_token.empty() && s.basic_auth) {
+    r.Error("basic_auth", "give either bearer_token or basic_auth, not both");
+  }
+  if (r.String("tls_ca_file", s.tls_ca_file)) {
+    s.tls_ca_file = ResolvePath(base_dir, s.tls_ca_file);
+    if (!std::filesystem::exists(s.tls_ca_file)) {
+      r.Error("tls_ca_file", "file " + s.tls_ca_file + " does not exist");
+    }
+  }
+  r.Bool("tls_insecure_skip_verify", s.tls_insecure_skip_verify);
+  r.StringMap("headers", s.headers);
+  r.Int("down_after_failures", s.down_after_failures, false, 1, 1000);
+}
+
+void ReadProviders(MapReader& r, ProvidersConfig& p, const std::string& base_dir) {
+  if (r.Has("pagerduty")) {
+    MapReader m(r.file(), r.Node("pagerduty"), r.diags(), "providers.pagerduty");
+    PagerDutyConfig c;
+    m.Url("events_url", c.events_url);
+    if (m.Secret("routing_key", c.routing_key, base_dir, true) && c.routing_key.size() != 32) {
+      m.Error("routing_key", fmt::format("a PagerDuty integration key has 32 characters, this "
+                                         "one has {}",
+                                         c.routing_key.size()));
+    }
+    m.Secret("webhook_secret", c.webhook_secret, base_dir);
+    p.pagerduty = c;
+  } else {
+    r.Node("pagerduty");
+  }
+  if (r.Has("opsgenie")) {
+    MapReader m(r.file(), r.Node("opsgenie"), r.diags(), "providers.opsgenie");
+    OpsgenieConfig c;
+    m.Url("api_url", c.api_url);
+    m.Secret("api_key", c.api_key, base_dir, true);
+    m.String("heartbeat_name", c.heartbeat_name);
+    p.opsgenie = c;
+  } else {
+    r.Node("opsgenie");
+  }
+  if (r.Has("slack")) {
+    MapReader m(r.file(), r.Node("slack"), r.diags(), "providers.slack");
+    SlackConfig c;
+    m.Url("api_url", c.api_url);
+    m.Secret("bot_token", c.bot_token, base_dir);
+    m.Secret("signing_secret", c.signing_secret, base_dir);
+    m.String("channel", c.channel);
+    if (m.Secret("webhook_url", c.webhook_url, base_dir)) {
+      // Validate the shape without echoing the secret URL.
+      if (c.webhook_url.rfind("http://", 0) != 0 && c.webhook_url.rfind("https://", 0) != 0) {
+        m.Error("webhook_url", "expected an http:// or https:// URL");
+      }
+    }
+    if (m.String("slash_command", c.slash_command) && c.slash_command.rfind('/', 0) != 0) {
+      m.Error("slash_command", "a slash command starts with \"/\", e.g. /tocsin");
+    }
+    if (c.bot_token.empty() && c.webhook_url.empty()) {
+      r.diags().Error(m.Here(),
+                      "providers.slack: give bot_token (Web API) or webhook_url "
+                      "(incoming webhook), or both");
+    }
+    p.slack = c;
+  } else {
+    r.Node("slack");
+  }
+  if (r.Has("email")) {
+    MapReader m(r.file(), r.Node("email"), r.diags(), "providers.email");
+    EmailConfig c;
+    if (m.String("smtp_url", c.smtp_url, true) && c.smtp_url.rfind("smtp://", 0) != 0 &&
+        c.smtp_url.rfind("smtps://", 0) != 0) {
+      m.Error("smtp_url", "expected smtp://host:port or smtps://host:port");
+    }
+    m.String("from", c.from, true);
+    m.String("username", c.username);
+    m.Secret("password", c.password, base_dir);
+    p.email = c;
+  } else {
+    r.Node("email");
+  }
+  if (r.Has("webhook")) {
+    MapReader m(r.file(), r.Node("webhook"), r.diags(), "providers.webhook");
+    WebhookConfig c;
+    m.Url("url", c.url, true);
+    m.Secret("secret", c.secret, base_dir);
+    p.webhook = c;
+  } else {
+    r.Node("webhook");
+  }
+}
+
+LoadResult LoadFromDocument(std::optional<Document> doc, Diagnostics diags, const std::string& file,
+                            const Overrides& overrides) {
+  LoadResult result;
+  result.diagnostics = std::move(diags);
+  if (!doc) return result;
+  Config cfg;
+  cfg.file = file;
+  cfg.base_dir = std::filesystem::path(file).parent_path().string();
+  cfg.runbook_dir = ResolvePath(cfg.base_dir, "runbooks");
+  Diagnostics& d = result.diagnostics;
+  {
+    MapReader top(file, doc->root, d, "config");
+    if (top.ok()) {
+      if (top.Has("server")) {
+        MapReader r(file, top.Node("server"), d, "server");
+        ReadServer(r, cfg.server);
+      } else {
+        top.Node("server");
+      }
+      if (top.String("data_dir", cfg.data_dir)) {
+        cfg.data_dir = ResolvePath(cfg.base_dir, cfg.data_dir);
+      }
+      if (top.Has("log")) {
+        MapReader r(file, top.Node("log"), d, "log");
+        ReadLog(r, cfg.log);
+      } else {
+        top.Node("log");
+      }
+      if (top.Has("runbooks")) {
+        MapReader r(file, top.Node("runbooks"), d, "runbooks");
+        r.Url("base_url", cfg.runbook_base_url);
+        std::string dir;
+        if (r.String("dir", dir)) cfg.runbook_dir = ResolvePath(cfg.base_dir, dir);
+      } else {
+        top.Node("runbooks");
+      }
+      if (top.StringList("rule_files", cfg.rule_files)) {
+        for (auto& f : cfg.rule_files) f = ResolvePath(cfg.base_dir, f);
+      }
+      if (top.String("roster_file", cfg.roster_file)) {
+        cfg.roster_file = ResolvePath(cfg.base_dir, cfg.roster_file);
+      }
+      ForEachMap(top, "sources", "sources", [&](MapReader& r, std::size_t) {
+        SourceConfig s;
+        ReadSource(r, s, cfg.base_dir);
+        for (const auto& other : cfg.sources) {
+          if (!s.name.empty() && other.name == s.name) {
+            r.Error("name", "duplicate source name \"" + s.name + "\"");
+          }
+        }
+        cfg.sources.push_back(std::move(s));
+      });
+      if (top.Has("providers")) {
+        MapReader r(file, top.Node("providers"), d, "providers");
+        ReadProviders(r, cfg.providers, cfg.base_dir);
+      } else {
+        top.Node("providers");
+      }
+    }
+  }
+  if (overrides.listen) {
+    std::string host, err;
+    unsigned short port;
+    if (!ParseListenAddress(*overrides.listen, &host, &port, &err)) {
+      d.Error({"--listen", 0, 0}, err);
+    }
+    cfg.server.listen = *overrides.listen;
+  }
+  if (overrides.data_dir) cfg.data_dir = *overrides.data_dir;
+  if (cfg.server.external_url.empty()) {
+    std::string host, err;
+    unsigned short port = 0;
+    if (ParseListenAddress(cfg.server.listen, &host, &port, &err)) {
+      if (host == "0.0.0.0" || host == "::") host = "127.0.0.1";
+      cfg.server.external_url = fmt::format("http://{}:{}", host, port);
+    }
+  }
+  if (!d.has_errors()) result.config = std::move(cfg);
+  return result;
+}
+
+}  // namespace
+
+LoadResult LoadConfig(const std::string& path, const Overrides& overrides) {
+  Diagnostics diags;
+  bool readable = std::filesystem::is_regular_file(path);
+  auto doc = LoadYamlFile(path, diags);
+  LoadResult r = LoadFromDocument(std::move(doc), std::move(diags), path, overrides);
+  r.io_error = !readable;
+  return r;
+}
+
+LoadResult LoadConfigString(const std::string& file_label, const std::string& text,
+                            const Overrides& overrides) {
+  Diagnostics diags;
+  auto doc = LoadYamlString(file_label, text, diags);
+  return LoadFromDocument(std::move(doc), std::move(diags), file_label, overrides);
+}
+
+}  // namespace tocsin::config

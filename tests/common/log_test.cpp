@@ -1,0 +1,68 @@
+#include "tocsin/common/log.h"
+
+#include <gtest/gtest.h>
+#include <nlohmann/json.hpp>
+
+#include <vector>
+
+namespace tocsin {
+namespace {
+
+class LogTest : public ::testing::Test {
+ protected:
+  void SetUp() override { log::ClearSecrets(); }
+  void TearDown() override {
+    log::ClearSecrets();
+    log::Setup(log::Format::kText, spdlog::level::info);
+  }
+  std::vector<std::string> lines_;
+  log::Writer Capture() {
+    return [this](std::string_view l) { lines_.emplace_back(l); };
+  }
+};
+
+TEST_F(LogTest, RegisteredSecretNeverReachesALine) {
+  log::Setup(log::Format::kText, spdlog::level::info, Capture());
+  log::AddSecret("R0UT1NGKEY-abcdef0123456789");
+  spdlog::info("sending with key {} to {}", "R0UT1NGKEY-abcdef0123456789", "pagerduty");
+  spdlog::error("failure: https://user:R0UT1NGKEY-abcdef0123456789@example.com");
+  ASSERT_EQ(lines_.size(), 2u);
+  for (const auto& l : lines_) {
+    EXPECT_EQ(l.find("R0UT1NGKEY"), std::string::npos) << l;
+    EXPECT_NE(l.find("<redacted>"), std::string::npos) << l;
+  }
+}
+
+TEST_F(LogTest, LongerSecretRedactedWholeWhenItContainsAShorterOne) {
+  log::AddSecret("abcd");
+  log::AddSecret("abcdefgh");
+  EXPECT_EQ(log::Redact("x abcdefgh y abcd"), "x <redacted> y <redacted>");
+}
+
+TEST_F(LogTest, ShortValuesAreNotTreatedAsSecrets) {
+  log::AddSecret("abc");
+  EXPECT_EQ(log::Redact("abc"), "abc");
+}
+
+TEST_F(LogTest, JsonLinesAreValidJsonWithLevelAndMessage) {
+  log::Setup(log::Format::kJson, spdlog::level::debug, Capture());
+  log::AddSecret("s3cr3t-token");
+  spdlog::warn("token \"s3cr3t-token\" rejected\nsecond line");
+  ASSERT_EQ(lines_.size(), 1u);
+  auto j = nlohmann::json::parse(lines_[0]);
+  EXPECT_EQ(j["level"], "warning");
+  EXPECT_EQ(j["msg"], "token \"<redacted>\" rejected\nsecond line");
+  EXPECT_TRUE(j.contains("ts"));
+  EXPECT_EQ(lines_[0].find('\n'), std::string::npos);
+}
+
+TEST_F(LogTest, LevelFilters) {
+  log::Setup(log::Format::kText, spdlog::level::warn, Capture());
+  spdlog::info("hidden");
+  spdlog::warn("shown");
+  ASSERT_EQ(lines_.size(), 1u);
+  EXPECT_NE(lines_[0].find("shown"), std::string::npos);
+}
+
+}  // namespace
+}  // namespace tocsin

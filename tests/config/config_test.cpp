@@ -1,0 +1,82 @@
+#include "tocsin/config/config.h"
+
+#include <gtest/gtest.h>
+
+#include <cstdlib>
+
+#include "support/temp_dir.h"
+#include "tocsin/common/log.h"
+
+namespace tocsin::config {
+namespace {
+
+TEST(ConfigTest, DefaultsWhenEmpty) {
+  auto r = LoadConfigString("/etc/tocsin/tocsin.yaml", "{}\n");
+  ASSERT_TRUE(r.config) << r.diagnostics.ToString();
+  EXPECT_EQ(r.config->server.listen, "127.0.0.1:9095");
+  EXPECT_EQ(r.config->server.external_url, "http://127.0.0.1:9095");
+  EXPECT_EQ(r.config->data_dir, "/var/lib/tocsin");
+  EXPECT_EQ(r.config->runbook_dir, "/etc/tocsin/runbooks");
+  EXPECT_EQ(r.config->log.format, LogFormat::kText);
+}
+
+TEST(ConfigTest, FlagsOverrideTheFile) {
+  auto r = LoadConfigString("t.yaml", "server: {listen: '127.0.0.1:9095'}\ndata_dir: /a\n",
+                            Overrides{"0.0.0.0:19095", "/b"});
+  ASSERT_TRUE(r.config) << r.diagnostics.ToString();
+  EXPECT_EQ(r.config->server.listen, "0.0.0.0:19095");
+  EXPECT_EQ(r.config->data_dir, "/b");
+}
+
+TEST(ConfigTest, BadListenFlagIsAnError) {
+  auto r = LoadConfigString("t.yaml", "{}\n", Overrides{"nonsense", std::nullopt});
+  EXPECT_FALSE(r.config);
+  EXPECT_NE(r.diagnostics.ToString().find("--listen"), std::string::npos);
+}
+
+TEST(ConfigTest, EnvExpansionAndSecretFilesAreRedactedFromLogs) {
+  testing::TempDir dir;
+  dir.Write("routing_key", "0123456789abcdef0123456789abcdef\n");
+  ::setenv("TOCSIN_TEST_SLACK_TOKEN", "xoxb-env-supplied-token", 1);
+  std::string path = dir.Write("tocsin.yaml", R"(
+providers:
+  pagerduty:
+    routing_key_file: routing_key
+  slack:
+    bot_token: ${TOCSIN_TEST_SLACK_TOKEN}
+)");
+  auto r = LoadConfig(path);
+  ASSERT_TRUE(r.config) << r.diagnostics.ToString();
+  EXPECT_EQ(r.config->providers.pagerduty->routing_key, "0123456789abcdef0123456789abcdef");
+  EXPECT_EQ(r.config->providers.slack->bot_token, "xoxb-env-supplied-token");
+  EXPECT_EQ(log::Redact("key=0123456789abcdef0123456789abcdef token=xoxb-env-supplied-token"),
+            "key=<redacted> token=<redacted>");
+  log::ClearSecrets();
+}
+
+TEST(ConfigTest, MissingFileIsAnIoError) {
+  auto r = LoadConfig("/nonexistent/tocsin.yaml");
+  EXPECT_FALSE(r.config);
+  EXPECT_TRUE(r.io_error);
+  EXPECT_NE(r.diagnostics.ToString().find("/nonexistent/tocsin.yaml"), std::string::npos);
+}
+
+TEST(ConfigTest, ShippedExampleIsValid) {
+  auto r = LoadConfig(std::string(TOCSIN_SOURCE_DIR) + "/config/tocsin.yaml");
+  EXPECT_TRUE(r.config) << r.diagnostics.ToString();
+}
+
+TEST(ListenAddressTest, Parses) {
+  std::string host, err;
+  unsigned short port = 0;
+  ASSERT_TRUE(ParseListenAddress(":9095", &host, &port, &err));
+  EXPECT_EQ(host, "0.0.0.0");
+  EXPECT_EQ(port, 9095);
+  ASSERT_TRUE(ParseListenAddress("[::1]:80", &host, &port, &err));
+  EXPECT_EQ(host, "::1");
+  EXPECT_FALSE(ParseListenAddress("9095", &host, &port, &err));
+  EXPECT_FALSE(ParseListenAddress("h:x", &host, &port, &err));
+}
+
+}  // namespace
+}  // namespace tocsin::config

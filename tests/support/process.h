@@ -1,0 +1,39 @@
+#pragma once
+
+#include <sys/types.h>
+
+#include <chrono>
+#include <optional>
+#include <string>
+#include <vector>
+
+namespace tocsin::testing {
+
+// A child process started with fork/exec, for tests that drive the real `tocsin` binary or a
+// real server (Prometheus, the provider simulator). Its stdout and stderr go to `log_file`
+// when given. The destructor kills it (SIGKILL) if it is still running.
+class Process {
+ public:
+  Process(std::vector<std::string> argv, std::vector<std::string> extra_env = {},
+          std::string log_file = {});
+  ~Process();
+  Process(const Process&) = delete;
+  Process& operator=(const Process&) = delete;
+
+  pid_t pid() const { return pid_; }
+  bool Signal(int signo) const;
+  // Waits for exit up to `timeout`; returns the exit status (or 128+signal), nullopt on timeout.
+  std::optional<int> Wait(std::chrono::milliseconds timeout);
+  bool running();
+
+ private:
+  pid_t pid_ = -1;
+  std::optional<int> status_;
+};
+
+// Polls `url`-less TCP connect to 127.0.0.1:port until it accepts or the timeout passes.
+bool WaitForPort(unsigned short port, std::chrono::milliseconds timeout);
+// A TCP port that was free a moment ago (bind to 0, read, close).
+unsigned short FreePort();
+
+}  // namespace tocsin::testing
