@@ -14,6 +14,7 @@
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/signal_set.hpp>
 
+#include "tocsin/app/runtime_config.h"
 #include "tocsin/app/systemd_notifier.h"
 #include "tocsin/app/version.h"
 #include "tocsin/common/asio_scheduler.h"
@@ -111,7 +112,7 @@ struct App::Impl {
   prometheus::Gauge& reload_time;
   prometheus::Gauge& uptime;
   prometheus::Gauge& start_time;
-  std::optional<config::Config> config;
+  std::optional<RuntimeConfig> config;
   std::unique_ptr<http::Server> server;
   TimePoint started_at;
   bool ready = false;
@@ -126,7 +127,7 @@ std::shared_ptr<const http::Router> App::Impl::BuildRouter() {
   router->AddSync("GET", "/readyz", [this](const http::Request&) {
     if (!ready) return http::Response::Text(503, "not ready\n");
     // Ready means the config is loaded and the data directory is still usable.
-    auto dir = PrepareDataDir(config->data_dir);
+    auto dir = PrepareDataDir(config->main.data_dir);
     if (!dir) return http::Response::Text(503, "not ready: " + dir.error().message() + "\n");
     return http::Response::Text(200, "ready\n");
   });
@@ -179,16 +180,16 @@ App::~App() {
 }
 
 Result<void> App::Start() {
-  auto loaded = config::LoadConfig(impl_->options.config_file, impl_->options.overrides);
+  auto loaded = LoadRuntimeConfig(impl_->options.config_file, impl_->options.overrides);
   if (!loaded.config) {
     return Fail(Error::Invalid("invalid configuration:\n" + loaded.diagnostics.ToString()));
   }
   for (const auto& d : loaded.diagnostics.items()) spdlog::warn("{}", d.ToString());
-  if (impl_->options.setup_logging) ApplyLogging(*loaded.config);
-  if (auto dir = PrepareDataDir(loaded.config->data_dir); !dir) return Fail(dir.error());
+  if (impl_->options.setup_logging) ApplyLogging(loaded.config->main);
+  if (auto dir = PrepareDataDir(loaded.config->main.data_dir); !dir) return Fail(dir.error());
   impl_->config = std::move(*loaded.config);
 
-  const auto& s = impl_->config->server;
+  const auto& s = impl_->config->main.server;
   http::ServerOptions opts;
   std::string err;
   if (!config::ParseListenAddress(s.listen, &opts.host, &opts.port, &err)) {
@@ -215,14 +216,14 @@ Result<void> App::Start() {
   impl_->ready = true;
   impl_->ScheduleWatchdog();
   spdlog::info("tocsin {} listening on {}:{} (config {}, data {})", Version(), opts.host,
-               impl_->server->port(), impl_->config->file, impl_->config->data_dir);
+               impl_->server->port(), impl_->config->main.file, impl_->config->main.data_dir);
   (void)impl_->notifier.Ready(fmt::format("serving on port {}", impl_->server->port()));
   return {};
 }
 
 Result<void> App::Reload() {
   (void)impl_->notifier.Reloading(impl_->clock.MonotonicMicros());
-  auto loaded = config::LoadConfig(impl_->options.config_file, impl_->options.overrides);
+  auto loaded = LoadRuntimeConfig(impl_->options.config_file, impl_->options.overrides);
   Result<void> result;
   if (!loaded.config) {
     impl_->reload_ok.Set(0);
@@ -233,16 +234,16 @@ Result<void> App::Reload() {
     (void)impl_->notifier.Ready("reload rejected; running the previous config");
     return result;
   }
-  if (loaded.config->server.listen != impl_->config->server.listen ||
-      loaded.config->data_dir != impl_->config->data_dir) {
+  if (loaded.config->main.server.listen != impl_->config->main.server.listen ||
+      loaded.config->main.data_dir != impl_->config->main.data_dir) {
     spdlog::warn("server.listen and data_dir changes take effect at the next restart");
   }
-  if (impl_->options.setup_logging) ApplyLogging(*loaded.config);
+  if (impl_->options.setup_logging) ApplyLogging(loaded.config->main);
   impl_->config = std::move(*loaded.config);
   impl_->reload_ok.Set(1);
   impl_->reload_time.Set(static_cast<double>(ToUnixMillis(impl_->clock.Now())) / 1000.0);
   impl_->reloads.Add({{"result", "success"}}).Increment();
-  spdlog::info("config reloaded from {}", impl_->config->file);
+  spdlog::info("config reloaded from {}", impl_->config->main.file);
   (void)impl_->notifier.Ready("config reloaded");
   return result;
 }
@@ -256,7 +257,7 @@ void App::Stop() {
   impl_->signals.cancel(ec);
   if (impl_->server) impl_->server->Stop();
   // In-flight work gets shutdown_timeout to finish; then the loop stops regardless.
-  auto timeout = impl_->config ? impl_->config->server.shutdown_timeout : Duration(0);
+  auto timeout = impl_->config ? impl_->config->main.server.shutdown_timeout : Duration(0);
   impl_->scheduler.ScheduleAfter(timeout, [this] { impl_->io.stop(); });
   // Stop as soon as the last connection has finished instead of always waiting the timeout.
   impl_->scheduler.Post([this] { impl_->StopWhenDrained(); });
@@ -270,7 +271,7 @@ void App::Impl::StopWhenDrained() {
   io.stop();
 }
 
-const config::Config& App::config() const { return *impl_->config; }
+const RuntimeConfig& App::config() const { return *impl_->config; }
 unsigned short App::http_port() const { return impl_->server ? impl_->server->port() : 0; }
 bool App::ready() const { return impl_->ready; }
 

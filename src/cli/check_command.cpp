@@ -1,7 +1,7 @@
 #include <fmt/format.h>
 
 #include "commands.h"
-#include "tocsin/config/config.h"
+#include "tocsin/app/runtime_config.h"
 
 namespace tocsin::cli {
 
@@ -12,7 +12,7 @@ void AddCheckCommand(CLI::App& parent, int& exit_code) {
   cmd->add_option("-c,--config", *file, "Configuration file")
       ->default_val("/etc/tocsin/tocsin.yaml");
   cmd->callback([&exit_code, file] {
-    auto loaded = config::LoadConfig(*file);
+    auto loaded = app::LoadRuntimeConfig(*file, {});
     for (const auto& d : loaded.diagnostics.items()) fmt::print(stderr, "{}\n", d.ToString());
     if (loaded.io_error) {
       exit_code = kExitUsage;

@@ -9,6 +9,11 @@
 
 namespace tocsin::config {
 
+const std::vector<std::string> kModuleSections = {
+    "evaluation",          "route",        "receivers", "inhibit_rules",
+    "maintenance_windows", "alertmanager", "store",     "escalation_policies",
+    "incidents",           "notify",       "api"};
+
 bool ParseListenAddress(const std::string& text, std::string* host, unsigned short* port,
                         std::string* error) {
   auto colon = text.rfind(':');
@@ -216,6 +221,10 @@ LoadResult LoadFromDocument(std::optional<Document> doc, Diagnostics diags, cons
         ReadProviders(r, cfg.providers, cfg.base_dir);
       } else {
         top.Node("providers");
+      }
+      for (const auto& section : kModuleSections) {
+        YAML::Node n = top.Node(section);
+        if (n && n.IsDefined() && !n.IsNull()) cfg.sections[section] = n;
       }
     }
   }

@@ -111,14 +111,14 @@ TEST_F(AppTest, ReloadErrorKeepsTheRunningConfig) {
   EXPECT_NE(reload.find(path + ":7:14"), std::string::npos) << reload;
   EXPECT_NE(Get(port, "/metrics").find("tocsin_config_last_reload_successful 0"),
             std::string::npos);
-  EXPECT_EQ(OnLoop([&] { return app.config().sources[0].timeout; }), std::chrono::seconds(10));
+  EXPECT_EQ(OnLoop([&] { return app.config().main.sources[0].timeout; }), std::chrono::seconds(10));
   EXPECT_EQ(Get(port, "/healthz"), "200 ok\n");
 
   dir_.Write("tocsin.yaml", std::string(kGood) + "    timeout: 3s\n");
   EXPECT_EQ(Get(port, "/-/reload", "POST"), "200 reloaded\n");
   EXPECT_NE(Get(port, "/metrics").find("tocsin_config_last_reload_successful 1"),
             std::string::npos);
-  EXPECT_EQ(OnLoop([&] { return app.config().sources[0].timeout; }), std::chrono::seconds(3));
+  EXPECT_EQ(OnLoop([&] { return app.config().main.sources[0].timeout; }), std::chrono::seconds(3));
 }
 
 TEST_F(AppTest, UnwritableDataDirIsRefusedAtStart) {

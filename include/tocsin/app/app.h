@@ -4,6 +4,7 @@
 #include <optional>
 #include <string>
 
+#include "tocsin/app/runtime_config.h"
 #include "tocsin/common/clock.h"
 #include "tocsin/common/result.h"
 #include "tocsin/config/config.h"
@@ -43,7 +44,7 @@ class App {
   // then stop the loop.
   void Stop();
 
-  const config::Config& config() const;
+  const RuntimeConfig& config() const;
   unsigned short http_port() const;
   bool ready() const;
 

@@ -5,6 +5,8 @@
 #include <string>
 #include <vector>
 
+#include <yaml-cpp/yaml.h>
+
 #include "tocsin/common/clock.h"
 #include "tocsin/config/diagnostics.h"
 
@@ -103,9 +105,19 @@ struct Config {
   std::string roster_file;              // resolved; empty when none
   std::vector<SourceConfig> sources;
   ProvidersConfig providers;
-  // Every secret value found, for redaction.
-  std::vector<std::string> secrets;
+  // Sections that belong to other modules, kept as parsed YAML for them to validate (their
+  // positions still point into `file`). See kModuleSections.
+  std::map<std::string, YAML::Node> sections;
 };
+
+// Top-level keys of tocsin.yaml owned by modules rather than by the config module:
+//   evaluation                           rules engine (default interval, ...)
+//   route, receivers, inhibit_rules,
+//   maintenance_windows, alertmanager    dispatch
+//   store, escalation_policies, incidents  store / incident
+//   notify                               notify (outbox, rate limits, fail-over, templates)
+//   api                                  HTTP API (tokens, rate limits)
+extern const std::vector<std::string> kModuleSections;
 
 // What the command line overrides (Prometheus-style per-host flags).
 struct Overrides {

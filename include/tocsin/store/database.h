@@ -1,0 +1,96 @@
+#pragma once
+
+#include <functional>
+#include <memory>
+#include <mutex>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "tocsin/common/result.h"
+
+struct sqlite3;
+struct sqlite3_stmt;
+
+namespace tocsin::store {
+
+// One schema change of one module. Versions are per module and start at 1; a module's
+// migrations apply in order, each in its own transaction, and are recorded in
+// schema_migrations(module, version). Modules own their tables: dispatch (silences), incident
+// (incidents, timeline), notify (outbox), rules (alert state) each add their own list.
+struct Migration {
+  std::string module;
+  int version;
+  std::string sql;
+};
+
+// A bound statement. Columns are read by index after Step() returns true.
+class Statement {
+ public:
+  Statement(sqlite3* db, sqlite3_stmt* stmt) : db_(db), stmt_(stmt) {}
+  ~Statement();
+  Statement(Statement&& other) noexcept;
+  Statement& operator=(Statement&&) = delete;
+  Statement(const Statement&) = delete;
+
+  Statement& Bind(int index, std::int64_t v);
+  Statement& Bind(int index, double v);
+  Statement& Bind(int index, std::string_view v);
+  Statement& BindNull(int index);
+  // Next row: true when a row is available, false when done; errors are returned.
+  Result<bool> Step();
+  // Runs to completion.
+  Result<void> Run();
+
+  std::int64_t Int(int col) const;
+  double Double(int col) const;
+  std::string Text(int col) const;
+  bool IsNull(int col) const;
+
+ private:
+  sqlite3* db_;
+  sqlite3_stmt* stmt_;
+};
+
+struct DatabaseOptions {
+  // FULL survives power loss; NORMAL (in WAL mode) survives a process crash or kill -9 but
+  // may lose the last transactions on power loss.
+  bool synchronous_full = true;
+  int busy_timeout_ms = 5000;
+};
+
+// SQLite in WAL mode, for tocsin's durable state. Thread-safety: one connection guarded by a
+// mutex; Transaction() and the statement helpers lock it, so the loop and worker threads may
+// share one Database. Keep transactions short.
+class Database {
+ public:
+  static Result<std::unique_ptr<Database>> Open(const std::string& path,
+                                                DatabaseOptions options = {});
+  ~Database();
+  Database(const Database&) = delete;
+  Database& operator=(const Database&) = delete;
+
+  // Applies the migrations not yet recorded. Fails (and applies nothing further) when a
+  // recorded version is higher than any known one: the file is from a newer tocsin.
+  Result<void> Migrate(const std::vector<Migration>& migrations);
+  int SchemaVersion(std::string_view module);
+
+  Result<void> Exec(std::string_view sql);
+  Result<Statement> Prepare(std::string_view sql);
+  // Runs fn inside BEGIN IMMEDIATE / COMMIT (ROLLBACK when fn fails), holding the lock.
+  Result<void> Transaction(const std::function<Result<void>(Database&)>& fn);
+  std::int64_t LastInsertId();
+  // Online copy to `path` (SQLite backup API), consistent while the daemon writes.
+  Result<void> Backup(const std::string& path);
+
+  const std::string& path() const { return path_; }
+  std::recursive_mutex& mutex() { return mu_; }
+
+ private:
+  Database(sqlite3* db, std::string path) : db_(db), path_(std::move(path)) {}
+  sqlite3* db_;
+  std::string path_;
+  std::recursive_mutex mu_;
+};
+
+}  // namespace tocsin::store
