@@ -67,4 +67,13 @@ struct Alert {
   friend bool operator==(const Alert&, const Alert&) = default;
 };
 
+// Receives alerts from a producer: tocsin's rules engine after each evaluation, and the
+// Alertmanager-compatible push API. Implemented by the dispatcher. A producer sends every alert
+// whose state it knows, firing and resolved; the sink dedups by fingerprint. Loop thread only.
+class AlertSink {
+ public:
+  virtual ~AlertSink() = default;
+  virtual void OnAlerts(const std::vector<Alert>& alerts, TimePoint now) = 0;
+};
+
 }  // namespace tocsin
