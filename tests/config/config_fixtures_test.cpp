@@ -1,4 +1,5 @@
-// Every validation rule has a good and a bad fixture under tests/testdata/config. A bad
+// Every validation rule has a good and a bad fixture under tests/testdata/config, loaded the
+// way check/serve/reload load them (LoadRuntimeConfig, every module section included). A bad
 // fixture states what it expects in "# expect: LINE:COL: text" comments; the loader must report
 // an error at exactly that position containing that text, and must not produce a config.
 #include <gtest/gtest.h>
@@ -8,7 +9,7 @@
 #include <fstream>
 #include <regex>
 
-#include "tocsin/config/config.h"
+#include "tocsin/app/runtime_config.h"
 
 namespace tocsin::config {
 namespace {
@@ -54,7 +55,7 @@ TEST_F(ConfigFixtureTest, GoodFixturesLoadWithoutDiagnostics) {
   auto files = Fixtures("good");
   ASSERT_FALSE(files.empty());
   for (const auto& f : files) {
-    auto r = LoadConfig(f);
+    auto r = app::LoadRuntimeConfig(f, {});
     EXPECT_TRUE(r.config.has_value()) << f << "\n" << r.diagnostics.ToString();
     EXPECT_TRUE(r.diagnostics.items().empty()) << f << "\n" << r.diagnostics.ToString();
   }
@@ -66,7 +67,7 @@ TEST_F(ConfigFixtureTest, BadFixturesReportEachExpectedErrorAtItsPosition) {
   for (const auto& f : files) {
     auto expectations = ExpectationsOf(f);
     ASSERT_FALSE(expectations.empty()) << f << " has no '# expect:' line";
-    auto r = LoadConfig(f);
+    auto r = app::LoadRuntimeConfig(f, {});
     EXPECT_FALSE(r.config.has_value()) << f;
     EXPECT_FALSE(r.io_error) << f;
     for (const auto& e : expectations) {

@@ -1,0 +1,12 @@
+// Slack slash-command bodies (form-encoded fields).
+#include <cstddef>
+#include <cstdint>
+#include <string_view>
+
+#include "tocsin/http/inbound.h"
+
+extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size) {
+  std::string_view body(reinterpret_cast<const char*>(data), size);
+  (void)tocsin::http::ParseSlashCommand(body);
+  return 0;
+}

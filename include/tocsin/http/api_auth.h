@@ -1,0 +1,73 @@
+#pragma once
+
+#include <map>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "tocsin/common/clock.h"
+#include "tocsin/common/result.h"
+#include "tocsin/config/config.h"
+#include "tocsin/config/diagnostics.h"
+#include "tocsin/http/http_types.h"
+
+namespace tocsin::http {
+
+// viewer reads; responder also acks, resolves, notes and silences; admin also reloads and
+// manages everything.
+enum class Role { kViewer = 0, kResponder = 1, kAdmin = 2 };
+std::string_view RoleName(Role r);
+
+// One API token as configured: only its SHA-256 is stored (`tocsin api hash-token` prints it),
+// so the config file never holds a usable credential.
+struct ApiToken {
+  std::string name;    // shows as the actor in timelines: "token:<name>" unless `person` set
+  std::string sha256;  // lowercase hex
+  Role role = Role::kViewer;
+  std::string person;                 // optional roster person id this token acts as
+  long long requests_per_minute = 0;  // 0: the api default
+};
+
+struct ApiConfig {
+  std::vector<ApiToken> tokens;
+  long long requests_per_minute = 120;
+  // Without any token configured the API is open to loopback clients only, so a fresh install
+  // and the demo work; any token configured makes every /api/v1 call require one.
+  bool allow_loopback_without_token = true;
+};
+
+// Reads the `api` section (raw YAML kept in Config::sections).
+ApiConfig LoadApiConfig(const config::Config& cfg, config::Diagnostics& diags);
+
+struct Principal {
+  std::string name;   // token name, or "loopback"
+  std::string actor;  // for timelines: the person id, or "token:<name>"
+  Role role = Role::kViewer;
+};
+
+// Authenticates `Authorization: Bearer <token>` against the configured hashes and enforces the
+// per-token rate limit (a token bucket refilled per minute, driven by the injected clock).
+// Errors carry the HTTP status to answer: kUnauthorized -> 401, kPermanent (forbidden) -> 403,
+// kTransient (rate limited) -> 429. Loop thread only.
+class ApiAuthenticator {
+ public:
+  ApiAuthenticator(ApiConfig config, const Clock& clock);
+  void SetConfig(ApiConfig config);  // on reload; buckets of unchanged tokens are kept
+
+  Result<Principal> Authenticate(const Request& request, Role needed);
+  // Maps an Authenticate error to a JSON response (401 with WWW-Authenticate, 403, 429).
+  static Response ErrorResponse(const Error& e);
+
+ private:
+  struct Bucket {
+    double tokens = 0;
+    TimePoint refilled{};
+  };
+  bool Take(const std::string& key, long long per_minute);
+
+  ApiConfig config_;
+  const Clock& clock_;
+  std::map<std::string, Bucket> buckets_;
+};
+
+}  // namespace tocsin::http

@@ -1,0 +1,148 @@
+#include "tocsin/http/api_auth.h"
+
+#include <algorithm>
+#include <cctype>
+
+#include <nlohmann/json.hpp>
+
+#include "tocsin/config/yaml_reader.h"
+#include "tocsin/http/signatures.h"
+
+namespace tocsin::http {
+
+std::string_view RoleName(Role r) {
+  switch (r) {
+    case Role::kViewer:
+      return "viewer";
+    case Role::kResponder:
+      return "responder";
+    case Role::kAdmin:
+      return "admin";
+  }
+  return "viewer";
+}
+
+ApiConfig LoadApiConfig(const config::Config& cfg, config::Diagnostics& diags) {
+  ApiConfig out;
+  auto it = cfg.sections.find("api");
+  if (it == cfg.sections.end()) return out;
+  config::MapReader r(cfg.file, it->second, diags, "api");
+  if (!r.ok()) return out;
+  r.Int("requests_per_minute", out.requests_per_minute, false, 1, 100000);
+  r.Bool("allow_loopback_without_token", out.allow_loopback_without_token);
+  config::ForEachMap(r, "tokens", "api.tokens", [&](config::MapReader& t, std::size_t) {
+    ApiToken token;
+    t.String("name", token.name, true);
+    if (t.String("sha256", token.sha256, true)) {
+      bool hex = token.sha256.size() == 64 &&
+                 std::all_of(token.sha256.begin(), token.sha256.end(), [](char c) {
+                   return std::isdigit(static_cast<unsigned char>(c)) || (c >= 'a' && c <= 'f');
+                 });
+      if (!hex) {
+        t.Error("sha256",
+                "expected 64 lowercase hex digits: the SHA-256 of the token, as "
+                "printed by `tocsin api hash-token` (never the token itself)");
+      }
+    }
+    std::string role = "viewer";
+    if (t.Enum("role", role, {"viewer", "responder", "admin"}, true)) {
+      token.role = role == "admin"       ? Role::kAdmin
+                   : role == "responder" ? Role::kResponder
+                                         : Role::kViewer;
+    }
+    t.String("person", token.person);
+    t.Int("requests_per_minute", token.requests_per_minute, false, 1, 100000);
+    for (const auto& other : out.tokens) {
+      if (!token.name.empty() && other.name == token.name) {
+        t.Error("name", "duplicate token name \"" + token.name + "\"");
+      }
+      if (!token.sha256.empty() && other.sha256 == token.sha256) {
+        t.Error("sha256", "the same token is configured twice (also as \"" + other.name + "\")");
+      }
+    }
+    out.tokens.push_back(std::move(token));
+  });
+  return out;
+}
+
+ApiAuthenticator::ApiAuthenticator(ApiConfig config, const Clock& clock)
+    : config_(std::move(config)), clock_(clock) {}
+
+void ApiAuthenticator::SetConfig(ApiConfig config) { config_ = std::move(config); }
+
+namespace {
+bool IsLoopback(std::string_view remote) {
+  return remote.rfind("127.", 0) == 0 || remote.rfind("::1", 0) == 0 ||
+         remote.rfind("::ffff:127.", 0) == 0;
+}
+}  // namespace
+
+bool ApiAuthenticator::Take(const std::string& key, long long per_minute) {
+  TimePoint now = clock_.Now();
+  auto [it, inserted] = buckets_.try_emplace(key);
+  Bucket& b = it->second;
+  double capacity = static_cast<double>(per_minute);
+  if (inserted) {
+    b.tokens = capacity;
+    b.refilled = now;
+  } else {
+    double minutes = std::chrono::duration<double, std::ratio<60>>(now - b.refilled).count();
+    b.tokens = std::min(capacity, b.tokens + minutes * capacity);
+    b.refilled = now;
+  }
+  if (b.tokens < 1.0) return false;
+  b.tokens -= 1.0;
+  return true;
+}
+
+Result<Principal> ApiAuthenticator::Authenticate(const Request& request, Role needed) {
+  auto header = request.Header("Authorization");
+  std::string_view remote = request.remote_address;
+  if (!header) {
+    if (config_.tokens.empty() && config_.allow_loopback_without_token && IsLoopback(remote)) {
+      if (!Take("loopback", config_.requests_per_minute)) {
+        return Fail(Error::Transient("rate limit exceeded"));
+      }
+      return Principal{"loopback", "api:loopback", Role::kAdmin};
+    }
+    return Fail(Error::Unauthorized("missing bearer token (Authorization: Bearer <token>)"));
+  }
+  std::string_view h = *header;
+  if (h.substr(0, 7) != "Bearer " || h.size() <= 7) {
+    return Fail(Error::Unauthorized("expected Authorization: Bearer <token>"));
+  }
+  std::string hash = Sha256Hex(h.substr(7));
+  const ApiToken* found = nullptr;
+  for (const auto& t : config_.tokens) {
+    // Compare every configured hash, matching or not: timing says nothing about which.
+    if (ConstantTimeEquals(t.sha256, hash) && found == nullptr) found = &t;
+  }
+  if (found == nullptr) return Fail(Error::Unauthorized("unknown token"));
+  long long limit =
+      found->requests_per_minute > 0 ? found->requests_per_minute : config_.requests_per_minute;
+  if (!Take("token:" + found->name, limit)) {
+    return Fail(Error::Transient("rate limit exceeded for token \"" + found->name + "\""));
+  }
+  if (static_cast<int>(found->role) < static_cast<int>(needed)) {
+    return Fail(Error::Permanent("token \"" + found->name + "\" has role " +
+                                 std::string(RoleName(found->role)) + "; this call needs " +
+                                 std::string(RoleName(needed))));
+  }
+  Principal p;
+  p.name = found->name;
+  p.actor = found->person.empty() ? "token:" + found->name : found->person;
+  p.role = found->role;
+  return p;
+}
+
+Response ApiAuthenticator::ErrorResponse(const Error& e) {
+  int status = 403;
+  if (e.kind() == Error::Kind::kUnauthorized) status = 401;
+  if (e.kind() == Error::Kind::kTransient) status = 429;
+  Response r = Response::Json(status, nlohmann::json{{"error", e.message()}}.dump());
+  if (status == 401) r.headers["WWW-Authenticate"] = "Bearer realm=\"tocsin\"";
+  if (status == 429) r.headers["Retry-After"] = "60";
+  return r;
+}
+
+}  // namespace tocsin::http

@@ -1,0 +1,153 @@
+#include "tocsin/http/inbound.h"
+
+#include <nlohmann/json.hpp>
+
+#include "tocsin/http/http_types.h"
+
+namespace tocsin::http {
+
+namespace {
+using nlohmann::json;
+
+std::string Str(const json& j, const char* key) {
+  if (!j.is_object()) return {};
+  auto it = j.find(key);
+  if (it == j.end() || !it->is_string()) return {};
+  return it->get<std::string>();
+}
+
+std::string Field(const std::vector<std::pair<std::string, std::string>>& form,
+                  std::string_view name) {
+  for (const auto& [k, v] : form) {
+    if (k == name) return v;
+  }
+  return {};
+}
+
+Result<json> ParseJson(std::string_view text, std::string_view what) {
+  json j = json::parse(text, nullptr, /*allow_exceptions=*/false);
+  if (j.is_discarded()) return Fail(Error::Invalid(std::string(what) + " is not valid JSON"));
+  if (!j.is_object()) return Fail(Error::Invalid(std::string(what) + " is not a JSON object"));
+  return j;
+}
+}  // namespace
+
+Result<SlackAction> ParseSlackInteraction(std::string_view form_body) {
+  auto form = ParseFormEncoded(form_body);
+  std::string payload = Field(form, "payload");
+  if (payload.empty()) return Fail(Error::Invalid("missing form field \"payload\""));
+  auto j = ParseJson(payload, "payload");
+  if (!j) return Fail(j.error());
+  if (Str(*j, "type") != "block_actions") {
+    return Fail(Error::Invalid("unsupported interaction type \"" + Str(*j, "type") + "\""));
+  }
+  SlackAction a;
+  const json& user = (*j)["user"];
+  a.user_id = Str(user, "id");
+  a.user_name = Str(user, "username");
+  if (a.user_name.empty()) a.user_name = Str(user, "name");
+  a.team_id = Str((*j)["team"], "id");
+  if (a.team_id.empty()) a.team_id = Str(user, "team_id");
+  a.channel_id = Str((*j)["channel"], "id");
+  const json& container = (*j)["container"];
+  a.message_ts = Str(container, "message_ts");
+  if (a.channel_id.empty()) a.channel_id = Str(container, "channel_id");
+  a.response_url = Str(*j, "response_url");
+  a.trigger_id = Str(*j, "trigger_id");
+  const json& actions = (*j)["actions"];
+  if (!actions.is_array() || actions.size() != 1 || !actions[0].is_object()) {
+    return Fail(Error::Invalid("expected exactly one action"));
+  }
+  a.action_id = Str(actions[0], "action_id");
+  a.value = Str(actions[0], "value");
+  a.action_ts = Str(actions[0], "action_ts");
+  if (a.user_id.empty()) return Fail(Error::Invalid("payload has no user.id"));
+  if (a.action_id.empty()) return Fail(Error::Invalid("action has no action_id"));
+  return a;
+}
+
+Result<SlashCommand> ParseSlashCommand(std::string_view form_body) {
+  auto form = ParseFormEncoded(form_body);
+  SlashCommand c;
+  c.command = Field(form, "command");
+  c.text = Field(form, "text");
+  c.user_id = Field(form, "user_id");
+  c.user_name = Field(form, "user_name");
+  c.team_id = Field(form, "team_id");
+  c.channel_id = Field(form, "channel_id");
+  c.response_url = Field(form, "response_url");
+  c.trigger_id = Field(form, "trigger_id");
+  if (c.command.empty()) return Fail(Error::Invalid("missing form field \"command\""));
+  if (c.user_id.empty()) return Fail(Error::Invalid("missing form field \"user_id\""));
+  std::string_view rest = c.text;
+  while (!rest.empty()) {
+    auto start = rest.find_first_not_of(" \t\r\n");
+    if (start == std::string_view::npos) break;
+    rest.remove_prefix(start);
+    auto end = rest.find_first_of(" \t\r\n");
+    c.words.emplace_back(rest.substr(0, end));
+    rest = end == std::string_view::npos ? std::string_view() : rest.substr(end);
+  }
+  return c;
+}
+
+Result<ProviderIncidentEvent> ParsePagerDutyWebhook(std::string_view body,
+                                                    std::string_view webhook_id) {
+  auto j = ParseJson(body, "webhook body");
+  if (!j) return Fail(j.error());
+  const json& event = (*j)["event"];
+  if (!event.is_object()) return Fail(Error::Invalid("missing \"event\" object"));
+  ProviderIncidentEvent e;
+  e.provider = "pagerduty";
+  e.raw_type = Str(event, "event_type");
+  if (e.raw_type.empty()) return Fail(Error::Invalid("missing event.event_type"));
+  e.delivery_id = webhook_id.empty() ? Str(event, "id") : std::string(webhook_id);
+  static const std::pair<const char*, const char*> kActions[] = {
+      {"incident.acknowledged", "acknowledge"},
+      {"incident.resolved", "resolve"},
+      {"incident.unacknowledged", "unacknowledge"},
+      {"incident.reopened", "reopen"},
+      {"incident.annotated", "note"}};
+  e.action = "other";
+  for (const auto& [type, action] : kActions) {
+    if (e.raw_type == type) e.action = action;
+  }
+  const json& data = event["data"];
+  e.incident_key = Str(data, "incident_key");
+  const json& agent = event["agent"];  // null when PagerDuty itself acted (e.g. auto-resolve)
+  e.actor = Str(agent, "summary");
+  if (e.actor.empty()) e.actor = Str(agent, "id");
+  if (e.action == "note") e.note = Str(data, "content");
+  return e;
+}
+
+Result<ProviderIncidentEvent> ParseOpsgenieWebhook(std::string_view body) {
+  auto j = ParseJson(body, "webhook body");
+  if (!j) return Fail(j.error());
+  ProviderIncidentEvent e;
+  e.provider = "opsgenie";
+  e.raw_type = Str(*j, "action");
+  if (e.raw_type.empty()) return Fail(Error::Invalid("missing \"action\""));
+  static const std::pair<const char*, const char*> kActions[] = {{"Acknowledge", "acknowledge"},
+                                                                 {"Close", "resolve"},
+                                                                 {"UnAcknowledge", "unacknowledge"},
+                                                                 {"AddNote", "note"}};
+  e.action = "other";
+  for (const auto& [type, action] : kActions) {
+    if (e.raw_type == type) e.action = action;
+  }
+  const json& alert = (*j)["alert"];
+  if (!alert.is_object()) return Fail(Error::Invalid("missing \"alert\" object"));
+  e.incident_key = Str(alert, "alias");
+  e.actor = Str(alert, "username");
+  e.note = Str(alert, "note");
+  // Opsgenie sends no delivery id; the alert id plus action and update time identifies one.
+  std::string updated;
+  if (alert.contains("updatedAt") && alert["updatedAt"].is_number()) {
+    updated = std::to_string(alert["updatedAt"].get<long long>());
+  }
+  e.delivery_id = Str(alert, "alertId") + "/" + e.raw_type + "/" + updated;
+  return e;
+}
+
+}  // namespace tocsin::http

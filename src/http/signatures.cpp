@@ -1,0 +1,134 @@
+#include "tocsin/http/signatures.h"
+
+#include <openssl/crypto.h>
+#include <openssl/evp.h>
+#include <openssl/hmac.h>
+
+#include <charconv>
+#include <cstdlib>
+
+namespace tocsin::http {
+
+namespace {
+std::string Hex(const unsigned char* data, std::size_t n) {
+  static constexpr char kHex[] = "0123456789abcdef";
+  std::string out(n * 2, '0');
+  for (std::size_t i = 0; i < n; ++i) {
+    out[2 * i] = kHex[data[i] >> 4];
+    out[2 * i + 1] = kHex[data[i] & 15];
+  }
+  return out;
+}
+
+std::string_view Trim(std::string_view s) {
+  while (!s.empty() && (s.front() == ' ' || s.front() == '\t')) s.remove_prefix(1);
+  while (!s.empty() && (s.back() == ' ' || s.back() == '\t')) s.remove_suffix(1);
+  return s;
+}
+}  // namespace
+
+std::string HmacSha256Hex(std::string_view key, std::string_view message) {
+  unsigned char out[EVP_MAX_MD_SIZE];
+  unsigned int len = 0;
+  HMAC(EVP_sha256(), key.data(), static_cast<int>(key.size()),
+       reinterpret_cast<const unsigned char*>(message.data()), message.size(), out, &len);
+  return Hex(out, len);
+}
+
+std::string Sha256Hex(std::string_view data) {
+  unsigned char out[EVP_MAX_MD_SIZE];
+  unsigned int len = 0;
+  EVP_Digest(data.data(), data.size(), out, &len, EVP_sha256(), nullptr);
+  return Hex(out, len);
+}
+
+bool ConstantTimeEquals(std::string_view a, std::string_view b) {
+  if (a.size() != b.size()) return false;
+  return CRYPTO_memcmp(a.data(), b.data(), a.size()) == 0;
+}
+
+std::string_view SignatureCheckName(SignatureCheck c) {
+  switch (c) {
+    case SignatureCheck::kOk:
+      return "ok";
+    case SignatureCheck::kMissing:
+      return "missing signature";
+    case SignatureCheck::kMalformed:
+      return "malformed signature";
+    case SignatureCheck::kExpired:
+      return "request timestamp outside the replay window";
+    case SignatureCheck::kMismatch:
+      return "signature mismatch";
+  }
+  return "?";
+}
+
+int SignatureCheckStatus(SignatureCheck c) {
+  switch (c) {
+    case SignatureCheck::kOk:
+      return 200;
+    case SignatureCheck::kMalformed:
+      return 400;
+    case SignatureCheck::kMissing:
+    case SignatureCheck::kExpired:
+      return 401;
+    case SignatureCheck::kMismatch:
+      return 403;
+  }
+  return 403;
+}
+
+SignatureCheck VerifySlackSignature(std::string_view timestamp_header,
+                                    std::string_view signature_header, std::string_view raw_body,
+                                    std::string_view signing_secret, TimePoint now,
+                                    Duration window) {
+  timestamp_header = Trim(timestamp_header);
+  signature_header = Trim(signature_header);
+  if (timestamp_header.empty() || signature_header.empty()) return SignatureCheck::kMissing;
+  long long ts = 0;
+  auto [ptr, ec] = std::from_chars(timestamp_header.data(),
+                                   timestamp_header.data() + timestamp_header.size(), ts);
+  if (ec != std::errc() || ptr != timestamp_header.data() + timestamp_header.size()) {
+    return SignatureCheck::kMalformed;
+  }
+  if (signature_header.substr(0, 3) != "v0=" || signature_header.size() != 3 + 64) {
+    return SignatureCheck::kMalformed;
+  }
+  long long now_s = ToUnixMillis(now) / 1000;
+  long long window_s = window.count() / 1000;
+  if (std::llabs(now_s - ts) > window_s) return SignatureCheck::kExpired;
+  std::string base = "v0:";
+  base.append(timestamp_header);
+  base += ':';
+  base.append(raw_body);
+  std::string expected = "v0=" + HmacSha256Hex(signing_secret, base);
+  return ConstantTimeEquals(expected, signature_header) ? SignatureCheck::kOk
+                                                        : SignatureCheck::kMismatch;
+}
+
+SignatureCheck VerifyPagerDutySignature(std::string_view signature_header,
+                                        std::string_view raw_body,
+                                        const std::vector<std::string>& secrets) {
+  signature_header = Trim(signature_header);
+  if (signature_header.empty()) return SignatureCheck::kMissing;
+  std::vector<std::string_view> given;
+  while (!signature_header.empty()) {
+    auto comma = signature_header.find(',');
+    auto part = Trim(signature_header.substr(0, comma));
+    signature_header =
+        comma == std::string_view::npos ? std::string_view() : signature_header.substr(comma + 1);
+    if (part.empty()) continue;
+    if (part.substr(0, 3) != "v1=" || part.size() != 3 + 64) return SignatureCheck::kMalformed;
+    given.push_back(part.substr(3));
+  }
+  if (given.empty()) return SignatureCheck::kMalformed;
+  bool match = false;
+  for (const auto& secret : secrets) {
+    std::string expected = HmacSha256Hex(secret, raw_body);
+    // No early exit: the time taken does not depend on which pair matched.
+    for (auto g : given) match = ConstantTimeEquals(expected, g) || match;
+  }
+  return match ? SignatureCheck::kOk : SignatureCheck::kMismatch;
+}
+
+}  // namespace tocsin::http
