@@ -110,6 +110,9 @@ void ReadProviders(MapReader& r, ProvidersConfig& p, const std::string& base_dir
     m.Url("api_url", c.api_url);
     m.Secret("api_key", c.api_key, base_dir, true);
     m.String("heartbeat_name", c.heartbeat_name);
+    if (m.Secret("webhook_token", c.webhook_token, base_dir) && c.webhook_token.size() < 16) {
+      m.Error("webhook_token", "use at least 16 random characters (e.g. openssl rand -hex 16)");
+    }
     p.opsgenie = c;
   } else {
     r.Node("opsgenie");

@@ -60,6 +60,8 @@ struct OpsgenieConfig {
   std::string api_url = "https://api.opsgenie.com";
   std::string api_key;
   std::string heartbeat_name;
+  // Shared token the Opsgenie outgoing webhook must send (X-Tocsin-Token header or ?token=).
+  std::string webhook_token;
 };
 
 struct SlackConfig {

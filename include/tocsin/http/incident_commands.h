@@ -1,0 +1,62 @@
+#pragma once
+
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "tocsin/common/result.h"
+#include "tocsin/oncall/person.h"
+
+namespace tocsin::http {
+
+// Where an action came from. The incident side uses it to avoid echoing an action back to the
+// provider it came from (an ack done in PagerDuty is not sent to PagerDuty again).
+enum class ActionOrigin { kApi, kCli, kSlack, kPagerDuty, kOpsgenie };
+std::string_view ActionOriginName(ActionOrigin o);
+
+enum class IncidentAction { kAcknowledge, kResolve, kEscalate, kNote };
+std::string_view IncidentActionName(IncidentAction a);
+
+struct ActionRequest {
+  std::string incident_ref;  // "INC-42", or a provider dedup key / alias
+  IncidentAction action = IncidentAction::kAcknowledge;
+  std::string actor;  // roster person id, or "pagerduty:Olena Kovalenko", "token:ci"
+  ActionOrigin origin = ActionOrigin::kApi;
+  std::string text;  // for notes
+};
+
+struct ActionOutcome {
+  std::string incident_id;
+  std::string state;     // state after the action: "triggered" | "acknowledged" | "resolved"
+  bool changed = false;  // false when it was already so (a double click)
+  std::string title;
+};
+
+struct IncidentBrief {
+  std::string id;
+  std::string title;
+  std::string state;
+  int sev = 3;
+  std::string opened_at;  // RFC 3339
+};
+
+// What the inbound endpoints (Slack, provider webhooks) need from the incident side.
+// kNotFound for an unknown incident, kInvalid for an action that makes no sense (resolving a
+// resolved incident is not an error: changed=false). Loop thread only.
+class IncidentCommands {
+ public:
+  virtual ~IncidentCommands() = default;
+  virtual Result<ActionOutcome> Act(const ActionRequest& request) = 0;
+  virtual std::vector<IncidentBrief> OpenIncidents() = 0;
+};
+
+// What the inbound endpoints need from the roster.
+class PersonDirectory {
+ public:
+  virtual ~PersonDirectory() = default;
+  virtual std::optional<oncall::Person> BySlackUserId(const std::string& slack_user_id) = 0;
+  // One line per role currently on call, optionally for one team: "L1: Olena (U024BE7LH)".
+  virtual std::vector<std::string> WhoIsOnCall(const std::string& team) = 0;
+};
+
+}  // namespace tocsin::http

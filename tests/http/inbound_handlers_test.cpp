@@ -1,0 +1,286 @@
+// The Slack and provider-webhook endpoints on a real loopback server: authentication first,
+// nothing changes on a forged, expired or replayed request, and every accepted action reaches
+// the incident side exactly once.
+#include "tocsin/http/inbound_handlers.h"
+
+#include <gtest/gtest.h>
+
+#include <prometheus/registry.h>
+#include <boost/asio/executor_work_guard.hpp>
+#include <boost/asio/io_context.hpp>
+#include <condition_variable>
+#include <nlohmann/json.hpp>
+#include <thread>
+
+#include "support/temp_dir.h"
+#include "tocsin/common/asio_scheduler.h"
+#include "tocsin/common/http_client.h"
+#include "tocsin/common/simulated_scheduler.h"
+#include "tocsin/http/server.h"
+#include "tocsin/http/signatures.h"
+#include "tocsin/store/database.h"
+
+namespace tocsin::http {
+namespace {
+
+const char* kSlackSecret = "slack-signing-secret-for-tests";
+const char* kPdSecret = "pagerduty-webhook-secret";
+const char* kOgToken = "opsgenie-webhook-token";
+
+// Records every action; each incident acknowledges once, then reports "unchanged".
+class FakeIncidents final : public IncidentCommands {
+ public:
+  Result<ActionOutcome> Act(const ActionRequest& r) override {
+    std::lock_guard lock(mu);
+    requests.push_back(r);
+    if (r.incident_ref != "INC-1" && r.incident_ref != "tocsin/INC-1") {
+      return Fail(Error::NotFound("no such incident"));
+    }
+    std::string next = r.action == IncidentAction::kResolve ? "resolved" : "acknowledged";
+    bool changed = state != next;
+    state = next;
+    return ActionOutcome{"INC-1", state, changed, "Deposit success low at PSP-A"};
+  }
+  std::vector<IncidentBrief> OpenIncidents() override {
+    return {{"INC-1", "Deposit success low at PSP-A", state, 1, "2026-11-22T02:00:00Z"}};
+  }
+  std::size_t count() {
+    std::lock_guard lock(mu);
+    return requests.size();
+  }
+  std::mutex mu;
+  std::vector<ActionRequest> requests;
+  std::string state = "triggered";
+};
+
+class FakePeople final : public PersonDirectory {
+ public:
+  std::optional<oncall::Person> BySlackUserId(const std::string& id) override {
+    if (id != "U_OLENA") return std::nullopt;
+    oncall::Person p;
+    p.id = "olena";
+    p.name = "Olena Kovalenko";
+    p.slack_user_id = id;
+    return p;
+  }
+  std::vector<std::string> WhoIsOnCall(const std::string& team) override {
+    if (!team.empty() && team != "payments") return {};
+    return {"L1: Olena Kovalenko (<@U_OLENA>)"};
+  }
+};
+
+class InboundHandlersTest : public ::testing::Test {
+ protected:
+  InboundHandlersTest()
+      : clock_(FromUnixMillis(1795312391000)),
+        scheduler_(io_, clock_),
+        handlers_(
+            InboundConfig{kSlackSecret, "/tocsin", {kPdSecret}, kOgToken}, incidents_, people_,
+            *deliveries_, scheduler_,
+            [this](const std::string& url, const std::string& body) {
+              std::lock_guard lock(mu_);
+              posted_.emplace_back(url, body);
+              cv_.notify_all();
+            },
+            registry_),
+        server_(io_, {}, registry_) {
+    auto router = std::make_shared<Router>();
+    handlers_.Register(*router);
+    server_.SetRouter(router);
+    EXPECT_TRUE(server_.Start());
+    loop_ = std::thread([this] {
+      auto guard = boost::asio::make_work_guard(io_);
+      io_.run();
+    });
+  }
+  ~InboundHandlersTest() override {
+    io_.stop();
+    loop_.join();
+  }
+
+  HttpClientResponse Post(const std::string& path, const std::string& body,
+                          std::vector<std::pair<std::string, std::string>> headers) {
+    HttpClientRequest req;
+    req.method = "POST";
+    req.url = "http://127.0.0.1:" + std::to_string(server_.port()) + path;
+    req.body = body;
+    req.headers = std::move(headers);
+    auto r = client_.Send(req);
+    EXPECT_TRUE(r) << r.error().message();
+    return r ? *r : HttpClientResponse{};
+  }
+  std::vector<std::pair<std::string, std::string>> SlackHeaders(const std::string& body,
+                                                                long long ts_offset_s = 0) {
+    std::string ts = std::to_string(ToUnixMillis(clock_.Now()) / 1000 + ts_offset_s);
+    return {{"Content-Type", "application/x-www-form-urlencoded"},
+            {"X-Slack-Request-Timestamp", ts},
+            {"X-Slack-Signature", "v0=" + HmacSha256Hex(kSlackSecret, "v0:" + ts + ":" + body)}};
+  }
+  static std::string Click(const std::string& user, const std::string& action,
+                           const std::string& action_ts = "1795312400.1") {
+    nlohmann::json j = {
+        {"type", "block_actions"},
+        {"user", {{"id", user}, {"username", "someone"}}},
+        {"team", {{"id", "T1"}}},
+        {"channel", {{"id", "C_INCIDENTS"}}},
+        {"container", {{"message_ts", "1795312391.000200"}}},
+        {"response_url", "https://hooks.slack.test/actions/1"},
+        {"actions", {{{"action_id", action}, {"value", "INC-1"}, {"action_ts", action_ts}}}}};
+    return "payload=" + UrlEncode(j.dump());
+  }
+  // Waits for the n-th response_url post (the work runs after the 200, on the loop).
+  std::string WaitPosted(std::size_t n) {
+    std::unique_lock lock(mu_);
+    cv_.wait_for(lock, std::chrono::seconds(5), [&] { return posted_.size() >= n; });
+    return posted_.size() >= n ? posted_[n - 1].second : "";
+  }
+
+  boost::asio::io_context io_;
+  SimulatedClock clock_;
+  AsioScheduler scheduler_;
+  prometheus::Registry registry_;
+  FakeIncidents incidents_;
+  FakePeople people_;
+  std::unique_ptr<DeliveryLog> deliveries_ = MakeMemoryDeliveryLog();
+  InboundHandlers handlers_;
+  Server server_;
+  std::thread loop_;
+  CurlHttpClient client_;
+  std::mutex mu_;
+  std::condition_variable cv_;
+  std::vector<std::pair<std::string, std::string>> posted_;
+};
+
+TEST_F(InboundHandlersTest, AckButtonActsForTheRosteredPersonAndAnswersEphemerally) {
+  std::string body = Click("U_OLENA", "tocsin_ack");
+  auto r = Post("/slack/interactivity", body, SlackHeaders(body));
+  EXPECT_EQ(r.status, 200);
+  EXPECT_EQ(r.body, "");
+  auto answer = nlohmann::json::parse(WaitPosted(1));
+  EXPECT_EQ(answer["response_type"], "ephemeral");
+  EXPECT_EQ(answer["text"], "INC-1 acknowledged: Deposit success low at PSP-A");
+  ASSERT_EQ(incidents_.count(), 1u);
+  EXPECT_EQ(incidents_.requests[0].actor, "olena");
+  EXPECT_EQ(incidents_.requests[0].origin, ActionOrigin::kSlack);
+  EXPECT_EQ(incidents_.requests[0].action, IncidentAction::kAcknowledge);
+}
+
+TEST_F(InboundHandlersTest, DoubleClickIsIdempotent) {
+  std::string first = Click("U_OLENA", "tocsin_ack", "1795312400.1");
+  std::string second = Click("U_OLENA", "tocsin_ack", "1795312400.7");
+  EXPECT_EQ(Post("/slack/interactivity", first, SlackHeaders(first)).status, 200);
+  EXPECT_EQ(Post("/slack/interactivity", second, SlackHeaders(second)).status, 200);
+  EXPECT_NE(WaitPosted(2).find("INC-1 was already acknowledged"), std::string::npos);
+}
+
+TEST_F(InboundHandlersTest, SomeoneNotInTheRosterGetsAnEphemeralRefusal) {
+  std::string body = Click("U_STRANGER", "tocsin_resolve");
+  EXPECT_EQ(Post("/slack/interactivity", body, SlackHeaders(body)).status, 200);
+  EXPECT_NE(WaitPosted(1).find("not in the tocsin roster"), std::string::npos);
+  EXPECT_EQ(incidents_.count(), 0u);
+}
+
+TEST_F(InboundHandlersTest, ForgedExpiredReplayedAndUnsignedRequestsChangeNothing) {
+  std::string body = Click("U_OLENA", "tocsin_ack");
+  auto forged = SlackHeaders(body);
+  forged[2].second = "v0=" + HmacSha256Hex("guessed-secret", "v0:" + forged[1].second + ":" + body);
+  EXPECT_EQ(Post("/slack/interactivity", body, forged).status, 403);
+  EXPECT_EQ(Post("/slack/interactivity", body, SlackHeaders(body, -301)).status, 401);
+  EXPECT_EQ(
+      Post("/slack/interactivity", body, {{"Content-Type", "application/x-www-form-urlencoded"}})
+          .status,
+      401);
+  auto good = SlackHeaders(body);
+  EXPECT_EQ(Post("/slack/interactivity", body, good).status, 200);
+  WaitPosted(1);
+  EXPECT_EQ(Post("/slack/interactivity", body, good).status, 401);  // the same request again
+  EXPECT_EQ(incidents_.count(), 1u);
+}
+
+TEST_F(InboundHandlersTest, MalformedPayloadWithAValidSignatureIs400) {
+  std::string body = "payload=%7Bnot-json";
+  EXPECT_EQ(Post("/slack/interactivity", body, SlackHeaders(body)).status, 400);
+  EXPECT_EQ(incidents_.count(), 0u);
+}
+
+TEST_F(InboundHandlersTest, SlashCommands) {
+  auto run = [&](const std::string& text, const std::string& user = "U_OLENA") {
+    std::string body = "command=%2Ftocsin&user_id=" + user +
+                       "&team_id=T1&channel_id=C1&text=" + UrlEncode(text) + "&response_url=x";
+    auto r = Post("/slack/command", body, SlackHeaders(body));
+    EXPECT_EQ(r.status, 200);
+    auto j = nlohmann::json::parse(r.body, nullptr, false);
+    EXPECT_EQ(j["response_type"], "ephemeral");
+    return j["text"].get<std::string>();
+  };
+  EXPECT_EQ(run("ack inc-1"), "INC-1 acknowledged: Deposit success low at PSP-A");
+  EXPECT_EQ(run("ack INC-1"), "INC-1 was already acknowledged.");
+  EXPECT_NE(run("resolve INC-9").find("No incident INC-9"), std::string::npos);
+  EXPECT_NE(run("who payments").find("L1: Olena Kovalenko"), std::string::npos);
+  EXPECT_NE(run("incidents").find("INC-1 SEV-1 acknowledged"), std::string::npos);
+  EXPECT_NE(run("status").find("1 open incident(s), 1 acknowledged."), std::string::npos);
+  EXPECT_NE(run("frobnicate").find("Usage:"), std::string::npos);
+  EXPECT_NE(run("resolve INC-1", "U_STRANGER").find("not in the tocsin roster"), std::string::npos);
+  EXPECT_EQ(incidents_.count(), 3u);  // two acks and the unknown incident, not the stranger
+}
+
+TEST_F(InboundHandlersTest, PagerDutyWebhookAppliesOnceAndMarksItsOrigin) {
+  std::string body =
+      R"({"event":{"id":"E1","event_type":"incident.acknowledged",)"
+      R"("agent":{"summary":"Olena Kovalenko"},"data":{"incident_key":"tocsin/INC-1"}}})";
+  std::vector<std::pair<std::string, std::string>> headers = {
+      {"Content-Type", "application/json"},
+      {"X-Webhook-Id", "delivery-1"},
+      {"X-PagerDuty-Signature", "v1=" + HmacSha256Hex(kPdSecret, body)}};
+  EXPECT_EQ(Post("/webhooks/pagerduty", body, headers).status, 202);
+  EXPECT_EQ(Post("/webhooks/pagerduty", body, headers).status, 202);  // redelivery
+  ASSERT_EQ(incidents_.count(), 1u);
+  EXPECT_EQ(incidents_.requests[0].origin, ActionOrigin::kPagerDuty);
+  EXPECT_EQ(incidents_.requests[0].actor, "pagerduty:Olena Kovalenko");
+  EXPECT_EQ(incidents_.requests[0].incident_ref, "tocsin/INC-1");
+
+  headers[2].second = "v1=" + HmacSha256Hex("wrong", body);
+  headers[1].second = "delivery-2";
+  EXPECT_EQ(Post("/webhooks/pagerduty", body, headers).status, 403);
+  std::string broken = "{";
+  EXPECT_EQ(Post("/webhooks/pagerduty", broken,
+                 {{"X-PagerDuty-Signature", "v1=" + HmacSha256Hex(kPdSecret, broken)}})
+                .status,
+            400);
+  EXPECT_EQ(incidents_.count(), 1u);
+}
+
+TEST_F(InboundHandlersTest, OpsgenieWebhookNeedsItsToken) {
+  std::string body = R"({"action":"Close","alert":{"alertId":"a1","alias":"tocsin/INC-1",)"
+                     R"("username":"olena@example.com","updatedAt":1}})";
+  EXPECT_EQ(Post("/webhooks/opsgenie", body, {}).status, 401);
+  EXPECT_EQ(Post("/webhooks/opsgenie", body, {{"X-Tocsin-Token", "nope"}}).status, 403);
+  EXPECT_EQ(incidents_.count(), 0u);
+  EXPECT_EQ(Post("/webhooks/opsgenie", body, {{"X-Tocsin-Token", kOgToken}}).status, 202);
+  EXPECT_EQ(Post("/webhooks/opsgenie", body, {{"X-Tocsin-Token", kOgToken}}).status, 202);
+  ASSERT_EQ(incidents_.count(), 1u);
+  EXPECT_EQ(incidents_.requests[0].action, IncidentAction::kResolve);
+  EXPECT_EQ(incidents_.requests[0].origin, ActionOrigin::kOpsgenie);
+}
+
+TEST(DeliveryLogTest, SqliteLogRemembersAcrossReopen) {
+  testing::TempDir dir;
+  TimePoint now = FromUnixMillis(1795312391000);
+  {
+    auto db = store::Database::Open(dir.path() + "/tocsin.db");
+    ASSERT_TRUE(db);
+    auto log = MakeSqliteDeliveryLog(**db);
+    ASSERT_TRUE(log);
+    EXPECT_FALSE((*log)->SeenBefore("pagerduty", "d1", now));
+    EXPECT_TRUE((*log)->SeenBefore("pagerduty", "d1", now));
+    EXPECT_FALSE((*log)->SeenBefore("opsgenie", "d1", now));
+  }
+  auto db = store::Database::Open(dir.path() + "/tocsin.db");
+  ASSERT_TRUE(db);
+  auto log = MakeSqliteDeliveryLog(**db);
+  ASSERT_TRUE(log);
+  EXPECT_TRUE((*log)->SeenBefore("pagerduty", "d1", now));
+}
+
+}  // namespace
+}  // namespace tocsin::http
