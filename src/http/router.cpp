@@ -34,6 +34,10 @@ void Router::AddSync(std::string method, std::string pattern, SyncHandler handle
       [h = std::move(handler)](const Request& req, Respond respond) { respond(h(req)); });
 }
 
+void Router::AddGuard(std::string prefix, Guard guard) {
+  guards_.emplace_back(std::move(prefix), std::move(guard));
+}
+
 Router::Match Router::Find(Request& request) const {
   Match match;
   auto segments = Split(request.path);
@@ -73,6 +77,13 @@ Router::Match Router::Find(Request& request) const {
     }
     match.handler = &route.handler;
     match.pattern = route.pattern;
+    std::size_t best = 0;
+    for (const auto& [prefix, guard] : guards_) {
+      if (request.path.compare(0, prefix.size(), prefix) == 0 && prefix.size() >= best) {
+        best = prefix.size();
+        match.guard = &guard;
+      }
+    }
     match.method_not_allowed = false;
     request.path_params = std::move(params);
     return match;

@@ -176,6 +176,9 @@ class Session : public std::enable_shared_from_this<Session> {
       self->Write(std::move(r), pattern);
     };
     try {
+      if (match.guard != nullptr) {
+        if (auto refused = (*match.guard)(req)) return respond(std::move(*refused));
+      }
       (*match.handler)(req, respond);
     } catch (const std::exception& e) {
       spdlog::error("http: handler {} threw: {}", pattern, e.what());

@@ -54,3 +54,32 @@ TEST(FormTest, DecodesPlusAndPercent) {
 
 }  // namespace
 }  // namespace tocsin::http
+
+namespace tocsin::http {
+namespace {
+
+TEST(RouterGuardTest, LongestPrefixGuardRunsAndCanFillTheActor) {
+  Router router;
+  router.AddSync("GET", "/api/v1/incidents", [](const Request&) { return Response{}; });
+  router.AddSync("GET", "/healthz", [](const Request&) { return Response{}; });
+  router.AddGuard("/api/",
+                  [](Request&) -> std::optional<Response> { return Response::Text(401, "outer"); });
+  router.AddGuard("/api/v1/", [](Request& r) -> std::optional<Response> {
+    r.actor = "olena";
+    return std::nullopt;
+  });
+  Request api;
+  api.method = "GET";
+  api.path = "/api/v1/incidents";
+  auto m = router.Find(api);
+  ASSERT_NE(m.guard, nullptr);
+  EXPECT_FALSE((*m.guard)(api).has_value());
+  EXPECT_EQ(api.actor, "olena");
+  Request health;
+  health.method = "GET";
+  health.path = "/healthz";
+  EXPECT_EQ(router.Find(health).guard, nullptr);
+}
+
+}  // namespace
+}  // namespace tocsin::http

@@ -162,3 +162,46 @@ TEST_F(ServerTest, HeadGetsHeadersWithoutBody) {
 
 }  // namespace
 }  // namespace tocsin::http
+
+namespace tocsin::http {
+namespace {
+
+TEST(ServerGuardTest, RefusedRequestNeverReachesTheHandler) {
+  boost::asio::io_context io;
+  prometheus::Registry registry;
+  Server server(io, {}, registry);
+  auto router = std::make_shared<Router>();
+  int calls = 0;
+  router->AddSync("POST", "/api/v1/x", [&](const Request& r) {
+    ++calls;
+    return Response::Text(200, r.actor);
+  });
+  router->AddGuard("/api/", [](Request& r) -> std::optional<Response> {
+    if (r.Header("Authorization").value_or("") != "Bearer good") {
+      return Response::Text(401, "no\n");
+    }
+    r.actor = "token:ci";
+    return std::nullopt;
+  });
+  server.SetRouter(router);
+  ASSERT_TRUE(server.Start());
+  std::thread loop([&] {
+    auto guard = boost::asio::make_work_guard(io);
+    io.run();
+  });
+  auto refused = tocsin::testing::RawExchange(
+      server.port(), "POST /api/v1/x HTTP/1.1\r\nContent-Length: 0\r\nConnection: close\r\n\r\n");
+  auto ok = tocsin::testing::RawExchange(
+      server.port(),
+      "POST /api/v1/x HTTP/1.1\r\nAuthorization: Bearer good\r\nContent-Length: 0\r\n"
+      "Connection: close\r\n\r\n");
+  io.stop();
+  loop.join();
+  EXPECT_EQ(tocsin::testing::StatusOf(refused), 401);
+  EXPECT_EQ(tocsin::testing::StatusOf(ok), 200);
+  EXPECT_EQ(tocsin::testing::BodyOf(ok), "token:ci");
+  EXPECT_EQ(calls, 1);
+}
+
+}  // namespace
+}  // namespace tocsin::http

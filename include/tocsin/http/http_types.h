@@ -29,6 +29,10 @@ struct Request {
   std::string remote_address;
   // Filled by the router from "{name}" segments of the matched pattern.
   std::map<std::string, std::string> path_params;
+  // Set by a route guard that authenticated the caller: who acts (for timelines) and the
+  // caller's role name. Empty when no guard applies.
+  std::string actor;
+  std::string role;
 
   std::optional<std::string> Query(std::string_view name) const;
   std::vector<std::string> QueryAll(std::string_view name) const;

@@ -1,5 +1,7 @@
 #pragma once
 
+#include <functional>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -16,8 +18,15 @@ class Router {
   void Add(std::string method, std::string pattern, Handler handler);
   void AddSync(std::string method, std::string pattern, SyncHandler handler);
 
+  // Runs before every handler whose path starts with `prefix` (the longest matching prefix
+  // wins). It may fill request.actor/role, or return a response that refuses the request, in
+  // which case the handler never runs. Used for API authentication.
+  using Guard = std::function<std::optional<Response>(Request&)>;
+  void AddGuard(std::string prefix, Guard guard);
+
   struct Match {
     const Handler* handler = nullptr;
+    const Guard* guard = nullptr;
     std::string pattern;  // "" when nothing matched
     bool method_not_allowed = false;
     std::vector<std::string> allowed_methods;
@@ -33,6 +42,7 @@ class Router {
     Handler handler;
   };
   std::vector<Route> routes_;
+  std::vector<std::pair<std::string, Guard>> guards_;
 };
 
 }  // namespace tocsin::http
