@@ -37,7 +37,7 @@ void CheckRole(MapReader& r, const std::string& role, const EscalationPolicy& po
   if (std::find(roles.begin(), roles.end(), role) == roles.end()) {
     std::string hint = config::Suggest(role, roles);
     r.Error("role", fmt::format("unknown role \"{}\": no rotation in {} has it{}", role,
-                                roster->file, hint.empty() ? "" : "; " + hint));
+                                roster->file, hint.empty() ? "" : "; did you mean \"" + hint + "\"?"));
   }
 }
 
@@ -47,7 +47,7 @@ void CheckName(MapReader& r, std::string_view key, std::string_view what, const 
   if (std::find(names.begin(), names.end(), name) != names.end()) return;
   std::string hint = config::Suggest(name, names);
   r.Error(key, fmt::format("unknown {} \"{}\" (not in {}){}", what, name, roster.file,
-                           hint.empty() ? "" : "; " + hint));
+                           hint.empty() ? "" : "; did you mean \"" + hint + "\"?"));
 }
 
 EscalationPolicy LoadPolicy(const std::string& name, MapReader& r, const oncall::Roster* roster) {
@@ -87,9 +87,9 @@ EscalationPolicy LoadPolicy(const std::string& name, MapReader& r, const oncall:
       if (!ch) {
         std::string hint = config::Suggest(c, kChannelNames);
         s.Error("channels", fmt::format("unknown channel \"{}\"{}", c,
-                                        hint.empty() ? " (pagerduty, opsgenie, slack, email, "
-                                                       "webhook)"
-                                                     : "; " + hint));
+                                        hint.empty() ? std::string(" (pagerduty, opsgenie, slack, "
+                                                           "email, webhook)")
+                                             : "; did you mean \"" + hint + "\"?"));
       } else {
         step.channels.push_back(*ch);
       }

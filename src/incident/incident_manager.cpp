@@ -447,7 +447,7 @@ Result<Incident> IncidentManager::Acknowledge(const std::string& id, const std::
     return Fail(Error::Unauthorized(
         fmt::format("\"{}\" is not a person of the roster; only rostered people can "
                     "acknowledge{}",
-                    actor, hint.empty() ? "" : " (" + hint + ")")));
+                    actor, hint.empty() ? "" : " (did you mean \"" + hint + "\"?)")));
   }
   Live& live = it->second;
   if (live.incident.state == IncidentState::kAcknowledged) return live.incident;

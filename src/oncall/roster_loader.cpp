@@ -154,7 +154,7 @@ class Loader {
     std::string hint = Suggest(name, known);
     r.Error(key, fmt::format("unknown {} \"{}\"{}", what, name,
                              hint.empty() ? std::string(" (it must be defined in the roster)")
-                                          : "; " + hint));
+                                          : "; did you mean \"" + hint + "\"?"));
   }
 
   std::vector<std::string> PeopleIds() const {
@@ -176,7 +176,8 @@ class Loader {
         std::string hint = Suggest(id, PeopleIds());
         diags_.Error(PositionOf(file_, item),
                      fmt::format("{}: unknown person \"{}\" in `{}`{}", r.what(), id, key,
-                                 hint.empty() ? " (add them under `people`)" : "; " + hint));
+                                 hint.empty() ? std::string(" (add them under `people`)")
+                                              : "; did you mean \"" + hint + "\"?"));
       }
     }
   }
@@ -198,7 +199,8 @@ class Loader {
   bool Members(MapReader& r, std::string_view key, std::vector<std::string>& out) {
     YAML::Node n = r.Node(key);
     if (!n.IsDefined() || n.IsNull()) {
-      r.Error(key, fmt::format("`{}` is required: the people taking turns", key));
+      diags_.Error(r.Here(), fmt::format("{}: `{}` is required: the people taking turns",
+                                         r.what(), key));
       return false;
     }
     if (!n.IsSequence() || n.size() == 0) {
