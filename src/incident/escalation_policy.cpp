@@ -71,7 +71,8 @@ EscalationPolicy LoadPolicy(const std::string& name, MapReader& r, const oncall:
   }
   bool has_steps = r.Has("steps");
   Duration last{0};
-  config::ForEachMap(r, "steps", "step", [&](MapReader& s, std::size_t i) {
+  config::ForEachMap(r, "steps", fmt::format("policy \"{}\" step", name),
+                     [&](MapReader& s, std::size_t i) {
     EscalationStep step;
     s.DurationValue("after", step.after, true);
     if (i > 0 && step.after < last) {
@@ -94,7 +95,7 @@ EscalationPolicy LoadPolicy(const std::string& name, MapReader& r, const oncall:
         step.channels.push_back(*ch);
       }
     }
-    config::ForEachMap(s, "targets", "target", [&](MapReader& t, std::size_t) {
+    config::ForEachMap(s, "targets", s.what() + " target", [&](MapReader& t, std::size_t) {
       EscalationTarget target;
       int set = 0;
       if (t.String("role", target.role)) {
@@ -125,7 +126,9 @@ EscalationPolicy LoadPolicy(const std::string& name, MapReader& r, const oncall:
     p.steps.push_back(step);
     s.Finish();
   });
-  if (!has_steps) r.Error("steps", "`steps` is required: the ladder, first step first");
+  if (!has_steps) {
+    r.diags().Error(r.Here(), r.what() + ": `steps` is required: the ladder, first step first");
+  }
   if (roster == nullptr && has_steps) {
     r.Warning("steps", "no roster_file is configured: roles and people cannot be checked and "
                        "nobody will be paged");
