@@ -182,8 +182,8 @@ Result<void> App::Impl::StartIncidents() {
   const auto& sc = config->store;
   auto db = store::Database::Open(sc.path, sc.options);
   if (!db) {
-    return Fail(Error::Io(fmt::format("cannot open the database {}: {}", sc.path,
-                                      db.error().message())));
+    return Fail(
+        Error::Io(fmt::format("cannot open the database {}: {}", sc.path, db.error().message())));
   }
   database = std::move(*db);
   incident_store = std::make_unique<store::SqliteIncidentStore>(*database);
@@ -191,8 +191,7 @@ Result<void> App::Impl::StartIncidents() {
   pager = std::make_unique<LoggingPager>();
   spdlog::warn("pages are only logged: no outbox is wired in yet");
   incidents = std::make_unique<incident::IncidentManager>(
-      scheduler, *incident_store, *pager, ScheduleOf(*config), config->policies,
-      config->incidents);
+      scheduler, *incident_store, *pager, ScheduleOf(*config), config->policies, config->incidents);
   return incidents->Start();
 }
 

@@ -28,12 +28,13 @@ void LoadOncallAndIncidents(RuntimeConfig& rc, RuntimeLoadResult& out) {
       out.roster_findings =
           oncall::CheckRoster(schedule, now, now + std::chrono::hours(24 * kRosterCheckDays));
       for (const auto& f : out.roster_findings) {
-        out.diagnostics.Warning({main.roster_file, 0, 0}, fmt::format("[{}] {}", f.rule, f.message));
+        out.diagnostics.Warning({main.roster_file, 0, 0},
+                                fmt::format("[{}] {}", f.rule, f.message));
       }
     }
   }
-  rc.policies = incident::LoadEscalationPolicies(main, rc.roster ? &*rc.roster : nullptr,
-                                                 out.diagnostics);
+  rc.policies =
+      incident::LoadEscalationPolicies(main, rc.roster ? &*rc.roster : nullptr, out.diagnostics);
   rc.incidents = incident::LoadIncidentsConfig(main, out.diagnostics);
   if (rc.roster) {
     auto roles = rc.roster->Roles();

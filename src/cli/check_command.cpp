@@ -26,8 +26,8 @@ void AddCheckCommand(CLI::App& parent, int& exit_code) {
     }
     if (!loaded.roster_findings.empty()) {
       // The daemon runs with these (a warning there), but a roster must satisfy the rules.
-      fmt::print(stderr, "{}: {} roster fairness/coverage finding(s) in the next {} days\n",
-                 *file, loaded.roster_findings.size(), app::kRosterCheckDays);
+      fmt::print(stderr, "{}: {} roster fairness/coverage finding(s) in the next {} days\n", *file,
+                 loaded.roster_findings.size(), app::kRosterCheckDays);
       exit_code = kExitFindings;
       return;
     }

@@ -55,12 +55,11 @@ std::optional<json> Call(const IncidentsOptions& o, const std::string& method,
   }
   auto j = json::parse(resp->body, nullptr, false);
   if (resp->status < 200 || resp->status >= 300) {
-    std::string msg = !j.is_discarded() && j.contains("error") ? j["error"].get<std::string>()
-                                                                : resp->body;
+    std::string msg =
+        !j.is_discarded() && j.contains("error") ? j["error"].get<std::string>() : resp->body;
     fmt::print(stderr, "{} {}: {} {}\n", method, path, resp->status, msg);
-    exit_code = resp->status == 404 || resp->status == 409 || resp->status == 403
-                    ? kExitFindings
-                    : kExitUsage;
+    exit_code = resp->status == 404 || resp->status == 409 || resp->status == 403 ? kExitFindings
+                                                                                  : kExitUsage;
     return std::nullopt;
   }
   if (j.is_discarded()) {
@@ -76,15 +75,16 @@ std::string Get(const json& j, const char* k) {
 }
 
 void PrintIncidentLine(const json& i) {
-  fmt::print("{:<9} {:<6} {:<13} {:<10} {:<25} {}\n", Get(i, "id"), Get(i, "sev"),
-             Get(i, "state"), Get(i, "commander"), Get(i, "opened_at"), Get(i, "title"));
+  fmt::print("{:<9} {:<6} {:<13} {:<10} {:<25} {}\n", Get(i, "id"), Get(i, "sev"), Get(i, "state"),
+             Get(i, "commander"), Get(i, "opened_at"), Get(i, "title"));
 }
 
 }  // namespace
 
 void AddIncidentsCommand(CLI::App& parent, int& exit_code) {
-  auto* cmd = parent.add_subcommand("incidents", "List, show and act on incidents (needs the "
-                                                 "daemon)");
+  auto* cmd = parent.add_subcommand("incidents",
+                                    "List, show and act on incidents (needs the "
+                                    "daemon)");
   cmd->require_subcommand(1);
   cmd->fallthrough();  // -c and --url may follow the subcommand too
   auto o = std::make_shared<IncidentsOptions>();
@@ -143,8 +143,8 @@ void AddIncidentsCommand(CLI::App& parent, int& exit_code) {
     sub->callback([&exit_code, o, id, text, verb] {
       json body{{"actor", o->actor.empty() ? DefaultActor() : o->actor}};
       if (verb == "note") body["text"] = *text;
-      auto j = Call(*o, "POST", "/api/v1/incidents/" + UrlEncode(*id) + "/" + verb, &body,
-                    exit_code);
+      auto j =
+          Call(*o, "POST", "/api/v1/incidents/" + UrlEncode(*id) + "/" + verb, &body, exit_code);
       if (!j) return;
       if (o->output == "json") {
         fmt::print("{}\n", j->dump(2));
@@ -158,8 +158,7 @@ void AddIncidentsCommand(CLI::App& parent, int& exit_code) {
   auto verify = cmd->add_subcommand("verify", "Check the timeline's hash chain");
   verify->add_option("id", *id, "Incident id")->required();
   verify->callback([&exit_code, o, id] {
-    auto j = Call(*o, "GET", "/api/v1/incidents/" + UrlEncode(*id) + "/verify", nullptr,
-                  exit_code);
+    auto j = Call(*o, "GET", "/api/v1/incidents/" + UrlEncode(*id) + "/verify", nullptr, exit_code);
     if (!j) return;
     bool ok = (*j)["ok"].get<bool>();
     if (o->output == "json") {

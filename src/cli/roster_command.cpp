@@ -53,8 +53,9 @@ std::optional<TimePoint> ParseWhen(const std::string& text, TimePoint now, int& 
   if (text.empty() || text == "now") return now;
   auto t = oncall::ParseLocalTime(text, "UTC");
   if (!t) {
-    fmt::print(stderr, "invalid time \"{}\": use RFC 3339 (2026-11-22T08:00:00Z), "
-                       "YYYY-MM-DD or YYYY-MM-DDTHH:MM (UTC)\n",
+    fmt::print(stderr,
+               "invalid time \"{}\": use RFC 3339 (2026-11-22T08:00:00Z), "
+               "YYYY-MM-DD or YYYY-MM-DDTHH:MM (UTC)\n",
                text);
     exit_code = kExitUsage;
   }
@@ -63,10 +64,14 @@ std::optional<TimePoint> ParseWhen(const std::string& text, TimePoint now, int& 
 
 nlohmann::json ShiftJson(const oncall::Schedule& s, const oncall::Shift& sh) {
   const auto* p = s.roster().FindPerson(sh.person);
-  return {{"role", sh.role},         {"person", sh.person},
-          {"name", p ? p->name : ""}, {"rotation", sh.rotation},
-          {"team", sh.team},         {"region", sh.region},
-          {"start", FormatRfc3339(sh.start)}, {"end", FormatRfc3339(sh.end)},
+  return {{"role", sh.role},
+          {"person", sh.person},
+          {"name", p ? p->name : ""},
+          {"rotation", sh.rotation},
+          {"team", sh.team},
+          {"region", sh.region},
+          {"start", FormatRfc3339(sh.start)},
+          {"end", FormatRfc3339(sh.end)},
           {"override", sh.override_reason}};
 }
 
@@ -78,8 +83,8 @@ void PrintShifts(const oncall::Schedule& s, const std::vector<oncall::Shift>& sh
     fmt::print("{}\n", out.dump(2));
     return;
   }
-  fmt::print("{:<18} {:<10} {:<22} {:<24} {:<24} {}\n", "ROLE", "PERSON", "ROTATION", "FROM",
-             "TO", "NOTE");
+  fmt::print("{:<18} {:<10} {:<22} {:<24} {:<24} {}\n", "ROLE", "PERSON", "ROTATION", "FROM", "TO",
+             "NOTE");
   for (const auto& sh : shifts) {
     const auto* p = s.roster().FindPerson(sh.person);
     std::string zone = p ? p->time_zone : sh.time_zone;
@@ -108,7 +113,8 @@ void AddRosterCommand(CLI::App& parent, int& exit_code) {
   who->add_option("--at", *at, "Time: RFC 3339, YYYY-MM-DD or YYYY-MM-DDTHH:MM (UTC)");
   who->add_option("--team", *team, "Only this team");
   who->add_option("--role", *role, "Only this role (l1, l2-payments, comms, duty-manager, ...)");
-  who->add_option("-o,--output", opts->output, "table or json")->check(CLI::IsMember({"table", "json"}));
+  who->add_option("-o,--output", opts->output, "table or json")
+      ->check(CLI::IsMember({"table", "json"}));
   who->callback([&exit_code, opts, at, team, role] {
     auto s = LoadSchedule(*opts, exit_code);
     if (!s) return;
@@ -130,7 +136,8 @@ void AddRosterCommand(CLI::App& parent, int& exit_code) {
   show->add_option("--to", *to, "End (exclusive)")->required();
   show->add_option("--team", *team, "Only this team");
   show->add_option("--role", *role, "Only this role");
-  show->add_option("-o,--output", opts->output, "table or json")->check(CLI::IsMember({"table", "json"}));
+  show->add_option("-o,--output", opts->output, "table or json")
+      ->check(CLI::IsMember({"table", "json"}));
   show->callback([&exit_code, opts, from, to, team, role] {
     auto s = LoadSchedule(*opts, exit_code);
     if (!s) return;
@@ -152,24 +159,28 @@ void AddRosterCommand(CLI::App& parent, int& exit_code) {
   auto weeks = std::make_shared<int>(4);
   check->add_option("--weeks", *weeks, "How many weeks ahead")->check(CLI::Range(1, 104));
   check->add_option("--from", *from, "Start instead of now");
-  check->add_option("-o,--output", opts->output, "table or json")->check(CLI::IsMember({"table", "json"}));
+  check->add_option("-o,--output", opts->output, "table or json")
+      ->check(CLI::IsMember({"table", "json"}));
   check->callback([&exit_code, opts, weeks, from] {
     auto s = LoadSchedule(*opts, exit_code);
     if (!s) return;
     SystemClock clock;
     auto start = ParseWhen(*from, clock.Now(), exit_code);
     if (!start) return;
-    auto findings =
-        oncall::CheckRoster(*s, *start, *start + std::chrono::hours(24 * 7 * *weeks));
+    auto findings = oncall::CheckRoster(*s, *start, *start + std::chrono::hours(24 * 7 * *weeks));
     if (opts->output == "json") {
       nlohmann::json out = nlohmann::json::array();
       for (const auto& f : findings) {
-        out.push_back({{"rule", f.rule}, {"person", f.person}, {"from", f.from}, {"to", f.to},
+        out.push_back({{"rule", f.rule},
+                       {"person", f.person},
+                       {"from", f.from},
+                       {"to", f.to},
                        {"message", f.message}});
       }
       fmt::print("{}\n", out.dump(2));
     } else {
-      for (const auto& f : findings) fmt::print("{}: [{}] {}\n", s->roster().file, f.rule, f.message);
+      for (const auto& f : findings)
+        fmt::print("{}: [{}] {}\n", s->roster().file, f.rule, f.message);
       fmt::print("{}: {} finding(s) in the next {} week(s)\n", s->roster().file, findings.size(),
                  *weeks);
     }

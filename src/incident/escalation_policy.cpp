@@ -36,8 +36,9 @@ void CheckRole(MapReader& r, const std::string& role, const EscalationPolicy& po
   }
   if (std::find(roles.begin(), roles.end(), role) == roles.end()) {
     std::string hint = config::Suggest(role, roles);
-    r.Error("role", fmt::format("unknown role \"{}\": no rotation in {} has it{}", role,
-                                roster->file, hint.empty() ? "" : "; did you mean \"" + hint + "\"?"));
+    r.Error("role",
+            fmt::format("unknown role \"{}\": no rotation in {} has it{}", role, roster->file,
+                        hint.empty() ? "" : "; did you mean \"" + hint + "\"?"));
   }
 }
 
@@ -71,67 +72,69 @@ EscalationPolicy LoadPolicy(const std::string& name, MapReader& r, const oncall:
   }
   bool has_steps = r.Has("steps");
   Duration last{0};
-  config::ForEachMap(r, "steps", fmt::format("policy \"{}\" step", name),
-                     [&](MapReader& s, std::size_t i) {
-    EscalationStep step;
-    s.DurationValue("after", step.after, true);
-    if (i > 0 && step.after < last) {
-      s.Error("after", fmt::format("steps must be in order: `after` {} is before the previous "
-                                   "step's {}",
-                                   FormatDuration(step.after), FormatDuration(last)));
-    }
-    last = step.after;
-    std::vector<std::string> channels = {"pagerduty", "slack"};
-    s.StringList("channels", channels);
-    for (const auto& c : channels) {
-      auto ch = ParseChannel(c);
-      if (!ch) {
-        std::string hint = config::Suggest(c, kChannelNames);
-        s.Error("channels", fmt::format("unknown channel \"{}\"{}", c,
-                                        hint.empty() ? std::string(" (pagerduty, opsgenie, slack, "
+  config::ForEachMap(
+      r, "steps", fmt::format("policy \"{}\" step", name), [&](MapReader& s, std::size_t i) {
+        EscalationStep step;
+        s.DurationValue("after", step.after, true);
+        if (i > 0 && step.after < last) {
+          s.Error("after", fmt::format("steps must be in order: `after` {} is before the previous "
+                                       "step's {}",
+                                       FormatDuration(step.after), FormatDuration(last)));
+        }
+        last = step.after;
+        std::vector<std::string> channels = {"pagerduty", "slack"};
+        s.StringList("channels", channels);
+        for (const auto& c : channels) {
+          auto ch = ParseChannel(c);
+          if (!ch) {
+            std::string hint = config::Suggest(c, kChannelNames);
+            s.Error("channels",
+                    fmt::format("unknown channel \"{}\"{}", c,
+                                hint.empty() ? std::string(" (pagerduty, opsgenie, slack, "
                                                            "email, webhook)")
                                              : "; did you mean \"" + hint + "\"?"));
-      } else {
-        step.channels.push_back(*ch);
-      }
-    }
-    config::ForEachMap(s, "targets", s.what() + " target", [&](MapReader& t, std::size_t) {
-      EscalationTarget target;
-      int set = 0;
-      if (t.String("role", target.role)) {
-        ++set;
-        CheckRole(t, target.role, p, roster);
-      }
-      if (t.String("person", target.person)) {
-        ++set;
-        if (roster) CheckName(t, "person", "person", target.person, people, *roster);
-      }
-      if (t.String("team", target.team)) {
-        ++set;
-        if (roster) CheckName(t, "team", "team", target.team, teams, *roster);
-      }
-      if (t.String("rotation", target.rotation)) {
-        ++set;
-        if (roster) CheckName(t, "rotation", "rotation", target.rotation, rotations, *roster);
-      }
-      if (set != 1) {
-        t.diags().Error(t.Here(), fmt::format("{}: set exactly one of role, person, team, "
-                                              "rotation",
-                                              t.what()));
-      }
-      step.targets.push_back(target);
-      t.Finish();
-    });
-    if (step.targets.empty()) s.Error("targets", "a step needs at least one target");
-    p.steps.push_back(step);
-    s.Finish();
-  });
+          } else {
+            step.channels.push_back(*ch);
+          }
+        }
+        config::ForEachMap(s, "targets", s.what() + " target", [&](MapReader& t, std::size_t) {
+          EscalationTarget target;
+          int set = 0;
+          if (t.String("role", target.role)) {
+            ++set;
+            CheckRole(t, target.role, p, roster);
+          }
+          if (t.String("person", target.person)) {
+            ++set;
+            if (roster) CheckName(t, "person", "person", target.person, people, *roster);
+          }
+          if (t.String("team", target.team)) {
+            ++set;
+            if (roster) CheckName(t, "team", "team", target.team, teams, *roster);
+          }
+          if (t.String("rotation", target.rotation)) {
+            ++set;
+            if (roster) CheckName(t, "rotation", "rotation", target.rotation, rotations, *roster);
+          }
+          if (set != 1) {
+            t.diags().Error(t.Here(), fmt::format("{}: set exactly one of role, person, team, "
+                                                  "rotation",
+                                                  t.what()));
+          }
+          step.targets.push_back(target);
+          t.Finish();
+        });
+        if (step.targets.empty()) s.Error("targets", "a step needs at least one target");
+        p.steps.push_back(step);
+        s.Finish();
+      });
   if (!has_steps) {
     r.diags().Error(r.Here(), r.what() + ": `steps` is required: the ladder, first step first");
   }
   if (roster == nullptr && has_steps) {
-    r.Warning("steps", "no roster_file is configured: roles and people cannot be checked and "
-                       "nobody will be paged");
+    r.Warning("steps",
+              "no roster_file is configured: roles and people cannot be checked and "
+              "nobody will be paged");
   }
   return p;
 }
@@ -162,7 +165,8 @@ EscalationPolicy DefaultPolicy() {
     return t;
   };
   p.steps.push_back({Duration(0), {role(oncall::kRoleL1)}, page});
-  p.steps.push_back({std::chrono::minutes(5), {role("l2-{domain}"), role(oncall::kRoleComms)}, page});
+  p.steps.push_back(
+      {std::chrono::minutes(5), {role("l2-{domain}"), role(oncall::kRoleComms)}, page});
   p.steps.push_back({std::chrono::minutes(10), {role(oncall::kRoleDutyManager)}, page});
   return p;
 }

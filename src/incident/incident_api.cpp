@@ -100,8 +100,7 @@ Result<dispatch::AlertGroup> GroupFromJson(const json& j, TimePoint now) {
     g.alerts.push_back(*a);
   }
   if (g.key.empty()) {
-    g.key = "api/" + g.alerts[0].fingerprint().ToString() + "/" +
-            std::to_string(ToUnixMillis(now));
+    g.key = "api/" + g.alerts[0].fingerprint().ToString() + "/" + std::to_string(ToUnixMillis(now));
   }
   if (auto title = StringField(j, "title"); !title.empty()) {
     for (auto& a : g.alerts) {
@@ -130,8 +129,8 @@ void RegisterIncidentApi(http::Router& router, IncidentManager& manager, const C
       } else if (auto st = ParseIncidentState(*s)) {
         f.state = st;
       } else if (!s->empty() && *s != "all") {
-        return ErrorResponse(Error::Invalid(
-            "state must be open, triggered, acknowledged, resolved or all"));
+        return ErrorResponse(
+            Error::Invalid("state must be open, triggered, acknowledged, resolved or all"));
       }
     }
     if (auto l = r.Query("limit")) {
@@ -177,10 +176,10 @@ void RegisterIncidentApi(http::Router& router, IncidentManager& manager, const C
       if (actor.empty()) return ErrorResponse(Error::Invalid("say who you are: `actor`"));
       auto id = r.PathParam("id");
       TimePoint now = c->Now();
-      Result<Incident> inc = what == "ack"       ? m->Acknowledge(id, actor, now)
-                             : what == "resolve" ? m->Resolve(id, actor, now)
-                                                 : m->AddNote(id, actor,
-                                                              StringField(*body, "text"), now);
+      Result<Incident> inc = what == "ack" ? m->Acknowledge(id, actor, now)
+                             : what == "resolve"
+                                 ? m->Resolve(id, actor, now)
+                                 : m->AddNote(id, actor, StringField(*body, "text"), now);
       if (!inc) return ErrorResponse(inc.error());
       return JsonResponse(200, json{{"incident", IncidentToJson(*inc)}});
     };

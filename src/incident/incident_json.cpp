@@ -42,8 +42,8 @@ Labels LabelsFrom(const json& j) {
 }
 
 std::optional<AlertState> ParseAlertState(const std::string& s) {
-  for (auto st : {AlertState::kInactive, AlertState::kPending, AlertState::kFiring,
-                  AlertState::kResolved}) {
+  for (auto st :
+       {AlertState::kInactive, AlertState::kPending, AlertState::kFiring, AlertState::kResolved}) {
     if (AlertStateName(st) == s) return st;
   }
   return std::nullopt;
@@ -276,9 +276,14 @@ Result<PageRequest> PageRequestFromJson(const json& j) {
       PageTarget t;
       t.role = Str(tj, "role");
       const auto& pj = tj.value("person", json::object());
-      t.person = {Str(pj, "id"),          Str(pj, "name"),  Str(pj, "time_zone"),
-                  Str(pj, "slack_user_id"), Str(pj, "pagerduty_user_id"),
-                  Str(pj, "opsgenie_username"), Str(pj, "email"), Str(pj, "phone")};
+      t.person = {Str(pj, "id"),
+                  Str(pj, "name"),
+                  Str(pj, "time_zone"),
+                  Str(pj, "slack_user_id"),
+                  Str(pj, "pagerduty_user_id"),
+                  Str(pj, "opsgenie_username"),
+                  Str(pj, "email"),
+                  Str(pj, "phone")};
       for (const auto& c : tj.value("channels", json::array())) {
         if (auto ch = ChannelFrom(c.get<std::string>())) t.channels.push_back(*ch);
       }

@@ -4,8 +4,8 @@
 #include <set>
 
 #include <fmt/format.h>
-#include <nlohmann/json.hpp>
 #include <spdlog/spdlog.h>
+#include <nlohmann/json.hpp>
 
 #include "tocsin/common/duration.h"
 #include "tocsin/incident/incident_json.h"
@@ -155,8 +155,8 @@ TimelineEvent IncidentManager::Event(TimePoint at, std::string kind, std::string
   return e;
 }
 
-PageRequest IncidentManager::Request(const Incident& incident, PageAction action,
-                                     std::string key, TimePoint at) const {
+PageRequest IncidentManager::Request(const Incident& incident, PageAction action, std::string key,
+                                     TimePoint at) const {
   PageRequest r;
   r.incident_id = incident.id;
   r.dedup_key = incident.id + "/" + incident.key;
@@ -167,7 +167,8 @@ PageRequest IncidentManager::Request(const Incident& incident, PageAction action
   r.title = fmt::format("[{}] {}: {}", SevName(incident.sev), incident.id, incident.title);
   r.state = std::string(IncidentStateName(incident.state));
   r.alerts = incident.alerts;
-  std::stable_partition(r.alerts.begin(), r.alerts.end(), [](const Alert& a) { return a.firing(); });
+  std::stable_partition(r.alerts.begin(), r.alerts.end(),
+                        [](const Alert& a) { return a.firing(); });
   r.causes = incident.causes;
   r.opened_at = incident.opened_at;
   r.at = at;
@@ -239,8 +240,8 @@ std::vector<PageTarget> IncidentManager::ResolveStep(const Incident& incident,
       for (const char* backup : {oncall::kRoleReserve, oncall::kRoleL1}) {
         people = schedule_->WhoHolds(backup, now);
         if (!people.empty()) {
-          notes->push_back(fmt::format("nobody on call for {}; paging the {} instead", role,
-                                       backup));
+          notes->push_back(
+              fmt::format("nobody on call for {}; paging the {} instead", role, backup));
           role = backup;
           break;
         }
@@ -281,8 +282,8 @@ void IncidentManager::OnGroupFlush(const dispatch::AlertGroup& group, TimePoint 
   }
 }
 
-Result<Incident> IncidentManager::Open(const dispatch::AlertGroup& group,
-                                       const std::string& actor, TimePoint now) {
+Result<Incident> IncidentManager::Open(const dispatch::AlertGroup& group, const std::string& actor,
+                                       TimePoint now) {
   if (auto it = open_by_key_.find(group.key); it != open_by_key_.end()) {
     return UpdateFromGroup(live_.at(it->second), group, now);
   }
@@ -301,8 +302,8 @@ Result<Incident> IncidentManager::Open(const dispatch::AlertGroup& group,
   inc.key = group.key.empty() ? "manual/" + inc.id : group.key;
   inc.title = TitleOf(group);
   inc.receiver = group.receiver.name;
-  inc.policy = group.receiver.escalation_policy.empty() ? "default"
-                                                        : group.receiver.escalation_policy;
+  inc.policy =
+      group.receiver.escalation_policy.empty() ? "default" : group.receiver.escalation_policy;
   std::vector<TimelineEvent> events;
   if (!policies_.Find(inc.policy) && !policies_.policies.empty()) {
     events.push_back(Event(now, "note", kSystemActor,
@@ -326,12 +327,11 @@ Result<Incident> IncidentManager::Open(const dispatch::AlertGroup& group,
   inc.next_step = 0;
   inc.next_step_at = policy.steps.empty() ? TimePoint{} : now + policy.steps[0].after;
   if (inc.sev <= Sev::kSev2) inc.next_reminder_at = now + config_.reminder_interval;
-  events.insert(events.begin(),
-                Event(now, "opened", actor,
-                      fmt::format("{} opened: {} (policy {}, commander {})", SevName(inc.sev),
-                                  inc.title, inc.policy,
-                                  inc.commander.empty() ? "none" : inc.commander),
-                      json{{"key", inc.key}, {"receiver", inc.receiver}}.dump()));
+  events.insert(events.begin(), Event(now, "opened", actor,
+                                      fmt::format("{} opened: {} (policy {}, commander {})",
+                                                  SevName(inc.sev), inc.title, inc.policy,
+                                                  inc.commander.empty() ? "none" : inc.commander),
+                                      json{{"key", inc.key}, {"receiver", inc.receiver}}.dump()));
   for (const auto& a : group.alerts) {
     if (!a.firing()) continue;
     events.push_back(Event(now, "alert_fired", kSystemActor, std::string(a.Name()),
@@ -406,9 +406,9 @@ Result<Incident> IncidentManager::UpdateFromGroup(Live& live, const dispatch::Al
   Sev sev = SevOf(group.alerts);
   bool all_resolved = !HasFiring(group.alerts, now);
   if (!all_resolved && sev < next.sev) {
-    events.push_back(Event(now, "note", kSystemActor,
-                           fmt::format("severity raised from {} to {}", SevName(next.sev),
-                                       SevName(sev))));
+    events.push_back(
+        Event(now, "note", kSystemActor,
+              fmt::format("severity raised from {} to {}", SevName(next.sev), SevName(sev))));
     next.sev = sev;
     if (sev <= Sev::kSev2 && next.next_reminder_at == TimePoint{}) {
       next.next_reminder_at = now + config_.reminder_interval;
@@ -536,8 +536,8 @@ Result<Incident> IncidentManager::AddNote(const std::string& id, const std::stri
   // A note is the status update the reminder asks for: the next reminder is a full interval on.
   if (next.next_reminder_at != TimePoint{}) next.next_reminder_at = now + config_.reminder_interval;
   auto ev = Event(now, "note", actor, text);
-  auto page = Request(next, PageAction::kNote,
-                      fmt::format("{}/note/{}", id, next.timeline_seq + 1), now);
+  auto page =
+      Request(next, PageAction::kNote, fmt::format("{}/note/{}", id, next.timeline_seq + 1), now);
   page.text = text;
   page.actor = actor;
   if (auto r = Apply(live, next, {ev}, {page}); !r) return Fail(r.error());
@@ -550,7 +550,9 @@ void IncidentManager::OnDelivery(const DeliveryReport& report) {
   std::string text =
       fmt::format("{} via {}: {}{}", report.person_id.empty() ? "channel" : report.person_id,
                   ChannelName(report.channel),
-                  report.ok ? "delivered" : report.permanent_failure ? "FAILED, given up" : "failed",
+                  report.ok                  ? "delivered"
+                  : report.permanent_failure ? "FAILED, given up"
+                                             : "failed",
                   report.detail.empty() ? "" : " (" + report.detail + ")");
   json data{{"idempotency_key", report.idempotency_key},
             {"channel", std::string(ChannelName(report.channel))},
@@ -643,9 +645,8 @@ void IncidentManager::ArmReminder(const std::string& id) {
   live.reminder_timer = 0;
   const Incident& inc = live.incident;
   if (!inc.open() || inc.next_reminder_at == TimePoint{} || inc.sev > Sev::kSev2) return;
-  live.reminder_timer =
-      scheduler_.ScheduleAt(std::max(inc.next_reminder_at, scheduler_.clock().Now()),
-                            [this, id] { OnReminderDue(id); });
+  live.reminder_timer = scheduler_.ScheduleAt(
+      std::max(inc.next_reminder_at, scheduler_.clock().Now()), [this, id] { OnReminderDue(id); });
 }
 
 void IncidentManager::RetryLater(const std::string& id,
@@ -670,17 +671,16 @@ void IncidentManager::OnStepDue(const std::string& id) {
 
   Incident next = cur;
   const TimePoint due = cur.next_step_at;
-  std::string key = cur.epoch == 0
-                        ? fmt::format("{}/step-{}/trigger", id, index)
-                        : fmt::format("{}/e{}/step-{}/trigger", id, cur.epoch, index);
+  std::string key = cur.epoch == 0 ? fmt::format("{}/step-{}/trigger", id, index)
+                                   : fmt::format("{}/e{}/step-{}/trigger", id, cur.epoch, index);
   std::vector<TimelineEvent> events;
   if (index > 0 || cur.round > 0) {
-    events.push_back(Event(now, "escalated", kSystemActor,
-                           fmt::format("step {} of policy {} (T0+{}){}", index + 1, policy.name,
-                                       FormatDuration(step.after),
-                                       cur.round > 0 ? fmt::format(", repeat {}", cur.round)
-                                                     : std::string()),
-                           json{{"step", index}, {"due_at", FormatRfc3339(due)}}.dump()));
+    events.push_back(
+        Event(now, "escalated", kSystemActor,
+              fmt::format("step {} of policy {} (T0+{}){}", index + 1, policy.name,
+                          FormatDuration(step.after),
+                          cur.round > 0 ? fmt::format(", repeat {}", cur.round) : std::string()),
+              json{{"step", index}, {"due_at", FormatRfc3339(due)}}.dump()));
   }
   json targets_json = json::array();
   std::string who;
@@ -692,16 +692,16 @@ void IncidentManager::OnStepDue(const std::string& id) {
     }
   }
   for (const auto& n : notes) events.push_back(Event(now, "note", kSystemActor, n));
-  events.push_back(Event(
-      now, "notified", kSystemActor,
-      targets.empty() ? std::string("nobody could be paged")
-                      : fmt::format("paged {} via {}", who, ChannelList(step.channels)),
-      json{{"step", index},
-           {"idempotency_key", key},
-           {"targets", targets_json},
-           {"channels", ChannelList(step.channels)},
-           {"due_at", FormatRfc3339(due)}}
-          .dump()));
+  events.push_back(Event(now, "notified", kSystemActor,
+                         targets.empty()
+                             ? std::string("nobody could be paged")
+                             : fmt::format("paged {} via {}", who, ChannelList(step.channels)),
+                         json{{"step", index},
+                              {"idempotency_key", key},
+                              {"targets", targets_json},
+                              {"channels", ChannelList(step.channels)},
+                              {"due_at", FormatRfc3339(due)}}
+                             .dump()));
   // Advance the ladder.
   if (index + 1 < static_cast<int>(policy.steps.size())) {
     next.next_step = index + 1;
@@ -775,12 +775,13 @@ void IncidentManager::OnReminderDue(const std::string& id) {
   // Reminders missed while down collapse into this one; the cadence keeps its phase.
   next.next_reminder_at = due + config_.reminder_interval;
   while (next.next_reminder_at <= now) next.next_reminder_at += config_.reminder_interval;
-  std::string text = fmt::format("{} status update due (every {}): post it to the war room and "
-                                 "the status page",
-                                 SevName(cur.sev), FormatDuration(config_.reminder_interval));
-  auto ev = Event(now, "reminder", kSystemActor,
-                  fmt::format("reminded {}: {}", cur.commander.empty() ? "nobody" : cur.commander,
-                              text));
+  std::string text = fmt::format(
+      "{} status update due (every {}): post it to the war room and "
+      "the status page",
+      SevName(cur.sev), FormatDuration(config_.reminder_interval));
+  auto ev =
+      Event(now, "reminder", kSystemActor,
+            fmt::format("reminded {}: {}", cur.commander.empty() ? "nobody" : cur.commander, text));
   std::vector<PageRequest> pages;
   if (auto p = PersonOf(cur.commander)) {
     auto page = Request(cur, PageAction::kReminder,
@@ -832,10 +833,11 @@ void IncidentManager::OnHandover() {
         auto page = Request(next, PageAction::kUpdate,
                             fmt::format("{}/handover/{}", id, ToUnixMillis(now)), now);
         page.targets = {{*p, config_.commander_role, {Channel::kSlack, Channel::kPagerDuty}}};
-        page.text = fmt::format("You are now incident commander of {} ({}), handed over by {} "
-                                "at the shift change; state: {}",
-                                id, cur.title, cur.commander.empty() ? "nobody" : cur.commander,
-                                IncidentStateName(cur.state));
+        page.text = fmt::format(
+            "You are now incident commander of {} ({}), handed over by {} "
+            "at the shift change; state: {}",
+            id, cur.title, cur.commander.empty() ? "nobody" : cur.commander,
+            IncidentStateName(cur.state));
         pages.push_back(std::move(page));
       }
       (void)Apply(live, next, {ev}, std::move(pages));

@@ -61,8 +61,8 @@ VerifyResult VerifyTimeline(const Incident& incident, const std::vector<Timeline
   for (const auto& e : events) {
     ++r.events;
     if (e.incident_id != incident.id) {
-      return fail(e.seq, fmt::format("event {} belongs to {}, not {}", e.seq, e.incident_id,
-                                     incident.id));
+      return fail(e.seq,
+                  fmt::format("event {} belongs to {}, not {}", e.seq, e.incident_id, incident.id));
     }
     if (e.seq != expect_seq) {
       return fail(expect_seq, fmt::format("event {} is missing (found {} next): rows were "

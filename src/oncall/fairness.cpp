@@ -23,14 +23,15 @@ const date::time_zone* ZoneOr(const std::string& name) {
 }
 
 date::local_days LocalDay(const date::time_zone* z, TimePoint t) {
-  return date::floor<days>(z->to_local(date::sys_time<std::chrono::milliseconds>(t.time_since_epoch())));
+  return date::floor<days>(
+      z->to_local(date::sys_time<std::chrono::milliseconds>(t.time_since_epoch())));
 }
 
 TimePoint AtLocal(const date::time_zone* z, date::local_days d, int hour) {
   auto local = date::local_time<std::chrono::minutes>(d) + hours(hour);
   auto zt = date::zoned_time<std::chrono::minutes>(z, local, date::choose::earliest);
-  return TimePoint(std::chrono::duration_cast<std::chrono::milliseconds>(
-      zt.get_sys_time().time_since_epoch()));
+  return TimePoint(
+      std::chrono::duration_cast<std::chrono::milliseconds>(zt.get_sys_time().time_since_epoch()));
 }
 
 std::string Day(date::local_days d) { return date::format("%F", d); }

@@ -38,8 +38,9 @@ class Loader {
     roster.file = file_;
     MapReader top(file_, root, diags_, "roster");
     if (!top.ok()) {
-      diags_.Error(PositionOf(file_, root), "the roster must be a mapping with people, teams, "
-                                            "rotations, overrides and shadows");
+      diags_.Error(PositionOf(file_, root),
+                   "the roster must be a mapping with people, teams, "
+                   "rotations, overrides and shadows");
       return std::nullopt;
     }
     ForEachNamed(top, "people", true, [&](const std::string& id, MapReader& r) {
@@ -149,8 +150,8 @@ class Loader {
     }
   }
 
-  void Unknown(MapReader& r, std::string_view key, std::string_view what,
-               const std::string& name, const std::vector<std::string>& known) {
+  void Unknown(MapReader& r, std::string_view key, std::string_view what, const std::string& name,
+               const std::vector<std::string>& known) {
     std::string hint = Suggest(name, known);
     r.Error(key, fmt::format("unknown {} \"{}\"{}", what, name,
                              hint.empty() ? std::string(" (it must be defined in the roster)")
@@ -199,8 +200,8 @@ class Loader {
   bool Members(MapReader& r, std::string_view key, std::vector<std::string>& out) {
     YAML::Node n = r.Node(key);
     if (!n.IsDefined() || n.IsNull()) {
-      diags_.Error(r.Here(), fmt::format("{}: `{}` is required: the people taking turns",
-                                         r.what(), key));
+      diags_.Error(r.Here(),
+                   fmt::format("{}: `{}` is required: the people taking turns", r.what(), key));
       return false;
     }
     if (!n.IsSequence() || n.size() == 0) {
@@ -216,8 +217,8 @@ class Loader {
     Rotation rot;
     rot.name = name;
     r.String("role", rot.role, true);
-    if (r.String("team", rot.team) && std::find(team_names_.begin(), team_names_.end(),
-                                                rot.team) == team_names_.end()) {
+    if (r.String("team", rot.team) &&
+        std::find(team_names_.begin(), team_names_.end(), rot.team) == team_names_.end()) {
       Unknown(r, "team", "team", rot.team, team_names_);
     }
     std::string turn = "shift";
@@ -280,8 +281,8 @@ class Loader {
         for (std::size_t i = 0; i < minutes.size(); ++i) {
           int next = i + 1 < minutes.size() ? minutes[i + 1] : minutes[0] + 24 * 60;
           if (next - minutes[i] > 12 * 60) {
-            r.Warning("handovers", fmt::format("a shift of {}h is longer than 12h",
-                                               (next - minutes[i]) / 60));
+            r.Warning("handovers",
+                      fmt::format("a shift of {}h is longer than 12h", (next - minutes[i]) / 60));
           }
         }
       }

@@ -106,8 +106,7 @@ std::optional<TimePoint> ParseLocalTime(const std::string& text, const std::stri
 
 Schedule::Schedule(Roster roster) : roster_(std::move(roster)) {}
 
-std::vector<Shift> Schedule::RotationShifts(const Rotation& r, TimePoint from,
-                                            TimePoint to) const {
+std::vector<Shift> Schedule::RotationShifts(const Rotation& r, TimePoint from, TimePoint to) const {
   std::vector<Shift> out;
   auto start = ParseDate(r.start_date);
   if (!start || r.handovers.empty()) return out;
@@ -242,8 +241,7 @@ std::vector<std::string> Schedule::WhoHoldsForTeam(std::string_view team, TimePo
   return out;
 }
 
-std::vector<std::string> Schedule::WhoHoldsRotation(std::string_view rotation,
-                                                    TimePoint at) const {
+std::vector<std::string> Schedule::WhoHoldsRotation(std::string_view rotation, TimePoint at) const {
   std::vector<std::string> out;
   const auto* r = roster_.FindRotation(rotation);
   if (r == nullptr) return out;

@@ -225,8 +225,8 @@ Result<void> SqliteIncidentStore::MarkHandedOff(const std::string& idempotency_k
 
 Result<std::vector<std::string>> SqliteIncidentStore::PageKeys(const std::string& incident_id) {
   std::lock_guard lock(db_.mutex());
-  auto st =
-      db_.Prepare("SELECT idempotency_key FROM incident_pages WHERE incident_id = ? ORDER BY rowid");
+  auto st = db_.Prepare(
+      "SELECT idempotency_key FROM incident_pages WHERE incident_id = ? ORDER BY rowid");
   if (!st) return Fail(st.error());
   st->Bind(1, incident_id);
   std::vector<std::string> out;

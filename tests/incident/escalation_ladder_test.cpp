@@ -162,8 +162,8 @@ TEST_F(IncidentTest, Sev2CommanderIsRemindedEvery15Minutes) {
   EXPECT_EQ(reminders[2].at, At(minutes(45)));
   EXPECT_EQ(reminders[0].targets[0].person.id, "l1a");
   // A status note counts as the update: the next reminder is a full interval after it.
-  ASSERT_TRUE(manager_->AddNote("INC-1", "l1a", "PSP-A failing, 50 % routed to PSP-B",
-                                At(minutes(46))));
+  ASSERT_TRUE(
+      manager_->AddNote("INC-1", "l1a", "PSP-A failing, 50 % routed to PSP-B", At(minutes(46))));
   AdvanceTo(minutes(61) - seconds(1));
   EXPECT_EQ(pager_.OfAction(PageAction::kReminder).size(), 3u);
   AdvanceTo(minutes(61));
@@ -237,8 +237,7 @@ TEST_F(IncidentTest, RestartResumesOnOriginalDeadlinesWithoutPagingTwice) {
   auto keys = store_.PageKeys("INC-1").value();
   ASSERT_GE(keys.size(), 3u);
   EXPECT_THAT(std::vector<std::string>(keys.begin(), keys.begin() + 3),
-              ElementsAre("INC-1/step-0/trigger", "INC-1/step-1/trigger",
-                          "INC-1/step-2/trigger"));
+              ElementsAre("INC-1/step-0/trigger", "INC-1/step-1/trigger", "INC-1/step-2/trigger"));
   std::set<std::string> unique(keys.begin(), keys.end());
   EXPECT_EQ(unique.size(), keys.size());
   EXPECT_TRUE(restarted.Verify("INC-1")->ok);

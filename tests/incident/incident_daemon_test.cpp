@@ -8,11 +8,11 @@
 
 #include <nlohmann/json.hpp>
 
+#include "incident/incident_test_support.h"
 #include "support/process.h"
 #include "support/temp_dir.h"
 #include "tocsin/common/duration.h"
 #include "tocsin/common/http_client.h"
-#include "incident/incident_test_support.h"
 
 namespace tocsin::incident {
 namespace {
@@ -143,9 +143,9 @@ TEST_F(IncidentDaemonTest, KillDashNineMidEscalationThenRestartResumesTheLadderO
 
 TEST_F(IncidentDaemonTest, ApiActsOnIncidentsAndAnswersWhoIsOnCall) {
   auto daemon = Start();
-  auto [s0, created] = Http("POST", "/api/v1/incidents",
-                            {{"actor", "l1a"}, {"title", "WS p95 up in APAC"},
-                             {"severity", "error"}});
+  auto [s0, created] =
+      Http("POST", "/api/v1/incidents",
+           {{"actor", "l1a"}, {"title", "WS p95 up in APAC"}, {"severity", "error"}});
   ASSERT_EQ(s0, 201) << created.dump();
   const std::string id = created["incident"]["id"];
   EXPECT_EQ(created["incident"]["sev"], "SEV-3");
@@ -167,8 +167,8 @@ TEST_F(IncidentDaemonTest, ApiActsOnIncidentsAndAnswersWhoIsOnCall) {
   ASSERT_EQ(oncall["oncall"].size(), 1u);
   EXPECT_EQ(oncall["oncall"][0]["person"], "l1a");
   // The CLI talks to the same API.
-  std::string cmd = std::string(TOCSIN_BINARY) + " incidents verify " + id + " --url http://127.0.0.1:" +
-                    std::to_string(port_) + " >/dev/null";
+  std::string cmd = std::string(TOCSIN_BINARY) + " incidents verify " + id +
+                    " --url http://127.0.0.1:" + std::to_string(port_) + " >/dev/null";
   EXPECT_EQ(std::system(cmd.c_str()), 0);
   // tocsin backup copies the live database; the copy holds the incident.
   std::string backup = dir_.path() + "/backup.db";

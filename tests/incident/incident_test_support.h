@@ -61,12 +61,12 @@ class IncidentTest : public ::testing::Test {
 
   void Build(const std::string& extra_roster = "") {
     config::Diagnostics diags;
-    auto roster = oncall::LoadRosterString("roster.yaml", std::string(kTestRoster) + extra_roster,
-                                           diags);
+    auto roster =
+        oncall::LoadRosterString("roster.yaml", std::string(kTestRoster) + extra_roster, diags);
     ASSERT_TRUE(roster) << diags.ToString();
     schedule_ = std::make_shared<const oncall::Schedule>(*roster);
-    manager_ = std::make_unique<IncidentManager>(scheduler_, store_, pager_, schedule_,
-                                                 policies_, config_);
+    manager_ = std::make_unique<IncidentManager>(scheduler_, store_, pager_, schedule_, policies_,
+                                                 config_);
     ASSERT_TRUE(manager_->Start());
   }
 

@@ -82,9 +82,8 @@ TEST(PolicyConfigTest, BadFixturesReportEachExpectedErrorAtItsPosition) {
       ++expectations;
       bool found = false;
       for (const auto& d : r.diagnostics.items()) {
-        found |= d.severity == config::Diagnostic::Severity::kError &&
-                 d.position.file == f && d.position.line == std::stoi(m[1]) &&
-                 d.position.column == std::stoi(m[2]) &&
+        found |= d.severity == config::Diagnostic::Severity::kError && d.position.file == f &&
+                 d.position.line == std::stoi(m[1]) && d.position.column == std::stoi(m[2]) &&
                  d.message.find(m[3]) != std::string::npos;
       }
       EXPECT_TRUE(found) << f << ": expected " << line << "\ngot:\n" << r.diagnostics.ToString();

@@ -32,8 +32,8 @@ class SqliteIncidentTest : public IncidentTest {
     ASSERT_TRUE(roster) << diags.ToString();
     schedule_ = std::make_shared<const oncall::Schedule>(*roster);
     OpenDb();
-    manager_ = std::make_unique<IncidentManager>(scheduler_, *sql_, pager_, schedule_, policies_,
-                                                 config_);
+    manager_ =
+        std::make_unique<IncidentManager>(scheduler_, *sql_, pager_, schedule_, policies_, config_);
     ASSERT_TRUE(manager_->Start());
   }
 
@@ -78,8 +78,8 @@ TEST_F(SqliteIncidentTest, TimelineIsAppendOnlyAndAnEditWithSqlite3IsDetected) {
   BuildOnSqlite();
   manager_->OnGroupFlush(Group("payments"), At(minutes(0)));
   ASSERT_TRUE(manager_->Acknowledge("INC-1", "l1a", At(minutes(2))));
-  ASSERT_TRUE(manager_->AddNote("INC-1", "l1a", "switched 50 % of deposits to PSP-B",
-                                At(minutes(3))));
+  ASSERT_TRUE(
+      manager_->AddNote("INC-1", "l1a", "switched 50 % of deposits to PSP-B", At(minutes(3))));
   auto ok = manager_->Verify("INC-1").value();
   ASSERT_TRUE(ok.ok) << ok.message;
   // The store refuses edits...

@@ -64,8 +64,8 @@ rotations:
   l1: {role: l1, time_zone: Europe/Kyiv, start_date: 2026-11-02, handovers: ["08:00", "20:00"], turn: shift, members: [a, b]}
 )");
   // a holds every day shift: 14 on-call days in 14.
-  auto days = Of(CheckRoster(s, T("2026-11-16T00:00:00Z"), T("2026-11-30T00:00:00Z")),
-                 "max-days-in-14");
+  auto days =
+      Of(CheckRoster(s, T("2026-11-16T00:00:00Z"), T("2026-11-30T00:00:00Z")), "max-days-in-14");
   ASSERT_FALSE(days.empty());
   EXPECT_EQ(days[0].person, "a");
   EXPECT_NE(days[0].message.find("14 on-call days"), std::string::npos);
@@ -78,8 +78,7 @@ rotations:
   comms: {role: comms, time_zone: Europe/Kyiv, start_date: 2026-11-02, handovers: ["09:00"], turn: week, members: [a]}
 )");
   // 10 November: a holds the L1 day shift and the whole comms week.
-  auto two = Of(CheckRoster(s, T("2026-11-10T00:00:00Z"), T("2026-11-11T00:00:00Z")),
-                "two-roles");
+  auto two = Of(CheckRoster(s, T("2026-11-10T00:00:00Z"), T("2026-11-11T00:00:00Z")), "two-roles");
   ASSERT_EQ(two.size(), 1u);
   EXPECT_EQ(two[0].person, "a");
   EXPECT_NE(two[0].message.find("l1"), std::string::npos);
@@ -111,8 +110,7 @@ TEST(FairnessTest, ShippedRosterPassesForTheComingWeeks) {
   }
   // Every role the default ladder needs is on call right now.
   for (const char* role : {"l1", "l2-payments", "l2-game-gateway", "l2-db-wallet",
-                           "l2-sre-platform", "comms", "duty-manager", "reserve",
-                           "call-manager"}) {
+                           "l2-sre-platform", "comms", "duty-manager", "reserve", "call-manager"}) {
     EXPECT_EQ(s.WhoHolds(role, now).size(), 1u) << role;
   }
 }

@@ -51,9 +51,9 @@ struct Incident {
   int round = 0;
   int epoch = 0;
   TimePoint ladder_start{};
-  TimePoint next_step_at{};     // zero: no step pending
-  TimePoint ack_deadline{};     // zero: none
-  TimePoint next_reminder_at{}; // zero: none
+  TimePoint next_step_at{};        // zero: no step pending
+  TimePoint ack_deadline{};        // zero: none
+  TimePoint next_reminder_at{};    // zero: none
   std::vector<std::string> paged;  // person ids reached so far
 
   // Head of the timeline hash chain, so deleting the newest events is detectable too.
@@ -70,9 +70,9 @@ struct TimelineEvent {
   std::string incident_id;
   std::int64_t seq = 0;  // 1-based, per incident
   TimePoint at{};
-  std::string kind;  // opened, alert_fired, alert_resolved, notified, delivery, acknowledged,
-                     // ack_timeout, escalated, note, reminder, handover, resolved,
-                     // auto_resolved, reopened
+  std::string kind;   // opened, alert_fired, alert_resolved, notified, delivery, acknowledged,
+                      // ack_timeout, escalated, note, reminder, handover, resolved,
+                      // auto_resolved, reopened
   std::string actor;  // person id, "tocsin", or an API caller
   std::string text;
   std::string data;  // JSON object with details (targets, channel, idempotency key, ...)

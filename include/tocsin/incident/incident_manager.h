@@ -52,14 +52,13 @@ class IncidentManager final : public dispatch::GroupSink, public DeliveryObserve
 
   // Opens an incident for `group` (used by the dispatcher path and by POST /api/v1/incidents).
   // A group whose key already has an open incident updates it instead.
-  Result<Incident> Open(const dispatch::AlertGroup& group, const std::string& actor,
-                        TimePoint now);
+  Result<Incident> Open(const dispatch::AlertGroup& group, const std::string& actor, TimePoint now);
   // `actor` must be a person of the roster: an ack by someone the roster does not know would
   // stop the ladder without anyone being responsible.
   Result<Incident> Acknowledge(const std::string& id, const std::string& actor, TimePoint now);
   Result<Incident> Resolve(const std::string& id, const std::string& actor, TimePoint now);
-  Result<Incident> AddNote(const std::string& id, const std::string& actor,
-                           const std::string& text, TimePoint now);
+  Result<Incident> AddNote(const std::string& id, const std::string& actor, const std::string& text,
+                           TimePoint now);
 
   Result<Incident> Get(const std::string& id);
   Result<std::vector<Incident>> List(const IncidentFilter& filter);
@@ -94,8 +93,7 @@ class IncidentManager final : public dispatch::GroupSink, public DeliveryObserve
                      std::vector<PageRequest> pages);
   Result<Incident> UpdateFromGroup(Live& live, const dispatch::AlertGroup& group, TimePoint now);
   Result<Incident> Reopen(const Incident& old, const dispatch::AlertGroup& group, TimePoint now);
-  Result<Incident> DoResolve(Live& live, const std::string& actor, bool automatic,
-                             TimePoint now);
+  Result<Incident> DoResolve(Live& live, const std::string& actor, bool automatic, TimePoint now);
 
   void ArmStep(const std::string& id);
   void ArmAckDeadline(const std::string& id);

@@ -32,8 +32,8 @@ enum class Turn { kShift, kDay, kWeek };
 // follow-the-sun rotation (one point per region, each in its own zone) never has a gap, and a
 // DST change simply moves the handover instant.
 struct HandoverPoint {
-  std::string region;     // "" for single-zone rotations
-  std::string time_zone;  // IANA
+  std::string region;      // "" for single-zone rotations
+  std::string time_zone;   // IANA
   int minutes_of_day = 0;  // local time of the handover
   std::size_t group = 0;   // index into Rotation::member_groups
   friend bool operator==(const HandoverPoint&, const HandoverPoint&) = default;
