@@ -159,7 +159,8 @@ PageRequest IncidentManager::Request(const Incident& incident, PageAction action
                                      TimePoint at) const {
   PageRequest r;
   r.incident_id = incident.id;
-  r.dedup_key = incident.id + "/" + incident.key;
+  // Bounded and stable for the incident's life (PagerDuty dedup_key, Opsgenie alias).
+  r.dedup_key = "tocsin/" + incident.id;
   r.idempotency_key = std::move(key);
   r.action = action;
   r.step = incident.next_step;
