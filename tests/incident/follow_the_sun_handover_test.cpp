@@ -38,9 +38,9 @@ struct Harness {
     EXPECT_TRUE(roster) << diags.ToString();
     PolicySet policies;
     policies.policies["default"] = DefaultPolicy();
-    manager = std::make_unique<IncidentManager>(
-        scheduler, store, pager, std::make_shared<const oncall::Schedule>(*roster), policies,
-        IncidentsConfig{});
+    manager = std::make_unique<IncidentManager>(scheduler, store, pager,
+                                                std::make_shared<const oncall::Schedule>(*roster),
+                                                policies, IncidentsConfig{});
     EXPECT_TRUE(manager->Start());
   }
 
@@ -53,8 +53,8 @@ struct Harness {
     a.severity = Severity::kCritical;
     g.alerts.push_back(a);
     manager->OnGroupFlush(g, scheduler.clock().Now());
-    ASSERT_TRUE(manager->Acknowledge("INC-1", manager->Get("INC-1")->commander,
-                                     scheduler.clock().Now()));
+    ASSERT_TRUE(
+        manager->Acknowledge("INC-1", manager->Get("INC-1")->commander, scheduler.clock().Now()));
   }
 
   SimulatedScheduler scheduler;
