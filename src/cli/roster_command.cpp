@@ -90,6 +90,11 @@ void PrintShifts(const oncall::Schedule& s, const std::vector<oncall::Shift>& sh
     std::string zone = p ? p->time_zone : sh.time_zone;
     std::string note = sh.region;
     if (!sh.override_reason.empty()) note += (note.empty() ? "" : ", ") + sh.override_reason;
+    if (sh.warm_handover.count() > 0) {
+      note +=
+          fmt::format("{}handover from -{}m", note.empty() ? "" : ", ",
+                      std::chrono::duration_cast<std::chrono::minutes>(sh.warm_handover).count());
+    }
     fmt::print("{:<18} {:<10} {:<22} {:<24} {:<24} {}\n", sh.role, sh.person, sh.rotation,
                oncall::FormatLocal(sh.start, zone), oncall::FormatLocal(sh.end, zone), note);
   }

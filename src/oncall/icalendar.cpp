@@ -40,12 +40,18 @@ std::string ExportICalendar(const Schedule& schedule, const std::string& person,
     out += "BEGIN:VEVENT\r\n";
     out += fmt::format("UID:{}-{}-{}@tocsin\r\n", s.rotation, person, ToUnixMillis(s.start));
     out += fmt::format("DTSTAMP:{}\r\n", IcalTime(generated_at));
-    out += fmt::format("DTSTART:{}\r\n", IcalTime(s.start));
+    // The calendar block includes the warm handover: that is when the person must be there.
+    out += fmt::format("DTSTART:{}\r\n", IcalTime(s.start - s.warm_handover));
     out += fmt::format("DTEND:{}\r\n", IcalTime(s.end));
     out += fmt::format("SUMMARY:{}\r\n", Escape("On call: " + s.role + " (" + s.rotation + ")"));
     std::string desc = "Rotation " + s.rotation + ", role " + s.role;
     if (!s.region.empty()) desc += ", region " + s.region;
     if (!s.override_reason.empty()) desc += ", override: " + s.override_reason;
+    if (s.warm_handover.count() > 0) {
+      desc +=
+          fmt::format(", warm handover from {} min before the shift",
+                      std::chrono::duration_cast<std::chrono::minutes>(s.warm_handover).count());
+    }
     out += fmt::format("DESCRIPTION:{}\r\n", Escape(desc));
     out += "END:VEVENT\r\n";
   }
