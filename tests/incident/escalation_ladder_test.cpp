@@ -331,3 +331,52 @@ TEST_F(IncidentTest, TimelineEditIsDetectedByVerify) {
 
 }  // namespace
 }  // namespace tocsin::incident
+
+namespace tocsin::incident {
+namespace {
+
+TEST_F(IncidentTest, DomainWithoutItsOwnL2FallsBackToTheDefaultDomainAndSaysSo) {
+  Build();
+  manager_->OnGroupFlush(Group("kyc"), At(minutes(0)));
+  AdvanceTo(minutes(5));
+  EXPECT_TRUE(pager_.Paged("sre"));
+  auto events = store_.Timeline("INC-1").value();
+  bool said = std::any_of(events.begin(), events.end(), [](const TimelineEvent& e) {
+    return e.text.find("nobody holds l2-kyc") != std::string::npos;
+  });
+  EXPECT_TRUE(said);
+}
+
+TEST_F(IncidentTest, StepWhoseRoleNobodyHoldsPagesTheReserveInstead) {
+  EscalationTarget nobody;
+  nobody.role = "call-manager";  // no rotation holds it in the test roster
+  policies_.policies["default"].steps[0].targets = {nobody};
+  Build();
+  manager_->OnGroupFlush(Group("payments"), At(minutes(0)));
+  ASSERT_EQ(pager_.Triggers().size(), 1u);
+  EXPECT_EQ(pager_.Triggers()[0].targets[0].person.id, "res");
+  EXPECT_EQ(pager_.Triggers()[0].targets[0].role, "reserve");
+}
+
+TEST_F(IncidentTest, ReloadedRosterDecidesWhoTheNextStepPages) {
+  Build();
+  manager_->OnGroupFlush(Group("payments"), At(minutes(0)));
+  AdvanceTo(minutes(2));
+  // A reload brings an override: l1c covers the payments L2 from now on.
+  config::Diagnostics diags;
+  auto roster = oncall::LoadRosterString("roster.yaml", std::string(kTestRoster) + R"(
+overrides:
+  - {type: cover, rotation: l2-payments, from: "2026-11-23T10:00", to: "2026-11-23T12:00", person: l1c}
+)",
+                                         diags);
+  ASSERT_TRUE(roster) << diags.ToString();
+  manager_->Reconfigure(std::make_shared<const oncall::Schedule>(*roster), policies_, config_);
+  AdvanceTo(minutes(5));
+  EXPECT_TRUE(pager_.Paged("l1c"));
+  EXPECT_FALSE(pager_.Paged("pay"));
+  // The open incident and its deadlines were untouched by the reload.
+  EXPECT_EQ(pager_.Triggers()[1].at, At(minutes(5)));
+}
+
+}  // namespace
+}  // namespace tocsin::incident
