@@ -184,8 +184,10 @@ void AddRosterCommand(CLI::App& parent, int& exit_code) {
       }
       fmt::print("{}\n", out.dump(2));
     } else {
-      for (const auto& f : findings)
-        fmt::print("{}: [{}] {}\n", s->roster().file, f.rule, f.message);
+      for (const auto& f : findings) {
+        fmt::print("{}:{}:{}: [{}] {}\n", s->roster().file, f.source.line, f.source.column, f.rule,
+                   f.message);
+      }
       fmt::print("{}: {} finding(s) in the next {} week(s)\n", s->roster().file, findings.size(),
                  *weeks);
     }

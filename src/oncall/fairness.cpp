@@ -42,6 +42,10 @@ std::vector<Finding> CheckRoster(const Schedule& schedule, TimePoint from, TimeP
                                  const FairnessRules& rules) {
   std::vector<Finding> out;
   const auto& roster = schedule.roster();
+  auto person_source = [&roster](const std::string& id) {
+    auto it = roster.person_sources.find(id);
+    return it == roster.person_sources.end() ? SourceLine{} : it->second;
+  };
   const TimePoint lookback = from - days(rules.window_days);
   auto shifts = schedule.Shifts(lookback, to);
 
@@ -77,7 +81,8 @@ std::vector<Finding> CheckRoster(const Schedule& schedule, TimePoint from, TimeP
                          fmt::format("{} is on call {} nights in a row, the nights of {} to {} "
                                      "({}); at most {} consecutive nights are allowed",
                                      person_id, run, Day(run_start), Day(end), tz_name,
-                                     rules.max_consecutive_nights)});
+                                     rules.max_consecutive_nights),
+                         person_source(person_id)});
         }
         if (!night) run = 0;
       }
@@ -100,7 +105,8 @@ std::vector<Finding> CheckRoster(const Schedule& schedule, TimePoint from, TimeP
                        fmt::format("{} has {} on-call days between {} and {} ({}); at most {} "
                                    "in any {}-day window are allowed",
                                    person_id, count, Day(w), Day(end), tz_name,
-                                   rules.max_days_in_window, rules.window_days)});
+                                   rules.max_days_in_window, rules.window_days),
+                       person_source(person_id)});
         w += days(rules.window_days);  // one finding per window, not one per day of it
       } else {
         w += days(1);
@@ -123,12 +129,20 @@ std::vector<Finding> CheckRoster(const Schedule& schedule, TimePoint from, TimeP
                        fmt::format("{} holds two roles at once, {} ({}) and {} ({}), from {} to "
                                    "{}; give one of the shifts to someone else",
                                    person_id, a.role, a.rotation, b.role, b.rotation,
-                                   FormatLocal(s, tz_name), FormatLocal(e, tz_name))});
+                                   FormatLocal(s, tz_name), FormatLocal(e, tz_name)),
+                       person_source(person_id)});
       }
     }
   }
 
   // Coverage: every minute needs an L1.
+  SourceLine l1_source = roster.rotations_source;
+  for (const auto& r : roster.rotations) {
+    if (r.role == kRoleL1) {
+      l1_source = r.source;
+      break;
+    }
+  }
   std::vector<std::pair<TimePoint, TimePoint>> l1;
   for (const auto& s : shifts) {
     if (s.role == kRoleL1) l1.emplace_back(s.start, s.end);
@@ -139,7 +153,8 @@ std::vector<Finding> CheckRoster(const Schedule& schedule, TimePoint from, TimeP
     out.push_back({"l1-gap", "", FormatLocal(a, "UTC"), FormatLocal(b, "UTC"),
                    fmt::format("no L1 on call from {} to {}: add a rotation with role l1 that "
                                "covers it, or an override",
-                               FormatLocal(a, "UTC"), FormatLocal(b, "UTC"))});
+                               FormatLocal(a, "UTC"), FormatLocal(b, "UTC")),
+                   l1_source});
   };
   for (const auto& [s, e] : l1) {
     if (s > covered && covered < to) gap(covered, std::min(s, to));

@@ -46,6 +46,8 @@ class Loader {
     ForEachNamed(top, "people", true, [&](const std::string& id, MapReader& r) {
       Person p;
       p.id = id;
+      auto pos = r.Here();
+      roster.person_sources[id] = {pos.line, pos.column};
       r.String("name", p.name, true);
       if (r.String("time_zone", p.time_zone, true)) CheckZone(r, "time_zone", p.time_zone);
       r.String("slack_user_id", p.slack_user_id);
@@ -63,8 +65,14 @@ class Loader {
       roster.teams.push_back(t);
     });
     for (const auto& t : roster.teams) team_names_.push_back(t.name);
+    {
+      auto pos = top.Where("rotations");
+      roster.rotations_source = {pos.line, pos.column};
+    }
     ForEachNamed(top, "rotations", true, [&](const std::string& name, MapReader& r) {
       roster.rotations.push_back(LoadRotation(name, r));
+      auto pos = r.Here();
+      roster.rotations.back().source = {pos.line, pos.column};
     });
     for (const auto& r : roster.rotations) rotation_names_.push_back(r.name);
     config::ForEachMap(top, "overrides", "override", [&](MapReader& r, std::size_t) {

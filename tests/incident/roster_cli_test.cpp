@@ -50,7 +50,8 @@ rotations:
 )");
   auto r = Tocsin("roster check --roster " + roster + " --from 2026-11-16 --weeks 2");
   EXPECT_EQ(r.code, 1) << r.out;
-  EXPECT_NE(r.out.find("[max-consecutive-nights] a is on call"), std::string::npos) << r.out;
+  EXPECT_NE(r.out.find(roster + ":3:6: [max-consecutive-nights] a is on call"), std::string::npos)
+      << r.out;
   EXPECT_NE(r.out.find("[max-days-in-14]"), std::string::npos) << r.out;
   // tocsin check reports the same roster's findings and exits 1 as well.
   auto cfg = dir.Write("tocsin.yaml", "roster_file: roster.yaml\n");

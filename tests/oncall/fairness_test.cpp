@@ -56,6 +56,7 @@ rotations:
   EXPECT_EQ(nights[0].from, "2026-11-02");
   EXPECT_EQ(nights[0].to, "2026-11-04");
   EXPECT_NE(nights[0].message.find("3 nights in a row"), std::string::npos);
+  EXPECT_EQ(nights[0].source.line, 3);  // where person a is defined, for file:line output
 }
 
 TEST(FairnessTest, MoreThanSevenDaysInFourteenIsAFinding) {
@@ -95,6 +96,7 @@ rotations:
   ASSERT_EQ(gaps.size(), 1u);
   EXPECT_EQ(gaps[0].from, "2026-11-09 00:00 UTC");
   EXPECT_EQ(gaps[0].to, "2026-11-10 06:00 UTC");  // 08:00 in Kyiv
+  EXPECT_EQ(gaps[0].source.line, 9);              // the L1 rotation
 }
 
 TEST(FairnessTest, ShippedRosterPassesForTheComingWeeks) {

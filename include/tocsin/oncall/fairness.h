@@ -15,6 +15,7 @@ struct Finding {
   std::string from;    // local dates / times in the person's (or the rotation's) zone
   std::string to;
   std::string message;
+  SourceLine source;  // the person's entry in the roster, or the L1 rotation for gaps
   friend bool operator==(const Finding&, const Finding&) = default;
 };
 

@@ -18,6 +18,14 @@ inline constexpr const char* kRoleCallManager = "call-manager";
 inline constexpr const char* kRoleComms = "comms";
 inline constexpr const char* kRoleDutyManager = "duty-manager";
 
+// Where something was defined in the roster file (1-based; 0 when built in code), so findings
+// about it can say file:line.
+struct SourceLine {
+  int line = 0;
+  int column = 0;
+  friend bool operator==(const SourceLine&, const SourceLine&) = default;
+};
+
 struct Team {
   std::string name;
   std::vector<std::string> members;  // person ids
@@ -49,6 +57,7 @@ struct Rotation {
   std::vector<std::vector<std::string>> member_groups;
   Turn turn = Turn::kShift;
   Duration warm_handover{0};  // overlap announced before each shift (15-30 min, DOMAIN.md)
+  SourceLine source;
   friend bool operator==(const Rotation&, const Rotation&) = default;
 };
 
@@ -84,6 +93,8 @@ struct Roster {
   std::vector<Rotation> rotations;
   std::vector<Override> overrides;
   std::vector<Shadow> shadows;
+  std::map<std::string, SourceLine> person_sources;  // person id -> where it is defined
+  SourceLine rotations_source;                       // the `rotations` key
 
   const Person* FindPerson(std::string_view id) const;
   const Rotation* FindRotation(std::string_view name) const;
