@@ -20,6 +20,13 @@
 #include "tocsin/common/asio_scheduler.h"
 #include "tocsin/common/log.h"
 #include "tocsin/http/server.h"
+#include "tocsin/incident/incident_api.h"
+#include "tocsin/incident/incident_manager.h"
+#include "tocsin/oncall/schedule.h"
+#include "tocsin/store/database.h"
+#include "tocsin/store/sqlite_incident_store.h"
+
+#include "logging_pager.h"
 
 namespace tocsin::app {
 
@@ -113,6 +120,22 @@ struct App::Impl {
   prometheus::Gauge& uptime;
   prometheus::Gauge& start_time;
   std::optional<RuntimeConfig> config;
+
+  // ---- Durable state and incidents (issue 5) ------------------------------------------------
+  // THE database of this process: <data_dir>/tocsin.db (store.path), opened once in Start()
+  // and shared by every module that keeps state. Other modules add their migrations to it
+  // (dispatch: silences, notify: outbox, rules: alert state) instead of opening their own.
+  std::unique_ptr<store::Database> database;
+  std::unique_ptr<store::SqliteIncidentStore> incident_store;
+  // Until the notify module's durable outbox lands, pages are only logged. The lead replaces
+  // this with the outbox (an incident::Pager) and registers `incidents` as its
+  // DeliveryObserver.
+  std::unique_ptr<incident::Pager> pager;
+  // Receives dispatched groups (GroupSink) and delivery reports (DeliveryObserver).
+  std::unique_ptr<incident::IncidentManager> incidents;
+  Result<void> StartIncidents();
+  // --------------------------------------------------------------------------------------------
+
   std::unique_ptr<http::Server> server;
   TimePoint started_at;
   bool ready = false;
@@ -139,12 +162,37 @@ std::shared_ptr<const http::Router> App::Impl::BuildRouter() {
     r.body = serializer.Serialize(registry->Collect());
     return r;
   });
+  if (incidents) incident::RegisterIncidentApi(*router, *incidents, clock);
   router->AddSync("POST", "/-/reload", [this](const http::Request&) {
     auto result = owner->Reload();
     if (!result) return http::Response::Text(400, result.error().message() + "\n");
     return http::Response::Text(200, "reloaded\n");
   });
   return router;
+}
+
+namespace {
+std::shared_ptr<const oncall::Schedule> ScheduleOf(const RuntimeConfig& cfg) {
+  if (!cfg.roster) return nullptr;
+  return std::make_shared<const oncall::Schedule>(*cfg.roster);
+}
+}  // namespace
+
+Result<void> App::Impl::StartIncidents() {
+  const auto& sc = config->store;
+  auto db = store::Database::Open(sc.path, sc.options);
+  if (!db) {
+    return Fail(
+        Error::Io(fmt::format("cannot open the database {}: {}", sc.path, db.error().message())));
+  }
+  database = std::move(*db);
+  incident_store = std::make_unique<store::SqliteIncidentStore>(*database);
+  if (auto m = incident_store->Migrate(); !m) return Fail(m.error());
+  pager = std::make_unique<LoggingPager>();
+  spdlog::warn("pages are only logged: no outbox is wired in yet");
+  incidents = std::make_unique<incident::IncidentManager>(
+      scheduler, *incident_store, *pager, ScheduleOf(*config), config->policies, config->incidents);
+  return incidents->Start();
 }
 
 void App::Impl::ScheduleWatchdog() {
@@ -188,6 +236,7 @@ Result<void> App::Start() {
   if (impl_->options.setup_logging) ApplyLogging(loaded.config->main);
   if (auto dir = PrepareDataDir(loaded.config->main.data_dir); !dir) return Fail(dir.error());
   impl_->config = std::move(*loaded.config);
+  if (auto inc = impl_->StartIncidents(); !inc) return Fail(inc.error());
 
   const auto& s = impl_->config->main.server;
   http::ServerOptions opts;
@@ -240,6 +289,11 @@ Result<void> App::Reload() {
   }
   if (impl_->options.setup_logging) ApplyLogging(loaded.config->main);
   impl_->config = std::move(*loaded.config);
+  if (impl_->incidents) {
+    // Incidents and their timers live across reloads; the roster and policies are swapped.
+    impl_->incidents->Reconfigure(ScheduleOf(*impl_->config), impl_->config->policies,
+                                  impl_->config->incidents);
+  }
   impl_->reload_ok.Set(1);
   impl_->reload_time.Set(static_cast<double>(ToUnixMillis(impl_->clock.Now())) / 1000.0);
   impl_->reloads.Add({{"result", "success"}}).Increment();
@@ -272,6 +326,9 @@ void App::Impl::StopWhenDrained() {
 }
 
 const RuntimeConfig& App::config() const { return *impl_->config; }
+dispatch::GroupSink* App::incident_sink() { return impl_->incidents.get(); }
+incident::DeliveryObserver* App::delivery_observer() { return impl_->incidents.get(); }
+store::Database* App::database() { return impl_->database.get(); }
 unsigned short App::http_port() const { return impl_->server ? impl_->server->port() : 0; }
 bool App::ready() const { return impl_->ready; }
 

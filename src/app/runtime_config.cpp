@@ -1,8 +1,57 @@
 #include "tocsin/app/runtime_config.h"
 
 #include "tocsin/http/api_auth.h"
+#include <algorithm>
+
+#include <fmt/format.h>
+
+#include "tocsin/common/system_clock.h"
+#include "tocsin/config/yaml_reader.h"
+#include "tocsin/oncall/roster_loader.h"
+#include "tocsin/oncall/schedule.h"
 
 namespace tocsin::app {
+
+namespace {
+
+// On-call and incidents (issue 5): roster, fairness, policies, incidents, store.
+void LoadOncallAndIncidents(RuntimeConfig& rc, RuntimeLoadResult& out) {
+  const auto& main = rc.main;
+  if (!main.roster_file.empty()) {
+    config::Diagnostics roster_diags;
+    rc.roster = oncall::LoadRoster(main.roster_file, roster_diags);
+    out.diagnostics.Append(roster_diags);
+    if (rc.roster) {
+      oncall::Schedule schedule(*rc.roster);
+      // Only SystemClock reads the wall clock; the check looks ahead from this moment.
+      SystemClock clock;
+      TimePoint now = clock.Now();
+      out.roster_findings =
+          oncall::CheckRoster(schedule, now, now + std::chrono::hours(24 * kRosterCheckDays));
+      for (const auto& f : out.roster_findings) {
+        out.diagnostics.Warning({main.roster_file, 0, 0},
+                                fmt::format("[{}] {}", f.rule, f.message));
+      }
+    }
+  }
+  rc.policies =
+      incident::LoadEscalationPolicies(main, rc.roster ? &*rc.roster : nullptr, out.diagnostics);
+  rc.incidents = incident::LoadIncidentsConfig(main, out.diagnostics);
+  if (rc.roster) {
+    auto roles = rc.roster->Roles();
+    if (std::find(roles.begin(), roles.end(), rc.incidents.commander_role) == roles.end()) {
+      auto it = main.sections.find("incidents");
+      config::Position pos{main.file, 0, 0};
+      if (it != main.sections.end()) pos = config::PositionOf(main.file, it->second);
+      out.diagnostics.Error(pos, fmt::format("incidents.commander_role: no rotation in {} has "
+                                             "role \"{}\"",
+                                             main.roster_file, rc.incidents.commander_role));
+    }
+  }
+  rc.store = store::LoadStoreConfig(main, out.diagnostics);
+}
+
+}  // namespace
 
 RuntimeLoadResult LoadRuntimeConfig(const std::string& path, const config::Overrides& overrides) {
   RuntimeLoadResult out;
@@ -14,6 +63,7 @@ RuntimeLoadResult LoadRuntimeConfig(const std::string& path, const config::Overr
   rc.main = std::move(*main.config);
   // Module loaders run here, each adding to out.diagnostics, then the cross checks.
   rc.api = http::LoadApiConfig(rc.main, out.diagnostics);
+  LoadOncallAndIncidents(rc, out);
   if (out.diagnostics.has_errors()) return out;
   out.config = std::move(rc);
   return out;

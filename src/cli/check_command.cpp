@@ -24,6 +24,13 @@ void AddCheckCommand(CLI::App& parent, int& exit_code) {
       exit_code = kExitFindings;
       return;
     }
+    if (!loaded.roster_findings.empty()) {
+      // The daemon runs with these (a warning there), but a roster must satisfy the rules.
+      fmt::print(stderr, "{}: {} roster fairness/coverage finding(s) in the next {} days\n", *file,
+                 loaded.roster_findings.size(), app::kRosterCheckDays);
+      exit_code = kExitFindings;
+      return;
+    }
     fmt::print("{}: ok ({} warning(s))\n", *file, loaded.diagnostics.warning_count());
     exit_code = kExitOk;
   });

@@ -15,5 +15,8 @@ void AddServeCommand(CLI::App& app, int& exit_code);
 void AddCheckCommand(CLI::App& app, int& exit_code);
 void AddVersionCommand(CLI::App& app, int& exit_code);
 void AddApiCommand(CLI::App& app, int& exit_code);
+void AddRosterCommand(CLI::App& app, int& exit_code);
+void AddIncidentsCommand(CLI::App& app, int& exit_code);
+void AddBackupCommand(CLI::App& app, int& exit_code);
 
 }  // namespace tocsin::cli

@@ -13,6 +13,9 @@ int main(int argc, char** argv) {
   tocsin::cli::AddCheckCommand(app, exit_code);
   tocsin::cli::AddVersionCommand(app, exit_code);
   tocsin::cli::AddApiCommand(app, exit_code);
+  tocsin::cli::AddRosterCommand(app, exit_code);
+  tocsin::cli::AddIncidentsCommand(app, exit_code);
+  tocsin::cli::AddBackupCommand(app, exit_code);
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {

@@ -12,6 +12,15 @@
 namespace boost::asio {
 class io_context;
 }
+namespace tocsin::dispatch {
+class GroupSink;
+}
+namespace tocsin::incident {
+class DeliveryObserver;
+}
+namespace tocsin::store {
+class Database;
+}
 
 namespace tocsin::app {
 
@@ -46,6 +55,12 @@ class App {
 
   const RuntimeConfig& config() const;
   unsigned short http_port() const;
+  // Where dispatched groups go to become incidents (receivers with an escalation policy), and
+  // where the outbox reports deliveries. Null before Start().
+  dispatch::GroupSink* incident_sink();
+  incident::DeliveryObserver* delivery_observer();
+  // The one database of the process (store.path), null before Start().
+  store::Database* database();
   bool ready() const;
 
  private:

@@ -6,6 +6,10 @@
 #include "tocsin/config/config.h"
 #include "tocsin/config/diagnostics.h"
 #include "tocsin/http/api_auth.h"
+#include "tocsin/incident/escalation_policy.h"
+#include "tocsin/oncall/fairness.h"
+#include "tocsin/oncall/roster.h"
+#include "tocsin/store/store_config.h"
 
 namespace tocsin::app {
 
@@ -17,13 +21,27 @@ struct RuntimeConfig {
   config::Config main;
   http::ApiConfig api;
   // Modules add their validated configuration here, e.g.
-  //   rules::RuleSet rules;  dispatch::DispatchConfig dispatch;  oncall::Roster roster;
+  //   rules::RuleSet rules;  dispatch::DispatchConfig dispatch;
+  // On-call and incidents (issue 5): the roster (absent without roster_file), the escalation
+  // policies (the built-in DOMAIN.md ladder as "default" when the section is absent), the
+  // incidents section and the store section.
+  std::optional<oncall::Roster> roster;
+  incident::PolicySet policies;
+  incident::IncidentsConfig incidents;
+  store::StoreConfig store;
 };
+
+// How far ahead LoadRuntimeConfig checks the roster's fairness and coverage.
+inline constexpr int kRosterCheckDays = 14;
 
 struct RuntimeLoadResult {
   std::optional<RuntimeConfig> config;  // only when there are no errors
   config::Diagnostics diagnostics;
   bool io_error = false;
+  // Roster fairness and coverage findings for the next kRosterCheckDays. They are warnings in
+  // `diagnostics` (a roster that will be unfair in ten days must not stop the daemon from
+  // starting after a crash and paging tonight) and make `tocsin check` exit 1.
+  std::vector<oncall::Finding> roster_findings;
 };
 
 // Loads the main config, then each module's part, then the whole-config cross checks

@@ -1,0 +1,123 @@
+#pragma once
+
+#include <map>
+#include <memory>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "tocsin/common/clock.h"
+#include "tocsin/common/result.h"
+#include "tocsin/dispatch/alert_group.h"
+#include "tocsin/incident/escalation_policy.h"
+#include "tocsin/incident/incident.h"
+#include "tocsin/incident/incident_store.h"
+#include "tocsin/incident/page.h"
+#include "tocsin/incident/timeline.h"
+#include "tocsin/oncall/schedule.h"
+
+namespace tocsin::incident {
+
+// Turns dispatched alert groups into incidents and walks each incident's escalation ladder on
+// the Scheduler until someone acknowledges: step k of the policy falls due at T0 + after(k);
+// the people it names are looked up on the roster at that moment (L2 by the alerts' domain,
+// shadows added) and paged through the Pager. Also: ack timeouts re-escalate, SEV-1/2 status
+// reminders to the incident commander, commander handover at shift change, auto-resolve.
+//
+// Durability: every transition is committed to the IncidentStore (incident row, chained
+// timeline events and page intents in one transaction) before the Pager hears of it and before
+// the caller gets an answer. Start() reloads open incidents and re-arms every timer on its
+// original deadline; a deadline that passed while the process was down fires once, at once.
+// Idempotency keys ("INC-42/step-1/trigger") make a re-sent page a duplicate the outbox drops.
+//
+// Thread-safety: loop thread only (GroupSink, DeliveryObserver and the API all run there).
+class IncidentManager final : public dispatch::GroupSink, public DeliveryObserver {
+ public:
+  IncidentManager(Scheduler& scheduler, IncidentStore& store, Pager& pager,
+                  std::shared_ptr<const oncall::Schedule> schedule, PolicySet policies,
+                  IncidentsConfig config);
+  ~IncidentManager() override;
+  IncidentManager(const IncidentManager&) = delete;
+  IncidentManager& operator=(const IncidentManager&) = delete;
+
+  // Reloads open incidents from the store, re-arms their timers, re-sends page intents that
+  // never reached the Pager, and starts watching shift handovers.
+  Result<void> Start();
+  // Config reload: new roster, policies and settings apply from now on; incidents stay.
+  void Reconfigure(std::shared_ptr<const oncall::Schedule> schedule, PolicySet policies,
+                   IncidentsConfig config);
+
+  void OnGroupFlush(const dispatch::AlertGroup& group, TimePoint now) override;
+  void OnDelivery(const DeliveryReport& report) override;
+
+  // Opens an incident for `group` (used by the dispatcher path and by POST /api/v1/incidents).
+  // A group whose key already has an open incident updates it instead.
+  Result<Incident> Open(const dispatch::AlertGroup& group, const std::string& actor, TimePoint now);
+  // `actor` must be a person of the roster: an ack by someone the roster does not know would
+  // stop the ladder without anyone being responsible.
+  Result<Incident> Acknowledge(const std::string& id, const std::string& actor, TimePoint now);
+  Result<Incident> Resolve(const std::string& id, const std::string& actor, TimePoint now);
+  Result<Incident> AddNote(const std::string& id, const std::string& actor, const std::string& text,
+                           TimePoint now);
+
+  Result<Incident> Get(const std::string& id);
+  Result<std::vector<Incident>> List(const IncidentFilter& filter);
+  Result<std::vector<TimelineEvent>> Timeline(const std::string& id);
+  Result<VerifyResult> Verify(const std::string& id);
+
+  std::shared_ptr<const oncall::Schedule> schedule() const { return schedule_; }
+  std::size_t open_count() const { return live_.size(); }
+
+ private:
+  struct Live {
+    Incident incident;
+    TimerId step_timer = 0;
+    TimerId ack_timer = 0;
+    TimerId reminder_timer = 0;
+  };
+
+  const EscalationPolicy& PolicyOf(const Incident& incident) const;
+  Duration AckTimeoutOf(const Incident& incident) const;
+  ResolveMode ResolveModeOf(const Incident& incident) const;
+  TimelineEvent Event(TimePoint at, std::string kind, std::string actor, std::string text,
+                      std::string data = "{}") const;
+  PageRequest Request(const Incident& incident, PageAction action, std::string key,
+                      TimePoint at) const;
+  std::vector<PageTarget> ResolveStep(const Incident& incident, const EscalationStep& step,
+                                      TimePoint now, std::vector<std::string>* notes) const;
+  std::optional<oncall::Person> PersonOf(const std::string& id) const;
+
+  // Commits `next` with `events` and `pages`, then announces the pages. On failure nothing
+  // changes in memory and nothing is sent.
+  Result<void> Apply(Live& live, Incident next, std::vector<TimelineEvent> events,
+                     std::vector<PageRequest> pages);
+  Result<Incident> UpdateFromGroup(Live& live, const dispatch::AlertGroup& group, TimePoint now);
+  Result<Incident> Reopen(const Incident& old, const dispatch::AlertGroup& group, TimePoint now);
+  Result<Incident> DoResolve(Live& live, const std::string& actor, bool automatic, TimePoint now);
+
+  void ArmStep(const std::string& id);
+  void ArmAckDeadline(const std::string& id);
+  void ArmReminder(const std::string& id);
+  void ArmHandoverWatch(TimePoint now);
+  void CancelTimers(Live& live);
+  void OnStepDue(const std::string& id);
+  void OnAckDeadline(const std::string& id);
+  void OnReminderDue(const std::string& id);
+  void OnHandover();
+  void RetryLater(const std::string& id, void (IncidentManager::*fn)(const std::string&));
+
+  Scheduler& scheduler_;
+  IncidentStore& store_;
+  Pager& pager_;
+  std::shared_ptr<const oncall::Schedule> schedule_;
+  PolicySet policies_;
+  IncidentsConfig config_;
+  EscalationPolicy fallback_policy_;
+  std::map<std::string, Live> live_;                 // open incidents by id
+  std::map<std::string, std::string> open_by_key_;   // group key -> id
+  std::map<std::string, Incident> recent_resolved_;  // group key -> last resolved incident
+  TimerId handover_timer_ = 0;
+  bool started_ = false;
+};
+
+}  // namespace tocsin::incident

@@ -1,0 +1,56 @@
+#pragma once
+
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "tocsin/common/result.h"
+#include "tocsin/incident/incident.h"
+
+namespace tocsin::incident {
+
+// A page the incident side decided to send, recorded in the same transaction as the
+// transition that caused it. `handed_off` turns true once Pager::Send returned (the outbox
+// has it durably); on restart, intents not handed off are sent again with the same
+// idempotency key, which the outbox deduplicates.
+struct PageIntent {
+  PageRequest request;
+  bool handed_off = false;
+  friend bool operator==(const PageIntent&, const PageIntent&) = default;
+};
+
+// One atomic change: the incident's new state, the timeline events it appends (already
+// chained) and the pages it decided.
+struct IncidentChange {
+  Incident incident;
+  std::vector<TimelineEvent> events;
+  std::vector<PageRequest> pages;
+};
+
+struct IncidentFilter {
+  std::optional<IncidentState> state;
+  bool open_only = false;
+  int limit = 100;
+};
+
+// Durable home of incidents, timelines and page intents. SQLite is the embedded
+// implementation (store::SqliteIncidentStore); a PostgreSQL one can fill the same interface.
+// Thread-safety: implementations must be safe to call from the loop thread; they need not be
+// called concurrently.
+class IncidentStore {
+ public:
+  virtual ~IncidentStore() = default;
+  // Reserves the next incident number (1, 2, ...), durably, so numbers never repeat.
+  virtual Result<std::int64_t> NextIncidentNumber() = 0;
+  // Applies the change atomically; when it returns ok, everything in it survives kill -9.
+  virtual Result<void> Commit(const IncidentChange& change) = 0;
+  virtual Result<std::optional<Incident>> Get(const std::string& id) = 0;
+  virtual Result<std::vector<Incident>> List(const IncidentFilter& filter) = 0;
+  virtual Result<std::vector<TimelineEvent>> Timeline(const std::string& id) = 0;
+  virtual Result<std::vector<PageIntent>> PendingPages() = 0;
+  virtual Result<void> MarkHandedOff(const std::string& idempotency_key) = 0;
+  // Every idempotency key recorded for the incident, in order (for audits and tests).
+  virtual Result<std::vector<std::string>> PageKeys(const std::string& incident_id) = 0;
+};
+
+}  // namespace tocsin::incident

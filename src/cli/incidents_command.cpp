@@ -1,0 +1,173 @@
+// tocsin incidents list|show|ack|resolve|note|verify: talk to the running daemon's API v1.
+#include <cstdlib>
+
+#include <fmt/format.h>
+#include <nlohmann/json.hpp>
+
+#include "commands.h"
+#include "tocsin/common/http_client.h"
+#include "tocsin/config/config.h"
+
+namespace tocsin::cli {
+
+namespace {
+
+using nlohmann::json;
+
+struct IncidentsOptions {
+  std::string config = "/etc/tocsin/tocsin.yaml";
+  std::string url;
+  std::string output = "table";
+  std::string actor;
+};
+
+std::string BaseUrl(const IncidentsOptions& o) {
+  if (!o.url.empty()) return o.url;
+  auto cfg = config::LoadConfig(o.config);
+  if (cfg.config) return cfg.config->server.external_url;
+  return "http://127.0.0.1:9095";
+}
+
+std::string DefaultActor() {
+  const char* user = std::getenv("USER");
+  return user != nullptr ? user : "";
+}
+
+// Calls the API; prints errors; returns the JSON body on 2xx.
+std::optional<json> Call(const IncidentsOptions& o, const std::string& method,
+                         const std::string& path, const json* body, int& exit_code) {
+  CurlHttpClient client;
+  HttpClientRequest req;
+  req.method = method;
+  std::string base = BaseUrl(o);
+  while (!base.empty() && base.back() == '/') base.pop_back();
+  req.url = base + path;
+  req.timeout = std::chrono::seconds(10);
+  if (body != nullptr) {
+    req.body = body->dump();
+    req.headers.emplace_back("Content-Type", "application/json");
+  }
+  auto resp = client.Send(req);
+  if (!resp) {
+    fmt::print(stderr, "cannot reach tocsin at {}: {}\n", base, resp.error().message());
+    exit_code = kExitUsage;
+    return std::nullopt;
+  }
+  auto j = json::parse(resp->body, nullptr, false);
+  if (resp->status < 200 || resp->status >= 300) {
+    std::string msg =
+        !j.is_discarded() && j.contains("error") ? j["error"].get<std::string>() : resp->body;
+    fmt::print(stderr, "{} {}: {} {}\n", method, path, resp->status, msg);
+    exit_code = resp->status == 404 || resp->status == 409 || resp->status == 403 ? kExitFindings
+                                                                                  : kExitUsage;
+    return std::nullopt;
+  }
+  if (j.is_discarded()) {
+    fmt::print(stderr, "{} {}: the answer is not JSON\n", method, path);
+    exit_code = kExitUsage;
+    return std::nullopt;
+  }
+  return j;
+}
+
+std::string Get(const json& j, const char* k) {
+  return j.contains(k) && j[k].is_string() ? j[k].get<std::string>() : "";
+}
+
+void PrintIncidentLine(const json& i) {
+  fmt::print("{:<9} {:<6} {:<13} {:<10} {:<25} {}\n", Get(i, "id"), Get(i, "sev"), Get(i, "state"),
+             Get(i, "commander"), Get(i, "opened_at"), Get(i, "title"));
+}
+
+}  // namespace
+
+void AddIncidentsCommand(CLI::App& parent, int& exit_code) {
+  auto* cmd = parent.add_subcommand("incidents",
+                                    "List, show and act on incidents (needs the "
+                                    "daemon)");
+  cmd->require_subcommand(1);
+  cmd->fallthrough();  // -c and --url may follow the subcommand too
+  auto o = std::make_shared<IncidentsOptions>();
+  cmd->add_option("-c,--config", o->config, "Configuration file (for server.external_url)")
+      ->default_val("/etc/tocsin/tocsin.yaml");
+  cmd->add_option("--url", o->url, "tocsin's URL (default: server.external_url)");
+  cmd->add_option("-o,--output", o->output, "table or json")
+      ->check(CLI::IsMember({"table", "json"}));
+  auto id = std::make_shared<std::string>();
+
+  auto list = cmd->add_subcommand("list", "Incidents, newest first");
+  auto state = std::make_shared<std::string>("open");
+  list->add_option("--state", *state, "open, triggered, acknowledged, resolved or all");
+  list->callback([&exit_code, o, state] {
+    auto j = Call(*o, "GET", "/api/v1/incidents?state=" + UrlEncode(*state), nullptr, exit_code);
+    if (!j) return;
+    if (o->output == "json") {
+      fmt::print("{}\n", (*j)["incidents"].dump(2));
+    } else {
+      fmt::print("{:<9} {:<6} {:<13} {:<10} {:<25} {}\n", "ID", "SEV", "STATE", "COMMANDER",
+                 "OPENED", "TITLE");
+      for (const auto& i : (*j)["incidents"]) PrintIncidentLine(i);
+    }
+    exit_code = kExitOk;
+  });
+
+  auto show = cmd->add_subcommand("show", "One incident and its timeline");
+  show->add_option("id", *id, "Incident id, e.g. INC-42")->required();
+  show->callback([&exit_code, o, id] {
+    auto j = Call(*o, "GET", "/api/v1/incidents/" + UrlEncode(*id), nullptr, exit_code);
+    if (!j) return;
+    if (o->output == "json") {
+      fmt::print("{}\n", j->dump(2));
+    } else {
+      const auto& i = (*j)["incident"];
+      fmt::print("{} {} {}: {}\ncommander: {}  policy: {}  opened: {}\n", Get(i, "id"),
+                 Get(i, "sev"), Get(i, "state"), Get(i, "title"), Get(i, "commander"),
+                 Get(i, "policy"), Get(i, "opened_at"));
+      for (const auto& e : (*j)["timeline"]) {
+        fmt::print("  {:>3} {:<25} {:<15} {:<10} {}\n", e["seq"].get<long long>(), Get(e, "at"),
+                   Get(e, "kind"), Get(e, "actor"), Get(e, "text"));
+      }
+    }
+    exit_code = kExitOk;
+  });
+
+  auto text = std::make_shared<std::string>();
+  for (const char* what : {"ack", "resolve", "note"}) {
+    std::string verb = what;
+    auto sub = cmd->add_subcommand(verb, verb == "ack"       ? "Acknowledge: stops the ladder"
+                                         : verb == "resolve" ? "Resolve"
+                                                             : "Add a timeline note");
+    sub->add_option("id", *id, "Incident id")->required();
+    sub->add_option("--actor", o->actor, "Your roster id (default: $USER)");
+    if (verb == "note") sub->add_option("text", *text, "The note")->required();
+    sub->callback([&exit_code, o, id, text, verb] {
+      json body{{"actor", o->actor.empty() ? DefaultActor() : o->actor}};
+      if (verb == "note") body["text"] = *text;
+      auto j =
+          Call(*o, "POST", "/api/v1/incidents/" + UrlEncode(*id) + "/" + verb, &body, exit_code);
+      if (!j) return;
+      if (o->output == "json") {
+        fmt::print("{}\n", j->dump(2));
+      } else {
+        PrintIncidentLine((*j)["incident"]);
+      }
+      exit_code = kExitOk;
+    });
+  }
+
+  auto verify = cmd->add_subcommand("verify", "Check the timeline's hash chain");
+  verify->add_option("id", *id, "Incident id")->required();
+  verify->callback([&exit_code, o, id] {
+    auto j = Call(*o, "GET", "/api/v1/incidents/" + UrlEncode(*id) + "/verify", nullptr, exit_code);
+    if (!j) return;
+    bool ok = (*j)["ok"].get<bool>();
+    if (o->output == "json") {
+      fmt::print("{}\n", j->dump(2));
+    } else {
+      fmt::print("{}: {}: {}\n", *id, ok ? "ok" : "TAMPERED", Get(*j, "message"));
+    }
+    exit_code = ok ? kExitOk : kExitFindings;
+  });
+}
+
+}  // namespace tocsin::cli

@@ -1,0 +1,227 @@
+#include "tocsin/incident/incident_api.h"
+
+#include <fmt/format.h>
+#include <nlohmann/json.hpp>
+
+#include "tocsin/common/duration.h"
+#include "tocsin/incident/incident_json.h"
+
+namespace tocsin::incident {
+
+namespace {
+
+using nlohmann::json;
+
+http::Response JsonResponse(int status, const json& body) {
+  return http::Response::Json(status, body.dump() + "\n");
+}
+
+http::Response ErrorResponse(const Error& e) {
+  int status = 500;
+  switch (e.kind()) {
+    case Error::Kind::kInvalid:
+      status = 400;
+      break;
+    case Error::Kind::kNotFound:
+      status = 404;
+      break;
+    case Error::Kind::kUnauthorized:
+      status = 403;
+      break;
+    case Error::Kind::kConflict:
+      status = 409;
+      break;
+    case Error::Kind::kTransient:
+      status = 503;
+      break;
+    default:
+      break;
+  }
+  return JsonResponse(status, json{{"error", e.message()}});
+}
+
+Result<json> ParseBody(const http::Request& r) {
+  if (r.body.empty()) return json::object();
+  auto j = json::parse(r.body, nullptr, false);
+  if (j.is_discarded() || !j.is_object()) {
+    return Fail(Error::Invalid("the body must be a JSON object"));
+  }
+  return j;
+}
+
+std::string StringField(const json& j, const char* key) {
+  auto it = j.find(key);
+  return it != j.end() && it->is_string() ? it->get<std::string>() : std::string();
+}
+
+json IncidentSummary(const Incident& i) {
+  return {{"id", i.id},
+          {"sev", SevName(i.sev)},
+          {"state", std::string(IncidentStateName(i.state))},
+          {"title", i.title},
+          {"commander", i.commander},
+          {"opened_at", FormatRfc3339(i.opened_at)},
+          {"acknowledged_by", i.acknowledged_by},
+          {"resolved_by", i.resolved_by},
+          {"policy", i.policy},
+          {"next_step", i.next_step},
+          {"next_step_at", i.next_step_at == TimePoint{} ? "" : FormatRfc3339(i.next_step_at)}};
+}
+
+// POST /api/v1/incidents: {"actor", "title"?, "key"?, "policy"?, "alerts": [...]} or, for a
+// quick manual incident, {"actor", "title", "labels": {...}, "severity": "critical"}.
+Result<dispatch::AlertGroup> GroupFromJson(const json& j, TimePoint now) {
+  dispatch::AlertGroup g;
+  g.key = StringField(j, "key");
+  g.receiver.name = "api";
+  g.receiver.escalation_policy = StringField(j, "policy");
+  if (g.receiver.escalation_policy.empty()) g.receiver.escalation_policy = "default";
+  g.flushed_at = now;
+  if (auto it = j.find("alerts"); it != j.end()) {
+    if (!it->is_array() || it->empty()) {
+      return Fail(Error::Invalid("`alerts` must be a non-empty list of alerts"));
+    }
+    for (const auto& a : *it) {
+      auto alert = AlertFromJson(a);
+      if (!alert) return Fail(alert.error());
+      if (alert->starts_at == TimePoint{}) alert->starts_at = now;
+      g.alerts.push_back(*alert);
+    }
+  } else {
+    std::string title = StringField(j, "title");
+    if (title.empty()) return Fail(Error::Invalid("give `alerts`, or at least a `title`"));
+    json alert = {{"labels", j.value("labels", json::object())},
+                  {"annotations", {{"summary", title}}},
+                  {"severity", j.value("severity", std::string("critical"))}};
+    if (!alert["labels"].contains("alertname")) alert["labels"]["alertname"] = "ManualIncident";
+    auto a = AlertFromJson(alert);
+    if (!a) return Fail(a.error());
+    a->starts_at = now;
+    g.alerts.push_back(*a);
+  }
+  if (g.key.empty()) {
+    g.key = "api/" + g.alerts[0].fingerprint().ToString() + "/" + std::to_string(ToUnixMillis(now));
+  }
+  if (auto title = StringField(j, "title"); !title.empty()) {
+    for (auto& a : g.alerts) {
+      if (a.Annotation("summary").empty()) a.annotations["summary"] = title;
+    }
+  }
+  return g;
+}
+
+}  // namespace
+
+std::string ActorFromRequest(const http::Request& request, const std::string& body_actor) {
+  if (!body_actor.empty()) return body_actor;
+  return request.Header("X-Tocsin-Actor").value_or("");
+}
+
+void RegisterIncidentApi(http::Router& router, IncidentManager& manager, const Clock& clock,
+                         ActorResolver resolve_actor) {
+  IncidentManager* m = &manager;
+  const Clock* c = &clock;
+  router.AddSync("GET", "/api/v1/incidents", [m](const http::Request& r) {
+    IncidentFilter f;
+    if (auto s = r.Query("state")) {
+      if (*s == "open") {
+        f.open_only = true;
+      } else if (auto st = ParseIncidentState(*s)) {
+        f.state = st;
+      } else if (!s->empty() && *s != "all") {
+        return ErrorResponse(
+            Error::Invalid("state must be open, triggered, acknowledged, resolved or all"));
+      }
+    }
+    if (auto l = r.Query("limit")) {
+      try {
+        f.limit = std::clamp(std::stoi(*l), 1, 10000);
+      } catch (const std::exception&) {
+        return ErrorResponse(Error::Invalid("limit must be a number"));
+      }
+    }
+    auto list = m->List(f);
+    if (!list) return ErrorResponse(list.error());
+    json out = json::array();
+    for (const auto& i : *list) out.push_back(IncidentSummary(i));
+    return JsonResponse(200, json{{"incidents", out}});
+  });
+  router.AddSync("POST", "/api/v1/incidents", [m, c, resolve_actor](const http::Request& r) {
+    auto body = ParseBody(r);
+    if (!body) return ErrorResponse(body.error());
+    std::string actor = resolve_actor(r, StringField(*body, "actor"));
+    if (actor.empty()) return ErrorResponse(Error::Invalid("say who you are: `actor`"));
+    TimePoint now = c->Now();
+    auto group = GroupFromJson(*body, now);
+    if (!group) return ErrorResponse(group.error());
+    auto inc = m->Open(*group, actor, now);
+    if (!inc) return ErrorResponse(inc.error());
+    return JsonResponse(201, json{{"incident", IncidentToJson(*inc)}});
+  });
+  router.AddSync("GET", "/api/v1/incidents/{id}", [m](const http::Request& r) {
+    auto id = r.PathParam("id");
+    auto inc = m->Get(id);
+    if (!inc) return ErrorResponse(inc.error());
+    auto timeline = m->Timeline(id);
+    if (!timeline) return ErrorResponse(timeline.error());
+    json events = json::array();
+    for (const auto& e : *timeline) events.push_back(TimelineEventToJson(e));
+    return JsonResponse(200, json{{"incident", IncidentToJson(*inc)}, {"timeline", events}});
+  });
+  auto action = [m, c, resolve_actor](const std::string& what) {
+    return [m, c, resolve_actor, what](const http::Request& r) {
+      auto body = ParseBody(r);
+      if (!body) return ErrorResponse(body.error());
+      std::string actor = resolve_actor(r, StringField(*body, "actor"));
+      if (actor.empty()) return ErrorResponse(Error::Invalid("say who you are: `actor`"));
+      auto id = r.PathParam("id");
+      TimePoint now = c->Now();
+      Result<Incident> inc = what == "ack" ? m->Acknowledge(id, actor, now)
+                             : what == "resolve"
+                                 ? m->Resolve(id, actor, now)
+                                 : m->AddNote(id, actor, StringField(*body, "text"), now);
+      if (!inc) return ErrorResponse(inc.error());
+      return JsonResponse(200, json{{"incident", IncidentToJson(*inc)}});
+    };
+  };
+  router.AddSync("POST", "/api/v1/incidents/{id}/ack", action("ack"));
+  router.AddSync("POST", "/api/v1/incidents/{id}/resolve", action("resolve"));
+  router.AddSync("POST", "/api/v1/incidents/{id}/note", action("note"));
+  router.AddSync("GET", "/api/v1/incidents/{id}/verify", [m](const http::Request& r) {
+    auto v = m->Verify(r.PathParam("id"));
+    if (!v) return ErrorResponse(v.error());
+    return JsonResponse(200, json{{"ok", v->ok},
+                                  {"events", v->events},
+                                  {"first_bad_seq", v->first_bad_seq},
+                                  {"message", v->message}});
+  });
+  router.AddSync("GET", "/api/v1/oncall", [m, c](const http::Request& r) {
+    auto schedule = m->schedule();
+    if (!schedule) return ErrorResponse(Error::NotFound("no roster_file is configured"));
+    TimePoint at = c->Now();
+    if (auto text = r.Query("at"); text && !text->empty()) {
+      auto t = oncall::ParseLocalTime(*text, "UTC");
+      if (!t) return ErrorResponse(Error::Invalid("at: expected RFC 3339 or unix seconds"));
+      at = *t;
+    }
+    std::string team = r.Query("team").value_or("");
+    std::string role = r.Query("role").value_or("");
+    json out = json::array();
+    for (const auto& s : schedule->OnCall(at, role)) {
+      if (!team.empty() && s.team != team) continue;
+      const auto* p = schedule->roster().FindPerson(s.person);
+      out.push_back({{"role", s.role},
+                     {"person", s.person},
+                     {"name", p ? p->name : ""},
+                     {"rotation", s.rotation},
+                     {"team", s.team},
+                     {"region", s.region},
+                     {"start", FormatRfc3339(s.start)},
+                     {"end", FormatRfc3339(s.end)},
+                     {"override", s.override_reason}});
+    }
+    return JsonResponse(200, json{{"at", FormatRfc3339(at)}, {"oncall", out}});
+  });
+}
+
+}  // namespace tocsin::incident

@@ -1,0 +1,310 @@
+#include "tocsin/incident/incident_json.h"
+
+#include <fmt/format.h>
+
+#include "tocsin/common/duration.h"
+
+namespace tocsin::incident {
+
+namespace {
+
+using nlohmann::json;
+
+std::string Time(TimePoint t) { return t == TimePoint{} ? std::string() : FormatRfc3339(t); }
+
+TimePoint TimeFrom(const json& j, const char* key) {
+  if (!j.contains(key) || !j[key].is_string()) return {};
+  auto s = j[key].get<std::string>();
+  if (s.empty()) return {};
+  auto t = ParseTime(s);
+  return t ? *t : TimePoint{};
+}
+
+std::string Str(const json& j, const char* key) {
+  if (!j.contains(key) || !j[key].is_string()) return {};
+  return j[key].get<std::string>();
+}
+
+json LabelsToJson(const Labels& l) {
+  json out = json::object();
+  for (const auto& item : l.items()) out[item.name] = item.value;
+  return out;
+}
+
+Labels LabelsFrom(const json& j) {
+  std::vector<Label> items;
+  if (j.is_object()) {
+    for (auto it = j.begin(); it != j.end(); ++it) {
+      if (it.value().is_string()) items.push_back({it.key(), it.value().get<std::string>()});
+    }
+  }
+  return Labels(std::move(items));
+}
+
+std::optional<AlertState> ParseAlertState(const std::string& s) {
+  for (auto st :
+       {AlertState::kInactive, AlertState::kPending, AlertState::kFiring, AlertState::kResolved}) {
+    if (AlertStateName(st) == s) return st;
+  }
+  return std::nullopt;
+}
+
+std::optional<Channel> ChannelFrom(const std::string& s) {
+  for (auto c : {Channel::kPagerDuty, Channel::kOpsgenie, Channel::kSlack, Channel::kEmail,
+                 Channel::kWebhook}) {
+    if (ChannelName(c) == s) return c;
+  }
+  return std::nullopt;
+}
+
+std::optional<PageAction> ActionFrom(const std::string& s) {
+  for (auto a : {PageAction::kTrigger, PageAction::kAcknowledge, PageAction::kResolve,
+                 PageAction::kUpdate, PageAction::kNote, PageAction::kReminder}) {
+    if (PageActionName(a) == s) return a;
+  }
+  return std::nullopt;
+}
+
+}  // namespace
+
+json AlertToJson(const Alert& a) {
+  json j;
+  j["labels"] = LabelsToJson(a.labels);
+  j["annotations"] = a.annotations;
+  j["state"] = std::string(AlertStateName(a.state));
+  j["severity"] = std::string(SeverityName(a.severity));
+  j["starts_at"] = Time(a.starts_at);
+  j["ends_at"] = Time(a.ends_at);
+  j["updated_at"] = Time(a.updated_at);
+  j["generator_url"] = a.generator_url;
+  j["rule"] = a.rule;
+  j["fingerprint"] = a.fingerprint().ToString();
+  if (a.value) j["value"] = *a.value;
+  if (a.threshold) j["threshold"] = *a.threshold;
+  json links = json::array();
+  for (const auto& l : a.links) links.push_back({{"href", l.href}, {"text", l.text}});
+  j["links"] = links;
+  return j;
+}
+
+Result<Alert> AlertFromJson(const json& j) {
+  if (!j.is_object()) return Fail(Error::Invalid("an alert must be a JSON object"));
+  Alert a;
+  if (!j.contains("labels") || !j["labels"].is_object()) {
+    return Fail(Error::Invalid("an alert needs `labels`, an object of strings"));
+  }
+  a.labels = LabelsFrom(j["labels"]);
+  if (!a.labels.Has("alertname")) return Fail(Error::Invalid("an alert needs label alertname"));
+  if (j.contains("annotations") && j["annotations"].is_object()) {
+    for (auto it = j["annotations"].begin(); it != j["annotations"].end(); ++it) {
+      if (it.value().is_string()) a.annotations[it.key()] = it.value().get<std::string>();
+    }
+  }
+  if (auto s = Str(j, "state"); !s.empty()) {
+    auto st = ParseAlertState(s);
+    if (!st) return Fail(Error::Invalid(fmt::format("unknown alert state \"{}\"", s)));
+    a.state = *st;
+  }
+  std::string sev = Str(j, "severity");
+  if (sev.empty()) sev = std::string(a.labels.GetOr("severity", "warning"));
+  auto parsed = ParseSeverity(sev);
+  if (!parsed) return Fail(Error::Invalid(fmt::format("unknown severity \"{}\"", sev)));
+  a.severity = *parsed;
+  a.starts_at = TimeFrom(j, "starts_at");
+  a.ends_at = TimeFrom(j, "ends_at");
+  a.updated_at = TimeFrom(j, "updated_at");
+  a.generator_url = Str(j, "generator_url");
+  a.rule = Str(j, "rule");
+  if (j.contains("value") && j["value"].is_number()) a.value = j["value"].get<double>();
+  if (j.contains("threshold") && j["threshold"].is_number()) {
+    a.threshold = j["threshold"].get<double>();
+  }
+  if (j.contains("links") && j["links"].is_array()) {
+    for (const auto& l : j["links"]) a.links.push_back({Str(l, "href"), Str(l, "text")});
+  }
+  return a;
+}
+
+json IncidentToJson(const Incident& i) {
+  json j;
+  j["id"] = i.id;
+  j["number"] = i.number;
+  j["key"] = i.key;
+  j["title"] = i.title;
+  j["receiver"] = i.receiver;
+  j["policy"] = i.policy;
+  j["domain"] = i.domain;
+  j["sev"] = SevName(i.sev);
+  j["state"] = std::string(IncidentStateName(i.state));
+  j["group_labels"] = LabelsToJson(i.group_labels);
+  j["alerts"] = json::array();
+  for (const auto& a : i.alerts) j["alerts"].push_back(AlertToJson(a));
+  j["causes"] = json::array();
+  for (const auto& a : i.causes) j["causes"].push_back(AlertToJson(a));
+  j["opened_at"] = Time(i.opened_at);
+  j["acknowledged_at"] = Time(i.acknowledged_at);
+  j["resolved_at"] = Time(i.resolved_at);
+  j["acknowledged_by"] = i.acknowledged_by;
+  j["resolved_by"] = i.resolved_by;
+  j["commander"] = i.commander;
+  j["next_step"] = i.next_step;
+  j["round"] = i.round;
+  j["epoch"] = i.epoch;
+  j["ladder_start"] = Time(i.ladder_start);
+  j["next_step_at"] = Time(i.next_step_at);
+  j["ack_deadline"] = Time(i.ack_deadline);
+  j["next_reminder_at"] = Time(i.next_reminder_at);
+  j["paged"] = i.paged;
+  j["timeline_seq"] = i.timeline_seq;
+  j["timeline_head"] = i.timeline_head;
+  return j;
+}
+
+Result<Incident> IncidentFromJson(const json& j) {
+  if (!j.is_object()) return Fail(Error::Invalid("an incident must be a JSON object"));
+  try {
+    Incident i;
+    i.id = Str(j, "id");
+    i.number = j.value("number", std::int64_t{0});
+    i.key = Str(j, "key");
+    i.title = Str(j, "title");
+    i.receiver = Str(j, "receiver");
+    i.policy = Str(j, "policy");
+    i.domain = Str(j, "domain");
+    std::string sev = Str(j, "sev");
+    if (sev.size() == 5 && sev[4] >= '1' && sev[4] <= '4') i.sev = static_cast<Sev>(sev[4] - '0');
+    auto st = ParseIncidentState(Str(j, "state"));
+    if (!st) return Fail(Error::Invalid("incident has no valid state"));
+    i.state = *st;
+    i.group_labels = LabelsFrom(j.value("group_labels", json::object()));
+    for (const auto& a : j.value("alerts", json::array())) {
+      auto alert = AlertFromJson(a);
+      if (!alert) return Fail(alert.error());
+      i.alerts.push_back(*alert);
+    }
+    for (const auto& a : j.value("causes", json::array())) {
+      auto alert = AlertFromJson(a);
+      if (!alert) return Fail(alert.error());
+      i.causes.push_back(*alert);
+    }
+    i.opened_at = TimeFrom(j, "opened_at");
+    i.acknowledged_at = TimeFrom(j, "acknowledged_at");
+    i.resolved_at = TimeFrom(j, "resolved_at");
+    i.acknowledged_by = Str(j, "acknowledged_by");
+    i.resolved_by = Str(j, "resolved_by");
+    i.commander = Str(j, "commander");
+    i.next_step = j.value("next_step", 0);
+    i.round = j.value("round", 0);
+    i.epoch = j.value("epoch", 0);
+    i.ladder_start = TimeFrom(j, "ladder_start");
+    i.next_step_at = TimeFrom(j, "next_step_at");
+    i.ack_deadline = TimeFrom(j, "ack_deadline");
+    i.next_reminder_at = TimeFrom(j, "next_reminder_at");
+    i.paged = j.value("paged", std::vector<std::string>{});
+    i.timeline_seq = j.value("timeline_seq", std::int64_t{0});
+    i.timeline_head = Str(j, "timeline_head");
+    return i;
+  } catch (const json::exception& e) {
+    return Fail(Error::Invalid(std::string("malformed incident: ") + e.what()));
+  }
+}
+
+json TimelineEventToJson(const TimelineEvent& e) {
+  json j;
+  j["seq"] = e.seq;
+  j["at"] = Time(e.at);
+  j["kind"] = e.kind;
+  j["actor"] = e.actor;
+  j["text"] = e.text;
+  j["data"] = json::parse(e.data.empty() ? "{}" : e.data, nullptr, false);
+  j["prev_hash"] = e.prev_hash;
+  j["hash"] = e.hash;
+  return j;
+}
+
+json PageRequestToJson(const PageRequest& p) {
+  json j;
+  j["incident_id"] = p.incident_id;
+  j["dedup_key"] = p.dedup_key;
+  j["idempotency_key"] = p.idempotency_key;
+  j["action"] = std::string(PageActionName(p.action));
+  j["step"] = p.step;
+  j["sev"] = static_cast<int>(p.sev);
+  j["title"] = p.title;
+  j["state"] = p.state;
+  j["targets"] = json::array();
+  for (const auto& t : p.targets) {
+    json tj;
+    tj["role"] = t.role;
+    tj["person"] = {{"id", t.person.id},
+                    {"name", t.person.name},
+                    {"time_zone", t.person.time_zone},
+                    {"slack_user_id", t.person.slack_user_id},
+                    {"pagerduty_user_id", t.person.pagerduty_user_id},
+                    {"opsgenie_username", t.person.opsgenie_username},
+                    {"email", t.person.email},
+                    {"phone", t.person.phone}};
+    tj["channels"] = json::array();
+    for (auto c : t.channels) tj["channels"].push_back(std::string(ChannelName(c)));
+    j["targets"].push_back(tj);
+  }
+  j["alerts"] = json::array();
+  for (const auto& a : p.alerts) j["alerts"].push_back(AlertToJson(a));
+  j["causes"] = json::array();
+  for (const auto& a : p.causes) j["causes"].push_back(AlertToJson(a));
+  j["text"] = p.text;
+  j["actor"] = p.actor;
+  j["opened_at"] = Time(p.opened_at);
+  j["at"] = Time(p.at);
+  return j;
+}
+
+Result<PageRequest> PageRequestFromJson(const json& j) {
+  try {
+    PageRequest p;
+    p.incident_id = Str(j, "incident_id");
+    p.dedup_key = Str(j, "dedup_key");
+    p.idempotency_key = Str(j, "idempotency_key");
+    auto action = ActionFrom(Str(j, "action"));
+    if (!action) return Fail(Error::Invalid("page request has an unknown action"));
+    p.action = *action;
+    p.step = j.value("step", 0);
+    p.sev = static_cast<Sev>(std::clamp(j.value("sev", 3), 1, 4));
+    p.title = Str(j, "title");
+    p.state = Str(j, "state");
+    for (const auto& tj : j.value("targets", json::array())) {
+      PageTarget t;
+      t.role = Str(tj, "role");
+      const auto& pj = tj.value("person", json::object());
+      t.person = {Str(pj, "id"),
+                  Str(pj, "name"),
+                  Str(pj, "time_zone"),
+                  Str(pj, "slack_user_id"),
+                  Str(pj, "pagerduty_user_id"),
+                  Str(pj, "opsgenie_username"),
+                  Str(pj, "email"),
+                  Str(pj, "phone")};
+      for (const auto& c : tj.value("channels", json::array())) {
+        if (auto ch = ChannelFrom(c.get<std::string>())) t.channels.push_back(*ch);
+      }
+      p.targets.push_back(t);
+    }
+    for (const auto& a : j.value("alerts", json::array())) {
+      auto alert = AlertFromJson(a);
+      if (alert) p.alerts.push_back(*alert);
+    }
+    for (const auto& a : j.value("causes", json::array())) {
+      auto alert = AlertFromJson(a);
+      if (alert) p.causes.push_back(*alert);
+    }
+    p.text = Str(j, "text");
+    p.actor = Str(j, "actor");
+    p.opened_at = TimeFrom(j, "opened_at");
+    p.at = TimeFrom(j, "at");
+    return p;
+  } catch (const json::exception& e) {
+    return Fail(Error::Invalid(std::string("malformed page request: ") + e.what()));
+  }
+}
+
+}  // namespace tocsin::incident

@@ -1,0 +1,84 @@
+#pragma once
+
+#include <map>
+#include <string>
+#include <vector>
+
+#include "tocsin/incident/incident_store.h"
+
+namespace tocsin::testing {
+
+// IncidentStore in memory, for unit tests. `fail_commits` injects a store outage. Survives a
+// "restart" when the test keeps the instance and builds a new IncidentManager on it.
+class MemoryIncidentStore final : public incident::IncidentStore {
+ public:
+  bool fail_commits = false;
+
+  Result<std::int64_t> NextIncidentNumber() override { return next_++; }
+
+  Result<void> Commit(const incident::IncidentChange& change) override {
+    if (fail_commits) return Fail(Error::Io("injected store failure"));
+    incidents_[change.incident.id] = change.incident;
+    for (const auto& e : change.events) timeline_[e.incident_id].push_back(e);
+    for (const auto& p : change.pages) {
+      if (intents_.count(p.idempotency_key)) continue;
+      intents_[p.idempotency_key] = {p, false};
+      order_.push_back(p.idempotency_key);
+    }
+    return {};
+  }
+
+  Result<std::optional<incident::Incident>> Get(const std::string& id) override {
+    auto it = incidents_.find(id);
+    if (it == incidents_.end()) return std::optional<incident::Incident>();
+    return std::optional<incident::Incident>(it->second);
+  }
+
+  Result<std::vector<incident::Incident>> List(const incident::IncidentFilter& f) override {
+    std::vector<incident::Incident> out;
+    for (auto it = incidents_.rbegin(); it != incidents_.rend(); ++it) {
+      const auto& inc = it->second;
+      if (f.open_only && !inc.open()) continue;
+      if (!f.open_only && f.state && inc.state != *f.state) continue;
+      out.push_back(inc);
+    }
+    return out;
+  }
+
+  Result<std::vector<incident::TimelineEvent>> Timeline(const std::string& id) override {
+    return timeline_[id];
+  }
+
+  Result<std::vector<incident::PageIntent>> PendingPages() override {
+    std::vector<incident::PageIntent> out;
+    for (const auto& k : order_) {
+      if (!intents_[k].handed_off) out.push_back(intents_[k]);
+    }
+    return out;
+  }
+
+  Result<void> MarkHandedOff(const std::string& key) override {
+    intents_[key].handed_off = true;
+    return {};
+  }
+
+  Result<std::vector<std::string>> PageKeys(const std::string& incident_id) override {
+    std::vector<std::string> out;
+    for (const auto& k : order_) {
+      if (intents_[k].request.incident_id == incident_id) out.push_back(k);
+    }
+    return out;
+  }
+
+  // Direct access for tamper tests.
+  std::vector<incident::TimelineEvent>& timeline(const std::string& id) { return timeline_[id]; }
+
+ private:
+  std::int64_t next_ = 1;
+  std::map<std::string, incident::Incident> incidents_;
+  std::map<std::string, std::vector<incident::TimelineEvent>> timeline_;
+  std::map<std::string, incident::PageIntent> intents_;
+  std::vector<std::string> order_;
+};
+
+}  // namespace tocsin::testing

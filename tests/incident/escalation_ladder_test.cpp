@@ -1,0 +1,382 @@
+// Acceptance timelines for DOMAIN.md's ladder on the simulated clock: nothing here sleeps.
+#include <gmock/gmock.h>
+
+#include "incident/incident_test_support.h"
+
+namespace tocsin::incident {
+namespace {
+
+using ::testing::ElementsAre;
+using ::testing::IsEmpty;
+
+TEST_F(IncidentTest, WholeLadderL1AtT0L2AndCommsAt5mDutyManagerAt10m) {
+  Build();
+  // t=0: deposits fail at a PSP; the dispatcher hands over the group.
+  manager_->OnGroupFlush(Group("payments"), At(minutes(0)));
+  // L1 (and the newcomer shadowing them) is paged at once.
+  EXPECT_THAT(pager_.PagedPeople(), ElementsAre("l1a", "newbie"));
+  EXPECT_EQ(pager_.Triggers()[0].idempotency_key, "INC-1/step-0/trigger");
+  EXPECT_EQ(pager_.Triggers()[0].targets[1].role, "shadow");
+  // t=4m59s: nobody else yet.
+  AdvanceTo(minutes(5) - seconds(1));
+  EXPECT_EQ(pager_.Triggers().size(), 1u);
+  // t=5m: the payments L2 and the Comms officer.
+  AdvanceTo(minutes(5));
+  ASSERT_EQ(pager_.Triggers().size(), 2u);
+  EXPECT_THAT(pager_.PagedPeople(), ElementsAre("l1a", "newbie", "pay", "comms"));
+  EXPECT_EQ(pager_.Triggers()[1].at, At(minutes(5)));
+  EXPECT_EQ(pager_.Triggers()[1].idempotency_key, "INC-1/step-1/trigger");
+  // t=10m: the Duty Manager.
+  AdvanceTo(minutes(10));
+  ASSERT_EQ(pager_.Triggers().size(), 3u);
+  EXPECT_EQ(pager_.Triggers()[2].targets[0].person.id, "dm");
+  EXPECT_EQ(pager_.Triggers()[2].at, At(minutes(10)));
+  // The ladder is exhausted: an hour later nothing more was paged.
+  AdvanceTo(minutes(70));
+  EXPECT_EQ(pager_.Triggers().size(), 3u);
+  auto inc = manager_->Get("INC-1").value();
+  EXPECT_EQ(inc.sev, Sev::kSev2);
+  EXPECT_EQ(inc.commander, "l1a");
+  EXPECT_EQ(inc.state, IncidentState::kTriggered);
+}
+
+TEST_F(IncidentTest, AckAt6MinutesMeansTheDutyManagerIsNeverPaged) {
+  Build();
+  manager_->OnGroupFlush(Group("payments"), At(minutes(0)));
+  AdvanceTo(minutes(6));
+  ASSERT_TRUE(manager_->Acknowledge("INC-1", "l1a", At(minutes(6))));
+  AdvanceTo(minutes(60));
+  EXPECT_FALSE(pager_.Paged("dm"));
+  EXPECT_THAT(pager_.PagedPeople(), ElementsAre("l1a", "newbie", "pay", "comms"));
+  ASSERT_EQ(pager_.OfAction(PageAction::kAcknowledge).size(), 1u);
+  EXPECT_EQ(pager_.OfAction(PageAction::kAcknowledge)[0].actor, "l1a");
+  auto inc = manager_->Get("INC-1").value();
+  EXPECT_EQ(inc.state, IncidentState::kAcknowledged);
+  EXPECT_EQ(inc.acknowledged_at, At(minutes(6)));
+}
+
+TEST_F(IncidentTest, AlertWithoutDomainGoesToTheDefaultDomainL2) {
+  Build();
+  manager_->OnGroupFlush(Group(""), At(minutes(0)));
+  AdvanceTo(minutes(5));
+  EXPECT_TRUE(pager_.Paged("sre"));
+  EXPECT_FALSE(pager_.Paged("pay"));
+}
+
+TEST_F(IncidentTest, AckBySomeoneOutsideTheRosterIsRefusedAndTheLadderGoesOn) {
+  Build();
+  manager_->OnGroupFlush(Group("payments"), At(minutes(0)));
+  auto r = manager_->Acknowledge("INC-1", "mallory", At(minutes(1)));
+  ASSERT_FALSE(r);
+  EXPECT_EQ(r.error().kind(), Error::Kind::kUnauthorized);
+  AdvanceTo(minutes(10));
+  EXPECT_TRUE(pager_.Paged("dm"));
+}
+
+TEST_F(IncidentTest, AckTimeoutReEscalatesFromWhereTheLadderStopped) {
+  config_.ack_timeout = minutes(10);
+  Build();
+  manager_->OnGroupFlush(Group("payments"), At(minutes(0)));
+  AdvanceTo(minutes(2));
+  ASSERT_TRUE(manager_->Acknowledge("INC-1", "l1a", At(minutes(2))));
+  // t=11m59: still acknowledged, nobody else paged (the ack froze the ladder).
+  AdvanceTo(minutes(12) - seconds(1));
+  EXPECT_EQ(pager_.Triggers().size(), 1u);
+  // t=12m: the ack expired unresolved; step 2 (L2 + Comms) goes out at once.
+  AdvanceTo(minutes(12));
+  ASSERT_EQ(pager_.Triggers().size(), 2u);
+  EXPECT_EQ(pager_.Triggers()[1].idempotency_key, "INC-1/e1/step-1/trigger");
+  EXPECT_EQ(manager_->Get("INC-1")->state, IncidentState::kTriggered);
+  // ... and the Duty Manager 5 minutes later, keeping the ladder's spacing.
+  AdvanceTo(minutes(17));
+  ASSERT_EQ(pager_.Triggers().size(), 3u);
+  EXPECT_EQ(pager_.Triggers()[2].targets[0].person.id, "dm");
+  auto kinds = Kinds("INC-1");
+  EXPECT_NE(std::find(kinds.begin(), kinds.end(), "ack_timeout"), kinds.end());
+}
+
+TEST_F(IncidentTest, RepeatRunsTheLadderAgainWhenNobodyAcknowledges) {
+  policies_.policies["default"].repeat = 1;
+  policies_.policies["default"].repeat_after = minutes(5);
+  Build();
+  manager_->OnGroupFlush(Group("payments"), At(minutes(0)));
+  AdvanceTo(minutes(15) - seconds(1));
+  EXPECT_EQ(pager_.Triggers().size(), 3u);
+  AdvanceTo(minutes(15));  // last step at 10m + repeat_after 5m: L1 again
+  ASSERT_EQ(pager_.Triggers().size(), 4u);
+  EXPECT_EQ(pager_.Triggers()[3].targets[0].person.id, "l1a");
+  EXPECT_EQ(pager_.Triggers()[3].idempotency_key, "INC-1/e1/step-0/trigger");
+  AdvanceTo(minutes(120));
+  EXPECT_EQ(pager_.Triggers().size(), 6u);  // one repeat only
+}
+
+TEST_F(IncidentTest, IncidentResolvesItselfWhenAllItsAlertsResolve) {
+  Build();
+  manager_->OnGroupFlush(Group("payments"), At(minutes(0)));
+  AdvanceTo(minutes(3));
+  manager_->OnGroupFlush(Group("payments", Severity::kCritical, false), At(minutes(3)));
+  auto inc = manager_->Get("INC-1").value();
+  EXPECT_EQ(inc.state, IncidentState::kResolved);
+  EXPECT_EQ(inc.resolved_by, "tocsin");
+  EXPECT_EQ(Kinds("INC-1").back(), "auto_resolved");
+  ASSERT_EQ(pager_.OfAction(PageAction::kResolve).size(), 1u);
+  AdvanceTo(minutes(30));
+  EXPECT_EQ(pager_.Triggers().size(), 1u);  // resolved: the ladder stopped
+}
+
+TEST_F(IncidentTest, ManualResolvePolicyWaitsForAHuman) {
+  config_.resolve = ResolveMode::kManual;
+  Build();
+  manager_->OnGroupFlush(Group("payments"), At(minutes(0)));
+  ASSERT_TRUE(manager_->Acknowledge("INC-1", "l1a", At(minutes(1))));
+  manager_->OnGroupFlush(Group("payments", Severity::kCritical, false), At(minutes(3)));
+  EXPECT_EQ(manager_->Get("INC-1")->state, IncidentState::kAcknowledged);
+  ASSERT_TRUE(manager_->Resolve("INC-1", "l1a", At(minutes(4))));
+  EXPECT_EQ(manager_->Get("INC-1")->state, IncidentState::kResolved);
+  EXPECT_EQ(Kinds("INC-1").back(), "resolved");
+}
+
+TEST_F(IncidentTest, GroupFiringAgainSoonAfterResolveReopensTheIncident) {
+  Build();
+  manager_->OnGroupFlush(Group("payments"), At(minutes(0)));
+  manager_->OnGroupFlush(Group("payments", Severity::kCritical, false), At(minutes(2)));
+  AdvanceTo(minutes(10));
+  manager_->OnGroupFlush(Group("payments"), At(minutes(10)));
+  auto inc = manager_->Get("INC-1").value();
+  EXPECT_EQ(inc.state, IncidentState::kTriggered);
+  EXPECT_EQ(pager_.Triggers().back().idempotency_key, "INC-1/e1/step-0/trigger");
+  EXPECT_EQ(manager_->List({}).value().size(), 1u);
+}
+
+TEST_F(IncidentTest, Sev2CommanderIsRemindedEvery15Minutes) {
+  Build();
+  manager_->OnGroupFlush(Group("payments"), At(minutes(0)));
+  ASSERT_TRUE(manager_->Acknowledge("INC-1", "l1a", At(minutes(1))));
+  AdvanceTo(minutes(15) - seconds(1));
+  EXPECT_THAT(pager_.OfAction(PageAction::kReminder), IsEmpty());
+  AdvanceTo(minutes(46));
+  auto reminders = pager_.OfAction(PageAction::kReminder);
+  ASSERT_EQ(reminders.size(), 3u);
+  EXPECT_EQ(reminders[0].at, At(minutes(15)));
+  EXPECT_EQ(reminders[1].at, At(minutes(30)));
+  EXPECT_EQ(reminders[2].at, At(minutes(45)));
+  EXPECT_EQ(reminders[0].targets[0].person.id, "l1a");
+  // A status note counts as the update: the next reminder is a full interval after it.
+  ASSERT_TRUE(
+      manager_->AddNote("INC-1", "l1a", "PSP-A failing, 50 % routed to PSP-B", At(minutes(46))));
+  AdvanceTo(minutes(61) - seconds(1));
+  EXPECT_EQ(pager_.OfAction(PageAction::kReminder).size(), 3u);
+  AdvanceTo(minutes(61));
+  EXPECT_EQ(pager_.OfAction(PageAction::kReminder).size(), 4u);
+}
+
+TEST_F(IncidentTest, Sev3GetsNoReminders) {
+  Build();
+  manager_->OnGroupFlush(Group("payments", Severity::kError), At(minutes(0)));
+  EXPECT_EQ(manager_->Get("INC-1")->sev, Sev::kSev3);
+  AdvanceTo(minutes(90));
+  EXPECT_THAT(pager_.OfAction(PageAction::kReminder), IsEmpty());
+}
+
+TEST_F(IncidentTest, SevLabelMakesACriticalAlertSev1) {
+  Build();
+  auto g = Group("payments");
+  g.alerts[0].labels = g.alerts[0].labels.With("sev", "1");
+  manager_->OnGroupFlush(g, At(minutes(0)));
+  EXPECT_EQ(manager_->Get("INC-1")->sev, Sev::kSev1);
+}
+
+TEST_F(IncidentTest, ShiftHandoverPassesTheOpenIncidentToTheNextL1WhoIsTold) {
+  Build();
+  // 19:50 UTC: l1a is on the day shift; l1b takes over at 20:00.
+  AdvanceTo(std::chrono::hours(9) + minutes(50));
+  manager_->OnGroupFlush(Group("payments"), scheduler_.clock().Now());
+  ASSERT_TRUE(manager_->Acknowledge("INC-1", "l1a", scheduler_.clock().Now()));
+  EXPECT_EQ(manager_->Get("INC-1")->commander, "l1a");
+  AdvanceTo(std::chrono::hours(10));
+  auto inc = manager_->Get("INC-1").value();
+  EXPECT_EQ(inc.commander, "l1b");
+  auto updates = pager_.OfAction(PageAction::kUpdate);
+  ASSERT_EQ(updates.size(), 1u);
+  EXPECT_EQ(updates[0].targets[0].person.id, "l1b");
+  EXPECT_NE(updates[0].text.find("handed over by l1a"), std::string::npos);
+  EXPECT_EQ(Kinds("INC-1").back(), "handover");
+  // Reminders now go to the new commander.
+  AdvanceTo(std::chrono::hours(10) + minutes(10));
+  EXPECT_EQ(pager_.OfAction(PageAction::kReminder).back().targets[0].person.id, "l1b");
+}
+
+TEST_F(IncidentTest, OverrideCoverPagesTheCoveringPerson) {
+  Build(R"(
+overrides:
+  - {type: cover, rotation: l1, from: "2026-11-23T09:00", to: "2026-11-23T12:00", person: l1c, replaces: l1a, reason: dentist}
+)");
+  manager_->OnGroupFlush(Group("payments"), At(minutes(0)));
+  EXPECT_EQ(pager_.Triggers()[0].targets[0].person.id, "l1c");
+  EXPECT_EQ(manager_->Get("INC-1")->commander, "l1c");
+}
+
+TEST_F(IncidentTest, RestartResumesOnOriginalDeadlinesWithoutPagingTwice) {
+  Build();
+  manager_->OnGroupFlush(Group("payments"), At(minutes(0)));
+  AdvanceTo(minutes(7));
+  ASSERT_EQ(pager_.Triggers().size(), 2u);
+  // The process dies at 7m and comes back at 12m: the Duty Manager step (due at 10m) fell due
+  // while it was down.
+  manager_.reset();
+  scheduler_.AdvanceTo(At(minutes(12)));
+  testing::RecordingPager after;
+  IncidentManager restarted(scheduler_, store_, after, schedule_, policies_, config_);
+  ASSERT_TRUE(restarted.Start());
+  ASSERT_EQ(after.Triggers().size(), 1u);  // fired once, at once
+  EXPECT_EQ(after.Triggers()[0].targets[0].person.id, "dm");
+  EXPECT_EQ(after.Triggers()[0].at, At(minutes(12)));
+  EXPECT_EQ(after.Triggers()[0].idempotency_key, "INC-1/step-2/trigger");
+  scheduler_.AdvanceTo(At(minutes(90)));
+  EXPECT_EQ(after.Triggers().size(), 1u);
+  auto keys = store_.PageKeys("INC-1").value();
+  ASSERT_GE(keys.size(), 3u);
+  EXPECT_THAT(std::vector<std::string>(keys.begin(), keys.begin() + 3),
+              ElementsAre("INC-1/step-0/trigger", "INC-1/step-1/trigger", "INC-1/step-2/trigger"));
+  std::set<std::string> unique(keys.begin(), keys.end());
+  EXPECT_EQ(unique.size(), keys.size());
+  EXPECT_TRUE(restarted.Verify("INC-1")->ok);
+}
+
+TEST_F(IncidentTest, RestartBeforeAnyDeadlineRearmsTheOriginalOne) {
+  Build();
+  manager_->OnGroupFlush(Group("payments"), At(minutes(0)));
+  AdvanceTo(minutes(2));
+  manager_.reset();
+  scheduler_.AdvanceTo(At(minutes(3)));
+  testing::RecordingPager after;
+  IncidentManager restarted(scheduler_, store_, after, schedule_, policies_, config_);
+  ASSERT_TRUE(restarted.Start());
+  EXPECT_TRUE(after.Triggers().empty());
+  scheduler_.AdvanceTo(At(minutes(5) - seconds(1)));
+  EXPECT_TRUE(after.Triggers().empty());
+  scheduler_.AdvanceTo(At(minutes(5)));
+  ASSERT_EQ(after.Triggers().size(), 1u);
+  EXPECT_EQ(after.Triggers()[0].at, At(minutes(5)));
+}
+
+TEST_F(IncidentTest, PageDecidedButNotHandedOffIsResentWithTheSameKey) {
+  Build();
+  manager_->OnGroupFlush(Group("payments"), At(minutes(0)));
+  // Simulate a crash between the commit and Pager::Send: the intent is not handed off.
+  incident::IncidentChange change;
+  change.incident = manager_->Get("INC-1").value();
+  PageRequest lost;
+  lost.incident_id = "INC-1";
+  lost.idempotency_key = "INC-1/lost";
+  change.pages.push_back(lost);
+  ASSERT_TRUE(store_.Commit(change));
+  manager_.reset();
+  testing::RecordingPager after;
+  IncidentManager restarted(scheduler_, store_, after, schedule_, policies_, config_);
+  ASSERT_TRUE(restarted.Start());
+  ASSERT_EQ(after.sent.size(), 1u);
+  EXPECT_EQ(after.sent[0].idempotency_key, "INC-1/lost");
+  EXPECT_TRUE(store_.PendingPages()->empty());
+}
+
+TEST_F(IncidentTest, StoreOutageAnnouncesNothingAndRetries) {
+  Build();
+  manager_->OnGroupFlush(Group("payments"), At(minutes(0)));
+  store_.fail_commits = true;
+  AdvanceTo(minutes(5));
+  EXPECT_EQ(pager_.Triggers().size(), 1u);  // not durable: not announced
+  store_.fail_commits = false;
+  AdvanceTo(minutes(5) + seconds(10));
+  EXPECT_EQ(pager_.Triggers().size(), 2u);
+}
+
+TEST_F(IncidentTest, DeliveryReportsLandInTheTimeline) {
+  Build();
+  manager_->OnGroupFlush(Group("payments"), At(minutes(0)));
+  DeliveryReport rep;
+  rep.incident_id = "INC-1";
+  rep.idempotency_key = "INC-1/step-0/trigger";
+  rep.person_id = "l1a";
+  rep.channel = Channel::kPagerDuty;
+  rep.ok = false;
+  rep.permanent_failure = true;
+  rep.detail = "400 invalid routing key";
+  rep.at = At(seconds(3));
+  manager_->OnDelivery(rep);
+  auto timeline = store_.Timeline("INC-1");
+  const auto& events = timeline.value();
+  EXPECT_EQ(events.back().kind, "delivery");
+  EXPECT_NE(events.back().text.find("FAILED"), std::string::npos);
+  EXPECT_TRUE(manager_->Verify("INC-1")->ok);
+}
+
+TEST_F(IncidentTest, TimelineEditIsDetectedByVerify) {
+  Build();
+  manager_->OnGroupFlush(Group("payments"), At(minutes(0)));
+  ASSERT_TRUE(manager_->Acknowledge("INC-1", "l1a", At(minutes(1))));
+  ASSERT_TRUE(manager_->Verify("INC-1")->ok);
+  auto& events = store_.timeline("INC-1");
+  auto ack = std::find_if(events.begin(), events.end(),
+                          [](const TimelineEvent& e) { return e.kind == "acknowledged"; });
+  ASSERT_NE(ack, events.end());
+  ack->actor = "l1b";  // someone rewrites who acknowledged
+  auto v = manager_->Verify("INC-1").value();
+  EXPECT_FALSE(v.ok);
+  EXPECT_EQ(v.first_bad_seq, ack->seq);
+  ack->actor = "l1a";
+  events.pop_back();  // or drops the newest event
+  EXPECT_FALSE(manager_->Verify("INC-1")->ok);
+}
+
+}  // namespace
+}  // namespace tocsin::incident
+
+namespace tocsin::incident {
+namespace {
+
+TEST_F(IncidentTest, DomainWithoutItsOwnL2FallsBackToTheDefaultDomainAndSaysSo) {
+  Build();
+  manager_->OnGroupFlush(Group("kyc"), At(minutes(0)));
+  AdvanceTo(minutes(5));
+  EXPECT_TRUE(pager_.Paged("sre"));
+  auto events = store_.Timeline("INC-1").value();
+  bool said = std::any_of(events.begin(), events.end(), [](const TimelineEvent& e) {
+    return e.text.find("nobody holds l2-kyc") != std::string::npos;
+  });
+  EXPECT_TRUE(said);
+}
+
+TEST_F(IncidentTest, StepWhoseRoleNobodyHoldsPagesTheReserveInstead) {
+  EscalationTarget nobody;
+  nobody.role = "call-manager";  // no rotation holds it in the test roster
+  policies_.policies["default"].steps[0].targets = {nobody};
+  Build();
+  manager_->OnGroupFlush(Group("payments"), At(minutes(0)));
+  ASSERT_EQ(pager_.Triggers().size(), 1u);
+  EXPECT_EQ(pager_.Triggers()[0].targets[0].person.id, "res");
+  EXPECT_EQ(pager_.Triggers()[0].targets[0].role, "reserve");
+}
+
+TEST_F(IncidentTest, ReloadedRosterDecidesWhoTheNextStepPages) {
+  Build();
+  manager_->OnGroupFlush(Group("payments"), At(minutes(0)));
+  AdvanceTo(minutes(2));
+  // A reload brings an override: l1c covers the payments L2 from now on.
+  config::Diagnostics diags;
+  auto roster = oncall::LoadRosterString("roster.yaml", std::string(kTestRoster) + R"(
+overrides:
+  - {type: cover, rotation: l2-payments, from: "2026-11-23T10:00", to: "2026-11-23T12:00", person: l1c}
+)",
+                                         diags);
+  ASSERT_TRUE(roster) << diags.ToString();
+  manager_->Reconfigure(std::make_shared<const oncall::Schedule>(*roster), policies_, config_);
+  AdvanceTo(minutes(5));
+  EXPECT_TRUE(pager_.Paged("l1c"));
+  EXPECT_FALSE(pager_.Paged("pay"));
+  // The open incident and its deadlines were untouched by the reload.
+  EXPECT_EQ(pager_.Triggers()[1].at, At(minutes(5)));
+}
+
+}  // namespace
+}  // namespace tocsin::incident

@@ -1,0 +1,96 @@
+// Every validation rule of escalation_policies, incidents and store has a good and a bad
+// fixture under tests/testdata/incident, loaded through LoadRuntimeConfig exactly as
+// `tocsin check` and `tocsin serve` do. "# expect: LINE:COL: text" as in tests/config.
+#include <gtest/gtest.h>
+
+#include <filesystem>
+#include <fstream>
+#include <regex>
+
+#include "tocsin/app/runtime_config.h"
+
+namespace tocsin::incident {
+namespace {
+
+namespace fs = std::filesystem;
+
+std::vector<std::string> Fixtures(const std::string& sub) {
+  std::vector<std::string> out;
+  for (const auto& e : fs::directory_iterator(fs::path(TOCSIN_TESTDATA_DIR) / "incident" / sub)) {
+    if (e.path().extension() == ".yaml") out.push_back(e.path().string());
+  }
+  std::sort(out.begin(), out.end());
+  return out;
+}
+
+TEST(PolicyConfigTest, GoodFixturesAndTheShippedConfigLoad) {
+  auto files = Fixtures("good");
+  files.push_back(std::string(TOCSIN_SOURCE_DIR) + "/config/tocsin.yaml");
+  for (const auto& f : files) {
+    auto r = app::LoadRuntimeConfig(f, {});
+    ASSERT_TRUE(r.config.has_value()) << f << "\n" << r.diagnostics.ToString();
+    EXPECT_FALSE(r.config->policies.policies.empty()) << f;
+    EXPECT_TRUE(r.config->policies.Find("default")) << f;
+  }
+}
+
+TEST(PolicyConfigTest, ShippedConfigHasTheDomainLadderAndNoRosterFindings) {
+  auto r = app::LoadRuntimeConfig(std::string(TOCSIN_SOURCE_DIR) + "/config/tocsin.yaml", {});
+  ASSERT_TRUE(r.config) << r.diagnostics.ToString();
+  EXPECT_TRUE(r.roster_findings.empty());
+  const auto* p = r.config->policies.Find("default");
+  ASSERT_NE(p, nullptr);
+  ASSERT_EQ(p->steps.size(), 3u);
+  EXPECT_EQ(p->steps[0].after, Duration(0));
+  EXPECT_EQ(p->steps[1].after, std::chrono::minutes(5));
+  EXPECT_EQ(p->steps[1].targets[0].role, "l2-{domain}");
+  EXPECT_EQ(p->steps[1].targets[1].role, "comms");
+  EXPECT_EQ(p->steps[2].after, std::chrono::minutes(10));
+  EXPECT_EQ(p->steps[2].targets[0].role, "duty-manager");
+  EXPECT_EQ(r.config->incidents.reminder_interval, std::chrono::minutes(15));
+  EXPECT_EQ(r.config->store.path, "/var/lib/tocsin/tocsin.db");
+}
+
+TEST(PolicyConfigTest, GoodFullFixtureIsReadCompletely) {
+  auto r = app::LoadRuntimeConfig(
+      (fs::path(TOCSIN_TESTDATA_DIR) / "incident" / "good" / "full.yaml").string(), {});
+  ASSERT_TRUE(r.config) << r.diagnostics.ToString();
+  const auto& p = *r.config->policies.Find("default");
+  EXPECT_EQ(p.repeat, 2);
+  EXPECT_EQ(p.repeat_after, std::chrono::minutes(10));
+  EXPECT_EQ(p.ack_timeout, std::chrono::minutes(30));
+  EXPECT_EQ(p.resolve, ResolveMode::kManual);
+  EXPECT_EQ(p.steps[2].targets[3].rotation, "reserve");
+  EXPECT_EQ(r.config->incidents.reopen_window, std::chrono::hours(1));
+  EXPECT_FALSE(r.config->store.options.synchronous_full);
+  EXPECT_EQ(r.config->store.path, "/tmp/tocsin-fixture-unused/state/tocsin.db");
+}
+
+TEST(PolicyConfigTest, BadFixturesReportEachExpectedErrorAtItsPosition) {
+  auto files = Fixtures("bad");
+  ASSERT_GE(files.size(), 12u);
+  std::regex re(R"(^# expect: (\d+):(\d+): (.*)$)");
+  for (const auto& f : files) {
+    auto r = app::LoadRuntimeConfig(f, {});
+    EXPECT_FALSE(r.config.has_value()) << f;
+    std::ifstream in(f);
+    std::string line;
+    int expectations = 0;
+    while (std::getline(in, line)) {
+      std::smatch m;
+      if (!std::regex_match(line, m, re)) continue;
+      ++expectations;
+      bool found = false;
+      for (const auto& d : r.diagnostics.items()) {
+        found |= d.severity == config::Diagnostic::Severity::kError && d.position.file == f &&
+                 d.position.line == std::stoi(m[1]) && d.position.column == std::stoi(m[2]) &&
+                 d.message.find(m[3]) != std::string::npos;
+      }
+      EXPECT_TRUE(found) << f << ": expected " << line << "\ngot:\n" << r.diagnostics.ToString();
+    }
+    EXPECT_GT(expectations, 0) << f;
+  }
+}
+
+}  // namespace
+}  // namespace tocsin::incident

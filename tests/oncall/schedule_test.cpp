@@ -1,0 +1,186 @@
+#include <gmock/gmock.h>
+
+#include "tocsin/common/duration.h"
+#include "tocsin/config/diagnostics.h"
+#include "tocsin/oncall/icalendar.h"
+#include "tocsin/oncall/roster_loader.h"
+#include "tocsin/oncall/schedule.h"
+
+namespace tocsin::oncall {
+namespace {
+
+using ::testing::ElementsAre;
+
+TimePoint T(const char* rfc3339) { return ParseTime(rfc3339).value(); }
+
+Schedule Load(const std::string& yaml) {
+  config::Diagnostics diags;
+  auto r = LoadRosterString("roster.yaml", yaml, diags);
+  EXPECT_TRUE(r) << diags.ToString();
+  return Schedule(r.value_or(Roster{}));
+}
+
+constexpr const char* kPeople = R"(
+people:
+  eu1: {name: EU One, time_zone: Europe/Kyiv}
+  eu2: {name: EU Two, time_zone: Europe/Kyiv}
+  us1: {name: US One, time_zone: America/New_York}
+  us2: {name: US Two, time_zone: America/New_York}
+  ap1: {name: APAC One, time_zone: Asia/Singapore}
+  a: {name: A, time_zone: Europe/Kyiv}
+  b: {name: B, time_zone: Europe/Kyiv}
+  c: {name: C, time_zone: Europe/Kyiv}
+)";
+
+constexpr const char* kFollowTheSun = R"(
+rotations:
+  sre:
+    role: l2-sre-platform
+    start_date: 2026-03-02
+    turn: week
+    follow_the_sun:
+      - {region: europe, time_zone: Europe/Kyiv, handover: "08:00", members: [eu1, eu2]}
+      - {region: americas, time_zone: America/New_York, handover: "09:00", members: [us1, us2]}
+      - {region: apac, time_zone: Asia/Singapore, handover: "08:00", members: [ap1]}
+)";
+
+TEST(ScheduleTest, TwelveHourKyivShiftsHandOverAtLocalTimeInWinter) {
+  auto s = Load(std::string(kPeople) + R"(
+rotations:
+  l1:
+    role: l1
+    time_zone: Europe/Kyiv
+    start_date: 2026-11-02
+    handovers: ["08:00", "20:00"]
+    members: [a, b, c]
+)");
+  // 2026-11-02 08:00 EET = 06:00 UTC: a's day shift, then b's night from 18:00 UTC.
+  EXPECT_THAT(s.WhoHolds("l1", T("2026-11-02T06:00:00Z")), ElementsAre("a"));
+  EXPECT_THAT(s.WhoHolds("l1", T("2026-11-02T17:59:59Z")), ElementsAre("a"));
+  EXPECT_THAT(s.WhoHolds("l1", T("2026-11-02T18:00:00Z")), ElementsAre("b"));
+  EXPECT_THAT(s.WhoHolds("l1", T("2026-11-03T06:00:00Z")), ElementsAre("c"));
+  EXPECT_THAT(s.WhoHolds("l1", T("2026-11-03T18:00:00Z")), ElementsAre("a"));
+  // Before the rotation starts nobody holds it.
+  EXPECT_TRUE(s.WhoHolds("l1", T("2026-11-02T05:59:00Z")).empty());
+  EXPECT_EQ(s.NextHandover("l1", T("2026-11-02T07:00:00Z")), T("2026-11-02T18:00:00Z"));
+}
+
+TEST(ScheduleTest, NightShiftAcrossTheKyivSpringForwardIsElevenHours) {
+  auto s = Load(std::string(kPeople) + R"(
+rotations:
+  l1:
+    role: l1
+    time_zone: Europe/Kyiv
+    start_date: 2026-03-01
+    handovers: ["08:00", "20:00"]
+    members: [a, b]
+)");
+  // 28 March 20:00 EET (18:00 UTC) to 29 March 08:00 EEST (05:00 UTC): the clocks jump at 03:00.
+  auto shifts = s.Shifts(T("2026-03-28T19:00:00Z"), T("2026-03-28T19:00:01Z"));
+  ASSERT_EQ(shifts.size(), 1u);
+  EXPECT_EQ(shifts[0].start, T("2026-03-28T18:00:00Z"));
+  EXPECT_EQ(shifts[0].end, T("2026-03-29T05:00:00Z"));
+  EXPECT_EQ(FormatLocal(shifts[0].end, "Europe/Kyiv"), "2026-03-29 08:00 EEST");
+}
+
+TEST(ScheduleTest, FollowTheSunHandoverMovesWithEachRegionsDstChange) {
+  auto s = Load(std::string(kPeople) + kFollowTheSun);
+  // Before any change: Europe 06:00-14:00 UTC, Americas 14:00-00:00, APAC 00:00-06:00.
+  EXPECT_THAT(s.WhoHolds("l2-sre-platform", T("2026-03-06T13:30:00Z")), ElementsAre("eu1"));
+  EXPECT_EQ(s.NextHandover("l2-sre-platform", T("2026-03-06T12:00:00Z")),
+            T("2026-03-06T14:00:00Z"));
+  // New York springs forward on 8 March: 09:00 EDT is 13:00 UTC, Europe's day gets shorter.
+  EXPECT_THAT(s.WhoHolds("l2-sre-platform", T("2026-03-09T13:30:00Z")), ElementsAre("us2"));
+  EXPECT_EQ(s.NextHandover("l2-sre-platform", T("2026-03-09T12:00:00Z")),
+            T("2026-03-09T13:00:00Z"));
+  // Kyiv springs forward on 29 March: 08:00 EEST is 05:00 UTC, APAC hands over an hour early.
+  EXPECT_THAT(s.WhoHolds("l2-sre-platform", T("2026-03-27T05:30:00Z")), ElementsAre("ap1"));
+  EXPECT_THAT(s.WhoHolds("l2-sre-platform", T("2026-03-30T05:30:00Z")), ElementsAre("eu1"));
+  // Across both changes there is never a gap and never an overlap.
+  auto shifts = s.Shifts(T("2026-03-03T00:00:00Z"), T("2026-04-05T00:00:00Z"));
+  for (std::size_t i = 1; i < shifts.size(); ++i) {
+    EXPECT_EQ(shifts[i - 1].end, shifts[i].start) << FormatRfc3339(shifts[i].start);
+  }
+  // The region is named on each shift.
+  EXPECT_EQ(s.OnCall(T("2026-03-09T13:30:00Z"), "l2-sre-platform")[0].region, "americas");
+}
+
+TEST(ScheduleTest, DailyAndWeeklyTurnsAndCustomPatterns) {
+  auto s = Load(std::string(kPeople) + R"(
+rotations:
+  daily: {role: comms, time_zone: Europe/Kyiv, start_date: 2026-11-02, handovers: ["09:00"], turn: day, members: [a, b]}
+  weekly: {role: duty-manager, time_zone: Europe/Kyiv, start_date: 2026-11-02, handovers: ["09:00"], turn: week, members: [a, b]}
+  custom: {role: reserve, time_zone: Europe/Kyiv, start_date: 2026-11-02, handovers: ["09:00"], turn: day, members: [a, a, c]}
+)");
+  EXPECT_THAT(s.WhoHolds("comms", T("2026-11-02T08:00:00Z")), ElementsAre("a"));
+  EXPECT_THAT(s.WhoHolds("comms", T("2026-11-03T08:00:00Z")), ElementsAre("b"));
+  EXPECT_THAT(s.WhoHolds("duty-manager", T("2026-11-08T08:00:00Z")), ElementsAre("a"));
+  EXPECT_THAT(s.WhoHolds("duty-manager", T("2026-11-09T08:00:00Z")), ElementsAre("b"));
+  EXPECT_THAT(s.WhoHolds("reserve", T("2026-11-03T08:00:00Z")), ElementsAre("a"));
+  EXPECT_THAT(s.WhoHolds("reserve", T("2026-11-04T08:00:00Z")), ElementsAre("c"));
+  // A day turn with one handover is one 24h shift, not 24 one-hour pieces.
+  auto shifts = s.Shifts(T("2026-11-02T08:00:00Z"), T("2026-11-02T09:00:00Z"));
+  ASSERT_FALSE(shifts.empty());
+}
+
+TEST(ScheduleTest, CoverOverrideReplacesOnlyTheNamedPersonForItsRange) {
+  auto s = Load(std::string(kPeople) + R"(
+rotations:
+  l1: {role: l1, time_zone: Europe/Kyiv, start_date: 2026-11-02, handovers: ["08:00", "20:00"], members: [a, b]}
+overrides:
+  - {type: cover, rotation: l1, from: "2026-11-02T10:00", to: "2026-11-02T14:00", person: c, replaces: a, reason: dentist}
+)");
+  EXPECT_THAT(s.WhoHolds("l1", T("2026-11-02T07:59:00Z")), ElementsAre("a"));  // 09:59 local
+  EXPECT_THAT(s.WhoHolds("l1", T("2026-11-02T08:00:00Z")), ElementsAre("c"));
+  EXPECT_THAT(s.WhoHolds("l1", T("2026-11-02T11:59:00Z")), ElementsAre("c"));
+  EXPECT_THAT(s.WhoHolds("l1", T("2026-11-02T12:00:00Z")), ElementsAre("a"));  // 14:00 local
+  auto covered = s.OnCall(T("2026-11-02T09:00:00Z"), "l1");
+  ASSERT_EQ(covered.size(), 1u);
+  EXPECT_EQ(covered[0].override_reason, "dentist");
+}
+
+TEST(ScheduleTest, SwapOverrideTradesShiftsBothWays) {
+  auto s = Load(std::string(kPeople) + R"(
+rotations:
+  l1: {role: l1, time_zone: Europe/Kyiv, start_date: 2026-11-02, handovers: ["08:00", "20:00"], members: [a, b]}
+overrides:
+  - {type: swap, rotation: l1, from: "2026-11-02T08:00", to: "2026-11-03T08:00", person: a, with: b}
+)");
+  EXPECT_THAT(s.WhoHolds("l1", T("2026-11-02T07:00:00Z")), ElementsAre("b"));
+  EXPECT_THAT(s.WhoHolds("l1", T("2026-11-02T19:00:00Z")), ElementsAre("a"));
+  EXPECT_THAT(s.WhoHolds("l1", T("2026-11-03T07:00:00Z")), ElementsAre("a"));  // back to normal
+}
+
+TEST(ScheduleTest, ShadowsAreActiveOnlyInTheirRange) {
+  auto s = Load(std::string(kPeople) + R"(
+rotations:
+  l1: {role: l1, time_zone: Europe/Kyiv, start_date: 2026-11-02, handovers: ["08:00"], members: [a]}
+shadows:
+  - {newcomer: c, buddy: a, from: 2026-11-16, to: 2026-12-07}
+)");
+  EXPECT_TRUE(s.ShadowsOf("a", T("2026-11-15T12:00:00Z")).empty());
+  EXPECT_THAT(s.ShadowsOf("a", T("2026-11-20T12:00:00Z")), ElementsAre("c"));
+  EXPECT_TRUE(s.ShadowsOf("b", T("2026-11-20T12:00:00Z")).empty());
+}
+
+TEST(ScheduleTest, ICalendarExportHasOneEventPerShiftOfThePerson) {
+  auto s = Load(std::string(kPeople) + R"(
+rotations:
+  l1: {role: l1, time_zone: Europe/Kyiv, start_date: 2026-11-02, handovers: ["08:00", "20:00"], members: [a, b]}
+)");
+  auto ics = ExportICalendar(s, "a", T("2026-11-02T00:00:00Z"), T("2026-11-04T00:00:00Z"),
+                             T("2026-11-01T00:00:00Z"));
+  EXPECT_EQ(ics.rfind("BEGIN:VCALENDAR\r\n", 0), 0u);
+  std::size_t events = 0;
+  for (auto p = ics.find("BEGIN:VEVENT"); p != std::string::npos;
+       p = ics.find("BEGIN:VEVENT", p + 1)) {
+    ++events;
+  }
+  EXPECT_EQ(events, 2u);  // a's day shifts on 2 and 3 November
+  EXPECT_NE(ics.find("DTSTART:20261102T060000Z"), std::string::npos);
+  EXPECT_NE(ics.find("DTEND:20261102T180000Z"), std::string::npos);
+  EXPECT_NE(ics.find("END:VCALENDAR\r\n"), std::string::npos);
+}
+
+}  // namespace
+}  // namespace tocsin::oncall
