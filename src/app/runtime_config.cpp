@@ -1,5 +1,7 @@
 #include "tocsin/app/runtime_config.h"
 
+#include "tocsin/rules/rule_loader.h"
+
 namespace tocsin::app {
 
 RuntimeLoadResult LoadRuntimeConfig(const std::string& path, const config::Overrides& overrides) {
@@ -11,6 +13,7 @@ RuntimeLoadResult LoadRuntimeConfig(const std::string& path, const config::Overr
   RuntimeConfig rc;
   rc.main = std::move(*main.config);
   // Module loaders run here, each adding to out.diagnostics, then the cross checks.
+  if (auto rules = rules::LoadRules(rc.main, out.diagnostics)) rc.rules = std::move(*rules);
   if (out.diagnostics.has_errors()) return out;
   out.config = std::move(rc);
   return out;

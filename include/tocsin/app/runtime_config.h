@@ -5,6 +5,7 @@
 
 #include "tocsin/config/config.h"
 #include "tocsin/config/diagnostics.h"
+#include "tocsin/rules/rule_set.h"
 
 namespace tocsin::app {
 
@@ -14,6 +15,8 @@ namespace tocsin::app {
 // so a config that passes check is exactly one that serve accepts.
 struct RuntimeConfig {
   config::Config main;
+  // The `evaluation:` section and every rule file `rule_files` matches (rules module).
+  rules::RuleSet rules;
   // Modules add their validated configuration here, e.g.
   //   rules::RuleSet rules;  dispatch::DispatchConfig dispatch;  oncall::Roster roster;
 };
