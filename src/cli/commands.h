@@ -14,5 +14,7 @@ inline constexpr int kExitUsage = 2;
 void AddServeCommand(CLI::App& app, int& exit_code);
 void AddCheckCommand(CLI::App& app, int& exit_code);
 void AddVersionCommand(CLI::App& app, int& exit_code);
+void AddTestCommand(CLI::App& app, int& exit_code);      // tocsin test rules FILE...
+void AddBacktestCommand(CLI::App& app, int& exit_code);  // tocsin backtest --rules DIR ...
 
 }  // namespace tocsin::cli
