@@ -854,8 +854,12 @@ void Evaluator::SetRules(std::shared_ptr<const RuleSet> rules) {
   im.budget_ever = false;
   im.Flush(out, now);
   if (im.running) {
+    // Strictly after now: a reload on a tick boundary must not evaluate the same instant twice
+    // (that would count one violation as two consecutive ones).
     im.next_due.clear();
-    for (const auto& g : im.rules->groups) im.next_due.push_back(AlignUp(now, g.interval));
+    for (const auto& g : im.rules->groups) {
+      im.next_due.push_back(AlignUp(now + std::chrono::milliseconds(1), g.interval));
+    }
     im.ScheduleNext();
   }
 }

@@ -242,8 +242,9 @@ struct Loader {
                                 FormatDuration(found->short_window),
                                 FormatDuration(found->long_window)));
           }
-          if (found->enabled && (found->long_window.count() <= 0 || found->factor <= 0 ||
-                                 found->short_window.count() <= 0)) {
+          if (found->enabled &&
+              (found->long_window.count() <= 0 || found->short_window.count() <= 0 ||
+               (found->factor <= 0 && !t.Has("factor")))) {
             diags.Error(t.Here(), tiers.what() + "." + name +
                                       ": a custom tier needs factor, long_window and "
                                       "short_window");
