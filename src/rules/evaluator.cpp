@@ -63,6 +63,21 @@ struct AlertSpec {
   Labels extra;  // slo, tier, ...
 };
 
+// The labels of an alert of `spec` for one series: series labels (without __name__), the rule's
+// static labels, then what tocsin sets. Cheap: no template rendering, used for every series of
+// every tick to find its state.
+Labels AlertLabels(const AlertSpec& spec, const Labels& series) {
+  const auto& f = *spec.fields;
+  return series.Without("__name__")
+      .Merge(f.labels)
+      .Merge(spec.extra)
+      .With("alertname", *spec.rule)
+      .With("severity", SeverityName(spec.severity))
+      .With("service", f.service)
+      .With("domain", f.domain)
+      .With("kind", AlertKindName(f.kind));
+}
+
 struct Output {
   std::vector<Alert> alerts;
   std::vector<PersistedAlertState> changed;
@@ -84,6 +99,8 @@ struct Evaluator::Impl : std::enable_shared_from_this<Evaluator::Impl> {
     std::vector<QueryKey> queries;
     std::vector<std::optional<Result<QueryResult>>> results;
     std::size_t remaining = 0;
+    // SLOs that share an SLI share its per-series ratios too: computed once per batch.
+    std::map<std::pair<const void*, std::string>, std::map<Labels, double>> ratios;
   };
 
   // --- scheduling -------------------------------------------------------------------------
@@ -378,14 +395,8 @@ void Evaluator::Impl::Keep(RuleState& rs, Output& out) {
 Alert Evaluator::Impl::BuildAlert(const AlertSpec& spec, const Labels& series, TemplateData data,
                                   const RuleSet& set) const {
   const auto& f = *spec.fields;
-  Labels labels = series.Without("__name__").Merge(f.labels).Merge(spec.extra);
-  labels = labels.With("alertname", *spec.rule)
-               .With("severity", SeverityName(spec.severity))
-               .With("service", f.service)
-               .With("domain", f.domain)
-               .With("kind", AlertKindName(f.kind));
   Alert a;
-  a.labels = labels;
+  a.labels = AlertLabels(spec, series);
   a.rule = *spec.rule;
   a.kind = f.kind;
   a.severity = spec.severity;
@@ -527,6 +538,16 @@ std::map<Labels, double> RatiosBy(const QueryResult& r, const std::vector<std::s
   return out;
 }
 
+template <typename BatchT>
+const std::map<Labels, double>& CachedRatios(BatchT& b, const QueryResult& r,
+                                             const std::vector<std::string>& by) {
+  std::string key;
+  for (const auto& l : by) key += l + ",";
+  auto [it, inserted] = b.ratios.try_emplace({&r, key});
+  if (inserted) it->second = RatiosBy(r, by);
+  return it->second;
+}
+
 }  // namespace
 
 void Evaluator::Impl::EvaluateSlo(Batch& b, const RuleGroup& g, const SloRule& slo, Output& out) {
@@ -555,8 +576,8 @@ void Evaluator::Impl::EvaluateSlo(Batch& b, const RuleGroup& g, const SloRule& s
     }
     any_known = true;
     if (!(*lr)->vector.empty() || !(*sr)->vector.empty()) all_empty = false;
-    auto longs = RatiosBy(**lr, slo.by);
-    auto shorts = RatiosBy(**sr, slo.by);
+    const auto& longs = CachedRatios(b, **lr, slo.by);
+    const auto& shorts = CachedRatios(b, **sr, slo.by);
     if (longs.empty()) {
       Keep(rs, out);
       continue;
@@ -572,6 +593,8 @@ void Evaluator::Impl::EvaluateSlo(Batch& b, const RuleGroup& g, const SloRule& s
       bool violating = burn_long > tier.factor && burn_short > tier.factor;
       series[by].labels = by;
       series[by].burn_rates[tier.name] = burn_long;
+      // The common case at scale: healthy and nothing remembered for this rule.
+      if (!violating && rs.series.empty()) continue;
       TemplateData data;
       data.numbers["value"] = 1.0 - long_ratio;
       data.numbers["threshold"] = slo.objective / 100.0;
@@ -582,7 +605,7 @@ void Evaluator::Impl::EvaluateSlo(Batch& b, const RuleGroup& g, const SloRule& s
                                         std::chrono::duration<double>(tier.long_window).count() /
                                         std::chrono::duration<double>(slo.window).count();
       data.strings["window"] = FormatDuration(tier.long_window);
-      Labels labels = BuildAlert(spec, by, {}, *b.rules).labels;
+      Labels labels = AlertLabels(spec, by);
       seen.insert(labels.fingerprint());
       Step(
           key, rs, labels, violating, 1, 1, b.now,
@@ -617,7 +640,7 @@ void Evaluator::Impl::EvaluateSlo(Batch& b, const RuleGroup& g, const SloRule& s
     const auto* r = ResultOf(b, g.source, q);
     if (r != nullptr && *r) {
       status.budget_updated_at = b.now;
-      for (const auto& [by, ratio] : RatiosBy(**r, slo.by)) {
+      for (const auto& [by, ratio] : CachedRatios(b, **r, slo.by)) {
         auto& st = series[by];
         st.labels = by;
         st.error_ratio = ratio;
@@ -658,7 +681,7 @@ void Evaluator::Impl::EvaluateSlo(Batch& b, const RuleGroup& g, const SloRule& s
       data.numbers["threshold"] = pct / 100.0;
       data.numbers["objective"] = slo.objective;
       data.strings["window"] = FormatDuration(slo.window);
-      Labels labels = BuildAlert(spec, by, {}, *b.rules).labels;
+      Labels labels = AlertLabels(spec, by);
       seen.insert(labels.fingerprint());
       Step(
           key, rs, labels, consumed >= pct / 100.0, 1, 1, b.now,
@@ -690,10 +713,12 @@ void Evaluator::Impl::EvaluateThreshold(Batch& b, const RuleGroup& g, const Thre
   AlertSpec spec{&rule.name, &rule.alert, rule.severity, rule.expr, g.source, {}};
   std::set<Fingerprint> seen;
   for (const auto& s : samples) {
+    bool violating = Compare(s.value, rule.op, rule.threshold);
+    if (!violating && rs.series.empty()) continue;
     TemplateData data;
     data.numbers["value"] = s.value;
     data.numbers["threshold"] = rule.threshold;
-    Labels labels = BuildAlert(spec, s.metric, {}, *b.rules).labels;
+    Labels labels = AlertLabels(spec, s.metric);
     seen.insert(labels.fingerprint());
     Step(
         key, rs, labels, Compare(s.value, rule.op, rule.threshold), rule.consecutive,
