@@ -1,6 +1,7 @@
 #include <filesystem>
 
 #include <fmt/format.h>
+#include <nlohmann/json.hpp>
 
 #include "commands.h"
 #include "tocsin/common/duration.h"
@@ -20,6 +21,7 @@ struct BacktestArgs {
   std::string step;
   std::string source = "http://127.0.0.1:9090";
   std::string timeout = "60s";
+  std::string output = "text";
 };
 
 }  // namespace
@@ -37,6 +39,9 @@ void AddBacktestCommand(CLI::App& parent, int& exit_code) {
   cmd->add_option("--step", a->step, "Evaluation step (default: each group's interval)");
   cmd->add_option("--source", a->source, "Prometheus URL")->default_val(a->source);
   cmd->add_option("--timeout", a->timeout, "Timeout of each range query")->default_val("60s");
+  cmd->add_option("-o,--output", a->output, "text or json")
+      ->default_val("text")
+      ->check(CLI::IsMember({"text", "json"}));
   cmd->callback([&exit_code, a] {
     auto from = ParseTime(a->from);
     auto to = ParseTime(a->to);
@@ -90,6 +95,26 @@ void AddBacktestCommand(CLI::App& parent, int& exit_code) {
     if (!report) {
       fmt::print(stderr, "backtest: {}\n", report.error().message());
       exit_code = kExitUsage;
+      return;
+    }
+    if (a->output == "json") {
+      nlohmann::json j;
+      j["transitions"] = nlohmann::json::array();
+      for (const auto& t : report->transitions) {
+        nlohmann::json labels = nlohmann::json::object();
+        for (const auto& l : t.alert.labels) labels[l.name] = l.value;
+        j["transitions"].push_back({{"time", FormatRfc3339(t.at)},
+                                    {"from", AlertStateName(t.from)},
+                                    {"to", AlertStateName(t.to)},
+                                    {"severity", SeverityName(t.alert.severity)},
+                                    {"labels", labels}});
+      }
+      j["evaluations"] = report->evaluations;
+      j["range_queries"] = report->range_queries;
+      j["firings"] = report->firings;
+      j["pages"] = report->pages;
+      fmt::print("{}\n", j.dump(2));
+      exit_code = kExitOk;
       return;
     }
     fmt::print("{:<24}  {:<9} -> {:<9}  {:<9}  {}\n", "time", "from", "to", "severity", "alert");

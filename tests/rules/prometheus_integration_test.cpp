@@ -14,6 +14,7 @@
 #include "tocsin/common/http_client.h"
 #include "tocsin/common/simulated_scheduler.h"
 #include "tocsin/common/system_clock.h"
+#include "tocsin/rules/backtest.h"
 #include "tocsin/rules/evaluator.h"
 #include "tocsin/rules/rule_loader.h"
 #include "tocsin/source/prometheus_client.h"
@@ -172,10 +173,12 @@ class PrometheusIntegrationTest : public ::testing::Test {
   std::shared_ptr<source::PrometheusClient> client_;
   std::shared_ptr<const RuleSet> rules_;
   std::unique_ptr<Evaluator> evaluator_;
+  TimePoint test_start_{};
 };
 
 TEST_F(PrometheusIntegrationTest,
        DepositBurnPagesAndResolvesWsP95NeedsThreeAndSourceDownNeverResolves) {
+  test_start_ = wall_.Now();
   // Healthy: data flows, nothing fires.
   ASSERT_TRUE(EvaluateUntil(
       [&] {
@@ -217,7 +220,22 @@ TEST_F(PrometheusIntegrationTest,
   ASSERT_EQ(Firing("ws_rtt_p95").size(), 1u);
   EXPECT_EQ(Firing("ws_rtt_p95")[0].labels.GetOr("region"), "eu");
 
-  // 4. Prometheus stops: source-down after 3 failed evaluations, and no false resolve.
+  // 4. Backtest over what Prometheus recorded so far replays the same story with query_range.
+  BacktestOptions bt{test_start_, wall_.Now(), std::chrono::seconds(1)};
+  auto report = RunBacktest(*rules_, *client_, bt);
+  ASSERT_TRUE(report) << report.error().message();
+  bool deposit_fired = false, deposit_resolved = false;
+  for (const auto& t : report->transitions) {
+    if (t.alert.Name() != "deposit_success_by_psp") continue;
+    EXPECT_EQ(t.alert.labels.GetOr("psp"), "PSP-A");
+    deposit_fired = deposit_fired || t.to == AlertState::kFiring;
+    deposit_resolved = deposit_resolved || t.to == AlertState::kResolved;
+  }
+  EXPECT_TRUE(deposit_fired);
+  EXPECT_TRUE(deposit_resolved);
+  EXPECT_GE(report->pages, 1u);
+
+  // 5. Prometheus stops: source-down after 3 failed evaluations, and no false resolve.
   prometheus_->Stop();
   Evaluate();
   Evaluate();
