@@ -78,6 +78,15 @@ Labels AlertLabels(const AlertSpec& spec, const Labels& series) {
       .With("kind", AlertKindName(f.kind));
 }
 
+// Per-series error ratios of one query result, keyed by the fingerprint of the SLO's by-labels
+// (computed once per batch and shared by every SLO on the same SLI).
+struct Ratios {
+  std::vector<Labels> labels;
+  std::vector<Fingerprint> fps;
+  std::vector<double> values;
+  std::unordered_map<Fingerprint, std::size_t> index;
+};
+
 struct Output {
   std::vector<Alert> alerts;
   std::vector<PersistedAlertState> changed;
@@ -100,7 +109,7 @@ struct Evaluator::Impl : std::enable_shared_from_this<Evaluator::Impl> {
     std::vector<std::optional<Result<QueryResult>>> results;
     std::size_t remaining = 0;
     // SLOs that share an SLI share its per-series ratios too: computed once per batch.
-    std::map<std::pair<const void*, std::string>, std::map<Labels, double>> ratios;
+    std::map<std::pair<const void*, std::string>, Ratios> ratios;
   };
 
   // --- scheduling -------------------------------------------------------------------------
@@ -152,7 +161,10 @@ struct Evaluator::Impl : std::enable_shared_from_this<Evaluator::Impl> {
   TimePoint last_budget{};
   bool budget_ever = false;
 
-  std::map<std::string, SloStatus> slo_status;
+  // Per SLO: its status (series left empty) and its series by fingerprint of the by-labels;
+  // SloStatuses() assembles the two. Hash lookups keep 10,000 SLOs x 100 series cheap.
+  std::map<std::string, std::pair<SloStatus, std::unordered_map<Fingerprint, SloSeriesStatus>>>
+      slo_status;
   std::map<std::string, SourceHealth> source_health;
   EvaluatorStats stats;
 };
@@ -529,18 +541,27 @@ namespace {
 
 // by-labels -> error ratio; NaN (no requests in the window) counts as no errors: no traffic
 // spends no budget. Absence of every series is handled separately (absent-data alert).
-std::map<Labels, double> RatiosBy(const QueryResult& r, const std::vector<std::string>& by) {
-  std::map<Labels, double> out;
+Ratios RatiosBy(const QueryResult& r, const std::vector<std::string>& by) {
+  Ratios out;
+  out.labels.reserve(r.vector.size());
   for (const auto& s : r.vector) {
     double v = std::isnan(s.value) ? 0.0 : s.value;
-    out[s.metric.Only(by)] = v;
+    Labels key = s.metric.Only(by);
+    Fingerprint fp = key.fingerprint();
+    auto [it, inserted] = out.index.try_emplace(fp, out.labels.size());
+    if (!inserted) {
+      out.values[it->second] = v;
+      continue;
+    }
+    out.labels.push_back(std::move(key));
+    out.fps.push_back(fp);
+    out.values.push_back(v);
   }
   return out;
 }
 
 template <typename BatchT>
-const std::map<Labels, double>& CachedRatios(BatchT& b, const QueryResult& r,
-                                             const std::vector<std::string>& by) {
+const Ratios& CachedRatios(BatchT& b, const QueryResult& r, const std::vector<std::string>& by) {
   std::string key;
   for (const auto& l : by) key += l + ",";
   auto [it, inserted] = b.ratios.try_emplace({&r, key});
@@ -551,14 +572,17 @@ const std::map<Labels, double>& CachedRatios(BatchT& b, const QueryResult& r,
 }  // namespace
 
 void Evaluator::Impl::EvaluateSlo(Batch& b, const RuleGroup& g, const SloRule& slo, Output& out) {
-  auto& status = slo_status[slo.name];
+  auto& [status, series] = slo_status[slo.name];
   status.name = slo.name;
   status.service = slo.alert.service;
   status.domain = slo.alert.domain;
   status.objective = slo.objective;
   status.window = slo.window;
-  std::map<Labels, SloSeriesStatus> series;
-  for (const auto& s : status.series) series[s.labels] = s;
+  auto series_of = [&series = series](const Labels& by, Fingerprint fp) -> SloSeriesStatus& {
+    auto [it, inserted] = series.try_emplace(fp);
+    if (inserted) it->second.labels = by;
+    return it->second;
+  };
   const double budget = slo.error_budget();
   bool any_known = false;
   bool all_empty = true;
@@ -578,21 +602,22 @@ void Evaluator::Impl::EvaluateSlo(Batch& b, const RuleGroup& g, const SloRule& s
     if (!(*lr)->vector.empty() || !(*sr)->vector.empty()) all_empty = false;
     const auto& longs = CachedRatios(b, **lr, slo.by);
     const auto& shorts = CachedRatios(b, **sr, slo.by);
-    if (longs.empty()) {
+    if (longs.labels.empty()) {
       Keep(rs, out);
       continue;
     }
     std::set<Fingerprint> seen;
     AlertSpec spec{&slo.name, &slo.alert, tier.severity,
                    long_q,    g.source,   Labels{{"slo", slo.name}, {"tier", tier.name}}};
-    for (const auto& [by, long_ratio] : longs) {
-      auto sit = shorts.find(by);
-      if (sit == shorts.end()) continue;  // no short-window data for this series yet
+    for (std::size_t i = 0; i < longs.labels.size(); ++i) {
+      const Labels& by = longs.labels[i];
+      const double long_ratio = longs.values[i];
+      auto sit = shorts.index.find(longs.fps[i]);
+      if (sit == shorts.index.end()) continue;  // no short-window data for this series yet
       double burn_long = long_ratio / budget;
-      double burn_short = sit->second / budget;
+      double burn_short = shorts.values[sit->second] / budget;
       bool violating = burn_long > tier.factor && burn_short > tier.factor;
-      series[by].labels = by;
-      series[by].burn_rates[tier.name] = burn_long;
+      series_of(by, longs.fps[i]).burn_rates[tier.name] = burn_long;
       // The common case at scale: healthy and nothing remembered for this rule.
       if (!violating && rs.series.empty()) continue;
       TemplateData data;
@@ -640,9 +665,10 @@ void Evaluator::Impl::EvaluateSlo(Batch& b, const RuleGroup& g, const SloRule& s
     const auto* r = ResultOf(b, g.source, q);
     if (r != nullptr && *r) {
       status.budget_updated_at = b.now;
-      for (const auto& [by, ratio] : CachedRatios(b, **r, slo.by)) {
-        auto& st = series[by];
-        st.labels = by;
+      const auto& ratios = CachedRatios(b, **r, slo.by);
+      for (std::size_t i = 0; i < ratios.labels.size(); ++i) {
+        double ratio = ratios.values[i];
+        auto& st = series_of(ratios.labels[i], ratios.fps[i]);
         st.error_ratio = ratio;
         st.budget_remaining = 1.0 - ratio / budget;
       }
@@ -672,9 +698,11 @@ void Evaluator::Impl::EvaluateSlo(Batch& b, const RuleGroup& g, const SloRule& s
                    sev,      slo.ErrorRatioQuery(slo.window),
                    g.source, Labels{{"slo", slo.name}, {"budget_burned", std::to_string(pct)}}};
     std::set<Fingerprint> seen;
-    for (const auto& [by, st] : series) {
+    for (const auto& [fp, st] : series) {
+      const Labels& by = st.labels;
       if (!st.budget_remaining) continue;
       double consumed = 1.0 - *st.budget_remaining;
+      if (consumed < pct / 100.0 && rs.series.empty()) continue;
       TemplateData data;
       data.numbers["value"] = consumed;
       data.numbers["budget_consumed"] = consumed;
@@ -688,8 +716,6 @@ void Evaluator::Impl::EvaluateSlo(Batch& b, const RuleGroup& g, const SloRule& s
           [&] { return BuildAlert(spec, by, data, *b.rules); }, consumed, out);
     }
   }
-  status.series.clear();
-  for (auto& [k, v] : series) status.series.push_back(std::move(v));
   status.data_absent = any_known && all_empty;
   EvaluateAbsent(b, slo.name, slo.alert, slo.absent_after, all_empty, any_known, out);
 }
@@ -919,7 +945,14 @@ void Evaluator::EvaluateAllNow() {
 
 std::vector<SloStatus> Evaluator::SloStatuses() const {
   std::vector<SloStatus> out;
-  for (const auto& [name, s] : impl_->slo_status) out.push_back(s);
+  for (const auto& [name, entry] : impl_->slo_status) {
+    SloStatus s = entry.first;
+    for (const auto& [fp, series] : entry.second) s.series.push_back(series);
+    std::sort(
+        s.series.begin(), s.series.end(),
+        [](const SloSeriesStatus& a, const SloSeriesStatus& b) { return a.labels < b.labels; });
+    out.push_back(std::move(s));
+  }
   return out;
 }
 

@@ -1,7 +1,5 @@
 #include "tocsin/rules/rule_set.h"
 
-#include <regex>
-
 #include <fmt/format.h>
 
 #include "tocsin/common/duration.h"
@@ -10,10 +8,33 @@ namespace tocsin::rules {
 
 namespace {
 
-// "{{window}}" with any spacing inside the braces.
+// "{{window}}" with any spacing inside the braces. Hand-written rather than std::regex: it
+// runs for every SLO and window on every tick.
 std::string SubstituteWindow(const std::string& query, Duration window) {
-  static const std::regex kPlaceholder(R"(\{\{\s*window\s*\}\})");
-  return std::regex_replace(query, kPlaceholder, FormatDuration(window));
+  const std::string w = FormatDuration(window);
+  std::string out;
+  out.reserve(query.size() + 8);
+  std::size_t pos = 0;
+  while (pos < query.size()) {
+    auto open = query.find("{{", pos);
+    if (open == std::string::npos) break;
+    auto i = open + 2;
+    while (i < query.size() && (query[i] == ' ' || query[i] == '\t')) ++i;
+    bool match = query.compare(i, 6, "window") == 0;
+    auto j = i + 6;
+    while (match && j < query.size() && (query[j] == ' ' || query[j] == '\t')) ++j;
+    match = match && query.compare(j, 2, "}}") == 0;
+    if (!match) {
+      out.append(query, pos, open + 2 - pos);
+      pos = open + 2;
+      continue;
+    }
+    out.append(query, pos, open - pos);
+    out += w;
+    pos = j + 2;
+  }
+  if (pos < query.size()) out.append(query, pos, std::string::npos);
+  return out;
 }
 
 void HashField(std::uint64_t& h, std::string_view s) {
