@@ -6,6 +6,7 @@
 #include <cmath>
 #include <set>
 #include <unordered_map>
+#include <unordered_set>
 
 #include <fmt/format.h>
 #include <spdlog/spdlog.h>
@@ -609,6 +610,13 @@ void Evaluator::Impl::EvaluateSlo(Batch& b, const RuleGroup& g, const SloRule& s
     std::set<Fingerprint> seen;
     AlertSpec spec{&slo.name, &slo.alert, tier.severity,
                    long_q,    g.source,   Labels{{"slo", slo.name}, {"tier", tier.name}}};
+    // By-labels of the series this tier remembers: a healthy series not among them needs no
+    // alert labels at all (at 10,000 SLOs x 100 series this is most of the tick). Only valid
+    // when no static label overrides a `by:` label.
+    std::unordered_set<Fingerprint> active_by;
+    bool skip_healthy = std::none_of(slo.by.begin(), slo.by.end(),
+                                     [&](const std::string& l) { return slo.alert.labels.Has(l); });
+    for (const auto& [fp, st] : rs.series) active_by.insert(st.p.labels.Only(slo.by).fingerprint());
     for (std::size_t i = 0; i < longs.labels.size(); ++i) {
       const Labels& by = longs.labels[i];
       const double long_ratio = longs.values[i];
@@ -618,8 +626,11 @@ void Evaluator::Impl::EvaluateSlo(Batch& b, const RuleGroup& g, const SloRule& s
       double burn_short = shorts.values[sit->second] / budget;
       bool violating = burn_long > tier.factor && burn_short > tier.factor;
       series_of(by, longs.fps[i]).burn_rates[tier.name] = burn_long;
-      // The common case at scale: healthy and nothing remembered for this rule.
-      if (!violating && rs.series.empty()) continue;
+      // The common case at scale: healthy and nothing remembered for this series.
+      if (!violating &&
+          (rs.series.empty() || (skip_healthy && active_by.count(longs.fps[i]) == 0))) {
+        continue;
+      }
       TemplateData data;
       data.numbers["value"] = 1.0 - long_ratio;
       data.numbers["threshold"] = slo.objective / 100.0;
