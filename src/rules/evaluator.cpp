@@ -612,10 +612,13 @@ void Evaluator::Impl::EvaluateSlo(Batch& b, const RuleGroup& g, const SloRule& s
                    long_q,    g.source,   Labels{{"slo", slo.name}, {"tier", tier.name}}};
     // By-labels of the series this tier remembers: a healthy series not among them needs no
     // alert labels at all (at 10,000 SLOs x 100 series this is most of the tick). Only valid
-    // when no static label overrides a `by:` label.
+    // when no static or tocsin-set label overrides a `by:` label.
     std::unordered_set<Fingerprint> active_by;
-    bool skip_healthy = std::none_of(slo.by.begin(), slo.by.end(),
-                                     [&](const std::string& l) { return slo.alert.labels.Has(l); });
+    static const std::set<std::string> kSetByTocsin = {"alertname", "severity", "service", "domain",
+                                                       "kind",      "slo",      "tier"};
+    bool skip_healthy = std::none_of(slo.by.begin(), slo.by.end(), [&](const std::string& l) {
+      return slo.alert.labels.Has(l) || kSetByTocsin.count(l) != 0;
+    });
     for (const auto& [fp, st] : rs.series) active_by.insert(st.p.labels.Only(slo.by).fingerprint());
     for (std::size_t i = 0; i < longs.labels.size(); ++i) {
       const Labels& by = longs.labels[i];
