@@ -14,11 +14,14 @@
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/signal_set.hpp>
 
+#include "logging_alert_sink.h"
 #include "tocsin/app/runtime_config.h"
 #include "tocsin/app/systemd_notifier.h"
 #include "tocsin/app/version.h"
 #include "tocsin/common/asio_scheduler.h"
+#include "tocsin/common/http_client.h"
 #include "tocsin/common/log.h"
+#include "tocsin/common/worker_pool.h"
 #include "tocsin/http/server.h"
 #include "tocsin/incident/incident_api.h"
 #include "tocsin/incident/incident_manager.h"
@@ -27,6 +30,11 @@
 #include "tocsin/store/sqlite_incident_store.h"
 
 #include "logging_pager.h"
+#include "tocsin/rules/evaluator.h"
+#include "tocsin/rules/rule_metrics.h"
+#include "tocsin/rules/slo_report.h"
+#include "tocsin/rules/sqlite_alert_state_store.h"
+#include "tocsin/source/prometheus_client.h"
 
 namespace tocsin::app {
 
@@ -103,6 +111,8 @@ struct App::Impl {
   }
 
   std::shared_ptr<const http::Router> BuildRouter();
+  Result<void> StartRules();
+  void ApplyRules();
   void ScheduleWatchdog();
   void WaitForSignals();
   void StopWhenDrained();
@@ -137,6 +147,19 @@ struct App::Impl {
   // --------------------------------------------------------------------------------------------
 
   std::unique_ptr<http::Server> server;
+
+  // ---- Rules engine (issue 3) -----------------------------------------------------------
+  // Declared in this order (after `database`) so that destruction runs the evaluator, then the
+  // pools (joined: no query or state write still running), then the state store; the shared
+  // database goes last.
+  std::unique_ptr<rules::SqliteAlertStateStore> rules_state_store;
+  std::unique_ptr<WorkerPool> query_pool;
+  std::unique_ptr<WorkerPool> state_write_pool;  // one thread: writes stay in order
+  // MERGE NOTE (lead): replace with the dispatcher, which implements AlertSink.
+  LoggingAlertSink alert_sink;
+  std::unique_ptr<rules::Evaluator> evaluator;
+  std::unique_ptr<rules::RuleMetrics> rule_metrics;
+  std::shared_ptr<HttpClient> source_http = std::make_shared<CurlHttpClient>();
   TimePoint started_at;
   bool ready = false;
   bool stopping = false;
@@ -156,6 +179,7 @@ std::shared_ptr<const http::Router> App::Impl::BuildRouter() {
   });
   router->AddSync("GET", "/metrics", [this](const http::Request&) {
     uptime.Set(std::chrono::duration<double>(clock.Now() - started_at).count());
+    if (evaluator && rule_metrics) rule_metrics->Update(*evaluator);
     prometheus::TextSerializer serializer;
     http::Response r;
     r.content_type = "text/plain; version=0.0.4; charset=utf-8";
@@ -163,6 +187,11 @@ std::shared_ptr<const http::Router> App::Impl::BuildRouter() {
     return r;
   });
   if (incidents) incident::RegisterIncidentApi(*router, *incidents, clock);
+  router->AddSync("GET", "/api/v1/slos", [this](const http::Request&) {
+    if (!evaluator) return http::Response::Json(503, R"({"error":"rules engine not started"})");
+    return http::Response::Json(
+        200, rules::SloReportJson(evaluator->SloStatuses(), evaluator->SourceStatuses()));
+  });
   router->AddSync("POST", "/-/reload", [this](const http::Request&) {
     auto result = owner->Reload();
     if (!result) return http::Response::Text(400, result.error().message() + "\n");
@@ -193,6 +222,39 @@ Result<void> App::Impl::StartIncidents() {
   incidents = std::make_unique<incident::IncidentManager>(
       scheduler, *incident_store, *pager, ScheduleOf(*config), config->policies, config->incidents);
   return incidents->Start();
+}
+
+// Rules engine: SLI sources, the evaluator on the loop with a worker pool for queries, alert
+// state in the shared database, metrics on our registry. Alerts go to `alert_sink`.
+Result<void> App::Impl::StartRules() {
+  auto st = rules::SqliteAlertStateStore::Open(*database);
+  if (!st) return Fail(st.error());
+  rules_state_store = std::move(*st);
+  query_pool = std::make_unique<WorkerPool>(4);
+  state_write_pool = std::make_unique<WorkerPool>(1);
+  evaluator = std::make_unique<rules::Evaluator>(scheduler, *query_pool, alert_sink);
+  evaluator->SetStateStore(rules_state_store.get(), state_write_pool.get());
+  if (auto restored = evaluator->RestoreState(); !restored) {
+    // Losing pending counts is better than not alerting at all.
+    spdlog::error("rules: cannot restore alert state, starting from zero: {}",
+                  restored.error().message());
+  }
+  rule_metrics = std::make_unique<rules::RuleMetrics>(*registry);
+  ApplyRules();
+  evaluator->Start();
+  spdlog::info("rules: {} SLOs and {} threshold rules in {} groups", config->rules.slo_count(),
+               config->rules.rule_count(), config->rules.groups.size());
+  return {};
+}
+
+// (Re)installs sources and rules from `config`; state of unchanged rules is kept.
+void App::Impl::ApplyRules() {
+  rules::Evaluator::SourceMap sources;
+  for (const auto& s : config->main.sources) {
+    sources[s.name] = std::make_shared<source::PrometheusClient>(s, source_http);
+  }
+  evaluator->SetSources(std::move(sources));
+  evaluator->SetRules(std::make_shared<const rules::RuleSet>(config->rules));
 }
 
 void App::Impl::ScheduleWatchdog() {
@@ -255,6 +317,12 @@ Result<void> App::Start() {
     return Fail(started.error());
   }
 
+  if (auto rules_started = impl_->StartRules(); !rules_started) {
+    impl_->server->Stop();
+    impl_->server.reset();
+    return Fail(rules_started.error());
+  }
+
   impl_->signals.add(SIGTERM);
   impl_->signals.add(SIGINT);
   impl_->signals.add(SIGHUP);
@@ -294,6 +362,7 @@ Result<void> App::Reload() {
     impl_->incidents->Reconfigure(ScheduleOf(*impl_->config), impl_->config->policies,
                                   impl_->config->incidents);
   }
+  if (impl_->evaluator) impl_->ApplyRules();
   impl_->reload_ok.Set(1);
   impl_->reload_time.Set(static_cast<double>(ToUnixMillis(impl_->clock.Now())) / 1000.0);
   impl_->reloads.Add({{"result", "success"}}).Increment();
@@ -307,6 +376,7 @@ void App::Stop() {
   impl_->stopping = true;
   impl_->ready = false;
   (void)impl_->notifier.Stopping();
+  if (impl_->evaluator) impl_->evaluator->Stop();
   boost::system::error_code ec;
   impl_->signals.cancel(ec);
   if (impl_->server) impl_->server->Stop();

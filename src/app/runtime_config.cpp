@@ -9,6 +9,7 @@
 #include "tocsin/config/yaml_reader.h"
 #include "tocsin/oncall/roster_loader.h"
 #include "tocsin/oncall/schedule.h"
+#include "tocsin/rules/rule_loader.h"
 
 namespace tocsin::app {
 
@@ -64,6 +65,7 @@ RuntimeLoadResult LoadRuntimeConfig(const std::string& path, const config::Overr
   // Module loaders run here, each adding to out.diagnostics, then the cross checks.
   rc.api = http::LoadApiConfig(rc.main, out.diagnostics);
   LoadOncallAndIncidents(rc, out);
+  if (auto rules = rules::LoadRules(rc.main, out.diagnostics)) rc.rules = std::move(*rules);
   if (out.diagnostics.has_errors()) return out;
   out.config = std::move(rc);
   return out;

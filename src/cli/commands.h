@@ -18,5 +18,7 @@ void AddApiCommand(CLI::App& app, int& exit_code);
 void AddRosterCommand(CLI::App& app, int& exit_code);
 void AddIncidentsCommand(CLI::App& app, int& exit_code);
 void AddBackupCommand(CLI::App& app, int& exit_code);
+void AddTestCommand(CLI::App& app, int& exit_code);      // tocsin test rules FILE...
+void AddBacktestCommand(CLI::App& app, int& exit_code);  // tocsin backtest --rules DIR ...
 
 }  // namespace tocsin::cli

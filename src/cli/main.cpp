@@ -16,6 +16,8 @@ int main(int argc, char** argv) {
   tocsin::cli::AddRosterCommand(app, exit_code);
   tocsin::cli::AddIncidentsCommand(app, exit_code);
   tocsin::cli::AddBackupCommand(app, exit_code);
+  tocsin::cli::AddTestCommand(app, exit_code);
+  tocsin::cli::AddBacktestCommand(app, exit_code);
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {

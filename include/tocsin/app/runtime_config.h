@@ -10,6 +10,7 @@
 #include "tocsin/oncall/fairness.h"
 #include "tocsin/oncall/roster.h"
 #include "tocsin/store/store_config.h"
+#include "tocsin/rules/rule_set.h"
 
 namespace tocsin::app {
 
@@ -20,6 +21,8 @@ namespace tocsin::app {
 struct RuntimeConfig {
   config::Config main;
   http::ApiConfig api;
+  // The `evaluation:` section and every rule file `rule_files` matches (rules module).
+  rules::RuleSet rules;
   // Modules add their validated configuration here, e.g.
   //   rules::RuleSet rules;  dispatch::DispatchConfig dispatch;
   // On-call and incidents (issue 5): the roster (absent without roster_file), the escalation

@@ -1,0 +1,169 @@
+// `tocsin test rules` and `tocsin backtest` as library calls.
+#include "tocsin/rules/rule_test_runner.h"
+
+#include <gtest/gtest.h>
+
+#include <filesystem>
+#include <fstream>
+#include <set>
+
+#include "fake_sli_source.h"
+#include "support/temp_dir.h"
+#include "tocsin/rules/backtest.h"
+#include "tocsin/rules/rule_loader.h"
+
+namespace tocsin::rules {
+namespace {
+
+namespace fs = std::filesystem;
+
+TEST(SeriesValuesTest, ExpandsPromtoolNotation) {
+  auto v = ExpandSeriesValues("1 0+10x3 5x2 _ _x2 NaN -Inf 3-1x2 1e-3");
+  ASSERT_TRUE(v) << v.error().message();
+  std::vector<std::optional<double>> want = {1, 0, 10,           20,           30,          5,
+                                             5, 5, std::nullopt, std::nullopt, std::nullopt};
+  ASSERT_EQ(v->size(), 17u);
+  for (std::size_t i = 0; i < want.size(); ++i) EXPECT_EQ((*v)[i], want[i]) << i;
+  EXPECT_TRUE(std::isnan(*(*v)[11]));
+  EXPECT_TRUE(std::isinf(*(*v)[12]));
+  EXPECT_DOUBLE_EQ(*(*v)[13], 3);
+  EXPECT_DOUBLE_EQ(*(*v)[15], 1);
+  EXPECT_DOUBLE_EQ(*(*v)[16], 0.001);
+  for (const char* bad : {"abc", "1x", "1+x3", "1xx", "1x-2"}) {
+    EXPECT_FALSE(ExpandSeriesValues(bad)) << bad;
+  }
+}
+
+const char* kRules = R"(
+groups:
+  - name: live
+    interval: 30s
+    rules:
+      - alert: ws_rtt_p95
+        expr: ws_p95
+        threshold: 0.12
+        severity: critical
+        service: live-betting
+        domain: game-gateway
+        runbook: ws-rtt.md
+)";
+
+TEST(RuleTestRunnerTest, AWrongExpectationFailsWithWhatFired) {
+  testing::TempDir dir;
+  dir.Write("rules.yaml", kRules);
+  auto path = dir.Write("t.yaml", R"(
+rule_files: [rules.yaml]
+tests:
+  - name: fires at the third violation
+    interval: 30s
+    input:
+      - rule: ws_rtt_p95
+        series:
+          - labels: {region: eu}
+            values: "0.2x10"
+    alert_rule_test:
+      - eval_time: 1m
+        alertname: ws_rtt_p95
+        exp_alerts:
+          - exp_labels: {region: eu}
+  - name: wrongly expects it after two
+    interval: 30s
+    input:
+      - rule: ws_rtt_p95
+        series:
+          - labels: {region: eu}
+            values: "0.2x10"
+    alert_rule_test:
+      - eval_time: 30s
+        alertname: ws_rtt_p95
+        exp_alerts:
+          - exp_labels: {region: eu}
+)");
+  config::Diagnostics diags;
+  auto report = RunRuleTestFile(path, diags);
+  EXPECT_FALSE(report.invalid) << diags.ToString();
+  EXPECT_EQ(report.tests, 2u);
+  EXPECT_EQ(report.failed, 1u);
+  ASSERT_EQ(report.failures.size(), 1u);
+  EXPECT_NE(report.failures[0].find("wrongly expects it after two"), std::string::npos);
+  EXPECT_NE(report.failures[0].find("firing: none"), std::string::npos) << report.failures[0];
+}
+
+TEST(RuleTestRunnerTest, InvalidTestFilesAreReportedWithPositions) {
+  testing::TempDir dir;
+  dir.Write("rules.yaml", kRules);
+  auto path = dir.Write("t.yaml", R"(rule_files: [rules.yaml]
+tests:
+  - name: x
+    input:
+      - rule: nope
+        series: [{labels: {}, values: "1 2 zz"}]
+)");
+  config::Diagnostics diags;
+  auto report = RunRuleTestFile(path, diags);
+  EXPECT_TRUE(report.invalid);
+  EXPECT_NE(diags.ToString().find("bad series value \"zz\""), std::string::npos)
+      << diags.ToString();
+}
+
+// Every rule and SLO shipped in rules/ appears in a test under rules/tests/.
+TEST(ShippedRulesTest, EveryShippedRuleHasAUnitTest) {
+  auto rules_dir = fs::path(TOCSIN_SOURCE_DIR) / "rules";
+  config::Diagnostics diags;
+  RuleLoadOptions options;
+  auto set = LoadRuleFiles(ExpandGlob((rules_dir / "*.yaml").string()), options, diags);
+  ASSERT_TRUE(set) << diags.ToString();
+  std::string tests;
+  for (const auto& f : ExpandGlob((rules_dir / "tests" / "*.yaml").string())) {
+    std::ifstream in(f);
+    tests += std::string(std::istreambuf_iterator<char>(in), {});
+  }
+  std::size_t n = 0;
+  for (const auto& g : set->groups) {
+    for (const auto& s : g.slos) {
+      ++n;
+      EXPECT_NE(tests.find("slo: " + s.name), std::string::npos) << s.name << " has no test";
+    }
+    for (const auto& r : g.rules) {
+      ++n;
+      EXPECT_NE(tests.find("rule: " + r.name), std::string::npos) << r.name << " has no test";
+    }
+  }
+  EXPECT_GE(n, 9u);  // login, deposit, ws, game launch, ttfs + four causes
+}
+
+TEST(BacktestTest, ReplaysHistoryAndCountsPages) {
+  testing::TempDir dir;
+  auto file = dir.Write("rules.yaml", kRules);
+  config::Diagnostics diags;
+  RuleLoadOptions options;
+  auto set = LoadRuleFiles({file}, options, diags);
+  ASSERT_TRUE(set) << diags.ToString();
+  testing::FakeSliSource prom("prometheus");
+  // p95 above 120 ms between minute 10 and minute 20 of history, in one region.
+  prom.Set("ws_p95", [](TimePoint t) {
+    source::QueryResult r;
+    auto min = ToUnixMillis(t) / 60000;
+    r.vector.push_back({Labels{{"region", "eu"}}, t, (min >= 10 && min < 20) ? 0.3 : 0.05});
+    r.vector.push_back({Labels{{"region", "us"}}, t, 0.05});
+    return r;
+  });
+  auto report = RunBacktest(*set, prom, {FromUnixMillis(0), FromUnixMillis(3600000), std::nullopt});
+  ASSERT_TRUE(report) << report.error().message();
+  EXPECT_EQ(report->pages, 1u);
+  EXPECT_EQ(report->firings, 1u);
+  EXPECT_EQ(report->range_queries, 1u);
+  ASSERT_EQ(report->transitions.size(), 3u);
+  EXPECT_EQ(report->transitions[0].to, AlertState::kPending);
+  EXPECT_EQ(report->transitions[0].at, FromUnixMillis(10 * 60000));
+  EXPECT_EQ(report->transitions[1].to, AlertState::kFiring);
+  EXPECT_EQ(report->transitions[1].at, FromUnixMillis(11 * 60000));
+  EXPECT_EQ(report->transitions[2].to, AlertState::kResolved);
+  EXPECT_EQ(report->transitions[2].at, FromUnixMillis(21 * 60000));
+  // A source error is reported, not hidden.
+  prom.SetDown(true);
+  EXPECT_FALSE(RunBacktest(*set, prom, {FromUnixMillis(0), FromUnixMillis(60000), std::nullopt}));
+}
+
+}  // namespace
+}  // namespace tocsin::rules
