@@ -19,7 +19,13 @@
 #include "tocsin/app/version.h"
 #include "tocsin/common/asio_scheduler.h"
 #include "tocsin/common/log.h"
+#include "tocsin/dispatch/alertmanager_api.h"
+#include "tocsin/dispatch/dispatcher.h"
+#include "tocsin/dispatch/logging_group_sink.h"
+#include "tocsin/dispatch/silences.h"
+#include "tocsin/dispatch/sqlite_silence_store.h"
 #include "tocsin/http/server.h"
+#include "tocsin/store/database.h"
 
 namespace tocsin::app {
 
@@ -113,6 +119,17 @@ struct App::Impl {
   prometheus::Gauge& uptime;
   prometheus::Gauge& start_time;
   std::optional<RuntimeConfig> config;
+  // ---- dispatch (issue 4): silences, the alert pipeline and its Alertmanager-compatible API.
+  // Declared before `server` so that the server (whose handlers refer to these) goes first.
+  // LEAD: `database` is opened here only because nobody else did yet; merge it into the one
+  // shared store::Database. `group_sink` stands in for the incident manager (GroupSink).
+  std::unique_ptr<store::Database> database;
+  std::unique_ptr<dispatch::SqliteSilenceStore> silence_store;
+  std::unique_ptr<dispatch::Silences> silences;
+  dispatch::LoggingGroupSink group_sink;
+  std::unique_ptr<dispatch::Dispatcher> dispatcher;
+  Result<void> StartDispatch();
+  // ---- end dispatch
   std::unique_ptr<http::Server> server;
   TimePoint started_at;
   bool ready = false;
@@ -139,12 +156,36 @@ std::shared_ptr<const http::Router> App::Impl::BuildRouter() {
     r.body = serializer.Serialize(registry->Collect());
     return r;
   });
+  // Dispatch: Alertmanager API v2 (Prometheus, amtool) and GET /api/v1/groups.
+  dispatch::RegisterAlertmanagerApi(
+      *router, *dispatcher, *silences, clock,
+      {std::string(Version()), std::string(Revision()), std::string(BuildDate()), started_at});
   router->AddSync("POST", "/-/reload", [this](const http::Request&) {
     auto result = owner->Reload();
     if (!result) return http::Response::Text(400, result.error().message() + "\n");
     return http::Response::Text(200, "reloaded\n");
   });
   return router;
+}
+
+Result<void> App::Impl::StartDispatch() {
+  // LEAD: one Database for every module; open it once in Start() and pass it here.
+  if (!database) {
+    auto db = store::Database::Open(config->main.data_dir + "/tocsin.db");
+    if (!db) return Fail(db.error());
+    database = std::move(*db);
+  }
+  if (auto m = database->Migrate(dispatch::SqliteSilenceStore::Migrations()); !m) {
+    return Fail(m.error());
+  }
+  silence_store = std::make_unique<dispatch::SqliteSilenceStore>(*database);
+  silences = std::make_unique<dispatch::Silences>(*silence_store);
+  if (auto loaded = silences->Load(); !loaded) return Fail(loaded.error());
+  // LEAD: hand the rules engine `*dispatcher` as its AlertSink, and replace `group_sink` with
+  // the incident manager (GroupSink) once both are merged.
+  dispatcher = std::make_unique<dispatch::Dispatcher>(scheduler, group_sink, *silences, *registry,
+                                                      config->dispatch);
+  return {};
 }
 
 void App::Impl::ScheduleWatchdog() {
@@ -188,6 +229,7 @@ Result<void> App::Start() {
   if (impl_->options.setup_logging) ApplyLogging(loaded.config->main);
   if (auto dir = PrepareDataDir(loaded.config->main.data_dir); !dir) return Fail(dir.error());
   impl_->config = std::move(*loaded.config);
+  if (auto d = impl_->StartDispatch(); !d) return Fail(d.error());
 
   const auto& s = impl_->config->main.server;
   http::ServerOptions opts;
@@ -240,6 +282,8 @@ Result<void> App::Reload() {
   }
   if (impl_->options.setup_logging) ApplyLogging(loaded.config->main);
   impl_->config = std::move(*loaded.config);
+  // Dispatch: new routes, inhibit rules and maintenance windows; groups and silences stay.
+  impl_->dispatcher->ApplyConfig(impl_->config->dispatch);
   impl_->reload_ok.Set(1);
   impl_->reload_time.Set(static_cast<double>(ToUnixMillis(impl_->clock.Now())) / 1000.0);
   impl_->reloads.Add({{"result", "success"}}).Increment();

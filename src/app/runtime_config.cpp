@@ -11,6 +11,7 @@ RuntimeLoadResult LoadRuntimeConfig(const std::string& path, const config::Overr
   RuntimeConfig rc;
   rc.main = std::move(*main.config);
   // Module loaders run here, each adding to out.diagnostics, then the cross checks.
+  if (auto d = dispatch::LoadDispatchConfig(rc.main, out.diagnostics)) rc.dispatch = std::move(*d);
   if (out.diagnostics.has_errors()) return out;
   out.config = std::move(rc);
   return out;

@@ -5,6 +5,7 @@
 
 #include "tocsin/config/config.h"
 #include "tocsin/config/diagnostics.h"
+#include "tocsin/dispatch/dispatch_config.h"
 
 namespace tocsin::app {
 
@@ -16,6 +17,7 @@ struct RuntimeConfig {
   config::Config main;
   // Modules add their validated configuration here, e.g.
   //   rules::RuleSet rules;  dispatch::DispatchConfig dispatch;  oncall::Roster roster;
+  dispatch::DispatchConfig dispatch;  // route, receivers, inhibit_rules, maintenance_windows, ...
 };
 
 struct RuntimeLoadResult {

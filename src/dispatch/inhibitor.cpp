@@ -1,0 +1,68 @@
+#include "tocsin/dispatch/inhibitor.h"
+
+#include <algorithm>
+
+namespace tocsin::dispatch {
+
+namespace {
+
+const std::vector<std::string> kSymptomCauseEqual = {"service", "region"};
+
+Fingerprint ScopeKey(const Labels& l) { return l.Only(kSymptomCauseEqual).fingerprint(); }
+
+}  // namespace
+
+void Inhibitor::Rebuild(const std::vector<const Alert*>& firing, TimePoint now) {
+  sources_.assign(rules_.size(), {});
+  symptoms_.clear();
+  causes_.clear();
+  valid_until_ = TimePoint::max();
+  for (const Alert* a : firing) {
+    if (a->ResolvedAt(now)) continue;
+    if (a->ends_at != TimePoint{}) valid_until_ = std::min(valid_until_, a->ends_at);
+    for (std::size_t i = 0; i < rules_.size(); ++i) {
+      const auto& rule = rules_[i];
+      if (!MatchesAll(rule.source_matchers, a->labels)) continue;
+      sources_[i][a->labels.Only(rule.equal).fingerprint()].push_back(
+          {a->fingerprint(), MatchesAll(rule.target_matchers, a->labels)});
+    }
+    if (IsSymptom(a->labels)) symptoms_[ScopeKey(a->labels)].push_back(a->fingerprint());
+    if (IsCause(a->labels)) causes_[ScopeKey(a->labels)].push_back(a);
+  }
+}
+
+std::vector<std::string> Inhibitor::MutedBy(const Labels& labels, TimePoint) const {
+  std::vector<std::string> out;
+  Fingerprint self = labels.fingerprint();
+  for (std::size_t i = 0; i < rules_.size() && i < sources_.size(); ++i) {
+    const auto& rule = rules_[i];
+    if (!MatchesAll(rule.target_matchers, labels)) continue;
+    auto it = sources_[i].find(labels.Only(rule.equal).fingerprint());
+    if (it == sources_[i].end()) continue;
+    // An alert matching both sides cannot be inhibited by another two-sided alert, or two
+    // such alerts would silence each other (Alertmanager's rule).
+    bool two_sided = MatchesAll(rule.source_matchers, labels);
+    for (const auto& src : it->second) {
+      if (src.fingerprint == self || (two_sided && src.matches_target)) continue;
+      out.push_back(src.fingerprint.ToString());
+    }
+  }
+  if (IsCause(labels)) {
+    auto it = symptoms_.find(ScopeKey(labels));
+    if (it != symptoms_.end()) {
+      for (const auto& fp : it->second) out.push_back(fp.ToString());
+    }
+  }
+  std::sort(out.begin(), out.end());
+  out.erase(std::unique(out.begin(), out.end()), out.end());
+  return out;
+}
+
+std::vector<const Alert*> Inhibitor::CausesFor(const Labels& symptom) const {
+  if (!IsSymptom(symptom)) return {};
+  auto it = causes_.find(ScopeKey(symptom));
+  if (it == causes_.end()) return {};
+  return it->second;
+}
+
+}  // namespace tocsin::dispatch
