@@ -157,6 +157,7 @@ void ReadWindow(MapReader& r, MaintenanceWindowConfig& w) {
   bool weekly = r.Has("weekly");
   if (one_off && weekly) {
     r.Error("weekly", "a window is either one-off (start/end) or weekly, not both");
+    for (const char* key : {"start", "end", "weekly"}) r.Node(key);  // reported once, above
     return;
   }
   if (!one_off && !weekly) {
@@ -192,6 +193,7 @@ void ReadWindow(MapReader& r, MaintenanceWindowConfig& w) {
     }
     if (days.empty()) wk.Error("days", "name at least one day");
   }
+  int parsed = 0;
   for (const char* key : {"start", "end"}) {
     std::string text;
     if (!wk.String(key, text, true)) continue;
@@ -201,8 +203,9 @@ void ReadWindow(MapReader& r, MaintenanceWindowConfig& w) {
       continue;
     }
     (std::string_view(key) == "start" ? w.start_minute : w.end_minute) = *minute;
+    ++parsed;
   }
-  if (w.start_minute == w.end_minute && wk.Has("start") && wk.Has("end")) {
+  if (parsed == 2 && w.start_minute == w.end_minute) {
     wk.Error("end", "must differ from start");
   }
 }
@@ -221,8 +224,12 @@ std::optional<DispatchConfig> LoadDispatchConfig(const config::Config& cfg,
   DispatchConfig out;
   const std::string& file = cfg.file;
   auto section = [&](const char* name) -> YAML::Node {
+    // An absent section must read as "not there"; a default YAML::Node is a defined null.
     auto it = cfg.sections.find(name);
-    return it == cfg.sections.end() ? YAML::Node() : it->second;
+    if (it == cfg.sections.end() || !it->second.IsDefined() || it->second.IsNull()) {
+      return YAML::Node(YAML::NodeType::Undefined);
+    }
+    return it->second;
   };
 
   std::vector<RouteRef> refs;
@@ -256,9 +263,10 @@ std::optional<DispatchConfig> LoadDispatchConfig(const config::Config& cfg,
           }
           if (std::find(policies.begin(), policies.end(), rc.escalation_policy) == policies.end()) {
             std::string hint = config::Suggest(rc.escalation_policy, policies);
-            r.Error("escalation_policy", "escalation policy \"" + rc.escalation_policy +
-                                             "\" is not defined in escalation_policies" +
-                                             (hint.empty() ? "" : "; " + hint));
+            r.Error("escalation_policy",
+                    "escalation policy \"" + rc.escalation_policy +
+                        "\" is not defined in escalation_policies" +
+                        (hint.empty() ? "" : "; did you mean \"" + hint + "\"?"));
           }
         }
         ReadNotices(r, "slack", "channel", rc.notices);
@@ -278,7 +286,7 @@ std::optional<DispatchConfig> LoadDispatchConfig(const config::Config& cfg,
     std::string hint = config::Suggest(ref.receiver, names);
     local.Error(ref.position, "route names receiver \"" + ref.receiver +
                                   "\", which is not defined in receivers" +
-                                  (hint.empty() ? "" : "; " + hint));
+                                  (hint.empty() ? "" : "; did you mean \"" + hint + "\"?"));
   }
 
   if (YAML::Node rules = section("inhibit_rules"); rules) {
@@ -294,8 +302,14 @@ std::optional<DispatchConfig> LoadDispatchConfig(const config::Config& cfg,
         ReadMatchers(r, "source_matchers", rule.source_matchers);
         ReadMatchers(r, "target_matchers", rule.target_matchers);
         ReadLabelNames(r, "equal", rule.equal);
-        if (!has_source) r.Error("source_matchers", "is required (which alerts inhibit)");
-        if (!has_target) r.Error("target_matchers", "is required (which alerts are inhibited)");
+        if (!has_source) {
+          r.diags().Error(r.Here(),
+                          r.what() + ": source_matchers is required (which alerts inhibit)");
+        }
+        if (!has_target) {
+          r.diags().Error(r.Here(),
+                          r.what() + ": target_matchers is required (which alerts are inhibited)");
+        }
         out.inhibit_rules.push_back(std::move(rule));
       }
     }

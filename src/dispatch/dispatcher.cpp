@@ -205,6 +205,12 @@ void Dispatcher::AddToGroup(const Route& route, const Alert& alert, TimePoint no
     g.labels = std::move(group_labels);
   }
   g.route = &route;
+  if (g.receiver != route.receiver().name) {
+    // The new receiver has heard nothing of this group yet.
+    g.receiver = route.receiver().name;
+    g.notification = {};
+    g.flushed = false;
+  }
   Fingerprint fp = alert.fingerprint();
   auto pos = std::lower_bound(g.members.begin(), g.members.end(), fp);
   if (pos != g.members.end() && *pos == fp) return;

@@ -89,6 +89,7 @@ class Dispatcher final : public AlertSink {
   struct Group {
     std::string key;
     const Route* route = nullptr;
+    std::string receiver;  // a reload that changes it starts the group's notices afresh
     Labels labels;
     std::vector<Fingerprint> members;  // sorted
     TimerId timer = 0;
