@@ -14,5 +14,6 @@ inline constexpr int kExitUsage = 2;
 void AddServeCommand(CLI::App& app, int& exit_code);
 void AddCheckCommand(CLI::App& app, int& exit_code);
 void AddVersionCommand(CLI::App& app, int& exit_code);
+void AddSilenceCommand(CLI::App& app, int& exit_code);
 
 }  // namespace tocsin::cli

@@ -12,6 +12,7 @@ int main(int argc, char** argv) {
   tocsin::cli::AddServeCommand(app, exit_code);
   tocsin::cli::AddCheckCommand(app, exit_code);
   tocsin::cli::AddVersionCommand(app, exit_code);
+  tocsin::cli::AddSilenceCommand(app, exit_code);
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {
