@@ -160,9 +160,9 @@ TEST_F(AlertmanagerApiTest, FiltersSelectByMatchersReceiverAndMuteState) {
             200);
   EXPECT_EQ(GetJson("/api/v2/alerts").size(), 3u);
   EXPECT_EQ(GetJson("/api/v2/alerts?filter=alertname%3D%22Latency%22").size(), 2u);
-  EXPECT_EQ(GetJson("/api/v2/alerts?filter=alertname%3D%22Latency%22&filter=region%3D~%22ap.*%22")
-                .size(),
-            1u);
+  EXPECT_EQ(
+      GetJson("/api/v2/alerts?filter=alertname%3D%22Latency%22&filter=region%3D~%22ap.*%22").size(),
+      1u);
   EXPECT_EQ(GetJson("/api/v2/alerts?receiver=onc.*").size(), 1u);
   auto not_inhibited = GetJson("/api/v2/alerts?inhibited=false");
   ASSERT_EQ(not_inhibited.size(), 2u);
