@@ -177,7 +177,8 @@ struct Result {
   std::string name;
   double alerts_per_s = 0;
   double p99_ms = 0;
-  long rss_kb = 0;
+  long rss_kb = 0;            // VmHWM after the burst
+  long rss_after_get_kb = 0;  // VmHWM after GET /api/v2/alerts as well
   int failed = 0;
   std::optional<double> get_s;  // nullopt: no answer within the timeout
   std::size_t get_bytes = 0;
@@ -217,6 +218,7 @@ Result Measure(const std::string& name, unsigned short port, pid_t pid, const Op
   r.p99_ms = all.empty() ? 0 : all[std::min(all.size() - 1, all.size() * 99 / 100)];
   r.failed = failed;
 
+  r.rss_kb = PeakRssKb(pid);
   Connection c(port, o.get_timeout_s);
   std::string body;
   auto g0 = Clock::now();
@@ -226,7 +228,7 @@ Result Measure(const std::string& name, unsigned short port, pid_t pid, const Op
     r.get_s = std::chrono::duration<double>(Clock::now() - g0).count();
     r.get_bytes = body.size();
   }
-  r.rss_kb = PeakRssKb(pid);
+  r.rss_after_get_kb = PeakRssKb(pid);
   return r;
 }
 
@@ -338,21 +340,24 @@ int main(int argc, char** argv) {
     p.Wait(std::chrono::seconds(15));
   }
 
-  fmt::print("\n{:<14} {:>14} {:>14} {:>14} {:>8}   {}\n", "server", "alerts/s", "p99 POST ms",
-             "peak RSS MiB", "failed", "GET /api/v2/alerts (all active)");
+  fmt::print("\n{:<14} {:>10} {:>12} {:>14} {:>16} {:>7}   {}\n", "server", "alerts/s",
+             "p99 POST ms", "peak RSS MiB", "(incl. GET) MiB", "failed",
+             "GET /api/v2/alerts (all active)");
   for (const auto& r : results) {
     std::string get = r.get_s ? fmt::format("{:.3f} s ({:.1f} MiB)", *r.get_s,
                                             static_cast<double>(r.get_bytes) / (1 << 20))
                               : fmt::format("no answer within {} s", o.get_timeout_s);
-    fmt::print("{:<14} {:>14.0f} {:>14.2f} {:>14.1f} {:>8}   {}\n", r.name, r.alerts_per_s,
-               r.p99_ms, static_cast<double>(r.rss_kb) / 1024, r.failed, get);
+    fmt::print("{:<14} {:>10.0f} {:>12.2f} {:>14.1f} {:>16.1f} {:>7}   {}\n", r.name,
+               r.alerts_per_s, r.p99_ms, static_cast<double>(r.rss_kb) / 1024,
+               static_cast<double>(r.rss_after_get_kb) / 1024, r.failed, get);
   }
   const auto& t = results[0];
   const auto& a = results[1];
   fmt::print(
       "\ntocsin / alertmanager: throughput x{:.1f} (target >= 5), p99 latency x{:.2f}, "
-      "memory x{:.2f} (target <= 0.33)\n",
+      "peak memory x{:.2f} after the burst (target <= 0.33), x{:.2f} including the GET\n",
       t.alerts_per_s / a.alerts_per_s, t.p99_ms / a.p99_ms,
-      static_cast<double>(t.rss_kb) / static_cast<double>(a.rss_kb));
+      static_cast<double>(t.rss_kb) / static_cast<double>(a.rss_kb),
+      static_cast<double>(t.rss_after_get_kb) / static_cast<double>(a.rss_after_get_kb));
   return t.failed || a.failed ? 1 : 0;
 }

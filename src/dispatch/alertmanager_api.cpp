@@ -3,9 +3,11 @@
 #include <fmt/format.h>
 #include <re2/re2.h>
 
+#include <simdjson.h>
 #include <algorithm>
 #include <nlohmann/json.hpp>
 
+#include "fast_time.h"
 #include "tocsin/common/duration.h"
 
 namespace tocsin::dispatch {
@@ -20,9 +22,13 @@ std::string JsonString(std::string_view s) { return json(std::string(s)).dump();
 // well under a second, and building an nlohmann tree for that costs more than the rest.
 void AppendEscaped(std::string& out, std::string_view s) {
   out.push_back('"');
-  for (char c : s) {
-    auto u = static_cast<unsigned char>(c);
-    switch (c) {
+  std::size_t run = 0;  // start of the pending stretch that needs no escaping
+  for (std::size_t i = 0; i < s.size(); ++i) {
+    auto u = static_cast<unsigned char>(s[i]);
+    if (u >= 0x20 && u != '"' && u != '\\') continue;
+    out.append(s.data() + run, i - run);
+    run = i + 1;
+    switch (u) {
       case '"':
         out += "\\\"";
         break;
@@ -39,13 +45,10 @@ void AppendEscaped(std::string& out, std::string_view s) {
         out += "\\t";
         break;
       default:
-        if (u < 0x20) {
-          out += fmt::format("\\u{:04x}", u);
-        } else {
-          out.push_back(c);
-        }
+        out += fmt::format("\\u{:04x}", u);
     }
   }
+  out.append(s.data() + run, s.size() - run);
   out.push_back('"');
 }
 
@@ -173,70 +176,83 @@ bool SilenceMatchesFilter(const Silence& s, const Matchers& filter) {
 
 std::vector<Alert> ParsePostedAlerts(std::string_view body, TimePoint now, Duration resolve_timeout,
                                      std::vector<std::string>& errors) {
+  // simdjson: alert ingest is the hot path (Prometheus posts every alert every minute), and
+  // building an nlohmann tree costs several times more than the rest of the pipeline.
   std::vector<Alert> out;
-  json doc;
-  try {
-    doc = json::parse(body);
-  } catch (const json::exception& e) {
-    errors.push_back(std::string("body is not valid JSON: ") + e.what());
+  static thread_local simdjson::dom::parser parser;
+  simdjson::dom::element doc;
+  if (auto err = parser.parse(body.data(), body.size()).get(doc); err) {
+    errors.push_back(std::string("body is not valid JSON: ") + simdjson::error_message(err));
     return out;
   }
-  if (!doc.is_array()) {
+  simdjson::dom::array items;
+  if (doc.get_array().get(items)) {
     errors.push_back("body must be a JSON array of alerts");
     return out;
   }
-  out.reserve(doc.size());
+  out.reserve(items.size());
   std::size_t index = 0;
-  for (const auto& item : doc) {
+  std::vector<Label> labels;
+  for (simdjson::dom::element item : items) {
     std::size_t i = index++;
     auto reject = [&](const std::string& why) {
       errors.push_back(fmt::format("alert {}: {}", i, why));
     };
-    if (!item.is_object()) {
+    simdjson::dom::object obj;
+    if (item.get_object().get(obj)) {
       reject("must be an object with labels");
       continue;
     }
-    auto labels = item.find("labels");
-    if (labels == item.end() || !labels->is_object() || labels->empty()) {
+    simdjson::dom::object label_obj;
+    if (obj["labels"].get_object().get(label_obj) || label_obj.size() == 0) {
       reject("labels are required and must not be empty");
       continue;
     }
-    std::vector<Label> items;
+    labels.clear();
     std::string bad;
-    for (auto it = labels->begin(); it != labels->end(); ++it) {
-      if (!IsValidLabelName(it.key())) {
-        bad = fmt::format("invalid label name \"{}\"", it.key());
+    for (auto field : label_obj) {
+      std::string_view value;
+      if (!IsValidLabelName(field.key)) {
+        bad = fmt::format("invalid label name \"{}\"", field.key);
         break;
       }
-      if (!it.value().is_string()) {
-        bad = fmt::format("label {} must have a string value", it.key());
+      if (field.value.get_string().get(value)) {
+        bad = fmt::format("label {} must have a string value", field.key);
         break;
       }
-      items.push_back({it.key(), it.value().get<std::string>()});
+      labels.push_back({std::string(field.key), std::string(value)});
     }
     if (!bad.empty()) {
       reject(bad);
       continue;
     }
     Alert a;
-    a.labels = Labels(std::move(items));
+    a.labels = Labels(labels);
     if (a.labels.empty()) {
       reject("every label value is empty");
       continue;
     }
-    if (auto ann = item.find("annotations"); ann != item.end() && ann->is_object()) {
-      for (auto it = ann->begin(); it != ann->end(); ++it) {
-        if (it.value().is_string()) a.annotations[it.key()] = it.value().get<std::string>();
+    simdjson::dom::object ann;
+    if (!obj["annotations"].get_object().get(ann)) {
+      for (auto field : ann) {
+        std::string_view value;
+        if (!field.value.get_string().get(value)) {
+          a.annotations.emplace(std::string(field.key), std::string(value));
+        }
       }
     }
     bool ok = true;
     for (const char* key : {"startsAt", "endsAt"}) {
-      auto f = item.find(key);
-      if (f == item.end() || f->is_null()) continue;
-      std::string text = f->is_string() ? f->get<std::string>() : std::string();
+      simdjson::dom::element e;
+      if (obj[key].get(e) || e.is_null()) continue;
+      std::string_view text;
+      if (e.get_string().get(text)) text = {};
       // Go's zero time, which some clients send for "unset".
-      if (text.rfind("0001-01-01T00:00:00", 0) == 0) continue;
-      auto t = ParseTime(text);
+      if (text.substr(0, 19) == "0001-01-01T00:00:00") continue;
+      auto t = ParseRfc3339Fast(text);
+      if (!t) {
+        if (auto slow = ParseTime(text)) t = *slow;
+      }
       if (!t) {
         reject(fmt::format("{} \"{}\" is not an RFC 3339 time", key, text));
         ok = false;
@@ -251,9 +267,8 @@ std::vector<Alert> ParsePostedAlerts(std::string_view body, TimePoint now, Durat
       reject("endsAt is before startsAt");
       continue;
     }
-    if (auto g = item.find("generatorURL"); g != item.end() && g->is_string()) {
-      a.generator_url = g->get<std::string>();
-    }
+    std::string_view generator;
+    if (!obj["generatorURL"].get_string().get(generator)) a.generator_url = generator;
     a.updated_at = now;
     a.state = a.ends_at <= now ? AlertState::kResolved : AlertState::kFiring;
     if (auto sev = ParseSeverity(a.labels.GetOr("severity"))) a.severity = *sev;
@@ -261,7 +276,6 @@ std::vector<Alert> ParsePostedAlerts(std::string_view body, TimePoint now, Durat
     a.kind = kind == "cause"     ? AlertKind::kCause
              : kind == "symptom" ? AlertKind::kSymptom
                                  : AlertKind::kUnspecified;
-    a.rule = std::string(a.labels.GetOr("alertname"));
     out.push_back(std::move(a));
   }
   return out;
@@ -300,10 +314,11 @@ void RegisterAlertmanagerApi(http::Router& router, Dispatcher& dispatcher, Silen
     std::vector<std::string> errors;
     auto alerts =
         ParsePostedAlerts(req.body, now, dispatcher.config().alertmanager.resolve_timeout, errors);
-    if (!alerts.empty()) dispatcher.OnAlerts(alerts, now);
+    std::size_t accepted = alerts.size();
+    if (!alerts.empty()) dispatcher.Ingest(std::move(alerts), now);
     if (!errors.empty()) {
       std::string msg =
-          fmt::format("{} of {} alerts rejected: ", errors.size(), errors.size() + alerts.size());
+          fmt::format("{} of {} alerts rejected: ", errors.size(), errors.size() + accepted);
       for (std::size_t i = 0; i < errors.size() && i < 20; ++i) msg += (i ? "; " : "") + errors[i];
       if (errors.size() > 20) msg += fmt::format("; and {} more", errors.size() - 20);
       return JsonError(400, msg);
@@ -332,13 +347,16 @@ void RegisterAlertmanagerApi(http::Router& router, Dispatcher& dispatcher, Silen
         return JsonError(400, "bad receiver regex: " + receiver_re->error());
       }
     }
+    // Rows hold pointers into the dispatcher (nothing runs on the loop meanwhile) and sort
+    // by the numeric fingerprint, which orders exactly as its fixed-width hex form does.
     struct Row {
-      std::string fingerprint;
+      std::uint64_t fingerprint;
       const Alert* alert;
       const std::vector<std::string>* receivers;
-      MuteStatus status;
     };
     std::vector<Row> rows;
+    rows.reserve(dispatcher.alert_count());
+    std::size_t bytes = 0;
     dispatcher.ForEachActiveAlert(
         now, [&](const Alert& a, const std::vector<std::string>& receivers) {
           if (!MatchesAll(*filter, a.labels)) return;
@@ -348,22 +366,26 @@ void RegisterAlertmanagerApi(http::Router& router, Dispatcher& dispatcher, Silen
             });
             if (!any) return;
           }
-          MuteStatus st = dispatcher.StatusOf(a.labels, now);
-          bool is_silenced = !st.silenced_by.empty() || !st.muted_by.empty();
-          bool is_inhibited = !st.inhibited_by.empty();
-          if (!st.suppressed() && !active) return;
-          if (is_silenced && !silenced) return;
-          if (is_inhibited && !inhibited) return;
-          rows.push_back({a.fingerprint().ToString(), &a, &receivers, std::move(st)});
+          rows.push_back({a.fingerprint().value(), &a, &receivers});
+          bytes += 320 + a.generator_url.size();
+          for (const auto& l : a.labels) bytes += l.name.size() + l.value.size() + 6;
+          for (const auto& [k, v] : a.annotations) bytes += k.size() + v.size() + 6;
         });
     std::sort(rows.begin(), rows.end(),
               [](const Row& x, const Row& y) { return x.fingerprint < y.fingerprint; });
     std::string out;
-    out.reserve(rows.size() * 400 + 2);
+    out.reserve(bytes + 2);
     out.push_back('[');
-    for (std::size_t i = 0; i < rows.size(); ++i) {
-      const Row& r = rows[i];
-      if (i) out.push_back(',');
+    bool first_row = true;
+    for (const Row& r : rows) {
+      MuteStatus st = dispatcher.StatusOf(r.alert->labels, now);
+      bool is_silenced = !st.silenced_by.empty() || !st.muted_by.empty();
+      bool is_inhibited = !st.inhibited_by.empty();
+      if (!st.suppressed() && !active) continue;
+      if (is_silenced && !silenced) continue;
+      if (is_inhibited && !inhibited) continue;
+      if (!first_row) out.push_back(',');
+      first_row = false;
       out += "{\"labels\":{";
       bool first = true;
       for (const auto& l : r.alert->labels) {
@@ -382,11 +404,15 @@ void RegisterAlertmanagerApi(http::Router& router, Dispatcher& dispatcher, Silen
         out.push_back(':');
         AppendEscaped(out, v);
       }
-      out += "},\"startsAt\":\"" + FormatRfc3339(r.alert->starts_at) + "\",\"endsAt\":\"" +
-             FormatRfc3339(r.alert->ends_at) + "\",\"updatedAt\":\"" +
-             FormatRfc3339(r.alert->updated_at) + "\",\"generatorURL\":";
+      out += "},\"startsAt\":\"";
+      AppendRfc3339(out, r.alert->starts_at);
+      out += "\",\"endsAt\":\"";
+      AppendRfc3339(out, r.alert->ends_at);
+      out += "\",\"updatedAt\":\"";
+      AppendRfc3339(out, r.alert->updated_at);
+      out += "\",\"generatorURL\":";
       AppendEscaped(out, r.alert->generator_url);
-      out += ",\"fingerprint\":\"" + r.fingerprint + "\",\"receivers\":[";
+      out += ",\"fingerprint\":\"" + Fingerprint(r.fingerprint).ToString() + "\",\"receivers\":[";
       for (std::size_t k = 0; k < r.receivers->size(); ++k) {
         if (k) out.push_back(',');
         out += "{\"name\":";
@@ -394,14 +420,13 @@ void RegisterAlertmanagerApi(http::Router& router, Dispatcher& dispatcher, Silen
         out.push_back('}');
       }
       out += "],\"status\":{\"state\":";
-      out += r.status.suppressed() ? "\"suppressed\"" : "\"active\"";
-      std::vector<std::string> silenced_by = r.status.silenced_by;
+      out += st.suppressed() ? "\"suppressed\"" : "\"active\"";
       out += ",\"silencedBy\":";
-      AppendStringArray(out, silenced_by);
+      AppendStringArray(out, st.silenced_by);
       out += ",\"inhibitedBy\":";
-      AppendStringArray(out, r.status.inhibited_by);
+      AppendStringArray(out, st.inhibited_by);
       out += ",\"mutedBy\":";
-      AppendStringArray(out, r.status.muted_by);
+      AppendStringArray(out, st.muted_by);
       out += "}}";
     }
     out.push_back(']');

@@ -125,18 +125,12 @@ void Dispatcher::Reroute(TimePoint now) {
   }
   for (auto& [fp, e] : alerts_) e.groups = 0;
   for (auto& [fp, e] : alerts_) {
-    e.receivers.clear();
     if (e.alert.ResolvedAt(now)) continue;
     for (const Route* r : route_->Match(e.alert.labels)) AddToGroup(*r, e.alert, now);
   }
-  for (auto& [fp, e] : alerts_) {
-    for (const Route* r : route_->Match(e.alert.labels)) {
-      if (std::find(e.receivers.begin(), e.receivers.end(), r->receiver().name) ==
-          e.receivers.end()) {
-        e.receivers.push_back(r->receiver().name);
-      }
-    }
-  }
+  // Receiver lists are re-interned from scratch: names may have changed.
+  receiver_lists_.clear();
+  for (auto& [fp, e] : alerts_) e.receivers = ReceiversOf(route_->Match(e.alert.labels));
   std::erase_if(groups_, [&](auto& kv) {
     if (kv.second.route != nullptr) return false;
     if (kv.second.timer) scheduler_.Cancel(kv.second.timer);
@@ -148,13 +142,17 @@ void Dispatcher::Reroute(TimePoint now) {
 }
 
 void Dispatcher::OnAlerts(const std::vector<Alert>& alerts, TimePoint now) {
-  for (const auto& a : alerts) Insert(a, now);
+  Ingest(std::vector<Alert>(alerts), now);
+}
+
+void Dispatcher::Ingest(std::vector<Alert>&& alerts, TimePoint now) {
+  for (auto& a : alerts) Insert(std::move(a), now);
   metrics_->received.Increment(static_cast<double>(alerts.size()));
   metrics_->groups.Set(static_cast<double>(groups_.size()));
   metrics_->alerts.Set(static_cast<double>(alerts_.size()));
 }
 
-void Dispatcher::Insert(const Alert& incoming, TimePoint now) {
+void Dispatcher::Insert(Alert&& incoming, TimePoint now) {
   Fingerprint fp = incoming.fingerprint();
   auto [it, fresh] = alerts_.try_emplace(fp);
   Entry& e = it->second;
@@ -164,7 +162,7 @@ void Dispatcher::Insert(const Alert& incoming, TimePoint now) {
     // the two overlap; a new occurrence after a resolution starts over.
     bool overlaps = (incoming.ends_at == TimePoint{} || incoming.ends_at > old.starts_at) &&
                     (old.ends_at == TimePoint{} || incoming.starts_at <= old.ends_at);
-    Alert merged = incoming;
+    Alert merged = std::move(incoming);
     if (overlaps && old.starts_at < merged.starts_at) merged.starts_at = old.starts_at;
     merged.updated_at = now;
     bool changed_state = old.ResolvedAt(now) != merged.ResolvedAt(now);
@@ -176,7 +174,7 @@ void Dispatcher::Insert(const Alert& incoming, TimePoint now) {
     // Resolved again while waiting for the sweep: nothing to group.
     if (e.alert.ResolvedAt(now)) return;
   } else {
-    e.alert = incoming;
+    e.alert = std::move(incoming);
     e.alert.updated_at = now;
     inhibitor_dirty_ = true;
   }
@@ -185,14 +183,19 @@ void Dispatcher::Insert(const Alert& incoming, TimePoint now) {
     alerts_.erase(it);
     return;
   }
-  e.receivers.clear();
-  for (const Route* r : route_->Match(e.alert.labels)) {
-    AddToGroup(*r, e.alert, now);
-    if (std::find(e.receivers.begin(), e.receivers.end(), r->receiver().name) ==
-        e.receivers.end()) {
-      e.receivers.push_back(r->receiver().name);
+  auto routes = route_->Match(e.alert.labels);
+  for (const Route* r : routes) AddToGroup(*r, e.alert, now);
+  e.receivers = ReceiversOf(routes);
+}
+
+const std::vector<std::string>* Dispatcher::ReceiversOf(const std::vector<const Route*>& routes) {
+  std::vector<std::string> names;
+  for (const Route* r : routes) {
+    if (std::find(names.begin(), names.end(), r->receiver().name) == names.end()) {
+      names.push_back(r->receiver().name);
     }
   }
+  return &*receiver_lists_.insert(std::move(names)).first;
 }
 
 void Dispatcher::AddToGroup(const Route& route, const Alert& alert, TimePoint now) {

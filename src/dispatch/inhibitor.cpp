@@ -1,6 +1,7 @@
 #include "tocsin/dispatch/inhibitor.h"
 
 #include <algorithm>
+#include <optional>
 
 namespace tocsin::dispatch {
 
@@ -33,7 +34,7 @@ void Inhibitor::Rebuild(const std::vector<const Alert*>& firing, TimePoint now) 
 
 std::vector<std::string> Inhibitor::MutedBy(const Labels& labels, TimePoint) const {
   std::vector<std::string> out;
-  Fingerprint self = labels.fingerprint();
+  std::optional<Fingerprint> self;  // computed only when a source is found
   for (std::size_t i = 0; i < rules_.size() && i < sources_.size(); ++i) {
     const auto& rule = rules_[i];
     if (!MatchesAll(rule.target_matchers, labels)) continue;
@@ -43,7 +44,8 @@ std::vector<std::string> Inhibitor::MutedBy(const Labels& labels, TimePoint) con
     // such alerts would silence each other (Alertmanager's rule).
     bool two_sided = MatchesAll(rule.source_matchers, labels);
     for (const auto& src : it->second) {
-      if (src.fingerprint == self || (two_sided && src.matches_target)) continue;
+      if (!self) self = labels.fingerprint();
+      if (src.fingerprint == *self || (two_sided && src.matches_target)) continue;
       out.push_back(src.fingerprint.ToString());
     }
   }
@@ -53,6 +55,7 @@ std::vector<std::string> Inhibitor::MutedBy(const Labels& labels, TimePoint) con
       for (const auto& fp : it->second) out.push_back(fp.ToString());
     }
   }
+  if (out.size() < 2) return out;
   std::sort(out.begin(), out.end());
   out.erase(std::unique(out.begin(), out.end()), out.end());
   return out;

@@ -2,6 +2,7 @@
 
 #include <map>
 #include <memory>
+#include <set>
 #include <string>
 #include <unordered_map>
 #include <vector>
@@ -63,13 +64,15 @@ class Dispatcher final : public AlertSink {
   Dispatcher& operator=(const Dispatcher&) = delete;
 
   void OnAlerts(const std::vector<Alert>& alerts, TimePoint now) override;
+  // Same as OnAlerts, taking the alerts over instead of copying them (bulk ingest).
+  void Ingest(std::vector<Alert>&& alerts, TimePoint now);
   void ApplyConfig(const DispatchConfig& config);
 
   // Alerts not yet resolved at `now`, each with its receivers; fn(alert, receivers).
   template <typename Fn>
   void ForEachActiveAlert(TimePoint now, Fn&& fn) const {
     for (const auto& [fp, entry] : alerts_) {
-      if (!entry.alert.ResolvedAt(now)) fn(entry.alert, entry.receivers);
+      if (!entry.alert.ResolvedAt(now)) fn(entry.alert, *entry.receivers);
     }
   }
   std::size_t alert_count() const { return alerts_.size(); }
@@ -83,7 +86,8 @@ class Dispatcher final : public AlertSink {
  private:
   struct Entry {
     Alert alert;
-    std::vector<std::string> receivers;
+    // Interned: 100,000 alerts share a handful of receiver lists.
+    const std::vector<std::string>* receivers = nullptr;
     std::size_t groups = 0;  // how many groups hold it
   };
   struct Group {
@@ -99,7 +103,8 @@ class Dispatcher final : public AlertSink {
   };
   struct Metrics;
 
-  void Insert(const Alert& alert, TimePoint now);
+  void Insert(Alert&& alert, TimePoint now);
+  const std::vector<std::string>* ReceiversOf(const std::vector<const Route*>& routes);
   void AddToGroup(const Route& route, const Alert& alert, TimePoint now);
   void Flush(const std::string& key);
   void EnsureInhibitorFresh(TimePoint now) const;
@@ -117,6 +122,7 @@ class Dispatcher final : public AlertSink {
   std::vector<std::unique_ptr<Stage>> stages_;
   std::unordered_map<Fingerprint, Entry> alerts_;
   std::map<std::string, Group> groups_;
+  std::set<std::vector<std::string>> receiver_lists_;
   mutable bool inhibitor_dirty_ = true;
   TimerId gc_timer_ = 0;
   std::unique_ptr<Metrics> metrics_;
