@@ -7,7 +7,7 @@
 #include <algorithm>
 #include <nlohmann/json.hpp>
 
-#include "fast_time.h"
+#include "tocsin/dispatch/fast_time.h"
 #include "tocsin/common/duration.h"
 
 namespace tocsin::dispatch {

@@ -1,4 +1,4 @@
-#include "fast_time.h"
+#include "tocsin/dispatch/fast_time.h"
 
 #include <cstdint>
 
