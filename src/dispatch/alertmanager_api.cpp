@@ -7,8 +7,8 @@
 #include <algorithm>
 #include <nlohmann/json.hpp>
 
-#include "tocsin/dispatch/fast_time.h"
 #include "tocsin/common/duration.h"
+#include "tocsin/dispatch/fast_time.h"
 
 namespace tocsin::dispatch {
 

@@ -146,7 +146,12 @@ void Dispatcher::OnAlerts(const std::vector<Alert>& alerts, TimePoint now) {
 }
 
 void Dispatcher::Ingest(std::vector<Alert>&& alerts, TimePoint now) {
-  for (auto& a : alerts) Insert(std::move(a), now);
+  for (auto& a : alerts) {
+    // Pending (not yet `for` long enough) and inactive alerts must not page; the rules engine
+    // may still report them.
+    if (a.state == AlertState::kPending || a.state == AlertState::kInactive) continue;
+    Insert(std::move(a), now);
+  }
   metrics_->received.Increment(static_cast<double>(alerts.size()));
   metrics_->groups.Set(static_cast<double>(groups_.size()));
   metrics_->alerts.Set(static_cast<double>(alerts_.size()));

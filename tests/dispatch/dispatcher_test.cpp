@@ -324,6 +324,20 @@ TEST_F(DispatcherTest, ReloadKeepsGroupsSoNothingPagesTwice) {
   EXPECT_EQ(sink_.flushes[1].group.receiver.name, "slack");
 }
 
+TEST_F(DispatcherTest, PendingAlertsFromTheRulesEngineDoNotPage) {
+  Alert pending = Firing({{"alertname", "LoginErrors"}, {"service", "login"}});
+  pending.state = AlertState::kPending;
+  Send({pending});
+  AdvanceTo(1h);
+  EXPECT_TRUE(sink_.flushes.empty());
+  EXPECT_TRUE(dispatcher_->Groups().empty());
+  // Once it fires, it pages after group_wait.
+  Alert firing = Firing({{"alertname", "LoginErrors"}, {"service", "login"}});
+  Send({firing});
+  AdvanceTo(1h + 30s);
+  EXPECT_EQ(sink_.flushes.size(), 1u);
+}
+
 TEST_F(DispatcherTest, MetricsCountReceivedDeduplicatedGroupedNotified) {
   Labels l{{"alertname", "X"}, {"service", "s"}};
   Send({Firing(l)});
