@@ -351,34 +351,30 @@ void RegisterAlertmanagerApi(http::Router& router, Dispatcher& dispatcher, Silen
     // by the numeric fingerprint, which orders exactly as its fixed-width hex form does.
     struct Row {
       std::uint64_t fingerprint;
-      const Alert* alert;
+      const StoredAlert* alert;
       const std::vector<std::string>* receivers;
     };
     std::vector<Row> rows;
     rows.reserve(dispatcher.alert_count());
-    std::size_t bytes = 0;
     dispatcher.ForEachActiveAlert(
-        now, [&](const Alert& a, const std::vector<std::string>& receivers) {
-          if (!MatchesAll(*filter, a.labels)) return;
+        now, [&](Fingerprint fp, const StoredAlert& a, const std::vector<std::string>& receivers) {
+          if (!filter->empty() && !MatchesAll(*filter, a.labels())) return;
           if (receiver_re) {
             bool any = std::any_of(receivers.begin(), receivers.end(), [&](const std::string& r) {
               return RE2::FullMatch(r, *receiver_re);
             });
             if (!any) return;
           }
-          rows.push_back({a.fingerprint().value(), &a, &receivers});
-          bytes += 320 + a.generator_url.size();
-          for (const auto& l : a.labels) bytes += l.name.size() + l.value.size() + 6;
-          for (const auto& [k, v] : a.annotations) bytes += k.size() + v.size() + 6;
+          rows.push_back({fp.value(), &a, &receivers});
         });
     std::sort(rows.begin(), rows.end(),
               [](const Row& x, const Row& y) { return x.fingerprint < y.fingerprint; });
     std::string out;
-    out.reserve(bytes + 2);
+    out.reserve(rows.size() * 560 + 2);
     out.push_back('[');
     bool first_row = true;
     for (const Row& r : rows) {
-      MuteStatus st = dispatcher.StatusOf(r.alert->labels, now);
+      MuteStatus st = dispatcher.StatusOf(r.alert->labels(), now);
       bool is_silenced = !st.silenced_by.empty() || !st.muted_by.empty();
       bool is_inhibited = !st.inhibited_by.empty();
       if (!st.suppressed() && !active) continue;
@@ -388,30 +384,25 @@ void RegisterAlertmanagerApi(http::Router& router, Dispatcher& dispatcher, Silen
       first_row = false;
       out += "{\"labels\":{";
       bool first = true;
-      for (const auto& l : r.alert->labels) {
-        if (!first) out.push_back(',');
-        first = false;
-        AppendEscaped(out, l.name);
-        out.push_back(':');
-        AppendEscaped(out, l.value);
-      }
-      out += "},\"annotations\":{";
-      first = true;
-      for (const auto& [k, v] : r.alert->annotations) {
+      auto pair = [&](std::string_view k, std::string_view v) {
         if (!first) out.push_back(',');
         first = false;
         AppendEscaped(out, k);
         out.push_back(':');
         AppendEscaped(out, v);
-      }
+      };
+      r.alert->ForEachLabel(pair);
+      out += "},\"annotations\":{";
+      first = true;
+      r.alert->ForEachAnnotation(pair);
       out += "},\"startsAt\":\"";
-      AppendRfc3339(out, r.alert->starts_at);
+      AppendRfc3339(out, r.alert->starts_at());
       out += "\",\"endsAt\":\"";
-      AppendRfc3339(out, r.alert->ends_at);
+      AppendRfc3339(out, r.alert->ends_at());
       out += "\",\"updatedAt\":\"";
-      AppendRfc3339(out, r.alert->updated_at);
+      AppendRfc3339(out, r.alert->updated_at());
       out += "\",\"generatorURL\":";
-      AppendEscaped(out, r.alert->generator_url);
+      AppendEscaped(out, r.alert->generator_url());
       out += ",\"fingerprint\":\"" + Fingerprint(r.fingerprint).ToString() + "\",\"receivers\":[";
       for (std::size_t k = 0; k < r.receivers->size(); ++k) {
         if (k) out.push_back(',');

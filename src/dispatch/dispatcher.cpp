@@ -124,13 +124,15 @@ void Dispatcher::Reroute(TimePoint now) {
     g.route = nullptr;
   }
   for (auto& [fp, e] : alerts_) e.groups = 0;
-  for (auto& [fp, e] : alerts_) {
-    if (e.alert.ResolvedAt(now)) continue;
-    for (const Route* r : route_->Match(e.alert.labels)) AddToGroup(*r, e.alert, now);
-  }
   // Receiver lists are re-interned from scratch: names may have changed.
   receiver_lists_.clear();
-  for (auto& [fp, e] : alerts_) e.receivers = ReceiversOf(route_->Match(e.alert.labels));
+  for (auto& [fp, e] : alerts_) {
+    Alert a = e.alert.Expand();
+    auto routes = route_->Match(a.labels);
+    e.receivers = ReceiversOf(routes);
+    if (a.ResolvedAt(now)) continue;
+    for (const Route* r : routes) AddToGroup(*r, a, now);
+  }
   std::erase_if(groups_, [&](auto& kv) {
     if (kv.second.route != nullptr) return false;
     if (kv.second.timer) scheduler_.Cancel(kv.second.timer);
@@ -161,35 +163,33 @@ void Dispatcher::Insert(Alert&& incoming, TimePoint now) {
   Fingerprint fp = incoming.fingerprint();
   auto [it, fresh] = alerts_.try_emplace(fp);
   Entry& e = it->second;
+  incoming.updated_at = now;
   if (!fresh) {
-    const Alert& old = e.alert;
+    const StoredAlert& old = e.alert;
     // Alertmanager's merge: the same alert seen again keeps its earliest start as long as
     // the two overlap; a new occurrence after a resolution starts over.
-    bool overlaps = (incoming.ends_at == TimePoint{} || incoming.ends_at > old.starts_at) &&
-                    (old.ends_at == TimePoint{} || incoming.starts_at <= old.ends_at);
-    Alert merged = std::move(incoming);
-    if (overlaps && old.starts_at < merged.starts_at) merged.starts_at = old.starts_at;
-    merged.updated_at = now;
-    bool changed_state = old.ResolvedAt(now) != merged.ResolvedAt(now);
-    e.alert = std::move(merged);
+    bool overlaps = (incoming.ends_at == TimePoint{} || incoming.ends_at > old.starts_at()) &&
+                    (old.ends_at() == TimePoint{} || incoming.starts_at <= old.ends_at());
+    if (overlaps && old.starts_at() < incoming.starts_at) incoming.starts_at = old.starts_at();
+    bool changed_state = old.ResolvedAt(now) != incoming.ResolvedAt(now);
+    e.alert = StoredAlert(incoming);
     metrics_->deduplicated.Increment();
     if (changed_state || e.groups == 0) inhibitor_dirty_ = true;
     // Already in its groups: the update is picked up at their next flush.
     if (e.groups > 0) return;
     // Resolved again while waiting for the sweep: nothing to group.
-    if (e.alert.ResolvedAt(now)) return;
+    if (incoming.ResolvedAt(now)) return;
   } else {
-    e.alert = std::move(incoming);
-    e.alert.updated_at = now;
+    // A resolved alert nobody knows about pages nobody: keep it out of the groups.
+    if (incoming.ResolvedAt(now)) {
+      alerts_.erase(it);
+      return;
+    }
+    e.alert = StoredAlert(incoming);
     inhibitor_dirty_ = true;
   }
-  // A resolved alert nobody knows about pages nobody: keep it out of the groups.
-  if (fresh && e.alert.ResolvedAt(now)) {
-    alerts_.erase(it);
-    return;
-  }
-  auto routes = route_->Match(e.alert.labels);
-  for (const Route* r : routes) AddToGroup(*r, e.alert, now);
+  auto routes = route_->Match(incoming.labels);
+  for (const Route* r : routes) AddToGroup(*r, incoming, now);
   e.receivers = ReceiversOf(routes);
 }
 
@@ -243,12 +243,18 @@ void Dispatcher::AddToGroup(const Route& route, const Alert& alert, TimePoint no
 
 void Dispatcher::EnsureInhibitorFresh(TimePoint now) const {
   if (!inhibitor_dirty_ && !inhibitor_->StaleAt(now)) return;
-  std::vector<const Alert*> firing;
-  firing.reserve(alerts_.size());
+  // One alert expanded at a time: holding all of them expanded would double the memory.
+  inhibitor_->Reset();
   for (const auto& [fp, e] : alerts_) {
-    if (!e.alert.ResolvedAt(now)) firing.push_back(&e.alert);
+    if (e.alert.ResolvedAt(now)) continue;
+    Labels labels = e.alert.labels();
+    if (Inhibitor::IsCause(labels)) {
+      Alert cause = e.alert.Expand();
+      inhibitor_->Add(labels, e.alert.ends_at(), &cause);
+    } else {
+      inhibitor_->Add(labels, e.alert.ends_at(), nullptr);
+    }
   }
-  inhibitor_->Rebuild(firing, now);
   inhibitor_dirty_ = false;
 }
 
@@ -268,7 +274,7 @@ void Dispatcher::Flush(const std::string& key) {
   ctx.repeat_interval = g.route->config().repeat_interval;
   ctx.state = &g.notification;
   ctx.alerts.reserve(g.members.size());
-  for (const auto& fp : g.members) ctx.alerts.push_back(alerts_.at(fp).alert);
+  for (const auto& fp : g.members) ctx.alerts.push_back(alerts_.at(fp).alert.Expand());
   for (const auto& stage : stages_) {
     stage->Run(ctx);
     if (!ctx.notify) break;

@@ -14,22 +14,31 @@ Fingerprint ScopeKey(const Labels& l) { return l.Only(kSymptomCauseEqual).finger
 }  // namespace
 
 void Inhibitor::Rebuild(const std::vector<const Alert*>& firing, TimePoint now) {
+  Reset();
+  for (const Alert* a : firing) {
+    if (!a->ResolvedAt(now)) Add(a->labels, a->ends_at, a);
+  }
+}
+
+void Inhibitor::Reset() {
   sources_.assign(rules_.size(), {});
   symptoms_.clear();
   causes_.clear();
   valid_until_ = TimePoint::max();
-  for (const Alert* a : firing) {
-    if (a->ResolvedAt(now)) continue;
-    if (a->ends_at != TimePoint{}) valid_until_ = std::min(valid_until_, a->ends_at);
-    for (std::size_t i = 0; i < rules_.size(); ++i) {
-      const auto& rule = rules_[i];
-      if (!MatchesAll(rule.source_matchers, a->labels)) continue;
-      sources_[i][a->labels.Only(rule.equal).fingerprint()].push_back(
-          {a->fingerprint(), MatchesAll(rule.target_matchers, a->labels)});
-    }
-    if (IsSymptom(a->labels)) symptoms_[ScopeKey(a->labels)].push_back(a->fingerprint());
-    if (IsCause(a->labels)) causes_[ScopeKey(a->labels)].push_back(a);
+}
+
+void Inhibitor::Add(const Labels& labels, TimePoint ends_at, const Alert* cause) {
+  if (ends_at != TimePoint{}) valid_until_ = std::min(valid_until_, ends_at);
+  std::optional<Fingerprint> fp;
+  for (std::size_t i = 0; i < rules_.size(); ++i) {
+    const auto& rule = rules_[i];
+    if (!MatchesAll(rule.source_matchers, labels)) continue;
+    if (!fp) fp = labels.fingerprint();
+    sources_[i][labels.Only(rule.equal).fingerprint()].push_back(
+        {*fp, MatchesAll(rule.target_matchers, labels)});
   }
+  if (IsSymptom(labels)) symptoms_[ScopeKey(labels)].push_back(labels.fingerprint());
+  if (IsCause(labels) && cause != nullptr) causes_[ScopeKey(labels)].push_back(*cause);
 }
 
 std::vector<std::string> Inhibitor::MutedBy(const Labels& labels, TimePoint) const {
@@ -65,7 +74,9 @@ std::vector<const Alert*> Inhibitor::CausesFor(const Labels& symptom) const {
   if (!IsSymptom(symptom)) return {};
   auto it = causes_.find(ScopeKey(symptom));
   if (it == causes_.end()) return {};
-  return it->second;
+  std::vector<const Alert*> out;
+  for (const auto& a : it->second) out.push_back(&a);
+  return out;
 }
 
 }  // namespace tocsin::dispatch

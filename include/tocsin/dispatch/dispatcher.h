@@ -15,6 +15,7 @@
 #include "tocsin/dispatch/muter.h"
 #include "tocsin/dispatch/route.h"
 #include "tocsin/dispatch/stage.h"
+#include "tocsin/dispatch/stored_alert.h"
 #include "tocsin/rules/alert.h"
 
 namespace prometheus {
@@ -68,11 +69,12 @@ class Dispatcher final : public AlertSink {
   void Ingest(std::vector<Alert>&& alerts, TimePoint now);
   void ApplyConfig(const DispatchConfig& config);
 
-  // Alerts not yet resolved at `now`, each with its receivers; fn(alert, receivers).
+  // Alerts not yet resolved at `now`, each with its receivers: fn(fingerprint, stored
+  // alert, receivers). The references stay valid until the next change to the dispatcher.
   template <typename Fn>
   void ForEachActiveAlert(TimePoint now, Fn&& fn) const {
     for (const auto& [fp, entry] : alerts_) {
-      if (!entry.alert.ResolvedAt(now)) fn(entry.alert, *entry.receivers);
+      if (!entry.alert.ResolvedAt(now)) fn(fp, entry.alert, *entry.receivers);
     }
   }
   std::size_t alert_count() const { return alerts_.size(); }
@@ -85,7 +87,7 @@ class Dispatcher final : public AlertSink {
 
  private:
   struct Entry {
-    Alert alert;
+    StoredAlert alert;
     // Interned: 100,000 alerts share a handful of receiver lists.
     const std::vector<std::string>* receivers = nullptr;
     std::size_t groups = 0;  // how many groups hold it

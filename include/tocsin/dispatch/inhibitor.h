@@ -23,6 +23,10 @@ class Inhibitor final : public Muter {
 
   // `firing` are the alerts firing at `now`.
   void Rebuild(const std::vector<const Alert*>& firing, TimePoint now);
+  // The same, one alert at a time, so the owner need not hold every alert expanded at once:
+  // Reset, then Add each firing alert (`cause` is the whole alert when IsCause(labels)).
+  void Reset();
+  void Add(const Labels& labels, TimePoint ends_at, const Alert* cause);
   // Whether the index is stale at `now` (an indexed alert has stopped firing since).
   bool StaleAt(TimePoint now) const { return now >= valid_until_; }
 
@@ -44,7 +48,7 @@ class Inhibitor final : public Muter {
   std::vector<std::unordered_map<Fingerprint, std::vector<Source>>> sources_;
   // service/region key -> firing symptoms and causes.
   std::unordered_map<Fingerprint, std::vector<Fingerprint>> symptoms_;
-  std::unordered_map<Fingerprint, std::vector<const Alert*>> causes_;
+  std::unordered_map<Fingerprint, std::vector<Alert>> causes_;  // few: copies are cheap
   TimePoint valid_until_{};
 };
 
