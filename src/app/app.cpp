@@ -19,6 +19,7 @@
 #include "tocsin/app/version.h"
 #include "tocsin/common/asio_scheduler.h"
 #include "tocsin/common/log.h"
+#include "tocsin/common/worker_pool.h"
 #include "tocsin/dispatch/alertmanager_api.h"
 #include "tocsin/dispatch/dispatcher.h"
 #include "tocsin/dispatch/logging_group_sink.h"
@@ -128,6 +129,9 @@ struct App::Impl {
   std::unique_ptr<dispatch::Silences> silences;
   dispatch::LoggingGroupSink group_sink;
   std::unique_ptr<dispatch::Dispatcher> dispatcher;
+  // One thread parses posted alert batches off the loop (in order); declared after the
+  // dispatcher so that it is joined before the dispatcher goes.
+  std::unique_ptr<WorkerPool> alert_parser;
   Result<void> StartDispatch();
   // ---- end dispatch
   std::unique_ptr<http::Server> server;
@@ -159,7 +163,8 @@ std::shared_ptr<const http::Router> App::Impl::BuildRouter() {
   // Dispatch: Alertmanager API v2 (Prometheus, amtool) and GET /api/v1/groups.
   dispatch::RegisterAlertmanagerApi(
       *router, *dispatcher, *silences, clock,
-      {std::string(Version()), std::string(Revision()), std::string(BuildDate()), started_at});
+      {std::string(Version()), std::string(Revision()), std::string(BuildDate()), started_at},
+      alert_parser.get(), &scheduler);
   router->AddSync("POST", "/-/reload", [this](const http::Request&) {
     auto result = owner->Reload();
     if (!result) return http::Response::Text(400, result.error().message() + "\n");
@@ -185,6 +190,7 @@ Result<void> App::Impl::StartDispatch() {
   // the incident manager (GroupSink) once both are merged.
   dispatcher = std::make_unique<dispatch::Dispatcher>(scheduler, group_sink, *silences, *registry,
                                                       config->dispatch);
+  alert_parser = std::make_unique<WorkerPool>(1);
   return {};
 }
 

@@ -307,24 +307,51 @@ Result<std::vector<Silence>> ParseSilenceListJson(std::string_view body) {
   return out;
 }
 
+namespace {
+
+http::Response IngestAnswer(const std::vector<std::string>& errors, std::size_t accepted) {
+  if (errors.empty()) return http::Response::Json(200, "");
+  std::string msg =
+      fmt::format("{} of {} alerts rejected: ", errors.size(), errors.size() + accepted);
+  for (std::size_t i = 0; i < errors.size() && i < 20; ++i) msg += (i ? "; " : "") + errors[i];
+  if (errors.size() > 20) msg += fmt::format("; and {} more", errors.size() - 20);
+  return JsonError(400, msg);
+}
+
+}  // namespace
+
 void RegisterAlertmanagerApi(http::Router& router, Dispatcher& dispatcher, Silences& silences,
-                             const Clock& clock, ApiBuildInfo info) {
-  router.AddSync("POST", "/api/v2/alerts", [&dispatcher, &clock](const http::Request& req) {
-    TimePoint now = clock.Now();
-    std::vector<std::string> errors;
-    auto alerts =
-        ParsePostedAlerts(req.body, now, dispatcher.config().alertmanager.resolve_timeout, errors);
-    std::size_t accepted = alerts.size();
-    if (!alerts.empty()) dispatcher.Ingest(std::move(alerts), now);
-    if (!errors.empty()) {
-      std::string msg =
-          fmt::format("{} of {} alerts rejected: ", errors.size(), errors.size() + accepted);
-      for (std::size_t i = 0; i < errors.size() && i < 20; ++i) msg += (i ? "; " : "") + errors[i];
-      if (errors.size() > 20) msg += fmt::format("; and {} more", errors.size() - 20);
-      return JsonError(400, msg);
-    }
-    return http::Response::Json(200, "");
-  });
+                             const Clock& clock, ApiBuildInfo info, Executor* parse_on,
+                             Scheduler* loop) {
+  if (parse_on != nullptr && loop != nullptr) {
+    router.Add(
+        "POST", "/api/v2/alerts",
+        [&dispatcher, &clock, parse_on, loop](const http::Request& req, http::Respond respond) {
+          TimePoint now = clock.Now();
+          Duration resolve_timeout = dispatcher.config().alertmanager.resolve_timeout;
+          parse_on->Submit([body = req.body, now, resolve_timeout, &dispatcher, loop,
+                            respond = std::move(respond)]() mutable {
+            auto errors = std::make_shared<std::vector<std::string>>();
+            auto alerts = std::make_shared<std::vector<Alert>>(
+                ParsePostedAlerts(body, now, resolve_timeout, *errors));
+            loop->Post([alerts, errors, now, &dispatcher, respond = std::move(respond)] {
+              std::size_t accepted = alerts->size();
+              if (accepted > 0) dispatcher.Ingest(std::move(*alerts), now);
+              respond(IngestAnswer(*errors, accepted));
+            });
+          });
+        });
+  } else {
+    router.AddSync("POST", "/api/v2/alerts", [&dispatcher, &clock](const http::Request& req) {
+      TimePoint now = clock.Now();
+      std::vector<std::string> errors;
+      auto alerts = ParsePostedAlerts(req.body, now,
+                                      dispatcher.config().alertmanager.resolve_timeout, errors);
+      std::size_t accepted = alerts.size();
+      if (!alerts.empty()) dispatcher.Ingest(std::move(alerts), now);
+      return IngestAnswer(errors, accepted);
+    });
+  }
 
   router.AddSync("GET", "/api/v2/alerts", [&dispatcher, &clock](const http::Request& req) {
     TimePoint now = clock.Now();
