@@ -14,7 +14,6 @@
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/signal_set.hpp>
 
-#include "logging_alert_sink.h"
 #include "tocsin/app/runtime_config.h"
 #include "tocsin/app/systemd_notifier.h"
 #include "tocsin/app/version.h"
@@ -35,6 +34,13 @@
 #include "tocsin/rules/slo_report.h"
 #include "tocsin/rules/sqlite_alert_state_store.h"
 #include "tocsin/source/prometheus_client.h"
+#include "tocsin/dispatch/alertmanager_api.h"
+#include "tocsin/dispatch/dispatcher.h"
+#include "tocsin/dispatch/logging_group_sink.h"
+#include "tocsin/dispatch/silences.h"
+#include "tocsin/dispatch/sqlite_silence_store.h"
+#include "tocsin/http/server.h"
+#include "tocsin/store/database.h"
 
 namespace tocsin::app {
 
@@ -146,6 +152,17 @@ struct App::Impl {
   Result<void> StartIncidents();
   // --------------------------------------------------------------------------------------------
 
+  // ---- dispatch (issue 4): silences, the alert pipeline and its Alertmanager-compatible API.
+  // Declared before `server` so that the server (whose handlers refer to these) goes first,
+  // and after `incidents`, which receives the flushed groups.
+  std::unique_ptr<dispatch::SqliteSilenceStore> silence_store;
+  std::unique_ptr<dispatch::Silences> silences;
+  std::unique_ptr<dispatch::Dispatcher> dispatcher;
+  // One thread parses posted alert batches off the loop (in order); declared after the
+  // dispatcher so that it is joined before the dispatcher goes.
+  std::unique_ptr<WorkerPool> alert_parser;
+  Result<void> StartDispatch();
+  // ---- end dispatch
   std::unique_ptr<http::Server> server;
 
   // ---- Rules engine (issue 3) -----------------------------------------------------------
@@ -155,8 +172,6 @@ struct App::Impl {
   std::unique_ptr<rules::SqliteAlertStateStore> rules_state_store;
   std::unique_ptr<WorkerPool> query_pool;
   std::unique_ptr<WorkerPool> state_write_pool;  // one thread: writes stay in order
-  // MERGE NOTE (lead): replace with the dispatcher, which implements AlertSink.
-  LoggingAlertSink alert_sink;
   std::unique_ptr<rules::Evaluator> evaluator;
   std::unique_ptr<rules::RuleMetrics> rule_metrics;
   std::shared_ptr<HttpClient> source_http = std::make_shared<CurlHttpClient>();
@@ -192,6 +207,11 @@ std::shared_ptr<const http::Router> App::Impl::BuildRouter() {
     return http::Response::Json(
         200, rules::SloReportJson(evaluator->SloStatuses(), evaluator->SourceStatuses()));
   });
+  // Dispatch: Alertmanager API v2 (Prometheus, amtool) and GET /api/v1/groups.
+  dispatch::RegisterAlertmanagerApi(
+      *router, *dispatcher, *silences, clock,
+      {std::string(Version()), std::string(Revision()), std::string(BuildDate()), started_at},
+      alert_parser.get(), &scheduler);
   router->AddSync("POST", "/-/reload", [this](const http::Request&) {
     auto result = owner->Reload();
     if (!result) return http::Response::Text(400, result.error().message() + "\n");
@@ -225,14 +245,14 @@ Result<void> App::Impl::StartIncidents() {
 }
 
 // Rules engine: SLI sources, the evaluator on the loop with a worker pool for queries, alert
-// state in the shared database, metrics on our registry. Alerts go to `alert_sink`.
+// state in the shared database, metrics on our registry. Alerts go to the dispatcher.
 Result<void> App::Impl::StartRules() {
   auto st = rules::SqliteAlertStateStore::Open(*database);
   if (!st) return Fail(st.error());
   rules_state_store = std::move(*st);
   query_pool = std::make_unique<WorkerPool>(4);
   state_write_pool = std::make_unique<WorkerPool>(1);
-  evaluator = std::make_unique<rules::Evaluator>(scheduler, *query_pool, alert_sink);
+  evaluator = std::make_unique<rules::Evaluator>(scheduler, *query_pool, *dispatcher);
   evaluator->SetStateStore(rules_state_store.get(), state_write_pool.get());
   if (auto restored = evaluator->RestoreState(); !restored) {
     // Losing pending counts is better than not alerting at all.
@@ -255,6 +275,20 @@ void App::Impl::ApplyRules() {
   }
   evaluator->SetSources(std::move(sources));
   evaluator->SetRules(std::make_shared<const rules::RuleSet>(config->rules));
+}
+
+Result<void> App::Impl::StartDispatch() {
+  if (auto m = database->Migrate(dispatch::SqliteSilenceStore::Migrations()); !m) {
+    return Fail(m.error());
+  }
+  silence_store = std::make_unique<dispatch::SqliteSilenceStore>(*database);
+  silences = std::make_unique<dispatch::Silences>(*silence_store);
+  if (auto loaded = silences->Load(); !loaded) return Fail(loaded.error());
+  // Rules and the Alertmanager API feed the dispatcher; its groups go to incidents.
+  dispatcher = std::make_unique<dispatch::Dispatcher>(scheduler, *incidents, *silences, *registry,
+                                                      config->dispatch);
+  alert_parser = std::make_unique<WorkerPool>(1);
+  return {};
 }
 
 void App::Impl::ScheduleWatchdog() {
@@ -299,6 +333,7 @@ Result<void> App::Start() {
   if (auto dir = PrepareDataDir(loaded.config->main.data_dir); !dir) return Fail(dir.error());
   impl_->config = std::move(*loaded.config);
   if (auto inc = impl_->StartIncidents(); !inc) return Fail(inc.error());
+  if (auto d = impl_->StartDispatch(); !d) return Fail(d.error());
 
   const auto& s = impl_->config->main.server;
   http::ServerOptions opts;
@@ -363,6 +398,8 @@ Result<void> App::Reload() {
                                   impl_->config->incidents);
   }
   if (impl_->evaluator) impl_->ApplyRules();
+  // Dispatch: new routes, inhibit rules and maintenance windows; groups and silences stay.
+  impl_->dispatcher->ApplyConfig(impl_->config->dispatch);
   impl_->reload_ok.Set(1);
   impl_->reload_time.Set(static_cast<double>(ToUnixMillis(impl_->clock.Now())) / 1000.0);
   impl_->reloads.Add({{"result", "success"}}).Increment();

@@ -66,6 +66,7 @@ RuntimeLoadResult LoadRuntimeConfig(const std::string& path, const config::Overr
   rc.api = http::LoadApiConfig(rc.main, out.diagnostics);
   LoadOncallAndIncidents(rc, out);
   if (auto rules = rules::LoadRules(rc.main, out.diagnostics)) rc.rules = std::move(*rules);
+  if (auto d = dispatch::LoadDispatchConfig(rc.main, out.diagnostics)) rc.dispatch = std::move(*d);
   if (out.diagnostics.has_errors()) return out;
   out.config = std::move(rc);
   return out;

@@ -20,5 +20,6 @@ void AddIncidentsCommand(CLI::App& app, int& exit_code);
 void AddBackupCommand(CLI::App& app, int& exit_code);
 void AddTestCommand(CLI::App& app, int& exit_code);      // tocsin test rules FILE...
 void AddBacktestCommand(CLI::App& app, int& exit_code);  // tocsin backtest --rules DIR ...
+void AddSilenceCommand(CLI::App& app, int& exit_code);
 
 }  // namespace tocsin::cli

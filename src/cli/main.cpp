@@ -18,6 +18,7 @@ int main(int argc, char** argv) {
   tocsin::cli::AddBackupCommand(app, exit_code);
   tocsin::cli::AddTestCommand(app, exit_code);
   tocsin::cli::AddBacktestCommand(app, exit_code);
+  tocsin::cli::AddSilenceCommand(app, exit_code);
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {

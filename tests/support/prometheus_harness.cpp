@@ -46,12 +46,12 @@ bool PrometheusHarness::Start(std::string* error) {
     out << "]\n";
   }
   std::filesystem::create_directories(options_.work_dir + "/prometheus-data");
-  process_ = std::make_unique<Process>(
-      std::vector<std::string>{Binary(), "--config.file=" + cfg,
-                               "--storage.tsdb.path=" + options_.work_dir + "/prometheus-data",
-                               "--web.listen-address=127.0.0.1:" + std::to_string(port_),
-                               "--log.level=warn"},
-      std::vector<std::string>{}, log_path());
+  std::vector<std::string> argv{Binary(), "--config.file=" + cfg,
+                                "--storage.tsdb.path=" + options_.work_dir + "/prometheus-data",
+                                "--web.listen-address=127.0.0.1:" + std::to_string(port_),
+                                "--log.level=warn"};
+  argv.insert(argv.end(), options_.extra_args.begin(), options_.extra_args.end());
+  process_ = std::make_unique<Process>(argv, std::vector<std::string>{}, log_path());
   CurlHttpClient client;
   auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(30);
   while (std::chrono::steady_clock::now() < deadline) {

@@ -22,6 +22,9 @@ class PrometheusHarness {
     std::string scrape_interval = "1s";
     std::string evaluation_interval = "1s";
     std::string work_dir;  // where config, data and log go (a TempDir path)
+    // More command-line flags, e.g. "--rules.alert.resend-delay=1s" so that alerts fired
+    // before the Alertmanager targets are discovered (up to 5 s) are re-sent within a second.
+    std::vector<std::string> extra_args;
   };
 
   explicit PrometheusHarness(Options options);

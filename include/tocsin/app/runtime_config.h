@@ -11,6 +11,7 @@
 #include "tocsin/oncall/roster.h"
 #include "tocsin/store/store_config.h"
 #include "tocsin/rules/rule_set.h"
+#include "tocsin/dispatch/dispatch_config.h"
 
 namespace tocsin::app {
 
@@ -32,6 +33,7 @@ struct RuntimeConfig {
   incident::PolicySet policies;
   incident::IncidentsConfig incidents;
   store::StoreConfig store;
+  dispatch::DispatchConfig dispatch;  // route, receivers, inhibit_rules, maintenance_windows, ...
 };
 
 // How far ahead LoadRuntimeConfig checks the roster's fairness and coverage.

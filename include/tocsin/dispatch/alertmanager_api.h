@@ -1,0 +1,46 @@
+#pragma once
+
+#include <string>
+#include <vector>
+
+#include "tocsin/common/clock.h"
+#include "tocsin/common/result.h"
+#include "tocsin/common/worker_pool.h"
+#include "tocsin/dispatch/dispatcher.h"
+#include "tocsin/dispatch/silences.h"
+#include "tocsin/http/router.h"
+
+namespace tocsin::dispatch {
+
+// What /api/v2/status reports about this build.
+struct ApiBuildInfo {
+  std::string version;
+  std::string revision;
+  std::string build_date;
+  TimePoint started_at{};
+};
+
+// Registers the Alertmanager API v2 subset that Prometheus and amtool use — POST/GET
+// /api/v2/alerts, /api/v2/silences, /api/v2/silence/{id}, /api/v2/status,
+// /api/v2/receivers — and tocsin's GET /api/v1/groups, on `router`. Handlers run on the loop
+// thread and read `clock` once per request; the referenced objects must outlive the router.
+//
+// With `parse_on` (a single-threaded executor, so batches keep their order) and `loop`, POST
+// bodies are parsed off the loop and only handed to the dispatcher on it: parsing is most of
+// the cost of ingest, and this lets it use another core.
+void RegisterAlertmanagerApi(http::Router& router, Dispatcher& dispatcher, Silences& silences,
+                             const Clock& clock, ApiBuildInfo info, Executor* parse_on = nullptr,
+                             Scheduler* loop = nullptr);
+
+// Parses a POST /api/v2/alerts body with Alertmanager's rules (labels required; missing
+// startsAt = now; missing endsAt = now + resolve_timeout). Valid alerts are returned even when
+// others fail; `errors` names each rejected one by index and says why.
+std::vector<Alert> ParsePostedAlerts(std::string_view body, TimePoint now, Duration resolve_timeout,
+                                     std::vector<std::string>& errors);
+
+// Silence JSON (Alertmanager's PostableSilence / GettableSilence), shared with the CLI.
+Result<Silence> ParseSilenceJson(std::string_view body);
+std::string SilenceToJson(const Silence& s, TimePoint now);
+Result<std::vector<Silence>> ParseSilenceListJson(std::string_view body);
+
+}  // namespace tocsin::dispatch

@@ -1,0 +1,133 @@
+#pragma once
+
+#include <map>
+#include <memory>
+#include <set>
+#include <string>
+#include <unordered_map>
+#include <vector>
+
+#include "tocsin/common/clock.h"
+#include "tocsin/dispatch/alert_group.h"
+#include "tocsin/dispatch/dispatch_config.h"
+#include "tocsin/dispatch/inhibitor.h"
+#include "tocsin/dispatch/maintenance_windows.h"
+#include "tocsin/dispatch/muter.h"
+#include "tocsin/dispatch/route.h"
+#include "tocsin/dispatch/stage.h"
+#include "tocsin/dispatch/stored_alert.h"
+#include "tocsin/rules/alert.h"
+
+namespace prometheus {
+class Registry;
+class Counter;
+class Gauge;
+}  // namespace prometheus
+
+namespace tocsin::dispatch {
+
+// Why an alert does not notify right now, as GET /api/v2/alerts reports it.
+struct MuteStatus {
+  std::vector<std::string> silenced_by;   // silence ids
+  std::vector<std::string> inhibited_by;  // fingerprints of inhibiting alerts
+  std::vector<std::string> muted_by;      // maintenance window names
+  bool suppressed() const {
+    return !silenced_by.empty() || !inhibited_by.empty() || !muted_by.empty();
+  }
+};
+
+// Introspection of one group (GET /api/v1/groups).
+struct GroupInfo {
+  std::string key;
+  std::string route;
+  std::string receiver;
+  Labels labels;
+  std::size_t alerts = 0;
+  bool flushed = false;
+  std::optional<TimePoint> next_flush;
+  std::optional<TimePoint> last_notified;
+};
+
+// The one pipeline every alert goes through: route, group, and at flush inhibit, silence,
+// maintenance mute and dedup; groups that need telling go to the GroupSink. Keeps the active
+// alerts (for the Alertmanager API) and the groups with their timers on the Scheduler, so
+// tests drive group_wait / group_interval / repeat_interval on a SimulatedScheduler.
+// Reload (ApplyConfig) swaps routes, inhibit rules and maintenance windows and re-routes the
+// alerts; groups that still exist keep their timers and notification state, and silences
+// live outside. Thread-safety: loop thread only.
+class Dispatcher final : public AlertSink {
+ public:
+  // `silences` outlives the dispatcher; `registry` receives the dispatch metrics.
+  Dispatcher(Scheduler& scheduler, GroupSink& sink, const Muter& silences,
+             prometheus::Registry& registry, const DispatchConfig& config);
+  ~Dispatcher() override;
+  Dispatcher(const Dispatcher&) = delete;
+  Dispatcher& operator=(const Dispatcher&) = delete;
+
+  void OnAlerts(const std::vector<Alert>& alerts, TimePoint now) override;
+  // Same as OnAlerts, taking the alerts over instead of copying them (bulk ingest).
+  void Ingest(std::vector<Alert>&& alerts, TimePoint now);
+  void ApplyConfig(const DispatchConfig& config);
+
+  // Alerts not yet resolved at `now`, each with its receivers: fn(fingerprint, stored
+  // alert, receivers). The references stay valid until the next change to the dispatcher.
+  template <typename Fn>
+  void ForEachActiveAlert(TimePoint now, Fn&& fn) const {
+    for (const auto& [fp, entry] : alerts_) {
+      if (!entry.alert.ResolvedAt(now)) fn(fp, entry.alert, *entry.receivers);
+    }
+  }
+  std::size_t alert_count() const { return alerts_.size(); }
+  MuteStatus StatusOf(const Labels& labels, TimePoint now) const;
+  std::vector<GroupInfo> Groups() const;
+
+  const DispatchConfig& config() const { return config_; }
+  const MaintenanceWindows& maintenance() const { return *maintenance_; }
+  const Route& route() const { return *route_; }
+
+ private:
+  struct Entry {
+    StoredAlert alert;
+    // Interned: 100,000 alerts share a handful of receiver lists.
+    const std::vector<std::string>* receivers = nullptr;
+    std::size_t groups = 0;  // how many groups hold it
+  };
+  struct Group {
+    std::string key;
+    const Route* route = nullptr;
+    std::string receiver;  // a reload that changes it starts the group's notices afresh
+    Labels labels;
+    std::vector<Fingerprint> members;  // sorted
+    TimerId timer = 0;
+    std::optional<TimePoint> next_flush;
+    bool flushed = false;
+    NotificationState notification;
+  };
+  struct Metrics;
+
+  void Insert(Alert&& alert, TimePoint now);
+  const std::vector<std::string>* ReceiversOf(const std::vector<const Route*>& routes);
+  void AddToGroup(const Route& route, const Alert& alert, TimePoint now);
+  void Flush(const std::string& key);
+  void EnsureInhibitorFresh(TimePoint now) const;
+  void ScheduleGc();
+  void CollectGarbage(TimePoint now);
+  void Reroute(TimePoint now);
+
+  Scheduler& scheduler_;
+  GroupSink& sink_;
+  const Muter& silences_;
+  DispatchConfig config_;
+  std::unique_ptr<Route> route_;
+  std::unique_ptr<Inhibitor> inhibitor_;
+  std::unique_ptr<MaintenanceWindows> maintenance_;
+  std::vector<std::unique_ptr<Stage>> stages_;
+  std::unordered_map<Fingerprint, Entry> alerts_;
+  std::map<std::string, Group> groups_;
+  std::set<std::vector<std::string>> receiver_lists_;
+  mutable bool inhibitor_dirty_ = true;
+  TimerId gc_timer_ = 0;
+  std::unique_ptr<Metrics> metrics_;
+};
+
+}  // namespace tocsin::dispatch

@@ -1,0 +1,46 @@
+#pragma once
+
+#include <map>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "tocsin/common/result.h"
+#include "tocsin/dispatch/muter.h"
+#include "tocsin/dispatch/silence.h"
+
+namespace tocsin::dispatch {
+
+// The set of silences: create, update, expire, query, and mute (as a Muter). Every change is
+// written to the SilenceStore before it takes effect, so an acknowledged silence survives a
+// restart. Thread-safety: loop thread only.
+class Silences final : public Muter {
+ public:
+  explicit Silences(SilenceStore& store) : store_(store) {}
+
+  // Reads every stored silence (expired ones included, for the audit trail).
+  Result<void> Load();
+
+  // Creates a silence (empty id: a new UUID is assigned) or updates one. As in Alertmanager,
+  // changing the matchers or the start of an active silence expires the old one and creates a
+  // new id. Returns the id. Fails kInvalid for a silence that breaks the rules, kNotFound for
+  // an unknown id.
+  Result<std::string> Upsert(Silence silence, TimePoint now);
+  // Expires a pending or active silence (ends_at = now). kNotFound for an unknown id;
+  // expiring an expired silence is kInvalid, as Alertmanager answers.
+  Result<void> Expire(const std::string& id, TimePoint now);
+
+  std::optional<Silence> Get(const std::string& id) const;
+  std::vector<Silence> List() const;
+
+  std::vector<std::string> MutedBy(const Labels& labels, TimePoint now) const override;
+
+ private:
+  SilenceStore& store_;
+  std::map<std::string, Silence> by_id_;
+};
+
+// A random (version 4) UUID, the format Alertmanager uses for silence ids.
+std::string NewUuid();
+
+}  // namespace tocsin::dispatch

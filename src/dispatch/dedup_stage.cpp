@@ -1,0 +1,57 @@
+#include "tocsin/dispatch/dedup_stage.h"
+
+#include <algorithm>
+
+namespace tocsin::dispatch {
+
+namespace {
+
+bool Subset(const std::vector<Fingerprint>& sub, const std::vector<Fingerprint>& of) {
+  return std::includes(of.begin(), of.end(), sub.begin(), sub.end());
+}
+
+}  // namespace
+
+void DedupStage::Run(FlushContext& ctx) const {
+  NotificationState& st = *ctx.state;
+  std::vector<Fingerprint> firing, resolved;
+  for (const auto& a : ctx.alerts) {
+    (a.ResolvedAt(ctx.now) ? resolved : firing).push_back(a.fingerprint());
+  }
+  std::sort(firing.begin(), firing.end());
+  std::sort(resolved.begin(), resolved.end());
+
+  bool repeat_due = st.last_notified + ctx.repeat_interval <= ctx.now;
+  bool needed;
+  if (!st.notified) {
+    needed = !firing.empty();
+  } else if (!Subset(firing, st.firing)) {
+    // New firing alerts page, unless each was announced within repeat_interval (flapping).
+    needed = repeat_due;
+    for (const auto& fp : firing) {
+      if (std::binary_search(st.firing.begin(), st.firing.end(), fp)) continue;
+      auto it = st.last_firing_notice.find(fp);
+      if (it == st.last_firing_notice.end() || it->second + ctx.repeat_interval <= ctx.now) {
+        needed = true;
+      }
+    }
+  } else if (firing.empty()) {
+    needed = !st.firing.empty();
+  } else if (!Subset(resolved, st.resolved)) {
+    needed = true;
+  } else {
+    needed = repeat_due;
+  }
+  ctx.notify = needed;
+  if (!needed) return;
+  st.notified = true;
+  st.last_notified = ctx.now;
+  for (const auto& fp : firing) st.last_firing_notice[fp] = ctx.now;
+  // Forget announcements older than repeat_interval; they no longer suppress anything.
+  std::erase_if(st.last_firing_notice,
+                [&](const auto& kv) { return kv.second + ctx.repeat_interval <= ctx.now; });
+  st.firing = std::move(firing);
+  st.resolved = std::move(resolved);
+}
+
+}  // namespace tocsin::dispatch

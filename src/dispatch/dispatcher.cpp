@@ -1,0 +1,366 @@
+#include "tocsin/dispatch/dispatcher.h"
+
+#include <prometheus/counter.h>
+#include <prometheus/gauge.h>
+#include <prometheus/registry.h>
+
+#include <algorithm>
+
+#include "tocsin/dispatch/dedup_stage.h"
+#include "tocsin/dispatch/inhibit_stage.h"
+#include "tocsin/dispatch/mute_stage.h"
+
+namespace tocsin::dispatch {
+
+namespace {
+
+// Resolved alerts stay visible to groups that have not flushed them yet; once no group holds
+// them they are dropped at the next sweep.
+constexpr Duration kGcInterval = std::chrono::minutes(1);
+
+}  // namespace
+
+struct Dispatcher::Metrics {
+  explicit Metrics(prometheus::Registry& r)
+      : received(prometheus::BuildCounter()
+                     .Name("tocsin_dispatch_alerts_received_total")
+                     .Help("Alerts received by the dispatcher (rules engine and push API).")
+                     .Register(r)
+                     .Add({})),
+        deduplicated(prometheus::BuildCounter()
+                         .Name("tocsin_dispatch_alerts_deduplicated_total")
+                         .Help("Received alerts that updated an alert already known (same "
+                               "fingerprint) instead of adding one.")
+                         .Register(r)
+                         .Add({})),
+        inhibited(prometheus::BuildCounter()
+                      .Name("tocsin_dispatch_alerts_inhibited_total")
+                      .Help("Firing alerts held back at flush by inhibition (configured rules "
+                            "or symptom/cause).")
+                      .Register(r)
+                      .Add({})),
+        muted_family(prometheus::BuildCounter()
+                         .Name("tocsin_dispatch_alerts_silenced_total")
+                         .Help("Firing alerts held back at flush by a silence or a maintenance "
+                               "window.")
+                         .Register(r)),
+        silenced(muted_family.Add({{"by", "silence"}})),
+        maintenance(muted_family.Add({{"by", "maintenance_window"}})),
+        grouped(prometheus::BuildCounter()
+                    .Name("tocsin_dispatch_alerts_grouped_total")
+                    .Help("Alerts added to an aggregation group (one per route they match).")
+                    .Register(r)
+                    .Add({})),
+        notified(prometheus::BuildCounter()
+                     .Name("tocsin_dispatch_notifications_total")
+                     .Help("Group flushes handed on to incidents and notices.")
+                     .Register(r)
+                     .Add({})),
+        dedup_skipped(prometheus::BuildCounter()
+                          .Name("tocsin_dispatch_flushes_deduplicated_total")
+                          .Help("Group flushes with nothing new for the receiver, not handed on.")
+                          .Register(r)
+                          .Add({})),
+        groups(prometheus::BuildGauge()
+                   .Name("tocsin_dispatch_groups")
+                   .Help("Aggregation groups currently held.")
+                   .Register(r)
+                   .Add({})),
+        alerts(prometheus::BuildGauge()
+                   .Name("tocsin_dispatch_alerts")
+                   .Help("Alerts currently held (firing and not yet flushed as resolved).")
+                   .Register(r)
+                   .Add({})) {}
+
+  prometheus::Counter& received;
+  prometheus::Counter& deduplicated;
+  prometheus::Counter& inhibited;
+  prometheus::Family<prometheus::Counter>& muted_family;
+  prometheus::Counter& silenced;
+  prometheus::Counter& maintenance;
+  prometheus::Counter& grouped;
+  prometheus::Counter& notified;
+  prometheus::Counter& dedup_skipped;
+  prometheus::Gauge& groups;
+  prometheus::Gauge& alerts;
+};
+
+Dispatcher::Dispatcher(Scheduler& scheduler, GroupSink& sink, const Muter& silences,
+                       prometheus::Registry& registry, const DispatchConfig& config)
+    : scheduler_(scheduler),
+      sink_(sink),
+      silences_(silences),
+      metrics_(std::make_unique<Metrics>(registry)) {
+  ApplyConfig(config);
+  ScheduleGc();
+}
+
+Dispatcher::~Dispatcher() {
+  for (auto& [key, g] : groups_) {
+    if (g.timer) scheduler_.Cancel(g.timer);
+  }
+  if (gc_timer_) scheduler_.Cancel(gc_timer_);
+}
+
+void Dispatcher::ApplyConfig(const DispatchConfig& config) {
+  config_ = config;
+  route_ = Route::Build(config_.route, config_.receivers);
+  inhibitor_ = std::make_unique<Inhibitor>(config_.inhibit_rules);
+  maintenance_ = std::make_unique<MaintenanceWindows>(config_.maintenance_windows);
+  stages_.clear();
+  stages_.push_back(std::make_unique<InhibitStage>(*inhibitor_));
+  stages_.push_back(std::make_unique<MuteStage>(silences_, MuteStage::Kind::kSilence));
+  stages_.push_back(std::make_unique<MuteStage>(*maintenance_, MuteStage::Kind::kMaintenance));
+  stages_.push_back(std::make_unique<DedupStage>());
+  inhibitor_dirty_ = true;
+  Reroute(scheduler_.clock().Now());
+}
+
+void Dispatcher::Reroute(TimePoint now) {
+  // Groups are identified by (route path, group labels); routes that survive the reload
+  // produce the same keys, so their groups keep timers and notification state.
+  for (auto& [key, g] : groups_) {
+    g.members.clear();
+    g.route = nullptr;
+  }
+  for (auto& [fp, e] : alerts_) e.groups = 0;
+  // Receiver lists are re-interned from scratch: names may have changed.
+  receiver_lists_.clear();
+  for (auto& [fp, e] : alerts_) {
+    Alert a = e.alert.Expand();
+    auto routes = route_->Match(a.labels);
+    e.receivers = ReceiversOf(routes);
+    if (a.ResolvedAt(now)) continue;
+    for (const Route* r : routes) AddToGroup(*r, a, now);
+  }
+  std::erase_if(groups_, [&](auto& kv) {
+    if (kv.second.route != nullptr) return false;
+    if (kv.second.timer) scheduler_.Cancel(kv.second.timer);
+    return true;
+  });
+  std::erase_if(alerts_, [](const auto& kv) { return kv.second.groups == 0; });
+  metrics_->groups.Set(static_cast<double>(groups_.size()));
+  metrics_->alerts.Set(static_cast<double>(alerts_.size()));
+}
+
+void Dispatcher::OnAlerts(const std::vector<Alert>& alerts, TimePoint now) {
+  Ingest(std::vector<Alert>(alerts), now);
+}
+
+void Dispatcher::Ingest(std::vector<Alert>&& alerts, TimePoint now) {
+  for (auto& a : alerts) {
+    // Pending (not yet `for` long enough) and inactive alerts must not page; the rules engine
+    // may still report them.
+    if (a.state == AlertState::kPending || a.state == AlertState::kInactive) continue;
+    Insert(std::move(a), now);
+  }
+  metrics_->received.Increment(static_cast<double>(alerts.size()));
+  metrics_->groups.Set(static_cast<double>(groups_.size()));
+  metrics_->alerts.Set(static_cast<double>(alerts_.size()));
+}
+
+void Dispatcher::Insert(Alert&& incoming, TimePoint now) {
+  Fingerprint fp = incoming.fingerprint();
+  auto [it, fresh] = alerts_.try_emplace(fp);
+  Entry& e = it->second;
+  incoming.updated_at = now;
+  if (!fresh) {
+    const StoredAlert& old = e.alert;
+    // Alertmanager's merge: the same alert seen again keeps its earliest start as long as
+    // the two overlap; a new occurrence after a resolution starts over.
+    bool overlaps = (incoming.ends_at == TimePoint{} || incoming.ends_at > old.starts_at()) &&
+                    (old.ends_at() == TimePoint{} || incoming.starts_at <= old.ends_at());
+    if (overlaps && old.starts_at() < incoming.starts_at) incoming.starts_at = old.starts_at();
+    bool changed_state = old.ResolvedAt(now) != incoming.ResolvedAt(now);
+    e.alert = StoredAlert(incoming);
+    metrics_->deduplicated.Increment();
+    if (changed_state || e.groups == 0) inhibitor_dirty_ = true;
+    // Already in its groups: the update is picked up at their next flush.
+    if (e.groups > 0) return;
+    // Resolved again while waiting for the sweep: nothing to group.
+    if (incoming.ResolvedAt(now)) return;
+  } else {
+    // A resolved alert nobody knows about pages nobody: keep it out of the groups.
+    if (incoming.ResolvedAt(now)) {
+      alerts_.erase(it);
+      return;
+    }
+    e.alert = StoredAlert(incoming);
+    inhibitor_dirty_ = true;
+  }
+  auto routes = route_->Match(incoming.labels);
+  for (const Route* r : routes) AddToGroup(*r, incoming, now);
+  e.receivers = ReceiversOf(routes);
+}
+
+const std::vector<std::string>* Dispatcher::ReceiversOf(const std::vector<const Route*>& routes) {
+  std::vector<std::string> names;
+  for (const Route* r : routes) {
+    if (std::find(names.begin(), names.end(), r->receiver().name) == names.end()) {
+      names.push_back(r->receiver().name);
+    }
+  }
+  return &*receiver_lists_.insert(std::move(names)).first;
+}
+
+void Dispatcher::AddToGroup(const Route& route, const Alert& alert, TimePoint now) {
+  Labels group_labels = route.GroupLabels(alert.labels);
+  std::string key = route.path() + ":" + group_labels.ToString();
+  auto [it, created] = groups_.try_emplace(key);
+  Group& g = it->second;
+  if (created) {
+    g.key = key;
+    g.labels = std::move(group_labels);
+  }
+  g.route = &route;
+  if (g.receiver != route.receiver().name) {
+    // The new receiver has heard nothing of this group yet.
+    g.receiver = route.receiver().name;
+    g.notification = {};
+    g.flushed = false;
+  }
+  Fingerprint fp = alert.fingerprint();
+  auto pos = std::lower_bound(g.members.begin(), g.members.end(), fp);
+  if (pos != g.members.end() && *pos == fp) return;
+  g.members.insert(pos, fp);
+  ++alerts_[fp].groups;
+  metrics_->grouped.Increment();
+  if (g.timer) return;
+  // First alert of a new (or emptied) group waits group_wait so that its siblings join
+  // before the first page; an alert that already started longer ago than that flushes now,
+  // as in Alertmanager (e.g. after a restart).
+  const auto& rc = route.config();
+  TimePoint at = now + rc.group_wait;
+  if (g.flushed && g.notification.last_notified + rc.group_interval > at) {
+    at = g.notification.last_notified + rc.group_interval;
+  }
+  if (!g.flushed && alert.starts_at != TimePoint{} && alert.starts_at + rc.group_wait < now) {
+    at = now;
+  }
+  g.next_flush = at;
+  g.timer = scheduler_.ScheduleAt(at, [this, key] { Flush(key); });
+}
+
+void Dispatcher::EnsureInhibitorFresh(TimePoint now) const {
+  if (!inhibitor_dirty_ && !inhibitor_->StaleAt(now)) return;
+  // One alert expanded at a time: holding all of them expanded would double the memory.
+  inhibitor_->Reset();
+  for (const auto& [fp, e] : alerts_) {
+    if (e.alert.ResolvedAt(now)) continue;
+    Labels labels = e.alert.labels();
+    if (Inhibitor::IsCause(labels)) {
+      Alert cause = e.alert.Expand();
+      inhibitor_->Add(labels, e.alert.ends_at(), &cause);
+    } else {
+      inhibitor_->Add(labels, e.alert.ends_at(), nullptr);
+    }
+  }
+  inhibitor_dirty_ = false;
+}
+
+void Dispatcher::Flush(const std::string& key) {
+  auto it = groups_.find(key);
+  if (it == groups_.end()) return;
+  Group& g = it->second;
+  g.timer = 0;
+  g.next_flush.reset();
+  // One reading of the clock for the whole flush: every stage sees the same instant.
+  TimePoint now = scheduler_.clock().Now();
+  EnsureInhibitorFresh(now);
+
+  FlushContext ctx;
+  ctx.group_key = key;
+  ctx.now = now;
+  ctx.repeat_interval = g.route->config().repeat_interval;
+  ctx.state = &g.notification;
+  ctx.alerts.reserve(g.members.size());
+  for (const auto& fp : g.members) ctx.alerts.push_back(alerts_.at(fp).alert.Expand());
+  for (const auto& stage : stages_) {
+    stage->Run(ctx);
+    if (!ctx.notify) break;
+  }
+  metrics_->inhibited.Increment(static_cast<double>(ctx.inhibited));
+  metrics_->silenced.Increment(static_cast<double>(ctx.silenced));
+  metrics_->maintenance.Increment(static_cast<double>(ctx.maintenance_muted));
+  g.flushed = true;
+
+  if (ctx.notify) {
+    AlertGroup out;
+    out.key = key;
+    out.route = g.route->path();
+    out.receiver = g.route->receiver();
+    out.group_labels = g.labels;
+    out.alerts = std::move(ctx.alerts);
+    out.causes = std::move(ctx.causes);
+    out.flushed_at = now;
+    metrics_->notified.Increment();
+    sink_.OnGroupFlush(out, now);
+  } else {
+    metrics_->dedup_skipped.Increment();
+  }
+
+  // Resolved alerts have been told (or never needed telling); they leave the group.
+  std::erase_if(g.members, [&](const Fingerprint& fp) {
+    auto a = alerts_.find(fp);
+    if (!a->second.alert.ResolvedAt(now)) return false;
+    --a->second.groups;
+    return true;
+  });
+  if (!g.members.empty()) {
+    TimePoint at = now + g.route->config().group_interval;
+    g.next_flush = at;
+    g.timer = scheduler_.ScheduleAt(at, [this, key] { Flush(key); });
+  }
+  // An empty group stays (without a timer) until repeat_interval after its last notice so a
+  // flapping alert that comes back finds its notification state; the GC drops it later.
+}
+
+void Dispatcher::ScheduleGc() {
+  gc_timer_ = scheduler_.ScheduleAfter(kGcInterval, [this] {
+    CollectGarbage(scheduler_.clock().Now());
+    ScheduleGc();
+  });
+}
+
+void Dispatcher::CollectGarbage(TimePoint now) {
+  std::erase_if(alerts_, [&](const auto& kv) {
+    return kv.second.groups == 0 && kv.second.alert.ResolvedAt(now);
+  });
+  std::erase_if(groups_, [&](const auto& kv) {
+    const Group& g = kv.second;
+    return g.members.empty() && g.timer == 0 &&
+           g.notification.last_notified + g.route->config().repeat_interval <= now;
+  });
+  inhibitor_dirty_ = true;
+  metrics_->groups.Set(static_cast<double>(groups_.size()));
+  metrics_->alerts.Set(static_cast<double>(alerts_.size()));
+}
+
+MuteStatus Dispatcher::StatusOf(const Labels& labels, TimePoint now) const {
+  EnsureInhibitorFresh(now);
+  MuteStatus s;
+  s.silenced_by = silences_.MutedBy(labels, now);
+  s.inhibited_by = inhibitor_->MutedBy(labels, now);
+  s.muted_by = maintenance_->MutedBy(labels, now);
+  return s;
+}
+
+std::vector<GroupInfo> Dispatcher::Groups() const {
+  std::vector<GroupInfo> out;
+  for (const auto& [key, g] : groups_) {
+    if (g.members.empty()) continue;
+    GroupInfo info;
+    info.key = key;
+    info.route = g.route->path();
+    info.receiver = g.route->receiver().name;
+    info.labels = g.labels;
+    info.alerts = g.members.size();
+    info.flushed = g.flushed;
+    info.next_flush = g.next_flush;
+    if (g.notification.notified) info.last_notified = g.notification.last_notified;
+    out.push_back(std::move(info));
+  }
+  return out;
+}
+
+}  // namespace tocsin::dispatch

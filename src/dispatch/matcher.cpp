@@ -1,0 +1,195 @@
+#include "tocsin/dispatch/matcher.h"
+
+#include <fmt/format.h>
+#include <re2/re2.h>
+
+namespace tocsin::dispatch {
+
+bool IsValidLabelName(std::string_view name) {
+  if (name.empty()) return false;
+  for (std::size_t i = 0; i < name.size(); ++i) {
+    char c = name[i];
+    bool ok = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || c == '_' ||
+              (i > 0 && c >= '0' && c <= '9');
+    if (!ok) return false;
+  }
+  return true;
+}
+
+Result<Matcher> Matcher::Create(std::string name, Op op, std::string value) {
+  if (!IsValidLabelName(name)) {
+    return Fail(Error::Invalid(fmt::format(
+        "invalid label name \"{}\" (use letters, digits and _, not starting with a digit)", name)));
+  }
+  Matcher m;
+  m.name_ = std::move(name);
+  m.op_ = op;
+  m.value_ = std::move(value);
+  if (m.is_regex()) {
+    RE2::Options opts;
+    opts.set_log_errors(false);
+    // Anchored like Alertmanager: `pay.*` must match the whole value.
+    auto re = std::make_shared<const RE2>("^(?:" + m.value_ + ")$", opts);
+    if (!re->ok()) {
+      return Fail(Error::Invalid(fmt::format("invalid regular expression \"{}\" for label {}: {}",
+                                             m.value_, m.name_, re->error())));
+    }
+    m.re_ = std::move(re);
+  }
+  return m;
+}
+
+namespace {
+
+void SkipSpaces(std::string_view s, std::size_t& i) {
+  while (i < s.size() && (s[i] == ' ' || s[i] == '\t')) ++i;
+}
+
+// Reads a quoted ("..." with \" \\ \n escapes) or bare value starting at i; bare values end at
+// a comma or a closing brace.
+Result<std::string> ReadValue(std::string_view s, std::size_t& i) {
+  std::string out;
+  if (i < s.size() && (s[i] == '"' || s[i] == '\'')) {
+    char quote = s[i++];
+    while (i < s.size() && s[i] != quote) {
+      if (s[i] == '\\' && i + 1 < s.size()) {
+        ++i;
+        out.push_back(s[i] == 'n' ? '\n' : s[i]);
+      } else {
+        out.push_back(s[i]);
+      }
+      ++i;
+    }
+    if (i >= s.size()) return Fail(Error::Invalid("unterminated quoted value"));
+    ++i;
+    return out;
+  }
+  while (i < s.size() && s[i] != ',' && s[i] != '}') out.push_back(s[i++]);
+  while (!out.empty() && (out.back() == ' ' || out.back() == '\t')) out.pop_back();
+  return out;
+}
+
+Result<Matcher> ParseOne(std::string_view s, std::size_t& i) {
+  SkipSpaces(s, i);
+  std::size_t start = i;
+  while (i < s.size() && (std::isalnum(static_cast<unsigned char>(s[i])) || s[i] == '_')) ++i;
+  std::string name(s.substr(start, i - start));
+  SkipSpaces(s, i);
+  Matcher::Op op;
+  if (s.substr(i, 2) == "=~") {
+    op = Matcher::Op::kRegex;
+    i += 2;
+  } else if (s.substr(i, 2) == "!~") {
+    op = Matcher::Op::kNotRegex;
+    i += 2;
+  } else if (s.substr(i, 2) == "!=") {
+    op = Matcher::Op::kNotEqual;
+    i += 2;
+  } else if (s.substr(i, 1) == "=") {
+    op = Matcher::Op::kEqual;
+    i += 1;
+  } else {
+    return Fail(Error::Invalid(
+        fmt::format("expected an operator (=, !=, =~, !~) after \"{}\" in \"{}\"; write e.g. "
+                    "severity=\"critical\"",
+                    name, s)));
+  }
+  if (name.empty()) {
+    return Fail(Error::Invalid(fmt::format("missing label name before the operator in \"{}\"", s)));
+  }
+  SkipSpaces(s, i);
+  auto value = ReadValue(s, i);
+  if (!value) {
+    return Fail(Error::Invalid(fmt::format("{} in \"{}\"", value.error().message(), s)));
+  }
+  return Matcher::Create(std::move(name), op, std::move(*value));
+}
+
+}  // namespace
+
+Result<Matcher> Matcher::Parse(std::string_view text) {
+  std::size_t i = 0;
+  auto m = ParseOne(text, i);
+  if (!m) return m;
+  SkipSpaces(text, i);
+  if (i != text.size()) {
+    return Fail(Error::Invalid(
+        fmt::format("unexpected \"{}\" after the matcher in \"{}\" (one matcher per item)",
+                    text.substr(i), text)));
+  }
+  return m;
+}
+
+Result<Matchers> ParseMatchers(std::string_view text) {
+  std::size_t i = 0;
+  Matchers out;
+  SkipSpaces(text, i);
+  bool braces = i < text.size() && text[i] == '{';
+  if (braces) ++i;
+  while (true) {
+    SkipSpaces(text, i);
+    if (i >= text.size() || text[i] == '}') break;
+    auto m = ParseOne(text, i);
+    if (!m) return Fail(m.error());
+    out.push_back(std::move(*m));
+    SkipSpaces(text, i);
+    if (i < text.size() && text[i] == ',') ++i;
+  }
+  if (braces) {
+    if (i >= text.size() || text[i] != '}') {
+      return Fail(Error::Invalid(fmt::format("missing closing brace in \"{}\"", text)));
+    }
+    ++i;
+  }
+  SkipSpaces(text, i);
+  if (i != text.size()) {
+    return Fail(Error::Invalid(fmt::format("unexpected \"{}\" in \"{}\"", text.substr(i), text)));
+  }
+  return out;
+}
+
+bool Matcher::Matches(std::string_view value) const {
+  switch (op_) {
+    case Op::kEqual:
+      return value == value_;
+    case Op::kNotEqual:
+      return value != value_;
+    case Op::kRegex:
+      return RE2::FullMatch(re2::StringPiece(value.data(), value.size()), *re_);
+    case Op::kNotRegex:
+      return !RE2::FullMatch(re2::StringPiece(value.data(), value.size()), *re_);
+  }
+  return false;
+}
+
+std::string Matcher::ToString() const {
+  static constexpr const char* kOps[] = {"=", "!=", "=~", "!~"};
+  std::string escaped;
+  for (char c : value_) {
+    if (c == '"' || c == '\\') escaped.push_back('\\');
+    if (c == '\n') {
+      escaped += "\\n";
+      continue;
+    }
+    escaped.push_back(c);
+  }
+  return fmt::format("{}{}\"{}\"", name_, kOps[static_cast<int>(op_)], escaped);
+}
+
+bool MatchesAll(const Matchers& matchers, const Labels& labels) {
+  for (const auto& m : matchers) {
+    if (!m.Matches(labels)) return false;
+  }
+  return true;
+}
+
+std::string MatchersToString(const Matchers& matchers) {
+  std::string out = "{";
+  for (std::size_t i = 0; i < matchers.size(); ++i) {
+    if (i) out += ", ";
+    out += matchers[i].ToString();
+  }
+  return out + "}";
+}
+
+}  // namespace tocsin::dispatch

@@ -1,0 +1,93 @@
+#include "tocsin/dispatch/silences.h"
+
+#include <fmt/format.h>
+
+#include <random>
+
+namespace tocsin::dispatch {
+
+std::string NewUuid() {
+  static thread_local std::mt19937_64 rng{std::random_device{}()};
+  std::uint64_t hi = rng(), lo = rng();
+  hi = (hi & 0xffffffffffff0fffULL) | 0x0000000000004000ULL;
+  lo = (lo & 0x3fffffffffffffffULL) | 0x8000000000000000ULL;
+  return fmt::format("{:08x}-{:04x}-{:04x}-{:04x}-{:012x}", hi >> 32, (hi >> 16) & 0xffff,
+                     hi & 0xffff, lo >> 48, lo & 0xffffffffffffULL);
+}
+
+Result<void> Silences::Load() {
+  auto all = store_.LoadAll();
+  if (!all) return Fail(all.error());
+  by_id_.clear();
+  for (auto& s : *all) by_id_[s.id] = std::move(s);
+  return {};
+}
+
+Result<std::string> Silences::Upsert(Silence silence, TimePoint now) {
+  // Alertmanager lets an update set a start in the past; a new silence starting in the past
+  // starts now.
+  if (silence.starts_at < now && silence.id.empty()) silence.starts_at = now;
+  if (auto v = silence.Validate(now); !v) return Fail(v.error());
+  silence.updated_at = now;
+  if (!silence.id.empty()) {
+    auto it = by_id_.find(silence.id);
+    if (it == by_id_.end()) {
+      return Fail(Error::NotFound("silence " + silence.id + " not found"));
+    }
+    const Silence& old = it->second;
+    bool in_place = old.StateAt(now) == SilenceState::kPending ||
+                    (old.StateAt(now) == SilenceState::kActive &&
+                     old.matchers == silence.matchers && old.starts_at == silence.starts_at);
+    if (!in_place) {
+      // Rewriting history would hide what was muted when; expire the old one instead.
+      if (old.StateAt(now) != SilenceState::kExpired) {
+        if (auto e = Expire(old.id, now); !e) return Fail(e.error());
+      }
+      silence.id.clear();
+      if (silence.starts_at < now) silence.starts_at = now;
+    }
+  }
+  if (silence.id.empty()) silence.id = NewUuid();
+  if (auto put = store_.Put(silence); !put) return Fail(put.error());
+  std::string id = silence.id;
+  by_id_[id] = std::move(silence);
+  return id;
+}
+
+Result<void> Silences::Expire(const std::string& id, TimePoint now) {
+  auto it = by_id_.find(id);
+  if (it == by_id_.end()) return Fail(Error::NotFound("silence " + id + " not found"));
+  if (it->second.StateAt(now) == SilenceState::kExpired) {
+    return Fail(Error::Invalid("silence " + id + " already expired"));
+  }
+  Silence updated = it->second;
+  updated.ends_at = now;
+  if (updated.starts_at > now) updated.starts_at = now;
+  updated.updated_at = now;
+  if (auto put = store_.Put(updated); !put) return Fail(put.error());
+  it->second = std::move(updated);
+  return {};
+}
+
+std::optional<Silence> Silences::Get(const std::string& id) const {
+  auto it = by_id_.find(id);
+  if (it == by_id_.end()) return std::nullopt;
+  return it->second;
+}
+
+std::vector<Silence> Silences::List() const {
+  std::vector<Silence> out;
+  out.reserve(by_id_.size());
+  for (const auto& [id, s] : by_id_) out.push_back(s);
+  return out;
+}
+
+std::vector<std::string> Silences::MutedBy(const Labels& labels, TimePoint now) const {
+  std::vector<std::string> out;
+  for (const auto& [id, s] : by_id_) {
+    if (s.ActiveAt(now) && MatchesAll(s.matchers, labels)) out.push_back(id);
+  }
+  return out;
+}
+
+}  // namespace tocsin::dispatch

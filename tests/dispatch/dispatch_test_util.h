@@ -1,0 +1,34 @@
+#pragma once
+
+#include <gtest/gtest.h>
+
+#include <string>
+
+#include "tocsin/config/config.h"
+#include "tocsin/dispatch/dispatch_config.h"
+
+namespace tocsin::dispatch::testutil {
+
+// Loads the dispatch sections of a tocsin.yaml given as text; fails the test on errors.
+inline DispatchConfig LoadOrDie(const std::string& yaml) {
+  auto main = config::LoadConfigString("test.yaml", yaml);
+  EXPECT_TRUE(main.config) << main.diagnostics.ToString();
+  if (!main.config) return {};
+  config::Diagnostics diags;
+  auto d = LoadDispatchConfig(*main.config, diags);
+  EXPECT_TRUE(d) << diags.ToString();
+  EXPECT_EQ(diags.items().size(), 0u) << diags.ToString();
+  return d ? *d : DispatchConfig{};
+}
+
+// Errors of the dispatch loader for a config text, one per line.
+inline std::string ErrorsOf(const std::string& yaml) {
+  auto main = config::LoadConfigString("test.yaml", yaml);
+  if (!main.config) return main.diagnostics.ToString();
+  config::Diagnostics diags;
+  auto d = LoadDispatchConfig(*main.config, diags);
+  EXPECT_FALSE(d);
+  return diags.ToString();
+}
+
+}  // namespace tocsin::dispatch::testutil

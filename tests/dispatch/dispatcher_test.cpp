@@ -1,0 +1,354 @@
+// The pipeline on the simulated clock: timelines of group_wait, group_interval and
+// repeat_interval, inhibition, silences, maintenance windows and reload, without sleeping.
+#include "tocsin/dispatch/dispatcher.h"
+
+#include <gtest/gtest.h>
+#include <prometheus/registry.h>
+#include <prometheus/text_serializer.h>
+
+#include "dispatch/dispatch_test_util.h"
+#include "fakes/memory_silence_store.h"
+#include "tocsin/common/duration.h"
+#include "tocsin/common/simulated_scheduler.h"
+#include "tocsin/dispatch/silences.h"
+
+namespace tocsin::dispatch {
+namespace {
+
+using namespace std::chrono_literals;
+
+TimePoint T0() { return *ParseTime("2026-11-17T00:00:00Z"); }
+
+struct Flush {
+  Duration at;
+  AlertGroup group;
+};
+
+class RecordingSink : public GroupSink {
+ public:
+  explicit RecordingSink(TimePoint start) : start_(start) {}
+  void OnGroupFlush(const AlertGroup& g, TimePoint now) override {
+    flushes.push_back({now - start_, g});
+  }
+  std::vector<Flush> flushes;
+
+ private:
+  TimePoint start_;
+};
+
+const char* kConfig = R"(
+route:
+  receiver: slack
+  group_by: [alertname, service]
+  group_wait: 30s
+  group_interval: 5m
+  repeat_interval: 4h
+  routes:
+    - matchers: ['severity="critical"']
+      receiver: oncall
+receivers:
+  - {name: slack, slack: [{channel: "#ops"}]}
+  - {name: oncall, escalation_policy: default}
+inhibit_rules:
+  - source_matchers: ['alertname="RegionDown"']
+    target_matchers: ['severity="warning"']
+    equal: [region]
+maintenance_windows:
+  - name: psp-a-weekly
+    time_zone: Europe/Kyiv
+    matchers: ['psp="A"']
+    weekly: {days: [tuesday], start: "02:00", end: "03:00"}
+escalation_policies: {default: {}}
+)";
+
+class DispatcherTest : public ::testing::Test {
+ protected:
+  explicit DispatcherTest(const char* yaml = kConfig)
+      : scheduler_(T0()), sink_(T0()), silences_(store_) {
+    config_ = testutil::LoadOrDie(yaml);
+    dispatcher_ = std::make_unique<Dispatcher>(scheduler_, sink_, silences_, registry_, config_);
+  }
+
+  TimePoint Now() const { return scheduler_.clock().Now(); }
+  // As Prometheus sends a firing alert: endsAt a few evaluation intervals ahead, re-sent.
+  Alert Firing(Labels labels, Duration ttl = 24h) {
+    Alert a;
+    a.labels = std::move(labels);
+    a.starts_at = Now();
+    a.ends_at = Now() + ttl;
+    return a;
+  }
+  Alert Resolved(Labels labels) {
+    Alert a;
+    a.labels = std::move(labels);
+    a.starts_at = Now() - 1min;
+    a.ends_at = Now();
+    a.state = AlertState::kResolved;
+    return a;
+  }
+  void Send(std::vector<Alert> alerts) { dispatcher_->OnAlerts(alerts, Now()); }
+  void AdvanceTo(Duration since_start) { scheduler_.AdvanceTo(T0() + since_start); }
+  std::string Metrics() {
+    prometheus::TextSerializer s;
+    return s.Serialize(registry_.Collect());
+  }
+
+  SimulatedScheduler scheduler_;
+  RecordingSink sink_;
+  fakes::MemorySilenceStore store_;
+  Silences silences_;
+  prometheus::Registry registry_;
+  DispatchConfig config_;
+  std::unique_ptr<Dispatcher> dispatcher_;
+};
+
+TEST_F(DispatcherTest, AStormOf500SeriesBecomesOnePageAfterGroupWait) {
+  for (int i = 0; i < 500; ++i) {
+    Send({Firing({{"alertname", "DepositErrors"},
+                  {"service", "deposit"},
+                  {"severity", "critical"},
+                  {"instance", "pod-" + std::to_string(i)}})});
+    if (i % 100 == 99) AdvanceTo(Duration((i / 100 + 1) * 2s));
+  }
+  AdvanceTo(29s);
+  EXPECT_TRUE(sink_.flushes.empty());
+  AdvanceTo(30s);
+  ASSERT_EQ(sink_.flushes.size(), 1u);
+  const auto& g = sink_.flushes[0].group;
+  EXPECT_EQ(sink_.flushes[0].at, 30s);
+  EXPECT_EQ(g.alerts.size(), 500u);
+  EXPECT_EQ(g.receiver.name, "oncall");
+  EXPECT_EQ(g.receiver.escalation_policy, "default");
+  EXPECT_EQ(g.group_labels, (Labels{{"alertname", "DepositErrors"}, {"service", "deposit"}}));
+}
+
+TEST_F(DispatcherTest, NothingNewIsNotRepeatedBeforeRepeatInterval) {
+  Send({Firing({{"alertname", "LoginErrors"}, {"service", "login"}})});
+  AdvanceTo(3h);
+  ASSERT_EQ(sink_.flushes.size(), 1u);  // at 30s only; the 5m flushes had nothing new
+  AdvanceTo(4h + 30s);
+  ASSERT_EQ(sink_.flushes.size(), 2u);
+  EXPECT_EQ(sink_.flushes[1].at, 4h + 30s);  // the first group_interval tick after 4h
+}
+
+TEST_F(DispatcherTest, NewAlertInAKnownGroupWaitsForGroupInterval) {
+  Send({Firing({{"alertname", "WsRtt"}, {"service", "ws"}, {"region", "eu"}})});
+  AdvanceTo(1min);
+  ASSERT_EQ(sink_.flushes.size(), 1u);
+  Send({Firing({{"alertname", "WsRtt"}, {"service", "ws"}, {"region", "apac"}})});
+  AdvanceTo(5min + 29s);
+  EXPECT_EQ(sink_.flushes.size(), 1u);
+  AdvanceTo(5min + 30s);
+  ASSERT_EQ(sink_.flushes.size(), 2u);
+  EXPECT_EQ(sink_.flushes[1].group.alerts.size(), 2u);
+}
+
+TEST_F(DispatcherTest, ResolutionIsToldOnceThenTheGroupIsQuiet) {
+  Labels l{{"alertname", "GameLaunch"}, {"service", "games"}};
+  Send({Firing(l)});
+  AdvanceTo(1min);
+  Send({Resolved(l)});
+  AdvanceTo(5min + 30s);
+  ASSERT_EQ(sink_.flushes.size(), 2u);
+  EXPECT_TRUE(sink_.flushes[1].group.AllResolved());
+  AdvanceTo(10h);
+  EXPECT_EQ(sink_.flushes.size(), 2u);
+  EXPECT_TRUE(dispatcher_->Groups().empty());
+}
+
+TEST_F(DispatcherTest, AlertWhoseEndsAtPassesResolvesWithoutBeingResent) {
+  Send({Firing({{"alertname", "Pushed"}, {"service", "kyc"}}, 5min)});
+  AdvanceTo(5min + 30s);
+  ASSERT_EQ(sink_.flushes.size(), 2u);
+  EXPECT_TRUE(sink_.flushes[1].group.AllResolved());
+}
+
+TEST_F(DispatcherTest, FlappingAlertDoesNotPageAgainWithinRepeatInterval) {
+  Labels l{{"alertname", "BetSuccess"}, {"service", "bet"}, {"severity", "critical"}};
+  Send({Firing(l)});
+  AdvanceTo(1min);
+  ASSERT_EQ(sink_.flushes.size(), 1u);
+  // Flaps: resolved, firing, resolved, firing over the next hour.
+  for (int i = 0; i < 4; ++i) {
+    AdvanceTo(Duration(2min + i * 15min));
+    Send({i % 2 == 0 ? Resolved(l) : Firing(l)});
+  }
+  AdvanceTo(3h);
+  std::size_t firing_pages = 0;
+  for (const auto& f : sink_.flushes) firing_pages += f.group.AllResolved() ? 0 : 1;
+  EXPECT_EQ(firing_pages, 1u);
+  // Still firing at the repeat interval: a reminder is due.
+  AdvanceTo(4h + 10min);
+  firing_pages = 0;
+  for (const auto& f : sink_.flushes) firing_pages += f.group.AllResolved() ? 0 : 1;
+  EXPECT_EQ(firing_pages, 2u);
+}
+
+TEST_F(DispatcherTest, ConfiguredInhibitionMutesTargetsInTheSameRegionOnly) {
+  Send({Firing({{"alertname", "RegionDown"}, {"region", "eu"}, {"severity", "critical"}}),
+        Firing({{"alertname", "Latency"},
+                {"service", "login"},
+                {"region", "eu"},
+                {"severity", "warning"}}),
+        Firing({{"alertname", "Latency"},
+                {"service", "bet"},
+                {"region", "apac"},
+                {"severity", "warning"}})});
+  AdvanceTo(30s);
+  std::vector<std::string> notified;
+  for (const auto& f : sink_.flushes) {
+    for (const auto& a : f.group.alerts) notified.push_back(a.labels.ToString());
+  }
+  std::sort(notified.begin(), notified.end());
+  ASSERT_EQ(notified.size(), 2u) << ::testing::PrintToString(notified);
+  // Sorted: {alertname="Latency", ... region="apac"} before {alertname="RegionDown", ...}.
+  EXPECT_NE(notified[0].find("apac"), std::string::npos);
+  EXPECT_NE(notified[1].find("RegionDown"), std::string::npos);
+  auto status = dispatcher_->StatusOf(
+      {{"alertname", "Latency"}, {"service", "login"}, {"region", "eu"}, {"severity", "warning"}},
+      Now());
+  ASSERT_EQ(status.inhibited_by.size(), 1u);
+  EXPECT_EQ(status.inhibited_by[0],
+            Labels({{"alertname", "RegionDown"}, {"region", "eu"}, {"severity", "critical"}})
+                .fingerprint()
+                .ToString());
+  EXPECT_NE(Metrics().find("tocsin_dispatch_alerts_inhibited_total 1"), std::string::npos)
+      << Metrics();
+}
+
+TEST_F(DispatcherTest, CauseRidesInTheSymptomsPageWithoutConfiguration) {
+  Labels symptom{{"alertname", "DepositSuccessLow"},
+                 {"service", "deposit"},
+                 {"region", "eu"},
+                 {"kind", "symptom"},
+                 {"severity", "critical"}};
+  Labels cause{{"alertname", "PspTimeout"},
+               {"service", "deposit"},
+               {"region", "eu"},
+               {"kind", "cause"},
+               {"severity", "warning"}};
+  Labels other_region_cause{{"alertname", "QueueLag"},
+                            {"service", "deposit"},
+                            {"region", "apac"},
+                            {"kind", "cause"},
+                            {"severity", "warning"}};
+  Send({Firing(symptom), Firing(cause), Firing(other_region_cause)});
+  AdvanceTo(30s);
+  const AlertGroup* page = nullptr;
+  std::vector<std::string> alone;
+  for (const auto& f : sink_.flushes) {
+    if (f.group.receiver.name == "oncall") page = &f.group;
+    for (const auto& a : f.group.alerts) alone.push_back(std::string(a.Name()));
+  }
+  ASSERT_NE(page, nullptr);
+  ASSERT_EQ(page->causes.size(), 1u);
+  EXPECT_EQ(page->causes[0].labels, cause);
+  // The eu cause does not notify on its own; the apac one (no symptom there) goes to Slack.
+  EXPECT_EQ(std::count(alone.begin(), alone.end(), "PspTimeout"), 0);
+  EXPECT_EQ(std::count(alone.begin(), alone.end(), "QueueLag"), 1);
+}
+
+TEST_F(DispatcherTest, CauseAloneGoesToSlackAndSymptomLaterPicksItUp) {
+  Labels cause{{"alertname", "DbConnSaturation"},
+               {"service", "wallet"},
+               {"region", "eu"},
+               {"kind", "cause"}};
+  Send({Firing(cause)});
+  AdvanceTo(30s);
+  ASSERT_EQ(sink_.flushes.size(), 1u);
+  EXPECT_EQ(sink_.flushes[0].group.receiver.name, "slack");
+  Send({Firing({{"alertname", "WalletErrors"},
+                {"service", "wallet"},
+                {"region", "eu"},
+                {"kind", "symptom"},
+                {"severity", "critical"}})});
+  AdvanceTo(1min);
+  ASSERT_EQ(sink_.flushes.size(), 2u);
+  EXPECT_EQ(sink_.flushes[1].group.receiver.name, "oncall");
+  ASSERT_EQ(sink_.flushes[1].group.causes.size(), 1u);
+  EXPECT_EQ(sink_.flushes[1].group.causes[0].labels, cause);
+}
+
+TEST_F(DispatcherTest, SilenceMutesAtFlushAndExpiringItLetsThePageThrough) {
+  Silence s;
+  s.matchers = *ParseMatchers("service=\"login\"");
+  s.starts_at = Now();
+  s.ends_at = Now() + 2h;
+  s.created_by = "alice";
+  s.comment = "login deploy";
+  auto id = silences_.Upsert(s, Now());
+  ASSERT_TRUE(id);
+  Send({Firing({{"alertname", "LoginErrors"}, {"service", "login"}, {"severity", "critical"}})});
+  AdvanceTo(30min);
+  EXPECT_TRUE(sink_.flushes.empty());
+  EXPECT_EQ(dispatcher_->StatusOf({{"service", "login"}}, Now()).silenced_by,
+            std::vector<std::string>{*id});
+  ASSERT_TRUE(silences_.Expire(*id, Now()));
+  AdvanceTo(35min);
+  ASSERT_EQ(sink_.flushes.size(), 1u);
+  EXPECT_EQ(sink_.flushes[0].at, 30min + 30s);
+  EXPECT_NE(Metrics().find("tocsin_dispatch_alerts_silenced_total{by=\"silence\"} 6"),
+            std::string::npos)
+      << Metrics();
+}
+
+TEST_F(DispatcherTest, MaintenanceWindowMutesOnlyInsideTheWindow) {
+  // 2026-11-17 is a Tuesday; 02:00-03:00 Kyiv (EET, UTC+2) is 00:00-01:00 UTC: T0 is inside.
+  Labels psp_a{{"alertname", "PspErrors"}, {"service", "deposit"}, {"psp", "A"}};
+  Labels psp_b{{"alertname", "PspErrors"}, {"service", "deposit"}, {"psp", "B"}};
+  Send({Firing(psp_a), Firing(psp_b, 24h)});
+  AdvanceTo(30s);
+  ASSERT_EQ(sink_.flushes.size(), 1u);
+  ASSERT_EQ(sink_.flushes[0].group.alerts.size(), 1u);
+  EXPECT_EQ(sink_.flushes[0].group.alerts[0].labels, psp_b);
+  EXPECT_EQ(dispatcher_->StatusOf(psp_a, Now()).muted_by, std::vector<std::string>{"psp-a-weekly"});
+  AdvanceTo(1h + 1min);  // window closed at 01:00 UTC; next group tick pages PSP-A
+  ASSERT_EQ(sink_.flushes.size(), 2u);
+  EXPECT_EQ(sink_.flushes[1].group.alerts.size(), 2u);
+}
+
+TEST_F(DispatcherTest, ReloadKeepsGroupsSoNothingPagesTwice) {
+  Send({Firing({{"alertname", "LoginErrors"}, {"service", "login"}, {"severity", "critical"}})});
+  AdvanceTo(1min);
+  ASSERT_EQ(sink_.flushes.size(), 1u);
+  dispatcher_->ApplyConfig(testutil::LoadOrDie(kConfig));
+  AdvanceTo(2h);
+  EXPECT_EQ(sink_.flushes.size(), 1u);
+  ASSERT_EQ(dispatcher_->Groups().size(), 1u);
+  // A reload that moves critical alerts to another receiver starts a new group for it.
+  std::string moved = kConfig;
+  moved.replace(moved.find("receiver: oncall"), 16, "receiver: slack ");
+  dispatcher_->ApplyConfig(testutil::LoadOrDie(moved));
+  AdvanceTo(2h + 1min);
+  ASSERT_EQ(sink_.flushes.size(), 2u);
+  EXPECT_EQ(sink_.flushes[1].group.receiver.name, "slack");
+}
+
+TEST_F(DispatcherTest, PendingAlertsFromTheRulesEngineDoNotPage) {
+  Alert pending = Firing({{"alertname", "LoginErrors"}, {"service", "login"}});
+  pending.state = AlertState::kPending;
+  Send({pending});
+  AdvanceTo(1h);
+  EXPECT_TRUE(sink_.flushes.empty());
+  EXPECT_TRUE(dispatcher_->Groups().empty());
+  // Once it fires, it pages after group_wait.
+  Alert firing = Firing({{"alertname", "LoginErrors"}, {"service", "login"}});
+  Send({firing});
+  AdvanceTo(1h + 30s);
+  EXPECT_EQ(sink_.flushes.size(), 1u);
+}
+
+TEST_F(DispatcherTest, MetricsCountReceivedDeduplicatedGroupedNotified) {
+  Labels l{{"alertname", "X"}, {"service", "s"}};
+  Send({Firing(l)});
+  Send({Firing(l)});
+  AdvanceTo(30s);
+  auto m = Metrics();
+  EXPECT_NE(m.find("tocsin_dispatch_alerts_received_total 2"), std::string::npos) << m;
+  EXPECT_NE(m.find("tocsin_dispatch_alerts_deduplicated_total 1"), std::string::npos) << m;
+  EXPECT_NE(m.find("tocsin_dispatch_alerts_grouped_total 1"), std::string::npos) << m;
+  EXPECT_NE(m.find("tocsin_dispatch_notifications_total 1"), std::string::npos) << m;
+}
+
+}  // namespace
+}  // namespace tocsin::dispatch
