@@ -20,6 +20,14 @@
 #include "tocsin/common/asio_scheduler.h"
 #include "tocsin/common/log.h"
 #include "tocsin/http/server.h"
+// notify (issue 6): outbox, providers, notices, heartbeat
+#include "notify/heartbeat.h"
+#include "notify/notice_sink.h"
+#include "notify/notifier_factory.h"
+#include "notify/outbox.h"
+#include "notify/providers/opsgenie/opsgenie_notifier.h"
+#include "tocsin/common/worker_pool.h"
+#include "tocsin/store/database.h"
 
 namespace tocsin::app {
 
@@ -96,6 +104,8 @@ struct App::Impl {
   }
 
   std::shared_ptr<const http::Router> BuildRouter();
+  Result<void> StartNotify();
+  void ConfigureNotify();
   void ScheduleWatchdog();
   void WaitForSignals();
   void StopWhenDrained();
@@ -118,7 +128,70 @@ struct App::Impl {
   bool ready = false;
   bool stopping = false;
   App* owner = nullptr;
+
+  // ---- notify (issue 6) -------------------------------------------------------------------
+  // LEAD: merge `db` into the one shared Database of the daemon (incident, dispatch and rules
+  // open <data_dir>/tocsin.db too); the outbox only needs a store::Database&.
+  std::unique_ptr<store::Database> db;
+  std::unique_ptr<notify::OutboxStore> outbox_store;
+  // The incidents' Pager (LEAD: pass *outbox to the incident manager, and the incident
+  // manager's DeliveryObserver to outbox->SetObserver).
+  std::unique_ptr<notify::Outbox> outbox;
+  // LEAD: the dispatcher's GroupSink for receivers without an escalation policy.
+  std::unique_ptr<notify::NoticeSink> notice_sink;
+  std::unique_ptr<notify::HeartbeatPinger> heartbeat;
+  // Declared last so it is destroyed first: in-flight deliveries finish while the outbox and
+  // its database still exist.
+  std::unique_ptr<WorkerPool> notify_workers;
 };
+
+// Builds the outbox once (it lives across reloads: queued pages survive them) and the
+// notifiers from the current config.
+Result<void> App::Impl::StartNotify() {
+  notify_workers = std::make_unique<WorkerPool>(2);
+  if (!db) {
+    auto opened = store::Database::Open(config->main.data_dir + "/tocsin.db");
+    if (!opened) return Fail(opened.error());
+    db = std::move(*opened);
+  }
+  outbox_store = std::make_unique<notify::OutboxStore>(*db);
+  outbox =
+      std::make_unique<notify::Outbox>(*outbox_store, scheduler, *notify_workers, registry.get());
+  if (auto opened = outbox->Open(); !opened) return opened;
+  notice_sink = std::make_unique<notify::NoticeSink>(*outbox);
+  heartbeat = std::make_unique<notify::HeartbeatPinger>(scheduler, *notify_workers);
+  ConfigureNotify();
+  return {};
+}
+
+// Start and every reload: new notifiers and settings, same outbox and queue.
+void App::Impl::ConfigureNotify() {
+  const auto& main = config->main;
+  notify::RenderOptions render;
+  render.runbook_base_url = main.runbook_base_url;
+  render.external_url = main.server.external_url;
+  render.templates_dir = config->notify.templates_dir;
+  auto renderer = notify::PageRenderer::Create(render);
+  if (!renderer) {
+    // LoadRuntimeConfig checked the templates; a file changed since then keeps the old set.
+    spdlog::error("notify: {}; keeping the previous notifiers", renderer.error().message());
+    return;
+  }
+  notify::NotifierDeps deps;
+  deps.renderer = *renderer;
+  deps.http = std::make_shared<CurlHttpClient>();
+  deps.slack_threads = outbox_store.get();
+  auto set = notify::BuildNotifiers(main.providers, deps);
+  std::shared_ptr<notify::OpsgenieNotifier> opsgenie;
+  if (auto it = set.notifiers.find(incident::Channel::kOpsgenie); it != set.notifiers.end()) {
+    opsgenie = std::dynamic_pointer_cast<notify::OpsgenieNotifier>(it->second);
+  }
+  std::size_t providers = set.notifiers.size();
+  outbox->Configure(std::move(set), config->notify);
+  heartbeat->Start(opsgenie, config->notify.heartbeat_interval);
+  spdlog::info("notify: {} provider(s) configured, {} deliveries queued", providers,
+               outbox->pending());
+}
 
 std::shared_ptr<const http::Router> App::Impl::BuildRouter() {
   auto router = std::make_shared<http::Router>();
@@ -188,6 +261,8 @@ Result<void> App::Start() {
   if (impl_->options.setup_logging) ApplyLogging(loaded.config->main);
   if (auto dir = PrepareDataDir(loaded.config->main.data_dir); !dir) return Fail(dir.error());
   impl_->config = std::move(*loaded.config);
+  // notify (issue 6): the outbox is durable before anything can page.
+  if (auto notify = impl_->StartNotify(); !notify) return Fail(notify.error());
 
   const auto& s = impl_->config->main.server;
   http::ServerOptions opts;
@@ -240,6 +315,7 @@ Result<void> App::Reload() {
   }
   if (impl_->options.setup_logging) ApplyLogging(loaded.config->main);
   impl_->config = std::move(*loaded.config);
+  impl_->ConfigureNotify();
   impl_->reload_ok.Set(1);
   impl_->reload_time.Set(static_cast<double>(ToUnixMillis(impl_->clock.Now())) / 1000.0);
   impl_->reloads.Add({{"result", "success"}}).Increment();
@@ -253,6 +329,7 @@ void App::Stop() {
   impl_->stopping = true;
   impl_->ready = false;
   (void)impl_->notifier.Stopping();
+  if (impl_->heartbeat) impl_->heartbeat->Stop();
   boost::system::error_code ec;
   impl_->signals.cancel(ec);
   if (impl_->server) impl_->server->Stop();

@@ -5,6 +5,7 @@
 
 #include "tocsin/config/config.h"
 #include "tocsin/config/diagnostics.h"
+#include "tocsin/notify/notify_config.h"
 
 namespace tocsin::app {
 
@@ -14,6 +15,7 @@ namespace tocsin::app {
 // so a config that passes check is exactly one that serve accepts.
 struct RuntimeConfig {
   config::Config main;
+  notify::NotifyConfig notify;  // the `notify:` section (outbox, rate limits, fail-over)
   // Modules add their validated configuration here, e.g.
   //   rules::RuleSet rules;  dispatch::DispatchConfig dispatch;  oncall::Roster roster;
 };
