@@ -298,6 +298,11 @@ TEST_P(Conformance, NoSecretInAnyErrorOrLogLine) {
   fault["path"] = GetParam().path;
   fault["body"] = "rejected credential " + GetParam().secret;
   sim_->Fault(fault);
+  // The notifier's own error, before anything else could redact it.
+  auto direct = Build()->Deliver(Item());
+  EXPECT_FALSE(direct.ok());
+  EXPECT_EQ(direct.detail.find(GetParam().secret), std::string::npos) << direct.detail;
+  sim_->Fault(fault);
   // Through the whole outbox, so its log lines and reports are covered too.
   SimulatedScheduler scheduler(testing::T0());
   InlineExecutor executor;

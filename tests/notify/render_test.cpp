@@ -182,6 +182,21 @@ TEST(OpsgeniePage, DepositScenarioFieldByField) {
   auto c = og.BuildCall(Item(close));
   EXPECT_EQ(c.path, "/v2/alerts/tocsin%2FINC-42/close?identifierType=alias");
   EXPECT_EQ(c.body["user"], "olena");
+
+  // Step 2 of the ladder adds the L2 to the open alert as a responder.
+  auto step2 = DepositPage();
+  step2.step = 1;
+  oncall::Person l2;
+  l2.id = "taras";
+  l2.opsgenie_username = "taras@example.com";
+  step2.targets = {{l2, "l2-payments", {incident::Channel::kOpsgenie}}};
+  auto calls = og.BuildCalls(Item(step2));
+  ASSERT_EQ(calls.size(), 2u);
+  EXPECT_EQ(calls[0].path, "/v2/alerts");
+  EXPECT_EQ(calls[1].path, "/v2/alerts/tocsin%2FINC-42/responders?identifierType=alias");
+  EXPECT_EQ(calls[1].body["responder"],
+            json::parse(R"({"type":"user","username":"taras@example.com"})"));
+  EXPECT_EQ(calls[1].body["note"], "Step 2: l2-payments");
 }
 
 TEST(SlackPage, DepositScenarioBlocksFieldByField) {

@@ -310,12 +310,26 @@ void ProviderSim::OpsgenieAction(const http::Request& req, http::Respond respond
   }
   std::string alias = req.PathParam("alias");
   std::string action = req.PathParam("action");
-  if (action != "acknowledge" && action != "close" && action != "notes") {
+  if (action != "acknowledge" && action != "close" && action != "notes" && action != "responders") {
     return Handle(req, respond, 404, R"({"message":"Not found"})", "opsgenie unknown action");
   }
   if (req.Query("identifierType").value_or("id") != "alias") {
     return Handle(req, respond, 400, R"({"message":"identifierType must be alias here"})",
                   "opsgenie action without identifierType=alias");
+  }
+  std::string who;
+  if (action == "responders") {
+    try {
+      auto j = json::parse(req.body);
+      who = j.at("responder").value("username", j.at("responder").value("name", ""));
+      std::string type = j.at("responder").value("type", "");
+      if (type != "team" && type != "user" && type != "escalation" && type != "schedule") {
+        throw std::runtime_error("type");
+      }
+    } catch (const std::exception&) {
+      return Handle(req, respond, 422, R"({"message":"Responder is invalid."})",
+                    "opsgenie responders INVALID");
+    }
   }
   std::string id = NewRequestId();
   {
@@ -323,7 +337,8 @@ void ProviderSim::OpsgenieAction(const http::Request& req, http::Respond respond
     og_requests_[id] = {action, alias};
   }
   json ok = {{"result", "Request will be processed"}, {"took", 0.01}, {"requestId", id}};
-  Handle(req, respond, 202, ok.dump(), fmt::format("opsgenie {} alias={}", action, alias));
+  Handle(req, respond, 202, ok.dump(),
+         fmt::format("opsgenie {} alias={}{}", action, alias, who.empty() ? "" : " " + who));
 }
 
 void ProviderSim::OpsgenieRequestStatus(const http::Request& req, http::Respond respond) {

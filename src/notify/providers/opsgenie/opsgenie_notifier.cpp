@@ -89,15 +89,41 @@ OpsgenieNotifier::Call OpsgenieNotifier::BuildCall(const OutboxItem& item) const
   return {"POST", "/v2/alerts", body};
 }
 
+std::vector<OpsgenieNotifier::Call> OpsgenieNotifier::BuildCalls(const OutboxItem& item) const {
+  std::vector<Call> calls = {BuildCall(item)};
+  const auto& r = item.request;
+  if (r.action != PageAction::kTrigger || r.step == 0) return calls;
+  std::string path = "/v2/alerts/" + UrlEncode(BoundedKey(r.dedup_key, kAliasMax)) +
+                     "/responders?identifierType=alias";
+  std::set<std::string> seen;
+  for (const auto& target : r.targets) {
+    const auto& u = target.person.opsgenie_username;
+    if (u.empty() || !seen.insert(u).second) continue;
+    calls.push_back({"POST",
+                     path,
+                     {{"responder", {{"type", "user"}, {"username", u}}},
+                      {"user", "tocsin"},
+                      {"source", "tocsin"},
+                      {"note", fmt::format("Step {}: {}", r.step + 1, target.role)}}});
+  }
+  return calls;
+}
+
 DeliveryResult OpsgenieNotifier::Deliver(const OutboxItem& item) {
-  Call call = BuildCall(item);
-  HttpClientRequest req;
-  req.method = call.method;
-  req.url = config_.api_url + call.path;
-  req.headers = {{"Content-Type", "application/json"},
-                 {"Authorization", "GenieKey " + config_.api_key}};
-  req.body = call.body.dump(-1, ' ', false, json::error_handler_t::replace);
-  return ClassifyHttp("opsgenie", http_->Send(req), {501});
+  // Several calls for a later step: a retry repeats them all, which Opsgenie absorbs (a
+  // create bumps the open alert's count; a responder already on the alert stays one).
+  DeliveryResult last;
+  for (const Call& call : BuildCalls(item)) {
+    HttpClientRequest req;
+    req.method = call.method;
+    req.url = config_.api_url + call.path;
+    req.headers = {{"Content-Type", "application/json"},
+                   {"Authorization", "GenieKey " + config_.api_key}};
+    req.body = call.body.dump(-1, ' ', false, json::error_handler_t::replace);
+    last = ClassifyHttp("opsgenie", http_->Send(req), {501});
+    if (!last.ok()) return last;
+  }
+  return last;
 }
 
 std::string OpsgenieNotifier::RateKey(const OutboxItem&) const {

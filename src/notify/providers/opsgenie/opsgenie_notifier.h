@@ -39,6 +39,9 @@ class OpsgenieNotifier final : public Notifier {
     nlohmann::json body;
   };
   Call BuildCall(const OutboxItem& item) const;
+  // Everything Deliver sends: the call above, and for a later ladder step (the alert exists
+  // already, so a create only bumps its count) one "add responder" per person of the step.
+  std::vector<Call> BuildCalls(const OutboxItem& item) const;
 
  private:
   config::OpsgenieConfig config_;
