@@ -14,6 +14,7 @@ RuntimeLoadResult LoadRuntimeConfig(const std::string& path, const config::Overr
   rc.main = std::move(*main.config);
   // Module loaders run here, each adding to out.diagnostics, then the cross checks.
   rc.notify = notify::ParseNotifyConfig(rc.main, out.diagnostics);
+  notify::ValidateProviders(rc.main, out.diagnostics);
   if (!rc.notify.templates_dir.empty()) {
     // A template that does not parse is a config error now, not a blank page at 3 a.m.
     notify::RenderOptions templates;

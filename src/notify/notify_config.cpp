@@ -113,3 +113,30 @@ NotifyConfig ParseNotifyConfig(const config::Config& main, config::Diagnostics& 
 }
 
 }  // namespace tocsin::notify
+
+#include "notify/providers/provider_checks.h"
+
+namespace tocsin::notify {
+
+void ValidateProviders(const config::Config& main, config::Diagnostics& diags) {
+  // Re-read the file only to point at the right line; the values are main's.
+  config::Diagnostics ignored;
+  auto doc = config::LoadYamlFile(main.file, ignored);
+  auto where_in = [&](const std::string& provider) -> WhereFn {
+    return [&main, &doc, provider](const std::string& key) {
+      if (!doc) return config::Position{main.file, 0, 0};
+      YAML::Node section = doc->root["providers"][provider];
+      if (section && section[key]) return config::PositionOf(main.file, section[key]);
+      if (section) return config::PositionOf(main.file, section);
+      return config::Position{main.file, 0, 0};
+    };
+  };
+  const auto& p = main.providers;
+  if (p.pagerduty) CheckPagerDutyConfig(*p.pagerduty, where_in("pagerduty"), diags);
+  if (p.opsgenie) CheckOpsgenieConfig(*p.opsgenie, where_in("opsgenie"), diags);
+  if (p.slack) CheckSlackConfig(*p.slack, where_in("slack"), diags);
+  if (p.email) CheckEmailConfig(*p.email, where_in("email"), diags);
+  if (p.webhook) CheckWebhookConfig(*p.webhook, where_in("webhook"), diags);
+}
+
+}  // namespace tocsin::notify

@@ -4,8 +4,10 @@
 
 #include <fmt/format.h>
 
+#include "notify/heartbeat.h"
 #include "notify/notifier_factory.h"
 #include "notify/outbox.h"
+#include "notify/providers/opsgenie/opsgenie_notifier.h"
 #include "notify_fixtures.h"
 #include "sim_fixture.h"
 #include "support/temp_dir.h"
@@ -146,6 +148,33 @@ TEST_F(EndToEnd, SlackMessageIsUpdatedOnEveryStateChangeWithTheTimelineInItsThre
   EXPECT_EQ(AcceptedPagerDuty(),
             (std::vector<std::string>{"trigger tocsin/INC-7", "acknowledge tocsin/INC-7",
                                       "resolve tocsin/INC-7"}));
+}
+
+}  // namespace
+}  // namespace tocsin::notify
+
+namespace tocsin::notify {
+namespace {
+
+TEST(OpsgenieHeartbeat, PingsOnTheSchedulersTimer) {
+  testing::SimServer sim;
+  SimulatedScheduler scheduler(testing::T0());
+  InlineExecutor executor;
+  auto og = std::make_shared<OpsgenieNotifier>(
+      config::OpsgenieConfig{sim.url(), "genie-key", "tocsin-prod"}, *PageRenderer::Create({}),
+      std::make_shared<CurlHttpClient>());
+  HeartbeatPinger pinger(scheduler, executor);
+  pinger.Start(og, std::chrono::minutes(1));
+  scheduler.AdvanceBy(std::chrono::seconds(59));
+  EXPECT_TRUE(sim.Requests("/v2/heartbeats/").empty());
+  scheduler.AdvanceBy(std::chrono::minutes(2) + std::chrono::seconds(1));
+  auto pings = sim.Requests("/v2/heartbeats/tocsin-prod/ping");
+  ASSERT_EQ(pings.size(), 3u);
+  EXPECT_EQ(pings[0]["status"], 202);
+  EXPECT_EQ(pings[0]["headers"]["Authorization"], "GenieKey genie-key");
+  pinger.Stop();
+  scheduler.AdvanceBy(std::chrono::minutes(5));
+  EXPECT_EQ(sim.Requests("/v2/heartbeats/").size(), 3u);
 }
 
 }  // namespace

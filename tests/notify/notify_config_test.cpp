@@ -80,5 +80,47 @@ INSTANTIATE_TEST_SUITE_P(Fixtures, NotifyConfigBad,
                                            BadCase{"bad_rate_limit.yaml", "longer than 0s", 3},
                                            BadCase{"failover_unknown_provider.yaml", "slack", 3}));
 
+config::Diagnostics CheckProviders(const std::string& name) {
+  auto loaded = config::LoadConfig(std::string(TOCSIN_TESTDATA_DIR) + "/notify/providers/" + name);
+  EXPECT_TRUE(loaded.config) << loaded.diagnostics.ToString();
+  config::Diagnostics d;
+  if (loaded.config) ValidateProviders(*loaded.config, d);
+  return d;
+}
+
+TEST(ValidateProviders, GoodFixtureHasNoFinding) {
+  auto d = CheckProviders("good/all.yaml");
+  EXPECT_TRUE(d.items().empty()) << d.ToString();
+}
+
+class ProvidersBad : public ::testing::TestWithParam<BadCase> {};
+
+TEST_P(ProvidersBad, IsAnErrorAtTheKey) {
+  auto d = CheckProviders("bad/" + GetParam().file);
+  ASSERT_TRUE(d.has_errors()) << GetParam().file;
+  std::string all = d.ToString();
+  EXPECT_NE(all.find(GetParam().expected), std::string::npos) << all;
+  EXPECT_NE(all.find(GetParam().file + ":" + std::to_string(GetParam().line) + ":"),
+            std::string::npos)
+      << all;
+}
+
+INSTANTIATE_TEST_SUITE_P(
+    Fixtures, ProvidersBad,
+    ::testing::Values(BadCase{"slack_bot_without_channel.yaml", "required with bot_token", 3},
+                      BadCase{"pagerduty_full_endpoint.yaml", "appends /v2/enqueue", 3},
+                      BadCase{"opsgenie_v2_path.yaml", "appends /v2/", 3},
+                      BadCase{"email_from_not_an_address.yaml", "an address", 4}));
+
+TEST(ValidateProviders, UnusualOpsgenieHostIsOnlyAWarning) {
+  auto loaded = config::LoadConfigString(
+      "t.yaml", "providers:\n  opsgenie:\n    api_url: http://127.0.0.1:8080\n    api_key: k\n");
+  ASSERT_TRUE(loaded.config) << loaded.diagnostics.ToString();
+  config::Diagnostics d;
+  ValidateProviders(*loaded.config, d);
+  EXPECT_FALSE(d.has_errors());
+  EXPECT_EQ(d.warning_count(), 1u);
+}
+
 }  // namespace
 }  // namespace tocsin::notify

@@ -5,7 +5,10 @@
 #include <map>
 
 #include <fmt/format.h>
+#include <prometheus/registry.h>
+#include <prometheus/text_serializer.h>
 
+#include "notify/notice_sink.h"
 #include "notify/outbox.h"
 #include "notify_fixtures.h"
 #include "support/temp_dir.h"
@@ -300,6 +303,63 @@ TEST_F(OutboxTest, AcknowledgeNeverOvertakesItsTrigger) {
   outbox_->Send(Page(1, PageAction::kAcknowledge));
   scheduler_.AdvanceBy(minutes(5));
   EXPECT_EQ(Delivered(*pd_), (std::vector<std::string>{"INC-1/trigger", "INC-1/acknowledge"}));
+}
+
+TEST_F(OutboxTest, NoticeOnlyGroupsGoToTheirReceiversNoticesThroughTheOutbox) {
+  auto mail = std::make_shared<FakeNotifier>(Channel::kEmail, scheduler_.clock());
+  outbox_ = std::make_unique<Outbox>(*store_, scheduler_, executor_);
+  ASSERT_TRUE(outbox_->Open());
+  NotifierSet set;
+  set.notifiers[Channel::kSlack] = slack_;
+  set.notifiers[Channel::kEmail] = mail;
+  outbox_->Configure(set, config_);
+  NoticeSink sink(*outbox_);
+  dispatch::AlertGroup group;
+  group.key = "{}/{severity=\"warning\"}:{alertname=\"QueueLag\"}";
+  group.receiver.name = "payments-notices";
+  group.receiver.notices = {{"slack", "#payments"}, {"email", "payments@example.com"}};
+  Alert lag;
+  lag.labels = Labels{{"alertname", "QueueLag"}, {"service", "payments"}};
+  lag.severity = Severity::kWarning;
+  group.alerts = {lag};
+  sink.OnGroupFlush(group, scheduler_.clock().Now());
+  sink.OnGroupFlush(group, scheduler_.clock().Now() + seconds(30));  // unchanged: not re-sent
+  scheduler_.AdvanceBy(seconds(5));
+  ASSERT_EQ(slack_->ok_calls().size(), 1u);
+  EXPECT_EQ(slack_->ok_calls()[0].kind, "notice");
+  ASSERT_EQ(mail->ok_calls().size(), 1u);
+  group.alerts[0].state = AlertState::kResolved;
+  sink.OnGroupFlush(group, scheduler_.clock().Now());
+  scheduler_.AdvanceBy(seconds(5));
+  EXPECT_EQ(slack_->ok_calls().size(), 2u);
+  EXPECT_EQ(slack_->ok_calls()[1].action, PageAction::kResolve);
+}
+
+TEST_F(OutboxTest, MetricsCountDeliveriesByProviderAndResultAndQueueDepth) {
+  prometheus::Registry registry;
+  outbox_ = std::make_unique<Outbox>(*store_, scheduler_, executor_, &registry);
+  ASSERT_TRUE(outbox_->Open());
+  NotifierSet set;
+  set.notifiers[Channel::kPagerDuty] = pd_;
+  outbox_->Configure(set, config_);
+  int n = 0;
+  pd_->script = [&n](const OutboxItem&, TimePoint) {
+    return ++n == 1 ? DeliveryResult::Retry(503, "down") : DeliveryResult::Ok(202);
+  };
+  outbox_->Send(Page(1));
+  auto text = [&registry] { return prometheus::TextSerializer().Serialize(registry.Collect()); };
+  EXPECT_NE(text().find("tocsin_notify_queue_depth{provider=\"pagerduty\"} 1"), std::string::npos)
+      << text();
+  scheduler_.AdvanceBy(minutes(1));
+  std::string t = text();
+  EXPECT_NE(t.find("tocsin_notify_deliveries_total{provider=\"pagerduty\",result=\"retry\"} 1"),
+            std::string::npos)
+      << t;
+  EXPECT_NE(t.find("tocsin_notify_deliveries_total{provider=\"pagerduty\",result=\"ok\"} 1"),
+            std::string::npos);
+  EXPECT_NE(t.find("tocsin_notify_delivery_duration_seconds_count{provider=\"pagerduty\"} 2"),
+            std::string::npos);
+  EXPECT_NE(t.find("tocsin_notify_queue_depth{provider=\"pagerduty\"} 0"), std::string::npos);
 }
 
 }  // namespace

@@ -52,4 +52,9 @@ NotifyConfig ParseNotifyConfig(const config::Config& main, config::Diagnostics& 
 
 std::optional<incident::Channel> ParseChannel(std::string_view name);
 
+// The checks of `providers:` that belong to the providers (STYLE.md: each provider's folder
+// owns them), beyond what the config module already checks: mistakes that would make every
+// page fail at 3 a.m. are errors, unusual but possible settings are warnings.
+void ValidateProviders(const config::Config& main, config::Diagnostics& diags);
+
 }  // namespace tocsin::notify
