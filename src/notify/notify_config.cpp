@@ -81,6 +81,9 @@ NotifyConfig ParseNotifyConfig(const config::Config& main, config::Diagnostics& 
   r.DurationValue("failover_after", c.failover_after);
   r.DurationValue("probe_interval", c.probe_interval);
   r.DurationValue("heartbeat_interval", c.heartbeat_interval);
+  if (r.DurationValue("retention", c.retention) && c.retention < std::chrono::hours(1)) {
+    r.Error("retention", "must be at least 1h (acks and resolves look up where a page went)");
+  }
   long long in_flight = static_cast<long long>(c.max_in_flight);
   if (r.Int("max_in_flight", in_flight, false, 1, 256)) {
     c.max_in_flight = static_cast<std::size_t>(in_flight);

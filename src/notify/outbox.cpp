@@ -72,6 +72,8 @@ void Outbox::Close() {
   *alive_ = false;
   if (wake_) scheduler_.Cancel(wake_->second);
   wake_.reset();
+  if (prune_timer_) scheduler_.Cancel(*prune_timer_);
+  prune_timer_.reset();
   for (auto& [c, ps] : providers_) {
     if (ps.probe_timer) scheduler_.Cancel(*ps.probe_timer);
     ps.probe_timer.reset();
@@ -92,7 +94,23 @@ Result<void> Outbox::Open() {
   }
   UpdateQueueDepth();
   RequestPump();
+  SchedulePrune(std::chrono::minutes(1));
   return {};
+}
+
+void Outbox::SchedulePrune(Duration after) {
+  std::weak_ptr<bool> alive = alive_;
+  prune_timer_ = scheduler_.ScheduleAfter(after, [this, alive] {
+    if (auto a = alive.lock(); !a || !*a) return;
+    prune_timer_.reset();
+    auto pruned = store_.Prune(scheduler_.clock().Now() - config_.retention);
+    if (!pruned) {
+      spdlog::warn("outbox: pruning old rows failed: {}", pruned.error().message());
+    } else if (*pruned > 0) {
+      spdlog::info("outbox: pruned {} delivered rows older than the retention", *pruned);
+    }
+    SchedulePrune(std::chrono::hours(6));
+  });
 }
 
 void Outbox::Configure(NotifierSet notifiers, NotifyConfig config) {

@@ -108,6 +108,7 @@ class Outbox final : public incident::Pager {
   void ScheduleWake(TimePoint at);
   Duration Backoff(int failures);
   void UpdateQueueDepth();
+  void SchedulePrune(Duration after);
 
   OutboxStore& store_;
   Scheduler& scheduler_;
@@ -123,6 +124,7 @@ class Outbox final : public incident::Pager {
   RateLimiter limiter_;
   std::mt19937_64 rng_;
   std::optional<std::pair<TimePoint, TimerId>> wake_;
+  std::optional<TimerId> prune_timer_;
   bool pump_posted_ = false;
   std::shared_ptr<bool> alive_ = std::make_shared<bool>(true);
 

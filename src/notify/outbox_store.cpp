@@ -56,7 +56,8 @@ Result<std::vector<OutboxItem>> OutboxStore::Insert(std::vector<OutboxItem> item
   auto r = db_.Transaction([&](store::Database& db) -> Result<void> {
     for (auto id : supersede) {
       auto st = db.Prepare(
-          "UPDATE notify_outbox SET state = 'superseded' WHERE id = ? AND state = 'pending'");
+          "UPDATE notify_outbox SET state = 'superseded', done_at = created_at WHERE id = ? AND "
+          "state = 'pending'");
       if (!st) return Fail(st.error());
       if (auto ok = st->Bind(1, id).Run(); !ok) return ok;
     }
@@ -185,6 +186,19 @@ Result<std::map<std::string, std::map<Channel, Channel>>> OutboxStore::Routes() 
     out[st->Text(0)][ChannelFromText(st->Text(1))] = ChannelFromText(st->Text(2));
   }
   return out;
+}
+
+Result<std::int64_t> OutboxStore::Prune(TimePoint before) {
+  std::lock_guard lock(db_.mutex());
+  auto st = db_.Prepare(
+      "DELETE FROM notify_outbox WHERE state != 'pending' AND done_at IS NOT NULL AND "
+      "done_at < ?");
+  if (!st) return Fail(st.error());
+  if (auto r = st->Bind(1, I(ToUnixMillis(before))).Run(); !r) return Fail(r.error());
+  auto changes = db_.Prepare("SELECT changes()");
+  if (!changes) return Fail(changes.error());
+  auto row = changes->Step();
+  return row && *row ? changes->Int(0) : 0;
 }
 
 std::int64_t OutboxStore::Count(std::string_view state) {

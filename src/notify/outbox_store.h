@@ -36,6 +36,8 @@ class OutboxStore final : public SlackThreadStore {
   // For every incident, the provider each original channel was last delivered through
   // (differs after a fail-over), so acks and resolves follow the trigger.
   Result<std::map<std::string, std::map<incident::Channel, incident::Channel>>> Routes();
+  // Deletes finished rows (sent, failed, superseded) finished before `before`; returns how many.
+  Result<std::int64_t> Prune(TimePoint before);
   // Count of rows in `state` (tests and metrics).
   std::int64_t Count(std::string_view state);
 

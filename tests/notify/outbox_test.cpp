@@ -362,5 +362,22 @@ TEST_F(OutboxTest, MetricsCountDeliveriesByProviderAndResultAndQueueDepth) {
   EXPECT_NE(t.find("tocsin_notify_queue_depth{provider=\"pagerduty\"} 0"), std::string::npos);
 }
 
+TEST_F(OutboxTest, FinishedRowsArePrunedAfterTheRetentionPendingOnesNever) {
+  config_.retention = std::chrono::hours(24);
+  Start(false, false);
+  pd_->script = [](const OutboxItem& item, TimePoint) {
+    return item.request.incident_id == "INC-2" ? DeliveryResult::Retry(503, "down")
+                                               : DeliveryResult::Ok(202);
+  };
+  outbox_->Send(Page(1));
+  outbox_->Send(Page(2));
+  scheduler_.AdvanceBy(std::chrono::hours(23));
+  EXPECT_EQ(store_->Count("sent"), 1);
+  scheduler_.AdvanceBy(std::chrono::hours(7));
+  EXPECT_EQ(store_->Count("sent"), 0) << "a day after delivery the row is gone";
+  EXPECT_EQ(store_->Count("pending"), 0) << "INC-2 gave up after give_up_after (24h)";
+  EXPECT_EQ(store_->Count("failed"), 1) << "but its failure is kept for the retention";
+}
+
 }  // namespace
 }  // namespace tocsin::notify

@@ -41,6 +41,9 @@ struct NotifyConfig {
   RateLimit email{60, std::chrono::minutes(1)};
   RateLimit webhook{600, std::chrono::minutes(1)};
   std::size_t max_in_flight = 8;  // concurrent deliveries over all providers
+  // Delivered, failed and superseded rows are deleted this long after they were finished
+  // (pending rows never are), so the outbox does not grow for ever.
+  Duration retention = std::chrono::hours(24 * 30);
 
   const RateLimit& LimitFor(incident::Channel c) const;
   std::optional<incident::Channel> FailoverFor(incident::Channel c) const;

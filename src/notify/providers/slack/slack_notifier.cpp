@@ -248,7 +248,13 @@ DeliveryResult SlackNotifier::Deliver(const OutboxItem& item) {
                  {"ts", ref->ts},
                  {"text", TruncateUtf8(renderer_->Render(r).summary, kSectionMax)},
                  {"blocks", BuildBlocks(r)}};
-    return CallApi("chat.update", body, nullptr);
+    DeliveryResult updated = CallApi("chat.update", body, nullptr);
+    // Someone deleted the message: the incident still needs one, so post it again.
+    if (updated.outcome == DeliveryResult::Outcome::kPermanent &&
+        updated.detail.find("message_not_found") != std::string::npos) {
+      return PostIncidentMessage(item);
+    }
+    return updated;
   }
   // "thread": the timeline under the incident's message.
   std::string text;
