@@ -117,6 +117,24 @@ TEST_F(EndToEnd, FailsOverToOpsgenieAndSaysSoInSlack) {
   }
   EXPECT_TRUE(announced);
   EXPECT_TRUE(AcceptedPagerDuty().empty());
+
+  // PagerDuty answers again: the probe notices, Slack hears it, new pages use PagerDuty, and
+  // the ack of INC-1 follows its trigger to Opsgenie.
+  sim_.Call("DELETE", "/_sim/faults", "");
+  scheduler_.AdvanceBy(config_.probe_interval + seconds(1));
+  bool recovered = false;
+  for (const auto& r : sim_.Requests("/api/chat.postMessage")) {
+    recovered =
+        recovered || r["body"].get<std::string>().find("answers again") != std::string::npos;
+  }
+  EXPECT_TRUE(recovered);
+  outbox_->Send(Page(2));
+  outbox_->Send(Page(1, PageAction::kAcknowledge));
+  scheduler_.AdvanceBy(seconds(10));
+  EXPECT_EQ(AcceptedPagerDuty(), (std::vector<std::string>{"trigger tocsin/INC-2"}));
+  auto acks = sim_.Requests("/v2/alerts/tocsin/INC-1/acknowledge");
+  ASSERT_EQ(acks.size(), 1u);
+  EXPECT_EQ(acks[0]["status"], 202);
 }
 
 TEST_F(EndToEnd, SlackMessageIsUpdatedOnEveryStateChangeWithTheTimelineInItsThread) {

@@ -308,8 +308,16 @@ void ProviderSim::OpsgenieAction(const http::Request& req, http::Respond respond
     return Handle(req, respond, 401, R"({"message":"Could not authenticate","took":0.0})",
                   "opsgenie action UNAUTHORIZED");
   }
-  std::string alias = req.PathParam("alias");
-  std::string action = req.PathParam("action");
+  // From the raw target: an alias may hold an encoded "/" (tocsin%2FINC-1), which the decoded
+  // path would split into two segments.
+  std::string raw = req.target.substr(0, req.target.find('?'));
+  raw = raw.substr(std::string("/v2/alerts/").size());
+  auto slash = raw.rfind('/');
+  if (slash == std::string::npos) {
+    return Handle(req, respond, 404, R"({"message":"Not found"})", "opsgenie unknown path");
+  }
+  std::string alias = http::PercentDecode(raw.substr(0, slash), false).value_or("");
+  std::string action = raw.substr(slash + 1);
   if (action != "acknowledge" && action != "close" && action != "notes" && action != "responders") {
     return Handle(req, respond, 404, R"({"message":"Not found"})", "opsgenie unknown action");
   }
@@ -511,7 +519,7 @@ std::shared_ptr<http::Router> ProviderSim::BuildRouter() {
               [this](const http::Request& r, http::Respond s) { OpsgenieCreate(r, s); });
   router->Add("GET", "/v2/alerts/requests/{id}",
               [this](const http::Request& r, http::Respond s) { OpsgenieRequestStatus(r, s); });
-  router->Add("POST", "/v2/alerts/{alias}/{action}",
+  router->Add("POST", "/v2/alerts/{rest...}",
               [this](const http::Request& r, http::Respond s) { OpsgenieAction(r, s); });
   router->Add("GET", "/v2/heartbeats/{name}/ping",
               [this](const http::Request& r, http::Respond s) { OpsgenieHeartbeat(r, s); });
