@@ -116,6 +116,7 @@ void Outbox::SchedulePrune(Duration after) {
 void Outbox::Configure(NotifierSet notifiers, NotifyConfig config) {
   notifiers_ = std::move(notifiers);
   config_ = std::move(config);
+  configured_ = true;
   for (auto& [c, ps] : providers_) {
     auto alt = config_.FailoverFor(c);
     if (ps.failed_over && (!alt || !notifiers_.Has(*alt))) ps.failed_over = false;
@@ -315,6 +316,7 @@ void Outbox::ScheduleWake(TimePoint at) {
 }
 
 void Outbox::Pump() {
+  if (!configured_) return;
   const TimePoint now = scheduler_.clock().Now();
   std::optional<TimePoint> wake;
   auto want = [&wake](TimePoint t) {

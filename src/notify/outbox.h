@@ -126,6 +126,7 @@ class Outbox final : public incident::Pager {
   std::optional<std::pair<TimePoint, TimerId>> wake_;
   std::optional<TimerId> prune_timer_;
   bool pump_posted_ = false;
+  bool configured_ = false;  // nothing is sent (or failed as unroutable) before Configure
   std::shared_ptr<bool> alive_ = std::make_shared<bool>(true);
 
   prometheus::Family<prometheus::Counter>* deliveries_ = nullptr;

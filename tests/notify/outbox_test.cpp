@@ -379,5 +379,25 @@ TEST_F(OutboxTest, FinishedRowsArePrunedAfterTheRetentionPendingOnesNever) {
   EXPECT_EQ(store_->Count("failed"), 1) << "but its failure is kept for the retention";
 }
 
+TEST_F(OutboxTest, PendingRowsWaitForProvidersAfterARestart) {
+  Start(false, false);
+  pd_->script = [](const OutboxItem&, TimePoint) { return DeliveryResult::Retry(503, "down"); };
+  outbox_->Send(Page(1));
+  scheduler_.RunPending();
+  outbox_.reset();
+  // Reopened, but the providers are not configured yet: nothing is sent or given up.
+  outbox_ = std::make_unique<Outbox>(*store_, scheduler_, executor_);
+  ASSERT_TRUE(outbox_->Open());
+  scheduler_.AdvanceBy(seconds(10));
+  EXPECT_EQ(store_->Count("failed"), 0);
+  EXPECT_EQ(outbox_->pending(), 1u);
+  pd_->script = nullptr;
+  NotifierSet set;
+  set.notifiers[Channel::kPagerDuty] = pd_;
+  outbox_->Configure(set, config_);
+  scheduler_.AdvanceBy(minutes(1));
+  EXPECT_EQ(Delivered(*pd_), (std::vector<std::string>{"INC-1/trigger"}));
+}
+
 }  // namespace
 }  // namespace tocsin::notify
