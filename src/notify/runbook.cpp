@@ -30,6 +30,16 @@ std::string Trim(std::string s) {
 
 }  // namespace
 
+std::string RunbookPath(const std::string& runbook_dir, const std::string& annotation) {
+  if (annotation.rfind("http://", 0) == 0 || annotation.rfind("https://", 0) == 0) {
+    return annotation;
+  }
+  std::string file = annotation;
+  if (file.size() < 3 || file.substr(file.size() - 3) != ".md") file += ".md";
+  if (!file.empty() && file.front() == '/') return file;
+  return runbook_dir.empty() ? file : runbook_dir + "/" + file;
+}
+
 bool ValidateRunbook(const std::string& path, const config::Position& referenced_at,
                      config::Diagnostics& diags) {
   if (path.rfind("http://", 0) == 0 || path.rfind("https://", 0) == 0) return true;

@@ -36,6 +36,14 @@ TEST(ValidateRunbook, EachMissingSectionIsNamedWithWhatToAdd) {
   EXPECT_NE(d.items()[1].message.find("\"## Comms\""), std::string::npos);
 }
 
+TEST(RunbookPath, AnnotationNamesAFileUnderTheRunbookDir) {
+  EXPECT_EQ(RunbookPath("/etc/tocsin/runbooks", "deposit-psp"),
+            "/etc/tocsin/runbooks/deposit-psp.md");
+  EXPECT_EQ(RunbookPath("/etc/tocsin/runbooks", "deposit-psp.md"),
+            "/etc/tocsin/runbooks/deposit-psp.md");
+  EXPECT_EQ(RunbookPath("/r", "https://wiki.example.com/login"), "https://wiki.example.com/login");
+}
+
 TEST(ValidateRunbook, UrlsAreNotChecked) {
   config::Diagnostics d;
   EXPECT_TRUE(ValidateRunbook("https://wiki.example.com/runbooks/login", RuleAt(), d));

@@ -18,4 +18,9 @@ extern const std::vector<std::string> kRunbookSections;
 bool ValidateRunbook(const std::string& path, const config::Position& referenced_at,
                      config::Diagnostics& diags);
 
+// The file a rule's `runbook` annotation names: "deposit-psp" or "deposit-psp.md" under
+// `runbook_dir` (config's runbooks.dir, resolved); a URL is returned unchanged. Pages link
+// the same file (runbooks.base_url + file name).
+std::string RunbookPath(const std::string& runbook_dir, const std::string& annotation);
+
 }  // namespace tocsin::notify
