@@ -21,26 +21,28 @@
 #include "tocsin/common/http_client.h"
 #include "tocsin/common/log.h"
 #include "tocsin/common/worker_pool.h"
+#include "tocsin/dispatch/alertmanager_api.h"
+#include "tocsin/dispatch/dispatcher.h"
+#include "tocsin/dispatch/silences.h"
+#include "tocsin/dispatch/sqlite_silence_store.h"
 #include "tocsin/http/server.h"
 #include "tocsin/incident/incident_api.h"
 #include "tocsin/incident/incident_manager.h"
 #include "tocsin/oncall/schedule.h"
-#include "tocsin/store/database.h"
-#include "tocsin/store/sqlite_incident_store.h"
-
-#include "logging_pager.h"
 #include "tocsin/rules/evaluator.h"
 #include "tocsin/rules/rule_metrics.h"
 #include "tocsin/rules/slo_report.h"
 #include "tocsin/rules/sqlite_alert_state_store.h"
 #include "tocsin/source/prometheus_client.h"
-#include "tocsin/dispatch/alertmanager_api.h"
-#include "tocsin/dispatch/dispatcher.h"
-#include "tocsin/dispatch/logging_group_sink.h"
-#include "tocsin/dispatch/silences.h"
-#include "tocsin/dispatch/sqlite_silence_store.h"
-#include "tocsin/http/server.h"
 #include "tocsin/store/database.h"
+#include "tocsin/store/sqlite_incident_store.h"
+
+#include "group_router.h"
+#include "notify/heartbeat.h"
+#include "notify/notice_sink.h"
+#include "notify/notifier_factory.h"
+#include "notify/outbox.h"
+#include "notify/providers/opsgenie/opsgenie_notifier.h"
 
 namespace tocsin::app {
 
@@ -119,6 +121,8 @@ struct App::Impl {
   std::shared_ptr<const http::Router> BuildRouter();
   Result<void> StartRules();
   void ApplyRules();
+  Result<void> StartNotify();
+  void ConfigureNotify();
   void ScheduleWatchdog();
   void WaitForSignals();
   void StopWhenDrained();
@@ -143,12 +147,9 @@ struct App::Impl {
   // (dispatch: silences, notify: outbox, rules: alert state) instead of opening their own.
   std::unique_ptr<store::Database> database;
   std::unique_ptr<store::SqliteIncidentStore> incident_store;
-  // Until the notify module's durable outbox lands, pages are only logged. The lead replaces
-  // this with the outbox (an incident::Pager) and registers `incidents` as its
-  // DeliveryObserver.
-  std::unique_ptr<incident::Pager> pager;
   // Receives dispatched groups (GroupSink) and delivery reports (DeliveryObserver).
   std::unique_ptr<incident::IncidentManager> incidents;
+  Result<void> OpenDatabase();
   Result<void> StartIncidents();
   // --------------------------------------------------------------------------------------------
 
@@ -157,6 +158,7 @@ struct App::Impl {
   // and after `incidents`, which receives the flushed groups.
   std::unique_ptr<dispatch::SqliteSilenceStore> silence_store;
   std::unique_ptr<dispatch::Silences> silences;
+  std::unique_ptr<GroupRouter> group_router;
   std::unique_ptr<dispatch::Dispatcher> dispatcher;
   // One thread parses posted alert batches off the loop (in order); declared after the
   // dispatcher so that it is joined before the dispatcher goes.
@@ -179,7 +181,62 @@ struct App::Impl {
   bool ready = false;
   bool stopping = false;
   App* owner = nullptr;
+
+  // ---- notify (issue 6) -------------------------------------------------------------------
+  // The outbox is the incidents' Pager and reports deliveries back to them (DeliveryObserver);
+  // its tables live in the shared database.
+  std::unique_ptr<notify::OutboxStore> outbox_store;
+  std::unique_ptr<notify::Outbox> outbox;
+  // Receives groups of receivers without an escalation policy (notices only).
+  std::unique_ptr<notify::NoticeSink> notice_sink;
+  std::unique_ptr<notify::HeartbeatPinger> heartbeat;
+  // Declared last so it is destroyed first: in-flight deliveries finish while the outbox and
+  // its database still exist.
+  std::unique_ptr<WorkerPool> notify_workers;
 };
+
+// Builds the outbox once (it lives across reloads: queued pages survive them) and the
+// notifiers from the current config.
+Result<void> App::Impl::StartNotify() {
+  notify_workers = std::make_unique<WorkerPool>(2);
+  outbox_store = std::make_unique<notify::OutboxStore>(*database);
+  outbox =
+      std::make_unique<notify::Outbox>(*outbox_store, scheduler, *notify_workers, registry.get());
+  if (auto opened = outbox->Open(); !opened) return opened;
+  notice_sink = std::make_unique<notify::NoticeSink>(*outbox);
+  heartbeat = std::make_unique<notify::HeartbeatPinger>(scheduler, *notify_workers);
+  ConfigureNotify();
+  return {};
+}
+
+// Start and every reload: new notifiers and settings, same outbox and queue.
+void App::Impl::ConfigureNotify() {
+  const auto& main = config->main;
+  notify::RenderOptions render;
+  render.runbook_base_url = main.runbook_base_url;
+  render.external_url = main.server.external_url;
+  render.templates_dir = config->notify.templates_dir;
+  auto renderer = notify::PageRenderer::Create(render);
+  if (!renderer) {
+    // LoadRuntimeConfig checked the templates; a file changed since then keeps the old set.
+    spdlog::error("notify: {}; keeping the previous notifiers", renderer.error().message());
+    return;
+  }
+  notify::NotifierDeps deps;
+  deps.renderer = *renderer;
+  deps.http = std::make_shared<CurlHttpClient>();
+  deps.slack_threads = outbox_store.get();
+  auto set = notify::BuildNotifiers(main.providers, deps);
+  std::shared_ptr<notify::OpsgenieNotifier> opsgenie;
+  if (auto it = set.notifiers.find(incident::Channel::kOpsgenie); it != set.notifiers.end()) {
+    opsgenie = std::dynamic_pointer_cast<notify::OpsgenieNotifier>(it->second);
+  }
+  std::size_t providers = set.notifiers.size();
+  outbox->Configure(std::move(set), config->notify);
+  heartbeat->Start(opsgenie, config->notify.heartbeat_interval);
+  spdlog::info("notify: {} provider(s) configured, {} deliveries queued", providers,
+               outbox->pending());
+}
 
 std::shared_ptr<const http::Router> App::Impl::BuildRouter() {
   auto router = std::make_shared<http::Router>();
@@ -227,7 +284,8 @@ std::shared_ptr<const oncall::Schedule> ScheduleOf(const RuntimeConfig& cfg) {
 }
 }  // namespace
 
-Result<void> App::Impl::StartIncidents() {
+// The one database of the process, opened before any module that keeps state.
+Result<void> App::Impl::OpenDatabase() {
   const auto& sc = config->store;
   auto db = store::Database::Open(sc.path, sc.options);
   if (!db) {
@@ -235,12 +293,16 @@ Result<void> App::Impl::StartIncidents() {
         Error::Io(fmt::format("cannot open the database {}: {}", sc.path, db.error().message())));
   }
   database = std::move(*db);
+  return {};
+}
+
+Result<void> App::Impl::StartIncidents() {
   incident_store = std::make_unique<store::SqliteIncidentStore>(*database);
   if (auto m = incident_store->Migrate(); !m) return Fail(m.error());
-  pager = std::make_unique<LoggingPager>();
-  spdlog::warn("pages are only logged: no outbox is wired in yet");
   incidents = std::make_unique<incident::IncidentManager>(
-      scheduler, *incident_store, *pager, ScheduleOf(*config), config->policies, config->incidents);
+      scheduler, *incident_store, *outbox, ScheduleOf(*config), config->policies, config->incidents);
+  // Delivery results land in the incidents' timelines.
+  outbox->SetObserver(incidents.get());
   return incidents->Start();
 }
 
@@ -285,8 +347,9 @@ Result<void> App::Impl::StartDispatch() {
   silences = std::make_unique<dispatch::Silences>(*silence_store);
   if (auto loaded = silences->Load(); !loaded) return Fail(loaded.error());
   // Rules and the Alertmanager API feed the dispatcher; its groups go to incidents.
-  dispatcher = std::make_unique<dispatch::Dispatcher>(scheduler, *incidents, *silences, *registry,
-                                                      config->dispatch);
+  group_router = std::make_unique<GroupRouter>(*incidents, *notice_sink);
+  dispatcher = std::make_unique<dispatch::Dispatcher>(scheduler, *group_router, *silences,
+                                                      *registry, config->dispatch);
   alert_parser = std::make_unique<WorkerPool>(1);
   return {};
 }
@@ -332,6 +395,10 @@ Result<void> App::Start() {
   if (impl_->options.setup_logging) ApplyLogging(loaded.config->main);
   if (auto dir = PrepareDataDir(loaded.config->main.data_dir); !dir) return Fail(dir.error());
   impl_->config = std::move(*loaded.config);
+  // Order matters: the database, then the outbox (durable before anything can page), then
+  // incidents (which may re-send pages on start), then the dispatcher that feeds them.
+  if (auto db = impl_->OpenDatabase(); !db) return Fail(db.error());
+  if (auto notify = impl_->StartNotify(); !notify) return Fail(notify.error());
   if (auto inc = impl_->StartIncidents(); !inc) return Fail(inc.error());
   if (auto d = impl_->StartDispatch(); !d) return Fail(d.error());
 
@@ -400,6 +467,7 @@ Result<void> App::Reload() {
   if (impl_->evaluator) impl_->ApplyRules();
   // Dispatch: new routes, inhibit rules and maintenance windows; groups and silences stay.
   impl_->dispatcher->ApplyConfig(impl_->config->dispatch);
+  impl_->ConfigureNotify();
   impl_->reload_ok.Set(1);
   impl_->reload_time.Set(static_cast<double>(ToUnixMillis(impl_->clock.Now())) / 1000.0);
   impl_->reloads.Add({{"result", "success"}}).Increment();
@@ -414,6 +482,7 @@ void App::Stop() {
   impl_->ready = false;
   (void)impl_->notifier.Stopping();
   if (impl_->evaluator) impl_->evaluator->Stop();
+  if (impl_->heartbeat) impl_->heartbeat->Stop();
   boost::system::error_code ec;
   impl_->signals.cancel(ec);
   if (impl_->server) impl_->server->Stop();

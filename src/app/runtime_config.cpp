@@ -10,6 +10,7 @@
 #include "tocsin/oncall/roster_loader.h"
 #include "tocsin/oncall/schedule.h"
 #include "tocsin/rules/rule_loader.h"
+#include "notify/page_renderer.h"
 
 namespace tocsin::app {
 
@@ -67,6 +68,16 @@ RuntimeLoadResult LoadRuntimeConfig(const std::string& path, const config::Overr
   LoadOncallAndIncidents(rc, out);
   if (auto rules = rules::LoadRules(rc.main, out.diagnostics)) rc.rules = std::move(*rules);
   if (auto d = dispatch::LoadDispatchConfig(rc.main, out.diagnostics)) rc.dispatch = std::move(*d);
+  rc.notify = notify::ParseNotifyConfig(rc.main, out.diagnostics);
+  notify::ValidateProviders(rc.main, out.diagnostics);
+  if (!rc.notify.templates_dir.empty()) {
+    // A template that does not parse is a config error now, not a blank page at 3 a.m.
+    notify::RenderOptions templates;
+    templates.templates_dir = rc.notify.templates_dir;
+    if (auto r = notify::PageRenderer::Create(templates); !r) {
+      out.diagnostics.Error({rc.main.file, 0, 0}, "notify.templates_dir: " + r.error().message());
+    }
+  }
   if (out.diagnostics.has_errors()) return out;
   out.config = std::move(rc);
   return out;

@@ -12,6 +12,7 @@
 #include "tocsin/store/store_config.h"
 #include "tocsin/rules/rule_set.h"
 #include "tocsin/dispatch/dispatch_config.h"
+#include "tocsin/notify/notify_config.h"
 
 namespace tocsin::app {
 
@@ -24,6 +25,7 @@ struct RuntimeConfig {
   http::ApiConfig api;
   // The `evaluation:` section and every rule file `rule_files` matches (rules module).
   rules::RuleSet rules;
+  notify::NotifyConfig notify;  // the `notify:` section (outbox, rate limits, fail-over)
   // Modules add their validated configuration here, e.g.
   //   rules::RuleSet rules;  dispatch::DispatchConfig dispatch;
   // On-call and incidents (issue 5): the roster (absent without roster_file), the escalation

@@ -1,0 +1,145 @@
+#include "tocsin/notify/notify_config.h"
+
+#include <fmt/format.h>
+
+#include "tocsin/config/yaml_reader.h"
+
+namespace tocsin::notify {
+
+using incident::Channel;
+
+std::optional<Channel> ParseChannel(std::string_view name) {
+  for (Channel c : {Channel::kPagerDuty, Channel::kOpsgenie, Channel::kSlack, Channel::kEmail,
+                    Channel::kWebhook}) {
+    if (incident::ChannelName(c) == name) return c;
+  }
+  return std::nullopt;
+}
+
+const RateLimit& NotifyConfig::LimitFor(Channel c) const {
+  switch (c) {
+    case Channel::kPagerDuty:
+      return pagerduty;
+    case Channel::kOpsgenie:
+      return opsgenie;
+    case Channel::kSlack:
+      return slack;
+    case Channel::kEmail:
+      return email;
+    case Channel::kWebhook:
+      return webhook;
+  }
+  return webhook;
+}
+
+std::optional<Channel> NotifyConfig::FailoverFor(Channel c) const {
+  for (const auto& [from, to] : failover) {
+    if (from == c) return to;
+  }
+  return std::nullopt;
+}
+
+namespace {
+
+void ReadLimit(config::MapReader& parent, std::string_view key, RateLimit& out) {
+  if (!parent.Has(key)) return;
+  config::MapReader r(parent.file(), parent.Node(key), parent.diags(),
+                      fmt::format("notify.rate_limits.{}", key));
+  if (!r.ok()) {
+    parent.Error(key, "must be a mapping with `events` and `per`");
+    return;
+  }
+  r.Int("events", out.events, false, 0, 1000000);
+  if (r.DurationValue("per", out.per) && out.per <= Duration(0)) {
+    r.Error("per", "must be longer than 0s");
+  }
+}
+
+}  // namespace
+
+NotifyConfig ParseNotifyConfig(const config::Config& main, config::Diagnostics& diags) {
+  NotifyConfig c;
+  auto it = main.sections.find("notify");
+  if (it == main.sections.end()) return c;
+  config::MapReader r(main.file, it->second, diags, "notify");
+  if (!r.ok()) {
+    diags.Error(config::PositionOf(main.file, it->second), "notify: must be a mapping");
+    return c;
+  }
+  if (r.String("templates_dir", c.templates_dir)) {
+    c.templates_dir = config::ResolvePath(main.base_dir, c.templates_dir);
+  }
+  r.DurationValue("initial_backoff", c.initial_backoff);
+  r.DurationValue("max_backoff", c.max_backoff);
+  if (c.initial_backoff <= Duration(0) || c.max_backoff < c.initial_backoff) {
+    r.Error("max_backoff", "initial_backoff must be > 0 and max_backoff >= initial_backoff");
+  }
+  if (r.Double("jitter", c.jitter) && (c.jitter < 0 || c.jitter > 1)) {
+    r.Error("jitter", "must be between 0 and 1 (a fraction of each backoff)");
+  }
+  r.DurationValue("give_up_after", c.give_up_after);
+  r.DurationValue("failover_after", c.failover_after);
+  r.DurationValue("probe_interval", c.probe_interval);
+  r.DurationValue("heartbeat_interval", c.heartbeat_interval);
+  if (r.DurationValue("retention", c.retention) && c.retention < std::chrono::hours(1)) {
+    r.Error("retention", "must be at least 1h (acks and resolves look up where a page went)");
+  }
+  long long in_flight = static_cast<long long>(c.max_in_flight);
+  if (r.Int("max_in_flight", in_flight, false, 1, 256)) {
+    c.max_in_flight = static_cast<std::size_t>(in_flight);
+  }
+  if (r.Has("failover")) {
+    // A list of "from: to" pairs; an empty list disables fail-over.
+    c.failover.clear();
+    ForEachMap(r, "failover", "notify.failover[]", [&](config::MapReader& p, std::size_t) {
+      std::string from, to;
+      const std::vector<std::string> allowed = {"pagerduty", "opsgenie"};
+      bool ok = p.Enum("from", from, allowed, true);
+      ok = p.Enum("to", to, allowed, true) && ok;
+      if (!ok) return;
+      if (from == to) {
+        p.Error("to", "a provider cannot fail over to itself");
+        return;
+      }
+      c.failover.emplace_back(*ParseChannel(from), *ParseChannel(to));
+    });
+  }
+  if (r.Has("rate_limits")) {
+    config::MapReader limits(main.file, r.Node("rate_limits"), diags, "notify.rate_limits");
+    ReadLimit(limits, "pagerduty", c.pagerduty);
+    ReadLimit(limits, "opsgenie", c.opsgenie);
+    ReadLimit(limits, "slack", c.slack);
+    ReadLimit(limits, "email", c.email);
+    ReadLimit(limits, "webhook", c.webhook);
+  }
+  return c;
+}
+
+}  // namespace tocsin::notify
+
+#include "notify/providers/provider_checks.h"
+
+namespace tocsin::notify {
+
+void ValidateProviders(const config::Config& main, config::Diagnostics& diags) {
+  // Re-read the file only to point at the right line; the values are main's.
+  config::Diagnostics ignored;
+  auto doc = config::LoadYamlFile(main.file, ignored);
+  auto where_in = [&](const std::string& provider) -> WhereFn {
+    return [&main, &doc, provider](const std::string& key) {
+      if (!doc) return config::Position{main.file, 0, 0};
+      YAML::Node section = doc->root["providers"][provider];
+      if (section && section[key]) return config::PositionOf(main.file, section[key]);
+      if (section) return config::PositionOf(main.file, section);
+      return config::Position{main.file, 0, 0};
+    };
+  };
+  const auto& p = main.providers;
+  if (p.pagerduty) CheckPagerDutyConfig(*p.pagerduty, where_in("pagerduty"), diags);
+  if (p.opsgenie) CheckOpsgenieConfig(*p.opsgenie, where_in("opsgenie"), diags);
+  if (p.slack) CheckSlackConfig(*p.slack, where_in("slack"), diags);
+  if (p.email) CheckEmailConfig(*p.email, where_in("email"), diags);
+  if (p.webhook) CheckWebhookConfig(*p.webhook, where_in("webhook"), diags);
+}
+
+}  // namespace tocsin::notify

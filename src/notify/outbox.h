@@ -1,0 +1,137 @@
+#pragma once
+
+#include <map>
+#include <memory>
+#include <optional>
+#include <random>
+#include <set>
+#include <string>
+
+#include "notify/outbox_store.h"
+#include "notify/rate_limiter.h"
+#include "tocsin/common/clock.h"
+#include "tocsin/common/worker_pool.h"
+#include "tocsin/incident/page.h"
+#include "tocsin/notify/notifier.h"
+#include "tocsin/notify/notify_config.h"
+
+namespace prometheus {
+class Registry;
+template <typename T>
+class Family;
+class Counter;
+class Histogram;
+class Gauge;
+}  // namespace prometheus
+
+namespace tocsin::notify {
+
+// The providers configured now; rebuilt on every reload.
+struct NotifierSet {
+  std::map<incident::Channel, std::shared_ptr<Notifier>> notifiers;
+  bool Has(incident::Channel c) const { return notifiers.count(c) > 0; }
+};
+
+// The durable outbox and its sender: the notify module's Pager.
+//
+// Send() plans the deliveries of a PageRequest (one per provider, one e-mail per person, Slack
+// post / update / thread reply) and writes them to SQLite before returning. A sender driven by
+// the Scheduler picks due items in id order and runs each delivery on the Executor; the result
+// comes back through Scheduler::Post and is written (sent / retry / failed) before it is
+// reported to the DeliveryObserver. Between a provider's 2xx and that write lies the only
+// at-least-once window: a crash there re-sends the item after restart, which the provider
+// folds into the same alert (PagerDuty dedup_key, Opsgenie alias) and Slack sees as an update
+// of the stored message.
+//
+// Order: items of one (provider, incident) go one at a time in id order, so an acknowledge
+// never overtakes its trigger. Failures: a transient error blocks that provider for an
+// exponential backoff with jitter (or Retry-After) and then one item probes it; a provider
+// failing (not merely throttled) for `failover_after` fails over to its partner (PagerDuty <->
+// Opsgenie) with a notice in Slack, and its queue replays in order through the partner; it
+// is probed every `probe_interval` and taken back when it answers. Rate limits: rolling
+// windows per provider bucket (NotifyConfig). Coalescing: a new item with the coalesce key of
+// a pending one supersedes it. Permanent errors, and transient ones older than
+// `give_up_after`, are reported with permanent_failure=true and announced in Slack.
+//
+// Thread-safety: loop thread only (Send, Enqueue, Configure); deliveries run on the Executor.
+class Outbox final : public incident::Pager {
+ public:
+  Outbox(OutboxStore& store, Scheduler& scheduler, Executor& executor,
+         prometheus::Registry* registry = nullptr, std::uint64_t jitter_seed = 0);
+  ~Outbox() override;
+  Outbox(const Outbox&) = delete;
+  Outbox& operator=(const Outbox&) = delete;
+
+  // Migrates the tables and loads what a previous run left pending.
+  Result<void> Open();
+  // Installs providers and settings (start and every reload). Pending items stay queued.
+  void Configure(NotifierSet notifiers, NotifyConfig config);
+  void SetObserver(incident::DeliveryObserver* observer) { observer_ = observer; }
+
+  void Send(const incident::PageRequest& request) override;
+  // One item to one provider outside the incident flow (group notices, tocsin's own notices).
+  void Enqueue(incident::Channel channel, std::string kind, std::string target,
+               incident::PageRequest request);
+  // A notice to Slack (or nowhere, logged, when Slack is not configured).
+  void NoticeToSlack(const std::string& about, const std::string& text);
+
+  std::size_t pending() const { return pending_.size(); }
+  bool failed_over(incident::Channel c) const;
+  // Stops timers and ignores results still on their way (shutdown).
+  void Close();
+
+ private:
+  struct ProviderState {
+    int consecutive_failures = 0;
+    std::optional<TimePoint> failing_since;  // first non-throttling failure of this streak
+    TimePoint blocked_until{};
+    bool failed_over = false;
+    bool probe_in_flight = false;
+    std::optional<TimerId> probe_timer;
+    int in_flight = 0;
+    std::string last_detail;
+  };
+
+  std::vector<OutboxItem> Plan(const incident::PageRequest& request, TimePoint now) const;
+  void Store(std::vector<OutboxItem> items);
+  incident::Channel EffectiveChannel(const OutboxItem& item) const;
+  void RequestPump();
+  void Pump();
+  void Dispatch(const OutboxItem& item, incident::Channel via, std::shared_ptr<Notifier> n);
+  void OnResult(std::int64_t id, incident::Channel via, DeliveryResult result, double seconds);
+  void GiveUp(const OutboxItem& item, incident::Channel via, int status, const std::string& why,
+              TimePoint now);
+  void Report(const OutboxItem& item, incident::Channel via, bool ok, bool permanent,
+              const std::string& detail, TimePoint now);
+  void CheckFailover(incident::Channel c, TimePoint now);
+  void ScheduleProbe(incident::Channel c);
+  void ScheduleWake(TimePoint at);
+  Duration Backoff(int failures);
+  void UpdateQueueDepth();
+  void SchedulePrune(Duration after);
+
+  OutboxStore& store_;
+  Scheduler& scheduler_;
+  Executor& executor_;
+  incident::DeliveryObserver* observer_ = nullptr;
+  NotifierSet notifiers_;
+  NotifyConfig config_;
+  std::map<std::int64_t, OutboxItem> pending_;
+  std::set<std::int64_t> in_flight_;
+  std::map<incident::Channel, ProviderState> providers_;
+  // incident -> original channels it was paged through, and where each actually went.
+  std::map<std::string, std::map<incident::Channel, incident::Channel>> routes_;
+  RateLimiter limiter_;
+  std::mt19937_64 rng_;
+  std::optional<std::pair<TimePoint, TimerId>> wake_;
+  std::optional<TimerId> prune_timer_;
+  bool pump_posted_ = false;
+  bool configured_ = false;  // nothing is sent (or failed as unroutable) before Configure
+  std::shared_ptr<bool> alive_ = std::make_shared<bool>(true);
+
+  prometheus::Family<prometheus::Counter>* deliveries_ = nullptr;
+  prometheus::Family<prometheus::Histogram>* latency_ = nullptr;
+  prometheus::Family<prometheus::Gauge>* depth_ = nullptr;
+};
+
+}  // namespace tocsin::notify

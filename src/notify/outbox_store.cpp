@@ -1,0 +1,233 @@
+#include "notify/outbox_store.h"
+
+#include "notify/page_json.h"
+#include "tocsin/notify/notify_config.h"
+
+namespace tocsin::notify {
+
+using incident::Channel;
+
+namespace {
+
+std::int64_t I(long long v) { return static_cast<std::int64_t>(v); }
+
+Channel ChannelFromText(const std::string& s) { return ParseChannel(s).value_or(Channel::kSlack); }
+
+}  // namespace
+
+const std::vector<store::Migration>& OutboxStore::Migrations() {
+  static const std::vector<store::Migration> m = {{"notify", 1, R"sql(
+CREATE TABLE notify_outbox (
+  id INTEGER PRIMARY KEY AUTOINCREMENT,
+  channel TEXT NOT NULL,           -- provider it goes to now (changes on fail-over)
+  original_channel TEXT NOT NULL,  -- provider the route named
+  kind TEXT NOT NULL,
+  target TEXT NOT NULL DEFAULT '',
+  person_id TEXT NOT NULL DEFAULT '',
+  incident_id TEXT NOT NULL,
+  idempotency_key TEXT NOT NULL,
+  coalesce_key TEXT NOT NULL DEFAULT '',
+  request TEXT NOT NULL,           -- the PageRequest as JSON, rendered at delivery
+  state TEXT NOT NULL DEFAULT 'pending',  -- pending | sent | failed | superseded
+  attempts INTEGER NOT NULL DEFAULT 0,
+  created_at INTEGER NOT NULL,     -- unix ms
+  next_attempt_at INTEGER NOT NULL,
+  done_at INTEGER,
+  last_status INTEGER,
+  last_detail TEXT NOT NULL DEFAULT '',
+  UNIQUE (idempotency_key, original_channel, kind, target, person_id)
+);
+CREATE INDEX notify_outbox_state ON notify_outbox(state, id);
+CREATE INDEX notify_outbox_incident ON notify_outbox(incident_id);
+CREATE TABLE notify_slack_messages (
+  incident_id TEXT PRIMARY KEY,
+  channel TEXT NOT NULL,
+  ts TEXT NOT NULL
+);
+)sql"}};
+  return m;
+}
+
+Result<void> OutboxStore::Migrate() { return db_.Migrate(Migrations()); }
+
+Result<std::vector<OutboxItem>> OutboxStore::Insert(std::vector<OutboxItem> items,
+                                                    const std::vector<std::int64_t>& supersede) {
+  std::vector<OutboxItem> inserted;
+  auto r = db_.Transaction([&](store::Database& db) -> Result<void> {
+    for (auto id : supersede) {
+      auto st = db.Prepare(
+          "UPDATE notify_outbox SET state = 'superseded', done_at = created_at WHERE id = ? AND "
+          "state = 'pending'");
+      if (!st) return Fail(st.error());
+      if (auto ok = st->Bind(1, id).Run(); !ok) return ok;
+    }
+    for (auto& item : items) {
+      auto seen = db.Prepare(
+          "SELECT 1 FROM notify_outbox WHERE idempotency_key = ? AND original_channel = ? AND "
+          "kind = ? AND target = ? AND person_id = ?");
+      if (!seen) return Fail(seen.error());
+      seen->Bind(1, item.request.idempotency_key)
+          .Bind(2, incident::ChannelName(item.original_channel))
+          .Bind(3, item.kind)
+          .Bind(4, item.target)
+          .Bind(5, item.person_id);
+      auto found = seen->Step();
+      if (!found) return Fail(found.error());
+      if (*found) continue;
+      auto st = db.Prepare(
+          "INSERT INTO notify_outbox (channel, original_channel, kind, target, person_id, "
+          "incident_id, idempotency_key, coalesce_key, request, created_at, next_attempt_at) "
+          "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)");
+      if (!st) return Fail(st.error());
+      st->Bind(1, incident::ChannelName(item.channel))
+          .Bind(2, incident::ChannelName(item.original_channel))
+          .Bind(3, item.kind)
+          .Bind(4, item.target)
+          .Bind(5, item.person_id)
+          .Bind(6, item.request.incident_id)
+          .Bind(7, item.request.idempotency_key)
+          .Bind(8, item.coalesce_key)
+          .Bind(9, ToPageJson(item.request))
+          .Bind(10, I(ToUnixMillis(item.created_at)))
+          .Bind(11, I(ToUnixMillis(item.next_attempt_at)));
+      if (auto ok = st->Run(); !ok) return ok;
+      item.id = db.LastInsertId();
+      inserted.push_back(item);
+    }
+    return {};
+  });
+  if (!r) return Fail(r.error());
+  return inserted;
+}
+
+Result<std::vector<OutboxItem>> OutboxStore::LoadPending() {
+  std::lock_guard lock(db_.mutex());
+  auto st = db_.Prepare(
+      "SELECT id, channel, original_channel, kind, target, person_id, coalesce_key, request, "
+      "attempts, created_at, next_attempt_at FROM notify_outbox WHERE state = 'pending' "
+      "ORDER BY id");
+  if (!st) return Fail(st.error());
+  std::vector<OutboxItem> out;
+  while (true) {
+    auto row = st->Step();
+    if (!row) return Fail(row.error());
+    if (!*row) break;
+    OutboxItem item;
+    item.id = st->Int(0);
+    item.channel = ChannelFromText(st->Text(1));
+    item.original_channel = ChannelFromText(st->Text(2));
+    item.kind = st->Text(3);
+    item.target = st->Text(4);
+    item.person_id = st->Text(5);
+    item.coalesce_key = st->Text(6);
+    auto request = FromPageJson(st->Text(7));
+    if (!request) return Fail(request.error());
+    item.request = std::move(*request);
+    item.attempts = static_cast<int>(st->Int(8));
+    item.created_at = FromUnixMillis(st->Int(9));
+    item.next_attempt_at = FromUnixMillis(st->Int(10));
+    out.push_back(std::move(item));
+  }
+  return out;
+}
+
+Result<void> OutboxStore::Finish(std::int64_t id, std::string_view state, Channel via, TimePoint at,
+                                 int status, const std::string& detail) {
+  std::lock_guard lock(db_.mutex());
+  auto st = db_.Prepare(
+      "UPDATE notify_outbox SET state = ?, channel = ?, done_at = ?, last_status = ?, "
+      "last_detail = ?, attempts = attempts + 1 WHERE id = ?");
+  if (!st) return Fail(st.error());
+  return st->Bind(1, state)
+      .Bind(2, incident::ChannelName(via))
+      .Bind(3, I(ToUnixMillis(at)))
+      .Bind(4, static_cast<std::int64_t>(status))
+      .Bind(5, detail)
+      .Bind(6, id)
+      .Run();
+}
+
+Result<void> OutboxStore::MarkSent(std::int64_t id, Channel via, TimePoint at, int status,
+                                   const std::string& detail) {
+  return Finish(id, "sent", via, at, status, detail);
+}
+
+Result<void> OutboxStore::MarkFailed(std::int64_t id, Channel via, TimePoint at, int status,
+                                     const std::string& detail) {
+  return Finish(id, "failed", via, at, status, detail);
+}
+
+Result<void> OutboxStore::MarkRetry(std::int64_t id, int attempts, TimePoint next_attempt_at,
+                                    int status, const std::string& detail) {
+  std::lock_guard lock(db_.mutex());
+  auto st = db_.Prepare(
+      "UPDATE notify_outbox SET attempts = ?, next_attempt_at = ?, last_status = ?, "
+      "last_detail = ? WHERE id = ?");
+  if (!st) return Fail(st.error());
+  return st->Bind(1, static_cast<std::int64_t>(attempts))
+      .Bind(2, I(ToUnixMillis(next_attempt_at)))
+      .Bind(3, static_cast<std::int64_t>(status))
+      .Bind(4, detail)
+      .Bind(5, id)
+      .Run();
+}
+
+Result<std::map<std::string, std::map<Channel, Channel>>> OutboxStore::Routes() {
+  std::lock_guard lock(db_.mutex());
+  auto st = db_.Prepare(
+      "SELECT incident_id, original_channel, channel FROM notify_outbox "
+      "WHERE state IN ('pending', 'sent') ORDER BY id");
+  if (!st) return Fail(st.error());
+  std::map<std::string, std::map<Channel, Channel>> out;
+  while (true) {
+    auto row = st->Step();
+    if (!row) return Fail(row.error());
+    if (!*row) break;
+    out[st->Text(0)][ChannelFromText(st->Text(1))] = ChannelFromText(st->Text(2));
+  }
+  return out;
+}
+
+Result<std::int64_t> OutboxStore::Prune(TimePoint before) {
+  std::lock_guard lock(db_.mutex());
+  auto st = db_.Prepare(
+      "DELETE FROM notify_outbox WHERE state != 'pending' AND done_at IS NOT NULL AND "
+      "done_at < ?");
+  if (!st) return Fail(st.error());
+  if (auto r = st->Bind(1, I(ToUnixMillis(before))).Run(); !r) return Fail(r.error());
+  auto changes = db_.Prepare("SELECT changes()");
+  if (!changes) return Fail(changes.error());
+  auto row = changes->Step();
+  return row && *row ? changes->Int(0) : 0;
+}
+
+std::int64_t OutboxStore::Count(std::string_view state) {
+  std::lock_guard lock(db_.mutex());
+  auto st = db_.Prepare("SELECT COUNT(*) FROM notify_outbox WHERE state = ?");
+  if (!st) return -1;
+  st->Bind(1, state);
+  auto row = st->Step();
+  return row && *row ? st->Int(0) : -1;
+}
+
+std::optional<SlackMessageRef> OutboxStore::FindSlackMessage(const std::string& incident_id) {
+  std::lock_guard lock(db_.mutex());
+  auto st = db_.Prepare("SELECT channel, ts FROM notify_slack_messages WHERE incident_id = ?");
+  if (!st) return std::nullopt;
+  st->Bind(1, incident_id);
+  auto row = st->Step();
+  if (!row || !*row) return std::nullopt;
+  return SlackMessageRef{st->Text(0), st->Text(1)};
+}
+
+Result<void> OutboxStore::SaveSlackMessage(const std::string& incident_id,
+                                           const SlackMessageRef& ref) {
+  std::lock_guard lock(db_.mutex());
+  auto st = db_.Prepare(
+      "INSERT INTO notify_slack_messages (incident_id, channel, ts) VALUES (?, ?, ?) "
+      "ON CONFLICT(incident_id) DO UPDATE SET channel = excluded.channel, ts = excluded.ts");
+  if (!st) return Fail(st.error());
+  return st->Bind(1, incident_id).Bind(2, ref.channel).Bind(3, ref.ts).Run();
+}
+
+}  // namespace tocsin::notify

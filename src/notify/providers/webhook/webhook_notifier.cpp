@@ -1,0 +1,91 @@
+#include "notify/providers/webhook/webhook_notifier.h"
+
+#include <fmt/format.h>
+
+#include "notify/provider_common.h"
+#include "notify/retrier.h"
+
+namespace tocsin::notify {
+
+using nlohmann::json;
+
+WebhookNotifier::WebhookNotifier(config::WebhookConfig config,
+                                 std::shared_ptr<const PageRenderer> renderer,
+                                 std::shared_ptr<HttpClient> http)
+    : config_(std::move(config)), renderer_(std::move(renderer)), http_(std::move(http)) {}
+
+std::string WebhookNotifier::UrlFor(const OutboxItem& item) const {
+  // A receiver's notice may name its own URL; otherwise the provider's.
+  if (item.target.rfind("http://", 0) == 0 || item.target.rfind("https://", 0) == 0) {
+    return item.target;
+  }
+  return config_.url;
+}
+
+json WebhookNotifier::BuildBody(const OutboxItem& item) const {
+  const auto& r = item.request;
+  PageText t = renderer_->Render(r);
+  json alerts = json::array();
+  for (const auto& a : r.alerts) {
+    json labels = json::object();
+    for (const auto& l : a.labels) labels[l.name] = l.value;
+    json alert = {{"labels", labels},
+                  {"annotations", a.annotations},
+                  {"state", AlertStateName(a.state)},
+                  {"starts_at", Iso8601(a.starts_at)}};
+    if (a.value) alert["value"] = *a.value;
+    if (a.threshold) alert["threshold"] = *a.threshold;
+    if (a.burn_rate) alert["burn_rate"] = *a.burn_rate;
+    alerts.push_back(alert);
+  }
+  json links = json::array();
+  for (const auto& l : t.links) links.push_back({{"href", l.href}, {"text", l.text}});
+  return {{"version", "1"},
+          {"incident_id", r.incident_id},
+          {"dedup_key", r.dedup_key},
+          {"idempotency_key", r.idempotency_key},
+          {"event", incident::PageActionName(r.action)},
+          {"severity", SevName(r.sev)},
+          {"state", r.state},
+          {"step", r.step + 1},
+          {"summary", t.summary},
+          {"what", t.what},
+          {"where", t.where},
+          {"how_much", t.how_much},
+          {"action", t.action},
+          {"runbook_url", t.runbook_url},
+          {"links", links},
+          {"cause_candidates", t.causes},
+          {"text", r.text},
+          {"actor", r.actor},
+          {"at", Iso8601(r.at)},
+          {"alerts", alerts}};
+}
+
+std::vector<std::pair<std::string, std::string>> WebhookNotifier::Headers(
+    const OutboxItem& item, const std::string& body) const {
+  std::vector<std::pair<std::string, std::string>> h = {
+      {"Content-Type", "application/json"},
+      {"User-Agent", "tocsin"},
+      {"X-Tocsin-Idempotency-Key", item.request.idempotency_key}};
+  if (!config_.secret.empty()) {
+    h.emplace_back("X-Tocsin-Signature", "v1=" + HmacSha256Hex(config_.secret, body));
+  }
+  return h;
+}
+
+DeliveryResult WebhookNotifier::Deliver(const OutboxItem& item) {
+  HttpClientRequest req;
+  req.method = "POST";
+  req.url = UrlFor(item);
+  if (req.url.empty()) return DeliveryResult::Permanent(0, "webhook: no URL configured");
+  req.body = BuildBody(item).dump(-1, ' ', false, json::error_handler_t::replace);
+  req.headers = Headers(item, req.body);
+  return ClassifyHttp("webhook", http_->Send(req));
+}
+
+std::string WebhookNotifier::RateKey(const OutboxItem& item) const {
+  return fmt::format("url-{:016x}", Fnv1a64(UrlFor(item)));
+}
+
+}  // namespace tocsin::notify

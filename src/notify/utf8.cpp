@@ -1,0 +1,61 @@
+#include "notify/utf8.h"
+
+namespace tocsin::notify {
+
+namespace {
+
+// Length of the code point starting with byte `c` (1 for a stray continuation byte).
+std::size_t SequenceLength(unsigned char c) {
+  if (c < 0x80) return 1;
+  if ((c & 0xE0) == 0xC0) return 2;
+  if ((c & 0xF0) == 0xE0) return 3;
+  if ((c & 0xF8) == 0xF0) return 4;
+  return 1;
+}
+
+// Byte offset after `n` code points (or s.size()).
+std::size_t OffsetAfter(std::string_view s, std::size_t n) {
+  std::size_t i = 0;
+  while (n > 0 && i < s.size()) {
+    std::size_t len = SequenceLength(static_cast<unsigned char>(s[i]));
+    if (i + len > s.size()) break;  // a truncated sequence at the end: drop it
+    i += len;
+    --n;
+  }
+  return i;
+}
+
+constexpr std::string_view kEllipsis = "\xE2\x80\xA6";  // U+2026, one code point
+
+}  // namespace
+
+std::size_t CodePoints(std::string_view s) {
+  std::size_t n = 0;
+  for (std::size_t i = 0; i < s.size(); ++n) i += SequenceLength(static_cast<unsigned char>(s[i]));
+  return n;
+}
+
+std::string TruncateUtf8(std::string_view s, std::size_t max_code_points) {
+  if (CodePoints(s) <= max_code_points) return std::string(s);
+  if (max_code_points == 0) return {};
+  std::string out(s.substr(0, OffsetAfter(s, max_code_points - 1)));
+  out += kEllipsis;
+  return out;
+}
+
+std::string TruncateUtf8Bytes(std::string_view s, std::size_t max_bytes) {
+  if (s.size() <= max_bytes) return std::string(s);
+  if (max_bytes < kEllipsis.size()) return {};
+  std::size_t budget = max_bytes - kEllipsis.size();
+  std::size_t i = 0;
+  while (i < s.size()) {
+    std::size_t len = SequenceLength(static_cast<unsigned char>(s[i]));
+    if (i + len > budget) break;
+    i += len;
+  }
+  std::string out(s.substr(0, i));
+  out += kEllipsis;
+  return out;
+}
+
+}  // namespace tocsin::notify

@@ -1,0 +1,592 @@
+#include "provider_sim.h"
+
+#include <openssl/evp.h>
+#include <openssl/hmac.h>
+
+#include <set>
+#include <thread>
+
+#include <fmt/format.h>
+#include <spdlog/spdlog.h>
+#include <boost/asio/io_context.hpp>
+#include <boost/asio/post.hpp>
+#include <boost/asio/steady_timer.hpp>
+#include <nlohmann/json.hpp>
+
+#include "tocsin/common/http_client.h"
+
+namespace tocsin::sim {
+
+using nlohmann::json;
+
+namespace {
+
+std::int64_t NowMs() {
+  return std::chrono::duration_cast<std::chrono::milliseconds>(
+             std::chrono::system_clock::now().time_since_epoch())
+      .count();
+}
+
+std::size_t CodePoints(std::string_view s) {
+  std::size_t n = 0;
+  for (unsigned char c : s) n += (c & 0xC0) != 0x80 ? 1 : 0;
+  return n;
+}
+
+bool ValidUtf8(std::string_view s) {
+  std::size_t i = 0;
+  while (i < s.size()) {
+    unsigned char c = static_cast<unsigned char>(s[i]);
+    std::size_t len = c < 0x80             ? 1
+                      : (c & 0xE0) == 0xC0 ? 2
+                      : (c & 0xF0) == 0xE0 ? 3
+                      : (c & 0xF8) == 0xF0 ? 4
+                                           : 0;
+    if (len == 0 || i + len > s.size()) return false;
+    for (std::size_t k = 1; k < len; ++k) {
+      if ((static_cast<unsigned char>(s[i + k]) & 0xC0) != 0x80) return false;
+    }
+    i += len;
+  }
+  return true;
+}
+
+std::string Hmac(std::string_view key, std::string_view msg) {
+  unsigned char out[EVP_MAX_MD_SIZE];
+  unsigned int len = 0;
+  HMAC(EVP_sha256(), key.data(), static_cast<int>(key.size()),
+       reinterpret_cast<const unsigned char*>(msg.data()), msg.size(), out, &len);
+  std::string hex;
+  for (unsigned int i = 0; i < len; ++i) hex += fmt::format("{:02x}", out[i]);
+  return hex;
+}
+
+std::string Short(std::string s, std::size_t max = 60) {
+  if (s.size() > max) {
+    std::size_t cut = max;
+    while (cut > 0 && (static_cast<unsigned char>(s[cut]) & 0xC0) == 0x80) --cut;
+    s = s.substr(0, cut) + "…";
+  }
+  return s;
+}
+
+// The checks Slack applies to Block Kit; returns an error or "".
+std::string CheckBlocks(const json& blocks) {
+  if (!blocks.is_array()) return "blocks must be an array";
+  if (blocks.size() > 50) return "more than 50 blocks";
+  for (const auto& b : blocks) {
+    std::string type = b.value("type", "");
+    if (type == "header") {
+      auto text = b.at("text").value("text", "");
+      if (b.at("text").value("type", "") != "plain_text") return "header text must be plain_text";
+      if (CodePoints(text) > 150) return "header text longer than 150";
+    } else if (type == "section") {
+      if (b.contains("text") && CodePoints(b["text"].value("text", "")) > 3000) {
+        return "section text longer than 3000";
+      }
+      if (b.contains("fields")) {
+        if (b["fields"].size() > 10) return "more than 10 fields";
+        for (const auto& f : b["fields"]) {
+          if (CodePoints(f.value("text", "")) > 2000) return "field longer than 2000";
+        }
+      }
+      if (!b.contains("text") && !b.contains("fields")) return "section without text or fields";
+    } else if (type == "actions") {
+      if (b.at("elements").size() > 25) return "more than 25 elements";
+      std::set<std::string> ids;
+      for (const auto& e : b["elements"]) {
+        if (e.value("type", "") != "button") continue;
+        if (CodePoints(e.at("text").value("text", "")) > 75) return "button text longer than 75";
+        std::string id = e.value("action_id", "");
+        if (id.size() > 255) return "action_id longer than 255";
+        if (!id.empty() && !ids.insert(id).second) return "duplicate action_id " + id;
+        if (e.contains("value") && e["value"].get<std::string>().size() > 2000) {
+          return "button value longer than 2000";
+        }
+        if (e.contains("style") && e["style"] != "primary" && e["style"] != "danger") {
+          return "bad button style";
+        }
+      }
+    } else if (type == "context") {
+      if (b.at("elements").size() > 10) return "more than 10 context elements";
+    } else if (type != "divider") {
+      return "unknown block type " + type;
+    }
+  }
+  return "";
+}
+
+}  // namespace
+
+ProviderSim::ProviderSim(boost::asio::io_context& io) : io_(io) {}
+
+std::string ProviderSim::NewRequestId() {
+  std::lock_guard lock(mu_);
+  return fmt::format("sim-{:08x}-{:04x}", NowMs() & 0xffffffff, next_id_++ & 0xffff);
+}
+
+void ProviderSim::Record(Recorded r) {
+  std::lock_guard lock(mu_);
+  r.id = next_id_++;
+  spdlog::info("{} {} -> {}  {}", r.method, r.path, r.status, r.summary);
+  requests_.push_back(std::move(r));
+  if (requests_.size() > 100000) requests_.pop_front();
+}
+
+std::optional<Fault> ProviderSim::TakeFault(const std::string& path) {
+  std::lock_guard lock(mu_);
+  for (auto it = faults_.begin(); it != faults_.end(); ++it) {
+    if (path.rfind(it->path, 0) != 0) continue;
+    Fault f = *it;
+    if (it->count > 0 && --it->count == 0) faults_.erase(it);
+    return f;
+  }
+  return std::nullopt;
+}
+
+std::vector<Recorded> ProviderSim::Requests(const std::string& prefix) const {
+  std::lock_guard lock(mu_);
+  std::vector<Recorded> out;
+  for (const auto& r : requests_) {
+    if (r.path.rfind(prefix, 0) == 0) out.push_back(r);
+  }
+  return out;
+}
+
+// Records the request and answers it, unless a fault for its path says otherwise.
+void ProviderSim::Handle(const http::Request& req, http::Respond respond, int status,
+                         std::string body, std::string summary, std::string content_type) {
+  Recorded r;
+  r.method = req.method;
+  r.path = req.path;
+  auto q = req.target.find('?');
+  if (q != std::string::npos) r.query = req.target.substr(q + 1);
+  for (const auto& [k, v] : req.headers) r.headers[k] = v;
+  r.body = req.body;
+  r.time_ms = NowMs();
+  http::Response res;
+  res.status = status;
+  res.content_type = content_type;
+  res.body = std::move(body);
+  long long latency = 0;
+  bool drop = false;
+  if (auto f = TakeFault(req.path)) {
+    latency = f->latency_ms;
+    drop = f->drop;
+    if (f->status != 0) {
+      res.status = f->status;
+      res.body = f->body.empty() ? fmt::format("{{\"message\":\"injected fault {}\"}}", f->status)
+                                 : f->body;
+      res.content_type = "application/json";
+      summary = "FAULT " + std::to_string(f->status) + " (" + summary + ")";
+    }
+    if (!f->retry_after.empty()) res.headers["Retry-After"] = f->retry_after;
+    if (drop) summary = "FAULT drop (" + summary + ")";
+  }
+  r.status = drop ? 0 : res.status;
+  r.summary = summary;
+  Record(std::move(r));
+  if (drop) return;  // never answered: the client times out
+  if (latency <= 0) return respond(std::move(res));
+  auto timer = std::make_shared<boost::asio::steady_timer>(io_, std::chrono::milliseconds(latency));
+  timer->async_wait([timer, respond, res = std::move(res)](
+                        const boost::system::error_code&) mutable { respond(std::move(res)); });
+}
+
+void ProviderSim::PagerDuty(const http::Request& req, http::Respond respond) {
+  std::vector<std::string> errors;
+  json j;
+  std::string action, dedup, summary;
+  if (req.body.size() > 512 * 1024) errors.push_back("Event object is larger than 512 KB");
+  try {
+    j = json::parse(req.body);
+  } catch (const json::exception&) {
+    errors.push_back("Malformed JSON");
+  }
+  if (errors.empty() && !j.is_object()) errors.push_back("Event must be an object");
+  if (errors.empty()) {
+    auto rk = j.value("routing_key", "");
+    if (rk.size() != 32) errors.push_back("'routing_key' must be 32 characters");
+    action = j.value("event_action", "");
+    if (action != "trigger" && action != "acknowledge" && action != "resolve") {
+      errors.push_back("'event_action' is invalid (must be trigger, acknowledge or resolve)");
+    }
+    dedup = j.value("dedup_key", "");
+    if (dedup.size() > 255) errors.push_back("'dedup_key' is longer than 255");
+    if (action != "trigger" && dedup.empty()) errors.push_back("'dedup_key' is required");
+    if (action == "trigger") {
+      if (!j.contains("payload") || !j["payload"].is_object()) {
+        errors.push_back("'payload' is missing or not an object");
+      } else {
+        const auto& p = j["payload"];
+        summary = p.value("summary", "");
+        if (summary.empty()) errors.push_back("'payload.summary' is missing");
+        if (!ValidUtf8(summary)) errors.push_back("'payload.summary' is not valid UTF-8");
+        if (CodePoints(summary) > 1024) errors.push_back("'payload.summary' is longer than 1024");
+        if (p.value("source", "").empty()) errors.push_back("'payload.source' is missing");
+        std::string sev = p.value("severity", "");
+        if (sev != "critical" && sev != "error" && sev != "warning" && sev != "info") {
+          errors.push_back("'payload.severity' is invalid");
+        }
+      }
+      if (j.contains("links")) {
+        for (const auto& l : j["links"]) {
+          if (!l.contains("href")) errors.push_back("'links[].href' is missing");
+        }
+      }
+    }
+  }
+  if (!errors.empty()) {
+    json e = {{"status", "invalid"}, {"message", "Event object is invalid"}, {"errors", errors}};
+    return Handle(req, respond, 400, e.dump(), "pagerduty INVALID: " + errors.front());
+  }
+  if (dedup.empty()) dedup = NewRequestId();
+  json ok = {{"status", "success"}, {"message", "Event processed"}, {"dedup_key", dedup}};
+  Handle(req, respond, 202, ok.dump(),
+         fmt::format("pagerduty {} dedup={} {}", action, dedup,
+                     summary.empty() ? "" : "\"" + Short(summary) + "\""));
+}
+
+void ProviderSim::OpsgenieCreate(const http::Request& req, http::Respond respond) {
+  auto auth = req.Header("Authorization").value_or("");
+  if (auth.rfind("GenieKey ", 0) != 0 || auth.size() <= 9) {
+    return Handle(req, respond, 401, R"({"message":"Could not authenticate","took":0.0})",
+                  "opsgenie create UNAUTHORIZED");
+  }
+  std::string error;
+  json j;
+  try {
+    j = json::parse(req.body);
+    std::string message = j.value("message", "");
+    if (message.empty())
+      error = "Message can not be empty.";
+    else if (CodePoints(message) > 130)
+      error = "Message can not be longer than 130 characters.";
+    else if (j.value("alias", "").size() > 512)
+      error = "Alias can not be longer than 512.";
+    else if (CodePoints(j.value("description", "")) > 15000)
+      error = "Description too long.";
+    if (j.contains("tags")) {
+      if (j["tags"].size() > 20) error = "Tags can not be more than 20.";
+      for (const auto& t : j["tags"]) {
+        if (CodePoints(t.get<std::string>()) > 50) error = "Tag can not be longer than 50.";
+      }
+    }
+    if (j.contains("priority")) {
+      std::string p = j["priority"];
+      if (p.size() != 2 || p[0] != 'P' || p[1] < '1' || p[1] > '5') error = "Priority invalid.";
+    }
+    if (j.contains("responders")) {
+      for (const auto& r : j["responders"]) {
+        std::string type = r.value("type", "");
+        if (type != "team" && type != "user" && type != "escalation" && type != "schedule") {
+          error = "Responder type invalid.";
+        }
+      }
+    }
+  } catch (const json::exception&) {
+    error = "Could not parse the request body.";
+  }
+  if (!error.empty()) {
+    json e = {{"message", error}, {"took", 0.001}, {"requestId", NewRequestId()}};
+    return Handle(req, respond, 422, e.dump(), "opsgenie create INVALID: " + error);
+  }
+  std::string id = NewRequestId();
+  {
+    std::lock_guard lock(mu_);
+    og_requests_[id] = {"Create", j.value("alias", "")};
+  }
+  json ok = {{"result", "Request will be processed"}, {"took", 0.01}, {"requestId", id}};
+  Handle(req, respond, 202, ok.dump(),
+         fmt::format("opsgenie create alias={} {} \"{}\"", j.value("alias", ""),
+                     j.value("priority", "P3"), Short(j.value("message", ""))));
+}
+
+void ProviderSim::OpsgenieAction(const http::Request& req, http::Respond respond) {
+  auto auth = req.Header("Authorization").value_or("");
+  if (auth.rfind("GenieKey ", 0) != 0 || auth.size() <= 9) {
+    return Handle(req, respond, 401, R"({"message":"Could not authenticate","took":0.0})",
+                  "opsgenie action UNAUTHORIZED");
+  }
+  // From the raw target: an alias may hold an encoded "/" (tocsin%2FINC-1), which the decoded
+  // path would split into two segments.
+  std::string raw = req.target.substr(0, req.target.find('?'));
+  raw = raw.substr(std::string("/v2/alerts/").size());
+  auto slash = raw.rfind('/');
+  if (slash == std::string::npos) {
+    return Handle(req, respond, 404, R"({"message":"Not found"})", "opsgenie unknown path");
+  }
+  std::string alias = http::PercentDecode(raw.substr(0, slash), false).value_or("");
+  std::string action = raw.substr(slash + 1);
+  if (action != "acknowledge" && action != "close" && action != "notes" && action != "responders") {
+    return Handle(req, respond, 404, R"({"message":"Not found"})", "opsgenie unknown action");
+  }
+  if (req.Query("identifierType").value_or("id") != "alias") {
+    return Handle(req, respond, 400, R"({"message":"identifierType must be alias here"})",
+                  "opsgenie action without identifierType=alias");
+  }
+  std::string who;
+  if (action == "responders") {
+    try {
+      auto j = json::parse(req.body);
+      who = j.at("responder").value("username", j.at("responder").value("name", ""));
+      std::string type = j.at("responder").value("type", "");
+      if (type != "team" && type != "user" && type != "escalation" && type != "schedule") {
+        throw std::runtime_error("type");
+      }
+    } catch (const std::exception&) {
+      return Handle(req, respond, 422, R"({"message":"Responder is invalid."})",
+                    "opsgenie responders INVALID");
+    }
+  }
+  std::string id = NewRequestId();
+  {
+    std::lock_guard lock(mu_);
+    og_requests_[id] = {action, alias};
+  }
+  json ok = {{"result", "Request will be processed"}, {"took", 0.01}, {"requestId", id}};
+  Handle(req, respond, 202, ok.dump(),
+         fmt::format("opsgenie {} alias={}{}", action, alias, who.empty() ? "" : " " + who));
+}
+
+void ProviderSim::OpsgenieRequestStatus(const http::Request& req, http::Respond respond) {
+  std::string id = req.PathParam("id");
+  std::optional<std::pair<std::string, std::string>> found;
+  {
+    std::lock_guard lock(mu_);
+    if (auto it = og_requests_.find(id); it != og_requests_.end()) found = it->second;
+  }
+  if (!found) {
+    return Handle(req, respond, 404, R"({"message":"Request not found"})",
+                  "opsgenie request status: unknown id");
+  }
+  json ok = {{"data",
+              {{"success", true},
+               {"action", found->first},
+               {"processedAt", NowMs()},
+               {"isSuccess", true},
+               {"status", "Processed"},
+               {"alias", found->second}}},
+             {"took", 0.01},
+             {"requestId", NewRequestId()}};
+  Handle(req, respond, 200, ok.dump(), "opsgenie request status " + id);
+}
+
+void ProviderSim::OpsgenieHeartbeat(const http::Request& req, http::Respond respond) {
+  auto auth = req.Header("Authorization").value_or("");
+  if (auth.rfind("GenieKey ", 0) != 0) {
+    return Handle(req, respond, 401, R"({"message":"Could not authenticate"})",
+                  "opsgenie heartbeat UNAUTHORIZED");
+  }
+  json ok = {
+      {"result", "PONG - Heartbeat received"}, {"took", 0.01}, {"requestId", NewRequestId()}};
+  Handle(req, respond, 202, ok.dump(), "opsgenie heartbeat " + req.PathParam("name"));
+}
+
+void ProviderSim::SlackApi(const http::Request& req, http::Respond respond, bool update) {
+  std::string method = update ? "chat.update" : "chat.postMessage";
+  auto fail = [&](const std::string& error) {
+    Handle(req, respond, 200, json{{"ok", false}, {"error", error}}.dump(),
+           fmt::format("slack {} ok=false error={}", method, error));
+  };
+  auto auth = req.Header("Authorization").value_or("");
+  if (auth.rfind("Bearer ", 0) != 0 || auth.size() <= 7) return fail("not_authed");
+  json j;
+  try {
+    j = json::parse(req.body);
+  } catch (const json::exception&) {
+    return fail("invalid_json");
+  }
+  std::string channel = j.value("channel", "");
+  if (channel.empty()) return fail("channel_not_found");
+  if (j.value("text", "").empty() && !j.contains("blocks")) return fail("no_text");
+  if (j.contains("blocks")) {
+    if (auto e = CheckBlocks(j["blocks"]); !e.empty()) {
+      spdlog::info("slack invalid_blocks: {}", e);
+      return fail("invalid_blocks");
+    }
+  }
+  if (channel[0] == '#')
+    channel = fmt::format("C{:08X}", std::hash<std::string>{}(channel)&0xffffffff);
+  std::string ts;
+  std::string thread = j.value("thread_ts", "");
+  if (update) {
+    ts = j.value("ts", "");
+    std::lock_guard lock(mu_);
+    if (!slack_messages_.count(channel + " " + ts)) {
+      // fallthrough below with the lock released
+      ts.clear();
+    }
+  }
+  if (update && ts.empty()) return fail("message_not_found");
+  if (!update) {
+    std::lock_guard lock(mu_);
+    ts = fmt::format("{}.{:06d}", NowMs() / 1000, ++slack_counter_ % 1000000);
+    slack_messages_[channel + " " + ts] = j.value("text", "");
+  }
+  json ok = {{"ok", true}, {"channel", channel}, {"ts", ts}};
+  Handle(req, respond, 200, ok.dump(),
+         fmt::format("slack {} channel={} ts={}{} \"{}\"", method, channel, ts,
+                     thread.empty() ? "" : " thread=" + thread, Short(j.value("text", ""))));
+}
+
+void ProviderSim::SlackWebhook(const http::Request& req, http::Respond respond) {
+  json j;
+  try {
+    j = json::parse(req.body);
+  } catch (const json::exception&) {
+    return Handle(req, respond, 400, "invalid_payload", "slack webhook invalid_payload",
+                  "text/plain");
+  }
+  if (j.value("text", "").empty() && !j.contains("blocks")) {
+    return Handle(req, respond, 400, "no_text", "slack webhook no_text", "text/plain");
+  }
+  if (j.contains("blocks")) {
+    if (auto e = CheckBlocks(j["blocks"]); !e.empty()) {
+      return Handle(req, respond, 400, "invalid_blocks", "slack webhook invalid_blocks: " + e,
+                    "text/plain");
+    }
+  }
+  Handle(req, respond, 200, "ok", "slack webhook \"" + Short(j.value("text", "")) + "\"",
+         "text/plain");
+}
+
+void ProviderSim::SendWebhook(const http::Request& req, http::Respond respond) {
+  json j;
+  try {
+    j = json::parse(req.body);
+  } catch (const json::exception&) {
+    return respond(http::Response::Json(400, R"({"error":"body must be JSON"})"));
+  }
+  std::string url = j.value("url", "");
+  std::string kind = j.value("kind", "pagerduty");
+  std::string secret = j.value("secret", "");
+  std::string body = j.contains("body")
+                         ? (j["body"].is_string() ? j["body"].get<std::string>() : j["body"].dump())
+                         : "{}";
+  if (url.empty()) return respond(http::Response::Json(400, R"({"error":"url is required"})"));
+  HttpClientRequest out;
+  out.method = "POST";
+  out.url = url;
+  out.body = body;
+  out.timeout = std::chrono::seconds(10);
+  if (kind == "slack") {
+    // Interactivity payloads are form-encoded: payload=<json>.
+    out.body = FormEncode({{"payload", body}});
+    std::string ts =
+        j.contains("timestamp") ? j["timestamp"].dump() : std::to_string(NowMs() / 1000);
+    if (!ts.empty() && ts.front() == '"') ts = ts.substr(1, ts.size() - 2);
+    out.headers = {{"Content-Type", "application/x-www-form-urlencoded"},
+                   {"X-Slack-Request-Timestamp", ts},
+                   {"X-Slack-Signature", "v0=" + Hmac(secret, "v0:" + ts + ":" + out.body)}};
+  } else if (kind == "opsgenie") {
+    out.headers = {{"Content-Type", "application/json"}};
+    if (!secret.empty()) out.headers.emplace_back("Authorization", "Basic " + secret);
+  } else {
+    out.headers = {{"Content-Type", "application/json"},
+                   {"X-Webhook-Id", j.value("webhook_id", NewRequestId())},
+                   {"X-PagerDuty-Signature", "v1=" + Hmac(secret, body)}};
+  }
+  if (j.contains("headers")) {
+    for (const auto& [k, v] : j["headers"].items())
+      out.headers.emplace_back(k, v.get<std::string>());
+  }
+  Record({0,
+          "SEND",
+          "/_sim/send-webhook",
+          "",
+          {},
+          out.body,
+          NowMs(),
+          0,
+          fmt::format("sending {} webhook to {}", kind, url)});
+  // Off the loop: the target may be slow, or may even be this simulator.
+  std::thread([this, out, respond]() {
+    CurlHttpClient client;
+    auto r = client.Send(out);
+    json answer = r ? json{{"status", r->status}, {"body", r->body}}
+                    : json{{"status", 0}, {"error", r.error().message()}};
+    boost::asio::post(io_,
+                      [respond, answer] { respond(http::Response::Json(200, answer.dump())); });
+  }).detach();
+}
+
+std::shared_ptr<http::Router> ProviderSim::BuildRouter() {
+  auto router = std::make_shared<http::Router>();
+  router->Add("POST", "/v2/enqueue",
+              [this](const http::Request& r, http::Respond s) { PagerDuty(r, s); });
+  router->Add("POST", "/v2/alerts",
+              [this](const http::Request& r, http::Respond s) { OpsgenieCreate(r, s); });
+  router->Add("GET", "/v2/alerts/requests/{id}",
+              [this](const http::Request& r, http::Respond s) { OpsgenieRequestStatus(r, s); });
+  router->Add("POST", "/v2/alerts/{rest...}",
+              [this](const http::Request& r, http::Respond s) { OpsgenieAction(r, s); });
+  router->Add("GET", "/v2/heartbeats/{name}/ping",
+              [this](const http::Request& r, http::Respond s) { OpsgenieHeartbeat(r, s); });
+  router->Add("POST", "/api/chat.postMessage",
+              [this](const http::Request& r, http::Respond s) { SlackApi(r, s, false); });
+  router->Add("POST", "/api/chat.update",
+              [this](const http::Request& r, http::Respond s) { SlackApi(r, s, true); });
+  router->Add("POST", "/services/{rest...}",
+              [this](const http::Request& r, http::Respond s) { SlackWebhook(r, s); });
+  router->Add("POST", "/slack/response/{rest...}", [this](const http::Request& r, http::Respond s) {
+    Handle(r, s, 200, "ok", "slack response_url", "text/plain");
+  });
+  router->Add("POST", "/webhook/{rest...}", [this](const http::Request& r, http::Respond s) {
+    std::string sig = r.Header("X-Tocsin-Signature").value_or("unsigned");
+    Handle(r, s, 200, R"({"ok":true})", "webhook " + Short(sig, 20));
+  });
+  router->Add("POST", "/_sim/send-webhook",
+              [this](const http::Request& r, http::Respond s) { SendWebhook(r, s); });
+  router->AddSync("GET", "/_sim/requests", [this](const http::Request& r) {
+    json out = json::array();
+    for (const auto& x : Requests(r.Query("path").value_or("/"))) {
+      out.push_back({{"id", x.id},
+                     {"method", x.method},
+                     {"path", x.path},
+                     {"query", x.query},
+                     {"headers", x.headers},
+                     {"body", x.body},
+                     {"time_ms", x.time_ms},
+                     {"status", x.status},
+                     {"summary", x.summary}});
+    }
+    return http::Response::Json(200, out.dump(-1, ' ', false, json::error_handler_t::replace));
+  });
+  router->AddSync("DELETE", "/_sim/requests", [this](const http::Request&) {
+    std::lock_guard lock(mu_);
+    requests_.clear();
+    return http::Response::Json(200, R"({"cleared":true})");
+  });
+  router->AddSync("POST", "/_sim/faults", [this](const http::Request& r) {
+    try {
+      json j = json::parse(r.body);
+      Fault f;
+      f.path = j.at("path").get<std::string>();
+      f.status = j.value("status", 0);
+      f.retry_after = j.contains("retry_after")
+                          ? (j["retry_after"].is_string() ? j["retry_after"].get<std::string>()
+                                                          : j["retry_after"].dump())
+                          : "";
+      f.body = j.value("body", "");
+      f.latency_ms = j.value("latency_ms", 0LL);
+      f.drop = j.value("drop", false);
+      f.count = j.value("count", 1LL);
+      spdlog::info("fault armed: {} x{} status={} retry_after={} latency={}ms drop={}", f.path,
+                   f.count, f.status, f.retry_after, f.latency_ms, f.drop);
+      std::lock_guard lock(mu_);
+      faults_.push_back(f);
+      return http::Response::Json(200, R"({"armed":true})");
+    } catch (const json::exception& e) {
+      return http::Response::Json(400, json{{"error", e.what()}}.dump());
+    }
+  });
+  router->AddSync("DELETE", "/_sim/faults", [this](const http::Request&) {
+    std::lock_guard lock(mu_);
+    faults_.clear();
+    return http::Response::Json(200, R"({"cleared":true})");
+  });
+  return router;
+}
+
+}  // namespace tocsin::sim

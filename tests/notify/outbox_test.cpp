@@ -1,0 +1,403 @@
+// The outbox on the simulated clock: outages, fail-over, rate limits, coalescing, restarts.
+// Deliveries go to scripted fake notifiers; every timer is the SimulatedScheduler's.
+#include <gtest/gtest.h>
+
+#include <map>
+
+#include <fmt/format.h>
+#include <prometheus/registry.h>
+#include <prometheus/text_serializer.h>
+
+#include "notify/notice_sink.h"
+#include "notify/outbox.h"
+#include "notify_fixtures.h"
+#include "support/temp_dir.h"
+#include "tocsin/common/simulated_scheduler.h"
+#include "tocsin/common/worker_pool.h"
+
+namespace tocsin::notify {
+namespace {
+
+using incident::Channel;
+using incident::PageAction;
+using std::chrono::minutes;
+using std::chrono::seconds;
+using testing::DepositPage;
+using testing::FakeNotifier;
+using testing::T0;
+
+class OutboxTest : public ::testing::Test {
+ protected:
+  OutboxTest() : scheduler_(T0()) {
+    config_.failover.clear();  // each test that wants fail-over says so
+    config_.jitter = 0;
+    OpenDb();
+    pd_ = std::make_shared<FakeNotifier>(Channel::kPagerDuty, scheduler_.clock());
+    og_ = std::make_shared<FakeNotifier>(Channel::kOpsgenie, scheduler_.clock());
+    slack_ = std::make_shared<FakeNotifier>(Channel::kSlack, scheduler_.clock());
+  }
+  void OpenDb() {
+    db_ = std::move(*store::Database::Open(dir_.path() + "/tocsin.db"));
+    store_ = std::make_unique<OutboxStore>(*db_);
+  }
+  void Start(bool with_opsgenie = false, bool with_slack = true) {
+    outbox_ = std::make_unique<Outbox>(*store_, scheduler_, executor_, nullptr, 7);
+    ASSERT_TRUE(outbox_->Open());
+    NotifierSet set;
+    set.notifiers[Channel::kPagerDuty] = pd_;
+    if (with_opsgenie) set.notifiers[Channel::kOpsgenie] = og_;
+    if (with_slack) set.notifiers[Channel::kSlack] = slack_;
+    outbox_->Configure(set, config_);
+    outbox_->SetObserver(&observer_);
+  }
+  incident::PageRequest Page(int n, PageAction action = PageAction::kTrigger) {
+    auto r = DepositPage(fmt::format("INC-{}", n));
+    r.action = action;
+    r.idempotency_key = fmt::format("INC-{}/{}", n, incident::PageActionName(action));
+    r.targets = {{testing::Olena(), "l1", {Channel::kPagerDuty}}};
+    r.at = scheduler_.clock().Now();
+    return r;
+  }
+  // The PagerDuty deliveries that succeeded, as "INC-n/action" in delivery order.
+  std::vector<std::string> Delivered(const FakeNotifier& n) {
+    std::vector<std::string> out;
+    for (const auto& c : n.ok_calls()) out.push_back(c.idempotency_key);
+    return out;
+  }
+
+  tocsin::testing::TempDir dir_;
+  SimulatedScheduler scheduler_;
+  InlineExecutor executor_;
+  NotifyConfig config_;
+  std::unique_ptr<store::Database> db_;
+  std::unique_ptr<OutboxStore> store_;
+  std::unique_ptr<Outbox> outbox_;
+  std::shared_ptr<FakeNotifier> pd_, og_, slack_;
+  testing::RecordingObserver observer_;
+};
+
+TEST_F(OutboxTest, SendIsDurableBeforeItReturns) {
+  Start();
+  outbox_->Send(Page(1));
+  // Nothing has run on the loop yet, and the page is already on disk.
+  EXPECT_EQ(store_->Count("pending"), 2);  // PagerDuty + the Slack post
+  EXPECT_TRUE(pd_->calls().empty());
+  scheduler_.RunPending();
+  EXPECT_EQ(Delivered(*pd_), (std::vector<std::string>{"INC-1/trigger"}));
+  EXPECT_EQ(store_->Count("sent"), 2);
+  ASSERT_EQ(observer_.reports.size(), 2u);
+  EXPECT_TRUE(observer_.reports[0].ok);
+}
+
+TEST_F(OutboxTest, ProviderDownTenMinutesLosesNothingAndSendsNothingTwice) {
+  Start(false, false);
+  const TimePoint back_at = T0() + minutes(10);
+  pd_->script = [back_at](const OutboxItem&, TimePoint now) {
+    return now < back_at ? DeliveryResult::Retry(503, "pagerduty: HTTP 503")
+                         : DeliveryResult::Ok(202);
+  };
+  // A page every 30 s during the outage, and an ack of the first one.
+  for (int i = 1; i <= 20; ++i) {
+    outbox_->Send(Page(i));
+    if (i == 3) outbox_->Send(Page(1, PageAction::kAcknowledge));
+    scheduler_.AdvanceBy(seconds(30));
+  }
+  scheduler_.AdvanceTo(T0() + minutes(20));
+  std::vector<std::string> expected;
+  for (int i = 1; i <= 20; ++i) {
+    expected.push_back(fmt::format("INC-{}/trigger", i));
+    if (i == 3) expected.push_back("INC-1/acknowledge");
+  }
+  EXPECT_EQ(Delivered(*pd_), expected) << "all delivered, once each, in the order sent";
+  EXPECT_EQ(outbox_->pending(), 0u);
+  // Backing off means probing with one page at a time, not hammering with all of them.
+  std::size_t failed = pd_->calls().size() - pd_->ok_calls().size();
+  EXPECT_LE(failed, 20u);
+  EXPECT_GE(failed, 5u);
+  for (const auto& c : pd_->ok_calls()) EXPECT_GE(c.at, back_at);
+}
+
+TEST_F(OutboxTest, RetryAfterIsHonoured) {
+  Start(false, false);
+  int n = 0;
+  pd_->script = [&n](const OutboxItem&, TimePoint) {
+    return ++n == 1 ? DeliveryResult::Retry(429, "throttled", seconds(40))
+                    : DeliveryResult::Ok(202);
+  };
+  outbox_->Send(Page(1));
+  scheduler_.RunPending();
+  scheduler_.AdvanceBy(seconds(39));
+  EXPECT_EQ(pd_->calls().size(), 1u);
+  scheduler_.AdvanceBy(seconds(1));
+  ASSERT_EQ(pd_->calls().size(), 2u);
+  EXPECT_EQ(pd_->calls()[1].at, T0() + seconds(40));
+}
+
+TEST_F(OutboxTest, PermanentErrorIsReportedAnnouncedInSlackAndNotRetried) {
+  Start();
+  pd_->script = [](const OutboxItem&, TimePoint) {
+    return DeliveryResult::Permanent(400, "pagerduty: HTTP 400 invalid");
+  };
+  outbox_->Send(Page(1));
+  scheduler_.AdvanceBy(minutes(30));
+  EXPECT_EQ(pd_->calls().size(), 1u);
+  bool permanent = false;
+  for (const auto& r : observer_.reports) {
+    if (r.channel == Channel::kPagerDuty) {
+      EXPECT_FALSE(r.ok);
+      permanent = r.permanent_failure;
+      EXPECT_EQ(r.detail, "pagerduty: HTTP 400 invalid");
+    }
+  }
+  EXPECT_TRUE(permanent);
+  bool notice = false;
+  for (const auto& c : slack_->calls()) notice = notice || c.kind == "notice";
+  EXPECT_TRUE(notice) << "Slack hears that the page could not be delivered";
+  EXPECT_EQ(store_->Count("failed"), 1);
+}
+
+TEST_F(OutboxTest, TransientErrorsGiveUpAfterGiveUpAfter) {
+  config_.give_up_after = minutes(15);
+  Start(false, false);
+  pd_->script = [](const OutboxItem&, TimePoint) { return DeliveryResult::Retry(0, "refused"); };
+  outbox_->Send(Page(1));
+  scheduler_.AdvanceBy(minutes(60));
+  EXPECT_EQ(outbox_->pending(), 0u);
+  ASSERT_FALSE(observer_.reports.empty());
+  EXPECT_TRUE(observer_.reports.back().permanent_failure);
+  auto last = pd_->calls().back().at;
+  EXPECT_GE(last, T0() + minutes(15));
+  EXPECT_LE(last, T0() + minutes(21));
+}
+
+TEST_F(OutboxTest, FailsOverToOpsgenieThenBackWithAcksFollowingTheTrigger) {
+  config_.failover = {{Channel::kPagerDuty, Channel::kOpsgenie},
+                      {Channel::kOpsgenie, Channel::kPagerDuty}};
+  config_.failover_after = minutes(3);
+  config_.probe_interval = seconds(30);
+  Start(true, true);
+  const TimePoint back_at = T0() + minutes(8);
+  pd_->script = [back_at](const OutboxItem&, TimePoint now) {
+    return now < back_at ? DeliveryResult::Retry(503, "pagerduty: HTTP 503")
+                         : DeliveryResult::Ok(202);
+  };
+  pd_->probe_up = [back_at](TimePoint now) { return now >= back_at; };
+  outbox_->Send(Page(1));
+  scheduler_.AdvanceBy(minutes(1));
+  outbox_->Send(Page(2));
+  scheduler_.AdvanceBy(minutes(1));
+  EXPECT_TRUE(og_->calls().empty()) << "no fail-over before failover_after";
+  scheduler_.AdvanceBy(minutes(2));
+  EXPECT_TRUE(outbox_->failed_over(Channel::kPagerDuty));
+  EXPECT_EQ(Delivered(*og_), (std::vector<std::string>{"INC-1/trigger", "INC-2/trigger"}))
+      << "the queue replays through Opsgenie in order";
+  outbox_->Send(Page(3));
+  scheduler_.AdvanceBy(seconds(1));
+  EXPECT_EQ(Delivered(*og_).back(), "INC-3/trigger");
+  bool notice = false;
+  for (const auto& c : slack_->calls()) notice = notice || c.kind == "notice";
+  EXPECT_TRUE(notice) << "the fail-over is announced in Slack";
+
+  scheduler_.AdvanceTo(back_at + minutes(1));
+  EXPECT_FALSE(outbox_->failed_over(Channel::kPagerDuty));
+  outbox_->Send(Page(4));
+  outbox_->Send(Page(1, PageAction::kResolve));
+  scheduler_.AdvanceBy(seconds(5));
+  EXPECT_EQ(Delivered(*pd_), (std::vector<std::string>{"INC-4/trigger"}))
+      << "new pages use PagerDuty again; nothing delivered twice";
+  EXPECT_EQ(Delivered(*og_).back(), "INC-1/resolve") << "the resolve goes where the trigger went";
+}
+
+TEST_F(OutboxTest, BurstOfThousandIncidentsStaysWithinPagerDutyRateLimit) {
+  Start(false, false);
+  for (int i = 1; i <= 1000; ++i) outbox_->Send(Page(i));
+  scheduler_.AdvanceBy(minutes(12));
+  auto calls = pd_->calls();
+  ASSERT_EQ(calls.size(), 1000u);
+  ASSERT_EQ(Delivered(*pd_).size(), 1000u);
+  // No rolling 60 s window holds more than 120 events.
+  for (std::size_t i = 0; i + 120 < calls.size(); ++i) {
+    EXPECT_GE(calls[i + 120].at - calls[i].at, seconds(60)) << "window starting at call " << i;
+  }
+  // And it does not dawdle: 1000 events at 120/min take a little over 8 minutes.
+  EXPECT_LE(calls.back().at - T0(), minutes(9));
+  for (std::size_t i = 1; i < calls.size(); ++i) EXPECT_LT(calls[i - 1].id, calls[i].id);
+}
+
+TEST_F(OutboxTest, SupersededSlackUpdatesAreCoalesced) {
+  Start(false, true);
+  outbox_->Send(Page(1));
+  scheduler_.RunPending();
+  // Slack throttles us for a minute; meanwhile the incident changes state three times.
+  int n = 0;
+  slack_->script = [&n](const OutboxItem&, TimePoint) {
+    return ++n == 1 ? DeliveryResult::Retry(429, "ratelimited", seconds(60))
+                    : DeliveryResult::Ok(200);
+  };
+  auto update = [&](const std::string& state) {
+    auto r = Page(1, PageAction::kUpdate);
+    r.idempotency_key = "INC-1/update/" + state;
+    r.state = state;
+    outbox_->Send(r);
+  };
+  update("triggered+1");
+  scheduler_.RunPending();
+  update("acknowledged");
+  update("mitigated");
+  scheduler_.AdvanceBy(minutes(2));
+  std::vector<std::string> updates;
+  for (const auto& c : slack_->ok_calls()) {
+    if (c.kind == "update") updates.push_back(c.idempotency_key);
+  }
+  // The first update was throttled and waits; the two that came meanwhile supersede it and
+  // each other: Slack gets one chat.update, with the latest state.
+  EXPECT_EQ(updates, (std::vector<std::string>{"INC-1/update/mitigated"}));
+  EXPECT_EQ(store_->Count("superseded"), 2);
+}
+
+TEST_F(OutboxTest, RestartResumesPendingAndNeverResendsWhatWasAcknowledged) {
+  Start(false, false);
+  const TimePoint back_at = T0() + minutes(5);
+  pd_->script = [back_at](const OutboxItem& item, TimePoint now) {
+    // INC-1 goes through before the outage; the rest wait for it to end.
+    return item.request.incident_id == "INC-1" || now >= back_at
+               ? DeliveryResult::Ok(202)
+               : DeliveryResult::Retry(503, "down");
+  };
+  outbox_->Send(Page(1));
+  scheduler_.RunPending();
+  outbox_->Send(Page(2));
+  outbox_->Send(Page(3));
+  scheduler_.AdvanceBy(seconds(30));
+  // kill -9: the outbox object goes away with its memory; the database stays.
+  outbox_.reset();
+  store_.reset();
+  db_.reset();
+  OpenDb();
+  Start(false, false);
+  scheduler_.AdvanceTo(back_at + minutes(5));
+  EXPECT_EQ(Delivered(*pd_),
+            (std::vector<std::string>{"INC-1/trigger", "INC-2/trigger", "INC-3/trigger"}));
+  // The idempotency key the provider sees is the one of the first attempt.
+  std::map<std::string, int> attempts_by_key;
+  for (const auto& c : pd_->calls()) attempts_by_key[c.idempotency_key]++;
+  EXPECT_EQ(attempts_by_key["INC-1/trigger"], 1);
+  EXPECT_GE(attempts_by_key["INC-2/trigger"], 2);
+}
+
+TEST_F(OutboxTest, SameRequestSentTwiceIsDeliveredOnce) {
+  Start(false, false);
+  outbox_->Send(Page(1));
+  outbox_->Send(Page(1));
+  scheduler_.AdvanceBy(seconds(5));
+  EXPECT_EQ(Delivered(*pd_), (std::vector<std::string>{"INC-1/trigger"}));
+}
+
+TEST_F(OutboxTest, AcknowledgeNeverOvertakesItsTrigger) {
+  Start(false, false);
+  int n = 0;
+  pd_->script = [&n](const OutboxItem&, TimePoint) {
+    return ++n <= 2 ? DeliveryResult::Retry(500, "boom") : DeliveryResult::Ok(202);
+  };
+  outbox_->Send(Page(1));
+  outbox_->Send(Page(1, PageAction::kAcknowledge));
+  scheduler_.AdvanceBy(minutes(5));
+  EXPECT_EQ(Delivered(*pd_), (std::vector<std::string>{"INC-1/trigger", "INC-1/acknowledge"}));
+}
+
+TEST_F(OutboxTest, NoticeOnlyGroupsGoToTheirReceiversNoticesThroughTheOutbox) {
+  auto mail = std::make_shared<FakeNotifier>(Channel::kEmail, scheduler_.clock());
+  outbox_ = std::make_unique<Outbox>(*store_, scheduler_, executor_);
+  ASSERT_TRUE(outbox_->Open());
+  NotifierSet set;
+  set.notifiers[Channel::kSlack] = slack_;
+  set.notifiers[Channel::kEmail] = mail;
+  outbox_->Configure(set, config_);
+  NoticeSink sink(*outbox_);
+  dispatch::AlertGroup group;
+  group.key = "{}/{severity=\"warning\"}:{alertname=\"QueueLag\"}";
+  group.receiver.name = "payments-notices";
+  group.receiver.notices = {{"slack", "#payments"}, {"email", "payments@example.com"}};
+  Alert lag;
+  lag.labels = Labels{{"alertname", "QueueLag"}, {"service", "payments"}};
+  lag.severity = Severity::kWarning;
+  group.alerts = {lag};
+  sink.OnGroupFlush(group, scheduler_.clock().Now());
+  sink.OnGroupFlush(group, scheduler_.clock().Now() + seconds(30));  // unchanged: not re-sent
+  scheduler_.AdvanceBy(seconds(5));
+  ASSERT_EQ(slack_->ok_calls().size(), 1u);
+  EXPECT_EQ(slack_->ok_calls()[0].kind, "notice");
+  ASSERT_EQ(mail->ok_calls().size(), 1u);
+  group.alerts[0].state = AlertState::kResolved;
+  sink.OnGroupFlush(group, scheduler_.clock().Now());
+  scheduler_.AdvanceBy(seconds(5));
+  EXPECT_EQ(slack_->ok_calls().size(), 2u);
+  EXPECT_EQ(slack_->ok_calls()[1].action, PageAction::kResolve);
+}
+
+TEST_F(OutboxTest, MetricsCountDeliveriesByProviderAndResultAndQueueDepth) {
+  prometheus::Registry registry;
+  outbox_ = std::make_unique<Outbox>(*store_, scheduler_, executor_, &registry);
+  ASSERT_TRUE(outbox_->Open());
+  NotifierSet set;
+  set.notifiers[Channel::kPagerDuty] = pd_;
+  outbox_->Configure(set, config_);
+  int n = 0;
+  pd_->script = [&n](const OutboxItem&, TimePoint) {
+    return ++n == 1 ? DeliveryResult::Retry(503, "down") : DeliveryResult::Ok(202);
+  };
+  outbox_->Send(Page(1));
+  auto text = [&registry] { return prometheus::TextSerializer().Serialize(registry.Collect()); };
+  EXPECT_NE(text().find("tocsin_notify_queue_depth{provider=\"pagerduty\"} 1"), std::string::npos)
+      << text();
+  scheduler_.AdvanceBy(minutes(1));
+  std::string t = text();
+  EXPECT_NE(t.find("tocsin_notify_deliveries_total{provider=\"pagerduty\",result=\"retry\"} 1"),
+            std::string::npos)
+      << t;
+  EXPECT_NE(t.find("tocsin_notify_deliveries_total{provider=\"pagerduty\",result=\"ok\"} 1"),
+            std::string::npos);
+  EXPECT_NE(t.find("tocsin_notify_delivery_duration_seconds_count{provider=\"pagerduty\"} 2"),
+            std::string::npos);
+  EXPECT_NE(t.find("tocsin_notify_queue_depth{provider=\"pagerduty\"} 0"), std::string::npos);
+}
+
+TEST_F(OutboxTest, FinishedRowsArePrunedAfterTheRetentionPendingOnesNever) {
+  config_.retention = std::chrono::hours(24);
+  Start(false, false);
+  pd_->script = [](const OutboxItem& item, TimePoint) {
+    return item.request.incident_id == "INC-2" ? DeliveryResult::Retry(503, "down")
+                                               : DeliveryResult::Ok(202);
+  };
+  outbox_->Send(Page(1));
+  outbox_->Send(Page(2));
+  scheduler_.AdvanceBy(std::chrono::hours(23));
+  EXPECT_EQ(store_->Count("sent"), 1);
+  scheduler_.AdvanceBy(std::chrono::hours(7));
+  EXPECT_EQ(store_->Count("sent"), 0) << "a day after delivery the row is gone";
+  EXPECT_EQ(store_->Count("pending"), 0) << "INC-2 gave up after give_up_after (24h)";
+  EXPECT_EQ(store_->Count("failed"), 1) << "but its failure is kept for the retention";
+}
+
+TEST_F(OutboxTest, PendingRowsWaitForProvidersAfterARestart) {
+  Start(false, false);
+  pd_->script = [](const OutboxItem&, TimePoint) { return DeliveryResult::Retry(503, "down"); };
+  outbox_->Send(Page(1));
+  scheduler_.RunPending();
+  outbox_.reset();
+  // Reopened, but the providers are not configured yet: nothing is sent or given up.
+  outbox_ = std::make_unique<Outbox>(*store_, scheduler_, executor_);
+  ASSERT_TRUE(outbox_->Open());
+  scheduler_.AdvanceBy(seconds(10));
+  EXPECT_EQ(store_->Count("failed"), 0);
+  EXPECT_EQ(outbox_->pending(), 1u);
+  pd_->script = nullptr;
+  NotifierSet set;
+  set.notifiers[Channel::kPagerDuty] = pd_;
+  outbox_->Configure(set, config_);
+  scheduler_.AdvanceBy(minutes(1));
+  EXPECT_EQ(Delivered(*pd_), (std::vector<std::string>{"INC-1/trigger"}));
+}
+
+}  // namespace
+}  // namespace tocsin::notify
