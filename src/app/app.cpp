@@ -18,10 +18,16 @@
 #include "tocsin/app/systemd_notifier.h"
 #include "tocsin/app/version.h"
 #include "tocsin/common/asio_scheduler.h"
+#include "tocsin/common/http_client.h"
 #include "tocsin/common/log.h"
+#include "tocsin/common/worker_pool.h"
+#include "tocsin/http/api_auth.h"
+#include "tocsin/http/inbound_handlers.h"
 #include "tocsin/http/server.h"
 #include "tocsin/incident/incident_api.h"
 #include "tocsin/incident/incident_manager.h"
+#include "tocsin/incident/manager_incident_commands.h"
+#include "tocsin/incident/roster_person_directory.h"
 #include "tocsin/oncall/schedule.h"
 #include "tocsin/store/database.h"
 #include "tocsin/store/sqlite_incident_store.h"
@@ -136,6 +142,23 @@ struct App::Impl {
   Result<void> StartIncidents();
   // --------------------------------------------------------------------------------------------
 
+  // ---- Acknowledge from anywhere, API authentication (issue 7) -------------------------------
+  // Slack buttons and slash command, PagerDuty and Opsgenie webhooks act on `incidents`
+  // through these adapters; the API routes are guarded by `api_auth`. Built in
+  // StartInbound() after StartIncidents(); reload calls ReconfigureInbound(). Members are
+  // declared after `incidents` and before `server`, so they outlive every request.
+  std::unique_ptr<http::ApiAuthenticator> api_auth;
+  std::unique_ptr<incident::ManagerIncidentCommands> incident_commands;
+  std::unique_ptr<incident::RosterPersonDirectory> people;
+  std::unique_ptr<http::DeliveryLog> inbound_deliveries;  // in `database`, across restarts
+  std::unique_ptr<CurlHttpClient> slack_client;           // answers to Slack's response_url
+  std::unique_ptr<WorkerPool> slack_workers;              // ... posted off the loop
+  std::unique_ptr<http::InboundHandlers> inbound;
+  Result<void> StartInbound();
+  void ReconfigureInbound();
+  void RegisterInboundAndGuards(http::Router& router);
+  // --------------------------------------------------------------------------------------------
+
   std::unique_ptr<http::Server> server;
   TimePoint started_at;
   bool ready = false;
@@ -163,6 +186,7 @@ std::shared_ptr<const http::Router> App::Impl::BuildRouter() {
     return r;
   });
   if (incidents) incident::RegisterIncidentApi(*router, *incidents, clock);
+  RegisterInboundAndGuards(*router);  // issue 7: Slack/webhook endpoints, API guards
   router->AddSync("POST", "/-/reload", [this](const http::Request&) {
     auto result = owner->Reload();
     if (!result) return http::Response::Text(400, result.error().message() + "\n");
@@ -194,6 +218,55 @@ Result<void> App::Impl::StartIncidents() {
       scheduler, *incident_store, *pager, ScheduleOf(*config), config->policies, config->incidents);
   return incidents->Start();
 }
+
+// ---- Acknowledge from anywhere, API authentication (issue 7) ---------------------------------
+namespace {
+http::InboundConfig InboundConfigOf(const config::Config& main) {
+  http::InboundConfig c;
+  const auto& p = main.providers;
+  if (p.slack) {
+    c.slack_signing_secret = p.slack->signing_secret;
+    c.slash_command = p.slack->slash_command;
+  }
+  if (p.pagerduty && !p.pagerduty->webhook_secret.empty()) {
+    c.pagerduty_secrets = {p.pagerduty->webhook_secret};
+  }
+  if (p.opsgenie) c.opsgenie_webhook_token = p.opsgenie->webhook_token;
+  return c;
+}
+}  // namespace
+
+Result<void> App::Impl::StartInbound() {
+  api_auth = std::make_unique<http::ApiAuthenticator>(config->api, clock);
+  incident_commands = std::make_unique<incident::ManagerIncidentCommands>(*incidents, clock);
+  people = std::make_unique<incident::RosterPersonDirectory>(
+      [this] { return incidents->schedule(); }, clock);
+  auto log = http::MakeSqliteDeliveryLog(*database);
+  if (!log) return Fail(log.error());
+  inbound_deliveries = std::move(*log);
+  slack_client = std::make_unique<CurlHttpClient>();
+  slack_workers = std::make_unique<WorkerPool>(2);
+  // The slash command's `silence` stays unavailable until dispatch wires SetSilenceCommand.
+  inbound = std::make_unique<http::InboundHandlers>(
+      InboundConfigOf(config->main), *incident_commands, *people, *inbound_deliveries, scheduler,
+      http::MakeResponseUrlPoster(*slack_client, *slack_workers), *registry);
+  return {};
+}
+
+void App::Impl::ReconfigureInbound() {
+  if (api_auth) api_auth->SetConfig(config->api);
+  if (inbound) inbound->SetConfig(InboundConfigOf(config->main));
+}
+
+void App::Impl::RegisterInboundAndGuards(http::Router& router) {
+  if (inbound) inbound->Register(router);
+  if (!api_auth) return;
+  using http::Role;
+  router.AddGuard("/api/v1/", http::MakeApiGuard(*api_auth, Role::kViewer, Role::kResponder));
+  router.AddGuard("/api/v2/", http::MakeApiGuard(*api_auth, Role::kViewer, Role::kResponder));
+  router.AddGuard("/-/reload", http::MakeApiGuard(*api_auth, Role::kAdmin, Role::kAdmin));
+}
+// ----------------------------------------------------------------------------------------------
 
 void App::Impl::ScheduleWatchdog() {
   auto interval = notifier.WatchdogPingInterval();
@@ -237,6 +310,7 @@ Result<void> App::Start() {
   if (auto dir = PrepareDataDir(loaded.config->main.data_dir); !dir) return Fail(dir.error());
   impl_->config = std::move(*loaded.config);
   if (auto inc = impl_->StartIncidents(); !inc) return Fail(inc.error());
+  if (auto in = impl_->StartInbound(); !in) return Fail(in.error());  // issue 7
 
   const auto& s = impl_->config->main.server;
   http::ServerOptions opts;
@@ -294,6 +368,7 @@ Result<void> App::Reload() {
     impl_->incidents->Reconfigure(ScheduleOf(*impl_->config), impl_->config->policies,
                                   impl_->config->incidents);
   }
+  impl_->ReconfigureInbound();  // issue 7: new tokens and provider secrets apply at once
   impl_->reload_ok.Set(1);
   impl_->reload_time.Set(static_cast<double>(ToUnixMillis(impl_->clock.Now())) / 1000.0);
   impl_->reloads.Add({{"result", "success"}}).Increment();
