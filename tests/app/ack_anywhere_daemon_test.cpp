@@ -4,6 +4,7 @@
 // actor. Timers are not involved; the test only polls the process (bounded) for the Slack
 // action, which runs on the loop turn after Slack got its 200.
 #include <gtest/gtest.h>
+#include <signal.h>
 
 #include <sys/wait.h>
 
@@ -286,6 +287,27 @@ TEST_F(AckAnywhereDaemonTest, CliSendsTheTokenFromAFileOrTheEnvironment) {
   EXPECT_EQ(Cli("resolve " + id, std::string("TOCSIN_TOKEN=") + kResponderToken), 0) << CliErr();
   EXPECT_EQ(Incident(id)["incident"]["state"], "resolved");
   EXPECT_EQ(Cli("list --token-file " + dir_.path() + "/missing"), 2);
+}
+
+TEST_F(AckAnywhereDaemonTest, ReloadSwapsTokensAndTheOldOneStopsWorking) {
+  constexpr const char* kRotated = "rotated-token-0123456789abcdef";
+  std::string text;
+  {
+    std::ifstream in(config_);
+    text.assign(std::istreambuf_iterator<char>(in), {});
+  }
+  auto at = text.find(http::Sha256Hex(kResponderToken));
+  ASSERT_NE(at, std::string::npos);
+  text.replace(at, 64, http::Sha256Hex(kRotated));
+  dir_.Write("tocsin.yaml", text);
+  ASSERT_TRUE(daemon_->Signal(SIGHUP));
+  bool swapped = false;
+  for (auto until = std::chrono::steady_clock::now() + 5s;
+       !swapped && std::chrono::steady_clock::now() < until; std::this_thread::sleep_for(50ms)) {
+    swapped = Api("GET", "/api/v1/incidents", kRotated).first == 200;
+  }
+  ASSERT_TRUE(swapped);
+  EXPECT_EQ(Api("GET", "/api/v1/incidents", kResponderToken).first, 401);
 }
 
 }  // namespace
