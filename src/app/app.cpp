@@ -25,9 +25,13 @@
 #include "tocsin/dispatch/dispatcher.h"
 #include "tocsin/dispatch/silences.h"
 #include "tocsin/dispatch/sqlite_silence_store.h"
+#include "tocsin/http/api_auth.h"
+#include "tocsin/http/inbound_handlers.h"
 #include "tocsin/http/server.h"
 #include "tocsin/incident/incident_api.h"
 #include "tocsin/incident/incident_manager.h"
+#include "tocsin/incident/manager_incident_commands.h"
+#include "tocsin/incident/roster_person_directory.h"
 #include "tocsin/oncall/schedule.h"
 #include "tocsin/rules/evaluator.h"
 #include "tocsin/rules/rule_metrics.h"
@@ -165,6 +169,23 @@ struct App::Impl {
   std::unique_ptr<WorkerPool> alert_parser;
   Result<void> StartDispatch();
   // ---- end dispatch
+  // ---- Acknowledge from anywhere, API authentication (issue 7) -------------------------------
+  // Slack buttons and slash command, PagerDuty and Opsgenie webhooks act on `incidents`
+  // through these adapters; the API routes are guarded by `api_auth`. Built in
+  // StartInbound() after StartIncidents(); reload calls ReconfigureInbound(). Members are
+  // declared after `incidents` and before `server`, so they outlive every request.
+  std::unique_ptr<http::ApiAuthenticator> api_auth;
+  std::unique_ptr<incident::ManagerIncidentCommands> incident_commands;
+  std::unique_ptr<incident::RosterPersonDirectory> people;
+  std::unique_ptr<http::DeliveryLog> inbound_deliveries;  // in `database`, across restarts
+  std::unique_ptr<CurlHttpClient> slack_client;           // answers to Slack's response_url
+  std::unique_ptr<WorkerPool> slack_workers;              // ... posted off the loop
+  std::unique_ptr<http::InboundHandlers> inbound;
+  Result<void> StartInbound();
+  void ReconfigureInbound();
+  void RegisterInboundAndGuards(http::Router& router);
+  // --------------------------------------------------------------------------------------------
+
   std::unique_ptr<http::Server> server;
 
   // ---- Rules engine (issue 3) -----------------------------------------------------------
@@ -269,6 +290,7 @@ std::shared_ptr<const http::Router> App::Impl::BuildRouter() {
       *router, *dispatcher, *silences, clock,
       {std::string(Version()), std::string(Revision()), std::string(BuildDate()), started_at},
       alert_parser.get(), &scheduler);
+  RegisterInboundAndGuards(*router);  // issue 7: Slack/webhook endpoints, API guards
   router->AddSync("POST", "/-/reload", [this](const http::Request&) {
     auto result = owner->Reload();
     if (!result) return http::Response::Text(400, result.error().message() + "\n");
@@ -353,6 +375,54 @@ Result<void> App::Impl::StartDispatch() {
   alert_parser = std::make_unique<WorkerPool>(1);
   return {};
 }
+// ---- Acknowledge from anywhere, API authentication (issue 7) ---------------------------------
+namespace {
+http::InboundConfig InboundConfigOf(const config::Config& main) {
+  http::InboundConfig c;
+  const auto& p = main.providers;
+  if (p.slack) {
+    c.slack_signing_secret = p.slack->signing_secret;
+    c.slash_command = p.slack->slash_command;
+  }
+  if (p.pagerduty && !p.pagerduty->webhook_secret.empty()) {
+    c.pagerduty_secrets = {p.pagerduty->webhook_secret};
+  }
+  if (p.opsgenie) c.opsgenie_webhook_token = p.opsgenie->webhook_token;
+  return c;
+}
+}  // namespace
+
+Result<void> App::Impl::StartInbound() {
+  api_auth = std::make_unique<http::ApiAuthenticator>(config->api, clock);
+  incident_commands = std::make_unique<incident::ManagerIncidentCommands>(*incidents, clock);
+  people = std::make_unique<incident::RosterPersonDirectory>(
+      [this] { return incidents->schedule(); }, clock);
+  auto log = http::MakeSqliteDeliveryLog(*database);
+  if (!log) return Fail(log.error());
+  inbound_deliveries = std::move(*log);
+  slack_client = std::make_unique<CurlHttpClient>();
+  slack_workers = std::make_unique<WorkerPool>(2);
+  // The slash command's `silence` stays unavailable until dispatch wires SetSilenceCommand.
+  inbound = std::make_unique<http::InboundHandlers>(
+      InboundConfigOf(config->main), *incident_commands, *people, *inbound_deliveries, scheduler,
+      http::MakeResponseUrlPoster(*slack_client, *slack_workers), *registry);
+  return {};
+}
+
+void App::Impl::ReconfigureInbound() {
+  if (api_auth) api_auth->SetConfig(config->api);
+  if (inbound) inbound->SetConfig(InboundConfigOf(config->main));
+}
+
+void App::Impl::RegisterInboundAndGuards(http::Router& router) {
+  if (inbound) inbound->Register(router);
+  if (!api_auth) return;
+  using http::Role;
+  router.AddGuard("/api/v1/", http::MakeApiGuard(*api_auth, Role::kViewer, Role::kResponder));
+  router.AddGuard("/api/v2/", http::MakeApiGuard(*api_auth, Role::kViewer, Role::kResponder));
+  router.AddGuard("/-/reload", http::MakeApiGuard(*api_auth, Role::kAdmin, Role::kAdmin));
+}
+// ----------------------------------------------------------------------------------------------
 
 void App::Impl::ScheduleWatchdog() {
   auto interval = notifier.WatchdogPingInterval();
@@ -401,6 +471,7 @@ Result<void> App::Start() {
   if (auto notify = impl_->StartNotify(); !notify) return Fail(notify.error());
   if (auto inc = impl_->StartIncidents(); !inc) return Fail(inc.error());
   if (auto d = impl_->StartDispatch(); !d) return Fail(d.error());
+  if (auto in = impl_->StartInbound(); !in) return Fail(in.error());  // issue 7
 
   const auto& s = impl_->config->main.server;
   http::ServerOptions opts;
@@ -468,6 +539,7 @@ Result<void> App::Reload() {
   // Dispatch: new routes, inhibit rules and maintenance windows; groups and silences stay.
   impl_->dispatcher->ApplyConfig(impl_->config->dispatch);
   impl_->ConfigureNotify();
+  impl_->ReconfigureInbound();  // issue 7: new tokens and provider secrets apply at once
   impl_->reload_ok.Set(1);
   impl_->reload_time.Set(static_cast<double>(ToUnixMillis(impl_->clock.Now())) / 1000.0);
   impl_->reloads.Add({{"result", "success"}}).Increment();

@@ -1,5 +1,9 @@
-// tocsin incidents list|show|ack|resolve|note|verify: talk to the running daemon's API v1.
+// tocsin incidents list|show|ack|resolve|note|escalate|verify: talk to the running daemon's
+// API v1, with a bearer token from --token-file or $TOCSIN_TOKEN when given.
+#include <cctype>
 #include <cstdlib>
+#include <fstream>
+#include <sstream>
 
 #include <fmt/format.h>
 #include <nlohmann/json.hpp>
@@ -19,7 +23,54 @@ struct IncidentsOptions {
   std::string url;
   std::string output = "table";
   std::string actor;
+  std::string token_file;
 };
+
+// The bearer token: --token-file wins over $TOCSIN_TOKEN; none means the daemon must trust
+// this host (loopback without configured tokens). Never taken from the command line itself,
+// where other users could read it in the process list.
+std::optional<std::string> Token(const IncidentsOptions& o, std::string* error) {
+  std::string token;
+  if (!o.token_file.empty()) {
+    std::ifstream in(o.token_file);
+    if (!in) {
+      *error = fmt::format("cannot read the token file {}", o.token_file);
+      return std::nullopt;
+    }
+    std::stringstream ss;
+    ss << in.rdbuf();
+    token = ss.str();
+  } else if (const char* env = std::getenv("TOCSIN_TOKEN"); env != nullptr) {
+    token = env;
+  }
+  while (!token.empty() && std::isspace(static_cast<unsigned char>(token.back()))) {
+    token.pop_back();
+  }
+  while (!token.empty() && std::isspace(static_cast<unsigned char>(token.front()))) {
+    token.erase(0, 1);
+  }
+  if (token.empty() && !o.token_file.empty()) {
+    *error = fmt::format("the token file {} is empty", o.token_file);
+    return std::nullopt;
+  }
+  return token;
+}
+
+// What to tell the user for an authentication answer, beyond the daemon's own message.
+std::string AuthHint(long status) {
+  switch (status) {
+    case 401:
+      return "not authenticated: give a token with --token-file FILE or TOCSIN_TOKEN (its "
+             "SHA-256 must be in the daemon's api.tokens)";
+    case 403:
+      return "forbidden: this token's role may not do this (viewer reads; responder also "
+             "acknowledges, resolves, escalates and adds notes; admin also reloads)";
+    case 429:
+      return "rate limited: this token's requests_per_minute is spent; try again in a minute";
+    default:
+      return {};
+  }
+}
 
 std::string BaseUrl(const IncidentsOptions& o) {
   if (!o.url.empty()) return o.url;
@@ -43,6 +94,14 @@ std::optional<json> Call(const IncidentsOptions& o, const std::string& method,
   while (!base.empty() && base.back() == '/') base.pop_back();
   req.url = base + path;
   req.timeout = std::chrono::seconds(10);
+  std::string token_error;
+  auto token = Token(o, &token_error);
+  if (!token) {
+    fmt::print(stderr, "tocsin: {}\n", token_error);
+    exit_code = kExitUsage;
+    return std::nullopt;
+  }
+  if (!token->empty()) req.headers.emplace_back("Authorization", "Bearer " + *token);
   if (body != nullptr) {
     req.body = body->dump();
     req.headers.emplace_back("Content-Type", "application/json");
@@ -58,6 +117,7 @@ std::optional<json> Call(const IncidentsOptions& o, const std::string& method,
     std::string msg =
         !j.is_discarded() && j.contains("error") ? j["error"].get<std::string>() : resp->body;
     fmt::print(stderr, "{} {}: {} {}\n", method, path, resp->status, msg);
+    if (auto hint = AuthHint(resp->status); !hint.empty()) fmt::print(stderr, "{}\n", hint);
     exit_code = resp->status == 404 || resp->status == 409 || resp->status == 403 ? kExitFindings
                                                                                   : kExitUsage;
     return std::nullopt;
@@ -91,6 +151,8 @@ void AddIncidentsCommand(CLI::App& parent, int& exit_code) {
   cmd->add_option("-c,--config", o->config, "Configuration file (for server.external_url)")
       ->default_val("/etc/tocsin/tocsin.yaml");
   cmd->add_option("--url", o->url, "tocsin's URL (default: server.external_url)");
+  cmd->add_option("--token-file", o->token_file,
+                  "File holding the API bearer token (default: $TOCSIN_TOKEN)");
   cmd->add_option("-o,--output", o->output, "table or json")
       ->check(CLI::IsMember({"table", "json"}));
   auto id = std::make_shared<std::string>();
@@ -132,13 +194,15 @@ void AddIncidentsCommand(CLI::App& parent, int& exit_code) {
   });
 
   auto text = std::make_shared<std::string>();
-  for (const char* what : {"ack", "resolve", "note"}) {
+  for (const char* what : {"ack", "resolve", "note", "escalate"}) {
     std::string verb = what;
-    auto sub = cmd->add_subcommand(verb, verb == "ack"       ? "Acknowledge: stops the ladder"
-                                         : verb == "resolve" ? "Resolve"
-                                                             : "Add a timeline note");
+    auto sub = cmd->add_subcommand(verb, verb == "ack"        ? "Acknowledge: stops the ladder"
+                                         : verb == "resolve"  ? "Resolve"
+                                         : verb == "escalate" ? "Page the next ladder step now"
+                                                              : "Add a timeline note");
     sub->add_option("id", *id, "Incident id")->required();
-    sub->add_option("--actor", o->actor, "Your roster id (default: $USER)");
+    sub->add_option("--actor", o->actor,
+                    "Your roster id (default: $USER); ignored when a token names its person");
     if (verb == "note") sub->add_option("text", *text, "The note")->required();
     sub->callback([&exit_code, o, id, text, verb] {
       json body{{"actor", o->actor.empty() ? DefaultActor() : o->actor}};

@@ -103,7 +103,7 @@ Result<Principal> ApiAuthenticator::Authenticate(const Request& request, Role ne
       if (!Take("loopback", config_.requests_per_minute)) {
         return Fail(Error::Transient("rate limit exceeded"));
       }
-      return Principal{"loopback", "api:loopback", Role::kAdmin};
+      return Principal{kLoopbackPrincipal, "api:loopback", Role::kAdmin};
     }
     return Fail(Error::Unauthorized("missing bearer token (Authorization: Bearer <token>)"));
   }
@@ -143,6 +143,18 @@ Response ApiAuthenticator::ErrorResponse(const Error& e) {
   if (status == 401) r.headers["WWW-Authenticate"] = "Bearer realm=\"tocsin\"";
   if (status == 429) r.headers["Retry-After"] = "60";
   return r;
+}
+
+Router::Guard MakeApiGuard(ApiAuthenticator& auth, Role read, Role write) {
+  return [&auth, read, write](Request& request) -> std::optional<Response> {
+    Role needed = request.method == "GET" || request.method == "HEAD" ? read : write;
+    auto principal = auth.Authenticate(request, needed);
+    if (!principal) return ApiAuthenticator::ErrorResponse(principal.error());
+    request.role = std::string(RoleName(principal->role));
+    // Whatever the request carried in these fields, the guard's answer replaces it.
+    request.actor = principal->name == kLoopbackPrincipal ? std::string() : principal->actor;
+    return std::nullopt;
+  };
 }
 
 }  // namespace tocsin::http

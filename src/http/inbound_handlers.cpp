@@ -215,6 +215,10 @@ struct InboundHandlers::Impl {
                        : request.action == IncidentAction::kResolve   ? "resolved"
                        : request.action == IncidentAction::kEscalate  ? "escalated"
                                                                       : "noted";
+    if (!r->changed && request.action == IncidentAction::kEscalate) {
+      // The incident side ignores a repeated Escalate so a double click does not skip a step.
+      return r->incident_id + " was escalated moments ago; nothing more was paged.";
+    }
     if (!r->changed) return r->incident_id + " was already " + r->state + ".";
     return fmt::format("{} {}: {}", r->incident_id, verb, r->title);
   }

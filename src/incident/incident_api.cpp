@@ -113,6 +113,8 @@ Result<dispatch::AlertGroup> GroupFromJson(const json& j, TimePoint now) {
 }  // namespace
 
 std::string ActorFromRequest(const http::Request& request, const std::string& body_actor) {
+  // A guard that authenticated a token decided who acts; nothing the caller sends overrides it.
+  if (!request.actor.empty()) return request.actor;
   if (!body_actor.empty()) return body_actor;
   return request.Header("X-Tocsin-Actor").value_or("");
 }
@@ -176,10 +178,11 @@ void RegisterIncidentApi(http::Router& router, IncidentManager& manager, const C
       if (actor.empty()) return ErrorResponse(Error::Invalid("say who you are: `actor`"));
       auto id = r.PathParam("id");
       TimePoint now = c->Now();
-      Result<Incident> inc = what == "ack" ? m->Acknowledge(id, actor, now)
-                             : what == "resolve"
-                                 ? m->Resolve(id, actor, now)
-                                 : m->AddNote(id, actor, StringField(*body, "text"), now);
+      Result<Incident> inc =
+          what == "ack"        ? m->Acknowledge(id, actor, now, kOriginApi)
+          : what == "resolve"  ? m->Resolve(id, actor, now, kOriginApi)
+          : what == "escalate" ? m->EscalateNow(id, actor, now, kOriginApi)
+                               : m->AddNote(id, actor, StringField(*body, "text"), now, kOriginApi);
       if (!inc) return ErrorResponse(inc.error());
       return JsonResponse(200, json{{"incident", IncidentToJson(*inc)}});
     };
@@ -187,6 +190,7 @@ void RegisterIncidentApi(http::Router& router, IncidentManager& manager, const C
   router.AddSync("POST", "/api/v1/incidents/{id}/ack", action("ack"));
   router.AddSync("POST", "/api/v1/incidents/{id}/resolve", action("resolve"));
   router.AddSync("POST", "/api/v1/incidents/{id}/note", action("note"));
+  router.AddSync("POST", "/api/v1/incidents/{id}/escalate", action("escalate"));
   router.AddSync("GET", "/api/v1/incidents/{id}/verify", [m](const http::Request& r) {
     auto v = m->Verify(r.PathParam("id"));
     if (!v) return ErrorResponse(v.error());

@@ -64,6 +64,15 @@ IncidentFilter ResolvedFilter() {
   return f;
 }
 
+// " via slack" for the timeline text; nothing for tocsin's own actions.
+std::string Via(std::string_view origin) {
+  return origin.empty() ? std::string() : fmt::format(" via {}", origin);
+}
+
+std::string OriginData(std::string_view origin) {
+  return origin.empty() ? std::string("{}") : json{{"origin", std::string(origin)}}.dump();
+}
+
 bool HasFiring(const std::vector<Alert>& alerts, TimePoint now) {
   return std::any_of(alerts.begin(), alerts.end(),
                      [now](const Alert& a) { return a.firing() && !a.ResolvedAt(now); });
@@ -433,7 +442,7 @@ Result<Incident> IncidentManager::UpdateFromGroup(Live& live, const dispatch::Al
 }
 
 Result<Incident> IncidentManager::Acknowledge(const std::string& id, const std::string& actor,
-                                              TimePoint now) {
+                                              TimePoint now, std::string_view origin) {
   auto it = live_.find(id);
   if (it == live_.end()) {
     auto stored = Get(id);
@@ -441,7 +450,7 @@ Result<Incident> IncidentManager::Acknowledge(const std::string& id, const std::
     return Fail(Error::Conflict(fmt::format("{} is already resolved", id)));
   }
   if (actor.empty()) return Fail(Error::Invalid("an acknowledgement needs an actor"));
-  if (schedule_ && !schedule_->roster().FindPerson(actor)) {
+  if (schedule_ && !IsProviderOrigin(origin) && !schedule_->roster().FindPerson(actor)) {
     std::vector<std::string> ids;
     for (const auto& [pid, p] : schedule_->roster().people) ids.push_back(pid);
     std::string hint = config::Suggest(actor, ids);
@@ -460,14 +469,15 @@ Result<Incident> IncidentManager::Acknowledge(const std::string& id, const std::
   if (next.commander.empty()) next.commander = actor;
   Duration timeout = AckTimeoutOf(next);
   next.ack_deadline = timeout > Duration(0) ? now + timeout : TimePoint{};
-  std::string text = fmt::format("acknowledged by {}", actor);
+  std::string text = fmt::format("acknowledged by {}{}", actor, Via(origin));
   if (timeout > Duration(0)) {
     text += fmt::format("; re-escalates at {} unless resolved", FormatRfc3339(next.ack_deadline));
   }
-  auto ev = Event(now, "acknowledged", actor, text);
+  auto ev = Event(now, "acknowledged", actor, text, OriginData(origin));
   auto page = Request(next, PageAction::kAcknowledge,
                       fmt::format("{}/ack/{}", id, next.timeline_seq + 1), now);
   page.actor = actor;
+  page.origin = std::string(origin);
   CancelTimers(live);
   if (auto r = Apply(live, next, {ev}, {page}); !r) {
     ArmStep(id);
@@ -480,7 +490,7 @@ Result<Incident> IncidentManager::Acknowledge(const std::string& id, const std::
 }
 
 Result<Incident> IncidentManager::Resolve(const std::string& id, const std::string& actor,
-                                          TimePoint now) {
+                                          TimePoint now, std::string_view origin) {
   auto it = live_.find(id);
   if (it == live_.end()) {
     auto stored = Get(id);
@@ -488,11 +498,11 @@ Result<Incident> IncidentManager::Resolve(const std::string& id, const std::stri
     return *stored;  // already resolved: resolving again changes nothing
   }
   if (actor.empty()) return Fail(Error::Invalid("a resolve needs an actor"));
-  return DoResolve(it->second, actor, false, now);
+  return DoResolve(it->second, actor, false, now, origin);
 }
 
 Result<Incident> IncidentManager::DoResolve(Live& live, const std::string& actor, bool automatic,
-                                            TimePoint now) {
+                                            TimePoint now, std::string_view origin) {
   Incident next = live.incident;
   const std::string id = next.id;
   next.state = IncidentState::kResolved;
@@ -503,10 +513,12 @@ Result<Incident> IncidentManager::DoResolve(Live& live, const std::string& actor
   next.next_reminder_at = {};
   auto ev = Event(now, automatic ? "auto_resolved" : "resolved", actor,
                   automatic ? "all alerts resolved; resolved automatically"
-                            : fmt::format("resolved by {}", actor));
+                            : fmt::format("resolved by {}{}", actor, Via(origin)),
+                  OriginData(origin));
   auto page = Request(next, PageAction::kResolve,
                       fmt::format("{}/resolve/{}", id, next.timeline_seq + 1), now);
   page.actor = actor;
+  page.origin = std::string(origin);
   if (auto r = Apply(live, next, {ev}, {page}); !r) return Fail(r.error());
   CancelTimers(live);
   Incident done = live.incident;
@@ -518,7 +530,8 @@ Result<Incident> IncidentManager::DoResolve(Live& live, const std::string& actor
 }
 
 Result<Incident> IncidentManager::AddNote(const std::string& id, const std::string& actor,
-                                          const std::string& text, TimePoint now) {
+                                          const std::string& text, TimePoint now,
+                                          std::string_view origin) {
   if (text.empty()) return Fail(Error::Invalid("a note needs text"));
   if (actor.empty()) return Fail(Error::Invalid("a note needs an actor"));
   auto it = live_.find(id);
@@ -528,7 +541,7 @@ Result<Incident> IncidentManager::AddNote(const std::string& id, const std::stri
     if (!stored) return stored;
     Live tmp;
     tmp.incident = *stored;
-    auto ev = Event(now, "note", actor, text);
+    auto ev = Event(now, "note", actor, text, OriginData(origin));
     if (auto r = Apply(tmp, *stored, {ev}, {}); !r) return Fail(r.error());
     return tmp.incident;
   }
@@ -536,11 +549,12 @@ Result<Incident> IncidentManager::AddNote(const std::string& id, const std::stri
   Incident next = live.incident;
   // A note is the status update the reminder asks for: the next reminder is a full interval on.
   if (next.next_reminder_at != TimePoint{}) next.next_reminder_at = now + config_.reminder_interval;
-  auto ev = Event(now, "note", actor, text);
+  auto ev = Event(now, "note", actor, text, OriginData(origin));
   auto page =
       Request(next, PageAction::kNote, fmt::format("{}/note/{}", id, next.timeline_seq + 1), now);
   page.text = text;
   page.actor = actor;
+  page.origin = std::string(origin);
   if (auto r = Apply(live, next, {ev}, {page}); !r) return Fail(r.error());
   ArmReminder(id);
   return live.incident;
@@ -660,22 +674,75 @@ void IncidentManager::OnStepDue(const std::string& id) {
   if (it == live_.end()) return;
   Live& live = it->second;
   live.step_timer = 0;
-  const TimePoint now = scheduler_.clock().Now();
   const Incident& cur = live.incident;
   if (cur.state != IncidentState::kTriggered || cur.next_step_at == TimePoint{}) return;
+  if (auto r = PageNextStep(live, scheduler_.clock().Now(), {}, {}); !r) {
+    RetryLater(id, &IncidentManager::OnStepDue);
+    return;
+  }
+  ArmStep(id);
+}
+
+Result<Incident> IncidentManager::EscalateNow(const std::string& id, const std::string& actor,
+                                              TimePoint now, std::string_view origin) {
+  auto it = live_.find(id);
+  if (it == live_.end()) {
+    auto stored = Get(id);
+    if (!stored) return stored;
+    return Fail(Error::Conflict(fmt::format("{} is already resolved", id)));
+  }
+  if (actor.empty()) return Fail(Error::Invalid("an escalation needs an actor"));
+  Live& live = it->second;
+  if (live.last_escalate_request != TimePoint{} &&
+      now - live.last_escalate_request < kEscalateDebounce) {
+    return live.incident;
+  }
+  if (auto r = PageNextStep(live, now, actor, origin); !r) return Fail(r.error());
+  live.last_escalate_request = now;
+  ArmStep(id);
+  return live.incident;
+}
+
+Result<void> IncidentManager::PageNextStep(Live& live, TimePoint now,
+                                           const std::string& requested_by,
+                                           std::string_view origin) {
+  const Incident& cur = live.incident;
+  const std::string id = cur.id;
+  const bool requested = !requested_by.empty();
   const auto& policy = PolicyOf(cur);
-  if (cur.next_step < 0 || cur.next_step >= static_cast<int>(policy.steps.size())) return;
-  const int index = cur.next_step;
+  const int steps = static_cast<int>(policy.steps.size());
+  if (steps == 0) {
+    if (!requested) return {};
+    return Fail(Error::Invalid(fmt::format("policy {} has no steps to escalate to", policy.name)));
+  }
+  const bool exhausted = cur.next_step < 0 || cur.next_step >= steps;
+  if (exhausted && !requested) return {};
+  // Asked for help after the last step: the last step is the most senior one, page it again.
+  const int index = exhausted ? steps - 1 : cur.next_step;
   const auto& step = policy.steps[static_cast<std::size_t>(index)];
   std::vector<std::string> notes;
   auto targets = ResolveStep(cur, step, now, &notes);
 
   Incident next = cur;
-  const TimePoint due = cur.next_step_at;
-  std::string key = cur.epoch == 0 ? fmt::format("{}/step-{}/trigger", id, index)
-                                   : fmt::format("{}/e{}/step-{}/trigger", id, cur.epoch, index);
+  const TimePoint due = requested ? now : cur.next_step_at;
+  // A requested escalation gets a key of its own: the same step may be asked for again once
+  // the ladder is exhausted, and the outbox would drop a repeated key.
+  std::string key = requested        ? fmt::format("{}/escalate/{}", id, cur.timeline_seq + 1)
+                    : cur.epoch == 0 ? fmt::format("{}/step-{}/trigger", id, index)
+                                     : fmt::format("{}/e{}/step-{}/trigger", id, cur.epoch, index);
   std::vector<TimelineEvent> events;
-  if (index > 0 || cur.round > 0) {
+  if (requested) {
+    events.push_back(Event(
+        now, "escalated", requested_by,
+        fmt::format("escalated by {}{}: step {} of policy {} paged now", requested_by, Via(origin),
+                    index + 1, policy.name),
+        json{{"step", index},
+             {"requested", true},
+             {"origin", std::string(origin)},
+             {"was_due_at",
+              cur.next_step_at == TimePoint{} ? std::string() : FormatRfc3339(cur.next_step_at)}}
+            .dump()));
+  } else if (index > 0 || cur.round > 0) {
     events.push_back(
         Event(now, "escalated", kSystemActor,
               fmt::format("step {} of policy {} (T0+{}){}", index + 1, policy.name,
@@ -703,8 +770,10 @@ void IncidentManager::OnStepDue(const std::string& id) {
                               {"channels", ChannelList(step.channels)},
                               {"due_at", FormatRfc3339(due)}}
                              .dump()));
-  // Advance the ladder.
-  if (index + 1 < static_cast<int>(policy.steps.size())) {
+  // Advance the ladder (an exhausted one stays exhausted).
+  if (exhausted) {
+    next.next_step_at = {};
+  } else if (index + 1 < steps) {
     next.next_step = index + 1;
     next.next_step_at = next.ladder_start + policy.steps[static_cast<std::size_t>(index + 1)].after;
   } else if (next.round < policy.repeat) {
@@ -717,6 +786,8 @@ void IncidentManager::OnStepDue(const std::string& id) {
     next.next_step = index + 1;
     next.next_step_at = {};
   }
+  // An acknowledged incident's ladder stays stopped; next_step remembers where it stands.
+  if (next.state != IncidentState::kTriggered) next.next_step_at = {};
   std::vector<PageRequest> pages;
   if (!targets.empty()) {
     PageRequest page = Request(cur, PageAction::kTrigger, key, now);
@@ -724,11 +795,7 @@ void IncidentManager::OnStepDue(const std::string& id) {
     page.targets = targets;
     pages.push_back(std::move(page));
   }
-  if (auto r = Apply(live, next, std::move(events), std::move(pages)); !r) {
-    RetryLater(id, &IncidentManager::OnStepDue);
-    return;
-  }
-  ArmStep(id);
+  return Apply(live, next, std::move(events), std::move(pages));
 }
 
 void IncidentManager::OnAckDeadline(const std::string& id) {

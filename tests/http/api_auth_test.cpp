@@ -80,5 +80,36 @@ TEST(ApiAuthTest, OnceATokenExistsLoopbackNeedsOneToo) {
   EXPECT_FALSE(auth.Authenticate(WithToken("", "127.0.0.1:40000"), Role::kViewer));
 }
 
+TEST(ApiAuthTest, GuardSetsTheTokensActorOverWhateverTheRequestCarried) {
+  SimulatedClock clock(FromUnixMillis(0));
+  ApiAuthenticator auth(OneToken(Role::kViewer), clock);
+  auto guard = MakeApiGuard(auth, Role::kViewer, Role::kResponder);
+  Request read = WithToken("tocsin-api-token-ops");
+  read.method = "GET";
+  read.actor = "mallory";  // nothing a caller sends may survive the guard
+  EXPECT_FALSE(guard(read));
+  EXPECT_EQ(read.actor, "olena");
+  EXPECT_EQ(read.role, "viewer");
+  Request write = WithToken("tocsin-api-token-ops");
+  auto refused = guard(write);
+  ASSERT_TRUE(refused);
+  EXPECT_EQ(refused->status, 403);
+}
+
+TEST(ApiAuthTest, GuardLetsTrustedLoopbackNameItselfOnlyWithoutTokens) {
+  SimulatedClock clock(FromUnixMillis(0));
+  ApiAuthenticator open(ApiConfig{}, clock);
+  auto guard = MakeApiGuard(open, Role::kViewer, Role::kResponder);
+  Request local = WithToken("", "127.0.0.1:40000");
+  local.actor = "mallory";
+  EXPECT_FALSE(guard(local));
+  EXPECT_EQ(local.actor, "");  // the incident API then takes the body's actor, as the CLI sends
+  EXPECT_EQ(local.role, "admin");
+  Request remote = WithToken("", "10.0.0.7:40000");
+  auto refused = guard(remote);
+  ASSERT_TRUE(refused);
+  EXPECT_EQ(refused->status, 401);
+}
+
 }  // namespace
 }  // namespace tocsin::http

@@ -215,13 +215,15 @@ TEST_F(InboundHandlersTest, SlashCommands) {
   };
   EXPECT_EQ(run("ack inc-1"), "INC-1 acknowledged: Deposit success low at PSP-A");
   EXPECT_EQ(run("ack INC-1"), "INC-1 was already acknowledged.");
+  EXPECT_EQ(run("escalate INC-1"), "INC-1 was escalated moments ago; nothing more was paged.");
   EXPECT_NE(run("resolve INC-9").find("No incident INC-9"), std::string::npos);
   EXPECT_NE(run("who payments").find("L1: Olena Kovalenko"), std::string::npos);
   EXPECT_NE(run("incidents").find("INC-1 SEV-1 acknowledged"), std::string::npos);
   EXPECT_NE(run("status").find("1 open incident(s), 1 acknowledged."), std::string::npos);
   EXPECT_NE(run("frobnicate").find("Usage:"), std::string::npos);
   EXPECT_NE(run("resolve INC-1", "U_STRANGER").find("not in the tocsin roster"), std::string::npos);
-  EXPECT_EQ(incidents_.count(), 3u);  // two acks and the unknown incident, not the stranger
+  // two acks, the escalate and the unknown incident, not the stranger
+  EXPECT_EQ(incidents_.count(), 4u);
 }
 
 TEST_F(InboundHandlersTest, PagerDutyWebhookAppliesOnceAndMarksItsOrigin) {

@@ -10,6 +10,7 @@
 #include "tocsin/config/config.h"
 #include "tocsin/config/diagnostics.h"
 #include "tocsin/http/http_types.h"
+#include "tocsin/http/router.h"
 
 namespace tocsin::http {
 
@@ -38,6 +39,9 @@ struct ApiConfig {
 
 // Reads the `api` section (raw YAML kept in Config::sections).
 ApiConfig LoadApiConfig(const config::Config& cfg, config::Diagnostics& diags);
+
+// Principal::name of a loopback caller let in because no token is configured.
+inline constexpr const char* kLoopbackPrincipal = "loopback";
 
 struct Principal {
   std::string name;   // token name, or "loopback"
@@ -69,5 +73,11 @@ class ApiAuthenticator {
   const Clock& clock_;
   std::map<std::string, Bucket> buckets_;
 };
+
+// A route guard over `auth`: GET and HEAD need `read`, every other method `write`. On success
+// it sets request.role and request.actor (the token's person, or "token:<name>"); a trusted
+// loopback caller (no token configured) gets role admin and an empty actor, so it may name
+// itself as the CLI does. Refusals answer with ErrorResponse. `auth` must outlive the guard.
+Router::Guard MakeApiGuard(ApiAuthenticator& auth, Role read, Role write);
 
 }  // namespace tocsin::http

@@ -9,9 +9,11 @@
 
 namespace tocsin::incident {
 
-// Who is calling, as far as the API knows. Until bearer tokens exist (a later issue) the
-// caller names themselves in the body's "actor" (or the X-Tocsin-Actor header); the token
-// middleware will replace this resolver with the token's identity and ignore the body.
+// Who is calling. A route guard that authenticated the caller's bearer token sets
+// request.actor (the token's person, or "token:<name>") and that is the actor, whatever the
+// body or headers say. Only without it (no guard, or a trusted loopback caller while no token
+// is configured, as the CLI on the daemon's host) does the caller name themselves in the
+// body's "actor" or the X-Tocsin-Actor header.
 using ActorResolver =
     std::function<std::string(const http::Request& request, const std::string& body_actor)>;
 std::string ActorFromRequest(const http::Request& request, const std::string& body_actor);
@@ -20,7 +22,7 @@ std::string ActorFromRequest(const http::Request& request, const std::string& bo
 //   GET  /api/v1/incidents[?state=open|triggered|acknowledged|resolved&limit=N]
 //   POST /api/v1/incidents                  open one by hand (AlertGroup-like JSON body)
 //   GET  /api/v1/incidents/{id}             incident and timeline
-//   POST /api/v1/incidents/{id}/ack|resolve|note   body {"actor": "...", "text": "..."}
+//   POST /api/v1/incidents/{id}/ack|resolve|note|escalate   body {"actor": "...", "text": "..."}
 //   GET  /api/v1/incidents/{id}/verify      timeline hash chain check
 //   GET  /api/v1/oncall[?at=TIME&team=T&role=R]
 // Handlers answer after the change is durable. `manager` and `clock` must outlive the router.

@@ -4,6 +4,7 @@
 #include <memory>
 #include <optional>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include "tocsin/common/clock.h"
@@ -53,12 +54,27 @@ class IncidentManager final : public dispatch::GroupSink, public DeliveryObserve
   // Opens an incident for `group` (used by the dispatcher path and by POST /api/v1/incidents).
   // A group whose key already has an open incident updates it instead.
   Result<Incident> Open(const dispatch::AlertGroup& group, const std::string& actor, TimePoint now);
+  // `origin` says where the action came from (PageRequest::origin values); it is recorded in
+  // the timeline and on the mirror page so the notify side does not echo it back.
   // `actor` must be a person of the roster: an ack by someone the roster does not know would
-  // stop the ladder without anyone being responsible.
-  Result<Incident> Acknowledge(const std::string& id, const std::string& actor, TimePoint now);
-  Result<Incident> Resolve(const std::string& id, const std::string& actor, TimePoint now);
+  // stop the ladder without anyone being responsible. Provider origins are the exception: the
+  // provider authenticated its user ("pagerduty:Olena Kovalenko"). Acknowledging an
+  // acknowledged incident changes nothing.
+  Result<Incident> Acknowledge(const std::string& id, const std::string& actor, TimePoint now,
+                               std::string_view origin = {});
+  Result<Incident> Resolve(const std::string& id, const std::string& actor, TimePoint now,
+                           std::string_view origin = {});
   Result<Incident> AddNote(const std::string& id, const std::string& actor, const std::string& text,
-                           TimePoint now);
+                           TimePoint now, std::string_view origin = {});
+  // Someone asks for help now: pages the next ladder step at once instead of at its deadline
+  // (past the end of the ladder, the last step again) and records who asked. The incident
+  // keeps its state: escalating an acknowledged incident brings in the next step without
+  // taking the incident away from whoever acknowledged it. A second request within
+  // kEscalateDebounce of the previous one changes nothing, so a double click on Escalate does
+  // not skip a step.
+  static constexpr Duration kEscalateDebounce = std::chrono::seconds(30);
+  Result<Incident> EscalateNow(const std::string& id, const std::string& actor, TimePoint now,
+                               std::string_view origin = {});
 
   Result<Incident> Get(const std::string& id);
   Result<std::vector<Incident>> List(const IncidentFilter& filter);
@@ -74,6 +90,7 @@ class IncidentManager final : public dispatch::GroupSink, public DeliveryObserve
     TimerId step_timer = 0;
     TimerId ack_timer = 0;
     TimerId reminder_timer = 0;
+    TimePoint last_escalate_request{};  // for kEscalateDebounce; not durable, need not be
   };
 
   const EscalationPolicy& PolicyOf(const Incident& incident) const;
@@ -93,7 +110,8 @@ class IncidentManager final : public dispatch::GroupSink, public DeliveryObserve
                      std::vector<PageRequest> pages);
   Result<Incident> UpdateFromGroup(Live& live, const dispatch::AlertGroup& group, TimePoint now);
   Result<Incident> Reopen(const Incident& old, const dispatch::AlertGroup& group, TimePoint now);
-  Result<Incident> DoResolve(Live& live, const std::string& actor, bool automatic, TimePoint now);
+  Result<Incident> DoResolve(Live& live, const std::string& actor, bool automatic, TimePoint now,
+                             std::string_view origin = {});
 
   void ArmStep(const std::string& id);
   void ArmAckDeadline(const std::string& id);
@@ -101,6 +119,10 @@ class IncidentManager final : public dispatch::GroupSink, public DeliveryObserve
   void ArmHandoverWatch(TimePoint now);
   void CancelTimers(Live& live);
   void OnStepDue(const std::string& id);
+  // Pages the step at next_step: on its deadline (`requested_by` empty) or at once because
+  // someone asked (EscalateNow).
+  Result<void> PageNextStep(Live& live, TimePoint now, const std::string& requested_by,
+                            std::string_view origin);
   void OnAckDeadline(const std::string& id);
   void OnReminderDue(const std::string& id);
   void OnHandover();

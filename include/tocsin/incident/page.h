@@ -1,6 +1,7 @@
 #pragma once
 
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include "tocsin/common/clock.h"
@@ -50,10 +51,29 @@ struct PageRequest {
   std::vector<Alert> causes;  // cause candidates from inhibition
   std::string text;           // for kNote / kReminder: the line to show
   std::string actor;          // who acknowledged / resolved / wrote the note
+  // Where the action came from: "pagerduty" | "opsgenie" | "slack" | "api" | "cli" | "" (tocsin
+  // itself). Set on kAcknowledge, kResolve and kNote mirrors only, never on kTrigger. The notify
+  // side must not send the mirror back to the provider it came from: origin "pagerduty" skips
+  // the PagerDuty channel, "opsgenie" skips Opsgenie (that provider already has the state, and a
+  // new event there would echo back as another webhook). Every other channel, Slack included,
+  // still gets it: the incident message must show who acknowledged, wherever that happened.
+  std::string origin;
   TimePoint opened_at{};
   TimePoint at{};  // when the request was made
   friend bool operator==(const PageRequest&, const PageRequest&) = default;
 };
+
+// PageRequest::origin values.
+inline constexpr const char* kOriginPagerDuty = "pagerduty";
+inline constexpr const char* kOriginOpsgenie = "opsgenie";
+inline constexpr const char* kOriginSlack = "slack";
+inline constexpr const char* kOriginApi = "api";
+inline constexpr const char* kOriginCli = "cli";
+// True for origins whose provider authenticated the actor itself (a signed webhook), so the
+// actor ("pagerduty:Olena Kovalenko") need not be a roster person id.
+inline bool IsProviderOrigin(std::string_view origin) {
+  return origin == kOriginPagerDuty || origin == kOriginOpsgenie;
+}
 
 // Implemented by the notify module. Send() must make the request durable before returning
 // (the outbox), so that a crash after it returns never loses the page. Loop thread only.

@@ -1,0 +1,38 @@
+#pragma once
+
+#include <string>
+#include <vector>
+
+#include "tocsin/common/clock.h"
+#include "tocsin/http/incident_commands.h"
+#include "tocsin/incident/incident_manager.h"
+
+namespace tocsin::incident {
+
+// The incident engine as the Slack and provider webhook endpoints see it: finds the incident
+// by id ("INC-42", any case) or by its dedup key ("tocsin/INC-42", what PagerDuty and Opsgenie
+// send back), and maps acknowledge / resolve / note / escalate onto the IncidentManager.
+//
+// A repeated action (double click, a webhook echoing tocsin's own mirror) answers changed=false
+// and adds nothing to the timeline and pages nobody. Actions from Slack, the API or the CLI
+// need a roster person as actor (kUnauthorized otherwise); provider actors
+// ("pagerduty:Olena Kovalenko") are accepted because the provider authenticated them and the
+// webhook signature authenticated the provider.
+//
+// Thread-safety: loop thread only, like the manager.
+class ManagerIncidentCommands final : public http::IncidentCommands {
+ public:
+  ManagerIncidentCommands(IncidentManager& manager, const Clock& clock);
+
+  Result<http::ActionOutcome> Act(const http::ActionRequest& request) override;
+  std::vector<http::IncidentBrief> OpenIncidents() override;
+
+  // "tocsin/INC-42" -> "INC-42", "inc-42" -> "INC-42".
+  static std::string IncidentIdOf(const std::string& ref);
+
+ private:
+  IncidentManager& manager_;
+  const Clock& clock_;
+};
+
+}  // namespace tocsin::incident
