@@ -194,7 +194,8 @@ std::vector<OutboxItem> Outbox::Plan(const PageRequest& r, TimePoint now) const 
     case PageAction::kAcknowledge:
     case PageAction::kResolve:
       for (Channel c : {Channel::kPagerDuty, Channel::kOpsgenie, Channel::kWebhook}) {
-        if (used(c)) add(c, "page");
+        // The provider the action came from already has it; a mirror would echo back.
+        if (used(c) && !CameFrom(r, c)) add(c, "page");
       }
       if (slack) {
         add(Channel::kSlack, "update", {}, {}, update_key);
@@ -205,7 +206,9 @@ std::vector<OutboxItem> Outbox::Plan(const PageRequest& r, TimePoint now) const 
       if (slack) add(Channel::kSlack, "update", {}, {}, update_key);
       break;
     case PageAction::kNote:
-      if (used(Channel::kOpsgenie)) add(Channel::kOpsgenie, "page");
+      if (used(Channel::kOpsgenie) && !CameFrom(r, Channel::kOpsgenie)) {
+        add(Channel::kOpsgenie, "page");
+      }
       if (slack) add(Channel::kSlack, "thread");
       break;
     case PageAction::kReminder:
@@ -215,8 +218,31 @@ std::vector<OutboxItem> Outbox::Plan(const PageRequest& r, TimePoint now) const 
   return items;
 }
 
+bool Outbox::CameFrom(const PageRequest& r, Channel c) {
+  return (c == Channel::kPagerDuty && r.origin == incident::kOriginPagerDuty) ||
+         (c == Channel::kOpsgenie && r.origin == incident::kOriginOpsgenie);
+}
+
 void Outbox::Send(const PageRequest& request) {
-  auto items = Plan(request, scheduler_.clock().Now());
+  TimePoint now = scheduler_.clock().Now();
+  if (observer_ && incident::IsProviderOrigin(request.origin)) {
+    // Say in the timeline why the provider the action came from got nothing.
+    Channel from =
+        request.origin == incident::kOriginPagerDuty ? Channel::kPagerDuty : Channel::kOpsgenie;
+    incident::DeliveryReport skipped;
+    skipped.incident_id = request.incident_id;
+    skipped.idempotency_key = request.idempotency_key;
+    skipped.channel = from;
+    skipped.ok = true;
+    skipped.detail = "not sent: the " + std::string(incident::PageActionName(request.action)) +
+                     " came from " + request.origin;
+    skipped.at = now;
+    // Reported on the next loop turn: the incident side is still inside its own transition.
+    scheduler_.Post([this, skipped] {
+      if (observer_) observer_->OnDelivery(skipped);
+    });
+  }
+  auto items = Plan(request, now);
   if (items.empty()) {
     spdlog::warn("outbox: {} {} reaches no configured provider", request.incident_id,
                  incident::PageActionName(request.action));

@@ -93,6 +93,8 @@ class Outbox final : public incident::Pager {
   };
 
   std::vector<OutboxItem> Plan(const incident::PageRequest& request, TimePoint now) const;
+  // Whether `request` is the mirror of an action done in the provider behind `c`.
+  static bool CameFrom(const incident::PageRequest& request, incident::Channel c);
   void Store(std::vector<OutboxItem> items);
   incident::Channel EffectiveChannel(const OutboxItem& item) const;
   void RequestPump();

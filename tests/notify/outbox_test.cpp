@@ -401,3 +401,49 @@ TEST_F(OutboxTest, PendingRowsWaitForProvidersAfterARestart) {
 
 }  // namespace
 }  // namespace tocsin::notify
+
+namespace tocsin::notify {
+namespace {
+
+// An ack done in PagerDuty comes back as a webhook; mirroring it to PagerDuty again would be an
+// echo. Slack (and every other provider that has the incident) still hears about it, and the
+// timeline says why PagerDuty got nothing.
+TEST_F(OutboxTest, AckThatCameFromPagerDutyIsNotSentBackToPagerDuty) {
+  Start(/*with_opsgenie=*/true, /*with_slack=*/true);
+  auto trigger = Page(1);
+  trigger.targets = {{testing::Olena(), "l1", {Channel::kPagerDuty}},
+                     {testing::Olena(), "l1", {Channel::kOpsgenie}}};
+  trigger.targets[1].person.id = "olena-og";
+  outbox_->Send(trigger);
+  scheduler_.AdvanceBy(seconds(5));
+  ASSERT_EQ(Delivered(*pd_).size(), 1u);
+  ASSERT_EQ(og_->ok_calls().size(), 1u);
+  std::size_t slack_before = slack_->ok_calls().size();
+
+  auto ack = Page(1, PageAction::kAcknowledge);
+  ack.origin = incident::kOriginPagerDuty;
+  ack.actor = "pagerduty:Olena Kovalenko";
+  outbox_->Send(ack);
+  scheduler_.AdvanceBy(seconds(5));
+  EXPECT_EQ(Delivered(*pd_), (std::vector<std::string>{"INC-1/trigger"}));
+  EXPECT_EQ(og_->ok_calls().size(), 2u);               // Opsgenie learns of the ack
+  EXPECT_GT(slack_->ok_calls().size(), slack_before);  // the Slack message is updated
+  bool said_why = false;
+  for (const auto& r : observer_.reports) {
+    if (r.channel == Channel::kPagerDuty &&
+        r.detail == "not sent: the acknowledge came from pagerduty") {
+      said_why = true;
+    }
+  }
+  EXPECT_TRUE(said_why);
+
+  // The same ack from Slack goes to PagerDuty: its escalation must stop too.
+  auto resolve = Page(1, PageAction::kResolve);
+  resolve.origin = incident::kOriginSlack;
+  outbox_->Send(resolve);
+  scheduler_.AdvanceBy(seconds(5));
+  EXPECT_EQ(Delivered(*pd_), (std::vector<std::string>{"INC-1/trigger", "INC-1/resolve"}));
+}
+
+}  // namespace
+}  // namespace tocsin::notify
