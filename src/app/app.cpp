@@ -23,6 +23,7 @@
 #include "tocsin/common/worker_pool.h"
 #include "tocsin/dispatch/alertmanager_api.h"
 #include "tocsin/dispatch/dispatcher.h"
+#include "tocsin/dispatch/silence_command.h"
 #include "tocsin/dispatch/silences.h"
 #include "tocsin/dispatch/sqlite_silence_store.h"
 #include "tocsin/http/api_auth.h"
@@ -321,8 +322,9 @@ Result<void> App::Impl::OpenDatabase() {
 Result<void> App::Impl::StartIncidents() {
   incident_store = std::make_unique<store::SqliteIncidentStore>(*database);
   if (auto m = incident_store->Migrate(); !m) return Fail(m.error());
-  incidents = std::make_unique<incident::IncidentManager>(
-      scheduler, *incident_store, *outbox, ScheduleOf(*config), config->policies, config->incidents);
+  incidents = std::make_unique<incident::IncidentManager>(scheduler, *incident_store, *outbox,
+                                                          ScheduleOf(*config), config->policies,
+                                                          config->incidents);
   // Delivery results land in the incidents' timelines.
   outbox->SetObserver(incidents.get());
   return incidents->Start();
@@ -402,10 +404,13 @@ Result<void> App::Impl::StartInbound() {
   inbound_deliveries = std::move(*log);
   slack_client = std::make_unique<CurlHttpClient>();
   slack_workers = std::make_unique<WorkerPool>(2);
-  // The slash command's `silence` stays unavailable until dispatch wires SetSilenceCommand.
   inbound = std::make_unique<http::InboundHandlers>(
       InboundConfigOf(config->main), *incident_commands, *people, *inbound_deliveries, scheduler,
       http::MakeResponseUrlPoster(*slack_client, *slack_workers), *registry);
+  inbound->SetSilenceCommand(
+      [this](const std::vector<std::string>& words, const std::string& actor) {
+        return dispatch::RunSilenceCommand(*silences, words, actor, clock.Now());
+      });
   return {};
 }
 
