@@ -1,16 +1,18 @@
 #include "tocsin/app/runtime_config.h"
 
-#include "tocsin/http/api_auth.h"
+#include "tocsin/notify/runbook.h"
+
 #include <algorithm>
+#include "tocsin/http/api_auth.h"
 
 #include <fmt/format.h>
 
+#include "notify/page_renderer.h"
 #include "tocsin/common/system_clock.h"
 #include "tocsin/config/yaml_reader.h"
 #include "tocsin/oncall/roster_loader.h"
 #include "tocsin/oncall/schedule.h"
 #include "tocsin/rules/rule_loader.h"
-#include "notify/page_renderer.h"
 
 namespace tocsin::app {
 
@@ -55,6 +57,46 @@ void LoadOncallAndIncidents(RuntimeConfig& rc, RuntimeLoadResult& out) {
 
 }  // namespace
 
+namespace {
+
+// Checks that need more than one module's configuration.
+void CrossCheck(const RuntimeConfig& rc, config::Diagnostics& diags) {
+  // Every paging rule's runbook has the six sections of the template: the person woken at
+  // 3 a.m. must find Detect, Quick checks, ... in it, not a stub.
+  auto check_runbook = [&](const rules::AlertTemplateFields& alert, const std::string& file,
+                           int line) {
+    if (alert.runbook.empty()) return;  // the rules loader already demands one for paging rules
+    notify::ValidateRunbook(notify::RunbookPath(rc.main.runbook_dir, alert.runbook),
+                            {file, line, 0}, diags);
+  };
+  for (const auto& group : rc.rules.groups) {
+    for (const auto& slo : group.slos) {
+      bool pages = false;
+      for (const auto& tier : slo.tiers) {
+        pages = pages || (tier.enabled && tier.severity == Severity::kCritical);
+      }
+      if (pages) check_runbook(slo.alert, slo.file, slo.line);
+    }
+    for (const auto& rule : group.rules) {
+      if (rule.severity == Severity::kCritical) check_runbook(rule.alert, rule.file, rule.line);
+    }
+  }
+  // A receiver that pages reaches people through its incident (PagerDuty, Opsgenie and the
+  // incident's Slack message); extra notices on it would post the same thing twice.
+  for (const auto& r : rc.dispatch.receivers) {
+    if (!r.escalation_policy.empty() && !r.notices.empty()) {
+      diags.Warning({rc.main.file, 0, 0},
+                    "receiver \"" + r.name +
+                        "\" has an escalation policy and notices: its groups "
+                        "open incidents, whose Slack message goes to providers.slack.channel; the "
+                        "notices are not sent (remove them, or move them to a receiver without a "
+                        "policy)");
+    }
+  }
+}
+
+}  // namespace
+
 RuntimeLoadResult LoadRuntimeConfig(const std::string& path, const config::Overrides& overrides) {
   RuntimeLoadResult out;
   auto main = config::LoadConfig(path, overrides);
@@ -78,6 +120,7 @@ RuntimeLoadResult LoadRuntimeConfig(const std::string& path, const config::Overr
       out.diagnostics.Error({rc.main.file, 0, 0}, "notify.templates_dir: " + r.error().message());
     }
   }
+  if (!out.diagnostics.has_errors()) CrossCheck(rc, out.diagnostics);
   if (out.diagnostics.has_errors()) return out;
   out.config = std::move(rc);
   return out;

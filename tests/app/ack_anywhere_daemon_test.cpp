@@ -197,10 +197,10 @@ TEST_F(AckAnywhereDaemonTest, SlackAcksPagerDutyResolvesForgeriesAndReplaysChang
   EXPECT_EQ(opened[0]["actor"], "olena");
 
   // A forged Slack signature: 403 and the incident is untouched.
-  const auto before = Incident(id)["timeline"].size();
+  // (Delivery results of the page keep landing in the timeline meanwhile: count actions only.)
   EXPECT_EQ(SlackClick("U024BE7LH", "tocsin_ack", id, "guessed-secret").status, 403);
   EXPECT_EQ(Incident(id)["incident"]["state"], "triggered");
-  EXPECT_EQ(Incident(id)["timeline"].size(), before);
+  EXPECT_TRUE(Events(id, "acknowledged").empty());
 
   // A signed click by Olena's Slack user acknowledges it, as Olena, from Slack.
   auto click = SlackClick("U024BE7LH", "tocsin_ack", id, kSlackSecret);
@@ -221,11 +221,10 @@ TEST_F(AckAnywhereDaemonTest, SlackAcksPagerDutyResolvesForgeriesAndReplaysChang
   EXPECT_EQ(resolved[0]["data"]["origin"], "pagerduty");
 
   // PagerDuty delivers at least once: the same X-Webhook-Id again changes nothing.
-  const auto after = Incident(id)["timeline"].size();
   auto again = PagerDutyWebhook("incident.resolved", "tocsin/" + id, "wh-1");
   EXPECT_EQ(again.status, 202);
   EXPECT_NE(again.body.find("duplicate"), std::string::npos);
-  EXPECT_EQ(Incident(id)["timeline"].size(), after);
+  EXPECT_EQ(Events(id, "resolved").size(), 1u);
 
   auto [vs, verify] = Api("GET", "/api/v1/incidents/" + id + "/verify", kViewerToken);
   EXPECT_EQ(vs, 200);

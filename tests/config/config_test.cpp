@@ -5,6 +5,7 @@
 #include <cstdlib>
 
 #include "support/temp_dir.h"
+#include "tocsin/app/runtime_config.h"
 #include "tocsin/common/log.h"
 
 namespace tocsin::config {
@@ -76,6 +77,68 @@ TEST(ListenAddressTest, Parses) {
   EXPECT_EQ(host, "::1");
   EXPECT_FALSE(ParseListenAddress("9095", &host, &port, &err));
   EXPECT_FALSE(ParseListenAddress("h:x", &host, &port, &err));
+}
+
+}  // namespace
+}  // namespace tocsin::config
+
+namespace tocsin::config {
+namespace {
+
+// Whole-config check: a paging rule's runbook must have every section of the template.
+TEST(CrossCheckTest, PagingRuleWithAnIncompleteRunbookIsAnError) {
+  testing::TempDir dir;
+  dir.Write("runbooks/deposit-psp.md",
+            "# Deposits\n## Detect\nx\n## Quick checks\nx\n## Temporary measures\nx\n");
+  std::string rules = dir.Write("rules/payments.yaml", R"(groups:
+  - name: payments
+    source: prometheus
+    rules:
+      - alert: deposit_errors
+        expr: sum(rate(dep_total{outcome="error"}[5m]))
+        op: ">"
+        threshold: 1
+        kind: symptom
+        severity: critical
+        service: payments-api
+        domain: payments
+        runbook: deposit-psp.md
+)");
+  std::string cfg = dir.Write("tocsin.yaml", R"(
+rule_files: [rules/*.yaml]
+sources: [{name: prometheus, url: "http://127.0.0.1:9090"}]
+)");
+  auto r = app::LoadRuntimeConfig(cfg, {});
+  EXPECT_FALSE(r.config);
+  bool found = false;
+  for (const auto& d : r.diagnostics.items()) {
+    if (d.severity == Diagnostic::Severity::kError && d.position.file == rules &&
+        d.position.line == 5 && d.message.find("Escalation") != std::string::npos) {
+      found = true;
+    }
+  }
+  EXPECT_TRUE(found) << r.diagnostics.ToString();
+
+  dir.Write("runbooks/deposit-psp.md",
+            "# Deposits\n## Detect\nx\n## Quick checks\nx\n## Temporary measures\nx\n"
+            "## Escalation\nx\n## Green-zone criteria\nx\n## Comms\nx\n");
+  auto fixed = app::LoadRuntimeConfig(cfg, {});
+  EXPECT_TRUE(fixed.config) << fixed.diagnostics.ToString();
+}
+
+TEST(CrossCheckTest, PagingReceiverWithNoticesIsAWarning) {
+  testing::TempDir dir;
+  std::string cfg = dir.Write("tocsin.yaml", R"(
+route: {receiver: pager}
+receivers:
+  - {name: pager, escalation_policy: default, slack: [{channel: "#incidents"}]}
+)");
+  auto r = app::LoadRuntimeConfig(cfg, {});
+  ASSERT_TRUE(r.config) << r.diagnostics.ToString();
+  EXPECT_NE(
+      r.diagnostics.ToString().find("receiver \"pager\" has an escalation policy and notices"),
+      std::string::npos)
+      << r.diagnostics.ToString();
 }
 
 }  // namespace

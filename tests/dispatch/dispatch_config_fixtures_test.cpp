@@ -58,7 +58,8 @@ TEST(DispatchConfigFixtureTest, ShippedConfigRoutesCriticalToThePolicyAndWarning
   for (const auto& rc : d.receivers) {
     bool critical = rc.name.find("critical") != std::string::npos;
     EXPECT_EQ(rc.escalation_policy.empty(), !critical) << rc.name;
-    EXPECT_FALSE(rc.notices.empty()) << rc.name;
+    // Paging receivers reach people through the incident; the others only through notices.
+    EXPECT_EQ(rc.notices.empty(), critical) << rc.name;
   }
 }
 
