@@ -4,9 +4,8 @@
 #include <gtest/gtest.h>
 
 #include <filesystem>
-#include <fstream>
-#include <regex>
 
+#include "support/fixtures.h"
 #include "tocsin/app/runtime_config.h"
 
 namespace tocsin::incident {
@@ -15,12 +14,7 @@ namespace {
 namespace fs = std::filesystem;
 
 std::vector<std::string> Fixtures(const std::string& sub) {
-  std::vector<std::string> out;
-  for (const auto& e : fs::directory_iterator(fs::path(TOCSIN_TESTDATA_DIR) / "incident" / sub)) {
-    if (e.path().extension() == ".yaml") out.push_back(e.path().string());
-  }
-  std::sort(out.begin(), out.end());
-  return out;
+  return testing::FixtureFiles(std::string(TOCSIN_TESTDATA_DIR) + "/incident/" + sub);
 }
 
 TEST(PolicyConfigTest, GoodFixturesAndTheShippedConfigLoad) {
@@ -69,26 +63,12 @@ TEST(PolicyConfigTest, GoodFullFixtureIsReadCompletely) {
 TEST(PolicyConfigTest, BadFixturesReportEachExpectedErrorAtItsPosition) {
   auto files = Fixtures("bad");
   ASSERT_GE(files.size(), 12u);
-  std::regex re(R"(^# expect: (\d+):(\d+): (.*)$)");
   for (const auto& f : files) {
     auto r = app::LoadRuntimeConfig(f, {});
     EXPECT_FALSE(r.config.has_value()) << f;
-    std::ifstream in(f);
-    std::string line;
-    int expectations = 0;
-    while (std::getline(in, line)) {
-      std::smatch m;
-      if (!std::regex_match(line, m, re)) continue;
-      ++expectations;
-      bool found = false;
-      for (const auto& d : r.diagnostics.items()) {
-        found |= d.severity == config::Diagnostic::Severity::kError && d.position.file == f &&
-                 d.position.line == std::stoi(m[1]) && d.position.column == std::stoi(m[2]) &&
-                 d.message.find(m[3]) != std::string::npos;
-      }
-      EXPECT_TRUE(found) << f << ": expected " << line << "\ngot:\n" << r.diagnostics.ToString();
-    }
-    EXPECT_GT(expectations, 0) << f;
+    auto expectations = testing::FixtureExpectations(f);
+    EXPECT_FALSE(expectations.empty()) << f << " has no '# expect:' line";
+    EXPECT_EQ(testing::MissingExpectations(f, r.diagnostics, expectations), "");
   }
 }
 

@@ -2,24 +2,14 @@
 // fixture states what it expects in "# expect: LINE:COL: text" comments.
 #include <gtest/gtest.h>
 
-#include <filesystem>
-#include <fstream>
-#include <regex>
-
+#include "support/fixtures.h"
 #include "tocsin/oncall/roster_loader.h"
 
 namespace tocsin::oncall {
 namespace {
 
-namespace fs = std::filesystem;
-
 std::vector<std::string> Fixtures(const std::string& sub) {
-  std::vector<std::string> out;
-  for (const auto& e : fs::directory_iterator(fs::path(TOCSIN_TESTDATA_DIR) / "oncall" / sub)) {
-    if (e.path().extension() == ".yaml") out.push_back(e.path().string());
-  }
-  std::sort(out.begin(), out.end());
-  return out;
+  return testing::FixtureFiles(std::string(TOCSIN_TESTDATA_DIR) + "/oncall/" + sub);
 }
 
 TEST(RosterFixtureTest, GoodFixturesAndTheShippedRosterLoadCleanly) {
@@ -36,27 +26,13 @@ TEST(RosterFixtureTest, GoodFixturesAndTheShippedRosterLoadCleanly) {
 TEST(RosterFixtureTest, BadFixturesReportEachExpectedErrorAtItsPosition) {
   auto files = Fixtures("bad");
   ASSERT_GE(files.size(), 10u);
-  std::regex re(R"(^# expect: (\d+):(\d+): (.*)$)");
   for (const auto& f : files) {
-    std::ifstream in(f);
-    std::string line;
-    int expectations = 0;
     config::Diagnostics diags;
     auto r = LoadRoster(f, diags);
     EXPECT_FALSE(r.has_value()) << f;
-    while (std::getline(in, line)) {
-      std::smatch m;
-      if (!std::regex_match(line, m, re)) continue;
-      ++expectations;
-      bool found = false;
-      for (const auto& d : diags.items()) {
-        found |= d.severity == config::Diagnostic::Severity::kError &&
-                 d.position.line == std::stoi(m[1]) && d.position.column == std::stoi(m[2]) &&
-                 d.message.find(m[3]) != std::string::npos;
-      }
-      EXPECT_TRUE(found) << f << ": expected " << line << "\ngot:\n" << diags.ToString();
-    }
-    EXPECT_GT(expectations, 0) << f << " has no '# expect:' line";
+    auto expectations = testing::FixtureExpectations(f);
+    EXPECT_FALSE(expectations.empty()) << f << " has no '# expect:' line";
+    EXPECT_EQ(testing::MissingExpectations(f, diags, expectations), "");
   }
 }
 

@@ -3,43 +3,16 @@
 // loads and states its warnings as "# expect-warning: LINE:COL: text".
 #include <gtest/gtest.h>
 
-#include <filesystem>
-#include <fstream>
-#include <regex>
-
+#include "support/fixtures.h"
 #include "tocsin/rules/rule_loader.h"
 
 namespace tocsin::rules {
 namespace {
 
-namespace fs = std::filesystem;
 using config::Diagnostic;
 
 std::vector<std::string> Fixtures(const std::string& sub) {
-  std::vector<std::string> out;
-  for (const auto& e : fs::directory_iterator(fs::path(TOCSIN_TESTDATA_DIR) / "rules" / sub)) {
-    if (e.path().extension() == ".yaml") out.push_back(e.path().string());
-  }
-  std::sort(out.begin(), out.end());
-  return out;
-}
-
-struct Expectation {
-  int line;
-  int column;
-  std::string text;
-};
-
-std::vector<Expectation> ExpectationsOf(const std::string& path, const std::string& tag) {
-  std::ifstream in(path);
-  std::string l;
-  std::vector<Expectation> out;
-  std::regex re("^# " + tag + R"(: (\d+):(\d+): (.*)$)");
-  while (std::getline(in, l)) {
-    std::smatch m;
-    if (std::regex_match(l, m, re)) out.push_back({std::stoi(m[1]), std::stoi(m[2]), m[3]});
-  }
-  return out;
+  return testing::FixtureFiles(std::string(TOCSIN_TESTDATA_DIR) + "/rules/" + sub);
 }
 
 RuleLoadOptions Options() {
@@ -48,21 +21,6 @@ RuleLoadOptions Options() {
   o.source_names = {"prometheus"};
   o.runbook_dir = std::string(TOCSIN_TESTDATA_DIR) + "/rules/runbooks";
   return o;
-}
-
-void ExpectAll(const std::string& f, const config::Diagnostics& diags,
-               const std::vector<Expectation>& expectations, Diagnostic::Severity severity) {
-  for (const auto& e : expectations) {
-    bool found = false;
-    for (const auto& d : diags.items()) {
-      found = found || (d.severity == severity && d.position.line == e.line &&
-                        d.position.column == e.column && d.position.file == f &&
-                        d.message.find(e.text) != std::string::npos);
-    }
-    EXPECT_TRUE(found) << f << ": expected at " << e.line << ":" << e.column << " \"" << e.text
-                       << "\"; got:\n"
-                       << diags.ToString();
-  }
 }
 
 TEST(RuleFixturesTest, GoodFixturesLoadWithoutDiagnostics) {
@@ -110,12 +68,12 @@ TEST(RuleFixturesTest, BadFixturesReportEachExpectedErrorAtItsPosition) {
   auto files = Fixtures("bad");
   ASSERT_GE(files.size(), 10u);
   for (const auto& f : files) {
-    auto expectations = ExpectationsOf(f, "expect");
+    auto expectations = testing::FixtureExpectations(f, "expect");
     ASSERT_FALSE(expectations.empty()) << f << " has no '# expect:' line";
     config::Diagnostics diags;
     auto set = LoadRuleFiles({f}, Options(), diags);
     EXPECT_FALSE(set.has_value()) << f;
-    ExpectAll(f, diags, expectations, Diagnostic::Severity::kError);
+    EXPECT_EQ(testing::MissingExpectations(f, diags, expectations), "");
     EXPECT_EQ(diags.error_count(), expectations.size())
         << f << ": every error should be expected:\n"
         << diags.ToString();
@@ -124,12 +82,13 @@ TEST(RuleFixturesTest, BadFixturesReportEachExpectedErrorAtItsPosition) {
 
 TEST(RuleFixturesTest, WarningFixturesLoadAndWarn) {
   for (const auto& f : Fixtures("warning")) {
-    auto expectations = ExpectationsOf(f, "expect-warning");
+    auto expectations = testing::FixtureExpectations(f, "expect-warning");
     ASSERT_FALSE(expectations.empty()) << f;
     config::Diagnostics diags;
     auto set = LoadRuleFiles({f}, Options(), diags);
     EXPECT_TRUE(set.has_value()) << diags.ToString();
-    ExpectAll(f, diags, expectations, Diagnostic::Severity::kWarning);
+    EXPECT_EQ(testing::MissingExpectations(f, diags, expectations, Diagnostic::Severity::kWarning),
+              "");
     EXPECT_EQ(diags.warning_count(), expectations.size()) << diags.ToString();
   }
 }
