@@ -462,6 +462,12 @@ App::~App() {
 }
 
 Result<void> App::Start() {
+  // Signals first: once the port is open anyone may send SIGHUP, and its default action would
+  // kill the daemon. Handlers run on the loop, so a signal during start waits for it.
+  impl_->signals.add(SIGTERM);
+  impl_->signals.add(SIGINT);
+  impl_->signals.add(SIGHUP);
+  impl_->WaitForSignals();
   auto loaded = LoadRuntimeConfig(impl_->options.config_file, impl_->options.overrides);
   if (!loaded.config) {
     return Fail(Error::Invalid("invalid configuration:\n" + loaded.diagnostics.ToString()));
@@ -500,11 +506,6 @@ Result<void> App::Start() {
     impl_->server.reset();
     return Fail(rules_started.error());
   }
-
-  impl_->signals.add(SIGTERM);
-  impl_->signals.add(SIGINT);
-  impl_->signals.add(SIGHUP);
-  impl_->WaitForSignals();
 
   impl_->reload_ok.Set(1);
   impl_->reload_time.Set(static_cast<double>(ToUnixMillis(impl_->clock.Now())) / 1000.0);

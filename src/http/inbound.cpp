@@ -16,6 +16,15 @@ std::string Str(const json& j, const char* key) {
   return it->get<std::string>();
 }
 
+// The member `key` of `j`, or null when `j` is not an object or has no such member. Never use
+// const operator[] on untrusted JSON: for a missing key it is undefined behaviour.
+const json& Child(const json& j, const char* key) {
+  static const json kNull;
+  if (!j.is_object()) return kNull;
+  auto it = j.find(key);
+  return it == j.end() ? kNull : *it;
+}
+
 std::string Field(const std::vector<std::pair<std::string, std::string>>& form,
                   std::string_view name) {
   for (const auto& [k, v] : form) {
@@ -42,19 +51,19 @@ Result<SlackAction> ParseSlackInteraction(std::string_view form_body) {
     return Fail(Error::Invalid("unsupported interaction type \"" + Str(*j, "type") + "\""));
   }
   SlackAction a;
-  const json& user = (*j)["user"];
+  const json& user = Child(*j, "user");
   a.user_id = Str(user, "id");
   a.user_name = Str(user, "username");
   if (a.user_name.empty()) a.user_name = Str(user, "name");
-  a.team_id = Str((*j)["team"], "id");
+  a.team_id = Str(Child(*j, "team"), "id");
   if (a.team_id.empty()) a.team_id = Str(user, "team_id");
-  a.channel_id = Str((*j)["channel"], "id");
-  const json& container = (*j)["container"];
+  a.channel_id = Str(Child(*j, "channel"), "id");
+  const json& container = Child(*j, "container");
   a.message_ts = Str(container, "message_ts");
   if (a.channel_id.empty()) a.channel_id = Str(container, "channel_id");
   a.response_url = Str(*j, "response_url");
   a.trigger_id = Str(*j, "trigger_id");
-  const json& actions = (*j)["actions"];
+  const json& actions = Child(*j, "actions");
   if (!actions.is_array() || actions.size() != 1 || !actions[0].is_object()) {
     return Fail(Error::Invalid("expected exactly one action"));
   }
@@ -95,7 +104,7 @@ Result<ProviderIncidentEvent> ParsePagerDutyWebhook(std::string_view body,
                                                     std::string_view webhook_id) {
   auto j = ParseJson(body, "webhook body");
   if (!j) return Fail(j.error());
-  const json& event = (*j)["event"];
+  const json& event = Child(*j, "event");
   if (!event.is_object()) return Fail(Error::Invalid("missing \"event\" object"));
   ProviderIncidentEvent e;
   e.provider = "pagerduty";
@@ -112,9 +121,10 @@ Result<ProviderIncidentEvent> ParsePagerDutyWebhook(std::string_view body,
   for (const auto& [type, action] : kActions) {
     if (e.raw_type == type) e.action = action;
   }
-  const json& data = event["data"];
+  const json& data = Child(event, "data");
   e.incident_key = Str(data, "incident_key");
-  const json& agent = event["agent"];  // null when PagerDuty itself acted (e.g. auto-resolve)
+  const json& agent =
+      Child(event, "agent");  // null when PagerDuty itself acted (e.g. auto-resolve)
   e.actor = Str(agent, "summary");
   if (e.actor.empty()) e.actor = Str(agent, "id");
   if (e.action == "note") e.note = Str(data, "content");
@@ -136,15 +146,15 @@ Result<ProviderIncidentEvent> ParseOpsgenieWebhook(std::string_view body) {
   for (const auto& [type, action] : kActions) {
     if (e.raw_type == type) e.action = action;
   }
-  const json& alert = (*j)["alert"];
+  const json& alert = Child(*j, "alert");
   if (!alert.is_object()) return Fail(Error::Invalid("missing \"alert\" object"));
   e.incident_key = Str(alert, "alias");
   e.actor = Str(alert, "username");
   e.note = Str(alert, "note");
   // Opsgenie sends no delivery id; the alert id plus action and update time identifies one.
   std::string updated;
-  if (alert.contains("updatedAt") && alert["updatedAt"].is_number()) {
-    updated = std::to_string(alert["updatedAt"].get<long long>());
+  if (const json& at = Child(alert, "updatedAt"); at.is_number()) {
+    updated = std::to_string(at.get<long long>());
   }
   e.delivery_id = Str(alert, "alertId") + "/" + e.raw_type + "/" + updated;
   return e;

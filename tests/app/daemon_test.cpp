@@ -126,3 +126,34 @@ TEST_F(DaemonTest, SystemdLifecycleWithReloadsAndGracefulStop) {
 
 }  // namespace
 }  // namespace tocsin
+
+namespace tocsin {
+namespace {
+
+// Regression: the listener used to open before the signal handlers were installed, so a SIGHUP
+// (a reload) sent as soon as the port answered could kill the daemon with SIGHUP's default
+// action.
+TEST(DaemonStartTest, SighupAsSoonAsThePortAnswersIsAReloadNotADeath) {
+  for (int round = 0; round < 3; ++round) {
+    TempDir dir;
+    auto config = dir.Write("tocsin.yaml", "log: {level: warn}\n");
+    unsigned short port = testing::FreePort();
+    Process daemon({TOCSIN_BINARY, "serve", "--config", config, "--listen",
+                    "127.0.0.1:" + std::to_string(port), "--data-dir", dir.path() + "/data"},
+                   {}, dir.path() + "/daemon.log");
+    ASSERT_TRUE(testing::WaitForPort(port, 10s)) << ReadFile(dir.path() + "/daemon.log");
+    ASSERT_TRUE(daemon.Signal(SIGHUP));
+    CurlHttpClient client;
+    HttpClientRequest req;
+    req.url = "http://127.0.0.1:" + std::to_string(port) + "/healthz";
+    auto r = client.Send(req);
+    ASSERT_TRUE(r) << "daemon died after SIGHUP: " << ReadFile(dir.path() + "/daemon.log");
+    EXPECT_EQ(r->status, 200);
+    EXPECT_TRUE(daemon.running());
+    ASSERT_TRUE(daemon.Signal(SIGTERM));
+    EXPECT_EQ(daemon.Wait(15s).value_or(-1), 0);
+  }
+}
+
+}  // namespace
+}  // namespace tocsin

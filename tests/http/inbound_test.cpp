@@ -111,3 +111,22 @@ TEST(OpsgenieWebhookTest, ParsesCloseAndAck) {
 
 }  // namespace
 }  // namespace tocsin::http
+
+namespace tocsin::http {
+namespace {
+
+// Regression: reading a missing member through const json::operator[] is undefined behaviour
+// (an assertion in debug builds); webhook bodies come from outside and may lack anything.
+TEST(InboundParsersTest, MissingMembersAnywhereAreHandled) {
+  for (const char* body : {R"({"event":{"event_type":"incident.acknowledged"}})",
+                           R"({"event":{"event_type":"incident.annotated","data":7}})",
+                           R"({"event":{"event_type":"incident.resolved","agent":"x"}})"}) {
+    EXPECT_TRUE(ParsePagerDutyWebhook(body, "w")) << body;
+  }
+  EXPECT_TRUE(
+      ParseOpsgenieWebhook(R"({"action":"Acknowledge","alert":{"alias":"k","updatedAt":"x"}})"));
+  EXPECT_FALSE(ParseSlackInteraction("payload=" + UrlEncode(R"({"type":"block_actions"})")));
+}
+
+}  // namespace
+}  // namespace tocsin::http
