@@ -279,6 +279,7 @@ TEST_F(E2e, DepositsFailingAtPspAInDePageEscalateAckRecoverResolve) {
 
   Step("page to L1 (PagerDuty trigger with the runbook link)");
   ASSERT_TRUE(WaitFor(45s, [&] { return !PagerDuty("trigger").empty(); }));
+  const auto first_page_seen = Clock::now();  // the incident opened moments before
   const json first = PagerDuty("trigger").front();
   EXPECT_EQ(first.value("routing_key", ""), routing_key);
   const std::string dedup_key = first.value("dedup_key", "");
@@ -379,8 +380,9 @@ TEST_F(E2e, DepositsFailingAtPspAInDePageEscalateAckRecoverResolve) {
 
   Step("the Duty Manager was never paged");
   const json full = IncidentApi();
-  // By now the Duty Manager's step (opened + kStep3Seconds) is long due: it ran or it did not.
-  EXPECT_GE(Since(t0_), kStep3Seconds + 5.0);
+  // The Duty Manager's step was due at opened + kStep3Seconds: let it pass (normally long
+  // past by now: the alerts take longer than that to resolve).
+  while (Since(first_page_seen) < kStep3Seconds + 3.0) std::this_thread::sleep_for(250ms);
   EXPECT_EQ(PagerDuty("trigger").size(), 2u);
   for (const auto& t : PagerDuty("trigger")) {
     EXPECT_FALSE(Contains(Paging(t), "(duty-manager)")) << Paging(t);
