@@ -62,8 +62,10 @@ std::vector<Finding> CheckRoster(const Schedule& schedule, TimePoint from, TimeP
     auto last_day = LocalDay(zone, to);
     int run = 0;
     date::local_days run_start{};
+    // A named reference, not the structured binding: clang 14 cannot capture bindings.
+    const auto& person_shifts = list;
     auto on_at = [&](TimePoint t) {
-      return std::any_of(list.begin(), list.end(),
+      return std::any_of(person_shifts.begin(), person_shifts.end(),
                          [t](const Shift& s) { return s.start <= t && t < s.end; });
     };
     for (auto d = first_day - days(rules.max_consecutive_nights); d <= last_day + days(1);

@@ -492,9 +492,11 @@ void Evaluator::Impl::EvaluateSources(Batch& b, Output& out) {
     TemplateData data;
     data.numbers["value"] = static_cast<double>(h.consecutive_failures);
     data.strings["window"] = "";
+    // A copy, not the structured binding: clang 14 cannot capture bindings in lambdas.
+    const auto& failure = u;
     auto build = [&] {
       Alert a = BuildAlert(spec, {}, data, *b.rules);
-      if (u.first) a.annotations["description"] += " Last error: " + u.second;
+      if (failure.first) a.annotations["description"] += " Last error: " + failure.second;
       return a;
     };
     Step(key, rs, spec.extra.Merge(Labels{{"alertname", kName}}), u.first, down_after, 1, b.now,

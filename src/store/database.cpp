@@ -163,7 +163,10 @@ Result<void> Database::Migrate(const std::vector<Migration>& migrations) {
   std::lock_guard lock(mu_);
   std::map<std::string, std::vector<const Migration*>> by_module;
   for (const auto& m : migrations) by_module[m.module].push_back(&m);
-  for (auto& [module, list] : by_module) {
+  for (auto& entry : by_module) {
+    // Named, not a structured binding: clang 14 cannot capture bindings in lambdas.
+    const std::string& module = entry.first;
+    auto& list = entry.second;
     std::sort(list.begin(), list.end(),
               [](const Migration* a, const Migration* b) { return a->version < b->version; });
     int current = SchemaVersion(module);
