@@ -19,8 +19,8 @@ namespace {
 const std::map<std::string, std::string>& DefaultTemplates() {
   static const std::map<std::string, std::string> t = {
       {"summary",
-       "{{{what}}}{{#where}} — {{{where}}}{{/where}}{{#how_much}} — {{{how_much}}}{{/how_much}}"
-       "{{#action}} — Action: {{{action}}}{{/action}}"},
+       "{{{what}}}{{^sentence}}{{#where}} — {{{where}}}{{/where}}{{#how_much}} — "
+       "{{{how_much}}}{{/how_much}}{{/sentence}}{{#action}} — Action: {{{action}}}{{/action}}"},
       {"details",
        "What: {{{what}}}\n"
        "{{#where}}Where: {{{where}}}\n{{/where}}"
@@ -72,8 +72,15 @@ std::string FormatValue(const Alert& a, double v) {
   return unit.empty() ? PageRenderer::FormatNumber(v) : PageRenderer::FormatNumber(v) + " " + unit;
 }
 
+// True when the alert's `summary` annotation is the whole sentence (what tocsin's rules and most
+// Prometheus rules write, value and place included): the page shows it as written instead of
+// composing What / Where / How much again, which would say everything twice.
+bool HasSentence(const Alert& a) { return !a.Annotation("summary").empty(); }
+
 std::string What(const Alert& a) {
-  std::string subject = a.Annotation("summary");
+  if (HasSentence(a)) return a.Annotation("summary");
+  // A `title` annotation names the subject ("Deposit success"); the value and objective follow.
+  std::string subject = a.Annotation("title");
   if (subject.empty()) subject = std::string(a.Name());
   if (!a.value) return subject;
   std::string out = subject + " " + FormatValue(a, *a.value);
@@ -167,6 +174,7 @@ PageText PageRenderer::Render(const PageRequest& r) const {
   if (a) {
     t.alertname = std::string(a->Name());
     t.what = What(*a);
+    t.sentence = HasSentence(*a);
     t.where = Where(a->labels);
     for (const auto& l : a->labels) t.labels[l.name] = l.value;
     t.source = std::string(a->labels.GetOr("service", "tocsin"));
@@ -225,6 +233,7 @@ PageText PageRenderer::Render(const PageRequest& r) const {
     if (!v.empty()) d.set(k, v);
   };
   set("what", t.what);
+  if (t.sentence) d.set("sentence", true);
   set("where", t.where);
   set("how_much", t.how_much);
   set("action", t.action);

@@ -17,9 +17,11 @@ struct PageText {
   std::string what;      // "Deposit success 97.2 % (SLO 99.85 %)"
   std::string where;     // "PSP-A, market DE"
   std::string how_much;  // "burning budget 14x, 32 % of the budget spent"
-  std::string action;    // "runbook deposit-psp, consider routing 50 % to PSP-B"
-  std::string summary;   // one line from the `summary` template
-  std::string details;   // several lines from the `details` template
+  // `what` is the alert's own summary sentence, which already says where and how much.
+  bool sentence = false;
+  std::string action;   // "runbook deposit-psp, consider routing 50 % to PSP-B"
+  std::string summary;  // one line from the `summary` template
+  std::string details;  // several lines from the `details` template
   std::string email_subject;
   std::string runbook_name;  // "deposit-psp"
   std::string runbook_url;

@@ -425,6 +425,9 @@ Alert Evaluator::Impl::BuildAlert(const AlertSpec& spec, const Labels& series, T
   a.budget_consumed = num("budget_consumed");
   a.annotations["summary"] = f.summary.Render(data);
   a.annotations["description"] = f.description.Render(data);
+  if (std::string action = f.action.Render(data); !action.empty()) {
+    a.annotations["action"] = std::move(action);
+  }
   a.annotations["query"] = spec.query;
   if (!f.runbook.empty()) {
     bool url = f.runbook.rfind("http://", 0) == 0 || f.runbook.rfind("https://", 0) == 0;

@@ -95,6 +95,7 @@ struct Loader {
       MapReader an(r.file(), r.Node("annotations"), diags, r.what() + ".annotations");
       ReadTemplate(an, "summary", a.summary, default_summary);
       ReadTemplate(an, "description", a.description, default_description);
+      ReadTemplate(an, "action", a.action, "");
     } else {
       r.Node("annotations");
       a.summary = *Template::Parse(default_summary);

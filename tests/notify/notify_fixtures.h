@@ -33,7 +33,7 @@ inline Alert DepositAlert() {
                     {"market", "DE"},
                     {"severity", "critical"},
                     {"kind", "symptom"}};
-  a.annotations = {{"summary", "Deposit success"},
+  a.annotations = {{"title", "Deposit success"},
                    {"runbook", "deposit-psp"},
                    {"dashboard", "https://grafana.example.com/d/deposits?var-psp=PSP-A"},
                    {"query", "https://prometheus.example.com/graph?g0.expr=deposit_success"},
@@ -52,7 +52,7 @@ inline Alert DepositAlert() {
 inline Alert PspTimeoutCause() {
   Alert c;
   c.labels = Labels{{"alertname", "PspTimeout"}, {"service", "payments"}, {"psp", "PSP-A"}};
-  c.annotations = {{"summary", "PSP-A auth timeouts"}, {"unit", "ratio"}};
+  c.annotations = {{"title", "PSP-A auth timeouts"}, {"unit", "ratio"}};
   c.kind = AlertKind::kCause;
   c.value = 0.081;
   c.threshold = 0.02;

@@ -279,3 +279,26 @@ TEST(WebhookPage, SignatureIsHmacOfTheBody) {
 
 }  // namespace
 }  // namespace tocsin::notify
+
+namespace tocsin::notify {
+namespace {
+
+// Regression: the rules engine writes `summary` as the whole sentence (value, place and burn
+// rate included, as the shipped rules do); the page used to append What / Where / How much to
+// it again, so the PagerDuty summary said everything twice.
+TEST(PageRenderer, RuleSummarySentenceIsShownOnceFollowedByTheAction) {
+  auto page = DepositPage();
+  page.alerts[0].annotations.erase("title");
+  page.alerts[0].annotations["summary"] =
+      "Deposit success 96.64% (SLO 99.85%) — PSP-A, market DE — burning budget 22.4x";
+  PageText t = Renderer()->Render(page);
+  EXPECT_EQ(t.summary,
+            "Deposit success 96.64% (SLO 99.85%) — PSP-A, market DE — burning budget 22.4x — "
+            "Action: runbook deposit-psp, consider routing 50 % to PSP-B");
+  // The structured fields stay available for the details block.
+  EXPECT_EQ(t.where, "PSP-A, market DE");
+  EXPECT_EQ(t.how_much, "burning budget 14x, 32 % of the error budget spent");
+}
+
+}  // namespace
+}  // namespace tocsin::notify

@@ -40,6 +40,7 @@ struct AlertTemplateFields {
   Labels labels;  // extra static labels
   Template summary;
   Template description;
+  Template action;      // the first thing to do, shown as "Action: ..." on the page
   std::string runbook;  // file name under the runbook dir
   std::vector<DashboardLink> dashboards;
 };
