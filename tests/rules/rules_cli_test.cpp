@@ -51,13 +51,15 @@ TEST(RulesCliTest, BacktestExitCodes) {
   dir.Write("rules/live.yaml", kRules);
   std::string closed = "http://127.0.0.1:" + std::to_string(testing::FreePort());
   // Unreachable source: an I/O error.
-  EXPECT_EQ(RunTocsin("backtest --rules " + dir.path() + "/rules --from 0 --to 3600 --source " + closed),
-            2);
+  EXPECT_EQ(
+      RunTocsin("backtest --rules " + dir.path() + "/rules --from 0 --to 3600 --source " + closed),
+      2);
   EXPECT_EQ(RunTocsin("backtest --rules " + dir.path() + "/rules --from yesterday --to 3600"), 2);
   EXPECT_EQ(RunTocsin("backtest --rules " + dir.path() + "/none --from 0 --to 3600"), 2);
   dir.Write("bad/x.yaml", "groups: [{name: g, rules: [{alert: x}]}]\n");
-  EXPECT_EQ(RunTocsin("backtest --rules " + dir.path() + "/bad --from 0 --to 3600 --source " + closed),
-            1);
+  EXPECT_EQ(
+      RunTocsin("backtest --rules " + dir.path() + "/bad --from 0 --to 3600 --source " + closed),
+      1);
 }
 
 }  // namespace

@@ -5,14 +5,14 @@
 
 #include "tocsin/config/config.h"
 #include "tocsin/config/diagnostics.h"
+#include "tocsin/dispatch/dispatch_config.h"
 #include "tocsin/http/api_auth.h"
 #include "tocsin/incident/escalation_policy.h"
+#include "tocsin/notify/notify_config.h"
 #include "tocsin/oncall/fairness.h"
 #include "tocsin/oncall/roster.h"
-#include "tocsin/store/store_config.h"
 #include "tocsin/rules/rule_set.h"
-#include "tocsin/dispatch/dispatch_config.h"
-#include "tocsin/notify/notify_config.h"
+#include "tocsin/store/store_config.h"
 
 namespace tocsin::app {
 
