@@ -294,9 +294,9 @@ TEST_F(E2e, DepositsFailingAtPspAInDePageEscalateAckRecoverResolve) {
   for (const auto& [person, name] : l1) {
     EXPECT_TRUE(Contains(Paging(first), name + " (l1)")) << Paging(first);
   }
-  // The shipped route sends critical payments-api alerts to payments-critical, whose first step
-  // pages the payments L2 together with L1 (money flows).
-  EXPECT_TRUE(Contains(Paging(first), "(l2-payments)")) << Paging(first);
+  // DOMAIN.md's ladder: only L1 at T0; the payments L2 comes with the Comms officer.
+  EXPECT_FALSE(Contains(Paging(first), "(l2-payments)")) << Paging(first);
+  EXPECT_FALSE(Contains(Paging(first), "(comms)")) << Paging(first);
 
   json open = GetJson(Tocsin() + "/api/v1/incidents?state=open");
   ASSERT_EQ(open["incidents"].size(), 1u) << open.dump();
@@ -310,6 +310,7 @@ TEST_F(E2e, DepositsFailingAtPspAInDePageEscalateAckRecoverResolve) {
                       [&] { return PagerDuty("trigger").size() >= 2; }));
   const json second = PagerDuty("trigger")[1];
   EXPECT_EQ(second.value("dedup_key", ""), dedup_key);
+  EXPECT_TRUE(Contains(Paging(second), "(l2-payments)")) << Paging(second);
   EXPECT_TRUE(Contains(Paging(second), "(comms)")) << Paging(second);
   EXPECT_TRUE(Contains(Paging(second), "(call-manager)")) << Paging(second);
   EXPECT_FALSE(Contains(Paging(second), "(duty-manager)")) << Paging(second);
