@@ -441,14 +441,18 @@ Result<Incident> IncidentManager::UpdateFromGroup(Live& live, const dispatch::Al
   return live_.at(id).incident;
 }
 
+Result<IncidentManager::Live*> IncidentManager::OpenLive(const std::string& id) {
+  auto it = live_.find(id);
+  if (it != live_.end()) return &it->second;
+  auto stored = Get(id);  // kNotFound for an unknown id
+  if (!stored) return Fail(stored.error());
+  return Fail(Error::Conflict(fmt::format("{} is already resolved", id)));
+}
+
 Result<Incident> IncidentManager::Acknowledge(const std::string& id, const std::string& actor,
                                               TimePoint now, std::string_view origin) {
-  auto it = live_.find(id);
-  if (it == live_.end()) {
-    auto stored = Get(id);
-    if (!stored) return stored;
-    return Fail(Error::Conflict(fmt::format("{} is already resolved", id)));
-  }
+  auto open = OpenLive(id);
+  if (!open) return Fail(open.error());
   if (actor.empty()) return Fail(Error::Invalid("an acknowledgement needs an actor"));
   if (schedule_ && !IsProviderOrigin(origin) && !schedule_->roster().FindPerson(actor)) {
     std::vector<std::string> ids;
@@ -459,7 +463,7 @@ Result<Incident> IncidentManager::Acknowledge(const std::string& id, const std::
                     "acknowledge{}",
                     actor, hint.empty() ? "" : " (did you mean \"" + hint + "\"?)")));
   }
-  Live& live = it->second;
+  Live& live = **open;
   if (live.incident.state == IncidentState::kAcknowledged) return live.incident;
   Incident next = live.incident;
   next.state = IncidentState::kAcknowledged;
@@ -685,14 +689,10 @@ void IncidentManager::OnStepDue(const std::string& id) {
 
 Result<Incident> IncidentManager::EscalateNow(const std::string& id, const std::string& actor,
                                               TimePoint now, std::string_view origin) {
-  auto it = live_.find(id);
-  if (it == live_.end()) {
-    auto stored = Get(id);
-    if (!stored) return stored;
-    return Fail(Error::Conflict(fmt::format("{} is already resolved", id)));
-  }
+  auto open = OpenLive(id);
+  if (!open) return Fail(open.error());
   if (actor.empty()) return Fail(Error::Invalid("an escalation needs an actor"));
-  Live& live = it->second;
+  Live& live = **open;
   if (live.last_escalate_request != TimePoint{} &&
       now - live.last_escalate_request < kEscalateDebounce) {
     return live.incident;

@@ -103,6 +103,8 @@ class IncidentManager final : public dispatch::GroupSink, public DeliveryObserve
   std::vector<PageTarget> ResolveStep(const Incident& incident, const EscalationStep& step,
                                       TimePoint now, std::vector<std::string>* notes) const;
   std::optional<oncall::Person> PersonOf(const std::string& id) const;
+  // The live (open) incident `id`; kNotFound when unknown, kConflict when already resolved.
+  Result<Live*> OpenLive(const std::string& id);
 
   // Commits `next` with `events` and `pages`, then announces the pages. On failure nothing
   // changes in memory and nothing is sent.
