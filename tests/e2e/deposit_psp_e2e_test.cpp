@@ -402,6 +402,27 @@ TEST_F(E2e, DepositsFailingAtPspAInDePageEscalateAckRecoverResolve) {
   Step("the timeline's hash chain verifies");
   json verify = GetJson(Tocsin() + "/api/v1/incidents/" + incident_id_ + "/verify");
   EXPECT_TRUE(verify.value("ok", false)) << verify.dump();
+
+  Step("no configured secret appears in anything tocsin produced");
+  // Everything tocsin wrote or answered in this run: its log, and every read endpoint a
+  // person or a scraper would look at, including the incident's timeline.
+  std::string produced = ReadFile(dir_.path() + "/tocsin.log");
+  for (const char* path :
+       {"/metrics", "/api/v1/incidents", "/api/v2/status", "/api/v2/alerts", "/api/v2/silences",
+        "/api/v1/slos", "/api/v1/groups", "/api/v1/oncall"}) {
+    produced += Send("GET", Tocsin() + path).body;
+  }
+  produced += IncidentApi().dump();
+  produced += verify.dump();
+  std::size_t secrets_checked = 0;
+  for (const auto& entry : std::filesystem::directory_iterator(demo_ + "/secrets")) {
+    const std::string secret = Trim(ReadFile(entry.path().string()));
+    ASSERT_GE(secret.size(), 16u) << entry.path();  // a real secret, not an empty file
+    ++secrets_checked;
+    EXPECT_FALSE(Contains(produced, secret))
+        << "the secret in " << entry.path().filename() << " appears in tocsin's output";
+  }
+  EXPECT_GE(secrets_checked, 6u);
   Step("done");
 }
 
