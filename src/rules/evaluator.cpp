@@ -124,10 +124,20 @@ void Evaluator::Impl::OnResult(const std::shared_ptr<Batch>& batch, std::size_t 
                                Result<QueryResult> r) {
   batch->results[i] = std::move(r);
   if (--batch->remaining > 0) return;
-  for (auto g : batch->groups) in_flight.erase(g);
-  // Rules were replaced while the queries ran: their answers belong to the old rules.
+  // Rules or sources were replaced while the queries ran: the answers belong to the old ones.
+  // Applying them would judge the new rules on old queries (or the old rules' state machines
+  // on the new set). Dropped whole, including the in-flight marks: the group numbers now name
+  // the new rule set's groups, whose own evaluations may be in flight.
   if (batch->generation != generation) return;
+  for (auto g : batch->groups) in_flight.erase(g);
   Evaluate(*batch);
+}
+
+void Evaluator::Impl::DiscardInFlight() {
+  ++generation;
+  in_flight.clear();
+  // A discarded batch may have been the one refreshing the error budgets.
+  budget_ever = false;
 }
 
 void Evaluator::Impl::AdoptRestored(const std::string& key, std::uint64_t hash, Duration interval,
@@ -168,7 +178,10 @@ Evaluator::Evaluator(Scheduler& scheduler, Executor& query_executor, AlertSink& 
 
 Evaluator::~Evaluator() { Stop(); }
 
-void Evaluator::SetSources(SourceMap sources) { impl_->sources = std::move(sources); }
+void Evaluator::SetSources(SourceMap sources) {
+  impl_->sources = std::move(sources);
+  impl_->DiscardInFlight();
+}
 
 void Evaluator::SetStateStore(AlertStateStore* store, Executor* store_executor) {
   impl_->store = store;
@@ -248,9 +261,7 @@ void Evaluator::SetRules(std::shared_ptr<const RuleSet> rules) {
     it = exists ? std::next(it) : im.slo_status.erase(it);
   }
   im.rules = std::move(rules);
-  ++im.generation;
-  im.in_flight.clear();
-  im.budget_ever = false;
+  im.DiscardInFlight();
   im.Flush(out, now);
   if (im.running) {
     // Strictly after now: a reload on a tick boundary must not evaluate the same instant twice

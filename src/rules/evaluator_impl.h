@@ -39,6 +39,7 @@ struct SeriesState {
 struct RuleState {
   std::uint64_t hash = 0;
   std::unordered_map<Fingerprint, SeriesState> series;
+  // Since when the rule's query (for "absent/" states: the watched query) has had no series.
   std::optional<TimePoint> absent_since;
 };
 
@@ -72,9 +73,15 @@ struct Output {
 // every tick to find its state.
 Labels AlertLabels(const AlertSpec& spec, const Labels& series);
 
+// Marks a firing alert whose rule's data stopped as a whole: it stays firing on the last values
+// seen, and says so in a `no_data` annotation and at the head of its summary. Idempotent.
+void MarkNoData(Alert& alert, TimePoint since);
+
 }  // namespace evaluator_detail
 
+using evaluator_detail::AlertLabels;
 using evaluator_detail::AlertSpec;
+using evaluator_detail::MarkNoData;
 using evaluator_detail::Output;
 using evaluator_detail::QueryKey;
 using evaluator_detail::Ratios;
@@ -105,6 +112,8 @@ struct Evaluator::Impl : std::enable_shared_from_this<Evaluator::Impl> {
   void RunBatch(std::vector<std::size_t> groups, TimePoint now);
   void OnResult(const std::shared_ptr<Batch>& batch, std::size_t i, Result<QueryResult> r);
   std::size_t Need(Batch& b, const std::string& source, const std::string& expr);
+  // Makes every batch still waiting for answers stale (SetRules, SetSources).
+  void DiscardInFlight();
 
   // --- evaluation -------------------------------------------------------------------------
   void Evaluate(Batch& b);
@@ -112,8 +121,10 @@ struct Evaluator::Impl : std::enable_shared_from_this<Evaluator::Impl> {
                                       const std::string& expr) const;
   void EvaluateSlo(Batch& b, const RuleGroup& g, const SloRule& slo, Output& out);
   void EvaluateThreshold(Batch& b, const RuleGroup& g, const ThresholdRule& rule, Output& out);
+  // `what` ends the summary "No data for <name>: ..." (which query returns nothing).
   void EvaluateAbsent(Batch& b, const std::string& name, const AlertTemplateFields& fields,
-                      Duration absent_after, bool empty, bool known, Output& out);
+                      Duration absent_after, std::string_view what, bool empty, bool known,
+                      Output& out);
   void EvaluateSources(Batch& b, Output& out);
   // Advances one series. Returns the state after.
   void Step(const std::string& key, RuleState& rs, const Labels& labels, bool violating,

@@ -209,20 +209,28 @@ Alert Evaluator::Impl::BuildAlert(const AlertSpec& spec, const Labels& series, T
 
 void Evaluator::Impl::EvaluateThreshold(Batch& b, const RuleGroup& g, const ThresholdRule& rule,
                                         Output& out) {
+  static constexpr std::string_view kWhat = "its query returns no series";
   std::string key = "rule/" + rule.name;
   auto& rs = StateFor(key, DefinitionHash(rule));
   const auto* r = ResultOf(b, g.source, rule.expr);
   if (r == nullptr || !*r) {
     Keep(rs, out);
-    EvaluateAbsent(b, rule.name, rule.alert, rule.absent_after, false, false, out);
+    EvaluateAbsent(b, rule.name, rule.alert, rule.absent_after, kWhat, false, false, out);
     return;
   }
   const auto& samples = (*r)->vector;
-  EvaluateAbsent(b, rule.name, rule.alert, rule.absent_after, samples.empty(), true, out);
+  EvaluateAbsent(b, rule.name, rule.alert, rule.absent_after, kWhat, samples.empty(), true, out);
   if (samples.empty()) {
+    // The rule's data stopped as a whole: firing alerts stay firing, marked, never resolved
+    // for lack of data (rs.absent_since of the rule's own state is when the silence began).
+    if (!rs.absent_since) rs.absent_since = b.now;
+    for (auto& [fp, s] : rs.series) {
+      if (s.p.state == AlertState::kFiring) MarkNoData(s.alert, *rs.absent_since);
+    }
     Keep(rs, out);
     return;
   }
+  rs.absent_since.reset();
   AlertSpec spec{&rule.name, &rule.alert, rule.severity, rule.expr, g.source, {}};
   std::set<Fingerprint> seen;
   for (const auto& s : samples) {

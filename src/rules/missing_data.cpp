@@ -66,9 +66,22 @@ void Evaluator::Impl::EvaluateSources(Batch& b, Output& out) {
   }
 }
 
+namespace evaluator_detail {
+
+void MarkNoData(Alert& alert, TimePoint since) {
+  if (alert.annotations.count("no_data") != 0) return;
+  std::string at = FormatRfc3339(since);
+  alert.annotations["no_data"] =
+      "no data since " + at +
+      ": still firing on the last values seen; it resolves when data shows it healthy";
+  alert.annotations["summary"] = "[no data since " + at + "] " + alert.Annotation("summary");
+}
+
+}  // namespace evaluator_detail
+
 void Evaluator::Impl::EvaluateAbsent(Batch& b, const std::string& name,
                                      const AlertTemplateFields& fields, Duration absent_after,
-                                     bool empty, bool known, Output& out) {
+                                     std::string_view what, bool empty, bool known, Output& out) {
   static const std::string kName = "tocsin_absent_data";
   std::string key = "absent/" + name;
   if (absent_after.count() <= 0) return;
@@ -89,7 +102,7 @@ void Evaluator::Impl::EvaluateAbsent(Batch& b, const std::string& name,
   f.kind = AlertKind::kSymptom;
   f.runbook = "tocsin-source-down.md";
   f.dashboards = fields.dashboards;
-  f.summary = *Template::Parse("No data for {{ $labels.rule }}: its SLI query returns no series");
+  f.summary = *Template::Parse("No data for {{ $labels.rule }}: " + std::string(what));
   f.description = *Template::Parse(
       "The query of {{ $labels.rule }} has returned nothing for longer than {{ $window }}. No "
       "data is not healthy: check the exporter, the scrape job and the metric names.");

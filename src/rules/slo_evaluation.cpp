@@ -8,6 +8,7 @@
 
 #include "rules/evaluator_impl.h"
 #include "tocsin/common/duration.h"
+#include "tocsin/rules/burn_rate.h"
 
 namespace tocsin::rules {
 
@@ -58,8 +59,23 @@ void Evaluator::Impl::EvaluateSlo(Batch& b, const RuleGroup& g, const SloRule& s
     return it->second;
   };
   const double budget = slo.error_budget();
-  bool any_known = false;
-  bool all_empty = true;
+  // No data is judged on the SLO's shortest paging window: the long windows still answer for
+  // hours (the 3d one for days) after the data stops.
+  std::optional<Duration> no_data_window = slo.NoDataWindow();
+  const Result<QueryResult>* nr =
+      no_data_window ? ResultOf(b, g.source, slo.ErrorRatioQuery(*no_data_window)) : nullptr;
+  const bool no_data_known = nr != nullptr && *nr;
+  // Every series of the SLO is gone (not one PSP among others): firing alerts stay firing.
+  const bool silent = no_data_known && (*nr)->vector.empty();
+  if (no_data_known) {
+    status.data_absent = silent;
+    if (!silent) {
+      status.no_data_since.reset();
+    } else if (!status.no_data_since) {
+      status.no_data_since = b.now;
+    }
+  }
+  const TimePoint no_data_since = status.no_data_since.value_or(b.now);
 
   for (const auto& tier : slo.tiers) {
     if (!tier.enabled) continue;
@@ -69,15 +85,29 @@ void Evaluator::Impl::EvaluateSlo(Batch& b, const RuleGroup& g, const SloRule& s
     const auto* lr = ResultOf(b, g.source, long_q);
     const auto* sr = ResultOf(b, g.source, slo.ErrorRatioQuery(tier.short_window));
     if (lr == nullptr || sr == nullptr || !*lr || !*sr) {
+      // The source failed: nothing is known, tocsin_source_down says so. Alerts keep their
+      // state and whatever mark they had.
       Keep(rs, out);
       continue;
     }
-    any_known = true;
-    if (!(*lr)->vector.empty() || !(*sr)->vector.empty()) all_empty = false;
+    const std::size_t first_out = out.alerts.size();
+    // Marks every firing alert of this tier once the tier is done, when the SLO is silent.
+    auto mark_no_data = [&] {
+      if (!silent) return;
+      for (auto& [fp, s] : rs.series) {
+        if (s.p.state == AlertState::kFiring) MarkNoData(s.alert, no_data_since);
+      }
+      for (std::size_t k = first_out; k < out.alerts.size(); ++k) {
+        if (out.alerts[k].firing()) MarkNoData(out.alerts[k], no_data_since);
+      }
+    };
     const auto& longs = CachedRatios(b, **lr, slo.by);
     const auto& shorts = CachedRatios(b, **sr, slo.by);
+    // One of the tier's windows has no series at all: whatever it remembers stays as it is.
+    const bool tier_silent = silent || longs.labels.empty() || shorts.labels.empty();
     if (longs.labels.empty()) {
       Keep(rs, out);
+      mark_no_data();
       continue;
     }
     std::set<Fingerprint> seen;
@@ -98,9 +128,12 @@ void Evaluator::Impl::EvaluateSlo(Batch& b, const RuleGroup& g, const SloRule& s
       const double long_ratio = longs.values[i];
       auto sit = shorts.index.find(longs.fps[i]);
       if (sit == shorts.index.end()) continue;  // no short-window data for this series yet
-      double burn_long = long_ratio / budget;
-      double burn_short = shorts.values[sit->second] / budget;
-      bool violating = burn_long > tier.factor && burn_short > tier.factor;
+      const double short_ratio = shorts.values[sit->second];
+      double burn_long = BurnRate(long_ratio, slo.objective);
+      // Strictly faster than the factor, decided exactly (burn_rate.h): a burn of exactly
+      // 14.4 does not page the 14.4x tier, at any objective.
+      bool violating = CompareBurnRate(long_ratio, slo.objective, tier.factor) > 0 &&
+                       CompareBurnRate(short_ratio, slo.objective, tier.factor) > 0;
       series_of(by, longs.fps[i]).burn_rates[tier.name] = burn_long;
       // The common case at scale: healthy and nothing remembered for this series.
       if (!violating &&
@@ -124,10 +157,12 @@ void Evaluator::Impl::EvaluateSlo(Batch& b, const RuleGroup& g, const SloRule& s
           [&] { return BuildAlert(spec, by, data, *b.rules); }, burn_long, out);
     }
     // A series missing this tick (e.g. a PSP without traffic) keeps its state; one gone for
-    // longer than absent_after is resolved, so a retired PSP cannot page forever.
+    // longer than absent_after while others still answer is resolved, so a retired PSP cannot
+    // page forever. When the SLO's data stopped as a whole nothing is resolved for lack of
+    // data: the outage may well go on, and resolving would page again when data returns.
     for (auto it = rs.series.begin(); it != rs.series.end();) {
       auto& s = it->second;
-      bool gone = seen.count(it->first) == 0 && slo.absent_after.count() > 0 &&
+      bool gone = seen.count(it->first) == 0 && !tier_silent && slo.absent_after.count() > 0 &&
                   b.now - s.last_seen >= slo.absent_after;
       if (!gone) {
         if (seen.count(it->first) == 0 && s.p.state == AlertState::kFiring) {
@@ -145,6 +180,7 @@ void Evaluator::Impl::EvaluateSlo(Batch& b, const RuleGroup& g, const SloRule& s
       out.removed.emplace_back(key, it->first);
       it = rs.series.erase(it);
     }
+    mark_no_data();
   }
 
   if (b.budget) {
@@ -187,9 +223,12 @@ void Evaluator::Impl::EvaluateSlo(Batch& b, const RuleGroup& g, const SloRule& s
     std::set<Fingerprint> seen;
     for (const auto& [fp, st] : series) {
       const Labels& by = st.labels;
-      if (!st.budget_remaining) continue;
+      if (!st.budget_remaining || !st.error_ratio) continue;
       double consumed = 1.0 - *st.budget_remaining;
-      if (consumed < pct / 100.0 && rs.series.empty()) continue;
+      // Budget consumed >= pct % is a burn rate >= pct / 100 over the SLO window; exact like
+      // the tiers, so 80 % spent is at the 80 % line, not a hair under it.
+      bool crossed = CompareBurnRate(*st.error_ratio, slo.objective, pct / 100.0) >= 0;
+      if (!crossed && rs.series.empty()) continue;
       TemplateData data;
       data.numbers["value"] = consumed;
       data.numbers["budget_consumed"] = consumed;
@@ -199,12 +238,14 @@ void Evaluator::Impl::EvaluateSlo(Batch& b, const RuleGroup& g, const SloRule& s
       Labels labels = AlertLabels(spec, by);
       seen.insert(labels.fingerprint());
       Step(
-          key, rs, labels, consumed >= pct / 100.0, 1, 1, b.now,
+          key, rs, labels, crossed, 1, 1, b.now,
           [&] { return BuildAlert(spec, by, data, *b.rules); }, consumed, out);
     }
   }
-  status.data_absent = any_known && all_empty;
-  EvaluateAbsent(b, slo.name, slo.alert, slo.absent_after, all_empty, any_known, out);
+  std::string what =
+      no_data_window ? "its SLI returns no series over the last " + FormatDuration(*no_data_window)
+                     : std::string("its SLI returns no series");
+  EvaluateAbsent(b, slo.name, slo.alert, slo.absent_after, what, silent, no_data_known, out);
 }
 
 }  // namespace tocsin::rules
