@@ -63,6 +63,15 @@ class NoDataTest : public EvaluatorTest {
   void Gap(const std::string& psp, Duration from, Duration to) {
     gaps_[psp] = {FromUnixMillis(0) + from, FromUnixMillis(0) + to};
   }
+  // PSP-A alone, at `ratio`, with a 40-minute gap from t=10m to t=50m: the 1h window never
+  // empties. Evaluates t=0.
+  void StartWithAGap(double ratio) {
+    ratio_["PSP-A"] = ratio;
+    Serve({"PSP-A"});
+    Gap("PSP-A", minutes(10), minutes(50));
+    e_->Start();
+    scheduler_.RunPending();
+  }
   void AdvanceTo(Duration t) { scheduler_.AdvanceTo(FromUnixMillis(0) + t); }
 
   std::vector<Alert> Pages() { return Firing(*e_, "deposit_success_by_psp"); }
@@ -74,11 +83,7 @@ class NoDataTest : public EvaluatorTest {
 };
 
 TEST_F(NoDataTest, AGapInTheShortWindowRaisesAbsentDataWhileTheLongWindowsStillAnswer) {
-  ratio_["PSP-A"] = kHealthy;
-  Serve({"PSP-A"});
-  Gap("PSP-A", minutes(10), minutes(50));  // 40 minutes: the 1h window never empties
-  e_->Start();
-  scheduler_.RunPending();
+  StartWithAGap(kHealthy);
   // The 5m window is silent from t=15m; absent_after (10m) later the no-data alert fires.
   AdvanceTo(minutes(24) + seconds(30));
   EXPECT_TRUE(Firing(*e_, "tocsin_absent_data").empty());
@@ -102,11 +107,7 @@ TEST_F(NoDataTest, AGapInTheShortWindowRaisesAbsentDataWhileTheLongWindowsStillA
 }
 
 TEST_F(NoDataTest, AGapDuringAPageKeepsItFiringMarkedNoDataAndPagesOnce) {
-  ratio_["PSP-A"] = kBurning;
-  Serve({"PSP-A"});
-  Gap("PSP-A", minutes(10), minutes(50));
-  e_->Start();
-  scheduler_.RunPending();
+  StartWithAGap(kBurning);
   ASSERT_EQ(Pages().size(), 3u);  // page_fast, page_slow and ticket
   EXPECT_EQ(sink_.Openings("deposit_success_by_psp"), 3u);
   // Deep in the gap, long after absent_after: still firing, every tier, and marked.
@@ -149,11 +150,7 @@ TEST_F(NoDataTest, AGapDuringAPageKeepsItFiringMarkedNoDataAndPagesOnce) {
 }
 
 TEST_F(NoDataTest, AGapDuringAPageThenHealthyDataResolvesItOnce) {
-  ratio_["PSP-A"] = kBurning;
-  Serve({"PSP-A"});
-  Gap("PSP-A", minutes(10), minutes(50));
-  e_->Start();
-  scheduler_.RunPending();
+  StartWithAGap(kBurning);
   ASSERT_EQ(Pages().size(), 3u);
   AdvanceTo(minutes(49) + seconds(30));
   EXPECT_EQ(Pages().size(), 3u);
@@ -173,11 +170,7 @@ TEST_F(NoDataTest, AGapDuringAPageThenHealthyDataResolvesItOnce) {
 }
 
 TEST_F(NoDataTest, AGapBeforeAPageThenBurningDataPagesOnce) {
-  ratio_["PSP-A"] = kHealthy;
-  Serve({"PSP-A"});
-  Gap("PSP-A", minutes(10), minutes(50));
-  e_->Start();
-  scheduler_.RunPending();
+  StartWithAGap(kHealthy);
   AdvanceTo(minutes(45));
   EXPECT_TRUE(Pages().empty());
   EXPECT_EQ(Firing(*e_, "tocsin_absent_data").size(), 1u);
@@ -191,11 +184,7 @@ TEST_F(NoDataTest, AGapBeforeAPageThenBurningDataPagesOnce) {
 }
 
 TEST_F(NoDataTest, AGapAfterAPageResolvedDoesNotPageAgain) {
-  ratio_["PSP-A"] = kBurning;
-  Serve({"PSP-A"});
-  Gap("PSP-A", minutes(10), minutes(50));
-  e_->Start();
-  scheduler_.RunPending();
+  StartWithAGap(kBurning);
   ASSERT_EQ(Pages().size(), 3u);
   ratio_["PSP-A"] = kHealthy;
   AdvanceTo(minutes(5));

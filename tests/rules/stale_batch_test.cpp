@@ -30,58 +30,52 @@ groups:
 
 class StaleBatchTest : public EvaluatorTest {
  protected:
+  // Installs `rule`, starts, and sends the t=0 query, which waits in queries_. The source
+  // reports a lag of 50 s.
+  std::unique_ptr<Evaluator> StartHeld(const std::string& rule) {
+    auto e = Make(nullptr, &queries_);
+    e->SetRules(Load(rule));
+    e->Start();
+    source_->SetValues("lag_seconds", {{Labels{{"queue", "deposits"}}, 50}});
+    scheduler_.RunPending();
+    EXPECT_EQ(queries_.queued(), 1u);
+    return e;
+  }
+  // Lets every held query answer and delivers the answers; then nothing may be firing.
+  void AnswerAndExpectNothingFiring(const Evaluator& e) {
+    queries_.RunAll();
+    scheduler_.RunPending();
+    EXPECT_TRUE(Firing(e, "queue_lag").empty());
+    EXPECT_EQ(sink_.Count("queue_lag", AlertState::kFiring), 0u);
+  }
+
   QueuedExecutor queries_;
 };
 
 TEST_F(StaleBatchTest, AnswersToTheOldRulesAreNotAppliedAfterSetRules) {
-  auto e = Make(nullptr, &queries_);
-  e->SetRules(Load(LagRule("10")));
-  e->Start();
-  source_->SetValues("lag_seconds", {{Labels{{"queue", "deposits"}}, 50}});
-  scheduler_.RunPending();  // t=0: the query is sent and waits
-  ASSERT_EQ(queries_.queued(), 1u);
+  auto e = StartHeld(LagRule("10"));  // 50 > 10: the t=0 answer violates the old rule
   // The reload raises the threshold above the lag: under the new rule nothing violates.
   e->SetRules(Load(LagRule("100")));
-  queries_.RunAll();
-  scheduler_.RunPending();
-  EXPECT_TRUE(Firing(*e, "queue_lag").empty());
-  EXPECT_EQ(sink_.Count("queue_lag", AlertState::kFiring), 0u);
+  AnswerAndExpectNothingFiring(*e);
   // The next tick asks again under the new rule: still nothing.
   Advance(seconds(30));
-  queries_.RunAll();
-  scheduler_.RunPending();
-  EXPECT_TRUE(Firing(*e, "queue_lag").empty());
-  EXPECT_EQ(sink_.Count("queue_lag", AlertState::kFiring), 0u);
+  AnswerAndExpectNothingFiring(*e);
 }
 
 TEST_F(StaleBatchTest, AnswersFromTheOldSourcesAreNotAppliedAfterSetSources) {
-  auto e = Make(nullptr, &queries_);
-  e->SetRules(Load(LagRule("10")));
-  e->Start();
   // The old source (say, a Prometheus being replaced) still reports a lag.
-  source_->SetValues("lag_seconds", {{Labels{{"queue", "deposits"}}, 50}});
-  scheduler_.RunPending();
-  ASSERT_EQ(queries_.queued(), 1u);
+  auto e = StartHeld(LagRule("10"));
   auto fresh = std::make_shared<testing::FakeSliSource>();
   fresh->SetValues("lag_seconds", {{Labels{{"queue", "deposits"}}, 1}});
   e->SetSources({{"prometheus", fresh}});
-  queries_.RunAll();  // answered by the old source
-  scheduler_.RunPending();
-  EXPECT_TRUE(Firing(*e, "queue_lag").empty());
-  EXPECT_EQ(sink_.Count("queue_lag", AlertState::kFiring), 0u);
+  AnswerAndExpectNothingFiring(*e);  // answered by the old source
   Advance(seconds(30));
-  queries_.RunAll();
-  scheduler_.RunPending();
+  AnswerAndExpectNothingFiring(*e);
   EXPECT_EQ(fresh->queries("lag_seconds"), 1u);
-  EXPECT_TRUE(Firing(*e, "queue_lag").empty());
 }
 
 TEST_F(StaleBatchTest, AStaleBatchDoesNotReleaseTheSameGroupOfTheNewRules) {
-  auto e = Make(nullptr, &queries_);
-  e->SetRules(Load(LagRule("10")));
-  e->Start();
-  source_->SetValues("lag_seconds", {{Labels{{"queue", "deposits"}}, 50}});
-  scheduler_.RunPending();  // batch A (old rules) waits
+  auto e = StartHeld(LagRule("10"));  // batch A (old rules) waits
   e->SetRules(Load(LagRule("20")));
   Advance(seconds(30));  // batch B (new rules, same group number) waits too
   ASSERT_EQ(queries_.queued(), 2u);
