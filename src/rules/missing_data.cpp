@@ -1,4 +1,5 @@
-// Missing data: source health (tocsin_source_down) and SLIs without series (tocsin_absent_data).
+// Missing data: source health (tocsin_source_down), queries without series (tocsin_absent_data)
+// and the no_data mark on firing alerts whose data stopped.
 #include <fmt/format.h>
 #include <spdlog/spdlog.h>
 
