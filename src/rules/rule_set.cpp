@@ -69,6 +69,18 @@ std::string SloRule::ErrorRatioQuery(Duration w) const {
   return fmt::format("1 - (({}) / ({}))", SubstituteWindow(good_query, w), total);
 }
 
+std::optional<Duration> SloRule::NoDataWindow() const {
+  std::optional<Duration> paging, any;
+  for (const auto& t : tiers) {
+    if (!t.enabled) continue;
+    if (!any || t.short_window < *any) any = t.short_window;
+    if (t.severity == Severity::kCritical && (!paging || t.short_window < *paging)) {
+      paging = t.short_window;
+    }
+  }
+  return paging ? paging : any;
+}
+
 std::string_view ComparisonText(Comparison c) {
   switch (c) {
     case Comparison::kGreater:

@@ -27,6 +27,8 @@ std::string SloReportJson(const std::vector<SloStatus>& slos,
     j["objective"] = s.objective;
     j["window"] = FormatDuration(s.window);
     j["data_absent"] = s.data_absent;
+    j["no_data_since"] =
+        s.no_data_since ? nlohmann::json(FormatRfc3339(*s.no_data_since)) : nullptr;
     j["budget_updated_at"] =
         s.budget_updated_at ? nlohmann::json(FormatRfc3339(*s.budget_updated_at)) : nullptr;
     j["series"] = nlohmann::json::array();

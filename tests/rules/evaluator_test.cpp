@@ -8,11 +8,8 @@
 #include <prometheus/registry.h>
 #include <prometheus/text_serializer.h>
 
-#include "fake_sli_source.h"
-#include "support/temp_dir.h"
-#include "tocsin/common/simulated_scheduler.h"
+#include "evaluator_fixture.h"
 #include "tocsin/rules/memory_alert_state_store.h"
-#include "tocsin/rules/rule_loader.h"
 #include "tocsin/rules/rule_metrics.h"
 #include "tocsin/rules/slo_report.h"
 #include "tocsin/rules/sqlite_alert_state_store.h"
@@ -22,19 +19,6 @@ namespace {
 
 using std::chrono::minutes;
 using std::chrono::seconds;
-
-class RecordingSink final : public AlertSink {
- public:
-  void OnAlerts(const std::vector<Alert>& alerts, TimePoint) override {
-    for (const auto& a : alerts) received.push_back(a);
-  }
-  std::size_t Count(std::string_view name, AlertState state) const {
-    std::size_t n = 0;
-    for (const auto& a : received) n += a.Name() == name && a.state == state;
-    return n;
-  }
-  std::vector<Alert> received;
-};
 
 const char* kDepositRules = R"(
 groups:
@@ -68,50 +52,6 @@ groups:
         domain: game-gateway
         runbook: ws-rtt.md
 )";
-
-class EvaluatorTest : public ::testing::Test {
- protected:
-  EvaluatorTest() : scheduler_(FromUnixMillis(0)) {}
-
-  std::shared_ptr<const RuleSet> Load(const std::string& yaml) {
-    auto path = dir_.Write("rules-" + std::to_string(files_++) + ".yaml", yaml);
-    config::Diagnostics diags;
-    RuleLoadOptions options;
-    options.evaluation.default_source = "prometheus";
-    auto set = LoadRuleFiles({path}, options, diags);
-    EXPECT_TRUE(set.has_value()) << diags.ToString();
-    set->source_urls["prometheus"] = "http://prom:9090";
-    set->source_down_after["prometheus"] = 3;
-    set->runbook_base_url = "https://git.example.com/runbooks/";
-    return std::make_shared<const RuleSet>(std::move(*set));
-  }
-
-  std::unique_ptr<Evaluator> Make(AlertStateStore* store = nullptr) {
-    auto e = std::make_unique<Evaluator>(scheduler_, executor_, sink_);
-    e->SetSources({{"prometheus", source_}});
-    e->SetStateStore(store, &executor_);
-    return e;
-  }
-
-  std::string Q(const RuleSet& set, Duration w) { return set.groups[0].slos[0].ErrorRatioQuery(w); }
-
-  void Advance(Duration d) { scheduler_.AdvanceBy(d); }
-
-  std::vector<Alert> Firing(const Evaluator& e, std::string_view name) {
-    std::vector<Alert> out;
-    for (auto& a : e.ActiveAlerts()) {
-      if (a.firing() && a.Name() == name) out.push_back(a);
-    }
-    return out;
-  }
-
-  testing::TempDir dir_;
-  int files_ = 0;
-  SimulatedScheduler scheduler_;
-  InlineExecutor executor_;
-  RecordingSink sink_;
-  std::shared_ptr<testing::FakeSliSource> source_ = std::make_shared<testing::FakeSliSource>();
-};
 
 TEST_F(EvaluatorTest, FastTierFiresWhenBothWindowsBurnAndResolvesWhenTheShortOneStops) {
   auto rules = Load(kDepositRules);

@@ -106,6 +106,59 @@ tests:
       << diags.ToString();
 }
 
+// A rule test can show what a gap in the data does: the 5m window falls silent while the 1h
+// one still answers; the page stays firing and tocsin_absent_data joins it.
+TEST(RuleTestRunnerTest, AGapInTheShortWindowKeepsThePageFiringAndRaisesAbsentData) {
+  testing::TempDir dir;
+  dir.Write("rules.yaml", R"(
+groups:
+  - name: payments
+    interval: 30s
+    slos:
+      - name: deposit_success
+        service: payments-api
+        domain: payments
+        objective: 99.85
+        sli: {error: "err[{{window}}]", total: "all[{{window}}]"}
+        absent_after: 10m
+        runbook: deposit-psp.md
+)");
+  auto path = dir.Write("t.yaml", R"(
+rule_files: [rules.yaml]
+tests:
+  - name: a 40-minute gap during a page
+    interval: 1m
+    input:
+      - slo: deposit_success
+        windows: [5m]
+        series: [{labels: {}, values: "0.05x9 _x40 0.05x20"}]
+      - slo: deposit_success
+        windows: [1h]
+        series: [{labels: {}, values: "0.05x70"}]
+    alert_rule_test:
+      - eval_time: 5m
+        alertname: tocsin_absent_data
+        exp_alerts: []
+      - eval_time: 30m
+        alertname: deposit_success
+        exp_alerts: [{exp_labels: {tier: page_fast}}]
+      - eval_time: 30m
+        alertname: tocsin_absent_data
+        exp_alerts: [{exp_labels: {rule: deposit_success}}]
+      - eval_time: 55m
+        alertname: deposit_success
+        exp_alerts: [{exp_labels: {tier: page_fast}}]
+      - eval_time: 55m
+        alertname: tocsin_absent_data
+        exp_alerts: []
+)");
+  config::Diagnostics diags;
+  auto report = RunRuleTestFile(path, diags);
+  EXPECT_FALSE(report.invalid) << diags.ToString();
+  EXPECT_EQ(report.tests, 1u);
+  EXPECT_EQ(report.failed, 0u) << (report.failures.empty() ? "" : report.failures[0]);
+}
+
 // Every rule and SLO shipped in rules/ appears in a test under rules/tests/.
 TEST(ShippedRulesTest, EveryShippedRuleHasAUnitTest) {
   auto rules_dir = fs::path(TOCSIN_SOURCE_DIR) / "rules";

@@ -33,7 +33,11 @@ struct SloStatus {
   Duration window{};
   std::vector<SloSeriesStatus> series;
   std::optional<TimePoint> budget_updated_at;
+  // The SLO's no-data window (SloRule::NoDataWindow) returned no series at the last
+  // evaluation, since `no_data_since`. Firing alerts of the SLO stay firing meanwhile, marked
+  // with a `no_data` annotation.
   bool data_absent = false;
+  std::optional<TimePoint> no_data_since;
 };
 
 struct SourceHealth {
@@ -67,13 +71,18 @@ struct EvaluatorStats {
 // query Executor, and when every answer is back on the loop it advances the per-series state
 // machines (inactive -> pending -> firing -> resolved) and hands every firing alert and every
 // new resolve to the AlertSink. Multiwindow burn-rate tiers fire when both windows burn faster
-// than the tier's factor; threshold rules after `consecutive` violations and resolve after
-// `resolve_after` good evaluations. A failed query leaves the state of the rules that need it
-// untouched (no data is never green); a source failing `down_after_failures` evaluations in a
-// row raises tocsin_source_down, an SLI without series for `absent_after` raises
-// tocsin_absent_data, and crossing 50 % / 80 % of an error budget raises a non-paging notice.
-// State is persisted through an optional AlertStateStore and survives reloads for unchanged
-// rules. Thread-safety: loop thread only (results come back through Scheduler::Post).
+// than the tier's factor (compared exactly, CompareBurnRate); threshold rules after
+// `consecutive` violations and resolve after `resolve_after` good evaluations. A failed query
+// leaves the state of the rules that need it untouched (no data is never green); a source
+// failing `down_after_failures` evaluations in a row raises tocsin_source_down, an SLO whose
+// no-data window (its shortest paging short window) or a rule whose query has no series for
+// `absent_after` raises tocsin_absent_data, and crossing 50 % / 80 % of an error budget raises
+// a non-paging notice. A firing alert never resolves because its rule's data stopped as a
+// whole: it stays firing with a `no_data` annotation until data shows it healthy; only one
+// series gone while others answer is resolved after `absent_after`. Answers to queries sent
+// before SetRules or SetSources are discarded. State is persisted through an optional
+// AlertStateStore and survives reloads for unchanged rules. Thread-safety: loop thread only
+// (results come back through Scheduler::Post).
 class Evaluator {
  public:
   using SourceMap = std::map<std::string, std::shared_ptr<source::SliSource>>;
@@ -84,13 +93,16 @@ class Evaluator {
   Evaluator(const Evaluator&) = delete;
   Evaluator& operator=(const Evaluator&) = delete;
 
+  // Installs sources (first load or reload); evaluations still waiting for answers from the
+  // previous ones are discarded.
   void SetSources(SourceMap sources);
   // Durable state; writes run on `store_executor` (one thread keeps them in order).
   void SetStateStore(AlertStateStore* store, Executor* store_executor);
   // Loads persisted state; applied to rules with unchanged definitions by SetRules.
   Result<void> RestoreState();
   // Installs rules (first load or reload). State of unchanged rules is kept; alerts of removed
-  // or changed rules are resolved.
+  // or changed rules are resolved. Evaluations still waiting for answers are discarded: their
+  // queries belong to the previous rules.
   void SetRules(std::shared_ptr<const RuleSet> rules);
   void SetObserver(TransitionObserver observer);
 

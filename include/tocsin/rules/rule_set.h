@@ -75,7 +75,13 @@ struct SloRule {
   std::string file;
   int line = 0;
 
+  // For display only (1 - 0.999 is not 0.001 in doubles): alerting compares burn rates with
+  // CompareBurnRate (burn_rate.h), which is exact.
   double error_budget() const { return 1.0 - objective / 100.0; }
+  // The window whose silence means "no data" for this SLO: the shortest short window of its
+  // enabled paging (critical) tiers, or of all enabled tiers when none pages. Long windows
+  // keep answering for hours after the data stops, so they cannot tell. Empty without tiers.
+  std::optional<Duration> NoDataWindow() const;
   // The error ratio over `window` as one PromQL expression. Rules that share an SLI share
   // these expressions, and the evaluator sends each distinct one once per tick.
   std::string ErrorRatioQuery(Duration window) const;
