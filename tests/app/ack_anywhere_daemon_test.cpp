@@ -66,11 +66,15 @@ api:
                                {kSlackSecret, kPdSecret, http::Sha256Hex(kResponderToken),
                                 http::Sha256Hex(kViewerToken), http::Sha256Hex(kTinyToken)}));
     port_ = testing::FreePort();
+    StartDaemon("tocsin.log");
+  }
+
+  void StartDaemon(const std::string& log_file) {
     daemon_ = std::make_unique<Process>(
         std::vector<std::string>{TOCSIN_BINARY, "serve", "--config", config_, "--listen",
                                  "127.0.0.1:" + std::to_string(port_), "--data-dir",
                                  dir_.path() + "/data"},
-        std::vector<std::string>{}, dir_.path() + "/tocsin.log");
+        std::vector<std::string>{}, dir_.path() + "/" + log_file);
     ASSERT_TRUE(testing::WaitForPort(port_, 10s));
   }
 
@@ -155,12 +159,7 @@ api:
   void RestartDaemon() {
     ASSERT_TRUE(daemon_->Signal(SIGTERM));
     ASSERT_TRUE(daemon_->Wait(10s).has_value());
-    daemon_ = std::make_unique<Process>(
-        std::vector<std::string>{TOCSIN_BINARY, "serve", "--config", config_, "--listen",
-                                 "127.0.0.1:" + std::to_string(port_), "--data-dir",
-                                 dir_.path() + "/data"},
-        std::vector<std::string>{}, dir_.path() + "/tocsin-restarted.log");
-    ASSERT_TRUE(testing::WaitForPort(port_, 10s));
+    StartDaemon("tocsin-restarted.log");
   }
 
   HttpClientResponse PagerDutyWebhook(const std::string& type, const std::string& dedup_key,

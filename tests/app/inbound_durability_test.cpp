@@ -200,6 +200,13 @@ class InboundDurabilityTest : public ::testing::Test {
     });
     return out;
   }
+  // The incident's timeline holds exactly one `kind` event, by `actor`, from `origin`.
+  void ExpectOnce(const std::string& kind, const std::string& actor, const std::string& origin) {
+    auto events = Events(kind);
+    ASSERT_EQ(events.size(), 1u) << kind;
+    EXPECT_EQ(events[0].actor, actor);
+    EXPECT_EQ(json::parse(events[0].data)["origin"], origin);
+  }
   std::string State() {
     std::string state;
     process_->OnLoop([&] {
@@ -248,10 +255,7 @@ TEST_F(InboundDurabilityTest, WebhookWhoseAckCannotBeStoredIs503AndItsRetryIsAct
   auto [again_status, again] = PagerDuty(body, "wh-1");
   EXPECT_EQ(again_status, 200);
   EXPECT_EQ(again["outcome"], "duplicate");
-  auto acks = Events("acknowledged");
-  ASSERT_EQ(acks.size(), 1u);
-  EXPECT_EQ(acks[0].actor, "pagerduty:Olena Kovalenko");
-  EXPECT_EQ(json::parse(acks[0].data)["origin"], "pagerduty");
+  ExpectOnce("acknowledged", "pagerduty:Olena Kovalenko", "pagerduty");
 }
 
 TEST_F(InboundDurabilityTest, AckOfAnAcknowledgedIncidentRecordsItsDeliveryAlone) {
@@ -286,10 +290,7 @@ TEST_F(InboundDurabilityTest, PagerDutyBodyReplayedUnderANewWebhookIdAfterAResta
   auto [replay_status, replay] = PagerDuty(body, "wh-chosen-by-the-replayer");
   EXPECT_EQ(replay_status, 200);
   EXPECT_EQ(replay["outcome"], "duplicate");
-  auto resolved = Events("resolved");
-  ASSERT_EQ(resolved.size(), 1u);
-  EXPECT_EQ(resolved[0].actor, "pagerduty:Olena Kovalenko");
-  EXPECT_EQ(json::parse(resolved[0].data)["origin"], "pagerduty");
+  ExpectOnce("resolved", "pagerduty:Olena Kovalenko", "pagerduty");
 }
 
 // Regression: Slack's replay cache lived in memory only, so a captured signed request sent
@@ -311,10 +312,7 @@ TEST_F(InboundDurabilityTest, SlackCommandReplayedAfterARestartIsRefused) {
   EXPECT_EQ(replay.status, 401);
   EXPECT_EQ(replay.body, "replayed request\n");
   EXPECT_EQ(Post("/slack/command", who, who_headers).status, 401);
-  auto acks = Events("acknowledged");
-  ASSERT_EQ(acks.size(), 1u);
-  EXPECT_EQ(acks[0].actor, "l1a");
-  EXPECT_EQ(json::parse(acks[0].data)["origin"], "slack");
+  ExpectOnce("acknowledged", "l1a", "slack");
 
   // A new request (new signature) by the same person is answered, truthfully.
   auto again = Post("/slack/command", ack, SlackHeaders(ack));
@@ -335,7 +333,7 @@ TEST_F(InboundDurabilityTest, SlackClickReplayedAfterARestartIsRefused) {
   EXPECT_EQ(process_->Answer(1), id_ + " resolved: Deposit success 97.2 % at PSP-A");
   Restart();
   EXPECT_EQ(Post("/slack/interactivity", click, headers).status, 401);
-  EXPECT_EQ(Events("resolved").size(), 1u);
+  ExpectOnce("resolved", "l1a", "slack");
 }
 
 TEST_F(InboundDurabilityTest, SlackClickWhoseAckCannotBeStoredSaysSoAndChangesNothing) {
@@ -373,10 +371,7 @@ TEST_F(InboundDurabilityTest, OpsgenieCloseActsOnceAcrossARestart) {
   auto again = Post("/webhooks/opsgenie", body, {{"X-Tocsin-Token", kOgToken}});
   EXPECT_EQ(again.status, 200);
   EXPECT_EQ(json::parse(again.body)["outcome"], "duplicate");
-  auto resolved = Events("resolved");
-  ASSERT_EQ(resolved.size(), 1u);
-  EXPECT_EQ(resolved[0].actor, "opsgenie:olena@example.com");
-  EXPECT_EQ(json::parse(resolved[0].data)["origin"], "opsgenie");
+  ExpectOnce("resolved", "opsgenie:olena@example.com", "opsgenie");
 }
 
 }  // namespace
