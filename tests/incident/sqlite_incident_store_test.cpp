@@ -209,5 +209,26 @@ TEST_F(SqliteIncidentTest, DeliveryIsRecordedWithItsChangeOnceAndSurvivesReopeni
   EXPECT_EQ(sql_->Timeline("INC-1").value().size(), kinds_before);
 }
 
+// Databases written before deliveries moved to the incident store keep their table (created
+// by the "http" module's migration, same columns) and the deliveries in it.
+TEST_F(SqliteIncidentTest, DeliveriesRecordedBeforeTheUpgradeAreStillKnown) {
+  {
+    auto db = store::Database::Open(path_);
+    ASSERT_TRUE(db);
+    ASSERT_TRUE((*db)->Migrate(
+        {{"http", 1,
+          "CREATE TABLE inbound_deliveries (provider TEXT NOT NULL, id TEXT NOT NULL,"
+          " seen_at INTEGER NOT NULL, PRIMARY KEY (provider, id));"
+          "CREATE INDEX inbound_deliveries_seen ON inbound_deliveries(seen_at);"
+          "INSERT INTO inbound_deliveries VALUES ('opsgenie', 'a1/Close/1', 1795312391000);"}}));
+  }
+  OpenDb();
+  EXPECT_TRUE(sql_->HasDelivery("opsgenie", "a1/Close/1").value());
+  auto again = sql_->RecordDelivery({"opsgenie", "a1/Close/1", At(minutes(0))});
+  ASSERT_FALSE(again);
+  EXPECT_EQ(again.error().kind(), Error::Kind::kConflict);
+  EXPECT_TRUE(sql_->RecordDelivery({"pagerduty", "01EVT", At(minutes(0))}));
+}
+
 }  // namespace
 }  // namespace tocsin::incident
