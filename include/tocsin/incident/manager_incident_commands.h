@@ -18,10 +18,9 @@ namespace tocsin::incident {
 // transaction of the change it causes (acknowledge, resolve, note), alone when nothing changes;
 // an escalation records its key first and then pages (its pages are committed by the
 // escalation engine), so a failed escalation is not retried by a replay: the person asks again.
-// Actions from Slack, the API or the CLI need a roster person as actor (kUnauthorized otherwise);
-// provider actors
-// ("pagerduty:Olena Kovalenko") are accepted because the provider authenticated them and the
-// webhook signature authenticated the provider.
+// Actions from Slack, the API or the CLI need a roster person as actor (kUnauthorized
+// otherwise); provider actors ("pagerduty:Olena Kovalenko") are accepted because the provider
+// authenticated them and the webhook signature authenticated the provider.
 //
 // Thread-safety: loop thread only, like the manager.
 class ManagerIncidentCommands final : public http::IncidentCommands {
