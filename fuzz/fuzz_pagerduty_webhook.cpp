@@ -8,7 +8,7 @@
 
 extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size) {
   std::string_view body(reinterpret_cast<const char*>(data), size);
-  (void)tocsin::http::ParsePagerDutyWebhook(body, "");
+  (void)tocsin::http::ParsePagerDutyWebhook(body);
   (void)tocsin::http::VerifyPagerDutySignature(body.substr(0, 200), body, {"secret"});
   return 0;
 }

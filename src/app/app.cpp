@@ -178,9 +178,8 @@ struct App::Impl {
   std::unique_ptr<http::ApiAuthenticator> api_auth;
   std::unique_ptr<incident::ManagerIncidentCommands> incident_commands;
   std::unique_ptr<incident::RosterPersonDirectory> people;
-  std::unique_ptr<http::DeliveryLog> inbound_deliveries;  // in `database`, across restarts
-  std::unique_ptr<CurlHttpClient> slack_client;           // answers to Slack's response_url
-  std::unique_ptr<WorkerPool> slack_workers;              // ... posted off the loop
+  std::unique_ptr<CurlHttpClient> slack_client;  // answers to Slack's response_url
+  std::unique_ptr<WorkerPool> slack_workers;     // ... posted off the loop
   std::unique_ptr<http::InboundHandlers> inbound;
   Result<void> StartInbound();
   void ReconfigureInbound();
@@ -399,13 +398,10 @@ Result<void> App::Impl::StartInbound() {
   incident_commands = std::make_unique<incident::ManagerIncidentCommands>(*incidents, clock);
   people = std::make_unique<incident::RosterPersonDirectory>(
       [this] { return incidents->schedule(); }, clock);
-  auto log = http::MakeSqliteDeliveryLog(*database);
-  if (!log) return Fail(log.error());
-  inbound_deliveries = std::move(*log);
   slack_client = std::make_unique<CurlHttpClient>();
   slack_workers = std::make_unique<WorkerPool>(2);
   inbound = std::make_unique<http::InboundHandlers>(
-      InboundConfigOf(config->main), *incident_commands, *people, *inbound_deliveries, scheduler,
+      InboundConfigOf(config->main), *incident_commands, *people, scheduler,
       http::MakeResponseUrlPoster(*slack_client, *slack_workers), *registry);
   inbound->SetSilenceCommand(
       [this](const std::vector<std::string>& words, const std::string& actor) {

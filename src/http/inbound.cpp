@@ -3,6 +3,7 @@
 #include <nlohmann/json.hpp>
 
 #include "tocsin/http/http_types.h"
+#include "tocsin/http/signatures.h"
 
 namespace tocsin::http {
 
@@ -32,6 +33,9 @@ std::string Field(const std::vector<std::pair<std::string, std::string>>& form,
   }
   return {};
 }
+
+// The delivery key of a body that carries no id of its own.
+std::string BodyKey(std::string_view body) { return "sha256:" + Sha256Hex(body); }
 
 Result<json> ParseJson(std::string_view text, std::string_view what) {
   json j = json::parse(text, nullptr, /*allow_exceptions=*/false);
@@ -100,8 +104,7 @@ Result<SlashCommand> ParseSlashCommand(std::string_view form_body) {
   return c;
 }
 
-Result<ProviderIncidentEvent> ParsePagerDutyWebhook(std::string_view body,
-                                                    std::string_view webhook_id) {
+Result<ProviderIncidentEvent> ParsePagerDutyWebhook(std::string_view body) {
   auto j = ParseJson(body, "webhook body");
   if (!j) return Fail(j.error());
   const json& event = Child(*j, "event");
@@ -110,7 +113,10 @@ Result<ProviderIncidentEvent> ParsePagerDutyWebhook(std::string_view body,
   e.provider = "pagerduty";
   e.raw_type = Str(event, "event_type");
   if (e.raw_type.empty()) return Fail(Error::Invalid("missing event.event_type"));
-  e.delivery_id = webhook_id.empty() ? Str(event, "id") : std::string(webhook_id);
+  // Only the body is signed: a replayed body under a new X-Webhook-Id header is the same
+  // delivery. A body without an event id (PagerDuty always sends one) is keyed by its bytes.
+  e.delivery_id = Str(event, "id");
+  if (e.delivery_id.empty()) e.delivery_id = BodyKey(body);
   static const std::pair<const char*, const char*> kActions[] = {
       {"incident.acknowledged", "acknowledge"},
       {"incident.resolved", "resolve"},
@@ -152,11 +158,12 @@ Result<ProviderIncidentEvent> ParseOpsgenieWebhook(std::string_view body) {
   e.actor = Str(alert, "username");
   e.note = Str(alert, "note");
   // Opsgenie sends no delivery id; the alert id plus action and update time identifies one.
-  std::string updated;
-  if (const json& at = Child(alert, "updatedAt"); at.is_number()) {
-    updated = std::to_string(at.get<long long>());
-  }
-  e.delivery_id = Str(alert, "alertId") + "/" + e.raw_type + "/" + updated;
+  // Without them, the body's bytes do.
+  const json& at = Child(alert, "updatedAt");
+  const std::string alert_id = Str(alert, "alertId");
+  e.delivery_id = !alert_id.empty() && at.is_number_integer()
+                      ? alert_id + "/" + e.raw_type + "/" + std::to_string(at.get<long long>())
+                      : BodyKey(body);
   return e;
 }
 

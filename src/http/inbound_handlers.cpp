@@ -14,7 +14,6 @@
 #include "tocsin/common/http_client.h"
 #include "tocsin/http/inbound.h"
 #include "tocsin/http/signatures.h"
-#include "tocsin/store/database.h"
 
 namespace tocsin::http {
 
@@ -52,57 +51,6 @@ namespace {
 
 using nlohmann::json;
 
-class MemoryDeliveryLog final : public DeliveryLog {
- public:
-  bool SeenBefore(const std::string& provider, const std::string& id, TimePoint) override {
-    return !seen_.insert(provider + "\n" + id).second;
-  }
-
- private:
-  std::set<std::string> seen_;
-};
-
-class SqliteDeliveryLog final : public DeliveryLog {
- public:
-  explicit SqliteDeliveryLog(store::Database& db) : db_(db) {}
-  bool SeenBefore(const std::string& provider, const std::string& id, TimePoint now) override {
-    bool seen = false;
-    auto r = db_.Transaction([&](store::Database& db) -> Result<void> {
-      auto q = db.Prepare("SELECT 1 FROM inbound_deliveries WHERE provider = ? AND id = ?");
-      if (!q) return Fail(q.error());
-      q->Bind(1, provider).Bind(2, id);
-      auto row = q->Step();
-      if (!row) return Fail(row.error());
-      if (*row) {
-        seen = true;
-        return {};
-      }
-      auto ins = db.Prepare("INSERT INTO inbound_deliveries(provider, id, seen_at) VALUES (?,?,?)");
-      if (!ins) return Fail(ins.error());
-      ins->Bind(1, provider).Bind(2, id).Bind(3, static_cast<std::int64_t>(ToUnixMillis(now)));
-      if (auto e = ins->Run(); !e) return e;
-      if (++inserts_ % 1000 == 0) {
-        auto prune = db.Prepare("DELETE FROM inbound_deliveries WHERE seen_at < ?");
-        if (!prune) return Fail(prune.error());
-        prune->Bind(1, static_cast<std::int64_t>(ToUnixMillis(now) - 72LL * 3600 * 1000));
-        return prune->Run();
-      }
-      return {};
-    });
-    if (!r) {
-      // Failing open would act twice on a retried delivery; failing closed could drop one.
-      // Acting twice is harmless (acks are idempotent), dropping is not: treat as new.
-      spdlog::error("inbound: delivery log unavailable: {}", r.error().message());
-      return false;
-    }
-    return seen;
-  }
-
- private:
-  store::Database& db_;
-  std::uint64_t inserts_ = 0;
-};
-
 std::string Ephemeral(const std::string& text) {
   return json{{"response_type", "ephemeral"}, {"replace_original", false}, {"text", text}}.dump();
 }
@@ -113,19 +61,6 @@ std::string Upper(std::string s) {
 }
 
 }  // namespace
-
-std::unique_ptr<DeliveryLog> MakeMemoryDeliveryLog() {
-  return std::make_unique<MemoryDeliveryLog>();
-}
-
-Result<std::unique_ptr<DeliveryLog>> MakeSqliteDeliveryLog(store::Database& db) {
-  auto m = db.Migrate({{"http", 1,
-                        "CREATE TABLE inbound_deliveries (provider TEXT NOT NULL, id TEXT NOT NULL,"
-                        " seen_at INTEGER NOT NULL, PRIMARY KEY (provider, id));"
-                        "CREATE INDEX inbound_deliveries_seen ON inbound_deliveries(seen_at);"}});
-  if (!m) return Fail(m.error());
-  return std::unique_ptr<DeliveryLog>(std::make_unique<SqliteDeliveryLog>(db));
-}
 
 InboundHandlers::ResponseUrlPoster MakeResponseUrlPoster(HttpClient& client, Executor& executor) {
   return [&client, &executor](const std::string& url, const std::string& body) {
@@ -149,12 +84,11 @@ InboundHandlers::ResponseUrlPoster MakeResponseUrlPoster(HttpClient& client, Exe
 }
 
 struct InboundHandlers::Impl {
-  Impl(InboundConfig c, IncidentCommands& i, PersonDirectory& p, DeliveryLog& d, Scheduler& s,
+  Impl(InboundConfig c, IncidentCommands& i, PersonDirectory& p, Scheduler& s,
        ResponseUrlPoster post, prometheus::Registry& registry)
       : config(std::move(c)),
         incidents(i),
         people(p),
-        deliveries(d),
         scheduler(s),
         poster(std::move(post)),
         requests(prometheus::BuildCounter()
@@ -166,9 +100,12 @@ struct InboundHandlers::Impl {
     requests.Add({{"endpoint", endpoint}, {"outcome", outcome}}).Increment();
   }
 
-  // Checks the Slack signature and the replay cache. Returns a response to send when the
-  // request must be refused.
-  std::optional<Response> CheckSlack(const Request& req, const char* endpoint) {
+  // Checks the Slack signature, then that the request was not processed before: a captured
+  // request replayed inside the window carries a valid signature, so the signature is the
+  // request's delivery key, stored durably with what the request did (a replay after a restart
+  // is refused too). Returns a response to send when the request must be refused; otherwise
+  // `key` is the request's delivery key, in flight until Done(key).
+  std::optional<Response> CheckSlack(const Request& req, const char* endpoint, DeliveryKey& key) {
     if (config.slack_signing_secret.empty()) {
       Count(endpoint, "not_configured");
       return Response::Text(404, "Slack is not configured (providers.slack.signing_secret)\n");
@@ -185,21 +122,52 @@ struct InboundHandlers::Impl {
       return Response::Text(SignatureCheckStatus(check),
                             std::string(SignatureCheckName(check)) + "\n");
     }
-    // A captured request replayed inside the window carries a valid signature: remember the
-    // signatures seen until they would have expired anyway.
-    for (auto it = seen_signatures.begin(); it != seen_signatures.end();) {
-      it = it->second < now ? seen_signatures.erase(it) : std::next(it);
+    // The key is the signature as verified, without the blanks the check tolerates around it:
+    // a replay with a space added is the same request.
+    std::string_view verified = sig;
+    verified.remove_prefix(std::min(verified.size(), verified.find_first_not_of(" \t")));
+    verified = verified.substr(0, verified.find_last_not_of(" \t") + 1);
+    key = DeliveryKey{"slack", std::string(verified)};
+    bool replayed = in_flight.count(key.id) > 0;
+    if (!replayed) {
+      auto seen = incidents.Processed(key);
+      if (!seen) {
+        Count(endpoint, "failed");
+        spdlog::error("slack: cannot check {} for a replay: {}", req.path, seen.error().message());
+        return Response::Text(503,
+                              "tocsin cannot check this request for a replay right now; nothing "
+                              "was done\n");
+      }
+      replayed = *seen;
     }
-    if (!seen_signatures.emplace(sig, now + config.replay_window * 2).second) {
+    if (replayed) {
       Count(endpoint, "replayed");
       spdlog::warn("slack: refused a replayed request from {}", req.remote_address);
       return Response::Text(401, "replayed request\n");
     }
+    in_flight.insert(key.id);
     return std::nullopt;
+  }
+
+  void Done(const DeliveryKey& key) { in_flight.erase(key.id); }
+
+  // Records a Slack request that asks for nothing Act does (who, status, a silence, a
+  // refusal), so that its replay is refused; the answer when it cannot be recorded.
+  std::optional<std::string> Claim(const std::optional<DeliveryKey>& key) {
+    if (!key) return std::nullopt;
+    auto r = incidents.RecordProcessed(*key);
+    if (r) return std::nullopt;
+    if (r.error().kind() == Error::Kind::kConflict) {
+      return "This request was already handled; nothing was done again.";
+    }
+    spdlog::error("slack: cannot record a request: {}", r.error().message());
+    return "tocsin could not record this request (" + r.error().message() +
+           "), so nothing was done. Try again.";
   }
 
   std::string ActAndDescribe(const ActionRequest& request) {
     auto r = incidents.Act(request);
+    if (r && r->duplicate) return "This request was already handled; nothing was done again.";
     if (!r) {
       if (r.error().kind() == Error::Kind::kUnauthorized) {
         return "You may not act on " + request.incident_ref + ": " + r.error().message();
@@ -208,8 +176,11 @@ struct InboundHandlers::Impl {
         return "No incident " + request.incident_ref + ". `" + config.slash_command +
                " incidents` lists the open ones.";
       }
+      const bool retry =
+          r.error().kind() == Error::Kind::kIo || r.error().kind() == Error::Kind::kTransient;
       return "Could not " + std::string(IncidentActionName(request.action)) + " " +
-             request.incident_ref + ": " + r.error().message();
+             request.incident_ref + ": " + r.error().message() + ". Nothing was changed" +
+             (retry ? "; try again." : ".");
     }
     std::string verb = request.action == IncidentAction::kAcknowledge ? "acknowledged"
                        : request.action == IncidentAction::kResolve   ? "resolved"
@@ -224,39 +195,43 @@ struct InboundHandlers::Impl {
   }
 
   void HandleInteractivity(const Request& req, Respond respond) {
-    if (auto refused = CheckSlack(req, "slack_interactivity")) return respond(*refused);
+    DeliveryKey key;
+    if (auto refused = CheckSlack(req, "slack_interactivity", key)) return respond(*refused);
     auto action = ParseSlackInteraction(req.body);
     if (!action) {
+      Done(key);
       Count("slack_interactivity", "malformed");
       return respond(Response::Text(400, action.error().message() + "\n"));
     }
     Count("slack_interactivity", "accepted");
-    // Slack wants its answer within 3 s: answer now, act on the next loop turn.
+    // Slack wants its answer within 3 s: answer now, act on the next loop turn. The outcome,
+    // failures included, reaches the person through response_url.
     respond(Response::Text(200, ""));
-    scheduler.Post([this, a = *action] {
-      std::string answer;
-      auto person = people.BySlackUserId(a.user_id);
-      if (!person) {
-        answer = "You (Slack user " + a.user_id +
-                 ") are not in the tocsin roster, so tocsin cannot act for you. Ask the on-call "
-                 "lead to add your slack_user_id to config/roster.yaml.";
-      } else {
-        IncidentAction act;
-        if (a.action_id == "tocsin_ack") {
-          act = IncidentAction::kAcknowledge;
-        } else if (a.action_id == "tocsin_resolve") {
-          act = IncidentAction::kResolve;
-        } else if (a.action_id == "tocsin_escalate") {
-          act = IncidentAction::kEscalate;
-        } else {
-          answer = "Unknown action " + a.action_id;
-          if (!a.response_url.empty()) poster(a.response_url, Ephemeral(answer));
-          return;
-        }
-        answer = ActAndDescribe({a.value, act, person->id, ActionOrigin::kSlack, ""});
-      }
+    scheduler.Post([this, a = *action, key] {
+      std::string answer = Click(a, key);
+      Done(key);
       if (!a.response_url.empty()) poster(a.response_url, Ephemeral(answer));
     });
+  }
+
+  std::string Click(const SlackAction& a, const DeliveryKey& key) {
+    auto person = people.BySlackUserId(a.user_id);
+    if (!person) {
+      if (auto refused = Claim(key)) return *refused;
+      return "You (Slack user " + a.user_id +
+             ") are not in the tocsin roster, so tocsin cannot act for you. Ask the on-call "
+             "lead to add your slack_user_id to config/roster.yaml.";
+    }
+    static const std::map<std::string, IncidentAction> kButtons = {
+        {"tocsin_ack", IncidentAction::kAcknowledge},
+        {"tocsin_resolve", IncidentAction::kResolve},
+        {"tocsin_escalate", IncidentAction::kEscalate}};
+    auto it = kButtons.find(a.action_id);
+    if (it == kButtons.end()) {
+      if (auto refused = Claim(key)) return *refused;
+      return "Unknown action " + a.action_id;
+    }
+    return ActAndDescribe({a.value, it->second, person->id, ActionOrigin::kSlack, "", key});
   }
 
   std::string Help() const {
@@ -268,7 +243,21 @@ struct InboundHandlers::Impl {
            " silence DURATION matcher… [-- comment] — silence alerts";
   }
 
-  std::string Slash(const std::vector<std::string>& words, const std::string& slack_user) {
+  // The answer to a slash command. `key`, when given, is the request's delivery key: stored
+  // with the incident change it causes, or alone (first) for anything else.
+  std::string Slash(const std::vector<std::string>& words, const std::string& slack_user,
+                    const std::optional<DeliveryKey>& key) {
+    static const std::map<std::string, IncidentAction> kVerbs = {
+        {"ack", IncidentAction::kAcknowledge},
+        {"acknowledge", IncidentAction::kAcknowledge},
+        {"resolve", IncidentAction::kResolve},
+        {"escalate", IncidentAction::kEscalate},
+        {"note", IncidentAction::kNote}};
+    auto action = words.empty() ? kVerbs.end() : kVerbs.find(words[0]);
+    auto person = people.BySlackUserId(slack_user);
+    if (action == kVerbs.end() || !person || words.size() < 2) {
+      if (auto refused = Claim(key)) return *refused;
+    }
     if (words.empty() || words[0] == "help") return Help();
     const std::string& verb = words[0];
     if (verb == "who") return Who(words.size() > 1 ? words[1] : "");
@@ -289,7 +278,6 @@ struct InboundHandlers::Impl {
       }
       return out;
     }
-    auto person = people.BySlackUserId(slack_user);
     if (!person) {
       return "You (Slack user " + slack_user +
              ") are not in the tocsin roster; only rostered people can change incidents or "
@@ -299,20 +287,14 @@ struct InboundHandlers::Impl {
       if (!silence_command) return "Silences are not available here.";
       return silence_command(std::vector<std::string>(words.begin() + 1, words.end()), person->id);
     }
-    static const std::map<std::string, IncidentAction> kVerbs = {
-        {"ack", IncidentAction::kAcknowledge},
-        {"acknowledge", IncidentAction::kAcknowledge},
-        {"resolve", IncidentAction::kResolve},
-        {"escalate", IncidentAction::kEscalate},
-        {"note", IncidentAction::kNote}};
-    auto it = kVerbs.find(verb);
-    if (it == kVerbs.end()) return "Unknown command \"" + verb + "\".\n" + Help();
+    if (action == kVerbs.end()) return "Unknown command \"" + verb + "\".\n" + Help();
     if (words.size() < 2)
       return "Which incident? e.g. `" + config.slash_command + " " + verb + " INC-42`";
     std::string text;
     for (std::size_t i = 2; i < words.size(); ++i) text += (text.empty() ? "" : " ") + words[i];
-    if (it->second == IncidentAction::kNote && text.empty()) return "A note needs text.";
-    return ActAndDescribe({Upper(words[1]), it->second, person->id, ActionOrigin::kSlack, text});
+    if (action->second == IncidentAction::kNote && text.empty()) return "A note needs text.";
+    return ActAndDescribe(
+        {Upper(words[1]), action->second, person->id, ActionOrigin::kSlack, text, key});
   }
 
   std::string Who(const std::string& team) {
@@ -325,27 +307,67 @@ struct InboundHandlers::Impl {
   }
 
   void HandleSlash(const Request& req, Respond respond) {
-    if (auto refused = CheckSlack(req, "slack_command")) return respond(*refused);
+    DeliveryKey key;
+    if (auto refused = CheckSlack(req, "slack_command", key)) return respond(*refused);
     auto cmd = ParseSlashCommand(req.body);
     if (!cmd) {
+      Done(key);
       Count("slack_command", "malformed");
       return respond(Response::Text(400, cmd.error().message() + "\n"));
     }
     Count("slack_command", "accepted");
-    respond(Response::Json(200, Ephemeral(Slash(cmd->words, cmd->user_id))));
+    // Slack shows the person only a 200's body, so failures are answered there, saying that
+    // nothing was done; Slack never re-sends a slash command, the person does.
+    std::string answer = Slash(cmd->words, cmd->user_id, key);
+    Done(key);
+    respond(Response::Json(200, Ephemeral(answer)));
   }
 
-  void ApplyProviderEvent(const ProviderIncidentEvent& e, ActionOrigin origin) {
-    if (e.action != "acknowledge" && e.action != "resolve") return;
+  // Acts on a provider's event before answering, so that a 2xx means the effect is durable,
+  // and answers what happened. A failure is a 503: the provider retries, and since the
+  // delivery was not recorded, the retry is acted on.
+  Response ApplyProviderEvent(const ProviderIncidentEvent& e, ActionOrigin origin,
+                              const char* endpoint) {
+    auto answer = [&](int status, const char* outcome, const std::string& message,
+                      const std::optional<ActionOutcome>& out = std::nullopt) {
+      Count(endpoint, outcome);
+      json body = {{"outcome", outcome}, {"message", message}, {"delivery", e.delivery_id}};
+      if (out) {
+        body["incident"] = out->incident_id;
+        body["state"] = out->state;
+      }
+      return Response::Json(status, body.dump() + "\n");
+    };
+    if (e.action != "acknowledge" && e.action != "resolve") {
+      return answer(200, "ignored", "tocsin does not act on " + e.raw_type + "; nothing done");
+    }
+    const IncidentAction action =
+        e.action == "acknowledge" ? IncidentAction::kAcknowledge : IncidentAction::kResolve;
     ActionRequest r{
-        e.incident_key,
-        e.action == "acknowledge" ? IncidentAction::kAcknowledge : IncidentAction::kResolve,
-        e.provider + ":" + (e.actor.empty() ? "unknown" : e.actor), origin, ""};
+        e.incident_key, action, e.provider + ":" + (e.actor.empty() ? "unknown" : e.actor),
+        origin,         "",     DeliveryKey{e.provider, e.delivery_id}};
     auto out = incidents.Act(r);
     if (!out) {
-      spdlog::info("{}: {} for {} not applied: {}", e.provider, e.action, e.incident_key,
-                   out.error().message());
+      if (out.error().kind() == Error::Kind::kNotFound) {
+        spdlog::info("{}: {} for unknown incident {} ignored", e.provider, e.action,
+                     e.incident_key);
+        return answer(200, "unknown_incident",
+                      "no tocsin incident for \"" + e.incident_key + "\"; nothing done");
+      }
+      spdlog::error("{}: {} for {} failed, asking for a retry: {}", e.provider, e.action,
+                    e.incident_key, out.error().message());
+      return answer(503, "failed",
+                    "could not " + e.action + " " + e.incident_key + ": " + out.error().message() +
+                        "; nothing was changed, retry the delivery");
     }
+    if (out->duplicate) {
+      return answer(200, "duplicate", "delivery already processed; nothing done again", *out);
+    }
+    if (!out->changed) {
+      return answer(200, "unchanged", out->incident_id + " was already " + out->state, *out);
+    }
+    spdlog::info("{}: {} {} by {}", e.provider, out->incident_id, out->state, r.actor);
+    return answer(200, "acted", out->incident_id + " " + out->state + " by " + r.actor, *out);
   }
 
   void HandlePagerDuty(const Request& req, Respond respond) {
@@ -364,20 +386,13 @@ struct InboundHandlers::Impl {
       return respond(Response::Text(SignatureCheckStatus(check),
                                     std::string(SignatureCheckName(check)) + "\n"));
     }
-    auto event = ParsePagerDutyWebhook(req.body, req.Header("X-Webhook-Id").value_or(""));
+    // The dedup key comes from the signed body, never from the unsigned X-Webhook-Id header.
+    auto event = ParsePagerDutyWebhook(req.body);
     if (!event) {
       Count("pagerduty", "malformed");
       return respond(Response::Text(400, event.error().message() + "\n"));
     }
-    if (!event->delivery_id.empty() &&
-        deliveries.SeenBefore("pagerduty", event->delivery_id, scheduler.clock().Now())) {
-      Count("pagerduty", "duplicate");
-      return respond(Response::Text(202, "duplicate delivery ignored\n"));
-    }
-    // Acting here, before answering, makes the ack durable before PagerDuty stops retrying.
-    ApplyProviderEvent(*event, ActionOrigin::kPagerDuty);
-    Count("pagerduty", "accepted");
-    respond(Response::Text(202, "accepted\n"));
+    respond(ApplyProviderEvent(*event, ActionOrigin::kPagerDuty, "pagerduty"));
   }
 
   void HandleOpsgenie(const Request& req, Respond respond) {
@@ -401,31 +416,24 @@ struct InboundHandlers::Impl {
       Count("opsgenie", "malformed");
       return respond(Response::Text(400, event.error().message() + "\n"));
     }
-    if (deliveries.SeenBefore("opsgenie", event->delivery_id, scheduler.clock().Now())) {
-      Count("opsgenie", "duplicate");
-      return respond(Response::Text(202, "duplicate delivery ignored\n"));
-    }
-    ApplyProviderEvent(*event, ActionOrigin::kOpsgenie);
-    Count("opsgenie", "accepted");
-    respond(Response::Text(202, "accepted\n"));
+    respond(ApplyProviderEvent(*event, ActionOrigin::kOpsgenie, "opsgenie"));
   }
 
   InboundConfig config;
   IncidentCommands& incidents;
   PersonDirectory& people;
-  DeliveryLog& deliveries;
   Scheduler& scheduler;
   ResponseUrlPoster poster;
   SilenceCommand silence_command;
   prometheus::Family<prometheus::Counter>& requests;
-  std::map<std::string, TimePoint> seen_signatures;
+  // Slack requests verified and not yet done: a replay racing its original is refused too.
+  std::set<std::string> in_flight;
 };
 
 InboundHandlers::InboundHandlers(InboundConfig config, IncidentCommands& incidents,
-                                 PersonDirectory& people, DeliveryLog& deliveries,
-                                 Scheduler& scheduler, ResponseUrlPoster poster,
-                                 prometheus::Registry& registry)
-    : impl_(std::make_unique<Impl>(std::move(config), incidents, people, deliveries, scheduler,
+                                 PersonDirectory& people, Scheduler& scheduler,
+                                 ResponseUrlPoster poster, prometheus::Registry& registry)
+    : impl_(std::make_unique<Impl>(std::move(config), incidents, people, scheduler,
                                    std::move(poster), registry)) {}
 
 InboundHandlers::~InboundHandlers() = default;
@@ -449,7 +457,7 @@ void InboundHandlers::Register(Router& router) {
 
 std::string InboundHandlers::RunSlashCommand(const std::vector<std::string>& words,
                                              const std::string& slack_user) {
-  return impl_->Slash(words, slack_user);
+  return impl_->Slash(words, slack_user, std::nullopt);
 }
 
 }  // namespace tocsin::http

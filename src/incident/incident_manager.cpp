@@ -264,9 +264,10 @@ std::vector<PageTarget> IncidentManager::ResolveStep(const Incident& incident,
 }
 
 Result<void> IncidentManager::Apply(Live& live, Incident next, std::vector<TimelineEvent> events,
-                                    std::vector<PageRequest> pages) {
+                                    std::vector<PageRequest> pages,
+                                    const std::optional<InboundDelivery>& delivery) {
   for (auto& e : events) ChainEvent(next, e);
-  IncidentChange change{next, events, pages};
+  IncidentChange change{next, events, pages, delivery};
   if (auto r = store_.Commit(change); !r) {
     spdlog::error("incident {}: cannot record the change, nothing announced: {}", next.id,
                   r.error().ToString());
@@ -360,8 +361,14 @@ Result<Incident> IncidentManager::Open(const dispatch::AlertGroup& group, const 
   return live_.count(id) ? live_.at(id).incident : Get(id).value_or(inc);
 }
 
-Result<Incident> IncidentManager::Reopen(const Incident& old, const dispatch::AlertGroup& group,
-                                         TimePoint now) {
+Result<Incident> IncidentManager::Reopen(const Incident& resolved,
+                                         const dispatch::AlertGroup& group, TimePoint now) {
+  // Notes and delivery reports keep landing on a resolved incident, so the copy kept since
+  // the resolve may be behind the store: reopen the stored incident, never the copy.
+  auto stored = store_.Get(resolved.id);
+  if (!stored) return Fail(stored.error());
+  if (!*stored) return Fail(Error::NotFound(fmt::format("no incident {}", resolved.id)));
+  const Incident& old = **stored;
   Incident inc = old;
   inc.state = IncidentState::kTriggered;
   inc.alerts = group.alerts;
@@ -450,7 +457,8 @@ Result<IncidentManager::Live*> IncidentManager::OpenLive(const std::string& id) 
 }
 
 Result<Incident> IncidentManager::Acknowledge(const std::string& id, const std::string& actor,
-                                              TimePoint now, std::string_view origin) {
+                                              TimePoint now, std::string_view origin,
+                                              const std::optional<InboundDelivery>& delivery) {
   auto open = OpenLive(id);
   if (!open) return Fail(open.error());
   if (actor.empty()) return Fail(Error::Invalid("an acknowledgement needs an actor"));
@@ -483,7 +491,7 @@ Result<Incident> IncidentManager::Acknowledge(const std::string& id, const std::
   page.actor = actor;
   page.origin = std::string(origin);
   CancelTimers(live);
-  if (auto r = Apply(live, next, {ev}, {page}); !r) {
+  if (auto r = Apply(live, next, {ev}, {page}, delivery); !r) {
     ArmStep(id);
     ArmReminder(id);
     return Fail(r.error());
@@ -494,7 +502,8 @@ Result<Incident> IncidentManager::Acknowledge(const std::string& id, const std::
 }
 
 Result<Incident> IncidentManager::Resolve(const std::string& id, const std::string& actor,
-                                          TimePoint now, std::string_view origin) {
+                                          TimePoint now, std::string_view origin,
+                                          const std::optional<InboundDelivery>& delivery) {
   auto it = live_.find(id);
   if (it == live_.end()) {
     auto stored = Get(id);
@@ -502,11 +511,12 @@ Result<Incident> IncidentManager::Resolve(const std::string& id, const std::stri
     return *stored;  // already resolved: resolving again changes nothing
   }
   if (actor.empty()) return Fail(Error::Invalid("a resolve needs an actor"));
-  return DoResolve(it->second, actor, false, now, origin);
+  return DoResolve(it->second, actor, false, now, origin, delivery);
 }
 
 Result<Incident> IncidentManager::DoResolve(Live& live, const std::string& actor, bool automatic,
-                                            TimePoint now, std::string_view origin) {
+                                            TimePoint now, std::string_view origin,
+                                            const std::optional<InboundDelivery>& delivery) {
   Incident next = live.incident;
   const std::string id = next.id;
   next.state = IncidentState::kResolved;
@@ -523,7 +533,7 @@ Result<Incident> IncidentManager::DoResolve(Live& live, const std::string& actor
                       fmt::format("{}/resolve/{}", id, next.timeline_seq + 1), now);
   page.actor = actor;
   page.origin = std::string(origin);
-  if (auto r = Apply(live, next, {ev}, {page}); !r) return Fail(r.error());
+  if (auto r = Apply(live, next, {ev}, {page}, delivery); !r) return Fail(r.error());
   CancelTimers(live);
   Incident done = live.incident;
   open_by_key_.erase(done.key);
@@ -535,7 +545,8 @@ Result<Incident> IncidentManager::DoResolve(Live& live, const std::string& actor
 
 Result<Incident> IncidentManager::AddNote(const std::string& id, const std::string& actor,
                                           const std::string& text, TimePoint now,
-                                          std::string_view origin) {
+                                          std::string_view origin,
+                                          const std::optional<InboundDelivery>& delivery) {
   if (text.empty()) return Fail(Error::Invalid("a note needs text"));
   if (actor.empty()) return Fail(Error::Invalid("a note needs an actor"));
   auto it = live_.find(id);
@@ -546,7 +557,7 @@ Result<Incident> IncidentManager::AddNote(const std::string& id, const std::stri
     Live tmp;
     tmp.incident = *stored;
     auto ev = Event(now, "note", actor, text, OriginData(origin));
-    if (auto r = Apply(tmp, *stored, {ev}, {}); !r) return Fail(r.error());
+    if (auto r = Apply(tmp, *stored, {ev}, {}, delivery); !r) return Fail(r.error());
     return tmp.incident;
   }
   Live& live = it->second;
@@ -559,9 +570,17 @@ Result<Incident> IncidentManager::AddNote(const std::string& id, const std::stri
   page.text = text;
   page.actor = actor;
   page.origin = std::string(origin);
-  if (auto r = Apply(live, next, {ev}, {page}); !r) return Fail(r.error());
+  if (auto r = Apply(live, next, {ev}, {page}, delivery); !r) return Fail(r.error());
   ArmReminder(id);
   return live.incident;
+}
+
+Result<bool> IncidentManager::HasDelivery(const std::string& source, const std::string& id) {
+  return store_.HasDelivery(source, id);
+}
+
+Result<void> IncidentManager::RecordDelivery(const InboundDelivery& delivery) {
+  return store_.RecordDelivery(delivery);
 }
 
 void IncidentManager::OnDelivery(const DeliveryReport& report) {

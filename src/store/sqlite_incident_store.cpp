@@ -51,6 +51,17 @@ CREATE TABLE incident_pages (
 );
 CREATE INDEX incident_pages_pending ON incident_pages (handed_off);
 )sql"},
+      // Inbound deliveries move here from the "http" module's v1 (same table, same columns):
+      // they are written in the transaction of the incident change they caused.
+      {"incident", 2, R"sql(
+CREATE TABLE IF NOT EXISTS inbound_deliveries (
+  provider TEXT NOT NULL,
+  id TEXT NOT NULL,
+  seen_at INTEGER NOT NULL,
+  PRIMARY KEY (provider, id)
+);
+CREATE INDEX IF NOT EXISTS inbound_deliveries_seen ON inbound_deliveries (seen_at);
+)sql"},
   };
   return kMigrations;
 }
@@ -74,10 +85,56 @@ Result<std::int64_t> SqliteIncidentStore::NextIncidentNumber() {
   return number;
 }
 
+namespace {
+
+constexpr std::int64_t kDeliveryRetentionMs = 72LL * 3600 * 1000;
+
+// Inserts the delivery inside the caller's transaction; kConflict when it is already there.
+Result<void> InsertDelivery(Database& db, const incident::InboundDelivery& d) {
+  auto sel = db.Prepare("SELECT 1 FROM inbound_deliveries WHERE provider = ? AND id = ?");
+  if (!sel) return Fail(sel.error());
+  sel->Bind(1, d.source).Bind(2, d.id);
+  auto row = sel->Step();
+  if (!row) return Fail(row.error());
+  if (*row) {
+    return Fail(Error::Conflict(
+        fmt::format("{} delivery {} was already processed; nothing done again", d.source, d.id)));
+  }
+  auto ins = db.Prepare("INSERT INTO inbound_deliveries (provider, id, seen_at) VALUES (?, ?, ?)");
+  if (!ins) return Fail(ins.error());
+  ins->Bind(1, d.source).Bind(2, d.id).Bind(3, ToUnixMillis(d.received_at));
+  return ins->Run();
+}
+
+// A change computed from a stale copy of the incident (events were written since) would
+// collide with those events or, worse, overwrite the incident row with old state: refuse it
+// whole, before anything is written.
+Result<void> CheckNotStale(Database& db, const incident::TimelineEvent& first) {
+  auto sel = db.Prepare("SELECT MAX(seq) FROM incident_timeline WHERE incident_id = ?");
+  if (!sel) return Fail(sel.error());
+  sel->Bind(1, first.incident_id);
+  auto row = sel->Step();
+  if (!row) return Fail(row.error());
+  const std::int64_t stored_seq = *row && !sel->IsNull(0) ? sel->Int(0) : 0;
+  if (first.seq > stored_seq) return {};
+  return Fail(Error::Conflict(
+      fmt::format("incident {} changed since this change was computed (its timeline has {} "
+                  "event(s), the change starts at event {}); nothing was written",
+                  first.incident_id, stored_seq, first.seq)));
+}
+
+}  // namespace
+
 Result<void> SqliteIncidentStore::Commit(const IncidentChange& change) {
   const Incident& inc = change.incident;
   std::string body = incident::IncidentToJson(inc).dump();
   return db_.Transaction([&](Database& db) -> Result<void> {
+    if (!change.events.empty()) {
+      if (auto r = CheckNotStale(db, change.events.front()); !r) return r;
+    }
+    if (change.delivery) {
+      if (auto r = InsertDelivery(db, *change.delivery); !r) return r;
+    }
     auto up = db.Prepare(
         "INSERT INTO incidents (id, number, key, state, opened_at, body) VALUES (?, ?, ?, ?, ?, ?) "
         "ON CONFLICT (id) DO UPDATE SET state = excluded.state, key = excluded.key, "
@@ -117,7 +174,34 @@ Result<void> SqliteIncidentStore::Commit(const IncidentChange& change) {
           .Bind(3, incident::PageRequestToJson(p).dump());
       if (auto r = ins->Run(); !r) return r;
     }
+    if (change.delivery) return PruneDeliveries(db, change.delivery->received_at);
     return {};
+  });
+}
+
+Result<void> SqliteIncidentStore::PruneDeliveries(Database& db, TimePoint now) {
+  // Every thousandth delivery, like a log rotation: the index makes it one range delete.
+  if (++deliveries_recorded_ % 1000 != 0) return {};
+  auto prune = db.Prepare("DELETE FROM inbound_deliveries WHERE seen_at < ?");
+  if (!prune) return Fail(prune.error());
+  prune->Bind(1, ToUnixMillis(now) - kDeliveryRetentionMs);
+  return prune->Run();
+}
+
+Result<bool> SqliteIncidentStore::HasDelivery(const std::string& source, const std::string& id) {
+  std::lock_guard lock(db_.mutex());
+  auto sel = db_.Prepare("SELECT 1 FROM inbound_deliveries WHERE provider = ? AND id = ?");
+  if (!sel) return Fail(sel.error());
+  sel->Bind(1, source).Bind(2, id);
+  auto row = sel->Step();
+  if (!row) return Fail(row.error());
+  return *row;
+}
+
+Result<void> SqliteIncidentStore::RecordDelivery(const incident::InboundDelivery& delivery) {
+  return db_.Transaction([&](Database& db) -> Result<void> {
+    if (auto r = InsertDelivery(db, delivery); !r) return r;
+    return PruneDeliveries(db, delivery.received_at);
   });
 }
 

@@ -66,11 +66,15 @@ api:
                                {kSlackSecret, kPdSecret, http::Sha256Hex(kResponderToken),
                                 http::Sha256Hex(kViewerToken), http::Sha256Hex(kTinyToken)}));
     port_ = testing::FreePort();
+    StartDaemon("tocsin.log");
+  }
+
+  void StartDaemon(const std::string& log_file) {
     daemon_ = std::make_unique<Process>(
         std::vector<std::string>{TOCSIN_BINARY, "serve", "--config", config_, "--listen",
                                  "127.0.0.1:" + std::to_string(port_), "--data-dir",
                                  dir_.path() + "/data"},
-        std::vector<std::string>{}, dir_.path() + "/tocsin.log");
+        std::vector<std::string>{}, dir_.path() + "/" + log_file);
     ASSERT_TRUE(testing::WaitForPort(port_, 10s));
   }
 
@@ -122,8 +126,12 @@ api:
     return false;
   }
 
-  HttpClientResponse SlackClick(const std::string& user, const std::string& action,
-                                const std::string& incident, const std::string& secret) {
+  struct SignedRequest {
+    std::string body;
+    HttpHeaders headers;
+  };
+  SignedRequest SignedClick(const std::string& user, const std::string& action,
+                            const std::string& incident, const std::string& secret) {
     json payload = {
         {"type", "block_actions"},
         {"user", {{"id", user}, {"username", "someone"}}},
@@ -136,18 +144,30 @@ api:
          {{{"action_id", action}, {"value", incident}, {"action_ts", std::to_string(++clicks_)}}}}};
     std::string body = "payload=" + UrlEncode(payload.dump());
     std::string ts = std::to_string(std::time(nullptr));
-    return Send(
-        "POST", "/slack/interactivity", body,
-        {{"Content-Type", "application/x-www-form-urlencoded"},
-         {"X-Slack-Request-Timestamp", ts},
-         {"X-Slack-Signature", "v0=" + http::HmacSha256Hex(secret, "v0:" + ts + ":" + body)}});
+    return {body,
+            {{"Content-Type", "application/x-www-form-urlencoded"},
+             {"X-Slack-Request-Timestamp", ts},
+             {"X-Slack-Signature", "v0=" + http::HmacSha256Hex(secret, "v0:" + ts + ":" + body)}}};
+  }
+  HttpClientResponse SlackClick(const std::string& user, const std::string& action,
+                                const std::string& incident, const std::string& secret) {
+    auto click = SignedClick(user, action, incident, secret);
+    return Send("POST", "/slack/interactivity", click.body, click.headers);
+  }
+
+  // Stops the daemon (SIGTERM, as systemd does) and starts it again on the same data.
+  void RestartDaemon() {
+    ASSERT_TRUE(daemon_->Signal(SIGTERM));
+    ASSERT_TRUE(daemon_->Wait(10s).has_value());
+    StartDaemon("tocsin-restarted.log");
   }
 
   HttpClientResponse PagerDutyWebhook(const std::string& type, const std::string& dedup_key,
-                                      const std::string& webhook_id) {
+                                      const std::string& webhook_id,
+                                      const std::string& event_id = "") {
     json body = {
         {"event",
-         {{"id", "01EVT" + webhook_id},
+         {{"id", event_id.empty() ? "01EVT" + webhook_id : event_id},
           {"event_type", type},
           {"resource_type", "incident"},
           {"occurred_at", "2026-11-22T03:10:00Z"},
@@ -212,7 +232,9 @@ TEST_F(AckAnywhereDaemonTest, SlackAcksPagerDutyResolvesForgeriesAndReplaysChang
   EXPECT_EQ(acks[0]["data"]["origin"], "slack");
 
   // PagerDuty says it was resolved there: signed, found by tocsin's dedup key.
-  EXPECT_EQ(PagerDutyWebhook("incident.resolved", "tocsin/" + id, "wh-1").status, 202);
+  auto resolve = PagerDutyWebhook("incident.resolved", "tocsin/" + id, "wh-1");
+  EXPECT_EQ(resolve.status, 200);
+  EXPECT_EQ(json::parse(resolve.body, nullptr, false)["outcome"], "acted") << resolve.body;
   auto inc = Incident(id);
   EXPECT_EQ(inc["incident"]["state"], "resolved");
   EXPECT_EQ(inc["incident"]["resolved_by"], "pagerduty:Olena Kovalenko");
@@ -220,12 +242,55 @@ TEST_F(AckAnywhereDaemonTest, SlackAcksPagerDutyResolvesForgeriesAndReplaysChang
   ASSERT_EQ(resolved.size(), 1u);
   EXPECT_EQ(resolved[0]["data"]["origin"], "pagerduty");
 
-  // PagerDuty delivers at least once: the same X-Webhook-Id again changes nothing.
+  // PagerDuty delivers at least once: the same delivery again changes nothing, and neither
+  // does the same signed body replayed under another X-Webhook-Id.
   auto again = PagerDutyWebhook("incident.resolved", "tocsin/" + id, "wh-1");
-  EXPECT_EQ(again.status, 202);
-  EXPECT_NE(again.body.find("duplicate"), std::string::npos);
+  EXPECT_EQ(again.status, 200);
+  EXPECT_EQ(json::parse(again.body, nullptr, false)["outcome"], "duplicate") << again.body;
+  auto replayed = PagerDutyWebhook("incident.resolved", "tocsin/" + id, "wh-2", "01EVTwh-1");
+  EXPECT_EQ(replayed.status, 200);
+  EXPECT_EQ(json::parse(replayed.body, nullptr, false)["outcome"], "duplicate") << replayed.body;
   EXPECT_EQ(Events(id, "resolved").size(), 1u);
 
+  auto [vs, verify] = Api("GET", "/api/v1/incidents/" + id + "/verify", kViewerToken);
+  EXPECT_EQ(vs, 200);
+  EXPECT_TRUE(verify["ok"].get<bool>()) << verify.dump();
+}
+
+// Regression: Slack's replay cache was in memory only, so a captured click sent again after a
+// restart (inside the 5-minute window) was acted on again.
+TEST_F(AckAnywhereDaemonTest, SlackClickReplayedAfterADaemonRestartIsRefused) {
+  const std::string id = OpenIncident("Login p95 over 800 ms");
+  auto click = SignedClick("U024BE7LH", "tocsin_ack", id, kSlackSecret);
+  EXPECT_EQ(Send("POST", "/slack/interactivity", click.body, click.headers).status, 200);
+  ASSERT_TRUE(WaitForState(id, "acknowledged"));
+  RestartDaemon();
+  auto replay = Send("POST", "/slack/interactivity", click.body, click.headers);
+  EXPECT_EQ(replay.status, 401);
+  EXPECT_EQ(replay.body, "replayed request\n");
+  EXPECT_EQ(Events(id, "acknowledged").size(), 1u);
+}
+
+// Regression: a note on a resolved incident moved its stored timeline past the copy kept for
+// reopening, and opening it again through the API failed on a UNIQUE constraint.
+TEST_F(AckAnywhereDaemonTest, ReopeningAJustResolvedIncidentThroughTheApi) {
+  const json body = {{"key", "payments/psp-a"}, {"title", "PSP-A deposits failing"}};
+  auto [s1, first] = Api("POST", "/api/v1/incidents", kResponderToken, body);
+  ASSERT_EQ(s1, 201) << first.dump();
+  const std::string id = first["incident"]["id"];
+  EXPECT_EQ(Api("POST", "/api/v1/incidents/" + id + "/resolve", kResponderToken).first, 200);
+  EXPECT_EQ(
+      Api("POST", "/api/v1/incidents/" + id + "/note", kResponderToken, {{"text", "PSP fixed"}})
+          .first,
+      200);
+  auto [s2, again] = Api("POST", "/api/v1/incidents", kResponderToken, body);
+  ASSERT_EQ(s2, 201) << again.dump();
+  EXPECT_EQ(again["incident"]["id"], id);
+  EXPECT_EQ(again["incident"]["state"], "triggered");
+  EXPECT_EQ(Events(id, "reopened").size(), 1u);
+  auto [sl, list] = Api("GET", "/api/v1/incidents?state=all", kResponderToken);
+  EXPECT_EQ(sl, 200);
+  EXPECT_EQ(list["incidents"].size(), 1u) << list.dump();
   auto [vs, verify] = Api("GET", "/api/v1/incidents/" + id + "/verify", kViewerToken);
   EXPECT_EQ(vs, 200);
   EXPECT_TRUE(verify["ok"].get<bool>()) << verify.dump();

@@ -10,15 +10,14 @@
 #include <boost/asio/io_context.hpp>
 #include <condition_variable>
 #include <nlohmann/json.hpp>
+#include <set>
 #include <thread>
 
-#include "support/temp_dir.h"
 #include "tocsin/common/asio_scheduler.h"
 #include "tocsin/common/http_client.h"
 #include "tocsin/common/simulated_scheduler.h"
 #include "tocsin/http/server.h"
 #include "tocsin/http/signatures.h"
-#include "tocsin/store/database.h"
 
 namespace tocsin::http {
 namespace {
@@ -27,7 +26,9 @@ const char* kSlackSecret = "slack-signing-secret-for-tests";
 const char* kPdSecret = "pagerduty-webhook-secret";
 const char* kOgToken = "opsgenie-webhook-token";
 
-// Records every action; each incident acknowledges once, then reports "unchanged".
+// Records every action; each incident acknowledges once, then reports "unchanged". As strict
+// about delivery keys as the real side: a processed key answers duplicate and does nothing, a
+// key is recorded with an action that succeeded and never with one that failed.
 class FakeIncidents final : public IncidentCommands {
  public:
   Result<ActionOutcome> Act(const ActionRequest& r) override {
@@ -36,11 +37,33 @@ class FakeIncidents final : public IncidentCommands {
     if (r.incident_ref != "INC-1" && r.incident_ref != "tocsin/INC-1") {
       return Fail(Error::NotFound("no such incident"));
     }
+    if (r.delivery && processed.count(Key(*r.delivery))) {
+      ActionOutcome dup{"INC-1", state, false, "Deposit success low at PSP-A"};
+      dup.duplicate = true;
+      return dup;
+    }
+    if (fail_next) {
+      fail_next = false;
+      return Fail(Error::Io("disk I/O error"));
+    }
     std::string next = r.action == IncidentAction::kResolve ? "resolved" : "acknowledged";
     bool changed = state != next;
     state = next;
+    if (r.delivery) processed.insert(Key(*r.delivery));
     return ActionOutcome{"INC-1", state, changed, "Deposit success low at PSP-A"};
   }
+  Result<bool> Processed(const DeliveryKey& key) override {
+    std::lock_guard lock(mu);
+    return processed.count(Key(key)) > 0;
+  }
+  Result<void> RecordProcessed(const DeliveryKey& key) override {
+    std::lock_guard lock(mu);
+    if (!processed.insert(Key(key)).second) return Fail(Error::Conflict("already processed"));
+    return {};
+  }
+  static std::string Key(const DeliveryKey& k) { return k.source + "\n" + k.id; }
+  std::set<std::string> processed;
+  bool fail_next = false;
   std::vector<IncidentBrief> OpenIncidents() override {
     return {{"INC-1", "Deposit success low at PSP-A", state, 1, "2026-11-22T02:00:00Z"}};
   }
@@ -76,7 +99,7 @@ class InboundHandlersTest : public ::testing::Test {
         scheduler_(io_, clock_),
         handlers_(
             InboundConfig{kSlackSecret, "/tocsin", {kPdSecret}, kOgToken}, incidents_, people_,
-            *deliveries_, scheduler_,
+            scheduler_,
             [this](const std::string& url, const std::string& body) {
               std::lock_guard lock(mu_);
               posted_.emplace_back(url, body);
@@ -141,7 +164,6 @@ class InboundHandlersTest : public ::testing::Test {
   prometheus::Registry registry_;
   FakeIncidents incidents_;
   FakePeople people_;
-  std::unique_ptr<DeliveryLog> deliveries_ = MakeMemoryDeliveryLog();
   InboundHandlers handlers_;
   Server server_;
   std::thread loop_;
@@ -234,12 +256,24 @@ TEST_F(InboundHandlersTest, PagerDutyWebhookAppliesOnceAndMarksItsOrigin) {
       {"Content-Type", "application/json"},
       {"X-Webhook-Id", "delivery-1"},
       {"X-PagerDuty-Signature", "v1=" + HmacSha256Hex(kPdSecret, body)}};
-  EXPECT_EQ(Post("/webhooks/pagerduty", body, headers).status, 202);
-  EXPECT_EQ(Post("/webhooks/pagerduty", body, headers).status, 202);  // redelivery
-  ASSERT_EQ(incidents_.count(), 1u);
+  auto first = Post("/webhooks/pagerduty", body, headers);
+  EXPECT_EQ(first.status, 200);
+  auto answer = nlohmann::json::parse(first.body, nullptr, false);
+  EXPECT_EQ(answer["outcome"], "acted") << first.body;
+  EXPECT_EQ(answer["incident"], "INC-1");
+  EXPECT_EQ(answer["state"], "acknowledged");
+  EXPECT_EQ(answer["delivery"], "E1");
+  auto again = Post("/webhooks/pagerduty", body, headers);  // redelivery
+  EXPECT_EQ(again.status, 200);
+  EXPECT_EQ(nlohmann::json::parse(again.body, nullptr, false)["outcome"], "duplicate");
+  ASSERT_EQ(incidents_.count(), 2u);
+  EXPECT_EQ(incidents_.state, "acknowledged");
   EXPECT_EQ(incidents_.requests[0].origin, ActionOrigin::kPagerDuty);
   EXPECT_EQ(incidents_.requests[0].actor, "pagerduty:Olena Kovalenko");
   EXPECT_EQ(incidents_.requests[0].incident_ref, "tocsin/INC-1");
+  ASSERT_TRUE(incidents_.requests[0].delivery);
+  EXPECT_EQ(incidents_.requests[0].delivery->source, "pagerduty");
+  EXPECT_EQ(incidents_.requests[0].delivery->id, "E1");
 
   headers[2].second = "v1=" + HmacSha256Hex("wrong", body);
   headers[1].second = "delivery-2";
@@ -249,7 +283,65 @@ TEST_F(InboundHandlersTest, PagerDutyWebhookAppliesOnceAndMarksItsOrigin) {
                  {{"X-PagerDuty-Signature", "v1=" + HmacSha256Hex(kPdSecret, broken)}})
                 .status,
             400);
-  EXPECT_EQ(incidents_.count(), 1u);
+  EXPECT_EQ(incidents_.count(), 2u);
+}
+
+// Regression: the unsigned X-Webhook-Id header was the dedup key, so a captured, signed body
+// replayed under a new header was acted on again.
+TEST_F(InboundHandlersTest, PagerDutyBodyReplayedUnderANewWebhookIdIsADuplicate) {
+  std::string body =
+      R"({"event":{"id":"E7","event_type":"incident.resolved",)"
+      R"("agent":{"summary":"Olena Kovalenko"},"data":{"incident_key":"tocsin/INC-1"}}})";
+  auto send = [&](const std::string& webhook_id) {
+    auto r = Post("/webhooks/pagerduty", body,
+                  {{"X-Webhook-Id", webhook_id},
+                   {"X-PagerDuty-Signature", "v1=" + HmacSha256Hex(kPdSecret, body)}});
+    EXPECT_EQ(r.status, 200);
+    return nlohmann::json::parse(r.body, nullptr, false)["outcome"].get<std::string>();
+  };
+  EXPECT_EQ(send("delivery-1"), "acted");
+  EXPECT_EQ(send("a-new-id-chosen-by-the-replayer"), "duplicate");
+  EXPECT_EQ(send(""), "duplicate");
+}
+
+TEST_F(InboundHandlersTest, PagerDutyWebhookWhoseActionFailsIs503AndItsRetryActs) {
+  std::string body =
+      R"({"event":{"id":"E9","event_type":"incident.acknowledged",)"
+      R"("agent":{"summary":"Olena Kovalenko"},"data":{"incident_key":"tocsin/INC-1"}}})";
+  std::vector<std::pair<std::string, std::string>> headers = {
+      {"X-PagerDuty-Signature", "v1=" + HmacSha256Hex(kPdSecret, body)}};
+  incidents_.fail_next = true;
+  auto failed = Post("/webhooks/pagerduty", body, headers);
+  EXPECT_EQ(failed.status, 503);
+  auto answer = nlohmann::json::parse(failed.body, nullptr, false);
+  EXPECT_EQ(answer["outcome"], "failed");
+  EXPECT_NE(answer["message"].get<std::string>().find("nothing was changed"), std::string::npos);
+  EXPECT_EQ(incidents_.state, "triggered");
+  auto retried = Post("/webhooks/pagerduty", body, headers);
+  EXPECT_EQ(retried.status, 200);
+  EXPECT_EQ(nlohmann::json::parse(retried.body, nullptr, false)["outcome"], "acted");
+  EXPECT_EQ(incidents_.state, "acknowledged");
+}
+
+TEST_F(InboundHandlersTest, WebhookAnswersSayWhatHappened) {
+  auto send = [&](const std::string& type, const std::string& id, const std::string& key) {
+    std::string body = R"({"event":{"id":")" + id + R"(","event_type":")" + type +
+                       R"(","agent":null,"data":{"incident_key":")" + key + R"("}}})";
+    auto r = Post("/webhooks/pagerduty", body,
+                  {{"X-PagerDuty-Signature", "v1=" + HmacSha256Hex(kPdSecret, body)}});
+    EXPECT_EQ(r.status, 200) << r.body;
+    return nlohmann::json::parse(r.body, nullptr, false);
+  };
+  auto unknown = send("incident.acknowledged", "E1", "not-a-tocsin-incident");
+  EXPECT_EQ(unknown["outcome"], "unknown_incident");
+  EXPECT_EQ(send("incident.triggered", "E2", "tocsin/INC-1")["outcome"], "ignored");
+  auto acted = send("incident.acknowledged", "E3", "tocsin/INC-1");
+  EXPECT_EQ(acted["outcome"], "acted");
+  EXPECT_EQ(acted["message"], "INC-1 acknowledged by pagerduty:unknown");
+  auto unchanged = send("incident.acknowledged", "E4", "tocsin/INC-1");
+  EXPECT_EQ(unchanged["outcome"], "unchanged");
+  EXPECT_EQ(unchanged["message"], "INC-1 was already acknowledged");
+  EXPECT_EQ(incidents_.state, "acknowledged");
 }
 
 TEST_F(InboundHandlersTest, OpsgenieWebhookNeedsItsToken) {
@@ -258,30 +350,16 @@ TEST_F(InboundHandlersTest, OpsgenieWebhookNeedsItsToken) {
   EXPECT_EQ(Post("/webhooks/opsgenie", body, {}).status, 401);
   EXPECT_EQ(Post("/webhooks/opsgenie", body, {{"X-Tocsin-Token", "nope"}}).status, 403);
   EXPECT_EQ(incidents_.count(), 0u);
-  EXPECT_EQ(Post("/webhooks/opsgenie", body, {{"X-Tocsin-Token", kOgToken}}).status, 202);
-  EXPECT_EQ(Post("/webhooks/opsgenie", body, {{"X-Tocsin-Token", kOgToken}}).status, 202);
-  ASSERT_EQ(incidents_.count(), 1u);
+  auto first = Post("/webhooks/opsgenie", body, {{"X-Tocsin-Token", kOgToken}});
+  EXPECT_EQ(first.status, 200);
+  EXPECT_EQ(nlohmann::json::parse(first.body, nullptr, false)["outcome"], "acted");
+  auto again = Post("/webhooks/opsgenie", body, {{"X-Tocsin-Token", kOgToken}});
+  EXPECT_EQ(nlohmann::json::parse(again.body, nullptr, false)["outcome"], "duplicate");
+  ASSERT_GE(incidents_.count(), 1u);
   EXPECT_EQ(incidents_.requests[0].action, IncidentAction::kResolve);
   EXPECT_EQ(incidents_.requests[0].origin, ActionOrigin::kOpsgenie);
-}
-
-TEST(DeliveryLogTest, SqliteLogRemembersAcrossReopen) {
-  testing::TempDir dir;
-  TimePoint now = FromUnixMillis(1795312391000);
-  {
-    auto db = store::Database::Open(dir.path() + "/tocsin.db");
-    ASSERT_TRUE(db);
-    auto log = MakeSqliteDeliveryLog(**db);
-    ASSERT_TRUE(log);
-    EXPECT_FALSE((*log)->SeenBefore("pagerduty", "d1", now));
-    EXPECT_TRUE((*log)->SeenBefore("pagerduty", "d1", now));
-    EXPECT_FALSE((*log)->SeenBefore("opsgenie", "d1", now));
-  }
-  auto db = store::Database::Open(dir.path() + "/tocsin.db");
-  ASSERT_TRUE(db);
-  auto log = MakeSqliteDeliveryLog(**db);
-  ASSERT_TRUE(log);
-  EXPECT_TRUE((*log)->SeenBefore("pagerduty", "d1", now));
+  EXPECT_EQ(incidents_.requests[0].actor, "opsgenie:olena@example.com");
+  EXPECT_EQ(incidents_.state, "resolved");
 }
 
 }  // namespace

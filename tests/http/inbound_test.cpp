@@ -3,6 +3,7 @@
 #include <gtest/gtest.h>
 
 #include "tocsin/common/http_client.h"
+#include "tocsin/http/signatures.h"
 
 namespace tocsin::http {
 namespace {
@@ -67,29 +68,37 @@ TEST(PagerDutyWebhookTest, ParsesAcknowledgement) {
                 "self": "https://api.pagerduty.com/users/PLH1HKV", "summary": "Olena Kovalenko",
                 "type": "user_reference"},
       "data": {"id": "PGR0VU2", "type": "incident", "status": "acknowledged",
-               "incident_key": "tocsin/INC-42", "title": "Deposit success low"}}})",
-                                 "wh-1");
+               "incident_key": "tocsin/INC-42", "title": "Deposit success low"}}})");
   ASSERT_TRUE(e) << e.error().message();
   EXPECT_EQ(e->action, "acknowledge");
   EXPECT_EQ(e->incident_key, "tocsin/INC-42");
   EXPECT_EQ(e->actor, "Olena Kovalenko");
-  EXPECT_EQ(e->delivery_id, "wh-1");
+  EXPECT_EQ(e->delivery_id, "01DEN4HPBQAAAG05V5QQYBRZMF");  // the signed event id
 }
 
 TEST(PagerDutyWebhookTest, NullAgentAndUnknownTypes) {
   auto e = ParsePagerDutyWebhook(
-      R"({"event":{"id":"E1","event_type":"incident.resolved","agent":null,"data":{"incident_key":"k"}}})",
-      "");
+      R"({"event":{"id":"E1","event_type":"incident.resolved","agent":null,"data":{"incident_key":"k"}}})");
   ASSERT_TRUE(e);
   EXPECT_EQ(e->action, "resolve");
   EXPECT_EQ(e->actor, "");
   EXPECT_EQ(e->delivery_id, "E1");
-  auto other = ParsePagerDutyWebhook(R"({"event":{"event_type":"service.updated"}})", "w");
+  auto other = ParsePagerDutyWebhook(R"({"event":{"event_type":"service.updated"}})");
   ASSERT_TRUE(other);
   EXPECT_EQ(other->action, "other");
-  EXPECT_FALSE(ParsePagerDutyWebhook("{", "w"));
-  EXPECT_FALSE(ParsePagerDutyWebhook(R"({"event":{}})", "w"));
-  EXPECT_FALSE(ParsePagerDutyWebhook(R"({"event":"x"})", "w"));
+  EXPECT_FALSE(ParsePagerDutyWebhook("{"));
+  EXPECT_FALSE(ParsePagerDutyWebhook(R"({"event":{}})"));
+  EXPECT_FALSE(ParsePagerDutyWebhook(R"({"event":"x"})"));
+}
+
+TEST(PagerDutyWebhookTest, BodyWithoutAnEventIdIsKeyedByItsSignedBytes) {
+  const std::string body = R"({"event":{"event_type":"incident.acknowledged"}})";
+  auto e = ParsePagerDutyWebhook(body);
+  ASSERT_TRUE(e);
+  EXPECT_EQ(e->delivery_id, "sha256:" + Sha256Hex(body));
+  auto other = ParsePagerDutyWebhook(R"({"event":{"event_type":"incident.resolved"}})");
+  ASSERT_TRUE(other);
+  EXPECT_NE(other->delivery_id, e->delivery_id);
 }
 
 TEST(OpsgenieWebhookTest, ParsesCloseAndAck) {
@@ -102,9 +111,11 @@ TEST(OpsgenieWebhookTest, ParsesCloseAndAck) {
   EXPECT_EQ(e->incident_key, "tocsin/INC-42");
   EXPECT_EQ(e->actor, "olena@example.com");
   EXPECT_EQ(e->delivery_id, "a1/Close/1795312400000");
-  auto ack = ParseOpsgenieWebhook(R"({"action":"Acknowledge","alert":{"alias":"k"}})");
+  const std::string ack_body = R"({"action":"Acknowledge","alert":{"alias":"k"}})";
+  auto ack = ParseOpsgenieWebhook(ack_body);
   ASSERT_TRUE(ack);
   EXPECT_EQ(ack->action, "acknowledge");
+  EXPECT_EQ(ack->delivery_id, "sha256:" + Sha256Hex(ack_body));  // no alertId nor updatedAt
   EXPECT_FALSE(ParseOpsgenieWebhook(R"({"action":"Close"})"));
   EXPECT_FALSE(ParseOpsgenieWebhook(R"({"alert":{}})"));
 }
@@ -121,7 +132,7 @@ TEST(InboundParsersTest, MissingMembersAnywhereAreHandled) {
   for (const char* body : {R"({"event":{"event_type":"incident.acknowledged"}})",
                            R"({"event":{"event_type":"incident.annotated","data":7}})",
                            R"({"event":{"event_type":"incident.resolved","agent":"x"}})"}) {
-    EXPECT_TRUE(ParsePagerDutyWebhook(body, "w")) << body;
+    EXPECT_TRUE(ParsePagerDutyWebhook(body)) << body;
   }
   EXPECT_TRUE(
       ParseOpsgenieWebhook(R"({"action":"Acknowledge","alert":{"alias":"k","updatedAt":"x"}})"));

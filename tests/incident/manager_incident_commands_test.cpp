@@ -27,8 +27,9 @@ class IncidentCommandsTest : public IncidentTest {
   }
   Result<http::ActionOutcome> Act(const std::string& ref, IncidentAction action,
                                   const std::string& actor, ActionOrigin origin,
-                                  const std::string& text = "") {
-    return commands_->Act(ActionRequest{ref, action, actor, origin, text});
+                                  const std::string& text = "",
+                                  std::optional<http::DeliveryKey> delivery = std::nullopt) {
+    return commands_->Act(ActionRequest{ref, action, actor, origin, text, std::move(delivery)});
   }
   std::vector<TimelineEvent> EventsOf(const std::string& kind) {
     std::vector<TimelineEvent> out;
@@ -63,6 +64,59 @@ TEST_F(IncidentCommandsTest, DoubleAckFromSlackIsOneTimelineEventAndOneMirror) {
   ASSERT_EQ(mirrors.size(), 1u);
   EXPECT_EQ(mirrors[0].origin, "slack");
   EXPECT_EQ(mirrors[0].actor, "l1a");
+}
+
+TEST_F(IncidentCommandsTest, DeliveryOfAFailedAckIsNotRecordedAndItsRetryIsActedOn) {
+  Open();
+  AdvanceTo(minutes(2));
+  const http::DeliveryKey key{"pagerduty", "01EVT"};
+  store_.fail_commits = true;
+  auto failed = Act("tocsin/INC-1", IncidentAction::kAcknowledge, "pagerduty:Olena",
+                    ActionOrigin::kPagerDuty, "", key);
+  ASSERT_FALSE(failed);
+  EXPECT_FALSE(commands_->Processed(key).value());
+  EXPECT_EQ(manager_->Get("INC-1")->state, IncidentState::kTriggered);
+  store_.fail_commits = false;
+  auto retried = Act("tocsin/INC-1", IncidentAction::kAcknowledge, "pagerduty:Olena",
+                     ActionOrigin::kPagerDuty, "", key);
+  ASSERT_TRUE(retried) << retried.error().message();
+  EXPECT_TRUE(retried->changed);
+  EXPECT_FALSE(retried->duplicate);
+  EXPECT_TRUE(commands_->Processed(key).value());
+  auto again = Act("tocsin/INC-1", IncidentAction::kResolve, "pagerduty:Olena",
+                   ActionOrigin::kPagerDuty, "", key);
+  ASSERT_TRUE(again);
+  EXPECT_TRUE(again->duplicate);
+  EXPECT_EQ(again->state, "acknowledged");  // the resolve under a processed key did nothing
+  EXPECT_EQ(EventsOf("acknowledged").size(), 1u);
+  EXPECT_TRUE(EventsOf("resolved").empty());
+}
+
+TEST_F(IncidentCommandsTest, EscalateReplayedLaterPagesOnce) {
+  Open();
+  AdvanceTo(minutes(1));
+  const http::DeliveryKey key{"slack", "v0=escalate"};
+  auto first = Act("INC-1", IncidentAction::kEscalate, "l1a", ActionOrigin::kSlack, "", key);
+  ASSERT_TRUE(first) << first.error().message();
+  EXPECT_TRUE(first->changed);
+  const auto pages = pager_.Triggers().size();
+  AdvanceTo(minutes(2));  // past the double-click debounce: only the key stops the replay
+  auto replay = Act("INC-1", IncidentAction::kEscalate, "l1a", ActionOrigin::kSlack, "", key);
+  ASSERT_TRUE(replay);
+  EXPECT_TRUE(replay->duplicate);
+  EXPECT_EQ(pager_.Triggers().size(), pages);
+  EXPECT_EQ(EventsOf("escalated").size(), 1u);
+}
+
+TEST_F(IncidentCommandsTest, RequestsThatChangeNoIncidentAreRecordedOnce) {
+  Open();
+  const http::DeliveryKey key{"slack", "v0=who"};
+  EXPECT_FALSE(commands_->Processed(key).value());
+  ASSERT_TRUE(commands_->RecordProcessed(key));
+  EXPECT_TRUE(commands_->Processed(key).value());
+  auto again = commands_->RecordProcessed(key);
+  ASSERT_FALSE(again);
+  EXPECT_EQ(again.error().kind(), Error::Kind::kConflict);
 }
 
 TEST_F(IncidentCommandsTest, PagerDutyAckByDedupKeySetsOriginAndTheEchoChangesNothing) {

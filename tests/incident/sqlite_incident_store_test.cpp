@@ -2,6 +2,7 @@
 // timeline, tampering detected by verify, backup and restore.
 #include <gmock/gmock.h>
 
+#include <algorithm>
 #include <cstdlib>
 
 #include "incident/incident_test_support.h"
@@ -121,6 +122,112 @@ TEST_F(SqliteIncidentTest, BackupIsAConsistentCopyThatRestores) {
   auto events = restored.Timeline("INC-1").value();
   EXPECT_TRUE(VerifyTimeline(*inc, events).ok);
   EXPECT_EQ(restored.NextIncidentNumber().value(), 2);
+}
+
+// Regression: a note (or a delivery report) on a resolved incident moves its stored timeline
+// past the copy the manager kept for reopening; reopening from that copy failed on the
+// timeline's UNIQUE constraint. Reopen now starts from the stored incident.
+TEST_F(SqliteIncidentTest, ReopenAfterANoteOnTheResolvedIncidentFailedOnAUniqueConstraint) {
+  BuildOnSqlite();
+  manager_->OnGroupFlush(Group("payments"), At(minutes(0)));
+  ASSERT_TRUE(manager_->Resolve("INC-1", "l1a", At(minutes(3)), kOriginApi));
+  ASSERT_TRUE(manager_->AddNote("INC-1", "l1a", "PSP-A confirmed the fix", At(minutes(4))));
+  AdvanceTo(minutes(10));
+  auto reopened = manager_->Open(Group("payments"), "l1a", At(minutes(10)));
+  ASSERT_TRUE(reopened) << reopened.error().ToString();
+  EXPECT_EQ(reopened->id, "INC-1");
+  EXPECT_EQ(reopened->state, IncidentState::kTriggered);
+  IncidentFilter all;
+  auto incidents = sql_->List(all);
+  ASSERT_TRUE(incidents);
+  ASSERT_EQ(incidents->size(), 1u);  // no second incident for the group
+  EXPECT_EQ((*incidents)[0].state, IncidentState::kTriggered);
+  auto events = sql_->Timeline("INC-1").value();
+  std::vector<std::string> kinds;
+  for (const auto& e : events) kinds.push_back(e.kind);
+  EXPECT_THAT(kinds, ::testing::Contains("reopened"));
+  EXPECT_EQ(std::count(kinds.begin(), kinds.end(), "note"), 1);
+  auto verify = manager_->Verify("INC-1");
+  ASSERT_TRUE(verify);
+  EXPECT_TRUE(verify->ok) << verify->message;
+  // ... and it is paged again, on a ladder of its own.
+  EXPECT_EQ(manager_->Get("INC-1")->epoch, 1);
+}
+
+// The store itself refuses a change computed from a stale copy, whole: neither the incident
+// row nor any event of it is written.
+TEST_F(SqliteIncidentTest, ChangeFromAStaleCopyIsRefusedWhole) {
+  BuildOnSqlite();
+  manager_->OnGroupFlush(Group("payments"), At(minutes(0)));
+  Incident stale = manager_->Get("INC-1").value();
+  ASSERT_TRUE(manager_->AddNote("INC-1", "l1a", "first", At(minutes(1))));
+  const Incident current = sql_->Get("INC-1").value().value();
+  const auto events_before = sql_->Timeline("INC-1").value();
+
+  Incident next = stale;
+  next.title = "overwritten from a stale copy";
+  TimelineEvent e;
+  e.at = At(minutes(2));
+  e.kind = "note";
+  e.actor = "l1a";
+  e.text = "from a stale copy";
+  e.data = "{}";
+  ChainEvent(next, e);
+  auto r = sql_->Commit({next, {e}, {}, InboundDelivery{"slack", "v0=abc", At(minutes(2))}});
+  ASSERT_FALSE(r);
+  EXPECT_EQ(r.error().kind(), Error::Kind::kConflict) << r.error().ToString();
+  EXPECT_EQ(sql_->Get("INC-1").value().value(), current);
+  EXPECT_EQ(sql_->Timeline("INC-1").value().size(), events_before.size());
+  EXPECT_FALSE(sql_->HasDelivery("slack", "v0=abc").value());
+}
+
+TEST_F(SqliteIncidentTest, DeliveryIsRecordedWithItsChangeOnceAndSurvivesReopeningTheDatabase) {
+  BuildOnSqlite();
+  manager_->OnGroupFlush(Group("payments"), At(minutes(0)));
+  const InboundDelivery d{"pagerduty", "01EVT", At(minutes(1))};
+  ASSERT_TRUE(
+      manager_->Acknowledge("INC-1", "pagerduty:Olena", At(minutes(1)), kOriginPagerDuty, d));
+  EXPECT_TRUE(sql_->HasDelivery("pagerduty", "01EVT").value());
+  EXPECT_FALSE(sql_->HasDelivery("opsgenie", "01EVT").value());
+  // The same delivery again refuses the change: the note is not written.
+  auto again =
+      manager_->AddNote("INC-1", "pagerduty:Olena", "again", At(minutes(2)), kOriginPagerDuty, d);
+  ASSERT_FALSE(again);
+  EXPECT_EQ(again.error().kind(), Error::Kind::kConflict);
+  auto r = sql_->RecordDelivery(d);
+  ASSERT_FALSE(r);
+  EXPECT_EQ(r.error().kind(), Error::Kind::kConflict);
+  ASSERT_TRUE(sql_->RecordDelivery({"slack", "v0=1", At(minutes(2))}));
+  const auto kinds_before = sql_->Timeline("INC-1").value().size();
+
+  manager_.reset();
+  sql_.reset();
+  db_.reset();
+  OpenDb();
+  EXPECT_TRUE(sql_->HasDelivery("pagerduty", "01EVT").value());
+  EXPECT_TRUE(sql_->HasDelivery("slack", "v0=1").value());
+  EXPECT_EQ(sql_->Timeline("INC-1").value().size(), kinds_before);
+}
+
+// Databases written before deliveries moved to the incident store keep their table (created
+// by the "http" module's migration, same columns) and the deliveries in it.
+TEST_F(SqliteIncidentTest, DeliveriesRecordedBeforeTheUpgradeAreStillKnown) {
+  {
+    auto db = store::Database::Open(path_);
+    ASSERT_TRUE(db);
+    ASSERT_TRUE((*db)->Migrate(
+        {{"http", 1,
+          "CREATE TABLE inbound_deliveries (provider TEXT NOT NULL, id TEXT NOT NULL,"
+          " seen_at INTEGER NOT NULL, PRIMARY KEY (provider, id));"
+          "CREATE INDEX inbound_deliveries_seen ON inbound_deliveries(seen_at);"
+          "INSERT INTO inbound_deliveries VALUES ('opsgenie', 'a1/Close/1', 1795312391000);"}}));
+  }
+  OpenDb();
+  EXPECT_TRUE(sql_->HasDelivery("opsgenie", "a1/Close/1").value());
+  auto again = sql_->RecordDelivery({"opsgenie", "a1/Close/1", At(minutes(0))});
+  ASSERT_FALSE(again);
+  EXPECT_EQ(again.error().kind(), Error::Kind::kConflict);
+  EXPECT_TRUE(sql_->RecordDelivery({"pagerduty", "01EVT", At(minutes(0))}));
 }
 
 }  // namespace

@@ -42,8 +42,10 @@ Result<SlashCommand> ParseSlashCommand(std::string_view form_body);
 
 // What a provider says happened to an incident, from its webhook.
 struct ProviderIncidentEvent {
-  std::string provider;     // "pagerduty" | "opsgenie"
-  std::string delivery_id;  // for dedup: X-Webhook-Id, or the event id
+  std::string provider;  // "pagerduty" | "opsgenie"
+  // For dedup, from the authenticated body only: PagerDuty's event.id; Opsgenie's
+  // "<alertId>/<action>/<updatedAt>"; without those, "sha256:<hex of the body>".
+  std::string delivery_id;
   std::string action;  // "acknowledge" | "resolve" | "unacknowledge" | "reopen" | "note" | "other"
   std::string raw_type;      // e.g. "incident.acknowledged", "Acknowledge"
   std::string incident_key;  // PagerDuty incident_key / Opsgenie alias = tocsin's dedup_key
@@ -51,9 +53,9 @@ struct ProviderIncidentEvent {
   std::string note;
 };
 
-// PagerDuty webhook v3 body. `webhook_id` is the X-Webhook-Id header (may be empty).
-Result<ProviderIncidentEvent> ParsePagerDutyWebhook(std::string_view body,
-                                                    std::string_view webhook_id);
+// PagerDuty webhook v3 body. The unsigned X-Webhook-Id header plays no part: a signed body
+// replayed under a new header would otherwise be a new delivery.
+Result<ProviderIncidentEvent> ParsePagerDutyWebhook(std::string_view body);
 // Opsgenie outgoing webhook body.
 Result<ProviderIncidentEvent> ParseOpsgenieWebhook(std::string_view body);
 

@@ -18,10 +18,6 @@ namespace tocsin {
 class HttpClient;
 }
 
-namespace tocsin::store {
-class Database;
-}
-
 namespace tocsin::http {
 
 struct InboundConfig {
@@ -32,27 +28,21 @@ struct InboundConfig {
   Duration replay_window = std::chrono::minutes(5);
 };
 
-// Remembers which webhook deliveries were processed, so an at-least-once delivery acts once.
-// The SQLite implementation keeps them across restarts (providers retry for up to 48 h).
-class DeliveryLog {
- public:
-  virtual ~DeliveryLog() = default;
-  // True if (provider, id) was already recorded; records it otherwise.
-  virtual bool SeenBefore(const std::string& provider, const std::string& id, TimePoint now) = 0;
-};
-std::unique_ptr<DeliveryLog> MakeMemoryDeliveryLog();
-// Table inbound_deliveries (module "http"); rows older than 72 h are pruned as it goes.
-Result<std::unique_ptr<DeliveryLog>> MakeSqliteDeliveryLog(store::Database& db);
-
 // The endpoints through which people act on incidents from where they are:
 //   POST /slack/interactivity   Acknowledge / Resolve / Escalate buttons
 //   POST /slack/command         the slash command: ack, resolve, who, status, incidents, silence
 //   POST /webhooks/pagerduty    PagerDuty v3 webhooks (acks and resolves done in PagerDuty)
 //   POST /webhooks/opsgenie     Opsgenie outgoing webhooks
-// Every request is authenticated before anything changes (Slack signature with replay window
-// and replay cache, PagerDuty signature, Opsgenie shared token). Slack gets its 200 at once;
-// the work runs on the next loop turn and its outcome goes back through `response_url`
-// (ephemeral to the clicking user), posted off-loop. Loop thread only.
+// Every request is authenticated before anything changes (Slack signature with replay window,
+// PagerDuty signature, Opsgenie shared token). Each request acts at most once, across
+// restarts: its delivery key (the signed PagerDuty event id, the Opsgenie alert id, action and
+// update time, the Slack signature) is stored with the effect through IncidentCommands, and a
+// request whose key is stored is refused (Slack) or answered "duplicate" (providers).
+// A provider webhook is acted on before it is answered: 200 with what happened (acted,
+// unchanged, duplicate, unknown_incident, ignored), or 503 when the action failed, so the
+// provider retries. Slack gets its 200 at once for a button click; the work runs on the next
+// loop turn and its outcome goes back through `response_url` (ephemeral to the clicking user),
+// posted off-loop. Loop thread only.
 class InboundHandlers {
  public:
   // Posts a JSON body to a Slack response_url; runs on the executor.
@@ -63,8 +53,7 @@ class InboundHandlers {
       std::function<std::string(const std::vector<std::string>& words, const std::string& actor)>;
 
   InboundHandlers(InboundConfig config, IncidentCommands& incidents, PersonDirectory& people,
-                  DeliveryLog& deliveries, Scheduler& scheduler, ResponseUrlPoster poster,
-                  prometheus::Registry& registry);
+                  Scheduler& scheduler, ResponseUrlPoster poster, prometheus::Registry& registry);
   ~InboundHandlers();
 
   void SetConfig(InboundConfig config);

@@ -17,12 +17,21 @@ std::string_view ActionOriginName(ActionOrigin o);
 enum class IncidentAction { kAcknowledge, kResolve, kEscalate, kNote };
 std::string_view IncidentActionName(IncidentAction a);
 
+// One inbound request, for "act once": a provider's webhook delivery (source "pagerduty" and
+// the signed event id) or a signed Slack request (source "slack" and its signature).
+struct DeliveryKey {
+  std::string source;
+  std::string id;
+};
+
 struct ActionRequest {
   std::string incident_ref;  // "INC-42", or a provider dedup key / alias
   IncidentAction action = IncidentAction::kAcknowledge;
   std::string actor;  // roster person id, or "pagerduty:Olena Kovalenko", "token:ci"
   ActionOrigin origin = ActionOrigin::kApi;
   std::string text;  // for notes
+  // The request that asks for the action, if it came in one that may be delivered again.
+  std::optional<DeliveryKey> delivery;
 };
 
 struct ActionOutcome {
@@ -30,6 +39,7 @@ struct ActionOutcome {
   std::string state;     // state after the action: "triggered" | "acknowledged" | "resolved"
   bool changed = false;  // false when it was already so (a double click)
   std::string title;
+  bool duplicate = false;  // the delivery was processed before: nothing was done this time
 };
 
 struct IncidentBrief {
@@ -43,10 +53,20 @@ struct IncidentBrief {
 // What the inbound endpoints (Slack, provider webhooks) need from the incident side.
 // kNotFound for an unknown incident, kInvalid for an action that makes no sense (resolving a
 // resolved incident is not an error: changed=false). Loop thread only.
+//
+// Act with a `delivery` records it durably together with the action's effect (or alone when
+// the action changed nothing), so a delivery is processed once: a delivery processed before
+// answers duplicate=true, and one whose action failed is not recorded, so its retry is acted
+// on.
 class IncidentCommands {
  public:
   virtual ~IncidentCommands() = default;
   virtual Result<ActionOutcome> Act(const ActionRequest& request) = 0;
+  // Whether the delivery was processed (by Act, or recorded by RecordProcessed).
+  virtual Result<bool> Processed(const DeliveryKey& delivery) = 0;
+  // Records a delivery that asks for nothing Act does (`who`, a silence, a refusal), so that a
+  // replay of it is recognised; kConflict when it was already recorded.
+  virtual Result<void> RecordProcessed(const DeliveryKey& delivery) = 0;
   virtual std::vector<IncidentBrief> OpenIncidents() = 0;
 };
 

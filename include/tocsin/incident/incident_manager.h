@@ -60,12 +60,21 @@ class IncidentManager final : public dispatch::GroupSink, public DeliveryObserve
   // stop the ladder without anyone being responsible. Provider origins are the exception: the
   // provider authenticated its user ("pagerduty:Olena Kovalenko"). Acknowledging an
   // acknowledged incident changes nothing.
+  // `delivery`, when given, is the inbound request (webhook delivery, Slack request) that asked
+  // for the action: it is recorded in the transaction of the change, and a delivery already
+  // recorded fails the call with kConflict and changes nothing.
   Result<Incident> Acknowledge(const std::string& id, const std::string& actor, TimePoint now,
-                               std::string_view origin = {});
+                               std::string_view origin = {},
+                               const std::optional<InboundDelivery>& delivery = std::nullopt);
   Result<Incident> Resolve(const std::string& id, const std::string& actor, TimePoint now,
-                           std::string_view origin = {});
+                           std::string_view origin = {},
+                           const std::optional<InboundDelivery>& delivery = std::nullopt);
   Result<Incident> AddNote(const std::string& id, const std::string& actor, const std::string& text,
-                           TimePoint now, std::string_view origin = {});
+                           TimePoint now, std::string_view origin = {},
+                           const std::optional<InboundDelivery>& delivery = std::nullopt);
+  // Inbound deliveries that changed no incident are recorded alone (see IncidentStore).
+  Result<bool> HasDelivery(const std::string& source, const std::string& id);
+  Result<void> RecordDelivery(const InboundDelivery& delivery);
   // Someone asks for help now: pages the next ladder step at once instead of at its deadline
   // (past the end of the ladder, the last step again) and records who asked. The incident
   // keeps its state: escalating an acknowledged incident brings in the next step without
@@ -109,11 +118,14 @@ class IncidentManager final : public dispatch::GroupSink, public DeliveryObserve
   // Commits `next` with `events` and `pages`, then announces the pages. On failure nothing
   // changes in memory and nothing is sent.
   Result<void> Apply(Live& live, Incident next, std::vector<TimelineEvent> events,
-                     std::vector<PageRequest> pages);
+                     std::vector<PageRequest> pages,
+                     const std::optional<InboundDelivery>& delivery = std::nullopt);
   Result<Incident> UpdateFromGroup(Live& live, const dispatch::AlertGroup& group, TimePoint now);
-  Result<Incident> Reopen(const Incident& old, const dispatch::AlertGroup& group, TimePoint now);
+  Result<Incident> Reopen(const Incident& resolved, const dispatch::AlertGroup& group,
+                          TimePoint now);
   Result<Incident> DoResolve(Live& live, const std::string& actor, bool automatic, TimePoint now,
-                             std::string_view origin = {});
+                             std::string_view origin = {},
+                             const std::optional<InboundDelivery>& delivery = std::nullopt);
 
   void ArmStep(const std::string& id);
   void ArmAckDeadline(const std::string& id);

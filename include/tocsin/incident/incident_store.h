@@ -19,12 +19,24 @@ struct PageIntent {
   friend bool operator==(const PageIntent&, const PageIntent&) = default;
 };
 
+// An inbound request whose effect a change is: a provider webhook delivery ("pagerduty" and
+// the signed event id) or a signed Slack request ("slack" and its signature). Recorded in the
+// same transaction as the effect, so a redelivery is recognised exactly when the effect is
+// durable: a delivery whose action failed is not recorded, and its retry is acted on.
+struct InboundDelivery {
+  std::string source;  // "pagerduty" | "opsgenie" | "slack"
+  std::string id;
+  TimePoint received_at{};
+  friend bool operator==(const InboundDelivery&, const InboundDelivery&) = default;
+};
+
 // One atomic change: the incident's new state, the timeline events it appends (already
-// chained) and the pages it decided.
+// chained), the pages it decided and the inbound delivery that caused it, if any.
 struct IncidentChange {
   Incident incident;
   std::vector<TimelineEvent> events;
   std::vector<PageRequest> pages;
+  std::optional<InboundDelivery> delivery;
 };
 
 struct IncidentFilter {
@@ -43,7 +55,16 @@ class IncidentStore {
   // Reserves the next incident number (1, 2, ...), durably, so numbers never repeat.
   virtual Result<std::int64_t> NextIncidentNumber() = 0;
   // Applies the change atomically; when it returns ok, everything in it survives kill -9.
+  // Refuses the whole change with kConflict when it was computed from a stale copy (its first
+  // event is not newer than the incident's stored timeline) or when its delivery was already
+  // recorded (a redelivery is not acted on twice).
   virtual Result<void> Commit(const IncidentChange& change) = 0;
+  // Whether (source, id) was recorded, with its effect or alone.
+  virtual Result<bool> HasDelivery(const std::string& source, const std::string& id) = 0;
+  // Records a delivery that changed no incident (it was already in that state, or the request
+  // was not about one); kConflict when it was already recorded. Deliveries are kept 72 hours
+  // (providers retry for up to 48).
+  virtual Result<void> RecordDelivery(const InboundDelivery& delivery) = 0;
   virtual Result<std::optional<Incident>> Get(const std::string& id) = 0;
   virtual Result<std::vector<Incident>> List(const IncidentFilter& filter) = 0;
   virtual Result<std::vector<TimelineEvent>> Timeline(const std::string& id) = 0;

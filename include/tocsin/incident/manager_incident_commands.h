@@ -14,10 +14,13 @@ namespace tocsin::incident {
 // send back), and maps acknowledge / resolve / note / escalate onto the IncidentManager.
 //
 // A repeated action (double click, a webhook echoing tocsin's own mirror) answers changed=false
-// and adds nothing to the timeline and pages nobody. Actions from Slack, the API or the CLI
-// need a roster person as actor (kUnauthorized otherwise); provider actors
-// ("pagerduty:Olena Kovalenko") are accepted because the provider authenticated them and the
-// webhook signature authenticated the provider.
+// and adds nothing to the timeline and pages nobody. A request's delivery key is stored in the
+// transaction of the change it causes (acknowledge, resolve, note), alone when nothing changes;
+// an escalation records its key first and then pages (its pages are committed by the
+// escalation engine), so a failed escalation is not retried by a replay: the person asks again.
+// Actions from Slack, the API or the CLI need a roster person as actor (kUnauthorized
+// otherwise); provider actors ("pagerduty:Olena Kovalenko") are accepted because the provider
+// authenticated them and the webhook signature authenticated the provider.
 //
 // Thread-safety: loop thread only, like the manager.
 class ManagerIncidentCommands final : public http::IncidentCommands {
@@ -25,6 +28,8 @@ class ManagerIncidentCommands final : public http::IncidentCommands {
   ManagerIncidentCommands(IncidentManager& manager, const Clock& clock);
 
   Result<http::ActionOutcome> Act(const http::ActionRequest& request) override;
+  Result<bool> Processed(const http::DeliveryKey& delivery) override;
+  Result<void> RecordProcessed(const http::DeliveryKey& delivery) override;
   std::vector<http::IncidentBrief> OpenIncidents() override;
 
   // "tocsin/INC-42" -> "INC-42", "inc-42" -> "INC-42".

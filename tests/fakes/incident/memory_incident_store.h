@@ -1,6 +1,7 @@
 #pragma once
 
 #include <map>
+#include <set>
 #include <string>
 #include <vector>
 
@@ -18,6 +19,18 @@ class MemoryIncidentStore final : public incident::IncidentStore {
 
   Result<void> Commit(const incident::IncidentChange& change) override {
     if (fail_commits) return Fail(Error::Io("injected store failure"));
+    // As strict as SQLite: a stale change or a recorded delivery refuses the whole change.
+    if (!change.events.empty()) {
+      const auto& first = change.events.front();
+      const auto& stored = timeline_[first.incident_id];
+      if (!stored.empty() && first.seq <= stored.back().seq) {
+        return Fail(Error::Conflict("incident " + first.incident_id + " changed since"));
+      }
+    }
+    if (change.delivery && deliveries_.count(DeliveryKey(*change.delivery))) {
+      return Fail(Error::Conflict("delivery already processed"));
+    }
+    if (change.delivery) deliveries_.insert(DeliveryKey(*change.delivery));
     incidents_[change.incident.id] = change.incident;
     for (const auto& e : change.events) timeline_[e.incident_id].push_back(e);
     for (const auto& p : change.pages) {
@@ -70,6 +83,18 @@ class MemoryIncidentStore final : public incident::IncidentStore {
     return out;
   }
 
+  Result<bool> HasDelivery(const std::string& source, const std::string& id) override {
+    return deliveries_.count(source + "\n" + id) > 0;
+  }
+
+  Result<void> RecordDelivery(const incident::InboundDelivery& d) override {
+    if (fail_commits) return Fail(Error::Io("injected store failure"));
+    if (!deliveries_.insert(DeliveryKey(d)).second) {
+      return Fail(Error::Conflict("delivery already processed"));
+    }
+    return {};
+  }
+
   // Direct access for tamper tests.
   std::vector<incident::TimelineEvent>& timeline(const std::string& id) { return timeline_[id]; }
 
@@ -79,6 +104,11 @@ class MemoryIncidentStore final : public incident::IncidentStore {
   std::map<std::string, std::vector<incident::TimelineEvent>> timeline_;
   std::map<std::string, incident::PageIntent> intents_;
   std::vector<std::string> order_;
+  std::set<std::string> deliveries_;
+
+  static std::string DeliveryKey(const incident::InboundDelivery& d) {
+    return d.source + "\n" + d.id;
+  }
 };
 
 }  // namespace tocsin::testing
