@@ -21,6 +21,7 @@
 #include "tocsin/common/http_client.h"
 #include "tocsin/common/log.h"
 #include "tocsin/common/worker_pool.h"
+#include "tocsin/dispatch/alert_intake.h"
 #include "tocsin/dispatch/alertmanager_api.h"
 #include "tocsin/dispatch/dispatcher.h"
 #include "tocsin/dispatch/silence_command.h"
@@ -165,8 +166,10 @@ struct App::Impl {
   std::unique_ptr<dispatch::Silences> silences;
   std::unique_ptr<GroupRouter> group_router;
   std::unique_ptr<dispatch::Dispatcher> dispatcher;
+  // Posted alert batches: a bounded queue into the dispatcher, applied in chunks.
+  std::unique_ptr<dispatch::AlertIntake> alert_intake;
   // One thread parses posted alert batches off the loop (in order); declared after the
-  // dispatcher so that it is joined before the dispatcher goes.
+  // dispatcher and the intake so that it is joined before they go.
   std::unique_ptr<WorkerPool> alert_parser;
   Result<void> StartDispatch();
   // ---- end dispatch
@@ -289,7 +292,7 @@ std::shared_ptr<const http::Router> App::Impl::BuildRouter() {
   dispatch::RegisterAlertmanagerApi(
       *router, *dispatcher, *silences, clock,
       {std::string(Version()), std::string(Revision()), std::string(BuildDate()), started_at},
-      alert_parser.get(), &scheduler);
+      alert_intake.get());
   RegisterInboundAndGuards(*router);  // issue 7: Slack/webhook endpoints, API guards
   router->AddSync("POST", "/-/reload", [this](const http::Request&) {
     auto result = owner->Reload();
@@ -374,6 +377,10 @@ Result<void> App::Impl::StartDispatch() {
   dispatcher = std::make_unique<dispatch::Dispatcher>(scheduler, *group_router, *silences,
                                                       *registry, config->dispatch);
   alert_parser = std::make_unique<WorkerPool>(1);
+  dispatch::AlertIntakeOptions intake;
+  intake.queue_batches = config->dispatch.alertmanager.intake_queue_batches;
+  alert_intake = std::make_unique<dispatch::AlertIntake>(
+      *dispatcher, scheduler, *alert_parser, dispatch::ParsePostedAlerts, *registry, intake);
   return {};
 }
 // ---- Acknowledge from anywhere, API authentication (issue 7) ---------------------------------
@@ -531,6 +538,9 @@ Result<void> App::Reload() {
     spdlog::warn("server.listen and data_dir changes take effect at the next restart");
   }
   if (impl_->options.setup_logging) ApplyLogging(loaded.config->main);
+  // Every alert update received before the reload is applied before anything is swapped:
+  // batches still being parsed or waiting for the loop would otherwise land after it.
+  if (impl_->alert_intake) impl_->alert_intake->ApplyAll();
   impl_->config = std::move(*loaded.config);
   if (impl_->incidents) {
     // Incidents and their timers live across reloads; the roster and policies are swapped.
@@ -540,6 +550,7 @@ Result<void> App::Reload() {
   if (impl_->evaluator) impl_->ApplyRules();
   // Dispatch: new routes, inhibit rules and maintenance windows; groups and silences stay.
   impl_->dispatcher->ApplyConfig(impl_->config->dispatch);
+  impl_->alert_intake->SetQueueBatches(impl_->config->dispatch.alertmanager.intake_queue_batches);
   impl_->ConfigureNotify();
   impl_->ReconfigureInbound();  // issue 7: new tokens and provider secrets apply at once
   impl_->reload_ok.Set(1);

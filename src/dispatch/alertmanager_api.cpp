@@ -318,28 +318,32 @@ http::Response IngestAnswer(const std::vector<std::string>& errors, std::size_t 
   return JsonError(400, msg);
 }
 
+// A full queue is back-pressure, not the request's fault: 503 with Retry-After tells the sender
+// to come back (Prometheus sends the alerts again with its next re-send), where a 4xx would say
+// the batch itself is wrong.
+http::Response IntakeAnswer(const IntakeOutcome& out) {
+  if (!out.refused) return IngestAnswer(out.errors, out.accepted);
+  auto seconds = std::max<long long>(
+      1, std::chrono::duration_cast<std::chrono::seconds>(out.retry_after).count());
+  auto r = JsonError(503, fmt::format("alert intake queue is full ({} batches waiting to be "
+                                      "applied); nothing of this batch was taken, send it again "
+                                      "in {} s",
+                                      out.queue_depth, seconds));
+  r.headers["Retry-After"] = std::to_string(seconds);
+  return r;
+}
+
 }  // namespace
 
 void RegisterAlertmanagerApi(http::Router& router, Dispatcher& dispatcher, Silences& silences,
-                             const Clock& clock, ApiBuildInfo info, Executor* parse_on,
-                             Scheduler* loop) {
-  if (parse_on != nullptr && loop != nullptr) {
+                             const Clock& clock, ApiBuildInfo info, AlertIntake* intake) {
+  if (intake != nullptr) {
     router.Add(
         "POST", "/api/v2/alerts",
-        [&dispatcher, &clock, parse_on, loop](const http::Request& req, http::Respond respond) {
-          TimePoint now = clock.Now();
-          Duration resolve_timeout = dispatcher.config().alertmanager.resolve_timeout;
-          parse_on->Submit([body = req.body, now, resolve_timeout, &dispatcher, loop,
-                            respond = std::move(respond)]() mutable {
-            auto errors = std::make_shared<std::vector<std::string>>();
-            auto alerts = std::make_shared<std::vector<Alert>>(
-                ParsePostedAlerts(body, now, resolve_timeout, *errors));
-            loop->Post([alerts, errors, now, &dispatcher, respond = std::move(respond)] {
-              std::size_t accepted = alerts->size();
-              if (accepted > 0) dispatcher.Ingest(std::move(*alerts), now);
-              respond(IngestAnswer(*errors, accepted));
-            });
-          });
+        [&dispatcher, &clock, intake](const http::Request& req, http::Respond respond) {
+          intake->Submit(
+              req.body, clock.Now(), dispatcher.config().alertmanager.resolve_timeout,
+              [respond = std::move(respond)](IntakeOutcome out) { respond(IntakeAnswer(out)); });
         });
   } else {
     router.AddSync("POST", "/api/v2/alerts", [&dispatcher, &clock](const http::Request& req) {

@@ -344,6 +344,10 @@ std::optional<DispatchConfig> LoadDispatchConfig(const config::Config& cfg,
       if (out.alertmanager.resolve_timeout <= Duration(0)) {
         r.Error("resolve_timeout", "must be greater than 0");
       }
+      long long queue = static_cast<long long>(out.alertmanager.intake_queue_batches);
+      if (r.Int("intake_queue_batches", queue, false, 1, 1000000)) {
+        out.alertmanager.intake_queue_batches = static_cast<std::size_t>(queue);
+      }
     }
   }
 

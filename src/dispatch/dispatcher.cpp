@@ -103,8 +103,16 @@ Dispatcher::~Dispatcher() {
 }
 
 void Dispatcher::ApplyConfig(const DispatchConfig& config) {
+  // One reading of the clock for the whole reload.
+  TimePoint now = scheduler_.clock().Now();
+  auto route = Route::Build(config.route, config.receivers);
+  // Every update received before the reload reaches the receivers that heard of the alert,
+  // under the config they heard it with: a resolve waiting for its group's next flush would
+  // otherwise be dropped by Reroute (or vanish with a group the new routes no longer produce)
+  // and its incident keep escalating.
+  if (route_) FlushBeforeReload(*route, now);
   config_ = config;
-  route_ = Route::Build(config_.route, config_.receivers);
+  route_ = std::move(route);
   inhibitor_ = std::make_unique<Inhibitor>(config_.inhibit_rules);
   maintenance_ = std::make_unique<MaintenanceWindows>(config_.maintenance_windows);
   stages_.clear();
@@ -113,7 +121,46 @@ void Dispatcher::ApplyConfig(const DispatchConfig& config) {
   stages_.push_back(std::make_unique<MuteStage>(*maintenance_, MuteStage::Kind::kMaintenance));
   stages_.push_back(std::make_unique<DedupStage>());
   inhibitor_dirty_ = true;
-  Reroute(scheduler_.clock().Now());
+  Reroute(now);
+}
+
+std::string Dispatcher::GroupKey(const Route& route, const Labels& labels) {
+  return route.path() + ":" + route.GroupLabels(labels).ToString();
+}
+
+void Dispatcher::FlushBeforeReload(const Route& next, TimePoint now) {
+  std::vector<std::string> due;
+  std::vector<std::string> ended;
+  for (const auto& [key, g] : groups_) {
+    // A group its receiver never heard from has nothing to take back.
+    if (g.members.empty() || !g.notification.notified) continue;
+    bool holds_resolve = false;
+    bool survives = false;
+    for (const auto& fp : g.members) {
+      const StoredAlert& a = alerts_.at(fp).alert;
+      if (a.ResolvedAt(now)) holds_resolve = true;
+      if (survives) continue;
+      Labels labels = a.labels();
+      for (const Route* r : next.Match(labels)) {
+        if (GroupKey(*r, labels) == key) survives = true;
+      }
+    }
+    if (holds_resolve || !survives) due.push_back(key);
+    if (!survives) ended.push_back(key);
+  }
+  for (const auto& key : due) {
+    Group& g = groups_.at(key);
+    if (g.timer) scheduler_.Cancel(g.timer);
+    g.timer = 0;
+    Flush(key, now);
+  }
+  // Reroute drops these (no route of the new config produces them): no timer may outlive them.
+  for (const auto& key : ended) {
+    Group& g = groups_.at(key);
+    if (g.timer) scheduler_.Cancel(g.timer);
+    g.timer = 0;
+    g.next_flush.reset();
+  }
 }
 
 void Dispatcher::Reroute(TimePoint now) {
@@ -130,6 +177,7 @@ void Dispatcher::Reroute(TimePoint now) {
     Alert a = e.alert.Expand();
     auto routes = route_->Match(a.labels);
     e.receivers = ReceiversOf(routes);
+    // FlushBeforeReload told every receiver that had heard of it; nobody else needs to know.
     if (a.ResolvedAt(now)) continue;
     for (const Route* r : routes) AddToGroup(*r, a, now);
   }
@@ -148,6 +196,10 @@ void Dispatcher::OnAlerts(const std::vector<Alert>& alerts, TimePoint now) {
 }
 
 void Dispatcher::Ingest(std::vector<Alert>&& alerts, TimePoint now) {
+  Ingest(std::span<Alert>(alerts), now);
+}
+
+void Dispatcher::Ingest(std::span<Alert> alerts, TimePoint now) {
   for (auto& a : alerts) {
     // Pending (not yet `for` long enough) and inactive alerts must not page; the rules engine
     // may still report them.
@@ -238,7 +290,7 @@ void Dispatcher::AddToGroup(const Route& route, const Alert& alert, TimePoint no
     at = now;
   }
   g.next_flush = at;
-  g.timer = scheduler_.ScheduleAt(at, [this, key] { Flush(key); });
+  g.timer = scheduler_.ScheduleAt(at, [this, key] { Flush(key, scheduler_.clock().Now()); });
 }
 
 void Dispatcher::EnsureInhibitorFresh(TimePoint now) const {
@@ -258,14 +310,13 @@ void Dispatcher::EnsureInhibitorFresh(TimePoint now) const {
   inhibitor_dirty_ = false;
 }
 
-void Dispatcher::Flush(const std::string& key) {
+void Dispatcher::Flush(const std::string& key, TimePoint now) {
   auto it = groups_.find(key);
   if (it == groups_.end()) return;
   Group& g = it->second;
   g.timer = 0;
   g.next_flush.reset();
-  // One reading of the clock for the whole flush: every stage sees the same instant.
-  TimePoint now = scheduler_.clock().Now();
+  // `now` is read once for the whole flush: every stage sees the same instant.
   EnsureInhibitorFresh(now);
 
   FlushContext ctx;
@@ -309,7 +360,7 @@ void Dispatcher::Flush(const std::string& key) {
   if (!g.members.empty()) {
     TimePoint at = now + g.route->config().group_interval;
     g.next_flush = at;
-    g.timer = scheduler_.ScheduleAt(at, [this, key] { Flush(key); });
+    g.timer = scheduler_.ScheduleAt(at, [this, key] { Flush(key, scheduler_.clock().Now()); });
   }
   // An empty group stays (without a timer) until repeat_interval after its last notice so a
   // flapping alert that comes back finds its notification state; the GC drops it later.
@@ -343,6 +394,15 @@ MuteStatus Dispatcher::StatusOf(const Labels& labels, TimePoint now) const {
   s.inhibited_by = inhibitor_->MutedBy(labels, now);
   s.muted_by = maintenance_->MutedBy(labels, now);
   return s;
+}
+
+std::size_t Dispatcher::remembered_fingerprints() const {
+  std::size_t n = 0;
+  for (const auto& [key, g] : groups_) {
+    const NotificationState& st = g.notification;
+    n += g.members.size() + st.firing.size() + st.resolved.size() + st.last_firing_notice.size();
+  }
+  return n;
 }
 
 std::vector<GroupInfo> Dispatcher::Groups() const {

@@ -538,9 +538,18 @@ Result<Incident> IncidentManager::DoResolve(Live& live, const std::string& actor
   Incident done = live.incident;
   open_by_key_.erase(done.key);
   recent_resolved_[done.key] = done;
+  ForgetResolvedBefore(now - config_.reopen_window);
   live_.erase(id);
   spdlog::info("incident {} resolved by {}", id, actor);
   return done;
+}
+
+void IncidentManager::ForgetResolvedBefore(TimePoint cutoff) {
+  // A sweep only when the map has doubled since the last one: amortised O(1) per resolve, and
+  // at most twice as many entries as incidents resolved within reopen_window.
+  if (recent_resolved_.size() < next_resolved_sweep_) return;
+  std::erase_if(recent_resolved_, [&](const auto& kv) { return kv.second.resolved_at < cutoff; });
+  next_resolved_sweep_ = std::max(kMinResolvedSweep, 2 * recent_resolved_.size());
 }
 
 Result<Incident> IncidentManager::AddNote(const std::string& id, const std::string& actor,

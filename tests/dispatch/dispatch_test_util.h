@@ -9,6 +9,17 @@
 
 namespace tocsin::dispatch::testutil {
 
+// One Slack receiver, alerts grouped by name and service: for tests of intake, where routing
+// does not matter.
+inline constexpr const char* kSlackOnlyConfig = R"(
+route:
+  receiver: slack
+  group_by: [alertname, service]
+  group_wait: 30s
+receivers:
+  - {name: slack, slack: [{channel: "#ops"}]}
+)";
+
 // Loads the dispatch sections of a tocsin.yaml given as text; fails the test on errors.
 inline DispatchConfig LoadOrDie(const std::string& yaml) {
   auto main = config::LoadConfigString("test.yaml", yaml);

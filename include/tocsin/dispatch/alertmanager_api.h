@@ -5,7 +5,7 @@
 
 #include "tocsin/common/clock.h"
 #include "tocsin/common/result.h"
-#include "tocsin/common/worker_pool.h"
+#include "tocsin/dispatch/alert_intake.h"
 #include "tocsin/dispatch/dispatcher.h"
 #include "tocsin/dispatch/silences.h"
 #include "tocsin/http/router.h"
@@ -25,12 +25,12 @@ struct ApiBuildInfo {
 // /api/v2/receivers — and tocsin's GET /api/v1/groups, on `router`. Handlers run on the loop
 // thread and read `clock` once per request; the referenced objects must outlive the router.
 //
-// With `parse_on` (a single-threaded executor, so batches keep their order) and `loop`, POST
-// bodies are parsed off the loop and only handed to the dispatcher on it: parsing is most of
-// the cost of ingest, and this lets it use another core.
+// With `intake`, POST bodies go through its bounded queue: parsed off the loop (parsing is
+// most of the cost of ingest, and this lets it use another core), applied on the loop in
+// bounded chunks, answered once applied, and refused with 503 + Retry-After when the queue is
+// full. Without it (tests, tools) a POST is parsed and applied within the request.
 void RegisterAlertmanagerApi(http::Router& router, Dispatcher& dispatcher, Silences& silences,
-                             const Clock& clock, ApiBuildInfo info, Executor* parse_on = nullptr,
-                             Scheduler* loop = nullptr);
+                             const Clock& clock, ApiBuildInfo info, AlertIntake* intake = nullptr);
 
 // Parses a POST /api/v2/alerts body with Alertmanager's rules (labels required; missing
 // startsAt = now; missing endsAt = now + resolve_timeout). Valid alerts are returned even when

@@ -53,6 +53,9 @@ struct MaintenanceWindowConfig {
 struct AlertmanagerApiConfig {
   // endsAt of a pushed alert that does not say (Alertmanager's resolve_timeout).
   Duration resolve_timeout = std::chrono::minutes(5);
+  // POSTed batches received and not yet applied; one more is refused with 503 + Retry-After
+  // (Prometheus sends it again), never dropped.
+  std::size_t intake_queue_batches = 256;
 };
 
 // The validated dispatch sections of tocsin.yaml.

@@ -3,6 +3,7 @@
 #include <map>
 #include <memory>
 #include <set>
+#include <span>
 #include <string>
 #include <unordered_map>
 #include <vector>
@@ -53,8 +54,10 @@ struct GroupInfo {
 // alerts (for the Alertmanager API) and the groups with their timers on the Scheduler, so
 // tests drive group_wait / group_interval / repeat_interval on a SimulatedScheduler.
 // Reload (ApplyConfig) swaps routes, inhibit rules and maintenance windows and re-routes the
-// alerts; groups that still exist keep their timers and notification state, and silences
-// live outside. Thread-safety: loop thread only.
+// alerts; first, groups holding a resolve not yet told and groups the new config no longer
+// produces are flushed under the old config, so no update received before the reload is lost.
+// Groups that still exist keep their timers and notification state; silences live outside.
+// Thread-safety: loop thread only.
 class Dispatcher final : public AlertSink {
  public:
   // `silences` outlives the dispatcher; `registry` receives the dispatch metrics.
@@ -67,6 +70,8 @@ class Dispatcher final : public AlertSink {
   void OnAlerts(const std::vector<Alert>& alerts, TimePoint now) override;
   // Same as OnAlerts, taking the alerts over instead of copying them (bulk ingest).
   void Ingest(std::vector<Alert>&& alerts, TimePoint now);
+  // Same, moving out of a slice of a larger batch (bulk ingest applies big batches in chunks).
+  void Ingest(std::span<Alert> alerts, TimePoint now);
   void ApplyConfig(const DispatchConfig& config);
 
   // Alerts not yet resolved at `now`, each with its receivers: fn(fingerprint, stored
@@ -78,6 +83,11 @@ class Dispatcher final : public AlertSink {
     }
   }
   std::size_t alert_count() const { return alerts_.size(); }
+  std::size_t group_count() const { return groups_.size(); }
+  // Fingerprints the groups remember (members, and what each last announced as firing or
+  // resolved, with the firing notices kept for flap suppression): what must stay flat while
+  // distinct alerts come and go.
+  std::size_t remembered_fingerprints() const;
   MuteStatus StatusOf(const Labels& labels, TimePoint now) const;
   std::vector<GroupInfo> Groups() const;
 
@@ -108,7 +118,11 @@ class Dispatcher final : public AlertSink {
   void Insert(Alert&& alert, TimePoint now);
   const std::vector<std::string>* ReceiversOf(const std::vector<const Route*>& routes);
   void AddToGroup(const Route& route, const Alert& alert, TimePoint now);
-  void Flush(const std::string& key);
+  void Flush(const std::string& key, TimePoint now);
+  static std::string GroupKey(const Route& route, const Labels& labels);
+  // Before a reload swaps routes `next` in: flushes at once, under the running config, every
+  // notified group that holds a resolve not yet told or that `next` no longer produces.
+  void FlushBeforeReload(const Route& next, TimePoint now);
   void EnsureInhibitorFresh(TimePoint now) const;
   void ScheduleGc();
   void CollectGarbage(TimePoint now);

@@ -92,6 +92,8 @@ class IncidentManager final : public dispatch::GroupSink, public DeliveryObserve
 
   std::shared_ptr<const oncall::Schedule> schedule() const { return schedule_; }
   std::size_t open_count() const { return live_.size(); }
+  // Resolved incidents remembered for reopening (within reopen_window of their resolve).
+  std::size_t recent_resolved_count() const { return recent_resolved_.size(); }
 
  private:
   struct Live {
@@ -152,6 +154,11 @@ class IncidentManager final : public dispatch::GroupSink, public DeliveryObserve
   std::map<std::string, Live> live_;                 // open incidents by id
   std::map<std::string, std::string> open_by_key_;   // group key -> id
   std::map<std::string, Incident> recent_resolved_;  // group key -> last resolved incident
+  // Entries older than reopen_window are dropped when the map has doubled since the last sweep:
+  // without it, every distinct group that ever resolved would stay in memory for good.
+  static constexpr std::size_t kMinResolvedSweep = 1024;
+  std::size_t next_resolved_sweep_ = kMinResolvedSweep;
+  void ForgetResolvedBefore(TimePoint cutoff);
   TimerId handover_timer_ = 0;
   bool started_ = false;
 };

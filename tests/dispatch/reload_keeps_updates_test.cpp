@@ -1,0 +1,204 @@
+// A reload must apply every alert update received before it. Regression tests for a resolve
+// that arrived just before a reload and was dropped with its group's unflushed batch: the
+// incident kept escalating and paged L2 and the Duty Manager for a problem that was over.
+// Real dispatcher, intake, incident manager and escalation ladder on the simulated clock.
+#include <fmt/format.h>
+#include <gtest/gtest.h>
+#include <prometheus/registry.h>
+
+#include "dispatch/dispatch_test_util.h"
+#include "fakes/incident/memory_incident_store.h"
+#include "fakes/incident/recording_pager.h"
+#include "fakes/memory_silence_store.h"
+#include "incident/incident_test_support.h"
+#include "tocsin/common/duration.h"
+#include "tocsin/common/simulated_scheduler.h"
+#include "tocsin/common/worker_pool.h"
+#include "tocsin/dispatch/alert_intake.h"
+#include "tocsin/dispatch/alertmanager_api.h"
+#include "tocsin/dispatch/dispatcher.h"
+#include "tocsin/dispatch/fast_time.h"
+#include "tocsin/dispatch/silences.h"
+#include "tocsin/incident/incident_manager.h"
+#include "tocsin/oncall/roster_loader.h"
+
+namespace tocsin::dispatch {
+namespace {
+
+using namespace std::chrono_literals;
+
+// Critical alerts page through the default ladder: L1 at once, L2 + Comms at T5, the Duty
+// Manager at T10. `group_by` decides the group key: another one after a reload ends the group.
+std::string Config(const char* group_by) {
+  return fmt::format(R"(
+route:
+  receiver: oncall
+  group_by: {}
+  group_wait: 30s
+  group_interval: 5m
+  repeat_interval: 4h
+receivers:
+  - {{name: oncall, escalation_policy: default}}
+escalation_policies: {{default: {{}}}}
+)",
+                     group_by);
+}
+const std::string kConfig = Config("[alertname]");
+const std::string kRegroupedConfig = Config("[alertname, domain]");
+
+class ReloadKeepsUpdatesTest : public ::testing::Test {
+ protected:
+  const TimePoint t0_ = *ParseTime("2026-11-23T10:00:00Z");  // a Monday: l1a holds L1
+
+  // Each test builds once, with the parse executor it needs.
+  void Build(std::unique_ptr<Executor> parser = std::make_unique<InlineExecutor>()) {
+    parser_ = std::move(parser);
+    config::Diagnostics diags;
+    auto roster = oncall::LoadRosterString("roster.yaml", incident::kTestRoster, diags);
+    ASSERT_TRUE(roster) << diags.ToString();
+    incident::PolicySet policies;
+    policies.policies["default"] = incident::DefaultPolicy();
+    incidents_ = std::make_unique<incident::IncidentManager>(
+        scheduler_, store_, pager_, std::make_shared<const oncall::Schedule>(*roster), policies,
+        incident::IncidentsConfig{});
+    ASSERT_TRUE(incidents_->Start());
+    dispatcher_ = std::make_unique<Dispatcher>(scheduler_, *incidents_, silences_, registry_,
+                                               testutil::LoadOrDie(kConfig));
+    intake_ = std::make_unique<AlertIntake>(*dispatcher_, scheduler_, *parser_, ParsePostedAlerts,
+                                            registry_);
+  }
+  void TearDown() override {
+    // The parse thread must not outlive the intake it reports to.
+    parser_.reset();
+  }
+
+  TimePoint Now() const { return scheduler_.clock().Now(); }
+  void AdvanceTo(Duration d) { scheduler_.AdvanceTo(t0_ + d); }
+
+  // As Prometheus posts it: firing with endsAt ahead, resolved with endsAt now.
+  std::string Body(bool firing) const {
+    return fmt::format(R"([{{"labels":{{"alertname":"DepositSuccessLow","domain":"payments",)"
+                       R"("severity":"critical"}},"startsAt":"{}","endsAt":"{}"}}])",
+                       FormatRfc3339(t0_), FormatRfc3339(firing ? Now() + 1h : Now()));
+  }
+  void Post(bool firing) {
+    intake_->Submit(Body(firing), Now(), 5min, [this](IntakeOutcome out) {
+      ASSERT_FALSE(out.refused);
+      ASSERT_TRUE(out.errors.empty());
+      ++answered_;
+    });
+  }
+  // What App::Reload does with the dispatch side: apply what was received, then swap.
+  void Reload(const std::string& yaml) {
+    intake_->ApplyAll();
+    dispatcher_->ApplyConfig(testutil::LoadOrDie(yaml));
+  }
+
+  // At 30s the group flushes, the incident opens and L1 is paged.
+  void FireAndOpen() {
+    if (!intake_) Build();
+    Post(true);
+    scheduler_.RunPending();
+    AdvanceTo(30s);
+    ASSERT_EQ(incidents_->open_count(), 1u);
+    ASSERT_TRUE(pager_.Paged("l1a"));
+  }
+
+  void ExpectResolvedWithoutFurtherPages() {
+    AdvanceTo(30min);  // past T5 and T10 of the ladder and two group intervals
+    EXPECT_EQ(incidents_->open_count(), 0u) << "the resolve was lost: the incident is still open";
+    auto all = store_.List(incident::IncidentFilter{});
+    ASSERT_TRUE(all);
+    ASSERT_EQ(all->size(), 1u);
+    EXPECT_EQ(all->front().state, incident::IncidentState::kResolved);
+    EXPECT_FALSE(pager_.Paged("pay")) << "L2 paged for a resolved problem";
+    EXPECT_FALSE(pager_.Paged("comms")) << "Comms paged for a resolved problem";
+    EXPECT_FALSE(pager_.Paged("dm")) << "the Duty Manager paged for a resolved problem";
+    // Only step 0: L1 and the newcomer shadowing them.
+    EXPECT_EQ(pager_.PagedPeople(), (std::vector<std::string>{"l1a", "newbie"}));
+  }
+
+  SimulatedScheduler scheduler_{t0_};
+  testing::MemoryIncidentStore store_;
+  testing::RecordingPager pager_;
+  fakes::MemorySilenceStore silence_store_;
+  Silences silences_{silence_store_};
+  prometheus::Registry registry_;
+  std::unique_ptr<incident::IncidentManager> incidents_;
+  std::unique_ptr<Dispatcher> dispatcher_;
+  std::unique_ptr<Executor> parser_;
+  std::unique_ptr<AlertIntake> intake_;
+  int answered_ = 0;
+};
+
+TEST_F(ReloadKeepsUpdatesTest, ResolvePostedJustBeforeAReloadResolvesTheIncident) {
+  FireAndOpen();
+  AdvanceTo(1min);
+  Post(false);
+  scheduler_.RunPending();  // applied; the group flushes it at 5m30s
+  AdvanceTo(2min);
+  Reload(kConfig);
+  EXPECT_EQ(incidents_->open_count(), 0u) << "the reload must deliver the resolve it holds";
+  ExpectResolvedWithoutFurtherPages();
+  EXPECT_EQ(answered_, 2);
+}
+
+TEST_F(ReloadKeepsUpdatesTest, ResolveReachesTheIncidentWhenTheReloadRegroupsItsAlert) {
+  FireAndOpen();
+  AdvanceTo(1min);
+  Post(false);
+  scheduler_.RunPending();
+  AdvanceTo(2min);
+  Reload(kRegroupedConfig);  // the incident's group key no longer exists after this
+  ExpectResolvedWithoutFurtherPages();
+}
+
+TEST_F(ReloadKeepsUpdatesTest, ResolveStillOnTheParserWhenTheReloadComesIsApplied) {
+  // A real parse thread: the batch may be parsing or parsed-but-not-applied when the reload
+  // runs; either way the reload applies it first.
+  Build(std::make_unique<WorkerPool>(1));
+  FireAndOpen();
+  AdvanceTo(1min);
+  Post(false);
+  Reload(kConfig);  // no RunPending: the loop has not applied the batch yet
+  EXPECT_EQ(answered_, 2) << "the reload must answer (apply) every batch received before it";
+  EXPECT_EQ(intake_->depth(), 0u);
+  ExpectResolvedWithoutFurtherPages();
+}
+
+TEST_F(ReloadKeepsUpdatesTest, ResolveFromTheRulesEvaluatorJustBeforeAReloadIsApplied) {
+  // The evaluator hands its alerts to Dispatcher::OnAlerts on the loop, synchronously (also
+  // the resolves it emits for rules a reload removes, just before the dispatcher reloads).
+  Build();
+  Alert firing;
+  firing.labels = Labels{{"alertname", "DepositSuccessLow"}, {"domain", "payments"}};
+  firing.severity = Severity::kCritical;
+  firing.state = AlertState::kFiring;
+  firing.starts_at = t0_;
+  dispatcher_->OnAlerts({firing}, Now());
+  AdvanceTo(30s);
+  ASSERT_EQ(incidents_->open_count(), 1u);
+  AdvanceTo(1min);
+  Alert resolved = firing;
+  resolved.state = AlertState::kResolved;
+  resolved.ends_at = Now();
+  dispatcher_->OnAlerts({resolved}, Now());
+  Reload(kConfig);
+  ExpectResolvedWithoutFurtherPages();
+}
+
+TEST_F(ReloadKeepsUpdatesTest, FiringAlertsKeepTheirGroupAcrossAReload) {
+  // The other side: a reload that flushes pending resolves does not end an incident whose
+  // alert still fires, nor page anyone twice.
+  FireAndOpen();
+  AdvanceTo(2min);
+  Reload(kConfig);
+  AdvanceTo(6min);
+  EXPECT_EQ(incidents_->open_count(), 1u);
+  EXPECT_TRUE(pager_.Paged("pay")) << "the ladder goes on while the alert fires";
+  auto people = pager_.PagedPeople();
+  EXPECT_EQ(std::count(people.begin(), people.end(), "l1a"), 1);
+}
+
+}  // namespace
+}  // namespace tocsin::dispatch
