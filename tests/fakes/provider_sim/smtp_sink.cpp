@@ -153,20 +153,7 @@ struct SmtpSink::Impl {
         std::string sender = *from;
         from.reset();
         to.clear();
-        if (std::string refusal = Refusal(data, bare_seen, too_long); !refusal.empty()) {
-          Recorded r{0,
-                     "SMTP",
-                     "/smtp",
-                     "",
-                     {{"from", sender}, {"to", rcpts}},
-                     data,
-                     0,
-                     std::stoi(refusal.substr(0, 3)),
-                     "REFUSED smtp " + refusal};
-          sim.Record(std::move(r));
-          say(refusal);
-          continue;
-        }
+        std::string refusal = Refusal(data, bare_seen, too_long);
         std::string subject;
         if (auto p = data.find("Subject: "); p != std::string::npos) {
           subject = data.substr(p + 9, data.find("\r\n", p) - p - 9);
@@ -180,10 +167,12 @@ struct SmtpSink::Impl {
                    std::chrono::duration_cast<std::chrono::milliseconds>(
                        std::chrono::system_clock::now().time_since_epoch())
                        .count(),
-                   250,
-                   fmt::format("smtp mail to {} \"{}\"", rcpts, subject.substr(0, 60))};
+                   refusal.empty() ? 250 : std::stoi(refusal.substr(0, 3)),
+                   refusal.empty()
+                       ? fmt::format("smtp mail to {} \"{}\"", rcpts, subject.substr(0, 60))
+                       : "REFUSED smtp " + refusal};
         sim.Record(std::move(r));
-        say("250 OK queued");
+        say(refusal.empty() ? "250 OK queued" : refusal);
       } else if (upper == "RSET") {
         from.reset();
         to.clear();
