@@ -152,6 +152,18 @@ void ReadProviders(MapReader& r, ProvidersConfig& p, const std::string& base_dir
     m.String("from", c.from, true);
     m.String("username", c.username);
     m.Secret("password", c.password, base_dir);
+    std::string starttls;
+    if (m.Enum("starttls", starttls, {"required", "opportunistic", "off"})) {
+      c.starttls = starttls == "required"        ? SmtpStartTls::kRequired
+                   : starttls == "opportunistic" ? SmtpStartTls::kOpportunistic
+                                                 : SmtpStartTls::kOff;
+    }
+    if (m.String("tls_ca_file", c.tls_ca_file)) {
+      c.tls_ca_file = ResolvePath(base_dir, c.tls_ca_file);
+      if (!std::filesystem::exists(c.tls_ca_file)) {
+        m.Error("tls_ca_file", "file " + c.tls_ca_file + " does not exist");
+      }
+    }
     p.email = c;
   } else {
     r.Node("email");

@@ -25,9 +25,7 @@ NotifierSet BuildNotifiers(const config::ProvidersConfig& p, const NotifierDeps&
         std::make_shared<SlackNotifier>(*p.slack, deps.renderer, deps.http, *deps.slack_threads);
   }
   if (p.email) {
-    auto smtp = deps.smtp ? deps.smtp
-                          : std::make_shared<CurlSmtpTransport>(
-                                p.email->smtp_url, p.email->username, p.email->password);
+    auto smtp = deps.smtp ? deps.smtp : std::make_shared<CurlSmtpTransport>(*p.email);
     set.notifiers[Channel::kEmail] = std::make_shared<EmailNotifier>(*p.email, deps.renderer, smtp);
   }
   if (p.webhook) {

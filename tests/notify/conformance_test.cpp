@@ -140,6 +140,8 @@ std::vector<ProviderCase> Cases() {
                        e.from = "tocsin@example.com";
                        e.username = "tocsin";
                        e.password = "smtpS3CR3Tpass";
+                       // The simulator's sink speaks no TLS: the loopback-only opt-out.
+                       e.starttls = config::SmtpStartTls::kOff;
                        p.email = e;
                      },
                      [](const json& r) {

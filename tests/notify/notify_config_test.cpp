@@ -1,5 +1,7 @@
 #include "tocsin/notify/notify_config.h"
 
+#include "notify/providers/email/smtp_tls_policy.h"
+
 #include <gtest/gtest.h>
 
 #include <filesystem>
@@ -110,7 +112,70 @@ INSTANTIATE_TEST_SUITE_P(
     ::testing::Values(BadCase{"slack_bot_without_channel.yaml", "required with bot_token", 3},
                       BadCase{"pagerduty_full_endpoint.yaml", "appends /v2/enqueue", 3},
                       BadCase{"opsgenie_v2_path.yaml", "appends /v2/", 3},
-                      BadCase{"email_from_not_an_address.yaml", "an address", 4}));
+                      BadCase{"email_from_not_an_address.yaml", "an address", 4},
+                      BadCase{"email_starttls_off_remote.yaml",
+                              "off is allowed only for an SMTP server on this host", 5},
+                      BadCase{"email_opportunistic_with_password_remote.yaml",
+                              "would send the password in clear text", 7},
+                      BadCase{"email_starttls_with_smtps.yaml", "applies to smtp:// only", 5},
+                      BadCase{"email_credentials_in_url.yaml", "not in the URL", 3},
+                      BadCase{"email_password_without_username.yaml", "give username too", 5}));
+
+TEST(ValidateProviders, EmailTlsOptOutOnLoopbackIsAccepted) {
+  auto d = CheckProviders("good/email_loopback_relay.yaml");
+  EXPECT_TRUE(d.items().empty()) << d.ToString();
+}
+
+TEST(ValidateProviders, EmailWithCredentialsAndPrivateCaIsAccepted) {
+  auto loaded = config::LoadConfig(std::string(TOCSIN_TESTDATA_DIR) +
+                                   "/notify/providers/good/email_submission.yaml");
+  ASSERT_TRUE(loaded.config) << loaded.diagnostics.ToString();
+  const auto& email = *loaded.config->providers.email;
+  EXPECT_FALSE(email.starttls.has_value());
+  EXPECT_EQ(EffectiveStartTls(email), config::SmtpStartTls::kRequired);
+  // Resolved against the config file's directory.
+  EXPECT_EQ(email.tls_ca_file,
+            std::string(TOCSIN_TESTDATA_DIR) + "/notify/providers/good/private_ca.pem");
+  config::Diagnostics d;
+  ValidateProviders(*loaded.config, d);
+  EXPECT_TRUE(d.items().empty()) << d.ToString();
+}
+
+TEST(ValidateProviders, EmailWithoutCredentialsDefaultsToOpportunisticTls) {
+  auto loaded =
+      config::LoadConfigString("t.yaml",
+                               "providers:\n  email:\n    smtp_url: smtp://mail.example.com:25\n"
+                               "    from: tocsin@example.com\n");
+  ASSERT_TRUE(loaded.config) << loaded.diagnostics.ToString();
+  EXPECT_EQ(EffectiveStartTls(*loaded.config->providers.email),
+            config::SmtpStartTls::kOpportunistic);
+}
+
+TEST(ValidateProviders, EmailCaFileThatDoesNotExistIsAnError) {
+  auto loaded = config::LoadConfigString(
+      "t.yaml",
+      "providers:\n  email:\n    smtp_url: smtp://mail.example.com:587\n"
+      "    from: tocsin@example.com\n    tls_ca_file: /nonexistent/ca.pem\n");
+  EXPECT_FALSE(loaded.config);
+  EXPECT_NE(loaded.diagnostics.ToString().find("t.yaml:5:"), std::string::npos)
+      << loaded.diagnostics.ToString();
+  EXPECT_NE(loaded.diagnostics.ToString().find("/nonexistent/ca.pem does not exist"),
+            std::string::npos)
+      << loaded.diagnostics.ToString();
+}
+
+TEST(SmtpUrlHost, FindsTheHostBehindPortsBracketsAndCase) {
+  EXPECT_EQ(SmtpUrlHost("smtp://Mail.Example.com:587"), "mail.example.com");
+  EXPECT_EQ(SmtpUrlHost("smtp://[::1]:25"), "::1");
+  EXPECT_EQ(SmtpUrlHost("smtps://127.0.0.2"), "127.0.0.2");
+  EXPECT_EQ(SmtpUrlHost("smtp://u:p@10.0.0.1:25/helo"), "10.0.0.1");
+  EXPECT_TRUE(IsLoopbackHost("127.9.9.9"));
+  EXPECT_TRUE(IsLoopbackHost("::1"));
+  EXPECT_TRUE(IsLoopbackHost("localhost"));
+  EXPECT_FALSE(IsLoopbackHost("127.0.0.1.example.com"));
+  EXPECT_FALSE(IsLoopbackHost("128.0.0.1"));
+  EXPECT_FALSE(IsLoopbackHost("::2"));
+}
 
 TEST(ValidateProviders, UnusualOpsgenieHostIsOnlyAWarning) {
   auto loaded = config::LoadConfigString(

@@ -73,11 +73,22 @@ struct SlackConfig {
   std::string slash_command = "/tocsin";
 };
 
+// How an smtp:// URL uses STARTTLS (smtps:// is TLS from the first byte).
+enum class SmtpStartTls {
+  kRequired,       // no STARTTLS offered, or a certificate that does not verify: nothing is sent
+  kOpportunistic,  // TLS when the server offers it (and it verifies), clear text otherwise
+  kOff,            // never TLS; only for a server on this host (loopback)
+};
+
 struct EmailConfig {
   std::string smtp_url;  // smtp://host:587 or smtps://host:465
   std::string from;
   std::string username;
   std::string password;
+  // Unset: kRequired when username/password are set, kOpportunistic otherwise. Anything weaker
+  // than that is accepted only for a loopback server (checked with the provider).
+  std::optional<SmtpStartTls> starttls;
+  std::string tls_ca_file;  // verify the server against this CA bundle instead of the system's
 };
 
 struct WebhookConfig {

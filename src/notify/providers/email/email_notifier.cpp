@@ -62,6 +62,48 @@ std::string Crlf(std::string_view text) {
   return out;
 }
 
+// RFC 5321 4.5.3.1.6: a line of a message is at most 998 octets before its CRLF; servers
+// refuse longer ones ("500 Line too long").
+bool HasOverlongLine(std::string_view crlf_text) {
+  std::size_t start = 0;
+  while (start < crlf_text.size()) {
+    std::size_t end = crlf_text.find("\r\n", start);
+    if (end == std::string_view::npos) end = crlf_text.size();
+    if (end - start > 998) return true;
+    start = end + 2;
+  }
+  return false;
+}
+
+// RFC 2045 6.7 quoted-printable of CRLF text: lines of at most 76 characters (soft breaks
+// "=" CRLF), "=", control and non-ASCII octets as "=XX", whitespace before a line end encoded.
+std::string QuotedPrintable(std::string_view crlf_text) {
+  std::string out;
+  std::size_t start = 0;
+  while (start < crlf_text.size()) {
+    std::size_t end = crlf_text.find("\r\n", start);
+    if (end == std::string_view::npos) end = crlf_text.size();
+    std::string_view line = crlf_text.substr(start, end - start);
+    std::size_t column = 0;
+    for (std::size_t i = 0; i < line.size(); ++i) {
+      auto c = static_cast<unsigned char>(line[i]);
+      bool literal =
+          (c >= 33 && c <= 126 && c != '=') || ((c == ' ' || c == '\t') && i + 1 < line.size());
+      std::string piece =
+          literal ? std::string(1, static_cast<char>(c)) : fmt::format("={:02X}", c);
+      if (column + piece.size() > 75) {
+        out += "=\r\n";
+        column = 0;
+      }
+      out += piece;
+      column += piece.size();
+    }
+    out += "\r\n";
+    start = end + 2;
+  }
+  return out;
+}
+
 }  // namespace
 
 EmailNotifier::EmailNotifier(config::EmailConfig config,
@@ -87,21 +129,18 @@ SmtpMessage EmailNotifier::BuildMessage(const OutboxItem& item) const {
   data += "X-Tocsin-Incident: " + HeaderText(r.incident_id) + "\r\n";
   data += "MIME-Version: 1.0\r\n";
   data += "Content-Type: text/plain; charset=UTF-8\r\n";
-  data += "Content-Transfer-Encoding: 8bit\r\n\r\n";
+  // Not dot-stuffed here: the transport does that on the wire (doing it twice turned a line
+  // ".x" into "..x" in the reader's mailbox).
   std::string body = Crlf(t.details + "\n");
-  // SMTP ends the data at a line with a lone dot: double leading dots (RFC 5321 4.5.2).
-  std::string stuffed;
-  std::size_t start = 0;
-  while (start < body.size()) {
-    std::size_t end = body.find("\r\n", start);
-    std::string line =
-        body.substr(start, end == std::string::npos ? std::string::npos : end - start);
-    if (!line.empty() && line[0] == '.') line = "." + line;
-    stuffed += line + "\r\n";
-    if (end == std::string::npos) break;
-    start = end + 2;
+  // Readable 8bit text unless a line is too long for SMTP (a long annotation, a stack trace):
+  // then quoted-printable, which every mail client decodes, rather than a refused page.
+  if (HasOverlongLine(body)) {
+    data += "Content-Transfer-Encoding: quoted-printable\r\n\r\n";
+    data += QuotedPrintable(body);
+  } else {
+    data += "Content-Transfer-Encoding: 8bit\r\n\r\n";
+    data += body;
   }
-  data += stuffed;
   return {config_.from, {item.target}, data};
 }
 

@@ -20,7 +20,7 @@ class EmailNotifier final : public Notifier {
   DeliveryResult Deliver(const OutboxItem& item) override;
   std::string RateKey(const OutboxItem& item) const override;
 
-  // The RFC 5322 message for `item` (CRLF line ends), for tests.
+  // The RFC 5322 message for `item` (CRLF line ends, not dot-stuffed), for tests.
   SmtpMessage BuildMessage(const OutboxItem& item) const;
 
  private:
