@@ -21,6 +21,7 @@
 
 #include <fmt/format.h>
 #include <prometheus/registry.h>
+#include <initializer_list>
 #include <map>
 #include <nlohmann/json.hpp>
 #include <regex>
@@ -444,13 +445,8 @@ class Harness {
   std::map<std::string, ClickState> clicks_;
 };
 
-std::string Join(const std::set<std::string>& s) {
-  std::string out;
-  for (const auto& x : s) out += "  " + x + "\n";
-  return out;
-}
-
-std::string Join(const std::vector<std::string>& s) {
+template <typename Strings>
+std::string Join(const Strings& s) {
   std::string out;
   for (const auto& x : s) out += "  " + x + "\n";
   return out;
@@ -458,14 +454,18 @@ std::string Join(const std::vector<std::string>& s) {
 
 // The fault kept the outbox from recording a delivery the provider had already accepted: the
 // documented at-least-once window.
-bool InAtLeastOnceWindow(const Outcome& o) {
+// Whether the fault kept a statement containing one of `fragments` out of the database.
+bool Lost(const Outcome& o, std::initializer_list<const char*> fragments) {
   for (const auto& sql : o.lost_writes) {
-    if (sql.find("UPDATE notify_outbox SET state = ?") != std::string::npos ||
-        sql.find("INSERT INTO notify_slack_messages") != std::string::npos) {
-      return true;
+    for (const char* f : fragments) {
+      if (sql.find(f) != std::string::npos) return true;
     }
   }
   return false;
+}
+
+bool InAtLeastOnceWindow(const Outcome& o) {
+  return Lost(o, {"UPDATE notify_outbox SET state = ?", "INSERT INTO notify_slack_messages"});
 }
 
 // The fault-free run of each scenario, computed once per process.
@@ -542,13 +542,7 @@ struct KnownBug {
 };
 
 bool OutboxWriteLost(const Outcome& o) {
-  for (const auto& sql : o.lost_writes) {
-    if (sql.find("INSERT INTO notify_outbox") != std::string::npos ||
-        sql.find("state = 'superseded'") != std::string::npos) {
-      return true;
-    }
-  }
-  return false;
+  return Lost(o, {"INSERT INTO notify_outbox", "state = 'superseded'"});
 }
 
 bool WebhookAnsweredDespiteFault(const Outcome& o) { return o.fired_in_webhook_2xx; }

@@ -176,15 +176,23 @@ receivers:
     (void)Send("POST", Tocsin() + "/api/v2/alerts", alerts.dump());
   }
 
-  std::vector<Page> Pages() {
-    std::vector<Page> out;
-    HttpClientResponse r = Send("GET", sim_ + "/_sim/requests?path=" + UrlEncode("/v2/enqueue"));
-    json all = json::parse(r.body, nullptr, false);
+  // The recorded requests under `path` that got `status`, bodies parsed, with their time.
+  std::vector<std::pair<json, double>> Accepted(const std::string& path, int status) {
+    std::vector<std::pair<json, double>> out;
+    json all = json::parse(Send("GET", sim_ + "/_sim/requests?path=" + UrlEncode(path)).body,
+                           nullptr, false);
     if (!all.is_array()) return out;
     for (const auto& req : all) {
-      if (req.value("status", 0) != 202) continue;
+      if (req.value("status", 0) != status) continue;
       json b = json::parse(req.value("body", ""), nullptr, false);
-      if (b.is_discarded()) continue;
+      if (!b.is_discarded()) out.emplace_back(b, req.value("time_ms", 0.0));
+    }
+    return out;
+  }
+
+  std::vector<Page> Pages() {
+    std::vector<Page> out;
+    for (const auto& [b, at] : Accepted("/v2/enqueue", 202)) {
       Page p;
       p.what = b.value("event_action", "") + " " + b.value("dedup_key", "");
       if (b.value("event_action", "") == "trigger") {
@@ -192,21 +200,15 @@ receivers:
         p.step = d.value("step", 0);
         p.what += fmt::format(" step {} paging {}", p.step, d.value("paging", json()).dump());
       }
-      p.at_ms = req.value("time_ms", 0.0);
+      p.at_ms = at;
       out.push_back(p);
     }
     // Slack: the incident message and its thread replies ("Step 2: paging ...").
-    r = Send("GET", sim_ + "/_sim/requests?path=" + UrlEncode("/api/chat.postMessage"));
-    all = json::parse(r.body, nullptr, false);
-    if (!all.is_array()) return out;
-    for (const auto& req : all) {
-      if (req.value("status", 0) != 200) continue;
-      json b = json::parse(req.value("body", ""), nullptr, false);
-      if (b.is_discarded()) continue;
+    for (const auto& [b, at] : Accepted("/api/chat.postMessage", 200)) {
       Page p;
       p.what = std::string(b.contains("thread_ts") ? "slack thread reply: " : "slack message: ") +
                b.value("text", "");
-      p.at_ms = req.value("time_ms", 0.0);
+      p.at_ms = at;
       out.push_back(p);
     }
     std::stable_sort(out.begin(), out.end(),
