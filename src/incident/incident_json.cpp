@@ -254,6 +254,9 @@ json PageRequestToJson(const PageRequest& p) {
   for (const auto& a : p.causes) j["causes"].push_back(AlertToJson(a));
   j["text"] = p.text;
   j["actor"] = p.actor;
+  // Kept so that a page intent re-sent after a restart still is not mirrored back to the
+  // provider the action came from.
+  j["origin"] = p.origin;
   j["opened_at"] = Time(p.opened_at);
   j["at"] = Time(p.at);
   return j;
@@ -299,6 +302,7 @@ Result<PageRequest> PageRequestFromJson(const json& j) {
     }
     p.text = Str(j, "text");
     p.actor = Str(j, "actor");
+    p.origin = Str(j, "origin");
     p.opened_at = TimeFrom(j, "opened_at");
     p.at = TimeFrom(j, "at");
     return p;

@@ -293,7 +293,11 @@ void Outbox::Store(std::vector<OutboxItem> items) {
                      inserted.error().message());
     return;
   }
-  for (auto id : supersede) pending_.erase(id);
+  // As in the store: only a new update (not a duplicate skipped) supersedes pending ones.
+  if (std::any_of(inserted->begin(), inserted->end(),
+                  [](const OutboxItem& i) { return !i.coalesce_key.empty(); })) {
+    for (auto id : supersede) pending_.erase(id);
+  }
   for (auto& item : *inserted) {
     routes_[item.request.incident_id].emplace(item.original_channel, item.channel);
     pending_[item.id] = std::move(item);

@@ -54,26 +54,38 @@ Result<std::vector<OutboxItem>> OutboxStore::Insert(std::vector<OutboxItem> item
                                                     const std::vector<std::int64_t>& supersede) {
   std::vector<OutboxItem> inserted;
   auto r = db_.Transaction([&](store::Database& db) -> Result<void> {
-    for (auto id : supersede) {
+    // A request handed over again (a page intent re-sent after a restart) is planned anew, and
+    // the plan may differ (a Slack "post" becomes "update" + "thread" once the message
+    // exists): a delivery is the same when key, provider, target and person are, whatever its
+    // kind. All are checked before any is inserted, since one request may plan two kinds.
+    std::vector<bool> stored(items.size(), false);
+    bool coalesces = false;
+    for (std::size_t i = 0; i < items.size(); ++i) {
+      const auto& item = items[i];
+      auto seen = db.Prepare(
+          "SELECT 1 FROM notify_outbox WHERE idempotency_key = ? AND original_channel = ? AND "
+          "target = ? AND person_id = ?");
+      if (!seen) return Fail(seen.error());
+      seen->Bind(1, item.request.idempotency_key)
+          .Bind(2, incident::ChannelName(item.original_channel))
+          .Bind(3, item.target)
+          .Bind(4, item.person_id);
+      auto found = seen->Step();
+      if (!found) return Fail(found.error());
+      stored[i] = *found;
+      coalesces = coalesces || (!stored[i] && !item.coalesce_key.empty());
+    }
+    // Only a new update supersedes the pending one; a duplicate must not take its place.
+    for (auto id : coalesces ? supersede : std::vector<std::int64_t>{}) {
       auto st = db.Prepare(
           "UPDATE notify_outbox SET state = 'superseded', done_at = created_at WHERE id = ? AND "
           "state = 'pending'");
       if (!st) return Fail(st.error());
       if (auto ok = st->Bind(1, id).Run(); !ok) return ok;
     }
-    for (auto& item : items) {
-      auto seen = db.Prepare(
-          "SELECT 1 FROM notify_outbox WHERE idempotency_key = ? AND original_channel = ? AND "
-          "kind = ? AND target = ? AND person_id = ?");
-      if (!seen) return Fail(seen.error());
-      seen->Bind(1, item.request.idempotency_key)
-          .Bind(2, incident::ChannelName(item.original_channel))
-          .Bind(3, item.kind)
-          .Bind(4, item.target)
-          .Bind(5, item.person_id);
-      auto found = seen->Step();
-      if (!found) return Fail(found.error());
-      if (*found) continue;
+    for (std::size_t i = 0; i < items.size(); ++i) {
+      if (stored[i]) continue;
+      auto& item = items[i];
       auto st = db.Prepare(
           "INSERT INTO notify_outbox (channel, original_channel, kind, target, person_id, "
           "incident_id, idempotency_key, coalesce_key, request, created_at, next_attempt_at) "

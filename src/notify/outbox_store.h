@@ -22,8 +22,9 @@ class OutboxStore final : public SlackThreadStore {
   Result<void> Migrate();
 
   // Writes the items (filling in their ids) and marks `supersede` as superseded, in one
-  // transaction. An item whose (idempotency key, original channel, kind, target, person)
-  // was stored before is skipped: the same request sent twice is delivered once.
+  // transaction. An item whose (idempotency key, original channel, target, person) was stored
+  // before, of whatever kind, is skipped: the same request sent twice is delivered once.
+  // `supersede` applies only when a new item with a coalesce key was written.
   Result<std::vector<OutboxItem>> Insert(std::vector<OutboxItem> items,
                                          const std::vector<std::int64_t>& supersede);
   Result<std::vector<OutboxItem>> LoadPending();

@@ -3,6 +3,7 @@
 #include <sqlite3.h>
 
 #include <algorithm>
+#include <cctype>
 #include <map>
 
 #include <fmt/format.h>
@@ -24,7 +25,8 @@ Statement::~Statement() {
   if (stmt_ != nullptr) sqlite3_finalize(stmt_);
 }
 
-Statement::Statement(Statement&& other) noexcept : db_(other.db_), stmt_(other.stmt_) {
+Statement::Statement(Statement&& other) noexcept
+    : db_(other.db_), stmt_(other.stmt_), owner_(other.owner_) {
   other.stmt_ = nullptr;
 }
 
@@ -49,6 +51,12 @@ Statement& Statement::BindNull(int index) {
 }
 
 Result<bool> Statement::Step() {
+  // Only the first step of an execution runs the statement's write; later steps read rows.
+  if (owner_ != nullptr && sqlite3_stmt_busy(stmt_) == 0) {
+    if (FaultInjector* injector = owner_->injector_.load(std::memory_order_acquire)) {
+      if (auto fault = owner_->InjectedFault(*injector, stmt_)) return Fail(*fault);
+    }
+  }
   int rc = sqlite3_step(stmt_);
   if (rc == SQLITE_ROW) return true;
   if (rc == SQLITE_DONE) return false;
@@ -102,17 +110,61 @@ Result<std::unique_ptr<Database>> Database::Open(const std::string& path, Databa
 
 Database::~Database() { sqlite3_close_v2(db_); }
 
+// Statement by statement (what sqlite3_exec does), so that each write of a script is one
+// operation for a FaultInjector.
 Result<void> Database::Exec(std::string_view sql) {
   std::lock_guard lock(mu_);
-  std::string s(sql);
-  char* err = nullptr;
-  if (sqlite3_exec(db_, s.c_str(), nullptr, nullptr, &err) != SQLITE_OK) {
-    std::string msg = err != nullptr ? err : "unknown error";
-    sqlite3_free(err);
-    Error e = SqlError(db_, "exec");
-    return Fail(Error(e.kind(), "sqlite: " + msg));
+  const char* rest = sql.data();
+  const char* end = sql.data() + sql.size();
+  while (rest < end) {
+    sqlite3_stmt* raw = nullptr;
+    const char* next = nullptr;
+    if (sqlite3_prepare_v2(db_, rest, static_cast<int>(end - rest), &raw, &next) != SQLITE_OK) {
+      Error e = SqlError(db_, "exec");
+      return Fail(Error(e.kind(), std::string("sqlite: ") + sqlite3_errmsg(db_)));
+    }
+    rest = next;
+    if (raw == nullptr) continue;  // only whitespace or a comment was left
+    Statement st(db_, raw, this);
+    if (auto r = st.Run(); !r) return r;
   }
   return {};
+}
+
+namespace {
+std::string_view TrimLeft(std::string_view sql) {
+  while (!sql.empty() && std::isspace(static_cast<unsigned char>(sql.front()))) {
+    sql.remove_prefix(1);
+  }
+  return sql;
+}
+
+// Whether `sql` starts with the keyword `word` (upper case), in any case.
+bool StartsWithKeyword(std::string_view sql, std::string_view word) {
+  if (sql.size() < word.size()) return false;
+  for (std::size_t i = 0; i < word.size(); ++i) {
+    if (std::toupper(static_cast<unsigned char>(sql[i])) != word[i]) return false;
+  }
+  return sql.size() == word.size() || !std::isalpha(static_cast<unsigned char>(sql[word.size()]));
+}
+}  // namespace
+
+std::optional<Error> Database::InjectedFault(FaultInjector& injector, sqlite3_stmt* stmt) {
+  const char* text = sqlite3_sql(stmt);
+  std::string_view sql = TrimLeft(text != nullptr ? text : "");
+  // Transaction control by keyword: SQLite calls BEGIN IMMEDIATE a write (it takes the write
+  // lock) and COMMIT read-only (it only decides when earlier writes land).
+  if (StartsWithKeyword(sql, "COMMIT") || StartsWithKeyword(sql, "END")) {
+    return injector.Before(StoreOp::kCommit, sql);
+  }
+  for (std::string_view control : {"BEGIN", "ROLLBACK", "SAVEPOINT", "RELEASE"}) {
+    if (StartsWithKeyword(sql, control)) return std::nullopt;
+  }
+  if (sqlite3_stmt_readonly(stmt) != 0) return std::nullopt;
+  if (auto fault = injector.Before(StoreOp::kWrite, sql)) return fault;
+  // Outside BEGIN ... COMMIT the statement is its own transaction and commits as it ends.
+  if (sqlite3_get_autocommit(db_) != 0) return injector.Before(StoreOp::kCommit, sql);
+  return std::nullopt;
 }
 
 Result<Statement> Database::Prepare(std::string_view sql) {
@@ -122,7 +174,7 @@ Result<Statement> Database::Prepare(std::string_view sql) {
       SQLITE_OK) {
     return Fail(SqlError(db_, fmt::format("prepare \"{}\"", sql.substr(0, 80))));
   }
-  return Statement(db_, stmt);
+  return Statement(db_, stmt, this);
 }
 
 Result<void> Database::Transaction(const std::function<Result<void>(Database&)>& fn) {

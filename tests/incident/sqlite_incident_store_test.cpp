@@ -232,3 +232,34 @@ TEST_F(SqliteIncidentTest, DeliveriesRecordedBeforeTheUpgradeAreStillKnown) {
 
 }  // namespace
 }  // namespace tocsin::incident
+
+namespace tocsin::incident {
+namespace {
+
+// Regression: a page intent re-sent after a restart lost its origin, so an ack done in
+// PagerDuty was mirrored back to PagerDuty (found by tests/faults).
+TEST_F(SqliteIncidentTest, PageIntentKeepsItsOriginAcrossReopen) {
+  BuildOnSqlite();
+  manager_->OnGroupFlush(Group("payments"), At(minutes(0)));
+  IncidentChange change;
+  change.incident = manager_->Get("INC-1").value();
+  PageRequest mirror;
+  mirror.incident_id = "INC-1";
+  mirror.idempotency_key = "INC-1/acknowledge";
+  mirror.action = PageAction::kAcknowledge;
+  mirror.actor = "pagerduty:L1 Day";
+  mirror.origin = std::string(kOriginPagerDuty);
+  change.pages.push_back(mirror);
+  ASSERT_TRUE(sql_->Commit(change));
+  manager_.reset();
+  sql_.reset();
+  db_.reset();
+  OpenDb();
+  auto pending = sql_->PendingPages();
+  ASSERT_TRUE(pending);
+  ASSERT_EQ(pending->size(), 1u);
+  EXPECT_EQ((*pending)[0].request.origin, kOriginPagerDuty);
+}
+
+}  // namespace
+}  // namespace tocsin::incident

@@ -293,6 +293,41 @@ TEST_F(OutboxTest, SameRequestSentTwiceIsDeliveredOnce) {
   EXPECT_EQ(Delivered(*pd_), (std::vector<std::string>{"INC-1/trigger"}));
 }
 
+// Regression (found by tests/faults): a page intent handed over again after a restart was
+// planned anew; its Slack "post" had become "update" + "thread" since the message existed,
+// which the duplicate check (by kind) let through: a second thread reply, and an update that
+// superseded a newer pending one.
+TEST_F(OutboxTest, TriggerHandedOverAgainAfterARestartIsNotPostedAgainToSlack) {
+  Start(false, true);
+  auto trigger = Page(1);
+  trigger.targets = {{testing::Olena(), "l1", {Channel::kPagerDuty, Channel::kSlack}}};
+  outbox_->Send(trigger);
+  scheduler_.AdvanceBy(seconds(5));
+  ASSERT_EQ(slack_->ok_calls().size(), 1u);
+  EXPECT_EQ(slack_->ok_calls()[0].kind, "post");
+  // Slack is slow now: the acknowledge's update is still pending when tocsin is killed.
+  slack_->script = [](const OutboxItem&, TimePoint) {
+    return DeliveryResult::Retry(429, "ratelimited", seconds(60));
+  };
+  auto ack = Page(1, PageAction::kAcknowledge);
+  ack.state = "acknowledged";
+  outbox_->Send(ack);
+  scheduler_.AdvanceBy(seconds(5));
+  outbox_.reset();
+  store_.reset();
+  db_.reset();
+  OpenDb();
+  Start(false, true);
+  slack_->script = nullptr;
+  outbox_->Send(trigger);  // the incident side re-sends an intent it had not marked handed off
+  scheduler_.AdvanceBy(minutes(3));
+  std::vector<std::string> slack;
+  for (const auto& c : slack_->ok_calls()) slack.push_back(c.kind + " " + c.idempotency_key);
+  EXPECT_EQ(slack, (std::vector<std::string>{"post INC-1/trigger", "update INC-1/acknowledge",
+                                             "thread INC-1/acknowledge"}));
+  EXPECT_EQ(Delivered(*pd_), (std::vector<std::string>{"INC-1/trigger", "INC-1/acknowledge"}));
+}
+
 TEST_F(OutboxTest, AcknowledgeNeverOvertakesItsTrigger) {
   Start(false, false);
   int n = 0;

@@ -1,8 +1,10 @@
 #pragma once
 
+#include <atomic>
 #include <functional>
 #include <memory>
 #include <mutex>
+#include <optional>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -13,6 +15,28 @@ struct sqlite3;
 struct sqlite3_stmt;
 
 namespace tocsin::store {
+
+class Database;
+
+// What a FaultInjector is asked about. kWrite: a statement that changes the database (INSERT,
+// UPDATE, DELETE, DDL), asked once per execution, before it runs. kCommit: the end of a
+// transaction, asked before COMMIT runs; a write outside any transaction (SQLite's autocommit)
+// is its own transaction, so it is asked about as a write and then as a commit.
+enum class StoreOp { kWrite, kCommit };
+
+// The seam for fault-injection tests, like LevelDB's ErrorEnv / FaultInjectionTestEnv around
+// Env: Database asks it before each write statement and each commit, and an Error it returns
+// fails that operation exactly as SQLite's own I/O error would (the statement does not run; a
+// failed COMMIT is rolled back, so nothing of that transaction is written). Production never
+// sets one; when none is set, the check is a null pointer test. Called with the database's
+// lock held for transactions, but writes outside a transaction may come from any thread: an
+// implementation must be thread-safe.
+class FaultInjector {
+ public:
+  virtual ~FaultInjector() = default;
+  // `sql` is the statement's text (for a commit: "COMMIT", or the autocommitted statement).
+  virtual std::optional<Error> Before(StoreOp op, std::string_view sql) = 0;
+};
 
 // One schema change of one module. Versions are per module and start at 1; a module's
 // migrations apply in order, each in its own transaction, and are recorded in
@@ -27,7 +51,8 @@ struct Migration {
 // A bound statement. Columns are read by index after Step() returns true.
 class Statement {
  public:
-  Statement(sqlite3* db, sqlite3_stmt* stmt) : db_(db), stmt_(stmt) {}
+  Statement(sqlite3* db, sqlite3_stmt* stmt, Database* owner = nullptr)
+      : db_(db), stmt_(stmt), owner_(owner) {}
   ~Statement();
   Statement(Statement&& other) noexcept;
   Statement& operator=(Statement&&) = delete;
@@ -50,6 +75,7 @@ class Statement {
  private:
   sqlite3* db_;
   sqlite3_stmt* stmt_;
+  Database* owner_;  // asked for its FaultInjector on each execution of a write
 };
 
 struct DatabaseOptions {
@@ -86,8 +112,16 @@ class Database {
   const std::string& path() const { return path_; }
   std::recursive_mutex& mutex() { return mu_; }
 
+  // Tests only: every later write and commit asks `injector` first (nullptr: none). The
+  // injector must outlive the database or be unset before it goes.
+  void SetFaultInjector(FaultInjector* injector) { injector_.store(injector); }
+
  private:
+  friend class Statement;
   Database(sqlite3* db, std::string path) : db_(db), path_(std::move(path)) {}
+  // The injected error for `stmt`, about to start running, if the injector wants one.
+  std::optional<Error> InjectedFault(FaultInjector& injector, sqlite3_stmt* stmt);
+  std::atomic<FaultInjector*> injector_{nullptr};
   sqlite3* db_;
   std::string path_;
   std::recursive_mutex mu_;

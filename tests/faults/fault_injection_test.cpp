@@ -1,0 +1,705 @@
+// Durable before acknowledged, proved by fault injection (LevelDB's FaultInjectionTestEnv, here
+// through store::FaultInjector): each scenario first runs without faults and records the pages
+// the provider simulator received. Then, for every N from 1 to the number of writes (and
+// separately of commits) of that run, it runs again with the N-th one failing, "restarts" right
+// after (every module destroyed, the same database file reopened, started again) and goes on
+// to the end of the scenario. The pages must be the same: none lost, none added.
+//
+// Real parts: SQLite store, outbox, PagerDuty and Slack notifiers speaking HTTP to the provider
+// simulator, the Slack and PagerDuty webhook handlers; only time is simulated. The outside
+// world behaves as documented: an alert source re-sends firing (and for a while resolved)
+// alerts every minute, PagerDuty retries a webhook delivery until it gets a 2xx, and a person
+// who clicked Acknowledge in Slack and was not told it worked clicks again.
+//
+// How pages are compared: as the providers hold them. PagerDuty folds events by dedup_key, so
+// a PagerDuty page is (action, dedup_key, step, who it pages); Slack messages by what they
+// say. A page the provider got twice therefore counts once. That matters in one place only:
+// between a provider's 2xx and the outbox writing "sent" (or the Slack message ts) lies the
+// documented at-least-once window, where a restart legitimately re-sends the same request
+// with the same key. Outside that window the test also checks that no request was repeated.
+#include <gtest/gtest.h>
+
+#include <fmt/format.h>
+#include <prometheus/registry.h>
+#include <initializer_list>
+#include <map>
+#include <nlohmann/json.hpp>
+#include <regex>
+#include <set>
+
+#include <spdlog/spdlog.h>
+
+#include "fakes/store/counting_fault_injector.h"
+#include "incident/incident_test_support.h"
+#include "notify/notifier_factory.h"
+#include "notify/outbox.h"
+#include "notify/sim_fixture.h"
+#include "support/temp_dir.h"
+#include "tocsin/common/http_client.h"
+#include "tocsin/common/simulated_scheduler.h"
+#include "tocsin/common/worker_pool.h"
+#include "tocsin/http/inbound_handlers.h"
+#include "tocsin/http/router.h"
+#include "tocsin/http/signatures.h"
+#include "tocsin/incident/manager_incident_commands.h"
+#include "tocsin/incident/roster_person_directory.h"
+#include "tocsin/store/database.h"
+#include "tocsin/store/sqlite_incident_store.h"
+
+namespace tocsin::faults {
+namespace {
+
+using nlohmann::json;
+using std::chrono::minutes;
+using std::chrono::seconds;
+using store::StoreOp;
+using store::testing::CountingFaultInjector;
+
+const char* kSlackSecret = "slack-signing-secret-for-fault-tests";
+const char* kPdWebhookSecret = "pagerduty-webhook-secret-for-fault-tests";
+const char* kRoutingKey = "0123456789abcdef0123456789abcdef";
+
+enum class Scenario { kLadder, kPagerDutyAck, kSlackAck };
+
+std::string ScenarioName(Scenario s) {
+  switch (s) {
+    case Scenario::kLadder:
+      return "Ladder";
+    case Scenario::kPagerDutyAck:
+      return "PagerDutyAck";
+    case Scenario::kSlackAck:
+      return "SlackAck";
+  }
+  return "?";
+}
+
+// What one run left behind: the pages as the providers hold them, and how they got there.
+struct Outcome {
+  std::set<std::string> pages;          // as the providers fold them
+  std::map<std::string, int> requests;  // every accepted request, by the same description
+  std::set<std::string> incident_ids;   // distinct incidents the providers heard of
+  int writes = 0;                       // of the first life (the fault-free run: all)
+  int commits = 0;
+  bool fired = false;
+  std::string failed_sql;
+  std::vector<std::string> lost_writes;
+  bool fired_in_webhook_2xx = false;  // the fault hit a webhook that still answered 2xx
+  std::vector<std::string> log;       // what the outside world did, for failure messages
+};
+
+// "INC-7" -> "INC-#": an incident number burnt by a failed open is not a page lost; the
+// number of distinct incidents is checked separately.
+std::string Normalize(const std::string& s) {
+  static const std::regex kId("INC-[0-9]+");
+  return std::regex_replace(s, kId, "INC-#");
+}
+
+// One life of the daemon: every module over one connection to the database file, on its own
+// scheduler (a crash takes its timers and posted work with it).
+class Life {
+ public:
+  Life(const std::string& db_path, TimePoint now, notify::testing::SimServer& sim,
+       std::shared_ptr<const oncall::Schedule> schedule, const incident::PolicySet& policies,
+       const incident::IncidentsConfig& incidents, store::FaultInjector* injector,
+       std::vector<std::string>* slack_answers)
+      : scheduler_(now) {
+    ok_ = Start(db_path, sim, std::move(schedule), policies, incidents, injector, slack_answers);
+  }
+  ~Life() {
+    if (db_) db_->SetFaultInjector(nullptr);
+  }
+
+  bool ok() const { return ok_; }
+  SimulatedScheduler& scheduler() { return scheduler_; }
+  incident::IncidentManager& manager() { return *manager_; }
+
+  // The request as the HTTP server would hand it over; returns the status answered.
+  int Handle(const std::string& path, const std::string& body, http::Headers headers) {
+    http::Request req;
+    req.method = "POST";
+    req.target = path;
+    req.path = path;
+    req.body = body;
+    req.headers = std::move(headers);
+    req.remote_address = "127.0.0.1";
+    auto match = router_.Find(req);
+    if (match.handler == nullptr) return 404;
+    int status = 0;
+    (*match.handler)(req, [&status](http::Response r) { status = r.status; });
+    return status;
+  }
+
+ private:
+  // What `tocsin serve` does at start, in its order; false where it would exit (the test then
+  // restarts it, as systemd would).
+  bool Start(const std::string& db_path, notify::testing::SimServer& sim,
+             std::shared_ptr<const oncall::Schedule> schedule, const incident::PolicySet& policies,
+             const incident::IncidentsConfig& incidents, store::FaultInjector* injector,
+             std::vector<std::string>* slack_answers) {
+    store::DatabaseOptions options;
+    // The fault model is a process crash, which WAL with synchronous=NORMAL survives; FULL
+    // would only make the hundreds of runs slower.
+    options.synchronous_full = false;
+    auto db = store::Database::Open(db_path, options);
+    if (!db) return false;
+    db_ = std::move(*db);
+    db_->SetFaultInjector(injector);
+    outbox_store_ = std::make_unique<notify::OutboxStore>(*db_);
+    outbox_ = std::make_unique<notify::Outbox>(*outbox_store_, scheduler_, executor_, nullptr, 7);
+    if (!outbox_->Open()) return false;
+    config::ProvidersConfig p;
+    p.pagerduty = config::PagerDutyConfig{sim.url(), kRoutingKey, kPdWebhookSecret};
+    config::SlackConfig slack;
+    slack.api_url = sim.url();
+    slack.bot_token = "xoxb-fault-tests";
+    slack.signing_secret = kSlackSecret;
+    slack.channel = "#incidents";
+    p.slack = slack;
+    notify::NotifierDeps deps;
+    deps.renderer = *notify::PageRenderer::Create({});
+    deps.http = std::make_shared<CurlHttpClient>();
+    deps.slack_threads = outbox_store_.get();
+    notify::NotifyConfig nc;
+    nc.jitter = 0;
+    nc.failover.clear();
+    outbox_->Configure(notify::BuildNotifiers(p, deps), nc);
+
+    incident_store_ = std::make_unique<store::SqliteIncidentStore>(*db_);
+    if (!incident_store_->Migrate()) return false;
+    manager_ = std::make_unique<incident::IncidentManager>(scheduler_, *incident_store_, *outbox_,
+                                                           schedule, policies, incidents);
+    outbox_->SetObserver(manager_.get());
+    if (!manager_->Start()) return false;
+
+    commands_ = std::make_unique<incident::ManagerIncidentCommands>(*manager_, scheduler_.clock());
+    people_ = std::make_unique<incident::RosterPersonDirectory>([schedule] { return schedule; },
+                                                                scheduler_.clock());
+    auto log = http::MakeSqliteDeliveryLog(*db_);
+    if (!log) return false;
+    deliveries_ = std::move(*log);
+    http::InboundConfig ic;
+    ic.slack_signing_secret = kSlackSecret;
+    ic.pagerduty_secrets = {kPdWebhookSecret};
+    inbound_ = std::make_unique<http::InboundHandlers>(
+        ic, *commands_, *people_, *deliveries_, scheduler_,
+        [slack_answers](const std::string&, const std::string& body) {
+          slack_answers->push_back(json::parse(body).value("text", ""));
+        },
+        registry_);
+    inbound_->Register(router_);
+    return true;
+  }
+
+  SimulatedScheduler scheduler_;
+  InlineExecutor executor_;
+  prometheus::Registry registry_;
+  bool ok_ = true;
+  // Declared in construction order; destroyed in reverse, the database last.
+  std::unique_ptr<store::Database> db_;
+  std::unique_ptr<notify::OutboxStore> outbox_store_;
+  std::unique_ptr<notify::Outbox> outbox_;
+  std::unique_ptr<store::SqliteIncidentStore> incident_store_;
+  std::unique_ptr<incident::IncidentManager> manager_;
+  std::unique_ptr<incident::ManagerIncidentCommands> commands_;
+  std::unique_ptr<incident::RosterPersonDirectory> people_;
+  std::unique_ptr<http::DeliveryLog> deliveries_;
+  std::unique_ptr<http::InboundHandlers> inbound_;
+  http::Router router_;
+};
+
+// Runs one scenario from start to end, with `injector` on the first life's database (nullptr:
+// fault-free). Once the injector has fired, the daemon "crashes" at the end of that tick and
+// a new life starts on the same file at the same moment.
+class Harness {
+ public:
+  explicit Harness(Scenario scenario) : scenario_(scenario) {
+    config::Diagnostics diags;
+    auto roster = oncall::LoadRosterString("roster.yaml", incident::kTestRoster, diags);
+    EXPECT_TRUE(roster) << diags.ToString();
+    schedule_ = std::make_shared<const oncall::Schedule>(*roster);
+    policies_.policies["default"] = incident::DefaultPolicy();
+    // With a person in the loop the incident is closed by that person, not by the alert.
+    if (scenario != Scenario::kLadder) incidents_.resolve = incident::ResolveMode::kManual;
+  }
+
+  Outcome Run(CountingFaultInjector* injector) {
+    Outcome out;
+    const TimePoint t0 = ParseTime("2026-11-23T10:00:00Z").value();
+    const TimePoint end = t0 + minutes(20);
+    auto life = NewLife(t0, injector);
+    bool crashed = false;
+    for (TimePoint now = t0; now <= end; now += seconds(1)) {
+      if (life->ok()) {
+        life->scheduler().AdvanceTo(now);
+        Drive(*life, now - t0, out, injector);
+        life->scheduler().RunPending();
+      } else if (injector == nullptr || !injector->fired()) {
+        ADD_FAILURE() << "tocsin did not start, and no fault explains it";
+        return out;
+      }
+      if (!crashed && injector != nullptr && injector->fired()) {
+        crashed = true;
+        out.log.push_back(fmt::format("t={}s: fault fired, restarting", (now - t0) / seconds(1)));
+        life.reset();
+        life = NewLife(now, nullptr);
+        if (!life->ok()) {
+          ADD_FAILURE() << "the restart after the fault failed";
+          return out;
+        }
+      }
+    }
+    if (injector != nullptr) {
+      out.writes = injector->writes();
+      out.commits = injector->commits();
+      out.fired = injector->fired();
+      out.failed_sql = injector->failed_sql();
+      out.lost_writes = injector->lost_writes();
+    }
+    Collect(out);
+    return out;
+  }
+
+ private:
+  std::unique_ptr<Life> NewLife(TimePoint now, store::FaultInjector* injector) {
+    return std::make_unique<Life>(dir_.path() + "/tocsin.db", now, sim_, schedule_, policies_,
+                                  incidents_, injector, &slack_answers_);
+  }
+
+  static dispatch::AlertGroup Group(bool firing) {
+    dispatch::AlertGroup g;
+    g.key = "payments-deposits";
+    g.receiver.name = "oncall";
+    g.receiver.escalation_policy = "default";
+    Alert a;
+    a.labels = Labels{{"alertname", "DepositSuccessLow"}, {"domain", "payments"}};
+    a.severity = Severity::kCritical;
+    a.annotations["summary"] = "Deposit success 97.2 % (SLO 99.85 %)";
+    a.state = firing ? AlertState::kFiring : AlertState::kResolved;
+    g.alerts.push_back(a);
+    return g;
+  }
+
+  // The incident the providers know of (what PagerDuty and the Slack buttons send back).
+  std::string LatestIncidentId() {
+    std::string id;
+    for (const auto& r : sim_.Requests("/v2/enqueue")) {
+      if (r["status"] != 202) continue;
+      auto b = json::parse(r["body"].get<std::string>());
+      if (b["event_action"] == "trigger") id = b["dedup_key"].get<std::string>().substr(7);
+    }
+    return id;
+  }
+
+  // The outside world, once per simulated second.
+  void Drive(Life& life, Duration t, Outcome& out, CountingFaultInjector* injector) {
+    const bool on_minute = t % minutes(1) == Duration(0);
+    const TimePoint now = life.scheduler().clock().Now();
+    // The alert source (Prometheus through the dispatcher) re-sends firing alerts every
+    // minute, and resolved ones for a few minutes after they resolve.
+    const Duration firing_until = scenario_ == Scenario::kLadder ? minutes(12) : minutes(7);
+    if (on_minute && t < firing_until) life.manager().OnGroupFlush(Group(true), now);
+    if (on_minute && t >= firing_until && t < firing_until + minutes(3)) {
+      life.manager().OnGroupFlush(Group(false), now);
+    }
+    if (scenario_ == Scenario::kPagerDutyAck) {
+      DriveWebhook(life, t, minutes(6), "incident.acknowledged", "delivery-ack", out, injector);
+      DriveWebhook(life, t, minutes(10) + seconds(30), "incident.resolved", "delivery-resolve", out,
+                   injector);
+    }
+    if (scenario_ == Scenario::kSlackAck) {
+      DriveSlack(life, t, minutes(6), "tocsin_ack", "acknowledged", out);
+      DriveSlack(life, t, minutes(10) + seconds(30), "tocsin_resolve", "resolved", out);
+    }
+  }
+
+  // PagerDuty delivers the webhook at `at` and retries every 30 s until it gets a 2xx.
+  void DriveWebhook(Life& life, Duration t, Duration at, const std::string& type,
+                    const std::string& delivery, Outcome& out, CountingFaultInjector* injector) {
+    auto& state = webhooks_[delivery];
+    if (state.done || t < at || t < state.next_try) return;
+    json body = {{"event",
+                  {{"id", delivery},
+                   {"event_type", type},
+                   {"agent", {{"summary", "L1 Day"}}},
+                   {"data", {{"incident_key", "tocsin/" + LatestIncidentId()}}}}}};
+    std::string text = body.dump();
+    bool fired_before = injector != nullptr && injector->fired();
+    int status = life.Handle(
+        "/webhooks/pagerduty", text,
+        {{"Content-Type", "application/json"},
+         {"X-Webhook-Id", delivery},
+         {"X-PagerDuty-Signature", "v1=" + http::HmacSha256Hex(kPdWebhookSecret, text)}});
+    bool fired_now = injector != nullptr && !fired_before && injector->fired();
+    out.log.push_back(fmt::format("t={}s: PagerDuty webhook {} answered {}{}", t / seconds(1),
+                                  delivery, status, fired_now ? " (the fault fired in it)" : ""));
+    if (status / 100 == 2) {
+      state.done = true;
+      if (fired_now) out.fired_in_webhook_2xx = true;
+    } else {
+      state.next_try = t + seconds(30);
+    }
+  }
+
+  // A person clicks the button at `at`; unless Slack's answer says it worked within 30 s,
+  // they click again.
+  void DriveSlack(Life& life, Duration t, Duration at, const std::string& action,
+                  const std::string& verb, Outcome& out) {
+    auto& state = clicks_[action];
+    if (state.done || t < at) return;
+    for (; state.read < slack_answers_.size(); ++state.read) {
+      const std::string& answer = slack_answers_[state.read];
+      out.log.push_back(fmt::format("t={}s: Slack answered \"{}\"", t / seconds(1), answer));
+      if (answer.find(" " + verb) != std::string::npos &&
+          answer.find("Could not") == std::string::npos) {
+        state.done = true;
+        return;
+      }
+    }
+    if (t < state.next_try) return;
+    std::string id = LatestIncidentId();
+    const TimePoint now = life.scheduler().clock().Now();
+    json payload = {
+        {"type", "block_actions"},
+        {"user", {{"id", "U1"}, {"username", "l1a"}}},
+        {"team", {{"id", "T1"}}},
+        {"channel", {{"id", "C_INCIDENTS"}}},
+        {"container", {{"message_ts", "1795312391.000200"}}},
+        {"response_url", "https://hooks.slack.test/actions/1"},
+        {"actions",
+         {{{"action_id", action},
+           {"value", id},
+           {"action_ts", fmt::format("{}.{}", ToUnixMillis(now) / 1000, ++state.clicks)}}}}};
+    std::string body = "payload=" + UrlEncode(payload.dump());
+    std::string ts = std::to_string(ToUnixMillis(now) / 1000);
+    int status =
+        life.Handle("/slack/interactivity", body,
+                    {{"Content-Type", "application/x-www-form-urlencoded"},
+                     {"X-Slack-Request-Timestamp", ts},
+                     {"X-Slack-Signature",
+                      "v0=" + http::HmacSha256Hex(kSlackSecret, "v0:" + ts + ":" + body)}});
+    out.log.push_back(
+        fmt::format("t={}s: Slack click {} on {} answered {}", t / seconds(1), action, id, status));
+    state.next_try = t + seconds(30);
+  }
+
+  // The pages as the providers hold them.
+  void Collect(Outcome& out) {
+    auto add = [&out](const std::string& page) {
+      std::string p = Normalize(page);
+      out.pages.insert(p);
+      out.requests[p]++;
+    };
+    for (const auto& r : sim_.Requests("/v2/enqueue")) {
+      if (r["status"] != 202) continue;
+      auto b = json::parse(r["body"].get<std::string>());
+      std::string key = b["dedup_key"];
+      out.incident_ids.insert(key);
+      std::string page = fmt::format("pagerduty {} {}", b["event_action"].get<std::string>(), key);
+      if (b["event_action"] == "trigger") {
+        const auto& d = b["payload"]["custom_details"];
+        page += fmt::format(" step {} paging {}", d["step"].dump(), d["paging"].dump());
+      }
+      add(page);
+    }
+    std::map<std::string, std::string> last_header;  // Slack message ts -> its last header
+    for (const auto& r : sim_.Requests("/api/chat.postMessage")) {
+      if (r["status"] != 200) continue;
+      auto b = json::parse(r["body"].get<std::string>());
+      if (b.contains("thread_ts")) {
+        add("slack thread reply: " + b.value("text", ""));
+      } else {
+        add("slack message: " + b.value("text", ""));
+      }
+    }
+    for (const auto& r : sim_.Requests("/api/chat.update")) {
+      if (r["status"] != 200) continue;
+      auto b = json::parse(r["body"].get<std::string>());
+      last_header[b.value("ts", "")] = b["blocks"][0]["text"]["text"].get<std::string>();
+    }
+    // Updates coalesce (a newer one supersedes a pending one), so how many there were
+    // depends on timing; what the message finally says does not.
+    for (const auto& [ts, header] : last_header) {
+      out.pages.insert("slack message finally reads: " + Normalize(header));
+    }
+  }
+
+  struct WebhookState {
+    bool done = false;
+    Duration next_try{0};
+  };
+  struct ClickState {
+    bool done = false;
+    Duration next_try{0};
+    std::size_t read = 0;
+    int clicks = 0;
+  };
+
+  Scenario scenario_;
+  notify::testing::SimServer sim_;
+  tocsin::testing::TempDir dir_;
+  std::shared_ptr<const oncall::Schedule> schedule_;
+  incident::PolicySet policies_;
+  incident::IncidentsConfig incidents_;
+  std::vector<std::string> slack_answers_;
+  std::map<std::string, WebhookState> webhooks_;
+  std::map<std::string, ClickState> clicks_;
+};
+
+template <typename Strings>
+std::string Join(const Strings& s) {
+  std::string out;
+  for (const auto& x : s) out += "  " + x + "\n";
+  return out;
+}
+
+// The fault kept the outbox from recording a delivery the provider had already accepted: the
+// documented at-least-once window.
+// Whether the fault kept a statement containing one of `fragments` out of the database.
+bool Lost(const Outcome& o, std::initializer_list<const char*> fragments) {
+  for (const auto& sql : o.lost_writes) {
+    for (const char* f : fragments) {
+      if (sql.find(f) != std::string::npos) return true;
+    }
+  }
+  return false;
+}
+
+bool InAtLeastOnceWindow(const Outcome& o) {
+  return Lost(o, {"UPDATE notify_outbox SET state = ?", "INSERT INTO notify_slack_messages"});
+}
+
+// The fault-free run of each scenario, computed once per process.
+const Outcome& FaultFree(Scenario s) {
+  static std::map<Scenario, Outcome> cache;
+  auto it = cache.find(s);
+  if (it != cache.end()) return it->second;
+  spdlog::set_level(spdlog::level::warn);  // hundreds of runs: only what goes wrong
+  CountingFaultInjector counter;           // counts, never fails
+  Harness h(s);
+  Outcome o = h.Run(&counter);
+  return cache.emplace(s, std::move(o)).first->second;
+}
+
+// ---- the fault-free runs themselves ------------------------------------------------------
+
+class FaultFreeRun : public ::testing::TestWithParam<Scenario> {};
+
+TEST_P(FaultFreeRun, PagesEveryStepOnceAndIsDeterministic) {
+  const Outcome& o = FaultFree(GetParam());
+  ASSERT_FALSE(o.pages.empty());
+  EXPECT_EQ(o.incident_ids.size(), 1u);
+  for (const auto& [page, n] : o.requests) EXPECT_EQ(n, 1) << page << " was sent " << n << " times";
+  bool l1 = false;
+  bool l2 = false;
+  bool dm = false;
+  for (const auto& p : o.pages) {
+    l1 = l1 || (p.find("trigger") != std::string::npos && p.find("L1 Day") != std::string::npos);
+    l2 = l2 || p.find("Payments L2") != std::string::npos;
+    dm = dm || p.find("Duty Manager") != std::string::npos;
+  }
+  EXPECT_TRUE(l1 && l2) << Join(o.pages);
+  // Only the ladder nobody acknowledges reaches the Duty Manager (step 3 at 10 min).
+  EXPECT_EQ(dm, GetParam() == Scenario::kLadder) << Join(o.pages);
+  if (GetParam() != Scenario::kLadder) {
+    EXPECT_TRUE(o.pages.count("pagerduty resolve tocsin/INC-#") > 0 ||
+                GetParam() == Scenario::kPagerDutyAck)
+        << Join(o.pages);
+  }
+  // Run again: the same pages (the test is only meaningful if the scenario is deterministic).
+  CountingFaultInjector counter;
+  Harness again(GetParam());
+  Outcome second = again.Run(&counter);
+  EXPECT_EQ(second.pages, o.pages);
+  EXPECT_EQ(second.writes, o.writes);
+  EXPECT_EQ(second.commits, o.commits);
+  std::cout << ScenarioName(GetParam()) << ": " << o.writes << " writes, " << o.commits
+            << " commits, pages:\n"
+            << Join(o.pages);
+}
+
+INSTANTIATE_TEST_SUITE_P(Faults, FaultFreeRun,
+                         ::testing::Values(Scenario::kLadder, Scenario::kPagerDutyAck,
+                                           Scenario::kSlackAck),
+                         [](const auto& p) { return ScenarioName(p.param); });
+
+// ---- one fault per run -------------------------------------------------------------------
+
+struct FaultCase {
+  Scenario scenario;
+  StoreOp op;
+  int n;
+};
+
+void PrintTo(const FaultCase& c, std::ostream* os) {
+  *os << ScenarioName(c.scenario) << (c.op == StoreOp::kWrite ? " write #" : " commit #") << c.n;
+}
+
+// Failures on today's main that other branches fix. A case is skipped only when it is listed
+// here AND the fault hit what the listed bug is about; anything else fails.
+struct KnownBug {
+  const char* why;
+  bool (*matches)(const Outcome&);
+};
+
+bool OutboxWriteLost(const Outcome& o) {
+  return Lost(o, {"INSERT INTO notify_outbox", "state = 'superseded'"});
+}
+
+bool WebhookAnsweredDespiteFault(const Outcome& o) { return o.fired_in_webhook_2xx; }
+
+const KnownBug kOutboxLoss{
+    "blocked on: a failed outbox write while paging loses the page, branch incident-truth",
+    OutboxWriteLost};
+const KnownBug kWebhookFirst{
+    "blocked on: a webhook records its delivery id before acting and answers 2xx when acting "
+    "failed, branch webhooks-replay",
+    WebhookAnsweredDespiteFault};
+
+std::map<std::tuple<Scenario, StoreOp, int>, const KnownBug*>& Blocked() {
+  // Each failed on main at the time of writing for exactly the reason its bug names; remove
+  // the entries when the fixing branch is merged (a listed case that passes says so).
+  static std::map<std::tuple<Scenario, StoreOp, int>, const KnownBug*> blocked = {
+      // Ladder: writes 27 28 42 43 44 59 60 61 77 78 79, commits 7 16 25 35
+      {{Scenario::kLadder, StoreOp::kWrite, 27}, &kOutboxLoss},
+      {{Scenario::kLadder, StoreOp::kWrite, 28}, &kOutboxLoss},
+      {{Scenario::kLadder, StoreOp::kWrite, 42}, &kOutboxLoss},
+      {{Scenario::kLadder, StoreOp::kWrite, 43}, &kOutboxLoss},
+      {{Scenario::kLadder, StoreOp::kWrite, 44}, &kOutboxLoss},
+      {{Scenario::kLadder, StoreOp::kWrite, 59}, &kOutboxLoss},
+      {{Scenario::kLadder, StoreOp::kWrite, 60}, &kOutboxLoss},
+      {{Scenario::kLadder, StoreOp::kWrite, 61}, &kOutboxLoss},
+      {{Scenario::kLadder, StoreOp::kWrite, 77}, &kOutboxLoss},
+      {{Scenario::kLadder, StoreOp::kWrite, 78}, &kOutboxLoss},
+      {{Scenario::kLadder, StoreOp::kWrite, 79}, &kOutboxLoss},
+      {{Scenario::kLadder, StoreOp::kCommit, 7}, &kOutboxLoss},
+      {{Scenario::kLadder, StoreOp::kCommit, 16}, &kOutboxLoss},
+      {{Scenario::kLadder, StoreOp::kCommit, 25}, &kOutboxLoss},
+      {{Scenario::kLadder, StoreOp::kCommit, 35}, &kOutboxLoss},
+      // PagerDutyAck: writes 27 28 42 43 44 59 60 77 78, commits 7 16 26 36
+      {{Scenario::kPagerDutyAck, StoreOp::kWrite, 27}, &kOutboxLoss},
+      {{Scenario::kPagerDutyAck, StoreOp::kWrite, 28}, &kOutboxLoss},
+      {{Scenario::kPagerDutyAck, StoreOp::kWrite, 42}, &kOutboxLoss},
+      {{Scenario::kPagerDutyAck, StoreOp::kWrite, 43}, &kOutboxLoss},
+      {{Scenario::kPagerDutyAck, StoreOp::kWrite, 44}, &kOutboxLoss},
+      {{Scenario::kPagerDutyAck, StoreOp::kWrite, 59}, &kOutboxLoss},
+      {{Scenario::kPagerDutyAck, StoreOp::kWrite, 60}, &kOutboxLoss},
+      {{Scenario::kPagerDutyAck, StoreOp::kWrite, 77}, &kOutboxLoss},
+      {{Scenario::kPagerDutyAck, StoreOp::kWrite, 78}, &kOutboxLoss},
+      {{Scenario::kPagerDutyAck, StoreOp::kCommit, 7}, &kOutboxLoss},
+      {{Scenario::kPagerDutyAck, StoreOp::kCommit, 16}, &kOutboxLoss},
+      {{Scenario::kPagerDutyAck, StoreOp::kCommit, 26}, &kOutboxLoss},
+      {{Scenario::kPagerDutyAck, StoreOp::kCommit, 36}, &kOutboxLoss},
+      // SlackAck: writes 27 28 42 43 44 58 59 60 77 78 79, commits 7 16 25 35
+      {{Scenario::kSlackAck, StoreOp::kWrite, 27}, &kOutboxLoss},
+      {{Scenario::kSlackAck, StoreOp::kWrite, 28}, &kOutboxLoss},
+      {{Scenario::kSlackAck, StoreOp::kWrite, 42}, &kOutboxLoss},
+      {{Scenario::kSlackAck, StoreOp::kWrite, 43}, &kOutboxLoss},
+      {{Scenario::kSlackAck, StoreOp::kWrite, 44}, &kOutboxLoss},
+      {{Scenario::kSlackAck, StoreOp::kWrite, 58}, &kOutboxLoss},
+      {{Scenario::kSlackAck, StoreOp::kWrite, 59}, &kOutboxLoss},
+      {{Scenario::kSlackAck, StoreOp::kWrite, 60}, &kOutboxLoss},
+      {{Scenario::kSlackAck, StoreOp::kWrite, 77}, &kOutboxLoss},
+      {{Scenario::kSlackAck, StoreOp::kWrite, 78}, &kOutboxLoss},
+      {{Scenario::kSlackAck, StoreOp::kWrite, 79}, &kOutboxLoss},
+      {{Scenario::kSlackAck, StoreOp::kCommit, 7}, &kOutboxLoss},
+      {{Scenario::kSlackAck, StoreOp::kCommit, 16}, &kOutboxLoss},
+      {{Scenario::kSlackAck, StoreOp::kCommit, 25}, &kOutboxLoss},
+      {{Scenario::kSlackAck, StoreOp::kCommit, 35}, &kOutboxLoss},
+      // PagerDutyAck: writes 56 57 58 74 75 76, commits 25 35
+      {{Scenario::kPagerDutyAck, StoreOp::kWrite, 56}, &kWebhookFirst},
+      {{Scenario::kPagerDutyAck, StoreOp::kWrite, 57}, &kWebhookFirst},
+      {{Scenario::kPagerDutyAck, StoreOp::kWrite, 58}, &kWebhookFirst},
+      {{Scenario::kPagerDutyAck, StoreOp::kWrite, 74}, &kWebhookFirst},
+      {{Scenario::kPagerDutyAck, StoreOp::kWrite, 75}, &kWebhookFirst},
+      {{Scenario::kPagerDutyAck, StoreOp::kWrite, 76}, &kWebhookFirst},
+      {{Scenario::kPagerDutyAck, StoreOp::kCommit, 25}, &kWebhookFirst},
+      {{Scenario::kPagerDutyAck, StoreOp::kCommit, 35}, &kWebhookFirst},
+  };
+  return blocked;
+}
+
+std::string OpName(StoreOp op) { return op == StoreOp::kWrite ? "Write" : "Commit"; }
+
+// Every N up to these bounds is instantiated (one CTest test each); the fault-free runs have
+// exactly this many today. CoversEveryWriteOfTheFaultFreeRun fails when a scenario grows past
+// them; a case past a scenario's count (it shrank) says so and skips.
+int MaxOps(Scenario s, StoreOp op) {
+  if (op == StoreOp::kCommit) return 42;
+  return s == Scenario::kPagerDutyAck ? 87 : 89;
+}
+
+class OneFault : public ::testing::TestWithParam<FaultCase> {};
+
+TEST_P(OneFault, SamePagesAfterRestart) {
+  const FaultCase c = GetParam();
+  const Outcome& clean = FaultFree(c.scenario);
+  int available = c.op == StoreOp::kWrite ? clean.writes : clean.commits;
+  if (c.n > available) {
+    GTEST_SKIP() << "the fault-free run has only " << available << " " << OpName(c.op)
+                 << "s: nothing to fail";
+  }
+  CountingFaultInjector injector(c.op, c.n);
+  Harness h(c.scenario);
+  Outcome o = h.Run(&injector);
+  ASSERT_TRUE(o.fired) << "the " << c.n << "-th " << OpName(c.op)
+                       << " never happened: the scenario is not deterministic";
+  std::string context =
+      fmt::format("fault: {} #{} failed ({})\nlost writes:\n{}what happened:\n{}", OpName(c.op),
+                  c.n, o.failed_sql, Join(o.lost_writes), Join(o.log));
+  bool same_pages = o.pages == clean.pages && o.incident_ids.size() == 1;
+  bool none_repeated = true;
+  if (!InAtLeastOnceWindow(o)) {
+    for (const auto& [page, n] : o.requests) none_repeated = none_repeated && n == 1;
+  }
+  auto blocked = Blocked().find({c.scenario, c.op, c.n});
+  if (!(same_pages && none_repeated)) {
+    if (blocked != Blocked().end() && blocked->second->matches(o)) {
+      GTEST_SKIP() << blocked->second->why;
+    }
+  } else if (blocked != Blocked().end()) {
+    std::cout << "note: this case passes now; remove it from Blocked() (" << blocked->second->why
+              << ")\n";
+  }
+  std::set<std::string> lost;
+  std::set<std::string> extra;
+  std::set_difference(clean.pages.begin(), clean.pages.end(), o.pages.begin(), o.pages.end(),
+                      std::inserter(lost, lost.end()));
+  std::set_difference(o.pages.begin(), o.pages.end(), clean.pages.begin(), clean.pages.end(),
+                      std::inserter(extra, extra.end()));
+  EXPECT_TRUE(lost.empty()) << "pages lost:\n" << Join(lost) << context;
+  EXPECT_TRUE(extra.empty()) << "pages that the fault-free run did not send:\n"
+                             << Join(extra) << context;
+  EXPECT_EQ(o.incident_ids.size(), 1u) << "one alert group, one incident\n" << context;
+  if (!InAtLeastOnceWindow(o)) {
+    for (const auto& [page, n] : o.requests) {
+      EXPECT_EQ(n, 1) << "sent " << n << " times outside the at-least-once window: " << page << "\n"
+                      << context;
+    }
+  }
+}
+
+TEST(OneFaultCoverage, CoversEveryWriteOfTheFaultFreeRun) {
+  for (Scenario s : {Scenario::kLadder, Scenario::kPagerDutyAck, Scenario::kSlackAck}) {
+    const Outcome& o = FaultFree(s);
+    EXPECT_GT(o.writes, 0);
+    EXPECT_LE(o.writes, MaxOps(s, StoreOp::kWrite)) << ScenarioName(s) << ": raise MaxOps";
+    EXPECT_LE(o.commits, MaxOps(s, StoreOp::kCommit)) << ScenarioName(s) << ": raise MaxOps";
+  }
+}
+
+std::vector<FaultCase> AllCases() {
+  std::vector<FaultCase> out;
+  for (Scenario s : {Scenario::kLadder, Scenario::kPagerDutyAck, Scenario::kSlackAck}) {
+    for (StoreOp op : {StoreOp::kWrite, StoreOp::kCommit}) {
+      for (int n = 1; n <= MaxOps(s, op); ++n) out.push_back({s, op, n});
+    }
+  }
+  return out;
+}
+
+INSTANTIATE_TEST_SUITE_P(Faults, OneFault, ::testing::ValuesIn(AllCases()), [](const auto& p) {
+  return fmt::format("{}_{}{}", ScenarioName(p.param.scenario), OpName(p.param.op), p.param.n);
+});
+
+}  // namespace
+}  // namespace tocsin::faults
