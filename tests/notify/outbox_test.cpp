@@ -86,7 +86,7 @@ TEST_F(OutboxTest, SendIsDurableBeforeItReturns) {
   EXPECT_EQ(Delivered(*pd_), (std::vector<std::string>{"INC-1/trigger"}));
   EXPECT_EQ(store_->Count("sent"), 2);
   ASSERT_EQ(observer_.reports.size(), 2u);
-  EXPECT_TRUE(observer_.reports[0].ok);
+  EXPECT_EQ(observer_.reports[0].outcome, incident::DeliveryOutcome::kSent);
 }
 
 TEST_F(OutboxTest, ProviderDownTenMinutesLosesNothingAndSendsNothingTwice) {
@@ -144,8 +144,8 @@ TEST_F(OutboxTest, PermanentErrorIsReportedAnnouncedInSlackAndNotRetried) {
   bool permanent = false;
   for (const auto& r : observer_.reports) {
     if (r.channel == Channel::kPagerDuty) {
-      EXPECT_FALSE(r.ok);
-      permanent = r.permanent_failure;
+      EXPECT_NE(r.outcome, incident::DeliveryOutcome::kSent);
+      permanent = r.outcome == incident::DeliveryOutcome::kFailed;
       EXPECT_EQ(r.detail, "pagerduty: HTTP 400 invalid");
     }
   }
