@@ -164,7 +164,7 @@ TEST_F(OutboxTest, TransientErrorsGiveUpAfterGiveUpAfter) {
   scheduler_.AdvanceBy(minutes(60));
   EXPECT_EQ(outbox_->pending(), 0u);
   ASSERT_FALSE(observer_.reports.empty());
-  EXPECT_TRUE(observer_.reports.back().permanent_failure);
+  EXPECT_EQ(observer_.reports.back().outcome, incident::DeliveryOutcome::kFailed);
   auto last = pd_->calls().back().at;
   EXPECT_GE(last, T0() + minutes(15));
   EXPECT_LE(last, T0() + minutes(21));
@@ -430,8 +430,8 @@ TEST_F(OutboxTest, AckThatCameFromPagerDutyIsNotSentBackToPagerDuty) {
   EXPECT_GT(slack_->ok_calls().size(), slack_before);  // the Slack message is updated
   bool said_why = false;
   for (const auto& r : observer_.reports) {
-    if (r.channel == Channel::kPagerDuty &&
-        r.detail == "not sent: the acknowledge came from pagerduty") {
+    if (r.channel == Channel::kPagerDuty && r.outcome == incident::DeliveryOutcome::kSkipped &&
+        r.detail == "the acknowledge came from pagerduty") {
       said_why = true;
     }
   }

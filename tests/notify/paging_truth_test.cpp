@@ -33,8 +33,8 @@ people:
   l1a: {name: L1 Day, time_zone: UTC, slack_user_id: U1, pagerduty_user_id: P1}
   ghost: {name: No Identities, time_zone: UTC}
 rotations:
-  l1: {role: l1, time_zone: UTC, start_date: 2026-11-02, handovers: ["00:00"], members: [l1a]}
-  comms: {role: comms, time_zone: UTC, start_date: 2026-11-02, handovers: ["00:00"], members: [ghost]}
+  l1: {role: l1, time_zone: UTC, start_date: 2025-11-03, handovers: ["00:00"], members: [l1a]}
+  comms: {role: comms, time_zone: UTC, start_date: 2025-11-03, handovers: ["00:00"], members: [ghost]}
 )";
 
 class PagingTruth : public ::testing::Test {
