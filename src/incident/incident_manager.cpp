@@ -140,13 +140,7 @@ Result<void> IncidentManager::Start() {
     handoff_->Hand(intent.request);
   }
   started_ = true;
-  std::vector<std::string> ids;
-  for (const auto& [id, live] : live_) ids.push_back(id);
-  for (const auto& id : ids) {
-    ArmStep(id);
-    ArmAckDeadline(id);
-    ArmReminder(id);
-  }
+  ArmEveryIncident();
   OnHandover();  // a shift may have changed while we were down
   spdlog::info("incidents: {} open incident(s) reloaded", live_.size());
   return {};
@@ -160,6 +154,11 @@ void IncidentManager::Reconfigure(std::shared_ptr<const oncall::Schedule> schedu
   if (!started_ || stopped_) return;
   ArmHandoverWatch(scheduler_.clock().Now());
   // Re-armed under the new settings; an incident resolved meanwhile has no timers left.
+  ArmEveryIncident();
+}
+
+void IncidentManager::ArmEveryIncident() {
+  // By id: arming may page at once and resolve or change incidents.
   std::vector<std::string> ids;
   for (const auto& [id, live] : live_) ids.push_back(id);
   for (const auto& id : ids) {

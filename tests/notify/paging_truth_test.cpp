@@ -48,13 +48,7 @@ class PagingTruth : public ::testing::Test {
     EXPECT_TRUE(outbox_->Open());
     NotifyConfig cfg;
     cfg.jitter = 0;
-    config::ProvidersConfig p;
-    p.pagerduty = config::PagerDutyConfig{sim_.url(), "0123456789abcdef0123456789abcdef", ""};
-    config::SlackConfig slack;
-    slack.api_url = sim_.url();
-    slack.bot_token = "xoxb-token";
-    slack.channel = "#incidents";
-    p.slack = slack;
+    config::ProvidersConfig p = testing::SimProviders(sim_.url(), false);
     NotifierDeps deps;
     deps.renderer = *PageRenderer::Create(RenderOptions{});
     deps.http = std::make_shared<CurlHttpClient>();

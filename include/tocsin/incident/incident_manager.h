@@ -140,6 +140,7 @@ class IncidentManager final : public dispatch::GroupSink, public DeliveryObserve
   void ArmAckDeadline(const std::string& id);
   void ArmReminder(const std::string& id);
   void ArmHandoverWatch(TimePoint now);
+  void ArmEveryIncident();
   void CancelTimers(Live& live);
   void OnStepDue(const std::string& id);
   // Pages the step at next_step: on its deadline (`requested_by` empty) or at once because
