@@ -170,6 +170,36 @@ TEST_F(OutboxTest, TransientErrorsGiveUpAfterGiveUpAfter) {
   EXPECT_LE(last, T0() + minutes(21));
 }
 
+// A reload that removed a failed-over provider left its probe timer behind.
+TEST_F(OutboxTest, ReloadWithoutAFailedOverProviderCancelsItsProbe) {
+  config_.failover = {{Channel::kPagerDuty, Channel::kOpsgenie}};
+  config_.failover_after = minutes(3);
+  config_.probe_interval = seconds(30);
+  Start(true, true);
+  pd_->script = [](const OutboxItem&, TimePoint) {
+    return DeliveryResult::Retry(503, "pagerduty: HTTP 503");
+  };
+  int probes = 0;
+  pd_->probe_up = [&probes](TimePoint) {
+    ++probes;
+    return false;
+  };
+  outbox_->Send(Page(1));
+  scheduler_.AdvanceBy(minutes(5));
+  ASSERT_TRUE(outbox_->failed_over(Channel::kPagerDuty));
+  ASSERT_GT(probes, 0);
+  const std::size_t timers = scheduler_.pending_timers();
+  NotifierSet without_pagerduty;
+  without_pagerduty.notifiers[Channel::kOpsgenie] = og_;
+  without_pagerduty.notifiers[Channel::kSlack] = slack_;
+  outbox_->Configure(without_pagerduty, config_);
+  EXPECT_EQ(scheduler_.pending_timers(), timers - 1) << "the probe timer went with PagerDuty";
+  const int before = probes;
+  scheduler_.AdvanceBy(minutes(10));
+  EXPECT_EQ(probes, before);
+  EXPECT_EQ(Delivered(*og_), (std::vector<std::string>{"INC-1/trigger"}));
+}
+
 TEST_F(OutboxTest, FailsOverToOpsgenieThenBackWithAcksFollowingTheTrigger) {
   config_.failover = {{Channel::kPagerDuty, Channel::kOpsgenie},
                       {Channel::kOpsgenie, Channel::kPagerDuty}};
