@@ -377,6 +377,26 @@ TEST_F(IncidentTest, StoppedManagerLeavesNoTimerBehind) {
   EXPECT_EQ(pager_.failed_sends, 1);
 }
 
+// A reload re-arms every incident's timers. While a refused ladder step waits for its retry,
+// that must not leave two timers that each page a step: the L2 would be paged, then the Duty
+// Manager minutes early.
+TEST_F(IncidentTest, ReloadWhileAStepRetryWaitsPagesThatStepOnce) {
+  Build();
+  manager_->OnGroupFlush(Group("payments"), At(minutes(0)));
+  AdvanceTo(minutes(5) - seconds(1));
+  store_.fail_commits = true;
+  AdvanceTo(minutes(5) + seconds(2));  // the step at 5m is refused, its retry waits
+  EXPECT_EQ(pager_.Triggers().size(), 1u);
+  manager_->Reconfigure(schedule_, policies_, config_);
+  store_.fail_commits = false;
+  AdvanceTo(minutes(9));
+  ASSERT_EQ(pager_.Triggers().size(), 2u);
+  EXPECT_EQ(pager_.Triggers()[1].idempotency_key, "INC-1/step-1/trigger");
+  EXPECT_FALSE(pager_.Paged("dm")) << "the Duty Manager's step is due at 10m, not earlier";
+  AdvanceTo(minutes(10));
+  EXPECT_TRUE(pager_.Paged("dm"));
+}
+
 // A store that refused the handover was ignored: the new commander was never recorded.
 TEST_F(IncidentTest, HandoverTheStoreRefusedIsRetried) {
   Build();
