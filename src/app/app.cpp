@@ -326,7 +326,7 @@ Result<void> App::Impl::StartIncidents() {
   if (auto m = incident_store->Migrate(); !m) return Fail(m.error());
   incidents = std::make_unique<incident::IncidentManager>(scheduler, *incident_store, *outbox,
                                                           ScheduleOf(*config), config->policies,
-                                                          config->incidents);
+                                                          config->incidents, registry.get());
   // Delivery results land in the incidents' timelines.
   outbox->SetObserver(incidents.get());
   return incidents->Start();
@@ -568,6 +568,10 @@ void App::Stop() {
   (void)impl_->notifier.Stopping();
   if (impl_->evaluator) impl_->evaluator->Stop();
   if (impl_->heartbeat) impl_->heartbeat->Stop();
+  // No ladder step, retry or delivery starts during the drain; what was decided is durable
+  // (page intents, outbox rows) and goes on at the next start.
+  if (impl_->incidents) impl_->incidents->Stop();
+  if (impl_->outbox) impl_->outbox->Stop();
   boost::system::error_code ec;
   impl_->signals.cancel(ec);
   if (impl_->server) impl_->server->Stop();

@@ -3,6 +3,8 @@
 #include "tocsin/notify/runbook.h"
 
 #include <algorithm>
+#include <set>
+
 #include "tocsin/http/api_auth.h"
 
 #include <fmt/format.h>
@@ -59,6 +61,8 @@ void LoadOncallAndIncidents(RuntimeConfig& rc, RuntimeLoadResult& out) {
 
 namespace {
 
+void CheckReachable(const RuntimeConfig& rc, config::Diagnostics& diags);
+
 // Checks that need more than one module's configuration.
 void CrossCheck(const RuntimeConfig& rc, config::Diagnostics& diags) {
   // Every paging rule's runbook has the six sections of the template: the person woken at
@@ -92,6 +96,7 @@ void CrossCheck(const RuntimeConfig& rc, config::Diagnostics& diags) {
                   "paged (configure providers.pagerduty, providers.opsgenie or providers.slack "
                   "with a bot_token)");
   }
+  if (pages && can_page) CheckReachable(rc, diags);
   // A receiver that pages reaches people through its incident (PagerDuty, Opsgenie and the
   // incident's Slack message); extra notices on it would post the same thing twice.
   for (const auto& r : rc.dispatch.receivers) {
@@ -102,6 +107,99 @@ void CrossCheck(const RuntimeConfig& rc, config::Diagnostics& diags) {
                         "open incidents, whose Slack message goes to providers.slack.channel; the "
                         "notices are not sent (remove them, or move them to a receiver without a "
                         "policy)");
+    }
+  }
+}
+
+// The channels whose provider is configured (a notifier is built for each).
+std::vector<incident::Channel> ConfiguredChannels(const config::ProvidersConfig& p) {
+  std::vector<incident::Channel> out;
+  if (p.pagerduty) out.push_back(incident::Channel::kPagerDuty);
+  if (p.opsgenie) out.push_back(incident::Channel::kOpsgenie);
+  if (p.slack) out.push_back(incident::Channel::kSlack);
+  if (p.email) out.push_back(incident::Channel::kEmail);
+  if (p.webhook) out.push_back(incident::Channel::kWebhook);
+  return out;
+}
+
+// Whether a rotation's role fills a policy target's role ("l2-{domain}" fills any "l2-...").
+bool RoleMatches(const std::string& target, const std::string& role) {
+  auto pos = target.find("{domain}");
+  if (pos == std::string::npos) return target == role;
+  std::string prefix = target.substr(0, pos);
+  std::string suffix = target.substr(pos + 8);
+  return role.size() > prefix.size() + suffix.size() && role.starts_with(prefix) &&
+         role.ends_with(suffix);
+}
+
+// Everyone a policy target can page: the members of its rotations (and who covers for them),
+// the team, or the person, with the newcomers who shadow any of them.
+std::set<std::string> PeopleOf(const oncall::Roster& roster, const incident::EscalationTarget& t) {
+  std::set<std::string> out;
+  auto add_rotation = [&](const oncall::Rotation& r) {
+    for (const auto& group : r.member_groups) out.insert(group.begin(), group.end());
+    for (const auto& o : roster.overrides) {
+      if (o.rotation == r.name && !o.person.empty()) out.insert(o.person);
+    }
+  };
+  if (!t.person.empty()) out.insert(t.person);
+  for (const auto& r : roster.rotations) {
+    if ((!t.role.empty() && RoleMatches(t.role, r.role)) ||
+        (!t.rotation.empty() && r.name == t.rotation)) {
+      add_rotation(r);
+    }
+  }
+  if (!t.team.empty()) {
+    if (const auto* team = roster.FindTeam(t.team)) {
+      out.insert(team->members.begin(), team->members.end());
+    }
+  }
+  for (const auto& s : roster.shadows) {
+    if (out.count(s.buddy)) out.insert(s.newcomer);
+  }
+  return out;
+}
+
+// A person a policy step may page whom none of the step's configured channels can reach is
+// never paged: tocsin would only record "not paged" at 3 a.m. Say it now.
+void CheckReachable(const RuntimeConfig& rc, config::Diagnostics& diags) {
+  if (!rc.roster) return;
+  const auto configured = ConfiguredChannels(rc.main.providers);
+  if (configured.empty()) return;  // reported above: nothing can page at all
+  std::set<std::string> reported;
+  for (const auto& [name, policy] : rc.policies.policies) {
+    for (std::size_t i = 0; i < policy.steps.size(); ++i) {
+      const auto& step = policy.steps[i];
+      for (const auto& target : step.targets) {
+        for (const auto& id : PeopleOf(*rc.roster, target)) {
+          const auto* person = rc.roster->FindPerson(id);
+          if (!person || reported.count(id)) continue;
+          std::string tried;
+          bool reachable = false;
+          for (auto c : step.channels) {
+            bool on = std::find(configured.begin(), configured.end(), c) != configured.end();
+            reachable = reachable || (on && incident::ChannelReaches(c, *person));
+            if (on)
+              tried += fmt::format("{}{}", tried.empty() ? "" : ", ", incident::ChannelName(c));
+          }
+          if (reachable) continue;
+          reported.insert(id);
+          config::Position where{rc.roster->file, 0, 0};
+          if (auto src = rc.roster->person_sources.find(id);
+              src != rc.roster->person_sources.end()) {
+            where.line = src->second.line;
+            where.column = src->second.column;
+          }
+          diags.Warning(
+              where,
+              fmt::format("person \"{}\" may be paged by step {} of escalation policy \"{}\" "
+                          "but no configured channel of that step can reach them ({}): they "
+                          "will not be paged. Give them the identity of one of those channels in "
+                          "{} (pagerduty_user_id, opsgenie_username, slack_user_id or email)",
+                          id, i + 1, name, tried.empty() ? "none configured" : "tried " + tried,
+                          rc.roster->file));
+        }
+      }
     }
   }
 }

@@ -168,7 +168,9 @@ void RegisterIncidentApi(http::Router& router, IncidentManager& manager, const C
     if (!timeline) return ErrorResponse(timeline.error());
     json events = json::array();
     for (const auto& e : *timeline) events.push_back(TimelineEventToJson(e));
-    return JsonResponse(200, json{{"incident", IncidentToJson(*inc)}, {"timeline", events}});
+    return JsonResponse(200, json{{"incident", IncidentToJson(*inc)},
+                                  {"timeline", events},
+                                  {"deliveries", DeliveriesToJson(*timeline)}});
   });
   auto action = [m, c, resolve_actor](const std::string& what) {
     return [m, c, resolve_actor, what](const http::Request& r) {

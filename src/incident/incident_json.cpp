@@ -1,5 +1,7 @@
 #include "tocsin/incident/incident_json.h"
 
+#include <map>
+
 #include <fmt/format.h>
 
 #include "tocsin/common/duration.h"
@@ -220,6 +222,63 @@ json TimelineEventToJson(const TimelineEvent& e) {
   j["prev_hash"] = e.prev_hash;
   j["hash"] = e.hash;
   return j;
+}
+
+json DeliveriesToJson(const std::vector<TimelineEvent>& events) {
+  json out = json::array();
+  std::map<std::string, std::size_t> index;  // delivery identity -> position in `out`
+  for (const auto& e : events) {
+    const bool queued = e.kind == kEventQueued;
+    const bool report = e.kind == kEventSent || e.kind == kEventFailed || e.kind == kEventSkipped;
+    const bool not_paged = e.kind == kEventNotPaged;
+    if (!queued && !report && !not_paged) continue;
+    json d = json::parse(e.data.empty() ? "{}" : e.data, nullptr, false);
+    if (!d.is_object()) continue;
+    if (not_paged) {
+      if (Str(d, "person").empty()) continue;  // "nobody to page": no delivery to speak of
+      out.push_back({{"idempotency_key", Str(d, "idempotency_key")},
+                     {"person", Str(d, "person")},
+                     {"role", Str(d, "role")},
+                     {"state", "not_paged"},
+                     {"detail", Str(d, "reason")},
+                     {"updated_at", Time(e.at)}});
+      continue;
+    }
+    // One delivery is one outbox row: request, channel it was queued for, operation, person.
+    std::string id = fmt::format("{}\n{}\n{}\n{}", Str(d, "idempotency_key"), Str(d, "channel"),
+                                 Str(d, "kind"), Str(d, "person"));
+    auto it = index.find(id);
+    if (it == index.end()) {
+      it = index.emplace(id, out.size()).first;
+      out.push_back({{"idempotency_key", Str(d, "idempotency_key")},
+                     {"channel", Str(d, "channel")},
+                     {"via", Str(d, "channel")},
+                     {"kind", Str(d, "kind")},
+                     {"person", Str(d, "person")},
+                     {"people", json::array()},
+                     {"state", "queued"},
+                     {"attempts", 0},
+                     {"status", 0},
+                     {"provider_ref", ""},
+                     {"detail", ""},
+                     {"queued_at", ""},
+                     {"updated_at", Time(e.at)}});
+    }
+    json& entry = out[it->second];
+    entry["updated_at"] = Time(e.at);
+    if (queued) {
+      if (entry["queued_at"] == "") entry["queued_at"] = Time(e.at);
+      if (d.contains("people") && d["people"].is_array()) entry["people"] = d["people"];
+      continue;
+    }
+    entry["state"] = Str(d, "state");
+    entry["via"] = Str(d, "via");
+    entry["detail"] = Str(d, "detail");
+    entry["provider_ref"] = Str(d, "provider_ref");
+    if (d.contains("status") && d["status"].is_number_integer()) entry["status"] = d["status"];
+    if (e.kind != kEventSkipped) entry["attempts"] = entry["attempts"].get<int>() + 1;
+  }
+  return out;
 }
 
 json PageRequestToJson(const PageRequest& p) {

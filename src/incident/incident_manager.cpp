@@ -4,9 +4,12 @@
 #include <set>
 
 #include <fmt/format.h>
+#include <prometheus/counter.h>
+#include <prometheus/registry.h>
 #include <spdlog/spdlog.h>
 #include <nlohmann/json.hpp>
 
+#include "incident/page_handoff.h"
 #include "tocsin/common/duration.h"
 #include "tocsin/incident/incident_json.h"
 
@@ -19,12 +22,9 @@ using nlohmann::json;
 constexpr const char* kSystemActor = "tocsin";
 constexpr Duration kStoreRetry = std::chrono::seconds(10);
 
-std::string ChannelList(const std::vector<Channel>& channels) {
-  std::string out;
-  for (auto c : channels) {
-    if (!out.empty()) out += ", ";
-    out += ChannelName(c);
-  }
+std::vector<std::string> ChannelNames(const std::vector<Channel>& channels) {
+  std::vector<std::string> out;
+  for (auto c : channels) out.emplace_back(ChannelName(c));
   return out;
 }
 
@@ -82,18 +82,40 @@ bool HasFiring(const std::vector<Alert>& alerts, TimePoint now) {
 
 IncidentManager::IncidentManager(Scheduler& scheduler, IncidentStore& store, Pager& pager,
                                  std::shared_ptr<const oncall::Schedule> schedule,
-                                 PolicySet policies, IncidentsConfig config)
+                                 PolicySet policies, IncidentsConfig config,
+                                 prometheus::Registry* registry)
     : scheduler_(scheduler),
       store_(store),
       pager_(pager),
       schedule_(std::move(schedule)),
       policies_(std::move(policies)),
       config_(std::move(config)),
-      fallback_policy_(DefaultPolicy()) {}
+      fallback_policy_(DefaultPolicy()),
+      handoff_(std::make_unique<PageHandoff>(
+          scheduler, store, pager,
+          [this](const std::string& id, std::vector<TimelineEvent> events) {
+            return Record(id, std::move(events));
+          })) {
+  if (registry) {
+    write_failures_ = &prometheus::BuildCounter()
+                           .Name("tocsin_incident_write_failures_total")
+                           .Help(
+                               "Incident transitions the store refused to write, by what they "
+                               "were (retried until written).")
+                           .Register(*registry);
+  }
+}
 
-IncidentManager::~IncidentManager() {
+IncidentManager::~IncidentManager() { Stop(); }
+
+void IncidentManager::Stop() {
+  stopped_ = true;
   for (auto& [id, live] : live_) CancelTimers(live);
-  if (handover_timer_ != 0) scheduler_.Cancel(handover_timer_);
+  for (TimerId* t : {&handover_timer_, &handover_retry_timer_}) {
+    if (*t != 0) scheduler_.Cancel(*t);
+    *t = 0;
+  }
+  handoff_->Stop();
 }
 
 Result<void> IncidentManager::Start() {
@@ -115,17 +137,10 @@ Result<void> IncidentManager::Start() {
   if (!pending) return Fail(pending.error());
   for (const auto& intent : *pending) {
     spdlog::info("re-sending page {} decided before the restart", intent.request.idempotency_key);
-    pager_.Send(intent.request);
-    (void)store_.MarkHandedOff(intent.request.idempotency_key);
+    handoff_->Hand(intent.request);
   }
   started_ = true;
-  std::vector<std::string> ids;
-  for (const auto& [id, live] : live_) ids.push_back(id);
-  for (const auto& id : ids) {
-    ArmStep(id);
-    ArmAckDeadline(id);
-    ArmReminder(id);
-  }
+  ArmEveryIncident();
   OnHandover();  // a shift may have changed while we were down
   spdlog::info("incidents: {} open incident(s) reloaded", live_.size());
   return {};
@@ -136,7 +151,21 @@ void IncidentManager::Reconfigure(std::shared_ptr<const oncall::Schedule> schedu
   schedule_ = std::move(schedule);
   policies_ = std::move(policies);
   config_ = std::move(config);
-  if (started_) ArmHandoverWatch(scheduler_.clock().Now());
+  if (!started_ || stopped_) return;
+  ArmHandoverWatch(scheduler_.clock().Now());
+  // Re-armed under the new settings; an incident resolved meanwhile has no timers left.
+  ArmEveryIncident();
+}
+
+void IncidentManager::ArmEveryIncident() {
+  // By id: arming may page at once and resolve or change incidents.
+  std::vector<std::string> ids;
+  for (const auto& [id, live] : live_) ids.push_back(id);
+  for (const auto& id : ids) {
+    ArmStep(id);
+    ArmAckDeadline(id);
+    ArmReminder(id);
+  }
 }
 
 const EscalationPolicy& IncidentManager::PolicyOf(const Incident& incident) const {
@@ -274,15 +303,21 @@ Result<void> IncidentManager::Apply(Live& live, Incident next, std::vector<Timel
     return r;
   }
   live.incident = std::move(next);
-  for (const auto& p : pages) {
-    pager_.Send(p);
-    if (auto r = store_.MarkHandedOff(p.idempotency_key); !r) {
-      // Harmless: at worst the page is handed over again after a restart, with the same key.
-      spdlog::warn("page {}: cannot mark as handed off: {}", p.idempotency_key,
-                   r.error().ToString());
-    }
-  }
+  // The intents are durable now; the handoff queues them, retrying until the outbox has them.
+  for (const auto& p : pages) handoff_->Hand(p);
   return {};
+}
+
+Result<void> IncidentManager::Record(const std::string& id, std::vector<TimelineEvent> events) {
+  if (events.empty()) return {};
+  if (auto it = live_.find(id); it != live_.end()) {
+    return Apply(it->second, it->second.incident, std::move(events), {});
+  }
+  auto stored = Get(id);
+  if (!stored) return Fail(stored.error());
+  Live tmp;
+  tmp.incident = *stored;
+  return Apply(tmp, *stored, std::move(events), {});
 }
 
 void IncidentManager::OnGroupFlush(const dispatch::AlertGroup& group, TimePoint now) {
@@ -594,32 +629,16 @@ Result<void> IncidentManager::RecordDelivery(const InboundDelivery& delivery) {
 
 void IncidentManager::OnDelivery(const DeliveryReport& report) {
   const TimePoint now = report.at == TimePoint{} ? scheduler_.clock().Now() : report.at;
-  std::string text =
-      fmt::format("{} via {}: {}{}", report.person_id.empty() ? "channel" : report.person_id,
-                  ChannelName(report.channel),
-                  report.ok                  ? "delivered"
-                  : report.permanent_failure ? "FAILED, given up"
-                                             : "failed",
-                  report.detail.empty() ? "" : " (" + report.detail + ")");
-  json data{{"idempotency_key", report.idempotency_key},
-            {"channel", std::string(ChannelName(report.channel))},
-            {"ok", report.ok},
-            {"permanent_failure", report.permanent_failure}};
-  Live tmp;
-  Live* live = nullptr;
-  if (auto it = live_.find(report.incident_id); it != live_.end()) {
-    live = &it->second;
-  } else {
-    auto stored = Get(report.incident_id);
-    if (!stored) {
+  if (auto r = Record(report.incident_id, {PageHandoff::DeliveryEvent(report, now)}); !r) {
+    if (r.error().kind() == Error::Kind::kNotFound) {
       spdlog::warn("delivery report for unknown incident {}", report.incident_id);
       return;
     }
-    tmp.incident = *stored;
-    live = &tmp;
+    CountWriteFailure("delivery");
+    spdlog::error("incident {}: delivery report ({} via {}) not recorded: {}", report.incident_id,
+                  DeliveryOutcomeName(report.outcome), ChannelName(report.channel),
+                  r.error().ToString());
   }
-  auto ev = Event(now, "delivery", "tocsin", text, data.dump());
-  (void)Apply(*live, live->incident, {ev}, {});
 }
 
 Result<Incident> IncidentManager::Get(const std::string& id) {
@@ -650,7 +669,7 @@ Result<VerifyResult> IncidentManager::Verify(const std::string& id) {
 }
 
 void IncidentManager::CancelTimers(Live& live) {
-  for (TimerId* t : {&live.step_timer, &live.ack_timer, &live.reminder_timer}) {
+  for (TimerId* t : {&live.step_timer, &live.ack_timer, &live.reminder_timer, &live.retry_timer}) {
     if (*t != 0) scheduler_.Cancel(*t);
     *t = 0;
   }
@@ -663,7 +682,9 @@ void IncidentManager::ArmStep(const std::string& id) {
   if (live.step_timer != 0) scheduler_.Cancel(live.step_timer);
   live.step_timer = 0;
   const Incident& inc = live.incident;
-  if (inc.state != IncidentState::kTriggered || inc.next_step_at == TimePoint{}) return;
+  if (stopped_ || inc.state != IncidentState::kTriggered || inc.next_step_at == TimePoint{}) {
+    return;
+  }
   if (inc.next_step_at <= scheduler_.clock().Now()) {
     // Due now, or fell due while the process was down: fire once, at once.
     OnStepDue(id);
@@ -679,7 +700,9 @@ void IncidentManager::ArmAckDeadline(const std::string& id) {
   if (live.ack_timer != 0) scheduler_.Cancel(live.ack_timer);
   live.ack_timer = 0;
   const Incident& inc = live.incident;
-  if (inc.state != IncidentState::kAcknowledged || inc.ack_deadline == TimePoint{}) return;
+  if (stopped_ || inc.state != IncidentState::kAcknowledged || inc.ack_deadline == TimePoint{}) {
+    return;
+  }
   live.ack_timer = scheduler_.ScheduleAt(std::max(inc.ack_deadline, scheduler_.clock().Now()),
                                          [this, id] { OnAckDeadline(id); });
 }
@@ -691,14 +714,32 @@ void IncidentManager::ArmReminder(const std::string& id) {
   if (live.reminder_timer != 0) scheduler_.Cancel(live.reminder_timer);
   live.reminder_timer = 0;
   const Incident& inc = live.incident;
-  if (!inc.open() || inc.next_reminder_at == TimePoint{} || inc.sev > Sev::kSev2) return;
+  if (stopped_ || !inc.open() || inc.next_reminder_at == TimePoint{} || inc.sev > Sev::kSev2) {
+    return;
+  }
   live.reminder_timer = scheduler_.ScheduleAt(
       std::max(inc.next_reminder_at, scheduler_.clock().Now()), [this, id] { OnReminderDue(id); });
 }
 
+void IncidentManager::CountWriteFailure(std::string_view what) {
+  if (write_failures_) write_failures_->Add({{"what", std::string(what)}}).Increment();
+}
+
 void IncidentManager::RetryLater(const std::string& id,
-                                 void (IncidentManager::*fn)(const std::string&)) {
-  scheduler_.ScheduleAfter(kStoreRetry, [this, id, fn] { (this->*fn)(id); });
+                                 void (IncidentManager::*fn)(const std::string&),
+                                 std::string_view what) {
+  CountWriteFailure(what);
+  auto it = live_.find(id);
+  if (it == live_.end() || stopped_) return;
+  spdlog::error("incident {}: the {} could not be recorded; trying again in {}", id, what,
+                FormatDuration(kStoreRetry));
+  Live& live = it->second;
+  if (live.retry_timer != 0) scheduler_.Cancel(live.retry_timer);
+  // Owned by the incident: resolving it or stopping the manager cancels the retry.
+  live.retry_timer = scheduler_.ScheduleAfter(kStoreRetry, [this, id, fn] {
+    if (auto jt = live_.find(id); jt != live_.end()) jt->second.retry_timer = 0;
+    (this->*fn)(id);
+  });
 }
 
 void IncidentManager::OnStepDue(const std::string& id) {
@@ -709,7 +750,7 @@ void IncidentManager::OnStepDue(const std::string& id) {
   const Incident& cur = live.incident;
   if (cur.state != IncidentState::kTriggered || cur.next_step_at == TimePoint{}) return;
   if (auto r = PageNextStep(live, scheduler_.clock().Now(), {}, {}); !r) {
-    RetryLater(id, &IncidentManager::OnStepDue);
+    RetryLater(id, &IncidentManager::OnStepDue, "ladder step");
     return;
   }
   ArmStep(id);
@@ -788,16 +829,19 @@ Result<void> IncidentManager::PageNextStep(Live& live, TimePoint now,
     }
   }
   for (const auto& n : notes) events.push_back(Event(now, "note", kSystemActor, n));
-  events.push_back(Event(now, "notified", kSystemActor,
-                         targets.empty()
-                             ? std::string("nobody could be paged")
-                             : fmt::format("paged {} via {}", who, ChannelList(step.channels)),
-                         json{{"step", index},
-                              {"idempotency_key", key},
-                              {"targets", targets_json},
-                              {"channels", ChannelList(step.channels)},
-                              {"due_at", FormatRfc3339(due)}}
-                             .dump()));
+  // Only the decision: what reached the outbox ("queued") and the providers ("sent") is
+  // recorded when it happens.
+  json decided{{"step", index},
+               {"idempotency_key", key},
+               {"targets", targets_json},
+               {"channels", ChannelNames(step.channels)},
+               {"due_at", FormatRfc3339(due)}};
+  events.push_back(targets.empty()
+                       ? Event(now, std::string(kEventNotPaged), kSystemActor,
+                               fmt::format("not paged: nobody to page for step {}", index + 1),
+                               decided.dump())
+                       : Event(now, std::string(kEventPageDecided), kSystemActor,
+                               fmt::format("step {}: paging {}", index + 1, who), decided.dump()));
   // Advance the ladder (an exhausted one stays exhausted).
   if (exhausted) {
     next.next_step_at = {};
@@ -852,7 +896,7 @@ void IncidentManager::OnAckDeadline(const std::string& id) {
                               cur.acknowledged_by, FormatRfc3339(cur.acknowledged_at),
                               FormatDuration(AckTimeoutOf(cur))));
   if (auto r = Apply(live, next, {ev}, {}); !r) {
-    RetryLater(id, &IncidentManager::OnAckDeadline);
+    RetryLater(id, &IncidentManager::OnAckDeadline, "ack timeout");
     return;
   }
   ArmStep(id);
@@ -887,7 +931,7 @@ void IncidentManager::OnReminderDue(const std::string& id) {
     pages.push_back(std::move(page));
   }
   if (auto r = Apply(live, next, {ev}, std::move(pages)); !r) {
-    RetryLater(id, &IncidentManager::OnReminderDue);
+    RetryLater(id, &IncidentManager::OnReminderDue, "status reminder");
     return;
   }
   ArmReminder(id);
@@ -896,7 +940,7 @@ void IncidentManager::OnReminderDue(const std::string& id) {
 void IncidentManager::ArmHandoverWatch(TimePoint now) {
   if (handover_timer_ != 0) scheduler_.Cancel(handover_timer_);
   handover_timer_ = 0;
-  if (!schedule_) return;
+  if (!schedule_ || stopped_) return;
   auto at = schedule_->NextHandover(config_.commander_role, now);
   if (!at) return;
   handover_timer_ = scheduler_.ScheduleAt(*at, [this] {
@@ -907,6 +951,9 @@ void IncidentManager::ArmHandoverWatch(TimePoint now) {
 
 void IncidentManager::OnHandover() {
   const TimePoint now = scheduler_.clock().Now();
+  if (handover_retry_timer_ != 0) scheduler_.Cancel(handover_retry_timer_);
+  handover_retry_timer_ = 0;
+  bool failed = false;
   if (schedule_) {
     auto holders = schedule_->WhoHolds(config_.commander_role, now);
     std::vector<std::string> ids;
@@ -936,8 +983,24 @@ void IncidentManager::OnHandover() {
             IncidentStateName(cur.state));
         pages.push_back(std::move(page));
       }
-      (void)Apply(live, next, {ev}, std::move(pages));
+      if (auto r = Apply(live, next, {ev}, std::move(pages)); !r) {
+        CountWriteFailure("handover");
+        failed = true;
+      }
     }
+  }
+  if (failed && !stopped_) {
+    // The incidents not handed over yet are found again: their commander is still the old one.
+    ++handover_failures_;
+    Duration delay = std::min<Duration>(kStoreRetry * handover_failures_, std::chrono::minutes(5));
+    spdlog::error("commander handover not recorded for every incident; trying again in {}",
+                  FormatDuration(delay));
+    handover_retry_timer_ = scheduler_.ScheduleAfter(delay, [this] {
+      handover_retry_timer_ = 0;
+      OnHandover();
+    });
+  } else {
+    handover_failures_ = 0;
   }
   ArmHandoverWatch(now);
 }

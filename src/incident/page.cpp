@@ -36,4 +36,34 @@ std::string_view ChannelName(Channel c) {
   return "slack";
 }
 
+bool ChannelReaches(Channel channel, const oncall::Person& person) {
+  switch (channel) {
+    case Channel::kPagerDuty:
+      return !person.pagerduty_user_id.empty();
+    case Channel::kOpsgenie:
+      return !person.opsgenie_username.empty();
+    case Channel::kSlack:
+      return !person.slack_user_id.empty();
+    case Channel::kEmail:
+      return !person.email.empty();
+    case Channel::kWebhook:
+      return true;
+  }
+  return false;
+}
+
+std::string_view DeliveryOutcomeName(DeliveryOutcome o) {
+  switch (o) {
+    case DeliveryOutcome::kSent:
+      return "sent";
+    case DeliveryOutcome::kRetrying:
+      return "retrying";
+    case DeliveryOutcome::kFailed:
+      return "failed";
+    case DeliveryOutcome::kSkipped:
+      return "skipped";
+  }
+  return "failed";
+}
+
 }  // namespace tocsin::incident

@@ -36,6 +36,23 @@ std::string ProviderTitle(Channel c) {
   return "?";
 }
 
+// The roster field a channel needs to reach a person (see incident::ChannelReaches).
+std::string_view IdentityField(Channel c) {
+  switch (c) {
+    case Channel::kPagerDuty:
+      return "pagerduty_user_id";
+    case Channel::kOpsgenie:
+      return "opsgenie_username";
+    case Channel::kSlack:
+      return "slack_user_id";
+    case Channel::kEmail:
+      return "email";
+    case Channel::kWebhook:
+      return "";
+  }
+  return "";
+}
+
 std::string FormatDelay(Duration d) {
   auto s = std::chrono::duration_cast<std::chrono::seconds>(d).count();
   if (s < 120) return fmt::format("{}s", s);
@@ -63,13 +80,34 @@ Outbox::Outbox(OutboxStore& store, Scheduler& scheduler, Executor& executor,
                   .Name("tocsin_notify_queue_depth")
                   .Help("Outbox items not yet delivered, by provider the route named.")
                   .Register(*registry);
+    write_failures_ = &prometheus::BuildCounter()
+                           .Name("tocsin_outbox_write_failures_total")
+                           .Help(
+                               "Pages the outbox could not write to the database (the incident "
+                               "side retries them until they are queued), by action.")
+                           .Register(*registry);
+    unroutable_ = &prometheus::BuildCounter()
+                       .Name("tocsin_pages_unroutable_total")
+                       .Help(
+                           "Targets of a page that no configured channel of the step can reach "
+                           "(not paged), by role.")
+                       .Register(*registry);
   }
 }
 
 Outbox::~Outbox() { Close(); }
 
+void Outbox::Stop() {
+  stopped_ = true;
+  CancelTimers();
+}
+
 void Outbox::Close() {
   *alive_ = false;
+  CancelTimers();
+}
+
+void Outbox::CancelTimers() {
   if (wake_) scheduler_.Cancel(wake_->second);
   wake_.reset();
   if (prune_timer_) scheduler_.Cancel(*prune_timer_);
@@ -99,6 +137,7 @@ Result<void> Outbox::Open() {
 }
 
 void Outbox::SchedulePrune(Duration after) {
+  if (stopped_) return;
   std::weak_ptr<bool> alive = alive_;
   prune_timer_ = scheduler_.ScheduleAfter(after, [this, alive] {
     if (auto a = alive.lock(); !a || !*a) return;
@@ -120,6 +159,11 @@ void Outbox::Configure(NotifierSet notifiers, NotifyConfig config) {
   for (auto& [c, ps] : providers_) {
     auto alt = config_.FailoverFor(c);
     if (ps.failed_over && (!alt || !notifiers_.Has(*alt))) ps.failed_over = false;
+    // A provider no longer configured, or no longer failed over, needs no probe.
+    if (ps.probe_timer && (!ps.failed_over || !notifiers_.Has(c))) {
+      scheduler_.Cancel(*ps.probe_timer);
+      ps.probe_timer.reset();
+    }
   }
   RequestPump();
 }
@@ -131,10 +175,11 @@ bool Outbox::failed_over(Channel c) const {
 
 // --- planning -----------------------------------------------------------------------------
 
-std::vector<OutboxItem> Outbox::Plan(const PageRequest& r, TimePoint now) const {
+std::vector<OutboxItem> Outbox::Plan(const PageRequest& r, TimePoint now,
+                                     incident::PageReceipt* receipt) const {
   std::vector<OutboxItem> items;
-  auto add = [&](Channel c, std::string kind, std::string target = {}, std::string person = {},
-                 std::string coalesce = {}) {
+  auto add = [&](Channel c, std::string kind, std::vector<std::string> people = {},
+                 std::string target = {}, std::string person = {}, std::string coalesce = {}) {
     OutboxItem item;
     item.channel = c;
     item.original_channel = c;
@@ -149,6 +194,7 @@ std::vector<OutboxItem> Outbox::Plan(const PageRequest& r, TimePoint now) const 
     item.created_at = now;
     item.next_attempt_at = now;
     item.request = r;
+    receipt->queued.push_back({c, item.kind, item.person_id, std::move(people)});
     items.push_back(std::move(item));
   };
   bool slack = notifiers_.Has(Channel::kSlack);
@@ -160,33 +206,50 @@ std::vector<OutboxItem> Outbox::Plan(const PageRequest& r, TimePoint now) const 
 
   switch (r.action) {
     case PageAction::kTrigger: {
-      std::set<Channel> once;
+      // The first channel of the step that is configured and can reach the person is theirs.
+      std::map<Channel, std::vector<std::string>> reached;
+      std::vector<const incident::PageTarget*> by_email;
       for (const auto& t : r.targets) {
-        // The first channel of the step that is configured reaches this person.
         std::optional<Channel> chosen;
+        std::string why;
         for (Channel c : t.channels) {
-          if (notifiers_.Has(c)) {
+          if (!notifiers_.Has(c)) {
+            why += fmt::format("{}{} is not configured", why.empty() ? "" : "; ",
+                               incident::ChannelName(c));
+          } else if (!incident::ChannelReaches(c, t.person)) {
+            why += fmt::format("{}{}: the roster has no {} for {}", why.empty() ? "" : "; ",
+                               incident::ChannelName(c), IdentityField(c), t.person.id);
+          } else {
             chosen = c;
             break;
           }
         }
         if (!chosen) {
-          spdlog::warn("outbox: {} step {}: no configured channel reaches {} ({})", r.incident_id,
-                       r.step + 1, t.person.id, t.role);
+          receipt->unroutable.push_back(
+              {t.person.id, t.role, why.empty() ? "the step names no channel" : why});
           continue;
         }
         if (*chosen == Channel::kEmail) {
-          if (!t.person.email.empty()) add(Channel::kEmail, "page", t.person.email, t.person.id);
-        } else if (*chosen != Channel::kSlack && once.insert(*chosen).second) {
-          add(*chosen, "page");
+          by_email.push_back(&t);
+        } else {
+          reached[*chosen].push_back(t.person.id);
         }
       }
+      for (Channel c : {Channel::kPagerDuty, Channel::kOpsgenie, Channel::kWebhook}) {
+        if (auto it = reached.find(c); it != reached.end()) add(c, "page", it->second);
+      }
+      for (const auto* t : by_email) {
+        add(Channel::kEmail, "page", {t->person.id}, t->person.email, t->person.id);
+      }
       if (slack) {
+        // The incident message (or, for later steps, the thread reply) mentions whoever Slack
+        // reaches; the update of the message reaches nobody by itself.
+        std::vector<std::string> mentioned = reached[Channel::kSlack];
         if (r.step == 0 && !used(Channel::kSlack)) {
-          add(Channel::kSlack, "post");
+          add(Channel::kSlack, "post", mentioned);
         } else {
-          add(Channel::kSlack, "update", {}, {}, update_key);
-          add(Channel::kSlack, "thread");
+          add(Channel::kSlack, "update", {}, {}, {}, update_key);
+          add(Channel::kSlack, "thread", mentioned);
         }
       }
       break;
@@ -198,12 +261,12 @@ std::vector<OutboxItem> Outbox::Plan(const PageRequest& r, TimePoint now) const 
         if (used(c) && !CameFrom(r, c)) add(c, "page");
       }
       if (slack) {
-        add(Channel::kSlack, "update", {}, {}, update_key);
+        add(Channel::kSlack, "update", {}, {}, {}, update_key);
         add(Channel::kSlack, "thread");
       }
       break;
     case PageAction::kUpdate:
-      if (slack) add(Channel::kSlack, "update", {}, {}, update_key);
+      if (slack) add(Channel::kSlack, "update", {}, {}, {}, update_key);
       break;
     case PageAction::kNote:
       if (used(Channel::kOpsgenie) && !CameFrom(r, Channel::kOpsgenie)) {
@@ -223,8 +286,29 @@ bool Outbox::CameFrom(const PageRequest& r, Channel c) {
          (c == Channel::kOpsgenie && r.origin == incident::kOriginOpsgenie);
 }
 
-void Outbox::Send(const PageRequest& request) {
+Result<incident::PageReceipt> Outbox::Send(const PageRequest& request) {
   TimePoint now = scheduler_.clock().Now();
+  incident::PageReceipt receipt;
+  auto items = Plan(request, now, &receipt);
+  if (!items.empty()) {
+    if (auto stored = Store(std::move(items)); !stored) {
+      if (write_failures_) {
+        write_failures_->Add({{"action", std::string(incident::PageActionName(request.action))}})
+            .Increment();
+      }
+      return Fail(stored.error());
+    }
+  } else if (receipt.unroutable.empty()) {
+    spdlog::warn("outbox: {} {} reaches no configured provider", request.incident_id,
+                 incident::PageActionName(request.action));
+  }
+  for (const auto& u : receipt.unroutable) {
+    spdlog::error(
+        "outbox: {} step {}: {} ({}) is not paged: no configured channel reaches them "
+        "({})",
+        request.incident_id, request.step + 1, u.person_id, u.role, u.reason);
+    if (unroutable_) unroutable_->Add({{"role", u.role}}).Increment();
+  }
   if (observer_ && incident::IsProviderOrigin(request.origin)) {
     // Say in the timeline why the provider the action came from got nothing.
     Channel from =
@@ -233,22 +317,20 @@ void Outbox::Send(const PageRequest& request) {
     skipped.incident_id = request.incident_id;
     skipped.idempotency_key = request.idempotency_key;
     skipped.channel = from;
-    skipped.ok = true;
-    skipped.detail = "not sent: the " + std::string(incident::PageActionName(request.action)) +
+    skipped.original_channel = from;
+    skipped.kind = "page";
+    skipped.outcome = incident::DeliveryOutcome::kSkipped;
+    skipped.detail = "the " + std::string(incident::PageActionName(request.action)) +
                      " came from " + request.origin;
     skipped.at = now;
     // Reported on the next loop turn: the incident side is still inside its own transition.
-    scheduler_.Post([this, skipped] {
+    std::weak_ptr<bool> alive = alive_;
+    scheduler_.Post([this, alive, skipped] {
+      if (auto a = alive.lock(); !a || !*a) return;
       if (observer_) observer_->OnDelivery(skipped);
     });
   }
-  auto items = Plan(request, now);
-  if (items.empty()) {
-    spdlog::warn("outbox: {} {} reaches no configured provider", request.incident_id,
-                 incident::PageActionName(request.action));
-    return;
-  }
-  Store(std::move(items));
+  return receipt;
 }
 
 void Outbox::Enqueue(Channel channel, std::string kind, std::string target, PageRequest request) {
@@ -260,7 +342,13 @@ void Outbox::Enqueue(Channel channel, std::string kind, std::string target, Page
   item.created_at = scheduler_.clock().Now();
   item.next_attempt_at = item.created_at;
   item.request = std::move(request);
-  Store({std::move(item)});
+  const std::string what = item.kind;
+  if (auto stored = Store({std::move(item)}); !stored) {
+    // Notices and group notices have no intent behind them that could retry: said loudly.
+    spdlog::critical("outbox: cannot write a {} {} to the database, it is lost: {}",
+                     incident::ChannelName(channel), what, stored.error().message());
+    if (write_failures_) write_failures_->Add({{"action", "notice"}}).Increment();
+  }
 }
 
 void Outbox::NoticeToSlack(const std::string& about, const std::string& text) {
@@ -277,21 +365,25 @@ void Outbox::NoticeToSlack(const std::string& about, const std::string& text) {
   Enqueue(Channel::kSlack, "notice", "", std::move(r));
 }
 
-void Outbox::Store(std::vector<OutboxItem> items) {
-  // Coalescing: a pending update not yet on its way is superseded by the newer one.
+Result<void> Outbox::Store(std::vector<OutboxItem> items) {
+  // Coalescing: a pending update not yet on its way is superseded by the newer one. The same
+  // request sent again (a retry, a restart) is not newer: it must not supersede itself.
   std::vector<std::int64_t> supersede;
   for (const auto& item : items) {
     if (item.coalesce_key.empty()) continue;
     for (const auto& [id, p] : pending_) {
-      if (p.coalesce_key == item.coalesce_key && !in_flight_.count(id)) supersede.push_back(id);
+      if (p.coalesce_key == item.coalesce_key && !in_flight_.count(id) &&
+          p.request.idempotency_key != item.request.idempotency_key) {
+        supersede.push_back(id);
+      }
     }
   }
   auto inserted = store_.Insert(std::move(items), supersede);
   if (!inserted) {
-    // Nothing durable was written: say so as loudly as we can; the caller cannot retry a void.
-    spdlog::critical("outbox: cannot write deliveries to the database: {}",
-                     inserted.error().message());
-    return;
+    // Nothing durable was written; the caller keeps the request and tries again.
+    spdlog::error("outbox: cannot write deliveries to the database: {}",
+                  inserted.error().message());
+    return Fail(inserted.error());
   }
   // As in the store: only a new update (not a duplicate skipped) supersedes pending ones.
   if (std::any_of(inserted->begin(), inserted->end(),
@@ -304,6 +396,7 @@ void Outbox::Store(std::vector<OutboxItem> items) {
   }
   UpdateQueueDepth();
   RequestPump();
+  return {};
 }
 
 // --- sending --------------------------------------------------------------------------------
@@ -323,7 +416,7 @@ Channel Outbox::EffectiveChannel(const OutboxItem& item) const {
 }
 
 void Outbox::RequestPump() {
-  if (pump_posted_) return;
+  if (pump_posted_ || stopped_) return;
   pump_posted_ = true;
   std::weak_ptr<bool> alive = alive_;
   scheduler_.Post([this, alive] {
@@ -334,7 +427,7 @@ void Outbox::RequestPump() {
 }
 
 void Outbox::ScheduleWake(TimePoint at) {
-  if (wake_ && wake_->first <= at) return;
+  if (stopped_ || (wake_ && wake_->first <= at)) return;
   if (wake_) scheduler_.Cancel(wake_->second);
   std::weak_ptr<bool> alive = alive_;
   TimerId id = scheduler_.ScheduleAt(at, [this, alive] {
@@ -346,7 +439,7 @@ void Outbox::ScheduleWake(TimePoint at) {
 }
 
 void Outbox::Pump() {
-  if (!configured_) return;
+  if (!configured_ || stopped_) return;
   const TimePoint now = scheduler_.clock().Now();
   std::optional<TimePoint> wake;
   auto want = [&wake](TimePoint t) {
@@ -479,7 +572,7 @@ void Outbox::OnResult(std::int64_t id, Channel via, DeliveryResult result, doubl
       spdlog::info("outbox: {} {} delivered via {}{}", done.request.incident_id,
                    incident::PageActionName(done.request.action), provider,
                    via != done.original_channel ? " (fail-over)" : "");
-      Report(done, via, true, false, result.detail, now);
+      Report(done, via, incident::DeliveryOutcome::kSent, result, now);
       break;
     }
     case DeliveryResult::Outcome::kRetry: {
@@ -502,8 +595,7 @@ void Outbox::OnResult(std::int64_t id, Channel via, DeliveryResult result, doubl
       spdlog::warn("outbox: {} {} via {} failed ({}), retrying in {}", item.request.incident_id,
                    incident::PageActionName(item.request.action), provider, result.detail,
                    FormatDelay(delay));
-      Report(item, via, false, false,
-             fmt::format("{}; retrying in {}", result.detail, FormatDelay(delay)), now);
+      Report(item, via, incident::DeliveryOutcome::kRetrying, result, now, delay);
       CheckFailover(via, now);
       break;
     }
@@ -522,7 +614,8 @@ void Outbox::GiveUp(const OutboxItem& item, Channel via, int status, const std::
   pending_.erase(item.id);
   spdlog::error("outbox: {} {} via {} failed permanently: {}", failed.request.incident_id,
                 incident::PageActionName(failed.request.action), incident::ChannelName(via), why);
-  Report(failed, via, false, true, why, now);
+  DeliveryResult answer = DeliveryResult::Permanent(status, why);
+  Report(failed, via, incident::DeliveryOutcome::kFailed, answer, now);
   // A notice that failed is not announced with another notice (it would loop).
   if (failed.kind != "notice" && via != Channel::kSlack) {
     NoticeToSlack(
@@ -535,17 +628,21 @@ void Outbox::GiveUp(const OutboxItem& item, Channel via, int status, const std::
   UpdateQueueDepth();
 }
 
-void Outbox::Report(const OutboxItem& item, Channel via, bool ok, bool permanent,
-                    const std::string& detail, TimePoint now) {
+void Outbox::Report(const OutboxItem& item, Channel via, incident::DeliveryOutcome outcome,
+                    const DeliveryResult& result, TimePoint now, Duration retry_in) {
   if (!observer_ || item.kind == "notice") return;
   incident::DeliveryReport r;
   r.incident_id = item.request.incident_id;
   r.idempotency_key = item.request.idempotency_key;
   r.person_id = item.person_id;
   r.channel = via;
-  r.ok = ok;
-  r.permanent_failure = permanent;
-  r.detail = log::Redact(detail);
+  r.original_channel = item.original_channel;
+  r.kind = item.kind;
+  r.outcome = outcome;
+  r.status = result.status;
+  r.provider_ref = log::Redact(result.provider_ref);
+  r.detail = log::Redact(result.detail);
+  r.retry_in = retry_in;
   r.at = now;
   observer_->OnDelivery(r);
 }
@@ -567,6 +664,7 @@ void Outbox::CheckFailover(Channel c, TimePoint now) {
 }
 
 void Outbox::ScheduleProbe(Channel c) {
+  if (stopped_) return;
   std::weak_ptr<bool> alive = alive_;
   providers_[c].probe_timer = scheduler_.ScheduleAfter(config_.probe_interval, [this, alive, c] {
     if (auto a = alive.lock(); !a || !*a) return;

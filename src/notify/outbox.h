@@ -51,7 +51,9 @@ struct NotifierSet {
 // is probed every `probe_interval` and taken back when it answers. Rate limits: rolling
 // windows per provider bucket (NotifyConfig). Coalescing: a new item with the coalesce key of
 // a pending one supersedes it. Permanent errors, and transient ones older than
-// `give_up_after`, are reported with permanent_failure=true and announced in Slack.
+// `give_up_after`, are reported as failed (DeliveryOutcome::kFailed) and announced in Slack.
+// Timers (wake-ups, probes, pruning) are cancelled by Stop() and Close(); every callback and
+// every posted result checks `alive_`, so nothing runs into a destroyed outbox.
 //
 // Thread-safety: loop thread only (Send, Enqueue, Configure); deliveries run on the Executor.
 class Outbox final : public incident::Pager {
@@ -68,7 +70,11 @@ class Outbox final : public incident::Pager {
   void Configure(NotifierSet notifiers, NotifyConfig config);
   void SetObserver(incident::DeliveryObserver* observer) { observer_ = observer; }
 
-  void Send(const incident::PageRequest& request) override;
+  // Plans the deliveries and writes them; an error (and tocsin_outbox_write_failures_total)
+  // when the database refused them: nothing was queued and the caller retries. Targets that no
+  // configured channel of their step reaches are in the receipt (and
+  // tocsin_pages_unroutable_total), not paged.
+  Result<incident::PageReceipt> Send(const incident::PageRequest& request) override;
   // One item to one provider outside the incident flow (group notices, tocsin's own notices).
   void Enqueue(incident::Channel channel, std::string kind, std::string target,
                incident::PageRequest request);
@@ -77,7 +83,10 @@ class Outbox final : public incident::Pager {
 
   std::size_t pending() const { return pending_.size(); }
   bool failed_over(incident::Channel c) const;
-  // Stops timers and ignores results still on their way (shutdown).
+  // Shutdown begins: cancels every timer and sends nothing more; results still on their way
+  // are recorded, and Send still writes durably (sent after the next start).
+  void Stop();
+  // Stops timers and ignores results still on their way (destruction).
   void Close();
 
  private:
@@ -92,10 +101,12 @@ class Outbox final : public incident::Pager {
     std::string last_detail;
   };
 
-  std::vector<OutboxItem> Plan(const incident::PageRequest& request, TimePoint now) const;
+  std::vector<OutboxItem> Plan(const incident::PageRequest& request, TimePoint now,
+                               incident::PageReceipt* receipt) const;
   // Whether `request` is the mirror of an action done in the provider behind `c`.
   static bool CameFrom(const incident::PageRequest& request, incident::Channel c);
-  void Store(std::vector<OutboxItem> items);
+  Result<void> Store(std::vector<OutboxItem> items);
+  void CancelTimers();
   incident::Channel EffectiveChannel(const OutboxItem& item) const;
   void RequestPump();
   void Pump();
@@ -103,8 +114,8 @@ class Outbox final : public incident::Pager {
   void OnResult(std::int64_t id, incident::Channel via, DeliveryResult result, double seconds);
   void GiveUp(const OutboxItem& item, incident::Channel via, int status, const std::string& why,
               TimePoint now);
-  void Report(const OutboxItem& item, incident::Channel via, bool ok, bool permanent,
-              const std::string& detail, TimePoint now);
+  void Report(const OutboxItem& item, incident::Channel via, incident::DeliveryOutcome outcome,
+              const DeliveryResult& result, TimePoint now, Duration retry_in = Duration(0));
   void CheckFailover(incident::Channel c, TimePoint now);
   void ScheduleProbe(incident::Channel c);
   void ScheduleWake(TimePoint at);
@@ -129,11 +140,14 @@ class Outbox final : public incident::Pager {
   std::optional<TimerId> prune_timer_;
   bool pump_posted_ = false;
   bool configured_ = false;  // nothing is sent (or failed as unroutable) before Configure
+  bool stopped_ = false;     // Stop(): no timers, no new attempts
   std::shared_ptr<bool> alive_ = std::make_shared<bool>(true);
 
   prometheus::Family<prometheus::Counter>* deliveries_ = nullptr;
   prometheus::Family<prometheus::Histogram>* latency_ = nullptr;
   prometheus::Family<prometheus::Gauge>* depth_ = nullptr;
+  prometheus::Family<prometheus::Counter>* write_failures_ = nullptr;
+  prometheus::Family<prometheus::Counter>* unroutable_ = nullptr;
 };
 
 }  // namespace tocsin::notify

@@ -1,6 +1,10 @@
 // Acceptance timelines for DOMAIN.md's ladder on the simulated clock: nothing here sleeps.
 #include <gmock/gmock.h>
 
+#include <algorithm>
+
+#include <nlohmann/json.hpp>
+
 #include "incident/incident_test_support.h"
 
 namespace tocsin::incident {
@@ -118,7 +122,7 @@ TEST_F(IncidentTest, IncidentResolvesItselfWhenAllItsAlertsResolve) {
   auto inc = manager_->Get("INC-1").value();
   EXPECT_EQ(inc.state, IncidentState::kResolved);
   EXPECT_EQ(inc.resolved_by, "tocsin");
-  EXPECT_EQ(Kinds("INC-1").back(), "auto_resolved");
+  EXPECT_EQ(LastTransition("INC-1"), "auto_resolved");
   ASSERT_EQ(pager_.OfAction(PageAction::kResolve).size(), 1u);
   AdvanceTo(minutes(30));
   EXPECT_EQ(pager_.Triggers().size(), 1u);  // resolved: the ladder stopped
@@ -133,7 +137,7 @@ TEST_F(IncidentTest, ManualResolvePolicyWaitsForAHuman) {
   EXPECT_EQ(manager_->Get("INC-1")->state, IncidentState::kAcknowledged);
   ASSERT_TRUE(manager_->Resolve("INC-1", "l1a", At(minutes(4))));
   EXPECT_EQ(manager_->Get("INC-1")->state, IncidentState::kResolved);
-  EXPECT_EQ(Kinds("INC-1").back(), "resolved");
+  EXPECT_EQ(LastTransition("INC-1"), "resolved");
 }
 
 TEST_F(IncidentTest, GroupFiringAgainSoonAfterResolveReopensTheIncident) {
@@ -200,7 +204,7 @@ TEST_F(IncidentTest, ShiftHandoverPassesTheOpenIncidentToTheNextL1WhoIsTold) {
   ASSERT_EQ(updates.size(), 1u);
   EXPECT_EQ(updates[0].targets[0].person.id, "l1b");
   EXPECT_NE(updates[0].text.find("handed over by l1a"), std::string::npos);
-  EXPECT_EQ(Kinds("INC-1").back(), "handover");
+  EXPECT_EQ(LastTransition("INC-1"), "handover");
   // Reminders now go to the new commander.
   AdvanceTo(std::chrono::hours(10) + minutes(10));
   EXPECT_EQ(pager_.OfAction(PageAction::kReminder).back().targets[0].person.id, "l1b");
@@ -299,16 +303,113 @@ TEST_F(IncidentTest, DeliveryReportsLandInTheTimeline) {
   rep.idempotency_key = "INC-1/step-0/trigger";
   rep.person_id = "l1a";
   rep.channel = Channel::kPagerDuty;
-  rep.ok = false;
-  rep.permanent_failure = true;
-  rep.detail = "400 invalid routing key";
+  rep.original_channel = Channel::kPagerDuty;
+  rep.kind = "page";
+  rep.outcome = DeliveryOutcome::kFailed;
+  rep.status = 400;
+  rep.detail = "pagerduty: HTTP 400 invalid routing key";
   rep.at = At(seconds(3));
   manager_->OnDelivery(rep);
   auto timeline = store_.Timeline("INC-1");
   const auto& events = timeline.value();
-  EXPECT_EQ(events.back().kind, "delivery");
-  EXPECT_NE(events.back().text.find("FAILED"), std::string::npos);
+  EXPECT_EQ(events.back().kind, "failed");
+  EXPECT_NE(events.back().text.find("given up"), std::string::npos) << events.back().text;
+  EXPECT_NE(events.back().text.find("HTTP 400 invalid routing key"), std::string::npos);
+  auto data = nlohmann::json::parse(events.back().data);
+  EXPECT_EQ(data["state"], "failed");
+  EXPECT_EQ(data["permanent"], true);
   EXPECT_TRUE(manager_->Verify("INC-1")->ok);
+}
+
+// The timeline used to say "paged l1a (l1), newbie (shadow) via pagerduty, slack" when the page
+// was merely decided, and whatever the outbox did with it.
+TEST_F(IncidentTest, TimelineSaysDecidedThenQueuedNeverPagedViaEveryChannel) {
+  Build();
+  manager_->OnGroupFlush(Group("payments"), At(minutes(0)));
+  auto events = store_.Timeline("INC-1").value();
+  std::vector<std::string> kinds;
+  for (const auto& e : events) {
+    kinds.push_back(e.kind);
+    EXPECT_EQ(e.text.find("via pagerduty, slack"), std::string::npos) << e.text;
+  }
+  auto decided = std::find(kinds.begin(), kinds.end(), "page_decided");
+  ASSERT_NE(decided, kinds.end());
+  // One queued event per delivery the Pager's receipt names, after the decision.
+  EXPECT_EQ(std::count(decided, kinds.end(), "queued"), 2);
+  EXPECT_EQ(std::find(kinds.begin(), kinds.end(), "notified"), kinds.end());
+}
+
+// An outbox write that failed while the incident opened lost the page, and the timeline said
+// it had paged.
+TEST_F(IncidentTest, PageTheOutboxRefusedIsRetriedUntilQueuedAndOnlyThenSaysQueued) {
+  Build();
+  pager_.fail_sends = true;
+  manager_->OnGroupFlush(Group("payments"), At(minutes(0)));
+  EXPECT_TRUE(pager_.sent.empty());
+  EXPECT_EQ(pager_.failed_sends, 1);
+  auto kinds = Kinds("INC-1");
+  EXPECT_EQ(std::count(kinds.begin(), kinds.end(), "queued"), 0);
+  EXPECT_EQ(store_.PendingPages()->size(), 1u) << "the intent stays for a restart";
+  AdvanceTo(seconds(10));  // retries at 1s, 3s, 7s: all refused
+  EXPECT_EQ(pager_.failed_sends, 4);
+  pager_.fail_sends = false;
+  AdvanceTo(seconds(15));  // the retry at 15s gets through
+  ASSERT_EQ(pager_.Triggers().size(), 1u);
+  EXPECT_EQ(pager_.Triggers()[0].idempotency_key, "INC-1/step-0/trigger");
+  kinds = Kinds("INC-1");
+  EXPECT_EQ(std::count(kinds.begin(), kinds.end(), "queued"), 2);
+  EXPECT_TRUE(store_.PendingPages()->empty());
+  AdvanceTo(minutes(1));
+  EXPECT_EQ(pager_.Triggers().size(), 1u) << "queued once, never again";
+  EXPECT_TRUE(manager_->Verify("INC-1")->ok);
+}
+
+// A retry timer of the incidents outlived the manager and fired into freed memory.
+TEST_F(IncidentTest, StoppedManagerLeavesNoTimerBehind) {
+  Build();
+  pager_.fail_sends = true;
+  manager_->OnGroupFlush(Group("payments"), At(minutes(0)));
+  ASSERT_GT(scheduler_.pending_timers(), 0u);
+  manager_->Stop();
+  EXPECT_EQ(scheduler_.pending_timers(), 0u);
+  manager_.reset();
+  AdvanceTo(minutes(60));  // nothing fires (ASan would see a use after free)
+  EXPECT_EQ(pager_.failed_sends, 1);
+}
+
+// A reload re-arms every incident's timers. While a refused ladder step waits for its retry,
+// that must not leave two timers that each page a step: the L2 would be paged, then the Duty
+// Manager minutes early.
+TEST_F(IncidentTest, ReloadWhileAStepRetryWaitsPagesThatStepOnce) {
+  Build();
+  manager_->OnGroupFlush(Group("payments"), At(minutes(0)));
+  AdvanceTo(minutes(5) - seconds(1));
+  store_.fail_commits = true;
+  AdvanceTo(minutes(5) + seconds(2));  // the step at 5m is refused, its retry waits
+  EXPECT_EQ(pager_.Triggers().size(), 1u);
+  manager_->Reconfigure(schedule_, policies_, config_);
+  store_.fail_commits = false;
+  AdvanceTo(minutes(9));
+  ASSERT_EQ(pager_.Triggers().size(), 2u);
+  EXPECT_EQ(pager_.Triggers()[1].idempotency_key, "INC-1/step-1/trigger");
+  EXPECT_FALSE(pager_.Paged("dm")) << "the Duty Manager's step is due at 10m, not earlier";
+  AdvanceTo(minutes(10));
+  EXPECT_TRUE(pager_.Paged("dm"));
+}
+
+// A store that refused the handover was ignored: the new commander was never recorded.
+TEST_F(IncidentTest, HandoverTheStoreRefusedIsRetried) {
+  Build();
+  AdvanceTo(std::chrono::hours(9) + minutes(50));
+  manager_->OnGroupFlush(Group("payments"), scheduler_.clock().Now());
+  ASSERT_TRUE(manager_->Acknowledge("INC-1", "l1a", scheduler_.clock().Now()));
+  store_.fail_commits = true;
+  AdvanceTo(std::chrono::hours(10));
+  EXPECT_EQ(manager_->Get("INC-1")->commander, "l1a");
+  store_.fail_commits = false;
+  AdvanceTo(std::chrono::hours(10) + seconds(10));
+  EXPECT_EQ(manager_->Get("INC-1")->commander, "l1b");
+  EXPECT_EQ(pager_.OfAction(PageAction::kUpdate).size(), 1u);
 }
 
 TEST_F(IncidentTest, TimelineEditIsDetectedByVerify) {

@@ -62,13 +62,13 @@ incidents: {reminder_interval: 1h}
     return {resp->status, json::parse(resp->body, nullptr, false)};
   }
 
-  // The "notified" events of the incident's timeline, in order.
+  // The "page_decided" events of the incident's timeline, in order.
   std::vector<json> Notified(const std::string& id) {
     std::vector<json> out;
     auto [status, body] = Http("GET", "/api/v1/incidents/" + id);
     if (status != 200) return out;
     for (const auto& e : body["timeline"]) {
-      if (e["kind"] == "notified") out.push_back(e);
+      if (e["kind"] == "page_decided") out.push_back(e);
     }
     return out;
   }

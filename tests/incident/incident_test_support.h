@@ -95,6 +95,16 @@ class IncidentTest : public ::testing::Test {
     for (const auto& e : events) out.push_back(e.kind);
     return out;
   }
+  // The newest event that is not the bookkeeping of a page (queued, sent, failed, skipped).
+  std::string LastTransition(const std::string& id) {
+    auto kinds = Kinds(id);
+    for (auto it = kinds.rbegin(); it != kinds.rend(); ++it) {
+      if (*it != kEventQueued && *it != kEventSent && *it != kEventFailed && *it != kEventSkipped) {
+        return *it;
+      }
+    }
+    return {};
+  }
 };
 
 using std::chrono::minutes;

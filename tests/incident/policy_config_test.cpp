@@ -60,6 +60,43 @@ TEST(PolicyConfigTest, GoodFullFixtureIsReadCompletely) {
   EXPECT_EQ(r.config->store.path, "/tmp/tocsin-fixture-unused/state/tocsin.db");
 }
 
+// Warnings about people no configured channel reaches: the config loads, the warning names
+// the person, the policy step and what to add.
+std::vector<std::string> UnreachableWarnings(const app::RuntimeLoadResult& r) {
+  std::vector<std::string> out;
+  for (const auto& d : r.diagnostics.items()) {
+    if (d.message.find("no configured channel of that step can reach them") != std::string::npos) {
+      out.push_back(d.position.ToString() + ": " + d.message);
+    }
+  }
+  return out;
+}
+
+TEST(PolicyConfigTest, PersonNoConfiguredChannelReachesIsAWarning) {
+  auto r = app::LoadRuntimeConfig(
+      (fs::path(TOCSIN_TESTDATA_DIR) / "incident" / "warn" / "unreachable_person.yaml").string(),
+      {});
+  ASSERT_TRUE(r.config) << r.diagnostics.ToString();
+  auto warnings = UnreachableWarnings(r);
+  ASSERT_FALSE(warnings.empty()) << r.diagnostics.ToString();
+  bool l1b = false;
+  for (const auto& w : warnings) {
+    if (w.find("person \"l1b\"") == std::string::npos) continue;
+    l1b = true;
+    EXPECT_NE(w.find("roster.yaml:"), std::string::npos) << w;
+    EXPECT_NE(w.find("step 1 of escalation policy \"default\""), std::string::npos) << w;
+    EXPECT_NE(w.find("tried pagerduty"), std::string::npos) << w;
+  }
+  EXPECT_TRUE(l1b) << ::testing::PrintToString(warnings);
+}
+
+TEST(PolicyConfigTest, PersonOneConfiguredChannelReachesIsNoWarning) {
+  auto r = app::LoadRuntimeConfig(
+      (fs::path(TOCSIN_TESTDATA_DIR) / "incident" / "warn" / "reachable_person.yaml").string(), {});
+  ASSERT_TRUE(r.config) << r.diagnostics.ToString();
+  EXPECT_TRUE(UnreachableWarnings(r).empty()) << r.diagnostics.ToString();
+}
+
 TEST(PolicyConfigTest, BadFixturesReportEachExpectedErrorAtItsPosition) {
   auto files = Fixtures("bad");
   ASSERT_GE(files.size(), 12u);

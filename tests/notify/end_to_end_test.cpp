@@ -32,14 +32,7 @@ class EndToEnd : public ::testing::Test {
     config_.jitter = 0;
   }
   void Configure() {
-    config::ProvidersConfig p;
-    p.pagerduty = config::PagerDutyConfig{sim_.url(), "0123456789abcdef0123456789abcdef", ""};
-    p.opsgenie = config::OpsgenieConfig{sim_.url(), "genie-key", "", ""};
-    config::SlackConfig slack;
-    slack.api_url = sim_.url();
-    slack.bot_token = "xoxb-token";
-    slack.channel = "#incidents";
-    p.slack = slack;
+    config::ProvidersConfig p = testing::SimProviders(sim_.url(), true);
     NotifierDeps deps;
     RenderOptions ro;
     ro.runbook_base_url = "https://git.example.com/runbooks/";

@@ -86,7 +86,7 @@ TEST_F(OutboxTest, SendIsDurableBeforeItReturns) {
   EXPECT_EQ(Delivered(*pd_), (std::vector<std::string>{"INC-1/trigger"}));
   EXPECT_EQ(store_->Count("sent"), 2);
   ASSERT_EQ(observer_.reports.size(), 2u);
-  EXPECT_TRUE(observer_.reports[0].ok);
+  EXPECT_EQ(observer_.reports[0].outcome, incident::DeliveryOutcome::kSent);
 }
 
 TEST_F(OutboxTest, ProviderDownTenMinutesLosesNothingAndSendsNothingTwice) {
@@ -144,8 +144,8 @@ TEST_F(OutboxTest, PermanentErrorIsReportedAnnouncedInSlackAndNotRetried) {
   bool permanent = false;
   for (const auto& r : observer_.reports) {
     if (r.channel == Channel::kPagerDuty) {
-      EXPECT_FALSE(r.ok);
-      permanent = r.permanent_failure;
+      EXPECT_NE(r.outcome, incident::DeliveryOutcome::kSent);
+      permanent = r.outcome == incident::DeliveryOutcome::kFailed;
       EXPECT_EQ(r.detail, "pagerduty: HTTP 400 invalid");
     }
   }
@@ -164,10 +164,40 @@ TEST_F(OutboxTest, TransientErrorsGiveUpAfterGiveUpAfter) {
   scheduler_.AdvanceBy(minutes(60));
   EXPECT_EQ(outbox_->pending(), 0u);
   ASSERT_FALSE(observer_.reports.empty());
-  EXPECT_TRUE(observer_.reports.back().permanent_failure);
+  EXPECT_EQ(observer_.reports.back().outcome, incident::DeliveryOutcome::kFailed);
   auto last = pd_->calls().back().at;
   EXPECT_GE(last, T0() + minutes(15));
   EXPECT_LE(last, T0() + minutes(21));
+}
+
+// A reload that removed a failed-over provider left its probe timer behind.
+TEST_F(OutboxTest, ReloadWithoutAFailedOverProviderCancelsItsProbe) {
+  config_.failover = {{Channel::kPagerDuty, Channel::kOpsgenie}};
+  config_.failover_after = minutes(3);
+  config_.probe_interval = seconds(30);
+  Start(true, true);
+  pd_->script = [](const OutboxItem&, TimePoint) {
+    return DeliveryResult::Retry(503, "pagerduty: HTTP 503");
+  };
+  int probes = 0;
+  pd_->probe_up = [&probes](TimePoint) {
+    ++probes;
+    return false;
+  };
+  outbox_->Send(Page(1));
+  scheduler_.AdvanceBy(minutes(5));
+  ASSERT_TRUE(outbox_->failed_over(Channel::kPagerDuty));
+  ASSERT_GT(probes, 0);
+  const std::size_t timers = scheduler_.pending_timers();
+  NotifierSet without_pagerduty;
+  without_pagerduty.notifiers[Channel::kOpsgenie] = og_;
+  without_pagerduty.notifiers[Channel::kSlack] = slack_;
+  outbox_->Configure(without_pagerduty, config_);
+  EXPECT_EQ(scheduler_.pending_timers(), timers - 1) << "the probe timer went with PagerDuty";
+  const int before = probes;
+  scheduler_.AdvanceBy(minutes(10));
+  EXPECT_EQ(probes, before);
+  EXPECT_EQ(Delivered(*og_), (std::vector<std::string>{"INC-1/trigger"}));
 }
 
 TEST_F(OutboxTest, FailsOverToOpsgenieThenBackWithAcksFollowingTheTrigger) {
@@ -465,8 +495,8 @@ TEST_F(OutboxTest, AckThatCameFromPagerDutyIsNotSentBackToPagerDuty) {
   EXPECT_GT(slack_->ok_calls().size(), slack_before);  // the Slack message is updated
   bool said_why = false;
   for (const auto& r : observer_.reports) {
-    if (r.channel == Channel::kPagerDuty &&
-        r.detail == "not sent: the acknowledge came from pagerduty") {
+    if (r.channel == Channel::kPagerDuty && r.outcome == incident::DeliveryOutcome::kSkipped &&
+        r.detail == "the acknowledge came from pagerduty") {
       said_why = true;
     }
   }

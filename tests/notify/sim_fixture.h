@@ -13,6 +13,7 @@
 #include "provider_sim.h"
 #include "smtp_sink.h"
 #include "tocsin/common/http_client.h"
+#include "tocsin/config/config.h"
 #include "tocsin/http/server.h"
 
 namespace tocsin::notify::testing {
@@ -64,5 +65,19 @@ class SimServer {
   std::thread thread_;
   CurlHttpClient client_;
 };
+
+// The simulator as PagerDuty and Slack (with a bot token, channel #incidents), and as Opsgenie
+// when `opsgenie`.
+inline config::ProvidersConfig SimProviders(const std::string& url, bool opsgenie) {
+  config::ProvidersConfig p;
+  p.pagerduty = config::PagerDutyConfig{url, "0123456789abcdef0123456789abcdef", ""};
+  if (opsgenie) p.opsgenie = config::OpsgenieConfig{url, "genie-key", "", ""};
+  config::SlackConfig slack;
+  slack.api_url = url;
+  slack.bot_token = "xoxb-token";
+  slack.channel = "#incidents";
+  p.slack = slack;
+  return p;
+}
 
 }  // namespace tocsin::notify::testing

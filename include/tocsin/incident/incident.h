@@ -64,15 +64,29 @@ struct Incident {
   friend bool operator==(const Incident&, const Incident&) = default;
 };
 
+// Timeline event kinds about pages, stored by these names. A page's life reads: page_decided
+// (the ladder chose these people; recorded with the page intent), then per delivery queued (the
+// outbox has it), then sent (the provider accepted it) or failed (data.permanent says whether it
+// is retried); skipped when it was deliberately not sent; not_paged for a person no configured
+// channel can reach.
+inline constexpr std::string_view kEventPageDecided = "page_decided";
+inline constexpr std::string_view kEventQueued = "queued";
+inline constexpr std::string_view kEventSent = "sent";
+inline constexpr std::string_view kEventFailed = "failed";
+inline constexpr std::string_view kEventSkipped = "skipped";
+inline constexpr std::string_view kEventNotPaged = "not_paged";
+
 // One append-only timeline entry. `hash` = SHA-256 over prev_hash and the canonical form of
 // every other field; see timeline.h.
 struct TimelineEvent {
   std::string incident_id;
   std::int64_t seq = 0;  // 1-based, per incident
   TimePoint at{};
-  std::string kind;   // opened, alert_fired, alert_resolved, notified, delivery, acknowledged,
-                      // ack_timeout, escalated, note, reminder, handover, resolved,
-                      // auto_resolved, reopened
+  // opened, alert_fired, alert_resolved, escalated, page_decided, queued, sent, failed,
+  // skipped, not_paged, acknowledged, ack_timeout, note, reminder, handover, resolved,
+  // auto_resolved, reopened. Timelines written before page_decided existed also hold
+  // notified (now page_decided) and delivery (now sent / failed / skipped).
+  std::string kind;
   std::string actor;  // person id, "tocsin", or an API caller
   std::string text;
   std::string data;  // JSON object with details (targets, channel, idempotency key, ...)

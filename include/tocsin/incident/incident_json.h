@@ -15,6 +15,12 @@ Result<Alert> AlertFromJson(const nlohmann::json& j);
 nlohmann::json IncidentToJson(const Incident& i);
 Result<Incident> IncidentFromJson(const nlohmann::json& j);
 nlohmann::json TimelineEventToJson(const TimelineEvent& e);
+// Every delivery of the incident's pages with its current state, derived from the timeline's
+// queued / sent / failed / skipped / not_paged events, in the order they were first recorded:
+// [{"idempotency_key", "channel", "via", "kind", "person", "people", "state", "attempts",
+//   "status", "provider_ref", "detail", "queued_at", "updated_at"}]. state is one of queued,
+// sent, retrying, failed, skipped, not_paged. The API and the timeline therefore never differ.
+nlohmann::json DeliveriesToJson(const std::vector<TimelineEvent>& events);
 nlohmann::json PageRequestToJson(const PageRequest& p);
 Result<PageRequest> PageRequestFromJson(const nlohmann::json& j);
 

@@ -17,7 +17,16 @@
 #include "tocsin/incident/timeline.h"
 #include "tocsin/oncall/schedule.h"
 
+namespace prometheus {
+class Registry;
+template <typename T>
+class Family;
+class Counter;
+}  // namespace prometheus
+
 namespace tocsin::incident {
+
+class PageHandoff;
 
 // Turns dispatched alert groups into incidents and walks each incident's escalation ladder on
 // the Scheduler until someone acknowledges: step k of the policy falls due at T0 + after(k);
@@ -30,13 +39,20 @@ namespace tocsin::incident {
 // the caller gets an answer. Start() reloads open incidents and re-arms every timer on its
 // original deadline; a deadline that passed while the process was down fires once, at once.
 // Idempotency keys ("INC-42/step-1/trigger") make a re-sent page a duplicate the outbox drops.
+// A page the outbox cannot write is retried until it is queued (PageHandoff); a transition the
+// store cannot write is retried on its timer, logged and counted
+// (tocsin_incident_write_failures_total).
+//
+// Timers: every timer (ladder steps, ack deadlines, reminders, handovers and their retries) is
+// owned by the manager and cancelled by Stop() and the destructor, and an incident's timers go
+// with the incident, so no callback ever runs into a freed manager.
 //
 // Thread-safety: loop thread only (GroupSink, DeliveryObserver and the API all run there).
 class IncidentManager final : public dispatch::GroupSink, public DeliveryObserver {
  public:
   IncidentManager(Scheduler& scheduler, IncidentStore& store, Pager& pager,
                   std::shared_ptr<const oncall::Schedule> schedule, PolicySet policies,
-                  IncidentsConfig config);
+                  IncidentsConfig config, prometheus::Registry* registry = nullptr);
   ~IncidentManager() override;
   IncidentManager(const IncidentManager&) = delete;
   IncidentManager& operator=(const IncidentManager&) = delete;
@@ -44,7 +60,11 @@ class IncidentManager final : public dispatch::GroupSink, public DeliveryObserve
   // Reloads open incidents from the store, re-arms their timers, re-sends page intents that
   // never reached the Pager, and starts watching shift handovers.
   Result<void> Start();
-  // Config reload: new roster, policies and settings apply from now on; incidents stay.
+  // Shutdown: cancels every timer and retry; nothing fires afterwards. Pages not yet queued
+  // stay intents in the store and are sent on the next Start().
+  void Stop();
+  // Config reload: new roster, policies and settings apply from now on; incidents stay and
+  // their timers are re-armed under the new settings.
   void Reconfigure(std::shared_ptr<const oncall::Schedule> schedule, PolicySet policies,
                    IncidentsConfig config);
 
@@ -101,6 +121,7 @@ class IncidentManager final : public dispatch::GroupSink, public DeliveryObserve
     TimerId step_timer = 0;
     TimerId ack_timer = 0;
     TimerId reminder_timer = 0;
+    TimerId retry_timer = 0;            // a transition the store refused, tried again
     TimePoint last_escalate_request{};  // for kEscalateDebounce; not durable, need not be
   };
 
@@ -133,6 +154,7 @@ class IncidentManager final : public dispatch::GroupSink, public DeliveryObserve
   void ArmAckDeadline(const std::string& id);
   void ArmReminder(const std::string& id);
   void ArmHandoverWatch(TimePoint now);
+  void ArmEveryIncident();
   void CancelTimers(Live& live);
   void OnStepDue(const std::string& id);
   // Pages the step at next_step: on its deadline (`requested_by` empty) or at once because
@@ -142,7 +164,12 @@ class IncidentManager final : public dispatch::GroupSink, public DeliveryObserve
   void OnAckDeadline(const std::string& id);
   void OnReminderDue(const std::string& id);
   void OnHandover();
-  void RetryLater(const std::string& id, void (IncidentManager::*fn)(const std::string&));
+  // Counts and retries a transition the store refused (`what`: "step", "ack_timeout", ...).
+  void RetryLater(const std::string& id, void (IncidentManager::*fn)(const std::string&),
+                  std::string_view what);
+  void CountWriteFailure(std::string_view what);
+  // Appends events to an incident's timeline, open or resolved (PageHandoff's Recorder).
+  Result<void> Record(const std::string& id, std::vector<TimelineEvent> events);
 
   Scheduler& scheduler_;
   IncidentStore& store_;
@@ -160,7 +187,12 @@ class IncidentManager final : public dispatch::GroupSink, public DeliveryObserve
   std::size_t next_resolved_sweep_ = kMinResolvedSweep;
   void ForgetResolvedBefore(TimePoint cutoff);
   TimerId handover_timer_ = 0;
+  TimerId handover_retry_timer_ = 0;
+  int handover_failures_ = 0;
   bool started_ = false;
+  bool stopped_ = false;
+  std::unique_ptr<PageHandoff> handoff_;
+  prometheus::Family<prometheus::Counter>* write_failures_ = nullptr;
 };
 
 }  // namespace tocsin::incident

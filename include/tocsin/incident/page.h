@@ -5,6 +5,7 @@
 #include <vector>
 
 #include "tocsin/common/clock.h"
+#include "tocsin/common/result.h"
 #include "tocsin/oncall/person.h"
 #include "tocsin/rules/alert.h"
 
@@ -75,22 +76,71 @@ inline bool IsProviderOrigin(std::string_view origin) {
   return origin == kOriginPagerDuty || origin == kOriginOpsgenie;
 }
 
-// Implemented by the notify module. Send() must make the request durable before returning
-// (the outbox), so that a crash after it returns never loses the page. Loop thread only.
+// Whether `channel` can reach `person` at all: PagerDuty needs the person's PagerDuty user,
+// Opsgenie their Opsgenie username (the alert's responder), Slack their Slack user (the
+// mention that notifies them), e-mail an address. A webhook carries the targets to the
+// system behind it, which does its own routing, so it counts as reaching everyone.
+bool ChannelReaches(Channel channel, const oncall::Person& person);
+
+// One delivery the outbox holds for a page: which provider, which operation ("page", "post",
+// "update", "thread"), the person it is addressed to when it is one per person (e-mail), and
+// the people it is meant to reach (empty: channel-wide, such as the update of the Slack
+// incident message).
+struct QueuedDelivery {
+  Channel channel = Channel::kSlack;
+  std::string kind;
+  std::string person_id;
+  std::vector<std::string> people;
+  friend bool operator==(const QueuedDelivery&, const QueuedDelivery&) = default;
+};
+
+// A target of a page that no configured channel of its step reaches.
+struct UnroutableTarget {
+  std::string person_id;
+  std::string role;
+  std::string reason;  // which channels were tried and what each lacks
+  friend bool operator==(const UnroutableTarget&, const UnroutableTarget&) = default;
+};
+
+// What Pager::Send made durable: every delivery now in the outbox for the request (also those
+// an earlier Send of the same idempotency key had queued), and the targets nobody can reach.
+struct PageReceipt {
+  std::vector<QueuedDelivery> queued;
+  std::vector<UnroutableTarget> unroutable;
+  friend bool operator==(const PageReceipt&, const PageReceipt&) = default;
+};
+
+// Implemented by the notify module. Send() makes the request durable (the outbox) before it
+// returns ok, so that a crash after it returns never loses the page. An error means nothing of
+// the request was written: the caller must send the same request (same idempotency key) again
+// later; nothing may say it was queued. Loop thread only.
 class Pager {
  public:
   virtual ~Pager() = default;
-  virtual void Send(const PageRequest& request) = 0;
+  virtual Result<PageReceipt> Send(const PageRequest& request) = 0;
 };
+
+// What became of one delivery attempt. Names are what the timeline and the API show.
+enum class DeliveryOutcome {
+  kSent,      // the provider accepted it (2xx, SMTP 250)
+  kRetrying,  // it failed and will be tried again
+  kFailed,    // it failed for good: permanent error, given up, or the provider went away
+  kSkipped,   // deliberately not sent (the action came from that provider)
+};
+std::string_view DeliveryOutcomeName(DeliveryOutcome o);  // "sent", "retrying", ...
 
 struct DeliveryReport {
   std::string incident_id;
   std::string idempotency_key;
-  std::string person_id;  // empty for channel-wide deliveries
-  Channel channel = Channel::kSlack;
-  bool ok = false;
-  bool permanent_failure = false;  // given up: the timeline and Slack must say so
-  std::string detail;              // provider answer or error, secrets redacted
+  std::string person_id;                       // empty for channel-wide deliveries
+  Channel channel = Channel::kSlack;           // provider it went through
+  Channel original_channel = Channel::kSlack;  // provider it was queued for (fail-over differs)
+  std::string kind;                            // outbox operation: "page", "post", ...
+  DeliveryOutcome outcome = DeliveryOutcome::kSent;
+  int status = 0;            // HTTP status (or SMTP code); 0 when there was no answer
+  std::string provider_ref;  // e.g. Slack's "channel ts" of the posted message
+  std::string detail;        // provider answer or error, secrets redacted
+  Duration retry_in{0};      // kRetrying: when the next attempt is due
   TimePoint at{};
 };
 

@@ -8,10 +8,24 @@
 
 namespace tocsin::testing {
 
-// A Pager that remembers every request, in order, for assertions.
+// A Pager that remembers every request it accepted, in order, for assertions. Its receipt
+// says each target was queued through the first channel of the step. `fail_sends` makes Send
+// fail as the outbox does when its database refuses the write: nothing is recorded.
 class RecordingPager final : public incident::Pager {
  public:
-  void Send(const incident::PageRequest& request) override { sent.push_back(request); }
+  Result<incident::PageReceipt> Send(const incident::PageRequest& request) override {
+    if (fail_sends) {
+      ++failed_sends;
+      return Fail(Error::Io("injected outbox write failure"));
+    }
+    sent.push_back(request);
+    incident::PageReceipt receipt;
+    for (const auto& t : request.targets) {
+      if (t.channels.empty()) continue;
+      receipt.queued.push_back({t.channels.front(), "page", "", {t.person.id}});
+    }
+    return receipt;
+  }
 
   std::vector<incident::PageRequest> Triggers() const {
     std::vector<incident::PageRequest> out;
@@ -41,6 +55,8 @@ class RecordingPager final : public incident::Pager {
   }
 
   std::vector<incident::PageRequest> sent;
+  bool fail_sends = false;
+  int failed_sends = 0;
 };
 
 }  // namespace tocsin::testing

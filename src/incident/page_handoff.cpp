@@ -1,0 +1,189 @@
+#include "incident/page_handoff.h"
+
+#include <algorithm>
+
+#include <fmt/format.h>
+#include <spdlog/spdlog.h>
+#include <nlohmann/json.hpp>
+
+#include "tocsin/common/duration.h"
+
+namespace tocsin::incident {
+
+namespace {
+
+using nlohmann::json;
+
+constexpr const char* kSystemActor = "tocsin";
+
+TimelineEvent MakeEvent(TimePoint at, std::string_view kind, std::string text, json data) {
+  TimelineEvent e;
+  e.at = at;
+  e.kind = std::string(kind);
+  e.actor = kSystemActor;
+  e.text = std::move(text);
+  e.data = data.dump();
+  return e;
+}
+
+// What one outbox delivery is, in words: "trigger page", "Slack incident message", ...
+std::string DeliveryName(PageAction action, Channel channel, std::string_view kind) {
+  if (kind == "post") return "incident message";
+  if (kind == "update") return "incident message update";
+  if (kind == "thread") return "thread reply";
+  if (kind == "notice") return "notice";
+  if (channel == Channel::kEmail) return fmt::format("{} e-mail", PageActionName(action));
+  return fmt::format("{} page", PageActionName(action));
+}
+
+std::string Join(const std::vector<std::string>& items) {
+  std::string out;
+  for (const auto& s : items) out += (out.empty() ? "" : ", ") + s;
+  return out;
+}
+
+}  // namespace
+
+PageHandoff::PageHandoff(Scheduler& scheduler, IncidentStore& store, Pager& pager,
+                         Recorder recorder)
+    : scheduler_(scheduler), store_(store), pager_(pager), recorder_(std::move(recorder)) {}
+
+PageHandoff::~PageHandoff() { Stop(); }
+
+void PageHandoff::Stop() {
+  stopped_ = true;
+  for (auto& [key, retry] : retries_) {
+    if (retry.timer != 0) scheduler_.Cancel(retry.timer);
+  }
+  retries_.clear();
+}
+
+void PageHandoff::Hand(const PageRequest& page) {
+  // Already failing: its retry timer sends it; a second Send now would only race it.
+  if (retries_.count(page.idempotency_key)) return;
+  if (TryHand(page) || stopped_) return;
+  retries_[page.idempotency_key].page = page;
+  ScheduleRetry(page.idempotency_key);
+}
+
+bool PageHandoff::TryHand(const PageRequest& page) {
+  auto receipt = pager_.Send(page);
+  if (!receipt) {
+    spdlog::error("incident {}: page {} could not be written to the outbox, will retry: {}",
+                  page.incident_id, page.idempotency_key, receipt.error().ToString());
+    return false;
+  }
+  const TimePoint now = scheduler_.clock().Now();
+  if (auto r = recorder_(page.incident_id, QueuedEvents(page, *receipt, now)); !r) {
+    // The outbox has the page; only the timeline does not say so yet. Sending again is
+    // harmless (same idempotency key) and records the events once the store takes them.
+    spdlog::error("incident {}: page {} is queued but its timeline entry failed, will retry: {}",
+                  page.incident_id, page.idempotency_key, r.error().ToString());
+    return false;
+  }
+  if (auto r = store_.MarkHandedOff(page.idempotency_key); !r) {
+    // Harmless: at worst the page is handed over again after a restart, with the same key.
+    spdlog::warn("page {}: cannot mark as handed off: {}", page.idempotency_key,
+                 r.error().ToString());
+  }
+  return true;
+}
+
+void PageHandoff::ScheduleRetry(const std::string& key) {
+  auto it = retries_.find(key);
+  if (it == retries_.end() || stopped_) return;
+  Retry& retry = it->second;
+  ++retry.failures;
+  Duration delay = kFirstRetry * (1LL << std::min(retry.failures - 1, 6));
+  delay = std::min(delay, kMaxRetry);
+  retry.timer = scheduler_.ScheduleAfter(delay, [this, key] {
+    auto jt = retries_.find(key);
+    if (jt == retries_.end()) return;
+    jt->second.timer = 0;
+    if (TryHand(jt->second.page)) {
+      spdlog::info("incident {}: page {} queued after {} failed attempt(s)",
+                   jt->second.page.incident_id, key, jt->second.failures);
+      retries_.erase(jt);
+      return;
+    }
+    ScheduleRetry(key);
+  });
+}
+
+std::vector<TimelineEvent> PageHandoff::QueuedEvents(const PageRequest& page,
+                                                     const PageReceipt& receipt, TimePoint now) {
+  std::vector<TimelineEvent> events;
+  for (const auto& d : receipt.queued) {
+    std::string what = DeliveryName(page.action, d.channel, d.kind);
+    std::string text =
+        d.people.empty()
+            ? fmt::format("queued: {} via {}", what, ChannelName(d.channel))
+            : fmt::format("queued: {} for {} via {}", what, Join(d.people), ChannelName(d.channel));
+    events.push_back(MakeEvent(now, kEventQueued, std::move(text),
+                               json{{"idempotency_key", page.idempotency_key},
+                                    {"action", std::string(PageActionName(page.action))},
+                                    {"channel", std::string(ChannelName(d.channel))},
+                                    {"kind", d.kind},
+                                    {"person", d.person_id},
+                                    {"people", d.people},
+                                    {"state", "queued"}}));
+  }
+  for (const auto& u : receipt.unroutable) {
+    events.push_back(MakeEvent(
+        now, kEventNotPaged,
+        fmt::format("not paged: no channel for {} ({}): {}", u.person_id, u.role, u.reason),
+        json{{"idempotency_key", page.idempotency_key},
+             {"person", u.person_id},
+             {"role", u.role},
+             {"reason", u.reason}}));
+  }
+  return events;
+}
+
+TimelineEvent PageHandoff::DeliveryEvent(const DeliveryReport& r, TimePoint now) {
+  // The report does not carry the action; the idempotency key's middle part names it.
+  std::string what = r.kind == "page" || r.kind.empty() ? "page" : DeliveryName({}, {}, r.kind);
+  if (r.channel == Channel::kEmail && r.kind == "page") what = "e-mail";
+  if (!r.person_id.empty()) what += " for " + r.person_id;
+  std::string via = std::string(ChannelName(r.channel));
+  if (r.channel != r.original_channel) {
+    via += fmt::format(" (fail-over from {})", ChannelName(r.original_channel));
+  }
+  std::string kind;
+  std::string text;
+  switch (r.outcome) {
+    case DeliveryOutcome::kSent:
+      kind = kEventSent;
+      text = fmt::format("sent: {} via {}, accepted: {}", what, via, r.detail);
+      if (!r.provider_ref.empty()) text += fmt::format(" (ref {})", r.provider_ref);
+      break;
+    case DeliveryOutcome::kRetrying:
+      kind = kEventFailed;
+      text = fmt::format("failed: {} via {}: {}; will retry in {}", what, via, r.detail,
+                         FormatDuration(r.retry_in));
+      break;
+    case DeliveryOutcome::kFailed:
+      kind = kEventFailed;
+      text =
+          fmt::format("FAILED: {} via {}: {}; given up, will not be retried", what, via, r.detail);
+      break;
+    case DeliveryOutcome::kSkipped:
+      kind = kEventSkipped;
+      text = fmt::format("not sent: {} via {}: {}", what, via, r.detail);
+      break;
+  }
+  json data{{"idempotency_key", r.idempotency_key},
+            {"channel", std::string(ChannelName(r.original_channel))},
+            {"via", std::string(ChannelName(r.channel))},
+            {"kind", r.kind},
+            {"person", r.person_id},
+            {"state", std::string(DeliveryOutcomeName(r.outcome))},
+            {"permanent", r.outcome == DeliveryOutcome::kFailed},
+            {"status", r.status},
+            {"provider_ref", r.provider_ref},
+            {"detail", r.detail}};
+  if (r.outcome == DeliveryOutcome::kRetrying) data["retry_in"] = FormatDuration(r.retry_in);
+  return MakeEvent(now, kind, std::move(text), std::move(data));
+}
+
+}  // namespace tocsin::incident

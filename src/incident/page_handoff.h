@@ -1,0 +1,74 @@
+#pragma once
+
+#include <functional>
+#include <map>
+#include <string>
+#include <vector>
+
+#include "tocsin/common/clock.h"
+#include "tocsin/common/result.h"
+#include "tocsin/incident/incident.h"
+#include "tocsin/incident/incident_store.h"
+#include "tocsin/incident/page.h"
+
+namespace tocsin::incident {
+
+// Hands the pages that incident transitions decided to the Pager, and keeps the timeline true
+// about them.
+//
+// A page whose Send fails (the outbox could not write it) is not dropped: its intent stays
+// "not handed off" in the IncidentStore and the same request (same idempotency key) is sent
+// again on the Scheduler with exponential backoff (kFirstRetry doubling up to kMaxRetry) until
+// the outbox has it. Only then does the timeline get a "queued" event per delivery (channel and
+// people) and a "not_paged" event per target no configured channel reaches, and only once those
+// are recorded is the intent marked handed off, so a crash in between re-sends it (the outbox
+// deduplicates) and records them then. Delivery reports become "sent", "failed" and "skipped"
+// events (DeliveryEvent).
+//
+// Thread-safety: loop thread only. Stop() and the destructor cancel every retry timer; after
+// Stop() a failed Send is left to the next start (its intent is not handed off).
+class PageHandoff {
+ public:
+  // Appends the events to the incident's timeline (chained and committed).
+  using Recorder =
+      std::function<Result<void>(const std::string& incident_id, std::vector<TimelineEvent>)>;
+  static constexpr Duration kFirstRetry = std::chrono::seconds(1);
+  static constexpr Duration kMaxRetry = std::chrono::minutes(1);
+
+  PageHandoff(Scheduler& scheduler, IncidentStore& store, Pager& pager, Recorder recorder);
+  ~PageHandoff();
+  PageHandoff(const PageHandoff&) = delete;
+  PageHandoff& operator=(const PageHandoff&) = delete;
+
+  // Sends `page` now; on failure keeps retrying it until it is queued. A page already waiting
+  // for a retry is not sent twice.
+  void Hand(const PageRequest& page);
+  void Stop();
+  // Pages waiting for a retry (tests, shutdown logs).
+  std::size_t retrying() const { return retries_.size(); }
+
+  // The timeline events that say what a successful Send queued.
+  static std::vector<TimelineEvent> QueuedEvents(const PageRequest& page,
+                                                 const PageReceipt& receipt, TimePoint now);
+  // The timeline event of one delivery report.
+  static TimelineEvent DeliveryEvent(const DeliveryReport& report, TimePoint now);
+
+ private:
+  struct Retry {
+    PageRequest page;
+    int failures = 0;
+    TimerId timer = 0;
+  };
+  // Sends and records; false when it must be tried again.
+  bool TryHand(const PageRequest& page);
+  void ScheduleRetry(const std::string& key);
+
+  Scheduler& scheduler_;
+  IncidentStore& store_;
+  Pager& pager_;
+  Recorder recorder_;
+  std::map<std::string, Retry> retries_;  // by idempotency key
+  bool stopped_ = false;
+};
+
+}  // namespace tocsin::incident
