@@ -187,7 +187,7 @@ struct App::Impl {
   // --------------------------------------------------------------------------------------------
 
   std::unique_ptr<http::Server> server;
-  std::shared_ptr<const http::Router> router;  // what `server` routes with
+  std::shared_ptr<const http::Router> http_router;  // what `server` routes with
 
   // ---- Rules engine (issue 3) -----------------------------------------------------------
   // Declared in this order (after `database`) so that destruction runs the evaluator, then the
@@ -491,8 +491,8 @@ Result<void> App::Start() {
   opts.max_body_bytes = static_cast<std::uint64_t>(s.max_body_bytes);
   opts.max_connections = static_cast<std::size_t>(s.max_connections);
   impl_->server = std::make_unique<http::Server>(impl_->io, opts, *impl_->registry);
-  impl_->router = impl_->BuildRouter();
-  impl_->server->SetRouter(impl_->router);
+  impl_->http_router = impl_->BuildRouter();
+  impl_->server->SetRouter(impl_->http_router);
   if (auto started = impl_->server->Start(); !started) {
     impl_->server.reset();
     return Fail(started.error());
@@ -583,7 +583,7 @@ store::Database* App::database() { return impl_->database.get(); }
 unsigned short App::http_port() const { return impl_->server ? impl_->server->port() : 0; }
 bool App::ready() const { return impl_->ready; }
 std::vector<http::Router::RouteInfo> App::routes() const {
-  return impl_->router ? impl_->router->Routes() : std::vector<http::Router::RouteInfo>{};
+  return impl_->http_router ? impl_->http_router->Routes() : std::vector<http::Router::RouteInfo>{};
 }
 
 }  // namespace tocsin::app
