@@ -198,7 +198,15 @@ class Session : public std::enable_shared_from_this<Session> {
     // one: the unread body would be taken for it.
     keep_alive_ = msg.keep_alive() && parser_->is_done();
     auto q = req_.target.find('?');
-    auto path = CanonicalPath(std::string_view(req_.target).substr(0, q));
+    std::string raw_path = req_.target.substr(0, q);
+    if (server_->options.encoded_slash_is_separator) {
+      for (auto p = raw_path.find('%'); p != std::string::npos; p = raw_path.find('%', p + 1)) {
+        if (raw_path.compare(p, 3, "%2F") == 0 || raw_path.compare(p, 3, "%2f") == 0) {
+          raw_path.replace(p, 3, "/");
+        }
+      }
+    }
+    auto path = CanonicalPath(raw_path);
     if (!path) {
       keep_alive_ = false;
       return Write(Response::Text(400, path.error().message() + "\n"), "invalid");

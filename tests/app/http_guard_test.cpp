@@ -1,9 +1,7 @@
 // The HTTP layer of a real App on loopback, attacked the way users found it broken: every
 // registered route under every path variant and every role, alert intake at Prometheus speed,
 // bodies from strangers, invented methods, JSON nested 100,000 levels deep.
-#include <arpa/inet.h>
 #include <gtest/gtest.h>
-#include <netinet/in.h>
 #include <poll.h>
 #include <sys/socket.h>
 #include <unistd.h>
@@ -332,13 +330,8 @@ TEST_F(HttpGuardTest, PrometheusBurstOfAlertsIsNeverRateLimited) {
 // the header, and a refused client's body is never read.
 TEST_F(HttpGuardTest, UnauthenticatedClientsBodyIsNeverRead) {
   StartApp(TokenList(0));
-  int fd = ::socket(AF_INET, SOCK_STREAM, 0);
+  int fd = testing::ConnectLoopback(port_);
   ASSERT_GE(fd, 0);
-  sockaddr_in addr{};
-  addr.sin_family = AF_INET;
-  addr.sin_port = htons(port_);
-  addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  ASSERT_EQ(::connect(fd, reinterpret_cast<sockaddr*>(&addr), sizeof addr), 0);
   std::string head =
       "POST /api/v1/incidents HTTP/1.1\r\nHost: tocsin\r\nContent-Type: application/json\r\n"
       "Content-Length: 4194304\r\n\r\n";

@@ -4,9 +4,7 @@
 
 #include <gtest/gtest.h>
 
-#include <arpa/inet.h>
 #include <fcntl.h>
-#include <netinet/in.h>
 #include <poll.h>
 #include <prometheus/registry.h>
 #include <prometheus/text_serializer.h>
@@ -219,19 +217,7 @@ TEST(ServerGuardTest, RefusedRequestNeverReachesTheHandler) {
 namespace tocsin::http {
 namespace {
 
-// A loopback connection the test holds open; -1 when it could not connect.
-int Connect(unsigned short port) {
-  int fd = ::socket(AF_INET, SOCK_STREAM, 0);
-  sockaddr_in addr{};
-  addr.sin_family = AF_INET;
-  addr.sin_port = htons(port);
-  addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  if (::connect(fd, reinterpret_cast<sockaddr*>(&addr), sizeof addr) != 0) {
-    ::close(fd);
-    return -1;
-  }
-  return fd;
-}
+int Connect(unsigned short port) { return tocsin::testing::ConnectLoopback(port); }
 
 // Reads until the peer closes or `timeout_ms` passes without data; `closed` says which.
 std::string ReadAll(int fd, bool* closed, int timeout_ms = 3000) {

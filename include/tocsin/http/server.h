@@ -30,6 +30,10 @@ struct ServerOptions {
   // How long accepting pauses when the process is out of file descriptors (EMFILE/ENFILE),
   // instead of retrying in a tight loop.
   Duration accept_backoff = std::chrono::milliseconds(100);
+  // Takes "%2F" in a path for a '/' instead of refusing it. Only for the provider simulator:
+  // Opsgenie's API puts aliases that contain '/' in the path, encoded. tocsin itself keeps
+  // the canonical-path rule.
+  bool encoded_slash_is_separator = false;
 };
 
 // HTTP/1.1 server on the event loop (Boost.Beast). For each request it reads the header only
