@@ -186,10 +186,10 @@ struct App::Impl {
   std::unique_ptr<http::InboundHandlers> inbound;
   Result<void> StartInbound();
   void ReconfigureInbound();
-  void RegisterInboundAndGuards(http::Router& router);
   // --------------------------------------------------------------------------------------------
 
   std::unique_ptr<http::Server> server;
+  std::shared_ptr<const http::Router> http_router;  // what `server` routes with
 
   // ---- Rules engine (issue 3) -----------------------------------------------------------
   // Declared in this order (after `database`) so that destruction runs the evaluator, then the
@@ -262,18 +262,21 @@ void App::Impl::ConfigureNotify() {
                outbox->pending());
 }
 
+// Every route declares who may call it where it is registered; the router's guard checks
+// that before the body is read and the handler runs. App::routes() lists them.
 std::shared_ptr<const http::Router> App::Impl::BuildRouter() {
-  auto router = std::make_shared<http::Router>();
-  router->AddSync("GET", "/healthz",
+  using http::Access;
+  auto router = std::make_shared<http::Router>(http::MakeApiGuard(*api_auth));
+  router->AddSync("GET", "/healthz", Access::kPublic,
                   [](const http::Request&) { return http::Response::Text(200, "ok\n"); });
-  router->AddSync("GET", "/readyz", [this](const http::Request&) {
+  router->AddSync("GET", "/readyz", Access::kPublic, [this](const http::Request&) {
     if (!ready) return http::Response::Text(503, "not ready\n");
     // Ready means the config is loaded and the data directory is still usable.
     auto dir = PrepareDataDir(config->main.data_dir);
     if (!dir) return http::Response::Text(503, "not ready: " + dir.error().message() + "\n");
     return http::Response::Text(200, "ready\n");
   });
-  router->AddSync("GET", "/metrics", [this](const http::Request&) {
+  router->AddSync("GET", "/metrics", Access::kPublic, [this](const http::Request&) {
     uptime.Set(std::chrono::duration<double>(clock.Now() - started_at).count());
     if (evaluator && rule_metrics) rule_metrics->Update(*evaluator);
     prometheus::TextSerializer serializer;
@@ -283,7 +286,7 @@ std::shared_ptr<const http::Router> App::Impl::BuildRouter() {
     return r;
   });
   if (incidents) incident::RegisterIncidentApi(*router, *incidents, clock);
-  router->AddSync("GET", "/api/v1/slos", [this](const http::Request&) {
+  router->AddSync("GET", "/api/v1/slos", Access::kViewer, [this](const http::Request&) {
     if (!evaluator) return http::Response::Json(503, R"({"error":"rules engine not started"})");
     return http::Response::Json(
         200, rules::SloReportJson(evaluator->SloStatuses(), evaluator->SourceStatuses()));
@@ -293,8 +296,8 @@ std::shared_ptr<const http::Router> App::Impl::BuildRouter() {
       *router, *dispatcher, *silences, clock,
       {std::string(Version()), std::string(Revision()), std::string(BuildDate()), started_at},
       alert_intake.get());
-  RegisterInboundAndGuards(*router);  // issue 7: Slack/webhook endpoints, API guards
-  router->AddSync("POST", "/-/reload", [this](const http::Request&) {
+  if (inbound) inbound->Register(*router);  // Slack and provider webhooks: signed
+  router->AddSync("POST", "/-/reload", Access::kAdmin, [this](const http::Request&) {
     auto result = owner->Reload();
     if (!result) return http::Response::Text(400, result.error().message() + "\n");
     return http::Response::Text(200, "reloaded\n");
@@ -422,14 +425,6 @@ void App::Impl::ReconfigureInbound() {
   if (inbound) inbound->SetConfig(InboundConfigOf(config->main));
 }
 
-void App::Impl::RegisterInboundAndGuards(http::Router& router) {
-  if (inbound) inbound->Register(router);
-  if (!api_auth) return;
-  using http::Role;
-  router.AddGuard("/api/v1/", http::MakeApiGuard(*api_auth, Role::kViewer, Role::kResponder));
-  router.AddGuard("/api/v2/", http::MakeApiGuard(*api_auth, Role::kViewer, Role::kResponder));
-  router.AddGuard("/-/reload", http::MakeApiGuard(*api_auth, Role::kAdmin, Role::kAdmin));
-}
 // ----------------------------------------------------------------------------------------------
 
 void App::Impl::ScheduleWatchdog() {
@@ -497,8 +492,10 @@ Result<void> App::Start() {
   opts.idle_timeout = s.idle_timeout;
   opts.max_header_bytes = static_cast<std::uint64_t>(s.max_header_bytes);
   opts.max_body_bytes = static_cast<std::uint64_t>(s.max_body_bytes);
+  opts.max_connections = static_cast<std::size_t>(s.max_connections);
   impl_->server = std::make_unique<http::Server>(impl_->io, opts, *impl_->registry);
-  impl_->server->SetRouter(impl_->BuildRouter());
+  impl_->http_router = impl_->BuildRouter();
+  impl_->server->SetRouter(impl_->http_router);
   if (auto started = impl_->server->Start(); !started) {
     impl_->server.reset();
     return Fail(started.error());
@@ -596,5 +593,8 @@ incident::DeliveryObserver* App::delivery_observer() { return impl_->incidents.g
 store::Database* App::database() { return impl_->database.get(); }
 unsigned short App::http_port() const { return impl_->server ? impl_->server->port() : 0; }
 bool App::ready() const { return impl_->ready; }
+std::vector<http::Router::RouteInfo> App::routes() const {
+  return impl_->http_router ? impl_->http_router->Routes() : std::vector<http::Router::RouteInfo>{};
+}
 
 }  // namespace tocsin::app

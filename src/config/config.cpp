@@ -50,6 +50,7 @@ void ReadServer(MapReader& r, ServerConfig& s) {
   r.DurationValue("shutdown_timeout", s.shutdown_timeout);
   r.Int("max_header_bytes", s.max_header_bytes, false, 1024, 1 << 20);
   r.Int("max_body_bytes", s.max_body_bytes, false, 1024, 256LL << 20);
+  r.Int("max_connections", s.max_connections, false, 1, 1000000);
 }
 
 void ReadLog(MapReader& r, LogConfig& l) {

@@ -8,6 +8,7 @@
 #include <nlohmann/json.hpp>
 
 #include "tocsin/common/duration.h"
+#include "tocsin/common/json.h"
 #include "tocsin/dispatch/fast_time.h"
 
 namespace tocsin::dispatch {
@@ -283,7 +284,9 @@ std::vector<Alert> ParsePostedAlerts(std::string_view body, TimePoint now, Durat
 
 Result<Silence> ParseSilenceJson(std::string_view body) {
   try {
-    return SilenceFromJson(json::parse(body));
+    auto doc = ParseJson(body);
+    if (!doc) return Fail(Error::Invalid("body is not valid JSON: " + doc.error().message()));
+    return SilenceFromJson(*doc);
   } catch (const json::exception& e) {
     return Fail(Error::Invalid(std::string("body is not valid JSON: ") + e.what()));
   }
@@ -294,7 +297,9 @@ std::string SilenceToJson(const Silence& s, TimePoint now) { return SilenceJson(
 Result<std::vector<Silence>> ParseSilenceListJson(std::string_view body) {
   std::vector<Silence> out;
   try {
-    json doc = json::parse(body);
+    auto parsed = ParseJson(body);
+    if (!parsed) return Fail(Error::Invalid("body is not valid JSON: " + parsed.error().message()));
+    json doc = std::move(*parsed);
     if (!doc.is_array()) return Fail(Error::Invalid("expected a JSON array of silences"));
     for (const auto& item : doc) {
       auto s = SilenceFromJson(item);
@@ -337,27 +342,33 @@ http::Response IntakeAnswer(const IntakeOutcome& out) {
 
 void RegisterAlertmanagerApi(http::Router& router, Dispatcher& dispatcher, Silences& silences,
                              const Clock& clock, ApiBuildInfo info, AlertIntake* intake) {
+  // Who may call each route, declared with it (docs/api.md): reads need viewer, changes
+  // responder, alert intake its own access, which has no per-minute budget.
+  constexpr auto kRead = http::Access::kViewer;
+  constexpr auto kWrite = http::Access::kResponder;
+  constexpr auto kIntake = http::Access::kIntake;
   if (intake != nullptr) {
     router.Add(
-        "POST", "/api/v2/alerts",
+        "POST", "/api/v2/alerts", kIntake,
         [&dispatcher, &clock, intake](const http::Request& req, http::Respond respond) {
           intake->Submit(
               req.body, clock.Now(), dispatcher.config().alertmanager.resolve_timeout,
               [respond = std::move(respond)](IntakeOutcome out) { respond(IntakeAnswer(out)); });
         });
   } else {
-    router.AddSync("POST", "/api/v2/alerts", [&dispatcher, &clock](const http::Request& req) {
-      TimePoint now = clock.Now();
-      std::vector<std::string> errors;
-      auto alerts = ParsePostedAlerts(req.body, now,
-                                      dispatcher.config().alertmanager.resolve_timeout, errors);
-      std::size_t accepted = alerts.size();
-      if (!alerts.empty()) dispatcher.Ingest(std::move(alerts), now);
-      return IngestAnswer(errors, accepted);
-    });
+    router.AddSync("POST", "/api/v2/alerts", kIntake,
+                   [&dispatcher, &clock](const http::Request& req) {
+                     TimePoint now = clock.Now();
+                     std::vector<std::string> errors;
+                     auto alerts = ParsePostedAlerts(
+                         req.body, now, dispatcher.config().alertmanager.resolve_timeout, errors);
+                     std::size_t accepted = alerts.size();
+                     if (!alerts.empty()) dispatcher.Ingest(std::move(alerts), now);
+                     return IngestAnswer(errors, accepted);
+                   });
   }
 
-  router.AddSync("GET", "/api/v2/alerts", [&dispatcher, &clock](const http::Request& req) {
+  router.AddSync("GET", "/api/v2/alerts", kRead, [&dispatcher, &clock](const http::Request& req) {
     TimePoint now = clock.Now();
     bool active = true, silenced = true, inhibited = true, unprocessed = true;
     std::string err;
@@ -456,7 +467,7 @@ void RegisterAlertmanagerApi(http::Router& router, Dispatcher& dispatcher, Silen
     return http::Response::Json(200, std::move(out));
   });
 
-  router.AddSync("POST", "/api/v2/silences", [&silences, &clock](const http::Request& req) {
+  router.AddSync("POST", "/api/v2/silences", kWrite, [&silences, &clock](const http::Request& req) {
     TimePoint now = clock.Now();
     auto s = ParseSilenceJson(req.body);
     if (!s) return JsonError(400, s.error().message());
@@ -470,7 +481,7 @@ void RegisterAlertmanagerApi(http::Router& router, Dispatcher& dispatcher, Silen
     return http::Response::Json(200, json{{"silenceID", *id}}.dump());
   });
 
-  router.AddSync("GET", "/api/v2/silences", [&silences, &clock](const http::Request& req) {
+  router.AddSync("GET", "/api/v2/silences", kRead, [&silences, &clock](const http::Request& req) {
     TimePoint now = clock.Now();
     auto filter = FilterParams(req);
     if (!filter) return JsonError(400, filter.error().message());
@@ -481,24 +492,26 @@ void RegisterAlertmanagerApi(http::Router& router, Dispatcher& dispatcher, Silen
     return http::Response::Json(200, arr.dump());
   });
 
-  router.AddSync("GET", "/api/v2/silence/{id}", [&silences, &clock](const http::Request& req) {
-    auto s = silences.Get(req.PathParam("id"));
-    if (!s) return JsonError(404, "silence " + req.PathParam("id") + " not found");
-    return http::Response::Json(200, SilenceJson(*s, clock.Now()).dump());
-  });
+  router.AddSync("GET", "/api/v2/silence/{id}", kRead,
+                 [&silences, &clock](const http::Request& req) {
+                   auto s = silences.Get(req.PathParam("id"));
+                   if (!s) return JsonError(404, "silence " + req.PathParam("id") + " not found");
+                   return http::Response::Json(200, SilenceJson(*s, clock.Now()).dump());
+                 });
 
-  router.AddSync("DELETE", "/api/v2/silence/{id}", [&silences, &clock](const http::Request& req) {
-    auto r = silences.Expire(req.PathParam("id"), clock.Now());
-    if (!r) {
-      int status = r.error().kind() == Error::Kind::kNotFound  ? 404
-                   : r.error().kind() == Error::Kind::kInvalid ? 400
-                                                               : 500;
-      return JsonError(status, r.error().message());
-    }
-    return http::Response::Json(200, "");
-  });
+  router.AddSync("DELETE", "/api/v2/silence/{id}", kWrite,
+                 [&silences, &clock](const http::Request& req) {
+                   auto r = silences.Expire(req.PathParam("id"), clock.Now());
+                   if (!r) {
+                     int status = r.error().kind() == Error::Kind::kNotFound  ? 404
+                                  : r.error().kind() == Error::Kind::kInvalid ? 400
+                                                                              : 500;
+                     return JsonError(status, r.error().message());
+                   }
+                   return http::Response::Json(200, "");
+                 });
 
-  router.AddSync("GET", "/api/v2/status", [&dispatcher, &clock, info](const http::Request&) {
+  router.AddSync("GET", "/api/v2/status", kRead, [&dispatcher, &clock, info](const http::Request&) {
     json status = {{"cluster", {{"status", "disabled"}, {"peers", json::array()}}},
                    {"versionInfo",
                     {{"version", info.version},
@@ -513,13 +526,13 @@ void RegisterAlertmanagerApi(http::Router& router, Dispatcher& dispatcher, Silen
     return http::Response::Json(200, status.dump());
   });
 
-  router.AddSync("GET", "/api/v2/receivers", [&dispatcher](const http::Request&) {
+  router.AddSync("GET", "/api/v2/receivers", kRead, [&dispatcher](const http::Request&) {
     json arr = json::array();
     for (const auto& r : dispatcher.config().receivers) arr.push_back({{"name", r.name}});
     return http::Response::Json(200, arr.dump());
   });
 
-  router.AddSync("GET", "/api/v1/groups", [&dispatcher](const http::Request&) {
+  router.AddSync("GET", "/api/v1/groups", kRead, [&dispatcher](const http::Request&) {
     json arr = json::array();
     for (const auto& g : dispatcher.Groups()) {
       json labels = json::object();

@@ -18,8 +18,27 @@ std::string_view RoleName(Role r) {
       return "responder";
     case Role::kAdmin:
       return "admin";
+    case Role::kIntake:
+      return "intake";
   }
   return "viewer";
+}
+
+bool RoleAllows(Role role, Access access) {
+  switch (access) {
+    case Access::kPublic:
+    case Access::kSigned:
+      return true;
+    case Access::kIntake:
+      return role == Role::kIntake || role == Role::kResponder || role == Role::kAdmin;
+    case Access::kViewer:
+      return role == Role::kViewer || role == Role::kResponder || role == Role::kAdmin;
+    case Access::kResponder:
+      return role == Role::kResponder || role == Role::kAdmin;
+    case Access::kAdmin:
+      return role == Role::kAdmin;
+  }
+  return false;
 }
 
 ApiConfig LoadApiConfig(const config::Config& cfg, config::Diagnostics& diags) {
@@ -45,9 +64,10 @@ ApiConfig LoadApiConfig(const config::Config& cfg, config::Diagnostics& diags) {
       }
     }
     std::string role = "viewer";
-    if (t.Enum("role", role, {"viewer", "responder", "admin"}, true)) {
+    if (t.Enum("role", role, {"viewer", "responder", "admin", "intake"}, true)) {
       token.role = role == "admin"       ? Role::kAdmin
                    : role == "responder" ? Role::kResponder
+                   : role == "intake"    ? Role::kIntake
                                          : Role::kViewer;
     }
     t.String("person", token.person);
@@ -95,12 +115,15 @@ bool ApiAuthenticator::Take(const std::string& key, long long per_minute) {
   return true;
 }
 
-Result<Principal> ApiAuthenticator::Authenticate(const Request& request, Role needed) {
+Result<Principal> ApiAuthenticator::Authenticate(const Request& request, Access needed) {
   auto header = request.Header("Authorization");
   std::string_view remote = request.remote_address;
+  // Alert intake has no per-minute budget: Prometheus posts as fast as its alerts change, and
+  // backpressure there is the dispatcher's bounded queue, not a 429 meant for people.
+  const bool budgeted = needed != Access::kIntake;
   if (!header) {
     if (config_.tokens.empty() && config_.allow_loopback_without_token && IsLoopback(remote)) {
-      if (!Take("loopback", config_.requests_per_minute)) {
+      if (budgeted && !Take("loopback", config_.requests_per_minute)) {
         return Fail(Error::Transient("rate limit exceeded"));
       }
       return Principal{kLoopbackPrincipal, "api:loopback", Role::kAdmin};
@@ -120,13 +143,13 @@ Result<Principal> ApiAuthenticator::Authenticate(const Request& request, Role ne
   if (found == nullptr) return Fail(Error::Unauthorized("unknown token"));
   long long limit =
       found->requests_per_minute > 0 ? found->requests_per_minute : config_.requests_per_minute;
-  if (!Take("token:" + found->name, limit)) {
+  if (budgeted && !Take("token:" + found->name, limit)) {
     return Fail(Error::Transient("rate limit exceeded for token \"" + found->name + "\""));
   }
-  if (static_cast<int>(found->role) < static_cast<int>(needed)) {
+  if (!RoleAllows(found->role, needed)) {
     return Fail(Error::Permanent("token \"" + found->name + "\" has role " +
                                  std::string(RoleName(found->role)) + "; this call needs " +
-                                 std::string(RoleName(needed))));
+                                 std::string(AccessName(needed))));
   }
   Principal p;
   p.name = found->name;
@@ -145,9 +168,8 @@ Response ApiAuthenticator::ErrorResponse(const Error& e) {
   return r;
 }
 
-Router::Guard MakeApiGuard(ApiAuthenticator& auth, Role read, Role write) {
-  return [&auth, read, write](Request& request) -> std::optional<Response> {
-    Role needed = request.method == "GET" || request.method == "HEAD" ? read : write;
+Router::Guard MakeApiGuard(ApiAuthenticator& auth) {
+  return [&auth](Request& request, Access needed) -> std::optional<Response> {
     auto principal = auth.Authenticate(request, needed);
     if (!principal) return ApiAuthenticator::ErrorResponse(principal.error());
     request.role = std::string(RoleName(principal->role));

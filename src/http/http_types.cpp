@@ -83,6 +83,53 @@ std::optional<std::string> PercentDecode(std::string_view in, bool plus_is_space
   return out;
 }
 
+Result<std::string> CanonicalPath(std::string_view raw_path) {
+  if (raw_path.empty() || raw_path.front() != '/') {
+    return Fail(Error::Invalid("the request path must start with '/'"));
+  }
+  if (raw_path == "/") return std::string("/");
+  std::string out;
+  out.reserve(raw_path.size());
+  std::size_t i = 1;
+  while (i <= raw_path.size()) {
+    auto j = raw_path.find('/', i);
+    if (j == std::string_view::npos) j = raw_path.size();
+    std::string_view raw_segment = raw_path.substr(i, j - i);
+    if (raw_segment.empty()) {
+      return Fail(Error::Invalid(j == raw_path.size()
+                                     ? "non-canonical path: remove the trailing '/'"
+                                     : "non-canonical path: empty segment ('//')"));
+    }
+    auto segment = PercentDecode(raw_segment, false);
+    if (!segment) return Fail(Error::Invalid("malformed %-escape in the request path"));
+    if (*segment == "." || *segment == "..") {
+      return Fail(Error::Invalid("non-canonical path: '.' and '..' segments are not allowed"));
+    }
+    for (char c : *segment) {
+      auto u = static_cast<unsigned char>(c);
+      if (c == '/' || c == '\\') {
+        return Fail(Error::Invalid("non-canonical path: encoded '/' or '\\' is not allowed"));
+      }
+      if (u < 0x20 || u == 0x7f) {
+        return Fail(Error::Invalid("control character in the request path"));
+      }
+    }
+    out += '/';
+    out += *segment;
+    i = j + 1;
+  }
+  return out;
+}
+
+std::string_view MethodLabel(std::string_view method) {
+  static constexpr std::string_view kKnown[] = {"GET",   "HEAD",    "POST",  "PUT",    "DELETE",
+                                                "PATCH", "OPTIONS", "TRACE", "CONNECT"};
+  for (auto m : kKnown) {
+    if (m == method) return m;
+  }
+  return "other";
+}
+
 std::vector<std::pair<std::string, std::string>> ParseFormEncoded(std::string_view body) {
   std::vector<std::pair<std::string, std::string>> out;
   while (!body.empty()) {

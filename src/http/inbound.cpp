@@ -2,6 +2,7 @@
 
 #include <nlohmann/json.hpp>
 
+#include "tocsin/common/json.h"
 #include "tocsin/http/http_types.h"
 #include "tocsin/http/signatures.h"
 
@@ -38,8 +39,9 @@ std::string Field(const std::vector<std::pair<std::string, std::string>>& form,
 std::string BodyKey(std::string_view body) { return "sha256:" + Sha256Hex(body); }
 
 Result<json> ParseJson(std::string_view text, std::string_view what) {
-  json j = json::parse(text, nullptr, /*allow_exceptions=*/false);
-  if (j.is_discarded()) return Fail(Error::Invalid(std::string(what) + " is not valid JSON"));
+  auto parsed = tocsin::ParseJson(text);
+  if (!parsed) return Fail(Error::Invalid(std::string(what) + ": " + parsed.error().message()));
+  json j = std::move(*parsed);
   if (!j.is_object()) return Fail(Error::Invalid(std::string(what) + " is not a JSON object"));
   return j;
 }

@@ -445,13 +445,15 @@ void InboundHandlers::SetSilenceCommand(SilenceCommand command) {
 
 void InboundHandlers::Register(Router& router) {
   Impl* impl = impl_.get();
-  router.Add("POST", "/slack/interactivity",
+  // Public at the API guard, signed in the handler: each verifies its provider's signature or
+  // token before anything changes.
+  router.Add("POST", "/slack/interactivity", Access::kSigned,
              [impl](const Request& r, Respond respond) { impl->HandleInteractivity(r, respond); });
-  router.Add("POST", "/slack/command",
+  router.Add("POST", "/slack/command", Access::kSigned,
              [impl](const Request& r, Respond respond) { impl->HandleSlash(r, respond); });
-  router.Add("POST", "/webhooks/pagerduty",
+  router.Add("POST", "/webhooks/pagerduty", Access::kSigned,
              [impl](const Request& r, Respond respond) { impl->HandlePagerDuty(r, respond); });
-  router.Add("POST", "/webhooks/opsgenie",
+  router.Add("POST", "/webhooks/opsgenie", Access::kSigned,
              [impl](const Request& r, Respond respond) { impl->HandleOpsgenie(r, respond); });
 }
 

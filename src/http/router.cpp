@@ -2,40 +2,66 @@
 
 #include <algorithm>
 
+#include <nlohmann/json.hpp>
+
 namespace tocsin::http {
 
+std::string_view AccessName(Access a) {
+  switch (a) {
+    case Access::kPublic:
+      return "public";
+    case Access::kSigned:
+      return "signed";
+    case Access::kIntake:
+      return "intake";
+    case Access::kViewer:
+      return "viewer";
+    case Access::kResponder:
+      return "responder";
+    case Access::kAdmin:
+      return "admin";
+  }
+  return "admin";
+}
+
 namespace {
+// "/a/b" -> {"a", "b"}. Empty segments are kept ("/a//b" -> {"a", "", "b"}), so a path that
+// is not canonical can never match a pattern by accident.
 std::vector<std::string> Split(std::string_view path) {
   std::vector<std::string> out;
-  std::size_t i = 0;
-  while (i < path.size()) {
-    if (path[i] == '/') {
-      ++i;
-      continue;
-    }
+  if (path.empty() || path.front() != '/') return {"\x01"};  // matches nothing
+  std::size_t i = 1;
+  for (;;) {
     auto j = path.find('/', i);
-    if (j == std::string_view::npos) j = path.size();
+    if (j == std::string_view::npos) {
+      out.emplace_back(path.substr(i));
+      return out;
+    }
     out.emplace_back(path.substr(i, j - i));
-    i = j;
+    i = j + 1;
   }
-  return out;
 }
 
 bool IsParam(const std::string& s) { return s.size() > 2 && s.front() == '{' && s.back() == '}'; }
 }  // namespace
 
-void Router::Add(std::string method, std::string pattern, Handler handler) {
-  Route r{std::move(method), pattern, Split(pattern), std::move(handler)};
+Router::Router(Guard guard) : guard_(std::move(guard)) {}
+
+void Router::Add(std::string method, std::string pattern, Access access, Handler handler) {
+  Route r{std::move(method), pattern, access, Split(pattern), std::move(handler)};
   routes_.push_back(std::move(r));
 }
 
-void Router::AddSync(std::string method, std::string pattern, SyncHandler handler) {
-  Add(std::move(method), std::move(pattern),
+void Router::AddSync(std::string method, std::string pattern, Access access, SyncHandler handler) {
+  Add(std::move(method), std::move(pattern), access,
       [h = std::move(handler)](const Request& req, Respond respond) { respond(h(req)); });
 }
 
-void Router::AddGuard(std::string prefix, Guard guard) {
-  guards_.emplace_back(std::move(prefix), std::move(guard));
+std::vector<Router::RouteInfo> Router::Routes() const {
+  std::vector<RouteInfo> out;
+  out.reserve(routes_.size());
+  for (const auto& r : routes_) out.push_back({r.method, r.pattern, r.access});
+  return out;
 }
 
 Router::Match Router::Find(Request& request) const {
@@ -51,7 +77,7 @@ Router::Match Router::Find(Request& request) const {
       if (rest) {
         std::string joined;
         for (std::size_t k = i; k < segments.size(); ++k) {
-          if (!joined.empty()) joined += '/';
+          if (k > i) joined += '/';
           joined += segments[k];
         }
         params[seg.substr(1, seg.size() - 5)] = joined;
@@ -63,6 +89,10 @@ Router::Match Router::Find(Request& request) const {
         break;
       }
       if (IsParam(seg)) {
+        if (segments[i].empty()) {
+          ok = false;
+          break;
+        }
         params[seg.substr(1, seg.size() - 2)] = segments[i];
       } else if (seg != segments[i]) {
         ok = false;
@@ -76,19 +106,27 @@ Router::Match Router::Find(Request& request) const {
       continue;
     }
     match.handler = &route.handler;
+    match.access = route.access;
     match.pattern = route.pattern;
-    std::size_t best = 0;
-    for (const auto& [prefix, guard] : guards_) {
-      if (request.path.compare(0, prefix.size(), prefix) == 0 && prefix.size() >= best) {
-        best = prefix.size();
-        match.guard = &guard;
-      }
-    }
     match.method_not_allowed = false;
     request.path_params = std::move(params);
     return match;
   }
   return match;
+}
+
+std::optional<Response> Router::Authorize(Request& request, Access access) const {
+  request.actor.clear();
+  request.role.clear();
+  if (access == Access::kPublic || access == Access::kSigned) return std::nullopt;
+  if (!guard_) {
+    Response r = Response::Json(
+        403, nlohmann::json{{"error", "this route needs role " + std::string(AccessName(access)) +
+                                          " and no API guard is configured"}}
+                 .dump());
+    return r;
+  }
+  return guard_(request, access);
 }
 
 }  // namespace tocsin::http

@@ -5,12 +5,13 @@
 #include <unordered_set>
 
 #include <prometheus/counter.h>
+#include <prometheus/gauge.h>
 #include <prometheus/histogram.h>
 #include <prometheus/registry.h>
 #include <spdlog/spdlog.h>
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/ip/tcp.hpp>
-#include <boost/asio/strand.hpp>
+#include <boost/asio/steady_timer.hpp>
 #include <boost/beast/core.hpp>
 #include <boost/beast/http.hpp>
 
@@ -32,6 +33,7 @@ struct Server::Impl : std::enable_shared_from_this<Server::Impl> {
       : io(io_context),
         options(std::move(opts)),
         acceptor(io_context),
+        backoff_timer(io_context),
         requests(prometheus::BuildCounter()
                      .Name("tocsin_http_requests_total")
                      .Help("HTTP requests served, by route pattern, method and status code.")
@@ -39,11 +41,32 @@ struct Server::Impl : std::enable_shared_from_this<Server::Impl> {
         durations(prometheus::BuildHistogram()
                       .Name("tocsin_http_request_duration_seconds")
                       .Help("Time from a request being read to its response being written.")
-                      .Register(registry)) {}
+                      .Register(registry)),
+        open_gauge(prometheus::BuildGauge()
+                       .Name("tocsin_http_open_connections")
+                       .Help("HTTP connections open now.")
+                       .Register(registry)
+                       .Add({})),
+        refused(prometheus::BuildCounter()
+                    .Name("tocsin_http_connections_refused_total")
+                    .Help("Connections closed on accept because server.max_connections were "
+                          "open.")
+                    .Register(registry)
+                    .Add({})),
+        backoffs(prometheus::BuildCounter()
+                     .Name("tocsin_http_accept_backoffs_total")
+                     .Help("Pauses of the accept loop because the process was out of file "
+                           "descriptors or memory.")
+                     .Register(registry)
+                     .Add({})) {}
 
   void Accept();
-  void Count(const std::string& handler, const std::string& method, int status, double seconds) {
-    requests.Add({{"handler", handler}, {"method", method}, {"code", std::to_string(status)}})
+  void Count(const std::string& handler, std::string_view method, int status, double seconds) {
+    if (detached) return;
+    requests
+        .Add({{"handler", handler},
+              {"method", std::string(method)},
+              {"code", std::to_string(status)}})
         .Increment();
     durations
         .Add({{"handler", handler}},
@@ -55,11 +78,22 @@ struct Server::Impl : std::enable_shared_from_this<Server::Impl> {
   asio::io_context& io;
   ServerOptions options;
   tcp::acceptor acceptor;
+  asio::steady_timer backoff_timer;
+  bool backing_off = false;  // in an episode of accept failures: logged once per episode
   std::shared_ptr<const Router> router = std::make_shared<Router>();
   std::unordered_set<Session*> sessions;
   bool stopping = false;
+  // Set when the Server is destroyed: sessions that outlive it (destroyed with the
+  // io_context's pending handlers) must not touch metrics of a registry that may be gone.
+  bool detached = false;
+  void SetOpenGauge() {
+    if (!detached) open_gauge.Set(static_cast<double>(sessions.size()));
+  }
   prometheus::Family<prometheus::Counter>& requests;
   prometheus::Family<prometheus::Histogram>& durations;
+  prometheus::Gauge& open_gauge;
+  prometheus::Counter& refused;
+  prometheus::Counter& backoffs;
 };
 
 namespace {
@@ -68,20 +102,39 @@ std::string_view ReasonOf(int status) {
   return bhttp::obsolete_reason(static_cast<bhttp::status>(status));
 }
 
-// One connection. Reads a request, hands it to the router, writes the answer, repeats while
-// keep-alive holds. Owns itself through shared_ptr, as Beast's examples do.
+bool ClientWentAway(const beast::error_code& ec) {
+  return ec == bhttp::error::end_of_stream || ec == asio::error::operation_aborted ||
+         ec == beast::error::timeout || ec == asio::error::eof ||
+         ec == asio::error::connection_reset || ec == bhttp::error::partial_message;
+}
+
+// Errors of accept() that say the process is out of a resource: retrying at once fails again
+// and spins the loop, so accepting pauses instead.
+bool OutOfResources(const beast::error_code& ec) {
+  return ec == asio::error::no_descriptors ||  // EMFILE
+         ec == beast::errc::too_many_files_open_in_system || ec == asio::error::no_buffer_space ||
+         ec == asio::error::no_memory;
+}
+
+// One connection. Reads a request's header, routes it and runs its guard, reads the body only
+// if the guard let it in, hands it to the handler, writes the answer, repeats while keep-alive
+// holds. Owns itself through shared_ptr, as Beast's examples do.
 class Session : public std::enable_shared_from_this<Session> {
  public:
   Session(tcp::socket socket, std::shared_ptr<Server::Impl> server)
       : stream_(std::move(socket)), server_(std::move(server)) {
     server_->sessions.insert(this);
+    server_->SetOpenGauge();
     beast::error_code ec;
     auto ep = stream_.socket().remote_endpoint(ec);
     if (!ec) remote_ = ep.address().to_string() + ":" + std::to_string(ep.port());
   }
-  ~Session() { server_->sessions.erase(this); }
+  ~Session() {
+    server_->sessions.erase(this);
+    server_->SetOpenGauge();
+  }
 
-  void Start() { ReadRequest(); }
+  void Start() { ReadHeader(); }
 
   // Closes the connection if it is idle between requests (used on shutdown).
   void CloseIfIdle() {
@@ -93,7 +146,7 @@ class Session : public std::enable_shared_from_this<Session> {
   }
 
  private:
-  void ReadRequest() {
+  void ReadHeader() {
     parser_.emplace();
     parser_->header_limit(static_cast<std::uint32_t>(server_->options.max_header_bytes));
     parser_->body_limit(server_->options.max_body_bytes);
@@ -105,69 +158,115 @@ class Session : public std::enable_shared_from_this<Session> {
                        : std::max(server_->options.read_timeout, server_->options.idle_timeout);
     stream_.expires_after(timeout);
     busy_ = false;
-    bhttp::async_read(
+    bhttp::async_read_header(
         stream_, buffer_, *parser_,
-        [self = shared_from_this()](beast::error_code ec, std::size_t) { self->OnRead(ec); });
+        [self = shared_from_this()](beast::error_code ec, std::size_t) { self->OnHeader(ec); });
   }
 
-  void OnRead(beast::error_code ec) {
-    if (ec == bhttp::error::end_of_stream || ec == asio::error::operation_aborted ||
-        ec == beast::error::timeout || ec == asio::error::eof ||
-        ec == asio::error::connection_reset) {
-      return Close();
+  // Answers a request that could not be read; the connection closes after it.
+  void RefuseUnreadable(const beast::error_code& ec) {
+    int status = 400;
+    std::string why = "malformed request: " + ec.message();
+    if (ec == bhttp::error::body_limit) {
+      status = 413;
+      why =
+          "request body larger than " + std::to_string(server_->options.max_body_bytes) + " bytes";
+    } else if (ec == bhttp::error::header_limit) {
+      status = 431;
+      why = "request headers larger than " + std::to_string(server_->options.max_header_bytes) +
+            " bytes";
     }
+    keep_alive_ = false;
+    Write(Response::Text(status, why + "\n"), "invalid");
+  }
+
+  void OnHeader(beast::error_code ec) {
+    if (ClientWentAway(ec)) return Close();
     busy_ = true;
     started_ = std::chrono::steady_clock::now();
-    if (ec) {
-      int status = 400;
-      std::string why = "malformed request: " + ec.message();
-      if (ec == bhttp::error::body_limit) {
-        status = 413;
-        why = "request body larger than " + std::to_string(server_->options.max_body_bytes) +
-              " bytes";
-      } else if (ec == bhttp::error::header_limit) {
-        status = 431;
-        why = "request headers larger than " + std::to_string(server_->options.max_header_bytes) +
-              " bytes";
-      }
-      keep_alive_ = false;
-      method_ = "INVALID";
-      return Write(Response::Text(status, why + "\n"), "invalid");
-    }
+    method_.clear();
+    method_label_ = "other";
+    if (ec) return RefuseUnreadable(ec);
     auto& msg = parser_->get();
-    Request req;
-    req.method = std::string(msg.method_string());
-    req.target = std::string(msg.target());
-    req.remote_address = remote_;
-    method_ = req.method;
-    keep_alive_ = msg.keep_alive();
-    auto q = req.target.find('?');
-    auto raw_path = std::string_view(req.target).substr(0, q);
-    auto path = PercentDecode(raw_path, false);
-    if (!path || raw_path.empty() || raw_path.front() != '/') {
+    req_ = Request{};
+    req_.method = std::string(msg.method_string());
+    req_.target = std::string(msg.target());
+    req_.remote_address = remote_;
+    method_ = req_.method;
+    method_label_ = MethodLabel(method_);
+    // A request answered before its body was read cannot share the connection with the next
+    // one: the unread body would be taken for it.
+    keep_alive_ = msg.keep_alive() && parser_->is_done();
+    auto q = req_.target.find('?');
+    std::string raw_path = req_.target.substr(0, q);
+    if (server_->options.encoded_slash_is_separator) {
+      for (auto p = raw_path.find('%'); p != std::string::npos; p = raw_path.find('%', p + 1)) {
+        if (raw_path.compare(p, 3, "%2F") == 0 || raw_path.compare(p, 3, "%2f") == 0) {
+          raw_path.replace(p, 3, "/");
+        }
+      }
+    }
+    auto path = CanonicalPath(raw_path);
+    if (!path) {
       keep_alive_ = false;
-      return Write(Response::Text(400, "malformed request target\n"), "invalid");
+      return Write(Response::Text(400, path.error().message() + "\n"), "invalid");
     }
-    req.path = std::move(*path);
-    if (q != std::string::npos) req.query = ParseFormEncoded(req.target.substr(q + 1));
+    req_.path = std::move(*path);
+    if (q != std::string::npos) req_.query = ParseFormEncoded(req_.target.substr(q + 1));
     for (const auto& field : msg) {
-      req.headers[std::string(field.name_string())] = std::string(field.value());
+      req_.headers[std::string(field.name_string())] = std::string(field.value());
     }
-    req.body = std::move(msg.body());
 
     router_ = server_->router;  // keep the router alive until the response is written
-    auto match = router_->Find(req);
-    if (match.handler == nullptr) {
-      if (match.method_not_allowed) {
+    match_ = router_->Find(req_);
+    if (match_.handler == nullptr) {
+      if (match_.method_not_allowed) {
         Response r = Response::Text(405, "method not allowed\n");
         std::string allow;
-        for (const auto& m : match.allowed_methods) allow += (allow.empty() ? "" : ", ") + m;
+        for (const auto& m : match_.allowed_methods) allow += (allow.empty() ? "" : ", ") + m;
         r.headers["Allow"] = allow;
         return Write(std::move(r), "unmatched");
       }
       return Write(Response::Text(404, "not found\n"), "unmatched");
     }
-    std::string pattern = match.pattern;
+    try {
+      if (auto refused = router_->Authorize(req_, match_.access)) {
+        keep_alive_ = false;  // refused: never read what it sends, close after answering
+        return Write(std::move(*refused), match_.pattern);
+      }
+    } catch (const std::exception& e) {
+      spdlog::error("http: guard of {} threw: {}", match_.pattern, e.what());
+      keep_alive_ = false;
+      return Write(Response::Text(500, "internal error\n"), match_.pattern);
+    }
+    if (parser_->is_done()) return Dispatch();
+    keep_alive_ = msg.keep_alive();
+    if (beast::iequals(req_.Header("Expect").value_or(""), "100-continue")) {
+      // The client waits for this before it sends the body.
+      auto cont = std::make_shared<bhttp::response<bhttp::empty_body>>(bhttp::status::continue_,
+                                                                       msg.version());
+      return bhttp::async_write(
+          stream_, *cont, [self = shared_from_this(), cont](beast::error_code e, std::size_t) {
+            if (e) return self->Close();
+            self->ReadBody();
+          });
+    }
+    ReadBody();
+  }
+
+  void ReadBody() {
+    stream_.expires_after(server_->options.read_timeout);
+    bhttp::async_read(stream_, buffer_, *parser_,
+                      [self = shared_from_this()](beast::error_code ec, std::size_t) {
+                        if (ClientWentAway(ec)) return self->Close();
+                        if (ec) return self->RefuseUnreadable(ec);
+                        self->Dispatch();
+                      });
+  }
+
+  void Dispatch() {
+    req_.body = std::move(parser_->get().body());
+    std::string pattern = match_.pattern;
     auto answered = std::make_shared<bool>(false);
     auto self = shared_from_this();
     Respond respond = [self, answered, pattern](Response r) {
@@ -176,10 +275,7 @@ class Session : public std::enable_shared_from_this<Session> {
       self->Write(std::move(r), pattern);
     };
     try {
-      if (match.guard != nullptr) {
-        if (auto refused = (*match.guard)(req)) return respond(std::move(*refused));
-      }
-      (*match.handler)(req, respond);
+      (*match_.handler)(req_, respond);
     } catch (const std::exception& e) {
       spdlog::error("http: handler {} threw: {}", pattern, e.what());
       respond(Response::Text(500, "internal error\n"));
@@ -206,13 +302,13 @@ class Session : public std::enable_shared_from_this<Session> {
     }
     double secs =
         std::chrono::duration<double>(std::chrono::steady_clock::now() - started_).count();
-    server_->Count(handler, method_, r.status, secs);
+    server_->Count(handler, method_label_, r.status, secs);
     ++requests_served_;
     stream_.expires_after(server_->options.read_timeout);
     bhttp::async_write(stream_, *res,
                        [self = shared_from_this(), res, keep](beast::error_code ec, std::size_t) {
                          if (ec || !keep) return self->Close();
-                         self->ReadRequest();
+                         self->ReadHeader();
                        });
   }
 
@@ -227,8 +323,11 @@ class Session : public std::enable_shared_from_this<Session> {
   std::optional<bhttp::request_parser<bhttp::string_body>> parser_;
   std::shared_ptr<Server::Impl> server_;
   std::shared_ptr<const Router> router_;
+  Request req_;
+  Router::Match match_;
   std::string remote_;
   std::string method_;
+  std::string_view method_label_ = "other";
   bool keep_alive_ = false;
   bool busy_ = false;
   std::uint64_t requests_served_ = 0;
@@ -241,10 +340,38 @@ void Server::Impl::Accept() {
   acceptor.async_accept(io, [self = shared_from_this()](beast::error_code ec, tcp::socket socket) {
     if (self->stopping || ec == asio::error::operation_aborted) return;
     if (!ec) {
-      std::make_shared<Session>(std::move(socket), self)->Start();
-    } else {
-      spdlog::warn("http: accept failed: {}", ec.message());
+      if (self->backing_off) {
+        spdlog::info("http: accepting connections again");
+        self->backing_off = false;
+      }
+      if (self->sessions.size() >= self->options.max_connections) {
+        // Full: closing at once costs nothing, and keeps the slots for the connections open.
+        self->refused.Increment();
+        beast::error_code ignored;
+        socket.close(ignored);
+      } else {
+        std::make_shared<Session>(std::move(socket), self)->Start();
+      }
+      return self->Accept();
     }
+    if (OutOfResources(ec)) {
+      self->backoffs.Increment();
+      if (!self->backing_off) {
+        self->backing_off = true;
+        spdlog::error(
+            "http: cannot accept connections: {} ({} open); pausing accepts for {} ms at a time "
+            "until it clears (raise the file-descriptor limit, or lower server.max_connections)",
+            ec.message(), self->sessions.size(), self->options.accept_backoff.count());
+      }
+      self->backoff_timer.expires_after(self->options.accept_backoff);
+      self->backoff_timer.async_wait([self](beast::error_code e) {
+        if (e || self->stopping) return;
+        self->Accept();
+      });
+      return;
+    }
+    // A failure of this one connection (aborted by the peer before accept): take the next.
+    spdlog::warn("http: accept failed: {}", ec.message());
     self->Accept();
   });
 }
@@ -252,7 +379,10 @@ void Server::Impl::Accept() {
 Server::Server(asio::io_context& io, ServerOptions options, prometheus::Registry& registry)
     : impl_(std::make_shared<Impl>(io, std::move(options), registry)) {}
 
-Server::~Server() { Stop(); }
+Server::~Server() {
+  Stop();
+  impl_->detached = true;
+}
 
 Result<void> Server::Start() {
   beast::error_code ec;
@@ -286,6 +416,7 @@ void Server::Stop() {
   impl_->stopping = true;
   beast::error_code ec;
   impl_->acceptor.close(ec);
+  impl_->backoff_timer.cancel();
   // Copy: closing may destroy sessions, which erase themselves from the set.
   std::vector<Session*> sessions(impl_->sessions.begin(), impl_->sessions.end());
   for (auto* s : sessions) s->CloseIfIdle();

@@ -4,6 +4,7 @@
 #include <nlohmann/json.hpp>
 
 #include "tocsin/common/duration.h"
+#include "tocsin/common/json.h"
 #include "tocsin/incident/incident_json.h"
 
 namespace tocsin::incident {
@@ -42,10 +43,9 @@ http::Response ErrorResponse(const Error& e) {
 
 Result<json> ParseBody(const http::Request& r) {
   if (r.body.empty()) return json::object();
-  auto j = json::parse(r.body, nullptr, false);
-  if (j.is_discarded() || !j.is_object()) {
-    return Fail(Error::Invalid("the body must be a JSON object"));
-  }
+  auto j = ParseJson(r.body);
+  if (!j) return Fail(Error::Invalid("the body must be a JSON object: " + j.error().message()));
+  if (!j->is_object()) return Fail(Error::Invalid("the body must be a JSON object"));
   return j;
 }
 
@@ -123,7 +123,11 @@ void RegisterIncidentApi(http::Router& router, IncidentManager& manager, const C
                          ActorResolver resolve_actor) {
   IncidentManager* m = &manager;
   const Clock* c = &clock;
-  router.AddSync("GET", "/api/v1/incidents", [m](const http::Request& r) {
+  // Who may call each route, declared with it (docs/api.md): reads need viewer, changes
+  // responder.
+  constexpr auto kRead = http::Access::kViewer;
+  constexpr auto kWrite = http::Access::kResponder;
+  router.AddSync("GET", "/api/v1/incidents", kRead, [m](const http::Request& r) {
     IncidentFilter f;
     if (auto s = r.Query("state")) {
       if (*s == "open") {
@@ -148,19 +152,21 @@ void RegisterIncidentApi(http::Router& router, IncidentManager& manager, const C
     for (const auto& i : *list) out.push_back(IncidentSummary(i));
     return JsonResponse(200, json{{"incidents", out}});
   });
-  router.AddSync("POST", "/api/v1/incidents", [m, c, resolve_actor](const http::Request& r) {
-    auto body = ParseBody(r);
-    if (!body) return ErrorResponse(body.error());
-    std::string actor = resolve_actor(r, StringField(*body, "actor"));
-    if (actor.empty()) return ErrorResponse(Error::Invalid("say who you are: `actor`"));
-    TimePoint now = c->Now();
-    auto group = GroupFromJson(*body, now);
-    if (!group) return ErrorResponse(group.error());
-    auto inc = m->Open(*group, actor, now);
-    if (!inc) return ErrorResponse(inc.error());
-    return JsonResponse(201, json{{"incident", IncidentToJson(*inc)}});
-  });
-  router.AddSync("GET", "/api/v1/incidents/{id}", [m](const http::Request& r) {
+  router.AddSync("POST", "/api/v1/incidents", kWrite,
+                 [m, c, resolve_actor](const http::Request& r) {
+                   auto body = ParseBody(r);
+                   if (!body) return ErrorResponse(body.error());
+                   std::string actor = resolve_actor(r, StringField(*body, "actor"));
+                   if (actor.empty())
+                     return ErrorResponse(Error::Invalid("say who you are: `actor`"));
+                   TimePoint now = c->Now();
+                   auto group = GroupFromJson(*body, now);
+                   if (!group) return ErrorResponse(group.error());
+                   auto inc = m->Open(*group, actor, now);
+                   if (!inc) return ErrorResponse(inc.error());
+                   return JsonResponse(201, json{{"incident", IncidentToJson(*inc)}});
+                 });
+  router.AddSync("GET", "/api/v1/incidents/{id}", kRead, [m](const http::Request& r) {
     auto id = r.PathParam("id");
     auto inc = m->Get(id);
     if (!inc) return ErrorResponse(inc.error());
@@ -189,11 +195,11 @@ void RegisterIncidentApi(http::Router& router, IncidentManager& manager, const C
       return JsonResponse(200, json{{"incident", IncidentToJson(*inc)}});
     };
   };
-  router.AddSync("POST", "/api/v1/incidents/{id}/ack", action("ack"));
-  router.AddSync("POST", "/api/v1/incidents/{id}/resolve", action("resolve"));
-  router.AddSync("POST", "/api/v1/incidents/{id}/note", action("note"));
-  router.AddSync("POST", "/api/v1/incidents/{id}/escalate", action("escalate"));
-  router.AddSync("GET", "/api/v1/incidents/{id}/verify", [m](const http::Request& r) {
+  router.AddSync("POST", "/api/v1/incidents/{id}/ack", kWrite, action("ack"));
+  router.AddSync("POST", "/api/v1/incidents/{id}/resolve", kWrite, action("resolve"));
+  router.AddSync("POST", "/api/v1/incidents/{id}/note", kWrite, action("note"));
+  router.AddSync("POST", "/api/v1/incidents/{id}/escalate", kWrite, action("escalate"));
+  router.AddSync("GET", "/api/v1/incidents/{id}/verify", kRead, [m](const http::Request& r) {
     auto v = m->Verify(r.PathParam("id"));
     if (!v) return ErrorResponse(v.error());
     return JsonResponse(200, json{{"ok", v->ok},
@@ -201,7 +207,7 @@ void RegisterIncidentApi(http::Router& router, IncidentManager& manager, const C
                                   {"first_bad_seq", v->first_bad_seq},
                                   {"message", v->message}});
   });
-  router.AddSync("GET", "/api/v1/oncall", [m, c](const http::Request& r) {
+  router.AddSync("GET", "/api/v1/oncall", kRead, [m, c](const http::Request& r) {
     auto schedule = m->schedule();
     if (!schedule) return ErrorResponse(Error::NotFound("no roster_file is configured"));
     TimePoint at = c->Now();

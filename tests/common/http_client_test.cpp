@@ -18,7 +18,7 @@ TEST(CurlHttpClientTest, PostsBodyAndHeadersAndReadsResponse) {
   prometheus::Registry registry;
   http::Server server(io, {}, registry);
   auto router = std::make_shared<http::Router>();
-  router->AddSync("POST", "/echo", [](const http::Request& r) {
+  router->AddSync("POST", "/echo", http::Access::kPublic, [](const http::Request& r) {
     auto res = http::Response::Json(202, r.body);
     res.headers["X-Seen-Auth"] = r.Header("Authorization").value_or("");
     res.headers["Retry-After"] = "7";

@@ -28,7 +28,7 @@ ApiConfig OneToken(Role role, long long rpm = 0) {
 TEST(ApiAuthTest, ValidTokenActsAsItsPerson) {
   SimulatedClock clock(FromUnixMillis(0));
   ApiAuthenticator auth(OneToken(Role::kResponder), clock);
-  auto p = auth.Authenticate(WithToken("tocsin-api-token-ops"), Role::kResponder);
+  auto p = auth.Authenticate(WithToken("tocsin-api-token-ops"), Access::kResponder);
   ASSERT_TRUE(p) << p.error().message();
   EXPECT_EQ(p->actor, "olena");
   EXPECT_EQ(p->role, Role::kResponder);
@@ -37,13 +37,13 @@ TEST(ApiAuthTest, ValidTokenActsAsItsPerson) {
 TEST(ApiAuthTest, MissingOrUnknownTokenIs401WrongRoleIs403) {
   SimulatedClock clock(FromUnixMillis(0));
   ApiAuthenticator auth(OneToken(Role::kViewer), clock);
-  auto missing = auth.Authenticate(WithToken(""), Role::kViewer);
+  auto missing = auth.Authenticate(WithToken(""), Access::kViewer);
   ASSERT_FALSE(missing);
   EXPECT_EQ(ApiAuthenticator::ErrorResponse(missing.error()).status, 401);
-  auto unknown = auth.Authenticate(WithToken("guess"), Role::kViewer);
+  auto unknown = auth.Authenticate(WithToken("guess"), Access::kViewer);
   ASSERT_FALSE(unknown);
   EXPECT_EQ(ApiAuthenticator::ErrorResponse(unknown.error()).status, 401);
-  auto weak = auth.Authenticate(WithToken("tocsin-api-token-ops"), Role::kResponder);
+  auto weak = auth.Authenticate(WithToken("tocsin-api-token-ops"), Access::kResponder);
   ASSERT_FALSE(weak);
   EXPECT_EQ(ApiAuthenticator::ErrorResponse(weak.error()).status, 403);
   EXPECT_NE(weak.error().message().find("needs responder"), std::string::npos);
@@ -53,45 +53,45 @@ TEST(ApiAuthTest, PerTokenRateLimitRefillsWithTheClock) {
   SimulatedClock clock(FromUnixMillis(0));
   ApiAuthenticator auth(OneToken(Role::kAdmin, 3), clock);
   for (int i = 0; i < 3; ++i) {
-    EXPECT_TRUE(auth.Authenticate(WithToken("tocsin-api-token-ops"), Role::kViewer));
+    EXPECT_TRUE(auth.Authenticate(WithToken("tocsin-api-token-ops"), Access::kViewer));
   }
-  auto limited = auth.Authenticate(WithToken("tocsin-api-token-ops"), Role::kViewer);
+  auto limited = auth.Authenticate(WithToken("tocsin-api-token-ops"), Access::kViewer);
   ASSERT_FALSE(limited);
   EXPECT_EQ(ApiAuthenticator::ErrorResponse(limited.error()).status, 429);
   clock.Set(FromUnixMillis(20'000));  // a third of a minute: one request's worth
-  EXPECT_TRUE(auth.Authenticate(WithToken("tocsin-api-token-ops"), Role::kViewer));
-  EXPECT_FALSE(auth.Authenticate(WithToken("tocsin-api-token-ops"), Role::kViewer));
+  EXPECT_TRUE(auth.Authenticate(WithToken("tocsin-api-token-ops"), Access::kViewer));
+  EXPECT_FALSE(auth.Authenticate(WithToken("tocsin-api-token-ops"), Access::kViewer));
 }
 
 TEST(ApiAuthTest, WithoutTokensOnlyLoopbackIsLetIn) {
   SimulatedClock clock(FromUnixMillis(0));
   ApiAuthenticator auth(ApiConfig{}, clock);
-  EXPECT_TRUE(auth.Authenticate(WithToken("", "127.0.0.1:40000"), Role::kAdmin));
-  EXPECT_FALSE(auth.Authenticate(WithToken("", "10.0.0.5:40000"), Role::kViewer));
+  EXPECT_TRUE(auth.Authenticate(WithToken("", "127.0.0.1:40000"), Access::kAdmin));
+  EXPECT_FALSE(auth.Authenticate(WithToken("", "10.0.0.5:40000"), Access::kViewer));
   ApiConfig strict;
   strict.allow_loopback_without_token = false;
   ApiAuthenticator strict_auth(strict, clock);
-  EXPECT_FALSE(strict_auth.Authenticate(WithToken("", "127.0.0.1:40000"), Role::kViewer));
+  EXPECT_FALSE(strict_auth.Authenticate(WithToken("", "127.0.0.1:40000"), Access::kViewer));
 }
 
 TEST(ApiAuthTest, OnceATokenExistsLoopbackNeedsOneToo) {
   SimulatedClock clock(FromUnixMillis(0));
   ApiAuthenticator auth(OneToken(Role::kAdmin), clock);
-  EXPECT_FALSE(auth.Authenticate(WithToken("", "127.0.0.1:40000"), Role::kViewer));
+  EXPECT_FALSE(auth.Authenticate(WithToken("", "127.0.0.1:40000"), Access::kViewer));
 }
 
 TEST(ApiAuthTest, GuardSetsTheTokensActorOverWhateverTheRequestCarried) {
   SimulatedClock clock(FromUnixMillis(0));
   ApiAuthenticator auth(OneToken(Role::kViewer), clock);
-  auto guard = MakeApiGuard(auth, Role::kViewer, Role::kResponder);
+  auto guard = MakeApiGuard(auth);
   Request read = WithToken("tocsin-api-token-ops");
   read.method = "GET";
   read.actor = "mallory";  // nothing a caller sends may survive the guard
-  EXPECT_FALSE(guard(read));
+  EXPECT_FALSE(guard(read, Access::kViewer));
   EXPECT_EQ(read.actor, "olena");
   EXPECT_EQ(read.role, "viewer");
   Request write = WithToken("tocsin-api-token-ops");
-  auto refused = guard(write);
+  auto refused = guard(write, Access::kResponder);
   ASSERT_TRUE(refused);
   EXPECT_EQ(refused->status, 403);
 }
@@ -99,16 +99,57 @@ TEST(ApiAuthTest, GuardSetsTheTokensActorOverWhateverTheRequestCarried) {
 TEST(ApiAuthTest, GuardLetsTrustedLoopbackNameItselfOnlyWithoutTokens) {
   SimulatedClock clock(FromUnixMillis(0));
   ApiAuthenticator open(ApiConfig{}, clock);
-  auto guard = MakeApiGuard(open, Role::kViewer, Role::kResponder);
+  auto guard = MakeApiGuard(open);
   Request local = WithToken("", "127.0.0.1:40000");
   local.actor = "mallory";
-  EXPECT_FALSE(guard(local));
+  EXPECT_FALSE(guard(local, Access::kResponder));
   EXPECT_EQ(local.actor, "");  // the incident API then takes the body's actor, as the CLI sends
   EXPECT_EQ(local.role, "admin");
   Request remote = WithToken("", "10.0.0.7:40000");
-  auto refused = guard(remote);
+  auto refused = guard(remote, Access::kViewer);
   ASSERT_TRUE(refused);
   EXPECT_EQ(refused->status, 401);
+}
+
+// A stock Prometheus posts far more often than the per-minute budget meant for people: intake
+// must never answer 429, and must not spend the token's budget for its other calls either.
+TEST(ApiAuthTest, AlertIntakeIsNeverRateLimited) {
+  SimulatedClock clock(FromUnixMillis(0));
+  ApiAuthenticator auth(OneToken(Role::kIntake, 3), clock);
+  for (int i = 0; i < 1000; ++i) {
+    auto p = auth.Authenticate(WithToken("tocsin-api-token-ops"), Access::kIntake);
+    ASSERT_TRUE(p) << i << ": " << p.error().message();
+  }
+  ApiAuthenticator open(ApiConfig{}, clock);
+  for (int i = 0; i < 1000; ++i) {
+    ASSERT_TRUE(open.Authenticate(WithToken("", "127.0.0.1:40000"), Access::kIntake)) << i;
+  }
+  ApiAuthenticator responder(OneToken(Role::kResponder, 3), clock);
+  for (int i = 0; i < 500; ++i) {
+    ASSERT_TRUE(responder.Authenticate(WithToken("tocsin-api-token-ops"), Access::kIntake));
+  }
+  for (int i = 0; i < 3; ++i) {
+    EXPECT_TRUE(responder.Authenticate(WithToken("tocsin-api-token-ops"), Access::kViewer)) << i;
+  }
+  EXPECT_FALSE(responder.Authenticate(WithToken("tocsin-api-token-ops"), Access::kViewer));
+}
+
+TEST(ApiAuthTest, IntakeTokenMayOnlyPostAlertsAndViewerMayNot) {
+  SimulatedClock clock(FromUnixMillis(0));
+  for (Access a : {Access::kViewer, Access::kResponder, Access::kAdmin}) {
+    EXPECT_FALSE(RoleAllows(Role::kIntake, a)) << AccessName(a);
+  }
+  EXPECT_TRUE(RoleAllows(Role::kIntake, Access::kIntake));
+  EXPECT_FALSE(RoleAllows(Role::kViewer, Access::kIntake));
+  EXPECT_TRUE(RoleAllows(Role::kResponder, Access::kIntake));
+  EXPECT_TRUE(RoleAllows(Role::kAdmin, Access::kIntake));
+  ApiAuthenticator auth(OneToken(Role::kIntake), clock);
+  auto read = auth.Authenticate(WithToken("tocsin-api-token-ops"), Access::kViewer);
+  ASSERT_FALSE(read);
+  EXPECT_EQ(ApiAuthenticator::ErrorResponse(read.error()).status, 403);
+  EXPECT_NE(read.error().message().find("has role intake; this call needs viewer"),
+            std::string::npos)
+      << read.error().message();
 }
 
 }  // namespace

@@ -14,9 +14,12 @@ Request Req(std::string method, std::string path) {
 
 TEST(RouterTest, MatchesLiteralsAndParams) {
   Router router;
-  router.AddSync("GET", "/api/v1/incidents", [](const Request&) { return Response{}; });
-  router.AddSync("POST", "/api/v1/incidents/{id}/ack", [](const Request&) { return Response{}; });
-  router.AddSync("GET", "/static/{path...}", [](const Request&) { return Response{}; });
+  router.AddSync("GET", "/api/v1/incidents", Access::kPublic,
+                 [](const Request&) { return Response{}; });
+  router.AddSync("POST", "/api/v1/incidents/{id}/ack", Access::kPublic,
+                 [](const Request&) { return Response{}; });
+  router.AddSync("GET", "/static/{path...}", Access::kPublic,
+                 [](const Request&) { return Response{}; });
 
   auto r1 = Req("POST", "/api/v1/incidents/INC-42/ack");
   auto m1 = router.Find(r1);
@@ -58,27 +61,113 @@ TEST(FormTest, DecodesPlusAndPercent) {
 namespace tocsin::http {
 namespace {
 
-TEST(RouterGuardTest, LongestPrefixGuardRunsAndCanFillTheActor) {
-  Router router;
-  router.AddSync("GET", "/api/v1/incidents", [](const Request&) { return Response{}; });
-  router.AddSync("GET", "/healthz", [](const Request&) { return Response{}; });
-  router.AddGuard("/api/",
-                  [](Request&) -> std::optional<Response> { return Response::Text(401, "outer"); });
-  router.AddGuard("/api/v1/", [](Request& r) -> std::optional<Response> {
+TEST(RouterGuardTest, EveryRouteCarriesItsDeclaredAccessIntoTheGuard) {
+  std::vector<Access> seen;
+  Router router([&seen](Request& r, Access a) -> std::optional<Response> {
+    seen.push_back(a);
+    if (a == Access::kAdmin) return Response::Text(403, "no");
     r.actor = "olena";
     return std::nullopt;
   });
-  Request api;
-  api.method = "GET";
-  api.path = "/api/v1/incidents";
+  router.AddSync("GET", "/api/v1/incidents", Access::kViewer,
+                 [](const Request&) { return Response{}; });
+  router.AddSync("POST", "/-/reload", Access::kAdmin, [](const Request&) { return Response{}; });
+  router.AddSync("GET", "/healthz", Access::kPublic, [](const Request&) { return Response{}; });
+  router.AddSync("POST", "/slack/command", Access::kSigned,
+                 [](const Request&) { return Response{}; });
+
+  Request api = Req("GET", "/api/v1/incidents");
+  api.actor = "mallory";
   auto m = router.Find(api);
-  ASSERT_NE(m.guard, nullptr);
-  EXPECT_FALSE((*m.guard)(api).has_value());
+  ASSERT_NE(m.handler, nullptr);
+  EXPECT_EQ(m.access, Access::kViewer);
+  EXPECT_FALSE(router.Authorize(api, m.access));
   EXPECT_EQ(api.actor, "olena");
-  Request health;
-  health.method = "GET";
-  health.path = "/healthz";
-  EXPECT_EQ(router.Find(health).guard, nullptr);
+
+  Request reload = Req("POST", "/-/reload");
+  auto mr = router.Find(reload);
+  EXPECT_EQ(mr.access, Access::kAdmin);
+  EXPECT_TRUE(router.Authorize(reload, mr.access));
+
+  // Public and signed routes never reach the guard, and keep nothing a caller claimed.
+  Request slack = Req("POST", "/slack/command");
+  slack.actor = "mallory";
+  EXPECT_FALSE(router.Authorize(slack, router.Find(slack).access));
+  EXPECT_EQ(slack.actor, "");
+  EXPECT_EQ(seen, (std::vector<Access>{Access::kViewer, Access::kAdmin}));
+
+  auto routes = router.Routes();
+  ASSERT_EQ(routes.size(), 4u);
+  EXPECT_EQ(routes[1].pattern, "/-/reload");
+  EXPECT_EQ(routes[1].method, "POST");
+  EXPECT_EQ(routes[1].access, Access::kAdmin);
+}
+
+TEST(RouterGuardTest, WithoutAGuardEveryTokenRouteIsRefused) {
+  Router router;
+  router.AddSync("GET", "/api/v1/incidents", Access::kViewer,
+                 [](const Request&) { return Response{}; });
+  Request r = Req("GET", "/api/v1/incidents");
+  auto refused = router.Authorize(r, router.Find(r).access);
+  ASSERT_TRUE(refused);
+  EXPECT_EQ(refused->status, 403);
+}
+
+// The bug: the router dropped empty segments while guards matched the raw path by prefix, so
+// "//api/v1/incidents" reached the handler unguarded. Now nothing but the exact path matches.
+TEST(RouterTest, DoubleSlashPathNoLongerMatchesARoute) {
+  Router router;
+  router.AddSync("GET", "/api/v1/incidents", Access::kViewer,
+                 [](const Request&) { return Response{}; });
+  router.AddSync("POST", "/api/v1/incidents/{id}/ack", Access::kResponder,
+                 [](const Request&) { return Response{}; });
+  for (const char* path : {"//api/v1/incidents", "/api//v1/incidents", "/api/v1/incidents/",
+                           "/api/v1/incidents//ack", "api/v1/incidents", ""}) {
+    Request r = Req("GET", path);
+    EXPECT_EQ(router.Find(r).handler, nullptr) << path;
+    Request p = Req("POST", path);
+    EXPECT_EQ(router.Find(p).handler, nullptr) << path;
+  }
+}
+
+TEST(CanonicalPathTest, AcceptsCanonicalPathsAndRefusesEveryOtherForm) {
+  EXPECT_EQ(*CanonicalPath("/"), "/");
+  EXPECT_EQ(*CanonicalPath("/api/v1/incidents"), "/api/v1/incidents");
+  EXPECT_EQ(*CanonicalPath("/api/v1/incidents/INC%2D42"), "/api/v1/incidents/INC-42");
+  EXPECT_EQ(*CanonicalPath("/a/b%20c/.x/..y"), "/a/b c/.x/..y");
+  for (const char* bad : {"",
+                          "x",
+                          "//api/v1/incidents",
+                          "/api//v1",
+                          "/api/v1/incidents/",
+                          "/./healthz",
+                          "/api/./v1",
+                          "/api/v1/../v2",
+                          "/..",
+                          "/%2e/healthz",
+                          "/%2E%2E/-/reload",
+                          "/.%2e/x",
+                          "/api%2Fv1/incidents",
+                          "/api%2fv1",
+                          "/a%5Cb",
+                          "/a\\b",
+                          "/a%00b",
+                          "/a%0d%0ab",
+                          "/%zz",
+                          "/%4"}) {
+    auto c = CanonicalPath(bad);
+    EXPECT_FALSE(c) << bad << " -> " << (c ? *c : "");
+  }
+  EXPECT_NE(CanonicalPath("//x").error().message().find("empty segment"), std::string::npos);
+  EXPECT_NE(CanonicalPath("/x/").error().message().find("trailing"), std::string::npos);
+  EXPECT_NE(CanonicalPath("/x%2Fy").error().message().find("encoded '/'"), std::string::npos);
+}
+
+TEST(MethodLabelTest, InventedMethodsShareOneLabel) {
+  EXPECT_EQ(MethodLabel("GET"), "GET");
+  EXPECT_EQ(MethodLabel("DELETE"), "DELETE");
+  EXPECT_EQ(MethodLabel("FROB1234"), "other");
+  EXPECT_EQ(MethodLabel("get"), "other");
 }
 
 }  // namespace

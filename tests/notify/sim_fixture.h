@@ -21,7 +21,13 @@ namespace tocsin::notify::testing {
 // The provider simulator in this process, on its own loop thread, on ephemeral ports.
 class SimServer {
  public:
-  SimServer() : sim_(io_), server_(io_, http::ServerOptions{}, registry_) {
+  // As Opsgenie does, the simulator takes aliases with an encoded '/' in the path.
+  static http::ServerOptions SimOptions() {
+    http::ServerOptions o;
+    o.encoded_slash_is_separator = true;
+    return o;
+  }
+  SimServer() : sim_(io_), server_(io_, SimOptions(), registry_) {
     server_.SetRouter(sim_.BuildRouter());
     (void)server_.Start();
     smtp_ = std::make_unique<sim::SmtpSink>(sim_, "127.0.0.1", 0);

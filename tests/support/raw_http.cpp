@@ -10,17 +10,23 @@
 
 namespace tocsin::testing {
 
-std::string RawExchange(unsigned short port, const std::string& bytes, int read_timeout_ms) {
+int ConnectLoopback(unsigned short port) {
   int fd = ::socket(AF_INET, SOCK_STREAM, 0);
-  if (fd < 0) return {};
+  if (fd < 0) return -1;
   sockaddr_in addr{};
   addr.sin_family = AF_INET;
   addr.sin_port = htons(port);
   addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
   if (::connect(fd, reinterpret_cast<sockaddr*>(&addr), sizeof addr) != 0) {
     ::close(fd);
-    return {};
+    return -1;
   }
+  return fd;
+}
+
+std::string RawExchange(unsigned short port, const std::string& bytes, int read_timeout_ms) {
+  int fd = ConnectLoopback(port);
+  if (fd < 0) return {};
   std::size_t sent = 0;
   while (sent < bytes.size()) {
     ssize_t n = ::send(fd, bytes.data() + sent, bytes.size() - sent, MSG_NOSIGNAL);

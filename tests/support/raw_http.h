@@ -4,6 +4,9 @@
 
 namespace tocsin::testing {
 
+// A blocking TCP socket connected to 127.0.0.1:port, or -1. The caller closes it.
+int ConnectLoopback(unsigned short port);
+
 // Sends raw bytes to 127.0.0.1:port and returns everything the server writes until it closes
 // the connection or `read_timeout_ms` passes without data. For malformed-request tests, where a
 // real HTTP client would refuse to send what we need. Returns "" if it cannot connect.

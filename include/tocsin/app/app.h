@@ -3,11 +3,13 @@
 #include <memory>
 #include <optional>
 #include <string>
+#include <vector>
 
 #include "tocsin/app/runtime_config.h"
 #include "tocsin/common/clock.h"
 #include "tocsin/common/result.h"
 #include "tocsin/config/config.h"
+#include "tocsin/http/router.h"
 
 namespace boost::asio {
 class io_context;
@@ -62,6 +64,8 @@ class App {
   // The one database of the process (store.path), null before Start().
   store::Database* database();
   bool ready() const;
+  // Every HTTP route with the access it declares (empty before Start()).
+  std::vector<http::Router::RouteInfo> routes() const;
 
  private:
   struct Impl;

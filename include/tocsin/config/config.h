@@ -22,6 +22,7 @@ struct ServerConfig {
   Duration idle_timeout = std::chrono::seconds(60);
   long long max_header_bytes = 16 * 1024;
   long long max_body_bytes = 4 * 1024 * 1024;
+  long long max_connections = 1024;
   Duration shutdown_timeout = std::chrono::seconds(10);
 };
 

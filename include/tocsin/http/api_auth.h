@@ -15,9 +15,12 @@
 namespace tocsin::http {
 
 // viewer reads; responder also acks, resolves, notes and silences; admin also reloads and
-// manages everything.
-enum class Role { kViewer = 0, kResponder = 1, kAdmin = 2 };
+// manages everything. intake only posts alerts (the token to give Prometheus); responder and
+// admin may post alerts too.
+enum class Role { kViewer, kResponder, kAdmin, kIntake };
 std::string_view RoleName(Role r);
+// Whether a token of role `role` may use a route that needs `access`.
+bool RoleAllows(Role role, Access access);
 
 // One API token as configured: only its SHA-256 is stored (`tocsin api hash-token` prints it),
 // so the config file never holds a usable credential.
@@ -50,15 +53,16 @@ struct Principal {
 };
 
 // Authenticates `Authorization: Bearer <token>` against the configured hashes and enforces the
-// per-token rate limit (a token bucket refilled per minute, driven by the injected clock).
-// Errors carry the HTTP status to answer: kUnauthorized -> 401, kPermanent (forbidden) -> 403,
-// kTransient (rate limited) -> 429. Loop thread only.
+// per-token rate limit (a token bucket refilled per minute, driven by the injected clock) on
+// every access except kIntake: alert intake is never rate-limited like a person, and does not
+// spend the token's budget either. Errors carry the HTTP status to answer: kUnauthorized ->
+// 401, kPermanent (forbidden) -> 403, kTransient (rate limited) -> 429. Loop thread only.
 class ApiAuthenticator {
  public:
   ApiAuthenticator(ApiConfig config, const Clock& clock);
   void SetConfig(ApiConfig config);  // on reload; buckets of unchanged tokens are kept
 
-  Result<Principal> Authenticate(const Request& request, Role needed);
+  Result<Principal> Authenticate(const Request& request, Access needed);
   // Maps an Authenticate error to a JSON response (401 with WWW-Authenticate, 403, 429).
   static Response ErrorResponse(const Error& e);
 
@@ -74,10 +78,10 @@ class ApiAuthenticator {
   std::map<std::string, Bucket> buckets_;
 };
 
-// A route guard over `auth`: GET and HEAD need `read`, every other method `write`. On success
-// it sets request.role and request.actor (the token's person, or "token:<name>"); a trusted
-// loopback caller (no token configured) gets role admin and an empty actor, so it may name
-// itself as the CLI does. Refusals answer with ErrorResponse. `auth` must outlive the guard.
-Router::Guard MakeApiGuard(ApiAuthenticator& auth, Role read, Role write);
+// The router's guard over `auth`: checks the access each route declares. On success it sets
+// request.role and request.actor (the token's person, or "token:<name>"); a trusted loopback
+// caller (no token configured) gets role admin and an empty actor, so it may name itself as
+// the CLI does. Refusals answer with ErrorResponse. `auth` must outlive the guard.
+Router::Guard MakeApiGuard(ApiAuthenticator& auth);
 
 }  // namespace tocsin::http

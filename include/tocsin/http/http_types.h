@@ -8,6 +8,8 @@
 #include <utility>
 #include <vector>
 
+#include "tocsin/common/result.h"
+
 namespace tocsin::http {
 
 // Header names compare case-insensitively.
@@ -22,7 +24,7 @@ using Headers = std::map<std::string, std::string, CaseInsensitiveLess>;
 struct Request {
   std::string method;  // "GET", "POST", ...
   std::string target;  // raw target, "/api/v1/incidents?state=open"
-  std::string path;    // decoded path without the query
+  std::string path;    // canonical decoded path without the query (see CanonicalPath)
   std::vector<std::pair<std::string, std::string>> query;  // decoded, in order
   Headers headers;
   std::string body;
@@ -56,6 +58,20 @@ using Respond = std::function<void(Response)>;
 using Handler = std::function<void(const Request&, Respond)>;
 // Convenience for handlers that answer at once.
 using SyncHandler = std::function<Response(const Request&)>;
+
+// The one canonical form of a request path, computed once by the server before any route or
+// guard sees it. `raw_path` is the target up to '?'. It must start with '/' and is refused
+// (kInvalid, answered 400) when it has an empty segment ("//x", "/a//b", or a trailing '/'
+// other than the root "/"), a "." or ".." segment (also encoded: "%2e", ".%2E"), an encoded
+// '/' or '\' ("%2F", "%5C"), a raw '\', a control byte, or a malformed %-escape. Nothing is
+// collapsed or rewritten silently: a path is either canonical as sent (after decoding) or
+// refused, so what the router matches is what the guard checks. The error message says which
+// rule the path broke.
+Result<std::string> CanonicalPath(std::string_view raw_path);
+
+// The `method` label of HTTP metrics: a method from RFC 9110 (and PATCH) as sent, anything
+// else "other", so invented methods cannot grow /metrics.
+std::string_view MethodLabel(std::string_view method);
 
 // Percent-decoding for paths and form/query components ('+' is a space in forms only).
 std::optional<std::string> PercentDecode(std::string_view in, bool plus_is_space);

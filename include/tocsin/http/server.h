@@ -25,14 +25,29 @@ struct ServerOptions {
   Duration idle_timeout = std::chrono::seconds(60);
   std::uint64_t max_header_bytes = 16 * 1024;
   std::uint64_t max_body_bytes = 4 * 1024 * 1024;
+  // Connections open at once; a connection past it is closed as soon as it is accepted.
+  std::size_t max_connections = 1024;
+  // How long accepting pauses when the process is out of file descriptors (EMFILE/ENFILE),
+  // instead of retrying in a tight loop.
+  Duration accept_backoff = std::chrono::milliseconds(100);
+  // Takes "%2F" in a path for a '/' instead of refusing it. Only for the provider simulator:
+  // Opsgenie's API puts aliases that contain '/' in the path, encoded. tocsin itself keeps
+  // the canonical-path rule.
+  bool encoded_slash_is_separator = false;
 };
 
-// HTTP/1.1 server on the event loop (Boost.Beast). Reads whole requests within header/body
-// limits and a read timeout, keeps connections alive, answers malformed requests with 400,
-// oversized ones with 413/431, and never lets one connection's error reach another. Every
-// request is counted in tocsin_http_requests_total{handler, method, code} and timed in
-// tocsin_http_request_duration_seconds{handler}. Thread-safety: loop thread only. The router
-// is shared so that a reload can swap it (SetRouter) without dropping connections.
+// HTTP/1.1 server on the event loop (Boost.Beast). For each request it reads the header only
+// (within max_header_bytes and the read timeout), makes the path canonical once
+// (CanonicalPath: 400 otherwise), routes it and runs the route's guard; only a request the
+// guard let in has its body read (within max_body_bytes: 413 otherwise), so an unauthenticated
+// client never makes the server hold a body. A refused request is answered and its connection
+// closed. Malformed requests get 400, oversized headers 431; one connection's error never
+// reaches another. At most max_connections are open at once; out of file descriptors, it
+// pauses accepting for accept_backoff. Every request is counted in
+// tocsin_http_requests_total{handler, method, code} (both labels bounded: route patterns and
+// MethodLabel) and timed in tocsin_http_request_duration_seconds{handler}.
+// Thread-safety: loop thread only. The router is shared so that a reload can swap it
+// (SetRouter) without dropping connections.
 class Server {
  public:
   Server(boost::asio::io_context& io, ServerOptions options, prometheus::Registry& registry);

@@ -59,12 +59,13 @@ int main(int argc, char** argv) {
   tocsin::fakes::SliSimulator sim(*registry);
 
   auto router = std::make_shared<tocsin::http::Router>();
-  router->AddSync("GET", "/metrics", [registry](const tocsin::http::Request&) {
-    tocsin::http::Response r;
-    r.content_type = "text/plain; version=0.0.4; charset=utf-8";
-    r.body = prometheus::TextSerializer().Serialize(registry->Collect());
-    return r;
-  });
+  router->AddSync("GET", "/metrics", tocsin::http::Access::kPublic,
+                  [registry](const tocsin::http::Request&) {
+                    tocsin::http::Response r;
+                    r.content_type = "text/plain; version=0.0.4; charset=utf-8";
+                    r.body = prometheus::TextSerializer().Serialize(registry->Collect());
+                    return r;
+                  });
   auto set_fault = [&sim](const tocsin::http::Request& req) {
     auto params = req.query;
     for (auto& p : tocsin::http::ParseFormEncoded(req.body)) params.push_back(p);
@@ -90,16 +91,17 @@ int main(int argc, char** argv) {
     if (applied == 0) return tocsin::http::Response::Text(400, "no fault given; see --help\n");
     return tocsin::http::Response::Text(200, sim.Describe());
   };
-  router->AddSync("POST", "/fault", set_fault);
-  router->AddSync("GET", "/fault", [&sim](const tocsin::http::Request&) {
-    return tocsin::http::Response::Text(200, sim.Describe());
-  });
+  router->AddSync("POST", "/fault", tocsin::http::Access::kPublic, set_fault);
+  router->AddSync("GET", "/fault", tocsin::http::Access::kPublic,
+                  [&sim](const tocsin::http::Request&) {
+                    return tocsin::http::Response::Text(200, sim.Describe());
+                  });
   auto reset = [&sim](const tocsin::http::Request&) {
     sim.Reset();
     return tocsin::http::Response::Text(200, sim.Describe());
   };
-  router->AddSync("DELETE", "/fault", reset);
-  router->AddSync("POST", "/reset", reset);
+  router->AddSync("DELETE", "/fault", tocsin::http::Access::kPublic, reset);
+  router->AddSync("POST", "/reset", tocsin::http::Access::kPublic, reset);
 
   tocsin::http::Server server(io, opts, server_registry);
   server.SetRouter(router);

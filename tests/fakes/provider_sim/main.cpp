@@ -35,6 +35,7 @@ int main(int argc, char** argv) {
   spdlog::set_pattern("%H:%M:%S.%e sim %v");
 
   tocsin::http::ServerOptions opts;
+  opts.encoded_slash_is_separator = true;  // Opsgenie aliases with "/" come encoded
   std::string err;
   if (!tocsin::config::ParseListenAddress(listen, &opts.host, &opts.port, &err)) {
     std::fprintf(stderr, "--listen: %s\n", err.c_str());

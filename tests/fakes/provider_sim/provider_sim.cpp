@@ -513,32 +513,34 @@ void ProviderSim::SendWebhook(const http::Request& req, http::Respond respond) {
 
 std::shared_ptr<http::Router> ProviderSim::BuildRouter() {
   auto router = std::make_shared<http::Router>();
-  router->Add("POST", "/v2/enqueue",
+  router->Add("POST", "/v2/enqueue", http::Access::kPublic,
               [this](const http::Request& r, http::Respond s) { PagerDuty(r, s); });
-  router->Add("POST", "/v2/alerts",
+  router->Add("POST", "/v2/alerts", http::Access::kPublic,
               [this](const http::Request& r, http::Respond s) { OpsgenieCreate(r, s); });
-  router->Add("GET", "/v2/alerts/requests/{id}",
+  router->Add("GET", "/v2/alerts/requests/{id}", http::Access::kPublic,
               [this](const http::Request& r, http::Respond s) { OpsgenieRequestStatus(r, s); });
-  router->Add("POST", "/v2/alerts/{rest...}",
+  router->Add("POST", "/v2/alerts/{rest...}", http::Access::kPublic,
               [this](const http::Request& r, http::Respond s) { OpsgenieAction(r, s); });
-  router->Add("GET", "/v2/heartbeats/{name}/ping",
+  router->Add("GET", "/v2/heartbeats/{name}/ping", http::Access::kPublic,
               [this](const http::Request& r, http::Respond s) { OpsgenieHeartbeat(r, s); });
-  router->Add("POST", "/api/chat.postMessage",
+  router->Add("POST", "/api/chat.postMessage", http::Access::kPublic,
               [this](const http::Request& r, http::Respond s) { SlackApi(r, s, false); });
-  router->Add("POST", "/api/chat.update",
+  router->Add("POST", "/api/chat.update", http::Access::kPublic,
               [this](const http::Request& r, http::Respond s) { SlackApi(r, s, true); });
-  router->Add("POST", "/services/{rest...}",
+  router->Add("POST", "/services/{rest...}", http::Access::kPublic,
               [this](const http::Request& r, http::Respond s) { SlackWebhook(r, s); });
-  router->Add("POST", "/slack/response/{rest...}", [this](const http::Request& r, http::Respond s) {
-    Handle(r, s, 200, "ok", "slack response_url", "text/plain");
-  });
-  router->Add("POST", "/webhook/{rest...}", [this](const http::Request& r, http::Respond s) {
-    std::string sig = r.Header("X-Tocsin-Signature").value_or("unsigned");
-    Handle(r, s, 200, R"({"ok":true})", "webhook " + Short(sig, 20));
-  });
-  router->Add("POST", "/_sim/send-webhook",
+  router->Add("POST", "/slack/response/{rest...}", http::Access::kPublic,
+              [this](const http::Request& r, http::Respond s) {
+                Handle(r, s, 200, "ok", "slack response_url", "text/plain");
+              });
+  router->Add("POST", "/webhook/{rest...}", http::Access::kPublic,
+              [this](const http::Request& r, http::Respond s) {
+                std::string sig = r.Header("X-Tocsin-Signature").value_or("unsigned");
+                Handle(r, s, 200, R"({"ok":true})", "webhook " + Short(sig, 20));
+              });
+  router->Add("POST", "/_sim/send-webhook", http::Access::kPublic,
               [this](const http::Request& r, http::Respond s) { SendWebhook(r, s); });
-  router->AddSync("GET", "/_sim/requests", [this](const http::Request& r) {
+  router->AddSync("GET", "/_sim/requests", http::Access::kPublic, [this](const http::Request& r) {
     json out = json::array();
     for (const auto& x : Requests(r.Query("path").value_or("/"))) {
       out.push_back({{"id", x.id},
@@ -553,12 +555,12 @@ std::shared_ptr<http::Router> ProviderSim::BuildRouter() {
     }
     return http::Response::Json(200, out.dump(-1, ' ', false, json::error_handler_t::replace));
   });
-  router->AddSync("DELETE", "/_sim/requests", [this](const http::Request&) {
+  router->AddSync("DELETE", "/_sim/requests", http::Access::kPublic, [this](const http::Request&) {
     std::lock_guard lock(mu_);
     requests_.clear();
     return http::Response::Json(200, R"({"cleared":true})");
   });
-  router->AddSync("POST", "/_sim/faults", [this](const http::Request& r) {
+  router->AddSync("POST", "/_sim/faults", http::Access::kPublic, [this](const http::Request& r) {
     try {
       json j = json::parse(r.body);
       Fault f;
@@ -581,7 +583,7 @@ std::shared_ptr<http::Router> ProviderSim::BuildRouter() {
       return http::Response::Json(400, json{{"error", e.what()}}.dump());
     }
   });
-  router->AddSync("DELETE", "/_sim/faults", [this](const http::Request&) {
+  router->AddSync("DELETE", "/_sim/faults", http::Access::kPublic, [this](const http::Request&) {
     std::lock_guard lock(mu_);
     faults_.clear();
     return http::Response::Json(200, R"({"cleared":true})");

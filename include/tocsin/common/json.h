@@ -1,0 +1,22 @@
+#pragma once
+
+#include <string_view>
+
+#include <nlohmann/json.hpp>
+
+#include "tocsin/common/result.h"
+
+namespace tocsin {
+
+// The deepest nesting of objects and arrays ParseJson accepts by default. Real payloads
+// (alerts, incidents, silences, Slack and provider webhooks) nest a few levels; the limit keeps
+// hostile input from exhausting the stack in any code that walks or prints a value
+// recursively.
+inline constexpr int kMaxJsonDepth = 64;
+
+// The one parser for untrusted JSON (request bodies, webhook payloads). Malformed JSON and
+// nesting deeper than `max_depth` are kInvalid, with the byte offset where parsing stopped;
+// the depth is enforced while parsing, so no deeper value is ever built. Never throws.
+Result<nlohmann::json> ParseJson(std::string_view text, int max_depth = kMaxJsonDepth);
+
+}  // namespace tocsin

@@ -1,0 +1,52 @@
+#include "tocsin/common/json.h"
+
+#include <gtest/gtest.h>
+
+#include <string>
+
+namespace tocsin {
+namespace {
+
+std::string Nested(int depth, char open, char close) {
+  return std::string(static_cast<std::size_t>(depth), open) +
+         std::string(static_cast<std::size_t>(depth), close);
+}
+
+TEST(ParseJsonTest, ParsesOrdinaryDocuments) {
+  auto j = ParseJson(R"({"labels":{"service":"payments"},"list":[1,[2,[3]]]})");
+  ASSERT_TRUE(j) << j.error().message();
+  EXPECT_EQ((*j)["labels"]["service"], "payments");
+  EXPECT_EQ((*j)["list"][1][1][0], 3);
+}
+
+// The bug: a POST whose `labels` nested 100,000 levels deep crashed the daemon.
+TEST(ParseJsonTest, DeeplyNestedJsonIsRefusedWhileParsing) {
+  std::string objects;
+  for (int i = 0; i < 100000; ++i) objects += R"({"a":)";
+  objects += "1" + std::string(100000, '}');
+  for (const std::string& deep : {Nested(100000, '[', ']'), objects}) {
+    auto j = ParseJson(deep);
+    ASSERT_FALSE(j);
+    EXPECT_EQ(j.error().kind(), Error::Kind::kInvalid);
+    EXPECT_NE(j.error().message().find("deeper than 64"), std::string::npos) << j.error().message();
+  }
+}
+
+TEST(ParseJsonTest, TheLimitIsExact) {
+  EXPECT_TRUE(ParseJson(Nested(64, '[', ']')));
+  EXPECT_FALSE(ParseJson(Nested(65, '[', ']')));
+  EXPECT_TRUE(ParseJson(Nested(3, '[', ']'), 3));
+  EXPECT_FALSE(ParseJson(Nested(4, '[', ']'), 3));
+}
+
+TEST(ParseJsonTest, MalformedJsonSaysWhere) {
+  auto j = ParseJson(R"({"a": tru})");
+  ASSERT_FALSE(j);
+  EXPECT_NE(j.error().message().find("invalid JSON at byte"), std::string::npos)
+      << j.error().message();
+  EXPECT_FALSE(ParseJson(""));
+  EXPECT_FALSE(ParseJson(R"({"a":1} trailing)"));
+}
+
+}  // namespace
+}  // namespace tocsin
