@@ -98,6 +98,9 @@ class ReloadKeepsUpdatesTest : public ::testing::Test {
   void FireAndOpen() {
     if (!intake_) Build();
     Post(true);
+    // With a real parse thread the batch may still be parsing: wait for it and apply it, as
+    // the loop would before the group's first flush.
+    intake_->ApplyAll();
     scheduler_.RunPending();
     AdvanceTo(30s);
     ASSERT_EQ(incidents_->open_count(), 1u);

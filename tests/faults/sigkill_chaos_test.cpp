@@ -48,9 +48,9 @@ constexpr auto kLastKill = 9500ms;
 
 constexpr const char* kRoster = R"(
 people:
-  olena: {name: Olena Kovalenko, time_zone: UTC}
-  marco: {name: Marco Rossi, time_zone: UTC}
-  dana: {name: Dana Duty, time_zone: UTC}
+  olena: {name: Olena Kovalenko, time_zone: UTC, pagerduty_user_id: PO1, slack_user_id: UO1}
+  marco: {name: Marco Rossi, time_zone: UTC, pagerduty_user_id: PM2, slack_user_id: UM2}
+  dana: {name: Dana Duty, time_zone: UTC, pagerduty_user_id: PD3, slack_user_id: UD3}
 rotations:
   l1: {role: l1, time_zone: UTC, start_date: 2026-11-02, handovers: ["00:00"], members: [olena]}
   l2: {role: l2-sre-platform, time_zone: UTC, start_date: 2026-11-02, handovers: ["00:00"], members: [marco]}
