@@ -50,10 +50,7 @@ class AlertmanagerApiTest : public ::testing::Test {
     config_ = testutil::LoadOrDie(kConfig);
     dispatcher_ = std::make_unique<Dispatcher>(*scheduler_, sink_, silences_, registry_, config_);
     server_ = std::make_unique<http::Server>(io_, http::ServerOptions{}, registry_);
-    // The guard is exercised by the http and app tests; here every caller may do everything,
-    // as a loopback caller of a daemon without tokens may.
-    auto router = std::make_shared<http::Router>(
-        [](http::Request&, http::Access) -> std::optional<http::Response> { return std::nullopt; });
+    auto router = testutil::RouterForEveryCaller();
     RegisterAlertmanagerApi(*router, *dispatcher_, silences_, scheduler_->clock(),
                             {"0.1.0", "abc", "today", scheduler_->clock().Now()});
     server_->SetRouter(router);

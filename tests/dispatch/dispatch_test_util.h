@@ -2,10 +2,13 @@
 
 #include <gtest/gtest.h>
 
+#include <memory>
+#include <optional>
 #include <string>
 
 #include "tocsin/config/config.h"
 #include "tocsin/dispatch/dispatch_config.h"
+#include "tocsin/http/router.h"
 
 namespace tocsin::dispatch::testutil {
 
@@ -40,6 +43,14 @@ inline std::string ErrorsOf(const std::string& yaml) {
   auto d = LoadDispatchConfig(*main.config, diags);
   EXPECT_FALSE(d);
   return diags.ToString();
+}
+
+// A router whose guard lets every caller do everything, as a loopback caller of a daemon
+// without tokens may. The guard itself is exercised by the http and app tests (HttpGuardTest
+// walks every route, and its intake burst goes through the real guard).
+inline std::shared_ptr<http::Router> RouterForEveryCaller() {
+  return std::make_shared<http::Router>(
+      [](http::Request&, http::Access) -> std::optional<http::Response> { return std::nullopt; });
 }
 
 }  // namespace tocsin::dispatch::testutil

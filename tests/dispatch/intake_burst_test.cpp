@@ -51,10 +51,7 @@ class IntakeBurstTest : public ::testing::Test {
     intake_ = std::make_unique<AlertIntake>(*dispatcher_, scheduler_, *parser_, ParsePostedAlerts,
                                             registry_, options);
     server_ = std::make_unique<http::Server>(io_, http::ServerOptions{}, registry_);
-    // The guard is exercised by the http and app tests (HttpGuardTest's burst goes through the
-    // real one); here every caller may post, as a loopback caller of a daemon without tokens.
-    auto router = std::make_shared<http::Router>(
-        [](http::Request&, http::Access) -> std::optional<http::Response> { return std::nullopt; });
+    auto router = testutil::RouterForEveryCaller();
     RegisterAlertmanagerApi(*router, *dispatcher_, silences_, clock_,
                             {"0.1.0", "abc", "today", clock_.Now()}, intake_.get());
     server_->SetRouter(router);
