@@ -5,7 +5,7 @@
 #include <string_view>
 #include <vector>
 
-#include "tocsin/dispatch/alertmanager_api.h"
+#include "tocsin/api/alertmanager_api.h"
 
 extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size) {
   std::string_view body(reinterpret_cast<const char*>(data), size);

@@ -3,7 +3,7 @@
 #include <cstdint>
 #include <string_view>
 
-#include "tocsin/http/inbound.h"
+#include "tocsin/api/inbound.h"
 
 extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size) {
   std::string_view body(reinterpret_cast<const char*>(data), size);

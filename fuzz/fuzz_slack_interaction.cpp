@@ -3,7 +3,7 @@
 #include <cstdint>
 #include <string_view>
 
-#include "tocsin/http/inbound.h"
+#include "tocsin/api/inbound.h"
 #include "tocsin/http/signatures.h"
 
 extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size) {

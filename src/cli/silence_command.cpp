@@ -8,10 +8,10 @@
 #include <memory>
 
 #include "commands.h"
+#include "tocsin/api/alertmanager_api.h"
 #include "tocsin/common/duration.h"
 #include "tocsin/common/http_client.h"
 #include "tocsin/common/system_clock.h"
-#include "tocsin/dispatch/alertmanager_api.h"
 
 namespace tocsin::cli {
 

@@ -15,14 +15,14 @@
 #include "fakes/incident/failing_incident_store.h"
 #include "incident/incident_test_support.h"
 #include "support/temp_dir.h"
+#include "tocsin/api/inbound_handlers.h"
+#include "tocsin/api/manager_incident_commands.h"
+#include "tocsin/api/roster_person_directory.h"
 #include "tocsin/common/asio_scheduler.h"
 #include "tocsin/common/http_client.h"
 #include "tocsin/common/simulated_scheduler.h"
-#include "tocsin/http/inbound_handlers.h"
 #include "tocsin/http/server.h"
 #include "tocsin/http/signatures.h"
-#include "tocsin/incident/manager_incident_commands.h"
-#include "tocsin/incident/roster_person_directory.h"
 #include "tocsin/store/sqlite_incident_store.h"
 
 namespace tocsin {

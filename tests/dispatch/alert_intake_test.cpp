@@ -9,9 +9,9 @@
 
 #include "dispatch/dispatch_test_util.h"
 #include "fakes/memory_silence_store.h"
+#include "tocsin/api/alertmanager_api.h"
 #include "tocsin/common/duration.h"
 #include "tocsin/common/simulated_scheduler.h"
-#include "tocsin/dispatch/alertmanager_api.h"
 #include "tocsin/dispatch/fast_time.h"
 #include "tocsin/dispatch/silences.h"
 

@@ -5,7 +5,7 @@
 #include "fakes/memory_silence_store.h"
 #include "support/temp_dir.h"
 #include "tocsin/common/duration.h"
-#include "tocsin/dispatch/sqlite_silence_store.h"
+#include "tocsin/store/sqlite_silence_store.h"
 
 namespace tocsin::dispatch {
 namespace {

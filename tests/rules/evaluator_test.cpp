@@ -12,7 +12,7 @@
 #include "tocsin/rules/memory_alert_state_store.h"
 #include "tocsin/rules/rule_metrics.h"
 #include "tocsin/rules/slo_report.h"
-#include "tocsin/rules/sqlite_alert_state_store.h"
+#include "tocsin/store/sqlite_alert_state_store.h"
 
 namespace tocsin::rules {
 namespace {

@@ -1,4 +1,4 @@
-#include "tocsin/dispatch/alertmanager_api.h"
+#include "tocsin/api/alertmanager_api.h"
 
 #include <fmt/format.h>
 #include <re2/re2.h>

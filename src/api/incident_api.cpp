@@ -1,4 +1,4 @@
-#include "tocsin/incident/incident_api.h"
+#include "tocsin/api/incident_api.h"
 
 #include <fmt/format.h>
 #include <nlohmann/json.hpp>

@@ -1,4 +1,4 @@
-#include "tocsin/incident/roster_person_directory.h"
+#include "tocsin/api/roster_person_directory.h"
 
 #include <algorithm>
 #include <cctype>

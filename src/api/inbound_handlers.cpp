@@ -1,4 +1,4 @@
-#include "tocsin/http/inbound_handlers.h"
+#include "tocsin/api/inbound_handlers.h"
 
 #include <algorithm>
 #include <map>
@@ -11,8 +11,8 @@
 #include <spdlog/spdlog.h>
 #include <nlohmann/json.hpp>
 
+#include "tocsin/api/inbound.h"
 #include "tocsin/common/http_client.h"
-#include "tocsin/http/inbound.h"
 #include "tocsin/http/signatures.h"
 
 namespace tocsin::http {

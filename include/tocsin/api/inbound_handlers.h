@@ -5,9 +5,9 @@
 #include <string>
 #include <vector>
 
+#include "tocsin/api/incident_commands.h"
 #include "tocsin/common/clock.h"
 #include "tocsin/common/worker_pool.h"
-#include "tocsin/http/incident_commands.h"
 #include "tocsin/http/router.h"
 
 namespace prometheus {

@@ -1,4 +1,4 @@
-#include "tocsin/rules/sqlite_alert_state_store.h"
+#include "tocsin/store/sqlite_alert_state_store.h"
 
 #include <nlohmann/json.hpp>
 

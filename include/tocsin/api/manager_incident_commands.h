@@ -3,8 +3,8 @@
 #include <string>
 #include <vector>
 
+#include "tocsin/api/incident_commands.h"
 #include "tocsin/common/clock.h"
-#include "tocsin/http/incident_commands.h"
 #include "tocsin/incident/incident_manager.h"
 
 namespace tocsin::incident {

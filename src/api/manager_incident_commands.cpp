@@ -1,4 +1,4 @@
-#include "tocsin/incident/manager_incident_commands.h"
+#include "tocsin/api/manager_incident_commands.h"
 
 #include <algorithm>
 #include <cctype>

@@ -1,14 +1,14 @@
 // The Slack / webhook adapters over the real IncidentManager, on the simulated clock: a double
 // click changes nothing, a provider's ack is recorded with its origin and not mirrored back to
 // it, and Escalate pages the next step at once.
-#include "tocsin/incident/manager_incident_commands.h"
+#include "tocsin/api/manager_incident_commands.h"
 
 #include <gmock/gmock.h>
 
 #include <nlohmann/json.hpp>
 
 #include "incident/incident_test_support.h"
-#include "tocsin/incident/roster_person_directory.h"
+#include "tocsin/api/roster_person_directory.h"
 
 namespace tocsin::incident {
 namespace {

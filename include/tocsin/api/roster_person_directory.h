@@ -6,8 +6,8 @@
 #include <string>
 #include <vector>
 
+#include "tocsin/api/incident_commands.h"
 #include "tocsin/common/clock.h"
-#include "tocsin/http/incident_commands.h"
 #include "tocsin/oncall/schedule.h"
 
 namespace tocsin::incident {

@@ -1,7 +1,7 @@
 // The Alertmanager API v2 handlers on the real HTTP server (loopback, port 0): alert ingest
 // with Alertmanager's validation semantics, the alert list and its filters, silences and
 // status, as Prometheus and amtool use them.
-#include "tocsin/dispatch/alertmanager_api.h"
+#include "tocsin/api/alertmanager_api.h"
 
 #include <gtest/gtest.h>
 #include <prometheus/registry.h>

@@ -1,4 +1,4 @@
-#include "tocsin/http/inbound.h"
+#include "tocsin/api/inbound.h"
 
 #include <nlohmann/json.hpp>
 

@@ -1,4 +1,4 @@
-#include "tocsin/dispatch/sqlite_silence_store.h"
+#include "tocsin/store/sqlite_silence_store.h"
 
 namespace tocsin::dispatch {
 

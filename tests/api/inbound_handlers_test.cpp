@@ -1,7 +1,7 @@
 // The Slack and provider-webhook endpoints on a real loopback server: authentication first,
 // nothing changes on a forged, expired or replayed request, and every accepted action reaches
 // the incident side exactly once.
-#include "tocsin/http/inbound_handlers.h"
+#include "tocsin/api/inbound_handlers.h"
 
 #include <gtest/gtest.h>
 
