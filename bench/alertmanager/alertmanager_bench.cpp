@@ -24,7 +24,6 @@
 #include <vector>
 
 #include "bench_support.h"
-#include "support/process.h"
 #include "support/temp_dir.h"
 
 namespace {
@@ -32,14 +31,13 @@ namespace {
 using tocsin::bench::Clock;
 using tocsin::bench::Connection;
 using tocsin::bench::Tokens;
-using tocsin::testing::Process;
 
 struct Options {
   int alerts = 100000;
   int batch = 64;  // Prometheus' default max batch size
   int threads = 4;
   int get_timeout_s = 60;
-  bool get = true;
+  bool no_get = false;
   bool json = false;
   std::string alertmanager = "/usr/bin/prometheus-alertmanager";
   std::string tocsin = TOCSIN_BINARY;
@@ -142,7 +140,7 @@ Result Measure(const std::string& name, unsigned short port, pid_t pid, const Op
   r.retried = retried;
 
   r.rss_kb = tocsin::bench::PeakRssKb(pid);
-  if (o.get) {
+  if (!o.no_get) {
     Connection c(port, o.get_timeout_s);
     std::string body;
     double cpu0 = tocsin::bench::CpuSeconds(pid);
@@ -186,39 +184,16 @@ nlohmann::json ToJson(const Result& r, bool asked) {
 
 int main(int argc, char** argv) {
   Options o;
-  for (int i = 1; i < argc; ++i) {
-    std::string k = argv[i];
-    if (k == "--no-get") {
-      o.get = false;
-      continue;
-    }
-    if (k == "--json") {
-      o.json = true;
-      continue;
-    }
-    if (i + 1 >= argc) {
-      fmt::print(stderr, "{} needs a value\n", k);
-      return 2;
-    }
-    std::string v = argv[++i];
-    if (k == "--alerts")
-      o.alerts = std::stoi(v);
-    else if (k == "--batch")
-      o.batch = std::stoi(v);
-    else if (k == "--threads")
-      o.threads = std::stoi(v);
-    else if (k == "--get-timeout")
-      o.get_timeout_s = std::stoi(v);
-    else if (k == "--alertmanager")
-      o.alertmanager = v;
-    else if (k == "--tocsin")
-      o.tocsin = v;
-    else if (k == "--source-dir")
-      o.source_dir = v;
-    else {
-      fmt::print(stderr, "unknown option {}\n", k);
-      return 2;
-    }
+  if (!tocsin::bench::ParseFlags(argc, argv,
+                                 {.ints = {{"--alerts", &o.alerts},
+                                           {"--batch", &o.batch},
+                                           {"--threads", &o.threads},
+                                           {"--get-timeout", &o.get_timeout_s}},
+                                  .strings = {{"--alertmanager", &o.alertmanager},
+                                              {"--tocsin", &o.tocsin},
+                                              {"--source-dir", &o.source_dir}},
+                                  .bools = {{"--json", &o.json}, {"--no-get", &o.no_get}}})) {
+    return 2;
   }
   if (!std::filesystem::exists(o.alertmanager)) {
     fmt::print(stderr, "{} not found (scripts/bootstrap installs prometheus-alertmanager)\n",
@@ -236,36 +211,19 @@ int main(int argc, char** argv) {
 
   std::vector<Result> results;
   {
-    unsigned short port = tocsin::testing::FreePort();
     auto cfg = tocsin::bench::ShippedConfig(o.source_dir, dir.path() + "/shipped");
-    Process p({o.tocsin, "serve", "--config", cfg, "--listen", "127.0.0.1:" + std::to_string(port),
-               "--data-dir", dir.path() + "/tocsin-data"},
-              {}, dir.path() + "/tocsin.log");
-    if (!tocsin::bench::WaitReady(port, "/readyz")) {
-      fmt::print(stderr, "tocsin did not start:\n{}",
-                 tocsin::bench::Tail(dir.path() + "/tocsin.log"));
-      return 1;
-    }
-    results.push_back(Measure("tocsin", port, p.pid(), o, batches));
-    p.Signal(SIGTERM);
-    p.Wait(std::chrono::seconds(15));
+    auto server = tocsin::bench::StartTocsin(o.tocsin, cfg, dir.path() + "/tocsin-data",
+                                             dir.path() + "/tocsin.log");
+    if (!server) return 1;
+    results.push_back(Measure("tocsin", server.port, server.pid(), o, batches));
+    server.Stop(SIGTERM);
   }
   {
-    unsigned short port = tocsin::testing::FreePort();
-    auto cfg = dir.Write("alertmanager.yml", tocsin::bench::AlertmanagerConfig("30s", ""));
-    std::filesystem::create_directories(dir.path() + "/am-data");
-    Process p({o.alertmanager, "--config.file=" + cfg, "--storage.path=" + dir.path() + "/am-data",
-               "--web.listen-address=127.0.0.1:" + std::to_string(port),
-               "--cluster.listen-address=", "--log.level=warn"},
-              {}, dir.path() + "/alertmanager.log");
-    if (!tocsin::bench::WaitReady(port, "/-/ready")) {
-      fmt::print(stderr, "alertmanager did not start:\n{}",
-                 tocsin::bench::Tail(dir.path() + "/alertmanager.log"));
-      return 1;
-    }
-    results.push_back(Measure("alertmanager", port, p.pid(), o, batches));
-    p.Signal(SIGKILL);  // it may still be busy with the GET; nothing to keep
-    p.Wait(std::chrono::seconds(15));
+    auto server = tocsin::bench::StartAlertmanager(o.alertmanager, dir.path() + "/alertmanager",
+                                                   tocsin::bench::AlertmanagerConfig("30s", ""));
+    if (!server) return 1;
+    results.push_back(Measure("alertmanager", server.port, server.pid(), o, batches));
+    server.Stop(SIGKILL);  // it may still be busy with the GET; nothing to keep
   }
 
   fmt::print("\n{:<14} {:>10} {:>12} {:>14} {:>16} {:>7} {:>8}   {}\n", "server", "alerts/s",
@@ -273,7 +231,7 @@ int main(int argc, char** argv) {
              "GET /api/v2/alerts (all active)");
   for (const auto& r : results) {
     std::string get =
-        !o.get    ? std::string("not asked")
+        o.no_get  ? std::string("not asked")
         : r.get_s ? fmt::format("{:.3f} s ({:.1f} MiB; first byte {:.3f} s; server CPU {:.2f} s)",
                                 *r.get_s, static_cast<double>(r.get_bytes) / (1 << 20),
                                 r.get_first_byte_s, r.get_cpu_s)
@@ -293,8 +251,8 @@ int main(int argc, char** argv) {
   if (o.json) {
     tocsin::bench::PrintJson({{"bench", "ingest"},
                               {"alerts", o.alerts},
-                              {"tocsin", ToJson(t, o.get)},
-                              {"alertmanager", ToJson(a, o.get)}});
+                              {"tocsin", ToJson(t, !o.no_get)},
+                              {"alertmanager", ToJson(a, !o.no_get)}});
   }
   return t.failed || a.failed ? 1 : 0;
 }

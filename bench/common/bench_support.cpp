@@ -336,6 +336,39 @@ std::string Tail(const std::string& path, int lines) {
   return at == std::string::npos ? text : text.substr(at + 1);
 }
 
+bool ParseFlags(int argc, char** argv, const Flags& flags) {
+  for (int i = 1; i < argc; ++i) {
+    std::string k = argv[i];
+    if (auto b = flags.bools.find(k); b != flags.bools.end()) {
+      *b->second = true;
+      continue;
+    }
+    auto n = flags.ints.find(k);
+    auto s = flags.strings.find(k);
+    if (n == flags.ints.end() && s == flags.strings.end()) {
+      std::fprintf(stderr, "unknown option %s\n", k.c_str());
+      return false;
+    }
+    if (i + 1 >= argc) {
+      std::fprintf(stderr, "%s needs a value\n", k.c_str());
+      return false;
+    }
+    std::string v = argv[++i];
+    if (s != flags.strings.end()) {
+      *s->second = v;
+      continue;
+    }
+    char* end = nullptr;
+    long value = std::strtol(v.c_str(), &end, 10);
+    if (v.empty() || *end != '\0') {
+      std::fprintf(stderr, "%s: expected a whole number, got \"%s\"\n", k.c_str(), v.c_str());
+      return false;
+    }
+    *n->second = static_cast<int>(value);
+  }
+  return true;
+}
+
 void PrintJson(const nlohmann::json& figures) {
   std::printf("BENCH_JSON %s\n", figures.dump().c_str());
   std::fflush(stdout);

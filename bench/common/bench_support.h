@@ -10,6 +10,7 @@
 #include <chrono>
 #include <cstddef>
 #include <functional>
+#include <map>
 #include <memory>
 #include <mutex>
 #include <string>
@@ -17,6 +18,10 @@
 #include <vector>
 
 #include <nlohmann/json.hpp>
+
+namespace tocsin::testing {
+class Process;
+}  // namespace tocsin::testing
 
 namespace tocsin::bench {
 
@@ -117,6 +122,41 @@ class RequestSink {
 // The last `lines` lines of a file (a server's log when it did not start: the temp dir that
 // holds it is removed on exit).
 std::string Tail(const std::string& path, int lines = 20);
+
+// A program's options: "--name value" for numbers and strings, "--name" for flags. Returns
+// false, having said why on stderr, for an unknown option or one without its value.
+struct Flags {
+  std::map<std::string, int*> ints;
+  std::map<std::string, std::string*> strings;
+  std::map<std::string, bool*> bools;
+};
+bool ParseFlags(int argc, char** argv, const Flags& flags);
+
+// A server under test, started and ready; stopped (SIGKILL) when destroyed unless stopped first.
+// servers.cpp: only in programs linked with the test support (tocsin_test_support).
+struct Server {
+  Server();
+  ~Server();
+  Server(Server&&) noexcept;
+  Server& operator=(Server&&) noexcept;
+  explicit operator bool() const { return process != nullptr; }
+  pid_t pid() const;
+  void Stop(int signo);  // signals it and waits up to 15 s for it to exit
+
+  std::unique_ptr<testing::Process> process;  // null: it did not get ready
+  unsigned short port = 0;
+};
+
+// `tocsin serve --config CONFIG --data-dir DATA_DIR` on 127.0.0.1:port (a free one when 0),
+// stdout and stderr to `log`; waits for /readyz. On failure the log's tail goes to stderr.
+Server StartTocsin(const std::string& binary, const std::string& config,
+                   const std::string& data_dir, const std::string& log, unsigned short port = 0,
+                   std::chrono::milliseconds timeout = std::chrono::seconds(30));
+
+// Alertmanager with `config_text`, its config, storage and log in `dir`, clustering off; waits
+// for /-/ready. On failure the log's tail goes to stderr.
+Server StartAlertmanager(const std::string& binary, const std::string& dir,
+                         const std::string& config_text);
 
 // One benchmark program's figures, printed as one JSON line after "BENCH_JSON " so that
 // bench/run can read them among the human-readable lines.

@@ -25,7 +25,6 @@
 #include <vector>
 
 #include "bench_support.h"
-#include "support/process.h"
 #include "support/temp_dir.h"
 
 namespace {
@@ -34,7 +33,6 @@ using tocsin::bench::Clock;
 using tocsin::bench::Connection;
 using tocsin::bench::RequestSink;
 using tocsin::bench::Tokens;
-using tocsin::testing::Process;
 
 struct Options {
   int incidents = 10000;
@@ -115,31 +113,14 @@ Ran RunAll(unsigned short port, const std::vector<std::string>& requests, int th
 
 int main(int argc, char** argv) {
   Options o;
-  for (int i = 1; i < argc; ++i) {
-    std::string k = argv[i];
-    if (k == "--json") {
-      o.json = true;
-      continue;
-    }
-    if (i + 1 >= argc) {
-      fmt::print(stderr, "{} needs a value\n", k);
-      return 2;
-    }
-    std::string v = argv[++i];
-    if (k == "--incidents")
-      o.incidents = std::stoi(v);
-    else if (k == "--transition-seconds")
-      o.transition_seconds = std::stoi(v);
-    else if (k == "--storm-synchronous")
-      o.storm_synchronous = v;
-    else if (k == "--tocsin")
-      o.tocsin = v;
-    else if (k == "--source-dir")
-      o.source_dir = v;
-    else {
-      fmt::print(stderr, "unknown option {}\n", k);
-      return 2;
-    }
+  if (!tocsin::bench::ParseFlags(
+          argc, argv,
+          {.ints = {{"--incidents", &o.incidents}, {"--transition-seconds", &o.transition_seconds}},
+           .strings = {{"--storm-synchronous", &o.storm_synchronous},
+                       {"--tocsin", &o.tocsin},
+                       {"--source-dir", &o.source_dir}},
+           .bools = {{"--json", &o.json}}})) {
+    return 2;
   }
   if (o.incidents < 1 || o.incidents > 10000) {
     fmt::print(stderr, "--incidents: 1..10000 (the listing's limit)\n");
@@ -156,24 +137,16 @@ int main(int argc, char** argv) {
       {.group_wait = "0s",
        .pagerduty_url = sink_url,
        .synchronous = o.storm_synchronous == "full" ? "" : o.storm_synchronous});
-  unsigned short port = tocsin::testing::FreePort();
-  auto serve = [&](const std::string& config) {
-    return std::vector<std::string>{o.tocsin,     "serve",
-                                    "--config",   config,
-                                    "--listen",   "127.0.0.1:" + std::to_string(port),
-                                    "--data-dir", dir.path() + "/tocsin-data"};
-  };
+  std::string data = dir.path() + "/tocsin-data";
   std::string log = dir.path() + "/tocsin.log";
   nlohmann::json out = {{"bench", "incidents"}, {"incidents", o.incidents}};
 
   // 1. Storm. The first start, on an empty data dir, is the baseline for the restart.
   auto s0 = Clock::now();
-  auto first = std::make_unique<Process>(serve(storm_cfg), std::vector<std::string>{}, log);
-  if (!tocsin::bench::WaitReady(port, "/readyz")) {
-    fmt::print(stderr, "tocsin did not start:\n{}", tocsin::bench::Tail(log));
-    return 1;
-  }
+  auto first = tocsin::bench::StartTocsin(o.tocsin, storm_cfg, data, log);
+  if (!first) return 1;
   double empty_ready_s = Since(s0);
+  unsigned short port = first.port;
   auto batches = StormBatches(o.incidents);
   auto t0 = Clock::now();
   int accepted = RunAll(port, batches, o.threads).ok;
@@ -190,8 +163,7 @@ int main(int argc, char** argv) {
   }
   fmt::print(
       "storm (store.synchronous: {}): {} alerts posted ({}/{} batches 2xx) in {:.2f} s; {} "
-      "incidents open after "
-      "{:.1f} s: {:.0f} incidents/s\n",
+      "incidents open after {:.1f} s: {:.0f} incidents/s\n",
       o.storm_synchronous, o.incidents, accepted, batches.size(), posted_s, open, storm_s,
       static_cast<double>(open) / storm_s);
   out["storm"] = {{"synchronous", o.storm_synchronous},
@@ -205,15 +177,11 @@ int main(int argc, char** argv) {
   }
 
   // 2. Restart after SIGKILL, on the shipped config (synchronous: full) from here on.
-  first->Signal(SIGKILL);
-  first->Wait(std::chrono::seconds(15));
-  first.reset();
+  first.Stop(SIGKILL);
   auto r0 = Clock::now();
-  Process second(serve(cfg), {}, log + ".2");
-  if (!tocsin::bench::WaitReady(port, "/readyz", std::chrono::seconds(60))) {
-    fmt::print(stderr, "tocsin did not restart:\n{}", tocsin::bench::Tail(log + ".2"));
-    return 1;
-  }
+  auto second =
+      tocsin::bench::StartTocsin(o.tocsin, cfg, data, log + ".2", port, std::chrono::seconds(60));
+  if (!second) return 1;
   double ready_s = Since(r0);
   auto list = OpenIncidents(port);
   double listed_s = Since(r0);
@@ -252,8 +220,7 @@ int main(int argc, char** argv) {
       "{:.0f}/s\n",
       ran.ok, ran.sent, x_s, ran.ok / x_s);
   out["transitions"] = {{"done", ran.ok}, {"seconds", x_s}, {"per_s", ran.ok / x_s}};
-  second.Signal(SIGTERM);
-  second.Wait(std::chrono::seconds(15));
+  second.Stop(SIGTERM);
   if (o.json) tocsin::bench::PrintJson(out);
   return ran.ok == ran.sent ? 0 : 1;
 }

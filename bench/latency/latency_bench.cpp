@@ -20,7 +20,6 @@
 #include <vector>
 
 #include "bench_support.h"
-#include "support/process.h"
 #include "support/temp_dir.h"
 
 namespace {
@@ -29,7 +28,6 @@ using tocsin::bench::Clock;
 using tocsin::bench::Connection;
 using tocsin::bench::RequestSink;
 using tocsin::bench::Tokens;
-using tocsin::testing::Process;
 
 struct Options {
   int samples = 100;
@@ -111,31 +109,13 @@ nlohmann::json ToJson(Latencies l) {
 
 int main(int argc, char** argv) {
   Options o;
-  for (int i = 1; i < argc; ++i) {
-    std::string k = argv[i];
-    if (k == "--json") {
-      o.json = true;
-      continue;
-    }
-    if (i + 1 >= argc) {
-      fmt::print(stderr, "{} needs a value\n", k);
-      return 2;
-    }
-    std::string v = argv[++i];
-    if (k == "--samples")
-      o.samples = std::stoi(v);
-    else if (k == "--gap-ms")
-      o.gap_ms = std::stoi(v);
-    else if (k == "--alertmanager")
-      o.alertmanager = v;
-    else if (k == "--tocsin")
-      o.tocsin = v;
-    else if (k == "--source-dir")
-      o.source_dir = v;
-    else {
-      fmt::print(stderr, "unknown option {}\n", k);
-      return 2;
-    }
+  if (!tocsin::bench::ParseFlags(argc, argv,
+                                 {.ints = {{"--samples", &o.samples}, {"--gap-ms", &o.gap_ms}},
+                                  .strings = {{"--alertmanager", &o.alertmanager},
+                                              {"--tocsin", &o.tocsin},
+                                              {"--source-dir", &o.source_dir}},
+                                  .bools = {{"--json", &o.json}}})) {
+    return 2;
   }
   if (o.samples + o.warmup > 110) {
     fmt::print(stderr, "--samples: at most {} (PagerDuty's 120 events a minute)\n", 110 - o.warmup);
@@ -153,40 +133,23 @@ int main(int argc, char** argv) {
   std::string sink_url = fmt::format("http://127.0.0.1:{}", sink.port());
   Latencies t, a;
   {
-    unsigned short port = tocsin::testing::FreePort();
     auto cfg = tocsin::bench::ShippedConfig(
         o.source_dir, dir.path() + "/shipped",
         {.group_wait = "0s", .pagerduty_url = sink_url, .synchronous = {}});
-    Process p({o.tocsin, "serve", "--config", cfg, "--listen", "127.0.0.1:" + std::to_string(port),
-               "--data-dir", dir.path() + "/tocsin-data"},
-              {}, dir.path() + "/tocsin.log");
-    if (!tocsin::bench::WaitReady(port, "/readyz")) {
-      fmt::print(stderr, "tocsin did not start:\n{}",
-                 tocsin::bench::Tail(dir.path() + "/tocsin.log"));
-      return 1;
-    }
-    t = Measure(port, sink, o, Tokens::kIntake);
-    p.Signal(SIGTERM);
-    p.Wait(std::chrono::seconds(15));
+    auto server = tocsin::bench::StartTocsin(o.tocsin, cfg, dir.path() + "/tocsin-data",
+                                             dir.path() + "/tocsin.log");
+    if (!server) return 1;
+    t = Measure(server.port, sink, o, Tokens::kIntake);
+    server.Stop(SIGTERM);
   }
   sink.Take();
   {
-    unsigned short port = tocsin::testing::FreePort();
-    auto cfg = dir.Write("alertmanager.yml",
-                         tocsin::bench::AlertmanagerConfig("0s", sink_url + "/webhook"));
-    std::filesystem::create_directories(dir.path() + "/am-data");
-    Process p({o.alertmanager, "--config.file=" + cfg, "--storage.path=" + dir.path() + "/am-data",
-               "--web.listen-address=127.0.0.1:" + std::to_string(port),
-               "--cluster.listen-address=", "--log.level=warn"},
-              {}, dir.path() + "/alertmanager.log");
-    if (!tocsin::bench::WaitReady(port, "/-/ready")) {
-      fmt::print(stderr, "alertmanager did not start:\n{}",
-                 tocsin::bench::Tail(dir.path() + "/alertmanager.log"));
-      return 1;
-    }
-    a = Measure(port, sink, o, "");
-    p.Signal(SIGTERM);
-    p.Wait(std::chrono::seconds(15));
+    auto server = tocsin::bench::StartAlertmanager(
+        o.alertmanager, dir.path() + "/alertmanager",
+        tocsin::bench::AlertmanagerConfig("0s", sink_url + "/webhook"));
+    if (!server) return 1;
+    a = Measure(server.port, sink, o, "");
+    server.Stop(SIGTERM);
   }
   auto tj = ToJson(t), aj = ToJson(a);
   fmt::print("\n{:<14} {:>8} {:>6} {:>9} {:>9} {:>9}\n", "server", "samples", "lost", "p50 ms",
@@ -196,7 +159,8 @@ int main(int argc, char** argv) {
                j["lost"].get<int>(), j["p50_ms"].get<double>(), j["p99_ms"].get<double>(),
                j["max_ms"].get<double>());
   }
-  if (t.lost > 0) fmt::print("tocsin lost requests: see {}/tocsin.log\n", dir.path());
+  if (t.lost > 0)
+    fmt::print("tocsin lost requests:\n{}", tocsin::bench::Tail(dir.path() + "/tocsin.log"));
   if (o.json) {
     tocsin::bench::PrintJson({{"bench", "latency"}, {"tocsin", tj}, {"alertmanager", aj}});
   }
