@@ -4,12 +4,14 @@
 // not per SLO, and evaluation CPU well inside the 30 s interval.
 //
 //   bench_eval [--slos 10000] [--slis 50] [--series 100] [--ticks 3] [--burning-percent 1]
+//              [--json]
 #include <time.h>
 
 #include <fmt/format.h>
 #include <CLI/CLI.hpp>
 #include <nlohmann/json.hpp>
 
+#include "bench_support.h"
 #include "fake_sli_source.h"
 #include "tocsin/common/simulated_scheduler.h"
 #include "tocsin/rules/evaluator.h"
@@ -44,6 +46,8 @@ int main(int argc, char** argv) {
   app.add_option("--burning-percent", burning_percent, "Series that burn (and fire), percent")
       ->default_val(burning_percent)
       ->check(CLI::Range(0, 100));
+  bool json_out = false;
+  app.add_flag("--json", json_out, "Also print the figures as one BENCH_JSON line (bench/run)");
   CLI11_PARSE(app, argc, argv);
 
   auto set = std::make_shared<rules::RuleSet>();
@@ -131,5 +135,15 @@ int main(int argc, char** argv) {
       series, body.size() / 1024, parse_each * 1000, parse_each * 1000 * per_tick);
   fmt::print("series evaluated per tick: {}  alerts handed to the sink: {}\n",
              static_cast<std::size_t>(slos) * static_cast<std::size_t>(series), sink.count);
+  if (json_out) {
+    nlohmann::json figures = {{"bench", "eval"},
+                              {"slos", slos},
+                              {"queries_per_tick", per_tick},
+                              {"distinct_queries", 2 * slis},
+                              {"eval_cpu_s", eval_cpu / ticks},
+                              {"tick_cpu_s", total_cpu / ticks},
+                              {"interval_s", 30}};
+    tocsin::bench::PrintJson(figures);
+  }
   return per_tick == static_cast<std::size_t>(2 * slis) ? 0 : 1;
 }
