@@ -269,6 +269,24 @@ TEST_F(QueuedPageFormatsTest, AnUnreadableRowIsAnErrorThatNamesTheRowAndTheField
       << items.error().message();
 }
 
+// The incident store wrote page intents with json::dump(), which throws on invalid UTF-8: a
+// label with a stray byte made the incident's transition fail. Both stores now replace it.
+TEST_F(QueuedPageFormatsTest, InvalidUtf8InALabelNoLongerFailsThePageIntent) {
+  auto page = testing::DepositPage("INC-10");
+  page.alerts[0].labels = Labels{{"alertname", "Deposit"}, {"psp", std::string("PSP-\xff")}};
+  incident::IncidentChange change;
+  change.incident.id = "INC-10";
+  change.incident.number = 10;
+  change.incident.key = "tocsin/INC-10";
+  change.pages = {page};
+  ASSERT_TRUE(incidents_->Commit(change));
+  auto pages = incidents_->PendingPages();
+  ASSERT_TRUE(pages) << pages.error().message();
+  ASSERT_EQ(pages->size(), 1u);
+  EXPECT_EQ((*pages)[0].request.incident_id, "INC-10");
+  EXPECT_EQ((*pages)[0].request.alerts[0].labels.GetOr("psp"), "PSP-\xEF\xBF\xBD");
+}
+
 TEST_F(QueuedPageFormatsTest, ARowFromANewerVersionSaysSo) {
   auto r = incident::PageRequestFromText(R"({"v":3,"incident_id":"INC-1"})");
   ASSERT_FALSE(r);
