@@ -48,7 +48,6 @@
 #include "notify/notice_sink.h"
 #include "notify/notifier_factory.h"
 #include "notify/outbox.h"
-#include "notify/providers/opsgenie/opsgenie_notifier.h"
 
 namespace tocsin::app {
 
@@ -251,13 +250,9 @@ void App::Impl::ConfigureNotify() {
   deps.http = std::make_shared<CurlHttpClient>();
   deps.slack_threads = outbox_store.get();
   auto set = notify::BuildNotifiers(main.providers, deps);
-  std::shared_ptr<notify::OpsgenieNotifier> opsgenie;
-  if (auto it = set.notifiers.find(incident::Channel::kOpsgenie); it != set.notifiers.end()) {
-    opsgenie = std::dynamic_pointer_cast<notify::OpsgenieNotifier>(it->second);
-  }
   std::size_t providers = set.notifiers.size();
+  heartbeat->Start(set.WithHeartbeat(), config->notify.heartbeat_interval);
   outbox->Configure(std::move(set), config->notify);
-  heartbeat->Start(opsgenie, config->notify.heartbeat_interval);
   spdlog::info("notify: {} provider(s) configured, {} deliveries queued", providers,
                outbox->pending());
 }

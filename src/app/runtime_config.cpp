@@ -9,6 +9,7 @@
 
 #include <fmt/format.h>
 
+#include "notify/notifier_factory.h"
 #include "notify/page_renderer.h"
 #include "tocsin/common/system_clock.h"
 #include "tocsin/config/yaml_reader.h"
@@ -40,8 +41,8 @@ void LoadOncallAndIncidents(RuntimeConfig& rc, RuntimeLoadResult& out) {
       }
     }
   }
-  rc.policies =
-      incident::LoadEscalationPolicies(main, rc.roster ? &*rc.roster : nullptr, out.diagnostics);
+  rc.policies = incident::LoadEscalationPolicies(main, rc.roster ? &*rc.roster : nullptr,
+                                                 notify::ProviderNames(), out.diagnostics);
   rc.incidents = incident::LoadIncidentsConfig(main, out.diagnostics);
   if (rc.roster) {
     auto roles = rc.roster->Roles();
@@ -111,17 +112,6 @@ void CrossCheck(const RuntimeConfig& rc, config::Diagnostics& diags) {
   }
 }
 
-// The channels whose provider is configured (a notifier is built for each).
-std::vector<incident::Channel> ConfiguredChannels(const config::ProvidersConfig& p) {
-  std::vector<incident::Channel> out;
-  if (p.pagerduty) out.push_back(incident::Channel::kPagerDuty);
-  if (p.opsgenie) out.push_back(incident::Channel::kOpsgenie);
-  if (p.slack) out.push_back(incident::Channel::kSlack);
-  if (p.email) out.push_back(incident::Channel::kEmail);
-  if (p.webhook) out.push_back(incident::Channel::kWebhook);
-  return out;
-}
-
 // Whether a rotation's role fills a policy target's role ("l2-{domain}" fills any "l2-...").
 bool RoleMatches(const std::string& target, const std::string& role) {
   auto pos = target.find("{domain}");
@@ -164,9 +154,19 @@ std::set<std::string> PeopleOf(const oncall::Roster& roster, const incident::Esc
 // never paged: tocsin would only record "not paged" at 3 a.m. Say it now.
 void CheckReachable(const RuntimeConfig& rc, config::Diagnostics& diags) {
   if (!rc.roster) return;
-  const auto configured = ConfiguredChannels(rc.main.providers);
+  const auto configured = notify::ConfiguredChannels(rc.main.providers);
   if (configured.empty()) return;  // reported above: nothing can page at all
   std::set<std::string> reported;
+  // "pagerduty_user_id, opsgenie_username, slack_user_id or email": every provider's field.
+  std::string identity_fields;
+  std::vector<std::string_view> fields;
+  for (const auto& p : notify::Providers()) {
+    if (!p.identity_field.empty()) fields.push_back(p.identity_field);
+  }
+  for (std::size_t k = 0; k < fields.size(); ++k) {
+    identity_fields += k == 0 ? "" : (k + 1 == fields.size() ? " or " : ", ");
+    identity_fields += fields[k];
+  }
   for (const auto& [name, policy] : rc.policies.policies) {
     for (std::size_t i = 0; i < policy.steps.size(); ++i) {
       const auto& step = policy.steps[i];
@@ -178,7 +178,8 @@ void CheckReachable(const RuntimeConfig& rc, config::Diagnostics& diags) {
           bool reachable = false;
           for (auto c : step.channels) {
             bool on = std::find(configured.begin(), configured.end(), c) != configured.end();
-            reachable = reachable || (on && incident::ChannelReaches(c, *person));
+            const auto* provider = notify::FindProvider(c);
+            reachable = reachable || (on && provider && provider->Reaches(*person));
             if (on)
               tried += fmt::format("{}{}", tried.empty() ? "" : ", ", incident::ChannelName(c));
           }
@@ -195,9 +196,9 @@ void CheckReachable(const RuntimeConfig& rc, config::Diagnostics& diags) {
               fmt::format("person \"{}\" may be paged by step {} of escalation policy \"{}\" "
                           "but no configured channel of that step can reach them ({}): they "
                           "will not be paged. Give them the identity of one of those channels in "
-                          "{} (pagerduty_user_id, opsgenie_username, slack_user_id or email)",
+                          "{} ({})",
                           id, i + 1, name, tried.empty() ? "none configured" : "tried " + tried,
-                          rc.roster->file));
+                          rc.roster->file, identity_fields));
         }
       }
     }

@@ -3,6 +3,7 @@
 #include <algorithm>
 
 #include <fmt/format.h>
+#include <fmt/ranges.h>
 
 #include "tocsin/common/duration.h"
 #include "tocsin/config/yaml_reader.h"
@@ -13,9 +14,6 @@ namespace {
 
 using config::Diagnostics;
 using config::MapReader;
-
-const std::vector<std::string> kChannelNames = {"pagerduty", "opsgenie", "slack", "email",
-                                                "webhook"};
 
 void CheckRole(MapReader& r, const std::string& role, const EscalationPolicy& policy,
                const oncall::Roster* roster) {
@@ -51,7 +49,8 @@ void CheckName(MapReader& r, std::string_view key, std::string_view what, const 
                            hint.empty() ? "" : "; did you mean \"" + hint + "\"?"));
 }
 
-EscalationPolicy LoadPolicy(const std::string& name, MapReader& r, const oncall::Roster* roster) {
+EscalationPolicy LoadPolicy(const std::string& name, MapReader& r, const oncall::Roster* roster,
+                            const std::vector<std::string>& channel_names) {
   EscalationPolicy p;
   p.name = name;
   long long repeat = 0;
@@ -85,17 +84,15 @@ EscalationPolicy LoadPolicy(const std::string& name, MapReader& r, const oncall:
         std::vector<std::string> channels = {"pagerduty", "slack"};
         s.StringList("channels", channels);
         for (const auto& c : channels) {
-          auto ch = ParseChannel(c);
-          if (!ch) {
-            std::string hint = config::Suggest(c, kChannelNames);
-            s.Error("channels",
-                    fmt::format("unknown channel \"{}\"{}", c,
-                                hint.empty() ? std::string(" (pagerduty, opsgenie, slack, "
-                                                           "email, webhook)")
-                                             : "; did you mean \"" + hint + "\"?"));
-          } else {
-            step.channels.push_back(*ch);
+          if (std::find(channel_names.begin(), channel_names.end(), c) != channel_names.end()) {
+            step.channels.push_back(Channel::Named(c));
+            continue;
           }
+          std::string hint = config::Suggest(c, channel_names);
+          s.Error("channels", fmt::format("unknown channel \"{}\"{}", c,
+                                          hint.empty() ? fmt::format(" (known: {})",
+                                                                     fmt::join(channel_names, ", "))
+                                                       : "; did you mean \"" + hint + "\"?"));
         }
         config::ForEachMap(s, "targets", s.what() + " target", [&](MapReader& t, std::size_t) {
           EscalationTarget target;
@@ -141,15 +138,6 @@ EscalationPolicy LoadPolicy(const std::string& name, MapReader& r, const oncall:
 
 }  // namespace
 
-std::optional<Channel> ParseChannel(std::string_view name) {
-  if (name == "pagerduty") return Channel::kPagerDuty;
-  if (name == "opsgenie") return Channel::kOpsgenie;
-  if (name == "slack") return Channel::kSlack;
-  if (name == "email") return Channel::kEmail;
-  if (name == "webhook") return Channel::kWebhook;
-  return std::nullopt;
-}
-
 const EscalationPolicy* PolicySet::Find(const std::string& name) const {
   auto it = policies.find(name);
   return it == policies.end() ? nullptr : &it->second;
@@ -172,6 +160,7 @@ EscalationPolicy DefaultPolicy() {
 }
 
 PolicySet LoadEscalationPolicies(const config::Config& cfg, const oncall::Roster* roster,
+                                 const std::vector<std::string>& channel_names,
                                  Diagnostics& diags) {
   PolicySet set;
   auto it = cfg.sections.find("escalation_policies");
@@ -193,7 +182,7 @@ PolicySet LoadEscalationPolicies(const config::Config& cfg, const oncall::Roster
                   fmt::format("escalation policy \"{}\" must be a mapping", name));
       continue;
     }
-    set.policies[name] = LoadPolicy(name, r, roster);
+    set.policies[name] = LoadPolicy(name, r, roster, channel_names);
     r.Finish();
   }
   if (set.policies.count("default") == 0) {

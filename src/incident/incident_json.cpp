@@ -51,22 +51,6 @@ std::optional<AlertState> ParseAlertState(const std::string& s) {
   return std::nullopt;
 }
 
-std::optional<Channel> ChannelFrom(const std::string& s) {
-  for (auto c : {Channel::kPagerDuty, Channel::kOpsgenie, Channel::kSlack, Channel::kEmail,
-                 Channel::kWebhook}) {
-    if (ChannelName(c) == s) return c;
-  }
-  return std::nullopt;
-}
-
-std::optional<PageAction> ActionFrom(const std::string& s) {
-  for (auto a : {PageAction::kTrigger, PageAction::kAcknowledge, PageAction::kResolve,
-                 PageAction::kUpdate, PageAction::kNote, PageAction::kReminder}) {
-    if (PageActionName(a) == s) return a;
-  }
-  return std::nullopt;
-}
-
 }  // namespace
 
 json AlertToJson(const Alert& a) {
@@ -279,95 +263,6 @@ json DeliveriesToJson(const std::vector<TimelineEvent>& events) {
     if (e.kind != kEventSkipped) entry["attempts"] = entry["attempts"].get<int>() + 1;
   }
   return out;
-}
-
-json PageRequestToJson(const PageRequest& p) {
-  json j;
-  j["incident_id"] = p.incident_id;
-  j["dedup_key"] = p.dedup_key;
-  j["idempotency_key"] = p.idempotency_key;
-  j["action"] = std::string(PageActionName(p.action));
-  j["step"] = p.step;
-  j["sev"] = static_cast<int>(p.sev);
-  j["title"] = p.title;
-  j["state"] = p.state;
-  j["targets"] = json::array();
-  for (const auto& t : p.targets) {
-    json tj;
-    tj["role"] = t.role;
-    tj["person"] = {{"id", t.person.id},
-                    {"name", t.person.name},
-                    {"time_zone", t.person.time_zone},
-                    {"slack_user_id", t.person.slack_user_id},
-                    {"pagerduty_user_id", t.person.pagerduty_user_id},
-                    {"opsgenie_username", t.person.opsgenie_username},
-                    {"email", t.person.email},
-                    {"phone", t.person.phone}};
-    tj["channels"] = json::array();
-    for (auto c : t.channels) tj["channels"].push_back(std::string(ChannelName(c)));
-    j["targets"].push_back(tj);
-  }
-  j["alerts"] = json::array();
-  for (const auto& a : p.alerts) j["alerts"].push_back(AlertToJson(a));
-  j["causes"] = json::array();
-  for (const auto& a : p.causes) j["causes"].push_back(AlertToJson(a));
-  j["text"] = p.text;
-  j["actor"] = p.actor;
-  // Kept so that a page intent re-sent after a restart still is not mirrored back to the
-  // provider the action came from.
-  j["origin"] = p.origin;
-  j["opened_at"] = Time(p.opened_at);
-  j["at"] = Time(p.at);
-  return j;
-}
-
-Result<PageRequest> PageRequestFromJson(const json& j) {
-  try {
-    PageRequest p;
-    p.incident_id = Str(j, "incident_id");
-    p.dedup_key = Str(j, "dedup_key");
-    p.idempotency_key = Str(j, "idempotency_key");
-    auto action = ActionFrom(Str(j, "action"));
-    if (!action) return Fail(Error::Invalid("page request has an unknown action"));
-    p.action = *action;
-    p.step = j.value("step", 0);
-    p.sev = static_cast<Sev>(std::clamp(j.value("sev", 3), 1, 4));
-    p.title = Str(j, "title");
-    p.state = Str(j, "state");
-    for (const auto& tj : j.value("targets", json::array())) {
-      PageTarget t;
-      t.role = Str(tj, "role");
-      const auto& pj = tj.value("person", json::object());
-      t.person = {Str(pj, "id"),
-                  Str(pj, "name"),
-                  Str(pj, "time_zone"),
-                  Str(pj, "slack_user_id"),
-                  Str(pj, "pagerduty_user_id"),
-                  Str(pj, "opsgenie_username"),
-                  Str(pj, "email"),
-                  Str(pj, "phone")};
-      for (const auto& c : tj.value("channels", json::array())) {
-        if (auto ch = ChannelFrom(c.get<std::string>())) t.channels.push_back(*ch);
-      }
-      p.targets.push_back(t);
-    }
-    for (const auto& a : j.value("alerts", json::array())) {
-      auto alert = AlertFromJson(a);
-      if (alert) p.alerts.push_back(*alert);
-    }
-    for (const auto& a : j.value("causes", json::array())) {
-      auto alert = AlertFromJson(a);
-      if (alert) p.causes.push_back(*alert);
-    }
-    p.text = Str(j, "text");
-    p.actor = Str(j, "actor");
-    p.origin = Str(j, "origin");
-    p.opened_at = TimeFrom(j, "opened_at");
-    p.at = TimeFrom(j, "at");
-    return p;
-  } catch (const json::exception& e) {
-    return Fail(Error::Invalid(std::string("malformed page request: ") + e.what()));
-  }
 }
 
 }  // namespace tocsin::incident

@@ -1,5 +1,8 @@
 #include "tocsin/incident/page.h"
 
+#include <mutex>
+#include <set>
+
 namespace tocsin::incident {
 
 std::string_view PageActionName(PageAction a) {
@@ -20,36 +23,15 @@ std::string_view PageActionName(PageAction a) {
   return "trigger";
 }
 
-std::string_view ChannelName(Channel c) {
-  switch (c) {
-    case Channel::kPagerDuty:
-      return "pagerduty";
-    case Channel::kOpsgenie:
-      return "opsgenie";
-    case Channel::kSlack:
-      return "slack";
-    case Channel::kEmail:
-      return "email";
-    case Channel::kWebhook:
-      return "webhook";
-  }
-  return "slack";
-}
-
-bool ChannelReaches(Channel channel, const oncall::Person& person) {
-  switch (channel) {
-    case Channel::kPagerDuty:
-      return !person.pagerduty_user_id.empty();
-    case Channel::kOpsgenie:
-      return !person.opsgenie_username.empty();
-    case Channel::kSlack:
-      return !person.slack_user_id.empty();
-    case Channel::kEmail:
-      return !person.email.empty();
-    case Channel::kWebhook:
-      return true;
-  }
-  return false;
+Channel Channel::Named(std::string_view name) {
+  // Names are few (the providers tocsin knows, and the odd stale one in a stored row), so
+  // keeping each for the process's life costs nothing and keeps Channel a cheap value.
+  static std::mutex mu;
+  static std::set<std::string, std::less<>> names;
+  std::lock_guard lock(mu);
+  auto it = names.find(name);
+  if (it == names.end()) it = names.emplace(name).first;
+  return Channel(Literal{}, *it);
 }
 
 std::string_view DeliveryOutcomeName(DeliveryOutcome o) {

@@ -142,7 +142,8 @@ std::vector<TimelineEvent> PageHandoff::QueuedEvents(const PageRequest& page,
 
 TimelineEvent PageHandoff::DeliveryEvent(const DeliveryReport& r, TimePoint now) {
   // The report does not carry the action; the idempotency key's middle part names it.
-  std::string what = r.kind == "page" || r.kind.empty() ? "page" : DeliveryName({}, {}, r.kind);
+  std::string what =
+      r.kind == "page" || r.kind.empty() ? "page" : DeliveryName({}, r.channel, r.kind);
   if (r.channel == Channel::kEmail && r.kind == "page") what = "e-mail";
   if (!r.person_id.empty()) what += " for " + r.person_id;
   std::string via = std::string(ChannelName(r.channel));

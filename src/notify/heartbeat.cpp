@@ -2,7 +2,7 @@
 
 #include <spdlog/spdlog.h>
 
-#include "notify/providers/opsgenie/opsgenie_notifier.h"
+#include "tocsin/incident/page.h"
 
 namespace tocsin::notify {
 
@@ -14,13 +14,14 @@ HeartbeatPinger::~HeartbeatPinger() {
 void HeartbeatPinger::Stop() {
   if (timer_) scheduler_.Cancel(*timer_);
   timer_.reset();
-  notifier_.reset();
+  notifiers_.clear();
 }
 
-void HeartbeatPinger::Start(std::shared_ptr<OpsgenieNotifier> notifier, Duration interval) {
+void HeartbeatPinger::Start(std::vector<std::shared_ptr<Notifier>> notifiers, Duration interval) {
   Stop();
-  if (!notifier || !notifier->has_heartbeat() || interval <= Duration(0)) return;
-  notifier_ = std::move(notifier);
+  std::erase_if(notifiers, [](const auto& n) { return !n || !n->HasHeartbeat(); });
+  if (notifiers.empty() || interval <= Duration(0)) return;
+  notifiers_ = std::move(notifiers);
   interval_ = interval;
   Schedule();
 }
@@ -30,13 +31,16 @@ void HeartbeatPinger::Schedule() {
   timer_ = scheduler_.ScheduleAfter(interval_, [this, alive] {
     if (auto a = alive.lock(); !a || !*a) return;
     timer_.reset();
-    if (!notifier_) return;
-    auto notifier = notifier_;
+    if (notifiers_.empty()) return;
     ++pings_;
-    executor_.Submit([notifier] {
-      auto r = notifier->Heartbeat();
-      if (!r.ok()) spdlog::warn("opsgenie heartbeat ping failed: {}", r.detail);
-    });
+    for (const auto& notifier : notifiers_) {
+      executor_.Submit([notifier] {
+        auto r = notifier->Heartbeat();
+        if (!r.ok()) {
+          spdlog::warn("{} heartbeat ping failed: {}", notifier->channel().name(), r.detail);
+        }
+      });
+    }
     Schedule();
   });
 }

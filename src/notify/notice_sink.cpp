@@ -3,7 +3,7 @@
 #include <fmt/format.h>
 #include <spdlog/spdlog.h>
 
-#include "tocsin/notify/notify_config.h"
+#include "notify/provider_registry.h"
 
 namespace tocsin::notify {
 
@@ -46,15 +46,14 @@ void NoticeSink::OnGroupFlush(const dispatch::AlertGroup& group, TimePoint now) 
   if (group.receiver.notices.empty()) return;
   auto request = ToRequest(group, now);
   for (const auto& notice : group.receiver.notices) {
-    auto channel = ParseChannel(notice.type);
-    if (!channel || *channel == incident::Channel::kPagerDuty ||
-        *channel == incident::Channel::kOpsgenie) {
+    auto channel = ParseProviderName(notice.type);
+    const ProviderSpec* provider = channel ? FindProvider(*channel) : nullptr;
+    if (!provider || provider->notice_kind.empty()) {
       spdlog::warn("notice of receiver {}: unknown notice type {}", group.receiver.name,
                    notice.type);
       continue;
     }
-    outbox_.Enqueue(*channel, *channel == incident::Channel::kSlack ? "notice" : "page",
-                    notice.target, request);
+    outbox_.Enqueue(provider->channel, std::string(provider->notice_kind), notice.target, request);
   }
 }
 

@@ -2,34 +2,17 @@
 
 #include <fmt/format.h>
 
+#include "notify/provider_registry.h"
 #include "tocsin/config/yaml_reader.h"
 
 namespace tocsin::notify {
 
 using incident::Channel;
 
-std::optional<Channel> ParseChannel(std::string_view name) {
-  for (Channel c : {Channel::kPagerDuty, Channel::kOpsgenie, Channel::kSlack, Channel::kEmail,
-                    Channel::kWebhook}) {
-    if (incident::ChannelName(c) == name) return c;
-  }
-  return std::nullopt;
-}
-
-const RateLimit& NotifyConfig::LimitFor(Channel c) const {
-  switch (c) {
-    case Channel::kPagerDuty:
-      return pagerduty;
-    case Channel::kOpsgenie:
-      return opsgenie;
-    case Channel::kSlack:
-      return slack;
-    case Channel::kEmail:
-      return email;
-    case Channel::kWebhook:
-      return webhook;
-  }
-  return webhook;
+RateLimit NotifyConfig::LimitFor(Channel c) const {
+  if (auto it = rate_limits.find(c); it != rate_limits.end()) return it->second;
+  const auto* provider = FindProvider(c);
+  return provider ? provider->default_rate_limit : RateLimit{};
 }
 
 std::optional<Channel> NotifyConfig::FailoverFor(Channel c) const {
@@ -41,18 +24,19 @@ std::optional<Channel> NotifyConfig::FailoverFor(Channel c) const {
 
 namespace {
 
-void ReadLimit(config::MapReader& parent, std::string_view key, RateLimit& out) {
-  if (!parent.Has(key)) return;
+bool ReadLimit(config::MapReader& parent, std::string_view key, RateLimit& out) {
+  if (!parent.Has(key)) return false;
   config::MapReader r(parent.file(), parent.Node(key), parent.diags(),
                       fmt::format("notify.rate_limits.{}", key));
   if (!r.ok()) {
     parent.Error(key, "must be a mapping with `events` and `per`");
-    return;
+    return false;
   }
   r.Int("events", out.events, false, 0, 1000000);
   if (r.DurationValue("per", out.per) && out.per <= Duration(0)) {
     r.Error("per", "must be longer than 0s");
   }
+  return true;
 }
 
 }  // namespace
@@ -93,7 +77,10 @@ NotifyConfig ParseNotifyConfig(const config::Config& main, config::Diagnostics& 
     c.failover.clear();
     ForEachMap(r, "failover", "notify.failover[]", [&](config::MapReader& p, std::size_t) {
       std::string from, to;
-      const std::vector<std::string> allowed = {"pagerduty", "opsgenie"};
+      std::vector<std::string> allowed;
+      for (const auto& provider : Providers()) {
+        if (provider.can_fail_over) allowed.emplace_back(provider.channel.name());
+      }
       bool ok = p.Enum("from", from, allowed, true);
       ok = p.Enum("to", to, allowed, true) && ok;
       if (!ok) return;
@@ -101,25 +88,19 @@ NotifyConfig ParseNotifyConfig(const config::Config& main, config::Diagnostics& 
         p.Error("to", "a provider cannot fail over to itself");
         return;
       }
-      c.failover.emplace_back(*ParseChannel(from), *ParseChannel(to));
+      c.failover.emplace_back(Channel::Named(from), Channel::Named(to));
     });
   }
   if (r.Has("rate_limits")) {
     config::MapReader limits(main.file, r.Node("rate_limits"), diags, "notify.rate_limits");
-    ReadLimit(limits, "pagerduty", c.pagerduty);
-    ReadLimit(limits, "opsgenie", c.opsgenie);
-    ReadLimit(limits, "slack", c.slack);
-    ReadLimit(limits, "email", c.email);
-    ReadLimit(limits, "webhook", c.webhook);
+    for (const auto& provider : Providers()) {
+      RateLimit limit = provider.default_rate_limit;
+      if (ReadLimit(limits, provider.channel.name(), limit))
+        c.rate_limits[provider.channel] = limit;
+    }
   }
   return c;
 }
-
-}  // namespace tocsin::notify
-
-#include "notify/providers/provider_checks.h"
-
-namespace tocsin::notify {
 
 void ValidateProviders(const config::Config& main, config::Diagnostics& diags) {
   // Re-read the file only to point at the right line; the values are main's.
@@ -134,12 +115,11 @@ void ValidateProviders(const config::Config& main, config::Diagnostics& diags) {
       return config::Position{main.file, 0, 0};
     };
   };
-  const auto& p = main.providers;
-  if (p.pagerduty) CheckPagerDutyConfig(*p.pagerduty, where_in("pagerduty"), diags);
-  if (p.opsgenie) CheckOpsgenieConfig(*p.opsgenie, where_in("opsgenie"), diags);
-  if (p.slack) CheckSlackConfig(*p.slack, where_in("slack"), diags);
-  if (p.email) CheckEmailConfig(*p.email, where_in("email"), diags);
-  if (p.webhook) CheckWebhookConfig(*p.webhook, where_in("webhook"), diags);
+  for (const auto& provider : Providers()) {
+    if (provider.configured(main.providers)) {
+      provider.check(main.providers, where_in(std::string(provider.channel.name())), diags);
+    }
+  }
 }
 
 }  // namespace tocsin::notify

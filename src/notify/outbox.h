@@ -30,9 +30,19 @@ namespace tocsin::notify {
 struct NotifierSet {
   std::map<incident::Channel, std::shared_ptr<Notifier>> notifiers;
   bool Has(incident::Channel c) const { return notifiers.count(c) > 0; }
+  // Those with a heartbeat of their own to ping (Notifier::HasHeartbeat).
+  std::vector<std::shared_ptr<Notifier>> WithHeartbeat() const {
+    std::vector<std::shared_ptr<Notifier>> out;
+    for (const auto& [c, n] : notifiers) {
+      if (n->HasHeartbeat()) out.push_back(n);
+    }
+    return out;
+  }
 };
 
-// The durable outbox and its sender: the notify module's Pager.
+// The durable outbox and its sender: the notify module's Pager. Its work is split by job:
+// outbox.cpp (lifecycle, Send, storing), outbox_plan.cpp (what a request becomes),
+// outbox_sender.cpp (pump, delivery, results), outbox_failover.cpp (fail-over and probes).
 //
 // Send() plans the deliveries of a PageRequest (one per provider, one e-mail per person, Slack
 // post / update / thread reply) and writes them to SQLite before returning. A sender driven by
@@ -103,8 +113,6 @@ class Outbox final : public incident::Pager {
 
   std::vector<OutboxItem> Plan(const incident::PageRequest& request, TimePoint now,
                                incident::PageReceipt* receipt) const;
-  // Whether `request` is the mirror of an action done in the provider behind `c`.
-  static bool CameFrom(const incident::PageRequest& request, incident::Channel c);
   Result<void> Store(std::vector<OutboxItem> items);
   void CancelTimers();
   incident::Channel EffectiveChannel(const OutboxItem& item) const;
@@ -122,6 +130,7 @@ class Outbox final : public incident::Pager {
   Duration Backoff(int failures);
   void UpdateQueueDepth();
   void SchedulePrune(Duration after);
+  static std::string FormatDelay(Duration d);  // "45s", "3m0s": in logs and notices
 
   OutboxStore& store_;
   Scheduler& scheduler_;

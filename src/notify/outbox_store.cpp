@@ -1,7 +1,8 @@
 #include "notify/outbox_store.h"
 
-#include "notify/page_json.h"
-#include "tocsin/notify/notify_config.h"
+#include <fmt/format.h>
+
+#include "tocsin/incident/page_json.h"
 
 namespace tocsin::notify {
 
@@ -10,8 +11,6 @@ using incident::Channel;
 namespace {
 
 std::int64_t I(long long v) { return static_cast<std::int64_t>(v); }
-
-Channel ChannelFromText(const std::string& s) { return ParseChannel(s).value_or(Channel::kSlack); }
 
 }  // namespace
 
@@ -99,7 +98,7 @@ Result<std::vector<OutboxItem>> OutboxStore::Insert(std::vector<OutboxItem> item
           .Bind(6, item.request.incident_id)
           .Bind(7, item.request.idempotency_key)
           .Bind(8, item.coalesce_key)
-          .Bind(9, ToPageJson(item.request))
+          .Bind(9, incident::PageRequestToText(item.request))
           .Bind(10, I(ToUnixMillis(item.created_at)))
           .Bind(11, I(ToUnixMillis(item.next_attempt_at)));
       if (auto ok = st->Run(); !ok) return ok;
@@ -126,14 +125,17 @@ Result<std::vector<OutboxItem>> OutboxStore::LoadPending() {
     if (!*row) break;
     OutboxItem item;
     item.id = st->Int(0);
-    item.channel = ChannelFromText(st->Text(1));
-    item.original_channel = ChannelFromText(st->Text(2));
+    item.channel = Channel::Named(st->Text(1));
+    item.original_channel = Channel::Named(st->Text(2));
     item.kind = st->Text(3);
     item.target = st->Text(4);
     item.person_id = st->Text(5);
     item.coalesce_key = st->Text(6);
-    auto request = FromPageJson(st->Text(7));
-    if (!request) return Fail(request.error());
+    auto request = incident::PageRequestFromText(st->Text(7));
+    if (!request) {
+      return Fail(
+          Error::Invalid(fmt::format("outbox row {}: {}", item.id, request.error().message())));
+    }
     item.request = std::move(*request);
     item.attempts = static_cast<int>(st->Int(8));
     item.created_at = FromUnixMillis(st->Int(9));
@@ -195,7 +197,7 @@ Result<std::map<std::string, std::map<Channel, Channel>>> OutboxStore::Routes() 
     auto row = st->Step();
     if (!row) return Fail(row.error());
     if (!*row) break;
-    out[st->Text(0)][ChannelFromText(st->Text(1))] = ChannelFromText(st->Text(2));
+    out[st->Text(0)].insert_or_assign(Channel::Named(st->Text(1)), Channel::Named(st->Text(2)));
   }
   return out;
 }

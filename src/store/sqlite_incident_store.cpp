@@ -4,6 +4,7 @@
 #include <nlohmann/json.hpp>
 
 #include "tocsin/incident/incident_json.h"
+#include "tocsin/incident/page_json.h"
 
 namespace tocsin::store {
 
@@ -171,7 +172,7 @@ Result<void> SqliteIncidentStore::Commit(const IncidentChange& change) {
       if (!ins) return Fail(ins.error());
       ins->Bind(1, p.idempotency_key)
           .Bind(2, p.incident_id)
-          .Bind(3, incident::PageRequestToJson(p).dump());
+          .Bind(3, incident::PageRequestToText(p));
       if (auto r = ins->Run(); !r) return r;
     }
     if (change.delivery) return PruneDeliveries(db, change.delivery->received_at);
@@ -290,9 +291,7 @@ Result<std::vector<PageIntent>> SqliteIncidentStore::PendingPages() {
     auto row = st->Step();
     if (!row) return Fail(row.error());
     if (!*row) break;
-    auto j = nlohmann::json::parse(st->Text(0), nullptr, false);
-    if (j.is_discarded()) return Fail(Error::Io("page intent holds malformed JSON"));
-    auto req = incident::PageRequestFromJson(j);
+    auto req = incident::PageRequestFromText(st->Text(0));
     if (!req) return Fail(req.error());
     out.push_back({std::move(*req), false});
   }

@@ -175,7 +175,7 @@ TEST(OpsgenieHeartbeat, PingsOnTheSchedulersTimer) {
       config::OpsgenieConfig{sim.url(), "genie-key", "tocsin-prod", ""}, *PageRenderer::Create({}),
       std::make_shared<CurlHttpClient>());
   HeartbeatPinger pinger(scheduler, executor);
-  pinger.Start(og, std::chrono::minutes(1));
+  pinger.Start({og}, std::chrono::minutes(1));
   scheduler.AdvanceBy(std::chrono::seconds(59));
   EXPECT_TRUE(sim.Requests("/v2/heartbeats/").empty());
   scheduler.AdvanceBy(std::chrono::minutes(2) + std::chrono::seconds(1));

@@ -30,8 +30,8 @@ TEST(NotifyConfig, DefaultsWithoutASection) {
   config::Diagnostics d;
   NotifyConfig c = ParseNotifyConfig(*loaded.config, d);
   EXPECT_FALSE(d.has_errors());
-  EXPECT_EQ(c.pagerduty.events, 120);
-  EXPECT_EQ(c.pagerduty.per, std::chrono::minutes(1));
+  EXPECT_EQ(c.LimitFor(incident::Channel::kPagerDuty).events, 120);
+  EXPECT_EQ(c.LimitFor(incident::Channel::kPagerDuty).per, std::chrono::minutes(1));
   EXPECT_EQ(c.FailoverFor(Channel::kPagerDuty), Channel::kOpsgenie);
   EXPECT_EQ(c.FailoverFor(Channel::kOpsgenie), Channel::kPagerDuty);
 }
@@ -51,8 +51,8 @@ TEST(NotifyConfig, GoodFixtureReadsEveryKey) {
   EXPECT_EQ(c.probe_interval, std::chrono::minutes(1));
   EXPECT_EQ(c.heartbeat_interval, std::chrono::minutes(2));
   EXPECT_EQ(c.max_in_flight, 4u);
-  EXPECT_EQ(c.pagerduty.events, 100);
-  EXPECT_EQ(c.slack.per, std::chrono::seconds(1));
+  EXPECT_EQ(c.LimitFor(incident::Channel::kPagerDuty).events, 100);
+  EXPECT_EQ(c.LimitFor(incident::Channel::kSlack).per, std::chrono::seconds(1));
 }
 
 struct BadCase {

@@ -3,7 +3,6 @@
 #include <gtest/gtest.h>
 
 #include "notify/outbox_store.h"
-#include "notify/page_json.h"
 #include "notify/page_renderer.h"
 #include "notify/providers/opsgenie/opsgenie_notifier.h"
 #include "notify/providers/pagerduty/pagerduty_notifier.h"
@@ -78,16 +77,6 @@ TEST(PageRenderer, BrokenTemplateIsRejectedWithItsFileName) {
   auto r = PageRenderer::Create(o);
   ASSERT_FALSE(r);
   EXPECT_NE(r.error().message().find("details.mustache"), std::string::npos);
-}
-
-TEST(PageJson, RoundTripsEveryField) {
-  auto page = DepositPage();
-  page.text = "note ünïcode";
-  page.actor = "olena";
-  page.alerts[0].links = {{"https://x", "X"}};
-  auto back = FromPageJson(ToPageJson(page));
-  ASSERT_TRUE(back) << back.error().message();
-  EXPECT_EQ(*back, page);
 }
 
 TEST(Utf8, TruncatesOnCodePointsNeverMidCharacter) {

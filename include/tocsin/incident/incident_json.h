@@ -21,7 +21,5 @@ nlohmann::json TimelineEventToJson(const TimelineEvent& e);
 //   "status", "provider_ref", "detail", "queued_at", "updated_at"}]. state is one of queued,
 // sent, retrying, failed, skipped, not_paged. The API and the timeline therefore never differ.
 nlohmann::json DeliveriesToJson(const std::vector<TimelineEvent>& events);
-nlohmann::json PageRequestToJson(const PageRequest& p);
-Result<PageRequest> PageRequestFromJson(const nlohmann::json& j);
 
 }  // namespace tocsin::incident

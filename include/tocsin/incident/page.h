@@ -1,5 +1,6 @@
 #pragma once
 
+#include <compare>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -23,9 +24,42 @@ enum class PageAction {
 };
 std::string_view PageActionName(PageAction a);
 
-// The channels a ladder step may use; a provider may be unconfigured, then the next applies.
-enum class Channel { kPagerDuty, kOpsgenie, kSlack, kEmail, kWebhook };
-std::string_view ChannelName(Channel c);
+// A paging provider a ladder step may use, by the name config, store and API spell it
+// ("pagerduty"). Which names exist is the notify module's provider registry's business, so a
+// new provider adds nothing here; the incident side only carries channels and names the few it
+// picks itself (the default ladder, the commander's page). Stored and compared by name, never
+// by position. Plain value, cheap to copy; its text lives for the whole process.
+class Channel {
+ public:
+  static const Channel kPagerDuty;
+  static const Channel kOpsgenie;
+  static const Channel kSlack;
+  static const Channel kEmail;
+  static const Channel kWebhook;
+
+  // The channel called `name` (from config or a stored row). Whether such a provider exists is
+  // checked where names are read (config) or used (an unknown one is "not configured").
+  static Channel Named(std::string_view name);
+  constexpr std::string_view name() const { return name_; }
+  friend constexpr bool operator==(const Channel& a, const Channel& b) {
+    return a.name_ == b.name_;
+  }
+  friend constexpr auto operator<=>(const Channel& a, const Channel& b) {
+    return a.name_ <=> b.name_;
+  }
+
+ private:
+  // Only for string literals, whose storage lives for the whole process.
+  struct Literal {};
+  constexpr Channel(Literal, std::string_view name) : name_(name) {}
+  std::string_view name_;
+};
+inline constexpr Channel Channel::kPagerDuty{Literal{}, "pagerduty"};
+inline constexpr Channel Channel::kOpsgenie{Literal{}, "opsgenie"};
+inline constexpr Channel Channel::kSlack{Literal{}, "slack"};
+inline constexpr Channel Channel::kEmail{Literal{}, "email"};
+inline constexpr Channel Channel::kWebhook{Literal{}, "webhook"};
+inline std::string_view ChannelName(Channel c) { return c.name(); }
 
 struct PageTarget {
   oncall::Person person;
@@ -75,12 +109,6 @@ inline constexpr const char* kOriginCli = "cli";
 inline bool IsProviderOrigin(std::string_view origin) {
   return origin == kOriginPagerDuty || origin == kOriginOpsgenie;
 }
-
-// Whether `channel` can reach `person` at all: PagerDuty needs the person's PagerDuty user,
-// Opsgenie their Opsgenie username (the alert's responder), Slack their Slack user (the
-// mention that notifies them), e-mail an address. A webhook carries the targets to the
-// system behind it, which does its own routing, so it counts as reaching everyone.
-bool ChannelReaches(Channel channel, const oncall::Person& person);
 
 // One delivery the outbox holds for a page: which provider, which operation ("page", "post",
 // "update", "thread"), the person it is addressed to when it is one per person (e-mail), and

@@ -70,6 +70,13 @@ class Notifier {
   // While failed over: does the provider answer at all again? A cheap request that pages
   // nobody. Providers without such a request return false (they recover on the next page).
   virtual bool Probe() { return false; }
+  // A dead-man's switch of the provider's own (Opsgenie's heartbeat): when HasHeartbeat, tocsin
+  // pings it on a timer, so that the provider pages someone when tocsin itself stops.
+  virtual bool HasHeartbeat() const { return false; }
+  // One ping; ok when the provider accepted it. Blocks like Deliver (runs on an Executor).
+  virtual DeliveryResult Heartbeat() {
+    return DeliveryResult::Permanent(0, "this provider has no heartbeat");
+  }
 };
 
 }  // namespace tocsin::notify

@@ -1,5 +1,6 @@
 #pragma once
 
+#include <map>
 #include <optional>
 #include <string>
 #include <utility>
@@ -35,25 +36,21 @@ struct NotifyConfig {
       {incident::Channel::kOpsgenie, incident::Channel::kPagerDuty}};
   Duration probe_interval = std::chrono::seconds(30);     // checks a failed-over provider
   Duration heartbeat_interval = std::chrono::minutes(1);  // Opsgenie heartbeat ping
-  RateLimit pagerduty{120, std::chrono::minutes(1)};
-  RateLimit opsgenie{300, std::chrono::minutes(1)};
-  RateLimit slack{1, std::chrono::seconds(1)};
-  RateLimit email{60, std::chrono::minutes(1)};
-  RateLimit webhook{600, std::chrono::minutes(1)};
+  // Overrides of `notify.rate_limits`; a provider not named here keeps its own default (see
+  // the provider registry).
+  std::map<incident::Channel, RateLimit> rate_limits;
   std::size_t max_in_flight = 8;  // concurrent deliveries over all providers
   // Delivered, failed and superseded rows are deleted this long after they were finished
   // (pending rows never are), so the outbox does not grow for ever.
   Duration retention = std::chrono::hours(24 * 30);
 
-  const RateLimit& LimitFor(incident::Channel c) const;
+  RateLimit LimitFor(incident::Channel c) const;
   std::optional<incident::Channel> FailoverFor(incident::Channel c) const;
 };
 
 // Validates `main.sections["notify"]` with strict keys and file:line:col diagnostics.
 // Returns the defaults when the section is absent.
 NotifyConfig ParseNotifyConfig(const config::Config& main, config::Diagnostics& diags);
-
-std::optional<incident::Channel> ParseChannel(std::string_view name);
 
 // The checks of `providers:` that belong to the providers (STYLE.md: each provider's folder
 // owns them), beyond what the config module already checks: mistakes that would make every

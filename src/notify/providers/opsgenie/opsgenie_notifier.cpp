@@ -144,7 +144,7 @@ bool OpsgenieNotifier::Probe() {
   // (404) proves the API answers just as well.
   HttpClientRequest req;
   req.method = "GET";
-  req.url = has_heartbeat()
+  req.url = HasHeartbeat()
                 ? config_.api_url + "/v2/heartbeats/" + UrlEncode(config_.heartbeat_name) + "/ping"
                 : config_.api_url + "/v2/alerts/requests/tocsin-probe";
   req.headers = {{"Authorization", "GenieKey " + config_.api_key}};

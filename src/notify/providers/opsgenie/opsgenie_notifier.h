@@ -29,8 +29,9 @@ class OpsgenieNotifier final : public Notifier {
   std::string RateKey(const OutboxItem& item) const override;
   bool Probe() override;
   // GET /v2/heartbeats/{name}/ping; ok when Opsgenie answered 2xx.
-  DeliveryResult Heartbeat();
-  bool has_heartbeat() const { return !config_.heartbeat_name.empty(); }
+  DeliveryResult Heartbeat() override;
+  // When providers.opsgenie.heartbeat_name is set.
+  bool HasHeartbeat() const override { return !config_.heartbeat_name.empty(); }
 
   // Method, path (with query) and body of the request for `item`, for tests.
   struct Call {

@@ -1,0 +1,136 @@
+// Outbox planning: which deliveries a PageRequest becomes, by what each provider is (the
+// provider registry), before anything is written.
+#include <fmt/format.h>
+
+#include "notify/outbox.h"
+#include "notify/provider_registry.h"
+
+namespace tocsin::notify {
+
+using incident::Channel;
+using incident::PageAction;
+using incident::PageRequest;
+using Delivery = ProviderSpec::Delivery;
+
+std::vector<OutboxItem> Outbox::Plan(const PageRequest& r, TimePoint now,
+                                     incident::PageReceipt* receipt) const {
+  std::vector<OutboxItem> items;
+  auto add = [&](Channel c, std::string kind, std::vector<std::string> people = {},
+                 std::string target = {}, std::string person = {}, std::string coalesce = {}) {
+    OutboxItem item;
+    item.channel = c;
+    item.original_channel = c;
+    // Acks and resolves follow the trigger to where it was delivered (after a fail-over).
+    if (auto it = routes_.find(r.incident_id); it != routes_.end()) {
+      if (auto jt = it->second.find(c); jt != it->second.end()) item.channel = jt->second;
+    }
+    item.kind = std::move(kind);
+    item.target = std::move(target);
+    item.person_id = std::move(person);
+    item.coalesce_key = std::move(coalesce);
+    item.created_at = now;
+    item.next_attempt_at = now;
+    item.request = r;
+    receipt->queued.push_back({c, item.kind, item.person_id, std::move(people)});
+    items.push_back(std::move(item));
+  };
+  auto used = [&](Channel c) {
+    auto it = routes_.find(r.incident_id);
+    return it != routes_.end() && it->second.count(c) > 0;
+  };
+  // Several updates of one incident message supersede each other while pending.
+  auto update_key = [&](Channel c) { return fmt::format("{}-update:{}", c.name(), r.incident_id); };
+  // The providers of one kind, in registry order: those configured now, or every one (a
+  // mirror goes where the trigger went even if that provider was removed since: it then
+  // fails loudly instead of being dropped without a word).
+  auto of_kind = [&](Delivery d, bool configured_only = true) {
+    std::vector<const ProviderSpec*> out;
+    for (const auto& p : Providers()) {
+      if (p.delivery == d && (!configured_only || notifiers_.Has(p.channel))) out.push_back(&p);
+    }
+    return out;
+  };
+  auto configured = [&](Delivery d) { return of_kind(d); };
+  // The provider the action came from already has it; a mirror would echo back.
+  auto came_from = [&](const ProviderSpec& p) { return !p.origin.empty() && p.origin == r.origin; };
+
+  switch (r.action) {
+    case PageAction::kTrigger: {
+      // The first channel of the step that is configured and can reach the person is theirs.
+      std::map<Channel, std::vector<const incident::PageTarget*>> reached;
+      for (const auto& t : r.targets) {
+        const ProviderSpec* chosen = nullptr;
+        std::string why;
+        for (Channel c : t.channels) {
+          const ProviderSpec* p = FindProvider(c);
+          if (!p || !notifiers_.Has(c)) {
+            why += fmt::format("{}{} is not configured", why.empty() ? "" : "; ", c.name());
+          } else if (!p->Reaches(t.person)) {
+            why += fmt::format("{}{}: the roster has no {} for {}", why.empty() ? "" : "; ",
+                               c.name(), p->identity_field, t.person.id);
+          } else {
+            chosen = p;
+            break;
+          }
+        }
+        if (!chosen) {
+          receipt->unroutable.push_back(
+              {t.person.id, t.role, why.empty() ? "the step names no channel" : why});
+          continue;
+        }
+        reached[chosen->channel].push_back(&t);
+      }
+      auto people = [&](Channel c) {
+        std::vector<std::string> ids;
+        for (const auto* t : reached[c]) ids.push_back(t->person.id);
+        return ids;
+      };
+      for (const auto* p : configured(Delivery::kAlert)) {
+        if (reached.count(p->channel)) add(p->channel, "page", people(p->channel));
+      }
+      for (const auto* p : configured(Delivery::kPerPerson)) {
+        for (const auto* t : reached[p->channel]) {
+          add(p->channel, "page", {t->person.id}, p->identity(t->person), t->person.id);
+        }
+      }
+      for (const auto* p : configured(Delivery::kIncidentMessage)) {
+        // The incident message (or, for later steps, the thread reply) mentions whoever it
+        // reaches; the update of the message reaches nobody by itself.
+        if (r.step == 0 && !used(p->channel)) {
+          add(p->channel, "post", people(p->channel));
+        } else {
+          add(p->channel, "update", {}, {}, {}, update_key(p->channel));
+          add(p->channel, "thread", people(p->channel));
+        }
+      }
+      break;
+    }
+    case PageAction::kAcknowledge:
+    case PageAction::kResolve:
+      for (const auto* p : of_kind(Delivery::kAlert, false)) {
+        if (used(p->channel) && !came_from(*p)) add(p->channel, "page");
+      }
+      for (const auto* p : configured(Delivery::kIncidentMessage)) {
+        add(p->channel, "update", {}, {}, {}, update_key(p->channel));
+        add(p->channel, "thread");
+      }
+      break;
+    case PageAction::kUpdate:
+      for (const auto* p : configured(Delivery::kIncidentMessage)) {
+        add(p->channel, "update", {}, {}, {}, update_key(p->channel));
+      }
+      break;
+    case PageAction::kNote:
+      for (const auto& p : Providers()) {
+        if (p.takes_notes && used(p.channel) && !came_from(p)) add(p.channel, "page");
+      }
+      for (const auto* p : configured(Delivery::kIncidentMessage)) add(p->channel, "thread");
+      break;
+    case PageAction::kReminder:
+      for (const auto* p : configured(Delivery::kIncidentMessage)) add(p->channel, "thread");
+      break;
+  }
+  return items;
+}
+
+}  // namespace tocsin::notify
