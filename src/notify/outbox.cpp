@@ -209,7 +209,10 @@ std::vector<OutboxItem> Outbox::Plan(const PageRequest& r, TimePoint now,
       // The first channel of the step that is configured and can reach the person is theirs.
       std::map<Channel, std::vector<std::string>> reached;
       std::vector<const incident::PageTarget*> by_email;
-      for (const auto& t : r.targets) {
+      // The same request with each target's fate, for the Slack message and thread.
+      PageRequest told = r;
+      for (std::size_t i = 0; i < r.targets.size(); ++i) {
+        const auto& t = r.targets[i];
         std::optional<Channel> chosen;
         std::string why;
         for (Channel c : t.channels) {
@@ -224,6 +227,8 @@ std::vector<OutboxItem> Outbox::Plan(const PageRequest& r, TimePoint now,
             break;
           }
         }
+        told.targets[i].paged_via = chosen;
+        told.targets[i].unroutable = !chosen;
         if (!chosen) {
           receipt->unroutable.push_back(
               {t.person.id, t.role, why.empty() ? "the step names no channel" : why});
@@ -245,12 +250,14 @@ std::vector<OutboxItem> Outbox::Plan(const PageRequest& r, TimePoint now,
         // The incident message (or, for later steps, the thread reply) mentions whoever Slack
         // reaches; the update of the message reaches nobody by itself.
         std::vector<std::string> mentioned = reached[Channel::kSlack];
+        std::size_t first = items.size();
         if (r.step == 0 && !used(Channel::kSlack)) {
           add(Channel::kSlack, "post", mentioned);
         } else {
           add(Channel::kSlack, "update", {}, {}, {}, update_key);
           add(Channel::kSlack, "thread", mentioned);
         }
+        for (std::size_t i = first; i < items.size(); ++i) items[i].request.targets = told.targets;
       }
       break;
     }

@@ -2,6 +2,8 @@
 
 #include <nlohmann/json.hpp>
 
+#include "tocsin/incident/escalation_policy.h"
+
 namespace tocsin::notify {
 
 using incident::PageRequest;
@@ -94,8 +96,10 @@ std::string ToPageJson(const PageRequest& r) {
   for (const auto& t : r.targets) {
     json channels = json::array();
     for (auto c : t.channels) channels.push_back(static_cast<int>(c));
-    targets.push_back(
-        {{"person", PersonToJson(t.person)}, {"role", t.role}, {"channels", channels}});
+    json target = {{"person", PersonToJson(t.person)}, {"role", t.role}, {"channels", channels}};
+    if (t.paged_via) target["paged_via"] = std::string(incident::ChannelName(*t.paged_via));
+    if (t.unroutable) target["unroutable"] = true;
+    targets.push_back(std::move(target));
   }
   json alerts = json::array();
   for (const auto& a : r.alerts) alerts.push_back(AlertToJson(a));
@@ -140,6 +144,10 @@ Result<PageRequest> FromPageJson(const std::string& text) {
       for (const auto& c : t.at("channels")) {
         target.channels.push_back(static_cast<incident::Channel>(c.get<int>()));
       }
+      if (t.contains("paged_via")) {
+        target.paged_via = incident::ParseChannel(t.at("paged_via").get<std::string>());
+      }
+      target.unroutable = t.value("unroutable", false);
       r.targets.push_back(std::move(target));
     }
     for (const auto& a : j.at("alerts")) r.alerts.push_back(AlertFromJson(a));
