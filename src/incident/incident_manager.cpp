@@ -803,7 +803,7 @@ Result<void> IncidentManager::PageNextStep(Live& live, TimePoint now,
   if (requested) {
     events.push_back(Event(
         now, "escalated", requested_by,
-        fmt::format("escalated by {}{}: step {} of policy {} paged now", requested_by, Via(origin),
+        fmt::format("escalated by {}{}: step {} of policy {} is due now", requested_by, Via(origin),
                     index + 1, policy.name),
         json{{"step", index},
              {"requested", true},
@@ -836,12 +836,12 @@ Result<void> IncidentManager::PageNextStep(Live& live, TimePoint now,
                {"targets", targets_json},
                {"channels", ChannelNames(step.channels)},
                {"due_at", FormatRfc3339(due)}};
-  events.push_back(targets.empty()
-                       ? Event(now, std::string(kEventNotPaged), kSystemActor,
-                               fmt::format("not paged: nobody to page for step {}", index + 1),
-                               decided.dump())
-                       : Event(now, std::string(kEventPageDecided), kSystemActor,
-                               fmt::format("step {}: paging {}", index + 1, who), decided.dump()));
+  events.push_back(
+      targets.empty()
+          ? Event(now, std::string(kEventNotPaged), kSystemActor,
+                  fmt::format("not paged: nobody to page for step {}", index + 1), decided.dump())
+          : Event(now, std::string(kEventPageDecided), kSystemActor,
+                  fmt::format("step {} calls for {}", index + 1, who), decided.dump()));
   // Advance the ladder (an exhausted one stays exhausted).
   if (exhausted) {
     next.next_step_at = {};

@@ -195,8 +195,10 @@ json PageRequestToJson(const PageRequest& r) {
   for (const auto& t : r.targets) {
     json channels = json::array();
     for (auto c : t.channels) channels.push_back(c.name());
-    targets.push_back(
-        {{"person", PersonToJson(t.person)}, {"role", t.role}, {"channels", channels}});
+    json target = {{"person", PersonToJson(t.person)}, {"role", t.role}, {"channels", channels}};
+    if (t.paged_via) target["paged_via"] = t.paged_via->name();
+    if (t.unroutable) target["unroutable"] = true;
+    targets.push_back(std::move(target));
   }
   json alerts = json::array();
   for (const auto& a : r.alerts) alerts.push_back(AlertToJson(a));
@@ -252,6 +254,9 @@ Result<PageRequest> PageRequestFromJson(const json& j) {
                                       ? Channel::Named(ByPosition(kV1Channels, c, "channels"))
                                       : Channel::Named(c.get<std::string>()));
       }
+      if (t.contains("paged_via"))
+        target.paged_via = Channel::Named(t.at("paged_via").get<std::string>());
+      target.unroutable = t.value("unroutable", false);
       r.targets.push_back(std::move(target));
     }
     for (const auto& a : j.value("alerts", json::array())) {

@@ -58,7 +58,10 @@ std::vector<OutboxItem> Outbox::Plan(const PageRequest& r, TimePoint now,
     case PageAction::kTrigger: {
       // The first channel of the step that is configured and can reach the person is theirs.
       std::map<Channel, std::vector<const incident::PageTarget*>> reached;
-      for (const auto& t : r.targets) {
+      // The same request with each target's fate, for the incident message and thread.
+      PageRequest told = r;
+      for (std::size_t i = 0; i < r.targets.size(); ++i) {
+        const auto& t = r.targets[i];
         const ProviderSpec* chosen = nullptr;
         std::string why;
         for (Channel c : t.channels) {
@@ -73,6 +76,8 @@ std::vector<OutboxItem> Outbox::Plan(const PageRequest& r, TimePoint now,
             break;
           }
         }
+        if (chosen) told.targets[i].paged_via = chosen->channel;
+        told.targets[i].unroutable = chosen == nullptr;
         if (!chosen) {
           receipt->unroutable.push_back(
               {t.person.id, t.role, why.empty() ? "the step names no channel" : why});
@@ -96,12 +101,14 @@ std::vector<OutboxItem> Outbox::Plan(const PageRequest& r, TimePoint now,
       for (const auto* p : configured(Delivery::kIncidentMessage)) {
         // The incident message (or, for later steps, the thread reply) mentions whoever it
         // reaches; the update of the message reaches nobody by itself.
+        std::size_t first = items.size();
         if (r.step == 0 && !used(p->channel)) {
           add(p->channel, "post", people(p->channel));
         } else {
           add(p->channel, "update", {}, {}, {}, update_key(p->channel));
           add(p->channel, "thread", people(p->channel));
         }
+        for (std::size_t i = first; i < items.size(); ++i) items[i].request.targets = told.targets;
       }
       break;
     }

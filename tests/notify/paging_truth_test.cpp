@@ -230,6 +230,41 @@ TEST_F(PagingTruth, PersonNoProviderReachesIsNotPagedAndSaysSo) {
   EXPECT_TRUE(listed) << deliveries.dump();
 }
 
+// The Slack thread reply for a step whose person no configured provider can reach said
+// "Step 2: paging ghost (comms)". Every Slack and timeline sentence about a step now says what
+// became of each person: paged through which channel, or not paged.
+TEST_F(PagingTruth, SlackThreadSaysNotPagedForAPersonNoChannelReaches) {
+  manager_->OnGroupFlush(Group(), scheduler_.clock().Now());
+  scheduler_.AdvanceTo(testing::T0() + minutes(6));
+  std::vector<std::string> messages;
+  std::vector<std::string> thread;
+  for (const auto& r : sim_.Requests("/api/chat.postMessage")) {
+    json body = json::parse(r["body"].get<std::string>());
+    (body.contains("thread_ts") ? thread : messages).push_back(body.dump());
+    if (body.contains("thread_ts")) thread.back() = body["text"];
+  }
+  ASSERT_EQ(messages.size(), 1u);
+  EXPECT_NE(messages[0].find("Paging <@U1> (l1) via pagerduty"), std::string::npos) << messages[0];
+  ASSERT_EQ(thread.size(), 1u);
+  EXPECT_EQ(thread[0], "Step 2: not paged: no channel reaches No Identities (comms)");
+  // The update of the incident message for step 2 says the same.
+  bool updated = false;
+  for (const auto& r : sim_.Requests("/api/chat.update")) {
+    std::string body = r["body"];
+    if (body.find("No Identities") == std::string::npos) continue;
+    updated = true;
+    EXPECT_NE(body.find("Not paged: no channel reaches No Identities (comms)"), std::string::npos)
+        << body;
+  }
+  EXPECT_TRUE(updated);
+  // Nothing in the timeline says ghost was paged.
+  for (const auto& e : Timeline()) {
+    if (e.text.find("ghost") == std::string::npos) continue;
+    EXPECT_EQ(e.text.find("paging"), std::string::npos) << e.text;
+    EXPECT_EQ(e.text.find("paged now"), std::string::npos) << e.text;
+  }
+}
+
 // Retry timers of the outbox outlived it and fired into freed memory.
 TEST_F(PagingTruth, OutboxDestroyedWithARetryPendingLeavesNothingToFire) {
   sim_.Fault({{"path", "/v2/enqueue"}, {"status", 503}, {"count", -1}});

@@ -1,6 +1,7 @@
 #pragma once
 
 #include <compare>
+#include <optional>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -65,6 +66,12 @@ struct PageTarget {
   oncall::Person person;
   std::string role;  // "l1", "l2-payments", "comms", "duty-manager", "shadow", ...
   std::vector<Channel> channels;
+  // What the outbox made of this target, filled in the copies of a trigger it queues for
+  // Slack so that the incident message and its thread say what happened rather than what was
+  // meant: the channel that pages them, or `unroutable` when no configured channel of the
+  // step reaches them. Both unset anywhere else (and in rows queued before they existed).
+  std::optional<Channel> paged_via = std::nullopt;
+  bool unroutable = false;
   friend bool operator==(const PageTarget&, const PageTarget&) = default;
 };
 

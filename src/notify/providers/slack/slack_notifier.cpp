@@ -1,6 +1,7 @@
 #include "notify/providers/slack/slack_notifier.h"
 
 #include <fmt/format.h>
+#include <fmt/ranges.h>
 #include <spdlog/spdlog.h>
 
 #include "notify/provider_common.h"
@@ -34,6 +35,38 @@ std::string StateIcon(const PageRequest& r) {
   if (r.state == "resolved") return "✅";
   if (r.state == "acknowledged") return "\U0001F440";  // eyes: someone is on it
   return "\U0001F6A8";                                 // rotating light
+}
+
+// How a target is named in Slack: a mention when the roster has their Slack user (it notifies
+// them), else their name.
+std::string SlackName(const incident::PageTarget& t) {
+  if (!t.person.slack_user_id.empty()) return "<@" + t.person.slack_user_id + ">";
+  return t.person.name.empty() ? t.person.id : t.person.name;
+}
+
+// What happened to each target of a step, as the outbox decided it: "paging A (l1) via
+// pagerduty", "not paged: no channel reaches B (comms)". A request queued before the outbox
+// recorded that (no paged_via, not unroutable) can only say "paging A (l1)", as it always did.
+std::string StepSentence(const std::vector<incident::PageTarget>& targets) {
+  std::vector<std::string> paging;
+  std::vector<std::string> not_paged;
+  for (const auto& t : targets) {
+    std::string who = fmt::format("{} ({})", SlackName(t), t.role);
+    if (t.unroutable) {
+      not_paged.push_back(who);
+    } else if (t.paged_via) {
+      paging.push_back(fmt::format("{} via {}", who, incident::ChannelName(*t.paged_via)));
+    } else {
+      paging.push_back(who);
+    }
+  }
+  std::string out;
+  if (!paging.empty()) out = "paging " + fmt::format("{}", fmt::join(paging, ", "));
+  if (!not_paged.empty()) {
+    out += fmt::format("{}not paged: no channel reaches {}", out.empty() ? "" : "; ",
+                       fmt::join(not_paged, ", "));
+  }
+  return out;
 }
 
 // Slack's `ok:false` errors that are worth retrying; the rest mean the request is wrong.
@@ -98,17 +131,10 @@ json SlackNotifier::BuildBlocks(const PageRequest& r) const {
     for (const auto& c : t.causes) causes += "\n• " + c;
     blocks.push_back({{"type", "section"}, {"text", Mrkdwn(causes, kSectionMax)}});
   }
-  std::string paging;
-  for (const auto& target : r.targets) {
-    if (!paging.empty()) paging += ", ";
-    paging += target.person.slack_user_id.empty()
-                  ? fmt::format("{} ({})",
-                                target.person.name.empty() ? target.person.id : target.person.name,
-                                target.role)
-                  : fmt::format("<@{}> ({})", target.person.slack_user_id, target.role);
-  }
+  std::string paging = StepSentence(r.targets);
   if (!paging.empty() || !r.actor.empty()) {
-    std::string ctx = paging.empty() ? "" : "Paging " + paging;
+    std::string ctx = paging;
+    if (!ctx.empty()) ctx[0] = static_cast<char>(std::toupper(static_cast<unsigned char>(ctx[0])));
     if (!r.actor.empty()) ctx += (ctx.empty() ? "" : " · ") + r.state + " by " + r.actor;
     blocks.push_back({{"type", "context"}, {"elements", json::array({Mrkdwn(ctx, kFieldMax)})}});
   }
@@ -260,13 +286,8 @@ DeliveryResult SlackNotifier::Deliver(const OutboxItem& item) {
   std::string text;
   switch (r.action) {
     case PageAction::kTrigger: {
-      std::string who;
-      for (const auto& t : r.targets) {
-        if (!who.empty()) who += ", ";
-        who += t.person.slack_user_id.empty() ? t.person.id : "<@" + t.person.slack_user_id + ">";
-        who += " (" + t.role + ")";
-      }
-      text = fmt::format("Step {}: paging {}", r.step + 1, who.empty() ? "nobody new" : who);
+      std::string what = StepSentence(r.targets);
+      text = fmt::format("Step {}: {}", r.step + 1, what.empty() ? "paging nobody new" : what);
       break;
     }
     case PageAction::kAcknowledge:
