@@ -11,6 +11,7 @@
 #include <spdlog/spdlog.h>
 #include <nlohmann/json.hpp>
 
+#include "tocsin/common/crypto.h"
 #include "tocsin/common/http_client.h"
 #include "tocsin/http/inbound.h"
 #include "tocsin/http/signatures.h"
