@@ -2,6 +2,8 @@
 
 #include <nlohmann/json.hpp>
 
+#include "tocsin/common/json_fields.h"
+
 namespace tocsin::notify {
 
 using incident::PageRequest;
@@ -18,11 +20,9 @@ std::optional<double> ReadOptional(const json& j, const char* key) {
 }
 
 json AlertToJson(const Alert& a) {
-  json labels = json::object();
-  for (const auto& l : a.labels) labels[l.name] = l.value;
   json links = json::array();
   for (const auto& l : a.links) links.push_back({{"href", l.href}, {"text", l.text}});
-  return {{"labels", labels},
+  return {{"labels", LabelsToJson(a.labels)},
           {"annotations", a.annotations},
           {"state", static_cast<int>(a.state)},
           {"starts_at", ToUnixMillis(a.starts_at)},
