@@ -2,7 +2,9 @@
 
 #include <nlohmann/json.hpp>
 
+#include "tocsin/common/crypto.h"
 #include "tocsin/common/json.h"
+#include "tocsin/common/json_fields.h"
 #include "tocsin/http/http_types.h"
 #include "tocsin/http/signatures.h"
 
@@ -10,22 +12,6 @@ namespace tocsin::http {
 
 namespace {
 using nlohmann::json;
-
-std::string Str(const json& j, const char* key) {
-  if (!j.is_object()) return {};
-  auto it = j.find(key);
-  if (it == j.end() || !it->is_string()) return {};
-  return it->get<std::string>();
-}
-
-// The member `key` of `j`, or null when `j` is not an object or has no such member. Never use
-// const operator[] on untrusted JSON: for a missing key it is undefined behaviour.
-const json& Child(const json& j, const char* key) {
-  static const json kNull;
-  if (!j.is_object()) return kNull;
-  auto it = j.find(key);
-  return it == j.end() ? kNull : *it;
-}
 
 std::string Field(const std::vector<std::pair<std::string, std::string>>& form,
                   std::string_view name) {
@@ -53,29 +39,29 @@ Result<SlackAction> ParseSlackInteraction(std::string_view form_body) {
   if (payload.empty()) return Fail(Error::Invalid("missing form field \"payload\""));
   auto j = ParseJson(payload, "payload");
   if (!j) return Fail(j.error());
-  if (Str(*j, "type") != "block_actions") {
-    return Fail(Error::Invalid("unsupported interaction type \"" + Str(*j, "type") + "\""));
+  if (JsonString(*j, "type") != "block_actions") {
+    return Fail(Error::Invalid("unsupported interaction type \"" + JsonString(*j, "type") + "\""));
   }
   SlackAction a;
-  const json& user = Child(*j, "user");
-  a.user_id = Str(user, "id");
-  a.user_name = Str(user, "username");
-  if (a.user_name.empty()) a.user_name = Str(user, "name");
-  a.team_id = Str(Child(*j, "team"), "id");
-  if (a.team_id.empty()) a.team_id = Str(user, "team_id");
-  a.channel_id = Str(Child(*j, "channel"), "id");
-  const json& container = Child(*j, "container");
-  a.message_ts = Str(container, "message_ts");
-  if (a.channel_id.empty()) a.channel_id = Str(container, "channel_id");
-  a.response_url = Str(*j, "response_url");
-  a.trigger_id = Str(*j, "trigger_id");
-  const json& actions = Child(*j, "actions");
+  const json& user = JsonMember(*j, "user");
+  a.user_id = JsonString(user, "id");
+  a.user_name = JsonString(user, "username");
+  if (a.user_name.empty()) a.user_name = JsonString(user, "name");
+  a.team_id = JsonString(JsonMember(*j, "team"), "id");
+  if (a.team_id.empty()) a.team_id = JsonString(user, "team_id");
+  a.channel_id = JsonString(JsonMember(*j, "channel"), "id");
+  const json& container = JsonMember(*j, "container");
+  a.message_ts = JsonString(container, "message_ts");
+  if (a.channel_id.empty()) a.channel_id = JsonString(container, "channel_id");
+  a.response_url = JsonString(*j, "response_url");
+  a.trigger_id = JsonString(*j, "trigger_id");
+  const json& actions = JsonMember(*j, "actions");
   if (!actions.is_array() || actions.size() != 1 || !actions[0].is_object()) {
     return Fail(Error::Invalid("expected exactly one action"));
   }
-  a.action_id = Str(actions[0], "action_id");
-  a.value = Str(actions[0], "value");
-  a.action_ts = Str(actions[0], "action_ts");
+  a.action_id = JsonString(actions[0], "action_id");
+  a.value = JsonString(actions[0], "value");
+  a.action_ts = JsonString(actions[0], "action_ts");
   if (a.user_id.empty()) return Fail(Error::Invalid("payload has no user.id"));
   if (a.action_id.empty()) return Fail(Error::Invalid("action has no action_id"));
   return a;
@@ -109,15 +95,15 @@ Result<SlashCommand> ParseSlashCommand(std::string_view form_body) {
 Result<ProviderIncidentEvent> ParsePagerDutyWebhook(std::string_view body) {
   auto j = ParseJson(body, "webhook body");
   if (!j) return Fail(j.error());
-  const json& event = Child(*j, "event");
+  const json& event = JsonMember(*j, "event");
   if (!event.is_object()) return Fail(Error::Invalid("missing \"event\" object"));
   ProviderIncidentEvent e;
   e.provider = "pagerduty";
-  e.raw_type = Str(event, "event_type");
+  e.raw_type = JsonString(event, "event_type");
   if (e.raw_type.empty()) return Fail(Error::Invalid("missing event.event_type"));
   // Only the body is signed: a replayed body under a new X-Webhook-Id header is the same
   // delivery. A body without an event id (PagerDuty always sends one) is keyed by its bytes.
-  e.delivery_id = Str(event, "id");
+  e.delivery_id = JsonString(event, "id");
   if (e.delivery_id.empty()) e.delivery_id = BodyKey(body);
   static const std::pair<const char*, const char*> kActions[] = {
       {"incident.acknowledged", "acknowledge"},
@@ -129,13 +115,13 @@ Result<ProviderIncidentEvent> ParsePagerDutyWebhook(std::string_view body) {
   for (const auto& [type, action] : kActions) {
     if (e.raw_type == type) e.action = action;
   }
-  const json& data = Child(event, "data");
-  e.incident_key = Str(data, "incident_key");
+  const json& data = JsonMember(event, "data");
+  e.incident_key = JsonString(data, "incident_key");
   const json& agent =
-      Child(event, "agent");  // null when PagerDuty itself acted (e.g. auto-resolve)
-  e.actor = Str(agent, "summary");
-  if (e.actor.empty()) e.actor = Str(agent, "id");
-  if (e.action == "note") e.note = Str(data, "content");
+      JsonMember(event, "agent");  // null when PagerDuty itself acted (e.g. auto-resolve)
+  e.actor = JsonString(agent, "summary");
+  if (e.actor.empty()) e.actor = JsonString(agent, "id");
+  if (e.action == "note") e.note = JsonString(data, "content");
   return e;
 }
 
@@ -144,7 +130,7 @@ Result<ProviderIncidentEvent> ParseOpsgenieWebhook(std::string_view body) {
   if (!j) return Fail(j.error());
   ProviderIncidentEvent e;
   e.provider = "opsgenie";
-  e.raw_type = Str(*j, "action");
+  e.raw_type = JsonString(*j, "action");
   if (e.raw_type.empty()) return Fail(Error::Invalid("missing \"action\""));
   static const std::pair<const char*, const char*> kActions[] = {{"Acknowledge", "acknowledge"},
                                                                  {"Close", "resolve"},
@@ -154,15 +140,15 @@ Result<ProviderIncidentEvent> ParseOpsgenieWebhook(std::string_view body) {
   for (const auto& [type, action] : kActions) {
     if (e.raw_type == type) e.action = action;
   }
-  const json& alert = Child(*j, "alert");
+  const json& alert = JsonMember(*j, "alert");
   if (!alert.is_object()) return Fail(Error::Invalid("missing \"alert\" object"));
-  e.incident_key = Str(alert, "alias");
-  e.actor = Str(alert, "username");
-  e.note = Str(alert, "note");
+  e.incident_key = JsonString(alert, "alias");
+  e.actor = JsonString(alert, "username");
+  e.note = JsonString(alert, "note");
   // Opsgenie sends no delivery id; the alert id plus action and update time identifies one.
   // Without them, the body's bytes do.
-  const json& at = Child(alert, "updatedAt");
-  const std::string alert_id = Str(alert, "alertId");
+  const json& at = JsonMember(alert, "updatedAt");
+  const std::string alert_id = JsonString(alert, "alertId");
   e.delivery_id = !alert_id.empty() && at.is_number_integer()
                       ? alert_id + "/" + e.raw_type + "/" + std::to_string(at.get<long long>())
                       : BodyKey(body);

@@ -12,6 +12,7 @@
 #include <nlohmann/json.hpp>
 
 #include "tocsin/api/inbound.h"
+#include "tocsin/common/crypto.h"
 #include "tocsin/common/http_client.h"
 #include "tocsin/http/signatures.h"
 

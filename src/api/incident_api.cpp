@@ -5,6 +5,7 @@
 
 #include "tocsin/common/duration.h"
 #include "tocsin/common/json.h"
+#include "tocsin/common/json_fields.h"
 #include "tocsin/incident/incident_json.h"
 
 namespace tocsin::incident {
@@ -49,11 +50,6 @@ Result<json> ParseBody(const http::Request& r) {
   return j;
 }
 
-std::string StringField(const json& j, const char* key) {
-  auto it = j.find(key);
-  return it != j.end() && it->is_string() ? it->get<std::string>() : std::string();
-}
-
 json IncidentSummary(const Incident& i) {
   return {{"id", i.id},
           {"sev", SevName(i.sev)},
@@ -72,9 +68,9 @@ json IncidentSummary(const Incident& i) {
 // quick manual incident, {"actor", "title", "labels": {...}, "severity": "critical"}.
 Result<dispatch::AlertGroup> GroupFromJson(const json& j, TimePoint now) {
   dispatch::AlertGroup g;
-  g.key = StringField(j, "key");
+  g.key = JsonString(j, "key");
   g.receiver.name = "api";
-  g.receiver.escalation_policy = StringField(j, "policy");
+  g.receiver.escalation_policy = JsonString(j, "policy");
   if (g.receiver.escalation_policy.empty()) g.receiver.escalation_policy = "default";
   g.flushed_at = now;
   if (auto it = j.find("alerts"); it != j.end()) {
@@ -88,7 +84,7 @@ Result<dispatch::AlertGroup> GroupFromJson(const json& j, TimePoint now) {
       g.alerts.push_back(*alert);
     }
   } else {
-    std::string title = StringField(j, "title");
+    std::string title = JsonString(j, "title");
     if (title.empty()) return Fail(Error::Invalid("give `alerts`, or at least a `title`"));
     json alert = {{"labels", j.value("labels", json::object())},
                   {"annotations", {{"summary", title}}},
@@ -102,7 +98,7 @@ Result<dispatch::AlertGroup> GroupFromJson(const json& j, TimePoint now) {
   if (g.key.empty()) {
     g.key = "api/" + g.alerts[0].fingerprint().ToString() + "/" + std::to_string(ToUnixMillis(now));
   }
-  if (auto title = StringField(j, "title"); !title.empty()) {
+  if (auto title = JsonString(j, "title"); !title.empty()) {
     for (auto& a : g.alerts) {
       if (a.Annotation("summary").empty()) a.annotations["summary"] = title;
     }
@@ -156,7 +152,7 @@ void RegisterIncidentApi(http::Router& router, IncidentManager& manager, const C
                  [m, c, resolve_actor](const http::Request& r) {
                    auto body = ParseBody(r);
                    if (!body) return ErrorResponse(body.error());
-                   std::string actor = resolve_actor(r, StringField(*body, "actor"));
+                   std::string actor = resolve_actor(r, JsonString(*body, "actor"));
                    if (actor.empty())
                      return ErrorResponse(Error::Invalid("say who you are: `actor`"));
                    TimePoint now = c->Now();
@@ -182,7 +178,7 @@ void RegisterIncidentApi(http::Router& router, IncidentManager& manager, const C
     return [m, c, resolve_actor, what](const http::Request& r) {
       auto body = ParseBody(r);
       if (!body) return ErrorResponse(body.error());
-      std::string actor = resolve_actor(r, StringField(*body, "actor"));
+      std::string actor = resolve_actor(r, JsonString(*body, "actor"));
       if (actor.empty()) return ErrorResponse(Error::Invalid("say who you are: `actor`"));
       auto id = r.PathParam("id");
       TimePoint now = c->Now();
@@ -190,7 +186,7 @@ void RegisterIncidentApi(http::Router& router, IncidentManager& manager, const C
           what == "ack"        ? m->Acknowledge(id, actor, now, kOriginApi)
           : what == "resolve"  ? m->Resolve(id, actor, now, kOriginApi)
           : what == "escalate" ? m->EscalateNow(id, actor, now, kOriginApi)
-                               : m->AddNote(id, actor, StringField(*body, "text"), now, kOriginApi);
+                               : m->AddNote(id, actor, JsonString(*body, "text"), now, kOriginApi);
       if (!inc) return ErrorResponse(inc.error());
       return JsonResponse(200, json{{"incident", IncidentToJson(*inc)}});
     };

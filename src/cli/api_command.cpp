@@ -3,6 +3,7 @@
 #include <iostream>
 
 #include "commands.h"
+#include "tocsin/common/crypto.h"
 #include "tocsin/http/signatures.h"
 
 namespace tocsin::cli {
@@ -25,7 +26,7 @@ void AddApiCommand(CLI::App& parent, int& exit_code) {
       exit_code = kExitUsage;
       return;
     }
-    fmt::print("{}\n", http::Sha256Hex(token));
+    fmt::print("{}\n", Sha256Hex(token));
     exit_code = kExitOk;
   });
 }

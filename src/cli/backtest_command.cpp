@@ -6,6 +6,7 @@
 #include "commands.h"
 #include "tocsin/common/duration.h"
 #include "tocsin/common/http_client.h"
+#include "tocsin/common/json_fields.h"
 #include "tocsin/rules/backtest.h"
 #include "tocsin/rules/rule_loader.h"
 #include "tocsin/source/prometheus_client.h"
@@ -101,13 +102,11 @@ void AddBacktestCommand(CLI::App& parent, int& exit_code) {
       nlohmann::json j;
       j["transitions"] = nlohmann::json::array();
       for (const auto& t : report->transitions) {
-        nlohmann::json labels = nlohmann::json::object();
-        for (const auto& l : t.alert.labels) labels[l.name] = l.value;
         j["transitions"].push_back({{"time", FormatRfc3339(t.at)},
                                     {"from", AlertStateName(t.from)},
                                     {"to", AlertStateName(t.to)},
                                     {"severity", SeverityName(t.alert.severity)},
-                                    {"labels", labels}});
+                                    {"labels", LabelsToJson(t.alert.labels)}});
       }
       j["evaluations"] = report->evaluations;
       j["range_queries"] = report->range_queries;

@@ -10,6 +10,7 @@
 
 #include "commands.h"
 #include "tocsin/common/http_client.h"
+#include "tocsin/common/json_fields.h"
 #include "tocsin/config/config.h"
 
 namespace tocsin::cli {
@@ -130,13 +131,10 @@ std::optional<json> Call(const IncidentsOptions& o, const std::string& method,
   return j;
 }
 
-std::string Get(const json& j, const char* k) {
-  return j.contains(k) && j[k].is_string() ? j[k].get<std::string>() : "";
-}
-
 void PrintIncidentLine(const json& i) {
-  fmt::print("{:<9} {:<6} {:<13} {:<10} {:<25} {}\n", Get(i, "id"), Get(i, "sev"), Get(i, "state"),
-             Get(i, "commander"), Get(i, "opened_at"), Get(i, "title"));
+  fmt::print("{:<9} {:<6} {:<13} {:<10} {:<25} {}\n", JsonString(i, "id"), JsonString(i, "sev"),
+             JsonString(i, "state"), JsonString(i, "commander"), JsonString(i, "opened_at"),
+             JsonString(i, "title"));
 }
 
 }  // namespace
@@ -182,12 +180,13 @@ void AddIncidentsCommand(CLI::App& parent, int& exit_code) {
       fmt::print("{}\n", j->dump(2));
     } else {
       const auto& i = (*j)["incident"];
-      fmt::print("{} {} {}: {}\ncommander: {}  policy: {}  opened: {}\n", Get(i, "id"),
-                 Get(i, "sev"), Get(i, "state"), Get(i, "title"), Get(i, "commander"),
-                 Get(i, "policy"), Get(i, "opened_at"));
+      fmt::print("{} {} {}: {}\ncommander: {}  policy: {}  opened: {}\n", JsonString(i, "id"),
+                 JsonString(i, "sev"), JsonString(i, "state"), JsonString(i, "title"),
+                 JsonString(i, "commander"), JsonString(i, "policy"), JsonString(i, "opened_at"));
       for (const auto& e : (*j)["timeline"]) {
-        fmt::print("  {:>3} {:<25} {:<15} {:<10} {}\n", e["seq"].get<long long>(), Get(e, "at"),
-                   Get(e, "kind"), Get(e, "actor"), Get(e, "text"));
+        fmt::print("  {:>3} {:<25} {:<15} {:<10} {}\n", e["seq"].get<long long>(),
+                   JsonString(e, "at"), JsonString(e, "kind"), JsonString(e, "actor"),
+                   JsonString(e, "text"));
       }
     }
     exit_code = kExitOk;
@@ -228,7 +227,7 @@ void AddIncidentsCommand(CLI::App& parent, int& exit_code) {
     if (o->output == "json") {
       fmt::print("{}\n", j->dump(2));
     } else {
-      fmt::print("{}: {}: {}\n", *id, ok ? "ok" : "TAMPERED", Get(*j, "message"));
+      fmt::print("{}: {}: {}\n", *id, ok ? "ok" : "TAMPERED", JsonString(*j, "message"));
     }
     exit_code = ok ? kExitOk : kExitFindings;
   });

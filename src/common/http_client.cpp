@@ -1,6 +1,10 @@
 #include "tocsin/common/http_client.h"
 
 #include <curl/curl.h>
+#include <boost/url/encode.hpp>
+#include <boost/url/parse.hpp>
+#include <boost/url/rfc/unreserved_chars.hpp>
+#include <boost/url/url.hpp>
 
 #include <algorithm>
 #include <cctype>
@@ -45,20 +49,14 @@ std::size_t WriteHeader(char* ptr, std::size_t size, std::size_t nmemb, void* us
   return size * nmemb;
 }
 
-// scheme://host[:port]/path without userinfo or query, for error messages.
+// scheme://host[:port]/path without userinfo, query or fragment, for error messages. A URL
+// that does not parse is not shown at all: it could hold anything, a secret included.
 std::string SafeUrl(const std::string& url) {
-  std::string out = url;
-  auto q = out.find_first_of("?#");
-  if (q != std::string::npos) out.resize(q);
-  auto scheme = out.find("://");
-  if (scheme != std::string::npos) {
-    auto at = out.find('@', scheme + 3);
-    auto slash = out.find('/', scheme + 3);
-    if (at != std::string::npos && (slash == std::string::npos || at < slash)) {
-      out.erase(scheme + 3, at - scheme - 2);
-    }
-  }
-  return log::Redact(out);
+  auto parsed = boost::urls::parse_uri(url);
+  if (!parsed) return "(unparseable URL)";
+  boost::urls::url safe = *parsed;
+  safe.remove_userinfo().remove_query().remove_fragment();
+  return log::Redact(std::string(safe.buffer()));
 }
 
 }  // namespace
@@ -131,19 +129,7 @@ Result<HttpClientResponse> CurlHttpClient::Send(const HttpClientRequest& request
 }
 
 std::string UrlEncode(std::string_view s) {
-  static constexpr char kHex[] = "0123456789ABCDEF";
-  std::string out;
-  out.reserve(s.size());
-  for (unsigned char c : s) {
-    if (std::isalnum(c) || c == '-' || c == '_' || c == '.' || c == '~') {
-      out += static_cast<char>(c);
-    } else {
-      out += '%';
-      out += kHex[c >> 4];
-      out += kHex[c & 15];
-    }
-  }
-  return out;
+  return boost::urls::encode(s, boost::urls::unreserved_chars);
 }
 
 std::string FormEncode(const std::vector<std::pair<std::string, std::string>>& fields) {

@@ -2,31 +2,11 @@
 
 #include <cstdint>
 
+#include <date/date.h>
+
 namespace tocsin::dispatch {
 
 namespace {
-
-// Days since 1970-01-01 of a proleptic Gregorian date (Howard Hinnant's days_from_civil).
-std::int64_t DaysFromCivil(std::int64_t y, unsigned m, unsigned d) {
-  y -= m <= 2;
-  const std::int64_t era = (y >= 0 ? y : y - 399) / 400;
-  const auto yoe = static_cast<unsigned>(y - era * 400);
-  const unsigned doy = (153 * (m > 2 ? m - 3 : m + 9) + 2) / 5 + d - 1;
-  const unsigned doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
-  return era * 146097 + static_cast<std::int64_t>(doe) - 719468;
-}
-
-void CivilFromDays(std::int64_t z, std::int64_t* y, unsigned* m, unsigned* d) {
-  z += 719468;
-  const std::int64_t era = (z >= 0 ? z : z - 146096) / 146097;
-  const auto doe = static_cast<unsigned>(z - era * 146097);
-  const unsigned yoe = (doe - doe / 1460 + doe / 36524 - doe / 146096) / 365;
-  const unsigned doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-  const unsigned mp = (5 * doy + 2) / 153;
-  *d = doy - (153 * mp + 2) / 5 + 1;
-  *m = mp < 10 ? mp + 3 : mp - 9;
-  *y = static_cast<std::int64_t>(yoe) + era * 400 + (*m <= 2);
-}
 
 bool Digits(std::string_view s, std::size_t pos, std::size_t n, int* out) {
   if (pos + n > s.size()) return false;
@@ -85,7 +65,11 @@ std::optional<TimePoint> ParseRfc3339Fast(std::string_view s) {
     return std::nullopt;
   }
   if (i != s.size()) return std::nullopt;
-  std::int64_t days = DaysFromCivil(year, static_cast<unsigned>(month), static_cast<unsigned>(day));
+  // A day the month does not have (2026-02-30) is left to the general parser to refuse.
+  date::year_month_day ymd{date::year{year}, date::month{static_cast<unsigned>(month)},
+                           date::day{static_cast<unsigned>(day)}};
+  if (!ymd.ok()) return std::nullopt;
+  std::int64_t days = date::sys_days(ymd).time_since_epoch().count();
   std::int64_t secs = days * 86400 + hour * 3600 + minute * 60 + second - offset_min * 60;
   return FromUnixMillis(secs * 1000 + millis);
 }
@@ -96,10 +80,10 @@ void AppendRfc3339(std::string& out, TimePoint t) {
   auto frac = static_cast<unsigned>(ms - secs * 1000);
   std::int64_t days = secs >= 0 ? secs / 86400 : (secs - 86399) / 86400;
   auto rem = static_cast<unsigned>(secs - days * 86400);
-  std::int64_t y;
-  unsigned m, d;
-  CivilFromDays(days, &y, &m, &d);
-  auto year = static_cast<unsigned>(y);
+  date::year_month_day ymd{date::sys_days{date::days{days}}};
+  auto year = static_cast<unsigned>(static_cast<int>(ymd.year()));
+  auto m = static_cast<unsigned>(ymd.month());
+  auto d = static_cast<unsigned>(ymd.day());
   out.push_back(static_cast<char>('0' + year / 1000 % 10));
   out.push_back(static_cast<char>('0' + year / 100 % 10));
   Append2(out, year % 100);

@@ -5,6 +5,7 @@
 
 #include <nlohmann/json.hpp>
 
+#include "tocsin/common/crypto.h"
 #include "tocsin/config/yaml_reader.h"
 #include "tocsin/http/signatures.h"
 

@@ -1,5 +1,8 @@
 #include "tocsin/http/http_types.h"
 
+#include <boost/url/encoding_opts.hpp>
+#include <boost/url/pct_string_view.hpp>
+
 #include <algorithm>
 #include <cctype>
 
@@ -53,34 +56,12 @@ Response Response::Json(int status, std::string body) {
   return r;
 }
 
-namespace {
-int HexValue(char c) {
-  if (c >= '0' && c <= '9') return c - '0';
-  if (c >= 'a' && c <= 'f') return c - 'a' + 10;
-  if (c >= 'A' && c <= 'F') return c - 'A' + 10;
-  return -1;
-}
-}  // namespace
-
 std::optional<std::string> PercentDecode(std::string_view in, bool plus_is_space) {
-  std::string out;
-  out.reserve(in.size());
-  for (std::size_t i = 0; i < in.size(); ++i) {
-    char c = in[i];
-    if (c == '%') {
-      if (i + 2 >= in.size()) return std::nullopt;
-      int hi = HexValue(in[i + 1]);
-      int lo = HexValue(in[i + 2]);
-      if (hi < 0 || lo < 0) return std::nullopt;
-      out += static_cast<char>(hi * 16 + lo);
-      i += 2;
-    } else if (c == '+' && plus_is_space) {
-      out += ' ';
-    } else {
-      out += c;
-    }
-  }
-  return out;
+  auto valid = boost::urls::make_pct_string_view(in);
+  if (!valid) return std::nullopt;
+  boost::urls::encoding_opts opts;
+  opts.space_as_plus = plus_is_space;
+  return valid->decode(opts);
 }
 
 Result<std::string> CanonicalPath(std::string_view raw_path) {

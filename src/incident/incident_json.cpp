@@ -5,6 +5,7 @@
 #include <fmt/format.h>
 
 #include "tocsin/common/duration.h"
+#include "tocsin/common/json_fields.h"
 
 namespace tocsin::incident {
 
@@ -20,27 +21,6 @@ TimePoint TimeFrom(const json& j, const char* key) {
   if (s.empty()) return {};
   auto t = ParseTime(s);
   return t ? *t : TimePoint{};
-}
-
-std::string Str(const json& j, const char* key) {
-  if (!j.contains(key) || !j[key].is_string()) return {};
-  return j[key].get<std::string>();
-}
-
-json LabelsToJson(const Labels& l) {
-  json out = json::object();
-  for (const auto& item : l.items()) out[item.name] = item.value;
-  return out;
-}
-
-Labels LabelsFrom(const json& j) {
-  std::vector<Label> items;
-  if (j.is_object()) {
-    for (auto it = j.begin(); it != j.end(); ++it) {
-      if (it.value().is_string()) items.push_back({it.key(), it.value().get<std::string>()});
-    }
-  }
-  return Labels(std::move(items));
 }
 
 std::optional<AlertState> ParseAlertState(const std::string& s) {
@@ -79,19 +59,19 @@ Result<Alert> AlertFromJson(const json& j) {
   if (!j.contains("labels") || !j["labels"].is_object()) {
     return Fail(Error::Invalid("an alert needs `labels`, an object of strings"));
   }
-  a.labels = LabelsFrom(j["labels"]);
+  a.labels = LabelsFromJson(j["labels"]);
   if (!a.labels.Has("alertname")) return Fail(Error::Invalid("an alert needs label alertname"));
   if (j.contains("annotations") && j["annotations"].is_object()) {
     for (auto it = j["annotations"].begin(); it != j["annotations"].end(); ++it) {
       if (it.value().is_string()) a.annotations[it.key()] = it.value().get<std::string>();
     }
   }
-  if (auto s = Str(j, "state"); !s.empty()) {
+  if (auto s = JsonString(j, "state"); !s.empty()) {
     auto st = ParseAlertState(s);
     if (!st) return Fail(Error::Invalid(fmt::format("unknown alert state \"{}\"", s)));
     a.state = *st;
   }
-  std::string sev = Str(j, "severity");
+  std::string sev = JsonString(j, "severity");
   if (sev.empty()) sev = std::string(a.labels.GetOr("severity", "warning"));
   auto parsed = ParseSeverity(sev);
   if (!parsed) return Fail(Error::Invalid(fmt::format("unknown severity \"{}\"", sev)));
@@ -99,14 +79,15 @@ Result<Alert> AlertFromJson(const json& j) {
   a.starts_at = TimeFrom(j, "starts_at");
   a.ends_at = TimeFrom(j, "ends_at");
   a.updated_at = TimeFrom(j, "updated_at");
-  a.generator_url = Str(j, "generator_url");
-  a.rule = Str(j, "rule");
+  a.generator_url = JsonString(j, "generator_url");
+  a.rule = JsonString(j, "rule");
   if (j.contains("value") && j["value"].is_number()) a.value = j["value"].get<double>();
   if (j.contains("threshold") && j["threshold"].is_number()) {
     a.threshold = j["threshold"].get<double>();
   }
   if (j.contains("links") && j["links"].is_array()) {
-    for (const auto& l : j["links"]) a.links.push_back({Str(l, "href"), Str(l, "text")});
+    for (const auto& l : j["links"])
+      a.links.push_back({JsonString(l, "href"), JsonString(l, "text")});
   }
   return a;
 }
@@ -150,19 +131,19 @@ Result<Incident> IncidentFromJson(const json& j) {
   if (!j.is_object()) return Fail(Error::Invalid("an incident must be a JSON object"));
   try {
     Incident i;
-    i.id = Str(j, "id");
+    i.id = JsonString(j, "id");
     i.number = j.value("number", std::int64_t{0});
-    i.key = Str(j, "key");
-    i.title = Str(j, "title");
-    i.receiver = Str(j, "receiver");
-    i.policy = Str(j, "policy");
-    i.domain = Str(j, "domain");
-    std::string sev = Str(j, "sev");
+    i.key = JsonString(j, "key");
+    i.title = JsonString(j, "title");
+    i.receiver = JsonString(j, "receiver");
+    i.policy = JsonString(j, "policy");
+    i.domain = JsonString(j, "domain");
+    std::string sev = JsonString(j, "sev");
     if (sev.size() == 5 && sev[4] >= '1' && sev[4] <= '4') i.sev = static_cast<Sev>(sev[4] - '0');
-    auto st = ParseIncidentState(Str(j, "state"));
+    auto st = ParseIncidentState(JsonString(j, "state"));
     if (!st) return Fail(Error::Invalid("incident has no valid state"));
     i.state = *st;
-    i.group_labels = LabelsFrom(j.value("group_labels", json::object()));
+    i.group_labels = LabelsFromJson(j.value("group_labels", json::object()));
     for (const auto& a : j.value("alerts", json::array())) {
       auto alert = AlertFromJson(a);
       if (!alert) return Fail(alert.error());
@@ -176,9 +157,9 @@ Result<Incident> IncidentFromJson(const json& j) {
     i.opened_at = TimeFrom(j, "opened_at");
     i.acknowledged_at = TimeFrom(j, "acknowledged_at");
     i.resolved_at = TimeFrom(j, "resolved_at");
-    i.acknowledged_by = Str(j, "acknowledged_by");
-    i.resolved_by = Str(j, "resolved_by");
-    i.commander = Str(j, "commander");
+    i.acknowledged_by = JsonString(j, "acknowledged_by");
+    i.resolved_by = JsonString(j, "resolved_by");
+    i.commander = JsonString(j, "commander");
     i.next_step = j.value("next_step", 0);
     i.round = j.value("round", 0);
     i.epoch = j.value("epoch", 0);
@@ -188,7 +169,7 @@ Result<Incident> IncidentFromJson(const json& j) {
     i.next_reminder_at = TimeFrom(j, "next_reminder_at");
     i.paged = j.value("paged", std::vector<std::string>{});
     i.timeline_seq = j.value("timeline_seq", std::int64_t{0});
-    i.timeline_head = Str(j, "timeline_head");
+    i.timeline_head = JsonString(j, "timeline_head");
     return i;
   } catch (const json::exception& e) {
     return Fail(Error::Invalid(std::string("malformed incident: ") + e.what()));
@@ -219,26 +200,27 @@ json DeliveriesToJson(const std::vector<TimelineEvent>& events) {
     json d = json::parse(e.data.empty() ? "{}" : e.data, nullptr, false);
     if (!d.is_object()) continue;
     if (not_paged) {
-      if (Str(d, "person").empty()) continue;  // "nobody to page": no delivery to speak of
-      out.push_back({{"idempotency_key", Str(d, "idempotency_key")},
-                     {"person", Str(d, "person")},
-                     {"role", Str(d, "role")},
+      if (JsonString(d, "person").empty()) continue;  // "nobody to page": no delivery to speak of
+      out.push_back({{"idempotency_key", JsonString(d, "idempotency_key")},
+                     {"person", JsonString(d, "person")},
+                     {"role", JsonString(d, "role")},
                      {"state", "not_paged"},
-                     {"detail", Str(d, "reason")},
+                     {"detail", JsonString(d, "reason")},
                      {"updated_at", Time(e.at)}});
       continue;
     }
     // One delivery is one outbox row: request, channel it was queued for, operation, person.
-    std::string id = fmt::format("{}\n{}\n{}\n{}", Str(d, "idempotency_key"), Str(d, "channel"),
-                                 Str(d, "kind"), Str(d, "person"));
+    std::string id =
+        fmt::format("{}\n{}\n{}\n{}", JsonString(d, "idempotency_key"), JsonString(d, "channel"),
+                    JsonString(d, "kind"), JsonString(d, "person"));
     auto it = index.find(id);
     if (it == index.end()) {
       it = index.emplace(id, out.size()).first;
-      out.push_back({{"idempotency_key", Str(d, "idempotency_key")},
-                     {"channel", Str(d, "channel")},
-                     {"via", Str(d, "channel")},
-                     {"kind", Str(d, "kind")},
-                     {"person", Str(d, "person")},
+      out.push_back({{"idempotency_key", JsonString(d, "idempotency_key")},
+                     {"channel", JsonString(d, "channel")},
+                     {"via", JsonString(d, "channel")},
+                     {"kind", JsonString(d, "kind")},
+                     {"person", JsonString(d, "person")},
                      {"people", json::array()},
                      {"state", "queued"},
                      {"attempts", 0},
@@ -255,10 +237,10 @@ json DeliveriesToJson(const std::vector<TimelineEvent>& events) {
       if (d.contains("people") && d["people"].is_array()) entry["people"] = d["people"];
       continue;
     }
-    entry["state"] = Str(d, "state");
-    entry["via"] = Str(d, "via");
-    entry["detail"] = Str(d, "detail");
-    entry["provider_ref"] = Str(d, "provider_ref");
+    entry["state"] = JsonString(d, "state");
+    entry["via"] = JsonString(d, "via");
+    entry["detail"] = JsonString(d, "detail");
+    entry["provider_ref"] = JsonString(d, "provider_ref");
     if (d.contains("status") && d["status"].is_number_integer()) entry["status"] = d["status"];
     if (e.kind != kEventSkipped) entry["attempts"] = entry["attempts"].get<int>() + 1;
   }

@@ -1,22 +1,12 @@
 #include "tocsin/incident/timeline.h"
 
-#include <openssl/evp.h>
-
 #include <fmt/format.h>
+
+#include "tocsin/common/crypto.h"
 
 namespace tocsin::incident {
 
 namespace {
-
-std::string Sha256Hex(const std::string& data) {
-  unsigned char digest[EVP_MAX_MD_SIZE];
-  unsigned int len = 0;
-  EVP_Digest(data.data(), data.size(), digest, &len, EVP_sha256(), nullptr);
-  std::string out;
-  out.reserve(len * 2);
-  for (unsigned int i = 0; i < len; ++i) out += fmt::format("{:02x}", digest[i]);
-  return out;
-}
 
 // Length-prefixed fields: no separator inside a field can make two events hash alike.
 void Field(std::string& out, std::string_view v) {

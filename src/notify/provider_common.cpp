@@ -1,8 +1,5 @@
 #include "notify/provider_common.h"
 
-#include <openssl/evp.h>
-#include <openssl/hmac.h>
-
 #include <fmt/chrono.h>
 #include <fmt/format.h>
 
@@ -25,16 +22,5 @@ std::string BoundedKey(const std::string& key, std::size_t max) {
 }
 
 std::string SevName(incident::Sev sev) { return fmt::format("SEV-{}", static_cast<int>(sev)); }
-
-std::string HmacSha256Hex(std::string_view key, std::string_view message) {
-  unsigned char out[EVP_MAX_MD_SIZE];
-  unsigned int len = 0;
-  HMAC(EVP_sha256(), key.data(), static_cast<int>(key.size()),
-       reinterpret_cast<const unsigned char*>(message.data()), message.size(), out, &len);
-  std::string hex;
-  hex.reserve(len * 2);
-  for (unsigned int i = 0; i < len; ++i) hex += fmt::format("{:02x}", out[i]);
-  return hex;
-}
 
 }  // namespace tocsin::notify

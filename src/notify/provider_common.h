@@ -16,7 +16,5 @@ std::string Iso8601(TimePoint t);
 std::string BoundedKey(const std::string& key, std::size_t max);
 // "SEV-1"
 std::string SevName(incident::Sev sev);
-// Lowercase hex of HMAC-SHA256(key, message).
-std::string HmacSha256Hex(std::string_view key, std::string_view message);
 
 }  // namespace tocsin::notify

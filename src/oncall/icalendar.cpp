@@ -27,23 +27,46 @@ std::string Escape(const std::string& s) {
   return out;
 }
 
+// RFC 5545 3.1: a content line longer than 75 octets is folded, CRLF followed by a space,
+// which readers remove when unfolding. A cut never falls inside a UTF-8 sequence (the RFC
+// asks for that as well, and some readers show a broken character otherwise).
+void AppendLine(std::string& out, std::string_view line) {
+  constexpr std::size_t kMaxOctets = 75;
+  std::size_t limit = kMaxOctets;  // the first line; later ones lose one octet to the space
+  while (line.size() > limit) {
+    std::size_t cut = limit;
+    while (cut > 0 && (static_cast<unsigned char>(line[cut]) & 0xC0) == 0x80) --cut;
+    if (cut == 0) cut = limit;  // not UTF-8: any octet boundary will do
+    out.append(line.substr(0, cut));
+    out += "\r\n ";
+    line.remove_prefix(cut);
+    limit = kMaxOctets - 1;
+  }
+  out.append(line);
+  out += "\r\n";
+}
+
 }  // namespace
 
 std::string ExportICalendar(const Schedule& schedule, const std::string& person, TimePoint from,
                             TimePoint to, TimePoint generated_at) {
-  std::string out =
-      "BEGIN:VCALENDAR\r\nVERSION:2.0\r\nPRODID:-//tocsin//on-call roster//EN\r\n"
-      "CALSCALE:GREGORIAN\r\nMETHOD:PUBLISH\r\n";
-  out += fmt::format("X-WR-CALNAME:{}\r\n", Escape("On call: " + person));
+  std::string out;
+  auto line = [&out](std::string_view text) { AppendLine(out, text); };
+  line("BEGIN:VCALENDAR");
+  line("VERSION:2.0");
+  line("PRODID:-//tocsin//on-call roster//EN");
+  line("CALSCALE:GREGORIAN");
+  line("METHOD:PUBLISH");
+  line("X-WR-CALNAME:" + Escape("On call: " + person));
   for (const auto& s : schedule.Shifts(from, to)) {
     if (s.person != person) continue;
-    out += "BEGIN:VEVENT\r\n";
-    out += fmt::format("UID:{}-{}-{}@tocsin\r\n", s.rotation, person, ToUnixMillis(s.start));
-    out += fmt::format("DTSTAMP:{}\r\n", IcalTime(generated_at));
+    line("BEGIN:VEVENT");
+    line(fmt::format("UID:{}-{}-{}@tocsin", s.rotation, person, ToUnixMillis(s.start)));
+    line("DTSTAMP:" + IcalTime(generated_at));
     // The calendar block includes the warm handover: that is when the person must be there.
-    out += fmt::format("DTSTART:{}\r\n", IcalTime(s.start - s.warm_handover));
-    out += fmt::format("DTEND:{}\r\n", IcalTime(s.end));
-    out += fmt::format("SUMMARY:{}\r\n", Escape("On call: " + s.role + " (" + s.rotation + ")"));
+    line("DTSTART:" + IcalTime(s.start - s.warm_handover));
+    line("DTEND:" + IcalTime(s.end));
+    line("SUMMARY:" + Escape("On call: " + s.role + " (" + s.rotation + ")"));
     std::string desc = "Rotation " + s.rotation + ", role " + s.role;
     if (!s.region.empty()) desc += ", region " + s.region;
     if (!s.override_reason.empty()) desc += ", override: " + s.override_reason;
@@ -52,10 +75,10 @@ std::string ExportICalendar(const Schedule& schedule, const std::string& person,
           fmt::format(", warm handover from {} min before the shift",
                       std::chrono::duration_cast<std::chrono::minutes>(s.warm_handover).count());
     }
-    out += fmt::format("DESCRIPTION:{}\r\n", Escape(desc));
-    out += "END:VEVENT\r\n";
+    line("DESCRIPTION:" + Escape(desc));
+    line("END:VEVENT");
   }
-  out += "END:VCALENDAR\r\n";
+  line("END:VCALENDAR");
   return out;
 }
 

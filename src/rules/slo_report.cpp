@@ -5,6 +5,7 @@
 #include <nlohmann/json.hpp>
 
 #include "tocsin/common/duration.h"
+#include "tocsin/common/json_fields.h"
 
 namespace tocsin::rules {
 
@@ -34,8 +35,7 @@ std::string SloReportJson(const std::vector<SloStatus>& slos,
     j["series"] = nlohmann::json::array();
     for (const auto& series : s.series) {
       nlohmann::json sj;
-      sj["labels"] = nlohmann::json::object();
-      for (const auto& l : series.labels) sj["labels"][l.name] = l.value;
+      sj["labels"] = LabelsToJson(series.labels);
       sj["error_ratio"] = Number(series.error_ratio);
       sj["budget_remaining"] = Number(series.budget_remaining);
       sj["burn_rates"] = nlohmann::json::object();

@@ -5,8 +5,11 @@
 #include <cmath>
 
 #include <fmt/format.h>
+#include <kainjow/mustache.hpp>
 
 namespace tocsin::rules {
+
+namespace mustache = kainjow::mustache;
 
 namespace {
 
@@ -28,6 +31,37 @@ bool ValidLabelName(std::string_view n) {
 }
 
 const std::vector<std::string> kFormats = {"percent", "ms", "humanize"};
+
+std::string FormatNumber(double v, const std::string& format) {
+  if (format == "percent" && std::isfinite(v)) {
+    // Enough digits to tell 99.85 % from 99.9 %.
+    return fmt::format("{:.4g}%", v * 100.0);
+  }
+  if (format == "ms" && std::isfinite(v)) return fmt::format("{:.0f}ms", v * 1000.0);
+  return HumanizeNumber(v);
+}
+
+bool IsLabel(const std::string& variable) { return variable.rfind("labels.", 0) == 0; }
+
+// The mustache name of a variable in a format: "value", "percent.value", "labels.psp".
+std::string MustacheName(const std::string& variable, const std::string& format) {
+  if (IsLabel(variable) || format.empty() || format == "humanize") return variable;
+  return format + "." + variable;
+}
+
+// The template in mustache syntax, as Render runs it. (A template over the parts so that the
+// header, included all over, need not change.)
+template <typename Parts>
+std::string MustacheText(const Parts& parts) {
+  std::string out;
+  for (const auto& p : parts) {
+    // Literal text never holds "{{" (each one opens a placeholder, or is an error), nor ends
+    // in "{" right before one (the search would have stopped there): it is literal to mustache
+    // too. "{{&...}}" is mustache's unescaped variable: annotations are text, not HTML.
+    out += p.variable.empty() ? p.literal : "{{&" + MustacheName(p.variable, p.format) + "}}";
+  }
+  return out;
+}
 
 }  // namespace
 
@@ -91,37 +125,47 @@ Result<Template> Template::Parse(std::string_view text) {
     t.parts_.push_back({"", std::string(name), std::string(format)});
     pos = close + 2;
   }
+  if (mustache::mustache check(MustacheText(t.parts_)); !check.is_valid()) {
+    return Fail(Error::Invalid("template: " + check.error_message()));
+  }
   return t;
 }
 
 std::string Template::Render(const TemplateData& data) const {
-  std::string out;
+  if (parts_.empty()) return {};
+  mustache::data view;
+  if (data.labels != nullptr) {
+    mustache::data labels;
+    for (const auto& l : *data.labels) labels.set(l.name, l.value);
+    view.set("labels", labels);
+  }
+  // Only the variables this template uses, each in the format it asks for. A string variable
+  // ($window, $rule) reads the same in every format; a missing one (e.g. $burn_rate in a
+  // threshold rule) is left out and renders as nothing.
+  mustache::data percent;
+  mustache::data ms;
   for (const auto& p : parts_) {
-    if (p.variable.empty()) {
-      out += p.literal;
-      continue;
-    }
-    if (p.variable.rfind("labels.", 0) == 0) {
-      if (data.labels != nullptr) out += data.labels->GetOr(p.variable.substr(7));
-      continue;
-    }
+    if (p.variable.empty() || IsLabel(p.variable)) continue;
+    std::string text;
     if (auto s = data.strings.find(p.variable); s != data.strings.end()) {
-      out += s->second;
+      text = s->second;
+    } else if (auto n = data.numbers.find(p.variable); n != data.numbers.end()) {
+      text = FormatNumber(n->second, p.format);
+    } else {
       continue;
     }
-    auto n = data.numbers.find(p.variable);
-    if (n == data.numbers.end()) continue;  // e.g. $burn_rate in a threshold rule: nothing
-    double v = n->second;
-    if (p.format == "percent" && std::isfinite(v)) {
-      // Enough digits to tell 99.85 % from 99.9 %.
-      out += fmt::format("{:.4g}%", v * 100.0);
-    } else if (p.format == "ms" && std::isfinite(v)) {
-      out += fmt::format("{:.0f}ms", v * 1000.0);
+    if (p.format == "percent") {
+      percent.set(p.variable, text);
+    } else if (p.format == "ms") {
+      ms.set(p.variable, text);
     } else {
-      out += HumanizeNumber(v);
+      view.set(p.variable, text);
     }
   }
-  return out;
+  view.set("percent", percent);
+  view.set("ms", ms);
+  mustache::mustache engine(MustacheText(parts_));
+  return engine.render(view);
 }
 
 }  // namespace tocsin::rules

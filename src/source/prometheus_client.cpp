@@ -8,6 +8,7 @@
 #include <nlohmann/json.hpp>
 
 #include "tocsin/common/duration.h"
+#include "tocsin/common/json_fields.h"
 
 namespace tocsin::source {
 
@@ -23,16 +24,6 @@ std::string FormatUnixSeconds(TimePoint t) {
 // Prometheus timestamps are float seconds; keep millisecond precision as TimePoint does.
 TimePoint FromSeconds(double s) {
   return FromUnixMillis(static_cast<std::int64_t>(std::llround(s * 1000.0)));
-}
-
-Labels LabelsOf(const json& metric) {
-  std::vector<Label> out;
-  if (!metric.is_object()) return Labels();
-  out.reserve(metric.size());
-  for (auto it = metric.begin(); it != metric.end(); ++it) {
-    if (it.value().is_string()) out.push_back({it.key(), it.value().get<std::string>()});
-  }
-  return Labels(std::move(out));
 }
 
 // [t, "v"] -> (t, v); false when malformed.
@@ -78,7 +69,7 @@ Result<QueryResult> ParseData(const json& data) {
           !ParsePoint(s["value"], sample.t, sample.value)) {
         return bad("sample without [time, \"value\"]");
       }
-      if (s.contains("metric")) sample.metric = LabelsOf(s["metric"]);
+      if (s.contains("metric")) sample.metric = LabelsFromJson(s["metric"]);
       out.vector.push_back(std::move(sample));
     }
   } else if (type == "scalar") {
@@ -95,7 +86,7 @@ Result<QueryResult> ParseData(const json& data) {
         return bad("series without values");
       }
       Series series;
-      if (s.contains("metric")) series.metric = LabelsOf(s["metric"]);
+      if (s.contains("metric")) series.metric = LabelsFromJson(s["metric"]);
       series.points.reserve(s["values"].size());
       for (const auto& p : s["values"]) {
         TimePoint t;

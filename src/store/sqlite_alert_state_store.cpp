@@ -2,25 +2,17 @@
 
 #include <nlohmann/json.hpp>
 
+#include "tocsin/common/json_fields.h"
+
 namespace tocsin::rules {
 
 namespace {
 
 // Labels as a JSON object: readable with the sqlite3 shell when debugging a restart.
-std::string LabelsJson(const Labels& labels) {
-  nlohmann::json j = nlohmann::json::object();
-  for (const auto& l : labels) j[l.name] = l.value;
-  return j.dump();
-}
+std::string LabelsJson(const Labels& labels) { return LabelsToJson(labels).dump(); }
 
-Labels LabelsFromJson(const std::string& text) {
-  std::vector<Label> out;
-  auto j = nlohmann::json::parse(text, nullptr, false);
-  if (!j.is_object()) return Labels();
-  for (auto it = j.begin(); it != j.end(); ++it) {
-    if (it.value().is_string()) out.push_back({it.key(), it.value().get<std::string>()});
-  }
-  return Labels(std::move(out));
+Labels LabelsFromJsonText(const std::string& text) {
+  return LabelsFromJson(nlohmann::json::parse(text, nullptr, false));
 }
 
 AlertState StateFromInt(std::int64_t v) {
@@ -90,7 +82,7 @@ Result<std::vector<PersistedAlertState>> SqliteAlertStateStore::Load() {
     PersistedAlertState s;
     s.rule_key = stmt->Text(0);
     s.definition_hash = std::strtoull(stmt->Text(1).c_str(), nullptr, 16);
-    s.labels = LabelsFromJson(stmt->Text(2));
+    s.labels = LabelsFromJsonText(stmt->Text(2));
     s.state = StateFromInt(stmt->Int(3));
     s.bad = stmt->Int(4);
     s.good = stmt->Int(5);

@@ -14,6 +14,7 @@
 #include <thread>
 
 #include "tocsin/common/asio_scheduler.h"
+#include "tocsin/common/crypto.h"
 #include "tocsin/common/http_client.h"
 #include "tocsin/common/simulated_scheduler.h"
 #include "tocsin/http/server.h"

@@ -2,6 +2,7 @@
 
 #include <gtest/gtest.h>
 
+#include "tocsin/common/crypto.h"
 #include "tocsin/common/http_client.h"
 #include "tocsin/http/signatures.h"
 

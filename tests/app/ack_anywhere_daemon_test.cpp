@@ -17,6 +17,7 @@
 
 #include "support/process.h"
 #include "support/temp_dir.h"
+#include "tocsin/common/crypto.h"
 #include "tocsin/common/http_client.h"
 #include "tocsin/http/signatures.h"
 
@@ -50,8 +51,7 @@ class AckAnywhereDaemonTest : public ::testing::Test {
   void SetUp() override {
     dir_.Write("roster.yaml", kRoster);
     token_file_ = dir_.Write("token", std::string(kResponderToken) + "\n");
-    config_ = dir_.Write("tocsin.yaml",
-                         Subst(R"(
+    config_ = dir_.Write("tocsin.yaml", Subst(R"(
 log: {level: info}
 roster_file: roster.yaml
 providers:
@@ -63,8 +63,8 @@ api:
     - {name: grafana, sha256: %s, role: viewer}
     - {name: tiny, sha256: %s, role: viewer, requests_per_minute: 2}
 )",
-                               {kSlackSecret, kPdSecret, http::Sha256Hex(kResponderToken),
-                                http::Sha256Hex(kViewerToken), http::Sha256Hex(kTinyToken)}));
+                                              {kSlackSecret, kPdSecret, Sha256Hex(kResponderToken),
+                                               Sha256Hex(kViewerToken), Sha256Hex(kTinyToken)}));
     port_ = testing::FreePort();
     StartDaemon("tocsin.log");
   }
@@ -147,7 +147,7 @@ api:
     return {body,
             {{"Content-Type", "application/x-www-form-urlencoded"},
              {"X-Slack-Request-Timestamp", ts},
-             {"X-Slack-Signature", "v0=" + http::HmacSha256Hex(secret, "v0:" + ts + ":" + body)}}};
+             {"X-Slack-Signature", "v0=" + HmacSha256Hex(secret, "v0:" + ts + ":" + body)}}};
   }
   HttpClientResponse SlackClick(const std::string& user, const std::string& action,
                                 const std::string& incident, const std::string& secret) {
@@ -177,7 +177,7 @@ api:
     return Send("POST", "/webhooks/pagerduty", raw,
                 {{"Content-Type", "application/json"},
                  {"X-Webhook-Id", webhook_id},
-                 {"X-PagerDuty-Signature", "v1=" + http::HmacSha256Hex(kPdSecret, raw)}});
+                 {"X-PagerDuty-Signature", "v1=" + HmacSha256Hex(kPdSecret, raw)}});
   }
 
   std::string OpenIncident(const std::string& title) {
@@ -360,9 +360,9 @@ TEST_F(AckAnywhereDaemonTest, ReloadSwapsTokensAndTheOldOneStopsWorking) {
     std::ifstream in(config_);
     text.assign(std::istreambuf_iterator<char>(in), {});
   }
-  auto at = text.find(http::Sha256Hex(kResponderToken));
+  auto at = text.find(Sha256Hex(kResponderToken));
   ASSERT_NE(at, std::string::npos);
-  text.replace(at, 64, http::Sha256Hex(kRotated));
+  text.replace(at, 64, Sha256Hex(kRotated));
   dir_.Write("tocsin.yaml", text);
   ASSERT_TRUE(daemon_->Signal(SIGHUP));
   bool swapped = false;

@@ -20,6 +20,7 @@
 #include "support/raw_http.h"
 #include "support/temp_dir.h"
 #include "tocsin/app/app.h"
+#include "tocsin/common/crypto.h"
 #include "tocsin/common/http_client.h"
 #include "tocsin/common/system_clock.h"
 #include "tocsin/http/signatures.h"
@@ -167,7 +168,7 @@ class HttpGuardTest : public ::testing::Test {
 std::string TokenList(long long rpm) {
   std::string out = "  tokens:\n";
   for (const auto& [role, token] : kTokens) {
-    out += "    - {name: " + role + ", sha256: " + http::Sha256Hex(token) + ", role: " + role +
+    out += "    - {name: " + role + ", sha256: " + Sha256Hex(token) + ", role: " + role +
            (rpm > 0 ? ", requests_per_minute: " + std::to_string(rpm) : "") + "}\n";
   }
   return out;
@@ -391,13 +392,13 @@ TEST_F(HttpGuardTest, DeeplyNestedJsonIs400OnEveryJsonEndpoint) {
     post("/api/v2/alerts", "intake", body);
     post("/api/v2/silences", "responder", body);
     post("/webhooks/pagerduty", "", body,
-         "X-PagerDuty-Signature: v1=" + http::HmacSha256Hex(kPdSecret, body) + "\r\n");
+         "X-PagerDuty-Signature: v1=" + HmacSha256Hex(kPdSecret, body) + "\r\n");
     post("/webhooks/opsgenie", "", body, std::string("X-Tocsin-Token: ") + kOpsgenieToken + "\r\n");
     std::string form = "payload=" + UrlEncode(body);
     std::string ts = std::to_string(std::time(nullptr));
     post("/slack/interactivity", "", form,
          "X-Slack-Request-Timestamp: " + ts + "\r\nX-Slack-Signature: v0=" +
-             http::HmacSha256Hex(kSlackSecret, "v0:" + ts + ":" + form) + "\r\n");
+             HmacSha256Hex(kSlackSecret, "v0:" + ts + ":" + form) + "\r\n");
   }
   // Every route that takes a body is covered, except those that take no JSON.
   for (const auto& r : app_->routes()) {

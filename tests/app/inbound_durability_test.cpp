@@ -19,6 +19,7 @@
 #include "tocsin/api/manager_incident_commands.h"
 #include "tocsin/api/roster_person_directory.h"
 #include "tocsin/common/asio_scheduler.h"
+#include "tocsin/common/crypto.h"
 #include "tocsin/common/http_client.h"
 #include "tocsin/common/simulated_scheduler.h"
 #include "tocsin/http/server.h"
@@ -165,10 +166,9 @@ class InboundDurabilityTest : public ::testing::Test {
 
   Headers SlackHeaders(const std::string& body) {
     std::string ts = std::to_string(ToUnixMillis(clock_.Now()) / 1000);
-    return {
-        {"Content-Type", "application/x-www-form-urlencoded"},
-        {"X-Slack-Request-Timestamp", ts},
-        {"X-Slack-Signature", "v0=" + http::HmacSha256Hex(kSlackSecret, "v0:" + ts + ":" + body)}};
+    return {{"Content-Type", "application/x-www-form-urlencoded"},
+            {"X-Slack-Request-Timestamp", ts},
+            {"X-Slack-Signature", "v0=" + HmacSha256Hex(kSlackSecret, "v0:" + ts + ":" + body)}};
   }
 
   std::string PagerDutyBody(const std::string& event_id, const std::string& type) {
@@ -184,7 +184,7 @@ class InboundDurabilityTest : public ::testing::Test {
     auto r = Post("/webhooks/pagerduty", body,
                   {{"Content-Type", "application/json"},
                    {"X-Webhook-Id", webhook_id},
-                   {"X-PagerDuty-Signature", "v1=" + http::HmacSha256Hex(kPdSecret, body)}});
+                   {"X-PagerDuty-Signature", "v1=" + HmacSha256Hex(kPdSecret, body)}});
     return {r.status, json::parse(r.body, nullptr, false)};
   }
 

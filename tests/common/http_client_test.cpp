@@ -45,18 +45,40 @@ TEST(CurlHttpClientTest, PostsBodyAndHeadersAndReadsResponse) {
   loop.join();
 }
 
-TEST(CurlHttpClientTest, ConnectionFailureIsTransientAndHidesCredentials) {
-  log::AddSecret("hunter2-password");
+// The error of a request to `url`, which cannot succeed.
+Error FailedSend(const std::string& url) {
   CurlHttpClient client;
   HttpClientRequest req;
-  req.url = "http://user:hunter2-password@127.0.0.1:1/api?token=zzz";
+  req.url = url;
   req.timeout = std::chrono::seconds(2);
   auto res = client.Send(req);
-  ASSERT_FALSE(res);
-  EXPECT_EQ(res.error().kind(), Error::Kind::kTransient);
-  EXPECT_EQ(res.error().message().find("hunter2"), std::string::npos) << res.error().message();
-  EXPECT_EQ(res.error().message().find("zzz"), std::string::npos) << res.error().message();
+  EXPECT_FALSE(res);
+  return res ? Error::Invalid("the request succeeded") : res.error();
+}
+
+TEST(CurlHttpClientTest, ConnectionFailureIsTransientAndHidesCredentials) {
+  log::AddSecret("hunter2-password");
+  Error e = FailedSend("http://user:hunter2-password@127.0.0.1:1/api?token=zzz");
+  EXPECT_EQ(e.kind(), Error::Kind::kTransient);
+  EXPECT_EQ(e.message().find("hunter2"), std::string::npos) << e.message();
+  EXPECT_EQ(e.message().find("zzz"), std::string::npos) << e.message();
+  // What is left says where the request went.
+  EXPECT_NE(e.message().find("GET http://127.0.0.1:1/api: "), std::string::npos) << e.message();
   log::ClearSecrets();
+}
+
+TEST(CurlHttpClientTest, UnparseableUrlIsNotEchoed) {
+  Error e = FailedSend("http://[not-a-host/secret-path");
+  EXPECT_EQ(e.message().find("secret-path"), std::string::npos) << e.message();
+  EXPECT_NE(e.message().find("(unparseable URL)"), std::string::npos) << e.message();
+}
+
+TEST(UrlEncodeTest, KeepsOnlyUnreservedCharacters) {
+  EXPECT_EQ(UrlEncode("AZaz09-._~"), "AZaz09-._~");
+  EXPECT_EQ(UrlEncode("a b/c?d=e&f+g%"), "a%20b%2Fc%3Fd%3De%26f%2Bg%25");
+  EXPECT_EQ(UrlEncode("Köln"), "K%C3%B6ln");
+  EXPECT_EQ(UrlEncode(std::string("\0\x7f", 2)), "%00%7F");
+  EXPECT_EQ(UrlEncode(""), "");
 }
 
 TEST(FormEncodeTest, EncodesReservedCharacters) {

@@ -4,6 +4,8 @@
 
 #include <string>
 
+#include "tocsin/common/json_fields.h"
+
 namespace tocsin {
 namespace {
 
@@ -46,6 +48,37 @@ TEST(ParseJsonTest, MalformedJsonSaysWhere) {
       << j.error().message();
   EXPECT_FALSE(ParseJson(""));
   EXPECT_FALSE(ParseJson(R"({"a":1} trailing)"));
+}
+
+TEST(JsonAccessorsTest, MissingWrongTypeAndNonObjectReadAsEmpty) {
+  auto j = nlohmann::json::parse(R"({"name":"pay","count":3,"nested":{"x":"y"},"null":null})");
+  EXPECT_EQ(JsonString(j, "name"), "pay");
+  EXPECT_EQ(JsonString(j, "count"), "");  // a number is not a string
+  EXPECT_EQ(JsonString(j, "missing"), "");
+  EXPECT_EQ(JsonString(j, "null"), "");
+  EXPECT_EQ(JsonString(JsonMember(j, "nested"), "x"), "y");
+  EXPECT_TRUE(JsonMember(j, "missing").is_null());
+  EXPECT_TRUE(JsonMember(JsonMember(j, "missing"), "deeper").is_null());
+  for (const char* text : {"[1,2]", "\"text\"", "42", "null"}) {
+    auto other = nlohmann::json::parse(text);
+    EXPECT_EQ(JsonString(other, "name"), "") << text;
+    EXPECT_TRUE(JsonMember(other, "name").is_null()) << text;
+  }
+}
+
+TEST(LabelsJsonTest, RoundTripsAndEscapes) {
+  Labels labels{{"alertname", "Deposit\"Errors"}, {"psp", "ä\n"}, {"region", "eu"}};
+  nlohmann::json j = LabelsToJson(labels);
+  EXPECT_EQ(j.dump(), R"({"alertname":"Deposit\"Errors","psp":"ä\n","region":"eu"})");
+  EXPECT_EQ(LabelsFromJson(j), labels);
+  EXPECT_EQ(LabelsToJson(Labels()).dump(), "{}");
+}
+
+TEST(LabelsJsonTest, NonStringValuesAndNonObjectsAreLeftOut) {
+  auto j = nlohmann::json::parse(R"({"a":"1","b":2,"c":null,"d":["x"],"e":""})");
+  EXPECT_EQ(LabelsFromJson(j), (Labels{{"a", "1"}}));
+  EXPECT_TRUE(LabelsFromJson(nlohmann::json::parse("[\"a\"]")).empty());
+  EXPECT_TRUE(LabelsFromJson(nlohmann::json()).empty());
 }
 
 }  // namespace

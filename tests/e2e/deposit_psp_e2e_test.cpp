@@ -22,6 +22,7 @@
 #include "support/process.h"
 #include "support/prometheus_harness.h"
 #include "support/temp_dir.h"
+#include "tocsin/common/crypto.h"
 #include "tocsin/common/http_client.h"
 #include "tocsin/http/signatures.h"
 
@@ -166,11 +167,10 @@ class E2e : public ::testing::Test {
                        {"action_ts", ts}}}}};
     std::string body = "payload=" + UrlEncode(payload.dump());
     std::string secret = Trim(ReadFile(demo_ + "/secrets/slack_signing_secret"));
-    return Send(
-        "POST", Tocsin() + "/slack/interactivity", body,
-        {{"Content-Type", "application/x-www-form-urlencoded"},
-         {"X-Slack-Request-Timestamp", ts},
-         {"X-Slack-Signature", "v0=" + http::HmacSha256Hex(secret, "v0:" + ts + ":" + body)}});
+    return Send("POST", Tocsin() + "/slack/interactivity", body,
+                {{"Content-Type", "application/x-www-form-urlencoded"},
+                 {"X-Slack-Request-Timestamp", ts},
+                 {"X-Slack-Signature", "v0=" + HmacSha256Hex(secret, "v0:" + ts + ":" + body)}});
   }
 
   static std::string Paging(const json& trigger) {

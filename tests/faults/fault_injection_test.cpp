@@ -39,6 +39,7 @@
 #include "tocsin/api/inbound_handlers.h"
 #include "tocsin/api/manager_incident_commands.h"
 #include "tocsin/api/roster_person_directory.h"
+#include "tocsin/common/crypto.h"
 #include "tocsin/common/http_client.h"
 #include "tocsin/common/simulated_scheduler.h"
 #include "tocsin/common/worker_pool.h"
@@ -340,11 +341,11 @@ class Harness {
                    {"data", {{"incident_key", "tocsin/" + LatestIncidentId()}}}}}};
     std::string text = body.dump();
     bool fired_before = injector != nullptr && injector->fired();
-    int status = life.Handle(
-        "/webhooks/pagerduty", text,
-        {{"Content-Type", "application/json"},
-         {"X-Webhook-Id", delivery},
-         {"X-PagerDuty-Signature", "v1=" + http::HmacSha256Hex(kPdWebhookSecret, text)}});
+    int status =
+        life.Handle("/webhooks/pagerduty", text,
+                    {{"Content-Type", "application/json"},
+                     {"X-Webhook-Id", delivery},
+                     {"X-PagerDuty-Signature", "v1=" + HmacSha256Hex(kPdWebhookSecret, text)}});
     bool fired_now = injector != nullptr && !fired_before && injector->fired();
     out.log.push_back(fmt::format("t={}s: PagerDuty webhook {} answered {}{}", t / seconds(1),
                                   delivery, status, fired_now ? " (the fault fired in it)" : ""));
@@ -386,12 +387,11 @@ class Harness {
            {"action_ts", fmt::format("{}.{}", ToUnixMillis(now) / 1000, ++state.clicks)}}}}};
     std::string body = "payload=" + UrlEncode(payload.dump());
     std::string ts = std::to_string(ToUnixMillis(now) / 1000);
-    int status =
-        life.Handle("/slack/interactivity", body,
-                    {{"Content-Type", "application/x-www-form-urlencoded"},
-                     {"X-Slack-Request-Timestamp", ts},
-                     {"X-Slack-Signature",
-                      "v0=" + http::HmacSha256Hex(kSlackSecret, "v0:" + ts + ":" + body)}});
+    int status = life.Handle(
+        "/slack/interactivity", body,
+        {{"Content-Type", "application/x-www-form-urlencoded"},
+         {"X-Slack-Request-Timestamp", ts},
+         {"X-Slack-Signature", "v0=" + HmacSha256Hex(kSlackSecret, "v0:" + ts + ":" + body)}});
     out.log.push_back(
         fmt::format("t={}s: Slack click {} on {} answered {}", t / seconds(1), action, id, status));
     state.next_try = t + seconds(30);

@@ -55,6 +55,20 @@ TEST(FormTest, DecodesPlusAndPercent) {
   EXPECT_EQ(*PercentDecode("a+b%20c", false), "a+b c");
 }
 
+TEST(FormTest, PercentDecodeRefusesEveryMalformedEscape) {
+  for (const char* bad : {"%", "%4", "a%", "a%4", "%zz", "%4g", "%%41", "x%2"}) {
+    EXPECT_FALSE(PercentDecode(bad, false)) << bad;
+    EXPECT_FALSE(PercentDecode(bad, true)) << bad;
+  }
+  EXPECT_EQ(*PercentDecode("", false), "");
+  EXPECT_EQ(*PercentDecode("%41%6a%6A", false), "Ajj");
+  EXPECT_EQ(*PercentDecode("K%C3%B6ln", false), "Köln");
+  EXPECT_EQ(*PercentDecode("%00", false), std::string("\0", 1));
+  EXPECT_EQ(*PercentDecode("a+b%2Bc", true), "a b+c");
+  // Raw bytes that a lenient client leaves unencoded pass through as sent.
+  EXPECT_EQ(*PercentDecode("a b/ü", false), "a b/ü");
+}
+
 }  // namespace
 }  // namespace tocsin::http
 

@@ -18,6 +18,7 @@
 #include "notify_fixtures.h"
 #include "support/process.h"
 #include "support/temp_dir.h"
+#include "tocsin/common/crypto.h"
 #include "tocsin/common/log.h"
 
 namespace tocsin::notify {
@@ -35,25 +36,6 @@ std::string Unhex(const std::string& hex) {
   for (std::size_t i = 0; i + 1 < hex.size(); i += 2) {
     out += static_cast<char>(std::stoi(hex.substr(i, 2), nullptr, 16));
   }
-  return out;
-}
-
-std::string Base64(const std::string& in) {
-  static constexpr char kTable[] =
-      "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
-  std::string out;
-  unsigned v = 0;
-  int bits = 0;
-  for (unsigned char c : in) {
-    v = (v << 8) | c;
-    bits += 8;
-    while (bits >= 6) {
-      bits -= 6;
-      out += kTable[(v >> bits) & 63];
-    }
-  }
-  if (bits > 0) out += kTable[(v << (6 - bits)) & 63];
-  while (out.size() % 4 != 0) out += '=';
   return out;
 }
 
@@ -198,8 +180,8 @@ class EmailSmtp : public ::testing::Test {
     for (const auto& c : Of(events, "connection")) {
       std::string clear = Unhex(c["cleartext_hex"]);
       EXPECT_EQ(clear.find(kPassword), std::string::npos) << clear;
-      EXPECT_EQ(clear.find(Base64(kPassword)), std::string::npos) << clear;
-      EXPECT_EQ(clear.find(Base64(plain)), std::string::npos) << clear;
+      EXPECT_EQ(clear.find(Base64Encode(kPassword)), std::string::npos) << clear;
+      EXPECT_EQ(clear.find(Base64Encode(plain)), std::string::npos) << clear;
       EXPECT_EQ(clear.find("AUTH"), std::string::npos) << clear;
       for (const auto& a : c["auth_attempts"]) EXPECT_TRUE(a["tls"].get<bool>()) << a.dump();
     }
@@ -209,6 +191,55 @@ class EmailSmtp : public ::testing::Test {
   std::string cert_;
   std::string key_;
 };
+
+// The Subject header of a message whose subject template is `subject`; no server needed.
+std::string SubjectHeader(const std::string& subject) {
+  TempDir dir;
+  dir.Write("templates/email_subject.mustache", subject);
+  RenderOptions ro;
+  ro.templates_dir = dir.path() + "/templates";
+  auto renderer = PageRenderer::Create(ro);
+  EXPECT_TRUE(renderer) << renderer.error().message();
+  config::EmailConfig c;
+  c.smtp_url = "smtp://127.0.0.1:1";
+  c.from = "tocsin@example.com";
+  EmailNotifier notifier(c, *renderer, std::make_shared<CurlSmtpTransport>(c));
+  OutboxItem item;
+  item.channel = item.original_channel = incident::Channel::kEmail;
+  item.target = "olena@example.com";
+  item.request = testing::DepositPage();
+  std::string data = notifier.BuildMessage(item).data;
+  auto start = data.find("\r\nSubject: ");
+  auto end = data.find("\r\nDate: ");
+  EXPECT_NE(start, std::string::npos);
+  EXPECT_NE(end, std::string::npos);
+  return data.substr(start + 11, end - start - 11);
+}
+
+TEST(EmailHeaders, NonAsciiSubjectIsOneEncodedWord) {
+  // Expected value from Python's base64 module.
+  EXPECT_EQ(SubjectHeader("Zahlungen in Köln fallen aus"),
+            "=?UTF-8?B?WmFobHVuZ2VuIGluIEvDtmxuIGZhbGxlbiBhdXM=?=");
+  EXPECT_EQ(SubjectHeader("Deposits failing in eu-west"), "Deposits failing in eu-west");
+}
+
+// Regression: a long non-ASCII subject went out as one encoded word of any length, where RFC
+// 2047 allows 75 characters; some clients then showed the raw "=?UTF-8?B?..." text.
+TEST(EmailHeaders, LongNonAsciiSubjectIsFoldedIntoShortWordsOfWholeCharacters) {
+  // Expected value checked with Python's email.header.decode_header (decodes to the subject)
+  // and base64 module (each word decodes to whole UTF-8 characters).
+  std::string header =
+      SubjectHeader("Депозиты в Köln не проходят: PSP отвечает 503 уже десять минут");
+  EXPECT_EQ(header,
+            "=?UTF-8?B?0JTQtdC/0L7Qt9C40YLRiyDQsiBLw7ZsbiDQvdC1INC/0YDQvtGF0L7QtNGP?=\r\n "
+            "=?UTF-8?B?0YI6IFBTUCDQvtGC0LLQtdGH0LDQtdGCIDUwMyDRg9C20LUg0LTQtdGB0Y8=?=\r\n "
+            "=?UTF-8?B?0YLRjCDQvNC40L3Rg9GC?=");
+  for (std::size_t start = 0, end; start < header.size(); start = end + 3) {
+    end = header.find("\r\n ", start);
+    if (end == std::string::npos) end = header.size();
+    EXPECT_LE(end - start, 75u);
+  }
+}
 
 // Regression: tocsin dot-stuffed the body and libcurl stuffed it again, so a line ".x" reached
 // the reader as "..x".

@@ -182,5 +182,69 @@ rotations:
   EXPECT_NE(ics.find("END:VCALENDAR\r\n"), std::string::npos);
 }
 
+// True when `s` is well-formed UTF-8 (whole sequences only).
+bool WholeUtf8(std::string_view s) {
+  for (std::size_t i = 0; i < s.size();) {
+    auto c = static_cast<unsigned char>(s[i]);
+    std::size_t n = c < 0x80           ? 1
+                    : (c >> 5) == 0x6  ? 2
+                    : (c >> 4) == 0xE  ? 3
+                    : (c >> 3) == 0x1E ? 4
+                                       : 0;
+    if (n == 0 || i + n > s.size()) return false;
+    for (std::size_t k = 1; k < n; ++k) {
+      if ((static_cast<unsigned char>(s[i + k]) & 0xC0) != 0x80) return false;
+    }
+    i += n;
+  }
+  return true;
+}
+
+// Regression: a long DESCRIPTION (an override reason) went out as one line of any length,
+// where RFC 5545 3.1 folds content lines at 75 octets; strict readers refused the calendar.
+TEST(ScheduleTest, ICalendarFoldsLongLinesAt75OctetsBetweenCharacters) {
+  const std::string reason =
+      "Zahnarzt in Köln — Wurzelbehandlung, danach nicht erreichbar; Vertretung durch "
+      "Олена Коваленко bis zum Abend";
+  auto s = Load(std::string(kPeople) + R"(
+rotations:
+  l1: {role: l1, time_zone: Europe/Kyiv, start_date: 2026-11-02, handovers: ["08:00", "20:00"], members: [a, b]}
+overrides:
+  - {type: cover, rotation: l1, from: "2026-11-02T10:00", to: "2026-11-02T14:00", person: c, replaces: a, reason: ")" +
+                reason + R"("}
+)");
+  auto ics = ExportICalendar(s, "c", T("2026-11-02T00:00:00Z"), T("2026-11-03T00:00:00Z"),
+                             T("2026-11-01T00:00:00Z"));
+  ASSERT_EQ(ics.substr(ics.size() - 2), "\r\n");
+  std::size_t physical = 0, folded = 0;
+  for (std::size_t start = 0, end; start < ics.size(); start = end + 2) {
+    end = ics.find("\r\n", start);
+    ASSERT_NE(end, std::string::npos);
+    std::string_view l(ics.data() + start, end - start);
+    ++physical;
+    folded += !l.empty() && l.front() == ' ';
+    EXPECT_LE(l.size(), 75u) << l;
+    EXPECT_TRUE(WholeUtf8(l)) << "a fold cut a character: " << l;
+  }
+  EXPECT_GE(folded, 2u);
+  // Unfolded, the description is whole again.
+  std::string unfolded;
+  for (std::size_t i = 0; i < ics.size(); ++i) {
+    if (ics.compare(i, 3, "\r\n ") == 0) {
+      i += 2;
+      continue;
+    }
+    unfolded += ics[i];
+  }
+  EXPECT_NE(unfolded.find("\r\nDESCRIPTION:Rotation l1\\, role l1\\, override: Zahnarzt in Köln — "
+                          "Wurzelbehandlung\\, danach nicht erreichbar\\; Vertretung durch "
+                          "Олена Коваленко bis zum Abend\r\n"),
+            std::string::npos)
+      << unfolded;
+  // Short lines are left alone.
+  EXPECT_NE(ics.find("\r\nDTSTART:20261102T080000Z\r\n"), std::string::npos) << ics;
+  EXPECT_GT(physical, 10u);
+}
+
 }  // namespace
 }  // namespace tocsin::oncall

@@ -8,14 +8,6 @@
 
 namespace tocsin::http {
 
-// Lowercase hex HMAC-SHA256 of `message` keyed by `key`.
-std::string HmacSha256Hex(std::string_view key, std::string_view message);
-// Lowercase hex SHA-256.
-std::string Sha256Hex(std::string_view data);
-// Compares without leaking where the first difference is (CRYPTO_memcmp). Different lengths
-// compare unequal (the length of a signature is not a secret).
-bool ConstantTimeEquals(std::string_view a, std::string_view b);
-
 enum class SignatureCheck {
   kOk,
   kMissing,    // no signature or timestamp header: 401

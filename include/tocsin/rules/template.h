@@ -22,7 +22,9 @@ struct TemplateData {
 // an optional format, {{ $value | percent }} (0.972 -> "97.2%"), {{ $value | ms }}
 // (0.134 -> "134ms"), {{ $value | humanize }} (default: up to 4 significant digits). A
 // template is parsed once at load, so a typo is a config error with file:line, never a
-// broken page at 3 a.m. Plain value.
+// broken page at 3 a.m. The Prometheus-style placeholders are what rule authors know; they
+// are rendered as a mustache template ({{&value}}, {{&percent.value}}, {{&labels.psp}}) on the
+// same engine as the page templates, so tocsin has one template engine. Plain value.
 class Template {
  public:
   // Names a template may use besides $labels.<name>.

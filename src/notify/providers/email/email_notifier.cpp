@@ -1,54 +1,41 @@
 #include "notify/providers/email/email_notifier.h"
 
+#include <algorithm>
+
 #include <fmt/chrono.h>
 #include <fmt/format.h>
 
 #include "notify/utf8.h"
+#include "tocsin/common/crypto.h"
 #include "tocsin/common/labels.h"
 
 namespace tocsin::notify {
 
 namespace {
 
-std::string Base64(std::string_view in) {
-  static constexpr char kTable[] =
-      "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
-  std::string out;
-  std::size_t i = 0;
-  while (i + 2 < in.size()) {
-    unsigned v = (static_cast<unsigned char>(in[i]) << 16) |
-                 (static_cast<unsigned char>(in[i + 1]) << 8) |
-                 static_cast<unsigned char>(in[i + 2]);
-    out += kTable[(v >> 18) & 63];
-    out += kTable[(v >> 12) & 63];
-    out += kTable[(v >> 6) & 63];
-    out += kTable[v & 63];
-    i += 3;
-  }
-  if (i + 1 == in.size()) {
-    unsigned v = static_cast<unsigned char>(in[i]) << 16;
-    out += kTable[(v >> 18) & 63];
-    out += kTable[(v >> 12) & 63];
-    out += "==";
-  } else if (i + 2 == in.size()) {
-    unsigned v =
-        (static_cast<unsigned char>(in[i]) << 16) | (static_cast<unsigned char>(in[i + 1]) << 8);
-    out += kTable[(v >> 18) & 63];
-    out += kTable[(v >> 12) & 63];
-    out += kTable[(v >> 6) & 63];
-    out += '=';
-  }
-  return out;
-}
-
-// RFC 2047 encoded word for a non-ASCII header; no CR/LF can reach a header either way.
+// RFC 2047 encoded words for a non-ASCII header value; no CR/LF can reach a header either way.
+// An encoded word is at most 75 characters (RFC 2047 section 2), so a longer value becomes
+// several words on folded lines, each cut between UTF-8 sequences (section 5: every word must
+// decode to whole characters); readers join adjacent encoded words without the space between.
 std::string HeaderText(std::string_view s) {
   std::string clean;
   for (char c : s) clean += (c == '\r' || c == '\n') ? ' ' : c;
   bool ascii = true;
   for (char c : clean) ascii = ascii && static_cast<unsigned char>(c) < 0x80;
   if (ascii) return clean;
-  return "=?UTF-8?B?" + Base64(clean) + "?=";
+  // "=?UTF-8?B?" + 60 base64 characters + "?=" is 72: 45 octets per word.
+  constexpr std::size_t kOctetsPerWord = 45;
+  std::string out;
+  std::string_view rest = clean;
+  while (!rest.empty()) {
+    std::size_t n = std::min(kOctetsPerWord, rest.size());
+    while (n < rest.size() && n > 0 && (static_cast<unsigned char>(rest[n]) & 0xC0) == 0x80) --n;
+    if (n == 0) n = std::min(kOctetsPerWord, rest.size());  // not UTF-8: cut anywhere
+    if (!out.empty()) out += "\r\n ";
+    out += "=?UTF-8?B?" + Base64Encode(rest.substr(0, n)) + "?=";
+    rest.remove_prefix(n);
+  }
+  return out;
 }
 
 std::string Crlf(std::string_view text) {

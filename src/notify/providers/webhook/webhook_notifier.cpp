@@ -4,6 +4,8 @@
 
 #include "notify/provider_common.h"
 #include "notify/retrier.h"
+#include "tocsin/common/crypto.h"
+#include "tocsin/common/json_fields.h"
 
 namespace tocsin::notify {
 
@@ -27,9 +29,7 @@ json WebhookNotifier::BuildBody(const OutboxItem& item) const {
   PageText t = renderer_->Render(r);
   json alerts = json::array();
   for (const auto& a : r.alerts) {
-    json labels = json::object();
-    for (const auto& l : a.labels) labels[l.name] = l.value;
-    json alert = {{"labels", labels},
+    json alert = {{"labels", LabelsToJson(a.labels)},
                   {"annotations", a.annotations},
                   {"state", AlertStateName(a.state)},
                   {"starts_at", Iso8601(a.starts_at)}};
