@@ -22,11 +22,12 @@ Error SqlError(sqlite3* db, std::string_view what) {
 }  // namespace
 
 Statement::~Statement() {
+  // Finalized before lock_ (declared last) is released.
   if (stmt_ != nullptr) sqlite3_finalize(stmt_);
 }
 
 Statement::Statement(Statement&& other) noexcept
-    : db_(other.db_), stmt_(other.stmt_), owner_(other.owner_) {
+    : db_(other.db_), stmt_(other.stmt_), owner_(other.owner_), lock_(std::move(other.lock_)) {
   other.stmt_ = nullptr;
 }
 
@@ -125,7 +126,7 @@ Result<void> Database::Exec(std::string_view sql) {
     }
     rest = next;
     if (raw == nullptr) continue;  // only whitespace or a comment was left
-    Statement st(db_, raw, this);
+    Statement st(db_, raw, this, std::unique_lock(mu_));
     if (auto r = st.Run(); !r) return r;
   }
   return {};
@@ -168,13 +169,13 @@ std::optional<Error> Database::InjectedFault(FaultInjector& injector, sqlite3_st
 }
 
 Result<Statement> Database::Prepare(std::string_view sql) {
-  std::lock_guard lock(mu_);
+  std::unique_lock lock(mu_);
   sqlite3_stmt* stmt = nullptr;
   if (sqlite3_prepare_v2(db_, sql.data(), static_cast<int>(sql.size()), &stmt, nullptr) !=
       SQLITE_OK) {
     return Fail(SqlError(db_, fmt::format("prepare \"{}\"", sql.substr(0, 80))));
   }
-  return Statement(db_, stmt, this);
+  return Statement(db_, stmt, this, std::move(lock));
 }
 
 Result<void> Database::Transaction(const std::function<Result<void>(Database&)>& fn) {

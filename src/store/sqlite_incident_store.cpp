@@ -189,7 +189,6 @@ Result<void> SqliteIncidentStore::PruneDeliveries(Database& db, TimePoint now) {
 }
 
 Result<bool> SqliteIncidentStore::HasDelivery(const std::string& source, const std::string& id) {
-  std::lock_guard lock(db_.mutex());
   auto sel = db_.Prepare("SELECT 1 FROM inbound_deliveries WHERE provider = ? AND id = ?");
   if (!sel) return Fail(sel.error());
   sel->Bind(1, source).Bind(2, id);
@@ -216,7 +215,6 @@ Result<Incident> ParseBody(const std::string& body) {
 }  // namespace
 
 Result<std::optional<Incident>> SqliteIncidentStore::Get(const std::string& id) {
-  std::lock_guard lock(db_.mutex());
   auto st = db_.Prepare("SELECT body FROM incidents WHERE id = ?");
   if (!st) return Fail(st.error());
   st->Bind(1, id);
@@ -229,7 +227,6 @@ Result<std::optional<Incident>> SqliteIncidentStore::Get(const std::string& id) 
 }
 
 Result<std::vector<Incident>> SqliteIncidentStore::List(const incident::IncidentFilter& filter) {
-  std::lock_guard lock(db_.mutex());
   std::string sql = "SELECT body FROM incidents";
   if (filter.open_only) {
     sql += " WHERE state != 'resolved'";
@@ -255,7 +252,6 @@ Result<std::vector<Incident>> SqliteIncidentStore::List(const incident::Incident
 }
 
 Result<std::vector<TimelineEvent>> SqliteIncidentStore::Timeline(const std::string& id) {
-  std::lock_guard lock(db_.mutex());
   auto st = db_.Prepare(
       "SELECT incident_id, seq, at, kind, actor, text, data, prev_hash, hash FROM "
       "incident_timeline WHERE incident_id = ? ORDER BY seq");
@@ -282,7 +278,6 @@ Result<std::vector<TimelineEvent>> SqliteIncidentStore::Timeline(const std::stri
 }
 
 Result<std::vector<PageIntent>> SqliteIncidentStore::PendingPages() {
-  std::lock_guard lock(db_.mutex());
   auto st = db_.Prepare("SELECT request FROM incident_pages WHERE handed_off = 0 ORDER BY rowid");
   if (!st) return Fail(st.error());
   std::vector<PageIntent> out;
@@ -300,7 +295,6 @@ Result<std::vector<PageIntent>> SqliteIncidentStore::PendingPages() {
 }
 
 Result<void> SqliteIncidentStore::MarkHandedOff(const std::string& idempotency_key) {
-  std::lock_guard lock(db_.mutex());
   auto st = db_.Prepare("UPDATE incident_pages SET handed_off = 1 WHERE idempotency_key = ?");
   if (!st) return Fail(st.error());
   st->Bind(1, idempotency_key);
@@ -308,7 +302,6 @@ Result<void> SqliteIncidentStore::MarkHandedOff(const std::string& idempotency_k
 }
 
 Result<std::vector<std::string>> SqliteIncidentStore::PageKeys(const std::string& incident_id) {
-  std::lock_guard lock(db_.mutex());
   auto st = db_.Prepare(
       "SELECT idempotency_key FROM incident_pages WHERE incident_id = ? ORDER BY rowid");
   if (!st) return Fail(st.error());
