@@ -68,9 +68,28 @@ CREATE INDEX IF NOT EXISTS inbound_deliveries_seen ON inbound_deliveries (seen_a
 
 Result<void> SqliteIncidentStore::Migrate() { return db_.Migrate(Migrations()); }
 
+Result<void> SqliteIncidentStore::Write(const StoreThread::Write& write) {
+  if (writer_ != nullptr) return writer_->RunSync(write);
+  return db_.Transaction(write);
+}
+
+void SqliteIncidentStore::WriteAsync(StoreThread::Write write, Done done) {
+  if (writer_ != nullptr) return writer_->Submit(std::move(write), std::move(done));
+  done(db_.Transaction(write));
+}
+
+Result<std::int64_t> SqliteIncidentStore::PeekNextIncidentNumber() {
+  auto sel = db_.Prepare("SELECT next FROM incident_counter WHERE id = 1");
+  if (!sel) return Fail(sel.error());
+  auto row = sel->Step();
+  if (!row) return Fail(row.error());
+  if (!*row) return Fail(Error::Io("incident_counter is empty"));
+  return sel->Int(0);
+}
+
 Result<std::int64_t> SqliteIncidentStore::NextIncidentNumber() {
   std::int64_t number = 0;
-  auto r = db_.Transaction([&](Database& db) -> Result<void> {
+  auto r = Write([&](Database& db) -> Result<void> {
     auto sel = db.Prepare("SELECT next FROM incident_counter WHERE id = 1");
     if (!sel) return Fail(sel.error());
     auto row = sel->Step();
@@ -126,62 +145,87 @@ Result<void> CheckNotStale(Database& db, const incident::TimelineEvent& first) {
 }  // namespace
 
 Result<void> SqliteIncidentStore::Commit(const IncidentChange& change) {
+  return Write([&](Database& db) { return CommitIn(db, change); });
+}
+
+void SqliteIncidentStore::CommitAsync(IncidentChange change, Done done) {
+  WriteAsync([this, change = std::move(change)](Database& db) { return CommitIn(db, change); },
+             std::move(done));
+}
+
+void SqliteIncidentStore::RecordDeliveryAsync(incident::InboundDelivery delivery, Done done) {
+  WriteAsync([this, delivery = std::move(delivery)](
+                 Database& db) { return RecordDeliveryIn(db, delivery); },
+             std::move(done));
+}
+
+void SqliteIncidentStore::MarkHandedOffAsync(std::string idempotency_key, Done done) {
+  WriteAsync([key = std::move(idempotency_key)](Database& db) { return MarkHandedOffIn(db, key); },
+             std::move(done));
+}
+
+Result<void> SqliteIncidentStore::CommitIn(Database& db, const IncidentChange& change) {
   const Incident& inc = change.incident;
   std::string body = incident::IncidentToJson(inc).dump();
-  return db_.Transaction([&](Database& db) -> Result<void> {
-    if (!change.events.empty()) {
-      if (auto r = CheckNotStale(db, change.events.front()); !r) return r;
+  if (!change.events.empty()) {
+    if (auto r = CheckNotStale(db, change.events.front()); !r) return r;
+    if (change.events.front().seq == 1) {
+      // The incident's first change: numbers counted in memory from PeekNextIncidentNumber
+      // stay unique across restarts.
+      auto counter = db.Prepare("UPDATE incident_counter SET next = ?1 WHERE id = 1 AND next < ?1");
+      if (!counter) return Fail(counter.error());
+      if (auto r = counter->Bind(1, inc.number + 1).Run(); !r) return r;
     }
-    if (change.delivery) {
-      if (auto r = InsertDelivery(db, *change.delivery); !r) return r;
-    }
-    auto up = db.Prepare(
-        "INSERT INTO incidents (id, number, key, state, opened_at, body) VALUES (?, ?, ?, ?, ?, ?) "
-        "ON CONFLICT (id) DO UPDATE SET state = excluded.state, key = excluded.key, "
-        "body = excluded.body");
-    if (!up) return Fail(up.error());
-    up->Bind(1, inc.id)
-        .Bind(2, inc.number)
-        .Bind(3, inc.key)
-        .Bind(4, incident::IncidentStateName(inc.state))
-        .Bind(5, ToUnixMillis(inc.opened_at))
-        .Bind(6, body);
-    if (auto r = up->Run(); !r) return r;
-    for (const auto& e : change.events) {
-      auto ins = db.Prepare(
-          "INSERT INTO incident_timeline (incident_id, seq, at, kind, actor, text, data, "
-          "prev_hash, hash) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)");
-      if (!ins) return Fail(ins.error());
-      ins->Bind(1, e.incident_id)
-          .Bind(2, e.seq)
-          .Bind(3, ToUnixMillis(e.at))
-          .Bind(4, e.kind)
-          .Bind(5, e.actor)
-          .Bind(6, e.text)
-          .Bind(7, e.data)
-          .Bind(8, e.prev_hash)
-          .Bind(9, e.hash);
-      if (auto r = ins->Run(); !r) return r;
-    }
-    for (const auto& p : change.pages) {
-      // The same key again (a step re-decided after a crash) keeps the first intent.
-      auto ins = db.Prepare(
-          "INSERT OR IGNORE INTO incident_pages (idempotency_key, incident_id, request, "
-          "handed_off) VALUES (?, ?, ?, 0)");
-      if (!ins) return Fail(ins.error());
-      ins->Bind(1, p.idempotency_key)
-          .Bind(2, p.incident_id)
-          .Bind(3, incident::PageRequestToJson(p).dump());
-      if (auto r = ins->Run(); !r) return r;
-    }
-    if (change.delivery) return PruneDeliveries(db, change.delivery->received_at);
-    return {};
-  });
+  }
+  if (change.delivery) {
+    if (auto r = InsertDelivery(db, *change.delivery); !r) return r;
+  }
+  auto up = db.Prepare(
+      "INSERT INTO incidents (id, number, key, state, opened_at, body) VALUES (?, ?, ?, ?, ?, ?) "
+      "ON CONFLICT (id) DO UPDATE SET state = excluded.state, key = excluded.key, "
+      "body = excluded.body");
+  if (!up) return Fail(up.error());
+  up->Bind(1, inc.id)
+      .Bind(2, inc.number)
+      .Bind(3, inc.key)
+      .Bind(4, incident::IncidentStateName(inc.state))
+      .Bind(5, ToUnixMillis(inc.opened_at))
+      .Bind(6, body);
+  if (auto r = up->Run(); !r) return r;
+  for (const auto& e : change.events) {
+    auto ins = db.Prepare(
+        "INSERT INTO incident_timeline (incident_id, seq, at, kind, actor, text, data, "
+        "prev_hash, hash) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)");
+    if (!ins) return Fail(ins.error());
+    ins->Bind(1, e.incident_id)
+        .Bind(2, e.seq)
+        .Bind(3, ToUnixMillis(e.at))
+        .Bind(4, e.kind)
+        .Bind(5, e.actor)
+        .Bind(6, e.text)
+        .Bind(7, e.data)
+        .Bind(8, e.prev_hash)
+        .Bind(9, e.hash);
+    if (auto r = ins->Run(); !r) return r;
+  }
+  for (const auto& p : change.pages) {
+    // The same key again (a step re-decided after a crash) keeps the first intent.
+    auto ins = db.Prepare(
+        "INSERT OR IGNORE INTO incident_pages (idempotency_key, incident_id, request, "
+        "handed_off) VALUES (?, ?, ?, 0)");
+    if (!ins) return Fail(ins.error());
+    ins->Bind(1, p.idempotency_key)
+        .Bind(2, p.incident_id)
+        .Bind(3, incident::PageRequestToJson(p).dump());
+    if (auto r = ins->Run(); !r) return r;
+  }
+  if (change.delivery) return PruneDeliveries(db, change.delivery->received_at);
+  return {};
 }
 
 Result<void> SqliteIncidentStore::PruneDeliveries(Database& db, TimePoint now) {
   // Every thousandth delivery, like a log rotation: the index makes it one range delete.
-  if (++deliveries_recorded_ % 1000 != 0) return {};
+  if ((deliveries_recorded_.fetch_add(1) + 1) % 1000 != 0) return {};
   auto prune = db.Prepare("DELETE FROM inbound_deliveries WHERE seen_at < ?");
   if (!prune) return Fail(prune.error());
   prune->Bind(1, ToUnixMillis(now) - kDeliveryRetentionMs);
@@ -198,10 +242,13 @@ Result<bool> SqliteIncidentStore::HasDelivery(const std::string& source, const s
 }
 
 Result<void> SqliteIncidentStore::RecordDelivery(const incident::InboundDelivery& delivery) {
-  return db_.Transaction([&](Database& db) -> Result<void> {
-    if (auto r = InsertDelivery(db, delivery); !r) return r;
-    return PruneDeliveries(db, delivery.received_at);
-  });
+  return Write([&](Database& db) { return RecordDeliveryIn(db, delivery); });
+}
+
+Result<void> SqliteIncidentStore::RecordDeliveryIn(Database& db,
+                                                   const incident::InboundDelivery& delivery) {
+  if (auto r = InsertDelivery(db, delivery); !r) return r;
+  return PruneDeliveries(db, delivery.received_at);
 }
 
 namespace {
@@ -295,7 +342,12 @@ Result<std::vector<PageIntent>> SqliteIncidentStore::PendingPages() {
 }
 
 Result<void> SqliteIncidentStore::MarkHandedOff(const std::string& idempotency_key) {
-  auto st = db_.Prepare("UPDATE incident_pages SET handed_off = 1 WHERE idempotency_key = ?");
+  return Write([&](Database& db) { return MarkHandedOffIn(db, idempotency_key); });
+}
+
+Result<void> SqliteIncidentStore::MarkHandedOffIn(Database& db,
+                                                  const std::string& idempotency_key) {
+  auto st = db.Prepare("UPDATE incident_pages SET handed_off = 1 WHERE idempotency_key = ?");
   if (!st) return Fail(st.error());
   st->Bind(1, idempotency_key);
   return st->Run();
