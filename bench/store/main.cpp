@@ -158,6 +158,9 @@ Figures RunOnce(bool store_thread, int incidents, int transitions, int clients) 
         done_transitions / std::max(1e-9, Seconds(Steady::now() - transitions_start));
     probe.Record(nullptr);
     probe.Stop();
+    // The incidents' own timers (reminders, later steps) would keep the loop running.
+    manager->Stop();
+    io.stop();
   };
   submit_transition = [&] {
     if (next_transition >= transitions) return;
@@ -168,14 +171,18 @@ Figures RunOnce(bool store_thread, int incidents, int transitions, int clients) 
       if (++done_transitions == transitions) return finish_transitions();
       submit_transition();
     };
-    const TimePoint now = clock.Now();
-    // Every incident is acknowledged once; the rest are notes (status updates from people).
-    if (i < incidents) {
-      manager->AcknowledgeAsync(id, "bench", now, "api", std::nullopt, done);
-    } else {
-      manager->AddNoteAsync(id, "bench", fmt::format("status update {}", i), now, "api",
-                            std::nullopt, done);
-    }
+    // Each transition arrives as a request of its own: one loop event each, as HTTP requests
+    // and Slack clicks do, so that the loop runs other work (the probe) between them.
+    scheduler.Post([&, i, id, done] {
+      const TimePoint now = clock.Now();
+      // Every incident is acknowledged once; the rest are notes (status updates from people).
+      if (i < incidents) {
+        manager->AcknowledgeAsync(id, "bench", now, "api", std::nullopt, done);
+      } else {
+        manager->AddNoteAsync(id, "bench", fmt::format("status update {}", i), now, "api",
+                              std::nullopt, done);
+      }
+    });
   };
   auto start_transitions = [&] {
     probe.Record(&f.busy_delays_ms);

@@ -110,7 +110,7 @@ constexpr std::int64_t kDeliveryRetentionMs = 72LL * 3600 * 1000;
 
 // Inserts the delivery inside the caller's transaction; kConflict when it is already there.
 Result<void> InsertDelivery(Database& db, const incident::InboundDelivery& d) {
-  auto sel = db.Prepare("SELECT 1 FROM inbound_deliveries WHERE provider = ? AND id = ?");
+  auto sel = db.PrepareCached("SELECT 1 FROM inbound_deliveries WHERE provider = ? AND id = ?");
   if (!sel) return Fail(sel.error());
   sel->Bind(1, d.source).Bind(2, d.id);
   auto row = sel->Step();
@@ -119,7 +119,8 @@ Result<void> InsertDelivery(Database& db, const incident::InboundDelivery& d) {
     return Fail(Error::Conflict(
         fmt::format("{} delivery {} was already processed; nothing done again", d.source, d.id)));
   }
-  auto ins = db.Prepare("INSERT INTO inbound_deliveries (provider, id, seen_at) VALUES (?, ?, ?)");
+  auto ins =
+      db.PrepareCached("INSERT INTO inbound_deliveries (provider, id, seen_at) VALUES (?, ?, ?)");
   if (!ins) return Fail(ins.error());
   ins->Bind(1, d.source).Bind(2, d.id).Bind(3, ToUnixMillis(d.received_at));
   return ins->Run();
@@ -129,7 +130,7 @@ Result<void> InsertDelivery(Database& db, const incident::InboundDelivery& d) {
 // collide with those events or, worse, overwrite the incident row with old state: refuse it
 // whole, before anything is written.
 Result<void> CheckNotStale(Database& db, const incident::TimelineEvent& first) {
-  auto sel = db.Prepare("SELECT MAX(seq) FROM incident_timeline WHERE incident_id = ?");
+  auto sel = db.PrepareCached("SELECT MAX(seq) FROM incident_timeline WHERE incident_id = ?");
   if (!sel) return Fail(sel.error());
   sel->Bind(1, first.incident_id);
   auto row = sel->Step();
@@ -172,7 +173,8 @@ Result<void> SqliteIncidentStore::CommitIn(Database& db, const IncidentChange& c
     if (change.events.front().seq == 1) {
       // The incident's first change: numbers counted in memory from PeekNextIncidentNumber
       // stay unique across restarts.
-      auto counter = db.Prepare("UPDATE incident_counter SET next = ?1 WHERE id = 1 AND next < ?1");
+      auto counter =
+          db.PrepareCached("UPDATE incident_counter SET next = ?1 WHERE id = 1 AND next < ?1");
       if (!counter) return Fail(counter.error());
       if (auto r = counter->Bind(1, inc.number + 1).Run(); !r) return r;
     }
@@ -180,7 +182,7 @@ Result<void> SqliteIncidentStore::CommitIn(Database& db, const IncidentChange& c
   if (change.delivery) {
     if (auto r = InsertDelivery(db, *change.delivery); !r) return r;
   }
-  auto up = db.Prepare(
+  auto up = db.PrepareCached(
       "INSERT INTO incidents (id, number, key, state, opened_at, body) VALUES (?, ?, ?, ?, ?, ?) "
       "ON CONFLICT (id) DO UPDATE SET state = excluded.state, key = excluded.key, "
       "body = excluded.body");
@@ -193,7 +195,7 @@ Result<void> SqliteIncidentStore::CommitIn(Database& db, const IncidentChange& c
       .Bind(6, body);
   if (auto r = up->Run(); !r) return r;
   for (const auto& e : change.events) {
-    auto ins = db.Prepare(
+    auto ins = db.PrepareCached(
         "INSERT INTO incident_timeline (incident_id, seq, at, kind, actor, text, data, "
         "prev_hash, hash) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)");
     if (!ins) return Fail(ins.error());
@@ -210,7 +212,7 @@ Result<void> SqliteIncidentStore::CommitIn(Database& db, const IncidentChange& c
   }
   for (const auto& p : change.pages) {
     // The same key again (a step re-decided after a crash) keeps the first intent.
-    auto ins = db.Prepare(
+    auto ins = db.PrepareCached(
         "INSERT OR IGNORE INTO incident_pages (idempotency_key, incident_id, request, "
         "handed_off) VALUES (?, ?, ?, 0)");
     if (!ins) return Fail(ins.error());

@@ -2,6 +2,7 @@
 
 #include <atomic>
 #include <functional>
+#include <map>
 #include <memory>
 #include <mutex>
 #include <optional>
@@ -75,11 +76,17 @@ class Statement {
  private:
   friend class Database;
   Statement(sqlite3* db, sqlite3_stmt* stmt, Database* owner,
-            std::unique_lock<std::recursive_mutex> lock)
-      : db_(db), stmt_(stmt), owner_(owner), lock_(std::move(lock)) {}
+            std::unique_lock<std::recursive_mutex> lock, bool* cached_in_use = nullptr)
+      : db_(db),
+        stmt_(stmt),
+        owner_(owner),
+        cached_in_use_(cached_in_use),
+        lock_(std::move(lock)) {}
   sqlite3* db_;
   sqlite3_stmt* stmt_;
   Database* owner_;  // asked for its FaultInjector on each execution of a write
+  // For a statement from PrepareCached: reset and handed back instead of finalized.
+  bool* cached_in_use_;
   std::unique_lock<std::recursive_mutex> lock_;
 };
 
@@ -111,6 +118,10 @@ class Database {
 
   Result<void> Exec(std::string_view sql);
   Result<Statement> Prepare(std::string_view sql);
+  // As Prepare, but the compiled statement is kept and reused by the next call with the same
+  // text (for the few statements a hot path runs over and over; compiling costs more than
+  // running them). A text already in use is compiled afresh.
+  Result<Statement> PrepareCached(std::string_view sql);
   // Runs fn inside BEGIN IMMEDIATE / COMMIT (ROLLBACK when fn fails), holding the lock.
   Result<void> Transaction(const std::function<Result<void>(Database&)>& fn);
   std::int64_t LastInsertId();
@@ -129,6 +140,11 @@ class Database {
   // The injected error for `stmt`, about to start running, if the injector wants one.
   std::optional<Error> InjectedFault(FaultInjector& injector, sqlite3_stmt* stmt);
   std::atomic<FaultInjector*> injector_{nullptr};
+  struct Cached {
+    sqlite3_stmt* stmt = nullptr;
+    bool in_use = false;
+  };
+  std::map<std::string, Cached, std::less<>> cache_;  // guarded by mu_
   sqlite3* db_;
   std::string path_;
   std::recursive_mutex mu_;
