@@ -12,6 +12,7 @@
 
 #include "fakes/incident/recording_pager.h"
 #include "fakes/store/counting_fault_injector.h"
+#include "fakes/store/store_thread_helpers.h"
 #include "incident/incident_test_support.h"
 #include "support/temp_dir.h"
 #include "tocsin/store/sqlite_incident_store.h"
@@ -21,30 +22,6 @@ namespace tocsin::incident {
 namespace {
 
 using store::StoreOp;
-
-// Records the thread of every write and commit a connection is asked about.
-class ThreadRecorder final : public store::FaultInjector {
- public:
-  std::optional<Error> Before(StoreOp, std::string_view) override {
-    std::lock_guard lock(mu_);
-    threads_.insert(std::this_thread::get_id());
-    ++calls_;
-    return std::nullopt;
-  }
-  std::set<std::thread::id> threads() {
-    std::lock_guard lock(mu_);
-    return threads_;
-  }
-  int calls() {
-    std::lock_guard lock(mu_);
-    return calls_;
-  }
-
- private:
-  std::mutex mu_;
-  std::set<std::thread::id> threads_;
-  int calls_ = 0;
-};
 
 class StoreThreadManagerTest : public ::testing::Test {
  protected:
@@ -103,23 +80,7 @@ class StoreThreadManagerTest : public ::testing::Test {
     return g;
   }
 
-  // Holds the store thread inside a write of its own until the returned promise is set, so
-  // that everything submitted meanwhile becomes one group.
-  std::promise<void> HoldStoreThread() {
-    std::promise<void> release;
-    auto entered = std::make_shared<std::promise<void>>();
-    auto entered_f = entered->get_future();
-    auto release_f = release.get_future().share();
-    writer_->Submit(
-        [entered, release_f](store::Database&) -> Result<void> {
-          entered->set_value();
-          release_f.wait();
-          return {};
-        },
-        [](Result<void>) {});
-    entered_f.wait();
-    return release;
-  }
+  std::promise<void> HoldStoreThread() { return store::testing::HoldStoreThread(*writer_); }
 
   // Opens n incidents through the asynchronous path and waits until they are durable.
   void OpenIncidents(int n) {
@@ -135,8 +96,8 @@ class StoreThreadManagerTest : public ::testing::Test {
 };
 
 TEST_F(StoreThreadManagerTest, TheLoopNeverWritesAndManyTransitionsShareACommit) {
-  ThreadRecorder loop_connection;
-  ThreadRecorder store_connection;
+  store::testing::ThreadRecordingInjector loop_connection;
+  store::testing::ThreadRecordingInjector store_connection;
   db_->SetFaultInjector(&loop_connection);
   writer_->SetFaultInjector(&store_connection);
   constexpr int kIncidents = 100;

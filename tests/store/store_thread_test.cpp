@@ -12,6 +12,7 @@
 #include <thread>
 
 #include "fakes/store/counting_fault_injector.h"
+#include "fakes/store/store_thread_helpers.h"
 #include "support/temp_dir.h"
 #include "tocsin/store/store_thread.h"
 
@@ -51,30 +52,6 @@ class Loop {
   std::deque<std::function<void()>> posted_;
 };
 
-// Records the thread of every write and commit it is asked about.
-class ThreadRecorder final : public FaultInjector {
- public:
-  std::optional<Error> Before(StoreOp, std::string_view) override {
-    std::lock_guard lock(mu_);
-    threads_.insert(std::this_thread::get_id());
-    ++calls_;
-    return std::nullopt;
-  }
-  std::set<std::thread::id> threads() {
-    std::lock_guard lock(mu_);
-    return threads_;
-  }
-  int calls() {
-    std::lock_guard lock(mu_);
-    return calls_;
-  }
-
- private:
-  std::mutex mu_;
-  std::set<std::thread::id> threads_;
-  int calls_ = 0;
-};
-
 Result<void> Insert(Database& db, std::int64_t v) {
   auto st = db.Prepare("INSERT INTO t(v) VALUES (?)");
   if (!st) return Fail(st.error());
@@ -98,22 +75,8 @@ class StoreThreadTest : public ::testing::Test {
     if (store_) store_->Stop();
   }
 
-  // Holds the store thread inside a write of its own until the returned promise is set, so
-  // that everything submitted meanwhile queues up behind it as one group.
   std::promise<void> HoldStoreThread() {
-    std::promise<void> release;
-    std::promise<void> entered;
-    auto entered_f = entered.get_future();
-    auto release_f = release.get_future().share();
-    store_->Submit(
-        [&entered, release_f](Database&) -> Result<void> {
-          entered.set_value();
-          release_f.wait();
-          return {};
-        },
-        [this](Result<void>) { ++held_done_; });
-    entered_f.wait();
-    return release;
+    return testing::HoldStoreThread(*store_, [this](Result<void>) { ++held_done_; });
   }
 
   std::vector<std::int64_t> ValuesOnDisk() {
@@ -219,7 +182,7 @@ TEST_F(StoreThreadTest, WritesLandAndCompleteInSubmissionOrder) {
 }
 
 TEST_F(StoreThreadTest, TheSubmittingThreadNeverRunsAStatementOrCommit) {
-  ThreadRecorder recorder;
+  testing::ThreadRecordingInjector recorder;
   store_->SetFaultInjector(&recorder);
   int done = 0;
   for (int i = 0; i < 100; ++i) {

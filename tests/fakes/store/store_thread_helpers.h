@@ -41,8 +41,8 @@ class ThreadRecordingInjector final : public FaultInjector {
 // Holds the store thread inside a write of its own (which writes nothing) until the returned
 // promise is set, so that everything submitted meanwhile queues up as one group. `done` is
 // that write's completion.
-inline std::promise<void> HoldStoreThread(StoreThread& store,
-                                          StoreThread::Done done = [](Result<void>) {}) {
+inline std::promise<void> HoldStoreThread(
+    StoreThread& store, StoreThread::Done done = [](Result<void>) {}) {
   std::promise<void> release;
   auto entered = std::make_shared<std::promise<void>>();
   auto entered_f = entered->get_future();
