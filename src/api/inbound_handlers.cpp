@@ -1,6 +1,7 @@
 #include "tocsin/api/inbound_handlers.h"
 
 #include <algorithm>
+#include <functional>
 #include <map>
 #include <mutex>
 #include <set>
@@ -154,20 +155,38 @@ struct InboundHandlers::Impl {
 
   // Records a Slack request that asks for nothing Act does (who, status, a silence, a
   // refusal), so that its replay is refused; the answer when it cannot be recorded.
-  std::optional<std::string> Claim(const std::optional<DeliveryKey>& key) {
-    if (!key) return std::nullopt;
-    auto r = incidents.RecordProcessed(*key);
-    if (r) return std::nullopt;
-    if (r.error().kind() == Error::Kind::kConflict) {
-      return "This request was already handled; nothing was done again.";
-    }
-    spdlog::error("slack: cannot record a request: {}", r.error().message());
-    return "tocsin could not record this request (" + r.error().message() +
-           "), so nothing was done. Try again.";
+  // The answer to a Slack request, given once the store has answered (never blocking the loop).
+  using Answer = std::function<void(std::string)>;
+
+  // Calls `then` with nothing once recorded (or when there is no key), or with the answer.
+  void Claim(const std::optional<DeliveryKey>& key,
+             std::function<void(std::optional<std::string>)> then) {
+    if (!key) return then(std::nullopt);
+    incidents.RecordProcessedAsync(*key, [then](Result<void> r) {
+      if (r) return then(std::nullopt);
+      if (r.error().kind() == Error::Kind::kConflict) {
+        return then("This request was already handled; nothing was done again.");
+      }
+      spdlog::error("slack: cannot record a request: {}", r.error().message());
+      then("tocsin could not record this request (" + r.error().message() +
+           "), so nothing was done. Try again.");
+    });
   }
 
-  std::string ActAndDescribe(const ActionRequest& request) {
-    auto r = incidents.Act(request);
+  // Claims `key`, then answers `text` (or the refusal).
+  void ClaimThenAnswer(const std::optional<DeliveryKey>& key, std::string text, Answer answer) {
+    Claim(key, [text = std::move(text), answer](std::optional<std::string> refused) {
+      answer(refused ? *refused : text);
+    });
+  }
+
+  void ActAndDescribe(const ActionRequest& request, Answer answer) {
+    incidents.ActAsync(request, [this, request, answer](Result<ActionOutcome> r) {
+      answer(Describe(request, r));
+    });
+  }
+
+  std::string Describe(const ActionRequest& request, const Result<ActionOutcome>& r) const {
     if (r && r->duplicate) return "This request was already handled; nothing was done again.";
     if (!r) {
       if (r.error().kind() == Error::Kind::kUnauthorized) {
@@ -209,30 +228,30 @@ struct InboundHandlers::Impl {
     // failures included, reaches the person through response_url.
     respond(Response::Text(200, ""));
     scheduler.Post([this, a = *action, key] {
-      std::string answer = Click(a, key);
-      Done(key);
-      if (!a.response_url.empty()) poster(a.response_url, Ephemeral(answer));
+      Click(a, key, [this, url = a.response_url, key](std::string answer) {
+        Done(key);
+        if (!url.empty()) poster(url, Ephemeral(answer));
+      });
     });
   }
 
-  std::string Click(const SlackAction& a, const DeliveryKey& key) {
+  void Click(const SlackAction& a, const DeliveryKey& key, Answer answer) {
     auto person = people.BySlackUserId(a.user_id);
     if (!person) {
-      if (auto refused = Claim(key)) return *refused;
-      return "You (Slack user " + a.user_id +
-             ") are not in the tocsin roster, so tocsin cannot act for you. Ask the on-call "
-             "lead to add your slack_user_id to config/roster.yaml.";
+      return ClaimThenAnswer(
+          key,
+          "You (Slack user " + a.user_id +
+              ") are not in the tocsin roster, so tocsin cannot act for you. Ask the on-call "
+              "lead to add your slack_user_id to config/roster.yaml.",
+          answer);
     }
     static const std::map<std::string, IncidentAction> kButtons = {
         {"tocsin_ack", IncidentAction::kAcknowledge},
         {"tocsin_resolve", IncidentAction::kResolve},
         {"tocsin_escalate", IncidentAction::kEscalate}};
     auto it = kButtons.find(a.action_id);
-    if (it == kButtons.end()) {
-      if (auto refused = Claim(key)) return *refused;
-      return "Unknown action " + a.action_id;
-    }
-    return ActAndDescribe({a.value, it->second, person->id, ActionOrigin::kSlack, "", key});
+    if (it == kButtons.end()) return ClaimThenAnswer(key, "Unknown action " + a.action_id, answer);
+    ActAndDescribe({a.value, it->second, person->id, ActionOrigin::kSlack, "", key}, answer);
   }
 
   std::string Help() const {
@@ -246,8 +265,8 @@ struct InboundHandlers::Impl {
 
   // The answer to a slash command. `key`, when given, is the request's delivery key: stored
   // with the incident change it causes, or alone (first) for anything else.
-  std::string Slash(const std::vector<std::string>& words, const std::string& slack_user,
-                    const std::optional<DeliveryKey>& key) {
+  void Slash(const std::vector<std::string>& words, const std::string& slack_user,
+             const std::optional<DeliveryKey>& key, Answer answer) {
     static const std::map<std::string, IncidentAction> kVerbs = {
         {"ack", IncidentAction::kAcknowledge},
         {"acknowledge", IncidentAction::kAcknowledge},
@@ -257,8 +276,25 @@ struct InboundHandlers::Impl {
     auto action = words.empty() ? kVerbs.end() : kVerbs.find(words[0]);
     auto person = people.BySlackUserId(slack_user);
     if (action == kVerbs.end() || !person || words.size() < 2) {
-      if (auto refused = Claim(key)) return *refused;
+      // Asks for nothing Act does: claimed first, then answered.
+      return Claim(key, [this, words, slack_user, answer](std::optional<std::string> refused) {
+        answer(refused ? *refused : SlashAnswer(words, slack_user));
+      });
     }
+    std::string text;
+    for (std::size_t i = 2; i < words.size(); ++i) text += (text.empty() ? "" : " ") + words[i];
+    if (action->second == IncidentAction::kNote && text.empty())
+      return answer("A note needs text.");
+    ActAndDescribe({Upper(words[1]), action->second, person->id, ActionOrigin::kSlack, text, key},
+                   answer);
+  }
+
+  // What a slash command that changes no incident answers (help, who, incidents, status,
+  // silence, mistakes).
+  std::string SlashAnswer(const std::vector<std::string>& words, const std::string& slack_user) {
+    static const std::set<std::string> kIncidentVerbs = {"ack", "acknowledge", "resolve",
+                                                         "escalate", "note"};
+    auto person = people.BySlackUserId(slack_user);
     if (words.empty() || words[0] == "help") return Help();
     const std::string& verb = words[0];
     if (verb == "who") return Who(words.size() > 1 ? words[1] : "");
@@ -288,14 +324,8 @@ struct InboundHandlers::Impl {
       if (!silence_command) return "Silences are not available here.";
       return silence_command(std::vector<std::string>(words.begin() + 1, words.end()), person->id);
     }
-    if (action == kVerbs.end()) return "Unknown command \"" + verb + "\".\n" + Help();
-    if (words.size() < 2)
-      return "Which incident? e.g. `" + config.slash_command + " " + verb + " INC-42`";
-    std::string text;
-    for (std::size_t i = 2; i < words.size(); ++i) text += (text.empty() ? "" : " ") + words[i];
-    if (action->second == IncidentAction::kNote && text.empty()) return "A note needs text.";
-    return ActAndDescribe(
-        {Upper(words[1]), action->second, person->id, ActionOrigin::kSlack, text, key});
+    if (!kIncidentVerbs.count(verb)) return "Unknown command \"" + verb + "\".\n" + Help();
+    return "Which incident? e.g. `" + config.slash_command + " " + verb + " INC-42`";
   }
 
   std::string Who(const std::string& team) {
@@ -319,17 +349,19 @@ struct InboundHandlers::Impl {
     Count("slack_command", "accepted");
     // Slack shows the person only a 200's body, so failures are answered there, saying that
     // nothing was done; Slack never re-sends a slash command, the person does.
-    std::string answer = Slash(cmd->words, cmd->user_id, key);
-    Done(key);
-    respond(Response::Json(200, Ephemeral(answer)));
+    Slash(cmd->words, cmd->user_id, key, [this, key, respond](std::string answer) {
+      Done(key);
+      respond(Response::Json(200, Ephemeral(answer)));
+    });
   }
 
   // Acts on a provider's event before answering, so that a 2xx means the effect is durable,
   // and answers what happened. A failure is a 503: the provider retries, and since the
   // delivery was not recorded, the retry is acted on.
-  Response ApplyProviderEvent(const ProviderIncidentEvent& e, ActionOrigin origin,
-                              const char* endpoint) {
-    auto answer = [&](int status, const char* outcome, const std::string& message,
+  void ApplyProviderEvent(const ProviderIncidentEvent& e, ActionOrigin origin, const char* endpoint,
+                          Respond respond) {
+    auto answer = [this, e, endpoint, respond](
+                      int status, const char* outcome, const std::string& message,
                       const std::optional<ActionOutcome>& out = std::nullopt) {
       Count(endpoint, outcome);
       json body = {{"outcome", outcome}, {"message", message}, {"delivery", e.delivery_id}};
@@ -337,7 +369,7 @@ struct InboundHandlers::Impl {
         body["incident"] = out->incident_id;
         body["state"] = out->state;
       }
-      return Response::Json(status, body.dump() + "\n");
+      respond(Response::Json(status, body.dump() + "\n"));
     };
     if (e.action != "acknowledge" && e.action != "resolve") {
       return answer(200, "ignored", "tocsin does not act on " + e.raw_type + "; nothing done");
@@ -347,28 +379,29 @@ struct InboundHandlers::Impl {
     ActionRequest r{
         e.incident_key, action, e.provider + ":" + (e.actor.empty() ? "unknown" : e.actor),
         origin,         "",     DeliveryKey{e.provider, e.delivery_id}};
-    auto out = incidents.Act(r);
-    if (!out) {
-      if (out.error().kind() == Error::Kind::kNotFound) {
-        spdlog::info("{}: {} for unknown incident {} ignored", e.provider, e.action,
-                     e.incident_key);
-        return answer(200, "unknown_incident",
-                      "no tocsin incident for \"" + e.incident_key + "\"; nothing done");
+    incidents.ActAsync(r, [e, actor = r.actor, answer](Result<ActionOutcome> out) {
+      if (!out) {
+        if (out.error().kind() == Error::Kind::kNotFound) {
+          spdlog::info("{}: {} for unknown incident {} ignored", e.provider, e.action,
+                       e.incident_key);
+          return answer(200, "unknown_incident",
+                        "no tocsin incident for \"" + e.incident_key + "\"; nothing done");
+        }
+        spdlog::error("{}: {} for {} failed, asking for a retry: {}", e.provider, e.action,
+                      e.incident_key, out.error().message());
+        return answer(503, "failed",
+                      "could not " + e.action + " " + e.incident_key + ": " +
+                          out.error().message() + "; nothing was changed, retry the delivery");
       }
-      spdlog::error("{}: {} for {} failed, asking for a retry: {}", e.provider, e.action,
-                    e.incident_key, out.error().message());
-      return answer(503, "failed",
-                    "could not " + e.action + " " + e.incident_key + ": " + out.error().message() +
-                        "; nothing was changed, retry the delivery");
-    }
-    if (out->duplicate) {
-      return answer(200, "duplicate", "delivery already processed; nothing done again", *out);
-    }
-    if (!out->changed) {
-      return answer(200, "unchanged", out->incident_id + " was already " + out->state, *out);
-    }
-    spdlog::info("{}: {} {} by {}", e.provider, out->incident_id, out->state, r.actor);
-    return answer(200, "acted", out->incident_id + " " + out->state + " by " + r.actor, *out);
+      if (out->duplicate) {
+        return answer(200, "duplicate", "delivery already processed; nothing done again", *out);
+      }
+      if (!out->changed) {
+        return answer(200, "unchanged", out->incident_id + " was already " + out->state, *out);
+      }
+      spdlog::info("{}: {} {} by {}", e.provider, out->incident_id, out->state, actor);
+      answer(200, "acted", out->incident_id + " " + out->state + " by " + actor, *out);
+    });
   }
 
   void HandlePagerDuty(const Request& req, Respond respond) {
@@ -393,7 +426,7 @@ struct InboundHandlers::Impl {
       Count("pagerduty", "malformed");
       return respond(Response::Text(400, event.error().message() + "\n"));
     }
-    respond(ApplyProviderEvent(*event, ActionOrigin::kPagerDuty, "pagerduty"));
+    ApplyProviderEvent(*event, ActionOrigin::kPagerDuty, "pagerduty", respond);
   }
 
   void HandleOpsgenie(const Request& req, Respond respond) {
@@ -417,7 +450,7 @@ struct InboundHandlers::Impl {
       Count("opsgenie", "malformed");
       return respond(Response::Text(400, event.error().message() + "\n"));
     }
-    respond(ApplyProviderEvent(*event, ActionOrigin::kOpsgenie, "opsgenie"));
+    ApplyProviderEvent(*event, ActionOrigin::kOpsgenie, "opsgenie", respond);
   }
 
   InboundConfig config;
@@ -460,7 +493,11 @@ void InboundHandlers::Register(Router& router) {
 
 std::string InboundHandlers::RunSlashCommand(const std::vector<std::string>& words,
                                              const std::string& slack_user) {
-  return impl_->Slash(words, slack_user, std::nullopt);
+  // Tests drive it with incident commands that answer at once.
+  auto answer = std::make_shared<std::string>();
+  impl_->Slash(words, slack_user, std::nullopt,
+               [answer](std::string a) { *answer = std::move(a); });
+  return *answer;
 }
 
 }  // namespace tocsin::http

@@ -148,20 +148,23 @@ void RegisterIncidentApi(http::Router& router, IncidentManager& manager, const C
     for (const auto& i : *list) out.push_back(IncidentSummary(i));
     return JsonResponse(200, json{{"incidents", out}});
   });
-  router.AddSync("POST", "/api/v1/incidents", kWrite,
-                 [m, c, resolve_actor](const http::Request& r) {
-                   auto body = ParseBody(r);
-                   if (!body) return ErrorResponse(body.error());
-                   std::string actor = resolve_actor(r, JsonString(*body, "actor"));
-                   if (actor.empty())
-                     return ErrorResponse(Error::Invalid("say who you are: `actor`"));
-                   TimePoint now = c->Now();
-                   auto group = GroupFromJson(*body, now);
-                   if (!group) return ErrorResponse(group.error());
-                   auto inc = m->Open(*group, actor, now);
-                   if (!inc) return ErrorResponse(inc.error());
-                   return JsonResponse(201, json{{"incident", IncidentToJson(*inc)}});
-                 });
+  // Writes answer once the change is durable, without holding up the loop meanwhile.
+  router.Add("POST", "/api/v1/incidents", kWrite,
+             [m, c, resolve_actor](const http::Request& r, http::Respond respond) {
+               auto body = ParseBody(r);
+               if (!body) return respond(ErrorResponse(body.error()));
+               std::string actor = resolve_actor(r, JsonString(*body, "actor"));
+               if (actor.empty()) {
+                 return respond(ErrorResponse(Error::Invalid("say who you are: `actor`")));
+               }
+               TimePoint now = c->Now();
+               auto group = GroupFromJson(*body, now);
+               if (!group) return respond(ErrorResponse(group.error()));
+               m->OpenAsync(std::move(*group), actor, now, [respond](Result<Incident> inc) {
+                 if (!inc) return respond(ErrorResponse(inc.error()));
+                 respond(JsonResponse(201, json{{"incident", IncidentToJson(*inc)}}));
+               });
+             });
   router.AddSync("GET", "/api/v1/incidents/{id}", kRead, [m](const http::Request& r) {
     auto id = r.PathParam("id");
     auto inc = m->Get(id);
@@ -175,26 +178,28 @@ void RegisterIncidentApi(http::Router& router, IncidentManager& manager, const C
                                   {"deliveries", DeliveriesToJson(*timeline)}});
   });
   auto action = [m, c, resolve_actor](const std::string& what) {
-    return [m, c, resolve_actor, what](const http::Request& r) {
+    return [m, c, resolve_actor, what](const http::Request& r, http::Respond respond) {
       auto body = ParseBody(r);
-      if (!body) return ErrorResponse(body.error());
+      if (!body) return respond(ErrorResponse(body.error()));
       std::string actor = resolve_actor(r, JsonString(*body, "actor"));
-      if (actor.empty()) return ErrorResponse(Error::Invalid("say who you are: `actor`"));
+      if (actor.empty()) return respond(ErrorResponse(Error::Invalid("say who you are: `actor`")));
       auto id = r.PathParam("id");
       TimePoint now = c->Now();
-      Result<Incident> inc =
-          what == "ack"        ? m->Acknowledge(id, actor, now, kOriginApi)
-          : what == "resolve"  ? m->Resolve(id, actor, now, kOriginApi)
-          : what == "escalate" ? m->EscalateNow(id, actor, now, kOriginApi)
-                               : m->AddNote(id, actor, JsonString(*body, "text"), now, kOriginApi);
-      if (!inc) return ErrorResponse(inc.error());
-      return JsonResponse(200, json{{"incident", IncidentToJson(*inc)}});
+      auto answer = [respond](Result<Incident> inc) {
+        if (!inc) return respond(ErrorResponse(inc.error()));
+        respond(JsonResponse(200, json{{"incident", IncidentToJson(*inc)}}));
+      };
+      const std::string origin(kOriginApi);
+      if (what == "ack") return m->AcknowledgeAsync(id, actor, now, origin, std::nullopt, answer);
+      if (what == "resolve") return m->ResolveAsync(id, actor, now, origin, std::nullopt, answer);
+      if (what == "escalate") return m->EscalateNowAsync(id, actor, now, origin, answer);
+      m->AddNoteAsync(id, actor, JsonString(*body, "text"), now, origin, std::nullopt, answer);
     };
   };
-  router.AddSync("POST", "/api/v1/incidents/{id}/ack", kWrite, action("ack"));
-  router.AddSync("POST", "/api/v1/incidents/{id}/resolve", kWrite, action("resolve"));
-  router.AddSync("POST", "/api/v1/incidents/{id}/note", kWrite, action("note"));
-  router.AddSync("POST", "/api/v1/incidents/{id}/escalate", kWrite, action("escalate"));
+  router.Add("POST", "/api/v1/incidents/{id}/ack", kWrite, action("ack"));
+  router.Add("POST", "/api/v1/incidents/{id}/resolve", kWrite, action("resolve"));
+  router.Add("POST", "/api/v1/incidents/{id}/note", kWrite, action("note"));
+  router.Add("POST", "/api/v1/incidents/{id}/escalate", kWrite, action("escalate"));
   router.AddSync("GET", "/api/v1/incidents/{id}/verify", kRead, [m](const http::Request& r) {
     auto v = m->Verify(r.PathParam("id"));
     if (!v) return ErrorResponse(v.error());

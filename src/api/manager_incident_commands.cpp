@@ -36,65 +36,85 @@ std::string ManagerIncidentCommands::IncidentIdOf(const std::string& ref) {
   return id;
 }
 
-Result<http::ActionOutcome> ManagerIncidentCommands::Act(const http::ActionRequest& request) {
+void ManagerIncidentCommands::ActAsync(const http::ActionRequest& request,
+                                       Done<http::ActionOutcome> done) {
   const std::string origin(http::ActionOriginName(request.origin));
-  if (request.actor.empty()) return Fail(Error::Invalid("an action needs an actor"));
+  if (request.actor.empty()) return done(Fail(Error::Invalid("an action needs an actor")));
   auto schedule = manager_.schedule();
   if (!IsProviderOrigin(origin) && schedule && !schedule->roster().FindPerson(request.actor)) {
-    return Fail(Error::Unauthorized(fmt::format(
+    return done(Fail(Error::Unauthorized(fmt::format(
         "\"{}\" is not a person of the roster; only rostered people can act on incidents",
-        request.actor)));
+        request.actor))));
   }
   const std::string id = IncidentIdOf(request.incident_ref);
-  auto before = manager_.Get(id);
-  if (!before) return Fail(before.error());
-  const TimePoint now = clock_.Now();
-  std::optional<InboundDelivery> delivery;
-  if (request.delivery) {
-    auto seen = manager_.HasDelivery(request.delivery->source, request.delivery->id);
-    if (!seen) return Fail(seen.error());
-    if (*seen) return Duplicate(*before);
-    delivery = InboundDelivery{request.delivery->source, request.delivery->id, now};
-  }
-  // Nothing to do (a double click, the provider echoing tocsin's own mirror): nothing for the
-  // timeline, nobody to page; the delivery alone is recorded so that it is not processed again.
-  auto unchanged = [&]() -> Result<http::ActionOutcome> {
-    if (delivery) {
-      if (auto r = manager_.RecordDelivery(*delivery); !r) {
-        if (r.error().kind() == Error::Kind::kConflict) return Duplicate(*before);
-        return Fail(r.error());
-      }
+  manager_.Serialize("act/" + id, [this, request, id, origin,
+                                   done](IncidentManager::Release release) {
+    auto finish = [release, done](Result<http::ActionOutcome> r) {
+      release();
+      done(std::move(r));
+    };
+    auto before = manager_.Get(id);
+    if (!before) return finish(Fail(before.error()));
+    const TimePoint now = clock_.Now();
+    std::optional<InboundDelivery> delivery;
+    if (request.delivery) {
+      auto seen = manager_.HasDelivery(request.delivery->source, request.delivery->id);
+      if (!seen) return finish(Fail(seen.error()));
+      if (*seen) return finish(Duplicate(*before));
+      delivery = InboundDelivery{request.delivery->source, request.delivery->id, now};
     }
-    return OutcomeOf(*before, false);
-  };
-  Result<Incident> after = *before;
-  switch (request.action) {
-    case http::IncidentAction::kAcknowledge:
-      if (before->state != IncidentState::kTriggered) return unchanged();
-      after = manager_.Acknowledge(id, request.actor, now, origin, delivery);
-      break;
-    case http::IncidentAction::kResolve:
-      if (before->state == IncidentState::kResolved) return unchanged();
-      after = manager_.Resolve(id, request.actor, now, origin, delivery);
-      break;
-    case http::IncidentAction::kNote:
-      after = manager_.AddNote(id, request.actor, request.text, now, origin, delivery);
-      break;
-    case http::IncidentAction::kEscalate:
-      if (before->state == IncidentState::kResolved) return unchanged();
-      // The escalation engine commits the pages; the request is claimed first so that a replay
-      // never pages a second time.
-      if (delivery) {
-        if (auto r = manager_.RecordDelivery(*delivery); !r) {
-          if (r.error().kind() == Error::Kind::kConflict) return Duplicate(*before);
-          return Fail(r.error());
+    // Records the delivery alone, then `then`; a delivery recorded meanwhile is a duplicate.
+    auto record_alone = [this, delivery, finish, before = *before](std::function<void()> then) {
+      manager_.RecordDeliveryAsync(*delivery, [finish, before, then](Result<void> r) {
+        if (!r) {
+          if (r.error().kind() == Error::Kind::kConflict) return finish(Duplicate(before));
+          return finish(Fail(r.error()));
         }
-      }
-      after = manager_.EscalateNow(id, request.actor, now, origin);
-      break;
+        then();
+      });
+    };
+    // Nothing to do (a double click, the provider echoing tocsin's own mirror): nothing for
+    // the timeline, nobody to page; the delivery alone is recorded so that it is not processed
+    // again.
+    auto unchanged = [delivery, finish, record_alone, before = *before]() {
+      if (!delivery) return finish(OutcomeOf(before, false));
+      record_alone([finish, before] { finish(OutcomeOf(before, false)); });
+    };
+    auto after = [finish, before = *before](Result<Incident> r) {
+      if (!r) return finish(Fail(r.error()));
+      finish(OutcomeOf(*r, r->timeline_seq != before.timeline_seq));
+    };
+    switch (request.action) {
+      case http::IncidentAction::kAcknowledge:
+        if (before->state != IncidentState::kTriggered) return unchanged();
+        return manager_.AcknowledgeAsync(id, request.actor, now, origin, delivery, after);
+      case http::IncidentAction::kResolve:
+        if (before->state == IncidentState::kResolved) return unchanged();
+        return manager_.ResolveAsync(id, request.actor, now, origin, delivery, after);
+      case http::IncidentAction::kNote:
+        return manager_.AddNoteAsync(id, request.actor, request.text, now, origin, delivery, after);
+      case http::IncidentAction::kEscalate:
+        if (before->state == IncidentState::kResolved) return unchanged();
+        // The escalation engine commits the pages; the request is claimed first so that a
+        // replay never pages a second time.
+        if (delivery) {
+          return record_alone([this, id, actor = request.actor, now, origin, after] {
+            manager_.EscalateNowAsync(id, actor, now, origin, after);
+          });
+        }
+        return manager_.EscalateNowAsync(id, request.actor, now, origin, after);
+    }
+    finish(Fail(Error::Invalid("unknown action")));
+  });
+}
+
+Result<http::ActionOutcome> ManagerIncidentCommands::Act(const http::ActionRequest& request) {
+  auto out = std::make_shared<std::optional<Result<http::ActionOutcome>>>();
+  ActAsync(request, [out](Result<http::ActionOutcome> r) { *out = std::move(r); });
+  if (!*out) {
+    return Fail(Error::Transient("the store has not answered yet; use the asynchronous call"));
   }
-  if (!after) return Fail(after.error());
-  return OutcomeOf(*after, after->timeline_seq != before->timeline_seq);
+  return std::move(**out);
 }
 
 Result<bool> ManagerIncidentCommands::Processed(const http::DeliveryKey& delivery) {
@@ -103,6 +123,11 @@ Result<bool> ManagerIncidentCommands::Processed(const http::DeliveryKey& deliver
 
 Result<void> ManagerIncidentCommands::RecordProcessed(const http::DeliveryKey& delivery) {
   return manager_.RecordDelivery({delivery.source, delivery.id, clock_.Now()});
+}
+
+void ManagerIncidentCommands::RecordProcessedAsync(const http::DeliveryKey& delivery,
+                                                   Done<void> done) {
+  manager_.RecordDeliveryAsync({delivery.source, delivery.id, clock_.Now()}, std::move(done));
 }
 
 std::vector<http::IncidentBrief> ManagerIncidentCommands::OpenIncidents() {

@@ -42,6 +42,7 @@
 #include "tocsin/store/sqlite_alert_state_store.h"
 #include "tocsin/store/sqlite_incident_store.h"
 #include "tocsin/store/sqlite_silence_store.h"
+#include "tocsin/store/store_thread.h"
 
 #include "group_router.h"
 #include "notify/heartbeat.h"
@@ -154,6 +155,10 @@ struct App::Impl {
   std::unique_ptr<store::SqliteIncidentStore> incident_store;
   // Receives dispatched groups (GroupSink) and delivery reports (DeliveryObserver).
   std::unique_ptr<incident::IncidentManager> incidents;
+  // Writes incident changes with group commit on a connection of its own, so the loop never
+  // waits for an fsync. Declared after the incident store and manager: destroyed first, it
+  // commits what is still queued while the store those writes belong to still exists.
+  std::unique_ptr<store::StoreThread> store_thread;
   Result<void> OpenDatabase();
   Result<void> StartIncidents();
   // --------------------------------------------------------------------------------------------
@@ -316,11 +321,18 @@ Result<void> App::Impl::OpenDatabase() {
         Error::Io(fmt::format("cannot open the database {}: {}", sc.path, db.error().message())));
   }
   database = std::move(*db);
+  auto writer = store::StoreThread::Open(
+      sc.path, sc.options, [this](std::function<void()> cb) { scheduler.Post(std::move(cb)); });
+  if (!writer) {
+    return Fail(Error::Io(
+        fmt::format("cannot open the database {}: {}", sc.path, writer.error().message())));
+  }
+  store_thread = std::move(*writer);
   return {};
 }
 
 Result<void> App::Impl::StartIncidents() {
-  incident_store = std::make_unique<store::SqliteIncidentStore>(*database);
+  incident_store = std::make_unique<store::SqliteIncidentStore>(*database, store_thread.get());
   if (auto m = incident_store->Migrate(); !m) return Fail(m.error());
   incidents = std::make_unique<incident::IncidentManager>(scheduler, *incident_store, *outbox,
                                                           ScheduleOf(*config), config->policies,

@@ -48,7 +48,10 @@ PageHandoff::PageHandoff(Scheduler& scheduler, IncidentStore& store, Pager& page
                          Recorder recorder)
     : scheduler_(scheduler), store_(store), pager_(pager), recorder_(std::move(recorder)) {}
 
-PageHandoff::~PageHandoff() { Stop(); }
+PageHandoff::~PageHandoff() {
+  *alive_ = false;
+  Stop();
+}
 
 void PageHandoff::Stop() {
   stopped_ = true;
@@ -59,34 +62,50 @@ void PageHandoff::Stop() {
 }
 
 void PageHandoff::Hand(const PageRequest& page) {
-  // Already failing: its retry timer sends it; a second Send now would only race it.
-  if (retries_.count(page.idempotency_key)) return;
-  if (TryHand(page) || stopped_) return;
-  retries_[page.idempotency_key].page = page;
-  ScheduleRetry(page.idempotency_key);
+  // Already failing: its retry timer sends it; a second Send now would only race it. Already
+  // in hand: its events are being recorded.
+  if (retries_.count(page.idempotency_key) || in_hand_.count(page.idempotency_key)) return;
+  TryHand(page, [this, page](bool ok) {
+    if (ok || stopped_) return;
+    retries_[page.idempotency_key].page = page;
+    ScheduleRetry(page.idempotency_key);
+  });
 }
 
-bool PageHandoff::TryHand(const PageRequest& page) {
+void PageHandoff::TryHand(const PageRequest& page, std::function<void(bool)> then) {
   auto receipt = pager_.Send(page);
   if (!receipt) {
     spdlog::error("incident {}: page {} could not be written to the outbox, will retry: {}",
                   page.incident_id, page.idempotency_key, receipt.error().ToString());
-    return false;
+    return then(false);
   }
   const TimePoint now = scheduler_.clock().Now();
-  if (auto r = recorder_(page.incident_id, QueuedEvents(page, *receipt, now)); !r) {
-    // The outbox has the page; only the timeline does not say so yet. Sending again is
-    // harmless (same idempotency key) and records the events once the store takes them.
-    spdlog::error("incident {}: page {} is queued but its timeline entry failed, will retry: {}",
-                  page.incident_id, page.idempotency_key, r.error().ToString());
-    return false;
-  }
-  if (auto r = store_.MarkHandedOff(page.idempotency_key); !r) {
-    // Harmless: at worst the page is handed over again after a restart, with the same key.
-    spdlog::warn("page {}: cannot mark as handed off: {}", page.idempotency_key,
-                 r.error().ToString());
-  }
-  return true;
+  const std::string key = page.idempotency_key;
+  in_hand_.insert(key);
+  recorder_(page.incident_id, QueuedEvents(page, *receipt, now),
+            [this, alive = alive_, key, incident_id = page.incident_id,
+             then = std::move(then)](Result<void> r) {
+              if (!*alive) return;
+              in_hand_.erase(key);
+              if (!r) {
+                // The outbox has the page; only the timeline does not say so yet. Sending again
+                // is harmless (same idempotency key) and records the events once the store
+                // takes them.
+                spdlog::error(
+                    "incident {}: page {} is queued but its timeline entry failed, will retry: {}",
+                    incident_id, key, r.error().ToString());
+                return then(false);
+              }
+              store_.MarkHandedOffAsync(key, [key](Result<void> marked) {
+                // Harmless: at worst the page is handed over again after a restart, with the
+                // same key.
+                if (!marked) {
+                  spdlog::warn("page {}: cannot mark as handed off: {}", key,
+                               marked.error().ToString());
+                }
+              });
+              then(true);
+            });
 }
 
 void PageHandoff::ScheduleRetry(const std::string& key) {
@@ -100,13 +119,17 @@ void PageHandoff::ScheduleRetry(const std::string& key) {
     auto jt = retries_.find(key);
     if (jt == retries_.end()) return;
     jt->second.timer = 0;
-    if (TryHand(jt->second.page)) {
-      spdlog::info("incident {}: page {} queued after {} failed attempt(s)",
-                   jt->second.page.incident_id, key, jt->second.failures);
-      retries_.erase(jt);
-      return;
-    }
-    ScheduleRetry(key);
+    TryHand(jt->second.page, [this, key](bool ok) {
+      auto kt = retries_.find(key);
+      if (kt == retries_.end()) return;
+      if (ok) {
+        spdlog::info("incident {}: page {} queued after {} failed attempt(s)",
+                     kt->second.page.incident_id, key, kt->second.failures);
+        retries_.erase(kt);
+        return;
+      }
+      ScheduleRetry(key);
+    });
   });
 }
 

@@ -2,6 +2,8 @@
 
 #include <functional>
 #include <map>
+#include <memory>
+#include <set>
 #include <string>
 #include <vector>
 
@@ -25,13 +27,19 @@ namespace tocsin::incident {
 // deduplicates) and records them then. Delivery reports become "sent", "failed" and "skipped"
 // events (DeliveryEvent).
 //
+// Recording is asynchronous (the store commits on its own thread): a page is "in hand" from
+// its Send until its events are recorded, and a second Hand of the same key meanwhile is
+// dropped, as one waiting for a retry is.
+//
 // Thread-safety: loop thread only. Stop() and the destructor cancel every retry timer; after
 // Stop() a failed Send is left to the next start (its intent is not handed off).
 class PageHandoff {
  public:
-  // Appends the events to the incident's timeline (chained and committed).
+  // Appends the events to the incident's timeline (chained and committed), then calls the
+  // Recorded callback with the outcome (later, once the store has answered).
+  using Recorded = std::function<void(Result<void>)>;
   using Recorder =
-      std::function<Result<void>(const std::string& incident_id, std::vector<TimelineEvent>)>;
+      std::function<void(const std::string& incident_id, std::vector<TimelineEvent>, Recorded)>;
   static constexpr Duration kFirstRetry = std::chrono::seconds(1);
   static constexpr Duration kMaxRetry = std::chrono::minutes(1);
 
@@ -59,8 +67,8 @@ class PageHandoff {
     int failures = 0;
     TimerId timer = 0;
   };
-  // Sends and records; false when it must be tried again.
-  bool TryHand(const PageRequest& page);
+  // Sends and records; `then(false)` when it must be tried again.
+  void TryHand(const PageRequest& page, std::function<void(bool)> then);
   void ScheduleRetry(const std::string& key);
 
   Scheduler& scheduler_;
@@ -68,7 +76,9 @@ class PageHandoff {
   Pager& pager_;
   Recorder recorder_;
   std::map<std::string, Retry> retries_;  // by idempotency key
+  std::set<std::string> in_hand_;         // sent, events not recorded yet
   bool stopped_ = false;
+  std::shared_ptr<bool> alive_ = std::make_shared<bool>(true);
 };
 
 }  // namespace tocsin::incident

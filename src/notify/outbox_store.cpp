@@ -112,7 +112,6 @@ Result<std::vector<OutboxItem>> OutboxStore::Insert(std::vector<OutboxItem> item
 }
 
 Result<std::vector<OutboxItem>> OutboxStore::LoadPending() {
-  std::lock_guard lock(db_.mutex());
   auto st = db_.Prepare(
       "SELECT id, channel, original_channel, kind, target, person_id, coalesce_key, request, "
       "attempts, created_at, next_attempt_at FROM notify_outbox WHERE state = 'pending' "
@@ -147,7 +146,6 @@ Result<std::vector<OutboxItem>> OutboxStore::LoadPending() {
 
 Result<void> OutboxStore::Finish(std::int64_t id, std::string_view state, Channel via, TimePoint at,
                                  int status, const std::string& detail) {
-  std::lock_guard lock(db_.mutex());
   auto st = db_.Prepare(
       "UPDATE notify_outbox SET state = ?, channel = ?, done_at = ?, last_status = ?, "
       "last_detail = ?, attempts = attempts + 1 WHERE id = ?");
@@ -173,7 +171,6 @@ Result<void> OutboxStore::MarkFailed(std::int64_t id, Channel via, TimePoint at,
 
 Result<void> OutboxStore::MarkRetry(std::int64_t id, int attempts, TimePoint next_attempt_at,
                                     int status, const std::string& detail) {
-  std::lock_guard lock(db_.mutex());
   auto st = db_.Prepare(
       "UPDATE notify_outbox SET attempts = ?, next_attempt_at = ?, last_status = ?, "
       "last_detail = ? WHERE id = ?");
@@ -187,7 +184,6 @@ Result<void> OutboxStore::MarkRetry(std::int64_t id, int attempts, TimePoint nex
 }
 
 Result<std::map<std::string, std::map<Channel, Channel>>> OutboxStore::Routes() {
-  std::lock_guard lock(db_.mutex());
   auto st = db_.Prepare(
       "SELECT incident_id, original_channel, channel FROM notify_outbox "
       "WHERE state IN ('pending', 'sent') ORDER BY id");
@@ -203,7 +199,6 @@ Result<std::map<std::string, std::map<Channel, Channel>>> OutboxStore::Routes() 
 }
 
 Result<std::int64_t> OutboxStore::Prune(TimePoint before) {
-  std::lock_guard lock(db_.mutex());
   auto st = db_.Prepare(
       "DELETE FROM notify_outbox WHERE state != 'pending' AND done_at IS NOT NULL AND "
       "done_at < ?");
@@ -216,7 +211,6 @@ Result<std::int64_t> OutboxStore::Prune(TimePoint before) {
 }
 
 std::int64_t OutboxStore::Count(std::string_view state) {
-  std::lock_guard lock(db_.mutex());
   auto st = db_.Prepare("SELECT COUNT(*) FROM notify_outbox WHERE state = ?");
   if (!st) return -1;
   st->Bind(1, state);
@@ -225,7 +219,6 @@ std::int64_t OutboxStore::Count(std::string_view state) {
 }
 
 std::optional<SlackMessageRef> OutboxStore::FindSlackMessage(const std::string& incident_id) {
-  std::lock_guard lock(db_.mutex());
   auto st = db_.Prepare("SELECT channel, ts FROM notify_slack_messages WHERE incident_id = ?");
   if (!st) return std::nullopt;
   st->Bind(1, incident_id);
@@ -236,7 +229,6 @@ std::optional<SlackMessageRef> OutboxStore::FindSlackMessage(const std::string& 
 
 Result<void> OutboxStore::SaveSlackMessage(const std::string& incident_id,
                                            const SlackMessageRef& ref) {
-  std::lock_guard lock(db_.mutex());
   auto st = db_.Prepare(
       "INSERT INTO notify_slack_messages (incident_id, channel, ts) VALUES (?, ?, ?) "
       "ON CONFLICT(incident_id) DO UPDATE SET channel = excluded.channel, ts = excluded.ts");

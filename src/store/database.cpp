@@ -22,11 +22,23 @@ Error SqlError(sqlite3* db, std::string_view what) {
 }  // namespace
 
 Statement::~Statement() {
-  if (stmt_ != nullptr) sqlite3_finalize(stmt_);
+  // Finalized (or reset) before lock_ (declared last) is released.
+  if (stmt_ == nullptr) return;
+  if (cached_in_use_ != nullptr) {
+    sqlite3_reset(stmt_);
+    sqlite3_clear_bindings(stmt_);
+    *cached_in_use_ = false;
+    return;
+  }
+  sqlite3_finalize(stmt_);
 }
 
 Statement::Statement(Statement&& other) noexcept
-    : db_(other.db_), stmt_(other.stmt_), owner_(other.owner_) {
+    : db_(other.db_),
+      stmt_(other.stmt_),
+      owner_(other.owner_),
+      cached_in_use_(other.cached_in_use_),
+      lock_(std::move(other.lock_)) {
   other.stmt_ = nullptr;
 }
 
@@ -108,7 +120,10 @@ Result<std::unique_ptr<Database>> Database::Open(const std::string& path, Databa
   return out;
 }
 
-Database::~Database() { sqlite3_close_v2(db_); }
+Database::~Database() {
+  for (auto& [sql, cached] : cache_) sqlite3_finalize(cached.stmt);
+  sqlite3_close_v2(db_);
+}
 
 // Statement by statement (what sqlite3_exec does), so that each write of a script is one
 // operation for a FaultInjector.
@@ -125,7 +140,7 @@ Result<void> Database::Exec(std::string_view sql) {
     }
     rest = next;
     if (raw == nullptr) continue;  // only whitespace or a comment was left
-    Statement st(db_, raw, this);
+    Statement st(db_, raw, this, std::unique_lock(mu_));
     if (auto r = st.Run(); !r) return r;
   }
   return {};
@@ -168,13 +183,29 @@ std::optional<Error> Database::InjectedFault(FaultInjector& injector, sqlite3_st
 }
 
 Result<Statement> Database::Prepare(std::string_view sql) {
-  std::lock_guard lock(mu_);
+  std::unique_lock lock(mu_);
   sqlite3_stmt* stmt = nullptr;
   if (sqlite3_prepare_v2(db_, sql.data(), static_cast<int>(sql.size()), &stmt, nullptr) !=
       SQLITE_OK) {
     return Fail(SqlError(db_, fmt::format("prepare \"{}\"", sql.substr(0, 80))));
   }
-  return Statement(db_, stmt, this);
+  return Statement(db_, stmt, this, std::move(lock));
+}
+
+Result<Statement> Database::PrepareCached(std::string_view sql) {
+  std::unique_lock lock(mu_);
+  auto it = cache_.find(sql);
+  if (it == cache_.end()) {
+    sqlite3_stmt* stmt = nullptr;
+    if (sqlite3_prepare_v3(db_, sql.data(), static_cast<int>(sql.size()), SQLITE_PREPARE_PERSISTENT,
+                           &stmt, nullptr) != SQLITE_OK) {
+      return Fail(SqlError(db_, fmt::format("prepare \"{}\"", sql.substr(0, 80))));
+    }
+    it = cache_.emplace(std::string(sql), Cached{stmt, false}).first;
+  }
+  if (it->second.in_use) return Prepare(sql);
+  it->second.in_use = true;
+  return Statement(db_, it->second.stmt, this, std::move(lock), &it->second.in_use);
 }
 
 Result<void> Database::Transaction(const std::function<Result<void>(Database&)>& fn) {

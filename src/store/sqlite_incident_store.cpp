@@ -69,9 +69,28 @@ CREATE INDEX IF NOT EXISTS inbound_deliveries_seen ON inbound_deliveries (seen_a
 
 Result<void> SqliteIncidentStore::Migrate() { return db_.Migrate(Migrations()); }
 
+Result<void> SqliteIncidentStore::Write(const StoreThread::Write& write) {
+  if (writer_ != nullptr) return writer_->RunSync(write);
+  return db_.Transaction(write);
+}
+
+void SqliteIncidentStore::WriteAsync(StoreThread::Write write, Done done) {
+  if (writer_ != nullptr) return writer_->Submit(std::move(write), std::move(done));
+  done(db_.Transaction(write));
+}
+
+Result<std::int64_t> SqliteIncidentStore::PeekNextIncidentNumber() {
+  auto sel = db_.Prepare("SELECT next FROM incident_counter WHERE id = 1");
+  if (!sel) return Fail(sel.error());
+  auto row = sel->Step();
+  if (!row) return Fail(row.error());
+  if (!*row) return Fail(Error::Io("incident_counter is empty"));
+  return sel->Int(0);
+}
+
 Result<std::int64_t> SqliteIncidentStore::NextIncidentNumber() {
   std::int64_t number = 0;
-  auto r = db_.Transaction([&](Database& db) -> Result<void> {
+  auto r = Write([&](Database& db) -> Result<void> {
     auto sel = db.Prepare("SELECT next FROM incident_counter WHERE id = 1");
     if (!sel) return Fail(sel.error());
     auto row = sel->Step();
@@ -92,7 +111,7 @@ constexpr std::int64_t kDeliveryRetentionMs = 72LL * 3600 * 1000;
 
 // Inserts the delivery inside the caller's transaction; kConflict when it is already there.
 Result<void> InsertDelivery(Database& db, const incident::InboundDelivery& d) {
-  auto sel = db.Prepare("SELECT 1 FROM inbound_deliveries WHERE provider = ? AND id = ?");
+  auto sel = db.PrepareCached("SELECT 1 FROM inbound_deliveries WHERE provider = ? AND id = ?");
   if (!sel) return Fail(sel.error());
   sel->Bind(1, d.source).Bind(2, d.id);
   auto row = sel->Step();
@@ -101,7 +120,8 @@ Result<void> InsertDelivery(Database& db, const incident::InboundDelivery& d) {
     return Fail(Error::Conflict(
         fmt::format("{} delivery {} was already processed; nothing done again", d.source, d.id)));
   }
-  auto ins = db.Prepare("INSERT INTO inbound_deliveries (provider, id, seen_at) VALUES (?, ?, ?)");
+  auto ins =
+      db.PrepareCached("INSERT INTO inbound_deliveries (provider, id, seen_at) VALUES (?, ?, ?)");
   if (!ins) return Fail(ins.error());
   ins->Bind(1, d.source).Bind(2, d.id).Bind(3, ToUnixMillis(d.received_at));
   return ins->Run();
@@ -111,7 +131,7 @@ Result<void> InsertDelivery(Database& db, const incident::InboundDelivery& d) {
 // collide with those events or, worse, overwrite the incident row with old state: refuse it
 // whole, before anything is written.
 Result<void> CheckNotStale(Database& db, const incident::TimelineEvent& first) {
-  auto sel = db.Prepare("SELECT MAX(seq) FROM incident_timeline WHERE incident_id = ?");
+  auto sel = db.PrepareCached("SELECT MAX(seq) FROM incident_timeline WHERE incident_id = ?");
   if (!sel) return Fail(sel.error());
   sel->Bind(1, first.incident_id);
   auto row = sel->Step();
@@ -127,62 +147,86 @@ Result<void> CheckNotStale(Database& db, const incident::TimelineEvent& first) {
 }  // namespace
 
 Result<void> SqliteIncidentStore::Commit(const IncidentChange& change) {
+  return Write([&](Database& db) { return CommitIn(db, change); });
+}
+
+void SqliteIncidentStore::CommitAsync(IncidentChange change, Done done) {
+  WriteAsync([this, change = std::move(change)](Database& db) { return CommitIn(db, change); },
+             std::move(done));
+}
+
+void SqliteIncidentStore::RecordDeliveryAsync(incident::InboundDelivery delivery, Done done) {
+  WriteAsync([this, delivery = std::move(delivery)](
+                 Database& db) { return RecordDeliveryIn(db, delivery); },
+             std::move(done));
+}
+
+void SqliteIncidentStore::MarkHandedOffAsync(std::string idempotency_key, Done done) {
+  WriteAsync([key = std::move(idempotency_key)](Database& db) { return MarkHandedOffIn(db, key); },
+             std::move(done));
+}
+
+Result<void> SqliteIncidentStore::CommitIn(Database& db, const IncidentChange& change) {
   const Incident& inc = change.incident;
   std::string body = incident::IncidentToJson(inc).dump();
-  return db_.Transaction([&](Database& db) -> Result<void> {
-    if (!change.events.empty()) {
-      if (auto r = CheckNotStale(db, change.events.front()); !r) return r;
+  if (!change.events.empty()) {
+    if (auto r = CheckNotStale(db, change.events.front()); !r) return r;
+    if (change.events.front().seq == 1) {
+      // The incident's first change: numbers counted in memory from PeekNextIncidentNumber
+      // stay unique across restarts.
+      auto counter =
+          db.PrepareCached("UPDATE incident_counter SET next = ?1 WHERE id = 1 AND next < ?1");
+      if (!counter) return Fail(counter.error());
+      if (auto r = counter->Bind(1, inc.number + 1).Run(); !r) return r;
     }
-    if (change.delivery) {
-      if (auto r = InsertDelivery(db, *change.delivery); !r) return r;
-    }
-    auto up = db.Prepare(
-        "INSERT INTO incidents (id, number, key, state, opened_at, body) VALUES (?, ?, ?, ?, ?, ?) "
-        "ON CONFLICT (id) DO UPDATE SET state = excluded.state, key = excluded.key, "
-        "body = excluded.body");
-    if (!up) return Fail(up.error());
-    up->Bind(1, inc.id)
-        .Bind(2, inc.number)
-        .Bind(3, inc.key)
-        .Bind(4, incident::IncidentStateName(inc.state))
-        .Bind(5, ToUnixMillis(inc.opened_at))
-        .Bind(6, body);
-    if (auto r = up->Run(); !r) return r;
-    for (const auto& e : change.events) {
-      auto ins = db.Prepare(
-          "INSERT INTO incident_timeline (incident_id, seq, at, kind, actor, text, data, "
-          "prev_hash, hash) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)");
-      if (!ins) return Fail(ins.error());
-      ins->Bind(1, e.incident_id)
-          .Bind(2, e.seq)
-          .Bind(3, ToUnixMillis(e.at))
-          .Bind(4, e.kind)
-          .Bind(5, e.actor)
-          .Bind(6, e.text)
-          .Bind(7, e.data)
-          .Bind(8, e.prev_hash)
-          .Bind(9, e.hash);
-      if (auto r = ins->Run(); !r) return r;
-    }
-    for (const auto& p : change.pages) {
-      // The same key again (a step re-decided after a crash) keeps the first intent.
-      auto ins = db.Prepare(
-          "INSERT OR IGNORE INTO incident_pages (idempotency_key, incident_id, request, "
-          "handed_off) VALUES (?, ?, ?, 0)");
-      if (!ins) return Fail(ins.error());
-      ins->Bind(1, p.idempotency_key)
-          .Bind(2, p.incident_id)
-          .Bind(3, incident::PageRequestToText(p));
-      if (auto r = ins->Run(); !r) return r;
-    }
-    if (change.delivery) return PruneDeliveries(db, change.delivery->received_at);
-    return {};
-  });
+  }
+  if (change.delivery) {
+    if (auto r = InsertDelivery(db, *change.delivery); !r) return r;
+  }
+  auto up = db.PrepareCached(
+      "INSERT INTO incidents (id, number, key, state, opened_at, body) VALUES (?, ?, ?, ?, ?, ?) "
+      "ON CONFLICT (id) DO UPDATE SET state = excluded.state, key = excluded.key, "
+      "body = excluded.body");
+  if (!up) return Fail(up.error());
+  up->Bind(1, inc.id)
+      .Bind(2, inc.number)
+      .Bind(3, inc.key)
+      .Bind(4, incident::IncidentStateName(inc.state))
+      .Bind(5, ToUnixMillis(inc.opened_at))
+      .Bind(6, body);
+  if (auto r = up->Run(); !r) return r;
+  for (const auto& e : change.events) {
+    auto ins = db.PrepareCached(
+        "INSERT INTO incident_timeline (incident_id, seq, at, kind, actor, text, data, "
+        "prev_hash, hash) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)");
+    if (!ins) return Fail(ins.error());
+    ins->Bind(1, e.incident_id)
+        .Bind(2, e.seq)
+        .Bind(3, ToUnixMillis(e.at))
+        .Bind(4, e.kind)
+        .Bind(5, e.actor)
+        .Bind(6, e.text)
+        .Bind(7, e.data)
+        .Bind(8, e.prev_hash)
+        .Bind(9, e.hash);
+    if (auto r = ins->Run(); !r) return r;
+  }
+  for (const auto& p : change.pages) {
+    // The same key again (a step re-decided after a crash) keeps the first intent.
+    auto ins = db.PrepareCached(
+        "INSERT OR IGNORE INTO incident_pages (idempotency_key, incident_id, request, "
+        "handed_off) VALUES (?, ?, ?, 0)");
+    if (!ins) return Fail(ins.error());
+    ins->Bind(1, p.idempotency_key).Bind(2, p.incident_id).Bind(3, incident::PageRequestToText(p));
+    if (auto r = ins->Run(); !r) return r;
+  }
+  if (change.delivery) return PruneDeliveries(db, change.delivery->received_at);
+  return {};
 }
 
 Result<void> SqliteIncidentStore::PruneDeliveries(Database& db, TimePoint now) {
   // Every thousandth delivery, like a log rotation: the index makes it one range delete.
-  if (++deliveries_recorded_ % 1000 != 0) return {};
+  if ((deliveries_recorded_.fetch_add(1) + 1) % 1000 != 0) return {};
   auto prune = db.Prepare("DELETE FROM inbound_deliveries WHERE seen_at < ?");
   if (!prune) return Fail(prune.error());
   prune->Bind(1, ToUnixMillis(now) - kDeliveryRetentionMs);
@@ -190,7 +234,6 @@ Result<void> SqliteIncidentStore::PruneDeliveries(Database& db, TimePoint now) {
 }
 
 Result<bool> SqliteIncidentStore::HasDelivery(const std::string& source, const std::string& id) {
-  std::lock_guard lock(db_.mutex());
   auto sel = db_.Prepare("SELECT 1 FROM inbound_deliveries WHERE provider = ? AND id = ?");
   if (!sel) return Fail(sel.error());
   sel->Bind(1, source).Bind(2, id);
@@ -200,10 +243,13 @@ Result<bool> SqliteIncidentStore::HasDelivery(const std::string& source, const s
 }
 
 Result<void> SqliteIncidentStore::RecordDelivery(const incident::InboundDelivery& delivery) {
-  return db_.Transaction([&](Database& db) -> Result<void> {
-    if (auto r = InsertDelivery(db, delivery); !r) return r;
-    return PruneDeliveries(db, delivery.received_at);
-  });
+  return Write([&](Database& db) { return RecordDeliveryIn(db, delivery); });
+}
+
+Result<void> SqliteIncidentStore::RecordDeliveryIn(Database& db,
+                                                   const incident::InboundDelivery& delivery) {
+  if (auto r = InsertDelivery(db, delivery); !r) return r;
+  return PruneDeliveries(db, delivery.received_at);
 }
 
 namespace {
@@ -217,7 +263,6 @@ Result<Incident> ParseBody(const std::string& body) {
 }  // namespace
 
 Result<std::optional<Incident>> SqliteIncidentStore::Get(const std::string& id) {
-  std::lock_guard lock(db_.mutex());
   auto st = db_.Prepare("SELECT body FROM incidents WHERE id = ?");
   if (!st) return Fail(st.error());
   st->Bind(1, id);
@@ -230,7 +275,6 @@ Result<std::optional<Incident>> SqliteIncidentStore::Get(const std::string& id) 
 }
 
 Result<std::vector<Incident>> SqliteIncidentStore::List(const incident::IncidentFilter& filter) {
-  std::lock_guard lock(db_.mutex());
   std::string sql = "SELECT body FROM incidents";
   if (filter.open_only) {
     sql += " WHERE state != 'resolved'";
@@ -256,7 +300,6 @@ Result<std::vector<Incident>> SqliteIncidentStore::List(const incident::Incident
 }
 
 Result<std::vector<TimelineEvent>> SqliteIncidentStore::Timeline(const std::string& id) {
-  std::lock_guard lock(db_.mutex());
   auto st = db_.Prepare(
       "SELECT incident_id, seq, at, kind, actor, text, data, prev_hash, hash FROM "
       "incident_timeline WHERE incident_id = ? ORDER BY seq");
@@ -283,7 +326,6 @@ Result<std::vector<TimelineEvent>> SqliteIncidentStore::Timeline(const std::stri
 }
 
 Result<std::vector<PageIntent>> SqliteIncidentStore::PendingPages() {
-  std::lock_guard lock(db_.mutex());
   auto st = db_.Prepare("SELECT request FROM incident_pages WHERE handed_off = 0 ORDER BY rowid");
   if (!st) return Fail(st.error());
   std::vector<PageIntent> out;
@@ -299,15 +341,18 @@ Result<std::vector<PageIntent>> SqliteIncidentStore::PendingPages() {
 }
 
 Result<void> SqliteIncidentStore::MarkHandedOff(const std::string& idempotency_key) {
-  std::lock_guard lock(db_.mutex());
-  auto st = db_.Prepare("UPDATE incident_pages SET handed_off = 1 WHERE idempotency_key = ?");
+  return Write([&](Database& db) { return MarkHandedOffIn(db, idempotency_key); });
+}
+
+Result<void> SqliteIncidentStore::MarkHandedOffIn(Database& db,
+                                                  const std::string& idempotency_key) {
+  auto st = db.Prepare("UPDATE incident_pages SET handed_off = 1 WHERE idempotency_key = ?");
   if (!st) return Fail(st.error());
   st->Bind(1, idempotency_key);
   return st->Run();
 }
 
 Result<std::vector<std::string>> SqliteIncidentStore::PageKeys(const std::string& incident_id) {
-  std::lock_guard lock(db_.mutex());
   auto st = db_.Prepare(
       "SELECT idempotency_key FROM incident_pages WHERE incident_id = ? ORDER BY rowid");
   if (!st) return Fail(st.error());

@@ -74,5 +74,33 @@ TEST(DatabaseTest, UnopenablePathIsAnIoError) {
   EXPECT_EQ(db.error().kind(), Error::Kind::kIo);
 }
 
+TEST(DatabaseTest, CachedStatementIsReusedWithFreshBindingsAndANestedUseCompilesAfresh) {
+  testing::TempDir dir;
+  auto db = Database::Open(dir.path() + "/tocsin.db");
+  ASSERT_TRUE(db);
+  ASSERT_TRUE((*db)->Migrate(Silences()));
+  constexpr std::string_view kInsert = "INSERT INTO silences(id, comment) VALUES (?, ?)";
+  for (std::string id : {"a", "b", "c"}) {
+    auto st = (*db)->PrepareCached(kInsert);
+    ASSERT_TRUE(st) << st.error().message();
+    // Only the first binding is set: a binding left from the previous use must not leak in.
+    ASSERT_TRUE(st->Bind(1, std::string_view(id)).Run());
+  }
+  constexpr std::string_view kSelect = "SELECT id, comment FROM silences ORDER BY id";
+  auto outer = (*db)->PrepareCached(kSelect);
+  ASSERT_TRUE(outer);
+  std::vector<std::string> ids;
+  while (*outer->Step()) {
+    EXPECT_TRUE(outer->IsNull(1));
+    ids.push_back(outer->Text(0));
+    // The same text while the cached one is stepping: a statement of its own.
+    auto inner = (*db)->PrepareCached(kSelect);
+    ASSERT_TRUE(inner);
+    ASSERT_TRUE(*inner->Step());
+    EXPECT_EQ(inner->Text(0), "a");
+  }
+  EXPECT_EQ(ids, (std::vector<std::string>{"a", "b", "c"}));
+}
+
 }  // namespace
 }  // namespace tocsin::store

@@ -60,7 +60,8 @@ class InboundHandlers {
   void SetSilenceCommand(SilenceCommand command);
   void Register(Router& router);
 
-  // For tests: the answer a slash command gets (what Slack would show).
+  // For tests: the answer a slash command gets (what Slack would show), with IncidentCommands
+  // that answer before returning (empty otherwise).
   std::string RunSlashCommand(const std::vector<std::string>& words, const std::string& slack_user);
 
  private:

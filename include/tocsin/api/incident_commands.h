@@ -1,5 +1,6 @@
 #pragma once
 
+#include <functional>
 #include <optional>
 #include <string>
 #include <vector>
@@ -58,15 +59,27 @@ struct IncidentBrief {
 // the action changed nothing), so a delivery is processed once: a delivery processed before
 // answers duplicate=true, and one whose action failed is not recorded, so its retry is acted
 // on.
+//
+// The …Async forms answer through `done`, on the loop, once the effect is durable; an
+// implementation over a store that commits on its own thread answers only through them (the
+// daemon's handlers use them). Their defaults call the synchronous forms.
 class IncidentCommands {
  public:
+  template <typename T>
+  using Done = std::function<void(Result<T>)>;
   virtual ~IncidentCommands() = default;
   virtual Result<ActionOutcome> Act(const ActionRequest& request) = 0;
+  virtual void ActAsync(const ActionRequest& request, Done<ActionOutcome> done) {
+    done(Act(request));
+  }
   // Whether the delivery was processed (by Act, or recorded by RecordProcessed).
   virtual Result<bool> Processed(const DeliveryKey& delivery) = 0;
   // Records a delivery that asks for nothing Act does (`who`, a silence, a refusal), so that a
   // replay of it is recognised; kConflict when it was already recorded.
   virtual Result<void> RecordProcessed(const DeliveryKey& delivery) = 0;
+  virtual void RecordProcessedAsync(const DeliveryKey& delivery, Done<void> done) {
+    done(RecordProcessed(delivery));
+  }
   virtual std::vector<IncidentBrief> OpenIncidents() = 0;
 };
 

@@ -27,9 +27,15 @@ class ManagerIncidentCommands final : public http::IncidentCommands {
  public:
   ManagerIncidentCommands(IncidentManager& manager, const Clock& clock);
 
+  // The synchronous forms need a store that completes at once (tests, tools); they fail with
+  // kTransient otherwise.
   Result<http::ActionOutcome> Act(const http::ActionRequest& request) override;
+  // Actions on one incident run one after the other, from the read of its state to the
+  // commit of their effect, so that a concurrent replay is recognised as one.
+  void ActAsync(const http::ActionRequest& request, Done<http::ActionOutcome> done) override;
   Result<bool> Processed(const http::DeliveryKey& delivery) override;
   Result<void> RecordProcessed(const http::DeliveryKey& delivery) override;
+  void RecordProcessedAsync(const http::DeliveryKey& delivery, Done<void> done) override;
   std::vector<http::IncidentBrief> OpenIncidents() override;
 
   // "tocsin/INC-42" -> "INC-42", "inc-42" -> "INC-42".

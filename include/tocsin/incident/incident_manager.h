@@ -1,5 +1,7 @@
 #pragma once
 
+#include <deque>
+#include <functional>
 #include <map>
 #include <memory>
 #include <optional>
@@ -36,20 +38,31 @@ class PageHandoff;
 //
 // Durability: every transition is committed to the IncidentStore (incident row, chained
 // timeline events and page intents in one transaction) before the Pager hears of it and before
-// the caller gets an answer. Start() reloads open incidents and re-arms every timer on its
-// original deadline; a deadline that passed while the process was down fires once, at once.
-// Idempotency keys ("INC-42/step-1/trigger") make a re-sent page a duplicate the outbox drops.
-// A page the outbox cannot write is retried until it is queued (PageHandoff); a transition the
-// store cannot write is retried on its timer, logged and counted
+// the caller gets an answer. Commits are asynchronous (IncidentStore::CommitAsync): the loop
+// computes a transition from the state in memory, which stays authoritative for every
+// decision, submits it, and applies it to memory, hands its pages to the Pager and answers the
+// caller only in the completion, once it is durable; a failed commit changes nothing in memory
+// and fails the call (the API answers 503, a timer retries). While one transition of an
+// incident is being written, the next one for that incident waits for it (a per-incident
+// lane), so each is computed from the state the previous one left; transitions of different
+// incidents are written together (group commit). Start() reloads open incidents and re-arms every
+// timer on its original deadline; a deadline that passed while the process was down fires once, at
+// once. Idempotency keys ("INC-42/step-1/trigger") make a re-sent page a duplicate the outbox
+// drops. A page the outbox cannot write is retried until it is queued (PageHandoff); a transition
+// the store cannot write is retried on its timer, logged and counted
 // (tocsin_incident_write_failures_total).
 //
 // Timers: every timer (ladder steps, ack deadlines, reminders, handovers and their retries) is
 // owned by the manager and cancelled by Stop() and the destructor, and an incident's timers go
 // with the incident, so no callback ever runs into a freed manager.
 //
-// Thread-safety: loop thread only (GroupSink, DeliveryObserver and the API all run there).
+// Thread-safety: loop thread only (GroupSink, DeliveryObserver and the API all run there);
+// completions of the store arrive there too.
 class IncidentManager final : public dispatch::GroupSink, public DeliveryObserver {
  public:
+  template <typename T>
+  using Done = std::function<void(Result<T>)>;
+
   IncidentManager(Scheduler& scheduler, IncidentStore& store, Pager& pager,
                   std::shared_ptr<const oncall::Schedule> schedule, PolicySet policies,
                   IncidentsConfig config, prometheus::Registry* registry = nullptr);
@@ -95,6 +108,27 @@ class IncidentManager final : public dispatch::GroupSink, public DeliveryObserve
   // Inbound deliveries that changed no incident are recorded alone (see IncidentStore).
   Result<bool> HasDelivery(const std::string& source, const std::string& id);
   Result<void> RecordDelivery(const InboundDelivery& delivery);
+
+  // The asynchronous forms of the calls above and below: `done` runs on the loop once the
+  // change is durable (or failed, or nothing had to change). The daemon's HTTP handlers use
+  // these; the synchronous forms are for stores that complete at once (tests, tools) and fail
+  // with kTransient when the store has not answered by the time they return.
+  void OpenAsync(dispatch::AlertGroup group, std::string actor, TimePoint now, Done<Incident> done);
+  void AcknowledgeAsync(std::string id, std::string actor, TimePoint now, std::string origin,
+                        std::optional<InboundDelivery> delivery, Done<Incident> done);
+  void ResolveAsync(std::string id, std::string actor, TimePoint now, std::string origin,
+                    std::optional<InboundDelivery> delivery, Done<Incident> done);
+  void AddNoteAsync(std::string id, std::string actor, std::string text, TimePoint now,
+                    std::string origin, std::optional<InboundDelivery> delivery,
+                    Done<Incident> done);
+  void EscalateNowAsync(std::string id, std::string actor, TimePoint now, std::string origin,
+                        Done<Incident> done);
+  void RecordDeliveryAsync(InboundDelivery delivery, Done<void> done);
+  // Runs `fn` once nothing else holds `lane`, and holds it until `fn` calls its argument:
+  // callers that read, decide and then write (ManagerIncidentCommands) keep their steps of one
+  // incident from interleaving. Lanes named "INC-..." are the manager's own.
+  using Release = std::function<void()>;
+  void Serialize(const std::string& lane, std::function<void(Release)> fn);
   // Someone asks for help now: pages the next ladder step at once instead of at its deadline
   // (past the end of the ladder, the last step again) and records who asked. The incident
   // keeps its state: escalating an acknowledged incident brings in the next step without
@@ -138,17 +172,37 @@ class IncidentManager final : public dispatch::GroupSink, public DeliveryObserve
   // The live (open) incident `id`; kNotFound when unknown, kConflict when already resolved.
   Result<Live*> OpenLive(const std::string& id);
 
-  // Commits `next` with `events` and `pages`, then announces the pages. On failure nothing
-  // changes in memory and nothing is sent.
-  Result<void> Apply(Live& live, Incident next, std::vector<TimelineEvent> events,
-                     std::vector<PageRequest> pages,
-                     const std::optional<InboundDelivery>& delivery = std::nullopt);
-  Result<Incident> UpdateFromGroup(Live& live, const dispatch::AlertGroup& group, TimePoint now);
-  Result<Incident> Reopen(const Incident& resolved, const dispatch::AlertGroup& group,
-                          TimePoint now);
-  Result<Incident> DoResolve(Live& live, const std::string& actor, bool automatic, TimePoint now,
-                             std::string_view origin = {},
-                             const std::optional<InboundDelivery>& delivery = std::nullopt);
+  // Commits `next` with `events` and `pages` (asynchronously); once durable, `next` replaces
+  // the live incident `id` (if there is one), the pages go to the Pager and `then` gets `next`.
+  // On failure nothing changes in memory, nothing is sent and `then` gets the error. The
+  // caller holds the incident's lane.
+  void Apply(const std::string& id, Incident next, std::vector<TimelineEvent> events,
+             std::vector<PageRequest> pages, std::optional<InboundDelivery> delivery,
+             Done<Incident> then);
+  // The bodies of the public calls; each runs with the incident's lane held.
+  void DoOpen(const dispatch::AlertGroup& group, const std::string& actor, TimePoint now,
+              Done<Incident> done);
+  void UpdateFromGroup(const std::string& id, const dispatch::AlertGroup& group, TimePoint now,
+                       Done<Incident> done);
+  void Reopen(const Incident& resolved, const dispatch::AlertGroup& group, TimePoint now,
+              Done<Incident> done);
+  void DoAcknowledge(const std::string& id, const std::string& actor, TimePoint now,
+                     const std::string& origin, const std::optional<InboundDelivery>& delivery,
+                     Done<Incident> done);
+  void DoResolve(const std::string& id, const std::string& actor, bool automatic, TimePoint now,
+                 const std::string& origin, const std::optional<InboundDelivery>& delivery,
+                 Done<Incident> done);
+  void DoAddNote(const std::string& id, const std::string& actor, const std::string& text,
+                 TimePoint now, const std::string& origin,
+                 const std::optional<InboundDelivery>& delivery, Done<Incident> done);
+  void DoEscalateNow(const std::string& id, const std::string& actor, TimePoint now,
+                     const std::string& origin, Done<Incident> done);
+  void HandOver(const std::string& id, const std::string& incoming, TimePoint now, Done<void> done);
+  // The live incident, or the stored one (resolved); kNotFound when neither.
+  Result<Incident> Current(const std::string& id);
+  // Runs the asynchronous form and returns what it gave, if it gave it before returning.
+  template <typename T>
+  static Result<T> Inline(const std::function<void(Done<T>)>& call);
 
   void ArmStep(const std::string& id);
   void ArmAckDeadline(const std::string& id);
@@ -158,18 +212,36 @@ class IncidentManager final : public dispatch::GroupSink, public DeliveryObserve
   void CancelTimers(Live& live);
   void OnStepDue(const std::string& id);
   // Pages the step at next_step: on its deadline (`requested_by` empty) or at once because
-  // someone asked (EscalateNow).
-  Result<void> PageNextStep(Live& live, TimePoint now, const std::string& requested_by,
-                            std::string_view origin);
+  // someone asked (EscalateNow). The caller holds the incident's lane.
+  void PageNextStep(const std::string& id, TimePoint now, const std::string& requested_by,
+                    const std::string& origin, Done<void> done);
   void OnAckDeadline(const std::string& id);
+  void AckDeadlinePassed(const std::string& id, Release release);
   void OnReminderDue(const std::string& id);
+  void ReminderDue(const std::string& id, Release release);
   void OnHandover();
   // Counts and retries a transition the store refused (`what`: "step", "ack_timeout", ...).
   void RetryLater(const std::string& id, void (IncidentManager::*fn)(const std::string&),
                   std::string_view what);
   void CountWriteFailure(std::string_view what);
   // Appends events to an incident's timeline, open or resolved (PageHandoff's Recorder).
-  Result<void> Record(const std::string& id, std::vector<TimelineEvent> events);
+  void Record(const std::string& id, std::vector<TimelineEvent> events, Done<void> done);
+  void ScheduleHandoverRetry();
+  // Lanes: at most one operation of an incident (or of a group key, while it opens) runs
+  // between its decision and its commit's completion; the others wait here in order.
+  struct Lane {
+    bool busy = false;
+    std::deque<std::function<void(Release)>> waiting;
+  };
+  void RunInLane(const std::string& lane, std::function<void(Release)> fn);
+  void ReleaseLane(const std::string& lane);
+  std::map<std::string, Lane> lanes_;
+  // Incident numbers are counted here from the store's next free one (read once), so opening
+  // an incident is one commit; 0 until read.
+  std::int64_t next_number_ = 0;
+  // Completions that arrive after the manager is gone (a store thread drains after shutdown)
+  // find this false and do nothing.
+  std::shared_ptr<bool> alive_ = std::make_shared<bool>(true);
 
   Scheduler& scheduler_;
   IncidentStore& store_;

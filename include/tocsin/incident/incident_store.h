@@ -1,5 +1,6 @@
 #pragma once
 
+#include <functional>
 #include <optional>
 #include <string>
 #include <vector>
@@ -49,11 +50,22 @@ struct IncidentFilter {
 // implementation (store::SqliteIncidentStore); a PostgreSQL one can fill the same interface.
 // Thread-safety: implementations must be safe to call from the loop thread; they need not be
 // called concurrently.
+//
+// Writes come in two forms. The synchronous one returns once the write is durable. The
+// asynchronous one (…Async) returns at once and calls `done` on the loop thread once the write
+// is durable or has failed; writes complete in the order they were submitted. The defaults
+// run the synchronous form and call `done` before returning; a store with a store thread
+// queues the write and commits it with others (group commit), so the loop never waits on disk.
 class IncidentStore {
  public:
+  using Done = std::function<void(Result<void>)>;
   virtual ~IncidentStore() = default;
   // Reserves the next incident number (1, 2, ...), durably, so numbers never repeat.
   virtual Result<std::int64_t> NextIncidentNumber() = 0;
+  // The next number not used by any incident committed so far (a read, nothing reserved).
+  // Committing an incident's first change (its first event has seq 1) moves it past that
+  // incident's number, so a caller may count numbers in memory from here.
+  virtual Result<std::int64_t> PeekNextIncidentNumber() = 0;
   // Applies the change atomically; when it returns ok, everything in it survives kill -9.
   // Refuses the whole change with kConflict when it was computed from a stale copy (its first
   // event is not newer than the incident's stored timeline) or when its delivery was already
@@ -72,6 +84,14 @@ class IncidentStore {
   virtual Result<void> MarkHandedOff(const std::string& idempotency_key) = 0;
   // Every idempotency key recorded for the incident, in order (for audits and tests).
   virtual Result<std::vector<std::string>> PageKeys(const std::string& incident_id) = 0;
+
+  virtual void CommitAsync(IncidentChange change, Done done) { done(Commit(change)); }
+  virtual void RecordDeliveryAsync(InboundDelivery delivery, Done done) {
+    done(RecordDelivery(delivery));
+  }
+  virtual void MarkHandedOffAsync(std::string idempotency_key, Done done) {
+    done(MarkHandedOff(idempotency_key));
+  }
 };
 
 }  // namespace tocsin::incident

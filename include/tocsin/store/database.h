@@ -2,6 +2,7 @@
 
 #include <atomic>
 #include <functional>
+#include <map>
 #include <memory>
 #include <mutex>
 #include <optional>
@@ -48,11 +49,11 @@ struct Migration {
   std::string sql;
 };
 
-// A bound statement. Columns are read by index after Step() returns true.
+// A bound statement. Columns are read by index after Step() returns true. It holds its
+// database's lock from Prepare() until it is destroyed, so that binding, stepping and reading
+// columns of one statement never interleave with another thread's use of the connection.
 class Statement {
  public:
-  Statement(sqlite3* db, sqlite3_stmt* stmt, Database* owner = nullptr)
-      : db_(db), stmt_(stmt), owner_(owner) {}
   ~Statement();
   Statement(Statement&& other) noexcept;
   Statement& operator=(Statement&&) = delete;
@@ -73,9 +74,20 @@ class Statement {
   bool IsNull(int col) const;
 
  private:
+  friend class Database;
+  Statement(sqlite3* db, sqlite3_stmt* stmt, Database* owner,
+            std::unique_lock<std::recursive_mutex> lock, bool* cached_in_use = nullptr)
+      : db_(db),
+        stmt_(stmt),
+        owner_(owner),
+        cached_in_use_(cached_in_use),
+        lock_(std::move(lock)) {}
   sqlite3* db_;
   sqlite3_stmt* stmt_;
   Database* owner_;  // asked for its FaultInjector on each execution of a write
+  // For a statement from PrepareCached: reset and handed back instead of finalized.
+  bool* cached_in_use_;
+  std::unique_lock<std::recursive_mutex> lock_;
 };
 
 struct DatabaseOptions {
@@ -86,8 +98,11 @@ struct DatabaseOptions {
 };
 
 // SQLite in WAL mode, for tocsin's durable state. Thread-safety: one connection guarded by a
-// mutex; Transaction() and the statement helpers lock it, so the loop and worker threads may
-// share one Database. Keep transactions short.
+// private mutex that every use of the connection takes: Exec, Transaction (for its whole
+// length), Migrate, Backup, and each Statement from Prepare() to its destruction. So threads
+// may share one Database, but each waits for the others' statements and transactions, commits
+// (and their fsync) included: the daemon's event loop therefore reads through its own
+// Database and leaves incident writes to a StoreThread, which has a connection of its own.
 class Database {
  public:
   static Result<std::unique_ptr<Database>> Open(const std::string& path,
@@ -103,6 +118,10 @@ class Database {
 
   Result<void> Exec(std::string_view sql);
   Result<Statement> Prepare(std::string_view sql);
+  // As Prepare, but the compiled statement is kept and reused by the next call with the same
+  // text (for the few statements a hot path runs over and over; compiling costs more than
+  // running them). A text already in use is compiled afresh.
+  Result<Statement> PrepareCached(std::string_view sql);
   // Runs fn inside BEGIN IMMEDIATE / COMMIT (ROLLBACK when fn fails), holding the lock.
   Result<void> Transaction(const std::function<Result<void>(Database&)>& fn);
   std::int64_t LastInsertId();
@@ -110,7 +129,6 @@ class Database {
   Result<void> Backup(const std::string& path);
 
   const std::string& path() const { return path_; }
-  std::recursive_mutex& mutex() { return mu_; }
 
   // Tests only: every later write and commit asks `injector` first (nullptr: none). The
   // injector must outlive the database or be unset before it goes.
@@ -122,6 +140,11 @@ class Database {
   // The injected error for `stmt`, about to start running, if the injector wants one.
   std::optional<Error> InjectedFault(FaultInjector& injector, sqlite3_stmt* stmt);
   std::atomic<FaultInjector*> injector_{nullptr};
+  struct Cached {
+    sqlite3_stmt* stmt = nullptr;
+    bool in_use = false;
+  };
+  std::map<std::string, Cached, std::less<>> cache_;  // guarded by mu_
   sqlite3* db_;
   std::string path_;
   std::recursive_mutex mu_;

@@ -1,5 +1,6 @@
 #pragma once
 
+#include <algorithm>
 #include <map>
 #include <set>
 #include <string>
@@ -16,6 +17,7 @@ class MemoryIncidentStore final : public incident::IncidentStore {
   bool fail_commits = false;
 
   Result<std::int64_t> NextIncidentNumber() override { return next_++; }
+  Result<std::int64_t> PeekNextIncidentNumber() override { return next_; }
 
   Result<void> Commit(const incident::IncidentChange& change) override {
     if (fail_commits) return Fail(Error::Io("injected store failure"));
@@ -32,6 +34,10 @@ class MemoryIncidentStore final : public incident::IncidentStore {
     }
     if (change.delivery) deliveries_.insert(DeliveryKey(*change.delivery));
     incidents_[change.incident.id] = change.incident;
+    // As SQLite: an incident's first change moves the counter past its number.
+    if (!change.events.empty() && change.events.front().seq == 1) {
+      next_ = std::max(next_, change.incident.number + 1);
+    }
     for (const auto& e : change.events) timeline_[e.incident_id].push_back(e);
     for (const auto& p : change.pages) {
       if (intents_.count(p.idempotency_key)) continue;

@@ -1,0 +1,95 @@
+#pragma once
+
+#include <atomic>
+#include <condition_variable>
+#include <cstdint>
+#include <deque>
+#include <functional>
+#include <memory>
+#include <mutex>
+#include <string>
+#include <thread>
+
+#include "tocsin/common/result.h"
+#include "tocsin/store/database.h"
+
+namespace tocsin::store {
+
+// The thread that writes, so that the event loop never waits for an fsync. Writes are
+// submitted with a completion; the thread takes every write queued so far and commits them as
+// one group: BEGIN IMMEDIATE, each write inside its own SAVEPOINT, one COMMIT, one fsync. While
+// it commits, the next writes queue up and become the next group, so the busier the daemon,
+// the more writes share an fsync (group commit, as in LevelDB's write queue or PostgreSQL's
+// commit_delay without the delay).
+//
+// Each completion is posted back to the loop (through `post`) once its group is durable or has
+// failed, in submission order, one post per group:
+// - a write that fails (its own error, a constraint, an injected write fault) is rolled back to
+//   its savepoint and fails alone; the other writes of the group go on;
+// - a COMMIT that fails fails every write of the group, those that had succeeded included,
+//   since none of them is on disk.
+// Writes run in submission order, so two writes of one incident never swap.
+//
+// It owns a connection of its own (Database), so the loop's reads on its Database go on while
+// a group commits (WAL readers do not wait for the writer). Only this thread touches it after
+// Open(); Database's FaultInjector seam works on it (SetFaultInjector).
+//
+// Thread-safety: Submit and RunSync from any thread; RunSync blocks its caller until its
+// group is durable, so the loop never calls it once it runs (startup and tools only).
+class StoreThread {
+ public:
+  using Write = std::function<Result<void>(Database&)>;
+  using Done = std::function<void(Result<void>)>;
+  // Runs a callback on the loop thread (Scheduler::Post).
+  using Post = std::function<void(std::function<void()>)>;
+
+  // Opens a second connection to the database file at `path` (migrations must have run on
+  // the first) and starts the thread.
+  static Result<std::unique_ptr<StoreThread>> Open(const std::string& path, DatabaseOptions options,
+                                                   Post post);
+  ~StoreThread();
+  StoreThread(const StoreThread&) = delete;
+  StoreThread& operator=(const StoreThread&) = delete;
+
+  // Queues `write`; `done` runs on the loop (via post) with its outcome. After Stop(), fails at
+  // once (through post as well) without running the write.
+  void Submit(Write write, Done done);
+  // Queues `write` and waits until its group is durable. Never from the loop thread.
+  Result<void> RunSync(Write write);
+  // Commits everything submitted so far, then ends the thread. Completions of that last group
+  // are posted like any other (a loop that no longer runs drops them).
+  void Stop();
+
+  // Tests and benchmarks: the thread's id, groups committed (COMMITs that succeeded) and
+  // writes in them, the largest group so far.
+  std::thread::id thread_id() const { return thread_.get_id(); }
+  std::uint64_t commits() const { return commits_.load(); }
+  std::uint64_t committed_writes() const { return committed_writes_.load(); }
+  std::uint64_t largest_group() const { return largest_group_.load(); }
+  // Tests only: the fault seam of the store thread's connection.
+  void SetFaultInjector(FaultInjector* injector) { db_->SetFaultInjector(injector); }
+
+ private:
+  struct Item {
+    Write write;
+    Done done;
+    // RunSync's completion: called on this thread, not posted (its caller is waiting).
+    bool direct = false;
+  };
+  StoreThread(std::unique_ptr<Database> db, Post post);
+  void Run();
+  void CommitGroup(std::deque<Item>& group);
+
+  std::unique_ptr<Database> db_;
+  Post post_;
+  std::mutex mu_;
+  std::condition_variable cv_;
+  std::deque<Item> queue_;
+  bool stopping_ = false;
+  std::atomic<std::uint64_t> commits_{0};
+  std::atomic<std::uint64_t> committed_writes_{0};
+  std::atomic<std::uint64_t> largest_group_{0};
+  std::thread thread_;  // last: started once everything above exists
+};
+
+}  // namespace tocsin::store

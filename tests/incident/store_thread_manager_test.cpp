@@ -1,0 +1,227 @@
+// The incident manager on the daemon's store: SQLite with a StoreThread. Transitions are
+// committed in groups on the store thread, the loop (this test's thread) never runs a write
+// or a COMMIT, a failed group commit fails each caller and changes nothing in memory, and a
+// transition of an incident waits for the one before it. Proved by counting through the
+// FaultInjector seam and by thread ids, never by timing.
+#include <gtest/gtest.h>
+
+#include <future>
+#include <mutex>
+#include <set>
+#include <thread>
+
+#include "fakes/incident/recording_pager.h"
+#include "fakes/store/counting_fault_injector.h"
+#include "fakes/store/store_thread_helpers.h"
+#include "incident/incident_test_support.h"
+#include "support/temp_dir.h"
+#include "tocsin/store/sqlite_incident_store.h"
+#include "tocsin/store/store_thread.h"
+
+namespace tocsin::incident {
+namespace {
+
+using store::StoreOp;
+
+class StoreThreadManagerTest : public ::testing::Test {
+ protected:
+  const TimePoint t0_ = ParseTime("2026-11-23T10:00:00Z").value();
+  SimulatedScheduler scheduler_{t0_};
+  tocsin::testing::TempDir dir_;
+  std::unique_ptr<store::Database> db_;
+  std::unique_ptr<store::SqliteIncidentStore> store_;
+  std::unique_ptr<store::StoreThread> writer_;
+  tocsin::testing::RecordingPager pager_;
+  std::unique_ptr<IncidentManager> manager_;
+
+  void SetUp() override {
+    const std::string path = dir_.path() + "/tocsin.db";
+    auto db = store::Database::Open(path);
+    ASSERT_TRUE(db) << db.error().message();
+    db_ = std::move(*db);
+    auto writer = store::StoreThread::Open(
+        path, {}, [this](std::function<void()> cb) { scheduler_.Post(std::move(cb)); });
+    ASSERT_TRUE(writer) << writer.error().message();
+    writer_ = std::move(*writer);
+    store_ = std::make_unique<store::SqliteIncidentStore>(*db_, writer_.get());
+    ASSERT_TRUE(store_->Migrate());
+    PolicySet policies;
+    policies.policies["default"] = DefaultPolicy();
+    // The first step an hour on: nothing pages during these tests unless they say so.
+    policies.policies["default"].steps[0].after = std::chrono::hours(1);
+    manager_ = std::make_unique<IncidentManager>(scheduler_, *store_, pager_, nullptr, policies,
+                                                 IncidentsConfig{});
+    ASSERT_TRUE(manager_->Start());
+  }
+  void TearDown() override {
+    writer_->SetFaultInjector(nullptr);
+    db_->SetFaultInjector(nullptr);
+    writer_->Stop();
+    manager_.reset();
+  }
+
+  // Runs the loop until `done` holds: completions arrive from the store thread through Post.
+  void RunUntil(const std::function<bool()>& done) {
+    while (!done()) {
+      scheduler_.RunPending();
+      std::this_thread::yield();
+    }
+  }
+
+  static dispatch::AlertGroup Group(int i) {
+    dispatch::AlertGroup g;
+    g.key = "g" + std::to_string(i);
+    g.receiver.name = "oncall";
+    g.receiver.escalation_policy = "default";
+    Alert a;
+    a.labels = Labels{{"alertname", "DepositSuccessLow"}, {"shard", std::to_string(i)}};
+    a.severity = Severity::kCritical;
+    g.alerts.push_back(a);
+    return g;
+  }
+
+  std::promise<void> HoldStoreThread() { return store::testing::HoldStoreThread(*writer_); }
+
+  // Opens n incidents through the asynchronous path and waits until they are durable.
+  void OpenIncidents(int n) {
+    int opened = 0;
+    for (int i = 0; i < n; ++i) {
+      manager_->OpenAsync(Group(i), "tocsin", t0_, [&opened](Result<Incident> r) {
+        ASSERT_TRUE(r) << r.error().message();
+        ++opened;
+      });
+    }
+    RunUntil([&] { return opened == n; });
+  }
+};
+
+TEST_F(StoreThreadManagerTest, TheLoopNeverWritesAndManyTransitionsShareACommit) {
+  store::testing::ThreadRecordingInjector loop_connection;
+  store::testing::ThreadRecordingInjector store_connection;
+  db_->SetFaultInjector(&loop_connection);
+  writer_->SetFaultInjector(&store_connection);
+  constexpr int kIncidents = 100;
+  OpenIncidents(kIncidents);
+  auto release = HoldStoreThread();
+  int acked = 0;
+  int noted = 0;
+  for (int i = 1; i <= kIncidents; ++i) {
+    const std::string id = "INC-" + std::to_string(i);
+    manager_->AcknowledgeAsync(id, "api-user", t0_, "api", std::nullopt,
+                               [&acked](Result<Incident> r) {
+                                 ASSERT_TRUE(r) << r.error().message();
+                                 EXPECT_EQ(r->state, IncidentState::kAcknowledged);
+                                 ++acked;
+                               });
+    manager_->AddNoteAsync(id, "api-user", "looking", t0_, "api", std::nullopt,
+                           [&noted](Result<Incident> r) {
+                             ASSERT_TRUE(r) << r.error().message();
+                             ++noted;
+                           });
+  }
+  release.set_value();
+  RunUntil([&] { return acked == kIncidents && noted == kIncidents; });
+  // Every write and commit ran on the store thread; the loop's connection only read.
+  EXPECT_EQ(loop_connection.calls(), 0);
+  EXPECT_EQ(store_connection.threads(), std::set<std::thread::id>{writer_->thread_id()});
+  // The 100 acks queued while the store thread was busy went out in one COMMIT.
+  EXPECT_GE(writer_->largest_group(), static_cast<std::uint64_t>(kIncidents));
+  EXPECT_GE(writer_->committed_writes(), 300u);  // open, ack, note of each incident
+  EXPECT_LT(writer_->commits(), writer_->committed_writes());
+  // Each incident's ack precedes its note in its durable timeline.
+  auto timeline = store_->Timeline("INC-7").value();
+  std::vector<std::string> kinds;
+  for (const auto& e : timeline) kinds.push_back(e.kind);
+  auto ack = std::find(kinds.begin(), kinds.end(), "acknowledged");
+  auto note = std::find(kinds.begin(), kinds.end(), "note");
+  ASSERT_NE(ack, kinds.end());
+  ASSERT_NE(note, kinds.end());
+  EXPECT_LT(ack, note);
+}
+
+TEST_F(StoreThreadManagerTest, AFailedGroupCommitFailsEachCallerAndChangesNothing) {
+  OpenIncidents(3);
+  // The acks go out as one group (the store thread is held while they are submitted) and its
+  // COMMIT fails (#2: #1 is the held write's): every ack must fail, and memory must not move.
+  store::testing::CountingFaultInjector faults(StoreOp::kCommit, 2);
+  writer_->SetFaultInjector(&faults);
+  auto release = HoldStoreThread();
+  std::vector<std::optional<Result<Incident>>> results(3);
+  for (int i = 0; i < 3; ++i) {
+    manager_->AcknowledgeAsync("INC-" + std::to_string(i + 1), "api-user", t0_, "api",
+                               InboundDelivery{"pagerduty", "evt-" + std::to_string(i), t0_},
+                               [&results, i](Result<Incident> r) { results[i] = std::move(r); });
+  }
+  release.set_value();
+  RunUntil([&] {
+    return std::all_of(results.begin(), results.end(), [](const auto& r) { return r.has_value(); });
+  });
+  writer_->SetFaultInjector(nullptr);
+  ASSERT_TRUE(faults.fired());
+  EXPECT_EQ(faults.failed_sql(), "COMMIT");
+  for (int i = 0; i < 3; ++i) {
+    const std::string id = "INC-" + std::to_string(i + 1);
+    ASSERT_FALSE(*results[i]) << id << " answered acknowledged though nothing was written";
+    EXPECT_EQ(manager_->Get(id)->state, IncidentState::kTriggered);
+    EXPECT_FALSE(manager_->HasDelivery("pagerduty", "evt-" + std::to_string(i)).value());
+  }
+  EXPECT_TRUE(pager_.sent.empty());
+  // The provider's retry is acted on.
+  std::optional<Result<Incident>> retried;
+  manager_->AcknowledgeAsync("INC-1", "api-user", t0_, "api",
+                             InboundDelivery{"pagerduty", "evt-0", t0_},
+                             [&retried](Result<Incident> r) { retried = std::move(r); });
+  RunUntil([&] { return retried.has_value(); });
+  ASSERT_TRUE(*retried) << retried->error().message();
+  EXPECT_EQ((*retried)->state, IncidentState::kAcknowledged);
+  EXPECT_TRUE(manager_->HasDelivery("pagerduty", "evt-0").value());
+  EXPECT_EQ(store_->Get("INC-1").value()->state, IncidentState::kAcknowledged);
+}
+
+TEST_F(StoreThreadManagerTest, TransitionsOfOneIncidentWaitForEachOtherAndKeepTheirOrder) {
+  OpenIncidents(1);
+  // Submitted back to back before any completes: each is computed from the state the previous
+  // one left, so none is refused as stale and the timeline has them in order.
+  std::vector<std::string> answered;
+  for (int i = 0; i < 20; ++i) {
+    manager_->AddNoteAsync("INC-1", "api-user", "note " + std::to_string(i), t0_, "api",
+                           std::nullopt, [&answered, i](Result<Incident> r) {
+                             ASSERT_TRUE(r) << r.error().message();
+                             answered.push_back("note " + std::to_string(i));
+                           });
+  }
+  std::optional<Result<Incident>> resolved;
+  manager_->ResolveAsync("INC-1", "api-user", t0_, "api", std::nullopt,
+                         [&resolved](Result<Incident> r) { resolved = std::move(r); });
+  RunUntil([&] { return resolved.has_value(); });
+  ASSERT_TRUE(*resolved) << resolved->error().message();
+  ASSERT_EQ(answered.size(), 20u);
+  std::vector<std::string> notes;
+  const auto timeline = store_->Timeline("INC-1").value();
+  for (const auto& e : timeline) {
+    if (e.kind == "note") notes.push_back(e.text);
+  }
+  EXPECT_EQ(notes, answered);
+  EXPECT_EQ(store_->Get("INC-1").value()->state, IncidentState::kResolved);
+  EXPECT_TRUE(manager_->Verify("INC-1")->ok);
+}
+
+TEST_F(StoreThreadManagerTest, IncidentNumbersCountedInMemoryStayUniqueAfterARestart) {
+  OpenIncidents(5);
+  // A new manager over the same store (a restart) continues after INC-5.
+  PolicySet policies;
+  policies.policies["default"] = DefaultPolicy();
+  policies.policies["default"].steps[0].after = std::chrono::hours(1);
+  manager_ = std::make_unique<IncidentManager>(scheduler_, *store_, pager_, nullptr, policies,
+                                               IncidentsConfig{});
+  ASSERT_TRUE(manager_->Start());
+  std::optional<Result<Incident>> opened;
+  manager_->OpenAsync(Group(99), "tocsin", t0_,
+                      [&opened](Result<Incident> r) { opened = std::move(r); });
+  RunUntil([&] { return opened.has_value(); });
+  ASSERT_TRUE(*opened) << opened->error().message();
+  EXPECT_EQ((*opened)->id, "INC-6");
+}
+
+}  // namespace
+}  // namespace tocsin::incident

@@ -1,0 +1,216 @@
+// The store thread: many writes share one commit, a failed commit fails every write of its
+// group, writes land and complete in submission order, and the thread that submits (the event
+// loop) never runs a statement itself. Counted through the FaultInjector seam, never timed.
+#include <gtest/gtest.h>
+
+#include <condition_variable>
+#include <deque>
+#include <functional>
+#include <future>
+#include <mutex>
+#include <set>
+#include <thread>
+
+#include "fakes/store/counting_fault_injector.h"
+#include "fakes/store/store_thread_helpers.h"
+#include "support/temp_dir.h"
+#include "tocsin/store/store_thread.h"
+
+namespace tocsin::store {
+namespace {
+
+using testing::CountingFaultInjector;
+
+// The event loop as far as the store thread can tell: posted work runs on the test's thread,
+// when the test drains it. Waiting blocks on a condition variable, never on the clock.
+class Loop {
+ public:
+  StoreThread::Post Poster() {
+    return [this](std::function<void()> cb) {
+      std::lock_guard lock(mu_);
+      posted_.push_back(std::move(cb));
+      cv_.notify_all();
+    };
+  }
+  // Runs posted work until `done` holds.
+  void RunUntil(const std::function<bool()>& done) {
+    while (!done()) {
+      std::function<void()> cb;
+      {
+        std::unique_lock lock(mu_);
+        cv_.wait(lock, [this] { return !posted_.empty(); });
+        cb = std::move(posted_.front());
+        posted_.pop_front();
+      }
+      cb();
+    }
+  }
+
+ private:
+  std::mutex mu_;
+  std::condition_variable cv_;
+  std::deque<std::function<void()>> posted_;
+};
+
+Result<void> Insert(Database& db, std::int64_t v) {
+  auto st = db.Prepare("INSERT INTO t(v) VALUES (?)");
+  if (!st) return Fail(st.error());
+  return st->Bind(1, v).Run();
+}
+
+class StoreThreadTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    path_ = dir_.path() + "/tocsin.db";
+    auto db = Database::Open(path_);
+    ASSERT_TRUE(db) << db.error().message();
+    reader_ = std::move(*db);
+    ASSERT_TRUE(reader_->Migrate(
+        {{"test", 1, "CREATE TABLE t (seq INTEGER PRIMARY KEY AUTOINCREMENT, v INTEGER UNIQUE)"}}));
+    auto st = StoreThread::Open(path_, {}, loop_.Poster());
+    ASSERT_TRUE(st) << st.error().message();
+    store_ = std::move(*st);
+  }
+  void TearDown() override {
+    if (store_) store_->Stop();
+  }
+
+  std::promise<void> HoldStoreThread() {
+    return testing::HoldStoreThread(*store_, [this](Result<void>) { ++held_done_; });
+  }
+
+  std::vector<std::int64_t> ValuesOnDisk() {
+    std::vector<std::int64_t> out;
+    auto st = reader_->Prepare("SELECT v FROM t ORDER BY seq");
+    EXPECT_TRUE(st);
+    while (*st->Step()) out.push_back(st->Int(0));
+    return out;
+  }
+
+  tocsin::testing::TempDir dir_;
+  std::string path_;
+  Loop loop_;
+  std::unique_ptr<Database> reader_;
+  std::unique_ptr<StoreThread> store_;
+  int held_done_ = 0;
+};
+
+TEST_F(StoreThreadTest, ManyWritesQueuedWhileAGroupCommitsShareOneCommit) {
+  CountingFaultInjector counter;
+  store_->SetFaultInjector(&counter);
+  auto release = HoldStoreThread();
+  constexpr int kWrites = 200;
+  int ok = 0;
+  for (int i = 0; i < kWrites; ++i) {
+    store_->Submit([i](Database& db) { return Insert(db, i); },
+                   [&ok](Result<void> r) { ok += r ? 1 : 0; });
+  }
+  release.set_value();
+  loop_.RunUntil([&] { return ok == kWrites && held_done_ == 1; });
+  store_->SetFaultInjector(nullptr);
+  // The held write's group, then one group for all 200: two COMMITs for 201 writes.
+  EXPECT_EQ(counter.commits(), 2);
+  EXPECT_EQ(counter.writes(), kWrites);
+  EXPECT_EQ(store_->commits(), 2u);
+  EXPECT_EQ(store_->largest_group(), static_cast<std::uint64_t>(kWrites));
+  EXPECT_EQ(ValuesOnDisk().size(), static_cast<std::size_t>(kWrites));
+}
+
+TEST_F(StoreThreadTest, AFailedGroupCommitFailsEveryWriteOfTheGroup) {
+  // Commit #1 is the held write's group; #2 is the group of the ten.
+  CountingFaultInjector faults(StoreOp::kCommit, 2);
+  store_->SetFaultInjector(&faults);
+  auto release = HoldStoreThread();
+  std::vector<std::optional<Result<void>>> results(10);
+  for (int i = 0; i < 10; ++i) {
+    store_->Submit([i](Database& db) { return Insert(db, i); },
+                   [&results, i](Result<void> r) { results[i] = std::move(r); });
+  }
+  release.set_value();
+  loop_.RunUntil([&] {
+    return std::all_of(results.begin(), results.end(), [](const auto& r) { return r.has_value(); });
+  });
+  store_->SetFaultInjector(nullptr);
+  ASSERT_TRUE(faults.fired());
+  for (int i = 0; i < 10; ++i) {
+    ASSERT_FALSE(*results[i]) << "write " << i << " reported durable though its commit failed";
+    EXPECT_EQ(results[i]->error().kind(), Error::Kind::kIo);
+  }
+  EXPECT_TRUE(ValuesOnDisk().empty());
+  // The store goes on: the next write commits.
+  bool later = false;
+  store_->Submit([](Database& db) { return Insert(db, 99); },
+                 [&later](Result<void> r) { later = r.has_value(); });
+  loop_.RunUntil([&] { return later; });
+  EXPECT_EQ(ValuesOnDisk(), std::vector<std::int64_t>{99});
+}
+
+TEST_F(StoreThreadTest, AFailedWriteFailsAloneAndTheRestOfItsGroupCommits) {
+  auto release = HoldStoreThread();
+  std::vector<std::optional<Result<void>>> results(5);
+  for (int i = 0; i < 5; ++i) {
+    // Write 2 inserts 1 again: a UNIQUE violation, rolled back to its savepoint.
+    const std::int64_t v = i == 2 ? 1 : i;
+    store_->Submit([v](Database& db) { return Insert(db, v); },
+                   [&results, i](Result<void> r) { results[i] = std::move(r); });
+  }
+  release.set_value();
+  loop_.RunUntil([&] {
+    return std::all_of(results.begin(), results.end(), [](const auto& r) { return r.has_value(); });
+  });
+  for (int i = 0; i < 5; ++i) EXPECT_EQ(results[i]->has_value(), i != 2) << "write " << i;
+  EXPECT_EQ(results[2]->error().kind(), Error::Kind::kConflict);
+  EXPECT_EQ(ValuesOnDisk(), (std::vector<std::int64_t>{0, 1, 3, 4}));
+}
+
+TEST_F(StoreThreadTest, WritesLandAndCompleteInSubmissionOrder) {
+  std::vector<std::int64_t> completed;
+  constexpr int kWrites = 500;
+  // Some submitted while the thread is idle, some while it commits: several groups.
+  for (int i = 0; i < kWrites; ++i) {
+    store_->Submit([i](Database& db) { return Insert(db, 1000 - i); },
+                   [&completed, i](Result<void> r) {
+                     ASSERT_TRUE(r) << r.error().message();
+                     completed.push_back(1000 - i);
+                   });
+  }
+  loop_.RunUntil([&] { return completed.size() == kWrites; });
+  std::vector<std::int64_t> expected;
+  for (int i = 0; i < kWrites; ++i) expected.push_back(1000 - i);
+  EXPECT_EQ(completed, expected);
+  EXPECT_EQ(ValuesOnDisk(), expected);
+}
+
+TEST_F(StoreThreadTest, TheSubmittingThreadNeverRunsAStatementOrCommit) {
+  testing::ThreadRecordingInjector recorder;
+  store_->SetFaultInjector(&recorder);
+  int done = 0;
+  for (int i = 0; i < 100; ++i) {
+    store_->Submit([i](Database& db) { return Insert(db, i); }, [&done](Result<void>) { ++done; });
+  }
+  loop_.RunUntil([&] { return done == 100; });
+  store_->SetFaultInjector(nullptr);
+  ASSERT_GE(recorder.calls(), 101);  // 100 inserts and at least one COMMIT
+  EXPECT_EQ(recorder.threads(), std::set<std::thread::id>{store_->thread_id()});
+  EXPECT_EQ(recorder.threads().count(std::this_thread::get_id()), 0u);
+}
+
+TEST_F(StoreThreadTest, RunSyncWaitsForItsGroupAndStopCommitsWhatWasSubmitted) {
+  ASSERT_TRUE(store_->RunSync([](Database& db) { return Insert(db, 7); }));
+  EXPECT_EQ(ValuesOnDisk(), std::vector<std::int64_t>{7});
+  bool done = false;
+  store_->Submit([](Database& db) { return Insert(db, 8); },
+                 [&done](Result<void> r) { done = r.has_value(); });
+  store_->Stop();
+  EXPECT_EQ(ValuesOnDisk(), (std::vector<std::int64_t>{7, 8}));
+  loop_.RunUntil([&] { return done; });
+  // After Stop a write is refused, through the loop like any other completion.
+  std::optional<Result<void>> refused;
+  store_->Submit([](Database& db) { return Insert(db, 9); },
+                 [&refused](Result<void> r) { refused = std::move(r); });
+  loop_.RunUntil([&] { return refused.has_value(); });
+  EXPECT_FALSE(*refused);
+}
+
+}  // namespace
+}  // namespace tocsin::store
