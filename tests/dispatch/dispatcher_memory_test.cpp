@@ -49,7 +49,13 @@ TEST(DispatcherMemoryTest, AMillionDistinctAlertsFiringThenResolvedLeaveNothingB
   // earlier resolve: 1,000,000 alerts over 5.5 simulated hours, many repeat_intervals. Each is
   // announced firing at least once (it outlives a group interval), then resolved.
   constexpr int kPerStep = 500;
+#if defined(__SANITIZE_ADDRESS__)
+  // AddressSanitizer makes every step several times slower; 600,000 alerts over 3.3 hours
+  // still cross the repeat_interval three times and stay well above the bounds below.
+  constexpr int kSteps = 1200;
+#else
   constexpr int kSteps = 2000;
+#endif
   constexpr int kLifeSteps = 60;
   auto make = [&](int id, bool firing) {
     Alert a;
@@ -76,7 +82,8 @@ TEST(DispatcherMemoryTest, AMillionDistinctAlertsFiringThenResolvedLeaveNothingB
     most_remembered = std::max(most_remembered, d.remembered_fingerprints());
     most_groups = std::max(most_groups, d.group_count());
   }
-  EXPECT_GT(sink.resolved, 900000u);
+  // Nine in ten of the alerts sent (all but the last ten minutes' worth) were announced resolved.
+  EXPECT_GT(sink.resolved, std::size_t{kSteps} * kPerStep * 9 / 10);
   // Alerts held: the 30,000 firing (10 minutes at 50/s) plus the resolved ones waiting for
   // their group's flush (5 minutes) and the GC sweep (1 minute), with slack: not the million.
   constexpr std::size_t kHeldBound = 50 * (600 + 2 * 300 + 2 * 60);

@@ -1,0 +1,185 @@
+#pragma once
+
+// The state of the composition root, shared by the files of src/app/ that each wire one part:
+// app.cpp (lifecycle: start, reload, stop, signals), notify_wiring.cpp, inbound_wiring.cpp,
+// module_wiring.cpp (store, incidents, dispatch, rules) and routes.cpp. Members are declared
+// in the order that makes destruction safe (see the comments at each group); the component
+// types are only forward-declared here so that each of those files compiles just the headers
+// of the parts it wires. Thread-safety: everything runs on the loop thread (see App).
+
+#include <memory>
+#include <optional>
+
+#include <prometheus/counter.h>
+#include <prometheus/family.h>
+#include <prometheus/gauge.h>
+
+#include "tocsin/app/app.h"
+#include "tocsin/app/runtime_config.h"
+#include "tocsin/app/systemd_notifier.h"
+#include "tocsin/common/asio_scheduler.h"
+#include "tocsin/common/clock.h"
+#include "tocsin/common/result.h"
+#include "tocsin/http/router.h"
+
+namespace boost::asio {
+class io_context;
+}
+namespace prometheus {
+class Registry;
+}
+namespace tocsin {
+class CurlHttpClient;
+class HttpClient;
+class WorkerPool;
+}  // namespace tocsin
+namespace tocsin::dispatch {
+class AlertIntake;
+class Dispatcher;
+class Silences;
+class SqliteSilenceStore;
+}  // namespace tocsin::dispatch
+namespace tocsin::http {
+class ApiAuthenticator;
+class InboundHandlers;
+class Server;
+}  // namespace tocsin::http
+namespace tocsin::incident {
+class IncidentManager;
+class ManagerIncidentCommands;
+class RosterPersonDirectory;
+}  // namespace tocsin::incident
+namespace tocsin::notify {
+class HeartbeatPinger;
+class NoticeSink;
+class Outbox;
+class OutboxStore;
+}  // namespace tocsin::notify
+namespace tocsin::oncall {
+class Schedule;
+}
+namespace tocsin::rules {
+class Evaluator;
+class RuleMetrics;
+class SqliteAlertStateStore;
+}  // namespace tocsin::rules
+namespace tocsin::store {
+class Database;
+class SqliteIncidentStore;
+class StoreThread;
+}  // namespace tocsin::store
+namespace tocsin::app {
+
+class GroupRouter;
+
+// The roster as the incidents see it; null when the config has none.
+std::shared_ptr<const oncall::Schedule> ScheduleOf(const RuntimeConfig& cfg);
+
+struct App::Impl {
+  // Constructor and destructor live in app.cpp, where every member's type is complete.
+  Impl(boost::asio::io_context& io_context, const Clock& c, AppOptions opts);
+  ~Impl();
+
+  std::shared_ptr<const http::Router> BuildRouter();  // routes.cpp
+  Result<void> StartRules();                          // module_wiring.cpp
+  void ApplyRules();                                  // module_wiring.cpp
+  Result<void> StartNotify();                         // notify_wiring.cpp
+  void ConfigureNotify();                             // notify_wiring.cpp
+  void ScheduleWatchdog();                            // app.cpp
+  void WaitForSignals();                              // app.cpp
+  void StopWhenDrained();                             // app.cpp
+
+  boost::asio::io_context& io;
+  const Clock& clock;
+  AppOptions options;
+  AsioScheduler scheduler;
+  std::shared_ptr<prometheus::Registry> registry;
+  SystemdNotifier notifier;
+  // SIGTERM, SIGINT and SIGHUP (a boost::asio::signal_set, defined in app.cpp so that only
+  // that file compiles Asio's signal handling).
+  struct Signals;
+  std::unique_ptr<Signals> signals;
+  prometheus::Family<prometheus::Counter>& reloads;
+  prometheus::Gauge& reload_ok;
+  prometheus::Gauge& reload_time;
+  prometheus::Gauge& uptime;
+  prometheus::Gauge& start_time;
+  std::optional<RuntimeConfig> config;
+
+  // ---- Durable state and incidents (issue 5) ------------------------------------------------
+  // THE database of this process: <data_dir>/tocsin.db (store.path), opened once in Start()
+  // and shared by every module that keeps state. Other modules add their migrations to it
+  // (dispatch: silences, notify: outbox, rules: alert state) instead of opening their own.
+  std::unique_ptr<store::Database> database;
+  std::unique_ptr<store::SqliteIncidentStore> incident_store;
+  // Receives dispatched groups (GroupSink) and delivery reports (DeliveryObserver).
+  std::unique_ptr<incident::IncidentManager> incidents;
+  // Writes incident changes with group commit on a connection of its own, so the loop never
+  // waits for an fsync. Declared after the incident store and manager: destroyed first, it
+  // commits what is still queued while the store those writes belong to still exists.
+  std::unique_ptr<store::StoreThread> store_thread;
+  Result<void> OpenDatabase();    // module_wiring.cpp
+  Result<void> StartIncidents();  // module_wiring.cpp
+  // --------------------------------------------------------------------------------------------
+
+  // ---- dispatch (issue 4): silences, the alert pipeline and its Alertmanager-compatible API.
+  // Declared before `server` so that the server (whose handlers refer to these) goes first,
+  // and after `incidents`, which receives the flushed groups.
+  std::unique_ptr<dispatch::SqliteSilenceStore> silence_store;
+  std::unique_ptr<dispatch::Silences> silences;
+  std::unique_ptr<GroupRouter> group_router;
+  std::unique_ptr<dispatch::Dispatcher> dispatcher;
+  // Posted alert batches: a bounded queue into the dispatcher, applied in chunks.
+  std::unique_ptr<dispatch::AlertIntake> alert_intake;
+  // One thread parses posted alert batches off the loop (in order); declared after the
+  // dispatcher and the intake so that it is joined before they go.
+  std::unique_ptr<WorkerPool> alert_parser;
+  Result<void> StartDispatch();  // module_wiring.cpp
+  // ---- end dispatch
+  // ---- Acknowledge from anywhere, API authentication (issue 7) -------------------------------
+  // Slack buttons and slash command, PagerDuty and Opsgenie webhooks act on `incidents`
+  // through these adapters; the API routes are guarded by `api_auth`. Built in
+  // StartInbound() after StartIncidents(); reload calls ReconfigureInbound(). Members are
+  // declared after `incidents` and before `server`, so they outlive every request.
+  std::unique_ptr<http::ApiAuthenticator> api_auth;
+  std::unique_ptr<incident::ManagerIncidentCommands> incident_commands;
+  std::unique_ptr<incident::RosterPersonDirectory> people;
+  std::unique_ptr<CurlHttpClient> slack_client;  // answers to Slack's response_url
+  std::unique_ptr<WorkerPool> slack_workers;     // ... posted off the loop
+  std::unique_ptr<http::InboundHandlers> inbound;
+  Result<void> StartInbound();  // inbound_wiring.cpp
+  void ReconfigureInbound();    // inbound_wiring.cpp
+  // --------------------------------------------------------------------------------------------
+
+  std::unique_ptr<http::Server> server;
+  std::shared_ptr<const http::Router> http_router;  // what `server` routes with
+
+  // ---- Rules engine (issue 3) -----------------------------------------------------------
+  // Declared in this order (after `database`) so that destruction runs the evaluator, then the
+  // pools (joined: no query or state write still running), then the state store; the shared
+  // database goes last.
+  std::unique_ptr<rules::SqliteAlertStateStore> rules_state_store;
+  std::unique_ptr<WorkerPool> query_pool;
+  std::unique_ptr<WorkerPool> state_write_pool;  // one thread: writes stay in order
+  std::unique_ptr<rules::Evaluator> evaluator;
+  std::unique_ptr<rules::RuleMetrics> rule_metrics;
+  std::shared_ptr<HttpClient> source_http;  // one curl client shared by the SLI sources
+  TimePoint started_at;
+  bool ready = false;
+  bool stopping = false;
+  App* owner = nullptr;
+
+  // ---- notify (issue 6) -------------------------------------------------------------------
+  // The outbox is the incidents' Pager and reports deliveries back to them (DeliveryObserver);
+  // its tables live in the shared database.
+  std::unique_ptr<notify::OutboxStore> outbox_store;
+  std::unique_ptr<notify::Outbox> outbox;
+  // Receives groups of receivers without an escalation policy (notices only).
+  std::unique_ptr<notify::NoticeSink> notice_sink;
+  std::unique_ptr<notify::HeartbeatPinger> heartbeat;
+  // Declared last so it is destroyed first: in-flight deliveries finish while the outbox and
+  // its database still exist.
+  std::unique_ptr<WorkerPool> notify_workers;
+};
+
+}  // namespace tocsin::app

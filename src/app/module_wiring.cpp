@@ -1,0 +1,115 @@
+// The composition root's domain modules: the one database, incidents on it, the dispatch
+// pipeline that feeds them, and the rules engine that feeds the dispatcher.
+#include <fmt/format.h>
+#include <spdlog/spdlog.h>
+
+#include "app_impl.h"
+#include "group_router.h"
+#include "notify/notice_sink.h"
+#include "notify/outbox.h"
+#include "tocsin/api/alertmanager_api.h"
+#include "tocsin/common/worker_pool.h"
+#include "tocsin/dispatch/alert_intake.h"
+#include "tocsin/dispatch/dispatcher.h"
+#include "tocsin/dispatch/silences.h"
+#include "tocsin/incident/incident_manager.h"
+#include "tocsin/oncall/schedule.h"
+#include "tocsin/rules/evaluator.h"
+#include "tocsin/rules/rule_metrics.h"
+#include "tocsin/source/prometheus_client.h"
+#include "tocsin/store/database.h"
+#include "tocsin/store/sqlite_alert_state_store.h"
+#include "tocsin/store/sqlite_incident_store.h"
+#include "tocsin/store/sqlite_silence_store.h"
+#include "tocsin/store/store_thread.h"
+
+namespace tocsin::app {
+
+std::shared_ptr<const oncall::Schedule> ScheduleOf(const RuntimeConfig& cfg) {
+  if (!cfg.roster) return nullptr;
+  return std::make_shared<const oncall::Schedule>(*cfg.roster);
+}
+
+// The one database of the process, opened before any module that keeps state.
+Result<void> App::Impl::OpenDatabase() {
+  const auto& sc = config->store;
+  auto db = store::Database::Open(sc.path, sc.options);
+  if (!db) {
+    return Fail(
+        Error::Io(fmt::format("cannot open the database {}: {}", sc.path, db.error().message())));
+  }
+  database = std::move(*db);
+  auto writer = store::StoreThread::Open(
+      sc.path, sc.options, [this](std::function<void()> cb) { scheduler.Post(std::move(cb)); });
+  if (!writer) {
+    return Fail(Error::Io(
+        fmt::format("cannot open the database {}: {}", sc.path, writer.error().message())));
+  }
+  store_thread = std::move(*writer);
+  return {};
+}
+
+Result<void> App::Impl::StartIncidents() {
+  incident_store = std::make_unique<store::SqliteIncidentStore>(*database, store_thread.get());
+  if (auto m = incident_store->Migrate(); !m) return Fail(m.error());
+  incidents = std::make_unique<incident::IncidentManager>(scheduler, *incident_store, *outbox,
+                                                          ScheduleOf(*config), config->policies,
+                                                          config->incidents, registry.get());
+  // Delivery results land in the incidents' timelines.
+  outbox->SetObserver(incidents.get());
+  return incidents->Start();
+}
+
+// Rules engine: SLI sources, the evaluator on the loop with a worker pool for queries, alert
+// state in the shared database, metrics on our registry. Alerts go to the dispatcher.
+Result<void> App::Impl::StartRules() {
+  auto st = rules::SqliteAlertStateStore::Open(*database);
+  if (!st) return Fail(st.error());
+  rules_state_store = std::move(*st);
+  query_pool = std::make_unique<WorkerPool>(4);
+  state_write_pool = std::make_unique<WorkerPool>(1);
+  evaluator = std::make_unique<rules::Evaluator>(scheduler, *query_pool, *dispatcher);
+  evaluator->SetStateStore(rules_state_store.get(), state_write_pool.get());
+  if (auto restored = evaluator->RestoreState(); !restored) {
+    // Losing pending counts is better than not alerting at all.
+    spdlog::error("rules: cannot restore alert state, starting from zero: {}",
+                  restored.error().message());
+  }
+  rule_metrics = std::make_unique<rules::RuleMetrics>(*registry);
+  ApplyRules();
+  evaluator->Start();
+  spdlog::info("rules: {} SLOs and {} threshold rules in {} groups", config->rules.slo_count(),
+               config->rules.rule_count(), config->rules.groups.size());
+  return {};
+}
+
+// (Re)installs sources and rules from `config`; state of unchanged rules is kept.
+void App::Impl::ApplyRules() {
+  rules::Evaluator::SourceMap sources;
+  for (const auto& s : config->main.sources) {
+    sources[s.name] = std::make_shared<source::PrometheusClient>(s, source_http);
+  }
+  evaluator->SetSources(std::move(sources));
+  evaluator->SetRules(std::make_shared<const rules::RuleSet>(config->rules));
+}
+
+Result<void> App::Impl::StartDispatch() {
+  if (auto m = database->Migrate(dispatch::SqliteSilenceStore::Migrations()); !m) {
+    return Fail(m.error());
+  }
+  silence_store = std::make_unique<dispatch::SqliteSilenceStore>(*database);
+  silences = std::make_unique<dispatch::Silences>(*silence_store);
+  if (auto loaded = silences->Load(); !loaded) return Fail(loaded.error());
+  // Rules and the Alertmanager API feed the dispatcher; its groups go to incidents.
+  group_router = std::make_unique<GroupRouter>(*incidents, *notice_sink);
+  dispatcher = std::make_unique<dispatch::Dispatcher>(scheduler, *group_router, *silences,
+                                                      *registry, config->dispatch);
+  alert_parser = std::make_unique<WorkerPool>(1);
+  dispatch::AlertIntakeOptions intake;
+  intake.queue_batches = config->dispatch.alertmanager.intake_queue_batches;
+  alert_intake = std::make_unique<dispatch::AlertIntake>(
+      *dispatcher, scheduler, *alert_parser, dispatch::ParsePostedAlerts, *registry, intake);
+  return {};
+}
+
+}  // namespace tocsin::app

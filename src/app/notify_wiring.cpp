@@ -1,0 +1,58 @@
+// The composition root's notify part: the outbox (built once, it lives across reloads so that
+// queued pages survive them), the notice sink, the heartbeats and the notifiers of the
+// current config.
+#include <fmt/format.h>
+#include <spdlog/spdlog.h>
+
+#include "app_impl.h"
+#include "notify/heartbeat.h"
+#include "notify/notice_sink.h"
+#include "notify/notifier_factory.h"
+#include "notify/outbox.h"
+#include "notify/outbox_store.h"
+#include "tocsin/common/http_client.h"
+#include "tocsin/common/worker_pool.h"
+#include "tocsin/store/database.h"
+
+namespace tocsin::app {
+
+// Builds the outbox once (it lives across reloads: queued pages survive them) and the
+// notifiers from the current config.
+Result<void> App::Impl::StartNotify() {
+  notify_workers = std::make_unique<WorkerPool>(2);
+  outbox_store = std::make_unique<notify::OutboxStore>(*database);
+  outbox =
+      std::make_unique<notify::Outbox>(*outbox_store, scheduler, *notify_workers, registry.get());
+  if (auto opened = outbox->Open(); !opened) return opened;
+  notice_sink = std::make_unique<notify::NoticeSink>(*outbox);
+  heartbeat = std::make_unique<notify::HeartbeatPinger>(scheduler, *notify_workers);
+  ConfigureNotify();
+  return {};
+}
+
+// Start and every reload: new notifiers and settings, same outbox and queue.
+void App::Impl::ConfigureNotify() {
+  const auto& main = config->main;
+  notify::RenderOptions render;
+  render.runbook_base_url = main.runbook_base_url;
+  render.external_url = main.server.external_url;
+  render.templates_dir = config->notify.templates_dir;
+  auto renderer = notify::PageRenderer::Create(render);
+  if (!renderer) {
+    // LoadRuntimeConfig checked the templates; a file changed since then keeps the old set.
+    spdlog::error("notify: {}; keeping the previous notifiers", renderer.error().message());
+    return;
+  }
+  notify::NotifierDeps deps;
+  deps.renderer = *renderer;
+  deps.http = std::make_shared<CurlHttpClient>();
+  deps.slack_threads = outbox_store.get();
+  auto set = notify::BuildNotifiers(main.providers, deps);
+  std::size_t providers = set.notifiers.size();
+  heartbeat->Start(set.WithHeartbeat(), config->notify.heartbeat_interval);
+  outbox->Configure(std::move(set), config->notify);
+  spdlog::info("notify: {} provider(s) configured, {} deliveries queued", providers,
+               outbox->pending());
+}
+
+}  // namespace tocsin::app

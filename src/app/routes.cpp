@@ -1,0 +1,64 @@
+// The composition root's HTTP routes: health, readiness, metrics, reload and the API of each
+// module, every route with the access it declares.
+#include <chrono>
+
+#include <prometheus/registry.h>
+#include <prometheus/text_serializer.h>
+
+#include "app_impl.h"
+#include "tocsin/api/alertmanager_api.h"
+#include "tocsin/api/inbound_handlers.h"
+#include "tocsin/api/incident_api.h"
+#include "tocsin/app/version.h"
+#include "tocsin/http/api_auth.h"
+#include "tocsin/incident/incident_manager.h"
+#include "tocsin/rules/evaluator.h"
+#include "tocsin/rules/rule_metrics.h"
+#include "tocsin/rules/slo_report.h"
+
+namespace tocsin::app {
+
+// Every route declares who may call it where it is registered; the router's guard checks
+// that before the body is read and the handler runs. App::routes() lists them.
+std::shared_ptr<const http::Router> App::Impl::BuildRouter() {
+  using http::Access;
+  auto router = std::make_shared<http::Router>(http::MakeApiGuard(*api_auth));
+  router->AddSync("GET", "/healthz", Access::kPublic,
+                  [](const http::Request&) { return http::Response::Text(200, "ok\n"); });
+  router->AddSync("GET", "/readyz", Access::kPublic, [this](const http::Request&) {
+    if (!ready) return http::Response::Text(503, "not ready\n");
+    // Ready means the config is loaded and the data directory is still usable.
+    auto dir = PrepareDataDir(config->main.data_dir);
+    if (!dir) return http::Response::Text(503, "not ready: " + dir.error().message() + "\n");
+    return http::Response::Text(200, "ready\n");
+  });
+  router->AddSync("GET", "/metrics", Access::kPublic, [this](const http::Request&) {
+    uptime.Set(std::chrono::duration<double>(clock.Now() - started_at).count());
+    if (evaluator && rule_metrics) rule_metrics->Update(*evaluator);
+    prometheus::TextSerializer serializer;
+    http::Response r;
+    r.content_type = "text/plain; version=0.0.4; charset=utf-8";
+    r.body = serializer.Serialize(registry->Collect());
+    return r;
+  });
+  if (incidents) incident::RegisterIncidentApi(*router, *incidents, clock);
+  router->AddSync("GET", "/api/v1/slos", Access::kViewer, [this](const http::Request&) {
+    if (!evaluator) return http::Response::Json(503, R"({"error":"rules engine not started"})");
+    return http::Response::Json(
+        200, rules::SloReportJson(evaluator->SloStatuses(), evaluator->SourceStatuses()));
+  });
+  // Dispatch: Alertmanager API v2 (Prometheus, amtool) and GET /api/v1/groups.
+  dispatch::RegisterAlertmanagerApi(
+      *router, *dispatcher, *silences, clock,
+      {std::string(Version()), std::string(Revision()), std::string(BuildDate()), started_at},
+      alert_intake.get());
+  if (inbound) inbound->Register(*router);  // Slack and provider webhooks: signed
+  router->AddSync("POST", "/-/reload", Access::kAdmin, [this](const http::Request&) {
+    auto result = owner->Reload();
+    if (!result) return http::Response::Text(400, result.error().message() + "\n");
+    return http::Response::Text(200, "reloaded\n");
+  });
+  return router;
+}
+
+}  // namespace tocsin::app
