@@ -19,6 +19,7 @@ int main(int argc, char** argv) {
   tocsin::cli::AddTestCommand(app, exit_code);
   tocsin::cli::AddBacktestCommand(app, exit_code);
   tocsin::cli::AddSilenceCommand(app, exit_code);
+  tocsin::cli::AddReportCommand(app, exit_code);
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {

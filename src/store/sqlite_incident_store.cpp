@@ -275,18 +275,22 @@ Result<std::optional<Incident>> SqliteIncidentStore::Get(const std::string& id) 
 }
 
 Result<std::vector<Incident>> SqliteIncidentStore::List(const incident::IncidentFilter& filter) {
-  std::string sql = "SELECT body FROM incidents";
+  std::string sql = "SELECT body FROM incidents WHERE 1";
   if (filter.open_only) {
-    sql += " WHERE state != 'resolved'";
+    sql += " AND state != 'resolved'";
   } else if (filter.state) {
-    sql += " WHERE state = ?";
+    sql += " AND state = ?";
   }
+  if (filter.opened_from) sql += " AND opened_at >= ?";
+  if (filter.opened_before) sql += " AND opened_at < ?";
   sql += " ORDER BY number DESC LIMIT ?";
   auto st = db_.Prepare(sql);
   if (!st) return Fail(st.error());
   int i = 1;
   if (!filter.open_only && filter.state) st->Bind(i++, incident::IncidentStateName(*filter.state));
-  st->Bind(i, static_cast<std::int64_t>(filter.limit));
+  if (filter.opened_from) st->Bind(i++, ToUnixMillis(*filter.opened_from));
+  if (filter.opened_before) st->Bind(i++, ToUnixMillis(*filter.opened_before));
+  st->Bind(i, static_cast<std::int64_t>(filter.limit > 0 ? filter.limit : -1));
   std::vector<Incident> out;
   for (;;) {
     auto row = st->Step();

@@ -10,6 +10,8 @@
 
 #include <cstdlib>
 #include <cstring>
+#include <fstream>
+#include <sstream>
 #include <thread>
 
 extern char** environ;
@@ -94,6 +96,41 @@ unsigned short FreePort() {
   ::getsockname(fd, reinterpret_cast<sockaddr*>(&addr), &len);
   ::close(fd);
   return ntohs(addr.sin_port);
+}
+
+CommandResult RunCommand(const std::vector<std::string>& argv) {
+  char out_tmpl[] = "/tmp/tocsin-cmd-out-XXXXXX";
+  char err_tmpl[] = "/tmp/tocsin-cmd-err-XXXXXX";
+  int out_fd = ::mkstemp(out_tmpl);
+  int err_fd = ::mkstemp(err_tmpl);
+  CommandResult result;
+  pid_t pid = ::fork();
+  if (pid == 0) {
+    ::dup2(out_fd, 1);
+    ::dup2(err_fd, 2);
+    std::vector<std::string> copy = argv;
+    std::vector<char*> args;
+    for (auto& a : copy) args.push_back(a.data());
+    args.push_back(nullptr);
+    ::execvp(args[0], args.data());
+    std::_Exit(127);
+  }
+  ::close(out_fd);
+  ::close(err_fd);
+  int st = 0;
+  if (pid > 0 && ::waitpid(pid, &st, 0) == pid) {
+    result.exit_code = WIFEXITED(st) ? WEXITSTATUS(st) : 128 + WTERMSIG(st);
+  }
+  auto slurp = [](const char* path) {
+    std::ifstream in(path);
+    std::stringstream ss;
+    ss << in.rdbuf();
+    ::unlink(path);
+    return ss.str();
+  };
+  result.out = slurp(out_tmpl);
+  result.err = slurp(err_tmpl);
+  return result;
 }
 
 }  // namespace tocsin::testing

@@ -31,6 +31,15 @@ class Process {
   std::optional<int> status_;
 };
 
+// A command run to completion, with its stdout and stderr kept apart (CLI tests check which
+// stream a message goes to).
+struct CommandResult {
+  int exit_code = -1;  // or 128+signal
+  std::string out;
+  std::string err;
+};
+CommandResult RunCommand(const std::vector<std::string>& argv);
+
 // Polls `url`-less TCP connect to 127.0.0.1:port until it accepts or the timeout passes.
 bool WaitForPort(unsigned short port, std::chrono::milliseconds timeout);
 // A TCP port that was free a moment ago (bind to 0, read, close).

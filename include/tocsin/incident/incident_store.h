@@ -43,7 +43,10 @@ struct IncidentChange {
 struct IncidentFilter {
   std::optional<IncidentState> state;
   bool open_only = false;
-  int limit = 100;
+  // Opened in [opened_from, opened_before) when set (reports over a range).
+  std::optional<TimePoint> opened_from;
+  std::optional<TimePoint> opened_before;
+  int limit = 100;  // newest first; 0: no limit
 };
 
 // Durable home of incidents, timelines and page intents. SQLite is the embedded

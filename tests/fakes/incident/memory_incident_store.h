@@ -59,6 +59,9 @@ class MemoryIncidentStore final : public incident::IncidentStore {
       const auto& inc = it->second;
       if (f.open_only && !inc.open()) continue;
       if (!f.open_only && f.state && inc.state != *f.state) continue;
+      if (f.opened_from && inc.opened_at < *f.opened_from) continue;
+      if (f.opened_before && inc.opened_at >= *f.opened_before) continue;
+      if (f.limit > 0 && static_cast<int>(out.size()) >= f.limit) break;
       out.push_back(inc);
     }
     return out;
