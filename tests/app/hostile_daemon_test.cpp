@@ -26,6 +26,7 @@
 #include "support/process.h"
 #include "support/raw_http.h"
 #include "support/temp_dir.h"
+#include "tocsin/common/crypto.h"
 #include "tocsin/http/signatures.h"
 
 namespace tocsin {
@@ -88,8 +89,7 @@ class HostileDaemonTest : public ::testing::Test {
   void StartDaemon() {
     std::string cfg = "log: {level: warn}\napi:\n  tokens:\n";
     for (const auto& [role, token] : kTokens) {
-      cfg += "    - {name: " + role + ", sha256: " + http::Sha256Hex(token) + ", role: " + role +
-             "}\n";
+      cfg += "    - {name: " + role + ", sha256: " + Sha256Hex(token) + ", role: " + role + "}\n";
     }
     auto config = dir_.Write("tocsin.yaml", cfg);
     port_ = testing::FreePort();
