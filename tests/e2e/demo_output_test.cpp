@@ -10,6 +10,7 @@
 #include <fstream>
 #include <sstream>
 
+#include "support/files.h"
 #include "support/process.h"
 #include "support/temp_dir.h"
 
@@ -18,17 +19,8 @@ namespace {
 
 using namespace std::chrono_literals;
 
-std::string ReadFile(const std::string& path) {
-  std::ifstream in(path);
-  std::stringstream ss;
-  ss << in.rdbuf();
-  return ss.str();
-}
-
-std::string Trim(std::string s) {
-  while (!s.empty() && (s.back() == '\n' || s.back() == '\r' || s.back() == ' ')) s.pop_back();
-  return s;
-}
+using testing::ReadFile;
+constexpr auto Trim = testing::TrimEnd;
 
 TEST(DemoOutput, NoConfiguredSecretAppearsInWhatTheDemoPrints) {
   testing::TempDir dir;

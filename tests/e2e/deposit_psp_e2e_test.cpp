@@ -19,6 +19,7 @@
 
 #include <nlohmann/json.hpp>
 
+#include "support/files.h"
 #include "support/process.h"
 #include "support/prometheus_harness.h"
 #include "support/temp_dir.h"
@@ -37,17 +38,8 @@ using Clock = std::chrono::steady_clock;
 constexpr int kStep2Seconds = 10;  // the ladder's 5m, for this test
 constexpr int kStep3Seconds = 20;  // the ladder's 10m: the Duty Manager
 
-std::string ReadFile(const std::string& path) {
-  std::ifstream in(path);
-  std::stringstream ss;
-  ss << in.rdbuf();
-  return ss.str();
-}
-
-std::string Trim(std::string s) {
-  while (!s.empty() && (s.back() == '\n' || s.back() == '\r' || s.back() == ' ')) s.pop_back();
-  return s;
-}
+using testing::ReadFile;
+constexpr auto Trim = testing::TrimEnd;
 
 std::string Tail(const std::string& path, std::size_t lines) {
   std::string text = ReadFile(path);
