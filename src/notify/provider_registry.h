@@ -43,7 +43,7 @@ struct ProviderSpec {
   };
 
   incident::Channel channel;  // its name in config, store, metrics and API ("pagerduty")
-  std::string_view title{};     // in sentences people read ("PagerDuty")
+  std::string_view title{};   // in sentences people read ("PagerDuty")
   // The roster field that addresses a person there; empty: it reaches everyone a page names
   // (a webhook hands the targets to a system that routes by itself).
   std::string_view identity_field{};

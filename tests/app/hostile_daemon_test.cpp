@@ -140,6 +140,12 @@ struct SlowClient {
 // answers of the attacks are checked too, so that a case that stopped running cannot make
 // the measurement look good.
 TEST_F(HostileDaemonTest, HealthzAnswersWithin50msWhileEveryHostileCaseRunsAtOnce) {
+#if defined(__SANITIZE_ADDRESS__)
+  // The promise is about the daemon people run. Under ASan the loop's own work on a 1,000-alert
+  // chunk or a 4 MB body is several times slower (one answer spent 400 ms of the loop's own
+  // time here), so this build proves nothing about it; the default build runs this test.
+  GTEST_SKIP() << "latency budget of the release build; not meaningful under ASan";
+#endif
   StartDaemon();
   if (HasFatalFailure()) return;
 

@@ -20,9 +20,7 @@ class FailingIncidentStore final : public incident::IncidentStore {
   std::atomic<int> failed{0};  // writes refused so far
 
   Result<std::int64_t> NextIncidentNumber() override { return inner_.NextIncidentNumber(); }
-  Result<std::int64_t> PeekNextIncidentNumber() override {
-    return inner_.PeekNextIncidentNumber();
-  }
+  Result<std::int64_t> PeekNextIncidentNumber() override { return inner_.PeekNextIncidentNumber(); }
   Result<void> Commit(const incident::IncidentChange& change) override {
     if (auto e = Injected(); !e) return e;
     return inner_.Commit(change);
