@@ -95,6 +95,38 @@ std::string FormatRfc3339(TimePoint t) {
   return date::format("%FT%TZ", t);
 }
 
+namespace {
+
+bool Digits(std::string_view text, std::size_t pos, std::size_t count) {
+  if (pos + count > text.size()) return false;
+  for (std::size_t i = pos; i < pos + count; ++i) {
+    if (text[i] < '0' || text[i] > '9') return false;
+  }
+  return true;
+}
+
+// YYYY-MM-DD(T|t)HH:MM:SS[.digits](Z|z|+HH:MM|-HH:MM), nothing else.
+bool LooksLikeRfc3339(std::string_view text) {
+  if (!Digits(text, 0, 4) || text.size() < 20 || text[4] != '-' || !Digits(text, 5, 2) ||
+      text[7] != '-' || !Digits(text, 8, 2) || (text[10] != 'T' && text[10] != 't') ||
+      !Digits(text, 11, 2) || text[13] != ':' || !Digits(text, 14, 2) || text[16] != ':' ||
+      !Digits(text, 17, 2)) {
+    return false;
+  }
+  std::size_t pos = 19;
+  if (text[pos] == '.') {
+    std::size_t start = ++pos;
+    while (pos < text.size() && text[pos] >= '0' && text[pos] <= '9') ++pos;
+    if (pos == start) return false;
+  }
+  std::string_view zone = text.substr(pos);
+  if (zone == "Z" || zone == "z") return true;
+  return zone.size() == 6 && (zone[0] == '+' || zone[0] == '-') && Digits(zone, 1, 2) &&
+         zone[3] == ':' && Digits(zone, 4, 2);
+}
+
+}  // namespace
+
 Result<TimePoint> ParseTime(std::string_view text) {
   if (text.empty()) return Fail(Error::Invalid("empty time"));
   // Unix seconds, possibly fractional.
@@ -105,13 +137,29 @@ Result<TimePoint> ParseTime(std::string_view text) {
   if (numeric) {
     double secs = 0;
     auto [ptr, ec] = std::from_chars(text.data(), text.data() + text.size(), secs);
-    if (ec != std::errc() || ptr != text.data() + text.size() || !std::isfinite(secs)) {
+    if (ec != std::errc() || ptr != text.data() + text.size() || !std::isfinite(secs) ||
+        std::fabs(secs) > 1e15) {
       return Fail(Error::Invalid(fmt::format("invalid unix time \"{}\"", text)));
     }
     return FromUnixMillis(static_cast<std::int64_t>(std::llround(secs * 1000.0)));
   }
-  // RFC 3339: YYYY-MM-DDTHH:MM:SS[.fff][Z|+HH:MM]
+  // RFC 3339: YYYY-MM-DDTHH:MM:SS[.fff][Z|+HH:MM]. The shape is checked by hand first:
+  // date::parse turns a seconds field without digits into NaN and then converts it to an
+  // integer, which is undefined behaviour (found by fuzz_alertmanager_alerts).
+  if (!LooksLikeRfc3339(text)) {
+    return Fail(Error::Invalid(fmt::format(
+        "invalid time \"{}\" (write RFC 3339, e.g. \"2026-11-22T01:53:00Z\", or unix seconds)",
+        text)));
+  }
+  // Milliseconds are kept; finer digits (Go's RFC3339Nano) are dropped, as the parser
+  // below reads at most three.
   std::string s(text);
+  s[10] = 'T';
+  if (s.size() > 19 && s[19] == '.') {
+    std::size_t end = 20;
+    while (end < s.size() && s[end] >= '0' && s[end] <= '9') ++end;
+    if (end > 23) s.erase(23, end - 23);
+  }
   std::istringstream in(s);
   date::sys_time<std::chrono::milliseconds> tp;
   std::chrono::minutes offset{0};

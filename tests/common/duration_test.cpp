@@ -56,6 +56,25 @@ TEST(TimeTest, ParsesRfc3339AndUnix) {
   EXPECT_FALSE(ParseTime("2026-13-40T00:00:00Z"));
 }
 
+// Each of these once reached date::parse, which turned a seconds field without digits into
+// NaN and converted it to an integer (undefined behaviour, found by the fuzzer).
+TEST(TimeTest, RejectsMalformedRfc3339BeforeParsing) {
+  for (const char* bad :
+       {"2026-11-22T01:0Z", "2026-11-22T01:53Z", "2026-11-22T01:53:1Z", "2026-11-22T01:53:11.Z",
+        "2026-11-22T01:53:11+2:00", "2026-11-22T01:53:11+02", "2026-11-22 01:53:11Z",
+        "2026-11-22T01:53:11", "99999999999999999999", "-99999999999999999"}) {
+    auto t = ParseTime(bad);
+    EXPECT_FALSE(t) << bad;
+    if (!t) {
+      EXPECT_NE(t.error().message().find(bad), std::string::npos) << t.error().message();
+    }
+  }
+  EXPECT_TRUE(ParseTime("2026-11-22t01:53:11z"));
+  auto nanos = ParseTime("2026-11-22T07:23:11.123456789+05:30");
+  ASSERT_TRUE(nanos) << nanos.error().message();
+  EXPECT_EQ(ToUnixMillis(*nanos), 1795312391123);
+}
+
 TEST(TimeTest, FormatsUtc) {
   EXPECT_EQ(FormatRfc3339(FromUnixMillis(1795312391000)), "2026-11-22T01:53:11Z");
   EXPECT_EQ(FormatRfc3339(FromUnixMillis(1795312391250)), "2026-11-22T01:53:11.250Z");
