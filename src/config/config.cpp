@@ -65,6 +65,7 @@ void ReadSource(MapReader& r, SourceConfig& s, const std::string& base_dir) {
   r.String("name", s.name, true);
   r.Enum("type", s.type, {"prometheus"});
   r.Url("url", s.url, true);
+  r.Url("external_url", s.external_url);
   r.DurationValue("timeout", s.timeout);
   r.Secret("bearer_token", s.bearer_token, base_dir);
   if (r.Has("basic_auth")) {

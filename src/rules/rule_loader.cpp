@@ -420,7 +420,8 @@ std::optional<RuleSet> LoadRules(const config::Config& cfg, Diagnostics& diags) 
   if (!set || local.has_errors()) return std::nullopt;
   set->runbook_base_url = cfg.runbook_base_url;
   for (const auto& s : cfg.sources) {
-    set->source_urls[s.name] = s.url;
+    // Only links are built from it: the address people open, not the one tocsin queries.
+    set->source_urls[s.name] = s.external_url.empty() ? s.url : s.external_url;
     set->source_down_after[s.name] = s.down_after_failures;
   }
   return set;

@@ -105,6 +105,25 @@ TEST(RuleFixturesTest, ShippedConfigLoadsTheShippedRules) {
   EXPECT_EQ(set->evaluation.interval, std::chrono::seconds(30));
 }
 
+// Pages linked to the address tocsin queries (an internal name a phone cannot open).
+TEST(RuleFixturesTest, QueryLinksUseTheSourcesExternalUrlWhenSet) {
+  auto cfg = config::LoadConfigString(
+      std::string(TOCSIN_SOURCE_DIR) + "/config/tocsin.yaml",
+      "rule_files: ['../rules/payments.yaml']\n"
+      "runbooks: {dir: ../runbooks}\n"
+      "sources:\n"
+      "  - {name: prometheus, url: 'http://10.0.0.5:9090',\n"
+      "     external_url: 'https://prometheus.ops.example.com'}\n"
+      "  - {name: internal, url: 'http://10.0.0.6:9090'}\n");
+  ASSERT_TRUE(cfg.config) << cfg.diagnostics.ToString();
+  config::Diagnostics diags;
+  auto set = LoadRules(*cfg.config, diags);
+  ASSERT_TRUE(set) << diags.ToString();
+  EXPECT_EQ(set->source_urls.at("prometheus"), "https://prometheus.ops.example.com");
+  EXPECT_EQ(set->source_urls.at("internal"), "http://10.0.0.6:9090");
+  EXPECT_EQ(cfg.config->sources.at(0).url, "http://10.0.0.5:9090");  // still what is queried
+}
+
 TEST(RuleFixturesTest, AGlobMatchingNothingWarnsAndAMissingFileIsAnError) {
   auto cfg = config::LoadConfigString(
       "/tmp/x/tocsin.yaml",

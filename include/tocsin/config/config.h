@@ -41,6 +41,9 @@ struct SourceConfig {
   std::string name;
   std::string type = "prometheus";
   std::string url;
+  // Where people open this Prometheus (query links in pages); empty: `url`. Set it when tocsin
+  // reaches Prometheus on an internal address that a phone cannot open.
+  std::string external_url;
   Duration timeout = std::chrono::seconds(10);
   std::string bearer_token;
   std::optional<BasicAuth> basic_auth;
