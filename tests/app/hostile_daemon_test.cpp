@@ -25,6 +25,7 @@
 
 #include "support/process.h"
 #include "support/raw_http.h"
+#include "support/sanitizer.h"
 #include "support/temp_dir.h"
 #include "tocsin/common/crypto.h"
 #include "tocsin/http/signatures.h"
@@ -37,7 +38,7 @@ using nlohmann::json;
 using testing::Process;
 using SteadyClock = std::chrono::steady_clock;
 
-#if defined(__SANITIZE_ADDRESS__)
+#if defined(TOCSIN_ASAN)
 // AddressSanitizer makes every allocation and parse several times slower and keeps freed
 // memory in quarantine (256 MB by default), so both budgets scale for that build only.
 constexpr double kSanitizerScale = 4.0;
@@ -140,7 +141,7 @@ struct SlowClient {
 // answers of the attacks are checked too, so that a case that stopped running cannot make
 // the measurement look good.
 TEST_F(HostileDaemonTest, HealthzAnswersWithin50msWhileEveryHostileCaseRunsAtOnce) {
-#if defined(__SANITIZE_ADDRESS__)
+#if defined(TOCSIN_ASAN)
   // The promise is about the daemon people run. Under ASan the loop's own work on a 1,000-alert
   // chunk or a 4 MB body is several times slower (one answer spent 400 ms of the loop's own
   // time here), so this build proves nothing about it; the default build runs this test.

@@ -25,6 +25,7 @@
 #include <nlohmann/json.hpp>
 
 #include "support/process.h"
+#include "support/sanitizer.h"
 #include "support/temp_dir.h"
 #include "tocsin/common/duration.h"
 #include "tocsin/common/http_client.h"
@@ -334,7 +335,7 @@ TEST_F(SigkillChaos, KilledTwelveTimesPagesEachStepOnceAndOnTime) {
   // machine; never early. A ladder restarted by a kill would be late by seconds.
   ASSERT_TRUE(opened_at_ms_.has_value());
   const double t0 = *opened_at_ms_;
-#if defined(__SANITIZE_ADDRESS__)
+#if defined(TOCSIN_ASAN)
   // Under AddressSanitizer every send and restart runs several times slower.
   constexpr double kSlack = 3000.0;
 #else

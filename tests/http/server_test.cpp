@@ -20,6 +20,7 @@
 #include <thread>
 
 #include "support/raw_http.h"
+#include "support/sanitizer.h"
 
 namespace tocsin::http {
 namespace {
@@ -393,7 +394,7 @@ TEST_F(GuardedServerTest, NonCanonicalPathsAre400BeforeAnyGuard) {
 // At the file-descriptor limit the accept loop spun at 97% CPU writing 600k log lines in
 // 20 s. Now it pauses: the number of failed accepts is bounded by time / backoff.
 TEST_F(GuardedServerTest, AcceptLoopBacksOffWhenOutOfFileDescriptors) {
-#if defined(__SANITIZE_ADDRESS__)
+#if defined(TOCSIN_ASAN)
   // Not a bug of the accept loop: a false report of the sanitizer runtime. UBSan's vptr check,
   // the first time it meets a (type, vtable) pair, asks IsAccessibleMemoryRange() whether the
   // vtable prefix is readable, and that function finds out by write()ing it into a pipe()

@@ -6,6 +6,7 @@
 #include <algorithm>
 
 #include "incident/incident_test_support.h"
+#include "support/sanitizer.h"
 
 namespace tocsin::incident {
 namespace {
@@ -14,11 +15,11 @@ TEST_F(IncidentTest, RecentlyResolvedIncidentsAreForgottenAfterTheReopenWindow) 
   Build();
   // Distinct groups, one every 10 s, each firing then resolved a minute later; the run spans
   // many reopen windows.
-#if defined(__SANITIZE_ADDRESS__)
+#if defined(TOCSIN_ASAN)
   // Every incident goes through the real SQLite store, several times slower under
-  // AddressSanitizer; 6,000 groups (almost 17 hours) still span many reopen windows and
-  // about six times what the bound below allows to be kept.
-  constexpr int kGroups = 6000;
+  // AddressSanitizer; 3,000 groups (8 hours and 20 minutes) still span 16 reopen windows, and
+  // a map that was never pruned would hold about three times what the bound below allows.
+  constexpr int kGroups = 3000;
 #else
   constexpr int kGroups = 20000;
 #endif
