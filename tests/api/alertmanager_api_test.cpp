@@ -6,19 +6,16 @@
 #include <gtest/gtest.h>
 #include <prometheus/registry.h>
 
-#include <boost/asio/executor_work_guard.hpp>
-#include <boost/asio/io_context.hpp>
-#include <boost/asio/post.hpp>
 #include <nlohmann/json.hpp>
-#include <thread>
+#include <set>
 
 #include "dispatch/dispatch_test_util.h"
 #include "fakes/memory_silence_store.h"
+#include "support/loopback_server.h"
 #include "tocsin/common/duration.h"
 #include "tocsin/common/http_client.h"
 #include "tocsin/common/simulated_scheduler.h"
 #include "tocsin/dispatch/logging_group_sink.h"
-#include "tocsin/http/server.h"
 
 namespace tocsin::dispatch {
 namespace {
@@ -46,30 +43,17 @@ escalation_policies: {default: {}}
 class AlertmanagerApiTest : public ::testing::Test {
  protected:
   void SetUp() override {
-    scheduler_ = std::make_unique<SimulatedScheduler>(*ParseTime("2026-11-22T03:00:00Z"));
-    config_ = testutil::LoadOrDie(kConfig);
-    dispatcher_ = std::make_unique<Dispatcher>(*scheduler_, sink_, silences_, registry_, config_);
-    server_ = std::make_unique<http::Server>(io_, http::ServerOptions{}, registry_);
     auto router = testutil::RouterForEveryCaller();
-    RegisterAlertmanagerApi(*router, *dispatcher_, silences_, scheduler_->clock(),
-                            {"0.1.0", "abc", "today", scheduler_->clock().Now()});
-    server_->SetRouter(router);
-    ASSERT_TRUE(server_->Start());
-    loop_ = std::thread([this] {
-      auto guard = boost::asio::make_work_guard(io_);
-      io_.run();
-    });
-  }
-  void TearDown() override {
-    boost::asio::post(io_, [this] { server_->Stop(); });
-    io_.stop();
-    loop_.join();
+    RegisterAlertmanagerApi(*router, dispatcher_, silences_, scheduler_.clock(),
+                            {"0.1.0", "abc", "today", scheduler_.clock().Now()});
+    server_ = std::make_unique<testing::LoopbackServer>(router, registry_);
+    ASSERT_TRUE(server_->started());
   }
   HttpClientResponse Call(const std::string& method, const std::string& path,
                           const std::string& body = {}) {
     HttpClientRequest req;
     req.method = method;
-    req.url = "http://127.0.0.1:" + std::to_string(server_->port()) + path;
+    req.url = server_->url() + path;
     req.body = body;
     if (!body.empty()) req.headers.push_back({"Content-Type", "application/json"});
     auto r = client_.Send(req);
@@ -81,18 +65,22 @@ class AlertmanagerApiTest : public ::testing::Test {
     EXPECT_EQ(r.status, 200) << r.body;
     return json::parse(r.body);
   }
+  // Creates a silence through the API and returns its id.
+  std::string AddSilence(const std::string& body) {
+    auto r = Call("POST", "/api/v2/silences", body);
+    EXPECT_EQ(r.status, 200) << r.body;
+    return r.status == 200 ? json::parse(r.body)["silenceID"].get<std::string>() : "";
+  }
 
-  boost::asio::io_context io_;
-  std::unique_ptr<SimulatedScheduler> scheduler_;
+  SimulatedScheduler scheduler_{*ParseTime("2026-11-22T03:00:00Z")};
   LoggingGroupSink sink_;
   fakes::MemorySilenceStore store_;
   Silences silences_{store_};
   prometheus::Registry registry_;
-  DispatchConfig config_;
-  std::unique_ptr<Dispatcher> dispatcher_;
-  std::unique_ptr<http::Server> server_;
-  std::thread loop_;
+  DispatchConfig config_ = testutil::LoadOrDie(kConfig);
+  Dispatcher dispatcher_{scheduler_, sink_, silences_, registry_, config_};
   CurlHttpClient client_;
+  std::unique_ptr<testing::LoopbackServer> server_;  // last: stopped before the rest goes
 };
 
 TEST_F(AlertmanagerApiTest, PostKeepsValidAlertsAndRejectsTheRestWithAJsonString) {

@@ -1,0 +1,51 @@
+#pragma once
+
+// Pieces of the Alertmanager API v2 answers shared by the handlers in alertmanager_api.cpp
+// and alertmanager_groups.cpp. Private to the api module.
+
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "tocsin/dispatch/dispatcher.h"
+#include "tocsin/dispatch/matcher.h"
+#include "tocsin/dispatch/silence.h"
+#include "tocsin/dispatch/stored_alert.h"
+#include "tocsin/http/http_types.h"
+
+namespace tocsin::dispatch::amjson {
+
+// `s` as a JSON string literal, appended to `out`.
+void AppendEscaped(std::string& out, std::string_view s);
+
+// One GettableAlert object, appended to `out` (hand-written for speed, see the .cpp).
+void AppendGettableAlert(std::string& out, std::uint64_t fingerprint, const StoredAlert& alert,
+                         const std::vector<std::string>& receivers, const MuteStatus& status);
+
+// The query parameters GET /api/v2/alerts and /api/v2/alerts/groups share, parsed once.
+struct AlertQuery {
+  Matchers filter;
+  bool active = true;
+  bool silenced = true;
+  bool inhibited = true;
+  // `receiver=` as an anchored regex; none when not given.
+  std::optional<std::string> receiver_regex;
+};
+// Fails with the message for a 400.
+Result<AlertQuery> ParseAlertQuery(const http::Request& req);
+// Whether an alert with this mute status passes the active/silenced/inhibited switches.
+bool PassesStateFilter(const AlertQuery& q, const MuteStatus& status);
+
+// The label matchers of every `filter` query parameter.
+Result<Matchers> FilterParams(const http::Request& req);
+
+http::Response JsonError(int status, std::string_view message);
+
+// Whether GET /api/v2/silences lists `s` under `filter`.
+bool SilenceMatchesFilter(const Silence& s, const Matchers& filter);
+// One GettableSilence object as JSON text.
+std::string SilenceJsonText(const Silence& s, TimePoint now);
+
+}  // namespace tocsin::dispatch::amjson
