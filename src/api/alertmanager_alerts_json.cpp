@@ -1,6 +1,7 @@
 // The alerts half of the Alertmanager API v2 JSON: parsing POST /api/v2/alerts bodies, writing
 // GettableAlert objects, and the query parameters of the alert listings.
 #include <fmt/format.h>
+#include <re2/re2.h>
 #include <simdjson.h>
 
 #include <nlohmann/json.hpp>
@@ -151,10 +152,19 @@ Result<AlertQuery> ParseAlertQuery(const http::Request& req) {
   auto filter = FilterParams(req);
   if (!filter) return Fail(filter.error());
   q.filter = std::move(*filter);
-  if (auto rx = req.Query("receiver")) {
+  if (auto rx = req.Query("receiver"); rx && !rx->empty()) {
     q.receiver_regex = "^(?:" + *rx + ")$";
   }
   return q;
+}
+
+Result<std::unique_ptr<re2::RE2>> ReceiverFilter(const AlertQuery& q) {
+  if (!q.receiver_regex) return std::unique_ptr<re2::RE2>();
+  RE2::Options opts;
+  opts.set_log_errors(false);
+  auto re = std::make_unique<re2::RE2>(*q.receiver_regex, opts);
+  if (!re->ok()) return Fail(Error::Invalid("bad receiver regex: " + re->error()));
+  return re;
 }
 
 bool PassesStateFilter(const AlertQuery& q, const MuteStatus& st) {

@@ -78,15 +78,9 @@ void RegisterAlertmanagerApi(http::Router& router, Dispatcher& dispatcher, Silen
     TimePoint now = clock.Now();
     auto query = amjson::ParseAlertQuery(req);
     if (!query) return JsonError(400, query.error().message());
-    std::unique_ptr<RE2> receiver_re;
-    if (query->receiver_regex) {
-      RE2::Options opts;
-      opts.set_log_errors(false);
-      receiver_re = std::make_unique<RE2>(*query->receiver_regex, opts);
-      if (!receiver_re->ok()) {
-        return JsonError(400, "bad receiver regex: " + receiver_re->error());
-      }
-    }
+    auto receiver_filter = amjson::ReceiverFilter(*query);
+    if (!receiver_filter) return JsonError(400, receiver_filter.error().message());
+    const RE2* receiver_re = receiver_filter->get();
     // Rows hold pointers into the dispatcher (nothing runs on the loop meanwhile) and sort
     // by the numeric fingerprint, which orders exactly as its fixed-width hex form does.
     struct Row {
@@ -124,6 +118,11 @@ void RegisterAlertmanagerApi(http::Router& router, Dispatcher& dispatcher, Silen
     return http::Response::Json(200, std::move(out));
   });
 
+  router.AddSync("GET", "/api/v2/alerts/groups", kRead,
+                 [&dispatcher, &clock](const http::Request& req) {
+                   return amjson::AlertGroupsAnswer(dispatcher, req, clock.Now());
+                 });
+
   router.AddSync("POST", "/api/v2/silences", kWrite, [&silences, &clock](const http::Request& req) {
     TimePoint now = clock.Now();
     auto s = ParseSilenceJson(req.body);
@@ -142,8 +141,10 @@ void RegisterAlertmanagerApi(http::Router& router, Dispatcher& dispatcher, Silen
     TimePoint now = clock.Now();
     auto filter = amjson::FilterParams(req);
     if (!filter) return JsonError(400, filter.error().message());
+    auto listed = silences.List();
+    amjson::SortSilences(listed, now);
     std::string out = "[";
-    for (const auto& s : silences.List()) {
+    for (const auto& s : listed) {
       if (!amjson::SilenceMatchesFilter(s, *filter)) continue;
       if (out.size() > 1) out.push_back(',');
       out += amjson::SilenceJsonText(s, now);
@@ -180,7 +181,7 @@ void RegisterAlertmanagerApi(http::Router& router, Dispatcher& dispatcher, Silen
                      {"buildUser", "tocsin"},
                      {"buildDate", info.build_date},
                      {"goVersion", "none (tocsin is C++)"}}},
-                   {"config", {{"original", dispatcher.config().original}}},
+                   {"config", {{"original", AlertmanagerConfigYaml(dispatcher.config())}}},
                    {"uptime", FormatRfc3339(info.started_at)}};
     (void)clock;
     return http::Response::Json(200, status.dump());

@@ -4,6 +4,7 @@
 // and alertmanager_groups.cpp. Private to the api module.
 
 #include <cstdint>
+#include <memory>
 #include <optional>
 #include <string>
 #include <string_view>
@@ -14,6 +15,10 @@
 #include "tocsin/dispatch/silence.h"
 #include "tocsin/dispatch/stored_alert.h"
 #include "tocsin/http/http_types.h"
+
+namespace re2 {
+class RE2;
+}
 
 namespace tocsin::dispatch::amjson {
 
@@ -30,11 +35,14 @@ struct AlertQuery {
   bool active = true;
   bool silenced = true;
   bool inhibited = true;
-  // `receiver=` as an anchored regex; none when not given.
+  // `receiver=` as an anchored regex; none when not given or given empty (Alertmanager's
+  // API binds an empty query value as absent).
   std::optional<std::string> receiver_regex;
 };
 // Fails with the message for a 400.
 Result<AlertQuery> ParseAlertQuery(const http::Request& req);
+// The compiled receiver filter (null: none), or the message for a 400.
+Result<std::unique_ptr<re2::RE2>> ReceiverFilter(const AlertQuery& q);
 // Whether an alert with this mute status passes the active/silenced/inhibited switches.
 bool PassesStateFilter(const AlertQuery& q, const MuteStatus& status);
 
@@ -47,5 +55,13 @@ http::Response JsonError(int status, std::string_view message);
 bool SilenceMatchesFilter(const Silence& s, const Matchers& filter);
 // One GettableSilence object as JSON text.
 std::string SilenceJsonText(const Silence& s, TimePoint now);
+// Alertmanager's order for GET /api/v2/silences (api/v2 SortSilences): active first, the
+// next to end first; then pending, the next to start first; then expired, the most
+// recently ended first.
+void SortSilences(std::vector<Silence>& silences, TimePoint now);
+
+// GET /api/v2/alerts/groups.
+http::Response AlertGroupsAnswer(const Dispatcher& dispatcher, const http::Request& req,
+                                 TimePoint now);
 
 }  // namespace tocsin::dispatch::amjson

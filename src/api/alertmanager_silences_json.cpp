@@ -2,6 +2,8 @@
 // (also used by the CLI), and how GET /api/v2/silences filters.
 #include <fmt/format.h>
 
+#include <algorithm>
+
 #include <nlohmann/json.hpp>
 
 #include "alertmanager_json.h"
@@ -86,16 +88,32 @@ Result<Silence> SilenceFromJson(const json& j) {
 
 namespace amjson {
 
-// Alertmanager lists a silence under a filter when the filter matches the label set its
-// equality matchers describe.
+// Alertmanager (api/v2 CheckSilenceMatchesFilterLabels) lists a silence under a filter when
+// every filter matcher is one of the silence's matchers: same name, same operator, same
+// value. The filter finds silences by how they were written, not by what they would mute.
 bool SilenceMatchesFilter(const Silence& s, const Matchers& filter) {
-  if (filter.empty()) return true;
-  std::vector<Label> items;
-  for (const auto& m : s.matchers) {
-    if (m.op() == Matcher::Op::kEqual) items.push_back({m.name(), m.value()});
-  }
-  Labels l(std::move(items));
-  return MatchesAll(filter, l);
+  return std::all_of(filter.begin(), filter.end(), [&](const Matcher& f) {
+    return std::find(s.matchers.begin(), s.matchers.end(), f) != s.matchers.end();
+  });
+}
+
+void SortSilences(std::vector<Silence>& silences, TimePoint now) {
+  auto rank = [](SilenceState st) {
+    return st == SilenceState::kActive ? 0 : st == SilenceState::kPending ? 1 : 2;
+  };
+  std::stable_sort(silences.begin(), silences.end(), [&](const Silence& a, const Silence& b) {
+    SilenceState sa = a.StateAt(now), sb = b.StateAt(now);
+    if (sa != sb) return rank(sa) < rank(sb);
+    switch (sa) {
+      case SilenceState::kActive:
+        return a.ends_at < b.ends_at;
+      case SilenceState::kPending:
+        return a.starts_at < b.starts_at;
+      case SilenceState::kExpired:
+        return a.ends_at > b.ends_at;
+    }
+    return false;
+  });
 }
 
 std::string SilenceJsonText(const Silence& s, TimePoint now) { return SilenceJson(s, now).dump(); }

@@ -65,6 +65,9 @@ class AlertmanagerApiTest : public ::testing::Test {
     EXPECT_EQ(r.status, 200) << r.body;
     return json::parse(r.body);
   }
+  void Advance(Duration d) {
+    server_->RunOnLoop([&] { scheduler_.AdvanceBy(d); });
+  }
   // Creates a silence through the API and returns its id.
   std::string AddSilence(const std::string& body) {
     auto r = Call("POST", "/api/v2/silences", body);
@@ -232,7 +235,8 @@ TEST_F(AlertmanagerApiTest, StatusHasEveryFieldAmtoolReads) {
   for (const char* k : {"version", "revision", "branch", "buildUser", "buildDate", "goVersion"}) {
     EXPECT_TRUE(s["versionInfo"][k].is_string()) << k;
   }
-  EXPECT_NE(s["config"]["original"].get<std::string>().find("receiver: slack"), std::string::npos);
+  EXPECT_NE(s["config"]["original"].get<std::string>().find("receiver: \"slack\""),
+            std::string::npos);
   EXPECT_TRUE(ParseTime(s["uptime"].get<std::string>()));
   auto receivers = GetJson("/api/v2/receivers");
   EXPECT_EQ(receivers.size(), 2u);
@@ -254,6 +258,155 @@ TEST_F(AlertmanagerApiTest, GroupsIntrospectionShowsPendingGroups) {
     EXPECT_EQ(g["nextFlush"], "2026-11-22T03:00:30Z");
   }
   EXPECT_EQ(receivers, (std::set<std::string>{"oncall", "slack"}));
+}
+
+// Regression: GET /api/v2/alerts/groups answered 404, so amtool and dashboards built on it
+// saw nothing.
+TEST_F(AlertmanagerApiTest, AlertGroupsAnsweredInAlertmanagersShapeAndOrder) {
+  ASSERT_EQ(Call("POST", "/api/v2/alerts", R"([
+    {"labels": {"alertname": "RegionDown", "region": "eu", "severity": "critical"}},
+    {"labels": {"alertname": "Latency", "region": "eu", "severity": "warning"}},
+    {"labels": {"alertname": "Latency", "region": "apac", "severity": "warning"}}
+  ])")
+                .status,
+            200);
+  auto groups = GetJson("/api/v2/alerts/groups");
+  ASSERT_EQ(groups.size(), 2u) << groups.dump();
+  // No group_by: one group per route with empty labels, ordered by receiver name.
+  EXPECT_EQ(groups[0]["receiver"]["name"], "oncall");
+  EXPECT_EQ(groups[0]["labels"], json::object());
+  ASSERT_EQ(groups[0]["alerts"].size(), 1u);
+  EXPECT_EQ(groups[0]["alerts"][0]["labels"]["alertname"], "RegionDown");
+  EXPECT_EQ(groups[1]["receiver"]["name"], "slack");
+  ASSERT_EQ(groups[1]["alerts"].size(), 2u);
+  EXPECT_EQ(groups[1]["alerts"][0]["labels"]["region"], "apac");  // LabelSet order
+  EXPECT_EQ(groups[1]["alerts"][1]["labels"]["region"], "eu");
+  EXPECT_EQ(groups[1]["alerts"][1]["status"]["state"], "suppressed");
+  EXPECT_EQ(groups[1]["alerts"][1]["receivers"], json::parse(R"([{"name": "slack"}])"));
+
+  auto oncall = GetJson("/api/v2/alerts/groups?receiver=onc.*");
+  ASSERT_EQ(oncall.size(), 1u);
+  EXPECT_EQ(oncall[0]["receiver"]["name"], "oncall");
+  auto not_inhibited = GetJson("/api/v2/alerts/groups?inhibited=false&filter=region%3D%22eu%22");
+  ASSERT_EQ(not_inhibited.size(), 1u) << not_inhibited.dump();
+  EXPECT_EQ(not_inhibited[0]["alerts"][0]["labels"]["alertname"], "RegionDown");
+  EXPECT_EQ(Call("GET", "/api/v2/alerts/groups?receiver=%28").status, 400);
+  EXPECT_EQ(Call("GET", "/api/v2/alerts/groups?active=maybe").status, 400);
+}
+
+// Regression: `receiver=` with an empty value filtered every alert out; Alertmanager's API
+// treats an empty query value as not given.
+TEST_F(AlertmanagerApiTest, EmptyReceiverParameterIsIgnored) {
+  ASSERT_EQ(Call("POST", "/api/v2/alerts", R"([{"labels": {"alertname": "A"}},
+    {"labels": {"alertname": "B", "severity": "critical"}}])")
+                .status,
+            200);
+  EXPECT_EQ(GetJson("/api/v2/alerts?receiver=").size(), 2u);
+  EXPECT_EQ(GetJson("/api/v2/alerts/groups?receiver=").size(), 2u);
+  EXPECT_EQ(GetJson("/api/v2/alerts?receiver=nobody").size(), 0u);
+}
+
+// Regression: GET /api/v2/silences was ordered by id; Alertmanager lists active silences
+// (next to end first), then pending (next to start first), then expired (latest end first).
+TEST_F(AlertmanagerApiTest, SilencesAreListedActiveThenPendingThenExpired) {
+  auto body = [](const std::string& name, const std::string& start, const std::string& end) {
+    return R"({"matchers": [{"name": ")" + name + R"(", "value": "x", "isRegex": false}],
+      "startsAt": ")" +
+           start + R"(", "endsAt": ")" + end + R"(", "createdBy": "a",
+      "comment": "c"})";
+  };
+  std::string late_pending = AddSilence(body("p2", "2026-11-22T06:00:00Z", "2026-11-22T07:00:00Z"));
+  std::string long_active = AddSilence(body("a2", "2026-11-22T03:00:00Z", "2026-11-22T09:00:00Z"));
+  std::string early_expired =
+      AddSilence(body("e1", "2026-11-22T03:00:00Z", "2026-11-22T04:00:00Z"));
+  std::string soon_pending = AddSilence(body("p1", "2026-11-22T04:00:00Z", "2026-11-22T07:00:00Z"));
+  std::string short_active = AddSilence(body("a1", "2026-11-22T03:00:00Z", "2026-11-22T05:00:00Z"));
+  std::string late_expired = AddSilence(body("e2", "2026-11-22T03:00:00Z", "2026-11-22T08:00:00Z"));
+  ASSERT_EQ(Call("DELETE", "/api/v2/silence/" + early_expired).status, 200);
+  Advance(10min);
+  ASSERT_EQ(Call("DELETE", "/api/v2/silence/" + late_expired).status, 200);
+  std::vector<std::string> ids;
+  for (const auto& sil : GetJson("/api/v2/silences")) ids.push_back(sil["id"]);
+  EXPECT_EQ(ids, (std::vector<std::string>{short_active, long_active, soon_pending, late_pending,
+                                           late_expired, early_expired}));
+}
+
+// Regression: the silences `filter` matched regex and negative filter matchers against the
+// silence's equality matchers only; Alertmanager lists the silences that contain each filter
+// matcher as written (same name, operator and value).
+TEST_F(AlertmanagerApiTest, SilencesFilterFindsRegexAndNegativeMatchersAsWritten) {
+  std::string regex = AddSilence(R"({"matchers": [
+      {"name": "service", "value": "pay.*", "isRegex": true},
+      {"name": "env", "value": "staging", "isRegex": false, "isEqual": false}],
+    "startsAt": "2026-11-22T03:00:00Z", "endsAt": "2026-11-22T05:00:00Z",
+    "createdBy": "a", "comment": "c"})");
+  std::string equal = AddSilence(R"({"matchers": [
+      {"name": "service", "value": "payments", "isRegex": false}],
+    "startsAt": "2026-11-22T03:00:00Z", "endsAt": "2026-11-22T05:00:00Z",
+    "createdBy": "a", "comment": "c"})");
+  auto ids = [&](const std::string& query) {
+    std::set<std::string> out;
+    for (const auto& sil : GetJson("/api/v2/silences" + query)) out.insert(sil["id"]);
+    return out;
+  };
+  EXPECT_EQ(ids("?filter=service%3D~%22pay.*%22"), std::set<std::string>{regex});
+  EXPECT_EQ(ids("?filter=env%21%3D%22staging%22"), std::set<std::string>{regex});
+  EXPECT_EQ(ids("?filter=service%3D%22payments%22"), std::set<std::string>{equal});
+  EXPECT_EQ(ids("?filter=service%3D~%22pay.*%22&filter=env%21%3D%22staging%22"),
+            std::set<std::string>{regex});
+  EXPECT_TRUE(ids("?filter=service%3D~%22pay%22").empty());
+  EXPECT_TRUE(ids("?filter=env%3D%22staging%22").empty());
+  EXPECT_EQ(ids("").size(), 2u);
+}
+
+// Regression: DELETE of an expired silence answered 400; Alertmanager answers 200 and leaves
+// the silence as it was.
+TEST_F(AlertmanagerApiTest, DeletingAnExpiredSilenceAnswers200AndChangesNothing) {
+  std::string id = AddSilence(R"({"matchers": [{"name": "a", "value": "b", "isRegex": false}],
+    "startsAt": "2026-11-22T03:00:00Z", "endsAt": "2026-11-22T05:00:00Z",
+    "createdBy": "a", "comment": "c"})");
+  ASSERT_EQ(Call("DELETE", "/api/v2/silence/" + id).status, 200);
+  auto first = GetJson("/api/v2/silence/" + id);
+  Advance(5min);
+  auto again = Call("DELETE", "/api/v2/silence/" + id);
+  EXPECT_EQ(again.status, 200) << again.body;
+  EXPECT_EQ(GetJson("/api/v2/silence/" + id), first);
+}
+
+// Regression: changing the matchers of a pending silence updated it in place; Alertmanager
+// expires it and answers with a new id.
+TEST_F(AlertmanagerApiTest, ChangingMatchersOfAPendingSilenceAnswersANewId) {
+  std::string id = AddSilence(R"({"matchers": [{"name": "a", "value": "b", "isRegex": false}],
+    "startsAt": "2026-11-22T04:00:00Z", "endsAt": "2026-11-22T05:00:00Z",
+    "createdBy": "a", "comment": "c"})");
+  std::string changed = AddSilence(R"({"id": ")" + id + R"(",
+    "matchers": [{"name": "a", "value": "c", "isRegex": false}],
+    "startsAt": "2026-11-22T04:00:00Z", "endsAt": "2026-11-22T05:00:00Z",
+    "createdBy": "a", "comment": "c"})");
+  EXPECT_NE(changed, id);
+  EXPECT_EQ(GetJson("/api/v2/silence/" + id)["status"]["state"], "expired");
+  EXPECT_EQ(GetJson("/api/v2/silence/" + id)["matchers"][0]["value"], "b");
+  EXPECT_EQ(GetJson("/api/v2/silence/" + changed)["status"]["state"], "pending");
+  std::string later = AddSilence(R"({"id": ")" + changed + R"(",
+    "matchers": [{"name": "a", "value": "c", "isRegex": false}],
+    "startsAt": "2026-11-22T04:30:00Z", "endsAt": "2026-11-22T05:00:00Z",
+    "createdBy": "a", "comment": "moved"})");
+  EXPECT_EQ(later, changed);  // same matchers, start still ahead: updated in place
+}
+
+// Regression: config.original held tocsin's own YAML, which amtool cannot load; it now holds
+// the route tree, receivers and inhibit rules in Alertmanager's format (the conformance test
+// loads it with amtool).
+TEST_F(AlertmanagerApiTest, StatusConfigIsTheRouteTreeInAlertmanagersFormat) {
+  std::string original = GetJson("/api/v2/status")["config"]["original"];
+  EXPECT_EQ(original, AlertmanagerConfigYaml(config_));
+  EXPECT_EQ(original.find("escalation_policies"), std::string::npos) << original;
+  for (const char* part :
+       {"resolve_timeout: 2m", "matchers: [\"severity=\\\"critical\\\"\"]", "receiver: \"oncall\"",
+        "source_matchers: [\"alertname=\\\"RegionDown\\\"\"]", "equal: [\"region\"]",
+        "group_wait: 30s", "repeat_interval: 4h"}) {
+    EXPECT_NE(original.find(part), std::string::npos) << part << "\n" << original;
+  }
 }
 
 }  // namespace

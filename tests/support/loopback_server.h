@@ -5,6 +5,8 @@
 #include <boost/asio/executor_work_guard.hpp>
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/post.hpp>
+#include <functional>
+#include <future>
 #include <memory>
 #include <string>
 #include <thread>
@@ -38,6 +40,16 @@ class LoopbackServer {
   LoopbackServer& operator=(const LoopbackServer&) = delete;
 
   bool started() const { return started_; }
+  // Runs `fn` on the loop thread and waits for it: how a test touches what the handlers own
+  // (advancing the simulated clock, say) without racing them.
+  void RunOnLoop(const std::function<void()>& fn) {
+    std::promise<void> done;
+    boost::asio::post(io_, [&] {
+      fn();
+      done.set_value();
+    });
+    done.get_future().wait();
+  }
   std::string url() const { return "http://127.0.0.1:" + std::to_string(server_.port()); }
 
  private:
