@@ -87,9 +87,14 @@ void AppendGettableAlert(std::string& out, std::uint64_t fingerprint, const Stor
   AppendRfc3339(out, alert.ends_at());
   out += "\",\"updatedAt\":\"";
   AppendRfc3339(out, alert.updated_at());
-  out += "\",\"generatorURL\":";
-  AppendEscaped(out, alert.generator_url());
-  out += ",\"fingerprint\":\"" + Fingerprint(fingerprint).ToString() + "\",\"receivers\":[";
+  out += "\",";
+  // Alertmanager leaves out an empty generatorURL.
+  if (!alert.generator_url().empty()) {
+    out += "\"generatorURL\":";
+    AppendEscaped(out, alert.generator_url());
+    out.push_back(',');
+  }
+  out += "\"fingerprint\":\"" + Fingerprint(fingerprint).ToString() + "\",\"receivers\":[";
   for (std::size_t k = 0; k < receivers.size(); ++k) {
     if (k) out.push_back(',');
     out += "{\"name\":";
@@ -111,8 +116,9 @@ namespace {
 
 bool ParseBoolParam(const http::Request& req, const char* name, bool fallback, bool* out,
                     std::string* error) {
+  // An empty value counts as absent, as in Alertmanager's API.
   auto v = req.Query(name);
-  if (!v) {
+  if (!v || v->empty()) {
     *out = fallback;
     return true;
   }
