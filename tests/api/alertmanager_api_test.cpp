@@ -68,6 +68,14 @@ class AlertmanagerApiTest : public ::testing::Test {
   void Advance(Duration d) {
     server_->RunOnLoop([&] { scheduler_.AdvanceBy(d); });
   }
+  // RegionDown in eu (to oncall), inhibiting Latency in eu; Latency in apac.
+  void PostRegionAlerts() {
+    auto r = Call("POST", "/api/v2/alerts", R"([
+      {"labels": {"alertname": "RegionDown", "region": "eu", "severity": "critical"}},
+      {"labels": {"alertname": "Latency", "region": "eu", "severity": "warning"}},
+      {"labels": {"alertname": "Latency", "region": "apac", "severity": "warning"}}])");
+    ASSERT_EQ(r.status, 200) << r.body;
+  }
   // Creates a silence through the API and returns its id.
   std::string AddSilence(const std::string& body) {
     auto r = Call("POST", "/api/v2/silences", body);
@@ -142,13 +150,7 @@ TEST_F(AlertmanagerApiTest, ResolvedAlertsLeaveTheActiveList) {
 }
 
 TEST_F(AlertmanagerApiTest, FiltersSelectByMatchersReceiverAndMuteState) {
-  ASSERT_EQ(Call("POST", "/api/v2/alerts", R"([
-    {"labels": {"alertname": "RegionDown", "region": "eu", "severity": "critical"}},
-    {"labels": {"alertname": "Latency", "region": "eu", "severity": "warning"}},
-    {"labels": {"alertname": "Latency", "region": "apac", "severity": "warning"}}
-  ])")
-                .status,
-            200);
+  PostRegionAlerts();
   EXPECT_EQ(GetJson("/api/v2/alerts").size(), 3u);
   EXPECT_EQ(GetJson("/api/v2/alerts?filter=alertname%3D%22Latency%22").size(), 2u);
   EXPECT_EQ(
@@ -263,13 +265,7 @@ TEST_F(AlertmanagerApiTest, GroupsIntrospectionShowsPendingGroups) {
 // Regression: GET /api/v2/alerts/groups answered 404, so amtool and dashboards built on it
 // saw nothing.
 TEST_F(AlertmanagerApiTest, AlertGroupsAnsweredInAlertmanagersShapeAndOrder) {
-  ASSERT_EQ(Call("POST", "/api/v2/alerts", R"([
-    {"labels": {"alertname": "RegionDown", "region": "eu", "severity": "critical"}},
-    {"labels": {"alertname": "Latency", "region": "eu", "severity": "warning"}},
-    {"labels": {"alertname": "Latency", "region": "apac", "severity": "warning"}}
-  ])")
-                .status,
-            200);
+  PostRegionAlerts();
   auto groups = GetJson("/api/v2/alerts/groups");
   ASSERT_EQ(groups.size(), 2u) << groups.dump();
   // No group_by: one group per route with empty labels, ordered by receiver name.

@@ -32,37 +32,27 @@ using namespace std::chrono_literals;
 constexpr const char* kAlertmanagerBinary = "/usr/bin/prometheus-alertmanager";
 constexpr const char* kAmtoolBinary = "/usr/bin/amtool";
 
-// The dispatch part both get, in each one's own format.
-constexpr const char* kAlertmanagerConfig = R"(route:
+// The dispatch part both get: the same route tree and inhibit rule; the receivers in each
+// one's own format.
+constexpr const char* kRoute = R"(route:
   receiver: slack
   group_by: [alertname]
   routes:
     - matchers: ['severity="critical"']
       receiver: oncall
-receivers:
-  - name: slack
-  - name: oncall
 inhibit_rules:
   - source_matchers: ['alertname="RegionDown"']
     target_matchers: ['severity="warning"']
     equal: [region]
 )";
-constexpr const char* kTocsinConfig = R"(log: {level: warn}
-route:
-  receiver: slack
-  group_by: [alertname]
-  routes:
-    - matchers: ['severity="critical"']
-      receiver: oncall
-receivers:
-  - {name: slack}
-  - {name: oncall, escalation_policy: default}
-inhibit_rules:
-  - source_matchers: ['alertname="RegionDown"']
-    target_matchers: ['severity="warning"']
-    equal: [region]
-escalation_policies: {default: {steps: [{after: 0s, targets: [{role: l1}]}]}}
-)";
+std::string AlertmanagerConfig() {
+  return std::string(kRoute) + "receivers:\n  - name: slack\n  - name: oncall\n";
+}
+std::string TocsinConfig() {
+  return std::string("log: {level: warn}\n") + kRoute +
+         "receivers:\n  - {name: slack}\n  - {name: oncall, escalation_policy: default}\n"
+         "escalation_policies: {default: {steps: [{after: 0s, targets: [{role: l1}]}]}}\n";
+}
 
 struct Answer {
   int status = 0;
@@ -86,7 +76,7 @@ class AlertmanagerConformanceTest : public ::testing::Test {
                    << " missing (scripts/bootstrap installs prometheus-alertmanager)";
     }
     std::filesystem::create_directories(dir_.path() + "/am-data");
-    auto am_config = dir_.Write("alertmanager.yml", kAlertmanagerConfig);
+    auto am_config = dir_.Write("alertmanager.yml", AlertmanagerConfig());
     auto am_port = testing::FreePort();
     am_.name = "alertmanager";
     am_.url = "http://127.0.0.1:" + std::to_string(am_port);
@@ -96,7 +86,7 @@ class AlertmanagerConformanceTest : public ::testing::Test {
                                  "--web.listen-address=127.0.0.1:" + std::to_string(am_port),
                                  "--cluster.listen-address=", "--log.level=warn"},
         std::vector<std::string>{}, dir_.path() + "/alertmanager.log");
-    auto tocsin_config = dir_.Write("tocsin.yaml", kTocsinConfig);
+    auto tocsin_config = dir_.Write("tocsin.yaml", TocsinConfig());
     auto tocsin_port = testing::FreePort();
     tocsin_.name = "tocsin";
     tocsin_.url = "http://127.0.0.1:" + std::to_string(tocsin_port);
