@@ -6,12 +6,15 @@
 #include <gtest/gtest.h>
 #include <prometheus/registry.h>
 
+#include <filesystem>
 #include <nlohmann/json.hpp>
 #include <set>
 
 #include "dispatch/dispatch_test_util.h"
 #include "fakes/memory_silence_store.h"
 #include "support/loopback_server.h"
+#include "support/process.h"
+#include "support/temp_dir.h"
 #include "tocsin/common/duration.h"
 #include "tocsin/common/http_client.h"
 #include "tocsin/common/simulated_scheduler.h"
@@ -403,6 +406,52 @@ TEST_F(AlertmanagerApiTest, StatusConfigIsTheRouteTreeInAlertmanagersFormat) {
         "group_wait: 30s", "repeat_interval: 4h"}) {
     EXPECT_NE(original.find(part), std::string::npos) << part << "\n" << original;
   }
+}
+
+// Every part of a route tree Alertmanager can express comes out as configuration that
+// Alertmanager's own checker (amtool check-config) accepts.
+TEST(AlertmanagerConfigYamlTest, RichRouteTreePassesAmtoolCheckConfig) {
+  if (!std::filesystem::exists("/usr/bin/amtool")) GTEST_SKIP() << "amtool missing";
+  auto config = testutil::LoadOrDie(R"(
+route:
+  receiver: slack
+  group_by: ['...']
+  group_wait: 1m30s
+  routes:
+    - matchers: ['service=~"pay.*"', 'env!="staging"', 'team="a \"quoted\" one"']
+      receiver: oncall
+      continue: true
+      group_by: [alertname, region]
+      routes:
+        - matchers: ['region!~"eu-.*"']
+          receiver: slack
+          repeat_interval: 12h
+    - matchers: ['severity="critical"']
+      receiver: oncall
+receivers:
+  - {name: slack, slack: [{channel: "#ops"}]}
+  - {name: oncall, escalation_policy: default}
+inhibit_rules:
+  - source_matchers: ['alertname="RegionDown"']
+    target_matchers: ['severity=~"warning|info"']
+    equal: [region, service]
+alertmanager: {resolve_timeout: 2m}
+escalation_policies: {default: {}}
+)");
+  testing::TempDir dir;
+  auto file = dir.Write("alertmanager.yml", AlertmanagerConfigYaml(config));
+  auto check = testing::RunCommand({"/usr/bin/amtool", "check-config", file});
+  EXPECT_EQ(check.exit_code, 0) << check.out << check.err << "\n" << AlertmanagerConfigYaml(config);
+  EXPECT_NE(check.out.find("1 inhibit rules"), std::string::npos) << check.out;
+  EXPECT_NE(check.out.find("2 receivers"), std::string::npos) << check.out;
+  auto routes = testing::RunCommand({"/usr/bin/amtool", "config", "routes", "--config.file", file});
+  EXPECT_EQ(routes.exit_code, 0) << routes.err;
+  EXPECT_NE(routes.out.find("{env!=\"staging\",service=~\"pay.*\",team=\"a \\\"quoted\\\" one\"}  "
+                            "continue: true  receiver: oncall"),
+            std::string::npos)
+      << routes.out;
+  EXPECT_NE(routes.out.find("{region!~\"eu-.*\"}  receiver: slack"), std::string::npos)
+      << routes.out;
 }
 
 }  // namespace
