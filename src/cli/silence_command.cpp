@@ -169,7 +169,18 @@ int Expire(const SilenceOptions& o) {
   int worst = kExitOk;
   for (const auto& id : o.ids) {
     HttpClientResponse r;
-    int rc = Send(o, "DELETE", "/api/v2/silence/" + UrlEncode(id), "", &r);
+    // DELETE answers 200 for a silence that was already expired (as Alertmanager does), so
+    // ask first: "expired" is printed only for a silence this command expired.
+    int rc = Send(o, "GET", "/api/v2/silence/" + UrlEncode(id), "", &r);
+    if (rc == kExitOk) {
+      auto current = dispatch::ParseSilenceJson(r.body);
+      if (current && current->StateAt(SystemClock().Now()) == dispatch::SilenceState::kExpired) {
+        fmt::print(stderr, "silence {} already expired; nothing changed\n", id);
+        worst = std::max(worst, kExitFindings);
+        continue;
+      }
+      rc = Send(o, "DELETE", "/api/v2/silence/" + UrlEncode(id), "", &r);
+    }
     if (rc == kExitOk) fmt::print("expired {}\n", id);
     worst = std::max(worst, rc);
   }

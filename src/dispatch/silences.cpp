@@ -15,6 +15,25 @@ std::string NewUuid() {
                      hi & 0xffff, lo >> 48, lo & 0xffffffffffffULL);
 }
 
+bool CanUpdateInPlace(const Silence& old, const Silence& updated, TimePoint now) {
+  if (old.matchers != updated.matchers) return false;
+  switch (old.StateAt(now)) {
+    case SilenceState::kActive: {
+      // Alertmanager compares the starts at whole seconds (what its API round-trips).
+      using std::chrono::seconds;
+      auto secs = [](TimePoint t) {
+        return std::chrono::floor<seconds>(t.time_since_epoch()).count();
+      };
+      return secs(old.starts_at) == secs(updated.starts_at) && updated.ends_at >= now;
+    }
+    case SilenceState::kPending:
+      return updated.starts_at >= now;
+    case SilenceState::kExpired:
+      return false;
+  }
+  return false;
+}
+
 Result<void> Silences::Load() {
   auto all = store_.LoadAll();
   if (!all) return Fail(all.error());
@@ -35,10 +54,7 @@ Result<std::string> Silences::Upsert(Silence silence, TimePoint now) {
       return Fail(Error::NotFound("silence " + silence.id + " not found"));
     }
     const Silence& old = it->second;
-    bool in_place = old.StateAt(now) == SilenceState::kPending ||
-                    (old.StateAt(now) == SilenceState::kActive &&
-                     old.matchers == silence.matchers && old.starts_at == silence.starts_at);
-    if (!in_place) {
+    if (!CanUpdateInPlace(old, silence, now)) {
       // Rewriting history would hide what was muted when; expire the old one instead.
       if (old.StateAt(now) != SilenceState::kExpired) {
         if (auto e = Expire(old.id, now); !e) return Fail(e.error());
@@ -57,9 +73,9 @@ Result<std::string> Silences::Upsert(Silence silence, TimePoint now) {
 Result<void> Silences::Expire(const std::string& id, TimePoint now) {
   auto it = by_id_.find(id);
   if (it == by_id_.end()) return Fail(Error::NotFound("silence " + id + " not found"));
-  if (it->second.StateAt(now) == SilenceState::kExpired) {
-    return Fail(Error::Invalid("silence " + id + " already expired"));
-  }
+  // Expiring twice is no error (Alertmanager answers 200): the silence is expired either way,
+  // and its recorded end stays the moment it was first expired.
+  if (it->second.StateAt(now) == SilenceState::kExpired) return {};
   Silence updated = it->second;
   updated.ends_at = now;
   if (updated.starts_at > now) updated.starts_at = now;

@@ -62,6 +62,7 @@ const std::map<std::string, Access> kDocumentedAccess = {
     {"GET /api/v1/slos", Access::kViewer},
     {"POST /api/v2/alerts", Access::kIntake},
     {"GET /api/v2/alerts", Access::kViewer},
+    {"GET /api/v2/alerts/groups", Access::kViewer},
     {"POST /api/v2/silences", Access::kResponder},
     {"GET /api/v2/silences", Access::kViewer},
     {"GET /api/v2/silence/{id}", Access::kViewer},

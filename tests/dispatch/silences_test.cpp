@@ -67,7 +67,8 @@ TEST(SilencesTest, ExpireKeepsTheSilenceForAudit) {
   ASSERT_EQ(silences.List().size(), 1u);
   EXPECT_EQ(silences.Get(id)->ends_at, T0() + 10min);
   EXPECT_EQ(store.rows.at(id).ends_at, T0() + 10min);
-  EXPECT_FALSE(silences.Expire(id, T0() + 20min));  // already expired
+  EXPECT_TRUE(silences.Expire(id, T0() + 20min));  // already expired: nothing changes
+  EXPECT_EQ(silences.Get(id)->ends_at, T0() + 10min);
   EXPECT_EQ(silences.Expire("nope", T0()).error().kind(), Error::Kind::kNotFound);
 }
 
@@ -85,6 +86,62 @@ TEST(SilencesTest, ChangingMatchersOfAnActiveSilenceExpiresItAndCreatesANewOne) 
   auto longer = *silences.Get(*new_id);
   longer.ends_at = T0() + 8h;
   EXPECT_EQ(*silences.Upsert(longer, T0() + 2h), *new_id);
+}
+
+// Regression: a pending silence whose matchers changed was updated in place, so its id
+// stood for two different sets of alerts; Alertmanager expires it and issues a new id.
+TEST(SilencesTest, ChangingMatchersOfAPendingSilenceExpiresItAndIssuesANewId) {
+  fakes::MemorySilenceStore store;
+  Silences silences(store);
+  auto id = *silences.Upsert(Make("service=\"login\"", T0() + 1h, T0() + 2h), T0());
+  auto changed = Make("service=\"bet\"", T0() + 1h, T0() + 2h);
+  changed.id = id;
+  auto new_id = silences.Upsert(changed, T0() + 10min);
+  ASSERT_TRUE(new_id);
+  EXPECT_NE(*new_id, id);
+  EXPECT_EQ(silences.Get(id)->StateAt(T0() + 10min), SilenceState::kExpired);
+  EXPECT_EQ(silences.Get(id)->matchers, *ParseMatchers("service=\"login\""));
+  EXPECT_EQ(silences.Get(*new_id)->StateAt(T0() + 10min), SilenceState::kPending);
+  EXPECT_EQ(silences.Get(*new_id)->starts_at, T0() + 1h);
+}
+
+TEST(SilencesTest, PendingSilenceKeepsItsIdUnlessItsStartMovesIntoThePast) {
+  fakes::MemorySilenceStore store;
+  Silences silences(store);
+  auto id = *silences.Upsert(Make("service=\"login\"", T0() + 1h, T0() + 2h), T0());
+  auto later = Make("service=\"login\"", T0() + 90min, T0() + 3h);
+  later.id = id;
+  EXPECT_EQ(*silences.Upsert(later, T0() + 10min), id);
+  EXPECT_EQ(silences.Get(id)->starts_at, T0() + 90min);
+  auto now_start = Make("service=\"login\"", T0(), T0() + 3h);
+  now_start.id = id;
+  auto new_id = *silences.Upsert(now_start, T0() + 20min);
+  EXPECT_NE(new_id, id);
+  EXPECT_EQ(silences.Get(new_id)->starts_at, T0() + 20min);  // a new silence starts now
+  EXPECT_EQ(silences.Get(id)->StateAt(T0() + 20min), SilenceState::kExpired);
+}
+
+TEST(SilencesTest, ActiveSilenceKeepsItsIdOnlyWithTheSameStartToTheSecond) {
+  fakes::MemorySilenceStore store;
+  Silences silences(store);
+  auto id = *silences.Upsert(Make("service=\"login\"", T0(), T0() + 2h), T0());
+  auto same_second = Make("service=\"login\"", T0() + 400ms, T0() + 3h);
+  same_second.id = id;
+  EXPECT_EQ(*silences.Upsert(same_second, T0() + 1h), id);
+  auto moved = Make("service=\"login\"", T0() + 1s, T0() + 3h);
+  moved.id = id;
+  EXPECT_NE(*silences.Upsert(moved, T0() + 1h), id);
+}
+
+TEST(SilencesTest, AnExpiredSilenceIsNeverChangedAnUpdateMakesANewOne) {
+  fakes::MemorySilenceStore store;
+  Silences silences(store);
+  auto id = *silences.Upsert(Make("service=\"login\"", T0(), T0() + 1h), T0());
+  auto again = Make("service=\"login\"", T0() + 2h, T0() + 3h);
+  again.id = id;
+  auto new_id = *silences.Upsert(again, T0() + 90min);
+  EXPECT_NE(new_id, id);
+  EXPECT_EQ(silences.Get(id)->ends_at, T0() + 1h);  // the record of what was muted stays
 }
 
 TEST(SilencesTest, StoreFailureLeavesNothingHalfDone) {

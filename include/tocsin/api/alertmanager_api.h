@@ -20,9 +20,9 @@ struct ApiBuildInfo {
   TimePoint started_at{};
 };
 
-// Registers the Alertmanager API v2 subset that Prometheus and amtool use — POST/GET
-// /api/v2/alerts, /api/v2/silences, /api/v2/silence/{id}, /api/v2/status,
-// /api/v2/receivers — and tocsin's GET /api/v1/groups, on `router`. Handlers run on the loop
+// Registers the Alertmanager API v2 — POST/GET /api/v2/alerts, GET /api/v2/alerts/groups,
+// /api/v2/silences, /api/v2/silence/{id}, /api/v2/status, /api/v2/receivers — and tocsin's
+// GET /api/v1/groups, on `router`. Handlers run on the loop
 // thread and read `clock` once per request; the referenced objects must outlive the router.
 //
 // With `intake`, POST bodies go through its bounded queue: parsed off the loop (parsing is
@@ -37,6 +37,10 @@ void RegisterAlertmanagerApi(http::Router& router, Dispatcher& dispatcher, Silen
 // others fail; `errors` names each rejected one by index and says why.
 std::vector<Alert> ParsePostedAlerts(std::string_view body, TimePoint now, Duration resolve_timeout,
                                      std::vector<std::string>& errors);
+
+// tocsin's route tree, receivers and inhibit rules as an Alertmanager configuration (YAML), for
+// /api/v2/status config.original, which amtool loads with Alertmanager's config parser.
+std::string AlertmanagerConfigYaml(const DispatchConfig& config);
 
 // Silence JSON (Alertmanager's PostableSilence / GettableSilence), shared with the CLI.
 Result<Silence> ParseSilenceJson(std::string_view body);

@@ -22,12 +22,12 @@ class Silences final : public Muter {
   Result<void> Load();
 
   // Creates a silence (empty id: a new UUID is assigned) or updates one. As in Alertmanager,
-  // changing the matchers or the start of an active silence expires the old one and creates a
-  // new id. Returns the id. Fails kInvalid for a silence that breaks the rules, kNotFound for
-  // an unknown id.
+  // an update that CanUpdateInPlace refuses expires the old silence (unless it already is) and
+  // creates a new id. Returns the id. Fails kInvalid for a silence that breaks the rules,
+  // kNotFound for an unknown id.
   Result<std::string> Upsert(Silence silence, TimePoint now);
   // Expires a pending or active silence (ends_at = now). kNotFound for an unknown id;
-  // expiring an expired silence is kInvalid, as Alertmanager answers.
+  // expiring an expired silence succeeds and changes nothing, as in Alertmanager.
   Result<void> Expire(const std::string& id, TimePoint now);
 
   std::optional<Silence> Get(const std::string& id) const;
@@ -39,6 +39,12 @@ class Silences final : public Muter {
   SilenceStore& store_;
   std::map<std::string, Silence> by_id_;
 };
+
+// Alertmanager's rule (silence.go canUpdate) for changing a silence without rewriting what it
+// muted: the matchers must be the same; an active silence must keep its start (to the second)
+// and may not end in the past; a pending one may not start in the past; an expired one is
+// never changed. Any other change makes a new silence.
+bool CanUpdateInPlace(const Silence& old, const Silence& updated, TimePoint now);
 
 // A random (version 4) UUID, the format Alertmanager uses for silence ids.
 std::string NewUuid();
