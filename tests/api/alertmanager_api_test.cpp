@@ -26,22 +26,25 @@ namespace {
 using json = nlohmann::json;
 using namespace std::chrono_literals;
 
-const char* kConfig = R"(
+// Receivers both test configs use.
+const char* kReceivers = R"(receivers:
+  - {name: slack, slack: [{channel: "#ops"}]}
+  - {name: oncall, escalation_policy: default}
+alertmanager: {resolve_timeout: 2m}
+escalation_policies: {default: {}}
+)";
+
+const std::string kConfig = std::string(R"(
 route:
   receiver: slack
   routes:
     - matchers: ['severity="critical"']
       receiver: oncall
-receivers:
-  - {name: slack, slack: [{channel: "#ops"}]}
-  - {name: oncall, escalation_policy: default}
 inhibit_rules:
   - source_matchers: ['alertname="RegionDown"']
     target_matchers: ['severity="warning"']
     equal: [region]
-alertmanager: {resolve_timeout: 2m}
-escalation_policies: {default: {}}
-)";
+)") + kReceivers;
 
 class AlertmanagerApiTest : public ::testing::Test {
  protected:
@@ -412,7 +415,7 @@ TEST_F(AlertmanagerApiTest, StatusConfigIsTheRouteTreeInAlertmanagersFormat) {
 // Alertmanager's own checker (amtool check-config) accepts.
 TEST(AlertmanagerConfigYamlTest, RichRouteTreePassesAmtoolCheckConfig) {
   if (!std::filesystem::exists("/usr/bin/amtool")) GTEST_SKIP() << "amtool missing";
-  auto config = testutil::LoadOrDie(R"(
+  auto config = testutil::LoadOrDie(std::string(R"(
 route:
   receiver: slack
   group_by: ['...']
@@ -428,16 +431,11 @@ route:
           repeat_interval: 12h
     - matchers: ['severity="critical"']
       receiver: oncall
-receivers:
-  - {name: slack, slack: [{channel: "#ops"}]}
-  - {name: oncall, escalation_policy: default}
 inhibit_rules:
   - source_matchers: ['alertname="RegionDown"']
     target_matchers: ['severity=~"warning|info"']
     equal: [region, service]
-alertmanager: {resolve_timeout: 2m}
-escalation_policies: {default: {}}
-)");
+)") + kReceivers);
   testing::TempDir dir;
   auto file = dir.Write("alertmanager.yml", AlertmanagerConfigYaml(config));
   auto check = testing::RunCommand({"/usr/bin/amtool", "check-config", file});
