@@ -177,7 +177,7 @@ std::optional<CreditClause> DsrCredit(double failed, double total) {
   int percent = std::min(20, static_cast<int>(steps) * 2);
   return CreditClause{
       "DSR below 99.0 %: 2 % per full 0.5 pp, at most 20 %",
-      fmt::format("DSR {:.3f} % ({:g} failed of {:g}): {} full 0.5 pp below",
+      fmt::format("DSR {:.3f} % ({:.0f} failed of {:.0f}): {} full 0.5 pp below",
                   100.0 * (1.0 - failed / total), failed, total, static_cast<int>(steps)),
       percent};
 }

@@ -69,7 +69,9 @@ bool In(TimePoint m, const char* from, const char* to) { return m >= T(from) && 
 //   TTFS p95 500 ms a minute, 1200 ms on 2026-10-18 18:00-20:30Z: 150 > 120 minutes over
 //   800 ms -> 5 %; month p95 of 44,460 minutes = 500 ms
 //   credits 10 + 5 = 15 %
-// August and September have no series: no telemetry, so no chronic failure.
+// August has no series: no telemetry, so no chronic failure. September has only its last
+// hour (the series start at 2026-09-30T20:00Z): its other 43,140 minutes got no answer and
+// are downtime, which puts September at 10 % for availability (plus 4 % DSR for psp-a).
 struct Series {
   std::string metric;
   std::string provider;
@@ -278,6 +280,8 @@ TEST_F(SlaPrometheusTest, EveryFigureOfTheHandWorkedOctober) {
   ASSERT_EQ(psp.history.size(), 2u);
   EXPECT_EQ(psp.history[0].first, "2026-08");
   EXPECT_FALSE(psp.history[0].second);  // no telemetry
+  EXPECT_EQ(psp.history[1].first, "2026-09");
+  EXPECT_EQ(psp.history[1].second, 14);
   EXPECT_FALSE(psp.chronic);
 
   const auto& game = report->providers[1];
@@ -328,13 +332,16 @@ TEST_F(SlaPrometheusTest, TheReportInTheDocsIsWhatTheCommandPrints) {
   EXPECT_EQ(shown, r.out) << "paste the command's output into docs/reports.md";
 }
 
-TEST_F(SlaPrometheusTest, MistakesAreNamedWithTheFix) {
+// Found before any query, so no Prometheus is needed (nothing listens on port 1).
+TEST(SlaCommandTest, MistakesAreNamedWithTheFix) {
+  testing::TempDir dir;
+  std::string config_path = dir.Write("tocsin.yaml", Config("http://127.0.0.1:1"));
   auto month = testing::RunCommand(
-      {TOCSIN_BINARY, "report", "sla", "--month", "2026-13", "-c", config_path_});
+      {TOCSIN_BINARY, "report", "sla", "--month", "2026-13", "-c", config_path});
   EXPECT_EQ(month.exit_code, 2);
   EXPECT_THAT(month.err, HasSubstr("\"2026-13\" is not a month"));
   auto provider = testing::RunCommand({TOCSIN_BINARY, "report", "sla", "--month", "2026-10",
-                                       "--provider", "psp-b", "-c", config_path_});
+                                       "--provider", "psp-b", "-c", config_path});
   EXPECT_EQ(provider.exit_code, 2);
   EXPECT_THAT(provider.err,
               HasSubstr("no provider \"psp-b\" in providers_sla (declared: psp-a, game-x)"));
