@@ -317,18 +317,8 @@ TEST_F(SlaPrometheusTest, TheReportInTheDocsIsWhatTheCommandPrints) {
   auto r = testing::RunCommand(
       {TOCSIN_BINARY, "report", "sla", "--month", "2026-10", "-c", config_path_});
   ASSERT_EQ(r.exit_code, 0) << r.err;
-  std::ifstream doc(std::string(TOCSIN_SOURCE_DIR) + "/docs/reports.md");
-  std::string line, shown;
-  bool in_block = false;
-  while (std::getline(doc, line)) {
-    if (line == "$ tocsin report sla --month 2026-10") {
-      in_block = true;
-    } else if (in_block && line == "```") {
-      break;
-    } else if (in_block) {
-      shown += line + "\n";
-    }
-  }
+  auto shown = testing::FencedBlockAfter(std::string(TOCSIN_SOURCE_DIR) + "/docs/reports.md",
+                                         "$ tocsin report sla --month 2026-10");
   EXPECT_EQ(shown, r.out) << "paste the command's output into docs/reports.md";
 }
 
