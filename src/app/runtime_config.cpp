@@ -222,6 +222,7 @@ RuntimeLoadResult LoadRuntimeConfig(const std::string& path, const config::Overr
   if (auto d = dispatch::LoadDispatchConfig(rc.main, out.diagnostics)) rc.dispatch = std::move(*d);
   rc.notify = notify::ParseNotifyConfig(rc.main, out.diagnostics);
   notify::ValidateProviders(rc.main, out.diagnostics);
+  rc.sla = report::LoadSlaConfig(rc.main, out.diagnostics);
   if (!rc.notify.templates_dir.empty()) {
     // A template that does not parse is a config error now, not a blank page at 3 a.m.
     notify::RenderOptions templates;

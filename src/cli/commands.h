@@ -22,5 +22,7 @@ void AddTestCommand(CLI::App& app, int& exit_code);      // tocsin test rules FI
 void AddBacktestCommand(CLI::App& app, int& exit_code);  // tocsin backtest --rules DIR ...
 void AddSilenceCommand(CLI::App& app, int& exit_code);
 void AddReportCommand(CLI::App& app, int& exit_code);  // tocsin report oncall ...
+// tocsin report sla ..., added under `report` by AddReportCommand.
+void AddReportSlaCommand(CLI::App& report, int& exit_code);
 
 }  // namespace tocsin::cli

@@ -128,6 +128,7 @@ void AddReportCommand(CLI::App& parent, int& exit_code) {
   oncall->add_flag("--no-roster", o->no_roster,
                    "Ignore the roster (no shifts, everyone in --time-zone)");
   oncall->callback([&exit_code, o] { exit_code = RunOncall(*o); });
+  AddReportSlaCommand(*cmd, exit_code);
 }
 
 }  // namespace tocsin::cli

@@ -6,6 +6,7 @@
 #include <fstream>
 #include <nlohmann/json.hpp>
 
+#include "support/files.h"
 #include "support/process.h"
 #include "support/temp_dir.h"
 #include "tocsin/common/duration.h"
@@ -327,19 +328,9 @@ TEST_F(OncallReportCliTest, JsonFromTheStoreMatchesTheHandWorkedWeek) {
 TEST_F(OncallReportCliTest, TheTableInTheDocsIsWhatTheCommandPrints) {
   auto r = Report({"--roster", roster_path_});
   ASSERT_EQ(r.exit_code, 0) << r.err;
-  std::ifstream doc(std::string(TOCSIN_SOURCE_DIR) + "/docs/reports.md");
-  std::string line;
-  std::string shown;
-  bool in_block = false;
-  while (std::getline(doc, line)) {
-    if (line == "$ tocsin report oncall --from 2026-11-02 --to 2026-11-09") {
-      in_block = true;
-    } else if (in_block && line == "```") {
-      break;
-    } else if (in_block) {
-      shown += line + "\n";
-    }
-  }
+  auto shown =
+      testing::FencedBlockAfter(std::string(TOCSIN_SOURCE_DIR) + "/docs/reports.md",
+                                "$ tocsin report oncall --from 2026-11-02 --to 2026-11-09");
   EXPECT_EQ(shown, r.out) << "paste the command's output into docs/reports.md";
 }
 

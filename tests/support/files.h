@@ -14,6 +14,25 @@ inline std::string ReadFile(const std::string& path) {
   return ss.str();
 }
 
+// The lines of a fenced block in a Markdown file after the line `first_line` (a shell prompt
+// in docs/), up to the closing fence: what the docs say a command prints.
+inline std::string FencedBlockAfter(const std::string& path, const std::string& first_line) {
+  std::ifstream doc(path);
+  std::string line;
+  std::string shown;
+  bool in_block = false;
+  while (std::getline(doc, line)) {
+    if (line == first_line) {
+      in_block = true;
+    } else if (in_block && line == "```") {
+      break;
+    } else if (in_block) {
+      shown += line + "\n";
+    }
+  }
+  return shown;
+}
+
 // Without trailing newlines and spaces (what `$(cat file)` gives in a shell).
 inline std::string TrimEnd(std::string s) {
   while (!s.empty() && (s.back() == '\n' || s.back() == '\r' || s.back() == ' ')) s.pop_back();

@@ -11,6 +11,7 @@
 #include "tocsin/notify/notify_config.h"
 #include "tocsin/oncall/fairness.h"
 #include "tocsin/oncall/roster.h"
+#include "tocsin/report/sla_config.h"
 #include "tocsin/rules/rule_set.h"
 #include "tocsin/store/store_config.h"
 
@@ -36,6 +37,7 @@ struct RuntimeConfig {
   incident::IncidentsConfig incidents;
   store::StoreConfig store;
   dispatch::DispatchConfig dispatch;  // route, receivers, inhibit_rules, maintenance_windows, ...
+  report::SlaConfig sla;              // providers_sla: (tocsin report sla)
 };
 
 // How far ahead LoadRuntimeConfig checks the roster's fairness and coverage.

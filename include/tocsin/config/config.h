@@ -134,6 +134,7 @@ struct Config {
 //   store, escalation_policies, incidents  store / incident
 //   notify                               notify (outbox, rate limits, fail-over, templates)
 //   api                                  HTTP API (tokens, rate limits)
+//   providers_sla                        report (provider SLIs, maintenance windows)
 extern const std::vector<std::string> kModuleSections;
 
 // What the command line overrides (Prometheus-style per-host flags).
