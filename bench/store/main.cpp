@@ -279,8 +279,8 @@ int main(int argc, char** argv) {
     fmt::print("storm_incidents_ratio{{thread_over_inline}} {:.1f}\n",
                threaded.storm_per_sec / std::max(1e-9, inline_.storm_per_sec));
     if (json) {
-      fmt::print("BENCH_JSON {{\"bench\":\"store\",\"thread\":{},\"inline\":{}}}\n",
-                 Json(threaded), Json(inline_));
+      fmt::print("BENCH_JSON {{\"bench\":\"store\",\"thread\":{},\"inline\":{}}}\n", Json(threaded),
+                 Json(inline_));
     }
   } catch (const std::exception& e) {
     fmt::print(stderr, "bench_store: {}\n", e.what());
