@@ -16,7 +16,8 @@
 //   store_group_commit_largest   the most writes one COMMIT carried
 //
 //   bench_store [--incidents 10000] [--transitions 20000] [--clients 512]
-//               [--inline-incidents 1000] [--inline-transitions 1000]
+//               [--inline-incidents 1000] [--inline-transitions 1000] [--json]
+// --json adds one line "BENCH_JSON {...}" with the same figures, for bench/run.
 #include <stdlib.h>
 #include <unistd.h>
 
@@ -47,9 +48,7 @@ using Steady = std::chrono::steady_clock;
 // Accepts every page; nothing is written (the outbox is not what this measures).
 class AcceptingPager final : public incident::Pager {
  public:
-  Result<incident::PageReceipt> Send(const incident::PageRequest&) override {
-    return incident::PageReceipt{};
-  }
+  void Send(const incident::PageRequest&, SendDone done) override { done(incident::PageReceipt{}); }
 };
 
 double Seconds(Steady::duration d) { return std::chrono::duration<double>(d).count(); }
@@ -239,6 +238,16 @@ void Print(const char* store, const Figures& f) {
   }
 }
 
+std::string Json(const Figures& f) {
+  return fmt::format(
+      R"({{"incidents_per_s":{:.0f},"transitions_per_s":{:.0f},"loop_p50_idle_ms":{:.3f},)"
+      R"("loop_p99_idle_ms":{:.3f},"loop_p50_busy_ms":{:.3f},"loop_p99_busy_ms":{:.3f},)"
+      R"("largest_group":{}}})",
+      f.storm_per_sec, f.transitions_per_sec, Percentile(f.idle_delays_ms, 0.50),
+      Percentile(f.idle_delays_ms, 0.99), Percentile(f.busy_delays_ms, 0.50),
+      Percentile(f.busy_delays_ms, 0.99), f.largest_group);
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
@@ -255,6 +264,8 @@ int main(int argc, char** argv) {
   app.add_option("--inline-transitions", inline_transitions,
                  "Acks and notes without the store thread")
       ->default_val(inline_transitions);
+  bool json = false;
+  app.add_flag("--json", json, "Also print the figures as one BENCH_JSON line");
   CLI11_PARSE(app, argc, argv);
   spdlog::set_level(spdlog::level::warn);
   try {
@@ -267,6 +278,10 @@ int main(int argc, char** argv) {
                threaded.transitions_per_sec / std::max(1e-9, inline_.transitions_per_sec));
     fmt::print("storm_incidents_ratio{{thread_over_inline}} {:.1f}\n",
                threaded.storm_per_sec / std::max(1e-9, inline_.storm_per_sec));
+    if (json) {
+      fmt::print("BENCH_JSON {{\"bench\":\"store\",\"thread\":{},\"inline\":{}}}\n", Json(threaded),
+                 Json(inline_));
+    }
   } catch (const std::exception& e) {
     fmt::print(stderr, "bench_store: {}\n", e.what());
     return 1;

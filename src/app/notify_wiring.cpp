@@ -9,10 +9,10 @@
 #include "notify/notice_sink.h"
 #include "notify/notifier_factory.h"
 #include "notify/outbox.h"
-#include "notify/outbox_store.h"
 #include "tocsin/common/http_client.h"
 #include "tocsin/common/worker_pool.h"
 #include "tocsin/store/database.h"
+#include "tocsin/store/sqlite_outbox_store.h"
 
 namespace tocsin::app {
 
@@ -20,7 +20,8 @@ namespace tocsin::app {
 // notifiers from the current config.
 Result<void> App::Impl::StartNotify() {
   notify_workers = std::make_unique<WorkerPool>(2);
-  outbox_store = std::make_unique<notify::OutboxStore>(*database);
+  // Its writes go to the store thread: the loop never waits for an outbox fsync.
+  outbox_store = std::make_unique<store::SqliteOutboxStore>(*database, store_thread.get());
   outbox =
       std::make_unique<notify::Outbox>(*outbox_store, scheduler, *notify_workers, registry.get());
   if (auto opened = outbox->Open(); !opened) return opened;

@@ -73,16 +73,27 @@ void PageHandoff::Hand(const PageRequest& page) {
 }
 
 void PageHandoff::TryHand(const PageRequest& page, std::function<void(bool)> then) {
-  auto receipt = pager_.Send(page);
-  if (!receipt) {
-    spdlog::error("incident {}: page {} could not be written to the outbox, will retry: {}",
-                  page.incident_id, page.idempotency_key, receipt.error().ToString());
-    return then(false);
-  }
+  const std::string key = page.idempotency_key;
+  // In hand from the Send on: the outbox answers once the page is durable (or not written).
+  in_hand_.insert(key);
+  pager_.Send(page, [this, alive = alive_, page, key,
+                     then = std::move(then)](Result<PageReceipt> receipt) mutable {
+    if (!*alive) return;
+    if (!receipt) {
+      in_hand_.erase(key);
+      spdlog::error("incident {}: page {} could not be written to the outbox, will retry: {}",
+                    page.incident_id, key, receipt.error().ToString());
+      return then(false);
+    }
+    Record(page, *receipt, std::move(then));
+  });
+}
+
+void PageHandoff::Record(const PageRequest& page, const PageReceipt& receipt,
+                         std::function<void(bool)> then) {
   const TimePoint now = scheduler_.clock().Now();
   const std::string key = page.idempotency_key;
-  in_hand_.insert(key);
-  recorder_(page.incident_id, QueuedEvents(page, *receipt, now),
+  recorder_(page.incident_id, QueuedEvents(page, receipt, now),
             [this, alive = alive_, key, incident_id = page.incident_id,
              then = std::move(then)](Result<void> r) {
               if (!*alive) return;

@@ -27,9 +27,9 @@ namespace tocsin::incident {
 // deduplicates) and records them then. Delivery reports become "sent", "failed" and "skipped"
 // events (DeliveryEvent).
 //
-// Recording is asynchronous (the store commits on its own thread): a page is "in hand" from
-// its Send until its events are recorded, and a second Hand of the same key meanwhile is
-// dropped, as one waiting for a retry is.
+// Sending and recording are asynchronous (the outbox and the store write on the store thread):
+// a page is "in hand" from its Send until the outbox has answered and its events are recorded,
+// and a second Hand of the same key meanwhile is dropped, as one waiting for a retry is.
 //
 // Thread-safety: loop thread only. Stop() and the destructor cancel every retry timer; after
 // Stop() a failed Send is left to the next start (its intent is not handed off).
@@ -69,6 +69,8 @@ class PageHandoff {
   };
   // Sends and records; `then(false)` when it must be tried again.
   void TryHand(const PageRequest& page, std::function<void(bool)> then);
+  // Once the outbox has the page: its "queued" and "not paged" events, then handed off.
+  void Record(const PageRequest& page, const PageReceipt& receipt, std::function<void(bool)> then);
   void ScheduleRetry(const std::string& key);
 
   Scheduler& scheduler_;

@@ -79,7 +79,7 @@ Result<void> Outbox::Open() {
   auto pending = store_.LoadPending();
   if (!pending) return Fail(pending.error());
   for (auto& item : *pending) pending_[item.id] = std::move(item);
-  auto routes = store_.Routes();
+  auto routes = store_.LoadRoutes();
   if (!routes) return Fail(routes.error());
   routes_ = std::move(*routes);
   if (!pending_.empty()) {
@@ -98,12 +98,13 @@ void Outbox::SchedulePrune(Duration after) {
   prune_timer_ = scheduler_.ScheduleAfter(after, [this, alive] {
     if (auto a = alive.lock(); !a || !*a) return;
     prune_timer_.reset();
-    auto pruned = store_.Prune(scheduler_.clock().Now() - config_.retention);
-    if (!pruned) {
-      spdlog::warn("outbox: pruning old rows failed: {}", pruned.error().message());
-    } else if (*pruned > 0) {
-      spdlog::info("outbox: pruned {} delivered rows older than the retention", *pruned);
-    }
+    store_.Prune(scheduler_.clock().Now() - config_.retention, [](Result<std::int64_t> pruned) {
+      if (!pruned) {
+        spdlog::warn("outbox: pruning old rows failed: {}", pruned.error().message());
+      } else if (*pruned > 0) {
+        spdlog::info("outbox: pruned {} delivered rows older than the retention", *pruned);
+      }
+    });
     SchedulePrune(std::chrono::hours(6));
   });
 }
@@ -129,22 +130,38 @@ bool Outbox::failed_over(Channel c) const {
   return it != providers_.end() && it->second.failed_over;
 }
 
-Result<incident::PageReceipt> Outbox::Send(const PageRequest& request) {
-  TimePoint now = scheduler_.clock().Now();
+void Outbox::Send(const PageRequest& request, SendDone done) {
+  const TimePoint now = scheduler_.clock().Now();
   incident::PageReceipt receipt;
   auto items = Plan(request, now, &receipt);
-  if (!items.empty()) {
-    if (auto stored = Store(std::move(items)); !stored) {
+  if (items.empty()) {
+    if (receipt.unroutable.empty()) {
+      spdlog::warn("outbox: {} {} reaches no configured provider", request.incident_id,
+                   incident::PageActionName(request.action));
+    }
+    Accepted(request, receipt, now);
+    if (done) done(std::move(receipt));
+    return;
+  }
+  std::weak_ptr<bool> alive = alive_;
+  Store(std::move(items), [this, alive, request, receipt = std::move(receipt), now,
+                           done = std::move(done)](Result<void> stored) mutable {
+    if (auto a = alive.lock(); !a || !*a) return;
+    if (!stored) {
       if (write_failures_) {
         write_failures_->Add({{"action", std::string(incident::PageActionName(request.action))}})
             .Increment();
       }
-      return Fail(stored.error());
+      if (done) done(Fail(stored.error()));
+      return;
     }
-  } else if (receipt.unroutable.empty()) {
-    spdlog::warn("outbox: {} {} reaches no configured provider", request.incident_id,
-                 incident::PageActionName(request.action));
-  }
+    Accepted(request, receipt, now);
+    if (done) done(std::move(receipt));
+  });
+}
+
+void Outbox::Accepted(const PageRequest& request, const incident::PageReceipt& receipt,
+                      TimePoint now) {
   for (const auto& u : receipt.unroutable) {
     spdlog::error(
         "outbox: {} step {}: {} ({}) is not paged: no configured channel reaches them "
@@ -169,14 +186,14 @@ Result<incident::PageReceipt> Outbox::Send(const PageRequest& request) {
     skipped.detail = "the " + std::string(incident::PageActionName(request.action)) +
                      " came from " + request.origin;
     skipped.at = now;
-    // Reported on the next loop turn: the incident side is still inside its own transition.
+    // Reported on the next loop turn: the incident side may still be inside its own transition
+    // (the store completes at once when it has no writer thread).
     std::weak_ptr<bool> alive = alive_;
     scheduler_.Post([this, alive, skipped] {
       if (auto a = alive.lock(); !a || !*a) return;
       if (observer_) observer_->OnDelivery(skipped);
     });
   }
-  return receipt;
 }
 
 void Outbox::Enqueue(Channel channel, std::string kind, std::string target, PageRequest request) {
@@ -188,13 +205,17 @@ void Outbox::Enqueue(Channel channel, std::string kind, std::string target, Page
   item.created_at = scheduler_.clock().Now();
   item.next_attempt_at = item.created_at;
   item.request = std::move(request);
-  const std::string what = item.kind;
-  if (auto stored = Store({std::move(item)}); !stored) {
+  std::string what = item.kind;
+  std::weak_ptr<bool> alive = alive_;
+  Store({std::move(item)}, [this, alive, channel, what](Result<void> stored) {
+    if (stored) return;
     // Notices and group notices have no intent behind them that could retry: said loudly.
     spdlog::critical("outbox: cannot write a {} {} to the database, it is lost: {}",
                      incident::ChannelName(channel), what, stored.error().message());
-    if (write_failures_) write_failures_->Add({{"action", "notice"}}).Increment();
-  }
+    if (auto a = alive.lock(); a && *a && write_failures_) {
+      write_failures_->Add({{"action", "notice"}}).Increment();
+    }
+  });
 }
 
 void Outbox::NoticeToSlack(const std::string& about, const std::string& text) {
@@ -211,7 +232,7 @@ void Outbox::NoticeToSlack(const std::string& about, const std::string& text) {
   Enqueue(Channel::kSlack, "notice", "", std::move(r));
 }
 
-Result<void> Outbox::Store(std::vector<OutboxItem> items) {
+void Outbox::Store(std::vector<OutboxItem> items, std::function<void(Result<void>)> then) {
   // Coalescing: a pending update not yet on its way is superseded by the newer one. The same
   // request sent again (a retry, a restart) is not newer: it must not supersede itself.
   std::vector<std::int64_t> supersede;
@@ -224,25 +245,38 @@ Result<void> Outbox::Store(std::vector<OutboxItem> items) {
       }
     }
   }
-  auto inserted = store_.Insert(std::move(items), supersede);
-  if (!inserted) {
-    // Nothing durable was written; the caller keeps the request and tries again.
-    spdlog::error("outbox: cannot write deliveries to the database: {}",
-                  inserted.error().message());
-    return Fail(inserted.error());
-  }
-  // As in the store: only a new update (not a duplicate skipped) supersedes pending ones.
-  if (std::any_of(inserted->begin(), inserted->end(),
-                  [](const OutboxItem& i) { return !i.coalesce_key.empty(); })) {
-    for (auto id : supersede) pending_.erase(id);
-  }
-  for (auto& item : *inserted) {
-    routes_[item.request.incident_id].emplace(item.original_channel, item.channel);
-    pending_[item.id] = std::move(item);
-  }
-  UpdateQueueDepth();
-  RequestPump();
-  return {};
+  // Until the write has answered, the pump leaves them be: sending one now would make the row
+  // the write marks "superseded" a delivery that did happen.
+  superseding_.insert(supersede.begin(), supersede.end());
+  std::weak_ptr<bool> alive = alive_;
+  store_.Insert(
+      std::move(items), supersede,
+      [this, alive, supersede, then = std::move(then)](Result<std::vector<OutboxItem>> inserted) {
+        if (auto a = alive.lock(); !a || !*a) return;
+        for (auto id : supersede) {
+          if (auto it = superseding_.find(id); it != superseding_.end()) superseding_.erase(it);
+        }
+        if (!inserted) {
+          // Nothing durable was written; the caller keeps the request and tries again.
+          spdlog::error("outbox: cannot write deliveries to the database: {}",
+                        inserted.error().message());
+          RequestPump();  // the items it would have superseded go on
+          then(Fail(inserted.error()));
+          return;
+        }
+        // As in the store: only a new update (not a duplicate skipped) supersedes pending ones.
+        if (std::any_of(inserted->begin(), inserted->end(),
+                        [](const OutboxItem& i) { return !i.coalesce_key.empty(); })) {
+          for (auto id : supersede) pending_.erase(id);
+        }
+        for (auto& item : *inserted) {
+          routes_[item.request.incident_id].emplace(item.original_channel, item.channel);
+          pending_[item.id] = std::move(item);
+        }
+        UpdateQueueDepth();
+        RequestPump();
+        then({});
+      });
 }
 
 void Outbox::UpdateQueueDepth() {

@@ -7,13 +7,13 @@
 #include <set>
 #include <string>
 
-#include "notify/outbox_store.h"
 #include "notify/rate_limiter.h"
 #include "tocsin/common/clock.h"
 #include "tocsin/common/worker_pool.h"
 #include "tocsin/incident/page.h"
 #include "tocsin/notify/notifier.h"
 #include "tocsin/notify/notify_config.h"
+#include "tocsin/notify/outbox_store.h"
 
 namespace prometheus {
 class Registry;
@@ -45,13 +45,15 @@ struct NotifierSet {
 // outbox_sender.cpp (pump, delivery, results), outbox_failover.cpp (fail-over and probes).
 //
 // Send() plans the deliveries of a PageRequest (one per provider, one e-mail per person, Slack
-// post / update / thread reply) and writes them to SQLite before returning. A sender driven by
-// the Scheduler picks due items in id order and runs each delivery on the Executor; the result
-// comes back through Scheduler::Post and is written (sent / retry / failed) before it is
-// reported to the DeliveryObserver. Between a provider's 2xx and that write lies the only
-// at-least-once window: a crash there re-sends the item after restart, which the provider
-// folds into the same alert (PagerDuty dedup_key, Opsgenie alias) and Slack sees as an update
-// of the stored message.
+// post / update / thread reply) and hands them to the OutboxStore, which writes them on the
+// store thread; the event loop never waits for that write. Only once it is durable do the items
+// join the queue and does Send's completion report them accepted; a failed write reports the
+// error and queues nothing. A sender driven by the Scheduler picks due items in id order and
+// runs each delivery on the Executor; the result comes back through Scheduler::Post, is written
+// (sent / retry / failed), and is reported to the DeliveryObserver once that write has
+// completed. Between a provider's 2xx and that write lies the only at-least-once window: a
+// crash there re-sends the item after restart, which the provider folds into the same alert
+// (PagerDuty dedup_key, Opsgenie alias) and Slack sees as an update of the stored message.
 //
 // Order: items of one (provider, incident) go one at a time in id order, so an acknowledge
 // never overtakes its trigger. Failures: a transient error blocks that provider for an
@@ -63,9 +65,11 @@ struct NotifierSet {
 // a pending one supersedes it. Permanent errors, and transient ones older than
 // `give_up_after`, are reported as failed (DeliveryOutcome::kFailed) and announced in Slack.
 // Timers (wake-ups, probes, pruning) are cancelled by Stop() and Close(); every callback and
-// every posted result checks `alive_`, so nothing runs into a destroyed outbox.
+// every posted result and store completion checks `alive_`, so nothing runs into a destroyed
+// outbox.
 //
-// Thread-safety: loop thread only (Send, Enqueue, Configure); deliveries run on the Executor.
+// Thread-safety: loop thread only (Send, Enqueue, Configure); deliveries run on the Executor,
+// writes on the store's thread.
 class Outbox final : public incident::Pager {
  public:
   Outbox(OutboxStore& store, Scheduler& scheduler, Executor& executor,
@@ -80,11 +84,11 @@ class Outbox final : public incident::Pager {
   void Configure(NotifierSet notifiers, NotifyConfig config);
   void SetObserver(incident::DeliveryObserver* observer) { observer_ = observer; }
 
-  // Plans the deliveries and writes them; an error (and tocsin_outbox_write_failures_total)
-  // when the database refused them: nothing was queued and the caller retries. Targets that no
-  // configured channel of their step reaches are in the receipt (and
-  // tocsin_pages_unroutable_total), not paged.
-  Result<incident::PageReceipt> Send(const incident::PageRequest& request) override;
+  // Plans the deliveries and writes them; `done` gets the receipt once they are durable, or an
+  // error (and tocsin_outbox_write_failures_total) when the database refused them: nothing was
+  // queued and the caller retries. Targets that no configured channel of their step reaches
+  // are in the receipt (and tocsin_pages_unroutable_total), not paged. `done` may be empty.
+  void Send(const incident::PageRequest& request, SendDone done) override;
   // One item to one provider outside the incident flow (group notices, tocsin's own notices).
   void Enqueue(incident::Channel channel, std::string kind, std::string target,
                incident::PageRequest request);
@@ -113,7 +117,11 @@ class Outbox final : public incident::Pager {
 
   std::vector<OutboxItem> Plan(const incident::PageRequest& request, TimePoint now,
                                incident::PageReceipt* receipt) const;
-  Result<void> Store(std::vector<OutboxItem> items);
+  // Writes the items; once durable they join the queue and `then` gets ok, else the error.
+  void Store(std::vector<OutboxItem> items, std::function<void(Result<void>)> then);
+  // Send's completion once its items are durable (or there were none).
+  void Accepted(const incident::PageRequest& request, const incident::PageReceipt& receipt,
+                TimePoint now);
   void CancelTimers();
   incident::Channel EffectiveChannel(const OutboxItem& item) const;
   void RequestPump();
@@ -140,6 +148,9 @@ class Outbox final : public incident::Pager {
   NotifyConfig config_;
   std::map<std::int64_t, OutboxItem> pending_;
   std::set<std::int64_t> in_flight_;
+  // Pending items a write in progress supersedes: not sent meanwhile (the write may fail, then
+  // they go on); counted, since two writes may supersede the same item.
+  std::multiset<std::int64_t> superseding_;
   std::map<incident::Channel, ProviderState> providers_;
   // incident -> original channels it was paged through, and where each actually went.
   std::map<std::string, std::map<incident::Channel, incident::Channel>> routes_;

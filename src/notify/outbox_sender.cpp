@@ -81,7 +81,7 @@ void Outbox::Pump() {
   for (auto& [id, item] : pending_) {
     // One item at a time per (provider, incident): an acknowledge never overtakes its trigger.
     if (!busy_keys.insert({item.original_channel, item.request.incident_id}).second) continue;
-    if (in_flight_.count(id)) continue;
+    if (in_flight_.count(id) || superseding_.count(id)) continue;
     if (in_flight_.size() >= config_.max_in_flight) break;
     if (item.next_attempt_at > now) {
       want(item.next_attempt_at);
@@ -183,10 +183,6 @@ void Outbox::OnResult(std::int64_t id, Channel via, DeliveryResult result, doubl
   }
   switch (result.outcome) {
     case DeliveryResult::Outcome::kOk: {
-      if (auto w = store_.MarkSent(id, via, now, result.status, result.detail); !w) {
-        // Stays pending in the database: a restart re-sends it, harmless by idempotency key.
-        spdlog::error("outbox: item {} delivered but not marked sent: {}", id, w.error().message());
-      }
       if (via != item.original_channel)
         routes_[item.request.incident_id].insert_or_assign(item.original_channel, via);
       OutboxItem done = std::move(item);
@@ -194,7 +190,19 @@ void Outbox::OnResult(std::int64_t id, Channel via, DeliveryResult result, doubl
       spdlog::info("outbox: {} {} delivered via {}{}", done.request.incident_id,
                    incident::PageActionName(done.request.action), provider,
                    via != done.original_channel ? " (fail-over)" : "");
-      Report(done, via, incident::DeliveryOutcome::kSent, result, now);
+      // Reported once written, so the timeline's "sent" is on disk before anyone reads it.
+      std::weak_ptr<bool> alive = alive_;
+      store_.MarkSent(id, via, now, result.status, result.detail,
+                      [this, alive, done, via, result, now](Result<void> w) {
+                        if (auto a = alive.lock(); !a || !*a) return;
+                        if (!w) {
+                          // Stays pending in the database: a restart re-sends it, harmless by
+                          // idempotency key.
+                          spdlog::error("outbox: item {} delivered but not marked sent: {}",
+                                        done.id, w.error().message());
+                        }
+                        Report(done, via, incident::DeliveryOutcome::kSent, result, now);
+                      });
       break;
     }
     case DeliveryResult::Outcome::kRetry: {
@@ -213,11 +221,22 @@ void Outbox::OnResult(std::int64_t id, Channel via, DeliveryResult result, doubl
                                           : Backoff(ps.consecutive_failures);
       ps.blocked_until = now + delay;
       item.attempts++;
-      (void)store_.MarkRetry(id, item.attempts, now + delay, result.status, result.detail);
       spdlog::warn("outbox: {} {} via {} failed ({}), retrying in {}", item.request.incident_id,
                    incident::PageActionName(item.request.action), provider, result.detail,
                    FormatDelay(delay));
-      Report(item, via, incident::DeliveryOutcome::kRetrying, result, now, delay);
+      std::weak_ptr<bool> alive = alive_;
+      store_.MarkRetry(id, item.attempts, now + delay, result.status, result.detail,
+                       [this, alive, item, via, result, now, delay](Result<void> w) {
+                         if (auto a = alive.lock(); !a || !*a) return;
+                         if (!w) {
+                           // The row keeps its previous attempt count and due time: a restart
+                           // tries it sooner, which is harmless.
+                           spdlog::warn("outbox: item {}: its retry could not be recorded: {}",
+                                        item.id, w.error().message());
+                         }
+                         Report(item, via, incident::DeliveryOutcome::kRetrying, result, now,
+                                delay);
+                       });
       CheckFailover(via, now);
       break;
     }
@@ -231,23 +250,33 @@ void Outbox::OnResult(std::int64_t id, Channel via, DeliveryResult result, doubl
 
 void Outbox::GiveUp(const OutboxItem& item, Channel via, int status, const std::string& why,
                     TimePoint now) {
-  (void)store_.MarkFailed(item.id, via, now, status, why);
   OutboxItem failed = item;
   pending_.erase(item.id);
   spdlog::error("outbox: {} {} via {} failed permanently: {}", failed.request.incident_id,
                 incident::PageActionName(failed.request.action), incident::ChannelName(via), why);
-  DeliveryResult answer = DeliveryResult::Permanent(status, why);
-  Report(failed, via, incident::DeliveryOutcome::kFailed, answer, now);
-  // A notice that failed is not announced with another notice (it would loop).
-  if (failed.kind != "notice" && via != Channel::kSlack) {
-    NoticeToSlack(
-        failed.request.incident_id,
-        fmt::format(":rotating_light: {} {} could not be delivered through {} and will "
-                    "not be retried: {}. Reach the on-call another way.",
-                    failed.request.incident_id, incident::PageActionName(failed.request.action),
-                    ProviderTitle(via), why));
-  }
   UpdateQueueDepth();
+  std::weak_ptr<bool> alive = alive_;
+  store_.MarkFailed(
+      failed.id, via, now, status, why,
+      [this, alive, failed, via, status, why, now](Result<void> w) {
+        if (auto a = alive.lock(); !a || !*a) return;
+        if (!w) {
+          // Still pending in the database: the next start tries it once more.
+          spdlog::error("outbox: item {} failed but could not be marked failed: {}", failed.id,
+                        w.error().message());
+        }
+        DeliveryResult answer = DeliveryResult::Permanent(status, why);
+        Report(failed, via, incident::DeliveryOutcome::kFailed, answer, now);
+        // A notice that failed is not announced with another notice (it would loop).
+        if (failed.kind != "notice" && via != Channel::kSlack) {
+          NoticeToSlack(failed.request.incident_id,
+                        fmt::format(":rotating_light: {} {} could not be delivered through {} and "
+                                    "will not be retried: {}. Reach the on-call another way.",
+                                    failed.request.incident_id,
+                                    incident::PageActionName(failed.request.action),
+                                    ProviderTitle(via), why));
+        }
+      });
 }
 
 void Outbox::Report(const OutboxItem& item, Channel via, incident::DeliveryOutcome outcome,

@@ -47,6 +47,7 @@
 #include "tocsin/http/signatures.h"
 #include "tocsin/store/database.h"
 #include "tocsin/store/sqlite_incident_store.h"
+#include "tocsin/store/sqlite_outbox_store.h"
 
 namespace tocsin::faults {
 namespace {
@@ -145,7 +146,7 @@ class Life {
     if (!db) return false;
     db_ = std::move(*db);
     db_->SetFaultInjector(injector);
-    outbox_store_ = std::make_unique<notify::OutboxStore>(*db_);
+    outbox_store_ = std::make_unique<store::SqliteOutboxStore>(*db_);
     outbox_ = std::make_unique<notify::Outbox>(*outbox_store_, scheduler_, executor_, nullptr, 7);
     if (!outbox_->Open()) return false;
     config::ProvidersConfig p;
@@ -194,7 +195,7 @@ class Life {
   bool ok_ = true;
   // Declared in construction order; destroyed in reverse, the database last.
   std::unique_ptr<store::Database> db_;
-  std::unique_ptr<notify::OutboxStore> outbox_store_;
+  std::unique_ptr<store::SqliteOutboxStore> outbox_store_;
   std::unique_ptr<notify::Outbox> outbox_;
   std::unique_ptr<store::SqliteIncidentStore> incident_store_;
   std::unique_ptr<incident::IncidentManager> manager_;

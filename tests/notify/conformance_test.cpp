@@ -15,6 +15,7 @@
 #include "support/temp_dir.h"
 #include "tocsin/common/log.h"
 #include "tocsin/common/simulated_scheduler.h"
+#include "tocsin/store/sqlite_outbox_store.h"
 
 namespace tocsin::notify {
 namespace {
@@ -171,7 +172,7 @@ class Conformance : public ::testing::TestWithParam<ProviderCase> {
     sim_->Reset();
     log::AddSecret(GetParam().secret);  // as the config loader does for every secret
     db_ = std::move(*store::Database::Open(dir_.path() + "/tocsin.db"));
-    store_ = std::make_unique<OutboxStore>(*db_);
+    store_ = std::make_unique<store::SqliteOutboxStore>(*db_);
     ASSERT_TRUE(store_->Migrate());
   }
   void TearDown() override {
@@ -209,7 +210,7 @@ class Conformance : public ::testing::TestWithParam<ProviderCase> {
   static testing::SimServer* sim_;
   tocsin::testing::TempDir dir_;
   std::unique_ptr<store::Database> db_;
-  std::unique_ptr<OutboxStore> store_;
+  std::unique_ptr<store::SqliteOutboxStore> store_;
 };
 testing::SimServer* Conformance::sim_ = nullptr;
 
@@ -277,7 +278,9 @@ TEST_P(Conformance, IdempotencyKeyStableAcrossRetriesAndRestarts) {
   EXPECT_FALSE(Build()->Deliver(item).ok());
   EXPECT_TRUE(Build()->Deliver(item).ok());
   // A restart: the item comes back from the database into a freshly built notifier.
-  store_->Insert({item}, {});
+  bool inserted = false;  // the store has no writer thread: it answers at once
+  store_->Insert({item}, {}, [&](auto r) { inserted = r.has_value(); });
+  ASSERT_TRUE(inserted);
   auto reloaded = store_->LoadPending();
   ASSERT_TRUE(reloaded && !reloaded->empty());
   EXPECT_TRUE(Build()->Deliver(reloaded->front()).ok());
@@ -318,7 +321,7 @@ TEST_P(Conformance, NoSecretInAnyErrorOrLogLine) {
   outbox.SetObserver(&observer);
   auto page = DepositPage();
   page.targets = {{testing::Olena(), "l1", {GetParam().channel}}};
-  outbox.Send(page);
+  outbox.Send(page, {});
   scheduler.AdvanceBy(std::chrono::minutes(1));
   ASSERT_FALSE(observer.reports.empty());
   bool failed = false;
@@ -346,7 +349,7 @@ TEST(SlackRedelivery, UpdatesTheSameMessageInsteadOfPostingTwice) {
   testing::SimServer sim;
   tocsin::testing::TempDir dir;
   auto db = std::move(*store::Database::Open(dir.path() + "/tocsin.db"));
-  OutboxStore store(*db);
+  store::SqliteOutboxStore store(*db);
   ASSERT_TRUE(store.Migrate());
   config::SlackConfig cfg;
   cfg.api_url = sim.url();

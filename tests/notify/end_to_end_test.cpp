@@ -12,6 +12,7 @@
 #include "sim_fixture.h"
 #include "support/temp_dir.h"
 #include "tocsin/common/simulated_scheduler.h"
+#include "tocsin/store/sqlite_outbox_store.h"
 
 namespace tocsin::notify {
 namespace {
@@ -26,7 +27,7 @@ class EndToEnd : public ::testing::Test {
  protected:
   EndToEnd() : scheduler_(testing::T0()) {
     db_ = std::move(*store::Database::Open(dir_.path() + "/tocsin.db"));
-    store_ = std::make_unique<OutboxStore>(*db_);
+    store_ = std::make_unique<store::SqliteOutboxStore>(*db_);
     outbox_ = std::make_unique<Outbox>(*store_, scheduler_, executor_, nullptr, 11);
     EXPECT_TRUE(outbox_->Open());
     config_.jitter = 0;
@@ -69,7 +70,7 @@ class EndToEnd : public ::testing::Test {
   InlineExecutor executor_;
   NotifyConfig config_;
   std::unique_ptr<store::Database> db_;
-  std::unique_ptr<OutboxStore> store_;
+  std::unique_ptr<store::SqliteOutboxStore> store_;
   std::unique_ptr<Outbox> outbox_;
 };
 
@@ -78,10 +79,10 @@ TEST_F(EndToEnd, PagerDutyDownTenMinutesLosesNothingSendsNothingTwice) {
   Configure();
   sim_.Fault({{"path", "/v2/enqueue"}, {"status", 503}, {"count", -1}});
   for (int i = 1; i <= 5; ++i) {
-    outbox_->Send(Page(i));
+    outbox_->Send(Page(i), {});
     scheduler_.AdvanceBy(minutes(1));
   }
-  outbox_->Send(Page(2, PageAction::kAcknowledge));
+  outbox_->Send(Page(2, PageAction::kAcknowledge), {});
   scheduler_.AdvanceTo(testing::T0() + minutes(10));
   EXPECT_TRUE(AcceptedPagerDuty().empty());
   sim_.Call("DELETE", "/_sim/faults", "");  // PagerDuty is back
@@ -98,7 +99,7 @@ TEST_F(EndToEnd, FailsOverToOpsgenieAndSaysSoInSlack) {
   config_.failover_after = minutes(2);
   Configure();
   sim_.Fault({{"path", "/v2/enqueue"}, {"status", 502}, {"count", -1}});
-  outbox_->Send(Page(1));
+  outbox_->Send(Page(1), {});
   scheduler_.AdvanceBy(minutes(4));
   auto creates = sim_.Requests("/v2/alerts");
   ASSERT_EQ(creates.size(), 1u);
@@ -121,8 +122,8 @@ TEST_F(EndToEnd, FailsOverToOpsgenieAndSaysSoInSlack) {
         recovered || r["body"].get<std::string>().find("answers again") != std::string::npos;
   }
   EXPECT_TRUE(recovered);
-  outbox_->Send(Page(2));
-  outbox_->Send(Page(1, PageAction::kAcknowledge));
+  outbox_->Send(Page(2), {});
+  outbox_->Send(Page(1, PageAction::kAcknowledge), {});
   scheduler_.AdvanceBy(seconds(10));
   EXPECT_EQ(AcceptedPagerDuty(), (std::vector<std::string>{"trigger tocsin/INC-2"}));
   auto acks = sim_.Requests("/v2/alerts/tocsin/INC-1/acknowledge");
@@ -133,11 +134,11 @@ TEST_F(EndToEnd, FailsOverToOpsgenieAndSaysSoInSlack) {
 TEST_F(EndToEnd, SlackMessageIsUpdatedOnEveryStateChangeWithTheTimelineInItsThread) {
   config_.failover.clear();
   Configure();
-  outbox_->Send(Page(7));
+  outbox_->Send(Page(7), {});
   scheduler_.AdvanceBy(seconds(5));
-  outbox_->Send(Page(7, PageAction::kAcknowledge));
+  outbox_->Send(Page(7, PageAction::kAcknowledge), {});
   scheduler_.AdvanceBy(seconds(5));
-  outbox_->Send(Page(7, PageAction::kResolve));
+  outbox_->Send(Page(7, PageAction::kResolve), {});
   scheduler_.AdvanceBy(seconds(5));
   auto posts = sim_.Requests("/api/chat.postMessage");
   auto updates = sim_.Requests("/api/chat.update");

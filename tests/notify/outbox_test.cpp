@@ -14,6 +14,7 @@
 #include "support/temp_dir.h"
 #include "tocsin/common/simulated_scheduler.h"
 #include "tocsin/common/worker_pool.h"
+#include "tocsin/store/sqlite_outbox_store.h"
 
 namespace tocsin::notify {
 namespace {
@@ -38,7 +39,7 @@ class OutboxTest : public ::testing::Test {
   }
   void OpenDb() {
     db_ = std::move(*store::Database::Open(dir_.path() + "/tocsin.db"));
-    store_ = std::make_unique<OutboxStore>(*db_);
+    store_ = std::make_unique<store::SqliteOutboxStore>(*db_);
   }
   void Start(bool with_opsgenie = false, bool with_slack = true) {
     outbox_ = std::make_unique<Outbox>(*store_, scheduler_, executor_, nullptr, 7);
@@ -70,7 +71,7 @@ class OutboxTest : public ::testing::Test {
   InlineExecutor executor_;
   NotifyConfig config_;
   std::unique_ptr<store::Database> db_;
-  std::unique_ptr<OutboxStore> store_;
+  std::unique_ptr<store::SqliteOutboxStore> store_;
   std::unique_ptr<Outbox> outbox_;
   std::shared_ptr<FakeNotifier> pd_, og_, slack_;
   testing::RecordingObserver observer_;
@@ -78,7 +79,7 @@ class OutboxTest : public ::testing::Test {
 
 TEST_F(OutboxTest, SendIsDurableBeforeItReturns) {
   Start();
-  outbox_->Send(Page(1));
+  outbox_->Send(Page(1), {});
   // Nothing has run on the loop yet, and the page is already on disk.
   EXPECT_EQ(store_->Count("pending"), 2);  // PagerDuty + the Slack post
   EXPECT_TRUE(pd_->calls().empty());
@@ -98,8 +99,8 @@ TEST_F(OutboxTest, ProviderDownTenMinutesLosesNothingAndSendsNothingTwice) {
   };
   // A page every 30 s during the outage, and an ack of the first one.
   for (int i = 1; i <= 20; ++i) {
-    outbox_->Send(Page(i));
-    if (i == 3) outbox_->Send(Page(1, PageAction::kAcknowledge));
+    outbox_->Send(Page(i), {});
+    if (i == 3) outbox_->Send(Page(1, PageAction::kAcknowledge), {});
     scheduler_.AdvanceBy(seconds(30));
   }
   scheduler_.AdvanceTo(T0() + minutes(20));
@@ -124,7 +125,7 @@ TEST_F(OutboxTest, RetryAfterIsHonoured) {
     return ++n == 1 ? DeliveryResult::Retry(429, "throttled", seconds(40))
                     : DeliveryResult::Ok(202);
   };
-  outbox_->Send(Page(1));
+  outbox_->Send(Page(1), {});
   scheduler_.RunPending();
   scheduler_.AdvanceBy(seconds(39));
   EXPECT_EQ(pd_->calls().size(), 1u);
@@ -138,7 +139,7 @@ TEST_F(OutboxTest, PermanentErrorIsReportedAnnouncedInSlackAndNotRetried) {
   pd_->script = [](const OutboxItem&, TimePoint) {
     return DeliveryResult::Permanent(400, "pagerduty: HTTP 400 invalid");
   };
-  outbox_->Send(Page(1));
+  outbox_->Send(Page(1), {});
   scheduler_.AdvanceBy(minutes(30));
   EXPECT_EQ(pd_->calls().size(), 1u);
   bool permanent = false;
@@ -160,7 +161,7 @@ TEST_F(OutboxTest, TransientErrorsGiveUpAfterGiveUpAfter) {
   config_.give_up_after = minutes(15);
   Start(false, false);
   pd_->script = [](const OutboxItem&, TimePoint) { return DeliveryResult::Retry(0, "refused"); };
-  outbox_->Send(Page(1));
+  outbox_->Send(Page(1), {});
   scheduler_.AdvanceBy(minutes(60));
   EXPECT_EQ(outbox_->pending(), 0u);
   ASSERT_FALSE(observer_.reports.empty());
@@ -184,7 +185,7 @@ TEST_F(OutboxTest, ReloadWithoutAFailedOverProviderCancelsItsProbe) {
     ++probes;
     return false;
   };
-  outbox_->Send(Page(1));
+  outbox_->Send(Page(1), {});
   scheduler_.AdvanceBy(minutes(5));
   ASSERT_TRUE(outbox_->failed_over(Channel::kPagerDuty));
   ASSERT_GT(probes, 0);
@@ -212,16 +213,16 @@ TEST_F(OutboxTest, FailsOverToOpsgenieThenBackWithAcksFollowingTheTrigger) {
                          : DeliveryResult::Ok(202);
   };
   pd_->probe_up = [back_at](TimePoint now) { return now >= back_at; };
-  outbox_->Send(Page(1));
+  outbox_->Send(Page(1), {});
   scheduler_.AdvanceBy(minutes(1));
-  outbox_->Send(Page(2));
+  outbox_->Send(Page(2), {});
   scheduler_.AdvanceBy(minutes(1));
   EXPECT_TRUE(og_->calls().empty()) << "no fail-over before failover_after";
   scheduler_.AdvanceBy(minutes(2));
   EXPECT_TRUE(outbox_->failed_over(Channel::kPagerDuty));
   EXPECT_EQ(Delivered(*og_), (std::vector<std::string>{"INC-1/trigger", "INC-2/trigger"}))
       << "the queue replays through Opsgenie in order";
-  outbox_->Send(Page(3));
+  outbox_->Send(Page(3), {});
   scheduler_.AdvanceBy(seconds(1));
   EXPECT_EQ(Delivered(*og_).back(), "INC-3/trigger");
   bool notice = false;
@@ -230,8 +231,8 @@ TEST_F(OutboxTest, FailsOverToOpsgenieThenBackWithAcksFollowingTheTrigger) {
 
   scheduler_.AdvanceTo(back_at + minutes(1));
   EXPECT_FALSE(outbox_->failed_over(Channel::kPagerDuty));
-  outbox_->Send(Page(4));
-  outbox_->Send(Page(1, PageAction::kResolve));
+  outbox_->Send(Page(4), {});
+  outbox_->Send(Page(1, PageAction::kResolve), {});
   scheduler_.AdvanceBy(seconds(5));
   EXPECT_EQ(Delivered(*pd_), (std::vector<std::string>{"INC-4/trigger"}))
       << "new pages use PagerDuty again; nothing delivered twice";
@@ -240,7 +241,7 @@ TEST_F(OutboxTest, FailsOverToOpsgenieThenBackWithAcksFollowingTheTrigger) {
 
 TEST_F(OutboxTest, BurstOfThousandIncidentsStaysWithinPagerDutyRateLimit) {
   Start(false, false);
-  for (int i = 1; i <= 1000; ++i) outbox_->Send(Page(i));
+  for (int i = 1; i <= 1000; ++i) outbox_->Send(Page(i), {});
   scheduler_.AdvanceBy(minutes(12));
   auto calls = pd_->calls();
   ASSERT_EQ(calls.size(), 1000u);
@@ -256,7 +257,7 @@ TEST_F(OutboxTest, BurstOfThousandIncidentsStaysWithinPagerDutyRateLimit) {
 
 TEST_F(OutboxTest, SupersededSlackUpdatesAreCoalesced) {
   Start(false, true);
-  outbox_->Send(Page(1));
+  outbox_->Send(Page(1), {});
   scheduler_.RunPending();
   // Slack throttles us for a minute; meanwhile the incident changes state three times.
   int n = 0;
@@ -268,7 +269,7 @@ TEST_F(OutboxTest, SupersededSlackUpdatesAreCoalesced) {
     auto r = Page(1, PageAction::kUpdate);
     r.idempotency_key = "INC-1/update/" + state;
     r.state = state;
-    outbox_->Send(r);
+    outbox_->Send(r, {});
   };
   update("triggered+1");
   scheduler_.RunPending();
@@ -294,10 +295,10 @@ TEST_F(OutboxTest, RestartResumesPendingAndNeverResendsWhatWasAcknowledged) {
                ? DeliveryResult::Ok(202)
                : DeliveryResult::Retry(503, "down");
   };
-  outbox_->Send(Page(1));
+  outbox_->Send(Page(1), {});
   scheduler_.RunPending();
-  outbox_->Send(Page(2));
-  outbox_->Send(Page(3));
+  outbox_->Send(Page(2), {});
+  outbox_->Send(Page(3), {});
   scheduler_.AdvanceBy(seconds(30));
   // kill -9: the outbox object goes away with its memory; the database stays.
   outbox_.reset();
@@ -317,8 +318,8 @@ TEST_F(OutboxTest, RestartResumesPendingAndNeverResendsWhatWasAcknowledged) {
 
 TEST_F(OutboxTest, SameRequestSentTwiceIsDeliveredOnce) {
   Start(false, false);
-  outbox_->Send(Page(1));
-  outbox_->Send(Page(1));
+  outbox_->Send(Page(1), {});
+  outbox_->Send(Page(1), {});
   scheduler_.AdvanceBy(seconds(5));
   EXPECT_EQ(Delivered(*pd_), (std::vector<std::string>{"INC-1/trigger"}));
 }
@@ -331,7 +332,7 @@ TEST_F(OutboxTest, TriggerHandedOverAgainAfterARestartIsNotPostedAgainToSlack) {
   Start(false, true);
   auto trigger = Page(1);
   trigger.targets = {{testing::Olena(), "l1", {Channel::kPagerDuty, Channel::kSlack}}};
-  outbox_->Send(trigger);
+  outbox_->Send(trigger, {});
   scheduler_.AdvanceBy(seconds(5));
   ASSERT_EQ(slack_->ok_calls().size(), 1u);
   EXPECT_EQ(slack_->ok_calls()[0].kind, "post");
@@ -341,7 +342,7 @@ TEST_F(OutboxTest, TriggerHandedOverAgainAfterARestartIsNotPostedAgainToSlack) {
   };
   auto ack = Page(1, PageAction::kAcknowledge);
   ack.state = "acknowledged";
-  outbox_->Send(ack);
+  outbox_->Send(ack, {});
   scheduler_.AdvanceBy(seconds(5));
   outbox_.reset();
   store_.reset();
@@ -349,7 +350,7 @@ TEST_F(OutboxTest, TriggerHandedOverAgainAfterARestartIsNotPostedAgainToSlack) {
   OpenDb();
   Start(false, true);
   slack_->script = nullptr;
-  outbox_->Send(trigger);  // the incident side re-sends an intent it had not marked handed off
+  outbox_->Send(trigger, {});  // the incident side re-sends an intent it had not marked handed off
   scheduler_.AdvanceBy(minutes(3));
   std::vector<std::string> slack;
   for (const auto& c : slack_->ok_calls()) slack.push_back(c.kind + " " + c.idempotency_key);
@@ -364,8 +365,8 @@ TEST_F(OutboxTest, AcknowledgeNeverOvertakesItsTrigger) {
   pd_->script = [&n](const OutboxItem&, TimePoint) {
     return ++n <= 2 ? DeliveryResult::Retry(500, "boom") : DeliveryResult::Ok(202);
   };
-  outbox_->Send(Page(1));
-  outbox_->Send(Page(1, PageAction::kAcknowledge));
+  outbox_->Send(Page(1), {});
+  outbox_->Send(Page(1, PageAction::kAcknowledge), {});
   scheduler_.AdvanceBy(minutes(5));
   EXPECT_EQ(Delivered(*pd_), (std::vector<std::string>{"INC-1/trigger", "INC-1/acknowledge"}));
 }
@@ -411,7 +412,7 @@ TEST_F(OutboxTest, MetricsCountDeliveriesByProviderAndResultAndQueueDepth) {
   pd_->script = [&n](const OutboxItem&, TimePoint) {
     return ++n == 1 ? DeliveryResult::Retry(503, "down") : DeliveryResult::Ok(202);
   };
-  outbox_->Send(Page(1));
+  outbox_->Send(Page(1), {});
   auto text = [&registry] { return prometheus::TextSerializer().Serialize(registry.Collect()); };
   EXPECT_NE(text().find("tocsin_notify_queue_depth{provider=\"pagerduty\"} 1"), std::string::npos)
       << text();
@@ -434,8 +435,8 @@ TEST_F(OutboxTest, FinishedRowsArePrunedAfterTheRetentionPendingOnesNever) {
     return item.request.incident_id == "INC-2" ? DeliveryResult::Retry(503, "down")
                                                : DeliveryResult::Ok(202);
   };
-  outbox_->Send(Page(1));
-  outbox_->Send(Page(2));
+  outbox_->Send(Page(1), {});
+  outbox_->Send(Page(2), {});
   scheduler_.AdvanceBy(std::chrono::hours(23));
   EXPECT_EQ(store_->Count("sent"), 1);
   scheduler_.AdvanceBy(std::chrono::hours(7));
@@ -447,7 +448,7 @@ TEST_F(OutboxTest, FinishedRowsArePrunedAfterTheRetentionPendingOnesNever) {
 TEST_F(OutboxTest, PendingRowsWaitForProvidersAfterARestart) {
   Start(false, false);
   pd_->script = [](const OutboxItem&, TimePoint) { return DeliveryResult::Retry(503, "down"); };
-  outbox_->Send(Page(1));
+  outbox_->Send(Page(1), {});
   scheduler_.RunPending();
   outbox_.reset();
   // Reopened, but the providers are not configured yet: nothing is sent or given up.
@@ -479,7 +480,7 @@ TEST_F(OutboxTest, AckThatCameFromPagerDutyIsNotSentBackToPagerDuty) {
   trigger.targets = {{testing::Olena(), "l1", {Channel::kPagerDuty}},
                      {testing::Olena(), "l1", {Channel::kOpsgenie}}};
   trigger.targets[1].person.id = "olena-og";
-  outbox_->Send(trigger);
+  outbox_->Send(trigger, {});
   scheduler_.AdvanceBy(seconds(5));
   ASSERT_EQ(Delivered(*pd_).size(), 1u);
   ASSERT_EQ(og_->ok_calls().size(), 1u);
@@ -488,7 +489,7 @@ TEST_F(OutboxTest, AckThatCameFromPagerDutyIsNotSentBackToPagerDuty) {
   auto ack = Page(1, PageAction::kAcknowledge);
   ack.origin = incident::kOriginPagerDuty;
   ack.actor = "pagerduty:Olena Kovalenko";
-  outbox_->Send(ack);
+  outbox_->Send(ack, {});
   scheduler_.AdvanceBy(seconds(5));
   EXPECT_EQ(Delivered(*pd_), (std::vector<std::string>{"INC-1/trigger"}));
   EXPECT_EQ(og_->ok_calls().size(), 2u);               // Opsgenie learns of the ack
@@ -505,7 +506,7 @@ TEST_F(OutboxTest, AckThatCameFromPagerDutyIsNotSentBackToPagerDuty) {
   // The same ack from Slack goes to PagerDuty: its escalation must stop too.
   auto resolve = Page(1, PageAction::kResolve);
   resolve.origin = incident::kOriginSlack;
-  outbox_->Send(resolve);
+  outbox_->Send(resolve, {});
   scheduler_.AdvanceBy(seconds(5));
   EXPECT_EQ(Delivered(*pd_), (std::vector<std::string>{"INC-1/trigger", "INC-1/resolve"}));
 }

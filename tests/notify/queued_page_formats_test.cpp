@@ -7,12 +7,12 @@
 #include <fmt/format.h>
 #include <nlohmann/json.hpp>
 
-#include "notify/outbox_store.h"
 #include "notify_fixtures.h"
 #include "support/temp_dir.h"
 #include "tocsin/incident/page_json.h"
 #include "tocsin/store/database.h"
 #include "tocsin/store/sqlite_incident_store.h"
+#include "tocsin/store/sqlite_outbox_store.h"
 
 namespace tocsin::notify {
 namespace {
@@ -152,7 +152,7 @@ class QueuedPageFormatsTest : public ::testing::Test {
  protected:
   QueuedPageFormatsTest() {
     db_ = std::move(*store::Database::Open(dir_.path() + "/tocsin.db"));
-    outbox_ = std::make_unique<OutboxStore>(*db_);
+    outbox_ = std::make_unique<store::SqliteOutboxStore>(*db_);
     incidents_ = std::make_unique<store::SqliteIncidentStore>(*db_);
     EXPECT_TRUE(outbox_->Migrate());
     EXPECT_TRUE(incidents_->Migrate());
@@ -177,7 +177,7 @@ class QueuedPageFormatsTest : public ::testing::Test {
 
   tocsin::testing::TempDir dir_;
   std::unique_ptr<store::Database> db_;
-  std::unique_ptr<OutboxStore> outbox_;
+  std::unique_ptr<store::SqliteOutboxStore> outbox_;
   std::unique_ptr<store::SqliteIncidentStore> incidents_;
 };
 
@@ -216,7 +216,9 @@ TEST_F(QueuedPageFormatsTest, TodaysFormRoundTripsThroughBothStores) {
   item.original_channel = Channel::kWebhook;
   item.request = page;
   item.created_at = item.next_attempt_at = T0();
-  ASSERT_TRUE(outbox_->Insert({item}, {}));
+  bool inserted = false;  // the store has no writer thread: it answers at once
+  outbox_->Insert({item}, {}, [&](auto r) { inserted = r.has_value(); });
+  ASSERT_TRUE(inserted);
   auto items = outbox_->LoadPending();
   ASSERT_TRUE(items) << items.error().message();
   ASSERT_EQ(items->size(), 1u);

@@ -2,7 +2,6 @@
 // and the text limits every provider imposes.
 #include <gtest/gtest.h>
 
-#include "notify/outbox_store.h"
 #include "notify/page_renderer.h"
 #include "notify/providers/opsgenie/opsgenie_notifier.h"
 #include "notify/providers/pagerduty/pagerduty_notifier.h"
@@ -11,6 +10,7 @@
 #include "notify/utf8.h"
 #include "notify_fixtures.h"
 #include "support/temp_dir.h"
+#include "tocsin/notify/outbox_store.h"
 
 namespace tocsin::notify {
 namespace {

@@ -1,6 +1,7 @@
 #pragma once
 
 #include <compare>
+#include <functional>
 #include <optional>
 #include <string>
 #include <string_view>
@@ -145,14 +146,19 @@ struct PageReceipt {
   friend bool operator==(const PageReceipt&, const PageReceipt&) = default;
 };
 
-// Implemented by the notify module. Send() makes the request durable (the outbox) before it
-// returns ok, so that a crash after it returns never loses the page. An error means nothing of
-// the request was written: the caller must send the same request (same idempotency key) again
-// later; nothing may say it was queued. Loop thread only.
+// Implemented by the notify module. Send() plans the request and writes it to the outbox
+// without blocking (the write joins the store thread's next group commit); `done` runs on the
+// loop once the request is durable, with what was queued, so that a crash after an ok never
+// loses the page. An error means nothing of the request was written: the caller must send the
+// same request (same idempotency key) again later; nothing may say it was queued. `done` may
+// run before Send returns (a store without a writer thread) or later; it does not run when the
+// Pager is destroyed first (the request, if written, goes out after the next start). Loop
+// thread only.
 class Pager {
  public:
+  using SendDone = std::function<void(Result<PageReceipt>)>;
   virtual ~Pager() = default;
-  virtual Result<PageReceipt> Send(const PageRequest& request) = 0;
+  virtual void Send(const PageRequest& request, SendDone done) = 0;
 };
 
 // What became of one delivery attempt. Names are what the timeline and the API show.

@@ -9,14 +9,15 @@
 namespace tocsin::testing {
 
 // A Pager that remembers every request it accepted, in order, for assertions. Its receipt
-// says each target was queued through the first channel of the step. `fail_sends` makes Send
+// says each target was queued through the first channel of the step; it answers before Send
+// returns, as the outbox over a store without a writer thread does. `fail_sends` makes Send
 // fail as the outbox does when its database refuses the write: nothing is recorded.
 class RecordingPager final : public incident::Pager {
  public:
-  Result<incident::PageReceipt> Send(const incident::PageRequest& request) override {
+  void Send(const incident::PageRequest& request, SendDone done) override {
     if (fail_sends) {
       ++failed_sends;
-      return Fail(Error::Io("injected outbox write failure"));
+      return done(Fail(Error::Io("injected outbox write failure")));
     }
     sent.push_back(request);
     incident::PageReceipt receipt;
@@ -24,7 +25,7 @@ class RecordingPager final : public incident::Pager {
       if (t.channels.empty()) continue;
       receipt.queued.push_back({t.channels.front(), "page", "", {t.person.id}});
     }
-    return receipt;
+    done(std::move(receipt));
   }
 
   std::vector<incident::PageRequest> Triggers() const {

@@ -1,0 +1,65 @@
+#pragma once
+
+#include <cstdint>
+#include <functional>
+#include <map>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "tocsin/common/clock.h"
+#include "tocsin/common/result.h"
+#include "tocsin/notify/notifier.h"
+#include "tocsin/notify/slack_thread_store.h"
+
+namespace tocsin::notify {
+
+// Where the outbox keeps its deliveries durably: every delivery pending until the provider
+// said 2xx (then "sent"), or "failed" (permanent), or "superseded" (coalesced); and, as a
+// SlackThreadStore, where each incident's Slack message is. Implemented by the store module
+// (store::SqliteOutboxStore); the notify module knows only this interface.
+//
+// Writes are asynchronous so that the event loop never waits for an fsync: each takes a
+// completion that runs on the loop once the write is durable, or has failed and left nothing
+// behind. Completions run in the order the writes were made. An implementation without a
+// writer thread may complete before the call returns (tests, tools), so a caller never relies
+// on the completion running later.
+//
+// Thread-safety: Migrate, LoadPending, LoadRoutes, Count and the writes from the loop thread
+// (the reads at startup, before the loop runs); the SlackThreadStore part from any thread.
+class OutboxStore : public SlackThreadStore {
+ public:
+  template <typename T>
+  using Done = std::function<void(Result<T>)>;
+  // For every incident, the provider each original channel was last delivered through.
+  using RouteMap = std::map<std::string, std::map<incident::Channel, incident::Channel>>;
+
+  ~OutboxStore() override = default;
+
+  // Startup, blocking: the tables, what a previous run left pending, the routes taken.
+  virtual Result<void> Migrate() = 0;
+  virtual Result<std::vector<OutboxItem>> LoadPending() = 0;
+  // Differs from the route named after a fail-over, so acks and resolves follow the trigger.
+  virtual Result<RouteMap> LoadRoutes() = 0;
+
+  // Writes the items (their ids filled in, in the result) and marks `supersede` as superseded,
+  // all or nothing. An item whose (idempotency key, original channel, target, person) was
+  // stored before, of whatever kind, is skipped (not in the result): the same request sent
+  // twice is delivered once. `supersede` applies only when a new item with a coalesce key was
+  // written.
+  virtual void Insert(std::vector<OutboxItem> items, std::vector<std::int64_t> supersede,
+                      Done<std::vector<OutboxItem>> done) = 0;
+  virtual void MarkSent(std::int64_t id, incident::Channel via, TimePoint at, int status,
+                        std::string detail, Done<void> done) = 0;
+  virtual void MarkFailed(std::int64_t id, incident::Channel via, TimePoint at, int status,
+                          std::string detail, Done<void> done) = 0;
+  virtual void MarkRetry(std::int64_t id, int attempts, TimePoint next_attempt_at, int status,
+                         std::string detail, Done<void> done) = 0;
+  // Deletes finished rows (sent, failed, superseded) finished before `before`; how many.
+  virtual void Prune(TimePoint before, Done<std::int64_t> done) = 0;
+
+  // Rows in `state`, -1 when the database could not say (tests and metrics; a read).
+  virtual std::int64_t Count(std::string_view state) = 0;
+};
+
+}  // namespace tocsin::notify
