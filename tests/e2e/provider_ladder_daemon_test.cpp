@@ -121,7 +121,8 @@ class ProviderLadderDaemon : public ::testing::Test {
   }
   std::vector<std::string> TimelineTexts(const std::string& kind) {
     std::vector<std::string> out;
-    for (const auto& e : Incident()["timeline"]) {
+    const json incident = Incident();
+    for (const auto& e : incident["timeline"]) {
       if (e["kind"] == kind) out.push_back(e["text"]);
     }
     return out;
@@ -153,14 +154,16 @@ class ProviderLadderDaemon : public ::testing::Test {
 
 TEST_F(ProviderLadderDaemon, PagerDutyAddsEachPersonAndAnAckInPagerDutyComesBackWithWhoDidIt) {
   StartSim();
-  json account = {{"api_token", kPdApiToken},
-                  {"users",
-                   {{{"id", "PBOT001"}, {"email", "tocsin@example.com"}},
-                    {{"id", "PL1A001"}, {"email", "l1a@example.com"}, {"name", "L1 Day"}},
-                    {{"id", "PPAY001"}, {"email", "pay@example.com"}, {"name", "Payments L2"}},
-                    {{"id", "PCOM001"}, {"email", "comms@example.com"}},
-                    {{"id", "PDMG001"}, {"email", "dm@example.com"}}}},
-                  {"services", {{kRoutingKey, {"PL1A001"}}}}};
+  json account = {
+      {"api_token", kPdApiToken},
+      {"users",
+       {{{"id", "PBOT001"}, {"email", "tocsin@example.com"}},
+        {{"id", "PL1A001"}, {"email", "l1a@example.com"}, {"name", "L1 Day"}},
+        {{"id", "PPAY001"}, {"email", "pay@example.com"}, {"name", "Payments L2"}},
+        {{"id", "PCOM001"}, {"email", "comms@example.com"}},
+        {{"id", "PDMG001"}, {"email", "dm@example.com"}}}},
+  };
+  account["services"][kRoutingKey] = json::array({"PL1A001"});
   ASSERT_EQ(Send("POST", sim_ + "/_sim/pagerduty/account", account.dump()).status, 200);
   dir_.Write("pd-api-token", std::string(kPdApiToken) + "\n");
   StartTocsin(std::string("  pagerduty:\n    events_url: ") + sim_ +
@@ -228,7 +231,8 @@ TEST_F(ProviderLadderDaemon, OpsgenieAddsEachStepsPeopleAsResponders) {
   OpenIncident();
   auto pages = [&] {
     std::vector<std::string> out;
-    for (const auto& p : Get(sim_ + "/_sim/opsgenie/pages")["pages"]) {
+    const json all = Get(sim_ + "/_sim/opsgenie/pages");
+    for (const auto& p : all["pages"]) {
       out.push_back(p["username"].get<std::string>() + " " + p["how"].get<std::string>());
     }
     return out;

@@ -62,10 +62,11 @@ class Ladder : public ::testing::Test {
   void PagerDutyAccount(std::vector<std::string> user_ids) {
     json users = json::array({{{"id", "PBOT001"}, {"email", "tocsin@example.com"}}});
     for (const auto& id : user_ids) users.push_back({{"id", id}, {"email", id + "@example.com"}});
-    std::string answer = sim_.Call(
-        "POST", "/_sim/pagerduty/account",
-        json{{"api_token", kApiToken}, {"users", users}, {"services", {{kRoutingKey, {"PL1A001"}}}}}
-            .dump());
+    json account = json::object();
+    account["api_token"] = kApiToken;
+    account["users"] = users;
+    account["services"][kRoutingKey] = json::array({"PL1A001"});
+    std::string answer = sim_.Call("POST", "/_sim/pagerduty/account", account.dump());
     ASSERT_THAT(answer, HasSubstr("configured"));
   }
 
@@ -127,7 +128,8 @@ class Ladder : public ::testing::Test {
   }
   std::vector<std::string> OpsgeniePages() {
     std::vector<std::string> out;
-    for (const auto& p : json::parse(sim_.Call("GET", "/_sim/opsgenie/pages", ""))["pages"]) {
+    const json all = json::parse(sim_.Call("GET", "/_sim/opsgenie/pages", ""));
+    for (const auto& p : all["pages"]) {
       out.push_back(p["username"].get<std::string>() + " " + p["how"].get<std::string>());
     }
     return out;
@@ -135,7 +137,8 @@ class Ladder : public ::testing::Test {
   // Timeline sentences of `kind` about deliveries through `channel`.
   std::vector<std::string> Said(std::string_view kind, std::string_view channel) {
     std::vector<std::string> out;
-    for (const auto& e : incident_store_->Timeline("INC-1").value()) {
+    const auto timeline = incident_store_->Timeline("INC-1").value();
+    for (const auto& e : timeline) {
       if (e.kind == kind && json::parse(e.data).value("channel", "") == channel) {
         out.push_back(e.text);
       }

@@ -264,21 +264,27 @@ void PagerDutySim::AddRoutes(http::Router& router) {
                    if (j.is_discarded() || !j.is_object()) {
                      return http::Response::Json(400, R"({"error":"body must be a JSON object"})");
                    }
-                   std::lock_guard lock(mu_);
+                   // Parsed whole before anything changes: a bad account changes nothing.
+                   std::string token;
+                   std::map<std::string, User> users;
+                   std::map<std::string, std::vector<std::string>> services;
                    try {
-                     token_ = j.value("api_token", "");
-                     users_.clear();
+                     token = j.value("api_token", "");
                      for (const auto& u : j.value("users", json::array())) {
                        User user{u.at("id"), u.at("email"), u.value("name", "")};
-                       users_[user.id] = user;
+                       users[user.id] = user;
                      }
-                     services_.clear();
-                     for (const auto& [rk, ids] : j.value("services", json::object()).items()) {
-                       services_[rk] = ids.get<std::vector<std::string>>();
+                     const json listed = j.value("services", json::object());
+                     for (const auto& [rk, ids] : listed.items()) {
+                       services[rk] = ids.get<std::vector<std::string>>();
                      }
                    } catch (const json::exception& e) {
                      return http::Response::Json(400, json{{"error", e.what()}}.dump());
                    }
+                   std::lock_guard lock(mu_);
+                   token_ = token;
+                   users_ = users;
+                   services_ = services;
                    return http::Response::Json(200, R"({"configured":true})");
                  });
   router.AddSync("GET", "/_sim/pagerduty/pages", http::Access::kPublic,
