@@ -88,7 +88,7 @@ class ProviderLadderDaemon : public ::testing::Test {
                          channel +
                          "]}\n"
                          "      - {after: 120s, targets: [{role: duty-manager}], channels: [" +
-                         channel + "]}\n";
+                         channel + "]}\n    default_domain: payments\n";
     std::string path = dir_.Write("tocsin.yaml", config);
     port_ = testing::FreePort();
     tocsin_ = std::make_unique<Process>(
