@@ -14,6 +14,7 @@
 #include <nlohmann/json.hpp>
 
 #include "support/files.h"
+#include "support/ladder_roster.h"
 #include "support/process.h"
 #include "support/temp_dir.h"
 #include "tocsin/common/crypto.h"
@@ -31,19 +32,6 @@ constexpr const char* kRoutingKey = "0123456789abcdef0123456789abcdef";
 constexpr const char* kPdApiToken = "pd-rest-token-for-the-daemon-test";
 constexpr const char* kPdWebhookSecret = "pagerduty-webhook-secret-daemon-test";
 constexpr const char* kApiToken = "responder-token-0123456789abcdef";
-
-constexpr const char* kRoster = R"(
-people:
-  l1a: {name: L1 Day, time_zone: UTC, pagerduty_user_id: PL1A001, opsgenie_username: l1a@example.com}
-  pay: {name: Payments L2, time_zone: UTC, pagerduty_user_id: PPAY001, opsgenie_username: pay@example.com}
-  comms: {name: Comms Officer, time_zone: UTC, pagerduty_user_id: PCOM001, opsgenie_username: comms@example.com}
-  dm: {name: Duty Manager, time_zone: UTC, pagerduty_user_id: PDMG001, opsgenie_username: dm@example.com}
-rotations:
-  l1: {role: l1, time_zone: UTC, start_date: 2025-11-03, handovers: ["00:00"], members: [l1a]}
-  l2-payments: {role: l2-payments, time_zone: UTC, start_date: 2025-11-03, handovers: ["00:00"], members: [pay]}
-  comms: {role: comms, time_zone: UTC, start_date: 2025-11-03, handovers: ["00:00"], members: [comms]}
-  dm: {role: duty-manager, time_zone: UTC, start_date: 2025-11-03, handovers: ["00:00"], members: [dm]}
-)";
 
 class ProviderLadderDaemon : public ::testing::Test {
  protected:
@@ -75,7 +63,7 @@ class ProviderLadderDaemon : public ::testing::Test {
 
   // The provider's section of tocsin.yaml and the channel name the ladder uses.
   void StartTocsin(const std::string& providers, const std::string& channel) {
-    dir_.Write("roster.yaml", kRoster);
+    dir_.Write("roster.yaml", testing::kLadderRoster);
     std::string config = "log: {level: info}\nroster_file: roster.yaml\nproviders:\n" + providers +
                          "api:\n  tokens:\n    - {name: t, sha256: " + Sha256Hex(kApiToken) +
                          ", role: responder, person: l1a}\n"

@@ -11,6 +11,7 @@
 #include "notify/outbox.h"
 #include "notify_fixtures.h"
 #include "sim_fixture.h"
+#include "support/ladder_roster.h"
 #include "support/temp_dir.h"
 #include "tocsin/common/simulated_scheduler.h"
 #include "tocsin/config/diagnostics.h"
@@ -29,19 +30,6 @@ using std::chrono::seconds;
 using ::testing::ElementsAre;
 using ::testing::HasSubstr;
 using ::testing::IsEmpty;
-
-constexpr const char* kRoster = R"(
-people:
-  l1a: {name: L1 Day, time_zone: UTC, pagerduty_user_id: PL1A001, opsgenie_username: l1a@example.com}
-  pay: {name: Payments L2, time_zone: UTC, pagerduty_user_id: PPAY001, opsgenie_username: pay@example.com}
-  comms: {name: Comms Officer, time_zone: UTC, pagerduty_user_id: PCOM001, opsgenie_username: comms@example.com}
-  dm: {name: Duty Manager, time_zone: UTC, pagerduty_user_id: PDMG001, opsgenie_username: dm@example.com}
-rotations:
-  l1: {role: l1, time_zone: UTC, start_date: 2025-11-03, handovers: ["00:00"], members: [l1a]}
-  l2-payments: {role: l2-payments, time_zone: UTC, start_date: 2025-11-03, handovers: ["00:00"], members: [pay]}
-  comms: {role: comms, time_zone: UTC, start_date: 2025-11-03, handovers: ["00:00"], members: [comms]}
-  dm: {role: duty-manager, time_zone: UTC, start_date: 2025-11-03, handovers: ["00:00"], members: [dm]}
-)";
 
 constexpr const char* kRoutingKey = "0123456789abcdef0123456789abcdef";
 constexpr const char* kApiToken = "pd-rest-S3CR3T-token";
@@ -93,7 +81,7 @@ class Ladder : public ::testing::Test {
     outbox_->Configure(BuildNotifiers(p, deps), cfg);
 
     config::Diagnostics diags;
-    auto roster = oncall::LoadRosterString("roster.yaml", kRoster, diags);
+    auto roster = oncall::LoadRosterString("roster.yaml", tocsin::testing::kLadderRoster, diags);
     ASSERT_TRUE(roster) << diags.ToString();
     incident::EscalationPolicy policy = incident::DefaultPolicy();
     for (auto& step : policy.steps) step.channels = {channel};

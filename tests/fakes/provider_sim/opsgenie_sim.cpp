@@ -1,20 +1,12 @@
 #include "opsgenie_sim.h"
 
+#include "provider_sim.h"
+
 #include <chrono>
 
 namespace tocsin::sim {
 
 using nlohmann::json;
-
-namespace {
-
-std::int64_t NowMs() {
-  return std::chrono::duration_cast<std::chrono::milliseconds>(
-             std::chrono::system_clock::now().time_since_epoch())
-      .count();
-}
-
-}  // namespace
 
 void OpsgenieSim::Notify(Alert& a, const std::string& alias, const json& responder,
                          const std::string& how) {
@@ -25,7 +17,7 @@ void OpsgenieSim::Notify(Alert& a, const std::string& alias, const json& respond
     return;
   }
   if (!a.responders.insert(user).second) return;  // already a responder: not notified again
-  pages_.push_back({{"username", user}, {"alias", alias}, {"how", how}, {"time_ms", NowMs()}});
+  pages_.push_back({{"username", user}, {"alias", alias}, {"how", how}, {"time_ms", WallMs()}});
 }
 
 void OpsgenieSim::OnCreate(const json& body) {

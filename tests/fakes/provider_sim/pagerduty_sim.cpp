@@ -14,12 +14,6 @@ using nlohmann::json;
 
 namespace {
 
-std::int64_t NowMs() {
-  return std::chrono::duration_cast<std::chrono::milliseconds>(
-             std::chrono::system_clock::now().time_since_epoch())
-      .count();
-}
-
 json Error(int code, const std::string& message, std::vector<std::string> errors = {}) {
   json e = {{"error", {{"message", message}, {"code", code}}}};
   if (!errors.empty()) e["error"]["errors"] = errors;
@@ -57,7 +51,7 @@ void PagerDutySim::Page(const std::string& user, const Incident& i, const std::s
                     {"dedup_key", i.dedup_key},
                     {"routing_key_suffix", i.routing_key.substr(i.routing_key.size() - 4)},
                     {"how", how},
-                    {"time_ms", NowMs()}});
+                    {"time_ms", WallMs()}});
 }
 
 PagerDutySim::Incident* PagerDutySim::FindIncident(const std::string& id) {
@@ -233,7 +227,7 @@ void PagerDutySim::ResponderRequest(const http::Request& req, http::Respond resp
   json body = {{"responder_request",
                 {{"incident", {{"id", incident_id}, {"type", "incident_reference"}}},
                  {"requester", {{"id", j.value("requester_id", "")}, {"type", "user_reference"}}},
-                 {"requested_at", NowMs()},
+                 {"requested_at", WallMs()},
                  {"message", j.value("message", "")},
                  {"responder_request_targets", answer_targets}}}};
   sim_.Handle(req, respond, 200, body.dump(),

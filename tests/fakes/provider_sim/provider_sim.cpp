@@ -121,6 +121,8 @@ std::string CheckBlocks(const json& blocks) {
 
 }  // namespace
 
+std::int64_t WallMs() { return NowMs(); }
+
 ProviderSim::ProviderSim(boost::asio::io_context& io)
     : io_(io),
       pagerduty_(std::make_shared<PagerDutySim>(*this)),

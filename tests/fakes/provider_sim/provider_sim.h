@@ -19,6 +19,9 @@ class io_context;
 
 namespace tocsin::sim {
 
+// Milliseconds since the Unix epoch by the wall clock: what Recorded::time_ms holds.
+std::int64_t WallMs();
+
 class PagerDutySim;  // pagerduty_sim.h
 class OpsgenieSim;   // opsgenie_sim.h
 
