@@ -102,6 +102,21 @@ void ReadProviders(MapReader& r, ProvidersConfig& p, const std::string& base_dir
                                          c.routing_key.size()));
     }
     m.Secret("webhook_secret", c.webhook_secret, base_dir);
+    m.Url("api_url", c.api_url);
+    m.Secret("api_token", c.api_token, base_dir);
+    m.String("from", c.from);
+    m.String("requester_id", c.requester_id);
+    if (m.StringMap("role_routing_keys", c.role_routing_keys)) {
+      for (auto& [role, key] : c.role_routing_keys) {
+        log::AddSecret(key);
+        if (key.size() != 32) {
+          m.Error("role_routing_keys",
+                  fmt::format("the routing key of role \"{}\" has {} characters; a PagerDuty "
+                              "integration key has 32",
+                              role, key.size()));
+        }
+      }
+    }
     p.pagerduty = c;
   } else {
     r.Node("pagerduty");

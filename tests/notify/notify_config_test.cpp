@@ -111,6 +111,11 @@ INSTANTIATE_TEST_SUITE_P(
     Fixtures, ProvidersBad,
     ::testing::Values(BadCase{"slack_bot_without_channel.yaml", "required with bot_token", 3},
                       BadCase{"pagerduty_full_endpoint.yaml", "appends /v2/enqueue", 3},
+                      BadCase{"pagerduty_token_without_from.yaml",
+                              "e-mail address of a PagerDuty user is required", 4},
+                      BadCase{"pagerduty_token_without_requester.yaml",
+                              "requester_id: the PagerDuty user id", 4},
+                      BadCase{"pagerduty_from_without_token.yaml", "only used with api_token", 4},
                       BadCase{"opsgenie_v2_path.yaml", "appends /v2/", 3},
                       BadCase{"email_from_not_an_address.yaml", "an address", 4},
                       BadCase{"email_starttls_off_remote.yaml",
@@ -175,6 +180,65 @@ TEST(SmtpUrlHost, FindsTheHostBehindPortsBracketsAndCase) {
   EXPECT_FALSE(IsLoopbackHost("127.0.0.1.example.com"));
   EXPECT_FALSE(IsLoopbackHost("128.0.0.1"));
   EXPECT_FALSE(IsLoopbackHost("::2"));
+}
+
+TEST(ValidateProviders, PagerDutyRestOnTheEuHostWithRoleKeysIsAccepted) {
+  auto loaded = config::LoadConfig(std::string(TOCSIN_TESTDATA_DIR) +
+                                   "/notify/providers/good/pagerduty_rest_eu.yaml");
+  ASSERT_TRUE(loaded.config) << loaded.diagnostics.ToString();
+  const auto& pd = *loaded.config->providers.pagerduty;
+  EXPECT_EQ(pd.api_token, "u+abcdefghijklmnopqr") << "read from the file, trailing newline cut";
+  ASSERT_EQ(pd.role_routing_keys.size(), 1u);
+  EXPECT_EQ(pd.role_routing_keys[0].first, "comms");
+  config::Diagnostics d;
+  ValidateProviders(*loaded.config, d);
+  EXPECT_TRUE(d.items().empty()) << d.ToString();
+}
+
+TEST(ValidateProviders, PagerDutyRoleRoutingKeyOfTheWrongLengthIsAnErrorNamingTheRole) {
+  auto loaded = config::LoadConfigString(
+      "t.yaml",
+      "providers:\n  pagerduty:\n    routing_key: 0123456789abcdef0123456789abcdef\n"
+      "    role_routing_keys:\n      comms: tooshort\n");
+  EXPECT_FALSE(loaded.config);
+  std::string all = loaded.diagnostics.ToString();
+  EXPECT_NE(all.find("t.yaml:5:"), std::string::npos) << all;
+  EXPECT_NE(all.find("role \"comms\" has 8 characters"), std::string::npos) << all;
+  EXPECT_EQ(all.find("tooshort"), std::string::npos) << "a routing key is a secret: " << all;
+}
+
+// docs/notifications.md shows the PagerDuty and Opsgenie configuration a team copies: it must
+// load and pass the provider checks as printed.
+TEST(ValidateProviders, DocsPagerDutyExampleIsValid) {
+  std::ifstream in(std::string(TOCSIN_SOURCE_DIR) + "/docs/notifications.md");
+  std::stringstream ss;
+  ss << in.rdbuf();
+  std::string doc = ss.str();
+  auto section = doc.find("## PagerDuty: every person of every step");
+  ASSERT_NE(section, std::string::npos);
+  auto begin = doc.find("```yaml\n", section);
+  ASSERT_NE(begin, std::string::npos);
+  begin += 8;
+  std::string yaml = doc.substr(begin, doc.find("```", begin) - begin);
+  // The role keys example continues the same mapping.
+  auto roles = doc.find("```yaml\n", begin);
+  ASSERT_NE(roles, std::string::npos);
+  roles += 8;
+  yaml += doc.substr(roles, doc.find("```", roles) - roles);
+  for (const char* v : {"PAGERDUTY_ROUTING_KEY", "PAGERDUTY_KEY_L2_PAYMENTS", "PAGERDUTY_KEY_COMMS",
+                        "PAGERDUTY_KEY_DUTY_MANAGER"}) {
+    ::setenv(v, "0123456789abcdef0123456789abcdef", 1);
+  }
+  ::setenv("PAGERDUTY_WEBHOOK_SECRET", "whsec-0123456789", 1);
+  ::setenv("PAGERDUTY_API_TOKEN", "u+abcdefghijklmnopqr", 1);
+  std::string path = ::testing::TempDir() + "/docs_pagerduty.yaml";
+  std::ofstream(path) << yaml;
+  auto loaded = config::LoadConfig(path);
+  ASSERT_TRUE(loaded.config) << loaded.diagnostics.ToString() << "\n" << yaml;
+  EXPECT_EQ(loaded.config->providers.pagerduty->role_routing_keys.size(), 3u);
+  config::Diagnostics d;
+  ValidateProviders(*loaded.config, d);
+  EXPECT_TRUE(d.items().empty()) << d.ToString();
 }
 
 TEST(ValidateProviders, UnusualOpsgenieHostIsOnlyAWarning) {

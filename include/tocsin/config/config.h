@@ -58,6 +58,15 @@ struct PagerDutyConfig {
   std::string events_url = "https://events.pagerduty.com";
   std::string routing_key;
   std::string webhook_secret;  // v3 webhook signing secret
+  // REST API (people added to the incident by responder requests). Every field defaults, so
+  // that a config without them keeps the Events-only behaviour.
+  std::string api_url = "https://api.pagerduty.com";  // EU: https://api.eu.pagerduty.com
+  std::string api_token = {};     // empty: no REST calls, people only named in the event
+  std::string from = {};          // e-mail of a PagerDuty user (the From header)
+  std::string requester_id = {};  // that user's id, the responder requests' requester
+  // One routing key per roster role ("comms" -> its own PagerDuty service): a target whose
+  // role has one is paged by a trigger on that key instead of a responder request.
+  std::vector<std::pair<std::string, std::string>> role_routing_keys = {};
 };
 
 struct OpsgenieConfig {

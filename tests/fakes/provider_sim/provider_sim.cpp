@@ -1,5 +1,8 @@
 #include "provider_sim.h"
 
+#include "opsgenie_sim.h"
+#include "pagerduty_sim.h"
+
 #include <openssl/evp.h>
 #include <openssl/hmac.h>
 
@@ -118,7 +121,12 @@ std::string CheckBlocks(const json& blocks) {
 
 }  // namespace
 
-ProviderSim::ProviderSim(boost::asio::io_context& io) : io_(io) {}
+std::int64_t WallMs() { return NowMs(); }
+
+ProviderSim::ProviderSim(boost::asio::io_context& io)
+    : io_(io),
+      pagerduty_(std::make_shared<PagerDutySim>(*this)),
+      opsgenie_(std::make_shared<OpsgenieSim>()) {}
 
 std::string ProviderSim::NewRequestId() {
   std::lock_guard lock(mu_);
@@ -155,7 +163,8 @@ std::vector<Recorded> ProviderSim::Requests(const std::string& prefix) const {
 
 // Records the request and answers it, unless a fault for its path says otherwise.
 void ProviderSim::Handle(const http::Request& req, http::Respond respond, int status,
-                         std::string body, std::string summary, std::string content_type) {
+                         std::string body, std::string summary, std::string content_type,
+                         std::function<void()> on_answered) {
   Recorded r;
   r.method = req.method;
   r.path = req.path;
@@ -185,8 +194,10 @@ void ProviderSim::Handle(const http::Request& req, http::Respond respond, int st
   }
   r.status = drop ? 0 : res.status;
   r.summary = summary;
+  bool faulted = r.status != status;
   Record(std::move(r));
   if (drop) return;  // never answered: the client times out
+  if (on_answered && !faulted) on_answered();
   if (latency <= 0) return respond(std::move(res));
   auto timer = std::make_shared<boost::asio::steady_timer>(io_, std::chrono::milliseconds(latency));
   timer->async_wait([timer, respond, res = std::move(res)](
@@ -244,7 +255,8 @@ void ProviderSim::PagerDuty(const http::Request& req, http::Respond respond) {
   json ok = {{"status", "success"}, {"message", "Event processed"}, {"dedup_key", dedup}};
   Handle(req, respond, 202, ok.dump(),
          fmt::format("pagerduty {} dedup={} {}", action, dedup,
-                     summary.empty() ? "" : "\"" + Short(summary) + "\""));
+                     summary.empty() ? "" : "\"" + Short(summary) + "\""),
+         "application/json", [this, j, dedup] { pagerduty_->OnEvent(j, dedup); });
 }
 
 void ProviderSim::OpsgenieCreate(const http::Request& req, http::Respond respond) {
@@ -299,7 +311,8 @@ void ProviderSim::OpsgenieCreate(const http::Request& req, http::Respond respond
   json ok = {{"result", "Request will be processed"}, {"took", 0.01}, {"requestId", id}};
   Handle(req, respond, 202, ok.dump(),
          fmt::format("opsgenie create alias={} {} \"{}\"", j.value("alias", ""),
-                     j.value("priority", "P3"), Short(j.value("message", ""))));
+                     j.value("priority", "P3"), Short(j.value("message", ""))),
+         "application/json", [this, j] { opsgenie_->OnCreate(j); });
 }
 
 void ProviderSim::OpsgenieAction(const http::Request& req, http::Respond respond) {
@@ -346,7 +359,10 @@ void ProviderSim::OpsgenieAction(const http::Request& req, http::Respond respond
   }
   json ok = {{"result", "Request will be processed"}, {"took", 0.01}, {"requestId", id}};
   Handle(req, respond, 202, ok.dump(),
-         fmt::format("opsgenie {} alias={}{}", action, alias, who.empty() ? "" : " " + who));
+         fmt::format("opsgenie {} alias={}{}", action, alias, who.empty() ? "" : " " + who),
+         "application/json", [this, action, alias, body = req.body] {
+           opsgenie_->OnAction(action, alias, nlohmann::json::parse(body, nullptr, false));
+         });
 }
 
 void ProviderSim::OpsgenieRequestStatus(const http::Request& req, http::Respond respond) {
@@ -538,6 +554,8 @@ std::shared_ptr<http::Router> ProviderSim::BuildRouter() {
                 std::string sig = r.Header("X-Tocsin-Signature").value_or("unsigned");
                 Handle(r, s, 200, R"({"ok":true})", "webhook " + Short(sig, 20));
               });
+  pagerduty_->AddRoutes(*router);
+  opsgenie_->AddRoutes(*router);
   router->Add("POST", "/_sim/send-webhook", http::Access::kPublic,
               [this](const http::Request& r, http::Respond s) { SendWebhook(r, s); });
   router->AddSync("GET", "/_sim/requests", http::Access::kPublic, [this](const http::Request& r) {

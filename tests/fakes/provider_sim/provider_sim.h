@@ -3,6 +3,7 @@
 #include <chrono>
 #include <cstdint>
 #include <deque>
+#include <functional>
 #include <map>
 #include <memory>
 #include <mutex>
@@ -17,6 +18,12 @@ class io_context;
 }
 
 namespace tocsin::sim {
+
+// Milliseconds since the Unix epoch by the wall clock: what Recorded::time_ms holds.
+std::int64_t WallMs();
+
+class PagerDutySim;  // pagerduty_sim.h
+class OpsgenieSim;   // opsgenie_sim.h
 
 // One request the simulator received (HTTP, or an SMTP transaction with method "SMTP").
 struct Recorded {
@@ -58,10 +65,13 @@ class ProviderSim {
   void Record(Recorded r);
   std::optional<Fault> TakeFault(const std::string& path);
   std::vector<Recorded> Requests(const std::string& path_prefix) const;
+  // Records the request and answers it, unless a fault for its path says otherwise;
+  // `on_answered` runs (before the answer leaves) only when no fault replaced or dropped it.
+  void Handle(const http::Request& req, http::Respond respond, int default_status, std::string body,
+              std::string summary, std::string content_type = "application/json",
+              std::function<void()> on_answered = nullptr);
 
  private:
-  void Handle(const http::Request& req, http::Respond respond, int default_status, std::string body,
-              std::string summary, std::string content_type = "application/json");
   void PagerDuty(const http::Request& req, http::Respond respond);
   void OpsgenieCreate(const http::Request& req, http::Respond respond);
   void OpsgenieAction(const http::Request& req, http::Respond respond);
@@ -81,6 +91,8 @@ class ProviderSim {
   std::map<std::string, std::pair<std::string, std::string>> og_requests_;
   std::map<std::string, std::string> slack_messages_;
   std::uint64_t slack_counter_ = 0;
+  std::shared_ptr<PagerDutySim> pagerduty_;
+  std::shared_ptr<OpsgenieSim> opsgenie_;
 };
 
 }  // namespace tocsin::sim

@@ -3,6 +3,7 @@
 #include <set>
 
 #include <fmt/format.h>
+#include <fmt/ranges.h>
 
 #include "notify/provider_common.h"
 #include "notify/retrier.h"
@@ -57,11 +58,13 @@ OpsgenieNotifier::Call OpsgenieNotifier::BuildCall(const OutboxItem& item) const
   }
   PageText t = renderer_->Render(r);
   json responders = json::array();
+  std::vector<std::string> people;
   std::set<std::string> seen;
   for (const auto& target : r.targets) {
     const auto& u = target.person.opsgenie_username;
     if (u.empty() || !seen.insert(u).second) continue;
     responders.push_back({{"type", "user"}, {"username", u}});
+    people.push_back(fmt::format("{} ({})", target.person.id, u));
   }
   json tags = json::array();
   AddTag(tags, SevName(r.sev));
@@ -86,7 +89,10 @@ OpsgenieNotifier::Call OpsgenieNotifier::BuildCall(const OutboxItem& item) const
                {"source", "tocsin"},
                {"priority", Priority(r.sev)},
                {"note", fmt::format("Step {}", r.step + 1)}};
-  return {"POST", "/v2/alerts", body};
+  // A later step's create only bumps the open alert's count: its responders are added by the
+  // calls BuildCalls appends, and only those name people.
+  if (r.step != 0) people.clear();
+  return {"POST", "/v2/alerts", body, people};
 }
 
 std::vector<OpsgenieNotifier::Call> OpsgenieNotifier::BuildCalls(const OutboxItem& item) const {
@@ -104,7 +110,8 @@ std::vector<OpsgenieNotifier::Call> OpsgenieNotifier::BuildCalls(const OutboxIte
                      {{"responder", {{"type", "user"}, {"username", u}}},
                       {"user", "tocsin"},
                       {"source", "tocsin"},
-                      {"note", fmt::format("Step {}: {}", r.step + 1, target.role)}}});
+                      {"note", fmt::format("Step {}: {}", r.step + 1, target.role)}},
+                     {fmt::format("{} ({})", target.person.id, u)}});
   }
   return calls;
 }
@@ -113,6 +120,7 @@ DeliveryResult OpsgenieNotifier::Deliver(const OutboxItem& item) {
   // Several calls for a later step: a retry repeats them all, which Opsgenie absorbs (a
   // create bumps the open alert's count; a responder already on the alert stays one).
   DeliveryResult last;
+  std::vector<std::string> accepted;  // "person (username)" whose responder call Opsgenie took
   for (const Call& call : BuildCalls(item)) {
     HttpClientRequest req;
     req.method = call.method;
@@ -121,8 +129,16 @@ DeliveryResult OpsgenieNotifier::Deliver(const OutboxItem& item) {
                    {"Authorization", "GenieKey " + config_.api_key}};
     req.body = call.body.dump(-1, ' ', false, json::error_handler_t::replace);
     last = ClassifyHttp("opsgenie", http_->Send(req), {501});
-    if (!last.ok()) return last;
+    if (!last.ok()) {
+      if (!accepted.empty())
+        last.detail +=
+            fmt::format("; responders accepted before it: {}", fmt::join(accepted, ", "));
+      return last;
+    }
+    for (const auto& who : call.people) accepted.push_back(who);
   }
+  if (!accepted.empty())
+    last.detail += fmt::format("; responders accepted: {}", fmt::join(accepted, ", "));
   return last;
 }
 

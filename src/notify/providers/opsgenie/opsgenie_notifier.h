@@ -38,6 +38,8 @@ class OpsgenieNotifier final : public Notifier {
     std::string method;
     std::string path;
     nlohmann::json body;
+    // Whom the call adds as responders ("pay (pay@example.com)"), for the delivery's detail.
+    std::vector<std::string> people = {};
   };
   Call BuildCall(const OutboxItem& item) const;
   // Everything Deliver sends: the call above, and for a later ladder step (the alert exists

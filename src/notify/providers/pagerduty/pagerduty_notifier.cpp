@@ -1,6 +1,10 @@
 #include "notify/providers/pagerduty/pagerduty_notifier.h"
 
+#include <map>
+#include <set>
+
 #include <fmt/format.h>
+#include <fmt/ranges.h>
 
 #include "notify/provider_common.h"
 #include "notify/retrier.h"
@@ -32,12 +36,19 @@ std::string_view PagerDutySeverity(incident::Sev sev) {
 PagerDutyNotifier::PagerDutyNotifier(config::PagerDutyConfig config,
                                      std::shared_ptr<const PageRenderer> renderer,
                                      std::shared_ptr<HttpClient> http)
-    : config_(std::move(config)), renderer_(std::move(renderer)), http_(std::move(http)) {}
+    : config_(std::move(config)), renderer_(std::move(renderer)), http_(std::move(http)) {
+  if (!config_.api_token.empty()) {
+    responders_ = std::make_unique<PagerDutyResponders>(config_, http_);
+  }
+}
 
 json PagerDutyNotifier::BuildEvent(const OutboxItem& item) const {
+  return BuildEvent(item, config_.routing_key);
+}
+
+json PagerDutyNotifier::BuildEvent(const OutboxItem& item, const std::string& routing_key) const {
   const auto& r = item.request;
-  json event = {{"routing_key", config_.routing_key},
-                {"dedup_key", BoundedKey(r.dedup_key, kDedupKeyMax)}};
+  json event = {{"routing_key", routing_key}, {"dedup_key", BoundedKey(r.dedup_key, kDedupKeyMax)}};
   if (r.action == PageAction::kAcknowledge) {
     event["event_action"] = "acknowledge";
     return event;
@@ -79,13 +90,86 @@ json PagerDutyNotifier::BuildEvent(const OutboxItem& item) const {
   return event;
 }
 
-DeliveryResult PagerDutyNotifier::Deliver(const OutboxItem& item) {
+DeliveryResult PagerDutyNotifier::Enqueue(const json& event) const {
   HttpClientRequest req;
   req.method = "POST";
   req.url = config_.events_url + "/v2/enqueue";
   req.headers = {{"Content-Type", "application/json"}};
-  req.body = BuildEvent(item).dump(-1, ' ', false, json::error_handler_t::replace);
+  req.body = event.dump(-1, ' ', false, json::error_handler_t::replace);
   return ClassifyHttp("pagerduty", http_->Send(req));
+}
+
+const std::string* PagerDutyNotifier::RoleKey(const std::string& role) const {
+  for (const auto& [r, key] : config_.role_routing_keys) {
+    if (r == role) return &key;
+  }
+  return nullptr;
+}
+
+DeliveryResult PagerDutyNotifier::Deliver(const OutboxItem& item) {
+  if (item.request.action == PageAction::kTrigger) return DeliverTrigger(item);
+  // An ack or resolve goes to every routing key a trigger may have used; PagerDuty drops it
+  // where no alert of the dedup key is open.
+  DeliveryResult last = Enqueue(BuildEvent(item));
+  std::set<std::string> done = {config_.routing_key};
+  for (const auto& [role, key] : config_.role_routing_keys) {
+    if (!last.ok()) break;
+    if (!done.insert(key).second) continue;
+    last = Enqueue(BuildEvent(item, key));
+    if (!last.ok()) last.detail = fmt::format("the service of role {}: {}", role, last.detail);
+  }
+  return last;
+}
+
+DeliveryResult PagerDutyNotifier::DeliverTrigger(const OutboxItem& item) {
+  const auto& r = item.request;
+  // The incident itself: opened by the first step, folded into the open one by later steps.
+  DeliveryResult main = Enqueue(BuildEvent(item));
+  if (!main.ok()) return main;
+  std::vector<std::string> parts = {main.detail};
+  std::map<std::string, std::vector<std::string>> by_role_key;  // role -> people
+  std::vector<PagerDutyResponders::Person> to_add;
+  std::vector<std::string> named_only;
+  std::set<std::string> seen;
+  for (const auto& t : r.targets) {
+    if (!seen.insert(t.person.id + "\n" + t.role).second) continue;
+    // The outbox gives PagerDuty only the targets it chose PagerDuty for.
+    if (t.paged_via && *t.paged_via != incident::Channel::kPagerDuty) continue;
+    if (RoleKey(t.role)) {
+      by_role_key[t.role].push_back(t.person.id);
+    } else if (responders_ && !t.person.pagerduty_user_id.empty()) {
+      to_add.push_back({t.person.id, t.person.pagerduty_user_id, t.role});
+    } else {
+      named_only.push_back(t.person.id);
+    }
+  }
+  for (const auto& [role, people] : by_role_key) {
+    DeliveryResult one = Enqueue(BuildEvent(item, *RoleKey(role)));
+    if (!one.ok()) {
+      one.detail = fmt::format("{}; the trigger on the routing key of role {} (for {}) failed: {}",
+                               main.detail, role, fmt::join(people, ", "), one.detail);
+      return one;
+    }
+    parts.push_back(fmt::format("triggered the PagerDuty service of role {} (for {})", role,
+                                fmt::join(people, ", ")));
+  }
+  if (!to_add.empty()) {
+    DeliveryResult added = responders_->AddPeople(
+        BoundedKey(r.dedup_key, kDedupKeyMax),
+        TruncateUtf8(fmt::format("tocsin step {}: {}", r.step + 1, r.title), 500), to_add);
+    parts.push_back(added.detail);
+    if (!added.ok()) {
+      added.detail = fmt::format("{}", fmt::join(parts, "; "));
+      return added;
+    }
+  }
+  if (!named_only.empty()) {
+    parts.push_back(
+        fmt::format("named in the event only, paged as the service's escalation policy decides: {}",
+                    fmt::join(named_only, ", ")));
+  }
+  main.detail = fmt::format("{}", fmt::join(parts, "; "));
+  return main;
 }
 
 std::string PagerDutyNotifier::RateKey(const OutboxItem&) const {

@@ -1,0 +1,50 @@
+#pragma once
+
+#include <memory>
+#include <mutex>
+#include <set>
+#include <string>
+#include <vector>
+
+#include "tocsin/common/http_client.h"
+#include "tocsin/config/config.h"
+#include "tocsin/notify/notifier.h"
+#include "tocsin/oncall/person.h"
+
+namespace tocsin::notify {
+
+// Adds the people of a ladder step to the PagerDuty incident that an Events v2 dedup_key opened,
+// through PagerDuty's REST API: finds the open incident by its incident_key, leaves alone whoever
+// is already assigned to it, and sends one responder request per other person (so that one bad
+// user id in the roster does not keep the others from being paged). A retried step does not page
+// a person twice: responder requests PagerDuty accepted are remembered per dedup key for the
+// life of the process. Thread-safety: AddPeople may run on several threads at once (the memory
+// is under a mutex).
+class PagerDutyResponders {
+ public:
+  struct Person {
+    std::string id;       // roster id, as the timeline names people
+    std::string user_id;  // pagerduty_user_id
+    std::string role;
+  };
+
+  PagerDutyResponders(const config::PagerDutyConfig& config, std::shared_ptr<HttpClient> http);
+
+  // Ok when every person is on the incident now (accepted or already there); the detail names
+  // who was paged and how, and who was not and why.
+  DeliveryResult AddPeople(const std::string& dedup_key, const std::string& message,
+                           const std::vector<Person>& people);
+
+ private:
+  HttpClientRequest Request(std::string method, std::string path, std::string body = {}) const;
+
+  std::string api_url_;
+  std::string token_;
+  std::string from_;
+  std::string requester_id_;
+  std::shared_ptr<HttpClient> http_;
+  std::mutex mu_;
+  std::set<std::string> requested_;  // "dedup_key\nuser_id" PagerDuty accepted
+};
+
+}  // namespace tocsin::notify
