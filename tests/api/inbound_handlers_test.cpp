@@ -87,6 +87,7 @@ class FakePeople final : public PersonDirectory {
     p.slack_user_id = id;
     return p;
   }
+  std::optional<oncall::Person> ByPhone(const std::string&) override { return std::nullopt; }
   std::vector<std::string> WhoIsOnCall(const std::string& team) override {
     if (!team.empty() && team != "payments") return {};
     return {"L1: Olena Kovalenko (<@U_OLENA>)"};

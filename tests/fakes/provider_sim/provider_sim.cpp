@@ -14,6 +14,7 @@
 #include <nlohmann/json.hpp>
 
 #include "tocsin/common/http_client.h"
+#include "twilio_sim.h"
 
 namespace tocsin::sim {
 
@@ -538,6 +539,8 @@ std::shared_ptr<http::Router> ProviderSim::BuildRouter() {
                 std::string sig = r.Header("X-Tocsin-Signature").value_or("unsigned");
                 Handle(r, s, 200, R"({"ok":true})", "webhook " + Short(sig, 20));
               });
+  twilio_ = std::make_shared<TwilioSim>(*this, io_);
+  twilio_->Register(*router);
   router->Add("POST", "/_sim/send-webhook", http::Access::kPublic,
               [this](const http::Request& r, http::Respond s) { SendWebhook(r, s); });
   router->AddSync("GET", "/_sim/requests", http::Access::kPublic, [this](const http::Request& r) {

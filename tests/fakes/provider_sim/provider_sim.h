@@ -18,6 +18,8 @@ class io_context;
 
 namespace tocsin::sim {
 
+class TwilioSim;
+
 // One request the simulator received (HTTP, or an SMTP transaction with method "SMTP").
 struct Recorded {
   std::uint64_t id = 0;
@@ -60,6 +62,7 @@ class ProviderSim {
   std::vector<Recorded> Requests(const std::string& path_prefix) const;
 
  private:
+  friend class TwilioSim;  // twilio_sim.cpp answers through Handle (faults, recording)
   void Handle(const http::Request& req, http::Respond respond, int default_status, std::string body,
               std::string summary, std::string content_type = "application/json");
   void PagerDuty(const http::Request& req, http::Respond respond);
@@ -81,6 +84,7 @@ class ProviderSim {
   std::map<std::string, std::pair<std::string, std::string>> og_requests_;
   std::map<std::string, std::string> slack_messages_;
   std::uint64_t slack_counter_ = 0;
+  std::shared_ptr<TwilioSim> twilio_;
 };
 
 }  // namespace tocsin::sim
