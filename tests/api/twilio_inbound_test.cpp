@@ -9,6 +9,7 @@
 #include <prometheus/registry.h>
 #include <boost/asio/executor_work_guard.hpp>
 #include <boost/asio/io_context.hpp>
+#include <map>
 #include <set>
 #include <thread>
 

@@ -82,7 +82,7 @@ TEST_F(TwilioE2e, SmsReplyFromThePagedPhoneAcknowledges) {
   }));
   const std::string sim = "http://127.0.0.1:" + sim_port;
   const unsigned short port = testing::FreePort();
-  const std::string tocsin = "http://127.0.0.1:" + std::to_string(port);
+  const std::string daemon_url = "http://127.0.0.1:" + std::to_string(port);
 
   dir_.Write("twilio_token", std::string(kToken) + "\n");
   dir_.Write("roster.yaml", fmt::format(R"(
@@ -113,10 +113,10 @@ api:
   tokens:
     - {{name: olena-laptop, sha256: {}, role: responder, person: olena}}
 )",
-                                            sim, kSid, kNumber, tocsin, Sha256Hex(kApiToken)));
+                                            sim, kSid, kNumber, daemon_url, Sha256Hex(kApiToken)));
   // Twilio's number configuration: inbound SMS go to tocsin.
   ASSERT_EQ(Send("POST", sim + "/_sim/twilio/account",
-                 json{{"sms_url", tocsin + "/webhooks/twilio/sms"}}.dump())
+                 json{{"sms_url", daemon_url + "/webhooks/twilio/sms"}}.dump())
                 .status,
             200);
   Process daemon({TOCSIN_BINARY, "serve", "--config", config, "--listen",
@@ -125,7 +125,7 @@ api:
   ASSERT_TRUE(testing::WaitForPort(port, 10s));
 
   auto opened =
-      Send("POST", tocsin + "/api/v1/incidents",
+      Send("POST", daemon_url + "/api/v1/incidents",
            json{{"title", "Deposit success 97.2 % at PSP-A"}, {"severity", "critical"}}.dump(),
            {{"Authorization", std::string("Bearer ") + kApiToken},
             {"Content-Type", "application/json"}});
@@ -143,12 +143,12 @@ api:
 
   // A forged reply (not signed by the account's token) is refused and changes nothing.
   auto forged =
-      Send("POST", tocsin + "/webhooks/twilio/sms",
+      Send("POST", daemon_url + "/webhooks/twilio/sms",
            "MessageSid=SMforged&AccountSid=" + std::string(kSid) + "&From=%2B380501110001&Body=ack",
            {{"Content-Type", "application/x-www-form-urlencoded"},
             {"X-Twilio-Signature", "0/KCTR6DLpKmkAf8muzZqo1nDgQ="}});
   EXPECT_EQ(forged.status, 403);
-  EXPECT_EQ(Get(tocsin + "/api/v1/incidents/" + id, kApiToken)["incident"]["state"], "triggered");
+  EXPECT_EQ(Get(daemon_url + "/api/v1/incidents/" + id, kApiToken)["incident"]["state"], "triggered");
 
   // Olena replies "ack" from her phone.
   auto reply = Send("POST", sim + "/_sim/twilio/reply",
@@ -158,7 +158,7 @@ api:
   EXPECT_EQ(answer["status"], 200) << answer.dump();
   EXPECT_NE(answer["body"].get<std::string>().find(id + " acknowledged by you"), std::string::npos)
       << answer.dump();
-  json inc = Get(tocsin + "/api/v1/incidents/" + id, kApiToken);
+  json inc = Get(daemon_url + "/api/v1/incidents/" + id, kApiToken);
   EXPECT_EQ(inc["incident"]["state"], "acknowledged");
   EXPECT_EQ(inc["incident"]["acknowledged_by"], "olena");
 
@@ -169,7 +169,7 @@ api:
             std::string::npos)
       << again.body;
   int acks = 0;
-  for (const auto& e : Get(tocsin + "/api/v1/incidents/" + id, kApiToken)["timeline"]) {
+  for (const auto& e : Get(daemon_url + "/api/v1/incidents/" + id, kApiToken)["timeline"]) {
     acks += e["kind"] == "acknowledged";
   }
   EXPECT_EQ(acks, 1);
@@ -181,7 +181,7 @@ api:
   EXPECT_NE(json::parse(press.body)["body"].get<std::string>().find("resolved by you"),
             std::string::npos)
       << press.body;
-  EXPECT_EQ(Get(tocsin + "/api/v1/incidents/" + id, kApiToken)["incident"]["state"], "resolved");
+  EXPECT_EQ(Get(daemon_url + "/api/v1/incidents/" + id, kApiToken)["incident"]["state"], "resolved");
 }
 
 }  // namespace

@@ -70,7 +70,7 @@ class TwilioNotifierTest : public ::testing::Test {
     ro.runbook_base_url = "https://git.example.com/runbooks/";
     renderer_ = *PageRenderer::Create(ro);
   }
-  TwilioNotifier Notifier(config::TwilioConfig c) {
+  TwilioNotifier Make(config::TwilioConfig c) {
     return TwilioNotifier(std::move(c), renderer_, std::make_shared<CurlHttpClient>());
   }
   json Phones() { return json::parse(sim_.Call("GET", "/_sim/twilio/phones", "")); }
@@ -80,7 +80,7 @@ class TwilioNotifierTest : public ::testing::Test {
 };
 
 TEST_F(TwilioNotifierTest, SmsCarriesTheFourQuestionsAndHowToAnswer) {
-  auto n = Notifier(SimTwilio(sim_.url()));
+  auto n = Make(SimTwilio(sim_.url()));
   auto r = n.Deliver(Item("sms"));
   ASSERT_TRUE(r.ok()) << r.detail;
   EXPECT_EQ(r.status, 201);
@@ -99,7 +99,7 @@ TEST_F(TwilioNotifierTest, SmsCarriesTheFourQuestionsAndHowToAnswer) {
 }
 
 TEST_F(TwilioNotifierTest, CallSpeaksThePageAndGathersOneKeyForTocsin) {
-  auto n = Notifier(SimTwilio(sim_.url()));
+  auto n = Make(SimTwilio(sim_.url()));
   auto r = n.Deliver(Item("call"));
   ASSERT_TRUE(r.ok()) << r.detail;
   EXPECT_EQ(r.provider_ref.substr(0, 2), "CA");
@@ -119,7 +119,7 @@ TEST_F(TwilioNotifierTest, CallSpeaksThePageAndGathersOneKeyForTocsin) {
 }
 
 TEST_F(TwilioNotifierTest, LastResortCallSaysWhyTocsinCallsDirectly) {
-  auto n = Notifier(SimTwilio(sim_.url()));
+  auto n = Make(SimTwilio(sim_.url()));
   ASSERT_TRUE(n.Deliver(Item("last_resort", kIhorPhone)).ok());
   std::string twiml = Phones()[kIhorPhone]["calls"][0]["twiml"];
   EXPECT_NE(twiml.find("PagerDuty and Opsgenie are not answering"), std::string::npos) << twiml;
@@ -128,7 +128,7 @@ TEST_F(TwilioNotifierTest, LastResortCallSaysWhyTocsinCallsDirectly) {
 TEST_F(TwilioNotifierTest, TextIsEscapedForTwiml) {
   auto item = Item("call");
   item.request.alerts[0].annotations["action"] = "restart <pool> & \"drain\"";
-  auto n = Notifier(SimTwilio(sim_.url()));
+  auto n = Make(SimTwilio(sim_.url()));
   std::string twiml = n.CallTwiml(item);
   EXPECT_EQ(twiml.find("<pool>"), std::string::npos);
   EXPECT_NE(twiml.find("&lt;pool&gt; &amp; &quot;drain&quot;"), std::string::npos) << twiml;
@@ -137,7 +137,7 @@ TEST_F(TwilioNotifierTest, TextIsEscapedForTwiml) {
 TEST_F(TwilioNotifierTest, WrongTokenIsPermanentAndNeverShowsTheToken) {
   auto c = SimTwilio(sim_.url());
   c.auth_token = "not-the-token-of-this-account";
-  auto n = Notifier(c);
+  auto n = Make(c);
   auto r = n.Deliver(Item("sms"));
   EXPECT_EQ(r.outcome, DeliveryResult::Outcome::kPermanent);
   EXPECT_EQ(r.status, 401);
@@ -149,7 +149,7 @@ TEST_F(TwilioNotifierTest, WrongTokenIsPermanentAndNeverShowsTheToken) {
 
 TEST_F(TwilioNotifierTest, ThrottledIsRetriedWithRetryAfter) {
   sim_.Fault({{"path", "/2010-04-01/"}, {"status", 429}, {"retry_after", "7"}});
-  auto n = Notifier(SimTwilio(sim_.url()));
+  auto n = Make(SimTwilio(sim_.url()));
   auto r = n.Deliver(Item("call"));
   EXPECT_EQ(r.outcome, DeliveryResult::Outcome::kRetry);
   ASSERT_TRUE(r.retry_after);
@@ -161,7 +161,7 @@ TEST_F(TwilioNotifierTest, SimulatorRefusesWhatTwilioRefuses) {
   // The simulator's strictness, through the notifier: a From that is not the account's.
   auto c = SimTwilio(sim_.url());
   c.from = "+15005550001";
-  auto r = Notifier(c).Deliver(Item("sms"));
+  auto r = Make(c).Deliver(Item("sms"));
   EXPECT_EQ(r.outcome, DeliveryResult::Outcome::kPermanent);
   EXPECT_NE(r.detail.find("21606"), std::string::npos) << r.detail;
   // And directly: a national number, a missing body, a missing Twiml/Url.
@@ -189,7 +189,7 @@ TEST_F(TwilioNotifierTest, SimulatorRefusesWhatTwilioRefuses) {
 }
 
 TEST_F(TwilioNotifierTest, RosterPhoneThatIsNotInternationalFailsSayingWhatToFix) {
-  auto n = Notifier(SimTwilio(sim_.url()));
+  auto n = Make(SimTwilio(sim_.url()));
   auto r = n.Deliver(Item("sms", "050 111 00 01"));
   EXPECT_EQ(r.outcome, DeliveryResult::Outcome::kPermanent);
   EXPECT_NE(r.detail.find("olena"), std::string::npos) << r.detail;

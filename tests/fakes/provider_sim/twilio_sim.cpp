@@ -54,7 +54,7 @@ std::string Field(const std::vector<std::pair<std::string, std::string>>& form,
   return {};
 }
 
-std::string Error(int code, const std::string& message, int status) {
+std::string TwilioError(int code, const std::string& message, int status) {
   return json{{"code", code},
               {"message", message},
               {"more_info", fmt::format("https://www.twilio.com/docs/errors/{}", code)},
@@ -75,7 +75,7 @@ TwilioSim::TwilioSim(ProviderSim& sim, boost::asio::io_context& io) : sim_(sim),
 void TwilioSim::Create(const http::Request& req, http::Respond respond, bool call) {
   const char* what = call ? "twilio call" : "twilio sms";
   auto fail = [&](int status, int code, const std::string& message) {
-    sim_.Handle(req, respond, status, Error(code, message, status),
+    sim_.Handle(req, respond, status, TwilioError(code, message, status),
                 fmt::format("{} {} {}", what, status, message));
   };
   std::string user, password;
@@ -230,10 +230,11 @@ void TwilioSim::Press(const http::Request& req, http::Respond respond) {
         http::Response::Json(400, R"({"error":"the call's TwiML has no Gather action"})"));
   }
   std::string url = m[1].str();
-  for (auto [entity, c] :
-       {std::pair{"&amp;", "&"}, {"&quot;", "\""}, {"&apos;", "'"}, {"&lt;", "<"}, {"&gt;", ">"}}) {
+  static const std::pair<std::string, std::string> kEntities[] = {
+      {"&quot;", "\""}, {"&apos;", "'"}, {"&lt;", "<"}, {"&gt;", ">"}, {"&amp;", "&"}};
+  for (const auto& [entity, c] : kEntities) {
     for (auto p = url.find(entity); p != std::string::npos; p = url.find(entity, p + 1)) {
-      url.replace(p, std::string(entity).size(), c);
+      url.replace(p, entity.size(), c);
     }
   }
   // The fields of Twilio's Gather action request for a call tocsin placed (outbound-api).
