@@ -192,26 +192,26 @@ void TwilioSim::Reply(const http::Request& req, http::Respond respond) {
   }
   std::unique_lock lock(mu_);
   if (sms_url_.empty()) {
-    return respond(http::Response::Json(400, R"({"error":"no sms_url set (/_sim/twilio/account)"
-  })"));
-}
-std::string sid = fmt::format("SM{:032x}", ++counter_);
-if (j.contains("message_sid")) sid = j["message_sid"].get<std::string>();
-// The fields of Twilio's incoming message webhook.
-std::vector<std::pair<std::string, std::string>> form = {{"MessageSid", sid},
-                                                         {"SmsSid", sid},
-                                                         {"SmsMessageSid", sid},
-                                                         {"AccountSid", account_sid_},
-                                                         {"From", j["from"].get<std::string>()},
-                                                         {"To", number_},
-                                                         {"Body", j["body"].get<std::string>()},
-                                                         {"NumMedia", "0"},
-                                                         {"NumSegments", "1"},
-                                                         {"SmsStatus", "received"},
-                                                         {"ApiVersion", "2010-04-01"}};
-std::string url = sms_url_, token = auth_token_;
-lock.unlock();
-Deliver(std::move(url), std::move(form), std::move(token), respond);
+    return respond(
+        http::Response::Json(400, R"x({"error":"no sms_url set (/_sim/twilio/account)"})x"));
+  }
+  std::string sid = fmt::format("SM{:032x}", ++counter_);
+  if (j.contains("message_sid")) sid = j["message_sid"].get<std::string>();
+  // The fields of Twilio's incoming message webhook.
+  std::vector<std::pair<std::string, std::string>> form = {{"MessageSid", sid},
+                                                           {"SmsSid", sid},
+                                                           {"SmsMessageSid", sid},
+                                                           {"AccountSid", account_sid_},
+                                                           {"From", j["from"].get<std::string>()},
+                                                           {"To", number_},
+                                                           {"Body", j["body"].get<std::string>()},
+                                                           {"NumMedia", "0"},
+                                                           {"NumSegments", "1"},
+                                                           {"SmsStatus", "received"},
+                                                           {"ApiVersion", "2010-04-01"}};
+  std::string url = sms_url_, token = auth_token_;
+  lock.unlock();
+  Deliver(std::move(url), std::move(form), std::move(token), respond);
 }
 
 void TwilioSim::Press(const http::Request& req, http::Respond respond) {
@@ -223,8 +223,8 @@ void TwilioSim::Press(const http::Request& req, http::Respond respond) {
   auto it = calls_.find(j["call_sid"].get<std::string>());
   if (it == calls_.end()) return respond(http::Response::Json(404, R"({"error":"no such call"})"));
   // The action of the call's first <Gather>, as Twilio reads it (XML entities decoded).
-  static const std::regex kAction(R"(<Gather[^>]*\saction="([^"]*)") ");
-      std::smatch m;
+  static const std::regex kAction(R"x(<Gather[^>]*\saction="([^"]*)")x");
+  std::smatch m;
   if (!std::regex_search(it->second.second, m, kAction)) {
     return respond(
         http::Response::Json(400, R"({"error":"the call's TwiML has no Gather action"})"));

@@ -8,7 +8,8 @@ ProviderSpec TwilioProvider() {
   s.title = "Twilio";
   s.identity_field = "phone";
   s.identity = [](const oncall::Person& p) { return p.phone; };
-  s.origin = incident::kOriginTwilio;
+  // No `origin`: acknowledges and resolves are never mirrored to a phone, so an SMS reply or a
+  // keypress (origin "twilio") has nothing to skip here.
   s.delivery = ProviderSpec::Delivery::kPerPerson;
   // The SMS first (it carries the text and how to answer), then the call that wakes them.
   s.per_person_kinds = {"sms", "call"};
