@@ -72,9 +72,9 @@ class TwilioE2e : public ::testing::Test {
 };
 
 TEST_F(TwilioE2e, SmsReplyFromThePagedPhoneAcknowledges) {
-  Process sim({TOCSIN_PROVIDER_SIM, "--listen", "127.0.0.1:0", "--smtp-listen", "off",
-               "--port-file", dir_.path() + "/sim.ports"},
-              {}, dir_.path() + "/sim.log");
+  Process sim_process({TOCSIN_PROVIDER_SIM, "--listen", "127.0.0.1:0", "--smtp-listen", "off",
+                       "--port-file", dir_.path() + "/sim.ports"},
+                      {}, dir_.path() + "/sim.log");
   std::string sim_port;
   ASSERT_TRUE(WaitFor(10s, [&] {
     std::istringstream in(testing::ReadFile(dir_.path() + "/sim.ports"));
@@ -119,9 +119,9 @@ api:
                  json{{"sms_url", daemon_url + "/webhooks/twilio/sms"}}.dump())
                 .status,
             200);
-  Process daemon({TOCSIN_BINARY, "serve", "--config", config, "--listen",
-                  "127.0.0.1:" + std::to_string(port), "--data-dir", dir_.path() + "/data"},
-                 {}, dir_.path() + "/tocsin.log");
+  Process tocsin_process({TOCSIN_BINARY, "serve", "--config", config, "--listen",
+                          "127.0.0.1:" + std::to_string(port), "--data-dir", dir_.path() + "/data"},
+                         {}, dir_.path() + "/tocsin.log");
   ASSERT_TRUE(testing::WaitForPort(port, 10s));
 
   auto opened =
@@ -148,7 +148,8 @@ api:
            {{"Content-Type", "application/x-www-form-urlencoded"},
             {"X-Twilio-Signature", "0/KCTR6DLpKmkAf8muzZqo1nDgQ="}});
   EXPECT_EQ(forged.status, 403);
-  EXPECT_EQ(Get(daemon_url + "/api/v1/incidents/" + id, kApiToken)["incident"]["state"], "triggered");
+  EXPECT_EQ(Get(daemon_url + "/api/v1/incidents/" + id, kApiToken)["incident"]["state"],
+            "triggered");
 
   // Olena replies "ack" from her phone.
   auto reply = Send("POST", sim + "/_sim/twilio/reply",
@@ -181,7 +182,8 @@ api:
   EXPECT_NE(json::parse(press.body)["body"].get<std::string>().find("resolved by you"),
             std::string::npos)
       << press.body;
-  EXPECT_EQ(Get(daemon_url + "/api/v1/incidents/" + id, kApiToken)["incident"]["state"], "resolved");
+  EXPECT_EQ(Get(daemon_url + "/api/v1/incidents/" + id, kApiToken)["incident"]["state"],
+            "resolved");
 }
 
 }  // namespace
