@@ -241,9 +241,11 @@ TEST_F(TwilioOutboxTest, LadderStepOnTwilioTextsThenCallsThePerson) {
   Configure();
   auto receipt = outbox_->Send(PhonePage());
   ASSERT_TRUE(receipt);
-  ASSERT_EQ(receipt->queued.size(), 2u);
-  EXPECT_EQ(receipt->queued[0].kind, "sms");
-  EXPECT_EQ(receipt->queued[1].kind, "call");
+  std::vector<std::string> kinds;  // Slack's incident message is queued too
+  for (const auto& q : receipt->queued) {
+    if (q.channel == Channel::kTwilio) kinds.push_back(q.kind);
+  }
+  EXPECT_EQ(kinds, (std::vector<std::string>{"sms", "call"}));
   scheduler_.AdvanceBy(seconds(1));
   EXPECT_EQ(Count(kOlenaPhone, "sms"), 1u);
   EXPECT_EQ(Count(kOlenaPhone, "calls"), 1u);
