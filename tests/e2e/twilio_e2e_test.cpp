@@ -170,7 +170,8 @@ api:
             std::string::npos)
       << again.body;
   int acks = 0;
-  for (const auto& e : Get(daemon_url + "/api/v1/incidents/" + id, kApiToken)["timeline"]) {
+  const json timeline = Get(daemon_url + "/api/v1/incidents/" + id, kApiToken)["timeline"];
+  for (const auto& e : timeline) {
     acks += e["kind"] == "acknowledged";
   }
   EXPECT_EQ(acks, 1);

@@ -374,7 +374,8 @@ INSTANTIATE_TEST_SUITE_P(
                       TwilioBad{"twilio_from_national.yaml", "E.164", 5},
                       TwilioBad{"twilio_api_url_path.yaml", "appends /2010-04-01", 3},
                       TwilioBad{"twilio_public_url_path.yaml", "appends /webhooks/twilio", 6},
-                      TwilioBad{"twilio_without_public_url.yaml", "public_url", 2}));
+                      TwilioBad{"twilio_without_public_url.yaml",
+                                "missing required key \"public_url\"", 3}));
 
 }  // namespace
 }  // namespace tocsin::notify
