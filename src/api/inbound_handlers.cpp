@@ -31,6 +31,8 @@ std::string_view ActionOriginName(ActionOrigin o) {
       return "pagerduty";
     case ActionOrigin::kOpsgenie:
       return "opsgenie";
+    case ActionOrigin::kTwilio:
+      return "twilio";
   }
   return "api";
 }

@@ -139,7 +139,7 @@ std::vector<http::IncidentBrief> ManagerIncidentCommands::OpenIncidents() {
   if (!list) return out;
   for (const auto& inc : *list) {
     out.push_back({inc.id, inc.title, std::string(IncidentStateName(inc.state)),
-                   static_cast<int>(inc.sev), FormatRfc3339(inc.opened_at)});
+                   static_cast<int>(inc.sev), FormatRfc3339(inc.opened_at), inc.paged});
   }
   return out;
 }

@@ -5,6 +5,8 @@
 
 #include <fmt/format.h>
 
+#include "tocsin/oncall/phone.h"
+
 namespace tocsin::incident {
 
 namespace {
@@ -28,6 +30,15 @@ std::optional<oncall::Person> RosterPersonDirectory::BySlackUserId(
   if (!schedule || slack_user_id.empty()) return std::nullopt;
   for (const auto& [id, person] : schedule->roster().people) {
     if (person.slack_user_id == slack_user_id) return person;
+  }
+  return std::nullopt;
+}
+
+std::optional<oncall::Person> RosterPersonDirectory::ByPhone(const std::string& e164) {
+  auto schedule = schedule_();
+  if (!schedule || e164.empty()) return std::nullopt;
+  for (const auto& [id, person] : schedule->roster().people) {
+    if (oncall::PhoneE164(person.phone) == e164) return person;
   }
   return std::nullopt;
 }

@@ -42,6 +42,7 @@ class SqliteSilenceStore;
 namespace tocsin::http {
 class ApiAuthenticator;
 class InboundHandlers;
+class TwilioInbound;
 class Server;
 }  // namespace tocsin::http
 namespace tocsin::incident {
@@ -147,8 +148,9 @@ struct App::Impl {
   std::unique_ptr<CurlHttpClient> slack_client;  // answers to Slack's response_url
   std::unique_ptr<WorkerPool> slack_workers;     // ... posted off the loop
   std::unique_ptr<http::InboundHandlers> inbound;
-  Result<void> StartInbound();  // inbound_wiring.cpp
-  void ReconfigureInbound();    // inbound_wiring.cpp
+  std::unique_ptr<http::TwilioInbound> twilio_inbound;  // SMS replies and keypresses
+  Result<void> StartInbound();                          // inbound_wiring.cpp
+  void ReconfigureInbound();                            // inbound_wiring.cpp
   // --------------------------------------------------------------------------------------------
 
   std::unique_ptr<http::Server> server;

@@ -4,6 +4,7 @@
 #include "tocsin/api/inbound_handlers.h"
 #include "tocsin/api/manager_incident_commands.h"
 #include "tocsin/api/roster_person_directory.h"
+#include "tocsin/api/twilio_inbound.h"
 #include "tocsin/common/http_client.h"
 #include "tocsin/common/worker_pool.h"
 #include "tocsin/dispatch/silence_command.h"
@@ -27,6 +28,16 @@ http::InboundConfig InboundConfigOf(const config::Config& main) {
   if (p.opsgenie) c.opsgenie_webhook_token = p.opsgenie->webhook_token;
   return c;
 }
+
+http::TwilioInboundConfig TwilioInboundConfigOf(const config::Config& main) {
+  http::TwilioInboundConfig c;
+  if (const auto& t = main.providers.twilio) {
+    c.account_sid = t->account_sid;
+    c.auth_token = t->auth_token;
+    c.public_url = t->public_url;
+  }
+  return c;
+}
 }  // namespace
 
 Result<void> App::Impl::StartInbound() {
@@ -39,6 +50,8 @@ Result<void> App::Impl::StartInbound() {
   inbound = std::make_unique<http::InboundHandlers>(
       InboundConfigOf(config->main), *incident_commands, *people, scheduler,
       http::MakeResponseUrlPoster(*slack_client, *slack_workers), *registry);
+  twilio_inbound = std::make_unique<http::TwilioInbound>(TwilioInboundConfigOf(config->main),
+                                                         *incident_commands, *people, *registry);
   inbound->SetSilenceCommand(
       [this](const std::vector<std::string>& words, const std::string& actor) {
         return dispatch::RunSilenceCommand(*silences, words, actor, clock.Now());
@@ -49,6 +62,7 @@ Result<void> App::Impl::StartInbound() {
 void App::Impl::ReconfigureInbound() {
   if (api_auth) api_auth->SetConfig(config->api);
   if (inbound) inbound->SetConfig(InboundConfigOf(config->main));
+  if (twilio_inbound) twilio_inbound->SetConfig(TwilioInboundConfigOf(config->main));
 }
 
 }  // namespace tocsin::app

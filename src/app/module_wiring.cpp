@@ -57,6 +57,16 @@ Result<void> App::Impl::StartIncidents() {
                                                           config->incidents, registry.get());
   // Delivery results land in the incidents' timelines.
   outbox->SetObserver(incidents.get());
+  // The call of last resort reaches whoever holds the role in the roster at that moment.
+  outbox->SetOnCallLookup([this](const std::string& role, TimePoint now) {
+    std::vector<oncall::Person> out;
+    auto schedule = incidents->schedule();
+    if (!schedule) return out;
+    for (const auto& id : schedule->WhoHolds(role, now)) {
+      if (const auto* p = schedule->roster().FindPerson(id)) out.push_back(*p);
+    }
+    return out;
+  });
   return incidents->Start();
 }
 

@@ -9,6 +9,7 @@
 #include "tocsin/api/alertmanager_api.h"
 #include "tocsin/api/inbound_handlers.h"
 #include "tocsin/api/incident_api.h"
+#include "tocsin/api/twilio_inbound.h"
 #include "tocsin/app/version.h"
 #include "tocsin/http/api_auth.h"
 #include "tocsin/incident/incident_manager.h"
@@ -52,7 +53,8 @@ std::shared_ptr<const http::Router> App::Impl::BuildRouter() {
       *router, *dispatcher, *silences, clock,
       {std::string(Version()), std::string(Revision()), std::string(BuildDate()), started_at},
       alert_intake.get());
-  if (inbound) inbound->Register(*router);  // Slack and provider webhooks: signed
+  if (inbound) inbound->Register(*router);                // Slack and provider webhooks: signed
+  if (twilio_inbound) twilio_inbound->Register(*router);  // Twilio callbacks: signed
   router->AddSync("POST", "/-/reload", Access::kAdmin, [this](const http::Request&) {
     auto result = owner->Reload();
     if (!result) return http::Response::Text(400, result.error().message() + "\n");

@@ -26,6 +26,14 @@ std::string HmacSha256Hex(std::string_view key, std::string_view message) {
   return Hex(out, len);
 }
 
+std::string HmacSha1Base64(std::string_view key, std::string_view message) {
+  unsigned char out[EVP_MAX_MD_SIZE];
+  unsigned int len = 0;
+  HMAC(EVP_sha1(), key.data(), static_cast<int>(key.size()),
+       reinterpret_cast<const unsigned char*>(message.data()), message.size(), out, &len);
+  return Base64Encode(std::string_view(reinterpret_cast<const char*>(out), len));
+}
+
 std::string Sha256Hex(std::string_view data) {
   unsigned char out[EVP_MAX_MD_SIZE];
   unsigned int len = 0;

@@ -194,6 +194,18 @@ void ReadProviders(MapReader& r, ProvidersConfig& p, const std::string& base_dir
   } else {
     r.Node("webhook");
   }
+  if (r.Has("twilio")) {
+    MapReader m(r.file(), r.Node("twilio"), r.diags(), "providers.twilio");
+    TwilioConfig c;
+    m.Url("api_url", c.api_url);
+    m.String("account_sid", c.account_sid, true);
+    m.Secret("auth_token", c.auth_token, base_dir, true);
+    m.String("from", c.from, true);
+    m.Url("public_url", c.public_url, true);
+    p.twilio = c;
+  } else {
+    r.Node("twilio");
+  }
 }
 
 LoadResult LoadFromDocument(std::optional<Document> doc, Diagnostics diags, const std::string& file,

@@ -1,5 +1,6 @@
 #include "tocsin/http/signatures.h"
 
+#include <algorithm>
 #include <charconv>
 #include <cstdlib>
 
@@ -97,6 +98,28 @@ SignatureCheck VerifyPagerDutySignature(std::string_view signature_header,
     for (auto g : given) match = ConstantTimeEquals(expected, g) || match;
   }
   return match ? SignatureCheck::kOk : SignatureCheck::kMismatch;
+}
+
+std::string TwilioSignature(std::string_view url,
+                            std::vector<std::pair<std::string, std::string>> params,
+                            std::string_view auth_token) {
+  std::sort(params.begin(), params.end());
+  std::string data(url);
+  for (const auto& [name, value] : params) {
+    data += name;
+    data += value;
+  }
+  return HmacSha1Base64(auth_token, data);
+}
+
+SignatureCheck VerifyTwilioSignature(std::string_view signature_header, std::string_view url,
+                                     const std::vector<std::pair<std::string, std::string>>& params,
+                                     std::string_view auth_token) {
+  signature_header = Trim(signature_header);
+  if (signature_header.empty()) return SignatureCheck::kMissing;
+  return ConstantTimeEquals(TwilioSignature(url, params, auth_token), signature_header)
+             ? SignatureCheck::kOk
+             : SignatureCheck::kMismatch;
 }
 
 }  // namespace tocsin::http

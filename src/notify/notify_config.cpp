@@ -64,6 +64,7 @@ NotifyConfig ParseNotifyConfig(const config::Config& main, config::Diagnostics& 
   r.DurationValue("give_up_after", c.give_up_after);
   r.DurationValue("failover_after", c.failover_after);
   r.DurationValue("probe_interval", c.probe_interval);
+  r.String("last_resort_role", c.last_resort_role);
   r.DurationValue("heartbeat_interval", c.heartbeat_interval);
   if (r.DurationValue("retention", c.retention) && c.retention < std::chrono::hours(1)) {
     r.Error("retention", "must be at least 1h (acks and resolves look up where a page went)");

@@ -1,5 +1,6 @@
 #pragma once
 
+#include <functional>
 #include <map>
 #include <memory>
 #include <optional>
@@ -14,6 +15,7 @@
 #include "tocsin/notify/notifier.h"
 #include "tocsin/notify/notify_config.h"
 #include "tocsin/notify/outbox_store.h"
+#include "tocsin/oncall/person.h"
 
 namespace prometheus {
 class Registry;
@@ -60,7 +62,9 @@ struct NotifierSet {
 // exponential backoff with jitter (or Retry-After) and then one item probes it; a provider
 // failing (not merely throttled) for `failover_after` fails over to its partner (PagerDuty <->
 // Opsgenie) with a notice in Slack, and its queue replays in order through the partner; it
-// is probed every `probe_interval` and taken back when it answers. Rate limits: rolling
+// is probed every `probe_interval` and taken back when it answers. When the partner is down
+// too (or there is none), the person in `last_resort_role` is called through Twilio for every
+// trigger stuck there (outbox_last_resort.cpp). Rate limits: rolling
 // windows per provider bucket (NotifyConfig). Coalescing: a new item with the coalesce key of
 // a pending one supersedes it. Permanent errors, and transient ones older than
 // `give_up_after`, are reported as failed (DeliveryOutcome::kFailed) and announced in Slack.
@@ -83,6 +87,10 @@ class Outbox final : public incident::Pager {
   // Installs providers and settings (start and every reload). Pending items stay queued.
   void Configure(NotifierSet notifiers, NotifyConfig config);
   void SetObserver(incident::DeliveryObserver* observer) { observer_ = observer; }
+  // Who holds `role` now (the roster), for the call of last resort; unset: no such call.
+  using OnCallLookup =
+      std::function<std::vector<oncall::Person>(const std::string& role, TimePoint now)>;
+  void SetOnCallLookup(OnCallLookup lookup) { on_call_ = std::move(lookup); }
 
   // Plans the deliveries and writes them; `done` gets the receipt once they are durable, or an
   // error (and tocsin_outbox_write_failures_total) when the database refused them: nothing was
@@ -134,6 +142,7 @@ class Outbox final : public incident::Pager {
               const DeliveryResult& result, TimePoint now, Duration retry_in = Duration(0));
   void CheckFailover(incident::Channel c, TimePoint now);
   void ScheduleProbe(incident::Channel c);
+  void CallLastResort(incident::Channel c, TimePoint now);  // outbox_last_resort.cpp
   void ScheduleWake(TimePoint at);
   Duration Backoff(int failures);
   void UpdateQueueDepth();
@@ -158,6 +167,8 @@ class Outbox final : public incident::Pager {
   std::mt19937_64 rng_;
   std::optional<std::pair<TimePoint, TimerId>> wake_;
   std::optional<TimerId> prune_timer_;
+  OnCallLookup on_call_;
+  std::set<std::string> last_resort_keys_;  // last-resort calls queued by this run
   bool pump_posted_ = false;
   bool configured_ = false;  // nothing is sent (or failed as unroutable) before Configure
   bool stopped_ = false;     // Stop(): no timers, no new attempts

@@ -14,7 +14,11 @@ void Outbox::CheckFailover(Channel c, TimePoint now) {
   if (ps.failed_over || !ps.failing_since) return;
   if (*ps.failing_since + config_.failover_after > now) return;
   auto alt = config_.FailoverFor(c);
-  if (!alt || !notifiers_.Has(*alt) || failed_over(*alt)) return;
+  if (!alt || !notifiers_.Has(*alt) || failed_over(*alt)) {
+    // Nobody to hand the queue to: the paging SaaS is down as a whole.
+    CallLastResort(c, now);
+    return;
+  }
   ps.failed_over = true;
   NoticeToSlack("tocsin",
                 fmt::format(":warning: {} has been failing for {} ({}): paging through {} until "

@@ -95,7 +95,10 @@ std::vector<OutboxItem> Outbox::Plan(const PageRequest& r, TimePoint now,
       }
       for (const auto* p : configured(Delivery::kPerPerson)) {
         for (const auto* t : reached[p->channel]) {
-          add(p->channel, "page", {t->person.id}, p->identity(t->person), t->person.id);
+          for (auto kind : p->per_person_kinds) {
+            add(p->channel, std::string(kind), {t->person.id}, p->identity(t->person),
+                t->person.id);
+          }
         }
       }
       for (const auto* p : configured(Delivery::kIncidentMessage)) {

@@ -51,6 +51,9 @@ struct ProviderSpec {
   // PageRequest::origin of actions done in this provider: never mirrored back to it.
   std::string_view origin{};
   Delivery delivery = Delivery::kAlert;
+  // kPerPerson: the outbox items one person gets per page, in order (e-mail: one "page";
+  // Twilio: an "sms", then a "call").
+  std::vector<std::string_view> per_person_kinds = {"page"};
   bool takes_notes = false;    // timeline notes are added to its alert (Opsgenie)
   bool can_fail_over = false;  // may fail over to (or take over from) a partner
   // The outbox kind a receiver notice becomes there; empty: it takes no receiver notices.

@@ -66,7 +66,7 @@ class FakeIncidents final : public IncidentCommands {
   std::set<std::string> processed;
   bool fail_next = false;
   std::vector<IncidentBrief> OpenIncidents() override {
-    return {{"INC-1", "Deposit success low at PSP-A", state, 1, "2026-11-22T02:00:00Z"}};
+    return {{"INC-1", "Deposit success low at PSP-A", state, 1, "2026-11-22T02:00:00Z", {}}};
   }
   std::size_t count() {
     std::lock_guard lock(mu);
@@ -87,6 +87,7 @@ class FakePeople final : public PersonDirectory {
     p.slack_user_id = id;
     return p;
   }
+  std::optional<oncall::Person> ByPhone(const std::string&) override { return std::nullopt; }
   std::vector<std::string> WhoIsOnCall(const std::string& team) override {
     if (!team.empty() && team != "payments") return {};
     return {"L1: Olena Kovalenko (<@U_OLENA>)"};

@@ -16,6 +16,7 @@
 #include "tocsin/common/log.h"
 #include "tocsin/common/simulated_scheduler.h"
 #include "tocsin/store/sqlite_outbox_store.h"
+#include "tocsin/http/http_types.h"
 
 namespace tocsin::notify {
 namespace {
@@ -156,6 +157,29 @@ std::vector<ProviderCase> Cases() {
                      false,
                      "olena@example.com"};
   c.push_back(email);
+  c.push_back(
+      {"twilio",
+       Channel::kTwilio,
+       "/2010-04-01/",
+       "sim-twilio-auth-token-0123456789",
+       [](config::ProvidersConfig& p, const std::string& base, unsigned short) {
+         p.twilio = config::TwilioConfig{base, "AC00000000000000000000000000000001",
+                                         "sim-twilio-auth-token-0123456789", "+15005550006",
+                                         "https://tocsin.example.com"};
+       },
+       // Twilio takes no idempotency key (the outbox row is it): the text is stable.
+       [](const json& r) {
+         for (const auto& [k, v] : http::ParseFormEncoded(r["body"].get<std::string>())) {
+           if (k == "Body") return v;
+         }
+         return std::string();
+       },
+       {{"status", 503}},
+       {{"status", 400},
+        {"body",
+         R"({"code":21211,"message":"The 'To' number is not a valid phone number.","status":400})"}},
+       true,
+       "+380501110001"});
   return c;
 }
 
@@ -196,7 +220,9 @@ class Conformance : public ::testing::TestWithParam<ProviderCase> {
     OutboxItem item;
     item.id = 1;
     item.channel = item.original_channel = GetParam().channel;
-    item.kind = GetParam().channel == Channel::kSlack ? "post" : "page";
+    item.kind = GetParam().channel == Channel::kSlack    ? "post"
+                : GetParam().channel == Channel::kTwilio ? "sms"
+                                                         : "page";
     item.target = GetParam().target;
     item.request = std::move(r);
     return item;
@@ -321,6 +347,7 @@ TEST_P(Conformance, NoSecretInAnyErrorOrLogLine) {
   outbox.SetObserver(&observer);
   auto page = DepositPage();
   page.targets = {{testing::Olena(), "l1", {GetParam().channel}}};
+  page.targets[0].person.phone = "+380501110001";  // Twilio's identity
   outbox.Send(page, {});
   scheduler.AdvanceBy(std::chrono::minutes(1));
   ASSERT_FALSE(observer.reports.empty());

@@ -12,7 +12,7 @@ namespace tocsin::http {
 
 // Where an action came from. The incident side uses it to avoid echoing an action back to the
 // provider it came from (an ack done in PagerDuty is not sent to PagerDuty again).
-enum class ActionOrigin { kApi, kCli, kSlack, kPagerDuty, kOpsgenie };
+enum class ActionOrigin { kApi, kCli, kSlack, kPagerDuty, kOpsgenie, kTwilio };
 std::string_view ActionOriginName(ActionOrigin o);
 
 enum class IncidentAction { kAcknowledge, kResolve, kEscalate, kNote };
@@ -48,7 +48,8 @@ struct IncidentBrief {
   std::string title;
   std::string state;
   int sev = 3;
-  std::string opened_at;  // RFC 3339
+  std::string opened_at;           // RFC 3339
+  std::vector<std::string> paged;  // person ids the ladder reached so far
 };
 
 // What the inbound endpoints (Slack, provider webhooks) need from the incident side.
@@ -88,6 +89,9 @@ class PersonDirectory {
  public:
   virtual ~PersonDirectory() = default;
   virtual std::optional<oncall::Person> BySlackUserId(const std::string& slack_user_id) = 0;
+  // The person whose roster `phone` is `e164` ("+380501110001"; blanks, dashes, dots and
+  // parentheses in the roster's spelling are ignored).
+  virtual std::optional<oncall::Person> ByPhone(const std::string& e164) = 0;
   // One line per role currently on call, optionally for one team: "L1: Olena (U024BE7LH)".
   virtual std::vector<std::string> WhoIsOnCall(const std::string& team) = 0;
 };

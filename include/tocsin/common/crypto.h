@@ -11,6 +11,8 @@ namespace tocsin {
 
 // Lowercase hex of HMAC-SHA256(key, message).
 std::string HmacSha256Hex(std::string_view key, std::string_view message);
+// Base64 of HMAC-SHA1(key, message): Twilio's X-Twilio-Signature.
+std::string HmacSha1Base64(std::string_view key, std::string_view message);
 // Lowercase hex of SHA-256(data).
 std::string Sha256Hex(std::string_view data);
 // Compares without leaking where the first difference is (CRYPTO_memcmp). Different lengths

@@ -109,12 +109,24 @@ struct WebhookConfig {
   std::string secret;  // HMAC-SHA256 key for the X-Tocsin-Signature header
 };
 
+// Twilio Programmable Messaging and Voice: SMS and phone calls straight to the roster's phone.
+struct TwilioConfig {
+  std::string api_url = "https://api.twilio.com";
+  std::string account_sid;  // "AC" + 32 hex digits
+  std::string auth_token;   // also the key of X-Twilio-Signature on Twilio's callbacks
+  std::string from;         // the Twilio number pages come from, E.164
+  // Base URL at which Twilio reaches tocsin (behind a proxy: the public one), for the keypress
+  // callback and for checking signatures, which cover the URL exactly as Twilio called it.
+  std::string public_url;
+};
+
 struct ProvidersConfig {
   std::optional<PagerDutyConfig> pagerduty;
   std::optional<OpsgenieConfig> opsgenie;
   std::optional<SlackConfig> slack;
   std::optional<EmailConfig> email;
   std::optional<WebhookConfig> webhook;
+  std::optional<TwilioConfig> twilio;
 };
 
 // The whole of tocsin.yaml, validated. Paths in it are already resolved against the config

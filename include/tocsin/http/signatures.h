@@ -2,6 +2,7 @@
 
 #include <string>
 #include <string_view>
+#include <utility>
 #include <vector>
 
 #include "tocsin/common/clock.h"
@@ -32,5 +33,18 @@ SignatureCheck VerifySlackSignature(std::string_view timestamp_header,
 SignatureCheck VerifyPagerDutySignature(std::string_view signature_header,
                                         std::string_view raw_body,
                                         const std::vector<std::string>& secrets);
+
+// Twilio request validation: X-Twilio-Signature == base64 HMAC-SHA1(auth token, the full URL
+// Twilio called (scheme, host, path and query, exactly as configured there) followed by every
+// POST parameter sorted by name, each as name then value with nothing between). Several
+// parameters of one name are sorted by value too. `url` is the public URL (behind a proxy, the
+// external one), never the one the request arrived on.
+std::string TwilioSignature(std::string_view url,
+                            std::vector<std::pair<std::string, std::string>> params,
+                            std::string_view auth_token);
+// kMissing (401) without the header, kMismatch (403) when it differs; constant-time compare.
+SignatureCheck VerifyTwilioSignature(std::string_view signature_header, std::string_view url,
+                                     const std::vector<std::pair<std::string, std::string>>& params,
+                                     std::string_view auth_token);
 
 }  // namespace tocsin::http

@@ -38,6 +38,7 @@ class Channel {
   static const Channel kSlack;
   static const Channel kEmail;
   static const Channel kWebhook;
+  static const Channel kTwilio;
 
   // The channel called `name` (from config or a stored row). Whether such a provider exists is
   // checked where names are read (config) or used (an unknown one is "not configured").
@@ -61,6 +62,7 @@ inline constexpr Channel Channel::kOpsgenie{Literal{}, "opsgenie"};
 inline constexpr Channel Channel::kSlack{Literal{}, "slack"};
 inline constexpr Channel Channel::kEmail{Literal{}, "email"};
 inline constexpr Channel Channel::kWebhook{Literal{}, "webhook"};
+inline constexpr Channel Channel::kTwilio{Literal{}, "twilio"};
 inline std::string_view ChannelName(Channel c) { return c.name(); }
 
 struct PageTarget {
@@ -112,6 +114,7 @@ inline constexpr const char* kOriginOpsgenie = "opsgenie";
 inline constexpr const char* kOriginSlack = "slack";
 inline constexpr const char* kOriginApi = "api";
 inline constexpr const char* kOriginCli = "cli";
+inline constexpr const char* kOriginTwilio = "twilio";  // an SMS reply or a keypress
 // True for origins whose provider authenticated the actor itself (a signed webhook), so the
 // actor ("pagerduty:Olena Kovalenko") need not be a roster person id.
 inline bool IsProviderOrigin(std::string_view origin) {

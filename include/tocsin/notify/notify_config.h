@@ -34,6 +34,9 @@ struct NotifyConfig {
   std::vector<std::pair<incident::Channel, incident::Channel>> failover = {
       {incident::Channel::kPagerDuty, incident::Channel::kOpsgenie},
       {incident::Channel::kOpsgenie, incident::Channel::kPagerDuty}};
+  // The role called through Twilio when a paging provider has failed for `failover_after` and
+  // its partner is down too (or there is none): the page of last resort. Empty: never.
+  std::string last_resort_role = "duty-manager";
   Duration probe_interval = std::chrono::seconds(30);     // checks a failed-over provider
   Duration heartbeat_interval = std::chrono::minutes(1);  // Opsgenie heartbeat ping
   // Overrides of `notify.rate_limits`; a provider not named here keeps its own default (see

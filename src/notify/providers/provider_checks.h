@@ -23,4 +23,7 @@ void CheckEmailConfig(const config::EmailConfig& c, const WhereFn& where,
 void CheckWebhookConfig(const config::WebhookConfig& c, const WhereFn& where,
                         config::Diagnostics& diags);
 
+void CheckTwilioConfig(const config::TwilioConfig& c, const WhereFn& where,
+                       config::Diagnostics& diags);
+
 }  // namespace tocsin::notify

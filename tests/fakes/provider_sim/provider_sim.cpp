@@ -17,6 +17,7 @@
 #include <nlohmann/json.hpp>
 
 #include "tocsin/common/http_client.h"
+#include "twilio_sim.h"
 
 namespace tocsin::sim {
 
@@ -556,6 +557,8 @@ std::shared_ptr<http::Router> ProviderSim::BuildRouter() {
               });
   pagerduty_->AddRoutes(*router);
   opsgenie_->AddRoutes(*router);
+  twilio_ = std::make_shared<TwilioSim>(*this, io_);
+  twilio_->Register(*router);
   router->Add("POST", "/_sim/send-webhook", http::Access::kPublic,
               [this](const http::Request& r, http::Respond s) { SendWebhook(r, s); });
   router->AddSync("GET", "/_sim/requests", http::Access::kPublic, [this](const http::Request& r) {

@@ -24,6 +24,7 @@ std::int64_t WallMs();
 
 class PagerDutySim;  // pagerduty_sim.h
 class OpsgenieSim;   // opsgenie_sim.h
+class TwilioSim;    // twilio_sim.h
 
 // One request the simulator received (HTTP, or an SMTP transaction with method "SMTP").
 struct Recorded {
@@ -93,6 +94,7 @@ class ProviderSim {
   std::uint64_t slack_counter_ = 0;
   std::shared_ptr<PagerDutySim> pagerduty_;
   std::shared_ptr<OpsgenieSim> opsgenie_;
+  std::shared_ptr<TwilioSim> twilio_;
 };
 
 }  // namespace tocsin::sim

@@ -1,0 +1,74 @@
+// Outbox call of last resort: when a paging provider has failed for `failover_after` and has
+// no working partner (PagerDuty and Opsgenie both down, or only one of them configured), the
+// person in `notify.last_resort_role` (the Duty Manager) is called through Twilio for each
+// trigger stuck there, whatever the ladder step.
+#include <fmt/format.h>
+#include <spdlog/spdlog.h>
+
+#include "notify/outbox.h"
+#include "notify/provider_registry.h"
+
+namespace tocsin::notify {
+
+using incident::Channel;
+
+void Outbox::CallLastResort(Channel c, TimePoint now) {
+  const ProviderSpec* spec = FindProvider(c);
+  if (!spec || !spec->can_fail_over || config_.last_resort_role.empty() ||
+      !notifiers_.Has(Channel::kTwilio) || !on_call_) {
+    return;
+  }
+  const ProviderSpec* twilio = FindProvider(Channel::kTwilio);
+  std::vector<OutboxItem> calls;
+  std::vector<std::string> keys;
+  std::vector<std::string> about;
+  for (const auto& [id, item] : pending_) {
+    if (item.request.action != incident::PageAction::kTrigger || EffectiveChannel(item) != c) {
+      continue;
+    }
+    // One call per stuck step; the store's unique key keeps it one across restarts too.
+    std::string key = item.request.idempotency_key + "/last-resort";
+    if (last_resort_keys_.count(key)) continue;
+    last_resort_keys_.insert(key);
+    auto people = on_call_(config_.last_resort_role, now);
+    bool reached = false;
+    for (const auto& person : people) {
+      if (!twilio->Reaches(person)) continue;
+      OutboxItem call;
+      call.channel = Channel::kTwilio;
+      call.original_channel = Channel::kTwilio;
+      call.kind = "last_resort";
+      call.target = twilio->identity(person);
+      call.person_id = person.id;
+      call.created_at = now;
+      call.next_attempt_at = now;
+      call.request = item.request;
+      call.request.idempotency_key = key;
+      calls.push_back(std::move(call));
+      reached = true;
+      about.push_back(fmt::format("{} for {}", person.id, item.request.incident_id));
+    }
+    keys.push_back(key);
+    if (!reached) {
+      spdlog::error(
+          "outbox: {} is down with no partner and nobody in role {} has a phone in the roster: "
+          "{} step {} reaches nobody until it answers",
+          ProviderTitle(c), config_.last_resort_role, item.request.incident_id,
+          item.request.step + 1);
+    }
+  }
+  if (calls.empty()) return;
+  if (auto stored = Store(std::move(calls)); !stored) {
+    // Nothing was written: the next pump tries again.
+    for (const auto& k : keys) last_resort_keys_.erase(k);
+    return;
+  }
+  std::string who;
+  for (const auto& a : about) who += (who.empty() ? "" : ", ") + a;
+  NoticeToSlack("tocsin", fmt::format(":rotating_light: {} is failing and no other paging "
+                                      "provider answers: calling the {} directly through "
+                                      "Twilio ({}).",
+                                      ProviderTitle(c), config_.last_resort_role, who));
+}
+
+}  // namespace tocsin::notify
