@@ -13,6 +13,8 @@
 #include <boost/asio/steady_timer.hpp>
 #include <nlohmann/json.hpp>
 
+#include "jsm_sim.h"
+#include "teams_sim.h"
 #include "tocsin/common/http_client.h"
 
 namespace tocsin::sim {
@@ -538,6 +540,8 @@ std::shared_ptr<http::Router> ProviderSim::BuildRouter() {
                 std::string sig = r.Header("X-Tocsin-Signature").value_or("unsigned");
                 Handle(r, s, 200, R"({"ok":true})", "webhook " + Short(sig, 20));
               });
+  RegisterJsm(*this, *router);
+  RegisterTeams(*this, *router);
   router->Add("POST", "/_sim/send-webhook", http::Access::kPublic,
               [this](const http::Request& r, http::Respond s) { SendWebhook(r, s); });
   router->AddSync("GET", "/_sim/requests", http::Access::kPublic, [this](const http::Request& r) {

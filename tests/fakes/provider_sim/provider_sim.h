@@ -58,10 +58,14 @@ class ProviderSim {
   void Record(Recorded r);
   std::optional<Fault> TakeFault(const std::string& path);
   std::vector<Recorded> Requests(const std::string& path_prefix) const;
-
- private:
+  // For each provider's part (jsm_sim.cpp, ...): records the request and answers it, unless a
+  // fault armed for its path says otherwise.
   void Handle(const http::Request& req, http::Respond respond, int default_status, std::string body,
               std::string summary, std::string content_type = "application/json");
+  std::string NewRequestId();
+  boost::asio::io_context& io() { return io_; }
+
+ private:
   void PagerDuty(const http::Request& req, http::Respond respond);
   void OpsgenieCreate(const http::Request& req, http::Respond respond);
   void OpsgenieAction(const http::Request& req, http::Respond respond);
@@ -70,7 +74,6 @@ class ProviderSim {
   void SlackApi(const http::Request& req, http::Respond respond, bool update);
   void SlackWebhook(const http::Request& req, http::Respond respond);
   void SendWebhook(const http::Request& req, http::Respond respond);
-  std::string NewRequestId();
 
   boost::asio::io_context& io_;
   mutable std::mutex mu_;
