@@ -219,7 +219,7 @@ TEST_F(TeamsTest, TriggerShowsTheFourQuestionsRunbookAndSevColour) {
   EXPECT_EQ(shown[0]["facts"]["Paged"], "Olena Kovalenko (l1)");
   ASSERT_FALSE(shown[0]["links"].empty());
   EXPECT_EQ(shown[0]["links"][0]["title"], "Runbook");
-  EXPECT_EQ(shown[0]["links"][0]["url"], "https://git.example.com/runbooks/deposit-psp");
+  EXPECT_EQ(shown[0]["links"][0]["url"], "https://git.example.com/runbooks/deposit-psp.md");
 }
 
 TEST_F(TeamsTest, LowerSevIsNotPaintedAsAnEmergency) {

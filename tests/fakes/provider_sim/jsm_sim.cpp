@@ -153,49 +153,56 @@ void Create(ProviderSim& sim, State& st, const http::Request& req, http::Respond
   }
   std::string request_id = sim.NewRequestId();
   std::string alias = j.value("alias", "");
-  std::string summary;
-  {
+  // JSM processes only what it accepted: a request answered by an injected fault (429, 5xx)
+  // changes nothing and notifies nobody.
+  auto apply = [&st, j, alias, request_id] {
     std::lock_guard lock(st.mu);
     Alert* open = alias.empty() ? nullptr : st.Open(alias);
     if (open) {
       // Deduplicated: the open alert's count goes up; nobody is notified again.
       ++open->count;
-      summary = fmt::format("jsm create alias={} deduplicated (count {})", alias, open->count);
       st.requests[request_id] = {{"success", true},
                                  {"action", "Create"},
                                  {"status", "Alert is deduplicated"},
                                  {"alertId", open->id},
                                  {"alias", alias}};
-    } else {
-      Alert a;
-      a.tiny_id = st.next_tiny++;
-      a.id = fmt::format("sim-alert-{:04d}-{}", a.tiny_id, NowMs());
-      a.alias = alias.empty() ? a.id : alias;
-      a.message = j["message"];
-      a.priority = j.value("priority", "P3");
-      a.responders = j.value("responders", json::array());
-      a.created_ms = NowMs();
-      a.updated_ns = a.created_ms * 1000000;
-      for (const auto& r : a.responders) {
-        if (r.value("type", "") != "user") continue;
-        st.received.push_back({{"username", r.value("username", r.value("id", ""))},
-                               {"alias", a.alias},
-                               {"priority", a.priority},
-                               {"message", a.message},
-                               {"time_ms", a.created_ms}});
-      }
-      summary = fmt::format("jsm create alias={} {} responders={} \"{}\"", a.alias, a.priority,
-                            a.responders.size(), a.message.substr(0, 60));
-      st.requests[request_id] = {{"success", true},
-                                 {"action", "Create"},
-                                 {"status", "Created alert"},
-                                 {"alertId", a.id},
-                                 {"alias", a.alias}};
-      st.alerts.push_back(std::move(a));
+      return;
     }
-  }
+    Alert a;
+    a.tiny_id = st.next_tiny++;
+    a.id = fmt::format("sim-alert-{:04d}-{}", a.tiny_id, NowMs());
+    a.alias = alias.empty() ? a.id : alias;
+    a.message = j["message"];
+    a.priority = j.value("priority", "P3");
+    a.responders = j.value("responders", json::array());
+    a.created_ms = NowMs();
+    a.updated_ns = a.created_ms * 1000000;
+    for (const auto& r : a.responders) {
+      if (r.value("type", "") != "user") continue;
+      st.received.push_back({{"username", r.value("username", r.value("id", ""))},
+                             {"alias", a.alias},
+                             {"priority", a.priority},
+                             {"message", a.message},
+                             {"time_ms", a.created_ms}});
+    }
+    st.requests[request_id] = {{"success", true},
+                               {"action", "Create"},
+                               {"status", "Created alert"},
+                               {"alertId", a.id},
+                               {"alias", a.alias}};
+    st.alerts.push_back(std::move(a));
+  };
   json ok = {{"result", "Request will be processed"}, {"took", 0.01}, {"requestId", request_id}};
-  sim.Handle(req, respond, 202, ok.dump(), summary);
+  sim.Handle(
+      req,
+      [apply, respond](http::Response res) {
+        if (res.status == 202) apply();
+        respond(std::move(res));
+      },
+      202, ok.dump(),
+      fmt::format("jsm create alias={} {} responders={} \"{}\"", alias, j.value("priority", "P3"),
+                  j.value("responders", json::array()).size(),
+                  j["message"].get<std::string>().substr(0, 60)));
 }
 
 void Action(ProviderSim& sim, State& st, const http::Request& req, http::Respond respond) {
@@ -236,11 +243,11 @@ void Action(ProviderSim& sim, State& st, const http::Request& req, http::Respond
                       "jsm notes INVALID");
   }
   std::string request_id = sim.NewRequestId();
-  std::string outcome;
-  {
+  auto apply = [&st, j, alias, action, request_id] {
     std::lock_guard lock(st.mu);
     Alert* a = st.Latest(alias);
     std::string user = j.value("user", "");
+    std::string outcome;
     if (!a) {
       outcome = "Alert does not exist";
     } else if (action == "acknowledge") {
@@ -261,10 +268,15 @@ void Action(ProviderSim& sim, State& st, const http::Request& req, http::Respond
     }
     st.requests[request_id] = {
         {"success", a != nullptr}, {"action", action}, {"status", outcome}, {"alias", alias}};
-  }
+  };
   json ok = {{"result", "Request will be processed"}, {"took", 0.01}, {"requestId", request_id}};
-  sim.Handle(req, respond, 202, ok.dump(),
-             fmt::format("jsm {} alias={} ({})", action, alias, outcome));
+  sim.Handle(
+      req,
+      [apply, respond](http::Response res) {
+        if (res.status == 202) apply();
+        respond(std::move(res));
+      },
+      202, ok.dump(), fmt::format("jsm {} alias={}", action, alias));
 }
 
 json AlertJson(const Alert& a) {
