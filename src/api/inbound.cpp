@@ -155,4 +155,18 @@ Result<ProviderIncidentEvent> ParseOpsgenieWebhook(std::string_view body) {
   return e;
 }
 
+Result<ProviderIncidentEvent> ParseJsmWebhook(std::string_view body) {
+  auto e = ParseOpsgenieWebhook(body);
+  if (!e) return e;
+  e->provider = "jsm";
+  // "tocsin/INC-42/step-2" -> "tocsin/INC-42" (see JsmNotifier::StepAlias).
+  static const std::string kStep = "/step-";
+  auto pos = e->incident_key.rfind(kStep);
+  if (pos != std::string::npos && pos + kStep.size() < e->incident_key.size() &&
+      e->incident_key.find_first_not_of("0123456789", pos + kStep.size()) == std::string::npos) {
+    e->incident_key.resize(pos);
+  }
+  return e;
+}
+
 }  // namespace tocsin::http

@@ -19,38 +19,6 @@
 
 namespace tocsin::http {
 
-std::string_view ActionOriginName(ActionOrigin o) {
-  switch (o) {
-    case ActionOrigin::kApi:
-      return "api";
-    case ActionOrigin::kCli:
-      return "cli";
-    case ActionOrigin::kSlack:
-      return "slack";
-    case ActionOrigin::kPagerDuty:
-      return "pagerduty";
-    case ActionOrigin::kOpsgenie:
-      return "opsgenie";
-    case ActionOrigin::kTwilio:
-      return "twilio";
-  }
-  return "api";
-}
-
-std::string_view IncidentActionName(IncidentAction a) {
-  switch (a) {
-    case IncidentAction::kAcknowledge:
-      return "acknowledge";
-    case IncidentAction::kResolve:
-      return "resolve";
-    case IncidentAction::kEscalate:
-      return "escalate";
-    case IncidentAction::kNote:
-      return "note";
-  }
-  return "acknowledge";
-}
-
 namespace {
 
 using nlohmann::json;
@@ -431,28 +399,31 @@ struct InboundHandlers::Impl {
     ApplyProviderEvent(*event, ActionOrigin::kPagerDuty, "pagerduty", respond);
   }
 
-  void HandleOpsgenie(const Request& req, Respond respond) {
-    if (config.opsgenie_webhook_token.empty()) {
-      Count("opsgenie", "not_configured");
-      return respond(Response::Text(404,
-                                    "Opsgenie webhooks are not configured "
-                                    "(providers.opsgenie.webhook_token)\n"));
+  // Opsgenie and JSM Operations send a shared token in a header (JSM's outgoing webhook
+  // integration sets it as a custom header); both bodies have Opsgenie's shape.
+  void HandleTokenWebhook(const Request& req, Respond respond, const std::string& expected,
+                          const char* endpoint, const char* not_configured,
+                          Result<ProviderIncidentEvent> (*parse)(std::string_view),
+                          ActionOrigin origin) {
+    if (expected.empty()) {
+      Count(endpoint, "not_configured");
+      return respond(Response::Text(404, std::string(not_configured) + "\n"));
     }
     std::string token = req.Header("X-Tocsin-Token").value_or(req.Query("token").value_or(""));
     if (token.empty()) {
-      Count("opsgenie", "missing token");
+      Count(endpoint, "missing token");
       return respond(Response::Text(401, "missing X-Tocsin-Token\n"));
     }
-    if (!ConstantTimeEquals(token, config.opsgenie_webhook_token)) {
-      Count("opsgenie", "token mismatch");
+    if (!ConstantTimeEquals(token, expected)) {
+      Count(endpoint, "token mismatch");
       return respond(Response::Text(403, "token mismatch\n"));
     }
-    auto event = ParseOpsgenieWebhook(req.body);
+    auto event = parse(req.body);
     if (!event) {
-      Count("opsgenie", "malformed");
+      Count(endpoint, "malformed");
       return respond(Response::Text(400, event.error().message() + "\n"));
     }
-    ApplyProviderEvent(*event, ActionOrigin::kOpsgenie, "opsgenie", respond);
+    ApplyProviderEvent(*event, origin, endpoint, respond);
   }
 
   InboundConfig config;
@@ -489,8 +460,18 @@ void InboundHandlers::Register(Router& router) {
              [impl](const Request& r, Respond respond) { impl->HandleSlash(r, respond); });
   router.Add("POST", "/webhooks/pagerduty", Access::kSigned,
              [impl](const Request& r, Respond respond) { impl->HandlePagerDuty(r, respond); });
-  router.Add("POST", "/webhooks/opsgenie", Access::kSigned,
-             [impl](const Request& r, Respond respond) { impl->HandleOpsgenie(r, respond); });
+  router.Add("POST", "/webhooks/opsgenie", Access::kSigned, [impl](const Request& r, Respond s) {
+    impl->HandleTokenWebhook(
+        r, s, impl->config.opsgenie_webhook_token, "opsgenie",
+        "Opsgenie webhooks are not configured (providers.opsgenie.webhook_token)",
+        ParseOpsgenieWebhook, ActionOrigin::kOpsgenie);
+  });
+  router.Add("POST", "/webhooks/jsm", Access::kSigned, [impl](const Request& r, Respond s) {
+    impl->HandleTokenWebhook(r, s, impl->config.jsm_webhook_token, "jsm",
+                             "JSM Operations webhooks are not configured "
+                             "(providers.jsm.webhook_token)",
+                             ParseJsmWebhook, ActionOrigin::kJsm);
+  });
 }
 
 std::string InboundHandlers::RunSlashCommand(const std::vector<std::string>& words,

@@ -26,6 +26,7 @@ http::InboundConfig InboundConfigOf(const config::Config& main) {
     c.pagerduty_secrets = {p.pagerduty->webhook_secret};
   }
   if (p.opsgenie) c.opsgenie_webhook_token = p.opsgenie->webhook_token;
+  if (p.jsm) c.jsm_webhook_token = p.jsm->webhook_token;
   return c;
 }
 

@@ -88,13 +88,15 @@ void CrossCheck(const RuntimeConfig& rc, config::Diagnostics& diags) {
   }
   // Incidents with nowhere to page are silent: say so before 3 a.m. does.
   const auto& prov = rc.main.providers;
-  bool can_page = prov.pagerduty || prov.opsgenie || (prov.slack && !prov.slack->bot_token.empty());
+  bool can_page =
+      prov.pagerduty || prov.opsgenie || prov.jsm || (prov.slack && !prov.slack->bot_token.empty());
   bool pages = std::any_of(rc.dispatch.receivers.begin(), rc.dispatch.receivers.end(),
                            [](const auto& r) { return !r.escalation_policy.empty(); });
   if (pages && !can_page) {
     diags.Warning({rc.main.file, 0, 0},
                   "receivers open incidents but no paging provider is configured: nobody will be "
-                  "paged (configure providers.pagerduty, providers.opsgenie or providers.slack "
+                  "paged (configure providers.pagerduty, providers.opsgenie, providers.jsm or "
+                  "providers.slack "
                   "with a bot_token)");
   }
   if (pages && can_page) CheckReachable(rc, diags);

@@ -185,6 +185,30 @@ void ReadProviders(MapReader& r, ProvidersConfig& p, const std::string& base_dir
   } else {
     r.Node("email");
   }
+  if (r.Has("jsm")) {
+    MapReader m(r.file(), r.Node("jsm"), r.diags(), "providers.jsm");
+    JsmConfig c;
+    m.Url("api_url", c.api_url);
+    m.Secret("api_key", c.api_key, base_dir, true);
+    if (m.Secret("webhook_token", c.webhook_token, base_dir) && c.webhook_token.size() < 16) {
+      m.Error("webhook_token", "use at least 16 random characters (e.g. openssl rand -hex 16)");
+    }
+    p.jsm = c;
+  } else {
+    r.Node("jsm");
+  }
+  if (r.Has("teams")) {
+    MapReader m(r.file(), r.Node("teams"), r.diags(), "providers.teams");
+    TeamsConfig c;
+    // Checked for its shape without echoing it: the URL is the credential.
+    if (m.Secret("webhook_url", c.webhook_url, base_dir, true) &&
+        c.webhook_url.rfind("https://", 0) != 0 && c.webhook_url.rfind("http://", 0) != 0) {
+      m.Error("webhook_url", "expected the https:// URL the Teams Workflows app gave");
+    }
+    p.teams = c;
+  } else {
+    r.Node("teams");
+  }
   if (r.Has("webhook")) {
     MapReader m(r.file(), r.Node("webhook"), r.diags(), "providers.webhook");
     WebhookConfig c;

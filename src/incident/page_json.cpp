@@ -173,6 +173,7 @@ json PersonToJson(const oncall::Person& p) {
           {"slack_user_id", p.slack_user_id},
           {"pagerduty_user_id", p.pagerduty_user_id},
           {"opsgenie_username", p.opsgenie_username},
+          {"jsm_username", p.jsm_username},
           {"email", p.email},
           {"phone", p.phone}};
 }
@@ -184,6 +185,7 @@ oncall::Person PersonFromJson(const json& j) {
           StrOr(j, "slack_user_id"),
           StrOr(j, "pagerduty_user_id"),
           StrOr(j, "opsgenie_username"),
+          StrOr(j, "jsm_username"),
           StrOr(j, "email"),
           StrOr(j, "phone")};
 }

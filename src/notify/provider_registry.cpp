@@ -12,13 +12,15 @@ ProviderSpec SlackProvider();
 ProviderSpec EmailProvider();
 ProviderSpec WebhookProvider();
 ProviderSpec TwilioProvider();
+ProviderSpec JsmProvider();
+ProviderSpec TeamsProvider();
 
 const std::vector<ProviderSpec>& Providers() {
   // Registration: one line per provider (and its declaration above). The order is the order
   // a trigger's deliveries are planned and metrics are listed in.
   static const std::vector<ProviderSpec> all = {
-      PagerDutyProvider(), OpsgenieProvider(), SlackProvider(),
-      EmailProvider(),     WebhookProvider(),  TwilioProvider(),
+      PagerDutyProvider(), OpsgenieProvider(), SlackProvider(), EmailProvider(),
+      WebhookProvider(),   TwilioProvider(),   JsmProvider(),   TeamsProvider(),
   };
   return all;
 }

@@ -53,6 +53,7 @@ class Loader {
       r.String("slack_user_id", p.slack_user_id);
       r.String("pagerduty_user_id", p.pagerduty_user_id);
       r.String("opsgenie_username", p.opsgenie_username);
+      r.String("jsm_username", p.jsm_username);
       r.String("email", p.email);
       r.String("phone", p.phone);
       roster.people[id] = p;

@@ -100,7 +100,7 @@ class InboundHandlersTest : public ::testing::Test {
       : clock_(FromUnixMillis(1795312391000)),
         scheduler_(io_, clock_),
         handlers_(
-            InboundConfig{kSlackSecret, "/tocsin", {kPdSecret}, kOgToken}, incidents_, people_,
+            InboundConfig{kSlackSecret, "/tocsin", {kPdSecret}, kOgToken, ""}, incidents_, people_,
             scheduler_,
             [this](const std::string& url, const std::string& body) {
               std::lock_guard lock(mu_);

@@ -35,6 +35,7 @@ using http::Access;
 constexpr const char* kSlackSecret = "slack-signing-secret-for-the-guard-test";
 constexpr const char* kPdSecret = "pagerduty-webhook-secret-for-the-guard-test";
 constexpr const char* kOpsgenieToken = "opsgenie-webhook-token-for-the-guard-test";
+constexpr const char* kJsmToken = "jsm-webhook-token-for-the-guard-test";
 
 // API tokens by role name; "" is no token at all.
 const std::map<std::string, std::string> kTokens = {
@@ -74,6 +75,7 @@ const std::map<std::string, Access> kDocumentedAccess = {
     {"POST /slack/command", Access::kSigned},
     {"POST /webhooks/pagerduty", Access::kSigned},
     {"POST /webhooks/opsgenie", Access::kSigned},
+    {"POST /webhooks/jsm", Access::kSigned},
     {"POST /-/reload", Access::kAdmin},
 };
 
@@ -123,7 +125,11 @@ class HttpGuardTest : public ::testing::Test {
                       "}\n"
                       "  opsgenie: {api_url: \"http://127.0.0.1:9\", api_key: test-key, "
                       "webhook_token: " +
-                      std::string(kOpsgenieToken) + "}\napi:\n" + api;
+                      std::string(kOpsgenieToken) +
+                      "}\n"
+                      "  jsm: {api_url: \"http://127.0.0.1:9\", api_key: test-key, "
+                      "webhook_token: " +
+                      std::string(kJsmToken) + "}\napi:\n" + api;
     auto path = dir_.Write("tocsin.yaml", cfg);
     AppOptions options{path, {}, false};
     options.overrides.data_dir = dir_.path() + "/data";
@@ -395,6 +401,7 @@ TEST_F(HttpGuardTest, DeeplyNestedJsonIs400OnEveryJsonEndpoint) {
     post("/webhooks/pagerduty", "", body,
          "X-PagerDuty-Signature: v1=" + HmacSha256Hex(kPdSecret, body) + "\r\n");
     post("/webhooks/opsgenie", "", body, std::string("X-Tocsin-Token: ") + kOpsgenieToken + "\r\n");
+    post("/webhooks/jsm", "", body, std::string("X-Tocsin-Token: ") + kJsmToken + "\r\n");
     std::string form = "payload=" + UrlEncode(body);
     std::string ts = std::to_string(std::time(nullptr));
     post("/slack/interactivity", "", form,

@@ -35,6 +35,7 @@ using Headers = std::vector<std::pair<std::string, std::string>>;
 constexpr const char* kSlackSecret = "slack-signing-secret-for-durability-tests";
 constexpr const char* kPdSecret = "pagerduty-webhook-secret-for-durability-tests";
 constexpr const char* kOgToken = "opsgenie-webhook-token-for-durability-tests";
+constexpr const char* kJsmToken = "jsm-webhook-token-for-durability-tests";
 
 // One tocsin process as far as inbound actions go: database, incident store (behind the fault
 // wrapper), incident engine, inbound endpoints and the HTTP server, with its own loop thread.
@@ -59,8 +60,8 @@ class Process {
     people_ = std::make_unique<incident::RosterPersonDirectory>(
         [this] { return manager_->schedule(); }, clock);
     handlers_ = std::make_unique<http::InboundHandlers>(
-        http::InboundConfig{kSlackSecret, "/tocsin", {kPdSecret}, kOgToken}, *commands_, *people_,
-        scheduler_,
+        http::InboundConfig{kSlackSecret, "/tocsin", {kPdSecret}, kOgToken, kJsmToken}, *commands_,
+        *people_, scheduler_,
         [this](const std::string&, const std::string& body) {
           std::lock_guard lock(mu_);
           answers_.push_back(json::parse(body)["text"].get<std::string>());
@@ -372,6 +373,37 @@ TEST_F(InboundDurabilityTest, OpsgenieCloseActsOnceAcrossARestart) {
   EXPECT_EQ(again.status, 200);
   EXPECT_EQ(json::parse(again.body)["outcome"], "duplicate");
   ExpectOnce("resolved", "opsgenie:olena@example.com", "opsgenie");
+}
+
+// JSM Operations' outgoing webhook, for the alert of the ladder's second step (aliased
+// "<dedup key>/step-2"): a store write that fails answers 503 and records nothing, so JSM's
+// retry of the same body acts, once.
+TEST_F(InboundDurabilityTest, JsmAckWhoseStoreWriteFailsIs503AndItsRetryActsOnce) {
+  const std::string body = json{{"source", {{"name", ""}, {"type", "web"}}},
+                                {"action", "Acknowledge"},
+                                {"integrationName", "tocsin"},
+                                {"alert",
+                                 {{"alertId", "jsm-7"},
+                                  {"alias", "tocsin/" + id_ + "/step-2"},
+                                  {"username", "pay@example.com"},
+                                  {"updatedAt", 1795428360000000000LL}}}}
+                               .dump();
+  process_->store().fail_commits = 1;
+  auto failed = Post("/webhooks/jsm", body, {{"X-Tocsin-Token", kJsmToken}});
+  EXPECT_EQ(failed.status, 503) << failed.body;
+  EXPECT_EQ(State(), "triggered");
+  EXPECT_FALSE(Processed("jsm", "jsm-7/Acknowledge/1795428360000000000"));
+  auto retried = Post("/webhooks/jsm", body, {{"X-Tocsin-Token", kJsmToken}});
+  EXPECT_EQ(retried.status, 200) << retried.body;
+  EXPECT_EQ(json::parse(retried.body)["outcome"], "acted");
+  EXPECT_EQ(State(), "acknowledged");
+  EXPECT_TRUE(Processed("jsm", "jsm-7/Acknowledge/1795428360000000000"));
+  auto again = Post("/webhooks/jsm", body, {{"X-Tocsin-Token", kJsmToken}});
+  EXPECT_EQ(json::parse(again.body)["outcome"], "duplicate");
+  ExpectOnce("acknowledged", "jsm:pay@example.com", "jsm");
+  // Without the custom header JSM was told to send, nothing is done.
+  EXPECT_EQ(Post("/webhooks/jsm", body, {}).status, 401);
+  EXPECT_EQ(Post("/webhooks/jsm", body, {{"X-Tocsin-Token", "wrong"}}).status, 403);
 }
 
 }  // namespace

@@ -132,6 +132,40 @@ std::vector<ProviderCase> Cases() {
                {{"status", 400}},
                true,
                ""});
+  c.push_back({"jsm",
+               Channel::Named("jsm"),
+               "/jsm/ops/integration/v2/alerts",
+               "5e3f2a1b-9c8d-4e7f-a6b5-c4d3e2f1a0b9",
+               [](config::ProvidersConfig& p, const std::string& base, unsigned short) {
+                 p.jsm = config::JsmConfig{base, "5e3f2a1b-9c8d-4e7f-a6b5-c4d3e2f1a0b9", ""};
+               },
+               [](const json& r) {
+                 return json::parse(r["body"].get<std::string>())["alias"].get<std::string>();
+               },
+               {{"status", 503}},
+               {{"status", 422}, {"body", R"({"message":"Request body is not processable."})"}},
+               true,
+               ""});
+  c.push_back(
+      {"teams",
+       Channel::Named("teams"),
+       "/workflows/",
+       "TeamsS3CR3Tsig",
+       [](config::ProvidersConfig& p, const std::string& base, unsigned short) {
+         p.teams =
+             config::TeamsConfig{base +
+                                 "/workflows/wf1/triggers/manual/paths/invoke?api-version=1&sp=%2F"
+                                 "triggers%2Fmanual%2Frun&sv=1.0&sig=TeamsS3CR3Tsig"};
+       },
+       // Workflows has no idempotency key: what must stay stable is the card.
+       [](const json& r) {
+         auto b = json::parse(r["body"].get<std::string>());
+         return b["attachments"][0]["content"]["body"][0]["items"][0]["text"].get<std::string>();
+       },
+       {{"status", 502}},
+       {{"status", 400}, {"body", R"({"error":{"code":"InvalidRequestContent","message":"bad"}})"}},
+       true,
+       ""});
   ProviderCase email{"email",
                      Channel::kEmail,
                      "/smtp",
@@ -346,8 +380,10 @@ TEST_P(Conformance, NoSecretInAnyErrorOrLogLine) {
   testing::RecordingObserver observer;
   outbox.SetObserver(&observer);
   auto page = DepositPage();
-  page.targets = {{testing::Olena(), "l1", {GetParam().channel}}};
-  page.targets[0].person.phone = "+380501110001";  // Twilio's identity
+  auto olena = testing::Olena();
+  olena.jsm_username = "olena@example.com";
+  olena.phone = "+380501110001";  // Twilio's identity
+  page.targets = {{olena, "l1", {GetParam().channel}}};
   outbox.Send(page, {});
   scheduler.AdvanceBy(std::chrono::minutes(1));
   ASSERT_FALSE(observer.reports.empty());

@@ -11,6 +11,7 @@
 #include "notify_fixtures.h"
 #include "sim_fixture.h"
 #include "support/temp_dir.h"
+#include "tocsin/store/sqlite_outbox_store.h"
 #include "tocsin/common/simulated_scheduler.h"
 #include "twilio_sim.h"
 
@@ -202,7 +203,7 @@ class TwilioOutboxTest : public ::testing::Test {
  protected:
   TwilioOutboxTest() : scheduler_(testing::T0()) {
     db_ = std::move(*store::Database::Open(dir_.path() + "/tocsin.db"));
-    store_ = std::make_unique<OutboxStore>(*db_);
+    store_ = std::make_unique<store::SqliteOutboxStore>(*db_);
     outbox_ = std::make_unique<Outbox>(*store_, scheduler_, executor_, nullptr, 11);
     EXPECT_TRUE(outbox_->Open());
     config_.jitter = 0;
@@ -233,7 +234,7 @@ class TwilioOutboxTest : public ::testing::Test {
   InlineExecutor executor_;
   NotifyConfig config_;
   std::unique_ptr<store::Database> db_;
-  std::unique_ptr<OutboxStore> store_;
+  std::unique_ptr<store::SqliteOutboxStore> store_;
   std::unique_ptr<Outbox> outbox_;
 };
 
@@ -279,7 +280,7 @@ TEST_F(TwilioOutboxTest, WhenBothSaasFailTheDutyManagersPhoneRang) {
   sim_.Fault({{"path", "/v2/alerts"}, {"status", 503}, {"count", -1}});
   auto page = testing::DepositPage("INC-7");
   page.targets[0].channels = {Channel::kPagerDuty};
-  ASSERT_TRUE(outbox_->Send(page));
+  outbox_->Send(page, {});
   scheduler_.AdvanceBy(minutes(1));
   EXPECT_EQ(Count(kIhorPhone, "calls"), 0u) << "one provider down is a fail-over, not a call";
   scheduler_.AdvanceTo(testing::T0() + minutes(10));
@@ -305,7 +306,7 @@ TEST_F(TwilioOutboxTest, NoLastResortCallWhileTheOtherSaasAnswers) {
   sim_.Fault({{"path", "/v2/enqueue"}, {"status", 503}, {"count", -1}});
   auto page = testing::DepositPage("INC-8");
   page.targets[0].channels = {Channel::kPagerDuty};
-  ASSERT_TRUE(outbox_->Send(page));
+  outbox_->Send(page, {});
   scheduler_.AdvanceTo(testing::T0() + minutes(30));
   EXPECT_EQ(Count(kIhorPhone, "calls"), 0u);
   EXPECT_EQ(sim_.Requests("/v2/alerts").size(), 1u) << "Opsgenie took the page";
@@ -318,7 +319,7 @@ TEST_F(TwilioOutboxTest, LastResortRoleCanBeTurnedOff) {
   sim_.Fault({{"path", "/v2/alerts"}, {"status", 503}, {"count", -1}});
   auto page = testing::DepositPage("INC-9");
   page.targets[0].channels = {Channel::kPagerDuty};
-  ASSERT_TRUE(outbox_->Send(page));
+  outbox_->Send(page, {});
   scheduler_.AdvanceTo(testing::T0() + minutes(30));
   EXPECT_EQ(Count(kIhorPhone, "calls"), 0u);
 }

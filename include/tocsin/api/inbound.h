@@ -42,7 +42,7 @@ Result<SlashCommand> ParseSlashCommand(std::string_view form_body);
 
 // What a provider says happened to an incident, from its webhook.
 struct ProviderIncidentEvent {
-  std::string provider;  // "pagerduty" | "opsgenie"
+  std::string provider;  // "pagerduty" | "opsgenie" | "jsm"
   // For dedup, from the authenticated body only: PagerDuty's event.id; Opsgenie's
   // "<alertId>/<action>/<updatedAt>"; without those, "sha256:<hex of the body>".
   std::string delivery_id;
@@ -58,5 +58,8 @@ struct ProviderIncidentEvent {
 Result<ProviderIncidentEvent> ParsePagerDutyWebhook(std::string_view body);
 // Opsgenie outgoing webhook body.
 Result<ProviderIncidentEvent> ParseOpsgenieWebhook(std::string_view body);
+// Jira Service Management Operations outgoing webhook body (Opsgenie's shape). A later ladder
+// step's alert is aliased "<dedup key>/step-<n>": the incident key is the dedup key.
+Result<ProviderIncidentEvent> ParseJsmWebhook(std::string_view body);
 
 }  // namespace tocsin::http

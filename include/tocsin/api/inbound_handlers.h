@@ -25,6 +25,7 @@ struct InboundConfig {
   std::string slash_command = "/tocsin";
   std::vector<std::string> pagerduty_secrets;  // empty: the PagerDuty webhook answers 404
   std::string opsgenie_webhook_token;          // empty: the Opsgenie webhook answers 404
+  std::string jsm_webhook_token;               // empty: the JSM webhook answers 404
   Duration replay_window = std::chrono::minutes(5);
 };
 
@@ -33,8 +34,9 @@ struct InboundConfig {
 //   POST /slack/command         the slash command: ack, resolve, who, status, incidents, silence
 //   POST /webhooks/pagerduty    PagerDuty v3 webhooks (acks and resolves done in PagerDuty)
 //   POST /webhooks/opsgenie     Opsgenie outgoing webhooks
+//   POST /webhooks/jsm          Jira Service Management Operations outgoing webhooks
 // Every request is authenticated before anything changes (Slack signature with replay window,
-// PagerDuty signature, Opsgenie shared token). Each request acts at most once, across
+// PagerDuty signature, Opsgenie and JSM shared token). Each request acts at most once, across
 // restarts: its delivery key (the signed PagerDuty event id, the Opsgenie alert id, action and
 // update time, the Slack signature) is stored with the effect through IncidentCommands, and a
 // request whose key is stored is refused (Slack) or answered "duplicate" (providers).

@@ -77,6 +77,22 @@ struct OpsgenieConfig {
   std::string webhook_token;
 };
 
+// Jira Service Management Operations, Opsgenie's successor: its integration API (an "API"
+// integration's key, sent as `Authorization: GenieKey <key>`).
+struct JsmConfig {
+  std::string api_url = "https://api.atlassian.com";
+  std::string api_key;
+  // Shared token JSM's outgoing webhook integration must send as the custom header
+  // X-Tocsin-Token.
+  std::string webhook_token;
+};
+
+// Microsoft Teams through a channel's Workflows webhook (Adaptive Cards). The URL carries its
+// own signature (`sig=`), so the whole URL is a secret.
+struct TeamsConfig {
+  std::string webhook_url;
+};
+
 struct SlackConfig {
   std::string api_url = "https://slack.com";
   std::string bot_token;
@@ -127,6 +143,8 @@ struct ProvidersConfig {
   std::optional<EmailConfig> email;
   std::optional<WebhookConfig> webhook;
   std::optional<TwilioConfig> twilio;
+  std::optional<JsmConfig> jsm;
+  std::optional<TeamsConfig> teams;
 };
 
 // The whole of tocsin.yaml, validated. Paths in it are already resolved against the config

@@ -111,6 +111,7 @@ struct PageRequest {
 // PageRequest::origin values.
 inline constexpr const char* kOriginPagerDuty = "pagerduty";
 inline constexpr const char* kOriginOpsgenie = "opsgenie";
+inline constexpr const char* kOriginJsm = "jsm";
 inline constexpr const char* kOriginSlack = "slack";
 inline constexpr const char* kOriginApi = "api";
 inline constexpr const char* kOriginCli = "cli";
@@ -118,7 +119,7 @@ inline constexpr const char* kOriginTwilio = "twilio";  // an SMS reply or a key
 // True for origins whose provider authenticated the actor itself (a signed webhook), so the
 // actor ("pagerduty:Olena Kovalenko") need not be a roster person id.
 inline bool IsProviderOrigin(std::string_view origin) {
-  return origin == kOriginPagerDuty || origin == kOriginOpsgenie;
+  return origin == kOriginPagerDuty || origin == kOriginOpsgenie || origin == kOriginJsm;
 }
 
 // One delivery the outbox holds for a page: which provider, which operation ("page", "post",

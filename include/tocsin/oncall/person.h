@@ -12,6 +12,7 @@ struct Person {
   std::string slack_user_id;      // "U024BE7LH"
   std::string pagerduty_user_id;  // "PXPGF42"
   std::string opsgenie_username;  // "olena@example.com"
+  std::string jsm_username;       // Atlassian account e-mail in JSM Operations
   std::string email;
   std::string phone;
   friend bool operator==(const Person&, const Person&) = default;

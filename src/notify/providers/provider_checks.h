@@ -20,6 +20,9 @@ void CheckSlackConfig(const config::SlackConfig& c, const WhereFn& where,
                       config::Diagnostics& diags);
 void CheckEmailConfig(const config::EmailConfig& c, const WhereFn& where,
                       config::Diagnostics& diags);
+void CheckJsmConfig(const config::JsmConfig& c, const WhereFn& where, config::Diagnostics& diags);
+void CheckTeamsConfig(const config::TeamsConfig& c, const WhereFn& where,
+                      config::Diagnostics& diags);
 void CheckWebhookConfig(const config::WebhookConfig& c, const WhereFn& where,
                         config::Diagnostics& diags);
 

@@ -16,6 +16,8 @@
 #include <boost/asio/steady_timer.hpp>
 #include <nlohmann/json.hpp>
 
+#include "jsm_sim.h"
+#include "teams_sim.h"
 #include "tocsin/common/http_client.h"
 #include "twilio_sim.h"
 
@@ -559,6 +561,8 @@ std::shared_ptr<http::Router> ProviderSim::BuildRouter() {
   opsgenie_->AddRoutes(*router);
   twilio_ = std::make_shared<TwilioSim>(*this, io_);
   twilio_->Register(*router);
+  RegisterJsm(*this, *router);
+  RegisterTeams(*this, *router);
   router->Add("POST", "/_sim/send-webhook", http::Access::kPublic,
               [this](const http::Request& r, http::Respond s) { SendWebhook(r, s); });
   router->AddSync("GET", "/_sim/requests", http::Access::kPublic, [this](const http::Request& r) {

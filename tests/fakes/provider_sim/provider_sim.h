@@ -71,6 +71,8 @@ class ProviderSim {
   void Handle(const http::Request& req, http::Respond respond, int default_status, std::string body,
               std::string summary, std::string content_type = "application/json",
               std::function<void()> on_answered = nullptr);
+  std::string NewRequestId();
+  boost::asio::io_context& io() { return io_; }
 
  private:
   void PagerDuty(const http::Request& req, http::Respond respond);
@@ -81,7 +83,6 @@ class ProviderSim {
   void SlackApi(const http::Request& req, http::Respond respond, bool update);
   void SlackWebhook(const http::Request& req, http::Respond respond);
   void SendWebhook(const http::Request& req, http::Respond respond);
-  std::string NewRequestId();
 
   boost::asio::io_context& io_;
   mutable std::mutex mu_;
