@@ -212,9 +212,11 @@ RuntimeLoadResult LoadRuntimeConfig(const std::string& path, const config::Overr
   auto main = config::LoadConfig(path, overrides);
   out.diagnostics = std::move(main.diagnostics);
   out.io_error = main.io_error;
-  if (!main.config) return out;
+  // Errors in the main file (server, log, ...) do not stop the modules' sections from being
+  // checked: every error of every file comes out of one run.
+  if (!main.parsed) return out;
   RuntimeConfig rc;
-  rc.main = std::move(*main.config);
+  rc.main = std::move(*main.parsed);
   // Module loaders run here, each adding to out.diagnostics, then the cross checks.
   rc.api = http::LoadApiConfig(rc.main, out.diagnostics);
   LoadOncallAndIncidents(rc, out);

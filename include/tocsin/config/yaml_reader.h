@@ -18,7 +18,12 @@ namespace tocsin::config {
 struct Document {
   std::string file;
   YAML::Node root;
+  std::string text;  // the source, for checks YAML's data model cannot see (comments)
 };
+
+// When `value` is a plain (unquoted) scalar followed on its line by a comment, the comment: YAML
+// ends a plain scalar at " #", so `reason: agreed in #ops` reads "agreed in". Empty otherwise.
+std::string CommentAfterPlainScalar(const Document& doc, const YAML::Node& value);
 
 // Reads a YAML file. A syntax error becomes one diagnostic with its line and column; a
 // missing or unreadable file is reported the same way (line 0).
