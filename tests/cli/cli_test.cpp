@@ -44,9 +44,10 @@ TEST(CliTest, RosterWhoWithoutConfigWorksInTheCheckout) {
 
 TEST(CliTest, NoConfigFoundNamesEveryPlaceLookedAtAndExitsTwo) {
   testing::TempDir dir;
-  for (const char* cmd : {"check", "roster who", "serve", "backup x.db", "report oncall --from "
-                                                                         "2026-11-01 --to "
-                                                                         "2026-11-02"}) {
+  for (const char* cmd : {"check", "roster who", "serve", "backup x.db",
+                          "report oncall --from "
+                          "2026-11-01 --to "
+                          "2026-11-02"}) {
     auto r = TocsinIn(dir.path(), cmd);
     EXPECT_EQ(r.exit_code, 2) << cmd << "\n" << r.err;
     EXPECT_NE(r.err.find("no configuration file found; looked at --config (not given), "
@@ -72,8 +73,7 @@ TEST(CliTest, TocsinConfigEnvironmentIsUsedAndAMissingOneIsNamed) {
   // --config wins over the environment, and a wrong --config is never replaced by a fallback.
   auto flag = TocsinIn(TOCSIN_SOURCE_DIR, "check --config " + dir.path() + "/typo.yaml", cfg);
   EXPECT_EQ(flag.exit_code, 2);
-  EXPECT_NE(flag.err.find("--config " + dir.path() + "/typo.yaml: no such file"),
-            std::string::npos)
+  EXPECT_NE(flag.err.find("--config " + dir.path() + "/typo.yaml: no such file"), std::string::npos)
       << flag.err;
 }
 
@@ -105,8 +105,7 @@ TEST(CliTest, RosterWhoShowsTheNewcomerShadowingTheOnCallPerson) {
   EXPECT_NE(table.out.find("olena"), std::string::npos) << table.out;
   EXPECT_NE(table.out.find("maksym"), std::string::npos) << table.out;
   EXPECT_NE(table.out.find("shadows olena"), std::string::npos) << table.out;
-  auto json =
-      TocsinIn(TOCSIN_SOURCE_DIR, "roster who --at 2026-11-22T10:00:00Z --role l1 -o json");
+  auto json = TocsinIn(TOCSIN_SOURCE_DIR, "roster who --at 2026-11-22T10:00:00Z --role l1 -o json");
   EXPECT_NE(json.out.find("\"shadows\": [\n      {\n        \"from\""), std::string::npos)
       << json.out;
   EXPECT_NE(json.out.find("\"person\": \"maksym\""), std::string::npos) << json.out;
@@ -128,10 +127,10 @@ overrides:
 )");
   auto r = TocsinIn(dir.path(), "roster check --roster " + roster + " --from 2026-11-16 --weeks 1");
   EXPECT_EQ(r.exit_code, 1) << r.out << r.err;
-  EXPECT_NE(r.out.find(roster +
-                       ":2:6: [max-shift-length] a holds l1 for 1d without a break, from "
-                       "2026-11-15 20:00 EET to 2026-11-16 20:00 EET; at most 12h is allowed"),
-            std::string::npos)
+  EXPECT_NE(
+      r.out.find(roster + ":2:6: [max-shift-length] a holds l1 for 1d without a break, from "
+                          "2026-11-15 20:00 EET to 2026-11-16 20:00 EET; at most 12h is allowed"),
+      std::string::npos)
       << r.out;
   // A rotation that is meant to be held for a day says so.
   auto day = dir.Write("day.yaml", people + R"(rotations:
@@ -166,11 +165,11 @@ overrides:
     reason: family event, agreed in #ops-roster
 )");
   auto r = TocsinIn(dir.path(), "roster who --roster " + roster);
-  EXPECT_NE(r.err.find(roster +
-                       ":13:13: warning: override[0].reason: \"#ops-roster\" is a YAML comment, "
-                       "so the reason reads \"family event, agreed in\"; quote it: reason: "
-                       "\"family event, agreed in #ops-roster\""),
-            std::string::npos)
+  EXPECT_NE(
+      r.err.find(roster + ":13:13: warning: override[0].reason: \"#ops-roster\" is a YAML comment, "
+                          "so the reason reads \"family event, agreed in\"; quote it: reason: "
+                          "\"family event, agreed in #ops-roster\""),
+      std::string::npos)
       << r.err;
 }
 

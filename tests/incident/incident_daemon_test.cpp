@@ -3,8 +3,8 @@
 // paging anyone twice. Escalation steps are 3 s apart here so the real clock can be used.
 #include <gtest/gtest.h>
 
-#include <algorithm>
 #include <signal.h>
+#include <algorithm>
 
 #include <thread>
 
@@ -157,10 +157,10 @@ TEST_F(IncidentDaemonTest, ApiActsOnIncidentsAndAnswersWhoIsOnCall) {
   auto nobody = testing::RunCommand({TOCSIN_BINARY, "incidents", "ack", id, "--actor", "nobody",
                                      "--url", "http://127.0.0.1:" + std::to_string(port_)});
   EXPECT_EQ(nobody.exit_code, 1) << nobody.err;
-  EXPECT_EQ(nobody.err.rfind("POST /api/v1/incidents/" + id +
-                                 "/ack: 403 \"nobody\" is not a person of the roster",
-                             0),
-            0u)
+  EXPECT_EQ(
+      nobody.err.rfind(
+          "POST /api/v1/incidents/" + id + "/ack: 403 \"nobody\" is not a person of the roster", 0),
+      0u)
       << nobody.err;
   EXPECT_EQ(std::count(nobody.err.begin(), nobody.err.end(), '\n'), 1) << nobody.err;
   auto [s2, noted] = Http("POST", "/api/v1/incidents/" + id + "/note",
