@@ -85,16 +85,7 @@ void ReadRoute(MapReader& r, const RouteConfig* parent, RouteConfig& out,
 }
 
 void ReadNotices(MapReader& r, std::string_view type, std::string_view field,
-                 const config::ProvidersConfig& providers, std::vector<Receiver::Notice>& out) {
-  // A notice whose provider is not configured is never sent; say so while it can be fixed.
-  bool configured = type == "slack"   ? providers.slack.has_value()
-                    : type == "email" ? providers.email.has_value()
-                                      : providers.webhook.has_value();
-  if (r.Has(type) && !configured) {
-    r.Warning(type, fmt::format("no providers.{} is configured, so these notices are never sent "
-                                "(configure providers.{}, or remove them)",
-                                type, type));
-  }
+                 std::vector<Receiver::Notice>& out) {
   config::ForEachMap(r, type, r.what() + "." + std::string(type), [&](MapReader& n, std::size_t) {
     Receiver::Notice notice{std::string(type), {}};
     if (field == "url") {
@@ -280,9 +271,9 @@ std::optional<DispatchConfig> LoadDispatchConfig(const config::Config& cfg,
                         (hint.empty() ? "" : "; did you mean \"" + hint + "\"?"));
           }
         }
-        ReadNotices(r, "slack", "channel", cfg.providers, rc.notices);
-        ReadNotices(r, "email", "to", cfg.providers, rc.notices);
-        ReadNotices(r, "webhook", "url", cfg.providers, rc.notices);
+        ReadNotices(r, "slack", "channel", rc.notices);
+        ReadNotices(r, "email", "to", rc.notices);
+        ReadNotices(r, "webhook", "url", rc.notices);
         out.receivers.push_back(std::move(rc));
       }
     }
