@@ -59,11 +59,20 @@ std::string ShellQuote(const std::string& s) {
   return out + "'";
 }
 
-std::string Bash(const std::vector<CommandInfo>& tree) {
-  std::string paths, words;
+// The case arms (bash and zsh alike) that follow the typed words down the command tree.
+std::string CasePaths(const std::vector<CommandInfo>& tree) {
+  std::string out;
   for (const auto& c : tree) {
-    if (c.path != "tocsin")
-      paths += fmt::format("      {}) cmd={};;\n", ShellQuote(c.path), ShellQuote(c.path));
+    if (c.path != "tocsin") {
+      out += fmt::format("      {}) cmd={};;\n", ShellQuote(c.path), ShellQuote(c.path));
+    }
+  }
+  return out;
+}
+
+std::string Bash(const std::vector<CommandInfo>& tree) {
+  std::string paths = CasePaths(tree), words;
+  for (const auto& c : tree) {
     std::string list;
     for (const auto& [name, _] : c.subcommands) list += name + " ";
     for (const auto& [names, _] : c.options) {
@@ -93,10 +102,8 @@ std::string ZshItem(const std::string& name, const std::string& description) {
 }
 
 std::string Zsh(const std::vector<CommandInfo>& tree) {
-  std::string paths, items;
+  std::string paths = CasePaths(tree), items;
   for (const auto& c : tree) {
-    if (c.path != "tocsin")
-      paths += fmt::format("      {}) cmd={};;\n", ShellQuote(c.path), ShellQuote(c.path));
     std::string list;
     for (const auto& [name, description] : c.subcommands) {
       list += " " + ZshItem(name, description);
