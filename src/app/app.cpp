@@ -169,8 +169,9 @@ Result<void> App::Start() {
   if (!loaded.config) {
     return Fail(Error::Invalid("invalid configuration:\n" + loaded.diagnostics.ToString()));
   }
-  for (const auto& d : loaded.diagnostics.items()) spdlog::warn("{}", d.ToString());
+  // log.format first, so that every line of this stream has the format the config chose.
   if (impl_->options.setup_logging) ApplyLogging(loaded.config->main);
+  for (const auto& d : loaded.diagnostics.items()) spdlog::warn("{}", d.ToString());
   if (auto dir = PrepareDataDir(loaded.config->main.data_dir); !dir) return Fail(dir.error());
   impl_->config = std::move(*loaded.config);
   // Order matters: the database, then the outbox (durable before anything can page), then
@@ -232,6 +233,11 @@ Result<void> App::Reload() {
   if (loaded.config->main.server.listen != impl_->config->main.server.listen ||
       loaded.config->main.data_dir != impl_->config->main.data_dir) {
     spdlog::warn("server.listen and data_dir changes take effect at the next restart");
+  }
+  if (loaded.config->main.log.format != impl_->config->main.log.format) {
+    // One stream, one format: a parser reading it would break on the first line of the other.
+    spdlog::warn("log.format changes take effect at the next restart");
+    loaded.config->main.log.format = impl_->config->main.log.format;
   }
   if (impl_->options.setup_logging) ApplyLogging(loaded.config->main);
   // Every alert update received before the reload is applied before anything is swapped:

@@ -64,6 +64,28 @@ namespace {
 
 void CheckReachable(const RuntimeConfig& rc, config::Diagnostics& diags);
 
+// A receiver's slack, email or webhook notices whose provider is not configured are never sent:
+// say so at the notice, while it can still be fixed.
+void CheckNoticeProviders(const RuntimeConfig& rc, config::Diagnostics& diags) {
+  auto section = rc.main.sections.find("receivers");
+  if (section == rc.main.sections.end() || !section->second.IsSequence()) return;
+  const auto& p = rc.main.providers;
+  const std::pair<const char*, bool> kinds[] = {{"slack", p.slack.has_value()},
+                                                {"email", p.email.has_value()},
+                                                {"webhook", p.webhook.has_value()}};
+  std::size_t i = 0;
+  for (const auto& receiver : section->second) {
+    for (const auto& [kind, configured] : kinds) {
+      if (configured || !receiver.IsMap() || !receiver[kind]) continue;
+      diags.Warning(config::PositionOf(rc.main.file, receiver[kind]),
+                    fmt::format("receivers[{}].{}: no providers.{} is configured, so these "
+                                "notices are never sent (configure providers.{}, or remove them)",
+                                i, kind, kind, kind));
+    }
+    ++i;
+  }
+}
+
 // Checks that need more than one module's configuration.
 void CrossCheck(const RuntimeConfig& rc, config::Diagnostics& diags) {
   // Every paging rule's runbook has the six sections of the template: the person woken at
@@ -100,6 +122,7 @@ void CrossCheck(const RuntimeConfig& rc, config::Diagnostics& diags) {
                   "with a bot_token)");
   }
   if (pages && can_page) CheckReachable(rc, diags);
+  CheckNoticeProviders(rc, diags);
   // A receiver that pages reaches people through its incident (PagerDuty, Opsgenie and the
   // incident's Slack message); extra notices on it would post the same thing twice.
   for (const auto& r : rc.dispatch.receivers) {
@@ -214,9 +237,11 @@ RuntimeLoadResult LoadRuntimeConfig(const std::string& path, const config::Overr
   auto main = config::LoadConfig(path, overrides);
   out.diagnostics = std::move(main.diagnostics);
   out.io_error = main.io_error;
-  if (!main.config) return out;
+  // Errors in the main file (server, log, ...) do not stop the modules' sections from being
+  // checked: every error of every file comes out of one run.
+  if (!main.parsed) return out;
   RuntimeConfig rc;
-  rc.main = std::move(*main.config);
+  rc.main = std::move(*main.parsed);
   // Module loaders run here, each adding to out.diagnostics, then the cross checks.
   rc.api = http::LoadApiConfig(rc.main, out.diagnostics);
   LoadOncallAndIncidents(rc, out);

@@ -84,7 +84,7 @@ void AddBacktestCommand(CLI::App& parent, int& exit_code) {
     auto set = rules::LoadRuleFiles(files, load, diags);
     for (const auto& d : diags.items()) fmt::print(stderr, "{}\n", d.ToString());
     if (!set) {
-      exit_code = kExitFindings;
+      exit_code = kExitFailure;
       return;
     }
     config::SourceConfig src;

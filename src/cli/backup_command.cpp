@@ -15,16 +15,21 @@ void AddBackupCommand(CLI::App& parent, int& exit_code) {
   auto config = std::make_shared<std::string>();
   auto db_path = std::make_shared<std::string>();
   cmd->add_option("file", *file, "Where to write the copy")->required();
-  cmd->add_option("-c,--config", *config, "Configuration file (for store.path)")
-      ->default_val("/etc/tocsin/tocsin.yaml");
+  AddConfigOption(*cmd, *config, " (for store.path)");
   cmd->add_option("--database", *db_path, "Database file instead of the config's store.path");
   cmd->callback([&exit_code, file, config, db_path] {
     std::string path = *db_path;
     if (path.empty()) {
-      auto loaded = app::LoadRuntimeConfig(*config, {});
+      auto found = FindConfigPath(*config);
+      if (found.path.empty()) {
+        fmt::print(stderr, "tocsin: {} (or pass --database FILE)\n", found.error);
+        exit_code = kExitUsage;
+        return;
+      }
+      auto loaded = app::LoadRuntimeConfig(found.path, {});
       if (!loaded.config) {
         fmt::print(stderr, "{}", loaded.diagnostics.ToString());
-        exit_code = kExitUsage;
+        exit_code = loaded.io_error ? kExitUsage : kExitFailure;
         return;
       }
       path = loaded.config->store.path;

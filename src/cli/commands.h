@@ -2,18 +2,18 @@
 
 #include <CLI/CLI.hpp>
 
-namespace tocsin::cli {
+#include "config_path.h"
+#include "exit_codes.h"
+#include "table.h"
 
-// Exit codes, as promtool and amtool use them.
-inline constexpr int kExitOk = 0;
-inline constexpr int kExitFindings = 1;
-inline constexpr int kExitUsage = 2;
+namespace tocsin::cli {
 
 // Each subcommand lives in its own file and registers itself here; its callback stores the
 // process exit code in `exit_code`.
 void AddServeCommand(CLI::App& app, int& exit_code);
 void AddCheckCommand(CLI::App& app, int& exit_code);
-void AddVersionCommand(CLI::App& app, int& exit_code);
+void AddVersionCommand(CLI::App& app, int& exit_code);  // and --version
+std::string VersionText();
 void AddApiCommand(CLI::App& app, int& exit_code);
 void AddRosterCommand(CLI::App& app, int& exit_code);
 void AddIncidentsCommand(CLI::App& app, int& exit_code);
@@ -24,5 +24,7 @@ void AddSilenceCommand(CLI::App& app, int& exit_code);
 void AddReportCommand(CLI::App& app, int& exit_code);  // tocsin report oncall ...
 // tocsin report sla ..., added under `report` by AddReportCommand.
 void AddReportSlaCommand(CLI::App& report, int& exit_code);
+// tocsin completion bash|zsh, tocsin man: generated from `app`'s tree, so registered last.
+void AddDocsCommands(CLI::App& app, int& exit_code);
 
 }  // namespace tocsin::cli

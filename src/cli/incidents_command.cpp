@@ -20,7 +20,7 @@ namespace {
 using nlohmann::json;
 
 struct IncidentsOptions {
-  std::string config = "/etc/tocsin/tocsin.yaml";
+  std::string config;  // FindConfigPath
   std::string url;
   std::string output = "table";
   std::string actor;
@@ -58,12 +58,15 @@ std::optional<std::string> Token(const IncidentsOptions& o, std::string* error) 
 }
 
 // What to tell the user for an authentication answer, beyond the daemon's own message.
-std::string AuthHint(long status) {
+// A 403 also answers an actor who is not in the roster; the daemon's message says so, and a hint
+// about token roles would then be wrong, so the role hint follows only the guard's answer.
+std::string AuthHint(long status, const std::string& message) {
   switch (status) {
     case 401:
       return "not authenticated: give a token with --token-file FILE or TOCSIN_TOKEN (its "
              "SHA-256 must be in the daemon's api.tokens)";
     case 403:
+      if (message.find("role") == std::string::npos) return {};
       return "forbidden: this token's role may not do this (viewer reads; responder also "
              "acknowledges, resolves, escalates and adds notes; admin also reloads)";
     case 429:
@@ -73,12 +76,7 @@ std::string AuthHint(long status) {
   }
 }
 
-std::string BaseUrl(const IncidentsOptions& o) {
-  if (!o.url.empty()) return o.url;
-  auto cfg = config::LoadConfig(o.config);
-  if (cfg.config) return cfg.config->server.external_url;
-  return "http://127.0.0.1:9095";
-}
+std::string BaseUrl(const IncidentsOptions& o) { return DaemonUrl(o.url, o.config); }
 
 std::string DefaultActor() {
   const char* user = std::getenv("USER");
@@ -110,7 +108,7 @@ std::optional<json> Call(const IncidentsOptions& o, const std::string& method,
   auto resp = client.Send(req);
   if (!resp) {
     fmt::print(stderr, "cannot reach tocsin at {}: {}\n", base, resp.error().message());
-    exit_code = kExitUsage;
+    exit_code = kExitUnreachable;
     return std::nullopt;
   }
   auto j = json::parse(resp->body, nullptr, false);
@@ -118,8 +116,8 @@ std::optional<json> Call(const IncidentsOptions& o, const std::string& method,
     std::string msg =
         !j.is_discarded() && j.contains("error") ? j["error"].get<std::string>() : resp->body;
     fmt::print(stderr, "{} {}: {} {}\n", method, path, resp->status, msg);
-    if (auto hint = AuthHint(resp->status); !hint.empty()) fmt::print(stderr, "{}\n", hint);
-    exit_code = resp->status == 404 || resp->status == 409 || resp->status == 403 ? kExitFindings
+    if (auto hint = AuthHint(resp->status, msg); !hint.empty()) fmt::print(stderr, "{}\n", hint);
+    exit_code = resp->status == 404 || resp->status == 409 || resp->status == 403 ? kExitFailure
                                                                                   : kExitUsage;
     return std::nullopt;
   }
@@ -131,10 +129,13 @@ std::optional<json> Call(const IncidentsOptions& o, const std::string& method,
   return j;
 }
 
-void PrintIncidentLine(const json& i) {
-  fmt::print("{:<9} {:<6} {:<13} {:<10} {:<25} {}\n", JsonString(i, "id"), JsonString(i, "sev"),
-             JsonString(i, "state"), JsonString(i, "commander"), JsonString(i, "opened_at"),
-             JsonString(i, "title"));
+void PrintIncidents(const json& incidents) {
+  Table table({"ID", "SEV", "STATE", "COMMANDER", "OPENED", "TITLE"});
+  for (const auto& i : incidents) {
+    table.AddRow({JsonString(i, "id"), JsonString(i, "sev"), JsonString(i, "state"),
+                  JsonString(i, "commander"), JsonString(i, "opened_at"), JsonString(i, "title")});
+  }
+  table.Print();
 }
 
 }  // namespace
@@ -146,8 +147,7 @@ void AddIncidentsCommand(CLI::App& parent, int& exit_code) {
   cmd->require_subcommand(1);
   cmd->fallthrough();  // -c and --url may follow the subcommand too
   auto o = std::make_shared<IncidentsOptions>();
-  cmd->add_option("-c,--config", o->config, "Configuration file (for server.external_url)")
-      ->default_val("/etc/tocsin/tocsin.yaml");
+  AddConfigOption(*cmd, o->config, " (for server.external_url)");
   cmd->add_option("--url", o->url, "tocsin's URL (default: server.external_url)");
   cmd->add_option("--token-file", o->token_file,
                   "File holding the API bearer token (default: $TOCSIN_TOKEN)");
@@ -164,9 +164,7 @@ void AddIncidentsCommand(CLI::App& parent, int& exit_code) {
     if (o->output == "json") {
       fmt::print("{}\n", (*j)["incidents"].dump(2));
     } else {
-      fmt::print("{:<9} {:<6} {:<13} {:<10} {:<25} {}\n", "ID", "SEV", "STATE", "COMMANDER",
-                 "OPENED", "TITLE");
-      for (const auto& i : (*j)["incidents"]) PrintIncidentLine(i);
+      PrintIncidents((*j)["incidents"]);
     }
     exit_code = kExitOk;
   });
@@ -183,11 +181,12 @@ void AddIncidentsCommand(CLI::App& parent, int& exit_code) {
       fmt::print("{} {} {}: {}\ncommander: {}  policy: {}  opened: {}\n", JsonString(i, "id"),
                  JsonString(i, "sev"), JsonString(i, "state"), JsonString(i, "title"),
                  JsonString(i, "commander"), JsonString(i, "policy"), JsonString(i, "opened_at"));
+      Table timeline({"SEQ", "AT", "KIND", "ACTOR", "TEXT"});
       for (const auto& e : (*j)["timeline"]) {
-        fmt::print("  {:>3} {:<25} {:<15} {:<10} {}\n", e["seq"].get<long long>(),
-                   JsonString(e, "at"), JsonString(e, "kind"), JsonString(e, "actor"),
-                   JsonString(e, "text"));
+        timeline.AddRow({std::to_string(e["seq"].get<long long>()), JsonString(e, "at"),
+                         JsonString(e, "kind"), JsonString(e, "actor"), JsonString(e, "text")});
       }
+      timeline.Print();
     }
     exit_code = kExitOk;
   });
@@ -212,7 +211,7 @@ void AddIncidentsCommand(CLI::App& parent, int& exit_code) {
       if (o->output == "json") {
         fmt::print("{}\n", j->dump(2));
       } else {
-        PrintIncidentLine((*j)["incident"]);
+        PrintIncidents(json::array({(*j)["incident"]}));
       }
       exit_code = kExitOk;
     });
@@ -229,7 +228,7 @@ void AddIncidentsCommand(CLI::App& parent, int& exit_code) {
     } else {
       fmt::print("{}: {}: {}\n", *id, ok ? "ok" : "TAMPERED", JsonString(*j, "message"));
     }
-    exit_code = ok ? kExitOk : kExitFindings;
+    exit_code = ok ? kExitOk : kExitFailure;
   });
 }
 

@@ -3,8 +3,12 @@
 #include <CLI/CLI.hpp>
 
 #include "commands.h"
+#include "tocsin/common/log.h"
 
 int main(int argc, char** argv) {
+  // tocsin's own line format from the first line on: spdlog's default would write another
+  // format into the same stream until `serve` applies log.format.
+  tocsin::log::Setup(tocsin::log::Format::kText, spdlog::level::info);
   CLI::App app{"tocsin: SLO alerting and on-call paging"};
   app.require_subcommand(1);
   app.set_help_all_flag("--help-all", "Show help for every subcommand");
@@ -20,6 +24,7 @@ int main(int argc, char** argv) {
   tocsin::cli::AddBacktestCommand(app, exit_code);
   tocsin::cli::AddSilenceCommand(app, exit_code);
   tocsin::cli::AddReportCommand(app, exit_code);
+  tocsin::cli::AddDocsCommands(app, exit_code);
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {

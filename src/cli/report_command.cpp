@@ -17,7 +17,7 @@ namespace tocsin::cli {
 namespace {
 
 struct ReportOptions {
-  std::string config = "/etc/tocsin/tocsin.yaml";
+  std::string config;    // FindConfigPath
   std::string database;  // instead of the config's store.path
   std::string roster;    // instead of the config's roster_file
   std::string from;
@@ -43,7 +43,12 @@ int RunOncall(const ReportOptions& o) {
   std::string db_path = o.database;
   std::string roster_path = o.roster;
   if (db_path.empty() || (roster_path.empty() && !o.no_roster)) {
-    auto loaded = app::LoadRuntimeConfig(o.config, {});
+    auto found = FindConfigPath(o.config);
+    if (found.path.empty()) {
+      fmt::print(stderr, "tocsin: {} (or pass --database and --roster)\n", found.error);
+      return kExitUsage;
+    }
+    auto loaded = app::LoadRuntimeConfig(found.path, {});
     if (!loaded.config) {
       fmt::print(stderr, "{}", loaded.diagnostics.ToString());
       fmt::print(stderr, "(pass --database and --roster, or -c with a valid configuration)\n");
@@ -112,7 +117,7 @@ void AddReportCommand(CLI::App& parent, int& exit_code) {
   oncall->add_option("--to", o->to, "End, exclusive (local date in --time-zone, or RFC 3339)")
       ->required();
   oncall->add_option("--team", o->team, "Only incidents of this team (domain or paged members)");
-  oncall->add_option("--output", o->output, "table, csv, json or markdown")
+  oncall->add_option("-o,--output", o->output, "table, csv, json or markdown")
       ->check(CLI::IsMember({"table", "csv", "json", "markdown"}))
       ->default_val("table");
   oncall->add_option("--time-zone", o->time_zone, "Zone for dates and weeks (IANA)")
@@ -121,8 +126,7 @@ void AddReportCommand(CLI::App& parent, int& exit_code) {
         return oncall::IsValidTimeZone(tz) ? std::string()
                                            : "not an IANA time zone: " + tz + " (e.g. Europe/Kyiv)";
       });
-  oncall->add_option("-c,--config", o->config, "Configuration file (store.path, roster_file)")
-      ->default_val("/etc/tocsin/tocsin.yaml");
+  AddConfigOption(*oncall, o->config, " (store.path, roster_file)");
   oncall->add_option("--database", o->database, "Database file instead of the config's store.path");
   oncall->add_option("--roster", o->roster, "Roster file instead of the config's roster_file");
   oncall->add_flag("--no-roster", o->no_roster,

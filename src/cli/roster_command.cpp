@@ -16,7 +16,7 @@ namespace tocsin::cli {
 namespace {
 
 struct RosterOptions {
-  std::string config = "/etc/tocsin/tocsin.yaml";
+  std::string config;  // FindConfigPath
   std::string roster;  // overrides the config's roster_file
   std::string output = "table";
 };
@@ -25,15 +25,21 @@ struct RosterOptions {
 std::optional<oncall::Schedule> LoadSchedule(const RosterOptions& o, int& exit_code) {
   std::string path = o.roster;
   if (path.empty()) {
-    auto cfg = config::LoadConfig(o.config);
+    auto found = FindConfigPath(o.config);
+    if (found.path.empty()) {
+      fmt::print(stderr, "tocsin: {} (or pass --roster FILE)\n", found.error);
+      exit_code = kExitUsage;
+      return std::nullopt;
+    }
+    auto cfg = config::LoadConfig(found.path);
     if (!cfg.config) {
       fmt::print(stderr, "{}", cfg.diagnostics.ToString());
-      exit_code = cfg.io_error ? kExitUsage : kExitFindings;
+      exit_code = cfg.io_error ? kExitUsage : kExitFailure;
       return std::nullopt;
     }
     path = cfg.config->roster_file;
     if (path.empty()) {
-      fmt::print(stderr, "{}: no roster_file is configured (or pass --roster FILE)\n", o.config);
+      fmt::print(stderr, "{}: no roster_file is configured (or pass --roster FILE)\n", found.path);
       exit_code = kExitUsage;
       return std::nullopt;
     }
@@ -43,7 +49,7 @@ std::optional<oncall::Schedule> LoadSchedule(const RosterOptions& o, int& exit_c
   for (const auto& d : diags.items()) fmt::print(stderr, "{}\n", d.ToString());
   if (!roster) {
     bool io = !diags.items().empty() && diags.items()[0].position.line == 0;
-    exit_code = io ? kExitUsage : kExitFindings;
+    exit_code = io ? kExitUsage : kExitFailure;
     return std::nullopt;
   }
   return oncall::Schedule(std::move(*roster));
@@ -62,6 +68,28 @@ std::optional<TimePoint> ParseWhen(const std::string& text, TimePoint now, int& 
   return t;
 }
 
+// The newcomers shadowing the holder of `sh` (paged with them), clipped to the shift.
+std::vector<oncall::Shadow> ShadowsDuring(const oncall::Schedule& s, const oncall::Shift& sh) {
+  std::vector<oncall::Shadow> out;
+  for (auto shadow : s.roster().shadows) {
+    if (shadow.buddy != sh.person || shadow.to <= sh.start || shadow.from >= sh.end) continue;
+    shadow.from = std::max(shadow.from, sh.start);
+    shadow.to = std::min(shadow.to, sh.end);
+    out.push_back(shadow);
+  }
+  return out;
+}
+
+nlohmann::json Shadows(const oncall::Schedule& s, const oncall::Shift& sh) {
+  nlohmann::json out = nlohmann::json::array();
+  for (const auto& shadow : ShadowsDuring(s, sh)) {
+    out.push_back({{"person", shadow.newcomer},
+                   {"from", FormatRfc3339(shadow.from)},
+                   {"to", FormatRfc3339(shadow.to)}});
+  }
+  return out;
+}
+
 nlohmann::json ShiftJson(const oncall::Schedule& s, const oncall::Shift& sh) {
   const auto* p = s.roster().FindPerson(sh.person);
   return {{"role", sh.role},
@@ -72,7 +100,8 @@ nlohmann::json ShiftJson(const oncall::Schedule& s, const oncall::Shift& sh) {
           {"region", sh.region},
           {"start", FormatRfc3339(sh.start)},
           {"end", FormatRfc3339(sh.end)},
-          {"override", sh.override_reason}};
+          {"override", sh.override_reason},
+          {"shadows", Shadows(s, sh)}};
 }
 
 void PrintShifts(const oncall::Schedule& s, const std::vector<oncall::Shift>& shifts,
@@ -83,21 +112,27 @@ void PrintShifts(const oncall::Schedule& s, const std::vector<oncall::Shift>& sh
     fmt::print("{}\n", out.dump(2));
     return;
   }
-  fmt::print("{:<18} {:<10} {:<22} {:<24} {:<24} {}\n", "ROLE", "PERSON", "ROTATION", "FROM", "TO",
-             "NOTE");
+  Table table({"ROLE", "PERSON", "ROTATION", "FROM", "TO", "NOTE"});
   for (const auto& sh : shifts) {
     const auto* p = s.roster().FindPerson(sh.person);
     std::string zone = p ? p->time_zone : sh.time_zone;
     std::string note = sh.region;
-    if (!sh.override_reason.empty()) note += (note.empty() ? "" : ", ") + sh.override_reason;
+    auto add_note = [&note](const std::string& text) { note += (note.empty() ? "" : ", ") + text; };
+    if (!sh.override_reason.empty()) add_note(sh.override_reason);
     if (sh.warm_handover.count() > 0) {
-      note +=
-          fmt::format("{}handover from -{}m", note.empty() ? "" : ", ",
-                      std::chrono::duration_cast<std::chrono::minutes>(sh.warm_handover).count());
+      add_note(
+          fmt::format("handover from -{}m",
+                      std::chrono::duration_cast<std::chrono::minutes>(sh.warm_handover).count()));
     }
-    fmt::print("{:<18} {:<10} {:<22} {:<24} {:<24} {}\n", sh.role, sh.person, sh.rotation,
-               oncall::FormatLocal(sh.start, zone), oncall::FormatLocal(sh.end, zone), note);
+    table.AddRow({sh.role, sh.person, sh.rotation, oncall::FormatLocal(sh.start, zone),
+                  oncall::FormatLocal(sh.end, zone), note});
+    // Newcomers shadowing this person are paged with them: they are on call too.
+    for (const auto& shadow : ShadowsDuring(s, sh)) {
+      table.AddRow({sh.role, shadow.newcomer, sh.rotation, oncall::FormatLocal(shadow.from, zone),
+                    oncall::FormatLocal(shadow.to, zone), "shadows " + sh.person});
+    }
   }
+  table.Print();
 }
 
 }  // namespace
@@ -107,8 +142,7 @@ void AddRosterCommand(CLI::App& parent, int& exit_code) {
   cmd->require_subcommand(1);
   cmd->fallthrough();  // -c and --url may follow the subcommand too
   auto opts = std::make_shared<RosterOptions>();
-  cmd->add_option("-c,--config", opts->config, "Configuration file (for roster_file)")
-      ->default_val("/etc/tocsin/tocsin.yaml");
+  AddConfigOption(*cmd, opts->config, " (for roster_file)");
   cmd->add_option("--roster", opts->roster, "Roster file (instead of the config's roster_file)");
 
   auto who = cmd->add_subcommand("who", "Who is on call now (or --at TIME)");
@@ -191,7 +225,7 @@ void AddRosterCommand(CLI::App& parent, int& exit_code) {
       fmt::print("{}: {} finding(s) in the next {} week(s)\n", s->roster().file, findings.size(),
                  *weeks);
     }
-    exit_code = findings.empty() ? kExitOk : kExitFindings;
+    exit_code = findings.empty() ? kExitOk : kExitFailure;
   });
 
   auto ical = cmd->add_subcommand("ical", "iCalendar (.ics) of one person's shifts");

@@ -12,12 +12,18 @@ void AddServeCommand(CLI::App& parent, int& exit_code) {
   auto opts = std::make_shared<app::AppOptions>();
   auto listen = std::make_shared<std::string>();
   auto data_dir = std::make_shared<std::string>();
-  cmd->add_option("-c,--config", opts->config_file, "Configuration file")
-      ->default_val("/etc/tocsin/tocsin.yaml");
+  AddConfigOption(*cmd, opts->config_file, "");
   cmd->add_option("--listen", *listen,
                   "Listen address host:port, overriding server.listen (e.g. 0.0.0.0:9095)");
   cmd->add_option("--data-dir", *data_dir, "Data directory, overriding data_dir");
   cmd->callback([&exit_code, opts, listen, data_dir] {
+    auto found = FindConfigPath(opts->config_file);
+    if (found.path.empty()) {
+      fmt::print(stderr, "tocsin: {}\n", found.error);
+      exit_code = kExitUsage;
+      return;
+    }
+    opts->config_file = found.path;
     if (!listen->empty()) opts->overrides.listen = *listen;
     if (!data_dir->empty()) opts->overrides.data_dir = *data_dir;
     boost::asio::io_context io(1);
@@ -26,7 +32,7 @@ void AddServeCommand(CLI::App& parent, int& exit_code) {
     auto started = daemon.Start();
     if (!started) {
       fmt::print(stderr, "tocsin: {}\n", started.error().message());
-      exit_code = started.error().kind() == Error::Kind::kInvalid ? kExitFindings : kExitUsage;
+      exit_code = started.error().kind() == Error::Kind::kInvalid ? kExitFailure : kExitUsage;
       return;
     }
     io.run();

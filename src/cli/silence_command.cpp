@@ -18,7 +18,8 @@ namespace tocsin::cli {
 namespace {
 
 struct SilenceOptions {
-  std::string url = "http://127.0.0.1:9095";
+  std::string url;     // DaemonUrl
+  std::string config;  // FindConfigPath, for server.external_url
   Duration timeout = std::chrono::seconds(10);
   std::string output = "table";
   // add
@@ -34,11 +35,6 @@ struct SilenceOptions {
   std::vector<std::string> ids;
 };
 
-std::string Trim(std::string url) {
-  while (!url.empty() && url.back() == '/') url.pop_back();
-  return url;
-}
-
 // The server's answer to a failed request: Alertmanager sends a JSON string.
 std::string ErrorText(const HttpClientResponse& r) {
   auto body = r.body;
@@ -51,19 +47,20 @@ int Send(const SilenceOptions& o, const std::string& method, const std::string& 
   CurlHttpClient client;
   HttpClientRequest req;
   req.method = method;
-  req.url = Trim(o.url) + path;
+  const std::string base = DaemonUrl(o.url, o.config);
+  req.url = base + path;
   req.body = body;
   req.timeout = o.timeout;
   if (!body.empty()) req.headers.push_back({"Content-Type", "application/json"});
   auto r = client.Send(req);
   if (!r) {
-    fmt::print(stderr, "cannot reach tocsin at {}: {}\n", o.url, r.error().message());
-    return kExitUsage;
+    fmt::print(stderr, "cannot reach tocsin at {}: {}\n", base, r.error().message());
+    return kExitUnreachable;
   }
   *out = *r;
   if (r->status / 100 != 2) {
     fmt::print(stderr, "{} {}: {}\n", method, path, ErrorText(*r));
-    return kExitFindings;
+    return kExitFailure;
   }
   return kExitOk;
 }
@@ -127,7 +124,7 @@ int Add(const SilenceOptions& o) {
   auto pos = r.body.find("\"silenceID\":\"");
   if (pos == std::string::npos) {
     fmt::print(stderr, "unexpected answer: {}\n", r.body);
-    return kExitFindings;
+    return kExitFailure;
   }
   pos += 13;
   fmt::print("{}\n", r.body.substr(pos, r.body.find('"', pos) - pos));
@@ -148,20 +145,19 @@ int List(const SilenceOptions& o) {
   auto list = dispatch::ParseSilenceListJson(r.body);
   if (!list) {
     fmt::print(stderr, "unexpected answer from tocsin: {}\n", list.error().message());
-    return kExitFindings;
+    return kExitFailure;
   }
   SystemClock clock;
   TimePoint now = clock.Now();
-  fmt::print("{:<36}  {:<8}  {:<20}  {:<20}  {:<12}  {:<30}  {}\n", "ID", "STATE", "STARTS", "ENDS",
-             "CREATED BY", "MATCHERS", "COMMENT");
+  Table table({"ID", "STATE", "STARTS", "ENDS", "CREATED BY", "MATCHERS", "COMMENT"});
   for (const auto& s : *list) {
     auto state = s.StateAt(now);
     if (state == dispatch::SilenceState::kExpired && !o.expired) continue;
-    fmt::print("{:<36}  {:<8}  {:<20}  {:<20}  {:<12}  {:<30}  {}\n", s.id,
-               dispatch::SilenceStateName(state), FormatRfc3339(s.starts_at),
-               FormatRfc3339(s.ends_at), s.created_by, dispatch::MatchersToString(s.matchers),
-               s.comment);
+    table.AddRow({s.id, std::string(dispatch::SilenceStateName(state)), FormatRfc3339(s.starts_at),
+                  FormatRfc3339(s.ends_at), s.created_by, dispatch::MatchersToString(s.matchers),
+                  s.comment});
   }
+  table.Print();
   return kExitOk;
 }
 
@@ -182,7 +178,7 @@ int Expire(const SilenceOptions& o) {
       rc = Send(o, "DELETE", "/api/v2/silence/" + UrlEncode(id), "", &r);
     }
     if (rc == kExitOk) fmt::print("expired {}\n", id);
-    worst = std::max(worst, rc);
+    worst = std::max(worst, rc);  // unreachable (3) outranks refused (1)
   }
   return worst;
 }
@@ -204,7 +200,8 @@ void AddSilenceCommand(CLI::App& parent, int& exit_code) {
   add->add_option("-d,--duration", o->duration, "How long, e.g. 2h")->default_val("1h");
   add->add_option("--start", o->start, "Start (RFC 3339; default now)");
   add->add_option("--end", o->end, "End (RFC 3339; overrides --duration)");
-  add->add_option("--url", o->url, "tocsin's address")->default_val(o->url);
+  add->add_option("--url", o->url, "tocsin's URL (default: server.external_url)");
+  AddConfigOption(*add, o->config, " (for server.external_url)", false);
   add->callback([o, &exit_code] { exit_code = Add(*o); });
 
   auto* list = cmd->add_subcommand("list", "List silences (active and pending; --expired too)");
@@ -212,12 +209,14 @@ void AddSilenceCommand(CLI::App& parent, int& exit_code) {
   list->add_flag("--expired", o->expired, "Include expired silences (kept for audit)");
   list->add_option("-o,--output", o->output, "table or json")
       ->check(CLI::IsMember({"table", "json"}));
-  list->add_option("--url", o->url, "tocsin's address")->default_val(o->url);
+  list->add_option("--url", o->url, "tocsin's URL (default: server.external_url)");
+  AddConfigOption(*list, o->config, " (for server.external_url)", false);
   list->callback([o, &exit_code] { exit_code = List(*o); });
 
   auto* expire = cmd->add_subcommand("expire", "Expire silences by id");
   expire->add_option("ids", o->ids, "Silence ids")->required();
-  expire->add_option("--url", o->url, "tocsin's address")->default_val(o->url);
+  expire->add_option("--url", o->url, "tocsin's URL (default: server.external_url)");
+  AddConfigOption(*expire, o->config, " (for server.external_url)", false);
   expire->callback([o, &exit_code] { exit_code = Expire(*o); });
 }
 

@@ -32,14 +32,14 @@ void AddTestCommand(CLI::App& parent, int& exit_code) {
       for (const auto& d : diags.items()) fmt::print(stderr, "{}\n", d.ToString());
       if (report.invalid) {
         fmt::print(stderr, "{}: FAILED to load\n", f);
-        if (code == kExitOk) code = kExitFindings;
+        if (code == kExitOk) code = kExitFailure;
         continue;
       }
       for (const auto& m : report.failures) fmt::print(stderr, "  FAILED {}\n", m);
       tests += report.tests;
       failed += report.failed;
       fmt::print("{}: {} test(s), {} failed\n", f, report.tests, report.failed);
-      if (report.failed > 0 && code == kExitOk) code = kExitFindings;
+      if (report.failed > 0 && code == kExitOk) code = kExitFailure;
     }
     fmt::print("{}: {} test(s), {} failed\n", code == kExitOk ? "SUCCESS" : "FAILED", tests,
                failed);

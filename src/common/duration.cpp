@@ -76,8 +76,11 @@ std::string FormatDuration(Duration d) {
     out += '-';
     ms = -ms;
   }
-  // Prometheus prints y, w, d, h, m, s, ms; keep the same notation so users can paste it.
+  // Prometheus's units, so users can paste the text; but years and weeks only when they divide
+  // the whole value: a 30-day SLO window reads "30d", not Prometheus's "4w2d".
   for (const auto& u : kUnits) {
+    bool calendar = u.name == "y" || u.name == "w";
+    if (calendar && ms % u.millis != 0) continue;
     if (ms >= u.millis) {
       out += std::to_string(ms / u.millis);
       out += u.name;

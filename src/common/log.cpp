@@ -1,7 +1,10 @@
 #include "tocsin/common/log.h"
 
+#include <sys/stat.h>
+
 #include <algorithm>
 #include <cstdio>
+#include <cstdlib>
 #include <mutex>
 #include <set>
 
@@ -42,10 +45,27 @@ std::string RedactLocked(std::string_view text) {
   return out;
 }
 
+// sd-daemon(3) priority of a level: journald reads "<3>" at the start of a line as "error".
+int SyslogPriority(spdlog::level::level_enum level) {
+  switch (level) {
+    case spdlog::level::critical:
+      return 2;
+    case spdlog::level::err:
+      return 3;
+    case spdlog::level::warn:
+      return 4;
+    case spdlog::level::info:
+      return 6;
+    default:
+      return 7;
+  }
+}
+
 // Formats each record as one text or JSON line, redacts secrets, and hands it to the writer.
 class RedactingSink final : public spdlog::sinks::base_sink<std::mutex> {
  public:
-  RedactingSink(Format format, Writer writer) : format_(format), writer_(std::move(writer)) {}
+  RedactingSink(Format format, bool journald, Writer writer)
+      : format_(format), journald_(journald), writer_(std::move(writer)) {}
 
  protected:
   void sink_it_(const spdlog::details::log_msg& msg) override {
@@ -61,9 +81,12 @@ class RedactingSink final : public spdlog::sinks::base_sink<std::mutex> {
         j["logger"] = std::string(msg.logger_name.data(), msg.logger_name.size());
       }
       line = j.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
+    } else if (journald_) {
+      line = level + " " + text;  // journald stamps every line itself
     } else {
       line = ts + " " + level + " " + text;
     }
+    if (journald_) line = "<" + std::to_string(SyslogPriority(msg.level)) + ">" + line;
     {
       std::lock_guard lock(SecretsMutex());
       line = RedactLocked(line);
@@ -74,19 +97,37 @@ class RedactingSink final : public spdlog::sinks::base_sink<std::mutex> {
 
  private:
   Format format_;
+  bool journald_;
   Writer writer_;
 };
 
 }  // namespace
 
+bool StderrIsJournal() {
+  // systemd sets JOURNAL_STREAM to "device:inode" of the stream it connected; a program whose
+  // stderr was redirected elsewhere since (a pipe in a test, a file) must not prefix lines.
+  const char* env = std::getenv("JOURNAL_STREAM");
+  if (env == nullptr) return false;
+  unsigned long long dev = 0, ino = 0;
+  if (std::sscanf(env, "%llu:%llu", &dev, &ino) != 2) return false;
+  struct stat st {};
+  if (::fstat(2, &st) != 0) return false;
+  return static_cast<unsigned long long>(st.st_dev) == dev &&
+         static_cast<unsigned long long>(st.st_ino) == ino;
+}
+
 void Setup(Format format, spdlog::level::level_enum level, Writer writer) {
+  Setup(format, level, writer ? false : StderrIsJournal(), std::move(writer));
+}
+
+void Setup(Format format, spdlog::level::level_enum level, bool journald, Writer writer) {
   if (!writer) {
     writer = [](std::string_view line) {
       std::fwrite(line.data(), 1, line.size(), stderr);
       std::fputc('\n', stderr);
     };
   }
-  auto sink = std::make_shared<RedactingSink>(format, std::move(writer));
+  auto sink = std::make_shared<RedactingSink>(format, journald, std::move(writer));
   auto logger = std::make_shared<spdlog::logger>("tocsin", sink);
   logger->set_level(level);
   logger->flush_on(spdlog::level::warn);

@@ -150,7 +150,12 @@ void ReadProviders(MapReader& r, ProvidersConfig& p, const std::string& base_dir
     if (m.String("slash_command", c.slash_command) && c.slash_command.rfind('/', 0) != 0) {
       m.Error("slash_command", "a slash command starts with \"/\", e.g. /tocsin");
     }
-    if (c.bot_token.empty() && c.webhook_url.empty()) {
+    // Presence, not value: a bot_token whose ${ENV} is unset is already one error.
+    bool credentials = false;
+    for (const char* k : {"bot_token", "bot_token_file", "webhook_url", "webhook_url_file"}) {
+      credentials = credentials || m.Has(k);
+    }
+    if (!credentials) {
       r.diags().Error(m.Here(),
                       "providers.slack: give bot_token (Web API) or webhook_url "
                       "(incoming webhook), or both");
@@ -313,7 +318,8 @@ LoadResult LoadFromDocument(std::optional<Document> doc, Diagnostics diags, cons
       cfg.server.external_url = fmt::format("http://{}:{}", host, port);
     }
   }
-  if (!d.has_errors()) result.config = std::move(cfg);
+  if (!d.has_errors()) result.config = cfg;
+  result.parsed = std::move(cfg);
   return result;
 }
 

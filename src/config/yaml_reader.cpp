@@ -59,7 +59,8 @@ std::optional<Document> LoadYamlString(std::string file_label, const std::string
                                        Diagnostics& diags) {
   try {
     YAML::Node root = YAML::Load(text);
-    return Document{std::move(file_label), std::move(root)};
+    CheckDuplicateKeys(file_label, root, "", diags);
+    return Document{std::move(file_label), std::move(root), text};
   } catch (const YAML::Exception& e) {
     diags.Error({file_label, e.mark.line + 1, e.mark.column + 1}, "YAML syntax error: " + e.msg);
     return std::nullopt;

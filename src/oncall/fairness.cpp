@@ -7,6 +7,8 @@
 #include <date/tz.h>
 #include <fmt/format.h>
 
+#include "tocsin/common/duration.h"
+
 namespace tocsin::oncall {
 
 namespace {
@@ -112,6 +114,35 @@ std::vector<Finding> CheckRoster(const Schedule& schedule, TimePoint from, TimeP
         w += days(rules.window_days);  // one finding per window, not one per day of it
       } else {
         w += days(1);
+      }
+    }
+
+    // Shift length: back-to-back shifts of one rotation (a swap can join two) are one shift.
+    std::map<std::string, std::vector<const Shift*>> by_rotation;
+    for (const auto& s : list) by_rotation[s.rotation].push_back(&s);
+    for (auto& [rotation_name, held] : by_rotation) {
+      std::sort(held.begin(), held.end(),
+                [](const Shift* a, const Shift* b) { return a->start < b->start; });
+      const auto* rotation = roster.FindRotation(rotation_name);
+      Duration limit = rotation && rotation->max_shift ? *rotation->max_shift
+                       : roster.max_shift              ? *roster.max_shift
+                                                       : rules.max_shift;
+      for (std::size_t i = 0; i < held.size();) {
+        TimePoint start = held[i]->start;
+        TimePoint end = held[i]->end;
+        std::size_t j = i + 1;
+        while (j < held.size() && held[j]->start <= end) end = std::max(end, held[j++]->end);
+        i = j;
+        if (end - start <= limit || end <= from || start >= to) continue;
+        auto length = std::chrono::duration_cast<std::chrono::minutes>(end - start);
+        out.push_back(
+            {"max-shift-length", person_id, FormatLocal(start, tz_name), FormatLocal(end, tz_name),
+             fmt::format("{} holds {} for {} without a break, from {} to {}; at most {} is "
+                         "allowed (max_shift of the rotation or roster)",
+                         person_id, rotation_name, FormatDuration(length),
+                         FormatLocal(start, tz_name), FormatLocal(end, tz_name),
+                         FormatDuration(limit)),
+             person_source(person_id)});
       }
     }
 

@@ -5,6 +5,7 @@
 
 #include <fmt/format.h>
 
+#include "tocsin/common/duration.h"
 #include "tocsin/config/yaml_reader.h"
 #include "tocsin/oncall/schedule.h"
 
@@ -31,7 +32,8 @@ std::optional<int> ParseClock(const std::string& s) {
 
 class Loader {
  public:
-  Loader(std::string file, Diagnostics& diags) : file_(std::move(file)), diags_(diags) {}
+  Loader(const config::Document& doc, Diagnostics& diags)
+      : file_(doc.file), diags_(diags), doc_(&doc) {}
 
   std::optional<Roster> Load(const YAML::Node& root) {
     Roster roster;
@@ -59,6 +61,7 @@ class Loader {
       roster.people[id] = p;
     });
     people_ = &roster.people;
+    if (Duration d{}; top.DurationValue("max_shift", d)) roster.max_shift = d;
     ForEachNamed(top, "teams", false, [&](const std::string& name, MapReader& r) {
       Team t;
       t.name = name;
@@ -100,7 +103,13 @@ class Loader {
       if (o.kind == Override::Kind::kCover && has_with) {
         r.Error("with", "`with` is for swaps; a cover uses `replaces`");
       }
-      r.String("reason", o.reason);
+      if (r.String("reason", o.reason) && doc_ != nullptr) {
+        if (auto cut = config::CommentAfterPlainScalar(*doc_, r.Node("reason")); !cut.empty()) {
+          r.Warning("reason", fmt::format("\"{}\" is a YAML comment, so the reason reads \"{}\"; "
+                                          "quote it: reason: \"{} {}\"",
+                                          cut, o.reason, o.reason, cut));
+        }
+      }
       roster.overrides.push_back(o);
     });
     config::ForEachMap(top, "shadows", "shadow", [&](MapReader& r, std::size_t) {
@@ -195,7 +204,9 @@ class Loader {
   bool TimeValue(MapReader& r, std::string_view key, const std::string& zone, TimePoint& out) {
     std::string text;
     if (!r.String(key, text, true)) return false;
-    auto t = ParseLocalTime(text, zone);
+    // An unknown zone is reported where it is written; reading the time in UTC meanwhile still
+    // checks its shape without a second, invented error here.
+    auto t = ParseLocalTime(text, IsValidTimeZone(zone) ? zone : "UTC");
     if (!t) {
       r.Error(key, fmt::format("invalid time \"{}\": use 2026-11-28, 2026-11-28T08:00 (local "
                                "time in {}) or RFC 3339",
@@ -234,6 +245,7 @@ class Loader {
     r.Enum("turn", turn, {"shift", "day", "week"});
     rot.turn = turn == "day" ? Turn::kDay : turn == "week" ? Turn::kWeek : Turn::kShift;
     r.DurationValue("warm_handover", rot.warm_handover);
+    if (Duration d{}; r.DurationValue("max_shift", d)) rot.max_shift = d;
     std::string start;
     if (r.String("start_date", start, true)) {
       if (!ParseLocalTime(start, "UTC") || start.size() != 10) {
@@ -286,12 +298,15 @@ class Loader {
       }
       std::sort(minutes.begin(), minutes.end());
       if (minutes.size() >= 2) {
-        // 8, 10 or 12 hour shifts are what DOMAIN.md allows; say so when a shift is longer.
+        // 8, 10 or 12 hour shifts are what DOMAIN.md allows; say so when a shift is longer
+        // than that, or than the rotation's own max_shift.
+        const auto limit = std::chrono::duration_cast<std::chrono::minutes>(
+            rot.max_shift.value_or(std::chrono::hours(12)));
         for (std::size_t i = 0; i < minutes.size(); ++i) {
           int next = i + 1 < minutes.size() ? minutes[i + 1] : minutes[0] + 24 * 60;
-          if (next - minutes[i] > 12 * 60) {
-            r.Warning("handovers",
-                      fmt::format("a shift of {}h is longer than 12h", (next - minutes[i]) / 60));
+          if (next - minutes[i] > limit.count()) {
+            r.Warning("handovers", fmt::format("a shift of {}h is longer than {}",
+                                               (next - minutes[i]) / 60, FormatDuration(limit)));
           }
         }
       }
@@ -305,6 +320,7 @@ class Loader {
 
   std::string file_;
   Diagnostics& diags_;
+  const config::Document* doc_ = nullptr;
   const std::map<std::string, Person>* people_ = nullptr;
   std::vector<std::string> team_names_;
   std::vector<std::string> rotation_names_;
@@ -315,14 +331,14 @@ class Loader {
 std::optional<Roster> LoadRoster(const std::string& path, Diagnostics& diags) {
   auto doc = config::LoadYamlFile(path, diags);
   if (!doc) return std::nullopt;
-  return Loader(path, diags).Load(doc->root);
+  return Loader(*doc, diags).Load(doc->root);
 }
 
 std::optional<Roster> LoadRosterString(const std::string& file_label, const std::string& text,
                                        Diagnostics& diags) {
   auto doc = config::LoadYamlString(file_label, text, diags);
   if (!doc) return std::nullopt;
-  return Loader(file_label, diags).Load(doc->root);
+  return Loader(*doc, diags).Load(doc->root);
 }
 
 }  // namespace tocsin::oncall

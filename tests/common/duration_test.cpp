@@ -34,9 +34,18 @@ TEST(DurationTest, FormatsShortestAndRoundTrips) {
   EXPECT_EQ(FormatDuration(milliseconds(0)), "0s");
   EXPECT_EQ(FormatDuration(hours(72)), "3d");
   EXPECT_EQ(FormatDuration(*ParseDuration("14d")), "2w");
-  for (const char* s : {"5m", "1h30m", "3d", "1w2d", "1s500ms"}) {
+  for (const char* s : {"5m", "1h30m", "3d", "9d", "1s500ms"}) {
     EXPECT_EQ(FormatDuration(*ParseDuration(s)), s);
   }
+}
+
+// A 30-day SLO window was shown as Prometheus's "4w2d" (issue 13).
+TEST(DurationTest, ThirtyDayWindowReadsThirtyDaysNotWeeks) {
+  EXPECT_EQ(FormatDuration(*ParseDuration("30d")), "30d");
+  EXPECT_EQ(FormatDuration(*ParseDuration("1w2d")), "9d");
+  EXPECT_EQ(FormatDuration(*ParseDuration("28d")), "4w");
+  EXPECT_EQ(FormatDuration(*ParseDuration("30d12h")), "30d12h");
+  EXPECT_EQ(FormatDuration(*ParseDuration("365d")), "1y");
 }
 
 TEST(TimeTest, ParsesRfc3339AndUnix) {

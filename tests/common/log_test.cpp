@@ -3,6 +3,7 @@
 #include <gtest/gtest.h>
 #include <nlohmann/json.hpp>
 
+#include <cstdlib>
 #include <vector>
 
 namespace tocsin {
@@ -62,6 +63,54 @@ TEST_F(LogTest, LevelFilters) {
   spdlog::warn("shown");
   ASSERT_EQ(lines_.size(), 1u);
   EXPECT_NE(lines_[0].find("shown"), std::string::npos);
+}
+
+}  // namespace
+}  // namespace tocsin
+
+namespace tocsin {
+namespace {
+
+std::vector<std::string> JournalLines(log::Format format) {
+  std::vector<std::string> lines;
+  log::Setup(format, spdlog::level::debug, true,
+             [&lines](std::string_view l) { lines.emplace_back(l); });
+  log::AddSecret("journal-secret-0123456789");
+  spdlog::error("cannot page: key journal-secret-0123456789 refused");
+  spdlog::warn("slow");
+  spdlog::info("started");
+  spdlog::debug("detail");
+  log::ClearSecrets();
+  log::Setup(log::Format::kText, spdlog::level::info);
+  return lines;
+}
+
+// Under systemd, journald takes "<N>" at the start of a line as the entry's priority and stamps
+// the time itself (issue 13).
+TEST(JournalLogTest, TextLinesStartWithTheSyslogPriorityAndCarryNoTimestamp) {
+  auto lines = JournalLines(log::Format::kText);
+  ASSERT_EQ(lines.size(), 4u);
+  EXPECT_EQ(lines[0], "<3>error cannot page: key <redacted> refused");
+  EXPECT_EQ(lines[1], "<4>warning slow");
+  EXPECT_EQ(lines[2], "<6>info started");
+  EXPECT_EQ(lines[3], "<7>debug detail");
+}
+
+TEST(JournalLogTest, JsonLinesKeepTheirTimestampAfterThePriority) {
+  auto lines = JournalLines(log::Format::kJson);
+  ASSERT_EQ(lines.size(), 4u);
+  ASSERT_EQ(lines[0].rfind("<3>{", 0), 0u) << lines[0];
+  auto j = nlohmann::json::parse(lines[0].substr(3));
+  EXPECT_EQ(j["level"], "error");
+  EXPECT_EQ(j["msg"], "cannot page: key <redacted> refused");
+  EXPECT_TRUE(j.contains("ts"));
+}
+
+TEST(JournalLogTest, NoPrefixWhenStderrIsNotTheJournalStream) {
+  ::setenv("JOURNAL_STREAM", "1:1", 1);  // some other stream's device:inode
+  EXPECT_FALSE(log::StderrIsJournal());
+  ::unsetenv("JOURNAL_STREAM");
+  EXPECT_FALSE(log::StderrIsJournal());
 }
 
 }  // namespace

@@ -7,6 +7,7 @@
 #include <cstdlib>
 
 #include "support/fixtures.h"
+#include "support/temp_dir.h"
 #include "tocsin/app/runtime_config.h"
 
 namespace tocsin::config {
@@ -48,6 +49,29 @@ TEST_F(ConfigFixtureTest, BadFixturesReportEachExpectedErrorAtItsPosition) {
         << f << ": every error should be expected:\n"
         << r.diagnostics.ToString();
   }
+}
+
+}  // namespace
+}  // namespace tocsin::config
+
+namespace tocsin::config {
+namespace {
+
+// A receiver that e-mails while no e-mail provider is configured was accepted without a word
+// (issue 13): the notices would never be sent.
+TEST(ConfigCrossCheckTest, NoticeWithoutItsProviderIsWarnedAtTheNotice) {
+  testing::TempDir dir;
+  auto file = dir.Write("tocsin.yaml", R"(route: {receiver: ops}
+receivers:
+  - name: ops
+    email: [{to: ops@example.com}]
+)");
+  auto r = app::LoadRuntimeConfig(file, {});
+  ASSERT_TRUE(r.config.has_value()) << r.diagnostics.ToString();
+  ASSERT_EQ(r.diagnostics.items().size(), 1u) << r.diagnostics.ToString();
+  EXPECT_EQ(r.diagnostics.items()[0].ToString(),
+            file + ":4:12: warning: receivers[0].email: no providers.email is configured, so "
+                   "these notices are never sent (configure providers.email, or remove them)");
 }
 
 }  // namespace

@@ -2,7 +2,9 @@
 // middle of an escalation, restart, and the ladder resumes on its original deadlines without
 // paging anyone twice. Escalation steps are 3 s apart here so the real clock can be used.
 #include <gtest/gtest.h>
+
 #include <signal.h>
+#include <algorithm>
 
 #include <thread>
 
@@ -151,6 +153,16 @@ TEST_F(IncidentDaemonTest, ApiActsOnIncidentsAndAnswersWhoIsOnCall) {
   EXPECT_EQ(created["incident"]["sev"], "SEV-3");
   auto [s1, bad_ack] = Http("POST", "/api/v1/incidents/" + id + "/ack", {{"actor", "mallory"}});
   EXPECT_EQ(s1, 403) << bad_ack.dump();
+  // The CLI says why, and only why: no second line about token roles (issue 13).
+  auto nobody = testing::RunCommand({TOCSIN_BINARY, "incidents", "ack", id, "--actor", "nobody",
+                                     "--url", "http://127.0.0.1:" + std::to_string(port_)});
+  EXPECT_EQ(nobody.exit_code, 1) << nobody.err;
+  EXPECT_EQ(
+      nobody.err.rfind(
+          "POST /api/v1/incidents/" + id + "/ack: 403 \"nobody\" is not a person of the roster", 0),
+      0u)
+      << nobody.err;
+  EXPECT_EQ(std::count(nobody.err.begin(), nobody.err.end(), '\n'), 1) << nobody.err;
   auto [s2, noted] = Http("POST", "/api/v1/incidents/" + id + "/note",
                           {{"actor", "l1a"}, {"text", "provider lag, switching provider"}});
   EXPECT_EQ(s2, 200) << noted.dump();

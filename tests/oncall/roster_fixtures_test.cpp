@@ -33,6 +33,8 @@ TEST(RosterFixtureTest, BadFixturesReportEachExpectedErrorAtItsPosition) {
     auto expectations = testing::FixtureExpectations(f);
     EXPECT_FALSE(expectations.empty()) << f << " has no '# expect:' line";
     EXPECT_EQ(testing::MissingExpectations(f, diags, expectations), "");
+    // One mistake, one error: nothing invented on top of what the fixture expects.
+    EXPECT_EQ(diags.error_count(), expectations.size()) << f << "\n" << diags.ToString();
   }
 }
 

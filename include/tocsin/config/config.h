@@ -184,6 +184,9 @@ struct Overrides {
 
 struct LoadResult {
   std::optional<Config> config;  // set only when there are no errors
+  // Whatever could be read, errors or not (unset only when the YAML did not parse), so that the
+  // module sections are still checked and one run reports every error of every file.
+  std::optional<Config> parsed;
   Diagnostics diagnostics;
   bool io_error = false;  // the file could not be read at all (exit code 2, not 1)
 };

@@ -18,7 +18,17 @@ namespace tocsin::config {
 struct Document {
   std::string file;
   YAML::Node root;
+  std::string text;  // the source, for checks YAML's data model cannot see (comments)
 };
+
+// Reports every key repeated in a mapping of `node` (yaml-cpp keeps both and every lookup finds
+// the first, so the second would be ignored without a word), with its key path.
+void CheckDuplicateKeys(const std::string& file, const YAML::Node& node, const std::string& path,
+                        Diagnostics& diags);
+
+// When `value` is a plain (unquoted) scalar followed on its line by a comment, the comment: YAML
+// ends a plain scalar at " #", so `reason: agreed in #ops` reads "agreed in". Empty otherwise.
+std::string CommentAfterPlainScalar(const Document& doc, const YAML::Node& value);
 
 // Reads a YAML file. A syntax error becomes one diagnostic with its line and column; a
 // missing or unreadable file is reported the same way (line 0).

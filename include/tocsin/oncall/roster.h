@@ -57,6 +57,8 @@ struct Rotation {
   std::vector<std::vector<std::string>> member_groups;
   Turn turn = Turn::kShift;
   Duration warm_handover{0};  // overlap announced before each shift (15-30 min, DOMAIN.md)
+  // Longest time one person may hold this rotation without a break; unset: the roster's.
+  std::optional<Duration> max_shift;
   SourceLine source;
   friend bool operator==(const Rotation&, const Rotation&) = default;
 };
@@ -93,6 +95,8 @@ struct Roster {
   std::vector<Rotation> rotations;
   std::vector<Override> overrides;
   std::vector<Shadow> shadows;
+  // Longest time one person may hold a rotation without a break; unset: FairnessRules'.
+  std::optional<Duration> max_shift;
   std::map<std::string, SourceLine> person_sources;  // person id -> where it is defined
   SourceLine rotations_source;                       // the `rotations` key
 

@@ -1,0 +1,47 @@
+#include "table.h"
+
+#include <algorithm>
+
+namespace tocsin::cli {
+
+namespace {
+
+// Display width: UTF-8 continuation bytes take no column (names such as "Kyiv" in Cyrillic).
+std::size_t Width(const std::string& s) {
+  return static_cast<std::size_t>(
+      std::count_if(s.begin(), s.end(), [](char c) { return (c & 0xC0) != 0x80; }));
+}
+
+}  // namespace
+
+Table::Table(std::vector<std::string> headers) { rows_.push_back(std::move(headers)); }
+
+void Table::AddRow(std::vector<std::string> cells) {
+  cells.resize(rows_.front().size());
+  rows_.push_back(std::move(cells));
+}
+
+std::string Table::ToString() const {
+  std::vector<std::size_t> widths(rows_.front().size(), 0);
+  for (const auto& row : rows_) {
+    for (std::size_t i = 0; i < row.size(); ++i) widths[i] = std::max(widths[i], Width(row[i]));
+  }
+  std::string out;
+  for (const auto& row : rows_) {
+    std::string line;
+    for (std::size_t i = 0; i < row.size(); ++i) {
+      line += row[i];
+      if (i + 1 < row.size()) line += std::string(widths[i] - Width(row[i]) + 2, ' ');
+    }
+    while (!line.empty() && line.back() == ' ') line.pop_back();
+    out += line + "\n";
+  }
+  return out;
+}
+
+void Table::Print(std::FILE* out) const {
+  auto text = ToString();
+  std::fwrite(text.data(), 1, text.size(), out);
+}
+
+}  // namespace tocsin::cli

@@ -1,0 +1,55 @@
+// Checks of a YAML file that its parsed nodes cannot show: repeated keys and comments.
+#include <algorithm>
+
+#include <fmt/format.h>
+
+#include "tocsin/config/yaml_reader.h"
+
+namespace tocsin::config {
+
+// yaml-cpp keeps both entries of a repeated key and every lookup finds the first, so the second
+// would be ignored without a word. Reports each repeat with the key path and the first's line.
+void CheckDuplicateKeys(const std::string& file, const YAML::Node& node, const std::string& path,
+                        Diagnostics& diags) {
+  if (node.IsMap()) {
+    std::vector<std::pair<std::string, YAML::Node>> seen;
+    for (auto it = node.begin(); it != node.end(); ++it) {
+      const std::string key = it->first.IsScalar() ? it->first.Scalar() : std::string();
+      const std::string child = path.empty() ? key : path + "." + key;
+      auto first =
+          std::find_if(seen.begin(), seen.end(), [&key](const auto& s) { return s.first == key; });
+      if (!key.empty() && first != seen.end()) {
+        diags.Error(PositionOf(file, it->first),
+                    fmt::format("duplicate key \"{}\": {} is already set at line {}; remove one "
+                                "of them (YAML keeps only one)",
+                                key, child, PositionOf(file, first->second).line));
+        continue;
+      }
+      seen.emplace_back(key, it->first);
+      CheckDuplicateKeys(file, it->second, child, diags);
+    }
+  } else if (node.IsSequence()) {
+    std::size_t i = 0;
+    for (const auto& item : node) {
+      CheckDuplicateKeys(file, item, fmt::format("{}[{}]", path, i++), diags);
+    }
+  }
+}
+
+std::string CommentAfterPlainScalar(const Document& doc, const YAML::Node& value) {
+  if (!value || !value.IsScalar() || value.Tag() != "?") return {};  // "!" when quoted
+  auto mark = value.Mark();
+  if (mark.pos < 0) return {};
+  std::size_t start = static_cast<std::size_t>(mark.pos);
+  std::size_t end = doc.text.find('\n', start);
+  std::string line = doc.text.substr(start, end == std::string::npos ? end : end - start);
+  // A one-line plain scalar is written as it reads; what follows it on the line tells whether
+  // a comment cut it.
+  if (line.compare(0, value.Scalar().size(), value.Scalar()) != 0) return {};
+  std::string rest = line.substr(value.Scalar().size());
+  auto hash = rest.find_first_not_of(" \t");
+  if (rest.empty() || hash == 0 || hash == std::string::npos || rest[hash] != '#') return {};
+  return rest.substr(hash);
+}
+
+}  // namespace tocsin::config

@@ -1,0 +1,31 @@
+#include "cli/table.h"
+
+#include <gtest/gtest.h>
+
+namespace tocsin::cli {
+namespace {
+
+// `silences list` printed fixed widths, so a long id or matcher pushed the rest of its row out
+// of line with the header (issue 13).
+TEST(TableTest, ColumnsAreAsWideAsTheirWidestCellSoLongValuesStayAligned) {
+  Table t({"ID", "STATE", "COMMENT"});
+  t.AddRow({"0123456789abcdef0123456789abcdef0123456789", "active", "deploy"});
+  t.AddRow({"7", "pending", "x"});
+  EXPECT_EQ(t.ToString(),
+            "ID                                          STATE    COMMENT\n"
+            "0123456789abcdef0123456789abcdef0123456789  active   deploy\n"
+            "7                                           pending  x\n");
+}
+
+TEST(TableTest, MultiByteNamesCountAsOneColumnEachAndNoTrailingBlanks) {
+  Table t({"NAME", "TZ"});
+  t.AddRow({"Олена", "Europe/Kyiv"});
+  t.AddRow({"ann", ""});
+  EXPECT_EQ(t.ToString(),
+            "NAME   TZ\n"
+            "Олена  Europe/Kyiv\n"
+            "ann\n");
+}
+
+}  // namespace
+}  // namespace tocsin::cli
