@@ -44,7 +44,7 @@ int RunSla(const SlaOptions& o) {
     return report.error().kind() == Error::Kind::kInvalid ||
                    report.error().kind() == Error::Kind::kNotFound
                ? kExitUsage
-               : kExitFindings;
+               : kExitFailure;
   }
   fmt::print("{}",
              o.output == "csv" ? report::RenderSlaCsv(*report) : report::RenderSlaText(*report));

@@ -172,7 +172,7 @@ int Expire(const SilenceOptions& o) {
       auto current = dispatch::ParseSilenceJson(r.body);
       if (current && current->StateAt(SystemClock().Now()) == dispatch::SilenceState::kExpired) {
         fmt::print(stderr, "silence {} already expired; nothing changed\n", id);
-        worst = std::max(worst, kExitFindings);
+        worst = std::max(worst, kExitFailure);
         continue;
       }
       rc = Send(o, "DELETE", "/api/v2/silence/" + UrlEncode(id), "", &r);

@@ -58,17 +58,22 @@ void Outbox::CallLastResort(Channel c, TimePoint now) {
     }
   }
   if (calls.empty()) return;
-  if (auto stored = Store(std::move(calls)); !stored) {
-    // Nothing was written: the next pump tries again.
-    for (const auto& k : keys) last_resort_keys_.erase(k);
-    return;
-  }
   std::string who;
   for (const auto& a : about) who += (who.empty() ? "" : ", ") + a;
-  NoticeToSlack("tocsin", fmt::format(":rotating_light: {} is failing and no other paging "
-                                      "provider answers: calling the {} directly through "
-                                      "Twilio ({}).",
-                                      ProviderTitle(c), config_.last_resort_role, who));
+  std::weak_ptr<bool> alive = alive_;
+  // Slack hears of the call only once it is durable in the outbox (it will be made).
+  Store(std::move(calls), [this, alive, keys, c, who](Result<void> stored) {
+    if (auto a = alive.lock(); !a || !*a) return;
+    if (!stored) {
+      // Nothing was written: the next pump tries again.
+      for (const auto& k : keys) last_resort_keys_.erase(k);
+      return;
+    }
+    NoticeToSlack("tocsin", fmt::format(":rotating_light: {} is failing and no other paging "
+                                        "provider answers: calling the {} directly through "
+                                        "Twilio ({}).",
+                                        ProviderTitle(c), config_.last_resort_role, who));
+  });
 }
 
 }  // namespace tocsin::notify

@@ -77,8 +77,9 @@ TEST(OpenApiTest, EveryEndpointOfApiMdIsDescribed) {
     endpoints.emplace((*it)[1].str(), (*it)[2].str());
   }
   // The endpoints of the authentication table.
-  for (const char* p : {"/slack/interactivity", "/slack/command", "/webhooks/pagerduty",
-                        "/webhooks/opsgenie", "/-/reload"}) {
+  for (const char* p :
+       {"/slack/interactivity", "/slack/command", "/webhooks/pagerduty", "/webhooks/opsgenie",
+        "/webhooks/jsm", "/webhooks/twilio/sms", "/webhooks/twilio/voice", "/-/reload"}) {
     endpoints.emplace("POST", p);
   }
   for (const char* p : {"/healthz", "/readyz", "/metrics"}) endpoints.emplace("GET", p);

@@ -9,11 +9,11 @@
 #include "incident/incident_test_support.h"
 #include "notify/notifier_factory.h"
 #include "notify/outbox.h"
-#include "notify/outbox_store.h"
 #include "sim_fixture.h"
 #include "support/temp_dir.h"
 #include "tocsin/common/worker_pool.h"
 #include "tocsin/store/database.h"
+#include "tocsin/store/sqlite_outbox_store.h"
 
 namespace tocsin::incident {
 namespace {
@@ -40,7 +40,7 @@ class JsmLadder : public IncidentTest {
     for (auto& step : p.steps) step.channels = {Channel::Named("jsm")};
     policies_.policies["default"] = p;
     db_ = std::move(*store::Database::Open(dir_.path() + "/tocsin.db"));
-    outbox_store_ = std::make_unique<notify::OutboxStore>(*db_);
+    outbox_store_ = std::make_unique<store::SqliteOutboxStore>(*db_);
     outbox_ = std::make_unique<notify::Outbox>(*outbox_store_, scheduler_, executor_);
     ASSERT_TRUE(outbox_->Open());
     config::ProvidersConfig providers;
@@ -73,7 +73,7 @@ class JsmLadder : public IncidentTest {
   tocsin::testing::TempDir dir_;
   InlineExecutor executor_;
   std::unique_ptr<store::Database> db_;
-  std::unique_ptr<notify::OutboxStore> outbox_store_;
+  std::unique_ptr<store::SqliteOutboxStore> outbox_store_;
   std::unique_ptr<notify::Outbox> outbox_;
 };
 

@@ -19,6 +19,7 @@
 #include "tocsin/incident/incident_manager.h"
 #include "tocsin/oncall/roster_loader.h"
 #include "tocsin/store/sqlite_incident_store.h"
+#include "tocsin/store/sqlite_outbox_store.h"
 
 namespace tocsin::notify {
 namespace {
@@ -40,7 +41,7 @@ class Ladder : public ::testing::Test {
     db_ = std::move(*store::Database::Open(dir_.path() + "/tocsin.db"));
     incident_store_ = std::make_unique<store::SqliteIncidentStore>(*db_);
     EXPECT_TRUE(incident_store_->Migrate());
-    outbox_store_ = std::make_unique<OutboxStore>(*db_);
+    outbox_store_ = std::make_unique<store::SqliteOutboxStore>(*db_);
     outbox_ = std::make_unique<Outbox>(*outbox_store_, scheduler_, executor_, &registry_, 7);
     EXPECT_TRUE(outbox_->Open());
   }
@@ -141,7 +142,7 @@ class Ladder : public ::testing::Test {
   prometheus::Registry registry_;
   std::unique_ptr<store::Database> db_;
   std::unique_ptr<store::SqliteIncidentStore> incident_store_;
-  std::unique_ptr<OutboxStore> outbox_store_;
+  std::unique_ptr<store::SqliteOutboxStore> outbox_store_;
   std::unique_ptr<Outbox> outbox_;
   std::unique_ptr<incident::IncidentManager> manager_;
 };
