@@ -70,8 +70,9 @@ receivers:
   ASSERT_TRUE(r.config.has_value()) << r.diagnostics.ToString();
   ASSERT_EQ(r.diagnostics.items().size(), 1u) << r.diagnostics.ToString();
   EXPECT_EQ(r.diagnostics.items()[0].ToString(),
-            file + ":4:12: warning: receivers[0].email: no providers.email is configured, so "
-                   "these notices are never sent (configure providers.email, or remove them)");
+            file +
+                ":4:12: warning: receivers[0].email: no providers.email is configured, so "
+                "these notices are never sent (configure providers.email, or remove them)");
 }
 
 }  // namespace

@@ -15,8 +15,8 @@
 #include "support/temp_dir.h"
 #include "tocsin/common/log.h"
 #include "tocsin/common/simulated_scheduler.h"
-#include "tocsin/store/sqlite_outbox_store.h"
 #include "tocsin/http/http_types.h"
+#include "tocsin/store/sqlite_outbox_store.h"
 
 namespace tocsin::notify {
 namespace {

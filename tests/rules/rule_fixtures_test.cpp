@@ -107,14 +107,13 @@ TEST(RuleFixturesTest, ShippedConfigLoadsTheShippedRules) {
 
 // Pages linked to the address tocsin queries (an internal name a phone cannot open).
 TEST(RuleFixturesTest, QueryLinksUseTheSourcesExternalUrlWhenSet) {
-  auto cfg = config::LoadConfigString(
-      std::string(TOCSIN_SOURCE_DIR) + "/config/tocsin.yaml",
-      "rule_files: ['../rules/payments.yaml']\n"
-      "runbooks: {dir: ../runbooks}\n"
-      "sources:\n"
-      "  - {name: prometheus, url: 'http://10.0.0.5:9090',\n"
-      "     external_url: 'https://prometheus.ops.example.com'}\n"
-      "  - {name: internal, url: 'http://10.0.0.6:9090'}\n");
+  auto cfg = config::LoadConfigString(std::string(TOCSIN_SOURCE_DIR) + "/config/tocsin.yaml",
+                                      "rule_files: ['../rules/payments.yaml']\n"
+                                      "runbooks: {dir: ../runbooks}\n"
+                                      "sources:\n"
+                                      "  - {name: prometheus, url: 'http://10.0.0.5:9090',\n"
+                                      "     external_url: 'https://prometheus.ops.example.com'}\n"
+                                      "  - {name: internal, url: 'http://10.0.0.6:9090'}\n");
   ASSERT_TRUE(cfg.config) << cfg.diagnostics.ToString();
   config::Diagnostics diags;
   auto set = LoadRules(*cfg.config, diags);

@@ -24,7 +24,7 @@ std::int64_t WallMs();
 
 class PagerDutySim;  // pagerduty_sim.h
 class OpsgenieSim;   // opsgenie_sim.h
-class TwilioSim;    // twilio_sim.h
+class TwilioSim;     // twilio_sim.h
 
 // One request the simulator received (HTTP, or an SMTP transaction with method "SMTP").
 struct Recorded {
