@@ -21,12 +21,6 @@ using nlohmann::json;
 
 constexpr const char* kBase = "/jsm/ops/integration/v2/alerts";
 
-std::int64_t NowMs() {
-  return std::chrono::duration_cast<std::chrono::milliseconds>(
-             std::chrono::system_clock::now().time_since_epoch())
-      .count();
-}
-
 // Characters as JSM counts them (code points).
 std::size_t Length(std::string_view s) {
   return static_cast<std::size_t>(
@@ -170,12 +164,12 @@ void Create(ProviderSim& sim, State& st, const http::Request& req, http::Respond
     }
     Alert a;
     a.tiny_id = st.next_tiny++;
-    a.id = fmt::format("sim-alert-{:04d}-{}", a.tiny_id, NowMs());
+    a.id = fmt::format("sim-alert-{:04d}-{}", a.tiny_id, WallMs());
     a.alias = alias.empty() ? a.id : alias;
     a.message = j["message"];
     a.priority = j.value("priority", "P3");
     a.responders = j.value("responders", json::array());
-    a.created_ms = NowMs();
+    a.created_ms = WallMs();
     a.updated_ns = a.created_ms * 1000000;
     for (const auto& r : a.responders) {
       if (r.value("type", "") != "user") continue;
@@ -315,7 +309,7 @@ void Act(ProviderSim& sim, State& st, const http::Request& req, http::Respond re
     std::lock_guard lock(st.mu);
     Alert* a = st.Latest(alias);
     if (!a) return respond(http::Response::Json(404, R"({"error":"no such alert"})"));
-    a->updated_ns = NowMs() * 1000000 + 1;
+    a->updated_ns = WallMs() * 1000000 + 1;
     if (action == "Acknowledge") {
       a->acknowledged = true;
       a->acknowledged_by = username;
@@ -358,7 +352,7 @@ void Act(ProviderSim& sim, State& st, const http::Request& req, http::Respond re
               "",
               {},
               out.body,
-              NowMs(),
+              WallMs(),
               0,
               fmt::format("jsm {} of {} by {} -> webhook {}", action, alias, username, url)});
   // Off the loop: the target may be slow, or may even be this simulator.

@@ -27,12 +27,6 @@ using nlohmann::json;
 
 namespace {
 
-std::int64_t NowMs() {
-  return std::chrono::duration_cast<std::chrono::milliseconds>(
-             std::chrono::system_clock::now().time_since_epoch())
-      .count();
-}
-
 std::size_t CodePoints(std::string_view s) {
   std::size_t n = 0;
   for (unsigned char c : s) n += (c & 0xC0) != 0x80 ? 1 : 0;
@@ -124,7 +118,11 @@ std::string CheckBlocks(const json& blocks) {
 
 }  // namespace
 
-std::int64_t WallMs() { return NowMs(); }
+std::int64_t WallMs() {
+  return std::chrono::duration_cast<std::chrono::milliseconds>(
+             std::chrono::system_clock::now().time_since_epoch())
+      .count();
+}
 
 ProviderSim::ProviderSim(boost::asio::io_context& io)
     : io_(io),
@@ -133,7 +131,7 @@ ProviderSim::ProviderSim(boost::asio::io_context& io)
 
 std::string ProviderSim::NewRequestId() {
   std::lock_guard lock(mu_);
-  return fmt::format("sim-{:08x}-{:04x}", NowMs() & 0xffffffff, next_id_++ & 0xffff);
+  return fmt::format("sim-{:08x}-{:04x}", WallMs() & 0xffffffff, next_id_++ & 0xffff);
 }
 
 void ProviderSim::Record(Recorded r) {
@@ -175,7 +173,7 @@ void ProviderSim::Handle(const http::Request& req, http::Respond respond, int st
   if (q != std::string::npos) r.query = req.target.substr(q + 1);
   for (const auto& [k, v] : req.headers) r.headers[k] = v;
   r.body = req.body;
-  r.time_ms = NowMs();
+  r.time_ms = WallMs();
   http::Response res;
   res.status = status;
   res.content_type = content_type;
@@ -382,7 +380,7 @@ void ProviderSim::OpsgenieRequestStatus(const http::Request& req, http::Respond 
   json ok = {{"data",
               {{"success", true},
                {"action", found->first},
-               {"processedAt", NowMs()},
+               {"processedAt", WallMs()},
                {"isSuccess", true},
                {"status", "Processed"},
                {"alias", found->second}}},
@@ -440,7 +438,7 @@ void ProviderSim::SlackApi(const http::Request& req, http::Respond respond, bool
   if (update && ts.empty()) return fail("message_not_found");
   if (!update) {
     std::lock_guard lock(mu_);
-    ts = fmt::format("{}.{:06d}", NowMs() / 1000, ++slack_counter_ % 1000000);
+    ts = fmt::format("{}.{:06d}", WallMs() / 1000, ++slack_counter_ % 1000000);
     slack_messages_[channel + " " + ts] = j.value("text", "");
   }
   json ok = {{"ok", true}, {"channel", channel}, {"ts", ts}};
@@ -493,7 +491,7 @@ void ProviderSim::SendWebhook(const http::Request& req, http::Respond respond) {
     // Interactivity payloads are form-encoded: payload=<json>.
     out.body = FormEncode({{"payload", body}});
     std::string ts =
-        j.contains("timestamp") ? j["timestamp"].dump() : std::to_string(NowMs() / 1000);
+        j.contains("timestamp") ? j["timestamp"].dump() : std::to_string(WallMs() / 1000);
     if (!ts.empty() && ts.front() == '"') ts = ts.substr(1, ts.size() - 2);
     out.headers = {{"Content-Type", "application/x-www-form-urlencoded"},
                    {"X-Slack-Request-Timestamp", ts},
@@ -516,7 +514,7 @@ void ProviderSim::SendWebhook(const http::Request& req, http::Respond respond) {
           "",
           {},
           out.body,
-          NowMs(),
+          WallMs(),
           0,
           fmt::format("sending {} webhook to {}", kind, url)});
   // Off the loop: the target may be slow, or may even be this simulator.

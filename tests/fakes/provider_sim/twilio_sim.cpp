@@ -21,12 +21,6 @@ using nlohmann::json;
 
 namespace {
 
-std::int64_t NowMs() {
-  return std::chrono::duration_cast<std::chrono::milliseconds>(
-             std::chrono::system_clock::now().time_since_epoch())
-      .count();
-}
-
 bool IsE164(const std::string& s) {
   static const std::regex kE164(R"(\+[1-9][0-9]{1,14})");
   return std::regex_match(s, kE164);
@@ -93,7 +87,7 @@ void TwilioSim::Create(const http::Request& req, http::Respond respond, bool cal
     lock.unlock();
     return fail(401, 20003, "Authenticate");
   }
-  const std::int64_t now = NowMs();
+  const std::int64_t now = WallMs();
   std::erase_if(recent_ms_, [now](std::int64_t t) { return t <= now - 1000; });
   if (static_cast<long long>(recent_ms_.size()) >= max_per_second_) {
     lock.unlock();
@@ -171,7 +165,7 @@ void TwilioSim::Deliver(std::string url, std::vector<std::pair<std::string, std:
                "",
                {},
                out.body,
-               NowMs(),
+               WallMs(),
                0,
                fmt::format("twilio callback to {}", url)});
   // Off the loop: the target may be slow.
