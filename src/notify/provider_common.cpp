@@ -3,6 +3,7 @@
 #include <fmt/chrono.h>
 #include <fmt/format.h>
 
+#include "notify/utf8.h"
 #include "tocsin/common/labels.h"
 
 namespace tocsin::notify {
@@ -22,5 +23,31 @@ std::string BoundedKey(const std::string& key, std::size_t max) {
 }
 
 std::string SevName(incident::Sev sev) { return fmt::format("SEV-{}", static_cast<int>(sev)); }
+
+nlohmann::json OpsAlertTags(incident::Sev sev, const PageText& t) {
+  nlohmann::json tags = nlohmann::json::array();
+  auto add = [&tags](const std::string& tag) {
+    if (tag.empty() || tags.size() >= 20) return;
+    tags.push_back(TruncateUtf8(tag, 50));
+  };
+  add(SevName(sev));
+  add(t.alertname);
+  for (const char* l : {"service", "psp", "market", "region"}) {
+    if (auto it = t.labels.find(l); it != t.labels.end()) add(std::string(l) + ":" + it->second);
+  }
+  return tags;
+}
+
+nlohmann::json OpsAlertDetails(const incident::PageRequest& r, const PageText& t,
+                               bool with_action) {
+  nlohmann::json details = {{"incident", r.incident_id}, {"step", std::to_string(r.step + 1)}};
+  if (!t.where.empty()) details["where"] = t.where;
+  if (!t.how_much.empty()) details["how_much"] = t.how_much;
+  if (with_action && !t.action.empty()) details["action"] = t.action;
+  if (!t.runbook_url.empty()) details["runbook"] = t.runbook_url;
+  if (!t.dashboard_url.empty()) details["dashboard"] = t.dashboard_url;
+  if (!t.incident_url.empty()) details["tocsin"] = t.incident_url;
+  return details;
+}
 
 }  // namespace tocsin::notify

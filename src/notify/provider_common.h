@@ -2,6 +2,9 @@
 
 #include <string>
 
+#include <nlohmann/json.hpp>
+
+#include "notify/page_renderer.h"
 #include "tocsin/common/clock.h"
 #include "tocsin/incident/page.h"
 
@@ -16,5 +19,12 @@ std::string Iso8601(TimePoint t);
 std::string BoundedKey(const std::string& key, std::size_t max);
 // "SEV-1"
 std::string SevName(incident::Sev sev);
+
+// The alert `tags` Opsgenie and JSM Operations (its successor) both take: the SEV, the alert
+// name, then service, psp, market and region as "name:value"; at most 20 of 50 characters.
+nlohmann::json OpsAlertTags(incident::Sev sev, const PageText& t);
+// Their alert `details`: incident and step, then the page's where / how much (and, when
+// `with_action`, action) and its runbook, dashboard and tocsin links, each only when set.
+nlohmann::json OpsAlertDetails(const incident::PageRequest& r, const PageText& t, bool with_action);
 
 }  // namespace tocsin::notify

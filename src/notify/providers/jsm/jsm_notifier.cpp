@@ -16,12 +16,6 @@ using nlohmann::json;
 
 namespace {
 
-// JSM, like Opsgenie before it, takes at most 20 tags of 50 characters.
-void AddTag(json& tags, const std::string& tag) {
-  if (tag.empty() || tags.size() >= 20) return;
-  tags.push_back(TruncateUtf8(tag, 50));
-}
-
 // The four questions first, so that the alert reads the same in JSM's app and in its
 // notifications, then the runbook and the rendered details.
 std::string Description(const PageText& t) {
@@ -67,20 +61,8 @@ JsmNotifier::Call JsmNotifier::Create(const incident::PageRequest& r) const {
                          target.person.name.empty() ? target.person.id : target.person.name,
                          target.role);
   }
-  json tags = json::array();
-  AddTag(tags, SevName(r.sev));
-  AddTag(tags, t.alertname);
-  for (const char* l : {"service", "psp", "market", "region"}) {
-    if (auto it = t.labels.find(l); it != t.labels.end())
-      AddTag(tags, std::string(l) + ":" + it->second);
-  }
-  json details = {{"incident", r.incident_id}, {"step", std::to_string(r.step + 1)}};
-  if (!t.where.empty()) details["where"] = t.where;
-  if (!t.how_much.empty()) details["how_much"] = t.how_much;
-  if (!t.action.empty()) details["action"] = t.action;
-  if (!t.runbook_url.empty()) details["runbook"] = t.runbook_url;
-  if (!t.dashboard_url.empty()) details["dashboard"] = t.dashboard_url;
-  if (!t.incident_url.empty()) details["tocsin"] = t.incident_url;
+  json tags = OpsAlertTags(r.sev, t);
+  json details = OpsAlertDetails(r, t, /*with_action=*/true);
   std::string message =
       r.step == 0 ? t.summary : fmt::format("[step {}] {}", r.step + 1, t.summary);
   return {"POST",

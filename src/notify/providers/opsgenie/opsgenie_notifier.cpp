@@ -18,12 +18,6 @@ namespace {
 
 std::string Priority(incident::Sev sev) { return fmt::format("P{}", static_cast<int>(sev)); }
 
-// Opsgenie tags are at most 50 characters, 20 of them.
-void AddTag(json& tags, const std::string& tag) {
-  if (tag.empty() || tags.size() >= 20) return;
-  tags.push_back(TruncateUtf8(tag, 50));
-}
-
 }  // namespace
 
 OpsgenieNotifier::OpsgenieNotifier(config::OpsgenieConfig config,
@@ -66,19 +60,8 @@ OpsgenieNotifier::Call OpsgenieNotifier::BuildCall(const OutboxItem& item) const
     responders.push_back({{"type", "user"}, {"username", u}});
     people.push_back(fmt::format("{} ({})", target.person.id, u));
   }
-  json tags = json::array();
-  AddTag(tags, SevName(r.sev));
-  AddTag(tags, t.alertname);
-  for (const char* l : {"service", "psp", "market", "region"}) {
-    if (auto it = t.labels.find(l); it != t.labels.end())
-      AddTag(tags, std::string(l) + ":" + it->second);
-  }
-  json details = {{"incident", r.incident_id}, {"step", std::to_string(r.step + 1)}};
-  if (!t.where.empty()) details["where"] = t.where;
-  if (!t.how_much.empty()) details["how_much"] = t.how_much;
-  if (!t.runbook_url.empty()) details["runbook"] = t.runbook_url;
-  if (!t.dashboard_url.empty()) details["dashboard"] = t.dashboard_url;
-  if (!t.incident_url.empty()) details["tocsin"] = t.incident_url;
+  json tags = OpsAlertTags(r.sev, t);
+  json details = OpsAlertDetails(r, t, /*with_action=*/false);
   json body = {{"message", TruncateUtf8(t.summary, kMessageMax)},
                {"alias", alias},
                {"description", TruncateUtf8(t.details, kDescriptionMax)},
