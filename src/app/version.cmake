@@ -15,4 +15,7 @@ else()
     string(APPEND TOCSIN_REVISION "-dirty")
   endif()
 endif()
+# The day of the build in UTC, ISO 8601; CMake takes SOURCE_DATE_EPOCH when it is set, so a
+# reproducible build (Debian's) gets the same date every time.
+string(TIMESTAMP TOCSIN_BUILD_DATE "%Y-%m-%d" UTC)
 configure_file(${INPUT} ${OUTPUT} @ONLY)

@@ -2,6 +2,8 @@
 // daemon runs (WAL mode: readers never block the writer). Restore: docs/oncall.md.
 #include <fmt/format.h>
 
+#include <nlohmann/json.hpp>
+
 #include "commands.h"
 #include "tocsin/app/runtime_config.h"
 #include "tocsin/store/database.h"
@@ -17,7 +19,9 @@ void AddBackupCommand(CLI::App& parent, int& exit_code) {
   cmd->add_option("file", *file, "Where to write the copy")->required();
   AddConfigOption(*cmd, *config, " (for store.path)");
   cmd->add_option("--database", *db_path, "Database file instead of the config's store.path");
-  cmd->callback([&exit_code, file, config, db_path] {
+  auto output = std::make_shared<std::string>("text");
+  cmd->add_option("-o,--output", *output, "text or json")->check(CLI::IsMember({"text", "json"}));
+  cmd->callback([&exit_code, file, config, db_path, output] {
     std::string path = *db_path;
     if (path.empty()) {
       auto found = FindConfigPath(*config);
@@ -45,8 +49,15 @@ void AddBackupCommand(CLI::App& parent, int& exit_code) {
       exit_code = kExitUsage;
       return;
     }
-    fmt::print("{} -> {}: ok (incident schema v{})\n", path, *file,
-               (*db)->SchemaVersion("incident"));
+    if (*output == "json") {
+      fmt::print("{}\n", nlohmann::json{{"database", path},
+                                        {"backup", *file},
+                                        {"incident_schema", (*db)->SchemaVersion("incident")}}
+                             .dump(2));
+    } else {
+      fmt::print("{} -> {}: ok (incident schema v{})\n", path, *file,
+                 (*db)->SchemaVersion("incident"));
+    }
     exit_code = kExitOk;
   });
 }

@@ -1,16 +1,54 @@
 #include <fmt/format.h>
 
+#include <nlohmann/json.hpp>
+
 #include "commands.h"
 #include "tocsin/app/runtime_config.h"
 
 namespace tocsin::cli {
 
+namespace {
+
+// `check -o json`: the same findings as the text, for CI and editors. Exit codes do not change.
+nlohmann::json CheckJson(const std::string& path, const app::RuntimeLoadResult& loaded, bool ok) {
+  nlohmann::json diagnostics = nlohmann::json::array();
+  for (const auto& d : loaded.diagnostics.items()) {
+    diagnostics.push_back(
+        {{"severity", d.severity == config::Diagnostic::Severity::kError ? "error" : "warning"},
+         {"file", d.position.file},
+         {"line", d.position.line},
+         {"column", d.position.column},
+         {"message", d.message}});
+  }
+  nlohmann::json findings = nlohmann::json::array();
+  for (const auto& f : loaded.roster_findings) {
+    findings.push_back({{"rule", f.rule},
+                        {"person", f.person},
+                        {"from", f.from},
+                        {"to", f.to},
+                        {"line", f.source.line},
+                        {"column", f.source.column},
+                        {"message", f.message}});
+  }
+  return {{"config", path},
+          {"ok", ok},
+          {"errors", loaded.diagnostics.error_count()},
+          {"warnings", loaded.diagnostics.warning_count()},
+          {"diagnostics", diagnostics},
+          {"roster_findings", findings},
+          {"roster_days_checked", app::kRosterCheckDays}};
+}
+
+}  // namespace
+
 void AddCheckCommand(CLI::App& parent, int& exit_code) {
   auto* cmd = parent.add_subcommand(
       "check", "Validate the configuration and everything it references (rules, roster, runbooks)");
   auto file = std::make_shared<std::string>();
+  auto output = std::make_shared<std::string>("text");
   AddConfigOption(*cmd, *file, "");
-  cmd->callback([&exit_code, file] {
+  cmd->add_option("-o,--output", *output, "text or json")->check(CLI::IsMember({"text", "json"}));
+  cmd->callback([&exit_code, file, output] {
     auto found = FindConfigPath(*file);
     if (found.path.empty()) {
       fmt::print(stderr, "tocsin: {}\n", found.error);
@@ -19,6 +57,12 @@ void AddCheckCommand(CLI::App& parent, int& exit_code) {
     }
     const std::string& path = found.path;
     auto loaded = app::LoadRuntimeConfig(path, {});
+    if (*output == "json") {
+      const bool ok = loaded.config && loaded.roster_findings.empty();
+      fmt::print("{}\n", CheckJson(path, loaded, ok).dump(2));
+      exit_code = loaded.io_error ? kExitUsage : ok ? kExitOk : kExitFailure;
+      return;
+    }
     for (const auto& d : loaded.diagnostics.items()) fmt::print(stderr, "{}\n", d.ToString());
     if (loaded.io_error) {
       exit_code = kExitUsage;

@@ -12,7 +12,7 @@ namespace tocsin::cli {
 namespace {
 
 struct SlaOptions {
-  std::string config = "/etc/tocsin/tocsin.yaml";
+  std::string config;
   std::string month;
   std::string provider;
   std::string output = "text";
@@ -20,15 +20,20 @@ struct SlaOptions {
 };
 
 int RunSla(const SlaOptions& o) {
-  auto loaded = app::LoadRuntimeConfig(o.config, {});
+  auto found = FindConfigPath(o.config);
+  if (found.path.empty()) {
+    fmt::print(stderr, "tocsin: {}\n", found.error);
+    return kExitUsage;
+  }
+  auto loaded = app::LoadRuntimeConfig(found.path, {});
   if (!loaded.config) {
     fmt::print(stderr, "{}", loaded.diagnostics.ToString());
-    return kExitUsage;
+    return loaded.io_error ? kExitUsage : kExitFailure;
   }
   auto sla = loaded.config->sla;
   if (sla.providers.empty()) {
     fmt::print(stderr, "{} declares no providers under providers_sla: (see docs/reports.md)\n",
-               o.config);
+               found.path);
     return kExitUsage;
   }
   if (!o.time_zone.empty()) sla.time_zone = o.time_zone;
@@ -46,8 +51,9 @@ int RunSla(const SlaOptions& o) {
                ? kExitUsage
                : kExitFailure;
   }
-  fmt::print("{}",
-             o.output == "csv" ? report::RenderSlaCsv(*report) : report::RenderSlaText(*report));
+  fmt::print("{}", o.output == "csv"    ? report::RenderSlaCsv(*report)
+                   : o.output == "json" ? report::RenderSlaJson(*report)
+                                        : report::RenderSlaText(*report));
   return kExitOk;
 }
 
@@ -59,13 +65,12 @@ void AddReportSlaCommand(CLI::App& report, int& exit_code) {
       "sla", "Provider SLA credits for a calendar month: availability, DSR, TTFS, webhook delay");
   sla->add_option("--month", o->month, "Calendar month, YYYY-MM")->required();
   sla->add_option("--provider", o->provider, "Only this provider (a providers_sla name)");
-  sla->add_option("--output", o->output, "text (CSV and the details) or csv")
-      ->check(CLI::IsMember({"text", "csv"}))
+  sla->add_option("-o,--output", o->output, "text (CSV and the details), csv or json")
+      ->check(CLI::IsMember({"text", "csv", "json"}))
       ->default_val("text");
   sla->add_option("--time-zone", o->time_zone,
                   "Zone of the calendar month instead of providers_sla.time_zone (IANA)");
-  sla->add_option("-c,--config", o->config, "Configuration file (providers_sla, sources)")
-      ->default_val("/etc/tocsin/tocsin.yaml");
+  AddConfigOption(*sla, o->config, " (providers_sla, sources)");
   sla->callback([&exit_code, o] { exit_code = RunSla(*o); });
 }
 

@@ -1,8 +1,10 @@
 // `tocsin silence add|list|expire`: talks to a running daemon's Alertmanager-compatible API,
 // so the same silences can be managed with amtool.
 #include <fmt/format.h>
+
 #include <pwd.h>
 #include <unistd.h>
+#include <nlohmann/json.hpp>
 
 #include <cstdlib>
 #include <memory>
@@ -127,7 +129,12 @@ int Add(const SilenceOptions& o) {
     return kExitFailure;
   }
   pos += 13;
-  fmt::print("{}\n", r.body.substr(pos, r.body.find('"', pos) - pos));
+  const std::string id = r.body.substr(pos, r.body.find('"', pos) - pos);
+  if (o.output == "json") {
+    fmt::print("{}\n", nlohmann::json{{"silenceID", id}}.dump());
+  } else {
+    fmt::print("{}\n", id);
+  }
   return kExitOk;
 }
 
@@ -163,6 +170,7 @@ int List(const SilenceOptions& o) {
 
 int Expire(const SilenceOptions& o) {
   int worst = kExitOk;
+  nlohmann::json results = nlohmann::json::array();  // for -o json: what happened to each id
   for (const auto& id : o.ids) {
     HttpClientResponse r;
     // DELETE answers 200 for a silence that was already expired (as Alertmanager does), so
@@ -172,14 +180,23 @@ int Expire(const SilenceOptions& o) {
       auto current = dispatch::ParseSilenceJson(r.body);
       if (current && current->StateAt(SystemClock().Now()) == dispatch::SilenceState::kExpired) {
         fmt::print(stderr, "silence {} already expired; nothing changed\n", id);
+        results.push_back({{"id", id}, {"result", "already expired"}});
         worst = std::max(worst, kExitFailure);
         continue;
       }
       rc = Send(o, "DELETE", "/api/v2/silence/" + UrlEncode(id), "", &r);
     }
-    if (rc == kExitOk) fmt::print("expired {}\n", id);
+    if (o.output == "json") {
+      results.push_back({{"id", id},
+                         {"result", rc == kExitOk            ? "expired"
+                                    : rc == kExitUnreachable ? "unreachable"
+                                                             : "refused"}});
+    } else if (rc == kExitOk) {
+      fmt::print("expired {}\n", id);
+    }
     worst = std::max(worst, rc);  // unreachable (3) outranks refused (1)
   }
+  if (o.output == "json") fmt::print("{}\n", results.dump(2));
   return worst;
 }
 
@@ -202,6 +219,8 @@ void AddSilenceCommand(CLI::App& parent, int& exit_code) {
   add->add_option("--end", o->end, "End (RFC 3339; overrides --duration)");
   add->add_option("--url", o->url, "tocsin's URL (default: server.external_url)");
   AddConfigOption(*add, o->config, " (for server.external_url)", false);
+  add->add_option("-o,--output", o->output, "text (the new silence's id) or json")
+      ->check(CLI::IsMember({"text", "json"}));
   add->callback([o, &exit_code] { exit_code = Add(*o); });
 
   auto* list = cmd->add_subcommand("list", "List silences (active and pending; --expired too)");
@@ -217,6 +236,8 @@ void AddSilenceCommand(CLI::App& parent, int& exit_code) {
   expire->add_option("ids", o->ids, "Silence ids")->required();
   expire->add_option("--url", o->url, "tocsin's URL (default: server.external_url)");
   AddConfigOption(*expire, o->config, " (for server.external_url)", false);
+  expire->add_option("-o,--output", o->output, "text or json (the result for each id)")
+      ->check(CLI::IsMember({"text", "json"}));
   expire->callback([o, &exit_code] { exit_code = Expire(*o); });
 }
 

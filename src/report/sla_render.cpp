@@ -3,6 +3,9 @@
 #include <date/tz.h>
 #include <fmt/format.h>
 
+#include <nlohmann/json.hpp>
+
+#include "tocsin/common/duration.h"
 #include "tocsin/report/sla_report.h"
 
 namespace tocsin::report {
@@ -81,7 +84,67 @@ void RenderProvider(std::string& out, const ProviderMonth& p, const date::time_z
                      p.chronic ? "YES" : "no", history, p.month, p.credit_percent);
 }
 
+using nlohmann::json;
+
+json Optional(const std::optional<double>& v) { return v ? json(*v) : json(nullptr); }
+
+json ProviderJson(const ProviderMonth& p) {
+  json downtime = json::array();
+  for (const auto& d : p.downtime) {
+    downtime.push_back({{"start", FormatRfc3339(d.start)},
+                        {"end", FormatRfc3339(d.end)},
+                        {"minutes", d.minutes},
+                        {"cause", d.cause},
+                        {"in_emergency_maintenance", d.in_emergency_maintenance}});
+  }
+  json maintenance = json::array();
+  for (const auto& w : p.maintenance) {
+    maintenance.push_back({{"start", FormatRfc3339(w.start)},
+                           {"end", FormatRfc3339(w.end)},
+                           {"announced", FormatRfc3339(w.announced)},
+                           {"agreed", !w.emergency}});
+  }
+  json credits = json::array();
+  for (const auto& c : p.credits) {
+    credits.push_back({{"clause", c.clause}, {"reason", c.reason}, {"percent", c.percent}});
+  }
+  json history = json::array();
+  for (const auto& [month, credit] : p.history) {
+    history.push_back({{"month", month}, {"credit_percent", credit ? json(*credit) : json()}});
+  }
+  // Fractions stay fractions (0.9995), as the API's other ratios; the CSV prints percent.
+  return {{"provider", p.provider},
+          {"month", p.month},
+          {"has_telemetry", p.has_telemetry},
+          {"minutes_in_month", p.minutes_in_month},
+          {"excluded_minutes", p.excluded_minutes},
+          {"downtime_minutes", p.downtime_minutes},
+          {"availability", Optional(p.availability)},
+          {"dsr", Optional(p.dsr)},
+          {"dsr_synthetic", Optional(p.dsr_synthetic)},
+          {"dsr_provider", Optional(p.dsr_provider)},
+          {"ttfs_p95_ms", Optional(p.ttfs_p95_ms)},
+          {"ttfs_minutes_over_slo", p.ttfs_minutes_over_slo},
+          {"webhook_p95_s", Optional(p.webhook_p95_s)},
+          {"webhook_minutes_over_slo", p.webhook_minutes_over_slo},
+          {"webhook_minutes_over_twice_slo", p.webhook_minutes_over_twice_slo},
+          {"downtime", downtime},
+          {"maintenance", maintenance},
+          {"credits", credits},
+          {"credit_percent", p.has_telemetry ? json(p.credit_percent) : json()},
+          {"history", history},
+          {"chronic", p.chronic}};
+}
+
 }  // namespace
+
+std::string RenderSlaJson(const SlaReport& report) {
+  json providers = json::array();
+  for (const auto& p : report.providers) providers.push_back(ProviderJson(p));
+  return json{{"month", report.month}, {"time_zone", report.time_zone}, {"providers", providers}}
+             .dump(2) +
+         "\n";
+}
 
 std::string RenderSlaCsv(const SlaReport& report) {
   std::string out = "Provider,Month,Availability,DSR,TTFS_p95_ms,Webhook_p95_s,Credits%\n";

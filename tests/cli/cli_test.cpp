@@ -4,6 +4,8 @@
 
 #include <string>
 
+#include <nlohmann/json.hpp>
+
 #include "support/process.h"
 #include "support/temp_dir.h"
 
@@ -33,6 +35,55 @@ TEST(CliTest, VersionFlagAndVersionCommandPrintTheSameLineWithTheCommit) {
   EXPECT_EQ(flag.out.find("revision unknown"), std::string::npos) << flag.out;
   std::string hex = flag.out.substr(rev + 10, 12);
   EXPECT_EQ(hex.find_first_not_of("0123456789abcdef"), std::string::npos) << flag.out;
+}
+
+TEST(CliTest, VersionAsJsonSaysWhatTheTextSays) {
+  auto text = RunCommand({TOCSIN_BINARY, "version"});
+  auto j = RunCommand({TOCSIN_BINARY, "version", "-o", "json"});
+  ASSERT_EQ(j.exit_code, 0) << j.err;
+  auto v = nlohmann::json::parse(j.out, nullptr, false);
+  ASSERT_TRUE(v.is_object()) << j.out;
+  EXPECT_EQ(text.out, "tocsin " + v.value("version", "") + " (revision " + v.value("revision", "") +
+                          ", built " + v.value("build_date", "") + ")\n");
+  // The build day in ISO 8601, not the compiler's "Dec  5 2026".
+  EXPECT_EQ(v.value("build_date", "").size(), 10u) << j.out;
+}
+
+// `check -o json`: every diagnostic with its place, for CI and editors; the exit code is that
+// of the text output.
+TEST(CliTest, CheckAsJsonListsEveryErrorWithItsPlace) {
+  testing::TempDir dir;
+  auto cfg = dir.Write("tocsin.yaml",
+                       "server: {listen: \"127.0.0.1:0\", bogus: 1}\n"
+                       "log: {level: loud}\n");
+  auto r = RunCommand({TOCSIN_BINARY, "check", "-c", cfg, "-o", "json"});
+  EXPECT_EQ(r.exit_code, 1) << r.out << r.err;
+  auto j = nlohmann::json::parse(r.out, nullptr, false);
+  ASSERT_TRUE(j.is_object()) << r.out;
+  EXPECT_EQ(j["ok"], false);
+  EXPECT_GE(j["errors"].get<int>(), 2) << r.out;
+  bool bogus = false;
+  bool level = false;
+  for (const auto& d : j["diagnostics"]) {
+    if (d["severity"] != "error") continue;
+    EXPECT_EQ(d["file"], cfg);
+    std::string m = d["message"];
+    if (m.find("bogus") != std::string::npos) {
+      bogus = true;
+      EXPECT_EQ(d["line"], 1);
+      EXPECT_EQ(d["column"], 33);
+    }
+    if (m.find("loud") != std::string::npos) {
+      level = true;
+      EXPECT_EQ(d["line"], 2);
+    }
+  }
+  EXPECT_TRUE(bogus && level) << r.out;
+  // The shipped configuration is clean.
+  auto ok = RunCommand({TOCSIN_BINARY, "check", "-c",
+                        std::string(TOCSIN_SOURCE_DIR) + "/config/tocsin.yaml", "-o", "json"});
+  EXPECT_EQ(ok.exit_code, 0) << ok.out << ok.err;
+  EXPECT_EQ(nlohmann::json::parse(ok.out, nullptr, false).value("ok", false), true) << ok.out;
 }
 
 // `tocsin roster who` without -c read /etc/tocsin and failed even in the built checkout.

@@ -184,6 +184,24 @@ TEST_F(PrometheusIntegrationTest, RealPrometheusDeliversToTocsinAndAmtoolTalksTo
       RunCommand({TOCSIN_BINARY, "silence", "expire", "--url", url_, cli_id}, log);
   EXPECT_EQ(x2_rc, 1) << "expiring twice is reported:\n" << x2_out;
   EXPECT_NE(x2_out.find("already expired"), std::string::npos) << x2_out;
+
+  // The same with -o json: the id as JSON, and what happened to each id expired.
+  auto [j_rc, j_out] =
+      RunCommand({TOCSIN_BINARY, "silence", "add", "--url", url_, "psp=\"B\"", "-a", "alice", "-c",
+                  "PSP-B maintenance", "-d", "30m", "-o", "json"},
+                 log);
+  ASSERT_EQ(j_rc, 0) << j_out;
+  auto added = json::parse(j_out, nullptr, false);
+  ASSERT_TRUE(added.is_object()) << j_out;
+  const std::string json_id = added.value("silenceID", "");
+  EXPECT_EQ(json::parse(Get("/api/v2/silence/" + json_id))["createdBy"], "alice");
+  auto [je_rc, je_out] = RunCommand(
+      {TOCSIN_BINARY, "silence", "expire", "--url", url_, json_id, cli_id, "-o", "json"}, log);
+  EXPECT_EQ(je_rc, 1) << "one of the two was already expired:\n" << je_out;
+  auto expired = json::parse(je_out.substr(je_out.find('[')), nullptr, false);
+  EXPECT_EQ(expired, json::parse(R"([{"id":")" + json_id + R"(","result":"expired"},{"id":")" +
+                                 cli_id + R"(","result":"already expired"}])"))
+      << je_out;
 }
 
 }  // namespace

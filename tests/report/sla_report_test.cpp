@@ -3,6 +3,8 @@
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
 
+#include <nlohmann/json.hpp>
+
 #include "tocsin/common/duration.h"
 #include "tocsin/report/sla_report.h"
 
@@ -186,6 +188,33 @@ TEST(SlaComputeTest, AMonthWithoutTelemetryHasNoFiguresAndNoCredits) {
   EXPECT_EQ(RenderSlaCsv(report),
             "Provider,Month,Availability,DSR,TTFS_p95_ms,Webhook_p95_s,Credits%\n"
             "psp-a,2026-08,--,--,--,--,--\n");
+}
+
+// -o json says what the CSV says with "--": null where a figure does not apply.
+TEST(SlaRenderTest, JsonHasEveryFigureAndNullWhereTheCsvSaysDashes) {
+  MonthRange month{"2026-10", T("2026-10-01T00:00:00Z"), T("2026-10-01T00:04:00Z")};
+  ProviderSla sla;
+  sla.name = "psp-a";
+  sla.downtime_error_percent = 5;
+  sla.availability = RatioSli{{"e", "t"}, std::nullopt};
+  ProviderTelemetry t;
+  t.availability.total = {100, 100, 100, 100};
+  t.availability.errors = {50, 0, 0, 0};  // one minute down of four: 75 %, 10 % credit
+  SlaReport report{"2026-10", "Europe/Kyiv", {ComputeProviderMonth(sla, month, t)}};
+  auto j = nlohmann::json::parse(RenderSlaJson(report));
+  EXPECT_EQ(j["month"], "2026-10");
+  EXPECT_EQ(j["time_zone"], "Europe/Kyiv");
+  ASSERT_EQ(j["providers"].size(), 1u);
+  const auto& p = j["providers"][0];
+  EXPECT_EQ(p["provider"], "psp-a");
+  EXPECT_DOUBLE_EQ(p["availability"].get<double>(), 0.75);
+  EXPECT_TRUE(p["dsr"].is_null());
+  EXPECT_TRUE(p["ttfs_p95_ms"].is_null());
+  EXPECT_EQ(p["downtime_minutes"], 1);
+  EXPECT_EQ(p["downtime"][0]["start"], "2026-10-01T00:00:00Z");
+  EXPECT_EQ(p["downtime"][0]["end"], "2026-10-01T00:01:00Z");
+  EXPECT_EQ(p["credit_percent"], 10);
+  EXPECT_EQ(p["credits"][0]["percent"], 10);
 }
 
 }  // namespace

@@ -135,5 +135,8 @@ std::string RenderSlaCsv(const SlaReport& report);
 // The CSV, then per provider every downtime interval (local time), the minutes over each
 // SLO, maintenance windows, and the clause behind each credit.
 std::string RenderSlaText(const SlaReport& report);
+// Every figure of the text view as JSON (times in RFC 3339 UTC, ratios as fractions, null
+// where a figure does not apply).
+std::string RenderSlaJson(const SlaReport& report);
 
 }  // namespace tocsin::report
