@@ -241,6 +241,25 @@ TEST(CliTest, CompletionScriptsAndManPageComeFromTheCommandTree) {
   auto zsh = RunCommand({TOCSIN_BINARY, "completion", "zsh"});
   EXPECT_EQ(zsh.out.rfind("#compdef tocsin\n", 0), 0u);
   EXPECT_NE(zsh.out.find("'--config:Configuration file"), std::string::npos);
+  // In a real zsh (scripts/bootstrap installs it): the script parses, and with compsys's
+  // _describe replaced by a printer, the words after "tocsin roster" offer its subcommands
+  // and those after "tocsin report sla" its options.
+  auto zsh_script = dir.Write("_tocsin", zsh.out);
+  auto zsh_parse = RunCommand({"/usr/bin/zsh", "-n", zsh_script});
+  EXPECT_EQ(zsh_parse.exit_code, 0) << zsh_parse.err;
+  auto offered = [&](const std::string& words, int current) {
+    return RunCommand({"/usr/bin/zsh", "-f", "-c",
+                       "_describe() { print -rl -- \"${items[@]%%:*}\"; }; _files() { :; }; "
+                       "source '" +
+                           zsh_script + "' >/dev/null; words=(" + words +
+                           "); CURRENT=" + std::to_string(current) + "; _tocsin"});
+  };
+  auto roster = offered("tocsin roster w", 3);
+  EXPECT_EQ(roster.exit_code, 0) << roster.err;
+  EXPECT_EQ(roster.out.rfind("who\nshow\ncheck\nical\n", 0), 0u) << roster.out;
+  auto sla = offered("tocsin report sla --mo", 4);
+  EXPECT_NE(sla.out.find("\n--month\n"), std::string::npos) << sla.out;
+  EXPECT_EQ(sla.out.find("who\n"), std::string::npos) << sla.out;
   auto man = RunCommand({TOCSIN_BINARY, "man"});
   EXPECT_EQ(man.exit_code, 0);
   EXPECT_NE(man.out.find(".SS tocsin roster who\n"), std::string::npos) << man.out;
