@@ -245,11 +245,17 @@ class Importer {
             Note(c.second, cf + "." + k, why, in);
           }
           continue;
+        } else if (key == "msteams_configs" || key == "msteamsv2_configs") {
+          Note(cfg, cf,
+               "tocsin reaches Microsoft Teams through an escalation policy's channels "
+               "([teams], docs/configuration.md), not as a receiver notice",
+               in);
+          continue;
         } else {
           Note(cfg, cf,
                "tocsin has no " + key.substr(0, key.find("_configs")) +
-                   " notifier (it notifies by Slack, e-mail and webhook, and pages through "
-                   "escalation policies: PagerDuty, Opsgenie, JSM, Teams, Twilio)",
+                   " notifier (receivers notify by Slack, e-mail and webhook, and page through "
+                   "escalation policies)",
                in);
           continue;
         }
@@ -264,6 +270,17 @@ class Importer {
                in);
         }
       }
+    }
+    if (pages && !(slack.empty() && email.empty() && webhook.empty())) {
+      // tocsin sends a paging receiver's messages with its incident (to providers.slack's
+      // channel), never its notices: keeping them would promise messages that are not sent.
+      Note(r, field,
+           "a receiver that pages sends no Slack, e-mail or webhook notices (its incident goes "
+           "to providers.slack.channel); move them to a receiver without paging",
+           in);
+      slack.clear();
+      email.clear();
+      webhook.clear();
     }
     std::string comments;
     comments.swap(out_);
@@ -332,7 +349,7 @@ class Importer {
       std::string why =
           key == "global"
               ? "provider settings and credentials go under providers: (docs/configuration.md); "
-                "alertmanager.resolve_timeout is tocsin's resolve_timeout"
+                "resolve_timeout is alertmanager.resolve_timeout in tocsin.yaml"
           : key == "templates"
               ? "tocsin renders pages with its own templates (notify.templates_dir)"
           : key == "time_intervals" || key == "mute_time_intervals"
