@@ -326,13 +326,9 @@ class Importer {
   }
 
   std::optional<AlertmanagerImport> Run() {
-    YAML::Node root;
-    try {
-      root = YAML::LoadFile(file_);
-    } catch (const YAML::Exception& e) {
-      diags_.Error({file_, e.mark.line + 1, e.mark.column + 1}, "cannot read: " + e.msg);
-      return std::nullopt;
-    }
+    auto doc = config::LoadYamlFile(file_, diags_);
+    if (!doc) return std::nullopt;
+    const YAML::Node& root = doc->root;
     if (!root.IsMap() || !root["route"] || !root["route"].IsMap()) {
       diags_.Error(config::PositionOf(file_, root),
                    "not an Alertmanager configuration: no `route` mapping");

@@ -240,18 +240,14 @@ void ReadPolicy(Unmapped& u, const Documents& docs, const YAML::Node& policy,
           ReadCondition(u, c, cf, slo, slo_window);
         }
       }
-    } else if (k == "alertWhenBreaching" || k == "alertWhenResolved") {
+    } else if (k == "alertWhenBreaching" || k == "alertWhenResolved" || k == "alertWhenNoData") {
       if (ScalarText(kv.second) == "false") {
         u.Note(kv.second, f,
-               "tocsin always notifies while a tier burns and when it resolves; route or "
-               "silence instead",
-               &slo);
-      }
-    } else if (k == "alertWhenNoData") {
-      if (ScalarText(kv.second) == "false") {
-        u.Note(kv.second, f,
-               "tocsin raises tocsin_absent_data when the SLI has no data (absent_after; 0 "
-               "turns it off in the rule)",
+               k == "alertWhenNoData"
+                   ? "tocsin raises tocsin_absent_data when the SLI has no data (absent_after; 0 "
+                     "turns it off in the rule)"
+                   : "tocsin always notifies while a tier burns and when it resolves; route or "
+                     "silence instead",
                &slo);
       }
     } else if (k == "notificationTargets") {

@@ -203,13 +203,9 @@ std::optional<SloSpec> ReadSlo(Unmapped& u, const YAML::Node& node, std::size_t 
 
 std::optional<ImportedRules> ImportSloth(const std::string& file, const RuleImportOptions& options,
                                          config::Diagnostics& diags) {
-  YAML::Node root;
-  try {
-    root = YAML::LoadFile(file);
-  } catch (const YAML::Exception& e) {
-    diags.Error({file, e.mark.line + 1, e.mark.column + 1}, "cannot read: " + e.msg);
-    return std::nullopt;
-  }
+  auto doc = config::LoadYamlFile(file, diags);
+  if (!doc) return std::nullopt;
+  const YAML::Node& root = doc->root;
   if (!root.IsMap() || import_detail::ScalarText(root["version"]) != "prometheus/v1") {
     diags.Error(config::PositionOf(file, root),
                 "not a Sloth service level file: expected `version: \"prometheus/v1\"` (the "

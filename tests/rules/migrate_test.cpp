@@ -28,7 +28,6 @@ testing::CommandResult Tocsin(std::vector<std::string> args) {
   return testing::RunCommand(args);
 }
 
-
 std::string Read(const std::string& path) {
   std::ifstream in(path);
   std::stringstream ss;
@@ -66,6 +65,24 @@ RuleSet LoadAndRunTests(const std::string& rules_file, std::size_t expected_test
   return *loaded;
 }
 
+void ExpectMentions(const std::string& text, const std::string& what) {
+  EXPECT_NE(text.find(what), std::string::npos) << "no \"" << what << "\" in:\n" << text;
+}
+
+// Imports a fixture into rules/ of a copied checkout, as a user of the checkout would.
+testing::CommandResult ImportIntoCheckout(const testing::TempDir& dir, const std::string& from,
+                                          const std::string& fixture, const std::string& out,
+                                          const std::string& domain) {
+  CopyCheckout(dir);
+  return Tocsin(
+      {"rules", "import", "--from", from, kData + "/" + fixture, "-o", out, "--domain", domain});
+}
+
+void ExpectCheckPasses(const testing::TempDir& dir) {
+  auto check = Tocsin({"check", "--config", dir.path() + "/config/tocsin.yaml"});
+  EXPECT_EQ(check.exit_code, 0) << check.err;
+}
+
 const SloRule* FindSlo(const RuleSet& rules, const std::string& name) {
   for (const auto& g : rules.groups) {
     for (const auto& s : g.slos) {
@@ -84,20 +101,16 @@ const BurnRateTier* FindTier(const SloRule& slo, const std::string& name) {
 
 TEST(RulesImportTest, SlothFileBecomesRulesThatLoadAndWhoseTestsPass) {
   testing::TempDir dir;
-  CopyCheckout(dir);
   std::string out = dir.path() + "/rules/checkout.yaml";
-  auto r = Tocsin({"rules", "import", "--from", "sloth", kData + "/sloth-checkout.yaml", "-o", out,
-                   "--domain", "payments"});
+  auto r = ImportIntoCheckout(dir, "sloth", "sloth-checkout.yaml", out, "payments");
   ASSERT_EQ(r.exit_code, 0) << r.err;
   // What could not be mapped, with the input's file:line, on stderr and in the file.
-  EXPECT_NE(r.err.find("sloth-checkout.yaml:26:21: warning: not mapped: "
-                       "slos[0].alerting.page_alert.labels.severity"),
-            std::string::npos)
-      << r.err;
-  EXPECT_NE(r.err.find("sloth-checkout.yaml:50:18: warning: not mapped: "
-                       "slos[1].alerting.annotations.grafana"),
-            std::string::npos)
-      << r.err;
+  ExpectMentions(r.err,
+                 "sloth-checkout.yaml:26:21: warning: not mapped: "
+                 "slos[0].alerting.page_alert.labels.severity");
+  ExpectMentions(r.err,
+                 "sloth-checkout.yaml:50:18: warning: not mapped: "
+                 "slos[1].alerting.annotations.grafana");
   std::string text = Read(out);
   EXPECT_NE(
       text.find("# Not mapped: " + kData +
@@ -127,24 +140,18 @@ TEST(RulesImportTest, SlothFileBecomesRulesThatLoadAndWhoseTestsPass) {
   EXPECT_NE(raw->ErrorRatioQuery(std::chrono::hours(1)).find("* 0 + 1"), std::string::npos);
 
   // And `tocsin check` accepts it beside the shipped rules.
-  auto check = Tocsin({"check", "--config", dir.path() + "/config/tocsin.yaml"});
-  EXPECT_EQ(check.exit_code, 0) << check.err;
+  ExpectCheckPasses(dir);
 }
 
 TEST(RulesImportTest, OpenSloSloAndAlertPolicyBecomeTiers) {
   testing::TempDir dir;
-  CopyCheckout(dir);
   std::string out = dir.path() + "/rules/login.yaml";
-  auto r = Tocsin({"rules", "import", "--from", "openslo", kData + "/openslo-login.yaml", "-o", out,
-                   "--domain", "auth"});
+  auto r = ImportIntoCheckout(dir, "openslo", "openslo-login.yaml", out, "auth");
   ASSERT_EQ(r.exit_code, 0) << r.err;
-  EXPECT_NE(r.err.find("openslo-login.yaml:69:23: warning: not mapped: AlertPolicy "
-                       "login-burn-rate.spec.conditions[0].spec.condition.alertAfter"),
-            std::string::npos)
-      << r.err;
-  EXPECT_NE(r.err.find("openslo-login.yaml:87:1: warning: not mapped: AlertNotificationTarget"),
-            std::string::npos)
-      << r.err;
+  ExpectMentions(r.err,
+                 "openslo-login.yaml:69:23: warning: not mapped: AlertPolicy "
+                 "login-burn-rate.spec.conditions[0].spec.condition.alertAfter");
+  ExpectMentions(r.err, "openslo-login.yaml:87:1: warning: not mapped: AlertNotificationTarget");
 
   RuleSet rules = LoadAndRunTests(out, 1);
   const SloRule* slo = FindSlo(rules, "login_availability");
@@ -168,8 +175,7 @@ TEST(RulesImportTest, OpenSloSloAndAlertPolicyBecomeTiers) {
   EXPECT_FALSE(FindTier(*slo, "page_fast")->enabled);
   EXPECT_FALSE(FindTier(*slo, "ticket")->enabled);
 
-  auto check = Tocsin({"check", "--config", dir.path() + "/config/tocsin.yaml"});
-  EXPECT_EQ(check.exit_code, 0) << check.err;
+  ExpectCheckPasses(dir);
 }
 
 TEST(RulesImportTest, ExitCodes) {
@@ -178,7 +184,7 @@ TEST(RulesImportTest, ExitCodes) {
   EXPECT_EQ(Tocsin({"rules", "import", "--from", "sloth", dir.path() + "/none.yaml"}).exit_code, 2);
   auto wrong = Tocsin({"rules", "import", "--from", "sloth", kData + "/openslo-login.yaml"});
   EXPECT_EQ(wrong.exit_code, 2);
-  EXPECT_NE(wrong.err.find("not a Sloth service level file"), std::string::npos) << wrong.err;
+  ExpectMentions(wrong.err, "not a Sloth service level file");
   EXPECT_EQ(
       Tocsin({"rules", "import", "--from", "nagios", kData + "/sloth-checkout.yaml"}).exit_code, 2);
   // An SLO that cannot be converted at all is skipped, said with its line, and exit 1; the
@@ -206,8 +212,7 @@ slos:
   std::string out = dir.path() + "/rules/search.yaml";
   auto r = Tocsin({"rules", "import", "--from", "sloth", spec, "-o", out});
   EXPECT_EQ(r.exit_code, 1) << r.err;
-  EXPECT_NE(r.err.find("plugin.yaml:16:7: warning: not mapped: slos[1].sli"), std::string::npos)
-      << r.err;
+  ExpectMentions(r.err, "plugin.yaml:16:7: warning: not mapped: slos[1].sli");
   LoadAndRunTests(out, 1);
   // A paging SLO with no runbook anywhere: the output does not load, and the command says so.
   std::string no_runbook = dir.Write("norunbook.yaml", R"(version: "prometheus/v1"
@@ -223,10 +228,10 @@ slos:
 )");
   auto missing = Tocsin({"rules", "import", "--from", "sloth", no_runbook});
   EXPECT_EQ(missing.exit_code, 1);
-  EXPECT_NE(missing.err.find("has no runbook"), std::string::npos) << missing.err;
+  ExpectMentions(missing.err, "has no runbook");
   auto given = Tocsin({"rules", "import", "--from", "sloth", no_runbook, "--runbook", "x.md"});
   EXPECT_EQ(given.exit_code, 0) << given.err;
-  EXPECT_NE(given.out.find("runbook: \"x.md\""), std::string::npos) << given.out;
+  ExpectMentions(given.out, "runbook: \"x.md\"");
 }
 
 // The exported rules as Prometheus evaluates them: promtool checks them and runs a unit test
@@ -238,15 +243,14 @@ TEST(RulesExportTest, PromtoolChecksAndEvaluatesTheExportedRules) {
   ASSERT_EQ(r.exit_code, 0) << r.err;
   auto check = testing::RunCommand({"promtool", "check", "rules", out});
   EXPECT_EQ(check.exit_code, 0) << check.out << check.err;
-  EXPECT_NE(check.out.find("SUCCESS: 9 rules found"), std::string::npos) << check.out;
+  ExpectMentions(check.out, "SUCCESS: 9 rules found");
   std::string test = dir.Write("shop_test.yaml", Read(kData + "/export/shop_promtool_test.yaml"));
   auto run = testing::RunCommand({"promtool", "test", "rules", test});
   EXPECT_EQ(run.exit_code, 0) << run.out << run.err;
   // What Prometheus cannot show the same way is said, with the rule's file:line.
-  EXPECT_NE(r.err.find("shop.yaml:7: warning: not exported: SLO deposit_success annotation "
-                       "description uses $burn_rate"),
-            std::string::npos)
-      << r.err;
+  ExpectMentions(r.err,
+                 "shop.yaml:7: warning: not exported: SLO deposit_success annotation "
+                 "description uses $burn_rate");
 }
 
 TEST(RulesExportTest, PromtoolTestFailsWhenTheThresholdsDiffer) {
@@ -286,29 +290,24 @@ TEST(ConfigImportTest, AlertmanagerRoutesReceiversAndInhibitRulesPassTocsinCheck
   ASSERT_EQ(r.exit_code, 0) << r.err;
   std::string text = Read(out);
   // Notifiers tocsin does not have, with file:line; secrets are never copied or printed.
-  EXPECT_NE(r.err.find("alertmanager.yml:63:9: warning: not mapped: "
-                       "receivers[4].msteams_configs[0]"),
-            std::string::npos)
-      << r.err;
-  EXPECT_NE(r.err.find("alertmanager.yml:32:28: warning: not mapped: "
-                       "route.routes[2].mute_time_intervals"),
-            std::string::npos)
-      << r.err;
+  ExpectMentions(r.err,
+                 "alertmanager.yml:63:9: warning: not mapped: "
+                 "receivers[4].msteams_configs[0]");
+  ExpectMentions(r.err,
+                 "alertmanager.yml:32:28: warning: not mapped: "
+                 "route.routes[2].mute_time_intervals");
+  // A paging receiver sends no notices: its Slack channel is reported, not written.
+  ExpectMentions(r.err, "warning: not mapped: receivers[1]: a receiver that pages sends no Slack");
+  EXPECT_EQ(text.find("#payments-incidents"), std::string::npos) << text;
   for (const char* secret : {"0123456789abcdef", "secret-opsgenie-key", "XXXX"}) {
     EXPECT_EQ(text.find(secret), std::string::npos) << secret;
     EXPECT_EQ(r.err.find(secret), std::string::npos) << secret;
   }
   // Deprecated match/match_re become matchers; PagerDuty pages through the policy.
-  EXPECT_NE(text.find("matchers: [\"psp=\\\"PSP-A\\\"\"]"), std::string::npos) << text;
-  EXPECT_NE(text.find("matchers: [\"team=\\\"waf\\\"\", \"env!=\\\"staging\\\"\"]"),
-            std::string::npos)
-      << text;
-  EXPECT_NE(text.find("  - name: \"payments-pager\"\n    escalation_policy: \"default\"\n"),
-            std::string::npos)
-      << text;
-  EXPECT_NE(text.find("email: [{to: \"ops-team@example.com\"}, {to: \"sre-leads@example.com\"}]"),
-            std::string::npos)
-      << text;
+  ExpectMentions(text, "matchers: [\"psp=\\\"PSP-A\\\"\"]");
+  ExpectMentions(text, "matchers: [\"team=\\\"waf\\\"\", \"env!=\\\"staging\\\"\"]");
+  ExpectMentions(text, "  - name: \"payments-pager\"\n    escalation_policy: \"default\"\n");
+  ExpectMentions(text, "email: [{to: \"ops-team@example.com\"}, {to: \"sre-leads@example.com\"}]");
 
   // The sections replace the shipped config's and `tocsin check` accepts the result.
   std::string config_path = dir.path() + "/config/tocsin.yaml";
