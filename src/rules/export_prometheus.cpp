@@ -69,6 +69,13 @@ std::string BurnThreshold(double factor, double objective) {
   return fmt::format("{}", factor * (100 - objective));
 }
 
+// 99.85 -> "0.9985": the objective as a ratio, digits kept (99.85 / 100 in doubles is
+// 0.9984999999999999).
+std::string RatioFromPercent(double percent) {
+  auto p = ParseDecimal(percent);
+  return p ? FormatDecimal(p->first, p->second + 2) : fmt::format("{}", percent / 100);
+}
+
 std::string RecordName(Duration window) {
   return "tocsin:slo_error_ratio:" + FormatDuration(window);
 }
@@ -201,10 +208,9 @@ void ExportSlo(std::string& y, const RuleSet& rules, const SloRule& slo, Prometh
                         .With("slo", slo.name)
                         .With("tier", t.name);
     WriteLabels(y, labels);
-    std::map<std::string, std::string> numbers = {
-        {"threshold", fmt::format("{}", slo.objective / 100)},
-        {"objective", fmt::format("{}", slo.objective)},
-        {"factor", fmt::format("{}", t.factor)}};
+    std::map<std::string, std::string> numbers = {{"threshold", RatioFromPercent(slo.objective)},
+                                                  {"objective", fmt::format("{}", slo.objective)},
+                                                  {"factor", fmt::format("{}", t.factor)}};
     std::map<std::string, std::string> strings = {{"window", FormatDuration(t.long_window)},
                                                   {"rule", slo.name}};
     std::string fallback = fmt::format(

@@ -267,6 +267,29 @@ TEST(RulesExportTest, PromtoolTestFailsWhenTheThresholdsDiffer) {
   EXPECT_EQ(testing::RunCommand({"promtool", "test", "rules", test}).exit_code, 1);
 }
 
+// 14.4 * (100 - 99.85) in doubles is 2.1600000000000819; the exported line is the decimal
+// tocsin compares with, and $threshold the objective as written.
+TEST(RulesExportTest, ThresholdsAreTheExactDecimals) {
+  testing::TempDir dir;
+  dir.Write("rules/x.yaml", R"(groups:
+  - name: g
+    slos:
+      - name: deposits
+        service: payments-api
+        domain: payments
+        objective: 99.85
+        sli: {error: 'sum(rate(e[{{window}}]))', total: 'sum(rate(t[{{window}}]))'}
+        annotations: {summary: "below {{ $threshold | percent }}"}
+        runbook: https://runbooks.example.com/deposits
+)");
+  auto r = Tocsin({"rules", "export", "prometheus", dir.path() + "/rules"});
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  ExpectMentions(r.out, "tocsin:slo_error_ratio:5m{slo=\\\"deposits\\\"} * 100 > 2.16)");
+  ExpectMentions(r.out, "tocsin:slo_error_ratio:30m{slo=\\\"deposits\\\"} * 100 > 0.9)");
+  ExpectMentions(r.out, "tocsin:slo_error_ratio:6h{slo=\\\"deposits\\\"} * 100 > 0.15)");
+  ExpectMentions(r.out, "summary: \"below {{ 0.9985 | humanizePercentage }}\"");
+}
+
 TEST(RulesExportTest, ExitCodes) {
   testing::TempDir dir;
   EXPECT_EQ(Tocsin({"rules", "export", "prometheus", dir.path() + "/none"}).exit_code, 2);
