@@ -381,7 +381,15 @@ class Importer {
 std::optional<AlertmanagerImport> ImportAlertmanagerConfig(const std::string& file,
                                                            const AlertmanagerImportOptions& options,
                                                            config::Diagnostics& diags) {
-  return Importer(file, options, diags).Run();
+  // A value of the wrong shape (a scalar where a mapping belongs) stops the conversion with its
+  // position; yaml-cpp says it by throwing.
+  try {
+    return Importer(file, options, diags).Run();
+  } catch (const YAML::Exception& e) {
+    diags.Error({file, e.mark.line + 1, e.mark.column + 1},
+                "not a valid Alertmanager configuration: unexpected structure (" + e.msg + ")");
+    return std::nullopt;
+  }
 }
 
 }  // namespace tocsin::dispatch

@@ -413,55 +413,64 @@ std::optional<SloSpec> ReadSlo(Unmapped& u, const Documents& docs, const YAML::N
 std::optional<ImportedRules> ImportOpenSlo(const std::string& file,
                                            const RuleImportOptions& options,
                                            config::Diagnostics& diags) {
-  std::vector<YAML::Node> all;
+  // A value of the wrong shape (a scalar where a mapping belongs) stops the conversion with
+  // its position; yaml-cpp says it by throwing.
   try {
-    all = YAML::LoadAllFromFile(file);
+    std::vector<YAML::Node> all;
+    try {
+      all = YAML::LoadAllFromFile(file);
+    } catch (const YAML::Exception& e) {
+      diags.Error({file, e.mark.line + 1, e.mark.column + 1}, "cannot read: " + e.msg);
+      return std::nullopt;
+    }
+    Unmapped u(file, diags);
+    Documents docs;
+    std::vector<YAML::Node> slo_docs;
+    for (const auto& d : all) {
+      if (!d.IsMap()) continue;
+      std::string version = ScalarText(d["apiVersion"]);
+      std::string kind = ScalarText(d["kind"]);
+      if (version != "openslo/v1") {
+        u.Note(d, kind.empty() ? "document" : kind,
+               "apiVersion \"" + version + "\": only openslo/v1 documents are read");
+        continue;
+      }
+      docs.by_kind[kind][ScalarText(d["metadata"]["name"])] = d;
+      if (kind == "SLO") {
+        slo_docs.push_back(d);
+      } else if (kind != "SLI" && kind != "AlertPolicy" && kind != "AlertCondition" &&
+                 kind != "DataSource") {
+        u.Note(d, kind + " " + ScalarText(d["metadata"]["name"]),
+               kind == "AlertNotificationTarget"
+                   ? "where alerts go is tocsin.yaml's route (docs/routing.md)"
+                   : "not a kind tocsin maps");
+      }
+    }
+    if (slo_docs.empty()) {
+      diags.Error({file, 1, 1}, "no OpenSLO v1 SLO document (kind: SLO) in the file");
+      return std::nullopt;
+    }
+    std::vector<SloSpec> slos;
+    std::set<std::string> names;
+    std::size_t skipped = 0;
+    for (const auto& d : slo_docs) {
+      if (auto slo = ReadSlo(u, docs, d, names)) {
+        slos.push_back(std::move(*slo));
+      } else {
+        ++skipped;
+      }
+    }
+    std::string group = options.group;
+    if (group.empty()) group = slos.empty() ? "openslo" : slos.front().service;
+    auto out =
+        import_detail::WriteImported("openslo", file, group, slos, u.file_comments(), options);
+    out.skipped = skipped;
+    return out;
   } catch (const YAML::Exception& e) {
-    diags.Error({file, e.mark.line + 1, e.mark.column + 1}, "cannot read: " + e.msg);
+    diags.Error({file, e.mark.line + 1, e.mark.column + 1},
+                "not a valid OpenSLO v1 file: unexpected structure (" + e.msg + ")");
     return std::nullopt;
   }
-  Unmapped u(file, diags);
-  Documents docs;
-  std::vector<YAML::Node> slo_docs;
-  for (const auto& d : all) {
-    if (!d.IsMap()) continue;
-    std::string version = ScalarText(d["apiVersion"]);
-    std::string kind = ScalarText(d["kind"]);
-    if (version != "openslo/v1") {
-      u.Note(d, kind.empty() ? "document" : kind,
-             "apiVersion \"" + version + "\": only openslo/v1 documents are read");
-      continue;
-    }
-    docs.by_kind[kind][ScalarText(d["metadata"]["name"])] = d;
-    if (kind == "SLO") {
-      slo_docs.push_back(d);
-    } else if (kind != "SLI" && kind != "AlertPolicy" && kind != "AlertCondition" &&
-               kind != "DataSource") {
-      u.Note(d, kind + " " + ScalarText(d["metadata"]["name"]),
-             kind == "AlertNotificationTarget"
-                 ? "where alerts go is tocsin.yaml's route (docs/routing.md)"
-                 : "not a kind tocsin maps");
-    }
-  }
-  if (slo_docs.empty()) {
-    diags.Error({file, 1, 1}, "no OpenSLO v1 SLO document (kind: SLO) in the file");
-    return std::nullopt;
-  }
-  std::vector<SloSpec> slos;
-  std::set<std::string> names;
-  std::size_t skipped = 0;
-  for (const auto& d : slo_docs) {
-    if (auto slo = ReadSlo(u, docs, d, names)) {
-      slos.push_back(std::move(*slo));
-    } else {
-      ++skipped;
-    }
-  }
-  std::string group = options.group;
-  if (group.empty()) group = slos.empty() ? "openslo" : slos.front().service;
-  auto out = import_detail::WriteImported("openslo", file, group, slos, u.file_comments(), options);
-  out.skipped = skipped;
-  return out;
 }
 
 }  // namespace tocsin::rules

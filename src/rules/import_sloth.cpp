@@ -203,44 +203,52 @@ std::optional<SloSpec> ReadSlo(Unmapped& u, const YAML::Node& node, std::size_t 
 
 std::optional<ImportedRules> ImportSloth(const std::string& file, const RuleImportOptions& options,
                                          config::Diagnostics& diags) {
-  auto doc = config::LoadYamlFile(file, diags);
-  if (!doc) return std::nullopt;
-  const YAML::Node& root = doc->root;
-  if (!root.IsMap() || import_detail::ScalarText(root["version"]) != "prometheus/v1") {
-    diags.Error(config::PositionOf(file, root),
-                "not a Sloth service level file: expected `version: \"prometheus/v1\"` (the "
-                "Kubernetes PrometheusServiceLevel resource: convert its spec to that form)");
-    return std::nullopt;
-  }
-  Unmapped u(file, diags);
-  std::string service = import_detail::ScalarText(root["service"]);
-  if (service.empty()) {
-    diags.Error(config::PositionOf(file, root), "service is required in a Sloth file");
-    return std::nullopt;
-  }
-  std::vector<SloSpec> slos;
-  std::set<std::string> names;
-  std::size_t skipped = 0;
-  for (const auto& kv : root) {
-    std::string key = kv.first.Scalar();
-    if (key == "version" || key == "service" || key == "labels" || key == "slos") continue;
-    { u.Note(kv.second, key, "not a Sloth field tocsin can map"); }
-  }
-  if (YAML::Node list = root["slos"]; list && list.IsSequence()) {
-    std::size_t i = 0;
-    for (const auto& n : list) {
-      if (auto slo = ReadSlo(u, n, i++, service, root["labels"], names)) {
-        slos.push_back(std::move(*slo));
-      } else {
-        ++skipped;
+  // A value of the wrong shape (a scalar where a mapping belongs) stops the conversion with
+  // its position; yaml-cpp says it by throwing.
+  try {
+    auto doc = config::LoadYamlFile(file, diags);
+    if (!doc) return std::nullopt;
+    const YAML::Node& root = doc->root;
+    if (!root.IsMap() || import_detail::ScalarText(root["version"]) != "prometheus/v1") {
+      diags.Error(config::PositionOf(file, root),
+                  "not a Sloth service level file: expected `version: \"prometheus/v1\"` (the "
+                  "Kubernetes PrometheusServiceLevel resource: convert its spec to that form)");
+      return std::nullopt;
+    }
+    Unmapped u(file, diags);
+    std::string service = import_detail::ScalarText(root["service"]);
+    if (service.empty()) {
+      diags.Error(config::PositionOf(file, root), "service is required in a Sloth file");
+      return std::nullopt;
+    }
+    std::vector<SloSpec> slos;
+    std::set<std::string> names;
+    std::size_t skipped = 0;
+    for (const auto& kv : root) {
+      std::string key = kv.first.Scalar();
+      if (key == "version" || key == "service" || key == "labels" || key == "slos") continue;
+      u.Note(kv.second, key, "not a Sloth field tocsin can map");
+    }
+    if (YAML::Node list = root["slos"]; list && list.IsSequence()) {
+      std::size_t i = 0;
+      for (const auto& n : list) {
+        if (auto slo = ReadSlo(u, n, i++, service, root["labels"], names)) {
+          slos.push_back(std::move(*slo));
+        } else {
+          ++skipped;
+        }
       }
     }
+    auto out =
+        import_detail::WriteImported("sloth", file, options.group.empty() ? service : options.group,
+                                     slos, u.file_comments(), options);
+    out.skipped = skipped;
+    return out;
+  } catch (const YAML::Exception& e) {
+    diags.Error({file, e.mark.line + 1, e.mark.column + 1},
+                "not a valid Sloth prometheus/v1 file: unexpected structure (" + e.msg + ")");
+    return std::nullopt;
   }
-  auto out =
-      import_detail::WriteImported("sloth", file, options.group.empty() ? service : options.group,
-                                   slos, u.file_comments(), options);
-  out.skipped = skipped;
-  return out;
 }
 
 }  // namespace tocsin::rules

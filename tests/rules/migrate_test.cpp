@@ -234,6 +234,31 @@ slos:
   ExpectMentions(given.out, "runbook: \"x.md\"");
 }
 
+// A value of the wrong shape crashed the converters (yaml-cpp throws on a scalar read as a
+// mapping); it is an input error with its position.
+TEST(RulesImportTest, WrongShapeIsAnErrorWithItsPositionNotACrash) {
+  testing::TempDir dir;
+  std::string sloth = dir.Write("sloth.yaml", R"(version: "prometheus/v1"
+service: s
+slos:
+  - name: x
+    objective: 99
+    sli: 5
+)");
+  auto r = Tocsin({"rules", "import", "--from", "sloth", sloth});
+  EXPECT_EQ(r.exit_code, 2) << r.err;
+  ExpectMentions(r.err, "sloth.yaml:6:10: error: not a valid Sloth prometheus/v1 file");
+  std::string openslo =
+      dir.Write("openslo.yaml", "apiVersion: openslo/v1\nkind: SLO\nmetadata: 3\nspec: 4\n");
+  r = Tocsin({"rules", "import", "--from", "openslo", openslo});
+  EXPECT_EQ(r.exit_code, 2) << r.err;
+  ExpectMentions(r.err, "openslo.yaml:3:11: error: not a valid OpenSLO v1 file");
+  std::string am = dir.Write("am.yaml", "route: {receiver: a, routes: [3]}\n");
+  r = Tocsin({"config", "import", "--from", "alertmanager", am});
+  EXPECT_EQ(r.exit_code, 2) << r.err;
+  ExpectMentions(r.err, "am.yaml:1:31: error: not a valid Alertmanager configuration");
+}
+
 // The exported rules as Prometheus evaluates them: promtool checks them and runs a unit test
 // whose expected alerts are worked out by hand in the test file.
 TEST(RulesExportTest, PromtoolChecksAndEvaluatesTheExportedRules) {
