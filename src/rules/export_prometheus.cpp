@@ -83,10 +83,18 @@ std::string RecordName(Duration window) {
 // Converts a tocsin annotation template to Prometheus' template language. Variables whose value
 // the Prometheus alert has ($value, $labels) are kept; constants of the rule are written in;
 // nullopt when the text uses one Prometheus cannot compute ($burn_rate, $budget_consumed).
-std::optional<std::string> PrometheusTemplate(const std::string& text,
-                                              const std::map<std::string, std::string>& numbers,
-                                              const std::map<std::string, std::string>& strings,
+struct TemplateValues {
+  std::map<std::string, std::string> numbers;  // constants of the rule, as PromQL numbers
+  std::map<std::string, std::string> strings;  // constants written in as text
+  // Values the alert does not carry but Prometheus can query when it renders the annotation:
+  // a Go template pipeline ending in `query` ($burn_rate, $budget_consumed of an SLO tier).
+  std::map<std::string, std::string> queries;
+};
+
+std::optional<std::string> PrometheusTemplate(const std::string& text, const TemplateValues& v,
                                               std::string& missing) {
+  const auto& numbers = v.numbers;
+  const auto& strings = v.strings;
   std::string out;
   std::size_t pos = 0;
   while (true) {
@@ -122,6 +130,8 @@ std::optional<std::string> PrometheusTemplate(const std::string& text,
       out += "{{ " + n->second + " | " + pipe + " }}";
     } else if (auto s = strings.find(var.substr(1)); !var.empty() && s != strings.end()) {
       out += s->second;
+    } else if (auto q = v.queries.find(var.substr(1)); !var.empty() && q != v.queries.end()) {
+      out += "{{ with " + q->second + " }}{{ . | first | value | " + pipe + " }}{{ end }}";
     } else {
       missing = var;
       return std::nullopt;
@@ -144,14 +154,12 @@ struct AnnotationContext {
 };
 
 void WriteAnnotations(std::string& y, const AnnotationContext& c, const AlertTemplateFields& a,
-                      const std::map<std::string, std::string>& numbers,
-                      const std::map<std::string, std::string>& strings,
-                      const std::string& fallback_summary) {
+                      const TemplateValues& values, const std::string& fallback_summary) {
   y += "        annotations:\n";
   auto one = [&](const char* name, const Template& t, const std::string& fallback) {
     if (t.empty()) return;
     std::string missing;
-    auto converted = PrometheusTemplate(t.source(), numbers, strings, missing);
+    auto converted = PrometheusTemplate(t.source(), values, missing);
     if (!converted && c.warned->insert(name).second) {
       c.diags.Warning(c.where, fmt::format("not exported: {} annotation {} uses {}, which the "
                                            "Prometheus alert has no value for{}",
@@ -191,6 +199,7 @@ void ExportSlo(std::string& y, const RuleSet& rules, const SloRule& slo, Prometh
     ++out.recording_rules;
   }
   std::string sel = fmt::format("{{slo={}}}", Quote(slo.name));
+  const std::string budget = BurnThreshold(0.01, slo.objective);  // (100 - objective) / 100
   std::set<std::string> warned;
   AnnotationContext ctx{rules, diags, {slo.file, slo.line, 0}, "SLO " + slo.name, &warned};
   for (const auto& t : slo.tiers) {
@@ -208,17 +217,33 @@ void ExportSlo(std::string& y, const RuleSet& rules, const SloRule& slo, Prometh
                         .With("slo", slo.name)
                         .With("tier", t.name);
     WriteLabels(y, labels);
-    std::map<std::string, std::string> numbers = {{"threshold", RatioFromPercent(slo.objective)},
-                                                  {"objective", fmt::format("{}", slo.objective)},
-                                                  {"factor", fmt::format("{}", t.factor)}};
-    std::map<std::string, std::string> strings = {{"window", FormatDuration(t.long_window)},
-                                                  {"rule", slo.name}};
+    TemplateValues values;
+    values.numbers = {{"threshold", RatioFromPercent(slo.objective)},
+                      {"objective", fmt::format("{}", slo.objective)},
+                      {"factor", fmt::format("{}", t.factor)}};
+    values.strings = {{"window", FormatDuration(t.long_window)}, {"rule", slo.name}};
+    // The long window's ratio of this alert's series, queried when the annotation is rendered:
+    // burn rate = ratio / budget; budget consumed = burn rate x long window / SLO window.
+    std::string series = RecordName(t.long_window) + "{slo=\\\"" + slo.name + "\\\"";
+    std::string args;
+    for (const auto& l : slo.by) {
+      series += "," + l + "=\\\"%s\\\"";
+      args += " $labels." + l;
+    }
+    series += "}";
+    std::string burn = series + " / " + budget;
+    values.queries = {
+        {"burn_rate", fmt::format("printf \"{}\"{} | query", burn, args)},
+        {"budget_consumed",
+         fmt::format("printf \"{} * {} / {}\"{} | query", burn,
+                     std::chrono::duration_cast<std::chrono::seconds>(t.long_window).count(),
+                     std::chrono::duration_cast<std::chrono::seconds>(slo.window).count(), args)}};
     std::string fallback = fmt::format(
         "{}: error budget burning faster than {}x over {} and {} (SLO {}%); success {{{{ $value "
         "| humanizePercentage }}}} over {}",
         slo.name, t.factor, FormatDuration(t.long_window), FormatDuration(t.short_window),
         slo.objective, FormatDuration(t.long_window));
-    WriteAnnotations(y, ctx, slo.alert, numbers, strings, fallback);
+    WriteAnnotations(y, ctx, slo.alert, values, fallback);
     ++out.alerting_rules;
   }
 }
@@ -246,7 +271,10 @@ void ExportThreshold(std::string& y, const RuleSet& rules, Duration interval,
   AnnotationContext ctx{rules, diags, {r.file, r.line, 0}, "rule " + r.name, &warned};
   std::string fallback =
       fmt::format("{}: {{{{ $value | humanize }}}} {} {}", r.name, ComparisonText(r.op), threshold);
-  WriteAnnotations(y, ctx, r.alert, {{"threshold", threshold}}, {{"rule", r.name}}, fallback);
+  TemplateValues values;
+  values.numbers = {{"threshold", threshold}};
+  values.strings = {{"rule", r.name}};
+  WriteAnnotations(y, ctx, r.alert, values, fallback);
   if (r.absent_after.count() > 0) {
     diags.Warning({r.file, r.line, 0},
                   fmt::format("not exported: rule {} absent_after (tocsin_absent_data); add an "
