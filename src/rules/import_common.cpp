@@ -243,7 +243,7 @@ void WriteSlo(std::string& out, const SloSpec& slo, const RuleImportOptions& opt
 
 ImportedRules WriteImported(const std::string& tool, const std::string& input,
                             const std::string& group, const std::vector<SloSpec>& slos,
-                            const std::vector<std::string>& file_comments,
+                            std::size_t skipped, const std::vector<std::string>& file_comments,
                             const RuleImportOptions& options) {
   ImportedRules out;
   std::string& y = out.rules_yaml;
@@ -262,7 +262,15 @@ ImportedRules WriteImported(const std::string& tool, const std::string& input,
     out.tests.push_back(ImportedRuleTest{slo.name, WriteTest(slo)});
   }
   out.slos = slos.size();
+  out.skipped = skipped;
   return out;
+}
+
+std::nullopt_t WrongShape(config::Diagnostics& diags, const std::string& file,
+                          const YAML::Exception& e, std::string_view format) {
+  diags.Error({file, e.mark.line + 1, e.mark.column + 1},
+              fmt::format("not a valid {} file: unexpected structure ({})", format, e.msg));
+  return std::nullopt;
 }
 
 }  // namespace tocsin::rules::import_detail

@@ -7,6 +7,7 @@
 #include <yaml-cpp/yaml.h>
 
 #include <map>
+#include <optional>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -79,7 +80,12 @@ void SetAnnotation(Unmapped& u, const YAML::Node& at, const std::string& field,
 
 ImportedRules WriteImported(const std::string& tool, const std::string& input,
                             const std::string& group, const std::vector<SloSpec>& slos,
-                            const std::vector<std::string>& file_comments,
+                            std::size_t skipped, const std::vector<std::string>& file_comments,
                             const RuleImportOptions& options);
+
+// A value of the wrong shape (a scalar where a mapping belongs), which yaml-cpp reports by
+// throwing: an error at its position.
+std::nullopt_t WrongShape(config::Diagnostics& diags, const std::string& file,
+                          const YAML::Exception& e, std::string_view format);
 
 }  // namespace tocsin::rules::import_detail

@@ -462,14 +462,10 @@ std::optional<ImportedRules> ImportOpenSlo(const std::string& file,
     }
     std::string group = options.group;
     if (group.empty()) group = slos.empty() ? "openslo" : slos.front().service;
-    auto out =
-        import_detail::WriteImported("openslo", file, group, slos, u.file_comments(), options);
-    out.skipped = skipped;
-    return out;
+    return import_detail::WriteImported("openslo", file, group, slos, skipped, u.file_comments(),
+                                        options);
   } catch (const YAML::Exception& e) {
-    diags.Error({file, e.mark.line + 1, e.mark.column + 1},
-                "not a valid OpenSLO v1 file: unexpected structure (" + e.msg + ")");
-    return std::nullopt;
+    return import_detail::WrongShape(diags, file, e, "OpenSLO v1");
   }
 }
 

@@ -239,15 +239,11 @@ std::optional<ImportedRules> ImportSloth(const std::string& file, const RuleImpo
         }
       }
     }
-    auto out =
-        import_detail::WriteImported("sloth", file, options.group.empty() ? service : options.group,
-                                     slos, u.file_comments(), options);
-    out.skipped = skipped;
-    return out;
+    return import_detail::WriteImported("sloth", file,
+                                        options.group.empty() ? service : options.group, slos,
+                                        skipped, u.file_comments(), options);
   } catch (const YAML::Exception& e) {
-    diags.Error({file, e.mark.line + 1, e.mark.column + 1},
-                "not a valid Sloth prometheus/v1 file: unexpected structure (" + e.msg + ")");
-    return std::nullopt;
+    return import_detail::WrongShape(diags, file, e, "Sloth prometheus/v1");
   }
 }
 
