@@ -79,7 +79,9 @@ void PrintBacktestText(const rules::BacktestReport& report) {
       fmt::print("{}", windows.Indented("  "));
     }
     Table annotations({"ANNOTATION", "TEXT"});
-    for (const auto& [k, v] : t.alert.annotations) annotations.AddRow({k, v});
+    for (const auto& [k, v] : t.alert.annotations) {
+      if (!v.empty()) annotations.AddRow({k, v});  // an unset description is no news
+    }
     fmt::print("{}", annotations.Indented("  "));
   }
   fmt::print(

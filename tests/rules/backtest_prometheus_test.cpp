@@ -307,6 +307,12 @@ TEST_F(BacktestPrometheusTest, TextAlignsTheSummaryAndEachTransitionsWindows) {
                        "  2m      none         none       > 10\n"),
             std::string::npos)
       << r.out;
+  // The SLO gives no description: tocsin's default one, with the burn over the 10m window and
+  // the budget share it spent, 15 x 10m / 1d = 10.42 %. Keys are as wide as "description".
+  EXPECT_NE(r.out.find("  description  Error budget burn over 10m is 15x (alert above 10x); 10.42% "
+                       "of the 1d budget spent in that window.\n"),
+            std::string::npos)
+      << r.out;
   EXPECT_NE(r.out.find("  summary      Deposit success 85% at a over 10m\n"), std::string::npos)
       << r.out;
   EXPECT_NE(r.out.find("71 evaluations, 3 range queries: 4 alert(s) would have fired, 2 page(s)"),
