@@ -63,26 +63,18 @@ class Explainer {
 
   void Locate(const std::string& name, BacktestTransition& out) const {
     out.rule = name;
-    for (const auto& g : rules_.groups) {
-      for (const auto& s : g.slos) {
-        if (s.name != name) continue;
-        out.rule_file = s.file;
-        out.rule_line = s.line;
-      }
-      for (const auto& r : g.rules) {
-        if (r.name != name) continue;
-        out.rule_file = r.file;
-        out.rule_line = r.line;
-      }
+    if (const auto* s = rules_.FindSlo(name)) {
+      out.rule_file = s->file;
+      out.rule_line = s->line;
+    } else if (const auto* r = rules_.FindRule(name)) {
+      out.rule_file = r->file;
+      out.rule_line = r->line;
     }
   }
 
   void ExplainSlo(const std::string& name, const std::string& tier_name, BacktestTransition& out) {
     Locate(name, out);
-    const SloRule* slo = nullptr;
-    for (const auto& g : rules_.groups) {
-      for (const auto& s : g.slos) slo = s.name == name ? &s : slo;
-    }
+    const SloRule* slo = rules_.FindSlo(name);
     if (slo == nullptr) return;
     const BurnRateTier* tier = nullptr;
     for (const auto& t : slo->tiers) tier = t.name == tier_name ? &t : tier;
@@ -129,10 +121,7 @@ class Explainer {
 
   void ExplainRule(const std::string& name, BacktestTransition& out) {
     Locate(name, out);
-    const ThresholdRule* rule = nullptr;
-    for (const auto& g : rules_.groups) {
-      for (const auto& r : g.rules) rule = r.name == name ? &r : rule;
-    }
+    const ThresholdRule* rule = rules_.FindRule(name);
     if (rule == nullptr) return;
     out.threshold = rule->threshold;
     out.comparison = std::string(ComparisonText(rule->op));
@@ -175,10 +164,8 @@ class Explainer {
   void ExplainAbsent(const std::string& name, BacktestTransition& out) {
     Locate(name, out);
     Duration after{};
-    for (const auto& g : rules_.groups) {
-      for (const auto& s : g.slos) after = s.name == name ? s.absent_after : after;
-      for (const auto& r : g.rules) after = r.name == name ? r.absent_after : after;
-    }
+    if (const auto* s = rules_.FindSlo(name)) after = s->absent_after;
+    if (const auto* r = rules_.FindRule(name)) after = r->absent_after;
     out.explanation =
         out.reason == TransitionReason::kNoData
             ? fmt::format("no data: no series for {} (absent_after)", FormatDuration(after))

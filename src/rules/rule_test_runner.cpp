@@ -110,20 +110,17 @@ void CompareKeys(const ExpectedAlert& e, const Alert* got, RuleTestFailure& f) {
 void LocateRule(const RuleSet& set, const std::string& alertname, const Labels& hint,
                 RuleTestFailure& f) {
   std::string name = alertname;
-  if (hint.Has("rule")) name = std::string(hint.GetOr("rule"));
-  for (const auto& g : set.groups) {
-    for (const auto& s : g.slos) {
-      if (s.name != name) continue;
-      f.rule = s.name;
-      f.rule_file = s.file;
-      f.rule_line = s.line;
-    }
-    for (const auto& r : g.rules) {
-      if (r.name != name) continue;
-      f.rule = r.name;
-      f.rule_file = r.file;
-      f.rule_line = r.line;
-    }
+  if (!set.FindSlo(name) && !set.FindRule(name) && hint.Has("rule")) {
+    name = std::string(hint.GetOr("rule"));
+  }
+  if (const auto* s = set.FindSlo(name)) {
+    f.rule = s->name;
+    f.rule_file = s->file;
+    f.rule_line = s->line;
+  } else if (const auto* r = set.FindRule(name)) {
+    f.rule = r->name;
+    f.rule_file = r->file;
+    f.rule_line = r->line;
   }
 }
 

@@ -122,13 +122,9 @@ class BacktestPrometheusTest : public ::testing::Test {
     dir_ = new testing::TempDir();
     std::string om = dir_->path() + "/history.om";
     WriteOpenMetrics(om);
-    auto r = testing::RunCommand({"promtool", "tsdb", "create-blocks-from", "openmetrics",
-                                  "--max-block-duration=1000h", "--quiet", om,
-                                  dir_->path() + "/prometheus-data"});
-    ASSERT_EQ(r.exit_code, 0) << r.out << r.err;
     testing::PrometheusHarness::Options o;
     o.work_dir = dir_->path();
-    o.extra_args = {"--storage.tsdb.retention.time=100y"};
+    o.backfill_openmetrics = om;
     prometheus_ = new testing::PrometheusHarness(o);
     std::string error;
     ASSERT_TRUE(prometheus_->Start(&error)) << error;
