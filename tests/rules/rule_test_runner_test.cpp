@@ -265,5 +265,40 @@ groups:
   EXPECT_EQ(report->transitions[0].at, FromUnixMillis(13 * 60000));
 }
 
+// The default description of an SLO alert said "of the 30-day budget" whatever the SLO's
+// window: a 1d SLO's alert spoke of a budget it does not have.
+TEST(RuleLoaderTest, DefaultSloDescriptionNamesTheSlosOwnWindowNotThirtyDays) {
+  testing::TempDir dir;
+  auto file = dir.Write("rules.yaml", R"(
+groups:
+  - name: g
+    slos:
+      - name: deposits
+        service: payments-api
+        domain: payments
+        objective: 99
+        window: 1d
+        sli:
+          error: errors[{{window}}]
+          total: requests[{{window}}]
+        burn_rate_alerts:
+          page_fast: {factor: 10, long_window: 10m, short_window: 2m, severity: critical}
+          page_slow: {enabled: false}
+          ticket: {enabled: false}
+        runbook: deposit-psp.md
+)");
+  config::Diagnostics diags;
+  auto set = LoadRuleFiles({file}, RuleLoadOptions{}, diags);
+  ASSERT_TRUE(set) << diags.ToString();
+  const auto* slo = set->FindSlo("deposits");
+  ASSERT_NE(slo, nullptr);
+  TemplateData data;
+  data.numbers = {{"burn_rate", 15}, {"factor", 10}, {"budget_consumed", 0.1042}};
+  data.strings = {{"window", "10m"}};
+  EXPECT_EQ(slo->alert.description.Render(data),
+            "Error budget burn over 10m is 15x (alert above 10x); 10.42% of the 1d budget spent "
+            "in that window.");
+}
+
 }  // namespace
 }  // namespace tocsin::rules
