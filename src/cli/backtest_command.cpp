@@ -25,6 +25,113 @@ struct BacktestArgs {
   std::string output = "text";
 };
 
+// The labels that tell series of one alert apart: every label but those each alert of the rule
+// has (they are in the detail block).
+std::string DistinguishingLabels(const Labels& labels) {
+  Labels l = labels;
+  for (const char* common : {"alertname", "severity", "service", "domain", "kind", "slo"}) {
+    l = l.Without(common);
+  }
+  return l.ToString();
+}
+
+std::string Number(const std::optional<double>& v) { return v ? fmt::format("{:g}", *v) : "none"; }
+
+std::string RuleLocation(const rules::BacktestTransition& t) {
+  return t.rule_file.empty() ? std::string() : fmt::format("{}:{}", t.rule_file, t.rule_line);
+}
+
+// One summary line per transition, then per transition what explains it: the value and burn
+// rate of each window against the threshold, the reason, and the alert's annotations.
+void PrintBacktestText(const rules::BacktestReport& report) {
+  Table summary({"#", "TIME", "ALERT", "LABELS", "FROM", "TO", "REASON"});
+  for (std::size_t i = 0; i < report.transitions.size(); ++i) {
+    const auto& t = report.transitions[i];
+    summary.AddRow({std::to_string(i + 1), FormatRfc3339(t.at), std::string(t.alert.Name()),
+                    DistinguishingLabels(t.alert.labels), std::string(AlertStateName(t.from)),
+                    std::string(AlertStateName(t.to)),
+                    std::string(rules::TransitionReasonName(t.reason))});
+  }
+  summary.Print();
+  for (std::size_t i = 0; i < report.transitions.size(); ++i) {
+    const auto& t = report.transitions[i];
+    fmt::print("\n#{} {} {} {} -> {} ({})\n", i + 1, FormatRfc3339(t.at), t.alert.Name(),
+               AlertStateName(t.from), AlertStateName(t.to), SeverityName(t.alert.severity));
+    Table facts({"", ""});
+    facts.AddRow({"labels", t.alert.labels.ToString()});
+    if (!t.rule_file.empty()) facts.AddRow({"rule", t.rule + " at " + RuleLocation(t)});
+    facts.AddRow({"reason", t.explanation});
+    fmt::print("{}", facts.Indented("  ", false));
+    if (!t.windows.empty()) {
+      bool slo = !t.windows.front().window.empty();
+      Table windows(
+          slo ? std::vector<std::string>{"WINDOW", "ERROR RATIO", "BURN RATE", "THRESHOLD"}
+              : std::vector<std::string>{"VALUE", "THRESHOLD"});
+      std::string threshold =
+          t.threshold ? fmt::format("{} {:g}", t.comparison, *t.threshold) : std::string();
+      for (const auto& w : t.windows) {
+        if (slo) {
+          windows.AddRow({w.window, Number(w.value), Number(w.burn_rate), threshold});
+        } else {
+          windows.AddRow({Number(w.value), threshold});
+        }
+      }
+      fmt::print("{}", windows.Indented("  "));
+    }
+    Table annotations({"ANNOTATION", "TEXT"});
+    for (const auto& [k, v] : t.alert.annotations) {
+      if (!v.empty()) annotations.AddRow({k, v});  // an unset description is no news
+    }
+    fmt::print("{}", annotations.Indented("  "));
+  }
+  fmt::print(
+      "\n{} evaluations, {} range queries: {} alert(s) would have fired, {} page(s) "
+      "(severity critical)\n",
+      report.evaluations, report.range_queries, report.firings, report.pages);
+}
+
+nlohmann::json OptionalNumber(const std::optional<double>& v) {
+  return v ? nlohmann::json(*v) : nlohmann::json(nullptr);
+}
+
+nlohmann::json BacktestJson(const rules::BacktestReport& report) {
+  nlohmann::json j;
+  j["transitions"] = nlohmann::json::array();
+  for (const auto& t : report.transitions) {
+    nlohmann::json windows = nlohmann::json::array();
+    for (const auto& w : t.windows) {
+      nlohmann::json jw = {{"value", OptionalNumber(w.value)}};
+      if (!w.window.empty()) {
+        jw["window"] = w.window;
+        jw["burn_rate"] = OptionalNumber(w.burn_rate);
+      }
+      windows.push_back(std::move(jw));
+    }
+    nlohmann::json annotations = nlohmann::json::object();
+    for (const auto& [k, v] : t.alert.annotations) annotations[k] = v;
+    j["transitions"].push_back({{"time", FormatRfc3339(t.at)},
+                                {"alertname", t.alert.Name()},
+                                {"from", AlertStateName(t.from)},
+                                {"to", AlertStateName(t.to)},
+                                {"severity", SeverityName(t.alert.severity)},
+                                {"labels", LabelsToJson(t.alert.labels)},
+                                {"rule", t.rule},
+                                {"rule_file", t.rule_file},
+                                {"rule_line", t.rule_line},
+                                {"reason", rules::TransitionReasonName(t.reason)},
+                                {"explanation", t.explanation},
+                                {"threshold", OptionalNumber(t.threshold)},
+                                {"comparison", t.comparison},
+                                {"windows", std::move(windows)},
+                                {"annotations", std::move(annotations)}});
+  }
+  j["evaluations"] = report.evaluations;
+  j["range_queries"] = report.range_queries;
+  j["firings"] = report.firings;
+  j["pages"] = report.pages;
+  return j;
+}
+
 }  // namespace
 
 void AddBacktestCommand(CLI::App& parent, int& exit_code) {
@@ -99,32 +206,10 @@ void AddBacktestCommand(CLI::App& parent, int& exit_code) {
       return;
     }
     if (a->output == "json") {
-      nlohmann::json j;
-      j["transitions"] = nlohmann::json::array();
-      for (const auto& t : report->transitions) {
-        j["transitions"].push_back({{"time", FormatRfc3339(t.at)},
-                                    {"from", AlertStateName(t.from)},
-                                    {"to", AlertStateName(t.to)},
-                                    {"severity", SeverityName(t.alert.severity)},
-                                    {"labels", LabelsToJson(t.alert.labels)}});
-      }
-      j["evaluations"] = report->evaluations;
-      j["range_queries"] = report->range_queries;
-      j["firings"] = report->firings;
-      j["pages"] = report->pages;
-      fmt::print("{}\n", j.dump(2));
-      exit_code = kExitOk;
-      return;
+      fmt::print("{}\n", BacktestJson(*report).dump(2));
+    } else {
+      PrintBacktestText(*report);
     }
-    fmt::print("{:<24}  {:<9} -> {:<9}  {:<9}  {}\n", "time", "from", "to", "severity", "alert");
-    for (const auto& t : report->transitions) {
-      fmt::print("{:<24}  {:<9} -> {:<9}  {:<9}  {}\n", FormatRfc3339(t.at), AlertStateName(t.from),
-                 AlertStateName(t.to), SeverityName(t.alert.severity), t.alert.labels.ToString());
-    }
-    fmt::print(
-        "{} evaluations, {} range queries: {} alert(s) would have fired, {} page(s) "
-        "(severity critical)\n",
-        report->evaluations, report->range_queries, report->firings, report->pages);
     exit_code = kExitOk;
   });
 }

@@ -39,6 +39,18 @@ std::string Table::ToString() const {
   return out;
 }
 
+std::string Table::Indented(std::string_view indent, bool with_header) const {
+  std::string text = ToString();
+  std::string out;
+  std::size_t pos = with_header ? 0 : text.find('\n') + 1;
+  while (pos < text.size()) {
+    auto nl = text.find('\n', pos);
+    out.append(indent).append(text, pos, nl - pos + 1);
+    pos = nl + 1;
+  }
+  return out;
+}
+
 void Table::Print(std::FILE* out) const {
   auto text = ToString();
   std::fwrite(text.data(), 1, text.size(), out);

@@ -2,6 +2,7 @@
 
 #include <cstdio>
 #include <string>
+#include <string_view>
 #include <vector>
 
 namespace tocsin::cli {
@@ -13,6 +14,9 @@ class Table {
   explicit Table(std::vector<std::string> headers);
   void AddRow(std::vector<std::string> cells);
   std::string ToString() const;
+  // Each line prefixed with `indent`, for tables nested under a heading; without the header
+  // row for key/value lists.
+  std::string Indented(std::string_view indent, bool with_header = true) const;
   void Print(std::FILE* out = stdout) const;
 
  private:

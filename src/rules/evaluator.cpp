@@ -173,6 +173,28 @@ void Evaluator::Impl::AdoptRestored(const std::string& key, std::uint64_t hash, 
 // ---------------------------------------------------------------------------------------------
 // Evaluator
 
+std::string_view TransitionReasonName(TransitionReason r) {
+  switch (r) {
+    case TransitionReason::kThresholdCrossed:
+      return "threshold_crossed";
+    case TransitionReason::kRecovered:
+      return "recovered";
+    case TransitionReason::kSeriesGone:
+      return "series_gone";
+    case TransitionReason::kNoData:
+      return "no_data";
+    case TransitionReason::kDataBack:
+      return "data_back";
+    case TransitionReason::kSourceDown:
+      return "source_down";
+    case TransitionReason::kSourceBack:
+      return "source_back";
+    case TransitionReason::kRuleChanged:
+      return "rule_changed";
+  }
+  return "unknown";
+}
+
 Evaluator::Evaluator(Scheduler& scheduler, Executor& query_executor, AlertSink& sink)
     : impl_(std::make_shared<Impl>(scheduler, query_executor, sink)) {}
 
@@ -242,7 +264,8 @@ void Evaluator::SetRules(std::shared_ptr<const RuleSet> rules) {
         s.alert.annotations["description"] += " (rule changed or removed by a reload)";
         out.alerts.push_back(s.alert);
       }
-      im.Transition(it->first, s.alert, s.p.state, AlertState::kResolved, now);
+      im.Transition(it->first, s.alert, s.p.state, AlertState::kResolved, now,
+                    TransitionReason::kRuleChanged);
       out.removed.emplace_back(it->first, fp);
     }
     it = im.states.erase(it);

@@ -135,7 +135,7 @@ struct Evaluator::Impl : std::enable_shared_from_this<Evaluator::Impl> {
   Alert BuildAlert(const AlertSpec& spec, const Labels& series, TemplateData data,
                    const RuleSet& rules) const;
   void Transition(const std::string& key, const Alert& a, AlertState from, AlertState to,
-                  TimePoint at);
+                  TimePoint at, TransitionReason reason);
   void Flush(Output& out, TimePoint now);
   RuleState& StateFor(const std::string& key, std::uint64_t hash);
   void AdoptRestored(const std::string& key, std::uint64_t hash, Duration interval, TimePoint now);

@@ -29,6 +29,18 @@ Labels AlertLabels(const AlertSpec& spec, const Labels& series) {
 
 namespace {
 
+// Step's states follow one condition per rule kind: for "absent/" states it is "no data", for
+// "source/" states "the source failed", for every other rule "beyond the threshold".
+TransitionReason StepReason(const std::string& key, bool violating) {
+  if (key.rfind("absent/", 0) == 0) {
+    return violating ? TransitionReason::kNoData : TransitionReason::kDataBack;
+  }
+  if (key.rfind("source/", 0) == 0) {
+    return violating ? TransitionReason::kSourceDown : TransitionReason::kSourceBack;
+  }
+  return violating ? TransitionReason::kThresholdCrossed : TransitionReason::kRecovered;
+}
+
 double CpuSeconds() {
   timespec ts{};
   ::clock_gettime(CLOCK_THREAD_CPUTIME_ID, &ts);
@@ -85,11 +97,11 @@ RuleState& Evaluator::Impl::StateFor(const std::string& key, std::uint64_t hash)
 }
 
 void Evaluator::Impl::Transition(const std::string& key, const Alert& a, AlertState from,
-                                 AlertState to, TimePoint at) {
+                                 AlertState to, TimePoint at, TransitionReason reason) {
   if (from == to) return;
-  spdlog::debug("rules: {} {} {} -> {}", key, a.labels.ToString(), AlertStateName(from),
-                AlertStateName(to));
-  if (observer) observer(AlertTransition{key, a, from, to, at});
+  spdlog::debug("rules: {} {} {} -> {} ({})", key, a.labels.ToString(), AlertStateName(from),
+                AlertStateName(to), TransitionReasonName(reason));
+  if (observer) observer(AlertTransition{key, a, from, to, at, reason});
 }
 
 void Evaluator::Impl::Step(const std::string& key, RuleState& rs, const Labels& labels,
@@ -143,7 +155,7 @@ void Evaluator::Impl::Step(const std::string& key, RuleState& rs, const Labels& 
   s.alert.updated_at = now;
   s.alert.state = s.p.state;
   if (s.p.state == AlertState::kResolved) s.alert.ends_at = now;
-  Transition(key, s.alert, from, s.p.state, now);
+  Transition(key, s.alert, from, s.p.state, now, StepReason(key, violating));
   if (s.p.state == AlertState::kFiring ||
       (s.p.state == AlertState::kResolved && from == AlertState::kFiring)) {
     out.alerts.push_back(s.alert);
@@ -257,7 +269,8 @@ void Evaluator::Impl::EvaluateThreshold(Batch& b, const RuleGroup& g, const Thre
     }
     auto& s = it->second;
     if (s.p.state == AlertState::kPending) {
-      Transition(key, s.alert, s.p.state, AlertState::kInactive, b.now);
+      Transition(key, s.alert, s.p.state, AlertState::kInactive, b.now,
+                 TransitionReason::kSeriesGone);
       out.removed.emplace_back(key, it->first);
       it = rs.series.erase(it);
       continue;
@@ -266,7 +279,8 @@ void Evaluator::Impl::EvaluateThreshold(Batch& b, const RuleGroup& g, const Thre
       s.alert.state = AlertState::kResolved;
       s.alert.ends_at = b.now;
       s.alert.annotations["description"] += " (series disappeared; resolved without data)";
-      Transition(key, s.alert, AlertState::kFiring, AlertState::kResolved, b.now);
+      Transition(key, s.alert, AlertState::kFiring, AlertState::kResolved, b.now,
+                 TransitionReason::kSeriesGone);
       out.alerts.push_back(s.alert);
       out.removed.emplace_back(key, it->first);
       it = rs.series.erase(it);

@@ -265,9 +265,10 @@ struct Loader {
     ReadAlertFields(r, s.alert,
                     "{{ $rule }}: success {{ $value | percent }} (SLO {{ $objective }}%), "
                     "burning the error budget {{ $burn_rate }}x",
+                    // The SLO's own window: a 1d SLO has no 30-day budget to speak of.
                     "Error budget burn over {{ $window }} is {{ $burn_rate }}x (alert above "
-                    "{{ $factor }}x); {{ $budget_consumed | percent }} of the 30-day budget "
-                    "spent in that window.",
+                    "{{ $factor }}x); {{ $budget_consumed | percent }} of the " +
+                        FormatDuration(s.window) + " budget spent in that window.",
                     pages);
     g.slos.push_back(std::move(s));
   }

@@ -118,6 +118,24 @@ bool Compare(double v, Comparison c, double t) {
   return false;
 }
 
+const SloRule* RuleSet::FindSlo(std::string_view name) const {
+  for (const auto& g : groups) {
+    for (const auto& s : g.slos) {
+      if (s.name == name) return &s;
+    }
+  }
+  return nullptr;
+}
+
+const ThresholdRule* RuleSet::FindRule(std::string_view name) const {
+  for (const auto& g : groups) {
+    for (const auto& r : g.rules) {
+      if (r.name == name) return &r;
+    }
+  }
+  return nullptr;
+}
+
 std::size_t RuleSet::slo_count() const {
   std::size_t n = 0;
   for (const auto& g : groups) n += g.slos.size();

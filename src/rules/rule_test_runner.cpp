@@ -30,6 +30,7 @@ class NullSink final : public AlertSink {
 struct ExpectedAlert {
   Labels labels;
   std::map<std::string, std::string> annotations;
+  int line = 0;
 };
 
 struct Check {
@@ -62,7 +63,66 @@ std::optional<double> ParseNumber(const std::string& s) {
   return source::ParseSampleValue(s);
 }
 
-std::string Describe(const Alert& a) { return a.labels.ToString(); }
+constexpr std::string_view kNone = "(none)";
+
+RuleTestAlert Produced(const Alert& a) {
+  return RuleTestAlert{std::string(AlertStateName(a.state)), a.labels, a.annotations};
+}
+
+// How many of the expected keys (state, labels, annotations) `a` agrees with: the alert that
+// agrees most is the one the test most likely meant, and the one shown next to it.
+std::size_t Agreement(const ExpectedAlert& e, const Alert& a) {
+  std::size_t n = a.firing() ? 1 : 0;
+  for (const auto& l : e.labels) n += a.labels.GetOr(l.name) == l.value;
+  for (const auto& [k, v] : e.annotations) n += a.Annotation(k) == v;
+  return n;
+}
+
+bool Matches(const ExpectedAlert& e, const Alert& a) {
+  return Agreement(e, a) == 1 + e.labels.size() + e.annotations.size();
+}
+
+// Expected vs got, key by key: the differing ones, and the ones that agree as context.
+void CompareKeys(const ExpectedAlert& e, const Alert* got, RuleTestFailure& f) {
+  auto add = [&](std::string key, std::string want, std::optional<std::string> have) {
+    if (have && *have == want) {
+      f.same.push_back(std::move(key));
+    } else {
+      f.differences.push_back({std::move(key), std::move(want), have.value_or(std::string(kNone))});
+    }
+  };
+  add("state", "firing",
+      got ? std::optional<std::string>(AlertStateName(got->state)) : std::optional<std::string>());
+  if (got == nullptr) return;
+  for (const auto& l : e.labels) {
+    add("labels." + l.name, l.value,
+        got->labels.Has(l.name) ? std::optional<std::string>(got->labels.GetOr(l.name))
+                                : std::nullopt);
+  }
+  for (const auto& [k, v] : e.annotations) {
+    auto it = got->annotations.find(k);
+    add("annotations." + k, v,
+        it != got->annotations.end() ? std::optional<std::string>(it->second) : std::nullopt);
+  }
+}
+
+// The SLO or rule that raises `alertname`; tocsin_absent_data names its rule in a `rule` label.
+void LocateRule(const RuleSet& set, const std::string& alertname, const Labels& hint,
+                RuleTestFailure& f) {
+  std::string name = alertname;
+  if (!set.FindSlo(name) && !set.FindRule(name) && hint.Has("rule")) {
+    name = std::string(hint.GetOr("rule"));
+  }
+  if (const auto* s = set.FindSlo(name)) {
+    f.rule = s->name;
+    f.rule_file = s->file;
+    f.rule_line = s->line;
+  } else if (const auto* r = set.FindRule(name)) {
+    f.rule = r->name;
+    f.rule_file = r->file;
+    f.rule_line = r->line;
+  }
+}
 
 }  // namespace
 
@@ -201,6 +261,7 @@ RuleTestReport RunRuleTestFile(const std::string& path, config::Diagnostics& dia
           a.String("alertname", c.alertname, true);
           config::ForEachMap(a, "exp_alerts", "exp_alerts", [&](MapReader& e, std::size_t) {
             ExpectedAlert ea;
+            ea.line = e.Here().line;
             e.LabelsValue("exp_labels", ea.labels);
             std::vector<std::pair<std::string, std::string>> ann;
             e.StringMap("exp_annotations", ann);
@@ -297,39 +358,59 @@ RuleTestReport RunRuleTestFile(const std::string& path, config::Diagnostics& dia
     bool failed = false;
     for (const auto& c : checks) {
       scheduler.AdvanceTo(t0 + c.at);
-      std::vector<Alert> firing;
+      // Pending alerts are kept to be shown next to an expectation they would meet if firing.
+      std::vector<Alert> active;
       for (auto& a : evaluator.ActiveAlerts()) {
-        if (a.firing() && a.Name() == c.alertname) firing.push_back(std::move(a));
+        if (a.Name() == c.alertname) active.push_back(std::move(a));
       }
-      std::vector<bool> used(firing.size(), false);
-      std::vector<std::string> problems;
+      std::stable_sort(active.begin(), active.end(),
+                       [](const Alert& a, const Alert& b) { return a.firing() > b.firing(); });
+      std::vector<bool> used(active.size(), false);
+      auto failure = [&](int line) {
+        RuleTestFailure f;
+        f.test = tc.name;
+        f.test_file = path;
+        f.test_line = line;
+        f.eval_time = c.at;
+        f.alertname = c.alertname;
+        return f;
+      };
+      std::vector<RuleTestFailure> problems;
+      std::vector<const ExpectedAlert*> missing;
       for (const auto& e : c.expected) {
         bool matched = false;
-        for (std::size_t i = 0; i < firing.size() && !matched; ++i) {
+        for (std::size_t i = 0; i < active.size() && !matched; ++i) {
+          if (!used[i] && Matches(e, active[i])) used[i] = matched = true;
+        }
+        if (!matched) missing.push_back(&e);
+      }
+      for (const auto* e : missing) {
+        // The closest alert not matched by another expectation stands next to this one.
+        std::optional<std::size_t> best;
+        for (std::size_t i = 0; i < active.size(); ++i) {
           if (used[i]) continue;
-          bool ok = true;
-          for (const auto& l : e.labels) ok = ok && firing[i].labels.GetOr(l.name) == l.value;
-          for (const auto& [k, v] : e.annotations) ok = ok && firing[i].Annotation(k) == v;
-          if (ok) used[i] = matched = true;
+          if (!best || Agreement(*e, active[i]) > Agreement(*e, active[*best])) best = i;
         }
-        if (!matched) {
-          std::string got;
-          for (const auto& f : firing) {
-            got += "\n      " + Describe(f) + " summary=\"" + f.Annotation("summary") + "\"";
-          }
-          problems.push_back(fmt::format("expected a firing {} with labels {}{}; firing:{}",
-                                         c.alertname, e.labels.ToString(),
-                                         e.annotations.empty() ? "" : " and the given annotations",
-                                         got.empty() ? " none" : got));
-        }
+        const Alert* got = best ? &active[*best] : nullptr;
+        if (best) used[*best] = true;
+        RuleTestFailure f = failure(e->line);
+        f.expected = RuleTestAlert{"firing", e->labels, e->annotations};
+        if (got != nullptr) f.got = Produced(*got);
+        CompareKeys(*e, got, f);
+        LocateRule(*rules, c.alertname, e->labels, f);
+        problems.push_back(std::move(f));
       }
-      for (std::size_t i = 0; i < firing.size(); ++i) {
-        if (!used[i]) problems.push_back("unexpected firing alert " + Describe(firing[i]));
+      for (std::size_t i = 0; i < active.size(); ++i) {
+        if (used[i] || !active[i].firing()) continue;
+        RuleTestFailure f = failure(c.line);
+        f.got = Produced(active[i]);
+        f.differences.push_back({"state", std::string(kNone), "firing"});
+        LocateRule(*rules, c.alertname, active[i].labels, f);
+        problems.push_back(std::move(f));
       }
-      for (const auto& p : problems) {
+      for (auto& p : problems) {
         failed = true;
-        report.failures.push_back(fmt::format("{}:{}: test \"{}\" at eval_time {}: {}", path,
-                                              c.line, tc.name, FormatDuration(c.at), p));
+        report.failures.push_back(std::move(p));
       }
     }
     if (failed) ++report.failed;

@@ -175,7 +175,7 @@ void Evaluator::Impl::EvaluateSlo(Batch& b, const RuleGroup& g, const SloRule& s
       s.alert.state = AlertState::kResolved;
       s.alert.ends_at = b.now;
       s.alert.annotations["description"] += " (series disappeared; resolved without data)";
-      Transition(key, s.alert, from, AlertState::kResolved, b.now);
+      Transition(key, s.alert, from, AlertState::kResolved, b.now, TransitionReason::kSeriesGone);
       if (from == AlertState::kFiring) out.alerts.push_back(s.alert);
       out.removed.emplace_back(key, it->first);
       it = rs.series.erase(it);

@@ -27,5 +27,19 @@ TEST(TableTest, MultiByteNamesCountAsOneColumnEachAndNoTrailingBlanks) {
             "ann\n");
 }
 
+// Backtest details and rule test diffs nest tables under a heading line.
+TEST(TableTest, IndentedPrefixesEveryLineAndCanDropTheHeader) {
+  Table t({"KEY", "VALUE"});
+  t.AddRow({"reason", "threshold crossed"});
+  t.AddRow({"rule", "x at rules.yaml:3"});
+  EXPECT_EQ(t.Indented("  "),
+            "  KEY     VALUE\n"
+            "  reason  threshold crossed\n"
+            "  rule    x at rules.yaml:3\n");
+  EXPECT_EQ(t.Indented("> ", false),
+            "> reason  threshold crossed\n"
+            "> rule    x at rules.yaml:3\n");
+}
+
 }  // namespace
 }  // namespace tocsin::cli

@@ -202,15 +202,9 @@ class SlaPrometheusTest : public ::testing::Test {
     dir_ = new testing::TempDir();
     std::string om = dir_->path() + "/october.om";
     WriteOpenMetrics(om);
-    std::string data = dir_->path() + "/prometheus-data";
-    // One block for the whole month: promtool's default 2 h blocks take minutes to write.
-    auto r = testing::RunCommand({"promtool", "tsdb", "create-blocks-from", "openmetrics",
-                                  "--max-block-duration=1000h", "--quiet", om, data});
-    ASSERT_EQ(r.exit_code, 0) << r.out << r.err;
     testing::PrometheusHarness::Options o;
     o.work_dir = dir_->path();
-    // The blocks are weeks old by the wall clock; the default 15 d retention would drop them.
-    o.extra_args = {"--storage.tsdb.retention.time=100y"};
+    o.backfill_openmetrics = om;
     prometheus_ = new testing::PrometheusHarness(o);
     std::string error;
     ASSERT_TRUE(prometheus_->Start(&error)) << error;

@@ -85,8 +85,23 @@ tests:
   EXPECT_EQ(report.tests, 2u);
   EXPECT_EQ(report.failed, 1u);
   ASSERT_EQ(report.failures.size(), 1u);
-  EXPECT_NE(report.failures[0].find("wrongly expects it after two"), std::string::npos);
-  EXPECT_NE(report.failures[0].find("firing: none"), std::string::npos) << report.failures[0];
+  // At 30 s the alert has seen two of its three violations: pending, shown next to the
+  // expectation with the one key that differs.
+  const auto& f = report.failures[0];
+  EXPECT_EQ(f.test, "wrongly expects it after two");
+  EXPECT_EQ(f.test_file, path);
+  EXPECT_EQ(f.test_line, 27);  // the exp_alerts entry
+  EXPECT_EQ(f.eval_time, std::chrono::seconds(30));
+  EXPECT_EQ(f.rule, "ws_rtt_p95");
+  EXPECT_EQ(f.rule_file, dir.path() + "/rules.yaml");
+  EXPECT_EQ(f.rule_line, 6);  // "- alert: ws_rtt_p95" in kRules
+  ASSERT_TRUE(f.got);
+  EXPECT_EQ(f.got->state, "pending");
+  ASSERT_EQ(f.differences.size(), 1u);
+  EXPECT_EQ(f.differences[0].key, "state");
+  EXPECT_EQ(f.differences[0].expected, "firing");
+  EXPECT_EQ(f.differences[0].got, "pending");
+  EXPECT_EQ(f.same, std::vector<std::string>{"labels.region"});
 }
 
 TEST(RuleTestRunnerTest, InvalidTestFilesAreReportedWithPositions) {
@@ -156,7 +171,7 @@ tests:
   auto report = RunRuleTestFile(path, diags);
   EXPECT_FALSE(report.invalid) << diags.ToString();
   EXPECT_EQ(report.tests, 1u);
-  EXPECT_EQ(report.failed, 0u) << (report.failures.empty() ? "" : report.failures[0]);
+  EXPECT_EQ(report.failed, 0u) << (report.failures.empty() ? "" : report.failures[0].test);
 }
 
 // Every rule and SLO shipped in rules/ appears in a test under rules/tests/.
@@ -216,6 +231,73 @@ TEST(BacktestTest, ReplaysHistoryAndCountsPages) {
   // A source error is reported, not hidden.
   prom.SetDown(true);
   EXPECT_FALSE(RunBacktest(*set, prom, {FromUnixMillis(0), FromUnixMillis(60000), std::nullopt}));
+}
+
+// The replayed history looked back a whole step, so the last point of a series that stopped was
+// seen once more: absent data and gone series were reported one step late.
+TEST(BacktestTest, NoDataIsReportedAtTheFirstStepWithoutAPointNotOneStepLate) {
+  testing::TempDir dir;
+  auto file = dir.Write("rules.yaml", R"(
+groups:
+  - name: q
+    interval: 1m
+    rules:
+      - {alert: queue_lag, expr: lag, threshold: 30, absent_after: 2m, severity: warning,
+         service: wallet, domain: db-wallet}
+)");
+  config::Diagnostics diags;
+  auto set = LoadRuleFiles({file}, RuleLoadOptions{}, diags);
+  ASSERT_TRUE(set) << diags.ToString();
+  testing::FakeSliSource prom("prometheus");
+  // A point each minute up to minute 10, none after.
+  prom.Set("lag", [](TimePoint t) {
+    source::QueryResult r;
+    if (ToUnixMillis(t) <= 10 * 60000) r.vector.push_back({Labels{{"queue", "q"}}, t, 1});
+    return r;
+  });
+  auto report =
+      RunBacktest(*set, prom, {FromUnixMillis(0), FromUnixMillis(20 * 60000), std::nullopt});
+  ASSERT_TRUE(report) << report.error().message();
+  // No point from minute 11: absent since 11m, tocsin_absent_data after 2m, at 13m.
+  ASSERT_EQ(report->transitions.size(), 1u);
+  EXPECT_EQ(report->transitions[0].alert.Name(), "tocsin_absent_data");
+  EXPECT_EQ(report->transitions[0].reason, TransitionReason::kNoData);
+  EXPECT_EQ(report->transitions[0].at, FromUnixMillis(13 * 60000));
+}
+
+// The default description of an SLO alert said "of the 30-day budget" whatever the SLO's
+// window: a 1d SLO's alert spoke of a budget it does not have.
+TEST(RuleLoaderTest, DefaultSloDescriptionNamesTheSlosOwnWindowNotThirtyDays) {
+  testing::TempDir dir;
+  auto file = dir.Write("rules.yaml", R"(
+groups:
+  - name: g
+    slos:
+      - name: deposits
+        service: payments-api
+        domain: payments
+        objective: 99
+        window: 1d
+        sli:
+          error: errors[{{window}}]
+          total: requests[{{window}}]
+        burn_rate_alerts:
+          page_fast: {factor: 10, long_window: 10m, short_window: 2m, severity: critical}
+          page_slow: {enabled: false}
+          ticket: {enabled: false}
+        runbook: deposit-psp.md
+)");
+  config::Diagnostics diags;
+  auto set = LoadRuleFiles({file}, RuleLoadOptions{}, diags);
+  ASSERT_TRUE(set) << diags.ToString();
+  const auto* slo = set->FindSlo("deposits");
+  ASSERT_NE(slo, nullptr);
+  TemplateData data;
+  data.numbers = {{"burn_rate", 15}, {"factor", 10}, {"budget_consumed", 0.1042}};
+  data.strings = {{"window", "10m"}};
+  EXPECT_EQ(slo->alert.description.Render(data),
+            "Error budget burn over 10m is 15x (alert above 10x); 10.42% of the 1d budget spent "
+            "in that window.");
 }
 
 }  // namespace

@@ -6,6 +6,8 @@
 
 #include <cstdlib>
 
+#include <nlohmann/json.hpp>
+
 #include "support/process.h"
 #include "support/temp_dir.h"
 
@@ -60,6 +62,66 @@ TEST(RulesCliTest, BacktestExitCodes) {
   EXPECT_EQ(
       RunTocsin("backtest --rules " + dir.path() + "/bad --from 0 --to 3600 --source " + closed),
       1);
+}
+
+// tests/testdata/rules/unit/wrong_expectation_test.yaml expects the payouts alert with severity
+// critical (the rule says warning) and does not expect the refunds queue, which fires too. At
+// eval_time 1m both queues have violated at 0s and 30s (consecutive: 2): both firing. The
+// payouts alert agrees on the state, the queue and the summary, so it stands next to the
+// expectation, with only the severity differing; refunds is reported as extra, at the line of
+// its alert_rule_test entry. Widths: KEY as wide as "labels.severity", EXPECTED as "EXPECTED".
+TEST(RulesCliTest, AFailedExpectationShowsExpectedAndGotSideBySideWithBothLocations) {
+  const std::string dir = std::string(TOCSIN_TESTDATA_DIR) + "/rules/unit";
+  const std::string test = dir + "/wrong_expectation_test.yaml";
+  auto r = testing::RunCommand({TOCSIN_BINARY, "test", "rules", test});
+  EXPECT_EQ(r.exit_code, 1) << r.err;
+  const std::string name = "test \"lag over 30s fires after two evaluations\" at eval_time 1m";
+  const std::string want =
+      "FAILED " + test + ":18: " + name + ", alert queue_lag\n" + "  rule queue_lag at " + dir +
+      "/queue.yaml:5\n"
+      "  KEY              EXPECTED  GOT\n"
+      "  labels.severity  critical  warning\n"
+      "  same: state, labels.queue, annotations.summary\n"
+      "  got labels: {alertname=\"queue_lag\", domain=\"db-wallet\", kind=\"symptom\", "
+      "queue=\"payouts\", service=\"wallet\", severity=\"warning\"}\n"
+      "FAILED " +
+      test + ":15: " + name + ", alert queue_lag\n" + "  rule queue_lag at " + dir +
+      "/queue.yaml:5\n"
+      "  KEY    EXPECTED  GOT\n"
+      "  state  (none)    firing\n"
+      "  got labels: {alertname=\"queue_lag\", domain=\"db-wallet\", kind=\"symptom\", "
+      "queue=\"refunds\", service=\"wallet\", severity=\"warning\"}\n" +
+      test +
+      ": 1 test(s), 1 failed\n"
+      "FAILED: 1 test(s), 1 failed\n";
+  EXPECT_EQ(r.out, want);
+
+  auto j = testing::RunCommand({TOCSIN_BINARY, "test", "rules", "--output", "json", test});
+  EXPECT_EQ(j.exit_code, 1) << j.err;
+  auto doc = nlohmann::json::parse(j.out);
+  EXPECT_EQ(doc.at("success"), false);
+  EXPECT_EQ(doc.at("tests"), 1);
+  EXPECT_EQ(doc.at("failed"), 1);
+  const auto& failures = doc.at("files").at(0).at("failures");
+  ASSERT_EQ(failures.size(), 2u);
+  const auto& f = failures[0];
+  EXPECT_EQ(f.at("test_file"), test);
+  EXPECT_EQ(f.at("test_line"), 18);
+  EXPECT_EQ(f.at("rule_file"), dir + "/queue.yaml");
+  EXPECT_EQ(f.at("rule_line"), 5);
+  EXPECT_EQ(f.at("eval_time"), "1m");
+  EXPECT_EQ(f.at("differences"),
+            nlohmann::json::parse(
+                R"([{"key": "labels.severity", "expected": "critical", "got": "warning"}])"));
+  EXPECT_EQ(f.at("same"),
+            nlohmann::json::parse(R"(["state", "labels.queue", "annotations.summary"])"));
+  EXPECT_EQ(f.at("expected").at("state"), "firing");
+  EXPECT_EQ(f.at("got").at("state"), "firing");
+  EXPECT_EQ(f.at("got").at("annotations").at("summary"), "Queue payouts lag 45s");
+  const auto& extra = failures[1];
+  EXPECT_EQ(extra.at("test_line"), 15);
+  EXPECT_TRUE(extra.at("expected").is_null());
+  EXPECT_EQ(extra.at("got").at("labels").at("queue"), "refunds");
 }
 
 }  // namespace

@@ -46,6 +46,18 @@ bool PrometheusHarness::Start(std::string* error) {
     out << "]\n";
   }
   std::filesystem::create_directories(options_.work_dir + "/prometheus-data");
+  if (!options_.backfill_openmetrics.empty()) {
+    // One block for the whole span: promtool's default 2 h blocks take minutes to write.
+    auto r = RunCommand({"promtool", "tsdb", "create-blocks-from", "openmetrics",
+                         "--max-block-duration=1000h", "--quiet", options_.backfill_openmetrics,
+                         options_.work_dir + "/prometheus-data"});
+    if (r.exit_code != 0) {
+      if (error != nullptr) *error = "promtool could not backfill: " + r.out + r.err;
+      return false;
+    }
+    // The history may be months old by the wall clock; the default 15 d retention would drop it.
+    options_.extra_args.push_back("--storage.tsdb.retention.time=100y");
+  }
   std::vector<std::string> argv{Binary(), "--config.file=" + cfg,
                                 "--storage.tsdb.path=" + options_.work_dir + "/prometheus-data",
                                 "--web.listen-address=127.0.0.1:" + std::to_string(port_),

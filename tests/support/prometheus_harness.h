@@ -25,6 +25,9 @@ class PrometheusHarness {
     // More command-line flags, e.g. "--rules.alert.resend-delay=1s" so that alerts fired
     // before the Alertmanager targets are discovered (up to 5 s) are re-sent within a second.
     std::vector<std::string> extra_args;
+    // An OpenMetrics file of history to load before starting (promtool tsdb
+    // create-blocks-from openmetrics, as one block), kept whatever its age.
+    std::string backfill_openmetrics;
   };
 
   explicit PrometheusHarness(Options options);

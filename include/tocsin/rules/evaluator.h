@@ -47,6 +47,19 @@ struct SourceHealth {
   std::string last_error;
 };
 
+// Why a series changed state, as the evaluator decided it (backtests print it).
+enum class TransitionReason {
+  kThresholdCrossed,  // the rule's condition holds: burn rate or value beyond the threshold
+  kRecovered,         // the condition no longer holds: back under the threshold
+  kSeriesGone,        // this series stopped answering while others of the rule still do
+  kNoData,            // the rule's query returned nothing for absent_after (tocsin_absent_data)
+  kDataBack,          // its query returns series again
+  kSourceDown,        // queries to the source failed (tocsin_source_down)
+  kSourceBack,        // the source answers again
+  kRuleChanged,       // a reload changed or removed the rule
+};
+std::string_view TransitionReasonName(TransitionReason r);  // "threshold_crossed", ...
+
 // A change of one series' state, for backtests, rule tests and logs.
 struct AlertTransition {
   std::string rule_key;
@@ -54,6 +67,7 @@ struct AlertTransition {
   AlertState from = AlertState::kInactive;
   AlertState to = AlertState::kInactive;
   TimePoint at{};
+  TransitionReason reason = TransitionReason::kThresholdCrossed;
 };
 
 struct EvaluatorStats {

@@ -125,6 +125,9 @@ struct RuleSet {
 
   std::size_t slo_count() const;
   std::size_t rule_count() const;
+  // The SLO or threshold rule of that name (names are unique across groups); nullptr if none.
+  const SloRule* FindSlo(std::string_view name) const;
+  const ThresholdRule* FindRule(std::string_view name) const;
 };
 
 // Identity of a rule definition: changes when anything that affects its evaluation changes.
