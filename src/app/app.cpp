@@ -35,6 +35,7 @@
 #include "tocsin/http/server.h"
 #include "tocsin/incident/incident_manager.h"
 #include "tocsin/notify/outbox_store.h"
+#include "tocsin/notify/responder_request_store.h"
 #include "tocsin/oncall/schedule.h"
 #include "tocsin/rules/evaluator.h"
 #include "tocsin/rules/rule_metrics.h"

@@ -55,6 +55,7 @@ class HeartbeatPinger;
 class NoticeSink;
 class Outbox;
 class OutboxStore;
+class ResponderRequestStore;
 }  // namespace tocsin::notify
 namespace tocsin::oncall {
 class Schedule;
@@ -175,6 +176,8 @@ struct App::Impl {
   // The outbox is the incidents' Pager and reports deliveries back to them (DeliveryObserver);
   // its tables live in the shared database.
   std::unique_ptr<notify::OutboxStore> outbox_store;
+  // PagerDuty responder requests accepted, so a restart does not page a person twice.
+  std::unique_ptr<notify::ResponderRequestStore> responder_requests;
   std::unique_ptr<notify::Outbox> outbox;
   // Receives groups of receivers without an escalation policy (notices only).
   std::unique_ptr<notify::NoticeSink> notice_sink;

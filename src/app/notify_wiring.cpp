@@ -13,6 +13,7 @@
 #include "tocsin/common/worker_pool.h"
 #include "tocsin/store/database.h"
 #include "tocsin/store/sqlite_outbox_store.h"
+#include "tocsin/store/sqlite_responder_request_store.h"
 
 namespace tocsin::app {
 
@@ -25,6 +26,10 @@ Result<void> App::Impl::StartNotify() {
   outbox =
       std::make_unique<notify::Outbox>(*outbox_store, scheduler, *notify_workers, registry.get());
   if (auto opened = outbox->Open(); !opened) return opened;
+  auto responders = std::make_unique<store::SqliteResponderRequestStore>(
+      *database, store_thread.get(), config->notify.retention);
+  if (auto m = responders->Migrate(); !m) return m;
+  responder_requests = std::move(responders);
   notice_sink = std::make_unique<notify::NoticeSink>(*outbox);
   heartbeat = std::make_unique<notify::HeartbeatPinger>(scheduler, *notify_workers);
   ConfigureNotify();
@@ -48,6 +53,7 @@ void App::Impl::ConfigureNotify() {
   deps.renderer = *renderer;
   deps.http = std::make_shared<CurlHttpClient>();
   deps.slack_threads = outbox_store.get();
+  deps.responder_requests = responder_requests.get();
   auto set = notify::BuildNotifiers(main.providers, deps);
   std::size_t providers = set.notifiers.size();
   heartbeat->Start(set.WithHeartbeat(), config->notify.heartbeat_interval);

@@ -26,6 +26,7 @@ void AddConfigCommand(CLI::App& app, int& exit_code);  // tocsin config import
 void AddReportCommand(CLI::App& app, int& exit_code);  // tocsin report oncall ...
 // tocsin report sla ..., added under `report` by AddReportCommand.
 void AddReportSlaCommand(CLI::App& report, int& exit_code);
+void AddNotifyCommand(CLI::App& app, int& exit_code);  // tocsin notify test ...
 // tocsin completion bash|zsh, tocsin man: generated from `app`'s tree, so registered last.
 void AddDocsCommands(CLI::App& app, int& exit_code);
 

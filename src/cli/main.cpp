@@ -26,6 +26,7 @@ int main(int argc, char** argv) {
   tocsin::cli::AddReportCommand(app, exit_code);
   tocsin::cli::AddRulesCommand(app, exit_code);
   tocsin::cli::AddConfigCommand(app, exit_code);
+  tocsin::cli::AddNotifyCommand(app, exit_code);
   tocsin::cli::AddDocsCommands(app, exit_code);
   try {
     app.parse(argc, argv);

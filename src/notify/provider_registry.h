@@ -14,6 +14,7 @@
 #include "tocsin/incident/page.h"
 #include "tocsin/notify/notifier.h"
 #include "tocsin/notify/notify_config.h"
+#include "tocsin/notify/responder_request_store.h"
 #include "tocsin/notify/slack_thread_store.h"
 #include "tocsin/oncall/person.h"
 
@@ -26,6 +27,8 @@ struct NotifierDeps {
   // null: a CurlSmtpTransport from providers.email.smtp_url
   std::shared_ptr<SmtpTransport> smtp;
   SlackThreadStore* slack_threads = nullptr;
+  // null: PagerDuty remembers accepted responder requests in memory only
+  ResponderRequestStore* responder_requests = nullptr;
 };
 
 // Everything tocsin knows about one paging provider, in one place: its name, how it reaches a

@@ -96,6 +96,7 @@ TEST(CliTest, RosterWhoWithoutConfigWorksInTheCheckout) {
 TEST(CliTest, NoConfigFoundNamesEveryPlaceLookedAtAndExitsTwo) {
   testing::TempDir dir;
   for (const char* cmd : {"check", "roster who", "serve", "backup x.db",
+                          "notify test --provider pagerduty --person olena",
                           "report oncall --from "
                           "2026-11-01 --to "
                           "2026-11-02"}) {

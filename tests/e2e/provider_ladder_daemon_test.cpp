@@ -6,6 +6,7 @@
 #include <gtest/gtest.h>
 
 #include <chrono>
+#include <csignal>
 #include <filesystem>
 #include <fstream>
 #include <functional>
@@ -77,14 +78,54 @@ class ProviderLadderDaemon : public ::testing::Test {
                          "]}\n"
                          "      - {after: 120s, targets: [{role: duty-manager}], channels: [" +
                          channel + "]}\n    default_domain: payments\n";
-    std::string path = dir_.Write("tocsin.yaml", config);
+    config_path_ = dir_.Write("tocsin.yaml", config);
     port_ = testing::FreePort();
+    LaunchTocsin();
+  }
+  // `tocsin serve` on the config, port and data directory StartTocsin chose (again after a
+  // kill: same database).
+  void LaunchTocsin() {
     tocsin_ = std::make_unique<Process>(
-        std::vector<std::string>{TOCSIN_BINARY, "serve", "--config", path, "--listen",
+        std::vector<std::string>{TOCSIN_BINARY, "serve", "--config", config_path_, "--listen",
                                  "127.0.0.1:" + std::to_string(port_), "--data-dir",
                                  dir_.path() + "/data"},
         std::vector<std::string>{}, dir_.path() + "/tocsin.log");
     ASSERT_TRUE(testing::WaitForPort(port_, 10s));
+  }
+
+  // The simulator's PagerDuty account with the ladder's people, then tocsin paging through it
+  // with the REST API configured.
+  void StartPagerDuty(const std::string& faults = "") {
+    StartSim();
+    json account = {
+        {"api_token", kPdApiToken},
+        {"users",
+         {{{"id", "PBOT001"}, {"email", "tocsin@example.com"}},
+          {{"id", "PL1A001"}, {"email", "l1a@example.com"}, {"name", "L1 Day"}},
+          {{"id", "PPAY001"}, {"email", "pay@example.com"}, {"name", "Payments L2"}},
+          {{"id", "PCOM001"}, {"email", "comms@example.com"}},
+          {{"id", "PDMG001"}, {"email", "dm@example.com"}}}},
+    };
+    account["services"][kRoutingKey] = json::array({"PL1A001"});
+    ASSERT_EQ(Send("POST", sim_ + "/_sim/pagerduty/account", account.dump()).status, 200);
+    if (!faults.empty()) {
+      ASSERT_EQ(Send("POST", sim_ + "/_sim/faults", faults).status, 200);
+    }
+    dir_.Write("pd-api-token", std::string(kPdApiToken) + "\n");
+    StartTocsin(std::string("  pagerduty:\n    events_url: ") + sim_ +
+                    "\n    routing_key: " + kRoutingKey +
+                    "\n    webhook_secret: " + kPdWebhookSecret + "\n    api_url: " + sim_ +
+                    "\n    api_token_file: pd-api-token\n    from: tocsin@example.com\n"
+                    "    requester_id: PBOT001\n",
+                "pagerduty");
+  }
+  // Whom the simulated PagerDuty paged and how, in order.
+  std::vector<std::string> PagerDutyPages() {
+    std::vector<std::string> out;
+    for (const auto& p : Get(sim_ + "/_sim/pagerduty/pages")) {
+      out.push_back(p["user_id"].get<std::string>() + " " + p["how"].get<std::string>());
+    }
+    return out;
   }
 
   HttpClientResponse Send(const std::string& method, const std::string& url,
@@ -134,6 +175,7 @@ class ProviderLadderDaemon : public ::testing::Test {
 
   testing::TempDir dir_;
   std::string sim_;
+  std::string config_path_;
   unsigned short port_ = 0;
   std::unique_ptr<Process> sim_proc_;
   std::unique_ptr<Process> tocsin_;
@@ -141,35 +183,11 @@ class ProviderLadderDaemon : public ::testing::Test {
 };
 
 TEST_F(ProviderLadderDaemon, PagerDutyAddsEachPersonAndAnAckInPagerDutyComesBackWithWhoDidIt) {
-  StartSim();
-  json account = {
-      {"api_token", kPdApiToken},
-      {"users",
-       {{{"id", "PBOT001"}, {"email", "tocsin@example.com"}},
-        {{"id", "PL1A001"}, {"email", "l1a@example.com"}, {"name", "L1 Day"}},
-        {{"id", "PPAY001"}, {"email", "pay@example.com"}, {"name", "Payments L2"}},
-        {{"id", "PCOM001"}, {"email", "comms@example.com"}},
-        {{"id", "PDMG001"}, {"email", "dm@example.com"}}}},
-  };
-  account["services"][kRoutingKey] = json::array({"PL1A001"});
-  ASSERT_EQ(Send("POST", sim_ + "/_sim/pagerduty/account", account.dump()).status, 200);
-  dir_.Write("pd-api-token", std::string(kPdApiToken) + "\n");
-  StartTocsin(std::string("  pagerduty:\n    events_url: ") + sim_ +
-                  "\n    routing_key: " + kRoutingKey +
-                  "\n    webhook_secret: " + kPdWebhookSecret + "\n    api_url: " + sim_ +
-                  "\n    api_token_file: pd-api-token\n    from: tocsin@example.com\n"
-                  "    requester_id: PBOT001\n",
-              "pagerduty");
+  StartPagerDuty();
   OpenIncident();
-  auto pages = [&] {
-    std::vector<std::string> out;
-    for (const auto& p : Get(sim_ + "/_sim/pagerduty/pages")) {
-      out.push_back(p["user_id"].get<std::string>() + " " + p["how"].get<std::string>());
-    }
-    return out;
-  };
-  ASSERT_TRUE(WaitFor(20s, [&] { return pages().size() >= 3; })) << json(pages()).dump();
-  EXPECT_EQ(pages(),
+  ASSERT_TRUE(WaitFor(20s, [&] { return PagerDutyPages().size() >= 3; }))
+      << json(PagerDutyPages()).dump();
+  EXPECT_EQ(PagerDutyPages(),
             (std::vector<std::string>{"PL1A001 escalation_policy", "PPAY001 responder_request",
                                       "PCOM001 responder_request"}));
   // The L2 acknowledges in PagerDuty: the V3 webhook names them as the agent.
@@ -212,6 +230,49 @@ TEST_F(ProviderLadderDaemon, PagerDutyAddsEachPersonAndAnAckInPagerDutyComesBack
   }
 }
 
+// Regression: accepted responder requests were remembered in memory only, so a step retried
+// after a restart paged its people again. Here the second step's request for the L2 is
+// accepted and the Comms officer's fails (500) until tocsin is killed with SIGKILL; after the
+// restart the step is retried and reaches the Comms officer, and the L2 is not paged twice.
+TEST_F(ProviderLadderDaemon, PagerDutyResponderRequestIsSentOnceAcrossASigkillRestart) {
+  StartPagerDuty(json{{"path", "/incidents/"}, {"status", 500}, {"skip", 1}, {"count", -1}}.dump());
+  OpenIncident();
+  auto failed_requests = [&] {
+    int n = 0;
+    for (const auto& r : Get(sim_ + "/_sim/requests?path=/incidents/")) {
+      n += r["status"] == 500 ? 1 : 0;
+    }
+    return n;
+  };
+  ASSERT_TRUE(WaitFor(20s, [&] { return failed_requests() >= 1; }));
+  ASSERT_TRUE(tocsin_->Signal(SIGKILL));
+  ASSERT_TRUE(tocsin_->Wait(10s).has_value());
+  EXPECT_EQ(PagerDutyPages(),
+            (std::vector<std::string>{"PL1A001 escalation_policy", "PPAY001 responder_request"}));
+  ASSERT_EQ(Send("DELETE", sim_ + "/_sim/faults").status, 200);
+  LaunchTocsin();
+  ASSERT_TRUE(WaitFor(30s, [&] { return PagerDutyPages().size() >= 3; }))
+      << json(PagerDutyPages()).dump();
+  EXPECT_EQ(PagerDutyPages(),
+            (std::vector<std::string>{"PL1A001 escalation_policy", "PPAY001 responder_request",
+                                      "PCOM001 responder_request"}));
+  // Every request to PagerDuty for the L2 after the kill would have been a second page.
+  int for_l2 = 0;
+  for (const auto& r : Get(sim_ + "/_sim/requests?path=/incidents/")) {
+    for_l2 += r["body"].get<std::string>().find("PPAY001") != std::string::npos ? 1 : 0;
+  }
+  EXPECT_EQ(for_l2, 1);
+  // The timeline hears of the delivery once tocsin has the simulator's answer.
+  EXPECT_TRUE(WaitFor(10s, [&] {
+    for (const auto& t : TimelineTexts("sent")) {
+      if (t.find("already on it: pay (PPAY001) requested earlier") != std::string::npos) {
+        return true;
+      }
+    }
+    return false;
+  })) << Incident()["timeline"].dump();
+}
+
 TEST_F(ProviderLadderDaemon, OpsgenieAddsEachStepsPeopleAsResponders) {
   StartSim();
   StartTocsin(std::string("  opsgenie:\n    api_url: ") + sim_ + "\n    api_key: genie-key\n",
@@ -246,6 +307,43 @@ TEST_F(ProviderLadderDaemon, OpsgenieAddsEachStepsPeopleAsResponders) {
                        "(comms@example.com)") != std::string::npos;
   }
   EXPECT_TRUE(said);
+}
+
+// Teams through a Workflows webhook: each step's Adaptive Card reaches the channel naming whom it
+// pages, and the acknowledgement is a card of its own.
+TEST_F(ProviderLadderDaemon, TeamsGetsAnAdaptiveCardPerStepAndTheAck) {
+  StartSim();
+  StartTocsin("  teams:\n    webhook_url: \"" + sim_ +
+                  "/workflows/ops-room/triggers/manual/paths/invoke?api-version=1&sig=s1g\"\n",
+              "teams");
+  OpenIncident();
+  auto cards = [&] { return Get(sim_ + "/_sim/teams/messages"); };
+  ASSERT_TRUE(WaitFor(20s, [&] { return cards().size() >= 2; })) << cards().dump();
+  json shown = cards();
+  EXPECT_EQ(shown[0]["workflow"], "ops-room/triggers/manual/paths/invoke");
+  EXPECT_EQ(shown[0]["title"], "[SEV-2] INC-1: Deposit success 97.2 % at PSP-A");
+  EXPECT_EQ(shown[0]["facts"]["Paged"], "L1 Day (l1)");
+  EXPECT_EQ(shown[1]["title"], "Step 2: [SEV-2] INC-1: Deposit success 97.2 % at PSP-A");
+  EXPECT_EQ(shown[1]["facts"]["Escalated to"], "Payments L2 (l2-payments), Comms Officer (comms)");
+  // What went over the wire is a Workflows message with one Adaptive Card attachment.
+  for (const auto& r : Get(sim_ + "/_sim/requests?path=/workflows/")) {
+    json body = json::parse(r["body"].get<std::string>());
+    ASSERT_EQ(body["attachments"].size(), 1u);
+    EXPECT_EQ(body["attachments"][0]["contentType"], "application/vnd.microsoft.card.adaptive");
+    EXPECT_EQ(body["attachments"][0]["content"]["type"], "AdaptiveCard");
+  }
+  auto r = Send("POST", Tocsin() + "/api/v1/incidents/INC-1/ack", json{{"actor", "pay"}}.dump(),
+                {{"Authorization", std::string("Bearer ") + kApiToken},
+                 {"Content-Type", "application/json"}});
+  ASSERT_LT(r.status, 300) << r.body;
+  ASSERT_TRUE(WaitFor(10s, [&] { return cards().size() >= 3; })) << cards().dump();
+  EXPECT_EQ(cards()[2]["title"], "Acknowledged: INC-1 acknowledged by l1a");
+  EXPECT_TRUE(WaitFor(10s, [&] {
+    for (const auto& t : TimelineTexts("sent")) {
+      if (t.find("teams: HTTP 202") != std::string::npos) return true;
+    }
+    return false;
+  })) << Incident()["timeline"].dump();
 }
 
 }  // namespace

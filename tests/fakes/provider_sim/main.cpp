@@ -22,7 +22,7 @@ int main(int argc, char** argv) {
       "(/api/chat.postMessage, /api/chat.update, incoming webhooks under /services/..., "
       "response_url under /slack/response/...), a generic webhook receiver (/webhook/...) and "
       "SMTP. Test API: GET|DELETE /_sim/requests?path=PREFIX, POST|DELETE /_sim/faults "
-      "{path,status,retry_after,latency_ms,drop,count}, POST /_sim/send-webhook "
+      "{path,status,retry_after,latency_ms,drop,count,skip}, POST /_sim/send-webhook "
       "{url,kind:pagerduty|opsgenie|slack,secret,body}."};
   std::string listen = "127.0.0.1:0";
   std::string smtp_listen = "127.0.0.1:0";

@@ -146,6 +146,10 @@ std::optional<Fault> ProviderSim::TakeFault(const std::string& path) {
   std::lock_guard lock(mu_);
   for (auto it = faults_.begin(); it != faults_.end(); ++it) {
     if (path.rfind(it->path, 0) != 0) continue;
+    if (it->skip > 0) {
+      --it->skip;
+      return std::nullopt;
+    }
     Fault f = *it;
     if (it->count > 0 && --it->count == 0) faults_.erase(it);
     return f;
@@ -597,6 +601,7 @@ std::shared_ptr<http::Router> ProviderSim::BuildRouter() {
       f.latency_ms = j.value("latency_ms", 0LL);
       f.drop = j.value("drop", false);
       f.count = j.value("count", 1LL);
+      f.skip = j.value("skip", 0LL);
       spdlog::info("fault armed: {} x{} status={} retry_after={} latency={}ms drop={}", f.path,
                    f.count, f.status, f.retry_after, f.latency_ms, f.drop);
       std::lock_guard lock(mu_);

@@ -48,6 +48,7 @@ struct Fault {
   long long latency_ms = 0;  // delay before answering
   bool drop = false;         // never answer: the client times out
   long long count = 1;       // -1: until cleared
+  long long skip = 0;        // let this many matching requests through first
 };
 
 // The provider simulator: PagerDuty Events v2, Opsgenie Alert API v2 (+ request status and

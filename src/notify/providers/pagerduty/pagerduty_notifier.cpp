@@ -35,10 +35,11 @@ std::string_view PagerDutySeverity(incident::Sev sev) {
 
 PagerDutyNotifier::PagerDutyNotifier(config::PagerDutyConfig config,
                                      std::shared_ptr<const PageRenderer> renderer,
-                                     std::shared_ptr<HttpClient> http)
+                                     std::shared_ptr<HttpClient> http,
+                                     ResponderRequestStore* responder_requests)
     : config_(std::move(config)), renderer_(std::move(renderer)), http_(std::move(http)) {
   if (!config_.api_token.empty()) {
-    responders_ = std::make_unique<PagerDutyResponders>(config_, http_);
+    responders_ = std::make_unique<PagerDutyResponders>(config_, http_, responder_requests);
   }
 }
 
@@ -156,7 +157,7 @@ DeliveryResult PagerDutyNotifier::DeliverTrigger(const OutboxItem& item) {
   if (!to_add.empty()) {
     DeliveryResult added = responders_->AddPeople(
         BoundedKey(r.dedup_key, kDedupKeyMax),
-        TruncateUtf8(fmt::format("tocsin step {}: {}", r.step + 1, r.title), 500), to_add);
+        TruncateUtf8(fmt::format("tocsin step {}: {}", r.step + 1, r.title), 500), to_add, r.at);
     parts.push_back(added.detail);
     if (!added.ok()) {
       added.detail = fmt::format("{}", fmt::join(parts, "; "));

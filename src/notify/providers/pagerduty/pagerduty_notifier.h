@@ -28,8 +28,10 @@ class PagerDutyNotifier final : public Notifier {
   static constexpr std::size_t kSummaryMax = 1024;
   static constexpr std::size_t kDedupKeyMax = 255;
 
+  // `responder_requests` null: accepted responder requests are remembered in memory only.
   PagerDutyNotifier(config::PagerDutyConfig config, std::shared_ptr<const PageRenderer> renderer,
-                    std::shared_ptr<HttpClient> http);
+                    std::shared_ptr<HttpClient> http,
+                    ResponderRequestStore* responder_requests = nullptr);
   incident::Channel channel() const override { return incident::Channel::kPagerDuty; }
   DeliveryResult Deliver(const OutboxItem& item) override;
   std::string RateKey(const OutboxItem& item) const override;

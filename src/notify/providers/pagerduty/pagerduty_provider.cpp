@@ -19,7 +19,8 @@ ProviderSpec PagerDutyProvider() {
   };
   s.build = [](const config::ProvidersConfig& p,
                const NotifierDeps& deps) -> std::shared_ptr<Notifier> {
-    return std::make_shared<PagerDutyNotifier>(*p.pagerduty, deps.renderer, deps.http);
+    return std::make_shared<PagerDutyNotifier>(*p.pagerduty, deps.renderer, deps.http,
+                                               deps.responder_requests);
   };
   return s;
 }

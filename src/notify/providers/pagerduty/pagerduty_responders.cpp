@@ -2,6 +2,7 @@
 
 #include <fmt/format.h>
 #include <fmt/ranges.h>
+#include <spdlog/spdlog.h>
 #include <nlohmann/json.hpp>
 
 #include "notify/retrier.h"
@@ -11,12 +12,14 @@ namespace tocsin::notify {
 using nlohmann::json;
 
 PagerDutyResponders::PagerDutyResponders(const config::PagerDutyConfig& config,
-                                         std::shared_ptr<HttpClient> http)
+                                         std::shared_ptr<HttpClient> http,
+                                         ResponderRequestStore* store)
     : api_url_(config.api_url),
       token_(config.api_token),
       from_(config.from),
       requester_id_(config.requester_id),
-      http_(std::move(http)) {
+      http_(std::move(http)),
+      store_(store) {
   while (!api_url_.empty() && api_url_.back() == '/') api_url_.pop_back();
 }
 
@@ -35,7 +38,19 @@ HttpClientRequest PagerDutyResponders::Request(std::string method, std::string p
 
 DeliveryResult PagerDutyResponders::AddPeople(const std::string& dedup_key,
                                               const std::string& message,
-                                              const std::vector<Person>& people) {
+                                              const std::vector<Person>& people, TimePoint at) {
+  // Whom an earlier attempt of this step (in this process or before a restart) already added.
+  std::set<std::string> earlier;
+  if (store_) {
+    auto stored = store_->Requested(dedup_key);
+    if (!stored) {
+      return DeliveryResult::Retry(
+          0, fmt::format("pagerduty REST: cannot read which people were already requested ({}); "
+                         "nobody added yet",
+                         stored.error().message()));
+    }
+    earlier = std::move(*stored);
+  }
   // The open incident of this dedup key (after a resolve the same key opens a new one).
   auto found = http_->Send(Request("GET", "/incidents?incident_key=" + UrlEncode(dedup_key) +
                                               "&statuses%5B%5D=triggered"
@@ -75,10 +90,10 @@ DeliveryResult PagerDutyResponders::AddPeople(const std::string& dedup_key,
   for (const auto& p : people) {
     std::string who = fmt::format("{} ({})", p.id, p.user_id);
     std::string memo = dedup_key + "\n" + p.user_id;
-    bool requested = false;
+    bool requested = earlier.count(p.user_id) > 0;
     {
       std::lock_guard lock(mu_);
-      requested = requested_.count(memo) > 0;
+      requested = requested || requested_.count(memo) > 0;
     }
     if (assigned.count(p.user_id)) {
       already.push_back(who + " assigned");
@@ -97,9 +112,19 @@ DeliveryResult PagerDutyResponders::AddPeople(const std::string& dedup_key,
         "POST", "/incidents/" + UrlEncode(incident_id) + "/responder_requests", body.dump()));
     DeliveryResult one = ClassifyHttp("pagerduty REST", r);
     if (one.ok()) {
-      std::lock_guard lock(mu_);
-      requested_.insert(memo);
+      {
+        std::lock_guard lock(mu_);
+        requested_.insert(memo);
+      }
       paged.push_back(who);
+      if (store_) {
+        if (auto saved = store_->SaveRequested(dedup_key, p.user_id, incident_id, at); !saved) {
+          // The person is paged; failing the step would page them again. This process still
+          // remembers it; only a restart before the step ends could repeat it.
+          spdlog::error("pagerduty: responder request for {} accepted but not stored: {}", p.id,
+                        saved.error().message());
+        }
+      }
       continue;
     }
     failed.push_back(fmt::format("{} ({})", who, one.detail));

@@ -9,6 +9,7 @@
 #include "tocsin/common/http_client.h"
 #include "tocsin/config/config.h"
 #include "tocsin/notify/notifier.h"
+#include "tocsin/notify/responder_request_store.h"
 #include "tocsin/oncall/person.h"
 
 namespace tocsin::notify {
@@ -17,9 +18,11 @@ namespace tocsin::notify {
 // through PagerDuty's REST API: finds the open incident by its incident_key, leaves alone whoever
 // is already assigned to it, and sends one responder request per other person (so that one bad
 // user id in the roster does not keep the others from being paged). A retried step does not page
-// a person twice: responder requests PagerDuty accepted are remembered per dedup key for the
-// life of the process. Thread-safety: AddPeople may run on several threads at once (the memory
-// is under a mutex).
+// a person twice: responder requests PagerDuty accepted are written to a ResponderRequestStore
+// (the daemon's is durable, so this holds across a restart or a SIGKILL) and remembered in
+// memory too, so a store that fails a write still keeps this process from paging twice.
+// Thread-safety: AddPeople may run on several threads at once (the memory is under a mutex,
+// the store is thread-safe).
 class PagerDutyResponders {
  public:
   struct Person {
@@ -28,12 +31,16 @@ class PagerDutyResponders {
     std::string role;
   };
 
-  PagerDutyResponders(const config::PagerDutyConfig& config, std::shared_ptr<HttpClient> http);
+  // `store` null: accepted requests are remembered for the life of the process only (a
+  // one-off command such as `tocsin notify test`).
+  PagerDutyResponders(const config::PagerDutyConfig& config, std::shared_ptr<HttpClient> http,
+                      ResponderRequestStore* store);
 
   // Ok when every person is on the incident now (accepted or already there); the detail names
   // who was paged and how, and who was not and why.
+  // `at`: when the step was decided (kept with each accepted request).
   DeliveryResult AddPeople(const std::string& dedup_key, const std::string& message,
-                           const std::vector<Person>& people);
+                           const std::vector<Person>& people, TimePoint at);
 
  private:
   HttpClientRequest Request(std::string method, std::string path, std::string body = {}) const;
@@ -43,6 +50,7 @@ class PagerDutyResponders {
   std::string from_;
   std::string requester_id_;
   std::shared_ptr<HttpClient> http_;
+  ResponderRequestStore* store_;  // may be null
   std::mutex mu_;
   std::set<std::string> requested_;  // "dedup_key\nuser_id" PagerDuty accepted
 };

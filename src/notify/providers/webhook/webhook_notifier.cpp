@@ -40,6 +40,12 @@ json WebhookNotifier::BuildBody(const OutboxItem& item) const {
   }
   json links = json::array();
   for (const auto& l : t.links) links.push_back({{"href", l.href}, {"text", l.text}});
+  // Whom the page is for: the system behind the webhook routes by these.
+  json targets = json::array();
+  for (const auto& target : r.targets) {
+    targets.push_back(
+        {{"person", target.person.id}, {"name", target.person.name}, {"role", target.role}});
+  }
   return {{"version", "1"},
           {"incident_id", r.incident_id},
           {"dedup_key", r.dedup_key},
@@ -48,6 +54,8 @@ json WebhookNotifier::BuildBody(const OutboxItem& item) const {
           {"severity", SevName(r.sev)},
           {"state", r.state},
           {"step", r.step + 1},
+          {"title", r.title},
+          {"targets", targets},
           {"summary", t.summary},
           {"what", t.what},
           {"where", t.where},

@@ -1,0 +1,58 @@
+#include "tocsin/store/sqlite_responder_request_store.h"
+
+#include <gtest/gtest.h>
+
+#include "support/temp_dir.h"
+
+namespace tocsin::store {
+namespace {
+
+using namespace std::chrono_literals;
+
+TimePoint At(std::int64_t ms) { return FromUnixMillis(ms); }
+
+// What PagerDuty accepted is still known after the database is closed and opened again (a
+// restart), per dedup key.
+TEST(SqliteResponderRequestStore, AcceptedRequestsOutliveTheProcess) {
+  testing::TempDir dir;
+  {
+    auto db = Database::Open(dir.path() + "/tocsin.db");
+    ASSERT_TRUE(db) << db.error().message();
+    SqliteResponderRequestStore store(**db);
+    ASSERT_TRUE(store.Migrate());
+    ASSERT_TRUE(store.SaveRequested("tocsin/INC-1", "PPAY001", "Q1INC", At(1'800'000'000'000)));
+    ASSERT_TRUE(store.SaveRequested("tocsin/INC-1", "PCOM001", "Q1INC", At(1'800'000'000'100)));
+    // Saved twice (a retry that raced): one row, no error.
+    ASSERT_TRUE(store.SaveRequested("tocsin/INC-1", "PPAY001", "Q1INC", At(1'800'000'000'200)));
+    ASSERT_TRUE(store.SaveRequested("tocsin/INC-2", "PDMG001", "Q2INC", At(1'800'000'000'300)));
+  }
+  auto db = Database::Open(dir.path() + "/tocsin.db");
+  ASSERT_TRUE(db) << db.error().message();
+  SqliteResponderRequestStore store(**db);
+  ASSERT_TRUE(store.Migrate());
+  auto one = store.Requested("tocsin/INC-1");
+  ASSERT_TRUE(one) << one.error().message();
+  EXPECT_EQ(*one, (std::set<std::string>{"PCOM001", "PPAY001"}));
+  auto other = store.Requested("tocsin/INC-2");
+  ASSERT_TRUE(other);
+  EXPECT_EQ(*other, (std::set<std::string>{"PDMG001"}));
+  auto none = store.Requested("tocsin/INC-3");
+  ASSERT_TRUE(none);
+  EXPECT_TRUE(none->empty());
+}
+
+TEST(SqliteResponderRequestStore, RowsOlderThanTheRetentionArePrunedOnTheNextSave) {
+  testing::TempDir dir;
+  auto db = Database::Open(dir.path() + "/tocsin.db");
+  ASSERT_TRUE(db) << db.error().message();
+  SqliteResponderRequestStore store(**db, nullptr, std::chrono::hours(24));
+  ASSERT_TRUE(store.Migrate());
+  const TimePoint t0 = At(1'800'000'000'000);
+  ASSERT_TRUE(store.SaveRequested("tocsin/INC-1", "PPAY001", "Q1INC", t0));
+  ASSERT_TRUE(store.SaveRequested("tocsin/INC-9", "PCOM001", "Q9INC", t0 + 25h));
+  EXPECT_TRUE(store.Requested("tocsin/INC-1")->empty());
+  EXPECT_EQ(store.Requested("tocsin/INC-9")->size(), 1u);
+}
+
+}  // namespace
+}  // namespace tocsin::store
