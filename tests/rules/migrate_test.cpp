@@ -58,7 +58,10 @@ RuleSet LoadAndRunTests(const std::string& rules_file, std::size_t expected_test
     EXPECT_FALSE(report.invalid) << e.path() << test_diags.ToString();
     EXPECT_GE(report.tests, 1u) << e.path();
     EXPECT_EQ(report.failed, 0u) << e.path() << ": "
-                                 << (report.failures.empty() ? "" : report.failures.front());
+                                 << (report.failures.empty()
+                                         ? std::string()
+                                         : report.failures.front().test + " " +
+                                               report.failures.front().alertname);
     ++files;
   }
   EXPECT_EQ(files, expected_tests);
