@@ -1,5 +1,7 @@
 // The outbox on the simulated clock: outages, fail-over, rate limits, coalescing, restarts.
 // Deliveries go to scripted fake notifiers; every timer is the SimulatedScheduler's.
+// Over 500 lines: one fixture serves every outbox behaviour; split by behaviour, each part
+// would carry a copy of it.
 #include <gtest/gtest.h>
 
 #include <map>
