@@ -44,6 +44,11 @@ http::Response IntakeAnswer(const IntakeOutcome& out) {
   return r;
 }
 
+// 404 for an unknown silence, 400 for one that breaks the rules, 500 when it was not stored.
+int StatusOf(const Error& e) {
+  return e.kind() == Error::Kind::kNotFound ? 404 : e.kind() == Error::Kind::kInvalid ? 400 : 500;
+}
+
 }  // namespace
 
 void RegisterAlertmanagerApi(http::Router& router, Dispatcher& dispatcher, Silences& silences,
@@ -123,19 +128,18 @@ void RegisterAlertmanagerApi(http::Router& router, Dispatcher& dispatcher, Silen
                    return amjson::AlertGroupsAnswer(dispatcher, req, clock.Now());
                  });
 
-  router.AddSync("POST", "/api/v2/silences", kWrite, [&silences, &clock](const http::Request& req) {
-    TimePoint now = clock.Now();
-    auto s = ParseSilenceJson(req.body);
-    if (!s) return JsonError(400, s.error().message());
-    auto id = silences.Upsert(std::move(*s), now);
-    if (!id) {
-      int status = id.error().kind() == Error::Kind::kNotFound  ? 404
-                   : id.error().kind() == Error::Kind::kInvalid ? 400
-                                                                : 500;
-      return JsonError(status, id.error().message());
-    }
-    return http::Response::Json(200, json{{"silenceID", *id}}.dump());
-  });
+  // Answered once the silence is durable (the write runs on the store thread).
+  router.Add("POST", "/api/v2/silences", kWrite,
+             [&silences, &clock](const http::Request& req, http::Respond respond) {
+               TimePoint now = clock.Now();
+               auto s = ParseSilenceJson(req.body);
+               if (!s) return respond(JsonError(400, s.error().message()));
+               silences.Upsert(
+                   std::move(*s), now, [respond = std::move(respond)](Result<std::string> id) {
+                     if (!id) return respond(JsonError(StatusOf(id.error()), id.error().message()));
+                     respond(http::Response::Json(200, json{{"silenceID", *id}}.dump()));
+                   });
+             });
 
   router.AddSync("GET", "/api/v2/silences", kRead, [&silences, &clock](const http::Request& req) {
     TimePoint now = clock.Now();
@@ -160,17 +164,17 @@ void RegisterAlertmanagerApi(http::Router& router, Dispatcher& dispatcher, Silen
                    return http::Response::Json(200, amjson::SilenceJsonText(*s, clock.Now()));
                  });
 
-  router.AddSync("DELETE", "/api/v2/silence/{id}", kWrite,
-                 [&silences, &clock](const http::Request& req) {
-                   auto r = silences.Expire(req.PathParam("id"), clock.Now());
-                   if (!r) {
-                     int status = r.error().kind() == Error::Kind::kNotFound  ? 404
-                                  : r.error().kind() == Error::Kind::kInvalid ? 400
-                                                                              : 500;
-                     return JsonError(status, r.error().message());
-                   }
-                   return http::Response::Json(200, "");
-                 });
+  router.Add("DELETE", "/api/v2/silence/{id}", kWrite,
+             [&silences, &clock](const http::Request& req, http::Respond respond) {
+               silences.Expire(
+                   req.PathParam("id"), clock.Now(),
+                   [respond = std::move(respond)](Result<void> r) {
+                     if (!r) {
+                       return respond(JsonError(StatusOf(r.error()), r.error().message()));
+                     }
+                     respond(http::Response::Json(200, ""));
+                   });
+             });
 
   router.AddSync("GET", "/api/v2/status", kRead, [&dispatcher, &clock, info](const http::Request&) {
     json status = {{"cluster", {{"status", "disabled"}, {"peers", json::array()}}},

@@ -248,7 +248,14 @@ struct InboundHandlers::Impl {
     if (action == kVerbs.end() || !person || words.size() < 2) {
       // Asks for nothing Act does: claimed first, then answered.
       return Claim(key, [this, words, slack_user, answer](std::optional<std::string> refused) {
-        answer(refused ? *refused : SlashAnswer(words, slack_user));
+        if (refused) return answer(*refused);
+        // A silence is answered once it is durable; the other answers are read at once.
+        auto who = people.BySlackUserId(slack_user);
+        if (!words.empty() && words[0] == "silence" && who && silence_command) {
+          return silence_command(std::vector<std::string>(words.begin() + 1, words.end()), who->id,
+                                 answer);
+        }
+        answer(SlashAnswer(words, slack_user));
       });
     }
     std::string text;
@@ -290,10 +297,8 @@ struct InboundHandlers::Impl {
              ") are not in the tocsin roster; only rostered people can change incidents or "
              "silences.";
     }
-    if (verb == "silence") {
-      if (!silence_command) return "Silences are not available here.";
-      return silence_command(std::vector<std::string>(words.begin() + 1, words.end()), person->id);
-    }
+    // With a silence command, Slash creates the silence; here only its absence is answered.
+    if (verb == "silence") return "Silences are not available here.";
     if (!kIncidentVerbs.count(verb)) return "Unknown command \"" + verb + "\".\n" + Help();
     return "Which incident? e.g. `" + config.slash_command + " " + verb + " INC-42`";
   }

@@ -53,10 +53,10 @@ Result<void> App::Impl::StartInbound() {
       http::MakeResponseUrlPoster(*slack_client, *slack_workers), *registry);
   twilio_inbound = std::make_unique<http::TwilioInbound>(TwilioInboundConfigOf(config->main),
                                                          *incident_commands, *people, *registry);
-  inbound->SetSilenceCommand(
-      [this](const std::vector<std::string>& words, const std::string& actor) {
-        return dispatch::RunSilenceCommand(*silences, words, actor, clock.Now());
-      });
+  inbound->SetSilenceCommand([this](const std::vector<std::string>& words, const std::string& actor,
+                                    std::function<void(std::string)> answer) {
+    dispatch::RunSilenceCommand(*silences, words, actor, clock.Now(), std::move(answer));
+  });
   return {};
 }
 

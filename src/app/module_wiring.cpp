@@ -73,7 +73,7 @@ Result<void> App::Impl::StartIncidents() {
 // Rules engine: SLI sources, the evaluator on the loop with a worker pool for queries, alert
 // state in the shared database, metrics on our registry. Alerts go to the dispatcher.
 Result<void> App::Impl::StartRules() {
-  auto st = rules::SqliteAlertStateStore::Open(*database);
+  auto st = rules::SqliteAlertStateStore::Open(*database, store_thread.get());
   if (!st) return Fail(st.error());
   rules_state_store = std::move(*st);
   query_pool = std::make_unique<WorkerPool>(4);
@@ -107,7 +107,7 @@ Result<void> App::Impl::StartDispatch() {
   if (auto m = database->Migrate(dispatch::SqliteSilenceStore::Migrations()); !m) {
     return Fail(m.error());
   }
-  silence_store = std::make_unique<dispatch::SqliteSilenceStore>(*database);
+  silence_store = std::make_unique<dispatch::SqliteSilenceStore>(*database, store_thread.get());
   silences = std::make_unique<dispatch::Silences>(*silence_store);
   if (auto loaded = silences->Load(); !loaded) return Fail(loaded.error());
   // Rules and the Alertmanager API feed the dispatcher; its groups go to incidents.

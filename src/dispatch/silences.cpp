@@ -42,47 +42,66 @@ Result<void> Silences::Load() {
   return {};
 }
 
-Result<std::string> Silences::Upsert(Silence silence, TimePoint now) {
+namespace {
+
+Silence ExpiredAt(Silence s, TimePoint now) {
+  s.ends_at = now;
+  if (s.starts_at > now) s.starts_at = now;
+  s.updated_at = now;
+  return s;
+}
+
+}  // namespace
+
+void Silences::Upsert(Silence silence, TimePoint now, Done<std::string> done) {
   // Alertmanager lets an update set a start in the past; a new silence starting in the past
   // starts now.
   if (silence.starts_at < now && silence.id.empty()) silence.starts_at = now;
-  if (auto v = silence.Validate(now); !v) return Fail(v.error());
+  if (auto v = silence.Validate(now); !v) return done(Fail(v.error()));
   silence.updated_at = now;
+  std::vector<Silence> changed;
   if (!silence.id.empty()) {
     auto it = by_id_.find(silence.id);
     if (it == by_id_.end()) {
-      return Fail(Error::NotFound("silence " + silence.id + " not found"));
+      return done(Fail(Error::NotFound("silence " + silence.id + " not found")));
     }
     const Silence& old = it->second;
     if (!CanUpdateInPlace(old, silence, now)) {
       // Rewriting history would hide what was muted when; expire the old one instead.
-      if (old.StateAt(now) != SilenceState::kExpired) {
-        if (auto e = Expire(old.id, now); !e) return Fail(e.error());
-      }
+      if (old.StateAt(now) != SilenceState::kExpired) changed.push_back(ExpiredAt(old, now));
       silence.id.clear();
       if (silence.starts_at < now) silence.starts_at = now;
     }
   }
   if (silence.id.empty()) silence.id = NewUuid();
-  if (auto put = store_.Put(silence); !put) return Fail(put.error());
   std::string id = silence.id;
-  by_id_[id] = std::move(silence);
-  return id;
+  changed.push_back(std::move(silence));
+  Store(std::move(changed), [id, done = std::move(done)](Result<void> stored) {
+    if (!stored) return done(Fail(stored.error()));
+    done(id);
+  });
 }
 
-Result<void> Silences::Expire(const std::string& id, TimePoint now) {
+void Silences::Expire(const std::string& id, TimePoint now, Done<void> done) {
   auto it = by_id_.find(id);
-  if (it == by_id_.end()) return Fail(Error::NotFound("silence " + id + " not found"));
+  if (it == by_id_.end()) return done(Fail(Error::NotFound("silence " + id + " not found")));
   // Expiring twice is no error (Alertmanager answers 200): the silence is expired either way,
   // and its recorded end stays the moment it was first expired.
-  if (it->second.StateAt(now) == SilenceState::kExpired) return {};
-  Silence updated = it->second;
-  updated.ends_at = now;
-  if (updated.starts_at > now) updated.starts_at = now;
-  updated.updated_at = now;
-  if (auto put = store_.Put(updated); !put) return Fail(put.error());
-  it->second = std::move(updated);
-  return {};
+  if (it->second.StateAt(now) == SilenceState::kExpired) return done({});
+  Store({ExpiredAt(it->second, now)}, std::move(done));
+}
+
+void Silences::Store(std::vector<Silence> changed, Done<void> done) {
+  std::weak_ptr<bool> alive = alive_;
+  auto copy = changed;
+  store_.Write(std::move(copy), [this, alive, changed = std::move(changed),
+                                 done = std::move(done)](Result<void> stored) mutable {
+    if (auto a = alive.lock(); !a || !*a) return;
+    if (stored) {
+      for (auto& s : changed) by_id_[s.id] = std::move(s);
+    }
+    done(std::move(stored));
+  });
 }
 
 std::optional<Silence> Silences::Get(const std::string& id) const {

@@ -76,15 +76,15 @@ void Outbox::CancelTimers() {
 
 Result<void> Outbox::Open() {
   if (auto m = store_.Migrate(); !m) return m;
-  auto pending = store_.LoadPending();
-  if (!pending) return Fail(pending.error());
-  for (auto& item : *pending) pending_[item.id] = std::move(item);
+  // Routes first: they say which lane each loaded item waits in.
   auto routes = store_.LoadRoutes();
   if (!routes) return Fail(routes.error());
   routes_ = std::move(*routes);
-  if (!pending_.empty()) {
-    spdlog::info("outbox: {} deliveries left pending by the previous run, resuming",
-                 pending_.size());
+  auto pending = store_.LoadPending();
+  if (!pending) return Fail(pending.error());
+  for (auto& item : *pending) queue_.Add(std::move(item));
+  if (queue_.size() > 0) {
+    spdlog::info("outbox: {} deliveries left pending by the previous run, resuming", queue_.size());
   }
   UpdateQueueDepth();
   RequestPump();
@@ -122,6 +122,7 @@ void Outbox::Configure(NotifierSet notifiers, NotifyConfig config) {
       ps.probe_timer.reset();
     }
   }
+  queue_.RelaneAll();  // other notifiers, other fail-over partners, other buckets
   RequestPump();
 }
 
@@ -238,9 +239,12 @@ void Outbox::Store(std::vector<OutboxItem> items, std::function<void(Result<void
   std::vector<std::int64_t> supersede;
   for (const auto& item : items) {
     if (item.coalesce_key.empty()) continue;
-    for (const auto& [id, p] : pending_) {
-      if (p.coalesce_key == item.coalesce_key && !in_flight_.count(id) &&
-          p.request.idempotency_key != item.request.idempotency_key) {
+    const auto* same = queue_.WithCoalesceKey(item.coalesce_key);
+    if (!same) continue;
+    for (auto id : *same) {
+      const OutboxItem* p = queue_.Find(id);
+      if (p && !in_flight_.count(id) &&
+          p->request.idempotency_key != item.request.idempotency_key) {
         supersede.push_back(id);
       }
     }
@@ -267,11 +271,11 @@ void Outbox::Store(std::vector<OutboxItem> items, std::function<void(Result<void
         // As in the store: only a new update (not a duplicate skipped) supersedes pending ones.
         if (std::any_of(inserted->begin(), inserted->end(),
                         [](const OutboxItem& i) { return !i.coalesce_key.empty(); })) {
-          for (auto id : supersede) pending_.erase(id);
+          for (auto id : supersede) queue_.Remove(id);
         }
         for (auto& item : *inserted) {
-          routes_[item.request.incident_id].emplace(item.original_channel, item.channel);
-          pending_[item.id] = std::move(item);
+          SetRoute(item.request.incident_id, item.original_channel, item.channel, false);
+          queue_.Add(std::move(item));
         }
         UpdateQueueDepth();
         RequestPump();
@@ -283,7 +287,7 @@ void Outbox::UpdateQueueDepth() {
   if (!depth_) return;
   std::map<Channel, int> counts;
   for (const auto& p : Providers()) counts[p.channel] = 0;
-  for (const auto& [id, item] : pending_) counts[item.original_channel]++;
+  for (const auto& [c, n] : queue_.depth()) counts[c] = static_cast<int>(n);
   for (const auto& [c, n] : counts) {
     depth_->Add({{"provider", std::string(incident::ChannelName(c))}}).Set(n);
   }

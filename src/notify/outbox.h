@@ -8,6 +8,7 @@
 #include <set>
 #include <string>
 
+#include "notify/outbox_queue.h"
 #include "notify/rate_limiter.h"
 #include "tocsin/common/clock.h"
 #include "tocsin/common/worker_pool.h"
@@ -45,6 +46,9 @@ struct NotifierSet {
 // The durable outbox and its sender: the notify module's Pager. Its work is split by job:
 // outbox.cpp (lifecycle, Send, storing), outbox_plan.cpp (what a request becomes),
 // outbox_sender.cpp (pump, delivery, results), outbox_failover.cpp (fail-over and probes).
+//
+// Pending items live in an OutboxQueue (outbox_queue.h) indexed by lane (provider and rate
+// bucket) and due time, so a pass of the pump costs what it sends plus one look per lane.
 //
 // Send() plans the deliveries of a PageRequest (one per provider, one e-mail per person, Slack
 // post / update / thread reply) and hands them to the OutboxStore, which writes them on the
@@ -103,7 +107,10 @@ class Outbox final : public incident::Pager {
   // A notice to Slack (or nowhere, logged, when Slack is not configured).
   void NoticeToSlack(const std::string& about, const std::string& text);
 
-  std::size_t pending() const { return pending_.size(); }
+  std::size_t pending() const { return queue_.size(); }
+  // Items and lanes the pump has looked at since the start: its work, which grows with what
+  // it sends, not with how many items wait (a test counts it).
+  std::uint64_t pump_visits() const { return pump_visits_; }
   bool failed_over(incident::Channel c) const;
   // Shutdown begins: cancels every timer and sends nothing more; results still on their way
   // are recorded, and Send still writes durably (sent after the next start).
@@ -132,6 +139,10 @@ class Outbox final : public incident::Pager {
                 TimePoint now);
   void CancelTimers();
   incident::Channel EffectiveChannel(const OutboxItem& item) const;
+  Lane LaneFor(const OutboxItem& item) const;
+  // Records where an original channel of an incident went; its queued items follow.
+  void SetRoute(const std::string& incident_id, incident::Channel original, incident::Channel via,
+                bool replace);
   void RequestPump();
   void Pump();
   void Dispatch(const OutboxItem& item, incident::Channel via, std::shared_ptr<Notifier> n);
@@ -155,7 +166,7 @@ class Outbox final : public incident::Pager {
   incident::DeliveryObserver* observer_ = nullptr;
   NotifierSet notifiers_;
   NotifyConfig config_;
-  std::map<std::int64_t, OutboxItem> pending_;
+  OutboxQueue queue_{[this](const OutboxItem& item) { return LaneFor(item); }};
   std::set<std::int64_t> in_flight_;
   // Pending items a write in progress supersedes: not sent meanwhile (the write may fail, then
   // they go on); counted, since two writes may supersede the same item.
@@ -169,6 +180,7 @@ class Outbox final : public incident::Pager {
   std::optional<TimerId> prune_timer_;
   OnCallLookup on_call_;
   std::set<std::string> last_resort_keys_;  // last-resort calls queued by this run
+  std::uint64_t pump_visits_ = 0;
   bool pump_posted_ = false;
   bool configured_ = false;  // nothing is sent (or failed as unroutable) before Configure
   bool stopped_ = false;     // Stop(): no timers, no new attempts

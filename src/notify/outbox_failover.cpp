@@ -20,6 +20,7 @@ void Outbox::CheckFailover(Channel c, TimePoint now) {
     return;
   }
   ps.failed_over = true;
+  queue_.RelaneAll();  // its queue replays through the partner
   NoticeToSlack("tocsin",
                 fmt::format(":warning: {} has been failing for {} ({}): paging through {} until "
                             "it answers again; queued pages replay through {} in order.",
@@ -51,6 +52,7 @@ void Outbox::ScheduleProbe(Channel c) {
           return;
         }
         state = ProviderState{};
+        queue_.RelaneAll();
         NoticeToSlack("tocsin", fmt::format(":white_check_mark: {} answers again: new pages go "
                                             "through {} again.",
                                             ProviderTitle(c), ProviderTitle(c)));

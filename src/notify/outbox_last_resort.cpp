@@ -22,7 +22,7 @@ void Outbox::CallLastResort(Channel c, TimePoint now) {
   std::vector<OutboxItem> calls;
   std::vector<std::string> keys;
   std::vector<std::string> about;
-  for (const auto& [id, item] : pending_) {
+  for (const auto& [id, item] : queue_.items()) {
     if (item.request.action != incident::PageAction::kTrigger || EffectiveChannel(item) != c) {
       continue;
     }

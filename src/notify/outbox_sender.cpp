@@ -2,6 +2,8 @@
 // the Executor, and what its result does to the item (sent, retried, failed) and the provider.
 #include <algorithm>
 #include <cmath>
+#include <functional>
+#include <queue>
 
 #include <fmt/format.h>
 #include <prometheus/counter.h>
@@ -60,6 +62,26 @@ void Outbox::ScheduleWake(TimePoint at) {
   wake_ = {at, id};
 }
 
+Lane Outbox::LaneFor(const OutboxItem& item) const {
+  Lane lane;
+  lane.via = EffectiveChannel(item);
+  auto n = notifiers_.notifiers.find(lane.via);
+  if (n == notifiers_.notifiers.end()) {
+    lane.routable = false;
+    return lane;
+  }
+  lane.bucket = std::string(incident::ChannelName(lane.via)) + ":" + n->second->RateKey(item);
+  return lane;
+}
+
+void Outbox::SetRoute(const std::string& incident_id, Channel original, Channel via, bool replace) {
+  auto& routes = routes_[incident_id];
+  auto it = routes.find(original);
+  if (it != routes.end() && (!replace || it->second == via)) return;
+  routes.insert_or_assign(original, via);
+  queue_.RelaneIncident(incident_id);
+}
+
 void Outbox::Pump() {
   if (!configured_ || stopped_) return;
   const TimePoint now = scheduler_.clock().Now();
@@ -76,51 +98,75 @@ void Outbox::Pump() {
       }
     }
   }
-  std::set<std::pair<Channel, std::string>> busy_keys;
-  std::vector<std::int64_t> unroutable;
-  for (auto& [id, item] : pending_) {
-    // One item at a time per (provider, incident): an acknowledge never overtakes its trigger.
-    if (!busy_keys.insert({item.original_channel, item.request.incident_id}).second) continue;
-    if (in_flight_.count(id) || superseding_.count(id)) continue;
-    if (in_flight_.size() >= config_.max_in_flight) break;
-    if (item.next_attempt_at > now) {
-      want(item.next_attempt_at);
-      continue;
-    }
-    Channel via = EffectiveChannel(item);
-    auto n = notifiers_.notifiers.find(via);
-    if (n == notifiers_.notifiers.end()) {
-      unroutable.push_back(id);
-      continue;
-    }
-    auto& ps = providers_[via];
+  if (auto due = queue_.PromoteDue(now)) want(*due);
+
+  // May this lane send one more now? Each check is one look, whatever the lane holds.
+  auto open = [&](const Lane& lane) {
+    auto& ps = providers_[lane.via];
     if (ps.blocked_until > now) {
       want(ps.blocked_until);
-      continue;
+      return false;
     }
     // After a failure only one item probes the provider; the rest wait for its answer.
-    if (ps.consecutive_failures > 0 && ps.in_flight > 0) continue;
-    const RateLimit& limit = config_.LimitFor(via);
-    std::string bucket = std::string(incident::ChannelName(via)) + ":" + n->second->RateKey(item);
-    TimePoint next = limiter_.NextAllowed(bucket, limit, now);
+    if (ps.consecutive_failures > 0 && ps.in_flight > 0) return false;
+    TimePoint next = limiter_.NextAllowed(lane.bucket, config_.LimitFor(lane.via), now);
     if (next > now) {
       want(next);
+      return false;
+    }
+    return true;
+  };
+  // Lanes that may send, by their lowest ready id: sending across lanes keeps id order.
+  using Front = std::pair<std::int64_t, const Lane*>;
+  std::priority_queue<Front, std::vector<Front>, std::greater<>> fronts;
+  std::vector<std::int64_t> unroutable;
+  // The first id of `lane` from `from` on that no write in progress supersedes.
+  auto first_sendable = [&](const Lane& lane, std::int64_t from) -> std::optional<std::int64_t> {
+    auto l = queue_.lanes().find(lane);
+    if (l == queue_.lanes().end()) return std::nullopt;
+    for (auto it = l->second.lower_bound(from); it != l->second.end(); ++it) {
+      ++pump_visits_;
+      if (!superseding_.count(*it)) return *it;
+    }
+    return std::nullopt;
+  };
+  for (const auto& [lane, ids] : queue_.lanes()) {
+    ++pump_visits_;
+    if (!lane.routable) {
+      pump_visits_ += ids.size();
+      unroutable.insert(unroutable.end(), ids.begin(), ids.end());
       continue;
     }
-    limiter_.Record(bucket, limit, now);
-    Dispatch(item, via, n->second);
+    if (in_flight_.size() >= config_.max_in_flight) break;
+    if (!open(lane)) continue;
+    if (auto id = first_sendable(lane, 0)) fronts.push({*id, &lane});
+  }
+  while (!fronts.empty() && in_flight_.size() < config_.max_in_flight) {
+    auto [id, lane_ptr] = fronts.top();
+    fronts.pop();
+    // Lanes stay in the map while the pass runs: dispatching only takes an id out of its set,
+    // and a lane emptied by it is erased, so the lane is copied before that.
+    const Lane lane = *lane_ptr;
+    limiter_.Record(lane.bucket, config_.LimitFor(lane.via), now);
+    bool more = queue_.lanes().at(lane).size() > 1;
+    Dispatch(*queue_.Find(id), lane.via, notifiers_.notifiers.at(lane.via));
+    if (!more || !open(lane)) continue;
+    auto l = queue_.lanes().find(lane);
+    if (auto next = first_sendable(lane, id + 1)) fronts.push({*next, &l->first});
   }
   for (auto id : unroutable) {
-    auto it = pending_.find(id);
-    if (it == pending_.end()) continue;
-    GiveUp(it->second, it->second.channel, 0,
-           fmt::format("{} is not configured any more", ProviderTitle(it->second.channel)), now);
+    const OutboxItem* item = queue_.Find(id);
+    if (!item) continue;
+    GiveUp(*item, item->channel, 0,
+           fmt::format("{} is not configured any more", ProviderTitle(item->channel)), now);
   }
+  if (!unroutable.empty()) RequestPump();  // the next items of those incidents
   if (wake) ScheduleWake(*wake);
 }
 
 void Outbox::Dispatch(const OutboxItem& item, Channel via, std::shared_ptr<Notifier> n) {
   in_flight_.insert(item.id);
+  queue_.TakeOut(item.id);
   providers_[via].in_flight++;
   OutboxItem copy = item;
   copy.channel = via;
@@ -168,12 +214,12 @@ void Outbox::OnResult(std::int64_t id, Channel via, DeliveryResult result, doubl
               prometheus::Histogram::BucketBoundaries{0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30})
         .Observe(seconds);
   }
-  auto it = pending_.find(id);
-  if (it == pending_.end()) {
+  OutboxItem* found = queue_.Find(id);
+  if (!found) {
     RequestPump();
     return;
   }
-  OutboxItem& item = it->second;
+  OutboxItem& item = *found;
 
   if (result.outcome != DeliveryResult::Outcome::kRetry) {
     // Any answer that is not a failure to answer means the provider is up.
@@ -183,10 +229,9 @@ void Outbox::OnResult(std::int64_t id, Channel via, DeliveryResult result, doubl
   }
   switch (result.outcome) {
     case DeliveryResult::Outcome::kOk: {
-      if (via != item.original_channel)
-        routes_[item.request.incident_id].insert_or_assign(item.original_channel, via);
-      OutboxItem done = std::move(item);
-      pending_.erase(it);
+      OutboxItem done = std::move(*queue_.Remove(id));
+      if (via != done.original_channel)
+        SetRoute(done.request.incident_id, done.original_channel, via, true);
       spdlog::info("outbox: {} {} delivered via {}{}", done.request.incident_id,
                    incident::PageActionName(done.request.action), provider,
                    via != done.original_channel ? " (fail-over)" : "");
@@ -221,6 +266,7 @@ void Outbox::OnResult(std::int64_t id, Channel via, DeliveryResult result, doubl
                                           : Backoff(ps.consecutive_failures);
       ps.blocked_until = now + delay;
       item.attempts++;
+      queue_.Requeue(id);
       spdlog::warn("outbox: {} {} via {} failed ({}), retrying in {}", item.request.incident_id,
                    incident::PageActionName(item.request.action), provider, result.detail,
                    FormatDelay(delay));
@@ -251,7 +297,7 @@ void Outbox::OnResult(std::int64_t id, Channel via, DeliveryResult result, doubl
 void Outbox::GiveUp(const OutboxItem& item, Channel via, int status, const std::string& why,
                     TimePoint now) {
   OutboxItem failed = item;
-  pending_.erase(item.id);
+  queue_.Remove(item.id);
   spdlog::error("outbox: {} {} via {} failed permanently: {}", failed.request.incident_id,
                 incident::PageActionName(failed.request.action), incident::ChannelName(via), why);
   UpdateQueueDepth();

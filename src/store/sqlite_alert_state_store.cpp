@@ -64,9 +64,10 @@ const std::vector<store::Migration>& SqliteAlertStateStore::Migrations() {
   return migrations;
 }
 
-Result<std::unique_ptr<SqliteAlertStateStore>> SqliteAlertStateStore::Open(store::Database& db) {
+Result<std::unique_ptr<SqliteAlertStateStore>> SqliteAlertStateStore::Open(
+    store::Database& db, store::StoreThread* writer) {
   if (auto m = db.Migrate(Migrations()); !m) return Fail(m.error());
-  return std::unique_ptr<SqliteAlertStateStore>(new SqliteAlertStateStore(db));
+  return std::unique_ptr<SqliteAlertStateStore>(new SqliteAlertStateStore(db, writer));
 }
 
 Result<std::vector<PersistedAlertState>> SqliteAlertStateStore::Load() {
@@ -99,9 +100,9 @@ Result<void> SqliteAlertStateStore::Apply(
     const std::vector<PersistedAlertState>& changed,
     const std::vector<std::pair<std::string, Fingerprint>>& removed) {
   if (changed.empty() && removed.empty()) return {};
-  return db_.Transaction([&](store::Database& db) -> Result<void> {
+  store::StoreThread::Write write = [&](store::Database& db) -> Result<void> {
     for (const auto& s : changed) {
-      auto stmt = db.Prepare(
+      auto stmt = db.PrepareCached(
           "INSERT INTO rules_alert_state (rule_key, fingerprint, definition_hash, labels, state, "
           "bad, good, active_since_ms, fired_at_ms, updated_at_ms, value) VALUES "
           "(?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11) ON CONFLICT (rule_key, fingerprint) "
@@ -130,14 +131,18 @@ Result<void> SqliteAlertStateStore::Apply(
       if (auto r = stmt->Run(); !r) return Fail(r.error());
     }
     for (const auto& [key, fp] : removed) {
-      auto stmt =
-          db.Prepare("DELETE FROM rules_alert_state WHERE rule_key = ?1 AND fingerprint = ?2");
+      auto stmt = db.PrepareCached(
+          "DELETE FROM rules_alert_state WHERE rule_key = ?1 AND fingerprint = ?2");
       if (!stmt) return Fail(stmt.error());
       stmt->Bind(1, std::string_view(key)).Bind(2, std::string_view(fp.ToString()));
       if (auto r = stmt->Run(); !r) return Fail(r.error());
     }
     return {};
-  });
+  };
+  // Called off the loop (the evaluator's state-write worker): waiting for the group commit
+  // blocks only that worker, and the write shares the store thread's fsync with the others.
+  if (writer_ != nullptr) return writer_->RunSync(write);
+  return db_.Transaction(write);
 }
 
 }  // namespace tocsin::rules

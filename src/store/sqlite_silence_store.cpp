@@ -14,8 +14,19 @@ std::vector<store::Migration> SqliteSilenceStore::Migrations() {
            "  comment TEXT NOT NULL)"}};
 }
 
-Result<void> SqliteSilenceStore::Put(const Silence& s) {
-  auto stmt = db_.Prepare(
+void SqliteSilenceStore::Write(std::vector<Silence> silences, Done done) {
+  store::StoreThread::Write write = [silences = std::move(silences)](store::Database& db) {
+    for (const auto& s : silences) {
+      if (auto r = PutIn(db, s); !r) return r;
+    }
+    return Result<void>{};
+  };
+  if (writer_ != nullptr) return writer_->Submit(std::move(write), std::move(done));
+  done(db_.Transaction(write));
+}
+
+Result<void> SqliteSilenceStore::PutIn(store::Database& db, const Silence& s) {
+  auto stmt = db.PrepareCached(
       "INSERT OR REPLACE INTO silences(id, matchers, starts_at_ms, ends_at_ms, updated_at_ms, "
       "created_by, comment) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)");
   if (!stmt) return Fail(stmt.error());

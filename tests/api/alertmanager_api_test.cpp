@@ -4,11 +4,14 @@
 #include "tocsin/api/alertmanager_api.h"
 
 #include <gtest/gtest.h>
-#include <prometheus/registry.h>
 
+#include <chrono>
 #include <filesystem>
-#include <nlohmann/json.hpp>
+#include <future>
 #include <set>
+
+#include <prometheus/registry.h>
+#include <nlohmann/json.hpp>
 
 #include "dispatch/dispatch_test_util.h"
 #include "fakes/memory_silence_store.h"
@@ -209,6 +212,44 @@ TEST_F(AlertmanagerApiTest, SilencesCreateListGetExpireThroughTheApi) {
   EXPECT_EQ(GetJson("/api/v2/alerts?silenced=false").size(), 1u);
   EXPECT_EQ(Call("DELETE", "/api/v2/silence/nope").status, 404);
   EXPECT_EQ(Call("GET", "/api/v2/silence/nope").status, 404);
+}
+
+// Durable before acknowledged: POST /api/v2/silences answers only once the silence's write has
+// committed (the store holds it in flight here, as the store thread does before its COMMIT).
+TEST_F(AlertmanagerApiTest, SilenceIsAnsweredOnlyOnceItsWriteIsDurable) {
+  std::promise<void> held;
+  server_->RunOnLoop([&] {
+    store_.hold = true;
+    store_.on_held = [&held] { held.set_value(); };
+  });
+  auto answer = std::async(std::launch::async, [&] {
+    return Call("POST", "/api/v2/silences", R"({
+      "matchers": [{"name": "psp", "value": "A", "isRegex": false, "isEqual": true}],
+      "startsAt": "2026-11-22T03:00:00Z", "endsAt": "2026-11-22T05:00:00Z",
+      "createdBy": "alice", "comment": "PSP-A maintenance"})");
+  });
+  // The request reaches the loop and its write is in flight: no answer meanwhile.
+  ASSERT_EQ(held.get_future().wait_for(std::chrono::seconds(30)), std::future_status::ready);
+  EXPECT_EQ(answer.wait_for(std::chrono::milliseconds(200)), std::future_status::timeout)
+      << "answered before the silence was durable";
+  EXPECT_TRUE(store_.rows.empty());
+  server_->RunOnLoop([&] { store_.Release(); });
+  auto created = answer.get();
+  ASSERT_EQ(created.status, 200) << created.body;
+  std::string id = json::parse(created.body)["silenceID"];
+  EXPECT_EQ(store_.rows.count(id), 1u);
+  EXPECT_EQ(GetJson("/api/v2/silence/" + id)["status"]["state"], "active");
+}
+
+TEST_F(AlertmanagerApiTest, SilenceThatCannotBeStoredIs500AndMutesNothing) {
+  server_->RunOnLoop([&] { store_.fail_puts = true; });
+  auto r = Call("POST", "/api/v2/silences", R"({
+    "matchers": [{"name": "psp", "value": "A", "isRegex": false, "isEqual": true}],
+    "startsAt": "2026-11-22T03:00:00Z", "endsAt": "2026-11-22T05:00:00Z",
+    "createdBy": "alice", "comment": "PSP-A maintenance"})");
+  EXPECT_EQ(r.status, 500) << r.body;
+  EXPECT_NE(r.body.find("injected store failure"), std::string::npos) << r.body;
+  EXPECT_EQ(GetJson("/api/v2/silences").size(), 0u);
 }
 
 TEST_F(AlertmanagerApiTest, InvalidSilencesAre400WithTheReason) {

@@ -276,14 +276,14 @@ TEST_F(DispatcherTest, SilenceMutesAtFlushAndExpiringItLetsThePageThrough) {
   s.ends_at = Now() + 2h;
   s.created_by = "alice";
   s.comment = "login deploy";
-  auto id = silences_.Upsert(s, Now());
+  auto id = fakes::UpsertNow(silences_, s, Now());
   ASSERT_TRUE(id);
   Send({Firing({{"alertname", "LoginErrors"}, {"service", "login"}, {"severity", "critical"}})});
   AdvanceTo(30min);
   EXPECT_TRUE(sink_.flushes.empty());
   EXPECT_EQ(dispatcher_->StatusOf({{"service", "login"}}, Now()).silenced_by,
             std::vector<std::string>{*id});
-  ASSERT_TRUE(silences_.Expire(*id, Now()));
+  ASSERT_TRUE(fakes::ExpireNow(silences_, *id, Now()));
   AdvanceTo(35min);
   ASSERT_EQ(sink_.flushes.size(), 1u);
   EXPECT_EQ(sink_.flushes[0].at, 30min + 30s);

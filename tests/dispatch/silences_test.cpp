@@ -2,10 +2,16 @@
 
 #include <gtest/gtest.h>
 
+#include <condition_variable>
+#include <functional>
+#include <mutex>
+#include <optional>
+
 #include "fakes/memory_silence_store.h"
 #include "support/temp_dir.h"
 #include "tocsin/common/duration.h"
 #include "tocsin/store/sqlite_silence_store.h"
+#include "tocsin/store/store_thread.h"
 
 namespace tocsin::dispatch {
 namespace {
@@ -27,7 +33,7 @@ Silence Make(std::string matchers, TimePoint start, TimePoint end) {
 TEST(SilencesTest, StatesFollowTheClock) {
   fakes::MemorySilenceStore store;
   Silences silences(store);
-  auto id = silences.Upsert(Make("psp=\"A\"", T0() + 1h, T0() + 2h), T0());
+  auto id = fakes::UpsertNow(silences, Make("psp=\"A\"", T0() + 1h, T0() + 2h), T0());
   ASSERT_TRUE(id);
   Labels a{{"psp", "A"}};
   EXPECT_TRUE(silences.MutedBy(a, T0()).empty());  // pending
@@ -39,20 +45,20 @@ TEST(SilencesTest, StatesFollowTheClock) {
 TEST(SilencesTest, RejectsWhatAlertmanagerRejects) {
   fakes::MemorySilenceStore store;
   Silences silences(store);
-  auto empty_match = silences.Upsert(Make("psp=~\".*\"", T0(), T0() + 1h), T0());
+  auto empty_match = fakes::UpsertNow(silences, Make("psp=~\".*\"", T0(), T0() + 1h), T0());
   ASSERT_FALSE(empty_match);
   EXPECT_NE(empty_match.error().message().find("empty string"), std::string::npos);
-  auto past = silences.Upsert(Make("psp=\"A\"", T0() - 2h, T0() - 1h), T0());
+  auto past = fakes::UpsertNow(silences, Make("psp=\"A\"", T0() - 2h, T0() - 1h), T0());
   ASSERT_FALSE(past);
   EXPECT_EQ(past.error().kind(), Error::Kind::kInvalid);
-  auto reversed = silences.Upsert(Make("psp=\"A\"", T0() + 2h, T0() + 1h), T0());
+  auto reversed = fakes::UpsertNow(silences, Make("psp=\"A\"", T0() + 2h, T0() + 1h), T0());
   EXPECT_FALSE(reversed);
   auto no_author = Make("psp=\"A\"", T0(), T0() + 1h);
   no_author.created_by.clear();
-  EXPECT_FALSE(silences.Upsert(no_author, T0()));
+  EXPECT_FALSE(fakes::UpsertNow(silences, no_author, T0()));
   auto unknown = Make("psp=\"A\"", T0(), T0() + 1h);
   unknown.id = "no-such-id";
-  auto r = silences.Upsert(unknown, T0());
+  auto r = fakes::UpsertNow(silences, unknown, T0());
   ASSERT_FALSE(r);
   EXPECT_EQ(r.error().kind(), Error::Kind::kNotFound);
   EXPECT_TRUE(store.rows.empty());
@@ -61,31 +67,31 @@ TEST(SilencesTest, RejectsWhatAlertmanagerRejects) {
 TEST(SilencesTest, ExpireKeepsTheSilenceForAudit) {
   fakes::MemorySilenceStore store;
   Silences silences(store);
-  auto id = *silences.Upsert(Make("service=\"login\"", T0(), T0() + 4h), T0());
-  ASSERT_TRUE(silences.Expire(id, T0() + 10min));
+  auto id = *fakes::UpsertNow(silences, Make("service=\"login\"", T0(), T0() + 4h), T0());
+  ASSERT_TRUE(fakes::ExpireNow(silences, id, T0() + 10min));
   EXPECT_TRUE(silences.MutedBy({{"service", "login"}}, T0() + 11min).empty());
   ASSERT_EQ(silences.List().size(), 1u);
   EXPECT_EQ(silences.Get(id)->ends_at, T0() + 10min);
   EXPECT_EQ(store.rows.at(id).ends_at, T0() + 10min);
-  EXPECT_TRUE(silences.Expire(id, T0() + 20min));  // already expired: nothing changes
+  EXPECT_TRUE(fakes::ExpireNow(silences, id, T0() + 20min));  // already expired: nothing changes
   EXPECT_EQ(silences.Get(id)->ends_at, T0() + 10min);
-  EXPECT_EQ(silences.Expire("nope", T0()).error().kind(), Error::Kind::kNotFound);
+  EXPECT_EQ(fakes::ExpireNow(silences, "nope", T0()).error().kind(), Error::Kind::kNotFound);
 }
 
 TEST(SilencesTest, ChangingMatchersOfAnActiveSilenceExpiresItAndCreatesANewOne) {
   fakes::MemorySilenceStore store;
   Silences silences(store);
-  auto id = *silences.Upsert(Make("service=\"login\"", T0(), T0() + 4h), T0());
+  auto id = *fakes::UpsertNow(silences, Make("service=\"login\"", T0(), T0() + 4h), T0());
   auto changed = Make("service=\"bet\"", T0(), T0() + 4h);
   changed.id = id;
-  auto new_id = silences.Upsert(changed, T0() + 1h);
+  auto new_id = fakes::UpsertNow(silences, changed, T0() + 1h);
   ASSERT_TRUE(new_id);
   EXPECT_NE(*new_id, id);
   EXPECT_EQ(silences.Get(id)->StateAt(T0() + 1h), SilenceState::kExpired);
   // Extending the end of the same silence keeps its id.
   auto longer = *silences.Get(*new_id);
   longer.ends_at = T0() + 8h;
-  EXPECT_EQ(*silences.Upsert(longer, T0() + 2h), *new_id);
+  EXPECT_EQ(*fakes::UpsertNow(silences, longer, T0() + 2h), *new_id);
 }
 
 // Regression: a pending silence whose matchers changed was updated in place, so its id
@@ -93,10 +99,10 @@ TEST(SilencesTest, ChangingMatchersOfAnActiveSilenceExpiresItAndCreatesANewOne) 
 TEST(SilencesTest, ChangingMatchersOfAPendingSilenceExpiresItAndIssuesANewId) {
   fakes::MemorySilenceStore store;
   Silences silences(store);
-  auto id = *silences.Upsert(Make("service=\"login\"", T0() + 1h, T0() + 2h), T0());
+  auto id = *fakes::UpsertNow(silences, Make("service=\"login\"", T0() + 1h, T0() + 2h), T0());
   auto changed = Make("service=\"bet\"", T0() + 1h, T0() + 2h);
   changed.id = id;
-  auto new_id = silences.Upsert(changed, T0() + 10min);
+  auto new_id = fakes::UpsertNow(silences, changed, T0() + 10min);
   ASSERT_TRUE(new_id);
   EXPECT_NE(*new_id, id);
   EXPECT_EQ(silences.Get(id)->StateAt(T0() + 10min), SilenceState::kExpired);
@@ -108,14 +114,14 @@ TEST(SilencesTest, ChangingMatchersOfAPendingSilenceExpiresItAndIssuesANewId) {
 TEST(SilencesTest, PendingSilenceKeepsItsIdUnlessItsStartMovesIntoThePast) {
   fakes::MemorySilenceStore store;
   Silences silences(store);
-  auto id = *silences.Upsert(Make("service=\"login\"", T0() + 1h, T0() + 2h), T0());
+  auto id = *fakes::UpsertNow(silences, Make("service=\"login\"", T0() + 1h, T0() + 2h), T0());
   auto later = Make("service=\"login\"", T0() + 90min, T0() + 3h);
   later.id = id;
-  EXPECT_EQ(*silences.Upsert(later, T0() + 10min), id);
+  EXPECT_EQ(*fakes::UpsertNow(silences, later, T0() + 10min), id);
   EXPECT_EQ(silences.Get(id)->starts_at, T0() + 90min);
   auto now_start = Make("service=\"login\"", T0(), T0() + 3h);
   now_start.id = id;
-  auto new_id = *silences.Upsert(now_start, T0() + 20min);
+  auto new_id = *fakes::UpsertNow(silences, now_start, T0() + 20min);
   EXPECT_NE(new_id, id);
   EXPECT_EQ(silences.Get(new_id)->starts_at, T0() + 20min);  // a new silence starts now
   EXPECT_EQ(silences.Get(id)->StateAt(T0() + 20min), SilenceState::kExpired);
@@ -124,22 +130,22 @@ TEST(SilencesTest, PendingSilenceKeepsItsIdUnlessItsStartMovesIntoThePast) {
 TEST(SilencesTest, ActiveSilenceKeepsItsIdOnlyWithTheSameStartToTheSecond) {
   fakes::MemorySilenceStore store;
   Silences silences(store);
-  auto id = *silences.Upsert(Make("service=\"login\"", T0(), T0() + 2h), T0());
+  auto id = *fakes::UpsertNow(silences, Make("service=\"login\"", T0(), T0() + 2h), T0());
   auto same_second = Make("service=\"login\"", T0() + 400ms, T0() + 3h);
   same_second.id = id;
-  EXPECT_EQ(*silences.Upsert(same_second, T0() + 1h), id);
+  EXPECT_EQ(*fakes::UpsertNow(silences, same_second, T0() + 1h), id);
   auto moved = Make("service=\"login\"", T0() + 1s, T0() + 3h);
   moved.id = id;
-  EXPECT_NE(*silences.Upsert(moved, T0() + 1h), id);
+  EXPECT_NE(*fakes::UpsertNow(silences, moved, T0() + 1h), id);
 }
 
 TEST(SilencesTest, AnExpiredSilenceIsNeverChangedAnUpdateMakesANewOne) {
   fakes::MemorySilenceStore store;
   Silences silences(store);
-  auto id = *silences.Upsert(Make("service=\"login\"", T0(), T0() + 1h), T0());
+  auto id = *fakes::UpsertNow(silences, Make("service=\"login\"", T0(), T0() + 1h), T0());
   auto again = Make("service=\"login\"", T0() + 2h, T0() + 3h);
   again.id = id;
-  auto new_id = *silences.Upsert(again, T0() + 90min);
+  auto new_id = *fakes::UpsertNow(silences, again, T0() + 90min);
   EXPECT_NE(new_id, id);
   EXPECT_EQ(silences.Get(id)->ends_at, T0() + 1h);  // the record of what was muted stays
 }
@@ -148,8 +154,75 @@ TEST(SilencesTest, StoreFailureLeavesNothingHalfDone) {
   fakes::MemorySilenceStore store;
   Silences silences(store);
   store.fail_puts = true;
-  EXPECT_FALSE(silences.Upsert(Make("psp=\"A\"", T0(), T0() + 1h), T0()));
+  EXPECT_FALSE(fakes::UpsertNow(silences, Make("psp=\"A\"", T0(), T0() + 1h), T0()));
   EXPECT_TRUE(silences.List().empty());
+}
+
+// Durable before acknowledged: a silence neither mutes nor is answered before its write
+// committed, and a failed write leaves nothing behind.
+TEST(SilencesTest, SilenceTakesEffectAndIsAnsweredOnlyOnceDurable) {
+  fakes::MemorySilenceStore store;
+  store.hold = true;
+  Silences silences(store);
+  std::optional<Result<std::string>> created;
+  silences.Upsert(Make("psp=\"A\"", T0(), T0() + 1h), T0(),
+                  [&created](Result<std::string> r) { created = std::move(r); });
+  EXPECT_FALSE(created);
+  EXPECT_EQ(store.in_flight(), 1u);
+  EXPECT_TRUE(silences.List().empty());
+  EXPECT_TRUE(silences.MutedBy({{"psp", "A"}}, T0() + 1min).empty());
+  store.Release();
+  ASSERT_TRUE(created && *created);
+  EXPECT_EQ(silences.MutedBy({{"psp", "A"}}, T0() + 1min), std::vector<std::string>{**created});
+
+  std::optional<Result<void>> expired;
+  silences.Expire(**created, T0() + 10min, [&expired](Result<void> r) { expired = r; });
+  EXPECT_FALSE(expired);
+  EXPECT_EQ(silences.MutedBy({{"psp", "A"}}, T0() + 11min).size(), 1u) << "not expired yet";
+  store.Release();
+  ASSERT_TRUE(expired && *expired);
+  EXPECT_TRUE(silences.MutedBy({{"psp", "A"}}, T0() + 11min).empty());
+}
+
+// The daemon's path: the write runs on the store thread and its completion comes back through
+// the loop's post, after the commit; another connection then reads the row.
+TEST(SilencesTest, SqliteStoreWritesOnTheStoreThreadAndAnswersAfterTheCommit) {
+  testing::TempDir dir;
+  const std::string path = dir.path() + "/tocsin.db";
+  auto db = store::Database::Open(path);
+  ASSERT_TRUE(db);
+  ASSERT_TRUE((*db)->Migrate(SqliteSilenceStore::Migrations()));
+  std::mutex mu;
+  std::condition_variable cv;
+  std::vector<std::function<void()>> posted;
+  auto writer = store::StoreThread::Open(path, {}, [&](std::function<void()> cb) {
+    std::lock_guard<std::mutex> lock(mu);
+    posted.push_back(std::move(cb));
+    cv.notify_all();
+  });
+  ASSERT_TRUE(writer);
+  SqliteSilenceStore store(**db, writer->get());
+  Silences silences(store);
+  std::optional<Result<std::string>> created;
+  silences.Upsert(Make("psp=\"A\"", T0(), T0() + 1h), T0(),
+                  [&created](Result<std::string> r) { created = std::move(r); });
+  EXPECT_FALSE(created) << "answered on the loop before the store thread wrote it";
+  {
+    std::unique_lock<std::mutex> lock(mu);
+    ASSERT_TRUE(cv.wait_for(lock, std::chrono::seconds(30), [&] { return !posted.empty(); }));
+  }
+  EXPECT_TRUE(silences.List().empty()) << "visible before its completion ran on the loop";
+  for (auto& cb : posted) cb();
+  ASSERT_TRUE(created && *created);
+  EXPECT_EQ(silences.List().size(), 1u);
+  (*writer)->Stop();
+  auto other = store::Database::Open(path);
+  ASSERT_TRUE(other);
+  SqliteSilenceStore reread(**other);
+  auto rows = reread.LoadAll();
+  ASSERT_TRUE(rows);
+  ASSERT_EQ(rows->size(), 1u);
+  EXPECT_EQ((*rows)[0].id, **created);
 }
 
 TEST(SilencesTest, SqliteStoreKeepsSilencesAcrossRestarts) {
@@ -161,9 +234,9 @@ TEST(SilencesTest, SqliteStoreKeepsSilencesAcrossRestarts) {
     ASSERT_TRUE((*db)->Migrate(SqliteSilenceStore::Migrations()));
     SqliteSilenceStore store(**db);
     Silences silences(store);
-    id = *silences.Upsert(Make("psp=\"A\", market=~\"DE|AT\"", T0(), T0() + 2h), T0());
-    expired_id = *silences.Upsert(Make("service=\"login\"", T0(), T0() + 2h), T0());
-    ASSERT_TRUE(silences.Expire(expired_id, T0() + 5min));
+    id = *fakes::UpsertNow(silences, Make("psp=\"A\", market=~\"DE|AT\"", T0(), T0() + 2h), T0());
+    expired_id = *fakes::UpsertNow(silences, Make("service=\"login\"", T0(), T0() + 2h), T0());
+    ASSERT_TRUE(fakes::ExpireNow(silences, expired_id, T0() + 5min));
   }
   auto db = store::Database::Open(dir.path() + "/tocsin.db");
   ASSERT_TRUE(db);

@@ -1,5 +1,7 @@
 // The outbox on the simulated clock: outages, fail-over, rate limits, coalescing, restarts.
 // Deliveries go to scripted fake notifiers; every timer is the SimulatedScheduler's.
+// Over 500 lines: one fixture serves every outbox behaviour; split by behaviour, each part
+// would carry a copy of it.
 #include <gtest/gtest.h>
 
 #include <map>
@@ -252,6 +254,37 @@ TEST_F(OutboxTest, BurstOfThousandIncidentsStaysWithinPagerDutyRateLimit) {
   }
   // And it does not dawdle: 1000 events at 120/min take a little over 8 minutes.
   EXPECT_LE(calls.back().at - T0(), minutes(9));
+  for (std::size_t i = 1; i < calls.size(); ++i) EXPECT_LT(calls[i - 1].id, calls[i].id);
+}
+
+// A storm of queued pages behind PagerDuty's 120/min used to be rescanned whole on every pass
+// of the pump (quadratic): the pump's work must grow with what it sends, and a pass while the
+// routing key has no budget left must cost one look, however many pages wait.
+TEST_F(OutboxTest, RateLimitedStormPumpWorkGrowsWithDeliveriesNotQueueLength) {
+  Start(false, false);
+  constexpr int kPages = 2000;
+  for (int i = 1; i <= kPages; ++i) outbox_->Send(Page(i), {});
+  scheduler_.RunPending();
+  ASSERT_EQ(pd_->calls().size(), 120u) << "the first minute's budget, no more";
+  ASSERT_EQ(outbox_->pending(), static_cast<std::size_t>(kPages - 120));
+
+  // Budget spent: passes of the pump (a new page, a timer) look at the lane and stop.
+  const auto before = outbox_->pump_visits();
+  for (int i = 0; i < 10; ++i) {
+    outbox_->Send(Page(kPages + 1 + i), {});
+    scheduler_.AdvanceBy(seconds(1));
+  }
+  EXPECT_EQ(pd_->calls().size(), 120u);
+  EXPECT_LE(outbox_->pump_visits() - before, 10u * 3)
+      << "a rate-limited lane is skipped in one look, not by walking its " << outbox_->pending()
+      << " queued pages";
+
+  scheduler_.AdvanceBy(minutes(30));
+  ASSERT_EQ(pd_->calls().size(), static_cast<std::size_t>(kPages + 10));
+  EXPECT_EQ(outbox_->pending(), 0u);
+  // Every delivery is a visit or two; a rescan of the queue per pass would be millions.
+  EXPECT_LE(outbox_->pump_visits(), static_cast<std::uint64_t>(kPages) * 4);
+  auto calls = pd_->calls();
   for (std::size_t i = 1; i < calls.size(); ++i) EXPECT_LT(calls[i - 1].id, calls[i].id);
 }
 

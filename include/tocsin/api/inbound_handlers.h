@@ -50,9 +50,11 @@ class InboundHandlers {
   // Posts a JSON body to a Slack response_url; runs on the executor.
   using ResponseUrlPoster = std::function<void(const std::string& url, const std::string& json)>;
   // Creates a silence from slash-command words ("silence 2h service=payments reason...");
-  // returns the user-facing answer. Empty function: silences are not offered.
+  // gives `answer` the user-facing answer, once the silence is durable. Empty function:
+  // silences are not offered.
   using SilenceCommand =
-      std::function<std::string(const std::vector<std::string>& words, const std::string& actor)>;
+      std::function<void(const std::vector<std::string>& words, const std::string& actor,
+                         std::function<void(std::string)> answer)>;
 
   InboundHandlers(InboundConfig config, IncidentCommands& incidents, PersonDirectory& people,
                   Scheduler& scheduler, ResponseUrlPoster poster, prometheus::Registry& registry);

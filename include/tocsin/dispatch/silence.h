@@ -1,5 +1,7 @@
 #pragma once
 
+#include <functional>
+
 #include <string>
 #include <string_view>
 #include <vector>
@@ -34,13 +36,16 @@ struct Silence {
 };
 
 // Durable storage for silences, so that they survive restarts. Implementations: SQLite
-// (production, module "dispatch" migrations) and in-memory (unit tests). Thread-safety: loop
-// thread only.
+// (production, module "dispatch" migrations; its writes go to the store thread) and in-memory
+// (unit tests). Thread-safety: loop thread only.
 class SilenceStore {
  public:
+  using Done = std::function<void(Result<void>)>;
   virtual ~SilenceStore() = default;
-  // Inserts or replaces the silence with the same id.
-  virtual Result<void> Put(const Silence& silence) = 0;
+  // Inserts or replaces each silence with the same id, all or nothing. `done` runs on the loop
+  // once the write is durable, or has failed and left nothing behind; it may run before Write
+  // returns (a store without a writer thread).
+  virtual void Write(std::vector<Silence> silences, Done done) = 0;
   virtual Result<std::vector<Silence>> LoadAll() = 0;
 };
 

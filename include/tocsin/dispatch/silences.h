@@ -1,6 +1,8 @@
 #pragma once
 
+#include <functional>
 #include <map>
+#include <memory>
 #include <optional>
 #include <string>
 #include <vector>
@@ -12,23 +14,32 @@
 namespace tocsin::dispatch {
 
 // The set of silences: create, update, expire, query, and mute (as a Muter). Every change is
-// written to the SilenceStore before it takes effect, so an acknowledged silence survives a
-// restart. Thread-safety: loop thread only.
+// written to the SilenceStore and takes effect, and is answered, only once that write is
+// durable: an acknowledged silence survives a restart, and a silence that could not be written
+// never mutes anything. The write runs on the store thread; the loop does not wait for it.
+// Thread-safety: loop thread only.
 class Silences final : public Muter {
  public:
-  explicit Silences(SilenceStore& store) : store_(store) {}
+  template <typename T>
+  using Done = std::function<void(Result<T>)>;
 
-  // Reads every stored silence (expired ones included, for the audit trail).
+  explicit Silences(SilenceStore& store) : store_(store) {}
+  ~Silences() override { *alive_ = false; }
+  Silences(const Silences&) = delete;
+  Silences& operator=(const Silences&) = delete;
+
+  // Reads every stored silence (expired ones included, for the audit trail). Startup only.
   Result<void> Load();
 
   // Creates a silence (empty id: a new UUID is assigned) or updates one. As in Alertmanager,
   // an update that CanUpdateInPlace refuses expires the old silence (unless it already is) and
-  // creates a new id. Returns the id. Fails kInvalid for a silence that breaks the rules,
-  // kNotFound for an unknown id.
-  Result<std::string> Upsert(Silence silence, TimePoint now);
-  // Expires a pending or active silence (ends_at = now). kNotFound for an unknown id;
-  // expiring an expired silence succeeds and changes nothing, as in Alertmanager.
-  Result<void> Expire(const std::string& id, TimePoint now);
+  // creates a new id, both in one write. `done` gets the id once durable. Fails kInvalid for a
+  // silence that breaks the rules, kNotFound for an unknown id (at once, nothing written), or
+  // with the store's error (nothing changed).
+  void Upsert(Silence silence, TimePoint now, Done<std::string> done);
+  // Expires a pending or active silence (ends_at = now); `done` once durable. kNotFound for an
+  // unknown id; expiring an expired silence succeeds and changes nothing, as in Alertmanager.
+  void Expire(const std::string& id, TimePoint now, Done<void> done);
 
   std::optional<Silence> Get(const std::string& id) const;
   std::vector<Silence> List() const;
@@ -36,8 +47,12 @@ class Silences final : public Muter {
   std::vector<std::string> MutedBy(const Labels& labels, TimePoint now) const override;
 
  private:
+  // Writes `changed` and, once durable, makes it what Get, List and MutedBy see.
+  void Store(std::vector<Silence> changed, Done<void> done);
+
   SilenceStore& store_;
   std::map<std::string, Silence> by_id_;
+  std::shared_ptr<bool> alive_ = std::make_shared<bool>(true);
 };
 
 // Alertmanager's rule (silence.go canUpdate) for changing a silence without rewriting what it
