@@ -24,6 +24,14 @@ void AddSilenceCommand(CLI::App& app, int& exit_code);
 void AddReportCommand(CLI::App& app, int& exit_code);  // tocsin report oncall ...
 // tocsin report sla ..., added under `report` by AddReportCommand.
 void AddReportSlaCommand(CLI::App& report, int& exit_code);
+// tocsin incidents postmortem ID: the draft, from the store (postmortem_command.cpp).
+struct PostmortemDraftOptions {
+  std::string config;    // FindConfigPath: store.path, rules and sources for the impact
+  std::string database;  // instead of the config's store.path
+  std::string id;
+  std::string out;  // file; empty: stdout
+};
+int RunPostmortemDraft(const PostmortemDraftOptions& options);
 // tocsin completion bash|zsh, tocsin man: generated from `app`'s tree, so registered last.
 void AddDocsCommands(CLI::App& app, int& exit_code);
 

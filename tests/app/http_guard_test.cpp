@@ -58,6 +58,7 @@ const std::map<std::string, Access> kDocumentedAccess = {
     {"POST /api/v1/incidents/{id}/resolve", Access::kResponder},
     {"POST /api/v1/incidents/{id}/note", Access::kResponder},
     {"POST /api/v1/incidents/{id}/escalate", Access::kResponder},
+    {"POST /api/v1/incidents/{id}/postmortem", Access::kResponder},
     {"GET /api/v1/incidents/{id}/verify", Access::kViewer},
     {"GET /api/v1/oncall", Access::kViewer},
     {"GET /api/v1/slos", Access::kViewer},
