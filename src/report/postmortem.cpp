@@ -5,6 +5,7 @@
 #include <date/date.h>
 #include <fmt/format.h>
 
+#include <algorithm>
 #include <map>
 #include <nlohmann/json.hpp>
 #include <set>
@@ -66,21 +67,6 @@ bool IsDeliveryEvent(const std::string& kind) {
          kind == incident::kEventNotPaged || kind == "delivery";
 }
 
-std::string What(const incident::TimelineEvent& ev) {
-  if (ev.kind == incident::kEventPageDecided || ev.kind == "notified") {
-    json data = json::parse(ev.data, nullptr, false);
-    std::vector<std::string> who;
-    if (data.is_object() && data.contains("targets") && data["targets"].is_array()) {
-      for (const auto& t : data["targets"]) {
-        if (!t.is_object()) continue;
-        who.push_back(fmt::format("{} ({})", t.value("person", ""), t.value("role", "")));
-      }
-    }
-    if (!who.empty()) return "paged " + fmt::format("{}", fmt::join(who, ", "));
-  }
-  return ev.text.empty() ? ev.kind : ev.text;
-}
-
 void Table(std::string& out, const std::vector<std::string>& header,
            const std::vector<std::vector<std::string>>& rows) {
   out += "|";
@@ -137,12 +123,23 @@ std::string RenderPostmortem(const PostmortemInput& in) {
     recorded = fmt::format("{} (by {} at {})", d.is_object() ? d.value("url", "") : "", ev.actor,
                            Time(ev.at));
   }
+  // Detection: the earliest alert of the incident began firing.
+  TimePoint detected{};
+  for (const auto& a : inc.alerts) {
+    if (a.starts_at != TimePoint{} && (detected == TimePoint{} || a.starts_at < detected)) {
+      detected = a.starts_at;
+    }
+  }
   Table(out, {"", ""},
         {{"Incident", inc.id},
          {"SEV", incident::SevName(inc.sev)},
          {"Title", inc.title},
          {"Domain", inc.domain.empty() ? "--" : inc.domain},
          {"State", std::string(incident::IncidentStateName(inc.state))},
+         {"First alert firing", detected == TimePoint{} || detected > inc.opened_at
+                                    ? "--"
+                                    : fmt::format("{} ({} before the incident opened)",
+                                                  Time(detected), Dur(inc.opened_at - detected))},
          {"Opened", Time(inc.opened_at)},
          {"Acknowledged",
           acked ? fmt::format("{} by {} (MTTA {})", Time(inc.acknowledged_at), inc.acknowledged_by,
@@ -168,9 +165,13 @@ std::string RenderPostmortem(const PostmortemInput& in) {
     Table(out,
           {"SLO", "objective", "error ratio during the incident", "error budget burned", "source"},
           rows);
-    out +=
-        "\nError budget burned = error ratio x incident duration / ((1 - objective) x SLO "
-        "window). Queries, evaluated at the end of the incident:\n\n";
+    const bool queried = std::any_of(in.impact.begin(), in.impact.end(),
+                                     [](const PostmortemImpact& i) { return !i.query.empty(); });
+    if (queried) {
+      out +=
+          "\nError budget burned = error ratio x incident duration / ((1 - objective) x SLO "
+          "window); the error ratio is asked at the end of the incident:\n\n";
+    }
     for (const auto& i : in.impact) {
       if (!i.query.empty()) out += fmt::format("- {}: `{}`\n", i.slo, i.query);
     }
@@ -205,14 +206,22 @@ std::string RenderPostmortem(const PostmortemInput& in) {
                      acked ? Dur(inc.acknowledged_at - inc.opened_at) : "--",
                      resolved ? Dur(inc.resolved_at - inc.opened_at) : "--");
   std::vector<std::vector<std::string>> rows;
-  std::map<std::string, std::string> roles;  // person -> role the ladder paged them as
+  // Who the ladder paged, in order, and the keys of those pages (their deliveries).
+  struct Paged {
+    std::string person;
+    std::string role;
+    TimePoint at;
+  };
+  std::vector<Paged> paged;
+  std::set<std::string> page_keys;
   std::map<std::string, std::vector<std::string>> acted;
   for (const auto& ev : timeline) {
     if (ev.kind == incident::kEventPageDecided || ev.kind == "notified") {
       json data = json::parse(ev.data, nullptr, false);
       if (data.is_object() && data.contains("targets") && data["targets"].is_array()) {
+        page_keys.insert(data.value("idempotency_key", std::string()));
         for (const auto& t : data["targets"]) {
-          if (t.is_object()) roles.emplace(t.value("person", ""), t.value("role", ""));
+          if (t.is_object()) paged.push_back({t.value("person", ""), t.value("role", ""), ev.at});
         }
       }
     }
@@ -220,37 +229,35 @@ std::string RenderPostmortem(const PostmortemInput& in) {
     if (!ev.actor.empty() && ev.actor != kSystemActor && ev.kind != kEventPostmortem) {
       acted[ev.actor].push_back(fmt::format("{} at +{}", ev.kind, Dur(ev.at - inc.opened_at)));
     }
-    rows.push_back({Time(ev.at), "+" + Dur(ev.at - inc.opened_at), Phase(ev), What(ev), ev.actor});
+    rows.push_back({Time(ev.at), "+" + Dur(ev.at - inc.opened_at), Phase(ev),
+                    ev.text.empty() ? ev.kind : ev.text, ev.actor});
   }
   Table(out, {"time", "since opened", "phase", "what happened", "who"}, rows);
 
   out += "\n## Who was paged\n\n";
+  const json deliveries = incident::DeliveriesToJson(timeline);
   rows.clear();
-  for (const auto& d : incident::DeliveriesToJson(timeline)) {
-    std::vector<std::string> people;
-    if (auto p = d.value("person", std::string()); !p.empty()) people.push_back(p);
-    if (d.contains("people") && d["people"].is_array()) {
-      for (const auto& p : d["people"]) {
-        if (p.is_string() && (people.empty() || people[0] != p.get<std::string>())) {
-          people.push_back(p.get<std::string>());
-        }
+  for (const auto& p : paged) {
+    std::vector<std::string> how;
+    for (const auto& d : deliveries) {
+      if (!page_keys.count(d.value("idempotency_key", std::string()))) continue;
+      bool theirs = d.value("person", std::string()) == p.person;
+      if (d.contains("people") && d["people"].is_array()) {
+        for (const auto& q : d["people"]) theirs = theirs || (q.is_string() && q == p.person);
+      }
+      if (theirs) {
+        how.push_back(
+            fmt::format("{} {}", d.value("via", std::string()), d.value("state", std::string())));
       }
     }
-    if (people.empty()) continue;  // channel-wide posts (the Slack incident message)
-    for (const auto& p : people) {
-      auto role = roles.find(p);
-      rows.push_back({p, role == roles.end() ? "--" : role->second,
-                      d.value("via", d.value("channel", std::string())),
-                      d.value("state", std::string()),
-                      d.value("queued_at", std::string()).empty()
-                          ? "--"
-                          : Time(*ParseTime(d.value("queued_at", std::string())))});
-    }
+    rows.push_back(
+        {p.person, p.role, "+" + Dur(p.at - inc.opened_at),
+         how.empty() ? "no delivery recorded" : fmt::format("{}", fmt::join(how, ", "))});
   }
   if (rows.empty()) {
-    out += "Nobody: no page was delivered for this incident.\n";
+    out += "Nobody: the ladder paged no one for this incident.\n";
   } else {
-    Table(out, {"person", "role", "channel", "delivery", "queued at"}, rows);
+    Table(out, {"person", "role", "paged", "deliveries"}, rows);
   }
 
   out += "\n## Who acted\n\n";

@@ -3,18 +3,18 @@
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
 
-#include <fstream>
-#include <nlohmann/json.hpp>
 #include <prometheus/registry.h>
 #include <prometheus/text_serializer.h>
+#include <fstream>
+#include <nlohmann/json.hpp>
 
 #include "support/files.h"
 #include "support/process.h"
 #include "support/temp_dir.h"
 #include "tocsin/common/duration.h"
+#include "tocsin/common/simulated_scheduler.h"
 #include "tocsin/incident/timeline.h"
 #include "tocsin/oncall/roster_loader.h"
-#include "tocsin/common/simulated_scheduler.h"
 #include "tocsin/report/oncall_metrics.h"
 #include "tocsin/report/oncall_report.h"
 #include "tocsin/report/records.h"
@@ -361,12 +361,10 @@ TEST_F(OncallReportCliTest, MetricsOfTheRecentWindowAreTheHandWorkedWeek) {
   EXPECT_THAT(week, HasSubstr("tocsin_oncall_window_seconds 604800\n"));
   EXPECT_THAT(week, HasSubstr("tocsin_oncall_incidents 6\n"));
   EXPECT_THAT(week, HasSubstr("tocsin_oncall_pages 8\n"));
-  EXPECT_THAT(week, HasSubstr(
-                        "tocsin_oncall_mtta_seconds{domain=\"payments\",quantile=\"0.9\","
-                        "sev=\"SEV-2\"} 600\n"));
-  EXPECT_THAT(week, HasSubstr(
-                        "tocsin_oncall_mttr_seconds{domain=\"games\",quantile=\"0.5\","
-                        "sev=\"SEV-3\"} 300\n"));
+  EXPECT_THAT(week, HasSubstr("tocsin_oncall_mtta_seconds{domain=\"payments\",quantile=\"0.9\","
+                              "sev=\"SEV-2\"} 600\n"));
+  EXPECT_THAT(week, HasSubstr("tocsin_oncall_mttr_seconds{domain=\"games\",quantile=\"0.5\","
+                              "sev=\"SEV-3\"} 300\n"));
   EXPECT_THAT(week, HasSubstr("tocsin_oncall_night_wakeups{person=\"kyiv\"} 3\n"));
   EXPECT_THAT(week, HasSubstr("tocsin_oncall_nights_over_goal{person=\"kyiv\"} 1\n"));
   EXPECT_THAT(week, HasSubstr("tocsin_oncall_rule_noisy_incidents{rule=\"FlakyProbe\"} 1\n"));
@@ -378,14 +376,19 @@ TEST_F(OncallReportCliTest, MetricsOfTheRecentWindowAreTheHandWorkedWeek) {
   EXPECT_THAT(week, HasSubstr("tocsin_oncall_sev12_external_ratio 0.6666666666666"));
   EXPECT_THAT(week, HasSubstr("tocsin_oncall_reached_l2_ratio 0.1666666666666"));
 
-  // A week on, only incident 6 (2026-11-10, SEV-1, kyiv paged at 03:00 Kyiv) is in the window:
-  // gina's series are gone, nothing is noisy, and no SEV-1/2 names a provider.
+  // A week on, only incident 6 (2026-11-10, SEV-1, open, kyiv paged at 03:00 Kyiv) is in the
+  // window: the MTTA/MTTR and noisy-rule series of last week are gone, kyiv's night is within
+  // the goal, gina holds shifts without a page, and no SEV-1/2 names a provider.
   scheduler.AdvanceTo(At("2026-11-17T00:00:00Z"));
   auto later = text();
   EXPECT_THAT(later, HasSubstr("tocsin_oncall_incidents 1\n"));
   EXPECT_THAT(later, HasSubstr("tocsin_oncall_night_wakeups{person=\"kyiv\"} 1\n"));
-  EXPECT_THAT(later, ::testing::Not(HasSubstr("person=\"gina\"")));
+  EXPECT_THAT(later, HasSubstr("tocsin_oncall_nights_over_goal{person=\"kyiv\"} 0\n"));
+  EXPECT_THAT(later, HasSubstr("tocsin_oncall_person_pages{person=\"gina\"} 0\n"));
+  EXPECT_THAT(later, ::testing::Not(HasSubstr("tocsin_oncall_mtta_seconds{")));
+  EXPECT_THAT(later, ::testing::Not(HasSubstr("tocsin_oncall_mttr_seconds{")));
   EXPECT_THAT(later, ::testing::Not(HasSubstr("rule=\"FlakyProbe\"")));
+  EXPECT_THAT(later, ::testing::Not(HasSubstr("provider=")));
   EXPECT_THAT(later, HasSubstr("tocsin_oncall_sev12_external_ratio 0\n"));
   EXPECT_THAT(later, HasSubstr("tocsin_oncall_refreshed_timestamp_seconds 1794873600\n"));
 }

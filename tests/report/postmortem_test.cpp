@@ -7,8 +7,8 @@
 
 #include <cstdlib>
 #include <fstream>
+#include <map>
 
-#include "fakes/incident/recording_pager.h"
 #include "fakes/source/fake_sli_source.h"
 #include "support/files.h"
 #include "support/process.h"
@@ -41,6 +41,33 @@ rotations:
   dm: {role: duty-manager, time_zone: UTC, start_date: 2026-11-02, handovers: ["00:00"], members: [dmytro]}
 )";
 
+// Answers as the real outbox plans a page for PagerDuty and Slack: one delivery per channel
+// carrying every person it reaches (the first channel of each target), at once.
+class OutboxLikePager final : public incident::Pager {
+ public:
+  void Send(const incident::PageRequest& request, SendDone done) override {
+    sent.push_back(request);
+    incident::PageReceipt receipt;
+    std::map<incident::Channel, std::vector<std::string>> people;
+    for (const auto& t : request.targets) {
+      if (!t.channels.empty()) people[t.channels.front()].push_back(t.person.id);
+    }
+    const bool trigger = request.action == incident::PageAction::kTrigger;
+    for (const auto& [channel, ids] : people) {
+      receipt.queued.push_back({channel, trigger ? "page" : "thread", "", ids});
+    }
+    done(std::move(receipt));
+  }
+  std::vector<incident::PageRequest> Of(const std::string& key_suffix) const {
+    std::vector<incident::PageRequest> out;
+    for (const auto& r : sent) {
+      if (r.idempotency_key.ends_with(key_suffix)) out.push_back(r);
+    }
+    return out;
+  }
+  std::vector<incident::PageRequest> sent;
+};
+
 constexpr const char* kErrors = "sum(rate(deposit_errors_total[{{window}}]))";
 constexpr const char* kTotal = "sum(rate(deposit_attempts_total[{{window}}]))";
 
@@ -53,7 +80,7 @@ class PostmortemTest : public ::testing::Test {
   tocsin::testing::TempDir dir_;
   std::unique_ptr<store::Database> db_;
   std::unique_ptr<store::SqliteIncidentStore> store_;
-  tocsin::testing::RecordingPager pager_;
+  OutboxLikePager pager_;
   std::unique_ptr<incident::IncidentManager> manager_;
 
   void SetUp() override {
@@ -79,9 +106,12 @@ class PostmortemTest : public ::testing::Test {
     g.receiver.name = "oncall";
     g.receiver.escalation_policy = "default";
     Alert a;
-    a.labels = Labels{{"alertname", "DepositSuccessLow"}, {"domain", "payments"},
-                      {"psp", "psp-a"},                   {"market", "ua"},
-                      {"brand", "luckyfox"},              {"slo", "deposit-success"},
+    a.labels = Labels{{"alertname", "DepositSuccessLow"},
+                      {"domain", "payments"},
+                      {"psp", "psp-a"},
+                      {"market", "ua"},
+                      {"brand", "luckyfox"},
+                      {"slo", "deposit-success"},
                       {"sev", sev}};
     a.severity = Severity::kCritical;
     a.annotations["summary"] = "Deposit success 97.2 % (SLO 99.9 %)";
@@ -99,8 +129,7 @@ class PostmortemTest : public ::testing::Test {
     // The L1 page reached PagerDuty.
     incident::DeliveryReport sent;
     sent.incident_id = inc->id;
-    sent.idempotency_key = pager_.Triggers().at(0).idempotency_key;
-    sent.person_id = "olena";
+    sent.idempotency_key = pager_.sent.at(0).idempotency_key;
     sent.channel = incident::Channel::kPagerDuty;
     sent.original_channel = incident::Channel::kPagerDuty;
     sent.kind = "page";
@@ -149,8 +178,9 @@ TEST_F(PostmortemTest, TheDraftOfAKnownTimelineIsTheGoldenMarkdown) {
   // 2 % errors over the incident's 31 minutes, asked at the resolve: burned
   // 0.02 x 1860 s / (0.001 x 2,592,000 s) = 37.2 / 2592 = 1.435 % of the 30-day budget.
   tocsin::testing::FakeSliSource prometheus("prometheus");
-  const std::string query = "(sum(rate(deposit_errors_total[31m]))) / "
-                            "(sum(rate(deposit_attempts_total[31m])))";
+  const std::string query =
+      "(sum(rate(deposit_errors_total[31m]))) / "
+      "(sum(rate(deposit_attempts_total[31m])))";
   prometheus.SetValues(query, {{Labels{}, 0.02}});
   PostmortemInput in;
   in.record = Load(id);
@@ -168,12 +198,18 @@ TEST_F(PostmortemTest, TheDraftOfAKnownTimelineIsTheGoldenMarkdown) {
   EXPECT_NEAR(*in.impact[0].budget_burned, 37.2 / 2592.0, 1e-12);
 
   const std::string md = RenderPostmortem(in);
-  const std::string golden = std::string(TOCSIN_SOURCE_DIR) + "/tests/testdata/report/postmortem.md";
+  const std::string golden =
+      std::string(TOCSIN_SOURCE_DIR) + "/tests/testdata/report/postmortem.md";
   if (std::getenv("TOCSIN_UPDATE_GOLDEN") != nullptr) {
     std::ofstream(golden, std::ios::trunc) << md;
   }
   EXPECT_EQ(md, tocsin::testing::ReadFile(golden))
       << "if the change is intended: TOCSIN_UPDATE_GOLDEN=1 and review the diff";
+  // docs/reports.md shows this draft.
+  EXPECT_EQ(tocsin::testing::FencedBlockAfter(std::string(TOCSIN_SOURCE_DIR) + "/docs/reports.md",
+                                              "$ tocsin incidents postmortem INC-1"),
+            md)
+      << "paste tests/testdata/report/postmortem.md into docs/reports.md";
 }
 
 TEST_F(PostmortemTest, WithoutDataTheImpactSaysNotAvailable) {
@@ -196,9 +232,9 @@ TEST_F(PostmortemTest, WithoutDataTheImpactSaysNotAvailable) {
       in.record.incident, Rules(),
       [&](const std::string&) -> source::SliSource* { return &prometheus; }, in.now);
   EXPECT_THAT(down[0].unavailable, ::testing::HasSubstr("connection refused"));
-  auto unknown = MeasureImpact(in.record.incident, rules::RuleSet{},
-                               [&](const std::string&) -> source::SliSource* { return nullptr; },
-                               in.now);
+  auto unknown = MeasureImpact(
+      in.record.incident, rules::RuleSet{},
+      [&](const std::string&) -> source::SliSource* { return nullptr; }, in.now);
   EXPECT_EQ(unknown[0].unavailable, "not available: no SLO of this name in the rule files");
 }
 
@@ -221,7 +257,8 @@ TEST_F(PostmortemTest, ASev2WithoutAPostmortemIsRemindedOnceAfterFiveBusinessDay
   ASSERT_TRUE(manager_->Resolve(done->id, "olena", t0_ + minutes(50)));
   std::optional<Result<incident::Incident>> recorded;
   manager_->RecordPostmortemAsync(done->id, "olena", "https://wiki.example/pm/INC-2",
-                                  t0_ + hours(2), [&](Result<incident::Incident> r) { recorded = r; });
+                                  t0_ + hours(2),
+                                  [&](Result<incident::Incident> r) { recorded = r; });
   ASSERT_TRUE(recorded && *recorded) << (recorded ? recorded->error().message() : "no answer");
   auto minor = manager_->Open(Group("g3", "3"), "tocsin", t0_ + minutes(45));
   ASSERT_TRUE(minor);
@@ -229,12 +266,12 @@ TEST_F(PostmortemTest, ASev2WithoutAPostmortemIsRemindedOnceAfterFiveBusinessDay
 
   auto reminders = [&](const std::string& id) {
     int n = 0;
-    for (const auto& e : store_->Timeline(id).value()) n += e.kind == kEventPostmortemReminder;
+    auto timeline = store_->Timeline(id);
+    EXPECT_TRUE(timeline);
+    for (const auto& e : *timeline) n += e.kind == kEventPostmortemReminder;
     return n;
   };
-  auto reminder_pages = [&] {
-    return pager_.OfAction(incident::PageAction::kReminder).size();
-  };
+  auto reminder_pages = [&] { return pager_.Of("/postmortem-reminder").size(); };
   PostmortemReminder reminder(scheduler_, *manager_, PostmortemReminder::Options{});
   reminder.Start();
   // Friday 2026-11-27 is four business days on: nothing yet.
@@ -245,12 +282,14 @@ TEST_F(PostmortemTest, ASev2WithoutAPostmortemIsRemindedOnceAfterFiveBusinessDay
   scheduler_.AdvanceTo(*ParseTime("2026-11-30T11:00:00Z"));
   EXPECT_EQ(reminders(sev2), 1);
   ASSERT_EQ(reminder_pages(), 1u);
-  const auto page = pager_.OfAction(incident::PageAction::kReminder)[0];
+  const auto page = pager_.Of("/postmortem-reminder")[0];
+  EXPECT_EQ(page.action, incident::PageAction::kReminder);
   EXPECT_EQ(page.incident_id, sev2);
   EXPECT_EQ(page.idempotency_key, sev2 + "/postmortem-reminder");
   EXPECT_EQ(page.text,
-            sev2 + " (SEV-2, resolved 2026-11-23T10:31:00Z) has no post-mortem after 5 business "
-                   "days: `tocsin incidents postmortem " +
+            sev2 +
+                " (SEV-2, resolved 2026-11-23T10:31:00Z) has no post-mortem after 5 business "
+                "days: `tocsin incidents postmortem " +
                 sev2 + "` drafts it, `--done URL` records it");
   scheduler_.AdvanceTo(*ParseTime("2026-12-10T11:00:00Z"));
   EXPECT_EQ(reminders(sev2), 1);
@@ -267,8 +306,11 @@ TEST_F(PostmortemTest, ASev2WithoutAPostmortemIsRemindedOnceAfterFiveBusinessDay
 TEST_F(PostmortemTest, TheCommandWritesTheDraftFromTheStore) {
   const auto id = KnownIncident();
   const std::string out = dir_.path() + "/pm.md";
-  auto r = tocsin::testing::RunCommand({TOCSIN_BINARY, "incidents", "postmortem", id, "--database",
-                                        dir_.path() + "/tocsin.db", "-o", out});
+  // No configuration anywhere: $TOCSIN_CONFIG names a file that does not exist.
+  const std::string no_config = "TOCSIN_CONFIG=" + dir_.path() + "/absent.yaml";
+  auto r = tocsin::testing::RunCommand({"/usr/bin/env", no_config, TOCSIN_BINARY, "incidents",
+                                        "postmortem", id, "--database", dir_.path() + "/tocsin.db",
+                                        "-o", out});
   ASSERT_EQ(r.exit_code, 0) << r.err;
   EXPECT_THAT(r.err, ::testing::HasSubstr("wrote the post-mortem draft of " + id + " to " + out));
   auto md = tocsin::testing::ReadFile(out);
@@ -276,8 +318,9 @@ TEST_F(PostmortemTest, TheCommandWritesTheDraftFromTheStore) {
   EXPECT_THAT(md, ::testing::HasSubstr("MTTA 7m (opened to acknowledged), MTTR 31m"));
   // No configuration read: the SLO's query is unknown, and the draft says so.
   EXPECT_THAT(md, ::testing::HasSubstr("## Impact\n\nNot available: no configuration was read"));
-  auto missing = tocsin::testing::RunCommand({TOCSIN_BINARY, "incidents", "postmortem", "INC-99",
-                                              "--database", dir_.path() + "/tocsin.db"});
+  auto missing = tocsin::testing::RunCommand({"/usr/bin/env", no_config, TOCSIN_BINARY, "incidents",
+                                              "postmortem", "INC-99", "--database",
+                                              dir_.path() + "/tocsin.db"});
   EXPECT_EQ(missing.exit_code, 1);
   EXPECT_THAT(missing.err, ::testing::HasSubstr("no incident INC-99 in"));
 }
