@@ -402,7 +402,7 @@ TEST_F(HttpGuardTest, DeeplyNestedJsonIs400OnEveryJsonEndpoint) {
   };
   for (const std::string& body : {labels, array}) {
     post("/api/v1/incidents", "responder", body);
-    for (const char* action : {"ack", "resolve", "note", "escalate"}) {
+    for (const char* action : {"ack", "resolve", "note", "escalate", "postmortem"}) {
       post(std::string("/api/v1/incidents/INC-1/") + action, "responder", body);
     }
     post("/api/v2/alerts", "intake", body);

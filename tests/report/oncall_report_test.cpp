@@ -194,6 +194,9 @@ TEST(OncallReportTest, EveryFigureOfAHandWorkedWeek) {
   ASSERT_EQ(r.weeks.size(), 1u);
   EXPECT_EQ(r.weeks[0].week, "2026-W45");
   EXPECT_EQ(r.weeks[0].pages, 8);
+  EXPECT_EQ(r.weeks[0].l1_shifts, 21);  // all 21 L1 shifts start in W45
+  ASSERT_TRUE(r.weeks[0].pages_per_l1_shift);
+  EXPECT_DOUBLE_EQ(*r.weeks[0].pages_per_l1_shift, 8.0 / 21.0);
   // L1 shifts: 14 of 12 h (payments: kyiv and olga in turn) + 7 of 24 h (games: gina 4, gus 3).
   EXPECT_EQ(r.l1_shifts, 21);
   ASSERT_TRUE(r.pages_per_l1_shift);
