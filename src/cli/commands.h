@@ -17,13 +17,6 @@ std::string VersionText();
 void AddApiCommand(CLI::App& app, int& exit_code);
 void AddRosterCommand(CLI::App& app, int& exit_code);
 void AddIncidentsCommand(CLI::App& app, int& exit_code);
-void AddBackupCommand(CLI::App& app, int& exit_code);
-void AddTestCommand(CLI::App& app, int& exit_code);      // tocsin test rules FILE...
-void AddBacktestCommand(CLI::App& app, int& exit_code);  // tocsin backtest --rules DIR ...
-void AddSilenceCommand(CLI::App& app, int& exit_code);
-void AddReportCommand(CLI::App& app, int& exit_code);  // tocsin report oncall ...
-// tocsin report sla ..., added under `report` by AddReportCommand.
-void AddReportSlaCommand(CLI::App& report, int& exit_code);
 // tocsin incidents postmortem ID: the draft, from the store (postmortem_command.cpp).
 struct PostmortemDraftOptions {
   std::string config;    // FindConfigPath: store.path, rules and sources for the impact
@@ -32,6 +25,13 @@ struct PostmortemDraftOptions {
   std::string out;  // file; empty: stdout
 };
 int RunPostmortemDraft(const PostmortemDraftOptions& options);
+void AddBackupCommand(CLI::App& app, int& exit_code);
+void AddTestCommand(CLI::App& app, int& exit_code);      // tocsin test rules FILE...
+void AddBacktestCommand(CLI::App& app, int& exit_code);  // tocsin backtest --rules DIR ...
+void AddSilenceCommand(CLI::App& app, int& exit_code);
+void AddReportCommand(CLI::App& app, int& exit_code);  // tocsin report oncall ...
+// tocsin report sla ..., added under `report` by AddReportCommand.
+void AddReportSlaCommand(CLI::App& report, int& exit_code);
 // tocsin completion bash|zsh, tocsin man: generated from `app`'s tree, so registered last.
 void AddDocsCommands(CLI::App& app, int& exit_code);
 
