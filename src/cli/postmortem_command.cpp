@@ -41,16 +41,9 @@ int RunPostmortemDraft(const PostmortemDraftOptions& o) {
     fmt::print(stderr, "no database at {} (check store.path, or pass --database FILE)\n", db_path);
     return kExitUsage;
   }
-  auto db = store::Database::Open(db_path);
-  if (!db) {
-    fmt::print(stderr, "cannot open {}: {}\n", db_path, db.error().message());
-    return kExitUsage;
-  }
-  if ((*db)->SchemaVersion("incident") == 0) {
-    fmt::print(stderr, "{} holds no incidents (not a tocsin database?)\n", db_path);
-    return kExitUsage;
-  }
-  store::SqliteIncidentStore incidents(**db);
+  auto db = OpenIncidentDatabase(db_path);
+  if (!db) return kExitUsage;
+  store::SqliteIncidentStore incidents(*db);
   auto inc = incidents.Get(o.id);
   if (!inc || !*inc) {
     fmt::print(stderr, "no incident {} in {}{}\n", o.id, db_path,
