@@ -193,6 +193,15 @@ void RegisterIncidentApi(http::Router& router, IncidentManager& manager, const C
       if (what == "ack") return m->AcknowledgeAsync(id, actor, now, origin, std::nullopt, answer);
       if (what == "resolve") return m->ResolveAsync(id, actor, now, origin, std::nullopt, answer);
       if (what == "escalate") return m->EscalateNowAsync(id, actor, now, origin, answer);
+      // Where the post-mortem is: recorded in the timeline, it ends the post-mortem reminders.
+      if (what == "postmortem") {
+        std::string url = JsonString(*body, "url");
+        if (url.empty()) {
+          return respond(ErrorResponse(
+              Error::Invalid("`url`: where the post-mortem is (a document or a ticket)")));
+        }
+        return m->RecordPostmortemAsync(id, actor, url, now, answer);
+      }
       m->AddNoteAsync(id, actor, JsonString(*body, "text"), now, origin, std::nullopt, answer);
     };
   };
@@ -200,6 +209,7 @@ void RegisterIncidentApi(http::Router& router, IncidentManager& manager, const C
   router.Add("POST", "/api/v1/incidents/{id}/resolve", kWrite, action("resolve"));
   router.Add("POST", "/api/v1/incidents/{id}/note", kWrite, action("note"));
   router.Add("POST", "/api/v1/incidents/{id}/escalate", kWrite, action("escalate"));
+  router.Add("POST", "/api/v1/incidents/{id}/postmortem", kWrite, action("postmortem"));
   router.AddSync("GET", "/api/v1/incidents/{id}/verify", kRead, [m](const http::Request& r) {
     auto v = m->Verify(r.PathParam("id"));
     if (!v) return ErrorResponse(v.error());

@@ -37,6 +37,8 @@
 #include "tocsin/notify/outbox_store.h"
 #include "tocsin/notify/responder_request_store.h"
 #include "tocsin/oncall/schedule.h"
+#include "tocsin/report/oncall_metrics.h"
+#include "tocsin/report/postmortem_reminder.h"
 #include "tocsin/rules/evaluator.h"
 #include "tocsin/rules/rule_metrics.h"
 #include "tocsin/store/database.h"
@@ -180,6 +182,7 @@ Result<void> App::Start() {
   if (auto db = impl_->OpenDatabase(); !db) return Fail(db.error());
   if (auto notify = impl_->StartNotify(); !notify) return Fail(notify.error());
   if (auto inc = impl_->StartIncidents(); !inc) return Fail(inc.error());
+  if (auto rep = impl_->StartReports(); !rep) return Fail(rep.error());  // issue 17
   if (auto d = impl_->StartDispatch(); !d) return Fail(d.error());
   if (auto in = impl_->StartInbound(); !in) return Fail(in.error());  // issue 7
 
@@ -273,6 +276,8 @@ void App::Stop() {
   if (impl_->heartbeat) impl_->heartbeat->Stop();
   // No ladder step, retry or delivery starts during the drain; what was decided is durable
   // (page intents, outbox rows) and goes on at the next start.
+  if (impl_->postmortem_reminder) impl_->postmortem_reminder->Stop();
+  if (impl_->oncall_refresher) impl_->oncall_refresher->Stop();
   if (impl_->incidents) impl_->incidents->Stop();
   if (impl_->outbox) impl_->outbox->Stop();
   boost::system::error_code ec;

@@ -65,6 +65,11 @@ class Evaluator;
 class RuleMetrics;
 class SqliteAlertStateStore;
 }  // namespace tocsin::rules
+namespace tocsin::report {
+class OncallMetrics;
+class OncallMetricsRefresher;
+class PostmortemReminder;
+}  // namespace tocsin::report
 namespace tocsin::store {
 class Database;
 class SqliteIncidentStore;
@@ -120,6 +125,16 @@ struct App::Impl {
   // waits for an fsync. Declared after the incident store and manager: destroyed first, it
   // commits what is still queued while the store those writes belong to still exists.
   std::unique_ptr<store::StoreThread> store_thread;
+  // Post-mortem reminders and the on-call figures on /metrics (issue 17), after `incidents`
+  // (destroyed before it). The figures are computed on `oncall_pool` over a read connection
+  // of their own; the refresher goes first, then the pool is joined, then what it read.
+  std::unique_ptr<report::PostmortemReminder> postmortem_reminder;
+  std::unique_ptr<store::Database> oncall_database;
+  std::unique_ptr<store::SqliteIncidentStore> oncall_store;
+  std::unique_ptr<report::OncallMetrics> oncall_metrics;
+  std::unique_ptr<WorkerPool> oncall_pool;
+  std::unique_ptr<report::OncallMetricsRefresher> oncall_refresher;
+  Result<void> StartReports();    // module_wiring.cpp
   Result<void> OpenDatabase();    // module_wiring.cpp
   Result<void> StartIncidents();  // module_wiring.cpp
   // --------------------------------------------------------------------------------------------

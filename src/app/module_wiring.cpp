@@ -14,6 +14,8 @@
 #include "tocsin/dispatch/silences.h"
 #include "tocsin/incident/incident_manager.h"
 #include "tocsin/oncall/schedule.h"
+#include "tocsin/report/oncall_metrics.h"
+#include "tocsin/report/postmortem_reminder.h"
 #include "tocsin/rules/evaluator.h"
 #include "tocsin/rules/rule_metrics.h"
 #include "tocsin/source/prometheus_client.h"
@@ -68,6 +70,29 @@ Result<void> App::Impl::StartIncidents() {
     return out;
   });
   return incidents->Start();
+}
+
+// Post-mortem reminders, and the on-call report over the last 7 days as metrics, computed on
+// a worker over a read connection of its own (WAL: it never holds up the loop's writes).
+Result<void> App::Impl::StartReports() {
+  postmortem_reminder = std::make_unique<report::PostmortemReminder>(
+      scheduler, *incidents, report::PostmortemReminder::Options{});
+  postmortem_reminder->Start();
+  const auto& sc = config->store;
+  auto db = store::Database::Open(sc.path, sc.options);
+  if (!db) {
+    return Fail(
+        Error::Io(fmt::format("cannot open the database {}: {}", sc.path, db.error().message())));
+  }
+  oncall_database = std::move(*db);
+  oncall_store = std::make_unique<store::SqliteIncidentStore>(*oncall_database);
+  oncall_metrics = std::make_unique<report::OncallMetrics>(*registry);
+  oncall_pool = std::make_unique<WorkerPool>(1);
+  oncall_refresher = std::make_unique<report::OncallMetricsRefresher>(
+      scheduler, *oncall_pool, *oncall_store, [this] { return incidents->schedule(); },
+      *oncall_metrics, report::OncallMetricsRefresher::Options{});
+  oncall_refresher->Start();
+  return {};
 }
 
 // Rules engine: SLI sources, the evaluator on the loop with a worker pool for queries, alert

@@ -2,9 +2,16 @@
 
 #include <CLI/CLI.hpp>
 
+#include <memory>
+#include <string>
+
 #include "config_path.h"
 #include "exit_codes.h"
 #include "table.h"
+
+namespace tocsin::store {
+class Database;
+}  // namespace tocsin::store
 
 namespace tocsin::cli {
 
@@ -17,6 +24,16 @@ std::string VersionText();
 void AddApiCommand(CLI::App& app, int& exit_code);
 void AddRosterCommand(CLI::App& app, int& exit_code);
 void AddIncidentsCommand(CLI::App& app, int& exit_code);
+// tocsin incidents postmortem ID: the draft, from the store (postmortem_command.cpp).
+struct PostmortemDraftOptions {
+  std::string config;    // FindConfigPath: store.path, rules and sources for the impact
+  std::string database;  // instead of the config's store.path
+  std::string id;
+  std::string out;  // file; empty: stdout
+};
+int RunPostmortemDraft(const PostmortemDraftOptions& options);
+// The incident database at `path` for reading, or null with the reason printed (report_command).
+std::unique_ptr<store::Database> OpenIncidentDatabase(const std::string& path);
 void AddBackupCommand(CLI::App& app, int& exit_code);
 void AddTestCommand(CLI::App& app, int& exit_code);      // tocsin test rules FILE...
 void AddBacktestCommand(CLI::App& app, int& exit_code);  // tocsin backtest --rules DIR ...

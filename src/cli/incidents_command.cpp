@@ -1,5 +1,6 @@
-// tocsin incidents list|show|ack|resolve|note|escalate|verify: talk to the running daemon's
-// API v1, with a bearer token from --token-file or $TOCSIN_TOKEN when given.
+// tocsin incidents list|show|ack|resolve|note|escalate|verify|postmortem: talk to the running
+// daemon's API v1 (postmortem's draft reads the store instead), with a bearer token from
+// --token-file or $TOCSIN_TOKEN when given.
 #include <cctype>
 #include <cstdlib>
 #include <fstream>
@@ -216,6 +217,33 @@ void AddIncidentsCommand(CLI::App& parent, int& exit_code) {
       exit_code = kExitOk;
     });
   }
+
+  auto draft = std::make_shared<PostmortemDraftOptions>();
+  auto done_url = std::make_shared<std::string>();
+  auto postmortem = cmd->add_subcommand(
+      "postmortem", "Draft the post-mortem in Markdown (from the store), or record where it is");
+  postmortem->add_option("id", *id, "Incident id")->required();
+  postmortem->add_option("-o,--out", draft->out, "Write the draft to FILE instead of stdout");
+  postmortem->add_option("--database", draft->database,
+                         "Database file instead of the config's store.path");
+  postmortem->add_option("--done", *done_url,
+                         "Record where the post-mortem is (through the daemon); ends reminders");
+  postmortem->add_option("--actor", o->actor,
+                         "Your roster id (default: $USER); ignored when a token names its person");
+  postmortem->callback([&exit_code, o, id, draft, done_url] {
+    if (done_url->empty()) {
+      draft->config = o->config;
+      draft->id = *id;
+      exit_code = RunPostmortemDraft(*draft);
+      return;
+    }
+    json body{{"actor", o->actor.empty() ? DefaultActor() : o->actor}, {"url", *done_url}};
+    auto j =
+        Call(*o, "POST", "/api/v1/incidents/" + UrlEncode(*id) + "/postmortem", &body, exit_code);
+    if (!j) return;
+    fmt::print("{}: post-mortem recorded: {}\n", *id, *done_url);
+    exit_code = kExitOk;
+  });
 
   auto verify = cmd->add_subcommand("verify", "Check the timeline's hash chain");
   verify->add_option("id", *id, "Incident id")->required();

@@ -71,16 +71,9 @@ int RunOncall(const ReportOptions& o) {
     }
     schedule.emplace(std::move(*roster));
   }
-  auto db = store::Database::Open(db_path);
-  if (!db) {
-    fmt::print(stderr, "cannot open {}: {}\n", db_path, db.error().message());
-    return kExitUsage;
-  }
-  if ((*db)->SchemaVersion("incident") == 0) {
-    fmt::print(stderr, "{} holds no incidents (not a tocsin database?)\n", db_path);
-    return kExitUsage;
-  }
-  store::SqliteIncidentStore incidents(**db);
+  auto db = OpenIncidentDatabase(db_path);
+  if (!db) return kExitUsage;
+  store::SqliteIncidentStore incidents(*db);
   auto records = report::LoadIncidentRecords(incidents, *from, *to);
   if (!records) {
     fmt::print(stderr, "reading incidents from {}: {}\n", db_path, records.error().message());
@@ -105,6 +98,19 @@ int RunOncall(const ReportOptions& o) {
 }
 
 }  // namespace
+
+std::unique_ptr<store::Database> OpenIncidentDatabase(const std::string& db_path) {
+  auto db = store::Database::Open(db_path);
+  if (!db) {
+    fmt::print(stderr, "cannot open {}: {}\n", db_path, db.error().message());
+    return nullptr;
+  }
+  if ((*db)->SchemaVersion("incident") == 0) {
+    fmt::print(stderr, "{} holds no incidents (not a tocsin database?)\n", db_path);
+    return nullptr;
+  }
+  return std::move(*db);
+}
 
 void AddReportCommand(CLI::App& parent, int& exit_code) {
   auto* cmd = parent.add_subcommand("report", "Reports from what tocsin recorded");

@@ -57,9 +57,11 @@ std::vector<Section> Sections(const OncallReport& r) {
                              Dur(row.mtta.p90), Dur(row.mttr.p50), Dur(row.mttr.p90)});
   }
   out.push_back(std::move(response));
-  Section weeks{"Per week", {{"week", "incidents", "pages"}}};
+  Section weeks{"Per week", {{"week", "incidents", "pages", "l1_shifts", "pages_per_l1_shift"}}};
   for (const auto& w : r.weeks) {
-    weeks.rows.push_back({w.week, std::to_string(w.incidents), std::to_string(w.pages)});
+    weeks.rows.push_back({w.week, std::to_string(w.incidents), std::to_string(w.pages),
+                          w.l1_shifts > 0 ? std::to_string(w.l1_shifts) : "--",
+                          Ratio(w.pages_per_l1_shift)});
   }
   out.push_back(std::move(weeks));
   Section nights{
@@ -208,7 +210,11 @@ std::string RenderOncallJson(const OncallReport& r) {
   }
   j["weeks"] = json::array();
   for (const auto& w : r.weeks) {
-    j["weeks"].push_back({{"week", w.week}, {"incidents", w.incidents}, {"pages", w.pages}});
+    j["weeks"].push_back({{"week", w.week},
+                          {"incidents", w.incidents},
+                          {"pages", w.pages},
+                          {"l1_shifts", w.l1_shifts},
+                          {"pages_per_l1_shift", opt(w.pages_per_l1_shift)}});
   }
   j["nights"] = json::array();
   for (const auto& n : r.nights) {

@@ -197,10 +197,6 @@ OncallReport BuildOncallReport(const std::vector<IncidentRecord>& records,
     report.response.push_back(
         {key.first, key.second, response_count[key], Rank(lists.first), Rank(lists.second)});
   }
-  for (auto& [name, row] : weeks) {
-    row.week = name;
-    report.weeks.push_back(row);
-  }
   for (const auto& [person, nights] : night_counts) {
     NightRow row;
     row.person = person;
@@ -239,11 +235,20 @@ OncallReport BuildOncallReport(const std::vector<IncidentRecord>& records,
     for (const auto& s : schedule->Shifts(options.from, options.to)) {
       if (!options.team.empty() && s.team != options.team) continue;
       ++shifts[s.person];
-      if (s.role == "l1") ++report.l1_shifts;
+      if (s.role == "l1") {
+        ++report.l1_shifts;
+        // A shift belongs to the week it starts in; one already running at `from`, to the first.
+        ++weeks[IsoWeek(std::max(s.start, options.from), report_zone)].l1_shifts;
+      }
     }
     if (report.l1_shifts > 0) {
       report.pages_per_l1_shift = static_cast<double>(report.pages) / report.l1_shifts;
     }
+  }
+  for (auto& [name, row] : weeks) {
+    row.week = name;
+    if (row.l1_shifts > 0) row.pages_per_l1_shift = static_cast<double>(row.pages) / row.l1_shifts;
+    report.weeks.push_back(row);
   }
   std::set<std::string> people;
   for (const auto& [p, n] : pages_per_person) people.insert(p);

@@ -58,6 +58,7 @@ const std::map<std::string, Access> kDocumentedAccess = {
     {"POST /api/v1/incidents/{id}/resolve", Access::kResponder},
     {"POST /api/v1/incidents/{id}/note", Access::kResponder},
     {"POST /api/v1/incidents/{id}/escalate", Access::kResponder},
+    {"POST /api/v1/incidents/{id}/postmortem", Access::kResponder},
     {"GET /api/v1/incidents/{id}/verify", Access::kViewer},
     {"GET /api/v1/oncall", Access::kViewer},
     {"GET /api/v1/slos", Access::kViewer},
@@ -401,7 +402,7 @@ TEST_F(HttpGuardTest, DeeplyNestedJsonIs400OnEveryJsonEndpoint) {
   };
   for (const std::string& body : {labels, array}) {
     post("/api/v1/incidents", "responder", body);
-    for (const char* action : {"ack", "resolve", "note", "escalate"}) {
+    for (const char* action : {"ack", "resolve", "note", "escalate", "postmortem"}) {
       post(std::string("/api/v1/incidents/INC-1/") + action, "responder", body);
     }
     post("/api/v2/alerts", "intake", body);

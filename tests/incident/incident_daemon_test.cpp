@@ -191,5 +191,44 @@ TEST_F(IncidentDaemonTest, ApiActsOnIncidentsAndAnswersWhoIsOnCall) {
   EXPECT_EQ(std::system(cmd.c_str()), 0);
 }
 
+// `tocsin incidents postmortem ID --done URL` records through the daemon where the post-mortem
+// is; the draft, read from the daemon's database, then says so.
+TEST_F(IncidentDaemonTest, APostmortemIsRecordedThroughTheDaemonAndTheDraftSaysWhere) {
+  auto daemon = Start();
+  auto [s0, created] = Http("POST", "/api/v1/incidents",
+                            {{"actor", "l1a"}, {"title", "PSP A down"}, {"severity", "critical"}});
+  ASSERT_EQ(s0, 201) << created.dump();
+  const std::string id = created["incident"]["id"];
+  auto [s1, resolved] = Http("POST", "/api/v1/incidents/" + id + "/resolve", {{"actor", "l1a"}});
+  ASSERT_EQ(s1, 200) << resolved.dump();
+  auto [s2, no_url] = Http("POST", "/api/v1/incidents/" + id + "/postmortem", {{"actor", "l1a"}});
+  EXPECT_EQ(s2, 400);
+  EXPECT_EQ(no_url["error"], "`url`: where the post-mortem is (a document or a ticket)");
+  const std::string url = "https://wiki.example/pm/" + id;
+  auto done =
+      testing::RunCommand({TOCSIN_BINARY, "incidents", "postmortem", id, "--done", url, "--actor",
+                           "l1a", "--url", "http://127.0.0.1:" + std::to_string(port_)});
+  ASSERT_EQ(done.exit_code, 0) << done.err;
+  EXPECT_EQ(done.out, id + ": post-mortem recorded: " + url + "\n");
+  auto [s3, shown] = Http("GET", "/api/v1/incidents/" + id);
+  ASSERT_EQ(s3, 200);
+  int recorded = 0;
+  for (const auto& e : shown["timeline"]) {
+    if (e["kind"] != "postmortem") continue;
+    ++recorded;
+    EXPECT_EQ(e["actor"], "l1a");
+    EXPECT_EQ(e["text"], "post-mortem recorded: " + url);
+  }
+  EXPECT_EQ(recorded, 1);
+  auto draft = testing::RunCommand({TOCSIN_BINARY, "incidents", "postmortem", id, "--config",
+                                    config_, "--database", dir_.path() + "/data/tocsin.db"});
+  ASSERT_EQ(draft.exit_code, 0) << draft.err;
+  EXPECT_NE(draft.out.find("| Post-mortem recorded | " + url + " (by l1a at "), std::string::npos)
+      << draft.out;
+  EXPECT_NE(draft.out.find("## Impact\n\nNot available: the incident's alerts name no SLO"),
+            std::string::npos)
+      << draft.out;
+}
+
 }  // namespace
 }  // namespace tocsin::incident

@@ -3,6 +3,8 @@
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
 
+#include <prometheus/registry.h>
+#include <prometheus/text_serializer.h>
 #include <fstream>
 #include <nlohmann/json.hpp>
 
@@ -10,9 +12,12 @@
 #include "support/process.h"
 #include "support/temp_dir.h"
 #include "tocsin/common/duration.h"
+#include "tocsin/common/simulated_scheduler.h"
 #include "tocsin/incident/timeline.h"
 #include "tocsin/oncall/roster_loader.h"
+#include "tocsin/report/oncall_metrics.h"
 #include "tocsin/report/oncall_report.h"
+#include "tocsin/report/records.h"
 #include "tocsin/store/database.h"
 #include "tocsin/store/sqlite_incident_store.h"
 
@@ -189,6 +194,9 @@ TEST(OncallReportTest, EveryFigureOfAHandWorkedWeek) {
   ASSERT_EQ(r.weeks.size(), 1u);
   EXPECT_EQ(r.weeks[0].week, "2026-W45");
   EXPECT_EQ(r.weeks[0].pages, 8);
+  EXPECT_EQ(r.weeks[0].l1_shifts, 21);  // all 21 L1 shifts start in W45
+  ASSERT_TRUE(r.weeks[0].pages_per_l1_shift);
+  EXPECT_DOUBLE_EQ(*r.weeks[0].pages_per_l1_shift, 8.0 / 21.0);
   // L1 shifts: 14 of 12 h (payments: kyiv and olga in turn) + 7 of 24 h (games: gina 4, gus 3).
   EXPECT_EQ(r.l1_shifts, 21);
   ASSERT_TRUE(r.pages_per_l1_shift);
@@ -332,6 +340,60 @@ TEST_F(OncallReportCliTest, TheTableInTheDocsIsWhatTheCommandPrints) {
       testing::FencedBlockAfter(std::string(TOCSIN_SOURCE_DIR) + "/docs/reports.md",
                                 "$ tocsin report oncall --from 2026-11-02 --to 2026-11-09");
   EXPECT_EQ(shown, r.out) << "paste the command's output into docs/reports.md";
+}
+
+// The same figures on /metrics: refreshed on the simulated clock over the last 7 days from the
+// real store, computed on an executor (inline here), series gone when their person leaves.
+TEST_F(OncallReportCliTest, MetricsOfTheRecentWindowAreTheHandWorkedWeek) {
+  auto db = store::Database::Open(db_path_);
+  ASSERT_TRUE(db);
+  store::SqliteIncidentStore store(**db);
+  auto schedule = std::make_shared<const oncall::Schedule>(LoadSchedule());
+  prometheus::Registry registry;
+  OncallMetrics metrics(registry);
+  SimulatedScheduler scheduler(At("2026-11-09T00:00:00Z"));
+  InlineExecutor executor;
+  OncallMetricsRefresher refresher(
+      scheduler, executor, store, [&] { return schedule; }, metrics,
+      OncallMetricsRefresher::Options{});
+  auto text = [&] { return prometheus::TextSerializer().Serialize(registry.Collect()); };
+  refresher.Start();
+  scheduler.RunPending();
+  auto week = text();
+  using ::testing::HasSubstr;
+  EXPECT_THAT(week, HasSubstr("tocsin_oncall_window_seconds 604800\n"));
+  EXPECT_THAT(week, HasSubstr("tocsin_oncall_incidents 6\n"));
+  EXPECT_THAT(week, HasSubstr("tocsin_oncall_pages 8\n"));
+  EXPECT_THAT(week, HasSubstr("tocsin_oncall_mtta_seconds{domain=\"payments\",quantile=\"0.9\","
+                              "sev=\"SEV-2\"} 600\n"));
+  EXPECT_THAT(week, HasSubstr("tocsin_oncall_mttr_seconds{domain=\"games\",quantile=\"0.5\","
+                              "sev=\"SEV-3\"} 300\n"));
+  EXPECT_THAT(week, HasSubstr("tocsin_oncall_night_wakeups{person=\"kyiv\"} 3\n"));
+  EXPECT_THAT(week, HasSubstr("tocsin_oncall_nights_over_goal{person=\"kyiv\"} 1\n"));
+  EXPECT_THAT(week, HasSubstr("tocsin_oncall_rule_noisy_incidents{rule=\"FlakyProbe\"} 1\n"));
+  EXPECT_THAT(week, HasSubstr("tocsin_oncall_sev12_incidents_by_provider{provider=\"gp-x\"} 1\n"));
+  EXPECT_THAT(week, HasSubstr("tocsin_oncall_person_pages{person=\"gina\"} 2\n"));
+  EXPECT_THAT(week, HasSubstr("tocsin_oncall_load_max_over_mean 3\n"));
+  // 1 of 6 noisy, 2 of 3 SEV-1/2 external, 1 of 6 reached L2 and the Duty Manager.
+  EXPECT_THAT(week, HasSubstr("tocsin_oncall_noisy_ratio 0.1666666666666"));
+  EXPECT_THAT(week, HasSubstr("tocsin_oncall_sev12_external_ratio 0.6666666666666"));
+  EXPECT_THAT(week, HasSubstr("tocsin_oncall_reached_l2_ratio 0.1666666666666"));
+
+  // A week on, only incident 6 (2026-11-10, SEV-1, open, kyiv paged at 03:00 Kyiv) is in the
+  // window: the MTTA/MTTR and noisy-rule series of last week are gone, kyiv's night is within
+  // the goal, gina holds shifts without a page, and no SEV-1/2 names a provider.
+  scheduler.AdvanceTo(At("2026-11-17T00:00:00Z"));
+  auto later = text();
+  EXPECT_THAT(later, HasSubstr("tocsin_oncall_incidents 1\n"));
+  EXPECT_THAT(later, HasSubstr("tocsin_oncall_night_wakeups{person=\"kyiv\"} 1\n"));
+  EXPECT_THAT(later, HasSubstr("tocsin_oncall_nights_over_goal{person=\"kyiv\"} 0\n"));
+  EXPECT_THAT(later, HasSubstr("tocsin_oncall_person_pages{person=\"gina\"} 0\n"));
+  EXPECT_THAT(later, ::testing::Not(HasSubstr("tocsin_oncall_mtta_seconds{")));
+  EXPECT_THAT(later, ::testing::Not(HasSubstr("tocsin_oncall_mttr_seconds{")));
+  EXPECT_THAT(later, ::testing::Not(HasSubstr("rule=\"FlakyProbe\"")));
+  EXPECT_THAT(later, ::testing::Not(HasSubstr("provider=")));
+  EXPECT_THAT(later, HasSubstr("tocsin_oncall_sev12_external_ratio 0\n"));
+  EXPECT_THAT(later, HasSubstr("tocsin_oncall_refreshed_timestamp_seconds 1794873600\n"));
 }
 
 TEST_F(OncallReportCliTest, MistakesAreNamedWithTheFix) {

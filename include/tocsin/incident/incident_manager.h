@@ -139,6 +139,18 @@ class IncidentManager final : public dispatch::GroupSink, public DeliveryObserve
   Result<Incident> EscalateNow(const std::string& id, const std::string& actor, TimePoint now,
                                std::string_view origin = {});
 
+  // Post-mortems (docs/reports.md). RecordPostmortemAsync appends a kEventPostmortem event
+  // saying where the post-mortem is (data {"url"}) and posts it to the incident's thread.
+  // RemindPostmortemAsync appends a kEventPostmortemReminder event and posts `text` to the
+  // incident's thread (to the commander), unless the timeline already holds a post-mortem or
+  // a reminder: `done` gets true when it reminded, false when there was nothing to do, so a
+  // reminder goes out once however often it is asked for. Open and resolved incidents alike.
+  static constexpr const char* kEventPostmortem = "postmortem";
+  static constexpr const char* kEventPostmortemReminder = "postmortem_reminder";
+  void RecordPostmortemAsync(std::string id, std::string actor, std::string url, TimePoint now,
+                             Done<Incident> done);
+  void RemindPostmortemAsync(std::string id, std::string text, TimePoint now, Done<bool> done);
+
   Result<Incident> Get(const std::string& id);
   Result<std::vector<Incident>> List(const IncidentFilter& filter);
   Result<std::vector<TimelineEvent>> Timeline(const std::string& id);

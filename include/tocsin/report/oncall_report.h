@@ -47,6 +47,8 @@ struct WeekRow {
   std::string week;  // ISO week, "2026-W48"
   int incidents = 0;
   int pages = 0;
+  int l1_shifts = 0;  // L1 shifts starting in the week (with a roster)
+  std::optional<double> pages_per_l1_shift;
 };
 
 struct NightRow {  // per paged person with at least one night page
