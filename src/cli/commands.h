@@ -22,6 +22,8 @@ void AddTestCommand(CLI::App& app, int& exit_code);      // tocsin test rules FI
 void AddBacktestCommand(CLI::App& app, int& exit_code);  // tocsin backtest --rules DIR ...
 void AddSilenceCommand(CLI::App& app, int& exit_code);
 void AddReportCommand(CLI::App& app, int& exit_code);  // tocsin report oncall ...
+void AddDrillCommand(CLI::App& app, int& exit_code);   // tocsin drill start|stop
+void AddReportDrillsCommand(CLI::App& report, int& exit_code);  // tocsin report drills
 // tocsin report sla ..., added under `report` by AddReportCommand.
 void AddReportSlaCommand(CLI::App& report, int& exit_code);
 // tocsin completion bash|zsh, tocsin man: generated from `app`'s tree, so registered last.

@@ -24,6 +24,7 @@ int main(int argc, char** argv) {
   tocsin::cli::AddBacktestCommand(app, exit_code);
   tocsin::cli::AddSilenceCommand(app, exit_code);
   tocsin::cli::AddReportCommand(app, exit_code);
+  tocsin::cli::AddDrillCommand(app, exit_code);
   tocsin::cli::AddDocsCommands(app, exit_code);
   try {
     app.parse(argc, argv);
