@@ -92,7 +92,8 @@ class StatusAndDrills : public IncidentTest {
 
   int Count(const std::string& id, const std::string& kind) {
     int n = 0;
-    for (const auto& e : store_.Timeline(id).value()) n += e.kind == kind;
+    const auto timeline = store_.Timeline(id).value();
+    for (const auto& e : timeline) n += e.kind == kind;
     return n;
   }
   json Bodies(const std::string& path) {
@@ -101,6 +102,7 @@ class StatusAndDrills : public IncidentTest {
       out.push_back(json::parse(r["body"].get<std::string>()));
     return out;
   }
+  std::vector<Incident> Incidents() { return store_.List({}).value(); }
   json StatusPage() { return json::parse(sim_.Call("GET", "/_sim/status_page/updates", "")); }
 
   notify::testing::SimServer sim_;
@@ -256,9 +258,7 @@ TEST_F(StatusAndDrills, DrillRunsTheRealLadderWithEveryProviderRequestMarkedAndS
 
   // What the drill measured, and that the on-call KPIs do not see it.
   std::vector<report::IncidentRecord> records;
-  for (const auto& inc : store_.List({}).value()) {
-    records.push_back({inc, store_.Timeline(inc.id).value()});
-  }
+  for (const auto& inc : Incidents()) records.push_back({inc, store_.Timeline(inc.id).value()});
   auto drills = report::BuildDrillReport(records);
   ASSERT_EQ(drills.size(), 1u);
   const auto& d = drills[0];
@@ -278,9 +278,7 @@ TEST_F(StatusAndDrills, DrillRunsTheRealLadderWithEveryProviderRequestMarkedAndS
   // A real incident beside it is counted, and is no drill.
   manager_->OnGroupFlush(Sev1Group("real"), At(minutes(31)));
   records.clear();
-  for (const auto& inc : store_.List({}).value()) {
-    records.push_back({inc, store_.Timeline(inc.id).value()});
-  }
+  for (const auto& inc : Incidents()) records.push_back({inc, store_.Timeline(inc.id).value()});
   EXPECT_EQ(report::BuildOncallReport(records, schedule_.get(), options).incidents, 1);
   EXPECT_EQ(report::BuildDrillReport(records).size(), 1u);
 }
