@@ -145,6 +145,24 @@ Result<std::pair<dispatch::AlertGroup, DrillSpec>> DrillFromJson(const json& j, 
   return std::make_pair(std::move(*group), std::move(drill));
 }
 
+// The JSON body and the actor of a changing request; answers 400 itself and returns nothing
+// when the body is not a JSON object or nobody is named.
+std::optional<std::pair<json, std::string>> BodyAndActor(const http::Request& r,
+                                                         const http::Respond& respond,
+                                                         const ActorResolver& resolve_actor) {
+  auto body = ParseBody(r);
+  if (!body) {
+    respond(ErrorResponse(body.error()));
+    return std::nullopt;
+  }
+  std::string actor = resolve_actor(r, JsonString(*body, "actor"));
+  if (actor.empty()) {
+    respond(ErrorResponse(Error::Invalid("say who you are: `actor`")));
+    return std::nullopt;
+  }
+  return std::make_pair(std::move(*body), std::move(actor));
+}
+
 }  // namespace
 
 std::string ActorFromRequest(const http::Request& request, const std::string& body_actor) {
@@ -190,14 +208,11 @@ void RegisterIncidentApi(http::Router& router, IncidentManager& manager, const C
   // Writes answer once the change is durable, without holding up the loop meanwhile.
   router.Add("POST", "/api/v1/incidents", kWrite,
              [m, c, resolve_actor](const http::Request& r, http::Respond respond) {
-               auto body = ParseBody(r);
-               if (!body) return respond(ErrorResponse(body.error()));
-               std::string actor = resolve_actor(r, JsonString(*body, "actor"));
-               if (actor.empty()) {
-                 return respond(ErrorResponse(Error::Invalid("say who you are: `actor`")));
-               }
+               auto in = BodyAndActor(r, respond, resolve_actor);
+               if (!in) return;
+               auto& [body, actor] = *in;
                TimePoint now = c->Now();
-               auto group = GroupFromJson(*body, now);
+               auto group = GroupFromJson(body, now);
                if (!group) return respond(ErrorResponse(group.error()));
                m->OpenAsync(std::move(*group), actor, now, [respond](Result<Incident> inc) {
                  if (!inc) return respond(ErrorResponse(inc.error()));
@@ -218,10 +233,9 @@ void RegisterIncidentApi(http::Router& router, IncidentManager& manager, const C
   });
   auto action = [m, c, resolve_actor](const std::string& what) {
     return [m, c, resolve_actor, what](const http::Request& r, http::Respond respond) {
-      auto body = ParseBody(r);
-      if (!body) return respond(ErrorResponse(body.error()));
-      std::string actor = resolve_actor(r, JsonString(*body, "actor"));
-      if (actor.empty()) return respond(ErrorResponse(Error::Invalid("say who you are: `actor`")));
+      auto in = BodyAndActor(r, respond, resolve_actor);
+      if (!in) return;
+      auto& [body, actor] = *in;
       auto id = r.PathParam("id");
       TimePoint now = c->Now();
       auto answer = [respond](Result<Incident> inc) {
@@ -232,7 +246,7 @@ void RegisterIncidentApi(http::Router& router, IncidentManager& manager, const C
       if (what == "ack") return m->AcknowledgeAsync(id, actor, now, origin, std::nullopt, answer);
       if (what == "resolve") return m->ResolveAsync(id, actor, now, origin, std::nullopt, answer);
       if (what == "escalate") return m->EscalateNowAsync(id, actor, now, origin, answer);
-      m->AddNoteAsync(id, actor, JsonString(*body, "text"), now, origin, std::nullopt, answer);
+      m->AddNoteAsync(id, actor, JsonString(body, "text"), now, origin, std::nullopt, answer);
     };
   };
   router.Add("POST", "/api/v1/incidents/{id}/ack", kWrite, action("ack"));
@@ -241,13 +255,10 @@ void RegisterIncidentApi(http::Router& router, IncidentManager& manager, const C
   router.Add("POST", "/api/v1/incidents/{id}/escalate", kWrite, action("escalate"));
   router.Add("POST", "/api/v1/incidents/{id}/updates", kWrite,
              [m, c, resolve_actor](const http::Request& r, http::Respond respond) {
-               auto body = ParseBody(r);
-               if (!body) return respond(ErrorResponse(body.error()));
-               std::string actor = resolve_actor(r, JsonString(*body, "actor"));
-               if (actor.empty()) {
-                 return respond(ErrorResponse(Error::Invalid("say who you are: `actor`")));
-               }
-               auto update = StatusUpdateFromJson(*body);
+               auto in = BodyAndActor(r, respond, resolve_actor);
+               if (!in) return;
+               auto& [body, actor] = *in;
+               auto update = StatusUpdateFromJson(body);
                if (!update) return respond(ErrorResponse(update.error()));
                // Answered once the update is in the timeline and its deliveries are queued.
                m->PostStatusUpdateAsync(
@@ -259,14 +270,11 @@ void RegisterIncidentApi(http::Router& router, IncidentManager& manager, const C
              });
   router.Add("POST", "/api/v1/drills", kWrite,
              [m, c, resolve_actor](const http::Request& r, http::Respond respond) {
-               auto body = ParseBody(r);
-               if (!body) return respond(ErrorResponse(body.error()));
-               std::string actor = resolve_actor(r, JsonString(*body, "actor"));
-               if (actor.empty()) {
-                 return respond(ErrorResponse(Error::Invalid("say who you are: `actor`")));
-               }
+               auto in = BodyAndActor(r, respond, resolve_actor);
+               if (!in) return;
+               auto& [body, actor] = *in;
                TimePoint now = c->Now();
-               auto drill = DrillFromJson(*body, now);
+               auto drill = DrillFromJson(body, now);
                if (!drill) return respond(ErrorResponse(drill.error()));
                m->OpenDrillAsync(
                    std::move(drill->first), std::move(drill->second), actor, now,
@@ -278,12 +286,9 @@ void RegisterIncidentApi(http::Router& router, IncidentManager& manager, const C
   router.Add(
       "POST", "/api/v1/drills/{id}/stop", kWrite,
       [m, c, resolve_actor](const http::Request& r, http::Respond respond) {
-        auto body = ParseBody(r);
-        if (!body) return respond(ErrorResponse(body.error()));
-        std::string actor = resolve_actor(r, JsonString(*body, "actor"));
-        if (actor.empty()) {
-          return respond(ErrorResponse(Error::Invalid("say who you are: `actor`")));
-        }
+        auto in = BodyAndActor(r, respond, resolve_actor);
+        if (!in) return;
+        const std::string& actor = in->second;
         const std::string id = r.PathParam("id");
         auto inc = m->Get(id);
         if (!inc) return respond(ErrorResponse(inc.error()));

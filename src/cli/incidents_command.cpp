@@ -141,6 +141,15 @@ void PrintIncidents(const json& incidents) {
   table.Print();
 }
 
+// The answer of a call that acted on one incident: as JSON, or its summary row.
+void PrintIncidentAnswer(const IncidentsOptions& o, const json& answer) {
+  if (o.output == "json") {
+    fmt::print("{}\n", answer.dump(2));
+  } else {
+    PrintIncidents(json::array({answer["incident"]}));
+  }
+}
+
 }  // namespace
 
 void AddIncidentsCommand(CLI::App& parent, int& exit_code) {
@@ -211,11 +220,7 @@ void AddIncidentsCommand(CLI::App& parent, int& exit_code) {
       auto j =
           Call(*o, "POST", "/api/v1/incidents/" + UrlEncode(*id) + "/" + verb, &body, exit_code);
       if (!j) return;
-      if (o->output == "json") {
-        fmt::print("{}\n", j->dump(2));
-      } else {
-        PrintIncidents(json::array({(*j)["incident"]}));
-      }
+      PrintIncidentAnswer(*o, *j);
       exit_code = kExitOk;
     });
   }
@@ -347,11 +352,7 @@ void AddDrillCommand(CLI::App& parent, int& exit_code) {
     json body{{"actor", o->actor.empty() ? DefaultActor() : o->actor}};
     auto j = Call(*o, "POST", "/api/v1/drills/" + UrlEncode(*id) + "/stop", &body, exit_code);
     if (!j) return;
-    if (o->output == "json") {
-      fmt::print("{}\n", j->dump(2));
-    } else {
-      PrintIncidents(json::array({(*j)["incident"]}));
-    }
+    PrintIncidentAnswer(*o, *j);
     exit_code = kExitOk;
   });
 }

@@ -33,7 +33,8 @@ std::vector<DrillScenario> LoadDrillScenarios(const std::string& path, config::D
     r.String("description", s.description);
     r.String("policy", s.policy);
     r.String("runbook", s.runbook, true);
-    config::ForEachMap(r, "alerts", fmt::format("scenario \"{}\" alerts[]", s.name),
+    const std::size_t errors_before = diags.error_count();
+    config::ForEachMap(r, "alerts", fmt::format("scenario \"{}\" alerts", s.name),
                        [&](config::MapReader& a, std::size_t) {
                          DrillAlert alert;
                          a.LabelsValue("labels", alert.labels);
@@ -46,7 +47,8 @@ std::vector<DrillScenario> LoadDrillScenarios(const std::string& path, config::D
                          }
                          s.alerts.push_back(std::move(alert));
                        });
-    if (s.alerts.empty()) {
+    // An alert refused above already says what is wrong with it.
+    if (s.alerts.empty() && diags.error_count() == errors_before) {
       r.Error("alerts", fmt::format("scenario \"{}\" raises no alert: list at least one under "
                                     "`alerts`",
                                     s.name));

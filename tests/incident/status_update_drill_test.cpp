@@ -12,6 +12,7 @@
 #include "notify/providers/status_page/status_page_notifier.h"
 #include "sim_fixture.h"
 #include "status_page_sim.h"
+#include "support/ladder_roster.h"
 #include "support/temp_dir.h"
 #include "tocsin/common/worker_pool.h"
 #include "tocsin/report/drill_report.h"
@@ -24,19 +25,6 @@ namespace tocsin::incident {
 namespace {
 
 using nlohmann::json;
-
-constexpr const char* kRoster = R"(
-people:
-  l1a: {name: L1 Day, time_zone: UTC, slack_user_id: U1, pagerduty_user_id: P1}
-  pay: {name: Payments L2, time_zone: UTC, slack_user_id: U2, pagerduty_user_id: P2}
-  comms: {name: Comms, time_zone: UTC, slack_user_id: U3, pagerduty_user_id: P3}
-  dm: {name: Duty Manager, time_zone: UTC, slack_user_id: U4, pagerduty_user_id: P4}
-rotations:
-  l1: {role: l1, time_zone: UTC, start_date: 2026-11-02, handovers: ["00:00"], members: [l1a]}
-  l2-payments: {role: l2-payments, time_zone: UTC, start_date: 2026-11-02, handovers: ["00:00"], members: [pay]}
-  comms: {role: comms, time_zone: UTC, start_date: 2026-11-02, handovers: ["00:00"], members: [comms]}
-  dm: {role: duty-manager, time_zone: UTC, start_date: 2026-11-02, handovers: ["00:00"], members: [dm]}
-)";
 
 class StatusAndDrills : public IncidentTest {
  protected:
@@ -58,7 +46,7 @@ class StatusAndDrills : public IncidentTest {
     nc.jitter = 0;
     outbox_->Configure(std::move(set), nc);
     config::Diagnostics diags;
-    auto roster = oncall::LoadRosterString("roster.yaml", kRoster, diags);
+    auto roster = oncall::LoadRosterString("roster.yaml", tocsin::testing::kLadderRoster, diags);
     ASSERT_TRUE(roster) << diags.ToString();
     schedule_ = std::make_shared<const oncall::Schedule>(*roster);
     manager_ = std::make_unique<IncidentManager>(scheduler_, store_, *outbox_, schedule_, policies_,
