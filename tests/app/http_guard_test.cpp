@@ -404,9 +404,11 @@ TEST_F(HttpGuardTest, DeeplyNestedJsonIs400OnEveryJsonEndpoint) {
   };
   for (const std::string& body : {labels, array}) {
     post("/api/v1/incidents", "responder", body);
-    for (const char* action : {"ack", "resolve", "note", "escalate"}) {
+    for (const char* action : {"ack", "resolve", "note", "escalate", "updates"}) {
       post(std::string("/api/v1/incidents/INC-1/") + action, "responder", body);
     }
+    post("/api/v1/drills", "responder", body);
+    post("/api/v1/drills/INC-1/stop", "responder", body);
     post("/api/v2/alerts", "intake", body);
     post("/api/v2/silences", "responder", body);
     post("/webhooks/pagerduty", "", body,
