@@ -60,6 +60,7 @@ json IncidentSummary(const Incident& i) {
           {"acknowledged_by", i.acknowledged_by},
           {"resolved_by", i.resolved_by},
           {"policy", i.policy},
+          {"drill", i.drill},
           {"next_step", i.next_step},
           {"next_step_at", i.next_step_at == TimePoint{} ? "" : FormatRfc3339(i.next_step_at)}};
 }
@@ -104,6 +105,62 @@ Result<dispatch::AlertGroup> GroupFromJson(const json& j, TimePoint now) {
     }
   }
   return g;
+}
+
+// POST /api/v1/incidents/{id}/updates: {"actor", "situation", "measures"?, "next"?: "30m"}.
+Result<StatusUpdate> StatusUpdateFromJson(const json& j) {
+  StatusUpdate u;
+  u.situation = JsonString(j, "situation");
+  u.measures = JsonString(j, "measures");
+  if (u.situation.empty())
+    return Fail(Error::Invalid("`situation` is required: what is happening now"));
+  if (auto it = j.find("next"); it != j.end() && !it->is_null()) {
+    if (!it->is_string()) return Fail(Error::Invalid("`next` must be a duration such as \"30m\""));
+    auto d = ParseDuration(it->get<std::string>());
+    if (!d) return Fail(Error::Invalid("`next`: " + d.error().message()));
+    u.next_update_in = *d;
+  }
+  return u;
+}
+
+// POST /api/v1/drills: {"actor", "scenario", "team"?, "runbook"?, "policy"?, "title"?,
+// "alerts": [{labels, annotations}]} (what `tocsin drill start` reads from the scenario file).
+Result<std::pair<dispatch::AlertGroup, DrillSpec>> DrillFromJson(const json& j, TimePoint now) {
+  DrillSpec drill{JsonString(j, "scenario"), JsonString(j, "team"), JsonString(j, "runbook")};
+  if (drill.scenario.empty()) return Fail(Error::Invalid("`scenario` is required"));
+  if (!j.contains("alerts"))
+    return Fail(Error::Invalid("`alerts` is required: the alerts the scenario raises"));
+  json body = j;
+  body["key"] = fmt::format("drill/{}/{}", drill.scenario, ToUnixMillis(now));
+  if (!drill.team.empty() && body["alerts"].is_array()) {
+    for (auto& a : body["alerts"]) {
+      if (a.is_object() && a.contains("labels") && a["labels"].is_object()) {
+        a["labels"]["team"] = drill.team;
+      }
+    }
+  }
+  auto group = GroupFromJson(body, now);
+  if (!group) return Fail(group.error());
+  group->receiver.name = "drill";
+  return std::make_pair(std::move(*group), std::move(drill));
+}
+
+// The JSON body and the actor of a changing request; answers 400 itself and returns nothing
+// when the body is not a JSON object or nobody is named.
+std::optional<std::pair<json, std::string>> BodyAndActor(const http::Request& r,
+                                                         const http::Respond& respond,
+                                                         const ActorResolver& resolve_actor) {
+  auto body = ParseBody(r);
+  if (!body) {
+    respond(ErrorResponse(body.error()));
+    return std::nullopt;
+  }
+  std::string actor = resolve_actor(r, JsonString(*body, "actor"));
+  if (actor.empty()) {
+    respond(ErrorResponse(Error::Invalid("say who you are: `actor`")));
+    return std::nullopt;
+  }
+  return std::make_pair(std::move(*body), std::move(actor));
 }
 
 }  // namespace
@@ -151,14 +208,11 @@ void RegisterIncidentApi(http::Router& router, IncidentManager& manager, const C
   // Writes answer once the change is durable, without holding up the loop meanwhile.
   router.Add("POST", "/api/v1/incidents", kWrite,
              [m, c, resolve_actor](const http::Request& r, http::Respond respond) {
-               auto body = ParseBody(r);
-               if (!body) return respond(ErrorResponse(body.error()));
-               std::string actor = resolve_actor(r, JsonString(*body, "actor"));
-               if (actor.empty()) {
-                 return respond(ErrorResponse(Error::Invalid("say who you are: `actor`")));
-               }
+               auto in = BodyAndActor(r, respond, resolve_actor);
+               if (!in) return;
+               auto& [body, actor] = *in;
                TimePoint now = c->Now();
-               auto group = GroupFromJson(*body, now);
+               auto group = GroupFromJson(body, now);
                if (!group) return respond(ErrorResponse(group.error()));
                m->OpenAsync(std::move(*group), actor, now, [respond](Result<Incident> inc) {
                  if (!inc) return respond(ErrorResponse(inc.error()));
@@ -179,10 +233,9 @@ void RegisterIncidentApi(http::Router& router, IncidentManager& manager, const C
   });
   auto action = [m, c, resolve_actor](const std::string& what) {
     return [m, c, resolve_actor, what](const http::Request& r, http::Respond respond) {
-      auto body = ParseBody(r);
-      if (!body) return respond(ErrorResponse(body.error()));
-      std::string actor = resolve_actor(r, JsonString(*body, "actor"));
-      if (actor.empty()) return respond(ErrorResponse(Error::Invalid("say who you are: `actor`")));
+      auto in = BodyAndActor(r, respond, resolve_actor);
+      if (!in) return;
+      auto& [body, actor] = *in;
       auto id = r.PathParam("id");
       TimePoint now = c->Now();
       auto answer = [respond](Result<Incident> inc) {
@@ -210,6 +263,56 @@ void RegisterIncidentApi(http::Router& router, IncidentManager& manager, const C
   router.Add("POST", "/api/v1/incidents/{id}/note", kWrite, action("note"));
   router.Add("POST", "/api/v1/incidents/{id}/escalate", kWrite, action("escalate"));
   router.Add("POST", "/api/v1/incidents/{id}/postmortem", kWrite, action("postmortem"));
+  router.Add("POST", "/api/v1/incidents/{id}/updates", kWrite,
+             [m, c, resolve_actor](const http::Request& r, http::Respond respond) {
+               auto in = BodyAndActor(r, respond, resolve_actor);
+               if (!in) return;
+               auto& [body, actor] = *in;
+               auto update = StatusUpdateFromJson(body);
+               if (!update) return respond(ErrorResponse(update.error()));
+               // Answered once the update is in the timeline and its deliveries are queued.
+               m->PostStatusUpdateAsync(
+                   r.PathParam("id"), actor, *update, c->Now(), std::string(kOriginApi),
+                   [respond](Result<Incident> inc) {
+                     if (!inc) return respond(ErrorResponse(inc.error()));
+                     respond(JsonResponse(201, json{{"incident", IncidentToJson(*inc)}}));
+                   });
+             });
+  router.Add("POST", "/api/v1/drills", kWrite,
+             [m, c, resolve_actor](const http::Request& r, http::Respond respond) {
+               auto in = BodyAndActor(r, respond, resolve_actor);
+               if (!in) return;
+               auto& [body, actor] = *in;
+               TimePoint now = c->Now();
+               auto drill = DrillFromJson(body, now);
+               if (!drill) return respond(ErrorResponse(drill.error()));
+               m->OpenDrillAsync(
+                   std::move(drill->first), std::move(drill->second), actor, now,
+                   [respond](Result<Incident> inc) {
+                     if (!inc) return respond(ErrorResponse(inc.error()));
+                     respond(JsonResponse(201, json{{"incident", IncidentToJson(*inc)}}));
+                   });
+             });
+  router.Add(
+      "POST", "/api/v1/drills/{id}/stop", kWrite,
+      [m, c, resolve_actor](const http::Request& r, http::Respond respond) {
+        auto in = BodyAndActor(r, respond, resolve_actor);
+        if (!in) return;
+        const std::string& actor = in->second;
+        const std::string id = r.PathParam("id");
+        auto inc = m->Get(id);
+        if (!inc) return respond(ErrorResponse(inc.error()));
+        // A drill's flag never changes, so checking it before the resolve is safe.
+        if (!inc->drill) {
+          return respond(ErrorResponse(Error::Conflict(fmt::format(
+              "{} is not a drill; resolve a real incident with `tocsin incidents resolve`", id))));
+        }
+        m->ResolveAsync(id, actor, c->Now(), std::string(kOriginApi), std::nullopt,
+                        [respond](Result<Incident> done) {
+                          if (!done) return respond(ErrorResponse(done.error()));
+                          respond(JsonResponse(200, json{{"incident", IncidentToJson(*done)}}));
+                        });
+      });
   router.AddSync("GET", "/api/v1/incidents/{id}/verify", kRead, [m](const http::Request& r) {
     auto v = m->Verify(r.PathParam("id"));
     if (!v) return ErrorResponse(v.error());

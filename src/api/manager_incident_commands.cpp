@@ -31,6 +31,8 @@ ManagerIncidentCommands::ManagerIncidentCommands(IncidentManager& manager, const
 std::string ManagerIncidentCommands::IncidentIdOf(const std::string& ref) {
   std::string id = ref;
   if (id.rfind(kDedupPrefix, 0) == 0) id = id.substr(kDedupPrefix.size());
+  // A drill's key is "tocsin/drill/INC-7".
+  if (id.rfind("drill/", 0) == 0) id = id.substr(6);
   std::transform(id.begin(), id.end(), id.begin(),
                  [](unsigned char c) { return static_cast<char>(std::toupper(c)); });
   return id;

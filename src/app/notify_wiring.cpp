@@ -9,6 +9,7 @@
 #include "notify/notice_sink.h"
 #include "notify/notifier_factory.h"
 #include "notify/outbox.h"
+#include "notify/providers/status_page/status_page_notifier.h"
 #include "tocsin/common/http_client.h"
 #include "tocsin/common/worker_pool.h"
 #include "tocsin/store/database.h"
@@ -55,6 +56,10 @@ void App::Impl::ConfigureNotify() {
   deps.slack_threads = outbox_store.get();
   deps.responder_requests = responder_requests.get();
   auto set = notify::BuildNotifiers(main.providers, deps);
+  if (const auto& page = config->notify.status_page) {
+    set.notifiers[notify::StatusPageChannel()] =
+        std::make_shared<notify::StatusPageNotifier>(*page, deps.http);
+  }
   std::size_t providers = set.notifiers.size();
   heartbeat->Start(set.WithHeartbeat(), config->notify.heartbeat_interval);
   outbox->Configure(std::move(set), config->notify);

@@ -1,8 +1,9 @@
-// tocsin incidents list|show|ack|resolve|note|escalate|verify|postmortem: talk to the running
-// daemon's API v1 (postmortem's draft reads the store instead), with a bearer token from
-// --token-file or $TOCSIN_TOKEN when given.
+// tocsin incidents list|show|ack|resolve|note|escalate|update|verify|postmortem and tocsin
+// drill start|stop: talk to the running daemon's API v1 (postmortem's draft reads the store
+// instead), with a bearer token from --token-file or $TOCSIN_TOKEN when given.
 #include <cctype>
 #include <cstdlib>
+#include <filesystem>
 #include <fstream>
 #include <sstream>
 
@@ -13,6 +14,7 @@
 #include "tocsin/common/http_client.h"
 #include "tocsin/common/json_fields.h"
 #include "tocsin/config/config.h"
+#include "tocsin/report/drill_scenarios.h"
 
 namespace tocsin::cli {
 
@@ -139,6 +141,15 @@ void PrintIncidents(const json& incidents) {
   table.Print();
 }
 
+// The answer of a call that acted on one incident: as JSON, or its summary row.
+void PrintIncidentAnswer(const IncidentsOptions& o, const json& answer) {
+  if (o.output == "json") {
+    fmt::print("{}\n", answer.dump(2));
+  } else {
+    PrintIncidents(json::array({answer["incident"]}));
+  }
+}
+
 }  // namespace
 
 void AddIncidentsCommand(CLI::App& parent, int& exit_code) {
@@ -209,11 +220,7 @@ void AddIncidentsCommand(CLI::App& parent, int& exit_code) {
       auto j =
           Call(*o, "POST", "/api/v1/incidents/" + UrlEncode(*id) + "/" + verb, &body, exit_code);
       if (!j) return;
-      if (o->output == "json") {
-        fmt::print("{}\n", j->dump(2));
-      } else {
-        PrintIncidents(json::array({(*j)["incident"]}));
-      }
+      PrintIncidentAnswer(*o, *j);
       exit_code = kExitOk;
     });
   }
@@ -245,6 +252,35 @@ void AddIncidentsCommand(CLI::App& parent, int& exit_code) {
     exit_code = kExitOk;
   });
 
+  auto update = cmd->add_subcommand(
+      "update", "Post a status update: timeline, war room and status page; resets the reminder");
+  auto situation = std::make_shared<std::string>();
+  auto measures = std::make_shared<std::string>();
+  auto next = std::make_shared<std::string>();
+  update->add_option("id", *id, "Incident id")->required();
+  update->add_option("--situation", *situation, "What is happening now")->required();
+  update->add_option("--measures", *measures, "Temporary measures in place");
+  update->add_option("--next", *next, "Next update in, e.g. 30m (default: the reminder interval)");
+  update->add_option("--actor", o->actor,
+                     "Your roster id (default: $USER); ignored when a token names its person");
+  update->callback([&exit_code, o, id, situation, measures, next] {
+    json body{{"actor", o->actor.empty() ? DefaultActor() : o->actor},
+              {"situation", *situation},
+              {"measures", *measures}};
+    if (!next->empty()) body["next"] = *next;
+    auto j = Call(*o, "POST", "/api/v1/incidents/" + UrlEncode(*id) + "/updates", &body, exit_code);
+    if (!j) return;
+    if (o->output == "json") {
+      fmt::print("{}\n", j->dump(2));
+    } else {
+      const auto& i = (*j)["incident"];
+      fmt::print("{}: status update posted; next reminder at {}\n", JsonString(i, "id"),
+                 JsonString(i, "next_reminder_at").empty() ? "none (below SEV-2)"
+                                                           : JsonString(i, "next_reminder_at"));
+    }
+    exit_code = kExitOk;
+  });
+
   auto verify = cmd->add_subcommand("verify", "Check the timeline's hash chain");
   verify->add_option("id", *id, "Incident id")->required();
   verify->callback([&exit_code, o, id] {
@@ -257,6 +293,94 @@ void AddIncidentsCommand(CLI::App& parent, int& exit_code) {
       fmt::print("{}: {}: {}\n", *id, ok ? "ok" : "TAMPERED", JsonString(*j, "message"));
     }
     exit_code = ok ? kExitOk : kExitFailure;
+  });
+}
+
+void AddDrillCommand(CLI::App& parent, int& exit_code) {
+  auto* cmd = parent.add_subcommand(
+      "drill", "Run a drill scenario through the real ladder, every message marked DRILL");
+  cmd->require_subcommand(1);
+  cmd->fallthrough();
+  auto o = std::make_shared<IncidentsOptions>();
+  AddConfigOption(*cmd, o->config, " (for server.external_url and drills.yaml beside it)");
+  cmd->add_option("--url", o->url, "tocsin's URL (default: server.external_url)");
+  cmd->add_option("--token-file", o->token_file,
+                  "File holding the API bearer token (default: $TOCSIN_TOKEN)");
+  cmd->add_option("-o,--output", o->output, "table or json")
+      ->check(CLI::IsMember({"table", "json"}));
+  cmd->add_option("--actor", o->actor,
+                  "Your roster id (default: $USER); ignored when a token names its person");
+
+  auto start = cmd->add_subcommand("start", "Start a drill (opens a DRILL incident)");
+  auto scenario = std::make_shared<std::string>();
+  auto team = std::make_shared<std::string>();
+  auto file = std::make_shared<std::string>();
+  start->add_option("--scenario", *scenario, "Scenario name in the scenarios file")->required();
+  start->add_option("--team", *team, "Team drilled (recorded, and set as the alerts' team label)");
+  start->add_option("--scenarios", *file,
+                    "Scenarios file (default: drills.yaml beside the configuration)");
+  start->callback([&exit_code, o, scenario, team, file] {
+    std::string path = *file;
+    if (path.empty()) {
+      auto found = FindConfigPath(o->config);
+      if (found.path.empty()) {
+        fmt::print(stderr, "tocsin: {} (or pass --scenarios FILE)\n", found.error);
+        exit_code = kExitUsage;
+        return;
+      }
+      path = (std::filesystem::path(found.path).parent_path() / "drills.yaml").string();
+    }
+    config::Diagnostics diags;
+    auto scenarios = report::LoadDrillScenarios(path, diags);
+    if (diags.has_errors()) {
+      fmt::print(stderr, "{}", diags.ToString());
+      exit_code = kExitUsage;
+      return;
+    }
+    const report::DrillScenario* chosen = nullptr;
+    std::string names;
+    for (const auto& s : scenarios) {
+      if (s.name == *scenario) chosen = &s;
+      names += (names.empty() ? "" : ", ") + s.name;
+    }
+    if (!chosen) {
+      fmt::print(stderr, "{}: no scenario \"{}\" (known: {})\n", path, *scenario, names);
+      exit_code = kExitUsage;
+      return;
+    }
+    json alerts = json::array();
+    for (const auto& a : chosen->alerts) {
+      json labels = json::object();
+      for (const auto& l : a.labels.items()) labels[l.name] = l.value;
+      alerts.push_back({{"labels", labels}, {"annotations", a.annotations}, {"state", "firing"}});
+    }
+    json body{{"actor", o->actor.empty() ? DefaultActor() : o->actor},
+              {"scenario", chosen->name},
+              {"team", *team},
+              {"runbook", chosen->runbook},
+              {"title", chosen->title},
+              {"alerts", alerts}};
+    if (!chosen->policy.empty()) body["policy"] = chosen->policy;
+    auto j = Call(*o, "POST", "/api/v1/drills", &body, exit_code);
+    if (!j) return;
+    if (o->output == "json") {
+      fmt::print("{}\n", j->dump(2));
+    } else {
+      PrintIncidents(json::array({(*j)["incident"]}));
+      fmt::print("stop it with: tocsin drill stop {}\n", JsonString((*j)["incident"], "id"));
+    }
+    exit_code = kExitOk;
+  });
+
+  auto stop = cmd->add_subcommand("stop", "Stop a drill now: resolve it everywhere");
+  auto id = std::make_shared<std::string>();
+  stop->add_option("id", *id, "The drill's incident id")->required();
+  stop->callback([&exit_code, o, id] {
+    json body{{"actor", o->actor.empty() ? DefaultActor() : o->actor}};
+    auto j = Call(*o, "POST", "/api/v1/drills/" + UrlEncode(*id) + "/stop", &body, exit_code);
+    if (!j) return;
+    PrintIncidentAnswer(*o, *j);
+    exit_code = kExitOk;
   });
 }
 

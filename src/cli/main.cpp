@@ -27,6 +27,7 @@ int main(int argc, char** argv) {
   tocsin::cli::AddRulesCommand(app, exit_code);
   tocsin::cli::AddConfigCommand(app, exit_code);
   tocsin::cli::AddNotifyCommand(app, exit_code);
+  tocsin::cli::AddDrillCommand(app, exit_code);
   tocsin::cli::AddDocsCommands(app, exit_code);
   try {
     app.parse(argc, argv);

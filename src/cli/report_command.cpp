@@ -139,6 +139,7 @@ void AddReportCommand(CLI::App& parent, int& exit_code) {
                    "Ignore the roster (no shifts, everyone in --time-zone)");
   oncall->callback([&exit_code, o] { exit_code = RunOncall(*o); });
   AddReportSlaCommand(*cmd, exit_code);
+  AddReportDrillsCommand(*cmd, exit_code);
 }
 
 }  // namespace tocsin::cli

@@ -369,6 +369,8 @@ void IncidentManager::ReminderDue(const std::string& id, Release release) {
       "{} status update due (every {}): post it to the war room and "
       "the status page",
       SevName(cur.sev), FormatDuration(config_.reminder_interval));
+  // The page offers the fixed template, with what tocsin knows filled in.
+  const std::string offer = StatusUpdateTemplate(cur, config_.reminder_interval);
   auto ev =
       Event(now, "reminder", kSystemActor,
             fmt::format("reminded {}: {}", cur.commander.empty() ? "nobody" : cur.commander, text));
@@ -377,7 +379,7 @@ void IncidentManager::ReminderDue(const std::string& id, Release release) {
     auto page = Request(cur, PageAction::kReminder,
                         fmt::format("{}/reminder/{}", id, ToUnixMillis(due)), now);
     page.targets = {{*p, config_.commander_role, {Channel::kSlack}}};
-    page.text = text;
+    page.text = text + "\n" + offer;
     pages.push_back(std::move(page));
   }
   Apply(id, std::move(next), {ev}, std::move(pages), std::nullopt,

@@ -114,6 +114,7 @@ json IncidentToJson(const Incident& i) {
   j["acknowledged_by"] = i.acknowledged_by;
   j["resolved_by"] = i.resolved_by;
   j["commander"] = i.commander;
+  j["drill"] = i.drill;
   j["next_step"] = i.next_step;
   j["round"] = i.round;
   j["epoch"] = i.epoch;
@@ -160,6 +161,7 @@ Result<Incident> IncidentFromJson(const json& j) {
     i.acknowledged_by = JsonString(j, "acknowledged_by");
     i.resolved_by = JsonString(j, "resolved_by");
     i.commander = JsonString(j, "commander");
+    i.drill = j.value("drill", false);
     i.next_step = j.value("next_step", 0);
     i.round = j.value("round", 0);
     i.epoch = j.value("epoch", 0);

@@ -51,7 +51,8 @@ bool HasFiring(const std::vector<Alert>& alerts, TimePoint now) {
 }  // namespace
 
 void IncidentManager::DoOpen(const dispatch::AlertGroup& group, const std::string& actor,
-                             TimePoint now, Done<Incident> done) {
+                             TimePoint now, Done<Incident> done,
+                             const std::optional<DrillSpec>& drill) {
   // Changes of an existing incident go through its own lane; `done` then reports the state
   // after whatever the change set off (a step due at once).
   auto in_incident_lane = [this, done](const std::string& id, auto body) {
@@ -65,6 +66,10 @@ void IncidentManager::DoOpen(const dispatch::AlertGroup& group, const std::strin
       });
     });
   };
+  if (drill && (open_by_key_.count(group.key) || recent_resolved_.count(group.key))) {
+    // A drill never folds into another incident, nor reopens one.
+    return done(Fail(Error::Conflict(fmt::format("the key {} is in use", group.key))));
+  }
   if (auto it = open_by_key_.find(group.key); it != open_by_key_.end()) {
     const std::string id = it->second;
     in_incident_lane(id, [this, id, group, actor, now](Done<Incident> finish) {
@@ -99,6 +104,10 @@ void IncidentManager::DoOpen(const dispatch::AlertGroup& group, const std::strin
   inc.id = fmt::format("INC-{}", inc.number);
   inc.key = group.key.empty() ? "manual/" + inc.id : group.key;
   inc.title = TitleOf(group);
+  if (drill) {
+    inc.drill = true;
+    inc.title = std::string(kDrillMark) + inc.title;
+  }
   inc.receiver = group.receiver.name;
   inc.policy =
       group.receiver.escalation_policy.empty() ? "default" : group.receiver.escalation_policy;
@@ -125,11 +134,16 @@ void IncidentManager::DoOpen(const dispatch::AlertGroup& group, const std::strin
   inc.next_step = 0;
   inc.next_step_at = policy.steps.empty() ? TimePoint{} : now + policy.steps[0].after;
   if (inc.sev <= Sev::kSev2) inc.next_reminder_at = now + config_.reminder_interval;
+  json opened_data = {{"key", inc.key}, {"receiver", inc.receiver}};
+  if (drill) {
+    opened_data["drill"] = {
+        {"scenario", drill->scenario}, {"team", drill->team}, {"runbook", drill->runbook}};
+  }
   events.insert(events.begin(), Event(now, "opened", actor,
                                       fmt::format("{} opened: {} (policy {}, commander {})",
                                                   SevName(inc.sev), inc.title, inc.policy,
                                                   inc.commander.empty() ? "none" : inc.commander),
-                                      json{{"key", inc.key}, {"receiver", inc.receiver}}.dump()));
+                                      opened_data.dump()));
   for (const auto& a : group.alerts) {
     if (!a.firing()) continue;
     events.push_back(Event(now, "alert_fired", kSystemActor, std::string(a.Name()),

@@ -200,6 +200,9 @@ Result<T> IncidentManager::Inline(const std::function<void(Done<T>)>& call) {
   }
   return std::move(**out);
 }
+// Also used by incident_status_update.cpp.
+template Result<Incident> IncidentManager::Inline<Incident>(
+    const std::function<void(Done<Incident>)>& call);
 
 // --- Public calls --------------------------------------------------------------------------
 
@@ -439,12 +442,19 @@ PageRequest IncidentManager::Request(const Incident& incident, PageAction action
   PageRequest r;
   r.incident_id = incident.id;
   // Bounded and stable for the incident's life (PagerDuty dedup_key, Opsgenie alias).
-  r.dedup_key = "tocsin/" + incident.id;
+  // A drill's key says so too: PagerDuty's acknowledge and resolve events carry nothing else.
+  r.dedup_key = (incident.drill ? "tocsin/drill/" : "tocsin/") + incident.id;
   r.idempotency_key = std::move(key);
   r.action = action;
   r.step = incident.next_step;
   r.sev = incident.sev;
   r.title = fmt::format("[{}] {}: {}", SevName(incident.sev), incident.id, incident.title);
+  if (incident.drill) {
+    // The incident's own title starts with the mark; in a page it comes first.
+    std::string_view title = incident.title;
+    if (title.rfind(kDrillMark, 0) == 0) title.remove_prefix(kDrillMark.size());
+    r.title = fmt::format("{}[{}] {}: {}", kDrillMark, SevName(incident.sev), incident.id, title);
+  }
   r.state = std::string(IncidentStateName(incident.state));
   r.alerts = incident.alerts;
   std::stable_partition(r.alerts.begin(), r.alerts.end(),
@@ -452,6 +462,7 @@ PageRequest IncidentManager::Request(const Incident& incident, PageAction action
   r.causes = incident.causes;
   r.opened_at = incident.opened_at;
   r.at = at;
+  r.drill = incident.drill;
   return r;
 }
 

@@ -19,6 +19,8 @@ std::string_view PageActionName(PageAction a) {
       return "note";
     case PageAction::kReminder:
       return "reminder";
+    case PageAction::kStatusUpdate:
+      return "status_update";
   }
   return "trigger";
 }

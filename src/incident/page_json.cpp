@@ -54,7 +54,7 @@ T ByName(const json& j, const char* field, NameFn name, E... values) {
 PageAction ActionByName(const json& j) {
   return ByName<PageAction>(j, "action", PageActionName, PageAction::kTrigger,
                             PageAction::kAcknowledge, PageAction::kResolve, PageAction::kUpdate,
-                            PageAction::kNote, PageAction::kReminder);
+                            PageAction::kNote, PageAction::kReminder, PageAction::kStatusUpdate);
 }
 
 AlertState StateByName(const json& j) {
@@ -219,12 +219,14 @@ json PageRequestToJson(const PageRequest& r) {
           {"alerts", alerts},
           {"causes", causes},
           {"text", r.text},
+          {"details", r.details},
           {"actor", r.actor},
           // Kept so that a page re-sent after a restart still is not mirrored back to the
           // provider the action came from.
           {"origin", r.origin},
           {"opened_at", ToUnixMillis(r.opened_at)},
-          {"at", ToUnixMillis(r.at)}};
+          {"at", ToUnixMillis(r.at)},
+          {"drill", r.drill}};
 }
 
 Result<PageRequest> PageRequestFromJson(const json& j) {
@@ -268,10 +270,12 @@ Result<PageRequest> PageRequestFromJson(const json& j) {
       r.causes.push_back(AlertFromJson(a, version));
     }
     r.text = StrOr(j, "text");
+    r.details = StrOr(j, "details");
     r.actor = StrOr(j, "actor");
     r.origin = StrOr(j, "origin");
     r.opened_at = TimeFrom(j, "opened_at");
     r.at = TimeFrom(j, "at");
+    r.drill = j.value("drill", false);
     return r;
   } catch (const BadRow& e) {
     return Fail(Error::Invalid("stored page request is not readable: " + e.what));

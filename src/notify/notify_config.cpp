@@ -92,6 +92,16 @@ NotifyConfig ParseNotifyConfig(const config::Config& main, config::Diagnostics& 
       c.failover.emplace_back(Channel::Named(from), Channel::Named(to));
     });
   }
+  if (r.Has("status_page")) {
+    config::MapReader s(main.file, r.Node("status_page"), diags, "notify.status_page");
+    StatusPageConfig page;
+    if (!s.ok()) {
+      s.Error("url", "notify.status_page: must be a mapping with `url` (and `token_file`)");
+    } else if (s.Url("url", page.url, true)) {
+      s.Secret("token", page.token, main.base_dir);
+      c.status_page = page;
+    }
+  }
   if (r.Has("rate_limits")) {
     config::MapReader limits(main.file, r.Node("rate_limits"), diags, "notify.rate_limits");
     for (const auto& provider : Providers()) {

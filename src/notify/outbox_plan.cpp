@@ -4,6 +4,7 @@
 
 #include "notify/outbox.h"
 #include "notify/provider_registry.h"
+#include "notify/providers/status_page/status_page_notifier.h"
 
 namespace tocsin::notify {
 
@@ -138,6 +139,12 @@ std::vector<OutboxItem> Outbox::Plan(const PageRequest& r, TimePoint now,
       break;
     case PageAction::kReminder:
       for (const auto* p : configured(Delivery::kIncidentMessage)) add(p->channel, "thread");
+      break;
+    case PageAction::kStatusUpdate:
+      // The war room is the incident message's channel: the update goes into its thread and
+      // is shown in the channel too. A drill's update never reaches the status page.
+      for (const auto* p : configured(Delivery::kIncidentMessage)) add(p->channel, "thread");
+      if (!r.drill && notifiers_.Has(StatusPageChannel())) add(StatusPageChannel(), "status");
       break;
   }
   return items;

@@ -256,9 +256,16 @@ PageText PageRenderer::Render(const PageRequest& r) const {
   if (!t.causes.empty()) d.set("has_causes", true);
 
   t.summary = RenderTemplate(templates_.at("summary"), d);
+  // A drill is marked whatever the templates say: nobody may take it for a real page.
+  auto mark = [&r](std::string& s) {
+    if (r.drill && s.rfind(incident::kDrillMark, 0) != 0) s = std::string(incident::kDrillMark) + s;
+  };
+  mark(t.summary);
+  mark(t.what);
   d.set("summary", t.summary);
   t.details = RenderTemplate(templates_.at("details"), d);
   t.email_subject = RenderTemplate(templates_.at("email_subject"), d);
+  mark(t.email_subject);
   return t;
 }
 

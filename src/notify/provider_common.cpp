@@ -47,6 +47,7 @@ nlohmann::json OpsAlertDetails(const incident::PageRequest& r, const PageText& t
   if (!t.runbook_url.empty()) details["runbook"] = t.runbook_url;
   if (!t.dashboard_url.empty()) details["dashboard"] = t.dashboard_url;
   if (!t.incident_url.empty()) details["tocsin"] = t.incident_url;
+  if (r.drill) details["drill"] = "true";
   return details;
 }
 

@@ -123,6 +123,7 @@ OncallReport BuildOncallReport(const std::vector<IncidentRecord>& records,
   for (const auto& rec : records) {
     const auto& inc = rec.incident;
     if (inc.opened_at < options.from || inc.opened_at >= options.to) continue;
+    if (inc.drill) continue;  // drills measure the team, never its KPIs (tocsin report drills)
     auto pages = PagesOf(rec.timeline);
     if (!options.team.empty()) {
       bool ours = inc.domain == options.team ||

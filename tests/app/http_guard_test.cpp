@@ -59,6 +59,9 @@ const std::map<std::string, Access> kDocumentedAccess = {
     {"POST /api/v1/incidents/{id}/note", Access::kResponder},
     {"POST /api/v1/incidents/{id}/escalate", Access::kResponder},
     {"POST /api/v1/incidents/{id}/postmortem", Access::kResponder},
+    {"POST /api/v1/incidents/{id}/updates", Access::kResponder},
+    {"POST /api/v1/drills", Access::kResponder},
+    {"POST /api/v1/drills/{id}/stop", Access::kResponder},
     {"GET /api/v1/incidents/{id}/verify", Access::kViewer},
     {"GET /api/v1/oncall", Access::kViewer},
     {"GET /api/v1/slos", Access::kViewer},
@@ -402,9 +405,11 @@ TEST_F(HttpGuardTest, DeeplyNestedJsonIs400OnEveryJsonEndpoint) {
   };
   for (const std::string& body : {labels, array}) {
     post("/api/v1/incidents", "responder", body);
-    for (const char* action : {"ack", "resolve", "note", "escalate", "postmortem"}) {
+    for (const char* action : {"ack", "resolve", "note", "escalate", "postmortem", "updates"}) {
       post(std::string("/api/v1/incidents/INC-1/") + action, "responder", body);
     }
+    post("/api/v1/drills", "responder", body);
+    post("/api/v1/drills/INC-1/stop", "responder", body);
     post("/api/v2/alerts", "intake", body);
     post("/api/v2/silences", "responder", body);
     post("/webhooks/pagerduty", "", body,

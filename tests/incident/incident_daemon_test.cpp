@@ -230,5 +230,75 @@ TEST_F(IncidentDaemonTest, APostmortemIsRecordedThroughTheDaemonAndTheDraftSaysW
       << draft.out;
 }
 
+// Status updates and drills through the real daemon and the real CLI: each answer comes after
+// the change is in the timeline (the GET right after sees it), bad input is refused with a
+// reason, and the shipped scenarios file runs as it is.
+TEST_F(IncidentDaemonTest, StatusUpdateAndDrillThroughTheCliAndTheApi) {
+  auto daemon = Start();
+  const std::string url = "http://127.0.0.1:" + std::to_string(port_);
+  auto [s0, created] = Http("POST", "/api/v1/incidents",
+                            {{"actor", "l1a"},
+                             {"title", "Deposits failing at PSP-A"},
+                             {"labels", {{"market", "DE"}, {"brand", "casino-main"}}}});
+  ASSERT_EQ(s0, 201) << created.dump();
+  const std::string id = created["incident"]["id"];
+  auto [s1, bad] = Http("POST", "/api/v1/incidents/" + id + "/updates", {{"actor", "l1a"}});
+  EXPECT_EQ(s1, 400);
+  EXPECT_NE(bad.dump().find("situation"), std::string::npos) << bad.dump();
+  auto update = testing::RunCommand(
+      {TOCSIN_BINARY, "incidents", "update", id, "--situation", "PSP-A rejects 80 % of DE deposits",
+       "--measures", "routing to PSP-B", "--next", "30m", "--actor", "l1a", "--url", url});
+  ASSERT_EQ(update.exit_code, 0) << update.err;
+  EXPECT_NE(update.out.find(id + ": status update posted"), std::string::npos) << update.out;
+  auto [s2, shown] = Http("GET", "/api/v1/incidents/" + id);
+  ASSERT_EQ(s2, 200);
+  bool found = false;
+  for (const auto& e : shown["timeline"]) {
+    if (e["kind"] != "status_update") continue;
+    found = true;
+    EXPECT_NE(e["text"].get<std::string>().find("markets DE; brands casino-main"),
+              std::string::npos)
+        << e.dump();
+  }
+  EXPECT_TRUE(found) << shown.dump();
+
+  const std::string scenarios = std::string(TOCSIN_SOURCE_DIR) + "/config/drills.yaml";
+  auto unknown = testing::RunCommand({TOCSIN_BINARY, "drill", "start", "--scenario", "nope",
+                                      "--scenarios", scenarios, "--url", url});
+  EXPECT_EQ(unknown.exit_code, 2);
+  EXPECT_NE(unknown.err.find("known: psp-outage, game-provider-lag, ws-cluster-failure"),
+            std::string::npos)
+      << unknown.err;
+  auto start = testing::RunCommand({TOCSIN_BINARY, "drill", "start", "--scenario", "psp-outage",
+                                    "--team", "payments", "--scenarios", scenarios, "--actor",
+                                    "l1a", "--url", url, "-o", "json"});
+  ASSERT_EQ(start.exit_code, 0) << start.err;
+  auto drill = json::parse(start.out)["incident"];
+  const std::string drill_id = drill["id"];
+  EXPECT_EQ(drill["drill"], true);
+  EXPECT_EQ(drill["title"].get<std::string>().rfind("DRILL \u2014 ", 0), 0u) << drill.dump();
+  auto refused =
+      testing::RunCommand({TOCSIN_BINARY, "drill", "stop", id, "--actor", "l1a", "--url", url});
+  EXPECT_EQ(refused.exit_code, 1) << refused.err;
+  EXPECT_NE(refused.err.find("is not a drill"), std::string::npos) << refused.err;
+  auto stop = testing::RunCommand(
+      {TOCSIN_BINARY, "drill", "stop", drill_id, "--actor", "l1a", "--url", url});
+  ASSERT_EQ(stop.exit_code, 0) << stop.err;
+  auto [s3, stopped] = Http("GET", "/api/v1/incidents/" + drill_id);
+  EXPECT_EQ(stopped["incident"]["state"], "resolved");
+
+  auto report = testing::RunCommand({TOCSIN_BINARY, "report", "drills", "--from", "2000-01-01",
+                                     "--to", "2100-01-01", "--database",
+                                     dir_.path() + "/data/tocsin.db", "-o", "json"});
+  ASSERT_EQ(report.exit_code, 0) << report.err;
+  auto drills = json::parse(report.out);
+  ASSERT_EQ(drills.size(), 1u) << report.out;
+  EXPECT_EQ(drills[0]["incident_id"], drill_id);
+  EXPECT_EQ(drills[0]["scenario"], "psp-outage");
+  EXPECT_EQ(drills[0]["team"], "payments");
+  EXPECT_EQ(drills[0]["runbook"], "deposit-psp");
+  EXPECT_EQ(drills[0]["state"], "stopped");
+}
+
 }  // namespace
 }  // namespace tocsin::incident

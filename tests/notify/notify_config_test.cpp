@@ -53,6 +53,9 @@ TEST(NotifyConfig, GoodFixtureReadsEveryKey) {
   EXPECT_EQ(c.max_in_flight, 4u);
   EXPECT_EQ(c.LimitFor(incident::Channel::kPagerDuty).events, 100);
   EXPECT_EQ(c.LimitFor(incident::Channel::kSlack).per, std::chrono::seconds(1));
+  ASSERT_TRUE(c.status_page);
+  EXPECT_EQ(c.status_page->url, "https://status.example.com/hooks/tocsin");
+  EXPECT_EQ(c.status_page->token, "secret-status-token-123");  // from token_file, trimmed
 }
 
 struct BadCase {
@@ -80,7 +83,10 @@ INSTANTIATE_TEST_SUITE_P(Fixtures, NotifyConfigBad,
                                                    "cannot fail over to itself", 3},
                                            BadCase{"bad_jitter.yaml", "between 0 and 1", 2},
                                            BadCase{"bad_rate_limit.yaml", "longer than 0s", 3},
-                                           BadCase{"failover_unknown_provider.yaml", "slack", 3}));
+                                           BadCase{"failover_unknown_provider.yaml", "slack", 3},
+                                           BadCase{"status_page_no_url.yaml", "url", 2},
+                                           BadCase{"status_page_bad_url.yaml", "url", 2},
+                                           BadCase{"status_page_unknown_key.yaml", "tokn", 2}));
 
 config::Diagnostics CheckProviders(const std::string& name) {
   auto loaded = config::LoadConfig(std::string(TOCSIN_TESTDATA_DIR) + "/notify/providers/" + name);

@@ -44,6 +44,9 @@ struct Incident {
   std::string acknowledged_by;
   std::string resolved_by;
   std::string commander;  // person id of the incident commander (L1 by default)
+  // Opened by `tocsin drill start`: its pages are marked DRILL and it never counts in the
+  // on-call KPIs (reports and metrics skip it).
+  bool drill = false;
 
   // Ladder position. Step k falls due at ladder_start + steps[k].after. `epoch` counts ladder
   // restarts (reopen, ack timeout, repeat) and is part of every idempotency key.

@@ -16,6 +16,7 @@
 #include "tocsin/incident/incident.h"
 #include "tocsin/incident/incident_store.h"
 #include "tocsin/incident/page.h"
+#include "tocsin/incident/status_update.h"
 #include "tocsin/incident/timeline.h"
 #include "tocsin/oncall/schedule.h"
 
@@ -124,6 +125,23 @@ class IncidentManager final : public dispatch::GroupSink, public DeliveryObserve
   void EscalateNowAsync(std::string id, std::string actor, TimePoint now, std::string origin,
                         Done<Incident> done);
   void RecordDeliveryAsync(InboundDelivery delivery, Done<void> done);
+  // A status update (docs/reports.md, "Status updates"): recorded in the timeline as its own
+  // event ("status_update"), posted to the war room (the incident's Slack thread, shown in the
+  // channel) and, for a real incident, to the status-page webhook; the next status reminder
+  // falls due `next_update_in` later (the reminder interval when zero). kInvalid without a
+  // situation or with next_update_in outside [1m, 24h]; kConflict on a resolved incident.
+  void PostStatusUpdateAsync(std::string id, std::string actor, StatusUpdate update, TimePoint now,
+                             std::string origin, Done<Incident> done);
+  Result<Incident> PostStatusUpdate(const std::string& id, const std::string& actor,
+                                    const StatusUpdate& update, TimePoint now,
+                                    std::string_view origin = {});
+  // Opens a drill: an incident like any other (same ladder, same providers) whose every page
+  // is marked DRILL, which no KPI counts, and which never reaches the status page. `group`
+  // holds the scenario's alerts; its key must be unique to this drill.
+  void OpenDrillAsync(dispatch::AlertGroup group, DrillSpec drill, std::string actor, TimePoint now,
+                      Done<Incident> done);
+  Result<Incident> OpenDrill(const dispatch::AlertGroup& group, const DrillSpec& drill,
+                             const std::string& actor, TimePoint now);
   // Runs `fn` once nothing else holds `lane`, and holds it until `fn` calls its argument:
   // callers that read, decide and then write (ManagerIncidentCommands) keep their steps of one
   // incident from interleaving. Lanes named "INC-..." are the manager's own.
@@ -193,7 +211,10 @@ class IncidentManager final : public dispatch::GroupSink, public DeliveryObserve
              Done<Incident> then);
   // The bodies of the public calls; each runs with the incident's lane held.
   void DoOpen(const dispatch::AlertGroup& group, const std::string& actor, TimePoint now,
-              Done<Incident> done);
+              Done<Incident> done, const std::optional<DrillSpec>& drill = std::nullopt);
+  void DoPostStatusUpdate(const std::string& id, const std::string& actor,
+                          const StatusUpdate& update, TimePoint now, const std::string& origin,
+                          Done<Incident> done);
   void UpdateFromGroup(const std::string& id, const dispatch::AlertGroup& group, TimePoint now,
                        Done<Incident> done);
   void Reopen(const Incident& resolved, const dispatch::AlertGroup& group, TimePoint now,

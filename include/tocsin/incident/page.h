@@ -17,12 +17,13 @@ namespace tocsin::incident {
 enum class Sev { kSev1 = 1, kSev2 = 2, kSev3 = 3, kSev4 = 4 };
 
 enum class PageAction {
-  kTrigger,      // new incident or a new ladder step: reach these people
-  kAcknowledge,  // mirror an ack to the providers
-  kResolve,      // mirror a resolve
-  kUpdate,       // state or content changed (Slack message update)
-  kNote,         // a timeline entry worth showing (Slack thread reply)
-  kReminder,     // status update due (SEV-1/2)
+  kTrigger,       // new incident or a new ladder step: reach these people
+  kAcknowledge,   // mirror an ack to the providers
+  kResolve,       // mirror a resolve
+  kUpdate,        // state or content changed (Slack message update)
+  kNote,          // a timeline entry worth showing (Slack thread reply)
+  kReminder,      // status update due (SEV-1/2)
+  kStatusUpdate,  // a person posted the status template: war room and status page
 };
 std::string_view PageActionName(PageAction a);
 
@@ -94,8 +95,11 @@ struct PageRequest {
   std::vector<PageTarget> targets;
   std::vector<Alert> alerts;  // the incident's alerts (firing first)
   std::vector<Alert> causes;  // cause candidates from inhibition
-  std::string text;           // for kNote / kReminder: the line to show
-  std::string actor;          // who acknowledged / resolved / wrote the note
+  std::string text;           // for kNote / kReminder / kStatusUpdate: the line(s) to show
+  // kStatusUpdate: the update as a JSON object (situation, affected, measures, next update),
+  // for receivers that want it structured (the status-page webhook). Empty otherwise.
+  std::string details;
+  std::string actor;  // who acknowledged / resolved / wrote the note
   // Where the action came from: "pagerduty" | "opsgenie" | "slack" | "api" | "cli" | "" (tocsin
   // itself). Set on kAcknowledge, kResolve and kNote mirrors only, never on kTrigger. The notify
   // side must not send the mirror back to the provider it came from: origin "pagerduty" skips
@@ -105,8 +109,14 @@ struct PageRequest {
   std::string origin;
   TimePoint opened_at{};
   TimePoint at{};  // when the request was made
+  // A drill (`tocsin drill start`): every provider marks what it sends as such, so nobody
+  // mistakes it for a real page.
+  bool drill = false;
   friend bool operator==(const PageRequest&, const PageRequest&) = default;
 };
+
+// What marks a drill in every title and message people see ("DRILL — [SEV-2] INC-7: ...").
+inline constexpr std::string_view kDrillMark = "DRILL \u2014 ";
 
 // PageRequest::origin values.
 inline constexpr const char* kOriginPagerDuty = "pagerduty";

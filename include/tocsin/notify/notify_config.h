@@ -19,6 +19,14 @@ struct RateLimit {
   Duration per = std::chrono::minutes(1);
 };
 
+// `notify.status_page`: a webhook that receives every status update of a real incident (drills
+// never go there), for a public status page or the Comms officer's tooling. The body is
+// documented in docs/reports.md ("Status updates").
+struct StatusPageConfig {
+  std::string url;
+  std::string token;  // bearer token (`token` or `token_file`); empty: no Authorization header
+};
+
 // The `notify:` section of tocsin.yaml (outbox, retries, rate limits, fail-over, templates).
 // Every field has a default, so the section is optional.
 struct NotifyConfig {
@@ -46,6 +54,7 @@ struct NotifyConfig {
   // Delivered, failed and superseded rows are deleted this long after they were finished
   // (pending rows never are), so the outbox does not grow for ever.
   Duration retention = std::chrono::hours(24 * 30);
+  std::optional<StatusPageConfig> status_page;
 
   RateLimit LimitFor(incident::Channel c) const;
   std::optional<incident::Channel> FailoverFor(incident::Channel c) const;

@@ -17,6 +17,7 @@
 #include <nlohmann/json.hpp>
 
 #include "jsm_sim.h"
+#include "status_page_sim.h"
 #include "teams_sim.h"
 #include "tocsin/common/http_client.h"
 #include "twilio_sim.h"
@@ -565,6 +566,7 @@ std::shared_ptr<http::Router> ProviderSim::BuildRouter() {
   twilio_->Register(*router);
   RegisterJsm(*this, *router);
   RegisterTeams(*this, *router);
+  RegisterStatusPage(*this, *router);
   router->Add("POST", "/_sim/send-webhook", http::Access::kPublic,
               [this](const http::Request& r, http::Respond s) { SendWebhook(r, s); });
   router->AddSync("GET", "/_sim/requests", http::Access::kPublic, [this](const http::Request& r) {

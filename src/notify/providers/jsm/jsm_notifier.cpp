@@ -109,6 +109,7 @@ std::vector<JsmNotifier::Call> JsmNotifier::BuildCalls(const OutboxItem& item) c
     }
     case PageAction::kNote:
     case PageAction::kReminder:
+    case PageAction::kStatusUpdate:
     case PageAction::kUpdate:
       return {{"POST",
                by_alias(0, "notes"),

@@ -41,6 +41,7 @@ OpsgenieNotifier::Call OpsgenieNotifier::BuildCall(const OutboxItem& item) const
               {{"user", actor}, {"source", "tocsin"}, {"note", "Resolved in tocsin"}}};
     case PageAction::kNote:
     case PageAction::kReminder:
+    case PageAction::kStatusUpdate:
     case PageAction::kUpdate:
       return {"POST",
               by_alias + "/notes?identifierType=alias",

@@ -73,6 +73,7 @@ json PagerDutyNotifier::BuildEvent(const OutboxItem& item, const std::string& ro
                                 target.role));
   }
   if (!roles.empty()) details["paging"] = roles;
+  if (r.drill) details["drill"] = true;
   json payload = {
       {"summary", TruncateUtf8(t.summary, kSummaryMax)},
       {"source", t.source},

@@ -299,12 +299,20 @@ DeliveryResult SlackNotifier::Deliver(const OutboxItem& item) {
     case PageAction::kReminder:
       text = ":alarm_clock: " + (r.text.empty() ? std::string("Status update due") : r.text);
       break;
+    case PageAction::kStatusUpdate:
+      text = ":loudspeaker: " + r.text;
+      break;
     default:
       text = r.text.empty() ? r.state : r.text;
+  }
+  if (r.drill && text.rfind(incident::kDrillMark, 0) != 0) {
+    text = std::string(incident::kDrillMark) + text;
   }
   json body = {{"channel", ref ? ref->channel : ChannelFor(item)},
                {"text", TruncateUtf8(text, kSectionMax)}};
   if (ref) body["thread_ts"] = ref->ts;
+  // A status update is for the whole war room, not only for those who follow the thread.
+  if (ref && r.action == PageAction::kStatusUpdate) body["reply_broadcast"] = true;
   return CallApi("chat.postMessage", body, nullptr);
 }
 

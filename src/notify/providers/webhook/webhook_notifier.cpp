@@ -67,6 +67,7 @@ json WebhookNotifier::BuildBody(const OutboxItem& item) const {
           {"text", r.text},
           {"actor", r.actor},
           {"at", Iso8601(r.at)},
+          {"drill", r.drill},
           {"alerts", alerts}};
 }
 
