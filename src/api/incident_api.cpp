@@ -248,14 +248,14 @@ void RegisterIncidentApi(http::Router& router, IncidentManager& manager, const C
       if (what == "escalate") return m->EscalateNowAsync(id, actor, now, origin, answer);
       // Where the post-mortem is: recorded in the timeline, it ends the post-mortem reminders.
       if (what == "postmortem") {
-        std::string url = JsonString(*body, "url");
+        std::string url = JsonString(body, "url");
         if (url.empty()) {
           return respond(ErrorResponse(
               Error::Invalid("`url`: where the post-mortem is (a document or a ticket)")));
         }
         return m->RecordPostmortemAsync(id, actor, url, now, answer);
       }
-      m->AddNoteAsync(id, actor, JsonString(*body, "text"), now, origin, std::nullopt, answer);
+      m->AddNoteAsync(id, actor, JsonString(body, "text"), now, origin, std::nullopt, answer);
     };
   };
   router.Add("POST", "/api/v1/incidents/{id}/ack", kWrite, action("ack"));
