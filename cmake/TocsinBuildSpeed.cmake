@@ -12,11 +12,11 @@
 # Headers with configuration macros that differ between targets (date/tz.h: USE_OS_TZDB;
 # Boost.URL) and the heavy Asio/Beast headers stay out: Beast belongs to one file only.
 
-# Measured (docs/development.md, "Build time"): clang reads a PCH lazily and gains everywhere;
-# GCC loads its PCH whole (145 MB for the libraries', 178 MB with GoogleTest, at -O2 -g1),
-# about 2 to 2.5 CPU-s per translation unit before its first own line, which is more than
-# the parsing it saves a test file and about what it saves a library file. So the default is
-# on for clang (the `asan` and `fuzz` presets) and off for GCC (`default`).
+# Measured (docs/development.md, "Precompiled headers"): clang reads a PCH lazily and gains
+# everywhere; GCC loads its PCH whole (145 MB for the libraries', 178 MB with GoogleTest, at
+# -O2 -g1), about 2 to 2.6 CPU-s per translation unit before its first own line, which is
+# more than the parsing it saves a test file and about what it saves a library file. So the
+# default is on for clang (the `asan` and `fuzz` presets) and off for GCC (`default`).
 if(CMAKE_CXX_COMPILER_ID STREQUAL "Clang")
   set(tocsin_pch_default ON)
 else()
@@ -61,10 +61,12 @@ set(TOCSIN_TEST_PCH_HEADERS ${TOCSIN_PCH_HEADERS} <gmock/gmock.h> <gtest/gtest.h
 
 # tocsin_pch_owner(<name> <headers>...): an object library that only builds the PCH that other
 # targets reuse, with the usage requirements (macros, include directories) they all share.
+# Its name does not start with tocsin_: it is no module (scripts/check-module-graph).
 function(tocsin_pch_owner name)
   set(source ${CMAKE_CURRENT_BINARY_DIR}/${name}.cpp)
   if(NOT EXISTS ${source})
-    file(WRITE ${source} "// The owner of a shared precompiled header (cmake/TocsinBuildSpeed.cmake).\n")
+    file(WRITE ${source}
+      "// The owner of a shared precompiled header (cmake/TocsinBuildSpeed.cmake).\n")
   endif()
   add_library(${name} OBJECT ${source})
   target_link_libraries(${name} PRIVATE tocsin_warnings tl::expected spdlog::spdlog fmt::fmt
@@ -85,10 +87,10 @@ function(tocsin_use_pch owner)
 endfunction()
 
 if(TOCSIN_PCH)
-  tocsin_pch_owner(tocsin_pch ${TOCSIN_PCH_HEADERS})
+  tocsin_pch_owner(pch_libraries ${TOCSIN_PCH_HEADERS})
   if(TOCSIN_BUILD_TESTS)
     find_package(GTest REQUIRED)
-    tocsin_pch_owner(tocsin_test_pch ${TOCSIN_TEST_PCH_HEADERS})
-    target_link_libraries(tocsin_test_pch PRIVATE GTest::gtest GTest::gmock)
+    tocsin_pch_owner(pch_tests ${TOCSIN_TEST_PCH_HEADERS})
+    target_link_libraries(pch_tests PRIVATE GTest::gtest GTest::gmock)
   endif()
 endif()
