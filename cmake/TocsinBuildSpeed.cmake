@@ -12,8 +12,8 @@
 # Headers with configuration macros that differ between targets (date/tz.h: USE_OS_TZDB;
 # Boost.URL) and the heavy Asio/Beast headers stay out: Beast belongs to one file only.
 
-# Measured (docs/development.md, "Precompiled headers"): clang reads a PCH lazily and gains
-# everywhere; GCC loads its PCH whole (145 MB for the libraries', 178 MB with GoogleTest, at
+# Measured (docs/development.md, "Precompiled headers"): clang reads a PCH lazily and gains on
+# most files; GCC loads its PCH whole (145 MB for the libraries', 178 MB with GoogleTest, at
 # -O2 -g1), about 2 to 2.6 CPU-s per translation unit before its first own line, which is
 # more than the parsing it saves a test file and about what it saves a library file. So the
 # default is on for clang (the `asan` and `fuzz` presets) and off for GCC (`default`).
