@@ -1,6 +1,7 @@
 #pragma once
 
 #include <string>
+#include <string_view>
 
 #include <nlohmann/json.hpp>
 
@@ -19,6 +20,11 @@ std::string Iso8601(TimePoint t);
 std::string BoundedKey(const std::string& key, std::size_t max);
 // "SEV-1"
 std::string SevName(incident::Sev sev);
+
+// Whether `url` can be a link button's target in Slack and Teams: an absolute http(s) URL.
+// A runbook or incident link is relative when runbook_base_url or server.external_url is not
+// set, and both services refuse the whole message for such a button: it is left out instead.
+bool IsAbsoluteHttpUrl(std::string_view url);
 
 // The alert `tags` Opsgenie and JSM Operations (its successor) both take: the SEV, the alert
 // name, then service, psp, market and region as "name:value"; at most 20 of 50 characters.

@@ -107,6 +107,14 @@ std::string CheckBlocks(const json& blocks) {
         if (e.contains("style") && e["style"] != "primary" && e["style"] != "danger") {
           return "bad button style";
         }
+        if (e.contains("url")) {
+          // Block Kit: an absolute URL of at most 3,000 characters, or the message is refused.
+          std::string url = e["url"].get<std::string>();
+          if (url.size() > 3000) return "button url longer than 3000";
+          if (url.rfind("https://", 0) != 0 && url.rfind("http://", 0) != 0) {
+            return "button url must be an absolute http(s) URL: " + url;
+          }
+        }
       }
     } else if (type == "context") {
       if (b.at("elements").size() > 10) return "more than 10 context elements";

@@ -140,12 +140,13 @@ json SlackNotifier::BuildBlocks(const PageRequest& r) const {
   }
 
   json actions = json::array();
-  if (!t.runbook_url.empty()) {
+  // Slack refuses the whole message (invalid_blocks) for a button with a relative URL.
+  if (IsAbsoluteHttpUrl(t.runbook_url)) {
     json b = Button("Runbook: " + t.runbook_name, "tocsin_runbook");
     b["url"] = t.runbook_url;
     actions.push_back(b);
   }
-  if (!t.dashboard_url.empty()) {
+  if (IsAbsoluteHttpUrl(t.dashboard_url)) {
     json b = Button("Dashboard", "tocsin_dashboard");
     b["url"] = t.dashboard_url;
     actions.push_back(b);
@@ -183,7 +184,7 @@ json SlackNotifier::BuildNoticeBlocks(const PageRequest& r) const {
        {"text", PlainText((r.action == PageAction::kResolve ? "✅ Resolved: " : "⚠️ ") + t.what,
                           kHeaderMax)}});
   blocks.push_back({{"type", "section"}, {"text", Mrkdwn(t.details, kSectionMax)}});
-  if (!t.runbook_url.empty()) {
+  if (IsAbsoluteHttpUrl(t.runbook_url)) {
     json b = Button("Runbook: " + t.runbook_name, "tocsin_runbook");
     b["url"] = t.runbook_url;
     blocks.push_back({{"type", "actions"}, {"elements", json::array({b})}});

@@ -74,8 +74,9 @@ json TeamsNotifier::BuildMessage(const OutboxItem& item) const {
   const auto& r = item.request;
   PageText t = renderer_->Render(r);
   json actions = json::array();
+  // Teams refuses the whole card (HTTP 400) for a relative Action.OpenUrl.
   auto link = [&](const char* title, const std::string& url) {
-    if (!url.empty())
+    if (IsAbsoluteHttpUrl(url))
       actions.push_back({{"type", "Action.OpenUrl"}, {"title", title}, {"url", url}});
   };
   link("Runbook", t.runbook_url);
