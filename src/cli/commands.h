@@ -38,10 +38,10 @@ void AddBackupCommand(CLI::App& app, int& exit_code);
 void AddTestCommand(CLI::App& app, int& exit_code);      // tocsin test rules FILE...
 void AddBacktestCommand(CLI::App& app, int& exit_code);  // tocsin backtest --rules DIR ...
 void AddSilenceCommand(CLI::App& app, int& exit_code);
-void AddRulesCommand(CLI::App& app, int& exit_code);   // tocsin rules import|export
-void AddConfigCommand(CLI::App& app, int& exit_code);  // tocsin config import
-void AddReportCommand(CLI::App& app, int& exit_code);  // tocsin report oncall ...
-void AddDrillCommand(CLI::App& app, int& exit_code);   // tocsin drill start|stop
+void AddRulesCommand(CLI::App& app, int& exit_code);            // tocsin rules import|export
+void AddConfigCommand(CLI::App& app, int& exit_code);           // tocsin config import
+void AddReportCommand(CLI::App& app, int& exit_code);           // tocsin report oncall ...
+void AddDrillCommand(CLI::App& app, int& exit_code);            // tocsin drill start|stop
 void AddReportDrillsCommand(CLI::App& report, int& exit_code);  // tocsin report drills
 // tocsin report sla ..., added under `report` by AddReportCommand.
 void AddReportSlaCommand(CLI::App& report, int& exit_code);

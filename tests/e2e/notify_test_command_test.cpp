@@ -80,7 +80,9 @@ class NotifyTestCommand : public ::testing::Test {
     }
     if (name == "opsgenie")
       return "  opsgenie:\n    api_url: " + sim_ + "\n    api_key: genie-key\n";
-    if (name == "jsm") return "  jsm:\n    api_url: " + sim_ + "\n    api_key: 6f1c2b7e-1f6a-4c39-9a57-2d4f1e8b9c01\n";
+    if (name == "jsm")
+      return "  jsm:\n    api_url: " + sim_ +
+             "\n    api_key: 6f1c2b7e-1f6a-4c39-9a57-2d4f1e8b9c01\n";
     if (name == "slack") {
       return "  slack:\n    api_url: " + sim_ +
              "\n    bot_token: xoxb-notify-test-0123456789\n    signing_secret: "
