@@ -17,11 +17,11 @@
 # -O2 -g1), about 2 to 2.6 CPU-s per translation unit before its first own line, which is
 # more than the parsing it saves a test file and about what it saves a library file. So the
 # default is on for clang (the `asan` and `fuzz` presets) and off for GCC (`default`).
-if(CMAKE_CXX_COMPILER_ID STREQUAL "Clang")
-  set(tocsin_pch_default ON)
-else()
-  set(tocsin_pch_default OFF)
-endif()
+# Off for now for clang too: the whole asan tree failed with it ("POSIX thread support was
+# disabled in PCH file but is currently enabled": the shared PCH is built without the -pthread
+# that most targets get through spdlog/prometheus-cpp), which the sample measurement did not
+# build. Turn it on with -DTOCSIN_PCH=ON once the PCH targets carry the same flags.
+set(tocsin_pch_default OFF)
 option(TOCSIN_PCH "Precompile the common third-party headers (libraries and tests)"
   ${tocsin_pch_default})
 
