@@ -86,15 +86,6 @@ void ExpectCheckPasses(const testing::TempDir& dir) {
   EXPECT_EQ(check.exit_code, 0) << check.err;
 }
 
-const SloRule* FindSlo(const RuleSet& rules, const std::string& name) {
-  for (const auto& g : rules.groups) {
-    for (const auto& s : g.slos) {
-      if (s.name == name) return &s;
-    }
-  }
-  return nullptr;
-}
-
 const BurnRateTier* FindTier(const SloRule& slo, const std::string& name) {
   for (const auto& t : slo.tiers) {
     if (t.name == name) return &t;
@@ -122,7 +113,7 @@ TEST(RulesImportTest, SlothFileBecomesRulesThatLoadAndWhoseTestsPass) {
       << text;
 
   RuleSet rules = LoadAndRunTests(out, 2);
-  const SloRule* events = FindSlo(rules, "CheckoutHighErrorRate");
+  const SloRule* events = rules.FindSlo("CheckoutHighErrorRate");
   ASSERT_NE(events, nullptr);
   EXPECT_EQ(events->objective, 99.9);
   EXPECT_EQ(events->alert.domain, "payments");
@@ -135,7 +126,7 @@ TEST(RulesImportTest, SlothFileBecomesRulesThatLoadAndWhoseTestsPass) {
   EXPECT_EQ(FindTier(*events, "ticket_fast")->factor, 3);
   EXPECT_EQ(FindTier(*events, "ticket_fast")->long_window, std::chrono::hours(24));
 
-  const SloRule* raw = FindSlo(rules, "CheckoutPaymentLatency");
+  const SloRule* raw = rules.FindSlo("CheckoutPaymentLatency");
   ASSERT_NE(raw, nullptr);
   EXPECT_EQ(raw->objective, 99.5);
   EXPECT_FALSE(FindTier(*raw, "ticket")->enabled);  // ticket_alert.disable
@@ -157,7 +148,7 @@ TEST(RulesImportTest, OpenSloSloAndAlertPolicyBecomeTiers) {
   ExpectMentions(r.err, "openslo-login.yaml:87:1: warning: not mapped: AlertNotificationTarget");
 
   RuleSet rules = LoadAndRunTests(out, 1);
-  const SloRule* slo = FindSlo(rules, "login_availability");
+  const SloRule* slo = rules.FindSlo("login_availability");
   ASSERT_NE(slo, nullptr);
   EXPECT_EQ(slo->objective, 99.95);  // target 0.9995
   EXPECT_EQ(slo->window, std::chrono::hours(24 * 28));
