@@ -4,8 +4,7 @@
 # with DPKG_ROOT set, as dpkg does for such installs) and checks what the maintainer scripts
 # did: the tocsin user, the secrets directory, the unit enabled; the installed binary checks
 # the installed config clean; an upgrade keeps an edited conffile; purge removes the state.
-# What this cannot show here: the service started by systemd (no systemd runs in the test
-# environment; postinst starts it only where /run/systemd/system exists).
+# The service started, stopped and cleaned up by a running systemd: systemd_test.sh.
 set -eu
 build=$1
 if [ "$(id -u)" != 0 ]; then

@@ -72,7 +72,8 @@ fi
 # container. --register=no --keep-unit: no machined or host systemd needed.
 cp "$deb" "$tmp/tocsin.deb"
 start=$(date +%s)
-systemd-nspawn --quiet --directory="$rootfs" --volatile=overlay --boot --register=no \
+# timeout: should this script be killed outright (a CTest timeout), the container still ends.
+timeout --kill-after=20 600 systemd-nspawn --quiet --directory="$rootfs" --volatile=overlay --boot --register=no \
   --keep-unit --private-network --console=pipe --machine="tocsin-test-$$" \
   --bind-ro="$tmp/tocsin.deb:/root/tocsin.deb" </dev/null >"$tmp/console.log" 2>&1 &
 nspawn_pid=$!
@@ -80,8 +81,10 @@ leader=
 i=0
 while [ -z "$leader" ] && [ $i -lt 100 ]; do
   kill -0 "$nspawn_pid" 2>/dev/null || { cat "$tmp/console.log"; fail "systemd-nspawn exited"; }
-  for p in $(pgrep -P "$nspawn_pid" || true); do
-    [ "$(cat "/proc/$p/comm" 2>/dev/null)" = systemd ] && leader=$p
+  for n in $(pgrep -P "$nspawn_pid" || true); do
+    for p in $(pgrep -P "$n" || true); do
+      [ "$(cat "/proc/$p/comm" 2>/dev/null)" = systemd ] && leader=$p
+    done
   done
   [ -n "$leader" ] || { sleep 0.2; i=$((i + 1)); }
 done
@@ -120,6 +123,11 @@ grep -q 'did not start' "$tmp/install.log" && { cat "$tmp/install.log"; service_
 [ "$(ct systemctl is-enabled tocsin.service || true)" = enabled ] || service_fail "postinst did not enable the unit"
 [ "$(ct systemctl is-active tocsin.service || true)" = active ] || service_fail "tocsin is not active after install"
 [ "$(show Type)" = notify ] || service_fail "unit type is $(show Type), want notify"
+# Active means systemd got READY=1 on the notify socket; the status line came the same way.
+case "$(show StatusText)" in
+  "serving on port 9095") ;;
+  *) service_fail "status from the notify socket is '$(show StatusText)', want 'serving on port 9095'" ;;
+esac
 pid=$(show MainPID)
 [ "$pid" -gt 0 ] || service_fail "no main PID"
 ct curl -fsS --max-time 5 http://127.0.0.1:9095/healthz >"$tmp/healthz" 2>&1 ||
