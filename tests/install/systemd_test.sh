@@ -21,7 +21,7 @@ if [ "$(id -u)" != 0 ]; then
 fi
 export PATH="/usr/sbin:/usr/bin:/sbin:/bin"
 fail() { echo "FAIL: $*"; exit 1; }
-for tool in debootstrap systemd-nspawn nsenter cpack; do
+for tool in debootstrap systemd-nspawn nsenter; do
   command -v "$tool" >/dev/null || fail "$tool not found: run scripts/bootstrap"
 done
 tmp=$(mktemp -d)
@@ -39,9 +39,9 @@ cleanup() {
 trap cleanup EXIT
 trap 'exit 1' INT TERM
 
-(cd "$build" && cpack -G DEB -B "$tmp/out" >"$tmp/cpack.log" 2>&1) || { cat "$tmp/cpack.log"; fail "cpack"; }
-deb=$(ls "$tmp"/out/tocsin_*_amd64.deb 2>/dev/null | head -n 1)
-[ -n "$deb" ] || { cat "$tmp/cpack.log"; fail "cpack made no tocsin_*_amd64.deb"; }
+# The package the fixture test Package.CpackBuildsTheDeb made (build_deb.sh).
+deb=$(ls "$build"/tests/install/deb/tocsin_*_amd64.deb 2>/dev/null | head -n 1)
+[ -n "$deb" ] || fail "no package in $build/tests/install/deb: run the test Package.CpackBuildsTheDeb"
 
 # The root holds systemd, curl and the package's dependencies, so the test itself needs no
 # network. Its name carries a hash of the Depends field: a new dependency builds a new root once.
@@ -170,7 +170,18 @@ grep -q '"PRIORITY":"6"' "$tmp/tocsin.json" || { cat "$tmp/tocsin.json"; service
 grep -q '"PRIORITY":"[0-4]"' "$tmp/tocsin.json" || { cat "$tmp/tocsin.json"; service_fail "no warning or worse (priority <= 4) entry: the Prometheus source is down"; }
 grep -q '"MESSAGE":"<[0-7]>' "$tmp/tocsin.json" && { cat "$tmp/tocsin.json"; service_fail "a priority prefix reached the journal as text"; }
 
-# --- Stop, start, upgrade --------------------------------------------------------------------
+# --- Reload, stop, start, upgrade -----------------------------------------------------------------
+# Reload is SIGHUP to the same process, which tells systemd RELOADING=1 and then READY=1.
+ct systemctl reload tocsin.service || service_fail "systemctl reload"
+i=0
+while [ "$(show ActiveState)" != active ] && [ $i -lt 50 ]; do sleep 0.2; i=$((i + 1)); done
+[ "$(show ActiveState)" = active ] || service_fail "state after reload: $(show ActiveState)"
+[ "$(show MainPID)" = "$pid" ] || service_fail "reload replaced the process"
+i=0
+until ct journalctl -u tocsin.service --no-pager -o cat | grep -q 'config reloaded from /etc/tocsin/tocsin.yaml'; do
+  [ $i -lt 50 ] || service_fail "tocsin did not log the reload"
+  sleep 0.2; i=$((i + 1))
+done
 ct systemctl stop tocsin.service || service_fail "systemctl stop"
 [ "$(show ActiveState)" = inactive ] || service_fail "state after stop: $(show ActiveState)"
 [ "$(show Result)" = success ] || service_fail "stop result: $(show Result)"
