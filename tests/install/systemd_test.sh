@@ -1,5 +1,5 @@
 #!/bin/sh
-# The Debian package under a real systemd: a minimal Debian 12 (debootstrap, built once and
+# The Debian package under a real systemd: a minimal Debian 12 (mmdebstrap, built once and
 # kept under the build tree) booted with systemd-nspawn as its PID 1, with its own network
 # namespace (only loopback) and a throw-away overlay over the cached root, so every run starts
 # from the same clean system. Inside, as an operator would:
@@ -12,7 +12,7 @@
 #   stop, upgrade       a clean stop; an upgrade restarts a running service;
 #   apt-get remove      stops and disables the service, keeps the state and the config;
 #   apt-get purge       removes them.
-# Needs root, debootstrap and systemd-nspawn (scripts/bootstrap) and, the first time, Debian's
+# Needs root, mmdebstrap and systemd-nspawn (scripts/bootstrap) and, the first time, Debian's
 # mirror (TOCSIN_DEBIAN_MIRROR overrides it).
 set -eu
 build=$(cd "$1" && pwd)
@@ -21,7 +21,7 @@ if [ "$(id -u)" != 0 ]; then
 fi
 export PATH="/usr/sbin:/usr/bin:/sbin:/bin"
 fail() { echo "FAIL: $*"; exit 1; }
-for tool in debootstrap systemd-nspawn nsenter; do
+for tool in mmdebstrap systemd-nspawn nsenter; do
   command -v "$tool" >/dev/null || fail "$tool not found: run scripts/bootstrap"
 done
 tmp=$(mktemp -d)
@@ -45,24 +45,22 @@ deb=$(ls "$build"/tests/install/deb/tocsin_*_amd64.deb 2>/dev/null | head -n 1)
 
 # The root holds systemd, curl and the package's dependencies, so the test itself needs no
 # network. Its name carries a hash of the Depends field: a new dependency builds a new root once.
+# mmdebstrap rather than debootstrap: it installs through apt (which picks the provider of a
+# virtual package such as libspdlog1.10-fmt9) in one pass, in about half the time.
 depends=$(dpkg-deb --field "$deb" Depends)
+packages=$(echo "systemd,systemd-sysv,dbus,curl,$depends" | tr ',' '\n' | sed 's/(.*)//; s/|.*//' |
+           tr -d ' \t' | grep . | sort -u | paste -sd, -)
 mirror=${TOCSIN_DEBIAN_MIRROR:-http://deb.debian.org/debian}
-key=$(printf 'bookworm systemd,systemd-sysv,dbus,curl %s\n' "$depends" | sha256sum | cut -c1-12)
+key=$(printf 'bookworm minbase %s\n' "$packages" | sha256sum | cut -c1-12)
 cache="$build/systemd-test"
 rootfs="$cache/debian12-$key"
 if [ ! -e "$rootfs/.complete" ]; then
-  echo "building the Debian 12 root once (debootstrap from $mirror): $rootfs"
+  echo "building the Debian 12 root once (mmdebstrap from $mirror): $rootfs"
   rm -rf "$cache"
   mkdir -p "$cache"
   start=$(date +%s)
-  debootstrap --variant=minbase --include=systemd,systemd-sysv,dbus,curl bookworm \
-    "$rootfs.tmp" "$mirror" >"$tmp/debootstrap.log" 2>&1 ||
-    { tail -n 30 "$tmp/debootstrap.log"; fail "debootstrap"; }
-  # apt resolves what debootstrap cannot (virtual packages such as libspdlog1.10-fmt9).
-  chroot "$rootfs.tmp" env -i PATH="$PATH" DEBIAN_FRONTEND=noninteractive \
-    apt-get satisfy -y -q --no-install-recommends "$depends" >"$tmp/deps.log" 2>&1 ||
-    { tail -n 30 "$tmp/deps.log"; fail "installing the package's dependencies in the root"; }
-  chroot "$rootfs.tmp" apt-get clean
+  mmdebstrap --mode=root --variant=minbase --include="$packages" bookworm "$rootfs.tmp" "$mirror" \
+    >"$tmp/mmdebstrap.log" 2>&1 || { tail -n 30 "$tmp/mmdebstrap.log"; fail "mmdebstrap"; }
   touch "$rootfs.tmp/.complete"
   mv "$rootfs.tmp" "$rootfs"
   echo "the root took $(($(date +%s) - start)) s"
