@@ -9,7 +9,8 @@
 #                       seccomp filter and a read-only /usr and /etc, answers /healthz, pings
 #                       the watchdog, writes its store to /var/lib/tocsin, and its log lines
 #                       reach journald with their priorities;
-#   stop, upgrade       a clean stop; an upgrade restarts a running service;
+#   reload, stop,       SIGHUP re-reads the config in the same process; a clean stop;
+#   upgrade             an upgrade restarts a running service;
 #   apt-get remove      stops and disables the service, keeps the state and the config;
 #   apt-get purge       removes them.
 # Needs root, mmdebstrap and systemd-nspawn (scripts/bootstrap) and, the first time, Debian's
@@ -46,7 +47,7 @@ deb=$(ls "$build"/tests/install/deb/tocsin_*_amd64.deb 2>/dev/null | head -n 1)
 # The root holds systemd, curl and the package's dependencies, so the test itself needs no
 # network. Its name carries a hash of the Depends field: a new dependency builds a new root once.
 # mmdebstrap rather than debootstrap: it installs through apt (which picks the provider of a
-# virtual package such as libspdlog1.10-fmt9) in one pass, in about half the time.
+# virtual package such as libspdlog1.10-fmt9) in one pass, and faster.
 depends=$(dpkg-deb --field "$deb" Depends)
 packages=$(echo "systemd,systemd-sysv,dbus,curl,$depends" | tr ',' '\n' | sed 's/(.*)//; s/|.*//' |
            tr -d ' \t' | grep . | sort -u | paste -sd, -)
@@ -71,8 +72,8 @@ fi
 cp "$deb" "$tmp/tocsin.deb"
 start=$(date +%s)
 # timeout: should this script be killed outright (a CTest timeout), the container still ends.
-timeout --kill-after=20 600 systemd-nspawn --quiet --directory="$rootfs" --volatile=overlay --boot --register=no \
-  --keep-unit --private-network --console=pipe --machine="tocsin-test-$$" \
+timeout --kill-after=20 600 systemd-nspawn --quiet --directory="$rootfs" --volatile=overlay \
+  --boot --register=no --keep-unit --private-network --console=pipe --machine="tocsin-test-$$" \
   --bind-ro="$tmp/tocsin.deb:/root/tocsin.deb" </dev/null >"$tmp/console.log" 2>&1 &
 nspawn_pid=$!
 leader=
