@@ -218,9 +218,12 @@ void IncidentManager::OnGroupFlush(const dispatch::AlertGroup& group, TimePoint 
 void IncidentManager::OpenAsync(dispatch::AlertGroup group, std::string actor, TimePoint now,
                                 Done<Incident> done) {
   // The group's lane: a second flush of the group while its incident is being opened waits,
-  // then finds it open and updates it.
-  RunInLane("group/" + group.key, [this, group = std::move(group), actor = std::move(actor), now,
-                                   done = std::move(done)](Release release) {
+  // then finds it open and updates it. Named before the call: as an argument beside the
+  // capture that moves `group`, the key could be read after the move (the order of arguments
+  // is unspecified), putting every open in one lane "group/" and opening them one at a time.
+  const std::string lane = "group/" + group.key;
+  RunInLane(lane, [this, group = std::move(group), actor = std::move(actor), now,
+                   done = std::move(done)](Release release) {
     DoOpen(group, actor, now, [release, done](Result<Incident> r) {
       release();
       done(std::move(r));
