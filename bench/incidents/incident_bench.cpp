@@ -14,12 +14,16 @@
 // tocsin runs the shipped config with group_wait 0s and PagerDuty at the sink, behind the
 // tokens a user configures (bench_support.h). bench/run runs it; by hand:
 //
-//   incident_bench [--incidents 10000] [--transition-seconds 10] [--json]
+//   incident_bench [--incidents 10000] [--transition-seconds 10] [--json] [--keep-after-storm DIR]
+// --keep-after-storm copies the config and the data dir as the SIGKILL left them to DIR, to
+// profile a restart by hand (`tocsin serve --config DIR/shipped/tocsin.yaml --data-dir
+// DIR/tocsin-data` under valgrind --tool=callgrind).
 #include <signal.h>
 
 #include <fmt/format.h>
 #include <atomic>
 #include <chrono>
+#include <filesystem>
 #include <string>
 #include <thread>
 #include <vector>
@@ -39,6 +43,7 @@ struct Options {
   int transition_seconds = 10;
   int threads = 4;
   std::string storm_synchronous = "normal";
+  std::string keep_after_storm;
   bool json = false;
   std::string tocsin = TOCSIN_BINARY;
   std::string source_dir = TOCSIN_SOURCE_DIR;
@@ -117,6 +122,7 @@ int main(int argc, char** argv) {
           argc, argv,
           {.ints = {{"--incidents", &o.incidents}, {"--transition-seconds", &o.transition_seconds}},
            .strings = {{"--storm-synchronous", &o.storm_synchronous},
+                       {"--keep-after-storm", &o.keep_after_storm},
                        {"--tocsin", &o.tocsin},
                        {"--source-dir", &o.source_dir}},
            .bools = {{"--json", &o.json}}})) {
@@ -178,6 +184,9 @@ int main(int argc, char** argv) {
 
   // 2. Restart after SIGKILL, on the shipped config (synchronous: full) from here on.
   first.Stop(SIGKILL);
+  if (!o.keep_after_storm.empty()) {
+    std::filesystem::copy(dir.path(), o.keep_after_storm, std::filesystem::copy_options::recursive);
+  }
   auto r0 = Clock::now();
   auto second =
       tocsin::bench::StartTocsin(o.tocsin, cfg, data, log + ".2", port, std::chrono::seconds(60));

@@ -20,6 +20,9 @@ using manager_detail::kSystemActor;
 
 namespace {
 
+// Pages and incidents Start() resumes per loop turn (see Start).
+constexpr std::size_t kResumeChunk = 256;
+
 IncidentFilter OpenFilter() {
   IncidentFilter f;
   f.open_only = true;
@@ -96,12 +99,48 @@ Result<void> IncidentManager::Start() {
   // original idempotency keys.
   auto pending = store_.PendingPages();
   if (!pending) return Fail(pending.error());
-  for (const auto& intent : *pending) {
-    spdlog::info("re-sending page {} decided before the restart", intent.request.idempotency_key);
-    handoff_->Hand(intent.request);
-  }
   started_ = true;
-  ArmEveryIncident();
+  // Then every incident's timers; a deadline that passed while the process was down fires
+  // now. After a storm this is thousands of pages and steps: the first kResumeChunk items run
+  // here, the rest in chunks of as many on the following loop turns, so the daemon serves
+  // (and acks are taken) meanwhile. Nothing is lost by waiting a turn: the intents are in the
+  // store, every Arm* re-arms from the state in memory at the time it runs, and a step that
+  // an ack made moot is not paged (OnStepDue checks).
+  struct Resume {
+    std::vector<PageRequest> pages;
+    std::vector<std::string> ids;
+    std::size_t next_page = 0;
+    std::size_t next_id = 0;
+  };
+  auto resume = std::make_shared<Resume>();
+  resume->pages.reserve(pending->size());
+  for (auto& intent : *pending) resume->pages.push_back(std::move(intent.request));
+  resume->ids.reserve(live_.size());
+  for (const auto& [id, live] : live_) resume->ids.push_back(id);
+  struct ResumeChunk {
+    IncidentManager* self;
+    std::shared_ptr<bool> alive;
+    std::shared_ptr<Resume> r;
+    void operator()() const {
+      if (!*alive || self->stopped_) return;
+      std::size_t budget = kResumeChunk;
+      for (; budget > 0 && r->next_page < r->pages.size(); --budget) {
+        const PageRequest& page = r->pages[r->next_page++];
+        spdlog::info("re-sending page {} decided before the restart", page.idempotency_key);
+        self->handoff_->Hand(page);
+      }
+      for (; budget > 0 && r->next_id < r->ids.size(); --budget) {
+        const std::string& id = r->ids[r->next_id++];
+        self->ArmStep(id);
+        self->ArmAckDeadline(id);
+        self->ArmReminder(id);
+      }
+      if (r->next_page < r->pages.size() || r->next_id < r->ids.size()) {
+        self->scheduler_.Post(*this);
+      }
+    }
+  };
+  ResumeChunk{this, alive_, resume}();
   OnHandover();  // a shift may have changed while we were down
   spdlog::info("incidents: {} open incident(s) reloaded", live_.size());
   return {};
