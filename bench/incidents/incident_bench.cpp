@@ -14,12 +14,17 @@
 // tocsin runs the shipped config with group_wait 0s and PagerDuty at the sink, behind the
 // tokens a user configures (bench_support.h). bench/run runs it; by hand:
 //
-//   incident_bench [--incidents 10000] [--transition-seconds 10] [--json]
+//   incident_bench [--incidents 10000] [--transition-seconds 10] [--json] [--keep-after-storm DIR]
+// --settle-seconds N waits N s between the restart and the transitions (default 0).
+// --keep-after-storm copies the config and the data dir as the SIGKILL left them to DIR, to
+// profile a restart by hand (`tocsin serve --config DIR/shipped/tocsin.yaml --data-dir
+// DIR/tocsin-data` under valgrind --tool=callgrind).
 #include <signal.h>
 
 #include <fmt/format.h>
 #include <atomic>
 #include <chrono>
+#include <filesystem>
 #include <string>
 #include <thread>
 #include <vector>
@@ -37,8 +42,10 @@ using tocsin::bench::Tokens;
 struct Options {
   int incidents = 10000;
   int transition_seconds = 10;
+  int settle_seconds = 0;
   int threads = 4;
   std::string storm_synchronous = "normal";
+  std::string keep_after_storm;
   bool json = false;
   std::string tocsin = TOCSIN_BINARY;
   std::string source_dir = TOCSIN_SOURCE_DIR;
@@ -113,13 +120,15 @@ Ran RunAll(unsigned short port, const std::vector<std::string>& requests, int th
 
 int main(int argc, char** argv) {
   Options o;
-  if (!tocsin::bench::ParseFlags(
-          argc, argv,
-          {.ints = {{"--incidents", &o.incidents}, {"--transition-seconds", &o.transition_seconds}},
-           .strings = {{"--storm-synchronous", &o.storm_synchronous},
-                       {"--tocsin", &o.tocsin},
-                       {"--source-dir", &o.source_dir}},
-           .bools = {{"--json", &o.json}}})) {
+  if (!tocsin::bench::ParseFlags(argc, argv,
+                                 {.ints = {{"--incidents", &o.incidents},
+                                           {"--transition-seconds", &o.transition_seconds},
+                                           {"--settle-seconds", &o.settle_seconds}},
+                                  .strings = {{"--storm-synchronous", &o.storm_synchronous},
+                                              {"--keep-after-storm", &o.keep_after_storm},
+                                              {"--tocsin", &o.tocsin},
+                                              {"--source-dir", &o.source_dir}},
+                                  .bools = {{"--json", &o.json}}})) {
     return 2;
   }
   if (o.incidents < 1 || o.incidents > 10000) {
@@ -178,6 +187,9 @@ int main(int argc, char** argv) {
 
   // 2. Restart after SIGKILL, on the shipped config (synchronous: full) from here on.
   first.Stop(SIGKILL);
+  if (!o.keep_after_storm.empty()) {
+    std::filesystem::copy(dir.path(), o.keep_after_storm, std::filesystem::copy_options::recursive);
+  }
   auto r0 = Clock::now();
   auto second =
       tocsin::bench::StartTocsin(o.tocsin, cfg, data, log + ".2", port, std::chrono::seconds(60));
@@ -212,6 +224,9 @@ int main(int argc, char** argv) {
         "POST", path + "/note", Tokens::kResponder,
         fmt::format(R"({{"text":"bench note {}: PSP-A answers again"}})", i)));
   }
+  // --settle-seconds: let the restart's replay (re-sent pages, steps due) drain first, to tell
+  // its cost from the transitions' own (bench/run does not wait).
+  std::this_thread::sleep_for(std::chrono::seconds(o.settle_seconds));
   auto x0 = Clock::now();
   Ran ran = RunAll(port, requests, o.threads, x0 + std::chrono::seconds(o.transition_seconds));
   double x_s = Since(x0);

@@ -1,6 +1,6 @@
 // IncidentManager, part 1 of 3: construction, start and stop, the per-incident lanes, the
-// asynchronous commit (Apply), the public calls in both forms, and reads. The transitions
-// themselves are in incident_lifecycle.cpp (open, acknowledge, resolve, notes) and
+// asynchronous commit (Apply), the public calls in both forms (reads: incident_manager_reads.cpp).
+// The transitions themselves are in incident_lifecycle.cpp (open, acknowledge, resolve, notes) and
 // incident_escalation.cpp (ladder, ack deadlines, reminders, handovers).
 #include "tocsin/incident/incident_manager.h"
 
@@ -19,6 +19,9 @@ namespace tocsin::incident {
 using manager_detail::kSystemActor;
 
 namespace {
+
+// Pages and incidents Start() resumes per loop turn (see Start).
+constexpr std::size_t kResumeChunk = 256;
 
 IncidentFilter OpenFilter() {
   IncidentFilter f;
@@ -96,12 +99,48 @@ Result<void> IncidentManager::Start() {
   // original idempotency keys.
   auto pending = store_.PendingPages();
   if (!pending) return Fail(pending.error());
-  for (const auto& intent : *pending) {
-    spdlog::info("re-sending page {} decided before the restart", intent.request.idempotency_key);
-    handoff_->Hand(intent.request);
-  }
   started_ = true;
-  ArmEveryIncident();
+  // Then every incident's timers; a deadline that passed while the process was down fires
+  // now. After a storm this is thousands of pages and steps: the first kResumeChunk items run
+  // here, the rest in chunks of as many on the following loop turns, so the daemon serves
+  // (and acks are taken) meanwhile. Nothing is lost by waiting a turn: the intents are in the
+  // store, every Arm* re-arms from the state in memory at the time it runs, and a step that
+  // an ack made moot is not paged (OnStepDue checks).
+  struct Resume {
+    std::vector<PageRequest> pages;
+    std::vector<std::string> ids;
+    std::size_t next_page = 0;
+    std::size_t next_id = 0;
+  };
+  auto resume = std::make_shared<Resume>();
+  resume->pages.reserve(pending->size());
+  for (auto& intent : *pending) resume->pages.push_back(std::move(intent.request));
+  resume->ids.reserve(live_.size());
+  for (const auto& [id, live] : live_) resume->ids.push_back(id);
+  struct ResumeChunk {
+    IncidentManager* self;
+    std::shared_ptr<bool> alive;
+    std::shared_ptr<Resume> r;
+    void operator()() const {
+      if (!*alive || self->stopped_) return;
+      std::size_t budget = kResumeChunk;
+      for (; budget > 0 && r->next_page < r->pages.size(); --budget) {
+        const PageRequest& page = r->pages[r->next_page++];
+        spdlog::info("re-sending page {} decided before the restart", page.idempotency_key);
+        self->handoff_->Hand(page);
+      }
+      for (; budget > 0 && r->next_id < r->ids.size(); --budget) {
+        const std::string& id = r->ids[r->next_id++];
+        self->ArmStep(id);
+        self->ArmAckDeadline(id);
+        self->ArmReminder(id);
+      }
+      if (r->next_page < r->pages.size() || r->next_id < r->ids.size()) {
+        self->scheduler_.Post(*this);
+      }
+    }
+  };
+  ResumeChunk{this, alive_, resume}();
   OnHandover();  // a shift may have changed while we were down
   spdlog::info("incidents: {} open incident(s) reloaded", live_.size());
   return {};
@@ -218,9 +257,12 @@ void IncidentManager::OnGroupFlush(const dispatch::AlertGroup& group, TimePoint 
 void IncidentManager::OpenAsync(dispatch::AlertGroup group, std::string actor, TimePoint now,
                                 Done<Incident> done) {
   // The group's lane: a second flush of the group while its incident is being opened waits,
-  // then finds it open and updates it.
-  RunInLane("group/" + group.key, [this, group = std::move(group), actor = std::move(actor), now,
-                                   done = std::move(done)](Release release) {
+  // then finds it open and updates it. Named before the call: as an argument beside the
+  // capture that moves `group`, the key could be read after the move (the order of arguments
+  // is unspecified), putting every open in one lane "group/" and opening them one at a time.
+  const std::string lane = "group/" + group.key;
+  RunInLane(lane, [this, group = std::move(group), actor = std::move(actor), now,
+                   done = std::move(done)](Release release) {
     DoOpen(group, actor, now, [release, done](Result<Incident> r) {
       release();
       done(std::move(r));
@@ -369,45 +411,6 @@ void IncidentManager::OnDelivery(const DeliveryReport& report) {
                          report.incident_id, DeliveryOutcomeName(report.outcome),
                          ChannelName(report.channel), r.error().ToString());
          });
-}
-
-// --- Reads ---------------------------------------------------------------------------------
-
-Result<Incident> IncidentManager::Current(const std::string& id) { return Get(id); }
-
-Result<Incident> IncidentManager::Get(const std::string& id) {
-  if (auto it = live_.find(id); it != live_.end()) return it->second.incident;
-  auto stored = store_.Get(id);
-  if (!stored) return Fail(stored.error());
-  if (!*stored) return Fail(Error::NotFound(fmt::format("no incident {}", id)));
-  return **stored;
-}
-
-Result<std::vector<Incident>> IncidentManager::List(const IncidentFilter& filter) {
-  return store_.List(filter);
-}
-
-Result<std::vector<TimelineEvent>> IncidentManager::Timeline(const std::string& id) {
-  if (auto inc = Get(id); !inc) return Fail(inc.error());
-  return store_.Timeline(id);
-}
-
-Result<VerifyResult> IncidentManager::Verify(const std::string& id) {
-  // Read both from the store: verification is about what is on disk, not what is in memory.
-  auto stored = store_.Get(id);
-  if (!stored) return Fail(stored.error());
-  if (!*stored) return Fail(Error::NotFound(fmt::format("no incident {}", id)));
-  auto events = store_.Timeline(id);
-  if (!events) return Fail(events.error());
-  return VerifyTimeline(**stored, *events);
-}
-
-Result<IncidentManager::Live*> IncidentManager::OpenLive(const std::string& id) {
-  auto it = live_.find(id);
-  if (it != live_.end()) return &it->second;
-  auto stored = Get(id);  // kNotFound for an unknown id
-  if (!stored) return Fail(stored.error());
-  return Fail(Error::Conflict(fmt::format("{} is already resolved", id)));
 }
 
 // --- Settings and values -------------------------------------------------------------------

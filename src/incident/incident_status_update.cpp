@@ -135,17 +135,17 @@ void IncidentManager::OpenDrillAsync(dispatch::AlertGroup group, DrillSpec drill
                                      TimePoint now, Done<Incident> done) {
   if (drill.scenario.empty()) return done(Fail(Error::Invalid("a drill needs a scenario name")));
   if (group.key.empty()) return done(Fail(Error::Invalid("a drill needs a key of its own")));
-  RunInLane("group/" + group.key,
-            [this, group = std::move(group), drill = std::move(drill), actor = std::move(actor),
-             now, done = std::move(done)](Release release) {
-              DoOpen(
-                  group, actor, now,
-                  [release, done](Result<Incident> r) {
-                    release();
-                    done(std::move(r));
-                  },
-                  drill);
-            });
+  const std::string lane = "group/" + group.key;  // before `group` is moved (OpenAsync)
+  RunInLane(lane, [this, group = std::move(group), drill = std::move(drill),
+                   actor = std::move(actor), now, done = std::move(done)](Release release) {
+    DoOpen(
+        group, actor, now,
+        [release, done](Result<Incident> r) {
+          release();
+          done(std::move(r));
+        },
+        drill);
+  });
 }
 
 Result<Incident> IncidentManager::OpenDrill(const dispatch::AlertGroup& group,

@@ -350,7 +350,9 @@ Result<void> SqliteIncidentStore::MarkHandedOff(const std::string& idempotency_k
 
 Result<void> SqliteIncidentStore::MarkHandedOffIn(Database& db,
                                                   const std::string& idempotency_key) {
-  auto st = db.Prepare("UPDATE incident_pages SET handed_off = 1 WHERE idempotency_key = ?");
+  // Cached: one per page handed off, on the store thread (its parse was 7 % of that thread's
+  // CPU while acknowledgements ran).
+  auto st = db.PrepareCached("UPDATE incident_pages SET handed_off = 1 WHERE idempotency_key = ?");
   if (!st) return Fail(st.error());
   st->Bind(1, idempotency_key);
   return st->Run();

@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <future>
+#include <memory>
 #include <utility>
 #include <vector>
 
@@ -131,8 +132,11 @@ void StoreThread::CommitGroup(std::deque<Item>& group) {
     }
   }
   if (posted.empty()) return;
-  post_([posted = std::move(posted)]() mutable {
-    for (auto& [done, result] : posted) done(std::move(result));
+  // Shared, not captured by value: a std::function that is copied on its way through the loop
+  // would copy every completion (and the incidents and pages they hold) of a group of thousands.
+  auto shared = std::make_shared<decltype(posted)>(std::move(posted));
+  post_([shared] {
+    for (auto& [done, result] : *shared) done(std::move(result));
   });
 }
 

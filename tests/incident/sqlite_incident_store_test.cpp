@@ -44,6 +44,46 @@ class SqliteIncidentTest : public IncidentTest {
   }
 };
 
+// Open incidents are listed from memory (no JSON parse per row): the answer must be the
+// store's, filter for filter, limit and order included, after acks, resolves and a restart.
+TEST_F(SqliteIncidentTest, OpenIncidentsListedFromMemoryMatchTheStore) {
+  BuildOnSqlite();
+  for (int i = 0; i < 5; ++i) {
+    manager_->OnGroupFlush(Group("payments", Severity::kCritical, true, "g" + std::to_string(i)),
+                           At(minutes(0)));
+  }
+  AdvanceTo(minutes(6));
+  ASSERT_TRUE(manager_->Acknowledge("INC-2", "l1a", At(minutes(6))));
+  ASSERT_TRUE(manager_->Resolve("INC-4", "l1a", At(minutes(6))));
+  ASSERT_TRUE(manager_->AddNote("INC-5", "l1a", "looking", At(minutes(6))));
+  auto same_as_store = [&](IncidentFilter f) {
+    auto mem = manager_->List(f);
+    auto disk = sql_->List(f);
+    ASSERT_TRUE(mem && disk);
+    EXPECT_EQ(*mem, *disk);
+  };
+  auto filter = [](bool open_only, std::optional<IncidentState> state, int limit) {
+    IncidentFilter f;
+    f.open_only = open_only;
+    f.state = state;
+    f.limit = limit;
+    return f;
+  };
+  same_as_store(filter(true, std::nullopt, 100));
+  same_as_store(filter(true, std::nullopt, 2));
+  same_as_store(filter(false, IncidentState::kTriggered, 100));
+  same_as_store(filter(false, IncidentState::kAcknowledged, 100));
+  same_as_store(filter(false, IncidentState::kResolved, 100));
+  EXPECT_EQ(manager_->List(filter(true, std::nullopt, 100))->size(), 4u);
+  EXPECT_EQ(manager_->List(filter(true, std::nullopt, 2))->front().id, "INC-5");
+  manager_.reset();
+  manager_ =
+      std::make_unique<IncidentManager>(scheduler_, *sql_, pager_, schedule_, policies_, config_);
+  ASSERT_TRUE(manager_->Start());
+  same_as_store(filter(true, std::nullopt, 100));
+  same_as_store(filter(false, IncidentState::kAcknowledged, 100));
+}
+
 TEST_F(SqliteIncidentTest, IncidentsTimelineAndNumbersSurviveReopeningTheDatabase) {
   BuildOnSqlite();
   manager_->OnGroupFlush(Group("payments"), At(minutes(0)));

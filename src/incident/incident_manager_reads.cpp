@@ -1,0 +1,76 @@
+// IncidentManager, reads: one incident, listings (open ones from memory), timelines and their
+// verification. Split from incident_manager.cpp, which keeps construction, lanes and the
+// public calls.
+#include <algorithm>
+
+#include <fmt/format.h>
+
+#include "tocsin/incident/incident_manager.h"
+
+namespace tocsin::incident {
+
+// --- Reads ---------------------------------------------------------------------------------
+
+Result<Incident> IncidentManager::Current(const std::string& id) { return Get(id); }
+
+Result<Incident> IncidentManager::Get(const std::string& id) {
+  if (auto it = live_.find(id); it != live_.end()) return it->second.incident;
+  auto stored = store_.Get(id);
+  if (!stored) return Fail(stored.error());
+  if (!*stored) return Fail(Error::NotFound(fmt::format("no incident {}", id)));
+  return **stored;
+}
+
+Result<std::vector<Incident>> IncidentManager::List(const IncidentFilter& filter) {
+  // Open incidents are in memory as they were committed (each change is applied there once
+  // durable, a resolved one leaves): listing them reads no row and parses no JSON, which was
+  // most of what a listing of 10,000 open incidents cost, on the loop. Resolved ones and
+  // ranges are read from the store. A manager that was not started (tools) reads the store.
+  const bool open_states =
+      filter.open_only || (filter.state && *filter.state != IncidentState::kResolved);
+  if (!started_ || stopped_ || !open_states || filter.opened_from || filter.opened_before) {
+    return store_.List(filter);
+  }
+  std::vector<const Incident*> found;
+  found.reserve(live_.size());
+  for (const auto& [id, live] : live_) {
+    const Incident& inc = live.incident;
+    if (!inc.open() || (filter.state && inc.state != *filter.state)) continue;
+    found.push_back(&inc);
+  }
+  const std::size_t n = filter.limit > 0
+                            ? std::min(found.size(), static_cast<std::size_t>(filter.limit))
+                            : found.size();
+  // Newest first, as the store orders them.
+  std::partial_sort(found.begin(), found.begin() + static_cast<std::ptrdiff_t>(n), found.end(),
+                    [](const Incident* a, const Incident* b) { return a->number > b->number; });
+  std::vector<Incident> out;
+  out.reserve(n);
+  for (std::size_t i = 0; i < n; ++i) out.push_back(*found[i]);
+  return out;
+}
+
+Result<std::vector<TimelineEvent>> IncidentManager::Timeline(const std::string& id) {
+  if (auto inc = Get(id); !inc) return Fail(inc.error());
+  return store_.Timeline(id);
+}
+
+Result<VerifyResult> IncidentManager::Verify(const std::string& id) {
+  // Read both from the store: verification is about what is on disk, not what is in memory.
+  auto stored = store_.Get(id);
+  if (!stored) return Fail(stored.error());
+  if (!*stored) return Fail(Error::NotFound(fmt::format("no incident {}", id)));
+  auto events = store_.Timeline(id);
+  if (!events) return Fail(events.error());
+  return VerifyTimeline(**stored, *events);
+}
+
+Result<IncidentManager::Live*> IncidentManager::OpenLive(const std::string& id) {
+  auto it = live_.find(id);
+  if (it != live_.end()) return &it->second;
+  auto stored = Get(id);  // kNotFound for an unknown id
+  if (!stored) return Fail(stored.error());
+  return Fail(Error::Conflict(fmt::format("{} is already resolved", id)));
+}
+
+}  // namespace tocsin::incident
