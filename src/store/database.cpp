@@ -115,6 +115,8 @@ double Statement::Double(int col) const { return impl_->Double(col); }
 std::string Statement::Text(int col) const { return impl_->Text(col); }
 bool Statement::IsNull(int col) const { return impl_->IsNull(col); }
 std::int64_t Statement::Changes() const { return impl_->Changes(); }
+Statement::ColumnType Statement::Type(int col) const { return impl_->Type(col); }
+int Statement::ColumnCount() const { return impl_->ColumnCount(); }
 
 Database::Database(std::unique_ptr<detail::Backend> backend, std::string path)
     : backend_(std::move(backend)), path_(std::move(path)) {}

@@ -28,6 +28,8 @@ class StatementBackend {
   virtual std::string Text(int col) const = 0;
   virtual bool IsNull(int col) const = 0;
   virtual std::int64_t Changes() const = 0;
+  virtual Statement::ColumnType Type(int col) const = 0;
+  virtual int ColumnCount() const = 0;
   // Ready for the next execution, bindings cleared (a cached statement handed back).
   virtual void Reset() = 0;
 };

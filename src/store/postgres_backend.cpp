@@ -162,6 +162,22 @@ class PgStatement : public StatementBackend {
   }
   bool IsNull(int col) const override { return Field(col).is_null(); }
   std::int64_t Changes() const override { return changes_; }
+  Statement::ColumnType Type(int col) const override {
+    if (Field(col).is_null()) return Statement::ColumnType::kNull;
+    // Type oids of pg_type: int2, int4, int8; float4, float8.
+    switch (result_.column_type(static_cast<pqxx::row::size_type>(col))) {
+      case 20:
+      case 21:
+      case 23:
+        return Statement::ColumnType::kInteger;
+      case 700:
+      case 701:
+        return Statement::ColumnType::kReal;
+      default:
+        return Statement::ColumnType::kText;
+    }
+  }
+  int ColumnCount() const override { return static_cast<int>(result_.columns()); }
   void Reset() override {
     executed_ = false;
     result_ = pqxx::result();
@@ -191,12 +207,15 @@ class PgStatement : public StatementBackend {
 
 class PgBackend : public Backend {
  public:
-  PgBackend(std::unique_ptr<pqxx::connection> conn, std::string url)
-      : conn_(std::move(conn)), tx_(*conn_), url_(std::move(url)) {}
+  PgBackend(std::unique_ptr<pqxx::connection> conn, std::string conninfo, std::string url)
+      : conn_(std::move(conn)),
+        tx_(std::make_unique<pqxx::nontransaction>(*conn_)),
+        conninfo_(std::move(conninfo)),
+        url_(std::move(url)) {}
   ~PgBackend() override {
     if (in_txn_) {
       try {
-        tx_.exec("ROLLBACK");
+        if (tx_) tx_->exec("ROLLBACK");
       } catch (const std::exception&) {  // the connection goes anyway
       }
     }
@@ -212,6 +231,7 @@ class PgBackend : public Backend {
       name = fmt::format("tocsin_{}", ++prepared_);
       try {
         conn_->prepare(name, text);
+        prepared_text_.emplace_back(name, text);
       } catch (...) {
         return Fail(PgError(fmt::format("prepare \"{}\"", sql.substr(0, 80))));
       }
@@ -228,6 +248,16 @@ class PgBackend : public Backend {
 
  private:
   Result<void> ExecOne(std::string_view sql, FaultInjector* injector) {
+    if (lost_txn_) {
+      // The session (and its transaction) went while a transaction was open: everything up to
+      // its end fails, so that no write of it lands on the new session on its own.
+      const bool rollback =
+          StartsWithKeyword(sql, "ROLLBACK") && !StartsWithKeyword(TrimLeft(sql.substr(8)), "TO");
+      if (rollback || ClassifySql(sql) == SqlKind::kCommit) lost_txn_ = false;
+      if (rollback) return {};
+      if (!StartsWithKeyword(sql, "BEGIN")) return Fail(LostTransaction());
+      lost_txn_ = false;
+    }
     const SqlKind kind = ClassifySql(sql);
     if (auto fault = AskInjector(injector, kind, sql)) return Fail(*fault);
     if (StartsWithKeyword(sql, "BEGIN")) return Begin();
@@ -247,7 +277,7 @@ class PgBackend : public Backend {
     if (wrap) {
       if (auto b = Begin(); !b) return b;
     }
-    auto r = Run([&] { return tx_.exec(std::string(sql)); }, kind, "exec");
+    auto r = Run([&] { return tx_->exec(std::string(sql)); }, kind, "exec");
     if (ends) in_txn_ = aborted_ = false;
     if (wrap) return EndAutocommit(r);
     if (!r) return Fail(r.error());
@@ -281,6 +311,7 @@ class PgBackend : public Backend {
   Result<pqxx::result> Execute(const std::string& sql, const std::string& name,
                                const std::vector<std::optional<std::string>>& params,
                                SqlKind kind) {
+    if (lost_txn_) return Fail(LostTransaction());
     std::vector<const char*> values;
     values.reserve(params.size());
     for (const auto& p : params) values.push_back(p ? p->c_str() : nullptr);
@@ -291,7 +322,7 @@ class PgBackend : public Backend {
     auto r = Run(
         [&] {
           auto args = pqxx::prepare::make_dynamic_params(values);
-          return name.empty() ? tx_.exec_params(sql, args) : tx_.exec_prepared(name, args);
+          return name.empty() ? tx_->exec_params(sql, args) : tx_->exec_prepared(name, args);
         },
         kind, "step");
     if (wrap) {
@@ -309,7 +340,7 @@ class PgBackend : public Backend {
     in_txn_ = true;
     aborted_ = false;
     if (!fence_) return {};
-    auto check = Run([&] { return tx_.exec_params("SELECT tocsin_check_epoch($1)", *fence_); },
+    auto check = Run([&] { return tx_->exec_params("SELECT tocsin_check_epoch($1)", *fence_); },
                      SqlKind::kRead, "fence");
     if (check) return {};
     (void)RunText("ROLLBACK");
@@ -331,20 +362,55 @@ class PgBackend : public Backend {
   }
 
   Result<pqxx::result> RunText(const std::string& sql) {
-    return Run([&] { return tx_.exec(sql); }, SqlKind::kControl, "exec");
+    return Run([&] { return tx_->exec(sql); }, SqlKind::kControl, "exec");
   }
 
   template <typename F>
   Result<pqxx::result> Run(F&& f, SqlKind, std::string_view what) {
+    if (auto c = Reconnect(); !c) return Fail(c.error());
     try {
       return f();
     } catch (const pqxx::broken_connection&) {
-      // The server ended the session, and the transaction with it.
-      in_txn_ = aborted_ = false;
-      return Fail(PgError(what));
+      Error e = PgError(what);
+      LoseSession();
+      return Fail(e);
     } catch (...) {
+      Error e = PgError(what);
       if (in_txn_) aborted_ = true;
-      return Fail(PgError(what));
+      if (!conn_->is_open()) LoseSession();
+      return Fail(e);
+    }
+  }
+
+  // The server ended the session, and any transaction with it; the next statement outside a
+  // transaction connects again.
+  void LoseSession() {
+    lost_txn_ = lost_txn_ || in_txn_;
+    in_txn_ = aborted_ = false;
+    broken_ = true;
+  }
+  static Error LostTransaction() {
+    return Error::Transient(
+        "postgresql: the connection was lost in the middle of this transaction; nothing of it "
+        "was written");
+  }
+
+  // After the connection broke (PostgreSQL restarted, a network cut): a new session, with the
+  // prepared statements of the old one. Outside any transaction only: the one in progress is
+  // lost with its session, and its caller is told (it failed).
+  Result<void> Reconnect() {
+    if (!broken_) return {};
+    try {
+      auto conn = std::make_unique<pqxx::connection>(conninfo_);
+      for (const auto& [name, text] : prepared_text_) conn->prepare(name, text);
+      tx_.reset();
+      conn_ = std::move(conn);
+      tx_ = std::make_unique<pqxx::nontransaction>(*conn_);
+      broken_ = false;
+      return {};
+    } catch (const std::exception& e) {
+      return Fail(Error::Transient(
+          fmt::format("cannot reconnect to the PostgreSQL store {}: {}", url_, Trimmed(e.what()))));
     }
   }
 
@@ -361,8 +427,12 @@ class PgBackend : public Backend {
   std::unique_ptr<pqxx::connection> conn_;
   // Statements go through one nontransaction: transactions are this class's BEGIN / COMMIT,
   // so that StoreThread's savepoints and Database::Transaction work as on SQLite.
-  pqxx::nontransaction tx_;
+  std::unique_ptr<pqxx::nontransaction> tx_;
+  std::string conninfo_;  // password included: for reconnecting only, never printed
   std::string url_;
+  std::vector<std::pair<std::string, std::string>> prepared_text_;
+  bool broken_ = false;
+  bool lost_txn_ = false;  // the session broke inside a transaction not yet ended
   bool in_txn_ = false;
   bool aborted_ = false;  // a statement failed since BEGIN (or the last ROLLBACK TO)
   std::optional<std::int64_t> fence_;
@@ -391,7 +461,8 @@ Result<std::unique_ptr<Backend>> OpenPostgres(const StoreUrl& url) {
     return Fail(Error::Transient(fmt::format("cannot connect to the PostgreSQL store {}: {}",
                                              url.ToString(), Trimmed(e.what()))));
   }
-  auto backend = std::make_unique<PgBackend>(std::move(conn), url.ToString());
+  auto backend =
+      std::make_unique<PgBackend>(std::move(conn), url.ConnectionString(), url.ToString());
   if (auto l = backend->LockMigrations(); !l) return Fail(l.error());
   auto schema = backend->Exec(
       "CREATE TABLE IF NOT EXISTS schema_migrations ("

@@ -53,6 +53,19 @@ class SqliteStatement : public StatementBackend {
   }
   bool IsNull(int col) const override { return sqlite3_column_type(stmt_, col) == SQLITE_NULL; }
   std::int64_t Changes() const override { return sqlite3_changes64(db_); }
+  Statement::ColumnType Type(int col) const override {
+    switch (sqlite3_column_type(stmt_, col)) {
+      case SQLITE_NULL:
+        return Statement::ColumnType::kNull;
+      case SQLITE_INTEGER:
+        return Statement::ColumnType::kInteger;
+      case SQLITE_FLOAT:
+        return Statement::ColumnType::kReal;
+      default:
+        return Statement::ColumnType::kText;
+    }
+  }
+  int ColumnCount() const override { return sqlite3_column_count(stmt_); }
   void Reset() override {
     sqlite3_reset(stmt_);
     sqlite3_clear_bindings(stmt_);

@@ -95,6 +95,10 @@ class Statement {
   bool IsNull(int col) const;
   // Rows the last execution inserted, updated or deleted.
   std::int64_t Changes() const;
+  // What column `col` of the current row holds (tools that copy rows whatever their table).
+  enum class ColumnType { kNull, kInteger, kReal, kText };
+  ColumnType Type(int col) const;
+  int ColumnCount() const;
 
  private:
   friend class Database;
