@@ -374,6 +374,17 @@ class PgBackend : public Backend {
       Error e = PgError(what);
       LoseSession();
       return Fail(e);
+    } catch (const pqxx::sql_error& se) {
+      Error e = PgError(what);
+      // Shutdown or crash of the server (57P..), connection exceptions (08...): the session
+      // is gone even when the socket has not said so yet.
+      const std::string state = se.sqlstate();
+      if (state.rfind("57P", 0) == 0 || state.rfind("08", 0) == 0 || !conn_->is_open()) {
+        LoseSession();
+      } else if (in_txn_) {
+        aborted_ = true;
+      }
+      return Fail(e);
     } catch (...) {
       Error e = PgError(what);
       if (in_txn_) aborted_ = true;
