@@ -170,10 +170,23 @@ TEST_F(PostgresStoreDaemon, AnAlertPagesTheAckIsStoredAndARestartFindsIncidentAn
   EXPECT_NE(pages()[0]["body"].get<std::string>().find("\"trigger\""), std::string::npos);
   ASSERT_EQ(Send("POST", Tocsin() + "/api/v1/incidents/INC-1/ack", "{}").status, 200);
   ASSERT_TRUE(WaitFor(10s, [&] { return pages().size() >= 2; })) << "the ack did not reach it";
-  json before = Get(Tocsin() + "/api/v1/incidents/INC-1");
+  // The timeline hears of the ack's delivery once tocsin has the simulator's answer.
+  json before;
+  ASSERT_TRUE(WaitFor(10s, [&] {
+    before = Get(Tocsin() + "/api/v1/incidents/INC-1");
+    int sent = 0;
+    for (const auto& e : before["timeline"]) sent += e["kind"] == "sent" ? 1 : 0;
+    return sent == 2;
+  })) << before.dump();
   ASSERT_EQ(before["incident"]["state"], "acknowledged") << before.dump();
 
   Stop();
+  // tocsin backup is SQLite's: on this config it says so and writes nothing.
+  auto backup = testing::RunCommand(
+      {TOCSIN_BINARY, "backup", dir_.path() + "/backup.db", "--config", config_});
+  EXPECT_EQ(backup.exit_code, 2) << backup.err;
+  EXPECT_NE(backup.err.find("pg_dump"), std::string::npos) << backup.err;
+  EXPECT_FALSE(std::filesystem::exists(dir_.path() + "/backup.db"));
   // Restarted with the URL from the flag (it wins over the file) and the password from the
   // environment.
   WriteConfig("");
