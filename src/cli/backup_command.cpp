@@ -36,6 +36,14 @@ void AddBackupCommand(CLI::App& parent, int& exit_code) {
         exit_code = loaded.io_error ? kExitUsage : kExitFailure;
         return;
       }
+      if (loaded.config->store.url.dialect != store::Dialect::kSqlite) {
+        fmt::print(stderr,
+                   "tocsin backup copies a SQLite store; {} is PostgreSQL: back it up with "
+                   "pg_dump (docs/operations.md)\n",
+                   loaded.config->store.url.ToString());
+        exit_code = kExitUsage;
+        return;
+      }
       path = loaded.config->store.path;
     }
     auto db = store::Database::Open(path);

@@ -12,13 +12,15 @@
 
 #include "tocsin/common/result.h"
 #include "tocsin/store/database.h"
+#include "tocsin/store/store_url.h"
 
 namespace tocsin::store {
 
 // The thread that writes, so that the event loop never waits for an fsync. Writes are
 // submitted with a completion; the thread takes every write queued so far and commits them as
-// one group: BEGIN IMMEDIATE, each write inside its own SAVEPOINT, one COMMIT, one fsync. While
-// it commits, the next writes queue up and become the next group, so the busier the daemon,
+// one group: BEGIN IMMEDIATE, each write inside its own SAVEPOINT, one COMMIT, one fsync (on
+// PostgreSQL the same: one transaction per group, with the fence check first when one is set).
+// While it commits, the next writes queue up and become the next group, so the busier the daemon,
 // the more writes share an fsync (group commit, as in LevelDB's write queue or PostgreSQL's
 // commit_delay without the delay).
 //
@@ -47,6 +49,9 @@ class StoreThread {
   // the first) and starts the thread.
   static Result<std::unique_ptr<StoreThread>> Open(const std::string& path, DatabaseOptions options,
                                                    Post post);
+  // The same on the store at `url` (SQLite or PostgreSQL).
+  static Result<std::unique_ptr<StoreThread>> Open(const StoreUrl& url, DatabaseOptions options,
+                                                   Post post);
   ~StoreThread();
   StoreThread(const StoreThread&) = delete;
   StoreThread& operator=(const StoreThread&) = delete;
@@ -68,6 +73,11 @@ class StoreThread {
   std::uint64_t largest_group() const { return largest_group_.load(); }
   // Tests only: the fault seam of the store thread's connection.
   void SetFaultInjector(FaultInjector* injector) { db_->SetFaultInjector(injector); }
+  // Fencing (Database::SetFence) of every group this thread commits from now on.
+  void SetFence(std::optional<std::int64_t> epoch) { db_->SetFence(epoch); }
+  // The thread's own connection, for what must be set on it (fence, fault injector). Its
+  // statements are run by this thread only: never Prepare or Exec on it from elsewhere.
+  Database& database() { return *db_; }
 
  private:
   struct Item {
