@@ -174,10 +174,13 @@ def main():
               f"{median:.1f} ms; load average {open('/proc/loadavg').read().split()[0]}")
         assert median < 300, f"rendering 1,000 incidents took {median:.1f} ms (median)"
         assert "(1000)" in a.find_element(By.ID, "count").text
-        cards = a.find_elements(By.CSS_SELECTOR, "li.card")
-        assert cards[0].get_attribute("data-id") == "INC-1000" and \
-            cards[-1].get_attribute("data-id") == "INC-1", \
-            "unacknowledged first (the newest first), the acknowledged INC-1 last"
+        # Read in one go: deliveries of the new incidents keep re-rendering the list.
+        ends = h.wait_for("the whole list in order", lambda: a.execute_script(
+            "const c = document.querySelectorAll('li.card');"
+            "return c.length === 1000 ? [c[0].dataset.id, c[c.length - 1].dataset.id] : null;"),
+            30)
+        assert ends == ["INC-1000", "INC-1"], \
+            f"unacknowledged first (the newest first), the acknowledged INC-1 last: {ends}"
         shot(a, args.out, "incidents-1000")
 
         # Sign-out ends the session: the cookie replayed is refused.
