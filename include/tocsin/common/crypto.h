@@ -1,7 +1,7 @@
 #pragma once
 
-#include <string>
 #include <cstddef>
+#include <string>
 #include <string_view>
 
 namespace tocsin {
