@@ -42,17 +42,7 @@ std::shared_ptr<const http::Router> App::Impl::BuildRouter() {
     r.body = serializer.Serialize(registry->Collect());
     return r;
   });
-  if (incidents) incident::RegisterIncidentApi(*router, *incidents, clock);
-  router->AddSync("GET", "/api/v1/slos", Access::kViewer, [this](const http::Request&) {
-    if (!evaluator) return http::Response::Json(503, R"({"error":"rules engine not started"})");
-    return http::Response::Json(
-        200, rules::SloReportJson(evaluator->SloStatuses(), evaluator->SourceStatuses()));
-  });
-  // Dispatch: Alertmanager API v2 (Prometheus, amtool) and GET /api/v1/groups.
-  dispatch::RegisterAlertmanagerApi(
-      *router, *dispatcher, *silences, clock,
-      {std::string(Version()), std::string(Revision()), std::string(BuildDate()), started_at},
-      alert_intake.get());
+  AddApiRoutes(*router);
   if (inbound) inbound->Register(*router);                // Slack and provider webhooks: signed
   if (twilio_inbound) twilio_inbound->Register(*router);  // Twilio callbacks: signed
   router->AddSync("POST", "/-/reload", Access::kAdmin, [this](const http::Request&) {
@@ -61,6 +51,21 @@ std::shared_ptr<const http::Router> App::Impl::BuildRouter() {
     return http::Response::Text(200, "reloaded\n");
   });
   return router;
+}
+
+void App::Impl::AddApiRoutes(http::Router& router) {
+  using http::Access;
+  if (incidents) incident::RegisterIncidentApi(router, *incidents, clock);
+  router.AddSync("GET", "/api/v1/slos", Access::kViewer, [this](const http::Request&) {
+    if (!evaluator) return http::Response::Json(503, R"({"error":"rules engine not started"})");
+    return http::Response::Json(
+        200, rules::SloReportJson(evaluator->SloStatuses(), evaluator->SourceStatuses()));
+  });
+  // Dispatch: Alertmanager API v2 (Prometheus, amtool) and GET /api/v1/groups.
+  dispatch::RegisterAlertmanagerApi(
+      router, *dispatcher, *silences, clock,
+      {std::string(Version()), std::string(Revision()), std::string(BuildDate()), started_at},
+      alert_intake.get());
 }
 
 }  // namespace tocsin::app

@@ -1,5 +1,6 @@
 #pragma once
 
+#include <cstddef>
 #include <string>
 #include <string_view>
 
@@ -20,5 +21,7 @@ std::string Sha256Hex(std::string_view data);
 bool ConstantTimeEquals(std::string_view a, std::string_view b);
 // Base64 (RFC 4648 section 4, with padding, no line breaks).
 std::string Base64Encode(std::string_view data);
+// Lowercase hex of `bytes` bytes from OpenSSL's CSPRNG (session ids, CSRF keys).
+std::string RandomHex(std::size_t bytes);
 
 }  // namespace tocsin
