@@ -127,20 +127,19 @@ void RegisterSloApi(http::Router& router, SloApiDeps deps) {
                }
                auto source = d->source ? d->source(source_name) : nullptr;
                Executor* executor = d->query_executor ? d->query_executor() : nullptr;
-               if (!source || executor == nullptr || d->scheduler == nullptr) {
+               if (!source || executor == nullptr || !d->post || d->clock == nullptr) {
                  out["budget"] = {{"error", "source " + source_name + " is not configured"}};
                  return respond(JsonResponse(200, out));
                }
                // The budget as the evaluator computes it, at every step of the range.
                std::string expr = slo->ErrorRatioQuery(slo->window);
-               TimePoint end = d->scheduler->clock().Now();
+               TimePoint end = d->clock->Now();
                double budget = slo->error_budget();
                out["budget"] = {{"from", FormatRfc3339(end - range)},
                                 {"to", FormatRfc3339(end)},
                                 {"step", FormatDuration(step)},
                                 {"query", expr}};
-               Scheduler* loop = d->scheduler;
-               executor->Submit([source, expr, end, range, step, budget, loop, out = std::move(out),
+               executor->Submit([source, expr, end, range, step, budget, d, out = std::move(out),
                                  respond]() mutable {
                  auto result = source->QueryRange(expr, end - range, end, step);
                  if (result) {
@@ -149,7 +148,7 @@ void RegisterSloApi(http::Router& router, SloApiDeps deps) {
                    // The status and alerts are still worth showing; say why the chart is empty.
                    out["budget"]["error"] = result.error().message();
                  }
-                 loop->Post([out = std::move(out), respond] { respond(JsonResponse(200, out)); });
+                 d->post([out = std::move(out), respond] { respond(JsonResponse(200, out)); });
                });
              });
 }

@@ -66,17 +66,18 @@ std::shared_ptr<const http::Router> App::Impl::BuildRouter() {
                                 config->incidents);
        }},
       clock);
-  rules::RegisterSloApi(*router,
-                        {[this]() -> const rules::Evaluator* { return evaluator.get(); },
-                         [this]() -> const rules::RuleSet* { return &config->rules; },
-                         [this](const std::string& name) -> std::shared_ptr<source::SliSource> {
-                           for (const auto& s : config->main.sources) {
-                             if (s.name == name)
-                               return std::make_shared<source::PrometheusClient>(s, source_http);
-                           }
-                           return nullptr;
-                         },
-                         [this] { return static_cast<Executor*>(query_pool.get()); }, &scheduler});
+  rules::RegisterSloApi(
+      *router, {[this]() -> const rules::Evaluator* { return evaluator.get(); },
+                [this]() -> const rules::RuleSet* { return &config->rules; },
+                [this](const std::string& name) -> std::shared_ptr<source::SliSource> {
+                  for (const auto& s : config->main.sources) {
+                    if (s.name == name)
+                      return std::make_shared<source::PrometheusClient>(s, source_http);
+                  }
+                  return nullptr;
+                },
+                [this] { return static_cast<Executor*>(query_pool.get()); },
+                [this](std::function<void()> cb) { scheduler.Post(std::move(cb)); }, &clock});
   dispatch::RegisterSilencePreviewApi(*router, *dispatcher, clock);
   notify::RegisterNotificationsApi(*router, [this] { return delivery_log.get(); });
   // Dispatch: Alertmanager API v2 (Prometheus, amtool) and GET /api/v1/groups.

@@ -19,10 +19,11 @@ struct SloApiDeps {
   std::function<const RuleSet*()> rules;
   // The SLI source of that name (null when not configured).
   std::function<std::shared_ptr<source::SliSource>(const std::string&)> source;
-  // Where the range query runs (it blocks on the network; null: not started) and how its
-  // answer gets back to the loop.
+  // Where the range query runs (it blocks on the network; null: not started), how its answer
+  // gets back to the loop (Scheduler::Post), and the clock that says what "now" is.
   std::function<Executor*()> query_executor;
-  Scheduler* scheduler = nullptr;
+  std::function<void(std::function<void()>)> post;
+  const Clock* clock = nullptr;
 };
 
 // Registers GET /api/v1/slos/{name}[?days=30&step=6h]: one SLO's status now (SLI, error
