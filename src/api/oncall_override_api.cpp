@@ -133,6 +133,8 @@ void RegisterOverridePost(http::Router& router, std::shared_ptr<OncallApiDeps> d
   const Clock* c = &clock;
   router.Add("POST", "/api/v1/oncall/overrides", http::Access::kResponder,
              [d, c, pending, resolve_actor](const http::Request& r, http::Respond respond) {
+               auto body = api::ParseBody(r);
+               if (!body) return respond(ErrorResponse(body.error()));
                auto schedule = d->schedule ? d->schedule() : nullptr;
                if (!schedule) {
                  return respond(ErrorResponse(Error::NotFound("no roster_file is configured")));
@@ -141,8 +143,6 @@ void RegisterOverridePost(http::Router& router, std::shared_ptr<OncallApiDeps> d
                  return respond(ErrorResponse(
                      Error::Transient("overrides cannot be stored: the store is not open")));
                }
-               auto body = api::ParseBody(r);
-               if (!body) return respond(ErrorResponse(body.error()));
                std::string actor = resolve_actor(r, JsonString(*body, "actor"));
                if (actor.empty())
                  return respond(ErrorResponse(Error::Invalid("say who you are: `actor`")));
