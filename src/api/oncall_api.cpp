@@ -88,7 +88,13 @@ void RegisterOncallApi(http::Router& router, OncallApiDeps deps, const Clock& cl
       if (!team.empty() && rot.team != team) continue;
       rotations.push_back(NowAndNext(*schedule, rot, *at));
     }
-    return JsonResponse(200, json{{"at", FormatRfc3339(*at)}, {"rotations", rotations}});
+    // Who may be named in an override (the panel's form offers them).
+    json people = json::array();
+    for (const auto& [id, p] : schedule->roster().people) {
+      people.push_back({{"id", id}, {"name", p.name}, {"time_zone", p.time_zone}});
+    }
+    return JsonResponse(
+        200, json{{"at", FormatRfc3339(*at)}, {"rotations", rotations}, {"people", people}});
   });
 
   router.AddSync("GET", "/api/v1/oncall/shifts", kRead, [d, c, no_roster](const http::Request& r) {

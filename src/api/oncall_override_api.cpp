@@ -103,22 +103,26 @@ Override ParseOverride(const json& body, const Schedule& schedule, TimePoint now
   return o;
 }
 
-// Findings the override adds to those the schedule already has over the same range.
+// Findings the override adds to those the schedule already has over the same range, about the
+// people it gives shifts to (or a coverage gap). Those who lose shifts can only be better
+// off; their findings change wording (a shorter span) without being new problems.
 std::vector<FieldError> FairnessErrors(const Schedule& current, const Override& o) {
   Roster roster = current.roster();
   roster.overrides.push_back(o);
   Schedule candidate(std::move(roster));
   TimePoint from = o.from - kCheckMargin, to = o.to + kCheckMargin;
   auto before = CheckRoster(current, from, to);
+  const bool swap = o.kind == Override::Kind::kSwap;
   std::vector<FieldError> out;
   for (const auto& f : CheckRoster(candidate, from, to)) {
     if (std::find(before.begin(), before.end(), f) != before.end()) continue;
-    std::string field = f.person.empty()         ? ""
-                        : f.person == o.with     ? "with"
-                        : f.person == o.replaces ? "replaces"
-                        : f.person == o.person   ? "person"
-                                                 : "";
-    out.push_back({field, f.message, f.rule});
+    if (f.person.empty()) {
+      out.push_back({"", f.message, f.rule});
+    } else if (f.person == o.person) {
+      out.push_back({"person", f.message, f.rule});
+    } else if (swap && f.person == o.with) {
+      out.push_back({"with", f.message, f.rule});
+    }
   }
   return out;
 }
@@ -127,9 +131,7 @@ std::vector<FieldError> FairnessErrors(const Schedule& current, const Override& 
 
 void RegisterOverridePost(http::Router& router, std::shared_ptr<OncallApiDeps> d,
                           const Clock& clock, incident::ActorResolver resolve_actor) {
-  // Validated but not yet durable: the next request is judged with them, so two concurrent
-  // overrides cannot each pass alone and break a rule together.
-  auto pending = std::make_shared<std::vector<Override>>();
+  auto pending = d->in_flight ? d->in_flight : std::make_shared<std::vector<Override>>();
   const Clock* c = &clock;
   router.Add("POST", "/api/v1/oncall/overrides", http::Access::kResponder,
              [d, c, pending, resolve_actor](const http::Request& r, http::Respond respond) {

@@ -136,6 +136,8 @@ TEST_F(OncallApiTest, NowAndNextPerRotationWithZoneAndShadows) {
     EXPECT_EQ(s["shadows"].size(), s["person"] == "a" ? 1u : 0u) << s.dump();
   }
   EXPECT_EQ(Get("/api/v1/oncall/now?team=search")["rotations"].size(), 0u);
+  ASSERT_EQ(j["people"].size(), 7u);
+  EXPECT_EQ(j["people"][0], (json{{"id", "a"}, {"name", "Anna"}, {"time_zone", "Europe/Kyiv"}}));
 }
 
 TEST_F(OncallApiTest, CalendarRangeListsEveryShiftAndRefusesTooLongARange) {
@@ -207,6 +209,29 @@ TEST_F(OncallApiTest, OverrideBreakingAFairnessRuleIsRefusedAtItsFieldAndNotStor
   auto stored = store_->LoadAll();
   ASSERT_TRUE(stored);
   EXPECT_TRUE(stored->empty());
+}
+
+// Regression: a cover splitting someone's over-long shift changed the wording of that
+// person's existing finding, which was then taken for a new one and the cover refused.
+TEST_F(OncallApiTest, CoverThatShortensAnExistingOverLongShiftIsAccepted) {
+  config::Diagnostics diags;
+  auto roster = LoadRosterString("roster.yaml", R"(
+people:
+  a: {name: Anna, time_zone: UTC}
+  b: {name: Bohdan, time_zone: UTC}
+rotations:
+  l1: {role: l1, time_zone: UTC, start_date: 2026-11-02, handovers: ["00:00"], members: [a]}
+)",
+                                 diags);
+  ASSERT_TRUE(roster) << diags.ToString();
+  schedule_ = std::make_shared<const Schedule>(*roster);
+  ASSERT_FALSE(Get("/api/v1/oncall/findings")["findings"].empty());  // a never stops
+  Post({{"rotation", "l1"},
+        {"from", "2026-11-10T12:00"},
+        {"to", "2026-11-10T16:00"},
+        {"person", "b"},
+        {"actor", "olena"}},
+       201);
 }
 
 TEST_F(OncallApiTest, BadFieldsAreEachNamed) {

@@ -2,6 +2,7 @@
 
 #include <functional>
 #include <memory>
+#include <vector>
 
 #include "tocsin/api/incident_api.h"
 #include "tocsin/common/clock.h"
@@ -19,6 +20,10 @@ struct OncallApiDeps {
   OverrideStore* overrides = nullptr;
   // Called on the loop once an added override is durable: the owner puts it in force.
   std::function<void(const RecordedOverride&)> on_added;
+  // Overrides validated but not yet durable: the next POST is judged with them, so that two
+  // concurrent overrides cannot each pass alone and break a rule together. Routers serving the
+  // same schedule (the API's and the panel's listener) must share one.
+  std::shared_ptr<std::vector<Override>> in_flight = std::make_shared<std::vector<Override>>();
 };
 
 // Registers the on-call API of the panel on `router` (GET /api/v1/oncall itself is in
