@@ -18,6 +18,8 @@ std::string_view ActionOriginName(ActionOrigin o) {
       return "twilio";
     case ActionOrigin::kJsm:
       return "jsm";
+    case ActionOrigin::kPanel:
+      return "panel";
   }
   return "api";
 }

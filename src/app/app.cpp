@@ -37,6 +37,7 @@
 #include "tocsin/notify/outbox_store.h"
 #include "tocsin/notify/responder_request_store.h"
 #include "tocsin/oncall/schedule.h"
+#include "tocsin/panel/panel.h"
 #include "tocsin/report/oncall_metrics.h"
 #include "tocsin/report/postmortem_reminder.h"
 #include "tocsin/rules/evaluator.h"
@@ -159,6 +160,8 @@ App::App(boost::asio::io_context& io, const Clock& clock, AppOptions options)
 
 App::~App() {
   if (impl_->server) impl_->server->Stop();
+  if (impl_->panel) impl_->panel->Stop();
+  if (impl_->panel_server) impl_->panel_server->Stop();
 }
 
 Result<void> App::Start() {
@@ -185,6 +188,7 @@ Result<void> App::Start() {
   if (auto rep = impl_->StartReports(); !rep) return Fail(rep.error());  // issue 17
   if (auto d = impl_->StartDispatch(); !d) return Fail(d.error());
   if (auto in = impl_->StartInbound(); !in) return Fail(in.error());  // issue 7
+  if (auto p = impl_->StartPanel(); !p) return Fail(p.error());       // issue 16
 
   const auto& s = impl_->config->main.server;
   http::ServerOptions opts;
@@ -259,6 +263,7 @@ Result<void> App::Reload() {
   impl_->alert_intake->SetQueueBatches(impl_->config->dispatch.alertmanager.intake_queue_batches);
   impl_->ConfigureNotify();
   impl_->ReconfigureInbound();  // issue 7: new tokens and provider secrets apply at once
+  impl_->ReconfigurePanel();    // issue 16: tokens, proxies and ladders
   impl_->reload_ok.Set(1);
   impl_->reload_time.Set(static_cast<double>(ToUnixMillis(impl_->clock.Now())) / 1000.0);
   impl_->reloads.Add({{"result", "success"}}).Increment();
@@ -282,6 +287,8 @@ void App::Stop() {
   if (impl_->outbox) impl_->outbox->Stop();
   boost::system::error_code ec;
   impl_->signals->set.cancel(ec);
+  if (impl_->panel) impl_->panel->Stop();  // answers held live-update requests
+  if (impl_->panel_server) impl_->panel_server->Stop();
   if (impl_->server) impl_->server->Stop();
   // In-flight work gets shutdown_timeout to finish; then the loop stops regardless.
   auto timeout = impl_->config ? impl_->config->main.server.shutdown_timeout : Duration(0);
@@ -291,7 +298,8 @@ void App::Stop() {
 }
 
 void App::Impl::StopWhenDrained() {
-  if (server && server->open_connections() > 0) {
+  if ((server && server->open_connections() > 0) ||
+      (panel_server && panel_server->open_connections() > 0)) {
     scheduler.ScheduleAfter(std::chrono::milliseconds(50), [this] { StopWhenDrained(); });
     return;
   }

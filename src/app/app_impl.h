@@ -61,6 +61,9 @@ class ResponderRequestStore;
 namespace tocsin::oncall {
 class Schedule;
 }
+namespace tocsin::panel {
+class Panel;
+}
 namespace tocsin::rules {
 class Evaluator;
 class RuleMetrics;
@@ -146,6 +149,9 @@ struct App::Impl {
   // top of the roster file's across reloads; and the outbox's deliveries as a log to read.
   std::unique_ptr<store::SqliteOverrideStore> override_store;
   std::vector<oncall::Override> added_overrides;
+  // Overrides checked but not yet durable, shared by the API's and the panel's routes.
+  std::shared_ptr<std::vector<oncall::Override>> overrides_in_flight =
+      std::make_shared<std::vector<oncall::Override>>();
   std::unique_ptr<store::SqliteDeliveryLog> delivery_log;
   Result<void> OpenPanelStores();  // module_wiring.cpp
   // --------------------------------------------------------------------------------------------
@@ -182,6 +188,16 @@ struct App::Impl {
 
   std::unique_ptr<http::Server> server;
   std::shared_ptr<const http::Router> http_router;  // what `server` routes with
+  // The /api/v1 routes, on `server` and on the panel's listener (with the panel's guard).
+  void AddApiRoutes(http::Router& router);  // routes.cpp
+
+  // ---- The web panel (issue 16): its own listener, after everything its handlers use, so it
+  // goes first. Null without a `panel:` section.
+  std::unique_ptr<panel::Panel> panel;
+  std::shared_ptr<prometheus::Registry> panel_registry;
+  std::unique_ptr<http::Server> panel_server;
+  Result<void> StartPanel();  // panel_wiring.cpp
+  void ReconfigurePanel();    // panel_wiring.cpp
 
   // ---- Rules engine (issue 3) -----------------------------------------------------------
   // Declared in this order (after `database`) so that destruction runs the evaluator, then the

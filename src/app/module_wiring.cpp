@@ -75,7 +75,7 @@ Result<void> App::Impl::OpenDatabase() {
 Result<void> App::Impl::StartIncidents() {
   incident_store = std::make_unique<store::SqliteIncidentStore>(*database, store_thread.get());
   if (auto m = incident_store->Migrate(); !m) return Fail(m.error());
-  if (auto panel = OpenPanelStores(); !panel) return Fail(panel.error());
+  if (auto stores = OpenPanelStores(); !stores) return Fail(stores.error());
   incidents = std::make_unique<incident::IncidentManager>(
       scheduler, *incident_store, *outbox, ScheduleOf(*config, added_overrides), config->policies,
       config->incidents, registry.get());

@@ -49,42 +49,7 @@ std::shared_ptr<const http::Router> App::Impl::BuildRouter() {
     r.body = serializer.Serialize(registry->Collect());
     return r;
   });
-  if (incidents) incident::RegisterIncidentApi(*router, *incidents, clock);
-  router->AddSync("GET", "/api/v1/slos", Access::kViewer, [this](const http::Request&) {
-    if (!evaluator) return http::Response::Json(503, R"({"error":"rules engine not started"})");
-    return http::Response::Json(
-        200, rules::SloReportJson(evaluator->SloStatuses(), evaluator->SourceStatuses()));
-  });
-  // The panel's API (issue 16): on-call, one SLO in detail, silence preview, delivery log.
-  oncall::RegisterOncallApi(
-      *router,
-      {[this] { return incidents ? incidents->schedule() : nullptr; }, override_store.get(),
-       [this](const oncall::RecordedOverride& added) {
-         // In force at once, and on top of the roster file after every reload.
-         added_overrides.push_back(added.override);
-         incidents->Reconfigure(ScheduleOf(*config, added_overrides), config->policies,
-                                config->incidents);
-       }},
-      clock);
-  rules::RegisterSloApi(
-      *router, {[this]() -> const rules::Evaluator* { return evaluator.get(); },
-                [this]() -> const rules::RuleSet* { return &config->rules; },
-                [this](const std::string& name) -> std::shared_ptr<source::SliSource> {
-                  for (const auto& s : config->main.sources) {
-                    if (s.name == name)
-                      return std::make_shared<source::PrometheusClient>(s, source_http);
-                  }
-                  return nullptr;
-                },
-                [this] { return static_cast<Executor*>(query_pool.get()); },
-                [this](std::function<void()> cb) { scheduler.Post(std::move(cb)); }, &clock});
-  dispatch::RegisterSilencePreviewApi(*router, *dispatcher, clock);
-  notify::RegisterNotificationsApi(*router, [this] { return delivery_log.get(); });
-  // Dispatch: Alertmanager API v2 (Prometheus, amtool) and GET /api/v1/groups.
-  dispatch::RegisterAlertmanagerApi(
-      *router, *dispatcher, *silences, clock,
-      {std::string(Version()), std::string(Revision()), std::string(BuildDate()), started_at},
-      alert_intake.get());
+  AddApiRoutes(*router);
   if (inbound) inbound->Register(*router);                // Slack and provider webhooks: signed
   if (twilio_inbound) twilio_inbound->Register(*router);  // Twilio callbacks: signed
   router->AddSync("POST", "/-/reload", Access::kAdmin, [this](const http::Request&) {
@@ -93,6 +58,47 @@ std::shared_ptr<const http::Router> App::Impl::BuildRouter() {
     return http::Response::Text(200, "reloaded\n");
   });
   return router;
+}
+
+void App::Impl::AddApiRoutes(http::Router& router) {
+  using http::Access;
+  if (incidents) incident::RegisterIncidentApi(router, *incidents, clock);
+  router.AddSync("GET", "/api/v1/slos", Access::kViewer, [this](const http::Request&) {
+    if (!evaluator) return http::Response::Json(503, R"({"error":"rules engine not started"})");
+    return http::Response::Json(
+        200, rules::SloReportJson(evaluator->SloStatuses(), evaluator->SourceStatuses()));
+  });
+  // The panel's API (issue 16): on-call, one SLO in detail, silence preview, delivery log.
+  oncall::RegisterOncallApi(
+      router,
+      {[this] { return incidents ? incidents->schedule() : nullptr; }, override_store.get(),
+       [this](const oncall::RecordedOverride& added) {
+         // In force at once, and on top of the roster file after every reload.
+         added_overrides.push_back(added.override);
+         incidents->Reconfigure(ScheduleOf(*config, added_overrides), config->policies,
+                                config->incidents);
+       },
+       overrides_in_flight},
+      clock);
+  rules::RegisterSloApi(
+      router, {[this]() -> const rules::Evaluator* { return evaluator.get(); },
+               [this]() -> const rules::RuleSet* { return &config->rules; },
+               [this](const std::string& name) -> std::shared_ptr<source::SliSource> {
+                 for (const auto& s : config->main.sources) {
+                   if (s.name == name)
+                     return std::make_shared<source::PrometheusClient>(s, source_http);
+                 }
+                 return nullptr;
+               },
+               [this] { return static_cast<Executor*>(query_pool.get()); },
+               [this](std::function<void()> cb) { scheduler.Post(std::move(cb)); }, &clock});
+  dispatch::RegisterSilencePreviewApi(router, *dispatcher, clock);
+  notify::RegisterNotificationsApi(router, [this] { return delivery_log.get(); });
+  // Dispatch: Alertmanager API v2 (Prometheus, amtool) and GET /api/v1/groups.
+  dispatch::RegisterAlertmanagerApi(
+      router, *dispatcher, *silences, clock,
+      {std::string(Version()), std::string(Revision()), std::string(BuildDate()), started_at},
+      alert_intake.get());
 }
 
 }  // namespace tocsin::app

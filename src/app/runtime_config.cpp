@@ -15,6 +15,7 @@
 #include "tocsin/config/yaml_reader.h"
 #include "tocsin/oncall/roster_loader.h"
 #include "tocsin/oncall/schedule.h"
+#include "tocsin/panel/panel_config.h"
 #include "tocsin/rules/rule_loader.h"
 
 namespace tocsin::app {
@@ -244,6 +245,7 @@ RuntimeLoadResult LoadRuntimeConfig(const std::string& path, const config::Overr
   rc.main = std::move(*main.parsed);
   // Module loaders run here, each adding to out.diagnostics, then the cross checks.
   rc.api = http::LoadApiConfig(rc.main, out.diagnostics);
+  rc.panel = panel::LoadPanelConfig(rc.main, out.diagnostics);
   LoadOncallAndIncidents(rc, out);
   if (auto rules = rules::LoadRules(rc.main, out.diagnostics)) rc.rules = std::move(*rules);
   if (auto d = dispatch::LoadDispatchConfig(rc.main, out.diagnostics)) rc.dispatch = std::move(*d);

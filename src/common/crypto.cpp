@@ -3,6 +3,9 @@
 #include <openssl/crypto.h>
 #include <openssl/evp.h>
 #include <openssl/hmac.h>
+#include <openssl/rand.h>
+
+#include <cstdlib>
 
 namespace tocsin {
 
@@ -54,6 +57,15 @@ std::string Base64Encode(std::string_view data) {
                           static_cast<int>(data.size()));
   out.resize(static_cast<std::size_t>(n));
   return out;
+}
+
+std::string RandomHex(std::size_t bytes) {
+  std::string raw(bytes, '\0');
+  if (RAND_bytes(reinterpret_cast<unsigned char*>(raw.data()), static_cast<int>(bytes)) != 1) {
+    // Without randomness a session id could be guessed; better to stop than to hand one out.
+    std::abort();
+  }
+  return Hex(reinterpret_cast<const unsigned char*>(raw.data()), raw.size());
 }
 
 }  // namespace tocsin

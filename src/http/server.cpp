@@ -206,6 +206,18 @@ class Session : public std::enable_shared_from_this<Session> {
         }
       }
     }
+    if (const auto& prefix = server_->options.path_prefix; !prefix.empty()) {
+      if (raw_path == prefix || raw_path == prefix + "/") {
+        raw_path = "/";
+      } else if (raw_path.size() > prefix.size() &&
+                 raw_path.compare(0, prefix.size(), prefix) == 0 &&
+                 raw_path[prefix.size()] == '/') {
+        raw_path.erase(0, prefix.size());
+      } else {
+        return Write(Response::Text(404, "not found: this listener serves " + prefix + "/\n"),
+                     "unmatched");
+      }
+    }
     auto path = CanonicalPath(raw_path);
     if (!path) {
       keep_alive_ = false;
@@ -290,6 +302,9 @@ class Session : public std::enable_shared_from_this<Session> {
     res->set(bhttp::field::server, "tocsin");
     res->set(bhttp::field::content_type, r.content_type);
     for (const auto& [k, v] : r.headers) res->set(k, v);
+    for (const auto& [k, v] : server_->options.default_headers) {
+      if (r.headers.find(k) == r.headers.end()) res->set(k, v);
+    }
     bool keep = keep_alive_ && !server_->stopping;
     res->keep_alive(keep);
     if (method_ == "HEAD") {

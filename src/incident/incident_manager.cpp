@@ -185,6 +185,7 @@ void IncidentManager::Apply(const std::string& id, Incident next, std::vector<Ti
         if (!stopped_) {
           for (const auto& p : pages) handoff_->Hand(p);
         }
+        if (change_listener_) change_listener_(next);
         then(next);
       });
 }

@@ -12,7 +12,7 @@ namespace tocsin::http {
 
 // Where an action came from. The incident side uses it to avoid echoing an action back to the
 // provider it came from (an ack done in PagerDuty is not sent to PagerDuty again).
-enum class ActionOrigin { kApi, kCli, kSlack, kPagerDuty, kOpsgenie, kTwilio, kJsm };
+enum class ActionOrigin { kApi, kCli, kSlack, kPagerDuty, kOpsgenie, kTwilio, kJsm, kPanel };
 std::string_view ActionOriginName(ActionOrigin o);
 
 enum class IncidentAction { kAcknowledge, kResolve, kEscalate, kNote };

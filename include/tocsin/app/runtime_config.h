@@ -11,6 +11,7 @@
 #include "tocsin/notify/notify_config.h"
 #include "tocsin/oncall/fairness.h"
 #include "tocsin/oncall/roster.h"
+#include "tocsin/panel/panel_config.h"
 #include "tocsin/report/sla_config.h"
 #include "tocsin/rules/rule_set.h"
 #include "tocsin/store/store_config.h"
@@ -24,6 +25,7 @@ namespace tocsin::app {
 struct RuntimeConfig {
   config::Config main;
   http::ApiConfig api;
+  panel::PanelConfig panel;  // the `panel:` section (the web panel's listener)
   // The `evaluation:` section and every rule file `rule_files` matches (rules module).
   rules::RuleSet rules;
   notify::NotifyConfig notify;  // the `notify:` section (outbox, rate limits, fail-over)

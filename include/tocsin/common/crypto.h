@@ -1,6 +1,7 @@
 #pragma once
 
 #include <string>
+#include <cstddef>
 #include <string_view>
 
 namespace tocsin {
@@ -20,5 +21,7 @@ std::string Sha256Hex(std::string_view data);
 bool ConstantTimeEquals(std::string_view a, std::string_view b);
 // Base64 (RFC 4648 section 4, with padding, no line breaks).
 std::string Base64Encode(std::string_view data);
+// Lowercase hex of `bytes` bytes from OpenSSL's CSPRNG (session ids, CSRF keys).
+std::string RandomHex(std::size_t bytes);
 
 }  // namespace tocsin

@@ -34,6 +34,13 @@ struct ServerOptions {
   // Opsgenie's API puts aliases that contain '/' in the path, encoded. tocsin itself keeps
   // the canonical-path rule.
   bool encoded_slash_is_separator = false;
+  // Serves everything under this path ("/tocsin", no trailing '/'; empty: at the root), for a
+  // reverse proxy that forwards a sub-path: the prefix is removed before the path is made
+  // canonical and routed, "<prefix>" and "<prefix>/" are the root "/", and a path outside the
+  // prefix is answered 404.
+  std::string path_prefix;
+  // Added to every response that does not set them itself (the panel's security headers).
+  Headers default_headers;
 };
 
 // HTTP/1.1 server on the event loop (Boost.Beast). For each request it reads the header only

@@ -175,6 +175,10 @@ class IncidentManager final : public dispatch::GroupSink, public DeliveryObserve
   Result<VerifyResult> Verify(const std::string& id);
 
   std::shared_ptr<const oncall::Schedule> schedule() const { return schedule_; }
+  // Called on the loop after every change of an incident is durable and in memory (the web
+  // panel's live updates); one listener, replaced by a second call.
+  using ChangeListener = std::function<void(const Incident&)>;
+  void SetChangeListener(ChangeListener listener) { change_listener_ = std::move(listener); }
   std::size_t open_count() const { return live_.size(); }
   // Resolved incidents remembered for reopening (within reopen_window of their resolve).
   std::size_t recent_resolved_count() const { return recent_resolved_.size(); }
@@ -298,6 +302,7 @@ class IncidentManager final : public dispatch::GroupSink, public DeliveryObserve
   bool stopped_ = false;
   std::unique_ptr<PageHandoff> handoff_;
   prometheus::Family<prometheus::Counter>* write_failures_ = nullptr;
+  ChangeListener change_listener_;
 };
 
 }  // namespace tocsin::incident
