@@ -38,7 +38,7 @@ function alertItem(a, onSilence) {
   const st = a.status || {};
   return el('li', {class: `card ${st.state === 'active' ? 'triggered' : ''}`,
     'data-fingerprint': a.fingerprint},
-  el('p', {class: 'head'}, el('span', {class: `state ${st.state === 'active' ? 'triggered' : ''}`},
+  el('p', {class: 'head row-head'}, el('span', {class: `state ${st.state === 'active' ? 'triggered' : ''}`},
       st.state || '?'), el('span', {class: 'title'}, a.labels.alertname || '(no alertname)'),
   el('span', {class: 'muted small'}, 'since ', fmtTime(a.startsAt))),
   a.annotations && a.annotations.summary ? el('p', {}, a.annotations.summary) : '',
@@ -104,7 +104,7 @@ function alertsSection(onSilence) {
 function silenceItem(s, onExpire) {
   const state = s.status.state;
   return el('li', {class: `card ${state}`, 'data-silence': s.id},
-      el('p', {class: 'head'}, el('span', {class: 'state'}, state),
+      el('p', {class: 'head row-head'}, el('span', {class: 'state'}, state),
           el('span', {class: 'title'}, s.comment || '(no comment)')),
       el('p', {}, el('span', {class: 'labels'}, s.matchers.map((m) =>
         el('code', {}, matcherText(m))))),

@@ -13,18 +13,22 @@ function latency(ms) {
     `${Math.round(ms / 60000)} min`;
 }
 
+const COLUMNS = ['Queued', 'Provider', 'Person', 'Incident', 'Result', 'Provider answer',
+  'Latency'];
+
 function row(n) {
-  return el('tr', {class: `delivery ${n.state}`},
-      el('td', {}, fmtTime(n.queued_at)),
-      el('td', {}, n.provider, n.provider !== n.queued_for ?
-        el('div', {class: 'muted small'}, `fail-over from ${n.queued_for}`) : ''),
-      el('td', {}, n.person || el('span', {class: 'muted'}, 'channel')),
-      el('td', {}, el('a', {href: `${prefix}/incidents/${encodeURIComponent(n.incident)}`},
-          n.incident)),
-      el('td', {}, el('strong', {}, n.state), n.status !== null ? ` ${n.status}` : '',
-          n.attempts > 1 ? el('div', {class: 'muted small'}, `${n.attempts} attempts`) : ''),
-      el('td', {class: 'answer'}, n.answer || '—'),
-      el('td', {}, latency(n.latency_ms)));
+  const cells = [
+    fmtTime(n.queued_at),
+    [n.provider, n.provider !== n.queued_for ?
+      el('div', {class: 'muted small'}, `fail-over from ${n.queued_for}`) : ''],
+    n.person || el('span', {class: 'muted'}, 'channel'),
+    el('a', {href: `${prefix}/incidents/${encodeURIComponent(n.incident)}`}, n.incident),
+    el('span', {}, el('strong', {}, n.state), n.status !== null ? ` ${n.status}` : '',
+        n.attempts > 1 ? el('div', {class: 'muted small'}, `${n.attempts} attempts`) : ''),
+    n.answer || '—',
+    latency(n.latency_ms)];
+  return el('tr', {class: `delivery ${n.state}`}, cells.map((c, i) =>
+    el('td', {'data-label': COLUMNS[i], class: i === 5 ? 'answer' : ''}, el('span', {}, c))));
 }
 
 function select(id, label, values) {
@@ -51,10 +55,9 @@ async function main() {
       el('p', {class: 'muted'}, 'Every delivery, newest first. Latency: from queued to the ' +
           'provider\'s final answer, retries included.'),
       form, status,
-      el('div', {class: 'scroll'}, el('table', {},
+      el('div', {class: 'scroll'}, el('table', {class: 'log'},
           el('caption', {class: 'sr-only'}, 'Deliveries'),
-          el('thead', {}, el('tr', {}, ['Queued', 'Provider', 'Person', 'Incident', 'Result',
-            'Provider answer', 'Latency'].map((t) => el('th', {scope: 'col'}, t)))),
+          el('thead', {}, el('tr', {}, COLUMNS.map((t) => el('th', {scope: 'col'}, t)))),
           tbody)),
       more);
   let before = null;

@@ -45,8 +45,8 @@ function nowSection(data) {
     out.push(el('h3', {}, team));
     out.push(el('ul', {class: 'cards', 'aria-label': `Rotations of ${team}`},
         rs.map((r) => el('li', {class: 'card', 'data-rotation': r.rotation},
-            el('p', {class: 'head'}, el('span', {class: 'state'}, r.role),
-                el('span', {class: 'title'}, r.rotation),
+            el('p', {class: 'head row-head'}, el('span', {class: 'state'}, r.role),
+                el('span', {class: 'title'}, r.rotation === r.role ? '' : r.rotation),
                 el('span', {class: 'muted small'}, r.time_zones.join(', '))),
             el('dl', {class: 'facts'},
                 el('dt', {}, 'Now'),
@@ -132,11 +132,12 @@ async function loadCalendar(box) {
   for (let w = 0; w < 6; w++) {
     rows.push(el('tr', {}, keys.slice(w * 7, w * 7 + 7).map((key) => {
       const d = new Date(`${key}T00:00`);
-      const who = [...new Set(days.get(key).map((s) => s.name || s.person))];
+      // Person ids: a phone's day cell has room for a short name only; the full one is its title.
+      const who = new Map(days.get(key).map((s) => [s.person, s.name || s.person]));
       return el('td', {class: [d.getMonth() === month ? '' : 'other',
         key === today ? 'today' : ''].join(' ').trim()},
       el('span', {class: 'day'}, String(d.getDate())),
-      who.map((n) => el('span', {class: 'who-cell'}, n)));
+      [...who].map(([id, n]) => el('span', {class: 'who-cell', title: n}, id)));
     })));
   }
   box.replaceChildren(el('table', {class: 'month'},
@@ -159,6 +160,11 @@ function calendarSection() {
     String(view.mode === mode), 'data-mode': mode, onclick: () => {
     view.mode = mode;
     view.start = mode === 'week' ? startOfWeek(new Date()) : monthStart(new Date());
+    // A month shows one rotation: every rotation's holder does not fit a phone's day cell.
+    if (mode === 'month' && !view.rotation && rotations.length) {
+      view.rotation = rotations[0].rotation;
+      rot.value = view.rotation;
+    }
     refreshCal();
   }}, label);
   const step = (dir) => () => {

@@ -93,7 +93,7 @@ function sloCard(slo, detail) {
   const alerts = (detail && detail.alerts) || [];
   return el('li', {class: `card${alerts.some((a) => a.state === 'firing') ? ' triggered' : ''}`,
     'data-slo': slo.name},
-  el('p', {class: 'head'}, el('span', {class: 'title'}, slo.name),
+  el('p', {class: 'head row-head'}, el('span', {class: 'title'}, slo.name),
       el('span', {class: 'muted small'},
           `${slo.objective} % over ${slo.window}${slo.service ? ` · ${slo.service}` : ''}`)),
   el('div', {class: 'scroll'}, el('table', {},
