@@ -2,7 +2,6 @@
 // with Alertmanager's validation semantics, the alert list and its filters, silences and
 // status, as Prometheus and amtool use them.
 #include "tocsin/api/alertmanager_api.h"
-#include "tocsin/api/silence_preview_api.h"
 
 #include <gtest/gtest.h>
 
@@ -56,7 +55,6 @@ class AlertmanagerApiTest : public ::testing::Test {
     auto router = testutil::RouterForEveryCaller();
     RegisterAlertmanagerApi(*router, dispatcher_, silences_, scheduler_.clock(),
                             {"0.1.0", "abc", "today", scheduler_.clock().Now()});
-    RegisterSilencePreviewApi(*router, dispatcher_, scheduler_.clock());
     server_ = std::make_unique<testing::LoopbackServer>(router, registry_);
     ASSERT_TRUE(server_->started());
   }
@@ -252,42 +250,6 @@ TEST_F(AlertmanagerApiTest, SilenceThatCannotBeStoredIs500AndMutesNothing) {
   EXPECT_EQ(r.status, 500) << r.body;
   EXPECT_NE(r.body.find("injected store failure"), std::string::npos) << r.body;
   EXPECT_EQ(GetJson("/api/v2/silences").size(), 0u);
-}
-
-// The panel shows what a silence would mute before it is created: regex and negative matchers
-// select exactly what they will select once created, and nothing is created meanwhile.
-TEST_F(AlertmanagerApiTest, SilencePreviewListsWhatTheMatchersWouldMute) {
-  PostRegionAlerts();
-  auto preview = [&](const std::string& matchers) {
-    auto r = Call("POST", "/api/v1/silences/preview",
-                  R"({"matchers": )" + matchers +
-                      R"(, "startsAt": "2026-11-22T03:00:00Z", "endsAt": "2026-11-22T05:00:00Z",
-                      "createdBy": "alice", "comment": "preview"})");
-    EXPECT_EQ(r.status, 200) << r.body;
-    std::set<std::string> names;
-    auto j = json::parse(r.body, nullptr, false);
-    for (const auto& a : j["alerts"]) {
-      names.insert(a["labels"]["alertname"].get<std::string>() + "/" +
-                   a["labels"]["region"].get<std::string>());
-    }
-    EXPECT_EQ(j["total"], names.size());
-    return names;
-  };
-  using Names = std::set<std::string>;
-  EXPECT_EQ(preview(R"([{"name": "region", "value": "eu", "isRegex": false}])"),
-            (Names{"Latency/eu", "RegionDown/eu"}));
-  EXPECT_EQ(preview(R"([{"name": "alertname", "value": "Lat.*", "isRegex": true},
-                        {"name": "region", "value": "eu", "isRegex": false, "isEqual": false}])"),
-            (Names{"Latency/apac"}));
-  EXPECT_EQ(preview(R"([{"name": "region", "value": "e.*|a.*", "isRegex": true,
-                         "isEqual": false}])"),
-            Names{});
-  EXPECT_EQ(GetJson("/api/v2/silences").size(), 0u);
-  auto bad = Call("POST", "/api/v1/silences/preview",
-                  R"({"matchers": [{"name": "x", "value": "(", "isRegex": true}],
-                      "startsAt": "2026-11-22T03:00:00Z", "endsAt": "2026-11-22T05:00:00Z"})");
-  EXPECT_EQ(bad.status, 400);
-  EXPECT_NE(bad.body.find("matchers[0]"), std::string::npos) << bad.body;
 }
 
 TEST_F(AlertmanagerApiTest, InvalidSilencesAre400WithTheReason) {
