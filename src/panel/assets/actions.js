@@ -80,23 +80,34 @@ export function handleActions(container, onDone, onError) {
   });
 }
 
-// Runs `rebuild` (which replaces what `container` holds) keeping open note forms open, with
-// their text and focus: a live update must not eat a note being typed.
-export function keepNotes(container, rebuild) {
-  const open = Array.from(container.querySelectorAll('form.note:not([hidden])')).map((f) => {
+// Open note forms of `container`, with their text and focus, before a rebuild replaces them:
+// a live update must not eat a note being typed. restoreNotes puts back those whose incident is
+// in the container again and returns the others (still to come, in a later chunk).
+export function saveNotes(container) {
+  return Array.from(container.querySelectorAll('form.note:not([hidden])')).map((f) => {
     const t = f.querySelector('textarea');
     return {id: f.dataset.id, text: t.value, focused: document.activeElement === t};
   });
-  rebuild();
-  for (const o of open) {
+}
+
+export function restoreNotes(container, saved) {
+  return saved.filter((o) => {
     const b = container.querySelector(
         `button[data-action="note-open"][data-id="${CSS.escape(o.id)}"]`);
-    if (!b) continue;
+    if (!b) return true;
     const f = noteForm(o.id);
     b.parentElement.append(f);
     b.setAttribute('aria-expanded', 'true');
     const t = f.querySelector('textarea');
     t.value = o.text;
     if (o.focused) t.focus();
-  }
+    return false;
+  });
+}
+
+// Runs `rebuild` (which replaces what `container` holds) keeping open note forms.
+export function keepNotes(container, rebuild) {
+  const saved = saveNotes(container);
+  rebuild();
+  restoreNotes(container, saved);
 }

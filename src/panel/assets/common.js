@@ -94,9 +94,17 @@ export function fmtTime(iso) {
   if (Number.isNaN(d.getTime())) return iso;
   const local = `${two(d.getHours())}:${two(d.getMinutes())}`;
   const utc = `${two(d.getUTCHours())}:${two(d.getUTCMinutes())} UTC`;
+  // A viewer in UTC sees the time once.
+  if (d.getTimezoneOffset() === 0) return `${day(d)}${utc}`;
   const today = d.getDate() === new Date().getDate() && Math.abs(Date.now() - d.getTime()) < 86400000;
-  const day = today ? '' : `${d.getFullYear()}-${two(d.getMonth() + 1)}-${two(d.getDate())} `;
-  return `${day}${local} · ${utc}`;
+  const date = today ? '' : `${d.getFullYear()}-${two(d.getMonth() + 1)}-${two(d.getDate())} `;
+  return `${date}${local} · ${utc}`;
+}
+
+// The UTC date when it is not today, for a viewer whose zone is UTC.
+function day(d) {
+  const sameDay = d.toISOString().slice(0, 10) === new Date().toISOString().slice(0, 10);
+  return sameDay ? '' : `${d.toISOString().slice(0, 10)} `;
 }
 
 // The full form for a title attribute and <time datetime>.
@@ -113,8 +121,11 @@ export function fmtDuration(seconds) {
   return `${Math.floor(s / 86400)}d ${Math.floor((s % 86400) / 3600)}h`;
 }
 
-export function zoneName() {
-  return Intl.DateTimeFormat().resolvedOptions().timeZone || 'local time';
+// "Times in Europe/Kyiv and UTC", or "Times in UTC" for a viewer in UTC.
+export function zoneNote() {
+  if (new Date().getTimezoneOffset() === 0) return 'Times in UTC';
+  const zone = Intl.DateTimeFormat().resolvedOptions().timeZone || 'your time zone';
+  return `Times in ${zone} and UTC`;
 }
 
 // Marks the current page in the navigation and shows who is signed in, with sign-out.

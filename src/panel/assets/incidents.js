@@ -1,11 +1,13 @@
 // Incidents page: every open incident with SEV, state, age, alerts, who was paged through what
 // and how it went, who acknowledged, the countdown to the next ladder step, and the actions.
-// Updated live (common.js live()). The list is built as one HTML string with every value
-// escaped (esc), so a thousand incidents take one parse; the render time is kept in
-// body[data-render-ms] and the count in body[data-rendered].
+// Updated live (common.js live()). The list is built as HTML strings with every value escaped
+// (esc). The most urgent FIRST cards go in at once; the others follow in chunks while the
+// browser is idle, so a thousand open incidents show at once and the page stays responsive.
+// body[data-render-ms]: time to the first screen; body[data-complete-ms] and
+// body[data-rendered]: when every card is in the page, and how many.
 import {api, esc, fmtDuration, fmtTime, live, prefix, shell, showError, timeHtml,
-  zoneName} from './common.js';
-import {actionsHtml, handleActions, keepNotes} from './actions.js';
+  zoneNote} from './common.js';
+import {actionsHtml, handleActions, restoreNotes, saveNotes} from './actions.js';
 
 const list = document.getElementById('incidents');
 const errorBox = document.getElementById('error');
@@ -53,26 +55,59 @@ function tick() {
     n.textContent = left > 0 ? fmtDuration(left) : 'due now';
   }
   document.getElementById('clock').textContent =
-      `Times in ${zoneName()} and UTC. Now ${fmtTime(new Date(now).toISOString())}.`;
+      `${zoneNote()}. Now ${fmtTime(new Date(now).toISOString())}.`;
 }
 
-export function render(data) {
-  const t0 = performance.now();
-  skew = Date.parse(data.now) - Date.now();
-  const html = data.incidents.map(cardHtml).join('');
-  keepNotes(list, () => {
-    list.innerHTML = html;
-  });
+const FIRST = 50;
+const CHUNK = 200;
+let generation = 0;
+
+function appended() {
   since = Array.from(list.querySelectorAll('[data-since]'));
   until = Array.from(list.querySelectorAll('[data-until]'));
+}
+
+// Renders the list; returns the milliseconds until the first screen was in the page.
+export function render(data) {
+  const t0 = performance.now();
+  const gen = ++generation;
+  skew = Date.parse(data.now) - Date.now();
+  // What needs a person first: unacknowledged, then by SEV, then the newest.
+  const order = (i) => (i.state === 'triggered' ? 0 : 10) + Number(i.sev.slice(-1));
+  const sorted = data.incidents.slice().sort((a, b) => order(a) - order(b) ||
+      (a.opened_at < b.opened_at ? 1 : a.opened_at > b.opened_at ? -1 : 0));
+  let notes = saveNotes(list);
+  list.innerHTML = sorted.slice(0, FIRST).map(cardHtml).join('');
+  notes = restoreNotes(list, notes);
+  appended();
   document.getElementById('count').textContent = `(${data.incidents.length})`;
   document.getElementById('empty').hidden = data.incidents.length > 0;
   tick();
   const ms = performance.now() - t0;
   document.body.dataset.renderMs = ms.toFixed(1);
-  document.body.dataset.rendered = String(data.incidents.length);
+  let done = Math.min(FIRST, sorted.length);
+  document.body.dataset.rendered = String(done);
+  const finish = () => {
+    document.body.dataset.completeMs = (performance.now() - t0).toFixed(1);
+  };
+  const more = () => {
+    if (gen !== generation) return;  // a newer render took over
+    list.insertAdjacentHTML('beforeend', sorted.slice(done, done + CHUNK).map(cardHtml).join(''));
+    done = Math.min(done + CHUNK, sorted.length);
+    document.body.dataset.rendered = String(done);
+    notes = restoreNotes(list, notes);
+    appended();
+    tick();
+    if (done < sorted.length) later(more);
+    else finish();
+  };
+  if (done < sorted.length) later(more);
+  else finish();
   return ms;
 }
+
+// The next chunk after the browser has painted and handled input.
+const later = (fn) => setTimeout(fn, 0);
 
 let seq = null;
 let loading = null;

@@ -2,7 +2,7 @@
 // viewer's and UTC), shadows and overrides; a week or month calendar; the roster check's
 // findings; and the override form, whose errors (field checks and the roster's fairness rules,
 // both decided by the server) are shown next to the field they concern.
-import {api, el, fmtTime, shell, zoneName} from './common.js';
+import {api, el, fmtTime, shell, zoneNote} from './common.js';
 
 const content = document.getElementById('content');
 const DAY = 86400000;
@@ -152,7 +152,7 @@ function calendarSection() {
   const setTitle = () => {
     const {from} = range();
     title.textContent = view.mode === 'week' ?
-      `Week of ${from.toLocaleDateString()} (${zoneName()})` :
+      `Week of ${from.toLocaleDateString()}` :
       new Date(from.getTime() + 14 * DAY).toLocaleDateString(undefined,
           {month: 'long', year: 'numeric'});
   };
@@ -335,7 +335,7 @@ async function main() {
     }
   };
   content.replaceChildren(el('p', {class: 'muted'},
-      `Times in the shift's own zone, and in yours (${zoneName()}) and UTC.`), nowBox);
+      `Each shift in its own zone; "Your time": ${zoneNote()}.`), nowBox);
   if (!(await refresh())) return;
   const cal = el('section', {}, ...calendarSection());
   const findings = el('section', {}, ...await findingsSection());
