@@ -3,6 +3,7 @@
 #include <fmt/format.h>
 #include <nlohmann/json.hpp>
 
+#include "api_response.h"
 #include "tocsin/common/duration.h"
 #include "tocsin/common/json.h"
 #include "tocsin/common/json_fields.h"
@@ -14,41 +15,9 @@ namespace {
 
 using nlohmann::json;
 
-http::Response JsonResponse(int status, const json& body) {
-  return http::Response::Json(status, body.dump() + "\n");
-}
-
-http::Response ErrorResponse(const Error& e) {
-  int status = 500;
-  switch (e.kind()) {
-    case Error::Kind::kInvalid:
-      status = 400;
-      break;
-    case Error::Kind::kNotFound:
-      status = 404;
-      break;
-    case Error::Kind::kUnauthorized:
-      status = 403;
-      break;
-    case Error::Kind::kConflict:
-      status = 409;
-      break;
-    case Error::Kind::kTransient:
-      status = 503;
-      break;
-    default:
-      break;
-  }
-  return JsonResponse(status, json{{"error", e.message()}});
-}
-
-Result<json> ParseBody(const http::Request& r) {
-  if (r.body.empty()) return json::object();
-  auto j = ParseJson(r.body);
-  if (!j) return Fail(Error::Invalid("the body must be a JSON object: " + j.error().message()));
-  if (!j->is_object()) return Fail(Error::Invalid("the body must be a JSON object"));
-  return j;
-}
+using api::ErrorResponse;
+using api::JsonResponse;
+using api::ParseBody;
 
 json IncidentSummary(const Incident& i) {
   return {{"id", i.id},

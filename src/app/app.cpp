@@ -254,8 +254,8 @@ Result<void> App::Reload() {
   impl_->config = std::move(*loaded.config);
   if (impl_->incidents) {
     // Incidents and their timers live across reloads; the roster and policies are swapped.
-    impl_->incidents->Reconfigure(ScheduleOf(*impl_->config), impl_->config->policies,
-                                  impl_->config->incidents);
+    impl_->incidents->Reconfigure(ScheduleOf(*impl_->config, impl_->added_overrides),
+                                  impl_->config->policies, impl_->config->incidents);
   }
   if (impl_->evaluator) impl_->ApplyRules();
   // Dispatch: new routes, inhibit rules and maintenance windows; groups and silences stay.

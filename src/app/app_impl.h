@@ -21,6 +21,7 @@
 #include "tocsin/common/clock.h"
 #include "tocsin/common/result.h"
 #include "tocsin/http/router.h"
+#include "tocsin/oncall/override_store.h"
 
 namespace boost::asio {
 class io_context;
@@ -75,15 +76,19 @@ class PostmortemReminder;
 }  // namespace tocsin::report
 namespace tocsin::store {
 class Database;
+class SqliteDeliveryLog;
 class SqliteIncidentStore;
+class SqliteOverrideStore;
 class StoreThread;
 }  // namespace tocsin::store
 namespace tocsin::app {
 
 class GroupRouter;
 
-// The roster as the incidents see it; null when the config has none.
-std::shared_ptr<const oncall::Schedule> ScheduleOf(const RuntimeConfig& cfg);
+// The roster as the incidents see it, with the overrides added through the API; null when the
+// config has none.
+std::shared_ptr<const oncall::Schedule> ScheduleOf(const RuntimeConfig& cfg,
+                                                   const std::vector<oncall::Override>& added = {});
 
 struct App::Impl {
   // Constructor and destructor live in app.cpp, where every member's type is complete.
@@ -140,6 +145,15 @@ struct App::Impl {
   Result<void> StartReports();    // module_wiring.cpp
   Result<void> OpenDatabase();    // module_wiring.cpp
   Result<void> StartIncidents();  // module_wiring.cpp
+  // On-call overrides added through the API (issue 16), durable in `database`, in force on
+  // top of the roster file's across reloads; and the outbox's deliveries as a log to read.
+  std::unique_ptr<store::SqliteOverrideStore> override_store;
+  std::vector<oncall::Override> added_overrides;
+  // Overrides checked but not yet durable, shared by the API's and the panel's routes.
+  std::shared_ptr<std::vector<oncall::Override>> overrides_in_flight =
+      std::make_shared<std::vector<oncall::Override>>();
+  std::unique_ptr<store::SqliteDeliveryLog> delivery_log;
+  Result<void> OpenPanelStores();  // module_wiring.cpp
   // --------------------------------------------------------------------------------------------
 
   // ---- dispatch (issue 4): silences, the alert pipeline and its Alertmanager-compatible API.

@@ -21,15 +21,36 @@
 #include "tocsin/source/prometheus_client.h"
 #include "tocsin/store/database.h"
 #include "tocsin/store/sqlite_alert_state_store.h"
+#include "tocsin/store/sqlite_delivery_log.h"
 #include "tocsin/store/sqlite_incident_store.h"
+#include "tocsin/store/sqlite_override_store.h"
 #include "tocsin/store/sqlite_silence_store.h"
 #include "tocsin/store/store_thread.h"
 
 namespace tocsin::app {
 
-std::shared_ptr<const oncall::Schedule> ScheduleOf(const RuntimeConfig& cfg) {
+std::shared_ptr<const oncall::Schedule> ScheduleOf(const RuntimeConfig& cfg,
+                                                   const std::vector<oncall::Override>& added) {
   if (!cfg.roster) return nullptr;
-  return std::make_shared<const oncall::Schedule>(*cfg.roster);
+  if (added.empty()) return std::make_shared<const oncall::Schedule>(*cfg.roster);
+  oncall::Roster roster = *cfg.roster;
+  roster.overrides.insert(roster.overrides.end(), added.begin(), added.end());
+  return std::make_shared<const oncall::Schedule>(std::move(roster));
+}
+
+// The stores of the panel's API: overrides added from it (loaded now, so the first schedule
+// already has them) and the delivery log over the outbox's table.
+Result<void> App::Impl::OpenPanelStores() {
+  if (auto m = database->Migrate(store::SqliteOverrideStore::Migrations()); !m) {
+    return Fail(m.error());
+  }
+  override_store = std::make_unique<store::SqliteOverrideStore>(*database, store_thread.get());
+  auto loaded = override_store->LoadAll();
+  if (!loaded) return Fail(loaded.error());
+  added_overrides.clear();
+  for (const auto& r : *loaded) added_overrides.push_back(r.override);
+  delivery_log = std::make_unique<store::SqliteDeliveryLog>(*database);
+  return {};
 }
 
 // The one database of the process, opened before any module that keeps state.
@@ -54,9 +75,10 @@ Result<void> App::Impl::OpenDatabase() {
 Result<void> App::Impl::StartIncidents() {
   incident_store = std::make_unique<store::SqliteIncidentStore>(*database, store_thread.get());
   if (auto m = incident_store->Migrate(); !m) return Fail(m.error());
-  incidents = std::make_unique<incident::IncidentManager>(scheduler, *incident_store, *outbox,
-                                                          ScheduleOf(*config), config->policies,
-                                                          config->incidents, registry.get());
+  if (auto stores = OpenPanelStores(); !stores) return Fail(stores.error());
+  incidents = std::make_unique<incident::IncidentManager>(
+      scheduler, *incident_store, *outbox, ScheduleOf(*config, added_overrides), config->policies,
+      config->incidents, registry.get());
   // Delivery results land in the incidents' timelines.
   outbox->SetObserver(incidents.get());
   // The call of last resort reaches whoever holds the role in the roster at that moment.

@@ -9,6 +9,10 @@
 #include "tocsin/api/alertmanager_api.h"
 #include "tocsin/api/inbound_handlers.h"
 #include "tocsin/api/incident_api.h"
+#include "tocsin/api/notifications_api.h"
+#include "tocsin/api/oncall_api.h"
+#include "tocsin/api/silence_preview_api.h"
+#include "tocsin/api/slo_api.h"
 #include "tocsin/api/twilio_inbound.h"
 #include "tocsin/app/version.h"
 #include "tocsin/http/api_auth.h"
@@ -16,6 +20,9 @@
 #include "tocsin/rules/evaluator.h"
 #include "tocsin/rules/rule_metrics.h"
 #include "tocsin/rules/slo_report.h"
+#include "tocsin/source/prometheus_client.h"
+#include "tocsin/store/sqlite_delivery_log.h"
+#include "tocsin/store/sqlite_override_store.h"
 
 namespace tocsin::app {
 
@@ -61,6 +68,32 @@ void App::Impl::AddApiRoutes(http::Router& router) {
     return http::Response::Json(
         200, rules::SloReportJson(evaluator->SloStatuses(), evaluator->SourceStatuses()));
   });
+  // The panel's API (issue 16): on-call, one SLO in detail, silence preview, delivery log.
+  oncall::RegisterOncallApi(
+      router,
+      {[this] { return incidents ? incidents->schedule() : nullptr; }, override_store.get(),
+       [this](const oncall::RecordedOverride& added) {
+         // In force at once, and on top of the roster file after every reload.
+         added_overrides.push_back(added.override);
+         incidents->Reconfigure(ScheduleOf(*config, added_overrides), config->policies,
+                                config->incidents);
+       },
+       overrides_in_flight},
+      clock);
+  rules::RegisterSloApi(
+      router, {[this]() -> const rules::Evaluator* { return evaluator.get(); },
+               [this]() -> const rules::RuleSet* { return &config->rules; },
+               [this](const std::string& name) -> std::shared_ptr<source::SliSource> {
+                 for (const auto& s : config->main.sources) {
+                   if (s.name == name)
+                     return std::make_shared<source::PrometheusClient>(s, source_http);
+                 }
+                 return nullptr;
+               },
+               [this] { return static_cast<Executor*>(query_pool.get()); },
+               [this](std::function<void()> cb) { scheduler.Post(std::move(cb)); }, &clock});
+  dispatch::RegisterSilencePreviewApi(router, *dispatcher, clock);
+  notify::RegisterNotificationsApi(router, [this] { return delivery_log.get(); });
   // Dispatch: Alertmanager API v2 (Prometheus, amtool) and GET /api/v1/groups.
   dispatch::RegisterAlertmanagerApi(
       router, *dispatcher, *silences, clock,

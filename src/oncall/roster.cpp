@@ -1,9 +1,15 @@
 #include "tocsin/oncall/roster.h"
 
+#include "tocsin/oncall/override_store.h"
+
 #include <algorithm>
 #include <set>
 
 namespace tocsin::oncall {
+
+std::string_view OverrideKindName(Override::Kind kind) {
+  return kind == Override::Kind::kSwap ? "swap" : "cover";
+}
 
 const Person* Roster::FindPerson(std::string_view id) const {
   auto it = people.find(std::string(id));

@@ -65,6 +65,14 @@ const std::map<std::string, Access> kDocumentedAccess = {
     {"GET /api/v1/incidents/{id}/verify", Access::kViewer},
     {"GET /api/v1/oncall", Access::kViewer},
     {"GET /api/v1/slos", Access::kViewer},
+    {"GET /api/v1/oncall/now", Access::kViewer},
+    {"GET /api/v1/oncall/shifts", Access::kViewer},
+    {"GET /api/v1/oncall/findings", Access::kViewer},
+    {"GET /api/v1/oncall/overrides", Access::kViewer},
+    {"POST /api/v1/oncall/overrides", Access::kResponder},
+    {"GET /api/v1/slos/{name}", Access::kViewer},
+    {"POST /api/v1/silences/preview", Access::kViewer},
+    {"GET /api/v1/notifications", Access::kViewer},
     {"POST /api/v2/alerts", Access::kIntake},
     {"GET /api/v2/alerts", Access::kViewer},
     {"GET /api/v2/alerts/groups", Access::kViewer},
@@ -412,6 +420,8 @@ TEST_F(HttpGuardTest, DeeplyNestedJsonIs400OnEveryJsonEndpoint) {
     post("/api/v1/drills/INC-1/stop", "responder", body);
     post("/api/v2/alerts", "intake", body);
     post("/api/v2/silences", "responder", body);
+    post("/api/v1/silences/preview", "viewer", body);
+    post("/api/v1/oncall/overrides", "responder", body);
     post("/webhooks/pagerduty", "", body,
          "X-PagerDuty-Signature: v1=" + HmacSha256Hex(kPdSecret, body) + "\r\n");
     post("/webhooks/opsgenie", "", body, std::string("X-Tocsin-Token: ") + kOpsgenieToken + "\r\n");

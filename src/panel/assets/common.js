@@ -16,9 +16,11 @@ export function session(refresh = false) {
 }
 
 export class ApiError extends Error {
-  constructor(status, message) {
+  // `data`: the answer's JSON body, when it had one (field errors of a form, say).
+  constructor(status, message, data = null) {
     super(message);
     this.status = status;
+    this.data = data;
   }
 }
 
@@ -44,7 +46,7 @@ export async function api(path, {method = 'GET', body} = {}) {
     goSignIn();
     throw new ApiError(401, 'not signed in');
   }
-  if (!r.ok) throw new ApiError(r.status, (data && data.error) || `HTTP ${r.status}`);
+  if (!r.ok) throw new ApiError(r.status, (data && data.error) || `HTTP ${r.status}`, data);
   return data;
 }
 

@@ -45,7 +45,7 @@ function deliveries(list) {
       el('td', {}, [d.status ? `HTTP ${d.status}` : '', d.provider_ref ? ` ${d.provider_ref}` : '',
         d.detail ? ` ${d.detail}` : ''].join('').trim() || '—'),
       el('td', {}, timeEl(d.updated_at || d.queued_at))));
-  return el('div', {class: 'scroll'}, el('table', {},
+  return el('div', {class: 'scroll'}, el('table', {class: 'deliveries'},
       el('caption', {class: 'sr-only'}, 'Deliveries per provider'),
       el('thead', {}, el('tr', {}, ['Provider', 'Person', 'State', 'Answer', 'When']
           .map((h) => el('th', {scope: 'col'}, h)))),
