@@ -42,7 +42,7 @@ set(TOCSIN_TEST_CXX_FLAGS "" CACHE STRING
   "Extra compile options for the test programs' own sources (e.g. -O1)")
 
 # Unity builds of the test programs: a test file's own code is small beside the headers it
-# parses (GoogleTest, gMock, nlohmann/json, spdlog: 3.4 CPU-s at -O1 with GCC for a file that
+# parses (GoogleTest, gMock, nlohmann/json, spdlog: 4.0 CPU-s at -O1 with GCC for a file that
 # holds one empty test), so each test program compiles its sources in batches of
 # TOCSIN_UNITY_BATCH. Files in one batch share a translation unit: two helpers of one name in
 # anonymous namespaces of one program collide ("redefinition of ..."); give one of them a more
