@@ -46,7 +46,8 @@ set(TOCSIN_TEST_CXX_FLAGS "" CACHE STRING
 # holds one empty test), so each test program compiles its sources in batches of
 # TOCSIN_UNITY_BATCH. Files in one batch share a translation unit: two helpers of one name in
 # anonymous namespaces of one program collide ("redefinition of ..."); give one of them a more
-# specific name, or list the file in TOCSIN_UNITY_SKIP (paths below tests/) to compile it alone.
+# specific name, or list the file in TOCSIN_UNITY_SKIP (paths below tests/) to compile it alone
+# (or the program in TOCSIN_UNITY_OFF).
 # For a tight edit-compile loop on one test file, configure with -DTOCSIN_UNITY_TESTS=OFF.
 option(TOCSIN_UNITY_TESTS "Compile each test program's sources in unity batches" ON)
 set(TOCSIN_UNITY_BATCH 6 CACHE STRING "Test sources per unity translation unit")
@@ -58,13 +59,16 @@ set(TOCSIN_UNITY_SKIP
   oncall/schedule_test.cpp  # Load, T, kPeople, as in fairness_test
   rules/rules_cli_test.cpp  # kRules, as in rule_test_runner_test
 )
+# Test programs compiled file by file: store_test's fakes open a namespace
+# tocsin::store::testing, which hides tocsin::testing (TempDir) from every later file of a batch.
+set(TOCSIN_UNITY_OFF store_test)
 
 # tocsin_test_build_speed(<target>): the test-program settings above, and the tests' PCH.
 # Called in the directory that defines the target (source properties are per directory).
 function(tocsin_test_build_speed target)
   separate_arguments(flags UNIX_COMMAND "${TOCSIN_TEST_CXX_FLAGS}")
   target_compile_options(${target} PRIVATE ${flags})
-  if(TOCSIN_UNITY_TESTS)
+  if(TOCSIN_UNITY_TESTS AND NOT target IN_LIST TOCSIN_UNITY_OFF)
     set_target_properties(${target} PROPERTIES UNITY_BUILD ON
       UNITY_BUILD_BATCH_SIZE ${TOCSIN_UNITY_BATCH})
     get_target_property(sources ${target} SOURCES)
