@@ -6,6 +6,7 @@
 #include "tocsin/store/sqlite_alert_state_store.h"
 #include "tocsin/store/sqlite_incident_store.h"
 #include "tocsin/store/sqlite_outbox_store.h"
+#include "tocsin/store/sqlite_override_store.h"
 #include "tocsin/store/sqlite_responder_request_store.h"
 #include "tocsin/store/sqlite_silence_store.h"
 #include "tocsin/store/store_copy.h"
@@ -26,6 +27,7 @@ std::vector<store::Migration> AllMigrations() {
   add(rules::SqliteAlertStateStore::Migrations());
   add(dispatch::SqliteSilenceStore::Migrations());
   add(store::SqliteResponderRequestStore::Migrations());
+  add(store::SqliteOverrideStore::Migrations());
   return all;
 }
 
