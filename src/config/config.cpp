@@ -12,7 +12,8 @@ namespace tocsin::config {
 const std::vector<std::string> kModuleSections = {
     "evaluation",          "route",        "receivers", "inhibit_rules",
     "maintenance_windows", "alertmanager", "store",     "escalation_policies",
-    "incidents",           "notify",       "api",       "providers_sla"};
+    "incidents",           "notify",       "api",       "providers_sla",
+    "ha"};
 
 bool ParseListenAddress(const std::string& text, std::string* host, unsigned short* port,
                         std::string* error) {
