@@ -229,6 +229,11 @@ Result<void> Database::Transaction(const std::function<Result<void>(Database&)>&
   return {};
 }
 
+void Database::SetFence(std::optional<std::int64_t> epoch) {
+  std::lock_guard lock(mu_);
+  fence_ = epoch;  // SQLite: one instance, nothing to fence
+}
+
 std::int64_t Database::LastInsertId() {
   std::lock_guard lock(mu_);
   return sqlite3_last_insert_rowid(db_);

@@ -134,12 +134,22 @@ class Database {
   // injector must outlive the database or be unset before it goes.
   void SetFaultInjector(FaultInjector* injector) { injector_.store(injector); }
 
+  // Fencing for high availability. With an epoch set on a PostgreSQL database, every write
+  // transaction (Transaction(), each StoreThread group, and each autocommitted write) first
+  // runs `SELECT tocsin_check_epoch($1)` with that epoch inside the same transaction; the
+  // function (created by the ha module's migration) raises when the epoch is stale, so the
+  // transaction fails and nothing of it is written. nullopt: no check. On SQLite (one
+  // instance, nothing to fence) it does nothing. Thread-safe; takes effect from the next
+  // transaction.
+  void SetFence(std::optional<std::int64_t> epoch);
+
  private:
   friend class Statement;
   Database(sqlite3* db, std::string path) : db_(db), path_(std::move(path)) {}
   // The injected error for `stmt`, about to start running, if the injector wants one.
   std::optional<Error> InjectedFault(FaultInjector& injector, sqlite3_stmt* stmt);
   std::atomic<FaultInjector*> injector_{nullptr};
+  std::optional<std::int64_t> fence_;  // guarded by mu_
   struct Cached {
     sqlite3_stmt* stmt = nullptr;
     bool in_use = false;

@@ -68,6 +68,11 @@ class StoreThread {
   std::uint64_t largest_group() const { return largest_group_.load(); }
   // Tests only: the fault seam of the store thread's connection.
   void SetFaultInjector(FaultInjector* injector) { db_->SetFaultInjector(injector); }
+  // Fencing (Database::SetFence) of every group this thread commits from now on.
+  void SetFence(std::optional<std::int64_t> epoch) { db_->SetFence(epoch); }
+  // The thread's own connection, for what must be set on it (fence, fault injector). Its
+  // statements are run by this thread only: never Prepare or Exec on it from elsewhere.
+  Database& database() { return *db_; }
 
  private:
   struct Item {
