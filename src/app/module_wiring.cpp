@@ -69,6 +69,7 @@ Result<void> App::Impl::StartIncidents() {
     }
     return out;
   });
+  if (!active) return {};  // a standby: started on becoming active (ha_wiring.cpp)
   return incidents->Start();
 }
 
@@ -77,7 +78,7 @@ Result<void> App::Impl::StartIncidents() {
 Result<void> App::Impl::StartReports() {
   postmortem_reminder = std::make_unique<report::PostmortemReminder>(
       scheduler, *incidents, report::PostmortemReminder::Options{});
-  postmortem_reminder->Start();
+  if (active) postmortem_reminder->Start();
   const auto& sc = config->store;
   auto db = store::Database::Open(sc.path, sc.options);
   if (!db) {
@@ -105,12 +106,17 @@ Result<void> App::Impl::StartRules() {
   state_write_pool = std::make_unique<WorkerPool>(1);
   evaluator = std::make_unique<rules::Evaluator>(scheduler, *query_pool, *dispatcher);
   evaluator->SetStateStore(rules_state_store.get(), state_write_pool.get());
+  rule_metrics = std::make_unique<rules::RuleMetrics>(*registry);
+  if (!active) {
+    // A standby keeps the rules ready and evaluates nothing (ha_wiring.cpp starts it).
+    ApplyRules();
+    return {};
+  }
   if (auto restored = evaluator->RestoreState(); !restored) {
     // Losing pending counts is better than not alerting at all.
     spdlog::error("rules: cannot restore alert state, starting from zero: {}",
                   restored.error().message());
   }
-  rule_metrics = std::make_unique<rules::RuleMetrics>(*registry);
   ApplyRules();
   evaluator->Start();
   spdlog::info("rules: {} SLOs and {} threshold rules in {} groups", config->rules.slo_count(),

@@ -7,6 +7,7 @@
 
 #include "app_impl.h"
 #include "tocsin/api/alertmanager_api.h"
+#include "tocsin/api/ha_api.h"
 #include "tocsin/api/inbound_handlers.h"
 #include "tocsin/api/incident_api.h"
 #include "tocsin/api/twilio_inbound.h"
@@ -49,10 +50,12 @@ std::shared_ptr<const http::Router> App::Impl::BuildRouter() {
         200, rules::SloReportJson(evaluator->SloStatuses(), evaluator->SourceStatuses()));
   });
   // Dispatch: Alertmanager API v2 (Prometheus, amtool) and GET /api/v1/groups.
-  dispatch::RegisterAlertmanagerApi(
-      *router, *dispatcher, *silences, clock,
-      {std::string(Version()), std::string(Revision()), std::string(BuildDate()), started_at},
-      alert_intake.get());
+  dispatch::ApiBuildInfo build{std::string(Version()), std::string(Revision()),
+                               std::string(BuildDate()), started_at, nullptr};
+  build.cluster_json = [this] { return ha::AlertmanagerClusterJson(ha_status().Status()).dump(); };
+  dispatch::RegisterAlertmanagerApi(*router, *dispatcher, *silences, clock, std::move(build),
+                                    alert_intake.get());
+  ha::RegisterHaApi(*router, ha_status(), clock);         // issue 14
   if (inbound) inbound->Register(*router);                // Slack and provider webhooks: signed
   if (twilio_inbound) twilio_inbound->Register(*router);  // Twilio callbacks: signed
   router->AddSync("POST", "/-/reload", Access::kAdmin, [this](const http::Request&) {

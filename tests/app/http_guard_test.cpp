@@ -65,6 +65,7 @@ const std::map<std::string, Access> kDocumentedAccess = {
     {"GET /api/v1/incidents/{id}/verify", Access::kViewer},
     {"GET /api/v1/oncall", Access::kViewer},
     {"GET /api/v1/slos", Access::kViewer},
+    {"GET /api/v1/ha", Access::kViewer},
     {"POST /api/v2/alerts", Access::kIntake},
     {"GET /api/v2/alerts", Access::kViewer},
     {"GET /api/v2/alerts/groups", Access::kViewer},
