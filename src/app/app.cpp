@@ -20,6 +20,7 @@
 #include "notify/heartbeat.h"
 #include "notify/notice_sink.h"
 #include "notify/outbox.h"
+#include "standby_silence_store.h"
 #include "tocsin/api/inbound_handlers.h"
 #include "tocsin/api/manager_incident_commands.h"
 #include "tocsin/api/roster_person_directory.h"

@@ -84,6 +84,7 @@ enum class Role;
 namespace tocsin::app {
 
 class GroupRouter;
+class StandbySilenceStore;
 
 // The roster as the incidents see it; null when the config has none.
 std::shared_ptr<const oncall::Schedule> ScheduleOf(const RuntimeConfig& cfg);
@@ -109,6 +110,8 @@ struct App::Impl {
   void OnRoleChange(ha::Role role, std::int64_t epoch, const std::string& why);
   Result<void> StartActiveParts();
   const ha::HaStatusSource& ha_status() const;
+  // What a standby answers to a change it may not make.
+  std::string StandbyRefusal() const;
   bool active = true;
   int exit_code = 0;
 
@@ -159,6 +162,7 @@ struct App::Impl {
   // Declared before `server` so that the server (whose handlers refer to these) goes first,
   // and after `incidents`, which receives the flushed groups.
   std::unique_ptr<dispatch::SqliteSilenceStore> silence_store;
+  std::unique_ptr<StandbySilenceStore> silence_gate;  // refuses writes on a standby (issue 14)
   std::unique_ptr<dispatch::Silences> silences;
   std::unique_ptr<GroupRouter> group_router;
   std::unique_ptr<dispatch::Dispatcher> dispatcher;

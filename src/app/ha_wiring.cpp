@@ -6,7 +6,9 @@
 #include "app_impl.h"
 #include "group_router.h"
 #include "notify/outbox.h"
+#include "standby_silence_store.h"
 #include "tocsin/common/worker_pool.h"
+#include "tocsin/dispatch/silences.h"
 #include "tocsin/ha/ha_coordinator.h"
 #include "tocsin/ha/ha_status.h"
 #include "tocsin/ha/pg_lease_store.h"
@@ -60,6 +62,13 @@ Result<void> App::Impl::StartHa() {
   return {};
 }
 
+std::string App::Impl::StandbyRefusal() const {
+  return fmt::format(
+      "tocsin instance {} is a standby: only the active instance of the cluster changes "
+      "incidents and silences (GET /api/v1/ha names it); nothing was changed, try again there",
+      config->ha.instance);
+}
+
 const ha::HaStatusSource& App::Impl::ha_status() const {
   if (ha_coordinator) return *ha_coordinator;
   return *single_instance;
@@ -68,6 +77,10 @@ const ha::HaStatusSource& App::Impl::ha_status() const {
 // What only the active instance runs, started from the state the database holds now (the
 // previous active's incidents, timers on their original deadlines, pending deliveries).
 Result<void> App::Impl::StartActiveParts() {
+  // The previous active's silences, written since this instance started.
+  if (auto s = silences->Load(); !s) return s;
+  silence_gate->SetReadOnly(std::nullopt);
+  incidents->SetReadOnly(std::nullopt);
   if (auto o = outbox->Open(); !o) return o;
   if (auto i = incidents->Start(); !i) return i;
   if (postmortem_reminder) postmortem_reminder->Start();
@@ -118,6 +131,8 @@ void App::Impl::OnRoleChange(ha::Role role, std::int64_t epoch, const std::strin
   }
   active = false;
   if (group_router) group_router->SetActive(false, clock.Now());
+  if (incidents) incidents->SetReadOnly(StandbyRefusal());
+  if (silence_gate) silence_gate->SetReadOnly(StandbyRefusal());
   if (stopping) return;
   // Nothing more is evaluated, escalated or sent by this process. Its in-memory state is the
   // old epoch's: it restarts to come back as a standby that reads the database afresh.

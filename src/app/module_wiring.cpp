@@ -7,6 +7,7 @@
 #include "group_router.h"
 #include "notify/notice_sink.h"
 #include "notify/outbox.h"
+#include "standby_silence_store.h"
 #include "tocsin/api/alertmanager_api.h"
 #include "tocsin/common/worker_pool.h"
 #include "tocsin/dispatch/alert_intake.h"
@@ -69,7 +70,11 @@ Result<void> App::Impl::StartIncidents() {
     }
     return out;
   });
-  if (!active) return {};  // a standby: started on becoming active (ha_wiring.cpp)
+  if (!active) {
+    // A standby: reads only; started on becoming active (ha_wiring.cpp).
+    incidents->SetReadOnly(StandbyRefusal());
+    return {};
+  }
   return incidents->Start();
 }
 
@@ -139,7 +144,9 @@ Result<void> App::Impl::StartDispatch() {
     return Fail(m.error());
   }
   silence_store = std::make_unique<dispatch::SqliteSilenceStore>(*database, store_thread.get());
-  silences = std::make_unique<dispatch::Silences>(*silence_store);
+  silence_gate = std::make_unique<StandbySilenceStore>(*silence_store);
+  if (!active) silence_gate->SetReadOnly(StandbyRefusal());
+  silences = std::make_unique<dispatch::Silences>(*silence_gate);
   if (auto loaded = silences->Load(); !loaded) return Fail(loaded.error());
   // Rules and the Alertmanager API feed the dispatcher; its groups go to incidents.
   group_router = std::make_unique<GroupRouter>(*incidents, *notice_sink);

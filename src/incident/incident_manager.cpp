@@ -217,6 +217,7 @@ void IncidentManager::OnGroupFlush(const dispatch::AlertGroup& group, TimePoint 
 
 void IncidentManager::OpenAsync(dispatch::AlertGroup group, std::string actor, TimePoint now,
                                 Done<Incident> done) {
+  if (RefuseReadOnly(done)) return;
   // The group's lane: a second flush of the group while its incident is being opened waits,
   // then finds it open and updates it.
   RunInLane("group/" + group.key, [this, group = std::move(group), actor = std::move(actor), now,
@@ -231,6 +232,7 @@ void IncidentManager::OpenAsync(dispatch::AlertGroup group, std::string actor, T
 void IncidentManager::AcknowledgeAsync(std::string id, std::string actor, TimePoint now,
                                        std::string origin, std::optional<InboundDelivery> delivery,
                                        Done<Incident> done) {
+  if (RefuseReadOnly(done)) return;
   RunInLane(id, [=, this](Release release) {
     DoAcknowledge(id, actor, now, origin, delivery, [this, id, release, done](Result<Incident> r) {
       release();
@@ -245,6 +247,7 @@ void IncidentManager::AcknowledgeAsync(std::string id, std::string actor, TimePo
 void IncidentManager::ResolveAsync(std::string id, std::string actor, TimePoint now,
                                    std::string origin, std::optional<InboundDelivery> delivery,
                                    Done<Incident> done) {
+  if (RefuseReadOnly(done)) return;
   RunInLane(id, [=, this](Release release) {
     if (live_.find(id) == live_.end()) {
       release();
@@ -266,6 +269,7 @@ void IncidentManager::ResolveAsync(std::string id, std::string actor, TimePoint 
 void IncidentManager::AddNoteAsync(std::string id, std::string actor, std::string text,
                                    TimePoint now, std::string origin,
                                    std::optional<InboundDelivery> delivery, Done<Incident> done) {
+  if (RefuseReadOnly(done)) return;
   RunInLane(id, [=, this](Release release) {
     DoAddNote(id, actor, text, now, origin, delivery, [release, done](Result<Incident> r) {
       release();
@@ -276,6 +280,7 @@ void IncidentManager::AddNoteAsync(std::string id, std::string actor, std::strin
 
 void IncidentManager::EscalateNowAsync(std::string id, std::string actor, TimePoint now,
                                        std::string origin, Done<Incident> done) {
+  if (RefuseReadOnly(done)) return;
   RunInLane(id, [=, this](Release release) {
     DoEscalateNow(id, actor, now, origin, [this, id, release, done](Result<Incident> r) {
       release();
@@ -288,6 +293,7 @@ void IncidentManager::EscalateNowAsync(std::string id, std::string actor, TimePo
 }
 
 void IncidentManager::RecordDeliveryAsync(InboundDelivery delivery, Done<void> done) {
+  if (RefuseReadOnly(done)) return;
   store_.RecordDeliveryAsync(std::move(delivery), [alive = alive_, done](Result<void> r) {
     if (*alive) done(std::move(r));
   });
