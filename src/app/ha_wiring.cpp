@@ -26,9 +26,8 @@ namespace {
 // The libpq connection string of the store when it is PostgreSQL (the lease lives in the same
 // database, on a connection of its own).
 std::optional<std::string> LeaseConnection(const store::StoreConfig& sc) {
-  // The PostgreSQL store (store.url) is not merged yet: every store is SQLite until then.
-  (void)sc;
-  return std::nullopt;
+  if (sc.url.dialect != store::Dialect::kPostgres) return std::nullopt;
+  return sc.url.ConnectionString();
 }
 
 }  // namespace

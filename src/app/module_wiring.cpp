@@ -36,17 +36,17 @@ std::shared_ptr<const oncall::Schedule> ScheduleOf(const RuntimeConfig& cfg) {
 // The one database of the process, opened before any module that keeps state.
 Result<void> App::Impl::OpenDatabase() {
   const auto& sc = config->store;
-  auto db = store::Database::Open(sc.path, sc.options);
+  auto db = store::Database::Open(sc.url, sc.options);
   if (!db) {
-    return Fail(
-        Error::Io(fmt::format("cannot open the database {}: {}", sc.path, db.error().message())));
+    return Fail(Error::Io(
+        fmt::format("cannot open the database {}: {}", sc.url.ToString(), db.error().message())));
   }
   database = std::move(*db);
   auto writer = store::StoreThread::Open(
-      sc.path, sc.options, [this](std::function<void()> cb) { scheduler.Post(std::move(cb)); });
+      sc.url, sc.options, [this](std::function<void()> cb) { scheduler.Post(std::move(cb)); });
   if (!writer) {
-    return Fail(Error::Io(
-        fmt::format("cannot open the database {}: {}", sc.path, writer.error().message())));
+    return Fail(Error::Io(fmt::format("cannot open the database {}: {}", sc.url.ToString(),
+                                      writer.error().message())));
   }
   store_thread = std::move(*writer);
   return {};
@@ -85,10 +85,10 @@ Result<void> App::Impl::StartReports() {
       scheduler, *incidents, report::PostmortemReminder::Options{});
   if (active) postmortem_reminder->Start();
   const auto& sc = config->store;
-  auto db = store::Database::Open(sc.path, sc.options);
+  auto db = store::Database::Open(sc.url, sc.options);
   if (!db) {
-    return Fail(
-        Error::Io(fmt::format("cannot open the database {}: {}", sc.path, db.error().message())));
+    return Fail(Error::Io(
+        fmt::format("cannot open the database {}: {}", sc.url.ToString(), db.error().message())));
   }
   oncall_database = std::move(*db);
   oncall_store = std::make_unique<store::SqliteIncidentStore>(*oncall_database);

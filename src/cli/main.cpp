@@ -20,6 +20,7 @@ int main(int argc, char** argv) {
   tocsin::cli::AddRosterCommand(app, exit_code);
   tocsin::cli::AddIncidentsCommand(app, exit_code);
   tocsin::cli::AddBackupCommand(app, exit_code);
+  tocsin::cli::AddStoreCommand(app, exit_code);
   tocsin::cli::AddTestCommand(app, exit_code);
   tocsin::cli::AddBacktestCommand(app, exit_code);
   tocsin::cli::AddSilenceCommand(app, exit_code);

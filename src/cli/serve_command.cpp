@@ -1,3 +1,5 @@
+#include <cstdlib>
+
 #include <fmt/format.h>
 #include <boost/asio/io_context.hpp>
 
@@ -18,7 +20,13 @@ void AddServeCommand(CLI::App& parent, int& exit_code) {
   cmd->add_option("--data-dir", *data_dir, "Data directory, overriding data_dir");
   cmd->add_option("--instance", opts->instance,
                   "This instance's name in a cluster, overriding ha.instance (default: host name)");
-  cmd->callback([&exit_code, opts, listen, data_dir] {
+  auto store_url = std::make_shared<std::string>();
+  cmd->add_option("--store-url", *store_url,
+                  "Store URL (sqlite:///path or postgresql://user@host:port/db), overriding "
+                  "store.url and $TOCSIN_STORE_URL");
+  cmd->callback([&exit_code, opts, listen, data_dir, store_url] {
+    // Through the variable the store config reads, so the flag wins over it and the file.
+    if (!store_url->empty()) ::setenv("TOCSIN_STORE_URL", store_url->c_str(), 1);
     auto found = FindConfigPath(opts->config_file);
     if (found.path.empty()) {
       fmt::print(stderr, "tocsin: {}\n", found.error);

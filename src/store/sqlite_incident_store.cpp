@@ -13,9 +13,9 @@ using incident::IncidentChange;
 using incident::PageIntent;
 using incident::TimelineEvent;
 
-const std::vector<Migration>& SqliteIncidentStore::Migrations() {
-  static const std::vector<Migration> kMigrations = {
-      {"incident", 1, R"sql(
+namespace {
+
+const std::string kIncidentTables = R"sql(
 CREATE TABLE incident_counter (id INTEGER PRIMARY KEY CHECK (id = 1), next INTEGER NOT NULL);
 INSERT INTO incident_counter (id, next) VALUES (1, 1);
 CREATE TABLE incidents (
@@ -40,10 +40,6 @@ CREATE TABLE incident_timeline (
   hash TEXT NOT NULL,
   PRIMARY KEY (incident_id, seq)
 );
-CREATE TRIGGER incident_timeline_append_only_update BEFORE UPDATE ON incident_timeline
-BEGIN SELECT RAISE(ABORT, 'incident_timeline is append-only'); END;
-CREATE TRIGGER incident_timeline_append_only_delete BEFORE DELETE ON incident_timeline
-BEGIN SELECT RAISE(ABORT, 'incident_timeline is append-only'); END;
 CREATE TABLE incident_pages (
   idempotency_key TEXT PRIMARY KEY,
   incident_id TEXT NOT NULL,
@@ -51,7 +47,31 @@ CREATE TABLE incident_pages (
   handed_off INTEGER NOT NULL DEFAULT 0
 );
 CREATE INDEX incident_pages_pending ON incident_pages (handed_off);
-)sql"},
+)sql";
+
+const std::string kSqliteAppendOnly = R"sql(
+CREATE TRIGGER incident_timeline_append_only_update BEFORE UPDATE ON incident_timeline
+BEGIN SELECT RAISE(ABORT, 'incident_timeline is append-only'); END;
+CREATE TRIGGER incident_timeline_append_only_delete BEFORE DELETE ON incident_timeline
+BEGIN SELECT RAISE(ABORT, 'incident_timeline is append-only'); END;
+)sql";
+
+const std::string kPostgresAppendOnly = R"sql(
+CREATE FUNCTION incident_timeline_append_only() RETURNS trigger LANGUAGE plpgsql AS $$
+BEGIN RAISE EXCEPTION 'incident_timeline is append-only'; END $$;
+CREATE TRIGGER incident_timeline_append_only BEFORE UPDATE OR DELETE ON incident_timeline
+FOR EACH ROW EXECUTE FUNCTION incident_timeline_append_only();
+)sql";
+
+}  // namespace
+
+const std::vector<Migration>& SqliteIncidentStore::Migrations() {
+  static const std::vector<Migration> kMigrations = {
+      {"incident", 1, kIncidentTables + kSqliteAppendOnly,
+       // incident_pages keeps SQLite's implicit rowid by name, so the queries' ORDER BY rowid
+       // (the order the intents were written) is one text.
+       kIncidentTables + kPostgresAppendOnly +
+           "ALTER TABLE incident_pages ADD COLUMN rowid BIGINT GENERATED ALWAYS AS IDENTITY;\n"},
       // Inbound deliveries move here from the "http" module's v1 (same table, same columns):
       // they are written in the transaction of the incident change they caused.
       {"incident", 2, R"sql(
@@ -214,8 +234,8 @@ Result<void> SqliteIncidentStore::CommitIn(Database& db, const IncidentChange& c
   for (const auto& p : change.pages) {
     // The same key again (a step re-decided after a crash) keeps the first intent.
     auto ins = db.PrepareCached(
-        "INSERT OR IGNORE INTO incident_pages (idempotency_key, incident_id, request, "
-        "handed_off) VALUES (?, ?, ?, 0)");
+        "INSERT INTO incident_pages (idempotency_key, incident_id, request, handed_off) "
+        "VALUES (?, ?, ?, 0) ON CONFLICT (idempotency_key) DO NOTHING");
     if (!ins) return Fail(ins.error());
     ins->Bind(1, p.idempotency_key).Bind(2, p.incident_id).Bind(3, incident::PageRequestToText(p));
     if (auto r = ins->Run(); !r) return r;
@@ -275,7 +295,7 @@ Result<std::optional<Incident>> SqliteIncidentStore::Get(const std::string& id) 
 }
 
 Result<std::vector<Incident>> SqliteIncidentStore::List(const incident::IncidentFilter& filter) {
-  std::string sql = "SELECT body FROM incidents WHERE 1";
+  std::string sql = "SELECT body FROM incidents WHERE 1 = 1";
   if (filter.open_only) {
     sql += " AND state != 'resolved'";
   } else if (filter.state) {
@@ -283,14 +303,15 @@ Result<std::vector<Incident>> SqliteIncidentStore::List(const incident::Incident
   }
   if (filter.opened_from) sql += " AND opened_at >= ?";
   if (filter.opened_before) sql += " AND opened_at < ?";
-  sql += " ORDER BY number DESC LIMIT ?";
+  sql += " ORDER BY number DESC";
+  if (filter.limit > 0) sql += " LIMIT ?";
   auto st = db_.Prepare(sql);
   if (!st) return Fail(st.error());
   int i = 1;
   if (!filter.open_only && filter.state) st->Bind(i++, incident::IncidentStateName(*filter.state));
   if (filter.opened_from) st->Bind(i++, ToUnixMillis(*filter.opened_from));
   if (filter.opened_before) st->Bind(i++, ToUnixMillis(*filter.opened_before));
-  st->Bind(i, static_cast<std::int64_t>(filter.limit > 0 ? filter.limit : -1));
+  if (filter.limit > 0) st->Bind(i, static_cast<std::int64_t>(filter.limit));
   std::vector<Incident> out;
   for (;;) {
     auto row = st->Step();

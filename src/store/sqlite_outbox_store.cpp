@@ -54,7 +54,7 @@ Result<void> InsertIn(Database& db, std::vector<OutboxItem>& items,
     auto st = db.PrepareCached(
         "INSERT INTO notify_outbox (channel, original_channel, kind, target, person_id, "
         "incident_id, idempotency_key, coalesce_key, request, created_at, next_attempt_at) "
-        "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)");
+        "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) RETURNING id");
     if (!st) return Fail(st.error());
     st->Bind(1, incident::ChannelName(item.channel))
         .Bind(2, incident::ChannelName(item.original_channel))
@@ -67,8 +67,11 @@ Result<void> InsertIn(Database& db, std::vector<OutboxItem>& items,
         .Bind(9, incident::PageRequestToText(item.request))
         .Bind(10, I(ToUnixMillis(item.created_at)))
         .Bind(11, I(ToUnixMillis(item.next_attempt_at)));
+    auto row = st->Step();
+    if (!row) return Fail(row.error());
+    if (!*row) return Fail(Error::Io("outbox insert returned no id"));
+    item.id = st->Int(0);
     if (auto ok = st->Run(); !ok) return ok;
-    item.id = db.LastInsertId();
     inserted.push_back(item);
   }
   return {};
@@ -240,10 +243,7 @@ void SqliteOutboxStore::Prune(TimePoint before, Done<std::int64_t> done) {
             "done_at < ?");
         if (!st) return Fail(st.error());
         if (auto r = st->Bind(1, I(ToUnixMillis(before))).Run(); !r) return Fail(r.error());
-        auto changes = db.Prepare("SELECT changes()");
-        if (!changes) return Fail(changes.error());
-        auto row = changes->Step();
-        *pruned = row && *row ? changes->Int(0) : 0;
+        *pruned = st->Changes();
         return {};
       },
       [pruned, done = std::move(done)](Result<void> r) {

@@ -27,8 +27,11 @@ void SqliteSilenceStore::Write(std::vector<Silence> silences, Done done) {
 
 Result<void> SqliteSilenceStore::PutIn(store::Database& db, const Silence& s) {
   auto stmt = db.PrepareCached(
-      "INSERT OR REPLACE INTO silences(id, matchers, starts_at_ms, ends_at_ms, updated_at_ms, "
-      "created_by, comment) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)");
+      "INSERT INTO silences(id, matchers, starts_at_ms, ends_at_ms, updated_at_ms, created_by, "
+      "comment) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7) ON CONFLICT (id) DO UPDATE SET "
+      "matchers = excluded.matchers, starts_at_ms = excluded.starts_at_ms, "
+      "ends_at_ms = excluded.ends_at_ms, updated_at_ms = excluded.updated_at_ms, "
+      "created_by = excluded.created_by, comment = excluded.comment");
   if (!stmt) return Fail(stmt.error());
   std::string matchers = MatchersToString(s.matchers);
   stmt->Bind(1, s.id)

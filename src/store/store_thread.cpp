@@ -22,6 +22,13 @@ Result<std::unique_ptr<StoreThread>> StoreThread::Open(const std::string& path,
   return std::unique_ptr<StoreThread>(new StoreThread(std::move(*db), std::move(post)));
 }
 
+Result<std::unique_ptr<StoreThread>> StoreThread::Open(const StoreUrl& url, DatabaseOptions options,
+                                                       Post post) {
+  auto db = Database::Open(url, options);
+  if (!db) return Fail(db.error());
+  return std::unique_ptr<StoreThread>(new StoreThread(std::move(*db), std::move(post)));
+}
+
 StoreThread::StoreThread(std::unique_ptr<Database> db, Post post)
     : db_(std::move(db)), post_(std::move(post)), thread_([this] { Run(); }) {}
 

@@ -95,9 +95,7 @@ struct Instance {
 
 class HaCoordinatorTest : public ::testing::Test {
  protected:
-  void SetUp() override {
-    if (db_.url().empty()) GTEST_SKIP() << "TOCSIN_TEST_PG_URL is not set (no PostgreSQL fixture)";
-  }
+  void SetUp() override { ASSERT_TRUE(db_.ok()); }
   void ExpireLease() { db_.Exec("UPDATE tocsin_ha_lease SET expires_at = clock_timestamp()"); }
 
   testing::PgTestDatabase db_;

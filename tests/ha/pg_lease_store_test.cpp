@@ -18,7 +18,7 @@ using std::chrono::seconds;
 class PgLeaseStoreTest : public ::testing::Test {
  protected:
   void SetUp() override {
-    if (db_.url().empty()) GTEST_SKIP() << "TOCSIN_TEST_PG_URL is not set (no PostgreSQL fixture)";
+    ASSERT_TRUE(db_.ok());
     a_ = MakePgLeaseStore(db_.url(), seconds(5));
     b_ = MakePgLeaseStore(db_.url(), seconds(5));
     ASSERT_TRUE(a_->Migrate().has_value());

@@ -3,7 +3,7 @@
 #include <gtest/gtest.h>
 
 #include "fakes/store/counting_fault_injector.h"
-#include "support/temp_dir.h"
+#include "support/test_store.h"
 #include "tocsin/store/database.h"
 
 namespace tocsin::store {
@@ -11,12 +11,13 @@ namespace {
 
 using testing::CountingFaultInjector;
 
-class FaultInjectorTest : public ::testing::Test {
+class FaultInjectorTest : public ::testing::TestWithParam<Dialect> {
  protected:
   void SetUp() override {
-    auto db = Database::Open(dir_.path() + "/tocsin.db");
-    ASSERT_TRUE(db) << db.error().message();
-    db_ = std::move(*db);
+    store_ = tocsin::testing::TestStore::Create(GetParam());
+    ASSERT_TRUE(store_);
+    db_ = store_->Open();
+    ASSERT_TRUE(db_);
     ASSERT_TRUE(db_->Migrate({{"test", 1, "CREATE TABLE t (id TEXT PRIMARY KEY)"}}));
   }
   void TearDown() override {
@@ -27,22 +28,22 @@ class FaultInjectorTest : public ::testing::Test {
     if (!st) return Fail(st.error());
     return st->Bind(1, std::string_view(id)).Run();
   }
-  // What a fresh connection to the file sees: only what was durably written.
+  // What a fresh connection sees: only what was durably written.
   std::vector<std::string> RowsOnDisk() {
-    auto db = Database::Open(dir_.path() + "/tocsin.db");
-    EXPECT_TRUE(db);
+    auto db = store_->Open();
     std::vector<std::string> out;
-    auto st = (*db)->Prepare("SELECT id FROM t ORDER BY id");
+    if (!db) return out;
+    auto st = db->Prepare("SELECT id FROM t ORDER BY id");
     EXPECT_TRUE(st);
     while (*st->Step()) out.push_back(st->Text(0));
     return out;
   }
 
-  tocsin::testing::TempDir dir_;
+  std::unique_ptr<tocsin::testing::TestStore> store_;
   std::unique_ptr<Database> db_;
 };
 
-TEST_F(FaultInjectorTest, NthWriteFailsAsAnIoErrorAndIsNotWritten) {
+TEST_P(FaultInjectorTest, NthWriteFailsAsAnIoErrorAndIsNotWritten) {
   CountingFaultInjector faults(StoreOp::kWrite, 2);
   db_->SetFaultInjector(&faults);
   EXPECT_TRUE(Insert(*db_, "a"));
@@ -58,7 +59,7 @@ TEST_F(FaultInjectorTest, NthWriteFailsAsAnIoErrorAndIsNotWritten) {
   EXPECT_EQ(RowsOnDisk(), (std::vector<std::string>{"a", "c"}));
 }
 
-TEST_F(FaultInjectorTest, FailedCommitRollsBackTheWholeTransaction) {
+TEST_P(FaultInjectorTest, FailedCommitRollsBackTheWholeTransaction) {
   CountingFaultInjector faults(StoreOp::kCommit, 1);
   db_->SetFaultInjector(&faults);
   auto r = db_->Transaction([&](Database& db) -> Result<void> {
@@ -76,7 +77,7 @@ TEST_F(FaultInjectorTest, FailedCommitRollsBackTheWholeTransaction) {
   EXPECT_EQ(faults.commits(), 2);
 }
 
-TEST_F(FaultInjectorTest, WriteOutsideATransactionIsAlsoItsOwnCommit) {
+TEST_P(FaultInjectorTest, WriteOutsideATransactionIsAlsoItsOwnCommit) {
   CountingFaultInjector faults(StoreOp::kCommit, 1);
   db_->SetFaultInjector(&faults);
   ASSERT_FALSE(Insert(*db_, "a"));
@@ -85,7 +86,7 @@ TEST_F(FaultInjectorTest, WriteOutsideATransactionIsAlsoItsOwnCommit) {
   EXPECT_TRUE(RowsOnDisk().empty());
 }
 
-TEST_F(FaultInjectorTest, ReadsBeginAndRollbackAreNotCounted) {
+TEST_P(FaultInjectorTest, ReadsBeginAndRollbackAreNotCounted) {
   CountingFaultInjector faults;  // counts only
   db_->SetFaultInjector(&faults);
   ASSERT_TRUE(Insert(*db_, "a"));
@@ -102,7 +103,7 @@ TEST_F(FaultInjectorTest, ReadsBeginAndRollbackAreNotCounted) {
   EXPECT_EQ(faults.commits(), 1);  // a's autocommit; BEGIN and ROLLBACK are not commits
 }
 
-TEST_F(FaultInjectorTest, EachStatementOfAnExecScriptIsOneWrite) {
+TEST_P(FaultInjectorTest, EachStatementOfAnExecScriptIsOneWrite) {
   CountingFaultInjector faults(StoreOp::kWrite, 2);
   db_->SetFaultInjector(&faults);
   auto r = db_->Exec("INSERT INTO t(id) VALUES ('a'); INSERT INTO t(id) VALUES ('b');");
@@ -111,7 +112,7 @@ TEST_F(FaultInjectorTest, EachStatementOfAnExecScriptIsOneWrite) {
   EXPECT_EQ(RowsOnDisk(), (std::vector<std::string>{"a"}));
 }
 
-TEST_F(FaultInjectorTest, UnsetInjectorIsNeverAskedAgain) {
+TEST_P(FaultInjectorTest, UnsetInjectorIsNeverAskedAgain) {
   CountingFaultInjector faults(StoreOp::kWrite, 1);
   db_->SetFaultInjector(&faults);
   db_->SetFaultInjector(nullptr);
@@ -120,16 +121,21 @@ TEST_F(FaultInjectorTest, UnsetInjectorIsNeverAskedAgain) {
   EXPECT_FALSE(faults.fired());
 }
 
-TEST_F(FaultInjectorTest, ExecStillReportsSqlitesOwnErrors) {
+TEST_P(FaultInjectorTest, ExecStillReportsTheDatabasesOwnErrors) {
   auto r = db_->Exec("INSERT INTO t(id) VALUES ('a'); INSERT INTO t(id) VALUES ('a');");
   ASSERT_FALSE(r);
   EXPECT_EQ(r.error().kind(), Error::Kind::kConflict);
-  EXPECT_NE(r.error().message().find("UNIQUE constraint failed"), std::string::npos)
+  EXPECT_NE(r.error().message().find(GetParam() == Dialect::kSqlite
+                                         ? "UNIQUE constraint failed"
+                                         : "duplicate key value violates unique constraint"),
+            std::string::npos)
       << r.error().message();
   auto bad = db_->Exec("SELEC 1");
   ASSERT_FALSE(bad);
   EXPECT_NE(bad.error().message().find("syntax error"), std::string::npos);
 }
+
+TOCSIN_ON_BOTH_STORES(FaultInjectorTest);
 
 }  // namespace
 }  // namespace tocsin::store

@@ -2,7 +2,7 @@
 
 #include <gtest/gtest.h>
 
-#include "support/temp_dir.h"
+#include "support/test_store.h"
 
 namespace tocsin::store {
 namespace {
@@ -13,12 +13,20 @@ TimePoint At(std::int64_t ms) { return FromUnixMillis(ms); }
 
 // What PagerDuty accepted is still known after the database is closed and opened again (a
 // restart), per dedup key.
-TEST(SqliteResponderRequestStore, AcceptedRequestsOutliveTheProcess) {
-  testing::TempDir dir;
+class ResponderRequestStoreTest : public ::testing::TestWithParam<Dialect> {
+ protected:
+  void SetUp() override {
+    store_ = tocsin::testing::TestStore::Create(GetParam());
+    ASSERT_TRUE(store_);
+  }
+  std::unique_ptr<tocsin::testing::TestStore> store_;
+};
+
+TEST_P(ResponderRequestStoreTest, AcceptedRequestsOutliveTheProcess) {
   {
-    auto db = Database::Open(dir.path() + "/tocsin.db");
-    ASSERT_TRUE(db) << db.error().message();
-    SqliteResponderRequestStore store(**db);
+    auto db = store_->Open();
+    ASSERT_TRUE(db);
+    SqliteResponderRequestStore store(*db);
     ASSERT_TRUE(store.Migrate());
     ASSERT_TRUE(store.SaveRequested("tocsin/INC-1", "PPAY001", "Q1INC", At(1'800'000'000'000)));
     ASSERT_TRUE(store.SaveRequested("tocsin/INC-1", "PCOM001", "Q1INC", At(1'800'000'000'100)));
@@ -26,9 +34,9 @@ TEST(SqliteResponderRequestStore, AcceptedRequestsOutliveTheProcess) {
     ASSERT_TRUE(store.SaveRequested("tocsin/INC-1", "PPAY001", "Q1INC", At(1'800'000'000'200)));
     ASSERT_TRUE(store.SaveRequested("tocsin/INC-2", "PDMG001", "Q2INC", At(1'800'000'000'300)));
   }
-  auto db = Database::Open(dir.path() + "/tocsin.db");
-  ASSERT_TRUE(db) << db.error().message();
-  SqliteResponderRequestStore store(**db);
+  auto db = store_->Open();
+  ASSERT_TRUE(db);
+  SqliteResponderRequestStore store(*db);
   ASSERT_TRUE(store.Migrate());
   auto one = store.Requested("tocsin/INC-1");
   ASSERT_TRUE(one) << one.error().message();
@@ -41,11 +49,10 @@ TEST(SqliteResponderRequestStore, AcceptedRequestsOutliveTheProcess) {
   EXPECT_TRUE(none->empty());
 }
 
-TEST(SqliteResponderRequestStore, RowsOlderThanTheRetentionArePrunedOnTheNextSave) {
-  testing::TempDir dir;
-  auto db = Database::Open(dir.path() + "/tocsin.db");
-  ASSERT_TRUE(db) << db.error().message();
-  SqliteResponderRequestStore store(**db, nullptr, std::chrono::hours(24));
+TEST_P(ResponderRequestStoreTest, RowsOlderThanTheRetentionArePrunedOnTheNextSave) {
+  auto db = store_->Open();
+  ASSERT_TRUE(db);
+  SqliteResponderRequestStore store(*db, nullptr, std::chrono::hours(24));
   ASSERT_TRUE(store.Migrate());
   const TimePoint t0 = At(1'800'000'000'000);
   ASSERT_TRUE(store.SaveRequested("tocsin/INC-1", "PPAY001", "Q1INC", t0));
@@ -53,6 +60,8 @@ TEST(SqliteResponderRequestStore, RowsOlderThanTheRetentionArePrunedOnTheNextSav
   EXPECT_TRUE(store.Requested("tocsin/INC-1")->empty());
   EXPECT_EQ(store.Requested("tocsin/INC-9")->size(), 1u);
 }
+
+TOCSIN_ON_BOTH_STORES(ResponderRequestStoreTest);
 
 }  // namespace
 }  // namespace tocsin::store

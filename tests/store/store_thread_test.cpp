@@ -13,7 +13,7 @@
 
 #include "fakes/store/counting_fault_injector.h"
 #include "fakes/store/store_thread_helpers.h"
-#include "support/temp_dir.h"
+#include "support/test_store.h"
 #include "tocsin/store/store_thread.h"
 
 namespace tocsin::store {
@@ -58,16 +58,16 @@ Result<void> Insert(Database& db, std::int64_t v) {
   return st->Bind(1, v).Run();
 }
 
-class StoreThreadTest : public ::testing::Test {
+class StoreThreadTest : public ::testing::TestWithParam<Dialect> {
  protected:
   void SetUp() override {
-    path_ = dir_.path() + "/tocsin.db";
-    auto db = Database::Open(path_);
-    ASSERT_TRUE(db) << db.error().message();
-    reader_ = std::move(*db);
+    test_store_ = tocsin::testing::TestStore::Create(GetParam());
+    ASSERT_TRUE(test_store_);
+    reader_ = test_store_->Open();
+    ASSERT_TRUE(reader_);
     ASSERT_TRUE(reader_->Migrate(
         {{"test", 1, "CREATE TABLE t (seq INTEGER PRIMARY KEY AUTOINCREMENT, v INTEGER UNIQUE)"}}));
-    auto st = StoreThread::Open(path_, {}, loop_.Poster());
+    auto st = StoreThread::Open(test_store_->url(), {}, loop_.Poster());
     ASSERT_TRUE(st) << st.error().message();
     store_ = std::move(*st);
   }
@@ -87,15 +87,14 @@ class StoreThreadTest : public ::testing::Test {
     return out;
   }
 
-  tocsin::testing::TempDir dir_;
-  std::string path_;
+  std::unique_ptr<tocsin::testing::TestStore> test_store_;
   Loop loop_;
   std::unique_ptr<Database> reader_;
   std::unique_ptr<StoreThread> store_;
   int held_done_ = 0;
 };
 
-TEST_F(StoreThreadTest, ManyWritesQueuedWhileAGroupCommitsShareOneCommit) {
+TEST_P(StoreThreadTest, ManyWritesQueuedWhileAGroupCommitsShareOneCommit) {
   CountingFaultInjector counter;
   store_->SetFaultInjector(&counter);
   auto release = HoldStoreThread();
@@ -116,7 +115,7 @@ TEST_F(StoreThreadTest, ManyWritesQueuedWhileAGroupCommitsShareOneCommit) {
   EXPECT_EQ(ValuesOnDisk().size(), static_cast<std::size_t>(kWrites));
 }
 
-TEST_F(StoreThreadTest, AFailedGroupCommitFailsEveryWriteOfTheGroup) {
+TEST_P(StoreThreadTest, AFailedGroupCommitFailsEveryWriteOfTheGroup) {
   // Commit #1 is the held write's group; #2 is the group of the ten.
   CountingFaultInjector faults(StoreOp::kCommit, 2);
   store_->SetFaultInjector(&faults);
@@ -145,7 +144,7 @@ TEST_F(StoreThreadTest, AFailedGroupCommitFailsEveryWriteOfTheGroup) {
   EXPECT_EQ(ValuesOnDisk(), std::vector<std::int64_t>{99});
 }
 
-TEST_F(StoreThreadTest, AFailedWriteFailsAloneAndTheRestOfItsGroupCommits) {
+TEST_P(StoreThreadTest, AFailedWriteFailsAloneAndTheRestOfItsGroupCommits) {
   auto release = HoldStoreThread();
   std::vector<std::optional<Result<void>>> results(5);
   for (int i = 0; i < 5; ++i) {
@@ -163,7 +162,7 @@ TEST_F(StoreThreadTest, AFailedWriteFailsAloneAndTheRestOfItsGroupCommits) {
   EXPECT_EQ(ValuesOnDisk(), (std::vector<std::int64_t>{0, 1, 3, 4}));
 }
 
-TEST_F(StoreThreadTest, WritesLandAndCompleteInSubmissionOrder) {
+TEST_P(StoreThreadTest, WritesLandAndCompleteInSubmissionOrder) {
   std::vector<std::int64_t> completed;
   constexpr int kWrites = 500;
   // Some submitted while the thread is idle, some while it commits: several groups.
@@ -181,7 +180,7 @@ TEST_F(StoreThreadTest, WritesLandAndCompleteInSubmissionOrder) {
   EXPECT_EQ(ValuesOnDisk(), expected);
 }
 
-TEST_F(StoreThreadTest, TheSubmittingThreadNeverRunsAStatementOrCommit) {
+TEST_P(StoreThreadTest, TheSubmittingThreadNeverRunsAStatementOrCommit) {
   testing::ThreadRecordingInjector recorder;
   store_->SetFaultInjector(&recorder);
   int done = 0;
@@ -195,7 +194,7 @@ TEST_F(StoreThreadTest, TheSubmittingThreadNeverRunsAStatementOrCommit) {
   EXPECT_EQ(recorder.threads().count(std::this_thread::get_id()), 0u);
 }
 
-TEST_F(StoreThreadTest, RunSyncWaitsForItsGroupAndStopCommitsWhatWasSubmitted) {
+TEST_P(StoreThreadTest, RunSyncWaitsForItsGroupAndStopCommitsWhatWasSubmitted) {
   ASSERT_TRUE(store_->RunSync([](Database& db) { return Insert(db, 7); }));
   EXPECT_EQ(ValuesOnDisk(), std::vector<std::int64_t>{7});
   bool done = false;
@@ -211,6 +210,8 @@ TEST_F(StoreThreadTest, RunSyncWaitsForItsGroupAndStopCommitsWhatWasSubmitted) {
   loop_.RunUntil([&] { return refused.has_value(); });
   EXPECT_FALSE(*refused);
 }
+
+TOCSIN_ON_BOTH_STORES(StoreThreadTest);
 
 }  // namespace
 }  // namespace tocsin::store

@@ -1,6 +1,7 @@
 #pragma once
 
 #include <atomic>
+#include <cstdint>
 #include <functional>
 #include <map>
 #include <memory>
@@ -11,9 +12,6 @@
 #include <vector>
 
 #include "tocsin/common/result.h"
-
-struct sqlite3;
-struct sqlite3_stmt;
 
 namespace tocsin::store {
 
@@ -39,15 +37,38 @@ class FaultInjector {
   virtual std::optional<Error> Before(StoreOp op, std::string_view sql) = 0;
 };
 
+// The SQL dialect a Database speaks. Stores write portable SQL (`?` or `?N` placeholders,
+// ON CONFLICT, RETURNING); the PostgreSQL backend rewrites placeholders to `$N` and
+// `BEGIN IMMEDIATE` to `BEGIN`. What cannot be portable (column types, triggers) is a
+// migration's per-dialect text.
+enum class Dialect { kSqlite, kPostgres };
+
 // One schema change of one module. Versions are per module and start at 1; a module's
 // migrations apply in order, each in its own transaction, and are recorded in
 // schema_migrations(module, version). Modules own their tables: dispatch (silences), incident
 // (incidents, timeline), notify (outbox), rules (alert state) each add their own list.
 struct Migration {
+  Migration(std::string module_name, int version_number, std::string sqlite_sql,
+            std::string postgres = {})
+      : module(std::move(module_name)),
+        version(version_number),
+        sql(std::move(sqlite_sql)),
+        postgres_sql(std::move(postgres)) {}
   std::string module;
   int version;
   std::string sql;
+  // The PostgreSQL text when it must differ from `sql` (a plpgsql trigger for a SQLite one);
+  // empty: `sql` on both. Either way, on PostgreSQL SQLite's column types become theirs
+  // (INTEGER, 64-bit in SQLite, is BIGINT; REAL is DOUBLE PRECISION; INTEGER PRIMARY KEY
+  // AUTOINCREMENT is an identity column), so most migrations are one text.
+  std::string postgres_sql;
+  std::string SqlFor(Dialect d) const;
 };
+
+namespace detail {
+class Backend;
+class StatementBackend;
+}  // namespace detail
 
 // A bound statement. Columns are read by index after Step() returns true. It holds its
 // database's lock from Prepare() until it is destroyed, so that binding, stepping and reading
@@ -72,47 +93,60 @@ class Statement {
   double Double(int col) const;
   std::string Text(int col) const;
   bool IsNull(int col) const;
+  // Rows the last execution inserted, updated or deleted.
+  std::int64_t Changes() const;
+  // What column `col` of the current row holds (tools that copy rows whatever their table).
+  enum class ColumnType { kNull, kInteger, kReal, kText };
+  ColumnType Type(int col) const;
+  int ColumnCount() const;
 
  private:
   friend class Database;
-  Statement(sqlite3* db, sqlite3_stmt* stmt, Database* owner,
+  Statement(detail::StatementBackend* impl, bool owned, Database* owner,
             std::unique_lock<std::recursive_mutex> lock, bool* cached_in_use = nullptr)
-      : db_(db),
-        stmt_(stmt),
+      : impl_(impl),
+        owned_(owned),
         owner_(owner),
         cached_in_use_(cached_in_use),
         lock_(std::move(lock)) {}
-  sqlite3* db_;
-  sqlite3_stmt* stmt_;
+  detail::StatementBackend* impl_;
+  bool owned_;       // deleted with the statement; else a cached one, reset and handed back
   Database* owner_;  // asked for its FaultInjector on each execution of a write
-  // For a statement from PrepareCached: reset and handed back instead of finalized.
   bool* cached_in_use_;
   std::unique_lock<std::recursive_mutex> lock_;
 };
 
 struct DatabaseOptions {
   // FULL survives power loss; NORMAL (in WAL mode) survives a process crash or kill -9 but
-  // may lose the last transactions on power loss.
+  // may lose the last transactions on power loss. SQLite only (PostgreSQL's durability is its
+  // server's synchronous_commit).
   bool synchronous_full = true;
   int busy_timeout_ms = 5000;
 };
 
-// SQLite in WAL mode, for tocsin's durable state. Thread-safety: one connection guarded by a
-// private mutex that every use of the connection takes: Exec, Transaction (for its whole
-// length), Migrate, Backup, and each Statement from Prepare() to its destruction. So threads
-// may share one Database, but each waits for the others' statements and transactions, commits
-// (and their fsync) included: the daemon's event loop therefore reads through its own
-// Database and leaves incident writes to a StoreThread, which has a connection of its own.
+struct StoreUrl;
+
+// tocsin's durable state, on SQLite (a file in WAL mode, the default) or PostgreSQL (libpqxx),
+// one connection each. Thread-safety: the connection is guarded by a private mutex that every
+// use takes: Exec, Transaction (for its whole length), Migrate, Backup, and each Statement from
+// Prepare() to its destruction. So threads may share one Database, but each waits for the
+// others' statements and transactions, commits (and their fsync) included: the daemon's event
+// loop therefore reads through its own Database and leaves incident writes to a StoreThread,
+// which has a connection of its own.
 class Database {
  public:
+  // A SQLite file.
   static Result<std::unique_ptr<Database>> Open(const std::string& path,
                                                 DatabaseOptions options = {});
+  // SQLite or PostgreSQL, as the URL says (store.url).
+  static Result<std::unique_ptr<Database>> Open(const StoreUrl& url, DatabaseOptions options = {});
   ~Database();
   Database(const Database&) = delete;
   Database& operator=(const Database&) = delete;
 
   // Applies the migrations not yet recorded. Fails (and applies nothing further) when a
-  // recorded version is higher than any known one: the file is from a newer tocsin.
+  // recorded version is higher than any known one: the database is from a newer tocsin. On
+  // PostgreSQL, instances migrating at once take turns (an advisory lock).
   Result<void> Migrate(const std::vector<Migration>& migrations);
   int SchemaVersion(std::string_view module);
 
@@ -125,9 +159,12 @@ class Database {
   // Runs fn inside BEGIN IMMEDIATE / COMMIT (ROLLBACK when fn fails), holding the lock.
   Result<void> Transaction(const std::function<Result<void>(Database&)>& fn);
   std::int64_t LastInsertId();
-  // Online copy to `path` (SQLite backup API), consistent while the daemon writes.
+  // Online copy to `path` (SQLite backup API), consistent while the daemon writes. SQLite only:
+  // a PostgreSQL store is backed up with pg_dump.
   Result<void> Backup(const std::string& path);
 
+  Dialect dialect() const;
+  // SQLite: the file. PostgreSQL: the URL, never with a password.
   const std::string& path() const { return path_; }
 
   // Tests only: every later write and commit asks `injector` first (nullptr: none). The
@@ -145,17 +182,14 @@ class Database {
 
  private:
   friend class Statement;
-  Database(sqlite3* db, std::string path) : db_(db), path_(std::move(path)) {}
-  // The injected error for `stmt`, about to start running, if the injector wants one.
-  std::optional<Error> InjectedFault(FaultInjector& injector, sqlite3_stmt* stmt);
+  Database(std::unique_ptr<detail::Backend> backend, std::string path);
   std::atomic<FaultInjector*> injector_{nullptr};
-  std::optional<std::int64_t> fence_;  // guarded by mu_
   struct Cached {
-    sqlite3_stmt* stmt = nullptr;
+    std::unique_ptr<detail::StatementBackend> stmt;
     bool in_use = false;
   };
   std::map<std::string, Cached, std::less<>> cache_;  // guarded by mu_
-  sqlite3* db_;
+  std::unique_ptr<detail::Backend> backend_;
   std::string path_;
   std::recursive_mutex mu_;
 };

@@ -12,13 +12,15 @@
 
 #include "tocsin/common/result.h"
 #include "tocsin/store/database.h"
+#include "tocsin/store/store_url.h"
 
 namespace tocsin::store {
 
 // The thread that writes, so that the event loop never waits for an fsync. Writes are
 // submitted with a completion; the thread takes every write queued so far and commits them as
-// one group: BEGIN IMMEDIATE, each write inside its own SAVEPOINT, one COMMIT, one fsync. While
-// it commits, the next writes queue up and become the next group, so the busier the daemon,
+// one group: BEGIN IMMEDIATE, each write inside its own SAVEPOINT, one COMMIT, one fsync (on
+// PostgreSQL the same: one transaction per group, with the fence check first when one is set).
+// While it commits, the next writes queue up and become the next group, so the busier the daemon,
 // the more writes share an fsync (group commit, as in LevelDB's write queue or PostgreSQL's
 // commit_delay without the delay).
 //
@@ -46,6 +48,9 @@ class StoreThread {
   // Opens a second connection to the database file at `path` (migrations must have run on
   // the first) and starts the thread.
   static Result<std::unique_ptr<StoreThread>> Open(const std::string& path, DatabaseOptions options,
+                                                   Post post);
+  // The same on the store at `url` (SQLite or PostgreSQL).
+  static Result<std::unique_ptr<StoreThread>> Open(const StoreUrl& url, DatabaseOptions options,
                                                    Post post);
   ~StoreThread();
   StoreThread(const StoreThread&) = delete;

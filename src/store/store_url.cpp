@@ -1,0 +1,185 @@
+#include "tocsin/store/store_url.h"
+
+#include <cstdlib>
+
+#include <fmt/format.h>
+
+namespace tocsin::store {
+
+namespace {
+
+constexpr std::string_view kPasswordHelp =
+    "put the password in a file named by store.password_file, or in $TOCSIN_STORE_PASSWORD "
+    "(or PGPASSWORD)";
+
+std::string PercentDecode(std::string_view s) {
+  std::string out;
+  for (std::size_t i = 0; i < s.size(); ++i) {
+    if (s[i] == '%' && i + 2 < s.size() && std::isxdigit(static_cast<unsigned char>(s[i + 1])) &&
+        std::isxdigit(static_cast<unsigned char>(s[i + 2]))) {
+      out += static_cast<char>(std::stoi(std::string(s.substr(i + 1, 2)), nullptr, 16));
+      i += 2;
+    } else {
+      out += s[i];
+    }
+  }
+  return out;
+}
+
+// A libpq connection-string value, quoted.
+std::string Quote(std::string_view v) {
+  std::string out = "'";
+  for (char c : v) {
+    if (c == '\'' || c == '\\') out += '\\';
+    out += c;
+  }
+  return out + "'";
+}
+
+}  // namespace
+
+StoreUrl StoreUrl::Sqlite(std::string path) {
+  StoreUrl u;
+  u.dialect = Dialect::kSqlite;
+  u.sqlite_path = std::move(path);
+  return u;
+}
+
+std::string StoreUrl::ToString() const {
+  if (dialect == Dialect::kSqlite) return "sqlite://" + sqlite_path;
+  std::string out = "postgresql://";
+  if (!user.empty()) out += user + "@";
+  out += host.find(':') != std::string::npos ? "[" + host + "]" : host;
+  if (!port.empty()) out += ":" + port;
+  out += "/" + dbname;
+  char sep = '?';
+  for (const auto& [k, v] : params) {
+    out += fmt::format("{}{}={}", sep, k, v);
+    sep = '&';
+  }
+  return out;
+}
+
+std::string StoreUrl::ConnectionString() const {
+  std::string out;
+  auto add = [&](std::string_view k, std::string_view v) {
+    if (v.empty()) return;
+    if (!out.empty()) out += ' ';
+    out += fmt::format("{}={}", k, Quote(v));
+  };
+  add("user", user);
+  add("host", host);
+  add("port", port);
+  add("dbname", dbname);
+  add("password", password);
+  // NOTICEs (a table that already exists, ...) would go to stderr, outside the log.
+  std::string options = "-c client_min_messages=warning";
+  if (auto it = params.find("options"); it != params.end()) options += " " + it->second;
+  add("options", options);
+  if (params.count("application_name") == 0) add("application_name", "tocsin");
+  for (const auto& [k, v] : params) {
+    if (k != "options") add(k, v);
+  }
+  return out;
+}
+
+StoreUrl StoreUrl::WithDatabase(std::string name) const {
+  StoreUrl u = *this;
+  u.dbname = std::move(name);
+  return u;
+}
+
+Result<StoreUrl> ParseStoreUrl(std::string_view text) {
+  if (text.rfind("sqlite://", 0) == 0) {
+    std::string path(text.substr(9));
+    if (path.empty()) {
+      return Fail(Error::Invalid(
+          "store.url sqlite:// names no file: write sqlite:///absolute/path/tocsin.db"));
+    }
+    return StoreUrl::Sqlite(std::move(path));
+  }
+  std::string_view rest;
+  if (text.rfind("postgresql://", 0) == 0) {
+    rest = text.substr(13);
+  } else if (text.rfind("postgres://", 0) == 0) {
+    rest = text.substr(11);
+  } else {
+    // Only the scheme is repeated: the rest might hold a password.
+    auto colon = text.find(':');
+    return Fail(Error::Invalid(fmt::format(
+        "store.url has the unknown scheme \"{}\": write sqlite:///path/tocsin.db or "
+        "postgresql://user@host:port/dbname",
+        colon == std::string_view::npos ? std::string_view("(none)") : text.substr(0, colon))));
+  }
+  StoreUrl u;
+  u.dialect = Dialect::kPostgres;
+  std::string_view query;
+  if (auto q = rest.find('?'); q != std::string_view::npos) {
+    query = rest.substr(q + 1);
+    rest = rest.substr(0, q);
+  }
+  std::string_view authority = rest;
+  if (auto slash = rest.find('/'); slash != std::string_view::npos) {
+    authority = rest.substr(0, slash);
+    u.dbname = PercentDecode(rest.substr(slash + 1));
+  }
+  if (auto at = authority.rfind('@'); at != std::string_view::npos) {
+    std::string_view userinfo = authority.substr(0, at);
+    authority = authority.substr(at + 1);
+    if (userinfo.find(':') != std::string_view::npos) {
+      return Fail(Error::Invalid(fmt::format(
+          "store.url must not carry a password (it would show in logs and errors): remove it "
+          "from the URL and {}",
+          kPasswordHelp)));
+    }
+    u.user = PercentDecode(userinfo);
+  }
+  if (!authority.empty() && authority.front() == '[') {
+    auto close = authority.find(']');
+    if (close == std::string_view::npos) {
+      return Fail(Error::Invalid("store.url: an IPv6 host in [ ] lacks its closing ]"));
+    }
+    u.host = std::string(authority.substr(1, close - 1));
+    authority = authority.substr(close + 1);
+    if (!authority.empty() && authority.front() == ':') u.port = std::string(authority.substr(1));
+  } else if (auto colon = authority.find(':'); colon != std::string_view::npos) {
+    u.host = PercentDecode(authority.substr(0, colon));
+    u.port = std::string(authority.substr(colon + 1));
+  } else {
+    u.host = PercentDecode(authority);
+  }
+  if (!u.port.empty() && u.port.find_first_not_of("0123456789") != std::string::npos) {
+    return Fail(Error::Invalid(fmt::format("store.url: the port \"{}\" is not a number", u.port)));
+  }
+  while (!query.empty()) {
+    auto amp = query.find('&');
+    std::string_view pair = query.substr(0, amp);
+    query = amp == std::string_view::npos ? std::string_view() : query.substr(amp + 1);
+    if (pair.empty()) continue;
+    auto eq = pair.find('=');
+    std::string key = PercentDecode(pair.substr(0, eq));
+    if (key == "password" || key == "passfile") {
+      return Fail(Error::Invalid(fmt::format(
+          "store.url must not carry a password (it would show in logs and errors): remove "
+          "{}= from the URL and {}",
+          key, kPasswordHelp)));
+    }
+    if (key == "user" || key == "host" || key == "port" || key == "dbname") {
+      std::string v = eq == std::string_view::npos ? "" : PercentDecode(pair.substr(eq + 1));
+      if (key == "user") u.user = v;
+      if (key == "host") u.host = v;
+      if (key == "port") u.port = v;
+      if (key == "dbname") u.dbname = v;
+      continue;
+    }
+    u.params[key] = eq == std::string_view::npos ? "" : PercentDecode(pair.substr(eq + 1));
+  }
+  return u;
+}
+
+std::string StorePasswordFromEnvironment() {
+  const char* env = std::getenv("TOCSIN_STORE_PASSWORD");
+  return env != nullptr ? std::string(env) : std::string();
+}
+
+}  // namespace tocsin::store

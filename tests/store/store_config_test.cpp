@@ -1,0 +1,113 @@
+// store.url: SQLite by default, PostgreSQL when asked, overridable from the environment (which
+// `serve --store-url` sets); a password never comes from the URL, and no error repeats one.
+#include "tocsin/store/store_config.h"
+
+#include <gtest/gtest.h>
+
+#include <cstdlib>
+
+#include "support/temp_dir.h"
+#include "tocsin/config/config.h"
+
+namespace tocsin::store {
+namespace {
+
+class StoreConfigTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    ::unsetenv("TOCSIN_STORE_URL");
+    ::unsetenv("TOCSIN_STORE_PASSWORD");
+  }
+  void TearDown() override { SetUp(); }
+
+  // Loads `yaml` (with data_dir under the temp dir) and returns the store section and all
+  // diagnostics as text.
+  std::pair<StoreConfig, std::string> Load(const std::string& yaml) {
+    std::string path = dir_.Write("tocsin.yaml", "data_dir: " + dir_.path() + "/data\n" + yaml);
+    auto loaded = config::LoadConfig(path, {});
+    EXPECT_TRUE(loaded.parsed.has_value()) << loaded.diagnostics.ToString();
+    config::Diagnostics diags = loaded.diagnostics;
+    StoreConfig sc = LoadStoreConfig(*loaded.parsed, diags);
+    return {sc, diags.ToString()};
+  }
+
+  tocsin::testing::TempDir dir_;
+};
+
+TEST_F(StoreConfigTest, WithoutAUrlTheStoreIsSqliteInTheDataDir) {
+  auto [sc, errors] = Load("");
+  EXPECT_EQ(errors, "");
+  EXPECT_EQ(sc.url.dialect, Dialect::kSqlite);
+  EXPECT_EQ(sc.url.sqlite_path, dir_.path() + "/data/tocsin.db");
+  EXPECT_EQ(sc.path, sc.url.sqlite_path);
+}
+
+TEST_F(StoreConfigTest, ASqliteUrlIsItsFileAndARelativeOneIsInTheDataDir) {
+  auto [abs, e1] = Load("store: {url: \"sqlite:///var/lib/x/t.db\"}\n");
+  EXPECT_EQ(e1, "");
+  EXPECT_EQ(abs.path, "/var/lib/x/t.db");
+  auto [rel, e2] = Load("store: {url: \"sqlite://state/t.db\"}\n");
+  EXPECT_EQ(e2, "");
+  EXPECT_EQ(rel.url.sqlite_path, dir_.path() + "/data/state/t.db");
+}
+
+TEST_F(StoreConfigTest, APostgresUrlTakesItsPasswordFromTheFileAndNeverPrintsIt) {
+  dir_.Write("pg-password", "s3cret-Pg-pass\n");
+  auto [sc, errors] = Load(
+      "store:\n  url: postgresql://tocsin@db.internal:5433/tocsin?sslmode=require\n"
+      "  password_file: pg-password\n");
+  EXPECT_EQ(errors, "");
+  EXPECT_EQ(sc.url.dialect, Dialect::kPostgres);
+  EXPECT_EQ(sc.url.user, "tocsin");
+  EXPECT_EQ(sc.url.host, "db.internal");
+  EXPECT_EQ(sc.url.port, "5433");
+  EXPECT_EQ(sc.url.dbname, "tocsin");
+  EXPECT_EQ(sc.url.password, "s3cret-Pg-pass");
+  EXPECT_EQ(sc.path, "");
+  EXPECT_EQ(sc.url.ToString(), "postgresql://tocsin@db.internal:5433/tocsin?sslmode=require");
+  EXPECT_NE(sc.url.ConnectionString().find("password='s3cret-Pg-pass'"), std::string::npos);
+}
+
+TEST_F(StoreConfigTest, ThePasswordMayComeFromTheEnvironment) {
+  ::setenv("TOCSIN_STORE_PASSWORD", "from-env-pass", 1);
+  auto [sc, errors] = Load("store: {url: \"postgresql://tocsin@db/tocsin\"}\n");
+  EXPECT_EQ(errors, "");
+  EXPECT_EQ(sc.url.password, "from-env-pass");
+}
+
+TEST_F(StoreConfigTest, AUrlWithAPasswordIsRefusedSayingWhereItGoesWithoutRepeatingIt) {
+  auto [sc, errors] = Load("store:\n  url: postgresql://tocsin:hunter2-XYZ@db:5432/tocsin\n");
+  EXPECT_NE(errors.find("tocsin.yaml:3:"), std::string::npos) << errors;
+  EXPECT_NE(errors.find("must not carry a password"), std::string::npos) << errors;
+  EXPECT_NE(errors.find("store.password_file"), std::string::npos) << errors;
+  EXPECT_NE(errors.find("TOCSIN_STORE_PASSWORD"), std::string::npos) << errors;
+  EXPECT_EQ(errors.find("hunter2-XYZ"), std::string::npos) << errors;
+  auto [sc2, query] = Load("store: {url: \"postgresql://db/tocsin?password=hunter2-XYZ\"}\n");
+  EXPECT_NE(query.find("must not carry a password"), std::string::npos) << query;
+  EXPECT_EQ(query.find("hunter2-XYZ"), std::string::npos) << query;
+}
+
+TEST_F(StoreConfigTest, TheEnvironmentOverridesTheFile) {
+  ::setenv("TOCSIN_STORE_URL", "postgresql://ops@pg.example:6432/paging", 1);
+  auto [sc, errors] = Load("store: {url: \"sqlite:///var/lib/tocsin/tocsin.db\"}\n");
+  EXPECT_EQ(errors, "");
+  EXPECT_EQ(sc.url.ToString(), "postgresql://ops@pg.example:6432/paging");
+  ::setenv("TOCSIN_STORE_URL", "mysql://ops@db/paging", 1);
+  auto [bad, env_error] = Load("");
+  EXPECT_NE(env_error.find("$TOCSIN_STORE_URL"), std::string::npos) << env_error;
+  EXPECT_NE(env_error.find("unknown scheme \"mysql\""), std::string::npos) << env_error;
+}
+
+TEST_F(StoreConfigTest, UrlAndPathTogetherAndAnUnknownSchemeAreErrorsWithTheirLine) {
+  auto [both, e1] = Load("store:\n  path: x.db\n  url: sqlite:///y.db\n");
+  EXPECT_NE(e1.find("tocsin.yaml:4:"), std::string::npos) << e1;
+  EXPECT_NE(e1.find("not both"), std::string::npos) << e1;
+  auto [scheme, e2] = Load("store:\n  url: mongodb://db/x\n");
+  EXPECT_NE(e2.find("tocsin.yaml:3:"), std::string::npos) << e2;
+  EXPECT_NE(e2.find("write sqlite:///path/tocsin.db or postgresql://"), std::string::npos) << e2;
+  auto [port, e3] = Load("store:\n  url: postgresql://db:fivefour/x\n");
+  EXPECT_NE(e3.find("not a number"), std::string::npos) << e3;
+}
+
+}  // namespace
+}  // namespace tocsin::store
