@@ -20,7 +20,7 @@ struct ApiBuildInfo {
   std::string build_date;
   TimePoint started_at{};
   // The `cluster` object of /api/v2/status as JSON text (high availability); unset: disabled.
-  std::function<std::string()> cluster_json;
+  std::function<std::string()> cluster_json = {};
 };
 
 // Registers the Alertmanager API v2 — POST/GET /api/v2/alerts, GET /api/v2/alerts/groups,
