@@ -136,5 +136,32 @@ TEST_F(HaDaemonTest, OneActivePausedActiveStepsDownAndKillNineFailsOverWithinThe
       << Log(a2);
 }
 
+// SQLite: one instance, always active, no lease; amtool sees no cluster.
+TEST(HaSingleInstance, SqliteIsAlwaysActiveAndNamesItself) {
+  testing::TempDir dir;
+  const std::string config = dir.path() + "/tocsin.yaml";
+  std::ofstream(config) << "server: {listen: \"127.0.0.1:0\"}\nha: {cluster_name: solo}\n";
+  const unsigned short port = testing::FreePort();
+  testing::Process p(
+      {TOCSIN_BINARY, "serve", "--config", config, "--instance", "only-one", "--listen",
+       "127.0.0.1:" + std::to_string(port), "--data-dir", dir.path() + "/data"},
+      {}, dir.path() + "/serve.log");
+  ASSERT_TRUE(testing::WaitForPort(port, seconds(30)));
+  std::string answer = testing::RawExchange(
+      port, "GET /api/v1/ha HTTP/1.1\r\nHost: tocsin\r\nConnection: close\r\n\r\n");
+  auto j = nlohmann::json::parse(answer.substr(answer.find("\r\n\r\n") + 4));
+  EXPECT_EQ(j["instance"], "only-one");
+  EXPECT_EQ(j["cluster"], "solo");
+  EXPECT_EQ(j["role"], "active");
+  EXPECT_EQ(j["store"], "sqlite");
+  EXPECT_EQ(j["epoch"], 0);
+  EXPECT_TRUE(j["peers"].empty());
+  answer = testing::RawExchange(
+      port, "GET /api/v2/status HTTP/1.1\r\nHost: tocsin\r\nConnection: close\r\n\r\n");
+  auto status = nlohmann::json::parse(answer.substr(answer.find("\r\n\r\n") + 4));
+  EXPECT_EQ(status["cluster"]["name"], "only-one");
+  EXPECT_EQ(status["cluster"]["status"], "disabled");
+}
+
 }  // namespace
 }  // namespace tocsin::ha
