@@ -177,7 +177,9 @@ void RegisterAlertmanagerApi(http::Router& router, Dispatcher& dispatcher, Silen
              });
 
   router.AddSync("GET", "/api/v2/status", kRead, [&dispatcher, &clock, info](const http::Request&) {
-    json status = {{"cluster", {{"status", "disabled"}, {"peers", json::array()}}},
+    json cluster = info.cluster_json ? json::parse(info.cluster_json())
+                                     : json{{"status", "disabled"}, {"peers", json::array()}};
+    json status = {{"cluster", std::move(cluster)},
                    {"versionInfo",
                     {{"version", info.version},
                      {"revision", info.revision},

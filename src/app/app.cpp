@@ -20,6 +20,7 @@
 #include "notify/heartbeat.h"
 #include "notify/notice_sink.h"
 #include "notify/outbox.h"
+#include "standby_silence_store.h"
 #include "tocsin/api/inbound_handlers.h"
 #include "tocsin/api/manager_incident_commands.h"
 #include "tocsin/api/roster_person_directory.h"
@@ -31,6 +32,9 @@
 #include "tocsin/dispatch/alert_intake.h"
 #include "tocsin/dispatch/dispatcher.h"
 #include "tocsin/dispatch/silences.h"
+#include "tocsin/ha/ha_coordinator.h"
+#include "tocsin/ha/ha_status.h"
+#include "tocsin/ha/lease_store.h"
 #include "tocsin/http/api_auth.h"
 #include "tocsin/http/server.h"
 #include "tocsin/incident/incident_manager.h"
@@ -183,6 +187,7 @@ Result<void> App::Start() {
   // Order matters: the database, then the outbox (durable before anything can page), then
   // incidents (which may re-send pages on start), then the dispatcher that feeds them.
   if (auto db = impl_->OpenDatabase(); !db) return Fail(db.error());
+  if (auto h = impl_->StartHa(); !h) return Fail(h.error());  // issue 14: active or standby
   if (auto notify = impl_->StartNotify(); !notify) return Fail(notify.error());
   if (auto inc = impl_->StartIncidents(); !inc) return Fail(inc.error());
   if (auto rep = impl_->StartReports(); !rep) return Fail(rep.error());  // issue 17
@@ -218,6 +223,7 @@ Result<void> App::Start() {
   impl_->reload_ok.Set(1);
   impl_->reload_time.Set(static_cast<double>(ToUnixMillis(impl_->clock.Now())) / 1000.0);
   impl_->ready = true;
+  if (impl_->ha_coordinator) impl_->ha_coordinator->Start();
   impl_->ScheduleWatchdog();
   spdlog::info("tocsin {} listening on {}:{} (config {}, data {})", Version(), opts.host,
                impl_->server->port(), impl_->config->main.file, impl_->config->main.data_dir);
@@ -285,6 +291,8 @@ void App::Stop() {
   if (impl_->oncall_refresher) impl_->oncall_refresher->Stop();
   if (impl_->incidents) impl_->incidents->Stop();
   if (impl_->outbox) impl_->outbox->Stop();
+  // After the outbox: the lease goes back only once this instance sends nothing more.
+  if (impl_->ha_coordinator) impl_->ha_coordinator->Stop();
   boost::system::error_code ec;
   impl_->signals->set.cancel(ec);
   if (impl_->panel) impl_->panel->Stop();  // answers held live-update requests
@@ -312,6 +320,7 @@ incident::DeliveryObserver* App::delivery_observer() { return impl_->incidents.g
 store::Database* App::database() { return impl_->database.get(); }
 unsigned short App::http_port() const { return impl_->server ? impl_->server->port() : 0; }
 bool App::ready() const { return impl_->ready; }
+int App::exit_code() const { return impl_->exit_code; }
 std::vector<http::Router::RouteInfo> App::routes() const {
   return impl_->http_router ? impl_->http_router->Routes() : std::vector<http::Router::RouteInfo>{};
 }

@@ -81,9 +81,16 @@ class SqliteIncidentStore;
 class SqliteOverrideStore;
 class StoreThread;
 }  // namespace tocsin::store
+namespace tocsin::ha {
+class HaCoordinator;
+class HaStatusSource;
+class LeaseStore;
+enum class Role;
+}  // namespace tocsin::ha
 namespace tocsin::app {
 
 class GroupRouter;
+class StandbySilenceStore;
 
 // The roster as the incidents see it, with the overrides added through the API; null when the
 // config has none.
@@ -103,6 +110,18 @@ struct App::Impl {
   void ScheduleWatchdog();                            // app.cpp
   void WaitForSignals();                              // app.cpp
   void StopWhenDrained();                             // app.cpp
+  // ---- High availability (issue 14), ha_wiring.cpp ------------------------------------------
+  // On PostgreSQL the instance starts as a standby: it serves the API, takes alert intake and
+  // webhooks, but evaluates no rule, walks no ladder and sends nothing until the coordinator
+  // gives it the lease (OnRoleChange). On SQLite it is the only instance, active from the start.
+  Result<void> StartHa();
+  void OnRoleChange(ha::Role role, std::int64_t epoch, const std::string& why);
+  Result<void> StartActiveParts();
+  const ha::HaStatusSource& ha_status() const;
+  // What a standby answers to a change it may not make.
+  std::string StandbyRefusal() const;
+  bool active = true;
+  int exit_code = 0;
 
   boost::asio::io_context& io;
   const Clock& clock;
@@ -160,6 +179,7 @@ struct App::Impl {
   // Declared before `server` so that the server (whose handlers refer to these) goes first,
   // and after `incidents`, which receives the flushed groups.
   std::unique_ptr<dispatch::SqliteSilenceStore> silence_store;
+  std::unique_ptr<StandbySilenceStore> silence_gate;  // refuses writes on a standby (issue 14)
   std::unique_ptr<dispatch::Silences> silences;
   std::unique_ptr<GroupRouter> group_router;
   std::unique_ptr<dispatch::Dispatcher> dispatcher;
@@ -227,6 +247,13 @@ struct App::Impl {
   // Declared last so it is destroyed first: in-flight deliveries finish while the outbox and
   // its database still exist.
   std::unique_ptr<WorkerPool> notify_workers;
+
+  // ---- High availability (issue 14): after everything the role change acts on, so they go
+  // first. The pool is joined before the lease store it calls goes.
+  std::unique_ptr<ha::HaStatusSource> single_instance;  // SQLite
+  std::unique_ptr<ha::LeaseStore> lease_store;          // PostgreSQL
+  std::unique_ptr<WorkerPool> ha_pool;
+  std::unique_ptr<ha::HaCoordinator> ha_coordinator;
 };
 
 }  // namespace tocsin::app

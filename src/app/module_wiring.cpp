@@ -7,6 +7,7 @@
 #include "group_router.h"
 #include "notify/notice_sink.h"
 #include "notify/outbox.h"
+#include "standby_silence_store.h"
 #include "tocsin/api/alertmanager_api.h"
 #include "tocsin/common/worker_pool.h"
 #include "tocsin/dispatch/alert_intake.h"
@@ -91,6 +92,11 @@ Result<void> App::Impl::StartIncidents() {
     }
     return out;
   });
+  if (!active) {
+    // A standby: reads only; started on becoming active (ha_wiring.cpp).
+    incidents->SetReadOnly(StandbyRefusal());
+    return {};
+  }
   return incidents->Start();
 }
 
@@ -99,7 +105,7 @@ Result<void> App::Impl::StartIncidents() {
 Result<void> App::Impl::StartReports() {
   postmortem_reminder = std::make_unique<report::PostmortemReminder>(
       scheduler, *incidents, report::PostmortemReminder::Options{});
-  postmortem_reminder->Start();
+  if (active) postmortem_reminder->Start();
   const auto& sc = config->store;
   auto db = store::Database::Open(sc.url, sc.options);
   if (!db) {
@@ -127,12 +133,17 @@ Result<void> App::Impl::StartRules() {
   state_write_pool = std::make_unique<WorkerPool>(1);
   evaluator = std::make_unique<rules::Evaluator>(scheduler, *query_pool, *dispatcher);
   evaluator->SetStateStore(rules_state_store.get(), state_write_pool.get());
+  rule_metrics = std::make_unique<rules::RuleMetrics>(*registry);
+  if (!active) {
+    // A standby keeps the rules ready and evaluates nothing (ha_wiring.cpp starts it).
+    ApplyRules();
+    return {};
+  }
   if (auto restored = evaluator->RestoreState(); !restored) {
     // Losing pending counts is better than not alerting at all.
     spdlog::error("rules: cannot restore alert state, starting from zero: {}",
                   restored.error().message());
   }
-  rule_metrics = std::make_unique<rules::RuleMetrics>(*registry);
   ApplyRules();
   evaluator->Start();
   spdlog::info("rules: {} SLOs and {} threshold rules in {} groups", config->rules.slo_count(),
@@ -155,7 +166,9 @@ Result<void> App::Impl::StartDispatch() {
     return Fail(m.error());
   }
   silence_store = std::make_unique<dispatch::SqliteSilenceStore>(*database, store_thread.get());
-  silences = std::make_unique<dispatch::Silences>(*silence_store);
+  silence_gate = std::make_unique<StandbySilenceStore>(*silence_store);
+  if (!active) silence_gate->SetReadOnly(StandbyRefusal());
+  silences = std::make_unique<dispatch::Silences>(*silence_gate);
   if (auto loaded = silences->Load(); !loaded) return Fail(loaded.error());
   // Rules and the Alertmanager API feed the dispatcher; its groups go to incidents.
   group_router = std::make_unique<GroupRouter>(*incidents, *notice_sink);

@@ -12,6 +12,7 @@
 #include "notify/providers/status_page/status_page_notifier.h"
 #include "tocsin/common/http_client.h"
 #include "tocsin/common/worker_pool.h"
+#include "tocsin/ha/ha_coordinator.h"
 #include "tocsin/store/database.h"
 #include "tocsin/store/sqlite_outbox_store.h"
 #include "tocsin/store/sqlite_responder_request_store.h"
@@ -26,7 +27,13 @@ Result<void> App::Impl::StartNotify() {
   outbox_store = std::make_unique<store::SqliteOutboxStore>(*database, store_thread.get());
   outbox =
       std::make_unique<notify::Outbox>(*outbox_store, scheduler, *notify_workers, registry.get());
-  if (auto opened = outbox->Open(); !opened) return opened;
+  // A standby only makes sure the tables exist: the pending deliveries are the active's, and
+  // are loaded when this instance becomes active (ha_wiring.cpp).
+  if (auto opened = active ? outbox->Open() : outbox_store->Migrate(); !opened) return opened;
+  // Checked right before each provider request: a paused old active sends nothing.
+  if (ha_coordinator) {
+    outbox->SetSendGate([coordinator = ha_coordinator.get()] { return coordinator->HoldsLease(); });
+  }
   auto responders = std::make_unique<store::SqliteResponderRequestStore>(
       *database, store_thread.get(), config->notify.retention);
   if (auto m = responders->Migrate(); !m) return m;

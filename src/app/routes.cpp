@@ -7,6 +7,7 @@
 
 #include "app_impl.h"
 #include "tocsin/api/alertmanager_api.h"
+#include "tocsin/api/ha_api.h"
 #include "tocsin/api/inbound_handlers.h"
 #include "tocsin/api/incident_api.h"
 #include "tocsin/api/notifications_api.h"
@@ -95,10 +96,12 @@ void App::Impl::AddApiRoutes(http::Router& router) {
   dispatch::RegisterSilencePreviewApi(router, *dispatcher, clock);
   notify::RegisterNotificationsApi(router, [this] { return delivery_log.get(); });
   // Dispatch: Alertmanager API v2 (Prometheus, amtool) and GET /api/v1/groups.
-  dispatch::RegisterAlertmanagerApi(
-      router, *dispatcher, *silences, clock,
-      {std::string(Version()), std::string(Revision()), std::string(BuildDate()), started_at},
-      alert_intake.get());
+  dispatch::ApiBuildInfo build{std::string(Version()), std::string(Revision()),
+                               std::string(BuildDate()), started_at, nullptr};
+  build.cluster_json = [this] { return ha::AlertmanagerClusterJson(ha_status().Status()).dump(); };
+  dispatch::RegisterAlertmanagerApi(router, *dispatcher, *silences, clock, std::move(build),
+                                    alert_intake.get());
+  ha::RegisterHaApi(router, ha_status(), clock);  // issue 14
 }
 
 }  // namespace tocsin::app

@@ -57,6 +57,7 @@ void LoadOncallAndIncidents(RuntimeConfig& rc, RuntimeLoadResult& out) {
     }
   }
   rc.store = store::LoadStoreConfig(main, out.diagnostics);
+  rc.ha = ha::LoadHaConfig(main, out.diagnostics);
 }
 
 }  // namespace

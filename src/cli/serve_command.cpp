@@ -18,6 +18,8 @@ void AddServeCommand(CLI::App& parent, int& exit_code) {
   cmd->add_option("--listen", *listen,
                   "Listen address host:port, overriding server.listen (e.g. 0.0.0.0:9095)");
   cmd->add_option("--data-dir", *data_dir, "Data directory, overriding data_dir");
+  cmd->add_option("--instance", opts->instance,
+                  "This instance's name in a cluster, overriding ha.instance (default: host name)");
   auto store_url = std::make_shared<std::string>();
   cmd->add_option("--store-url", *store_url,
                   "Store URL (sqlite:///path or postgresql://user@host:port/db), overriding "
@@ -44,7 +46,7 @@ void AddServeCommand(CLI::App& parent, int& exit_code) {
       return;
     }
     io.run();
-    exit_code = kExitOk;
+    exit_code = daemon.exit_code() != 0 ? daemon.exit_code() : kExitOk;
   });
 }
 

@@ -15,7 +15,7 @@ const std::vector<std::string> kModuleSections = {
     "evaluation",          "route",        "receivers", "inhibit_rules",
     "maintenance_windows", "alertmanager", "store",     "escalation_policies",
     "incidents",           "notify",       "api",       "providers_sla",
-    "panel"};
+    "panel",               "ha"};
 // clang-format on
 
 bool ParseListenAddress(const std::string& text, std::string* host, unsigned short* port,

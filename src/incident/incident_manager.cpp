@@ -257,6 +257,7 @@ void IncidentManager::OnGroupFlush(const dispatch::AlertGroup& group, TimePoint 
 
 void IncidentManager::OpenAsync(dispatch::AlertGroup group, std::string actor, TimePoint now,
                                 Done<Incident> done) {
+  if (RefuseReadOnly(done)) return;
   // The group's lane: a second flush of the group while its incident is being opened waits,
   // then finds it open and updates it. Named before the call: as an argument beside the
   // capture that moves `group`, the key could be read after the move (the order of arguments
@@ -274,6 +275,7 @@ void IncidentManager::OpenAsync(dispatch::AlertGroup group, std::string actor, T
 void IncidentManager::AcknowledgeAsync(std::string id, std::string actor, TimePoint now,
                                        std::string origin, std::optional<InboundDelivery> delivery,
                                        Done<Incident> done) {
+  if (RefuseReadOnly(done)) return;
   RunInLane(id, [=, this](Release release) {
     DoAcknowledge(id, actor, now, origin, delivery, [this, id, release, done](Result<Incident> r) {
       release();
@@ -288,6 +290,7 @@ void IncidentManager::AcknowledgeAsync(std::string id, std::string actor, TimePo
 void IncidentManager::ResolveAsync(std::string id, std::string actor, TimePoint now,
                                    std::string origin, std::optional<InboundDelivery> delivery,
                                    Done<Incident> done) {
+  if (RefuseReadOnly(done)) return;
   RunInLane(id, [=, this](Release release) {
     if (live_.find(id) == live_.end()) {
       release();
@@ -309,6 +312,7 @@ void IncidentManager::ResolveAsync(std::string id, std::string actor, TimePoint 
 void IncidentManager::AddNoteAsync(std::string id, std::string actor, std::string text,
                                    TimePoint now, std::string origin,
                                    std::optional<InboundDelivery> delivery, Done<Incident> done) {
+  if (RefuseReadOnly(done)) return;
   RunInLane(id, [=, this](Release release) {
     DoAddNote(id, actor, text, now, origin, delivery, [release, done](Result<Incident> r) {
       release();
@@ -319,6 +323,7 @@ void IncidentManager::AddNoteAsync(std::string id, std::string actor, std::strin
 
 void IncidentManager::EscalateNowAsync(std::string id, std::string actor, TimePoint now,
                                        std::string origin, Done<Incident> done) {
+  if (RefuseReadOnly(done)) return;
   RunInLane(id, [=, this](Release release) {
     DoEscalateNow(id, actor, now, origin, [this, id, release, done](Result<Incident> r) {
       release();
@@ -331,6 +336,7 @@ void IncidentManager::EscalateNowAsync(std::string id, std::string actor, TimePo
 }
 
 void IncidentManager::RecordDeliveryAsync(InboundDelivery delivery, Done<void> done) {
+  if (RefuseReadOnly(done)) return;
   store_.RecordDeliveryAsync(std::move(delivery), [alive = alive_, done](Result<void> r) {
     if (*alive) done(std::move(r));
   });

@@ -72,6 +72,7 @@ std::string StatusUpdateTemplate(const Incident& incident, Duration next_update_
 void IncidentManager::PostStatusUpdateAsync(std::string id, std::string actor, StatusUpdate update,
                                             TimePoint now, std::string origin,
                                             Done<Incident> done) {
+  if (RefuseReadOnly(done)) return;
   RunInLane(id, [=, this](Release release) {
     DoPostStatusUpdate(id, actor, update, now, origin, [release, done](Result<Incident> r) {
       release();
@@ -133,6 +134,7 @@ void IncidentManager::DoPostStatusUpdate(const std::string& id, const std::strin
 
 void IncidentManager::OpenDrillAsync(dispatch::AlertGroup group, DrillSpec drill, std::string actor,
                                      TimePoint now, Done<Incident> done) {
+  if (RefuseReadOnly(done)) return;
   if (drill.scenario.empty()) return done(Fail(Error::Invalid("a drill needs a scenario name")));
   if (group.key.empty()) return done(Fail(Error::Invalid("a drill needs a key of its own")));
   const std::string lane = "group/" + group.key;  // before `group` is moved (OpenAsync)

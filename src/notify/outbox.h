@@ -95,6 +95,10 @@ class Outbox final : public incident::Pager {
   using OnCallLookup =
       std::function<std::vector<oncall::Person>(const std::string& role, TimePoint now)>;
   void SetOnCallLookup(OnCallLookup lookup) { on_call_ = std::move(lookup); }
+  // High availability: asked on the delivery's worker right before each provider request
+  // (any thread); when it says no, nothing is sent and the item stays pending in the database
+  // for the active instance. Unset: always send (one instance).
+  void SetSendGate(std::function<bool()> may_send) { may_send_ = std::move(may_send); }
 
   // Plans the deliveries and writes them; `done` gets the receipt once they are durable, or an
   // error (and tocsin_outbox_write_failures_total) when the database refused them: nothing was
@@ -179,6 +183,7 @@ class Outbox final : public incident::Pager {
   std::optional<std::pair<TimePoint, TimerId>> wake_;
   std::optional<TimerId> prune_timer_;
   OnCallLookup on_call_;
+  std::function<bool()> may_send_;          // set before the first delivery, read by workers
   std::set<std::string> last_resort_keys_;  // last-resort calls queued by this run
   std::uint64_t pump_visits_ = 0;
   bool pump_posted_ = false;

@@ -173,6 +173,18 @@ void Outbox::Dispatch(const OutboxItem& item, Channel via, std::shared_ptr<Notif
   std::weak_ptr<bool> alive = alive_;
   Scheduler* scheduler = &scheduler_;
   executor_.Submit([this, alive, scheduler, copy = std::move(copy), n = std::move(n), via] {
+    if (may_send_ && !may_send_()) {
+      // This instance lost the lease (paused past it, cut off from the database): the active
+      // one has this item from the database and sends it. Nothing is recorded here: the
+      // store's writes of a fenced instance fail anyway.
+      scheduler->Post([this, alive, id = copy.id, via] {
+        if (auto a = alive.lock(); !a || !*a) return;
+        in_flight_.erase(id);
+        providers_[via].in_flight--;
+        spdlog::warn("outbox: item {} not sent: this instance no longer holds the lease", id);
+      });
+      return;
+    }
     const Clock& clock = scheduler->clock();
     auto start = clock.MonotonicMicros();
     DeliveryResult result;

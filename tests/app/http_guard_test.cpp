@@ -73,6 +73,7 @@ const std::map<std::string, Access> kDocumentedAccess = {
     {"GET /api/v1/slos/{name}", Access::kViewer},
     {"POST /api/v1/silences/preview", Access::kViewer},
     {"GET /api/v1/notifications", Access::kViewer},
+    {"GET /api/v1/ha", Access::kViewer},
     {"POST /api/v2/alerts", Access::kIntake},
     {"GET /api/v2/alerts", Access::kViewer},
     {"GET /api/v2/alerts/groups", Access::kViewer},

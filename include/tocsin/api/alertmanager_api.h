@@ -1,5 +1,6 @@
 #pragma once
 
+#include <functional>
 #include <string>
 #include <vector>
 
@@ -18,6 +19,8 @@ struct ApiBuildInfo {
   std::string revision;
   std::string build_date;
   TimePoint started_at{};
+  // The `cluster` object of /api/v2/status as JSON text (high availability); unset: disabled.
+  std::function<std::string()> cluster_json = {};
 };
 
 // Registers the Alertmanager API v2 — POST/GET /api/v2/alerts, GET /api/v2/alerts/groups,

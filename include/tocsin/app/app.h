@@ -31,6 +31,8 @@ struct AppOptions {
   config::Overrides overrides;
   // Logs go to stderr unless a test captures them.
   bool setup_logging = true;
+  // `serve --instance`: this instance's name in a cluster, overriding ha.instance.
+  std::string instance = {};
 };
 
 // The composition root of `tocsin serve`: loads the config, builds every component, owns the
@@ -66,11 +68,17 @@ class App {
   bool ready() const;
   // Every HTTP route with the access it declares (empty before Start()).
   std::vector<http::Router::RouteInfo> routes() const;
+  // What `tocsin serve` exits with once the loop has stopped: 0, or kExitSteppedDown when this
+  // instance lost the lease and stopped so that its service manager restarts it as a standby.
+  int exit_code() const;
 
  private:
   struct Impl;
   std::unique_ptr<Impl> impl_;
 };
+
+// EX_TEMPFAIL: the shipped systemd unit (Restart=on-failure) starts the instance again.
+inline constexpr int kExitSteppedDown = 75;
 
 // Makes sure `dir` exists and is writable; returns a message naming what to fix otherwise.
 Result<void> PrepareDataDir(const std::string& dir);

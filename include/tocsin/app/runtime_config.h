@@ -6,6 +6,7 @@
 #include "tocsin/config/config.h"
 #include "tocsin/config/diagnostics.h"
 #include "tocsin/dispatch/dispatch_config.h"
+#include "tocsin/ha/ha_config.h"
 #include "tocsin/http/api_auth.h"
 #include "tocsin/incident/escalation_policy.h"
 #include "tocsin/notify/notify_config.h"
@@ -40,6 +41,7 @@ struct RuntimeConfig {
   store::StoreConfig store;
   dispatch::DispatchConfig dispatch;  // route, receivers, inhibit_rules, maintenance_windows, ...
   report::SlaConfig sla;              // providers_sla: (tocsin report sla)
+  ha::HaConfig ha;                    // ha: (issue 14) lease, instance, cluster name
 };
 
 // How far ahead LoadRuntimeConfig checks the roster's fairness and coverage.

@@ -77,6 +77,10 @@ class IncidentManager final : public dispatch::GroupSink, public DeliveryObserve
   // Shutdown: cancels every timer and retry; nothing fires afterwards. Pages not yet queued
   // stay intents in the store and are sent on the next Start().
   void Stop();
+  // A manager that must not change incidents (a standby of a high-availability cluster, whose
+  // store another instance writes): every call that would change one answers kTransient with
+  // `why` and changes nothing. nullopt: changes allowed (the default).
+  void SetReadOnly(std::optional<std::string> why) { read_only_ = std::move(why); }
   // Config reload: new roster, policies and settings apply from now on; incidents stay and
   // their timers are re-armed under the new settings.
   void Reconfigure(std::shared_ptr<const oncall::Schedule> schedule, PolicySet policies,
@@ -299,6 +303,14 @@ class IncidentManager final : public dispatch::GroupSink, public DeliveryObserve
   TimerId handover_retry_timer_ = 0;
   int handover_failures_ = 0;
   bool started_ = false;
+  std::optional<std::string> read_only_;
+  // True (and `done` answered) when read-only.
+  template <typename T>
+  bool RefuseReadOnly(const std::function<void(Result<T>)>& done) {
+    if (!read_only_) return false;
+    done(Fail(Error::Transient(*read_only_)));
+    return true;
+  }
   bool stopped_ = false;
   std::unique_ptr<PageHandoff> handoff_;
   prometheus::Family<prometheus::Counter>* write_failures_ = nullptr;

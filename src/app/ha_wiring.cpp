@@ -1,0 +1,150 @@
+// The composition root's high-availability part (issue 14): the lease coordinator on
+// PostgreSQL, and what becoming active or losing the lease starts and stops.
+#include <fmt/format.h>
+#include <spdlog/spdlog.h>
+
+#include "app_impl.h"
+#include "group_router.h"
+#include "notify/outbox.h"
+#include "standby_silence_store.h"
+#include "tocsin/common/worker_pool.h"
+#include "tocsin/dispatch/silences.h"
+#include "tocsin/ha/ha_coordinator.h"
+#include "tocsin/ha/ha_status.h"
+#include "tocsin/ha/pg_lease_store.h"
+#include "tocsin/incident/incident_manager.h"
+#include "tocsin/report/postmortem_reminder.h"
+#include "tocsin/rules/evaluator.h"
+#include "tocsin/store/database.h"
+#include "tocsin/store/store_config.h"
+#include "tocsin/store/store_thread.h"
+
+namespace tocsin::app {
+
+namespace {
+
+// The libpq connection string of the store when it is PostgreSQL (the lease lives in the same
+// database, on a connection of its own).
+std::optional<std::string> LeaseConnection(const store::StoreConfig& sc) {
+  if (sc.url.dialect != store::Dialect::kPostgres) return std::nullopt;
+  return sc.url.ConnectionString();
+}
+
+}  // namespace
+
+Result<void> App::Impl::StartHa() {
+  auto& hc = config->ha;
+  if (!options.instance.empty()) hc.instance = options.instance;
+  if (hc.instance.empty()) hc.instance = ha::DefaultInstanceName();
+  auto url = LeaseConnection(config->store);
+  if (!url) {
+    single_instance = std::make_unique<ha::SingleInstanceStatus>(hc.instance, hc.cluster_name);
+    active = true;
+    return {};
+  }
+  // Each call gives up after a third of the lease: a renewal stuck longer than that is as good
+  // as lost, and the next one must be able to start.
+  lease_store = ha::MakePgLeaseStore(*url, hc.lease / 3);
+  if (auto m = lease_store->Migrate(); !m) {
+    return Fail(Error::Io("cannot set up the high-availability lease: " + m.error().message()));
+  }
+  ha_pool = std::make_unique<WorkerPool>(1);
+  ha_coordinator =
+      std::make_unique<ha::HaCoordinator>(scheduler, *ha_pool, *lease_store, hc, registry.get());
+  ha_coordinator->SetRoleListener(
+      [this](ha::Role role, std::int64_t epoch, const std::string& why) {
+        OnRoleChange(role, epoch, why);
+      });
+  active = false;
+  spdlog::info("ha: instance {} of cluster {} starts as a standby (lease {} s)", hc.instance,
+               hc.cluster_name, std::chrono::duration_cast<std::chrono::seconds>(hc.lease).count());
+  return {};
+}
+
+std::string App::Impl::StandbyRefusal() const {
+  return fmt::format(
+      "tocsin instance {} is a standby: only the active instance of the cluster changes "
+      "incidents and silences (GET /api/v1/ha names it); nothing was changed, try again there",
+      config->ha.instance);
+}
+
+const ha::HaStatusSource& App::Impl::ha_status() const {
+  if (ha_coordinator) return *ha_coordinator;
+  return *single_instance;
+}
+
+// What only the active instance runs, started from the state the database holds now (the
+// previous active's incidents, timers on their original deadlines, pending deliveries).
+Result<void> App::Impl::StartActiveParts() {
+  // The previous active's silences, written since this instance started.
+  if (auto s = silences->Load(); !s) return s;
+  silence_gate->SetReadOnly(std::nullopt);
+  incidents->SetReadOnly(std::nullopt);
+  if (auto o = outbox->Open(); !o) return o;
+  if (auto i = incidents->Start(); !i) return i;
+  if (postmortem_reminder) postmortem_reminder->Start();
+  if (evaluator) {
+    if (auto restored = evaluator->RestoreState(); !restored) {
+      spdlog::error("rules: cannot restore alert state, starting from zero: {}",
+                    restored.error().message());
+    }
+    evaluator->Start();
+  }
+  return {};
+}
+
+void App::Impl::OnRoleChange(ha::Role role, std::int64_t epoch, const std::string& why) {
+  const auto& instance = config->ha.instance;
+  if (role == ha::Role::kActive) {
+    if (stopping) return;
+    // Every write from now on carries the epoch; once another instance takes the lease the
+    // database refuses them, whatever this process still believes.
+    database->SetFence(epoch);
+    store_thread->SetFence(epoch);
+    if (auto started = StartActiveParts(); !started) {
+      spdlog::critical(
+          "ha: instance {} got the lease but cannot start paging: {}; stopping so "
+          "that another instance takes over",
+          instance, started.error().message());
+      exit_code = kExitSteppedDown;
+      owner->Stop();
+      return;
+    }
+    active = true;
+    group_router->SetActive(true, clock.Now());
+    std::string previous;
+    if (auto s = ha_coordinator->Status(); !s.peers.empty()) {
+      for (const auto& p : s.peers) {
+        if (p.name != instance && p.role == "active") previous = p.name;
+      }
+    }
+    // tocsin's own alert about itself, as for a provider fail-over: people see who pages now.
+    outbox->NoticeToSlack(
+        "tocsin",
+        fmt::format(":arrows_counterclockwise: tocsin role change: instance *{}* is now the "
+                    "active instance of cluster {} (epoch {}){}. It evaluates the rules, walks "
+                    "the escalation ladders and sends every page from now on.",
+                    instance, config->ha.cluster_name, epoch,
+                    previous.empty() ? "" : fmt::format(", taking over from {}", previous)));
+    return;
+  }
+  active = false;
+  if (group_router) group_router->SetActive(false, clock.Now());
+  if (incidents) incidents->SetReadOnly(StandbyRefusal());
+  if (silence_gate) silence_gate->SetReadOnly(StandbyRefusal());
+  if (stopping) return;
+  // Nothing more is evaluated, escalated or sent by this process. Its in-memory state is the
+  // old epoch's: it restarts to come back as a standby that reads the database afresh.
+  if (evaluator) evaluator->Stop();
+  if (postmortem_reminder) postmortem_reminder->Stop();
+  if (incidents) incidents->Stop();
+  if (outbox) outbox->Stop();
+  spdlog::error(
+      "ha: instance {} lost the lease ({}); stopping with exit code {} so that the "
+      "service manager starts it again as a standby",
+      instance, why, kExitSteppedDown);
+  exit_code = kExitSteppedDown;
+  owner->Stop();
+}
+
+}  // namespace tocsin::app

@@ -1,0 +1,167 @@
+// Two real `tocsin serve` processes on one PostgreSQL store (the CTest fixture `pg`): exactly
+// one is active; the active paused by SIGSTOP past its lease steps down when it resumes (exit
+// 75) while the other has taken over under a new epoch; kill -9 of the active hands the lease
+// to the standby within lease + lease/3. The tests poll with deadlines; nothing sleeps.
+#include <signal.h>
+
+#include <chrono>
+#include <fstream>
+#include <memory>
+#include <optional>
+#include <string>
+#include <thread>
+
+#include <gtest/gtest.h>
+#include <nlohmann/json.hpp>
+
+#include "support/process.h"
+#include "support/raw_http.h"
+#include "support/temp_dir.h"
+#include "support/test_store.h"
+
+namespace tocsin::ha {
+namespace {
+
+using std::chrono::milliseconds;
+using std::chrono::seconds;
+using Clock = std::chrono::steady_clock;
+
+constexpr int kLeaseSeconds = 3;
+
+struct Role {
+  std::string role;
+  std::int64_t epoch = -1;
+};
+
+std::optional<Role> RoleOf(unsigned short port) {
+  std::string answer = testing::RawExchange(
+      port, "GET /api/v1/ha HTTP/1.1\r\nHost: tocsin\r\nConnection: close\r\n\r\n", 1000);
+  auto body = answer.find("\r\n\r\n");
+  if (answer.rfind("HTTP/1.1 200", 0) != 0 || body == std::string::npos) return std::nullopt;
+  auto j = nlohmann::json::parse(answer.substr(body + 4), nullptr, false);
+  if (j.is_discarded()) return std::nullopt;
+  return Role{j.value("role", ""), j.value("epoch", std::int64_t{-1})};
+}
+
+class HaDaemonTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    store_ = testing::TestStore::Create(store::Dialect::kPostgres);
+    ASSERT_TRUE(store_ != nullptr);
+    config_ = dir_.path() + "/tocsin.yaml";
+    std::ofstream(config_) << "server: {listen: \"127.0.0.1:0\"}\n"
+                              "log: {level: info}\n"
+                              "ha: {cluster_name: test, lease: "
+                           << kLeaseSeconds << "s}\n";
+  }
+
+  struct Instance {
+    std::unique_ptr<testing::Process> process;
+    unsigned short port = 0;
+    std::string log;
+  };
+
+  Instance Start(const std::string& name) {
+    Instance i;
+    i.port = testing::FreePort();
+    i.log = dir_.path() + "/" + name + ".log";
+    i.process = std::make_unique<testing::Process>(
+        std::vector<std::string>{TOCSIN_BINARY, "serve", "--config", config_, "--instance", name,
+                                 "--listen", "127.0.0.1:" + std::to_string(i.port), "--data-dir",
+                                 dir_.path() + "/data-" + name},
+        std::vector<std::string>{"TOCSIN_STORE_URL=" + store_->url().ToString(),
+                                 "TOCSIN_STORE_PASSWORD=" + store_->url().password},
+        i.log);
+    EXPECT_TRUE(testing::WaitForPort(i.port, seconds(30))) << Log(i);
+    return i;
+  }
+
+  static std::string Log(const Instance& i) {
+    std::ifstream in(i.log);
+    return std::string((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+  }
+
+  // Polls until `port` reports `role` having read the lease; returns it, or nullopt at the
+  // deadline.
+  static std::optional<Role> WaitForRole(unsigned short port, const std::string& role,
+                                         Clock::duration within) {
+    auto deadline = Clock::now() + within;
+    while (Clock::now() < deadline) {
+      // Epoch 0: the instance has not read the lease yet.
+      if (auto r = RoleOf(port); r && r->role == role && r->epoch > 0) return r;
+      std::this_thread::sleep_for(milliseconds(100));  // the poll interval, not a timer wait
+    }
+    return std::nullopt;
+  }
+
+  testing::TempDir dir_;
+  std::unique_ptr<testing::TestStore> store_;
+  std::string config_;
+};
+
+TEST_F(HaDaemonTest, OneActivePausedActiveStepsDownAndKillNineFailsOverWithinTheLease) {
+  Instance a = Start("a");
+  auto first = WaitForRole(a.port, "active", seconds(15));
+  ASSERT_TRUE(first) << Log(a);
+  Instance b = Start("b");
+  auto standby = WaitForRole(b.port, "standby", seconds(15));
+  ASSERT_TRUE(standby) << Log(b);
+  EXPECT_EQ(standby->epoch, first->epoch);
+  EXPECT_EQ(RoleOf(a.port)->role, "active");
+
+  // SIGSTOP the active past its lease: the standby takes over under a new epoch.
+  ASSERT_TRUE(a.process->Signal(SIGSTOP));
+  auto took = WaitForRole(b.port, "active", seconds(4 * kLeaseSeconds));
+  ASSERT_TRUE(took) << Log(b);
+  EXPECT_EQ(took->epoch, first->epoch + 1);
+  // Resumed, the old active steps down by its own clock and exits for a clean restart.
+  ASSERT_TRUE(a.process->Signal(SIGCONT));
+  auto code = a.process->Wait(seconds(10));
+  ASSERT_TRUE(code.has_value()) << Log(a);
+  EXPECT_EQ(*code, 75) << Log(a);
+  EXPECT_NE(Log(a).find("STEPS DOWN"), std::string::npos) << Log(a);
+  EXPECT_EQ(RoleOf(b.port)->role, "active");
+
+  // Restarted, it is a standby; kill -9 of the active hands the lease over.
+  Instance a2 = Start("a");
+  ASSERT_TRUE(WaitForRole(a2.port, "standby", seconds(15))) << Log(a2);
+  ASSERT_TRUE(b.process->Signal(SIGKILL));
+  auto killed_at = Clock::now();
+  auto again = WaitForRole(a2.port, "active", seconds(4 * kLeaseSeconds));
+  ASSERT_TRUE(again) << Log(a2);
+  EXPECT_EQ(again->epoch, took->epoch + 1);
+  // At most lease + lease/3 + the time to start paging; generous for a loaded machine.
+  EXPECT_LT(Clock::now() - killed_at, seconds(kLeaseSeconds + kLeaseSeconds / 3 + 4));
+  EXPECT_NE(Log(a2).find("role change: instance *a* is now the active instance"), std::string::npos)
+      << Log(a2);
+}
+
+// SQLite: one instance, always active, no lease; amtool sees no cluster.
+TEST(HaSingleInstance, SqliteIsAlwaysActiveAndNamesItself) {
+  testing::TempDir dir;
+  const std::string config = dir.path() + "/tocsin.yaml";
+  std::ofstream(config) << "server: {listen: \"127.0.0.1:0\"}\nha: {cluster_name: solo}\n";
+  const unsigned short port = testing::FreePort();
+  testing::Process p(
+      {TOCSIN_BINARY, "serve", "--config", config, "--instance", "only-one", "--listen",
+       "127.0.0.1:" + std::to_string(port), "--data-dir", dir.path() + "/data"},
+      {}, dir.path() + "/serve.log");
+  ASSERT_TRUE(testing::WaitForPort(port, seconds(30)));
+  std::string answer = testing::RawExchange(
+      port, "GET /api/v1/ha HTTP/1.1\r\nHost: tocsin\r\nConnection: close\r\n\r\n");
+  auto j = nlohmann::json::parse(answer.substr(answer.find("\r\n\r\n") + 4));
+  EXPECT_EQ(j["instance"], "only-one");
+  EXPECT_EQ(j["cluster"], "solo");
+  EXPECT_EQ(j["role"], "active");
+  EXPECT_EQ(j["store"], "sqlite");
+  EXPECT_EQ(j["epoch"], 0);
+  EXPECT_TRUE(j["peers"].empty());
+  answer = testing::RawExchange(
+      port, "GET /api/v2/status HTTP/1.1\r\nHost: tocsin\r\nConnection: close\r\n\r\n");
+  auto status = nlohmann::json::parse(answer.substr(answer.find("\r\n\r\n") + 4));
+  EXPECT_EQ(status["cluster"]["name"], "only-one");
+  EXPECT_EQ(status["cluster"]["status"], "disabled");
+}
+
+}  // namespace
+}  // namespace tocsin::ha
