@@ -35,7 +35,7 @@ int RunPostmortemDraft(const PostmortemDraftOptions& options);
 // The incident database at `path` for reading, or null with the reason printed (report_command).
 std::unique_ptr<store::Database> OpenIncidentDatabase(const std::string& path);
 void AddBackupCommand(CLI::App& app, int& exit_code);
-void AddStoreCommand(CLI::App& app, int& exit_code);  // tocsin store migrate
+void AddStoreCommand(CLI::App& app, int& exit_code);     // tocsin store migrate
 void AddTestCommand(CLI::App& app, int& exit_code);      // tocsin test rules FILE...
 void AddBacktestCommand(CLI::App& app, int& exit_code);  // tocsin backtest --rules DIR ...
 void AddSilenceCommand(CLI::App& app, int& exit_code);

@@ -22,8 +22,8 @@ TEST_F(IncidentTest, ReadOnlyManagerRefusesEveryChangeWithTheReasonAndChangesNot
   expect_refused(manager_->Acknowledge("INC-1", "l1a", At(minutes(1))));
   expect_refused(manager_->Resolve("INC-1", "l1a", At(minutes(1))));
   expect_refused(manager_->AddNote("INC-1", "l1a", "looking", At(minutes(1))));
-  expect_refused(manager_->Open(Group("payments", Severity::kCritical, true, "g2"), "l1a",
-                                At(minutes(1))));
+  expect_refused(
+      manager_->Open(Group("payments", Severity::kCritical, true, "g2"), "l1a", At(minutes(1))));
   EXPECT_EQ(Kinds("INC-1").size(), events);
   EXPECT_EQ(manager_->Get("INC-1").value().state, IncidentState::kTriggered);  // reads work
   EXPECT_FALSE(manager_->Get("INC-2").has_value());
