@@ -39,12 +39,9 @@ json HaStatusJson(const HaStatus& s, TimePoint now) {
 json AlertmanagerClusterJson(const HaStatus& s) {
   json peers = json::array();
   for (const auto& p : s.peers) peers.push_back({{"name", p.name}, {"address", p.address}});
-  std::string status = "ready";
-  if (s.backend != "postgresql") {
-    status = "disabled";
-  } else if (s.no_active_since) {
-    status = "settling";
-  }
+  // A single instance answers as Alertmanager does with clustering off: no name, no peers.
+  if (s.backend != "postgresql") return {{"status", "disabled"}, {"peers", std::move(peers)}};
+  const char* status = s.no_active_since ? "settling" : "ready";
   return {{"name", s.instance}, {"status", status}, {"peers", std::move(peers)}};
 }
 

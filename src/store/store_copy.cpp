@@ -1,6 +1,8 @@
 #include "tocsin/store/store_copy.h"
 
 #include <set>
+#include <string>
+#include <vector>
 
 #include <fmt/format.h>
 
@@ -115,6 +117,8 @@ Result<void> AdvanceIdentities(Database& to) {
   return {};
 }
 
+constexpr const char* kHaTablePrefix = "tocsin_ha_";
+
 }  // namespace
 
 Result<std::vector<CopiedTable>> CopyStore(Database& from, Database& to,
@@ -131,6 +135,12 @@ Result<std::vector<CopiedTable>> CopyStore(Database& from, Database& to,
   if (auto m = to.Migrate(migrations); !m) return Fail(m.error());
   auto source_tables = Tables(from);
   if (!source_tables) return Fail(source_tables.error());
+  // The high-availability lease and instance list (tocsin_ha_*, PostgreSQL only) describe the
+  // cluster running on the source, not its data: a target gets its own when its first
+  // instance starts, so they are not copied (copying the lease would hand the target a holder
+  // that does not run there).
+  std::erase_if(*source_tables,
+                [](const std::string& t) { return t.rfind(kHaTablePrefix, 0) == 0; });
   auto target_tables = Tables(to);
   if (!target_tables) return Fail(target_tables.error());
   const std::set<std::string> known(target_tables->begin(), target_tables->end());

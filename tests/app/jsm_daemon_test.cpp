@@ -35,12 +35,9 @@ class JsmDaemonTest : public ::testing::Test {
         std::vector<std::string>{TOCSIN_PROVIDER_SIM, "--listen", "127.0.0.1:0", "--smtp-listen",
                                  "off", "--port-file", port_file},
         std::vector<std::string>{}, dir_.path() + "/sim.log");
-    for (int i = 0; i < 500 && !std::filesystem::exists(port_file); ++i) {
-      // Waiting for another process to write a file, not for a timer.
-      testing::WaitForPort(1, 10ms);
-    }
-    std::ifstream(port_file) >> sim_port_;
-    ASSERT_NE(sim_port_, 0) << "simulator did not write its port file";
+    auto ports = testing::ReadPortFile(port_file);
+    ASSERT_FALSE(ports.empty()) << "simulator did not write its port file";
+    sim_port_ = ports[0];
     dir_.Write("jsm.key", std::string(kJsmKey) + "\n");
     dir_.Write("roster.yaml", R"(
 people:

@@ -50,17 +50,10 @@ class NotifyTestCommand : public ::testing::Test {
         std::vector<std::string>{TOCSIN_PROVIDER_SIM, "--listen", "127.0.0.1:0", "--smtp-listen",
                                  "127.0.0.1:0", "--port-file", port_file},
         std::vector<std::string>{}, dir_.path() + "/sim.log");
-    std::string http_port, smtp_port;
-    for (int i = 0; i < 500 && smtp_port.empty(); ++i) {
-      // Waiting for another process to write a file, not for a timer.
-      testing::WaitForPort(1, 10ms);
-      std::istringstream in(testing::ReadFile(port_file));
-      std::getline(in, http_port);
-      std::getline(in, smtp_port);
-    }
-    ASSERT_FALSE(smtp_port.empty()) << "the simulator did not write its port file";
-    sim_ = "http://127.0.0.1:" + http_port;
-    smtp_port_ = smtp_port;
+    auto ports = testing::ReadPortFile(port_file, 2);
+    ASSERT_EQ(ports.size(), 2u) << "the simulator did not write its port file";
+    sim_ = "http://127.0.0.1:" + std::to_string(ports[0]);
+    smtp_port_ = std::to_string(ports[1]);
     dir_.Write("roster.yaml", kRoster);
     dir_.Write("pd-api-token", std::string(kPdApiToken) + "\n");
     dir_.Write("twilio-token", std::string(kTwilioToken) + "\n");

@@ -60,13 +60,9 @@ class PostgresStoreDaemon : public ::testing::Test {
         std::make_unique<Process>(std::vector<std::string>{TOCSIN_PROVIDER_SIM, "--listen",
                                                            "127.0.0.1:0", "--port-file", port_file},
                                   std::vector<std::string>{}, dir_.path() + "/sim.log");
-    unsigned short port = 0;
-    for (int i = 0; i < 500 && port == 0; ++i) {
-      testing::WaitForPort(1, 10ms);  // waiting for another process to write a file
-      std::ifstream(port_file) >> port;
-    }
-    ASSERT_NE(port, 0) << "the simulator did not write its port file";
-    sim_ = "http://127.0.0.1:" + std::to_string(port);
+    auto ports = testing::ReadPortFile(port_file);
+    ASSERT_FALSE(ports.empty()) << "the simulator did not write its port file";
+    sim_ = "http://127.0.0.1:" + std::to_string(ports[0]);
   }
 
   // tocsin.yaml: the store section given, PagerDuty at the simulator when it runs.

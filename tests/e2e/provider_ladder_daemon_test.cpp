@@ -52,14 +52,9 @@ class ProviderLadderDaemon : public ::testing::Test {
         std::make_unique<Process>(std::vector<std::string>{TOCSIN_PROVIDER_SIM, "--listen",
                                                            "127.0.0.1:0", "--port-file", port_file},
                                   std::vector<std::string>{}, dir_.path() + "/sim.log");
-    unsigned short port = 0;
-    for (int i = 0; i < 500 && port == 0; ++i) {
-      // Waiting for another process to write a file, not for a timer.
-      testing::WaitForPort(1, 10ms);
-      std::ifstream(port_file) >> port;
-    }
-    ASSERT_NE(port, 0) << "the simulator did not write its port file";
-    sim_ = "http://127.0.0.1:" + std::to_string(port);
+    auto ports = testing::ReadPortFile(port_file);
+    ASSERT_FALSE(ports.empty()) << "the simulator did not write its port file";
+    sim_ = "http://127.0.0.1:" + std::to_string(ports[0]);
   }
 
   // The provider's section of tocsin.yaml and the channel name the ladder uses.

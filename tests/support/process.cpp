@@ -70,6 +70,19 @@ std::optional<int> Process::Wait(std::chrono::milliseconds timeout) {
   return status_;
 }
 
+std::vector<unsigned short> ReadPortFile(const std::string& path, std::size_t count) {
+  for (int i = 0; i < 500; ++i) {
+    std::vector<unsigned short> ports;
+    std::ifstream in(path);
+    unsigned short port = 0;
+    while (ports.size() < count && in >> port && port != 0) ports.push_back(port);
+    if (ports.size() == count) return ports;
+    // Waiting for another process to write a file, not for a timer.
+    std::this_thread::sleep_for(std::chrono::milliseconds(10));
+  }
+  return {};
+}
+
 bool WaitForPort(unsigned short port, std::chrono::milliseconds timeout) {
   auto deadline = std::chrono::steady_clock::now() + timeout;
   while (std::chrono::steady_clock::now() < deadline) {

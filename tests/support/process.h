@@ -3,6 +3,7 @@
 #include <sys/types.h>
 
 #include <chrono>
+#include <cstddef>
 #include <optional>
 #include <string>
 #include <vector>
@@ -42,6 +43,9 @@ CommandResult RunCommand(const std::vector<std::string>& argv);
 
 // Polls `url`-less TCP connect to 127.0.0.1:port until it accepts or the timeout passes.
 bool WaitForPort(unsigned short port, std::chrono::milliseconds timeout);
+// The ports another process (the provider simulator's --port-file) writes to `path`, one per
+// line: waits up to 5 s until `count` of them are there; empty when they never come.
+std::vector<unsigned short> ReadPortFile(const std::string& path, std::size_t count = 1);
 // A TCP port that was free a moment ago (bind to 0, read, close).
 unsigned short FreePort();
 
