@@ -265,9 +265,11 @@ void Panel::AddIncidentRoutes(http::Router& router) {
       {"resolve", http::IncidentAction::kResolve},
       {"escalate", http::IncidentAction::kEscalate},
       {"note", http::IncidentAction::kNote}};
-  for (const auto& [name, action] : actions) {
+  for (const auto& entry : actions) {
+    // A copy, not a structured binding: clang 14 (the sanitizer build) cannot capture those.
+    const http::IncidentAction action = entry.second;
     router.Add(
-        "POST", std::string("/data/incidents/{id}/") + name, http::Access::kResponder,
+        "POST", std::string("/data/incidents/{id}/") + entry.first, http::Access::kResponder,
         [this, action](const http::Request& r, http::Respond respond) {
           if (r.actor.empty()) {
             return respond(ErrorAnswer(Error::Unauthorized(
