@@ -135,6 +135,9 @@ void RegisterOverridePost(http::Router& router, std::shared_ptr<OncallApiDeps> d
   const Clock* c = &clock;
   router.Add("POST", "/api/v1/oncall/overrides", http::Access::kResponder,
              [d, c, pending, resolve_actor](const http::Request& r, http::Respond respond) {
+               if (auto why = d->refuse_changes ? d->refuse_changes() : std::nullopt) {
+                 return respond(ErrorResponse(Error::Transient(*why)));
+               }
                auto body = api::ParseBody(r);
                if (!body) return respond(ErrorResponse(body.error()));
                auto schedule = d->schedule ? d->schedule() : nullptr;

@@ -64,7 +64,8 @@ Result<void> App::Impl::StartHa() {
 std::string App::Impl::StandbyRefusal() const {
   return fmt::format(
       "tocsin instance {} is a standby: only the active instance of the cluster changes "
-      "incidents and silences (GET /api/v1/ha names it); nothing was changed, try again there",
+      "incidents, silences and on-call overrides (GET /api/v1/ha names it); nothing was changed, "
+      "try again there",
       config->ha.instance);
 }
 

@@ -79,7 +79,11 @@ void App::Impl::AddApiRoutes(http::Router& router) {
          incidents->Reconfigure(ScheduleOf(*config, added_overrides), config->policies,
                                 config->incidents);
        },
-       overrides_in_flight},
+       overrides_in_flight,
+       [this]() -> std::optional<std::string> {
+         if (active) return std::nullopt;
+         return StandbyRefusal();
+       }},
       clock);
   rules::RegisterSloApi(
       router, {[this]() -> const rules::Evaluator* { return evaluator.get(); },

@@ -70,6 +70,7 @@ class OncallApiTest : public ::testing::Test {
       r.overrides.push_back(added.override);
       schedule_ = std::make_shared<const Schedule>(std::move(r));
     };
+    deps.refuse_changes = [this] { return refusal_; };
     RegisterOncallApi(*router, std::move(deps), scheduler_.clock());
     server_ = std::make_unique<testing::LoopbackServer>(router, registry_);
     ASSERT_TRUE(server_->started());
@@ -104,6 +105,7 @@ class OncallApiTest : public ::testing::Test {
     return out;
   }
 
+  std::optional<std::string> refusal_;  // what refuse_changes answers (a standby's reason)
   testing::TempDir dir_;
   // 10 November 2026, 12:00 in Kyiv: the day shift since 08:00 local.
   SimulatedScheduler scheduler_{ParseTime("2026-11-10T10:00:00Z").value()};
@@ -189,6 +191,23 @@ TEST_F(OncallApiTest, CoverIsStoredWithItsActorAndTakesEffect) {
   EXPECT_EQ((*stored)[0].override.person, cover);
   EXPECT_EQ((*stored)[0].override.reason, "dentist");
   EXPECT_EQ((*stored)[0].created_by, "olena");
+}
+
+TEST_F(OncallApiTest, AStandbyRefusesAnOverrideWithItsReasonAndStoresNothing) {
+  refusal_ = "tocsin instance b is a standby: try the active instance";
+  auto holder = schedule_->WhoHolds("l1", scheduler_.clock().Now()).at(0);
+  auto refused = Post({{"type", "cover"},
+                       {"rotation", "l1"},
+                       {"from", "2026-11-10T12:00"},
+                       {"to", "2026-11-10T20:00"},
+                       {"person", holder == "c" ? "d" : "c"},
+                       {"actor", "olena"}},
+                      503);
+  EXPECT_NE(refused.dump().find("is a standby"), std::string::npos) << refused;
+  auto stored = store_->LoadAll();
+  ASSERT_TRUE(stored);
+  EXPECT_TRUE(stored->empty());
+  EXPECT_EQ(schedule_->WhoHolds("l1", scheduler_.clock().Now()).at(0), holder);
 }
 
 TEST_F(OncallApiTest, OverrideBreakingAFairnessRuleIsRefusedAtItsFieldAndNotStored) {

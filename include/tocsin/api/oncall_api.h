@@ -2,6 +2,7 @@
 
 #include <functional>
 #include <memory>
+#include <optional>
 #include <vector>
 
 #include "tocsin/api/incident_api.h"
@@ -24,6 +25,10 @@ struct OncallApiDeps {
   // concurrent overrides cannot each pass alone and break a rule together. Routers serving the
   // same schedule (the API's and the panel's listener) must share one.
   std::shared_ptr<std::vector<Override>> in_flight = std::make_shared<std::vector<Override>>();
+  // Why this instance may not change the schedule now (a standby of a cluster: only the active
+  // instance's changes are put in force), or nullopt; POST then answers 503 with the reason
+  // and stores nothing. Unset: always allowed.
+  std::function<std::optional<std::string>()> refuse_changes;
 };
 
 // Registers the on-call API of the panel on `router` (GET /api/v1/oncall itself is in
