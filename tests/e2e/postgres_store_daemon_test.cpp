@@ -14,6 +14,7 @@
 
 #include <nlohmann/json.hpp>
 
+#include "support/failure_logs.h"
 #include "support/files.h"
 #include "support/ladder_roster.h"
 #include "support/process.h"
@@ -45,24 +46,14 @@ class PostgresStoreDaemon : public ::testing::Test {
     port_ = testing::FreePort();
   }
   void TearDown() override {
-    if (!HasFailure()) return;
-    for (const char* f : {"tocsin.log", "sim.log"}) {
-      std::string p = dir_.path() + "/" + f;
-      if (std::filesystem::exists(p)) {
-        ADD_FAILURE() << "--- " << f << " ---\n" << testing::ReadFile(p);
-      }
-    }
+    if (HasFailure()) testing::AddLogsToFailure(dir_.path(), {"tocsin.log", "sim.log"});
   }
 
   void StartSim() {
-    std::string port_file = dir_.path() + "/sim.ports";
-    sim_proc_ =
-        std::make_unique<Process>(std::vector<std::string>{TOCSIN_PROVIDER_SIM, "--listen",
-                                                           "127.0.0.1:0", "--port-file", port_file},
-                                  std::vector<std::string>{}, dir_.path() + "/sim.log");
-    auto ports = testing::ReadPortFile(port_file);
-    ASSERT_FALSE(ports.empty()) << "the simulator did not write its port file";
-    sim_ = "http://127.0.0.1:" + std::to_string(ports[0]);
+    auto sim = testing::StartProviderSim(TOCSIN_PROVIDER_SIM, dir_.path());
+    ASSERT_FALSE(sim.url.empty()) << "the simulator did not write its port file";
+    sim_proc_ = std::move(sim.process);
+    sim_ = sim.url;
   }
 
   // tocsin.yaml: the store section given, PagerDuty at the simulator when it runs.

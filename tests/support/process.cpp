@@ -83,6 +83,18 @@ std::vector<unsigned short> ReadPortFile(const std::string& path, std::size_t co
   return {};
 }
 
+SimProcess StartProviderSim(const std::string& binary, const std::string& dir) {
+  const std::string port_file = dir + "/sim.ports";
+  SimProcess sim;
+  sim.process = std::make_unique<Process>(
+      std::vector<std::string>{binary, "--listen", "127.0.0.1:0", "--port-file", port_file},
+      std::vector<std::string>{}, dir + "/sim.log");
+  auto ports = ReadPortFile(port_file);
+  if (ports.empty()) return {};
+  sim.url = "http://127.0.0.1:" + std::to_string(ports[0]);
+  return sim;
+}
+
 bool WaitForPort(unsigned short port, std::chrono::milliseconds timeout) {
   auto deadline = std::chrono::steady_clock::now() + timeout;
   while (std::chrono::steady_clock::now() < deadline) {

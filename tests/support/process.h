@@ -4,6 +4,7 @@
 
 #include <chrono>
 #include <cstddef>
+#include <memory>
 #include <optional>
 #include <string>
 #include <vector>
@@ -46,6 +47,13 @@ bool WaitForPort(unsigned short port, std::chrono::milliseconds timeout);
 // The ports another process (the provider simulator's --port-file) writes to `path`, one per
 // line: waits up to 5 s until `count` of them are there; empty when they never come.
 std::vector<unsigned short> ReadPortFile(const std::string& path, std::size_t count = 1);
+// The provider simulator (`binary`, tests/fakes/provider_sim) on a free loopback port, its
+// output in `dir`/sim.log; `url` is empty (and `process` null) when it did not start.
+struct SimProcess {
+  std::unique_ptr<Process> process;
+  std::string url;  // http://127.0.0.1:PORT
+};
+SimProcess StartProviderSim(const std::string& binary, const std::string& dir);
 // A TCP port that was free a moment ago (bind to 0, read, close).
 unsigned short FreePort();
 
