@@ -57,12 +57,26 @@ Result<std::vector<TimelineEvent>> IncidentManager::Timeline(const std::string& 
 
 Result<VerifyResult> IncidentManager::Verify(const std::string& id) {
   // Read both from the store: verification is about what is on disk, not what is in memory.
-  auto stored = store_.Get(id);
-  if (!stored) return Fail(stored.error());
-  if (!*stored) return Fail(Error::NotFound(fmt::format("no incident {}", id)));
-  auto events = store_.Timeline(id);
-  if (!events) return Fail(events.error());
-  return VerifyTimeline(**stored, *events);
+  // The store thread commits while the loop reads, and the incident and its timeline are two
+  // reads: a write landing between them (the incident read with 11 events, the timeline with
+  // the 13 a group commit just added) looked like removed events. So the incident is read
+  // again after the timeline; a write to it in between changes its head, and the reads are
+  // taken again. (Optimistic rather than one read transaction: the same on SQLite and on
+  // PostgreSQL, whose default isolation gives no snapshot across statements.)
+  for (int attempt = 0;; ++attempt) {
+    auto stored = store_.Get(id);
+    if (!stored) return Fail(stored.error());
+    if (!*stored) return Fail(Error::NotFound(fmt::format("no incident {}", id)));
+    auto events = store_.Timeline(id);
+    if (!events) return Fail(events.error());
+    auto after = store_.Get(id);
+    if (!after) return Fail(after.error());
+    const bool unchanged = *after && (**after).timeline_seq == (**stored).timeline_seq &&
+                           (**after).timeline_head == (**stored).timeline_head;
+    // A busy incident could change at every try; after a few the last reads are judged as
+    // they are, as before (a false alarm stays possible then, never a missed one).
+    if (unchanged || attempt == 4) return VerifyTimeline(**stored, *events);
+  }
 }
 
 Result<IncidentManager::Live*> IncidentManager::OpenLive(const std::string& id) {

@@ -479,5 +479,22 @@ overrides:
   EXPECT_EQ(pager_.Triggers()[1].at, At(minutes(5)));
 }
 
+// Regression: verification read the incident, then its timeline; a write the store thread
+// committed between the two (under load, in the daemon) made it report "the newest events were
+// removed" for an intact chain.
+TEST_F(IncidentTest, VerifyIsNotFooledByAWriteBetweenItsReads) {
+  Build();
+  manager_->OnGroupFlush(Group("payments"), At(minutes(0)));
+  ASSERT_TRUE(manager_->Verify("INC-1")->ok);
+  store_.before_timeline_read = [this] {
+    manager_->AddNoteAsync("INC-1", "l1a", "PSP-A says it is their side", At(minutes(1)), "api",
+                           std::nullopt, [](Result<Incident> r) { ASSERT_TRUE(r); });
+  };
+  auto verified = manager_->Verify("INC-1");
+  ASSERT_TRUE(verified);
+  EXPECT_TRUE(verified->ok) << verified->message;
+  EXPECT_EQ(Kinds("INC-1").back(), "note");
+}
+
 }  // namespace
 }  // namespace tocsin::incident

@@ -1,9 +1,11 @@
 #pragma once
 
 #include <algorithm>
+#include <functional>
 #include <map>
 #include <set>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "tocsin/incident/incident_store.h"
@@ -68,8 +70,13 @@ class MemoryIncidentStore final : public incident::IncidentStore {
   }
 
   Result<std::vector<incident::TimelineEvent>> Timeline(const std::string& id) override {
+    // A write committed by the store thread while the loop reads lands here, between a read
+    // of the incident and this read of its timeline.
+    if (auto hook = std::exchange(before_timeline_read, nullptr)) hook();
     return timeline_[id];
   }
+  // Tests only: runs once, at the start of the next Timeline() read.
+  std::function<void()> before_timeline_read;
 
   Result<std::vector<incident::PageIntent>> PendingPages() override {
     std::vector<incident::PageIntent> out;
