@@ -60,14 +60,7 @@ class AlertmanagerApiTest : public ::testing::Test {
   }
   HttpClientResponse Call(const std::string& method, const std::string& path,
                           const std::string& body = {}) {
-    HttpClientRequest req;
-    req.method = method;
-    req.url = server_->url() + path;
-    req.body = body;
-    if (!body.empty()) req.headers.push_back({"Content-Type", "application/json"});
-    auto r = client_.Send(req);
-    EXPECT_TRUE(r) << r.error().message();
-    return r ? *r : HttpClientResponse{};
+    return server_->Call(client_, method, path, body);
   }
   json GetJson(const std::string& path) {
     auto r = Call("GET", path);

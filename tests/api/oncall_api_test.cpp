@@ -77,14 +77,7 @@ class OncallApiTest : public ::testing::Test {
   }
   HttpClientResponse Call(const std::string& method, const std::string& path,
                           const std::string& body = {}) {
-    HttpClientRequest req;
-    req.method = method;
-    req.url = server_->url() + path;
-    req.body = body;
-    if (!body.empty()) req.headers.push_back({"Content-Type", "application/json"});
-    auto r = client_.Send(req);
-    EXPECT_TRUE(r) << r.error().message();
-    return r ? *r : HttpClientResponse{};
+    return server_->Call(client_, method, path, body);
   }
   json Get(const std::string& path, int status = 200) {
     auto r = Call("GET", path);

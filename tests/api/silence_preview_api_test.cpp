@@ -35,14 +35,7 @@ class SilencePreviewApiTest : public ::testing::Test {
   }
   HttpClientResponse Call(const std::string& method, const std::string& path,
                           const std::string& body) {
-    HttpClientRequest req;
-    req.method = method;
-    req.url = server_->url() + path;
-    req.body = body;
-    req.headers.push_back({"Content-Type", "application/json"});
-    auto r = client_.Send(req);
-    EXPECT_TRUE(r) << r.error().message();
-    return r ? *r : HttpClientResponse{};
+    return server_->Call(client_, method, path, body);
   }
 
   SimulatedScheduler scheduler_{*ParseTime("2026-11-22T03:00:00Z")};

@@ -87,14 +87,9 @@ class SloApiTest : public ::testing::Test {
     ASSERT_TRUE(server_->started());
   }
   json Get(const std::string& path, int status = 200) {
-    HttpClientRequest req;
-    req.method = "GET";
-    req.url = server_->url() + path;
-    auto r = client_.Send(req);
-    EXPECT_TRUE(r) << r.error().message();
-    if (!r) return json();
-    EXPECT_EQ(r->status, status) << r->body;
-    return json::parse(r->body, nullptr, false);
+    auto r = server_->Call(client_, "GET", path);
+    EXPECT_EQ(r.status, status) << r.body;
+    return json::parse(r.body, nullptr, false);
   }
 
   testing::TempDir dir_;

@@ -11,6 +11,9 @@
 #include <string>
 #include <thread>
 
+#include <gtest/gtest.h>
+
+#include "tocsin/common/http_client.h"
 #include "tocsin/http/router.h"
 #include "tocsin/http/server.h"
 
@@ -51,6 +54,19 @@ class LoopbackServer {
     done.get_future().wait();
   }
   std::string url() const { return "http://127.0.0.1:" + std::to_string(server_.port()); }
+  // One request to `path` on this server through `client` (a JSON body gets its content
+  // type); a transport failure fails the test and answers an empty response.
+  HttpClientResponse Call(HttpClient& client, const std::string& method, const std::string& path,
+                          const std::string& body = {}) {
+    HttpClientRequest req;
+    req.method = method;
+    req.url = url() + path;
+    req.body = body;
+    if (!body.empty()) req.headers.push_back({"Content-Type", "application/json"});
+    auto r = client.Send(req);
+    EXPECT_TRUE(r) << r.error().message();
+    return r ? *r : HttpClientResponse{};
+  }
 
  private:
   boost::asio::io_context io_;
