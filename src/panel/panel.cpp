@@ -187,13 +187,9 @@ void Panel::AddSessionRoutes(http::Router& router) {
     return JsonAnswer(200, out);
   });
   router.AddSync("POST", "/session", http::Access::kPublic, [this](const http::Request& r) {
-    // No session yet, so no CSRF token: the Origin must be this panel (a login CSRF would sign
-    // the victim in as the attacker).
-    std::string host = r.Header("Host").value_or("");
-    std::string origin = r.Header("Origin").value_or("");
-    auto scheme = origin.find("://");
-    if (scheme == std::string::npos || origin.substr(scheme + 3) != host) {
-      return JsonAnswer(403, {{"error", "sign in from the panel's own page"}});
+    if (auto same = auth_.CheckSameOrigin(r); !same) {
+      return JsonAnswer(
+          403, {{"error", "sign in from the panel's own page: " + same.error().message()}});
     }
     auto body = BodyObject(r);
     if (!body) return ErrorAnswer(body.error());
@@ -203,15 +199,18 @@ void Panel::AddSessionRoutes(http::Router& router) {
     if (!token.empty()) {
       in = auth_.SignInWithToken(r, token);
     } else if (!person.empty()) {
+      // Only a caller allowed to name itself learns whether the name is in the roster: anyone
+      // else gets the loopback refusal, so the roster's ids cannot be probed from outside.
       auto schedule = deps_.incidents.schedule();
-      if (schedule && !schedule->roster().FindPerson(person)) {
+      if (auth_.LoopbackTrusted(r) && schedule && !schedule->roster().FindPerson(person)) {
         return ErrorAnswer(Error::Invalid("\"" + person + "\" is not a person of the roster"));
       }
       in = auth_.SignInAsLoopback(r, person);
     }
     if (!in) {
       // The token never reaches a log line; only that a sign-in failed, and from where.
-      spdlog::info("panel: sign-in refused from {}: {}", r.remote_address, in.error().message());
+      // The peer address: a trusted proxy's own when the panel is behind one.
+      spdlog::info("panel: sign-in refused, peer {}: {}", r.remote_address, in.error().message());
       return ErrorAnswer(in.error());
     }
     http::Response res = JsonAnswer(200, {{"signed_in", true},

@@ -148,6 +148,10 @@ Result<void> PanelAuth::CheckAction(const http::Request& request, const Identity
         "missing or wrong X-Tocsin-CSRF header: reload the page (actions come from the panel "
         "itself)"));
   }
+  return CheckSameOrigin(request);
+}
+
+Result<void> PanelAuth::CheckSameOrigin(const http::Request& request) const {
   auto origin = request.Header("Origin");
   if (!origin) return Fail(Error::Permanent("missing Origin header: actions come from a browser"));
   auto scheme_end = origin->find("://");

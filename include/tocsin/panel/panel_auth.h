@@ -50,6 +50,10 @@ class PanelAuth {
   Result<Identity> Identify(const http::Request& request);
   // Origin and CSRF check for a request that changes something; kPermanent (403) saying which.
   Result<void> CheckAction(const http::Request& request, const Identity& who) const;
+  // The Origin header names this panel's host (X-Forwarded-Host when a trusted proxy sends
+  // it); kPermanent (403) otherwise. Part of CheckAction, and alone for sign-in, which has no
+  // CSRF token yet (a login CSRF would sign the victim in as the attacker).
+  Result<void> CheckSameOrigin(const http::Request& request) const;
 
   struct SignedIn {
     Identity identity;
