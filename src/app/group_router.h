@@ -19,8 +19,11 @@ namespace tocsin::app {
 // live to commit. Notices of a standby are dropped: the active sends its own. Loop thread.
 class GroupRouter final : public dispatch::GroupSink {
  public:
-  GroupRouter(dispatch::GroupSink& incidents, dispatch::GroupSink& notices)
-      : incidents_(incidents), notices_(notices) {}
+  // `active`: whether this instance pages now (false for a standby of a cluster until it takes
+  // the lease). No default: a router built active on a standby opened incidents and queued
+  // notices from the standby.
+  GroupRouter(dispatch::GroupSink& incidents, dispatch::GroupSink& notices, bool active)
+      : incidents_(incidents), notices_(notices), active_(active) {}
   void OnGroupFlush(const dispatch::AlertGroup& group, TimePoint now) override;
   // Standby -> active replays the held groups at `now`.
   void SetActive(bool active, TimePoint now);
@@ -31,7 +34,7 @@ class GroupRouter final : public dispatch::GroupSink {
 
   dispatch::GroupSink& incidents_;
   dispatch::GroupSink& notices_;
-  bool active_ = true;
+  bool active_;
   std::map<std::string, dispatch::AlertGroup> held_;
   std::size_t held_after_prune_ = 0;
 };

@@ -171,7 +171,7 @@ Result<void> App::Impl::StartDispatch() {
   silences = std::make_unique<dispatch::Silences>(*silence_gate);
   if (auto loaded = silences->Load(); !loaded) return Fail(loaded.error());
   // Rules and the Alertmanager API feed the dispatcher; its groups go to incidents.
-  group_router = std::make_unique<GroupRouter>(*incidents, *notice_sink);
+  group_router = std::make_unique<GroupRouter>(*incidents, *notice_sink, active);
   dispatcher = std::make_unique<dispatch::Dispatcher>(scheduler, *group_router, *silences,
                                                       *registry, config->dispatch);
   alert_parser = std::make_unique<WorkerPool>(1);
