@@ -206,6 +206,9 @@ void IncidentManager::ReleaseLane(const std::string& lane) {
 void IncidentManager::Apply(const std::string& id, Incident next, std::vector<TimelineEvent> events,
                             std::vector<PageRequest> pages, std::optional<InboundDelivery> delivery,
                             Done<Incident> then) {
+  // Every change passes here: a read-only (standby) manager writes nothing, whichever call
+  // asked. The public calls refuse earlier too, before they take a lane or read anything.
+  if (RefuseReadOnly(then)) return;
   for (auto& e : events) ChainEvent(next, e);
   IncidentChange change{next, std::move(events), pages, std::move(delivery)};
   store_.CommitAsync(
@@ -224,8 +227,10 @@ void IncidentManager::Apply(const std::string& id, Incident next, std::vector<Ti
         if (!stopped_) {
           for (const auto& p : pages) handoff_->Hand(p);
         }
-        if (change_listener_) change_listener_(next);
         then(next);
+        // After `then`, which puts an opened or reopened incident in memory (and takes a
+        // resolved one out): the listener sees the change durable and in memory.
+        if (change_listener_) change_listener_(next);
       });
 }
 

@@ -24,6 +24,18 @@ TEST_F(IncidentTest, ReadOnlyManagerRefusesEveryChangeWithTheReasonAndChangesNot
   expect_refused(manager_->AddNote("INC-1", "l1a", "looking", At(minutes(1))));
   expect_refused(
       manager_->Open(Group("payments", Severity::kCritical, true, "g2"), "l1a", At(minutes(1))));
+  // The post-mortem calls had no guard of their own: refused where every change passes.
+  std::optional<Result<Incident>> recorded;
+  manager_->RecordPostmortemAsync("INC-1", "l1a", "https://wiki.example/pm/1", At(minutes(1)),
+                                  [&](Result<Incident> r) { recorded = std::move(r); });
+  ASSERT_TRUE(recorded.has_value());
+  expect_refused(*recorded);
+  std::optional<Result<bool>> reminded;
+  manager_->RemindPostmortemAsync("INC-1", "write it", At(minutes(1)),
+                                  [&](Result<bool> r) { reminded = std::move(r); });
+  ASSERT_TRUE(reminded.has_value());
+  ASSERT_FALSE(reminded->has_value());
+  EXPECT_EQ(reminded->error().message(), "instance b is a standby");
   EXPECT_EQ(Kinds("INC-1").size(), events);
   EXPECT_EQ(manager_->Get("INC-1").value().state, IncidentState::kTriggered);  // reads work
   EXPECT_FALSE(manager_->Get("INC-2").has_value());
