@@ -144,6 +144,10 @@ void HaCoordinator::OnPoll(std::uint64_t sent_at, Result<LeaseView> view,
       // was decided under the old one may have been fenced. Start over from the database.
       StepDown(
           fmt::format("the lease was renewed under a new epoch ({} -> {})", epoch_, view->epoch));
+      // Nothing more from this answer: the step-down stops the instance (it comes back as a
+      // standby), so it must not go on to take the lease as active again below.
+      CheckNoActive(now_mono);
+      return;
     }
     if (until <= now_mono) {
       // The answer came back too late to be trusted (the process was paused, the database
@@ -155,7 +159,7 @@ void HaCoordinator::OnPoll(std::uint64_t sent_at, Result<LeaseView> view,
     held_until_.store(until);
     last_seen_active_ = now_mono;
     if (role_ == Role::kStandby) BecomeActive(view->epoch, now_mono);
-    ArmStepDown();
+    ArmStepDown(now_mono);
   } else {
     if (role_ == Role::kActive) {
       StepDown(fmt::format("{} holds the lease now (epoch {})", view->holder, view->epoch));
@@ -166,16 +170,16 @@ void HaCoordinator::OnPoll(std::uint64_t sent_at, Result<LeaseView> view,
   CheckNoActive(now_mono);
 }
 
-void HaCoordinator::ArmStepDown() {
+void HaCoordinator::ArmStepDown(std::uint64_t now_mono) {
   if (step_down_timer_) scheduler_.Cancel(*step_down_timer_);
-  const std::uint64_t now_mono = scheduler_.clock().MonotonicMicros();
   const std::uint64_t until = held_until_.load();
   Duration in(until > now_mono ? static_cast<Duration::rep>((until - now_mono + 999) / 1000) : 0);
   step_down_timer_ = scheduler_.ScheduleAfter(in, [this] {
     step_down_timer_.reset();
     if (role_ != Role::kActive) return;
     if (HoldsLease()) {
-      ArmStepDown();  // renewed meanwhile (the timer fired on the wall clock, a little early)
+      ArmStepDown(scheduler_.clock().MonotonicMicros());  // renewed meanwhile (the timer fired on
+                                                          // the wall clock, a little early)
       return;
     }
     StepDown(fmt::format("the lease could not be renewed within {} s",

@@ -169,6 +169,22 @@ TEST_F(HaCoordinatorTest, ActiveStepsDownByItsOwnClockWhenRenewalsFail) {
   EXPECT_GT(Metric(a.registry, "tocsin_ha_lease_errors_total"), 0);
 }
 
+// Regression: a renewal that came back under a new epoch stepped the instance down and then, in
+// the same answer, made it active again: the role said active, an untrue "is now ACTIVE" was
+// logged, and the stopping instance never gave the lease back.
+TEST_F(HaCoordinatorTest, ARenewalUnderANewEpochStepsDownAndStaysDown) {
+  Instance a(sched_, inline_, db_.url(), "a");
+  a.coordinator->Start();
+  sched_.RunPending();
+  ASSERT_EQ(a.changes, (std::vector<std::pair<Role, std::int64_t>>{{Role::kActive, 1}}));
+  ExpireLease();  // the next renewal takes the expired lease again: epoch 2
+  sched_.AdvanceBy(seconds(4));
+  EXPECT_EQ(a.coordinator->role(), Role::kStandby);
+  EXPECT_FALSE(a.coordinator->HoldsLease());
+  EXPECT_EQ(a.changes,
+            (std::vector<std::pair<Role, std::int64_t>>{{Role::kActive, 1}, {Role::kStandby, 1}}));
+}
+
 // SIGSTOP past the lease: the renewal sent before the pause answers after it. The instance has
 // stepped down by its own clock, and that late "renewed" does not make it active again.
 TEST_F(HaCoordinatorTest, PausedActiveStepsDownAndALateRenewalDoesNotRevive) {

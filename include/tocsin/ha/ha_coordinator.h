@@ -64,7 +64,7 @@ class HaCoordinator final : public HaStatusSource {
  private:
   void Tick();
   void OnPoll(std::uint64_t sent_at, Result<LeaseView> lease, Result<std::vector<PeerInfo>> peers);
-  void ArmStepDown();
+  void ArmStepDown(std::uint64_t now_mono);
   void BecomeActive(std::int64_t epoch, std::uint64_t now_mono);
   void StepDown(const std::string& why);
   void CheckNoActive(std::uint64_t now_mono);
