@@ -100,47 +100,37 @@ Result<void> IncidentManager::Start() {
   auto pending = store_.PendingPages();
   if (!pending) return Fail(pending.error());
   started_ = true;
+  // All of them before anything else can happen to an incident: an ack taken in between would
+  // hand its own page (an acknowledge) before the incident's older trigger, and the provider
+  // would drop the acknowledge for a key it does not know, then page anew. Handing only queues
+  // (the outbox sends later), so this is cheap even after a storm.
+  for (const auto& intent : *pending) {
+    spdlog::info("re-sending page {} decided before the restart", intent.request.idempotency_key);
+    handoff_->Hand(intent.request);
+  }
   // Then every incident's timers; a deadline that passed while the process was down fires
-  // now. After a storm this is thousands of pages and steps: the first kResumeChunk items run
-  // here, the rest in chunks of as many on the following loop turns, so the daemon serves
-  // (and acks are taken) meanwhile. Nothing is lost by waiting a turn: the intents are in the
-  // store, every Arm* re-arms from the state in memory at the time it runs, and a step that
-  // an ack made moot is not paged (OnStepDue checks).
-  struct Resume {
-    std::vector<PageRequest> pages;
-    std::vector<std::string> ids;
-    std::size_t next_page = 0;
-    std::size_t next_id = 0;
-  };
-  auto resume = std::make_shared<Resume>();
-  resume->pages.reserve(pending->size());
-  for (auto& intent : *pending) resume->pages.push_back(std::move(intent.request));
-  resume->ids.reserve(live_.size());
-  for (const auto& [id, live] : live_) resume->ids.push_back(id);
+  // now. After a storm this is thousands of steps: the first kResumeChunk incidents are armed
+  // here, the rest in chunks of as many on the following loop turns, so the daemon serves (and
+  // acks are taken) meanwhile. Nothing is lost by waiting a turn: every Arm* re-arms from the
+  // state in memory at the time it runs, and a step that an ack made moot is not paged
+  // (OnStepDue checks).
   struct ResumeChunk {
     IncidentManager* self;
     std::shared_ptr<bool> alive;
-    std::shared_ptr<Resume> r;
-    void operator()() const {
+    std::shared_ptr<std::vector<std::string>> ids;
+    std::size_t next = 0;
+    void operator()() {
       if (!*alive || self->stopped_) return;
-      std::size_t budget = kResumeChunk;
-      for (; budget > 0 && r->next_page < r->pages.size(); --budget) {
-        const PageRequest& page = r->pages[r->next_page++];
-        spdlog::info("re-sending page {} decided before the restart", page.idempotency_key);
-        self->handoff_->Hand(page);
+      for (std::size_t n = 0; n < kResumeChunk && next < ids->size(); ++n) {
+        self->ArmIncident((*ids)[next++]);
       }
-      for (; budget > 0 && r->next_id < r->ids.size(); --budget) {
-        const std::string& id = r->ids[r->next_id++];
-        self->ArmStep(id);
-        self->ArmAckDeadline(id);
-        self->ArmReminder(id);
-      }
-      if (r->next_page < r->pages.size() || r->next_id < r->ids.size()) {
-        self->scheduler_.Post(*this);
-      }
+      if (next < ids->size()) self->scheduler_.Post(*this);
     }
   };
-  ResumeChunk{this, alive_, resume}();
+  auto ids = std::make_shared<std::vector<std::string>>();
+  ids->reserve(live_.size());
+  for (const auto& [id, live] : live_) ids->push_back(id);
+  ResumeChunk{this, alive_, std::move(ids)}();
   OnHandover();  // a shift may have changed while we were down
   spdlog::info("incidents: {} open incident(s) reloaded", live_.size());
   return {};
@@ -161,11 +151,13 @@ void IncidentManager::ArmEveryIncident() {
   // By id: arming may page at once and resolve or change incidents.
   std::vector<std::string> ids;
   for (const auto& [id, live] : live_) ids.push_back(id);
-  for (const auto& id : ids) {
-    ArmStep(id);
-    ArmAckDeadline(id);
-    ArmReminder(id);
-  }
+  for (const auto& id : ids) ArmIncident(id);
+}
+
+void IncidentManager::ArmIncident(const std::string& id) {
+  ArmStep(id);
+  ArmAckDeadline(id);
+  ArmReminder(id);
 }
 
 // --- Lanes and the asynchronous commit ---------------------------------------------------

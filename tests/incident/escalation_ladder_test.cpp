@@ -284,6 +284,33 @@ TEST_F(IncidentTest, PageDecidedButNotHandedOffIsResentWithTheSameKey) {
   EXPECT_TRUE(store_.PendingPages()->empty());
 }
 
+// Regression: after a storm the restart handed pending pages a chunk per loop turn while the
+// API already served, so an ack in between handed its acknowledge before the incident's older
+// trigger (a provider drops an acknowledge for a key it does not know, then pages anew). Every
+// pending page is handed before Start() returns, in the order decided.
+TEST_F(IncidentTest, EveryPendingPageIsHandedBeforeStartReturnsInItsOrder) {
+  Build();
+  manager_->OnGroupFlush(Group("payments"), At(minutes(0)));
+  incident::IncidentChange change;
+  change.incident = manager_->Get("INC-1").value();
+  const std::size_t n = 2 * 256 + 3;  // more than two of the restart's chunks
+  for (std::size_t i = 0; i < n; ++i) {
+    PageRequest p;
+    p.incident_id = "INC-1";
+    p.idempotency_key = "INC-1/pending-" + std::to_string(1000 + i);  // sorts as decided
+    change.pages.push_back(p);
+  }
+  ASSERT_TRUE(store_.Commit(change));
+  manager_.reset();
+  testing::RecordingPager after;
+  IncidentManager restarted(scheduler_, store_, after, schedule_, policies_, config_);
+  ASSERT_TRUE(restarted.Start());
+  ASSERT_EQ(after.sent.size(), n);  // no loop turn has run yet
+  for (std::size_t i = 0; i < n; ++i) {
+    EXPECT_EQ(after.sent[i].idempotency_key, "INC-1/pending-" + std::to_string(1000 + i));
+  }
+}
+
 TEST_F(IncidentTest, StoreOutageAnnouncesNothingAndRetries) {
   Build();
   manager_->OnGroupFlush(Group("payments"), At(minutes(0)));

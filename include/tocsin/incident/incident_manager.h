@@ -250,6 +250,8 @@ class IncidentManager final : public dispatch::GroupSink, public DeliveryObserve
   void ArmReminder(const std::string& id);
   void ArmHandoverWatch(TimePoint now);
   void ArmEveryIncident();
+  // One incident's timers: its next step, ack deadline and reminder.
+  void ArmIncident(const std::string& id);
   void CancelTimers(Live& live);
   void OnStepDue(const std::string& id);
   // Pages the step at next_step: on its deadline (`requested_by` empty) or at once because
