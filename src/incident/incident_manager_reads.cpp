@@ -73,9 +73,13 @@ Result<VerifyResult> IncidentManager::Verify(const std::string& id) {
     if (!after) return Fail(after.error());
     const bool unchanged = *after && (**after).timeline_seq == (**stored).timeline_seq &&
                            (**after).timeline_head == (**stored).timeline_head;
-    // A busy incident could change at every try; after a few the last reads are judged as
-    // they are, as before (a false alarm stays possible then, never a missed one).
-    if (unchanged || attempt == 4) return VerifyTimeline(**stored, *events);
+    if (unchanged) return VerifyTimeline(**stored, *events);
+    // Judging reads of two different moments would report events "removed" from an intact
+    // chain: a verdict of tampering must never come from a race.
+    if (attempt == 4) {
+      return Fail(Error::Transient(
+          fmt::format("{} changed during each of 5 verifications: verify it again", id)));
+    }
   }
 }
 

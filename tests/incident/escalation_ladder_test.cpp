@@ -523,5 +523,27 @@ TEST_F(IncidentTest, VerifyIsNotFooledByAWriteBetweenItsReads) {
   EXPECT_EQ(Kinds("INC-1").back(), "note");
 }
 
+// An incident that changes between the reads of every attempt is not judged at all: comparing
+// reads of two moments would call an intact chain tampered with.
+TEST_F(IncidentTest, VerifyOfAnIncidentChangingAtEveryAttemptSaysSoInsteadOfJudging) {
+  Build();
+  manager_->OnGroupFlush(Group("payments"), At(minutes(0)));
+  int notes = 0;
+  std::function<void()> note = [&] {
+    ++notes;
+    manager_->AddNoteAsync("INC-1", "l1a", "update " + std::to_string(notes), At(minutes(1)), "api",
+                           std::nullopt, [](Result<Incident> r) { ASSERT_TRUE(r); });
+    store_.before_timeline_read = note;  // and again at the next attempt
+  };
+  store_.before_timeline_read = note;
+  auto verified = manager_->Verify("INC-1");
+  store_.before_timeline_read = nullptr;
+  ASSERT_FALSE(verified.has_value());
+  EXPECT_EQ(verified.error().kind(), Error::Kind::kTransient);
+  EXPECT_NE(verified.error().message().find("verify it again"), std::string::npos);
+  EXPECT_EQ(notes, 5);
+  EXPECT_TRUE(manager_->Verify("INC-1")->ok);  // once it is quiet: intact
+}
+
 }  // namespace
 }  // namespace tocsin::incident
