@@ -176,11 +176,13 @@ void Outbox::Dispatch(const OutboxItem& item, Channel via, std::shared_ptr<Notif
     if (may_send_ && !may_send_()) {
       // This instance lost the lease (paused past it, cut off from the database): the active
       // one has this item from the database and sends it. Nothing is recorded here: the
-      // store's writes of a fenced instance fail anyway.
+      // store's writes of a fenced instance fail anyway. The item goes back in the queue, so
+      // that should this instance hold the lease again without a restart, it still sends it.
       scheduler->Post([this, alive, id = copy.id, via] {
         if (auto a = alive.lock(); !a || !*a) return;
         in_flight_.erase(id);
         providers_[via].in_flight--;
+        queue_.Requeue(id);
         spdlog::warn("outbox: item {} not sent: this instance no longer holds the lease", id);
       });
       return;

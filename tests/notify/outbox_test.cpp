@@ -4,6 +4,7 @@
 // would carry a copy of it.
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <map>
 
 #include <fmt/format.h>
@@ -90,6 +91,25 @@ TEST_F(OutboxTest, SendIsDurableBeforeItReturns) {
   EXPECT_EQ(store_->Count("sent"), 2);
   ASSERT_EQ(observer_.reports.size(), 2u);
   EXPECT_EQ(observer_.reports[0].outcome, incident::DeliveryOutcome::kSent);
+}
+
+// The high-availability send gate (an instance that no longer holds the lease): no provider
+// request while it says no, and the page stays pending; it went missing from the queue until a
+// restart, so an instance holding the lease again never sent it.
+TEST_F(OutboxTest, ClosedSendGateSendsNothingAndThePageGoesOutOnceItOpens) {
+  Start(/*with_opsgenie=*/false, /*with_slack=*/false);
+  bool may_send = false;
+  outbox_->SetSendGate([&] { return may_send; });
+  outbox_->Send(Page(1), {});
+  scheduler_.RunPending();
+  EXPECT_TRUE(pd_->calls().empty());
+  EXPECT_EQ(store_->Count("pending"), 1);
+  may_send = true;
+  outbox_->Send(Page(2), {});  // the next pump
+  scheduler_.RunPending();
+  auto delivered = Delivered(*pd_);
+  std::sort(delivered.begin(), delivered.end());
+  EXPECT_EQ(delivered, (std::vector<std::string>{"INC-1/trigger", "INC-2/trigger"}));
 }
 
 TEST_F(OutboxTest, ProviderDownTenMinutesLosesNothingAndSendsNothingTwice) {
