@@ -20,6 +20,9 @@ namespace {
 
 // The advisory lock instances hold while migrating ("tocs").
 constexpr std::int64_t kMigrationLock = 0x746f6373;
+// What tocsin_check_epoch (the ha module's migration) raises for a stale epoch: only this is a
+// fence verdict; any other failure of the check is passed on as what it is.
+constexpr std::string_view kFencedState = "TF001";
 
 std::string Trimmed(std::string s) {
   while (!s.empty() && std::isspace(static_cast<unsigned char>(s.back()))) s.pop_back();
@@ -343,8 +346,19 @@ class PgBackend : public Backend {
     auto check = Run([&] { return tx_->exec_params("SELECT tocsin_check_epoch($1)", *fence_); },
                      SqlKind::kRead, "fence");
     if (check) return {};
-    (void)RunText("ROLLBACK");
+    const bool fenced = last_sqlstate_ == kFencedState;
+    // A session lost during the check took its transaction along; nothing to roll back.
+    if (!broken_) (void)RunText("ROLLBACK");
     in_txn_ = aborted_ = false;
+    // The caller is told here that its transaction never began: the statements after this one
+    // belong to no lost transaction (else every later read would fail until a BEGIN).
+    lost_txn_ = false;
+    if (!fenced) {
+      // A lost connection, a lock timeout, ...: not a verdict on the epoch; its own kind.
+      return Fail(Error(check.error().kind(),
+                        fmt::format("the fence check for epoch {} failed ({}); nothing was written",
+                                    *fence_, check.error().message())));
+    }
     return Fail(Error::Conflict(fmt::format(
         "write refused by the fence: this instance's epoch {} is not the current one ({}); "
         "nothing was written",
@@ -367,6 +381,7 @@ class PgBackend : public Backend {
 
   template <typename F>
   Result<pqxx::result> Run(F&& f, SqlKind, std::string_view what) {
+    last_sqlstate_.clear();
     if (auto c = Reconnect(); !c) return Fail(c.error());
     try {
       return f();
@@ -379,6 +394,7 @@ class PgBackend : public Backend {
       // Shutdown or crash of the server (57P..), connection exceptions (08...): the session
       // is gone even when the socket has not said so yet.
       const std::string state = se.sqlstate();
+      last_sqlstate_ = state;
       if (state.rfind("57P", 0) == 0 || state.rfind("08", 0) == 0 || !conn_->is_open()) {
         LoseSession();
       } else if (in_txn_) {
@@ -447,6 +463,7 @@ class PgBackend : public Backend {
   bool in_txn_ = false;
   bool aborted_ = false;  // a statement failed since BEGIN (or the last ROLLBACK TO)
   std::optional<std::int64_t> fence_;
+  std::string last_sqlstate_;  // of the last Run's failure, empty when none (or no SQLSTATE)
   int prepared_ = 0;
 };
 
