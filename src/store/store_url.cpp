@@ -164,6 +164,18 @@ Result<StoreUrl> ParseStoreUrl(std::string_view text) {
           "{}= from the URL and {}",
           key, kPasswordHelp)));
     }
+    // libpq's other secret-bearing parameters: the passphrase of the client key (sslpassword)
+    // and an OAuth client's secret (oauth_client_secret, libpq 18). Every other parameter is
+    // printed with the URL.
+    if (key == "sslpassword" || key == "oauth_client_secret") {
+      return Fail(Error::Invalid(fmt::format(
+          "store.url must not carry a secret (it would show in logs and errors): remove {}= "
+          "from the URL{}",
+          key,
+          key == "sslpassword"
+              ? " and give sslkey= a key without a passphrase, readable by tocsin's user only"
+              : "")));
+    }
     if (key == "user" || key == "host" || key == "port" || key == "dbname") {
       std::string v = eq == std::string_view::npos ? "" : PercentDecode(pair.substr(eq + 1));
       if (key == "user") u.user = v;

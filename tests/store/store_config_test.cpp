@@ -8,6 +8,7 @@
 
 #include "support/temp_dir.h"
 #include "tocsin/config/config.h"
+#include "tocsin/store/store_url.h"
 
 namespace tocsin::store {
 namespace {
@@ -85,6 +86,24 @@ TEST_F(StoreConfigTest, AUrlWithAPasswordIsRefusedSayingWhereItGoesWithoutRepeat
   auto [sc2, query] = Load("store: {url: \"postgresql://db/tocsin?password=hunter2-XYZ\"}\n");
   EXPECT_NE(query.find("must not carry a password"), std::string::npos) << query;
   EXPECT_EQ(query.find("hunter2-XYZ"), std::string::npos) << query;
+}
+
+// Regression: sslpassword= (the client key's passphrase) was kept as a parameter and printed
+// with the URL in logs and errors.
+TEST_F(StoreConfigTest, AUrlWithAnotherSecretParameterIsRefusedWithoutRepeatingIt) {
+  for (const char* key : {"sslpassword", "oauth_client_secret"}) {
+    auto url = ParseStoreUrl(std::string("postgresql://tocsin@db/tocsin?sslmode=verify-full&") +
+                             key + "=hunter2-XYZ");
+    ASSERT_FALSE(url) << key << ": " << url->ToString();
+    EXPECT_EQ(url.error().kind(), Error::Kind::kInvalid);
+    EXPECT_NE(url.error().message().find(std::string("remove ") + key + "="), std::string::npos)
+        << url.error().message();
+    EXPECT_EQ(url.error().message().find("hunter2-XYZ"), std::string::npos)
+        << url.error().message();
+  }
+  auto [sc, errors] = Load("store: {url: \"postgresql://db/tocsin?sslpassword=hunter2-XYZ\"}\n");
+  EXPECT_NE(errors.find("must not carry a secret"), std::string::npos) << errors;
+  EXPECT_EQ(errors.find("hunter2-XYZ"), std::string::npos) << errors;
 }
 
 TEST_F(StoreConfigTest, TheEnvironmentOverridesTheFile) {
