@@ -6,7 +6,9 @@
 #include <pqxx/pqxx>
 
 #include <algorithm>
+#include <atomic>
 #include <cctype>
+#include <limits>
 #include <vector>
 
 #include <fmt/format.h>
@@ -276,7 +278,7 @@ class PgBackend : public Backend {
           "was written"));
     }
     if (StartsWithKeyword(sql, "ROLLBACK") && !ends) aborted_ = false;  // ROLLBACK TO savepoint
-    const bool wrap = kind == SqlKind::kWrite && !in_txn_ && fence_.has_value();
+    const bool wrap = kind == SqlKind::kWrite && !in_txn_ && Fence().has_value();
     if (wrap) {
       if (auto b = Begin(); !b) return b;
     }
@@ -298,7 +300,11 @@ class PgBackend : public Backend {
         url_)));
   }
 
-  void SetFence(std::optional<std::int64_t> epoch) override { fence_ = epoch; }
+  // Lock-free: called from the loop when the role changes, while the store thread may hold
+  // the database's lock for a whole group commit (a network round trip).
+  void SetFence(std::optional<std::int64_t> epoch) override {
+    fence_.store(epoch.value_or(kNoFence), std::memory_order_release);
+  }
 
   Result<void> LockMigrations() override {
     auto r = RunText(fmt::format("SELECT pg_advisory_lock({})", kMigrationLock));
@@ -318,7 +324,7 @@ class PgBackend : public Backend {
     std::vector<const char*> values;
     values.reserve(params.size());
     for (const auto& p : params) values.push_back(p ? p->c_str() : nullptr);
-    const bool wrap = kind == SqlKind::kWrite && !in_txn_ && fence_.has_value();
+    const bool wrap = kind == SqlKind::kWrite && !in_txn_ && Fence().has_value();
     if (wrap) {
       if (auto b = Begin(); !b) return Fail(b.error());
     }
@@ -342,8 +348,10 @@ class PgBackend : public Backend {
     if (!r) return Fail(r.error());
     in_txn_ = true;
     aborted_ = false;
-    if (!fence_) return {};
-    auto check = Run([&] { return tx_->exec_params("SELECT tocsin_check_epoch($1)", *fence_); },
+    // Read once: the epoch checked is the one the errors name.
+    const std::optional<std::int64_t> fence = Fence();
+    if (!fence) return {};
+    auto check = Run([&] { return tx_->exec_params("SELECT tocsin_check_epoch($1)", *fence); },
                      SqlKind::kRead, "fence");
     if (check) return {};
     const bool fenced = last_sqlstate_ == kFencedState;
@@ -357,12 +365,12 @@ class PgBackend : public Backend {
       // A lost connection, a lock timeout, ...: not a verdict on the epoch; its own kind.
       return Fail(Error(check.error().kind(),
                         fmt::format("the fence check for epoch {} failed ({}); nothing was written",
-                                    *fence_, check.error().message())));
+                                    *fence, check.error().message())));
     }
     return Fail(Error::Conflict(fmt::format(
         "write refused by the fence: this instance's epoch {} is not the current one ({}); "
         "nothing was written",
-        *fence_, check.error().message())));
+        *fence, check.error().message())));
   }
 
   // Ends the transaction an autocommitted write was wrapped in for the fence: COMMIT when the
@@ -462,7 +470,12 @@ class PgBackend : public Backend {
   bool lost_txn_ = false;  // the session broke inside a transaction not yet ended
   bool in_txn_ = false;
   bool aborted_ = false;  // a statement failed since BEGIN (or the last ROLLBACK TO)
-  std::optional<std::int64_t> fence_;
+  static constexpr std::int64_t kNoFence = std::numeric_limits<std::int64_t>::min();
+  std::optional<std::int64_t> Fence() const {
+    const std::int64_t f = fence_.load(std::memory_order_acquire);
+    return f == kNoFence ? std::nullopt : std::optional<std::int64_t>(f);
+  }
+  std::atomic<std::int64_t> fence_{kNoFence};  // kNoFence: no check
   std::string last_sqlstate_;  // of the last Run's failure, empty when none (or no SQLSTATE)
   int prepared_ = 0;
 };

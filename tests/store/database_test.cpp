@@ -4,6 +4,9 @@
 
 #include <gtest/gtest.h>
 
+#include <future>
+#include <thread>
+
 #include "support/temp_dir.h"
 #include "support/test_store.h"
 
@@ -202,6 +205,32 @@ END $$)sql"));
   }
   db_->SetFence(std::nullopt);
   EXPECT_EQ(Count(*db_, "SELECT COUNT(*) FROM silences"), 2);
+}
+
+// Regression: SetFence took the lock a StoreThread holds for a whole group commit, so the
+// loop changing the role waited for a network commit. With a transaction held open on
+// another thread, SetFence returns at once (and takes effect from the next transaction).
+TEST_P(DatabaseTest, SetFenceDoesNotWaitForATransactionInProgress) {
+  ASSERT_TRUE(db_->Migrate(Silences()));
+  std::promise<void> inside;
+  std::promise<void> finish;
+  std::thread writer([&] {
+    auto r = db_->Transaction([&](Database& d) -> Result<void> {
+      inside.set_value();
+      finish.get_future().wait();
+      return d.Exec("INSERT INTO silences(id) VALUES ('in-progress')");
+    });
+    EXPECT_TRUE(r) << r.error().message();
+  });
+  inside.get_future().wait();
+  auto set = std::async(std::launch::async, [&] { db_->SetFence(std::nullopt); });
+  // A generous bound that only a deadlock-like wait reaches: the call takes microseconds.
+  const bool returned = set.wait_for(std::chrono::seconds(30)) == std::future_status::ready;
+  finish.set_value();
+  writer.join();
+  set.wait();
+  EXPECT_TRUE(returned) << "SetFence waited for the transaction in progress";
+  EXPECT_EQ(Count(*db_, "SELECT COUNT(*) FROM silences"), 1);
 }
 
 TOCSIN_ON_BOTH_STORES(DatabaseTest);
