@@ -14,6 +14,7 @@
 #include <fmt/format.h>
 
 #include "database_backend.h"
+#include "sql_scanner.h"
 #include "tocsin/store/store_url.h"
 
 namespace tocsin::store::detail {
@@ -50,85 +51,6 @@ Error PgError(std::string_view what) {
   } catch (const std::exception& e) {
     return Error::Io(fmt::format("postgresql: {}: {}", what, Trimmed(e.what())));
   }
-}
-
-// `?` and `?N` become `$N`, outside quoted text: a bare `?` takes the number after the largest
-// one so far, as in SQLite.
-std::string TranslatePlaceholders(std::string_view sql) {
-  std::string out;
-  out.reserve(sql.size() + 8);
-  int largest = 0;
-  char quote = 0;
-  for (std::size_t i = 0; i < sql.size(); ++i) {
-    char c = sql[i];
-    if (quote != 0) {
-      if (c == quote) quote = 0;
-      out += c;
-      continue;
-    }
-    if (c == '\'' || c == '"') {
-      quote = c;
-      out += c;
-      continue;
-    }
-    if (c != '?') {
-      out += c;
-      continue;
-    }
-    std::size_t j = i + 1;
-    int n = 0;
-    while (j < sql.size() && std::isdigit(static_cast<unsigned char>(sql[j]))) {
-      n = n * 10 + (sql[j] - '0');
-      ++j;
-    }
-    if (j == i + 1) n = largest + 1;
-    largest = std::max(largest, n);
-    out += fmt::format("${}", n);
-    i = j - 1;
-  }
-  return out;
-}
-
-// A script's statements, each with its `;`, split outside quotes, dollar quotes (plpgsql
-// bodies) and comments, so that each is one operation for a FaultInjector, as on SQLite.
-std::vector<std::string_view> SplitStatements(std::string_view script) {
-  std::vector<std::string_view> out;
-  std::size_t start = 0;
-  std::size_t i = 0;
-  auto flush = [&](std::size_t end) {
-    std::string_view piece = TrimLeft(script.substr(start, end - start));
-    if (!piece.empty() && piece != ";") out.push_back(piece);
-    start = end;
-  };
-  while (i < script.size()) {
-    const char c = script[i];
-    if (c == '\'' || c == '"') {
-      auto close = script.find(c, i + 1);
-      i = close == std::string_view::npos ? script.size() : close + 1;
-    } else if (c == '-' && i + 1 < script.size() && script[i + 1] == '-') {
-      auto eol = script.find('\n', i);
-      i = eol == std::string_view::npos ? script.size() : eol + 1;
-    } else if (c == '$') {
-      auto tag_end = script.find('$', i + 1);
-      std::string_view tag = tag_end == std::string_view::npos ? std::string_view()
-                                                               : script.substr(i, tag_end - i + 1);
-      bool is_tag = !tag.empty() && std::all_of(tag.begin() + 1, tag.end() - 1, [](char t) {
-        return std::isalnum(static_cast<unsigned char>(t)) || t == '_';
-      });
-      if (!is_tag) {
-        ++i;
-        continue;
-      }
-      auto close = script.find(tag, tag_end + 1);
-      i = close == std::string_view::npos ? script.size() : close + tag.size();
-    } else if (c == ';') {
-      flush(++i);
-    } else {
-      ++i;
-    }
-  }
-  flush(script.size());
-  return out;
 }
 
 class PgBackend;
