@@ -285,6 +285,20 @@ END $$)sql"));
   ASSERT_TRUE(db->Exec("INSERT INTO t (id) VALUES ('current')"));
 }
 
+// The server itself ends a session left idle in a transaction (a paused tocsin): what the
+// connection options ask for is what the server applies.
+TEST(PostgresSessionTest, TheServerEndsASessionIdleInATransactionAfterFiveSeconds) {
+  auto store = tocsin::testing::TestStore::Create(Dialect::kPostgres);
+  ASSERT_TRUE(store);
+  auto db = store->Open();
+  ASSERT_TRUE(db);
+  auto st = db->Prepare("SHOW idle_in_transaction_session_timeout");
+  ASSERT_TRUE(st) << st.error().message();
+  auto row = st->Step();
+  ASSERT_TRUE(row && *row);
+  EXPECT_EQ(st->Text(0), "5s");
+}
+
 TEST(DatabaseOpenTest, UnopenablePathIsAnIoError) {
   auto db = Database::Open("/nonexistent/dir/tocsin.db");
   ASSERT_FALSE(db);
