@@ -1,5 +1,8 @@
 // tocsin store migrate --from URL --to URL: moves an installation from one store to another
 // (SQLite to PostgreSQL when a second instance joins, or back), every table copied as it is.
+#include <filesystem>
+#include <string_view>
+
 #include <fmt/format.h>
 
 #include "commands.h"
@@ -35,6 +38,12 @@ Result<std::unique_ptr<store::Database>> OpenUrl(const std::string& text, const 
   auto url = store::ParseStoreUrl(text);
   if (!url) return Fail(Error::Invalid(fmt::format("{}: {}", flag, url.error().message())));
   url->password = store::StorePasswordFromEnvironment();
+  // The source is only read: opening a SQLite file that is not there would create it.
+  if (std::string_view(flag) == "--from" && url->dialect == store::Dialect::kSqlite &&
+      !std::filesystem::exists(url->sqlite_path)) {
+    return Fail(Error::Invalid(
+        fmt::format("--from: {} does not exist: name the store to copy", url->ToString())));
+  }
   auto db = store::Database::Open(*url);
   if (!db) {
     return Fail(Error(db.error().kind(), fmt::format("{}: {}", flag, db.error().message())));
@@ -68,8 +77,13 @@ void AddStoreCommand(CLI::App& parent, int& exit_code) {
     if (!target) return fail(target.error());
     auto copied = store::CopyStore(**source, **target, AllMigrations());
     if (!copied) {
-      fmt::print(stderr, "tocsin store migrate: {} -> {}: {} (nothing was written to {})\n",
-                 (*source)->path(), (*target)->path(), copied.error().message(), (*target)->path());
+      // True on every failure: the target's migrations and the copy are one transaction,
+      // rolled back, and the source is only read.
+      fmt::print(stderr,
+                 "tocsin store migrate: {} -> {}: {} (nothing was copied or migrated into {}, "
+                 "and {} was only read)\n",
+                 (*source)->path(), (*target)->path(), copied.error().message(), (*target)->path(),
+                 (*source)->path());
       exit_code = kExitFailure;
       return;
     }

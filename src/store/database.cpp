@@ -188,7 +188,8 @@ Result<void> Database::Transaction(const std::function<Result<void>(Database&)>&
 }
 
 void Database::SetFence(std::optional<std::int64_t> epoch) {
-  std::lock_guard lock(mu_);
+  // Without mu_: a StoreThread holds it for a whole group commit, and the loop that changes
+  // the role must not wait for one. The backend keeps the epoch in an atomic.
   backend_->SetFence(epoch);
 }
 

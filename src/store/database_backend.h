@@ -1,7 +1,8 @@
 #pragma once
 
 // The two connections behind Database: SQLite (sqlite_backend.cpp) and PostgreSQL
-// (postgres_backend.cpp). Database holds the lock; a backend is only ever used under it.
+// (postgres_backend.cpp). Database holds the lock; a backend is only ever used under it,
+// SetFence excepted.
 
 #include <cstdint>
 #include <memory>
@@ -46,6 +47,7 @@ class Backend {
   virtual Result<void> Exec(std::string_view sql, FaultInjector* injector) = 0;
   virtual std::int64_t LastInsertId() = 0;
   virtual Result<void> Backup(const std::string& path) = 0;
+  // Called without the lock (from any thread): an implementation keeps it atomic.
   virtual void SetFence(std::optional<std::int64_t> epoch) = 0;
   // Around Migrate: instances of one PostgreSQL database migrate one after the other.
   virtual Result<void> LockMigrations() { return {}; }

@@ -6,12 +6,15 @@
 #include <pqxx/pqxx>
 
 #include <algorithm>
+#include <atomic>
 #include <cctype>
+#include <limits>
 #include <vector>
 
 #include <fmt/format.h>
 
 #include "database_backend.h"
+#include "sql_scanner.h"
 #include "tocsin/store/store_url.h"
 
 namespace tocsin::store::detail {
@@ -20,6 +23,9 @@ namespace {
 
 // The advisory lock instances hold while migrating ("tocs").
 constexpr std::int64_t kMigrationLock = 0x746f6373;
+// What tocsin_check_epoch (the ha module's migration) raises for a stale epoch: only this is a
+// fence verdict; any other failure of the check is passed on as what it is.
+constexpr std::string_view kFencedState = "TF001";
 
 std::string Trimmed(std::string s) {
   while (!s.empty() && std::isspace(static_cast<unsigned char>(s.back()))) s.pop_back();
@@ -45,85 +51,6 @@ Error PgError(std::string_view what) {
   } catch (const std::exception& e) {
     return Error::Io(fmt::format("postgresql: {}: {}", what, Trimmed(e.what())));
   }
-}
-
-// `?` and `?N` become `$N`, outside quoted text: a bare `?` takes the number after the largest
-// one so far, as in SQLite.
-std::string TranslatePlaceholders(std::string_view sql) {
-  std::string out;
-  out.reserve(sql.size() + 8);
-  int largest = 0;
-  char quote = 0;
-  for (std::size_t i = 0; i < sql.size(); ++i) {
-    char c = sql[i];
-    if (quote != 0) {
-      if (c == quote) quote = 0;
-      out += c;
-      continue;
-    }
-    if (c == '\'' || c == '"') {
-      quote = c;
-      out += c;
-      continue;
-    }
-    if (c != '?') {
-      out += c;
-      continue;
-    }
-    std::size_t j = i + 1;
-    int n = 0;
-    while (j < sql.size() && std::isdigit(static_cast<unsigned char>(sql[j]))) {
-      n = n * 10 + (sql[j] - '0');
-      ++j;
-    }
-    if (j == i + 1) n = largest + 1;
-    largest = std::max(largest, n);
-    out += fmt::format("${}", n);
-    i = j - 1;
-  }
-  return out;
-}
-
-// A script's statements, each with its `;`, split outside quotes, dollar quotes (plpgsql
-// bodies) and comments, so that each is one operation for a FaultInjector, as on SQLite.
-std::vector<std::string_view> SplitStatements(std::string_view script) {
-  std::vector<std::string_view> out;
-  std::size_t start = 0;
-  std::size_t i = 0;
-  auto flush = [&](std::size_t end) {
-    std::string_view piece = TrimLeft(script.substr(start, end - start));
-    if (!piece.empty() && piece != ";") out.push_back(piece);
-    start = end;
-  };
-  while (i < script.size()) {
-    const char c = script[i];
-    if (c == '\'' || c == '"') {
-      auto close = script.find(c, i + 1);
-      i = close == std::string_view::npos ? script.size() : close + 1;
-    } else if (c == '-' && i + 1 < script.size() && script[i + 1] == '-') {
-      auto eol = script.find('\n', i);
-      i = eol == std::string_view::npos ? script.size() : eol + 1;
-    } else if (c == '$') {
-      auto tag_end = script.find('$', i + 1);
-      std::string_view tag = tag_end == std::string_view::npos ? std::string_view()
-                                                               : script.substr(i, tag_end - i + 1);
-      bool is_tag = !tag.empty() && std::all_of(tag.begin() + 1, tag.end() - 1, [](char t) {
-        return std::isalnum(static_cast<unsigned char>(t)) || t == '_';
-      });
-      if (!is_tag) {
-        ++i;
-        continue;
-      }
-      auto close = script.find(tag, tag_end + 1);
-      i = close == std::string_view::npos ? script.size() : close + tag.size();
-    } else if (c == ';') {
-      flush(++i);
-    } else {
-      ++i;
-    }
-  }
-  flush(script.size());
-  return out;
 }
 
 class PgBackend;
@@ -273,7 +200,7 @@ class PgBackend : public Backend {
           "was written"));
     }
     if (StartsWithKeyword(sql, "ROLLBACK") && !ends) aborted_ = false;  // ROLLBACK TO savepoint
-    const bool wrap = kind == SqlKind::kWrite && !in_txn_ && fence_.has_value();
+    const bool wrap = kind == SqlKind::kWrite && !in_txn_ && Fence().has_value();
     if (wrap) {
       if (auto b = Begin(); !b) return b;
     }
@@ -295,7 +222,11 @@ class PgBackend : public Backend {
         url_)));
   }
 
-  void SetFence(std::optional<std::int64_t> epoch) override { fence_ = epoch; }
+  // Lock-free: called from the loop when the role changes, while the store thread may hold
+  // the database's lock for a whole group commit (a network round trip).
+  void SetFence(std::optional<std::int64_t> epoch) override {
+    fence_.store(epoch.value_or(kNoFence), std::memory_order_release);
+  }
 
   Result<void> LockMigrations() override {
     auto r = RunText(fmt::format("SELECT pg_advisory_lock({})", kMigrationLock));
@@ -315,7 +246,7 @@ class PgBackend : public Backend {
     std::vector<const char*> values;
     values.reserve(params.size());
     for (const auto& p : params) values.push_back(p ? p->c_str() : nullptr);
-    const bool wrap = kind == SqlKind::kWrite && !in_txn_ && fence_.has_value();
+    const bool wrap = kind == SqlKind::kWrite && !in_txn_ && Fence().has_value();
     if (wrap) {
       if (auto b = Begin(); !b) return Fail(b.error());
     }
@@ -339,16 +270,29 @@ class PgBackend : public Backend {
     if (!r) return Fail(r.error());
     in_txn_ = true;
     aborted_ = false;
-    if (!fence_) return {};
-    auto check = Run([&] { return tx_->exec_params("SELECT tocsin_check_epoch($1)", *fence_); },
+    // Read once: the epoch checked is the one the errors name.
+    const std::optional<std::int64_t> fence = Fence();
+    if (!fence) return {};
+    auto check = Run([&] { return tx_->exec_params("SELECT tocsin_check_epoch($1)", *fence); },
                      SqlKind::kRead, "fence");
     if (check) return {};
-    (void)RunText("ROLLBACK");
+    const bool fenced = last_sqlstate_ == kFencedState;
+    // A session lost during the check took its transaction along; nothing to roll back.
+    if (!broken_) (void)RunText("ROLLBACK");
     in_txn_ = aborted_ = false;
+    // The caller is told here that its transaction never began: the statements after this one
+    // belong to no lost transaction (else every later read would fail until a BEGIN).
+    lost_txn_ = false;
+    if (!fenced) {
+      // A lost connection, a lock timeout, ...: not a verdict on the epoch; its own kind.
+      return Fail(Error(check.error().kind(),
+                        fmt::format("the fence check for epoch {} failed ({}); nothing was written",
+                                    *fence, check.error().message())));
+    }
     return Fail(Error::Conflict(fmt::format(
         "write refused by the fence: this instance's epoch {} is not the current one ({}); "
         "nothing was written",
-        *fence_, check.error().message())));
+        *fence, check.error().message())));
   }
 
   // Ends the transaction an autocommitted write was wrapped in for the fence: COMMIT when the
@@ -367,6 +311,7 @@ class PgBackend : public Backend {
 
   template <typename F>
   Result<pqxx::result> Run(F&& f, SqlKind, std::string_view what) {
+    last_sqlstate_.clear();
     if (auto c = Reconnect(); !c) return Fail(c.error());
     try {
       return f();
@@ -379,6 +324,7 @@ class PgBackend : public Backend {
       // Shutdown or crash of the server (57P..), connection exceptions (08...): the session
       // is gone even when the socket has not said so yet.
       const std::string state = se.sqlstate();
+      last_sqlstate_ = state;
       if (state.rfind("57P", 0) == 0 || state.rfind("08", 0) == 0 || !conn_->is_open()) {
         LoseSession();
       } else if (in_txn_) {
@@ -446,7 +392,13 @@ class PgBackend : public Backend {
   bool lost_txn_ = false;  // the session broke inside a transaction not yet ended
   bool in_txn_ = false;
   bool aborted_ = false;  // a statement failed since BEGIN (or the last ROLLBACK TO)
-  std::optional<std::int64_t> fence_;
+  static constexpr std::int64_t kNoFence = std::numeric_limits<std::int64_t>::min();
+  std::optional<std::int64_t> Fence() const {
+    const std::int64_t f = fence_.load(std::memory_order_acquire);
+    return f == kNoFence ? std::nullopt : std::optional<std::int64_t>(f);
+  }
+  std::atomic<std::int64_t> fence_{kNoFence};  // kNoFence: no check
+  std::string last_sqlstate_;  // of the last Run's failure, empty when none (or no SQLSTATE)
   int prepared_ = 0;
 };
 

@@ -29,7 +29,8 @@ void SqliteOverrideStore::Add(RecordedOverride entry, Done done) {
   StoreThread::Write write = [stored](Database& db) -> Result<void> {
     auto st = db.Prepare(
         "INSERT INTO oncall_overrides (kind, rotation, from_ms, to_ms, person, replaces, "
-        "with_person, reason, created_by, created_at_ms) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)");
+        "with_person, reason, created_by, created_at_ms) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?) "
+        "RETURNING id");
     if (!st) return Fail(st.error());
     const Override& o = stored->override;
     st->Bind(1, oncall::OverrideKindName(o.kind))
@@ -42,8 +43,11 @@ void SqliteOverrideStore::Add(RecordedOverride entry, Done done) {
         .Bind(8, o.reason)
         .Bind(9, stored->created_by)
         .Bind(10, ToUnixMillis(stored->created_at));
-    if (auto r = st->Run(); !r) return r;
-    stored->id = db.LastInsertId();
+    // RETURNING, not LastInsertId: PostgreSQL has no last insert id (it would be -1).
+    auto row = st->Step();
+    if (!row) return Fail(row.error());
+    if (!*row) return Fail(Error::Io("oncall_overrides: the insert returned no id"));
+    stored->id = st->Int(0);
     return {};
   };
   auto finish = [stored, done = std::move(done)](Result<void> r) {

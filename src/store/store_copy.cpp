@@ -1,5 +1,7 @@
 #include "tocsin/store/store_copy.h"
 
+#include <algorithm>
+#include <map>
 #include <set>
 #include <string>
 #include <vector>
@@ -131,8 +133,30 @@ Result<std::vector<CopiedTable>> CopyStore(Database& from, Database& to,
         "database, or drop its tables first",
         to.path(), recorded->size())));
   }
-  if (auto m = from.Migrate(migrations); !m) return Fail(m.error());
-  if (auto m = to.Migrate(migrations); !m) return Fail(m.error());
+  // The source is only read: its schema must already be this tocsin's (a newer one's has
+  // tables and columns this one would not copy; an older one's would need its migrations,
+  // which are writes to it).
+  std::map<std::string, std::vector<const Migration*>> by_module;
+  for (const auto& m : migrations) by_module[m.module].push_back(&m);
+  for (auto& [module, list] : by_module) {
+    std::sort(list.begin(), list.end(),
+              [](const Migration* a, const Migration* b) { return a->version < b->version; });
+    const int have = from.SchemaVersion(module);
+    const int known = list.back()->version;
+    if (have > known) {
+      return Fail(Error::Invalid(fmt::format(
+          "{} has schema version {} for {}, newer than this tocsin knows ({}): run store "
+          "migrate with the tocsin that wrote it",
+          from.path(), have, module, known)));
+    }
+    if (have < known) {
+      return Fail(Error::Invalid(fmt::format(
+          "{} has schema version {} for {}, older than this tocsin's ({}), and store migrate "
+          "does not write to its source: start this tocsin on it once (it migrates its store "
+          "on start), stop it, and run store migrate again",
+          from.path(), have, module, known)));
+    }
+  }
   auto source_tables = Tables(from);
   if (!source_tables) return Fail(source_tables.error());
   // The high-availability lease and instance list (tocsin_ha_*, PostgreSQL only) describe the
@@ -141,19 +165,34 @@ Result<std::vector<CopiedTable>> CopyStore(Database& from, Database& to,
   // that does not run there).
   std::erase_if(*source_tables,
                 [](const std::string& t) { return t.rfind(kHaTablePrefix, 0) == 0; });
-  auto target_tables = Tables(to);
-  if (!target_tables) return Fail(target_tables.error());
-  const std::set<std::string> known(target_tables->begin(), target_tables->end());
-  for (const auto& t : *source_tables) {
-    if (known.count(t) == 0) {
-      return Fail(Error::Invalid(fmt::format(
-          "{} has a table {} that this tocsin does not know (is it from a newer tocsin?): "
-          "nothing was copied",
-          from.path(), t)));
-    }
-  }
   std::vector<CopiedTable> out;
+  // The target's migrations, the copy and the identities in one transaction (DDL is
+  // transactional on both backends): a failure leaves the target as it was, and running the
+  // command again is not refused as "already holds a tocsin store".
+  const Dialect dialect = to.dialect();
   auto copy = to.Transaction([&](Database& db) -> Result<void> {
+    for (const auto& [module, list] : by_module) {
+      for (const Migration* m : list) {
+        if (auto e = db.Exec(m->SqlFor(dialect)); !e) {
+          return Fail(Error(e.error().kind(), fmt::format("migration {} v{} failed: {}", module,
+                                                          m->version, e.error().message())));
+        }
+        auto st = db.Prepare("INSERT INTO schema_migrations(module, version) VALUES (?, ?)");
+        if (!st) return Fail(st.error());
+        st->Bind(1, std::string_view(module)).Bind(2, static_cast<std::int64_t>(m->version));
+        if (auto r = st->Run(); !r) return r;
+      }
+    }
+    auto target_tables = Tables(db);
+    if (!target_tables) return Fail(target_tables.error());
+    const std::set<std::string> known(target_tables->begin(), target_tables->end());
+    for (const auto& t : *source_tables) {
+      if (known.count(t) == 0) {
+        return Fail(Error::Invalid(fmt::format(
+            "{} has a table {} that this tocsin does not know (is it from a newer tocsin?)",
+            from.path(), t)));
+      }
+    }
     // What the migrations just wrote (versions, the incident counter's first row) gives way
     // to the source's own rows.
     for (const auto& table : *source_tables) {

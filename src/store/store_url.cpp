@@ -1,12 +1,16 @@
 #include "tocsin/store/store_url.h"
 
 #include <cstdlib>
+#include <initializer_list>
+#include <utility>
 
 #include <fmt/format.h>
 
 namespace tocsin::store {
 
 namespace {
+
+constexpr int kDefaultIdleInTransactionTimeoutMs = 5000;
 
 constexpr std::string_view kPasswordHelp =
     "put the password in a file named by store.password_file, or in $TOCSIN_STORE_PASSWORD "
@@ -72,11 +76,27 @@ std::string StoreUrl::ConnectionString() const {
   add("port", port);
   add("dbname", dbname);
   add("password", password);
-  // NOTICEs (a table that already exists, ...) would go to stderr, outside the log.
-  std::string options = "-c client_min_messages=warning";
+  // NOTICEs (a table that already exists, ...) would go to stderr, outside the log. A session
+  // idle inside a transaction for 5 s is a stuck or paused tocsin (SIGSTOP, a frozen VM): the
+  // server ends it, and with it the FOR SHARE lock its fence check holds on the HA lease row,
+  // which would otherwise block a failover for as long as the pause lasts. The URL's own
+  // options come after these, so `-c idle_in_transaction_session_timeout=...` there wins.
+  std::string options =
+      fmt::format("-c client_min_messages=warning -c {}={}", "idle_in_transaction_session_timeout",
+                  kDefaultIdleInTransactionTimeoutMs);
   if (auto it = params.find("options"); it != params.end()) options += " " + it->second;
   add("options", options);
-  if (params.count("application_name") == 0) add("application_name", "tocsin");
+  // Defaults the URL may override: a server that vanished (a cut network, a crashed host) is
+  // noticed in about 25 s rather than the kernel's two hours, and an unreachable one in 10 s.
+  for (const auto& [k, v] : std::initializer_list<std::pair<std::string_view, std::string_view>>{
+           {"application_name", "tocsin"},
+           {"connect_timeout", "10"},
+           {"keepalives", "1"},
+           {"keepalives_idle", "10"},
+           {"keepalives_interval", "5"},
+           {"keepalives_count", "3"}}) {
+    if (params.count(std::string(k)) == 0) add(k, v);
+  }
   for (const auto& [k, v] : params) {
     if (k != "options") add(k, v);
   }
@@ -163,6 +183,18 @@ Result<StoreUrl> ParseStoreUrl(std::string_view text) {
           "store.url must not carry a password (it would show in logs and errors): remove "
           "{}= from the URL and {}",
           key, kPasswordHelp)));
+    }
+    // libpq's other secret-bearing parameters: the passphrase of the client key (sslpassword)
+    // and an OAuth client's secret (oauth_client_secret, libpq 18). Every other parameter is
+    // printed with the URL.
+    if (key == "sslpassword" || key == "oauth_client_secret") {
+      return Fail(Error::Invalid(fmt::format(
+          "store.url must not carry a secret (it would show in logs and errors): remove {}= "
+          "from the URL{}",
+          key,
+          key == "sslpassword"
+              ? " and give sslkey= a key without a passphrase, readable by tocsin's user only"
+              : "")));
     }
     if (key == "user" || key == "host" || key == "port" || key == "dbname") {
       std::string v = eq == std::string_view::npos ? "" : PercentDecode(pair.substr(eq + 1));

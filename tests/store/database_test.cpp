@@ -4,6 +4,9 @@
 
 #include <gtest/gtest.h>
 
+#include <future>
+#include <thread>
+
 #include "support/temp_dir.h"
 #include "support/test_store.h"
 
@@ -172,7 +175,8 @@ TEST_P(DatabaseTest, FencedWritesCarryTheEpochAndAStaleOneWritesNothing) {
   if (GetParam() == Dialect::kPostgres) {
     ASSERT_TRUE(db_->Exec(R"sql(
 CREATE FUNCTION tocsin_check_epoch(e BIGINT) RETURNS void LANGUAGE plpgsql AS $$
-BEGIN IF e <> 7 THEN RAISE EXCEPTION 'epoch % is stale', e; END IF; END $$)sql"));
+BEGIN IF e <> 7 THEN RAISE EXCEPTION 'epoch % is stale', e USING ERRCODE = 'TF001'; END IF;
+END $$)sql"));
   }
   db_->SetFence(7);
   ASSERT_TRUE(db_->Exec("INSERT INTO silences(id) VALUES ('current')"));
@@ -203,7 +207,97 @@ BEGIN IF e <> 7 THEN RAISE EXCEPTION 'epoch % is stale', e; END IF; END $$)sql")
   EXPECT_EQ(Count(*db_, "SELECT COUNT(*) FROM silences"), 2);
 }
 
+// Regression: SetFence took the lock a StoreThread holds for a whole group commit, so the
+// loop changing the role waited for a network commit. With a transaction held open on
+// another thread, SetFence returns at once (and takes effect from the next transaction).
+TEST_P(DatabaseTest, SetFenceDoesNotWaitForATransactionInProgress) {
+  ASSERT_TRUE(db_->Migrate(Silences()));
+  std::promise<void> inside;
+  std::promise<void> finish;
+  std::thread writer([&] {
+    auto r = db_->Transaction([&](Database& d) -> Result<void> {
+      inside.set_value();
+      finish.get_future().wait();
+      return d.Exec("INSERT INTO silences(id) VALUES ('in-progress')");
+    });
+    EXPECT_TRUE(r) << r.error().message();
+  });
+  inside.get_future().wait();
+  auto set = std::async(std::launch::async, [&] { db_->SetFence(std::nullopt); });
+  // A generous bound that only a deadlock-like wait reaches: the call takes microseconds.
+  const bool returned = set.wait_for(std::chrono::seconds(30)) == std::future_status::ready;
+  finish.set_value();
+  writer.join();
+  set.wait();
+  EXPECT_TRUE(returned) << "SetFence waited for the transaction in progress";
+  EXPECT_EQ(Count(*db_, "SELECT COUNT(*) FROM silences"), 1);
+}
+
 TOCSIN_ON_BOTH_STORES(DatabaseTest);
+
+// Regression: every failure of the fence check was "epoch X is not the current one"
+// (Conflict), a lost connection included, and after a connection lost during the check every
+// later statement, reads too, failed as "lost in the middle of this transaction".
+TEST(PostgresFenceTest, OnlyTheFencedSqlstateIsAConflictAndALostCheckLeavesNothingBehind) {
+  auto store = tocsin::testing::TestStore::Create(Dialect::kPostgres);
+  ASSERT_TRUE(store);
+  auto db = store->Open();
+  ASSERT_TRUE(db);
+  // Epoch 7 is current; 5 ends the session during the check (a server restart, a network cut);
+  // 4 fails the check with an error of its own; others are stale.
+  ASSERT_TRUE(db->Exec(R"sql(
+CREATE TABLE t (id TEXT PRIMARY KEY);
+CREATE FUNCTION tocsin_check_epoch(e BIGINT) RETURNS void LANGUAGE plpgsql AS $$
+BEGIN
+  IF e = 5 THEN PERFORM pg_terminate_backend(pg_backend_pid()); PERFORM pg_sleep(5); END IF;
+  IF e = 4 THEN PERFORM 1 / 0; END IF;
+  IF e <> 7 THEN RAISE EXCEPTION 'epoch % is stale', e USING ERRCODE = 'TF001'; END IF;
+END $$)sql"));
+  db->SetFence(6);
+  auto stale = db->Exec("INSERT INTO t (id) VALUES ('stale')");
+  ASSERT_FALSE(stale);
+  EXPECT_EQ(stale.error().kind(), Error::Kind::kConflict) << stale.error().message();
+
+  db->SetFence(4);
+  auto broken = db->Exec("INSERT INTO t (id) VALUES ('broken-check')");
+  ASSERT_FALSE(broken);
+  EXPECT_NE(broken.error().kind(), Error::Kind::kConflict) << broken.error().message();
+  EXPECT_EQ(broken.error().message().find("not the current one"), std::string::npos)
+      << broken.error().message();
+
+  db->SetFence(5);
+  auto lost = db->Transaction(
+      [](Database& d) { return d.Exec("INSERT INTO t (id) VALUES ('lost-check')"); });
+  ASSERT_FALSE(lost);
+  EXPECT_EQ(lost.error().kind(), Error::Kind::kTransient) << lost.error().message();
+  EXPECT_EQ(lost.error().message().find("not the current one"), std::string::npos)
+      << lost.error().message();
+
+  // The next statements run on a new session: a read, then a fenced write.
+  db->SetFence(7);
+  {
+    auto st = db->Prepare("SELECT COUNT(*) FROM t");
+    ASSERT_TRUE(st) << st.error().message();
+    auto row = st->Step();
+    ASSERT_TRUE(row) << row.error().message();
+    EXPECT_EQ(st->Int(0), 0);
+  }
+  ASSERT_TRUE(db->Exec("INSERT INTO t (id) VALUES ('current')"));
+}
+
+// The server itself ends a session left idle in a transaction (a paused tocsin): what the
+// connection options ask for is what the server applies.
+TEST(PostgresSessionTest, TheServerEndsASessionIdleInATransactionAfterFiveSeconds) {
+  auto store = tocsin::testing::TestStore::Create(Dialect::kPostgres);
+  ASSERT_TRUE(store);
+  auto db = store->Open();
+  ASSERT_TRUE(db);
+  auto st = db->Prepare("SHOW idle_in_transaction_session_timeout");
+  ASSERT_TRUE(st) << st.error().message();
+  auto row = st->Step();
+  ASSERT_TRUE(row && *row);
+  EXPECT_EQ(st->Text(0), "5s");
+}
 
 TEST(DatabaseOpenTest, UnopenablePathIsAnIoError) {
   auto db = Database::Open("/nonexistent/dir/tocsin.db");

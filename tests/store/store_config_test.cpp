@@ -8,6 +8,7 @@
 
 #include "support/temp_dir.h"
 #include "tocsin/config/config.h"
+#include "tocsin/store/store_url.h"
 
 namespace tocsin::store {
 namespace {
@@ -85,6 +86,51 @@ TEST_F(StoreConfigTest, AUrlWithAPasswordIsRefusedSayingWhereItGoesWithoutRepeat
   auto [sc2, query] = Load("store: {url: \"postgresql://db/tocsin?password=hunter2-XYZ\"}\n");
   EXPECT_NE(query.find("must not carry a password"), std::string::npos) << query;
   EXPECT_EQ(query.find("hunter2-XYZ"), std::string::npos) << query;
+}
+
+// Regression: sslpassword= (the client key's passphrase) was kept as a parameter and printed
+// with the URL in logs and errors.
+TEST_F(StoreConfigTest, AUrlWithAnotherSecretParameterIsRefusedWithoutRepeatingIt) {
+  for (const char* key : {"sslpassword", "oauth_client_secret"}) {
+    auto url = ParseStoreUrl(std::string("postgresql://tocsin@db/tocsin?sslmode=verify-full&") +
+                             key + "=hunter2-XYZ");
+    ASSERT_FALSE(url) << key << ": " << url->ToString();
+    EXPECT_EQ(url.error().kind(), Error::Kind::kInvalid);
+    EXPECT_NE(url.error().message().find(std::string("remove ") + key + "="), std::string::npos)
+        << url.error().message();
+    EXPECT_EQ(url.error().message().find("hunter2-XYZ"), std::string::npos)
+        << url.error().message();
+  }
+  auto [sc, errors] = Load("store: {url: \"postgresql://db/tocsin?sslpassword=hunter2-XYZ\"}\n");
+  EXPECT_NE(errors.find("must not carry a secret"), std::string::npos) << errors;
+  EXPECT_EQ(errors.find("hunter2-XYZ"), std::string::npos) << errors;
+}
+
+// Regression: a SIGSTOPped active in the middle of a group commit kept its transaction (and
+// the FOR SHARE lock of its fence check on the lease row) open forever, blocking failover;
+// and a vanished server was noticed only by the kernel's two-hour keepalive.
+TEST_F(StoreConfigTest,
+       PostgresConnectionsEndIdleTransactionsAndKeepAliveUnlessTheUrlSaysOtherwise) {
+  auto url = ParseStoreUrl("postgresql://tocsin@db/tocsin?sslmode=require");
+  ASSERT_TRUE(url);
+  const std::string conn = url->ConnectionString();
+  for (const char* want :
+       {"-c idle_in_transaction_session_timeout=5000", "connect_timeout='10'", "keepalives='1'",
+        "keepalives_idle='10'", "keepalives_interval='5'", "keepalives_count='3'"}) {
+    EXPECT_NE(conn.find(want), std::string::npos) << want << " in " << conn;
+  }
+  EXPECT_EQ(url->ToString(), "postgresql://tocsin@db/tocsin?sslmode=require");
+  auto own = ParseStoreUrl(
+      "postgresql://db/tocsin?connect_timeout=3&options=-c%20idle_in_transaction_session_timeout%"
+      "3D2000");
+  ASSERT_TRUE(own);
+  const std::string own_conn = own->ConnectionString();
+  EXPECT_NE(own_conn.find("connect_timeout='3'"), std::string::npos) << own_conn;
+  EXPECT_EQ(own_conn.find("connect_timeout='10'"), std::string::npos) << own_conn;
+  // The URL's -c comes last: PostgreSQL applies the last one.
+  EXPECT_GT(own_conn.find("idle_in_transaction_session_timeout=2000"),
+            own_conn.find("idle_in_transaction_session_timeout=5000"))
+      << own_conn;
 }
 
 TEST_F(StoreConfigTest, TheEnvironmentOverridesTheFile) {

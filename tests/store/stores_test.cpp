@@ -11,6 +11,7 @@
 #include "tocsin/incident/timeline.h"
 #include "tocsin/store/sqlite_alert_state_store.h"
 #include "tocsin/store/sqlite_incident_store.h"
+#include "tocsin/store/sqlite_override_store.h"
 #include "tocsin/store/sqlite_silence_store.h"
 
 namespace tocsin::store {
@@ -165,6 +166,38 @@ TEST_P(StoresTest, SilencesAndAlertStateRoundTrip) {
   EXPECT_EQ(got, a);  // the double exactly, the 64-bit hash and times too
   ASSERT_TRUE((*states)->Apply({}, {{b.rule_key, b.labels.fingerprint()}}));
   EXPECT_EQ((*states)->Load()->size(), 1u);
+}
+
+// Regression: on PostgreSQL every override came back with id -1 (LastInsertId has no
+// PostgreSQL counterpart), so two overrides had the same id.
+TEST_P(StoresTest, OverridesGetTheirOwnIdsAndReadBackExactly) {
+  ASSERT_TRUE(db_->Migrate(SqliteOverrideStore::Migrations()));
+  SqliteOverrideStore overrides(*db_);
+  std::vector<oncall::RecordedOverride> added;
+  for (const char* person : {"ana", "bo"}) {
+    oncall::RecordedOverride e;
+    e.override.kind = oncall::Override::Kind::kSwap;
+    e.override.rotation = "primary";
+    e.override.from = At(kT0);
+    e.override.to = At(kT0 + 3'600'000);
+    e.override.person = person;
+    e.override.with = "cy";
+    e.override.reason = "it's \"dentist\" ?";
+    e.created_by = "lead";
+    e.created_at = At(kT0 - 1);
+    overrides.Add(e, [&](Result<oncall::RecordedOverride> r) {
+      ASSERT_TRUE(r) << r.error().message();
+      added.push_back(*r);
+    });
+  }
+  ASSERT_EQ(added.size(), 2u);
+  EXPECT_GT(added[0].id, 0);
+  EXPECT_GT(added[1].id, added[0].id);
+  auto fresh = store_->Open();
+  ASSERT_TRUE(fresh);
+  auto loaded = SqliteOverrideStore(*fresh).LoadAll();
+  ASSERT_TRUE(loaded) << loaded.error().message();
+  EXPECT_EQ(*loaded, added);
 }
 
 // PostgreSQL restarted, or a network cut: the transaction in flight fails whole (none of its
