@@ -102,7 +102,7 @@ void App::Impl::AddApiRoutes(http::Router& router) {
   // Dispatch: Alertmanager API v2 (Prometheus, amtool) and GET /api/v1/groups.
   dispatch::ApiBuildInfo build{std::string(Version()), std::string(Revision()),
                                std::string(BuildDate()), started_at, nullptr};
-  build.cluster_json = [this] { return ha::AlertmanagerClusterJson(ha_status().Status()).dump(); };
+  build.cluster_json = [this] { return ha::AlertmanagerClusterJson(ha_status().Status()); };
   dispatch::RegisterAlertmanagerApi(router, *dispatcher, *silences, clock, std::move(build),
                                     alert_intake.get());
   ha::RegisterHaApi(router, ha_status(), clock);  // issue 14
