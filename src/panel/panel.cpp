@@ -3,9 +3,10 @@
 #include <spdlog/spdlog.h>
 #include <nlohmann/json.hpp>
 
+#include "api/api_response.h"
 #include "incident_views.h"
 #include "notify/page_renderer.h"
-#include "tocsin/common/json.h"
+#include "tocsin/common/json_fields.h"
 
 namespace tocsin::panel {
 
@@ -13,45 +14,19 @@ namespace {
 
 using nlohmann::json;
 
-http::Response JsonAnswer(int status, const json& body) {
-  http::Response r = http::Response::Json(status, body.dump());
+// The panel's JSON answers are never cached: they are about one signed-in person.
+http::Response NoStore(http::Response r) {
   r.headers["Cache-Control"] = "no-store";
   return r;
 }
 
-int StatusOf(const Error& e) {
-  switch (e.kind()) {
-    case Error::Kind::kInvalid:
-      return 400;
-    case Error::Kind::kUnauthorized:
-      return 401;
-    case Error::Kind::kNotFound:
-      return 404;
-    case Error::Kind::kConflict:
-      return 409;
-    case Error::Kind::kTransient:
-      return 503;
-    case Error::Kind::kPermanent:
-      return 403;
-    default:
-      return 500;
-  }
+http::Response JsonAnswer(int status, const json& body) {
+  return NoStore(api::JsonResponse(status, body));
 }
 
+// A page signs in again on 401 and shows a 403 as a refusal.
 http::Response ErrorAnswer(const Error& e) {
-  return JsonAnswer(StatusOf(e), {{"error", e.message()}});
-}
-
-Result<json> BodyObject(const http::Request& r) {
-  if (r.body.empty()) return json::object();
-  auto j = ParseJson(r.body);
-  if (!j || !j->is_object()) return Fail(Error::Invalid("the body must be a JSON object"));
-  return *j;
-}
-
-std::string StringField(const json& j, const char* key) {
-  auto it = j.find(key);
-  return it != j.end() && it->is_string() ? it->get<std::string>() : std::string();
+  return NoStore(api::ErrorResponse(e, {.unauthorized = 401, .permanent = 403}));
 }
 
 }  // namespace
@@ -191,10 +166,10 @@ void Panel::AddSessionRoutes(http::Router& router) {
       return JsonAnswer(
           403, {{"error", "sign in from the panel's own page: " + same.error().message()}});
     }
-    auto body = BodyObject(r);
+    auto body = api::ParseBody(r);
     if (!body) return ErrorAnswer(body.error());
-    std::string token = StringField(*body, "token");
-    std::string person = StringField(*body, "person");
+    std::string token = JsonString(*body, "token");
+    std::string person = JsonString(*body, "person");
     Result<PanelAuth::SignedIn> in = Fail(Error::Invalid("give `token` (an API token)"));
     if (!token.empty()) {
       in = auth_.SignInWithToken(r, token);
@@ -274,14 +249,14 @@ void Panel::AddIncidentRoutes(http::Router& router) {
             return respond(ErrorAnswer(Error::Unauthorized(
                 "say who you are first: sign in with your name (roster person id) or a token")));
           }
-          auto body = BodyObject(r);
+          auto body = api::ParseBody(r);
           if (!body) return respond(ErrorAnswer(body.error()));
           http::ActionRequest req;
           req.incident_ref = r.PathParam("id");
           req.action = action;
           req.actor = r.actor;
           req.origin = http::ActionOrigin::kPanel;
-          req.text = StringField(*body, "text");
+          req.text = JsonString(*body, "text");
           if (action == http::IncidentAction::kNote && req.text.empty()) {
             return respond(ErrorAnswer(Error::Invalid("a note needs `text`")));
           }
