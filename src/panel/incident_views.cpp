@@ -2,6 +2,7 @@
 
 #include <algorithm>
 
+#include "notify/provider_common.h"
 #include "tocsin/common/duration.h"
 #include "tocsin/incident/incident_json.h"
 
@@ -128,8 +129,13 @@ json PageTextJson(const notify::PageRenderer& renderer, const incident::Incident
   r.causes = i.causes;
   r.opened_at = i.opened_at;
   auto t = renderer.Render(r);
+  // Links come from alert annotations, which whoever holds an intake token writes: only an
+  // http(s) address becomes a link (never javascript: or data:); any other is shown as text.
   json links = json::array();
-  for (const auto& l : t.links) links.push_back({{"href", l.href}, {"text", l.text}});
+  for (const auto& l : t.links) {
+    const bool web = notify::IsAbsoluteHttpUrl(l.href);
+    links.push_back({{"href", web ? l.href : ""}, {"url", l.href}, {"text", l.text}});
+  }
   return {{"what", t.what},
           {"where", t.where},
           {"how_much", t.how_much},
