@@ -1,6 +1,12 @@
 #include "tocsin/panel/panel.h"
 
+#include <fmt/format.h>
 #include <spdlog/spdlog.h>
+
+#include <optional>
+#include <set>
+#include <string_view>
+
 #include <nlohmann/json.hpp>
 
 #include "api/api_response.h"
@@ -13,6 +19,10 @@ namespace tocsin::panel {
 namespace {
 
 using nlohmann::json;
+
+// The most ids one ?ids= list may name (the change feed names at most 200 before it says
+// "reset").
+constexpr std::size_t kMaxListedIds = 500;
 
 // The panel's JSON answers are never cached: they are about one signed-in person.
 http::Response NoStore(http::Response r) {
@@ -36,7 +46,8 @@ Panel::Panel(PanelSettings settings, PanelDeps deps)
       deps_(deps),
       auth_(settings_.config, settings_.api, deps.api_auth, deps.scheduler.clock()),
       feed_(deps.scheduler),
-      assets_(PrepareAssets(settings_.config.path_prefix)) {
+      assets_(PrepareAssets(settings_.config.path_prefix)),
+      paged_(std::make_unique<PagedCache>()) {
   SetSettings(settings_);
 }
 
@@ -217,10 +228,26 @@ void Panel::AddIncidentRoutes(http::Router& router) {
                }
                feed_.Wait(since, std::move(respond));
              });
-  router.AddSync("GET", "/data/incidents", http::Access::kViewer, [this](const http::Request&) {
+  // ?ids=A,B: only those (the ids a change event named), so that a change costs the page one
+  // small answer, not the whole list again.
+  router.AddSync("GET", "/data/incidents", http::Access::kViewer, [this](const http::Request& r) {
     ViewContext ctx{deps_.incidents, settings_.policies, renderer_.get(),
-                    deps_.scheduler.clock().Now()};
-    auto out = IncidentListJson(ctx);
+                    deps_.scheduler.clock().Now(), paged_.get()};
+    std::optional<std::set<std::string>> only;
+    if (auto ids = r.Query("ids")) {
+      only.emplace();
+      std::string_view rest = *ids;
+      while (!rest.empty()) {
+        auto comma = rest.find(',');
+        if (auto id = rest.substr(0, comma); !id.empty()) only->emplace(id);
+        rest = comma == std::string_view::npos ? std::string_view() : rest.substr(comma + 1);
+      }
+      if (only->size() > kMaxListedIds) {
+        return ErrorAnswer(Error::Invalid(
+            fmt::format("ids: at most {} ids; load the whole list instead", kMaxListedIds)));
+      }
+    }
+    auto out = IncidentListJson(ctx, only ? &*only : nullptr);
     if (!out) return ErrorAnswer(out.error());
     (*out)["seq"] = feed_.seq();
     return JsonAnswer(200, *out);

@@ -163,6 +163,17 @@ def with_tokens(d):
     check([l for l in links if l["url"].startswith("javascript:") and l["href"] == ""],
           f"the javascript: address is kept as text ({links})")
 
+    # A change event's ids: only those incidents, an id not open left out.
+    status, body, _ = d.panel_get("/data/incidents?ids=INC-2", {"Cookie": cookie})
+    got = [i["id"] for i in json.loads(body)["incidents"]] if status == 200 else status
+    check(got == ["INC-2"], f"?ids=INC-2 answers INC-2 alone ({got})")
+    status, body, _ = d.panel_get("/data/incidents?ids=INC-1,INC-99", {"Cookie": cookie})
+    got = [i["id"] for i in json.loads(body)["incidents"]] if status == 200 else status
+    check(got == ["INC-1"], f"?ids=INC-1,INC-99 answers INC-1 alone ({got})")
+    status, body, _ = d.panel_get("/data/incidents", {"Cookie": cookie})
+    got = sorted(i["id"] for i in json.loads(body)["incidents"]) if status == 200 else status
+    check(got == ["INC-1", "INC-2"], f"the whole list after them ({got})")
+
     # Sign-out; the cookie replayed afterwards is refused.
     status, _, hd = d.panel_post("/session/end", {}, action_headers(d, cookie, csrf))
     check(status == 200 and "Max-Age=0" in hd.get("Set-Cookie", ""), "sign-out clears the cookie")
