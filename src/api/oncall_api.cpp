@@ -168,10 +168,12 @@ void RegisterOncallApi(http::Router& router, OncallApiDeps deps, const Clock& cl
     if (d->overrides == nullptr) {
       return ErrorResponse(Error::Transient("overrides cannot be stored: the store is not open"));
     }
-    auto all = d->overrides->LoadAll();
-    if (!all) return ErrorResponse(all.error());
+    Result<std::vector<RecordedOverride>> loaded = std::vector<RecordedOverride>();
+    if (!d->recorded) loaded = d->overrides->LoadAll();
+    if (!loaded) return ErrorResponse(loaded.error());
+    const auto& all = d->recorded ? d->recorded() : *loaded;
     json out = json::array();
-    for (auto it = all->rbegin(); it != all->rend(); ++it) out.push_back(RecordedOverrideJson(*it));
+    for (auto it = all.rbegin(); it != all.rend(); ++it) out.push_back(RecordedOverrideJson(*it));
     return JsonResponse(200, json{{"overrides", out}});
   });
 

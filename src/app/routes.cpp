@@ -76,6 +76,7 @@ void App::Impl::AddApiRoutes(http::Router& router) {
        [this](const oncall::RecordedOverride& added) {
          // In force at once, and on top of the roster file after every reload.
          added_overrides.push_back(added.override);
+         recorded_overrides.push_back(added);
          incidents->Reconfigure(ScheduleOf(*config, added_overrides), config->policies,
                                 config->incidents);
        },
@@ -83,7 +84,8 @@ void App::Impl::AddApiRoutes(http::Router& router) {
        [this]() -> std::optional<std::string> {
          if (active) return std::nullopt;
          return StandbyRefusal();
-       }},
+       },
+       [this]() -> const std::vector<oncall::RecordedOverride>& { return recorded_overrides; }},
       clock);
   rules::RegisterSloApi(
       router, {[this]() -> const rules::Evaluator* { return evaluator.get(); },
