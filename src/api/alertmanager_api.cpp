@@ -177,7 +177,7 @@ void RegisterAlertmanagerApi(http::Router& router, Dispatcher& dispatcher, Silen
              });
 
   router.AddSync("GET", "/api/v2/status", kRead, [&dispatcher, &clock, info](const http::Request&) {
-    json cluster = info.cluster_json ? json::parse(info.cluster_json())
+    json cluster = info.cluster_json ? info.cluster_json()
                                      : json{{"status", "disabled"}, {"peers", json::array()}};
     json status = {{"cluster", std::move(cluster)},
                    {"versionInfo",

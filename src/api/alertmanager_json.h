@@ -10,6 +10,8 @@
 #include <string_view>
 #include <vector>
 
+#include <nlohmann/json.hpp>
+
 #include "tocsin/dispatch/dispatcher.h"
 #include "tocsin/dispatch/matcher.h"
 #include "tocsin/dispatch/silence.h"
@@ -53,6 +55,8 @@ http::Response JsonError(int status, std::string_view message);
 
 // Whether GET /api/v2/silences lists `s` under `filter`.
 bool SilenceMatchesFilter(const Silence& s, const Matchers& filter);
+// Matchers as a silence carries them: [{name, value, isRegex, isEqual}].
+nlohmann::json MatchersJson(const Matchers& matchers);
 // One GettableSilence object as JSON text.
 std::string SilenceJsonText(const Silence& s, TimePoint now);
 // Alertmanager's order for GET /api/v2/silences (api/v2 SortSilences): active first, the

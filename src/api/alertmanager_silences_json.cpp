@@ -13,12 +13,10 @@
 
 namespace tocsin::dispatch {
 
-namespace {
+namespace amjson {
 
-using json = nlohmann::json;
-
-json MatchersJson(const Matchers& ms) {
-  json arr = json::array();
+nlohmann::json MatchersJson(const Matchers& ms) {
+  nlohmann::json arr = nlohmann::json::array();
   for (const auto& m : ms) {
     arr.push_back({{"name", m.name()},
                    {"value", m.value()},
@@ -28,9 +26,15 @@ json MatchersJson(const Matchers& ms) {
   return arr;
 }
 
+}  // namespace amjson
+
+namespace {
+
+using json = nlohmann::json;
+
 json SilenceJson(const Silence& s, TimePoint now) {
   return {{"id", s.id},
-          {"matchers", MatchersJson(s.matchers)},
+          {"matchers", amjson::MatchersJson(s.matchers)},
           {"startsAt", FormatRfc3339(s.starts_at)},
           {"endsAt", FormatRfc3339(s.ends_at)},
           {"updatedAt", FormatRfc3339(s.updated_at)},

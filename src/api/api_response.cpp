@@ -14,7 +14,7 @@ http::Response JsonResponse(int status, const json& body) {
   return http::Response::Json(status, body.dump() + "\n");
 }
 
-http::Response ErrorResponse(const Error& e) {
+http::Response ErrorResponse(const Error& e, ErrorStatuses statuses) {
   int status = 500;
   switch (e.kind()) {
     case Error::Kind::kInvalid:
@@ -24,7 +24,10 @@ http::Response ErrorResponse(const Error& e) {
       status = 404;
       break;
     case Error::Kind::kUnauthorized:
-      status = 403;
+      status = statuses.unauthorized;
+      break;
+    case Error::Kind::kPermanent:
+      status = statuses.permanent;
       break;
     case Error::Kind::kConflict:
       status = 409;

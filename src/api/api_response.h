@@ -9,9 +9,15 @@
 namespace tocsin::api {
 
 http::Response JsonResponse(int status, const nlohmann::json& body);
-// 400 invalid, 404 not found, 403 unauthorized, 409 conflict, 503 transient, else 500;
-// the body is {"error": message}.
-http::Response ErrorResponse(const Error& e);
+// The statuses that differ between callers: the API answers kUnauthorized (a token that may
+// not do this) with 403; the panel answers it with 401 (sign in again) and kPermanent with 403.
+struct ErrorStatuses {
+  int unauthorized = 403;
+  int permanent = 500;
+};
+// 400 invalid, 404 not found, `unauthorized`, 409 conflict, 503 transient, `permanent`, else
+// 500; the body is {"error": message}.
+http::Response ErrorResponse(const Error& e, ErrorStatuses statuses = {});
 // The request's body as a JSON object ({} when empty); kInvalid when it is anything else.
 Result<nlohmann::json> ParseBody(const http::Request& r);
 // Reads an integer query parameter within [lo, hi]; `fallback` when absent or empty.

@@ -3,6 +3,7 @@
 
 #include <chrono>
 
+#include "api_response.h"
 #include "tocsin/common/duration.h"
 
 namespace tocsin::ha {
@@ -46,10 +47,10 @@ json AlertmanagerClusterJson(const HaStatus& s) {
 }
 
 void RegisterHaApi(http::Router& router, const HaStatusSource& status, const Clock& clock) {
-  router.AddSync(
-      "GET", "/api/v1/ha", http::Access::kViewer, [&status, &clock](const http::Request&) {
-        return http::Response::Json(200, HaStatusJson(status.Status(), clock.Now()).dump());
-      });
+  router.AddSync("GET", "/api/v1/ha", http::Access::kViewer,
+                 [&status, &clock](const http::Request&) {
+                   return api::JsonResponse(200, HaStatusJson(status.Status(), clock.Now()));
+                 });
 }
 
 }  // namespace tocsin::ha

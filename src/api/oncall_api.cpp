@@ -3,6 +3,7 @@
 #include "tocsin/api/oncall_api.h"
 
 #include <algorithm>
+#include <map>
 #include <set>
 
 #include <fmt/format.h>
@@ -46,26 +47,49 @@ std::vector<std::string> ZonesOf(const Rotation& r) {
   return zones;
 }
 
-json NowAndNext(const Schedule& schedule, const Rotation& rot, TimePoint at) {
-  std::vector<Shift> now, next;
-  TimePoint next_from = at;
+// Who is on each of `rotations` at `at`, and the shift that follows. Two expansions of the
+// schedule serve every rotation (each covers all of them); two per rotation made a roster of
+// R rotations cost R^2 rotation expansions per request.
+json NowAndNext(const Schedule& schedule, const std::vector<const Rotation*>& rotations,
+                TimePoint at) {
+  struct Slot {
+    std::vector<Shift> now, next;
+    TimePoint next_from;
+  };
+  std::map<std::string, Slot> slots;
+  for (const auto* rot : rotations) slots[rot->name].next_from = at;
+  json out = json::array();
+  if (slots.empty()) return out;
   for (const auto& s : schedule.Shifts(at, at + kNextHorizon)) {
-    if (s.rotation != rot.name) continue;
-    if (s.start <= at && at < s.end) {
-      now.push_back(s);
-      next_from = std::max(next_from, s.end);
-    }
+    auto it = slots.find(s.rotation);
+    if (it == slots.end() || !(s.start <= at && at < s.end)) continue;
+    it->second.now.push_back(s);
+    it->second.next_from = std::max(it->second.next_from, s.end);
   }
-  for (const auto& s : schedule.Shifts(next_from, next_from + kNextHorizon)) {
-    if (s.rotation != rot.name || s.start < next_from) continue;
-    if (!next.empty() && s.start != next.front().start) break;
-    next.push_back(s);
+  TimePoint lo = slots.begin()->second.next_from, hi = lo;
+  for (const auto& [name, slot] : slots) {
+    lo = std::min(lo, slot.next_from);
+    hi = std::max(hi, slot.next_from);
   }
-  json j = {{"rotation", rot.name},       {"role", rot.role},     {"team", rot.team},
-            {"time_zones", ZonesOf(rot)}, {"now", json::array()}, {"next", json::array()}};
-  for (const auto& s : now) j["now"].push_back(ShiftJson(schedule, s, at));
-  for (const auto& s : next) j["next"].push_back(ShiftJson(schedule, s, s.start));
-  return j;
+  // Shifts come ordered by start: the first to start at or after a rotation's next_from (and
+  // within the horizon from there), with any that start at the same time, are its next.
+  for (const auto& s : schedule.Shifts(lo, hi + kNextHorizon)) {
+    auto it = slots.find(s.rotation);
+    if (it == slots.end()) continue;
+    Slot& slot = it->second;
+    if (s.start < slot.next_from || s.start >= slot.next_from + kNextHorizon) continue;
+    if (!slot.next.empty() && s.start != slot.next.front().start) continue;
+    slot.next.push_back(s);
+  }
+  for (const auto* rot : rotations) {
+    const Slot& slot = slots[rot->name];
+    json j = {{"rotation", rot->name},       {"role", rot->role},    {"team", rot->team},
+              {"time_zones", ZonesOf(*rot)}, {"now", json::array()}, {"next", json::array()}};
+    for (const auto& s : slot.now) j["now"].push_back(ShiftJson(schedule, s, at));
+    for (const auto& s : slot.next) j["next"].push_back(ShiftJson(schedule, s, s.start));
+    out.push_back(std::move(j));
+  }
+  return out;
 }
 
 }  // namespace
@@ -83,11 +107,11 @@ void RegisterOncallApi(http::Router& router, OncallApiDeps deps, const Clock& cl
     auto at = TimeQuery(r, "at", c->Now());
     if (!at) return ErrorResponse(at.error());
     std::string team = r.Query("team").value_or("");
-    json rotations = json::array();
+    std::vector<const Rotation*> wanted;
     for (const auto& rot : schedule->roster().rotations) {
-      if (!team.empty() && rot.team != team) continue;
-      rotations.push_back(NowAndNext(*schedule, rot, *at));
+      if (team.empty() || rot.team == team) wanted.push_back(&rot);
     }
+    json rotations = NowAndNext(*schedule, wanted, *at);
     // Who may be named in an override (the panel's form offers them).
     json people = json::array();
     for (const auto& [id, p] : schedule->roster().people) {
@@ -144,10 +168,12 @@ void RegisterOncallApi(http::Router& router, OncallApiDeps deps, const Clock& cl
     if (d->overrides == nullptr) {
       return ErrorResponse(Error::Transient("overrides cannot be stored: the store is not open"));
     }
-    auto all = d->overrides->LoadAll();
-    if (!all) return ErrorResponse(all.error());
+    Result<std::vector<RecordedOverride>> loaded = std::vector<RecordedOverride>();
+    if (!d->recorded) loaded = d->overrides->LoadAll();
+    if (!loaded) return ErrorResponse(loaded.error());
+    const auto& all = d->recorded ? d->recorded() : *loaded;
     json out = json::array();
-    for (auto it = all->rbegin(); it != all->rend(); ++it) out.push_back(RecordedOverrideJson(*it));
+    for (auto it = all.rbegin(); it != all.rend(); ++it) out.push_back(RecordedOverrideJson(*it));
     return JsonResponse(200, json{{"overrides", out}});
   });
 

@@ -2,6 +2,8 @@
 
 #include <algorithm>
 
+#include <nlohmann/json.hpp>
+
 #include "alertmanager_json.h"
 #include "tocsin/api/alertmanager_api.h"
 
@@ -9,6 +11,26 @@ namespace tocsin::dispatch {
 
 namespace {
 constexpr std::size_t kMaxListed = 500;
+
+// The matchers of a preview body: {"text": "a=\"b\", c=~\"d\""} in amtool's syntax, or a
+// silence as POST /api/v2/silences takes it.
+Result<Matchers> PreviewMatchers(const std::string& body) {
+  auto j = nlohmann::json::parse(body, nullptr, false);
+  if (j.is_object() && j.contains("text")) {
+    if (!j["text"].is_string()) {
+      return Fail(
+          Error::Invalid("text: matchers as text, such as alertname=\"X\", region=~\"eu.*\""));
+    }
+    auto parsed = ParseMatchers(j["text"].get<std::string>());
+    if (!parsed) return Fail(Error::Invalid("text: " + parsed.error().message()));
+    if (parsed->empty()) return Fail(Error::Invalid("text: at least one matcher is needed"));
+    return parsed;
+  }
+  auto s = ParseSilenceJson(body);
+  if (!s) return Fail(s.error());
+  if (s->matchers.empty()) return Fail(Error::Invalid("matchers: at least one is needed"));
+  return std::move(s->matchers);
+}
 }  // namespace
 
 void RegisterSilencePreviewApi(http::Router& router, const Dispatcher& dispatcher,
@@ -16,9 +38,8 @@ void RegisterSilencePreviewApi(http::Router& router, const Dispatcher& dispatche
   router.AddSync(
       "POST", "/api/v1/silences/preview", http::Access::kViewer,
       [&dispatcher, &clock](const http::Request& req) {
-        auto s = ParseSilenceJson(req.body);
-        if (!s) return amjson::JsonError(400, s.error().message());
-        if (s->matchers.empty()) return amjson::JsonError(400, "matchers: at least one is needed");
+        auto matchers = PreviewMatchers(req.body);
+        if (!matchers) return amjson::JsonError(400, matchers.error().message());
         TimePoint now = clock.Now();
         struct Row {
           std::uint64_t fingerprint;
@@ -28,7 +49,7 @@ void RegisterSilencePreviewApi(http::Router& router, const Dispatcher& dispatche
         std::vector<Row> rows;
         dispatcher.ForEachActiveAlert(now, [&](Fingerprint fp, const StoredAlert& a,
                                                const std::vector<std::string>& receivers) {
-          if (MatchesAll(s->matchers, a.labels())) rows.push_back({fp.value(), &a, &receivers});
+          if (MatchesAll(*matchers, a.labels())) rows.push_back({fp.value(), &a, &receivers});
         });
         std::sort(rows.begin(), rows.end(),
                   [](const Row& x, const Row& y) { return x.fingerprint < y.fingerprint; });
@@ -38,7 +59,9 @@ void RegisterSilencePreviewApi(http::Router& router, const Dispatcher& dispatche
           amjson::AppendGettableAlert(out, rows[i].fingerprint, *rows[i].alert, *rows[i].receivers,
                                       dispatcher.StatusOf(rows[i].alert->labels(), now));
         }
-        out += "]}";
+        // The matchers as read, in the silence's form: the panel creates the silence with them, so
+        // a matcher text is read by one parser, the server's.
+        out += "],\"matchers\":" + amjson::MatchersJson(*matchers).dump() + "}";
         return http::Response::Json(200, std::move(out));
       });
 }

@@ -127,8 +127,17 @@ void RegisterSloApi(http::Router& router, SloApiDeps deps) {
                }
                auto source = d->source ? d->source(source_name) : nullptr;
                Executor* executor = d->query_executor ? d->query_executor() : nullptr;
-               if (!source || executor == nullptr || !d->post || d->clock == nullptr) {
-                 out["budget"] = {{"error", "source " + source_name + " is not configured"}};
+               // Each says what is missing: only the first is the operator's to fix.
+               std::string missing;
+               if (!source) {
+                 missing = "source " + source_name + " is not configured";
+               } else if (executor == nullptr) {
+                 missing = "no query executor to ask source " + source_name + " (not started)";
+               } else if (!d->post || d->clock == nullptr) {
+                 missing = "the budget history cannot be answered here: no event loop or clock";
+               }
+               if (!missing.empty()) {
+                 out["budget"] = {{"error", missing}};
                  return respond(JsonResponse(200, out));
                }
                // The budget as the evaluator computes it, at every step of the range.

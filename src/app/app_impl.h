@@ -168,6 +168,7 @@ struct App::Impl {
   // top of the roster file's across reloads; and the outbox's deliveries as a log to read.
   std::unique_ptr<store::SqliteOverrideStore> override_store;
   std::vector<oncall::Override> added_overrides;
+  std::vector<oncall::RecordedOverride> recorded_overrides;  // the same, as GET lists them
   // Overrides checked but not yet durable, shared by the API's and the panel's routes.
   std::shared_ptr<std::vector<oncall::Override>> overrides_in_flight =
       std::make_shared<std::vector<oncall::Override>>();

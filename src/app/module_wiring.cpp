@@ -50,6 +50,7 @@ Result<void> App::Impl::OpenPanelStores() {
   if (!loaded) return Fail(loaded.error());
   added_overrides.clear();
   for (const auto& r : *loaded) added_overrides.push_back(r.override);
+  recorded_overrides = std::move(*loaded);
   delivery_log = std::make_unique<store::SqliteDeliveryLog>(*database);
   return {};
 }

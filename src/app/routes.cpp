@@ -76,6 +76,7 @@ void App::Impl::AddApiRoutes(http::Router& router) {
        [this](const oncall::RecordedOverride& added) {
          // In force at once, and on top of the roster file after every reload.
          added_overrides.push_back(added.override);
+         recorded_overrides.push_back(added);
          incidents->Reconfigure(ScheduleOf(*config, added_overrides), config->policies,
                                 config->incidents);
        },
@@ -83,7 +84,8 @@ void App::Impl::AddApiRoutes(http::Router& router) {
        [this]() -> std::optional<std::string> {
          if (active) return std::nullopt;
          return StandbyRefusal();
-       }},
+       },
+       [this]() -> const std::vector<oncall::RecordedOverride>& { return recorded_overrides; }},
       clock);
   rules::RegisterSloApi(
       router, {[this]() -> const rules::Evaluator* { return evaluator.get(); },
@@ -102,7 +104,7 @@ void App::Impl::AddApiRoutes(http::Router& router) {
   // Dispatch: Alertmanager API v2 (Prometheus, amtool) and GET /api/v1/groups.
   dispatch::ApiBuildInfo build{std::string(Version()), std::string(Revision()),
                                std::string(BuildDate()), started_at, nullptr};
-  build.cluster_json = [this] { return ha::AlertmanagerClusterJson(ha_status().Status()).dump(); };
+  build.cluster_json = [this] { return ha::AlertmanagerClusterJson(ha_status().Status()); };
   dispatch::RegisterAlertmanagerApi(router, *dispatcher, *silences, clock, std::move(build),
                                     alert_intake.get());
   ha::RegisterHaApi(router, ha_status(), clock);  // issue 14

@@ -91,12 +91,15 @@ ApiAuthenticator::ApiAuthenticator(ApiConfig config, const Clock& clock)
 
 void ApiAuthenticator::SetConfig(ApiConfig config) { config_ = std::move(config); }
 
-namespace {
-bool IsLoopback(std::string_view remote) {
-  return remote.rfind("127.", 0) == 0 || remote.rfind("::1", 0) == 0 ||
-         remote.rfind("::ffff:127.", 0) == 0;
+std::string_view PeerAddress(std::string_view remote) {
+  auto colon = remote.rfind(':');
+  return colon == std::string_view::npos ? remote : remote.substr(0, colon);
 }
-}  // namespace
+
+bool IsLoopbackAddress(std::string_view a) {
+  // Exact for ::1: a prefix test let "::100" (or "::1ab:...") pass as this host.
+  return a.rfind("127.", 0) == 0 || a == "::1" || a.rfind("::ffff:127.", 0) == 0;
+}
 
 bool ApiAuthenticator::Take(const std::string& key, long long per_minute) {
   TimePoint now = clock_.Now();
@@ -123,7 +126,8 @@ Result<Principal> ApiAuthenticator::Authenticate(const Request& request, Access 
   // backpressure there is the dispatcher's bounded queue, not a 429 meant for people.
   const bool budgeted = needed != Access::kIntake;
   if (!header) {
-    if (config_.tokens.empty() && config_.allow_loopback_without_token && IsLoopback(remote)) {
+    if (config_.tokens.empty() && config_.allow_loopback_without_token &&
+        IsLoopbackAddress(PeerAddress(remote))) {
       if (budgeted && !Take("loopback", config_.requests_per_minute)) {
         return Fail(Error::Transient("rate limit exceeded"));
       }

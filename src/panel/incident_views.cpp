@@ -2,6 +2,7 @@
 
 #include <algorithm>
 
+#include "notify/provider_common.h"
 #include "tocsin/common/duration.h"
 #include "tocsin/incident/incident_json.h"
 
@@ -46,7 +47,7 @@ json PagedFrom(const json& deliveries) {
   return out;
 }
 
-json Summary(incident::IncidentManager& m, const incident::Incident& i, const json& deliveries,
+json Summary(incident::IncidentManager& m, const incident::Incident& i, const json& paged,
              TimePoint now) {
   json alerts = json::array();
   for (const auto& a : i.alerts) alerts.push_back(AlertBrief(a));
@@ -66,7 +67,7 @@ json Summary(incident::IncidentManager& m, const incident::Incident& i, const js
       {"drill", i.drill},
       {"next_step", i.next_step},
       {"next_step_at", Time(i.next_step_at)},
-      {"paged", PagedFrom(deliveries)}};
+      {"paged", paged}};
 }
 
 const incident::EscalationPolicy* PolicyOf(const incident::PolicySet& set,
@@ -128,8 +129,13 @@ json PageTextJson(const notify::PageRenderer& renderer, const incident::Incident
   r.causes = i.causes;
   r.opened_at = i.opened_at;
   auto t = renderer.Render(r);
+  // Links come from alert annotations, which whoever holds an intake token writes: only an
+  // http(s) address becomes a link (never javascript: or data:); any other is shown as text.
   json links = json::array();
-  for (const auto& l : t.links) links.push_back({{"href", l.href}, {"text", l.text}});
+  for (const auto& l : t.links) {
+    const bool web = notify::IsAbsoluteHttpUrl(l.href);
+    links.push_back({{"href", web ? l.href : ""}, {"url", l.href}, {"text", l.text}});
+  }
   return {{"what", t.what},
           {"where", t.where},
           {"how_much", t.how_much},
@@ -143,20 +149,50 @@ json PageTextJson(const notify::PageRenderer& renderer, const incident::Incident
 
 }  // namespace
 
-Result<json> IncidentListJson(const ViewContext& ctx) {
+const json& PagedCache::Of(incident::IncidentManager& m, const incident::Incident& i) {
+  Entry& e = entries_[i.id];
+  if (e.timeline_seq != i.timeline_seq) {
+    ++reads_;
+    auto timeline = m.Timeline(i.id);
+    // A failed read is not kept: the next listing tries again.
+    e.timeline_seq = timeline ? i.timeline_seq : -1;
+    e.paged = PagedFrom(timeline ? incident::DeliveriesToJson(*timeline) : json::array());
+  }
+  return e.paged;
+}
+
+void PagedCache::KeepOnly(const std::set<std::string>& ids) {
+  std::erase_if(entries_, [&](const auto& e) { return !ids.contains(e.first); });
+}
+
+void PagedCache::Forget(const std::set<std::string>& ids) {
+  for (const auto& id : ids) entries_.erase(id);
+}
+
+Result<json> IncidentListJson(const ViewContext& ctx, const std::set<std::string>* only) {
   incident::IncidentFilter f;
   f.open_only = true;
   f.limit = 10000;
+  // Open incidents are listed from memory, as the ladder acts on them.
   auto list = ctx.incidents.List(f);
   if (!list) return Fail(list.error());
+  PagedCache uncached;
+  PagedCache& paged = ctx.paged ? *ctx.paged : uncached;
   json out = json::array();
-  for (const auto& stored : *list) {
-    // The live copy is what the ladder acts on; the store's may trail it by one commit.
-    auto live = ctx.incidents.Get(stored.id);
-    const auto& i = live ? *live : stored;
-    auto timeline = ctx.incidents.Timeline(i.id);
-    json deliveries = timeline ? incident::DeliveriesToJson(*timeline) : json::array();
-    out.push_back(Summary(ctx.incidents, i, deliveries, ctx.now));
+  std::set<std::string> listed;
+  for (const auto& i : *list) {
+    if (only && !only->contains(i.id)) continue;
+    listed.insert(i.id);
+    out.push_back(Summary(ctx.incidents, i, paged.Of(ctx.incidents, i), ctx.now));
+  }
+  if (!only) {
+    paged.KeepOnly(listed);
+  } else {
+    std::set<std::string> gone;
+    for (const auto& id : *only) {
+      if (!listed.contains(id)) gone.insert(id);
+    }
+    paged.Forget(gone);
   }
   return json{{"now", Time(ctx.now)}, {"incidents", out}};
 }
@@ -167,7 +203,7 @@ Result<json> IncidentDetailJson(const ViewContext& ctx, const std::string& id) {
   auto timeline = ctx.incidents.Timeline(id);
   if (!timeline) return Fail(timeline.error());
   json deliveries = incident::DeliveriesToJson(*timeline);
-  json out = Summary(ctx.incidents, *inc, deliveries, ctx.now);
+  json out = Summary(ctx.incidents, *inc, PagedFrom(deliveries), ctx.now);
   json events = json::array();
   for (const auto& e : *timeline) events.push_back(incident::TimelineEventToJson(e));
   out["timeline"] = events;

@@ -1,11 +1,18 @@
 #include "tocsin/panel/panel.h"
 
+#include <fmt/format.h>
 #include <spdlog/spdlog.h>
+
+#include <optional>
+#include <set>
+#include <string_view>
+
 #include <nlohmann/json.hpp>
 
+#include "api/api_response.h"
 #include "incident_views.h"
 #include "notify/page_renderer.h"
-#include "tocsin/common/json.h"
+#include "tocsin/common/json_fields.h"
 
 namespace tocsin::panel {
 
@@ -13,45 +20,23 @@ namespace {
 
 using nlohmann::json;
 
-http::Response JsonAnswer(int status, const json& body) {
-  http::Response r = http::Response::Json(status, body.dump());
+// The most ids one ?ids= list may name (the change feed names at most 200 before it says
+// "reset").
+constexpr std::size_t kMaxListedIds = 500;
+
+// The panel's JSON answers are never cached: they are about one signed-in person.
+http::Response NoStore(http::Response r) {
   r.headers["Cache-Control"] = "no-store";
   return r;
 }
 
-int StatusOf(const Error& e) {
-  switch (e.kind()) {
-    case Error::Kind::kInvalid:
-      return 400;
-    case Error::Kind::kUnauthorized:
-      return 401;
-    case Error::Kind::kNotFound:
-      return 404;
-    case Error::Kind::kConflict:
-      return 409;
-    case Error::Kind::kTransient:
-      return 503;
-    case Error::Kind::kPermanent:
-      return 403;
-    default:
-      return 500;
-  }
+http::Response JsonAnswer(int status, const json& body) {
+  return NoStore(api::JsonResponse(status, body));
 }
 
+// A page signs in again on 401 and shows a 403 as a refusal.
 http::Response ErrorAnswer(const Error& e) {
-  return JsonAnswer(StatusOf(e), {{"error", e.message()}});
-}
-
-Result<json> BodyObject(const http::Request& r) {
-  if (r.body.empty()) return json::object();
-  auto j = ParseJson(r.body);
-  if (!j || !j->is_object()) return Fail(Error::Invalid("the body must be a JSON object"));
-  return *j;
-}
-
-std::string StringField(const json& j, const char* key) {
-  auto it = j.find(key);
-  return it != j.end() && it->is_string() ? it->get<std::string>() : std::string();
+  return NoStore(api::ErrorResponse(e, {.unauthorized = 401, .permanent = 403}));
 }
 
 }  // namespace
@@ -61,7 +46,8 @@ Panel::Panel(PanelSettings settings, PanelDeps deps)
       deps_(deps),
       auth_(settings_.config, settings_.api, deps.api_auth, deps.scheduler.clock()),
       feed_(deps.scheduler),
-      assets_(PrepareAssets(settings_.config.path_prefix)) {
+      assets_(PrepareAssets(settings_.config.path_prefix)),
+      paged_(std::make_unique<PagedCache>()) {
   SetSettings(settings_);
 }
 
@@ -191,10 +177,10 @@ void Panel::AddSessionRoutes(http::Router& router) {
       return JsonAnswer(
           403, {{"error", "sign in from the panel's own page: " + same.error().message()}});
     }
-    auto body = BodyObject(r);
+    auto body = api::ParseBody(r);
     if (!body) return ErrorAnswer(body.error());
-    std::string token = StringField(*body, "token");
-    std::string person = StringField(*body, "person");
+    std::string token = JsonString(*body, "token");
+    std::string person = JsonString(*body, "person");
     Result<PanelAuth::SignedIn> in = Fail(Error::Invalid("give `token` (an API token)"));
     if (!token.empty()) {
       in = auth_.SignInWithToken(r, token);
@@ -242,10 +228,26 @@ void Panel::AddIncidentRoutes(http::Router& router) {
                }
                feed_.Wait(since, std::move(respond));
              });
-  router.AddSync("GET", "/data/incidents", http::Access::kViewer, [this](const http::Request&) {
+  // ?ids=A,B: only those (the ids a change event named), so that a change costs the page one
+  // small answer, not the whole list again.
+  router.AddSync("GET", "/data/incidents", http::Access::kViewer, [this](const http::Request& r) {
     ViewContext ctx{deps_.incidents, settings_.policies, renderer_.get(),
-                    deps_.scheduler.clock().Now()};
-    auto out = IncidentListJson(ctx);
+                    deps_.scheduler.clock().Now(), paged_.get()};
+    std::optional<std::set<std::string>> only;
+    if (auto ids = r.Query("ids")) {
+      only.emplace();
+      std::string_view rest = *ids;
+      while (!rest.empty()) {
+        auto comma = rest.find(',');
+        if (auto id = rest.substr(0, comma); !id.empty()) only->emplace(id);
+        rest = comma == std::string_view::npos ? std::string_view() : rest.substr(comma + 1);
+      }
+      if (only->size() > kMaxListedIds) {
+        return ErrorAnswer(Error::Invalid(
+            fmt::format("ids: at most {} ids; load the whole list instead", kMaxListedIds)));
+      }
+    }
+    auto out = IncidentListJson(ctx, only ? &*only : nullptr);
     if (!out) return ErrorAnswer(out.error());
     (*out)["seq"] = feed_.seq();
     return JsonAnswer(200, *out);
@@ -274,14 +276,14 @@ void Panel::AddIncidentRoutes(http::Router& router) {
             return respond(ErrorAnswer(Error::Unauthorized(
                 "say who you are first: sign in with your name (roster person id) or a token")));
           }
-          auto body = BodyObject(r);
+          auto body = api::ParseBody(r);
           if (!body) return respond(ErrorAnswer(body.error()));
           http::ActionRequest req;
           req.incident_ref = r.PathParam("id");
           req.action = action;
           req.actor = r.actor;
           req.origin = http::ActionOrigin::kPanel;
-          req.text = StringField(*body, "text");
+          req.text = JsonString(*body, "text");
           if (action == http::IncidentAction::kNote && req.text.empty()) {
             return respond(ErrorAnswer(Error::Invalid("a note needs `text`")));
           }

@@ -22,16 +22,6 @@ std::string_view ViaName(Identity::Via v) {
 
 namespace {
 
-// "10.0.0.5:41234" -> "10.0.0.5", "::1:41234" -> "::1" (the server writes address:port).
-std::string AddressOf(const std::string& remote) {
-  auto colon = remote.rfind(':');
-  return colon == std::string::npos ? remote : remote.substr(0, colon);
-}
-
-bool IsLoopbackAddress(std::string_view a) {
-  return a.rfind("127.", 0) == 0 || a == "::1" || a.rfind("::ffff:127.", 0) == 0;
-}
-
 // The host part of a Host header: "localhost:9096" -> "localhost", "[::1]:9096" -> "::1".
 std::string HostName(std::string_view host) {
   if (!host.empty() && host.front() == '[') {
@@ -64,7 +54,7 @@ void PanelAuth::SetConfig(PanelConfig config, http::ApiConfig api) {
 }
 
 bool PanelAuth::FromTrustedProxy(const http::Request& request) const {
-  std::string addr = AddressOf(request.remote_address);
+  std::string addr(http::PeerAddress(request.remote_address));
   return std::find(config_.trusted_proxies.begin(), config_.trusted_proxies.end(), addr) !=
          config_.trusted_proxies.end();
 }
@@ -77,11 +67,11 @@ bool PanelAuth::LoopbackTrusted(const http::Request& request) const {
   if (!api_.tokens.empty() || !api_.allow_loopback_without_token) return false;
   // A proxy on this host forwards other people's requests: its address proves nothing.
   if (FromTrustedProxy(request)) return false;
-  if (!IsLoopbackAddress(AddressOf(request.remote_address))) return false;
+  if (!http::IsLoopbackAddress(http::PeerAddress(request.remote_address))) return false;
   // A page of another site whose name resolves to 127.0.0.1 (DNS rebinding) sends its own
   // name as Host: only a browser that asked for this host by a loopback name is let in.
   std::string host = HostName(request.Header("Host").value_or(""));
-  return host == "localhost" || IsLoopbackAddress(host);
+  return host == "localhost" || http::IsLoopbackAddress(host);
 }
 
 std::optional<std::string> PanelAuth::CookieValue(const http::Request& request) const {

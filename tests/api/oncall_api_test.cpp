@@ -63,9 +63,14 @@ class OncallApiTest : public ::testing::Test {
     auto router = dispatch::testutil::RouterForEveryCaller();
     OncallApiDeps deps;
     deps.schedule = [this] { return schedule_; };
-    deps.overrides = store_.get();
-    // As the daemon does: the added override goes on top of the roster file.
+    deps.overrides = &counted_;
+    // As the daemon does: the added override goes on top of the roster file, and is kept.
+    auto loaded = store_->LoadAll();
+    ASSERT_TRUE(loaded);
+    recorded_ = *loaded;
+    deps.recorded = [this]() -> const std::vector<RecordedOverride>& { return recorded_; };
     deps.on_added = [this](const RecordedOverride& added) {
+      recorded_.push_back(added);
       Roster r = schedule_->roster();
       r.overrides.push_back(added.override);
       schedule_ = std::make_shared<const Schedule>(std::move(r));
@@ -106,6 +111,23 @@ class OncallApiTest : public ::testing::Test {
   std::shared_ptr<const Schedule> schedule_;
   std::unique_ptr<store::Database> db_;
   std::unique_ptr<store::SqliteOverrideStore> store_;
+  // The real store, counting the whole-table reads.
+  class CountingOverrideStore final : public OverrideStore {
+   public:
+    explicit CountingOverrideStore(OncallApiTest& t) : t_(t) {}
+    void Add(RecordedOverride entry, Done done) override {
+      t_.store_->Add(std::move(entry), std::move(done));
+    }
+    Result<std::vector<RecordedOverride>> LoadAll() override {
+      ++loads;
+      return t_.store_->LoadAll();
+    }
+    int loads = 0;
+
+   private:
+    OncallApiTest& t_;
+  } counted_{*this};
+  std::vector<RecordedOverride> recorded_;
   prometheus::Registry registry_;
   std::unique_ptr<testing::LoopbackServer> server_;
   CurlHttpClient client_;
@@ -173,6 +195,8 @@ TEST_F(OncallApiTest, CoverIsStoredWithItsActorAndTakesEffect) {
   auto listed = Get("/api/v1/oncall/overrides")["overrides"];
   ASSERT_EQ(listed.size(), 1u);
   EXPECT_EQ(listed[0]["created_by"], "olena");
+  // Regression: every GET read the whole overrides table on the loop; it answers from memory.
+  EXPECT_EQ(counted_.loads, 0);
   // Durable: a store opened afresh on the same file has it.
   server_.reset();
   store_.reset();

@@ -93,5 +93,30 @@ TEST_F(SilencePreviewApiTest, ListsWhatTheMatchersWouldMute) {
   EXPECT_NE(bad.body.find("matchers[0]"), std::string::npos) << bad.body;
 }
 
+// Regression: the panel read matcher text with its own parser, which already differed from
+// the server's (escapes). The text is now read by the server's ParseMatchers, and the answer
+// carries the matchers the silence is then created with.
+TEST_F(SilencePreviewApiTest, MatcherTextIsReadByTheServersParser) {
+  auto posted = Call("POST", "/api/v2/alerts", R"([
+      {"labels": {"alertname": "Quote", "path": "a\"b"}},
+      {"labels": {"alertname": "Quote", "path": "ab"}}])");
+  ASSERT_EQ(posted.status, 200) << posted.body;
+  auto r = Call("POST", "/api/v1/silences/preview",
+                R"({"text": "{alertname=\"Quote\", path=\"a\\\"b\"}"})");
+  ASSERT_EQ(r.status, 200) << r.body;
+  auto j = json::parse(r.body, nullptr, false);
+  EXPECT_EQ(j["total"], 1) << r.body;
+  ASSERT_EQ(j["matchers"].size(), 2u) << r.body;
+  EXPECT_EQ(j["matchers"][1],
+            json({{"name", "path"}, {"value", "a\"b"}, {"isRegex", false}, {"isEqual", true}}));
+  auto bad = Call("POST", "/api/v1/silences/preview", R"({"text": "alertname=~\"(\""})");
+  EXPECT_EQ(bad.status, 400);
+  EXPECT_NE(bad.body.find("text: "), std::string::npos) << bad.body;
+  bad = Call("POST", "/api/v1/silences/preview", R"({"text": ""})");
+  EXPECT_EQ(bad.status, 400);
+  EXPECT_NE(bad.body.find("at least one"), std::string::npos) << bad.body;
+  EXPECT_EQ(silences_.List().size(), 0u);
+}
+
 }  // namespace
 }  // namespace tocsin::dispatch

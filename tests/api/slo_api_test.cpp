@@ -72,7 +72,6 @@ class SloApiTest : public ::testing::Test {
     evaluator_->EvaluateAllNow();
     scheduler_.RunPending();
 
-    auto router = dispatch::testutil::RouterForEveryCaller();
     SloApiDeps deps;
     deps.evaluator = [this] { return evaluator_.get(); };
     deps.rules = [this] { return rules_.get(); };
@@ -82,7 +81,14 @@ class SloApiTest : public ::testing::Test {
     deps.query_executor = [this] { return &executor_; };
     deps.post = [](std::function<void()> cb) { cb(); };
     deps.clock = &scheduler_.clock();
+    deps_ = deps;
+    Serve(std::move(deps));
+  }
+  // (Re)starts the server on these dependencies (deps_: the complete ones of SetUp).
+  void Serve(SloApiDeps deps) {
+    auto router = dispatch::testutil::RouterForEveryCaller();
     RegisterSloApi(*router, std::move(deps));
+    server_.reset();
     server_ = std::make_unique<testing::LoopbackServer>(router, registry_);
     ASSERT_TRUE(server_->started());
   }
@@ -102,6 +108,7 @@ class SloApiTest : public ::testing::Test {
   std::shared_ptr<const RuleSet> rules_;
   std::unique_ptr<Evaluator> evaluator_;
   prometheus::Registry registry_;
+  SloApiDeps deps_;
   std::unique_ptr<testing::LoopbackServer> server_;
   CurlHttpClient client_;
 };
@@ -135,6 +142,29 @@ TEST_F(SloApiTest, SourceDownStillAnswersStatusAndSaysWhyTheChartIsEmpty) {
   EXPECT_EQ(j["status"]["series"].size(), 1u);
   EXPECT_NE(j["budget"]["error"].get<std::string>().find("unreachable"), std::string::npos);
   EXPECT_FALSE(j["budget"].contains("series"));
+}
+
+// Regression: a missing query executor or loop was reported as "source prometheus is not
+// configured", sending the operator to a config that was fine.
+TEST_F(SloApiTest, BudgetErrorNamesWhatIsMissingNotAlwaysTheSource) {
+  SloApiDeps deps = deps_;
+  deps.query_executor = [] { return static_cast<Executor*>(nullptr); };
+  Serve(deps);
+  auto j = Get("/api/v1/slos/deposit_success");
+  std::string error = j["budget"]["error"].get<std::string>();
+  EXPECT_EQ(error.find("not configured"), std::string::npos) << error;
+  EXPECT_NE(error.find("executor"), std::string::npos) << error;
+  deps = deps_;
+  deps.post = nullptr;
+  Serve(deps);
+  error = Get("/api/v1/slos/deposit_success")["budget"]["error"].get<std::string>();
+  EXPECT_EQ(error.find("not configured"), std::string::npos) << error;
+  EXPECT_NE(error.find("event loop"), std::string::npos) << error;
+  deps = deps_;
+  deps.source = [](const std::string&) -> std::shared_ptr<source::SliSource> { return nullptr; };
+  Serve(deps);
+  error = Get("/api/v1/slos/deposit_success")["budget"]["error"].get<std::string>();
+  EXPECT_EQ(error, "source prometheus is not configured");
 }
 
 TEST_F(SloApiTest, UnknownSloAndBadStepAreRefused) {

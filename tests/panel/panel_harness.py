@@ -167,11 +167,12 @@ panel:
             if self.tokens else {"Content-Type": "application/json"})
         return status, (json.loads(text) if text.strip().startswith(("{", "[")) else text)
 
-    def push_alert(self, name, summary, labels=None):
+    def push_alert(self, name, summary, labels=None, annotations=None):
         alert = {"labels": {"alertname": name, "severity": "critical", "domain": "payments",
                             **(labels or {})},
                  "annotations": {"summary": summary, "runbook": "https://runbooks.example/" + name,
-                                 "dashboard": "https://grafana.example/d/" + name}}
+                                 "dashboard": "https://grafana.example/d/" + name,
+                                 **(annotations or {})}}
         status, text = self.api("POST", "/api/v2/alerts", [alert])
         assert status == 200, (status, text)
 

@@ -152,6 +152,28 @@ def with_tokens(d):
     status, _, _ = d.panel_get("/events", {"Cookie": cookie, "Last-Event-ID": "x"})
     check(status == 400, "a malformed Last-Event-ID: 400")
 
+    # Regression: an annotation's javascript: address became a clickable link on the page.
+    d.push_alert("PanelHostileLink", "hostile link",
+                 annotations={"dashboard": "javascript:alert(document.domain)"})
+    h.wait_for("INC-2", lambda: d.api("GET", "/api/v1/incidents/INC-2")[0] == 200)
+    status, body, _ = d.panel_get("/data/incidents/INC-2", {"Cookie": cookie})
+    links = json.loads(body)["incident"]["text"]["links"] if status == 200 else []
+    check(links and all(l["href"] == "" or l["href"].startswith(("http://", "https://"))
+                        for l in links), f"only http(s) addresses become links ({links})")
+    check([l for l in links if l["url"].startswith("javascript:") and l["href"] == ""],
+          f"the javascript: address is kept as text ({links})")
+
+    # A change event's ids: only those incidents, an id not open left out.
+    status, body, _ = d.panel_get("/data/incidents?ids=INC-2", {"Cookie": cookie})
+    got = [i["id"] for i in json.loads(body)["incidents"]] if status == 200 else status
+    check(got == ["INC-2"], f"?ids=INC-2 answers INC-2 alone ({got})")
+    status, body, _ = d.panel_get("/data/incidents?ids=INC-1,INC-99", {"Cookie": cookie})
+    got = [i["id"] for i in json.loads(body)["incidents"]] if status == 200 else status
+    check(got == ["INC-1"], f"?ids=INC-1,INC-99 answers INC-1 alone ({got})")
+    status, body, _ = d.panel_get("/data/incidents", {"Cookie": cookie})
+    got = sorted(i["id"] for i in json.loads(body)["incidents"]) if status == 200 else status
+    check(got == ["INC-1", "INC-2"], f"the whole list after them ({got})")
+
     # Sign-out; the cookie replayed afterwards is refused.
     status, _, hd = d.panel_post("/session/end", {}, action_headers(d, cookie, csrf))
     check(status == 200 and "Max-Age=0" in hd.get("Set-Cookie", ""), "sign-out clears the cookie")

@@ -213,5 +213,15 @@ TEST(PanelConfig, ValidSectionAndEveryBadValueNamed) {
   }
 }
 
+// Regression: the API's copy of the loopback test matched "::1" as a prefix, so a peer
+// "::100" (or "::1ab:...") counted as this host there and not in the panel.
+TEST(LoopbackAddress, OneTestForApiAndPanelAndIpv6IsExact) {
+  EXPECT_TRUE(http::IsLoopbackAddress(http::PeerAddress("::1:41234")));
+  EXPECT_TRUE(http::IsLoopbackAddress(http::PeerAddress("127.0.0.9:1")));
+  EXPECT_TRUE(http::IsLoopbackAddress(http::PeerAddress("::ffff:127.0.0.1:80")));
+  EXPECT_FALSE(http::IsLoopbackAddress(http::PeerAddress("::100:41234")));
+  EXPECT_FALSE(http::IsLoopbackAddress(http::PeerAddress("10.0.0.5:41234")));
+}
+
 }  // namespace
 }  // namespace tocsin::panel

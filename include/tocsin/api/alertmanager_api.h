@@ -4,6 +4,8 @@
 #include <string>
 #include <vector>
 
+#include <nlohmann/json.hpp>
+
 #include "tocsin/common/clock.h"
 #include "tocsin/common/result.h"
 #include "tocsin/dispatch/alert_intake.h"
@@ -19,8 +21,9 @@ struct ApiBuildInfo {
   std::string revision;
   std::string build_date;
   TimePoint started_at{};
-  // The `cluster` object of /api/v2/status as JSON text (high availability); unset: disabled.
-  std::function<std::string()> cluster_json = {};
+  // The `cluster` object of /api/v2/status (high availability); unset: disabled. A JSON value,
+  // not text: text would be dumped by one side and parsed again by the other on every call.
+  std::function<nlohmann::json()> cluster_json = {};
 };
 
 // Registers the Alertmanager API v2 — POST/GET /api/v2/alerts, GET /api/v2/alerts/groups,

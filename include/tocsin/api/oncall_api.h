@@ -29,6 +29,10 @@ struct OncallApiDeps {
   // instance's changes are put in force), or nullopt; POST then answers 503 with the reason
   // and stores nothing. Unset: always allowed.
   std::function<std::optional<std::string>()> refuse_changes;
+  // The overrides added through the API, oldest first, as the owner keeps them in memory
+  // (loaded at start, appended in on_added): GET answers from them instead of reading the
+  // whole table on the loop at every request. Unset: GET reads `overrides`.
+  std::function<const std::vector<RecordedOverride>&()> recorded;
 };
 
 // Registers the on-call API of the panel on `router` (GET /api/v1/oncall itself is in

@@ -84,4 +84,10 @@ class ApiAuthenticator {
 // the CLI does. Refusals answer with ErrorResponse. `auth` must outlive the guard.
 Router::Guard MakeApiGuard(ApiAuthenticator& auth);
 
+// The address part of a peer as the server writes it: "10.0.0.5:41234" -> "10.0.0.5",
+// "::1:41234" -> "::1".
+std::string_view PeerAddress(std::string_view remote);
+// Whether an address (no port) is this host's: 127.0.0.0/8, ::1 or ::ffff:127.x.
+bool IsLoopbackAddress(std::string_view address);
+
 }  // namespace tocsin::http

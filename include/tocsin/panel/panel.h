@@ -22,6 +22,8 @@ class PageRenderer;
 
 namespace tocsin::panel {
 
+class PagedCache;
+
 struct PanelDeps {
   incident::IncidentManager& incidents;
   // Acknowledge, resolve, escalate and note go through the same commands as Slack and the
@@ -80,6 +82,7 @@ class Panel {
   ChangeFeed feed_;
   std::vector<ServedAsset> assets_;
   std::shared_ptr<const notify::PageRenderer> renderer_;
+  std::unique_ptr<PagedCache> paged_;  // the list's delivery summaries, kept between listings
 };
 
 }  // namespace tocsin::panel

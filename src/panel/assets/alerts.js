@@ -1,26 +1,13 @@
 // Alerts & silences page, like Alertmanager's: the alert list with a matcher filter and the
 // active / silenced / inhibited switches; silences with expire; and the silence form with a
 // live preview of the alerts its matchers match (POST /api/v1/silences/preview, which matches
-// exactly as the silence will).
+// exactly as the silence will). Matcher text is read by the server only (the filter by GET
+// /api/v2/alerts, the form by the preview, whose matchers the silence is created with): the
+// page shows the server's error, never a second parser's.
 import {api, el, fmtTime, shell} from './common.js';
 
 const content = document.getElementById('content');
 let me = null;
-
-// `a="b", c=~"d.*", e!=f` -> [{name, value, isRegex, isEqual}]; throws with what is wrong.
-export function parseMatchers(text) {
-  const out = [];
-  let rest = text.trim().replace(/^\{/, '').replace(/\}$/, '').trim();
-  const one = /^([A-Za-z_][A-Za-z0-9_]*)\s*(=~|!~|!=|=)\s*(?:"((?:[^"\\]|\\.)*)"|([^,"]*))\s*(,|$)/;
-  while (rest) {
-    const m = one.exec(rest);
-    if (!m) throw new Error(`cannot read a matcher at "${rest.slice(0, 30)}": write name="value", name=~"regex", name!="value" or name!~"regex"`);
-    const value = m[3] !== undefined ? m[3].replace(/\\(.)/g, '$1') : m[4].trim();
-    out.push({name: m[1], value, isRegex: m[2].includes('~'), isEqual: !m[2].startsWith('!')});
-    rest = rest.slice(m[0].length).trim();
-  }
-  return out;
-}
 
 function matcherText(m) {
   const not = m.isEqual === false;
@@ -61,30 +48,28 @@ function alertsSection(onSilence) {
   const count = el('span', {class: 'muted', id: 'alert-count'});
   const load = async () => {
     const q = new URLSearchParams();
-    if (filter.value.trim()) {
-      try {
-        parseMatchers(filter.value);
-      } catch (e) {
-        err.textContent = e.message;
-        err.hidden = false;
-        filter.setAttribute('aria-invalid', 'true');
-        return;
-      }
-      q.append('filter', filter.value.trim());
-    }
-    err.hidden = true;
-    filter.removeAttribute('aria-invalid');
+    if (filter.value.trim()) q.append('filter', filter.value.trim());
     for (const b of boxes) {
       const input = b.querySelector('input');
       q.set(input.name, String(input.checked));
     }
     try {
       const alerts = await api(`/api/v2/alerts?${q}`);
+      err.hidden = true;
+      filter.removeAttribute('aria-invalid');
       alerts.sort((x, y) => (x.labels.alertname || '').localeCompare(y.labels.alertname || ''));
       count.textContent = `(${alerts.length})`;
       list.replaceChildren(...alerts.map((a) => alertItem(a, onSilence)));
       if (!alerts.length) list.append(el('li', {class: 'muted'}, 'No alerts match.'));
     } catch (e) {
+      if (e.status === 400 && filter.value.trim()) {
+        // The filter as the server read it: its message says where and what.
+        err.textContent = e.message;
+        err.hidden = false;
+        filter.setAttribute('aria-invalid', 'true');
+        list.replaceChildren();
+        return;
+      }
       list.replaceChildren(el('li', {class: 'error', role: 'alert'}, e.message));
     }
   };
@@ -165,12 +150,14 @@ function silenceForm(onCreated) {
       el('label', {for: 'sil-duration'}, 'For'), duration,
       el('label', {for: 'sil-comment'}, 'Comment (why)'), comment, cErr,
       preview, status, el('button', {type: 'submit', class: 'primary'}, 'Create silence'));
-  const body = () => {
+  // The silence, with the matchers the server read from the text (the preview's answer).
+  const body = (parsed) => {
     const now = new Date();
-    return {matchers: parseMatchers(matchers.value), startsAt: now.toISOString(),
+    return {matchers: parsed, startsAt: now.toISOString(),
       endsAt: new Date(now.getTime() + Number(duration.value) * 3600000).toISOString(),
       createdBy: me.actor || me.name, comment: comment.value.trim()};
   };
+  const ask = (text) => api('/api/v1/silences/preview', {method: 'POST', body: {text}});
   const fieldError = (input, box, message) => {
     box.textContent = message || '';
     box.hidden = !message;
@@ -185,16 +172,8 @@ function silenceForm(onCreated) {
       preview.replaceChildren();
       return;
     }
-    let b;
     try {
-      b = body();
-    } catch (e) {
-      fieldError(matchers, mErr, e.message);
-      preview.replaceChildren();
-      return;
-    }
-    try {
-      const r = await api('/api/v1/silences/preview', {method: 'POST', body: b});
+      const r = await ask(matchers.value);
       if (mine !== seq) return;
       fieldError(matchers, mErr, '');
       preview.replaceChildren(el('p', {id: 'sil-preview-count'}, `Would silence ${r.total} ` +
@@ -203,7 +182,9 @@ function silenceForm(onCreated) {
       el('ul', {class: 'preview'}, r.alerts.slice(0, 20).map((a) => el('li', {},
           el('strong', {}, a.labels.alertname || ''), ' ', labelChips(a.labels)))));
     } catch (e) {
-      if (mine === seq) fieldError(matchers, mErr, e.message);
+      if (mine !== seq) return;
+      fieldError(matchers, mErr, e.message);
+      preview.replaceChildren();
     }
   };
   let timer = null;
@@ -214,22 +195,21 @@ function silenceForm(onCreated) {
   form.addEventListener('submit', async (ev) => {
     ev.preventDefault();
     status.textContent = '';
+    if (!comment.value.trim()) {
+      fieldError(comment, cErr, 'Say why, for whoever is paged next.');
+      comment.focus();
+      return;
+    }
+    fieldError(comment, cErr, '');
     let b;
     try {
-      b = body();
-      if (!b.matchers.length) throw new Error('at least one matcher is needed');
+      b = body((await ask(matchers.value)).matchers);
       fieldError(matchers, mErr, '');
     } catch (e) {
       fieldError(matchers, mErr, e.message);
       matchers.focus();
       return;
     }
-    if (!b.comment) {
-      fieldError(comment, cErr, 'Say why, for whoever is paged next.');
-      comment.focus();
-      return;
-    }
-    fieldError(comment, cErr, '');
     try {
       const r = await api('/api/v2/silences', {method: 'POST', body: b});
       status.textContent = `Silence ${r.silenceID} created.`;

@@ -46,7 +46,9 @@ export async function api(path, {method = 'GET', body} = {}) {
     goSignIn();
     throw new ApiError(401, 'not signed in');
   }
-  if (!r.ok) throw new ApiError(r.status, (data && data.error) || `HTTP ${r.status}`, data);
+  // The Alertmanager API's errors are a bare JSON string; the others {"error": ...}.
+  const message = typeof data === 'string' ? data : data && data.error;
+  if (!r.ok) throw new ApiError(r.status, message || `HTTP ${r.status}`, data);
   return data;
 }
 

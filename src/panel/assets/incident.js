@@ -24,8 +24,10 @@ function textBlock(t) {
 
 function links(t) {
   if (!t || !t.links.length) return el('p', {class: 'muted'}, 'No runbook, dashboard or query links.');
-  return el('ul', {class: 'links'}, t.links.map((l) =>
-    el('li', {}, el('a', {href: l.href, rel: 'noopener noreferrer'}, l.text))));
+  // The server gives an href only to an http(s) address; any other stays text, never a link.
+  return el('ul', {class: 'links'}, t.links.map((l) => el('li', {}, l.href ?
+    el('a', {href: l.href, rel: 'noopener noreferrer'}, l.text) :
+    `${l.text}: ${l.url} (not a web address)`)));
 }
 
 function alerts(list, what) {

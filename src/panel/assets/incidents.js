@@ -111,26 +111,39 @@ const later = (fn) => setTimeout(fn, 0);
 
 let seq = null;
 let loading = null;
-let again = false;
+let known = null;  // id -> incident, as last rendered; null until the whole list is loaded
+let whole = true;  // the next load is of the whole list
+let changed = new Set();  // ids a change event named since the last load
 
-// One load at a time; changes that arrive meanwhile cause one more load after it.
-async function refresh() {
-  if (loading) {
-    again = true;
-    return loading;
-  }
+// Only the incidents a change event named are asked for (an id not in the answer was
+// resolved and leaves the list); the whole list on the first load, after a reset and after an
+// action. One load at a time; changes that arrive meanwhile cause one more load after it.
+async function refresh(ids = null) {
+  if (ids === null) whole = true;
+  else for (const id of ids) changed.add(id);
+  if (loading) return loading;
   loading = (async () => {
-    do {
-      again = false;
+    while (whole || changed.size) {
+      const full = whole || known === null;
+      const asked = Array.from(changed);
+      whole = false;
+      changed = new Set();
       try {
-        const data = await api('/data/incidents');
+        const data = await api(full ? '/data/incidents' :
+          `/data/incidents?ids=${encodeURIComponent(asked.join(','))}`);
         seq = data.seq;
-        render(data);
+        if (full) known = new Map();
+        else for (const id of asked) known.delete(id);
+        for (const inc of data.incidents) known.set(inc.id, inc);
+        render({now: data.now, incidents: Array.from(known.values())});
         showError(errorBox, '');
       } catch (e) {
+        if (full) whole = true;
+        else for (const id of asked) changed.add(id);
         if (e.status !== 401) showError(errorBox, `Could not load incidents: ${e.message}`);
+        break;  // the next change or reset tries again
       }
-    } while (again);
+    }
   })();
   await loading;
   loading = null;
@@ -142,7 +155,7 @@ async function main() {
   handleActions(list, () => refresh(), (m) => showError(errorBox, m));
   await refresh();
   setInterval(tick, 1000);
-  live(() => refresh(), seq);
+  live((change) => refresh(change.event === 'incidents' ? change.ids : null), seq);
 }
 
 main();
