@@ -14,6 +14,16 @@ std::uint64_t SimulatedClock::MonotonicMicros() const {
   return static_cast<std::uint64_t>(now_.time_since_epoch().count()) * 1000;
 }
 
+std::uint64_t SimulatedClock::BootMicros() const {
+  std::lock_guard lock(mu_);
+  return static_cast<std::uint64_t>((now_.time_since_epoch() + suspended_).count()) * 1000;
+}
+
+void SimulatedClock::Suspend(Duration d) {
+  std::lock_guard lock(mu_);
+  suspended_ += d;
+}
+
 void SimulatedClock::Set(TimePoint t) {
   std::lock_guard lock(mu_);
   now_ = t;

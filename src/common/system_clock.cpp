@@ -1,5 +1,7 @@
 #include "tocsin/common/system_clock.h"
 
+#include <time.h>
+
 #include <chrono>
 
 namespace tocsin {
@@ -13,6 +15,13 @@ std::uint64_t SystemClock::MonotonicMicros() const {
   auto d = std::chrono::steady_clock::now().time_since_epoch();
   return static_cast<std::uint64_t>(
       std::chrono::duration_cast<std::chrono::microseconds>(d).count());
+}
+
+std::uint64_t SystemClock::BootMicros() const {
+  timespec ts{};
+  if (::clock_gettime(CLOCK_BOOTTIME, &ts) != 0) return MonotonicMicros();
+  return static_cast<std::uint64_t>(ts.tv_sec) * 1'000'000 +
+         static_cast<std::uint64_t>(ts.tv_nsec) / 1000;
 }
 
 }  // namespace tocsin

@@ -64,7 +64,7 @@ HaCoordinator::~HaCoordinator() {
 void HaCoordinator::Start() {
   if (started_) return;
   started_ = true;
-  last_seen_active_ = scheduler_.clock().MonotonicMicros();
+  last_seen_active_ = scheduler_.clock().BootMicros();
   Tick();
 }
 
@@ -91,7 +91,7 @@ void HaCoordinator::Stop() {
 
 bool HaCoordinator::HoldsLease() const {
   std::uint64_t until = held_until_.load();
-  return until != 0 && scheduler_.clock().MonotonicMicros() < until;
+  return until != 0 && scheduler_.clock().BootMicros() < until;
 }
 
 void HaCoordinator::Tick() {
@@ -102,7 +102,7 @@ void HaCoordinator::Tick() {
   // step-down timer does not wait for it.
   if (in_flight_) return;
   in_flight_ = true;
-  const std::uint64_t sent_at = scheduler_.clock().MonotonicMicros();
+  const std::uint64_t sent_at = scheduler_.clock().BootMicros();
   std::weak_ptr<bool> alive = alive_;
   Scheduler* scheduler = &scheduler_;
   LeaseStore* store = &store_;
@@ -120,7 +120,7 @@ void HaCoordinator::Tick() {
 void HaCoordinator::OnPoll(std::uint64_t sent_at, Result<LeaseView> view,
                            Result<std::vector<PeerInfo>> peers) {
   in_flight_ = false;
-  const std::uint64_t now_mono = scheduler_.clock().MonotonicMicros();
+  const std::uint64_t now_mono = scheduler_.clock().BootMicros();
   if (peers) peers_ = std::move(*peers);
   if (!view) {
     if (lease_errors_) lease_errors_->Increment();
@@ -178,7 +178,7 @@ void HaCoordinator::ArmStepDown(std::uint64_t now_mono) {
     step_down_timer_.reset();
     if (role_ != Role::kActive) return;
     if (HoldsLease()) {
-      ArmStepDown(scheduler_.clock().MonotonicMicros());  // renewed meanwhile (the timer fired on
+      ArmStepDown(scheduler_.clock().BootMicros());  // renewed meanwhile (the timer fired on
                                                           // the wall clock, a little early)
       return;
     }

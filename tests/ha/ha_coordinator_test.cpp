@@ -204,6 +204,23 @@ TEST_F(HaCoordinatorTest, PausedActiveStepsDownAndALateRenewalDoesNotRevive) {
   ASSERT_EQ(a.changes.size(), 2u);
 }
 
+// A machine suspended past the lease (a laptop lid, a VM frozen by its host): CLOCK_MONOTONIC
+// stood still, so by it the lease was still good and the outbox would have sent. The lease is
+// measured on the clock that counts the sleep (CLOCK_BOOTTIME).
+TEST_F(HaCoordinatorTest, AnActiveWokenFromSuspendNoLongerTrustsItsLease) {
+  Instance a(sched_, inline_, db_.url(), "a");
+  a.coordinator->Start();
+  sched_.RunPending();  // renewed at t=0: trusted until 8 s
+  ASSERT_TRUE(a.coordinator->HoldsLease());
+  sched_.AdvanceBy(milliseconds(500));
+  sched_.Suspend(seconds(30));  // no timer fires, no renewal is sent
+  EXPECT_FALSE(a.coordinator->HoldsLease()) << "30 s asleep is past the lease";
+  ExpireLease();                 // meanwhile the database's clock passed the lease
+  sched_.AdvanceBy(seconds(4));  // awake: the next renewal comes back under a new epoch
+  EXPECT_EQ(a.coordinator->role(), Role::kStandby);
+  EXPECT_FALSE(a.coordinator->HoldsLease());
+}
+
 TEST_F(HaCoordinatorTest, StandbyWithoutDatabaseSaysNoActiveAfterTheLease) {
   Instance b(sched_, inline_, db_.url(), "b");
   b.store.fail = true;

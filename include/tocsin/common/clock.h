@@ -18,6 +18,10 @@ class Clock {
   virtual TimePoint Now() const = 0;
   // Monotonic microseconds, for systemd's MONOTONIC_USEC and for measuring latencies.
   virtual std::uint64_t MonotonicMicros() const = 0;
+  // Monotonic microseconds that go on counting while the machine is suspended (Linux
+  // CLOCK_BOOTTIME; CLOCK_MONOTONIC stops then): for a deadline another machine measures too,
+  // such as the high-availability lease, which a suspended active must not outlive.
+  virtual std::uint64_t BootMicros() const { return MonotonicMicros(); }
 };
 
 using TimerId = std::uint64_t;

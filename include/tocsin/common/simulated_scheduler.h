@@ -16,11 +16,16 @@ class SimulatedClock final : public Clock {
   explicit SimulatedClock(TimePoint start) : now_(start) {}
   TimePoint Now() const override;
   std::uint64_t MonotonicMicros() const override;
+  std::uint64_t BootMicros() const override;
   void Set(TimePoint t);
+  // The machine sleeps for `d`: only BootMicros moves (wall time and timers stand still, as
+  // for a process whose monotonic clock stopped).
+  void Suspend(Duration d);
 
  private:
   mutable std::mutex mu_;
   TimePoint now_;
+  Duration suspended_{0};
 };
 
 // Deterministic scheduler for tests and offline evaluation (rule tests, backtests). Time
@@ -44,6 +49,7 @@ class SimulatedScheduler final : public Scheduler {
   void AdvanceBy(Duration d) { AdvanceTo(clock_.Now() + d); }
   // Runs posted work (and timers due now) without moving time.
   void RunPending() { AdvanceTo(clock_.Now()); }
+  void Suspend(Duration d) { clock_.Suspend(d); }
   std::size_t pending_timers() const { return timers_.size(); }
   // Deadline of the earliest timer, if any.
   bool NextDeadline(TimePoint* out) const;

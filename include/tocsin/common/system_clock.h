@@ -9,6 +9,7 @@ class SystemClock final : public Clock {
  public:
   TimePoint Now() const override;
   std::uint64_t MonotonicMicros() const override;
+  std::uint64_t BootMicros() const override;
 };
 
 }  // namespace tocsin

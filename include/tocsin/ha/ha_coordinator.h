@@ -24,8 +24,9 @@ namespace tocsin::ha {
 // Decides whether this instance is the active one: every lease/3 it asks the LeaseStore (on the
 // Executor, never on the loop) to acquire or renew the lease and posts the answer back to the
 // loop. The lease's expiry is the database's clock; this instance trusts its lease only until
-// (moment the renewal was sent) + lease - SafetyMargin by its own monotonic clock, which is
-// before the database could hand the lease to anyone else. When that moment passes without a
+// (moment the renewal was sent) + lease - SafetyMargin by its own monotonic clock (one that
+// counts time suspended, Clock::BootMicros), which is before the database could hand the lease
+// to anyone else. When that moment passes without a
 // renewal (database unreachable, process paused by SIGSTOP, a renewal stuck), it steps down at
 // once, whatever the database says later.
 //
@@ -55,7 +56,7 @@ class HaCoordinator final : public HaStatusSource {
   // back so that a standby takes over at its next poll rather than after the lease.
   void Stop();
 
-  // Any thread: this instance holds the lease now by its own monotonic clock.
+  // Any thread: this instance holds the lease now by its own monotonic clock (BootMicros).
   bool HoldsLease() const;
   Role role() const { return role_; }
   std::int64_t epoch() const { return epoch_; }
@@ -77,11 +78,11 @@ class HaCoordinator final : public HaStatusSource {
   RoleListener listener_;
   Role role_ = Role::kStandby;
   std::int64_t epoch_ = 0;
-  std::atomic<std::uint64_t> held_until_{0};  // monotonic micros; 0: not held
+  std::atomic<std::uint64_t> held_until_{0};  // BootMicros; 0: not held
   std::optional<LeaseView> last_view_;
   std::vector<PeerInfo> peers_;
   std::string last_error_;
-  std::uint64_t last_seen_active_ = 0;  // monotonic micros
+  std::uint64_t last_seen_active_ = 0;  // BootMicros
   std::optional<TimePoint> no_active_since_;
   std::uint64_t failovers_ = 0;
   bool in_flight_ = false;
