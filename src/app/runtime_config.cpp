@@ -58,9 +58,29 @@ void LoadOncallAndIncidents(RuntimeConfig& rc, RuntimeLoadResult& out) {
   }
   rc.store = store::LoadStoreConfig(main, out.diagnostics);
   rc.ha = ha::LoadHaConfig(main, out.diagnostics);
+  FitSessionTimeoutToLease(rc.store.url, rc.ha.lease);
 }
 
 }  // namespace
+
+// The store's PostgreSQL sessions end a transaction left idle for 5 s (store_url.cpp): what
+// frees the lease row's FOR SHARE lock that a paused active holds. With a short lease that 5 s
+// outlasts the lease and delays the takeover; half the lease frees it before the lease expires
+// (the lease runs at least lease - lease/3 past the pause). A value set in store.url wins.
+void FitSessionTimeoutToLease(store::StoreUrl& url, Duration lease) {
+  constexpr std::string_view kSetting = "idle_in_transaction_session_timeout";
+  if (url.dialect != store::Dialect::kPostgres) return;
+  const auto half = lease.count() / 2;
+  if (half >= 5000) return;
+  auto it = url.params.find("options");
+  if (it != url.params.end() && it->second.find(kSetting) != std::string::npos) return;
+  std::string add = fmt::format("-c {}={}", kSetting, half);
+  if (it == url.params.end()) {
+    url.params.emplace("options", add);
+  } else {
+    it->second += " " + add;
+  }
+}
 
 namespace {
 

@@ -143,3 +143,35 @@ receivers:
 
 }  // namespace
 }  // namespace tocsin::config
+
+namespace tocsin {
+namespace {
+
+// A paused active's session holds the lease row's lock until the server ends it: with a 4 s
+// lease, the default 5 s would outlast the lease and delay every takeover by up to 3 s.
+TEST(StoreSessionTimeout, AShortLeaseEndsIdleTransactionsAtHalfTheLeaseUnlessTheUrlSaysOtherwise) {
+  auto url = store::ParseStoreUrl("postgresql://tocsin@db.internal/tocsin").value();
+  app::FitSessionTimeoutToLease(url, std::chrono::seconds(4));
+  const auto conn = url.ConnectionString();
+  const auto ours = conn.find("idle_in_transaction_session_timeout=2000");
+  ASSERT_NE(ours, std::string::npos) << conn;
+  EXPECT_GT(ours, conn.find("idle_in_transaction_session_timeout=5000"))
+      << "the later -c wins: " << conn;
+
+  auto own =
+      store::ParseStoreUrl(
+          "postgresql://tocsin@db/tocsin?options=-c%20idle_in_transaction_session_timeout%3D900")
+          .value();
+  app::FitSessionTimeoutToLease(own, std::chrono::seconds(4));
+  EXPECT_EQ(own.ConnectionString().find("=2000"), std::string::npos) << own.ConnectionString();
+
+  auto long_lease = store::ParseStoreUrl("postgresql://tocsin@db/tocsin").value();
+  app::FitSessionTimeoutToLease(long_lease, std::chrono::seconds(10));
+  EXPECT_TRUE(long_lease.params.empty());
+  auto sqlite = store::ParseStoreUrl("sqlite:///var/lib/tocsin/tocsin.db").value();
+  app::FitSessionTimeoutToLease(sqlite, std::chrono::seconds(3));
+  EXPECT_TRUE(sqlite.params.empty());
+}
+
+}  // namespace
+}  // namespace tocsin

@@ -61,4 +61,9 @@ struct RuntimeLoadResult {
 // (undefined escalation policy, missing runbook, person not in the roster, ...).
 RuntimeLoadResult LoadRuntimeConfig(const std::string& path, const config::Overrides& overrides);
 
+// With `ha.lease` under 10 s, a PostgreSQL store's sessions end a transaction left idle after
+// half the lease instead of 5 s, unless store.url's `options` set
+// idle_in_transaction_session_timeout itself (LoadRuntimeConfig applies it).
+void FitSessionTimeoutToLease(store::StoreUrl& url, Duration lease);
+
 }  // namespace tocsin::app
