@@ -63,6 +63,54 @@ set(TOCSIN_UNITY_SKIP
 # tocsin::store::testing, which hides tocsin::testing (TempDir) from every later file of a batch.
 set(TOCSIN_UNITY_OFF store_test)
 
+# Unity builds of the libraries: a library file, like a test file, mostly parses the same
+# headers (nlohmann/json, spdlog, fmt, the standard library, tocsin's own), so each module
+# compiles its sources in batches of TOCSIN_UNITY_LIB_BATCH (measured, docs/development.md:
+# tocsin_incident 131 CPU-s as 13 files, 56 CPU-s as two batches). The same rules as for the
+# tests: two helpers of one name in anonymous namespaces of one module collide; rename one,
+# or list its file in TOCSIN_UNITY_LIB_SKIP. For a tight edit-compile loop on one library
+# file, a build directory of your own with -DTOCSIN_UNITY_LIBS=OFF recompiles only that file.
+# On in the `default` preset; the clang trees (`asan`, `fuzz`) are not yet checked with it.
+option(TOCSIN_UNITY_LIBS "Compile each library's sources in unity batches" OFF)
+set(TOCSIN_UNITY_LIB_BATCH 8 CACHE STRING "Library sources per unity translation unit")
+# Left as they are for now: modules under heavy change by several people, where a batch would
+# turn each new file's private helper names into everyone's build break.
+set(TOCSIN_UNITY_LIBS_OFF tocsin_api tocsin_ha)
+# Library files compiled alone (paths below src/).
+set(TOCSIN_UNITY_LIB_SKIP
+  http/server.cpp  # Beast's one file; its Impl holds anonymous-namespace types (-Wsubobject-linkage)
+  report/postmortem.cpp  # kSystemActor, as in oncall_report.cpp
+)
+
+# tocsin_library_build_speed(<target>...): the unity batches above, for targets that do not
+# set UNITY_BUILD themselves (tocsin_app and tocsin compile as one file already).
+function(tocsin_library_build_speed)
+  if(NOT TOCSIN_UNITY_LIBS)
+    return()
+  endif()
+  foreach(target IN LISTS ARGN)
+    if(NOT TARGET ${target} OR target IN_LIST TOCSIN_UNITY_LIBS_OFF)
+      continue()
+    endif()
+    get_target_property(unity ${target} UNITY_BUILD)
+    if(unity)
+      continue()
+    endif()
+    set_target_properties(${target} PROPERTIES UNITY_BUILD ON
+      UNITY_BUILD_BATCH_SIZE ${TOCSIN_UNITY_LIB_BATCH})
+    get_target_property(dir ${target} SOURCE_DIR)
+    get_target_property(sources ${target} SOURCES)
+    foreach(source IN LISTS sources)
+      get_filename_component(absolute ${source} ABSOLUTE BASE_DIR ${dir})
+      file(RELATIVE_PATH path ${TOCSIN_SOURCE_DIR}/src ${absolute})
+      if(path IN_LIST TOCSIN_UNITY_LIB_SKIP)
+        set_source_files_properties(${absolute} DIRECTORY ${dir}
+          PROPERTIES SKIP_UNITY_BUILD_INCLUSION ON)
+      endif()
+    endforeach()
+  endforeach()
+endfunction()
+
 # tocsin_test_build_speed(<target>): the test-program settings above, and the tests' PCH.
 # Called in the directory that defines the target (source properties are per directory).
 function(tocsin_test_build_speed target)

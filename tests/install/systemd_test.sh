@@ -15,8 +15,13 @@
 #   apt-get purge       removes them.
 # Needs root, mmdebstrap and systemd-nspawn (scripts/bootstrap) and, the first time, Debian's
 # mirror (TOCSIN_DEBIAN_MIRROR overrides it).
+#   systemd_test.sh BUILD             the test (builds the root first when it is not cached)
+#   systemd_test.sh BUILD --root-only only the root (the CTest fixture that runs beside the
+#                                     other tests: on a clean tree mmdebstrap takes minutes)
 set -eu
 build=$(cd "$1" && pwd)
+root_only=0
+[ "${2:-}" = --root-only ] && root_only=1
 if [ "$(id -u)" != 0 ]; then
   echo "SKIP: booting a container with systemd needs root"; exit 77
 fi
@@ -65,6 +70,10 @@ if [ ! -e "$rootfs/.complete" ]; then
   touch "$rootfs.tmp/.complete"
   mv "$rootfs.tmp" "$rootfs"
   echo "the root took $(($(date +%s) - start)) s"
+fi
+if [ "$root_only" = 1 ]; then
+  echo "Debian 12 root ready: $rootfs"
+  exit 0
 fi
 
 # Boot. --volatile=overlay: writes go to a tmpfs over the cached root and vanish with the
