@@ -140,25 +140,32 @@ std::string HaCluster::Active() {
 }
 
 std::map<std::string, long> HaCluster::PushAlert(const std::string& alertname) {
+  std::map<std::string, long> out;
+  for (const auto& [name, i] : instances_) {
+    if (!i->process || !i->process->running()) continue;
+    auto resp = PostAlert(name, alertname);
+    out[name] = resp ? resp->status : 0;
+  }
+  return out;
+}
+
+std::optional<HttpClientResponse> HaCluster::PostAlert(const std::string& name,
+                                                       const std::string& alertname) {
   json alerts = json::array({{{"labels",
                                {{"alertname", alertname},
                                 {"severity", "critical"},
                                 {"domain", "payments"},
                                 {"service", "deposit"}}},
                               {"annotations", {{"summary", "deposit success below SLO"}}}}});
-  std::map<std::string, long> out;
-  for (const auto& [name, i] : instances_) {
-    if (!i->process || !i->process->running()) continue;
-    HttpClientRequest r;
-    r.method = "POST";
-    r.url = fmt::format("http://127.0.0.1:{}/api/v2/alerts", i->port);
-    r.body = alerts.dump();
-    r.headers = {{"Content-Type", "application/json"}};
-    r.timeout = 2s;
-    auto resp = client_.Send(r);
-    out[name] = resp ? resp->status : 0;
-  }
-  return out;
+  HttpClientRequest r;
+  r.method = "POST";
+  r.url = fmt::format("http://127.0.0.1:{}/api/v2/alerts", instances_.at(name)->port);
+  r.body = alerts.dump();
+  r.headers = {{"Content-Type", "application/json"}};
+  r.timeout = 2s;
+  auto resp = client_.Send(r);
+  if (!resp) return std::nullopt;
+  return *resp;
 }
 
 json HaCluster::GetJson(const std::string& name, const std::string& path) {

@@ -73,6 +73,9 @@ class HaFailover : public ::testing::Test {
   }
 
   tocsin::testing::TempDir dir_;
+  // Declared before the clusters: their processes end before the schemas are dropped.
+  std::unique_ptr<tocsin::testing::TestStore> calm_store_;
+  std::unique_ptr<tocsin::testing::TestStore> killed_store_;
   std::unique_ptr<HaCluster> calm_;
   std::unique_ptr<HaCluster> killed_;
 };
@@ -80,13 +83,13 @@ class HaFailover : public ::testing::Test {
 TEST_F(HaFailover, KillNineMidLadderTheStandbyPagesTheRestOnTheOriginalDeadlinesEachOnce) {
   auto sim = tocsin::testing::StartProviderSim(TOCSIN_PROVIDER_SIM, dir_.path());
   ASSERT_FALSE(sim.url.empty()) << "the provider simulator did not start";
-  auto calm_store = tocsin::testing::TestStore::Create(store::Dialect::kPostgres);
-  auto killed_store = tocsin::testing::TestStore::Create(store::Dialect::kPostgres);
-  ASSERT_TRUE(calm_store && killed_store);
-  calm_ = std::make_unique<HaCluster>(dir_.path() + "/calm", "calm", calm_store->url(), sim.url,
+  calm_store_ = tocsin::testing::TestStore::Create(store::Dialect::kPostgres);
+  killed_store_ = tocsin::testing::TestStore::Create(store::Dialect::kPostgres);
+  ASSERT_TRUE(calm_store_ && killed_store_);
+  calm_ = std::make_unique<HaCluster>(dir_.path() + "/calm", "calm", calm_store_->url(), sim.url,
                                       "calm0123456789abcdef0123456789ab", kLeaseSeconds, kLadder);
   killed_ =
-      std::make_unique<HaCluster>(dir_.path() + "/killed", "killed", killed_store->url(), sim.url,
+      std::make_unique<HaCluster>(dir_.path() + "/killed", "killed", killed_store_->url(), sim.url,
                                   "kill0123456789abcdef0123456789ab", kLeaseSeconds, kLadder);
   // a is active in each cluster, then b joins as its standby.
   calm_->Start("a");
