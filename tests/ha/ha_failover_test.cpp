@@ -16,6 +16,7 @@
 #include <nlohmann/json.hpp>
 
 #include "ha/ha_cluster.h"
+#include "ha/ha_two_clusters.h"
 #include "support/process.h"
 #include "support/sanitizer.h"
 #include "support/temp_dir.h"
@@ -61,45 +62,28 @@ bool Step1Delivered(HaCluster& c, const std::string& name) {
   return sent >= 1;
 }
 
-class HaFailover : public ::testing::Test {
- protected:
-  void TearDown() override {
-    if (!HasFailure()) return;
-    std::string logs;
-    for (auto* c : {calm_.get(), killed_.get()}) {
-      if (c) logs += c->Logs();
-    }
-    ADD_FAILURE() << logs;
-  }
-
-  tocsin::testing::TempDir dir_;
-  // Declared before the clusters: their processes end before the schemas are dropped.
-  std::unique_ptr<tocsin::testing::TestStore> calm_store_;
-  std::unique_ptr<tocsin::testing::TestStore> killed_store_;
-  std::unique_ptr<HaCluster> calm_;
-  std::unique_ptr<HaCluster> killed_;
-};
+using HaFailover = testing::TwoClustersTest;
 
 TEST_F(HaFailover, KillNineMidLadderTheStandbyPagesTheRestOnTheOriginalDeadlinesEachOnce) {
   auto sim = tocsin::testing::StartProviderSim(TOCSIN_PROVIDER_SIM, dir_.path());
   ASSERT_FALSE(sim.url.empty()) << "the provider simulator did not start";
   calm_store_ = tocsin::testing::TestStore::Create(store::Dialect::kPostgres);
-  killed_store_ = tocsin::testing::TestStore::Create(store::Dialect::kPostgres);
-  ASSERT_TRUE(calm_store_ && killed_store_);
+  faulty_store_ = tocsin::testing::TestStore::Create(store::Dialect::kPostgres);
+  ASSERT_TRUE(calm_store_ && faulty_store_);
   calm_ = std::make_unique<HaCluster>(dir_.path() + "/calm", "calm", calm_store_->url(), sim.url,
                                       "calm0123456789abcdef0123456789ab", kLeaseSeconds, kLadder);
-  killed_ =
-      std::make_unique<HaCluster>(dir_.path() + "/killed", "killed", killed_store_->url(), sim.url,
+  faulty_ =
+      std::make_unique<HaCluster>(dir_.path() + "/killed", "killed", faulty_store_->url(), sim.url,
                                   "kill0123456789abcdef0123456789ab", kLeaseSeconds, kLadder);
   // a is active in each cluster, then b joins as its standby.
   calm_->Start("a");
-  killed_->Start("a");
-  auto first = killed_->WaitForRole("a", "active", 30s);
+  faulty_->Start("a");
+  auto first = faulty_->WaitForRole("a", "active", 30s);
   ASSERT_TRUE(first);
   ASSERT_TRUE(calm_->WaitForRole("a", "active", 30s));
   calm_->Start("b");
-  killed_->Start("b");
-  ASSERT_TRUE(killed_->WaitForRole("b", "standby", 30s));
+  faulty_->Start("b");
+  ASSERT_TRUE(faulty_->WaitForRole("b", "standby", 30s));
   ASSERT_TRUE(calm_->WaitForRole("b", "standby", 30s));
 
   // Prometheus: the same firing alert to every instance every 500 ms, until step 3 was paged by
@@ -113,18 +97,18 @@ TEST_F(HaFailover, KillNineMidLadderTheStandbyPagesTheRestOnTheOriginalDeadlines
   while (SteadyClock::now() < give_up) {
     if (SteadyClock::now() >= next_push) {
       calm_->PushAlert("DepositSuccessLow");
-      killed_->PushAlert("DepositSuccessLow");
+      faulty_->PushAlert("DepositSuccessLow");
       next_push = SteadyClock::now() + 500ms;
     }
-    killed_pages = killed_->Pages();
+    killed_pages = faulty_->Pages();
     calm_pages = calm_->Pages();
-    if (!killed_at && FirstAt(killed_pages, 1) && Step1Delivered(*killed_, "a")) {
-      ASSERT_TRUE(killed_->instance("a").process->Signal(SIGKILL));
+    if (!killed_at && FirstAt(killed_pages, 1) && Step1Delivered(*faulty_, "a")) {
+      ASSERT_TRUE(faulty_->instance("a").process->Signal(SIGKILL));
       killed_at = WallMs();
-      ASSERT_TRUE(killed_->instance("a").process->Wait(5s).has_value());
+      ASSERT_TRUE(faulty_->instance("a").process->Wait(5s).has_value());
     }
     if (killed_at && !took_over_at) {
-      if (auto r = killed_->Role("b"); r && r->role == "active") took_over_at = WallMs();
+      if (auto r = faulty_->Role("b"); r && r->role == "active") took_over_at = WallMs();
     }
     if (took_over_at && FirstAt(killed_pages, 3) && FirstAt(calm_pages, 3)) break;
     std::this_thread::sleep_for(50ms);  // the poll interval
@@ -135,10 +119,10 @@ TEST_F(HaFailover, KillNineMidLadderTheStandbyPagesTheRestOnTheOriginalDeadlines
   ASSERT_TRUE(FirstAt(killed_pages, 3)) << testing::Describe(killed_pages);
   // Nothing more can be sent: every delivery of both actives is finished.
   ASSERT_TRUE(testing::WaitUntil(10s, [&] {
-    return calm_->PendingDeliveries("a") == 0u && killed_->PendingDeliveries("b") == 0u;
+    return calm_->PendingDeliveries("a") == 0u && faulty_->PendingDeliveries("b") == 0u;
   }));
   calm_pages = calm_->Pages();
-  killed_pages = killed_->Pages();
+  killed_pages = faulty_->Pages();
   const std::string both = "without faults:\n" + testing::Describe(calm_pages) +
                            "with kill -9 of the active:\n" + testing::Describe(killed_pages);
   std::printf("%s", both.c_str());
@@ -150,10 +134,10 @@ TEST_F(HaFailover, KillNineMidLadderTheStandbyPagesTheRestOnTheOriginalDeadlines
   EXPECT_EQ(testing::CountPages(killed_pages), calm_count) << both;
 
   // The new active holds the next epoch, and the old one died between step 1 and step 2.
-  auto now = killed_->Role("b");
+  auto now = faulty_->Role("b");
   ASSERT_TRUE(now);
   EXPECT_EQ(now->epoch, first->epoch + 1);
-  auto t0 = killed_->OpenedAtMs("b", "INC-1");
+  auto t0 = faulty_->OpenedAtMs("b", "INC-1");
   ASSERT_TRUE(t0) << "INC-1 not readable on the new active";
   const double due2 = *t0 + kLadder.step2_after_s * 1000.0;
   const double due3 = *t0 + kLadder.step3_after_s * 1000.0;

@@ -22,6 +22,7 @@
 #include <nlohmann/json.hpp>
 
 #include "ha/ha_cluster.h"
+#include "ha/ha_two_clusters.h"
 #include "support/files.h"
 #include "support/process.h"
 #include "support/temp_dir.h"
@@ -72,22 +73,13 @@ int OutageSeconds() {
   return 4 * kLeaseSeconds;
 }
 
-class HaPgOutage : public ::testing::Test {
+class HaPgOutage : public testing::TwoClustersTest {
  protected:
-  void TearDown() override {
-    if (!HasFailure()) return;
-    std::string logs;
-    for (auto* c : {calm_.get(), outage_.get()}) {
-      if (c) logs += c->Logs();
-    }
-    ADD_FAILURE() << logs;
-  }
-
   // Restarts, 2 s after it exited, an instance of the outage cluster that is not running (the
   // unit's Restart=on-failure, RestartSec=2s); counts exits by code.
   void Supervise() {
     for (const std::string name : {"a", "b"}) {
-      auto& i = outage_->instance(name);
+      auto& i = faulty_->instance(name);
       if (i.process->running()) continue;
       auto& since = exited_at_[name];
       if (!since) {
@@ -96,16 +88,11 @@ class HaPgOutage : public ::testing::Test {
         since = SteadyClock::now();
       } else if (SteadyClock::now() - *since >= 2s) {
         since.reset();
-        outage_->Start(name);
+        faulty_->Start(name);
       }
     }
   }
 
-  tocsin::testing::TempDir dir_;
-  // Declared before the clusters: their processes end before the schemas are dropped.
-  std::unique_ptr<tocsin::testing::TestStore> calm_store_;
-  std::unique_ptr<HaCluster> calm_;
-  std::unique_ptr<HaCluster> outage_;
   std::map<std::string, std::optional<SteadyClock::time_point>> exited_at_;
   std::map<int, int> exits_;
 };
@@ -121,19 +108,19 @@ TEST_F(HaPgOutage, DatabaseDownIntakeAnswers503NothingPagesTwiceAndEveryAlertPag
   ASSERT_TRUE(calm_store_);
   calm_ = std::make_unique<HaCluster>(dir_.path() + "/calm", "calm", calm_store_->url(), sim.url,
                                       "calm0123456789abcdef0123456789ab", kLeaseSeconds, kLadder);
-  outage_ = std::make_unique<HaCluster>(dir_.path() + "/outage", "outage", *outage_url, sim.url,
+  faulty_ = std::make_unique<HaCluster>(dir_.path() + "/outage", "outage", *outage_url, sim.url,
                                         "down0123456789abcdef0123456789ab", kLeaseSeconds, kLadder);
-  for (auto* c : {calm_.get(), outage_.get()}) c->Start("a");
-  for (auto* c : {calm_.get(), outage_.get()}) ASSERT_TRUE(c->WaitForRole("a", "active", 30s));
-  for (auto* c : {calm_.get(), outage_.get()}) c->Start("b");
-  for (auto* c : {calm_.get(), outage_.get()}) ASSERT_TRUE(c->WaitForRole("b", "standby", 30s));
+  for (auto* c : {calm_.get(), faulty_.get()}) c->Start("a");
+  for (auto* c : {calm_.get(), faulty_.get()}) ASSERT_TRUE(c->WaitForRole("a", "active", 30s));
+  for (auto* c : {calm_.get(), faulty_.get()}) c->Start("b");
+  for (auto* c : {calm_.get(), faulty_.get()}) ASSERT_TRUE(c->WaitForRole("b", "standby", 30s));
 
   // What fires, pushed to both clusters every 500 ms.
   std::vector<std::string> firing = {"BeforeOutage"};
   auto push = [&](std::map<long, int>* statuses) {
     for (const auto& a : firing) {
       calm_->PushAlert(a);
-      for (const auto& [instance, status] : outage_->PushAlert(a)) {
+      for (const auto& [instance, status] : faulty_->PushAlert(a)) {
         if (statuses) (*statuses)[status]++;
       }
     }
@@ -145,7 +132,7 @@ TEST_F(HaPgOutage, DatabaseDownIntakeAnswers503NothingPagesTwiceAndEveryAlertPag
   };
   ASSERT_TRUE(testing::WaitUntil(20s, [&] {
     push(nullptr);
-    return all_paged(*calm_) && all_paged(*outage_);
+    return all_paged(*calm_) && all_paged(*faulty_);
   }));
 
   // The outage: a new alert every 3 s, every alert pushed every 500 ms, exits restarted.
@@ -163,7 +150,7 @@ TEST_F(HaPgOutage, DatabaseDownIntakeAnswers503NothingPagesTwiceAndEveryAlertPag
       next_alert += 3s;
     }
     push(SteadyClock::now() - down_at < 2s ? &early : &during);
-    if (!refused && SteadyClock::now() - down_at >= 2s) refused = outage_->PostAlert("b", "Probe");
+    if (!refused && SteadyClock::now() - down_at >= 2s) refused = faulty_->PostAlert("b", "Probe");
     Supervise();
     std::this_thread::sleep_for(500ms);  // Prometheus's pace, not a timer wait
   }
@@ -182,20 +169,20 @@ TEST_F(HaPgOutage, DatabaseDownIntakeAnswers503NothingPagesTwiceAndEveryAlertPag
                                  [&] {
                                    push(nullptr);
                                    Supervise();
-                                   return all_paged(*calm_) && all_paged(*outage_);
+                                   return all_paged(*calm_) && all_paged(*faulty_);
                                  }))
       << "without faults:\n"
       << testing::Describe(calm_->Pages()) << "with the outage:\n"
-      << testing::Describe(outage_->Pages());
+      << testing::Describe(faulty_->Pages());
   std::printf("paging resumed %.1f s after the server was back\n",
               std::chrono::duration<double>(SteadyClock::now() - back_at).count());
-  const std::string active = outage_->Active();
+  const std::string active = faulty_->Active();
   ASSERT_FALSE(active.empty());
   ASSERT_TRUE(testing::WaitUntil(10s, [&] {
-    return calm_->PendingDeliveries("a") == 0u && outage_->PendingDeliveries(active) == 0u;
+    return calm_->PendingDeliveries("a") == 0u && faulty_->PendingDeliveries(active) == 0u;
   }));
   auto calm_pages = calm_->Pages();
-  auto outage_pages = outage_->Pages();
+  auto outage_pages = faulty_->Pages();
   const std::string both = "without faults:\n" + testing::Describe(calm_pages) +
                            "with the outage:\n" + testing::Describe(outage_pages);
   std::printf("%s", both.c_str());
