@@ -219,6 +219,9 @@ Result<void> App::Start() {
     impl_->server.reset();
     return Fail(rules_started.error());
   }
+  // The last module has run its migrations: from here a standby's writes are refused by the
+  // database itself (App::Impl::FenceAsStandby).
+  if (!impl_->active) impl_->FenceAsStandby();
 
   impl_->reload_ok.Set(1);
   impl_->reload_time.Set(static_cast<double>(ToUnixMillis(impl_->clock.Now())) / 1000.0);

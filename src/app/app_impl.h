@@ -83,12 +83,14 @@ class StoreThread;
 }  // namespace tocsin::store
 namespace tocsin::ha {
 class HaCoordinator;
+class ChangeQueue;
 class HaStatusSource;
 class LeaseStore;
 enum class Role;
 }  // namespace tocsin::ha
 namespace tocsin::app {
 
+class ChangeRelay;
 class GroupRouter;
 class StandbySilenceStore;
 
@@ -120,6 +122,9 @@ struct App::Impl {
   const ha::HaStatusSource& ha_status() const;
   // What a standby answers to a change it may not make.
   std::string StandbyRefusal() const;
+  void FenceAsStandby();
+  // A standby's incident changes go to the active through the database (after StartIncidents).
+  void WireChangeRelay();
   bool active = true;
   int exit_code = 0;
 
@@ -255,6 +260,11 @@ struct App::Impl {
   std::unique_ptr<ha::LeaseStore> lease_store;          // PostgreSQL
   std::unique_ptr<WorkerPool> ha_pool;
   std::unique_ptr<ha::HaCoordinator> ha_coordinator;
+  // Changes people ask a standby for, carried to the active (ChangeRelay). The relay goes
+  // first, then its pool is joined, then the queue it calls.
+  std::unique_ptr<ha::ChangeQueue> change_queue;
+  std::unique_ptr<WorkerPool> change_pool;
+  std::unique_ptr<ChangeRelay> change_relay;
 };
 
 }  // namespace tocsin::app

@@ -4,11 +4,13 @@
 #include <spdlog/spdlog.h>
 
 #include "app_impl.h"
+#include "change_relay.h"
 #include "group_router.h"
 #include "notify/outbox.h"
 #include "standby_silence_store.h"
 #include "tocsin/common/worker_pool.h"
 #include "tocsin/dispatch/silences.h"
+#include "tocsin/ha/change_queue.h"
 #include "tocsin/ha/ha_coordinator.h"
 #include "tocsin/ha/ha_status.h"
 #include "tocsin/ha/pg_lease_store.h"
@@ -55,10 +57,39 @@ Result<void> App::Impl::StartHa() {
       [this](ha::Role role, std::int64_t epoch, const std::string& why) {
         OnRoleChange(role, epoch, why);
       });
-  active = false;
+  change_queue = ha::MakePgChangeQueue(*url, hc.lease / 3);
+  change_pool = std::make_unique<WorkerPool>(1);
+  active = false;  // fenced once the modules have run their migrations (App::Start)
   spdlog::info("ha: instance {} of cluster {} starts as a standby (lease {} s)", hc.instance,
                hc.cluster_name, std::chrono::duration_cast<std::chrono::seconds>(hc.lease).count());
   return {};
+}
+
+// A standby's writes carry an epoch no lease ever has, so the database itself refuses any of
+// them (tocsin_check_epoch): the read-only flags on incidents, silences and overrides give the
+// caller a clear answer, and whatever path they miss still writes nothing into the active's
+// tables. Set once the modules' migrations have run (schema changes are every instance's, and
+// idempotent), and again on stepping down. (The HTTP server is up a moment earlier, while the rules
+// module migrates; the read-only flags already answer for those changes.)
+void App::Impl::FenceAsStandby() {
+  constexpr std::int64_t kNoLeaseEpoch = -1;  // epochs start at 1
+  database->SetFence(kNoLeaseEpoch);
+  if (store_thread) store_thread->SetFence(kNoLeaseEpoch);
+}
+
+void App::Impl::WireChangeRelay() {
+  if (!change_queue || change_relay) return;
+  ChangeRelayOptions o;
+  o.instance = config->ha.instance;
+  o.take_within = config->ha.forward_timeout;
+  // A request the active took is answered within a commit; allow for a failover meanwhile.
+  o.answer_within = config->ha.lease + config->ha.lease / 3;
+  change_relay = std::make_unique<ChangeRelay>(scheduler, *change_pool, *change_queue, *incidents,
+                                               o, registry.get());
+  incidents->SetForwarder(
+      [this](incident::ForwardedChange change, ChangeRelay::Done<incident::Incident> done) {
+        change_relay->Forward(std::move(change), std::move(done));
+      });
 }
 
 std::string App::Impl::StandbyRefusal() const {
@@ -113,6 +144,7 @@ void App::Impl::OnRoleChange(ha::Role role, std::int64_t epoch, const std::strin
     }
     active = true;
     group_router->SetActive(true, clock.Now());
+    if (change_relay) change_relay->StartApplying(epoch);
     std::string previous;
     if (auto s = ha_coordinator->Status(); !s.peers.empty()) {
       for (const auto& p : s.peers) {
@@ -130,6 +162,8 @@ void App::Impl::OnRoleChange(ha::Role role, std::int64_t epoch, const std::strin
     return;
   }
   active = false;
+  FenceAsStandby();
+  if (change_relay) change_relay->StopApplying();
   if (group_router) group_router->SetActive(false, clock.Now());
   if (incidents) incidents->SetReadOnly(StandbyRefusal());
   if (silence_gate) silence_gate->SetReadOnly(StandbyRefusal());

@@ -96,6 +96,7 @@ Result<void> App::Impl::StartIncidents() {
   if (!active) {
     // A standby: reads only; started on becoming active (ha_wiring.cpp).
     incidents->SetReadOnly(StandbyRefusal());
+    WireChangeRelay();
     return {};
   }
   return incidents->Start();

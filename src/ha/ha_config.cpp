@@ -35,6 +35,20 @@ HaConfig LoadHaConfig(const config::Config& cfg, config::Diagnostics& diags) {
       out.lease = lease;
     }
   }
+  Duration forward = out.forward_timeout;
+  if (r.DurationValue("forward_timeout", forward)) {
+    if (forward < kMinForwardTimeout || forward > kMaxForwardTimeout) {
+      diags.Error(
+          r.Where("forward_timeout"),
+          fmt::format(
+              "ha.forward_timeout must be between {} s and {} s (how long a "
+              "standby waits for the active instance to take a change)",
+              std::chrono::duration_cast<std::chrono::seconds>(kMinForwardTimeout).count(),
+              std::chrono::duration_cast<std::chrono::seconds>(kMaxForwardTimeout).count()));
+    } else {
+      out.forward_timeout = forward;
+    }
+  }
   if (out.cluster_name.empty()) {
     diags.Error(r.Where("cluster_name"), "ha.cluster_name must not be empty");
     out.cluster_name = "tocsin";

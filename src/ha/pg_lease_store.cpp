@@ -6,6 +6,8 @@
 #include <fmt/format.h>
 #include <pqxx/pqxx>
 
+#include "ha/pg_session.h"
+
 namespace tocsin::ha {
 
 const std::vector<std::string>& HaSchemaStatements() {
@@ -23,6 +25,22 @@ const std::vector<std::string>& HaSchemaStatements() {
            role text NOT NULL,
            address text NOT NULL DEFAULT '',
            last_heartbeat timestamptz NOT NULL))",
+      // Changes people asked a standby for, on their way to the active (ChangeQueue).
+      R"(CREATE TABLE IF NOT EXISTS tocsin_ha_requests (
+           id bigserial PRIMARY KEY,
+           from_instance text NOT NULL,
+           body text NOT NULL,
+           state text NOT NULL DEFAULT 'pending'
+             CHECK (state IN ('pending', 'claimed', 'answered', 'withdrawn')),
+           claimed_by text NOT NULL DEFAULT '',
+           claim_epoch bigint NOT NULL DEFAULT 0,
+           answer_ok boolean,
+           answer_kind integer,
+           answer text,
+           created_at timestamptz NOT NULL DEFAULT clock_timestamp(),
+           answered_at timestamptz))",
+      "CREATE INDEX IF NOT EXISTS tocsin_ha_requests_open ON tocsin_ha_requests (id) "
+      "WHERE state IN ('pending', 'claimed')",
       // Raises SQLSTATE 40P01-like "fenced" errors as their own code (TF001 is free: class TF
       // is not used by PostgreSQL), so the store can tell them from other failures.
       R"(CREATE OR REPLACE FUNCTION tocsin_check_epoch(expected bigint) RETURNS void
@@ -55,7 +73,8 @@ std::string Ms(const char* column) { return fmt::format(kMillis, column); }
 
 class PgLeaseStore final : public LeaseStore {
  public:
-  PgLeaseStore(std::string url, Duration timeout) : url_(std::move(url)), timeout_(timeout) {}
+  PgLeaseStore(std::string url, Duration timeout)
+      : session_(std::move(url), timeout, "tocsin-ha") {}
 
   Result<void> Migrate() override {
     return Run<void>([&](pqxx::connection& c) {
@@ -140,51 +159,12 @@ class PgLeaseStore final : public LeaseStore {
   }
 
  private:
-  // Runs `fn` on the connection (opened when missing); a broken connection is dropped so the
-  // next call opens a new one. Errors never carry the URL (it may hold a password).
   template <typename T, typename Fn>
   Result<T> Run(Fn&& fn) {
-    try {
-      if (!conn_ || !conn_->is_open()) {
-        conn_.reset();
-        auto secs = std::max<long long>(
-            1, std::chrono::duration_cast<std::chrono::seconds>(timeout_).count());
-        std::string url = url_;
-        if (url.find("://") != std::string::npos) {
-          url += (url.find('?') == std::string::npos ? "?" : "&");
-          url += fmt::format("connect_timeout={}", secs);
-        } else {
-          url += fmt::format(" connect_timeout={}", secs);
-        }
-        conn_ = std::make_unique<pqxx::connection>(url);
-        pqxx::nontransaction n(*conn_);
-        n.exec(fmt::format("SET statement_timeout = {}", timeout_.count()));
-        n.exec(fmt::format("SET lock_timeout = {}", timeout_.count()));
-        n.exec("SET application_name = 'tocsin-ha'");
-      }
-      if constexpr (std::is_void_v<T>) {
-        fn(*conn_);
-        return {};
-      } else {
-        return fn(*conn_);
-      }
-    } catch (const pqxx::broken_connection& e) {
-      conn_.reset();
-      return Fail(Error::Transient(fmt::format("PostgreSQL connection: {}", Trim(e.what()))));
-    } catch (const std::exception& e) {
-      if (conn_ && !conn_->is_open()) conn_.reset();
-      return Fail(Error::Transient(fmt::format("PostgreSQL: {}", Trim(e.what()))));
-    }
+    return session_.Run<T>(std::forward<Fn>(fn));
   }
 
-  static std::string Trim(std::string s) {
-    while (!s.empty() && (s.back() == '\n' || s.back() == ' ')) s.pop_back();
-    return s;
-  }
-
-  std::string url_;
-  Duration timeout_;
-  std::unique_ptr<pqxx::connection> conn_;
+  detail::PgSession session_;
 };
 
 }  // namespace

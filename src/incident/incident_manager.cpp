@@ -13,6 +13,7 @@
 
 #include "incident/incident_manager_text.h"
 #include "incident/page_handoff.h"
+#include "tocsin/incident/forwarded_change.h"
 
 namespace tocsin::incident {
 
@@ -226,6 +227,56 @@ void IncidentManager::Apply(const std::string& id, Incident next, std::vector<Ti
       });
 }
 
+bool IncidentManager::ForwardOrRefuse(ForwardedChange change, const Done<Incident>& done) {
+  if (!read_only_) return false;
+  if (forwarder_) {
+    forwarder_(std::move(change), done);
+  } else {
+    done(Fail(Error::Transient(*read_only_)));
+  }
+  return true;
+}
+
+void IncidentManager::ApplyForwarded(ForwardedChange change, TimePoint now, Done<Incident> done) {
+  using Kind = ForwardedChange::Kind;
+  if (read_only_) return done(Fail(Error::Transient(*read_only_)));
+  auto delivery = change.delivery;
+  if (delivery) delivery->received_at = now;
+  auto& c = change;
+  switch (c.kind) {
+    case Kind::kAcknowledge:
+      return AcknowledgeAsync(c.incident_id, c.actor, now, c.origin, delivery, std::move(done));
+    case Kind::kResolve:
+      return ResolveAsync(c.incident_id, c.actor, now, c.origin, delivery, std::move(done));
+    case Kind::kNote:
+      return AddNoteAsync(c.incident_id, c.actor, c.text, now, c.origin, delivery, std::move(done));
+    case Kind::kRecordDelivery:
+      if (!delivery) return done(Fail(Error::Invalid("a delivery to record is missing")));
+      return RecordDeliveryAsync(*delivery, [done](Result<void> r) {
+        if (!r) return done(Fail(r.error()));
+        done(Incident{});
+      });
+    case Kind::kEscalate:
+    case Kind::kStatusUpdate:
+      break;
+  }
+  // These two carry no delivery into their commit: the delivery is recorded first, and one
+  // already recorded means the change was applied (or its commit was lost with a crash: a page
+  // not sent twice is the lesser harm).
+  auto apply = [this, c, now, done]() {
+    if (c.kind == Kind::kEscalate) {
+      return EscalateNowAsync(c.incident_id, c.actor, now, c.origin, done);
+    }
+    PostStatusUpdateAsync(c.incident_id, c.actor, c.update, now, c.origin, done);
+  };
+  if (!delivery) return apply();
+  RecordDeliveryAsync(*delivery, [this, id = c.incident_id, apply, done](Result<void> r) {
+    if (!r && r.error().kind() == Error::Kind::kConflict) return done(Current(id));
+    if (!r) return done(Fail(r.error()));
+    apply();
+  });
+}
+
 template <typename T>
 Result<T> IncidentManager::Inline(const std::function<void(Done<T>)>& call) {
   auto out = std::make_shared<std::optional<Result<T>>>();
@@ -272,7 +323,11 @@ void IncidentManager::OpenAsync(dispatch::AlertGroup group, std::string actor, T
 void IncidentManager::AcknowledgeAsync(std::string id, std::string actor, TimePoint now,
                                        std::string origin, std::optional<InboundDelivery> delivery,
                                        Done<Incident> done) {
-  if (RefuseReadOnly(done)) return;
+  if (read_only_ && ForwardOrRefuse(MakeForwardedChange(ForwardedChange::Kind::kAcknowledge, id,
+                                                        actor, origin, delivery),
+                                    done)) {
+    return;
+  }
   RunInLane(id, [=, this](Release release) {
     DoAcknowledge(id, actor, now, origin, delivery, [this, id, release, done](Result<Incident> r) {
       release();
@@ -287,7 +342,11 @@ void IncidentManager::AcknowledgeAsync(std::string id, std::string actor, TimePo
 void IncidentManager::ResolveAsync(std::string id, std::string actor, TimePoint now,
                                    std::string origin, std::optional<InboundDelivery> delivery,
                                    Done<Incident> done) {
-  if (RefuseReadOnly(done)) return;
+  if (read_only_ && ForwardOrRefuse(MakeForwardedChange(ForwardedChange::Kind::kResolve, id, actor,
+                                                        origin, delivery),
+                                    done)) {
+    return;
+  }
   RunInLane(id, [=, this](Release release) {
     if (live_.find(id) == live_.end()) {
       release();
@@ -309,7 +368,11 @@ void IncidentManager::ResolveAsync(std::string id, std::string actor, TimePoint 
 void IncidentManager::AddNoteAsync(std::string id, std::string actor, std::string text,
                                    TimePoint now, std::string origin,
                                    std::optional<InboundDelivery> delivery, Done<Incident> done) {
-  if (RefuseReadOnly(done)) return;
+  if (read_only_) {
+    auto change = MakeForwardedChange(ForwardedChange::Kind::kNote, id, actor, origin, delivery);
+    change.text = text;
+    if (ForwardOrRefuse(std::move(change), done)) return;
+  }
   RunInLane(id, [=, this](Release release) {
     DoAddNote(id, actor, text, now, origin, delivery, [release, done](Result<Incident> r) {
       release();
@@ -320,7 +383,11 @@ void IncidentManager::AddNoteAsync(std::string id, std::string actor, std::strin
 
 void IncidentManager::EscalateNowAsync(std::string id, std::string actor, TimePoint now,
                                        std::string origin, Done<Incident> done) {
-  if (RefuseReadOnly(done)) return;
+  if (read_only_ &&
+      ForwardOrRefuse(MakeForwardedChange(ForwardedChange::Kind::kEscalate, id, actor, origin),
+                      done)) {
+    return;
+  }
   RunInLane(id, [=, this](Release release) {
     DoEscalateNow(id, actor, now, origin, [this, id, release, done](Result<Incident> r) {
       release();
@@ -333,7 +400,14 @@ void IncidentManager::EscalateNowAsync(std::string id, std::string actor, TimePo
 }
 
 void IncidentManager::RecordDeliveryAsync(InboundDelivery delivery, Done<void> done) {
-  if (RefuseReadOnly(done)) return;
+  if (read_only_ && ForwardOrRefuse(MakeForwardedChange(ForwardedChange::Kind::kRecordDelivery, {},
+                                                        {}, {}, delivery),
+                                    [done](Result<Incident> r) {
+                                      if (!r) return done(Fail(r.error()));
+                                      done({});
+                                    })) {
+    return;
+  }
   store_.RecordDeliveryAsync(std::move(delivery), [alive = alive_, done](Result<void> r) {
     if (*alive) done(std::move(r));
   });

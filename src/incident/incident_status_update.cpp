@@ -10,6 +10,7 @@
 
 #include "incident/incident_manager_text.h"
 #include "tocsin/common/duration.h"
+#include "tocsin/incident/forwarded_change.h"
 #include "tocsin/incident/incident_manager.h"
 
 namespace tocsin::incident {
@@ -72,7 +73,11 @@ std::string StatusUpdateTemplate(const Incident& incident, Duration next_update_
 void IncidentManager::PostStatusUpdateAsync(std::string id, std::string actor, StatusUpdate update,
                                             TimePoint now, std::string origin,
                                             Done<Incident> done) {
-  if (RefuseReadOnly(done)) return;
+  if (read_only_) {
+    auto change = MakeForwardedChange(ForwardedChange::Kind::kStatusUpdate, id, actor, origin);
+    change.update = update;
+    if (ForwardOrRefuse(std::move(change), done)) return;
+  }
   RunInLane(id, [=, this](Release release) {
     DoPostStatusUpdate(id, actor, update, now, origin, [release, done](Result<Incident> r) {
       release();

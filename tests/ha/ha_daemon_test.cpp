@@ -136,6 +136,79 @@ TEST_F(HaDaemonTest, OneActivePausedActiveStepsDownAndKillNineFailsOverWithinThe
       << Log(a2);
 }
 
+// Every instance is useful: an ack, a note and a refusal asked of the standby are carried to
+// the active through the database and answered with the active's result within a second; a
+// change asked while no instance is active is withdrawn and answered "nothing was changed",
+// and it is indeed never applied.
+TEST_F(HaDaemonTest, TheStandbyPassesAcksToTheActiveAndSaysWhenNobodyTookOne) {
+  std::ofstream(dir_.path() + "/roster.yaml") << R"(
+people:
+  l1a: {name: L1 Day, time_zone: UTC}
+rotations:
+  l1: {role: l1, time_zone: UTC, start_date: 2026-11-02, handovers: ["00:00"], members: [l1a]}
+)";
+  std::ofstream(config_) << "server: {listen: \"127.0.0.1:0\"}\n"
+                            "log: {level: info}\n"
+                            "roster_file: roster.yaml\n"
+                            "escalation_policies:\n"
+                            "  default:\n"
+                            "    steps: [{after: 0s, targets: [{role: l1}]}]\n"
+                            "ha: {cluster_name: test, lease: "
+                         << kLeaseSeconds << "s, forward_timeout: 1s}\n";
+  Instance a = Start("a");
+  ASSERT_TRUE(WaitForRole(a.port, "active", seconds(15))) << Log(a);
+  Instance b = Start("b");
+  ASSERT_TRUE(WaitForRole(b.port, "standby", seconds(15))) << Log(b);
+  auto post = [](unsigned short port, const std::string& path, const nlohmann::json& body) {
+    const std::string text = body.dump();
+    std::string raw = testing::RawExchange(
+        port,
+        "POST " + path + " HTTP/1.1\r\nHost: tocsin\r\nConnection: close\r\n" +
+            "Content-Type: application/json\r\nContent-Length: " + std::to_string(text.size()) +
+            "\r\n\r\n" + text,
+        10000);
+    return std::make_pair(testing::StatusOf(raw), testing::BodyOf(raw));
+  };
+  auto [opened, created] = post(a.port, "/api/v1/incidents",
+                                {{"actor", "l1a"},
+                                 {"title", "Deposit success 97.2 % at PSP-A"},
+                                 {"labels", {{"domain", "payments"}}},
+                                 {"severity", "critical"}});
+  ASSERT_EQ(opened, 201) << created;
+
+  const auto asked = Clock::now();
+  auto [acked, ack_body] = post(b.port, "/api/v1/incidents/INC-1/ack", {{"actor", "l1a"}});
+  const auto took = Clock::now() - asked;
+  ASSERT_EQ(acked, 200) << ack_body << Log(b);
+  EXPECT_EQ(nlohmann::json::parse(ack_body)["incident"]["state"], "acknowledged") << ack_body;
+  EXPECT_LT(took, seconds(1)) << "the active polls every 200 ms";
+  auto [noted, note_body] = post(b.port, "/api/v1/incidents/INC-1/note",
+                                 {{"actor", "l1a"}, {"text", "PSP A answers 504"}});
+  EXPECT_EQ(noted, 200) << note_body;
+  // The active's refusal, word for word, with its status.
+  auto [refused, refusal] = post(b.port, "/api/v1/incidents/INC-1/ack", {{"actor", "nobody"}});
+  EXPECT_TRUE(refused == 401 || refused == 403) << refused << " " << refusal;
+  EXPECT_NE(refusal.find("not a person of the roster"), std::string::npos) << refusal;
+  std::string on_active = testing::BodyOf(testing::RawExchange(
+      a.port, "GET /api/v1/incidents/INC-1 HTTP/1.1\r\nHost: t\r\nConnection: close\r\n\r\n"));
+  EXPECT_NE(on_active.find("acknowledged by l1a via api"), std::string::npos) << on_active;
+  EXPECT_NE(on_active.find("PSP A answers 504"), std::string::npos) << on_active;
+  EXPECT_NE(Log(a).find("forwarded by standby b"), std::string::npos) << Log(a);
+
+  // No active instance: the note is withdrawn after forward_timeout and never applied.
+  ASSERT_TRUE(a.process->Signal(SIGKILL));
+  a.process->Wait(seconds(5));
+  auto [lost, lost_body] = post(b.port, "/api/v1/incidents/INC-1/note",
+                                {{"actor", "l1a"}, {"text", "asked while nobody was active"}});
+  EXPECT_EQ(lost, 503) << lost_body;
+  EXPECT_NE(lost_body.find("nothing was changed"), std::string::npos) << lost_body;
+  ASSERT_TRUE(WaitForRole(b.port, "active", seconds(4 * kLeaseSeconds))) << Log(b);
+  std::string after = testing::BodyOf(testing::RawExchange(
+      b.port, "GET /api/v1/incidents/INC-1 HTTP/1.1\r\nHost: t\r\nConnection: close\r\n\r\n"));
+  EXPECT_NE(after.find("PSP A answers 504"), std::string::npos) << after;
+  EXPECT_EQ(after.find("asked while nobody was active"), std::string::npos) << after;
+}
+
 // SQLite: one instance, always active, no lease; amtool sees no cluster.
 TEST(HaSingleInstance, SqliteIsAlwaysActiveAndNamesItself) {
   testing::TempDir dir;

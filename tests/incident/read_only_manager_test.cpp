@@ -4,6 +4,7 @@
 #include <gmock/gmock.h>
 
 #include "incident/incident_test_support.h"
+#include "tocsin/incident/forwarded_change.h"
 
 namespace tocsin::incident {
 namespace {
@@ -44,6 +45,101 @@ TEST_F(IncidentTest, ReadOnlyManagerRefusesEveryChangeWithTheReasonAndChangesNot
   ASSERT_TRUE(manager_->Acknowledge("INC-1", "l1a", At(minutes(1))));
   EXPECT_EQ(manager_->Get("INC-1").value().state, IncidentState::kAcknowledged);
   EXPECT_EQ(pager_.PagedPeople().size(), pages);
+}
+
+// A standby's manager with a forwarder passes every change a person asks for to it (the
+// active applies them), with who, how and the inbound delivery; what only the active decides
+// (opening incidents) stays refused. The active applies each once: a replay of the same
+// request after a failover changes nothing more.
+TEST_F(IncidentTest, AStandbyForwardsWhatAPersonAsksAndTheActiveAppliesEachOnce) {
+  Build();
+  manager_->OnGroupFlush(Group("payments"), At(minutes(0)));
+  const auto opened_events = Kinds("INC-1").size();
+  manager_->SetReadOnly("instance b is a standby");
+  std::vector<ForwardedChange> forwarded;
+  manager_->SetForwarder([&](ForwardedChange c, IncidentManager::Done<Incident> done) {
+    forwarded.push_back(std::move(c));
+    done(Fail(Error::NotFound("answered by the active")));
+  });
+  std::vector<Result<Incident>> answers;
+  auto answer = [&](Result<Incident> r) { answers.push_back(std::move(r)); };
+  const InboundDelivery slack{"slack", "T1/act-1", At(minutes(1))};
+  manager_->AcknowledgeAsync("INC-1", "l1a", At(minutes(1)), "slack", slack, answer);
+  manager_->AddNoteAsync("INC-1", "l1a", "PSP A timeouts", At(minutes(1)), "api", std::nullopt,
+                         answer);
+  manager_->EscalateNowAsync("INC-1", "l1a", At(minutes(1)), "panel", answer);
+  manager_->PostStatusUpdateAsync("INC-1", "l1a", {"deposits failing", "PSP B", minutes(20)},
+                                  At(minutes(1)), "api", answer);
+  manager_->ResolveAsync("INC-1", "l1a", At(minutes(1)), "api", std::nullopt, answer);
+  std::optional<Result<void>> recorded;
+  manager_->RecordDeliveryAsync({"slack", "T1/who-1", At(minutes(1))},
+                                [&](Result<void> r) { recorded = std::move(r); });
+  manager_->OpenAsync(Group("payments", Severity::kCritical, true, "g2"), "l1a", At(minutes(1)),
+                      answer);
+
+  ASSERT_EQ(forwarded.size(), 6u);
+  using Kind = ForwardedChange::Kind;
+  EXPECT_EQ(forwarded[0], MakeForwardedChange(Kind::kAcknowledge, "INC-1", "l1a", "slack", slack));
+  EXPECT_EQ(forwarded[1].kind, Kind::kNote);
+  EXPECT_EQ(forwarded[1].text, "PSP A timeouts");
+  EXPECT_FALSE(forwarded[1].delivery.has_value());
+  EXPECT_EQ(forwarded[2].kind, Kind::kEscalate);
+  EXPECT_EQ(forwarded[2].origin, "panel");
+  EXPECT_EQ(forwarded[3].kind, Kind::kStatusUpdate);
+  EXPECT_EQ(forwarded[3].update.measures, "PSP B");
+  EXPECT_EQ(forwarded[4].kind, Kind::kResolve);
+  EXPECT_EQ(forwarded[5].kind, Kind::kRecordDelivery);
+  EXPECT_EQ(forwarded[5].delivery->id, "T1/who-1");
+  // What the active answered reaches the caller; the open was refused here, not forwarded.
+  ASSERT_EQ(answers.size(), 6u);
+  for (std::size_t i = 0; i < 5; ++i) EXPECT_EQ(answers[i].error().kind(), Error::Kind::kNotFound);
+  EXPECT_EQ(answers[5].error().message(), "instance b is a standby");
+  ASSERT_TRUE(recorded.has_value());
+  EXPECT_EQ(recorded->error().message(), "answered by the active");
+  // Through the database as JSON and back, unchanged (the received time is the active's).
+  for (auto c : forwarded) {
+    if (c.delivery) c.delivery->received_at = {};
+    auto back = ForwardedChangeFromJson(ForwardedChangeToJson(c));
+    ASSERT_TRUE(back) << back.error().message();
+    EXPECT_EQ(*back, c);
+  }
+  EXPECT_EQ(Kinds("INC-1").size(), opened_events) << "the standby changed nothing itself";
+
+  // The active (here the same manager once it holds the lease) applies them.
+  manager_->SetReadOnly(std::nullopt);
+  auto apply = [&](ForwardedChange c) {
+    std::optional<Result<Incident>> out;
+    manager_->ApplyForwarded(std::move(c), At(minutes(2)),
+                             [&](Result<Incident> r) { out = std::move(r); });
+    EXPECT_TRUE(out.has_value());
+    return out.value_or(Fail(Error::Transient("no answer")));
+  };
+  auto acked = apply(forwarded[0]);
+  ASSERT_TRUE(acked) << acked.error().message();
+  EXPECT_EQ(acked->state, IncidentState::kAcknowledged);
+  EXPECT_EQ(acked->acknowledged_by, "l1a");
+  EXPECT_EQ(store_.Timeline("INC-1").value().back().text.rfind("acknowledged by l1a via slack", 0),
+            0u)
+      << store_.Timeline("INC-1").value().back().text;
+  ForwardedChange note = forwarded[1];
+  note.delivery = InboundDelivery{"tocsin-ha", "7", {}};
+  ASSERT_TRUE(apply(note));
+  const auto events = Kinds("INC-1").size();
+  auto replayed = apply(note);  // the same request again, after a failover
+  ASSERT_FALSE(replayed);
+  EXPECT_EQ(replayed.error().kind(), Error::Kind::kConflict);
+  EXPECT_EQ(Kinds("INC-1").size(), events);
+  ForwardedChange escalate = forwarded[2];
+  escalate.delivery = InboundDelivery{"tocsin-ha", "8", {}};
+  const auto pages = pager_.PagedPeople().size();
+  ASSERT_TRUE(apply(escalate));
+  const auto paged = pager_.PagedPeople().size();
+  EXPECT_GT(paged, pages) << "escalate paged the next step";
+  ASSERT_TRUE(apply(escalate));  // replayed: answered with the incident, nobody paged again
+  EXPECT_EQ(pager_.PagedPeople().size(), paged);
+  auto stored = apply(forwarded[5]);
+  ASSERT_TRUE(stored);
+  EXPECT_TRUE(store_.HasDelivery("slack", "T1/who-1").value());
 }
 
 }  // namespace

@@ -24,6 +24,9 @@ struct HaConfig {
   // Where peers and operators reach this instance (shown in the peer list); default: the
   // listen address.
   std::string advertise_address;
+  // How long a standby waits for the active instance to take a change a person asked it for
+  // (an ack, a note...) before withdrawing it and answering that nothing was changed.
+  Duration forward_timeout = std::chrono::seconds(5);
   friend bool operator==(const HaConfig&, const HaConfig&) = default;
 };
 
@@ -31,6 +34,8 @@ struct HaConfig {
 // minutes a failover is no longer "in seconds".
 inline constexpr Duration kMinLease = std::chrono::seconds(3);
 inline constexpr Duration kMaxLease = std::chrono::minutes(5);
+inline constexpr Duration kMinForwardTimeout = std::chrono::seconds(1);
+inline constexpr Duration kMaxForwardTimeout = std::chrono::seconds(60);
 
 // Reads `ha:` of `cfg` (absent: defaults). An empty instance name is left empty for the caller
 // to fill with --instance or the host name (DefaultInstanceName).

@@ -30,6 +30,7 @@ class Counter;
 namespace tocsin::incident {
 
 class PageHandoff;
+struct ForwardedChange;
 
 // Turns dispatched alert groups into incidents and walks each incident's escalation ladder on
 // the Scheduler until someone acknowledges: step k of the policy falls due at T0 + after(k);
@@ -81,6 +82,18 @@ class IncidentManager final : public dispatch::GroupSink, public DeliveryObserve
   // store another instance writes): every call that would change one answers kTransient with
   // `why` and changes nothing. nullopt: changes allowed (the default).
   void SetReadOnly(std::optional<std::string> why) { read_only_ = std::move(why); }
+  // A read-only manager with a forwarder hands the changes a person asks for (acknowledge,
+  // resolve, note, escalate, status update, and a delivery recorded alone) to it instead of
+  // refusing them: the standby passes them to the active instance, and `done` gets what the
+  // active answered. Opening incidents and the manager's own transitions stay refused.
+  using Forwarder = std::function<void(ForwardedChange, Done<Incident>)>;
+  void SetForwarder(Forwarder forwarder) { forwarder_ = std::move(forwarder); }
+  // The active's side: applies a change a standby forwarded, through the same calls as if it
+  // had been asked here. With a delivery, a change already applied for it is not applied again
+  // (ack, resolve and note record it with the change; escalate and status update record it
+  // first, so a replay after a crash between the two skips them rather than paging twice).
+  // kRecordDelivery answers an empty Incident.
+  void ApplyForwarded(ForwardedChange change, TimePoint now, Done<Incident> done);
   // Config reload: new roster, policies and settings apply from now on; incidents stay and
   // their timers are re-armed under the new settings.
   void Reconfigure(std::shared_ptr<const oncall::Schedule> schedule, PolicySet policies,
@@ -307,6 +320,9 @@ class IncidentManager final : public dispatch::GroupSink, public DeliveryObserve
   bool started_ = false;
   std::optional<std::string> read_only_;
   // True (and `done` answered) when read-only.
+  Forwarder forwarder_;
+  // True (and `change` forwarded or refused, `done` answered) when read-only.
+  bool ForwardOrRefuse(ForwardedChange change, const Done<Incident>& done);
   template <typename T>
   bool RefuseReadOnly(const std::function<void(Result<T>)>& done) {
     if (!read_only_) return false;

@@ -1,0 +1,40 @@
+#pragma once
+
+#include <optional>
+#include <string>
+
+#include <nlohmann/json.hpp>
+
+#include "tocsin/common/result.h"
+#include "tocsin/incident/incident_store.h"
+#include "tocsin/incident/status_update.h"
+
+namespace tocsin::incident {
+
+// A change a person asked a standby instance of a cluster for, carried to the active one
+// through the database (docs/operations.md, "What a standby does"): the standby's manager
+// hands it to its Forwarder instead of refusing, and the active's applies it with
+// IncidentManager::ApplyForwarded, as if it had been asked itself.
+struct ForwardedChange {
+  enum class Kind { kAcknowledge, kResolve, kNote, kEscalate, kStatusUpdate, kRecordDelivery };
+  Kind kind = Kind::kAcknowledge;
+  std::string incident_id;  // empty for kRecordDelivery
+  std::string actor;
+  std::string origin;   // where the person asked: "api", "slack", "pagerduty", ...
+  std::string text;     // kNote
+  StatusUpdate update;  // kStatusUpdate
+  // The inbound request that asked (a Slack or webhook delivery), so that a replay of it to
+  // either instance is recognised; required for kRecordDelivery.
+  std::optional<InboundDelivery> delivery;
+  friend bool operator==(const ForwardedChange&, const ForwardedChange&) = default;
+};
+
+ForwardedChange MakeForwardedChange(ForwardedChange::Kind kind, std::string incident_id,
+                                    std::string actor, std::string origin,
+                                    std::optional<InboundDelivery> delivery = std::nullopt);
+std::string_view ForwardedKindName(ForwardedChange::Kind kind);
+nlohmann::json ForwardedChangeToJson(const ForwardedChange& change);
+// kInvalid naming the field when `j` is not a change ForwardedChangeToJson wrote.
+Result<ForwardedChange> ForwardedChangeFromJson(const nlohmann::json& j);
+
+}  // namespace tocsin::incident
