@@ -203,6 +203,10 @@ TEST_F(HaPgOutage, DatabaseDownIntakeAnswers503NothingPagesTwiceAndEveryAlertPag
     EXPECT_EQ(count, 1) << what << "\n" << both;
   }
 
+  // The only exits: stepping down (75) and a start without the database (2); no crash.
+  for (const auto& [code, count] : exits_) {
+    EXPECT_TRUE(code == 75 || code == 2) << count << " exit(s) with code " << code;
+  }
   // Intake while the database is down: refused with 503, never a 2xx for what cannot be kept.
   EXPECT_EQ(during.count(200), 0u) << "2xx answered while the database was down";
   EXPECT_GT(during[503], 0);
