@@ -44,6 +44,16 @@ http::Response IntakeAnswer(const IntakeOutcome& out) {
   return r;
 }
 
+http::Response Refused(const ApiBuildInfo::Refusal& r) {
+  auto seconds = std::max<long long>(
+      1, std::chrono::duration_cast<std::chrono::seconds>(r.retry_after).count());
+  auto out = JsonError(
+      503,
+      fmt::format("{}; nothing of this batch was taken, send it again in {} s", r.why, seconds));
+  out.headers["Retry-After"] = std::to_string(seconds);
+  return out;
+}
+
 // 404 for an unknown silence, 400 for one that breaks the rules, 500 when it was not stored.
 int StatusOf(const Error& e) {
   return e.kind() == Error::Kind::kNotFound ? 404 : e.kind() == Error::Kind::kInvalid ? 400 : 500;
@@ -58,17 +68,20 @@ void RegisterAlertmanagerApi(http::Router& router, Dispatcher& dispatcher, Silen
   constexpr auto kRead = http::Access::kViewer;
   constexpr auto kWrite = http::Access::kResponder;
   constexpr auto kIntake = http::Access::kIntake;
+  auto refusal = info.intake_refusal;
   if (intake != nullptr) {
     router.Add(
         "POST", "/api/v2/alerts", kIntake,
-        [&dispatcher, &clock, intake](const http::Request& req, http::Respond respond) {
+        [&dispatcher, &clock, intake, refusal](const http::Request& req, http::Respond respond) {
+          if (auto r = refusal ? refusal() : std::nullopt) return respond(Refused(*r));
           intake->Submit(
               req.body, clock.Now(), dispatcher.config().alertmanager.resolve_timeout,
               [respond = std::move(respond)](IntakeOutcome out) { respond(IntakeAnswer(out)); });
         });
   } else {
     router.AddSync("POST", "/api/v2/alerts", kIntake,
-                   [&dispatcher, &clock](const http::Request& req) {
+                   [&dispatcher, &clock, refusal](const http::Request& req) {
+                     if (auto r = refusal ? refusal() : std::nullopt) return Refused(*r);
                      TimePoint now = clock.Now();
                      std::vector<std::string> errors;
                      auto alerts = ParsePostedAlerts(

@@ -1,5 +1,7 @@
 // The composition root's HTTP routes: health, readiness, metrics, reload and the API of each
 // module, every route with the access it declares.
+#include <fmt/format.h>
+
 #include <chrono>
 
 #include <prometheus/registry.h>
@@ -16,6 +18,7 @@
 #include "tocsin/api/slo_api.h"
 #include "tocsin/api/twilio_inbound.h"
 #include "tocsin/app/version.h"
+#include "tocsin/ha/ha_coordinator.h"
 #include "tocsin/http/api_auth.h"
 #include "tocsin/incident/incident_manager.h"
 #include "tocsin/rules/evaluator.h"
@@ -105,6 +108,16 @@ void App::Impl::AddApiRoutes(http::Router& router) {
   dispatch::ApiBuildInfo build{std::string(Version()), std::string(Revision()),
                                std::string(BuildDate()), started_at, nullptr};
   build.cluster_json = [this] { return ha::AlertmanagerClusterJson(ha_status().Status()); };
+  // Issue 14: an instance whose last lease poll failed cannot reach the database; the alerts
+  // it took could become incidents on no instance, so it refuses them (Prometheus sends again).
+  build.intake_refusal = [this]() -> std::optional<dispatch::ApiBuildInfo::Refusal> {
+    if (!ha_coordinator) return std::nullopt;
+    auto s = ha_coordinator->Status();
+    if (s.last_error.empty()) return std::nullopt;
+    return dispatch::ApiBuildInfo::Refusal{
+        fmt::format("tocsin instance {} cannot reach its database ({})", s.instance, s.last_error),
+        s.lease / 3};
+  };
   dispatch::RegisterAlertmanagerApi(router, *dispatcher, *silences, clock, std::move(build),
                                     alert_intake.get());
   ha::RegisterHaApi(router, ha_status(), clock);  // issue 14

@@ -266,7 +266,7 @@ class PgBackend : public Backend {
 
  private:
   Result<void> Begin() {
-    auto r = RunText("BEGIN");
+    auto r = Run([&] { return tx_->exec("BEGIN"); }, SqlKind::kControl, "begin");
     if (!r) return Fail(r.error());
     in_txn_ = true;
     aborted_ = false;
@@ -309,8 +309,24 @@ class PgBackend : public Backend {
     return Run([&] { return tx_->exec(sql); }, SqlKind::kControl, "exec");
   }
 
+  // A session the server ended while it sat idle (PostgreSQL restarted, an idle timeout, a
+  // network cut) is noticed only by its next statement, which fails without having reached the
+  // server. A read outside a transaction, or a BEGIN, changes nothing: it runs once more, on a
+  // new session, so that the first caller after a restart (a standby that just took the lease
+  // and loads the incidents) does not fail for a session that was already gone. A write or a
+  // COMMIT is never run twice: whether it landed is not known.
   template <typename F>
-  Result<pqxx::result> Run(F&& f, SqlKind, std::string_view what) {
+  Result<pqxx::result> Run(F&& f, SqlKind kind, std::string_view what) {
+    // Once only, and only for a session that broke under this statement: not when connecting
+    // again failed (the server is still down), nor on the session just opened.
+    const bool again = !broken_ && !in_txn_ && (kind == SqlKind::kRead || what == "begin");
+    auto r = RunOnce(f, what);
+    if (!r && again && broken_ && !lost_txn_) r = RunOnce(f, what);
+    return r;
+  }
+
+  template <typename F>
+  Result<pqxx::result> RunOnce(F& f, std::string_view what) {
     last_sqlstate_.clear();
     if (auto c = Reconnect(); !c) return Fail(c.error());
     try {

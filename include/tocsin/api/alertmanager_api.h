@@ -1,6 +1,7 @@
 #pragma once
 
 #include <functional>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -24,6 +25,14 @@ struct ApiBuildInfo {
   // The `cluster` object of /api/v2/status (high availability); unset: disabled. A JSON value,
   // not text: text would be dumped by one side and parsed again by the other on every call.
   std::function<nlohmann::json()> cluster_json = {};
+  // Asked before each POST /api/v2/alerts: a reason to refuse the batch with 503 and
+  // Retry-After (high availability: the instance cannot reach its database, so it could not
+  // turn the alerts into incidents), or nullopt to take it. Unset: always taken.
+  struct Refusal {
+    std::string why;
+    Duration retry_after{};
+  };
+  std::function<std::optional<Refusal>()> intake_refusal = {};
 };
 
 // Registers the Alertmanager API v2 — POST/GET /api/v2/alerts, GET /api/v2/alerts/groups,

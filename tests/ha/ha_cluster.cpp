@@ -1,0 +1,239 @@
+#include "ha/ha_cluster.h"
+
+#include <signal.h>
+
+#include <filesystem>
+#include <fstream>
+#include <sstream>
+#include <thread>
+
+#include <fmt/format.h>
+#include <nlohmann/json.hpp>
+
+#include "support/files.h"
+#include "support/ladder_roster.h"
+#include "tocsin/common/duration.h"
+
+namespace tocsin::ha::testing {
+
+using namespace std::chrono_literals;
+using nlohmann::json;
+
+double WallMs() {
+  return std::chrono::duration<double, std::milli>(
+             std::chrono::system_clock::now().time_since_epoch())
+      .count();
+}
+
+bool WaitUntil(SteadyClock::duration limit, const std::function<bool()>& ok) {
+  for (auto until = SteadyClock::now() + limit; SteadyClock::now() < until;
+       std::this_thread::sleep_for(50ms)) {  // the poll interval, not a timer wait
+    if (ok()) return true;
+  }
+  return ok();
+}
+
+std::map<std::string, int> CountPages(const std::vector<Page>& pages) {
+  std::map<std::string, int> out;
+  for (const auto& p : pages) out[p.what]++;
+  return out;
+}
+
+std::map<std::string, int> CountPagesAbout(const std::vector<Page>& pages) {
+  std::map<std::string, int> out;
+  for (const auto& p : pages) out[p.about]++;
+  return out;
+}
+
+std::string Describe(const std::vector<Page>& pages) {
+  std::string out;
+  const double t0 = pages.empty() ? 0 : pages.front().at_ms;
+  for (const auto& p : pages) out += fmt::format("  +{:.0f} ms {}\n", p.at_ms - t0, p.what);
+  return out;
+}
+
+HaCluster::HaCluster(std::string dir, std::string name, store::StoreUrl store, std::string sim_url,
+                     std::string routing_key, int lease_s, Ladder ladder)
+    : dir_(std::move(dir)),
+      name_(std::move(name)),
+      store_(std::move(store)),
+      sim_(std::move(sim_url)),
+      routing_key_(std::move(routing_key)) {
+  std::filesystem::create_directories(dir_);
+  std::ofstream(dir_ + "/roster.yaml") << tocsin::testing::kLadderRoster;
+  config_ = dir_ + "/tocsin.yaml";
+  // A lease in seconds and a ladder in seconds, so that a failover happens between two steps.
+  // idle_in_transaction_session_timeout: see docs/operations.md (a lease under 10 s).
+  std::ofstream(config_) << fmt::format(
+      R"(log: {{level: info}}
+roster_file: roster.yaml
+ha: {{cluster_name: {name}, lease: {lease}s}}
+providers:
+  pagerduty: {{events_url: "{sim}", routing_key: {key}}}
+escalation_policies:
+  default:
+    steps:
+      - {{after: 0s, targets: [{{role: l1}}], channels: [pagerduty]}}
+      - {{after: {s2}s, targets: [{{role: "l2-{{domain}}"}}, {{role: comms}}], channels: [pagerduty]}}
+      - {{after: {s3}s, targets: [{{role: duty-manager}}], channels: [pagerduty]}}
+    default_domain: payments
+route:
+  receiver: oncall
+  group_by: [alertname]
+  group_wait: 0s
+  group_interval: 1s
+  repeat_interval: 4h
+receivers:
+  - name: oncall
+    escalation_policy: default
+)",
+      fmt::arg("name", name_), fmt::arg("lease", lease_s), fmt::arg("sim", sim_),
+      fmt::arg("key", routing_key_), fmt::arg("s2", ladder.step2_after_s),
+      fmt::arg("s3", ladder.step3_after_s));
+}
+
+HaCluster::~HaCluster() = default;
+
+HaCluster::Instance& HaCluster::Start(const std::string& name) {
+  auto& slot = instances_[name];
+  if (!slot) {
+    slot = std::make_unique<Instance>();
+    slot->name = name;
+    slot->port = tocsin::testing::FreePort();
+  }
+  Instance& i = *slot;
+  i.process.reset();
+  i.process = std::make_unique<tocsin::testing::Process>(
+      std::vector<std::string>{TOCSIN_BINARY, "serve", "--config", config_, "--instance", name,
+                               "--listen", "127.0.0.1:" + std::to_string(i.port), "--data-dir",
+                               dir_ + "/data-" + name},
+      std::vector<std::string>{"TOCSIN_STORE_URL=" + store_.ToString(),
+                               "TOCSIN_STORE_PASSWORD=" + store_.password},
+      fmt::format("{}/{}-{}.log", dir_, name, i.lives++));
+  return i;
+}
+
+std::optional<RoleView> HaCluster::Role(const std::string& name) {
+  json j = GetJson(name, "/api/v1/ha");
+  if (!j.is_object()) return std::nullopt;
+  return RoleView{j.value("role", ""), j.value("epoch", std::int64_t{-1})};
+}
+
+std::optional<RoleView> HaCluster::WaitForRole(const std::string& name, const std::string& role,
+                                               SteadyClock::duration within) {
+  std::optional<RoleView> seen;
+  WaitUntil(within, [&] {
+    seen = Role(name);
+    // Epoch 0: the instance has not read the lease yet.
+    return seen && seen->role == role && seen->epoch > 0;
+  });
+  if (seen && seen->role == role && seen->epoch > 0) return seen;
+  return std::nullopt;
+}
+
+std::string HaCluster::Active() {
+  for (const auto& [name, i] : instances_) {
+    if (!i->process || !i->process->running()) continue;
+    if (auto r = Role(name); r && r->role == "active") return name;
+  }
+  return "";
+}
+
+std::map<std::string, long> HaCluster::PushAlert(const std::string& alertname) {
+  std::map<std::string, long> out;
+  for (const auto& [name, i] : instances_) {
+    if (!i->process || !i->process->running()) continue;
+    auto resp = PostAlert(name, alertname);
+    out[name] = resp ? resp->status : 0;
+  }
+  return out;
+}
+
+std::optional<HttpClientResponse> HaCluster::PostAlert(const std::string& name,
+                                                       const std::string& alertname) {
+  json alerts = json::array({{{"labels",
+                               {{"alertname", alertname},
+                                {"severity", "critical"},
+                                {"domain", "payments"},
+                                {"service", "deposit"}}},
+                              {"annotations", {{"summary", "deposit success below SLO"}}}}});
+  HttpClientRequest r;
+  r.method = "POST";
+  r.url = fmt::format("http://127.0.0.1:{}/api/v2/alerts", instances_.at(name)->port);
+  r.body = alerts.dump();
+  r.headers = {{"Content-Type", "application/json"}};
+  r.timeout = 2s;
+  auto resp = client_.Send(r);
+  if (!resp) return std::nullopt;
+  return *resp;
+}
+
+json HaCluster::GetJson(const std::string& name, const std::string& path) {
+  auto it = instances_.find(name);
+  if (it == instances_.end()) return json();
+  HttpClientRequest r;
+  r.url = fmt::format("http://127.0.0.1:{}{}", it->second->port, path);
+  r.timeout = 2s;
+  auto resp = client_.Send(r);
+  if (!resp || resp->status != 200) return json();
+  return json::parse(resp->body, nullptr, false);
+}
+
+std::vector<Page> HaCluster::Pages() {
+  std::vector<Page> out;
+  HttpClientRequest r;
+  r.url = sim_ + "/_sim/requests?path=" + UrlEncode("/v2/enqueue");
+  r.timeout = 5s;
+  auto resp = client_.Send(r);
+  if (!resp || resp->status != 200) return out;
+  json all = json::parse(resp->body, nullptr, false);
+  if (!all.is_array()) return out;
+  for (const auto& req : all) {
+    if (req.value("status", 0) != 202) continue;
+    json b = json::parse(req.value("body", ""), nullptr, false);
+    if (!b.is_object() || b.value("routing_key", "") != routing_key_) continue;
+    Page p;
+    p.what = b.value("event_action", "") + " " + b.value("dedup_key", "");
+    p.about = p.what;
+    if (b.value("event_action", "") == "trigger") {
+      const json& d = b["payload"]["custom_details"];
+      p.step = d.value("step", 0);
+      const std::string rest =
+          fmt::format(" step {} paging {}", p.step, d.value("paging", json()).dump());
+      p.about = "trigger " + b["payload"].value("class", "") + rest;
+      p.what += rest;
+    }
+    p.at_ms = req.value("time_ms", 0.0);
+    out.push_back(p);
+  }
+  std::stable_sort(out.begin(), out.end(),
+                   [](const Page& a, const Page& b) { return a.at_ms < b.at_ms; });
+  return out;
+}
+
+std::optional<double> HaCluster::OpenedAtMs(const std::string& name, const std::string& incident) {
+  json j = GetJson(name, "/api/v1/incidents/" + incident);
+  if (!j.is_object() || !j.contains("incident")) return std::nullopt;
+  auto t = ParseTime(j["incident"].value("opened_at", ""));
+  if (!t) return std::nullopt;
+  return static_cast<double>(ToUnixMillis(*t));
+}
+
+std::optional<std::size_t> HaCluster::PendingDeliveries(const std::string& name) {
+  json j = GetJson(name, "/api/v1/notifications?state=pending&limit=500");
+  if (!j.is_object() || !j["notifications"].is_array()) return std::nullopt;
+  return j["notifications"].size();
+}
+
+std::string HaCluster::Logs() const {
+  std::string out;
+  for (const auto& entry : std::filesystem::directory_iterator(dir_)) {
+    if (entry.path().extension() != ".log") continue;
+    std::string text = tocsin::testing::ReadFile(entry.path().string());
+    if (text.size() > 6000) text = "...\n" + text.substr(text.size() - 6000);
+    out += "\n--- " + name_ + "/" + entry.path().filename().string() + " ---\n" + text;
+  }
+  return out;
+}
+
+}  // namespace tocsin::ha::testing

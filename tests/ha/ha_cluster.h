@@ -1,0 +1,115 @@
+#pragma once
+
+// Real `tocsin serve` processes of one HA cluster on one PostgreSQL store, and the pages the
+// provider simulator received from them, for the failover tests (kill -9 mid-ladder, the
+// database stopped). The cluster pages through PagerDuty at the simulator with a routing key
+// of its own, so two clusters (a run with faults beside one without) share one simulator and
+// their pages are told apart. Everything here polls with deadlines; nothing sleeps for a timer.
+
+#include <chrono>
+#include <cstdint>
+#include <functional>
+#include <map>
+#include <memory>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include <nlohmann/json.hpp>
+
+#include "support/process.h"
+#include "tocsin/common/http_client.h"
+#include "tocsin/store/store_url.h"
+
+namespace tocsin::ha::testing {
+
+using SteadyClock = std::chrono::steady_clock;
+
+// Milliseconds since the Unix epoch by the wall clock (the simulator's clock for its records).
+double WallMs();
+// Polls `ok` every 50 ms until it holds or `limit` passes; returns its last answer.
+bool WaitUntil(SteadyClock::duration limit, const std::function<bool()>& ok);
+
+// A PagerDuty trigger as PagerDuty folds it ("trigger tocsin/INC-1 step 2 paging [...]"), and
+// when the simulator received it.
+struct Page {
+  std::string what;
+  // The same without the incident's id ("trigger DepositSuccessLow step 1 paging [...]"):
+  // what a person was paged about, whichever incident number the store gave it.
+  std::string about;
+  int step = 0;
+  double at_ms = 0;
+};
+// "what" (or "about") -> how many times it was received.
+std::map<std::string, int> CountPages(const std::vector<Page>& pages);
+std::map<std::string, int> CountPagesAbout(const std::vector<Page>& pages);
+std::string Describe(const std::vector<Page>& pages);
+
+// The instance's answer to GET /api/v1/ha.
+struct RoleView {
+  std::string role;
+  std::int64_t epoch = -1;
+};
+
+// The ladder every cluster here pages on (seconds after the incident opened).
+struct Ladder {
+  int step2_after_s = 6;
+  int step3_after_s = 9;
+};
+
+class HaCluster {
+ public:
+  struct Instance {
+    std::string name;
+    unsigned short port = 0;
+    std::unique_ptr<tocsin::testing::Process> process;
+    int lives = 0;
+  };
+
+  // `dir`: this cluster's directory (config, logs, data dirs). `routing_key`: 32 characters.
+  HaCluster(std::string dir, std::string name, store::StoreUrl store, std::string sim_url,
+            std::string routing_key, int lease_s, Ladder ladder);
+  ~HaCluster();
+
+  // Starts (or restarts, on its port) instance `name`, up to its HTTP port accepting.
+  Instance& Start(const std::string& name);
+  Instance& instance(const std::string& name) { return *instances_.at(name); }
+  std::optional<RoleView> Role(const std::string& name);
+  // Polls until `name` reports `role` with the lease read (epoch > 0).
+  std::optional<RoleView> WaitForRole(const std::string& name, const std::string& role,
+                                      SteadyClock::duration within);
+  // The name of the instance that reports active now, or "".
+  std::string Active();
+
+  // POSTs the alert (firing) to /api/v2/alerts of every running instance, as Prometheus does
+  // with each of its Alertmanagers; returns instance -> HTTP status (0: no answer).
+  std::map<std::string, long> PushAlert(const std::string& alertname);
+  // The same to instance `name` alone: its whole answer (nullopt: none).
+  std::optional<HttpClientResponse> PostAlert(const std::string& name,
+                                              const std::string& alertname);
+  // GET `path` on instance `name`: the parsed body, or null when the answer was not 200.
+  nlohmann::json GetJson(const std::string& name, const std::string& path);
+
+  // The PagerDuty triggers of this cluster that the simulator accepted (202), by time.
+  std::vector<Page> Pages();
+  // The incident's opening time (ms) as the instance `name` reads it from the store.
+  std::optional<double> OpenedAtMs(const std::string& name, const std::string& incident);
+  // The deliveries the outbox still has pending, as `name` reads them (nullopt: no answer).
+  std::optional<std::size_t> PendingDeliveries(const std::string& name);
+
+  // Every instance's log, for a failure message.
+  std::string Logs() const;
+  const std::string& dir() const { return dir_; }
+
+ private:
+  std::string dir_;
+  std::string name_;
+  store::StoreUrl store_;
+  std::string sim_;
+  std::string routing_key_;
+  std::string config_;
+  std::map<std::string, std::unique_ptr<Instance>> instances_;
+  CurlHttpClient client_;
+};
+
+}  // namespace tocsin::ha::testing

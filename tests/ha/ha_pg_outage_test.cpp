@@ -1,0 +1,222 @@
+// The PostgreSQL server stopped under a running HA cluster, with real processes. The cluster
+// (two `tocsin serve`, lease 3 s) runs on a throwaway server of this test's own
+// (scripts/pg-cluster), so stopping it disturbs no other test; a second cluster on the `pg`
+// fixture's server gets the same alerts at the same moments and never sees an outage: the run
+// without faults. Both page through PagerDuty at one provider simulator.
+//
+// While the server is down, a new alert starts firing every few seconds and is pushed (with
+// every earlier one, as Prometheus re-sends what fires) to every instance that runs; an
+// instance that exits is started again after 2 s, as the shipped systemd unit does. Checked:
+// intake answers 503 with Retry-After once the instances have seen the database fail; no page
+// is sent twice; once the server is back, every alert is paged, exactly the pages of the run
+// without faults, each once. The outage lasts TOCSIN_HA_OUTAGE_SECONDS (default 12 s: four
+// leases, enough for the step-down, several restarts and the intake's 503s, and CI time is
+// counted; TOCSIN_HA_OUTAGE_SECONDS=30 runs the 30 s).
+#include <signal.h>
+
+#include <cstdlib>
+#include <set>
+#include <thread>
+
+#include <gtest/gtest.h>
+#include <nlohmann/json.hpp>
+
+#include "ha/ha_cluster.h"
+#include "ha/ha_two_clusters.h"
+#include "support/files.h"
+#include "support/process.h"
+#include "support/temp_dir.h"
+#include "support/test_store.h"
+#include "tocsin/store/store_url.h"
+
+namespace tocsin::ha {
+namespace {
+
+using namespace std::chrono_literals;
+using testing::HaCluster;
+using testing::Page;
+using testing::SteadyClock;
+
+constexpr int kLeaseSeconds = 3;
+// Only step 1 pages within the test: the alerts' own pages are what is counted.
+constexpr testing::Ladder kLadder{/*step2_after_s=*/600, /*step3_after_s=*/1200};
+
+// A throwaway PostgreSQL server of this test's own: scripts/pg-cluster start/halt/stop.
+class OwnPgServer {
+ public:
+  explicit OwnPgServer(std::string dir) : dir_(std::move(dir)) {}
+  ~OwnPgServer() { Run("stop"); }
+  bool Start() { return Run("start"); }
+  bool Halt() { return Run("halt"); }
+  std::optional<store::StoreUrl> Url() const {
+    std::string text = tocsin::testing::ReadFile(dir_ + "/url");
+    while (!text.empty() && (text.back() == '\n' || text.back() == '\r')) text.pop_back();
+    auto url = store::ParseStoreUrl(text);
+    if (!url) return std::nullopt;
+    std::string password = tocsin::testing::ReadFile(dir_ + "/password");
+    while (!password.empty() && password.back() == '\n') password.pop_back();
+    url->password = password;
+    return *url;
+  }
+
+ private:
+  bool Run(const std::string& cmd) {
+    auto r = tocsin::testing::RunCommand({TOCSIN_SOURCE_DIR "/scripts/pg-cluster", cmd, dir_});
+    if (r.exit_code != 0) ADD_FAILURE() << "scripts/pg-cluster " << cmd << ": " << r.err;
+    return r.exit_code == 0;
+  }
+  std::string dir_;
+};
+
+int OutageSeconds() {
+  if (const char* s = std::getenv("TOCSIN_HA_OUTAGE_SECONDS")) return std::atoi(s);
+  return 4 * kLeaseSeconds;
+}
+
+class HaPgOutage : public testing::TwoClustersTest {
+ protected:
+  // Restarts, 2 s after it exited, an instance of the outage cluster that is not running (the
+  // unit's Restart=on-failure, RestartSec=2s); counts exits by code.
+  void Supervise() {
+    for (const std::string name : {"a", "b"}) {
+      auto& i = faulty_->instance(name);
+      if (i.process->running()) continue;
+      auto& since = exited_at_[name];
+      if (!since) {
+        int code = i.process->Wait(0ms).value_or(-1);
+        exits_[code]++;
+        since = SteadyClock::now();
+      } else if (SteadyClock::now() - *since >= 2s) {
+        since.reset();
+        faulty_->Start(name);
+      }
+    }
+  }
+
+  std::map<std::string, std::optional<SteadyClock::time_point>> exited_at_;
+  std::map<int, int> exits_;
+};
+
+TEST_F(HaPgOutage, DatabaseDownIntakeAnswers503NothingPagesTwiceAndEveryAlertPagesOnceItIsBack) {
+  OwnPgServer pg(dir_.path() + "/pg");
+  ASSERT_TRUE(pg.Start());
+  auto outage_url = pg.Url();
+  ASSERT_TRUE(outage_url);
+  auto sim = tocsin::testing::StartProviderSim(TOCSIN_PROVIDER_SIM, dir_.path());
+  ASSERT_FALSE(sim.url.empty()) << "the provider simulator did not start";
+  calm_store_ = tocsin::testing::TestStore::Create(store::Dialect::kPostgres);
+  ASSERT_TRUE(calm_store_);
+  calm_ = std::make_unique<HaCluster>(dir_.path() + "/calm", "calm", calm_store_->url(), sim.url,
+                                      "calm0123456789abcdef0123456789ab", kLeaseSeconds, kLadder);
+  faulty_ = std::make_unique<HaCluster>(dir_.path() + "/outage", "outage", *outage_url, sim.url,
+                                        "down0123456789abcdef0123456789ab", kLeaseSeconds, kLadder);
+  for (auto* c : {calm_.get(), faulty_.get()}) c->Start("a");
+  for (auto* c : {calm_.get(), faulty_.get()}) ASSERT_TRUE(c->WaitForRole("a", "active", 30s));
+  for (auto* c : {calm_.get(), faulty_.get()}) c->Start("b");
+  for (auto* c : {calm_.get(), faulty_.get()}) ASSERT_TRUE(c->WaitForRole("b", "standby", 30s));
+
+  // Whether instance `name` has seen the database fail: its last lease poll failed.
+  auto saw_failure = [&](const std::string& name) {
+    auto j = faulty_->GetJson(name, "/api/v1/ha");
+    return j.is_object() && j["lastError"].is_string();
+  };
+  // What fires, pushed to both clusters every 500 ms. The outage cluster's answers are counted
+  // in `during` from an instance that said (just before) it had seen the failure, else `early`.
+  std::vector<std::string> firing = {"BeforeOutage"};
+  std::map<long, int> during;
+  std::map<long, int> early;
+  auto push = [&](bool count) {
+    for (const auto& a : firing) calm_->PushAlert(a);
+    for (const std::string name : {"a", "b"}) {
+      if (!faulty_->instance(name).process->running()) continue;
+      const bool saw = count && saw_failure(name);
+      for (const auto& a : firing) {
+        auto r = faulty_->PostAlert(name, a);
+        if (count) (saw ? during : early)[r ? r->status : 0]++;
+      }
+    }
+  };
+  auto all_paged = [&](HaCluster& c) {
+    std::size_t n = 0;
+    for (const Page& p : c.Pages()) n += p.step == 1;
+    return n >= firing.size();
+  };
+  ASSERT_TRUE(testing::WaitUntil(20s, [&] {
+    push(false);
+    return all_paged(*calm_) && all_paged(*faulty_);
+  }));
+
+  // The outage: a new alert every 3 s, every alert pushed every 500 ms, exits restarted.
+  ASSERT_TRUE(pg.Halt());
+  const auto down_at = SteadyClock::now();
+  const auto up_at = down_at + std::chrono::seconds(OutageSeconds());
+  std::optional<HttpClientResponse> refused;  // the standby's answer, once it saw the failure
+  auto next_alert = down_at;
+  int n = 0;
+  while (SteadyClock::now() < up_at) {
+    if (SteadyClock::now() >= next_alert) {
+      firing.push_back("DuringOutage" + std::to_string(++n));
+      next_alert += 3s;
+    }
+    push(true);
+    if (!refused && saw_failure("b")) refused = faulty_->PostAlert("b", "Probe");
+    Supervise();
+    std::this_thread::sleep_for(500ms);  // Prometheus's pace, not a timer wait
+  }
+  ASSERT_TRUE(pg.Start());
+  const auto back_at = SteadyClock::now();
+  std::printf("outage %d s; intake answers before the instance saw the failure:", OutageSeconds());
+  for (const auto& [status, count] : early) std::printf(" %ld x%d", status, count);
+  std::printf("; after:");
+  for (const auto& [status, count] : during) std::printf(" %ld x%d", status, count);
+  std::printf("; exits:");
+  for (const auto& [code, count] : exits_) std::printf(" code %d x%d", code, count);
+  std::printf("\n");
+
+  // Back: Prometheus goes on re-sending what fires; every alert pages, once.
+  ASSERT_TRUE(testing::WaitUntil(30s,
+                                 [&] {
+                                   push(false);
+                                   Supervise();
+                                   return all_paged(*calm_) && all_paged(*faulty_);
+                                 }))
+      << "without faults:\n"
+      << testing::Describe(calm_->Pages()) << "with the outage:\n"
+      << testing::Describe(faulty_->Pages());
+  std::printf("paging resumed %.1f s after the server was back\n",
+              std::chrono::duration<double>(SteadyClock::now() - back_at).count());
+  const std::string active = faulty_->Active();
+  ASSERT_FALSE(active.empty());
+  ASSERT_TRUE(testing::WaitUntil(10s, [&] {
+    return calm_->PendingDeliveries("a") == 0u && faulty_->PendingDeliveries(active) == 0u;
+  }));
+  auto calm_pages = calm_->Pages();
+  auto outage_pages = faulty_->Pages();
+  const std::string both = "without faults:\n" + testing::Describe(calm_pages) +
+                           "with the outage:\n" + testing::Describe(outage_pages);
+  std::printf("%s", both.c_str());
+  auto calm_count = testing::CountPagesAbout(calm_pages);
+  EXPECT_EQ(calm_count.size(), firing.size()) << both;
+  for (const auto& [what, count] : calm_count) EXPECT_EQ(count, 1) << what << "\n" << both;
+  EXPECT_EQ(testing::CountPagesAbout(outage_pages), calm_count) << both;
+  for (const auto& [what, count] : testing::CountPages(outage_pages)) {
+    EXPECT_EQ(count, 1) << what << "\n" << both;
+  }
+
+  // The only exits: stepping down (75) and a start without the database (2); no crash.
+  for (const auto& [code, count] : exits_) {
+    EXPECT_TRUE(code == 75 || code == 2) << count << " exit(s) with code " << code;
+  }
+  // Intake while the database is down: refused with 503, never a 2xx for what cannot be kept.
+  EXPECT_EQ(during.count(200), 0u) << "2xx answered while the database was down";
+  EXPECT_GT(during[503], 0);
+  ASSERT_TRUE(refused) << "the standby did not answer during the outage";
+  EXPECT_EQ(refused->status, 503) << refused->body;
+  EXPECT_FALSE(refused->Header("retry-after").empty());
+  EXPECT_NE(refused->body.find("tocsin instance b cannot reach its database"), std::string::npos)
+      << refused->body;
+  EXPECT_EQ(refused->body.find(outage_url->password), std::string::npos) << refused->body;
+}
+
+}  // namespace
+}  // namespace tocsin::ha
