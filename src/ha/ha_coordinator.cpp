@@ -6,6 +6,8 @@
 #include <prometheus/registry.h>
 #include <spdlog/spdlog.h>
 
+#include "tocsin/common/duration.h"
+
 namespace tocsin::ha {
 
 namespace {
@@ -164,7 +166,16 @@ void HaCoordinator::OnPoll(std::uint64_t sent_at, Result<LeaseView> view,
     if (role_ == Role::kActive) {
       StepDown(fmt::format("{} holds the lease now (epoch {})", view->holder, view->epoch));
     }
-    if (!view->holder.empty() && view->expires_at > view->db_now) last_seen_active_ = now_mono;
+    const bool live = !view->holder.empty() && view->expires_at > view->db_now;
+    if (live) last_seen_active_ = now_mono;
+    if (live && view->holder == config_.instance && same_name_epoch_ != view->epoch) {
+      same_name_epoch_ = view->epoch;
+      spdlog::warn(
+          "ha: the lease (epoch {}) is held by another process named {}: a previous run of this "
+          "instance, taken over once its lease expires at {}, or a second process given the "
+          "same instance name (give every instance its own)",
+          view->epoch, config_.instance, FormatRfc3339(view->expires_at));
+    }
   }
   if (epoch_gauge_ && role_ == Role::kStandby) epoch_gauge_->Set(static_cast<double>(view->epoch));
   CheckNoActive(now_mono);
@@ -179,7 +190,7 @@ void HaCoordinator::ArmStepDown(std::uint64_t now_mono) {
     if (role_ != Role::kActive) return;
     if (HoldsLease()) {
       ArmStepDown(scheduler_.clock().BootMicros());  // renewed meanwhile (the timer fired on
-                                                          // the wall clock, a little early)
+                                                     // the wall clock, a little early)
       return;
     }
     StepDown(fmt::format("the lease could not be renewed within {} s",

@@ -2,6 +2,7 @@
 
 #include <chrono>
 #include <optional>
+#include <random>
 
 #include <fmt/format.h>
 #include <pqxx/pqxx>
@@ -20,6 +21,9 @@ const std::vector<std::string>& HaSchemaStatements() {
            epoch bigint NOT NULL DEFAULT 0,
            expires_at timestamptz NOT NULL DEFAULT 'epoch'))",
       "INSERT INTO tocsin_ha_lease (id) VALUES (1) ON CONFLICT (id) DO NOTHING",
+      // Which process of `holder` holds it: a restarted process, or a second one given the same
+      // instance name, is not the holder until the lease expires.
+      "ALTER TABLE tocsin_ha_lease ADD COLUMN IF NOT EXISTS holder_token text NOT NULL DEFAULT ''",
       R"(CREATE TABLE IF NOT EXISTS tocsin_ha_instances (
            name text PRIMARY KEY,
            role text NOT NULL,
@@ -74,7 +78,7 @@ std::string Ms(const char* column) { return fmt::format(kMillis, column); }
 class PgLeaseStore final : public LeaseStore {
  public:
   PgLeaseStore(std::string url, Duration timeout)
-      : session_(std::move(url), timeout, "tocsin-ha") {}
+      : session_(std::move(url), timeout, "tocsin-ha"), token_(ProcessToken()) {}
 
   Result<void> Migrate() override {
     return Run<void>([&](pqxx::connection& c) {
@@ -98,8 +102,8 @@ class PgLeaseStore final : public LeaseStore {
       // FOR UPDATE: waits for the write transactions that hold the row FOR SHARE
       // (tocsin_check_epoch), so a takeover never overlaps a write of the old epoch.
       auto row = w.exec1(fmt::format(
-          "SELECT holder, epoch, expires_at > clock_timestamp(), {}, {} FROM tocsin_ha_lease "
-          "WHERE id = 1 FOR UPDATE",
+          "SELECT holder, epoch, expires_at > clock_timestamp(), {}, {}, holder_token FROM "
+          "tocsin_ha_lease WHERE id = 1 FOR UPDATE",
           Ms("expires_at"), Ms("clock_timestamp()")));
       LeaseView v;
       v.holder = row[0].as<std::string>();
@@ -107,18 +111,23 @@ class PgLeaseStore final : public LeaseStore {
       bool live = row[2].as<bool>();
       v.expires_at = FromUnixMillis(row[3].as<std::int64_t>());
       v.db_now = FromUnixMillis(row[4].as<std::int64_t>());
-      if (live && v.holder != instance) {
+      // Held by this very process: the name and the token. The same name with another token is
+      // a previous run of this instance (its lease runs out like anyone's) or a second process
+      // wrongly given this name: renewing it under the same epoch would make two actives that
+      // the fence cannot tell apart.
+      const bool mine = v.holder == instance && row[5].as<std::string>() == token_;
+      if (live && !mine) {
         w.commit();
         return v;
       }
       // Renewed in time: same epoch. Expired (whoever held it, this instance included): a new
       // epoch, so that anything written under the old one is refused from now on.
       auto upd = w.exec_params1(
-          fmt::format("UPDATE tocsin_ha_lease SET holder = $1, epoch = epoch + $2, "
-                      "expires_at = clock_timestamp() + $3 * interval '1 millisecond' "
+          fmt::format("UPDATE tocsin_ha_lease SET holder = $1, holder_token = $4, epoch = epoch + "
+                      "$2, expires_at = clock_timestamp() + $3 * interval '1 millisecond' "
                       "WHERE id = 1 RETURNING epoch, {}, {}",
                       Ms("expires_at"), Ms("clock_timestamp()")),
-          instance, live ? 0 : 1, static_cast<std::int64_t>(lease.count()));
+          instance, live ? 0 : 1, static_cast<std::int64_t>(lease.count()), token_);
       w.commit();
       v.holder = instance;
       v.epoch = upd[0].as<std::int64_t>();
@@ -134,8 +143,8 @@ class PgLeaseStore final : public LeaseStore {
       pqxx::work w(c);
       w.exec_params(
           "UPDATE tocsin_ha_lease SET expires_at = clock_timestamp() WHERE id = 1 AND holder = $1 "
-          "AND epoch = $2 AND expires_at > clock_timestamp()",
-          instance, epoch);
+          "AND epoch = $2 AND holder_token = $3 AND expires_at > clock_timestamp()",
+          instance, epoch, token_);
       w.commit();
     });
   }
@@ -164,7 +173,15 @@ class PgLeaseStore final : public LeaseStore {
     return session_.Run<T>(std::forward<Fn>(fn));
   }
 
+  // 16 random hex digits, new for every process (every store object): who holds the lease is
+  // this process, not merely a process of this name.
+  static std::string ProcessToken() {
+    std::random_device rd;
+    return fmt::format("{:08x}{:08x}", rd(), rd());
+  }
+
   detail::PgSession session_;
+  std::string token_;
 };
 
 }  // namespace

@@ -55,6 +55,33 @@ TEST_F(PgLeaseStoreTest, FirstInstanceTakesTheLeaseAtEpochOneAndTheSecondSeesIt)
   EXPECT_EQ((*peers)[1].role, "standby");
 }
 
+// The lease is held by a process, not by a name: a restarted process of the same instance (or
+// a second process wrongly given its name) renewing the live lease under the same epoch would
+// make two actives the fence cannot tell apart. It waits for the expiry and takes a new epoch.
+TEST_F(PgLeaseStoreTest, AnotherProcessOfTheSameNameWaitsForTheLeaseAndTakesANewEpoch) {
+  ASSERT_EQ(a_->AcquireOrRenew("a", Role::kStandby, "", seconds(10))->epoch, 1);
+  auto again = MakePgLeaseStore(db_.url(), seconds(5));  // "a" restarted
+  auto v = again->AcquireOrRenew("a", Role::kStandby, "", seconds(10));
+  ASSERT_TRUE(v.has_value()) << v.error().message();
+  EXPECT_FALSE(v->held);
+  EXPECT_EQ(v->holder, "a");
+  EXPECT_EQ(v->epoch, 1);
+  ASSERT_TRUE(again->Release("a", 1).has_value());  // not its lease: nothing is released
+  auto first = a_->AcquireOrRenew("a", Role::kActive, "", seconds(10));
+  ASSERT_TRUE(first.has_value());
+  EXPECT_TRUE(first->held);
+  EXPECT_EQ(first->epoch, 1) << "a release by the other process would have ended epoch 1";
+  ExpireLease();
+  auto took = again->AcquireOrRenew("a", Role::kStandby, "", seconds(10));
+  ASSERT_TRUE(took.has_value());
+  EXPECT_TRUE(took->held);
+  EXPECT_EQ(took->epoch, 2);
+  auto old = a_->AcquireOrRenew("a", Role::kActive, "", seconds(10));
+  ASSERT_TRUE(old.has_value());
+  EXPECT_FALSE(old->held) << "the first process no longer holds it";
+  EXPECT_EQ(old->epoch, 2);
+}
+
 TEST_F(PgLeaseStoreTest, RenewalInTimeKeepsTheEpochAndExpiryMovesIt) {
   ASSERT_EQ(a_->AcquireOrRenew("a", Role::kStandby, "", seconds(10))->epoch, 1);
   auto renewed = a_->AcquireOrRenew("a", Role::kActive, "", seconds(10));

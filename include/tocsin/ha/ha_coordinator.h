@@ -82,6 +82,8 @@ class HaCoordinator final : public HaStatusSource {
   std::optional<LeaseView> last_view_;
   std::vector<PeerInfo> peers_;
   std::string last_error_;
+  std::int64_t same_name_epoch_ = 0;    // the lease's epoch when another process of our name was
+                                        // last reported holding it
   std::uint64_t last_seen_active_ = 0;  // BootMicros
   std::optional<TimePoint> no_active_since_;
   std::uint64_t failovers_ = 0;
