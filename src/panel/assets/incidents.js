@@ -72,10 +72,14 @@ export function render(data) {
   const t0 = performance.now();
   const gen = ++generation;
   skew = Date.parse(data.now) - Date.now();
-  // What needs a person first: unacknowledged, then by SEV, then the newest.
+  // What needs a person first: unacknowledged, then by SEV, then the newest (by opening time,
+  // then by number: a storm opens many in one millisecond, and the list merged from partial
+  // loads is in no particular order).
   const order = (i) => (i.state === 'triggered' ? 0 : 10) + Number(i.sev.slice(-1));
+  const number = (i) => Number(i.id.replace(/^\D*/, '')) || 0;
   const sorted = data.incidents.slice().sort((a, b) => order(a) - order(b) ||
-      (a.opened_at < b.opened_at ? 1 : a.opened_at > b.opened_at ? -1 : 0));
+      (a.opened_at < b.opened_at ? 1 : a.opened_at > b.opened_at ? -1 : 0) ||
+      number(b) - number(a));
   let notes = saveNotes(list);
   list.innerHTML = sorted.slice(0, FIRST).map(cardHtml).join('');
   notes = restoreNotes(list, notes);
