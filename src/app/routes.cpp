@@ -111,12 +111,11 @@ void App::Impl::AddApiRoutes(http::Router& router) {
   // Issue 14: an instance whose last lease poll failed cannot reach the database; the alerts
   // it took could become incidents on no instance, so it refuses them (Prometheus sends again).
   build.intake_refusal = [this]() -> std::optional<dispatch::ApiBuildInfo::Refusal> {
-    if (!ha_coordinator) return std::nullopt;
-    auto s = ha_coordinator->Status();
-    if (s.last_error.empty()) return std::nullopt;
+    if (!ha_coordinator || ha_coordinator->last_error().empty()) return std::nullopt;
     return dispatch::ApiBuildInfo::Refusal{
-        fmt::format("tocsin instance {} cannot reach its database ({})", s.instance, s.last_error),
-        s.lease / 3};
+        fmt::format("tocsin instance {} cannot reach its database ({})", config->ha.instance,
+                    ha_coordinator->last_error()),
+        config->ha.lease / 3};
   };
   dispatch::RegisterAlertmanagerApi(router, *dispatcher, *silences, clock, std::move(build),
                                     alert_intake.get());

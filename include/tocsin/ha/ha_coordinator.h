@@ -61,6 +61,9 @@ class HaCoordinator final : public HaStatusSource {
   Role role() const { return role_; }
   std::int64_t epoch() const { return epoch_; }
   HaStatus Status() const override;
+  // Why the last lease poll failed; empty when it succeeded. Read on every alert intake, so it
+  // copies nothing (Status() copies the peers).
+  const std::string& last_error() const { return last_error_; }
 
  private:
   void Tick();
