@@ -260,6 +260,17 @@ Result<void> App::Reload() {
   // Every alert update received before the reload is applied before anything is swapped:
   // batches still being parsed or waiting for the loop would otherwise land after it.
   if (impl_->alert_intake) impl_->alert_intake->ApplyAll();
+  {
+    // The cluster identity and the lease belong to the running process (its coordinator and
+    // relay hold them): a reload keeps them, --instance and the host-name default included.
+    // Without this, the file's section (no instance name) replaced them, and a role change
+    // after a reload announced "instance ** is now the active instance".
+    auto next = loaded.config->ha;
+    if (!impl_->options.instance.empty()) next.instance = impl_->options.instance;
+    if (next.instance.empty()) next.instance = ha::DefaultInstanceName();
+    if (!(next == impl_->config->ha)) spdlog::warn("ha: changes take effect at the next restart");
+    loaded.config->ha = impl_->config->ha;
+  }
   impl_->config = std::move(*loaded.config);
   if (impl_->incidents) {
     // Incidents and their timers live across reloads; the roster and policies are swapped.

@@ -195,6 +195,15 @@ rotations:
   EXPECT_NE(on_active.find("PSP A answers 504"), std::string::npos) << on_active;
   EXPECT_NE(Log(a).find("forwarded by standby b"), std::string::npos) << Log(a);
 
+  // A reload keeps the instance's name (given by --instance, absent from the file): the
+  // takeover below announces it.
+  ASSERT_TRUE(b.process->Signal(SIGHUP));
+  for (auto until = Clock::now() + seconds(10);
+       Log(b).find("config reloaded from") == std::string::npos && Clock::now() < until;) {
+    std::this_thread::sleep_for(milliseconds(100));  // polling the log, not a timer wait
+  }
+  ASSERT_NE(Log(b).find("config reloaded from"), std::string::npos) << Log(b);
+
   // No active instance: the note is withdrawn after forward_timeout and never applied.
   ASSERT_TRUE(a.process->Signal(SIGKILL));
   a.process->Wait(seconds(5));
@@ -207,6 +216,7 @@ rotations:
       b.port, "GET /api/v1/incidents/INC-1 HTTP/1.1\r\nHost: t\r\nConnection: close\r\n\r\n"));
   EXPECT_NE(after.find("PSP A answers 504"), std::string::npos) << after;
   EXPECT_EQ(after.find("asked while nobody was active"), std::string::npos) << after;
+  EXPECT_NE(Log(b).find("instance *b* is now the active instance"), std::string::npos) << Log(b);
 }
 
 // SQLite: one instance, always active, no lease; amtool sees no cluster.
