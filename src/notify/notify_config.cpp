@@ -119,9 +119,14 @@ void ValidateProviders(const config::Config& main, config::Diagnostics& diags) {
   auto doc = config::LoadYamlFile(main.file, ignored);
   auto where_in = [&](const std::string& provider) -> WhereFn {
     return [&main, &doc, provider](const std::string& key) {
+      // Only through mappings: yaml-cpp throws on a key asked of a scalar, and the file may
+      // hold one where the loader kept an earlier value (a repeated key, say).
+      auto child = [](const YAML::Node& node, const std::string& name) {
+        return node && node.IsMap() ? node[name] : YAML::Node(YAML::NodeType::Undefined);
+      };
       if (!doc) return config::Position{main.file, 0, 0};
-      YAML::Node section = doc->root["providers"][provider];
-      if (section && section[key]) return config::PositionOf(main.file, section[key]);
+      YAML::Node section = child(child(doc->root, "providers"), provider);
+      if (YAML::Node value = child(section, key)) return config::PositionOf(main.file, value);
       if (section) return config::PositionOf(main.file, section);
       return config::Position{main.file, 0, 0};
     };

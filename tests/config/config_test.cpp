@@ -79,6 +79,20 @@ TEST(ListenAddressTest, Parses) {
   EXPECT_FALSE(ParseListenAddress("h:x", &host, &port, &err));
 }
 
+// Found by fuzz_config_yaml: a provider section that is not a mapping is still "configured"
+// (its loader reported the error), and the provider checks then asked the scalar for a key,
+// which yaml-cpp answers by throwing: `tocsin check` died instead of printing the error.
+TEST(CrossCheckTest, AProviderSectionThatIsNotAMappingIsAnErrorNotACrash) {
+  testing::TempDir dir;
+  std::string cfg = dir.Write("tocsin.yaml", "providers:\n  webhook: oops\n");
+  auto r = app::LoadRuntimeConfig(cfg, {});
+  EXPECT_FALSE(r.config);
+  EXPECT_NE(r.diagnostics.ToString().find("tocsin.yaml:2:"), std::string::npos)
+      << r.diagnostics.ToString();
+  EXPECT_NE(r.diagnostics.ToString().find("providers.webhook"), std::string::npos)
+      << r.diagnostics.ToString();
+}
+
 }  // namespace
 }  // namespace tocsin::config
 
