@@ -70,12 +70,11 @@ set(TOCSIN_UNITY_OFF store_test)
 # tests: two helpers of one name in anonymous namespaces of one module collide; rename one,
 # or list its file in TOCSIN_UNITY_LIB_SKIP. For a tight edit-compile loop on one library
 # file, a build directory of your own with -DTOCSIN_UNITY_LIBS=OFF recompiles only that file.
-# On in the `default` preset; the clang trees (`asan`, `fuzz`) are not yet checked with it.
+# On in the `default` and `asan` presets.
 option(TOCSIN_UNITY_LIBS "Compile each library's sources in unity batches" OFF)
 set(TOCSIN_UNITY_LIB_BATCH 8 CACHE STRING "Library sources per unity translation unit")
-# Left as they are for now: modules under heavy change by several people, where a batch would
-# turn each new file's private helper names into everyone's build break.
-set(TOCSIN_UNITY_LIBS_OFF tocsin_api tocsin_ha)
+# Libraries compiled file by file even with TOCSIN_UNITY_LIBS.
+set(TOCSIN_UNITY_LIBS_OFF)
 # Library files compiled alone (paths below src/).
 set(TOCSIN_UNITY_LIB_SKIP
   http/server.cpp  # Beast's one file; its Impl holds anonymous-namespace types (-Wsubobject-linkage)

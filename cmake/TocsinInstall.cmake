@@ -1,5 +1,11 @@
 # What `cmake --install` and the Debian package put where.
 #
+# Installing (and so CPack) does not build the whole tree first: the package holds the daemon,
+# and scripts/package and the package tests build it before they ask for the package, so a
+# tree that built only what it needs (tocsin-release-checks) is not made to compile every test
+# program on the way.
+set(CMAKE_SKIP_INSTALL_ALL_DEPENDENCY ON)
+#
 # Configuration, rules and runbooks go to /etc/tocsin when the prefix is /usr (FHS: the
 # package, or `cmake --install build/default --prefix /usr`), else to <prefix>/etc/tocsin. The
 # place is decided when installing, not when configuring, so one build tree serves both a

@@ -10,15 +10,15 @@ namespace tocsin::incident {
 namespace {
 
 using nlohmann::json;
-using Kind = ForwardedChange::Kind;
+using ChangeKind = ForwardedChange::Kind;
 
-constexpr std::array<std::pair<Kind, std::string_view>, 6> kKinds{{
-    {Kind::kAcknowledge, "acknowledge"},
-    {Kind::kResolve, "resolve"},
-    {Kind::kNote, "note"},
-    {Kind::kEscalate, "escalate"},
-    {Kind::kStatusUpdate, "status_update"},
-    {Kind::kRecordDelivery, "record_delivery"},
+constexpr std::array<std::pair<ChangeKind, std::string_view>, 6> kKinds{{
+    {ChangeKind::kAcknowledge, "acknowledge"},
+    {ChangeKind::kResolve, "resolve"},
+    {ChangeKind::kNote, "note"},
+    {ChangeKind::kEscalate, "escalate"},
+    {ChangeKind::kStatusUpdate, "status_update"},
+    {ChangeKind::kRecordDelivery, "record_delivery"},
 }};
 
 Result<std::string> StringField(const json& j, const char* key, bool required) {
@@ -35,7 +35,7 @@ Result<std::string> StringField(const json& j, const char* key, bool required) {
 
 }  // namespace
 
-ForwardedChange MakeForwardedChange(Kind kind, std::string incident_id, std::string actor,
+ForwardedChange MakeForwardedChange(ChangeKind kind, std::string incident_id, std::string actor,
                                     std::string origin, std::optional<InboundDelivery> delivery) {
   ForwardedChange c;
   c.kind = kind;
@@ -46,7 +46,7 @@ ForwardedChange MakeForwardedChange(Kind kind, std::string incident_id, std::str
   return c;
 }
 
-std::string_view ForwardedKindName(Kind kind) {
+std::string_view ForwardedKindName(ChangeKind kind) {
   for (const auto& [k, name] : kKinds) {
     if (k == kind) return name;
   }
@@ -58,8 +58,8 @@ json ForwardedChangeToJson(const ForwardedChange& c) {
          {"incident", c.incident_id},
          {"actor", c.actor},
          {"origin", c.origin}};
-  if (c.kind == Kind::kNote) j["text"] = c.text;
-  if (c.kind == Kind::kStatusUpdate) {
+  if (c.kind == ChangeKind::kNote) j["text"] = c.text;
+  if (c.kind == ChangeKind::kStatusUpdate) {
     j["situation"] = c.update.situation;
     j["measures"] = c.update.measures;
     j["next_update_in_ms"] =
@@ -84,11 +84,11 @@ Result<ForwardedChange> ForwardedChangeFromJson(const json& j) {
   if (!known) {
     return Fail(Error::Invalid(fmt::format("unknown kind \"{}\" of a forwarded change", *kind)));
   }
-  const bool needs_incident = c.kind != Kind::kRecordDelivery;
+  const bool needs_incident = c.kind != ChangeKind::kRecordDelivery;
   auto incident = StringField(j, "incident", needs_incident);
   auto actor = StringField(j, "actor", needs_incident);
   auto origin = StringField(j, "origin", false);
-  auto text = StringField(j, "text", c.kind == Kind::kNote);
+  auto text = StringField(j, "text", c.kind == ChangeKind::kNote);
   for (const auto* r : {&incident, &actor, &origin, &text}) {
     if (!*r) return Fail(r->error());
   }
@@ -96,7 +96,7 @@ Result<ForwardedChange> ForwardedChangeFromJson(const json& j) {
   c.actor = *actor;
   c.origin = *origin;
   c.text = *text;
-  if (c.kind == Kind::kStatusUpdate) {
+  if (c.kind == ChangeKind::kStatusUpdate) {
     auto situation = StringField(j, "situation", true);
     auto measures = StringField(j, "measures", false);
     if (!situation) return Fail(situation.error());
@@ -120,7 +120,7 @@ Result<ForwardedChange> ForwardedChangeFromJson(const json& j) {
     if (!id) return Fail(id.error());
     c.delivery = InboundDelivery{*source, *id, {}};
   }
-  if (c.kind == Kind::kRecordDelivery && !c.delivery) {
+  if (c.kind == ChangeKind::kRecordDelivery && !c.delivery) {
     return Fail(Error::Invalid("a forwarded record_delivery needs `delivery`"));
   }
   return c;
