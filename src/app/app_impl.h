@@ -125,6 +125,7 @@ struct App::Impl {
   void FenceAsStandby();
   // A standby's incident changes go to the active through the database (after StartIncidents).
   void WireChangeRelay();
+  void ScheduleStandbySilenceRead();
   bool active = true;
   int exit_code = 0;
 

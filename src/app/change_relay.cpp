@@ -5,7 +5,9 @@
 #include <prometheus/family.h>
 #include <spdlog/spdlog.h>
 
+#include "tocsin/common/json.h"
 #include "tocsin/common/worker_pool.h"
+#include "tocsin/dispatch/silences.h"
 #include "tocsin/incident/incident_manager.h"
 
 namespace tocsin::app {
@@ -16,6 +18,8 @@ using incident::ForwardedChange;
 using incident::Incident;
 
 constexpr std::string_view kForwardSource = "tocsin-ha";
+// The key of a request body that holds a silence change (an incident change has none).
+constexpr const char* kSilenceKey = "silence_change";
 // Answered and withdrawn requests are kept this long (for an operator reading the table),
 // then deleted by the active, once every kPruneEvery polls.
 constexpr Duration kKeepAnswered = std::chrono::hours(24);
@@ -30,8 +34,10 @@ std::string Seconds(Duration d) {
 
 // One forwarded change a standby waits for.
 struct ChangeRelay::Waiting {
-  ForwardedChange change;
-  Done<Incident> done;
+  std::string what;  // "acknowledge of INC-7", "silence upsert": for messages and the log
+  std::string actor;
+  // Answers the caller: with what the active made on success, else with the error.
+  std::function<void(Result<std::string>)> answer;
   std::int64_t id = 0;
   std::uint64_t take_deadline = 0;    // monotonic micros
   std::uint64_t answer_deadline = 0;  // monotonic micros
@@ -71,9 +77,40 @@ void ChangeRelay::Count(std::string_view outcome) {
 
 void ChangeRelay::Forward(ForwardedChange change, Done<Incident> done) {
   auto w = std::make_shared<Waiting>();
-  w->change = std::move(change);
-  w->done = std::move(done);
-  const std::string body = incident::ForwardedChangeToJson(w->change).dump();
+  w->what = fmt::format("{} of {}", incident::ForwardedKindName(change.kind), change.incident_id);
+  w->actor = change.actor;
+  std::string body = incident::ForwardedChangeToJson(change).dump();
+  w->answer = [this, kind = change.kind, incident_id = change.incident_id,
+               done = std::move(done)](Result<std::string> made) {
+    if (!made) return done(Fail(made.error()));
+    if (kind == ForwardedChange::Kind::kRecordDelivery) return done(Incident{});
+    // The active committed it to the shared store before answering: read it from there.
+    done(incidents_.Get(incident_id));
+  };
+  Submit(std::move(w), std::move(body));
+}
+
+void ChangeRelay::ForwardSilence(dispatch::SilenceChange change, Done<std::string> done) {
+  auto w = std::make_shared<Waiting>();
+  w->what = fmt::format("silence {}", dispatch::SilenceChangeKindName(change.kind));
+  w->actor = change.silence.created_by;
+  std::string body = nlohmann::json{{kSilenceKey, dispatch::SilenceChangeToJson(change)}}.dump();
+  w->answer = [this, done = std::move(done)](Result<std::string> made) {
+    if (made && silences_) {
+      // What the active wrote, for the caller's next read of this instance.
+      if (auto loaded = silences_->Load(); !loaded) {
+        spdlog::warn(
+            "ha: the active applied a forwarded silence change, but this standby cannot "
+            "read the silences again: {}",
+            loaded.error().message());
+      }
+    }
+    done(std::move(made));
+  };
+  Submit(std::move(w), std::move(body));
+}
+
+void ChangeRelay::Submit(std::shared_ptr<Waiting> w, std::string body) {
   std::weak_ptr<bool> alive = alive_;
   executor_.Submit([this, queue = &queue_, scheduler = &scheduler_, alive, w, body,
                     from = options_.instance] {
@@ -115,18 +152,13 @@ void ChangeRelay::Poll(std::shared_ptr<Waiting> w) {
     scheduler->Post([this, alive, w, withdrawn = std::move(withdrawn), status = std::move(status)] {
       if (auto a = alive.lock(); !a || !*a) return;
       const auto now = scheduler_.clock().MonotonicMicros();
-      const auto what = fmt::format("{} of {}", incident::ForwardedKindName(w->change.kind),
-                                    w->change.incident_id);
+      const std::string& what = w->what;
       if (status && status->state == ha::RequestState::kAnswered && status->answer) {
         const auto& answer = *status->answer;
         if (!answer.ok) {
           return Finish(w, Fail(Error(answer.kind, answer.message)), "refused");
         }
-        if (w->change.kind == ForwardedChange::Kind::kRecordDelivery) {
-          return Finish(w, Incident{}, "applied");
-        }
-        // The active committed it to the shared store before answering: read it from there.
-        return Finish(w, incidents_.Get(w->change.incident_id), "applied");
+        return Finish(w, answer.message, "applied");
       }
       if (status && status->state == ha::RequestState::kWithdrawn) {
         return Finish(
@@ -166,16 +198,15 @@ void ChangeRelay::Poll(std::shared_ptr<Waiting> w) {
   });
 }
 
-void ChangeRelay::Finish(const std::shared_ptr<Waiting>& w, Result<Incident> r,
+void ChangeRelay::Finish(const std::shared_ptr<Waiting>& w, Result<std::string> made,
                          std::string_view outcome) {
   Count(outcome);
   if (outcome != "applied") {
-    spdlog::warn("ha: forwarded {} of {} by {} (request {}): {}",
-                 incident::ForwardedKindName(w->change.kind), w->change.incident_id,
-                 w->change.actor, w->id, r ? "done" : r.error().message());
+    spdlog::warn("ha: forwarded {} by {} (request {}): {}", w->what, w->actor, w->id,
+                 made ? "done" : made.error().message());
   }
-  auto done = std::move(w->done);
-  done(std::move(r));
+  auto answer = std::move(w->answer);
+  answer(std::move(made));
 }
 
 // ---- The active's side -----------------------------------------------------------------------
@@ -226,11 +257,16 @@ void ChangeRelay::ApplyTick() {
 void ChangeRelay::ApplyClaimed(std::int64_t epoch, std::vector<ha::ChangeRequest> requests) {
   for (auto& req : requests) {
     ++answers_in_flight_;
-    auto parsed = [&]() -> Result<ForwardedChange> {
-      auto j = nlohmann::json::parse(req.body, nullptr, false);
-      if (j.is_discarded()) return Fail(Error::Invalid("the forwarded change is not JSON"));
-      return incident::ForwardedChangeFromJson(j);
-    }();
+    auto body = ParseJson(req.body);
+    if (!body) {
+      SendAnswer(epoch, req.id, Fail(Error::Invalid("the forwarded change is not JSON")));
+      continue;
+    }
+    if (body->is_object() && body->contains(kSilenceKey)) {
+      ApplySilence(epoch, req, (*body)[kSilenceKey]);
+      continue;
+    }
+    auto parsed = incident::ForwardedChangeFromJson(*body);
     if (!parsed) {
       SendAnswer(epoch, req.id, Fail(parsed.error()));
       continue;
@@ -244,10 +280,7 @@ void ChangeRelay::ApplyClaimed(std::int64_t epoch, std::vector<ha::ChangeRequest
       // Its claimer lost the lease after taking it, perhaps after applying it.
       auto seen = incidents_.HasDelivery(change.delivery->source, change.delivery->id);
       if (seen && *seen) {
-        SendAnswer(epoch, req.id,
-                   change.kind == ForwardedChange::Kind::kRecordDelivery
-                       ? Result<Incident>(Incident{})
-                       : incidents_.Get(change.incident_id));
+        SendAnswer(epoch, req.id, std::string());
         continue;
       }
     }
@@ -258,17 +291,45 @@ void ChangeRelay::ApplyClaimed(std::int64_t epoch, std::vector<ha::ChangeRequest
     incidents_.ApplyForwarded(std::move(change), scheduler_.clock().Now(),
                               [this, alive, epoch, id = req.id](Result<Incident> r) {
                                 if (auto a = alive.lock(); !a || !*a) return;
-                                SendAnswer(epoch, id, std::move(r));
+                                if (!r) return SendAnswer(epoch, id, Fail(r.error()));
+                                SendAnswer(epoch, id, std::string());
                               });
   }
 }
 
-void ChangeRelay::SendAnswer(std::int64_t epoch, std::int64_t id, Result<Incident> r) {
+void ChangeRelay::ApplySilence(std::int64_t epoch, const ha::ChangeRequest& req,
+                               const nlohmann::json& body) {
+  auto change = dispatch::SilenceChangeFromJson(body);
+  if (!change) return SendAnswer(epoch, req.id, Fail(change.error()));
+  if (!silences_) {
+    return SendAnswer(epoch, req.id,
+                      Fail(Error::Transient("the active instance cannot apply silence changes")));
+  }
+  // Applied twice (reclaimed) is harmless: an upsert whose new id exists is answered with it,
+  // an update in place writes the same values again, an expired silence stays expired.
+  spdlog::info("ha: applying silence {} ({}) by {}, forwarded by standby {} (request {})",
+               dispatch::SilenceChangeKindName(change->kind),
+               change->kind == dispatch::SilenceChange::Kind::kExpire
+                   ? change->id
+                   : (change->silence.id.empty() ? "new" : change->silence.id),
+               change->silence.created_by.empty() ? "-" : change->silence.created_by,
+               req.from_instance, req.id);
+  std::weak_ptr<bool> alive = alive_;
+  silences_->ApplyForwarded(std::move(*change), scheduler_.clock().Now(),
+                            [this, alive, epoch, id = req.id](Result<std::string> made) {
+                              if (auto a = alive.lock(); !a || !*a) return;
+                              SendAnswer(epoch, id, std::move(made));
+                            });
+}
+
+void ChangeRelay::SendAnswer(std::int64_t epoch, std::int64_t id, Result<std::string> made) {
   ha::ChangeAnswer answer;
-  answer.ok = r.has_value();
-  if (!r) {
-    answer.kind = r.error().kind();
-    answer.message = r.error().message();
+  answer.ok = made.has_value();
+  if (made) {
+    answer.message = std::move(*made);
+  } else {
+    answer.kind = made.error().kind();
+    answer.message = made.error().message();
   }
   WriteAnswer(epoch, id, answer, 1);
 }

@@ -7,6 +7,7 @@
 
 #include "tocsin/common/clock.h"
 #include "tocsin/common/result.h"
+#include "tocsin/dispatch/silence_change.h"
 #include "tocsin/ha/change_queue.h"
 #include "tocsin/incident/forwarded_change.h"
 #include "tocsin/incident/incident.h"
@@ -23,6 +24,9 @@ class Executor;
 }
 namespace tocsin::incident {
 class IncidentManager;
+}
+namespace tocsin::dispatch {
+class Silences;
 }
 
 namespace tocsin::app {
@@ -66,18 +70,28 @@ class ChangeRelay {
   ChangeRelay(const ChangeRelay&) = delete;
   ChangeRelay& operator=(const ChangeRelay&) = delete;
 
+  // Silence changes too (set once the silences exist): forwarded by a standby, applied by the
+  // active; a standby reads its silence list again once the active has answered, so that the
+  // caller and the next GET see what the active wrote.
+  void AttachSilences(dispatch::Silences& silences) { silences_ = &silences; }
+
   void Forward(incident::ForwardedChange change, Done<incident::Incident> done);
+  // Answers the id of the silence the active made or changed.
+  void ForwardSilence(dispatch::SilenceChange change, Done<std::string> done);
   void StartApplying(std::int64_t epoch);
   void StopApplying();
 
  private:
   struct Waiting;
+  void Submit(std::shared_ptr<Waiting> w, std::string body);
   void Poll(std::shared_ptr<Waiting> w);
-  void Finish(const std::shared_ptr<Waiting>& w, Result<incident::Incident> r,
+  // `made`: what the active answered it made (a silence's id), on success.
+  void Finish(const std::shared_ptr<Waiting>& w, Result<std::string> made,
               std::string_view outcome);
   void ApplyTick();
   void ApplyClaimed(std::int64_t epoch, std::vector<ha::ChangeRequest> requests);
-  void SendAnswer(std::int64_t epoch, std::int64_t id, Result<incident::Incident> r);
+  void ApplySilence(std::int64_t epoch, const ha::ChangeRequest& req, const nlohmann::json& body);
+  void SendAnswer(std::int64_t epoch, std::int64_t id, Result<std::string> made);
   void WriteAnswer(std::int64_t epoch, std::int64_t id, ha::ChangeAnswer answer, int attempt);
   void Count(std::string_view outcome);
 
@@ -85,6 +99,7 @@ class ChangeRelay {
   Executor& executor_;
   ha::ChangeQueue& queue_;
   incident::IncidentManager& incidents_;
+  dispatch::Silences* silences_ = nullptr;
   ChangeRelayOptions options_;
   prometheus::Family<prometheus::Counter>* forwarded_ = nullptr;
   std::optional<std::int64_t> epoch_;  // applying under this epoch (active)

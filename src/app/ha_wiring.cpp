@@ -92,6 +92,22 @@ void App::Impl::WireChangeRelay() {
       });
 }
 
+// A standby's silence list follows the active's (GET /api/v2/silences on a standby, the
+// panel's silence page): read again every kStandbySilenceRead, and after every silence change
+// it forwarded. A blocking read of one small table on the loop, as at startup: a standby pages
+// nothing, and its statement timeout is a third of the lease.
+void App::Impl::ScheduleStandbySilenceRead() {
+  constexpr Duration kStandbySilenceRead = std::chrono::seconds(10);
+  scheduler.ScheduleAfter(kStandbySilenceRead, [this] {
+    if (active || stopping || !silences || !silences->forwarding()) return;
+    if (auto loaded = silences->Load(); !loaded) {
+      spdlog::warn("ha: standby {} cannot read the active's silences: {}", config->ha.instance,
+                   loaded.error().message());
+    }
+    ScheduleStandbySilenceRead();
+  });
+}
+
 std::string App::Impl::StandbyRefusal() const {
   return fmt::format(
       "tocsin instance {} is a standby: only the active instance of the cluster changes "
@@ -108,7 +124,9 @@ const ha::HaStatusSource& App::Impl::ha_status() const {
 // What only the active instance runs, started from the state the database holds now (the
 // previous active's incidents, timers on their original deadlines, pending deliveries).
 Result<void> App::Impl::StartActiveParts() {
-  // The previous active's silences, written since this instance started.
+  // The previous active's silences, written since this instance started; changes are this
+  // instance's to apply from now on.
+  silences->SetForwarder({});
   if (auto s = silences->Load(); !s) return s;
   silence_gate->SetReadOnly(std::nullopt);
   incidents->SetReadOnly(std::nullopt);

@@ -4,6 +4,7 @@
 #include <spdlog/spdlog.h>
 
 #include "app_impl.h"
+#include "change_relay.h"
 #include "group_router.h"
 #include "notify/notice_sink.h"
 #include "notify/outbox.h"
@@ -172,6 +173,17 @@ Result<void> App::Impl::StartDispatch() {
   if (!active) silence_gate->SetReadOnly(StandbyRefusal());
   silences = std::make_unique<dispatch::Silences>(*silence_gate);
   if (auto loaded = silences->Load(); !loaded) return Fail(loaded.error());
+  if (change_relay) {
+    change_relay->AttachSilences(*silences);
+    if (!active) {
+      // A standby passes silence changes to the active (ha_wiring.cpp) and follows its list.
+      silences->SetForwarder(
+          [this](dispatch::SilenceChange change, ChangeRelay::Done<std::string> done) {
+            change_relay->ForwardSilence(std::move(change), std::move(done));
+          });
+      ScheduleStandbySilenceRead();
+    }
+  }
   // Rules and the Alertmanager API feed the dispatcher; its groups go to incidents.
   group_router = std::make_unique<GroupRouter>(*incidents, *notice_sink, active);
   dispatcher = std::make_unique<dispatch::Dispatcher>(scheduler, *group_router, *silences,

@@ -58,6 +58,37 @@ void Silences::Upsert(Silence silence, TimePoint now, Done<std::string> done) {
   // starts now.
   if (silence.starts_at < now && silence.id.empty()) silence.starts_at = now;
   if (auto v = silence.Validate(now); !v) return done(Fail(v.error()));
+  if (forwarder_) {
+    // Whether the id exists is the active's to say: this list may lag behind it.
+    SilenceChange change;
+    change.kind = SilenceChange::Kind::kUpsert;
+    change.silence = std::move(silence);
+    change.new_id = NewUuid();
+    return forwarder_(std::move(change), std::move(done));
+  }
+  Apply(std::move(silence), now, {}, std::move(done));
+}
+
+void Silences::ApplyForwarded(SilenceChange change, TimePoint now, Done<std::string> done) {
+  if (forwarder_) {
+    return done(
+        Fail(Error::Transient("this instance is a standby: it forwards silences, it "
+                              "does not apply them")));
+  }
+  if (change.kind == SilenceChange::Kind::kExpire) {
+    return Expire(change.id, now, [id = change.id, done = std::move(done)](Result<void> r) {
+      if (!r) return done(Fail(r.error()));
+      done(id);
+    });
+  }
+  if (!change.new_id.empty() && by_id_.contains(change.new_id)) return done(change.new_id);
+  Silence& silence = change.silence;
+  if (silence.starts_at < now && silence.id.empty()) silence.starts_at = now;
+  if (auto v = silence.Validate(now); !v) return done(Fail(v.error()));
+  Apply(std::move(silence), now, std::move(change.new_id), std::move(done));
+}
+
+void Silences::Apply(Silence silence, TimePoint now, std::string new_id, Done<std::string> done) {
   silence.updated_at = now;
   std::vector<Silence> changed;
   if (!silence.id.empty()) {
@@ -73,7 +104,7 @@ void Silences::Upsert(Silence silence, TimePoint now, Done<std::string> done) {
       if (silence.starts_at < now) silence.starts_at = now;
     }
   }
-  if (silence.id.empty()) silence.id = NewUuid();
+  if (silence.id.empty()) silence.id = new_id.empty() ? NewUuid() : std::move(new_id);
   std::string id = silence.id;
   changed.push_back(std::move(silence));
   Store(std::move(changed), [id, done = std::move(done)](Result<void> stored) {
@@ -83,6 +114,15 @@ void Silences::Upsert(Silence silence, TimePoint now, Done<std::string> done) {
 }
 
 void Silences::Expire(const std::string& id, TimePoint now, Done<void> done) {
+  if (forwarder_) {
+    SilenceChange change;
+    change.kind = SilenceChange::Kind::kExpire;
+    change.id = id;
+    return forwarder_(std::move(change), [done = std::move(done)](Result<std::string> r) {
+      if (!r) return done(Fail(r.error()));
+      done({});
+    });
+  }
   auto it = by_id_.find(id);
   if (it == by_id_.end()) return done(Fail(Error::NotFound("silence " + id + " not found")));
   // Expiring twice is no error (Alertmanager answers 200): the silence is expired either way,

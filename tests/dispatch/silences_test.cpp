@@ -7,6 +7,8 @@
 #include <mutex>
 #include <optional>
 
+#include <nlohmann/json.hpp>
+
 #include "fakes/memory_silence_store.h"
 #include "support/temp_dir.h"
 #include "tocsin/common/duration.h"
@@ -252,6 +254,103 @@ TEST(SilencesTest, SqliteStoreKeepsSilencesAcrossRestarts) {
   EXPECT_EQ(expired->created_by, "alice");
   EXPECT_EQ(expired->comment, "PSP-A maintenance");
   EXPECT_EQ(expired->StateAt(T0() + 1h), SilenceState::kExpired);
+}
+
+// Issue 14: a standby's Silences writes nothing; it hands each change, as the JSON the
+// database carries, to the active's, which applies it on the shared store. Applying the same
+// request twice (its first applier lost the lease before answering) creates nothing twice.
+TEST(SilencesTest, AStandbyForwardsEachChangeAndTheActiveAppliesItOnce) {
+  fakes::MemorySilenceStore shared;  // the database both instances use
+  Silences active(shared);
+  Silences standby(shared);
+  std::vector<std::string> carried;  // request bodies, as the change queue holds them
+  TimePoint now = T0();
+  standby.SetForwarder([&](SilenceChange change, Silences::Done<std::string> done) {
+    carried.push_back(SilenceChangeToJson(change).dump());
+    auto parsed = SilenceChangeFromJson(nlohmann::json::parse(carried.back()));
+    ASSERT_TRUE(parsed) << parsed.error().message();
+    EXPECT_EQ(*parsed, change);  // nothing lost on the way
+    active.ApplyForwarded(std::move(*parsed), now, [&](Result<std::string> made) {
+      if (made) {
+        ASSERT_TRUE(standby.Load());  // as the relay does before answering
+      }
+      done(std::move(made));
+    });
+  });
+  ASSERT_TRUE(standby.forwarding());
+
+  // A new silence: created by the active under the id the standby chose.
+  auto id = fakes::UpsertNow(standby, Make("psp=\"A\"", T0(), T0() + 2h), now);
+  ASSERT_TRUE(id) << id.error().message();
+  ASSERT_EQ(carried.size(), 1u);
+  EXPECT_EQ(nlohmann::json::parse(carried[0])["new_id"], *id);
+  EXPECT_EQ(active.MutedBy({{"psp", "A"}}, now + 1min), std::vector<std::string>{*id});
+  EXPECT_EQ(standby.Get(*id)->created_by, "alice");
+  EXPECT_EQ(shared.rows.size(), 1u);
+
+  // The same request applied again: answered with the same id, nothing written twice.
+  auto again = SilenceChangeFromJson(nlohmann::json::parse(carried[0]));
+  ASSERT_TRUE(again);
+  std::optional<Result<std::string>> twice;
+  active.ApplyForwarded(*again, now + 1s, [&](Result<std::string> r) { twice = std::move(r); });
+  ASSERT_TRUE(twice && *twice);
+  EXPECT_EQ(**twice, *id);
+  EXPECT_EQ(shared.rows.size(), 1u);
+  EXPECT_EQ(shared.rows.at(*id).updated_at, now);
+
+  // What only the standby can tell is answered there, without a request.
+  auto invalid = fakes::UpsertNow(standby, Make("psp=\"A\"", T0() - 2h, T0() - 1h), now);
+  ASSERT_FALSE(invalid);
+  EXPECT_EQ(invalid.error().kind(), Error::Kind::kInvalid);
+  EXPECT_EQ(carried.size(), 1u);
+
+  // What only the active knows is its answer: an id it has never seen.
+  auto unknown = Make("psp=\"B\"", T0(), T0() + 1h);
+  unknown.id = "no-such-id";
+  auto refused = fakes::UpsertNow(standby, unknown, now);
+  ASSERT_FALSE(refused);
+  EXPECT_EQ(refused.error().kind(), Error::Kind::kNotFound);
+
+  // Expired through the standby: the active's list, the store and the standby's list agree.
+  now = T0() + 10min;
+  ASSERT_TRUE(fakes::ExpireNow(standby, *id, now));
+  EXPECT_TRUE(active.MutedBy({{"psp", "A"}}, now + 1min).empty());
+  EXPECT_EQ(shared.rows.at(*id).ends_at, now);
+  EXPECT_EQ(standby.Get(*id)->StateAt(now), SilenceState::kExpired);
+
+  // A standby that applies nothing itself.
+  std::optional<Result<std::string>> on_standby;
+  standby.ApplyForwarded(*again, now, [&](Result<std::string> r) { on_standby = std::move(r); });
+  ASSERT_TRUE(on_standby && !*on_standby);
+  EXPECT_EQ(on_standby->error().kind(), Error::Kind::kTransient);
+}
+
+TEST(SilenceChangeTest, JsonThatIsNotAChangeIsRefusedNamingTheField) {
+  auto no_kind = SilenceChangeFromJson(nlohmann::json::object());
+  ASSERT_FALSE(no_kind);
+  EXPECT_NE(no_kind.error().message().find("`kind`"), std::string::npos);
+  auto odd = SilenceChangeFromJson({{"kind", "mute"}});
+  ASSERT_FALSE(odd);
+  EXPECT_NE(odd.error().message().find("mute"), std::string::npos);
+  auto no_silence = SilenceChangeFromJson({{"kind", "upsert"}, {"new_id", "x"}});
+  ASSERT_FALSE(no_silence);
+  EXPECT_NE(no_silence.error().message().find("`silence`"), std::string::npos);
+  auto bad_matchers = SilenceChangeFromJson(
+      {{"kind", "upsert"},
+       {"new_id", "x"},
+       {"silence", {{"matchers", "psp=~\"(\""}, {"starts_at_ms", 1}, {"ends_at_ms", 2}}}});
+  ASSERT_FALSE(bad_matchers);
+  EXPECT_NE(bad_matchers.error().message().find("`matchers`"), std::string::npos);
+  auto bad_time = SilenceChangeFromJson(
+      {{"kind", "upsert"},
+       {"new_id", "x"},
+       {"silence", {{"matchers", "psp=\"A\""}, {"starts_at_ms", "soon"}, {"ends_at_ms", 2}}}});
+  ASSERT_FALSE(bad_time);
+  EXPECT_NE(bad_time.error().message().find("`starts_at_ms`"), std::string::npos);
+  auto expire = SilenceChangeFromJson({{"kind", "expire"}, {"id", "abc"}});
+  ASSERT_TRUE(expire);
+  EXPECT_EQ(expire->kind, SilenceChange::Kind::kExpire);
+  EXPECT_EQ(expire->id, "abc");
 }
 
 }  // namespace

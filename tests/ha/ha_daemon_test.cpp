@@ -136,8 +136,9 @@ TEST_F(HaDaemonTest, OneActivePausedActiveStepsDownAndKillNineFailsOverWithinThe
       << Log(a2);
 }
 
-// Every instance is useful: an ack, a note and a refusal asked of the standby are carried to
-// the active through the database and answered with the active's result within a second; a
+// Every instance is useful: an ack, a note, a refusal, a silence and its expiry asked of the
+// standby are carried to the active through the database and answered with the active's
+// result (an ack within a second); a
 // change asked while no instance is active is withdrawn and answered "nothing was changed",
 // and it is indeed never applied.
 TEST_F(HaDaemonTest, TheStandbyPassesAcksToTheActiveAndSaysWhenNobodyTookOne) {
@@ -194,6 +195,41 @@ rotations:
   EXPECT_NE(on_active.find("acknowledged by l1a via api"), std::string::npos) << on_active;
   EXPECT_NE(on_active.find("PSP A answers 504"), std::string::npos) << on_active;
   EXPECT_NE(Log(a).find("forwarded by standby b"), std::string::npos) << Log(a);
+
+  // A silence set and expired through the standby (amtool pointed at it, or the panel): the
+  // active mutes with it, and both instances list it as the active wrote it.
+  auto get = [](unsigned short port, const std::string& path) {
+    std::string raw = testing::RawExchange(
+        port, "GET " + path + " HTTP/1.1\r\nHost: tocsin\r\nConnection: close\r\n\r\n", 10000);
+    return std::make_pair(testing::StatusOf(raw), testing::BodyOf(raw));
+  };
+  auto state_of = [&](unsigned short port, const std::string& id) -> std::string {
+    auto [status, body] = get(port, "/api/v2/silence/" + id);
+    if (status != 200) return "HTTP " + std::to_string(status) + " " + body;
+    return nlohmann::json::parse(body)["status"]["state"].get<std::string>();
+  };
+  auto [silenced, silence_body] =
+      post(b.port, "/api/v2/silences",
+           {{"matchers", {{{"name", "psp"}, {"value", "A"}, {"isRegex", false}}}},
+            {"startsAt", "2026-01-01T00:00:00Z"},
+            {"endsAt", "2099-01-01T00:00:00Z"},
+            {"createdBy", "l1a"},
+            {"comment", "PSP-A maintenance window"}});
+  ASSERT_EQ(silenced, 200) << silence_body << Log(b);
+  const std::string silence_id = nlohmann::json::parse(silence_body)["silenceID"];
+  EXPECT_EQ(state_of(a.port, silence_id), "active");
+  EXPECT_EQ(state_of(b.port, silence_id), "active");
+  EXPECT_NE(Log(a).find("applying silence upsert (new) by l1a, forwarded by standby b"),
+            std::string::npos)
+      << Log(a);
+  std::string deleted =
+      testing::RawExchange(b.port,
+                           "DELETE /api/v2/silence/" + silence_id +
+                               " HTTP/1.1\r\nHost: tocsin\r\nConnection: close\r\n\r\n",
+                           10000);
+  EXPECT_EQ(testing::StatusOf(deleted), 200) << deleted;
+  EXPECT_EQ(state_of(a.port, silence_id), "expired");
+  EXPECT_EQ(state_of(b.port, silence_id), "expired");
 
   // A reload keeps the instance's name (given by --instance, absent from the file): the
   // takeover below announces it.

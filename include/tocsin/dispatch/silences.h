@@ -10,6 +10,7 @@
 #include "tocsin/common/result.h"
 #include "tocsin/dispatch/muter.h"
 #include "tocsin/dispatch/silence.h"
+#include "tocsin/dispatch/silence_change.h"
 
 namespace tocsin::dispatch {
 
@@ -23,13 +24,28 @@ class Silences final : public Muter {
   template <typename T>
   using Done = std::function<void(Result<T>)>;
 
+  // A standby instance of a cluster hands every change to the active one (issue 14): `done`
+  // gets the id the active answered, or its refusal, or why nobody answered.
+  using Forwarder = std::function<void(SilenceChange, Done<std::string>)>;
+
   explicit Silences(SilenceStore& store) : store_(store) {}
   ~Silences() override { *alive_ = false; }
   Silences(const Silences&) = delete;
   Silences& operator=(const Silences&) = delete;
 
-  // Reads every stored silence (expired ones included, for the audit trail). Startup only.
+  // Reads every stored silence (expired ones included, for the audit trail): at startup, on
+  // taking over as the active instance, and on a standby to see what the active wrote.
   Result<void> Load();
+
+  // Set (a standby): Upsert and Expire check what they can here and forward the rest, writing
+  // nothing themselves. Unset (empty function): they write, as on a single instance.
+  void SetForwarder(Forwarder forwarder) { forwarder_ = std::move(forwarder); }
+  bool forwarding() const { return static_cast<bool>(forwarder_); }
+  // On the active instance: applies a change a standby forwarded, as Upsert or Expire would;
+  // `done` gets the id of the silence it made or changed. An upsert whose new_id already exists
+  // was applied before (by an active that lost the lease before answering) and is answered
+  // with that id, unchanged.
+  void ApplyForwarded(SilenceChange change, TimePoint now, Done<std::string> done);
 
   // Creates a silence (empty id: a new UUID is assigned) or updates one. As in Alertmanager,
   // an update that CanUpdateInPlace refuses expires the old silence (unless it already is) and
@@ -47,10 +63,13 @@ class Silences final : public Muter {
   std::vector<std::string> MutedBy(const Labels& labels, TimePoint now) const override;
 
  private:
+  // Upsert once validated: a silence it creates gets `new_id` (empty: a new UUID).
+  void Apply(Silence silence, TimePoint now, std::string new_id, Done<std::string> done);
   // Writes `changed` and, once durable, makes it what Get, List and MutedBy see.
   void Store(std::vector<Silence> changed, Done<void> done);
 
   SilenceStore& store_;
+  Forwarder forwarder_;
   std::map<std::string, Silence> by_id_;
   std::shared_ptr<bool> alive_ = std::make_shared<bool>(true);
 };

@@ -19,7 +19,9 @@ namespace tocsin::ha {
 struct ChangeRequest {
   std::int64_t id = 0;
   std::string from_instance;
-  std::string body;  // the change, as JSON (incident::ForwardedChangeToJson)
+  // The change, as JSON: incident::ForwardedChangeToJson, or {"silence_change":
+  // dispatch::SilenceChangeToJson}.
+  std::string body;
   // Claimed before under an older epoch: its claimer lost the lease, perhaps after applying
   // it. The change's delivery tells whether it was.
   bool reclaimed = false;
@@ -28,7 +30,8 @@ struct ChangeRequest {
 struct ChangeAnswer {
   bool ok = false;
   Error::Kind kind = Error::Kind::kTransient;  // when !ok
-  std::string message;                         // when !ok
+  // When !ok, the error; when ok, what the change made, if anything (a silence's id).
+  std::string message;
   friend bool operator==(const ChangeAnswer&, const ChangeAnswer&) = default;
 };
 
