@@ -44,7 +44,7 @@ struct Alert {
   std::int64_t updated_ns = 0;
 };
 
-struct State {
+struct JsmState {
   std::mutex mu;
   std::vector<Alert> alerts;
   json received = json::array();
@@ -127,7 +127,7 @@ std::pair<std::string, std::string> CheckCreate(const json& j) {
   return {};
 }
 
-void Create(ProviderSim& sim, State& st, const http::Request& req, http::Respond respond) {
+void Create(ProviderSim& sim, JsmState& st, const http::Request& req, http::Respond respond) {
   if (!KeyLooksValid(req.Header("Authorization").value_or(""))) {
     return sim.Handle(req, respond, 401,
                       R"({"message":"Could not authenticate","took":0.0,"requestId":"sim"})",
@@ -199,7 +199,7 @@ void Create(ProviderSim& sim, State& st, const http::Request& req, http::Respond
                   j["message"].get<std::string>().substr(0, 60)));
 }
 
-void Action(ProviderSim& sim, State& st, const http::Request& req, http::Respond respond) {
+void Action(ProviderSim& sim, JsmState& st, const http::Request& req, http::Respond respond) {
   if (!KeyLooksValid(req.Header("Authorization").value_or(""))) {
     return sim.Handle(req, respond, 401,
                       R"({"message":"Could not authenticate","took":0.0,"requestId":"sim"})",
@@ -289,7 +289,7 @@ json AlertJson(const Alert& a) {
 }
 
 // Does what a person does in JSM's app, then sends the outgoing webhook as JSM does.
-void Act(ProviderSim& sim, State& st, const http::Request& req, http::Respond respond) {
+void Act(ProviderSim& sim, JsmState& st, const http::Request& req, http::Respond respond) {
   json in;
   try {
     in = json::parse(req.body);
@@ -374,7 +374,7 @@ void Act(ProviderSim& sim, State& st, const http::Request& req, http::Respond re
 }  // namespace
 
 void RegisterJsm(ProviderSim& sim, http::Router& router) {
-  auto st = std::make_shared<State>();
+  auto st = std::make_shared<JsmState>();
   router.Add("POST", kBase, http::Access::kPublic,
              [&sim, st](const http::Request& r, http::Respond s) { Create(sim, *st, r, s); });
   router.Add("GET", std::string(kBase) + "/requests/{id}", http::Access::kPublic,

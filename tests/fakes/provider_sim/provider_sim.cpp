@@ -26,13 +26,13 @@ namespace tocsin::sim {
 
 using nlohmann::json;
 
-namespace {
-
 std::size_t CodePoints(std::string_view s) {
   std::size_t n = 0;
   for (unsigned char c : s) n += (c & 0xC0) != 0x80 ? 1 : 0;
   return n;
 }
+
+namespace {
 
 bool ValidUtf8(std::string_view s) {
   std::size_t i = 0;

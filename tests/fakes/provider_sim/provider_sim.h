@@ -9,6 +9,7 @@
 #include <mutex>
 #include <optional>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include "tocsin/http/router.h"
@@ -21,6 +22,8 @@ namespace tocsin::sim {
 
 // Milliseconds since the Unix epoch by the wall clock: what Recorded::time_ms holds.
 std::int64_t WallMs();
+// Characters of UTF-8 text, as the providers count them in their length limits.
+std::size_t CodePoints(std::string_view s);
 
 class PagerDutySim;  // pagerduty_sim.h
 class OpsgenieSim;   // opsgenie_sim.h

@@ -11,7 +11,7 @@ namespace {
 
 using nlohmann::json;
 
-struct State {
+struct StatusPageState {
   std::mutex mu;
   std::set<std::string> seen_keys;
   json published = json::array();
@@ -64,7 +64,7 @@ std::string CheckUpdate(const json& j, const std::string& idempotency_key) {
 }  // namespace
 
 void RegisterStatusPage(ProviderSim& sim, http::Router& router) {
-  auto st = std::make_shared<State>();
+  auto st = std::make_shared<StatusPageState>();
   router.Add(
       "POST", "/statuspage/updates", http::Access::kPublic,
       [&sim, st](const http::Request& req, http::Respond respond) {

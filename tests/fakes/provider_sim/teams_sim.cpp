@@ -14,7 +14,7 @@ using nlohmann::json;
 
 constexpr std::size_t kMaxMessageBytes = 28 * 1024;
 
-struct State {
+struct TeamsState {
   std::mutex mu;
   json messages = json::array();
 };
@@ -106,7 +106,7 @@ json Shown(const std::string& workflow, const json& j) {
 }  // namespace
 
 void RegisterTeams(ProviderSim& sim, http::Router& router) {
-  auto st = std::make_shared<State>();
+  auto st = std::make_shared<TeamsState>();
   router.Add("POST", "/workflows/{rest...}", http::Access::kPublic,
              [&sim, st](const http::Request& req, http::Respond respond) {
                std::string sig = req.Query("sig").value_or("");

@@ -56,12 +56,6 @@ std::string TwilioError(int code, const std::string& message, int status) {
       .dump();
 }
 
-std::size_t CodePoints(std::string_view s) {
-  std::size_t n = 0;
-  for (unsigned char c : s) n += (c & 0xC0) != 0x80 ? 1 : 0;
-  return n;
-}
-
 }  // namespace
 
 TwilioSim::TwilioSim(ProviderSim& sim, boost::asio::io_context& io) : sim_(sim), io_(io) {}
