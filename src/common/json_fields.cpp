@@ -1,5 +1,7 @@
 #include "tocsin/common/json_fields.h"
 
+#include <fmt/format.h>
+
 #include <vector>
 
 namespace tocsin {
@@ -9,6 +11,19 @@ const nlohmann::json& JsonMember(const nlohmann::json& j, std::string_view key) 
   if (!j.is_object()) return kNull;
   auto it = j.find(key);
   return it == j.end() ? kNull : *it;
+}
+
+Result<std::string> JsonStringField(const nlohmann::json& j, std::string_view key, bool required,
+                                    std::string_view what) {
+  const nlohmann::json& v = JsonMember(j, key);
+  if (v.is_null()) {
+    if (required) return Fail(Error::Invalid(fmt::format("{} needs `{}`", what, key)));
+    return std::string();
+  }
+  if (!v.is_string()) {
+    return Fail(Error::Invalid(fmt::format("`{}` of {} must be a string", key, what)));
+  }
+  return v.get<std::string>();
 }
 
 std::string JsonString(const nlohmann::json& j, std::string_view key) {

@@ -4,6 +4,8 @@
 
 #include <cstdint>
 
+#include "tocsin/common/json_fields.h"
+
 namespace tocsin::dispatch {
 
 namespace {
@@ -11,15 +13,7 @@ namespace {
 using nlohmann::json;
 
 Result<std::string> Text(const json& j, const char* key, bool required) {
-  auto it = j.find(key);
-  if (it == j.end()) {
-    if (required) return Fail(Error::Invalid(fmt::format("a forwarded silence needs `{}`", key)));
-    return std::string();
-  }
-  if (!it->is_string()) {
-    return Fail(Error::Invalid(fmt::format("`{}` of a forwarded silence must be a string", key)));
-  }
-  return it->get<std::string>();
+  return JsonStringField(j, key, required, "a forwarded silence");
 }
 
 Result<TimePoint> Millis(const json& j, const char* key) {

@@ -5,6 +5,8 @@
 
 #include <fmt/format.h>
 
+#include "tocsin/common/json_fields.h"
+
 namespace tocsin::incident {
 
 namespace {
@@ -22,15 +24,7 @@ constexpr std::array<std::pair<ChangeKind, std::string_view>, 6> kKinds{{
 }};
 
 Result<std::string> StringField(const json& j, const char* key, bool required) {
-  auto it = j.find(key);
-  if (it == j.end()) {
-    if (required) return Fail(Error::Invalid(fmt::format("a forwarded change needs `{}`", key)));
-    return std::string();
-  }
-  if (!it->is_string()) {
-    return Fail(Error::Invalid(fmt::format("`{}` of a forwarded change must be a string", key)));
-  }
-  return it->get<std::string>();
+  return JsonStringField(j, key, required, "a forwarded change");
 }
 
 }  // namespace

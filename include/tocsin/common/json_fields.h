@@ -6,6 +6,7 @@
 #include <nlohmann/json.hpp>
 
 #include "tocsin/common/labels.h"
+#include "tocsin/common/result.h"
 
 namespace tocsin {
 
@@ -18,6 +19,11 @@ const nlohmann::json& JsonMember(const nlohmann::json& j, std::string_view key);
 // The string member `key` of `j`; "" when `j` is not an object, or the member is missing or
 // not a string.
 std::string JsonString(const nlohmann::json& j, std::string_view key);
+// The same for a reader that says what is wrong, `what` naming the value ("a forwarded
+// change"): kInvalid "`key` of <what> must be a string" for a member of another type, and
+// "<what> needs `key`" for a missing one when `required` (else "").
+Result<std::string> JsonStringField(const nlohmann::json& j, std::string_view key, bool required,
+                                    std::string_view what);
 
 // The one JSON form of a label set: an object of name to value, names in order.
 nlohmann::json LabelsToJson(const Labels& labels);
