@@ -205,20 +205,19 @@ void IncidentManager::DoEscalateNow(const std::string& id, const std::string& ac
   });
 }
 
-void IncidentManager::PageNextStep(const std::string& id, TimePoint now,
-                                   const std::string& requested_by, const std::string& origin,
-                                   Done<void> done) {
-  const Incident& cur = live_.at(id).incident;
+Result<std::optional<IncidentManager::StepDecision>> IncidentManager::DecideStep(
+    const Incident& cur, TimePoint now, const std::string& requested_by,
+    const std::string& origin) const {
+  const std::string& id = cur.id;
   const bool requested = !requested_by.empty();
   const auto& policy = PolicyOf(cur);
   const int steps = static_cast<int>(policy.steps.size());
   if (steps == 0) {
-    if (!requested) return done({});
-    return done(
-        Fail(Error::Invalid(fmt::format("policy {} has no steps to escalate to", policy.name))));
+    if (!requested) return std::optional<StepDecision>();
+    return Fail(Error::Invalid(fmt::format("policy {} has no steps to escalate to", policy.name)));
   }
   const bool exhausted = cur.next_step < 0 || cur.next_step >= steps;
-  if (exhausted && !requested) return done({});
+  if (exhausted && !requested) return std::optional<StepDecision>();
   // Asked for help after the last step: the last step is the most senior one, page it again.
   const int index = exhausted ? steps - 1 : cur.next_step;
   const auto& step = policy.steps[static_cast<std::size_t>(index)];
@@ -300,7 +299,32 @@ void IncidentManager::PageNextStep(const std::string& id, TimePoint now,
     page.targets = targets;
     pages.push_back(std::move(page));
   }
-  Apply(id, std::move(next), std::move(events), std::move(pages), std::nullopt,
+  return std::optional<StepDecision>(
+      StepDecision{std::move(next), std::move(events), std::move(pages)});
+}
+
+void IncidentManager::DecideFirstStepNow(Incident& inc, std::vector<TimelineEvent>& events,
+                                         std::vector<PageRequest>& pages, TimePoint now) const {
+  if (inc.state != IncidentState::kTriggered || inc.next_step_at == TimePoint{} ||
+      inc.next_step_at > now) {
+    return;
+  }
+  auto decided = DecideStep(inc, now, {}, {});
+  // Not requested: DecideStep fails only for a request, so `decided` holds a value.
+  if (!decided || !*decided) return;
+  inc = std::move((*decided)->next);
+  for (auto& e : (*decided)->events) events.push_back(std::move(e));
+  for (auto& p : (*decided)->pages) pages.push_back(std::move(p));
+}
+
+void IncidentManager::PageNextStep(const std::string& id, TimePoint now,
+                                   const std::string& requested_by, const std::string& origin,
+                                   Done<void> done) {
+  auto decided = DecideStep(live_.at(id).incident, now, requested_by, origin);
+  if (!decided) return done(Fail(decided.error()));
+  if (!*decided) return done({});
+  StepDecision& d = **decided;
+  Apply(id, std::move(d.next), std::move(d.events), std::move(d.pages), std::nullopt,
         [done](Result<Incident> r) { done(r ? Result<void>() : Result<void>(Fail(r.error()))); });
 }
 

@@ -152,14 +152,16 @@ void IncidentManager::DoOpen(const dispatch::AlertGroup& group, const std::strin
                                .dump()));
   }
   const std::string id = inc.id;
-  Apply(id, std::move(inc), std::move(events), {}, std::nullopt,
+  std::vector<PageRequest> pages;
+  DecideFirstStepNow(inc, events, pages, now);
+  Apply(id, std::move(inc), std::move(events), std::move(pages), std::nullopt,
         [this, id, done](Result<Incident> r) {
           if (!r) return done(std::move(r));
           open_by_key_[r->key] = id;
           live_[id].incident = *r;
           spdlog::info("incident {} opened ({}, {})", id, SevName(r->sev), r->title);
           ArmReminder(id);
-          ArmStep(id);  // step 0 is due at once (after: 0) and fires inside this call
+          ArmStep(id);  // the next step; one also due at once fires inside this call
           done(live_.count(id) ? live_.at(id).incident : *r);
         });
 }
@@ -192,16 +194,21 @@ void IncidentManager::Reopen(const Incident& resolved, const dispatch::AlertGrou
   auto ev = Event(now, "reopened", kSystemActor,
                   fmt::format("alerts fire again {} after the resolve; the ladder restarts",
                               FormatDuration(now - old.resolved_at)));
-  Apply(inc.id, inc, {ev}, {}, std::nullopt, [this, done](Result<Incident> r) {
-    if (!r) return done(std::move(r));
-    const std::string id = r->id;
-    recent_resolved_.erase(r->key);
-    open_by_key_[r->key] = id;
-    live_[id].incident = *r;
-    ArmReminder(id);
-    ArmStep(id);
-    done(live_.count(id) ? live_.at(id).incident : *r);
-  });
+  std::vector<TimelineEvent> events{std::move(ev)};
+  std::vector<PageRequest> pages;
+  DecideFirstStepNow(inc, events, pages, now);
+  const std::string reopened = inc.id;
+  Apply(reopened, std::move(inc), std::move(events), std::move(pages), std::nullopt,
+        [this, done](Result<Incident> r) {
+          if (!r) return done(std::move(r));
+          const std::string id = r->id;
+          recent_resolved_.erase(r->key);
+          open_by_key_[r->key] = id;
+          live_[id].incident = *r;
+          ArmReminder(id);
+          ArmStep(id);
+          done(live_.count(id) ? live_.at(id).incident : *r);
+        });
 }
 
 void IncidentManager::UpdateFromGroup(const std::string& id, const dispatch::AlertGroup& group,

@@ -215,14 +215,16 @@ void IncidentManager::Apply(const std::string& id, Incident next, std::vector<Ti
           return;
         }
         if (auto it = live_.find(id); it != live_.end()) it->second.incident = next;
+        then(next);
+        if (!*alive) return;
+        // After `then`, which puts an opened or reopened incident in memory (and takes a
+        // resolved one out, and releases the lane): the handoff records "queued" on the
+        // incident in memory, and the listener sees the change durable and in memory.
         // The intents are durable now; the handoff queues them, retrying until the outbox has
         // them. After Stop() they stay intents and go out on the next start.
         if (!stopped_) {
           for (const auto& p : pages) handoff_->Hand(p);
         }
-        then(next);
-        // After `then`, which puts an opened or reopened incident in memory (and takes a
-        // resolved one out): the listener sees the change durable and in memory.
         if (change_listener_) change_listener_(next);
       });
 }

@@ -261,5 +261,68 @@ TEST_F(StoreThreadManagerTest, IncidentNumbersCountedInMemoryStayUniqueAfterARes
   EXPECT_EQ((*opened)->id, "INC-6");
 }
 
+// A Pager that notes how many group commits the store thread had made when each page reached
+// it: what the page waited for.
+class CommitCountingPager final : public Pager {
+ public:
+  explicit CommitCountingPager(const store::StoreThread& writer) : writer_(writer) {}
+  void Send(const PageRequest& request, SendDone done) override {
+    commits_at_send.push_back(writer_.commits());
+    inner.Send(request, std::move(done));
+  }
+  tocsin::testing::RecordingPager inner;
+  std::vector<std::uint64_t> commits_at_send;
+
+ private:
+  const store::StoreThread& writer_;
+};
+
+TEST_F(StoreThreadManagerTest, AnIncidentWhoseFirstStepIsDueAtOnceIsOpenedAndPagedInOneCommit) {
+  config::Diagnostics diags;
+  auto roster = oncall::LoadRosterString("roster.yaml", kTestRoster, diags);
+  ASSERT_TRUE(roster) << diags.ToString();
+  PolicySet policies;
+  policies.policies["default"] = DefaultPolicy();
+  ASSERT_EQ(policies.policies["default"].steps[0].after, Duration(0));
+  CommitCountingPager pager(*writer_);
+  manager_ = std::make_unique<IncidentManager>(scheduler_, *store_, pager,
+                                               std::make_shared<const oncall::Schedule>(*roster),
+                                               policies, IncidentsConfig{});
+  ASSERT_TRUE(manager_->Start());
+  const std::uint64_t before = writer_->commits();
+
+  std::optional<Incident> opened;
+  manager_->OpenAsync(Group(1), "tocsin", t0_, [&opened](Result<Incident> r) {
+    ASSERT_TRUE(r) << r.error().message();
+    opened = *r;
+  });
+  RunUntil([&] { return opened.has_value() && !pager.inner.sent.empty(); });
+  // The open, the decision of step 1 and its page intent were one commit; the page was handed
+  // on as soon as it was durable (two commits in series before).
+  ASSERT_EQ(pager.commits_at_send.size(), 1U);
+  EXPECT_EQ(pager.commits_at_send[0], before + 1);
+  ASSERT_EQ(pager.inner.Triggers().size(), 1U);
+  EXPECT_EQ(pager.inner.Triggers()[0].idempotency_key, "INC-1/step-0/trigger");
+  EXPECT_TRUE(pager.inner.Paged("l1a"));
+  // The caller already sees the ladder past step 1.
+  EXPECT_EQ(opened->next_step, 1);
+  EXPECT_EQ(opened->paged, (std::vector<std::string>{"l1a", "newbie"}));  // and the shadow
+
+  // The same timeline, in the same order, as when the step was its own commit; the chain holds.
+  auto timeline = store_->Timeline("INC-1");
+  ASSERT_TRUE(timeline) << timeline.error().message();
+  std::vector<std::string> kinds;
+  for (const auto& e : *timeline) kinds.push_back(e.kind);
+  ASSERT_GE(kinds.size(), 3U);
+  EXPECT_EQ(kinds[0], "opened");
+  EXPECT_EQ(kinds[1], "alert_fired");
+  EXPECT_EQ(kinds[2], std::string(kEventPageDecided));
+  for (std::size_t i = 1; i < timeline->size(); ++i) {
+    EXPECT_EQ((*timeline)[i].prev_hash, (*timeline)[i - 1].hash) << "event " << i;
+  }
+  writer_->Stop();
+  manager_.reset();
+}
+
 }  // namespace
 }  // namespace tocsin::incident

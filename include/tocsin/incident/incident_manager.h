@@ -224,9 +224,10 @@ class IncidentManager final : public dispatch::GroupSink, public DeliveryObserve
   Result<Live*> OpenLive(const std::string& id);
 
   // Commits `next` with `events` and `pages` (asynchronously); once durable, `next` replaces
-  // the live incident `id` (if there is one), the pages go to the Pager and `then` gets `next`.
-  // On failure nothing changes in memory, nothing is sent and `then` gets the error. The
-  // caller holds the incident's lane.
+  // the live incident `id` (if there is one), `then` gets `next`, and then the pages go to the
+  // Pager (whose "queued" events land on the incident `then` put in memory). On failure
+  // nothing changes in memory, nothing is sent and `then` gets the error. The caller holds
+  // the incident's lane.
   void Apply(const std::string& id, Incident next, std::vector<TimelineEvent> events,
              std::vector<PageRequest> pages, std::optional<InboundDelivery> delivery,
              Done<Incident> then);
@@ -267,8 +268,24 @@ class IncidentManager final : public dispatch::GroupSink, public DeliveryObserve
   void ArmIncident(const std::string& id);
   void CancelTimers(Live& live);
   void OnStepDue(const std::string& id);
-  // Pages the step at next_step: on its deadline (`requested_by` empty) or at once because
-  // someone asked (EscalateNow). The caller holds the incident's lane.
+  // What paging the step at next_step changes: the incident after it, its timeline events
+  // and the pages (none when nobody is reachable).
+  struct StepDecision {
+    Incident next;
+    std::vector<TimelineEvent> events;
+    std::vector<PageRequest> pages;
+  };
+  // Decides the step at next_step of `cur`: on its deadline (`requested_by` empty) or at once
+  // because someone asked (EscalateNow). Nothing (no value) when there is nothing to page: no
+  // steps, or the ladder is exhausted and nobody asked. Writes nothing.
+  Result<std::optional<StepDecision>> DecideStep(const Incident& cur, TimePoint now,
+                                                 const std::string& requested_by,
+                                                 const std::string& origin) const;
+  // A new or reopened incident whose first step is due at once decides it in the same commit
+  // as the open: the page is durable one commit after the alert, not two.
+  void DecideFirstStepNow(Incident& inc, std::vector<TimelineEvent>& events,
+                          std::vector<PageRequest>& pages, TimePoint now) const;
+  // Pages the step at next_step (DecideStep) and commits it. The caller holds the lane.
   void PageNextStep(const std::string& id, TimePoint now, const std::string& requested_by,
                     const std::string& origin, Done<void> done);
   void OnAckDeadline(const std::string& id);
