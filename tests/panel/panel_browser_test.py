@@ -2,7 +2,8 @@
 """The panel in a real browser (headless Chromium through python3-selenium) against a real
 `tocsin serve` and the provider simulator: sign in, see the incident a pushed alert opened,
 acknowledge it, see the timeline update in this browser and another one within 2 s, and the
-simulator receive the acknowledgement; a note; sign-out; the "connection lost" banner; 1,000
+simulator receive the acknowledgement; a note; escalate now (PagerDuty adds the next step's
+people as responders); resolve (PagerDuty's incident resolved); sign-out; the "connection lost" banner; 1,000
 open incidents rendered, timed with performance.now(). Saves a 360 px wide screenshot of every
 page under --out.
 
@@ -130,6 +131,38 @@ def main():
         note = [e for e in events if e["kind"] == "note"]
         assert note and note[0]["actor"] == "l1a", note
 
+        # Escalate now: step 2 is paged at once, and PagerDuty adds its people as responders
+        # of the incident l1a acknowledged (a trigger alone would fold into it, paging no one).
+        find(a, 'button[data-action="escalate"]').click()
+        h.wait_for("the escalation in the timeline", lambda: "escalated by l1a" in
+                   a.find_element(By.ID, "timeline").text)
+        h.wait_for("Payments L2 and the Comms Officer paged by PagerDuty", lambda: {
+            "PPAY001 responder_request", "PCOM001 responder_request"} <= {
+            f"{p['user_id']} {p['how']}" for p in d.sim_call("GET", "/_sim/pagerduty/pages")})
+        h.wait_for("the step's delivery in the timeline", lambda: "responder" in
+                   a.find_element(By.ID, "timeline").text)
+        shot(a, args.out, "incident-escalated")
+
+        # Resolve a second incident from its page: the timeline with the signed-in person, no
+        # Resolve button any more, and the incident resolved at PagerDuty. (Before the 1,000
+        # below: their triggers fill PagerDuty's 120 events a minute for minutes.)
+        d.push_alert("WithdrawalFailures", "Withdrawal success 95 % (SLO 99.5 %)",
+                     {"psp": "PSP-B", "market": "DE"})
+        h.wait_for("INC-2 triggered at PagerDuty", lambda: [
+            i for i in d.sim_call("GET", "/_sim/pagerduty/incidents")
+            if i["incident_key"].endswith("INC-2") and i["status"] == "triggered"])
+        a.get(base + "/incidents/INC-2")
+        find(a, "#timeline")
+        find(a, 'button[data-action="resolve"]').click()
+        h.wait_for("the resolve in the timeline", lambda: "resolved by l1a" in
+                   a.find_element(By.ID, "timeline").text)
+        h.wait_for("the page without a Resolve button", lambda: not a.find_elements(
+            By.CSS_SELECTOR, 'button[data-action="resolve"]'))
+        h.wait_for("INC-2 resolved at PagerDuty", lambda: [
+            i for i in d.sim_call("GET", "/_sim/pagerduty/incidents")
+            if i["incident_key"].endswith("INC-2") and i["status"] == "resolved"])
+        shot(a, args.out, "incident-resolved")
+
         for page in ["oncall", "slos", "alerts", "notifications"]:
             a.get(f"{base}/{page}")
             find(a, "#content p")
@@ -179,9 +212,10 @@ def main():
             "const c = document.querySelectorAll('li.card');"
             "return c.length === 1000 ? [c[0].dataset.id, c[c.length - 1].dataset.id] : null;"),
             30)
-        assert ends == ["INC-1000", "INC-1"], \
+        assert ends == ["INC-1001", "INC-1"], \
             f"unacknowledged first (the newest first), the acknowledged INC-1 last: {ends}"
         shot(a, args.out, "incidents-1000")
+
 
         # Sign-out ends the session: the cookie replayed is refused.
         cookie = a.get_cookie("tocsin_session")["value"]

@@ -17,6 +17,7 @@ import urllib.request
 RESPONDER_TOKEN = "panel-responder-token-0123456789"
 VIEWER_TOKEN = "panel-viewer-token-0123456789abc"
 ROUTING_KEY = "0123456789abcdef0123456789abcdef"
+PD_API_TOKEN = "panel-pd-rest-token"
 PREFIX = "/tocsin"
 
 ROSTER = """
@@ -76,6 +77,18 @@ class Daemon:
         sim_port = wait_for("the simulator's port file",
                             lambda: int(open(port_file).read().split()[0]))
         self.sim = f"http://127.0.0.1:{sim_port}"
+        # The simulated PagerDuty account: its REST API adds later steps' people to the
+        # incident as responders, as the real one does.
+        self.sim_call("POST", "/_sim/pagerduty/account", {
+            "api_token": PD_API_TOKEN,
+            "users": [{"id": "PBOT001", "email": "tocsin@example.com"},
+                      {"id": "PL1A001", "email": "l1a@example.com", "name": "L1 Day"},
+                      {"id": "PPAY001", "email": "pay@example.com", "name": "Payments L2"},
+                      {"id": "PCOM001", "email": "comms@example.com", "name": "Comms Officer"},
+                      {"id": "PDMG001", "email": "dm@example.com", "name": "Duty Manager"}],
+            "services": {ROUTING_KEY: ["PL1A001"]}})
+        with open(os.path.join(self.dir, "pd-api-token"), "w") as f:
+            f.write(PD_API_TOKEN + "\n")
         with open(os.path.join(self.dir, "roster.yaml"), "w") as f:
             f.write(ROSTER)
         self.api_port, self.panel_port = free_port(), free_port()
@@ -90,6 +103,10 @@ providers:
   pagerduty:
     events_url: {self.sim}
     routing_key: {ROUTING_KEY}
+    api_url: {self.sim}
+    api_token_file: pd-api-token
+    from: tocsin@example.com
+    requester_id: PBOT001
 {api}route: {{receiver: oncall, group_by: [alertname], group_wait: 0s}}
 receivers:
   - {{name: oncall, escalation_policy: default}}
@@ -175,6 +192,13 @@ panel:
                                  **(annotations or {})}}
         status, text = self.api("POST", "/api/v2/alerts", [alert])
         assert status == 200, (status, text)
+
+    def sim_call(self, method, path, body=None):
+        req = urllib.request.Request(self.sim + path, method=method,
+                                     data=None if body is None else json.dumps(body).encode(),
+                                     headers={"Content-Type": "application/json"})
+        with urllib.request.urlopen(req) as r:
+            return json.loads(r.read())
 
     def sim_enqueued(self):
         with urllib.request.urlopen(self.sim + "/_sim/requests?path=/v2/enqueue") as r:
