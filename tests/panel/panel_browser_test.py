@@ -187,22 +187,22 @@ def main():
         first = float(body.get_attribute("data-render-ms"))
         complete = float(body.get_attribute("data-complete-ms"))
         # Four more renders of the same list, as a live update does: the page's own render
-        # function, timed inside it with performance.now() (it returns the time to the first
-        # screen: the 50 most urgent cards, with the count of all; the other 950 follow in idle
-        # chunks). The machine running the tests is shared, so the budget is checked on the
-        # median of the five, and every figure is printed.
+        # function, timed inside it with performance.now() up to the laid-out list (all 1,000
+        # cards: it renders up to 1,000 at once). The machine running the tests is shared, so
+        # the budget is checked on the median of the five, and every figure is printed.
         more = a.execute_async_script("""
             const done = arguments[arguments.length - 1];
             const prefix = document.querySelector('meta[name=tocsin-prefix]').content;
             Promise.all([import(prefix + '/assets/incidents.js'),
                          fetch(prefix + '/data/incidents').then((r) => r.json())])
-              .then(([m, data]) => done([1, 2, 3, 4].map(() => m.render(data))));""")
-        h.wait_for("every card in the page again", lambda: body.get_attribute("data-rendered")
-                   == "1000", 30)
-        times = sorted([first] + more)
+              .then(([m, data]) => done([1, 2, 3, 4].map(() => [
+                m.render(data), document.querySelectorAll('li.card').length])));""")
+        cards = [n for _, n in more]
+        assert cards == [1000] * 4, f"cards in the page when render returned: {cards}"
+        times = sorted([first] + [t for t, _ in more])
         median = times[2]
-        print(f"render: 1000 open incidents: first screen in {first:.1f} ms on first load, all "
-              f"1000 cards in the page after {complete:.1f} ms; five renders to the first screen "
+        print(f"render: 1000 open incidents: all 1000 cards in the page and laid out in "
+              f"{first:.1f} ms on first load (complete {complete:.1f} ms); five renders "
               f"(performance.now()): {', '.join(f'{t:.1f}' for t in times)} ms, median "
               f"{median:.1f} ms; load average {open('/proc/loadavg').read().split()[0]}")
         assert median < 300, f"rendering 1,000 incidents took {median:.1f} ms (median)"
