@@ -126,6 +126,9 @@ struct App::Impl {
   // A standby's incident changes go to the active through the database (after StartIncidents).
   void WireChangeRelay();
   void ScheduleStandbySilenceRead();
+  // A standby reads the silence list on `oncall_pool` over `silence_reader` and takes it on
+  // the loop (unless it became the active meanwhile, which read it afresh); `done` on the loop.
+  void ReloadStandbySilences(std::function<void(Result<void>)> done);
   bool active = true;
   int exit_code = 0;
 
@@ -164,6 +167,8 @@ struct App::Impl {
   std::unique_ptr<report::PostmortemReminder> postmortem_reminder;
   std::unique_ptr<store::Database> oncall_database;
   std::unique_ptr<store::SqliteIncidentStore> oncall_store;
+  // A standby's silence reads, on `oncall_pool` over `oncall_database` (ha_wiring.cpp).
+  std::unique_ptr<dispatch::SqliteSilenceStore> silence_reader;
   std::unique_ptr<report::OncallMetrics> oncall_metrics;
   std::unique_ptr<WorkerPool> oncall_pool;
   std::unique_ptr<report::OncallMetricsRefresher> oncall_refresher;

@@ -96,16 +96,17 @@ void ChangeRelay::ForwardSilence(dispatch::SilenceChange change, Done<std::strin
   w->actor = change.silence.created_by;
   std::string body = nlohmann::json{{kSilenceKey, dispatch::SilenceChangeToJson(change)}}.dump();
   w->answer = [this, done = std::move(done)](Result<std::string> made) {
-    if (made && silences_) {
-      // What the active wrote, for the caller's next read of this instance.
-      if (auto loaded = silences_->Load(); !loaded) {
+    if (!made || !reload_) return done(std::move(made));
+    // What the active wrote, for the caller's next read of this instance.
+    reload_([made = std::move(made), done](Result<void> loaded) mutable {
+      if (!loaded) {
         spdlog::warn(
             "ha: the active applied a forwarded silence change, but this standby cannot "
             "read the silences again: {}",
             loaded.error().message());
       }
-    }
-    done(std::move(made));
+      done(std::move(made));
+    });
   };
   Submit(std::move(w), std::move(body));
 }

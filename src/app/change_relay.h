@@ -71,9 +71,13 @@ class ChangeRelay {
   ChangeRelay& operator=(const ChangeRelay&) = delete;
 
   // Silence changes too (set once the silences exist): forwarded by a standby, applied by the
-  // active; a standby reads its silence list again once the active has answered, so that the
-  // caller and the next GET see what the active wrote.
-  void AttachSilences(dispatch::Silences& silences) { silences_ = &silences; }
+  // active; a standby reads its silence list again (`reload`, off the loop, answering on it)
+  // once the active has answered, so that the caller and the next GET see what it wrote.
+  using Reload = std::function<void(std::function<void(Result<void>)>)>;
+  void AttachSilences(dispatch::Silences& silences, Reload reload) {
+    silences_ = &silences;
+    reload_ = std::move(reload);
+  }
 
   void Forward(incident::ForwardedChange change, Done<incident::Incident> done);
   // Answers the id of the silence the active made or changed.
@@ -100,6 +104,7 @@ class ChangeRelay {
   ha::ChangeQueue& queue_;
   incident::IncidentManager& incidents_;
   dispatch::Silences* silences_ = nullptr;
+  Reload reload_;
   ChangeRelayOptions options_;
   prometheus::Family<prometheus::Counter>* forwarded_ = nullptr;
   std::optional<std::int64_t> epoch_;  // applying under this epoch (active)

@@ -18,6 +18,7 @@
 #include "tocsin/report/postmortem_reminder.h"
 #include "tocsin/rules/evaluator.h"
 #include "tocsin/store/database.h"
+#include "tocsin/store/sqlite_silence_store.h"
 #include "tocsin/store/store_config.h"
 #include "tocsin/store/store_thread.h"
 
@@ -100,11 +101,26 @@ void App::Impl::ScheduleStandbySilenceRead() {
   constexpr Duration kStandbySilenceRead = std::chrono::seconds(10);
   scheduler.ScheduleAfter(kStandbySilenceRead, [this] {
     if (active || stopping || !silences || !silences->forwarding()) return;
-    if (auto loaded = silences->Load(); !loaded) {
-      spdlog::warn("ha: standby {} cannot read the active's silences: {}", config->ha.instance,
-                   loaded.error().message());
-    }
-    ScheduleStandbySilenceRead();
+    ReloadStandbySilences([this](Result<void> loaded) {
+      if (!loaded) {
+        spdlog::warn("ha: standby {} cannot read the active's silences: {}", config->ha.instance,
+                     loaded.error().message());
+      }
+      ScheduleStandbySilenceRead();
+    });
+  });
+}
+
+void App::Impl::ReloadStandbySilences(std::function<void(Result<void>)> done) {
+  // Declared before the pool: joined first on shutdown, a read in progress still has them.
+  oncall_pool->Submit([this, done = std::move(done)]() mutable {
+    auto all = silence_reader->LoadAll();
+    scheduler.Post([this, all = std::move(all), done = std::move(done)]() mutable {
+      if (stopping) return;
+      if (!all) return done(Fail(all.error()));
+      if (!active && silences) silences->Replace(std::move(*all));
+      done({});
+    });
   });
 }
 

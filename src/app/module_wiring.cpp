@@ -117,6 +117,7 @@ Result<void> App::Impl::StartReports() {
   }
   oncall_database = std::move(*db);
   oncall_store = std::make_unique<store::SqliteIncidentStore>(*oncall_database);
+  silence_reader = std::make_unique<dispatch::SqliteSilenceStore>(*oncall_database);
   oncall_metrics = std::make_unique<report::OncallMetrics>(*registry);
   oncall_pool = std::make_unique<WorkerPool>(1);
   oncall_refresher = std::make_unique<report::OncallMetricsRefresher>(
@@ -174,7 +175,9 @@ Result<void> App::Impl::StartDispatch() {
   silences = std::make_unique<dispatch::Silences>(*silence_gate);
   if (auto loaded = silences->Load(); !loaded) return Fail(loaded.error());
   if (change_relay) {
-    change_relay->AttachSilences(*silences);
+    change_relay->AttachSilences(*silences, [this](std::function<void(Result<void>)> done) {
+      ReloadStandbySilences(std::move(done));
+    });
     if (!active) {
       // A standby passes silence changes to the active (ha_wiring.cpp) and follows its list.
       silences->SetForwarder(

@@ -37,9 +37,13 @@ bool CanUpdateInPlace(const Silence& old, const Silence& updated, TimePoint now)
 Result<void> Silences::Load() {
   auto all = store_.LoadAll();
   if (!all) return Fail(all.error());
-  by_id_.clear();
-  for (auto& s : *all) by_id_[s.id] = std::move(s);
+  Replace(std::move(*all));
   return {};
+}
+
+void Silences::Replace(std::vector<Silence> all) {
+  by_id_.clear();
+  for (auto& s : all) by_id_[s.id] = std::move(s);
 }
 
 namespace {

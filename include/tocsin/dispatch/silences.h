@@ -33,9 +33,12 @@ class Silences final : public Muter {
   Silences(const Silences&) = delete;
   Silences& operator=(const Silences&) = delete;
 
-  // Reads every stored silence (expired ones included, for the audit trail): at startup, on
-  // taking over as the active instance, and on a standby to see what the active wrote.
+  // Reads every stored silence (expired ones included, for the audit trail): at startup and on
+  // taking over as the active instance.
   Result<void> Load();
+  // Takes `all` as the whole list: what a standby read off the loop (LoadAll on a connection
+  // of its own) to see what the active wrote.
+  void Replace(std::vector<Silence> all);
 
   // Set (a standby): Upsert and Expire check what they can here and forward the rest, writing
   // nothing themselves. Unset (empty function): they write, as on a single instance.
