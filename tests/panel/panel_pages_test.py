@@ -6,9 +6,11 @@ roster's fairness rules (the error next to its field), then one accepted and in 
 table with its 30-day budget chart; the delivery log. Saves a 360 px wide screenshot of each
 page under --out.
 
-The SLI source is a small stand-in for Prometheus's HTTP API (FakePrometheus below): it answers
-/api/v1/query and /api/v1/query_range in Prometheus's JSON for the one SLO of this test, so the
-chart has 30 days of data without a month of scraping.
+The SLI source is the real Prometheus server (Debian's `prometheus`), with 31 days of request
+counters loaded before it starts (`promtool tsdb create-blocks-from openmetrics`, as the
+report tests do), so the chart has a month of history without a month of scraping: PSP-A
+served without errors until 7.5 days ago and with 0.3 % errors since (half its 30-day budget
+spent by now), PSP-B at 0.01 % throughout.
 
 Usage: panel_pages_test.py --tocsin BIN --sim BIN --out DIR"""
 import argparse
@@ -16,9 +18,9 @@ import datetime
 import json
 import os
 import sys
-import threading
-import urllib.parse
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+import subprocess
+import time
+import urllib.request
 
 from selenium.webdriver.common.by import By
 
@@ -51,68 +53,60 @@ RULES = """groups:
 """
 
 
-def ratio(query, psp, frac):
-    """The error ratio the fake answers: over 30 days PSP-A has spent `frac` of its budget
-    (0.15 % errors allowed); over the short windows it burns at 2x; PSP-B is healthy."""
-    if psp == "PSP-B":
-        return 0.0001
-    return 0.0015 * frac if "[30d]" in query else 0.003
+REQUESTS_PER_S = 10.0
+DAY = 86400
 
 
-def seconds(text):
-    """A time as Prometheus's API takes it: unix seconds or RFC 3339."""
-    try:
-        return float(text)
-    except ValueError:
-        return datetime.datetime.fromisoformat(text.replace("Z", "+00:00")).timestamp()
+def counters(t, now):
+    """The request counters at unix time t: (psp, outcome) -> total since the history began."""
+    start = now - 31 * DAY
+    total = REQUESTS_PER_S * (t - start)
+    a_err = 0.003 * REQUESTS_PER_S * max(0.0, t - (now - 7.5 * DAY))
+    b_err = 0.0001 * total
+    return {("PSP-A", "error"): a_err, ("PSP-A", "ok"): total - a_err,
+            ("PSP-B", "error"): b_err, ("PSP-B", "ok"): total - b_err}
 
 
-def duration(text):
-    """A step as Prometheus's API takes it: seconds or a duration such as 6h."""
-    units = {"ms": 0.001, "s": 1, "m": 60, "h": 3600, "d": 86400, "w": 604800}
-    for unit in sorted(units, key=len, reverse=True):
-        if text.endswith(unit) and text[:-len(unit)].replace(".", "").isdigit():
-            return float(text[:-len(unit)]) * units[unit]
-    return float(text)
+def start_prometheus(work):
+    """The real Prometheus on a free loopback port over the backfilled history; its URL."""
+    now = int(time.time())
+    times = list(range(now - 31 * DAY, now - 3600, 300)) + list(range(now - 3600, now + 1, 15))
+    om = os.path.join(work, "history.om")
+    with open(om, "w") as f:
+        f.write("# TYPE dep counter\n")
+        for psp, outcome in counters(now, now):
+            for t in times:
+                f.write(f'dep_total{{outcome="{outcome}",psp="{psp}"}} '
+                        f"{counters(t, now)[(psp, outcome)]:.3f} {t}\n")
+        f.write("# EOF\n")
+    data = os.path.join(work, "prometheus-data")
+    os.makedirs(data)
+    # One block for the whole month: promtool's default 2 h blocks take far longer to write.
+    subprocess.run(["promtool", "tsdb", "create-blocks-from", "openmetrics",
+                    "--max-block-duration=1000h", "--quiet", om, data], check=True,
+                   stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
+    config = os.path.join(work, "prometheus.yml")
+    with open(config, "w") as f:
+        f.write("global: {scrape_interval: 15s}\nscrape_configs: []\n")
+    port = h.free_port()
+    proc = subprocess.Popen(
+        [os.environ.get("TOCSIN_PROMETHEUS", "/usr/bin/prometheus"), f"--config.file={config}",
+         f"--storage.tsdb.path={data}", "--storage.tsdb.retention.time=100y",
+         f"--web.listen-address=127.0.0.1:{port}", "--log.level=warn"],
+        stdout=open(os.path.join(work, "prometheus.log"), "w"), stderr=subprocess.STDOUT)
+    url = f"http://127.0.0.1:{port}"
 
-
-class FakePrometheus(BaseHTTPRequestHandler):
-    def log_message(self, *args):
-        pass
-
-    def do_GET(self):
-        self.answer(urllib.parse.urlparse(self.path).query)
-
-    def do_POST(self):
-        self.answer(self.rfile.read(int(self.headers.get("Content-Length", 0))).decode())
-
-    def answer(self, form):
-        q = urllib.parse.parse_qs(form)
-        query = q.get("query", [""])[0]
-        path = urllib.parse.urlparse(self.path).path
-        if path == "/api/v1/query":
-            data = {"resultType": "vector", "result": [
-                {"metric": {"psp": psp}, "value": [seconds(q.get("time", ["0"])[0] or "0"),
-                                                    str(ratio(query, psp, 0.5))]}
-                for psp in ("PSP-A", "PSP-B")]}
-        elif path == "/api/v1/query_range":
-            start, end = seconds(q["start"][0]), seconds(q["end"][0])
-            step = duration(q["step"][0])
-            n = int((end - start) // step) + 1
-            data = {"resultType": "matrix", "result": [
-                {"metric": {"psp": psp}, "values": [
-                    [start + i * step, str(ratio(query, psp, 0.5 * i / max(1, n - 1)))]
-                    for i in range(n)]} for psp in ("PSP-A", "PSP-B")]}
-        else:
-            self.send_response(404)
-            self.end_headers()
-            return
-        body = json.dumps({"status": "success", "data": data}).encode()
-        self.send_response(200)
-        self.send_header("Content-Type", "application/json")
-        self.send_header("Content-Length", str(len(body)))
-        self.end_headers()
-        self.wfile.write(body)
+    def ready():
+        if proc.poll() is not None:
+            raise RuntimeError("prometheus exited: " + open(os.path.join(work, "prometheus.log"))
+                               .read()[-2000:])
+        try:
+            with urllib.request.urlopen(url + "/-/ready", timeout=1) as r:
+                return r.status == 200
+        except OSError:
+            return False
+    h.wait_for("Prometheus ready", ready, 30, every=0.1)
+    return proc, url
 
 
 def set_value(driver, css, value):
@@ -129,15 +123,13 @@ def main():
     ap.add_argument("--out", required=True)
     args = ap.parse_args()
     os.makedirs(args.out, exist_ok=True)
-    prom = ThreadingHTTPServer(("127.0.0.1", 0), FakePrometheus)
-    threading.Thread(target=prom.serve_forever, daemon=True).start()
     h.ROSTER = ROSTER
     rules_dir = h.tempfile.mkdtemp(prefix="tocsin-panel-rules-")
+    prom, prom_url = start_prometheus(rules_dir)
     with open(os.path.join(rules_dir, "slo.yaml"), "w") as f:
         f.write(RULES)
     top = (f"rule_files: [{rules_dir}/slo.yaml]\n"
-           f"sources:\n  - {{name: prometheus, type: prometheus, "
-           f"url: \"http://127.0.0.1:{prom.server_address[1]}\"}}\n")
+           f"sources:\n  - {{name: prometheus, type: prometheus, url: \"{prom_url}\"}}\n")
     d = h.Daemon(args.tocsin, args.sim, extra_panel=top).start()
     a = None
     ok = False
@@ -244,7 +236,11 @@ def main():
         if not ok:
             print(d.log(), file=sys.stderr)
         d.stop()
-        prom.shutdown()
+        prom.terminate()
+        try:
+            prom.wait(10)
+        except subprocess.TimeoutExpired:
+            prom.kill()
         h.shutil.rmtree(rules_dir, ignore_errors=True)
     print("panel pages test: ok")
 

@@ -122,7 +122,8 @@ async function main() {
   const ul = el('ul', {class: 'cards', id: 'slos'});
   content.replaceChildren(
       el('p', {class: 'muted'}, `${list.slos.length} SLO${list.slos.length === 1 ? '' : 's'}. ` +
-          'Budget left: 100 % untouched, 0 % spent; the chart covers the last 30 days.'),
+          'Budget left: 100 % means none of it spent, 0 % all of it; the charts cover the last ' +
+          '30 days.'),
       down.length ? el('p', {class: 'error', role: 'alert'}, 'Source down: ' +
           down.map((s) => `${s.name} (${s.last_error})`).join('; ')) : '',
       ul);
