@@ -1,8 +1,13 @@
 #include "tocsin/store/sqlite_incident_store.h"
 
+#include <optional>
+#include <string>
+#include <vector>
+
 #include <fmt/format.h>
 #include <nlohmann/json.hpp>
 
+#include "parallel_rows.h"
 #include "tocsin/incident/incident_json.h"
 #include "tocsin/incident/page_json.h"
 
@@ -312,14 +317,26 @@ Result<std::vector<Incident>> SqliteIncidentStore::List(const incident::Incident
   if (filter.opened_from) st->Bind(i++, ToUnixMillis(*filter.opened_from));
   if (filter.opened_before) st->Bind(i++, ToUnixMillis(*filter.opened_before));
   if (filter.limit > 0) st->Bind(i, static_cast<std::int64_t>(filter.limit));
-  std::vector<Incident> out;
+  std::vector<std::string> bodies;
   for (;;) {
     auto row = st->Step();
     if (!row) return Fail(row.error());
     if (!*row) break;
-    auto inc = ParseBody(st->Text(0));
-    if (!inc) return Fail(inc.error());
-    out.push_back(std::move(*inc));
+    bodies.push_back(st->Text(0));
+  }
+  // Parsed on several threads: a restart lists every open incident before it serves.
+  std::vector<Incident> out(bodies.size());
+  std::vector<std::optional<Error>> errors(bodies.size());
+  ParseRowsInParallel(bodies.size(), [&](std::size_t row) {
+    auto inc = ParseBody(bodies[row]);
+    if (inc) {
+      out[row] = std::move(*inc);
+    } else {
+      errors[row] = inc.error();
+    }
+  });
+  for (auto& e : errors) {
+    if (e) return Fail(std::move(*e));
   }
   return out;
 }

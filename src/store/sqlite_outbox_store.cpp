@@ -1,9 +1,13 @@
 #include "tocsin/store/sqlite_outbox_store.h"
 
 #include <memory>
+#include <optional>
+#include <string>
+#include <vector>
 
 #include <fmt/format.h>
 
+#include "parallel_rows.h"
 #include "tocsin/incident/page_json.h"
 
 namespace tocsin::store {
@@ -144,6 +148,7 @@ Result<std::vector<OutboxItem>> SqliteOutboxStore::LoadPending() {
       "ORDER BY id");
   if (!st) return Fail(st.error());
   std::vector<OutboxItem> out;
+  std::vector<std::string> requests;
   while (true) {
     auto row = st->Step();
     if (!row) return Fail(row.error());
@@ -156,16 +161,27 @@ Result<std::vector<OutboxItem>> SqliteOutboxStore::LoadPending() {
     item.target = st->Text(4);
     item.person_id = st->Text(5);
     item.coalesce_key = st->Text(6);
-    auto request = incident::PageRequestFromText(st->Text(7));
-    if (!request) {
-      return Fail(
-          Error::Invalid(fmt::format("outbox row {}: {}", item.id, request.error().message())));
-    }
-    item.request = std::move(*request);
+    requests.push_back(st->Text(7));
     item.attempts = static_cast<int>(st->Int(8));
     item.created_at = FromUnixMillis(st->Int(9));
     item.next_attempt_at = FromUnixMillis(st->Int(10));
     out.push_back(std::move(item));
+  }
+  // Parsed on several threads: a restart after a storm holds thousands of pending deliveries.
+  std::vector<std::optional<Error>> errors(out.size());
+  ParseRowsInParallel(out.size(), [&](std::size_t i) {
+    auto request = incident::PageRequestFromText(requests[i]);
+    if (request) {
+      out[i].request = std::move(*request);
+    } else {
+      errors[i] = request.error();
+    }
+  });
+  for (std::size_t i = 0; i < out.size(); ++i) {
+    if (errors[i]) {
+      return Fail(
+          Error::Invalid(fmt::format("outbox row {}: {}", out[i].id, errors[i]->message())));
+    }
   }
   return out;
 }

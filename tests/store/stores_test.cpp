@@ -115,6 +115,40 @@ TEST_P(StoresTest, IncidentsTimelinesAndPagesReadBackExactlyOnAFreshConnection) 
   EXPECT_EQ(reader.Timeline("INC-7")->size(), 3u);
 }
 
+// A restart lists every open incident, parsed on several threads (more than a few hundred
+// rows): each one comes back, in the order asked for, and a row that does not parse is an
+// error, not a gap in the list.
+TEST_P(StoresTest, ManyIncidentsListInOrderAndARowThatDoesNotParseIsAnError) {
+  SqliteIncidentStore store(*db_);
+  ASSERT_TRUE(store.Migrate());
+  constexpr int kIncidents = 1500;
+  for (int n = 1; n <= kIncidents; ++n) {
+    Incident inc;
+    inc.number = n;
+    inc.id = "INC-" + std::to_string(n);
+    inc.key = "group/" + std::to_string(n);
+    inc.title = "incident " + std::to_string(n);
+    inc.opened_at = At(kT0 + n);
+    ASSERT_TRUE(store.Commit(Change(inc, {"opened"}, kT0 + n)));
+  }
+  incident::IncidentFilter open;  // what a restart reads
+  open.open_only = true;
+  open.limit = 0;
+  auto listed = store.List(open);
+  ASSERT_TRUE(listed) << listed.error().message();
+  ASSERT_EQ(listed->size(), static_cast<std::size_t>(kIncidents));
+  for (int i = 0; i < kIncidents; ++i) {
+    const Incident& inc = (*listed)[static_cast<std::size_t>(i)];
+    ASSERT_EQ(inc.number, kIncidents - i);  // newest first
+    ASSERT_EQ(inc.title, "incident " + std::to_string(kIncidents - i));
+  }
+  ASSERT_TRUE(db_->Exec("UPDATE incidents SET body = '{not json' WHERE number = 700"));
+  auto broken = store.List(open);
+  ASSERT_FALSE(broken);
+  EXPECT_NE(broken.error().message().find("malformed"), std::string::npos)
+      << broken.error().message();
+}
+
 TEST_P(StoresTest, SilencesAndAlertStateRoundTrip) {
   ASSERT_TRUE(db_->Migrate(dispatch::SqliteSilenceStore::Migrations()));
   dispatch::SqliteSilenceStore silences(*db_);
