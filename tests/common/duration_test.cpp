@@ -2,6 +2,14 @@
 
 #include <gtest/gtest.h>
 
+#include <algorithm>
+#include <cstdint>
+#include <cstdlib>
+#include <string>
+
+#include <date/date.h>
+#include <fmt/format.h>
+
 namespace tocsin {
 namespace {
 
@@ -63,6 +71,55 @@ TEST(TimeTest, ParsesRfc3339AndUnix) {
   EXPECT_EQ(ToUnixMillis(*unix_secs), 1795312391500);
   EXPECT_FALSE(ParseTime("yesterday"));
   EXPECT_FALSE(ParseTime("2026-13-40T00:00:00Z"));
+}
+
+// Every shape the parser takes without a stream (any calendar date, offset and number of
+// fraction digits) gives the instant the text names: 20,000 random instants from 1970 to 2199,
+// written in a random zone with 0 to 9 fraction digits, read back.
+TEST(TimeTest, RandomInstantsInAnyZoneAndPrecisionReadBackExactly) {
+  std::uint64_t state = 0x9e3779b97f4a7c15ULL;
+  auto next = [&state](std::uint64_t bound) {
+    state ^= state << 13;
+    state ^= state >> 7;
+    state ^= state << 17;
+    return state % bound;
+  };
+  for (int i = 0; i < 20000; ++i) {
+    const auto instant = static_cast<std::int64_t>(next(7'258'118'400'000ULL));  // < 2200
+    const int offset_min = static_cast<int>(next(2 * 24 * 60 - 1)) - (24 * 60 - 1);
+    const int digits = static_cast<int>(next(10));
+    const std::int64_t local_ms = instant + std::int64_t{offset_min} * 60'000;
+    const auto local = date::sys_time<milliseconds>(milliseconds(local_ms));
+    const auto day = date::floor<date::days>(local);
+    const date::year_month_day ymd(day);
+    const date::hh_mm_ss hms(local - day);
+    std::string text = fmt::format("{:04}-{:02}-{:02}T{:02}:{:02}:{:02}", int(ymd.year()),
+                                   unsigned(ymd.month()), unsigned(ymd.day()), hms.hours().count(),
+                                   hms.minutes().count(), hms.seconds().count());
+    const std::string ms = fmt::format("{:03}", hms.subseconds().count());
+    if (digits > 0)
+      text += "." + ms.substr(0, std::min(digits, 3)) +
+              std::string(static_cast<std::size_t>(std::max(0, digits - 3)), '7');
+    if (offset_min == 0 && next(2) == 0) {
+      text += "Z";
+    } else {
+      const int a = std::abs(offset_min);
+      text += fmt::format("{}{:02}:{:02}", offset_min < 0 ? '-' : '+', a / 60, a % 60);
+    }
+    // Digits not written are zero; digits past the third are dropped.
+    std::int64_t kept = hms.subseconds().count();
+    if (digits == 0) kept = 0;
+    if (digits == 1) kept -= kept % 100;
+    if (digits == 2) kept -= kept % 10;
+    const std::int64_t want = instant - hms.subseconds().count() + kept;
+    auto got = ParseTime(text);
+    ASSERT_TRUE(got) << text << ": " << got.error().message();
+    ASSERT_EQ(ToUnixMillis(*got), want) << text;
+  }
+  // Not calendar dates: refused whichever parser looks at them.
+  EXPECT_FALSE(ParseTime("2027-02-29T00:00:00Z"));
+  EXPECT_FALSE(ParseTime("2026-04-31T00:00:00Z"));
+  EXPECT_TRUE(ParseTime("2028-02-29T23:59:59.999-23:59"));
 }
 
 // Each of these once reached date::parse, which turned a seconds field without digits into
