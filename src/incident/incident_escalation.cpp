@@ -172,10 +172,7 @@ void IncidentManager::OnStepDue(const std::string& id) {
     const Incident& cur = it->second.incident;
     // Waited in the lane behind a change (an ack, the previous step): only a step still due
     // is paged, so a step never goes out early.
-    if (cur.state != IncidentState::kTriggered || cur.next_step_at == TimePoint{} ||
-        cur.next_step_at > now) {
-      return release();
-    }
+    if (!StepDue(cur, now)) return release();
     PageNextStep(id, now, {}, {}, [this, id, release](Result<void> r) {
       if (!r) {
         RetryLater(id, &IncidentManager::OnStepDue, "ladder step");
@@ -303,12 +300,14 @@ Result<std::optional<IncidentManager::StepDecision>> IncidentManager::DecideStep
       StepDecision{std::move(next), std::move(events), std::move(pages)});
 }
 
+bool IncidentManager::StepDue(const Incident& inc, TimePoint now) {
+  return inc.state == IncidentState::kTriggered && inc.next_step_at != TimePoint{} &&
+         inc.next_step_at <= now;
+}
+
 void IncidentManager::DecideFirstStepNow(Incident& inc, std::vector<TimelineEvent>& events,
                                          std::vector<PageRequest>& pages, TimePoint now) const {
-  if (inc.state != IncidentState::kTriggered || inc.next_step_at == TimePoint{} ||
-      inc.next_step_at > now) {
-    return;
-  }
+  if (!StepDue(inc, now)) return;
   auto decided = DecideStep(inc, now, {}, {});
   // Not requested: DecideStep fails only for a request, so `decided` holds a value.
   if (!decided || !*decided) return;

@@ -281,8 +281,11 @@ class IncidentManager final : public dispatch::GroupSink, public DeliveryObserve
   Result<std::optional<StepDecision>> DecideStep(const Incident& cur, TimePoint now,
                                                  const std::string& requested_by,
                                                  const std::string& origin) const;
+  // Whether `inc`'s ladder has a step due at `now` (triggered, a step left, its time reached).
+  static bool StepDue(const Incident& inc, TimePoint now);
   // A new or reopened incident whose first step is due at once decides it in the same commit
-  // as the open: the page is durable one commit after the alert, not two.
+  // as the open: its page intent is durable with the incident, and the page reaches the outbox
+  // one commit later (two in series before).
   void DecideFirstStepNow(Incident& inc, std::vector<TimelineEvent>& events,
                           std::vector<PageRequest>& pages, TimePoint now) const;
   // Pages the step at next_step (DecideStep) and commits it. The caller holds the lane.
