@@ -94,8 +94,8 @@ json NowAndNext(const Schedule& schedule, const std::vector<const Rotation*>& ro
 
 }  // namespace
 
-void RegisterOncallApi(http::Router& router, OncallApiDeps deps, const Clock& clock,
-                       incident::ActorResolver resolve_actor) {
+OverrideAdder RegisterOncallApi(http::Router& router, OncallApiDeps deps, const Clock& clock,
+                                incident::ActorResolver resolve_actor) {
   auto d = std::make_shared<OncallApiDeps>(std::move(deps));
   const Clock* c = &clock;
   constexpr auto kRead = http::Access::kViewer;
@@ -177,7 +177,7 @@ void RegisterOncallApi(http::Router& router, OncallApiDeps deps, const Clock& cl
     return JsonResponse(200, json{{"overrides", out}});
   });
 
-  RegisterOverridePost(router, d, clock, std::move(resolve_actor));
+  return RegisterOverridePost(router, d, clock, std::move(resolve_actor));
 }
 
 }  // namespace tocsin::oncall

@@ -17,7 +17,7 @@ nlohmann::json FindingJson(const Schedule& schedule, const Finding& f);
 nlohmann::json RecordedOverrideJson(const RecordedOverride& r);
 
 // POST /api/v1/oncall/overrides (oncall_override_api.cpp).
-void RegisterOverridePost(http::Router& router, std::shared_ptr<OncallApiDeps> deps,
-                          const Clock& clock, incident::ActorResolver resolve_actor);
+OverrideAdder RegisterOverridePost(http::Router& router, std::shared_ptr<OncallApiDeps> deps,
+                                   const Clock& clock, incident::ActorResolver resolve_actor);
 
 }  // namespace tocsin::oncall

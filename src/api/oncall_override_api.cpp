@@ -129,61 +129,110 @@ std::vector<FieldError> FairnessErrors(const Schedule& current, const Override& 
 
 }  // namespace
 
-void RegisterOverridePost(http::Router& router, std::shared_ptr<OncallApiDeps> d,
-                          const Clock& clock, incident::ActorResolver resolve_actor) {
+namespace {
+
+// What the POST does once it has the body and who asks: check, store, put in force.
+void AddOverride(const std::shared_ptr<OncallApiDeps>& d,
+                 const std::shared_ptr<std::vector<Override>>& pending, const json& body,
+                 const std::string& actor, TimePoint now, http::Respond respond) {
+  auto schedule = d->schedule ? d->schedule() : nullptr;
+  if (!schedule) return respond(ErrorResponse(Error::NotFound("no roster_file is configured")));
+  if (d->overrides == nullptr) {
+    return respond(
+        ErrorResponse(Error::Transient("overrides cannot be stored: the store is not open")));
+  }
+  if (!pending->empty()) {
+    Roster roster = schedule->roster();
+    roster.overrides.insert(roster.overrides.end(), pending->begin(), pending->end());
+    schedule = std::make_shared<const Schedule>(std::move(roster));
+  }
+  std::vector<FieldError> errors;
+  Override o = ParseOverride(body, *schedule, now, errors);
+  if (!errors.empty()) {
+    return respond(Refuse(400,
+                          fmt::format("the override is not valid: {}: {}", errors.front().field,
+                                      errors.front().message),
+                          errors));
+  }
+  // The same override asked again by the same person (a form sent twice, a request a new
+  // active instance applies again): answered with the one recorded, nothing stored twice.
+  if (d->recorded) {
+    for (const auto& r : d->recorded()) {
+      if (r.override == o && r.created_by == actor) {
+        return respond(JsonResponse(200, json{{"override", RecordedOverrideJson(r)}}));
+      }
+    }
+  }
+  errors = FairnessErrors(*schedule, o);
+  if (!errors.empty()) {
+    return respond(
+        Refuse(422,
+               fmt::format("the override would break {} roster rule{}; nothing was changed",
+                           errors.size(), errors.size() == 1 ? "" : "s"),
+               errors));
+  }
+  pending->push_back(o);
+  RecordedOverride entry{0, o, actor, now};
+  d->overrides->Add(std::move(entry), [d, pending, o, respond](Result<RecordedOverride> added) {
+    auto it = std::find(pending->begin(), pending->end(), o);
+    if (it != pending->end()) pending->erase(it);
+    if (!added) return respond(ErrorResponse(added.error()));
+    if (d->on_added) d->on_added(*added);
+    respond(JsonResponse(201, json{{"override", RecordedOverrideJson(*added)}}));
+  });
+}
+
+// An answer carried between instances: {"status", "body"} of the response. A refusal travels
+// as an error, so that the relay counts it as refused; its text is the same JSON.
+Result<std::string> EncodeAnswer(const http::Response& r) {
+  std::string text = json{{"status", r.status}, {"body", r.body}}.dump();
+  if (r.status >= 200 && r.status < 300) return text;
+  return Fail(Error::Invalid(std::move(text)));
+}
+
+http::Response DecodeAnswer(const Result<std::string>& made) {
+  const std::string& text = made ? *made : made.error().message();
+  auto j = json::parse(text, nullptr, false);
+  const bool encoded = j.is_object() && j.contains("status") && j.contains("body") &&
+                       j["status"].is_number_integer() && j["body"].is_string();
+  if (encoded) return http::Response::Json(j["status"].get<int>(), j["body"].get<std::string>());
+  // The relay's own answer: nobody took the request, the database failed, ...
+  if (!made) return ErrorResponse(made.error());
+  return ErrorResponse(
+      Error::Io("the active instance answered the override with something unreadable: " + text));
+}
+
+}  // namespace
+
+OverrideAdder RegisterOverridePost(http::Router& router, std::shared_ptr<OncallApiDeps> d,
+                                   const Clock& clock, incident::ActorResolver resolve_actor) {
   auto pending = d->in_flight ? d->in_flight : std::make_shared<std::vector<Override>>();
   const Clock* c = &clock;
   router.Add("POST", "/api/v1/oncall/overrides", http::Access::kResponder,
              [d, c, pending, resolve_actor](const http::Request& r, http::Respond respond) {
-               if (auto why = d->refuse_changes ? d->refuse_changes() : std::nullopt) {
-                 return respond(ErrorResponse(Error::Transient(*why)));
-               }
+               auto why = d->refuse_changes ? d->refuse_changes() : std::nullopt;
+               if (why && !d->forward) return respond(ErrorResponse(Error::Transient(*why)));
                auto body = api::ParseBody(r);
                if (!body) return respond(ErrorResponse(body.error()));
-               auto schedule = d->schedule ? d->schedule() : nullptr;
-               if (!schedule) {
-                 return respond(ErrorResponse(Error::NotFound("no roster_file is configured")));
-               }
-               if (d->overrides == nullptr) {
-                 return respond(ErrorResponse(
-                     Error::Transient("overrides cannot be stored: the store is not open")));
-               }
                std::string actor = resolve_actor(r, JsonString(*body, "actor"));
                if (actor.empty())
                  return respond(ErrorResponse(Error::Invalid("say who you are: `actor`")));
-               TimePoint now = c->Now();
-               if (!pending->empty()) {
-                 Roster roster = schedule->roster();
-                 roster.overrides.insert(roster.overrides.end(), pending->begin(), pending->end());
-                 schedule = std::make_shared<const Schedule>(std::move(roster));
+               // A standby: the active checks it against the schedule in force and answers.
+               if (why) {
+                 return d->forward(
+                     std::move(*body), std::move(actor),
+                     [respond](Result<std::string> made) { respond(DecodeAnswer(made)); });
                }
-               std::vector<FieldError> errors;
-               Override o = ParseOverride(*body, *schedule, now, errors);
-               if (!errors.empty()) {
-                 return respond(Refuse(400,
-                                       fmt::format("the override is not valid: {}: {}",
-                                                   errors.front().field, errors.front().message),
-                                       errors));
-               }
-               errors = FairnessErrors(*schedule, o);
-               if (!errors.empty()) {
-                 return respond(Refuse(
-                     422,
-                     fmt::format("the override would break {} roster rule{}; nothing was changed",
-                                 errors.size(), errors.size() == 1 ? "" : "s"),
-                     errors));
-               }
-               pending->push_back(o);
-               RecordedOverride entry{0, o, actor, now};
-               d->overrides->Add(
-                   std::move(entry), [d, pending, o, respond](Result<RecordedOverride> added) {
-                     auto it = std::find(pending->begin(), pending->end(), o);
-                     if (it != pending->end()) pending->erase(it);
-                     if (!added) return respond(ErrorResponse(added.error()));
-                     if (d->on_added) d->on_added(*added);
-                     respond(JsonResponse(201, json{{"override", RecordedOverrideJson(*added)}}));
-                   });
+               AddOverride(d, pending, *body, actor, c->Now(), std::move(respond));
              });
+  return [d, pending](const json& body, const std::string& actor, TimePoint now,
+                      std::function<void(Result<std::string>)> done) {
+    auto respond = [done = std::move(done)](http::Response r) { done(EncodeAnswer(r)); };
+    if (auto why = d->refuse_changes ? d->refuse_changes() : std::nullopt) {
+      return respond(ErrorResponse(Error::Transient(*why)));
+    }
+    AddOverride(d, pending, body, actor, now, std::move(respond));
+  };
 }
 
 json ShiftJson(const Schedule& schedule, const Shift& s, TimePoint at) {

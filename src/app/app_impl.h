@@ -14,6 +14,7 @@
 #include <prometheus/family.h>
 #include <prometheus/gauge.h>
 
+#include "tocsin/api/oncall_api.h"
 #include "tocsin/app/app.h"
 #include "tocsin/app/runtime_config.h"
 #include "tocsin/app/systemd_notifier.h"
@@ -125,10 +126,18 @@ struct App::Impl {
   void FenceAsStandby();
   // A standby's incident changes go to the active through the database (after StartIncidents).
   void WireChangeRelay();
-  void ScheduleStandbySilenceRead();
+  void ScheduleStandbyReads();
   // A standby reads the silence list on `oncall_pool` over `silence_reader` and takes it on
   // the loop (unless it became the active meanwhile, which read it afresh); `done` on the loop.
   void ReloadStandbySilences(std::function<void(Result<void>)> done);
+  // The same for the on-call overrides added through the API (over `override_reader`).
+  void ReloadStandbyOverrides(std::function<void(Result<void>)> done);
+  template <typename T>
+  void StandbyRead(std::function<Result<T>()> read, std::function<void(T)> take,
+                   std::function<void(Result<void>)> done);
+  // Puts `loaded` (every stored override) in force on top of the roster file, unless it is
+  // what is in force already.
+  void TakeOverrides(std::vector<oncall::RecordedOverride> loaded);
   bool active = true;
   int exit_code = 0;
 
@@ -167,8 +176,10 @@ struct App::Impl {
   std::unique_ptr<report::PostmortemReminder> postmortem_reminder;
   std::unique_ptr<store::Database> oncall_database;
   std::unique_ptr<store::SqliteIncidentStore> oncall_store;
-  // A standby's silence reads, on `oncall_pool` over `oncall_database` (ha_wiring.cpp).
+  // A standby's reads of the silences and overrides the active writes, on `oncall_pool` over
+  // `oncall_database` (ha_wiring.cpp).
   std::unique_ptr<dispatch::SqliteSilenceStore> silence_reader;
+  std::unique_ptr<store::SqliteOverrideStore> override_reader;
   std::unique_ptr<report::OncallMetrics> oncall_metrics;
   std::unique_ptr<WorkerPool> oncall_pool;
   std::unique_ptr<report::OncallMetricsRefresher> oncall_refresher;
@@ -183,6 +194,8 @@ struct App::Impl {
   // Overrides checked but not yet durable, shared by the API's and the panel's routes.
   std::shared_ptr<std::vector<oncall::Override>> overrides_in_flight =
       std::make_shared<std::vector<oncall::Override>>();
+  // What POST /api/v1/oncall/overrides does, for an override a standby forwarded (routes.cpp).
+  oncall::OverrideAdder override_adder;
   std::unique_ptr<store::SqliteDeliveryLog> delivery_log;
   Result<void> OpenPanelStores();  // module_wiring.cpp
   // --------------------------------------------------------------------------------------------

@@ -18,8 +18,10 @@ using incident::ForwardedChange;
 using incident::Incident;
 
 constexpr std::string_view kForwardSource = "tocsin-ha";
-// The key of a request body that holds a silence change (an incident change has none).
+// The keys of a request body that holds a silence change or an on-call override (an incident
+// change has neither).
 constexpr const char* kSilenceKey = "silence_change";
+constexpr const char* kOverrideKey = "override";
 // Answered and withdrawn requests are kept this long (for an operator reading the table),
 // then deleted by the active, once every kPruneEvery polls.
 constexpr Duration kKeepAnswered = std::chrono::hours(24);
@@ -77,15 +79,22 @@ void ChangeRelay::Count(std::string_view outcome) {
 
 void ChangeRelay::Forward(ForwardedChange change, Done<Incident> done) {
   auto w = std::make_shared<Waiting>();
-  w->what = fmt::format("{} of {}", incident::ForwardedKindName(change.kind), change.incident_id);
+  using Kind = ForwardedChange::Kind;
+  const bool opens = change.kind == Kind::kOpen || change.kind == Kind::kDrill;
+  w->what =
+      change.incident_id.empty()
+          ? std::string(incident::ForwardedKindName(change.kind))
+          : fmt::format("{} of {}", incident::ForwardedKindName(change.kind), change.incident_id);
+  if (change.drill) w->what += " " + change.drill->scenario;
   w->actor = change.actor;
   std::string body = incident::ForwardedChangeToJson(change).dump();
-  w->answer = [this, kind = change.kind, incident_id = change.incident_id,
+  w->answer = [this, kind = change.kind, opens, incident_id = change.incident_id,
                done = std::move(done)](Result<std::string> made) {
     if (!made) return done(Fail(made.error()));
-    if (kind == ForwardedChange::Kind::kRecordDelivery) return done(Incident{});
-    // The active committed it to the shared store before answering: read it from there.
-    done(incidents_.Get(incident_id));
+    if (kind == Kind::kRecordDelivery) return done(Incident{});
+    // The active committed it to the shared store before answering: read it from there (an
+    // open answers the id of the incident it opened).
+    done(incidents_.Get(opens ? *made : incident_id));
   };
   Submit(std::move(w), std::move(body));
 }
@@ -96,19 +105,37 @@ void ChangeRelay::ForwardSilence(dispatch::SilenceChange change, Done<std::strin
   w->actor = change.silence.created_by;
   std::string body = nlohmann::json{{kSilenceKey, dispatch::SilenceChangeToJson(change)}}.dump();
   w->answer = [this, done = std::move(done)](Result<std::string> made) {
-    if (!made || !reload_) return done(std::move(made));
-    // What the active wrote, for the caller's next read of this instance.
-    reload_([made = std::move(made), done](Result<void> loaded) mutable {
-      if (!loaded) {
-        spdlog::warn(
-            "ha: the active applied a forwarded silence change, but this standby cannot "
-            "read the silences again: {}",
-            loaded.error().message());
-      }
-      done(std::move(made));
-    });
+    AnswerAfter(reload_, "silences", std::move(made), done);
   };
   Submit(std::move(w), std::move(body));
+}
+
+void ChangeRelay::ForwardOverride(nlohmann::json body, std::string actor, Done<std::string> done) {
+  auto w = std::make_shared<Waiting>();
+  w->what = "on-call override";
+  w->actor = actor;
+  std::string request =
+      nlohmann::json{{kOverrideKey, {{"body", std::move(body)}, {"actor", std::move(actor)}}}}
+          .dump();
+  w->answer = [this, done = std::move(done)](Result<std::string> made) {
+    AnswerAfter(reload_overrides_, "on-call overrides", std::move(made), done);
+  };
+  Submit(std::move(w), std::move(request));
+}
+
+void ChangeRelay::AnswerAfter(const Reload& reload, std::string_view what, Result<std::string> made,
+                              Done<std::string> done) {
+  if (!made || !reload) return done(std::move(made));
+  // What the active wrote, for the caller's next read of this instance.
+  reload([what = std::string(what), made = std::move(made), done](Result<void> loaded) mutable {
+    if (!loaded) {
+      spdlog::warn(
+          "ha: the active applied a forwarded change, but this standby cannot read the {} "
+          "again: {}",
+          what, loaded.error().message());
+    }
+    done(std::move(made));
+  });
 }
 
 void ChangeRelay::Submit(std::shared_ptr<Waiting> w, std::string body) {
@@ -267,6 +294,10 @@ void ChangeRelay::ApplyClaimed(std::int64_t epoch, std::vector<ha::ChangeRequest
       ApplySilence(epoch, req, (*body)[kSilenceKey]);
       continue;
     }
+    if (body->is_object() && body->contains(kOverrideKey)) {
+      ApplyOverride(epoch, req, (*body)[kOverrideKey]);
+      continue;
+    }
     auto parsed = incident::ForwardedChangeFromJson(*body);
     if (!parsed) {
       SendAnswer(epoch, req.id, Fail(parsed.error()));
@@ -281,19 +312,24 @@ void ChangeRelay::ApplyClaimed(std::int64_t epoch, std::vector<ha::ChangeRequest
       // Its claimer lost the lease after taking it, perhaps after applying it.
       auto seen = incidents_.HasDelivery(change.delivery->source, change.delivery->id);
       if (seen && *seen) {
-        SendAnswer(epoch, req.id, std::string());
-        continue;
+        // An open answers the incident it opened (ApplyForwarded finds it by the group).
+        if (!change.group) {
+          SendAnswer(epoch, req.id, std::string());
+          continue;
+        }
       }
     }
-    spdlog::info("ha: applying {} of {} by {} via {}, forwarded by standby {} (request {})",
-                 incident::ForwardedKindName(change.kind), change.incident_id, change.actor,
-                 change.origin, req.from_instance, req.id);
+    spdlog::info("ha: applying {}{} by {} via {}, forwarded by standby {} (request {})",
+                 incident::ForwardedKindName(change.kind),
+                 change.incident_id.empty() ? "" : " of " + change.incident_id,
+                 change.actor.empty() ? "-" : change.actor, change.origin, req.from_instance,
+                 req.id);
     std::weak_ptr<bool> alive = alive_;
     incidents_.ApplyForwarded(std::move(change), scheduler_.clock().Now(),
                               [this, alive, epoch, id = req.id](Result<Incident> r) {
                                 if (auto a = alive.lock(); !a || !*a) return;
                                 if (!r) return SendAnswer(epoch, id, Fail(r.error()));
-                                SendAnswer(epoch, id, std::string());
+                                SendAnswer(epoch, id, r->id);
                               });
   }
 }
@@ -321,6 +357,33 @@ void ChangeRelay::ApplySilence(std::int64_t epoch, const ha::ChangeRequest& req,
                               if (auto a = alive.lock(); !a || !*a) return;
                               SendAnswer(epoch, id, std::move(made));
                             });
+}
+
+void ChangeRelay::ApplyOverride(std::int64_t epoch, const ha::ChangeRequest& req,
+                                const nlohmann::json& change) {
+  const bool whole = change.is_object() && change.contains("body") && change.contains("actor") &&
+                     change["body"].is_object() && change["actor"].is_string();
+  if (!whole) {
+    return SendAnswer(
+        epoch, req.id,
+        Fail(Error::Invalid("a forwarded override needs `body` (an object) and `actor`")));
+  }
+  if (!apply_override_) {
+    return SendAnswer(
+        epoch, req.id,
+        Fail(Error::Transient("the active instance has no roster to put overrides in")));
+  }
+  // Applied twice (reclaimed) stores nothing twice: the same override by the same person is
+  // answered with the one already recorded.
+  const auto actor = change["actor"].get<std::string>();
+  spdlog::info("ha: applying an on-call override by {}, forwarded by standby {} (request {})",
+               actor, req.from_instance, req.id);
+  std::weak_ptr<bool> alive = alive_;
+  apply_override_(change["body"], actor,
+                  [this, alive, epoch, id = req.id](Result<std::string> made) {
+                    if (auto a = alive.lock(); !a || !*a) return;
+                    SendAnswer(epoch, id, std::move(made));
+                  });
 }
 
 void ChangeRelay::SendAnswer(std::int64_t epoch, std::int64_t id, Result<std::string> made) {

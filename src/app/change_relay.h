@@ -79,7 +79,18 @@ class ChangeRelay {
     reload_ = std::move(reload);
   }
 
+  // On-call overrides too: `apply` adds one on the active (the request's body and actor) and
+  // answers what it made, or why not; `reload` reads the overrides again on a standby, as for
+  // silences. The answers are the owner's to encode: the relay carries them as they are.
+  using OverrideApplier =
+      std::function<void(const nlohmann::json& body, const std::string& actor, Done<std::string>)>;
+  void AttachOverrides(OverrideApplier apply, Reload reload) {
+    apply_override_ = std::move(apply);
+    reload_overrides_ = std::move(reload);
+  }
+
   void Forward(incident::ForwardedChange change, Done<incident::Incident> done);
+  void ForwardOverride(nlohmann::json body, std::string actor, Done<std::string> done);
   // Answers the id of the silence the active made or changed.
   void ForwardSilence(dispatch::SilenceChange change, Done<std::string> done);
   void StartApplying(std::int64_t epoch);
@@ -95,6 +106,10 @@ class ChangeRelay {
   void ApplyTick();
   void ApplyClaimed(std::int64_t epoch, std::vector<ha::ChangeRequest> requests);
   void ApplySilence(std::int64_t epoch, const ha::ChangeRequest& req, const nlohmann::json& body);
+  void ApplyOverride(std::int64_t epoch, const ha::ChangeRequest& req, const nlohmann::json& body);
+  // Reads again with `reload` (when set) before answering `done` with `made`.
+  static void AnswerAfter(const Reload& reload, std::string_view what, Result<std::string> made,
+                          Done<std::string> done);
   void SendAnswer(std::int64_t epoch, std::int64_t id, Result<std::string> made);
   void WriteAnswer(std::int64_t epoch, std::int64_t id, ha::ChangeAnswer answer, int attempt);
   void Count(std::string_view outcome);
@@ -105,6 +120,8 @@ class ChangeRelay {
   incident::IncidentManager& incidents_;
   dispatch::Silences* silences_ = nullptr;
   Reload reload_;
+  OverrideApplier apply_override_;
+  Reload reload_overrides_;
   ChangeRelayOptions options_;
   prometheus::Family<prometheus::Counter>* forwarded_ = nullptr;
   std::optional<std::int64_t> epoch_;  // applying under this epoch (active)

@@ -18,6 +18,7 @@
 #include "tocsin/report/postmortem_reminder.h"
 #include "tocsin/rules/evaluator.h"
 #include "tocsin/store/database.h"
+#include "tocsin/store/sqlite_override_store.h"
 #include "tocsin/store/sqlite_silence_store.h"
 #include "tocsin/store/store_config.h"
 #include "tocsin/store/store_thread.h"
@@ -93,35 +94,70 @@ void App::Impl::WireChangeRelay() {
       });
 }
 
-// A standby's silence list follows the active's (GET /api/v2/silences on a standby, the
-// panel's silence page): read again every kStandbySilenceRead, and after every silence change
-// it forwarded. A blocking read of one small table on the loop, as at startup: a standby pages
-// nothing, and its statement timeout is a third of the lease.
-void App::Impl::ScheduleStandbySilenceRead() {
-  constexpr Duration kStandbySilenceRead = std::chrono::seconds(10);
-  scheduler.ScheduleAfter(kStandbySilenceRead, [this] {
+// A standby's silence list and on-call overrides follow the active's (GET /api/v2/silences and
+// /api/v1/oncall/now on a standby, the panel): read again every kStandbyRead, and after every
+// change of either it forwarded. The reads run on the on-call worker over its own connection.
+void App::Impl::ScheduleStandbyReads() {
+  constexpr Duration kStandbyRead = std::chrono::seconds(10);
+  scheduler.ScheduleAfter(kStandbyRead, [this] {
     if (active || stopping || !silences || !silences->forwarding()) return;
-    ReloadStandbySilences([this](Result<void> loaded) {
-      if (!loaded) {
+    ReloadStandbySilences([this](Result<void> silences_read) {
+      if (!silences_read) {
         spdlog::warn("ha: standby {} cannot read the active's silences: {}", config->ha.instance,
-                     loaded.error().message());
+                     silences_read.error().message());
       }
-      ScheduleStandbySilenceRead();
+      ReloadStandbyOverrides([this](Result<void> overrides_read) {
+        if (!overrides_read) {
+          spdlog::warn("ha: standby {} cannot read the active's on-call overrides: {}",
+                       config->ha.instance, overrides_read.error().message());
+        }
+        ScheduleStandbyReads();
+      });
     });
   });
 }
 
+// Runs `read` on the on-call worker over its own connection and hands what it read to `take` on
+// the loop, unless the instance became the active meanwhile (which read it afresh); `done` on
+// the loop. What `read` uses is declared before the pool, so it is still there while a read is
+// in progress on shutdown (the pool is joined first).
+template <typename T>
+void App::Impl::StandbyRead(std::function<Result<T>()> read, std::function<void(T)> take,
+                            std::function<void(Result<void>)> done) {
+  oncall_pool->Submit(
+      [this, read = std::move(read), take = std::move(take), done = std::move(done)]() mutable {
+        auto all = read();
+        scheduler.Post(
+            [this, all = std::move(all), take = std::move(take), done = std::move(done)]() mutable {
+              if (stopping) return;
+              if (!all) return done(Fail(all.error()));
+              if (!active) take(std::move(*all));
+              done({});
+            });
+      });
+}
+
 void App::Impl::ReloadStandbySilences(std::function<void(Result<void>)> done) {
-  // Declared before the pool: joined first on shutdown, a read in progress still has them.
-  oncall_pool->Submit([this, done = std::move(done)]() mutable {
-    auto all = silence_reader->LoadAll();
-    scheduler.Post([this, all = std::move(all), done = std::move(done)]() mutable {
-      if (stopping) return;
-      if (!all) return done(Fail(all.error()));
-      if (!active && silences) silences->Replace(std::move(*all));
-      done({});
-    });
-  });
+  StandbyRead<std::vector<dispatch::Silence>>([this] { return silence_reader->LoadAll(); },
+                                              [this](std::vector<dispatch::Silence> all) {
+                                                if (silences) silences->Replace(std::move(all));
+                                              },
+                                              std::move(done));
+}
+
+void App::Impl::ReloadStandbyOverrides(std::function<void(Result<void>)> done) {
+  StandbyRead<std::vector<oncall::RecordedOverride>>(
+      [this] { return override_reader->LoadAll(); },
+      [this](std::vector<oncall::RecordedOverride> all) { TakeOverrides(std::move(all)); },
+      std::move(done));
+}
+
+void App::Impl::TakeOverrides(std::vector<oncall::RecordedOverride> loaded) {
+  if (loaded == recorded_overrides) return;
+  added_overrides.clear();
+  for (const auto& r : loaded) added_overrides.push_back(r.override);
+  recorded_overrides = std::move(loaded);
+  incidents->Reconfigure(ScheduleOf(*config, added_overrides), config->policies, config->incidents);
 }
 
 std::string App::Impl::StandbyRefusal() const {
@@ -145,6 +181,10 @@ Result<void> App::Impl::StartActiveParts() {
   silences->SetForwarder({});
   if (auto s = silences->Load(); !s) return s;
   silence_gate->SetReadOnly(std::nullopt);
+  // The overrides the previous active added: the ladders page whoever they put on call.
+  auto overrides = override_store->LoadAll();
+  if (!overrides) return Fail(overrides.error());
+  TakeOverrides(std::move(*overrides));
   incidents->SetReadOnly(std::nullopt);
   if (auto o = outbox->Open(); !o) return o;
   if (auto i = incidents->Start(); !i) return i;

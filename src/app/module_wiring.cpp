@@ -118,6 +118,7 @@ Result<void> App::Impl::StartReports() {
   oncall_database = std::move(*db);
   oncall_store = std::make_unique<store::SqliteIncidentStore>(*oncall_database);
   silence_reader = std::make_unique<dispatch::SqliteSilenceStore>(*oncall_database);
+  override_reader = std::make_unique<store::SqliteOverrideStore>(*oncall_database);
   oncall_metrics = std::make_unique<report::OncallMetrics>(*registry);
   oncall_pool = std::make_unique<WorkerPool>(1);
   oncall_refresher = std::make_unique<report::OncallMetricsRefresher>(
@@ -178,13 +179,24 @@ Result<void> App::Impl::StartDispatch() {
     change_relay->AttachSilences(*silences, [this](std::function<void(Result<void>)> done) {
       ReloadStandbySilences(std::move(done));
     });
+    change_relay->AttachOverrides(
+        [this](const nlohmann::json& body, const std::string& actor,
+               ChangeRelay::Done<std::string> done) {
+          if (!override_adder) {
+            return done(Fail(Error::Transient("the active instance's API is not serving yet")));
+          }
+          override_adder(body, actor, clock.Now(), std::move(done));
+        },
+        [this](std::function<void(Result<void>)> done) {
+          ReloadStandbyOverrides(std::move(done));
+        });
     if (!active) {
       // A standby passes silence changes to the active (ha_wiring.cpp) and follows its list.
       silences->SetForwarder(
           [this](dispatch::SilenceChange change, ChangeRelay::Done<std::string> done) {
             change_relay->ForwardSilence(std::move(change), std::move(done));
           });
-      ScheduleStandbySilenceRead();
+      ScheduleStandbyReads();
     }
   }
   // Rules and the Alertmanager API feed the dispatcher; its groups go to incidents.

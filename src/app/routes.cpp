@@ -8,6 +8,7 @@
 #include <prometheus/text_serializer.h>
 
 #include "app_impl.h"
+#include "change_relay.h"
 #include "tocsin/api/alertmanager_api.h"
 #include "tocsin/api/ha_api.h"
 #include "tocsin/api/inbound_handlers.h"
@@ -73,23 +74,33 @@ void App::Impl::AddApiRoutes(http::Router& router) {
         200, rules::SloReportJson(evaluator->SloStatuses(), evaluator->SourceStatuses()));
   });
   // The panel's API (issue 16): on-call, one SLO in detail, silence preview, delivery log.
-  oncall::RegisterOncallApi(
-      router,
-      {[this] { return incidents ? incidents->schedule() : nullptr; }, override_store.get(),
-       [this](const oncall::RecordedOverride& added) {
-         // In force at once, and on top of the roster file after every reload.
-         added_overrides.push_back(added.override);
-         recorded_overrides.push_back(added);
-         incidents->Reconfigure(ScheduleOf(*config, added_overrides), config->policies,
-                                config->incidents);
-       },
-       overrides_in_flight,
-       [this]() -> std::optional<std::string> {
-         if (active) return std::nullopt;
-         return StandbyRefusal();
-       },
-       [this]() -> const std::vector<oncall::RecordedOverride>& { return recorded_overrides; }},
-      clock);
+  oncall::OncallApiDeps oncall_deps;
+  oncall_deps.schedule = [this] { return incidents ? incidents->schedule() : nullptr; };
+  oncall_deps.overrides = override_store.get();
+  oncall_deps.on_added = [this](const oncall::RecordedOverride& added) {
+    // In force at once, and on top of the roster file after every reload.
+    added_overrides.push_back(added.override);
+    recorded_overrides.push_back(added);
+    incidents->Reconfigure(ScheduleOf(*config, added_overrides), config->policies,
+                           config->incidents);
+  };
+  oncall_deps.in_flight = overrides_in_flight;
+  oncall_deps.refuse_changes = [this]() -> std::optional<std::string> {
+    if (active) return std::nullopt;
+    return StandbyRefusal();
+  };
+  if (change_relay) {
+    // A standby passes an override to the active, which checks it against the schedule in
+    // force there; this instance reads the overrides again before answering.
+    oncall_deps.forward = [this](nlohmann::json body, std::string actor,
+                                 ChangeRelay::Done<std::string> done) {
+      change_relay->ForwardOverride(std::move(body), std::move(actor), std::move(done));
+    };
+  }
+  oncall_deps.recorded = [this]() -> const std::vector<oncall::RecordedOverride>& {
+    return recorded_overrides;
+  };
+  override_adder = oncall::RegisterOncallApi(router, std::move(oncall_deps), clock);
   rules::RegisterSloApi(
       router, {[this]() -> const rules::Evaluator* { return evaluator.get(); },
                [this]() -> const rules::RuleSet* { return &config->rules; },

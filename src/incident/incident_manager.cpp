@@ -1,5 +1,6 @@
 // IncidentManager, part 1 of 3: construction, start and stop, the per-incident lanes, the
-// asynchronous commit (Apply), the public calls in both forms (reads: incident_manager_reads.cpp).
+// asynchronous commit (Apply), the public calls in both forms (reads and settings:
+// incident_manager_reads.cpp; a standby's forwarded changes: incident_forwarded.cpp).
 // The transitions themselves are in incident_lifecycle.cpp (open, acknowledge, resolve, notes) and
 // incident_escalation.cpp (ladder, ack deadlines, reminders, handovers).
 #include "tocsin/incident/incident_manager.h"
@@ -229,56 +230,6 @@ void IncidentManager::Apply(const std::string& id, Incident next, std::vector<Ti
       });
 }
 
-bool IncidentManager::ForwardOrRefuse(ForwardedChange change, const Done<Incident>& done) {
-  if (!read_only_) return false;
-  if (forwarder_) {
-    forwarder_(std::move(change), done);
-  } else {
-    done(Fail(Error::Transient(*read_only_)));
-  }
-  return true;
-}
-
-void IncidentManager::ApplyForwarded(ForwardedChange change, TimePoint now, Done<Incident> done) {
-  using Kind = ForwardedChange::Kind;
-  if (read_only_) return done(Fail(Error::Transient(*read_only_)));
-  auto delivery = change.delivery;
-  if (delivery) delivery->received_at = now;
-  auto& c = change;
-  switch (c.kind) {
-    case Kind::kAcknowledge:
-      return AcknowledgeAsync(c.incident_id, c.actor, now, c.origin, delivery, std::move(done));
-    case Kind::kResolve:
-      return ResolveAsync(c.incident_id, c.actor, now, c.origin, delivery, std::move(done));
-    case Kind::kNote:
-      return AddNoteAsync(c.incident_id, c.actor, c.text, now, c.origin, delivery, std::move(done));
-    case Kind::kRecordDelivery:
-      if (!delivery) return done(Fail(Error::Invalid("a delivery to record is missing")));
-      return RecordDeliveryAsync(*delivery, [done](Result<void> r) {
-        if (!r) return done(Fail(r.error()));
-        done(Incident{});
-      });
-    case Kind::kEscalate:
-    case Kind::kStatusUpdate:
-      break;
-  }
-  // These two carry no delivery into their commit: the delivery is recorded first, and one
-  // already recorded means the change was applied (or its commit was lost with a crash: a page
-  // not sent twice is the lesser harm).
-  auto apply = [this, c, now, done]() {
-    if (c.kind == Kind::kEscalate) {
-      return EscalateNowAsync(c.incident_id, c.actor, now, c.origin, done);
-    }
-    PostStatusUpdateAsync(c.incident_id, c.actor, c.update, now, c.origin, done);
-  };
-  if (!delivery) return apply();
-  RecordDeliveryAsync(*delivery, [this, id = c.incident_id, apply, done](Result<void> r) {
-    if (!r && r.error().kind() == Error::Kind::kConflict) return done(Current(id));
-    if (!r) return done(Fail(r.error()));
-    apply();
-  });
-}
-
 template <typename T>
 Result<T> IncidentManager::Inline(const std::function<void(Done<T>)>& call) {
   auto out = std::make_shared<std::optional<Result<T>>>();
@@ -307,7 +258,15 @@ void IncidentManager::OnGroupFlush(const dispatch::AlertGroup& group, TimePoint 
 
 void IncidentManager::OpenAsync(dispatch::AlertGroup group, std::string actor, TimePoint now,
                                 Done<Incident> done) {
-  if (RefuseReadOnly(done)) return;
+  if (read_only_) {
+    // A person's incident goes to the active; the groups of this instance's own dispatcher
+    // never do (the active's dispatcher opens those from the same alerts).
+    if (actor == kSystemActor) return done(Fail(Error::Transient(*read_only_)));
+    auto change = MakeForwardedChange(ForwardedChange::Kind::kOpen, {}, actor, "api");
+    change.group = std::move(group);
+    ForwardOrRefuse(std::move(change), done);
+    return;
+  }
   // The group's lane: a second flush of the group while its incident is being opened waits,
   // then finds it open and updates it. Named before the call: as an argument beside the
   // capture that moves `group`, the key could be read after the move (the order of arguments
@@ -491,73 +450,6 @@ void IncidentManager::OnDelivery(const DeliveryReport& report) {
                          report.incident_id, DeliveryOutcomeName(report.outcome),
                          ChannelName(report.channel), r.error().ToString());
          });
-}
-
-// --- Settings and values -------------------------------------------------------------------
-
-const EscalationPolicy& IncidentManager::PolicyOf(const Incident& incident) const {
-  if (const auto* p = policies_.Find(incident.policy)) return *p;
-  if (const auto* p = policies_.Find("default")) return *p;
-  return fallback_policy_;
-}
-
-Duration IncidentManager::AckTimeoutOf(const Incident& incident) const {
-  return PolicyOf(incident).ack_timeout.value_or(config_.ack_timeout);
-}
-
-ResolveMode IncidentManager::ResolveModeOf(const Incident& incident) const {
-  return PolicyOf(incident).resolve.value_or(config_.resolve);
-}
-
-TimelineEvent IncidentManager::Event(TimePoint at, std::string kind, std::string actor,
-                                     std::string text, std::string data) const {
-  TimelineEvent e;
-  e.at = at;
-  e.kind = std::move(kind);
-  e.actor = std::move(actor);
-  e.text = std::move(text);
-  e.data = std::move(data);
-  return e;
-}
-
-PageRequest IncidentManager::Request(const Incident& incident, PageAction action, std::string key,
-                                     TimePoint at) const {
-  PageRequest r;
-  r.incident_id = incident.id;
-  // Bounded and stable for the incident's life (PagerDuty dedup_key, Opsgenie alias).
-  // A drill's key says so too: PagerDuty's acknowledge and resolve events carry nothing else.
-  r.dedup_key = (incident.drill ? "tocsin/drill/" : "tocsin/") + incident.id;
-  r.idempotency_key = std::move(key);
-  r.action = action;
-  r.step = incident.next_step;
-  r.sev = incident.sev;
-  r.title = fmt::format("[{}] {}: {}", SevName(incident.sev), incident.id, incident.title);
-  if (incident.drill) {
-    // The incident's own title starts with the mark; in a page it comes first.
-    std::string_view title = incident.title;
-    if (title.rfind(kDrillMark, 0) == 0) title.remove_prefix(kDrillMark.size());
-    r.title = fmt::format("{}[{}] {}: {}", kDrillMark, SevName(incident.sev), incident.id, title);
-  }
-  r.state = std::string(IncidentStateName(incident.state));
-  r.alerts = incident.alerts;
-  std::stable_partition(r.alerts.begin(), r.alerts.end(),
-                        [](const Alert& a) { return a.firing(); });
-  r.causes = incident.causes;
-  r.opened_at = incident.opened_at;
-  r.at = at;
-  r.drill = incident.drill;
-  return r;
-}
-
-std::optional<oncall::Person> IncidentManager::PersonOf(const std::string& id) const {
-  if (schedule_) {
-    if (const auto* p = schedule_->roster().FindPerson(id)) return *p;
-  }
-  return std::nullopt;
-}
-
-void IncidentManager::CountWriteFailure(std::string_view what) {
-  if (write_failures_) write_failures_->Add({{"what", std::string(what)}}).Increment();
 }
 
 }  // namespace tocsin::incident

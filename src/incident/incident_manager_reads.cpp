@@ -1,10 +1,13 @@
 // IncidentManager, reads: one incident, listings (open ones from memory), timelines and their
-// verification. Split from incident_manager.cpp, which keeps construction, lanes and the
-// public calls.
+// verification; and the settings and values the transitions look up (an incident's policy,
+// ack timeout, resolve mode; a timeline event, a page request, a person). Split from
+// incident_manager.cpp, which keeps construction, lanes and the public calls.
 #include <algorithm>
 
 #include <fmt/format.h>
+#include <prometheus/counter.h>
 
+#include "incident/incident_manager_text.h"
 #include "tocsin/incident/incident_manager.h"
 
 namespace tocsin::incident {
@@ -89,6 +92,73 @@ Result<IncidentManager::Live*> IncidentManager::OpenLive(const std::string& id) 
   auto stored = Get(id);  // kNotFound for an unknown id
   if (!stored) return Fail(stored.error());
   return Fail(Error::Conflict(fmt::format("{} is already resolved", id)));
+}
+
+// --- Settings and values -------------------------------------------------------------------
+
+const EscalationPolicy& IncidentManager::PolicyOf(const Incident& incident) const {
+  if (const auto* p = policies_.Find(incident.policy)) return *p;
+  if (const auto* p = policies_.Find("default")) return *p;
+  return fallback_policy_;
+}
+
+Duration IncidentManager::AckTimeoutOf(const Incident& incident) const {
+  return PolicyOf(incident).ack_timeout.value_or(config_.ack_timeout);
+}
+
+ResolveMode IncidentManager::ResolveModeOf(const Incident& incident) const {
+  return PolicyOf(incident).resolve.value_or(config_.resolve);
+}
+
+TimelineEvent IncidentManager::Event(TimePoint at, std::string kind, std::string actor,
+                                     std::string text, std::string data) const {
+  TimelineEvent e;
+  e.at = at;
+  e.kind = std::move(kind);
+  e.actor = std::move(actor);
+  e.text = std::move(text);
+  e.data = std::move(data);
+  return e;
+}
+
+PageRequest IncidentManager::Request(const Incident& incident, PageAction action, std::string key,
+                                     TimePoint at) const {
+  PageRequest r;
+  r.incident_id = incident.id;
+  // Bounded and stable for the incident's life (PagerDuty dedup_key, Opsgenie alias).
+  // A drill's key says so too: PagerDuty's acknowledge and resolve events carry nothing else.
+  r.dedup_key = (incident.drill ? "tocsin/drill/" : "tocsin/") + incident.id;
+  r.idempotency_key = std::move(key);
+  r.action = action;
+  r.step = incident.next_step;
+  r.sev = incident.sev;
+  r.title = fmt::format("[{}] {}: {}", SevName(incident.sev), incident.id, incident.title);
+  if (incident.drill) {
+    // The incident's own title starts with the mark; in a page it comes first.
+    std::string_view title = incident.title;
+    if (title.rfind(kDrillMark, 0) == 0) title.remove_prefix(kDrillMark.size());
+    r.title = fmt::format("{}[{}] {}: {}", kDrillMark, SevName(incident.sev), incident.id, title);
+  }
+  r.state = std::string(IncidentStateName(incident.state));
+  r.alerts = incident.alerts;
+  std::stable_partition(r.alerts.begin(), r.alerts.end(),
+                        [](const Alert& a) { return a.firing(); });
+  r.causes = incident.causes;
+  r.opened_at = incident.opened_at;
+  r.at = at;
+  r.drill = incident.drill;
+  return r;
+}
+
+std::optional<oncall::Person> IncidentManager::PersonOf(const std::string& id) const {
+  if (schedule_) {
+    if (const auto* p = schedule_->roster().FindPerson(id)) return *p;
+  }
+  return std::nullopt;
+}
+
+void IncidentManager::CountWriteFailure(std::string_view what) {
+  if (write_failures_) write_failures_->Add({{"what", std::string(what)}}).Increment();
 }
 
 }  // namespace tocsin::incident

@@ -6,6 +6,7 @@
 #include <nlohmann/json.hpp>
 
 #include "incident/incident_manager_text.h"
+#include "tocsin/incident/forwarded_change.h"
 #include "tocsin/incident/incident_manager.h"
 
 namespace tocsin::incident {
@@ -16,6 +17,12 @@ void IncidentManager::RecordPostmortemAsync(std::string id, std::string actor, s
                                             TimePoint now, Done<Incident> done) {
   if (actor.empty()) return done(Fail(Error::Invalid("say who records the post-mortem")));
   if (url.empty()) return done(Fail(Error::Invalid("a post-mortem needs its URL")));
+  if (read_only_) {
+    auto change = MakeForwardedChange(ForwardedChange::Kind::kPostmortem, id, actor, "api");
+    change.text = url;
+    ForwardOrRefuse(std::move(change), done);
+    return;
+  }
   RunInLane(id, [=, this](Release release) {
     auto cur = Get(id);
     if (!cur) {

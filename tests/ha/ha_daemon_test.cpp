@@ -5,6 +5,7 @@
 #include <signal.h>
 
 #include <chrono>
+#include <ctime>
 #include <fstream>
 #include <memory>
 #include <optional>
@@ -76,6 +77,46 @@ class HaDaemonTest : public ::testing::Test {
     return i;
   }
 
+  // "a", active once it has read the lease, then "b", a standby.
+  void StartActiveAndStandby(Instance& a, Instance& b) {
+    a = Start("a");
+    ASSERT_TRUE(WaitForRole(a.port, "active", seconds(15))) << Log(a);
+    b = Start("b");
+    ASSERT_TRUE(WaitForRole(b.port, "standby", seconds(15))) << Log(b);
+  }
+
+  // The configuration of the tests that page: `roster` and a one-step ladder to its L1.
+  void UseRoster(const std::string& roster) {
+    std::ofstream(dir_.path() + "/roster.yaml") << roster;
+    std::ofstream(config_) << "server: {listen: \"127.0.0.1:0\"}\n"
+                              "log: {level: info}\n"
+                              "roster_file: roster.yaml\n"
+                              "escalation_policies:\n"
+                              "  default:\n"
+                              "    steps: [{after: 0s, targets: [{role: l1}]}]\n"
+                              "ha: {cluster_name: test, lease: "
+                           << kLeaseSeconds << "s, forward_timeout: 1s}\n";
+  }
+
+  // Status and body of a POST of `body` as JSON.
+  static std::pair<int, std::string> Post(unsigned short port, const std::string& path,
+                                          const nlohmann::json& body) {
+    const std::string text = body.dump();
+    std::string raw = testing::RawExchange(
+        port,
+        "POST " + path + " HTTP/1.1\r\nHost: tocsin\r\nConnection: close\r\n" +
+            "Content-Type: application/json\r\nContent-Length: " + std::to_string(text.size()) +
+            "\r\n\r\n" + text,
+        10000);
+    return std::make_pair(testing::StatusOf(raw), testing::BodyOf(raw));
+  }
+
+  static std::pair<int, std::string> Get(unsigned short port, const std::string& path) {
+    std::string raw = testing::RawExchange(
+        port, "GET " + path + " HTTP/1.1\r\nHost: tocsin\r\nConnection: close\r\n\r\n", 10000);
+    return std::make_pair(testing::StatusOf(raw), testing::BodyOf(raw));
+  }
+
   static std::string Log(const Instance& i) {
     std::ifstream in(i.log);
     return std::string((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
@@ -142,34 +183,15 @@ TEST_F(HaDaemonTest, OneActivePausedActiveStepsDownAndKillNineFailsOverWithinThe
 // change asked while no instance is active is withdrawn and answered "nothing was changed",
 // and it is indeed never applied.
 TEST_F(HaDaemonTest, TheStandbyPassesAcksToTheActiveAndSaysWhenNobodyTookOne) {
-  std::ofstream(dir_.path() + "/roster.yaml") << R"(
+  UseRoster(R"(
 people:
   l1a: {name: L1 Day, time_zone: UTC}
 rotations:
   l1: {role: l1, time_zone: UTC, start_date: 2026-11-02, handovers: ["00:00"], members: [l1a]}
-)";
-  std::ofstream(config_) << "server: {listen: \"127.0.0.1:0\"}\n"
-                            "log: {level: info}\n"
-                            "roster_file: roster.yaml\n"
-                            "escalation_policies:\n"
-                            "  default:\n"
-                            "    steps: [{after: 0s, targets: [{role: l1}]}]\n"
-                            "ha: {cluster_name: test, lease: "
-                         << kLeaseSeconds << "s, forward_timeout: 1s}\n";
-  Instance a = Start("a");
-  ASSERT_TRUE(WaitForRole(a.port, "active", seconds(15))) << Log(a);
-  Instance b = Start("b");
-  ASSERT_TRUE(WaitForRole(b.port, "standby", seconds(15))) << Log(b);
-  auto post = [](unsigned short port, const std::string& path, const nlohmann::json& body) {
-    const std::string text = body.dump();
-    std::string raw = testing::RawExchange(
-        port,
-        "POST " + path + " HTTP/1.1\r\nHost: tocsin\r\nConnection: close\r\n" +
-            "Content-Type: application/json\r\nContent-Length: " + std::to_string(text.size()) +
-            "\r\n\r\n" + text,
-        10000);
-    return std::make_pair(testing::StatusOf(raw), testing::BodyOf(raw));
-  };
+)");
+  Instance a, b;
+  ASSERT_NO_FATAL_FAILURE(StartActiveAndStandby(a, b));
+  auto post = &Post;
   auto [opened, created] = post(a.port, "/api/v1/incidents",
                                 {{"actor", "l1a"},
                                  {"title", "Deposit success 97.2 % at PSP-A"},
@@ -198,11 +220,7 @@ rotations:
 
   // A silence set and expired through the standby (amtool pointed at it, or the panel): the
   // active mutes with it, and both instances list it as the active wrote it.
-  auto get = [](unsigned short port, const std::string& path) {
-    std::string raw = testing::RawExchange(
-        port, "GET " + path + " HTTP/1.1\r\nHost: tocsin\r\nConnection: close\r\n\r\n", 10000);
-    return std::make_pair(testing::StatusOf(raw), testing::BodyOf(raw));
-  };
+  auto get = &Get;
   auto state_of = [&](unsigned short port, const std::string& id) -> std::string {
     auto [status, body] = get(port, "/api/v2/silence/" + id);
     if (status != 200) return "HTTP " + std::to_string(status) + " " + body;
@@ -253,6 +271,125 @@ rotations:
   EXPECT_NE(after.find("PSP A answers 504"), std::string::npos) << after;
   EXPECT_EQ(after.find("asked while nobody was active"), std::string::npos) << after;
   EXPECT_NE(Log(b).find("instance *b* is now the active instance"), std::string::npos) << Log(b);
+}
+
+std::string Rfc3339(std::chrono::system_clock::time_point t) {
+  const std::time_t secs = std::chrono::system_clock::to_time_t(t);
+  std::tm utc{};
+  gmtime_r(&secs, &utc);
+  char out[32];
+  std::strftime(out, sizeof out, "%Y-%m-%dT%H:%M:%SZ", &utc);
+  return out;
+}
+
+// The rest of what a person asks a standby for: an on-call override (checked by the active,
+// its refusals word for word), an incident opened by hand, a drill and a post-mortem record.
+// And an override added on the active just before it dies is in force on the instance that
+// takes over: its ladders page the person the override put on call.
+TEST_F(HaDaemonTest, TheStandbyPassesOverridesOpensAndDrillsAndTheNextActiveKeepsTheOverrides) {
+  UseRoster(R"(
+people:
+  l1a: {name: L1 Day, time_zone: UTC}
+  l1b: {name: L1 Cover, time_zone: UTC}
+  l1c: {name: L1 Second Cover, time_zone: UTC}
+  dm: {name: Duty Manager, time_zone: UTC}
+rotations:
+  l1: {role: l1, time_zone: UTC, start_date: 2026-11-02, handovers: ["00:00"], members: [l1a]}
+  dm: {role: duty_manager, time_zone: UTC, start_date: 2026-11-02, handovers: ["00:00"], members: [dm]}
+)");
+  Instance a, b;
+  ASSERT_NO_FATAL_FAILURE(StartActiveAndStandby(a, b));
+  auto post = &Post;
+  auto get = [](unsigned short port, const std::string& path) {
+    return nlohmann::json::parse(Get(port, path).second);
+  };
+  auto l1_now = [&](unsigned short port) {
+    auto answer = get(port, "/api/v1/oncall/now");
+    for (const auto& r : answer["rotations"]) {
+      if (r["rotation"] != "l1") continue;
+      std::string people;
+      for (const auto& shift : r["now"])
+        people += (people.empty() ? "" : ",") + shift["person"].get<std::string>();
+      return people;
+    }
+    return answer.dump();
+  };
+  const auto now = std::chrono::system_clock::now();
+  const nlohmann::json cover = {{"type", "cover"},
+                                {"rotation", "l1"},
+                                {"person", "l1b"},
+                                {"replaces", "l1a"},
+                                {"from", Rfc3339(now - std::chrono::minutes(1))},
+                                {"to", Rfc3339(now + std::chrono::hours(2))},
+                                {"reason", "l1a is ill"},
+                                {"actor", "dm"}};
+  ASSERT_EQ(l1_now(b.port), "l1a");
+  auto [added, added_body] = post(b.port, "/api/v1/oncall/overrides", cover);
+  ASSERT_EQ(added, 201) << added_body << Log(b);
+  const auto id = nlohmann::json::parse(added_body)["override"]["id"];
+  EXPECT_EQ(l1_now(a.port), "l1b") << "in force on the active";
+  EXPECT_EQ(l1_now(b.port), "l1b") << "and read again by the standby before it answered";
+  EXPECT_NE(Log(a).find("applying an on-call override by dm, forwarded by standby b"),
+            std::string::npos)
+      << Log(a);
+  // Sent twice: the one recorded, nothing stored twice.
+  auto [again, again_body] = post(b.port, "/api/v1/oncall/overrides", cover);
+  EXPECT_EQ(again, 200) << again_body;
+  EXPECT_EQ(nlohmann::json::parse(again_body)["override"]["id"], id) << again_body;
+  EXPECT_EQ(get(a.port, "/api/v1/oncall/overrides")["overrides"].size(), 1u);
+  // The active's refusal, with its status and each field.
+  nlohmann::json unknown = cover;
+  unknown["person"] = "nobody";
+  auto [refused, refusal] = post(b.port, "/api/v1/oncall/overrides", unknown);
+  EXPECT_EQ(refused, 400) << refusal;
+  auto errors = nlohmann::json::parse(refusal)["errors"];
+  ASSERT_EQ(errors.size(), 1u) << refusal;
+  EXPECT_EQ(errors[0]["field"], "person");
+  EXPECT_EQ(errors[0]["message"], "no person \"nobody\" in the roster");
+
+  // Opened by hand through the standby: the active opens it and pages the override's person.
+  auto [opened, opened_body] = post(b.port, "/api/v1/incidents",
+                                    {{"actor", "dm"},
+                                     {"title", "Deposit success 97.2 % at PSP-A"},
+                                     {"labels", {{"domain", "payments"}}},
+                                     {"severity", "critical"}});
+  ASSERT_EQ(opened, 201) << opened_body << Log(b);
+  EXPECT_EQ(nlohmann::json::parse(opened_body)["incident"]["id"], "INC-1") << opened_body;
+  auto inc = get(a.port, "/api/v1/incidents/INC-1");
+  EXPECT_EQ(inc["incident"]["paged"], nlohmann::json::array({"l1b"})) << inc.dump();
+  auto [drilled, drill_body] = post(b.port, "/api/v1/drills",
+                                    {{"actor", "dm"},
+                                     {"scenario", "psp-down"},
+                                     {"team", "payments"},
+                                     {"alerts", {{{"labels", {{"alertname", "PspDown"}}}}}}});
+  ASSERT_EQ(drilled, 201) << drill_body;
+  EXPECT_EQ(nlohmann::json::parse(drill_body)["incident"]["drill"], true) << drill_body;
+  auto [recorded, recorded_body] = post(b.port, "/api/v1/incidents/INC-1/postmortem",
+                                        {{"actor", "dm"}, {"url", "https://wiki.example/pm/1"}});
+  EXPECT_EQ(recorded, 200) << recorded_body;
+  EXPECT_NE(get(a.port, "/api/v1/incidents/INC-1").dump().find("post-mortem recorded"),
+            std::string::npos);
+
+  // A second override, added on the active itself, then the active dies at once: the standby
+  // takes over with it in force (it reads the overrides when it takes the lease, whether or
+  // not its periodic read came in between).
+  nlohmann::json second = cover;
+  second["person"] = "l1c";
+  second["replaces"] = "l1b";
+  auto [direct, direct_body] = post(a.port, "/api/v1/oncall/overrides", second);
+  ASSERT_EQ(direct, 201) << direct_body;
+  ASSERT_TRUE(a.process->Signal(SIGKILL));
+  a.process->Wait(seconds(5));
+  ASSERT_TRUE(WaitForRole(b.port, "active", seconds(4 * kLeaseSeconds))) << Log(b);
+  auto [after, after_body] = post(b.port, "/api/v1/incidents",
+                                  {{"actor", "dm"},
+                                   {"title", "Game launches failing"},
+                                   {"labels", {{"domain", "games"}}},
+                                   {"severity", "critical"}});
+  ASSERT_EQ(after, 201) << after_body << Log(b);
+  const std::string next = nlohmann::json::parse(after_body)["incident"]["id"];
+  EXPECT_EQ(get(b.port, "/api/v1/incidents/" + next)["incident"]["paged"],
+            nlohmann::json::array({"l1c"}));
 }
 
 // SQLite: one instance, always active, no lease; amtool sees no cluster.

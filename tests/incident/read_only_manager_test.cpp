@@ -48,9 +48,10 @@ TEST_F(IncidentTest, ReadOnlyManagerRefusesEveryChangeWithTheReasonAndChangesNot
 }
 
 // A standby's manager with a forwarder passes every change a person asks for to it (the
-// active applies them), with who, how and the inbound delivery; what only the active decides
-// (opening incidents) stays refused. The active applies each once: a replay of the same
-// request after a failover changes nothing more.
+// active applies them), with who, how and the inbound delivery, incidents opened by hand and
+// drills included; what only the active decides (its dispatcher's groups) stays refused. The
+// active applies each once: a replay of the same request after a failover changes nothing
+// more.
 TEST_F(IncidentTest, AStandbyForwardsWhatAPersonAsksAndTheActiveAppliesEachOnce) {
   Build();
   manager_->OnGroupFlush(Group("payments"), At(minutes(0)));
@@ -74,10 +75,22 @@ TEST_F(IncidentTest, AStandbyForwardsWhatAPersonAsksAndTheActiveAppliesEachOnce)
   std::optional<Result<void>> recorded;
   manager_->RecordDeliveryAsync({"slack", "T1/who-1", At(minutes(1))},
                                 [&](Result<void> r) { recorded = std::move(r); });
-  manager_->OpenAsync(Group("payments", Severity::kCritical, true, "g2"), "l1a", At(minutes(1)),
-                      answer);
+  auto by_hand = Group("payments", Severity::kCritical, true, "api/g2");
+  by_hand.receiver.name = "api";
+  by_hand.alerts[0].starts_at = At(minutes(1));
+  by_hand.flushed_at = At(minutes(1));
+  manager_->OpenAsync(by_hand, "l1a", At(minutes(1)), answer);
+  auto drill_group = by_hand;
+  drill_group.key = "drill/psp-down/1";
+  drill_group.receiver.name = "drill";
+  manager_->OpenDrillAsync(drill_group, {"psp-down", "payments", "deposit-psp"}, "l1a",
+                           At(minutes(1)), answer);
+  manager_->RecordPostmortemAsync("INC-1", "l1a", "https://wiki.example/pm/1", At(minutes(1)),
+                                  answer);
+  // The dispatcher's own groups are never passed on: the active's dispatcher has them too.
+  manager_->OnGroupFlush(Group("payments", Severity::kCritical, true, "g3"), At(minutes(1)));
 
-  ASSERT_EQ(forwarded.size(), 6u);
+  ASSERT_EQ(forwarded.size(), 9u);
   using Kind = ForwardedChange::Kind;
   EXPECT_EQ(forwarded[0], MakeForwardedChange(Kind::kAcknowledge, "INC-1", "l1a", "slack", slack));
   EXPECT_EQ(forwarded[1].kind, Kind::kNote);
@@ -90,10 +103,15 @@ TEST_F(IncidentTest, AStandbyForwardsWhatAPersonAsksAndTheActiveAppliesEachOnce)
   EXPECT_EQ(forwarded[4].kind, Kind::kResolve);
   EXPECT_EQ(forwarded[5].kind, Kind::kRecordDelivery);
   EXPECT_EQ(forwarded[5].delivery->id, "T1/who-1");
-  // What the active answered reaches the caller; the open was refused here, not forwarded.
-  ASSERT_EQ(answers.size(), 6u);
-  for (std::size_t i = 0; i < 5; ++i) EXPECT_EQ(answers[i].error().kind(), Error::Kind::kNotFound);
-  EXPECT_EQ(answers[5].error().message(), "instance b is a standby");
+  EXPECT_EQ(forwarded[6].kind, Kind::kOpen);
+  EXPECT_EQ(forwarded[6].group, by_hand);
+  EXPECT_EQ(forwarded[7].kind, Kind::kDrill);
+  EXPECT_EQ(forwarded[7].drill, (DrillSpec{"psp-down", "payments", "deposit-psp"}));
+  EXPECT_EQ(forwarded[8].kind, Kind::kPostmortem);
+  EXPECT_EQ(forwarded[8].text, "https://wiki.example/pm/1");
+  // What the active answered reaches the caller.
+  ASSERT_EQ(answers.size(), 8u);
+  for (const auto& a : answers) EXPECT_EQ(a.error().kind(), Error::Kind::kNotFound);
   ASSERT_TRUE(recorded.has_value());
   EXPECT_EQ(recorded->error().message(), "answered by the active");
   // Through the database as JSON and back, unchanged (the received time is the active's).
@@ -140,6 +158,52 @@ TEST_F(IncidentTest, AStandbyForwardsWhatAPersonAsksAndTheActiveAppliesEachOnce)
   auto stored = apply(forwarded[5]);
   ASSERT_TRUE(stored);
   EXPECT_TRUE(store_.HasDelivery("slack", "T1/who-1").value());
+
+  // Opened by hand through the standby: once, even when the request is applied again.
+  ForwardedChange open = forwarded[6];
+  open.delivery = InboundDelivery{"tocsin-ha", "9", {}};
+  auto opened = apply(open);
+  ASSERT_TRUE(opened) << opened.error().message();
+  EXPECT_EQ(opened->id, "INC-2");
+  EXPECT_EQ(opened->key, "api/g2");
+  auto reopened = apply(open);
+  ASSERT_TRUE(reopened) << reopened.error().message();
+  EXPECT_EQ(reopened->id, "INC-2");
+  EXPECT_FALSE(manager_->Get("INC-3").has_value());
+  ForwardedChange drill = forwarded[7];
+  drill.delivery = InboundDelivery{"tocsin-ha", "10", {}};
+  auto drilled = apply(drill);
+  ASSERT_TRUE(drilled) << drilled.error().message();
+  EXPECT_EQ(drilled->id, "INC-3");
+  EXPECT_TRUE(drilled->drill);
+  ForwardedChange postmortem = forwarded[8];
+  postmortem.delivery = InboundDelivery{"tocsin-ha", "11", {}};
+  ASSERT_TRUE(apply(postmortem));
+  ASSERT_TRUE(apply(postmortem));
+  auto kinds = Kinds("INC-1");
+  EXPECT_EQ(std::count(kinds.begin(), kinds.end(), "postmortem"), 1);
+}
+
+// What the database carries for the new kinds is checked on the way in: a request that lost
+// its group or its drill is refused with the field, not applied half.
+TEST(ForwardedChangeJson, AnOpenOrDrillWithoutWhatItOpensIsRefusedNamingTheField) {
+  auto open = ForwardedChangeFromJson({{"kind", "open"}, {"actor", "l1a"}});
+  ASSERT_FALSE(open);
+  EXPECT_EQ(open.error().message(), "a forwarded open needs `group`");
+  auto no_alerts = ForwardedChangeFromJson(nlohmann::json::parse(R"({"kind": "open",
+      "actor": "l1a", "group": {"key": "api/x", "policy": "default",
+      "flushed_at": "2026-12-05T10:00:00Z"}})"));
+  ASSERT_FALSE(no_alerts);
+  EXPECT_EQ(no_alerts.error().message(), "the group of a forwarded change has no alerts");
+  auto drill = ForwardedChangeFromJson(nlohmann::json::parse(R"({"kind": "drill",
+      "actor": "l1a", "group": {"key": "drill/x/1", "policy": "default",
+      "flushed_at": "2026-12-05T10:00:00Z", "alerts": [{"labels": {"alertname": "X"}}]}})"));
+  ASSERT_FALSE(drill);
+  EXPECT_EQ(drill.error().message(), "a forwarded drill needs `drill`, an object");
+  auto postmortem =
+      ForwardedChangeFromJson({{"kind", "postmortem"}, {"incident", "INC-1"}, {"actor", "l1a"}});
+  ASSERT_FALSE(postmortem);
+  EXPECT_EQ(postmortem.error().message(), "a forwarded change needs `text`");
 }
 
 }  // namespace

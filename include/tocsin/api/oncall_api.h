@@ -5,6 +5,8 @@
 #include <optional>
 #include <vector>
 
+#include <nlohmann/json.hpp>
+
 #include "tocsin/api/incident_api.h"
 #include "tocsin/common/clock.h"
 #include "tocsin/http/router.h"
@@ -27,8 +29,15 @@ struct OncallApiDeps {
   std::shared_ptr<std::vector<Override>> in_flight = std::make_shared<std::vector<Override>>();
   // Why this instance may not change the schedule now (a standby of a cluster: only the active
   // instance's changes are put in force), or nullopt; POST then answers 503 with the reason
-  // and stores nothing. Unset: always allowed.
+  // and stores nothing, unless `forward` is set. Unset: always allowed.
   std::function<std::optional<std::string>()> refuse_changes;
+  // A standby's way to add an override while refuse_changes says no: the request's body and
+  // the actor go to the active instance, which checks and stores it (the OverrideAdder that
+  // RegisterOncallApi returned there); `done` gets what that adder answered, and the caller
+  // the same response the active would have given.
+  std::function<void(nlohmann::json body, std::string actor,
+                     std::function<void(Result<std::string>)> done)>
+      forward;
   // The overrides added through the API, oldest first, as the owner keeps them in memory
   // (loaded at start, appended in on_added): GET answers from them instead of reading the
   // whole table on the loop at every request. Unset: GET reads `overrides`.
@@ -45,7 +54,13 @@ struct OncallApiDeps {
 // A new override is refused (422, each problem with the field it concerns) when it would
 // break a fairness or coverage rule the schedule does not already break. Answered once the
 // override is durable. `deps` and `clock` must outlive the router.
-void RegisterOncallApi(http::Router& router, OncallApiDeps deps, const Clock& clock,
-                       incident::ActorResolver resolve_actor = incident::ActorFromRequest);
+// Returns what the POST does once it has the body and the actor, for an override a standby
+// passed on: the same checks and the same store; the answer (text for the standby's `forward`
+// to turn back into the response) is an error when the response is not a 2xx.
+using OverrideAdder =
+    std::function<void(const nlohmann::json& body, const std::string& actor, TimePoint now,
+                       std::function<void(Result<std::string>)> done)>;
+OverrideAdder RegisterOncallApi(http::Router& router, OncallApiDeps deps, const Clock& clock,
+                                incident::ActorResolver resolve_actor = incident::ActorFromRequest);
 
 }  // namespace tocsin::oncall

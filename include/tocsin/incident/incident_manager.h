@@ -83,16 +83,18 @@ class IncidentManager final : public dispatch::GroupSink, public DeliveryObserve
   // `why` and changes nothing. nullopt: changes allowed (the default).
   void SetReadOnly(std::optional<std::string> why) { read_only_ = std::move(why); }
   // A read-only manager with a forwarder hands the changes a person asks for (acknowledge,
-  // resolve, note, escalate, status update, and a delivery recorded alone) to it instead of
-  // refusing them: the standby passes them to the active instance, and `done` gets what the
-  // active answered. Opening incidents and the manager's own transitions stay refused.
+  // resolve, note, escalate, status update, post-mortem, an incident opened by hand, a drill,
+  // and a delivery recorded alone) to it instead of refusing them: the standby passes them to
+  // the active instance, and `done` gets what the active answered. The manager's own
+  // transitions (groups of its dispatcher, ladder steps, reminders) stay refused.
   using Forwarder = std::function<void(ForwardedChange, Done<Incident>)>;
   void SetForwarder(Forwarder forwarder) { forwarder_ = std::move(forwarder); }
   // The active's side: applies a change a standby forwarded, through the same calls as if it
   // had been asked here. With a delivery, a change already applied for it is not applied again
-  // (ack, resolve and note record it with the change; escalate and status update record it
-  // first, so a replay after a crash between the two skips them rather than paging twice).
-  // kRecordDelivery answers an empty Incident.
+  // (ack, resolve and note record it with the change; the others record it first, so a
+  // replay after a crash between the two skips them rather than paging twice; a replayed open
+  // or drill answers the incident it opened while that is open). kRecordDelivery answers an
+  // empty Incident.
   void ApplyForwarded(ForwardedChange change, TimePoint now, Done<Incident> done);
   // Config reload: new roster, policies and settings apply from now on; incidents stay and
   // their timers are re-armed under the new settings.
@@ -343,6 +345,8 @@ class IncidentManager final : public dispatch::GroupSink, public DeliveryObserve
   Forwarder forwarder_;
   // True (and `change` forwarded or refused, `done` answered) when read-only.
   bool ForwardOrRefuse(ForwardedChange change, const Done<Incident>& done);
+  // The answer to a forwarded change whose delivery was recorded already (applied before).
+  Result<Incident> AlreadyApplied(const ForwardedChange& change);
   template <typename T>
   bool RefuseReadOnly(const std::function<void(Result<T>)>& done) {
     if (!read_only_) return false;

@@ -40,6 +40,7 @@ struct DrillSpec {
   // The runbook the responders should find (a runbook name such as "deposit-psp"); the first
   // note or status update by a person that names it is the "right runbook" moment.
   std::string runbook;
+  friend bool operator==(const DrillSpec&, const DrillSpec&) = default;
 };
 
 }  // namespace tocsin::incident
