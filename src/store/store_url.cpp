@@ -3,8 +3,10 @@
 #include <cstdlib>
 #include <initializer_list>
 #include <utility>
+#include <vector>
 
 #include <fmt/format.h>
+#include <fmt/ranges.h>
 
 namespace tocsin::store {
 
@@ -40,6 +42,17 @@ std::string Quote(std::string_view v) {
   return out + "'";
 }
 
+// "a,b" -> {"a", "b"}; "" -> {""}.
+std::vector<std::string> Split(std::string_view list) {
+  std::vector<std::string> out;
+  while (true) {
+    auto comma = list.find(',');
+    out.emplace_back(list.substr(0, comma));
+    if (comma == std::string_view::npos) return out;
+    list = list.substr(comma + 1);
+  }
+}
+
 }  // namespace
 
 StoreUrl StoreUrl::Sqlite(std::string path) {
@@ -53,8 +66,16 @@ std::string StoreUrl::ToString() const {
   if (dialect == Dialect::kSqlite) return "sqlite://" + sqlite_path;
   std::string out = "postgresql://";
   if (!user.empty()) out += user + "@";
-  out += host.find(':') != std::string::npos ? "[" + host + "]" : host;
-  if (!port.empty()) out += ":" + port;
+  // Several hosts (a primary and its replicas) as host1:port1,host2:port2.
+  std::vector<std::string> hosts = Split(host), ports = Split(port);
+  for (std::size_t i = 0; i < hosts.size(); ++i) {
+    if (i > 0) out += ",";
+    const std::string& h = hosts[i];
+    out += h.find(':') != std::string::npos ? "[" + h + "]" : h;
+    // One port for every host, or one each.
+    const std::string& p = ports.size() == 1 ? ports[0] : (i < ports.size() ? ports[i] : "");
+    if (!p.empty()) out += ":" + p;
+  }
   out += "/" + dbname;
   char sep = '?';
   for (const auto& [k, v] : params) {
@@ -154,23 +175,51 @@ Result<StoreUrl> ParseStoreUrl(std::string_view text) {
     }
     u.user = PercentDecode(userinfo);
   }
-  if (!authority.empty() && authority.front() == '[') {
-    auto close = authority.find(']');
-    if (close == std::string_view::npos) {
-      return Fail(Error::Invalid("store.url: an IPv6 host in [ ] lacks its closing ]"));
+  // host[:port], or several separated by commas (a primary and its replicas: libpq tries them
+  // in turn, and target_session_attrs=read-write picks the one that takes writes).
+  std::vector<std::string> hosts, ports;
+  bool any_port = false;
+  while (true) {
+    std::string host, port;
+    std::string_view entry = authority;
+    if (!entry.empty() && entry.front() == '[') {
+      auto close = entry.find(']');
+      if (close == std::string_view::npos) {
+        return Fail(Error::Invalid("store.url: an IPv6 host in [ ] lacks its closing ]"));
+      }
+      host = std::string(entry.substr(1, close - 1));
+      entry = entry.substr(close + 1);
+    } else {
+      auto end = entry.find_first_of(":,");
+      host = PercentDecode(entry.substr(0, end));
+      entry = end == std::string_view::npos ? std::string_view() : entry.substr(end);
     }
-    u.host = std::string(authority.substr(1, close - 1));
-    authority = authority.substr(close + 1);
-    if (!authority.empty() && authority.front() == ':') u.port = std::string(authority.substr(1));
-  } else if (auto colon = authority.find(':'); colon != std::string_view::npos) {
-    u.host = PercentDecode(authority.substr(0, colon));
-    u.port = std::string(authority.substr(colon + 1));
-  } else {
-    u.host = PercentDecode(authority);
+    if (!entry.empty() && entry.front() == ':') {
+      auto comma = entry.find(',');
+      port = std::string(entry.substr(1, comma == std::string_view::npos ? comma : comma - 1));
+      entry = comma == std::string_view::npos ? std::string_view() : entry.substr(comma);
+      if (port.empty() || port.find_first_not_of("0123456789") != std::string::npos) {
+        return Fail(
+            Error::Invalid(fmt::format("store.url: the port \"{}\" is not a number", port)));
+      }
+      any_port = true;
+    }
+    hosts.push_back(std::move(host));
+    ports.push_back(std::move(port));
+    if (entry.empty()) break;
+    if (entry.front() != ',') {
+      return Fail(Error::Invalid(
+          fmt::format("store.url: unexpected \"{}\" after host {}; write host:port, or several as "
+                      "host1:port1,host2:port2",
+                      entry.substr(0, 1), hosts.size())));
+    }
+    authority = entry.substr(1);
+    if (authority.empty()) {
+      return Fail(Error::Invalid("store.url: a comma after the last host names no host"));
+    }
   }
-  if (!u.port.empty() && u.port.find_first_not_of("0123456789") != std::string::npos) {
-    return Fail(Error::Invalid(fmt::format("store.url: the port \"{}\" is not a number", u.port)));
-  }
+  u.host = fmt::format("{}", fmt::join(hosts, ","));
+  if (any_port) u.port = fmt::format("{}", fmt::join(ports, ","));
   while (!query.empty()) {
     auto amp = query.find('&');
     std::string_view pair = query.substr(0, amp);

@@ -2,12 +2,14 @@
 
 #include <signal.h>
 
+#include <cstdlib>
 #include <filesystem>
 #include <fstream>
 #include <sstream>
 #include <thread>
 
 #include <fmt/format.h>
+#include <gtest/gtest.h>
 #include <nlohmann/json.hpp>
 
 #include "support/files.h"
@@ -33,6 +35,11 @@ bool WaitUntil(SteadyClock::duration limit, const std::function<bool()>& ok) {
   return ok();
 }
 
+int SecondsFromEnvironment(const char* name, int fallback) {
+  const char* s = std::getenv(name);
+  return s != nullptr ? std::atoi(s) : fallback;
+}
+
 std::map<std::string, int> CountPages(const std::vector<Page>& pages) {
   std::map<std::string, int> out;
   for (const auto& p : pages) out[p.what]++;
@@ -50,6 +57,33 @@ std::string Describe(const std::vector<Page>& pages) {
   const double t0 = pages.empty() ? 0 : pages.front().at_ms;
   for (const auto& p : pages) out += fmt::format("  +{:.0f} ms {}\n", p.at_ms - t0, p.what);
   return out;
+}
+
+std::optional<store::StoreUrl> PgServer::Url() const {
+  std::string text = tocsin::testing::ReadFile(dir_ + "/url");
+  while (!text.empty() && (text.back() == '\n' || text.back() == '\r')) text.pop_back();
+  auto url = store::ParseStoreUrl(text);
+  if (!url) {
+    ADD_FAILURE() << "no URL in " << dir_ << ": \"" << text << "\"";
+    return std::nullopt;
+  }
+  std::string password = tocsin::testing::ReadFile(dir_ + "/password");
+  while (!password.empty() && password.back() == '\n') password.pop_back();
+  url->password = password;
+  return *url;
+}
+
+std::string PgServer::port() const {
+  std::string port = tocsin::testing::ReadFile(dir_ + "/port");
+  while (!port.empty() && (port.back() == '\n' || port.back() == '\r')) port.pop_back();
+  return port;
+}
+
+bool PgServer::Run(std::vector<std::string> args) {
+  args.insert(args.begin(), TOCSIN_SOURCE_DIR "/scripts/pg-cluster");
+  auto r = tocsin::testing::RunCommand(args);
+  if (r.exit_code != 0) ADD_FAILURE() << "scripts/pg-cluster " << args[1] << ": " << r.err;
+  return r.exit_code == 0;
 }
 
 HaCluster::HaCluster(std::string dir, std::string name, store::StoreUrl store, std::string sim_url,

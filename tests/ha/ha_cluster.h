@@ -56,6 +56,34 @@ struct Ladder {
   int step2_after_s = 6;
   int step3_after_s = 9;
 };
+// Only step 1 pages within a test: the alerts' own pages are what is counted.
+inline constexpr Ladder kStepOneOnly{/*step2_after_s=*/600, /*step3_after_s=*/1200};
+// The whole seconds in environment variable `name` (a longer run of a test), else `fallback`.
+int SecondsFromEnvironment(const char* name, int fallback);
+
+// A throwaway PostgreSQL server of a test's own (scripts/pg-cluster), so that stopping,
+// crashing or promoting it disturbs no other test. Stopped and removed when destroyed.
+class PgServer {
+ public:
+  explicit PgServer(std::string dir) : dir_(std::move(dir)) {}
+  ~PgServer() { Run({"stop", dir_}); }
+  PgServer(const PgServer&) = delete;
+  PgServer& operator=(const PgServer&) = delete;
+  bool Start() { return Run({"start", dir_}); }
+  // A new cluster in this one's directory, streaming from `primary` (running).
+  bool StartReplicaOf(const PgServer& primary) { return Run({"replica", dir_, primary.dir_}); }
+  bool Halt() { return Run({"halt", dir_}); }
+  bool Crash() { return Run({"crash", dir_}); }
+  bool Promote() { return Run({"promote", dir_}); }
+  bool CommitSynchronously() { return Run({"sync", dir_}); }
+  // Its URL with the password set; nullopt (and a test failure) when it has none.
+  std::optional<store::StoreUrl> Url() const;
+  std::string port() const;
+
+ private:
+  bool Run(std::vector<std::string> args);
+  std::string dir_;
+};
 
 class HaCluster {
  public:

@@ -38,82 +38,21 @@ using testing::Page;
 using testing::SteadyClock;
 
 constexpr int kLeaseSeconds = 3;
-// Only step 1 pages within the test: the alerts' own pages are what is counted.
-constexpr testing::Ladder kLadder{/*step2_after_s=*/600, /*step3_after_s=*/1200};
-
-// A throwaway PostgreSQL server of this test's own: scripts/pg-cluster start/halt/stop.
-class OwnPgServer {
- public:
-  explicit OwnPgServer(std::string dir) : dir_(std::move(dir)) {}
-  ~OwnPgServer() { Run("stop"); }
-  bool Start() { return Run("start"); }
-  bool Halt() { return Run("halt"); }
-  std::optional<store::StoreUrl> Url() const {
-    std::string text = tocsin::testing::ReadFile(dir_ + "/url");
-    while (!text.empty() && (text.back() == '\n' || text.back() == '\r')) text.pop_back();
-    auto url = store::ParseStoreUrl(text);
-    if (!url) return std::nullopt;
-    std::string password = tocsin::testing::ReadFile(dir_ + "/password");
-    while (!password.empty() && password.back() == '\n') password.pop_back();
-    url->password = password;
-    return *url;
-  }
-
- private:
-  bool Run(const std::string& cmd) {
-    auto r = tocsin::testing::RunCommand({TOCSIN_SOURCE_DIR "/scripts/pg-cluster", cmd, dir_});
-    if (r.exit_code != 0) ADD_FAILURE() << "scripts/pg-cluster " << cmd << ": " << r.err;
-    return r.exit_code == 0;
-  }
-  std::string dir_;
-};
+constexpr testing::Ladder kLadder = testing::kStepOneOnly;
 
 int OutageSeconds() {
-  if (const char* s = std::getenv("TOCSIN_HA_OUTAGE_SECONDS")) return std::atoi(s);
-  return 4 * kLeaseSeconds;
+  return testing::SecondsFromEnvironment("TOCSIN_HA_OUTAGE_SECONDS", 4 * kLeaseSeconds);
 }
 
-class HaPgOutage : public testing::TwoClustersTest {
- protected:
-  // Restarts, 2 s after it exited, an instance of the outage cluster that is not running (the
-  // unit's Restart=on-failure, RestartSec=2s); counts exits by code.
-  void Supervise() {
-    for (const std::string name : {"a", "b"}) {
-      auto& i = faulty_->instance(name);
-      if (i.process->running()) continue;
-      auto& since = exited_at_[name];
-      if (!since) {
-        int code = i.process->Wait(0ms).value_or(-1);
-        exits_[code]++;
-        since = SteadyClock::now();
-      } else if (SteadyClock::now() - *since >= 2s) {
-        since.reset();
-        faulty_->Start(name);
-      }
-    }
-  }
-
-  std::map<std::string, std::optional<SteadyClock::time_point>> exited_at_;
-  std::map<int, int> exits_;
-};
+using HaPgOutage = testing::TwoClustersTest;
 
 TEST_F(HaPgOutage, DatabaseDownIntakeAnswers503NothingPagesTwiceAndEveryAlertPagesOnceItIsBack) {
-  OwnPgServer pg(dir_.path() + "/pg");
+  testing::PgServer pg(dir_.path() + "/pg");
   ASSERT_TRUE(pg.Start());
   auto outage_url = pg.Url();
   ASSERT_TRUE(outage_url);
-  auto sim = tocsin::testing::StartProviderSim(TOCSIN_PROVIDER_SIM, dir_.path());
-  ASSERT_FALSE(sim.url.empty()) << "the provider simulator did not start";
-  calm_store_ = tocsin::testing::TestStore::Create(store::Dialect::kPostgres);
-  ASSERT_TRUE(calm_store_);
-  calm_ = std::make_unique<HaCluster>(dir_.path() + "/calm", "calm", calm_store_->url(), sim.url,
-                                      "calm0123456789abcdef0123456789ab", kLeaseSeconds, kLadder);
-  faulty_ = std::make_unique<HaCluster>(dir_.path() + "/outage", "outage", *outage_url, sim.url,
-                                        "down0123456789abcdef0123456789ab", kLeaseSeconds, kLadder);
-  for (auto* c : {calm_.get(), faulty_.get()}) c->Start("a");
-  for (auto* c : {calm_.get(), faulty_.get()}) ASSERT_TRUE(c->WaitForRole("a", "active", 30s));
-  for (auto* c : {calm_.get(), faulty_.get()}) c->Start("b");
-  for (auto* c : {calm_.get(), faulty_.get()}) ASSERT_TRUE(c->WaitForRole("b", "standby", 30s));
+  ASSERT_NO_FATAL_FAILURE(
+      StartClusters(TOCSIN_PROVIDER_SIM, *outage_url, "outage", kLeaseSeconds, kLadder));
 
   // Whether instance `name` has seen the database fail: its last lease poll failed.
   auto saw_failure = [&](const std::string& name) {
@@ -185,28 +124,7 @@ TEST_F(HaPgOutage, DatabaseDownIntakeAnswers503NothingPagesTwiceAndEveryAlertPag
       << testing::Describe(faulty_->Pages());
   std::printf("paging resumed %.1f s after the server was back\n",
               std::chrono::duration<double>(SteadyClock::now() - back_at).count());
-  const std::string active = faulty_->Active();
-  ASSERT_FALSE(active.empty());
-  ASSERT_TRUE(testing::WaitUntil(10s, [&] {
-    return calm_->PendingDeliveries("a") == 0u && faulty_->PendingDeliveries(active) == 0u;
-  }));
-  auto calm_pages = calm_->Pages();
-  auto outage_pages = faulty_->Pages();
-  const std::string both = "without faults:\n" + testing::Describe(calm_pages) +
-                           "with the outage:\n" + testing::Describe(outage_pages);
-  std::printf("%s", both.c_str());
-  auto calm_count = testing::CountPagesAbout(calm_pages);
-  EXPECT_EQ(calm_count.size(), firing.size()) << both;
-  for (const auto& [what, count] : calm_count) EXPECT_EQ(count, 1) << what << "\n" << both;
-  EXPECT_EQ(testing::CountPagesAbout(outage_pages), calm_count) << both;
-  for (const auto& [what, count] : testing::CountPages(outage_pages)) {
-    EXPECT_EQ(count, 1) << what << "\n" << both;
-  }
-
-  // The only exits: stepping down (75) and a start without the database (2); no crash.
-  for (const auto& [code, count] : exits_) {
-    EXPECT_TRUE(code == 75 || code == 2) << count << " exit(s) with code " << code;
-  }
+  ExpectSamePagesEachOnce(firing.size(), "the outage");
   // Intake while the database is down: refused with 503, never a 2xx for what cannot be kept.
   EXPECT_EQ(during.count(200), 0u) << "2xx answered while the database was down";
   EXPECT_GT(during[503], 0);

@@ -69,6 +69,39 @@ TEST_F(StoreConfigTest, APostgresUrlTakesItsPasswordFromTheFileAndNeverPrintsIt)
   EXPECT_NE(sc.url.ConnectionString().find("password='s3cret-Pg-pass'"), std::string::npos);
 }
 
+// A primary and its replica in one URL, as libpq reads it: the hosts and ports go to libpq as
+// lists, target_session_attrs picks the one that takes writes, and the URL prints as written.
+TEST_F(StoreConfigTest, SeveralHostsAreOneListForLibpqAndPrintAsWritten) {
+  auto url = ParseStoreUrl(
+      "postgresql://tocsin@db-a.zone-a:5432,db-b.zone-b:5433,[fd00::7]/tocsin"
+      "?target_session_attrs=read-write");
+  ASSERT_TRUE(url) << url.error().message();
+  EXPECT_EQ(url->host, "db-a.zone-a,db-b.zone-b,fd00::7");
+  EXPECT_EQ(url->port, "5432,5433,");
+  EXPECT_EQ(url->ToString(),
+            "postgresql://tocsin@db-a.zone-a:5432,db-b.zone-b:5433,[fd00::7]/tocsin"
+            "?target_session_attrs=read-write");
+  const std::string conn = url->ConnectionString();
+  EXPECT_NE(conn.find("host='db-a.zone-a,db-b.zone-b,fd00::7'"), std::string::npos) << conn;
+  EXPECT_NE(conn.find("port='5432,5433,'"), std::string::npos) << conn;
+  EXPECT_NE(conn.find("target_session_attrs='read-write'"), std::string::npos) << conn;
+  auto again = ParseStoreUrl(url->ToString());
+  ASSERT_TRUE(again);
+  EXPECT_EQ(*again, *url);
+
+  auto bad_port = ParseStoreUrl("postgresql://db-a:5432,db-b:x/tocsin");
+  ASSERT_FALSE(bad_port);
+  EXPECT_EQ(bad_port.error().message(), "store.url: the port \"x\" is not a number");
+  auto trailing = ParseStoreUrl("postgresql://db-a:5432,/tocsin");
+  ASSERT_FALSE(trailing);
+  EXPECT_EQ(trailing.error().message(), "store.url: a comma after the last host names no host");
+  auto junk = ParseStoreUrl("postgresql://[fd00::7]x/tocsin");
+  ASSERT_FALSE(junk);
+  EXPECT_EQ(junk.error().message(),
+            "store.url: unexpected \"x\" after host 1; write host:port, or several as "
+            "host1:port1,host2:port2");
+}
+
 TEST_F(StoreConfigTest, ThePasswordMayComeFromTheEnvironment) {
   ::setenv("TOCSIN_STORE_PASSWORD", "from-env-pass", 1);
   auto [sc, errors] = Load("store: {url: \"postgresql://tocsin@db/tocsin\"}\n");
