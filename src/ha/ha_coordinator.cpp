@@ -101,10 +101,29 @@ void HaCoordinator::Tick() {
   if (stopped_) return;
   tick_timer_ = scheduler_.ScheduleAfter(config_.lease / 3, [this] { Tick(); });
   // One request at a time: a renewal stuck in a dead connection must not pile up others. The
-  // step-down timer does not wait for it.
-  if (in_flight_) return;
+  // step-down timer does not wait for it; a standby reports it as the error it is, so that
+  // intake answers 503 and NO ACTIVE INSTANCE is said (a cut network answers nothing, where a
+  // stopped server refuses at once).
+  if (in_flight_) {
+    const std::uint64_t now_mono = scheduler_.clock().BootMicros();
+    if (now_mono - in_flight_since_ >= Micros(config_.lease / 3)) {
+      const bool first = !stuck_;
+      stuck_ = true;
+      last_error_ = fmt::format(
+          "the database has not answered the lease poll for {:.1f} s (the network to it may be "
+          "cut, or the server hangs)",
+          static_cast<double>(now_mono - in_flight_since_) / 1e6);
+      if (first) {
+        if (lease_errors_) lease_errors_->Increment();
+        spdlog::warn("ha: {}", last_error_);
+      }
+      CheckNoActive(now_mono);
+    }
+    return;
+  }
   in_flight_ = true;
   const std::uint64_t sent_at = scheduler_.clock().BootMicros();
+  in_flight_since_ = sent_at;
   std::weak_ptr<bool> alive = alive_;
   Scheduler* scheduler = &scheduler_;
   LeaseStore* store = &store_;
@@ -122,6 +141,7 @@ void HaCoordinator::Tick() {
 void HaCoordinator::OnPoll(std::uint64_t sent_at, Result<LeaseView> view,
                            Result<std::vector<PeerInfo>> peers) {
   in_flight_ = false;
+  stuck_ = false;
   const std::uint64_t now_mono = scheduler_.clock().BootMicros();
   if (peers) peers_ = std::move(*peers);
   if (!view) {

@@ -16,7 +16,8 @@ namespace tocsin::ha::detail {
 
 // One libpqxx connection of the ha module's own (never the store's: a long store transaction
 // must not hold up a lease renewal or a forwarded ack), opened on first use and again after it
-// broke; connecting and each statement give up after `timeout`. `url` is a libpq URI or
+// broke; connecting, each statement, and anything sent that the server does not acknowledge
+// give up after `timeout`. `url` is a libpq URI or
 // key=value string; errors never carry it (it may hold a password). One caller at a time.
 class PgSession {
  public:
@@ -49,12 +50,15 @@ class PgSession {
     conn_.reset();
     auto secs =
         std::max<long long>(1, std::chrono::duration_cast<std::chrono::seconds>(timeout_).count());
+    // A request the server never acknowledges (a cut network) fails after `timeout` too, so
+    // the next poll runs on a new connection instead of waiting for TCP's retransmissions.
+    const auto millis = std::chrono::duration_cast<std::chrono::milliseconds>(timeout_).count();
     std::string url = url_;
     if (url.find("://") != std::string::npos) {
       url += (url.find('?') == std::string::npos ? "?" : "&");
-      url += fmt::format("connect_timeout={}", secs);
+      url += fmt::format("connect_timeout={}&tcp_user_timeout={}", secs, millis);
     } else {
-      url += fmt::format(" connect_timeout={}", secs);
+      url += fmt::format(" connect_timeout={} tcp_user_timeout={}", secs, millis);
     }
     conn_ = std::make_unique<pqxx::connection>(url);
     pqxx::nontransaction n(*conn_);

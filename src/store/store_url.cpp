@@ -108,14 +108,18 @@ std::string StoreUrl::ConnectionString() const {
   if (auto it = params.find("options"); it != params.end()) options += " " + it->second;
   add("options", options);
   // Defaults the URL may override: a server that vanished (a cut network, a crashed host) is
-  // noticed in about 25 s rather than the kernel's two hours, and an unreachable one in 10 s.
+  // noticed in about 25 s rather than the kernel's two hours, whether the connection was idle
+  // (keepalives) or had sent something the server never acknowledged (tcp_user_timeout: TCP
+  // would retransmit for about 15 minutes, and after a long partition wait minutes more for
+  // its next try), and an unreachable one in 10 s.
   for (const auto& [k, v] : std::initializer_list<std::pair<std::string_view, std::string_view>>{
            {"application_name", "tocsin"},
            {"connect_timeout", "10"},
            {"keepalives", "1"},
            {"keepalives_idle", "10"},
            {"keepalives_interval", "5"},
-           {"keepalives_count", "3"}}) {
+           {"keepalives_count", "3"},
+           {"tcp_user_timeout", "25000"}}) {
     if (params.count(std::string(k)) == 0) add(k, v);
   }
   for (const auto& [k, v] : params) {

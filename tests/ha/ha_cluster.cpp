@@ -203,14 +203,20 @@ std::optional<HttpClientResponse> HaCluster::PostAlert(const std::string& name,
 }
 
 json HaCluster::GetJson(const std::string& name, const std::string& path) {
+  auto resp = Get(name, path);
+  if (!resp || resp->status != 200) return json();
+  return json::parse(resp->body, nullptr, false);
+}
+
+std::optional<HttpClientResponse> HaCluster::Get(const std::string& name, const std::string& path) {
   auto it = instances_.find(name);
-  if (it == instances_.end()) return json();
+  if (it == instances_.end()) return std::nullopt;
   HttpClientRequest r;
   r.url = fmt::format("http://127.0.0.1:{}{}", it->second->port, path);
   r.timeout = 2s;
   auto resp = client_.Send(r);
-  if (!resp || resp->status != 200) return json();
-  return json::parse(resp->body, nullptr, false);
+  if (!resp) return std::nullopt;
+  return *resp;
 }
 
 std::vector<Page> HaCluster::Pages() {

@@ -117,6 +117,8 @@ class HaCluster {
                                               const std::string& alertname);
   // GET `path` on instance `name`: the parsed body, or null when the answer was not 200.
   nlohmann::json GetJson(const std::string& name, const std::string& path);
+  // The same, the whole answer (nullopt: none within 2 s).
+  std::optional<HttpClientResponse> Get(const std::string& name, const std::string& path);
 
   // The PagerDuty triggers of this cluster that the simulator accepted (202), by time.
   std::vector<Page> Pages();

@@ -241,6 +241,35 @@ TEST_F(HaCoordinatorTest, StandbyWithoutDatabaseSaysNoActiveAfterTheLease) {
   EXPECT_EQ(Metric(b.registry, "tocsin_ha_no_active"), 0);
 }
 
+// A cut network answers nothing: the standby's first poll never comes back. Before, nothing
+// was reported until it did (a refused connection was reported at once, a silent one never):
+// no lastError, so intake kept answering 2xx, and no NO ACTIVE INSTANCE.
+TEST_F(HaCoordinatorTest, AStandbyWhosePollNeverAnswersReportsItAndSaysNoActive) {
+  HeldExecutor held;
+  Instance b(sched_, held, db_.url(), "b");
+  b.coordinator->Start();  // the poll is sent and held: no answer
+  sched_.AdvanceBy(seconds(3));
+  EXPECT_EQ(b.coordinator->Status().last_error, "") << "a poll may take up to lease/3";
+  sched_.AdvanceBy(milliseconds(400));  // the tick at 3.33 s finds it still in flight
+  EXPECT_EQ(b.coordinator->Status().last_error,
+            "the database has not answered the lease poll for 3.3 s (the network to it may be "
+            "cut, or the server hangs)");
+  EXPECT_EQ(Metric(b.registry, "tocsin_ha_lease_errors_total"), 1);
+  EXPECT_FALSE(b.coordinator->Status().no_active_since.has_value());
+  sched_.AdvanceBy(seconds(10));  // past the lease (checked at the 13.3 s tick)
+  ASSERT_TRUE(b.coordinator->Status().no_active_since.has_value());
+  EXPECT_EQ(Metric(b.registry, "tocsin_ha_no_active"), 1);
+  EXPECT_EQ(Metric(b.registry, "tocsin_ha_lease_errors_total"), 1) << "one error per stuck poll";
+  held.RunAll();  // the network heals: the poll answers, too late to be trusted
+  sched_.RunPending();
+  EXPECT_EQ(b.coordinator->Status().last_error, "");
+  EXPECT_EQ(b.coordinator->role(), Role::kStandby);
+  sched_.AdvanceBy(seconds(4));  // the next poll takes the lease
+  held.RunAll();
+  sched_.RunPending();
+  EXPECT_EQ(b.coordinator->role(), Role::kActive);
+}
+
 TEST_F(HaCoordinatorTest, StopGivesTheLeaseBackSoTheStandbyTakesOverAtItsNextPoll) {
   Instance a(sched_, inline_, db_.url(), "a");
   Instance b(sched_, inline_, db_.url(), "b");

@@ -55,22 +55,8 @@ TEST_F(HaPgPromotion, ThePrimaryCrashesItsReplicaIsPromotedAndEveryAlertPagesOnc
       StartClusters(TOCSIN_PROVIDER_SIM, *both, "promoted", kLeaseSeconds, kLadder));
 
   // What fires, pushed to every running instance of both clusters, as Prometheus does.
-  std::vector<std::string> firing = {"BeforeCrash"};
-  auto push = [&] {
-    for (const auto& a : firing) {
-      calm_->PushAlert(a);
-      faulty_->PushAlert(a);
-    }
-  };
-  auto all_paged = [&](HaCluster& c) {
-    std::size_t n = 0;
-    for (const auto& p : c.Pages()) n += p.step == 1;
-    return n >= firing.size();
-  };
-  ASSERT_TRUE(testing::WaitUntil(20s, [&] {
-    push();
-    return all_paged(*calm_) && all_paged(*faulty_);
-  }));
+  firing_ = {"BeforeCrash"};
+  ASSERT_TRUE(PushUntilAllPaged(20s));
 
   // The crash, a new alert every 2 s, every alert pushed every 500 ms, exits restarted; the
   // promotion after PromoteAfterSeconds().
@@ -81,26 +67,20 @@ TEST_F(HaPgPromotion, ThePrimaryCrashesItsReplicaIsPromotedAndEveryAlertPagesOnc
   int n = 0;
   while (SteadyClock::now() < promote_at) {
     if (SteadyClock::now() >= next_alert) {
-      firing.push_back("DuringFailover" + std::to_string(++n));
+      firing_.push_back("DuringFailover" + std::to_string(++n));
       next_alert += 2s;
     }
-    push();
+    PushFiring();
     Supervise();
     std::this_thread::sleep_for(500ms);  // Prometheus's pace, not a timer wait
   }
   ASSERT_TRUE(replica.Promote());
   const auto promoted_at = SteadyClock::now();
-  firing.push_back("AfterPromotion");
+  firing_.push_back("AfterPromotion");
 
-  ASSERT_TRUE(testing::WaitUntil(30s,
-                                 [&] {
-                                   push();
-                                   Supervise();
-                                   return all_paged(*calm_) && all_paged(*faulty_);
-                                 }))
-      << "without the failover:\n"
-      << testing::Describe(calm_->Pages()) << "with it:\n"
-      << testing::Describe(faulty_->Pages());
+  ASSERT_TRUE(PushUntilAllPaged(30s)) << "without the failover:\n"
+                                      << testing::Describe(calm_->Pages()) << "with it:\n"
+                                      << testing::Describe(faulty_->Pages());
   std::printf(
       "primary crashed, replica promoted %d s later; every alert paged %.1f s after the "
       "promotion; exits:",
@@ -108,7 +88,7 @@ TEST_F(HaPgPromotion, ThePrimaryCrashesItsReplicaIsPromotedAndEveryAlertPagesOnc
       std::chrono::duration<double>(SteadyClock::now() - promoted_at).count());
   for (const auto& [code, count] : exits_) std::printf(" code %d x%d", code, count);
   std::printf("\n");
-  ExpectSamePagesEachOnce(firing.size(), "the failover");
+  ExpectSamePagesEachOnce(firing_.size(), "the failover");
 }
 
 }  // namespace

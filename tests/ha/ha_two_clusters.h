@@ -9,6 +9,7 @@
 #include <memory>
 #include <optional>
 #include <string>
+#include <vector>
 
 #include <gtest/gtest.h>
 
@@ -64,6 +65,29 @@ class TwoClustersTest : public ::testing::Test {
     StartBoth();
   }
 
+  // Posts every alert of `firing_` to every running instance of both clusters, as Prometheus
+  // does with each of its Alertmanagers.
+  void PushFiring() {
+    for (const auto& a : firing_) {
+      calm_->PushAlert(a);
+      faulty_->PushAlert(a);
+    }
+  }
+  // Whether `c` has paged step 1 of as many incidents as `firing_` has alerts.
+  bool AllPaged(HaCluster& c) {
+    std::size_t n = 0;
+    for (const auto& p : c.Pages()) n += p.step == 1;
+    return n >= firing_.size();
+  }
+  // Pushes until both clusters have paged every alert of `firing_`, restarting exits.
+  bool PushUntilAllPaged(SteadyClock::duration within) {
+    return WaitUntil(within, [&] {
+      PushFiring();
+      Supervise();
+      return AllPaged(*calm_) && AllPaged(*faulty_);
+    });
+  }
+
   // Starts "a" in both clusters, then "b": a active, b standby in each.
   void StartBoth() {
     for (auto* c : {calm_.get(), faulty_.get()}) c->Start("a");
@@ -112,6 +136,7 @@ class TwoClustersTest : public ::testing::Test {
   std::unique_ptr<HaCluster> faulty_;
   std::map<std::string, std::optional<SteadyClock::time_point>> exited_at_;
   std::map<int, int> exits_;
+  std::vector<std::string> firing_;  // the alerts that fire, in the order they started
 };
 
 }  // namespace tocsin::ha::testing

@@ -147,9 +147,9 @@ TEST_F(StoreConfigTest,
   auto url = ParseStoreUrl("postgresql://tocsin@db/tocsin?sslmode=require");
   ASSERT_TRUE(url);
   const std::string conn = url->ConnectionString();
-  for (const char* want :
-       {"-c idle_in_transaction_session_timeout=5000", "connect_timeout='10'", "keepalives='1'",
-        "keepalives_idle='10'", "keepalives_interval='5'", "keepalives_count='3'"}) {
+  for (const char* want : {"-c idle_in_transaction_session_timeout=5000", "connect_timeout='10'",
+                           "keepalives='1'", "keepalives_idle='10'", "keepalives_interval='5'",
+                           "keepalives_count='3'", "tcp_user_timeout='25000'"}) {
     EXPECT_NE(conn.find(want), std::string::npos) << want << " in " << conn;
   }
   EXPECT_EQ(url->ToString(), "postgresql://tocsin@db/tocsin?sslmode=require");

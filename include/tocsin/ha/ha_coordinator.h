@@ -91,6 +91,8 @@ class HaCoordinator final : public HaStatusSource {
   std::optional<TimePoint> no_active_since_;
   std::uint64_t failovers_ = 0;
   bool in_flight_ = false;
+  std::uint64_t in_flight_since_ = 0;  // boot micros when the poll in flight was sent
+  bool stuck_ = false;                 // that poll has gone unanswered past lease/3
   bool started_ = false;
   bool stopped_ = false;
   std::optional<TimerId> tick_timer_;
