@@ -76,9 +76,18 @@ void OutboxQueue::Requeue(std::int64_t id) {
   FileHead(KeyOf(items_.at(id)));
 }
 
+int ReadyRank(const OutboxItem& item) {
+  const auto action = item.request.action;
+  return action == incident::PageAction::kAcknowledge || action == incident::PageAction::kResolve
+             ? 0
+             : 1;
+}
+
 void OutboxQueue::RelaneAll() {
   std::vector<std::int64_t> ready;
-  for (const auto& [lane, ids] : lanes_) ready.insert(ready.end(), ids.begin(), ids.end());
+  for (const auto& [lane, heads] : lanes_) {
+    for (const auto& r : heads) ready.push_back(r.id);
+  }
   lanes_.clear();
   for (auto id : ready) FileReady(id, items_.at(id));
 }
@@ -131,7 +140,7 @@ void OutboxQueue::FileReady(std::int64_t id, const OutboxItem& item) {
   Meta& m = meta_[id];
   m.where = Where::kReady;
   m.lane = lane_of_(item);
-  lanes_[m.lane].insert(id);
+  lanes_[m.lane].insert({ReadyRank(item), id});
 }
 
 void OutboxQueue::Unfile(std::int64_t id) {
@@ -142,7 +151,7 @@ void OutboxQueue::Unfile(std::int64_t id) {
   } else if (m->second.where == Where::kReady) {
     auto l = lanes_.find(m->second.lane);
     if (l != lanes_.end()) {
-      l->second.erase(id);
+      l->second.erase({ReadyRank(items_.at(id)), id});
       if (l->second.empty()) lanes_.erase(l);
     }
   }

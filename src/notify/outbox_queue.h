@@ -26,13 +26,25 @@ struct Lane {
   auto operator<=>(const Lane&) const = default;
 };
 
+// A ready head in its lane, in sending order: what stops paging people (an acknowledge or a
+// resolve mirrored to the provider, rank 0) before everything else (rank 1), then by id. After
+// a storm, a rate-limited lane holds hundreds of triggers; a person's ack of one incident went
+// behind all of them (at PagerDuty's 120 events a minute, minutes during which PagerDuty went
+// on escalating). Items of one incident still go in id order (one head per key).
+struct Ready {
+  int rank = 1;
+  std::int64_t id = 0;
+  auto operator<=>(const Ready&) const = default;
+};
+int ReadyRank(const OutboxItem& item);
+
 // The outbox's pending deliveries, indexed so that the pump touches only what it can send.
 //
 // Items of one (original provider, incident) go one at a time in id order, so only the first
 // pending item of each such key (its head) is ever a candidate. A head is either waiting
 // (due later, ordered by due time), ready (due, in the ready set of its lane, ordered by id),
 // or out (in flight). The pump visits the lanes, skips a lane whose provider is blocked or
-// whose bucket has no budget with one look, and takes the lowest ids of the others; the work
+// whose bucket has no budget with one look, and takes the first of the others (Ready); the work
 // of a pass is the number of lanes plus what it sends, not the number of pending items.
 //
 // The lane of an item depends on fail-over state and routes, which the outbox owns: it hands
@@ -43,7 +55,7 @@ struct Lane {
 class OutboxQueue {
  public:
   using LaneOf = std::function<Lane(const OutboxItem&)>;
-  using ReadyIds = std::set<std::int64_t>;
+  using ReadyIds = std::set<Ready>;
 
   explicit OutboxQueue(LaneOf lane_of) : lane_of_(std::move(lane_of)) {}
 

@@ -116,43 +116,46 @@ void Outbox::Pump() {
     }
     return true;
   };
-  // Lanes that may send, by their lowest ready id: sending across lanes keeps id order.
-  using Front = std::pair<std::int64_t, const Lane*>;
+  // Lanes that may send, by their first ready head (acks and resolves, then the lowest id):
+  // sending across lanes keeps that order.
+  using Front = std::pair<Ready, const Lane*>;
   std::priority_queue<Front, std::vector<Front>, std::greater<>> fronts;
   std::vector<std::int64_t> unroutable;
-  // The first id of `lane` from `from` on that no write in progress supersedes.
-  auto first_sendable = [&](const Lane& lane, std::int64_t from) -> std::optional<std::int64_t> {
+  // The first head of `lane` from `from` on that no write in progress supersedes.
+  auto first_sendable = [&](const Lane& lane, Ready from) -> std::optional<Ready> {
     auto l = queue_.lanes().find(lane);
     if (l == queue_.lanes().end()) return std::nullopt;
     for (auto it = l->second.lower_bound(from); it != l->second.end(); ++it) {
       ++pump_visits_;
-      if (!superseding_.count(*it)) return *it;
+      if (!superseding_.count(it->id)) return *it;
     }
     return std::nullopt;
   };
-  for (const auto& [lane, ids] : queue_.lanes()) {
+  for (const auto& [lane, heads] : queue_.lanes()) {
     ++pump_visits_;
     if (!lane.routable) {
-      pump_visits_ += ids.size();
-      unroutable.insert(unroutable.end(), ids.begin(), ids.end());
+      pump_visits_ += heads.size();
+      for (const auto& r : heads) unroutable.push_back(r.id);
       continue;
     }
     if (in_flight_.size() >= config_.max_in_flight) break;
     if (!open(lane)) continue;
-    if (auto id = first_sendable(lane, 0)) fronts.push({*id, &lane});
+    if (auto head = first_sendable(lane, Ready{0, 0})) fronts.push({*head, &lane});
   }
   while (!fronts.empty() && in_flight_.size() < config_.max_in_flight) {
-    auto [id, lane_ptr] = fronts.top();
+    auto [head, lane_ptr] = fronts.top();
     fronts.pop();
     // Lanes stay in the map while the pass runs: dispatching only takes an id out of its set,
     // and a lane emptied by it is erased, so the lane is copied before that.
     const Lane lane = *lane_ptr;
     limiter_.Record(lane.bucket, config_.LimitFor(lane.via), now);
     bool more = queue_.lanes().at(lane).size() > 1;
-    Dispatch(*queue_.Find(id), lane.via, notifiers_.notifiers.at(lane.via));
+    Dispatch(*queue_.Find(head.id), lane.via, notifiers_.notifiers.at(lane.via));
     if (!more || !open(lane)) continue;
     auto l = queue_.lanes().find(lane);
-    if (auto next = first_sendable(lane, id + 1)) fronts.push({*next, &l->first});
+    if (auto next = first_sendable(lane, Ready{head.rank, head.id + 1})) {
+      fronts.push({*next, &l->first});
+    }
   }
   for (auto id : unroutable) {
     const OutboxItem* item = queue_.Find(id);
