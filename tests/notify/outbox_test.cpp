@@ -323,7 +323,7 @@ TEST_F(OutboxTest, AnAckOrResolveIsNotQueuedBehindOtherIncidentsTriggers) {
   outbox_->Send(Page(1, PageAction::kAcknowledge), {});
   outbox_->Send(Page(2, PageAction::kResolve), {});
   outbox_->Send(Page(300, PageAction::kAcknowledge), {});  // its trigger has not gone yet
-  scheduler_.AdvanceBy(seconds(61));  // the next minute's budget
+  scheduler_.AdvanceBy(seconds(61));                       // the next minute's budget
   auto delivered = Delivered(*pd_);
   ASSERT_GE(delivered.size(), 122u);
   EXPECT_EQ(delivered[120], "INC-1/acknowledge");
