@@ -163,6 +163,11 @@ void AddOverride(const std::shared_ptr<OncallApiDeps>& d,
       }
     }
   }
+  if (std::find(pending->begin(), pending->end(), o) != pending->end()) {
+    return respond(ErrorResponse(
+        Error::Conflict("the same override is being stored already (sent twice?): look at GET "
+                        "/api/v1/oncall/overrides in a moment; nothing more was changed")));
+  }
   errors = FairnessErrors(*schedule, o);
   if (!errors.empty()) {
     return respond(

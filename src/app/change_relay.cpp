@@ -208,8 +208,9 @@ void ChangeRelay::Poll(std::shared_ptr<Waiting> w) {
             w,
             Fail(Error::Transient(fmt::format(
                 "instance {} is a standby and passed the {} to the active instance (request "
-                "{}), but {} has not answered within {} s{}; it may still be applied: look at "
-                "the incident's timeline before trying again",
+                "{}), but {} has not answered within {} s{}; it may still be applied: look "
+                "whether it was (the incident's timeline, the silences, the overrides) before "
+                "trying again",
                 options_.instance, what, w->id, who,
                 Seconds(options_.take_within + options_.answer_within), why))),
             "unanswered");

@@ -103,10 +103,11 @@ void HaCoordinator::Tick() {
   // One request at a time: a renewal stuck in a dead connection must not pile up others. The
   // step-down timer does not wait for it; a standby reports it as the error it is, so that
   // intake answers 503 and NO ACTIVE INSTANCE is said (a cut network answers nothing, where a
-  // stopped server refuses at once).
+  // stopped server refuses at once). A poll is two calls of up to lease/3 each: stuck is
+  // longer than both.
   if (in_flight_) {
     const std::uint64_t now_mono = scheduler_.clock().BootMicros();
-    if (now_mono - in_flight_since_ >= Micros(config_.lease / 3)) {
+    if (role_ == Role::kStandby && now_mono - in_flight_since_ > Micros(2 * config_.lease / 3)) {
       const bool first = !stuck_;
       stuck_ = true;
       last_error_ = fmt::format(

@@ -78,9 +78,12 @@ void OutboxQueue::Requeue(std::int64_t id) {
 
 int ReadyRank(const OutboxItem& item) {
   const auto action = item.request.action;
-  return action == incident::PageAction::kAcknowledge || action == incident::PageAction::kResolve
-             ? 0
-             : 1;
+  const bool stops_paging =
+      action == incident::PageAction::kAcknowledge || action == incident::PageAction::kResolve;
+  // A person's, not tocsin's own (alerts that resolve by themselves): people ack and resolve
+  // at a human pace, while a flapping storm could resolve fast enough to hold new triggers
+  // back for good.
+  return stops_paging && !item.request.actor.empty() && item.request.actor != kTocsinActor ? 0 : 1;
 }
 
 void OutboxQueue::RelaneAll() {

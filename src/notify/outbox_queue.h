@@ -26,11 +26,12 @@ struct Lane {
   auto operator<=>(const Lane&) const = default;
 };
 
-// A ready head in its lane, in sending order: what stops paging people (an acknowledge or a
-// resolve mirrored to the provider, rank 0) before everything else (rank 1), then by id. After
-// a storm, a rate-limited lane holds hundreds of triggers; a person's ack of one incident went
-// behind all of them (at PagerDuty's 120 events a minute, minutes during which PagerDuty went
-// on escalating). Items of one incident still go in id order (one head per key).
+// A ready head in its lane, in sending order: a person's acknowledge or resolve mirrored to the
+// provider (rank 0) before everything else (rank 1), then by id. After a storm, a rate-limited
+// lane holds hundreds of triggers; a person's ack of one incident went behind all of them (at
+// PagerDuty's 120 events a minute, minutes during which PagerDuty went on escalating). The
+// items of one (original provider, incident) still go in id order (one head per key).
+inline constexpr std::string_view kTocsinActor = "tocsin";
 struct Ready {
   int rank = 1;
   std::int64_t id = 0;

@@ -198,6 +198,15 @@ Result<StoreUrl> ParseStoreUrl(std::string_view text) {
       host = PercentDecode(entry.substr(0, end));
       entry = end == std::string_view::npos ? std::string_view() : entry.substr(end);
     }
+    // libpq reads an empty host in a list as its local socket: a typo would connect there.
+    if (host.find(',') != std::string::npos) {
+      return Fail(Error::Invalid("store.url: a host name cannot hold a comma"));
+    }
+    if (host.empty() && (!hosts.empty() || (!entry.empty() && entry.front() == ','))) {
+      return Fail(Error::Invalid(
+          fmt::format("store.url: host {} of the list is empty; write host1:port1,host2:port2",
+                      hosts.size() + 1)));
+    }
     if (!entry.empty() && entry.front() == ':') {
       auto comma = entry.find(',');
       port = std::string(entry.substr(1, comma == std::string_view::npos ? comma : comma - 1));

@@ -76,7 +76,7 @@ class OncallApiTest : public ::testing::Test {
       schedule_ = std::make_shared<const Schedule>(std::move(r));
     };
     deps.refuse_changes = [this] { return refusal_; };
-    RegisterOncallApi(*router, std::move(deps), scheduler_.clock());
+    adder_ = RegisterOncallApi(*router, std::move(deps), scheduler_.clock());
     server_ = std::make_unique<testing::LoopbackServer>(router, registry_);
     ASSERT_TRUE(server_->started());
   }
@@ -116,8 +116,15 @@ class OncallApiTest : public ::testing::Test {
    public:
     explicit CountingOverrideStore(OncallApiTest& t) : t_(t) {}
     void Add(RecordedOverride entry, Done done) override {
+      if (hold) {
+        held.emplace_back(std::move(entry), std::move(done));
+        return;
+      }
       t_.store_->Add(std::move(entry), std::move(done));
     }
+    // While set, an add waits in `held` (a store thread that has not committed yet).
+    bool hold = false;
+    std::vector<std::pair<RecordedOverride, Done>> held;
     Result<std::vector<RecordedOverride>> LoadAll() override {
       ++loads;
       return t_.store_->LoadAll();
@@ -128,6 +135,7 @@ class OncallApiTest : public ::testing::Test {
     OncallApiTest& t_;
   } counted_{*this};
   std::vector<RecordedOverride> recorded_;
+  OverrideAdder adder_;  // what the POST does, as a standby's forwarded override reaches it
   prometheus::Registry registry_;
   std::unique_ptr<testing::LoopbackServer> server_;
   CurlHttpClient client_;
@@ -225,6 +233,43 @@ TEST_F(OncallApiTest, AStandbyRefusesAnOverrideWithItsReasonAndStoresNothing) {
   ASSERT_TRUE(stored);
   EXPECT_TRUE(stored->empty());
   EXPECT_EQ(schedule_->WhoHolds("l1", scheduler_.clock().Now()).at(0), holder);
+}
+
+// The same override asked twice by one person (a form sent twice, two forwarded requests in
+// one batch of the active): the second, while the first is being stored, is refused 409; once
+// stored, it is answered with the one recorded. One row either way.
+TEST_F(OncallApiTest, TheSameOverrideAskedTwiceIsStoredOnce) {
+  auto holder = schedule_->WhoHolds("l1", scheduler_.clock().Now()).at(0);
+  const json body = {{"type", "cover"},
+                     {"rotation", "l1"},
+                     {"from", "2026-11-10T12:00"},
+                     {"to", "2026-11-10T20:00"},
+                     {"person", holder == "c" ? "d" : "c"},
+                     {"replaces", holder}};
+  std::vector<Result<std::string>> answers;
+  auto answer = [&](Result<std::string> r) { answers.push_back(std::move(r)); };
+  auto status_of = [](const Result<std::string>& r) {
+    return json::parse(r ? *r : r.error().message())["status"].get<int>();
+  };
+  counted_.hold = true;
+  adder_(body, "olena", scheduler_.clock().Now(), answer);
+  adder_(body, "olena", scheduler_.clock().Now(), answer);
+  ASSERT_EQ(answers.size(), 1u) << "the second is answered at once";
+  ASSERT_FALSE(answers[0]);
+  EXPECT_EQ(status_of(answers[0]), 409);
+  EXPECT_NE(answers[0].error().message().find("being stored already"), std::string::npos);
+  ASSERT_EQ(counted_.held.size(), 1u);
+  counted_.hold = false;
+  auto [entry, done] = std::move(counted_.held[0]);
+  store_->Add(std::move(entry), std::move(done));
+  ASSERT_EQ(answers.size(), 2u);
+  ASSERT_TRUE(answers[1]) << answers[1].error().message();
+  EXPECT_EQ(status_of(answers[1]), 201);
+  adder_(body, "olena", scheduler_.clock().Now(), answer);
+  ASSERT_EQ(answers.size(), 3u);
+  ASSERT_TRUE(answers[2]);
+  EXPECT_EQ(status_of(answers[2]), 200);
+  EXPECT_EQ(store_->LoadAll().value().size(), 1u);
 }
 
 TEST_F(OncallApiTest, OverrideBreakingAFairnessRuleIsRefusedAtItsFieldAndNotStored) {

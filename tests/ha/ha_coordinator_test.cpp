@@ -248,15 +248,15 @@ TEST_F(HaCoordinatorTest, AStandbyWhosePollNeverAnswersReportsItAndSaysNoActive)
   HeldExecutor held;
   Instance b(sched_, held, db_.url(), "b");
   b.coordinator->Start();  // the poll is sent and held: no answer
-  sched_.AdvanceBy(seconds(3));
-  EXPECT_EQ(b.coordinator->Status().last_error, "") << "a poll may take up to lease/3";
-  sched_.AdvanceBy(milliseconds(400));  // the tick at 3.33 s finds it still in flight
+  sched_.AdvanceBy(seconds(7));
+  EXPECT_EQ(b.coordinator->Status().last_error, "") << "a poll is two calls of up to lease/3 each";
+  sched_.AdvanceBy(seconds(3));  // the tick at 10 s finds it still in flight
   EXPECT_EQ(b.coordinator->Status().last_error,
-            "the database has not answered the lease poll for 3.3 s (the network to it may be "
+            "the database has not answered the lease poll for 10.0 s (the network to it may be "
             "cut, or the server hangs)");
   EXPECT_EQ(Metric(b.registry, "tocsin_ha_lease_errors_total"), 1);
   EXPECT_FALSE(b.coordinator->Status().no_active_since.has_value());
-  sched_.AdvanceBy(seconds(10));  // past the lease (checked at the 13.3 s tick)
+  sched_.AdvanceBy(seconds(4));  // past the lease (checked at the 13.3 s tick)
   ASSERT_TRUE(b.coordinator->Status().no_active_since.has_value());
   EXPECT_EQ(Metric(b.registry, "tocsin_ha_no_active"), 1);
   EXPECT_EQ(Metric(b.registry, "tocsin_ha_lease_errors_total"), 1) << "one error per stuck poll";

@@ -169,6 +169,13 @@ TEST_F(IncidentTest, AStandbyForwardsWhatAPersonAsksAndTheActiveAppliesEachOnce)
   auto reopened = apply(open);
   ASSERT_TRUE(reopened) << reopened.error().message();
   EXPECT_EQ(reopened->id, "INC-2");
+  // Applied, then the active died before recording the request: the next one applies it
+  // again and finds the incident by its key.
+  ForwardedChange unrecorded = open;
+  unrecorded.delivery = InboundDelivery{"tocsin-ha", "12", {}};
+  auto again = apply(unrecorded);
+  ASSERT_TRUE(again) << again.error().message();
+  EXPECT_EQ(again->id, "INC-2");
   EXPECT_FALSE(manager_->Get("INC-3").has_value());
   ForwardedChange drill = forwarded[7];
   drill.delivery = InboundDelivery{"tocsin-ha", "10", {}};
@@ -179,6 +186,8 @@ TEST_F(IncidentTest, AStandbyForwardsWhatAPersonAsksAndTheActiveAppliesEachOnce)
   ForwardedChange postmortem = forwarded[8];
   postmortem.delivery = InboundDelivery{"tocsin-ha", "11", {}};
   ASSERT_TRUE(apply(postmortem));
+  ASSERT_TRUE(apply(postmortem));
+  postmortem.delivery = InboundDelivery{"tocsin-ha", "14", {}};  // applied, not recorded
   ASSERT_TRUE(apply(postmortem));
   auto kinds = Kinds("INC-1");
   EXPECT_EQ(std::count(kinds.begin(), kinds.end(), "postmortem"), 1);

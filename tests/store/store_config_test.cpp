@@ -95,6 +95,17 @@ TEST_F(StoreConfigTest, SeveralHostsAreOneListForLibpqAndPrintAsWritten) {
   auto trailing = ParseStoreUrl("postgresql://db-a:5432,/tocsin");
   ASSERT_FALSE(trailing);
   EXPECT_EQ(trailing.error().message(), "store.url: a comma after the last host names no host");
+  for (const char* empty : {"postgresql://,db-b/tocsin", "postgresql://db-a,,db-b/tocsin",
+                            "postgresql://db-a:5432,:5433/tocsin"}) {
+    auto refused = ParseStoreUrl(empty);
+    ASSERT_FALSE(refused) << empty;
+    EXPECT_NE(refused.error().message().find("of the list is empty"), std::string::npos)
+        << refused.error().message();
+  }
+  EXPECT_FALSE(ParseStoreUrl("postgresql://db-a%2Cdb-b/tocsin"));
+  auto local = ParseStoreUrl("postgresql:///tocsin");  // one empty host: libpq's default
+  ASSERT_TRUE(local) << local.error().message();
+  EXPECT_EQ(local->host, "");
   auto junk = ParseStoreUrl("postgresql://[fd00::7]x/tocsin");
   ASSERT_FALSE(junk);
   EXPECT_EQ(junk.error().message(),

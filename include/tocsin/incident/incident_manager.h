@@ -91,10 +91,11 @@ class IncidentManager final : public dispatch::GroupSink, public DeliveryObserve
   void SetForwarder(Forwarder forwarder) { forwarder_ = std::move(forwarder); }
   // The active's side: applies a change a standby forwarded, through the same calls as if it
   // had been asked here. With a delivery, a change already applied for it is not applied again
-  // (ack, resolve and note record it with the change; the others record it first, so a
-  // replay after a crash between the two skips them rather than paging twice; a replayed open
-  // or drill answers the incident it opened while that is open). kRecordDelivery answers an
-  // empty Incident.
+  // (ack, resolve and note record it with the change; escalate and status update record it
+  // first, so a replay after a crash between the two skips them rather than paging twice; an
+  // opening, a drill and a post-mortem record it after, and a replay finds what the first
+  // made: the incident by its group's key, the post-mortem by its URL). kRecordDelivery
+  // answers an empty Incident.
   void ApplyForwarded(ForwardedChange change, TimePoint now, Done<Incident> done);
   // Config reload: new roster, policies and settings apply from now on; incidents stay and
   // their timers are re-armed under the new settings.
@@ -347,6 +348,8 @@ class IncidentManager final : public dispatch::GroupSink, public DeliveryObserve
   bool ForwardOrRefuse(ForwardedChange change, const Done<Incident>& done);
   // The answer to a forwarded change whose delivery was recorded already (applied before).
   Result<Incident> AlreadyApplied(const ForwardedChange& change);
+  // A forwarded opening, drill or post-mortem: applied, then its delivery recorded.
+  void ApplyThenRecord(ForwardedChange change, TimePoint now, Done<Incident> done);
   template <typename T>
   bool RefuseReadOnly(const std::function<void(Result<T>)>& done) {
     if (!read_only_) return false;
