@@ -17,7 +17,7 @@
 //   incident_bench [--incidents 10000] [--transition-seconds 10] [--json] [--keep-after-storm DIR]
 // --settle-seconds N waits N s between the restart and the transitions (default 0).
 // --keep-after-storm copies the config and the data dir as the SIGKILL left them to DIR, to
-// profile a restart by hand (`tocsin serve --config DIR/shipped/tocsin.yaml --data-dir
+// profile a restart by hand (`tocsin serve --config DIR/shipped/config/tocsin.yaml --data-dir
 // DIR/tocsin-data` under valgrind --tool=callgrind).
 #include <signal.h>
 

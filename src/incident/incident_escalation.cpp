@@ -1,7 +1,8 @@
 // IncidentManager, part 3 of 3: what time does to an open incident. The escalation ladder (a
 // step falls due and its people are paged, or someone asks to escalate now), ack deadlines
-// that re-escalate, SEV-1/2 status reminders, commander handovers at shift change, and the
-// retry of a transition the store refused. Timers only ever start an operation in the
+// that re-escalate, the timer of SEV-1/2 status reminders (the reminder itself is in
+// incident_status_update.cpp), commander handovers at shift change, and the retry of a
+// transition the store refused. Timers only ever start an operation in the
 // incident's lane (see incident_manager.cpp); the operation checks that it is still due.
 #include <algorithm>
 #include <set>
@@ -367,53 +368,6 @@ void IncidentManager::AckDeadlinePassed(const std::string& id, Release release) 
     }
     release();
   });
-}
-
-void IncidentManager::OnReminderDue(const std::string& id) {
-  if (auto it = live_.find(id); it != live_.end()) it->second.reminder_timer = 0;
-  RunInLane(id, [this, id](Release release) { ReminderDue(id, std::move(release)); });
-}
-
-void IncidentManager::ReminderDue(const std::string& id, Release release) {
-  auto it = live_.find(id);
-  if (it == live_.end()) return release();
-  const TimePoint now = scheduler_.clock().Now();
-  const Incident& cur = it->second.incident;
-  if (!cur.open() || cur.next_reminder_at == TimePoint{} || cur.sev > Sev::kSev2 ||
-      cur.next_reminder_at > now) {
-    return release();
-  }
-  Incident next = cur;
-  const TimePoint due = cur.next_reminder_at;
-  // Reminders missed while down collapse into this one; the cadence keeps its phase.
-  next.next_reminder_at = due + config_.reminder_interval;
-  while (next.next_reminder_at <= now) next.next_reminder_at += config_.reminder_interval;
-  std::string text = fmt::format(
-      "{} status update due (every {}): post it to the war room and "
-      "the status page",
-      SevName(cur.sev), FormatDuration(config_.reminder_interval));
-  // The page offers the fixed template, with what tocsin knows filled in.
-  const std::string offer = StatusUpdateTemplate(cur, config_.reminder_interval);
-  auto ev =
-      Event(now, "reminder", kSystemActor,
-            fmt::format("reminded {}: {}", cur.commander.empty() ? "nobody" : cur.commander, text));
-  std::vector<PageRequest> pages;
-  if (auto p = PersonOf(cur.commander)) {
-    auto page = Request(cur, PageAction::kReminder,
-                        fmt::format("{}/reminder/{}", id, ToUnixMillis(due)), now);
-    page.targets = {{*p, config_.commander_role, {Channel::kSlack}}};
-    page.text = text + "\n" + offer;
-    pages.push_back(std::move(page));
-  }
-  Apply(id, std::move(next), {ev}, std::move(pages), std::nullopt,
-        [this, id, release](Result<Incident> r) {
-          if (!r) {
-            RetryLater(id, &IncidentManager::OnReminderDue, "status reminder");
-          } else {
-            ArmReminder(id);
-          }
-          release();
-        });
 }
 
 void IncidentManager::ArmHandoverWatch(TimePoint now) {

@@ -1,6 +1,6 @@
-// IncidentManager, status updates and drills: the war-room template the SEV-1/2 reminder offers,
-// the update a person posts (timeline, war room, status page, reminder reset), and opening a
-// drill. Each body runs with its lane held (see incident_manager.cpp).
+// IncidentManager, status updates and drills: the SEV-1/2 status reminder and the war-room
+// template it offers, the update a person posts (timeline, war room, status page, reminder
+// reset), and opening a drill. Each body runs with its lane held (see incident_manager.cpp).
 #include <set>
 
 #include <fmt/format.h>
@@ -14,6 +14,8 @@
 #include "tocsin/incident/incident_manager.h"
 
 namespace tocsin::incident {
+
+using manager_detail::kSystemActor;
 
 namespace {
 
@@ -166,6 +168,53 @@ Result<Incident> IncidentManager::OpenDrill(const dispatch::AlertGroup& group,
                                             TimePoint now) {
   return Inline<Incident>(
       [&](Done<Incident> d) { OpenDrillAsync(group, drill, actor, now, std::move(d)); });
+}
+
+void IncidentManager::OnReminderDue(const std::string& id) {
+  if (auto it = live_.find(id); it != live_.end()) it->second.reminder_timer = 0;
+  RunInLane(id, [this, id](Release release) { ReminderDue(id, std::move(release)); });
+}
+
+void IncidentManager::ReminderDue(const std::string& id, Release release) {
+  auto it = live_.find(id);
+  if (it == live_.end()) return release();
+  const TimePoint now = scheduler_.clock().Now();
+  const Incident& cur = it->second.incident;
+  if (!cur.open() || cur.next_reminder_at == TimePoint{} || cur.sev > Sev::kSev2 ||
+      cur.next_reminder_at > now) {
+    return release();
+  }
+  Incident next = cur;
+  const TimePoint due = cur.next_reminder_at;
+  // Reminders missed while down collapse into this one; the cadence keeps its phase.
+  next.next_reminder_at = due + config_.reminder_interval;
+  while (next.next_reminder_at <= now) next.next_reminder_at += config_.reminder_interval;
+  std::string text = fmt::format(
+      "{} status update due (every {}): post it to the war room and "
+      "the status page",
+      SevName(cur.sev), FormatDuration(config_.reminder_interval));
+  // The page offers the fixed template, with what tocsin knows filled in.
+  const std::string offer = StatusUpdateTemplate(cur, config_.reminder_interval);
+  auto ev =
+      Event(now, "reminder", kSystemActor,
+            fmt::format("reminded {}: {}", cur.commander.empty() ? "nobody" : cur.commander, text));
+  std::vector<PageRequest> pages;
+  if (auto p = PersonOf(cur.commander)) {
+    auto page = Request(cur, PageAction::kReminder,
+                        fmt::format("{}/reminder/{}", id, ToUnixMillis(due)), now);
+    page.targets = {{*p, config_.commander_role, {Channel::kSlack}}};
+    page.text = text + "\n" + offer;
+    pages.push_back(std::move(page));
+  }
+  Apply(id, std::move(next), {ev}, std::move(pages), std::nullopt,
+        [this, id, release](Result<Incident> r) {
+          if (!r) {
+            RetryLater(id, &IncidentManager::OnReminderDue, "status reminder");
+          } else {
+            ArmReminder(id);
+          }
+          release();
+        });
 }
 
 }  // namespace tocsin::incident
