@@ -124,6 +124,9 @@ class HaCluster {
   std::vector<Page> Pages();
   // The incident's opening time (ms) as the instance `name` reads it from the store.
   std::optional<double> OpenedAtMs(const std::string& name, const std::string& incident);
+  // Whether instance `name` lists no delivery still pending and at least `at_least` sent (as
+  // stored in the database: the notifications API reads the outbox's rows).
+  bool StoredSent(const std::string& name, std::size_t at_least);
   // The deliveries the outbox still has pending, as `name` reads them (nullopt: no answer).
   std::optional<std::size_t> PendingDeliveries(const std::string& name);
 

@@ -80,9 +80,11 @@ TEST_F(HaPgOutage, DatabaseDownIntakeAnswers503NothingPagesTwiceAndEveryAlertPag
     for (const Page& p : c.Pages()) n += p.step == 1;
     return n >= firing.size();
   };
+  // Paged and stored as sent before the outage (see PushUntilAllPagedAndStored).
   ASSERT_TRUE(testing::WaitUntil(20s, [&] {
     push(false);
-    return all_paged(*calm_) && all_paged(*faulty_);
+    return all_paged(*calm_) && all_paged(*faulty_) &&
+           faulty_->StoredSent(faulty_->Active(), firing.size());
   }));
 
   // The outage: a new alert every 3 s, every alert pushed every 500 ms, exits restarted.

@@ -61,7 +61,7 @@ TEST_F(HaPgPartition, TheDatabaseSilentNobodyHangsNothingPagesTwiceAndEveryAlert
       StartClusters(TOCSIN_PROVIDER_SIM, through_proxy, "partition", kLeaseSeconds, kLadder));
 
   firing_ = {"BeforePartition"};
-  ASSERT_TRUE(PushUntilAllPaged(20s));
+  ASSERT_TRUE(PushUntilAllPagedAndStored(20s));
 
   // The partition: a new alert every 3 s, every alert pushed every 500 ms, exits restarted.
   // How the standby answers meanwhile (it never stepped down, so it must go on serving), and

@@ -56,7 +56,7 @@ TEST_F(HaPgPromotion, ThePrimaryCrashesItsReplicaIsPromotedAndEveryAlertPagesOnc
 
   // What fires, pushed to every running instance of both clusters, as Prometheus does.
   firing_ = {"BeforeCrash"};
-  ASSERT_TRUE(PushUntilAllPaged(20s));
+  ASSERT_TRUE(PushUntilAllPagedAndStored(20s));
 
   // The crash, a new alert every 2 s, every alert pushed every 500 ms, exits restarted; the
   // promotion after PromoteAfterSeconds().

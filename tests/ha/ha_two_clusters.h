@@ -87,6 +87,19 @@ class TwoClustersTest : public ::testing::Test {
       return AllPaged(*calm_) && AllPaged(*faulty_);
     });
   }
+  // The same, and until the faulty cluster's active has also stored every page as sent: what
+  // to wait for before a fault, so that the fault does not land between the provider's 2xx and
+  // the "sent" mark's commit. A fault in that window makes the next active send the page again
+  // (with the same dedup_key, which PagerDuty folds): documented, and not what these tests
+  // count (a clean CI run cut the network 20 ms after the simulator's 202, before the commit).
+  bool PushUntilAllPagedAndStored(SteadyClock::duration within) {
+    return WaitUntil(within, [&] {
+      PushFiring();
+      Supervise();
+      return AllPaged(*calm_) && AllPaged(*faulty_) &&
+             faulty_->StoredSent(faulty_->Active(), firing_.size());
+    });
+  }
 
   // Starts "a" in both clusters, then "b": a active, b standby in each.
   void StartBoth() {

@@ -1,12 +1,14 @@
 #pragma once
 
+#include <cstdlib>
 #include <filesystem>
 #include <fstream>
 #include <string>
 
 namespace tocsin::testing {
 
-// A fresh directory under the system temp dir, removed with everything in it on destruction.
+// A fresh directory under the system temp dir, removed with everything in it on destruction,
+// unless TOCSIN_TEST_KEEP_DIRS is set (to read a failed test's files afterwards).
 class TempDir {
  public:
   TempDir() {
@@ -14,6 +16,7 @@ class TempDir {
     path_ = ::mkdtemp(tmpl.data());
   }
   ~TempDir() {
+    if (std::getenv("TOCSIN_TEST_KEEP_DIRS") != nullptr) return;
     std::error_code ec;
     std::filesystem::remove_all(path_, ec);
   }
