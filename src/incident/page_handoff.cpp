@@ -44,9 +44,8 @@ std::string Join(const std::vector<std::string>& items) {
 
 }  // namespace
 
-PageHandoff::PageHandoff(Scheduler& scheduler, IncidentStore& store, Pager& pager,
-                         Recorder recorder)
-    : scheduler_(scheduler), store_(store), pager_(pager), recorder_(std::move(recorder)) {}
+PageHandoff::PageHandoff(Scheduler& scheduler, Pager& pager, Recorder recorder)
+    : scheduler_(scheduler), pager_(pager), recorder_(std::move(recorder)) {}
 
 PageHandoff::~PageHandoff() {
   *alive_ = false;
@@ -61,24 +60,32 @@ void PageHandoff::Stop() {
   retries_.clear();
 }
 
-void PageHandoff::Hand(const PageRequest& page) {
+void PageHandoff::Hand(const PageRequest& page, std::function<void()> answered) {
   // Already failing: its retry timer sends it; a second Send now would only race it. Already
   // in hand: its events are being recorded.
-  if (retries_.count(page.idempotency_key) || in_hand_.count(page.idempotency_key)) return;
-  TryHand(page, [this, page](bool ok) {
-    if (ok || stopped_) return;
-    retries_[page.idempotency_key].page = page;
-    ScheduleRetry(page.idempotency_key);
-  });
+  if (retries_.count(page.idempotency_key) || in_hand_.count(page.idempotency_key)) {
+    if (answered) answered();
+    return;
+  }
+  TryHand(
+      page,
+      [this, page](bool ok) {
+        if (ok || stopped_) return;
+        retries_[page.idempotency_key].page = page;
+        ScheduleRetry(page.idempotency_key);
+      },
+      std::move(answered));
 }
 
-void PageHandoff::TryHand(const PageRequest& page, std::function<void(bool)> then) {
+void PageHandoff::TryHand(const PageRequest& page, std::function<void(bool)> then,
+                          std::function<void()> answered) {
   const std::string key = page.idempotency_key;
   // In hand from the Send on: the outbox answers once the page is durable (or not written).
   in_hand_.insert(key);
-  pager_.Send(page, [this, alive = alive_, page, key,
-                     then = std::move(then)](Result<PageReceipt> receipt) mutable {
+  pager_.Send(page, [this, alive = alive_, page, key, then = std::move(then),
+                     answered = std::move(answered)](Result<PageReceipt> receipt) mutable {
     if (!*alive) return;
+    if (answered) answered();
     if (!receipt) {
       in_hand_.erase(key);
       spdlog::error("incident {}: page {} could not be written to the outbox, will retry: {}",
@@ -93,7 +100,10 @@ void PageHandoff::Record(const PageRequest& page, const PageReceipt& receipt,
                          std::function<void(bool)> then) {
   const TimePoint now = scheduler_.clock().Now();
   const std::string key = page.idempotency_key;
-  recorder_(page.incident_id, QueuedEvents(page, receipt, now),
+  // The "queued" events and the intent's handed-off mark in one commit: a restart hands again
+  // only a page whose record did not land (after a storm, thousands had their record but not
+  // yet the mark, a later commit, and were handed again before the daemon served).
+  recorder_(page.incident_id, QueuedEvents(page, receipt, now), key,
             [this, alive = alive_, key, incident_id = page.incident_id,
              then = std::move(then)](Result<void> r) {
               if (!*alive) return;
@@ -107,14 +117,6 @@ void PageHandoff::Record(const PageRequest& page, const PageReceipt& receipt,
                     incident_id, key, r.error().ToString());
                 return then(false);
               }
-              store_.MarkHandedOffAsync(key, [key](Result<void> marked) {
-                // Harmless: at worst the page is handed over again after a restart, with the
-                // same key.
-                if (!marked) {
-                  spdlog::warn("page {}: cannot mark as handed off: {}", key,
-                               marked.error().ToString());
-                }
-              });
               then(true);
             });
 }

@@ -23,9 +23,9 @@ namespace tocsin::incident {
 // again on the Scheduler with exponential backoff (kFirstRetry doubling up to kMaxRetry) until
 // the outbox has it. Only then does the timeline get a "queued" event per delivery (channel and
 // people) and a "not_paged" event per target no configured channel reaches, and only once those
-// are recorded is the intent marked handed off, so a crash in between re-sends it (the outbox
-// deduplicates) and records them then. Delivery reports become "sent", "failed" and "skipped"
-// events (DeliveryEvent).
+// are recorded is the intent marked handed off (in the same commit as those events), so a
+// crash before that commit re-sends it (the outbox deduplicates) and records them then. Delivery
+// reports become "sent", "failed" and "skipped" events (DeliveryEvent).
 //
 // Sending and recording are asynchronous (the outbox and the store write on the store thread):
 // a page is "in hand" from its Send until the outbox has answered and its events are recorded,
@@ -35,22 +35,25 @@ namespace tocsin::incident {
 // Stop() a failed Send is left to the next start (its intent is not handed off).
 class PageHandoff {
  public:
-  // Appends the events to the incident's timeline (chained and committed), then calls the
-  // Recorded callback with the outcome (later, once the store has answered).
+  // Appends the events to the incident's timeline (chained) and marks the page's intent
+  // (by idempotency key) handed off, in one commit, then calls the Recorded callback with
+  // the outcome (later, once the store has answered).
   using Recorded = std::function<void(Result<void>)>;
-  using Recorder =
-      std::function<void(const std::string& incident_id, std::vector<TimelineEvent>, Recorded)>;
+  using Recorder = std::function<void(const std::string& incident_id, std::vector<TimelineEvent>,
+                                      std::string handed_off_key, Recorded)>;
   static constexpr Duration kFirstRetry = std::chrono::seconds(1);
   static constexpr Duration kMaxRetry = std::chrono::minutes(1);
 
-  PageHandoff(Scheduler& scheduler, IncidentStore& store, Pager& pager, Recorder recorder);
+  PageHandoff(Scheduler& scheduler, Pager& pager, Recorder recorder);
   ~PageHandoff();
   PageHandoff(const PageHandoff&) = delete;
   PageHandoff& operator=(const PageHandoff&) = delete;
 
   // Sends `page` now; on failure keeps retrying it until it is queued. A page already waiting
-  // for a retry is not sent twice.
-  void Hand(const PageRequest& page);
+  // for a retry is not sent twice. `answered`, when set, runs once the outbox has answered this
+  // Send (the page is queued, or its retry is scheduled), or at once when the page was already
+  // in hand or waiting for a retry.
+  void Hand(const PageRequest& page, std::function<void()> answered = {});
   void Stop();
   // Pages waiting for a retry (tests, shutdown logs).
   std::size_t retrying() const { return retries_.size(); }
@@ -68,13 +71,13 @@ class PageHandoff {
     TimerId timer = 0;
   };
   // Sends and records; `then(false)` when it must be tried again.
-  void TryHand(const PageRequest& page, std::function<void(bool)> then);
+  void TryHand(const PageRequest& page, std::function<void(bool)> then,
+               std::function<void()> answered = {});
   // Once the outbox has the page: its "queued" and "not paged" events, then handed off.
   void Record(const PageRequest& page, const PageReceipt& receipt, std::function<void(bool)> then);
   void ScheduleRetry(const std::string& key);
 
   Scheduler& scheduler_;
-  IncidentStore& store_;
   Pager& pager_;
   Recorder recorder_;
   std::map<std::string, Retry> retries_;  // by idempotency key

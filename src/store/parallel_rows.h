@@ -3,8 +3,12 @@
 #include <algorithm>
 #include <cstddef>
 #include <exception>
+#include <optional>
+#include <string>
 #include <thread>
 #include <vector>
+
+#include "tocsin/common/result.h"
 
 namespace tocsin::store {
 
@@ -37,6 +41,26 @@ void ParseRowsInParallel(std::size_t n, Parse&& parse) {
   for (auto& e : failed) {
     if (e) std::rethrow_exception(e);
   }
+}
+
+// `parse(text)` (a Result<T>) for every text, on several threads as above; the values in the
+// order of `texts`, or the first row's error.
+template <typename T, typename Parse>
+Result<std::vector<T>> ParseEachInParallel(const std::vector<std::string>& texts, Parse&& parse) {
+  std::vector<T> out(texts.size());
+  std::vector<std::optional<Error>> errors(texts.size());
+  ParseRowsInParallel(texts.size(), [&](std::size_t i) {
+    auto value = parse(texts[i]);
+    if (value) {
+      out[i] = std::move(*value);
+    } else {
+      errors[i] = value.error();
+    }
+  });
+  for (auto& e : errors) {
+    if (e) return Fail(std::move(*e));
+  }
+  return out;
 }
 
 }  // namespace tocsin::store

@@ -245,6 +245,9 @@ Result<void> SqliteIncidentStore::CommitIn(Database& db, const IncidentChange& c
     ins->Bind(1, p.idempotency_key).Bind(2, p.incident_id).Bind(3, incident::PageRequestToText(p));
     if (auto r = ins->Run(); !r) return r;
   }
+  for (const auto& key : change.handed_off) {
+    if (auto r = MarkHandedOffIn(db, key); !r) return r;
+  }
   if (change.delivery) return PruneDeliveries(db, change.delivery->received_at);
   return {};
 }
@@ -325,20 +328,7 @@ Result<std::vector<Incident>> SqliteIncidentStore::List(const incident::Incident
     bodies.push_back(st->Text(0));
   }
   // Parsed on several threads: a restart lists every open incident before it serves.
-  std::vector<Incident> out(bodies.size());
-  std::vector<std::optional<Error>> errors(bodies.size());
-  ParseRowsInParallel(bodies.size(), [&](std::size_t row) {
-    auto inc = ParseBody(bodies[row]);
-    if (inc) {
-      out[row] = std::move(*inc);
-    } else {
-      errors[row] = inc.error();
-    }
-  });
-  for (auto& e : errors) {
-    if (e) return Fail(std::move(*e));
-  }
-  return out;
+  return ParseEachInParallel<Incident>(bodies, ParseBody);
 }
 
 Result<std::vector<TimelineEvent>> SqliteIncidentStore::Timeline(const std::string& id) {
@@ -370,16 +360,20 @@ Result<std::vector<TimelineEvent>> SqliteIncidentStore::Timeline(const std::stri
 Result<std::vector<PageIntent>> SqliteIncidentStore::PendingPages() {
   auto st = db_.Prepare("SELECT request FROM incident_pages WHERE handed_off = 0 ORDER BY rowid");
   if (!st) return Fail(st.error());
-  std::vector<PageIntent> out;
+  std::vector<std::string> texts;
   for (;;) {
     auto row = st->Step();
     if (!row) return Fail(row.error());
     if (!*row) break;
-    auto req = incident::PageRequestFromText(st->Text(0));
-    if (!req) return Fail(req.error());
-    out.push_back({std::move(*req), false});
+    texts.push_back(st->Text(0));
   }
-  return out;
+  // Parsed on several threads: after a storm a restart finds thousands of pages whose record
+  // had not landed, and hands them before it serves.
+  return ParseEachInParallel<PageIntent>(texts, [](const std::string& text) -> Result<PageIntent> {
+    auto req = incident::PageRequestFromText(text);
+    if (!req) return Fail(req.error());
+    return PageIntent{std::move(*req), false};
+  });
 }
 
 Result<void> SqliteIncidentStore::MarkHandedOff(const std::string& idempotency_key) {

@@ -130,7 +130,11 @@ void StoreThread::CommitGroup(std::deque<Item>& group) {
     }
   }
   // Direct completions first: their callers block a thread, not the loop.
+  // Reserved: tl::expected<void, Error> is not nothrow-movable, so a growing vector copied
+  // every completion, and with it the state its std::function holds (an outbox insert's
+  // items and pages): 7 % of a restart's samples after a storm.
   std::vector<std::pair<Done, Result<void>>> posted;
+  posted.reserve(group.size());
   for (std::size_t i = 0; i < group.size(); ++i) {
     if (group[i].direct) {
       group[i].done(std::move(results[i]));

@@ -213,7 +213,7 @@ TEST_F(SqliteIncidentTest, ChangeFromAStaleCopyIsRefusedWhole) {
   e.text = "from a stale copy";
   e.data = "{}";
   ChainEvent(next, e);
-  auto r = sql_->Commit({next, {e}, {}, InboundDelivery{"slack", "v0=abc", At(minutes(2))}});
+  auto r = sql_->Commit({next, {e}, {}, InboundDelivery{"slack", "v0=abc", At(minutes(2))}, {}});
   ASSERT_FALSE(r);
   EXPECT_EQ(r.error().kind(), Error::Kind::kConflict) << r.error().ToString();
   EXPECT_EQ(sql_->Get("INC-1").value().value(), current);

@@ -304,7 +304,7 @@ class OncallReportCliTest : public ::testing::Test {
     ASSERT_TRUE(incidents.Migrate());
     for (auto& rec : Week().records) {
       // The store checks the chain; commit each incident with its whole timeline at once.
-      incident::IncidentChange change{rec.incident, rec.timeline, {}, {}};
+      incident::IncidentChange change{rec.incident, rec.timeline, {}, {}, {}};
       ASSERT_TRUE(incidents.Commit(change)) << rec.incident.id;
     }
   }

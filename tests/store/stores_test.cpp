@@ -85,8 +85,13 @@ TEST_P(StoresTest, IncidentsTimelinesAndPagesReadBackExactlyOnAFreshConnection) 
   ASSERT_FALSE(refused);
   EXPECT_EQ(refused.error().kind(), Error::Kind::kConflict);
   inc.state = incident::IncidentState::kAcknowledged;
-  ASSERT_TRUE(writer.Commit(Change(inc, {"acknowledged"}, kT0 + 2)));
-  ASSERT_TRUE(writer.MarkHandedOff(page.idempotency_key));
+  ASSERT_EQ(writer.PendingPages()->size(), 1u);
+  // A change marks intents handed off in its own transaction (the "queued" record does).
+  auto ack = Change(inc, {"acknowledged"}, kT0 + 2);
+  ack.handed_off = {page.idempotency_key};
+  ASSERT_TRUE(writer.Commit(ack));
+  EXPECT_TRUE(writer.PendingPages()->empty());
+  ASSERT_TRUE(writer.MarkHandedOff(page.idempotency_key));  // again, on its own: harmless
 
   auto db = store_->Open();
   SqliteIncidentStore reader(*db);

@@ -234,6 +234,8 @@ class IncidentManager final : public dispatch::GroupSink, public DeliveryObserve
   void Apply(const std::string& id, Incident next, std::vector<TimelineEvent> events,
              std::vector<PageRequest> pages, std::optional<InboundDelivery> delivery,
              Done<Incident> then);
+  // The same with the whole change (`change.incident` is the next state).
+  void ApplyChange(const std::string& id, IncidentChange change, Done<Incident> then);
   // The bodies of the public calls; each runs with the incident's lane held.
   void DoOpen(const dispatch::AlertGroup& group, const std::string& actor, TimePoint now,
               Done<Incident> done, const std::optional<DrillSpec>& drill = std::nullopt);
@@ -303,8 +305,10 @@ class IncidentManager final : public dispatch::GroupSink, public DeliveryObserve
   void RetryLater(const std::string& id, void (IncidentManager::*fn)(const std::string&),
                   std::string_view what);
   void CountWriteFailure(std::string_view what);
-  // Appends events to an incident's timeline, open or resolved (PageHandoff's Recorder).
-  void Record(const std::string& id, std::vector<TimelineEvent> events, Done<void> done);
+  // Appends events to an incident's timeline, open or resolved, and marks the intent
+  // `handed_off_key` (when not empty) handed off in the same commit (PageHandoff's Recorder).
+  void Record(const std::string& id, std::vector<TimelineEvent> events, std::string handed_off_key,
+              Done<void> done);
   void ScheduleHandoverRetry();
   // Lanes: at most one operation of an incident (or of a group key, while it opens) runs
   // between its decision and its commit's completion; the others wait here in order.
@@ -313,6 +317,9 @@ class IncidentManager final : public dispatch::GroupSink, public DeliveryObserve
     std::deque<std::function<void(Release)>> waiting;
   };
   void RunInLane(const std::string& lane, std::function<void(Release)> fn);
+  // Hands the pages decided before a restart (in chunks, on later loop turns), holding the
+  // lane of each of their incidents until the outbox has answered for all of its pages.
+  void HandPendingPages(std::vector<PageIntent> pending);
   void ReleaseLane(const std::string& lane);
   std::map<std::string, Lane> lanes_;
   // Incident numbers are counted here from the store's next free one (read once), so opening

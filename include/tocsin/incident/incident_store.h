@@ -38,6 +38,9 @@ struct IncidentChange {
   std::vector<TimelineEvent> events;
   std::vector<PageRequest> pages;
   std::optional<InboundDelivery> delivery;
+  // Page intents (by idempotency key) marked handed off in the same transaction: the outbox
+  // holds the page and this change records it queued, so a restart does not hand it again.
+  std::vector<std::string> handed_off;
 };
 
 struct IncidentFilter {

@@ -17,6 +17,9 @@ namespace tocsin::testing {
 class MemoryIncidentStore final : public incident::IncidentStore {
  public:
   bool fail_commits = false;
+  // Every change committed, in order, and how many intents MarkHandedOff marked on its own.
+  std::vector<incident::IncidentChange> committed;
+  int separate_marks = 0;
 
   Result<std::int64_t> NextIncidentNumber() override { return next_++; }
   Result<std::int64_t> PeekNextIncidentNumber() override { return next_; }
@@ -46,6 +49,8 @@ class MemoryIncidentStore final : public incident::IncidentStore {
       intents_[p.idempotency_key] = {p, false};
       order_.push_back(p.idempotency_key);
     }
+    for (const auto& key : change.handed_off) intents_[key].handed_off = true;
+    committed.push_back(change);
     return {};
   }
 
@@ -87,6 +92,7 @@ class MemoryIncidentStore final : public incident::IncidentStore {
   }
 
   Result<void> MarkHandedOff(const std::string& key) override {
+    ++separate_marks;
     intents_[key].handed_off = true;
     return {};
   }
