@@ -185,7 +185,12 @@ void IncidentManager::HandPendingPages(std::vector<PageIntent> pending) {
   h->pages = std::move(pending);
   for (const auto& p : h->pages) ++h->left[p.request.incident_id];
   for (const auto& [id, n] : h->left) {
-    RunInLane(id, [h, id = id](Release release) { h->held[id] = std::move(release); });
+    // Free at start, so held at once; were it busy, the hold comes later and lets go at once
+    // if every page of the incident has been answered by then.
+    RunInLane(id, [h, id = id](Release release) {
+      if (h->left[id] == 0) return release();
+      h->held[id] = std::move(release);
+    });
   }
   struct HandChunk {
     IncidentManager* self;
