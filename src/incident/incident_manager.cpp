@@ -99,8 +99,8 @@ Result<void> IncidentManager::Start() {
     open_by_key_[inc.key] = inc.id;
     live_[inc.id].incident = std::move(inc);
   }
-  // Pages decided before the crash but never handed to the Pager go out now, with their
-  // original idempotency keys.
+  // Pages decided before the crash whose "queued" record never landed go out on the following
+  // loop turns, with their original idempotency keys (HandPendingPages).
   auto pending = store_.PendingPages();
   if (!pending) return Fail(pending.error());
   started_ = true;
@@ -171,13 +171,14 @@ void IncidentManager::HandPendingPages(std::vector<PageIntent> pending) {
   // Nothing else may happen to an incident before its older pages are queued: an ack taken in
   // between would queue its acknowledge before the incident's trigger, and the provider would
   // drop the acknowledge for a key it does not know, then page anew. So each such incident's
-  // lane is held (an ack, a step due, a note wait in it) until the outbox has answered for
-  // every one of its pending pages. The pages are handed in chunks on the following loop
-  // turns, in the order decided: after a storm they are thousands, and handing them all
-  // before serving took 0.3-0.5 s of the restart.
+  // lane is held (an ack, a step due, a note wait in it) until the outbox has every one of
+  // its pending pages (a failed outbox write keeps it held until the retry stores the page)
+  // or the manager stops. The pages are handed in chunks on the following loop turns, in the
+  // order decided: after a storm they are thousands, and handing them all before serving took
+  // 0.3-0.5 s of the restart.
   struct Handing {
     std::vector<PageIntent> pages;
-    std::map<std::string, std::size_t> left;  // incident id -> pages not yet answered
+    std::map<std::string, std::size_t> left;  // incident id -> pages not queued yet
     std::map<std::string, Release> held;
     std::size_t next = 0;
   };
@@ -197,7 +198,15 @@ void IncidentManager::HandPendingPages(std::vector<PageIntent> pending) {
     std::shared_ptr<bool> alive;
     std::shared_ptr<Handing> h;
     void operator()() const {
-      if (!*alive || self->stopped_) return;
+      if (!*alive) return;
+      if (self->stopped_) {
+        // Nothing more is handed (the pages stay intents for the next start); the changes
+        // waiting in these lanes go on, as they would have without pending pages.
+        auto held = std::move(h->held);
+        h->held.clear();
+        for (auto& [id, release] : held) release();
+        return;
+      }
       for (std::size_t n = 0; n < kResumeChunk && h->next < h->pages.size(); ++n) {
         const PageRequest& page = h->pages[h->next++].request;
         spdlog::debug("re-sending page {} decided before the restart", page.idempotency_key);

@@ -58,34 +58,56 @@ void PageHandoff::Stop() {
     if (retry.timer != 0) scheduler_.Cancel(retry.timer);
   }
   retries_.clear();
+  // Nothing more is handed: whoever waits for a page to be queued waits no longer (the page
+  // stays an intent and goes out at the next start). Not from the destructor: the callers'
+  // objects may be going too.
+  auto waiting = std::move(answers_);
+  answers_.clear();
+  if (*alive_) {
+    for (auto& [key, list] : waiting) {
+      for (auto& answered : list) answered();
+    }
+  }
 }
 
-void PageHandoff::Hand(const PageRequest& page, std::function<void()> answered) {
+void PageHandoff::Hand(const PageRequest& page, std::function<void()> queued) {
+  if (queued) {
+    // Stopped: nothing more is handed. In hand but no longer sending: the outbox has it, and
+    // its events are being recorded.
+    const bool has_it =
+        in_hand_.count(page.idempotency_key) && !sending_.count(page.idempotency_key);
+    if (stopped_ || has_it) return queued();
+    answers_[page.idempotency_key].push_back(std::move(queued));
+  }
   // Already failing: its retry timer sends it; a second Send now would only race it. Already
   // in hand: its events are being recorded.
-  if (retries_.count(page.idempotency_key) || in_hand_.count(page.idempotency_key)) {
-    if (answered) answered();
-    return;
-  }
-  TryHand(
-      page,
-      [this, page](bool ok) {
-        if (ok || stopped_) return;
-        retries_[page.idempotency_key].page = page;
-        ScheduleRetry(page.idempotency_key);
-      },
-      std::move(answered));
+  if (retries_.count(page.idempotency_key) || in_hand_.count(page.idempotency_key)) return;
+  TryHand(page, [this, page](bool ok) {
+    if (ok || stopped_) return;
+    retries_[page.idempotency_key].page = page;
+    ScheduleRetry(page.idempotency_key);
+  });
 }
 
-void PageHandoff::TryHand(const PageRequest& page, std::function<void(bool)> then,
-                          std::function<void()> answered) {
+void PageHandoff::Queued(const std::string& key) {
+  auto it = answers_.find(key);
+  if (it == answers_.end()) return;
+  auto list = std::move(it->second);
+  answers_.erase(it);
+  for (auto& queued : list) queued();
+}
+
+void PageHandoff::TryHand(const PageRequest& page, std::function<void(bool)> then) {
   const std::string key = page.idempotency_key;
   // In hand from the Send on: the outbox answers once the page is durable (or not written).
   in_hand_.insert(key);
-  pager_.Send(page, [this, alive = alive_, page, key, then = std::move(then),
-                     answered = std::move(answered)](Result<PageReceipt> receipt) mutable {
+  sending_.insert(key);
+  pager_.Send(page, [this, alive = alive_, page, key,
+                     then = std::move(then)](Result<PageReceipt> receipt) mutable {
     if (!*alive) return;
-    if (answered) answered();
+    sending_.erase(key);
+    // Queued: whoever waits for it goes on (a failed write keeps them waiting for the retry).
+    if (receipt) Queued(key);
     if (!receipt) {
       in_hand_.erase(key);
       spdlog::error("incident {}: page {} could not be written to the outbox, will retry: {}",

@@ -50,10 +50,9 @@ class PageHandoff {
   PageHandoff& operator=(const PageHandoff&) = delete;
 
   // Sends `page` now; on failure keeps retrying it until it is queued. A page already waiting
-  // for a retry is not sent twice. `answered`, when set, runs once the outbox has answered this
-  // Send (the page is queued, or its retry is scheduled), or at once when the page was already
-  // in hand or waiting for a retry.
-  void Hand(const PageRequest& page, std::function<void()> answered = {});
+  // for a retry is not sent twice. `queued`, when set, runs once the outbox has the page (after
+  // as many retries as that takes), or at Stop(), whichever comes first.
+  void Hand(const PageRequest& page, std::function<void()> queued = {});
   void Stop();
   // Pages waiting for a retry (tests, shutdown logs).
   std::size_t retrying() const { return retries_.size(); }
@@ -71,9 +70,11 @@ class PageHandoff {
     TimerId timer = 0;
   };
   // Sends and records; `then(false)` when it must be tried again.
-  void TryHand(const PageRequest& page, std::function<void(bool)> then,
-               std::function<void()> answered = {});
-  // Once the outbox has the page: its "queued" and "not paged" events, then handed off.
+  void TryHand(const PageRequest& page, std::function<void(bool)> then);
+  // Runs and forgets the `queued` callbacks waiting for `key`.
+  void Queued(const std::string& key);
+  // Once the outbox has the page: its "queued" and "not paged" events, and the intent handed
+  // off, in one commit.
   void Record(const PageRequest& page, const PageReceipt& receipt, std::function<void(bool)> then);
   void ScheduleRetry(const std::string& key);
 
@@ -82,6 +83,9 @@ class PageHandoff {
   Recorder recorder_;
   std::map<std::string, Retry> retries_;  // by idempotency key
   std::set<std::string> in_hand_;         // sent, events not recorded yet
+  std::set<std::string> sending_;         // sent, the outbox has not answered yet
+  // Hand's `queued` callbacks, by idempotency key, until the outbox has the page.
+  std::map<std::string, std::vector<std::function<void()>>> answers_;
   bool stopped_ = false;
   std::shared_ptr<bool> alive_ = std::make_shared<bool>(true);
 };

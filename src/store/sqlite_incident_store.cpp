@@ -368,7 +368,7 @@ Result<std::vector<PageIntent>> SqliteIncidentStore::PendingPages() {
     texts.push_back(st->Text(0));
   }
   // Parsed on several threads: after a storm a restart finds thousands of pages whose record
-  // had not landed, and hands them before it serves.
+  // had not landed (it hands them once it serves).
   return ParseEachInParallel<PageIntent>(texts, [](const std::string& text) -> Result<PageIntent> {
     auto req = incident::PageRequestFromText(text);
     if (!req) return Fail(req.error());

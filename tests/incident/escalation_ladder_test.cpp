@@ -345,6 +345,68 @@ TEST_F(IncidentTest, PendingPagesAreHandedInTheirOrderAndAnAckWaitsBehindThem) {
   EXPECT_EQ(after.sent[n].action, incident::PageAction::kAcknowledge) << "the ack's page last";
 }
 
+// One pending page of INC-1 (a trigger decided before a restart, its "queued" record lost).
+void CommitPendingTrigger(testing::MemoryIncidentStore& store, const Incident& inc) {
+  incident::IncidentChange change;
+  change.incident = inc;
+  PageRequest p;
+  p.incident_id = inc.id;
+  p.idempotency_key = inc.id + "/pending";
+  change.pages.push_back(p);
+  ASSERT_TRUE(store.Commit(change));
+}
+
+// The review of the change above: a failed outbox write let go of the lane, so an ack taken
+// before the retry queued its acknowledge before the incident's trigger.
+TEST_F(IncidentTest, APendingPageWhoseOutboxWriteFailsStillGoesBeforeAnAck) {
+  Build();
+  manager_->OnGroupFlush(Group("payments"), At(minutes(0)));
+  ASSERT_NO_FATAL_FAILURE(CommitPendingTrigger(store_, manager_->Get("INC-1").value()));
+  manager_.reset();
+  testing::RecordingPager after;
+  after.fail_sends = true;
+  IncidentManager restarted(scheduler_, store_, after, schedule_, policies_, config_);
+  ASSERT_TRUE(restarted.Start());
+  std::optional<Result<Incident>> acked;
+  restarted.AcknowledgeAsync("INC-1", "l1a", scheduler_.clock().Now(), "api", std::nullopt,
+                             [&](Result<Incident> r) { acked = std::move(r); });
+  scheduler_.RunPending();
+  EXPECT_EQ(after.failed_sends, 1);
+  EXPECT_FALSE(acked.has_value()) << "the ack went ahead of a trigger the outbox did not have";
+  after.fail_sends = false;
+  scheduler_.AdvanceBy(std::chrono::seconds(1));  // the first retry (PageHandoff::kFirstRetry)
+  ASSERT_TRUE(acked.has_value());
+  ASSERT_TRUE(*acked) << acked->error().message();
+  ASSERT_EQ(after.sent.size(), 2u);
+  EXPECT_EQ(after.sent[0].idempotency_key, "INC-1/pending");
+  EXPECT_EQ(after.sent[1].action, incident::PageAction::kAcknowledge);
+}
+
+// Stopped before the pending pages were handed (a SIGTERM right after the restart): the
+// changes waiting in their incidents' lanes go on, as they do without pending pages; the pages
+// stay intents for the next start.
+TEST_F(IncidentTest, StopBeforeThePendingPagesAreHandedLetsTheWaitingChangesGoOn) {
+  Build();
+  manager_->OnGroupFlush(Group("payments"), At(minutes(0)));
+  ASSERT_NO_FATAL_FAILURE(CommitPendingTrigger(store_, manager_->Get("INC-1").value()));
+  manager_.reset();
+  testing::RecordingPager after;
+  IncidentManager restarted(scheduler_, store_, after, schedule_, policies_, config_);
+  ASSERT_TRUE(restarted.Start());
+  std::optional<Result<Incident>> noted;
+  restarted.AddNoteAsync("INC-1", "l1a", "looking", scheduler_.clock().Now(), "api", std::nullopt,
+                         [&](Result<Incident> r) { noted = std::move(r); });
+  restarted.Stop();
+  scheduler_.RunPending();
+  ASSERT_TRUE(noted.has_value()) << "the note waits forever in a lane nobody releases";
+  EXPECT_TRUE(*noted) << noted->error().message();
+  EXPECT_TRUE(after.sent.empty()) << "handed after Stop()";
+  auto pending = store_.PendingPages();
+  ASSERT_TRUE(pending && !pending->empty());
+  EXPECT_EQ(pending->front().request.idempotency_key, "INC-1/pending")
+      << "not kept for the next start";
+}
+
 TEST_F(IncidentTest, StoreOutageAnnouncesNothingAndRetries) {
   Build();
   manager_->OnGroupFlush(Group("payments"), At(minutes(0)));

@@ -72,8 +72,10 @@ class IncidentManager final : public dispatch::GroupSink, public DeliveryObserve
   IncidentManager(const IncidentManager&) = delete;
   IncidentManager& operator=(const IncidentManager&) = delete;
 
-  // Reloads open incidents from the store, re-arms their timers, re-sends page intents that
-  // never reached the Pager, and starts watching shift handovers.
+  // Reloads open incidents from the store, re-arms their timers, re-sends page intents whose
+  // "queued" record never landed (on the following loop turns, each such incident's changes
+  // waiting until its pages are queued: a synchronous Acknowledge etc. on one of them answers
+  // kTransient until the loop has run), and starts watching shift handovers.
   Result<void> Start();
   // Shutdown: cancels every timer and retry; nothing fires afterwards. Pages not yet queued
   // stay intents in the store and are sent on the next Start().
@@ -318,7 +320,7 @@ class IncidentManager final : public dispatch::GroupSink, public DeliveryObserve
   };
   void RunInLane(const std::string& lane, std::function<void(Release)> fn);
   // Hands the pages decided before a restart (in chunks, on later loop turns), holding the
-  // lane of each of their incidents until the outbox has answered for all of its pages.
+  // lane of each of their incidents until the outbox has all of its pages (or Stop()).
   void HandPendingPages(std::vector<PageIntent> pending);
   void ReleaseLane(const std::string& lane);
   std::map<std::string, Lane> lanes_;

@@ -11,9 +11,10 @@
 namespace tocsin::incident {
 
 // A page the incident side decided to send, recorded in the same transaction as the
-// transition that caused it. `handed_off` turns true once Pager::Send returned (the outbox
-// has it durably); on restart, intents not handed off are sent again with the same
-// idempotency key, which the outbox deduplicates.
+// transition that caused it. `handed_off` turns true in the commit that records the page
+// "queued" on the timeline, after Pager::Send answered (the outbox has it durably); on
+// restart, intents not handed off are sent again with the same idempotency key, which the
+// outbox deduplicates.
 struct PageIntent {
   PageRequest request;
   bool handed_off = false;

@@ -49,7 +49,10 @@ class MemoryIncidentStore final : public incident::IncidentStore {
       intents_[p.idempotency_key] = {p, false};
       order_.push_back(p.idempotency_key);
     }
-    for (const auto& key : change.handed_off) intents_[key].handed_off = true;
+    // As SQLite's UPDATE: a key never stored marks nothing.
+    for (const auto& key : change.handed_off) {
+      if (auto it = intents_.find(key); it != intents_.end()) it->second.handed_off = true;
+    }
     committed.push_back(change);
     return {};
   }
@@ -93,7 +96,7 @@ class MemoryIncidentStore final : public incident::IncidentStore {
 
   Result<void> MarkHandedOff(const std::string& key) override {
     ++separate_marks;
-    intents_[key].handed_off = true;
+    if (auto it = intents_.find(key); it != intents_.end()) it->second.handed_off = true;
     return {};
   }
 
