@@ -166,8 +166,15 @@ void IncidentManager::Serialize(const std::string& lane, std::function<void(Rele
 void IncidentManager::HandPendingPages(std::vector<PageIntent> pending) {
   if (pending.empty()) return;
   // One line for all of them: after a storm they are thousands (each key at debug).
-  spdlog::info("re-sending {} page(s) decided before the restart, from {} to {}", pending.size(),
-               pending.front().request.idempotency_key, pending.back().request.idempotency_key);
+  // "Handing again", not "re-sending": the outbox adds only the deliveries it does not hold
+  // already (most of them, after a kill mid-storm, are there and some were sent), so nothing
+  // reaches a provider twice because of this. Also true at an HA takeover, hence "this start".
+  spdlog::info(
+      "handing {} page(s) decided before this start to the outbox again (their timelines do "
+      "not say \"queued\" yet; the outbox adds only the deliveries it does not hold), from {} "
+      "to {}",
+      pending.size(), pending.front().request.idempotency_key,
+      pending.back().request.idempotency_key);
   // Nothing else may happen to an incident before its older pages are queued: an ack taken in
   // between would queue its acknowledge before the incident's trigger, and the provider would
   // drop the acknowledge for a key it does not know, then page anew. So each such incident's
@@ -209,7 +216,7 @@ void IncidentManager::HandPendingPages(std::vector<PageIntent> pending) {
       }
       for (std::size_t n = 0; n < kResumeChunk && h->next < h->pages.size(); ++n) {
         const PageRequest& page = h->pages[h->next++].request;
-        spdlog::debug("re-sending page {} decided before the restart", page.idempotency_key);
+        spdlog::debug("handing page {} to the outbox again", page.idempotency_key);
         self->handoff_->Hand(page, [h = h, id = page.incident_id] {
           if (--h->left[id] != 0) return;
           if (auto it = h->held.find(id); it != h->held.end()) {

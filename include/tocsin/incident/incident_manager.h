@@ -72,10 +72,11 @@ class IncidentManager final : public dispatch::GroupSink, public DeliveryObserve
   IncidentManager(const IncidentManager&) = delete;
   IncidentManager& operator=(const IncidentManager&) = delete;
 
-  // Reloads open incidents from the store, re-arms their timers, re-sends page intents whose
-  // "queued" record never landed (on the following loop turns, each such incident's changes
-  // waiting until its pages are queued: a synchronous Acknowledge etc. on one of them answers
-  // kTransient until the loop has run), and starts watching shift handovers.
+  // Reloads open incidents from the store, re-arms their timers, hands again the page
+  // intents whose "queued" record never landed (on the following loop turns, each such
+  // incident's changes waiting until its pages are queued: a synchronous Acknowledge etc. on
+  // one of them answers kTransient until the loop has run), and starts watching shift
+  // handovers.
   Result<void> Start();
   // Shutdown: cancels every timer and retry; nothing fires afterwards. Pages not yet queued
   // stay intents in the store and are sent on the next Start().
