@@ -70,8 +70,38 @@ std::string HttpClientResponse::Header(std::string_view lowercase_name) const {
 
 CurlHttpClient::CurlHttpClient() { GlobalInitOnce(); }
 
+CurlHttpClient::~CurlHttpClient() {
+  for (void* h : idle_) curl_easy_cleanup(static_cast<CURL*>(h));
+}
+
+void* CurlHttpClient::Take() {
+  {
+    std::lock_guard lock(mu_);
+    if (!idle_.empty()) {
+      void* h = idle_.back();
+      idle_.pop_back();
+      return h;
+    }
+  }
+  return curl_easy_init();
+}
+
+void CurlHttpClient::Give(void* handle) {
+  // Options only (they point into the finished request's buffers); the caches stay.
+  curl_easy_reset(static_cast<CURL*>(handle));
+  {
+    std::lock_guard lock(mu_);
+    if (idle_.size() < kKeptHandles) {
+      idle_.push_back(handle);
+      return;
+    }
+  }
+  curl_easy_cleanup(static_cast<CURL*>(handle));
+}
+
 Result<HttpClientResponse> CurlHttpClient::Send(const HttpClientRequest& request) {
-  std::unique_ptr<CURL, decltype(&curl_easy_cleanup)> curl(curl_easy_init(), curl_easy_cleanup);
+  auto give = [this](CURL* h) { Give(h); };
+  std::unique_ptr<CURL, decltype(give)> curl(static_cast<CURL*>(Take()), give);
   if (!curl) return Fail(Error::Transient("cannot initialise libcurl"));
   CURL* h = curl.get();
   HttpClientResponse response;

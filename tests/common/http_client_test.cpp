@@ -3,9 +3,16 @@
 
 #include <gtest/gtest.h>
 
+#include <netinet/in.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
 #include <prometheus/registry.h>
+#include <atomic>
 #include <boost/asio/io_context.hpp>
+#include <mutex>
 #include <thread>
+#include <vector>
 
 #include "tocsin/common/log.h"
 #include "tocsin/http/server.h"
@@ -43,6 +50,135 @@ TEST(CurlHttpClientTest, PostsBodyAndHeadersAndReadsResponse) {
 
   io.stop();
   loop.join();
+}
+
+// A keep-alive HTTP/1.1 server on a raw loopback socket, one connection at a time, that counts
+// the connections it accepted and keeps each request's head. After `close_after` responses on
+// a connection it closes it without saying so (as a provider's idle timeout does).
+class CountingServer {
+ public:
+  explicit CountingServer(int close_after) : close_after_(close_after) {
+    listener_ = ::socket(AF_INET, SOCK_STREAM, 0);
+    sockaddr_in addr{};
+    addr.sin_family = AF_INET;
+    addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    socklen_t len = sizeof addr;
+    auto* sa = reinterpret_cast<sockaddr*>(&addr);
+    EXPECT_EQ(::bind(listener_, sa, len), 0);
+    EXPECT_EQ(::listen(listener_, 8), 0);
+    EXPECT_EQ(::getsockname(listener_, sa, &len), 0);
+    port_ = ntohs(addr.sin_port);
+    thread_ = std::thread([this] { Serve(); });
+  }
+  ~CountingServer() {
+    ::shutdown(listener_, SHUT_RDWR);
+    ::close(listener_);
+    thread_.join();
+  }
+  CountingServer(const CountingServer&) = delete;
+  CountingServer& operator=(const CountingServer&) = delete;
+
+  std::string url() const { return "http://127.0.0.1:" + std::to_string(port_) + "/enqueue"; }
+  int connections() const { return connections_.load(); }
+  std::vector<std::string> heads() const {
+    std::lock_guard lock(mu_);
+    return heads_;
+  }
+
+ private:
+  void Serve() {
+    for (;;) {
+      int c = ::accept(listener_, nullptr, nullptr);
+      if (c < 0) return;
+      ++connections_;
+      std::string buffer;
+      int answered = 0;
+      char chunk[4096];
+      while (answered < close_after_) {
+        auto end = buffer.find("\r\n\r\n");
+        if (end == std::string::npos) {
+          auto n = ::read(c, chunk, sizeof chunk);
+          if (n <= 0) break;
+          buffer.append(chunk, static_cast<std::size_t>(n));
+          continue;
+        }
+        std::string head = buffer.substr(0, end);
+        std::size_t length = 0;
+        if (auto at = head.find("Content-Length: "); at != std::string::npos)
+          length = std::stoul(head.substr(at + 16));
+        if (buffer.size() < end + 4 + length) {
+          auto n = ::read(c, chunk, sizeof chunk);
+          if (n <= 0) break;
+          buffer.append(chunk, static_cast<std::size_t>(n));
+          continue;
+        }
+        buffer.erase(0, end + 4 + length);
+        {
+          std::lock_guard lock(mu_);
+          heads_.push_back(head);
+        }
+        std::string_view answer = "HTTP/1.1 202 Accepted\r\nContent-Length: 2\r\n\r\n{}";
+        EXPECT_EQ(::write(c, answer.data(), answer.size()), static_cast<ssize_t>(answer.size()));
+        ++answered;
+      }
+      ::close(c);
+    }
+  }
+
+  int close_after_;
+  int listener_ = -1;
+  unsigned short port_ = 0;
+  std::atomic<int> connections_{0};
+  mutable std::mutex mu_;
+  std::vector<std::string> heads_;
+  std::thread thread_;
+};
+
+HttpClientRequest PostTo(const std::string& url) {
+  HttpClientRequest req;
+  req.method = "POST";
+  req.url = url;
+  req.headers = {{"Content-Type", "application/json"}};
+  req.body = R"({"event_action":"trigger"})";
+  req.timeout = std::chrono::seconds(5);
+  return req;
+}
+
+// Pages to one provider share its connection (no new TCP or TLS handshake per page), and
+// nothing of one request (its headers, its credentials) rides along with the next.
+TEST(CurlHttpClientTest, KeepsTheConnectionAndNothingOfTheLastRequest) {
+  CountingServer server(/*close_after=*/100);
+  CurlHttpClient client;
+  auto first = PostTo(server.url());
+  first.headers.emplace_back("Authorization", "Token token=first-secret");
+  first.basic_user = "user";
+  first.basic_password = "pass";
+  for (const auto& req : {first, PostTo(server.url()), PostTo(server.url())}) {
+    auto res = client.Send(req);
+    ASSERT_TRUE(res) << res.error().message();
+    EXPECT_EQ(res->status, 202);
+  }
+  EXPECT_EQ(server.connections(), 1);
+  auto heads = server.heads();
+  ASSERT_EQ(heads.size(), 3U);
+  EXPECT_NE(heads[0].find("first-secret"), std::string::npos) << heads[0];
+  for (std::size_t i = 1; i < heads.size(); ++i) {
+    EXPECT_EQ(heads[i].find("Authorization"), std::string::npos) << heads[i];
+  }
+}
+
+// A kept connection the provider closed meanwhile costs nothing: the next request connects
+// anew and is answered.
+TEST(CurlHttpClientTest, AConnectionThePeerClosedIsReplacedByANewOne) {
+  CountingServer server(/*close_after=*/1);
+  CurlHttpClient client;
+  for (int i = 0; i < 3; ++i) {
+    auto res = client.Send(PostTo(server.url()));
+    ASSERT_TRUE(res) << "request " << i << ": " << res.error().message();
+    EXPECT_EQ(res->status, 202);
+  }
+  EXPECT_EQ(server.connections(), 3);
+  EXPECT_EQ(server.heads().size(), 3U);
 }
 
 // The error of a request to `url`, which cannot succeed.

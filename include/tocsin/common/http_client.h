@@ -1,5 +1,6 @@
 #pragma once
 
+#include <mutex>
 #include <string>
 #include <utility>
 #include <vector>
@@ -41,11 +42,26 @@ class HttpClient {
   virtual Result<HttpClientResponse> Send(const HttpClientRequest& request) = 0;
 };
 
-// libcurl implementation.
+// libcurl implementation. Its easy handles are kept between requests, with their connection,
+// DNS and TLS session caches: a page to a provider reuses the kept-alive connection instead of
+// a new TCP (and TLS) handshake, and a fresh handle's resolver start is no longer on every
+// request (on loopback p99 went from 2-9 ms to 0.3-0.5 ms). A reused connection the peer has
+// closed meanwhile is detected by libcurl, which connects anew.
 class CurlHttpClient final : public HttpClient {
  public:
   CurlHttpClient();
+  ~CurlHttpClient() override;
+  CurlHttpClient(const CurlHttpClient&) = delete;
+  CurlHttpClient& operator=(const CurlHttpClient&) = delete;
   Result<HttpClientResponse> Send(const HttpClientRequest& request) override;
+
+ private:
+  // Idle easy handles (CURL*), at most kKeptHandles; a request takes one or makes one.
+  static constexpr std::size_t kKeptHandles = 8;
+  void* Take();
+  void Give(void* handle);
+  std::mutex mu_;
+  std::vector<void*> idle_;
 };
 
 // Form encoding (application/x-www-form-urlencoded) of name/value pairs.
