@@ -141,6 +141,11 @@ def main():
             f"{p['user_id']} {p['how']}" for p in d.sim_call("GET", "/_sim/pagerduty/pages")})
         h.wait_for("the step's delivery in the timeline", lambda: "responder" in
                    a.find_element(By.ID, "timeline").text)
+        # The Deliveries table says PagerDuty's answer, its HTTP status once.
+        answers = h.wait_for("PagerDuty's answer in the Deliveries table", lambda: [
+            c.text for c in a.find_elements(By.CSS_SELECTOR, "table.deliveries td:nth-child(4)")
+            if "HTTP 202" in c.text])
+        assert all(t.count("HTTP 202") == 1 for t in answers), answers
         shot(a, args.out, "incident-escalated")
 
         # Resolve a second incident from its page: the timeline with the signed-in person, no

@@ -39,13 +39,21 @@ function alerts(list, what) {
           .filter(([k]) => k !== 'alertname').map(([k, v]) => el('code', {}, `${k}=${v}`))))));
 }
 
+// The provider's answer: its HTTP status once (the detail often starts with it already),
+// its reference, what it said.
+function answer(d) {
+  const status = d.status ? `HTTP ${d.status}` : '';
+  const said = d.detail || '';
+  return [said.includes(status) ? '' : status, d.provider_ref || '', said]
+      .filter((part) => part).join(' ') || '—';
+}
+
 function deliveries(list) {
   if (!list.length) return el('p', {class: 'muted'}, 'No deliveries yet.');
   const rows = list.map((d) => el('tr', {class: `delivery ${d.state}`},
       el('td', {}, d.channel), el('td', {}, d.person || (d.people || []).join(', ') || '—'),
       el('td', {}, el('strong', {}, d.state), d.attempts > 1 ? ` (${d.attempts} tries)` : ''),
-      el('td', {}, [d.status ? `HTTP ${d.status}` : '', d.provider_ref ? ` ${d.provider_ref}` : '',
-        d.detail ? ` ${d.detail}` : ''].join('').trim() || '—'),
+      el('td', {}, answer(d)),
       el('td', {}, timeEl(d.updated_at || d.queued_at))));
   return el('div', {class: 'scroll'}, el('table', {class: 'deliveries'},
       el('caption', {class: 'sr-only'}, 'Deliveries per provider'),
