@@ -8,6 +8,7 @@
 #include <nlohmann/json.hpp>
 
 #include "tocsin/common/clock.h"
+#include "tocsin/incident/incident.h"
 #include "tocsin/incident/page.h"
 
 // Small helpers shared by the files of IncidentManager (incident_manager.cpp: store and lanes;
@@ -15,8 +16,7 @@
 // reminders, handovers). Internal to the incident module.
 namespace tocsin::incident::manager_detail {
 
-// The actor of what tocsin does by itself.
-inline constexpr const char* kSystemActor = "tocsin";
+using incident::kSystemActor;
 // How long a transition the store refused waits before it is tried again.
 inline constexpr Duration kStoreRetry = std::chrono::seconds(10);
 

@@ -14,8 +14,6 @@ namespace {
 
 using nlohmann::json;
 
-constexpr const char* kSystemActor = "tocsin";
-
 TimelineEvent MakeEvent(TimePoint at, std::string_view kind, std::string text, json data) {
   TimelineEvent e;
   e.at = at;

@@ -1,5 +1,7 @@
 #include "notify/outbox_queue.h"
 
+#include "tocsin/incident/incident.h"
+
 namespace tocsin::notify {
 
 void OutboxQueue::Add(OutboxItem item) {
@@ -83,7 +85,9 @@ int ReadyRank(const OutboxItem& item) {
   // A person's, not tocsin's own (alerts that resolve by themselves): people ack and resolve
   // at a human pace, while a flapping storm could resolve fast enough to hold new triggers
   // back for good.
-  return stops_paging && !item.request.actor.empty() && item.request.actor != kTocsinActor ? 0 : 1;
+  return stops_paging && !item.request.actor.empty() && item.request.actor != incident::kSystemActor
+             ? 0
+             : 1;
 }
 
 void OutboxQueue::RelaneAll() {

@@ -31,7 +31,6 @@ struct Lane {
 // lane holds hundreds of triggers; a person's ack of one incident went behind all of them (at
 // PagerDuty's 120 events a minute, minutes during which PagerDuty went on escalating). The
 // items of one (original provider, incident) still go in id order (one head per key).
-inline constexpr std::string_view kTocsinActor = "tocsin";
 struct Ready {
   int rank = 1;
   std::int64_t id = 0;

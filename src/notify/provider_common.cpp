@@ -22,8 +22,6 @@ std::string BoundedKey(const std::string& key, std::size_t max) {
   return key.substr(0, keep) + "~" + hash;
 }
 
-std::string SevName(incident::Sev sev) { return fmt::format("SEV-{}", static_cast<int>(sev)); }
-
 nlohmann::json OpsAlertTags(incident::Sev sev, const PageText& t) {
   nlohmann::json tags = nlohmann::json::array();
   auto add = [&tags](const std::string& tag) {

@@ -7,6 +7,7 @@
 
 #include "notify/page_renderer.h"
 #include "tocsin/common/clock.h"
+#include "tocsin/incident/incident.h"
 #include "tocsin/incident/page.h"
 
 namespace tocsin::notify {
@@ -18,8 +19,7 @@ std::string Iso8601(TimePoint t);
 // A key no longer than `max` bytes: itself when it fits, else a prefix plus a hash of the whole,
 // so two long keys never collapse into one and the same key always maps the same way.
 std::string BoundedKey(const std::string& key, std::size_t max);
-// "SEV-1"
-std::string SevName(incident::Sev sev);
+using incident::SevName;  // "SEV-1"
 
 // Whether `url` can be a link button's target in Slack and Teams: an absolute http(s) URL.
 // A runbook or incident link is relative when runbook_base_url or server.external_url is not

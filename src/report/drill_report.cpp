@@ -22,7 +22,9 @@ std::string Lower(std::string s) {
 }
 
 // tocsin's own entries and provider echoes are not a person finding the runbook.
-bool ByPerson(const incident::TimelineEvent& e) { return !e.actor.empty() && e.actor != "tocsin"; }
+bool ByPerson(const incident::TimelineEvent& e) {
+  return !e.actor.empty() && e.actor != incident::kSystemActor;
+}
 
 std::string Seconds(const std::optional<Duration>& d) {
   return d ? FormatDuration(std::chrono::duration_cast<std::chrono::seconds>(*d)) : "--";

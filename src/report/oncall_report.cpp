@@ -17,7 +17,7 @@ namespace {
 
 using json = nlohmann::json;
 
-constexpr std::string_view kSystemActor = "tocsin";
+using incident::kSystemActor;
 
 // Nearest rank: the smallest value with at least p % of the values at or below it.
 Percentiles Rank(std::vector<Duration> values) {

@@ -11,6 +11,7 @@
 #include <set>
 
 #include "tocsin/common/duration.h"
+#include "tocsin/incident/incident.h"
 #include "tocsin/incident/incident_json.h"
 
 namespace tocsin::report {
@@ -18,7 +19,7 @@ namespace {
 
 using json = nlohmann::json;
 
-constexpr std::string_view kSystemActor = "tocsin";
+using incident::kSystemActor;
 
 // The labels that say where an incident hit (DOMAIN.md's markets, brands, PSPs, providers).
 const std::vector<std::string> kScopeLabels = {"domain", "service",  "market", "brand",

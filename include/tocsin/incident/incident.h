@@ -12,6 +12,10 @@
 
 namespace tocsin::incident {
 
+// The actor of what tocsin does by itself (ladder steps, alerts firing and resolving) in
+// timelines and page requests; what a person does carries their id instead.
+inline constexpr const char* kSystemActor = "tocsin";
+
 enum class IncidentState { kTriggered, kAcknowledged, kResolved };
 std::string_view IncidentStateName(IncidentState s);  // "triggered", "acknowledged", "resolved"
 std::optional<IncidentState> ParseIncidentState(std::string_view s);
@@ -90,7 +94,7 @@ struct TimelineEvent {
   // auto_resolved, reopened. Timelines written before page_decided existed also hold
   // notified (now page_decided) and delivery (now sent / failed / skipped).
   std::string kind;
-  std::string actor;  // person id, "tocsin", or an API caller
+  std::string actor;  // person id, kSystemActor, or an API caller
   std::string text;
   std::string data;  // JSON object with details (targets, channel, idempotency key, ...)
   std::string prev_hash;
