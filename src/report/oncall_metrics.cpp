@@ -112,21 +112,18 @@ OncallMetricsRefresher::~OncallMetricsRefresher() {
   Stop();
 }
 
-void OncallMetricsRefresher::Start() {
-  Refresh();
-  Arm();
-}
+void OncallMetricsRefresher::Start() { Arm(options_.first_after); }
 
 void OncallMetricsRefresher::Stop() {
   if (timer_ != 0) scheduler_.Cancel(timer_);
   timer_ = 0;
 }
 
-void OncallMetricsRefresher::Arm() {
-  timer_ = scheduler_.ScheduleAfter(options_.interval, [this] {
+void OncallMetricsRefresher::Arm(Duration after) {
+  timer_ = scheduler_.ScheduleAfter(after, [this] {
     timer_ = 0;
     Refresh();
-    Arm();
+    Arm(options_.interval);
   });
 }
 
