@@ -86,6 +86,45 @@ bool PgServer::Run(std::vector<std::string> args) {
   return r.exit_code == 0;
 }
 
+PartitionProxy::PartitionProxy(const std::string& target_port, const std::string& dir,
+                               const std::string& name) {
+  const std::string port_file = dir + "/" + name + ".port";
+  log_ = dir + "/" + name + ".log";
+  process_ = std::make_unique<tocsin::testing::Process>(
+      std::vector<std::string>{TOCSIN_SOURCE_DIR "/tests/support/partition_proxy.py", target_port,
+                               port_file},
+      std::vector<std::string>{}, log_);
+  if (!WaitUntil(10s, [&] { return !tocsin::testing::ReadFile(port_file).empty(); })) {
+    ADD_FAILURE() << "the partition proxy " << name << " did not start";
+    return;
+  }
+  port_ = tocsin::testing::ReadFile(port_file);
+  while (!port_.empty() && (port_.back() == '\n' || port_.back() == '\r')) port_.pop_back();
+}
+
+bool PartitionProxy::Cut() { return Change(SIGUSR1, "cut"); }
+
+bool PartitionProxy::Heal() { return Change(SIGUSR2, "healed"); }
+
+bool PartitionProxy::Change(int signo, const std::string& said) {
+  auto times_said = [&] {
+    std::istringstream lines(tocsin::testing::ReadFile(log_));
+    int n = 0;
+    for (std::string line; std::getline(lines, line);) n += line == said;
+    return n;
+  };
+  const int before = times_said();
+  if (!process_ || !process_->Signal(signo)) {
+    ADD_FAILURE() << "the partition proxy is not running";
+    return false;
+  }
+  if (!WaitUntil(5s, [&] { return times_said() > before; })) {
+    ADD_FAILURE() << "the partition proxy did not say \"" << said << "\"";
+    return false;
+  }
+  return true;
+}
+
 HaCluster::HaCluster(std::string dir, std::string name, store::StoreUrl store, std::string sim_url,
                      std::string routing_key, int lease_s, Ladder ladder)
     : dir_(std::move(dir)),

@@ -85,6 +85,25 @@ class PgServer {
   std::string dir_;
 };
 
+// tests/support/partition_proxy.py in front of 127.0.0.1:`target_port`: carries bytes until
+// Cut(), then holds them without closing anything until Heal() (a partition, not a refusal).
+class PartitionProxy {
+ public:
+  // Started, its port read; a test failure (and port() empty) when it did not start.
+  PartitionProxy(const std::string& target_port, const std::string& dir, const std::string& name);
+  const std::string& port() const { return port_; }
+  // Each returns once the proxy says the change is in force (false, and a test failure, when
+  // it does not within 5 s): nothing sent after Cut() gets through.
+  bool Cut();
+  bool Heal();
+
+ private:
+  bool Change(int signo, const std::string& said);
+  std::unique_ptr<tocsin::testing::Process> process_;
+  std::string log_;
+  std::string port_;
+};
+
 class HaCluster {
  public:
   struct Instance {
