@@ -175,15 +175,27 @@ HaCluster::Instance& HaCluster::Start(const std::string& name) {
     slot->port = tocsin::testing::FreePort();
   }
   Instance& i = *slot;
+  auto own = store_of_.find(name);
+  const store::StoreUrl& url = own != store_of_.end() ? own->second : store_;
   i.process.reset();
   i.process = std::make_unique<tocsin::testing::Process>(
       std::vector<std::string>{TOCSIN_BINARY, "serve", "--config", config_, "--instance", name,
                                "--listen", "127.0.0.1:" + std::to_string(i.port), "--data-dir",
                                dir_ + "/data-" + name},
-      std::vector<std::string>{"TOCSIN_STORE_URL=" + store_.ToString(),
-                               "TOCSIN_STORE_PASSWORD=" + store_.password},
+      std::vector<std::string>{"TOCSIN_STORE_URL=" + url.ToString(),
+                               "TOCSIN_STORE_PASSWORD=" + url.password},
       fmt::format("{}/{}-{}.log", dir_, name, i.lives++));
   return i;
+}
+
+void HaCluster::SetStoreOf(const std::string& name, store::StoreUrl url) {
+  store_of_[name] = std::move(url);
+}
+
+std::vector<std::string> HaCluster::Names() const {
+  std::vector<std::string> out;
+  for (const auto& [name, i] : instances_) out.push_back(name);
+  return out;
 }
 
 std::optional<RoleView> HaCluster::Role(const std::string& name) {
@@ -279,7 +291,8 @@ std::vector<Page> HaCluster::Pages() {
       p.step = d.value("step", 0);
       const std::string rest =
           fmt::format(" step {} paging {}", p.step, d.value("paging", json()).dump());
-      p.about = "trigger " + b["payload"].value("class", "") + rest;
+      p.alert = b["payload"].value("class", "");
+      p.about = "trigger " + p.alert + rest;
       p.what += rest;
     }
     p.at_ms = req.value("time_ms", 0.0);
@@ -313,6 +326,20 @@ std::optional<std::size_t> HaCluster::PendingDeliveries(const std::string& name)
   json j = GetJson(name, "/api/v1/notifications?state=pending&limit=500");
   if (!j.is_object() || !j["notifications"].is_array()) return std::nullopt;
   return j["notifications"].size();
+}
+
+std::optional<double> HaCluster::LoggedAtMs(const std::string& name, int life,
+                                            const std::string& text) const {
+  std::istringstream lines(
+      tocsin::testing::ReadFile(fmt::format("{}/{}-{}.log", dir_, name, life)));
+  for (std::string line; std::getline(lines, line);) {
+    if (line.find(text) == std::string::npos) continue;
+    // "2026-12-05T10:11:12.345Z warning ha: ..." (the text format's timestamp, in UTC)
+    auto t = ParseTime(line.substr(0, line.find(' ')));
+    if (!t) return std::nullopt;
+    return static_cast<double>(ToUnixMillis(*t));
+  }
+  return std::nullopt;
 }
 
 std::string HaCluster::Logs() const {
