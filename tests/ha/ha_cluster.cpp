@@ -86,6 +86,45 @@ bool PgServer::Run(std::vector<std::string> args) {
   return r.exit_code == 0;
 }
 
+PartitionProxy::PartitionProxy(const std::string& target_port, const std::string& dir,
+                               const std::string& name) {
+  const std::string port_file = dir + "/" + name + ".port";
+  log_ = dir + "/" + name + ".log";
+  process_ = std::make_unique<tocsin::testing::Process>(
+      std::vector<std::string>{TOCSIN_SOURCE_DIR "/tests/support/partition_proxy.py", target_port,
+                               port_file},
+      std::vector<std::string>{}, log_);
+  if (!WaitUntil(10s, [&] { return !tocsin::testing::ReadFile(port_file).empty(); })) {
+    ADD_FAILURE() << "the partition proxy " << name << " did not start";
+    return;
+  }
+  port_ = tocsin::testing::ReadFile(port_file);
+  while (!port_.empty() && (port_.back() == '\n' || port_.back() == '\r')) port_.pop_back();
+}
+
+bool PartitionProxy::Cut() { return Change(SIGUSR1, "cut"); }
+
+bool PartitionProxy::Heal() { return Change(SIGUSR2, "healed"); }
+
+bool PartitionProxy::Change(int signo, const std::string& said) {
+  auto times_said = [&] {
+    std::istringstream lines(tocsin::testing::ReadFile(log_));
+    int n = 0;
+    for (std::string line; std::getline(lines, line);) n += line == said;
+    return n;
+  };
+  const int before = times_said();
+  if (!process_ || !process_->Signal(signo)) {
+    ADD_FAILURE() << "the partition proxy is not running";
+    return false;
+  }
+  if (!WaitUntil(5s, [&] { return times_said() > before; })) {
+    ADD_FAILURE() << "the partition proxy did not say \"" << said << "\"";
+    return false;
+  }
+  return true;
+}
+
 HaCluster::HaCluster(std::string dir, std::string name, store::StoreUrl store, std::string sim_url,
                      std::string routing_key, int lease_s, Ladder ladder)
     : dir_(std::move(dir)),
@@ -136,15 +175,27 @@ HaCluster::Instance& HaCluster::Start(const std::string& name) {
     slot->port = tocsin::testing::FreePort();
   }
   Instance& i = *slot;
+  auto own = store_of_.find(name);
+  const store::StoreUrl& url = own != store_of_.end() ? own->second : store_;
   i.process.reset();
   i.process = std::make_unique<tocsin::testing::Process>(
       std::vector<std::string>{TOCSIN_BINARY, "serve", "--config", config_, "--instance", name,
                                "--listen", "127.0.0.1:" + std::to_string(i.port), "--data-dir",
                                dir_ + "/data-" + name},
-      std::vector<std::string>{"TOCSIN_STORE_URL=" + store_.ToString(),
-                               "TOCSIN_STORE_PASSWORD=" + store_.password},
+      std::vector<std::string>{"TOCSIN_STORE_URL=" + url.ToString(),
+                               "TOCSIN_STORE_PASSWORD=" + url.password},
       fmt::format("{}/{}-{}.log", dir_, name, i.lives++));
   return i;
+}
+
+void HaCluster::SetStoreOf(const std::string& name, store::StoreUrl url) {
+  store_of_[name] = std::move(url);
+}
+
+std::vector<std::string> HaCluster::Names() const {
+  std::vector<std::string> out;
+  for (const auto& [name, i] : instances_) out.push_back(name);
+  return out;
 }
 
 std::optional<RoleView> HaCluster::Role(const std::string& name) {
@@ -240,7 +291,8 @@ std::vector<Page> HaCluster::Pages() {
       p.step = d.value("step", 0);
       const std::string rest =
           fmt::format(" step {} paging {}", p.step, d.value("paging", json()).dump());
-      p.about = "trigger " + b["payload"].value("class", "") + rest;
+      p.alert = b["payload"].value("class", "");
+      p.about = "trigger " + p.alert + rest;
       p.what += rest;
     }
     p.at_ms = req.value("time_ms", 0.0);
@@ -274,6 +326,20 @@ std::optional<std::size_t> HaCluster::PendingDeliveries(const std::string& name)
   json j = GetJson(name, "/api/v1/notifications?state=pending&limit=500");
   if (!j.is_object() || !j["notifications"].is_array()) return std::nullopt;
   return j["notifications"].size();
+}
+
+std::optional<double> HaCluster::LoggedAtMs(const std::string& name, int life,
+                                            const std::string& text) const {
+  std::istringstream lines(
+      tocsin::testing::ReadFile(fmt::format("{}/{}-{}.log", dir_, name, life)));
+  for (std::string line; std::getline(lines, line);) {
+    if (line.find(text) == std::string::npos) continue;
+    // "2026-12-05T10:11:12.345Z warning ha: ..." (the text format's timestamp, in UTC)
+    auto t = ParseTime(line.substr(0, line.find(' ')));
+    if (!t) return std::nullopt;
+    return static_cast<double>(ToUnixMillis(*t));
+  }
+  return std::nullopt;
 }
 
 std::string HaCluster::Logs() const {

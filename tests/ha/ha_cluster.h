@@ -37,6 +37,7 @@ struct Page {
   // The same without the incident's id ("trigger DepositSuccessLow step 1 paging [...]"):
   // what a person was paged about, whichever incident number the store gave it.
   std::string about;
+  std::string alert;  // the alert's name (the trigger's payload class)
   int step = 0;
   double at_ms = 0;
 };
@@ -85,6 +86,25 @@ class PgServer {
   std::string dir_;
 };
 
+// tests/support/partition_proxy.py in front of 127.0.0.1:`target_port`: carries bytes until
+// Cut(), then holds them without closing anything until Heal() (a partition, not a refusal).
+class PartitionProxy {
+ public:
+  // Started, its port read; a test failure (and port() empty) when it did not start.
+  PartitionProxy(const std::string& target_port, const std::string& dir, const std::string& name);
+  const std::string& port() const { return port_; }
+  // Each returns once the proxy says the change is in force (false, and a test failure, when
+  // it does not within 5 s): nothing sent after Cut() gets through.
+  bool Cut();
+  bool Heal();
+
+ private:
+  bool Change(int signo, const std::string& said);
+  std::unique_ptr<tocsin::testing::Process> process_;
+  std::string log_;
+  std::string port_;
+};
+
 class HaCluster {
  public:
   struct Instance {
@@ -101,6 +121,11 @@ class HaCluster {
 
   // Starts (or restarts, on its port) instance `name`, up to its HTTP port accepting.
   Instance& Start(const std::string& name);
+  // Instance `name` reaches the cluster's database at `url` (a proxy of its own) from its next
+  // start on, instead of at the cluster's URL.
+  void SetStoreOf(const std::string& name, store::StoreUrl url);
+  // The instances started so far.
+  std::vector<std::string> Names() const;
   Instance& instance(const std::string& name) { return *instances_.at(name); }
   std::optional<RoleView> Role(const std::string& name);
   // Polls until `name` reports `role` with the lease read (epoch > 0).
@@ -130,6 +155,10 @@ class HaCluster {
   // The deliveries the outbox still has pending, as `name` reads them (nullopt: no answer).
   std::optional<std::size_t> PendingDeliveries(const std::string& name);
 
+  // When run `life` (0: the first) of instance `name` logged its first line that contains
+  // `text`: the line's own timestamp, in ms since the Unix epoch (nullopt: no such line).
+  std::optional<double> LoggedAtMs(const std::string& name, int life,
+                                   const std::string& text) const;
   // Every instance's log, for a failure message.
   std::string Logs() const;
   const std::string& dir() const { return dir_; }
@@ -142,6 +171,7 @@ class HaCluster {
   std::string routing_key_;
   std::string config_;
   std::map<std::string, std::unique_ptr<Instance>> instances_;
+  std::map<std::string, store::StoreUrl> store_of_;
   CurlHttpClient client_;
 };
 

@@ -14,15 +14,12 @@
 // network heals, every alert pages exactly once, the same pages as the cluster without the
 // partition; instances exit only by stepping down (75) or starting without a database (2). The
 // partition lasts TOCSIN_HA_PARTITION_SECONDS (default 12 s: four leases).
-#include <signal.h>
-
 #include <thread>
 
 #include <gtest/gtest.h>
 
 #include "ha/ha_cluster.h"
 #include "ha/ha_two_clusters.h"
-#include "support/files.h"
 #include "support/process.h"
 #include "support/test_store.h"
 
@@ -45,18 +42,10 @@ using HaPgPartition = testing::TwoClustersTest;
 TEST_F(HaPgPartition, TheDatabaseSilentNobodyHangsNothingPagesTwiceAndEveryAlertPagesOnceHealed) {
   faulty_store_ = tocsin::testing::TestStore::Create(store::Dialect::kPostgres);
   ASSERT_TRUE(faulty_store_);
-  const std::string port_file = dir_.path() + "/proxy.port";
-  tocsin::testing::Process proxy(
-      {TOCSIN_SOURCE_DIR "/tests/support/partition_proxy.py", faulty_store_->url().port, port_file},
-      {}, dir_.path() + "/proxy.log");
-  ASSERT_TRUE(testing::WaitUntil(10s, [&] {
-    return !tocsin::testing::ReadFile(port_file).empty();
-  })) << "the partition proxy did not start";
+  testing::PartitionProxy proxy(faulty_store_->url().port, dir_.path(), "proxy");
+  ASSERT_FALSE(proxy.port().empty());
   store::StoreUrl through_proxy = faulty_store_->url();
-  through_proxy.port = tocsin::testing::ReadFile(port_file);
-  while (!through_proxy.port.empty() && through_proxy.port.back() == '\n') {
-    through_proxy.port.pop_back();
-  }
+  through_proxy.port = proxy.port();
   ASSERT_NO_FATAL_FAILURE(
       StartClusters(TOCSIN_PROVIDER_SIM, through_proxy, "partition", kLeaseSeconds, kLadder));
 
@@ -66,7 +55,7 @@ TEST_F(HaPgPartition, TheDatabaseSilentNobodyHangsNothingPagesTwiceAndEveryAlert
   // The partition: a new alert every 3 s, every alert pushed every 500 ms, exits restarted.
   // How the standby answers meanwhile (it never stepped down, so it must go on serving), and
   // when the active, which steps down, is gone.
-  ASSERT_TRUE(proxy.Signal(SIGUSR1));
+  ASSERT_TRUE(proxy.Cut());
   const auto cut_at = SteadyClock::now();
   const auto heal_at = cut_at + std::chrono::seconds(PartitionSeconds());
   auto since_cut = [&] {
@@ -106,7 +95,7 @@ TEST_F(HaPgPartition, TheDatabaseSilentNobodyHangsNothingPagesTwiceAndEveryAlert
     Supervise();
     std::this_thread::sleep_for(500ms);  // Prometheus's pace, not a timer wait
   }
-  ASSERT_TRUE(proxy.Signal(SIGUSR2));
+  ASSERT_TRUE(proxy.Heal());
   const auto healed_at = SteadyClock::now();
   std::printf(
       "partition %d s; the standby's slowest GET /api/v1/ha %.3f s (at +%.1f s), %d "

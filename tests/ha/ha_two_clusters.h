@@ -4,6 +4,7 @@
 // run without faults), in one temporary directory; on failure, every instance's log.
 
 #include <chrono>
+#include <csignal>
 #include <cstdio>
 #include <map>
 #include <memory>
@@ -32,15 +33,17 @@ class TwoClustersTest : public ::testing::Test {
   }
 
   // Restarts, 2 s after it exited, an instance of the faulty cluster that is not running (the
-  // shipped unit's Restart=on-failure, RestartSec=2s); counts exits by code in `exits_`.
+  // shipped unit's Restart=on-failure, RestartSec=2s); counts exits by code in `exits_`, and
+  // keeps each instance's exit codes in order in `exits_of_`.
   void Supervise() {
-    for (const std::string name : {"a", "b"}) {
+    for (const std::string& name : faulty_->Names()) {
       auto& i = faulty_->instance(name);
       if (i.process->running()) continue;
       auto& since = exited_at_[name];
       if (!since) {
         int code = i.process->Wait(std::chrono::milliseconds(0)).value_or(-1);
         exits_[code]++;
+        exits_of_[name].push_back(code);
         since = SteadyClock::now();
       } else if (SteadyClock::now() - *since >= std::chrono::seconds(2)) {
         since.reset();
@@ -50,10 +53,13 @@ class TwoClustersTest : public ::testing::Test {
   }
 
   // The provider simulator (`sim_binary`), the calm cluster on the `pg` fixture's server and
-  // the faulty one named `name` on `store`; then "a" in both, then "b": a active, b standby in
-  // each. Each cluster pages with a routing key of its own.
+  // the faulty one named `name` on `store` (its instances named in `stores_of` reach it at a
+  // URL of their own: a proxy); then "a" in both, then the other `instances`: a active, the
+  // others standbys in each. Each cluster pages with a routing key of its own.
   void StartClusters(const std::string& sim_binary, const store::StoreUrl& store,
-                     const std::string& name, int lease_s, Ladder ladder) {
+                     const std::string& name, int lease_s, Ladder ladder,
+                     const std::vector<std::string>& instances = {"a", "b"},
+                     const std::map<std::string, store::StoreUrl>& stores_of = {}) {
     sim_ = tocsin::testing::StartProviderSim(sim_binary, dir_.path());
     ASSERT_FALSE(sim_.url.empty()) << "the provider simulator did not start";
     calm_store_ = tocsin::testing::TestStore::Create(store::Dialect::kPostgres);
@@ -62,7 +68,8 @@ class TwoClustersTest : public ::testing::Test {
                                         "calm0123456789abcdef0123456789ab", lease_s, ladder);
     faulty_ = std::make_unique<HaCluster>(dir_.path() + "/" + name, name, store, sim_.url,
                                           "down0123456789abcdef0123456789ab", lease_s, ladder);
-    StartBoth();
+    for (const auto& [instance, url] : stores_of) faulty_->SetStoreOf(instance, url);
+    StartAll(instances);
   }
 
   // Posts every alert of `firing_` to every running instance of both clusters, as Prometheus
@@ -101,22 +108,29 @@ class TwoClustersTest : public ::testing::Test {
     });
   }
 
-  // Starts "a" in both clusters, then "b": a active, b standby in each.
-  void StartBoth() {
-    for (auto* c : {calm_.get(), faulty_.get()}) c->Start("a");
+  // Starts `instances` in both clusters, the first alone until it is active, then the others:
+  // the first is active and the others standbys in each.
+  void StartAll(const std::vector<std::string>& instances) {
+    for (auto* c : {calm_.get(), faulty_.get()}) c->Start(instances.front());
     for (auto* c : {calm_.get(), faulty_.get()}) {
-      ASSERT_TRUE(c->WaitForRole("a", "active", std::chrono::seconds(30)));
+      ASSERT_TRUE(c->WaitForRole(instances.front(), "active", std::chrono::seconds(30)));
     }
-    for (auto* c : {calm_.get(), faulty_.get()}) c->Start("b");
-    for (auto* c : {calm_.get(), faulty_.get()}) {
-      ASSERT_TRUE(c->WaitForRole("b", "standby", std::chrono::seconds(30)));
+    for (std::size_t n = 1; n < instances.size(); ++n) {
+      for (auto* c : {calm_.get(), faulty_.get()}) c->Start(instances[n]);
+    }
+    for (std::size_t n = 1; n < instances.size(); ++n) {
+      for (auto* c : {calm_.get(), faulty_.get()}) {
+        ASSERT_TRUE(c->WaitForRole(instances[n], "standby", std::chrono::seconds(30)));
+      }
     }
   }
 
-  // Once both clusters have delivered everything: the calm one paged each of `alerts` once,
+  // Once both clusters have delivered everything: the calm one paged each of its `pages` once,
   // and the faulty one exactly the same pages, each once; the faulty cluster's instances exited
-  // only by stepping down (75) or by starting without a database (2), never by a crash.
-  void ExpectSamePagesEachOnce(std::size_t alerts, const std::string& fault) {
+  // only by stepping down (75), by starting without a database (2) or by the test's SIGKILLs
+  // (`kills_` of them), never by a crash. `pages`: how many different pages (alerts times the
+  // ladder steps each paged).
+  void ExpectSamePagesEachOnce(std::size_t pages, const std::string& fault) {
     const std::string active = faulty_->Active();
     ASSERT_FALSE(active.empty());
     ASSERT_TRUE(WaitUntil(std::chrono::seconds(10), [&] {
@@ -128,15 +142,18 @@ class TwoClustersTest : public ::testing::Test {
                              Describe(faulty_pages);
     std::printf("%s", both.c_str());
     auto calm_count = CountPagesAbout(calm_pages);
-    EXPECT_EQ(calm_count.size(), alerts) << both;
+    EXPECT_EQ(calm_count.size(), pages) << both;
     for (const auto& [what, count] : calm_count) EXPECT_EQ(count, 1) << what << "\n" << both;
     EXPECT_EQ(CountPagesAbout(faulty_pages), calm_count) << both;
     for (const auto& [what, count] : CountPages(faulty_pages)) {
       EXPECT_EQ(count, 1) << what << "\n" << both;
     }
+    constexpr int kKilled = 128 + SIGKILL;
     for (const auto& [code, count] : exits_) {
-      EXPECT_TRUE(code == 75 || code == 2) << count << " exit(s) with code " << code;
+      EXPECT_TRUE(code == 75 || code == 2 || (code == kKilled && count == kills_))
+          << count << " exit(s) with code " << code;
     }
+    EXPECT_EQ(exits_.count(kKilled) ? exits_.at(kKilled) : 0, kills_);
   }
 
   tocsin::testing::TempDir dir_;
@@ -149,6 +166,8 @@ class TwoClustersTest : public ::testing::Test {
   std::unique_ptr<HaCluster> faulty_;
   std::map<std::string, std::optional<SteadyClock::time_point>> exited_at_;
   std::map<int, int> exits_;
+  std::map<std::string, std::vector<int>> exits_of_;
+  int kills_ = 0;                    // the instances the test killed with SIGKILL
   std::vector<std::string> firing_;  // the alerts that fire, in the order they started
 };
 

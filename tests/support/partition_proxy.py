@@ -8,7 +8,8 @@ connection to 127.0.0.1:TARGET_PORT. SIGUSR1 cuts the network: nothing more is c
 either direction and nothing is closed, so both ends wait for an answer that does not come (a
 dropped route, a firewall that drops, a switch gone), unlike a stopped server whose refusal is
 immediate. New connections are accepted but nothing reaches the server. SIGUSR2 heals it: what
-was held is delivered, as TCP retransmits after a partition. SIGTERM stops the proxy.
+was held is delivered, as TCP retransmits after a partition. SIGTERM stops the proxy. Each cut
+and each heal, once in force, prints a line ("cut", "healed") on stdout.
 """
 import asyncio
 import os
@@ -25,9 +26,11 @@ class Network:
 
     def cut(self):
         self.healed.clear()
+        print("cut", flush=True)  # from here on nothing is carried: the caller may go on
 
     def heal(self):
         self.healed.set()
+        print("healed", flush=True)
 
 
 async def carry(network, reader, writer):
