@@ -50,7 +50,7 @@ set(TOCSIN_TEST_CXX_FLAGS "" CACHE STRING
 # (or the program in TOCSIN_UNITY_OFF).
 # For a tight edit-compile loop on one test file, configure with -DTOCSIN_UNITY_TESTS=OFF.
 option(TOCSIN_UNITY_TESTS "Compile each test program's sources in unity batches" ON)
-set(TOCSIN_UNITY_BATCH 6 CACHE STRING "Test sources per unity translation unit")
+set(TOCSIN_UNITY_BATCH 8 CACHE STRING "Test sources per unity translation unit")
 set(TOCSIN_UNITY_SKIP
   api/twilio_inbound_test.cpp  # its FakeIncidents/FakePeople differ from inbound_handlers_test's
   dispatch/silences_test.cpp  # its T0() (another date) is dispatcher_test's
@@ -78,7 +78,6 @@ set(TOCSIN_UNITY_LIBS_OFF)
 # Library files compiled alone (paths below src/).
 set(TOCSIN_UNITY_LIB_SKIP
   http/server.cpp  # Beast's one file; its Impl holds anonymous-namespace types (-Wsubobject-linkage)
-  report/postmortem.cpp  # kSystemActor, as in oncall_report.cpp
 )
 
 # tocsin_library_build_speed(<target>...): the unity batches above, for targets that do not

@@ -9,6 +9,7 @@
 #include <sstream>
 
 #include "app/notify_socket.h"
+#include "support/files.h"
 #include "support/process.h"
 #include "support/temp_dir.h"
 #include "tocsin/common/http_client.h"
@@ -27,12 +28,7 @@ int RunTocsin(std::vector<std::string> args, const std::string& log) {
   return rc.value_or(-1);
 }
 
-std::string ReadFile(const std::string& path) {
-  std::ifstream in(path);
-  std::stringstream ss;
-  ss << in.rdbuf();
-  return ss.str();
-}
+using testing::ReadFile;
 
 TEST(CliTest, ExitCodesFollowPromtool) {
   TempDir dir;

@@ -23,6 +23,7 @@
 
 #include <nlohmann/json.hpp>
 
+#include "support/files.h"
 #include "support/process.h"
 #include "support/raw_http.h"
 #include "support/sanitizer.h"
@@ -51,12 +52,7 @@ const std::map<std::string, std::string> kTokens = {
     {"intake", "hostile-intake-token-0123456789abcdef"},
 };
 
-std::string ReadFile(const std::string& path) {
-  std::ifstream in(path);
-  std::stringstream ss;
-  ss << in.rdbuf();
-  return ss.str();
-}
+using testing::ReadFile;
 
 // A field of /proc/<pid>/status in kB ("VmRSS", "VmHWM"), or -1.
 long StatusKb(pid_t pid, const std::string& field) {
