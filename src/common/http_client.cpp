@@ -1,6 +1,7 @@
 #include "tocsin/common/http_client.h"
 
 #include <curl/curl.h>
+#include <fcntl.h>
 #include <boost/url/encode.hpp>
 #include <boost/url/parse.hpp>
 #include <boost/url/rfc/unreserved_chars.hpp>
@@ -47,6 +48,14 @@ std::size_t WriteHeader(char* ptr, std::size_t size, std::size_t nmemb, void* us
     headers->emplace_back(std::move(name), std::string(value));
   }
   return size * nmemb;
+}
+
+// A kept connection must not outlive this process in a child it starts (a test's daemon, a
+// hook): libcurl opens its sockets without close-on-exec.
+int CloseOnExec(void* /*clientp*/, curl_socket_t fd, curlsocktype /*purpose*/) {
+  int flags = ::fcntl(fd, F_GETFD);
+  if (flags >= 0) (void)::fcntl(fd, F_SETFD, flags | FD_CLOEXEC);
+  return CURL_SOCKOPT_OK;
 }
 
 // scheme://host[:port]/path without userinfo, query or fragment, for error messages. A URL
@@ -108,6 +117,8 @@ Result<HttpClientResponse> CurlHttpClient::Send(const HttpClientRequest& request
   char errbuf[CURL_ERROR_SIZE] = {0};
   curl_easy_setopt(h, CURLOPT_URL, request.url.c_str());
   curl_easy_setopt(h, CURLOPT_NOSIGNAL, 1L);
+  curl_easy_setopt(h, CURLOPT_MAXLIFETIME_CONN, 300L);
+  curl_easy_setopt(h, CURLOPT_SOCKOPTFUNCTION, CloseOnExec);
   curl_easy_setopt(h, CURLOPT_ERRORBUFFER, errbuf);
   curl_easy_setopt(h, CURLOPT_TIMEOUT_MS, static_cast<long>(request.timeout.count()));
   curl_easy_setopt(h, CURLOPT_CONNECTTIMEOUT_MS,

@@ -3,6 +3,8 @@
 
 #include <gtest/gtest.h>
 
+#include <fcntl.h>
+#include <gmock/gmock.h>
 #include <netinet/in.h>
 #include <sys/socket.h>
 #include <unistd.h>
@@ -10,6 +12,7 @@
 #include <prometheus/registry.h>
 #include <atomic>
 #include <boost/asio/io_context.hpp>
+#include <filesystem>
 #include <mutex>
 #include <thread>
 #include <vector>
@@ -54,11 +57,14 @@ TEST(CurlHttpClientTest, PostsBodyAndHeadersAndReadsResponse) {
 
 // A keep-alive HTTP/1.1 server on a raw loopback socket, one connection at a time, that counts
 // the connections it accepted and keeps each request's head. After `close_after` responses on
-// a connection it closes it without saying so (as a provider's idle timeout does).
+// a connection it closes it without saying so (as a provider's idle timeout does). With
+// `drop_request` N > 0, the first connection's Nth request is read and then the connection
+// closes without an answer (the provider's idle timeout striking while the request travels).
 class CountingServer {
  public:
-  explicit CountingServer(int close_after) : close_after_(close_after) {
-    listener_ = ::socket(AF_INET, SOCK_STREAM, 0);
+  explicit CountingServer(int close_after, int drop_request = 0)
+      : close_after_(close_after), drop_request_(drop_request) {
+    listener_ = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
     sockaddr_in addr{};
     addr.sin_family = AF_INET;
     addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
@@ -88,9 +94,9 @@ class CountingServer {
  private:
   void Serve() {
     for (;;) {
-      int c = ::accept(listener_, nullptr, nullptr);
+      int c = ::accept4(listener_, nullptr, nullptr, SOCK_CLOEXEC);
       if (c < 0) return;
-      ++connections_;
+      const bool first_connection = ++connections_ == 1;
       std::string buffer;
       int answered = 0;
       char chunk[4096];
@@ -117,6 +123,7 @@ class CountingServer {
           std::lock_guard lock(mu_);
           heads_.push_back(head);
         }
+        if (first_connection && answered + 1 == drop_request_) break;
         std::string_view answer = "HTTP/1.1 202 Accepted\r\nContent-Length: 2\r\n\r\n{}";
         EXPECT_EQ(::write(c, answer.data(), answer.size()), static_cast<ssize_t>(answer.size()));
         ++answered;
@@ -126,6 +133,7 @@ class CountingServer {
   }
 
   int close_after_;
+  int drop_request_;
   int listener_ = -1;
   unsigned short port_ = 0;
   std::atomic<int> connections_{0};
@@ -144,8 +152,30 @@ HttpClientRequest PostTo(const std::string& url) {
   return req;
 }
 
+// The network sockets (TCP, not libcurl's internal socketpair) of this process that a child
+// process would inherit: a kept connection must not live on in a child (a test's daemon, a
+// hook) after this process is done with it.
+std::vector<std::string> InheritableSockets() {
+  std::vector<std::string> out;
+  for (const auto& entry : std::filesystem::directory_iterator("/proc/self/fd")) {
+    std::error_code ec;
+    auto target = std::filesystem::read_symlink(entry.path(), ec);
+    if (ec || target.string().rfind("socket:", 0) != 0) continue;
+    int fd = std::stoi(entry.path().filename().string());
+    int domain = 0;
+    socklen_t size = sizeof domain;
+    if (::getsockopt(fd, SOL_SOCKET, SO_DOMAIN, &domain, &size) != 0 ||
+        (domain != AF_INET && domain != AF_INET6)) {
+      continue;
+    }
+    int flags = ::fcntl(fd, F_GETFD);
+    if (flags >= 0 && (flags & FD_CLOEXEC) == 0) out.push_back(target.string());
+  }
+  return out;
+}
+
 // Pages to one provider share its connection (no new TCP or TLS handshake per page), and
-// nothing of one request (its headers, its credentials) rides along with the next.
+// nothing of one request (its headers, credentials, method or body) rides along with the next.
 TEST(CurlHttpClientTest, KeepsTheConnectionAndNothingOfTheLastRequest) {
   CountingServer server(/*close_after=*/100);
   CurlHttpClient client;
@@ -153,18 +183,38 @@ TEST(CurlHttpClientTest, KeepsTheConnectionAndNothingOfTheLastRequest) {
   first.headers.emplace_back("Authorization", "Token token=first-secret");
   first.basic_user = "user";
   first.basic_password = "pass";
-  for (const auto& req : {first, PostTo(server.url()), PostTo(server.url())}) {
+  HttpClientRequest get;
+  get.url = server.url();
+  for (const auto& req : {first, PostTo(server.url()), PostTo(server.url()), get}) {
     auto res = client.Send(req);
     ASSERT_TRUE(res) << res.error().message();
     EXPECT_EQ(res->status, 202);
   }
   EXPECT_EQ(server.connections(), 1);
   auto heads = server.heads();
-  ASSERT_EQ(heads.size(), 3U);
+  ASSERT_EQ(heads.size(), 4U);
   EXPECT_NE(heads[0].find("first-secret"), std::string::npos) << heads[0];
   for (std::size_t i = 1; i < heads.size(); ++i) {
     EXPECT_EQ(heads[i].find("Authorization"), std::string::npos) << heads[i];
   }
+  EXPECT_EQ(heads[3].rfind("GET /enqueue ", 0), 0U) << heads[3];
+  EXPECT_EQ(heads[3].find("Content-Length"), std::string::npos) << heads[3];
+  EXPECT_THAT(InheritableSockets(), ::testing::IsEmpty());
+}
+
+// The peer closes a kept connection after the request reached it and before answering: libcurl
+// sends the request again on a new connection and returns that answer. The provider saw it
+// twice, with the same idempotency key: the at-least-once case docs/notifications.md names.
+TEST(CurlHttpClientTest, ARequestTheKeptConnectionLostUnansweredIsSentAgainOnANewOne) {
+  CountingServer server(/*close_after=*/100, /*drop_request=*/2);
+  CurlHttpClient client;
+  for (int i = 0; i < 2; ++i) {
+    auto res = client.Send(PostTo(server.url()));
+    ASSERT_TRUE(res) << "request " << i << ": " << res.error().message();
+    EXPECT_EQ(res->status, 202);
+  }
+  EXPECT_EQ(server.connections(), 2);
+  EXPECT_EQ(server.heads().size(), 3U);
 }
 
 // A kept connection the provider closed meanwhile costs nothing: the next request connects

@@ -43,10 +43,15 @@ class HttpClient {
 };
 
 // libcurl implementation. Its easy handles are kept between requests, with their connection,
-// DNS and TLS session caches: a page to a provider reuses the kept-alive connection instead of
-// a new TCP (and TLS) handshake, and a fresh handle's resolver start is no longer on every
-// request (on loopback p99 went from 2-9 ms to 0.3-0.5 ms). A reused connection the peer has
-// closed meanwhile is detected by libcurl, which connects anew.
+// DNS and TLS session caches: a page to a provider that was used within libcurl's idle limit
+// (118 s) reuses the kept-alive connection instead of a new TCP (and TLS) handshake, and a
+// fresh handle's resolver start is no longer on every request (on loopback p99 went from 2-9
+// ms to 0.3-0.5 ms). A connection is not reused once it is 5 minutes old (a provider's address
+// change is picked up). A reused connection the peer has closed meanwhile is detected by
+// libcurl, which connects anew; if the peer closes it after the request went out and before
+// any answer, libcurl sends the request again on a new connection, so the provider can see it
+// twice: the at-least-once case the outbox has anyway after a lost answer, with the same
+// idempotency key (dedup_key, alias, X-Tocsin-Idempotency-Key). Sockets are close-on-exec.
 class CurlHttpClient final : public HttpClient {
  public:
   CurlHttpClient();
