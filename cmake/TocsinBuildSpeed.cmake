@@ -35,7 +35,7 @@ if(TOCSIN_PCH)
 endif()
 
 # The test programs' own sources (tests/*/): extra compile options, after the build type's
-# (the last -O wins). The `default` preset compiles them at -O1: a test file spends most of
+# (the last -O wins). The presets compile them at -O0: a test file spends most of
 # its compile time optimising its own code (GoogleTest's macros expand to much of it), which
 # -O2 buys nothing for; the code under test, the libraries, stays at the build type's level.
 set(TOCSIN_TEST_CXX_FLAGS "" CACHE STRING

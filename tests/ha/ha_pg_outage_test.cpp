@@ -10,8 +10,8 @@
 // intake answers 503 with Retry-After once the instances have seen the database fail; no page
 // is sent twice; once the server is back, every alert is paged, exactly the pages of the run
 // without faults, each once. The outage lasts TOCSIN_HA_OUTAGE_SECONDS: 30 s under scripts/test
-// (the figure); 12 s when unset, for a quick run by hand (four leases, enough for the
-// step-down, several restarts and the intake's 503s).
+// (the outage the HA design is held to); 12 s when unset, for a quick run by hand (four
+// leases, enough for the step-down, several restarts and the intake's 503s).
 #include <signal.h>
 
 #include <cstdlib>

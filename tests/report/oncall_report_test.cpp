@@ -362,7 +362,9 @@ TEST_F(OncallReportCliTest, MetricsOfTheRecentWindowAreTheHandWorkedWeek) {
   scheduler.RunPending();
   using ::testing::HasSubstr;
   EXPECT_THAT(text(), ::testing::Not(HasSubstr("tocsin_oncall_incidents")));
-  scheduler.AdvanceBy(std::chrono::seconds(15));
+  scheduler.AdvanceBy(std::chrono::seconds(14));
+  EXPECT_THAT(text(), ::testing::Not(HasSubstr("tocsin_oncall_incidents")));
+  scheduler.AdvanceBy(std::chrono::seconds(1));
   auto week = text();
   EXPECT_THAT(week, HasSubstr("tocsin_oncall_window_seconds 604800\n"));
   EXPECT_THAT(week, HasSubstr("tocsin_oncall_incidents 6\n"));

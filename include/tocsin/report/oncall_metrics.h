@@ -55,11 +55,11 @@ class OncallMetrics {
   std::vector<std::pair<GaugeFamily*, prometheus::Gauge*>> series_;  // of the last Publish
 };
 
-// Keeps OncallMetrics fresh: at Start() and then every `interval` on the Scheduler, reads the
-// incidents opened in the last `window` from `store` and computes the report on `executor`,
-// off the loop, then publishes it. `store` is used only from the executor, so the daemon gives
-// it a read connection of its own. A refresh still running when the next falls due is not
-// started twice. Thread-safety: Start, Stop and Refresh on the loop thread.
+// Keeps OncallMetrics fresh: `first_after` Start() and then every `interval` on the Scheduler,
+// reads the incidents opened in the last `window` from `store` and computes the report on
+// `executor`, off the loop, then publishes it. `store` is used only from the executor, so the
+// daemon gives it a read connection of its own. A refresh still running when the next falls due is
+// not started twice. Thread-safety: Start, Stop and Refresh on the loop thread.
 class OncallMetricsRefresher {
  public:
   struct Options {

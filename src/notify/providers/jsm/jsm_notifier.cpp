@@ -83,7 +83,7 @@ JsmNotifier::Call JsmNotifier::Create(const incident::PageRequest& r) const {
 
 std::vector<JsmNotifier::Call> JsmNotifier::BuildCalls(const OutboxItem& item) const {
   const auto& r = item.request;
-  std::string actor = r.actor.empty() ? "tocsin" : r.actor;
+  std::string actor = r.actor.empty() ? incident::kSystemActor : r.actor;
   auto by_alias = [&](int step, const char* what) {
     return std::string(kAlertsPath) + "/" + UrlEncode(StepAlias(r.dedup_key, step)) + "/" + what +
            "?identifierType=alias";

@@ -29,7 +29,7 @@ OpsgenieNotifier::Call OpsgenieNotifier::BuildCall(const OutboxItem& item) const
   const auto& r = item.request;
   std::string alias = BoundedKey(r.dedup_key, kAliasMax);
   std::string by_alias = "/v2/alerts/" + UrlEncode(alias);
-  std::string actor = r.actor.empty() ? "tocsin" : r.actor;
+  std::string actor = r.actor.empty() ? incident::kSystemActor : r.actor;
   switch (r.action) {
     case PageAction::kAcknowledge:
       return {"POST",
