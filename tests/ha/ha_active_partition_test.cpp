@@ -40,15 +40,9 @@ constexpr int kLeaseSeconds = 3;
 constexpr testing::Ladder kLadder = testing::kStepOneOnly;
 // The safety margin of a 3 s lease (SafetyMargin: lease/5, at least 1 s).
 constexpr double kMarginMs = 1000;
-#if defined(TOCSIN_ASAN)
-constexpr double kSlackMs = 3000;  // every start and request runs several times slower
-#else
-constexpr double kSlackMs = 1000;  // a loaded CI machine
-#endif
+using testing::kSlackMs;
 
-int PartitionSeconds() {
-  return testing::SecondsFromEnvironment("TOCSIN_HA_PARTITION_SECONDS", 4 * kLeaseSeconds);
-}
+int PartitionSeconds() { return testing::PartitionSeconds(kLeaseSeconds); }
 
 using HaActivePartition = testing::TwoClustersTest;
 

@@ -18,6 +18,7 @@
 #include <nlohmann/json.hpp>
 
 #include "support/process.h"
+#include "support/sanitizer.h"
 #include "tocsin/common/http_client.h"
 #include "tocsin/store/store_url.h"
 
@@ -61,6 +62,17 @@ struct Ladder {
 inline constexpr Ladder kStepOneOnly{/*step2_after_s=*/600, /*step3_after_s=*/1200};
 // The whole seconds in environment variable `name` (a longer run of a test), else `fallback`.
 int SecondsFromEnvironment(const char* name, int fallback);
+// How long the network cut of the partition tests lasts: TOCSIN_HA_PARTITION_SECONDS, else four
+// leases.
+inline int PartitionSeconds(int lease_seconds) {
+  return SecondsFromEnvironment("TOCSIN_HA_PARTITION_SECONDS", 4 * lease_seconds);
+}
+// What a timing bound of these tests allows beyond the promise it checks.
+#if defined(TOCSIN_ASAN)
+inline constexpr double kSlackMs = 3000;  // every start and request runs several times slower
+#else
+inline constexpr double kSlackMs = 1000;  // a loaded CI machine
+#endif
 
 // A throwaway PostgreSQL server of a test's own (scripts/pg-cluster), so that stopping,
 // crashing or promoting it disturbs no other test. Stopped and removed when destroyed.

@@ -33,9 +33,7 @@ using testing::SteadyClock;
 constexpr int kLeaseSeconds = 3;
 constexpr testing::Ladder kLadder = testing::kStepOneOnly;
 
-int PartitionSeconds() {
-  return testing::SecondsFromEnvironment("TOCSIN_HA_PARTITION_SECONDS", 4 * kLeaseSeconds);
-}
+int PartitionSeconds() { return testing::PartitionSeconds(kLeaseSeconds); }
 
 using HaPgPartition = testing::TwoClustersTest;
 

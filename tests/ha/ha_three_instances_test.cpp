@@ -39,11 +39,7 @@ using testing::WallMs;
 constexpr int kLeaseSeconds = 3;
 constexpr testing::Ladder kLadder{/*step2_after_s=*/6, /*step3_after_s=*/9};
 constexpr int kSteps = 3;
-#if defined(TOCSIN_ASAN)
-constexpr double kSlackMs = 3000;  // every start and request runs several times slower
-#else
-constexpr double kSlackMs = 1000;  // a loaded CI machine
-#endif
+using testing::kSlackMs;
 
 bool Has(const std::vector<Page>& pages, const std::string& alert, int step) {
   for (const auto& p : pages) {
