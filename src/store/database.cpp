@@ -187,6 +187,11 @@ Result<void> Database::Transaction(const std::function<Result<void>(Database&)>&
   return {};
 }
 
+void Database::OnWalCommit(std::function<void(int frames)> hook) {
+  std::lock_guard lock(mu_);
+  backend_->SetWalHook(std::move(hook));
+}
+
 void Database::SetFence(std::optional<std::int64_t> epoch) {
   // Without mu_: a StoreThread holds it for a whole group commit, and the loop that changes
   // the role must not wait for one. The backend keeps the epoch in an atomic.

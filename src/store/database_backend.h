@@ -5,6 +5,7 @@
 // SetFence excepted.
 
 #include <cstdint>
+#include <functional>
 #include <memory>
 #include <optional>
 #include <string>
@@ -50,6 +51,9 @@ class Backend {
   // Called without the lock (from any thread): an implementation keeps it atomic.
   virtual void SetFence(std::optional<std::int64_t> epoch) = 0;
   // Around Migrate: instances of one PostgreSQL database migrate one after the other.
+  // SQLite: called after each commit of this connection with the frames in the WAL, in place
+  // of SQLite's automatic checkpoint. PostgreSQL: never called.
+  virtual void SetWalHook(std::function<void(int frames)> /*hook*/) {}
   virtual Result<void> LockMigrations() { return {}; }
   virtual void UnlockMigrations() {}
 };

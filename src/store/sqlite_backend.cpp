@@ -105,6 +105,18 @@ class SqliteBackend : public Backend {
 
   Dialect dialect() const override { return Dialect::kSqlite; }
 
+  void SetWalHook(std::function<void(int)> hook) override {
+    wal_hook_ = std::move(hook);
+    // Installing a hook turns SQLite's own automatic checkpoint off on this connection.
+    sqlite3_wal_hook(
+        db_,
+        [](void* self, sqlite3*, const char*, int frames) {
+          static_cast<SqliteBackend*>(self)->wal_hook_(frames);
+          return SQLITE_OK;
+        },
+        this);
+  }
+
   Result<std::unique_ptr<StatementBackend>> Prepare(std::string_view sql,
                                                     bool persistent) override {
     sqlite3_stmt* stmt = nullptr;
@@ -170,6 +182,7 @@ class SqliteBackend : public Backend {
 
  private:
   sqlite3* db_;
+  std::function<void(int)> wal_hook_;
 };
 
 }  // namespace

@@ -18,9 +18,7 @@ constexpr std::size_t kMaxGroup = 4096;
 
 Result<std::unique_ptr<StoreThread>> StoreThread::Open(const std::string& path,
                                                        DatabaseOptions options, Post post) {
-  auto db = Database::Open(path, options);
-  if (!db) return Fail(db.error());
-  return std::unique_ptr<StoreThread>(new StoreThread(std::move(*db), std::move(post)));
+  return Open(StoreUrl::Sqlite(path), options, std::move(post));
 }
 
 Result<std::unique_ptr<StoreThread>> StoreThread::Open(const StoreUrl& url, DatabaseOptions options,
@@ -31,7 +29,12 @@ Result<std::unique_ptr<StoreThread>> StoreThread::Open(const StoreUrl& url, Data
 }
 
 StoreThread::StoreThread(std::unique_ptr<Database> db, Post post)
-    : db_(std::move(db)), post_(std::move(post)), thread_([this] { Run(); }) {}
+    : db_(std::move(db)), post_(std::move(post)) {
+  // SQLite only (PostgreSQL never calls it); before the thread starts, so that it is set
+  // before the first commit. Called on this thread, inside each COMMIT.
+  db_->OnWalCommit([this](int frames) { wal_frames_ = frames; });
+  thread_ = std::thread([this] { Run(); });
+}
 
 StoreThread::~StoreThread() { Stop(); }
 
@@ -44,18 +47,49 @@ void StoreThread::Stop() {
   if (thread_.joinable()) thread_.join();
 }
 
+void StoreThread::CheckpointIfDue() {
+  if (wal_frames_ < kCheckpointFrames) return;
+  wal_frames_ = 0;
+  // PASSIVE: copies what no reader of the loop's connection still needs, without waiting for
+  // them; this thread being the only writer, nothing is appended meanwhile, and the next
+  // group starts the WAL over once all of it is copied.
+  if (auto r = db_->Exec("PRAGMA wal_checkpoint(PASSIVE)"); !r) {
+    spdlog::warn("store: WAL checkpoint failed, the next group's commit tries again: {}",
+                 r.error().ToString());
+    return;
+  }
+  checkpoints_.fetch_add(1);
+}
+
 void StoreThread::Submit(Write write, Done done) {
   {
     std::lock_guard lock(mu_);
     if (!stopping_) {
       queue_.push_back({std::move(write), std::move(done), false});
-      cv_.notify_one();
+      if (cork_depth_ == 0 || cork_owner_ != std::this_thread::get_id()) cv_.notify_one();
       return;
     }
   }
   post_([done = std::move(done)] {
     done(Fail(Error::Transient("the store is shutting down; nothing was written")));
   });
+}
+
+StoreThread::Cork::Cork(StoreThread& thread) : thread_(thread) {
+  std::lock_guard lock(thread_.mu_);
+  if (thread_.cork_depth_ == 0) thread_.cork_owner_ = std::this_thread::get_id();
+  // Another thread's Cork alive: this one holds nothing back (its writes wake the thread).
+  if (thread_.cork_owner_ == std::this_thread::get_id()) ++thread_.cork_depth_;
+}
+
+StoreThread::Cork::~Cork() {
+  {
+    std::lock_guard lock(thread_.mu_);
+    if (thread_.cork_owner_ != std::this_thread::get_id() || thread_.cork_depth_ == 0) return;
+    if (--thread_.cork_depth_ != 0) return;
+    thread_.cork_owner_ = {};
+  }
+  thread_.cv_.notify_one();
 }
 
 Result<void> StoreThread::RunSync(Write write) {
@@ -78,7 +112,8 @@ void StoreThread::Run() {
     std::deque<Item> group;
     {
       std::unique_lock lock(mu_);
-      cv_.wait(lock, [this] { return stopping_ || !queue_.empty(); });
+      // Not while corked: what the Cork's thread submits next belongs in this group.
+      cv_.wait(lock, [this] { return stopping_ || (!queue_.empty() && cork_depth_ == 0); });
       if (queue_.empty()) return;  // stopping, and everything submitted is committed
       const std::size_t n = std::min(queue_.size(), kMaxGroup);
       for (std::size_t i = 0; i < n; ++i) {
@@ -87,6 +122,7 @@ void StoreThread::Run() {
       }
     }
     CommitGroup(group);
+    CheckpointIfDue();
   }
 }
 

@@ -5,6 +5,7 @@
 
 #include <condition_variable>
 #include <deque>
+#include <filesystem>
 #include <functional>
 #include <future>
 #include <mutex>
@@ -211,7 +212,57 @@ TEST_P(StoreThreadTest, RunSyncWaitsForItsGroupAndStopCommitsWhatWasSubmitted) {
   EXPECT_FALSE(*refused);
 }
 
+// Two writes submitted under one Cork share a group: the first does not wake the store thread,
+// which, free on its own core, would otherwise commit it alone before the second is queued.
+TEST_P(StoreThreadTest, WritesSubmittedUnderACorkShareOneGroupCommit) {
+  const std::uint64_t before = store_->commits();
+  int done = 0;
+  {
+    StoreThread::Cork cork(*store_);
+    store_->Submit([](Database& db) { return Insert(db, 1); }, [&done](Result<void>) { ++done; });
+    for (int i = 0; i < 1000; ++i) std::this_thread::yield();  // room for a woken thread to run
+    StoreThread::Cork nested(*store_);
+    store_->Submit([](Database& db) { return Insert(db, 2); }, [&done](Result<void>) { ++done; });
+  }
+  loop_.RunUntil([&] { return done == 2; });
+  EXPECT_EQ(store_->commits(), before + 1);
+  EXPECT_EQ(store_->largest_group(), 2u);
+  EXPECT_EQ(ValuesOnDisk(), (std::vector<std::int64_t>{1, 2}));
+}
+
 TOCSIN_ON_BOTH_STORES(StoreThreadTest);
+
+// SQLite's automatic checkpoint ran inside the COMMIT that crossed 1,000 WAL frames, adding
+// milliseconds to whichever page was in that group. The store thread checkpoints after the
+// group's completions instead, and the WAL still stays bounded.
+TEST(StoreThreadSqlite, CheckpointsAfterTheGroupKeepTheWalBounded) {
+  auto test_store = tocsin::testing::TestStore::Create(Dialect::kSqlite);
+  ASSERT_TRUE(test_store);
+  auto reader = test_store->Open();
+  ASSERT_TRUE(reader);
+  ASSERT_TRUE(reader->Migrate({{"test", 1, "CREATE TABLE b (id INTEGER PRIMARY KEY, v BLOB)"}}));
+  Loop loop;
+  auto st = StoreThread::Open(test_store->url(), {}, loop.Poster());
+  ASSERT_TRUE(st) << st.error().message();
+  StoreThread& store = **st;
+  const std::string wal = test_store->url().sqlite_path + "-wal";
+  // Each write about five 4 KiB pages; 800 of them one at a time put about 4,000 frames
+  // (16 MiB) through the WAL, which without checkpoints would hold them all.
+  const std::string blob(16 * 1024, 'x');
+  std::uintmax_t largest_wal = 0;
+  for (int i = 0; i < 800; ++i) {
+    ASSERT_TRUE(store.RunSync([&blob](Database& db) {
+      auto ins = db.PrepareCached("INSERT INTO b(v) VALUES (?)");
+      if (!ins) return Result<void>(Fail(ins.error()));
+      return ins->Bind(1, std::string_view(blob)).Run();
+    }));
+    largest_wal = std::max(largest_wal, std::filesystem::file_size(wal));
+  }
+  EXPECT_GE(store.checkpoints(), 2u);
+  // 1,000 frames and what was committed while a checkpoint ran, far below the 16 MiB.
+  EXPECT_LT(largest_wal, 8u * 1024 * 1024) << "the WAL grew without checkpoints";
+  store.Stop();
+}
 
 }  // namespace
 }  // namespace tocsin::store

@@ -180,6 +180,12 @@ class Database {
   // transaction.
   void SetFence(std::optional<std::int64_t> epoch);
 
+  // SQLite only (PostgreSQL never calls it): `hook` runs on the committing thread after each
+  // commit on this connection, with the frames now in the WAL, and SQLite's automatic
+  // checkpoint is off on this connection: whoever sets the hook checkpoints (StoreThread does,
+  // on a connection of its own). Set before the connection is used.
+  void OnWalCommit(std::function<void(int frames)> hook);
+
  private:
   friend class Statement;
   Database(std::unique_ptr<detail::Backend> backend, std::string path);

@@ -36,6 +36,14 @@ namespace tocsin::store {
 // a group commits (WAL readers do not wait for the writer). Only this thread touches it after
 // Open(); Database's FaultInjector seam works on it (SetFaultInjector).
 //
+// On SQLite, the checkpoint is not run inside the COMMIT that crosses SQLite's threshold (its
+// automatic checkpoint copies the WAL into the database and syncs it there: milliseconds added
+// to the pages of that group) but right after that group's completions are posted, on this
+// thread (PASSIVE, at kCheckpointFrames frames, SQLite's own threshold). This thread being the
+// only writer, nothing is appended while it copies, so the WAL starts over at the next group
+// and stays bounded; a checkpointer on another connection would chase a writer that never
+// stops appending under load, and the WAL would grow without end.
+//
 // Thread-safety: Submit and RunSync from any thread; RunSync blocks its caller until its
 // group is durable, so the loop never calls it once it runs (startup and tools only).
 class StoreThread {
@@ -59,6 +67,22 @@ class StoreThread {
   // Queues `write`; `done` runs on the loop (via post) with its outcome. After Stop(), fails at
   // once (through post as well) without running the write.
   void Submit(Write write, Done done);
+  // While a Cork lives, the store thread starts no group: writes that the Cork's thread submits
+  // are queued, and the thread is woken once the last Cork goes, so those writes share one group
+  // commit (a change and the outbox rows it decided: one fsync instead of two in series, were
+  // the store thread to take the first and commit it alone). Nests. Keep it to a few calls:
+  // other threads' writes wait for it too; never RunSync while holding one (it would wait for
+  // itself). A Cork made while another thread's is alive holds nothing back.
+  class Cork {
+   public:
+    explicit Cork(StoreThread& thread);
+    ~Cork();
+    Cork(const Cork&) = delete;
+    Cork& operator=(const Cork&) = delete;
+
+   private:
+    StoreThread& thread_;
+  };
   // Queues `write` and waits until its group is durable. Never from the loop thread.
   Result<void> RunSync(Write write);
   // Commits everything submitted so far, then ends the thread. Completions of that last group
@@ -71,6 +95,10 @@ class StoreThread {
   std::uint64_t commits() const { return commits_.load(); }
   std::uint64_t committed_writes() const { return committed_writes_.load(); }
   std::uint64_t largest_group() const { return largest_group_.load(); }
+  // Checkpoints run after a group (SQLite; 0 on PostgreSQL).
+  std::uint64_t checkpoints() const { return checkpoints_.load(); }
+  // SQLite's own default threshold for its automatic checkpoint (pages in the WAL).
+  static constexpr int kCheckpointFrames = 1000;
   // Tests only: the fault seam of the store thread's connection.
   void SetFaultInjector(FaultInjector* injector) { db_->SetFaultInjector(injector); }
   // Fencing (Database::SetFence) of every group this thread commits from now on.
@@ -88,6 +116,7 @@ class StoreThread {
   };
   StoreThread(std::unique_ptr<Database> db, Post post);
   void Run();
+  void CheckpointIfDue();
   void CommitGroup(std::deque<Item>& group);
 
   std::unique_ptr<Database> db_;
@@ -96,10 +125,14 @@ class StoreThread {
   std::condition_variable cv_;
   std::deque<Item> queue_;
   bool stopping_ = false;
+  int cork_depth_ = 0;  // Corks alive, all made by cork_owner_
+  std::thread::id cork_owner_;
   std::atomic<std::uint64_t> commits_{0};
   std::atomic<std::uint64_t> committed_writes_{0};
   std::atomic<std::uint64_t> largest_group_{0};
-  std::thread thread_;  // last: started once everything above exists
+  int wal_frames_ = 0;  // this thread: frames in the WAL after the last commit (SQLite)
+  std::atomic<std::uint64_t> checkpoints_{0};
+  std::thread thread_;  // started in the constructor's body, once everything else exists
 };
 
 }  // namespace tocsin::store
