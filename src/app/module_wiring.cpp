@@ -82,6 +82,9 @@ Result<void> App::Impl::StartIncidents() {
   incidents = std::make_unique<incident::IncidentManager>(
       scheduler, *incident_store, *outbox, ScheduleOf(*config, added_overrides), config->policies,
       config->incidents, registry.get());
+  // The outbox and the incident store write through the one store thread: a page's outbox row
+  // joins the group commit of the change that decided it.
+  incidents->SetPagerSharesWriter(true);
   // Delivery results land in the incidents' timelines.
   outbox->SetObserver(incidents.get());
   // The call of last resort reaches whoever holds the role in the roster at that moment.

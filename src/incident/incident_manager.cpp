@@ -278,13 +278,29 @@ void IncidentManager::ApplyChange(const std::string& id, IncidentChange change,
   for (auto& e : change.events) ChainEvent(change.incident, e);
   Incident next = change.incident;
   std::vector<PageRequest> pages = change.pages;
-  store_.CommitAsync(
-      std::move(change), [this, alive = alive_, id, next = std::move(next),
-                          pages = std::move(pages), then = std::move(then)](Result<void> r) {
+  // Whether the pages were handed while the change was being committed (SetPagerSharesWriter):
+  // decided after CommitAsync returns, read by its completion, which comes later then.
+  auto handed_early = std::make_shared<bool>(false);
+  auto completed = std::make_shared<bool>(false);
+  // Still being committed (a store with a writer thread): the outbox writes the pages in the
+  // same group, on condition that their intents are recorded there.
+  auto hand_early = [this, &pages, handed_early, completed] {
+    if (!pager_shares_writer_ || *completed || stopped_ || pages.empty()) return;
+    *handed_early = true;
+    for (const auto& p : pages) handoff_->HandOnceDecided(p);
+  };
+  store_.CommitAsyncAlongside(
+      std::move(change),
+      [this, alive = alive_, id, next = std::move(next), pages, handed_early, completed,
+       then = std::move(then)](Result<void> r) {
+        *completed = true;
         if (!*alive) return;
         if (!r) {
           spdlog::error("incident {}: cannot record the change, nothing announced: {}", id,
                         r.error().ToString());
+          if (*handed_early) {
+            for (const auto& p : pages) handoff_->Abandon(p.idempotency_key);
+          }
           then(Fail(r.error()));
           return;
         }
@@ -300,7 +316,8 @@ void IncidentManager::ApplyChange(const std::string& id, IncidentChange change,
           for (const auto& p : pages) handoff_->Hand(p);
         }
         if (change_listener_) change_listener_(next);
-      });
+      },
+      hand_early);
 }
 
 template <typename T>

@@ -50,4 +50,10 @@ std::string_view DeliveryOutcomeName(DeliveryOutcome o) {
   return "failed";
 }
 
+void Pager::SendOnceDecided(const PageRequest& request, SendDone done) {
+  done(Fail(Error::Invalid("page " + request.idempotency_key +
+                           ": this pager cannot wait for the intent's commit; send it once the "
+                           "intent is durable")));
+}
+
 }  // namespace tocsin::incident

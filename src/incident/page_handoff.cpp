@@ -56,6 +56,7 @@ void PageHandoff::Stop() {
     if (retry.timer != 0) scheduler_.Cancel(retry.timer);
   }
   retries_.clear();
+  abandoned_.clear();
   // Nothing more is handed: whoever waits for a page to be queued waits no longer (the page
   // stays an intent and goes out at the next start). Not from the destructor: the callers'
   // objects may be going too.
@@ -87,6 +88,30 @@ void PageHandoff::Hand(const PageRequest& page, std::function<void()> queued) {
   });
 }
 
+void PageHandoff::HandOnceDecided(const PageRequest& page) {
+  const std::string& key = page.idempotency_key;
+  if (stopped_ || retries_.count(key) || in_hand_.count(key)) return;
+  TryHand(
+      page,
+      [this, page](bool ok) {
+        if (ok || stopped_) return;
+        retries_[page.idempotency_key].page = page;
+        ScheduleRetry(page.idempotency_key);
+      },
+      true);
+}
+
+void PageHandoff::Abandon(const std::string& key) {
+  if (sending_.count(key)) {
+    abandoned_.insert(key);
+    return;
+  }
+  if (auto it = retries_.find(key); it != retries_.end()) {
+    if (it->second.timer != 0) scheduler_.Cancel(it->second.timer);
+    retries_.erase(it);
+  }
+}
+
 void PageHandoff::Queued(const std::string& key) {
   auto it = answers_.find(key);
   if (it == answers_.end()) return;
@@ -95,25 +120,34 @@ void PageHandoff::Queued(const std::string& key) {
   for (auto& queued : list) queued();
 }
 
-void PageHandoff::TryHand(const PageRequest& page, std::function<void(bool)> then) {
+void PageHandoff::TryHand(const PageRequest& page, std::function<void(bool)> then,
+                          bool once_decided) {
   const std::string key = page.idempotency_key;
   // In hand from the Send on: the outbox answers once the page is durable (or not written).
   in_hand_.insert(key);
   sending_.insert(key);
-  pager_.Send(page, [this, alive = alive_, page, key,
-                     then = std::move(then)](Result<PageReceipt> receipt) mutable {
+  auto answered = [this, alive = alive_, page, key,
+                   then = std::move(then)](Result<PageReceipt> receipt) mutable {
     if (!*alive) return;
     sending_.erase(key);
+    const bool abandoned = abandoned_.erase(key) > 0;
     // Queued: whoever waits for it goes on (a failed write keeps them waiting for the retry).
     if (receipt) Queued(key);
     if (!receipt) {
       in_hand_.erase(key);
+      // The change that decided it was not recorded: there is no page to send.
+      if (abandoned) return;
       spdlog::error("incident {}: page {} could not be written to the outbox, will retry: {}",
                     page.incident_id, key, receipt.error().ToString());
       return then(false);
     }
     Record(page, *receipt, std::move(then));
-  });
+  };
+  if (once_decided) {
+    pager_.SendOnceDecided(page, std::move(answered));
+  } else {
+    pager_.Send(page, std::move(answered));
+  }
 }
 
 void PageHandoff::Record(const PageRequest& page, const PageReceipt& receipt,

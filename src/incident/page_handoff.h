@@ -53,6 +53,15 @@ class PageHandoff {
   // for a retry is not sent twice. `queued`, when set, runs once the outbox has the page (after
   // as many retries as that takes), or at Stop(), whichever comes first.
   void Hand(const PageRequest& page, std::function<void()> queued = {});
+  // Hands `page` while the change that decided it is still being committed, through
+  // Pager::SendOnceDecided, so that its outbox row joins that change's group commit. Once the
+  // change has completed, the caller calls Hand (it is durable: a no-op while the page is in
+  // hand or waiting for a retry) or Abandon (it failed).
+  void HandOnceDecided(const PageRequest& page);
+  // The change that decided the page `key` failed: its Send is not retried, whatever it answers
+  // (an intent recorded by an earlier change still lets the outbox take it, and then the page is
+  // recorded as queued), and a retry already waiting is cancelled.
+  void Abandon(const std::string& key);
   void Stop();
   // Pages waiting for a retry (tests, shutdown logs).
   std::size_t retrying() const { return retries_.size(); }
@@ -70,7 +79,7 @@ class PageHandoff {
     TimerId timer = 0;
   };
   // Sends and records; `then(false)` when it must be tried again.
-  void TryHand(const PageRequest& page, std::function<void(bool)> then);
+  void TryHand(const PageRequest& page, std::function<void(bool)> then, bool once_decided = false);
   // Runs and forgets the `queued` callbacks waiting for `key`.
   void Queued(const std::string& key);
   // Once the outbox has the page: its "queued" and "not paged" events, and the intent handed
@@ -84,6 +93,7 @@ class PageHandoff {
   std::map<std::string, Retry> retries_;  // by idempotency key
   std::set<std::string> in_hand_;         // sent, events not recorded yet
   std::set<std::string> sending_;         // sent, the outbox has not answered yet
+  std::set<std::string> abandoned_;       // sending, but the change that decided it failed
   // Hand's `queued` callbacks, by idempotency key, until the outbox has the page.
   std::map<std::string, std::vector<std::function<void()>>> answers_;
   bool stopped_ = false;

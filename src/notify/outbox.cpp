@@ -132,22 +132,34 @@ bool Outbox::failed_over(Channel c) const {
 }
 
 void Outbox::Send(const PageRequest& request, SendDone done) {
+  SendPlanned(request, false, std::move(done));
+}
+
+void Outbox::SendOnceDecided(const PageRequest& request, SendDone done) {
+  SendPlanned(request, true, std::move(done));
+}
+
+void Outbox::SendPlanned(const PageRequest& request, bool once_decided, SendDone done) {
   const TimePoint now = scheduler_.clock().Now();
   incident::PageReceipt receipt;
   auto items = Plan(request, now, &receipt);
-  if (items.empty()) {
-    if (receipt.unroutable.empty()) {
-      spdlog::warn("outbox: {} {} reaches no configured provider", request.incident_id,
-                   incident::PageActionName(request.action));
-    }
+  // Nothing to write, and the intent is durable: answered now. Once decided, the empty write
+  // still asks the store whether the intent is recorded, and answers after it.
+  if (items.empty() && !once_decided) {
     Accepted(request, receipt, now);
     if (done) done(std::move(receipt));
     return;
   }
   std::weak_ptr<bool> alive = alive_;
-  Store(std::move(items), [this, alive, request, receipt = std::move(receipt), now,
-                           done = std::move(done)](Result<void> stored) mutable {
+  auto stored_then = [this, alive, request, receipt = std::move(receipt), now, once_decided,
+                      done = std::move(done)](Result<void> stored) mutable {
     if (auto a = alive.lock(); !a || !*a) return;
+    if (!stored && once_decided && stored.error().kind() == Error::Kind::kConflict) {
+      // The change that decided the page failed: not a write failure, nothing to retry.
+      spdlog::debug("outbox: {}", stored.error().message());
+      if (done) done(Fail(stored.error()));
+      return;
+    }
     if (!stored) {
       if (write_failures_) {
         write_failures_->Add({{"action", std::string(incident::PageActionName(request.action))}})
@@ -157,12 +169,24 @@ void Outbox::Send(const PageRequest& request, SendDone done) {
       return;
     }
     Accepted(request, receipt, now);
-    if (done) done(std::move(receipt));
-  });
+    if (!done) return;
+    // On the next loop turn: the pump this write requested runs first, so the provider
+    // request is on its way before the caller records what was queued.
+    scheduler_.Post([alive, done = std::move(done), receipt = std::move(receipt)]() mutable {
+      if (auto a = alive.lock(); !a || !*a) return;
+      done(std::move(receipt));
+    });
+  };
+  Store(std::move(items), std::move(stored_then),
+        once_decided ? request.idempotency_key : std::string());
 }
 
 void Outbox::Accepted(const PageRequest& request, const incident::PageReceipt& receipt,
                       TimePoint now) {
+  if (receipt.queued.empty() && receipt.unroutable.empty()) {
+    spdlog::warn("outbox: {} {} reaches no configured provider", request.incident_id,
+                 incident::PageActionName(request.action));
+  }
   for (const auto& u : receipt.unroutable) {
     spdlog::error(
         "outbox: {} step {}: {} ({}) is not paged: no configured channel reaches them "
@@ -233,7 +257,8 @@ void Outbox::NoticeToSlack(const std::string& about, const std::string& text) {
   Enqueue(Channel::kSlack, "notice", "", std::move(r));
 }
 
-void Outbox::Store(std::vector<OutboxItem> items, std::function<void(Result<void>)> then) {
+void Outbox::Store(std::vector<OutboxItem> items, std::function<void(Result<void>)> then,
+                   std::string intent_key) {
   // Coalescing: a pending update not yet on its way is superseded by the newer one. The same
   // request sent again (a retry, a restart) is not newer: it must not supersede itself.
   std::vector<std::int64_t> supersede;
@@ -253,34 +278,42 @@ void Outbox::Store(std::vector<OutboxItem> items, std::function<void(Result<void
   // the write marks "superseded" a delivery that did happen.
   superseding_.insert(supersede.begin(), supersede.end());
   std::weak_ptr<bool> alive = alive_;
-  store_.Insert(
-      std::move(items), supersede,
-      [this, alive, supersede, then = std::move(then)](Result<std::vector<OutboxItem>> inserted) {
-        if (auto a = alive.lock(); !a || !*a) return;
-        for (auto id : supersede) {
-          if (auto it = superseding_.find(id); it != superseding_.end()) superseding_.erase(it);
-        }
-        if (!inserted) {
-          // Nothing durable was written; the caller keeps the request and tries again.
-          spdlog::error("outbox: cannot write deliveries to the database: {}",
-                        inserted.error().message());
-          RequestPump();  // the items it would have superseded go on
-          then(Fail(inserted.error()));
-          return;
-        }
-        // As in the store: only a new update (not a duplicate skipped) supersedes pending ones.
-        if (std::any_of(inserted->begin(), inserted->end(),
-                        [](const OutboxItem& i) { return !i.coalesce_key.empty(); })) {
-          for (auto id : supersede) queue_.Remove(id);
-        }
-        for (auto& item : *inserted) {
-          SetRoute(item.request.incident_id, item.original_channel, item.channel, false);
-          queue_.Add(std::move(item));
-        }
-        UpdateQueueDepth();
-        RequestPump();
-        then({});
-      });
+  auto inserted_then = [this, alive, supersede, once_decided = !intent_key.empty(),
+                        then = std::move(then)](Result<std::vector<OutboxItem>> inserted) {
+    if (auto a = alive.lock(); !a || !*a) return;
+    for (auto id : supersede) {
+      if (auto it = superseding_.find(id); it != superseding_.end()) superseding_.erase(it);
+    }
+    if (!inserted) {
+      // Nothing durable was written; the caller keeps the request and tries again (or, on
+      // kConflict, its intent was never recorded and there is nothing to send).
+      if (!once_decided || inserted.error().kind() != Error::Kind::kConflict) {
+        spdlog::error("outbox: cannot write deliveries to the database: {}",
+                      inserted.error().message());
+      }
+      RequestPump();  // the items it would have superseded go on
+      then(Fail(inserted.error()));
+      return;
+    }
+    // As in the store: only a new update (not a duplicate skipped) supersedes pending ones.
+    if (std::any_of(inserted->begin(), inserted->end(),
+                    [](const OutboxItem& i) { return !i.coalesce_key.empty(); })) {
+      for (auto id : supersede) queue_.Remove(id);
+    }
+    for (auto& item : *inserted) {
+      SetRoute(item.request.incident_id, item.original_channel, item.channel, false);
+      queue_.Add(std::move(item));
+    }
+    UpdateQueueDepth();
+    RequestPump();
+    then({});
+  };
+  if (intent_key.empty()) {
+    store_.Insert(std::move(items), std::move(supersede), std::move(inserted_then));
+  } else {
+    store_.InsertIfDecided(std::move(intent_key), std::move(items), std::move(supersede),
+                           std::move(inserted_then));
+  }
 }
 
 void Outbox::UpdateQueueDepth() {

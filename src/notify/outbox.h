@@ -105,6 +105,10 @@ class Outbox final : public incident::Pager {
   // queued and the caller retries. Targets that no configured channel of their step reaches
   // are in the receipt (and tocsin_pages_unroutable_total), not paged. `done` may be empty.
   void Send(const incident::PageRequest& request, SendDone done) override;
+  // The same, written only if the request's intent is recorded (OutboxStore::InsertIfDecided):
+  // the daemon's incident store and outbox share the store thread. An answer of kConflict (the
+  // deciding change failed) is neither logged as a write failure nor counted as one.
+  void SendOnceDecided(const incident::PageRequest& request, SendDone done) override;
   // One item to one provider outside the incident flow (group notices, tocsin's own notices).
   void Enqueue(incident::Channel channel, std::string kind, std::string target,
                incident::PageRequest request);
@@ -136,8 +140,11 @@ class Outbox final : public incident::Pager {
 
   std::vector<OutboxItem> Plan(const incident::PageRequest& request, TimePoint now,
                                incident::PageReceipt* receipt) const;
+  void SendPlanned(const incident::PageRequest& request, bool once_decided, SendDone done);
   // Writes the items; once durable they join the queue and `then` gets ok, else the error.
-  void Store(std::vector<OutboxItem> items, std::function<void(Result<void>)> then);
+  // With an intent key, only if that intent is recorded (OutboxStore::InsertIfDecided).
+  void Store(std::vector<OutboxItem> items, std::function<void(Result<void>)> then,
+             std::string intent_key = {});
   // Send's completion once its items are durable (or there were none).
   void Accepted(const incident::PageRequest& request, const incident::PageReceipt& receipt,
                 TimePoint now);

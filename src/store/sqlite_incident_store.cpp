@@ -180,6 +180,14 @@ void SqliteIncidentStore::CommitAsync(IncidentChange change, Done done) {
              std::move(done));
 }
 
+void SqliteIncidentStore::CommitAsyncAlongside(IncidentChange change, Done done,
+                                               const std::function<void()>& alongside) {
+  std::optional<StoreThread::Cork> cork;
+  if (writer_ != nullptr) cork.emplace(*writer_);
+  CommitAsync(std::move(change), std::move(done));
+  alongside();
+}
+
 void SqliteIncidentStore::RecordDeliveryAsync(incident::InboundDelivery delivery, Done done) {
   WriteAsync([this, delivery = std::move(delivery)](
                  Database& db) { return RecordDeliveryIn(db, delivery); },

@@ -81,6 +81,21 @@ Result<void> InsertIn(Database& db, std::vector<OutboxItem>& items,
   return {};
 }
 
+// Whether the incident store recorded the page intent `key` (its table, same database): in the
+// same group commit, the savepoint of the change that decided it came first.
+Result<void> IntentRecorded(Database& db, const std::string& key) {
+  auto st = db.PrepareCached("SELECT 1 FROM incident_pages WHERE idempotency_key = ?");
+  if (!st) return Fail(st.error());
+  st->Bind(1, key);
+  auto found = st->Step();
+  if (!found) return Fail(found.error());
+  if (!*found) {
+    return Fail(Error::Conflict("page " + key +
+                                ": the change that decided it was not recorded; nothing written"));
+  }
+  return {};
+}
+
 }  // namespace
 
 const std::vector<Migration>& SqliteOutboxStore::Migrations() {
@@ -125,12 +140,27 @@ void SqliteOutboxStore::WriteAsync(StoreThread::Write write, Done<void> done) {
 
 void SqliteOutboxStore::Insert(std::vector<OutboxItem> items, std::vector<std::int64_t> supersede,
                                Done<std::vector<OutboxItem>> done) {
+  InsertItems({}, std::move(items), std::move(supersede), std::move(done));
+}
+
+void SqliteOutboxStore::InsertIfDecided(std::string intent_key, std::vector<OutboxItem> items,
+                                        std::vector<std::int64_t> supersede,
+                                        Done<std::vector<OutboxItem>> done) {
+  InsertItems(std::move(intent_key), std::move(items), std::move(supersede), std::move(done));
+}
+
+void SqliteOutboxStore::InsertItems(std::string intent_key, std::vector<OutboxItem> items,
+                                    std::vector<std::int64_t> supersede,
+                                    Done<std::vector<OutboxItem>> done) {
   // Filled on the store thread; read by the completion, which that thread posts afterwards.
   auto inserted = std::make_shared<std::vector<OutboxItem>>();
   WriteAsync(
-      [items = std::move(items), supersede = std::move(supersede),
-       inserted](Database& db) mutable -> Result<void> {
+      [intent_key = std::move(intent_key), items = std::move(items),
+       supersede = std::move(supersede), inserted](Database& db) mutable -> Result<void> {
         inserted->clear();  // a write is run once, but a failed one leaves nothing behind
+        if (!intent_key.empty()) {
+          if (auto decided = IntentRecorded(db, intent_key); !decided) return Fail(decided.error());
+        }
         auto r = InsertIn(db, items, supersede, *inserted);
         if (!r) inserted->clear();
         return r;

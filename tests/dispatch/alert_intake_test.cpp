@@ -25,6 +25,16 @@ class NullSink : public GroupSink {
   void OnGroupFlush(const AlertGroup&, TimePoint) override {}
 };
 
+// Runs nothing until asked: what it holds is what the loop handed to the parse thread.
+class HeldExecutor : public Executor {
+ public:
+  void Submit(std::function<void()> work) override { held.push_back(std::move(work)); }
+  void RunAll() {
+    for (std::size_t i = 0; i < held.size(); ++i) held[i]();
+  }
+  std::vector<std::function<void()>> held;
+};
+
 class AlertIntakeTest : public ::testing::Test {
  protected:
   AlertIntakeTest() {
@@ -68,15 +78,7 @@ class AlertIntakeTest : public ::testing::Test {
 // one callback (longer than /healthz's 50 ms budget on a busy machine): they are handed back
 // to the parse executor to be freed there.
 TEST_F(AlertIntakeTest, BigBatchIsFreedOffTheLoop) {
-  // Runs nothing until asked: what it holds is what the loop did not free.
-  class HeldExecutor : public Executor {
-   public:
-    void Submit(std::function<void()> work) override { held.push_back(std::move(work)); }
-    void RunAll() {
-      for (std::size_t i = 0; i < held.size(); ++i) held[i]();
-    }
-    std::vector<std::function<void()>> held;
-  } held;
+  HeldExecutor held;
   intake_ = std::make_unique<AlertIntake>(*dispatcher_, scheduler_, held, ParsePostedAlerts,
                                           registry_, AlertIntakeOptions{});
   std::optional<IntakeOutcome> answer;
@@ -93,6 +95,37 @@ TEST_F(AlertIntakeTest, BigBatchIsFreedOffTheLoop) {
   held.RunAll();
   held.held.clear();
   EXPECT_EQ(dispatcher_->alert_count(), 5000u) << "freeing the batch touched the dispatcher";
+  intake_.reset();  // before the executor it was given
+}
+
+// A Prometheus sending one alert paid two thread hand-offs (to the parse thread and back) for
+// a parse of a few microseconds, and a third to free it: each can wait for a CPU.
+TEST_F(AlertIntakeTest, ASmallBatchWithNothingAheadIsAppliedAndAnsweredOnTheLoopAtOnce) {
+  HeldExecutor held;
+  intake_ = std::make_unique<AlertIntake>(*dispatcher_, scheduler_, held, ParsePostedAlerts,
+                                          registry_, AlertIntakeOptions{});
+  const std::string body = Batch(3);
+  ASSERT_LE(body.size(), AlertIntakeOptions{}.inline_parse_bytes);
+  std::optional<IntakeOutcome> answer;
+  intake_->Submit(body, Now(), 5min, [&](IntakeOutcome o) { answer = std::move(o); });
+  ASSERT_TRUE(answer) << "not answered before Submit returned";
+  EXPECT_EQ(answer->accepted, 3u);
+  EXPECT_EQ(dispatcher_->alert_count(), 3u);
+  EXPECT_TRUE(held.held.empty()) << "the parse thread was asked to parse or free it";
+  EXPECT_EQ(intake_->depth(), 0u);
+
+  // Behind a batch still with the parse thread, a small one waits its turn (order is kept).
+  intake_->Submit(Batch(5000, "Big"), Now(), 5min, [](IntakeOutcome) {});
+  std::optional<IntakeOutcome> small;
+  intake_->Submit(Batch(1, "Small"), Now(), 5min, [&](IntakeOutcome o) { small = std::move(o); });
+  EXPECT_FALSE(small) << "applied before the batch ahead of it";
+  EXPECT_EQ(intake_->depth(), 2u);
+  held.RunAll();
+  held.held.clear();
+  scheduler_.RunPending();
+  ASSERT_TRUE(small);
+  EXPECT_EQ(dispatcher_->alert_count(), 5004u);
+  held.RunAll();    // the big batch's spent alerts
   intake_.reset();  // before the executor it was given
 }
 
@@ -133,7 +166,8 @@ TEST_F(AlertIntakeTest, BatchesApplyInTheOrderTheyCameEvenWhenTheFirstIsHuge) {
 }
 
 TEST_F(AlertIntakeTest, FullQueueRefusesWithRetryAfterAndCountsIt) {
-  MakeIntake({.queue_batches = 2});
+  // Every batch through the parse thread, so that they wait in the queue.
+  MakeIntake({.queue_batches = 2, .inline_parse_bytes = 0});
   std::vector<IntakeOutcome> outcomes;
   for (int i = 0; i < 3; ++i) {
     intake_->Submit(Batch(10, fmt::format("A{}", i)), Now(), 5min,

@@ -8,10 +8,13 @@
 #include <gtest/gtest.h>
 
 #include <prometheus/registry.h>
+#include <algorithm>
 #include <chrono>
 #include <mutex>
 #include <nlohmann/json.hpp>
+#include <string>
 #include <thread>
+#include <vector>
 
 #include "fakes/store/store_thread_helpers.h"
 #include "notify/notifier_factory.h"
@@ -44,32 +47,56 @@ rotations:
   l1: {role: l1, time_zone: UTC, start_date: 2025-11-03, handovers: ["00:00"], members: [l1a]}
 )";
 
-// Fails every write to the outbox table while armed, as a full disk would. Thread-safe (it is
-// asked on the store thread).
-class OutboxInsertFault final : public store::FaultInjector {
+// The store thread's faults, as a full disk would cause them, and what it ran. Thread-safe (it
+// is asked on the store thread).
+class StoreFaults final : public store::FaultInjector {
  public:
   std::optional<Error> Before(StoreOp op, std::string_view sql) override {
     std::lock_guard lock(mu_);
-    if (!armed_ || op != StoreOp::kWrite ||
-        sql.find("INSERT INTO notify_outbox") == std::string_view::npos) {
-      return std::nullopt;
+    seen_.push_back(op == StoreOp::kCommit ? std::string("COMMIT")
+                                           : std::string(sql.substr(0, 40)));
+    if (op == StoreOp::kCommit) {
+      const bool fail = fail_this_commit_;
+      fail_this_commit_ = false;
+      if (!fail) return std::nullopt;
+      ++failed_;
+      return Error::Io("disk I/O error (injected into the store thread's COMMIT)");
     }
+    if (!commit_after_.empty() && sql.find(commit_after_) != std::string_view::npos) {
+      fail_this_commit_ = true;
+    }
+    if (write_.empty() || sql.find(write_) == std::string_view::npos) return std::nullopt;
     ++failed_;
-    return Error::Io("disk I/O error (injected into the store thread's outbox insert)");
+    return Error::Io("disk I/O error (injected into the store thread's write)");
   }
-  void Arm(bool on) {
+  // Fails every write whose SQL contains `sql` ("": none).
+  void FailWrites(std::string sql) {
     std::lock_guard lock(mu_);
-    armed_ = on;
+    write_ = std::move(sql);
+  }
+  void Arm(bool on) { FailWrites(on ? "INSERT INTO notify_outbox" : ""); }
+  // Fails the COMMIT of every group that ran a write whose SQL contains `sql` ("": none).
+  void FailCommitsAfter(std::string sql) {
+    std::lock_guard lock(mu_);
+    commit_after_ = std::move(sql);
   }
   int failed() {
     std::lock_guard lock(mu_);
     return failed_;
   }
+  // What ran, in order: each write's first 40 characters, and "COMMIT".
+  std::vector<std::string> seen() {
+    std::lock_guard lock(mu_);
+    return seen_;
+  }
 
  private:
   std::mutex mu_;
-  bool armed_ = false;
+  std::string write_;
+  std::string commit_after_;
+  bool fail_this_commit_ = false;
   int failed_ = 0;
+  std::vector<std::string> seen_;
 };
 
 class AsyncOutboxFault : public ::testing::Test {
@@ -117,6 +144,8 @@ class AsyncOutboxFault : public ::testing::Test {
     manager_ = std::make_unique<incident::IncidentManager>(
         scheduler_, *incident_store_, *outbox_, std::make_shared<const oncall::Schedule>(*roster),
         policies, incident::IncidentsConfig{}, &registry_);
+    // As the daemon wires them: one store thread for both.
+    manager_->SetPagerSharesWriter(true);
     outbox_->SetObserver(manager_.get());
     ASSERT_TRUE(manager_->Start());
   }
@@ -197,7 +226,7 @@ class AsyncOutboxFault : public ::testing::Test {
   SimulatedScheduler scheduler_;
   InlineExecutor executor_;
   prometheus::Registry registry_;
-  OutboxInsertFault fault_;
+  StoreFaults fault_;
   std::unique_ptr<store::Database> db_;
   std::unique_ptr<store::StoreThread> writer_;
   std::unique_ptr<store::SqliteIncidentStore> incident_store_;
@@ -262,6 +291,75 @@ TEST_F(AsyncOutboxFault, FailedAsyncOutboxWriteIsRetriedNeverClaimedAndPagedOnce
   EXPECT_EQ(outbox_store_->Count("pending"), 0);
   EXPECT_EQ(Metric("tocsin_outbox_write_failures_total"), fault_.failed());
 }
+
+// A page paid two fsyncs in series before its provider request: the change that decided it,
+// then, once that was durable, its outbox row. The row now joins the change's group commit, on
+// condition that the change's intent is there.
+TEST_F(AsyncOutboxFault, APageIsWrittenInTheCommitOfTheChangeThatDecidedIt) {
+  manager_->OnGroupFlush(Group(), scheduler_.clock().Now());
+  RunUntil([&] { return AcceptedTriggers() == 1 && HandedOff(); }, "the page to be sent");
+  Settle();
+  const auto seen = fault_.seen();
+  auto at = [&](std::string_view what) {
+    return std::find_if(seen.begin(), seen.end(),
+                        [&](const std::string& s) { return s.starts_with(what); });
+  };
+  auto intent = at("INSERT INTO incident_pages");
+  auto row = at("INSERT INTO notify_outbox");
+  ASSERT_NE(intent, seen.end());
+  ASSERT_NE(row, seen.end());
+  ASSERT_LT(intent, row) << "the outbox row was written before the intent";
+  EXPECT_EQ(std::find(intent, row, "COMMIT"), row)
+      << "a COMMIT (an fsync) between the intent and its outbox row";
+  EXPECT_EQ(AcceptedTriggers(), 1);
+  EXPECT_FALSE(OfKind("queued").empty());
+  EXPECT_EQ(Metric("tocsin_outbox_write_failures_total"), 0);
+}
+
+// The change that decided a page fails (its write, or its group's COMMIT): the page it handed
+// along must leave no outbox row, must not be sent, and must not be retried later (a retry would
+// send a page for an incident that does not exist). The change's own retry pages once.
+class AsyncOutboxChangeFault : public AsyncOutboxFault,
+                               public ::testing::WithParamInterface<bool> {};
+
+TEST_P(AsyncOutboxChangeFault, AFailedChangeLeavesNoPageBehindAndItsRetryPagesOnce) {
+  const bool at_commit = GetParam();
+  if (at_commit) {
+    fault_.FailCommitsAfter("INSERT INTO incident_pages");
+  } else {
+    fault_.FailWrites("INSERT INTO incident_pages");
+  }
+  manager_->OnGroupFlush(Group(), scheduler_.clock().Now());
+  RunUntil([&] { return fault_.failed() >= 1; }, "the change to fail");
+  Settle();
+  Settle();  // what the completions submitted
+  auto incidents = incident_store_->List({});
+  ASSERT_TRUE(incidents) << incidents.error().message();
+  EXPECT_TRUE(incidents->empty()) << "the failed change was recorded";
+  EXPECT_EQ(outbox_store_->Count("pending") + outbox_store_->Count("sent"), 0)
+      << "an outbox row for a change that failed";
+  EXPECT_EQ(outbox_->pending(), 0u);
+  // A refused intent is no write failure of the outbox; a failed COMMIT failed its row too.
+  EXPECT_EQ(Metric("tocsin_outbox_write_failures_total"), at_commit ? 1 : 0);
+
+  // The disk is back; two minutes of retry timers later, nothing was sent: nothing to retry.
+  fault_.FailWrites("");
+  fault_.FailCommitsAfter("");
+  scheduler_.AdvanceBy(seconds(120));
+  Settle();
+  EXPECT_EQ(AcceptedTriggers(), 0) << "a page of the failed change was sent";
+  EXPECT_EQ(outbox_store_->Count("pending") + outbox_store_->Count("sent"), 0);
+
+  // The next flush of the group (its own retry) opens the incident and pages once.
+  manager_->OnGroupFlush(Group(), scheduler_.clock().Now());
+  RunUntil([&] { return AcceptedTriggers() == 1 && HandedOff(); }, "the page to be sent");
+  Settle();
+  EXPECT_EQ(AcceptedTriggers(), 1);
+  EXPECT_EQ(fault_.failed(), 1);
+}
+
+INSTANTIATE_TEST_SUITE_P(Faults, AsyncOutboxChangeFault, ::testing::Bool(),
+                         [](const auto& p) { return p.param ? "Commit" : "Write"; });
 
 }  // namespace
 }  // namespace tocsin::faults

@@ -85,6 +85,13 @@ class IncidentManager final : public dispatch::GroupSink, public DeliveryObserve
   // store another instance writes): every call that would change one answers kTransient with
   // `why` and changes nothing. nullopt: changes allowed (the default).
   void SetReadOnly(std::optional<std::string> why) { read_only_ = std::move(why); }
+  // The composition root says the Pager writes through the store writer this manager's store
+  // commits through, in submission order, and honours Pager::SendOnceDecided (the daemon: the
+  // outbox and the incident store on one store thread). A change's pages are then handed as soon
+  // as the change is submitted, and their outbox rows join its group commit: one fsync between
+  // a decision and the provider request instead of two. The pages of a change that fails are
+  // not written (the outbox checks the intent) and not retried. Off by default.
+  void SetPagerSharesWriter(bool shares) { pager_shares_writer_ = shares; }
   // A read-only manager with a forwarder hands the changes a person asks for (acknowledge,
   // resolve, note, escalate, status update, post-mortem, an incident opened by hand, a drill,
   // and a delivery recorded alone) to it instead of refusing them: the standby passes them to
@@ -352,6 +359,7 @@ class IncidentManager final : public dispatch::GroupSink, public DeliveryObserve
   int handover_failures_ = 0;
   bool started_ = false;
   std::optional<std::string> read_only_;
+  bool pager_shares_writer_ = false;
   // True (and `done` answered) when read-only.
   Forwarder forwarder_;
   // True (and `change` forwarded or refused, `done` answered) when read-only.

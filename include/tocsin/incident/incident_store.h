@@ -93,6 +93,14 @@ class IncidentStore {
   virtual Result<std::vector<std::string>> PageKeys(const std::string& incident_id) = 0;
 
   virtual void CommitAsync(IncidentChange change, Done done) { done(Commit(change)); }
+  // CommitAsync, then `alongside()`, before the store's writer starts on the change: writes
+  // that `alongside` submits to the same writer (the outbox rows of the change's pages) join
+  // its group commit. The default runs one after the other.
+  virtual void CommitAsyncAlongside(IncidentChange change, Done done,
+                                    const std::function<void()>& alongside) {
+    CommitAsync(std::move(change), std::move(done));
+    alongside();
+  }
   virtual void RecordDeliveryAsync(InboundDelivery delivery, Done done) {
     done(RecordDelivery(delivery));
   }

@@ -173,6 +173,15 @@ class Pager {
   using SendDone = std::function<void(Result<PageReceipt>)>;
   virtual ~Pager() = default;
   virtual void Send(const PageRequest& request, SendDone done) = 0;
+  // Send() for a request whose intent is not durable yet: the IncidentStore write that records
+  // it was submitted before this call, to the store writer this Pager writes through, and has
+  // not completed. The request is written only if its intent is recorded when the Pager's write
+  // runs (writes run in submission order, so the intent's write ran first: usually both land in
+  // one group commit, one fsync for the two); when it is not (that change failed), nothing is
+  // written and `done` gets kConflict. Either way `done` runs after the intent's own completion.
+  // Only for a Pager the composition root declared to share the incident store's writer
+  // (IncidentManager::SetPagerSharesWriter); the default refuses, writing nothing.
+  virtual void SendOnceDecided(const PageRequest& request, SendDone done);
 };
 
 // What became of one delivery attempt. Names are what the timeline and the API show.

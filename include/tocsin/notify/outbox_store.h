@@ -49,6 +49,14 @@ class OutboxStore : public SlackThreadStore {
   // written.
   virtual void Insert(std::vector<OutboxItem> items, std::vector<std::int64_t> supersede,
                       Done<std::vector<OutboxItem>> done) = 0;
+  // Insert, on condition that the page intent `intent_key` is recorded in the incident store
+  // when the write runs (Pager::SendOnceDecided): otherwise nothing is written and `done` gets
+  // kConflict. The intent's write must have been submitted first to the same store writer.
+  // `items` may be empty: the answer then only says whether the intent is recorded, in order
+  // with the other writes.
+  virtual void InsertIfDecided(std::string intent_key, std::vector<OutboxItem> items,
+                               std::vector<std::int64_t> supersede,
+                               Done<std::vector<OutboxItem>> done) = 0;
   virtual void MarkSent(std::int64_t id, incident::Channel via, TimePoint at, int status,
                         std::string detail, Done<void> done) = 0;
   virtual void MarkFailed(std::int64_t id, incident::Channel via, TimePoint at, int status,

@@ -35,6 +35,9 @@ class SqliteIncidentStore final : public incident::IncidentStore {
   Result<std::int64_t> PeekNextIncidentNumber() override;
   Result<void> Commit(const incident::IncidentChange& change) override;
   void CommitAsync(incident::IncidentChange change, Done done) override;
+  // With a store thread, corked (StoreThread::Cork) until `alongside` has run.
+  void CommitAsyncAlongside(incident::IncidentChange change, Done done,
+                            const std::function<void()>& alongside) override;
   void RecordDeliveryAsync(incident::InboundDelivery delivery, Done done) override;
   void MarkHandedOffAsync(std::string idempotency_key, Done done) override;
   Result<std::optional<incident::Incident>> Get(const std::string& id) override;

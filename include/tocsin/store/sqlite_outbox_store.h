@@ -30,6 +30,10 @@ class SqliteOutboxStore final : public notify::OutboxStore {
   Result<RouteMap> LoadRoutes() override;
   void Insert(std::vector<notify::OutboxItem> items, std::vector<std::int64_t> supersede,
               Done<std::vector<notify::OutboxItem>> done) override;
+  // The intent is looked up in the incident store's incident_pages (same database).
+  void InsertIfDecided(std::string intent_key, std::vector<notify::OutboxItem> items,
+                       std::vector<std::int64_t> supersede,
+                       Done<std::vector<notify::OutboxItem>> done) override;
   void MarkSent(std::int64_t id, incident::Channel via, TimePoint at, int status,
                 std::string detail, Done<void> done) override;
   void MarkFailed(std::int64_t id, incident::Channel via, TimePoint at, int status,
@@ -49,6 +53,9 @@ class SqliteOutboxStore final : public notify::OutboxStore {
   // Runs `write` in a transaction: queued on the store thread when there is one (`done` later,
   // through its post), else now on `db_`.
   void WriteAsync(StoreThread::Write write, Done<void> done);
+  // Insert and InsertIfDecided (no condition when `intent_key` is empty).
+  void InsertItems(std::string intent_key, std::vector<notify::OutboxItem> items,
+                   std::vector<std::int64_t> supersede, Done<std::vector<notify::OutboxItem>> done);
 
   Database& db_;
   StoreThread* writer_;
