@@ -46,22 +46,15 @@ set(TOCSIN_TEST_CXX_FLAGS "" CACHE STRING
 # holds one empty test), so each test program compiles its sources in batches of
 # TOCSIN_UNITY_BATCH. Files in one batch share a translation unit: two helpers of one name in
 # anonymous namespaces of one program collide ("redefinition of ..."); give one of them a more
-# specific name, or list the file in TOCSIN_UNITY_SKIP (paths below tests/) to compile it alone
-# (or the program in TOCSIN_UNITY_OFF).
+# specific name, or put the file's helpers in a namespace named after the file (as
+# api/twilio_inbound_test.cpp does), or, last, list the file in TOCSIN_UNITY_SKIP (paths below
+# tests/) to compile it alone (or the program in TOCSIN_UNITY_OFF): each costs a few CPU-s.
 # For a tight edit-compile loop on one test file, configure with -DTOCSIN_UNITY_TESTS=OFF.
 option(TOCSIN_UNITY_TESTS "Compile each test program's sources in unity batches" ON)
 set(TOCSIN_UNITY_BATCH 8 CACHE STRING "Test sources per unity translation unit")
-set(TOCSIN_UNITY_SKIP
-  api/twilio_inbound_test.cpp  # its FakeIncidents/FakePeople differ from inbound_handlers_test's
-  dispatch/silences_test.cpp  # its T0() (another date) is dispatcher_test's
-  dispatch/reload_keeps_updates_test.cpp  # kConfig, as in dispatcher_memory_test
-  app/inbound_durability_test.cpp  # kJsmToken, and a Process of its own (others: testing::Process)
-  oncall/schedule_test.cpp  # Load, T, kPeople, as in fairness_test
-  rules/rules_cli_test.cpp  # kRules, as in rule_test_runner_test
-)
-# Test programs compiled file by file: store_test's fakes open a namespace
-# tocsin::store::testing, which hides tocsin::testing (TempDir) from every later file of a batch.
-set(TOCSIN_UNITY_OFF store_test)
+set(TOCSIN_UNITY_SKIP)
+# Test programs compiled file by file.
+set(TOCSIN_UNITY_OFF)
 
 # Unity builds of the libraries: a library file, like a test file, mostly parses the same
 # headers (nlohmann/json, spdlog, fmt, the standard library, tocsin's own), so each module

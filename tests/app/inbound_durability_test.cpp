@@ -27,6 +27,9 @@
 #include "tocsin/store/sqlite_incident_store.h"
 
 namespace tocsin {
+// Its own namespace: this file shares a unity batch with files whose helpers have the same
+// names (cmake/TocsinBuildSpeed.cmake).
+namespace inbound_durability_test {
 namespace {
 
 using nlohmann::json;
@@ -407,4 +410,5 @@ TEST_F(InboundDurabilityTest, JsmAckWhoseStoreWriteFailsIs503AndItsRetryActsOnce
 }
 
 }  // namespace
+}  // namespace inbound_durability_test
 }  // namespace tocsin

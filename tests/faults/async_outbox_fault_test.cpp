@@ -238,7 +238,7 @@ class AsyncOutboxFault : public ::testing::Test {
 // Send reported a page accepted as soon as it was planned, before its row was on disk: a crash
 // in between lost a page the incident said it had queued.
 TEST_F(AsyncOutboxFault, SendAnswersOnlyOnceTheRowIsDurable) {
-  auto held = store::testing::HoldStoreThread(*writer_);
+  auto held = store::testkit::HoldStoreThread(*writer_);
   std::optional<Result<incident::PageReceipt>> answer;
   outbox_->Send(notify::testing::DepositPage("INC-9"),
                 [&answer](Result<incident::PageReceipt> r) { answer = std::move(r); });

@@ -55,7 +55,7 @@ using nlohmann::json;
 using std::chrono::minutes;
 using std::chrono::seconds;
 using store::StoreOp;
-using store::testing::CountingFaultInjector;
+using store::testkit::CountingFaultInjector;
 
 const char* kSlackSecret = "slack-signing-secret-for-fault-tests";
 const char* kPdWebhookSecret = "pagerduty-webhook-secret-for-fault-tests";
@@ -435,7 +435,7 @@ class Harness {
 
 }  // namespace
 
-Outcome RunScenario(Scenario scenario, store::testing::CountingFaultInjector* injector) {
+Outcome RunScenario(Scenario scenario, store::testkit::CountingFaultInjector* injector) {
   Harness h(scenario);
   return h.Run(injector);
 }

@@ -33,6 +33,6 @@ struct Outcome {
 // Runs `scenario` from start to end, with `injector` on the first life's database (nullptr:
 // fault-free). Once the injector has fired, the daemon "crashes" at the end of that tick and
 // a new life starts on the same file at the same moment.
-Outcome RunScenario(Scenario scenario, store::testing::CountingFaultInjector* injector);
+Outcome RunScenario(Scenario scenario, store::testkit::CountingFaultInjector* injector);
 
 }  // namespace tocsin::faults

@@ -34,7 +34,7 @@ namespace tocsin::faults {
 namespace {
 
 using store::StoreOp;
-using store::testing::CountingFaultInjector;
+using store::testkit::CountingFaultInjector;
 
 template <typename Strings>
 std::string Join(const Strings& s) {

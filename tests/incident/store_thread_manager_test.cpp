@@ -80,7 +80,7 @@ class StoreThreadManagerTest : public ::testing::Test {
     return g;
   }
 
-  std::promise<void> HoldStoreThread() { return store::testing::HoldStoreThread(*writer_); }
+  std::promise<void> HoldStoreThread() { return store::testkit::HoldStoreThread(*writer_); }
 
   // Opens n incidents through the asynchronous path and waits until they are durable.
   void OpenIncidents(int n) {
@@ -96,8 +96,8 @@ class StoreThreadManagerTest : public ::testing::Test {
 };
 
 TEST_F(StoreThreadManagerTest, TheLoopNeverWritesAndManyTransitionsShareACommit) {
-  store::testing::ThreadRecordingInjector loop_connection;
-  store::testing::ThreadRecordingInjector store_connection;
+  store::testkit::ThreadRecordingInjector loop_connection;
+  store::testkit::ThreadRecordingInjector store_connection;
   db_->SetFaultInjector(&loop_connection);
   writer_->SetFaultInjector(&store_connection);
   constexpr int kIncidents = 100;
@@ -181,7 +181,7 @@ TEST_F(StoreThreadManagerTest, AFailedGroupCommitFailsEachCallerAndChangesNothin
   OpenIncidents(3);
   // The acks go out as one group (the store thread is held while they are submitted) and its
   // COMMIT fails (#2: #1 is the held write's): every ack must fail, and memory must not move.
-  store::testing::CountingFaultInjector faults(StoreOp::kCommit, 2);
+  store::testkit::CountingFaultInjector faults(StoreOp::kCommit, 2);
   writer_->SetFaultInjector(&faults);
   auto release = HoldStoreThread();
   std::vector<std::optional<Result<Incident>>> results(3);

@@ -7,6 +7,9 @@
 #include "tocsin/oncall/schedule.h"
 
 namespace tocsin::oncall {
+// Its own namespace: this file shares a unity batch with files whose helpers have the same
+// names (cmake/TocsinBuildSpeed.cmake).
+namespace schedule_test {
 namespace {
 
 using ::testing::ElementsAre;
@@ -247,4 +250,5 @@ overrides:
 }
 
 }  // namespace
+}  // namespace schedule_test
 }  // namespace tocsin::oncall

@@ -12,6 +12,9 @@
 #include "support/temp_dir.h"
 
 namespace tocsin::rules {
+// Its own namespace: this file shares a unity batch with files whose helpers have the same
+// names (cmake/TocsinBuildSpeed.cmake).
+namespace rules_cli_test {
 namespace {
 
 int RunTocsin(const std::string& args) {
@@ -125,4 +128,5 @@ TEST(RulesCliTest, AFailedExpectationShowsExpectedAndGotSideBySideWithBothLocati
 }
 
 }  // namespace
+}  // namespace rules_cli_test
 }  // namespace tocsin::rules

@@ -9,7 +9,7 @@
 namespace tocsin::store {
 namespace {
 
-using testing::CountingFaultInjector;
+using testkit::CountingFaultInjector;
 
 class FaultInjectorTest : public ::testing::TestWithParam<Dialect> {
  protected:

@@ -9,7 +9,7 @@ namespace {
 
 using namespace std::chrono_literals;
 
-TimePoint At(std::int64_t ms) { return FromUnixMillis(ms); }
+TimePoint AtMs(std::int64_t ms) { return FromUnixMillis(ms); }
 
 // What PagerDuty accepted is still known after the database is closed and opened again (a
 // restart), per dedup key.
@@ -28,11 +28,11 @@ TEST_P(ResponderRequestStoreTest, AcceptedRequestsOutliveTheProcess) {
     ASSERT_TRUE(db);
     SqliteResponderRequestStore store(*db);
     ASSERT_TRUE(store.Migrate());
-    ASSERT_TRUE(store.SaveRequested("tocsin/INC-1", "PPAY001", "Q1INC", At(1'800'000'000'000)));
-    ASSERT_TRUE(store.SaveRequested("tocsin/INC-1", "PCOM001", "Q1INC", At(1'800'000'000'100)));
+    ASSERT_TRUE(store.SaveRequested("tocsin/INC-1", "PPAY001", "Q1INC", AtMs(1'800'000'000'000)));
+    ASSERT_TRUE(store.SaveRequested("tocsin/INC-1", "PCOM001", "Q1INC", AtMs(1'800'000'000'100)));
     // Saved twice (a retry that raced): one row, no error.
-    ASSERT_TRUE(store.SaveRequested("tocsin/INC-1", "PPAY001", "Q1INC", At(1'800'000'000'200)));
-    ASSERT_TRUE(store.SaveRequested("tocsin/INC-2", "PDMG001", "Q2INC", At(1'800'000'000'300)));
+    ASSERT_TRUE(store.SaveRequested("tocsin/INC-1", "PPAY001", "Q1INC", AtMs(1'800'000'000'200)));
+    ASSERT_TRUE(store.SaveRequested("tocsin/INC-2", "PDMG001", "Q2INC", AtMs(1'800'000'000'300)));
   }
   auto db = store_->Open();
   ASSERT_TRUE(db);
@@ -54,7 +54,7 @@ TEST_P(ResponderRequestStoreTest, RowsOlderThanTheRetentionArePrunedOnTheNextSav
   ASSERT_TRUE(db);
   SqliteResponderRequestStore store(*db, nullptr, std::chrono::hours(24));
   ASSERT_TRUE(store.Migrate());
-  const TimePoint t0 = At(1'800'000'000'000);
+  const TimePoint t0 = AtMs(1'800'000'000'000);
   ASSERT_TRUE(store.SaveRequested("tocsin/INC-1", "PPAY001", "Q1INC", t0));
   ASSERT_TRUE(store.SaveRequested("tocsin/INC-9", "PCOM001", "Q9INC", t0 + 25h));
   EXPECT_TRUE(store.Requested("tocsin/INC-1")->empty());

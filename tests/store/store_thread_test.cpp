@@ -20,7 +20,7 @@
 namespace tocsin::store {
 namespace {
 
-using testing::CountingFaultInjector;
+using testkit::CountingFaultInjector;
 
 // The event loop as far as the store thread can tell: posted work runs on the test's thread,
 // when the test drains it. Waiting blocks on a condition variable, never on the clock.
@@ -77,7 +77,7 @@ class StoreThreadTest : public ::testing::TestWithParam<Dialect> {
   }
 
   std::promise<void> HoldStoreThread() {
-    return testing::HoldStoreThread(*store_, [this](Result<void>) { ++held_done_; });
+    return testkit::HoldStoreThread(*store_, [this](Result<void>) { ++held_done_; });
   }
 
   std::vector<std::int64_t> ValuesOnDisk() {
@@ -182,7 +182,7 @@ TEST_P(StoreThreadTest, WritesLandAndCompleteInSubmissionOrder) {
 }
 
 TEST_P(StoreThreadTest, TheSubmittingThreadNeverRunsAStatementOrCommit) {
-  testing::ThreadRecordingInjector recorder;
+  testkit::ThreadRecordingInjector recorder;
   store_->SetFaultInjector(&recorder);
   int done = 0;
   for (int i = 0; i < 100; ++i) {

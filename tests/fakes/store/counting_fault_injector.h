@@ -10,7 +10,7 @@
 
 #include "tocsin/store/database.h"
 
-namespace tocsin::store::testing {
+namespace tocsin::store::testkit {
 
 // Counts every write and commit a Database asks about and fails exactly one: the n-th of the
 // chosen kind (1-based), the way LevelDB's tests make the n-th file operation fail. Remembers
@@ -73,4 +73,4 @@ class CountingFaultInjector final : public FaultInjector {
   std::vector<std::string> failed_writes_;
 };
 
-}  // namespace tocsin::store::testing
+}  // namespace tocsin::store::testkit

@@ -11,7 +11,7 @@
 #include "tocsin/store/database.h"
 #include "tocsin/store/store_thread.h"
 
-namespace tocsin::store::testing {
+namespace tocsin::store::testkit {
 
 // Records the thread of every write and commit a connection is asked about, so a test can
 // say which thread touched the database without timing anything. Thread-safe.
@@ -58,4 +58,4 @@ inline std::promise<void> HoldStoreThread(
   return release;
 }
 
-}  // namespace tocsin::store::testing
+}  // namespace tocsin::store::testkit
