@@ -97,7 +97,9 @@ void AlertIntake::Submit(std::string body, TimePoint now, Duration resolve_timeo
     batch->body = {};
     batch->parsed = true;
     queue_.push_back(batch);
-    ApplySome();
+    ApplyHead(batch->alerts.size());
+    Finish();
+    UpdateGauges();
     return;
   }
   queue_.push_back(batch);

@@ -278,16 +278,17 @@ void IncidentManager::ApplyChange(const std::string& id, IncidentChange change,
   for (auto& e : change.events) ChainEvent(change.incident, e);
   Incident next = change.incident;
   std::vector<PageRequest> pages = change.pages;
-  // Whether the pages were handed while the change was being committed (SetPagerSharesWriter):
-  // decided after CommitAsync returns, read by its completion, which comes later then.
-  auto handed_early = std::make_shared<bool>(false);
+  // The pages handed while the change is being committed (SetPagerSharesWriter), by key: filled
+  // before the store's writer starts on the change, read by its completion.
+  auto handed_early = std::make_shared<std::vector<std::string>>();
   auto completed = std::make_shared<bool>(false);
   // Still being committed (a store with a writer thread): the outbox writes the pages in the
   // same group, on condition that their intents are recorded there.
   auto hand_early = [this, &pages, handed_early, completed] {
-    if (!pager_shares_writer_ || *completed || stopped_ || pages.empty()) return;
-    *handed_early = true;
-    for (const auto& p : pages) handoff_->HandOnceDecided(p);
+    if (!pager_shares_writer_ || *completed || stopped_) return;
+    for (const auto& p : pages) {
+      if (handoff_->HandOnceDecided(p)) handed_early->push_back(p.idempotency_key);
+    }
   };
   store_.CommitAsyncAlongside(
       std::move(change),
@@ -298,9 +299,9 @@ void IncidentManager::ApplyChange(const std::string& id, IncidentChange change,
         if (!r) {
           spdlog::error("incident {}: cannot record the change, nothing announced: {}", id,
                         r.error().ToString());
-          if (*handed_early) {
-            for (const auto& p : pages) handoff_->Abandon(p.idempotency_key);
-          }
+          // Only the pages this change handed: a key already in hand (an earlier change's
+          // durable intent) goes on.
+          for (const auto& key : *handed_early) handoff_->Abandon(key);
           then(Fail(r.error()));
           return;
         }

@@ -56,7 +56,7 @@ void PageHandoff::Stop() {
     if (retry.timer != 0) scheduler_.Cancel(retry.timer);
   }
   retries_.clear();
-  abandoned_.clear();
+  // early_ stays: an answer still on its way must still know whether its change failed.
   // Nothing more is handed: whoever waits for a page to be queued waits no longer (the page
   // stays an intent and goes out at the next start). Not from the destructor: the callers'
   // objects may be going too.
@@ -70,17 +70,27 @@ void PageHandoff::Stop() {
 }
 
 void PageHandoff::Hand(const PageRequest& page, std::function<void()> queued) {
+  const std::string& key = page.idempotency_key;
   if (queued) {
     // Stopped: nothing more is handed. In hand but no longer sending: the outbox has it, and
     // its events are being recorded.
-    const bool has_it =
-        in_hand_.count(page.idempotency_key) && !sending_.count(page.idempotency_key);
+    const bool has_it = in_hand_.count(key) && !sending_.count(key);
     if (stopped_ || has_it) return queued();
-    answers_[page.idempotency_key].push_back(std::move(queued));
+    answers_[key].push_back(std::move(queued));
+  }
+  if (auto it = early_.find(key); it != early_.end()) {
+    // Handed with its change, which is durable now. Still sending: its answer goes on from
+    // here. Refused before this: written again now.
+    if (!it->second.refused) {
+      it->second.confirmed = true;
+      return;
+    }
+    early_.erase(it);
+    if (stopped_) return;
   }
   // Already failing: its retry timer sends it; a second Send now would only race it. Already
   // in hand: its events are being recorded.
-  if (retries_.count(page.idempotency_key) || in_hand_.count(page.idempotency_key)) return;
+  if (retries_.count(key) || in_hand_.count(key)) return;
   TryHand(page, [this, page](bool ok) {
     if (ok || stopped_) return;
     retries_[page.idempotency_key].page = page;
@@ -88,9 +98,10 @@ void PageHandoff::Hand(const PageRequest& page, std::function<void()> queued) {
   });
 }
 
-void PageHandoff::HandOnceDecided(const PageRequest& page) {
+bool PageHandoff::HandOnceDecided(const PageRequest& page) {
   const std::string& key = page.idempotency_key;
-  if (stopped_ || retries_.count(key) || in_hand_.count(key)) return;
+  if (stopped_ || retries_.count(key) || in_hand_.count(key) || early_.count(key)) return false;
+  early_[key] = Early{};
   TryHand(
       page,
       [this, page](bool ok) {
@@ -99,17 +110,18 @@ void PageHandoff::HandOnceDecided(const PageRequest& page) {
         ScheduleRetry(page.idempotency_key);
       },
       true);
+  return true;
 }
 
 void PageHandoff::Abandon(const std::string& key) {
-  if (sending_.count(key)) {
-    abandoned_.insert(key);
+  auto it = early_.find(key);
+  if (it == early_.end()) return;
+  // Refused already: nothing to send. Still sending: dropped when the answer comes.
+  if (it->second.refused) {
+    early_.erase(it);
     return;
   }
-  if (auto it = retries_.find(key); it != retries_.end()) {
-    if (it->second.timer != 0) scheduler_.Cancel(it->second.timer);
-    retries_.erase(it);
-  }
+  it->second.abandoned = true;
 }
 
 void PageHandoff::Queued(const std::string& key) {
@@ -126,22 +138,52 @@ void PageHandoff::TryHand(const PageRequest& page, std::function<void(bool)> the
   // In hand from the Send on: the outbox answers once the page is durable (or not written).
   in_hand_.insert(key);
   sending_.insert(key);
-  auto answered = [this, alive = alive_, page, key,
+  auto answered = [this, alive = alive_, page, key, once_decided,
                    then = std::move(then)](Result<PageReceipt> receipt) mutable {
     if (!*alive) return;
     sending_.erase(key);
-    const bool abandoned = abandoned_.erase(key) > 0;
     // Queued: whoever waits for it goes on (a failed write keeps them waiting for the retry).
-    if (receipt) Queued(key);
-    if (!receipt) {
-      in_hand_.erase(key);
-      // The change that decided it was not recorded: there is no page to send.
-      if (abandoned) return;
-      spdlog::error("incident {}: page {} could not be written to the outbox, will retry: {}",
-                    page.incident_id, key, receipt.error().ToString());
-      return then(false);
+    if (receipt) {
+      // Written: its intent is durable, whatever came of the change.
+      if (once_decided) early_.erase(key);
+      Queued(key);
+      return Record(page, *receipt, std::move(then));
     }
-    Record(page, *receipt, std::move(then));
+    in_hand_.erase(key);
+    if (once_decided) {
+      auto it = early_.find(key);
+      if (it == early_.end()) return;
+      Early& e = it->second;
+      if (e.abandoned) {
+        // The change that decided it failed: there is no page to send.
+        early_.erase(it);
+        return;
+      }
+      if (!e.confirmed) {
+        // The change has not answered yet (a store shutting down answers out of order): its
+        // completion writes the page again (Hand) or drops it (Abandon).
+        e.refused = true;
+        return;
+      }
+      early_.erase(it);
+      if (!stopped_) {
+        spdlog::warn(
+            "incident {}: page {} was not written with the change that decided it ({}); "
+            "writing it again",
+            page.incident_id, key, receipt.error().ToString());
+        return TryHand(page, std::move(then));
+      }
+    }
+    if (stopped_) {
+      spdlog::warn(
+          "incident {}: page {} was not written to the outbox ({}); it stays an intent "
+          "and is sent after the next start",
+          page.incident_id, key, receipt.error().ToString());
+      return;
+    }
+    spdlog::error("incident {}: page {} could not be written to the outbox, will retry: {}",
+                  page.incident_id, key, receipt.error().ToString());
+    then(false);
   };
   if (once_decided) {
     pager_.SendOnceDecided(page, std::move(answered));

@@ -54,13 +54,14 @@ class PageHandoff {
   // as many retries as that takes), or at Stop(), whichever comes first.
   void Hand(const PageRequest& page, std::function<void()> queued = {});
   // Hands `page` while the change that decided it is still being committed, through
-  // Pager::SendOnceDecided, so that its outbox row joins that change's group commit. Once the
-  // change has completed, the caller calls Hand (it is durable: a no-op while the page is in
-  // hand or waiting for a retry) or Abandon (it failed).
-  void HandOnceDecided(const PageRequest& page);
-  // The change that decided the page `key` failed: its Send is not retried, whatever it answers
-  // (an intent recorded by an earlier change still lets the outbox take it, and then the page is
-  // recorded as queued), and a retry already waiting is cancelled.
+  // Pager::SendOnceDecided, so that its outbox row joins that change's group commit. False when
+  // it was not handed (already in hand, waiting for a retry, or stopped). For a page it handed,
+  // the caller calls, once the change has completed, Hand (durable: the page goes on, and is
+  // written again at once if the outbox refused it) or Abandon (failed).
+  bool HandOnceDecided(const PageRequest& page);
+  // The change that decided the page `key` (handed with HandOnceDecided) failed: the page is
+  // dropped if the outbox refused it, as it does when the intent is missing (an intent an
+  // earlier change recorded lets the outbox take it, and it is then recorded as queued).
   void Abandon(const std::string& key);
   void Stop();
   // Pages waiting for a retry (tests, shutdown logs).
@@ -93,7 +94,14 @@ class PageHandoff {
   std::map<std::string, Retry> retries_;  // by idempotency key
   std::set<std::string> in_hand_;         // sent, events not recorded yet
   std::set<std::string> sending_;         // sent, the outbox has not answered yet
-  std::set<std::string> abandoned_;       // sending, but the change that decided it failed
+  // Pages handed with their change (HandOnceDecided) until the outbox has them or they are
+  // dropped: what is known of the change and of the outbox's answer.
+  struct Early {
+    bool confirmed = false;  // the change is durable (Hand)
+    bool abandoned = false;  // the change failed (Abandon)
+    bool refused = false;    // the outbox refused it before either was known
+  };
+  std::map<std::string, Early> early_;
   // Hand's `queued` callbacks, by idempotency key, until the outbox has the page.
   std::map<std::string, std::vector<std::function<void()>>> answers_;
   bool stopped_ = false;

@@ -154,9 +154,12 @@ void Outbox::SendPlanned(const PageRequest& request, bool once_decided, SendDone
   auto stored_then = [this, alive, request, receipt = std::move(receipt), now, once_decided,
                       done = std::move(done)](Result<void> stored) mutable {
     if (auto a = alive.lock(); !a || !*a) return;
-    if (!stored && once_decided && stored.error().kind() == Error::Kind::kConflict) {
-      // The change that decided the page failed: not a write failure, nothing to retry.
-      spdlog::debug("outbox: {}", stored.error().message());
+    if (!stored && once_decided) {
+      // Neither logged nor counted here: whether it is written again (its change is durable)
+      // or dropped (its change failed, so the intent was missing) is the caller's to say and
+      // do, and a failure of that second write is counted then.
+      spdlog::debug("outbox: {} {} not written with its change: {}", request.incident_id,
+                    request.idempotency_key, stored.error().ToString());
       if (done) done(Fail(stored.error()));
       return;
     }
@@ -168,14 +171,16 @@ void Outbox::SendPlanned(const PageRequest& request, bool once_decided, SendDone
       if (done) done(Fail(stored.error()));
       return;
     }
-    Accepted(request, receipt, now);
-    if (!done) return;
     // On the next loop turn: the pump this write requested runs first, so the provider
-    // request is on its way before the caller records what was queued.
-    scheduler_.Post([alive, done = std::move(done), receipt = std::move(receipt)]() mutable {
-      if (auto a = alive.lock(); !a || !*a) return;
-      done(std::move(receipt));
-    });
+    // request is on its way before the caller records what was queued (and before the
+    // delivery reports Accepted posts, as when it answered at once).
+    if (done) {
+      scheduler_.Post([alive, done = std::move(done), receipt]() mutable {
+        if (auto a = alive.lock(); !a || !*a) return;
+        done(std::move(receipt));
+      });
+    }
+    Accepted(request, receipt, now);
   };
   Store(std::move(items), std::move(stored_then),
         once_decided ? request.idempotency_key : std::string());
@@ -285,9 +290,9 @@ void Outbox::Store(std::vector<OutboxItem> items, std::function<void(Result<void
       if (auto it = superseding_.find(id); it != superseding_.end()) superseding_.erase(it);
     }
     if (!inserted) {
-      // Nothing durable was written; the caller keeps the request and tries again (or, on
-      // kConflict, its intent was never recorded and there is nothing to send).
-      if (!once_decided || inserted.error().kind() != Error::Kind::kConflict) {
+      // Nothing durable was written; the caller keeps the request and tries again (once
+      // decided, the caller says whether: see SendPlanned).
+      if (!once_decided) {
         spdlog::error("outbox: cannot write deliveries to the database: {}",
                       inserted.error().message());
       }

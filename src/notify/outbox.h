@@ -106,8 +106,9 @@ class Outbox final : public incident::Pager {
   // are in the receipt (and tocsin_pages_unroutable_total), not paged. `done` may be empty.
   void Send(const incident::PageRequest& request, SendDone done) override;
   // The same, written only if the request's intent is recorded (OutboxStore::InsertIfDecided):
-  // the daemon's incident store and outbox share the store thread. An answer of kConflict (the
-  // deciding change failed) is neither logged as a write failure nor counted as one.
+  // the daemon's incident store and outbox share the store thread. A failure is neither logged
+  // as a write failure nor counted as one: the caller writes the page again with Send (counted
+  // if that fails too) or drops it, its change having failed.
   void SendOnceDecided(const incident::PageRequest& request, SendDone done) override;
   // One item to one provider outside the incident flow (group notices, tocsin's own notices).
   void Enqueue(incident::Channel channel, std::string kind, std::string target,

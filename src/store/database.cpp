@@ -192,6 +192,11 @@ void Database::OnWalCommit(std::function<void(int frames)> hook) {
   backend_->SetWalHook(std::move(hook));
 }
 
+Result<bool> Database::CheckpointWal() {
+  std::lock_guard lock(mu_);
+  return backend_->CheckpointWal();
+}
+
 void Database::SetFence(std::optional<std::int64_t> epoch) {
   // Without mu_: a StoreThread holds it for a whole group commit, and the loop that changes
   // the role must not wait for one. The backend keeps the epoch in an atomic.

@@ -54,6 +54,8 @@ class Backend {
   // SQLite: called after each commit of this connection with the frames in the WAL, in place
   // of SQLite's automatic checkpoint. PostgreSQL: never called.
   virtual void SetWalHook(std::function<void(int frames)> /*hook*/) {}
+  // SQLite: a PASSIVE checkpoint; whether it copied the whole WAL. PostgreSQL: nothing, true.
+  virtual Result<bool> CheckpointWal() { return true; }
   virtual Result<void> LockMigrations() { return {}; }
   virtual void UnlockMigrations() {}
 };

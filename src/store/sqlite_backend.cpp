@@ -105,6 +105,17 @@ class SqliteBackend : public Backend {
 
   Dialect dialect() const override { return Dialect::kSqlite; }
 
+  Result<bool> CheckpointWal() override {
+    int log = 0;
+    int copied = 0;
+    const int rc =
+        sqlite3_wal_checkpoint_v2(db_, nullptr, SQLITE_CHECKPOINT_PASSIVE, &log, &copied);
+    if (rc != SQLITE_OK) {
+      return Fail(Error::Io(std::string("WAL checkpoint: ") + sqlite3_errmsg(db_)));
+    }
+    return log == copied;
+  }
+
   void SetWalHook(std::function<void(int)> hook) override {
     wal_hook_ = std::move(hook);
     // Installing a hook turns SQLite's own automatic checkpoint off on this connection.

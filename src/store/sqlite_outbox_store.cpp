@@ -90,7 +90,7 @@ Result<void> IntentRecorded(Database& db, const std::string& key) {
   auto found = st->Step();
   if (!found) return Fail(found.error());
   if (!*found) {
-    return Fail(Error::Conflict("page " + key +
+    return Fail(Error::NotFound("page " + key +
                                 ": the change that decided it was not recorded; nothing written"));
   }
   return {};

@@ -49,16 +49,24 @@ void StoreThread::Stop() {
 
 void StoreThread::CheckpointIfDue() {
   if (wal_frames_ < kCheckpointFrames) return;
+  if (wal_frames_ < kCheckpointFrames * kCheckpointDeferral) {
+    // Writes waiting: they go first (their pages would wait for the copy), unless the WAL has
+    // grown this far; the group that leaves the queue empty checkpoints.
+    std::lock_guard lock(mu_);
+    if (!queue_.empty()) return;
+  }
   wal_frames_ = 0;
   // PASSIVE: copies what no reader of the loop's connection still needs, without waiting for
   // them; this thread being the only writer, nothing is appended meanwhile, and the next
-  // group starts the WAL over once all of it is copied.
-  if (auto r = db_->Exec("PRAGMA wal_checkpoint(PASSIVE)"); !r) {
-    spdlog::warn("store: WAL checkpoint failed, the next group's commit tries again: {}",
-                 r.error().ToString());
+  // group starts the WAL over once all of it is copied. When a reader holds an older snapshot,
+  // the rest waits for the next commit's turn.
+  auto done = db_->CheckpointWal();
+  if (!done) {
+    spdlog::warn("store: WAL checkpoint failed, tried again after the next group: {}",
+                 done.error().ToString());
     return;
   }
-  checkpoints_.fetch_add(1);
+  if (*done) checkpoints_.fetch_add(1);
 }
 
 void StoreThread::Submit(Write write, Done done) {
@@ -78,7 +86,8 @@ void StoreThread::Submit(Write write, Done done) {
 StoreThread::Cork::Cork(StoreThread& thread) : thread_(thread) {
   std::lock_guard lock(thread_.mu_);
   if (thread_.cork_depth_ == 0) thread_.cork_owner_ = std::this_thread::get_id();
-  // Another thread's Cork alive: this one holds nothing back (its writes wake the thread).
+  // Another thread's Cork alive: this one adds nothing (its writes notify the thread, which
+  // still waits for that Cork).
   if (thread_.cork_owner_ == std::this_thread::get_id()) ++thread_.cork_depth_;
 }
 

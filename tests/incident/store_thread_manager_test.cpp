@@ -216,6 +216,46 @@ TEST_F(StoreThreadManagerTest, AFailedGroupCommitFailsEachCallerAndChangesNothin
   EXPECT_EQ(store_->Get("INC-1").value()->state, IncidentState::kAcknowledged);
 }
 
+// A page handed along with its change and refused before that change has answered (the outbox
+// does so while the store shuts down; RecordingPager keeps Pager's default SendOnceDecided, which
+// always refuses at once) follows the change: written again at once when the change is durable,
+// dropped when it failed, and never left to a retry timer either way.
+TEST_F(StoreThreadManagerTest, APageRefusedBeforeItsChangeAnswersFollowsTheChange) {
+  OpenIncidents(2);
+  manager_->SetPagerSharesWriter(true);
+  std::optional<Result<Incident>> acked;
+  manager_->AcknowledgeAsync("INC-1", "api-user", t0_, "api", std::nullopt,
+                             [&acked](Result<Incident> r) { acked = std::move(r); });
+  RunUntil([&] { return acked.has_value(); });
+  ASSERT_TRUE(*acked) << acked->error().message();
+  scheduler_.RunPending();
+  ASSERT_EQ(pager_.OfAction(PageAction::kAcknowledge).size(), 1U)
+      << "the durable change's page was not written again";
+  EXPECT_EQ(pager_.OfAction(PageAction::kAcknowledge)[0].incident_id, "INC-1");
+
+  // Everything the first ack set off (its "queued" record) is written before the fault is set.
+  bool settled = false;
+  writer_->Submit([](store::Database&) -> Result<void> { return {}; },
+                  [&settled](Result<void>) { settled = true; });
+  RunUntil([&] { return settled; });
+  scheduler_.RunPending();
+  // The change fails (its group's COMMIT): its page is dropped, not retried.
+  store::testkit::CountingFaultInjector faults(StoreOp::kCommit, 1);
+  writer_->SetFaultInjector(&faults);
+  std::optional<Result<Incident>> failed;
+  manager_->AcknowledgeAsync("INC-2", "api-user", t0_, "api", std::nullopt,
+                             [&failed](Result<Incident> r) { failed = std::move(r); });
+  RunUntil([&] { return failed.has_value(); });
+  writer_->SetFaultInjector(nullptr);
+  ASSERT_TRUE(faults.fired());
+  ASSERT_FALSE(*failed);
+  scheduler_.AdvanceBy(std::chrono::minutes(2));  // any retry timer fires
+  scheduler_.RunPending();
+  EXPECT_EQ(pager_.OfAction(PageAction::kAcknowledge).size(), 1U)
+      << "a page of the change that failed was sent";
+  EXPECT_EQ(pager_.sent.size(), 1U);
+}
+
 TEST_F(StoreThreadManagerTest, TransitionsOfOneIncidentWaitForEachOtherAndKeepTheirOrder) {
   OpenIncidents(1);
   // Submitted back to back before any completes: each is computed from the state the previous

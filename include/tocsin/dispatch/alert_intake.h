@@ -72,7 +72,8 @@ class AlertIntake {
   AlertIntake& operator=(const AlertIntake&) = delete;
 
   // Queues a batch received at `now`; `done` runs on the loop once it is applied or refused
-  // (refusal is reported before Submit returns).
+  // (before Submit returns for a refusal, and for a small batch applied at once: see
+  // inline_parse_bytes).
   void Submit(std::string body, TimePoint now, Duration resolve_timeout, Done done);
   // Waits for the parser to finish the batches it holds (bounded by the queue), then applies
   // and answers every queued batch, in order, before returning.

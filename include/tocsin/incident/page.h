@@ -178,7 +178,9 @@ class Pager {
   // not completed. The request is written only if its intent is recorded when the Pager's write
   // runs (writes run in submission order, so the intent's write ran first: usually both land in
   // one group commit, one fsync for the two); when it is not (that change failed), nothing is
-  // written and `done` gets kConflict. Either way `done` runs after the intent's own completion.
+  // written and `done` gets kNotFound. `done` runs after the intent's own completion, except
+  // when the store is shutting down (it refuses at once): the caller must not take a refusal
+  // for the change's failure.
   // Only for a Pager the composition root declared to share the incident store's writer
   // (IncidentManager::SetPagerSharesWriter); the default refuses, writing nothing.
   virtual void SendOnceDecided(const PageRequest& request, SendDone done);

@@ -51,7 +51,7 @@ class OutboxStore : public SlackThreadStore {
                       Done<std::vector<OutboxItem>> done) = 0;
   // Insert, on condition that the page intent `intent_key` is recorded in the incident store
   // when the write runs (Pager::SendOnceDecided): otherwise nothing is written and `done` gets
-  // kConflict. The intent's write must have been submitted first to the same store writer.
+  // kNotFound. The intent's write must have been submitted first to the same store writer.
   // `items` may be empty: the answer then only says whether the intent is recorded, in order
   // with the other writes.
   virtual void InsertIfDecided(std::string intent_key, std::vector<OutboxItem> items,

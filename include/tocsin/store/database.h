@@ -183,8 +183,12 @@ class Database {
   // SQLite only (PostgreSQL never calls it): `hook` runs on the committing thread after each
   // commit on this connection, with the frames now in the WAL, and SQLite's automatic
   // checkpoint is off on this connection: whoever sets the hook checkpoints (StoreThread does,
-  // on a connection of its own). Set before the connection is used.
+  // with CheckpointWal after its groups). Set before the connection is used.
   void OnWalCommit(std::function<void(int frames)> hook);
+  // SQLite: a PASSIVE checkpoint (copies what no reader still needs, waits for nobody), called
+  // directly, not as a statement (a FaultInjector does not see it); whether all of the WAL was
+  // copied. PostgreSQL: does nothing and answers true.
+  Result<bool> CheckpointWal();
 
  private:
   friend class Statement;

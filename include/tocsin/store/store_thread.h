@@ -38,11 +38,13 @@ namespace tocsin::store {
 //
 // On SQLite, the checkpoint is not run inside the COMMIT that crosses SQLite's threshold (its
 // automatic checkpoint copies the WAL into the database and syncs it there: milliseconds added
-// to the pages of that group) but right after that group's completions are posted, on this
-// thread (PASSIVE, at kCheckpointFrames frames, SQLite's own threshold). This thread being the
-// only writer, nothing is appended while it copies, so the WAL starts over at the next group
-// and stays bounded; a checkpointer on another connection would chase a writer that never
-// stops appending under load, and the WAL would grow without end.
+// to the pages of that group) but by this thread after a group's completions are posted, once
+// the WAL holds kCheckpointFrames frames (SQLite's own threshold), when no write is waiting
+// (or, under a load that never lets up, once it holds kCheckpointDeferral times as many). This
+// thread being the only writer, nothing is appended while it copies, so the WAL starts over at
+// the next group, unless a reader on another connection still uses part of it (then the next
+// group's turn tries again). A checkpointer on a connection of its own was tried: it chases a
+// writer that never stops appending, and the WAL grew without end.
 //
 // Thread-safety: Submit and RunSync from any thread; RunSync blocks its caller until its
 // group is durable, so the loop never calls it once it runs (startup and tools only).
@@ -70,9 +72,9 @@ class StoreThread {
   // While a Cork lives, the store thread starts no group: writes that the Cork's thread submits
   // are queued, and the thread is woken once the last Cork goes, so those writes share one group
   // commit (a change and the outbox rows it decided: one fsync instead of two in series, were
-  // the store thread to take the first and commit it alone). Nests. Keep it to a few calls:
-  // other threads' writes wait for it too; never RunSync while holding one (it would wait for
-  // itself). A Cork made while another thread's is alive holds nothing back.
+  // the store thread to take the first and commit it alone), up to 4,096 writes a group. Nests.
+  // Keep it to a few calls: other threads' writes wait for it too; never RunSync while holding
+  // one (it would wait for itself). A Cork made while another thread's is alive adds nothing.
   class Cork {
    public:
     explicit Cork(StoreThread& thread);
@@ -95,10 +97,11 @@ class StoreThread {
   std::uint64_t commits() const { return commits_.load(); }
   std::uint64_t committed_writes() const { return committed_writes_.load(); }
   std::uint64_t largest_group() const { return largest_group_.load(); }
-  // Checkpoints run after a group (SQLite; 0 on PostgreSQL).
+  // Checkpoints that copied all of the WAL (SQLite; 0 on PostgreSQL).
   std::uint64_t checkpoints() const { return checkpoints_.load(); }
   // SQLite's own default threshold for its automatic checkpoint (pages in the WAL).
   static constexpr int kCheckpointFrames = 1000;
+  static constexpr int kCheckpointDeferral = 4;
   // Tests only: the fault seam of the store thread's connection.
   void SetFaultInjector(FaultInjector* injector) { db_->SetFaultInjector(injector); }
   // Fencing (Database::SetFence) of every group this thread commits from now on.
