@@ -6,6 +6,7 @@
 #include <fmt/format.h>
 
 #include "tocsin/common/duration.h"
+#include "tocsin/common/json_fields.h"
 #include "tocsin/incident/incident.h"
 
 namespace tocsin::incident {
@@ -100,7 +101,7 @@ std::string StrOr(const json& j, const char* key) {
 }
 
 // Unix ms (versions 1 and 2) or RFC 3339, empty meaning unset (the incident store's first form).
-TimePoint TimeFrom(const json& j, const char* key) {
+TimePoint PageTimeFrom(const json& j, const char* key) {
   auto it = j.find(key);
   if (it == j.end() || it->is_null()) return {};
   if (it->is_number()) return FromUnixMillis(it->get<std::int64_t>());
@@ -111,12 +112,10 @@ TimePoint TimeFrom(const json& j, const char* key) {
   return *t;
 }
 
-json AlertToJson(const Alert& a) {
-  json labels = json::object();
-  for (const auto& l : a.labels) labels[l.name] = l.value;
+json AlertToPageJson(const Alert& a) {
   json links = json::array();
   for (const auto& l : a.links) links.push_back({{"href", l.href}, {"text", l.text}});
-  return {{"labels", labels},
+  return {{"labels", LabelsToJson(a.labels)},
           {"annotations", a.annotations},
           {"state", AlertStateName(a.state)},
           {"kind", AlertKindName(a.kind)},
@@ -151,9 +150,9 @@ Alert AlertFromJson(const json& j, int version) {
     // The incident store's first form had no severity when it came from the label alone.
     if (j.contains("severity")) a.severity = SeverityByName(j.at("severity"));
   }
-  a.starts_at = TimeFrom(j, "starts_at");
-  a.ends_at = TimeFrom(j, "ends_at");
-  a.updated_at = TimeFrom(j, "updated_at");
+  a.starts_at = PageTimeFrom(j, "starts_at");
+  a.ends_at = PageTimeFrom(j, "ends_at");
+  a.updated_at = PageTimeFrom(j, "updated_at");
   a.generator_url = StrOr(j, "generator_url");
   a.rule = StrOr(j, "rule");
   a.value = OptionalFrom(j, "value");
@@ -203,9 +202,9 @@ json PageRequestToJson(const PageRequest& r) {
     targets.push_back(std::move(target));
   }
   json alerts = json::array();
-  for (const auto& a : r.alerts) alerts.push_back(AlertToJson(a));
+  for (const auto& a : r.alerts) alerts.push_back(AlertToPageJson(a));
   json causes = json::array();
-  for (const auto& a : r.causes) causes.push_back(AlertToJson(a));
+  for (const auto& a : r.causes) causes.push_back(AlertToPageJson(a));
   return {{"v", kPageJsonVersion},
           {"incident_id", r.incident_id},
           {"dedup_key", r.dedup_key},
@@ -273,8 +272,8 @@ Result<PageRequest> PageRequestFromJson(const json& j) {
     r.details = StrOr(j, "details");
     r.actor = StrOr(j, "actor");
     r.origin = StrOr(j, "origin");
-    r.opened_at = TimeFrom(j, "opened_at");
-    r.at = TimeFrom(j, "at");
+    r.opened_at = PageTimeFrom(j, "opened_at");
+    r.at = PageTimeFrom(j, "at");
     r.drill = j.value("drill", false);
     return r;
   } catch (const BadRow& e) {

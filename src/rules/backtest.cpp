@@ -16,11 +16,6 @@ namespace tocsin::rules {
 
 namespace {
 
-class NullSink final : public AlertSink {
- public:
-  void OnAlerts(const std::vector<Alert>&, TimePoint) override {}
-};
-
 // Prometheus rejects range queries of more than 11,000 points per series.
 constexpr long long kMaxPointsPerQuery = 10000;
 
@@ -228,7 +223,7 @@ Result<BacktestReport> RunBacktest(const RuleSet& input, source::SliSource& sour
 
   SimulatedScheduler scheduler(from - std::chrono::milliseconds(1));
   InlineExecutor executor;
-  NullSink sink;
+  DiscardingSink sink;
   Evaluator evaluator(scheduler, executor, sink);
   Evaluator::SourceMap sources;
   sources[source.name()] = replay;

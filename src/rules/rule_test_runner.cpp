@@ -22,11 +22,6 @@ namespace {
 
 using config::MapReader;
 
-class NullSink final : public AlertSink {
- public:
-  void OnAlerts(const std::vector<Alert>&, TimePoint) override {}
-};
-
 struct ExpectedAlert {
   Labels labels;
   std::map<std::string, std::string> annotations;
@@ -344,7 +339,7 @@ RuleTestReport RunRuleTestFile(const std::string& path, config::Diagnostics& dia
     }
     SimulatedScheduler scheduler(t0);
     InlineExecutor executor;
-    NullSink sink;
+    DiscardingSink sink;
     Evaluator evaluator(scheduler, executor, sink);
     Evaluator::SourceMap sources;
     sources["test"] = replay;

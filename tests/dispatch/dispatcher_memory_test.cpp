@@ -17,7 +17,7 @@ namespace {
 
 using namespace std::chrono_literals;
 
-constexpr const char* kConfig = R"(
+constexpr const char* kMemoryConfig = R"(
 route:
   receiver: slack
   group_by: [alertname]
@@ -44,7 +44,7 @@ TEST(DispatcherMemoryTest, AMillionDistinctAlertsFiringThenResolvedLeaveNothingB
   fakes::MemorySilenceStore store;
   Silences silences(store);
   prometheus::Registry registry;
-  Dispatcher d(scheduler, sink, silences, registry, testutil::LoadOrDie(kConfig));
+  Dispatcher d(scheduler, sink, silences, registry, testutil::LoadOrDie(kMemoryConfig));
 
   // Every 10 s, 500 new distinct alerts fire (in 10 alert names) and those fired 10 minutes
   // earlier resolve: 1,000,000 alerts over 5.5 simulated hours, many repeat_intervals. Each is

@@ -76,4 +76,11 @@ class AlertSink {
   virtual void OnAlerts(const std::vector<Alert>& alerts, TimePoint now) = 0;
 };
 
+// A sink that drops what it gets: for evaluations whose alerts are read elsewhere (a backtest,
+// `tocsin rules test`).
+class DiscardingSink final : public AlertSink {
+ public:
+  void OnAlerts(const std::vector<Alert>&, TimePoint) override {}
+};
+
 }  // namespace tocsin
