@@ -72,10 +72,11 @@ void RegisterAlertmanagerApi(http::Router& router, Dispatcher& dispatcher, Silen
   if (intake != nullptr) {
     router.Add(
         "POST", "/api/v2/alerts", kIntake,
-        [&dispatcher, &clock, intake, refusal](const http::Request& req, http::Respond respond) {
+        [&dispatcher, &clock, intake, refusal](http::Request& req, http::Respond respond) {
           if (auto r = refusal ? refusal() : std::nullopt) return respond(Refused(*r));
+          // The body moves to the intake: a copy of up to a few MiB per batch otherwise.
           intake->Submit(
-              req.body, clock.Now(), dispatcher.config().alertmanager.resolve_timeout,
+              std::move(req.body), clock.Now(), dispatcher.config().alertmanager.resolve_timeout,
               [respond = std::move(respond)](IntakeOutcome out) { respond(IntakeAnswer(out)); });
         });
   } else {

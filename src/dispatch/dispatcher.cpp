@@ -173,13 +173,15 @@ void Dispatcher::Reroute(TimePoint now) {
   for (auto& [fp, e] : alerts_) e.groups = 0;
   // Receiver lists are re-interned from scratch: names may have changed.
   receiver_lists_.clear();
+  last_routes_.clear();
+  last_receivers_ = nullptr;
   for (auto& [fp, e] : alerts_) {
     Alert a = e.alert.Expand();
     auto routes = route_->Match(a.labels);
     e.receivers = ReceiversOf(routes);
     // FlushBeforeReload told every receiver that had heard of it; nobody else needs to know.
     if (a.ResolvedAt(now)) continue;
-    for (const Route* r : routes) AddToGroup(*r, a, now);
+    for (const Route* r : routes) AddToGroup(*r, a, fp, e, now);
   }
   std::erase_if(groups_, [&](auto& kv) {
     if (kv.second.route != nullptr) return false;
@@ -241,21 +243,26 @@ void Dispatcher::Insert(Alert&& incoming, TimePoint now) {
     inhibitor_dirty_ = true;
   }
   auto routes = route_->Match(incoming.labels);
-  for (const Route* r : routes) AddToGroup(*r, incoming, now);
+  for (const Route* r : routes) AddToGroup(*r, incoming, fp, e, now);
   e.receivers = ReceiversOf(routes);
 }
 
 const std::vector<std::string>* Dispatcher::ReceiversOf(const std::vector<const Route*>& routes) {
+  // A burst mostly takes one route after another: the last answer, without building names.
+  if (last_receivers_ != nullptr && routes == last_routes_) return last_receivers_;
   std::vector<std::string> names;
   for (const Route* r : routes) {
     if (std::find(names.begin(), names.end(), r->receiver().name) == names.end()) {
       names.push_back(r->receiver().name);
     }
   }
-  return &*receiver_lists_.insert(std::move(names)).first;
+  last_routes_ = routes;
+  last_receivers_ = &*receiver_lists_.insert(std::move(names)).first;
+  return last_receivers_;
 }
 
-void Dispatcher::AddToGroup(const Route& route, const Alert& alert, TimePoint now) {
+void Dispatcher::AddToGroup(const Route& route, const Alert& alert, Fingerprint fp, Entry& entry,
+                            TimePoint now) {
   Labels group_labels = route.GroupLabels(alert.labels);
   std::string key = route.path() + ":" + group_labels.ToString();
   auto [it, created] = groups_.try_emplace(key);
@@ -271,11 +278,10 @@ void Dispatcher::AddToGroup(const Route& route, const Alert& alert, TimePoint no
     g.notification = {};
     g.flushed = false;
   }
-  Fingerprint fp = alert.fingerprint();
   auto pos = std::lower_bound(g.members.begin(), g.members.end(), fp);
   if (pos != g.members.end() && *pos == fp) return;
   g.members.insert(pos, fp);
-  ++alerts_[fp].groups;
+  ++entry.groups;
   metrics_->grouped.Increment();
   if (g.timer) return;
   // First alert of a new (or emptied) group waits group_wait so that its siblings join

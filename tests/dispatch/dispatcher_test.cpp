@@ -324,6 +324,39 @@ TEST_F(DispatcherTest, ReloadKeepsGroupsSoNothingPagesTwice) {
   EXPECT_EQ(sink_.flushes[1].group.receiver.name, "slack");
 }
 
+// The receivers listed with each alert (GET /api/v2/alerts) follow a reload, for alerts sent
+// before it and after it, and for alerts that take a route one after another (the dispatcher
+// keeps its last answer while a burst takes the same route).
+TEST_F(DispatcherTest, ListedReceiversFollowAReload) {
+  auto receivers_of = [&](const std::string& name) {
+    std::vector<std::string> out;
+    dispatcher_->ForEachActiveAlert(
+        Now(), [&](Fingerprint, const StoredAlert& a, const std::vector<std::string>& receivers) {
+          if (a.labels().GetOr("alertname") == name) out = receivers;
+        });
+    return out;
+  };
+  using Names = std::vector<std::string>;
+  Send({Firing({{"alertname", "LoginErrors"}, {"service", "login"}, {"severity", "critical"}}),
+        Firing({{"alertname", "GameLag"}, {"service", "games"}, {"severity", "warning"}}),
+        Firing({{"alertname", "DepositErrors"}, {"service", "psp"}, {"severity", "critical"}})});
+  EXPECT_EQ(receivers_of("LoginErrors"), Names{"oncall"});
+  EXPECT_EQ(receivers_of("GameLag"), Names{"slack"});
+  EXPECT_EQ(receivers_of("DepositErrors"), Names{"oncall"});
+  std::string moved = kConfig;
+  moved.replace(moved.find("receiver: oncall"), 16, "receiver: slack ");
+  dispatcher_->ApplyConfig(testutil::LoadOrDie(moved));
+  Send({Firing({{"alertname", "BetErrors"}, {"service", "bets"}, {"severity", "critical"}})});
+  EXPECT_EQ(receivers_of("LoginErrors"), Names{"slack"});
+  EXPECT_EQ(receivers_of("DepositErrors"), Names{"slack"});
+  EXPECT_EQ(receivers_of("BetErrors"), Names{"slack"});
+  dispatcher_->ApplyConfig(testutil::LoadOrDie(kConfig));
+  Send({Firing({{"alertname", "SpinErrors"}, {"service", "games"}, {"severity", "critical"}})});
+  EXPECT_EQ(receivers_of("BetErrors"), Names{"oncall"});
+  EXPECT_EQ(receivers_of("SpinErrors"), Names{"oncall"});
+  EXPECT_EQ(receivers_of("GameLag"), Names{"slack"});
+}
+
 TEST_F(DispatcherTest, PendingAlertsFromTheRulesEngineDoNotPage) {
   Alert pending = Firing({{"alertname", "LoginErrors"}, {"service", "login"}});
   pending.state = AlertState::kPending;

@@ -117,7 +117,9 @@ class Dispatcher final : public AlertSink {
 
   void Insert(Alert&& alert, TimePoint now);
   const std::vector<std::string>* ReceiversOf(const std::vector<const Route*>& routes);
-  void AddToGroup(const Route& route, const Alert& alert, TimePoint now);
+  // `fp` is the alert's fingerprint and `entry` its place in alerts_ (both known to callers).
+  void AddToGroup(const Route& route, const Alert& alert, Fingerprint fp, Entry& entry,
+                  TimePoint now);
   void Flush(const std::string& key, TimePoint now);
   static std::string GroupKey(const Route& route, const Labels& labels);
   // Before a reload swaps routes `next` in: flushes at once, under the running config, every
@@ -139,6 +141,9 @@ class Dispatcher final : public AlertSink {
   std::unordered_map<Fingerprint, Entry> alerts_;
   std::map<std::string, Group> groups_;
   std::set<std::vector<std::string>> receiver_lists_;
+  // ReceiversOf's last answer and the routes it was for (reset with receiver_lists_).
+  std::vector<const Route*> last_routes_;
+  const std::vector<std::string>* last_receivers_ = nullptr;
   mutable bool inhibitor_dirty_ = true;
   TimerId gc_timer_ = 0;
   std::unique_ptr<Metrics> metrics_;

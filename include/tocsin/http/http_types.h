@@ -53,9 +53,10 @@ struct Response {
 };
 
 // Handlers answer through `respond`, exactly once, possibly later (after off-loop work).
-// They run on the event-loop thread; `respond` must be called on it too.
+// They run on the event-loop thread; `respond` must be called on it too. A handler may take
+// the request's body (std::move(req.body)): nothing reads the request after the handler.
 using Respond = std::function<void(Response)>;
-using Handler = std::function<void(const Request&, Respond)>;
+using Handler = std::function<void(Request&, Respond)>;
 // Convenience for handlers that answer at once.
 using SyncHandler = std::function<Response(const Request&)>;
 
