@@ -91,25 +91,22 @@ void PageHandoff::Hand(const PageRequest& page, std::function<void()> queued) {
   // Already failing: its retry timer sends it; a second Send now would only race it. Already
   // in hand: its events are being recorded.
   if (retries_.count(key) || in_hand_.count(key)) return;
-  TryHand(page, [this, page](bool ok) {
+  TryHand(page, RetryOnFailure(page));
+}
+
+std::function<void(bool)> PageHandoff::RetryOnFailure(const PageRequest& page) {
+  return [this, page](bool ok) {
     if (ok || stopped_) return;
     retries_[page.idempotency_key].page = page;
     ScheduleRetry(page.idempotency_key);
-  });
+  };
 }
 
 bool PageHandoff::HandOnceDecided(const PageRequest& page) {
   const std::string& key = page.idempotency_key;
   if (stopped_ || retries_.count(key) || in_hand_.count(key) || early_.count(key)) return false;
   early_[key] = Early{};
-  TryHand(
-      page,
-      [this, page](bool ok) {
-        if (ok || stopped_) return;
-        retries_[page.idempotency_key].page = page;
-        ScheduleRetry(page.idempotency_key);
-      },
-      true);
+  TryHand(page, RetryOnFailure(page), true);
   return true;
 }
 

@@ -81,6 +81,8 @@ class PageHandoff {
   };
   // Sends and records; `then(false)` when it must be tried again.
   void TryHand(const PageRequest& page, std::function<void(bool)> then, bool once_decided = false);
+  // TryHand's `then` for a page that is kept for a retry when the outbox refuses it.
+  std::function<void(bool)> RetryOnFailure(const PageRequest& page);
   // Runs and forgets the `queued` callbacks waiting for `key`.
   void Queued(const std::string& key);
   // Once the outbox has the page: its "queued" and "not paged" events, and the intent handed

@@ -101,6 +101,8 @@ class StoreThread {
   std::uint64_t checkpoints() const { return checkpoints_.load(); }
   // SQLite's own default threshold for its automatic checkpoint (pages in the WAL).
   static constexpr int kCheckpointFrames = 1000;
+  // How far waiting writes may put the checkpoint off: up to this many times kCheckpointFrames
+  // (about 16 MB of WAL at 4 KiB pages), then it runs even with writes waiting.
   static constexpr int kCheckpointDeferral = 4;
   // Tests only: the fault seam of the store thread's connection.
   void SetFaultInjector(FaultInjector* injector) { db_->SetFaultInjector(injector); }
