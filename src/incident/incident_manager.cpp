@@ -47,7 +47,6 @@ IncidentManager::IncidentManager(Scheduler& scheduler, IncidentStore& store, Pag
                                  prometheus::Registry* registry)
     : scheduler_(scheduler),
       store_(store),
-      pager_(pager),
       schedule_(std::move(schedule)),
       policies_(std::move(policies)),
       config_(std::move(config)),

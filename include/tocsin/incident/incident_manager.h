@@ -341,7 +341,6 @@ class IncidentManager final : public dispatch::GroupSink, public DeliveryObserve
 
   Scheduler& scheduler_;
   IncidentStore& store_;
-  Pager& pager_;
   std::shared_ptr<const oncall::Schedule> schedule_;
   PolicySet policies_;
   IncidentsConfig config_;
