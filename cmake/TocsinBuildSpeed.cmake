@@ -41,22 +41,25 @@ endif()
 set(TOCSIN_TEST_CXX_FLAGS "" CACHE STRING
   "Extra compile options for the test programs' own sources (e.g. -O1)")
 
-# Code whose speed nobody waits for (the command line, reports, the panel, config loading, the
-# roster, the test fakes and helpers): extra compile options after the build type's, as for
-# the tests. The `default` preset compiles it at -O1, which costs about a third less than -O2
-# for these Beast- and CLI11-heavy files (docs/development.md, "Build time"); the paging path
-# (intake, dispatch, incidents, outbox, store, HTTP server) and the rule evaluation, which the
-# benchmarks measure, stay at the build type's level. Empty elsewhere: with a PCH (clang),
-# every user of it must share its -O level.
+# Programs whose speed nobody waits for, linked into neither the daemon nor a benchmark (the
+# test fakes, the HA tests' cluster helper): extra compile options after the build type's, as
+# for the tests. The `default` preset compiles them at -O1, about a third less CPU than -O2
+# (docs/development.md, "Build presets"). Nothing linked into `tocsin` or a benchmark may be
+# listed, not even code that is cold itself (the CLI, reports): an -O1 object can supply the
+# one out-of-line copy of a shared template (Asio's scheduler, nlohmann/json, the standard
+# library) that the whole program then calls. Empty in the clang presets: with a PCH, every
+# user of it must share its -O level, so the flags are left out there.
 set(TOCSIN_COLD_CXX_FLAGS "" CACHE STRING
-  "Extra compile options for code off the paging path (e.g. -O1)")
+  "Extra compile options for the test fakes and helpers no benchmark links (e.g. -O1)")
 function(tocsin_cold_code)
   separate_arguments(flags UNIX_COMMAND "${TOCSIN_COLD_CXX_FLAGS}")
   if(NOT flags)
     return()
   endif()
   if(TOCSIN_PCH)
-    message(FATAL_ERROR "TOCSIN_COLD_CXX_FLAGS needs TOCSIN_PCH=OFF (a PCH fixes the -O level)")
+    message(WARNING "TOCSIN_COLD_CXX_FLAGS is left out with TOCSIN_PCH=ON "
+      "(a precompiled header fixes one -O level for every file that uses it)")
+    return()
   endif()
   foreach(target IN LISTS ARGN)
     if(TARGET ${target})
