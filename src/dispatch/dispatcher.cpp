@@ -137,7 +137,7 @@ void Dispatcher::FlushBeforeReload(const Route& next, TimePoint now) {
     bool holds_resolve = false;
     bool survives = false;
     for (const auto& fp : g.members) {
-      const StoredAlert& a = alerts_.at(fp).alert;
+      const StoredAlert& a = alerts_.at(fp)->alert;
       if (a.ResolvedAt(now)) holds_resolve = true;
       if (survives) continue;
       Labels labels = a.labels();
@@ -170,25 +170,26 @@ void Dispatcher::Reroute(TimePoint now) {
     g.members.clear();
     g.route = nullptr;
   }
-  for (auto& [fp, e] : alerts_) e.groups = 0;
+  for (auto& [fp, e] : alerts_) e->groups = 0;
+  group_index_.clear();
   // Receiver lists are re-interned from scratch: names may have changed.
   receiver_lists_.clear();
   last_routes_.clear();
   last_receivers_ = nullptr;
   for (auto& [fp, e] : alerts_) {
-    Alert a = e.alert.Expand();
+    Alert a = e->alert.Expand();
     auto routes = route_->Match(a.labels);
-    e.receivers = ReceiversOf(routes);
+    e->receivers = ReceiversOf(routes);
     // FlushBeforeReload told every receiver that had heard of it; nobody else needs to know.
     if (a.ResolvedAt(now)) continue;
-    for (const Route* r : routes) AddToGroup(*r, a, fp, e, now);
+    for (const Route* r : routes) AddToGroup(*r, a, fp, *e, now);
   }
   std::erase_if(groups_, [&](auto& kv) {
     if (kv.second.route != nullptr) return false;
     if (kv.second.timer) scheduler_.Cancel(kv.second.timer);
     return true;
   });
-  std::erase_if(alerts_, [](const auto& kv) { return kv.second.groups == 0; });
+  boost::unordered::erase_if(alerts_, [](const auto& kv) { return kv.second->groups == 0; });
   metrics_->groups.Set(static_cast<double>(groups_.size()));
   metrics_->alerts.Set(static_cast<double>(alerts_.size()));
 }
@@ -215,8 +216,11 @@ void Dispatcher::Ingest(std::span<Alert> alerts, TimePoint now) {
 
 void Dispatcher::Insert(Alert&& incoming, TimePoint now) {
   Fingerprint fp = incoming.fingerprint();
-  auto [it, fresh] = alerts_.try_emplace(fp);
-  Entry& e = it->second;
+  auto it = alerts_.find(fp);
+  const bool fresh = it == alerts_.end();
+  // The entry first: a slot never exists without one.
+  if (fresh) it = alerts_.emplace(fp, std::make_unique<Entry>()).first;
+  Entry& e = *it->second;
   incoming.updated_at = now;
   if (!fresh) {
     const StoredAlert& old = e.alert;
@@ -263,14 +267,27 @@ const std::vector<std::string>* Dispatcher::ReceiversOf(const std::vector<const 
 
 void Dispatcher::AddToGroup(const Route& route, const Alert& alert, Fingerprint fp, Entry& entry,
                             TimePoint now) {
-  Labels group_labels = route.GroupLabels(alert.labels);
-  std::string key = route.path() + ":" + group_labels.ToString();
-  auto [it, created] = groups_.try_emplace(key);
-  Group& g = it->second;
-  if (created) {
-    g.key = key;
-    g.labels = std::move(group_labels);
+  // Most alerts join a group that exists: found by hash, without building its key and labels.
+  std::uint64_t hash = route.GroupHash(alert.labels);
+  Group* known = nullptr;
+  if (auto hit = group_index_.find(hash); hit != group_index_.end()) {
+    Group* candidate = hit->second;
+    if (candidate->route == &route && route.InGroup(candidate->labels, alert.labels)) {
+      known = candidate;
+    }
   }
+  if (known == nullptr) {
+    Labels group_labels = route.GroupLabels(alert.labels);
+    std::string key = route.path() + ":" + group_labels.ToString();
+    auto [it, created] = groups_.try_emplace(key);
+    known = &it->second;
+    if (created) {
+      known->key = std::move(key);
+      known->labels = std::move(group_labels);
+    }
+    group_index_.insert_or_assign(hash, known);
+  }
+  Group& g = *known;
   g.route = &route;
   if (g.receiver != route.receiver().name) {
     // The new receiver has heard nothing of this group yet.
@@ -296,7 +313,8 @@ void Dispatcher::AddToGroup(const Route& route, const Alert& alert, Fingerprint 
     at = now;
   }
   g.next_flush = at;
-  g.timer = scheduler_.ScheduleAt(at, [this, key] { Flush(key, scheduler_.clock().Now()); });
+  g.timer =
+      scheduler_.ScheduleAt(at, [this, key = g.key] { Flush(key, scheduler_.clock().Now()); });
 }
 
 void Dispatcher::EnsureInhibitorFresh(TimePoint now) const {
@@ -304,13 +322,13 @@ void Dispatcher::EnsureInhibitorFresh(TimePoint now) const {
   // One alert expanded at a time: holding all of them expanded would double the memory.
   inhibitor_->Reset();
   for (const auto& [fp, e] : alerts_) {
-    if (e.alert.ResolvedAt(now)) continue;
-    Labels labels = e.alert.labels();
+    if (e->alert.ResolvedAt(now)) continue;
+    Labels labels = e->alert.labels();
     if (Inhibitor::IsCause(labels)) {
-      Alert cause = e.alert.Expand();
-      inhibitor_->Add(labels, e.alert.ends_at(), &cause);
+      Alert cause = e->alert.Expand();
+      inhibitor_->Add(labels, e->alert.ends_at(), &cause);
     } else {
-      inhibitor_->Add(labels, e.alert.ends_at(), nullptr);
+      inhibitor_->Add(labels, e->alert.ends_at(), nullptr);
     }
   }
   inhibitor_dirty_ = false;
@@ -331,7 +349,7 @@ void Dispatcher::Flush(const std::string& key, TimePoint now) {
   ctx.repeat_interval = g.route->config().repeat_interval;
   ctx.state = &g.notification;
   ctx.alerts.reserve(g.members.size());
-  for (const auto& fp : g.members) ctx.alerts.push_back(alerts_.at(fp).alert.Expand());
+  for (const auto& fp : g.members) ctx.alerts.push_back(alerts_.at(fp)->alert.Expand());
   for (const auto& stage : stages_) {
     stage->Run(ctx);
     if (!ctx.notify) break;
@@ -359,8 +377,8 @@ void Dispatcher::Flush(const std::string& key, TimePoint now) {
   // Resolved alerts have been told (or never needed telling); they leave the group.
   std::erase_if(g.members, [&](const Fingerprint& fp) {
     auto a = alerts_.find(fp);
-    if (!a->second.alert.ResolvedAt(now)) return false;
-    --a->second.groups;
+    if (!a->second->alert.ResolvedAt(now)) return false;
+    --a->second->groups;
     return true;
   });
   if (!g.members.empty()) {
@@ -380,14 +398,15 @@ void Dispatcher::ScheduleGc() {
 }
 
 void Dispatcher::CollectGarbage(TimePoint now) {
-  std::erase_if(alerts_, [&](const auto& kv) {
-    return kv.second.groups == 0 && kv.second.alert.ResolvedAt(now);
+  boost::unordered::erase_if(alerts_, [&](const auto& kv) {
+    return kv.second->groups == 0 && kv.second->alert.ResolvedAt(now);
   });
-  std::erase_if(groups_, [&](const auto& kv) {
+  auto dropped = std::erase_if(groups_, [&](const auto& kv) {
     const Group& g = kv.second;
     return g.members.empty() && g.timer == 0 &&
            g.notification.last_notified + g.route->config().repeat_interval <= now;
   });
+  if (dropped > 0) group_index_.clear();
   inhibitor_dirty_ = true;
   metrics_->groups.Set(static_cast<double>(groups_.size()));
   metrics_->alerts.Set(static_cast<double>(alerts_.size()));

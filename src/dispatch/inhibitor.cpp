@@ -76,6 +76,10 @@ std::vector<const Alert*> Inhibitor::CausesFor(const Labels& symptom) const {
   if (it == causes_.end()) return {};
   std::vector<const Alert*> out;
   for (const auto& a : it->second) out.push_back(&a);
+  // Collected in the order of the dispatcher's hash table: sorted, a page lists its causes
+  // the same way each time.
+  std::sort(out.begin(), out.end(),
+            [](const Alert* x, const Alert* y) { return x->labels < y->labels; });
   return out;
 }
 

@@ -156,6 +156,30 @@ TEST_F(DispatcherTest, ResolutionIsToldOnceThenTheGroupIsQuiet) {
   EXPECT_TRUE(dispatcher_->Groups().empty());
 }
 
+// The sweep drops a group quiet for repeat_interval; the dispatcher's index of groups by
+// hash must forget it too (ASan reports the dangling entry if it does not), and the group's
+// labels coming back make a new group that waits group_wait like any new one.
+TEST_F(DispatcherTest, AGroupTheSweepDroppedStartsAfreshWhenItsAlertsComeBack) {
+  Labels l{{"alertname", "GameLaunch"}, {"service", "games"}};
+  Send({Firing(l)});
+  AdvanceTo(1min);
+  Send({Resolved(l)});
+  AdvanceTo(5min + 30s);
+  ASSERT_EQ(sink_.flushes.size(), 2u);
+  AdvanceTo(10h);
+  EXPECT_EQ(dispatcher_->group_count(), 0u);
+  Send({Firing(l)});
+  EXPECT_EQ(dispatcher_->group_count(), 1u);
+  AdvanceTo(10h + 29s);
+  EXPECT_EQ(sink_.flushes.size(), 2u);
+  AdvanceTo(10h + 30s);
+  ASSERT_EQ(sink_.flushes.size(), 3u);
+  EXPECT_EQ(sink_.flushes[2].group.alerts.size(), 1u);
+  EXPECT_FALSE(sink_.flushes[2].group.AllResolved());
+  ASSERT_EQ(dispatcher_->Groups().size(), 1u);
+  EXPECT_EQ(dispatcher_->Groups()[0].labels, l);
+}
+
 TEST_F(DispatcherTest, AlertWhoseEndsAtPassesResolvesWithoutBeingResent) {
   Send({Firing({{"alertname", "Pushed"}, {"service", "kyc"}}, 5min)});
   AdvanceTo(5min + 30s);
@@ -246,6 +270,35 @@ TEST_F(DispatcherTest, CauseRidesInTheSymptomsPageWithoutConfiguration) {
   // The eu cause does not notify on its own; the apac one (no symptom there) goes to Slack.
   EXPECT_EQ(std::count(alone.begin(), alone.end(), "PspTimeout"), 0);
   EXPECT_EQ(std::count(alone.begin(), alone.end(), "QueueLag"), 1);
+}
+
+// The causes come out of a hash table; the page lists them by their labels, the same way on
+// every flush and after every restart.
+TEST_F(DispatcherTest, CausesRideInTheOrderOfTheirLabels) {
+  Labels symptom{{"alertname", "DepositSuccessLow"},
+                 {"service", "deposit"},
+                 {"region", "eu"},
+                 {"kind", "symptom"},
+                 {"severity", "critical"}};
+  std::vector<Alert> alerts{Firing(symptom)};
+  for (const char* name : {"QueueLag", "PspTimeout", "DbSlow", "TlsErrors", "CacheMiss", "Dns"}) {
+    alerts.push_back(Firing({{"alertname", name},
+                             {"service", "deposit"},
+                             {"region", "eu"},
+                             {"kind", "cause"},
+                             {"severity", "warning"}}));
+  }
+  Send(alerts);
+  AdvanceTo(30s);
+  const AlertGroup* page = nullptr;
+  for (const auto& f : sink_.flushes) {
+    if (f.group.receiver.name == "oncall") page = &f.group;
+  }
+  ASSERT_NE(page, nullptr);
+  std::vector<std::string> names;
+  for (const auto& c : page->causes) names.push_back(std::string(c.Name()));
+  EXPECT_EQ(names, (std::vector<std::string>{"CacheMiss", "DbSlow", "Dns", "PspTimeout", "QueueLag",
+                                             "TlsErrors"}));
 }
 
 TEST_F(DispatcherTest, CauseAloneGoesToSlackAndSymptomLaterPicksItUp) {

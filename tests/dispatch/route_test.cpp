@@ -96,5 +96,87 @@ TEST(RouteTest, GroupByEllipsisGroupsByAllLabels) {
   EXPECT_EQ(root->GroupLabels(l), l);
 }
 
+// Siblings with the same matchers get "#index" in their path so that their groups stay apart;
+// their subtrees carry it too, or two grandchildren with the same matchers would share groups
+// (and each flush flip the group between their receivers).
+TEST(RouteTest, SubtreesOfSiblingsWithTheSameMatchersKeepTheirGroupsApart) {
+  auto cfg = testutil::LoadOrDie(R"(
+route:
+  receiver: a
+  routes:
+    - matchers: ['team="pay"']
+      receiver: a
+      routes: [{matchers: ['severity="critical"'], receiver: b}]
+    - matchers: ['team="pay"']
+      receiver: c
+      routes: [{matchers: ['severity="critical"'], receiver: d}]
+receivers: [{name: a}, {name: b}, {name: c}, {name: d}]
+)");
+  auto root = Route::Build(cfg.route, cfg.receivers);
+  ASSERT_EQ(root->children().size(), 2u);
+  const Route& first = *root->children()[0]->children().at(0);
+  const Route& second = *root->children()[1]->children().at(0);
+  EXPECT_NE(first.path(), second.path());
+  EXPECT_NE(second.path().find("#1/"), std::string::npos) << second.path();
+  EXPECT_EQ(first.path().find('#'), std::string::npos) << first.path();
+  Labels l{{"team", "pay"}, {"severity", "critical"}};
+  EXPECT_NE(first.GroupHash(l), second.GroupHash(l));
+}
+
+// The dispatcher finds an alert's group by GroupHash and InGroup, without building
+// GroupLabels: both must agree with it for every route, including group_by: ['...'] and a
+// route that groups by nothing.
+TEST(RouteTest, GroupHashAndInGroupAgreeWithGroupLabels) {
+  auto cfg = testutil::LoadOrDie(kTree);
+  // Two more siblings with the payments route's matchers (so their paths end in "#4" and "#5"):
+  // one groups by every label, one by no label.
+  RouteConfig all = cfg.route.routes[0];
+  all.group_by = {"..."};
+  RouteConfig none = cfg.route.routes[0];
+  none.group_by = {};
+  cfg.route.routes.push_back(all);
+  cfg.route.routes.push_back(none);
+  auto root = Route::Build(cfg.route, cfg.receivers);
+  std::vector<const Route*> routes{root.get()};
+  for (std::size_t i = 0; i < routes.size(); ++i) {
+    for (const auto& child : routes[i]->children()) routes.push_back(child.get());
+  }
+  ASSERT_EQ(routes.size(), 8u);
+
+  std::vector<Labels> alerts;
+  for (const char* name : {"DepositErrors", "LoginErrors"}) {
+    for (const char* psp : {"", "A", "B"}) {
+      for (const char* market : {"DE", "MT"}) {
+        alerts.push_back(Labels{{"alertname", name}, {"psp", psp}, {"market", market}});
+      }
+    }
+  }
+  alerts.push_back(Labels{});
+  int same = 0;
+  int differ = 0;
+  for (const Route* r : routes) {
+    for (const Labels& a : alerts) {
+      EXPECT_TRUE(r->InGroup(r->GroupLabels(a), a)) << r->path() << " " << a.ToString();
+      for (const Labels& b : alerts) {
+        bool equal = r->GroupLabels(a) == r->GroupLabels(b);
+        EXPECT_EQ(r->InGroup(r->GroupLabels(a), b), equal)
+            << r->path() << " " << a.ToString() << " " << b.ToString();
+        if (equal) {
+          EXPECT_EQ(r->GroupHash(a), r->GroupHash(b)) << r->path() << " " << a.ToString();
+        }
+        ++(equal ? same : differ);
+      }
+    }
+    // The path is part of the hash: two routes grouping alike keep their groups apart.
+    if (r != root.get()) {
+      EXPECT_NE(r->GroupHash(alerts[0]), root->GroupHash(alerts[0])) << r->path();
+    }
+  }
+  // Both outcomes were exercised, and hashes tell different groups apart here.
+  EXPECT_GT(same, 0);
+  EXPECT_GT(differ, 0);
+  EXPECT_NE(routes[1]->GroupHash(alerts[0]), routes[1]->GroupHash(alerts[2]));
+}
+
 }  // namespace
 }  // namespace tocsin::dispatch

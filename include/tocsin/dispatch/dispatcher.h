@@ -5,8 +5,9 @@
 #include <set>
 #include <span>
 #include <string>
-#include <unordered_map>
 #include <vector>
+
+#include <boost/unordered/unordered_flat_map.hpp>
 
 #include "tocsin/common/clock.h"
 #include "tocsin/dispatch/alert_group.h"
@@ -79,7 +80,7 @@ class Dispatcher final : public AlertSink {
   template <typename Fn>
   void ForEachActiveAlert(TimePoint now, Fn&& fn) const {
     for (const auto& [fp, entry] : alerts_) {
-      if (!entry.alert.ResolvedAt(now)) fn(fp, entry.alert, *entry.receivers);
+      if (!entry->alert.ResolvedAt(now)) fn(fp, entry->alert, *entry->receivers);
     }
   }
   std::size_t alert_count() const { return alerts_.size(); }
@@ -138,8 +139,14 @@ class Dispatcher final : public AlertSink {
   std::unique_ptr<Inhibitor> inhibitor_;
   std::unique_ptr<MaintenanceWindows> maintenance_;
   std::vector<std::unique_ptr<Stage>> stages_;
-  std::unordered_map<Fingerprint, Entry> alerts_;
+  // Open addressing over pointers: a burst of 100,000 new alerts grows it without walking
+  // nodes, and an Entry stays where it is while the table grows.
+  boost::unordered_flat_map<Fingerprint, std::unique_ptr<Entry>, std::hash<Fingerprint>> alerts_;
+  // By key: GET /api/v1/groups and reload flushes list groups in this order.
   std::map<std::string, Group> groups_;
+  // Group lookup without building the key: Route::GroupHash -> the group last seen with it
+  // (checked with Route::InGroup; a collision takes the keyed path). Cleared when groups go.
+  boost::unordered_flat_map<std::uint64_t, Group*> group_index_;
   std::set<std::vector<std::string>> receiver_lists_;
   // ReceiversOf's last answer and the routes it was for (reset with receiver_lists_).
   std::vector<const Route*> last_routes_;

@@ -32,7 +32,8 @@ class Inhibitor final : public Muter {
 
   // Fingerprints (16 hex digits) of the alerts that inhibit `labels`.
   std::vector<std::string> MutedBy(const Labels& labels, TimePoint now) const override;
-  // Firing cause alerts that share service and region with the symptom `labels`.
+  // Firing cause alerts that share service and region with the symptom `labels`, ordered by
+  // their labels.
   std::vector<const Alert*> CausesFor(const Labels& symptom) const;
 
   static bool IsCause(const Labels& l) { return l.GetOr("kind") == "cause"; }

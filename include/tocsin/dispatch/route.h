@@ -1,5 +1,6 @@
 #pragma once
 
+#include <cstdint>
 #include <memory>
 #include <string>
 #include <vector>
@@ -24,6 +25,10 @@ class Route {
   std::vector<const Route*> Match(const Labels& labels) const;
   // The group this alert joins under this route.
   Labels GroupLabels(const Labels& labels) const;
+  // Hash of (path, GroupLabels(labels)) without building them: alerts of one group hash alike.
+  std::uint64_t GroupHash(const Labels& labels) const;
+  // Whether GroupLabels(labels) == group_labels, without building them.
+  bool InGroup(const Labels& group_labels, const Labels& labels) const;
 
   // Stable identity of the route: parent path plus this route's matchers, e.g.
   // `{}/{severity="critical"}/{service=~"pay.*"}`; sibling routes with identical matchers get
@@ -34,9 +39,11 @@ class Route {
   const std::vector<std::unique_ptr<Route>>& children() const { return children_; }
 
  private:
+  // `path`: the node's own path, which its parent made unique among its siblings.
   static std::unique_ptr<Route> BuildNode(const RouteConfig& config,
-                                          const std::vector<Receiver>& receivers,
-                                          const std::string& parent_path);
+                                          const std::vector<Receiver>& receivers, std::string path);
+  // Whether label `name` is one this route groups by.
+  bool GroupsBy(const std::string& name) const;
   // Returns whether this route or a descendant matched.
   bool MatchInto(const Labels& labels, std::vector<const Route*>& out) const;
 
@@ -44,6 +51,7 @@ class Route {
   Receiver receiver_;
   std::string path_;
   bool group_by_all_ = false;
+  std::uint64_t path_hash_ = 0;
   std::vector<std::unique_ptr<Route>> children_;
 };
 
