@@ -18,7 +18,8 @@ struct AlertIntake::Batch {
   std::vector<Alert> alerts;
   std::vector<std::string> errors;
   bool parsed = false;
-  std::size_t applied = 0;  // loop thread
+  bool parsed_on_loop = false;  // small batch parsed inline by Submit
+  std::size_t applied = 0;      // loop thread
 };
 
 struct AlertIntake::Metrics {
@@ -96,6 +97,7 @@ void AlertIntake::Submit(std::string body, TimePoint now, Duration resolve_timeo
     batch->alerts = parser_(batch->body, batch->now, batch->resolve_timeout, batch->errors);
     batch->body = {};
     batch->parsed = true;
+    batch->parsed_on_loop = true;
     queue_.push_back(batch);
     ApplyHead(batch->alerts.size());
     Finish();
@@ -171,11 +173,12 @@ void AlertIntake::Finish() {
   IntakeOutcome out;
   out.accepted = batch->alerts.size();
   out.errors = std::move(batch->errors);
-  // The dispatcher keeps copies; freeing a big batch's own alerts (hundreds of thousands of
-  // small strings for 50,000 alerts) took tens of milliseconds of the loop in one go, long
-  // enough to hold up /healthz. The parse thread frees them instead; a batch no bigger than a
-  // chunk costs the loop less than waking that thread would.
-  if (batch->alerts.size() > options_.chunk_alerts) {
+  // The dispatcher keeps copies; the batch's own alerts are freed by the thread that allocated
+  // them. Freed on the loop, a big batch (hundreds of thousands of small strings for 50,000
+  // alerts) took tens of milliseconds in one go, long enough to hold up /healthz, and batches
+  // of 64 (Prometheus' default) took 5 % of the loop's time in the 100,000-alert benchmark.
+  // A batch Submit parsed inline was allocated here and is freed here.
+  if (!batch->parsed_on_loop && !batch->alerts.empty()) {
     parse_on_.Submit([spent = std::move(batch->alerts)] {});
   }
   batch->alerts = {};
