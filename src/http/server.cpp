@@ -116,6 +116,38 @@ bool OutOfResources(const beast::error_code& ec) {
          ec == asio::error::no_memory;
 }
 
+// Beast's string_body, except that a piece of body is appended: string_body resizes the string
+// (writing zeros over it) and then copies the bytes in, so every byte of an alert batch was
+// written twice. The parser has checked the length against body_limit before init.
+struct AppendedStringBody {
+  using value_type = std::string;
+  static std::uint64_t size(const value_type& body) { return body.size(); }
+
+  class reader {
+   public:
+    template <bool isRequest, class Fields>
+    reader(bhttp::header<isRequest, Fields>& /*header*/, value_type& body) : body_(body) {}
+    void init(const boost::optional<std::uint64_t>& length, beast::error_code& ec) {
+      if (length) body_.reserve(static_cast<std::size_t>(*length));
+      ec = {};
+    }
+    template <class ConstBufferSequence>
+    std::size_t put(const ConstBufferSequence& buffers, beast::error_code& ec) {
+      std::size_t n = 0;
+      for (auto b : beast::buffers_range_ref(buffers)) {
+        body_.append(static_cast<const char*>(b.data()), b.size());
+        n += b.size();
+      }
+      ec = {};
+      return n;
+    }
+    void finish(beast::error_code& ec) { ec = {}; }
+
+   private:
+    value_type& body_;
+  };
+};
+
 // One connection. Reads a request's header, routes it and runs its guard, reads the body only
 // if the guard let it in, hands it to the handler, writes the answer, repeats while keep-alive
 // holds. Owns itself through shared_ptr, as Beast's examples do.
@@ -277,14 +309,17 @@ class Session : public std::enable_shared_from_this<Session> {
       buffer_.reserve(buffer_.size() +
                       static_cast<std::size_t>(std::min<std::uint64_t>(*length, kBodyReadRoom)));
     }
-    bhttp::async_read(stream_, buffer_, *parser_,
-                      [self = shared_from_this()](beast::error_code ec, std::size_t) {
-                        if (ClientWentAway(ec)) return self->Close();
-                        if (ec) return self->RefuseUnreadable(ec);
-                        // An idle keep-alive connection does not hold the room.
-                        if (self->buffer_.size() == 0) self->buffer_.shrink_to_fit();
-                        self->Dispatch();
-                      });
+    bhttp::async_read(
+        stream_, buffer_, *parser_, [self = shared_from_this()](beast::error_code ec, std::size_t) {
+          if (ClientWentAway(ec)) return self->Close();
+          if (ec) return self->RefuseUnreadable(ec);
+          // An idle keep-alive connection does not hold a body's room; a buffer of up to
+          // kIdleBufferBytes (a header's size) stays for the next request.
+          if (self->buffer_.size() == 0 && self->buffer_.capacity() > kIdleBufferBytes) {
+            self->buffer_.shrink_to_fit();
+          }
+          self->Dispatch();
+        });
   }
 
   void Dispatch() {
@@ -346,8 +381,9 @@ class Session : public std::enable_shared_from_this<Session> {
 
   beast::tcp_stream stream_;
   static constexpr std::uint64_t kBodyReadRoom = 64 * 1024;
+  static constexpr std::size_t kIdleBufferBytes = 4 * 1024;
   beast::flat_buffer buffer_;
-  std::optional<bhttp::request_parser<bhttp::string_body>> parser_;
+  std::optional<bhttp::request_parser<AppendedStringBody>> parser_;
   std::shared_ptr<Server::Impl> server_;
   std::shared_ptr<const Router> router_;
   Request req_;

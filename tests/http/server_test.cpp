@@ -17,6 +17,7 @@
 
 #include <algorithm>
 #include <atomic>
+#include <cstdio>
 #include <thread>
 
 #include "support/raw_http.h"
@@ -150,6 +151,28 @@ TEST_F(ServerTest, OversizedBodyIs413) {
   auto raw =
       RawExchange(port_, "POST /echo/a HTTP/1.1\r\nContent-Length: " + std::to_string(body.size()) +
                              "\r\n\r\n" + body);
+  EXPECT_EQ(StatusOf(raw), 413);
+}
+
+// A chunked body has no length to check from the header: its pieces are appended as they
+// come, and the limit is held over their sum.
+TEST_F(ServerTest, ChunkedBodyArrivesWholeAndOneOverTheLimitIs413) {
+  auto chunked = [](const std::vector<std::string>& pieces) {
+    std::string r =
+        "POST /echo/c HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n"
+        "Connection: close\r\n\r\n";
+    for (const auto& p : pieces) {
+      char size[32];
+      std::snprintf(size, sizeof size, "%zx", p.size());
+      r += std::string(size) + "\r\n" + p + "\r\n";
+    }
+    return r + "0\r\n\r\n";
+  };
+  auto raw = RawExchange(port_, chunked({"hello", " ", std::string(1000, 'w')}));
+  EXPECT_EQ(StatusOf(raw), 200);
+  EXPECT_EQ(BodyOf(raw), "c::hello " + std::string(1000, 'w'));
+  // 600 + 600 bytes against max_body_bytes 1024: each piece fits, their sum does not.
+  raw = RawExchange(port_, chunked({std::string(600, 'a'), std::string(600, 'b')}));
   EXPECT_EQ(StatusOf(raw), 413);
 }
 
