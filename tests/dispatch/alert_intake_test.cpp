@@ -82,34 +82,28 @@ TEST_F(AlertIntakeTest, BigBatchIsFreedOffTheLoop) {
   HeldExecutor held;
   intake_ = std::make_unique<AlertIntake>(*dispatcher_, scheduler_, held, ParsePostedAlerts,
                                           registry_, AlertIntakeOptions{});
-  std::optional<IntakeOutcome> answer;
-  intake_->Submit(Batch(5000), Now(), 5min, [&](IntakeOutcome o) { answer = std::move(o); });
-  ASSERT_EQ(held.held.size(), 1u);  // the parse
-  held.RunAll();
-  held.held.clear();
-  scheduler_.RunPending();
-  ASSERT_TRUE(answer);
-  EXPECT_EQ(answer->accepted, 5000u);
-  EXPECT_EQ(dispatcher_->alert_count(), 5000u);
-  // The spent alerts went to the executor, not to the loop's free().
-  ASSERT_EQ(held.held.size(), 1u) << "the batch's alerts were freed on the loop";
-  held.RunAll();
-  held.held.clear();
-  EXPECT_EQ(dispatcher_->alert_count(), 5000u) << "freeing the batch touched the dispatcher";
-
-  // A batch of Prometheus' 64 alerts, too big to be parsed inline, goes the same way.
-  const std::string body = Batch(64, "Small");
-  ASSERT_GT(body.size(), AlertIntakeOptions{}.inline_parse_bytes);
-  answer.reset();
-  intake_->Submit(body, Now(), 5min, [&](IntakeOutcome o) { answer = std::move(o); });
-  ASSERT_EQ(held.held.size(), 1u);  // the parse
-  held.RunAll();
-  held.held.clear();
-  scheduler_.RunPending();
-  ASSERT_TRUE(answer);
-  EXPECT_EQ(answer->accepted, 64u);
-  EXPECT_EQ(held.held.size(), 1u) << "the batch of 64 was freed on the loop";
-  held.RunAll();
+  std::size_t applied = 0;
+  // A big batch, and one of Prometheus' 64 alerts (too big to be parsed inline).
+  for (int n : {5000, 64}) {
+    SCOPED_TRACE(n);
+    const std::string body = Batch(n, "Load" + std::to_string(n));
+    ASSERT_GT(body.size(), AlertIntakeOptions{}.inline_parse_bytes);
+    std::optional<IntakeOutcome> answer;
+    intake_->Submit(body, Now(), 5min, [&](IntakeOutcome o) { answer = std::move(o); });
+    ASSERT_EQ(held.held.size(), 1u);  // the parse
+    held.RunAll();
+    held.held.clear();
+    scheduler_.RunPending();
+    ASSERT_TRUE(answer);
+    EXPECT_EQ(answer->accepted, static_cast<std::size_t>(n));
+    applied += static_cast<std::size_t>(n);
+    EXPECT_EQ(dispatcher_->alert_count(), applied);
+    // The spent alerts went to the executor, not to the loop's free().
+    ASSERT_EQ(held.held.size(), 1u) << "the batch's alerts were freed on the loop";
+    held.RunAll();
+    held.held.clear();
+    EXPECT_EQ(dispatcher_->alert_count(), applied) << "freeing the batch touched the dispatcher";
+  }
   intake_.reset();  // before the executor it was given
 }
 
