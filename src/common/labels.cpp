@@ -135,14 +135,16 @@ std::string_view Labels::GetOr(std::string_view name, std::string_view fallback)
   return v ? *v : fallback;
 }
 
+std::uint64_t Labels::HashStep(std::uint64_t h, const Label& label) {
+  h = FnvAdd(h, label.name);
+  h = FnvAddByte(h, static_cast<unsigned char>(kSeparator));
+  h = FnvAdd(h, label.value);
+  return FnvAddByte(h, static_cast<unsigned char>(kSeparator));
+}
+
 Fingerprint Labels::fingerprint() const {
   std::uint64_t h = 14695981039346656037ULL;
-  for (const auto& l : items_) {
-    h = FnvAdd(h, l.name);
-    h = FnvAddByte(h, static_cast<unsigned char>(kSeparator));
-    h = FnvAdd(h, l.value);
-    h = FnvAddByte(h, static_cast<unsigned char>(kSeparator));
-  }
+  for (const auto& l : items_) h = HashStep(h, l);
   return Fingerprint(h);
 }
 

@@ -65,11 +65,7 @@ bool Route::GroupsBy(const std::string& name) const {
 std::uint64_t Route::GroupHash(const Labels& labels) const {
   std::uint64_t h = path_hash_;
   for (const auto& l : labels) {
-    if (!GroupsBy(l.name)) continue;
-    h = Fnv1a64(l.name, h);
-    h = Fnv1a64("\xff", h);
-    h = Fnv1a64(l.value, h);
-    h = Fnv1a64("\xff", h);
+    if (GroupsBy(l.name)) h = Labels::HashStep(h, l);
   }
   return h;
 }

@@ -302,7 +302,7 @@ class Session : public std::enable_shared_from_this<Session> {
     stream_.expires_after(server_->options.read_timeout);
     // Beast reads at most the room the buffer has past its contents, and at least 512 bytes.
     // The parser takes the body out of the buffer as it arrives, so the buffer would never grow
-    // past 512 bytes and a batch of 64 alerts (about 25 KB) would take some 50 reads, each a
+    // past 512 bytes and a batch of 64 alerts (about 29 KB) would take nearly 60 reads, each a
     // recv, a completion and a timer. Room for the body (up to kBodyReadRoom) makes it a few.
     // Only a request its guard let in gets here, so no stranger makes the server reserve it.
     if (auto length = parser_->content_length(); length && *length > 512) {

@@ -57,6 +57,9 @@ class Labels {
   bool Has(std::string_view name) const { return Get(name).has_value(); }
 
   Fingerprint fingerprint() const;
+  // One label's step of fingerprint()'s hash (name, 0xff, value, 0xff), for code that hashes a
+  // subset of a label set in place: fingerprint() is every label's step from the FNV offset.
+  static std::uint64_t HashStep(std::uint64_t h, const Label& label);
   const std::vector<Label>& items() const { return items_; }
   std::size_t size() const { return items_.size(); }
   bool empty() const { return items_.empty(); }
