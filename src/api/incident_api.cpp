@@ -56,9 +56,16 @@ Result<dispatch::AlertGroup> GroupFromJson(const json& j, TimePoint now) {
   } else {
     std::string title = JsonString(j, "title");
     if (title.empty()) return Fail(Error::Invalid("give `alerts`, or at least a `title`"));
-    json alert = {{"labels", j.value("labels", json::object())},
+    // A member of the wrong type is the caller's mistake (400), never an exception (500).
+    auto severity = JsonStringField(j, "severity", false, "a manual incident");
+    if (!severity) return Fail(severity.error());
+    const json& labels = JsonMember(j, "labels");
+    if (!labels.is_null() && !labels.is_object()) {
+      return Fail(Error::Invalid("`labels` must be an object of label names to values"));
+    }
+    json alert = {{"labels", labels.is_null() ? json::object() : labels},
                   {"annotations", {{"summary", title}}},
-                  {"severity", j.value("severity", std::string("critical"))}};
+                  {"severity", severity->empty() ? std::string("critical") : *severity}};
     if (!alert["labels"].contains("alertname")) alert["labels"]["alertname"] = "ManualIncident";
     auto a = AlertFromJson(alert);
     if (!a) return Fail(a.error());

@@ -151,6 +151,15 @@ TEST_F(IncidentDaemonTest, ApiActsOnIncidentsAndAnswersWhoIsOnCall) {
   ASSERT_EQ(s0, 201) << created.dump();
   const std::string id = created["incident"]["id"];
   EXPECT_EQ(created["incident"]["sev"], "SEV-3");
+  // Members of the wrong type are refused with what to fix, not a 500.
+  auto [s_num, numeric] =
+      Http("POST", "/api/v1/incidents", {{"actor", "l1a"}, {"title", "x"}, {"severity", 3}});
+  EXPECT_EQ(s_num, 400) << numeric.dump();
+  EXPECT_EQ(numeric["error"], "`severity` of a manual incident must be a string");
+  auto [s_lab, labels] =
+      Http("POST", "/api/v1/incidents", {{"actor", "l1a"}, {"title", "x"}, {"labels", "psp-a"}});
+  EXPECT_EQ(s_lab, 400) << labels.dump();
+  EXPECT_EQ(labels["error"], "`labels` must be an object of label names to values");
   auto [s1, bad_ack] = Http("POST", "/api/v1/incidents/" + id + "/ack", {{"actor", "mallory"}});
   EXPECT_EQ(s1, 403) << bad_ack.dump();
   // The CLI says why, and only why: no second line about token roles (issue 13).
