@@ -11,6 +11,7 @@
 #include "api_response.h"
 #include "tocsin/common/duration.h"
 #include "tocsin/common/json_fields.h"
+#include "tocsin/rules/slo_report.h"
 
 namespace tocsin::rules {
 
@@ -79,6 +80,12 @@ json BudgetSeries(const source::QueryResult& r, double budget) {
 
 void RegisterSloApi(http::Router& router, SloApiDeps deps) {
   auto d = std::make_shared<SloApiDeps>(std::move(deps));
+  router.AddSync("GET", "/api/v1/slos", http::Access::kViewer, [d](const http::Request&) {
+    const Evaluator* evaluator = d->evaluator ? d->evaluator() : nullptr;
+    if (evaluator == nullptr) return ErrorResponse(Error::Transient("rules engine not started"));
+    return http::Response::Json(
+        200, SloReportJson(evaluator->SloStatuses(), evaluator->SourceStatuses()));
+  });
   router.Add("GET", "/api/v1/slos/{name}", http::Access::kViewer,
              [d](const http::Request& r, http::Respond respond) {
                const Evaluator* evaluator = d->evaluator ? d->evaluator() : nullptr;

@@ -24,7 +24,6 @@
 #include "tocsin/incident/incident_manager.h"
 #include "tocsin/rules/evaluator.h"
 #include "tocsin/rules/rule_metrics.h"
-#include "tocsin/rules/slo_report.h"
 #include "tocsin/source/prometheus_client.h"
 #include "tocsin/store/sqlite_delivery_log.h"
 #include "tocsin/store/sqlite_override_store.h"
@@ -68,11 +67,6 @@ std::shared_ptr<const http::Router> App::Impl::BuildRouter() {
 void App::Impl::AddApiRoutes(http::Router& router) {
   using http::Access;
   if (incidents) incident::RegisterIncidentApi(router, *incidents, clock);
-  router.AddSync("GET", "/api/v1/slos", Access::kViewer, [this](const http::Request&) {
-    if (!evaluator) return http::Response::Json(503, R"({"error":"rules engine not started"})");
-    return http::Response::Json(
-        200, rules::SloReportJson(evaluator->SloStatuses(), evaluator->SourceStatuses()));
-  });
   // The panel's API (issue 16): on-call, one SLO in detail, silence preview, delivery log.
   oncall::OncallApiDeps oncall_deps;
   oncall_deps.schedule = [this] { return incidents ? incidents->schedule() : nullptr; };

@@ -26,7 +26,8 @@ struct SloApiDeps {
   const Clock* clock = nullptr;
 };
 
-// Registers GET /api/v1/slos/{name}[?days=30&step=6h]: one SLO's status now (SLI, error
+// Registers GET /api/v1/slos (every SLO and SLI source now: rules::SloReportJson) and
+// GET /api/v1/slos/{name}[?days=30&step=6h]: one SLO's status now (SLI, error
 // budget left and burn rate per tier, per series), the alerts of it pending or firing, and its
 // error budget over the last `days` days from the SLO's source (a Prometheus range query of
 // the SLO's error ratio over its window, evaluated every `step`), answered when the query
