@@ -3,7 +3,7 @@
 // that re-escalate, the timer of SEV-1/2 status reminders (the reminder itself is in
 // incident_status_update.cpp), commander handovers at shift change, and the retry of a
 // transition the store refused. Timers only ever start an operation in the
-// incident's lane (see incident_manager.cpp); the operation checks that it is still due.
+// incident's lane (see incident_lanes.cpp); the operation checks that it is still due.
 #include <algorithm>
 #include <set>
 

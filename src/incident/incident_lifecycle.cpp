@@ -1,6 +1,6 @@
 // IncidentManager, part 2 of 3: an incident's life outside the ladder: opened (or reopened, or
 // updated) from an alert group, acknowledged, resolved, annotated. Each body runs with its
-// lane held (see incident_manager.cpp) and ends in `done` once its change is durable.
+// lane held (see incident_lanes.cpp) and ends in `done` once its change is durable.
 #include <algorithm>
 
 #include <fmt/format.h>

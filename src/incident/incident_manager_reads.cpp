@@ -1,7 +1,7 @@
 // IncidentManager, reads: one incident, listings (open ones from memory), timelines and their
 // verification; and the settings and values the transitions look up (an incident's policy,
 // ack timeout, resolve mode; a timeline event, a page request, a person). Split from
-// incident_manager.cpp, which keeps construction, lanes and the public calls.
+// incident_manager.cpp, which keeps construction and the public calls (lanes: incident_lanes.cpp).
 #include <algorithm>
 
 #include <fmt/format.h>

@@ -1,5 +1,6 @@
 #pragma once
 
+#include <cstddef>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -11,14 +12,16 @@
 #include "tocsin/incident/incident.h"
 #include "tocsin/incident/page.h"
 
-// Small helpers shared by the files of IncidentManager (incident_manager.cpp: store and lanes;
-// incident_lifecycle.cpp: open, acknowledge, resolve, notes; incident_escalation.cpp: ladder,
-// reminders, handovers). Internal to the incident module.
+// Small helpers shared by the files of IncidentManager (incident_manager.cpp and
+// incident_lanes.cpp: store and lanes; incident_lifecycle.cpp: open, acknowledge, resolve, notes;
+// incident_escalation.cpp: ladder, reminders, handovers). Internal to the incident module.
 namespace tocsin::incident::manager_detail {
 
 using incident::kSystemActor;
 // How long a transition the store refused waits before it is tried again.
 inline constexpr Duration kStoreRetry = std::chrono::seconds(10);
+// Incidents Start() arms, and pages decided before this start it hands over, per loop turn.
+inline constexpr std::size_t kResumeChunk = 256;
 
 inline std::vector<std::string> ChannelNames(const std::vector<Channel>& channels) {
   std::vector<std::string> out;

@@ -1,6 +1,6 @@
 // IncidentManager, status updates and drills: the SEV-1/2 status reminder and the war-room
 // template it offers, the update a person posts (timeline, war room, status page, reminder
-// reset), and opening a drill. Each body runs with its lane held (see incident_manager.cpp).
+// reset), and opening a drill. Each body runs with its lane held (see incident_lanes.cpp).
 #include <set>
 
 #include <fmt/format.h>

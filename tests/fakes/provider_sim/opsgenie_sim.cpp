@@ -1,8 +1,12 @@
+// Opsgenie in the simulator: the alert model (OpsgenieSim: responders, who was notified) and
+// the HTTP API that drives it (ProviderSim's create, actions, request status, heartbeat).
 #include "opsgenie_sim.h"
 
 #include "provider_sim.h"
 
 #include <chrono>
+
+#include <fmt/format.h>
 
 namespace tocsin::sim {
 
@@ -70,6 +74,146 @@ void OpsgenieSim::AddRoutes(http::Router& router) {
         std::lock_guard lock(mu_);
         return http::Response::Json(200, json{{"pages", pages_}, {"failed", failed_}}.dump());
       });
+}
+
+void ProviderSim::OpsgenieCreate(const http::Request& req, http::Respond respond) {
+  auto auth = req.Header("Authorization").value_or("");
+  if (auth.rfind("GenieKey ", 0) != 0 || auth.size() <= 9) {
+    return Handle(req, respond, 401, R"({"message":"Could not authenticate","took":0.0})",
+                  "opsgenie create UNAUTHORIZED");
+  }
+  std::string error;
+  json j;
+  try {
+    j = json::parse(req.body);
+    std::string message = j.value("message", "");
+    if (message.empty())
+      error = "Message can not be empty.";
+    else if (CodePoints(message) > 130)
+      error = "Message can not be longer than 130 characters.";
+    else if (j.value("alias", "").size() > 512)
+      error = "Alias can not be longer than 512.";
+    else if (CodePoints(j.value("description", "")) > 15000)
+      error = "Description too long.";
+    if (j.contains("tags")) {
+      if (j["tags"].size() > 20) error = "Tags can not be more than 20.";
+      for (const auto& t : j["tags"]) {
+        if (CodePoints(t.get<std::string>()) > 50) error = "Tag can not be longer than 50.";
+      }
+    }
+    if (j.contains("priority")) {
+      std::string p = j["priority"];
+      if (p.size() != 2 || p[0] != 'P' || p[1] < '1' || p[1] > '5') error = "Priority invalid.";
+    }
+    if (j.contains("responders")) {
+      for (const auto& r : j["responders"]) {
+        std::string type = r.value("type", "");
+        if (type != "team" && type != "user" && type != "escalation" && type != "schedule") {
+          error = "Responder type invalid.";
+        }
+      }
+    }
+  } catch (const json::exception&) {
+    error = "Could not parse the request body.";
+  }
+  if (!error.empty()) {
+    json e = {{"message", error}, {"took", 0.001}, {"requestId", NewRequestId()}};
+    return Handle(req, respond, 422, e.dump(), "opsgenie create INVALID: " + error);
+  }
+  std::string id = NewRequestId();
+  {
+    std::lock_guard lock(mu_);
+    og_requests_[id] = {"Create", j.value("alias", "")};
+  }
+  json ok = {{"result", "Request will be processed"}, {"took", 0.01}, {"requestId", id}};
+  Handle(req, respond, 202, ok.dump(),
+         fmt::format("opsgenie create alias={} {} \"{}\"", j.value("alias", ""),
+                     j.value("priority", "P3"), Short(j.value("message", ""))),
+         "application/json", [this, j] { opsgenie_->OnCreate(j); });
+}
+
+void ProviderSim::OpsgenieAction(const http::Request& req, http::Respond respond) {
+  auto auth = req.Header("Authorization").value_or("");
+  if (auth.rfind("GenieKey ", 0) != 0 || auth.size() <= 9) {
+    return Handle(req, respond, 401, R"({"message":"Could not authenticate","took":0.0})",
+                  "opsgenie action UNAUTHORIZED");
+  }
+  // From the raw target: an alias may hold an encoded "/" (tocsin%2FINC-1), which the decoded
+  // path would split into two segments.
+  std::string raw = req.target.substr(0, req.target.find('?'));
+  raw = raw.substr(std::string("/v2/alerts/").size());
+  auto slash = raw.rfind('/');
+  if (slash == std::string::npos) {
+    return Handle(req, respond, 404, R"({"message":"Not found"})", "opsgenie unknown path");
+  }
+  std::string alias = http::PercentDecode(raw.substr(0, slash), false).value_or("");
+  std::string action = raw.substr(slash + 1);
+  if (action != "acknowledge" && action != "close" && action != "notes" && action != "responders") {
+    return Handle(req, respond, 404, R"({"message":"Not found"})", "opsgenie unknown action");
+  }
+  if (req.Query("identifierType").value_or("id") != "alias") {
+    return Handle(req, respond, 400, R"({"message":"identifierType must be alias here"})",
+                  "opsgenie action without identifierType=alias");
+  }
+  std::string who;
+  if (action == "responders") {
+    try {
+      auto j = json::parse(req.body);
+      who = j.at("responder").value("username", j.at("responder").value("name", ""));
+      std::string type = j.at("responder").value("type", "");
+      if (type != "team" && type != "user" && type != "escalation" && type != "schedule") {
+        throw std::runtime_error("type");
+      }
+    } catch (const std::exception&) {
+      return Handle(req, respond, 422, R"({"message":"Responder is invalid."})",
+                    "opsgenie responders INVALID");
+    }
+  }
+  std::string id = NewRequestId();
+  {
+    std::lock_guard lock(mu_);
+    og_requests_[id] = {action, alias};
+  }
+  json ok = {{"result", "Request will be processed"}, {"took", 0.01}, {"requestId", id}};
+  Handle(req, respond, 202, ok.dump(),
+         fmt::format("opsgenie {} alias={}{}", action, alias, who.empty() ? "" : " " + who),
+         "application/json", [this, action, alias, body = req.body] {
+           opsgenie_->OnAction(action, alias, nlohmann::json::parse(body, nullptr, false));
+         });
+}
+
+void ProviderSim::OpsgenieRequestStatus(const http::Request& req, http::Respond respond) {
+  std::string id = req.PathParam("id");
+  std::optional<std::pair<std::string, std::string>> found;
+  {
+    std::lock_guard lock(mu_);
+    if (auto it = og_requests_.find(id); it != og_requests_.end()) found = it->second;
+  }
+  if (!found) {
+    return Handle(req, respond, 404, R"({"message":"Request not found"})",
+                  "opsgenie request status: unknown id");
+  }
+  json ok = {{"data",
+              {{"success", true},
+               {"action", found->first},
+               {"processedAt", WallMs()},
+               {"isSuccess", true},
+               {"status", "Processed"},
+               {"alias", found->second}}},
+             {"took", 0.01},
+             {"requestId", NewRequestId()}};
+  Handle(req, respond, 200, ok.dump(), "opsgenie request status " + id);
+}
+
+void ProviderSim::OpsgenieHeartbeat(const http::Request& req, http::Respond respond) {
+  auto auth = req.Header("Authorization").value_or("");
+  if (auth.rfind("GenieKey ", 0) != 0) {
+    return Handle(req, respond, 401, R"({"message":"Could not authenticate"})",
+                  "opsgenie heartbeat UNAUTHORIZED");
+  }
+  json ok = {
+      {"result", "PONG - Heartbeat received"}, {"took", 0.01}, {"requestId", NewRequestId()}};
+  Handle(req, respond, 202, ok.dump(), "opsgenie heartbeat " + req.PathParam("name"));
 }
 
 }  // namespace tocsin::sim

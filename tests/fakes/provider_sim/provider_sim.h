@@ -24,6 +24,8 @@ namespace tocsin::sim {
 std::int64_t WallMs();
 // Characters of UTF-8 text, as the providers count them in their length limits.
 std::size_t CodePoints(std::string_view s);
+// `s` cut to at most `max` bytes at a character boundary, "…" marking a cut: for log lines.
+std::string Short(std::string s, std::size_t max = 60);
 
 class PagerDutySim;  // pagerduty_sim.h
 class OpsgenieSim;   // opsgenie_sim.h

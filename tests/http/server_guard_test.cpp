@@ -1,0 +1,304 @@
+// The HTTP server's guard on a real loopback socket (port 0): what it refuses is answered from
+// the request's header and never reaches a handler; connection caps, canonical paths, running
+// out of file descriptors. The server's own behaviour: server_test.cpp.
+#include "tocsin/http/server.h"
+
+#include <gtest/gtest.h>
+
+#include <fcntl.h>
+#include <poll.h>
+#include <prometheus/registry.h>
+#include <prometheus/text_serializer.h>
+#include <sys/resource.h>
+#include <sys/socket.h>
+#include <unistd.h>
+#include <boost/asio/executor_work_guard.hpp>
+#include <boost/asio/io_context.hpp>
+#include <boost/asio/post.hpp>
+
+#include <algorithm>
+#include <atomic>
+#include <cstdio>
+#include <thread>
+
+#include "support/raw_http.h"
+#include "support/sanitizer.h"
+
+namespace tocsin::http {
+namespace {
+
+using tocsin::testing::BodyOf;
+using tocsin::testing::RawExchange;
+using tocsin::testing::StatusOf;
+
+TEST(ServerGuardTest, RefusedRequestNeverReachesTheHandler) {
+  boost::asio::io_context io;
+  prometheus::Registry registry;
+  Server server(io, {}, registry);
+  auto router = std::make_shared<Router>([](Request& r, Access) -> std::optional<Response> {
+    if (r.Header("Authorization").value_or("") != "Bearer good") {
+      return Response::Text(401, "no\n");
+    }
+    r.actor = "token:ci";
+    return std::nullopt;
+  });
+  int calls = 0;
+  router->AddSync("POST", "/api/v1/x", Access::kResponder, [&](const Request& r) {
+    ++calls;
+    return Response::Text(200, r.actor);
+  });
+  server.SetRouter(router);
+  ASSERT_TRUE(server.Start());
+  std::thread loop([&] {
+    auto guard = boost::asio::make_work_guard(io);
+    io.run();
+  });
+  auto refused = tocsin::testing::RawExchange(
+      server.port(), "POST /api/v1/x HTTP/1.1\r\nContent-Length: 0\r\nConnection: close\r\n\r\n");
+  auto ok = tocsin::testing::RawExchange(
+      server.port(),
+      "POST /api/v1/x HTTP/1.1\r\nAuthorization: Bearer good\r\nContent-Length: 0\r\n"
+      "Connection: close\r\n\r\n");
+  io.stop();
+  loop.join();
+  EXPECT_EQ(tocsin::testing::StatusOf(refused), 401);
+  EXPECT_EQ(tocsin::testing::StatusOf(ok), 200);
+  EXPECT_EQ(tocsin::testing::BodyOf(ok), "token:ci");
+  EXPECT_EQ(calls, 1);
+}
+
+}  // namespace
+}  // namespace tocsin::http
+
+namespace tocsin::http {
+namespace {
+
+int Connect(unsigned short port) { return tocsin::testing::ConnectLoopback(port); }
+
+// Reads until the peer closes or `timeout_ms` passes without data; `closed` says which.
+std::string ReadAll(int fd, bool* closed, int timeout_ms = 3000) {
+  std::string out;
+  char buf[4096];
+  *closed = false;
+  for (;;) {
+    pollfd p{fd, POLLIN, 0};
+    if (::poll(&p, 1, timeout_ms) <= 0) return out;
+    ssize_t n = ::recv(fd, buf, sizeof buf, 0);
+    if (n <= 0) {
+      *closed = true;
+      return out;
+    }
+    out.append(buf, static_cast<std::size_t>(n));
+    if (out.find("\r\n\r\n") != std::string::npos && timeout_ms > 200) timeout_ms = 200;
+  }
+}
+
+bool SendAll(int fd, const std::string& bytes) {
+  return ::send(fd, bytes.data(), bytes.size(), MSG_NOSIGNAL) == static_cast<ssize_t>(bytes.size());
+}
+
+class GuardedServerTest : public ::testing::Test {
+ protected:
+  void Start(ServerOptions opts) {
+    server_ = std::make_unique<Server>(io_, opts, registry_);
+    auto router = std::make_shared<Router>([](Request& r, Access) -> std::optional<Response> {
+      if (r.Header("Authorization").value_or("") != "Bearer good") {
+        return Response::Text(401, "no\n");
+      }
+      return std::nullopt;
+    });
+    router->AddSync("GET", "/healthz", Access::kPublic,
+                    [](const Request&) { return Response::Text(200, "ok\n"); });
+    router->AddSync("POST", "/api/v1/x", Access::kResponder, [this](const Request& r) {
+      ++calls_;
+      return Response::Text(200, std::to_string(r.body.size()));
+    });
+    server_->SetRouter(router);
+    ASSERT_TRUE(server_->Start());
+    port_ = server_->port();
+    loop_ = std::thread([this] {
+      auto guard = boost::asio::make_work_guard(io_);
+      io_.run();
+    });
+  }
+  void TearDown() override {
+    boost::asio::post(io_, [this] { server_->Stop(); });
+    io_.stop();
+    if (loop_.joinable()) loop_.join();
+  }
+  std::string Metrics() {
+    prometheus::TextSerializer s;
+    return s.Serialize(registry_.Collect());
+  }
+
+  boost::asio::io_context io_;
+  prometheus::Registry registry_;
+  std::unique_ptr<Server> server_;
+  unsigned short port_ = 0;
+  std::thread loop_;
+  std::atomic<int> calls_{0};
+};
+
+TEST_F(GuardedServerTest, RefusedRequestIsAnsweredFromItsHeaderAndClosed) {
+  Start({});
+  int fd = Connect(port_);
+  ASSERT_GE(fd, 0);
+  ASSERT_TRUE(SendAll(fd, "POST /api/v1/x HTTP/1.1\r\nHost: x\r\nContent-Length: 4194304\r\n\r\n"));
+  bool closed = false;
+  auto got = ReadAll(fd, &closed);
+  ::close(fd);
+  EXPECT_EQ(tocsin::testing::StatusOf(got), 401) << got;
+  EXPECT_TRUE(closed);
+  EXPECT_EQ(calls_, 0);
+}
+
+TEST_F(GuardedServerTest, AdmittedRequestGets100ContinueThenItsBodyIsRead) {
+  Start({});
+  int fd = Connect(port_);
+  ASSERT_GE(fd, 0);
+  ASSERT_TRUE(SendAll(fd,
+                      "POST /api/v1/x HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer good\r\n"
+                      "Expect: 100-continue\r\nContent-Length: 5\r\nConnection: close\r\n\r\n"));
+  char buf[256];
+  pollfd p{fd, POLLIN, 0};
+  ASSERT_GT(::poll(&p, 1, 3000), 0);
+  ssize_t n = ::recv(fd, buf, sizeof buf, 0);
+  ASSERT_GT(n, 0);
+  EXPECT_EQ(std::string(buf, static_cast<std::size_t>(n)).rfind("HTTP/1.1 100 Continue", 0), 0u);
+  ASSERT_TRUE(SendAll(fd, "hello"));
+  bool closed = false;
+  auto got = ReadAll(fd, &closed);
+  ::close(fd);
+  EXPECT_EQ(tocsin::testing::StatusOf(got), 200) << got;
+  EXPECT_EQ(tocsin::testing::BodyOf(got), "5");
+}
+
+TEST_F(GuardedServerTest, UnmatchedRequestWithABodyIsAnsweredAndClosed) {
+  Start({});
+  auto raw = tocsin::testing::RawExchange(
+      port_, "POST /nowhere HTTP/1.1\r\nContent-Length: 3\r\n\r\nabcGET /healthz HTTP/1.1\r\n\r\n");
+  EXPECT_EQ(tocsin::testing::StatusOf(raw), 404);
+  // The unread body was never taken for a request of its own.
+  EXPECT_EQ(raw.find("HTTP/1.1", 1), std::string::npos) << raw;
+}
+
+TEST_F(GuardedServerTest, ConnectionsPastTheCapAreClosedAtOnce) {
+  ServerOptions opts;
+  opts.max_connections = 3;
+  Start(opts);
+  std::vector<int> held;
+  for (int i = 0; i < 3; ++i) {
+    int fd = Connect(port_);
+    ASSERT_GE(fd, 0);
+    // A served request proves the connection was accepted and holds its slot.
+    ASSERT_TRUE(SendAll(fd, "GET /healthz HTTP/1.1\r\nHost: x\r\n\r\n"));
+    bool closed = false;
+    EXPECT_EQ(tocsin::testing::StatusOf(ReadAll(fd, &closed)), 200);
+    EXPECT_FALSE(closed);
+    held.push_back(fd);
+  }
+  int extra = Connect(port_);
+  ASSERT_GE(extra, 0);
+  bool closed = false;
+  SendAll(extra, "GET /healthz HTTP/1.1\r\nHost: x\r\n\r\n");
+  auto refused = ReadAll(extra, &closed);
+  ::close(extra);
+  EXPECT_TRUE(closed);
+  EXPECT_EQ(refused, "");
+  EXPECT_NE(Metrics().find("tocsin_http_connections_refused_total 1"), std::string::npos)
+      << Metrics();
+  // A slot freed is a slot usable again.
+  ::close(held.back());
+  held.pop_back();
+  int status = 0;
+  for (int attempt = 0; attempt < 50 && status != 200; ++attempt) {
+    status = tocsin::testing::StatusOf(tocsin::testing::RawExchange(
+        port_, "GET /healthz HTTP/1.1\r\nConnection: close\r\n\r\n", 1000));
+  }
+  EXPECT_EQ(status, 200);
+  for (int fd : held) ::close(fd);
+}
+
+TEST_F(GuardedServerTest, InventedMethodsShareOneMetricLabel) {
+  Start({});
+  for (int i = 0; i < 200; ++i) {
+    tocsin::testing::RawExchange(
+        port_, "M" + std::to_string(i) + " /healthz HTTP/1.1\r\nConnection: close\r\n\r\n");
+  }
+  auto m = Metrics();
+  EXPECT_NE(
+      m.find(R"(tocsin_http_requests_total{code="405",handler="unmatched",method="other"} 200)"),
+      std::string::npos)
+      << m;
+  EXPECT_EQ(m.find("M17"), std::string::npos);
+}
+
+TEST_F(GuardedServerTest, NonCanonicalPathsAre400BeforeAnyGuard) {
+  Start({});
+  for (const char* path : {"//api/v1/x", "/api//v1/x", "/api/v1/x/", "/./api/v1/x",
+                           "/api/v1/../v1/x", "/api%2Fv1/x", "/%2e/api/v1/x"}) {
+    auto raw = tocsin::testing::RawExchange(
+        port_, std::string("POST ") + path +
+                   " HTTP/1.1\r\nAuthorization: Bearer good\r\nContent-Length: 0\r\n"
+                   "Connection: close\r\n\r\n");
+    EXPECT_EQ(tocsin::testing::StatusOf(raw), 400) << path << raw;
+  }
+  EXPECT_EQ(calls_, 0);
+}
+
+// At the file-descriptor limit the accept loop spun at 97% CPU writing 600k log lines in
+// 20 s. Now it pauses: the number of failed accepts is bounded by time / backoff.
+TEST_F(GuardedServerTest, AcceptLoopBacksOffWhenOutOfFileDescriptors) {
+#if defined(TOCSIN_ASAN)
+  // Not a bug of the accept loop: a false report of the sanitizer runtime. UBSan's vptr check,
+  // the first time it meets a (type, vtable) pair, asks IsAccessibleMemoryRange() whether the
+  // vtable prefix is readable, and that function finds out by write()ing it into a pipe()
+  // (compiler-rt, sanitizer_posix_libcdep.cpp). With every descriptor taken, pipe() fails
+  // with EMFILE, the vtable is taken for unreadable and UBSan reports "invalid vptr" on the
+  // first Asio operation type used while out of descriptors (the backoff timer's wait, a
+  // scheduler_operation). No descriptor count lets accept() fail while pipe() (two
+  // descriptors) works, so the condition cannot be reached without it. The default build
+  // runs this test.
+  GTEST_SKIP() << "UBSan's vptr check needs a free descriptor (pipe) to check a vtable, and "
+                  "this test takes them all; runs in the default build only";
+#endif
+  ServerOptions opts;
+  opts.accept_backoff = std::chrono::milliseconds(100);
+  Start(opts);
+  rlimit original{};
+  ASSERT_EQ(::getrlimit(RLIMIT_NOFILE, &original), 0);
+  rlimit low = original;
+  low.rlim_cur = std::min<rlim_t>(original.rlim_cur, 256);
+  ASSERT_EQ(::setrlimit(RLIMIT_NOFILE, &low), 0);
+  // Use up every descriptor but one, connect with that one: the server cannot accept it.
+  std::vector<int> filler;
+  for (int fd; (fd = ::open("/dev/null", O_RDONLY)) >= 0;) filler.push_back(fd);
+  ASSERT_FALSE(filler.empty());
+  ::close(filler.back());
+  filler.pop_back();
+  int client = Connect(port_);
+  ASSERT_GE(client, 0);
+  ASSERT_TRUE(SendAll(client, "GET /healthz HTTP/1.1\r\nConnection: close\r\n\r\n"));
+  pollfd p{client, POLLIN, 0};
+  EXPECT_EQ(::poll(&p, 1, 500), 0) << "nothing can be accepted while out of descriptors";
+  // Reading the counter needs no descriptor: the registry is in memory.
+  auto backoffs_text = Metrics();
+  for (int fd : filler) ::close(fd);
+  filler.clear();
+  ASSERT_EQ(::setrlimit(RLIMIT_NOFILE, &original), 0);
+  const std::string sample = "\ntocsin_http_accept_backoffs_total ";
+  auto pos = backoffs_text.find(sample);
+  ASSERT_NE(pos, std::string::npos) << backoffs_text;
+  double backoffs = std::stod(backoffs_text.substr(pos + sample.size()));
+  // ~500 ms of being out of descriptors at 100 ms a pause; a spinning loop makes thousands.
+  EXPECT_GE(backoffs, 1);
+  EXPECT_LE(backoffs, 20);
+  // Once descriptors are free, the waiting client is served.
+  bool closed = false;
+  auto got = ReadAll(client, &closed);
+  ::close(client);
+  EXPECT_EQ(tocsin::testing::StatusOf(got), 200) << got;
+}
+
+}  // namespace
+}  // namespace tocsin::http
