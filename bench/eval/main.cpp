@@ -1,6 +1,6 @@
 // bench_eval: how much one evaluation tick costs with 10,000 SLOs (two windows each) over
 // shared SLIs, against a fake Prometheus that answers every query with a large vector.
-// The point (DESIGN.md, performance budgets): one query per distinct (expression, window),
+// The point (the evaluation performance budget): one query per distinct (expression, window),
 // not per SLO, and evaluation CPU well inside the 30 s interval.
 //
 //   bench_eval [--slos 10000] [--slis 50] [--series 100] [--ticks 3] [--burning-percent 1]

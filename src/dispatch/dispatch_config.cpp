@@ -261,7 +261,7 @@ std::optional<DispatchConfig> LoadDispatchConfig(const config::Config& cfg,
           if (it != cfg.sections.end() && it->second.IsMap()) {
             for (const auto& kv : it->second) policies.push_back(kv.first.Scalar());
           }
-          // Without the section the incident module provides DOMAIN.md's ladder as "default".
+          // Without the section the incident module provides the built-in ladder as "default".
           if (it == cfg.sections.end()) policies.push_back("default");
           if (std::find(policies.begin(), policies.end(), rc.escalation_policy) == policies.end()) {
             std::string hint = config::Suggest(rc.escalation_policy, policies);

@@ -10,8 +10,8 @@
 
 namespace tocsin::notify {
 
-// A page in words, before any provider's format: the four questions of DOMAIN.md (What /
-// Where / How much / Action), the runbook and dashboard links, the cause candidates and the
+// A page in words, before any provider's format: the four questions every page answers
+// (What / Where / How much / Action), the runbook and dashboard links, the cause candidates and the
 // incident's place on its ladder. Plain value.
 struct PageText {
   std::string what;      // "Deposit success 97.2 % (SLO 99.85 %)"

@@ -298,7 +298,7 @@ class Loader {
       }
       std::sort(minutes.begin(), minutes.end());
       if (minutes.size() >= 2) {
-        // 8, 10 or 12 hour shifts are what DOMAIN.md allows; say so when a shift is longer
+        // On-call shifts are 8, 10 or 12 hours long; say so when a shift is longer
         // than that, or than the rotation's own max_shift.
         const auto limit = std::chrono::duration_cast<std::chrono::minutes>(
             rot.max_shift.value_or(std::chrono::hours(12)));

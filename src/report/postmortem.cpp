@@ -21,7 +21,7 @@ using json = nlohmann::json;
 
 using incident::kSystemActor;
 
-// The labels that say where an incident hit (DOMAIN.md's markets, brands, PSPs, providers).
+// The labels that say where an incident hit (markets, brands, PSPs, providers).
 const std::vector<std::string> kScopeLabels = {"domain", "service",  "market", "brand",
                                                "psp",    "provider", "region", "country"};
 

@@ -11,7 +11,7 @@ TEST(CryptoTest, HmacSha256MatchesRfc4231) {
   // RFC 4231 test case 2.
   EXPECT_EQ(HmacSha256Hex("Jefe", "what do ya want for nothing?"),
             "5bdcc146bf60754e6a042426089575c75a003f089d2739839dec58b964ec3843");
-  // The PagerDuty webhook vector (PROTOCOLS.md), computed with Python's hmac module.
+  // The PagerDuty webhook signature vector, computed with Python's hmac module.
   EXPECT_EQ(HmacSha256Hex("test-secret", R"({"event":{"event_type":"incident.acknowledged"}})"),
             "a0c61caa9a0676851561078c5fd60e7e411f23e6e272f5ab370d30b80a7eae2d");
 }

@@ -286,7 +286,7 @@ TEST_F(E2e, DepositsFailingAtPspAInDePageEscalateAckRecoverResolve) {
   for (const auto& [person, name] : l1) {
     EXPECT_TRUE(Contains(Paging(first), name + " (l1)")) << Paging(first);
   }
-  // DOMAIN.md's ladder: only L1 at T0; the payments L2 comes with the Comms officer.
+  // The default ladder: only L1 at T0; the payments L2 comes with the Comms officer.
   EXPECT_FALSE(Contains(Paging(first), "(l2-payments)")) << Paging(first);
   EXPECT_FALSE(Contains(Paging(first), "(comms)")) << Paging(first);
 

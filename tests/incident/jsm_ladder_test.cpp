@@ -1,4 +1,4 @@
-// DOMAIN.md's ladder on Jira Service Management Operations, as an acceptance timeline on the
+// The default ladder on Jira Service Management Operations, as an acceptance timeline on the
 // simulated clock: the incident manager, the real outbox and JSM notifier, and the provider
 // simulator over real HTTP on loopback. L1 at T0, the payments L2 and the Comms officer at
 // +5 min, an ack at +6 min; the Duty Manager (+10 min) is never paged. Nothing here sleeps.

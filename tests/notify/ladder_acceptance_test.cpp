@@ -1,4 +1,4 @@
-// DOMAIN.md's ladder on each paging provider, on the simulated clock, asserted on what the
+// The default ladder on each paging provider, on the simulated clock, asserted on what the
 // provider simulator says each person received: L1 at T0, the L2 of payments and the Comms
 // officer at +5 min, the Duty Manager at +10 min, and an ack at +6 min that stops the ladder.
 // The incident manager, the real SQLite stores, the outbox and the real notifiers run in this

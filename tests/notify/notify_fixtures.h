@@ -24,7 +24,7 @@ inline oncall::Person Olena() {
   return p;
 }
 
-// The DOMAIN.md scenario: deposits failing at PSP-A in DE, PSP timeouts as the cause.
+// The typical scenario: deposits failing at PSP-A in DE, PSP timeouts as the cause.
 inline Alert DepositAlert() {
   Alert a;
   a.labels = Labels{{"alertname", "DepositSuccessByPSP"},

@@ -99,7 +99,7 @@ TEST_F(ProviderSimBinary, SendsPagerDutyWebhooksSignedLikePagerDuty) {
   EXPECT_EQ(json::parse(res.body)["status"], 200);
   auto got = json::parse(Call("GET", "/_sim/requests?path=/webhook/pd").body);
   ASSERT_EQ(got.size(), 1u);
-  // PROTOCOLS.md's vector.
+  // The PagerDuty webhook signature vector (HMAC-SHA256 keyed with "test-secret").
   EXPECT_EQ(got[0]["headers"]["X-PagerDuty-Signature"],
             "v1=a0c61caa9a0676851561078c5fd60e7e411f23e6e272f5ab370d30b80a7eae2d");
   EXPECT_FALSE(got[0]["headers"]["X-Webhook-Id"].get<std::string>().empty());

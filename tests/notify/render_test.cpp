@@ -253,7 +253,7 @@ TEST(WebhookPage, SignatureIsHmacOfTheBody) {
   cfg.url = "https://hooks.example.com/tocsin";
   cfg.secret = "test-secret";
   WebhookNotifier hook(cfg, Renderer(), nullptr);
-  // PROTOCOLS.md's vector, computed the same way for our own signature.
+  // The PagerDuty webhook signature vector, computed the same way for our own signature.
   auto headers =
       hook.Headers(Item(DepositPage()), R"({"event":{"event_type":"incident.acknowledged"}})");
   std::string sig;

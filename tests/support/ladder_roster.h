@@ -2,7 +2,7 @@
 
 namespace tocsin::testing {
 
-// DOMAIN.md's ladder as a small roster for the per-provider ladder tests (simulated clock and
+// The default ladder as a small roster for the per-provider ladder tests (simulated clock and
 // real processes alike): one holder per role, each with their PagerDuty user id, Opsgenie
 // username and phone (Twilio).
 inline constexpr const char* kLadderRoster = R"(

@@ -33,7 +33,7 @@ struct RuntimeConfig {
   // Modules add their validated configuration here, e.g.
   //   rules::RuleSet rules;  dispatch::DispatchConfig dispatch;
   // On-call and incidents (issue 5): the roster (absent without roster_file), the escalation
-  // policies (the built-in DOMAIN.md ladder as "default" when the section is absent), the
+  // policies (the built-in default ladder as "default" when the section is absent), the
   // incidents section and the store section.
   std::optional<oncall::Roster> roster;
   incident::PolicySet policies;

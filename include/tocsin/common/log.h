@@ -13,8 +13,8 @@ enum class Format { kText, kJson };
 // Receives each finished line (without the trailing newline).
 using Writer = std::function<void(std::string_view line)>;
 
-// Configures the process-wide logger (the one global STYLE.md allows): text or JSON lines on
-// stderr by default (journald picks both up), at the given level. Every secret registered with
+// Configures the process-wide logger (the one process-wide global tocsin has): text or JSON lines
+// on stderr by default (journald picks both up), at the given level. Every secret registered with
 // AddSecret is replaced by "<redacted>" in every line, whatever the call site formatted into
 // it. Thread-safe. Use spdlog::info(...) etc. to log.
 // Under systemd (stderr is the stream named by $JOURNAL_STREAM) each line starts with its

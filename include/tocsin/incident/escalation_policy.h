@@ -67,14 +67,14 @@ struct PolicySet {
 // Validates `escalation_policies` and `incidents` from the main config's module sections
 // (positions point into the config file). Every role, person, team and rotation is checked
 // against the roster with a "did you mean". Without an `escalation_policies` section the
-// built-in default ladder of DOMAIN.md is used. A step's channels must be among
+// built-in default ladder is used. A step's channels must be among
 // `channel_names` (the notify module's provider registry, passed in by the caller so that the
 // incident module needs no list of providers).
 PolicySet LoadEscalationPolicies(const config::Config& cfg, const oncall::Roster* roster,
                                  const std::vector<std::string>& channel_names,
                                  config::Diagnostics& diags);
 IncidentsConfig LoadIncidentsConfig(const config::Config& cfg, config::Diagnostics& diags);
-// DOMAIN.md's ladder: T0 L1; +5m L2 of the domain and Comms; +10m Duty Manager.
+// The default ladder: T0 L1; +5m L2 of the domain and Comms; +10m Duty Manager.
 EscalationPolicy DefaultPolicy();
 
 }  // namespace tocsin::incident

@@ -64,7 +64,7 @@ struct NotifyConfig {
 // Returns the defaults when the section is absent.
 NotifyConfig ParseNotifyConfig(const config::Config& main, config::Diagnostics& diags);
 
-// The checks of `providers:` that belong to the providers (STYLE.md: each provider's folder
+// The checks of `providers:` that belong to the providers (each provider's folder
 // owns them), beyond what the config module already checks: mistakes that would make every
 // page fail at 3 a.m. are errors, unusual but possible settings are warnings.
 void ValidateProviders(const config::Config& main, config::Diagnostics& diags);

@@ -7,8 +7,9 @@
 
 namespace tocsin::notify {
 
-// The sections every runbook must have, in this order (DOMAIN.md's template), as the exact
-// level-2 headings: "## Detect", "## Quick checks", ...
+// The sections every runbook must have, in this order (Detect, Quick checks, Temporary
+// measures, Escalation, Green-zone criteria, Comms), as the exact level-2 headings:
+// "## Detect", "## Quick checks", ...
 extern const std::vector<std::string> kRunbookSections;
 
 // Checks the runbook a paging rule references: the file exists and has every section of

@@ -31,7 +31,7 @@ struct FairnessRules {
   Duration max_shift = std::chrono::hours(12);
 };
 
-// Checks DOMAIN.md's fairness and coverage rules over [from, to): at most 2 consecutive nights
+// Checks the on-call fairness and coverage rules over [from, to): at most 2 consecutive nights
 // per person, at most 7 on-call days in any 14-day window, nobody holding two roles at once,
 // no minute without an L1, and no shift longer than max_shift. A shift counts as on-call days from
 // its start date, one day per started 24 hours.

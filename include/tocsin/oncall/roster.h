@@ -10,8 +10,8 @@
 
 namespace tocsin::oncall {
 
-// Roles of DOMAIN.md. L2 roles are "l2-<domain>" (l2-payments, l2-game-gateway, l2-db-wallet,
-// l2-sre-platform); other roles a roster defines are allowed too.
+// The standard on-call roles. L2 roles are "l2-<domain>" (l2-payments, l2-game-gateway,
+// l2-db-wallet, l2-sre-platform); other roles a roster defines are allowed too.
 inline constexpr const char* kRoleL1 = "l1";
 inline constexpr const char* kRoleReserve = "reserve";
 inline constexpr const char* kRoleCallManager = "call-manager";
@@ -56,7 +56,7 @@ struct Rotation {
   // Each group is a cycle of person ids; repeats make custom patterns ([a, a, b]).
   std::vector<std::vector<std::string>> member_groups;
   Turn turn = Turn::kShift;
-  Duration warm_handover{0};  // overlap announced before each shift (15-30 min, DOMAIN.md)
+  Duration warm_handover{0};  // overlap announced before each shift (usually 15-30 min)
   // Longest time one person may hold this rotation without a break; unset: the roster's.
   std::optional<Duration> max_shift;
   SourceLine source;
@@ -78,7 +78,7 @@ struct Override {
   friend bool operator==(const Override&, const Override&) = default;
 };
 
-// A newcomer paged alongside their buddy while learning (2-3 weeks, DOMAIN.md).
+// A newcomer paged alongside their buddy while learning (usually 2-3 weeks).
 struct Shadow {
   std::string newcomer;
   std::string buddy;

@@ -15,7 +15,7 @@ enum class Severity { kCritical, kError, kWarning, kInfo };
 std::string_view SeverityName(Severity s);  // "critical", "error", "warning", "info"
 std::optional<Severity> ParseSeverity(std::string_view s);
 
-// Symptoms page; causes ride inside a symptom's page (DOMAIN.md). kUnspecified for alerts
+// Symptoms page; causes ride inside a symptom's page, never paging alone. kUnspecified for alerts
 // pushed from outside that do not say.
 enum class AlertKind { kUnspecified, kSymptom, kCause };
 std::string_view AlertKindName(AlertKind k);  // "", "symptom", "cause"

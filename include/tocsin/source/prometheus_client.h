@@ -10,7 +10,7 @@
 
 namespace tocsin::source {
 
-// Prometheus HTTP API client (PROTOCOLS.md): form-encoded POSTs to /api/v1/query and
+// Prometheus HTTP API client: form-encoded POSTs to /api/v1/query and
 // /api/v1/query_range with the source's timeout, bearer token or basic auth, TLS CA and extra
 // headers. Thread-safety: safe from several threads (HttpClient is).
 class PrometheusClient final : public SliSource {
