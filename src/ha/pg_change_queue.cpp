@@ -1,4 +1,5 @@
 #include <algorithm>
+#include <utility>
 
 #include <fmt/format.h>
 #include <pqxx/pqxx>
@@ -16,6 +17,30 @@ std::optional<RequestState> StateFromName(const std::string& s) {
   if (s == "answered") return RequestState::kAnswered;
   if (s == "withdrawn") return RequestState::kWithdrawn;
   return std::nullopt;
+}
+
+// tocsin_ha_requests.answer_kind holds a fixed code per kind, never the enum's position: a
+// reordered Error::Kind must not change what an answer already stored means. The codes are the
+// positions written until this table, so rows already stored read the same. An unknown code (a
+// newer release's kind, read by an older one during an upgrade) reads as transient: the standby
+// says to try again rather than inventing an outcome.
+constexpr std::pair<Error::Kind, int> kAnswerKindCodes[] = {
+    {Error::Kind::kInvalid, 0},     {Error::Kind::kNotFound, 1}, {Error::Kind::kTransient, 2},
+    {Error::Kind::kPermanent, 3},   {Error::Kind::kIo, 4},       {Error::Kind::kConflict, 5},
+    {Error::Kind::kUnauthorized, 6}};
+
+int AnswerKindCode(Error::Kind kind) {
+  for (const auto& [k, code] : kAnswerKindCodes) {
+    if (k == kind) return code;
+  }
+  return 2;  // not reached: every kind has its code
+}
+
+Error::Kind AnswerKindFromCode(int code) {
+  for (const auto& [k, c] : kAnswerKindCodes) {
+    if (c == code) return k;
+  }
+  return Error::Kind::kTransient;
 }
 
 class PgChangeQueue final : public ChangeQueue {
@@ -69,7 +94,7 @@ class PgChangeQueue final : public ChangeQueue {
           "UPDATE tocsin_ha_requests SET state = 'answered', answer_ok = $4, answer_kind = $5, "
           "answer = $6, answered_at = clock_timestamp() WHERE id = $1 AND state = 'claimed' "
           "AND claimed_by = $2 AND claim_epoch = $3",
-          id, instance, epoch, answer.ok, static_cast<int>(answer.kind), answer.message);
+          id, instance, epoch, answer.ok, AnswerKindCode(answer.kind), answer.message);
       w.commit();
       return static_cast<std::size_t>(r.affected_rows());
     });
@@ -106,7 +131,7 @@ class PgChangeQueue final : public ChangeQueue {
     if (s.state == RequestState::kAnswered) {
       ChangeAnswer a;
       a.ok = r[2].as<bool>(false);
-      a.kind = static_cast<Error::Kind>(r[3].as<int>(static_cast<int>(Error::Kind::kTransient)));
+      a.kind = AnswerKindFromCode(r[3].as<int>(AnswerKindCode(Error::Kind::kTransient)));
       a.message = r[4].as<std::string>("");
       s.answer = a;
     }

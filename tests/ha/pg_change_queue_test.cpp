@@ -2,6 +2,9 @@
 // by the lease holder at its epoch, answered once, withdrawn only while nobody took it, and
 // taken over by the next epoch when its claimer lost the lease before answering.
 #include <chrono>
+#include <utility>
+
+#include <fmt/format.h>
 
 #include <gtest/gtest.h>
 
@@ -71,6 +74,33 @@ TEST_F(PgChangeQueueTest, OnlyTheHolderClaimsAndItsAnswerReachesTheStandby) {
   ASSERT_FALSE(again);
   EXPECT_EQ(again.error().kind(), Error::Kind::kConflict);
   EXPECT_EQ(queue_->Status(*id)->answer->ok, false) << "the first answer stays";
+}
+
+// A stored answer's kind is a fixed code, not the enum's position: the codes on disk read as
+// the kinds they were written for, and a code no kind has reads as transient.
+TEST_F(PgChangeQueueTest, StoredAnswerKindsAreFixedCodes) {
+  const std::pair<int, Error::Kind> stored[] = {
+      {0, Error::Kind::kInvalid},      {1, Error::Kind::kNotFound},  {2, Error::Kind::kTransient},
+      {3, Error::Kind::kPermanent},    {4, Error::Kind::kIo},        {5, Error::Kind::kConflict},
+      {6, Error::Kind::kUnauthorized}, {99, Error::Kind::kTransient}};
+  for (const auto& [code, kind] : stored) {
+    auto id = queue_->Submit("b", "{}");
+    ASSERT_TRUE(id) << id.error().message();
+    db_.Exec(fmt::format(
+        "UPDATE tocsin_ha_requests SET state = 'answered', answer_ok = false, answer_kind = {}, "
+        "answer = 'x' WHERE id = {}",
+        code, *id));
+    auto status = queue_->Status(*id);
+    ASSERT_TRUE(status && status->answer) << code;
+    EXPECT_EQ(status->answer->kind, kind) << "code " << code;
+  }
+  // And what Answer writes is that code.
+  auto id = queue_->Submit("b", "{}");
+  ASSERT_TRUE(id && queue_->Claim("a", epoch_a_, 10));
+  ASSERT_TRUE(queue_->Answer(*id, "a", epoch_a_, {false, Error::Kind::kConflict, "taken"}));
+  EXPECT_EQ(
+      db_.QueryInt(fmt::format("SELECT answer_kind FROM tocsin_ha_requests WHERE id = {}", *id)),
+      5);
 }
 
 TEST_F(PgChangeQueueTest, ARequestNobodyTookIsWithdrawnAndNeverClaimed) {

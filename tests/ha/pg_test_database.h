@@ -4,6 +4,7 @@
 // CTest fixture `pg` (support/test_store.h), so cases run side by side without seeing each
 // other's lease. Without a server the test fails and says how to start one.
 
+#include <cstdint>
 #include <memory>
 #include <string>
 
@@ -23,6 +24,15 @@ class PgTestDatabase {
     ASSERT_TRUE(db != nullptr);
     auto r = db->Exec(sql);
     ASSERT_TRUE(r.has_value()) << r.error().message();
+  }
+  // The first column of the first row of a query as an integer; -1 when there is no row.
+  std::int64_t QueryInt(const std::string& sql) const {
+    auto db = store_->Open();
+    if (db == nullptr) return -1;
+    auto st = db->Prepare(sql);
+    if (!st) return -1;
+    auto row = st->Step();
+    return row && *row ? st->Int(0) : -1;
   }
 
  private:
