@@ -169,10 +169,6 @@ Result<HttpClientResponse> CurlHttpClient::Send(const HttpClientRequest& request
   return response;
 }
 
-std::string UrlEncode(std::string_view s) {
-  return boost::urls::encode(s, boost::urls::unreserved_chars);
-}
-
 std::string FormEncode(const std::vector<std::pair<std::string, std::string>>& fields) {
   std::string out;
   for (const auto& [k, v] : fields) {

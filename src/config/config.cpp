@@ -5,6 +5,7 @@
 #include <fmt/format.h>
 
 #include "tocsin/common/log.h"
+#include "tocsin/common/url.h"
 #include "tocsin/config/yaml_reader.h"
 
 namespace tocsin::config {
@@ -147,7 +148,7 @@ void ReadProviders(MapReader& r, ProvidersConfig& p, const std::string& base_dir
     m.String("channel", c.channel);
     if (m.Secret("webhook_url", c.webhook_url, base_dir)) {
       // Validate the shape without echoing the secret URL.
-      if (c.webhook_url.rfind("http://", 0) != 0 && c.webhook_url.rfind("https://", 0) != 0) {
+      if (!IsAbsoluteHttpUrl(c.webhook_url)) {
         m.Error("webhook_url", "expected an http:// or https:// URL");
       }
     }
@@ -211,7 +212,7 @@ void ReadProviders(MapReader& r, ProvidersConfig& p, const std::string& base_dir
     TeamsConfig c;
     // Checked for its shape without echoing it: the URL is the credential.
     if (m.Secret("webhook_url", c.webhook_url, base_dir, true) &&
-        c.webhook_url.rfind("https://", 0) != 0 && c.webhook_url.rfind("http://", 0) != 0) {
+        !IsAbsoluteHttpUrl(c.webhook_url)) {
       m.Error("webhook_url", "expected the https:// URL the Teams Workflows app gave");
     }
     p.teams = c;

@@ -8,6 +8,8 @@
 #include <fmt/format.h>
 #include <kainjow/mustache.hpp>
 
+#include "tocsin/common/url.h"
+
 namespace tocsin::notify {
 
 namespace mustache = kainjow::mustache;
@@ -104,7 +106,7 @@ std::string Where(const Labels& l) {
 
 std::string RunbookFile(const Alert& a) {
   std::string rb = a.Annotation("runbook");
-  if (rb.empty() || rb.rfind("http", 0) == 0) return rb;
+  if (rb.empty() || IsAbsoluteHttpUrl(rb)) return rb;
   if (rb.size() < 3 || rb.substr(rb.size() - 3) != ".md") rb += ".md";
   return rb;
 }
@@ -191,17 +193,11 @@ PageText PageRenderer::Render(const PageRequest& r) const {
     std::string file = RunbookFile(*a);
     if (!file.empty()) {
       t.runbook_name = RunbookName(file);
-      if (file.rfind("http", 0) == 0) {
-        t.runbook_url = file;
-      } else {
-        std::string base = options_.runbook_base_url;
-        if (!base.empty() && base.back() != '/') base += '/';
-        t.runbook_url = base + file;
-      }
+      t.runbook_url = UrlUnder(options_.runbook_base_url, file);
     }
     t.dashboard_url = a->Annotation("dashboard");
     t.query_url = a->Annotation("query");
-    if (t.query_url.rfind("http", 0) != 0) t.query_url = a->generator_url;
+    if (!IsAbsoluteHttpUrl(t.query_url)) t.query_url = a->generator_url;
     std::vector<std::string> action;
     action.push_back(t.runbook_name.empty() ? "no runbook linked (add a `runbook` annotation)"
                                             : "runbook " + t.runbook_name);

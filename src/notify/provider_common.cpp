@@ -49,8 +49,4 @@ nlohmann::json OpsAlertDetails(const incident::PageRequest& r, const PageText& t
   return details;
 }
 
-bool IsAbsoluteHttpUrl(std::string_view url) {
-  return url.rfind("https://", 0) == 0 || url.rfind("http://", 0) == 0;
-}
-
 }  // namespace tocsin::notify

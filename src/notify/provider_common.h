@@ -7,6 +7,7 @@
 
 #include "notify/page_renderer.h"
 #include "tocsin/common/clock.h"
+#include "tocsin/common/url.h"
 #include "tocsin/incident/incident.h"
 #include "tocsin/incident/page.h"
 
@@ -21,10 +22,10 @@ std::string Iso8601(TimePoint t);
 std::string BoundedKey(const std::string& key, std::size_t max);
 using incident::SevName;  // "SEV-1"
 
-// Whether `url` can be a link button's target in Slack and Teams: an absolute http(s) URL.
-// A runbook or incident link is relative when runbook_base_url or server.external_url is not
-// set, and both services refuse the whole message for such a button: it is left out instead.
-bool IsAbsoluteHttpUrl(std::string_view url);
+// Whether a link can be a button's target in Slack and Teams is IsAbsoluteHttpUrl: a runbook
+// or incident link is relative when runbook_base_url or server.external_url is not set, and
+// both services refuse the whole message for such a button, so it is left out instead.
+using tocsin::IsAbsoluteHttpUrl;
 
 // The alert `tags` Opsgenie and JSM Operations (its successor) both take: the SEV, the alert
 // name, then service, psp, market and region as "name:value"; at most 20 of 50 characters.

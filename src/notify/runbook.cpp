@@ -6,6 +6,8 @@
 
 #include <fmt/format.h>
 
+#include "tocsin/common/url.h"
+
 namespace tocsin::notify {
 
 const std::vector<std::string> kRunbookSections = {
@@ -31,9 +33,7 @@ std::string Trim(std::string s) {
 }  // namespace
 
 std::string RunbookPath(const std::string& runbook_dir, const std::string& annotation) {
-  if (annotation.rfind("http://", 0) == 0 || annotation.rfind("https://", 0) == 0) {
-    return annotation;
-  }
+  if (IsAbsoluteHttpUrl(annotation)) return annotation;
   std::string file = annotation;
   if (file.size() < 3 || file.substr(file.size() - 3) != ".md") file += ".md";
   if (!file.empty() && file.front() == '/') return file;
@@ -42,7 +42,7 @@ std::string RunbookPath(const std::string& runbook_dir, const std::string& annot
 
 bool ValidateRunbook(const std::string& path, const config::Position& referenced_at,
                      config::Diagnostics& diags) {
-  if (path.rfind("http://", 0) == 0 || path.rfind("https://", 0) == 0) return true;
+  if (IsAbsoluteHttpUrl(path)) return true;
   std::ifstream in(path);
   if (!in) {
     diags.Error(referenced_at,

@@ -4,6 +4,7 @@
 
 #include "notify/provider_common.h"
 #include "tocsin/common/duration.h"
+#include "tocsin/common/url.h"
 #include "tocsin/incident/incident_json.h"
 
 namespace tocsin::panel {
@@ -133,7 +134,7 @@ json PageTextJson(const notify::PageRenderer& renderer, const incident::Incident
   // http(s) address becomes a link (never javascript: or data:); any other is shown as text.
   json links = json::array();
   for (const auto& l : t.links) {
-    const bool web = notify::IsAbsoluteHttpUrl(l.href);
+    const bool web = IsAbsoluteHttpUrl(l.href);
     links.push_back({{"href", web ? l.href : ""}, {"url", l.href}, {"text", l.text}});
   }
   return {{"what", t.what},

@@ -7,7 +7,7 @@
 #include <spdlog/spdlog.h>
 
 #include "rules/evaluator_impl.h"
-#include "tocsin/common/http_client.h"
+#include "tocsin/common/url.h"
 
 namespace tocsin::rules {
 
@@ -201,9 +201,7 @@ Alert Evaluator::Impl::BuildAlert(const AlertSpec& spec, const Labels& series, T
   }
   a.annotations["query"] = spec.query;
   if (!f.runbook.empty()) {
-    bool url = f.runbook.rfind("http://", 0) == 0 || f.runbook.rfind("https://", 0) == 0;
-    std::string href =
-        url || set.runbook_base_url.empty() ? f.runbook : set.runbook_base_url + f.runbook;
+    std::string href = UrlUnder(set.runbook_base_url, f.runbook);
     a.annotations["runbook"] = href;
     a.links.push_back({href, "Runbook: " + f.runbook});
   }

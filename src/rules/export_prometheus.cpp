@@ -7,6 +7,7 @@
 
 #include "rules/import_common.h"
 #include "tocsin/common/duration.h"
+#include "tocsin/common/url.h"
 
 namespace tocsin::rules {
 
@@ -176,9 +177,8 @@ void WriteAnnotations(std::string& y, const AnnotationContext& c, const AlertTem
   one("description", a.description, "");
   one("action", a.action, "");
   if (!a.runbook.empty()) {
-    bool url = a.runbook.rfind("http://", 0) == 0 || a.runbook.rfind("https://", 0) == 0;
     y += fmt::format("          runbook: {}\n",
-                     Quote(url ? a.runbook : c.rules.runbook_base_url + a.runbook));
+                     Quote(UrlUnder(c.rules.runbook_base_url, a.runbook)));
   }
   if (!a.dashboards.empty()) {
     y += fmt::format("          dashboard: {}\n", Quote(a.dashboards.front().url));

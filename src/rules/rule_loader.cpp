@@ -10,6 +10,7 @@
 #include <fmt/format.h>
 
 #include "tocsin/common/duration.h"
+#include "tocsin/common/url.h"
 #include "tocsin/config/yaml_reader.h"
 
 namespace tocsin::rules {
@@ -102,8 +103,7 @@ struct Loader {
       a.description = *Template::Parse(default_description);
     }
     if (r.String("runbook", a.runbook)) {
-      bool url = a.runbook.rfind("http://", 0) == 0 || a.runbook.rfind("https://", 0) == 0;
-      if (!url && !options.runbook_dir.empty()) {
+      if (!IsAbsoluteHttpUrl(a.runbook) && !options.runbook_dir.empty()) {
         auto path = std::filesystem::path(options.runbook_dir) / a.runbook;
         std::error_code ec;
         if (!std::filesystem::is_regular_file(path, ec)) {

@@ -259,6 +259,27 @@ TEST(CurlHttpClientTest, UnparseableUrlIsNotEchoed) {
   EXPECT_NE(e.message().find("(unparseable URL)"), std::string::npos) << e.message();
 }
 
+// runbooks.base_url written with or without its trailing slash gives the same link; an
+// absolute link is kept as it is, and no base leaves the path alone.
+TEST(UrlUnderTest, OneSlashBetweenBaseAndPathWhateverEitherBrings) {
+  EXPECT_EQ(UrlUnder("https://git.example.com/runbooks", "psp.md"),
+            "https://git.example.com/runbooks/psp.md");
+  EXPECT_EQ(UrlUnder("https://git.example.com/runbooks/", "psp.md"),
+            "https://git.example.com/runbooks/psp.md");
+  EXPECT_EQ(UrlUnder("https://git.example.com/runbooks/", "/psp.md"),
+            "https://git.example.com/runbooks/psp.md");
+  EXPECT_EQ(UrlUnder("https://git.example.com/runbooks", "https://wiki.example/psp"),
+            "https://wiki.example/psp");
+  EXPECT_EQ(UrlUnder("", "psp.md"), "psp.md");
+  // A file whose name merely starts with "http" is a file, not a link.
+  EXPECT_EQ(UrlUnder("https://x.example/rb", "http-errors.md"),
+            "https://x.example/rb/http-errors.md");
+  EXPECT_TRUE(IsAbsoluteHttpUrl("http://a"));
+  EXPECT_TRUE(IsAbsoluteHttpUrl("https://a"));
+  EXPECT_FALSE(IsAbsoluteHttpUrl("httpx://a"));
+  EXPECT_FALSE(IsAbsoluteHttpUrl("ftp://a"));
+}
+
 TEST(UrlEncodeTest, KeepsOnlyUnreservedCharacters) {
   EXPECT_EQ(UrlEncode("AZaz09-._~"), "AZaz09-._~");
   EXPECT_EQ(UrlEncode("a b/c?d=e&f+g%"), "a%20b%2Fc%3Fd%3De%26f%2Bg%25");

@@ -46,6 +46,18 @@ class NoThreads final : public SlackThreadStore {
   Result<void> SaveSlackMessage(const std::string&, const SlackMessageRef&) override { return {}; }
 };
 
+// A runbook annotation is a link only when it is an http(s) URL: a file named "http-errors" is
+// a file under runbooks.base_url like any other.
+TEST(PageRenderer, ARunbookFileWhoseNameStartsWithHttpIsAFile) {
+  auto page = DepositPage();
+  page.alerts[0].annotations["runbook"] = "http-errors";
+  PageText t = Renderer()->Render(page);
+  EXPECT_EQ(t.runbook_url, "https://git.example.com/ops/tocsin/blob/main/runbooks/http-errors.md");
+  EXPECT_EQ(t.runbook_name, "http-errors");
+  page.alerts[0].annotations["runbook"] = "https://wiki.example/psp";
+  EXPECT_EQ(Renderer()->Render(page).runbook_url, "https://wiki.example/psp");
+}
+
 TEST(PageRenderer, DepositScenarioAnswersWhatWhereHowMuchAction) {
   PageText t = Renderer()->Render(DepositPage());
   EXPECT_EQ(t.what, "Deposit success 97.2 % (SLO 99.85 %)");

@@ -82,7 +82,8 @@ class EvaluatorTest : public ::testing::Test {
     EXPECT_TRUE(set.has_value()) << diags.ToString();
     set->source_urls["prometheus"] = "http://prom:9090";
     set->source_down_after["prometheus"] = 3;
-    set->runbook_base_url = "https://git.example.com/runbooks/";
+    // Without its trailing slash: the link still gets exactly one.
+    set->runbook_base_url = "https://git.example.com/runbooks";
     return std::make_shared<const RuleSet>(std::move(*set));
   }
 

@@ -7,6 +7,7 @@
 
 #include "tocsin/common/clock.h"
 #include "tocsin/common/result.h"
+#include "tocsin/common/url.h"
 
 namespace tocsin {
 
@@ -71,6 +72,5 @@ class CurlHttpClient final : public HttpClient {
 
 // Form encoding (application/x-www-form-urlencoded) of name/value pairs.
 std::string FormEncode(const std::vector<std::pair<std::string, std::string>>& fields);
-std::string UrlEncode(std::string_view s);
 
 }  // namespace tocsin

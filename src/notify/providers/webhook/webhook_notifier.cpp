@@ -18,9 +18,7 @@ WebhookNotifier::WebhookNotifier(config::WebhookConfig config,
 
 std::string WebhookNotifier::UrlFor(const OutboxItem& item) const {
   // A receiver's notice may name its own URL; otherwise the provider's.
-  if (item.target.rfind("http://", 0) == 0 || item.target.rfind("https://", 0) == 0) {
-    return item.target;
-  }
+  if (IsAbsoluteHttpUrl(item.target)) return item.target;
   return config_.url;
 }
 

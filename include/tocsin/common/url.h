@@ -1,0 +1,19 @@
+#pragma once
+
+#include <string>
+#include <string_view>
+
+namespace tocsin {
+
+// Whether `url` starts with http:// or https://: a link a reader can follow as it is.
+bool IsAbsoluteHttpUrl(std::string_view url);
+
+// `path` under `base`: `path` itself when it is an absolute http(s) URL or `base` is empty,
+// else `base` and `path` with exactly one '/' between them, so a base written with or without
+// its trailing slash (`runbooks.base_url`) gives the same link.
+std::string UrlUnder(std::string_view base, std::string_view path);
+
+// Percent-encoding of every byte but RFC 3986's unreserved characters (Boost.URL).
+std::string UrlEncode(std::string_view s);
+
+}  // namespace tocsin

@@ -1,0 +1,26 @@
+#include "tocsin/common/url.h"
+
+#include <boost/url/encode.hpp>
+#include <boost/url/rfc/unreserved_chars.hpp>
+
+namespace tocsin {
+
+bool IsAbsoluteHttpUrl(std::string_view url) {
+  return url.starts_with("https://") || url.starts_with("http://");
+}
+
+std::string UrlUnder(std::string_view base, std::string_view path) {
+  if (base.empty() || IsAbsoluteHttpUrl(path)) return std::string(path);
+  while (base.ends_with('/')) base.remove_suffix(1);
+  while (path.starts_with('/')) path.remove_prefix(1);
+  std::string out(base);
+  out += '/';
+  out += path;
+  return out;
+}
+
+std::string UrlEncode(std::string_view s) {
+  return boost::urls::encode(s, boost::urls::unreserved_chars);
+}
+
+}  // namespace tocsin
