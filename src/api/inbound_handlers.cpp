@@ -15,6 +15,7 @@
 #include "tocsin/api/inbound.h"
 #include "tocsin/common/crypto.h"
 #include "tocsin/common/http_client.h"
+#include "tocsin/common/text.h"
 #include "tocsin/http/signatures.h"
 
 namespace tocsin::http {
@@ -25,11 +26,6 @@ using nlohmann::json;
 
 std::string Ephemeral(const std::string& text) {
   return json{{"response_type", "ephemeral"}, {"replace_original", false}, {"text", text}}.dump();
-}
-
-std::string Upper(std::string s) {
-  std::transform(s.begin(), s.end(), s.begin(), [](unsigned char c) { return std::toupper(c); });
-  return s;
 }
 
 }  // namespace
@@ -262,8 +258,9 @@ struct InboundHandlers::Impl {
     for (std::size_t i = 2; i < words.size(); ++i) text += (text.empty() ? "" : " ") + words[i];
     if (action->second == IncidentAction::kNote && text.empty())
       return answer("A note needs text.");
-    ActAndDescribe({Upper(words[1]), action->second, person->id, ActionOrigin::kSlack, text, key},
-                   answer);
+    ActAndDescribe(
+        {AsciiUpper(words[1]), action->second, person->id, ActionOrigin::kSlack, text, key},
+        answer);
   }
 
   // What a slash command that changes no incident answers (help, who, incidents, status,

@@ -6,6 +6,7 @@
 #include <fmt/format.h>
 
 #include "tocsin/common/duration.h"
+#include "tocsin/common/text.h"
 
 namespace tocsin::incident {
 
@@ -33,9 +34,7 @@ std::string ManagerIncidentCommands::IncidentIdOf(const std::string& ref) {
   if (id.rfind(kDedupPrefix, 0) == 0) id = id.substr(kDedupPrefix.size());
   // A drill's key is "tocsin/drill/INC-7".
   if (id.rfind("drill/", 0) == 0) id = id.substr(6);
-  std::transform(id.begin(), id.end(), id.begin(),
-                 [](unsigned char c) { return static_cast<char>(std::toupper(c)); });
-  return id;
+  return AsciiUpper(std::move(id));
 }
 
 void ManagerIncidentCommands::ActAsync(const http::ActionRequest& request,

@@ -10,6 +10,7 @@
 #include <spdlog/spdlog.h>
 
 #include "tocsin/common/crypto.h"
+#include "tocsin/common/text.h"
 #include "tocsin/common/xml.h"
 #include "tocsin/http/http_types.h"
 #include "tocsin/http/signatures.h"
@@ -57,12 +58,6 @@ std::vector<std::string> Words(std::string_view text) {
   }
   if (!word.empty()) words.push_back(std::move(word));
   return words;
-}
-
-std::string Upper(std::string s) {
-  std::transform(s.begin(), s.end(), s.begin(),
-                 [](unsigned char c) { return static_cast<char>(std::toupper(c)); });
-  return s;
 }
 
 std::string Verb(IncidentAction a) {
@@ -184,7 +179,7 @@ struct TwilioInbound::Impl {
     }
     std::string incident;
     if (words.size() == 2) {
-      incident = Upper(words[1]);
+      incident = AsciiUpper(words[1]);
     } else {
       // The page this answers: the one open incident that paged this person.
       std::vector<std::string> mine;

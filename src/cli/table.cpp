@@ -2,15 +2,14 @@
 
 #include <algorithm>
 
+#include "tocsin/common/text.h"
+
 namespace tocsin::cli {
 
 namespace {
 
-// Display width: UTF-8 continuation bytes take no column (names such as "Kyiv" in Cyrillic).
-std::size_t Width(const std::string& s) {
-  return static_cast<std::size_t>(
-      std::count_if(s.begin(), s.end(), [](char c) { return (c & 0xC0) != 0x80; }));
-}
+// Display width: one column per character (names such as "Kyiv" in Cyrillic).
+std::size_t Width(const std::string& s) { return CodePoints(s); }
 
 }  // namespace
 

@@ -69,6 +69,19 @@ Result<Duration> ParseDuration(std::string_view text) {
   return Duration(total);
 }
 
+std::optional<int> ParseClock(std::string_view s, bool allow_end_of_day) {
+  auto digit = [&s](std::size_t i) { return s[i] >= '0' && s[i] <= '9'; };
+  if (s.size() != 5 || s[2] != ':' || !digit(0) || !digit(1) || !digit(3) || !digit(4)) {
+    return std::nullopt;
+  }
+  const int h = (s[0] - '0') * 10 + (s[1] - '0');
+  const int m = (s[3] - '0') * 10 + (s[4] - '0');
+  if (m > 59) return std::nullopt;
+  if (h == 24 && m == 0 && allow_end_of_day) return 24 * 60;
+  if (h > 23) return std::nullopt;
+  return h * 60 + m;
+}
+
 std::string FormatDuration(Duration d) {
   std::int64_t ms = d.count();
   if (ms == 0) return "0s";

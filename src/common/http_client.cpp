@@ -14,6 +14,7 @@
 #include <fmt/format.h>
 
 #include "tocsin/common/log.h"
+#include "tocsin/common/text.h"
 
 namespace tocsin {
 
@@ -35,9 +36,7 @@ std::size_t WriteHeader(char* ptr, std::size_t size, std::size_t nmemb, void* us
   if (line.rfind("HTTP/", 0) == 0) headers->clear();  // a new response (after 100 or redirect)
   auto colon = line.find(':');
   if (colon != std::string_view::npos) {
-    std::string name(line.substr(0, colon));
-    std::transform(name.begin(), name.end(), name.begin(),
-                   [](unsigned char c) { return static_cast<char>(std::tolower(c)); });
+    std::string name = AsciiLower(std::string(line.substr(0, colon)));
     std::string_view value = line.substr(colon + 1);
     while (!value.empty() && (value.front() == ' ' || value.front() == '\t'))
       value.remove_prefix(1);

@@ -44,6 +44,17 @@ void AppendEscaped(std::string& out, std::string_view v) {
 
 std::uint64_t Fnv1a64(std::string_view data, std::uint64_t seed) { return FnvAdd(seed, data); }
 
+bool IsValidLabelName(std::string_view name) {
+  if (name.empty()) return false;
+  for (std::size_t i = 0; i < name.size(); ++i) {
+    char c = name[i];
+    bool ok = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || c == '_' ||
+              (i > 0 && c >= '0' && c <= '9');
+    if (!ok) return false;
+  }
+  return true;
+}
+
 std::string Fingerprint::ToString() const {
   char buf[17];
   std::snprintf(buf, sizeof buf, "%016llx", static_cast<unsigned long long>(value_));

@@ -110,18 +110,6 @@ std::optional<int> ParseWeekday(std::string s) {
   return std::nullopt;
 }
 
-// "HH:MM" -> minutes after midnight; "24:00" allowed as an end.
-std::optional<int> ParseClock(const std::string& s) {
-  int h = 0, m = 0;
-  char colon = 0;
-  std::istringstream in(s);
-  if (!(in >> h >> colon >> m) || colon != ':' || !in.eof() || h < 0 || h > 24 || m < 0 || m > 59 ||
-      (h == 24 && m != 0) || s.size() != 5) {
-    return std::nullopt;
-  }
-  return h * 60 + m;
-}
-
 // RFC 3339, or "YYYY-MM-DD HH:MM" local time in `zone`.
 std::optional<TimePoint> ParseWindowTime(const std::string& s, const date::time_zone* zone) {
   if (auto t = ParseTime(s); t && s.find('T') != std::string::npos) return *t;
@@ -197,8 +185,8 @@ void ReadWindow(MapReader& r, MaintenanceWindowConfig& w) {
   for (const char* key : {"start", "end"}) {
     std::string text;
     if (!wk.String(key, text, true)) continue;
-    auto minute = ParseClock(text);
-    if (!minute || (std::string_view(key) == "start" && *minute == 24 * 60)) {
+    auto minute = ParseClock(text, /*allow_end_of_day=*/std::string_view(key) == "end");
+    if (!minute) {
       wk.Error(key, "\"" + text + "\" is not a time of day; write HH:MM, e.g. \"02:00\"");
       continue;
     }

@@ -5,17 +5,6 @@
 
 namespace tocsin::dispatch {
 
-bool IsValidLabelName(std::string_view name) {
-  if (name.empty()) return false;
-  for (std::size_t i = 0; i < name.size(); ++i) {
-    char c = name[i];
-    bool ok = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || c == '_' ||
-              (i > 0 && c >= '0' && c <= '9');
-    if (!ok) return false;
-  }
-  return true;
-}
-
 Result<Matcher> Matcher::Create(std::string name, Op op, std::string value) {
   if (!IsValidLabelName(name)) {
     return Fail(Error::Invalid(fmt::format(

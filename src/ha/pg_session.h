@@ -11,6 +11,7 @@
 
 #include "tocsin/common/clock.h"
 #include "tocsin/common/result.h"
+#include "tocsin/common/text.h"
 
 namespace tocsin::ha::detail {
 
@@ -38,10 +39,10 @@ class PgSession {
       }
     } catch (const pqxx::broken_connection& e) {
       conn_.reset();
-      return Fail(Error::Transient(fmt::format("PostgreSQL connection: {}", Trim(e.what()))));
+      return Fail(Error::Transient(fmt::format("PostgreSQL connection: {}", TrimSpace(e.what()))));
     } catch (const std::exception& e) {
       if (conn_ && !conn_->is_open()) conn_.reset();
-      return Fail(Error::Transient(fmt::format("PostgreSQL: {}", Trim(e.what()))));
+      return Fail(Error::Transient(fmt::format("PostgreSQL: {}", TrimSpace(e.what()))));
     }
   }
 
@@ -65,11 +66,6 @@ class PgSession {
     n.exec(fmt::format("SET statement_timeout = {}", timeout_.count()));
     n.exec(fmt::format("SET lock_timeout = {}", timeout_.count()));
     n.exec(fmt::format("SET application_name = '{}'", application_name_));
-  }
-
-  static std::string Trim(std::string s) {
-    while (!s.empty() && (s.back() == '\n' || s.back() == ' ')) s.pop_back();
-    return s;
   }
 
   std::string url_;

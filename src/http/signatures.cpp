@@ -5,16 +5,9 @@
 #include <cstdlib>
 
 #include "tocsin/common/crypto.h"
+#include "tocsin/common/text.h"
 
 namespace tocsin::http {
-
-namespace {
-std::string_view Trim(std::string_view s) {
-  while (!s.empty() && (s.front() == ' ' || s.front() == '\t')) s.remove_prefix(1);
-  while (!s.empty() && (s.back() == ' ' || s.back() == '\t')) s.remove_suffix(1);
-  return s;
-}
-}  // namespace
 
 std::string_view SignatureCheckName(SignatureCheck c) {
   switch (c) {
@@ -51,8 +44,8 @@ SignatureCheck VerifySlackSignature(std::string_view timestamp_header,
                                     std::string_view signature_header, std::string_view raw_body,
                                     std::string_view signing_secret, TimePoint now,
                                     Duration window) {
-  timestamp_header = Trim(timestamp_header);
-  signature_header = Trim(signature_header);
+  timestamp_header = TrimSpace(timestamp_header);
+  signature_header = TrimSpace(signature_header);
   if (timestamp_header.empty() || signature_header.empty()) return SignatureCheck::kMissing;
   long long ts = 0;
   auto [ptr, ec] = std::from_chars(timestamp_header.data(),
@@ -78,12 +71,12 @@ SignatureCheck VerifySlackSignature(std::string_view timestamp_header,
 SignatureCheck VerifyPagerDutySignature(std::string_view signature_header,
                                         std::string_view raw_body,
                                         const std::vector<std::string>& secrets) {
-  signature_header = Trim(signature_header);
+  signature_header = TrimSpace(signature_header);
   if (signature_header.empty()) return SignatureCheck::kMissing;
   std::vector<std::string_view> given;
   while (!signature_header.empty()) {
     auto comma = signature_header.find(',');
-    auto part = Trim(signature_header.substr(0, comma));
+    auto part = TrimSpace(signature_header.substr(0, comma));
     signature_header =
         comma == std::string_view::npos ? std::string_view() : signature_header.substr(comma + 1);
     if (part.empty()) continue;
@@ -115,7 +108,7 @@ std::string TwilioSignature(std::string_view url,
 SignatureCheck VerifyTwilioSignature(std::string_view signature_header, std::string_view url,
                                      const std::vector<std::pair<std::string, std::string>>& params,
                                      std::string_view auth_token) {
-  signature_header = Trim(signature_header);
+  signature_header = TrimSpace(signature_header);
   if (signature_header.empty()) return SignatureCheck::kMissing;
   return ConstantTimeEquals(TwilioSignature(url, params, auth_token), signature_header)
              ? SignatureCheck::kOk

@@ -3,8 +3,8 @@
 #include <fmt/chrono.h>
 #include <fmt/format.h>
 
-#include "notify/utf8.h"
 #include "tocsin/common/labels.h"
+#include "tocsin/common/text.h"
 
 namespace tocsin::notify {
 
@@ -17,8 +17,7 @@ std::string BoundedKey(const std::string& key, std::size_t max) {
   if (key.size() <= max) return key;
   std::string hash = fmt::format("{:016x}", Fnv1a64(key));
   std::size_t keep = max > hash.size() + 1 ? max - hash.size() - 1 : 0;
-  // Cut on a byte that does not continue a UTF-8 sequence.
-  while (keep > 0 && (static_cast<unsigned char>(key[keep]) & 0xC0) == 0x80) --keep;
+  keep = Utf8Boundary(key, keep);
   return key.substr(0, keep) + "~" + hash;
 }
 

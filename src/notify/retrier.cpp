@@ -4,8 +4,8 @@
 
 #include <fmt/format.h>
 
-#include "notify/utf8.h"
 #include "tocsin/common/log.h"
+#include "tocsin/common/text.h"
 
 namespace tocsin::notify {
 

@@ -6,6 +6,7 @@
 
 #include <fmt/format.h>
 
+#include "tocsin/common/text.h"
 #include "tocsin/common/url.h"
 
 namespace tocsin::notify {
@@ -23,11 +24,6 @@ std::string_view SectionHint(const std::string& section) {
   if (section == "Escalation") return "which L2/L3 to page and the vendors' 24x7 contacts";
   if (section == "Green-zone criteria") return "when the incident may be resolved";
   return "status-page template, affected markets/brands, next update";
-}
-
-std::string Trim(std::string s) {
-  while (!s.empty() && (s.back() == ' ' || s.back() == '\t' || s.back() == '\r')) s.pop_back();
-  return s;
 }
 
 }  // namespace
@@ -60,7 +56,7 @@ bool ValidateRunbook(const std::string& path, const config::Position& referenced
     // A "## Detect" inside a fenced example is not the section.
     if (line.rfind("```", 0) == 0) in_code = !in_code;
     if (in_code || line.rfind("## ", 0) != 0) continue;
-    found.insert(Trim(line.substr(3)));
+    found.insert(std::string(TrimSpace(std::string_view(line).substr(3))));
   }
   bool ok = true;
   for (const auto& section : kRunbookSections) {

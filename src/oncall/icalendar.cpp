@@ -3,6 +3,8 @@
 #include <date/date.h>
 #include <fmt/format.h>
 
+#include "tocsin/common/text.h"
+
 namespace tocsin::oncall {
 
 namespace {
@@ -34,8 +36,7 @@ void AppendLine(std::string& out, std::string_view line) {
   constexpr std::size_t kMaxOctets = 75;
   std::size_t limit = kMaxOctets;  // the first line; later ones lose one octet to the space
   while (line.size() > limit) {
-    std::size_t cut = limit;
-    while (cut > 0 && (static_cast<unsigned char>(line[cut]) & 0xC0) == 0x80) --cut;
+    std::size_t cut = Utf8Boundary(line, limit);
     if (cut == 0) cut = limit;  // not UTF-8: any octet boundary will do
     out.append(line.substr(0, cut));
     out += "\r\n ";

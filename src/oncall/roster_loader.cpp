@@ -18,18 +18,6 @@ using config::MapReader;
 using config::PositionOf;
 using config::Suggest;
 
-// "08:00" -> 480.
-std::optional<int> ParseClock(const std::string& s) {
-  if (s.size() != 5 || s[2] != ':' || !isdigit(s[0]) || !isdigit(s[1]) || !isdigit(s[3]) ||
-      !isdigit(s[4])) {
-    return std::nullopt;
-  }
-  int h = (s[0] - '0') * 10 + (s[1] - '0');
-  int m = (s[3] - '0') * 10 + (s[4] - '0');
-  if (h > 23 || m > 59) return std::nullopt;
-  return h * 60 + m;
-}
-
 class Loader {
  public:
   Loader(const config::Document& doc, Diagnostics& diags)

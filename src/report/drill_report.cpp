@@ -7,6 +7,7 @@
 #include <nlohmann/json.hpp>
 
 #include "tocsin/common/duration.h"
+#include "tocsin/common/text.h"
 #include "tocsin/incident/incident.h"
 
 namespace tocsin::report {
@@ -14,12 +15,6 @@ namespace tocsin::report {
 namespace {
 
 using nlohmann::json;
-
-std::string Lower(std::string s) {
-  std::transform(s.begin(), s.end(), s.begin(),
-                 [](unsigned char c) { return static_cast<char>(std::tolower(c)); });
-  return s;
-}
 
 // tocsin's own entries and provider echoes are not a person finding the runbook.
 bool ByPerson(const incident::TimelineEvent& e) {
@@ -70,7 +65,7 @@ std::vector<DrillResult> BuildDrillReport(const std::vector<IncidentRecord>& rec
         d.steps.push_back(std::move(s));
       } else if ((e.kind == "note" || e.kind == "status_update") && ByPerson(e) &&
                  !d.runbook.empty() && !d.time_to_runbook &&
-                 Lower(e.text).find(Lower(d.runbook)) != std::string::npos) {
+                 AsciiLower(e.text).find(AsciiLower(d.runbook)) != std::string::npos) {
         d.time_to_runbook = e.at - inc.opened_at;
         d.runbook_found_by = e.actor;
       }

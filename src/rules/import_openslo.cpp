@@ -10,6 +10,7 @@
 
 #include "rules/import_common.h"
 #include "tocsin/common/duration.h"
+#include "tocsin/common/text.h"
 #include "tocsin/config/yaml_reader.h"
 
 namespace tocsin::rules {
@@ -20,12 +21,6 @@ using import_detail::TierSpec;
 using import_detail::Unmapped;
 
 namespace {
-
-std::string Lower(std::string s) {
-  std::transform(s.begin(), s.end(), s.begin(),
-                 [](unsigned char c) { return static_cast<char>(std::tolower(c)); });
-  return s;
-}
 
 struct Documents {
   // kind -> metadata.name -> document
@@ -71,11 +66,11 @@ std::string PartQuery(Unmapped& u, const Documents& docs, const YAML::Node& part
     u.Note(part, field, "metricSource is required; SLO skipped", &slo);
     return "";
   }
-  std::string type = Lower(ScalarText(source["type"]));
+  std::string type = AsciiLower(ScalarText(source["type"]));
   std::string ref = ScalarText(source["metricSourceRef"]);
   if (type.empty() && !ref.empty()) {
     if (const YAML::Node* ds = docs.Find("DataSource", ref)) {
-      type = Lower(ScalarText((*ds)["spec"]["type"]));
+      type = AsciiLower(ScalarText((*ds)["spec"]["type"]));
     }
   }
   if (type.empty()) {
@@ -154,7 +149,7 @@ std::string TocsinSeverity(const std::string& given, bool& known) {
       {"high", "critical"},     {"error", "error"},   {"sev2", "error"},     {"p2", "error"},
       {"warning", "warning"},   {"warn", "warning"},  {"ticket", "warning"}, {"sev3", "warning"},
       {"p3", "warning"},        {"info", "info"},     {"low", "info"},       {"sev4", "info"}};
-  auto it = kMap.find(Lower(given));
+  auto it = kMap.find(AsciiLower(given));
   known = it != kMap.end();
   return known ? it->second : "warning";
 }
@@ -184,11 +179,11 @@ void ReadCondition(Unmapped& u, const YAML::Node& cond, const std::string& field
     return;
   }
   TierSpec tier;
-  tier.name = import_detail::SafeName(Lower(ScalarText(cond["metadata"]["name"])));
+  tier.name = import_detail::SafeName(AsciiLower(ScalarText(cond["metadata"]["name"])));
   for (int i = 2; std::any_of(slo.tiers.begin(), slo.tiers.end(),
                               [&](const TierSpec& t) { return t.name == tier.name; });
        ++i) {
-    tier.name = import_detail::SafeName(Lower(ScalarText(cond["metadata"]["name"]))) +
+    tier.name = import_detail::SafeName(AsciiLower(ScalarText(cond["metadata"]["name"]))) +
                 fmt::format("_{}", i);
   }
   tier.factor = threshold;

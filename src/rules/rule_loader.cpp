@@ -30,17 +30,6 @@ const std::vector<std::string> kHighCardinality = {
     "instance",  "pod",        "container",  "ip",       "client_ip",   "user", "user_id",
     "player_id", "session_id", "request_id", "trace_id", "customer_id", "path", "url"};
 
-bool ValidName(std::string_view n) {
-  if (n.empty()) return false;
-  for (std::size_t i = 0; i < n.size(); ++i) {
-    char c = n[i];
-    bool ok = std::isalpha(static_cast<unsigned char>(c)) || c == '_' ||
-              (i > 0 && std::isdigit(static_cast<unsigned char>(c)));
-    if (!ok) return false;
-  }
-  return true;
-}
-
 bool HasWindowPlaceholder(const std::string& q) {
   auto open = q.find("{{");
   while (open != std::string::npos) {
@@ -134,7 +123,7 @@ struct Loader {
 
   void CheckName(MapReader& r, std::string_view key, const std::string& name) {
     if (name.empty()) return;
-    if (!ValidName(name)) {
+    if (!IsValidLabelName(name)) {
       r.Error(key, "\"" + name +
                        "\" is not a valid alert name (letters, digits and _, not starting with a "
                        "digit, e.g. deposit_success_by_psp)");
@@ -199,7 +188,7 @@ struct Loader {
     }
     if (r.StringList("by", s.by)) {
       for (const auto& l : s.by) {
-        if (!ValidName(l)) r.Error("by", "\"" + l + "\" is not a valid label name");
+        if (!IsValidLabelName(l)) r.Error("by", "\"" + l + "\" is not a valid label name");
         if (std::find(kHighCardinality.begin(), kHighCardinality.end(), l) !=
             kHighCardinality.end()) {
           r.Warning("by", fmt::format("by: label \"{}\" has one value per {}: one alert per "
@@ -226,7 +215,7 @@ struct Loader {
           auto found = std::find_if(s.tiers.begin(), s.tiers.end(),
                                     [&](const BurnRateTier& t) { return t.name == name; });
           if (found == s.tiers.end()) {
-            if (!ValidName(name)) {
+            if (!IsValidLabelName(name)) {
               tiers.Error(name, "\"" + name + "\" is not a valid tier name");
             }
             s.tiers.push_back({name, true, 0, {}, {}, Severity::kWarning});

@@ -7,28 +7,13 @@
 #include <fmt/format.h>
 #include <kainjow/mustache.hpp>
 
+#include "tocsin/common/text.h"
+
 namespace tocsin::rules {
 
 namespace mustache = kainjow::mustache;
 
 namespace {
-
-std::string_view Trim(std::string_view s) {
-  while (!s.empty() && std::isspace(static_cast<unsigned char>(s.front()))) s.remove_prefix(1);
-  while (!s.empty() && std::isspace(static_cast<unsigned char>(s.back()))) s.remove_suffix(1);
-  return s;
-}
-
-bool ValidLabelName(std::string_view n) {
-  if (n.empty()) return false;
-  for (std::size_t i = 0; i < n.size(); ++i) {
-    char c = n[i];
-    bool ok = std::isalpha(static_cast<unsigned char>(c)) || c == '_' ||
-              (i > 0 && std::isdigit(static_cast<unsigned char>(c)));
-    if (!ok) return false;
-  }
-  return true;
-}
 
 const std::vector<std::string> kFormats = {"percent", "ms", "humanize"};
 
@@ -94,11 +79,11 @@ Result<Template> Template::Parse(std::string_view text) {
       return Fail(Error::Invalid(fmt::format(
           "template: \"{{{{\" at offset {} is never closed (write {{{{ $value }}}})", open)));
     }
-    std::string_view inner = Trim(text.substr(open + 2, close - open - 2));
+    std::string_view inner = TrimSpace(text.substr(open + 2, close - open - 2));
     std::string_view format;
     if (auto bar = inner.find('|'); bar != std::string_view::npos) {
-      format = Trim(inner.substr(bar + 1));
-      inner = Trim(inner.substr(0, bar));
+      format = TrimSpace(inner.substr(bar + 1));
+      inner = TrimSpace(inner.substr(0, bar));
       if (std::find(kFormats.begin(), kFormats.end(), format) == kFormats.end()) {
         return Fail(Error::Invalid(
             fmt::format("template: unknown format \"{}\" (use percent, ms or humanize)", format)));
@@ -112,7 +97,7 @@ Result<Template> Template::Parse(std::string_view text) {
     }
     std::string_view name = inner.substr(1);
     if (name.rfind("labels.", 0) == 0) {
-      if (!ValidLabelName(name.substr(7))) {
+      if (!IsValidLabelName(name.substr(7))) {
         return Fail(Error::Invalid(
             fmt::format("template: \"${}\" is not a label reference (write $labels.psp)", name)));
       }

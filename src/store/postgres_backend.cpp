@@ -15,6 +15,7 @@
 
 #include "database_backend.h"
 #include "sql_scanner.h"
+#include "tocsin/common/text.h"
 #include "tocsin/store/store_url.h"
 
 namespace tocsin::store::detail {
@@ -27,20 +28,15 @@ constexpr std::int64_t kMigrationLock = 0x746f6373;
 // fence verdict; any other failure of the check is passed on as what it is.
 constexpr std::string_view kFencedState = "TF001";
 
-std::string Trimmed(std::string s) {
-  while (!s.empty() && std::isspace(static_cast<unsigned char>(s.back()))) s.pop_back();
-  return s;
-}
-
 Error PgError(std::string_view what) {
   try {
     throw;
   } catch (const pqxx::broken_connection& e) {
     return Error::Transient(
-        fmt::format("postgresql: {}: connection lost: {}", what, Trimmed(e.what())));
+        fmt::format("postgresql: {}: connection lost: {}", what, TrimSpace(e.what())));
   } catch (const pqxx::sql_error& e) {
     const std::string state = e.sqlstate();
-    std::string msg = fmt::format("postgresql: {}: {}", what, Trimmed(e.what()));
+    std::string msg = fmt::format("postgresql: {}: {}", what, TrimSpace(e.what()));
     if (state.rfind("23", 0) == 0) return Error::Conflict(msg);
     // Serialization failure, deadlock, lock timeout, shutdown, connection trouble: retry.
     if (state == "40001" || state == "40P01" || state == "55P03" || state.rfind("57P", 0) == 0 ||
@@ -49,7 +45,7 @@ Error PgError(std::string_view what) {
     }
     return Error::Io(msg);
   } catch (const std::exception& e) {
-    return Error::Io(fmt::format("postgresql: {}: {}", what, Trimmed(e.what())));
+    return Error::Io(fmt::format("postgresql: {}: {}", what, TrimSpace(e.what())));
   }
 }
 
@@ -382,8 +378,8 @@ class PgBackend : public Backend {
       broken_ = false;
       return {};
     } catch (const std::exception& e) {
-      return Fail(Error::Transient(
-          fmt::format("cannot reconnect to the PostgreSQL store {}: {}", url_, Trimmed(e.what()))));
+      return Fail(Error::Transient(fmt::format("cannot reconnect to the PostgreSQL store {}: {}",
+                                               url_, TrimSpace(e.what()))));
     }
   }
 
@@ -438,7 +434,7 @@ Result<std::unique_ptr<Backend>> OpenPostgres(const StoreUrl& url) {
     conn = std::make_unique<pqxx::connection>(url.ConnectionString());
   } catch (const std::exception& e) {
     return Fail(Error::Transient(fmt::format("cannot connect to the PostgreSQL store {}: {}",
-                                             url.ToString(), Trimmed(e.what()))));
+                                             url.ToString(), TrimSpace(e.what()))));
   }
   auto backend =
       std::make_unique<PgBackend>(std::move(conn), url.ConnectionString(), url.ToString());

@@ -146,5 +146,19 @@ TEST(TimeTest, FormatsUtc) {
   EXPECT_EQ(FormatRfc3339(FromUnixMillis(1795312391250)), "2026-11-22T01:53:11.250Z");
 }
 
+// Rosters' shift starts and maintenance windows read times of day with one parser: HH:MM,
+// 24:00 only where a window may end at midnight.
+TEST(ParseClockTest, HoursAndMinutesAndMidnightOnlyAsAnEnd) {
+  EXPECT_EQ(ParseClock("00:00"), 0);
+  EXPECT_EQ(ParseClock("08:30"), 8 * 60 + 30);
+  EXPECT_EQ(ParseClock("23:59"), 23 * 60 + 59);
+  EXPECT_FALSE(ParseClock("24:00"));
+  EXPECT_EQ(ParseClock("24:00", true), 24 * 60);
+  for (const char* bad : {"24:01", "25:00", "12:60", "8:00", "08:0", "08-00", "0800", " 8:00",
+                          "08:00 ", "+8:00", "-1:00", "ab:cd", ""}) {
+    EXPECT_FALSE(ParseClock(bad, true)) << bad;
+  }
+}
+
 }  // namespace
 }  // namespace tocsin

@@ -7,9 +7,9 @@
 #include "notify/providers/pagerduty/pagerduty_notifier.h"
 #include "notify/providers/slack/slack_notifier.h"
 #include "notify/providers/webhook/webhook_notifier.h"
-#include "notify/utf8.h"
 #include "notify_fixtures.h"
 #include "support/temp_dir.h"
+#include "tocsin/common/text.h"
 #include "tocsin/notify/outbox_store.h"
 
 namespace tocsin::notify {

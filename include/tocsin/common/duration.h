@@ -1,5 +1,6 @@
 #pragma once
 
+#include <optional>
 #include <string>
 #include <string_view>
 
@@ -12,6 +13,10 @@ namespace tocsin {
 // decreasing order, e.g. "30s", "5m", "1h30m", "30d". "0" is zero. Returns kInvalid with a
 // message that says what was expected.
 Result<Duration> ParseDuration(std::string_view text);
+
+// A time of day "HH:MM" -> minutes after midnight, 00:00-23:59; "24:00" (1440) as well when
+// `allow_end_of_day`, for the end of a window that runs to midnight. Nothing else: no "8:00".
+std::optional<int> ParseClock(std::string_view s, bool allow_end_of_day = false);
 
 // Shortest Prometheus notation: 90000ms -> "1m30s", 0 -> "0s".
 std::string FormatDuration(Duration d);

@@ -77,6 +77,9 @@ class Labels {
   std::vector<Label> items_;
 };
 
+// Whether `name` is a Prometheus label name: [a-zA-Z_][a-zA-Z0-9_]*.
+bool IsValidLabelName(std::string_view name);
+
 // Hash of an arbitrary byte string with the same FNV-1a 64 function.
 std::uint64_t Fnv1a64(std::string_view data, std::uint64_t seed = 14695981039346656037ULL);
 

@@ -57,6 +57,6 @@ bool MatchesAll(const Matchers& matchers, const Labels& labels);
 // Alertmanager `filter` parameter write them.
 Result<Matchers> ParseMatchers(std::string_view text);
 std::string MatchersToString(const Matchers& matchers);
-bool IsValidLabelName(std::string_view name);
+using tocsin::IsValidLabelName;  // common/labels.h
 
 }  // namespace tocsin::dispatch

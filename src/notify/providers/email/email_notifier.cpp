@@ -5,9 +5,9 @@
 #include <fmt/chrono.h>
 #include <fmt/format.h>
 
-#include "notify/utf8.h"
 #include "tocsin/common/crypto.h"
 #include "tocsin/common/labels.h"
+#include "tocsin/common/text.h"
 
 namespace tocsin::notify {
 
@@ -28,8 +28,7 @@ std::string HeaderText(std::string_view s) {
   std::string out;
   std::string_view rest = clean;
   while (!rest.empty()) {
-    std::size_t n = std::min(kOctetsPerWord, rest.size());
-    while (n < rest.size() && n > 0 && (static_cast<unsigned char>(rest[n]) & 0xC0) == 0x80) --n;
+    std::size_t n = Utf8Boundary(rest, kOctetsPerWord);
     if (n == 0) n = std::min(kOctetsPerWord, rest.size());  // not UTF-8: cut anywhere
     if (!out.empty()) out += "\r\n ";
     out += "=?UTF-8?B?" + Base64Encode(rest.substr(0, n)) + "?=";

@@ -5,6 +5,8 @@
 #include <algorithm>
 #include <cctype>
 
+#include "tocsin/common/text.h"
+
 namespace tocsin::notify {
 
 namespace {
@@ -44,10 +46,7 @@ std::string SmtpUrlHost(std::string_view url) {
   } else {
     host = a.substr(0, a.find(':'));
   }
-  std::string out(host);
-  std::transform(out.begin(), out.end(), out.begin(),
-                 [](unsigned char ch) { return static_cast<char>(std::tolower(ch)); });
-  return out;
+  return AsciiLower(std::string(host));
 }
 
 bool IsLoopbackHost(std::string_view host) {

@@ -7,7 +7,7 @@
 
 #include "notify/provider_common.h"
 #include "notify/retrier.h"
-#include "notify/utf8.h"
+#include "tocsin/common/text.h"
 
 namespace tocsin::notify {
 

@@ -6,8 +6,8 @@
 
 #include "notify/provider_common.h"
 #include "notify/retrier.h"
-#include "notify/utf8.h"
 #include "tocsin/common/log.h"
+#include "tocsin/common/text.h"
 
 namespace tocsin::notify {
 

@@ -5,8 +5,8 @@
 
 #include "notify/provider_common.h"
 #include "notify/retrier.h"
-#include "notify/utf8.h"
 #include "tocsin/common/labels.h"
+#include "tocsin/common/text.h"
 #include "tocsin/common/xml.h"
 #include "tocsin/oncall/phone.h"
 

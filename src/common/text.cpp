@@ -1,6 +1,8 @@
-#include "notify/utf8.h"
+#include "tocsin/common/text.h"
 
-namespace tocsin::notify {
+#include <algorithm>
+
+namespace tocsin {
 
 namespace {
 
@@ -58,4 +60,31 @@ std::string TruncateUtf8Bytes(std::string_view s, std::size_t max_bytes) {
   return out;
 }
 
-}  // namespace tocsin::notify
+std::size_t Utf8Boundary(std::string_view s, std::size_t at) {
+  std::size_t cut = std::min(at, s.size());
+  while (cut > 0 && cut < s.size() && (static_cast<unsigned char>(s[cut]) & 0xC0) == 0x80) --cut;
+  return cut;
+}
+
+std::string_view TrimSpace(std::string_view s) {
+  constexpr std::string_view kSpace = " \t\n\r\f\v";
+  const auto first = s.find_first_not_of(kSpace);
+  if (first == std::string_view::npos) return {};
+  return s.substr(first, s.find_last_not_of(kSpace) - first + 1);
+}
+
+std::string AsciiUpper(std::string s) {
+  for (char& c : s) {
+    if (c >= 'a' && c <= 'z') c = static_cast<char>(c - 'a' + 'A');
+  }
+  return s;
+}
+
+std::string AsciiLower(std::string s) {
+  for (char& c : s) {
+    if (c >= 'A' && c <= 'Z') c = static_cast<char>(c - 'A' + 'a');
+  }
+  return s;
+}
+
+}  // namespace tocsin

@@ -1,0 +1,35 @@
+#pragma once
+
+// Text helpers: UTF-8 lengths and cuts as providers count them, trimming, ASCII case.
+
+#include <cstddef>
+#include <string>
+#include <string_view>
+
+namespace tocsin {
+
+// Number of code points in valid UTF-8 (a stray continuation byte counts one; a lead byte
+// counts one for the whole sequence it announces, which invalid text may not have).
+std::size_t CodePoints(std::string_view s);
+
+// At most `max_code_points` code points of `s`, never cutting a multi-byte character; when it
+// has to cut, the last code point kept is "…" so a reader sees the text goes on. Providers
+// count their limits in characters (PagerDuty summary 1024, Opsgenie message 130, Slack
+// header 150): a cut mid-character would make them reject the whole payload.
+std::string TruncateUtf8(std::string_view s, std::size_t max_code_points);
+
+// The same limit counted in bytes (SMTP header lines, some Slack fields).
+std::string TruncateUtf8Bytes(std::string_view s, std::size_t max_bytes);
+
+// Where to cut `s` at or before byte `at` without splitting a UTF-8 character: the largest
+// offset <= min(at, size) that does not fall on a continuation byte; 0 when every byte before
+// `at` continues a character (not UTF-8: the caller cuts where it likes).
+std::size_t Utf8Boundary(std::string_view s, std::size_t at);
+
+// ASCII white space (space, \t, \n, \r, \f, \v) off both ends.
+std::string_view TrimSpace(std::string_view s);
+// ASCII letters in upper or lower case; every other byte (UTF-8 included) as it is.
+std::string AsciiUpper(std::string s);
+std::string AsciiLower(std::string s);
+
+}  // namespace tocsin
