@@ -9,14 +9,16 @@
 #include <vector>
 
 #include "tocsin/common/result.h"
+#include "tocsin/common/worker_pool.h"
 
 namespace tocsin::store {
 
-// Runs `parse(i)` for every i in [0, n), split over up to four threads (this one included)
-// when n is large. Startup reads thousands of JSON rows before it serves (every open incident,
-// every pending delivery), and parsing them, not reading them, is what takes the time:
-// 10,000 incidents took 0.4 s on one core. `parse` must touch only what belongs to its index.
-// An exception from any call is rethrown here once every thread has finished.
+// Runs `parse(i)` for every i in [0, n), split over up to four threads (this one and a
+// WorkerPool of the others, for the duration of the call) when n is large. Startup reads thousands
+// of JSON rows before it serves (every open incident, every pending delivery), and parsing them,
+// not reading them, is what takes the time: 10,000 incidents took 0.4 s on one core. `parse` must
+// touch only what belongs to its index. An exception from any call is rethrown here once every
+// thread has finished.
 template <typename Parse>
 void ParseRowsInParallel(std::size_t n, Parse&& parse) {
   constexpr std::size_t kSerialBelow = 512;  // a thread costs more than a few hundred rows
@@ -34,10 +36,11 @@ void ParseRowsInParallel(std::size_t n, Parse&& parse) {
       failed[part] = std::current_exception();
     }
   };
-  std::vector<std::thread> others;
-  for (std::size_t part = 1; part < threads; ++part) others.emplace_back(run, part);
-  run(0);
-  for (auto& t : others) t.join();
+  {
+    WorkerPool others(threads - 1);  // Join (the destructor) waits for every part
+    for (std::size_t part = 1; part < threads; ++part) others.Submit([&run, part] { run(part); });
+    run(0);
+  }
   for (auto& e : failed) {
     if (e) std::rethrow_exception(e);
   }
