@@ -1,6 +1,8 @@
 #include "tocsin/common/url.h"
 
 #include <boost/url/encode.hpp>
+#include <boost/url/encoding_opts.hpp>
+#include <boost/url/pct_string_view.hpp>
 #include <boost/url/rfc/unreserved_chars.hpp>
 
 namespace tocsin {
@@ -21,6 +23,14 @@ std::string UrlUnder(std::string_view base, std::string_view path) {
 
 std::string UrlEncode(std::string_view s) {
   return boost::urls::encode(s, boost::urls::unreserved_chars);
+}
+
+std::optional<std::string> PercentDecode(std::string_view in, bool plus_is_space) {
+  auto valid = boost::urls::make_pct_string_view(in);
+  if (!valid) return std::nullopt;
+  boost::urls::encoding_opts opts;
+  opts.space_as_plus = plus_is_space;
+  return valid->decode(opts);
 }
 
 }  // namespace tocsin

@@ -1,8 +1,5 @@
 #include "tocsin/http/http_types.h"
 
-#include <boost/url/encoding_opts.hpp>
-#include <boost/url/pct_string_view.hpp>
-
 #include <algorithm>
 #include <cctype>
 
@@ -54,14 +51,6 @@ Response Response::Json(int status, std::string body) {
   r.content_type = "application/json";
   r.body = std::move(body);
   return r;
-}
-
-std::optional<std::string> PercentDecode(std::string_view in, bool plus_is_space) {
-  auto valid = boost::urls::make_pct_string_view(in);
-  if (!valid) return std::nullopt;
-  boost::urls::encoding_opts opts;
-  opts.space_as_plus = plus_is_space;
-  return valid->decode(opts);
 }
 
 Result<std::string> CanonicalPath(std::string_view raw_path) {

@@ -8,6 +8,8 @@
 #include <fmt/format.h>
 #include <fmt/ranges.h>
 
+#include "tocsin/common/url.h"
+
 namespace tocsin::store {
 
 namespace {
@@ -18,18 +20,16 @@ constexpr std::string_view kPasswordHelp =
     "put the password in a file named by store.password_file, or in $TOCSIN_STORE_PASSWORD "
     "(or PGPASSWORD)";
 
-std::string PercentDecode(std::string_view s) {
-  std::string out;
-  for (std::size_t i = 0; i < s.size(); ++i) {
-    if (s[i] == '%' && i + 2 < s.size() && std::isxdigit(static_cast<unsigned char>(s[i + 1])) &&
-        std::isxdigit(static_cast<unsigned char>(s[i + 2]))) {
-      out += static_cast<char>(std::stoi(std::string(s.substr(i + 1, 2)), nullptr, 16));
-      i += 2;
-    } else {
-      out += s[i];
-    }
+// `part` of the URL percent-decoded; a malformed escape is refused with what it was in, not
+// passed on to libpq as it stands (the value itself is not repeated: it may be private).
+Result<std::string> Decoded(std::string_view part, std::string_view what) {
+  auto out = PercentDecode(part);
+  if (!out) {
+    return Fail(Error::Invalid(fmt::format(
+        "store.url: the {} has a malformed %-escape: write % and two hex digits, e.g. %40 for @",
+        what)));
   }
-  return out;
+  return *out;
 }
 
 // A libpq connection-string value, quoted.
@@ -166,7 +166,9 @@ Result<StoreUrl> ParseStoreUrl(std::string_view text) {
   std::string_view authority = rest;
   if (auto slash = rest.find('/'); slash != std::string_view::npos) {
     authority = rest.substr(0, slash);
-    u.dbname = PercentDecode(rest.substr(slash + 1));
+    auto dbname = Decoded(rest.substr(slash + 1), "database name");
+    if (!dbname) return Fail(dbname.error());
+    u.dbname = std::move(*dbname);
   }
   if (auto at = authority.rfind('@'); at != std::string_view::npos) {
     std::string_view userinfo = authority.substr(0, at);
@@ -177,10 +179,14 @@ Result<StoreUrl> ParseStoreUrl(std::string_view text) {
           "from the URL and {}",
           kPasswordHelp)));
     }
-    u.user = PercentDecode(userinfo);
+    auto user = Decoded(userinfo, "user name");
+    if (!user) return Fail(user.error());
+    u.user = std::move(*user);
   }
   // host[:port], or several separated by commas (a primary and its replicas: libpq tries them
-  // in turn, and target_session_attrs=read-write picks the one that takes writes).
+  // in turn, and target_session_attrs=read-write picks the one that takes writes). Read here,
+  // not by Boost.URL: a list of hosts is not an RFC 3986 authority, and a URL parser refuses
+  // what libpq takes.
   std::vector<std::string> hosts, ports;
   bool any_port = false;
   while (true) {
@@ -195,7 +201,9 @@ Result<StoreUrl> ParseStoreUrl(std::string_view text) {
       entry = entry.substr(close + 1);
     } else {
       auto end = entry.find_first_of(":,");
-      host = PercentDecode(entry.substr(0, end));
+      auto decoded = Decoded(entry.substr(0, end), "host name");
+      if (!decoded) return Fail(decoded.error());
+      host = std::move(*decoded);
       entry = end == std::string_view::npos ? std::string_view() : entry.substr(end);
     }
     // libpq reads an empty host in a list as its local socket: a typo would connect there.
@@ -239,7 +247,9 @@ Result<StoreUrl> ParseStoreUrl(std::string_view text) {
     query = amp == std::string_view::npos ? std::string_view() : query.substr(amp + 1);
     if (pair.empty()) continue;
     auto eq = pair.find('=');
-    std::string key = PercentDecode(pair.substr(0, eq));
+    auto decoded_key = Decoded(pair.substr(0, eq), "name of a parameter");
+    if (!decoded_key) return Fail(decoded_key.error());
+    std::string key = std::move(*decoded_key);
     if (key == "password" || key == "passfile") {
       return Fail(Error::Invalid(fmt::format(
           "store.url must not carry a password (it would show in logs and errors): remove "
@@ -258,15 +268,18 @@ Result<StoreUrl> ParseStoreUrl(std::string_view text) {
               ? " and give sslkey= a key without a passphrase, readable by tocsin's user only"
               : "")));
     }
+    auto value = Decoded(eq == std::string_view::npos ? std::string_view() : pair.substr(eq + 1),
+                         fmt::format("value of {}=", key));
+    if (!value) return Fail(value.error());
     if (key == "user" || key == "host" || key == "port" || key == "dbname") {
-      std::string v = eq == std::string_view::npos ? "" : PercentDecode(pair.substr(eq + 1));
+      const std::string& v = *value;
       if (key == "user") u.user = v;
       if (key == "host") u.host = v;
       if (key == "port") u.port = v;
       if (key == "dbname") u.dbname = v;
       continue;
     }
-    u.params[key] = eq == std::string_view::npos ? "" : PercentDecode(pair.substr(eq + 1));
+    u.params[key] = std::move(*value);
   }
   return u;
 }

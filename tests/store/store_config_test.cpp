@@ -92,6 +92,24 @@ TEST_F(StoreConfigTest, SeveralHostsAreOneListForLibpqAndPrintAsWritten) {
   auto bad_port = ParseStoreUrl("postgresql://db-a:5432,db-b:x/tocsin");
   ASSERT_FALSE(bad_port);
   EXPECT_EQ(bad_port.error().message(), "store.url: the port \"x\" is not a number");
+  // %-escapes are decoded; a malformed one is refused with where it was (not what: the value
+  // may be private), instead of reaching libpq as written.
+  auto escaped = ParseStoreUrl("postgresql://ops%40tocsin@db-a/on%2Dcall?application_name=a%20b");
+  ASSERT_TRUE(escaped) << escaped.error().message();
+  EXPECT_EQ(escaped->user, "ops@tocsin");
+  EXPECT_EQ(escaped->dbname, "on-call");
+  EXPECT_EQ(escaped->params.at("application_name"), "a b");
+  auto bad_dbname = ParseStoreUrl("postgresql://db-a/tocsin%4");
+  ASSERT_FALSE(bad_dbname);
+  EXPECT_EQ(bad_dbname.error().message(),
+            "store.url: the database name has a malformed %-escape: write % and two hex digits, "
+            "e.g. %40 for @");
+  auto bad_value = ParseStoreUrl("postgresql://db-a/tocsin?application_name=a%zzb");
+  ASSERT_FALSE(bad_value);
+  EXPECT_EQ(bad_value.error().message().rfind(
+                "store.url: the value of application_name= has a malformed %-escape", 0),
+            0u)
+      << bad_value.error().message();
   auto trailing = ParseStoreUrl("postgresql://db-a:5432,/tocsin");
   ASSERT_FALSE(trailing);
   EXPECT_EQ(trailing.error().message(), "store.url: a comma after the last host names no host");

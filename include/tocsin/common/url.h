@@ -1,5 +1,6 @@
 #pragma once
 
+#include <optional>
 #include <string>
 #include <string_view>
 
@@ -15,5 +16,8 @@ std::string UrlUnder(std::string_view base, std::string_view path);
 
 // Percent-encoding of every byte but RFC 3986's unreserved characters (Boost.URL).
 std::string UrlEncode(std::string_view s);
+// Percent-decoding (Boost.URL); '+' is a space when `plus_is_space` (form bodies and queries
+// only). Nothing for a malformed escape ("%4", "%zz"): the caller says where it was.
+std::optional<std::string> PercentDecode(std::string_view in, bool plus_is_space = false);
 
 }  // namespace tocsin

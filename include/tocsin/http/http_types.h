@@ -9,6 +9,7 @@
 #include <vector>
 
 #include "tocsin/common/result.h"
+#include "tocsin/common/url.h"
 
 namespace tocsin::http {
 
@@ -74,8 +75,7 @@ Result<std::string> CanonicalPath(std::string_view raw_path);
 // else "other", so invented methods cannot grow /metrics.
 std::string_view MethodLabel(std::string_view method);
 
-// Percent-decoding for paths and form/query components ('+' is a space in forms only).
-std::optional<std::string> PercentDecode(std::string_view in, bool plus_is_space);
+using tocsin::PercentDecode;  // common/url.h: for paths and form/query components
 std::vector<std::pair<std::string, std::string>> ParseFormEncoded(std::string_view body);
 
 }  // namespace tocsin::http
