@@ -132,7 +132,12 @@ App::Impl::Impl(boost::asio::io_context& io_context, const Clock& c, AppOptions 
 }
 
 // Members go in reverse order of declaration; see app_impl.h for why that order is safe.
-App::Impl::~Impl() = default;
+App::Impl::~Impl() {
+  // A delivery still queued on the notify workers asks the outbox's send gate, which asks the
+  // HA coordinator: that is declared after the pool and so destroyed before it. The pool's
+  // work ends here, while everything it reaches exists.
+  if (notify_workers) notify_workers->Join();
+}
 
 void App::Impl::ScheduleWatchdog() {
   auto interval = notifier.WatchdogPingInterval();

@@ -5,7 +5,9 @@
 // module_wiring.cpp (store, incidents, dispatch, rules) and routes.cpp. Members are declared
 // in the order that makes destruction safe (see the comments at each group); the component
 // types are only forward-declared here so that each of those files compiles just the headers
-// of the parts it wires. Thread-safety: everything runs on the loop thread (see App).
+// of the parts it wires. Thread-safety: its members are touched on the loop thread; it owns the
+// store thread and the worker pools, whose work reaches the loop only by Scheduler::Post
+// (docs/development.md lists every thread and what may run on it).
 
 #include <memory>
 #include <optional>
@@ -269,8 +271,9 @@ struct App::Impl {
   // Receives groups of receivers without an escalation policy (notices only).
   std::unique_ptr<notify::NoticeSink> notice_sink;
   std::unique_ptr<notify::HeartbeatPinger> heartbeat;
-  // Declared last so it is destroyed first: in-flight deliveries finish while the outbox and
-  // its database still exist.
+  // In-flight and queued deliveries finish while the outbox and its database still exist
+  // (declared after them), and while the HA coordinator the send gate asks still exists: the
+  // HA members are declared after this pool, so ~Impl joins it first.
   std::unique_ptr<WorkerPool> notify_workers;
 
   // ---- High availability (issue 14): after everything the role change acts on, so they go

@@ -38,8 +38,8 @@ struct AppOptions {
 // The composition root of `tocsin serve`: loads the config, builds every component, owns the
 // event loop, the HTTP server, signals, reloads and the systemd conversation. Reload rebuilds
 // what the config defines and swaps it in; what lives across reloads (HTTP server, metrics
-// registry, store) stays. Thread-safety: everything runs on the loop thread; Stop() and
-// Reload() may be called from it (signal handlers and HTTP handlers run there).
+// registry, store) stays. Thread-safety: App's methods are called on the loop thread (signal
+// and HTTP handlers run there); the threads it owns are listed in docs/development.md.
 class App {
  public:
   App(boost::asio::io_context& io, const Clock& clock, AppOptions options);
