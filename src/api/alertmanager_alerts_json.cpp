@@ -9,6 +9,7 @@
 #include "alertmanager_json.h"
 #include "tocsin/api/alertmanager_api.h"
 #include "tocsin/common/duration.h"
+#include "tocsin/common/json.h"
 #include "tocsin/dispatch/fast_time.h"
 
 namespace tocsin::dispatch {
@@ -183,7 +184,7 @@ bool PassesStateFilter(const AlertQuery& q, const MuteStatus& st) {
 }
 
 http::Response JsonError(int status, std::string_view message) {
-  return http::Response::Json(status, nlohmann::json(std::string(message)).dump());
+  return http::Response::Json(status, DumpJson(nlohmann::json(std::string(message))));
 }
 
 }  // namespace amjson

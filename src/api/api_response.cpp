@@ -11,7 +11,7 @@ namespace tocsin::api {
 using nlohmann::json;
 
 http::Response JsonResponse(int status, const json& body) {
-  return http::Response::Json(status, body.dump() + "\n");
+  return http::Response::Json(status, DumpJson(body) + "\n");
 }
 
 http::Response ErrorResponse(const Error& e, ErrorStatuses statuses) {

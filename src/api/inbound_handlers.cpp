@@ -15,6 +15,7 @@
 #include "tocsin/api/inbound.h"
 #include "tocsin/common/crypto.h"
 #include "tocsin/common/http_client.h"
+#include "tocsin/common/json.h"
 #include "tocsin/common/text.h"
 #include "tocsin/http/signatures.h"
 
@@ -25,7 +26,8 @@ namespace {
 using nlohmann::json;
 
 std::string Ephemeral(const std::string& text) {
-  return json{{"response_type", "ephemeral"}, {"replace_original", false}, {"text", text}}.dump();
+  return DumpJson(
+      json{{"response_type", "ephemeral"}, {"replace_original", false}, {"text", text}});
 }
 
 }  // namespace
@@ -341,7 +343,7 @@ struct InboundHandlers::Impl {
         body["incident"] = out->incident_id;
         body["state"] = out->state;
       }
-      respond(Response::Json(status, body.dump() + "\n"));
+      respond(Response::Json(status, DumpJson(body) + "\n"));
     };
     if (e.action != "acknowledge" && e.action != "resolve") {
       return answer(200, "ignored", "tocsin does not act on " + e.raw_type + "; nothing done");

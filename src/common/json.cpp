@@ -33,4 +33,8 @@ Result<nlohmann::json> ParseJson(std::string_view text, int max_depth) {
   }
 }
 
+std::string DumpJson(const nlohmann::json& j) {
+  return j.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
+}
+
 }  // namespace tocsin

@@ -5,6 +5,8 @@
 #include <boost/url/pct_string_view.hpp>
 #include <boost/url/rfc/unreserved_chars.hpp>
 
+#include "tocsin/common/text.h"
+
 namespace tocsin {
 
 bool IsAbsoluteHttpUrl(std::string_view url) {
@@ -30,7 +32,9 @@ std::optional<std::string> PercentDecode(std::string_view in, bool plus_is_space
   if (!valid) return std::nullopt;
   boost::urls::encoding_opts opts;
   opts.space_as_plus = plus_is_space;
-  return valid->decode(opts);
+  std::string out = valid->decode(opts);
+  if (!IsValidUtf8(out)) return std::nullopt;
+  return out;
 }
 
 }  // namespace tocsin

@@ -6,6 +6,7 @@
 #include <nlohmann/json.hpp>
 
 #include "tocsin/common/crypto.h"
+#include "tocsin/common/json.h"
 #include "tocsin/config/yaml_reader.h"
 #include "tocsin/http/signatures.h"
 
@@ -167,7 +168,7 @@ Response ApiAuthenticator::ErrorResponse(const Error& e) {
   int status = 403;
   if (e.kind() == Error::Kind::kUnauthorized) status = 401;
   if (e.kind() == Error::Kind::kTransient) status = 429;
-  Response r = Response::Json(status, nlohmann::json{{"error", e.message()}}.dump());
+  Response r = Response::Json(status, DumpJson(nlohmann::json{{"error", e.message()}}));
   if (status == 401) r.headers["WWW-Authenticate"] = "Bearer realm=\"tocsin\"";
   if (status == 429) r.headers["Retry-After"] = "60";
   return r;

@@ -71,7 +71,10 @@ Result<std::string> CanonicalPath(std::string_view raw_path) {
                                      : "non-canonical path: empty segment ('//')"));
     }
     auto segment = PercentDecode(raw_segment, false);
-    if (!segment) return Fail(Error::Invalid("malformed %-escape in the request path"));
+    if (!segment) {
+      return Fail(
+          Error::Invalid("malformed %-escape, or bytes that are not UTF-8, in the request path"));
+    }
     if (*segment == "." || *segment == "..") {
       return Fail(Error::Invalid("non-canonical path: '.' and '..' segments are not allowed"));
     }

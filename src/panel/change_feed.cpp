@@ -4,6 +4,8 @@
 
 #include <nlohmann/json.hpp>
 
+#include "tocsin/common/json.h"
+
 namespace tocsin::panel {
 
 namespace {
@@ -57,7 +59,7 @@ http::Response ChangeFeed::Answer(std::uint64_t since) const {
     if (event == "incidents") data["ids"] = ids;
   }
   std::string body = "retry: " + std::to_string(kRetryMillis) + "\nid: " + std::to_string(seq_) +
-                     "\nevent: " + event + "\ndata: " + data.dump() + "\n\n";
+                     "\nevent: " + event + "\ndata: " + DumpJson(data) + "\n\n";
   http::Response r;
   r.content_type = "text/event-stream; charset=utf-8";
   r.body = std::move(body);

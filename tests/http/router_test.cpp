@@ -69,6 +69,21 @@ TEST(FormTest, PercentDecodeRefusesEveryMalformedEscape) {
   EXPECT_EQ(*PercentDecode("a b/ü", false), "a b/ü");
 }
 
+// Decoded text is stored, logged and put into JSON: bytes that are not UTF-8 are refused like a
+// malformed escape (a Slack command with text=%FF stopped the daemon when its answer was
+// serialized; a note with such a byte made its incident unreadable through the API).
+TEST(FormTest, DecodedBytesThatAreNotUtf8AreRefused) {
+  for (const char* bad :
+       {"%FF", "who%20%FF", "%C3%28", "%C0%AF", "%ED%A0%80", "%F4%90%80%80", "%E2%82", "\xff"}) {
+    EXPECT_FALSE(PercentDecode(bad, false)) << bad;
+  }
+  auto f = ParseFormEncoded("user_id=U1&text=note%20INC-2%20bad%FFbyte&command=%2Ftocsin");
+  ASSERT_EQ(f.size(), 2u);
+  EXPECT_EQ(f[0].first, "user_id");
+  EXPECT_EQ(f[1].first, "command");
+  EXPECT_EQ(*PercentDecode("%F0%9F%94%94", false), "\xF0\x9F\x94\x94");  // U+1F514, a bell
+}
+
 }  // namespace
 }  // namespace tocsin::http
 

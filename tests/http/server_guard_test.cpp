@@ -236,7 +236,7 @@ TEST_F(GuardedServerTest, InventedMethodsShareOneMetricLabel) {
 TEST_F(GuardedServerTest, NonCanonicalPathsAre400BeforeAnyGuard) {
   Start({});
   for (const char* path : {"//api/v1/x", "/api//v1/x", "/api/v1/x/", "/./api/v1/x",
-                           "/api/v1/../v1/x", "/api%2Fv1/x", "/%2e/api/v1/x"}) {
+                           "/api/v1/../v1/x", "/api%2Fv1/x", "/%2e/api/v1/x", "/api/v1/%FF"}) {
     auto raw = tocsin::testing::RawExchange(
         port_, std::string("POST ") + path +
                    " HTTP/1.1\r\nAuthorization: Bearer good\r\nContent-Length: 0\r\n"

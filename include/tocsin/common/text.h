@@ -21,6 +21,10 @@ std::string TruncateUtf8(std::string_view s, std::size_t max_code_points);
 // The same limit counted in bytes (SMTP header lines, some Slack fields).
 std::string TruncateUtf8Bytes(std::string_view s, std::size_t max_bytes);
 
+// Whether `s` is UTF-8 as RFC 3629 defines it: no stray or missing continuation bytes, no
+// overlong forms, no surrogates, nothing above U+10FFFF.
+bool IsValidUtf8(std::string_view s);
+
 // Where to cut `s` at or before byte `at` without splitting a UTF-8 character: the largest
 // offset <= min(at, size) that does not fall on a continuation byte; 0 when every byte before
 // `at` continues a character (not UTF-8: the caller cuts where it likes).

@@ -17,7 +17,9 @@ std::string UrlUnder(std::string_view base, std::string_view path);
 // Percent-encoding of every byte but RFC 3986's unreserved characters (Boost.URL).
 std::string UrlEncode(std::string_view s);
 // Percent-decoding (Boost.URL); '+' is a space when `plus_is_space` (form bodies and queries
-// only). Nothing for a malformed escape ("%4", "%zz"): the caller says where it was.
+// only). Nothing for a malformed escape ("%4", "%zz") or for bytes that are not UTF-8
+// ("%FF"): every decoded path, query, form field and store URL part is text tocsin may store,
+// log and put into JSON. The caller says where it was.
 std::optional<std::string> PercentDecode(std::string_view in, bool plus_is_space = false);
 
 }  // namespace tocsin
