@@ -21,6 +21,7 @@ using nlohmann::json;
 // The 14-day fairness window on both sides, so a change near its edges is judged whole.
 constexpr Duration kCheckMargin = std::chrono::hours(24 * 14);
 constexpr std::size_t kMaxReason = 300;
+constexpr Duration kMaxOverrideSpan = std::chrono::hours(24 * 366);
 
 struct FieldError {
   std::string field;  // the form field it concerns; "" for the override as a whole
@@ -76,6 +77,14 @@ Override ParseOverride(const json& body, const Schedule& schedule, TimePoint now
     }
   }
   if (times_ok && o.to <= o.from) errors.push_back({"to", "must be after from", ""});
+  // The fairness check walks the schedule over the whole span on the loop: a span of decades
+  // held every other request for seconds. A year is longer than any cover or swap.
+  if (times_ok && o.to - o.from > kMaxOverrideSpan) {
+    errors.push_back({"to",
+                      "is more than 366 days after from: an override covers at most a year; for "
+                      "longer, change the roster file",
+                      ""});
+  }
   if (times_ok && o.to <= now) errors.push_back({"to", "is in the past: nothing to change", ""});
   auto person = [&](const char* field, std::string& out, bool required) {
     out = JsonString(body, field);

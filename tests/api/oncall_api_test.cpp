@@ -338,6 +338,16 @@ TEST_F(OncallApiTest, BadFieldsAreEachNamed) {
                     {"actor", "olena"}},
                    400);
   EXPECT_EQ(ErrorsOf(past, "to"), std::vector<std::string>{"is in the past: nothing to change"});
+  // Fifty years would hold the loop for seconds in the fairness check: refused before it.
+  auto decades = Post({{"rotation", "l1"},
+                       {"from", "2027-02-01T08:00"},
+                       {"to", "2077-02-01T08:00"},
+                       {"person", "b"},
+                       {"actor", "olena"}},
+                      400);
+  EXPECT_EQ(ErrorsOf(decades, "to"),
+            std::vector<std::string>{"is more than 366 days after from: an override covers at "
+                                     "most a year; for longer, change the roster file"});
   auto anonymous = Call("POST", "/api/v1/oncall/overrides", R"({"rotation":"l1"})");
   EXPECT_EQ(anonymous.status, 400);
   EXPECT_NE(anonymous.body.find("actor"), std::string::npos);
