@@ -1,5 +1,8 @@
 #include "tocsin/api/incident_api.h"
 
+#include <algorithm>
+#include <charconv>
+
 #include <fmt/format.h>
 #include <nlohmann/json.hpp>
 
@@ -169,11 +172,13 @@ void RegisterIncidentApi(http::Router& router, IncidentManager& manager, const C
       }
     }
     if (auto l = r.Query("limit")) {
-      try {
-        f.limit = std::clamp(std::stoi(*l), 1, 10000);
-      } catch (const std::exception&) {
-        return ErrorResponse(Error::Invalid("limit must be a number"));
+      // The whole text a whole number ("10abc" and "1.5" are refused), then kept to 1-10000.
+      int v = 0;
+      auto [end, ec] = std::from_chars(l->data(), l->data() + l->size(), v);
+      if (ec != std::errc{} || end != l->data() + l->size()) {
+        return ErrorResponse(Error::Invalid("limit must be a whole number (1 to 10000)"));
       }
+      f.limit = std::clamp(v, 1, 10000);
     }
     auto list = m->List(f);
     if (!list) return ErrorResponse(list.error());

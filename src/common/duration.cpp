@@ -138,8 +138,10 @@ bool LooksLikeRfc3339(std::string_view text) {
   }
   std::string_view zone = text.substr(pos);
   if (zone == "Z" || zone == "z") return true;
+  // An offset is at most 23:59 (RFC 3339's time-numoffset); date::parse would take 99:99.
   return zone.size() == 6 && (zone[0] == '+' || zone[0] == '-') && Digits(zone, 1, 2) &&
-         zone[3] == ':' && Digits(zone, 4, 2);
+         zone[3] == ':' && Digits(zone, 4, 2) && zone.substr(1, 2) <= "23" &&
+         zone.substr(4, 2) <= "59";
 }
 
 // The common case of a text LooksLikeRfc3339 accepted, without a stream: every field in range
@@ -196,9 +198,15 @@ Result<TimePoint> ParseTime(std::string_view text) {
   if (numeric) {
     double secs = 0;
     auto [ptr, ec] = std::from_chars(text.data(), text.data() + text.size(), secs);
-    if (ec != std::errc() || ptr != text.data() + text.size() || !std::isfinite(secs) ||
-        std::fabs(secs) > 1e15) {
+    if (ec != std::errc() || ptr != text.data() + text.size() || !std::isfinite(secs)) {
       return Fail(Error::Invalid(fmt::format("invalid unix time \"{}\"", text)));
+    }
+    // 1970-01-01 to 9999-12-31T23:59:59Z: what RFC 3339 can write back. Beyond, times were
+    // printed as garbage ("17525-05-06T309237645313:46:40Z") and stored as such.
+    if (secs < 0 || secs > 253402300799.0) {
+      return Fail(Error::Invalid(fmt::format(
+          "unix time \"{}\" is outside 1970 to 9999: write seconds since 1970, e.g. 1795312391",
+          text)));
     }
     return FromUnixMillis(static_cast<std::int64_t>(std::llround(secs * 1000.0)));
   }

@@ -3,6 +3,7 @@
 #include <fmt/format.h>
 #include <spdlog/spdlog.h>
 
+#include <charconv>
 #include <optional>
 #include <set>
 #include <string_view>
@@ -215,19 +216,21 @@ void Panel::AddSessionRoutes(http::Router& router) {
 }
 
 void Panel::AddIncidentRoutes(http::Router& router) {
-  router.Add("GET", "/events", http::Access::kViewer,
-             [this](const http::Request& r, http::Respond respond) {
-               std::optional<std::uint64_t> since;
-               std::string last = r.Header("Last-Event-ID").value_or(r.Query("since").value_or(""));
-               if (!last.empty()) {
-                 try {
-                   since = std::stoull(last);
-                 } catch (const std::exception&) {
-                   return respond(http::Response::Text(400, "Last-Event-ID must be a number\n"));
-                 }
-               }
-               feed_.Wait(since, std::move(respond));
-             });
+  router.Add(
+      "GET", "/events", http::Access::kViewer,
+      [this](const http::Request& r, http::Respond respond) {
+        std::optional<std::uint64_t> since;
+        std::string last = r.Header("Last-Event-ID").value_or(r.Query("since").value_or(""));
+        if (!last.empty()) {
+          std::uint64_t v = 0;
+          auto [end, ec] = std::from_chars(last.data(), last.data() + last.size(), v);
+          if (ec != std::errc{} || end != last.data() + last.size()) {
+            return respond(http::Response::Text(400, "Last-Event-ID must be a whole number\n"));
+          }
+          since = v;
+        }
+        feed_.Wait(since, std::move(respond));
+      });
   // ?ids=A,B: only those (the ids a change event named), so that a change costs the page one
   // small answer, not the whole list again.
   router.AddSync("GET", "/data/incidents", http::Access::kViewer, [this](const http::Request& r) {

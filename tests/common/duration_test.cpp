@@ -136,6 +136,20 @@ TEST(TimeTest, RejectsMalformedRfc3339BeforeParsing) {
     }
   }
   EXPECT_TRUE(ParseTime("2026-11-22t01:53:11z"));
+  // Offsets beyond 23:59 and unix times outside 1970-9999 (printed as garbage before).
+  for (const char* bad : {"2026-12-06T08:00:00+99:99", "2026-12-06T08:00:00+24:00",
+                          "2026-12-06T08:00:00-00:60", "1000000000000000", "-1", "253402300800"}) {
+    auto t = ParseTime(bad);
+    EXPECT_FALSE(t) << bad;
+    if (!t) {
+      EXPECT_NE(t.error().message().find(bad), std::string::npos) << t.error().message();
+    }
+  }
+  EXPECT_TRUE(ParseTime("2026-12-06T08:00:00+23:59"));
+  EXPECT_TRUE(ParseTime("0"));
+  auto last = ParseTime("253402300799");
+  ASSERT_TRUE(last);
+  EXPECT_EQ(FormatRfc3339(*last), "9999-12-31T23:59:59Z");
   auto nanos = ParseTime("2026-11-22T07:23:11.123456789+05:30");
   ASSERT_TRUE(nanos) << nanos.error().message();
   EXPECT_EQ(ToUnixMillis(*nanos), 1795312391123);

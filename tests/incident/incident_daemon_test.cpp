@@ -160,6 +160,8 @@ TEST_F(IncidentDaemonTest, ApiActsOnIncidentsAndAnswersWhoIsOnCall) {
       Http("POST", "/api/v1/incidents", {{"actor", "l1a"}, {"title", "x"}, {"labels", "psp-a"}});
   EXPECT_EQ(s_lab, 400) << labels.dump();
   EXPECT_EQ(labels["error"], "`labels` must be an object of label names to values");
+  auto [s_limit, limit] = Http("GET", "/api/v1/incidents?limit=10abc", nullptr);
+  EXPECT_EQ(s_limit, 400) << limit.dump();
   auto [s1, bad_ack] = Http("POST", "/api/v1/incidents/" + id + "/ack", {{"actor", "mallory"}});
   EXPECT_EQ(s1, 403) << bad_ack.dump();
   // The CLI says why, and only why: no second line about token roles (issue 13).
