@@ -10,6 +10,7 @@
 #include "tocsin/api/alertmanager_api.h"
 #include "tocsin/common/duration.h"
 #include "tocsin/common/json.h"
+#include "tocsin/common/json_fields.h"
 
 namespace tocsin::dispatch {
 
@@ -47,7 +48,13 @@ Result<Silence> SilenceFromJson(const json& j) {
   if (!j.is_object()) return Fail(Error::Invalid("a silence must be a JSON object"));
   Silence s;
   try {
-    if (j.contains("id") && j["id"].is_string()) s.id = j["id"].get<std::string>();
+    // A wrong type is refused: an update whose id is not read would create a second silence.
+    if (j.contains("id") && !j["id"].is_null()) {
+      if (!j["id"].is_string()) {
+        return Fail(Error::Invalid("id: the id of the silence to update, as a string"));
+      }
+      s.id = j["id"].get<std::string>();
+    }
     if (!j.contains("matchers") || !j["matchers"].is_array()) {
       return Fail(
           Error::Invalid("matchers: a list of {name, value, isRegex, isEqual} is required"));
@@ -56,6 +63,15 @@ Result<Silence> SilenceFromJson(const json& j) {
     for (const auto& m : j["matchers"]) {
       if (!m.is_object() || !m.contains("name") || !m.contains("value")) {
         return Fail(Error::Invalid(fmt::format("matchers[{}]: name and value are required", i)));
+      }
+      if (!m["name"].is_string() || !m["value"].is_string()) {
+        return Fail(Error::Invalid(fmt::format("matchers[{}]: name and value must be strings", i)));
+      }
+      for (const char* flag : {"isRegex", "isEqual"}) {
+        if (m.contains(flag) && !m[flag].is_boolean()) {
+          return Fail(
+              Error::Invalid(fmt::format("matchers[{}]: {} must be true or false", i, flag)));
+        }
       }
       bool is_regex = m.value("isRegex", false);
       bool is_equal = m.value("isEqual", true);
@@ -80,8 +96,13 @@ Result<Silence> SilenceFromJson(const json& j) {
     if (j.contains("updatedAt") && j["updatedAt"].is_string()) {
       if (auto t = ParseTime(j["updatedAt"].get<std::string>())) s.updated_at = *t;
     }
-    s.created_by = j.value("createdBy", "");
-    s.comment = j.value("comment", "");
+    for (const char* key : {"createdBy", "comment"}) {
+      if (j.contains(key) && !j[key].is_string() && !j[key].is_null()) {
+        return Fail(Error::Invalid(fmt::format("{} must be a string", key)));
+      }
+    }
+    s.created_by = JsonString(j, "createdBy");
+    s.comment = JsonString(j, "comment");
   } catch (const json::exception& e) {
     return Fail(Error::Invalid(std::string("malformed silence: ") + e.what()));
   }

@@ -6,6 +6,7 @@
 
 #include "alertmanager_json.h"
 #include "tocsin/api/alertmanager_api.h"
+#include "tocsin/common/json.h"
 
 namespace tocsin::dispatch {
 
@@ -15,7 +16,12 @@ constexpr std::size_t kMaxListed = 500;
 // The matchers of a preview body: {"text": "a=\"b\", c=~\"d\""} in amtool's syntax, or a
 // silence as POST /api/v2/silences takes it.
 Result<Matchers> PreviewMatchers(const std::string& body) {
-  auto j = nlohmann::json::parse(body, nullptr, false);
+  // The depth-limited parser: a body nested a million levels deep is refused, not walked.
+  auto parsed_json = ParseJson(body);
+  if (!parsed_json) {
+    return Fail(Error::Invalid("body is not valid JSON: " + parsed_json.error().message()));
+  }
+  const nlohmann::json& j = *parsed_json;
   if (j.is_object() && j.contains("text")) {
     if (!j["text"].is_string()) {
       return Fail(

@@ -268,6 +268,24 @@ TEST_F(AlertmanagerApiTest, InvalidSilencesAre400WithTheReason) {
                           "createdBy": "a", "comment": "c"})");
   EXPECT_EQ(unknown.status, 404);
   EXPECT_EQ(Call("POST", "/api/v2/silences", "[]").status, 400);
+  // Fields of the wrong type are named, not reported as a library's type_error, and an id
+  // that is not a string is refused instead of creating a second silence.
+  const std::pair<const char*, const char*> wrong[] = {
+      {R"("id": 123, "matchers": [{"name": "a", "value": "b"}])",
+       "id: the id of the silence to update, as a string"},
+      {R"("matchers": [{"name": "a", "value": 7}])", "matchers[0]: name and value must be strings"},
+      {R"("matchers": [{"name": "a", "value": "b", "isRegex": "yes"}])",
+       "matchers[0]: isRegex must be true or false"},
+      {R"("matchers": [{"name": "a", "value": "b"}], "comment": ["c"])",
+       "comment must be a string"}};
+  for (const auto& [fields, message] : wrong) {
+    auto r = Call("POST", "/api/v2/silences",
+                  std::string("{") + fields +
+                      R"(, "startsAt": "2026-11-22T03:00:00Z", "endsAt": "2026-11-22T04:00:00Z"})");
+    EXPECT_EQ(r.status, 400) << fields;
+    EXPECT_EQ(json::parse(r.body, nullptr, false), json(message)) << r.body;
+  }
+  EXPECT_EQ(silences_.List().size(), 0u);
 }
 
 TEST_F(AlertmanagerApiTest, StatusHasEveryFieldAmtoolReads) {

@@ -91,6 +91,11 @@ TEST_F(SilencePreviewApiTest, ListsWhatTheMatchersWouldMute) {
                       "startsAt": "2026-11-22T03:00:00Z", "endsAt": "2026-11-22T05:00:00Z"})");
   EXPECT_EQ(bad.status, 400);
   EXPECT_NE(bad.body.find("matchers[0]"), std::string::npos) << bad.body;
+  // Nesting past the parser's limit is refused before anything walks it.
+  auto deep =
+      Call("POST", "/api/v1/silences/preview", std::string(100000, '[') + std::string(100000, ']'));
+  EXPECT_EQ(deep.status, 400);
+  EXPECT_NE(deep.body.find("body is not valid JSON"), std::string::npos) << deep.body;
 }
 
 // Regression: the panel read matcher text with its own parser, which already differed from
