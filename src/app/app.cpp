@@ -120,6 +120,11 @@ App::Impl::Impl(boost::asio::io_context& io_context, const Clock& c, AppOptions 
                      .Help("Start time of this tocsin process since the Unix epoch.")
                      .Register(*registry)
                      .Add({})),
+      loop_task_failures(prometheus::BuildCounter()
+                             .Name("tocsin_loop_task_failures_total")
+                             .Help("Tasks on the event loop that threw; the loop went on.")
+                             .Register(*registry)
+                             .Add({})),
       source_http(std::make_shared<CurlHttpClient>()) {
   prometheus::BuildGauge()
       .Name("tocsin_build_info")
@@ -295,6 +300,26 @@ Result<void> App::Reload() {
   spdlog::info("config reloaded from {}", impl_->config->main.file);
   (void)impl_->notifier.Ready("config reloaded");
   return result;
+}
+
+void App::Run() {
+  // After a handler throws, Asio lets run() be called again without restart(): the queue and
+  // every pending operation are intact.
+  for (;;) {
+    try {
+      impl_->io.run();
+      return;
+    } catch (const std::exception& e) {
+      impl_->loop_task_failures.Increment();
+      spdlog::error("a task on the event loop failed and was abandoned: {}; tocsin goes on",
+                    e.what());
+    } catch (...) {
+      impl_->loop_task_failures.Increment();
+      spdlog::error(
+          "a task on the event loop failed and was abandoned (not a std::exception); "
+          "tocsin goes on");
+    }
+  }
 }
 
 void App::Stop() {

@@ -158,6 +158,7 @@ struct App::Impl {
   prometheus::Gauge& reload_time;
   prometheus::Gauge& uptime;
   prometheus::Gauge& start_time;
+  prometheus::Counter& loop_task_failures;
   std::optional<RuntimeConfig> config;
 
   // ---- Durable state and incidents (issue 5) ------------------------------------------------

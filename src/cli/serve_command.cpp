@@ -45,7 +45,7 @@ void AddServeCommand(CLI::App& parent, int& exit_code) {
       exit_code = started.error().kind() == Error::Kind::kInvalid ? kExitFailure : kExitUsage;
       return;
     }
-    io.run();
+    daemon.Run();
     exit_code = daemon.exit_code() != 0 ? daemon.exit_code() : kExitOk;
   });
 }

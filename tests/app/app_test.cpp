@@ -7,6 +7,7 @@
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/post.hpp>
 #include <future>
+#include <stdexcept>
 #include <thread>
 
 #include "support/temp_dir.h"
@@ -96,6 +97,34 @@ TEST_F(AppTest, ServesHealthReadinessAndMetrics) {
       metrics.find(R"(tocsin_http_requests_total{code="200",handler="/healthz",method="GET"} 1)"),
       std::string::npos)
       << metrics;
+}
+
+TEST_F(AppTest, ATaskThatThrowsIsCountedAndTheDaemonGoesOn) {
+  auto path = dir_.Write("tocsin.yaml", kGood);
+  App& app = MakeApp({path, {std::nullopt, dir_.path() + "/data"}, false});
+  ASSERT_TRUE(app.Start());
+  std::promise<void> after;
+  boost::asio::post(io_, [] { throw std::runtime_error("a bug in a completion"); });
+  boost::asio::post(io_, [] { throw 42; });
+  boost::asio::post(io_, [&after] { after.set_value(); });
+  std::promise<bool> ran_clean;
+  loop_ = std::thread([&] {
+    auto guard = boost::asio::make_work_guard(io_);
+    try {
+      app.Run();
+      ran_clean.set_value(true);
+    } catch (...) {
+      ran_clean.set_value(false);
+    }
+  });
+  // The tasks queued behind the throwing ones still run, and the daemon still answers.
+  ASSERT_EQ(after.get_future().wait_for(std::chrono::seconds(10)), std::future_status::ready)
+      << "the loop stopped at the first task that threw";
+  auto port = app.http_port();
+  EXPECT_EQ(Get(port, "/healthz"), "200 ok\n");
+  EXPECT_NE(Get(port, "/metrics").find("tocsin_loop_task_failures_total 2"), std::string::npos);
+  StopLoop();
+  EXPECT_TRUE(ran_clean.get_future().get());
 }
 
 TEST_F(AppTest, ReloadErrorKeepsTheRunningConfig) {

@@ -53,6 +53,12 @@ class App {
   // Validates the config file whole; on success swaps it in, otherwise keeps the running one.
   // Either way the outcome is logged and exported as tocsin_config_last_reload_successful.
   Result<void> Reload();
+  // Runs the event loop on the calling thread until it stops (Stop(), or io.stop()). A task on
+  // the loop that throws does not end the process, whose other incidents would then go unpaged
+  // until a restart: the exception is logged with what it said, counted in
+  // tocsin_loop_task_failures_total, and the loop goes on with the next task. What that task
+  // had written to the store stays; what it had still to do is not done.
+  void Run();
   // Graceful stop: stop accepting, let in-flight work finish within server.shutdown_timeout,
   // then stop the loop.
   void Stop();
