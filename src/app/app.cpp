@@ -120,11 +120,10 @@ App::Impl::Impl(boost::asio::io_context& io_context, const Clock& c, AppOptions 
                      .Help("Start time of this tocsin process since the Unix epoch.")
                      .Register(*registry)
                      .Add({})),
-      loop_task_failures(prometheus::BuildCounter()
-                             .Name("tocsin_loop_task_failures_total")
-                             .Help("Tasks on the event loop that threw; the loop went on.")
-                             .Register(*registry)
-                             .Add({})),
+      task_failures(prometheus::BuildCounter()
+                        .Name("tocsin_task_failures_total")
+                        .Help("Tasks that threw, by thread (the loop or a pool); it went on.")
+                        .Register(*registry)),
       source_http(std::make_shared<CurlHttpClient>()) {
   prometheus::BuildGauge()
       .Name("tocsin_build_info")
@@ -302,6 +301,11 @@ Result<void> App::Reload() {
   return result;
 }
 
+std::unique_ptr<WorkerPool> App::Impl::MakePool(std::size_t threads, const std::string& name) {
+  auto& failures = task_failures.Add({{"thread", name}});
+  return std::make_unique<WorkerPool>(threads, name, [&failures] { failures.Increment(); });
+}
+
 void App::Run() {
   // After a handler throws, Asio lets run() be called again without restart(): the queue and
   // every pending operation are intact.
@@ -310,11 +314,11 @@ void App::Run() {
       impl_->io.run();
       return;
     } catch (const std::exception& e) {
-      impl_->loop_task_failures.Increment();
+      impl_->task_failures.Add({{"thread", "loop"}}).Increment();
       spdlog::error("a task on the event loop failed and was abandoned: {}; tocsin goes on",
                     e.what());
     } catch (...) {
-      impl_->loop_task_failures.Increment();
+      impl_->task_failures.Add({{"thread", "loop"}}).Increment();
       spdlog::error(
           "a task on the event loop failed and was abandoned (not a std::exception); "
           "tocsin goes on");

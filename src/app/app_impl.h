@@ -113,8 +113,10 @@ struct App::Impl {
   Result<void> StartNotify();                         // notify_wiring.cpp
   void ConfigureNotify();                             // notify_wiring.cpp
   void ScheduleWatchdog();                            // app.cpp
-  void WaitForSignals();                              // app.cpp
-  void StopWhenDrained();                             // app.cpp
+  // A pool whose tasks that throw are counted in tocsin_task_failures_total{thread=name}.
+  std::unique_ptr<WorkerPool> MakePool(std::size_t threads, const std::string& name);  // app.cpp
+  void WaitForSignals();                                                               // app.cpp
+  void StopWhenDrained();                                                              // app.cpp
   // ---- High availability (issue 14), ha_wiring.cpp ------------------------------------------
   // On PostgreSQL the instance starts as a standby: it serves the API, takes alert intake and
   // webhooks, but evaluates no rule, walks no ladder and sends nothing until the coordinator
@@ -158,7 +160,7 @@ struct App::Impl {
   prometheus::Gauge& reload_time;
   prometheus::Gauge& uptime;
   prometheus::Gauge& start_time;
-  prometheus::Counter& loop_task_failures;
+  prometheus::Family<prometheus::Counter>& task_failures;
   std::optional<RuntimeConfig> config;
 
   // ---- Durable state and incidents (issue 5) ------------------------------------------------

@@ -52,7 +52,7 @@ Result<void> App::Impl::StartHa() {
   if (auto m = lease_store->Migrate(); !m) {
     return Fail(Error::Io("cannot set up the high-availability lease: " + m.error().message()));
   }
-  ha_pool = std::make_unique<WorkerPool>(1);
+  ha_pool = MakePool(1, "ha_pool");
   ha_coordinator =
       std::make_unique<ha::HaCoordinator>(scheduler, *ha_pool, *lease_store, hc, registry.get());
   ha_coordinator->SetRoleListener(
@@ -60,7 +60,7 @@ Result<void> App::Impl::StartHa() {
         OnRoleChange(role, epoch, why);
       });
   change_queue = ha::MakePgChangeQueue(*url, hc.lease / 3);
-  change_pool = std::make_unique<WorkerPool>(1);
+  change_pool = MakePool(1, "change_pool");
   active = false;  // fenced once the modules have run their migrations (App::Start)
   spdlog::info("ha: instance {} of cluster {} starts as a standby (lease {} s)", hc.instance,
                hc.cluster_name, std::chrono::duration_cast<std::chrono::seconds>(hc.lease).count());

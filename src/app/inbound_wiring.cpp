@@ -47,7 +47,7 @@ Result<void> App::Impl::StartInbound() {
   people = std::make_unique<incident::RosterPersonDirectory>(
       [this] { return incidents->schedule(); }, clock);
   slack_client = std::make_unique<CurlHttpClient>();
-  slack_workers = std::make_unique<WorkerPool>(2);
+  slack_workers = MakePool(2, "slack_workers");
   inbound = std::make_unique<http::InboundHandlers>(
       InboundConfigOf(config->main), *incident_commands, *people, scheduler,
       http::MakeResponseUrlPoster(*slack_client, *slack_workers), *registry);

@@ -123,7 +123,7 @@ Result<void> App::Impl::StartReports() {
   silence_reader = std::make_unique<dispatch::SqliteSilenceStore>(*oncall_database);
   override_reader = std::make_unique<store::SqliteOverrideStore>(*oncall_database);
   oncall_metrics = std::make_unique<report::OncallMetrics>(*registry);
-  oncall_pool = std::make_unique<WorkerPool>(1);
+  oncall_pool = MakePool(1, "oncall_pool");
   oncall_refresher = std::make_unique<report::OncallMetricsRefresher>(
       scheduler, *oncall_pool, *oncall_store, [this] { return incidents->schedule(); },
       *oncall_metrics, report::OncallMetricsRefresher::Options{});
@@ -137,8 +137,8 @@ Result<void> App::Impl::StartRules() {
   auto st = rules::SqliteAlertStateStore::Open(*database, store_thread.get());
   if (!st) return Fail(st.error());
   rules_state_store = std::move(*st);
-  query_pool = std::make_unique<WorkerPool>(4);
-  state_write_pool = std::make_unique<WorkerPool>(1);
+  query_pool = MakePool(4, "query_pool");
+  state_write_pool = MakePool(1, "state_write_pool");
   evaluator = std::make_unique<rules::Evaluator>(scheduler, *query_pool, *dispatcher);
   evaluator->SetStateStore(rules_state_store.get(), state_write_pool.get());
   rule_metrics = std::make_unique<rules::RuleMetrics>(*registry);
@@ -206,7 +206,7 @@ Result<void> App::Impl::StartDispatch() {
   group_router = std::make_unique<GroupRouter>(*incidents, *notice_sink, active);
   dispatcher = std::make_unique<dispatch::Dispatcher>(scheduler, *group_router, *silences,
                                                       *registry, config->dispatch);
-  alert_parser = std::make_unique<WorkerPool>(1);
+  alert_parser = MakePool(1, "alert_parser");
   dispatch::AlertIntakeOptions intake;
   intake.queue_batches = config->dispatch.alertmanager.intake_queue_batches;
   alert_intake = std::make_unique<dispatch::AlertIntake>(

@@ -22,7 +22,7 @@ namespace tocsin::app {
 // Builds the outbox once (it lives across reloads: queued pages survive them) and the
 // notifiers from the current config.
 Result<void> App::Impl::StartNotify() {
-  notify_workers = std::make_unique<WorkerPool>(2);
+  notify_workers = MakePool(2, "notify_workers");
   // Its writes go to the store thread: the loop never waits for an outbox fsync.
   outbox_store = std::make_unique<store::SqliteOutboxStore>(*database, store_thread.get());
   outbox =

@@ -1,22 +1,42 @@
 #include "tocsin/common/worker_pool.h"
 
+#include <exception>
+
+#include <spdlog/spdlog.h>
 #include <boost/asio/post.hpp>
 #include <boost/asio/thread_pool.hpp>
 
 namespace tocsin {
 
 struct WorkerPool::Impl {
-  explicit Impl(std::size_t threads) : pool(threads) {}
+  Impl(std::size_t threads, std::string n, std::function<void()> f)
+      : pool(threads), name(std::move(n)), on_failure(std::move(f)) {}
   boost::asio::thread_pool pool;
+  const std::string name;
+  const std::function<void()> on_failure;
   bool joined = false;
+
+  void Failed(const char* what) const {
+    spdlog::error("{}: a task failed and was abandoned: {}; the pool goes on", name, what);
+    if (on_failure) on_failure();
+  }
 };
 
-WorkerPool::WorkerPool(std::size_t threads) : impl_(std::make_unique<Impl>(threads)) {}
+WorkerPool::WorkerPool(std::size_t threads, std::string name, std::function<void()> on_failure)
+    : impl_(std::make_unique<Impl>(threads, std::move(name), std::move(on_failure))) {}
 
 WorkerPool::~WorkerPool() { Join(); }
 
 void WorkerPool::Submit(std::function<void()> work) {
-  boost::asio::post(impl_->pool, std::move(work));
+  boost::asio::post(impl_->pool, [impl = impl_.get(), work = std::move(work)] {
+    try {
+      work();
+    } catch (const std::exception& e) {
+      impl->Failed(e.what());
+    } catch (...) {
+      impl->Failed("not a std::exception");
+    }
+  });
 }
 
 void WorkerPool::Join() {

@@ -122,7 +122,8 @@ TEST_F(AppTest, ATaskThatThrowsIsCountedAndTheDaemonGoesOn) {
       << "the loop stopped at the first task that threw";
   auto port = app.http_port();
   EXPECT_EQ(Get(port, "/healthz"), "200 ok\n");
-  EXPECT_NE(Get(port, "/metrics").find("tocsin_loop_task_failures_total 2"), std::string::npos);
+  EXPECT_NE(Get(port, "/metrics").find("tocsin_task_failures_total{thread=\"loop\"} 2"),
+            std::string::npos);
   StopLoop();
   EXPECT_TRUE(ran_clean.get_future().get());
 }

@@ -1,12 +1,15 @@
 #include <gtest/gtest.h>
 
+#include <atomic>
 #include <boost/asio/io_context.hpp>
+#include <stdexcept>
 #include <thread>
 #include <vector>
 
 #include "tocsin/common/asio_scheduler.h"
 #include "tocsin/common/simulated_scheduler.h"
 #include "tocsin/common/system_clock.h"
+#include "tocsin/common/worker_pool.h"
 
 namespace tocsin {
 namespace {
@@ -98,6 +101,19 @@ TEST(AsioSchedulerTest, FiresInOrderAndCancels) {
   s.Post([&] { order.push_back(0); });
   io.run();  // returns when no timer is left
   EXPECT_EQ(order, (std::vector<int>{0, 1, 2}));
+}
+
+TEST(WorkerPoolTest, ATaskThatThrowsIsReportedAndThePoolGoesOn) {
+  std::atomic<int> failures = 0;
+  std::atomic<bool> after = false;
+  {
+    WorkerPool pool(1, "test pool", [&failures] { ++failures; });
+    pool.Submit([] { throw std::runtime_error("a bug in a task"); });
+    pool.Submit([] { throw 42; });
+    pool.Submit([&after] { after = true; });
+  }  // joined: without the catch, std::terminate would have ended the test binary
+  EXPECT_EQ(failures.load(), 2);
+  EXPECT_TRUE(after.load());
 }
 
 }  // namespace

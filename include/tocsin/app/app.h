@@ -56,8 +56,8 @@ class App {
   // Runs the event loop on the calling thread until it stops (Stop(), or io.stop()). A task on
   // the loop that throws does not end the process, whose other incidents would then go unpaged
   // until a restart: the exception is logged with what it said, counted in
-  // tocsin_loop_task_failures_total, and the loop goes on with the next task. What that task
-  // had written to the store stays; what it had still to do is not done.
+  // tocsin_task_failures_total{thread="loop"}, and the loop goes on with the next task. What that
+  // task had written to the store stays; what it had still to do is not done.
   void Run();
   // Graceful stop: stop accepting, let in-flight work finish within server.shutdown_timeout,
   // then stop the loop.

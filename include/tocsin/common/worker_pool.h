@@ -2,6 +2,7 @@
 
 #include <functional>
 #include <memory>
+#include <string>
 
 namespace tocsin {
 
@@ -13,10 +14,14 @@ class Executor {
   virtual void Submit(std::function<void()> work) = 0;
 };
 
-// A fixed pool of threads. The destructor waits for submitted work to finish.
+// A fixed pool of threads. The destructor waits for submitted work to finish. A task that
+// throws does not end the process (an exception leaving a pool thread would call
+// std::terminate): it is logged at error with the pool's `name` and what it said, `on_failure`
+// is called on that thread, and the thread goes on with the next task.
 class WorkerPool final : public Executor {
  public:
-  explicit WorkerPool(std::size_t threads);
+  explicit WorkerPool(std::size_t threads, std::string name = "worker pool",
+                      std::function<void()> on_failure = {});
   ~WorkerPool() override;
   void Submit(std::function<void()> work) override;
   // Waits for all submitted work, then joins the threads. Idempotent.
