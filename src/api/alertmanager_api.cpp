@@ -11,6 +11,7 @@
 
 #include "alertmanager_json.h"
 #include "tocsin/common/duration.h"
+#include "tocsin/common/json.h"
 #include "tocsin/common/json_fields.h"
 
 namespace tocsin::dispatch {
@@ -151,7 +152,7 @@ void RegisterAlertmanagerApi(http::Router& router, Dispatcher& dispatcher, Silen
                silences.Upsert(
                    std::move(*s), now, [respond = std::move(respond)](Result<std::string> id) {
                      if (!id) return respond(JsonError(StatusOf(id.error()), id.error().message()));
-                     respond(http::Response::Json(200, json{{"silenceID", *id}}.dump()));
+                     respond(http::Response::Json(200, DumpJson(json{{"silenceID", *id}})));
                    });
              });
 
@@ -204,13 +205,13 @@ void RegisterAlertmanagerApi(http::Router& router, Dispatcher& dispatcher, Silen
                    {"config", {{"original", AlertmanagerConfigYaml(dispatcher.config())}}},
                    {"uptime", FormatRfc3339(info.started_at)}};
     (void)clock;
-    return http::Response::Json(200, status.dump());
+    return http::Response::Json(200, DumpJson(status));
   });
 
   router.AddSync("GET", "/api/v2/receivers", kRead, [&dispatcher](const http::Request&) {
     json arr = json::array();
     for (const auto& r : dispatcher.config().receivers) arr.push_back({{"name", r.name}});
-    return http::Response::Json(200, arr.dump());
+    return http::Response::Json(200, DumpJson(arr));
   });
 
   router.AddSync("GET", "/api/v1/groups", kRead, [&dispatcher](const http::Request&) {
@@ -226,7 +227,7 @@ void RegisterAlertmanagerApi(http::Router& router, Dispatcher& dispatcher, Silen
            {"nextFlush", g.next_flush ? json(FormatRfc3339(*g.next_flush)) : json()},
            {"lastNotified", g.last_notified ? json(FormatRfc3339(*g.last_notified)) : json()}});
     }
-    return http::Response::Json(200, arr.dump());
+    return http::Response::Json(200, DumpJson(arr));
   });
 }
 

@@ -141,7 +141,9 @@ void SortSilences(std::vector<Silence>& silences, TimePoint now) {
   });
 }
 
-std::string SilenceJsonText(const Silence& s, TimePoint now) { return SilenceJson(s, now).dump(); }
+std::string SilenceJsonText(const Silence& s, TimePoint now) {
+  return DumpJson(SilenceJson(s, now));
+}
 
 }  // namespace amjson
 
@@ -155,7 +157,7 @@ Result<Silence> ParseSilenceJson(std::string_view body) {
   }
 }
 
-std::string SilenceToJson(const Silence& s, TimePoint now) { return SilenceJson(s, now).dump(); }
+std::string SilenceToJson(const Silence& s, TimePoint now) { return DumpJson(SilenceJson(s, now)); }
 
 Result<std::vector<Silence>> ParseSilenceListJson(std::string_view body) {
   std::vector<Silence> out;

@@ -8,6 +8,7 @@
 #include "api_response.h"
 #include "oncall_json.h"
 #include "tocsin/common/duration.h"
+#include "tocsin/common/json.h"
 #include "tocsin/common/json_fields.h"
 
 namespace tocsin::oncall {
@@ -199,7 +200,7 @@ void AddOverride(const std::shared_ptr<OncallApiDeps>& d,
 // An answer carried between instances: {"status", "body"} of the response. A refusal travels
 // as an error, so that the relay counts it as refused; its text is the same JSON.
 Result<std::string> EncodeAnswer(const http::Response& r) {
-  std::string text = json{{"status", r.status}, {"body", r.body}}.dump();
+  std::string text = DumpJson(json{{"status", r.status}, {"body", r.body}});
   if (r.status >= 200 && r.status < 300) return text;
   return Fail(Error::Invalid(std::move(text)));
 }

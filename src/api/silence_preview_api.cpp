@@ -67,7 +67,7 @@ void RegisterSilencePreviewApi(http::Router& router, const Dispatcher& dispatche
         }
         // The matchers as read, in the silence's form: the panel creates the silence with them, so
         // a matcher text is read by one parser, the server's.
-        out += "],\"matchers\":" + amjson::MatchersJson(*matchers).dump() + "}";
+        out += "],\"matchers\":" + DumpJson(amjson::MatchersJson(*matchers)) + "}";
         return http::Response::Json(200, std::move(out));
       });
 }

@@ -87,7 +87,7 @@ void ChangeRelay::Forward(ForwardedChange change, Done<Incident> done) {
           : fmt::format("{} of {}", incident::ForwardedKindName(change.kind), change.incident_id);
   if (change.drill) w->what += " " + change.drill->scenario;
   w->actor = change.actor;
-  std::string body = incident::ForwardedChangeToJson(change).dump();
+  std::string body = DumpJson(incident::ForwardedChangeToJson(change));
   w->answer = [this, kind = change.kind, opens, incident_id = change.incident_id,
                done = std::move(done)](Result<std::string> made) {
     if (!made) return done(Fail(made.error()));
@@ -103,7 +103,7 @@ void ChangeRelay::ForwardSilence(dispatch::SilenceChange change, Done<std::strin
   auto w = std::make_shared<Waiting>();
   w->what = fmt::format("silence {}", dispatch::SilenceChangeKindName(change.kind));
   w->actor = change.silence.created_by;
-  std::string body = nlohmann::json{{kSilenceKey, dispatch::SilenceChangeToJson(change)}}.dump();
+  std::string body = DumpJson(nlohmann::json{{kSilenceKey, dispatch::SilenceChangeToJson(change)}});
   w->answer = [this, done = std::move(done)](Result<std::string> made) {
     AnswerAfter(reload_, "silences", std::move(made), done);
   };
@@ -114,9 +114,8 @@ void ChangeRelay::ForwardOverride(nlohmann::json body, std::string actor, Done<s
   auto w = std::make_shared<Waiting>();
   w->what = "on-call override";
   w->actor = actor;
-  std::string request =
-      nlohmann::json{{kOverrideKey, {{"body", std::move(body)}, {"actor", std::move(actor)}}}}
-          .dump();
+  std::string request = DumpJson(
+      nlohmann::json{{kOverrideKey, {{"body", std::move(body)}, {"actor", std::move(actor)}}}});
   w->answer = [this, done = std::move(done)](Result<std::string> made) {
     AnswerAfter(reload_overrides_, "on-call overrides", std::move(made), done);
   };

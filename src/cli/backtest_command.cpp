@@ -6,6 +6,7 @@
 #include "commands.h"
 #include "tocsin/common/duration.h"
 #include "tocsin/common/http_client.h"
+#include "tocsin/common/json.h"
 #include "tocsin/common/json_fields.h"
 #include "tocsin/rules/backtest.h"
 #include "tocsin/rules/rule_loader.h"
@@ -206,7 +207,7 @@ void AddBacktestCommand(CLI::App& parent, int& exit_code) {
       return;
     }
     if (a->output == "json") {
-      fmt::print("{}\n", BacktestJson(*report).dump(2));
+      fmt::print("{}\n", DumpJson(BacktestJson(*report), 2));
     } else {
       PrintBacktestText(*report);
     }

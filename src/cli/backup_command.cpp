@@ -6,6 +6,7 @@
 
 #include "commands.h"
 #include "tocsin/app/runtime_config.h"
+#include "tocsin/common/json.h"
 #include "tocsin/store/database.h"
 #include "tocsin/store/sqlite_incident_store.h"
 
@@ -58,10 +59,11 @@ void AddBackupCommand(CLI::App& parent, int& exit_code) {
       return;
     }
     if (*output == "json") {
-      fmt::print("{}\n", nlohmann::json{{"database", path},
-                                        {"backup", *file},
-                                        {"incident_schema", (*db)->SchemaVersion("incident")}}
-                             .dump(2));
+      fmt::print("{}\n",
+                 DumpJson(nlohmann::json{{"database", path},
+                                         {"backup", *file},
+                                         {"incident_schema", (*db)->SchemaVersion("incident")}},
+                          2));
     } else {
       fmt::print("{} -> {}: ok (incident schema v{})\n", path, *file,
                  (*db)->SchemaVersion("incident"));

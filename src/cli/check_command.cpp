@@ -4,6 +4,7 @@
 
 #include "commands.h"
 #include "tocsin/app/runtime_config.h"
+#include "tocsin/common/json.h"
 
 namespace tocsin::cli {
 
@@ -59,7 +60,7 @@ void AddCheckCommand(CLI::App& parent, int& exit_code) {
     auto loaded = app::LoadRuntimeConfig(path, {});
     if (*output == "json") {
       const bool ok = loaded.config && loaded.roster_findings.empty();
-      fmt::print("{}\n", CheckJson(path, loaded, ok).dump(2));
+      fmt::print("{}\n", DumpJson(CheckJson(path, loaded, ok), 2));
       exit_code = loaded.io_error ? kExitUsage : ok ? kExitOk : kExitFailure;
       return;
     }

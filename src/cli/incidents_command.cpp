@@ -12,6 +12,7 @@
 
 #include "commands.h"
 #include "tocsin/common/http_client.h"
+#include "tocsin/common/json.h"
 #include "tocsin/common/json_fields.h"
 #include "tocsin/config/config.h"
 #include "tocsin/report/drill_scenarios.h"
@@ -144,7 +145,7 @@ void PrintIncidents(const json& incidents) {
 // The answer of a call that acted on one incident: as JSON, or its summary row.
 void PrintIncidentAnswer(const IncidentsOptions& o, const json& answer) {
   if (o.output == "json") {
-    fmt::print("{}\n", answer.dump(2));
+    fmt::print("{}\n", DumpJson(answer, 2));
   } else {
     PrintIncidents(json::array({answer["incident"]}));
   }
@@ -174,7 +175,7 @@ void AddIncidentsCommand(CLI::App& parent, int& exit_code) {
     auto j = Call(*o, "GET", "/api/v1/incidents?state=" + UrlEncode(*state), nullptr, exit_code);
     if (!j) return;
     if (o->output == "json") {
-      fmt::print("{}\n", (*j)["incidents"].dump(2));
+      fmt::print("{}\n", DumpJson((*j)["incidents"], 2));
     } else {
       PrintIncidents((*j)["incidents"]);
     }

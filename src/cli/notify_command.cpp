@@ -11,6 +11,7 @@
 #include "notify/test_page.h"
 #include "tocsin/app/runtime_config.h"
 #include "tocsin/common/http_client.h"
+#include "tocsin/common/json.h"
 #include "tocsin/common/system_clock.h"
 
 namespace tocsin::cli {
@@ -94,7 +95,7 @@ int NotifyTest(const NotifyTestOptions& o) {
     nlohmann::json j = {
         {"provider", channel->name()},  {"person", person->id}, {"incident_id", sent->incident_id},
         {"dedup_key", sent->dedup_key}, {"ok", sent->ok()},     {"answers", answers}};
-    fmt::print("{}\n", j.dump(2, ' ', false, nlohmann::json::error_handler_t::replace));
+    fmt::print("{}\n", DumpJson(j, 2));
   } else {
     fmt::print("test page {} to {} through {} (dedup key {}; no incident was opened)\n",
                sent->incident_id, person->id, title, sent->dedup_key);

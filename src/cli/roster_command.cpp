@@ -4,6 +4,7 @@
 
 #include "commands.h"
 #include "tocsin/common/duration.h"
+#include "tocsin/common/json.h"
 #include "tocsin/common/system_clock.h"
 #include "tocsin/config/config.h"
 #include "tocsin/oncall/fairness.h"
@@ -109,7 +110,7 @@ void PrintShifts(const oncall::Schedule& s, const std::vector<oncall::Shift>& sh
   if (output == "json") {
     nlohmann::json out = nlohmann::json::array();
     for (const auto& sh : shifts) out.push_back(ShiftJson(s, sh));
-    fmt::print("{}\n", out.dump(2));
+    fmt::print("{}\n", DumpJson(out, 2));
     return;
   }
   Table table({"ROLE", "PERSON", "ROTATION", "FROM", "TO", "NOTE"});
@@ -216,7 +217,7 @@ void AddRosterCommand(CLI::App& parent, int& exit_code) {
                        {"to", f.to},
                        {"message", f.message}});
       }
-      fmt::print("{}\n", out.dump(2));
+      fmt::print("{}\n", DumpJson(out, 2));
     } else {
       for (const auto& f : findings) {
         fmt::print("{}:{}:{}: [{}] {}\n", s->roster().file, f.source.line, f.source.column, f.rule,

@@ -13,6 +13,7 @@
 #include "tocsin/api/alertmanager_api.h"
 #include "tocsin/common/duration.h"
 #include "tocsin/common/http_client.h"
+#include "tocsin/common/json.h"
 #include "tocsin/common/system_clock.h"
 
 namespace tocsin::cli {
@@ -131,7 +132,7 @@ int Add(const SilenceOptions& o) {
   pos += 13;
   const std::string id = r.body.substr(pos, r.body.find('"', pos) - pos);
   if (o.output == "json") {
-    fmt::print("{}\n", nlohmann::json{{"silenceID", id}}.dump());
+    fmt::print("{}\n", DumpJson(nlohmann::json{{"silenceID", id}}));
   } else {
     fmt::print("{}\n", id);
   }
@@ -196,7 +197,7 @@ int Expire(const SilenceOptions& o) {
     }
     worst = std::max(worst, rc);  // unreachable (3) outranks refused (1)
   }
-  if (o.output == "json") fmt::print("{}\n", results.dump(2));
+  if (o.output == "json") fmt::print("{}\n", DumpJson(results, 2));
   return worst;
 }
 

@@ -6,6 +6,7 @@
 
 #include "commands.h"
 #include "tocsin/common/duration.h"
+#include "tocsin/common/json.h"
 #include "tocsin/common/json_fields.h"
 #include "tocsin/rules/rule_test_runner.h"
 
@@ -122,7 +123,7 @@ void AddTestCommand(CLI::App& parent, int& exit_code) {
     if (json) {
       nlohmann::json j = {
           {"success", code == kExitOk}, {"tests", tests}, {"failed", failed}, {"files", jfiles}};
-      fmt::print("{}\n", j.dump(2));
+      fmt::print("{}\n", DumpJson(j, 2));
     } else {
       fmt::print("{}: {} test(s), {} failed\n", code == kExitOk ? "SUCCESS" : "FAILED", tests,
                  failed);

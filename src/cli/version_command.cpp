@@ -4,6 +4,7 @@
 
 #include "commands.h"
 #include "tocsin/app/version.h"
+#include "tocsin/common/json.h"
 
 namespace tocsin::cli {
 
@@ -21,7 +22,7 @@ void AddVersionCommand(CLI::App& parent, int& exit_code) {
     if (*output == "json") {
       nlohmann::json v = {
           {"version", Version()}, {"revision", Revision()}, {"build_date", BuildDate()}};
-      fmt::print("{}\n", v.dump(2));
+      fmt::print("{}\n", DumpJson(v, 2));
     } else {
       fmt::print("{}\n", VersionText());
     }

@@ -33,8 +33,8 @@ Result<nlohmann::json> ParseJson(std::string_view text, int max_depth) {
   }
 }
 
-std::string DumpJson(const nlohmann::json& j) {
-  return j.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
+std::string DumpJson(const nlohmann::json& j, int indent) {
+  return j.dump(indent, ' ', false, nlohmann::json::error_handler_t::replace);
 }
 
 }  // namespace tocsin

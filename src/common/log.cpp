@@ -12,6 +12,8 @@
 #include <spdlog/sinks/base_sink.h>
 #include <nlohmann/json.hpp>
 
+#include "tocsin/common/json.h"
+
 namespace tocsin::log {
 
 namespace {
@@ -80,7 +82,7 @@ class RedactingSink final : public spdlog::sinks::base_sink<std::mutex> {
       if (msg.logger_name.size() > 0) {
         j["logger"] = std::string(msg.logger_name.data(), msg.logger_name.size());
       }
-      line = j.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
+      line = DumpJson(j);
     } else if (journald_) {
       line = level + " " + text;  // journald stamps every line itself
     } else {

@@ -87,7 +87,9 @@ std::string AsciiLower(std::string s) {
   return s;
 }
 
-bool IsValidUtf8(std::string_view s) {
+bool IsValidUtf8(std::string_view s) { return FirstInvalidUtf8(s) == std::string_view::npos; }
+
+std::size_t FirstInvalidUtf8(std::string_view s) {
   std::size_t i = 0;
   while (i < s.size()) {
     const auto c = static_cast<unsigned char>(s[i]);
@@ -109,16 +111,16 @@ bool IsValidUtf8(std::string_view s) {
       if (c == 0xF0) lo = 0x90;  // no overlong form
       if (c == 0xF4) hi = 0x8F;  // nothing above U+10FFFF
     } else {
-      return false;
+      return i;
     }
-    if (s.size() - i <= more) return false;
+    if (s.size() - i <= more) return i;
     for (std::size_t k = 1; k <= more; ++k) {
       const auto b = static_cast<unsigned char>(s[i + k]);
-      if (b < (k == 1 ? lo : 0x80) || b > (k == 1 ? hi : 0xBF)) return false;
+      if (b < (k == 1 ? lo : 0x80) || b > (k == 1 ? hi : 0xBF)) return i;
     }
     i += more + 1;
   }
-  return true;
+  return std::string_view::npos;
 }
 
 }  // namespace tocsin

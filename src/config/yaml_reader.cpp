@@ -57,6 +57,7 @@ Position PositionOf(const std::string& file, const YAML::Node& node) {
 
 std::optional<Document> LoadYamlString(std::string file_label, const std::string& text,
                                        Diagnostics& diags) {
+  if (!CheckUtf8(file_label, text, diags)) return std::nullopt;
   try {
     YAML::Node root = YAML::Load(text);
     CheckDuplicateKeys(file_label, root, "", diags);

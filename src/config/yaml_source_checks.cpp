@@ -1,11 +1,28 @@
-// Checks of a YAML file that its parsed nodes cannot show: repeated keys and comments.
+// Checks of a YAML file that its parsed nodes cannot show: its encoding, repeated keys and
+// comments.
 #include <algorithm>
 
 #include <fmt/format.h>
 
+#include "tocsin/common/text.h"
 #include "tocsin/config/yaml_reader.h"
 
 namespace tocsin::config {
+
+bool CheckUtf8(const std::string& file, std::string_view text, Diagnostics& diags) {
+  auto bad = FirstInvalidUtf8(text);
+  if (bad == std::string_view::npos) return true;
+  auto before = text.substr(0, bad);
+  auto line_start = before.rfind('\n');
+  line_start = line_start == std::string_view::npos ? 0 : line_start + 1;
+  int line = static_cast<int>(std::count(before.begin(), before.end(), '\n')) + 1;
+  int column = static_cast<int>(CodePoints(before.substr(line_start))) + 1;
+  diags.Error({file, line, column},
+              fmt::format("byte 0x{:02X} is not UTF-8: save the file as UTF-8 (an editor set to "
+                          "Latin-1 or Windows-1252 writes \"é\" as such a byte)",
+                          static_cast<unsigned char>(text[bad])));
+  return false;
+}
 
 // yaml-cpp keeps both entries of a repeated key and every lookup finds the first, so the second
 // would be ignored without a word. Reports each repeat with the key path and the first's line.

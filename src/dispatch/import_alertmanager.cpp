@@ -12,13 +12,14 @@
 #include <sstream>
 
 #include "tocsin/common/duration.h"
+#include "tocsin/common/json.h"
 #include "tocsin/config/yaml_reader.h"
 
 namespace tocsin::dispatch {
 
 namespace {
 
-std::string Quote(std::string_view s) { return nlohmann::json(std::string(s)).dump(); }
+std::string Quote(std::string_view s) { return DumpJson(nlohmann::json(std::string(s))); }
 std::string Scalar(const YAML::Node& n) { return n && n.IsScalar() ? n.Scalar() : ""; }
 
 class Importer {

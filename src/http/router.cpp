@@ -4,6 +4,8 @@
 
 #include <nlohmann/json.hpp>
 
+#include "tocsin/common/json.h"
+
 namespace tocsin::http {
 
 std::string_view AccessName(Access a) {
@@ -121,9 +123,9 @@ std::optional<Response> Router::Authorize(Request& request, Access access) const
   if (access == Access::kPublic || access == Access::kSigned) return std::nullopt;
   if (!guard_) {
     Response r = Response::Json(
-        403, nlohmann::json{{"error", "this route needs role " + std::string(AccessName(access)) +
-                                          " and no API guard is configured"}}
-                 .dump());
+        403, DumpJson(nlohmann::json{{"error", "this route needs role " +
+                                                   std::string(AccessName(access)) +
+                                                   " and no API guard is configured"}}));
     return r;
   }
   return guard_(request, access);

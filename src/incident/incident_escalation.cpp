@@ -13,6 +13,7 @@
 
 #include "incident/incident_manager_text.h"
 #include "tocsin/common/duration.h"
+#include "tocsin/common/json.h"
 #include "tocsin/incident/incident_manager.h"
 
 namespace tocsin::incident {
@@ -231,23 +232,22 @@ Result<std::optional<IncidentManager::StepDecision>> IncidentManager::DecideStep
                                      : fmt::format("{}/e{}/step-{}/trigger", id, cur.epoch, index);
   std::vector<TimelineEvent> events;
   if (requested) {
-    events.push_back(Event(
-        now, "escalated", requested_by,
-        fmt::format("escalated by {}{}: step {} of policy {} is due now", requested_by, Via(origin),
-                    index + 1, policy.name),
-        json{{"step", index},
-             {"requested", true},
-             {"origin", std::string(origin)},
-             {"was_due_at",
-              cur.next_step_at == TimePoint{} ? std::string() : FormatRfc3339(cur.next_step_at)}}
-            .dump()));
+    events.push_back(Event(now, "escalated", requested_by,
+                           fmt::format("escalated by {}{}: step {} of policy {} is due now",
+                                       requested_by, Via(origin), index + 1, policy.name),
+                           DumpJson(json{{"step", index},
+                                         {"requested", true},
+                                         {"origin", std::string(origin)},
+                                         {"was_due_at", cur.next_step_at == TimePoint{}
+                                                            ? std::string()
+                                                            : FormatRfc3339(cur.next_step_at)}})));
   } else if (index > 0 || cur.round > 0) {
     events.push_back(
         Event(now, "escalated", kSystemActor,
               fmt::format("step {} of policy {} (T0+{}){}", index + 1, policy.name,
                           FormatDuration(step.after),
                           cur.round > 0 ? fmt::format(", repeat {}", cur.round) : std::string()),
-              json{{"step", index}, {"due_at", FormatRfc3339(due)}}.dump()));
+              DumpJson(json{{"step", index}, {"due_at", FormatRfc3339(due)}})));
   }
   json targets_json = json::array();
   std::string who;
@@ -266,12 +266,13 @@ Result<std::optional<IncidentManager::StepDecision>> IncidentManager::DecideStep
                {"targets", targets_json},
                {"channels", ChannelNames(step.channels)},
                {"due_at", FormatRfc3339(due)}};
-  events.push_back(
-      targets.empty()
-          ? Event(now, std::string(kEventNotPaged), kSystemActor,
-                  fmt::format("not paged: nobody to page for step {}", index + 1), decided.dump())
-          : Event(now, std::string(kEventPageDecided), kSystemActor,
-                  fmt::format("step {} calls for {}", index + 1, who), decided.dump()));
+  events.push_back(targets.empty()
+                       ? Event(now, std::string(kEventNotPaged), kSystemActor,
+                               fmt::format("not paged: nobody to page for step {}", index + 1),
+                               DumpJson(decided))
+                       : Event(now, std::string(kEventPageDecided), kSystemActor,
+                               fmt::format("step {} calls for {}", index + 1, who),
+                               DumpJson(decided)));
   // Advance the ladder (an exhausted one stays exhausted).
   if (exhausted) {
     next.next_step_at = {};
@@ -436,7 +437,7 @@ void IncidentManager::HandOver(const std::string& id, const std::string& incomin
     auto ev = Event(now, "handover", kSystemActor,
                     fmt::format("shift change: incident commander passes from {} to {}",
                                 cur.commander.empty() ? "nobody" : cur.commander, incoming),
-                    json{{"from", cur.commander}, {"to", incoming}}.dump());
+                    DumpJson(json{{"from", cur.commander}, {"to", incoming}}));
     std::vector<PageRequest> pages;
     if (auto p = PersonOf(incoming)) {
       auto page = Request(next, PageAction::kUpdate,

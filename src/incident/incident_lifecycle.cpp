@@ -9,6 +9,7 @@
 
 #include "incident/incident_manager_text.h"
 #include "tocsin/common/duration.h"
+#include "tocsin/common/json.h"
 #include "tocsin/incident/incident_manager.h"
 
 namespace tocsin::incident {
@@ -143,13 +144,12 @@ void IncidentManager::DoOpen(const dispatch::AlertGroup& group, const std::strin
                                       fmt::format("{} opened: {} (policy {}, commander {})",
                                                   SevName(inc.sev), inc.title, inc.policy,
                                                   inc.commander.empty() ? "none" : inc.commander),
-                                      opened_data.dump()));
+                                      DumpJson(opened_data)));
   for (const auto& a : group.alerts) {
     if (!a.firing()) continue;
     events.push_back(Event(now, "alert_fired", kSystemActor, std::string(a.Name()),
-                           json{{"fingerprint", a.fingerprint().ToString()},
-                                {"severity", std::string(SeverityName(a.severity))}}
-                               .dump()));
+                           DumpJson(json{{"fingerprint", a.fingerprint().ToString()},
+                                         {"severity", std::string(SeverityName(a.severity))}})));
   }
   const std::string id = inc.id;
   std::vector<PageRequest> pages;
@@ -224,10 +224,10 @@ void IncidentManager::UpdateFromGroup(const std::string& id, const dispatch::Ale
     bool before = it != was_firing.end() && it->second;
     if (firing && !before) {
       events.push_back(Event(now, "alert_fired", kSystemActor, std::string(a.Name()),
-                             json{{"fingerprint", a.fingerprint().ToString()}}.dump()));
+                             DumpJson(json{{"fingerprint", a.fingerprint().ToString()}})));
     } else if (!firing && before) {
       events.push_back(Event(now, "alert_resolved", kSystemActor, std::string(a.Name()),
-                             json{{"fingerprint", a.fingerprint().ToString()}}.dump()));
+                             DumpJson(json{{"fingerprint", a.fingerprint().ToString()}})));
     }
   }
   next.alerts = group.alerts;

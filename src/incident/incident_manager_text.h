@@ -9,6 +9,7 @@
 #include <nlohmann/json.hpp>
 
 #include "tocsin/common/clock.h"
+#include "tocsin/common/json.h"
 #include "tocsin/incident/incident.h"
 #include "tocsin/incident/page.h"
 
@@ -36,7 +37,7 @@ inline std::string Via(std::string_view origin) {
 
 inline std::string OriginData(std::string_view origin) {
   return origin.empty() ? std::string("{}")
-                        : nlohmann::json{{"origin", std::string(origin)}}.dump();
+                        : DumpJson(nlohmann::json{{"origin", std::string(origin)}});
 }
 
 }  // namespace tocsin::incident::manager_detail

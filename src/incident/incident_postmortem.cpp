@@ -6,6 +6,7 @@
 #include <nlohmann/json.hpp>
 
 #include "incident/incident_manager_text.h"
+#include "tocsin/common/json.h"
 #include "tocsin/incident/forwarded_change.h"
 #include "tocsin/incident/incident_manager.h"
 
@@ -30,7 +31,7 @@ void IncidentManager::RecordPostmortemAsync(std::string id, std::string actor, s
       return done(std::move(cur));
     }
     const std::string text = fmt::format("post-mortem recorded: {}", url);
-    auto ev = Event(now, kEventPostmortem, actor, text, nlohmann::json{{"url", url}}.dump());
+    auto ev = Event(now, kEventPostmortem, actor, text, DumpJson(nlohmann::json{{"url", url}}));
     auto page = Request(*cur, PageAction::kNote,
                         fmt::format("{}/postmortem/{}", id, cur->timeline_seq + 1), now);
     page.text = text;

@@ -10,6 +10,7 @@
 
 #include "incident/incident_manager_text.h"
 #include "tocsin/common/duration.h"
+#include "tocsin/common/json.h"
 #include "tocsin/incident/forwarded_change.h"
 #include "tocsin/incident/incident_manager.h"
 
@@ -126,11 +127,11 @@ void IncidentManager::DoPostStatusUpdate(const std::string& id, const std::strin
   json data = details;
   if (!origin.empty()) data["origin"] = origin;
   const std::string text = RenderStatusUpdate(next, update);
-  auto ev = Event(now, "status_update", actor, text, data.dump());
+  auto ev = Event(now, "status_update", actor, text, DumpJson(data));
   auto page = Request(next, PageAction::kStatusUpdate,
                       fmt::format("{}/status/{}", id, next.timeline_seq + 1), now);
   page.text = text;
-  page.details = details.dump();
+  page.details = DumpJson(details);
   page.actor = actor;
   page.origin = origin;
   Apply(id, std::move(next), {ev}, {page}, std::nullopt, [this, id, done](Result<Incident> r) {

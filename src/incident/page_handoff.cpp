@@ -7,6 +7,7 @@
 #include <nlohmann/json.hpp>
 
 #include "tocsin/common/duration.h"
+#include "tocsin/common/json.h"
 
 namespace tocsin::incident {
 
@@ -20,7 +21,7 @@ TimelineEvent MakeEvent(TimePoint at, std::string_view kind, std::string text, j
   e.kind = std::string(kind);
   e.actor = kSystemActor;
   e.text = std::move(text);
-  e.data = data.dump();
+  e.data = DumpJson(data);
   return e;
 }
 

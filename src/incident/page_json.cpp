@@ -6,6 +6,7 @@
 #include <fmt/format.h>
 
 #include "tocsin/common/duration.h"
+#include "tocsin/common/json.h"
 #include "tocsin/common/json_fields.h"
 #include "tocsin/incident/incident.h"
 
@@ -70,7 +71,7 @@ AlertKind KindByName(const json& j) {
 
 Severity SeverityByName(const json& j) {
   auto s = ParseSeverity(j.get<std::string>());
-  if (!s) throw BadRow{fmt::format("`severity` {} is not a known value", j.dump())};
+  if (!s) throw BadRow{fmt::format("`severity` {} is not a known value", DumpJson(j))};
   return *s;
 }
 
@@ -83,7 +84,7 @@ Sev SevFrom(const json& j) {
     auto s = j.get<std::string>();
     if (s.size() == 5 && s.starts_with("SEV-")) n = s[4] - '0';
   }
-  if (n < 1 || n > 4) throw BadRow{fmt::format("`sev` {} is not SEV-1 to SEV-4", j.dump())};
+  if (n < 1 || n > 4) throw BadRow{fmt::format("`sev` {} is not SEV-1 to SEV-4", DumpJson(j))};
   return static_cast<Sev>(n);
 }
 
@@ -284,7 +285,7 @@ Result<PageRequest> PageRequestFromJson(const json& j) {
 }
 
 std::string PageRequestToText(const PageRequest& request) {
-  return PageRequestToJson(request).dump(-1, ' ', false, json::error_handler_t::replace);
+  return DumpJson(PageRequestToJson(request));
 }
 
 Result<PageRequest> PageRequestFromText(const std::string& text) {

@@ -7,6 +7,7 @@
 #include <nlohmann/json.hpp>
 
 #include "tocsin/common/duration.h"
+#include "tocsin/common/json.h"
 #include "tocsin/common/text.h"
 #include "tocsin/incident/incident.h"
 
@@ -122,7 +123,7 @@ std::string RenderDrillJson(const std::vector<DrillResult>& drills) {
                    {"runbook_found_by", d.runbook_found_by},
                    {"steps", steps}});
   }
-  return out.dump(2) + "\n";
+  return DumpJson(out, 2) + "\n";
 }
 
 }  // namespace tocsin::report

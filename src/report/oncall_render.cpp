@@ -5,6 +5,7 @@
 #include <nlohmann/json.hpp>
 
 #include "tocsin/common/duration.h"
+#include "tocsin/common/json.h"
 #include "tocsin/report/oncall_report.h"
 
 namespace tocsin::report {
@@ -238,7 +239,7 @@ std::string RenderOncallJson(const OncallReport& r) {
   for (const auto& l : r.load) {
     j["load"].push_back({{"person", l.person}, {"pages", l.pages}, {"shifts", l.shifts}});
   }
-  return j.dump(2) + "\n";
+  return DumpJson(j, 2) + "\n";
 }
 
 }  // namespace tocsin::report

@@ -6,6 +6,7 @@
 #include <nlohmann/json.hpp>
 
 #include "tocsin/common/duration.h"
+#include "tocsin/common/json.h"
 #include "tocsin/report/sla_report.h"
 
 namespace tocsin::report {
@@ -141,8 +142,10 @@ json ProviderJson(const ProviderMonth& p) {
 std::string RenderSlaJson(const SlaReport& report) {
   json providers = json::array();
   for (const auto& p : report.providers) providers.push_back(ProviderJson(p));
-  return json{{"month", report.month}, {"time_zone", report.time_zone}, {"providers", providers}}
-             .dump(2) +
+  return DumpJson(json{{"month", report.month},
+                       {"time_zone", report.time_zone},
+                       {"providers", providers}},
+                  2) +
          "\n";
 }
 

@@ -11,6 +11,7 @@
 #include <set>
 
 #include "tocsin/common/duration.h"
+#include "tocsin/common/json.h"
 #include "tocsin/config/yaml_reader.h"
 #include "tocsin/rules/burn_rate.h"
 #include "tocsin/rules/template.h"
@@ -38,7 +39,7 @@ void Unmapped::KeepSkipped(const SloSpec& slo) {
   for (const auto& c : slo.comments) file_comments_.push_back("  " + c);
 }
 
-std::string Quote(std::string_view s) { return nlohmann::json(std::string(s)).dump(); }
+std::string Quote(std::string_view s) { return DumpJson(nlohmann::json(std::string(s))); }
 
 std::string SafeName(std::string_view s) {
   std::string out;

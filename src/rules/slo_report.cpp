@@ -5,6 +5,7 @@
 #include <nlohmann/json.hpp>
 
 #include "tocsin/common/duration.h"
+#include "tocsin/common/json.h"
 #include "tocsin/common/json_fields.h"
 
 namespace tocsin::rules {
@@ -52,7 +53,7 @@ std::string SloReportJson(const std::vector<SloStatus>& slos,
                               {"consecutive_failures", h.consecutive_failures},
                               {"last_error", h.last_error}});
   }
-  return out.dump();
+  return DumpJson(out);
 }
 
 }  // namespace tocsin::rules

@@ -2,6 +2,7 @@
 
 #include <nlohmann/json.hpp>
 
+#include "tocsin/common/json.h"
 #include "tocsin/common/json_fields.h"
 
 namespace tocsin::rules {
@@ -9,7 +10,7 @@ namespace tocsin::rules {
 namespace {
 
 // Labels as a JSON object: readable with the sqlite3 shell when debugging a restart.
-std::string LabelsJson(const Labels& labels) { return LabelsToJson(labels).dump(); }
+std::string LabelsJson(const Labels& labels) { return DumpJson(LabelsToJson(labels)); }
 
 Labels LabelsFromJsonText(const std::string& text) {
   return LabelsFromJson(nlohmann::json::parse(text, nullptr, false));

@@ -8,6 +8,7 @@
 #include <nlohmann/json.hpp>
 
 #include "parallel_rows.h"
+#include "tocsin/common/json.h"
 #include "tocsin/incident/incident_json.h"
 #include "tocsin/incident/page_json.h"
 
@@ -201,7 +202,7 @@ void SqliteIncidentStore::MarkHandedOffAsync(std::string idempotency_key, Done d
 
 Result<void> SqliteIncidentStore::CommitIn(Database& db, const IncidentChange& change) {
   const Incident& inc = change.incident;
-  std::string body = incident::IncidentToJson(inc).dump();
+  std::string body = DumpJson(incident::IncidentToJson(inc));
   if (!change.events.empty()) {
     if (auto r = CheckNotStale(db, change.events.front()); !r) return r;
     if (change.events.front().seq == 1) {

@@ -5,6 +5,7 @@
 #include <string>
 
 #include "tocsin/common/json_fields.h"
+#include "tocsin/common/text.h"
 
 namespace tocsin {
 namespace {
@@ -79,6 +80,24 @@ TEST(LabelsJsonTest, NonStringValuesAndNonObjectsAreLeftOut) {
   EXPECT_EQ(LabelsFromJson(j), (Labels{{"a", "1"}}));
   EXPECT_TRUE(LabelsFromJson(nlohmann::json::parse("[\"a\"]")).empty());
   EXPECT_TRUE(LabelsFromJson(nlohmann::json()).empty());
+}
+
+TEST(DumpJsonTest, BytesThatAreNotUtf8BecomeReplacementCharactersInsteadOfAThrow) {
+  nlohmann::json j = {{"text", std::string("caf\xe9")}};
+  EXPECT_THROW((void)j.dump(), nlohmann::json::type_error);
+  EXPECT_EQ(DumpJson(j), "{\"text\":\"caf\xef\xbf\xbd\"}");
+  EXPECT_EQ(DumpJson(nlohmann::json{{"a", 1}}, 2), "{\n  \"a\": 1\n}");
+}
+
+TEST(Utf8Test, FirstInvalidUtf8IsTheLeadByteOfTheFirstBadSequence) {
+  EXPECT_EQ(FirstInvalidUtf8("plain \xe2\x80\x94 dash"), std::string_view::npos);
+  EXPECT_EQ(FirstInvalidUtf8("caf\xe9 au lait"), 3u);   // Latin-1 e-acute
+  EXPECT_EQ(FirstInvalidUtf8("ok \xe2\x80"), 3u);       // cut short at the end
+  EXPECT_EQ(FirstInvalidUtf8("\xc0\xaf"), 0u);          // overlong '/'
+  EXPECT_EQ(FirstInvalidUtf8("a\xed\xa0\x80"), 1u);     // a surrogate
+  EXPECT_EQ(FirstInvalidUtf8("\xe2\x80\x94\x96"), 3u);  // Windows-1252 dash after a good one
+  EXPECT_TRUE(IsValidUtf8(""));
+  EXPECT_FALSE(IsValidUtf8("\xff"));
 }
 
 }  // namespace

@@ -19,9 +19,11 @@ inline constexpr int kMaxJsonDepth = 64;
 // the depth is enforced while parsing, so no deeper value is ever built. Never throws.
 Result<nlohmann::json> ParseJson(std::string_view text, int max_depth = kMaxJsonDepth);
 
-// The text of a JSON value for an answer: a string that is not UTF-8 (a stored row written
-// before input was checked, a header echoed in an error) has each bad byte replaced by U+FFFD
-// instead of throwing, as plain dump() does. Never throws.
-std::string DumpJson(const nlohmann::json& j);
+// The one writer of JSON text (answers, stored rows, provider requests, logs, CLI output): a
+// string that is not UTF-8 (a stored row written before input was checked, a header echoed in
+// an error) has each bad byte replaced by U+FFFD instead of throwing, as plain dump() does.
+// `indent` >= 0 pretty-prints with that many spaces. Never throws; scripts/check-source-rules
+// refuses dump() elsewhere in src/.
+std::string DumpJson(const nlohmann::json& j, int indent = -1);
 
 }  // namespace tocsin

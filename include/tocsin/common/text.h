@@ -24,6 +24,9 @@ std::string TruncateUtf8Bytes(std::string_view s, std::size_t max_bytes);
 // Whether `s` is UTF-8 as RFC 3629 defines it: no stray or missing continuation bytes, no
 // overlong forms, no surrogates, nothing above U+10FFFF.
 bool IsValidUtf8(std::string_view s);
+// The offset of the first byte where `s` stops being UTF-8 (the lead byte of a bad sequence),
+// or std::string_view::npos when all of it is.
+std::size_t FirstInvalidUtf8(std::string_view s);
 
 // Where to cut `s` at or before byte `at` without splitting a UTF-8 character: the largest
 // offset <= min(at, size) that does not fall on a continuation byte; 0 when every byte before

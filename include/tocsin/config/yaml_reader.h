@@ -21,6 +21,10 @@ struct Document {
   std::string text;  // the source, for checks YAML's data model cannot see (comments)
 };
 
+// Whether `text` is UTF-8, as YAML files must be here: otherwise reports the first byte that is
+// not, at its line and column (a Latin-1 byte would reach titles, pages and stored rows).
+bool CheckUtf8(const std::string& file, std::string_view text, Diagnostics& diags);
+
 // Reports every key repeated in a mapping of `node` (yaml-cpp keeps both and every lookup finds
 // the first, so the second would be ignored without a word), with its key path.
 void CheckDuplicateKeys(const std::string& file, const YAML::Node& node, const std::string& path,

@@ -7,6 +7,7 @@
 
 #include "notify/provider_common.h"
 #include "notify/retrier.h"
+#include "tocsin/common/json.h"
 #include "tocsin/common/text.h"
 
 namespace tocsin::notify {
@@ -130,7 +131,7 @@ DeliveryResult JsmNotifier::Deliver(const OutboxItem& item) {
     req.url = config_.api_url + call.path;
     req.headers = {{"Content-Type", "application/json"},
                    {"Authorization", "GenieKey " + config_.api_key}};
-    req.body = call.body.dump(-1, ' ', false, json::error_handler_t::replace);
+    req.body = DumpJson(call.body);
     last = ClassifyHttp("jsm", http_->Send(req), {501});
     if (!last.ok()) return last;
   }

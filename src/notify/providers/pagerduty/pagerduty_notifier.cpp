@@ -8,6 +8,7 @@
 
 #include "notify/provider_common.h"
 #include "notify/retrier.h"
+#include "tocsin/common/json.h"
 #include "tocsin/common/text.h"
 
 namespace tocsin::notify {
@@ -97,7 +98,7 @@ DeliveryResult PagerDutyNotifier::Enqueue(const json& event) const {
   req.method = "POST";
   req.url = config_.events_url + "/v2/enqueue";
   req.headers = {{"Content-Type", "application/json"}};
-  req.body = event.dump(-1, ' ', false, json::error_handler_t::replace);
+  req.body = DumpJson(event);
   return ClassifyHttp("pagerduty", http_->Send(req));
 }
 

@@ -6,6 +6,7 @@
 #include <nlohmann/json.hpp>
 
 #include "notify/retrier.h"
+#include "tocsin/common/json.h"
 
 namespace tocsin::notify {
 
@@ -109,7 +110,7 @@ DeliveryResult PagerDutyResponders::AddPeople(const std::string& dedup_key,
                   json::array({{{"responder_request_target",
                                  {{"id", p.user_id}, {"type", "user_reference"}}}}})}};
     auto r = http_->Send(Request(
-        "POST", "/incidents/" + UrlEncode(incident_id) + "/responder_requests", body.dump()));
+        "POST", "/incidents/" + UrlEncode(incident_id) + "/responder_requests", DumpJson(body)));
     DeliveryResult one = ClassifyHttp("pagerduty REST", r);
     if (one.ok()) {
       {

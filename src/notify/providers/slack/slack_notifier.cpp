@@ -6,6 +6,7 @@
 
 #include "notify/provider_common.h"
 #include "notify/retrier.h"
+#include "tocsin/common/json.h"
 #include "tocsin/common/log.h"
 #include "tocsin/common/text.h"
 
@@ -198,7 +199,7 @@ DeliveryResult SlackNotifier::CallApi(const std::string& method, const json& bod
   req.url = config_.api_url + "/api/" + method;
   req.headers = {{"Content-Type", "application/json; charset=utf-8"},
                  {"Authorization", "Bearer " + config_.bot_token}};
-  req.body = body.dump(-1, ' ', false, json::error_handler_t::replace);
+  req.body = DumpJson(body);
   auto response = http_->Send(req);
   DeliveryResult result = ClassifyHttp("slack " + method, response);
   if (!result.ok()) return result;
@@ -226,7 +227,7 @@ DeliveryResult SlackNotifier::PostWebhook(const json& body) {
   req.method = "POST";
   req.url = config_.webhook_url;
   req.headers = {{"Content-Type", "application/json"}};
-  req.body = body.dump(-1, ' ', false, json::error_handler_t::replace);
+  req.body = DumpJson(body);
   return ClassifyHttp("slack webhook", http_->Send(req));
 }
 

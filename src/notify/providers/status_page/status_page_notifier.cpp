@@ -2,6 +2,7 @@
 
 #include "notify/provider_common.h"
 #include "notify/retrier.h"
+#include "tocsin/common/json.h"
 #include "tocsin/incident/incident.h"
 
 namespace tocsin::notify {
@@ -38,7 +39,7 @@ DeliveryResult StatusPageNotifier::Deliver(const OutboxItem& item) {
   HttpClientRequest req;
   req.method = "POST";
   req.url = config_.url;
-  req.body = BuildBody(item).dump(-1, ' ', false, json::error_handler_t::replace);
+  req.body = DumpJson(BuildBody(item));
   req.headers = {{"Content-Type", "application/json"},
                  {"User-Agent", "tocsin"},
                  {"X-Tocsin-Idempotency-Key", item.request.idempotency_key}};

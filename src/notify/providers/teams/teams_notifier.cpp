@@ -4,6 +4,7 @@
 
 #include "notify/provider_common.h"
 #include "notify/retrier.h"
+#include "tocsin/common/json.h"
 #include "tocsin/common/text.h"
 
 namespace tocsin::notify {
@@ -135,7 +136,7 @@ DeliveryResult TeamsNotifier::Deliver(const OutboxItem& item) {
   req.method = "POST";
   req.url = config_.webhook_url;
   req.headers = {{"Content-Type", "application/json"}};
-  req.body = BuildMessage(item).dump(-1, ' ', false, json::error_handler_t::replace);
+  req.body = DumpJson(BuildMessage(item));
   // The URL is the credential: ClassifyHttp's detail carries the status and body, and the
   // URL is registered with the log redactor when the config is read.
   return ClassifyHttp("teams", http_->Send(req));

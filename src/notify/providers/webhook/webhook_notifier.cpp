@@ -5,6 +5,7 @@
 #include "notify/provider_common.h"
 #include "notify/retrier.h"
 #include "tocsin/common/crypto.h"
+#include "tocsin/common/json.h"
 #include "tocsin/common/json_fields.h"
 
 namespace tocsin::notify {
@@ -86,7 +87,7 @@ DeliveryResult WebhookNotifier::Deliver(const OutboxItem& item) {
   req.method = "POST";
   req.url = UrlFor(item);
   if (req.url.empty()) return DeliveryResult::Permanent(0, "webhook: no URL configured");
-  req.body = BuildBody(item).dump(-1, ' ', false, json::error_handler_t::replace);
+  req.body = DumpJson(BuildBody(item));
   req.headers = Headers(item, req.body);
   return ClassifyHttp("webhook", http_->Send(req));
 }

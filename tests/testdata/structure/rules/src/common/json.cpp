@@ -1,0 +1,1 @@
+std::string DumpJson(const nlohmann::json& j) { return j.dump(); }
