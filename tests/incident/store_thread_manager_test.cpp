@@ -7,6 +7,7 @@
 
 #include <future>
 #include <mutex>
+#include <optional>
 #include <set>
 #include <thread>
 
@@ -33,6 +34,11 @@ class StoreThreadManagerTest : public ::testing::Test {
   std::unique_ptr<store::StoreThread> writer_;
   tocsin::testing::RecordingPager pager_;
   std::unique_ptr<IncidentManager> manager_;
+  // The tests' injectors outlive the test body: the store thread may still run (a checkpoint)
+  // until TearDown takes them off, and a local would be called after it was destroyed.
+  store::testkit::ThreadRecordingInjector loop_connection_;
+  store::testkit::ThreadRecordingInjector store_connection_;
+  std::optional<store::testkit::CountingFaultInjector> faults_;
 
   void SetUp() override {
     const std::string path = dir_.path() + "/tocsin.db";
@@ -96,10 +102,8 @@ class StoreThreadManagerTest : public ::testing::Test {
 };
 
 TEST_F(StoreThreadManagerTest, TheLoopNeverWritesAndManyTransitionsShareACommit) {
-  store::testkit::ThreadRecordingInjector loop_connection;
-  store::testkit::ThreadRecordingInjector store_connection;
-  db_->SetFaultInjector(&loop_connection);
-  writer_->SetFaultInjector(&store_connection);
+  db_->SetFaultInjector(&loop_connection_);
+  writer_->SetFaultInjector(&store_connection_);
   constexpr int kIncidents = 100;
   OpenIncidents(kIncidents);
   auto release = HoldStoreThread();
@@ -122,8 +126,8 @@ TEST_F(StoreThreadManagerTest, TheLoopNeverWritesAndManyTransitionsShareACommit)
   release.set_value();
   RunUntil([&] { return acked == kIncidents && noted == kIncidents; });
   // Every write and commit ran on the store thread; the loop's connection only read.
-  EXPECT_EQ(loop_connection.calls(), 0);
-  EXPECT_EQ(store_connection.threads(), std::set<std::thread::id>{writer_->thread_id()});
+  EXPECT_EQ(loop_connection_.calls(), 0);
+  EXPECT_EQ(store_connection_.threads(), std::set<std::thread::id>{writer_->thread_id()});
   // The 100 acks queued while the store thread was busy went out in one COMMIT.
   EXPECT_GE(writer_->largest_group(), static_cast<std::uint64_t>(kIncidents));
   EXPECT_GE(writer_->committed_writes(), 300u);  // open, ack, note of each incident
@@ -181,8 +185,7 @@ TEST_F(StoreThreadManagerTest, AFailedGroupCommitFailsEachCallerAndChangesNothin
   OpenIncidents(3);
   // The acks go out as one group (the store thread is held while they are submitted) and its
   // COMMIT fails (#2: #1 is the held write's): every ack must fail, and memory must not move.
-  store::testkit::CountingFaultInjector faults(StoreOp::kCommit, 2);
-  writer_->SetFaultInjector(&faults);
+  writer_->SetFaultInjector(&faults_.emplace(StoreOp::kCommit, 2));
   auto release = HoldStoreThread();
   std::vector<std::optional<Result<Incident>>> results(3);
   for (int i = 0; i < 3; ++i) {
@@ -195,8 +198,8 @@ TEST_F(StoreThreadManagerTest, AFailedGroupCommitFailsEachCallerAndChangesNothin
     return std::all_of(results.begin(), results.end(), [](const auto& r) { return r.has_value(); });
   });
   writer_->SetFaultInjector(nullptr);
-  ASSERT_TRUE(faults.fired());
-  EXPECT_EQ(faults.failed_sql(), "COMMIT");
+  ASSERT_TRUE(faults_->fired());
+  EXPECT_EQ(faults_->failed_sql(), "COMMIT");
   for (int i = 0; i < 3; ++i) {
     const std::string id = "INC-" + std::to_string(i + 1);
     ASSERT_FALSE(*results[i]) << id << " answered acknowledged though nothing was written";
@@ -240,14 +243,13 @@ TEST_F(StoreThreadManagerTest, APageRefusedBeforeItsChangeAnswersFollowsTheChang
   RunUntil([&] { return settled; });
   scheduler_.RunPending();
   // The change fails (its group's COMMIT): its page is dropped, not retried.
-  store::testkit::CountingFaultInjector faults(StoreOp::kCommit, 1);
-  writer_->SetFaultInjector(&faults);
+  writer_->SetFaultInjector(&faults_.emplace(StoreOp::kCommit, 1));
   std::optional<Result<Incident>> failed;
   manager_->AcknowledgeAsync("INC-2", "api-user", t0_, "api", std::nullopt,
                              [&failed](Result<Incident> r) { failed = std::move(r); });
   RunUntil([&] { return failed.has_value(); });
   writer_->SetFaultInjector(nullptr);
-  ASSERT_TRUE(faults.fired());
+  ASSERT_TRUE(faults_->fired());
   ASSERT_FALSE(*failed);
   scheduler_.AdvanceBy(std::chrono::minutes(2));  // any retry timer fires
   scheduler_.RunPending();
