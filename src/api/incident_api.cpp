@@ -4,12 +4,14 @@
 #include <charconv>
 
 #include <fmt/format.h>
+#include <fmt/ranges.h>
 #include <nlohmann/json.hpp>
 
 #include "api_response.h"
 #include "tocsin/common/duration.h"
 #include "tocsin/common/json.h"
 #include "tocsin/common/json_fields.h"
+#include "tocsin/common/labels.h"
 #include "tocsin/incident/incident_json.h"
 
 namespace tocsin::incident {
@@ -37,28 +39,101 @@ json IncidentSummary(const Incident& i) {
           {"next_step_at", i.next_step_at == TimePoint{} ? "" : FormatRfc3339(i.next_step_at)}};
 }
 
+// A posted alert's members of the wrong type are refused with their names, never dropped:
+// the caller learns at once that `annotations` or `starts_at` did not land. `where` names the
+// alert ("alerts[2]").
+Result<void> CheckAlertFields(const json& a, const std::string& where) {
+  if (!a.is_object()) return Fail(Error::Invalid(where + " must be a JSON object"));
+  const json& labels = JsonMember(a, "labels");
+  if (!labels.is_object()) {
+    return Fail(Error::Invalid(fmt::format("{} needs `labels`, an object of strings", where)));
+  }
+  for (const auto& [name, value] : labels.items()) {
+    if (!IsValidLabelName(name)) {
+      return Fail(Error::Invalid(fmt::format(
+          "label name \"{}\" of {} is not valid: letters, digits and _, not starting with a digit",
+          name, where)));
+    }
+    if (!value.is_string()) {
+      return Fail(Error::Invalid(fmt::format("label `{}` of {} must be a string", name, where)));
+    }
+  }
+  const json& annotations = JsonMember(a, "annotations");
+  if (!annotations.is_null() && !annotations.is_object()) {
+    return Fail(Error::Invalid(fmt::format("`annotations` of {} must be an object", where)));
+  }
+  for (const auto& [name, value] : annotations.items()) {
+    if (!value.is_string()) {
+      return Fail(
+          Error::Invalid(fmt::format("annotation `{}` of {} must be a string", name, where)));
+    }
+  }
+  for (const char* key : {"state", "severity", "generator_url", "rule", "starts_at", "ends_at"}) {
+    auto text = JsonStringField(a, key, false, where);
+    if (!text) return Fail(text.error());
+    if (std::string_view(key).ends_with("_at") && !text->empty()) {
+      if (auto t = ParseTime(*text); !t) {
+        return Fail(Error::Invalid(fmt::format("`{}` of {}: {}", key, where, t.error().message())));
+      }
+    }
+  }
+  for (const char* key : {"value", "threshold"}) {
+    if (const json& v = JsonMember(a, key); !v.is_null() && !v.is_number()) {
+      return Fail(Error::Invalid(fmt::format("`{}` of {} must be a number", key, where)));
+    }
+  }
+  const json& links = JsonMember(a, "links");
+  if (!links.is_null() && !links.is_array()) {
+    return Fail(
+        Error::Invalid(fmt::format("`links` of {} must be a list of {{href, text}}", where)));
+  }
+  for (std::size_t i = 0; i < links.size(); ++i) {
+    for (const char* key : {"href", "text"}) {
+      auto text = JsonStringField(links[i], key, false, fmt::format("links[{}] of {}", i, where));
+      if (!text) return Fail(text.error());
+    }
+  }
+  return {};
+}
+
 // POST /api/v1/incidents: {"actor", "title"?, "key"?, "policy"?, "alerts": [...]} or, for a
-// quick manual incident, {"actor", "title", "labels": {...}, "severity": "critical"}.
-Result<dispatch::AlertGroup> GroupFromJson(const json& j, TimePoint now) {
+// quick manual incident, {"actor", "title", "labels": {...}, "severity"?}: the severity is the
+// field, else the `severity` label, else critical. A policy must be one the config defines.
+Result<dispatch::AlertGroup> GroupFromJson(const json& j, TimePoint now,
+                                           const std::vector<std::string>& policies) {
+  constexpr std::string_view kWhat = "an incident";
+  auto key = JsonStringField(j, "key", false, kWhat);
+  if (!key) return Fail(key.error());
+  auto policy = JsonStringField(j, "policy", false, kWhat);
+  if (!policy) return Fail(policy.error());
+  auto title = JsonStringField(j, "title", false, kWhat);
+  if (!title) return Fail(title.error());
   dispatch::AlertGroup g;
-  g.key = JsonString(j, "key");
+  g.key = *key;
   g.receiver.name = "api";
-  g.receiver.escalation_policy = JsonString(j, "policy");
-  if (g.receiver.escalation_policy.empty()) g.receiver.escalation_policy = "default";
+  g.receiver.escalation_policy = policy->empty() ? "default" : *policy;
+  if (std::find(policies.begin(), policies.end(), g.receiver.escalation_policy) == policies.end()) {
+    return Fail(
+        Error::Invalid(fmt::format("`policy` \"{}\" is not an escalation policy of the "
+                                   "config; known: {}",
+                                   g.receiver.escalation_policy, fmt::join(policies, ", "))));
+  }
   g.flushed_at = now;
   if (auto it = j.find("alerts"); it != j.end()) {
     if (!it->is_array() || it->empty()) {
       return Fail(Error::Invalid("`alerts` must be a non-empty list of alerts"));
     }
-    for (const auto& a : *it) {
+    for (std::size_t i = 0; i < it->size(); ++i) {
+      const json& a = (*it)[i];
+      auto where = fmt::format("alerts[{}]", i);
+      if (auto checked = CheckAlertFields(a, where); !checked) return Fail(checked.error());
       auto alert = AlertFromJson(a);
-      if (!alert) return Fail(alert.error());
+      if (!alert) return Fail(Error::Invalid(where + ": " + alert.error().message()));
       if (alert->starts_at == TimePoint{}) alert->starts_at = now;
       g.alerts.push_back(*alert);
     }
   } else {
-    std::string title = JsonString(j, "title");
-    if (title.empty()) return Fail(Error::Invalid("give `alerts`, or at least a `title`"));
+    if (title->empty()) return Fail(Error::Invalid("give `alerts`, or at least a `title`"));
     // A member of the wrong type is the caller's mistake (400), never an exception (500).
     auto severity = JsonStringField(j, "severity", false, "a manual incident");
     if (!severity) return Fail(severity.error());
@@ -67,8 +142,12 @@ Result<dispatch::AlertGroup> GroupFromJson(const json& j, TimePoint now) {
       return Fail(Error::Invalid("`labels` must be an object of label names to values"));
     }
     json alert = {{"labels", labels.is_null() ? json::object() : labels},
-                  {"annotations", {{"summary", title}}},
-                  {"severity", severity->empty() ? std::string("critical") : *severity}};
+                  {"annotations", {{"summary", *title}}}};
+    if (!severity->empty()) alert["severity"] = *severity;
+    if (auto checked = CheckAlertFields(alert, std::string(kWhat)); !checked) {
+      return Fail(checked.error());
+    }
+    if (!alert["labels"].contains("severity") && severity->empty()) alert["severity"] = "critical";
     if (!alert["labels"].contains("alertname")) alert["labels"]["alertname"] = "ManualIncident";
     auto a = AlertFromJson(alert);
     if (!a) return Fail(a.error());
@@ -78,9 +157,9 @@ Result<dispatch::AlertGroup> GroupFromJson(const json& j, TimePoint now) {
   if (g.key.empty()) {
     g.key = "api/" + g.alerts[0].fingerprint().ToString() + "/" + std::to_string(ToUnixMillis(now));
   }
-  if (auto title = JsonString(j, "title"); !title.empty()) {
+  if (!title->empty()) {
     for (auto& a : g.alerts) {
-      if (a.Annotation("summary").empty()) a.annotations["summary"] = title;
+      if (a.Annotation("summary").empty()) a.annotations["summary"] = *title;
     }
   }
   return g;
@@ -104,8 +183,15 @@ Result<StatusUpdate> StatusUpdateFromJson(const json& j) {
 
 // POST /api/v1/drills: {"actor", "scenario", "team"?, "runbook"?, "policy"?, "title"?,
 // "alerts": [{labels, annotations}]} (what `tocsin drill start` reads from the scenario file).
-Result<std::pair<dispatch::AlertGroup, DrillSpec>> DrillFromJson(const json& j, TimePoint now) {
-  DrillSpec drill{JsonString(j, "scenario"), JsonString(j, "team"), JsonString(j, "runbook")};
+Result<std::pair<dispatch::AlertGroup, DrillSpec>> DrillFromJson(
+    const json& j, TimePoint now, const std::vector<std::string>& policies) {
+  DrillSpec drill;
+  for (auto [key, out] : {std::pair{"scenario", &drill.scenario}, std::pair{"team", &drill.team},
+                          std::pair{"runbook", &drill.runbook}}) {
+    auto text = JsonStringField(j, key, false, "a drill");
+    if (!text) return Fail(text.error());
+    *out = std::move(*text);
+  }
   if (drill.scenario.empty()) return Fail(Error::Invalid("`scenario` is required"));
   if (!j.contains("alerts"))
     return Fail(Error::Invalid("`alerts` is required: the alerts the scenario raises"));
@@ -118,7 +204,7 @@ Result<std::pair<dispatch::AlertGroup, DrillSpec>> DrillFromJson(const json& j, 
       }
     }
   }
-  auto group = GroupFromJson(body, now);
+  auto group = GroupFromJson(body, now, policies);
   if (!group) return Fail(group.error());
   group->receiver.name = "drill";
   return std::make_pair(std::move(*group), std::move(drill));
@@ -193,7 +279,7 @@ void RegisterIncidentApi(http::Router& router, IncidentManager& manager, const C
                if (!in) return;
                auto& [body, actor] = *in;
                TimePoint now = c->Now();
-               auto group = GroupFromJson(body, now);
+               auto group = GroupFromJson(body, now, m->PolicyNames());
                if (!group) return respond(ErrorResponse(group.error()));
                m->OpenAsync(std::move(*group), actor, now, [respond](Result<Incident> inc) {
                  if (!inc) return respond(ErrorResponse(inc.error()));
@@ -265,7 +351,7 @@ void RegisterIncidentApi(http::Router& router, IncidentManager& manager, const C
                if (!in) return;
                auto& [body, actor] = *in;
                TimePoint now = c->Now();
-               auto drill = DrillFromJson(body, now);
+               auto drill = DrillFromJson(body, now, m->PolicyNames());
                if (!drill) return respond(ErrorResponse(drill.error()));
                m->OpenDrillAsync(
                    std::move(drill->first), std::move(drill->second), actor, now,

@@ -96,6 +96,14 @@ Result<IncidentManager::Live*> IncidentManager::OpenLive(const std::string& id) 
 
 // --- Settings and values -------------------------------------------------------------------
 
+std::vector<std::string> IncidentManager::PolicyNames() const {
+  std::vector<std::string> names;
+  for (const auto& [name, policy] : policies_.policies) names.push_back(name);
+  if (!policies_.Find("default")) names.push_back("default");
+  std::sort(names.begin(), names.end());
+  return names;
+}
+
 const EscalationPolicy& IncidentManager::PolicyOf(const Incident& incident) const {
   if (const auto* p = policies_.Find(incident.policy)) return *p;
   if (const auto* p = policies_.Find("default")) return *p;

@@ -160,6 +160,51 @@ TEST_F(IncidentDaemonTest, ApiActsOnIncidentsAndAnswersWhoIsOnCall) {
       Http("POST", "/api/v1/incidents", {{"actor", "l1a"}, {"title", "x"}, {"labels", "psp-a"}});
   EXPECT_EQ(s_lab, 400) << labels.dump();
   EXPECT_EQ(labels["error"], "`labels` must be an object of label names to values");
+  // Optional members of the wrong type are refused with their names, never dropped, and so is
+  // a policy the config does not define (the incident would otherwise run on `default`).
+  const json alert = {{"labels", {{"alertname", "DepositErrors"}, {"psp", "psp-a"}}}};
+  const std::vector<std::pair<json, std::string>> refused = {
+      {{{"title", "x"}, {"policy", 7}}, "`policy` of an incident must be a string"},
+      {{{"title", "x"}, {"key", json::array()}}, "`key` of an incident must be a string"},
+      {{{"title", 1}, {"alerts", {alert}}}, "`title` of an incident must be a string"},
+      {{{"title", "x"}, {"policy", "paymnts"}},
+       "`policy` \"paymnts\" is not an escalation policy of the config; known: default"},
+      {{{"alerts", {alert, {{"labels", {{"alertname", "A"}}}, {"annotations", 5}}}}},
+       "`annotations` of alerts[1] must be an object"},
+      {{{"alerts", {{{"labels", {{"alertname", "A"}}}, {"annotations", {{"summary", 5}}}}}}},
+       "annotation `summary` of alerts[0] must be a string"},
+      {{{"alerts", {{{"labels", {{"alertname", "A"}, {"psp", 1}}}}}}},
+       "label `psp` of alerts[0] must be a string"},
+      {{{"alerts", {{{"labels", {{"alertname", "A"}, {"bad-name", "v"}}}}}}},
+       "label name \"bad-name\" of alerts[0] is not valid: letters, digits and _, not starting "
+       "with a digit"},
+      {{{"alerts", {{{"labels", {{"alertname", "A"}}}, {"starts_at", "yesterday"}}}}},
+       "`starts_at` of alerts[0]: "},
+      {{{"alerts", {{{"labels", {{"alertname", "A"}}}, {"generator_url", false}}}}},
+       "`generator_url` of alerts[0] must be a string"},
+      {{{"alerts", {{{"labels", {{"alertname", "A"}}}, {"value", "12%"}}}}},
+       "`value` of alerts[0] must be a number"},
+      {{{"alerts", {{{"labels", {{"alertname", "A"}}}, {"links", {{{"href", 3}}}}}}}},
+       "`href` of links[0] of alerts[0] must be a string"},
+  };
+  for (auto [body, error] : refused) {
+    body["actor"] = "l1a";
+    auto [status, answer] = Http("POST", "/api/v1/incidents", body);
+    EXPECT_EQ(status, 400) << body.dump() << " -> " << answer.dump();
+    EXPECT_EQ(answer.value("error", "").rfind(error, 0), 0u)
+        << body.dump() << " -> " << answer.dump();
+  }
+  // Without a `severity` member a manual incident takes its `severity` label (before: critical).
+  auto [s_sev, by_label] =
+      Http("POST", "/api/v1/incidents",
+           {{"actor", "l1a"}, {"title", "slow reports"}, {"labels", {{"severity", "warning"}}}});
+  ASSERT_EQ(s_sev, 201) << by_label.dump();
+  EXPECT_EQ(by_label["incident"]["alerts"][0]["severity"], "warning");
+  EXPECT_EQ(Http("POST",
+                 "/api/v1/incidents/" + by_label["incident"]["id"].get<std::string>() + "/resolve",
+                 {{"actor", "l1a"}})
+                .first,
+            200);
   auto [s_limit, limit] = Http("GET", "/api/v1/incidents?limit=10abc", nullptr);
   EXPECT_EQ(s_limit, 400) << limit.dump();
   auto [s1, bad_ack] = Http("POST", "/api/v1/incidents/" + id + "/ack", {{"actor", "mallory"}});
@@ -182,7 +227,7 @@ TEST_F(IncidentDaemonTest, ApiActsOnIncidentsAndAnswersWhoIsOnCall) {
   EXPECT_EQ(resolved["incident"]["state"], "resolved");
   auto [s4, list] = Http("GET", "/api/v1/incidents?state=resolved");
   ASSERT_EQ(s4, 200);
-  ASSERT_EQ(list["incidents"].size(), 1u);
+  ASSERT_EQ(list["incidents"].size(), 2u);  // this one and the one of the severity label
   auto [s5, missing] = Http("GET", "/api/v1/incidents/INC-999");
   EXPECT_EQ(s5, 404);
   auto [s6, oncall] = Http("GET", "/api/v1/oncall?at=2026-11-23T10:00:00Z&role=l1");

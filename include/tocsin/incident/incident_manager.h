@@ -205,6 +205,9 @@ class IncidentManager final : public dispatch::GroupSink, public DeliveryObserve
   Result<VerifyResult> Verify(const std::string& id);
 
   std::shared_ptr<const oncall::Schedule> schedule() const { return schedule_; }
+  // The escalation policies an incident may name: those configured, and "default" always
+  // (without a policy of that name the built-in ladder stands in). Sorted.
+  std::vector<std::string> PolicyNames() const;
   // Called on the loop after every change of an incident is durable and in memory (the web
   // panel's live updates); one listener, replaced by a second call.
   using ChangeListener = std::function<void(const Incident&)>;
