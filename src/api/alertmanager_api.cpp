@@ -23,6 +23,10 @@ namespace {
 
 http::Response IngestAnswer(const std::vector<std::string>& errors, std::size_t accepted) {
   if (errors.empty()) return http::Response::Json(200, "");
+  // A body that is not a list of alerts held no alert to count ("body must be ...").
+  if (accepted == 0 && errors.size() == 1 && errors[0].starts_with("body ")) {
+    return JsonError(400, errors[0]);
+  }
   std::string msg =
       fmt::format("{} of {} alerts rejected: ", errors.size(), errors.size() + accepted);
   for (std::size_t i = 0; i < errors.size() && i < 20; ++i) msg += (i ? "; " : "") + errors[i];

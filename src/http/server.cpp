@@ -1,3 +1,6 @@
+// The HTTP/1.1 server: the acceptor, one Session per connection (read, guard, dispatch, write,
+// keep-alive) and their metrics. Over 500 lines: one translation unit for Beast's HTTP
+// machinery keeps a rebuild fast (the other modules see only tocsin/http/server.h).
 #include "tocsin/http/server.h"
 
 #include <chrono>
@@ -14,6 +17,8 @@
 #include <boost/asio/steady_timer.hpp>
 #include <boost/beast/core.hpp>
 #include <boost/beast/http.hpp>
+
+#include "tocsin/common/text.h"
 
 namespace tocsin::http {
 
@@ -226,6 +231,17 @@ class Session : public std::enable_shared_from_this<Session> {
     req_.remote_address = remote_;
     method_ = req_.method;
     method_label_ = MethodLabel(method_);
+    // Beast reads a body only for a final `chunked` coding or a Content-Length: under
+    // `Transfer-Encoding: gzip` the body would be left on the connection and read as the next
+    // request, and under `gzip, chunked` the compressed bytes would be taken as the body.
+    if (auto te = msg[bhttp::field::transfer_encoding];
+        !te.empty() && !beast::iequals(TrimSpace(te), "chunked")) {
+      keep_alive_ = false;
+      return Write(Response::Text(501, "Transfer-Encoding \"" + std::string(te) +
+                                           "\" is not supported: send the body as it is, with "
+                                           "Content-Length or chunked\n"),
+                   "invalid");
+    }
     // A request answered before its body was read cannot share the connection with the next
     // one: the unread body would be taken for it.
     keep_alive_ = msg.keep_alive() && parser_->is_done();

@@ -70,8 +70,13 @@ TEST_F(AlertmanagerApiTest, PostKeepsValidAlertsAndRejectsTheRestWithAJsonString
   EXPECT_EQ(a["status"]["silencedBy"], json::array());
   EXPECT_EQ(a["status"]["inhibitedBy"], json::array());
 
-  EXPECT_EQ(Call("POST", "/api/v2/alerts", "{not json").status, 400);
-  EXPECT_EQ(Call("POST", "/api/v2/alerts", R"({"labels": {}})").status, 400);
+  // A body that is not a list held no alert: the answer says what the body is, and counts none.
+  auto not_json = Call("POST", "/api/v2/alerts", "{not json");
+  EXPECT_EQ(not_json.status, 400);
+  EXPECT_EQ(not_json.body.rfind("\"body is not valid JSON: ", 0), 0u) << not_json.body;
+  auto not_list = Call("POST", "/api/v2/alerts", R"({"labels": {}})");
+  EXPECT_EQ(not_list.status, 400);
+  EXPECT_EQ(not_list.body, "\"body must be a JSON array of alerts\"");
   auto ok = Call("POST", "/api/v2/alerts", R"([{"labels": {"alertname": "X"}}])");
   EXPECT_EQ(ok.status, 200);
   EXPECT_EQ(ok.body, "");

@@ -182,6 +182,29 @@ TEST_F(GuardedServerTest, UnmatchedRequestWithABodyIsAnsweredAndClosed) {
   EXPECT_EQ(raw.find("HTTP/1.1", 1), std::string::npos) << raw;
 }
 
+TEST_F(GuardedServerTest, ATransferCodingOtherThanChunkedIsRefusedAndNeverReadAsARequest) {
+  Start({});
+  // Beast would leave a `gzip` body on the connection, to be parsed as the next request; with
+  // `gzip, chunked` it would hand the handler the compressed bytes as the body.
+  for (const std::string te : {"gzip", "gzip, chunked", "identity"}) {
+    auto raw = tocsin::testing::RawExchange(
+        port_, "POST /api/v1/x HTTP/1.1\r\nAuthorization: Bearer good\r\nTransfer-Encoding: " + te +
+                   "\r\n\r\n5\r\nhello\r\n0\r\n\r\nGET /healthz HTTP/1.1\r\n\r\n");
+    EXPECT_EQ(tocsin::testing::StatusOf(raw), 501) << te << ": " << raw;
+    EXPECT_NE(raw.find("Transfer-Encoding \"" + te + "\" is not supported"), std::string::npos)
+        << raw;
+    EXPECT_EQ(raw.find("HTTP/1.1", 1), std::string::npos) << te << ": " << raw;
+  }
+  EXPECT_EQ(calls_.load(), 0);
+  // Chunked, in any case, is read as the body it is.
+  auto chunked = tocsin::testing::RawExchange(
+      port_,
+      "POST /api/v1/x HTTP/1.1\r\nAuthorization: Bearer good\r\nTransfer-Encoding: Chunked\r\n"
+      "Connection: close\r\n\r\n5\r\nhello\r\n0\r\n\r\n");
+  EXPECT_EQ(tocsin::testing::StatusOf(chunked), 200) << chunked;
+  EXPECT_EQ(tocsin::testing::BodyOf(chunked), "5");
+}
+
 TEST_F(GuardedServerTest, ConnectionsPastTheCapAreClosedAtOnce) {
   ServerOptions opts;
   opts.max_connections = 3;

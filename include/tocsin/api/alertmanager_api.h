@@ -49,7 +49,8 @@ void RegisterAlertmanagerApi(http::Router& router, Dispatcher& dispatcher, Silen
 
 // Parses a POST /api/v2/alerts body with Alertmanager's rules (labels required; missing
 // startsAt = now; missing endsAt = now + resolve_timeout). Valid alerts are returned even when
-// others fail; `errors` names each rejected one by index and says why.
+// others fail; `errors` names each rejected one by index ("alert 3: ...") and says why, or holds
+// one error starting with "body " when the body is not a JSON list at all.
 std::vector<Alert> ParsePostedAlerts(std::string_view body, TimePoint now, Duration resolve_timeout,
                                      std::vector<std::string>& errors);
 
