@@ -247,13 +247,24 @@ std::vector<Alert> ParsePostedAlerts(std::string_view body, TimePoint now, Durat
       reject("every label value is empty");
       continue;
     }
-    simdjson::dom::object ann;
-    if (!obj["annotations"].get_object().get(ann)) {
+    // Members of the wrong type are refused, as Alertmanager's API schema does, never dropped.
+    if (simdjson::dom::element ann_el; !obj["annotations"].get(ann_el) && !ann_el.is_null()) {
+      simdjson::dom::object ann;
+      if (ann_el.get_object().get(ann)) {
+        reject("annotations must be an object of strings");
+        continue;
+      }
       for (auto field : ann) {
         std::string_view value;
-        if (!field.value.get_string().get(value)) {
-          a.annotations.emplace(std::string(field.key), std::string(value));
+        if (field.value.get_string().get(value)) {
+          bad = fmt::format("annotation {} must have a string value", field.key);
+          break;
         }
+        a.annotations.emplace(std::string(field.key), std::string(value));
+      }
+      if (!bad.empty()) {
+        reject(bad);
+        continue;
       }
     }
     bool ok = true;
@@ -261,7 +272,11 @@ std::vector<Alert> ParsePostedAlerts(std::string_view body, TimePoint now, Durat
       simdjson::dom::element e;
       if (obj[key].get(e) || e.is_null()) continue;
       std::string_view text;
-      if (e.get_string().get(text)) text = {};
+      if (e.get_string().get(text)) {
+        reject(fmt::format("{} must be an RFC 3339 time in a string", key));
+        ok = false;
+        break;
+      }
       // Go's zero time, which some clients send for "unset".
       if (text.substr(0, 19) == "0001-01-01T00:00:00") continue;
       auto t = ParseRfc3339Fast(text);
@@ -282,8 +297,14 @@ std::vector<Alert> ParsePostedAlerts(std::string_view body, TimePoint now, Durat
       reject("endsAt is before startsAt");
       continue;
     }
-    std::string_view generator;
-    if (!obj["generatorURL"].get_string().get(generator)) a.generator_url = generator;
+    if (simdjson::dom::element g; !obj["generatorURL"].get(g) && !g.is_null()) {
+      std::string_view generator;
+      if (g.get_string().get(generator)) {
+        reject("generatorURL must be a string");
+        continue;
+      }
+      a.generator_url = generator;
+    }
     a.updated_at = now;
     a.state = a.ends_at <= now ? AlertState::kResolved : AlertState::kFiring;
     if (auto sev = ParseSeverity(a.labels.GetOr("severity"))) a.severity = *sev;

@@ -28,6 +28,11 @@ Result<nlohmann::json> ParseJson(std::string_view text, int max_depth) {
                                " levels of objects and arrays"));
   } catch (const json::parse_error& e) {
     return Fail(Error::Invalid("invalid JSON at byte " + std::to_string(e.byte)));
+  } catch (const json::out_of_range&) {
+    // nlohmann reports 1e400 as "[json.exception.out_of_range.406] number overflow ...".
+    return Fail(
+        Error::Invalid("invalid JSON: a number is out of range (the largest is about "
+                       "1.8e308)"));
   } catch (const json::exception& e) {
     return Fail(Error::Invalid(std::string("invalid JSON: ") + e.what()));
   }

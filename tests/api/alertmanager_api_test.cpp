@@ -41,21 +41,31 @@ TEST_F(AlertmanagerApiTest, PostKeepsValidAlertsAndRejectsTheRestWithAJsonString
     {"labels": {"bad-name": "x"}},
     {"labels": {"alertname": "Backwards"}, "startsAt": "2026-11-22T03:00:00Z",
      "endsAt": "2026-11-22T02:00:00Z"},
-    {"labels": {"alertname": "LoginSlow", "severity": "warning"}, "startsAt": "yesterday"}
+    {"labels": {"alertname": "LoginSlow", "severity": "warning"}, "startsAt": "yesterday"},
+    {"labels": {"alertname": "A"}, "annotations": "see runbook"},
+    {"labels": {"alertname": "B"}, "annotations": {"summary": 97.2}},
+    {"labels": {"alertname": "C"}, "generatorURL": 5},
+    {"labels": {"alertname": "D"}, "startsAt": 1764816900},
+    {"labels": {"alertname": "E"}, "annotations": null, "generatorURL": null, "endsAt": null}
   ])");
   EXPECT_EQ(r.status, 400);
   auto msg = json::parse(r.body);
   ASSERT_TRUE(msg.is_string()) << r.body;
   std::string text = msg.get<std::string>();
-  EXPECT_NE(text.find("4 of 5 alerts rejected"), std::string::npos) << text;
+  EXPECT_NE(text.find("8 of 10 alerts rejected"), std::string::npos) << text;
   EXPECT_NE(text.find("alert 1: labels are required"), std::string::npos) << text;
   EXPECT_NE(text.find("alert 2: invalid label name \"bad-name\""), std::string::npos) << text;
   EXPECT_NE(text.find("alert 3: endsAt is before startsAt"), std::string::npos) << text;
   EXPECT_NE(text.find("alert 4: startsAt \"yesterday\""), std::string::npos) << text;
+  // Members of the wrong type are refused with their names, never dropped.
+  EXPECT_NE(text.find("alert 5: annotations must be an object of strings"), std::string::npos);
+  EXPECT_NE(text.find("alert 6: annotation summary must have a string value"), std::string::npos);
+  EXPECT_NE(text.find("alert 7: generatorURL must be a string"), std::string::npos) << text;
+  EXPECT_NE(text.find("alert 8: startsAt must be an RFC 3339 time in a string"), std::string::npos);
 
   auto alerts = GetJson("/api/v2/alerts");
-  ASSERT_EQ(alerts.size(), 1u) << alerts.dump();
-  const auto& a = alerts[0];
+  ASSERT_EQ(alerts.size(), 2u) << alerts.dump();  // DepositErrors, and E with its nulls
+  const auto& a = alerts[0]["labels"]["alertname"] == "DepositErrors" ? alerts[0] : alerts[1];
   EXPECT_EQ(a["labels"]["alertname"], "DepositErrors");
   EXPECT_EQ(a["annotations"]["summary"], "Deposit success 97.2 %");
   EXPECT_EQ(a["startsAt"], "2026-11-22T02:55:00Z");

@@ -82,6 +82,13 @@ TEST(LabelsJsonTest, NonStringValuesAndNonObjectsAreLeftOut) {
   EXPECT_TRUE(LabelsFromJson(nlohmann::json()).empty());
 }
 
+TEST(ParseJsonTest, ANumberOutOfRangeSaysSoInWords) {
+  auto r = ParseJson(R"({"endsAt": 1e400})");
+  ASSERT_FALSE(r);
+  EXPECT_EQ(r.error().message(),
+            "invalid JSON: a number is out of range (the largest is about 1.8e308)");
+}
+
 TEST(DumpJsonTest, BytesThatAreNotUtf8BecomeReplacementCharactersInsteadOfAThrow) {
   nlohmann::json j = {{"text", std::string("caf\xe9")}};
   EXPECT_THROW((void)j.dump(), nlohmann::json::type_error);
