@@ -21,6 +21,7 @@
 #include <cstdio>
 #include <thread>
 
+#include "support/loopback_server.h"
 #include "support/raw_http.h"
 #include "support/sanitizer.h"
 
@@ -100,7 +101,6 @@ bool SendAll(int fd, const std::string& bytes) {
 class GuardedServerTest : public ::testing::Test {
  protected:
   void Start(ServerOptions opts) {
-    server_ = std::make_unique<Server>(io_, opts, registry_);
     auto router = std::make_shared<Router>([](Request& r, Access) -> std::optional<Response> {
       if (r.Header("Authorization").value_or("") != "Bearer good") {
         return Response::Text(401, "no\n");
@@ -113,29 +113,19 @@ class GuardedServerTest : public ::testing::Test {
       ++calls_;
       return Response::Text(200, std::to_string(r.body.size()));
     });
-    server_->SetRouter(router);
-    ASSERT_TRUE(server_->Start());
+    server_ = std::make_unique<tocsin::testing::LoopbackServer>(router, registry_, opts);
+    ASSERT_TRUE(server_->started());
     port_ = server_->port();
-    loop_ = std::thread([this] {
-      auto guard = boost::asio::make_work_guard(io_);
-      io_.run();
-    });
   }
-  void TearDown() override {
-    boost::asio::post(io_, [this] { server_->Stop(); });
-    io_.stop();
-    if (loop_.joinable()) loop_.join();
-  }
+  void TearDown() override { server_.reset(); }
   std::string Metrics() {
     prometheus::TextSerializer s;
     return s.Serialize(registry_.Collect());
   }
 
-  boost::asio::io_context io_;
   prometheus::Registry registry_;
-  std::unique_ptr<Server> server_;
+  std::unique_ptr<tocsin::testing::LoopbackServer> server_;
   unsigned short port_ = 0;
-  std::thread loop_;
   std::atomic<int> calls_{0};
 };
 

@@ -11,8 +11,6 @@
 #include <sys/resource.h>
 #include <sys/socket.h>
 #include <unistd.h>
-#include <boost/asio/executor_work_guard.hpp>
-#include <boost/asio/io_context.hpp>
 #include <boost/asio/post.hpp>
 
 #include <algorithm>
@@ -20,6 +18,7 @@
 #include <cstdio>
 #include <thread>
 
+#include "support/loopback_server.h"
 #include "support/raw_http.h"
 #include "support/sanitizer.h"
 
@@ -27,6 +26,7 @@ namespace tocsin::http {
 namespace {
 
 using tocsin::testing::BodyOf;
+using tocsin::testing::LoopbackServer;
 using tocsin::testing::RawExchange;
 using tocsin::testing::StatusOf;
 
@@ -38,7 +38,6 @@ class ServerTest : public ::testing::Test {
     opts.max_header_bytes = 2048;
     opts.read_timeout = std::chrono::milliseconds(500);
     opts.idle_timeout = std::chrono::milliseconds(500);
-    server_ = std::make_unique<Server>(io_, opts, registry_);
     auto router = std::make_shared<Router>();
     router->AddSync("GET", "/healthz", Access::kPublic,
                     [](const Request&) { return Response::Text(200, "ok\n"); });
@@ -50,32 +49,22 @@ class ServerTest : public ::testing::Test {
                     [](const Request&) -> Response { throw std::runtime_error("boom"); });
     router->Add("GET", "/later", Access::kPublic, [this](const Request&, Respond respond) {
       // Answer from a later loop iteration, as handlers with off-loop work do.
-      boost::asio::post(io_, [respond] { respond(Response::Text(202, "later\n")); });
+      boost::asio::post(server_->io(), [respond] { respond(Response::Text(202, "later\n")); });
     });
-    server_->SetRouter(router);
-    ASSERT_TRUE(server_->Start());
+    server_ = std::make_unique<LoopbackServer>(router, registry_, opts);
+    ASSERT_TRUE(server_->started());
     port_ = server_->port();
-    loop_ = std::thread([this] {
-      auto guard = boost::asio::make_work_guard(io_);
-      io_.run();
-    });
   }
-  void TearDown() override {
-    boost::asio::post(io_, [this] { server_->Stop(); });
-    io_.stop();
-    loop_.join();
-  }
+  void TearDown() override { server_.reset(); }
   std::string Metrics() {
     prometheus::TextSerializer s;
     return s.Serialize(registry_.Collect());
   }
 
   std::uint64_t max_body_bytes_ = 1024;
-  boost::asio::io_context io_;
   prometheus::Registry registry_;
-  std::unique_ptr<Server> server_;
+  std::unique_ptr<LoopbackServer> server_;
   unsigned short port_ = 0;
-  std::thread loop_;
 };
 
 class LargeBodyServerTest : public ServerTest {

@@ -43,6 +43,9 @@ class LoopbackServer {
   LoopbackServer& operator=(const LoopbackServer&) = delete;
 
   bool started() const { return started_; }
+  unsigned short port() const { return server_.port(); }
+  // The loop the server runs on, for handlers that answer from a later turn of it.
+  boost::asio::io_context& io() { return io_; }
   // Runs `fn` on the loop thread and waits for it: how a test touches what the handlers own
   // (advancing the simulated clock, say) without racing them.
   void RunOnLoop(const std::function<void()>& fn) {
