@@ -106,7 +106,7 @@ std::optional<json> Call(const IncidentsOptions& o, const std::string& method,
   }
   if (!token->empty()) req.headers.emplace_back("Authorization", "Bearer " + *token);
   if (body != nullptr) {
-    req.body = body->dump();
+    req.body = DumpJson(*body);
     req.headers.emplace_back("Content-Type", "application/json");
   }
   auto resp = client.Send(req);
@@ -188,7 +188,7 @@ void AddIncidentsCommand(CLI::App& parent, int& exit_code) {
     auto j = Call(*o, "GET", "/api/v1/incidents/" + UrlEncode(*id), nullptr, exit_code);
     if (!j) return;
     if (o->output == "json") {
-      fmt::print("{}\n", j->dump(2));
+      fmt::print("{}\n", DumpJson(*j, 2));
     } else {
       const auto& i = (*j)["incident"];
       fmt::print("{} {} {}: {}\ncommander: {}  policy: {}  opened: {}\n", JsonString(i, "id"),
@@ -272,7 +272,7 @@ void AddIncidentsCommand(CLI::App& parent, int& exit_code) {
     auto j = Call(*o, "POST", "/api/v1/incidents/" + UrlEncode(*id) + "/updates", &body, exit_code);
     if (!j) return;
     if (o->output == "json") {
-      fmt::print("{}\n", j->dump(2));
+      fmt::print("{}\n", DumpJson(*j, 2));
     } else {
       const auto& i = (*j)["incident"];
       fmt::print("{}: status update posted; next reminder at {}\n", JsonString(i, "id"),
@@ -289,7 +289,7 @@ void AddIncidentsCommand(CLI::App& parent, int& exit_code) {
     if (!j) return;
     bool ok = (*j)["ok"].get<bool>();
     if (o->output == "json") {
-      fmt::print("{}\n", j->dump(2));
+      fmt::print("{}\n", DumpJson(*j, 2));
     } else {
       fmt::print("{}: {}: {}\n", *id, ok ? "ok" : "TAMPERED", JsonString(*j, "message"));
     }
@@ -365,7 +365,7 @@ void AddDrillCommand(CLI::App& parent, int& exit_code) {
     auto j = Call(*o, "POST", "/api/v1/drills", &body, exit_code);
     if (!j) return;
     if (o->output == "json") {
-      fmt::print("{}\n", j->dump(2));
+      fmt::print("{}\n", DumpJson(*j, 2));
     } else {
       PrintIncidents(json::array({(*j)["incident"]}));
       fmt::print("stop it with: tocsin drill stop {}\n", JsonString((*j)["incident"], "id"));

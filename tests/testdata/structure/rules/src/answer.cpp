@@ -2,3 +2,4 @@
 #include <nlohmann/json.hpp>
 
 std::string Text(const nlohmann::json& j) { return j.dump(); }  // j.dump() in a comment is fine
+std::string Text(const nlohmann::json* j) { return j->dump(2); }
