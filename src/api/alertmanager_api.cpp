@@ -38,6 +38,7 @@ http::Response IngestAnswer(const std::vector<std::string>& errors, std::size_t 
 // to come back (Prometheus sends the alerts again with its next re-send), where a 4xx would say
 // the batch itself is wrong.
 http::Response IntakeAnswer(const IntakeOutcome& out) {
+  if (out.failed) return JsonError(500, out.errors.empty() ? "internal error" : out.errors[0]);
   if (!out.refused) return IngestAnswer(out.errors, out.accepted);
   auto seconds = std::max<long long>(
       1, std::chrono::duration_cast<std::chrono::seconds>(out.retry_after).count());

@@ -124,6 +124,7 @@ App::Impl::Impl(boost::asio::io_context& io_context, const Clock& c, AppOptions 
                         .Name("tocsin_task_failures_total")
                         .Help("Tasks that threw, by thread (the loop or a pool); it went on.")
                         .Register(*registry)),
+      loop_task_failures(task_failures.Add({{"thread", "loop"}})),
       source_http(std::make_shared<CurlHttpClient>()) {
   prometheus::BuildGauge()
       .Name("tocsin_build_info")
@@ -314,11 +315,11 @@ void App::Run() {
       impl_->io.run();
       return;
     } catch (const std::exception& e) {
-      impl_->task_failures.Add({{"thread", "loop"}}).Increment();
+      impl_->loop_task_failures.Increment();
       spdlog::error("a task on the event loop failed and was abandoned: {}; tocsin goes on",
                     e.what());
     } catch (...) {
-      impl_->task_failures.Add({{"thread", "loop"}}).Increment();
+      impl_->loop_task_failures.Increment();
       spdlog::error(
           "a task on the event loop failed and was abandoned (not a std::exception); "
           "tocsin goes on");

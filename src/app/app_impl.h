@@ -161,6 +161,8 @@ struct App::Impl {
   prometheus::Gauge& uptime;
   prometheus::Gauge& start_time;
   prometheus::Family<prometheus::Counter>& task_failures;
+  // Made at start (0), so that the first failure is an increase a rule can see.
+  prometheus::Counter& loop_task_failures;
   std::optional<RuntimeConfig> config;
 
   // ---- Durable state and incidents (issue 5) ------------------------------------------------

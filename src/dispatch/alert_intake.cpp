@@ -18,6 +18,7 @@ struct AlertIntake::Batch {
   std::vector<Alert> alerts;
   std::vector<std::string> errors;
   bool parsed = false;
+  bool failed = false;          // the parser threw: tocsin's error, not the sender's
   bool parsed_on_loop = false;  // small batch parsed inline by Submit
   std::size_t applied = 0;      // loop thread
 };
@@ -112,11 +113,22 @@ void AlertIntake::Submit(std::string body, TimePoint now, Duration resolve_timeo
   }
   parse_on_.Submit([this, batch] {
     std::vector<std::string> errors;
-    auto alerts = parser_(batch->body, batch->now, batch->resolve_timeout, errors);
+    std::vector<Alert> alerts;
+    bool failed = false;
+    // The batch must complete whatever the parser does: a throw that left it unparsed would
+    // hold every later batch behind it, and a reload waiting for parsing_ would never return.
+    try {
+      alerts = parser_(batch->body, batch->now, batch->resolve_timeout, errors);
+    } catch (const std::exception& e) {
+      failed = true;
+      alerts.clear();
+      errors.assign(1, std::string("tocsin failed to parse the batch: ") + e.what());
+    }
     {
       std::lock_guard lock(mu_);
       batch->alerts = std::move(alerts);
       batch->errors = std::move(errors);
+      batch->failed = failed;
       batch->body = {};  // the text is no longer needed; do not hold it twice
       batch->parsed = true;
       --parsing_;
@@ -173,6 +185,7 @@ void AlertIntake::Finish() {
   IntakeOutcome out;
   out.accepted = batch->alerts.size();
   out.errors = std::move(batch->errors);
+  out.failed = batch->failed;
   // The dispatcher keeps copies; the batch's own alerts are freed by the thread that allocated
   // them. Freed on the loop, a big batch (hundreds of thousands of small strings for 50,000
   // alerts) took tens of milliseconds in one go, long enough to hold up /healthz, and batches

@@ -110,9 +110,14 @@ void Evaluator::Impl::RunBatch(std::vector<std::size_t> groups, TimePoint now) {
     std::string expr = batch->queries[i].expr;
     std::string source_name = batch->queries[i].source;
     executor.Submit([weak, sched, batch, i, src, expr, source_name, now] {
-      Result<QueryResult> r =
-          src ? src->Query(expr, now)
-              : Result<QueryResult>(Fail(Error::NotFound("no source named " + source_name)));
+      // Every query reports back, even one that throws: a batch short of a result would stay
+      // in flight and its groups skip every tick until a reload.
+      Result<QueryResult> r = Fail(Error::NotFound("no source named " + source_name));
+      try {
+        if (src) r = src->Query(expr, now);
+      } catch (const std::exception& e) {
+        r = Fail(Error::Transient(std::string("query failed in tocsin: ") + e.what()));
+      }
       sched->Post([weak, batch, i, r = std::move(r)]() mutable {
         if (auto self = weak.lock()) self->OnResult(batch, i, std::move(r));
       });

@@ -93,6 +93,8 @@ TEST_F(AppTest, ServesHealthReadinessAndMetrics) {
   EXPECT_NE(metrics.find("tocsin_build_info{"), std::string::npos);
   EXPECT_NE(metrics.find("tocsin_uptime_seconds"), std::string::npos);
   EXPECT_NE(metrics.find("tocsin_config_last_reload_successful 1"), std::string::npos);
+  // At 0 from the start, so that the first failure is an increase a rule can see.
+  EXPECT_NE(metrics.find(R"(tocsin_task_failures_total{thread="loop"} 0)"), std::string::npos);
   EXPECT_NE(
       metrics.find(R"(tocsin_http_requests_total{code="200",handler="/healthz",method="GET"} 1)"),
       std::string::npos)

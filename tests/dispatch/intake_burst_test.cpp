@@ -13,6 +13,7 @@
 #include <future>
 #include <mutex>
 #include <set>
+#include <stdexcept>
 #include <thread>
 
 #include "dispatch/dispatch_test_util.h"
@@ -48,8 +49,8 @@ class IntakeBurstTest : public ::testing::Test {
   void Start(AlertIntakeOptions options) {
     dispatcher_ = std::make_unique<Dispatcher>(scheduler_, sink_, silences_, registry_,
                                                testutil::LoadOrDie(testutil::kSlackOnlyConfig));
-    intake_ = std::make_unique<AlertIntake>(*dispatcher_, scheduler_, *parser_, ParsePostedAlerts,
-                                            registry_, options);
+    intake_ = std::make_unique<AlertIntake>(*dispatcher_, scheduler_, *parser_, parse_, registry_,
+                                            options);
     server_ = std::make_unique<http::Server>(io_, http::ServerOptions{}, registry_);
     auto router = testutil::RouterForEveryCaller();
     RegisterAlertmanagerApi(*router, *dispatcher_, silences_, clock_,
@@ -145,6 +146,7 @@ class IntakeBurstTest : public ::testing::Test {
   std::unique_ptr<Dispatcher> dispatcher_;
   std::unique_ptr<AlertIntake> intake_;
   std::unique_ptr<Executor> parser_ = std::make_unique<WorkerPool>(1);
+  AlertIntake::Parser parse_ = ParsePostedAlerts;
   std::unique_ptr<http::Server> server_;
   std::thread loop_;
 };
@@ -175,6 +177,34 @@ TEST_F(IntakeBurstTest, AFullQueueAnswers503WithRetryAfterAndLosesNothingItAckno
   }
   // A refused batch changed nothing: only acknowledged alerts are there.
   EXPECT_EQ(r.present.size(), r.acknowledged.size());
+}
+
+// A parser that throws (a bug in tocsin) must still complete its batch: left unparsed, it held
+// every later batch behind it for ever, and a reload would wait for it on the loop.
+TEST_F(IntakeBurstTest, ABatchWhoseParserThrowsIs500AndTheNextBatchIsTaken) {
+  parse_ = [](std::string_view body, TimePoint now, Duration resolve_timeout,
+              std::vector<std::string>& errors) {
+    if (body.find("Poison") != std::string_view::npos) throw std::runtime_error("parser bug");
+    return ParsePostedAlerts(body, now, resolve_timeout, errors);
+  };
+  Start({.inline_parse_bytes = 0});  // every batch goes to the parse thread
+  CurlHttpClient client;
+  auto post = [&](const std::string& alertname) {
+    HttpClientRequest req;
+    req.method = "POST";
+    req.url = fmt::format("http://127.0.0.1:{}/api/v2/alerts", server_->port());
+    req.headers.push_back({"Content-Type", "application/json"});
+    req.body = fmt::format(R"([{{"labels":{{"alertname":"{}"}}}}])", alertname);
+    req.timeout = std::chrono::seconds(10);
+    return client.Send(req);
+  };
+  auto poisoned = post("Poison");
+  ASSERT_TRUE(poisoned) << poisoned.error().message();
+  EXPECT_EQ(poisoned->status, 500);
+  EXPECT_EQ(poisoned->body, "\"tocsin failed to parse the batch: parser bug\"");
+  auto next = post("DepositErrors");
+  ASSERT_TRUE(next) << next.error().message();
+  EXPECT_EQ(next->status, 200) << next->body;
 }
 
 }  // namespace

@@ -3,6 +3,8 @@
 // the test swaps what they were sent for.
 #include <gtest/gtest.h>
 
+#include <stdexcept>
+
 #include "evaluator_fixture.h"
 
 namespace tocsin::rules {
@@ -90,6 +92,26 @@ TEST_F(StaleBatchTest, AStaleBatchDoesNotReleaseTheSameGroupOfTheNewRules) {
   scheduler_.RunPending();
   EXPECT_EQ(Firing(*e, "queue_lag").size(), 1u);
   EXPECT_EQ(sink_.Count("queue_lag", AlertState::kFiring), 1u);
+}
+
+// A query that throws (a bug in a source) still reports back: its batch used to stay in
+// flight, and the group skipped every tick as "still waiting for its queries" until a reload.
+TEST_F(StaleBatchTest, AQueryThatThrowsReportsBackAndTheNextTickAsksAgain) {
+  auto e = Make(nullptr, &queries_);
+  e->SetRules(Load(LagRule("10")));
+  source_->Set("lag_seconds",
+               [](TimePoint) -> source::QueryResult { throw std::runtime_error("source bug"); });
+  e->Start();
+  scheduler_.RunPending();
+  ASSERT_EQ(queries_.queued(), 1u);
+  queries_.RunAll();
+  scheduler_.RunPending();
+  source_->SetValues("lag_seconds", {{Labels{{"queue", "deposits"}}, 50}});
+  Advance(seconds(30));
+  EXPECT_EQ(queries_.queued(), 1u) << "the group skipped its tick";
+  queries_.RunAll();
+  scheduler_.RunPending();
+  EXPECT_FALSE(Firing(*e, "queue_lag").empty());
 }
 
 }  // namespace

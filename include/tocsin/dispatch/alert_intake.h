@@ -28,6 +28,9 @@ struct IntakeOutcome {
   Duration retry_after{};
   std::size_t accepted = 0;
   std::vector<std::string> errors;  // "alert 3: labels are required ..."
+  // The parser threw (a bug in tocsin): nothing was applied, `errors` holds what it said, and
+  // the answer is 500 so that the sender tries again.
+  bool failed = false;
 };
 
 struct AlertIntakeOptions {
