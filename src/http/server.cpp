@@ -233,14 +233,30 @@ class Session : public std::enable_shared_from_this<Session> {
     method_label_ = MethodLabel(method_);
     // Beast reads a body only for a final `chunked` coding or a Content-Length: under
     // `Transfer-Encoding: gzip` the body would be left on the connection and read as the next
-    // request, and under `gzip, chunked` the compressed bytes would be taken as the body.
-    if (auto te = msg[bhttp::field::transfer_encoding];
-        !te.empty() && !beast::iequals(TrimSpace(te), "chunked")) {
-      keep_alive_ = false;
-      return Write(Response::Text(501, "Transfer-Encoding \"" + std::string(te) +
-                                           "\" is not supported: send the body as it is, with "
-                                           "Content-Length or chunked\n"),
-                   "invalid");
+    // request, and under `gzip, chunked` the compressed bytes would be taken as the body. One
+    // field saying `chunked` is accepted; every field is read (an empty one, then `gzip`, is
+    // still gzip), and HTTP/1.0 has no transfer codings (RFC 9112, 6.1).
+    if (auto [te_first, te_end] = msg.equal_range(bhttp::field::transfer_encoding);
+        te_first != te_end) {
+      std::string te;
+      int fields = 0;
+      for (auto it = te_first; it != te_end; ++it, ++fields) {
+        te += (fields ? ", " : "") + std::string(it->value());
+      }
+      if (msg.version() < 11) {
+        keep_alive_ = false;
+        return Write(Response::Text(400,
+                                    "HTTP/1.0 has no Transfer-Encoding: send the body with "
+                                    "Content-Length\n"),
+                     "invalid");
+      }
+      if (fields != 1 || !beast::iequals(TrimSpace(te), "chunked")) {
+        keep_alive_ = false;
+        return Write(Response::Text(501, "Transfer-Encoding \"" + te +
+                                             "\" is not supported: send the body as it is, with "
+                                             "Content-Length or chunked\n"),
+                     "invalid");
+      }
     }
     // A request answered before its body was read cannot share the connection with the next
     // one: the unread body would be taken for it.

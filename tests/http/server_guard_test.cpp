@@ -185,6 +185,19 @@ TEST_F(GuardedServerTest, ATransferCodingOtherThanChunkedIsRefusedAndNeverReadAs
         << raw;
     EXPECT_EQ(raw.find("HTTP/1.1", 1), std::string::npos) << te << ": " << raw;
   }
+  // Every field counts: an empty one ahead of `gzip` does not hide it.
+  auto two = tocsin::testing::RawExchange(
+      port_,
+      "POST /api/v1/x HTTP/1.1\r\nAuthorization: Bearer good\r\nTransfer-Encoding: \r\n"
+      "Transfer-Encoding: gzip\r\n\r\nGET /healthz HTTP/1.1\r\n\r\n");
+  EXPECT_EQ(tocsin::testing::StatusOf(two), 501) << two;
+  EXPECT_EQ(two.find("HTTP/1.1", 1), std::string::npos) << two;
+  // HTTP/1.0 has no transfer codings: the framing is faulty, answered and closed.
+  auto old = tocsin::testing::RawExchange(
+      port_,
+      "POST /api/v1/x HTTP/1.0\r\nAuthorization: Bearer good\r\nTransfer-Encoding: "
+      "chunked\r\n\r\n5\r\nhello\r\n0\r\n\r\n");
+  EXPECT_EQ(tocsin::testing::StatusOf(old), 400) << old;
   EXPECT_EQ(calls_.load(), 0);
   // Chunked, in any case, is read as the body it is.
   auto chunked = tocsin::testing::RawExchange(
