@@ -256,6 +256,7 @@ std::vector<Alert> ParsePostedAlerts(std::string_view body, TimePoint now, Durat
       }
       for (auto field : ann) {
         std::string_view value;
+        if (field.value.is_null()) continue;  // null reads as absent, as everywhere
         if (field.value.get_string().get(value)) {
           bad = fmt::format("annotation {} must have a string value", field.key);
           break;

@@ -63,12 +63,13 @@ Result<void> CheckAlertFields(const json& a, const std::string& where) {
     return Fail(Error::Invalid(fmt::format("`annotations` of {} must be an object", where)));
   }
   for (const auto& [name, value] : annotations.items()) {
-    if (!value.is_string()) {
+    if (!value.is_string() && !value.is_null()) {  // null reads as absent
       return Fail(
           Error::Invalid(fmt::format("annotation `{}` of {} must be a string", name, where)));
     }
   }
-  for (const char* key : {"state", "severity", "generator_url", "rule", "starts_at", "ends_at"}) {
+  for (const char* key :
+       {"state", "severity", "generator_url", "rule", "starts_at", "ends_at", "updated_at"}) {
     auto text = JsonStringField(a, key, false, where);
     if (!text) return Fail(text.error());
     if (std::string_view(key).ends_with("_at") && !text->empty()) {
@@ -88,6 +89,10 @@ Result<void> CheckAlertFields(const json& a, const std::string& where) {
         Error::Invalid(fmt::format("`links` of {} must be a list of {{href, text}}", where)));
   }
   for (std::size_t i = 0; i < links.size(); ++i) {
+    if (!links[i].is_object()) {
+      return Fail(Error::Invalid(
+          fmt::format("links[{}] of {} must be an object {{href, text}}", i, where)));
+    }
     for (const char* key : {"href", "text"}) {
       auto text = JsonStringField(links[i], key, false, fmt::format("links[{}] of {}", i, where));
       if (!text) return Fail(text.error());
@@ -98,7 +103,8 @@ Result<void> CheckAlertFields(const json& a, const std::string& where) {
 
 // POST /api/v1/incidents: {"actor", "title"?, "key"?, "policy"?, "alerts": [...]} or, for a
 // quick manual incident, {"actor", "title", "labels": {...}, "severity"?}: the severity is the
-// field, else the `severity` label, else critical. A policy must be one the config defines.
+// field, else the `severity` label when it is one tocsin knows, else critical. A policy must be one
+// the config defines.
 Result<dispatch::AlertGroup> GroupFromJson(const json& j, TimePoint now,
                                            const std::vector<std::string>& policies) {
   constexpr std::string_view kWhat = "an incident";
@@ -147,7 +153,10 @@ Result<dispatch::AlertGroup> GroupFromJson(const json& j, TimePoint now,
     if (auto checked = CheckAlertFields(alert, std::string(kWhat)); !checked) {
       return Fail(checked.error());
     }
-    if (!alert["labels"].contains("severity") && severity->empty()) alert["severity"] = "critical";
+    // The label counts when it names a severity tocsin knows ("P1" does not): critical else.
+    if (severity->empty() && !ParseSeverity(JsonString(alert["labels"], "severity"))) {
+      alert["severity"] = "critical";
+    }
     if (!alert["labels"].contains("alertname")) alert["labels"]["alertname"] = "ManualIncident";
     auto a = AlertFromJson(alert);
     if (!a) return Fail(a.error());

@@ -186,6 +186,8 @@ TEST_F(IncidentDaemonTest, ApiActsOnIncidentsAndAnswersWhoIsOnCall) {
        "`value` of alerts[0] must be a number"},
       {{{"alerts", {{{"labels", {{"alertname", "A"}}}, {"links", {{{"href", 3}}}}}}}},
        "`href` of links[0] of alerts[0] must be a string"},
+      {{{"alerts", {{{"labels", {{"alertname", "A"}}}, {"links", {"http://x"}}}}}},
+       "links[0] of alerts[0] must be an object {href, text}"},
   };
   for (auto [body, error] : refused) {
     body["actor"] = "l1a";
@@ -200,6 +202,17 @@ TEST_F(IncidentDaemonTest, ApiActsOnIncidentsAndAnswersWhoIsOnCall) {
            {{"actor", "l1a"}, {"title", "slow reports"}, {"labels", {{"severity", "warning"}}}});
   ASSERT_EQ(s_sev, 201) << by_label.dump();
   EXPECT_EQ(by_label["incident"]["alerts"][0]["severity"], "warning");
+  // A label that names no severity tocsin knows (a team's "P1") leaves the default.
+  auto [s_p1, p1] =
+      Http("POST", "/api/v1/incidents",
+           {{"actor", "l1a"}, {"title", "P1 by hand"}, {"labels", {{"severity", "P1"}}}});
+  ASSERT_EQ(s_p1, 201) << p1.dump();
+  EXPECT_EQ(p1["incident"]["alerts"][0]["severity"], "critical");
+  EXPECT_EQ(
+      Http("POST", "/api/v1/incidents/" + p1["incident"]["id"].get<std::string>() + "/resolve",
+           {{"actor", "l1a"}})
+          .first,
+      200);
   EXPECT_EQ(Http("POST",
                  "/api/v1/incidents/" + by_label["incident"]["id"].get<std::string>() + "/resolve",
                  {{"actor", "l1a"}})
@@ -227,7 +240,7 @@ TEST_F(IncidentDaemonTest, ApiActsOnIncidentsAndAnswersWhoIsOnCall) {
   EXPECT_EQ(resolved["incident"]["state"], "resolved");
   auto [s4, list] = Http("GET", "/api/v1/incidents?state=resolved");
   ASSERT_EQ(s4, 200);
-  ASSERT_EQ(list["incidents"].size(), 2u);  // this one and the one of the severity label
+  ASSERT_EQ(list["incidents"].size(), 3u);  // this one and the two of the severity label
   auto [s5, missing] = Http("GET", "/api/v1/incidents/INC-999");
   EXPECT_EQ(s5, 404);
   auto [s6, oncall] = Http("GET", "/api/v1/oncall?at=2026-11-23T10:00:00Z&role=l1");
