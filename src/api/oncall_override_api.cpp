@@ -2,6 +2,7 @@
 // file's own overrides and then against the fairness and coverage rules of `tocsin roster
 // check`, stored durably with who added it, then put in force.
 #include <algorithm>
+#include <set>
 
 #include <fmt/format.h>
 
@@ -46,6 +47,15 @@ Override ParseOverride(const json& body, const Schedule& schedule, TimePoint now
                        std::vector<FieldError>& errors) {
   const Roster& roster = schedule.roster();
   Override o;
+  // A member of another type is named as such; the checks below would read it as missing (or,
+  // for `type`, as a cover) and say something untrue about it, so their words for it are dropped.
+  std::set<std::string> not_text;
+  for (const char* field :
+       {"type", "rotation", "from", "to", "person", "replaces", "with", "reason"}) {
+    if (const json& v = JsonMember(body, field); !v.is_null() && !v.is_string()) {
+      not_text.insert(field);
+    }
+  }
   std::string type = JsonString(body, "type");
   if (type.empty()) type = "cover";
   if (type != "cover" && type != "swap") {
@@ -110,6 +120,8 @@ Override ParseOverride(const json& body, const Schedule& schedule, TimePoint now
   if (o.reason.size() > kMaxReason) {
     errors.push_back({"reason", fmt::format("at most {} characters", kMaxReason), ""});
   }
+  std::erase_if(errors, [&](const FieldError& e) { return not_text.count(e.field) > 0; });
+  for (const auto& field : not_text) errors.push_back({field, "must be a string", ""});
   return o;
 }
 

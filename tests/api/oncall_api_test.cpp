@@ -348,6 +348,16 @@ TEST_F(OncallApiTest, BadFieldsAreEachNamed) {
   EXPECT_EQ(ErrorsOf(decades, "to"),
             std::vector<std::string>{"is more than 366 days after from: an override covers at "
                                      "most a year; for longer, change the roster file"});
+  // A member of another type is named as such, not read as missing or as a cover.
+  auto typed = Post({{"type", 1},
+                     {"rotation", "l1"},
+                     {"from", 1795000000},
+                     {"to", "2027-02-01T20:00"},
+                     {"person", "b"},
+                     {"actor", "olena"}},
+                    400);
+  EXPECT_EQ(ErrorsOf(typed, "type"), std::vector<std::string>{"must be a string"});
+  EXPECT_EQ(ErrorsOf(typed, "from"), std::vector<std::string>{"must be a string"});
   auto anonymous = Call("POST", "/api/v1/oncall/overrides", R"({"rotation":"l1"})");
   EXPECT_EQ(anonymous.status, 400);
   EXPECT_NE(anonymous.body.find("actor"), std::string::npos);
