@@ -1,3 +1,6 @@
+#include <algorithm>
+#include <filesystem>
+
 #include <fmt/format.h>
 
 #include <nlohmann/json.hpp>
@@ -5,6 +8,7 @@
 #include "commands.h"
 #include "tocsin/app/runtime_config.h"
 #include "tocsin/common/json.h"
+#include "tocsin/report/drill_scenarios.h"
 
 namespace tocsin::cli {
 
@@ -40,6 +44,19 @@ nlohmann::json CheckJson(const std::string& path, const app::RuntimeLoadResult& 
           {"roster_days_checked", app::kRosterCheckDays}};
 }
 
+// drills.yaml beside the config (what `tocsin drill start` reads), when there is one: its
+// scenarios, and that each names a policy the config has.
+void CheckDrills(const std::string& config_path, app::RuntimeLoadResult& loaded) {
+  auto drills = std::filesystem::path(config_path).parent_path() / "drills.yaml";
+  std::error_code ec;
+  if (!loaded.config || !std::filesystem::exists(drills, ec)) return;
+  std::vector<std::string> policies;
+  for (const auto& [name, policy] : loaded.config->policies.policies) policies.push_back(name);
+  if (!loaded.config->policies.Find("default")) policies.push_back("default");
+  std::sort(policies.begin(), policies.end());
+  (void)report::LoadDrillScenarios(drills.string(), loaded.diagnostics, &policies);
+}
+
 }  // namespace
 
 void AddCheckCommand(CLI::App& parent, int& exit_code) {
@@ -58,8 +75,10 @@ void AddCheckCommand(CLI::App& parent, int& exit_code) {
     }
     const std::string& path = found.path;
     auto loaded = app::LoadRuntimeConfig(path, {});
+    CheckDrills(path, loaded);
+    const bool drills_ok = !loaded.config || !loaded.diagnostics.has_errors();
     if (*output == "json") {
-      const bool ok = loaded.config && loaded.roster_findings.empty();
+      const bool ok = loaded.config && drills_ok && loaded.roster_findings.empty();
       fmt::print("{}\n", DumpJson(CheckJson(path, loaded, ok), 2));
       exit_code = loaded.io_error ? kExitUsage : ok ? kExitOk : kExitFailure;
       return;
@@ -69,7 +88,7 @@ void AddCheckCommand(CLI::App& parent, int& exit_code) {
       exit_code = kExitUsage;
       return;
     }
-    if (!loaded.config) {
+    if (!loaded.config || !drills_ok) {
       fmt::print(stderr, "{}: {} error(s), {} warning(s)\n", path, loaded.diagnostics.error_count(),
                  loaded.diagnostics.warning_count());
       exit_code = kExitFailure;

@@ -1,12 +1,16 @@
 #include "tocsin/report/drill_scenarios.h"
 
+#include <algorithm>
+
 #include <fmt/format.h>
+#include <fmt/ranges.h>
 
 #include "tocsin/config/yaml_reader.h"
 
 namespace tocsin::report {
 
-std::vector<DrillScenario> LoadDrillScenarios(const std::string& path, config::Diagnostics& diags) {
+std::vector<DrillScenario> LoadDrillScenarios(const std::string& path, config::Diagnostics& diags,
+                                              const std::vector<std::string>* policies) {
   std::vector<DrillScenario> out;
   auto doc = config::LoadYamlFile(path, diags);
   if (!doc) return out;
@@ -32,6 +36,11 @@ std::vector<DrillScenario> LoadDrillScenarios(const std::string& path, config::D
     r.String("title", s.title, true);
     r.String("description", s.description);
     r.String("policy", s.policy);
+    if (policies && !s.policy.empty() &&
+        std::find(policies->begin(), policies->end(), s.policy) == policies->end()) {
+      r.Error("policy", fmt::format("\"{}\" is not an escalation policy of the config; known: {}",
+                                    s.policy, fmt::join(*policies, ", ")));
+    }
     r.String("runbook", s.runbook, true);
     const std::size_t errors_before = diags.error_count();
     config::ForEachMap(r, "alerts", fmt::format("scenario \"{}\" alerts", s.name),

@@ -28,6 +28,9 @@ struct DrillScenario {
 
 // Reads a scenarios file strictly (unknown keys, missing alertname or runbook are errors with
 // file:line:col). Returns the scenarios in file order; empty with errors in `diags` on failure.
-std::vector<DrillScenario> LoadDrillScenarios(const std::string& path, config::Diagnostics& diags);
+// With `policies` (the escalation policies of the config), a scenario's `policy` must be one of
+// them: the daemon refuses a drill on another, so `tocsin check` says so before the drill day.
+std::vector<DrillScenario> LoadDrillScenarios(const std::string& path, config::Diagnostics& diags,
+                                              const std::vector<std::string>* policies = nullptr);
 
 }  // namespace tocsin::report
