@@ -95,7 +95,7 @@ void AlertIntake::Submit(std::string body, TimePoint now, Duration resolve_timeo
   if (queue_.empty() && batch->body.size() <= options_.inline_parse_bytes) {
     // Nothing ahead of it to keep the order of: parsed and applied now, answered before Submit
     // returns (the callback goes on where it would have on the loop later).
-    batch->alerts = parser_(batch->body, batch->now, batch->resolve_timeout, batch->errors);
+    Parse(*batch, *batch);
     batch->body = {};
     batch->parsed = true;
     batch->parsed_on_loop = true;
@@ -112,23 +112,13 @@ void AlertIntake::Submit(std::string body, TimePoint now, Duration resolve_timeo
     ++parsing_;
   }
   parse_on_.Submit([this, batch] {
-    std::vector<std::string> errors;
-    std::vector<Alert> alerts;
-    bool failed = false;
-    // The batch must complete whatever the parser does: a throw that left it unparsed would
-    // hold every later batch behind it, and a reload waiting for parsing_ would never return.
-    try {
-      alerts = parser_(batch->body, batch->now, batch->resolve_timeout, errors);
-    } catch (const std::exception& e) {
-      failed = true;
-      alerts.clear();
-      errors.assign(1, std::string("tocsin failed to parse the batch: ") + e.what());
-    }
+    Batch parsed;
+    Parse(parsed, *batch);
     {
       std::lock_guard lock(mu_);
-      batch->alerts = std::move(alerts);
-      batch->errors = std::move(errors);
-      batch->failed = failed;
+      batch->alerts = std::move(parsed.alerts);
+      batch->errors = std::move(parsed.errors);
+      batch->failed = parsed.failed;
       batch->body = {};  // the text is no longer needed; do not hold it twice
       batch->parsed = true;
       --parsing_;
@@ -136,6 +126,20 @@ void AlertIntake::Submit(std::string body, TimePoint now, Duration resolve_timeo
     parsed_cv_.notify_all();
     loop_.Post([this] { OnParsed(); });
   });
+}
+
+// The one call of the parser, inline or on the parse thread. The batch completes whatever the
+// parser does: on the parse thread, a throw that left it unparsed would hold every later batch
+// behind it (and a reload waiting for parsing_ would never return); inline, the HTTP handler's
+// catch answered a bare "internal error". Both now answer 500 with what the parser said.
+void AlertIntake::Parse(Batch& out, const Batch& in) const {
+  try {
+    out.alerts = parser_(in.body, in.now, in.resolve_timeout, out.errors);
+  } catch (const std::exception& e) {
+    out.failed = true;
+    out.alerts.clear();
+    out.errors.assign(1, std::string("tocsin failed to parse the batch: ") + e.what());
+  }
 }
 
 bool AlertIntake::HeadParsed() const {

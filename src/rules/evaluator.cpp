@@ -112,9 +112,10 @@ void Evaluator::Impl::RunBatch(std::vector<std::size_t> groups, TimePoint now) {
     executor.Submit([weak, sched, batch, i, src, expr, source_name, now] {
       // Every query reports back, even one that throws: a batch short of a result would stay
       // in flight and its groups skip every tick until a reload.
-      Result<QueryResult> r = Fail(Error::NotFound("no source named " + source_name));
+      Result<QueryResult> r;
       try {
-        if (src) r = src->Query(expr, now);
+        r = src ? src->Query(expr, now)
+                : Result<QueryResult>(Fail(Error::NotFound("no source named " + source_name)));
       } catch (const std::exception& e) {
         r = Fail(Error::Transient(std::string("query failed in tocsin: ") + e.what()));
       }

@@ -96,6 +96,9 @@ class AlertIntake {
   // Applies up to `budget` alerts of the head batch; returns how many it applied.
   std::size_t ApplyHead(std::size_t budget);
   void Finish();
+  // Parses `in`'s body into `out`'s alerts and errors; a parser that throws fails the batch.
+  // `out` may be `in` (inline).
+  void Parse(Batch& out, const Batch& in) const;
   bool HeadParsed() const;
   void UpdateGauges();
 
