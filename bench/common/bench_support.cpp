@@ -153,12 +153,23 @@ std::string ShippedConfig(const std::string& source_dir, const std::string& dir,
       "    - name: olena-laptop\n      sha256: {}\n      role: responder\n      person: olena\n"
       "      requests_per_minute: 100000   # the store benchmark acts far faster than a person\n",
       Sha256Hex(Tokens::kIntake), Sha256Hex(Tokens::kViewer), Sha256Hex(Tokens::kResponder));
+  std::string providers;
   if (!edits.pagerduty_url.empty()) {
     std::string key_file = (fs::path(dir) / "pagerduty_routing_key").string();
     std::ofstream(key_file) << "0123456789abcdef0123456789abcdef\n";
-    text += fmt::format("providers:\n  pagerduty:\n    events_url: {}\n    routing_key_file: {}\n",
-                        edits.pagerduty_url, key_file);
+    providers += fmt::format("  pagerduty:\n    events_url: {}\n    routing_key_file: {}\n",
+                             edits.pagerduty_url, key_file);
   }
+  if (!edits.slack_webhook_url.empty() || !edits.slack_signing_secret.empty()) {
+    providers += "  slack:\n";
+    if (!edits.slack_webhook_url.empty()) {
+      providers += fmt::format("    webhook_url: {}\n", edits.slack_webhook_url);
+    }
+    if (!edits.slack_signing_secret.empty()) {
+      providers += fmt::format("    signing_secret: {}\n", edits.slack_signing_secret);
+    }
+  }
+  if (!providers.empty()) text += "providers:\n" + providers;
   std::ofstream(path, std::ios::trunc) << text;
   return path.string();
 }
@@ -318,6 +329,7 @@ void RequestSink::Serve(int fd) {
       std::lock_guard<std::mutex> lock(mu_);
       received_.push_back(std::move(r));
     }
+    arrived_.notify_all();
     if (::send(fd, kAnswer.data(), kAnswer.size(), MSG_NOSIGNAL) <= 0) return;
   }
 }
@@ -325,6 +337,21 @@ void RequestSink::Serve(int fd) {
 std::vector<RequestSink::Received> RequestSink::Take() {
   std::lock_guard<std::mutex> lock(mu_);
   return std::exchange(received_, {});
+}
+
+std::optional<RequestSink::Received> RequestSink::Await(const std::string& path,
+                                                        Clock::time_point deadline) {
+  std::unique_lock<std::mutex> lock(mu_);
+  std::optional<Received> found;
+  arrived_.wait_until(lock, deadline, [&] {
+    auto it = std::find_if(received_.begin(), received_.end(),
+                           [&](const Received& r) { return r.path == path; });
+    if (it == received_.end()) return false;
+    found = std::move(*it);
+    received_.erase(it);
+    return true;
+  });
+  return found;
 }
 
 std::string Tail(const std::string& path, int lines) {

@@ -8,11 +8,13 @@
 #include <sys/types.h>
 
 #include <chrono>
+#include <condition_variable>
 #include <cstddef>
 #include <functional>
 #include <map>
 #include <memory>
 #include <mutex>
+#include <optional>
 #include <string>
 #include <thread>
 #include <vector>
@@ -66,6 +68,10 @@ struct ConfigEdits {
   std::string group_wait;     // replaces the root route's `group_wait: 30s` when not empty
   std::string pagerduty_url;  // adds providers.pagerduty with this events_url when not empty
   std::string synchronous;    // replaces `store.synchronous: full` when not empty
+  // Adds providers.slack with this incoming-webhook URL and signing secret when not empty
+  // (Slack's buttons and slash commands are refused without a signing secret).
+  std::string slack_webhook_url;
+  std::string slack_signing_secret;
 };
 
 // Copies the shipped config/, rules/ and runbooks/ from `source_dir` into `dir` and appends
@@ -107,12 +113,16 @@ class RequestSink {
   unsigned short port() const { return port_; }
   // Thread-safe.
   std::vector<Received> Take();
+  // Waits until a request for exactly `path` has arrived (or `deadline` passes), and takes it
+  // out of what Take() returns. Thread-safe.
+  std::optional<Received> Await(const std::string& path, Clock::time_point deadline);
 
  private:
   void Serve(int fd);
   int listen_fd_ = -1;
   unsigned short port_ = 0;
   std::mutex mu_;
+  std::condition_variable arrived_;
   std::vector<Received> received_;
   std::vector<std::thread> threads_;
   std::vector<int> fds_;

@@ -133,9 +133,12 @@ int main(int argc, char** argv) {
   std::string sink_url = fmt::format("http://127.0.0.1:{}", sink.port());
   Latencies t, a;
   {
-    auto cfg = tocsin::bench::ShippedConfig(
-        o.source_dir, dir.path() + "/shipped",
-        {.group_wait = "0s", .pagerduty_url = sink_url, .synchronous = {}});
+    auto cfg = tocsin::bench::ShippedConfig(o.source_dir, dir.path() + "/shipped",
+                                            {.group_wait = "0s",
+                                             .pagerduty_url = sink_url,
+                                             .synchronous = {},
+                                             .slack_webhook_url = {},
+                                             .slack_signing_secret = {}});
     auto server = tocsin::bench::StartTocsin(o.tocsin, cfg, dir.path() + "/tocsin-data",
                                              dir.path() + "/tocsin.log");
     if (!server) return 1;
