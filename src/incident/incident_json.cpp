@@ -144,16 +144,16 @@ Result<Incident> IncidentFromJson(const json& j) {
     auto st = ParseIncidentState(JsonString(j, "state"));
     if (!st) return Fail(Error::Invalid("incident has no valid state"));
     i.state = *st;
-    i.group_labels = LabelsFromJson(j.value("group_labels", json::object()));
-    for (const auto& a : j.value("alerts", json::array())) {
+    i.group_labels = LabelsFromJson(JsonMember(j, "group_labels"));
+    for (const auto& a : JsonMember(j, "alerts")) {
       auto alert = AlertFromJson(a);
       if (!alert) return Fail(alert.error());
-      i.alerts.push_back(*alert);
+      i.alerts.push_back(std::move(*alert));
     }
-    for (const auto& a : j.value("causes", json::array())) {
+    for (const auto& a : JsonMember(j, "causes")) {
       auto alert = AlertFromJson(a);
       if (!alert) return Fail(alert.error());
-      i.causes.push_back(*alert);
+      i.causes.push_back(std::move(*alert));
     }
     i.opened_at = TimeFrom(j, "opened_at");
     i.acknowledged_at = TimeFrom(j, "acknowledged_at");

@@ -27,7 +27,7 @@ TEST(ProviderRegistry, EveryProviderRoundTripsItsName) {
     r.incident_id = "INC-1";
     r.idempotency_key = "INC-1/trigger";
     r.targets = {{{}, "l1", {p.channel}}};
-    auto back = incident::PageRequestFromJson(incident::PageRequestToJson(r));
+    auto back = incident::PageRequestFromText(incident::PageRequestToText(r));
     ASSERT_TRUE(back) << back.error().message();
     EXPECT_EQ(back->targets[0].channels, std::vector<Channel>{p.channel});
   }

@@ -296,5 +296,40 @@ TEST_F(QueuedPageFormatsTest, ARowFromANewerVersionSaysSo) {
       << r.error().message();
 }
 
+// A row spoiled by hand or by a disk names the member that is wrong, and never reads as a page
+// with that member left out.
+TEST_F(QueuedPageFormatsTest, AMemberOfTheWrongTypeIsNamed) {
+  const std::string good = incident::PageRequestToText(ExpectedV1Trigger());
+  ASSERT_TRUE(incident::PageRequestFromText(good));
+  struct Case {
+    std::string from, to, says;
+  };
+  for (const Case& c : std::vector<Case>{
+           {R"("psp":"PSP-A")", R"("psp":7)", "`labels` must be a string"},
+           {R"("drill":false)", R"("drill":"no")", "`drill` must be true or false"},
+           {R"("step":0)", R"("step":"first")", "`step` must be a number"},
+           {R"("links":[{"href":"https://x","text":"X"}])", R"("links":{"href":"https://x"})",
+            "`links` must be a list"},
+           {R"("idempotency_key":"INC-7/step-1/trigger",)", "", "`idempotency_key` is missing"},
+           {R"("sev":"SEV-1")", R"("sev":"SEV-9")", "`sev` \"SEV-9\" is not SEV-1 to SEV-4"},
+           {R"("value":0.972)", R"("value":"high")", "`value` must be a number"}}) {
+    std::string text = good;
+    auto at = text.find(c.from);
+    ASSERT_NE(at, std::string::npos) << c.from << " in " << text;
+    text.replace(at, c.from.size(), c.to);
+    auto r = incident::PageRequestFromText(text);
+    ASSERT_FALSE(r) << c.to;
+    EXPECT_NE(r.error().message().find(c.says), std::string::npos) << r.error().message();
+    EXPECT_EQ(r.error().message().find("stored page request is not readable: "), 0u)
+        << r.error().message();
+  }
+  auto not_json = incident::PageRequestFromText(good.substr(0, good.size() / 2));
+  ASSERT_FALSE(not_json);
+  EXPECT_EQ(not_json.error().message(), "stored page request is not readable: not JSON");
+  auto list = incident::PageRequestFromText("[" + good + "]");
+  ASSERT_FALSE(list);
+  EXPECT_EQ(list.error().message(), "stored page request is not a JSON object");
+}
+
 }  // namespace
 }  // namespace tocsin::notify

@@ -18,14 +18,13 @@ namespace tocsin::incident {
 //   2  this form ({"v": 2, ...}), the only one written;
 //   1  the outbox's first form: action, sev, channels and alert enums as integers, times in ms;
 //   -  (no "v") the incident store's first form: names, "sev" an integer, times RFC 3339.
-// Round-trips every field: PageRequestFromJson(PageRequestToJson(r)) == r.
+// Round-trips every field: PageRequestFromText(PageRequestToText(r)) == r.
 inline constexpr int kPageJsonVersion = 2;
 nlohmann::json PageRequestToJson(const PageRequest& request);
-Result<PageRequest> PageRequestFromJson(const nlohmann::json& j);
 
 // The same as text, for a database column. Invalid UTF-8 in a label is replaced, never thrown
 // on: a stray byte must not lose a page. A row that is not JSON, or not a page, is an error
-// saying what is wrong with it.
+// saying what is wrong with it (a member missing or of the wrong type, by name).
 std::string PageRequestToText(const PageRequest& request);
 Result<PageRequest> PageRequestFromText(const std::string& text);
 
