@@ -112,9 +112,10 @@ struct Ran {
 };
 
 // Runs `requests` in order, from `*next` on, over `threads` keep-alive connections, until all
-// are answered or `until` has passed (no new request is sent after it); `*next` is left at the
-// first request not sent. With `per_second` > 0, the k-th request of this call is sent no
-// earlier than k / per_second after the start (a steady load, not as fast as answered).
+// are answered or `until` has passed (no request is taken after it, and one taken is always
+// sent, so those sent run from `*next` to the new `*next`). With `per_second` > 0, the k-th
+// request of this call is sent no earlier than k / per_second after the start (a steady load,
+// not as fast as answered).
 Ran RunAll(unsigned short port, const std::vector<std::string>& requests, int threads,
            std::size_t* next, Clock::time_point until = Clock::time_point::max(),
            int per_second = 0) {
@@ -127,14 +128,13 @@ Ran RunAll(unsigned short port, const std::vector<std::string>& requests, int th
     pool.emplace_back([&] {
       Connection c(port, 60);
       if (!c.ok()) return;
-      for (;;) {
+      while (Clock::now() < until) {
         std::size_t i = cursor++;
         if (i >= requests.size()) return;
         if (per_second > 0) {
           std::this_thread::sleep_until(
               t0 + std::chrono::microseconds((i - first) * 1000000 / per_second));
         }
-        if (Clock::now() >= until) return;
         ++sent;
         if (c.Exchange(requests[i]) / 100 == 2) ++ok;
       }
@@ -221,9 +221,16 @@ ProbeTimes Probe(unsigned short port, RequestSink& sink, const std::string& sink
     }
   });
   Connection c(port, 10);
-  for (int k = 0; c.ok() && *next_slack < slack_ids.size(); ++k) {
+  for (int k = 0; c.ok(); ++k) {
     std::this_thread::sleep_until(t0 + std::chrono::milliseconds(50 * k));
     if (Clock::now() >= until) break;
+    if (*next_slack == slack_ids.size()) {
+      fmt::print(stderr,
+                 "no incident left for a Slack click: fewer --probe-seconds, or more "
+                 "--incidents\n");
+      ++out.failed;
+      break;
+    }
     const std::string& id = slack_ids[(*next_slack)++];
     std::string path = "/slack-response/" + id;
     std::string click = SlackAck(id, sink_url + path);

@@ -8,6 +8,7 @@
 
 #include "tocsin/common/duration.h"
 #include "tocsin/common/json.h"
+#include "tocsin/common/json_fields.h"
 #include "tocsin/incident/incident.h"
 
 namespace tocsin::incident {
@@ -43,10 +44,19 @@ using simdjson::dom::array;
 using simdjson::dom::element;
 using simdjson::dom::object;
 
-// The member `key` of `o`, or nothing when it is absent or null.
+// The member `key` of `o`, or nothing when it is absent. A null is kept: it is refused where
+// the member must have a type (a number, a flag, a name), as the nlohmann reader did.
 std::optional<element> Member(const object& o, std::string_view key) {
   element e;
-  if (o.at_key(key).get(e) || e.is_null()) return std::nullopt;
+  if (o.at_key(key).get(e)) return std::nullopt;
+  return e;
+}
+
+// The same, a null reading as absent: for members that may be empty (a text, an optional
+// number, a time, a list).
+std::optional<element> Value(const object& o, std::string_view key) {
+  auto e = Member(o, key);
+  if (e && e->is_null()) return std::nullopt;
   return e;
 }
 
@@ -63,7 +73,7 @@ std::string Str(element e, std::string_view field) {
 }
 
 std::string StrOr(const object& o, const char* key) {
-  auto e = Member(o, key);
+  auto e = Value(o, key);
   return e ? Str(*e, key) : std::string();
 }
 
@@ -95,13 +105,15 @@ object Obj(element e, std::string_view field) {
   return o;
 }
 
-// The array member `key`; empty when absent or null.
-array ArrOr(const object& o, const char* key) {
-  auto e = Member(o, key);
-  if (!e) return {};
+// Calls `each` with every element of the list member `key`; never when it is absent or null
+// (a default simdjson array must not be walked: it has no document).
+template <typename Each>
+void ForEach(const object& o, const char* key, Each&& each) {
+  auto e = Value(o, key);
+  if (!e) return;
   array a;
   if (e->get_array().get(a)) throw BadRow{fmt::format("`{}` must be a list", key)};
-  return a;
+  for (element x : a) each(x);
 }
 
 template <typename T, std::size_t N>
@@ -162,7 +174,7 @@ Sev SevFrom(element e) {
 json Optional(const std::optional<double>& v) { return v ? json(*v) : json(nullptr); }
 
 std::optional<double> OptionalFrom(const object& o, const char* key) {
-  auto e = Member(o, key);
+  auto e = Value(o, key);
   if (!e) return std::nullopt;
   double d = 0;
   if (e->get_double().get(d)) throw BadRow{fmt::format("`{}` must be a number", key)};
@@ -171,7 +183,7 @@ std::optional<double> OptionalFrom(const object& o, const char* key) {
 
 // Unix ms (versions 1 and 2) or RFC 3339, empty meaning unset (the incident store's first form).
 TimePoint PageTimeFrom(const object& o, const char* key) {
-  auto e = Member(o, key);
+  auto e = Value(o, key);
   if (!e) return {};
   if (e->is_number()) return FromUnixMillis(Int(*e, key));
   auto s = Str(*e, key);
@@ -233,10 +245,10 @@ Alert AlertFromJson(element e, int version, const char* list) {
   a.threshold = OptionalFrom(j, "threshold");
   a.burn_rate = OptionalFrom(j, "burn_rate");
   a.budget_consumed = OptionalFrom(j, "budget_consumed");
-  for (element l : ArrOr(j, "links")) {
+  ForEach(j, "links", [&](element l) {
     const object link = Obj(l, "links");
     a.links.push_back({Str(Required(link, "href"), "href"), Str(Required(link, "text"), "text")});
-  }
+  });
   return a;
 }
 
@@ -325,23 +337,23 @@ PageRequest PageFrom(const object& j) {
   r.sev = sev ? SevFrom(*sev) : Sev::kSev3;
   r.title = StrOr(j, "title");
   r.state = StrOr(j, "state");
-  for (element te : ArrOr(j, "targets")) {
+  ForEach(j, "targets", [&](element te) {
     const object t = Obj(te, "targets");
     PageTarget target;
     target.person = PersonFromJson(Required(t, "person"));
     target.role = StrOr(t, "role");
-    for (element c : ArrOr(t, "channels")) {
+    ForEach(t, "channels", [&](element c) {
       target.channels.push_back(version == 1
                                     ? Channel::Named(ByPosition(kV1Channels, c, "channels"))
                                     : Channel::Named(Str(c, "channels")));
-    }
+    });
     if (auto via = Member(t, "paged_via"))
       target.paged_via = Channel::Named(Str(*via, "paged_via"));
     target.unroutable = BoolOr(t, "unroutable", false);
     r.targets.push_back(std::move(target));
-  }
-  for (element a : ArrOr(j, "alerts")) r.alerts.push_back(AlertFromJson(a, version, "alerts"));
-  for (element a : ArrOr(j, "causes")) r.causes.push_back(AlertFromJson(a, version, "causes"));
+  });
+  ForEach(j, "alerts", [&](element a) { r.alerts.push_back(AlertFromJson(a, version, "alerts")); });
+  ForEach(j, "causes", [&](element a) { r.causes.push_back(AlertFromJson(a, version, "causes")); });
   r.text = StrOr(j, "text");
   r.details = StrOr(j, "details");
   r.actor = StrOr(j, "actor");

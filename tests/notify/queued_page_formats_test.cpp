@@ -312,7 +312,11 @@ TEST_F(QueuedPageFormatsTest, AMemberOfTheWrongTypeIsNamed) {
             "`links` must be a list"},
            {R"("idempotency_key":"INC-7/step-1/trigger",)", "", "`idempotency_key` is missing"},
            {R"("sev":"SEV-1")", R"("sev":"SEV-9")", "`sev` \"SEV-9\" is not SEV-1 to SEV-4"},
-           {R"("value":0.972)", R"("value":"high")", "`value` must be a number"}}) {
+           {R"("value":0.972)", R"("value":"high")", "`value` must be a number"},
+           // A null is no more a flag, a SEV or a step than a string is.
+           {R"("drill":false)", R"("drill":null)", "`drill` must be true or false"},
+           {R"("sev":"SEV-1")", R"("sev":null)", "`sev` must be a number"},
+           {R"("step":0)", R"("step":null)", "`step` must be a number"}}) {
     std::string text = good;
     auto at = text.find(c.from);
     ASSERT_NE(at, std::string::npos) << c.from << " in " << text;
@@ -329,6 +333,35 @@ TEST_F(QueuedPageFormatsTest, AMemberOfTheWrongTypeIsNamed) {
   auto list = incident::PageRequestFromText("[" + good + "]");
   ASSERT_FALSE(list);
   EXPECT_EQ(list.error().message(), "stored page request is not a JSON object");
+}
+
+// A list may be left out or null (an empty list), a text or a time null (empty): the page
+// loads the same.
+TEST_F(QueuedPageFormatsTest, AListOrATextMayBeAbsentOrNull) {
+  PageRequest expected = ExpectedV1Trigger();
+  const std::string good = incident::PageRequestToText(expected);
+  expected.causes.clear();
+  expected.alerts[0].links.clear();
+  expected.title.clear();
+  expected.opened_at = {};
+  std::string text = good;
+  for (auto [from, to] : std::vector<std::pair<std::string, std::string>>{
+           {R"("links":[{"href":"https://x","text":"X"}])", R"("links":null)"},
+           {R"("title":"Deposits failing",)", R"("title":null,)"},
+           {R"("opened_at":1763776800000,)", R"("opened_at":null,)"}}) {
+    auto at = text.find(from);
+    ASSERT_NE(at, std::string::npos) << from << " in " << text;
+    text.replace(at, from.size(), to);
+  }
+  // "causes" is the one list with a member after it that is not the last: cut it out whole.
+  auto causes = text.find(R"("causes":[)");
+  ASSERT_NE(causes, std::string::npos);
+  auto end = text.find(R"(],"dedup_key")", causes);
+  ASSERT_NE(end, std::string::npos) << text;
+  text.erase(causes, end + 2 - causes);
+  auto r = incident::PageRequestFromText(text);
+  ASSERT_TRUE(r) << r.error().message() << "\n" << text;
+  EXPECT_EQ(*r, expected) << text;
 }
 
 }  // namespace
