@@ -10,6 +10,13 @@
 namespace tocsin::config {
 
 bool CheckUtf8(const std::string& file, std::string_view text, Diagnostics& diags) {
+  // Windows editors ("Unicode" in Notepad) and PowerShell's `>` write UTF-16 with a
+  // byte-order mark: every other byte is 0, so naming the first byte would not help.
+  if (text.starts_with("\xFF\xFE") || text.starts_with("\xFE\xFF")) {
+    diags.Error({file, 1, 1},
+                "the file is UTF-16 (it starts with a UTF-16 byte-order mark): save it as UTF-8");
+    return false;
+  }
   auto bad = FirstInvalidUtf8(text);
   if (bad == std::string_view::npos) return true;
   auto before = text.substr(0, bad);

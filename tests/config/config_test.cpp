@@ -35,6 +35,28 @@ TEST(ConfigTest, BadListenFlagIsAnError) {
   EXPECT_NE(r.diagnostics.ToString().find("--listen"), std::string::npos);
 }
 
+// Notepad's "Unicode" and PowerShell's `>` write UTF-16 with a byte-order mark: said as such,
+// at 1:1, not as a stray byte; the same text in UTF-8 (a UTF-8 mark included) is read.
+TEST(ConfigTest, AUtf16FileIsNamedAsSuch) {
+  const std::string utf8 = "data_dir: /a\n";
+  for (const std::string& mark : {std::string("\xFF\xFE"), std::string("\xFE\xFF")}) {
+    std::string utf16 = mark;
+    for (char c : utf8) {
+      utf16 += mark[0] == '\xFF' ? std::string{c, '\0'} : std::string{'\0', c};
+    }
+    auto r = LoadConfigString("t.yaml", utf16);
+    EXPECT_FALSE(r.config);
+    EXPECT_NE(r.diagnostics.ToString().find(
+                  "t.yaml:1:1: error: the file is UTF-16 (it starts with a UTF-16 byte-order "
+                  "mark): save it as UTF-8"),
+              std::string::npos)
+        << r.diagnostics.ToString();
+  }
+  auto r = LoadConfigString("t.yaml", "\xEF\xBB\xBF" + utf8);
+  ASSERT_TRUE(r.config) << r.diagnostics.ToString();
+  EXPECT_EQ(r.config->data_dir, "/a");
+}
+
 TEST(ConfigTest, EnvExpansionAndSecretFilesAreRedactedFromLogs) {
   testing::TempDir dir;
   dir.Write("routing_key", "0123456789abcdef0123456789abcdef\n");

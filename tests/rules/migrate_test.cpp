@@ -172,6 +172,20 @@ TEST(RulesImportTest, OpenSloSloAndAlertPolicyBecomeTiers) {
   ExpectCheckPasses(dir);
 }
 
+// An OpenSLO file saved in Latin-1 is refused at the byte, as every YAML file tocsin reads:
+// the byte would otherwise reach the rules written from it.
+TEST(RulesImportTest, AnOpenSloFileThatIsNotUtf8IsRefusedAtTheByte) {
+  testing::TempDir dir;
+  std::string bad = dir.Write("bad.yaml",
+                              "apiVersion: openslo/v1\nkind: SLO\nmetadata:\n"
+                              "  name: login\n  displayName: \"Connexion r\xE9ussie\"\n"
+                              "spec: {}\n");
+  auto r = Tocsin({"rules", "import", "--from", "openslo", bad, "-o", dir.path() + "/out.yaml"});
+  EXPECT_NE(r.exit_code, 0);
+  ExpectMentions(r.err, "bad.yaml:5:28: error: byte 0xE9 is not UTF-8");
+  EXPECT_FALSE(fs::exists(dir.path() + "/out.yaml"));
+}
+
 TEST(RulesImportTest, ExitCodes) {
   testing::TempDir dir;
   // No such file, and a file of the other format: the command cannot run as asked.
