@@ -10,11 +10,23 @@
 namespace tocsin::config {
 
 bool CheckUtf8(const std::string& file, std::string_view text, Diagnostics& diags) {
-  // Windows editors ("Unicode" in Notepad) and PowerShell's `>` write UTF-16 with a
-  // byte-order mark: every other byte is 0, so naming the first byte would not help.
+  // Windows editors ("Unicode" in Notepad) and Windows PowerShell 5.1's `>` write UTF-16 with
+  // a byte-order mark: every other byte is 0, so naming the first byte would not help.
   if (text.starts_with("\xFF\xFE") || text.starts_with("\xFE\xFF")) {
     diags.Error({file, 1, 1},
                 "the file is UTF-16 (it starts with a UTF-16 byte-order mark): save it as UTF-8");
+    return false;
+  }
+  // NUL is valid UTF-8 but never in a YAML file: UTF-16 without a mark (which yaml-cpp would
+  // decode by guessing, its positions then off), or a file cut short by a crash.
+  if (auto nul = text.find('\0'); nul != std::string_view::npos) {
+    auto before = text.substr(0, nul);
+    auto line_start = before.rfind('\n');
+    line_start = line_start == std::string_view::npos ? 0 : line_start + 1;
+    diags.Error({file, static_cast<int>(std::count(before.begin(), before.end(), '\n')) + 1,
+                 static_cast<int>(CodePoints(before.substr(line_start))) + 1},
+                "a NUL byte: the file may be UTF-16 without a byte-order mark, or not text; save "
+                "it as UTF-8");
     return false;
   }
   auto bad = FirstInvalidUtf8(text);

@@ -45,7 +45,7 @@ using simdjson::dom::element;
 using simdjson::dom::object;
 
 // The member `key` of `o`, or nothing when it is absent. A null is kept: it is refused where
-// the member must have a type (a number, a flag, a name), as the nlohmann reader did.
+// the member must have a type (a number, a flag, a name, an object).
 std::optional<element> Member(const object& o, std::string_view key) {
   element e;
   if (o.at_key(key).get(e)) return std::nullopt;
@@ -82,8 +82,10 @@ std::int64_t Int(element e, std::string_view field) {
   std::int64_t i = 0;
   if (!e.get_int64().get(i)) return i;
   double d = 0;
-  if (!e.get_double().get(d)) return static_cast<std::int64_t>(d);
-  throw BadRow{fmt::format("`{}` must be a number", field)};
+  if (e.get_double().get(d)) throw BadRow{fmt::format("`{}` must be a number", field)};
+  // Past int64 (2^63, or a uint64 above it), the cast would be undefined.
+  if (!(d > -9.2e18 && d < 9.2e18)) throw BadRow{fmt::format("`{}` is out of range", field)};
+  return static_cast<std::int64_t>(d);
 }
 
 int IntOr(const object& o, const char* key, int fallback) {
@@ -163,7 +165,7 @@ Sev SevFrom(element e) {
   std::string_view s;
   if (!e.get_string().get(s)) {
     if (s.size() == 5 && s.starts_with("SEV-")) n = s[4] - '0';
-  } else {
+  } else if (e.is_number()) {
     n = Int(e, "sev");
   }
   if (n < 1 || n > 4)

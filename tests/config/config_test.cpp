@@ -35,8 +35,8 @@ TEST(ConfigTest, BadListenFlagIsAnError) {
   EXPECT_NE(r.diagnostics.ToString().find("--listen"), std::string::npos);
 }
 
-// Notepad's "Unicode" and PowerShell's `>` write UTF-16 with a byte-order mark: said as such,
-// at 1:1, not as a stray byte; the same text in UTF-8 (a UTF-8 mark included) is read.
+// Notepad's "Unicode" and Windows PowerShell's `>` write UTF-16 with a byte-order mark: said as
+// such, at 1:1, not as a stray byte; the same text in UTF-8 (a UTF-8 mark included) is read.
 TEST(ConfigTest, AUtf16FileIsNamedAsSuch) {
   const std::string utf8 = "data_dir: /a\n";
   for (const std::string& mark : {std::string("\xFF\xFE"), std::string("\xFE\xFF")}) {
@@ -52,6 +52,15 @@ TEST(ConfigTest, AUtf16FileIsNamedAsSuch) {
               std::string::npos)
         << r.diagnostics.ToString();
   }
+  // Without a mark, the NUL bytes give it away (at the first one: 1:2 in UTF-16LE).
+  std::string unmarked;
+  for (char c : utf8) unmarked += std::string{c, '\0'};
+  auto nul = LoadConfigString("t.yaml", unmarked);
+  EXPECT_FALSE(nul.config);
+  EXPECT_NE(nul.diagnostics.ToString().find("t.yaml:1:2: error: a NUL byte: the file may be "
+                                            "UTF-16 without a byte-order mark"),
+            std::string::npos)
+      << nul.diagnostics.ToString();
   auto r = LoadConfigString("t.yaml", "\xEF\xBB\xBF" + utf8);
   ASSERT_TRUE(r.config) << r.diagnostics.ToString();
   EXPECT_EQ(r.config->data_dir, "/a");

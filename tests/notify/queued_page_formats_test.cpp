@@ -315,7 +315,8 @@ TEST_F(QueuedPageFormatsTest, AMemberOfTheWrongTypeIsNamed) {
            {R"("value":0.972)", R"("value":"high")", "`value` must be a number"},
            // A null is no more a flag, a SEV or a step than a string is.
            {R"("drill":false)", R"("drill":null)", "`drill` must be true or false"},
-           {R"("sev":"SEV-1")", R"("sev":null)", "`sev` must be a number"},
+           {R"("sev":"SEV-1")", R"("sev":null)", "`sev` null is not SEV-1 to SEV-4"},
+           {R"("at":1763776860000)", R"("at":1e300)", "`at` is out of range"},
            {R"("step":0)", R"("step":null)", "`step` must be a number"}}) {
     std::string text = good;
     auto at = text.find(c.from);

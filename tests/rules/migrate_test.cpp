@@ -181,7 +181,7 @@ TEST(RulesImportTest, AnOpenSloFileThatIsNotUtf8IsRefusedAtTheByte) {
                               "  name: login\n  displayName: \"Connexion r\xE9ussie\"\n"
                               "spec: {}\n");
   auto r = Tocsin({"rules", "import", "--from", "openslo", bad, "-o", dir.path() + "/out.yaml"});
-  EXPECT_NE(r.exit_code, 0);
+  EXPECT_EQ(r.exit_code, 2);
   ExpectMentions(r.err, "bad.yaml:5:28: error: byte 0xE9 is not UTF-8");
   EXPECT_FALSE(fs::exists(dir.path() + "/out.yaml"));
 }
