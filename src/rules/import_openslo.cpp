@@ -4,13 +4,9 @@
 
 #include <algorithm>
 #include <cctype>
-#include <cerrno>
-#include <cstring>
-#include <fstream>
 #include <map>
 #include <regex>
 #include <set>
-#include <sstream>
 
 #include "rules/import_common.h"
 #include "tocsin/common/duration.h"
@@ -415,19 +411,13 @@ std::optional<ImportedRules> ImportOpenSlo(const std::string& file,
   // A value of the wrong shape (a scalar where a mapping belongs) stops the conversion with
   // its position; yaml-cpp says it by throwing.
   try {
-    std::ifstream in(file, std::ios::binary);
-    if (!in) {
-      diags.Error({file, 0, 0}, "cannot read file: " + std::string(std::strerror(errno)));
-      return std::nullopt;
-    }
-    std::ostringstream text;
-    text << in.rdbuf();
-    // What every YAML file tocsin reads is held to: a byte that is not UTF-8 would reach the
+    // Held to UTF-8 like every YAML file tocsin reads: a byte that is not would reach the
     // rules written from it.
-    if (!config::CheckUtf8(file, text.str(), diags)) return std::nullopt;
+    auto text = config::ReadYamlText(file, diags);
+    if (!text) return std::nullopt;
     std::vector<YAML::Node> all;
     try {
-      all = YAML::LoadAll(text.str());
+      all = YAML::LoadAll(*text);
     } catch (const YAML::Exception& e) {
       diags.Error({file, e.mark.line + 1, e.mark.column + 1}, "cannot read: " + e.msg);
       return std::nullopt;

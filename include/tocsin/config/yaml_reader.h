@@ -25,6 +25,10 @@ struct Document {
 // not, at its line and column (a Latin-1 byte would reach titles, pages and stored rows).
 bool CheckUtf8(const std::string& file, std::string_view text, Diagnostics& diags);
 
+// The text of the YAML file at `path`, checked with CheckUtf8; nothing when it cannot be read
+// (reported at line 0) or is not UTF-8. For a reader that parses it itself (several documents).
+std::optional<std::string> ReadYamlText(const std::string& path, Diagnostics& diags);
+
 // Reports every key repeated in a mapping of `node` (yaml-cpp keeps both and every lookup finds
 // the first, so the second would be ignored without a word), with its key path.
 void CheckDuplicateKeys(const std::string& file, const YAML::Node& node, const std::string& path,
