@@ -68,31 +68,10 @@ std::optional<Document> LoadYamlString(std::string file_label, const std::string
   }
 }
 
-namespace {
-
-std::optional<std::string> ReadSource(const std::string& path, Diagnostics& diags) {
-  std::ifstream in(path, std::ios::binary);
-  if (!in) {
-    diags.Error({path, 0, 0}, "cannot read file: " + std::string(std::strerror(errno)));
-    return std::nullopt;
-  }
-  std::ostringstream ss;
-  ss << in.rdbuf();
-  return ss.str();
-}
-
-}  // namespace
-
-std::optional<std::string> ReadYamlText(const std::string& path, Diagnostics& diags) {
-  auto text = ReadSource(path, diags);
-  if (!text || !CheckUtf8(path, *text, diags)) return std::nullopt;
-  return text;
-}
-
 std::optional<Document> LoadYamlFile(const std::string& path, Diagnostics& diags) {
-  auto text = ReadSource(path, diags);
+  auto text = ReadYamlText(path, diags);
   if (!text) return std::nullopt;
-  return LoadYamlString(path, *text, diags);  // which checks UTF-8 itself
+  return LoadYamlString(path, *text, diags);
 }
 
 std::optional<std::string> ExpandEnv(std::string_view text, std::string* error) {

@@ -1,6 +1,10 @@
-// Checks of a YAML file that its parsed nodes cannot show: its encoding, repeated keys and
-// comments.
+// Checks of a YAML file that its parsed nodes cannot show: its encoding (and reading its text
+// with that check), repeated keys and comments.
 #include <algorithm>
+#include <cerrno>
+#include <cstring>
+#include <fstream>
+#include <sstream>
 
 #include <fmt/format.h>
 
@@ -41,6 +45,19 @@ bool CheckUtf8(const std::string& file, std::string_view text, Diagnostics& diag
                           "Latin-1 or Windows-1252 writes \"é\" as such a byte)",
                           static_cast<unsigned char>(text[bad])));
   return false;
+}
+
+std::optional<std::string> ReadYamlText(const std::string& path, Diagnostics& diags) {
+  std::ifstream in(path, std::ios::binary);
+  if (!in) {
+    diags.Error({path, 0, 0}, "cannot read file: " + std::string(std::strerror(errno)));
+    return std::nullopt;
+  }
+  std::ostringstream ss;
+  ss << in.rdbuf();
+  std::string text = ss.str();
+  if (!CheckUtf8(path, text, diags)) return std::nullopt;
+  return text;
 }
 
 // yaml-cpp keeps both entries of a repeated key and every lookup finds the first, so the second
