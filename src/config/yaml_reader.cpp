@@ -55,9 +55,11 @@ Position PositionOf(const std::string& file, const YAML::Node& node) {
   return p;
 }
 
-std::optional<Document> LoadYamlString(std::string file_label, const std::string& text,
-                                       Diagnostics& diags) {
-  if (!CheckUtf8(file_label, text, diags)) return std::nullopt;
+namespace {
+
+// LoadYamlString after its encoding check.
+std::optional<Document> ParseYaml(std::string file_label, const std::string& text,
+                                  Diagnostics& diags) {
   try {
     YAML::Node root = YAML::Load(text);
     CheckDuplicateKeys(file_label, root, "", diags);
@@ -68,10 +70,18 @@ std::optional<Document> LoadYamlString(std::string file_label, const std::string
   }
 }
 
+}  // namespace
+
+std::optional<Document> LoadYamlString(std::string file_label, const std::string& text,
+                                       Diagnostics& diags) {
+  if (!CheckUtf8(file_label, text, diags)) return std::nullopt;
+  return ParseYaml(std::move(file_label), text, diags);
+}
+
 std::optional<Document> LoadYamlFile(const std::string& path, Diagnostics& diags) {
-  auto text = ReadYamlText(path, diags);
+  auto text = ReadYamlText(path, diags);  // checked for UTF-8 there
   if (!text) return std::nullopt;
-  return LoadYamlString(path, *text, diags);
+  return ParseYaml(path, *text, diags);
 }
 
 std::optional<std::string> ExpandEnv(std::string_view text, std::string* error) {

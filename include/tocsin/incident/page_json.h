@@ -24,7 +24,8 @@ nlohmann::json PageRequestToJson(const PageRequest& request);
 
 // The same as text, for a database column. Invalid UTF-8 in a label is replaced, never thrown
 // on: a stray byte must not lose a page. A row that is not JSON, or not a page, is an error
-// saying what is wrong with it (a member missing or of the wrong type, by name).
+// saying what is wrong with it (a required member missing, or a member of the wrong type, by
+// name).
 std::string PageRequestToText(const PageRequest& request);
 Result<PageRequest> PageRequestFromText(const std::string& text);
 
