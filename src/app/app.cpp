@@ -315,16 +315,19 @@ void App::Run() {
       impl_->io.run();
       return;
     } catch (const std::exception& e) {
-      impl_->loop_task_failures.Increment();
-      spdlog::error("a task on the event loop failed and was abandoned: {}; tocsin goes on",
-                    e.what());
+      impl_->LoopTaskFailed(e.what());
     } catch (...) {
-      impl_->loop_task_failures.Increment();
-      spdlog::error(
-          "a task on the event loop failed and was abandoned (not a std::exception); "
-          "tocsin goes on");
+      impl_->LoopTaskFailed("not a std::exception");
     }
   }
+}
+
+void App::Impl::LoopTaskFailed(const char* what) {
+  loop_task_failures.Increment();
+  std::uint64_t held = 0;
+  if (!loop_throws.Pass("loop", clock.MonotonicMicros(), &held)) return;
+  spdlog::error("a task on the event loop failed and was abandoned: {}; tocsin goes on{}", what,
+                loop_throws.Note(held));
 }
 
 void App::Stop() {

@@ -22,6 +22,7 @@
 #include "tocsin/app/systemd_notifier.h"
 #include "tocsin/common/asio_scheduler.h"
 #include "tocsin/common/clock.h"
+#include "tocsin/common/log.h"
 #include "tocsin/common/result.h"
 #include "tocsin/http/router.h"
 #include "tocsin/oncall/override_store.h"
@@ -163,6 +164,8 @@ struct App::Impl {
   prometheus::Family<prometheus::Counter>& task_failures;
   // Made at start (0), so that the first failure is an increase a rule can see.
   prometheus::Counter& loop_task_failures;
+  log::RepeatLimiter loop_throws;  // the loop's task failures, in the log
+  void LoopTaskFailed(const char* what);
   std::optional<RuntimeConfig> config;
 
   // ---- Durable state and incidents (issue 5) ------------------------------------------------

@@ -7,6 +7,7 @@
 #include <cstdlib>
 #include <mutex>
 #include <set>
+#include <utility>
 
 #include <date/date.h>
 #include <spdlog/sinks/base_sink.h>
@@ -166,6 +167,34 @@ bool ParseLevel(std::string_view level, spdlog::level::level_enum* out) {
     }
   }
   return false;
+}
+
+bool RepeatLimiter::Pass(std::string_view key, std::uint64_t now_us, std::uint64_t* held_back) {
+  std::lock_guard lock(mu_);
+  auto it = seen_.find(key);
+  if (it == seen_.end()) {
+    seen_.emplace(std::string(key), Seen{now_us, 0});
+    *held_back = 0;
+    return true;
+  }
+  if (now_us - it->second.last_us < interval_us_) {
+    ++it->second.held;
+    return false;
+  }
+  *held_back = std::exchange(it->second.held, 0);
+  it->second.last_us = now_us;
+  return true;
+}
+
+std::string RepeatLimiter::Note(std::uint64_t held_back) const {
+  auto seconds = interval_us_ / 1'000'000;
+  if (held_back == 0) {
+    return fmt::format(" (a repeat within {} s is not logged)", seconds);
+  }
+  return fmt::format(
+      " ({} more like it since the last such line {} not logged; a repeat within "
+      "{} s is not logged)",
+      held_back, held_back == 1 ? "was" : "were", seconds);
 }
 
 }  // namespace tocsin::log

@@ -1,10 +1,14 @@
 #include "tocsin/common/worker_pool.h"
 
+#include <chrono>
+#include <cstdint>
 #include <exception>
 
 #include <spdlog/spdlog.h>
 #include <boost/asio/post.hpp>
 #include <boost/asio/thread_pool.hpp>
+
+#include "tocsin/common/log.h"
 
 namespace tocsin {
 
@@ -15,10 +19,17 @@ struct WorkerPool::Impl {
   const std::string name;
   const std::function<void()> on_failure;
   bool joined = false;
+  log::RepeatLimiter failures;
 
-  void Failed(const char* what) const {
-    spdlog::error("{}: a task failed and was abandoned: {}; the pool goes on", name, what);
+  void Failed(const char* what) {
     if (on_failure) on_failure();
+    std::uint64_t held = 0;
+    auto now = std::chrono::duration_cast<std::chrono::microseconds>(
+                   std::chrono::steady_clock::now().time_since_epoch())
+                   .count();
+    if (!failures.Pass(name, static_cast<std::uint64_t>(now), &held)) return;
+    spdlog::error("{}: a task failed and was abandoned: {}; the pool goes on{}", name, what,
+                  failures.Note(held));
   }
 };
 

@@ -18,6 +18,7 @@
 #include <boost/beast/core.hpp>
 #include <boost/beast/http.hpp>
 
+#include "tocsin/common/log.h"
 #include "tocsin/common/text.h"
 
 namespace tocsin::http {
@@ -66,6 +67,15 @@ struct Server::Impl : std::enable_shared_from_this<Server::Impl> {
                      .Add({})) {}
 
   void Accept();
+  // An error of a guard or handler that threw, at most once per interval per route.
+  void LogThrow(const char* what, const std::string& pattern, const char* error) {
+    std::uint64_t held = 0;
+    auto now = std::chrono::duration_cast<std::chrono::microseconds>(
+                   std::chrono::steady_clock::now().time_since_epoch())
+                   .count();
+    if (!throws.Pass(pattern, static_cast<std::uint64_t>(now), &held)) return;
+    spdlog::error("http: {} of {} threw: {}{}", what, pattern, error, throws.Note(held));
+  }
   void Count(const std::string& handler, std::string_view method, int status, double seconds) {
     if (detached) return;
     requests
@@ -87,6 +97,7 @@ struct Server::Impl : std::enable_shared_from_this<Server::Impl> {
   bool backing_off = false;  // in an episode of accept failures: logged once per episode
   std::shared_ptr<const Router> router = std::make_shared<Router>();
   std::unordered_set<Session*> sessions;
+  log::RepeatLimiter throws;
   bool stopping = false;
   // Set when the Server is destroyed: sessions that outlive it (destroyed with the
   // io_context's pending handlers) must not touch metrics of a registry that may be gone.
@@ -311,7 +322,7 @@ class Session : public std::enable_shared_from_this<Session> {
         return Write(std::move(*refused), match_.pattern);
       }
     } catch (const std::exception& e) {
-      spdlog::error("http: guard of {} threw: {}", match_.pattern, e.what());
+      server_->LogThrow("guard", match_.pattern, e.what());
       keep_alive_ = false;
       return Write(Response::Text(500, "internal error\n"), match_.pattern);
     }
@@ -367,7 +378,7 @@ class Session : public std::enable_shared_from_this<Session> {
     try {
       (*match_.handler)(req_, respond);
     } catch (const std::exception& e) {
-      spdlog::error("http: handler {} threw: {}", pattern, e.what());
+      server_->LogThrow("handler", pattern, e.what());
       respond(Response::Text(500, "internal error\n"));
     }
   }

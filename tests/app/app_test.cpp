@@ -3,15 +3,19 @@
 
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <boost/asio/executor_work_guard.hpp>
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/post.hpp>
 #include <future>
 #include <stdexcept>
+#include <string>
 #include <thread>
+#include <vector>
 
 #include "support/temp_dir.h"
 #include "tocsin/common/http_client.h"
+#include "tocsin/common/log.h"
 #include "tocsin/common/system_clock.h"
 
 namespace tocsin::app {
@@ -105,6 +109,9 @@ TEST_F(AppTest, ATaskThatThrowsIsCountedAndTheDaemonGoesOn) {
   auto path = dir_.Write("tocsin.yaml", kGood);
   App& app = MakeApp({path, {std::nullopt, dir_.path() + "/data"}, false});
   ASSERT_TRUE(app.Start());
+  std::vector<std::string> lines;  // written on the loop thread, read after it stopped
+  log::Setup(log::Format::kText, spdlog::level::info, false,
+             [&lines](std::string_view l) { lines.emplace_back(l); });
   std::promise<void> after;
   boost::asio::post(io_, [] { throw std::runtime_error("a bug in a completion"); });
   boost::asio::post(io_, [] { throw 42; });
@@ -128,6 +135,20 @@ TEST_F(AppTest, ATaskThatThrowsIsCountedAndTheDaemonGoesOn) {
             std::string::npos);
   StopLoop();
   EXPECT_TRUE(ran_clean.get_future().get());
+  log::Setup(log::Format::kText, spdlog::level::info);
+  // Two failures in far less than 10 s: the first is logged, the second held back (counted).
+  auto failed = std::count_if(lines.begin(), lines.end(), [](const std::string& l) {
+    return l.find("a task on the event loop failed") != std::string::npos;
+  });
+  EXPECT_EQ(failed, 1);
+  auto first = std::find_if(lines.begin(), lines.end(), [](const std::string& l) {
+    return l.find("a task on the event loop failed") != std::string::npos;
+  });
+  ASSERT_NE(first, lines.end());
+  EXPECT_NE(first->find("abandoned: a bug in a completion; tocsin goes on (a repeat within 10 s "
+                        "is not logged)"),
+            std::string::npos)
+      << *first;
 }
 
 TEST_F(AppTest, ReloadErrorKeepsTheRunningConfig) {

@@ -113,5 +113,35 @@ TEST(JournalLogTest, NoPrefixWhenStderrIsNotTheJournalStream) {
   EXPECT_FALSE(log::StderrIsJournal());
 }
 
+TEST(RepeatLimiterTest, ARepeatPassesOncePerIntervalAndTellsHowManyWereHeldBack) {
+  log::RepeatLimiter limiter(10'000'000);
+  std::uint64_t held = 99;
+  ASSERT_TRUE(limiter.Pass("/api/v2/alerts", 5'000'000, &held));
+  EXPECT_EQ(held, 0u);
+  // Three repeats within the interval: held back. Another key is not.
+  EXPECT_FALSE(limiter.Pass("/api/v2/alerts", 5'000'001, &held));
+  EXPECT_FALSE(limiter.Pass("/api/v2/alerts", 9'000'000, &held));
+  EXPECT_FALSE(limiter.Pass("/api/v2/alerts", 14'999'999, &held));
+  ASSERT_TRUE(limiter.Pass("/api/v1/incidents", 6'000'000, &held));
+  EXPECT_EQ(held, 0u);
+  // The interval is counted from the last line, not the first occurrence held back.
+  ASSERT_TRUE(limiter.Pass("/api/v2/alerts", 15'000'000, &held));
+  EXPECT_EQ(held, 3u);
+  EXPECT_FALSE(limiter.Pass("/api/v2/alerts", 24'999'999, &held));
+  ASSERT_TRUE(limiter.Pass("/api/v2/alerts", 25'000'000, &held));
+  EXPECT_EQ(held, 1u);
+}
+
+TEST(RepeatLimiterTest, ItsNoteSaysWhatWasNotLogged) {
+  log::RepeatLimiter limiter(10'000'000);
+  EXPECT_EQ(limiter.Note(0), " (a repeat within 10 s is not logged)");
+  EXPECT_EQ(limiter.Note(1),
+            " (1 more like it since the last such line was not logged; a repeat within 10 s is "
+            "not logged)");
+  EXPECT_EQ(limiter.Note(4210),
+            " (4210 more like it since the last such line were not logged; a repeat within 10 s "
+            "is not logged)");
+}
+
 }  // namespace
 }  // namespace tocsin

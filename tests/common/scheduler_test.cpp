@@ -2,11 +2,14 @@
 
 #include <atomic>
 #include <boost/asio/io_context.hpp>
+#include <mutex>
 #include <stdexcept>
+#include <string>
 #include <thread>
 #include <vector>
 
 #include "tocsin/common/asio_scheduler.h"
+#include "tocsin/common/log.h"
 #include "tocsin/common/simulated_scheduler.h"
 #include "tocsin/common/system_clock.h"
 #include "tocsin/common/worker_pool.h"
@@ -114,6 +117,28 @@ TEST(WorkerPoolTest, ATaskThatThrowsIsReportedAndThePoolGoesOn) {
   }  // joined: without the catch, std::terminate would have ended the test binary
   EXPECT_EQ(failures.load(), 2);
   EXPECT_TRUE(after.load());
+}
+
+TEST(WorkerPoolTest, ATaskThatKeepsThrowingIsLoggedOnceAndCountedEachTime) {
+  std::vector<std::string> lines;
+  std::mutex mu;
+  log::Setup(log::Format::kText, spdlog::level::info, false, [&](std::string_view l) {
+    std::lock_guard lock(mu);
+    lines.emplace_back(l);
+  });
+  std::atomic<int> failures = 0;
+  {
+    WorkerPool pool(2, "test pool", [&failures] { ++failures; });
+    for (int i = 0; i < 50; ++i) pool.Submit([] { throw std::runtime_error("a bug in a task"); });
+  }
+  log::Setup(log::Format::kText, spdlog::level::info);
+  EXPECT_EQ(failures.load(), 50);
+  // The 50 throws take far less than the 10 s interval: one line, not 50.
+  ASSERT_EQ(lines.size(), 1u);
+  EXPECT_NE(lines[0].find("test pool: a task failed and was abandoned: a bug in a task; the pool "
+                          "goes on (a repeat within 10 s is not logged)"),
+            std::string::npos)
+      << lines[0];
 }
 
 }  // namespace

@@ -16,7 +16,11 @@
 #include <algorithm>
 #include <atomic>
 #include <cstdio>
+#include <mutex>
+#include <string>
 #include <thread>
+
+#include "tocsin/common/log.h"
 
 #include "support/loopback_server.h"
 #include "support/raw_http.h"
@@ -183,6 +187,29 @@ TEST_F(ServerTest, HandlerExceptionIs500AndServerKeepsServing) {
   EXPECT_EQ(StatusOf(RawExchange(port_, "GET /throw HTTP/1.1\r\nConnection: close\r\n\r\n")), 500);
   EXPECT_EQ(StatusOf(RawExchange(port_, "GET /healthz HTTP/1.1\r\nConnection: close\r\n\r\n")),
             200);
+}
+
+TEST_F(ServerTest, AHandlerThatKeepsThrowingIsLoggedOnceAndAnswered500EachTime) {
+  std::vector<std::string> lines;
+  std::mutex mu;
+  log::Setup(log::Format::kText, spdlog::level::info, false, [&](std::string_view l) {
+    std::lock_guard lock(mu);
+    lines.emplace_back(l);
+  });
+  for (int i = 0; i < 20; ++i) {
+    EXPECT_EQ(StatusOf(RawExchange(port_, "GET /throw HTTP/1.1\r\nConnection: close\r\n\r\n")),
+              500);
+  }
+  log::Setup(log::Format::kText, spdlog::level::info);
+  EXPECT_NE(
+      Metrics().find(R"(tocsin_http_requests_total{code="500",handler="/throw",method="GET"} 20)"),
+      std::string::npos);
+  // Twenty requests in far less than the 10 s interval: one line.
+  ASSERT_EQ(lines.size(), 1u);
+  EXPECT_NE(
+      lines[0].find("http: handler of /throw threw: boom (a repeat within 10 s is not logged)"),
+      std::string::npos)
+      << lines[0];
 }
 
 TEST_F(ServerTest, AsynchronousAnswer) {

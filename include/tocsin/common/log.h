@@ -1,6 +1,9 @@
 #pragma once
 
+#include <cstdint>
 #include <functional>
+#include <map>
+#include <mutex>
 #include <string>
 #include <string_view>
 
@@ -36,5 +39,34 @@ void ClearSecrets();
 std::string Redact(std::string_view text);
 
 bool ParseLevel(std::string_view level, spdlog::level::level_enum* out);
+
+// Holds back repeats of one error line. A bug that makes every request or task throw would log
+// a line per occurrence, thousands a second, and journald drops a service's lines past its own
+// rate limit (10,000 per 30 s by default), the lines that matter with them. Per key (a route, a
+// pool), the first occurrence passes, then at most one per interval, which tells how many were
+// held back since the line before it. Metrics still count every occurrence. Thread-safe.
+class RepeatLimiter {
+ public:
+  static constexpr std::uint64_t kDefaultIntervalMicros = 10'000'000;
+  explicit RepeatLimiter(std::uint64_t interval_micros = kDefaultIntervalMicros)
+      : interval_us_(interval_micros) {}
+
+  // Whether to log the occurrence of `key` seen at `now_us` (monotonic microseconds). If so,
+  // *held_back is the number of its occurrences not logged since its last line.
+  bool Pass(std::string_view key, std::uint64_t now_us, std::uint64_t* held_back);
+
+  // What a passed line says after its own words: how many were held back before it, and that
+  // repeats may be held back after it.
+  std::string Note(std::uint64_t held_back) const;
+
+ private:
+  struct Seen {
+    std::uint64_t last_us = 0;
+    std::uint64_t held = 0;
+  };
+  const std::uint64_t interval_us_;
+  std::mutex mu_;
+  std::map<std::string, Seen, std::less<>> seen_;
+};
 
 }  // namespace tocsin::log

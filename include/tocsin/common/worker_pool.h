@@ -16,8 +16,9 @@ class Executor {
 
 // A fixed pool of threads. The destructor waits for submitted work to finish. A task that
 // throws does not end the process (an exception leaving a pool thread would call
-// std::terminate): it is logged at error with the pool's `name` and what it said, `on_failure`
-// is called on that thread, and the thread goes on with the next task.
+// std::terminate): `on_failure` is called on that thread, it is logged at error with the pool's
+// `name` and what it said (repeats at most once per 10 s, log::RepeatLimiter), and the thread
+// goes on with the next task.
 class WorkerPool final : public Executor {
  public:
   explicit WorkerPool(std::size_t threads, std::string name = "worker pool",
