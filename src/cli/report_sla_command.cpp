@@ -5,6 +5,7 @@
 #include "commands.h"
 #include "tocsin/app/runtime_config.h"
 #include "tocsin/common/http_client.h"
+#include "tocsin/common/system_clock.h"
 #include "tocsin/report/sla_telemetry.h"
 #include "tocsin/source/prometheus_client.h"
 
@@ -43,7 +44,7 @@ int RunSla(const SlaOptions& o) {
   });
   // LoadSlaConfig already rejects an unknown source and providers without any source.
   source::PrometheusClient client(*src, std::make_shared<CurlHttpClient>());
-  auto report = report::BuildSlaReport(client, sla, o.month, o.provider);
+  auto report = report::BuildSlaReport(client, sla, o.month, o.provider, SystemClock().Now());
   if (!report) {
     fmt::print(stderr, "report sla: {}\n", report.error().message());
     return report.error().kind() == Error::Kind::kInvalid ||

@@ -10,6 +10,7 @@
 #include "tocsin/common/json.h"
 #include "tocsin/common/text.h"
 #include "tocsin/incident/incident.h"
+#include "tocsin/report/records.h"
 
 namespace tocsin::report {
 
@@ -45,9 +46,12 @@ std::vector<DrillResult> BuildDrillReport(const std::vector<IncidentRecord>& rec
     d.started_at = inc.opened_at;
     d.state = inc.open() ? "running" : "stopped";
     if (!inc.open()) d.stopped_at = inc.resolved_at;
-    d.acknowledged_by = inc.acknowledged_by;
-    const bool acked = inc.acknowledged_at != TimePoint{};
-    if (acked) d.time_to_ack = inc.acknowledged_at - inc.opened_at;
+    const auto ack = FirstAcknowledgement(rec.timeline);
+    if (ack) {
+      d.acknowledged_by = ack->by;
+      d.time_to_ack = ack->at - inc.opened_at;
+    }
+    const auto pages = PersonPagesOf(rec.timeline);
     for (const auto& e : rec.timeline) {
       auto data = json::parse(e.data, nullptr, false);
       if (e.kind == "opened" && data.is_object() && data.contains("drill")) {
@@ -62,7 +66,17 @@ std::vector<DrillResult> BuildDrillReport(const std::vector<IncidentRecord>& rec
         for (const auto& t : data.value("targets", json::array())) {
           if (t.is_object()) s.people.push_back(t.value("person", ""));
         }
-        if (acked && inc.acknowledged_at >= e.at) s.time_to_ack = inc.acknowledged_at - e.at;
+        const auto key = data.value("idempotency_key", std::string());
+        bool recorded = false;
+        bool reached = false;
+        for (const auto& p : pages) {
+          if (p.key != key || p.at != e.at) continue;
+          recorded = recorded || !p.deliveries.empty();
+          reached = reached || !p.Undelivered();
+          for (const auto& how : p.deliveries) s.deliveries.push_back(p.person + ": " + how);
+        }
+        s.reached_nobody = recorded && !reached;
+        if (ack && ack->at >= e.at) s.time_to_ack = ack->at - e.at;
         d.steps.push_back(std::move(s));
       } else if ((e.kind == "note" || e.kind == "status_update") && ByPerson(e) &&
                  !d.runbook.empty() && !d.time_to_runbook &&
@@ -87,8 +101,8 @@ std::string RenderDrillTable(const std::vector<DrillResult>& drills) {
   for (const auto& d : drills) {
     std::string steps;
     for (const auto& s : d.steps) {
-      steps +=
-          fmt::format("{}step {}: {}", steps.empty() ? "" : ", ", s.step, Seconds(s.time_to_ack));
+      steps += fmt::format("{}step {}: {}{}", steps.empty() ? "" : ", ", s.step,
+                           Seconds(s.time_to_ack), s.reached_nobody ? " (reached nobody)" : "");
     }
     out += fmt::format("{:<10} {:<24} {:<12} {:<8} {:<20} {:>8} {:>8}  {}\n", d.incident_id,
                        d.scenario, d.team.empty() ? "-" : d.team, d.state,
@@ -106,6 +120,8 @@ std::string RenderDrillJson(const std::vector<DrillResult>& drills) {
       steps.push_back({{"step", s.step},
                        {"paged_at", FormatRfc3339(s.paged_at)},
                        {"people", s.people},
+                       {"deliveries", s.deliveries},
+                       {"reached_nobody", s.reached_nobody},
                        {"time_to_ack_seconds", OptSeconds(s.time_to_ack)}});
     }
     out.push_back({{"incident_id", d.incident_id},

@@ -26,6 +26,8 @@ OncallMetrics::OncallMetrics(prometheus::Registry& r)
                        "When the tocsin_oncall_* figures were last computed (unix seconds)")),
       incidents_(Gauge(r, "tocsin_oncall_incidents", "Incidents opened in the window")),
       pages_(Gauge(r, "tocsin_oncall_pages", "People paged by the ladder in the window")),
+      pages_undelivered_(Gauge(r, "tocsin_oncall_pages_undelivered",
+                               "Pages in the window that reached their person by no channel")),
       pages_per_l1_shift_(Gauge(r, "tocsin_oncall_pages_per_l1_shift",
                                 "Pages in the window divided by the L1 shifts in it")),
       mtta_(Gauge(r, "tocsin_oncall_mtta_seconds",
@@ -69,6 +71,7 @@ void OncallMetrics::Publish(const OncallReport& r, TimePoint computed_at) {
   Set(refreshed_, {}, Seconds(computed_at.time_since_epoch()));
   Set(incidents_, {}, r.incidents);
   Set(pages_, {}, r.pages);
+  Set(pages_undelivered_, {}, r.pages_undelivered);
   if (r.pages_per_l1_shift) Set(pages_per_l1_shift_, {}, *r.pages_per_l1_shift);
   for (const auto& row : r.response) {
     for (auto [family, p] : {std::pair{&mtta_, &row.mtta}, std::pair{&mttr_, &row.mttr}}) {

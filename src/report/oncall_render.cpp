@@ -40,6 +40,7 @@ std::vector<Section> Sections(const OncallReport& r) {
                   {"acknowledged", std::to_string(r.acknowledged)},
                   {"resolved", std::to_string(r.resolved)},
                   {"pages", std::to_string(r.pages)},
+                  {"pages that reached nobody", std::to_string(r.pages_undelivered)},
                   {"L1 shifts", r.l1_shifts > 0 ? std::to_string(r.l1_shifts) : "--"},
                   {"pages per L1 shift", Ratio(r.pages_per_l1_shift)},
                   {"noisy (resolved, no human action)", Share(r.noisy, r.incidents)},
@@ -87,10 +88,10 @@ std::vector<Section> Sections(const OncallReport& r) {
     providers.rows.push_back({p.provider, std::to_string(p.incidents)});
   }
   out.push_back(std::move(providers));
-  Section load{"Load across the rotation", {{"person", "pages", "shifts"}}};
+  Section load{"Load across the rotation", {{"person", "pages", "reached nobody", "shifts"}}};
   for (const auto& l : r.load) {
-    load.rows.push_back(
-        {l.person, std::to_string(l.pages), l.shifts > 0 ? std::to_string(l.shifts) : "--"});
+    load.rows.push_back({l.person, std::to_string(l.pages), std::to_string(l.undelivered),
+                         l.shifts > 0 ? std::to_string(l.shifts) : "--"});
   }
   out.push_back(std::move(load));
   return out;
@@ -189,6 +190,7 @@ std::string RenderOncallJson(const OncallReport& r) {
          {"acknowledged", r.acknowledged},
          {"resolved", r.resolved},
          {"pages", r.pages},
+         {"pages_undelivered", r.pages_undelivered},
          {"l1_shifts", r.l1_shifts},
          {"pages_per_l1_shift", opt(r.pages_per_l1_shift)},
          {"noisy", r.noisy},
@@ -237,7 +239,10 @@ std::string RenderOncallJson(const OncallReport& r) {
   }
   j["load"] = json::array();
   for (const auto& l : r.load) {
-    j["load"].push_back({{"person", l.person}, {"pages", l.pages}, {"shifts", l.shifts}});
+    j["load"].push_back({{"person", l.person},
+                         {"pages", l.pages},
+                         {"undelivered", l.undelivered},
+                         {"shifts", l.shifts}});
   }
   return DumpJson(j, 2) + "\n";
 }

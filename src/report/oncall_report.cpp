@@ -2,6 +2,8 @@
 // docs/reports.md for each formula).
 #include "tocsin/report/oncall_report.h"
 
+#include "tocsin/report/records.h"
+
 #include <date/date.h>
 #include <date/iso_week.h>
 #include <date/tz.h>
@@ -44,26 +46,6 @@ const date::time_zone* Zone(const std::string& name) {
 
 date::local_time<std::chrono::milliseconds> Local(TimePoint t, const date::time_zone* zone) {
   return zone->to_local(t);
-}
-
-struct Page {
-  TimePoint at;
-  std::string person;
-  std::string role;
-};
-
-std::vector<Page> PagesOf(const std::vector<incident::TimelineEvent>& timeline) {
-  std::vector<Page> out;
-  for (const auto& ev : timeline) {
-    if (ev.kind != incident::kEventPageDecided && ev.kind != "notified") continue;
-    json data = json::parse(ev.data, nullptr, false);
-    if (!data.is_object() || !data.contains("targets") || !data["targets"].is_array()) continue;
-    for (const auto& t : data["targets"]) {
-      if (!t.is_object()) continue;
-      out.push_back({ev.at, t.value("person", ""), t.value("role", "")});
-    }
-  }
-  return out;
 }
 
 // A person acted on the incident: acknowledged, resolved, escalated, reopened or wrote a note.
@@ -119,16 +101,17 @@ OncallReport BuildOncallReport(const std::vector<IncidentRecord>& records,
   std::map<std::string, RuleNoise> rules;
   std::map<std::string, int> providers;
   std::map<std::string, int> pages_per_person;
+  std::map<std::string, int> undelivered_per_person;
 
   for (const auto& rec : records) {
     const auto& inc = rec.incident;
     if (inc.opened_at < options.from || inc.opened_at >= options.to) continue;
     if (inc.drill) continue;  // drills measure the team, never its KPIs (tocsin report drills)
-    auto pages = PagesOf(rec.timeline);
+    auto pages = PersonPagesOf(rec.timeline);
     if (!options.team.empty()) {
       bool ours = inc.domain == options.team ||
                   std::any_of(pages.begin(), pages.end(),
-                              [&](const Page& p) { return team_people.count(p.person) > 0; });
+                              [&](const PersonPage& p) { return team_people.count(p.person) > 0; });
       if (!ours) continue;
     }
     ++report.incidents;
@@ -136,9 +119,9 @@ OncallReport BuildOncallReport(const std::vector<IncidentRecord>& records,
     const std::string sev = incident::SevName(inc.sev);
     auto& [mtta, mttr] = response[{domain, sev}];
     ++response_count[{domain, sev}];
-    if (inc.acknowledged_at != TimePoint{}) {
+    if (auto ack = FirstAcknowledgement(rec.timeline)) {
       ++report.acknowledged;
-      mtta.push_back(inc.acknowledged_at - inc.opened_at);
+      mtta.push_back(ack->at - inc.opened_at);
     }
     if (inc.state == incident::IncidentState::kResolved && inc.resolved_at != TimePoint{}) {
       ++report.resolved;
@@ -155,6 +138,13 @@ OncallReport BuildOncallReport(const std::vector<IncidentRecord>& records,
       ++pages_per_person[p.person];
       l2 = l2 || p.role == "l2" || p.role.rfind("l2-", 0) == 0;
       dm = dm || p.role == "duty-manager";
+      if (p.Undelivered()) {
+        // Nobody was woken: every delivery failed or none could be made. Shown on its own,
+        // as a broken path to a person is what the report must not hide behind a wake-up.
+        ++report.pages_undelivered;
+        ++undelivered_per_person[p.person];
+        continue;
+      }
       const auto* zone = Zone(PersonZone(schedule, p.person, options.time_zone));
       auto local = Local(p.at, zone);
       auto day = date::floor<date::days>(local);
@@ -255,7 +245,7 @@ OncallReport BuildOncallReport(const std::vector<IncidentRecord>& records,
   for (const auto& [p, n] : pages_per_person) people.insert(p);
   for (const auto& [p, n] : shifts) people.insert(p);
   for (const auto& p : people) {
-    report.load.push_back({p, pages_per_person[p], shifts[p]});
+    report.load.push_back({p, pages_per_person[p], undelivered_per_person[p], shifts[p]});
   }
   std::sort(report.load.begin(), report.load.end(), [](const PersonLoad& a, const PersonLoad& b) {
     return std::tie(b.pages, a.person) < std::tie(a.pages, b.person);

@@ -13,6 +13,7 @@
 #include "tocsin/common/duration.h"
 #include "tocsin/incident/incident.h"
 #include "tocsin/incident/incident_json.h"
+#include "tocsin/report/records.h"
 
 namespace tocsin::report {
 namespace {
@@ -108,7 +109,7 @@ TimePoint PostmortemDue(TimePoint resolved_at, int business_days) {
 std::string RenderPostmortem(const PostmortemInput& in) {
   const auto& inc = in.record.incident;
   const auto& timeline = in.record.timeline;
-  const bool acked = inc.acknowledged_at != TimePoint{};
+  const auto ack = FirstAcknowledgement(timeline);  // MTTA counts to the first one
   const bool resolved = !inc.open() && inc.resolved_at != TimePoint{};
   std::string out = fmt::format("# Post-mortem: {} {}\n\n", inc.id, inc.title);
   out += fmt::format(
@@ -142,10 +143,10 @@ std::string RenderPostmortem(const PostmortemInput& in) {
                                     : fmt::format("{} ({} before the incident opened)",
                                                   Time(detected), Dur(inc.opened_at - detected))},
          {"Opened", Time(inc.opened_at)},
-         {"Acknowledged",
-          acked ? fmt::format("{} by {} (MTTA {})", Time(inc.acknowledged_at), inc.acknowledged_by,
-                              Dur(inc.acknowledged_at - inc.opened_at))
-                : "never"},
+         {"Acknowledged", ack          ? fmt::format("{} by {} (MTTA {})", Time(ack->at), ack->by,
+                                                     Dur(ack->at - inc.opened_at))
+                          : inc.open() ? "not yet"
+                                       : "never"},
          {"Resolved", resolved ? fmt::format("{} by {} (MTTR {})", Time(inc.resolved_at),
                                              inc.resolved_by, Dur(inc.resolved_at - inc.opened_at))
                                : "not yet"},
@@ -204,28 +205,11 @@ std::string RenderPostmortem(const PostmortemInput& in) {
 
   out += "\n## Timeline\n\n";
   out += fmt::format("MTTA {} (opened to acknowledged), MTTR {} (opened to resolved).\n\n",
-                     acked ? Dur(inc.acknowledged_at - inc.opened_at) : "--",
+                     ack ? Dur(ack->at - inc.opened_at) : "--",
                      resolved ? Dur(inc.resolved_at - inc.opened_at) : "--");
   std::vector<std::vector<std::string>> rows;
-  // Who the ladder paged, in order, and the keys of those pages (their deliveries).
-  struct Paged {
-    std::string person;
-    std::string role;
-    TimePoint at;
-  };
-  std::vector<Paged> paged;
-  std::set<std::string> page_keys;
   std::map<std::string, std::vector<std::string>> acted;
   for (const auto& ev : timeline) {
-    if (ev.kind == incident::kEventPageDecided || ev.kind == "notified") {
-      json data = json::parse(ev.data, nullptr, false);
-      if (data.is_object() && data.contains("targets") && data["targets"].is_array()) {
-        page_keys.insert(data.value("idempotency_key", std::string()));
-        for (const auto& t : data["targets"]) {
-          if (t.is_object()) paged.push_back({t.value("person", ""), t.value("role", ""), ev.at});
-        }
-      }
-    }
     if (IsDeliveryEvent(ev.kind)) continue;
     if (!ev.actor.empty() && ev.actor != kSystemActor && ev.kind != kEventPostmortem) {
       acted[ev.actor].push_back(fmt::format("{} at +{}", ev.kind, Dur(ev.at - inc.opened_at)));
@@ -236,24 +220,13 @@ std::string RenderPostmortem(const PostmortemInput& in) {
   Table(out, {"time", "since opened", "phase", "what happened", "who"}, rows);
 
   out += "\n## Who was paged\n\n";
-  const json deliveries = incident::DeliveriesToJson(timeline);
   rows.clear();
-  for (const auto& p : paged) {
-    std::vector<std::string> how;
-    for (const auto& d : deliveries) {
-      if (!page_keys.count(d.value("idempotency_key", std::string()))) continue;
-      bool theirs = d.value("person", std::string()) == p.person;
-      if (d.contains("people") && d["people"].is_array()) {
-        for (const auto& q : d["people"]) theirs = theirs || (q.is_string() && q == p.person);
-      }
-      if (theirs) {
-        how.push_back(
-            fmt::format("{} {}", d.value("via", std::string()), d.value("state", std::string())));
-      }
-    }
-    rows.push_back(
-        {p.person, p.role, "+" + Dur(p.at - inc.opened_at),
-         how.empty() ? "no delivery recorded" : fmt::format("{}", fmt::join(how, ", "))});
+  // Each page with the deliveries of that page only: a person paged twice (a repeat of the
+  // ladder) has each page's own outcome.
+  for (const auto& p : PersonPagesOf(timeline)) {
+    rows.push_back({p.person, p.role, "+" + Dur(p.at - inc.opened_at),
+                    p.deliveries.empty() ? "no delivery recorded"
+                                         : fmt::format("{}", fmt::join(p.deliveries, ", "))});
   }
   if (rows.empty()) {
     out += "Nobody: the ladder paged no one for this incident.\n";
@@ -263,7 +236,8 @@ std::string RenderPostmortem(const PostmortemInput& in) {
 
   out += "\n## Who acted\n\n";
   if (acted.empty()) {
-    out += "Nobody: the incident ended without a person acting on it.\n";
+    out += inc.open() ? "Nobody yet: no person has acted on the incident.\n"
+                      : "Nobody: the incident ended without a person acting on it.\n";
   } else {
     rows.clear();
     for (const auto& [who, what] : acted)
@@ -271,7 +245,8 @@ std::string RenderPostmortem(const PostmortemInput& in) {
     Table(out, {"person", "actions"}, rows);
   }
 
-  out += "\n## Runbook used\n\n";
+  // What the alerts link to: whether anyone opened it leaves no trace tocsin could see.
+  out += "\n## Runbook linked from the alerts\n\n";
   std::set<std::string> runbooks;
   for (const auto* list : {&inc.alerts, &inc.causes}) {
     for (const auto& a : *list) {

@@ -13,7 +13,7 @@ namespace tocsin::report {
 namespace {
 
 std::string Percent(const std::optional<double>& fraction) {
-  return fraction ? fmt::format("{:.3f}", 100.0 * *fraction) : "--";
+  return fraction ? PercentDown(100.0 * *fraction) : "--";
 }
 
 std::string Local(const date::time_zone* zone, TimePoint t) {

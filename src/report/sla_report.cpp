@@ -77,9 +77,11 @@ LatencyFigures Latency(const MinuteValues& synthetic, const MinuteValues& provid
     if (!counted[i]) continue;
     auto a = At(synthetic, i);
     auto b = At(provider, i);
+    // NaN (a quantile over no traffic) is no figure: the other source's stands alone.
+    if (a && std::isnan(*a)) a.reset();
+    if (b && std::isnan(*b)) b.reset();
     if (!a && !b) continue;
-    double v = std::max(a.value_or(b.value_or(0)), b.value_or(a.value_or(0)));
-    if (std::isnan(v)) continue;
+    double v = !a ? *b : !b ? *a : std::max(*a, *b);
     values.push_back(v);
     if (v > slo) ++out.over_slo;
     if (v > 2 * slo) ++out.over_twice_slo;
@@ -153,12 +155,17 @@ MinuteState ClassifyMinute(std::optional<double> errors, std::optional<double> t
   return MinuteState::kUp;
 }
 
+std::string PercentDown(double percent) {
+  // kEpsilon: 99.9 computed as 99.89999... is still 99.900.
+  return fmt::format("{:.3f}", std::floor(percent * 1000 + kEpsilon) / 1000);
+}
+
 std::optional<CreditClause> AvailabilityCredit(long long downtime_minutes,
                                                long long counted_minutes) {
   if (counted_minutes <= 0) return std::nullopt;
   double availability = 100.0 * (1.0 - static_cast<double>(downtime_minutes) / counted_minutes);
-  auto reason = fmt::format("availability {:.3f} % ({} downtime minutes of {})", availability,
-                            downtime_minutes, counted_minutes);
+  auto reason = fmt::format("availability {} % ({} downtime minutes of {})",
+                            PercentDown(availability), downtime_minutes, counted_minutes);
   // Exact in integers: A < 99.5 % <=> down / counted > 1/200; A < 99.9 % <=> > 1/1000.
   if (downtime_minutes * 200 > counted_minutes) {
     return CreditClause{"availability below 99.5 %", reason, 10};
@@ -175,11 +182,11 @@ std::optional<CreditClause> DsrCredit(double failed, double total) {
   double steps = std::floor((200.0 * failed - 2.0 * total) / total + kEpsilon);
   if (steps < 1) return std::nullopt;
   int percent = std::min(20, static_cast<int>(steps) * 2);
-  return CreditClause{
-      "DSR below 99.0 %: 2 % per full 0.5 pp, at most 20 %",
-      fmt::format("DSR {:.3f} % ({:.0f} failed of {:.0f}): {} full 0.5 pp below",
-                  100.0 * (1.0 - failed / total), failed, total, static_cast<int>(steps)),
-      percent};
+  return CreditClause{"DSR below 99.0 %: 2 % per full 0.5 pp, at most 20 %",
+                      fmt::format("DSR {} % ({:.0f} failed of {:.0f}): {} full 0.5 pp below",
+                                  PercentDown(100.0 * (1.0 - failed / total)), failed, total,
+                                  static_cast<int>(steps)),
+                      percent};
 }
 
 std::optional<CreditClause> WebhookCredit(long long minutes_over_twice_slo, double slo_s) {

@@ -99,9 +99,16 @@ Result<ProviderTelemetry> FetchProviderTelemetry(source::SliSource& source, cons
 }
 
 Result<SlaReport> BuildSlaReport(source::SliSource& source, const SlaConfig& config,
-                                 const std::string& month, const std::string& provider) {
+                                 const std::string& month, const std::string& provider,
+                                 TimePoint now) {
   auto range = CalendarMonth(month, config.time_zone);
   if (!range) return Fail(range.error());
+  if (range->end > now) {
+    return Fail(Error::Invalid(fmt::format(
+        "{} is not over: it ends at {} ({}); a credit is owed for a whole month, so run the "
+        "report after that (the minutes to come have no telemetry and would count as downtime)",
+        month, FormatRfc3339(range->end), config.time_zone)));
+  }
   SlaReport report;
   report.month = month;
   report.time_zone = config.time_zone;

@@ -8,6 +8,7 @@
 #include <cstdlib>
 #include <fstream>
 #include <map>
+#include <nlohmann/json.hpp>
 
 #include "fakes/source/fake_sli_source.h"
 #include "support/files.h"
@@ -236,6 +237,77 @@ TEST_F(PostmortemTest, WithoutDataTheImpactSaysNotAvailable) {
       in.record.incident, rules::RuleSet{},
       [&](const std::string&) -> source::SliSource* { return nullptr; }, in.now);
   EXPECT_EQ(unknown[0].unavailable, "not available: no SLO of this name in the rule files");
+}
+
+incident::TimelineEvent Ev(TimePoint at, const char* kind, const char* actor,
+                           nlohmann::json data = nlohmann::json::object()) {
+  incident::TimelineEvent e;
+  e.incident_id = "INC-9";
+  e.at = at;
+  e.kind = kind;
+  e.actor = actor;
+  e.text = kind;
+  e.data = data.dump();
+  return e;
+}
+
+nlohmann::json DeliveryData(const std::string& key, const char* state) {
+  return {{"idempotency_key", key}, {"channel", "pagerduty"}, {"via", "pagerduty"},
+          {"kind", "trigger"},      {"person", "olena"},      {"state", state}};
+}
+
+// olena paged twice (the ladder's repeat): each page has its own delivery's outcome. The
+// incident was reopened and acknowledged again: the summary's ack is the first one.
+TEST(PostmortemDraftTest, EachPageHasItsOwnDeliveriesAndTheAckIsTheFirst) {
+  const TimePoint t0 = *ParseTime("2026-11-23T10:00:00Z");
+  PostmortemInput in;
+  auto& inc = in.record.incident;
+  inc.id = "INC-9";
+  inc.title = "Deposits failing";
+  inc.opened_at = t0;
+  inc.state = incident::IncidentState::kAcknowledged;
+  inc.acknowledged_at = t0 + minutes(40);  // the second ack: a reopen cleared the first
+  inc.acknowledged_by = "pavlo";
+  auto page = [&](TimePoint at, const std::string& key) {
+    return Ev(at, "page_decided", "tocsin",
+              {{"step", 0},
+               {"idempotency_key", key},
+               {"targets", nlohmann::json::array({{{"person", "olena"}, {"role", "l1"}}})}});
+  };
+  auto& tl = in.record.timeline;
+  tl.push_back(Ev(t0, "opened", "tocsin"));
+  tl.push_back(page(t0, "INC-9/step-0/trigger"));
+  tl.push_back(Ev(t0, "queued", "tocsin", DeliveryData("INC-9/step-0/trigger", "queued")));
+  tl.push_back(
+      Ev(t0 + minutes(1), "failed", "tocsin", DeliveryData("INC-9/step-0/trigger", "failed")));
+  tl.push_back(Ev(t0 + minutes(2), "acknowledged", "pavlo"));
+  tl.push_back(Ev(t0 + minutes(10), "resolved", "pavlo"));
+  tl.push_back(Ev(t0 + minutes(14), "reopened", "tocsin"));
+  tl.push_back(page(t0 + minutes(15), "INC-9/e1/step-0/trigger"));
+  tl.push_back(
+      Ev(t0 + minutes(15), "queued", "tocsin", DeliveryData("INC-9/e1/step-0/trigger", "queued")));
+  tl.push_back(
+      Ev(t0 + minutes(15), "sent", "tocsin", DeliveryData("INC-9/e1/step-0/trigger", "sent")));
+  tl.push_back(Ev(t0 + minutes(40), "acknowledged", "pavlo"));
+  in.now = t0 + hours(1);
+  const auto md = RenderPostmortem(in);
+  EXPECT_THAT(md, ::testing::HasSubstr("| olena | l1 | +0s | pagerduty failed |\n"
+                                       "| olena | l1 | +15m | pagerduty sent |\n"));
+  EXPECT_THAT(
+      md, ::testing::HasSubstr("| Acknowledged | 2026-11-23 10:02:00 UTC by pavlo (MTTA 2m) |"));
+  EXPECT_THAT(md, ::testing::HasSubstr("MTTA 2m (opened to acknowledged)"));
+  EXPECT_THAT(md, ::testing::HasSubstr("## Runbook linked from the alerts"));
+
+  // Open and not acknowledged yet: "not yet", and nobody has acted yet.
+  PostmortemInput open;
+  open.record.incident = inc;
+  open.record.incident.state = incident::IncidentState::kTriggered;
+  open.record.timeline = {tl[0], tl[1]};
+  open.now = in.now;
+  const auto fresh = RenderPostmortem(open);
+  EXPECT_THAT(fresh, ::testing::HasSubstr("| Acknowledged | not yet |"));
+  EXPECT_THAT(fresh, ::testing::HasSubstr("Nobody yet: no person has acted on the incident."));
+  EXPECT_THAT(fresh, ::testing::HasSubstr("| olena | l1 | +0s | no delivery recorded |"));
 }
 
 TEST(PostmortemDueTest, FiveBusinessDaysSkipTheWeekend) {

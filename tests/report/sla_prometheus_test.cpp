@@ -234,12 +234,29 @@ SlaConfig SlaPrometheusTest::LoadedConfig() {
   return sla;
 }
 
+// Mid-November: October is over.
+const TimePoint kAfterOctober = T("2026-11-15T00:00:00Z");
+
+// A month not yet over would count its minutes to come (no telemetry yet) as downtime and
+// charge the provider for them.
+TEST_F(SlaPrometheusTest, AMonthNotOverIsRefused) {
+  config::SourceConfig src;
+  src.name = "prom";
+  src.url = prometheus_->url();
+  source::PrometheusClient client(src, std::make_shared<CurlHttpClient>());
+  auto report = BuildSlaReport(client, LoadedConfig(), "2026-10", "", T("2026-10-16T00:00:00Z"));
+  ASSERT_FALSE(report);
+  EXPECT_EQ(report.error().kind(), Error::Kind::kInvalid);
+  EXPECT_NE(report.error().message().find("2026-10 is not over: it ends at "), std::string::npos)
+      << report.error().message();
+}
+
 TEST_F(SlaPrometheusTest, EveryFigureOfTheHandWorkedOctober) {
   config::SourceConfig src;
   src.name = "prom";
   src.url = prometheus_->url();
   source::PrometheusClient client(src, std::make_shared<CurlHttpClient>());
-  auto report = BuildSlaReport(client, LoadedConfig(), "2026-10", "");
+  auto report = BuildSlaReport(client, LoadedConfig(), "2026-10", "", kAfterOctober);
   ASSERT_TRUE(report) << report.error().message();
   ASSERT_EQ(report->providers.size(), 2u);
   const auto& psp = report->providers[0];
@@ -329,6 +346,14 @@ TEST(SlaCommandTest, MistakesAreNamedWithTheFix) {
   EXPECT_EQ(provider.exit_code, 2);
   EXPECT_THAT(provider.err,
               HasSubstr("no provider \"psp-b\" in providers_sla (declared: psp-a, game-x)"));
+  // A month not over yet, as docs/reports.md shows it.
+  auto future = testing::RunCommand(
+      {TOCSIN_BINARY, "report", "sla", "--month", "2099-01", "-c", config_path});
+  EXPECT_EQ(future.exit_code, 2);
+  EXPECT_EQ(future.out, "");
+  EXPECT_EQ(future.err,
+            testing::FencedBlockAfter(std::string(TOCSIN_SOURCE_DIR) + "/docs/reports.md",
+                                      "$ tocsin report sla --month 2099-01"));
 }
 
 }  // namespace

@@ -3,6 +3,7 @@
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
 
+#include <cmath>
 #include <nlohmann/json.hpp>
 
 #include "tocsin/common/duration.h"
@@ -71,7 +72,14 @@ TEST(SlaCreditTest, AvailabilityTiers) {
   EXPECT_EQ(AvailabilityCredit(220, 44000)->percent, 5);  // 99.5 % exactly: the 5 % tier
   EXPECT_EQ(AvailabilityCredit(221, 44000)->percent, 10);
   EXPECT_EQ(AvailabilityCredit(44000, 44000)->percent, 10);  // the deepest tier of the table
-  EXPECT_THAT(AvailabilityCredit(221, 44000)->reason, HasSubstr("99.498 %"));
+  EXPECT_THAT(AvailabilityCredit(221, 44000)->reason, HasSubstr("99.497 %"));  // 99.4977
+  // 99.4998 % is below 99.5 %: printed rounded down, never as the threshold it missed.
+  ASSERT_TRUE(AvailabilityCredit(223, 44580));
+  EXPECT_EQ(AvailabilityCredit(223, 44580)->percent, 10);
+  EXPECT_THAT(AvailabilityCredit(223, 44580)->reason, HasSubstr("availability 99.499 %"));
+  // A figure that is exactly a threshold stays itself (99.9 is 99.8999... in binary).
+  EXPECT_EQ(PercentDown(99.9), "99.900");
+  EXPECT_EQ(PercentDown(100.0 * (1.0 - 44.0 / 44000)), "99.900");
 }
 
 TEST(SlaCreditTest, DsrTwoPercentPerFullHalfPointBelow99CappedAt20) {
@@ -169,6 +177,25 @@ TEST(SlaComputeTest, TenMinutesByHand) {
   EXPECT_EQ(m.credits[1].percent, 4);
   EXPECT_THAT(m.credits[1].reason, HasSubstr("provider's figures"));
   EXPECT_EQ(m.credit_percent, 14);
+}
+
+// A quantile over no traffic is NaN: no figure for that minute, so the provider's own value
+// stands alone, whichever of the two sources is NaN.
+TEST(SlaComputeTest, ANanLatencyLeavesTheOtherSourcesValue) {
+  MonthRange month{"2026-10", T("2026-10-01T00:00:00Z"), T("2026-10-01T00:03:00Z")};
+  ProviderSla sla;
+  sla.name = "game-x";
+  sla.ttfs_p95_ms = LatencySli{"t", "pt", 800};
+  sla.availability = RatioSli{{"e", "t"}, std::nullopt};
+  ProviderTelemetry t;
+  t.availability.total = {100, 100, 100};  // a month with telemetry
+  t.availability.errors = {0, 0, 0};
+  const double nan = std::nan("");
+  t.ttfs_ms = {nan, 2000, nan};
+  t.ttfs_ms_provider = {2000, nan, {}};
+  auto m = ComputeProviderMonth(sla, month, t);
+  EXPECT_EQ(m.ttfs_minutes_over_slo, 2);  // minutes 0 and 1; minute 2 has no figure
+  EXPECT_EQ(m.ttfs_p95_ms, 2000);
 }
 
 TEST(SlaComputeTest, AMonthWithoutTelemetryHasNoFiguresAndNoCredits) {

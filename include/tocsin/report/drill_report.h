@@ -14,6 +14,11 @@ struct DrillStepResult {
   int step = 0;  // 1-based, as people say it
   TimePoint paged_at{};
   std::vector<std::string> people;
+  // What became of the step's page to each person: "olena: pagerduty failed".
+  std::vector<std::string> deliveries;
+  // Deliveries are recorded and none reached anyone (all failed or none could be made): the
+  // ack that followed, if any, came from someone else's page.
+  bool reached_nobody = false;
   std::optional<Duration> time_to_ack;  // unset: not acknowledged (yet)
 };
 
@@ -26,9 +31,9 @@ struct DrillResult {
   std::string sev;
   std::string state;  // "running" or "stopped"
   TimePoint started_at{};
-  TimePoint stopped_at{};  // zero while running
-  std::string acknowledged_by;
-  std::optional<Duration> time_to_ack;  // from the start
+  TimePoint stopped_at{};               // zero while running
+  std::string acknowledged_by;          // the first acknowledgement's
+  std::optional<Duration> time_to_ack;  // from the start to the first acknowledgement
   std::vector<DrillStepResult> steps;
   // The first note or status update by a person (not tocsin) that names the right runbook:
   // the moment the team showed it had found it. Unset: not yet.

@@ -39,6 +39,7 @@ class OncallMetrics {
   GaugeFamily& refreshed_;
   GaugeFamily& incidents_;
   GaugeFamily& pages_;
+  GaugeFamily& pages_undelivered_;
   GaugeFamily& pages_per_l1_shift_;
   GaugeFamily& mtta_;
   GaugeFamily& mttr_;

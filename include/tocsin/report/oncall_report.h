@@ -75,7 +75,8 @@ struct ProviderShare {
 struct PersonLoad {
   std::string person;
   int pages = 0;
-  int shifts = 0;  // shifts held in the range (with a roster)
+  int undelivered = 0;  // of those, pages that reached them by no channel
+  int shifts = 0;       // shifts held in the range (with a roster)
 };
 
 struct OncallReport {
@@ -85,6 +86,9 @@ struct OncallReport {
   int resolved = 0;
   std::vector<ResponseRow> response;
   int pages = 0;  // people the ladder decided to page (page_decided targets)
+  // Of those, pages whose every delivery to the person failed or could not be made (no channel
+  // reaches them): nobody was woken, so they count in no night.
+  int pages_undelivered = 0;
   std::vector<WeekRow> weeks;
   int l1_shifts = 0;  // with a roster
   std::optional<double> pages_per_l1_shift;

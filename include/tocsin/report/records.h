@@ -1,5 +1,7 @@
 #pragma once
 
+#include <optional>
+#include <string>
 #include <vector>
 
 #include "tocsin/common/result.h"
@@ -11,5 +13,30 @@ namespace tocsin::report {
 // Every incident opened in [from, to) with its timeline, read through the store's interface.
 Result<std::vector<IncidentRecord>> LoadIncidentRecords(incident::IncidentStore& store,
                                                         TimePoint from, TimePoint to);
+
+// The incident's first acknowledgement, from its timeline. The incident's own acknowledged_at
+// is not it: a reopen clears it and an ack after an ack timeout replaces it.
+struct Acknowledgement {
+  TimePoint at;
+  std::string by;
+};
+std::optional<Acknowledgement> FirstAcknowledgement(
+    const std::vector<incident::TimelineEvent>& timeline);
+
+// One person paged by the ladder (a `page_decided` event's target) and what became of that
+// page: the deliveries of that page (its idempotency key) addressed to that person.
+struct PersonPage {
+  TimePoint at;
+  std::string person;
+  std::string role;
+  int step = 0;  // from 0
+  std::string key;
+  std::vector<std::string> deliveries;  // "pagerduty sent", "slack failed", "not_paged: why"
+  bool sent = false;                    // one of them reached its provider
+  bool pending = false;                 // one of them is still queued
+  // Deliveries are recorded and none was sent nor is still queued: the person was not reached.
+  bool Undelivered() const { return !deliveries.empty() && !sent && !pending; }
+};
+std::vector<PersonPage> PersonPagesOf(const std::vector<incident::TimelineEvent>& timeline);
 
 }  // namespace tocsin::report

@@ -83,6 +83,10 @@ bool ChronicFailure(const std::vector<std::optional<int>>& last_three_months);
 // Nearest-rank percentile of the values present (none when there are none).
 std::optional<double> NearestRankPercentile(std::vector<double> values, double p);
 
+// A percentage as the report prints it: three decimals, rounded down, so that a figure just
+// below a contract's threshold (99.4998 %) never prints as the threshold itself (99.500 %).
+std::string PercentDown(double percent);
+
 struct DowntimeInterval {
   TimePoint start{};
   TimePoint end{};

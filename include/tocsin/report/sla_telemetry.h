@@ -21,8 +21,10 @@ Result<ProviderTelemetry> FetchProviderTelemetry(source::SliSource& source, cons
 
 // The report for `month` ("2026-10") in the config's zone, for every provider or only
 // `provider` (kNotFound when no provider has that name). The two months before are computed
-// too, for the chronic-failure flag.
+// too, for the chronic-failure flag. A month that ends after `now` is refused (kInvalid): its
+// minutes to come have no telemetry, and would count as downtime.
 Result<SlaReport> BuildSlaReport(source::SliSource& source, const SlaConfig& config,
-                                 const std::string& month, const std::string& provider);
+                                 const std::string& month, const std::string& provider,
+                                 TimePoint now);
 
 }  // namespace tocsin::report
