@@ -10,6 +10,7 @@
 #include <fstream>
 #include <nlohmann/json.hpp>
 
+#include "oncall_scenario.h"
 #include "support/files.h"
 #include "support/process.h"
 #include "support/temp_dir.h"
@@ -17,7 +18,6 @@
 #include "tocsin/common/simulated_scheduler.h"
 #include "tocsin/incident/timeline.h"
 #include "tocsin/oncall/roster_loader.h"
-#include "tocsin/report/drill_report.h"
 #include "tocsin/report/oncall_metrics.h"
 #include "tocsin/report/oncall_report.h"
 #include "tocsin/report/records.h"
@@ -28,80 +28,12 @@ namespace tocsin::report {
 namespace {
 
 using json = nlohmann::json;
+using scenario::At;
+using scenario::kRoster;
+using scenario::LoadSchedule;
+using scenario::Scenario;
+using scenario::TheWeek;
 using std::chrono::minutes;
-
-// Kyiv is UTC+2 and New York UTC-5 in that week (both after their DST ends).
-constexpr const char* kRoster = R"(people:
-  kyiv: {name: Kyiv L1, time_zone: Europe/Kyiv}
-  ny: {name: NY L2, time_zone: America/New_York}
-  gina: {name: Games L1, time_zone: America/New_York}
-  dm: {name: Duty Manager, time_zone: Europe/Kyiv}
-  olga: {name: Kyiv L1 too, time_zone: Europe/Kyiv}
-  gus: {name: Games L1 too, time_zone: America/New_York}
-teams:
-  payments: {members: [kyiv, olga, ny]}
-  games: {members: [gina, gus]}
-  management: {members: [dm]}
-rotations:
-  payments-l1: {role: l1, team: payments, time_zone: Europe/Kyiv, start_date: 2026-11-02, handovers: ["08:00", "20:00"], members: [kyiv, olga]}
-  payments-l2: {role: l2-payments, team: payments, time_zone: America/New_York, start_date: 2026-11-02, handovers: ["09:00"], members: [ny]}
-  games-l1: {role: l1, team: games, time_zone: America/New_York, start_date: 2026-11-02, handovers: ["09:00"], members: [gina, gus]}
-  duty: {role: duty-manager, team: management, time_zone: Europe/Kyiv, start_date: 2026-11-02, handovers: ["08:00"], members: [dm]}
-)";
-
-TimePoint At(const char* rfc3339) { return *ParseTime(rfc3339); }
-
-struct Scenario {
-  std::vector<IncidentRecord> records;
-
-  IncidentRecord& Open(int n, const char* domain, incident::Sev sev, const char* opened,
-                       const char* alertname, const char* provider = nullptr) {
-    IncidentRecord r;
-    r.incident.id = "INC-" + std::to_string(n);
-    r.incident.number = n;
-    r.incident.key = "group/" + std::to_string(n);
-    r.incident.title = alertname;
-    r.incident.domain = domain;
-    r.incident.sev = sev;
-    r.incident.opened_at = At(opened);
-    Alert a;
-    a.labels = Labels{{"alertname", alertname}, {"domain", domain}};
-    if (provider) a.labels = Labels{{"alertname", alertname}, {"provider", provider}};
-    r.incident.alerts.push_back(a);
-    records.push_back(std::move(r));
-    Event(records.back(), opened, "opened", "tocsin", "{}");
-    return records.back();
-  }
-  static void Event(IncidentRecord& r, const char* at, const char* kind, const char* actor,
-                    std::string data) {
-    incident::TimelineEvent e;
-    e.incident_id = r.incident.id;
-    e.at = At(at);
-    e.kind = kind;
-    e.actor = actor;
-    e.text = kind;
-    e.data = std::move(data);
-    incident::ChainEvent(r.incident, e);
-    r.timeline.push_back(std::move(e));
-  }
-  static void Page(IncidentRecord& r, const char* at, const char* person, const char* role) {
-    Event(
-        r, at, "page_decided", "tocsin",
-        json{{"step", 0}, {"targets", json::array({{{"person", person}, {"role", role}}})}}.dump());
-  }
-  static void Ack(IncidentRecord& r, const char* at, const char* who) {
-    r.incident.state = incident::IncidentState::kAcknowledged;
-    r.incident.acknowledged_at = At(at);
-    r.incident.acknowledged_by = who;
-    Event(r, at, "acknowledged", who, "{}");
-  }
-  static void Resolve(IncidentRecord& r, const char* at, const char* who) {
-    r.incident.state = incident::IncidentState::kResolved;
-    r.incident.resolved_at = At(at);
-    r.incident.resolved_by = who;
-    Event(r, at, std::string(who) == "tocsin" ? "auto_resolved" : "resolved", who, "{}");
-  }
-};
 
 // The week of 2026-11-02 (Monday, ISO week 45), UTC.
 Scenario Week() {
@@ -145,24 +77,6 @@ Scenario Week() {
   auto& i7 = s.Open(7, "payments", incident::Sev::kSev4, "2026-11-06T10:00:00Z", "LatencyP95");
   Scenario::Page(i7, "2026-11-06T10:00:00Z", "kyiv", "l1");
   return s;
-}
-
-OncallOptions TheWeek(std::string team = {}) {
-  OncallOptions o;
-  o.from = At("2026-11-02T00:00:00Z");
-  o.to = At("2026-11-09T00:00:00Z");
-  o.team = std::move(team);
-  return o;
-}
-
-oncall::Schedule LoadSchedule() {
-  config::Diagnostics diags;
-  auto roster = oncall::LoadRosterString("roster.yaml", kRoster, diags);
-  if (!roster) {
-    ADD_FAILURE() << diags.ToString();
-    return oncall::Schedule(oncall::Roster{});
-  }
-  return oncall::Schedule(std::move(*roster));
 }
 
 TEST(OncallReportTest, EveryFigureOfAHandWorkedWeek) {
@@ -245,101 +159,6 @@ TEST(OncallReportTest, EveryFigureOfAHandWorkedWeek) {
   EXPECT_EQ(r.load[5].pages, 0);
   ASSERT_TRUE(r.load_max_over_mean);
   EXPECT_DOUBLE_EQ(*r.load_max_over_mean, 3.0);
-}
-
-// A page with its key and what became of its delivery to the person, as the incident manager
-// and the outbox write them.
-void KeyedPage(IncidentRecord& r, const char* at, const char* person, const char* role,
-               const std::string& key, int step = 0) {
-  Scenario::Event(r, at, "page_decided", "tocsin",
-                  json{{"step", step},
-                       {"idempotency_key", key},
-                       {"targets", json::array({{{"person", person}, {"role", role}}})}}
-                      .dump());
-}
-void Delivery(IncidentRecord& r, const char* at, const char* kind, const char* person,
-              const std::string& key, const char* state) {
-  Scenario::Event(r, at, kind, "tocsin",
-                  json{{"idempotency_key", key},
-                       {"channel", "pagerduty"},
-                       {"via", "pagerduty"},
-                       {"kind", "trigger"},
-                       {"person", person},
-                       {"state", state}}
-                      .dump());
-}
-
-// kyiv's night pages that reached nobody (PagerDuty refused the first for good, no channel
-// reaches them for the second) woke nobody; the reopened incident's MTTA is its first ack.
-TEST(OncallReportTest, APageThatReachedNobodyWakesNobodyAndMttaIsTheFirstAck) {
-  Scenario s;
-  auto& a = s.Open(1, "payments", incident::Sev::kSev2, "2026-11-03T01:00:00Z", "DepositErrors");
-  KeyedPage(a, "2026-11-03T01:00:00Z", "kyiv", "l1", "INC-1/step-0/trigger");
-  Delivery(a, "2026-11-03T01:00:00Z", "queued", "kyiv", "INC-1/step-0/trigger", "queued");
-  Delivery(a, "2026-11-03T01:00:05Z", "failed", "kyiv", "INC-1/step-0/trigger", "failed");
-  KeyedPage(a, "2026-11-03T01:05:00Z", "ny", "l2-payments", "INC-1/step-1/trigger");
-  Delivery(a, "2026-11-03T01:05:00Z", "queued", "ny", "INC-1/step-1/trigger", "queued");
-  Delivery(a, "2026-11-03T01:05:01Z", "sent", "ny", "INC-1/step-1/trigger", "sent");
-  Scenario::Ack(a, "2026-11-03T01:06:00Z", "ny");
-  Scenario::Resolve(a, "2026-11-03T01:10:00Z", "ny");
-  // Reopened within the reopen window (which clears the incident's ack), acknowledged again.
-  Scenario::Event(a, "2026-11-03T01:20:00Z", "reopened", "tocsin", "{}");
-  Scenario::Ack(a, "2026-11-03T01:40:00Z", "ny");
-  Scenario::Resolve(a, "2026-11-03T01:50:00Z", "ny");
-  auto& b = s.Open(2, "payments", incident::Sev::kSev2, "2026-11-03T02:00:00Z", "DepositErrors");
-  KeyedPage(b, "2026-11-03T02:00:00Z", "kyiv", "l1", "INC-2/step-0/trigger");
-  Scenario::Event(b, "2026-11-03T02:00:00Z", "not_paged", "tocsin",
-                  json{{"idempotency_key", "INC-2/step-0/trigger"},
-                       {"person", "kyiv"},
-                       {"role", "l1"},
-                       {"reason", "no channel reaches kyiv"}}
-                      .dump());
-
-  auto schedule = LoadSchedule();
-  auto r = BuildOncallReport(s.records, &schedule, TheWeek());
-  EXPECT_EQ(r.acknowledged, 1);
-  ASSERT_EQ(r.response.size(), 1u);
-  EXPECT_EQ(r.response[0].mtta.p50, minutes(6));  // not 40m, the second ack
-  EXPECT_EQ(r.pages, 3);
-  EXPECT_EQ(r.pages_undelivered, 2);
-  // kyiv's two pages were at 03:00 and 04:00 Kyiv time, but reached nobody: no wake-up; ny's
-  // came at 20:05 New York time.
-  EXPECT_TRUE(r.nights.empty()) << r.nights.size();
-  auto kyiv = std::find_if(r.load.begin(), r.load.end(),
-                           [](const PersonLoad& l) { return l.person == "kyiv"; });
-  ASSERT_NE(kyiv, r.load.end());
-  EXPECT_EQ(kyiv->pages, 2);
-  EXPECT_EQ(kyiv->undelivered, 2);
-  const auto table = RenderOncallTable(r);
-  auto row = table.find("  pages that reached nobody ");
-  ASSERT_NE(row, std::string::npos) << table;
-  EXPECT_EQ(table.substr(table.find('\n', row) - 2, 3), " 2\n") << table;
-}
-
-// A drill whose step 1 never reached its L1: the ack came from step 2's page, and the report
-// says step 1 reached nobody instead of reading as "L1 took 6 minutes".
-TEST(DrillReportTest, AStepWhosePageReachedNobodySaysSo) {
-  Scenario s;
-  auto& d = s.Open(57, "payments", incident::Sev::kSev2, "2026-11-25T14:00:00Z", "DrillPsp");
-  d.incident.drill = true;
-  KeyedPage(d, "2026-11-25T14:00:00Z", "kyiv", "l1", "INC-57/step-0/trigger", 0);
-  Delivery(d, "2026-11-25T14:00:00Z", "queued", "kyiv", "INC-57/step-0/trigger", "queued");
-  Delivery(d, "2026-11-25T14:00:02Z", "failed", "kyiv", "INC-57/step-0/trigger", "failed");
-  KeyedPage(d, "2026-11-25T14:05:00Z", "ny", "l2-payments", "INC-57/step-1/trigger", 1);
-  Delivery(d, "2026-11-25T14:05:00Z", "sent", "ny", "INC-57/step-1/trigger", "sent");
-  Scenario::Ack(d, "2026-11-25T14:06:00Z", "ny");
-  Scenario::Ack(d, "2026-11-25T14:50:00Z", "ny");  // again, after its ack timeout
-  auto drills = BuildDrillReport(s.records, "");
-  ASSERT_EQ(drills.size(), 1u);
-  EXPECT_EQ(drills[0].time_to_ack, minutes(6));
-  EXPECT_EQ(drills[0].acknowledged_by, "ny");
-  ASSERT_EQ(drills[0].steps.size(), 2u);
-  EXPECT_TRUE(drills[0].steps[0].reached_nobody);
-  EXPECT_EQ(drills[0].steps[0].deliveries, std::vector<std::string>{"kyiv: pagerduty failed"});
-  EXPECT_FALSE(drills[0].steps[1].reached_nobody);
-  EXPECT_EQ(drills[0].steps[1].time_to_ack, minutes(1));
-  EXPECT_THAT(RenderDrillTable(drills),
-              ::testing::HasSubstr("step 1: 6m (reached nobody), step 2: 1m"));
 }
 
 TEST(OncallReportTest, WithoutARosterNightsAreInTheReportZone) {
