@@ -34,8 +34,9 @@ OncallMetrics::OncallMetrics(prometheus::Registry& r)
                   "Opened to acknowledged, nearest-rank quantile, by domain and SEV")),
       mttr_(Gauge(r, "tocsin_oncall_mttr_seconds",
                   "Opened to resolved, nearest-rank quantile, by domain and SEV")),
-      wakeups_(Gauge(r, "tocsin_oncall_night_wakeups",
-                     "Pages between 22:00 and 07:00 in the paged person's time zone")),
+      wakeups_(
+          Gauge(r, "tocsin_oncall_night_wakeups",
+                "Pages that reached the person between 22:00 and 07:00 their time, in the window")),
       nights_over_goal_(Gauge(r, "tocsin_oncall_nights_over_goal",
                               "Nights with more than 2 wake-ups for the person (goal broken)")),
       noisy_ratio_(Gauge(r, "tocsin_oncall_noisy_ratio",
@@ -50,6 +51,9 @@ OncallMetrics::OncallMetrics(prometheus::Registry& r)
       sev12_by_provider_(Gauge(r, "tocsin_oncall_sev12_incidents_by_provider",
                                "SEV-1/2 incidents naming the provider")),
       person_pages_(Gauge(r, "tocsin_oncall_person_pages", "Pages per person in the window")),
+      person_pages_undelivered_(
+          Gauge(r, "tocsin_oncall_person_pages_undelivered",
+                "Pages per person in the window that reached them by no channel")),
       load_max_over_mean_(Gauge(r, "tocsin_oncall_load_max_over_mean",
                                 "Most pages of one person over the mean (1 is even)")) {}
 
@@ -95,7 +99,10 @@ void OncallMetrics::Publish(const OncallReport& r, TimePoint computed_at) {
   for (const auto& p : r.sev12_by_provider) {
     Set(sev12_by_provider_, {{"provider", p.provider}}, p.incidents);
   }
-  for (const auto& l : r.load) Set(person_pages_, {{"person", l.person}}, l.pages);
+  for (const auto& l : r.load) {
+    Set(person_pages_, {{"person", l.person}}, l.pages);
+    Set(person_pages_undelivered_, {{"person", l.person}}, l.undelivered);
+  }
   if (r.load_max_over_mean) Set(load_max_over_mean_, {}, *r.load_max_over_mean);
 }
 

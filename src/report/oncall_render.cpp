@@ -88,7 +88,7 @@ std::vector<Section> Sections(const OncallReport& r) {
     providers.rows.push_back({p.provider, std::to_string(p.incidents)});
   }
   out.push_back(std::move(providers));
-  Section load{"Load across the rotation", {{"person", "pages", "reached nobody", "shifts"}}};
+  Section load{"Load across the rotation", {{"person", "pages", "undelivered", "shifts"}}};
   for (const auto& l : r.load) {
     load.rows.push_back({l.person, std::to_string(l.pages), std::to_string(l.undelivered),
                          l.shifts > 0 ? std::to_string(l.shifts) : "--"});

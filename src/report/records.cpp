@@ -57,7 +57,9 @@ std::vector<PersonPage> PersonPagesOf(const std::vector<incident::TimelineEvent>
   const json deliveries = incident::DeliveriesToJson(timeline);
   for (auto& p : out) {
     for (const auto& d : deliveries) {
-      if (d.value("idempotency_key", std::string()) != p.key) continue;
+      // The Duty Manager's last-resort call goes out under the page's key + "/last-resort".
+      const auto key = d.value("idempotency_key", std::string());
+      if (key != p.key && key != p.key + "/last-resort") continue;
       bool theirs = d.value("person", std::string()) == p.person;
       if (auto people = d.find("people"); people != d.end() && people->is_array()) {
         for (const auto& q : *people) theirs = theirs || (q.is_string() && q == p.person);
@@ -72,7 +74,8 @@ std::vector<PersonPage> PersonPagesOf(const std::vector<incident::TimelineEvent>
         p.deliveries.push_back(fmt::format("{} {}", via, state));
       }
       p.sent = p.sent || state == "sent";
-      p.pending = p.pending || state == "queued";
+      // Queued, or retrying after a provider's temporary error: still on its way.
+      p.pending = p.pending || state == "queued" || state == "retrying";
     }
   }
   return out;

@@ -1,5 +1,6 @@
 #include "tocsin/report/sla_telemetry.h"
 
+#include <date/tz.h>
 #include <fmt/format.h>
 
 #include <algorithm>
@@ -8,6 +9,13 @@
 
 namespace tocsin::report {
 namespace {
+
+// A minute in the report's zone, as the text view prints times: "2026-11-01 00:00 +02:00".
+std::string LocalMinute(TimePoint t, const std::string& zone) {
+  auto zt = date::make_zoned(date::locate_zone(zone),
+                             std::chrono::time_point_cast<std::chrono::minutes>(t));
+  return date::format("%F %H:%M %Ez", zt);
+}
 
 using namespace std::chrono_literals;
 
@@ -103,18 +111,24 @@ Result<SlaReport> BuildSlaReport(source::SliSource& source, const SlaConfig& con
                                  TimePoint now) {
   auto range = CalendarMonth(month, config.time_zone);
   if (!range) return Fail(range.error());
+  // Checked before any query: a wrong name, then a month not over yet.
+  if (!provider.empty() && std::none_of(config.providers.begin(), config.providers.end(),
+                                        [&](const ProviderSla& p) { return p.name == provider; })) {
+    std::string known;
+    for (const auto& p : config.providers) known += (known.empty() ? "" : ", ") + p.name;
+    return Fail(Error::NotFound("no provider \"" + provider + "\" in providers_sla (declared: " +
+                                (known.empty() ? "none" : known) + ")"));
+  }
   if (range->end > now) {
     return Fail(Error::Invalid(fmt::format(
         "{} is not over: it ends at {} ({}); a credit is owed for a whole month, so run the "
         "report after that (the minutes to come have no telemetry and would count as downtime)",
-        month, FormatRfc3339(range->end), config.time_zone)));
+        month, LocalMinute(range->end, config.time_zone), config.time_zone)));
   }
   SlaReport report;
   report.month = month;
   report.time_zone = config.time_zone;
-  std::vector<std::string> names;
   for (const auto& sla : config.providers) {
-    names.push_back(sla.name);
     if (!provider.empty() && sla.name != provider) continue;
     auto telemetry = FetchProviderTelemetry(source, sla, *range);
     if (!telemetry) return Fail(telemetry.error());
@@ -136,12 +150,6 @@ Result<SlaReport> BuildSlaReport(source::SliSource& source, const SlaConfig& con
     run.push_back(row.has_telemetry ? std::optional<int>(row.credit_percent) : std::nullopt);
     row.chronic = ChronicFailure(run);
     report.providers.push_back(std::move(row));
-  }
-  if (!provider.empty() && report.providers.empty()) {
-    std::string known;
-    for (const auto& n : names) known += (known.empty() ? "" : ", ") + n;
-    return Fail(Error::NotFound("no provider \"" + provider + "\" in providers_sla (declared: " +
-                                (known.empty() ? "none" : known) + ")"));
   }
   return report;
 }

@@ -1,5 +1,6 @@
-// The records of an on-call week as the incident manager and the outbox write them, for the
-// report tests: a roster in two time zones and a builder of incidents and their timelines.
+// The records of an on-call week for the report tests: a roster in two time zones and a builder
+// of incidents and their timelines, in the shape the store holds them. Pages are bare
+// `page_decided` events unless a test adds their deliveries (page_outcome_test.cpp does).
 #pragma once
 
 #include <gtest/gtest.h>

@@ -9,6 +9,7 @@
 #include <fstream>
 #include <map>
 #include <nlohmann/json.hpp>
+#include <string_view>
 
 #include "fakes/source/fake_sli_source.h"
 #include "support/files.h"
@@ -251,9 +252,12 @@ incident::TimelineEvent Ev(TimePoint at, const char* kind, const char* actor,
   return e;
 }
 
+// As the outbox reports a PagerDuty delivery: kind "page", the people named when it is queued.
 nlohmann::json DeliveryData(const std::string& key, const char* state) {
-  return {{"idempotency_key", key}, {"channel", "pagerduty"}, {"via", "pagerduty"},
-          {"kind", "trigger"},      {"person", "olena"},      {"state", state}};
+  nlohmann::json d{{"idempotency_key", key}, {"channel", "pagerduty"}, {"via", "pagerduty"},
+                   {"kind", "page"},         {"person", ""},           {"state", state}};
+  if (std::string_view(state) == "queued") d["people"] = nlohmann::json::array({"olena"});
+  return d;
 }
 
 // olena paged twice (the ladder's repeat): each page has its own delivery's outcome. The

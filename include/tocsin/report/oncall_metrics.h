@@ -52,6 +52,7 @@ class OncallMetrics {
   GaugeFamily& sev12_external_;
   GaugeFamily& sev12_by_provider_;
   GaugeFamily& person_pages_;
+  GaugeFamily& person_pages_undelivered_;
   GaugeFamily& load_max_over_mean_;
   std::vector<std::pair<GaugeFamily*, prometheus::Gauge*>> series_;  // of the last Publish
 };

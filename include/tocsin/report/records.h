@@ -24,17 +24,18 @@ std::optional<Acknowledgement> FirstAcknowledgement(
     const std::vector<incident::TimelineEvent>& timeline);
 
 // One person paged by the ladder (a `page_decided` event's target) and what became of that
-// page: the deliveries of that page (its idempotency key) addressed to that person.
+// page: the deliveries of that page (its idempotency key) addressed to that person, by name or
+// among the people a provider's delivery carries.
 struct PersonPage {
   TimePoint at;
   std::string person;
   std::string role;
   int step = 0;  // from 0
   std::string key;
-  std::vector<std::string> deliveries;  // "pagerduty sent", "slack failed", "not_paged: why"
+  std::vector<std::string> deliveries;  // "pagerduty sent", "slack failed", "not paged: why"
   bool sent = false;                    // one of them reached its provider
-  bool pending = false;                 // one of them is still queued
-  // Deliveries are recorded and none was sent nor is still queued: the person was not reached.
+  bool pending = false;                 // one of them is still queued or retrying
+  // Deliveries are recorded and none was sent nor is still on its way: not reached.
   bool Undelivered() const { return !deliveries.empty() && !sent && !pending; }
 };
 std::vector<PersonPage> PersonPagesOf(const std::vector<incident::TimelineEvent>& timeline);
