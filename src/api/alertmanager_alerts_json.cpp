@@ -10,6 +10,7 @@
 #include "tocsin/api/alertmanager_api.h"
 #include "tocsin/common/duration.h"
 #include "tocsin/common/json.h"
+#include "tocsin/common/text.h"
 #include "tocsin/dispatch/fast_time.h"
 
 namespace tocsin::dispatch {
@@ -196,7 +197,15 @@ std::vector<Alert> ParsePostedAlerts(std::string_view body, TimePoint now, Durat
   std::vector<Alert> out;
   static thread_local simdjson::dom::parser parser;
   simdjson::dom::element doc;
-  if (auto err = parser.parse(body.data(), body.size()).get(doc); err) {
+  auto err = parser.parse(body.data(), body.size()).get(doc);
+  std::string replaced;  // alive as long as `doc` is read
+  if (err == simdjson::UTF8_ERROR) {
+    // A byte that is not UTF-8 is read as U+FFFD, as Alertmanager (Go's decoder) reads it: one
+    // sender's bad byte does not cost the batch's other alerts.
+    replaced = ReplaceInvalidUtf8(body);
+    err = parser.parse(replaced).get(doc);
+  }
+  if (err) {
     errors.push_back(std::string("body is not valid JSON: ") + simdjson::error_message(err));
     return out;
   }

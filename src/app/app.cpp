@@ -324,10 +324,10 @@ void App::Run() {
 
 void App::Impl::LoopTaskFailed(const char* what) {
   loop_task_failures.Increment();
-  std::uint64_t held = 0;
-  if (!loop_throws.Pass("loop", clock.MonotonicMicros(), &held)) return;
-  spdlog::error("a task on the event loop failed and was abandoned: {}; tocsin goes on{}", what,
-                loop_throws.Note(held));
+  if (auto note = loop_throws.Pass(what, clock.MonotonicMicros())) {
+    spdlog::error("a task on the event loop failed and was abandoned: {}; tocsin goes on{}", what,
+                  *note);
+  }
 }
 
 void App::Stop() {

@@ -169,32 +169,29 @@ bool ParseLevel(std::string_view level, spdlog::level::level_enum* out) {
   return false;
 }
 
-bool RepeatLimiter::Pass(std::string_view key, std::uint64_t now_us, std::uint64_t* held_back) {
+std::optional<std::string> RepeatLimiter::Pass(std::string_view key, std::uint64_t now_us) {
+  const auto interval_s = interval_us_ / 1'000'000;
   std::lock_guard lock(mu_);
   auto it = seen_.find(key);
   if (it == seen_.end()) {
+    if (seen_.size() >= kMaxKeys) seen_.clear();
     seen_.emplace(std::string(key), Seen{now_us, 0});
-    *held_back = 0;
-    return true;
+    return fmt::format(" (a repeat within {} s is not logged)", interval_s);
   }
-  if (now_us - it->second.last_us < interval_us_) {
-    ++it->second.held;
-    return false;
+  Seen& seen = it->second;
+  // A time read before the lock by another thread may be behind the last line's: within.
+  if (now_us < seen.last_us + interval_us_) {
+    ++seen.held;
+    return std::nullopt;
   }
-  *held_back = std::exchange(it->second.held, 0);
-  it->second.last_us = now_us;
-  return true;
-}
-
-std::string RepeatLimiter::Note(std::uint64_t held_back) const {
-  auto seconds = interval_us_ / 1'000'000;
-  if (held_back == 0) {
-    return fmt::format(" (a repeat within {} s is not logged)", seconds);
-  }
+  const auto since_s = (now_us - seen.last_us) / 1'000'000;
+  const auto held = std::exchange(seen.held, 0);
+  seen.last_us = now_us;
+  if (held == 0) return fmt::format(" (a repeat within {} s is not logged)", interval_s);
   return fmt::format(
-      " ({} more like it since the last such line {} not logged; a repeat within "
-      "{} s is not logged)",
-      held_back, held_back == 1 ? "was" : "were", seconds);
+      " ({} more like it in the {} s since the last such line {} not logged; a repeat within {} "
+      "s is not logged)",
+      held, since_s, held == 1 ? "was" : "were", interval_s);
 }
 
 }  // namespace tocsin::log

@@ -23,13 +23,13 @@ struct WorkerPool::Impl {
 
   void Failed(const char* what) {
     if (on_failure) on_failure();
-    std::uint64_t held = 0;
     auto now = std::chrono::duration_cast<std::chrono::microseconds>(
                    std::chrono::steady_clock::now().time_since_epoch())
                    .count();
-    if (!failures.Pass(name, static_cast<std::uint64_t>(now), &held)) return;
-    spdlog::error("{}: a task failed and was abandoned: {}; the pool goes on{}", name, what,
-                  failures.Note(held));
+    if (auto note = failures.Pass(what, static_cast<std::uint64_t>(now))) {
+      spdlog::error("{}: a task failed and was abandoned: {}; the pool goes on{}", name, what,
+                    *note);
+    }
   }
 };
 

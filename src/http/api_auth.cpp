@@ -7,6 +7,7 @@
 
 #include "tocsin/common/crypto.h"
 #include "tocsin/common/json.h"
+#include "tocsin/common/text.h"
 #include "tocsin/config/yaml_reader.h"
 #include "tocsin/http/signatures.h"
 
@@ -137,7 +138,8 @@ Result<Principal> ApiAuthenticator::Authenticate(const Request& request, Access 
     return Fail(Error::Unauthorized("missing bearer token (Authorization: Bearer <token>)"));
   }
   std::string_view h = *header;
-  if (h.substr(0, 7) != "Bearer " || h.size() <= 7) {
+  // The scheme is case-insensitive (RFC 9110, 11.1): "bearer" is Bearer.
+  if (h.size() <= 7 || AsciiLower(std::string(h.substr(0, 7))) != "bearer ") {
     return Fail(Error::Unauthorized("expected Authorization: Bearer <token>"));
   }
   std::string hash = Sha256Hex(h.substr(7));

@@ -3,6 +3,7 @@
 // machinery keeps a rebuild fast (the other modules see only tocsin/http/server.h).
 #include "tocsin/http/server.h"
 
+#include <algorithm>
 #include <chrono>
 #include <optional>
 #include <unordered_set>
@@ -56,7 +57,13 @@ struct Server::Impl : std::enable_shared_from_this<Server::Impl> {
         refused(prometheus::BuildCounter()
                     .Name("tocsin_http_connections_refused_total")
                     .Help("Connections closed on accept because server.max_connections were "
-                          "open.")
+                          "open and none of them was idle.")
+                    .Register(registry)
+                    .Add({})),
+        evicted(prometheus::BuildCounter()
+                    .Name("tocsin_http_idle_connections_closed_total")
+                    .Help("Idle connections closed to make room for a new one because "
+                          "server.max_connections were open.")
                     .Register(registry)
                     .Add({})),
         backoffs(prometheus::BuildCounter()
@@ -67,14 +74,18 @@ struct Server::Impl : std::enable_shared_from_this<Server::Impl> {
                      .Add({})) {}
 
   void Accept();
+  // Full: closes the connection idle the longest (waiting for a request, none in progress), so
+  // that idle keep-alive connections, a stranger's included, never lock Prometheus out.
+  // Whether one was idle.
+  bool CloseLongestIdle();
   // An error of a guard or handler that threw, at most once per interval per route.
   void LogThrow(const char* what, const std::string& pattern, const char* error) {
-    std::uint64_t held = 0;
     auto now = std::chrono::duration_cast<std::chrono::microseconds>(
                    std::chrono::steady_clock::now().time_since_epoch())
                    .count();
-    if (!throws.Pass(pattern, static_cast<std::uint64_t>(now), &held)) return;
-    spdlog::error("http: {} of {} threw: {}{}", what, pattern, error, throws.Note(held));
+    auto note = throws.Pass(fmt::format("{} {}\n{}", what, pattern, error),
+                            static_cast<std::uint64_t>(now));
+    if (note) spdlog::error("http: {} of {} threw: {}{}", what, pattern, error, *note);
   }
   void Count(const std::string& handler, std::string_view method, int status, double seconds) {
     if (detached) return;
@@ -109,6 +120,7 @@ struct Server::Impl : std::enable_shared_from_this<Server::Impl> {
   prometheus::Family<prometheus::Histogram>& durations;
   prometheus::Gauge& open_gauge;
   prometheus::Counter& refused;
+  prometheus::Counter& evicted;
   prometheus::Counter& backoffs;
 };
 
@@ -124,6 +136,20 @@ bool ClientWentAway(const beast::error_code& ec) {
          ec == asio::error::connection_reset || ec == bhttp::error::partial_message;
 }
 
+// Fields that carry a credential or what a signature covers: sent twice, they are refused.
+bool IsCredential(std::string_view name) {
+  static constexpr std::string_view kFields[] = {"Authorization",
+                                                 "Cookie",
+                                                 "X-Tocsin-Token",
+                                                 "X-Slack-Signature",
+                                                 "X-Slack-Request-Timestamp",
+                                                 "X-Twilio-Signature",
+                                                 "X-PagerDuty-Signature",
+                                                 "Content-Type"};
+  return std::any_of(std::begin(kFields), std::end(kFields),
+                     [&](std::string_view f) { return beast::iequals(f, name); });
+}
+
 // Errors of accept() that say the process is out of a resource: retrying at once fails again
 // and spins the loop, so accepting pauses instead.
 bool OutOfResources(const beast::error_code& ec) {
@@ -134,8 +160,11 @@ bool OutOfResources(const beast::error_code& ec) {
 
 // Beast's string_body, except that a piece of body is appended: string_body resizes the string
 // (writing zeros over it) and then copies the bytes in, so every byte of an alert batch was
-// written twice. The parser has checked the length against body_limit before init.
+// written twice. The parser has checked the length against body_limit before init. Room is
+// made for at most kReserveBytes up front: a client that announces 4 MiB and sends a trickle
+// holds only what it sent, and a larger body grows as it arrives.
 struct AppendedStringBody {
+  static constexpr std::uint64_t kReserveBytes = 256 * 1024;
   using value_type = std::string;
   static std::uint64_t size(const value_type& body) { return body.size(); }
 
@@ -144,7 +173,7 @@ struct AppendedStringBody {
     template <bool isRequest, class Fields>
     reader(bhttp::header<isRequest, Fields>& /*header*/, value_type& body) : body_(body) {}
     void init(const boost::optional<std::uint64_t>& length, beast::error_code& ec) {
-      if (length) body_.reserve(static_cast<std::size_t>(*length));
+      if (length) body_.reserve(static_cast<std::size_t>(std::min(*length, kReserveBytes)));
       ec = {};
     }
     template <class ConstBufferSequence>
@@ -184,7 +213,8 @@ class Session : public std::enable_shared_from_this<Session> {
 
   void Start() { ReadHeader(); }
 
-  // Closes the connection if it is idle between requests (used on shutdown).
+  // Closes the connection if it is idle between requests (used on shutdown, and to make room
+  // when the server is full).
   void CloseIfIdle() {
     if (!busy_) {
       beast::error_code ec;
@@ -192,6 +222,9 @@ class Session : public std::enable_shared_from_this<Session> {
       stream_.close();
     }
   }
+  // Waiting for a request's header since `idle_since()`; none is in progress.
+  bool idle() const { return !busy_ && stream_.socket().is_open(); }
+  std::chrono::steady_clock::time_point idle_since() const { return idle_since_; }
 
  private:
   void ReadHeader() {
@@ -206,6 +239,7 @@ class Session : public std::enable_shared_from_this<Session> {
                        : std::max(server_->options.read_timeout, server_->options.idle_timeout);
     stream_.expires_after(timeout);
     busy_ = false;
+    idle_since_ = std::chrono::steady_clock::now();
     bhttp::async_read_header(
         stream_, buffer_, *parser_,
         [self = shared_from_this()](beast::error_code ec, std::size_t) { self->OnHeader(ec); });
@@ -238,6 +272,7 @@ class Session : public std::enable_shared_from_this<Session> {
     auto& msg = parser_->get();
     req_ = Request{};
     req_.method = std::string(msg.method_string());
+    request_version_ = msg.version();
     req_.target = std::string(msg.target());
     req_.remote_address = remote_;
     method_ = req_.method;
@@ -301,7 +336,15 @@ class Session : public std::enable_shared_from_this<Session> {
     req_.path = std::move(*path);
     if (q != std::string::npos) req_.query = ParseFormEncoded(req_.target.substr(q + 1));
     for (const auto& field : msg) {
-      req_.headers[std::string(field.name_string())] = std::string(field.value());
+      auto [it, added] = req_.headers.emplace(std::string(field.name_string()), field.value());
+      if (!added && IsCredential(field.name_string())) {
+        // Which one counts would differ between tocsin and a proxy that checked the other.
+        keep_alive_ = false;
+        return Write(
+            Response::Text(400, "header " + it->first + " appears more than once: send it once\n"),
+            "invalid");
+      }
+      if (!added) it->second = std::string(field.value());  // the last one, as before
     }
 
     router_ = server_->router;  // keep the router alive until the response is written
@@ -396,6 +439,8 @@ class Session : public std::enable_shared_from_this<Session> {
     }
     bool keep = keep_alive_ && !server_->stopping;
     res->keep_alive(keep);
+    // An HTTP/1.0 client closes unless the answer says keep-alive (1.1's default is not its).
+    if (keep && request_version_ < 11) res->set(bhttp::field::connection, "keep-alive");
     if (method_ == "HEAD") {
       // Same headers as GET, no body.
       res->prepare_payload();
@@ -435,9 +480,11 @@ class Session : public std::enable_shared_from_this<Session> {
   std::string method_;
   std::string_view method_label_ = "other";
   bool keep_alive_ = false;
+  unsigned request_version_ = 11;  // 10 for HTTP/1.0
   bool busy_ = false;
   std::uint64_t requests_served_ = 0;
   std::chrono::steady_clock::time_point started_;
+  std::chrono::steady_clock::time_point idle_since_;
 };
 
 }  // namespace
@@ -450,8 +497,9 @@ void Server::Impl::Accept() {
         spdlog::info("http: accepting connections again");
         self->backing_off = false;
       }
-      if (self->sessions.size() >= self->options.max_connections) {
-        // Full: closing at once costs nothing, and keeps the slots for the connections open.
+      if (self->sessions.size() >= self->options.max_connections && !self->CloseLongestIdle()) {
+        // Full of requests in progress: closing at once costs nothing, and keeps the slots for
+        // them.
         self->refused.Increment();
         beast::error_code ignored;
         socket.close(ignored);
@@ -480,6 +528,19 @@ void Server::Impl::Accept() {
     spdlog::warn("http: accept failed: {}", ec.message());
     self->Accept();
   });
+}
+
+bool Server::Impl::CloseLongestIdle() {
+  Session* longest = nullptr;
+  for (auto* s : sessions) {
+    if (s->idle() && (longest == nullptr || s->idle_since() < longest->idle_since())) longest = s;
+  }
+  if (longest == nullptr) return false;
+  // Its read completes with an error and the session goes; the new one may briefly make the
+  // count one over the cap.
+  longest->CloseIfIdle();
+  evicted.Increment();
+  return true;
 }
 
 Server::Server(asio::io_context& io, ServerOptions options, prometheus::Registry& registry)

@@ -32,6 +32,19 @@ using am_api_test::json;
 using am_api_test::kReceivers;
 using namespace std::chrono_literals;
 
+// A byte that is not UTF-8 in one alert's label (a bridge that sends Latin-1) is read as
+// U+FFFD, as Alertmanager reads it: the batch's critical alert is not lost with it.
+TEST_F(AlertmanagerApiTest, ABadByteInOneAlertKeepsTheBatch) {
+  auto r = Call("POST", "/api/v2/alerts",
+                "[{\"labels\": {\"alertname\": \"DepositErrors\", \"severity\": \"critical\"}},"
+                " {\"labels\": {\"alertname\": \"Bad\", \"x\": \"caf\xE9\"}}]");
+  EXPECT_EQ(r.status, 200) << r.body;
+  auto alerts = GetJson("/api/v2/alerts");
+  ASSERT_EQ(alerts.size(), 2u) << alerts.dump();
+  const auto& bad = alerts[0]["labels"]["alertname"] == "Bad" ? alerts[0] : alerts[1];
+  EXPECT_EQ(bad["labels"]["x"], "caf\xEF\xBF\xBD");
+}
+
 TEST_F(AlertmanagerApiTest, PostKeepsValidAlertsAndRejectsTheRestWithAJsonString) {
   auto r = Call("POST", "/api/v2/alerts", R"([
     {"labels": {"alertname": "DepositErrors", "severity": "critical", "psp": "A"},

@@ -4,6 +4,8 @@
 #include <nlohmann/json.hpp>
 
 #include <cstdlib>
+#include <optional>
+#include <string>
 #include <vector>
 
 namespace tocsin {
@@ -115,32 +117,36 @@ TEST(JournalLogTest, NoPrefixWhenStderrIsNotTheJournalStream) {
 
 TEST(RepeatLimiterTest, ARepeatPassesOncePerIntervalAndTellsHowManyWereHeldBack) {
   log::RepeatLimiter limiter(10'000'000);
-  std::uint64_t held = 99;
-  ASSERT_TRUE(limiter.Pass("/api/v2/alerts", 5'000'000, &held));
-  EXPECT_EQ(held, 0u);
+  const std::string first = " (a repeat within 10 s is not logged)";
+  EXPECT_EQ(limiter.Pass("/api/v2/alerts\nboom", 5'000'000), first);
   // Three repeats within the interval: held back. Another key is not.
-  EXPECT_FALSE(limiter.Pass("/api/v2/alerts", 5'000'001, &held));
-  EXPECT_FALSE(limiter.Pass("/api/v2/alerts", 9'000'000, &held));
-  EXPECT_FALSE(limiter.Pass("/api/v2/alerts", 14'999'999, &held));
-  ASSERT_TRUE(limiter.Pass("/api/v1/incidents", 6'000'000, &held));
-  EXPECT_EQ(held, 0u);
+  EXPECT_EQ(limiter.Pass("/api/v2/alerts\nboom", 5'000'001), std::nullopt);
+  EXPECT_EQ(limiter.Pass("/api/v2/alerts\nboom", 9'000'000), std::nullopt);
+  EXPECT_EQ(limiter.Pass("/api/v2/alerts\nboom", 14'999'999), std::nullopt);
+  EXPECT_EQ(limiter.Pass("/api/v2/alerts\nanother bug", 6'000'000), first);
+  // A time another thread read before this one's line: still within the interval.
+  EXPECT_EQ(limiter.Pass("/api/v2/alerts\nboom", 4'999'999), std::nullopt);
   // The interval is counted from the last line, not the first occurrence held back.
-  ASSERT_TRUE(limiter.Pass("/api/v2/alerts", 15'000'000, &held));
-  EXPECT_EQ(held, 3u);
-  EXPECT_FALSE(limiter.Pass("/api/v2/alerts", 24'999'999, &held));
-  ASSERT_TRUE(limiter.Pass("/api/v2/alerts", 25'000'000, &held));
-  EXPECT_EQ(held, 1u);
+  EXPECT_EQ(limiter.Pass("/api/v2/alerts\nboom", 15'000'000),
+            " (4 more like it in the 10 s since the last such line were not logged; a repeat "
+            "within 10 s is not logged)");
+  EXPECT_EQ(limiter.Pass("/api/v2/alerts\nboom", 24'999'999), std::nullopt);
+  EXPECT_EQ(limiter.Pass("/api/v2/alerts\nboom", 85'000'000),
+            " (1 more like it in the 70 s since the last such line was not logged; a repeat "
+            "within 10 s is not logged)");
+  // Nothing held back since the last line.
+  EXPECT_EQ(limiter.Pass("/api/v2/alerts\nboom", 95'000'000), first);
 }
 
-TEST(RepeatLimiterTest, ItsNoteSaysWhatWasNotLogged) {
+TEST(RepeatLimiterTest, ManyDistinctLinesAreForgottenNotHeldForever) {
   log::RepeatLimiter limiter(10'000'000);
-  EXPECT_EQ(limiter.Note(0), " (a repeat within 10 s is not logged)");
-  EXPECT_EQ(limiter.Note(1),
-            " (1 more like it since the last such line was not logged; a repeat within 10 s is "
-            "not logged)");
-  EXPECT_EQ(limiter.Note(4210),
-            " (4210 more like it since the last such line were not logged; a repeat within 10 s "
-            "is not logged)");
+  for (std::size_t i = 0; i < log::RepeatLimiter::kMaxKeys; ++i) {
+    ASSERT_TRUE(limiter.Pass("bug " + std::to_string(i), 1));
+  }
+  EXPECT_FALSE(limiter.Pass("bug 0", 2));
+  // One more distinct line: the keys are forgotten, and a repeat passes again.
+  EXPECT_TRUE(limiter.Pass("bug new", 3));
+  EXPECT_TRUE(limiter.Pass("bug 0", 4));
 }
 
 }  // namespace

@@ -34,6 +34,22 @@ TEST(ApiAuthTest, ValidTokenActsAsItsPerson) {
   EXPECT_EQ(p->role, Role::kResponder);
 }
 
+// RFC 9110 makes the scheme case-insensitive: a client that writes "bearer" is not refused.
+TEST(ApiAuthTest, TheSchemeIsCaseInsensitive) {
+  SimulatedClock clock(FromUnixMillis(0));
+  ApiAuthenticator auth(OneToken(Role::kResponder), clock);
+  for (const char* scheme : {"bearer ", "BEARER ", "Bearer "}) {
+    auto r = WithToken("");
+    r.headers["Authorization"] = std::string(scheme) + "tocsin-api-token-ops";
+    auto p = auth.Authenticate(r, Access::kResponder);
+    ASSERT_TRUE(p) << scheme << p.error().message();
+    EXPECT_EQ(p->actor, "olena");
+  }
+  auto r = WithToken("");
+  r.headers["Authorization"] = "Basic tocsin-api-token-ops";
+  EXPECT_FALSE(auth.Authenticate(r, Access::kResponder));
+}
+
 TEST(ApiAuthTest, MissingOrUnknownTokenIs401WrongRoleIs403) {
   SimulatedClock clock(FromUnixMillis(0));
   ApiAuthenticator auth(OneToken(Role::kViewer), clock);

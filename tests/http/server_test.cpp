@@ -189,6 +189,49 @@ TEST_F(ServerTest, HandlerExceptionIs500AndServerKeepsServing) {
             200);
 }
 
+// Two Authorization fields: a proxy that checked the first and tocsin that took the last would
+// disagree on who is asking. Other fields may repeat (the last one counts, as before).
+TEST_F(ServerTest, ACredentialSentTwiceIsRefused) {
+  auto twice = RawExchange(port_,
+                           "GET /healthz HTTP/1.1\r\nAuthorization: Bearer a\r\n"
+                           "authorization: Bearer b\r\nConnection: close\r\n\r\n");
+  EXPECT_EQ(StatusOf(twice), 400);
+  EXPECT_EQ(BodyOf(twice), "header Authorization appears more than once: send it once\n");
+  auto slack = RawExchange(port_,
+                           "GET /healthz HTTP/1.1\r\nX-Slack-Signature: v0=a\r\n"
+                           "X-Slack-Signature: v0=b\r\nConnection: close\r\n\r\n");
+  EXPECT_EQ(StatusOf(slack), 400);
+  auto forwarded = RawExchange(port_,
+                               "GET /healthz HTTP/1.1\r\nX-Forwarded-For: 10.0.0.1\r\n"
+                               "X-Forwarded-For: 10.0.0.2\r\nConnection: close\r\n\r\n");
+  EXPECT_EQ(StatusOf(forwarded), 200);
+}
+
+// An HTTP/1.0 client keeps the connection only when the answer says keep-alive.
+TEST_F(ServerTest, AnHttp10KeepAliveIsAnsweredAsSuch) {
+  int fd = tocsin::testing::ConnectLoopback(port_);
+  ASSERT_GE(fd, 0);
+  const std::string request = "GET /healthz HTTP/1.0\r\nConnection: keep-alive\r\n\r\n";
+  for (int i = 0; i < 2; ++i) {  // the second request on the same connection
+    ASSERT_EQ(::send(fd, request.data(), request.size(), MSG_NOSIGNAL),
+              static_cast<ssize_t>(request.size()));
+    std::string got;
+    char buf[1024];
+    while (got.find("ok\n") == std::string::npos) {
+      pollfd p{fd, POLLIN, 0};
+      ASSERT_GT(::poll(&p, 1, 3000), 0) << got;
+      ssize_t n = ::recv(fd, buf, sizeof buf, 0);
+      ASSERT_GT(n, 0) << "closed after request " << i << ": " << got;
+      got.append(buf, static_cast<std::size_t>(n));
+    }
+    EXPECT_NE(got.find("Connection: keep-alive\r\n"), std::string::npos) << got;
+  }
+  ::close(fd);
+  auto plain = RawExchange(port_, "GET /healthz HTTP/1.0\r\n\r\n");
+  EXPECT_EQ(StatusOf(plain), 200);
+  EXPECT_EQ(plain.find("keep-alive"), std::string::npos) << plain;
+}
+
 TEST_F(ServerTest, AHandlerThatKeepsThrowingIsLoggedOnceAndAnswered500EachTime) {
   std::vector<std::string> lines;
   std::mutex mu;

@@ -4,6 +4,7 @@
 #include <functional>
 #include <map>
 #include <mutex>
+#include <optional>
 #include <string>
 #include <string_view>
 
@@ -42,22 +43,22 @@ bool ParseLevel(std::string_view level, spdlog::level::level_enum* out);
 
 // Holds back repeats of one error line. A bug that makes every request or task throw would log
 // a line per occurrence, thousands a second, and journald drops a service's lines past its own
-// rate limit (10,000 per 30 s by default), the lines that matter with them. Per key (a route, a
-// pool), the first occurrence passes, then at most one per interval, which tells how many were
-// held back since the line before it. Metrics still count every occurrence. Thread-safe.
+// rate limit (10,000 per 30 s by default), the lines that matter with them. Per key (where, and
+// what it said), the first occurrence passes, then at most one per interval, which tells how
+// many were held back since the line before it. Metrics still count every occurrence.
+// Thread-safe; times read before the lock may arrive out of order.
 class RepeatLimiter {
  public:
   static constexpr std::uint64_t kDefaultIntervalMicros = 10'000'000;
+  // Distinct keys remembered; past that they are forgotten (held-back counts with them).
+  static constexpr std::size_t kMaxKeys = 256;
   explicit RepeatLimiter(std::uint64_t interval_micros = kDefaultIntervalMicros)
       : interval_us_(interval_micros) {}
 
-  // Whether to log the occurrence of `key` seen at `now_us` (monotonic microseconds). If so,
-  // *held_back is the number of its occurrences not logged since its last line.
-  bool Pass(std::string_view key, std::uint64_t now_us, std::uint64_t* held_back);
-
-  // What a passed line says after its own words: how many were held back before it, and that
-  // repeats may be held back after it.
-  std::string Note(std::uint64_t held_back) const;
+  // For an occurrence of `key` seen at `now_us` (monotonic microseconds): the words to end its
+  // line with when it is to be logged, how many were held back since the last line and that
+  // repeats may be held back after it; nullopt when it is held back.
+  std::optional<std::string> Pass(std::string_view key, std::uint64_t now_us);
 
  private:
   struct Seen {

@@ -27,6 +27,9 @@ bool IsValidUtf8(std::string_view s);
 // The offset of the first byte where `s` stops being UTF-8 (the lead byte of a bad sequence),
 // or std::string_view::npos when all of it is.
 std::size_t FirstInvalidUtf8(std::string_view s);
+// `s` with each byte where it stops being UTF-8 replaced by U+FFFD, as Go's JSON decoder (and
+// so Alertmanager) reads such a byte in a string.
+std::string ReplaceInvalidUtf8(std::string_view s);
 
 // Where to cut `s` at or before byte `at` without splitting a UTF-8 character: the largest
 // offset <= min(at, size) that does not fall on a continuation byte; 0 when every byte before
