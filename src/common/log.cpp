@@ -174,7 +174,12 @@ std::optional<std::string> RepeatLimiter::Pass(std::string_view key, std::uint64
   std::lock_guard lock(mu_);
   auto it = seen_.find(key);
   if (it == seen_.end()) {
-    if (seen_.size() >= kMaxKeys) seen_.clear();
+    if (seen_.size() >= kMaxKeys) {
+      // The key logged longest ago goes (with what it held back): the others keep their limit.
+      seen_.erase(std::min_element(seen_.begin(), seen_.end(), [](const auto& a, const auto& b) {
+        return a.second.last_us < b.second.last_us;
+      }));
+    }
     seen_.emplace(std::string(key), Seen{now_us, 0});
     return fmt::format(" (a repeat within {} s is not logged)", interval_s);
   }

@@ -136,10 +136,13 @@ bool ClientWentAway(const beast::error_code& ec) {
          ec == asio::error::connection_reset || ec == bhttp::error::partial_message;
 }
 
-// Fields that carry a credential or what a signature covers: sent twice, they are refused.
+// Fields that carry a credential, what a signature covers, or who is asking: sent twice, they
+// are refused (a second Host is a 400 by RFC 9112, 3.2).
 bool IsCredential(std::string_view name) {
   static constexpr std::string_view kFields[] = {"Authorization",
                                                  "Cookie",
+                                                 "Host",
+                                                 "X-Tocsin-Actor",
                                                  "X-Tocsin-Token",
                                                  "X-Slack-Signature",
                                                  "X-Slack-Request-Timestamp",
@@ -162,7 +165,7 @@ bool OutOfResources(const beast::error_code& ec) {
 // (writing zeros over it) and then copies the bytes in, so every byte of an alert batch was
 // written twice. The parser has checked the length against body_limit before init. Room is
 // made for at most kReserveBytes up front: a client that announces 4 MiB and sends a trickle
-// holds only what it sent, and a larger body grows as it arrives.
+// holds that room and what it sent, not 4 MiB, and a larger body grows as it arrives.
 struct AppendedStringBody {
   static constexpr std::uint64_t kReserveBytes = 256 * 1024;
   using value_type = std::string;
@@ -238,7 +241,9 @@ class Session : public std::enable_shared_from_this<Session> {
                        ? server_->options.read_timeout
                        : std::max(server_->options.read_timeout, server_->options.idle_timeout);
     stream_.expires_after(timeout);
-    busy_ = false;
+    // Bytes of the next request already read (a pipelining client): not idle, whatever Beast
+    // does with them next.
+    busy_ = buffer_.size() != 0;
     idle_since_ = std::chrono::steady_clock::now();
     bhttp::async_read_header(
         stream_, buffer_, *parser_,

@@ -138,15 +138,17 @@ TEST(RepeatLimiterTest, ARepeatPassesOncePerIntervalAndTellsHowManyWereHeldBack)
   EXPECT_EQ(limiter.Pass("/api/v2/alerts\nboom", 95'000'000), first);
 }
 
-TEST(RepeatLimiterTest, ManyDistinctLinesAreForgottenNotHeldForever) {
+TEST(RepeatLimiterTest, PastItsKeysTheOneLoggedLongestAgoIsForgotten) {
   log::RepeatLimiter limiter(10'000'000);
-  for (std::size_t i = 0; i < log::RepeatLimiter::kMaxKeys; ++i) {
-    ASSERT_TRUE(limiter.Pass("bug " + std::to_string(i), 1));
+  for (std::uint64_t i = 0; i < log::RepeatLimiter::kMaxKeys; ++i) {
+    ASSERT_TRUE(limiter.Pass("bug " + std::to_string(i), 1 + i));
   }
-  EXPECT_FALSE(limiter.Pass("bug 0", 2));
-  // One more distinct line: the keys are forgotten, and a repeat passes again.
-  EXPECT_TRUE(limiter.Pass("bug new", 3));
-  EXPECT_TRUE(limiter.Pass("bug 0", 4));
+  EXPECT_FALSE(limiter.Pass("bug 0", 300));
+  // One more distinct line: "bug 0", logged longest ago, is forgotten; the others still hold.
+  EXPECT_TRUE(limiter.Pass("bug new", 301));
+  EXPECT_TRUE(limiter.Pass("bug 0", 302));
+  EXPECT_FALSE(limiter.Pass("bug 2", 303));
+  EXPECT_FALSE(limiter.Pass("bug 255", 304));
 }
 
 }  // namespace

@@ -201,6 +201,10 @@ TEST_F(ServerTest, ACredentialSentTwiceIsRefused) {
                            "GET /healthz HTTP/1.1\r\nX-Slack-Signature: v0=a\r\n"
                            "X-Slack-Signature: v0=b\r\nConnection: close\r\n\r\n");
   EXPECT_EQ(StatusOf(slack), 400);
+  auto hosts = RawExchange(port_,
+                           "GET /healthz HTTP/1.1\r\nHost: a\r\nHost: b\r\n"
+                           "Connection: close\r\n\r\n");
+  EXPECT_EQ(StatusOf(hosts), 400);
   auto forwarded = RawExchange(port_,
                                "GET /healthz HTTP/1.1\r\nX-Forwarded-For: 10.0.0.1\r\n"
                                "X-Forwarded-For: 10.0.0.2\r\nConnection: close\r\n\r\n");

@@ -50,7 +50,8 @@ bool ParseLevel(std::string_view level, spdlog::level::level_enum* out);
 class RepeatLimiter {
  public:
   static constexpr std::uint64_t kDefaultIntervalMicros = 10'000'000;
-  // Distinct keys remembered; past that they are forgotten (held-back counts with them).
+  // Distinct keys remembered; past that, the one logged longest ago is forgotten (its held-back
+  // count with it).
   static constexpr std::size_t kMaxKeys = 256;
   explicit RepeatLimiter(std::uint64_t interval_micros = kDefaultIntervalMicros)
       : interval_us_(interval_micros) {}
