@@ -172,6 +172,16 @@ void SqliteOutboxStore::InsertItems(std::string intent_key, std::vector<OutboxIt
 }
 
 Result<std::vector<OutboxItem>> SqliteOutboxStore::LoadPending() {
+  // Sized first: after a storm this is tens of thousands of items, and growing the vector
+  // step by step moved them and touched fresh memory several times over.
+  std::int64_t pending = 0;
+  {
+    auto count = db_.Prepare("SELECT count(*) FROM notify_outbox WHERE state = 'pending'");
+    if (!count) return Fail(count.error());
+    auto row = count->Step();
+    if (!row) return Fail(row.error());
+    if (*row) pending = count->Int(0);
+  }
   auto st = db_.Prepare(
       "SELECT id, channel, original_channel, kind, target, person_id, coalesce_key, request, "
       "attempts, created_at, next_attempt_at FROM notify_outbox WHERE state = 'pending' "
@@ -179,6 +189,8 @@ Result<std::vector<OutboxItem>> SqliteOutboxStore::LoadPending() {
   if (!st) return Fail(st.error());
   std::vector<OutboxItem> out;
   std::vector<std::string> requests;
+  out.reserve(static_cast<std::size_t>(pending));
+  requests.reserve(static_cast<std::size_t>(pending));
   while (true) {
     auto row = st->Step();
     if (!row) return Fail(row.error());
