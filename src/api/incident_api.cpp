@@ -266,15 +266,11 @@ void RegisterIncidentApi(http::Router& router, IncidentManager& manager, const C
             Error::Invalid("state must be open, triggered, acknowledged, resolved or all"));
       }
     }
-    if (auto l = r.Query("limit")) {
-      // The whole text a whole number ("10abc" and "1.5" are refused), then kept to 1-10000.
-      int v = 0;
-      auto [end, ec] = std::from_chars(l->data(), l->data() + l->size(), v);
-      if (ec != std::errc{} || end != l->data() + l->size()) {
-        return ErrorResponse(Error::Invalid("limit must be a whole number (1 to 10000)"));
-      }
-      f.limit = std::clamp(v, 1, 10000);
-    }
+    // 1-10000, refused outside it as /api/v1/notifications does (a clamp answered 200 for a
+    // limit the docs and the message say is out of range).
+    auto limit = api::IntQuery(r, "limit", f.limit, 1, 10000);
+    if (!limit) return ErrorResponse(limit.error());
+    f.limit = *limit;
     auto list = m->List(f);
     if (!list) return ErrorResponse(list.error());
     json out = json::array();

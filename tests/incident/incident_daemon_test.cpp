@@ -220,6 +220,13 @@ TEST_F(IncidentDaemonTest, ApiActsOnIncidentsAndAnswersWhoIsOnCall) {
             200);
   auto [s_limit, limit] = Http("GET", "/api/v1/incidents?limit=10abc", nullptr);
   EXPECT_EQ(s_limit, 400) << limit.dump();
+  // Outside 1-10000 is refused as the docs say, not clamped and answered 200.
+  for (const char* out_of_range : {"0", "-1", "10001"}) {
+    auto [status, body] =
+        Http("GET", std::string("/api/v1/incidents?limit=") + out_of_range, nullptr);
+    EXPECT_EQ(status, 400) << out_of_range << " " << body.dump();
+  }
+  EXPECT_EQ(Http("GET", "/api/v1/incidents?limit=10000", nullptr).first, 200);
   auto [s1, bad_ack] = Http("POST", "/api/v1/incidents/" + id + "/ack", {{"actor", "mallory"}});
   EXPECT_EQ(s1, 403) << bad_ack.dump();
   // The CLI says why, and only why: no second line about token roles (issue 13).
