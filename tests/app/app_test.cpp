@@ -13,9 +13,9 @@
 #include <thread>
 #include <vector>
 
+#include "support/log_capture.h"
 #include "support/temp_dir.h"
 #include "tocsin/common/http_client.h"
-#include "tocsin/common/log.h"
 #include "tocsin/common/system_clock.h"
 
 namespace tocsin::app {
@@ -109,9 +109,8 @@ TEST_F(AppTest, ATaskThatThrowsIsCountedAndTheDaemonGoesOn) {
   auto path = dir_.Write("tocsin.yaml", kGood);
   App& app = MakeApp({path, {std::nullopt, dir_.path() + "/data"}, false});
   ASSERT_TRUE(app.Start());
-  std::vector<std::string> lines;  // written on the loop thread, read after it stopped
-  log::Setup(log::Format::kText, spdlog::level::info, false,
-             [&lines](std::string_view l) { lines.emplace_back(l); });
+  // After Start, which set the logger up from the configuration.
+  tocsin::testing::LogCapture capture;
   std::promise<void> after;
   boost::asio::post(io_, [] { throw std::runtime_error("a bug in a completion"); });
   boost::asio::post(io_, [] { throw std::runtime_error("a bug in a completion"); });
@@ -136,7 +135,7 @@ TEST_F(AppTest, ATaskThatThrowsIsCountedAndTheDaemonGoesOn) {
             std::string::npos);
   StopLoop();
   EXPECT_TRUE(ran_clean.get_future().get());
-  log::Setup(log::Format::kText, spdlog::level::info);
+  const auto lines = capture.lines();
   // The same failure twice in far less than 10 s: logged once; another failure has its own line.
   auto logged = [&lines](const char* what) {
     return std::count_if(lines.begin(), lines.end(), [what](const std::string& l) {

@@ -2,14 +2,13 @@
 
 #include <atomic>
 #include <boost/asio/io_context.hpp>
-#include <mutex>
 #include <stdexcept>
 #include <string>
 #include <thread>
 #include <vector>
 
+#include "support/log_capture.h"
 #include "tocsin/common/asio_scheduler.h"
-#include "tocsin/common/log.h"
 #include "tocsin/common/simulated_scheduler.h"
 #include "tocsin/common/system_clock.h"
 #include "tocsin/common/worker_pool.h"
@@ -121,17 +120,13 @@ TEST(WorkerPoolTest, ATaskThatThrowsIsReportedAndThePoolGoesOn) {
 
 TEST(WorkerPoolTest, ATaskThatKeepsThrowingIsLoggedOnceAndCountedEachTime) {
   std::vector<std::string> lines;
-  std::mutex mu;
-  log::Setup(log::Format::kText, spdlog::level::info, false, [&](std::string_view l) {
-    std::lock_guard lock(mu);
-    lines.emplace_back(l);
-  });
   std::atomic<int> failures = 0;
+  tocsin::testing::LogCapture capture;
   {
     WorkerPool pool(2, "test pool", [&failures] { ++failures; });
     for (int i = 0; i < 50; ++i) pool.Submit([] { throw std::runtime_error("a bug in a task"); });
   }
-  log::Setup(log::Format::kText, spdlog::level::info);
+  lines = capture.lines();
   EXPECT_EQ(failures.load(), 50);
   // The 50 throws take far less than the 10 s interval: one line, not 50.
   ASSERT_EQ(lines.size(), 1u);

@@ -117,6 +117,11 @@ class GuardedServerTest : public ::testing::Test {
     ASSERT_TRUE(server_->started());
     port_ = server_->port();
   }
+  void StartWithRoomFor(std::size_t connections) {
+    ServerOptions opts;
+    opts.max_connections = connections;
+    Start(opts);
+  }
   void TearDown() override { server_.reset(); }
   std::string Metrics() {
     prometheus::TextSerializer s;
@@ -211,9 +216,7 @@ TEST_F(GuardedServerTest, ATransferCodingOtherThanChunkedIsRefusedAndNeverReadAs
 // Idle keep-alive connections filling the cap (a stranger's /healthz every minute would keep
 // them) must not lock Prometheus out: a new connection closes the one idle the longest.
 TEST_F(GuardedServerTest, ANewConnectionPastTheCapClosesTheLongestIdle) {
-  ServerOptions opts;
-  opts.max_connections = 3;
-  Start(opts);
+  StartWithRoomFor(3);
   std::vector<int> held;
   for (int i = 0; i < 3; ++i) {
     int fd = Connect(port_);
@@ -245,9 +248,7 @@ TEST_F(GuardedServerTest, ANewConnectionPastTheCapClosesTheLongestIdle) {
 // Every connection in the middle of a request: a new one is closed at once and counted, the
 // requests in progress go on.
 TEST_F(GuardedServerTest, ConnectionsPastTheCapAreClosedWhenNoneIsIdle) {
-  ServerOptions opts;
-  opts.max_connections = 3;
-  Start(opts);
+  StartWithRoomFor(3);
   std::vector<int> held;
   for (int i = 0; i < 3; ++i) {
     int fd = Connect(port_);

@@ -16,12 +16,10 @@
 #include <algorithm>
 #include <atomic>
 #include <cstdio>
-#include <mutex>
 #include <string>
 #include <thread>
 
-#include "tocsin/common/log.h"
-
+#include "support/log_capture.h"
 #include "support/loopback_server.h"
 #include "support/raw_http.h"
 #include "support/sanitizer.h"
@@ -238,16 +236,12 @@ TEST_F(ServerTest, AnHttp10KeepAliveIsAnsweredAsSuch) {
 
 TEST_F(ServerTest, AHandlerThatKeepsThrowingIsLoggedOnceAndAnswered500EachTime) {
   std::vector<std::string> lines;
-  std::mutex mu;
-  log::Setup(log::Format::kText, spdlog::level::info, false, [&](std::string_view l) {
-    std::lock_guard lock(mu);
-    lines.emplace_back(l);
-  });
+  tocsin::testing::LogCapture capture;
   for (int i = 0; i < 20; ++i) {
     EXPECT_EQ(StatusOf(RawExchange(port_, "GET /throw HTTP/1.1\r\nConnection: close\r\n\r\n")),
               500);
   }
-  log::Setup(log::Format::kText, spdlog::level::info);
+  lines = capture.lines();
   EXPECT_NE(
       Metrics().find(R"(tocsin_http_requests_total{code="500",handler="/throw",method="GET"} 20)"),
       std::string::npos);
