@@ -286,6 +286,9 @@ TEST_F(OncallReportCliTest, MetricsOfTheRecentWindowAreTheHandWorkedWeek) {
   EXPECT_THAT(week, HasSubstr("tocsin_oncall_window_seconds 604800\n"));
   EXPECT_THAT(week, HasSubstr("tocsin_oncall_incidents 6\n"));
   EXPECT_THAT(week, HasSubstr("tocsin_oncall_pages 8\n"));
+  // Every page of the week is bare (no delivery recorded): none reached nobody.
+  EXPECT_THAT(week, HasSubstr("tocsin_oncall_pages_undelivered 0\n"));
+  EXPECT_THAT(week, HasSubstr("tocsin_oncall_person_pages_undelivered{person=\"kyiv\"} 0\n"));
   EXPECT_THAT(week, HasSubstr("tocsin_oncall_mtta_seconds{domain=\"payments\",quantile=\"0.9\","
                               "sev=\"SEV-2\"} 600\n"));
   EXPECT_THAT(week, HasSubstr("tocsin_oncall_mttr_seconds{domain=\"games\",quantile=\"0.5\","
