@@ -36,12 +36,11 @@ std::optional<Acknowledgement> FirstAcknowledgement(
 }
 
 std::vector<PersonPage> PersonPagesOf(const std::vector<incident::TimelineEvent>& timeline) {
-  using json = nlohmann::json;
   std::vector<PersonPage> out;
   for (const auto& ev : timeline) {
     // "notified": what timelines written before page_decided call the same event.
     if (ev.kind != incident::kEventPageDecided && ev.kind != "notified") continue;
-    json data = json::parse(ev.data, nullptr, false);
+    nlohmann::json data = nlohmann::json::parse(ev.data, nullptr, false);
     if (!data.is_object() || !data.contains("targets") || !data["targets"].is_array()) continue;
     std::string key;
     if (auto k = data.find("idempotency_key"); k != data.end() && k->is_string()) key = *k;
@@ -54,7 +53,7 @@ std::vector<PersonPage> PersonPagesOf(const std::vector<incident::TimelineEvent>
     }
   }
   if (out.empty()) return out;
-  const json deliveries = incident::DeliveriesToJson(timeline);
+  const nlohmann::json deliveries = incident::DeliveriesToJson(timeline);
   for (auto& p : out) {
     for (const auto& d : deliveries) {
       // The Duty Manager's last-resort call goes out under the page's key + "/last-resort".
