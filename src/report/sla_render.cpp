@@ -16,11 +16,6 @@ std::string Percent(const std::optional<double>& fraction) {
   return fraction ? PercentDown(100.0 * *fraction) : "--";
 }
 
-std::string Local(const date::time_zone* zone, TimePoint t) {
-  auto zt = date::make_zoned(zone, std::chrono::time_point_cast<std::chrono::minutes>(t));
-  return date::format("%F %H:%M %Ez", zt);
-}
-
 std::string Notice(Duration d) {
   auto hours = std::chrono::duration_cast<std::chrono::hours>(d).count();
   if (hours >= 48) return fmt::format("{}d {}h", hours / 24, hours % 24);
@@ -39,16 +34,16 @@ void RenderProvider(std::string& out, const ProviderMonth& p, const date::time_z
   out += "  Downtime intervals\n";
   if (p.downtime.empty()) out += "    none\n";
   for (const auto& d : p.downtime) {
-    out += fmt::format("    {} .. {}  {:>5} min  {}{}\n", Local(zone, d.start), Local(zone, d.end),
-                       d.minutes, d.cause,
+    out += fmt::format("    {} .. {}  {:>5} min  {}{}\n", LocalMinute(zone, d.start),
+                       LocalMinute(zone, d.end), d.minutes, d.cause,
                        d.in_emergency_maintenance ? "  [in an emergency maintenance window]" : "");
   }
   if (!p.maintenance.empty()) {
     out += "  Maintenance windows\n";
     for (const auto& w : p.maintenance) {
       out += fmt::format(
-          "    {} .. {}  announced {} ahead  {}\n", Local(zone, w.start), Local(zone, w.end),
-          Notice(w.start - w.announced),
+          "    {} .. {}  announced {} ahead  {}\n", LocalMinute(zone, w.start),
+          LocalMinute(zone, w.end), Notice(w.start - w.announced),
           w.emergency ? "EMERGENCY: not agreed, counted, flagged for review" : "agreed: excluded");
     }
   }
@@ -138,6 +133,11 @@ json ProviderJson(const ProviderMonth& p) {
 }
 
 }  // namespace
+
+std::string LocalMinute(const date::time_zone* zone, TimePoint t) {
+  auto zt = date::make_zoned(zone, std::chrono::time_point_cast<std::chrono::minutes>(t));
+  return date::format("%F %H:%M %Ez", zt);
+}
 
 std::string RenderSlaJson(const SlaReport& report) {
   json providers = json::array();

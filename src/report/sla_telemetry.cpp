@@ -10,13 +10,6 @@
 namespace tocsin::report {
 namespace {
 
-// A minute in the report's zone, as the text view prints times: "2026-11-01 00:00 +02:00".
-std::string LocalMinute(TimePoint t, const std::string& zone) {
-  auto zt = date::make_zoned(date::locate_zone(zone),
-                             std::chrono::time_point_cast<std::chrono::minutes>(t));
-  return date::format("%F %H:%M %Ez", zt);
-}
-
 using namespace std::chrono_literals;
 
 Result<RatioMinutes> FetchRatio(source::SliSource& source, const RatioQueries& q,
@@ -123,7 +116,7 @@ Result<SlaReport> BuildSlaReport(source::SliSource& source, const SlaConfig& con
     return Fail(Error::Invalid(fmt::format(
         "{} is not over: it ends at {} ({}); a credit is owed for a whole month, so run the "
         "report after that (the minutes to come have no telemetry and would count as downtime)",
-        month, LocalMinute(range->end, config.time_zone), config.time_zone)));
+        month, LocalMinute(date::locate_zone(config.time_zone), range->end), config.time_zone)));
   }
   SlaReport report;
   report.month = month;

@@ -8,6 +8,10 @@
 #include "tocsin/common/result.h"
 #include "tocsin/report/sla_config.h"
 
+namespace date {
+class time_zone;
+}  // namespace date
+
 namespace tocsin::report {
 
 // A calendar month in a time zone, as the UTC instants [start, end). Minutes are UTC minutes
@@ -82,6 +86,9 @@ bool ChronicFailure(const std::vector<std::optional<int>>& last_three_months);
 
 // Nearest-rank percentile of the values present (none when there are none).
 std::optional<double> NearestRankPercentile(std::vector<double> values, double p);
+
+// A minute in `zone`, as the report prints times: "2026-11-01 00:00 +02:00".
+std::string LocalMinute(const date::time_zone* zone, TimePoint t);
 
 // A percentage as the report prints it: three decimals, rounded down, so that a figure just
 // below a contract's threshold (99.4998 %) never prints as the threshold itself (99.500 %).
