@@ -201,10 +201,17 @@ std::vector<Alert> ParsePostedAlerts(std::string_view body, TimePoint now, Durat
   // Alive as long as `doc` is read. A parser of its own: the replaced body is up to 3 times the
   // size, and the thread's parser would keep room for it for good.
   simdjson::dom::parser replaced_parser;
+  // A byte that is not UTF-8, and an escape of half a surrogate pair alone, are read as U+FFFD,
+  // as Alertmanager (Go's decoder) reads them: one sender's bad string does not cost the batch's
+  // other alerts. simdjson checks the bytes before it reads the escapes, so the bytes go first.
+  std::string replaced;
   if (err == simdjson::UTF8_ERROR) {
-    // A byte that is not UTF-8 is read as U+FFFD, as Alertmanager (Go's decoder) reads it: one
-    // sender's bad byte does not cost the batch's other alerts.
-    err = replaced_parser.parse(ReplaceInvalidUtf8(body)).get(doc);
+    replaced = ReplaceInvalidUtf8(body);
+    err = replaced_parser.parse(replaced).get(doc);
+  }
+  if (err == simdjson::STRING_ERROR) {
+    replaced = ReplaceLoneSurrogateEscapes(replaced.empty() ? body : std::string_view(replaced));
+    err = replaced_parser.parse(replaced).get(doc);
   }
   if (err) {
     errors.push_back(std::string("body is not valid JSON: ") + simdjson::error_message(err));

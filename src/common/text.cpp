@@ -135,4 +135,56 @@ std::string ReplaceInvalidUtf8(std::string_view s) {
   return out;
 }
 
+std::string ReplaceLoneSurrogateEscapes(std::string_view json) {
+  // The value of the escape \uXXXX at `at`, or -1 when there is none.
+  auto escape_at = [json](std::size_t at) -> int {
+    if (at + 6 > json.size() || json[at] != '\\' || json[at + 1] != 'u') return -1;
+    int v = 0;
+    for (std::size_t k = at + 2; k < at + 6; ++k) {
+      const char c = json[k];
+      int digit = 0;
+      if (c >= '0' && c <= '9') {
+        digit = c - '0';
+      } else if (c >= 'a' && c <= 'f') {
+        digit = c - 'a' + 10;
+      } else if (c >= 'A' && c <= 'F') {
+        digit = c - 'A' + 10;
+      } else {
+        return -1;
+      }
+      v = v * 16 + digit;
+    }
+    return v;
+  };
+  auto is_high = [](int v) { return v >= 0xD800 && v <= 0xDBFF; };
+  auto is_low = [](int v) { return v >= 0xDC00 && v <= 0xDFFF; };
+  std::string out;
+  out.reserve(json.size());
+  bool in_string = false;
+  for (std::size_t i = 0; i < json.size();) {
+    const char c = json[i];
+    if (c == '"') in_string = !in_string;
+    if (!in_string || c != '\\') {
+      out += c;
+      ++i;
+      continue;
+    }
+    const int v = escape_at(i);
+    if (v < 0) {  // another escape: it and the character it escapes, as they are
+      out.append(json.substr(i, 2));
+      i += 2;
+    } else if (is_high(v) && is_low(escape_at(i + 6))) {  // a pair: one character
+      out.append(json.substr(i, 12));
+      i += 12;
+    } else if (is_high(v) || is_low(v)) {  // half of a pair, alone
+      out.append("\\ufffd");
+      i += 6;
+    } else {
+      out.append(json.substr(i, 6));
+      i += 6;
+    }
+  }
+  return out;
+}
+
 }  // namespace tocsin

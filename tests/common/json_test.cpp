@@ -107,5 +107,23 @@ TEST(Utf8Test, FirstInvalidUtf8IsTheLeadByteOfTheFirstBadSequence) {
   EXPECT_FALSE(IsValidUtf8("\xff"));
 }
 
+// Go's decoder reads half a surrogate pair as U+FFFD; a pair, other escapes, an escaped
+// backslash before "u", and text outside strings are left as they are.
+TEST(Utf8Test, LoneSurrogateEscapesBecomeReplacementEscapes) {
+  EXPECT_EQ(ReplaceLoneSurrogateEscapes(R"(["\ud83d"])"), R"(["\ufffd"])");
+  EXPECT_EQ(ReplaceLoneSurrogateEscapes(R"(["\uDC00x"])"), R"(["\ufffdx"])");
+  EXPECT_EQ(ReplaceLoneSurrogateEscapes(R"(["\ud83d\ude00"])"), R"(["\ud83d\ude00"])");
+  // A high half before another high half: the first is alone, the second pairs with its low.
+  EXPECT_EQ(ReplaceLoneSurrogateEscapes(R"(["\ud83d\ud83d\ude00"])"), R"(["\ufffd\ud83d\ude00"])");
+  EXPECT_EQ(ReplaceLoneSurrogateEscapes(R"(["\ud83d\u0041"])"), R"(["\ufffd\u0041"])");
+  EXPECT_EQ(ReplaceLoneSurrogateEscapes(R"(["\\ud83d", "\"\ud83d"])"),
+            R"(["\\ud83d", "\"\ufffd"])");
+  EXPECT_EQ(ReplaceLoneSurrogateEscapes(R"({"k\ud800": 1})"), R"({"k\ufffd": 1})");
+  // Cut short or not hex: left for the parser to refuse.
+  EXPECT_EQ(ReplaceLoneSurrogateEscapes(R"(["\ud83)"), R"(["\ud83)");
+  EXPECT_EQ(ReplaceLoneSurrogateEscapes(R"(["\ud8zz"])"), R"(["\ud8zz"])");
+  EXPECT_EQ(ReplaceLoneSurrogateEscapes(R"(["a"] \ud83d)"), R"(["a"] \ud83d)");
+}
+
 }  // namespace
 }  // namespace tocsin

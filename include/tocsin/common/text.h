@@ -30,6 +30,10 @@ std::size_t FirstInvalidUtf8(std::string_view s);
 // `s` with each byte where it stops being UTF-8 replaced by U+FFFD, as Go's JSON decoder (and
 // so Alertmanager) reads such a byte in a string.
 std::string ReplaceInvalidUtf8(std::string_view s);
+// JSON text with each \u escape of half a UTF-16 surrogate pair that has no other half
+// ("\ud83d" alone, a low "\udc00" first) written as \ufffd, as Go's JSON decoder (and so
+// Alertmanager) reads it; pairs, other escapes and everything outside strings stay as they are.
+std::string ReplaceLoneSurrogateEscapes(std::string_view json);
 
 // Where to cut `s` at or before byte `at` without splitting a UTF-8 character: the largest
 // offset <= min(at, size) that does not fall on a continuation byte; 0 when every byte before
