@@ -12,6 +12,7 @@
 #include <spdlog/spdlog.h>
 #include <nlohmann/json.hpp>
 
+#include "provider_webhooks.h"
 #include "tocsin/api/inbound.h"
 #include "tocsin/common/crypto.h"
 #include "tocsin/common/http_client.h"
@@ -70,28 +71,37 @@ struct InboundHandlers::Impl {
     requests.Add({{"endpoint", endpoint}, {"outcome", outcome}}).Increment();
   }
 
+  Response Refuse(const char* endpoint, SignatureCheck check, const Request& req) {
+    return RefusedBySignature(requests, endpoint, check, req);
+  }
+
+  // Before the body (Router::Screen) and again in the handler: configured, both header fields
+  // there and well-formed, the timestamp inside the replay window.
+  std::optional<Response> ScreenSlack(const Request& req, const char* endpoint) {
+    if (config.slack_signing_secret.empty()) {
+      Count(endpoint, "not_configured");
+      return Response::Text(404, "Slack is not configured (providers.slack.signing_secret)\n");
+    }
+    auto check = ScreenSlackHeaders(req.Header("X-Slack-Request-Timestamp").value_or(""),
+                                    req.Header("X-Slack-Signature").value_or(""),
+                                    scheduler.clock().Now(), config.replay_window);
+    if (check != SignatureCheck::kOk) return Refuse(endpoint, check, req);
+    return std::nullopt;
+  }
+
   // Checks the Slack signature, then that the request was not processed before: a captured
   // request replayed inside the window carries a valid signature, so the signature is the
   // request's delivery key, stored durably with what the request did (a replay after a restart
   // is refused too). Returns a response to send when the request must be refused; otherwise
   // `key` is the request's delivery key, in flight until Done(key).
   std::optional<Response> CheckSlack(const Request& req, const char* endpoint, DeliveryKey& key) {
-    if (config.slack_signing_secret.empty()) {
-      Count(endpoint, "not_configured");
-      return Response::Text(404, "Slack is not configured (providers.slack.signing_secret)\n");
-    }
+    if (auto refused = ScreenSlack(req, endpoint)) return refused;
     TimePoint now = scheduler.clock().Now();
     auto ts = req.Header("X-Slack-Request-Timestamp").value_or("");
     auto sig = req.Header("X-Slack-Signature").value_or("");
     auto check = VerifySlackSignature(ts, sig, req.body, config.slack_signing_secret, now,
                                       config.replay_window);
-    if (check != SignatureCheck::kOk) {
-      Count(endpoint, std::string(SignatureCheckName(check)));
-      spdlog::warn("slack: refused {} from {}: {}", req.path, req.remote_address,
-                   SignatureCheckName(check));
-      return Response::Text(SignatureCheckStatus(check),
-                            std::string(SignatureCheckName(check)) + "\n");
-    }
+    if (check != SignatureCheck::kOk) return Refuse(endpoint, check, req);
     // The key is the signature as verified, without the blanks the check tolerates around it:
     // a replay with a space added is the same request.
     std::string_view verified = sig;
@@ -329,107 +339,6 @@ struct InboundHandlers::Impl {
     });
   }
 
-  // Acts on a provider's event before answering, so that a 2xx means the effect is durable,
-  // and answers what happened. A failure is a 503: the provider retries, and since the
-  // delivery was not recorded, the retry is acted on.
-  void ApplyProviderEvent(const ProviderIncidentEvent& e, ActionOrigin origin, const char* endpoint,
-                          Respond respond) {
-    auto answer = [this, e, endpoint, respond](
-                      int status, const char* outcome, const std::string& message,
-                      const std::optional<ActionOutcome>& out = std::nullopt) {
-      Count(endpoint, outcome);
-      json body = {{"outcome", outcome}, {"message", message}, {"delivery", e.delivery_id}};
-      if (out) {
-        body["incident"] = out->incident_id;
-        body["state"] = out->state;
-      }
-      respond(Response::Json(status, DumpJson(body) + "\n"));
-    };
-    if (e.action != "acknowledge" && e.action != "resolve") {
-      return answer(200, "ignored", "tocsin does not act on " + e.raw_type + "; nothing done");
-    }
-    const IncidentAction action =
-        e.action == "acknowledge" ? IncidentAction::kAcknowledge : IncidentAction::kResolve;
-    ActionRequest r{
-        e.incident_key, action, e.provider + ":" + (e.actor.empty() ? "unknown" : e.actor),
-        origin,         "",     DeliveryKey{e.provider, e.delivery_id}};
-    incidents.ActAsync(r, [e, actor = r.actor, answer](Result<ActionOutcome> out) {
-      if (!out) {
-        if (out.error().kind() == Error::Kind::kNotFound) {
-          spdlog::info("{}: {} for unknown incident {} ignored", e.provider, e.action,
-                       e.incident_key);
-          return answer(200, "unknown_incident",
-                        "no tocsin incident for \"" + e.incident_key + "\"; nothing done");
-        }
-        spdlog::error("{}: {} for {} failed, asking for a retry: {}", e.provider, e.action,
-                      e.incident_key, out.error().message());
-        return answer(503, "failed",
-                      "could not " + e.action + " " + e.incident_key + ": " +
-                          out.error().message() + "; nothing was changed, retry the delivery");
-      }
-      if (out->duplicate) {
-        return answer(200, "duplicate", "delivery already processed; nothing done again", *out);
-      }
-      if (!out->changed) {
-        return answer(200, "unchanged", out->incident_id + " was already " + out->state, *out);
-      }
-      spdlog::info("{}: {} {} by {}", e.provider, out->incident_id, out->state, actor);
-      answer(200, "acted", out->incident_id + " " + out->state + " by " + actor, *out);
-    });
-  }
-
-  void HandlePagerDuty(const Request& req, Respond respond) {
-    if (config.pagerduty_secrets.empty()) {
-      Count("pagerduty", "not_configured");
-      return respond(Response::Text(404,
-                                    "PagerDuty webhooks are not configured "
-                                    "(providers.pagerduty.webhook_secret)\n"));
-    }
-    auto check = VerifyPagerDutySignature(req.Header("X-PagerDuty-Signature").value_or(""),
-                                          req.body, config.pagerduty_secrets);
-    if (check != SignatureCheck::kOk) {
-      Count("pagerduty", std::string(SignatureCheckName(check)));
-      spdlog::warn("pagerduty: refused webhook from {}: {}", req.remote_address,
-                   SignatureCheckName(check));
-      return respond(Response::Text(SignatureCheckStatus(check),
-                                    std::string(SignatureCheckName(check)) + "\n"));
-    }
-    // The dedup key comes from the signed body, never from the unsigned X-Webhook-Id header.
-    auto event = ParsePagerDutyWebhook(req.body);
-    if (!event) {
-      Count("pagerduty", "malformed");
-      return respond(Response::Text(400, event.error().message() + "\n"));
-    }
-    ApplyProviderEvent(*event, ActionOrigin::kPagerDuty, "pagerduty", respond);
-  }
-
-  // Opsgenie and JSM Operations send a shared token in a header (JSM's outgoing webhook
-  // integration sets it as a custom header); both bodies have Opsgenie's shape.
-  void HandleTokenWebhook(const Request& req, Respond respond, const std::string& expected,
-                          const char* endpoint, const char* not_configured,
-                          Result<ProviderIncidentEvent> (*parse)(std::string_view),
-                          ActionOrigin origin) {
-    if (expected.empty()) {
-      Count(endpoint, "not_configured");
-      return respond(Response::Text(404, std::string(not_configured) + "\n"));
-    }
-    std::string token = req.Header("X-Tocsin-Token").value_or(req.Query("token").value_or(""));
-    if (token.empty()) {
-      Count(endpoint, "missing token");
-      return respond(Response::Text(401, "missing X-Tocsin-Token\n"));
-    }
-    if (!ConstantTimeEquals(token, expected)) {
-      Count(endpoint, "token mismatch");
-      return respond(Response::Text(403, "token mismatch\n"));
-    }
-    auto event = parse(req.body);
-    if (!event) {
-      Count(endpoint, "malformed");
-      return respond(Response::Text(400, event.error().message() + "\n"));
-    }
-    ApplyProviderEvent(*event, origin, endpoint, respond);
-  }
-
   InboundConfig config;
   IncidentCommands& incidents;
   PersonDirectory& people;
@@ -439,6 +348,7 @@ struct InboundHandlers::Impl {
   prometheus::Family<prometheus::Counter>& requests;
   // Slack requests verified and not yet done: a replay racing its original is refused too.
   std::set<std::string> in_flight;
+  ProviderWebhooks providers{config, incidents, requests};
 };
 
 InboundHandlers::InboundHandlers(InboundConfig config, IncidentCommands& incidents,
@@ -457,25 +367,17 @@ void InboundHandlers::SetSilenceCommand(SilenceCommand command) {
 void InboundHandlers::Register(Router& router) {
   Impl* impl = impl_.get();
   // Public at the API guard, signed in the handler: each verifies its provider's signature or
-  // token before anything changes.
-  router.Add("POST", "/slack/interactivity", Access::kSigned,
-             [impl](const Request& r, Respond respond) { impl->HandleInteractivity(r, respond); });
-  router.Add("POST", "/slack/command", Access::kSigned,
-             [impl](const Request& r, Respond respond) { impl->HandleSlash(r, respond); });
-  router.Add("POST", "/webhooks/pagerduty", Access::kSigned,
-             [impl](const Request& r, Respond respond) { impl->HandlePagerDuty(r, respond); });
-  router.Add("POST", "/webhooks/opsgenie", Access::kSigned, [impl](const Request& r, Respond s) {
-    impl->HandleTokenWebhook(
-        r, s, impl->config.opsgenie_webhook_token, "opsgenie",
-        "Opsgenie webhooks are not configured (providers.opsgenie.webhook_token)",
-        ParseOpsgenieWebhook, ActionOrigin::kOpsgenie);
-  });
-  router.Add("POST", "/webhooks/jsm", Access::kSigned, [impl](const Request& r, Respond s) {
-    impl->HandleTokenWebhook(r, s, impl->config.jsm_webhook_token, "jsm",
-                             "JSM Operations webhooks are not configured "
-                             "(providers.jsm.webhook_token)",
-                             ParseJsmWebhook, ActionOrigin::kJsm);
-  });
+  // token before anything changes. Each screen answers before the body is read when the header
+  // fields cannot pass.
+  router.AddSigned(
+      "POST", "/slack/interactivity",
+      [impl](const Request& r) { return impl->ScreenSlack(r, "slack_interactivity"); },
+      [impl](const Request& r, Respond respond) { impl->HandleInteractivity(r, respond); });
+  router.AddSigned(
+      "POST", "/slack/command",
+      [impl](const Request& r) { return impl->ScreenSlack(r, "slack_command"); },
+      [impl](const Request& r, Respond respond) { impl->HandleSlash(r, respond); });
+  impl->providers.Register(router);
 }
 
 std::string InboundHandlers::RunSlashCommand(const std::vector<std::string>& words,

@@ -86,12 +86,26 @@ struct TwilioInbound::Impl {
     requests.Add({{"endpoint", endpoint}, {"outcome", outcome}}).Increment();
   }
 
-  // The signature and the account; the refusal to send when they do not hold.
-  std::optional<Response> Check(const Request& req, const Form& form, const char* endpoint) {
+  // Before the body (Router::Screen) and again in Check: configured, the signature field there.
+  std::optional<Response> Screen(const Request& req, const char* endpoint) {
     if (config.auth_token.empty()) {
       Count(endpoint, "not_configured");
       return Response::Text(404, "Twilio is not configured (providers.twilio)\n");
     }
+    if (TrimSpace(req.Header("X-Twilio-Signature").value_or("")).empty()) {
+      constexpr auto kMissing = SignatureCheck::kMissing;
+      Count(endpoint, std::string(SignatureCheckName(kMissing)));
+      spdlog::warn("twilio: refused {} from {}: {}", req.path, req.remote_address,
+                   SignatureCheckName(kMissing));
+      return Response::Text(SignatureCheckStatus(kMissing),
+                            std::string(SignatureCheckName(kMissing)) + "\n");
+    }
+    return std::nullopt;
+  }
+
+  // The signature and the account; the refusal to send when they do not hold.
+  std::optional<Response> Check(const Request& req, const Form& form, const char* endpoint) {
+    if (auto refused = Screen(req, endpoint)) return refused;
     std::string url = config.public_url + req.target;
     auto check = VerifyTwilioSignature(req.Header("X-Twilio-Signature").value_or(""), url, form,
                                        config.auth_token);
@@ -253,10 +267,14 @@ void TwilioInbound::SetConfig(TwilioInboundConfig config) {
 void TwilioInbound::Register(Router& router) {
   Impl* impl = impl_.get();
   // Public at the API guard, signed in the handler (X-Twilio-Signature) before anything acts.
-  router.Add("POST", "/webhooks/twilio/sms", Access::kSigned,
-             [impl](const Request& r, Respond respond) { impl->HandleSms(r, respond); });
-  router.Add("POST", "/webhooks/twilio/voice", Access::kSigned,
-             [impl](const Request& r, Respond respond) { impl->HandleVoice(r, respond); });
+  // Each screen answers before the body is read when the header fields cannot pass.
+  router.AddSigned(
+      "POST", "/webhooks/twilio/sms", [impl](const Request& r) { return impl->Screen(r, "sms"); },
+      [impl](const Request& r, Respond respond) { impl->HandleSms(r, respond); });
+  router.AddSigned(
+      "POST", "/webhooks/twilio/voice",
+      [impl](const Request& r) { return impl->Screen(r, "voice"); },
+      [impl](const Request& r, Respond respond) { impl->HandleVoice(r, respond); });
 }
 
 }  // namespace tocsin::http

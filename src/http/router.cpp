@@ -1,6 +1,7 @@
 #include "tocsin/http/router.h"
 
 #include <algorithm>
+#include <stdexcept>
 
 #include <nlohmann/json.hpp>
 
@@ -50,7 +51,20 @@ bool IsParam(const std::string& s) { return s.size() > 2 && s.front() == '{' && 
 Router::Router(Guard guard) : guard_(std::move(guard)) {}
 
 void Router::Add(std::string method, std::string pattern, Access access, Handler handler) {
-  Route r{std::move(method), pattern, access, Split(pattern), std::move(handler)};
+  if (access == Access::kSigned) {
+    throw std::invalid_argument("route " + method + " " + pattern +
+                                " is signed: add it with AddSigned and its screen");
+  }
+  Route r{std::move(method), pattern, access, Split(pattern), std::move(handler), {}};
+  routes_.push_back(std::move(r));
+}
+
+void Router::AddSigned(std::string method, std::string pattern, Screen screen, Handler handler) {
+  if (!screen) {
+    throw std::invalid_argument("signed route " + method + " " + pattern + " needs a screen");
+  }
+  Route r{std::move(method),  pattern,          Access::kSigned, Split(pattern),
+          std::move(handler), std::move(screen)};
   routes_.push_back(std::move(r));
 }
 
@@ -110,6 +124,7 @@ Router::Match Router::Find(Request& request) const {
     match.handler = &route.handler;
     match.access = route.access;
     match.pattern = route.pattern;
+    match.screen = route.screen ? &route.screen : nullptr;
     match.method_not_allowed = false;
     request.path_params = std::move(params);
     return match;

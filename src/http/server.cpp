@@ -365,7 +365,9 @@ class Session : public std::enable_shared_from_this<Session> {
       return Write(Response::Text(404, "not found\n"), "unmatched");
     }
     try {
-      if (auto refused = router_->Authorize(req_, match_.access)) {
+      auto refused = router_->Authorize(req_, match_.access);
+      if (!refused && match_.screen != nullptr) refused = (*match_.screen)(req_);
+      if (refused) {
         keep_alive_ = false;  // refused: never read what it sends, close after answering
         return Write(std::move(*refused), match_.pattern);
       }

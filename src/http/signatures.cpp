@@ -40,10 +40,9 @@ int SignatureCheckStatus(SignatureCheck c) {
   return 403;
 }
 
-SignatureCheck VerifySlackSignature(std::string_view timestamp_header,
-                                    std::string_view signature_header, std::string_view raw_body,
-                                    std::string_view signing_secret, TimePoint now,
-                                    Duration window) {
+SignatureCheck ScreenSlackHeaders(std::string_view timestamp_header,
+                                  std::string_view signature_header, TimePoint now,
+                                  Duration window) {
   timestamp_header = TrimSpace(timestamp_header);
   signature_header = TrimSpace(signature_header);
   if (timestamp_header.empty() || signature_header.empty()) return SignatureCheck::kMissing;
@@ -59,21 +58,32 @@ SignatureCheck VerifySlackSignature(std::string_view timestamp_header,
   long long now_s = ToUnixMillis(now) / 1000;
   long long window_s = window.count() / 1000;
   if (std::llabs(now_s - ts) > window_s) return SignatureCheck::kExpired;
+  return SignatureCheck::kOk;
+}
+
+SignatureCheck VerifySlackSignature(std::string_view timestamp_header,
+                                    std::string_view signature_header, std::string_view raw_body,
+                                    std::string_view signing_secret, TimePoint now,
+                                    Duration window) {
+  if (auto screen = ScreenSlackHeaders(timestamp_header, signature_header, now, window);
+      screen != SignatureCheck::kOk) {
+    return screen;
+  }
   std::string base = "v0:";
-  base.append(timestamp_header);
+  base.append(TrimSpace(timestamp_header));
   base += ':';
   base.append(raw_body);
   std::string expected = "v0=" + HmacSha256Hex(signing_secret, base);
-  return ConstantTimeEquals(expected, signature_header) ? SignatureCheck::kOk
-                                                        : SignatureCheck::kMismatch;
+  return ConstantTimeEquals(expected, TrimSpace(signature_header)) ? SignatureCheck::kOk
+                                                                   : SignatureCheck::kMismatch;
 }
 
-SignatureCheck VerifyPagerDutySignature(std::string_view signature_header,
-                                        std::string_view raw_body,
-                                        const std::vector<std::string>& secrets) {
+namespace {
+// The hex digests of X-PagerDuty-Signature ("v1=<hex>[,v1=<hex>...]") into `given`.
+SignatureCheck ParsePagerDutySignatures(std::string_view signature_header,
+                                        std::vector<std::string_view>& given) {
   signature_header = TrimSpace(signature_header);
   if (signature_header.empty()) return SignatureCheck::kMissing;
-  std::vector<std::string_view> given;
   while (!signature_header.empty()) {
     auto comma = signature_header.find(',');
     auto part = TrimSpace(signature_header.substr(0, comma));
@@ -83,7 +93,23 @@ SignatureCheck VerifyPagerDutySignature(std::string_view signature_header,
     if (part.substr(0, 3) != "v1=" || part.size() != 3 + 64) return SignatureCheck::kMalformed;
     given.push_back(part.substr(3));
   }
-  if (given.empty()) return SignatureCheck::kMalformed;
+  return given.empty() ? SignatureCheck::kMalformed : SignatureCheck::kOk;
+}
+}  // namespace
+
+SignatureCheck ScreenPagerDutyHeader(std::string_view signature_header) {
+  std::vector<std::string_view> given;
+  return ParsePagerDutySignatures(signature_header, given);
+}
+
+SignatureCheck VerifyPagerDutySignature(std::string_view signature_header,
+                                        std::string_view raw_body,
+                                        const std::vector<std::string>& secrets) {
+  std::vector<std::string_view> given;
+  if (auto parsed = ParsePagerDutySignatures(signature_header, given);
+      parsed != SignatureCheck::kOk) {
+    return parsed;
+  }
   bool match = false;
   for (const auto& secret : secrets) {
     std::string expected = HmacSha256Hex(secret, raw_body);

@@ -13,6 +13,7 @@
 #include <set>
 #include <thread>
 
+#include "support/raw_http.h"
 #include "tocsin/common/asio_scheduler.h"
 #include "tocsin/common/crypto.h"
 #include "tocsin/common/http_client.h"
@@ -362,6 +363,47 @@ TEST_F(InboundHandlersTest, OpsgenieWebhookNeedsItsToken) {
   EXPECT_EQ(incidents_.requests[0].origin, ActionOrigin::kOpsgenie);
   EXPECT_EQ(incidents_.requests[0].actor, "opsgenie:olena@example.com");
   EXPECT_EQ(incidents_.state, "resolved");
+}
+
+// Nobody without a provider's credentials makes the server read a body: a request whose header
+// fields cannot pass is answered at once, its announced body never sent and never waited for
+// (before, each waited for the body until the read timeout, and the exchange got no answer).
+TEST_F(InboundHandlersTest, ASignedRouteWhoseHeadersCannotPassIsAnsweredBeforeItsBody) {
+  const std::string now_s = std::to_string(ToUnixMillis(clock_.Now()) / 1000);
+  const std::string stale_s = std::to_string(ToUnixMillis(clock_.Now()) / 1000 - 301);
+  const std::string sig = "X-Slack-Signature: v0=" + std::string(64, '0') + "\r\n";
+  struct Case {
+    std::string path;
+    std::string fields;
+    int status;
+  };
+  const std::vector<Case> cases = {
+      {"/slack/interactivity", "", 401},
+      {"/slack/command", "X-Slack-Request-Timestamp: " + stale_s + "\r\n" + sig, 401},
+      {"/slack/command", "X-Slack-Request-Timestamp: soon\r\n" + sig, 400},
+      {"/slack/command", "X-Slack-Request-Timestamp: " + now_s + "\r\nX-Slack-Signature: v0=1\r\n",
+       400},
+      {"/webhooks/pagerduty", "", 401},
+      {"/webhooks/pagerduty", "X-PagerDuty-Signature: v1=abc\r\n", 400},
+      {"/webhooks/opsgenie", "", 401},
+      {"/webhooks/jsm", "X-Tocsin-Token: anything\r\n", 404},  // no JSM token configured here
+  };
+  for (const auto& c : cases) {
+    auto raw = testing::RawExchange(server_.port(),
+                                    "POST " + c.path +
+                                        " HTTP/1.1\r\nHost: tocsin\r\nContent-Type: "
+                                        "application/json\r\n" +
+                                        c.fields + "Content-Length: 100000\r\n\r\n",
+                                    5000);
+    EXPECT_EQ(testing::StatusOf(raw), c.status) << c.path << " with " << c.fields;
+    EXPECT_NE(raw.find("Connection: close"), std::string::npos) << raw;
+  }
+  EXPECT_EQ(incidents_.count(), 0u);
+  // Headers that can pass get their body read and checked: a fresh timestamp, a wrong HMAC.
+  std::string body = "payload=%7B%7D";
+  auto headers = SlackHeaders(body);
+  headers[2].second = "v0=" + std::string(64, '0');
+  EXPECT_EQ(Post("/slack/command", body, headers).status, 403);
 }
 
 }  // namespace

@@ -13,6 +13,7 @@
 #include <set>
 #include <thread>
 
+#include "support/raw_http.h"
 #include "tocsin/common/http_client.h"
 #include "tocsin/http/server.h"
 #include "tocsin/http/signatures.h"
@@ -291,6 +292,21 @@ TEST(TwilioInboundNotConfigured, Answers404) {
   (*match.handler)(req, [&](Response r) { answer = r; });
   ASSERT_TRUE(answer);
   EXPECT_EQ(answer->status, 404);
+}
+
+// An unsigned callback is answered before its body is read: nobody without Twilio's signature
+// makes the server read what it announces (before, the exchange waited for the body).
+TEST_F(TwilioInboundTest, AnUnsignedCallbackIsAnsweredBeforeItsBody) {
+  for (const std::string path : {"/webhooks/twilio/sms", "/webhooks/twilio/voice?incident=INC-1"}) {
+    auto raw = testing::RawExchange(server_.port(),
+                                    "POST " + path +
+                                        " HTTP/1.1\r\nHost: tocsin\r\nContent-Type: "
+                                        "application/x-www-form-urlencoded\r\n"
+                                        "Content-Length: 100000\r\n\r\n",
+                                    5000);
+    EXPECT_EQ(testing::StatusOf(raw), 401) << path;
+  }
+  EXPECT_EQ(Acted(), 0u);
 }
 
 }  // namespace

@@ -2,6 +2,8 @@
 
 #include <gtest/gtest.h>
 
+#include <stdexcept>
+
 namespace tocsin::http {
 namespace {
 
@@ -102,8 +104,9 @@ TEST(RouterGuardTest, EveryRouteCarriesItsDeclaredAccessIntoTheGuard) {
                  [](const Request&) { return Response{}; });
   router.AddSync("POST", "/-/reload", Access::kAdmin, [](const Request&) { return Response{}; });
   router.AddSync("GET", "/healthz", Access::kPublic, [](const Request&) { return Response{}; });
-  router.AddSync("POST", "/slack/command", Access::kSigned,
-                 [](const Request&) { return Response{}; });
+  router.AddSigned(
+      "POST", "/slack/command", [](const Request&) { return std::optional<Response>(); },
+      [](const Request&, Respond respond) { respond(Response{}); });
 
   Request api = Req("GET", "/api/v1/incidents");
   api.actor = "mallory";
@@ -140,6 +143,39 @@ TEST(RouterGuardTest, WithoutAGuardEveryTokenRouteIsRefused) {
   auto refused = router.Authorize(r, router.Find(r).access);
   ASSERT_TRUE(refused);
   EXPECT_EQ(refused->status, 403);
+}
+
+// A signed route has no API token at the guard: without a screen, anyone could make the server
+// read its body. Such a route cannot be added without one, and its match carries it.
+TEST(RouterGuardTest, ASignedRouteIsAddedOnlyWithItsScreen) {
+  Router router;
+  auto sync = [](const Request&) { return Response{}; };
+  auto handler = [](const Request&, Respond respond) { respond(Response{}); };
+  EXPECT_THROW(router.AddSync("POST", "/webhooks/x", Access::kSigned, sync), std::invalid_argument);
+  EXPECT_THROW(router.Add("POST", "/webhooks/x", Access::kSigned, handler), std::invalid_argument);
+  EXPECT_THROW(router.AddSigned("POST", "/webhooks/x", Router::Screen(), handler),
+               std::invalid_argument);
+  EXPECT_TRUE(router.Routes().empty());
+
+  router.AddSigned(
+      "POST", "/webhooks/x",
+      [](const Request& r) -> std::optional<Response> {
+        if (r.Header("X-Sig")) return std::nullopt;
+        return Response::Text(401, "missing signature\n");
+      },
+      handler);
+  router.AddSync("GET", "/healthz", Access::kPublic, sync);
+  Request hook = Req("POST", "/webhooks/x");
+  auto m = router.Find(hook);
+  ASSERT_NE(m.screen, nullptr);
+  EXPECT_EQ(m.access, Access::kSigned);
+  auto refused = (*m.screen)(hook);
+  ASSERT_TRUE(refused);
+  EXPECT_EQ(refused->status, 401);
+  hook.headers["X-Sig"] = "v1";
+  EXPECT_FALSE((*m.screen)(hook));
+  Request health = Req("GET", "/healthz");
+  EXPECT_EQ(router.Find(health).screen, nullptr);
 }
 
 // The bug: the router dropped empty segments while guards matched the raw path by prefix, so

@@ -43,8 +43,17 @@ class Router {
   // locks the API instead of opening it.
   explicit Router(Guard guard = {});
 
+  // A kSigned route is added with AddSigned; Add and AddSync throw std::invalid_argument for it.
   void Add(std::string method, std::string pattern, Access access, Handler handler);
   void AddSync(std::string method, std::string pattern, Access access, SyncHandler handler);
+
+  // A signed route's check of what arrives before its body: method, path, query and headers
+  // (the body is empty when it runs). It answers a request that cannot pass whatever its body
+  // holds (the provider is not configured, the signature or token field is missing or
+  // malformed, a timestamp is stale), so that nobody without a provider's credentials makes the
+  // server read a body; nullopt reads the body and runs the handler, which checks everything.
+  using Screen = std::function<std::optional<Response>(const Request&)>;
+  void AddSigned(std::string method, std::string pattern, Screen screen, Handler handler);
 
   struct RouteInfo {
     std::string method;
@@ -57,7 +66,8 @@ class Router {
   struct Match {
     const Handler* handler = nullptr;
     Access access = Access::kPublic;
-    std::string pattern;  // "" when nothing matched
+    std::string pattern;             // "" when nothing matched
+    const Screen* screen = nullptr;  // a signed route's; the router outlives the match
     bool method_not_allowed = false;
     std::vector<std::string> allowed_methods;
   };
@@ -75,6 +85,7 @@ class Router {
     Access access;
     std::vector<std::string> segments;
     Handler handler;
+    Screen screen;
   };
   std::vector<Route> routes_;
   Guard guard_;

@@ -45,12 +45,12 @@ struct ServerOptions {
 
 // HTTP/1.1 server on the event loop (Boost.Beast). For each request it reads the header only
 // (within max_header_bytes and the read timeout), makes the path canonical once
-// (CanonicalPath: 400 otherwise), routes it and runs the route's guard; only a request the
-// guard let in has its body read (within max_body_bytes: 413 otherwise), so an unauthenticated
-// client never makes the server hold a body. A refused request is answered and its connection
-// closed. Malformed requests get 400, oversized headers 431; one connection's error never
-// reaches another. At most max_connections are open at once; out of file descriptors, it
-// pauses accepting for accept_backoff. Every request is counted in
+// (CanonicalPath: 400 otherwise), routes it and runs the route's guard (a signed route: its
+// screen, Router::AddSigned); only a request let in has its body read (within max_body_bytes:
+// 413 otherwise), so an unauthenticated client never makes the server hold a body. A refused
+// request is answered and its connection closed. Malformed requests get 400, oversized headers 431;
+// one connection's error never reaches another. At most max_connections are open at once; out of
+// file descriptors, it pauses accepting for accept_backoff. Every request is counted in
 // tocsin_http_requests_total{handler, method, code} (both labels bounded: route patterns and
 // MethodLabel) and timed in tocsin_http_request_duration_seconds{handler}.
 // Thread-safety: loop thread only. The router is shared so that a reload can swap it

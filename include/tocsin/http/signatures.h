@@ -19,9 +19,17 @@ enum class SignatureCheck {
 std::string_view SignatureCheckName(SignatureCheck c);
 int SignatureCheckStatus(SignatureCheck c);
 
+// Each provider's check comes in two parts. Screen*: what the header fields alone tell, checked
+// before the body is read, so that a request that cannot pass is answered without reading what
+// it sends. Verify*: the whole check with the body (the screen's part again, then the HMAC).
+
 // Slack request signing (interactivity and slash commands): X-Slack-Request-Timestamp (unix
 // seconds) within `window` of `now`, and X-Slack-Signature == "v0=" + hex HMAC-SHA256(secret,
 // "v0:" + timestamp + ":" + raw body), compared in constant time.
+// Both fields there and well-formed, the timestamp within `window` of `now`.
+SignatureCheck ScreenSlackHeaders(std::string_view timestamp_header,
+                                  std::string_view signature_header, TimePoint now,
+                                  Duration window = std::chrono::minutes(5));
 SignatureCheck VerifySlackSignature(std::string_view timestamp_header,
                                     std::string_view signature_header, std::string_view raw_body,
                                     std::string_view signing_secret, TimePoint now,
@@ -30,6 +38,8 @@ SignatureCheck VerifySlackSignature(std::string_view timestamp_header,
 // PagerDuty webhooks v3: X-PagerDuty-Signature "v1=<hex>[,v1=<hex>...]" (several during secret
 // rotation); accepted if any v1 signature equals HMAC-SHA256(secret, raw body) for any of our
 // configured secrets.
+// The field there, each of its parts "v1=" and 64 hex characters.
+SignatureCheck ScreenPagerDutyHeader(std::string_view signature_header);
 SignatureCheck VerifyPagerDutySignature(std::string_view signature_header,
                                         std::string_view raw_body,
                                         const std::vector<std::string>& secrets);
