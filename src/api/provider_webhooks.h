@@ -8,6 +8,7 @@
 #include <prometheus/counter.h>
 #include <prometheus/family.h>
 
+#include "tocsin/api/inbound.h"
 #include "tocsin/api/inbound_handlers.h"
 #include "tocsin/http/signatures.h"
 

@@ -404,6 +404,13 @@ TEST_F(InboundHandlersTest, ASignedRouteWhoseHeadersCannotPassIsAnsweredBeforeIt
   auto headers = SlackHeaders(body);
   headers[2].second = "v0=" + std::string(64, '0');
   EXPECT_EQ(Post("/slack/command", body, headers).status, 403);
+  // Each request counted once, by its screen or by its handler, never by both.
+  double counted = 0;
+  for (const auto& family : registry_.Collect()) {
+    if (family.name != "tocsin_inbound_requests_total") continue;
+    for (const auto& m : family.metric) counted += m.counter.value;
+  }
+  EXPECT_EQ(counted, static_cast<double>(cases.size() + 1));
 }
 
 }  // namespace
