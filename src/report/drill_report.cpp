@@ -52,7 +52,8 @@ std::vector<DrillResult> BuildDrillReport(const std::vector<IncidentRecord>& rec
       d.time_to_ack = ack->at - inc.opened_at;
     }
     const auto pages = PersonPagesOf(rec.timeline);
-    for (const auto& e : rec.timeline) {
+    for (std::size_t i = 0; i < rec.timeline.size(); ++i) {
+      const auto& e = rec.timeline[i];
       auto data = json::parse(e.data, nullptr, false);
       if (e.kind == "opened" && data.is_object() && data.contains("drill")) {
         const auto& drill = data["drill"];
@@ -66,11 +67,10 @@ std::vector<DrillResult> BuildDrillReport(const std::vector<IncidentRecord>& rec
         for (const auto& t : data.value("targets", json::array())) {
           if (t.is_object()) s.people.push_back(t.value("person", ""));
         }
-        const auto key = data.value("idempotency_key", std::string());
         bool recorded = false;
         bool reached = false;
         for (const auto& p : pages) {
-          if (p.key != key || p.at != e.at) continue;
+          if (p.event != i) continue;  // this event's people, never another's of the same time
           recorded = recorded || !p.deliveries.empty();
           reached = reached || !p.Undelivered();
           for (const auto& how : p.deliveries) s.deliveries.push_back(p.person + ": " + how);

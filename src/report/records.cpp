@@ -37,7 +37,8 @@ std::optional<Acknowledgement> FirstAcknowledgement(
 
 std::vector<PersonPage> PersonPagesOf(const std::vector<incident::TimelineEvent>& timeline) {
   std::vector<PersonPage> out;
-  for (const auto& ev : timeline) {
+  for (std::size_t i = 0; i < timeline.size(); ++i) {
+    const auto& ev = timeline[i];
     // "notified": what timelines written before page_decided call the same event.
     if (ev.kind != incident::kEventPageDecided && ev.kind != "notified") continue;
     nlohmann::json data = nlohmann::json::parse(ev.data, nullptr, false);
@@ -49,7 +50,7 @@ std::vector<PersonPage> PersonPagesOf(const std::vector<incident::TimelineEvent>
     for (const auto& t : data["targets"]) {
       if (!t.is_object()) continue;
       out.push_back(
-          {ev.at, t.value("person", ""), t.value("role", ""), step, key, {}, false, false});
+          {i, ev.at, t.value("person", ""), t.value("role", ""), step, key, {}, false, false});
     }
   }
   if (out.empty()) return out;

@@ -125,5 +125,36 @@ TEST(DrillReportTest, AStepWhosePageReachedNobodySaysSo) {
               ::testing::HasSubstr("step 1: 6m (reached nobody), step 2: 1m"));
 }
 
+// Two steps decided in the same millisecond (an escalation pressed as the incident opened) in a
+// timeline written before pages had keys: each step lists its own people's deliveries. They
+// were matched by key and time, so step 1 took step 2's SMS and read as reached.
+TEST(DrillReportTest, StepsOfTheSameMomentKeepTheirOwnDeliveries) {
+  Scenario s;
+  auto& d = s.Open(58, "payments", incident::Sev::kSev2, "2026-11-25T14:00:00Z", "DrillPsp");
+  d.incident.drill = true;
+  KeyedPage(d, "2026-11-25T14:00:00Z", "kyiv", "l1", "", 0);
+  KeyedPage(d, "2026-11-25T14:00:00Z", "ny", "l2-payments", "", 1);
+  auto sms = [&d](const char* at, const char* person, const char* state) {
+    Scenario::Event(d, at, state, "tocsin",
+                    json{{"idempotency_key", ""},
+                         {"channel", "sms"},
+                         {"via", "sms"},
+                         {"kind", "page"},
+                         {"person", person},
+                         {"state", state}}
+                        .dump());
+  };
+  sms("2026-11-25T14:00:01Z", "kyiv", "failed");
+  sms("2026-11-25T14:00:01Z", "ny", "sent");
+  auto drills = BuildDrillReport(s.records, "");
+  ASSERT_EQ(drills.size(), 1u);
+  ASSERT_EQ(drills[0].steps.size(), 2u);
+  EXPECT_THAT(drills[0].steps[0].people, ::testing::ElementsAre("kyiv"));
+  EXPECT_THAT(drills[0].steps[0].deliveries, ::testing::ElementsAre("kyiv: sms failed"));
+  EXPECT_TRUE(drills[0].steps[0].reached_nobody);
+  EXPECT_THAT(drills[0].steps[1].deliveries, ::testing::ElementsAre("ny: sms sent"));
+  EXPECT_FALSE(drills[0].steps[1].reached_nobody);
+}
+
 }  // namespace
 }  // namespace tocsin::report

@@ -27,6 +27,7 @@ std::optional<Acknowledgement> FirstAcknowledgement(
 // page: the deliveries of that page (its idempotency key) addressed to that person, by name or
 // among the people a provider's delivery carries.
 struct PersonPage {
+  std::size_t event = 0;  // its page_decided event's place in the timeline
   TimePoint at;
   std::string person;
   std::string role;
