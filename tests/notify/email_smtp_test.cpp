@@ -309,6 +309,23 @@ TEST_F(EmailSmtp, OverlongBodyLinesAreSentQuotedPrintable) {
   EXPECT_EQ(QuotedPrintableDecoded(body), ".first\r\n" + line + "\r\nlast line \r\n\r\n");
 }
 
+// An alert's label or annotation may carry control characters (JSON's "\u0000" is valid):
+// none reaches a header, and no NUL reaches the body, where gateways refuse the message for it
+// (before, the page was refused for good). The test server refuses a NUL as they do.
+TEST_F(EmailSmtp, ControlCharactersOfAnAlertNeverCostThePage) {
+  using namespace std::string_literals;
+  EXPECT_EQ(SubjectHeader("PSP\0A\x1b[31m down\x7f\tnow"s), "PSP A [31m down \tnow");
+  SmtpServer server(dir_, cert_, key_, {});
+  auto r = Notifier(Config(server), "Deposits\0failing \x1b[31mred\x1b[0m\n"s)->Deliver(Item());
+  EXPECT_TRUE(r.ok()) << r.detail;
+  auto messages = Of(server.Stop(), "message");
+  ASSERT_EQ(messages.size(), 1u);
+  std::string content = Unhex(messages[0]["content_hex"]);
+  EXPECT_EQ(content.find('\0'), std::string::npos);
+  EXPECT_NE(content.find("\r\n\r\nDeposits failing \x1b[31mred\x1b[0m\r\n"), std::string::npos)
+      << content;
+}
+
 TEST_F(EmailSmtp, CredentialsOverStartTlsAuthenticate) {
   SmtpServer server(dir_, cert_, key_, {});
   auto r = Notifier(Config(server))->Deliver(Item());
@@ -422,10 +439,15 @@ TEST_F(EmailSmtp, TestServerRefusesWhatRealServersRefuse) {
       {"tocsin@example.com", {"olena@example.com"}, "From: tocsin@example.com\r\n\r\nbody\r\n"});
   ASSERT_FALSE(no_date);
   EXPECT_EQ(no_date.error().kind(), Error::Kind::kPermanent) << no_date.error().message();
+  auto nul = transport.Send({"tocsin@example.com",
+                             {"olena@example.com"},
+                             headers + std::string("\r\nnul \0 here\r\n", 14)});
+  ASSERT_FALSE(nul);
+  EXPECT_EQ(nul.error().kind(), Error::Kind::kPermanent) << nul.error().message();
   auto fine = transport.Send({"tocsin@example.com", {"olena@example.com"}, headers + "\r\nok\r\n"});
   EXPECT_TRUE(fine) << fine.error().message();
   auto events = server.Stop();
-  EXPECT_EQ(Of(events, "rejected").size(), 2u) << json(events).dump();
+  EXPECT_EQ(Of(events, "rejected").size(), 3u) << json(events).dump();
   EXPECT_EQ(Of(events, "message").size(), 1u);
 }
 

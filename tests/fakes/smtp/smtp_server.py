@@ -17,8 +17,8 @@ STARTTLS is offered only with --cert/--key. AUTH PLAIN/LOGIN is offered only aft
 
 It is no more permissive than a real server: on top of aiosmtpd's own checks (CRLF line ends
 for the DATA terminator, 1000-octet lines, command order) it refuses a message with a bare CR
-or LF (RFC 5321 2.3.8; accepting them is what made SMTP smuggling possible) and a message
-without the From and Date headers RFC 5322 3.6 requires.
+or LF (RFC 5321 2.3.8; accepting them is what made SMTP smuggling possible), a message with a
+NUL (RFC 5322 4), and a message without the From and Date headers RFC 5322 3.6 requires.
 
 Usage: smtp_server.py --port-file F --record F [--cert C --key K] [--user U --password P]
                       [--auth-in-clear]
@@ -141,6 +141,10 @@ def check_message(content):
     body = content.replace(b"\r\n", b"")
     if b"\r" in body or b"\n" in body:
         return "550 5.6.11 bare CR or LF in the message (RFC 5321 2.3.8)"
+    if b"\0" in content:
+        # As Cyrus, Symantec's mail gateways and others refuse it: RFC 5322 section 4 forbids
+        # generating NUL.
+        return "554 5.6.0 Message contains NUL characters (RFC 5322 4)"
     header = content.split(b"\r\n\r\n", 1)[0]
     for name in (b"From", b"Date"):
         if not re.search(rb"(?im)^" + name + rb":", header):

@@ -13,13 +13,18 @@ namespace tocsin::notify {
 
 namespace {
 
-// RFC 2047 encoded words for a non-ASCII header value; no CR/LF can reach a header either way.
+// RFC 2047 encoded words for a non-ASCII header value. A header's text is visible characters
+// and blanks (RFC 5322 3.2.5): CR, LF, NUL and the other control characters an alert's label
+// may carry become blanks, so none reaches a header either way.
 // An encoded word is at most 75 characters (RFC 2047 section 2), so a longer value becomes
 // several words on folded lines, each cut between UTF-8 sequences (section 5: every word must
 // decode to whole characters); readers join adjacent encoded words without the space between.
 std::string HeaderText(std::string_view s) {
   std::string clean;
-  for (char c : s) clean += (c == '\r' || c == '\n') ? ' ' : c;
+  for (char c : s) {
+    const auto u = static_cast<unsigned char>(c);
+    clean += (u < 0x20 && c != '\t') || u == 0x7F ? ' ' : c;
+  }
   bool ascii = true;
   for (char c : clean) ascii = ascii && static_cast<unsigned char>(c) < 0x80;
   if (ascii) return clean;
@@ -37,11 +42,16 @@ std::string HeaderText(std::string_view s) {
   return out;
 }
 
+// CRLF line ends, no bare CR, and no NUL: RFC 5322 (section 4) forbids generating it, and mail
+// gateways refuse a message that has one ("554 Message contains NUL characters"), so a label's
+// NUL would cost the page. Other control characters are text a body may hold (3.5).
 std::string Crlf(std::string_view text) {
   std::string out;
   for (char c : text) {
     if (c == '\n')
       out += "\r\n";
+    else if (c == '\0')
+      out += ' ';
     else if (c != '\r')
       out += c;
   }
