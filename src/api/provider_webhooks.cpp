@@ -124,28 +124,30 @@ void ProviderWebhooks::HandlePagerDuty(const Request& req, Respond respond) {
   ApplyProviderEvent(*event, ActionOrigin::kPagerDuty, "pagerduty", respond);
 }
 
+// The token travels in the header or the query, so the whole check is made before the body.
 std::optional<Response> ProviderWebhooks::ScreenToken(const Request& req, const TokenRoute& route) {
-  if ((config_.*route.expected).empty()) {
+  const std::string& expected = config_.*route.expected;
+  if (expected.empty()) {
     Count(route.endpoint, "not_configured");
     return Response::Text(404, std::string(route.not_configured) + "\n");
   }
-  if (TokenOf(req).empty()) {
+  const std::string token = TokenOf(req);
+  if (token.empty()) {
     Count(route.endpoint, "missing token");
     return Response::Text(401, "missing X-Tocsin-Token\n");
+  }
+  if (!ConstantTimeEquals(token, expected)) {
+    Count(route.endpoint, "token mismatch");
+    return Response::Text(403, "token mismatch\n");
   }
   return std::nullopt;
 }
 
 void ProviderWebhooks::HandleTokenWebhook(const Request& req, Respond respond,
                                           const TokenRoute& route) {
+  // Again: a reload may have changed the token while the body arrived.
   if (auto refused = ScreenToken(req, route)) return respond(*refused);
-  const std::string& expected = config_.*route.expected;
   const char* endpoint = route.endpoint;
-  std::string token = TokenOf(req);
-  if (!ConstantTimeEquals(token, expected)) {
-    Count(endpoint, "token mismatch");
-    return respond(Response::Text(403, "token mismatch\n"));
-  }
   auto event = route.parse(req.body);
   if (!event) {
     Count(endpoint, "malformed");

@@ -233,7 +233,8 @@ class Session : public std::enable_shared_from_this<Session> {
   void ReadHeader() {
     parser_.emplace();
     parser_->header_limit(static_cast<std::uint32_t>(server_->options.max_header_bytes));
-    parser_->body_limit(server_->options.max_body_bytes);
+    body_limit_ = server_->options.max_body_bytes;
+    parser_->body_limit(body_limit_);
     // The first request of a connection gets the read timeout; later ones the idle timeout
     // for the wait plus the read timeout once bytes arrive is more than Beast offers, so use
     // the larger of the two as a bound for the whole read.
@@ -256,8 +257,7 @@ class Session : public std::enable_shared_from_this<Session> {
     std::string why = "malformed request: " + ec.message();
     if (ec == bhttp::error::body_limit) {
       status = 413;
-      why =
-          "request body larger than " + std::to_string(server_->options.max_body_bytes) + " bytes";
+      why = "request body larger than " + std::to_string(body_limit_) + " bytes";
     } else if (ec == bhttp::error::header_limit) {
       status = 431;
       why = "request headers larger than " + std::to_string(server_->options.max_header_bytes) +
@@ -376,6 +376,15 @@ class Session : public std::enable_shared_from_this<Session> {
       keep_alive_ = false;
       return Write(Response::Text(500, "internal error\n"), match_.pattern);
     }
+    if (match_.access == Access::kSigned) {
+      // Beast checked Content-Length against the limit the header was read with; chunks are
+      // checked against the new one as they arrive.
+      body_limit_ = std::min(body_limit_, server_->options.max_signed_body_bytes);
+      if (auto length = parser_->content_length(); length && *length > body_limit_) {
+        return RefuseUnreadable(bhttp::error::body_limit);
+      }
+      parser_->body_limit(body_limit_);
+    }
     if (parser_->is_done()) return Dispatch();
     keep_alive_ = msg.keep_alive();
     if (beast::iequals(req_.Header("Expect").value_or(""), "100-continue")) {
@@ -490,6 +499,7 @@ class Session : public std::enable_shared_from_this<Session> {
   unsigned request_version_ = 11;  // 10 for HTTP/1.0
   bool busy_ = false;
   std::uint64_t requests_served_ = 0;
+  std::uint64_t body_limit_ = 0;  // the request's: max_body_bytes, or less for a signed route
   std::chrono::steady_clock::time_point started_;
   std::chrono::steady_clock::time_point idle_since_;
 };

@@ -386,6 +386,8 @@ TEST_F(InboundHandlersTest, ASignedRouteWhoseHeadersCannotPassIsAnsweredBeforeIt
       {"/webhooks/pagerduty", "", 401},
       {"/webhooks/pagerduty", "X-PagerDuty-Signature: v1=abc\r\n", 400},
       {"/webhooks/opsgenie", "", 401},
+      {"/webhooks/opsgenie?token=nope", "", 403},  // the token is in the header or the query
+      {"/webhooks/opsgenie", "X-Tocsin-Token: nope\r\n", 403},
       {"/webhooks/jsm", "X-Tocsin-Token: anything\r\n", 404},  // no JSM token configured here
   };
   for (const auto& c : cases) {
@@ -411,6 +413,30 @@ TEST_F(InboundHandlersTest, ASignedRouteWhoseHeadersCannotPassIsAnsweredBeforeIt
     for (const auto& m : family.metric) counted += m.counter.value;
   }
   EXPECT_EQ(counted, static_cast<double>(cases.size() + 1));
+}
+
+// Plausible header fields pass a screen (any 64 hex digits look like a signature), so a signed
+// route's body is held to 256 KiB, not the intake's 4 MiB: announced (Content-Length) or sent
+// in chunks. A provider's real request (a click, an event) is a few KB.
+TEST_F(InboundHandlersTest, ASignedRoutesBodyIsHeldToItsOwnLimit) {
+  const std::string head =
+      "POST /webhooks/pagerduty HTTP/1.1\r\nHost: tocsin\r\nContent-Type: application/json\r\n"
+      "X-PagerDuty-Signature: v1=" +
+      std::string(64, '0') + "\r\n";
+  auto announced =
+      testing::RawExchange(server_.port(), head + "Content-Length: 262145\r\n\r\n", 5000);
+  EXPECT_EQ(testing::StatusOf(announced), 413) << announced;
+  EXPECT_NE(testing::BodyOf(announced).find("262144"), std::string::npos) << announced;
+  auto chunked = testing::RawExchange(server_.port(),
+                                      head + "Transfer-Encoding: chunked\r\n\r\n40000\r\n" +
+                                          std::string(0x40000, 'x') + "\r\n1\r\nx\r\n0\r\n\r\n",
+                                      5000);
+  EXPECT_EQ(testing::StatusOf(chunked), 413) << chunked.substr(0, 200);
+  // At the limit it is read and checked: the signature is wrong.
+  auto at_limit = testing::RawExchange(
+      server_.port(), head + "Content-Length: 262144\r\n\r\n" + std::string(262144, ' '), 5000);
+  EXPECT_EQ(testing::StatusOf(at_limit), 403) << at_limit;
+  EXPECT_EQ(incidents_.count(), 0u);
 }
 
 }  // namespace

@@ -25,6 +25,9 @@ struct ServerOptions {
   Duration idle_timeout = std::chrono::seconds(60);
   std::uint64_t max_header_bytes = 16 * 1024;
   std::uint64_t max_body_bytes = 4 * 1024 * 1024;
+  // A signed route's body (Slack, provider webhooks), at most max_body_bytes: their requests
+  // are a click or an event, and anyone with plausible header fields gets past their screens.
+  std::uint64_t max_signed_body_bytes = 256 * 1024;
   // Connections open at once; a connection past it is closed as soon as it is accepted.
   std::size_t max_connections = 1024;
   // How long accepting pauses when the process is out of file descriptors (EMFILE/ENFILE),
