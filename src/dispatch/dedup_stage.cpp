@@ -22,11 +22,20 @@ void DedupStage::Run(FlushContext& ctx) const {
   std::sort(resolved.begin(), resolved.end());
 
   bool repeat_due = st.last_notified + ctx.repeat_interval <= ctx.now;
+  // Alerts that still fire but were muted at this flush (a silence, a maintenance window, an
+  // inhibition that began after the group was announced): they have not resolved.
+  const bool muted_firing = ctx.silenced + ctx.maintenance_muted + ctx.inhibited > 0;
   bool needed;
   if (!st.notified) {
     needed = !firing.empty();
+  } else if (!Subset(firing, st.firing) && st.firing.empty()) {
+    // The last notice said everything resolved (its incident resolved): an alert still firing
+    // again at this flush is a recurrence and pages. One that fired and resolved again between
+    // two flushes never reaches a notice.
+    needed = true;
   } else if (!Subset(firing, st.firing)) {
-    // New firing alerts page, unless each was announced within repeat_interval (flapping).
+    // New firing alerts page, unless each was announced within repeat_interval: it fired,
+    // resolved and fired again while others of the group kept firing (flapping).
     needed = repeat_due;
     for (const auto& fp : firing) {
       if (std::binary_search(st.firing.begin(), st.firing.end(), fp)) continue;
@@ -36,7 +45,9 @@ void DedupStage::Run(FlushContext& ctx) const {
       }
     }
   } else if (firing.empty()) {
-    needed = !st.firing.empty();
+    // "Everything resolved", unless some are only muted: their incident stays open and its
+    // page stands (Alertmanager, too, sends nothing while every alert of a group is muted).
+    needed = !st.firing.empty() && !muted_firing;
   } else if (!Subset(resolved, st.resolved)) {
     needed = true;
   } else {

@@ -7,6 +7,7 @@
 #include <prometheus/text_serializer.h>
 
 #include "dispatch/dispatch_test_util.h"
+#include "dispatch/dispatcher_fixture.h"
 #include "fakes/memory_silence_store.h"
 #include "tocsin/common/duration.h"
 #include "tocsin/common/simulated_scheduler.h"
@@ -16,91 +17,11 @@ namespace tocsin::dispatch {
 namespace {
 
 using namespace std::chrono_literals;
-
-TimePoint T0() { return *ParseTime("2026-11-17T00:00:00Z"); }
-
-struct Flush {
-  Duration at;
-  AlertGroup group;
-};
-
-class RecordingSink : public GroupSink {
- public:
-  explicit RecordingSink(TimePoint start) : start_(start) {}
-  void OnGroupFlush(const AlertGroup& g, TimePoint now) override {
-    flushes.push_back({now - start_, g});
-  }
-  std::vector<Flush> flushes;
-
- private:
-  TimePoint start_;
-};
-
-const char* kConfig = R"(
-route:
-  receiver: slack
-  group_by: [alertname, service]
-  group_wait: 30s
-  group_interval: 5m
-  repeat_interval: 4h
-  routes:
-    - matchers: ['severity="critical"']
-      receiver: oncall
-receivers:
-  - {name: slack, slack: [{channel: "#ops"}]}
-  - {name: oncall, escalation_policy: default}
-inhibit_rules:
-  - source_matchers: ['alertname="RegionDown"']
-    target_matchers: ['severity="warning"']
-    equal: [region]
-maintenance_windows:
-  - name: psp-a-weekly
-    time_zone: Europe/Kyiv
-    matchers: ['psp="A"']
-    weekly: {days: [tuesday], start: "02:00", end: "03:00"}
-escalation_policies: {default: {}}
-)";
-
-class DispatcherTest : public ::testing::Test {
- protected:
-  explicit DispatcherTest(const char* yaml = kConfig)
-      : scheduler_(T0()), sink_(T0()), silences_(store_) {
-    config_ = testutil::LoadOrDie(yaml);
-    dispatcher_ = std::make_unique<Dispatcher>(scheduler_, sink_, silences_, registry_, config_);
-  }
-
-  TimePoint Now() const { return scheduler_.clock().Now(); }
-  // As Prometheus sends a firing alert: endsAt a few evaluation intervals ahead, re-sent.
-  Alert Firing(Labels labels, Duration ttl = 24h) {
-    Alert a;
-    a.labels = std::move(labels);
-    a.starts_at = Now();
-    a.ends_at = Now() + ttl;
-    return a;
-  }
-  Alert Resolved(Labels labels) {
-    Alert a;
-    a.labels = std::move(labels);
-    a.starts_at = Now() - 1min;
-    a.ends_at = Now();
-    a.state = AlertState::kResolved;
-    return a;
-  }
-  void Send(std::vector<Alert> alerts) { dispatcher_->OnAlerts(alerts, Now()); }
-  void AdvanceTo(Duration since_start) { scheduler_.AdvanceTo(T0() + since_start); }
-  std::string Metrics() {
-    prometheus::TextSerializer s;
-    return s.Serialize(registry_.Collect());
-  }
-
-  SimulatedScheduler scheduler_;
-  RecordingSink sink_;
-  fakes::MemorySilenceStore store_;
-  Silences silences_;
-  prometheus::Registry registry_;
-  DispatchConfig config_;
-  std::unique_ptr<Dispatcher> dispatcher_;
-};
+using dispatcher_fixture::DispatcherTest;
+using dispatcher_fixture::Flush;
+using dispatcher_fixture::kConfig;
+using dispatcher_fixture::RecordingSink;
+using dispatcher_fixture::T0;
 
 TEST_F(DispatcherTest, AStormOf500SeriesBecomesOnePageAfterGroupWait) {
   for (int i = 0; i < 500; ++i) {
@@ -176,27 +97,6 @@ TEST_F(DispatcherTest, AlertWhoseEndsAtPassesResolvesWithoutBeingResent) {
   AdvanceTo(5min + 30s);
   ASSERT_EQ(sink_.flushes.size(), 2u);
   EXPECT_TRUE(sink_.flushes[1].group.AllResolved());
-}
-
-TEST_F(DispatcherTest, FlappingAlertDoesNotPageAgainWithinRepeatInterval) {
-  Labels l{{"alertname", "BetSuccess"}, {"service", "bet"}, {"severity", "critical"}};
-  Send({Firing(l)});
-  AdvanceTo(1min);
-  ASSERT_EQ(sink_.flushes.size(), 1u);
-  // Flaps: resolved, firing, resolved, firing over the next hour.
-  for (int i = 0; i < 4; ++i) {
-    AdvanceTo(Duration(2min + i * 15min));
-    Send({i % 2 == 0 ? Resolved(l) : Firing(l)});
-  }
-  AdvanceTo(3h);
-  std::size_t firing_pages = 0;
-  for (const auto& f : sink_.flushes) firing_pages += f.group.AllResolved() ? 0 : 1;
-  EXPECT_EQ(firing_pages, 1u);
-  // Still firing at the repeat interval: a reminder is due.
-  AdvanceTo(4h + 10min);
-  firing_pages = 0;
-  for (const auto& f : sink_.flushes) firing_pages += f.group.AllResolved() ? 0 : 1;
-  EXPECT_EQ(firing_pages, 2u);
 }
 
 TEST_F(DispatcherTest, ConfiguredInhibitionMutesTargetsInTheSameRegionOnly) {
