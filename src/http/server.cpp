@@ -66,6 +66,12 @@ struct Server::Impl : std::enable_shared_from_this<Server::Impl> {
                           "server.max_connections were open.")
                     .Register(registry)
                     .Add({})),
+        stalled(prometheus::BuildCounter()
+                    .Name("tocsin_http_stalled_connections_closed_total")
+                    .Help("Connections whose request header stopped arriving, closed to make "
+                          "room for a new one because server.max_connections were open.")
+                    .Register(registry)
+                    .Add({})),
         backoffs(prometheus::BuildCounter()
                      .Name("tocsin_http_accept_backoffs_total")
                      .Help("Pauses of the accept loop because the process was out of file "
@@ -74,9 +80,9 @@ struct Server::Impl : std::enable_shared_from_this<Server::Impl> {
                      .Add({})) {}
 
   void Accept();
-  // Full: closes the connection idle the longest (waiting for a request, none in progress), so
-  // that idle keep-alive connections, a stranger's included, never lock Prometheus out.
-  // Whether one was idle.
+  // Full: closes the connection idle the longest (waiting for a request, none in progress), or
+  // else the one stalled the longest on a header, so that neither idle keep-alive connections
+  // nor trickled headers, a stranger's included, lock Prometheus out. Whether one was closed.
   bool CloseLongestIdle();
   // An error of a guard or handler that threw, at most once per interval per route.
   void LogThrow(const char* what, const std::string& pattern, const char* error) {
@@ -121,6 +127,7 @@ struct Server::Impl : std::enable_shared_from_this<Server::Impl> {
   prometheus::Gauge& open_gauge;
   prometheus::Counter& refused;
   prometheus::Counter& evicted;
+  prometheus::Counter& stalled;
   prometheus::Counter& backoffs;
 };
 
@@ -203,6 +210,10 @@ class Session : public std::enable_shared_from_this<Session> {
  public:
   Session(tcp::socket socket, std::shared_ptr<Server::Impl> server)
       : stream_(std::move(socket)), server_(std::move(server)) {
+    // Bytes read and not yet parsed: at most a header and a body read's room. A chunk header,
+    // its extensions or a trailer line that never ends is held whole until its CRLF, and grew
+    // the buffer without bound (hundreds of MB from one connection without credentials).
+    buffer_.max_size(static_cast<std::size_t>(server_->options.max_header_bytes + kBodyReadRoom));
     server_->sessions.insert(this);
     server_->SetOpenGauge();
     beast::error_code ec;
@@ -228,6 +239,16 @@ class Session : public std::enable_shared_from_this<Session> {
   // Waiting for a request's header since `idle_since()`; none is in progress.
   bool idle() const { return !busy_ && stream_.socket().is_open(); }
   std::chrono::steady_clock::time_point idle_since() const { return idle_since_; }
+  // Some bytes of a request came, and the rest of its header has not for `after` (a client
+  // sends a header in one write): a slot held, not a request in progress.
+  bool StalledOnHeader(std::chrono::steady_clock::time_point now, Duration after) const {
+    return reading_header_ && busy_ && stream_.socket().is_open() && now - idle_since_ >= after;
+  }
+  void CloseStalled() {
+    beast::error_code ec;
+    stream_.socket().shutdown(tcp::socket::shutdown_both, ec);
+    stream_.close();
+  }
 
  private:
   void ReadHeader() {
@@ -238,13 +259,15 @@ class Session : public std::enable_shared_from_this<Session> {
     // The first request of a connection gets the read timeout; later ones the idle timeout
     // for the wait plus the read timeout once bytes arrive is more than Beast offers, so use
     // the larger of the two as a bound for the whole read.
-    auto timeout = requests_served_ == 0
+    // Bytes of the next request already read (a pipelining client): not idle, whatever Beast
+    // does with them next, and no idle wait either: the rest of its header comes within the
+    // read timeout (a request and one byte of the next held a slot for the idle timeout).
+    busy_ = buffer_.size() != 0;
+    auto timeout = requests_served_ == 0 || busy_
                        ? server_->options.read_timeout
                        : std::max(server_->options.read_timeout, server_->options.idle_timeout);
     stream_.expires_after(timeout);
-    // Bytes of the next request already read (a pipelining client): not idle, whatever Beast
-    // does with them next.
-    busy_ = buffer_.size() != 0;
+    reading_header_ = true;
     idle_since_ = std::chrono::steady_clock::now();
     bhttp::async_read_header(
         stream_, buffer_, *parser_,
@@ -258,6 +281,9 @@ class Session : public std::enable_shared_from_this<Session> {
     if (ec == bhttp::error::body_limit) {
       status = 413;
       why = "request body larger than " + std::to_string(body_limit_) + " bytes";
+    } else if (ec == bhttp::error::buffer_overflow) {
+      why = "a chunk header or trailer field of over " +
+            std::to_string(server_->options.max_header_bytes) + " bytes";
     } else if (ec == bhttp::error::header_limit) {
       status = 431;
       why = "request headers larger than " + std::to_string(server_->options.max_header_bytes) +
@@ -268,6 +294,7 @@ class Session : public std::enable_shared_from_this<Session> {
   }
 
   void OnHeader(beast::error_code ec) {
+    reading_header_ = false;
     if (ClientWentAway(ec)) return Close();
     busy_ = true;
     started_ = std::chrono::steady_clock::now();
@@ -408,8 +435,9 @@ class Session : public std::enable_shared_from_this<Session> {
     // recv, a completion and a timer. Room for the body (up to kBodyReadRoom) makes it a few.
     // Only a request its guard let in gets here, so no stranger makes the server reserve it.
     if (auto length = parser_->content_length(); length && *length > 512) {
-      buffer_.reserve(buffer_.size() +
-                      static_cast<std::size_t>(std::min<std::uint64_t>(*length, kBodyReadRoom)));
+      buffer_.reserve(std::min(buffer_.max_size(),
+                               buffer_.size() + static_cast<std::size_t>(std::min<std::uint64_t>(
+                                                    *length, kBodyReadRoom))));
     }
     bhttp::async_read(
         stream_, buffer_, *parser_, [self = shared_from_this()](beast::error_code ec, std::size_t) {
@@ -498,6 +526,7 @@ class Session : public std::enable_shared_from_this<Session> {
   bool keep_alive_ = false;
   unsigned request_version_ = 11;  // 10 for HTTP/1.0
   bool busy_ = false;
+  bool reading_header_ = false;  // from ReadHeader until its header is read (or fails)
   std::uint64_t requests_served_ = 0;
   std::uint64_t body_limit_ = 0;  // the request's: max_body_bytes, or less for a signed route
   std::chrono::steady_clock::time_point started_;
@@ -552,11 +581,25 @@ bool Server::Impl::CloseLongestIdle() {
   for (auto* s : sessions) {
     if (s->idle() && (longest == nullptr || s->idle_since() < longest->idle_since())) longest = s;
   }
+  if (longest != nullptr) {
+    // Its read completes with an error and the session goes; the new one may briefly make the
+    // count one over the cap.
+    longest->CloseIfIdle();
+    evicted.Increment();
+    return true;
+  }
+  // None idle: a request and the first byte of the next one, sent on every slot, held them all
+  // (for the idle timeout, before) while nothing was in progress.
+  const auto now = std::chrono::steady_clock::now();
+  for (auto* s : sessions) {
+    if (s->StalledOnHeader(now, options.stalled_header_after) &&
+        (longest == nullptr || s->idle_since() < longest->idle_since())) {
+      longest = s;
+    }
+  }
   if (longest == nullptr) return false;
-  // Its read completes with an error and the session goes; the new one may briefly make the
-  // count one over the cap.
-  longest->CloseIfIdle();
-  evicted.Increment();
+  longest->CloseStalled();
+  stalled.Increment();
   return true;
 }
 

@@ -245,6 +245,36 @@ TEST_F(GuardedServerTest, ANewConnectionPastTheCapClosesTheLongestIdle) {
   for (int fd : held) ::close(fd);
 }
 
+// The attack: on every slot, a request and the first byte of the next one. Those slots were
+// neither idle nor in a request, and each held on for the idle timeout (60 s): Prometheus was
+// locked out. A header stalled past stalled_header_after (0 here) is closed to make room, and
+// with bytes pending the read timeout applies, not the idle one.
+TEST_F(GuardedServerTest, HeadersThatStopArrivingDoNotLockTheListener) {
+  ServerOptions opts;
+  opts.max_connections = 3;
+  opts.stalled_header_after = std::chrono::milliseconds(0);
+  opts.idle_timeout = std::chrono::seconds(60);
+  Start(opts);
+  std::vector<int> held;
+  for (int i = 0; i < 3; ++i) {
+    int fd = Connect(port_);
+    ASSERT_GE(fd, 0);
+    ASSERT_TRUE(SendAll(fd, "GET /healthz HTTP/1.1\r\nHost: x\r\n\r\nG"));
+    bool closed = false;
+    EXPECT_EQ(tocsin::testing::StatusOf(ReadAll(fd, &closed)), 200);
+    held.push_back(fd);
+  }
+  auto served = RawExchange(port_, "GET /healthz HTTP/1.1\r\nConnection: close\r\n\r\n");
+  EXPECT_EQ(StatusOf(served), 200) << served;
+  bool closed = false;
+  ReadAll(held[0], &closed, 2000);
+  EXPECT_TRUE(closed);
+  EXPECT_NE(Metrics().find("tocsin_http_stalled_connections_closed_total 1"), std::string::npos)
+      << Metrics();
+  EXPECT_NE(Metrics().find("tocsin_http_connections_refused_total 0"), std::string::npos);
+  for (int fd : held) ::close(fd);
+}
+
 // Every connection in the middle of a request: a new one is closed at once and counted, the
 // requests in progress go on.
 TEST_F(GuardedServerTest, ConnectionsPastTheCapAreClosedWhenNoneIsIdle) {

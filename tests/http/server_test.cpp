@@ -167,6 +167,25 @@ TEST_F(ServerTest, ChunkedBodyArrivesWholeAndOneOverTheLimitIs413) {
   EXPECT_EQ(StatusOf(raw), 413);
 }
 
+// A chunk header (its extensions) or a trailer field is held whole until its CRLF: one that
+// never ends grew the read buffer without bound (about 700 MB in 8 s from one connection,
+// without credentials, until the read timeout). Now it is refused once it outgrows a header
+// and a body read's room; the refusal is counted even when the client cannot read it.
+TEST_F(ServerTest, AChunkLineOrTrailerThatNeverEndsIsRefusedNotHeld) {
+  const std::string endless(200 * 1024, 'a');
+  for (const std::string& tail : {"1;ext=" + endless, "1\r\na\r\n0\r\nX-Trailer: " + endless}) {
+    RawExchange(port_,
+                "POST /echo/c HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n" + tail,
+                3000);
+  }
+  EXPECT_NE(
+      Metrics().find(R"(tocsin_http_requests_total{code="400",handler="invalid",method="POST"} 2)"),
+      std::string::npos)
+      << Metrics();
+  auto ok = RawExchange(port_, "GET /healthz HTTP/1.1\r\nConnection: close\r\n\r\n");
+  EXPECT_EQ(StatusOf(ok), 200);
+}
+
 TEST_F(ServerTest, OversizedHeadersAre431) {
   std::string big(4096, 'h');
   auto raw = RawExchange(port_, "GET /healthz HTTP/1.1\r\nX-Big: " + big + "\r\n\r\n");

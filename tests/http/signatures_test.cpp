@@ -41,6 +41,11 @@ TEST(SignaturesTest, SlackRejectsForgedTamperedExpiredAndMalformed) {
   EXPECT_EQ(VerifySlackSignature("1531420618", kSlackSig, kSlackBody, kSlackSecret,
                                  FromUnixMillis(1531420618000LL - 301'000)),
             SignatureCheck::kExpired);
+  // Far in the past: now - ts overflowed a long long and the check passed (a 403 where the
+  // answer is 401, and undefined behaviour).
+  for (const char* ts : {"-9223372036854775808", "-9223372035058173133", "9223372036854775807"}) {
+    EXPECT_EQ(ScreenSlackHeaders(ts, kSlackSig, kSlackNow), SignatureCheck::kExpired) << ts;
+  }
   EXPECT_EQ(VerifySlackSignature("", kSlackSig, kSlackBody, kSlackSecret, kSlackNow),
             SignatureCheck::kMissing);
   EXPECT_EQ(VerifySlackSignature("1531420618", "", kSlackBody, kSlackSecret, kSlackNow),

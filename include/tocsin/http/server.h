@@ -28,8 +28,11 @@ struct ServerOptions {
   // A signed route's body (Slack, provider webhooks), at most max_body_bytes: their requests
   // are a click or an event, and anyone with plausible header fields gets past their screens.
   std::uint64_t max_signed_body_bytes = 256 * 1024;
-  // Connections open at once; a connection past it is closed as soon as it is accepted.
+  // Connections open at once. Past it, a new connection closes the one idle the longest, else
+  // the one that has waited the longest (over stalled_header_after) for the rest of a header
+  // whose first bytes came; with neither, it is closed as soon as it is accepted.
   std::size_t max_connections = 1024;
+  Duration stalled_header_after = std::chrono::seconds(1);
   // How long accepting pauses when the process is out of file descriptors (EMFILE/ENFILE),
   // instead of retrying in a tight loop.
   Duration accept_backoff = std::chrono::milliseconds(100);
