@@ -251,8 +251,12 @@ Result<void> App::Reload() {
   if (!loaded.config) {
     impl_->reload_ok.Set(0);
     impl_->reloads.Add({{"result", "failure"}}).Increment();
-    spdlog::error("config reload rejected, still running the previous config:\n{}",
-                  loaded.diagnostics.ToString());
+    // One line per problem: a log line never holds a newline (log.h).
+    spdlog::error("config reload rejected, still running the previous config: {} problem(s)",
+                  loaded.diagnostics.items().size());
+    for (const auto& d : loaded.diagnostics.items()) {
+      spdlog::error("config reload rejected: {}", d.ToString());
+    }
     result = Fail(Error::Invalid("config reload rejected:\n" + loaded.diagnostics.ToString()));
     (void)impl_->notifier.Ready("reload rejected; running the previous config");
     return result;

@@ -10,6 +10,7 @@
 #include <utility>
 
 #include <date/date.h>
+#include <fmt/format.h>
 #include <spdlog/sinks/base_sink.h>
 #include <nlohmann/json.hpp>
 
@@ -64,6 +65,27 @@ int SyslogPriority(spdlog::level::level_enum level) {
   }
 }
 
+// A text line's message with its control characters written as escapes: a newline in an
+// alert's annotation would otherwise start a line of its own that reads as another record
+// ("2026-... error tocsin stopped"), and journald takes each line for an entry.
+std::string EscapeControls(std::string_view text) {
+  std::string out;
+  out.reserve(text.size());
+  for (char c : text) {
+    const auto u = static_cast<unsigned char>(c);
+    if (c == '\n') {
+      out += "\\n";
+    } else if (c == '\r') {
+      out += "\\r";
+    } else if ((u < 0x20 && c != '\t') || u == 0x7F) {
+      out += fmt::format("\\x{:02x}", u);
+    } else {
+      out += c;
+    }
+  }
+  return out;
+}
+
 // Formats each record as one text or JSON line, redacts secrets, and hands it to the writer.
 class RedactingSink final : public spdlog::sinks::base_sink<std::mutex> {
  public:
@@ -85,9 +107,9 @@ class RedactingSink final : public spdlog::sinks::base_sink<std::mutex> {
       }
       line = DumpJson(j);
     } else if (journald_) {
-      line = level + " " + text;  // journald stamps every line itself
+      line = level + " " + EscapeControls(text);  // journald stamps every line itself
     } else {
-      line = ts + " " + level + " " + text;
+      line = ts + " " + level + " " + EscapeControls(text);
     }
     if (journald_) line = "<" + std::to_string(SyslogPriority(msg.level)) + ">" + line;
     {

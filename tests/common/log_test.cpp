@@ -47,6 +47,21 @@ TEST_F(LogTest, ShortValuesAreNotTreatedAsSecrets) {
   EXPECT_EQ(log::Redact("abc"), "abc");
 }
 
+// An alert's annotation with a newline made a line of its own that read as another record; a
+// NUL reached the log raw. Each record is one line, its control characters escaped.
+TEST_F(LogTest, ATextRecordIsOneLineWhateverItsMessageHolds) {
+  log::Setup(log::Format::kText, spdlog::level::info, /*journald=*/false,
+             [this](std::string_view l) { lines_.emplace_back(l); });
+  using namespace std::string_literals;
+  spdlog::info("incident INC-1 opened ({})",
+               "hi\n2026-12-07T00:00:00.000Z error FORGED\r\0x\x1b[0m\tend"s);
+  ASSERT_EQ(lines_.size(), 1u);
+  EXPECT_EQ(lines_[0].find('\n'), std::string::npos);
+  EXPECT_NE(lines_[0].find("(hi\\n2026-12-07T00:00:00.000Z error FORGED\\r\\x00x\\x1b[0m\tend)"),
+            std::string::npos)
+      << lines_[0];
+}
+
 TEST_F(LogTest, JsonLinesAreValidJsonWithLevelAndMessage) {
   log::Setup(log::Format::kJson, spdlog::level::debug, Capture());
   log::AddSecret("s3cr3t-token");

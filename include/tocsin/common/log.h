@@ -23,7 +23,8 @@ using Writer = std::function<void(std::string_view line)>;
 // it. Thread-safe. Use spdlog::info(...) etc. to log.
 // Under systemd (stderr is the stream named by $JOURNAL_STREAM) each line starts with its
 // syslog priority, "<3>" for errors ... "<7>" for debug, which journald turns into the entry's
-// priority, and text lines carry no timestamp of their own.
+// priority, and text lines carry no timestamp of their own. A text line's control characters
+// are written as escapes (\n, \r, \xNN), so one record is always one line.
 void Setup(Format format, spdlog::level::level_enum level, Writer writer = {});
 // The same with the journald prefixes chosen by the caller (tests).
 void Setup(Format format, spdlog::level::level_enum level, bool journald, Writer writer);
