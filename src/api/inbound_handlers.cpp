@@ -72,7 +72,7 @@ struct InboundHandlers::Impl {
   }
 
   Response Refuse(const char* endpoint, SignatureCheck check, const Request& req) {
-    return RefusedBySignature(requests, endpoint, check, req);
+    return refusals.Refuse(endpoint, check, req);
   }
 
   // Before the body (Router::Screen) and again in the handler: configured, both header fields
@@ -348,7 +348,8 @@ struct InboundHandlers::Impl {
   prometheus::Family<prometheus::Counter>& requests;
   // Slack requests verified and not yet done: a replay racing its original is refused too.
   std::set<std::string> in_flight;
-  ProviderWebhooks providers{config, incidents, requests};
+  SignatureRefusals refusals{requests};
+  ProviderWebhooks providers{config, incidents, requests, refusals};
 };
 
 InboundHandlers::InboundHandlers(InboundConfig config, IncidentCommands& incidents,

@@ -1,7 +1,9 @@
 #include "provider_webhooks.h"
 
+#include <chrono>
 #include <string>
 
+#include <fmt/format.h>
 #include <spdlog/spdlog.h>
 #include <nlohmann/json.hpp>
 
@@ -17,13 +19,18 @@ std::string TokenOf(const Request& req) {
 }
 }  // namespace
 
-Response RefusedBySignature(prometheus::Family<prometheus::Counter>& requests, const char* endpoint,
-                            SignatureCheck check, const Request& req) {
-  requests.Add({{"endpoint", endpoint}, {"outcome", std::string(SignatureCheckName(check))}})
-      .Increment();
-  spdlog::warn("{}: refused {} from {}: {}", endpoint, req.path, req.remote_address,
-               SignatureCheckName(check));
-  return Response::Text(SignatureCheckStatus(check), std::string(SignatureCheckName(check)) + "\n");
+Response SignatureRefusals::Refuse(const char* endpoint, SignatureCheck check, const Request& req) {
+  const auto why = SignatureCheckName(check);
+  requests_.Add({{"endpoint", endpoint}, {"outcome", std::string(why)}}).Increment();
+  const auto now_us = std::chrono::duration_cast<std::chrono::microseconds>(
+                          std::chrono::steady_clock::now().time_since_epoch())
+                          .count();
+  if (auto note =
+          lines_.Pass(fmt::format("{} {}", endpoint, why), static_cast<std::uint64_t>(now_us))) {
+    spdlog::warn("{}: refused {} from {}: {}{}", endpoint, req.path, req.remote_address, why,
+                 *note);
+  }
+  return Response::Text(SignatureCheckStatus(check), std::string(why) + "\n");
 }
 
 void ProviderWebhooks::Count(const char* endpoint, const std::string& outcome) {
@@ -105,7 +112,7 @@ std::optional<Response> ProviderWebhooks::ScreenPagerDuty(const Request& req) {
                           "(providers.pagerduty.webhook_secret)\n");
   }
   auto check = ScreenPagerDutyHeader(req.Header("X-PagerDuty-Signature").value_or(""));
-  if (check != SignatureCheck::kOk) return RefusedBySignature(requests_, "pagerduty", check, req);
+  if (check != SignatureCheck::kOk) return refusals_.Refuse("pagerduty", check, req);
   return std::nullopt;
 }
 
@@ -113,8 +120,7 @@ void ProviderWebhooks::HandlePagerDuty(const Request& req, Respond respond) {
   if (auto refused = ScreenPagerDuty(req)) return respond(*refused);
   auto check = VerifyPagerDutySignature(req.Header("X-PagerDuty-Signature").value_or(""), req.body,
                                         config_.pagerduty_secrets);
-  if (check != SignatureCheck::kOk)
-    return respond(RefusedBySignature(requests_, "pagerduty", check, req));
+  if (check != SignatureCheck::kOk) return respond(refusals_.Refuse("pagerduty", check, req));
   // The dedup key comes from the signed body, never from the unsigned X-Webhook-Id header.
   auto event = ParsePagerDutyWebhook(req.body);
   if (!event) {

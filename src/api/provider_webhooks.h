@@ -10,21 +10,32 @@
 
 #include "tocsin/api/inbound.h"
 #include "tocsin/api/inbound_handlers.h"
+#include "tocsin/common/log.h"
 #include "tocsin/http/signatures.h"
 
 namespace tocsin::http {
 
-// A request refused by its signature check: counted under `endpoint` in `requests`, logged with
-// where it came from, answered with the check's status. The Slack routes' refusal too.
-Response RefusedBySignature(prometheus::Family<prometheus::Counter>& requests, const char* endpoint,
-                            SignatureCheck check, const Request& req);
+// Requests refused by their signature check: counted under their endpoint in `requests`,
+// logged with where they came from, answered with the check's status. Refusals come from
+// strangers too, so the log has one line per endpoint and reason every 10 s (saying how many
+// were held back); the counter has each. The Slack routes' refusals too.
+class SignatureRefusals {
+ public:
+  explicit SignatureRefusals(prometheus::Family<prometheus::Counter>& requests)
+      : requests_(requests) {}
+  Response Refuse(const char* endpoint, SignatureCheck check, const Request& req);
+
+ private:
+  prometheus::Family<prometheus::Counter>& requests_;
+  log::RepeatLimiter lines_;
+};
 
 class ProviderWebhooks {
  public:
   // `config` is the owner's, read at each request (a reload changes it in place).
   ProviderWebhooks(const InboundConfig& config, IncidentCommands& incidents,
-                   prometheus::Family<prometheus::Counter>& requests)
-      : config_(config), incidents_(incidents), requests_(requests) {}
+                   prometheus::Family<prometheus::Counter>& requests, SignatureRefusals& refusals)
+      : config_(config), incidents_(incidents), requests_(requests), refusals_(refusals) {}
 
   // POST /webhooks/pagerduty, /webhooks/opsgenie, /webhooks/jsm, each with its screen. The
   // routes call this object: it outlives the router.
@@ -52,6 +63,7 @@ class ProviderWebhooks {
   const InboundConfig& config_;
   IncidentCommands& incidents_;
   prometheus::Family<prometheus::Counter>& requests_;
+  SignatureRefusals& refusals_;
 };
 
 }  // namespace tocsin::http

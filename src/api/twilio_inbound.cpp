@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <cctype>
+#include <chrono>
 #include <optional>
 
 #include <fmt/format.h>
@@ -10,6 +11,7 @@
 #include <spdlog/spdlog.h>
 
 #include "tocsin/common/crypto.h"
+#include "tocsin/common/log.h"
 #include "tocsin/common/text.h"
 #include "tocsin/common/xml.h"
 #include "tocsin/http/http_types.h"
@@ -93,14 +95,26 @@ struct TwilioInbound::Impl {
       return Response::Text(404, "Twilio is not configured (providers.twilio)\n");
     }
     if (TrimSpace(req.Header("X-Twilio-Signature").value_or("")).empty()) {
-      constexpr auto kMissing = SignatureCheck::kMissing;
-      Count(endpoint, std::string(SignatureCheckName(kMissing)));
-      spdlog::warn("twilio: refused {} from {}: {}", req.path, req.remote_address,
-                   SignatureCheckName(kMissing));
-      return Response::Text(SignatureCheckStatus(kMissing),
-                            std::string(SignatureCheckName(kMissing)) + "\n");
+      return Refuse(endpoint, SignatureCheck::kMissing, req, "");
     }
     return std::nullopt;
+  }
+
+  // Counted each time; logged once per endpoint and reason every 10 s (strangers send these),
+  // with the URL checked against, since a wrong providers.twilio.public_url is the usual cause.
+  Response Refuse(const char* endpoint, SignatureCheck check, const Request& req,
+                  const std::string& url) {
+    const auto why = SignatureCheckName(check);
+    Count(endpoint, std::string(why));
+    const auto now_us = std::chrono::duration_cast<std::chrono::microseconds>(
+                            std::chrono::steady_clock::now().time_since_epoch())
+                            .count();
+    if (auto note =
+            lines.Pass(fmt::format("{} {}", endpoint, why), static_cast<std::uint64_t>(now_us))) {
+      spdlog::warn("twilio: refused {} from {}: {}{}{}", req.path, req.remote_address, why,
+                   url.empty() ? "" : " (checked against " + url + ")", *note);
+    }
+    return Response::Text(SignatureCheckStatus(check), std::string(why) + "\n");
   }
 
   // The signature and the account; the refusal to send when they do not hold.
@@ -110,12 +124,7 @@ struct TwilioInbound::Impl {
     auto check = VerifyTwilioSignature(req.Header("X-Twilio-Signature").value_or(""), url, form,
                                        config.auth_token);
     if (check != SignatureCheck::kOk) {
-      Count(endpoint, std::string(SignatureCheckName(check)));
-      // The URL is logged because a wrong providers.twilio.public_url is the usual cause.
-      spdlog::warn("twilio: refused {} from {}: {} (checked against {})", req.path,
-                   req.remote_address, SignatureCheckName(check), url);
-      return Response::Text(SignatureCheckStatus(check),
-                            std::string(SignatureCheckName(check)) + "\n");
+      return Refuse(endpoint, check, req, url);
     }
     if (!ConstantTimeEquals(Field(form, "AccountSid"), config.account_sid)) {
       Count(endpoint, "other account");
@@ -252,6 +261,7 @@ struct TwilioInbound::Impl {
   IncidentCommands& incidents;
   PersonDirectory& people;
   prometheus::Family<prometheus::Counter>& requests;
+  log::RepeatLimiter lines;  // refusal lines
 };
 
 TwilioInbound::TwilioInbound(TwilioInboundConfig config, IncidentCommands& incidents,

@@ -13,6 +13,7 @@
 #include <set>
 #include <thread>
 
+#include "support/log_capture.h"
 #include "support/raw_http.h"
 #include "tocsin/common/asio_scheduler.h"
 #include "tocsin/common/crypto.h"
@@ -413,6 +414,25 @@ TEST_F(InboundHandlersTest, ASignedRouteWhoseHeadersCannotPassIsAnsweredBeforeIt
     for (const auto& m : family.metric) counted += m.counter.value;
   }
   EXPECT_EQ(counted, static_cast<double>(cases.size() + 1));
+}
+
+// Strangers send refused requests by the thousand: each is counted, and the log has one line
+// per endpoint and reason every 10 s, saying that repeats may be held back.
+TEST_F(InboundHandlersTest, RefusalsAreCountedEachAndLoggedOnce) {
+  testing::LogCapture log(spdlog::level::warn);
+  const std::string body = R"({"event":{}})";
+  for (int i = 0; i < 5; ++i) {
+    EXPECT_EQ(Post("/webhooks/pagerduty", body, {{"X-PagerDuty-Signature", "v1=zz"}}).status, 400);
+  }
+  std::size_t lines = 0;
+  for (const auto& l : log.lines()) lines += l.find("pagerduty: refused") != std::string::npos;
+  EXPECT_EQ(lines, 1u) << ::testing::PrintToString(log.lines());
+  double counted = 0;
+  for (const auto& family : registry_.Collect()) {
+    if (family.name != "tocsin_inbound_requests_total") continue;
+    for (const auto& m : family.metric) counted += m.counter.value;
+  }
+  EXPECT_EQ(counted, 5.0);
 }
 
 // Plausible header fields pass a screen (any 64 hex digits look like a signature), so a signed
