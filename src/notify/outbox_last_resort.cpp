@@ -1,7 +1,11 @@
 // Outbox call of last resort: when a paging provider has failed for `failover_after` and has
 // no working partner (PagerDuty and Opsgenie both down, or only one of them configured), the
 // person in `notify.last_resort_role` (the Duty Manager) is called through Twilio for each
-// trigger stuck there, whatever the ladder step.
+// trigger stuck there, whatever the ladder step, unless its incident was acknowledged or
+// resolved meanwhile.
+#include <set>
+#include <string>
+
 #include <fmt/format.h>
 #include <spdlog/spdlog.h>
 
@@ -19,11 +23,22 @@ void Outbox::CallLastResort(Channel c, TimePoint now) {
     return;
   }
   const ProviderSpec* twilio = FindProvider(Channel::kTwilio);
+  // Incidents acknowledged or resolved since their trigger got stuck: the acknowledge or
+  // resolve waits in the queue too (behind that trigger, in its lane). Someone has it; nobody
+  // is woken for it.
+  std::set<std::string> handled;
+  for (const auto& [id, item] : queue_.items()) {
+    if (item.request.action == incident::PageAction::kAcknowledge ||
+        item.request.action == incident::PageAction::kResolve) {
+      handled.insert(item.request.incident_id);
+    }
+  }
   std::vector<OutboxItem> calls;
   std::vector<std::string> keys;
   std::vector<std::string> about;
   for (const auto& [id, item] : queue_.items()) {
-    if (item.request.action != incident::PageAction::kTrigger || EffectiveChannel(item) != c) {
+    if (item.request.action != incident::PageAction::kTrigger || EffectiveChannel(item) != c ||
+        handled.count(item.request.incident_id)) {
       continue;
     }
     // One call per stuck step; the store's unique key keeps it one across restarts too.

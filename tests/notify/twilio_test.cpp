@@ -310,6 +310,24 @@ TEST_F(TwilioOutboxTest, WhenBothSaasFailTheDutyManagersPhoneRang) {
   EXPECT_EQ(Count(kIhorPhone, "calls"), 1u);
 }
 
+// The bug: the L1 acknowledged from Slack while PagerDuty and Opsgenie were both down; the
+// acknowledge waited behind the stuck trigger, and the Duty Manager was called anyway.
+TEST_F(TwilioOutboxTest, NoLastResortCallForAnIncidentAcknowledgedMeanwhile) {
+  Configure();
+  sim_.Fault({{"path", "/v2/enqueue"}, {"status", 503}, {"count", -1}});
+  sim_.Fault({{"path", "/v2/alerts"}, {"status", 503}, {"count", -1}});
+  auto page = testing::DepositPage("INC-7");
+  page.targets[0].channels = {Channel::kPagerDuty};
+  outbox_->Send(page, {});
+  scheduler_.AdvanceBy(minutes(2));
+  auto ack = testing::DepositPage("INC-7");
+  ack.action = incident::PageAction::kAcknowledge;
+  ack.idempotency_key = "INC-7/acknowledge";
+  outbox_->Send(ack, {});
+  scheduler_.AdvanceTo(testing::T0() + minutes(30));
+  EXPECT_EQ(Count(kIhorPhone, "calls"), 0u);
+}
+
 TEST_F(TwilioOutboxTest, NoLastResortCallWhileTheOtherSaasAnswers) {
   Configure();
   sim_.Fault({{"path", "/v2/enqueue"}, {"status", 503}, {"count", -1}});
