@@ -1,6 +1,7 @@
 #include "tocsin/common/text.h"
 
 #include <algorithm>
+#include <charconv>
 
 namespace tocsin {
 
@@ -139,22 +140,10 @@ std::string ReplaceLoneSurrogateEscapes(std::string_view json) {
   // The value of the escape \uXXXX at `at`, or -1 when there is none.
   auto escape_at = [json](std::size_t at) -> int {
     if (at + 6 > json.size() || json[at] != '\\' || json[at + 1] != 'u') return -1;
-    int v = 0;
-    for (std::size_t k = at + 2; k < at + 6; ++k) {
-      const char c = json[k];
-      int digit = 0;
-      if (c >= '0' && c <= '9') {
-        digit = c - '0';
-      } else if (c >= 'a' && c <= 'f') {
-        digit = c - 'a' + 10;
-      } else if (c >= 'A' && c <= 'F') {
-        digit = c - 'A' + 10;
-      } else {
-        return -1;
-      }
-      v = v * 16 + digit;
-    }
-    return v;
+    unsigned v = 0;
+    const char* end = json.data() + at + 6;
+    auto [ptr, ec] = std::from_chars(json.data() + at + 2, end, v, 16);
+    return ec == std::errc() && ptr == end ? static_cast<int>(v) : -1;
   };
   auto is_high = [](int v) { return v >= 0xD800 && v <= 0xDBFF; };
   auto is_low = [](int v) { return v >= 0xDC00 && v <= 0xDFFF; };

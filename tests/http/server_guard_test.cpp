@@ -98,6 +98,22 @@ bool SendAll(int fd, const std::string& bytes) {
   return ::send(fd, bytes.data(), bytes.size(), MSG_NOSIGNAL) == static_cast<ssize_t>(bytes.size());
 }
 
+// `n` connections, each of which sent `request` (a whole GET /healthz, maybe with more after
+// it) and got its 200: accepted, each holding a slot.
+std::vector<int> HoldSlots(unsigned short port, int n, const std::string& request) {
+  std::vector<int> held;
+  for (int i = 0; i < n; ++i) {
+    int fd = Connect(port);
+    EXPECT_GE(fd, 0);
+    EXPECT_TRUE(SendAll(fd, request));
+    bool closed = false;
+    EXPECT_EQ(tocsin::testing::StatusOf(ReadAll(fd, &closed)), 200);
+    EXPECT_FALSE(closed);
+    held.push_back(fd);
+  }
+  return held;
+}
+
 class GuardedServerTest : public ::testing::Test {
  protected:
   void Start(ServerOptions opts) {
@@ -217,17 +233,7 @@ TEST_F(GuardedServerTest, ATransferCodingOtherThanChunkedIsRefusedAndNeverReadAs
 // them) must not lock Prometheus out: a new connection closes the one idle the longest.
 TEST_F(GuardedServerTest, ANewConnectionPastTheCapClosesTheLongestIdle) {
   StartWithRoomFor(3);
-  std::vector<int> held;
-  for (int i = 0; i < 3; ++i) {
-    int fd = Connect(port_);
-    ASSERT_GE(fd, 0);
-    // A served request proves the connection was accepted and holds its slot.
-    ASSERT_TRUE(SendAll(fd, "GET /healthz HTTP/1.1\r\nHost: x\r\n\r\n"));
-    bool closed = false;
-    EXPECT_EQ(tocsin::testing::StatusOf(ReadAll(fd, &closed)), 200);
-    EXPECT_FALSE(closed);
-    held.push_back(fd);
-  }
+  std::vector<int> held = HoldSlots(port_, 3, "GET /healthz HTTP/1.1\r\nHost: x\r\n\r\n");
   auto served = RawExchange(port_, "GET /healthz HTTP/1.1\r\nConnection: close\r\n\r\n");
   EXPECT_EQ(StatusOf(served), 200) << served;
   // The first held connection, idle the longest, was closed; the other two were not.
@@ -255,15 +261,7 @@ TEST_F(GuardedServerTest, HeadersThatStopArrivingDoNotLockTheListener) {
   opts.stalled_header_after = std::chrono::milliseconds(0);
   opts.idle_timeout = std::chrono::seconds(60);
   Start(opts);
-  std::vector<int> held;
-  for (int i = 0; i < 3; ++i) {
-    int fd = Connect(port_);
-    ASSERT_GE(fd, 0);
-    ASSERT_TRUE(SendAll(fd, "GET /healthz HTTP/1.1\r\nHost: x\r\n\r\nG"));
-    bool closed = false;
-    EXPECT_EQ(tocsin::testing::StatusOf(ReadAll(fd, &closed)), 200);
-    held.push_back(fd);
-  }
+  std::vector<int> held = HoldSlots(port_, 3, "GET /healthz HTTP/1.1\r\nHost: x\r\n\r\nG");
   auto served = RawExchange(port_, "GET /healthz HTTP/1.1\r\nConnection: close\r\n\r\n");
   EXPECT_EQ(StatusOf(served), 200) << served;
   bool closed = false;
