@@ -17,6 +17,16 @@ using incident::Channel;
 using incident::PageAction;
 using incident::PageRequest;
 
+namespace {
+// A delivery that calls on people: a provider's page, an SMS, a call (the last resort's too),
+// a thread reply that mentions a step's people; not the incident message itself nor its
+// updates, which what follows needs.
+bool WakesSomeone(const OutboxItem& item) {
+  return item.kind == "page" || item.kind == "sms" || item.kind == "call" ||
+         item.kind == "last_resort" || item.kind == "thread";
+}
+}  // namespace
+
 Outbox::Outbox(OutboxStore& store, Scheduler& scheduler, Executor& executor,
                prometheus::Registry* registry, std::uint64_t jitter_seed)
     : store_(store),
@@ -279,11 +289,32 @@ void Outbox::Store(std::vector<OutboxItem> items, std::function<void(Result<void
       }
     }
   }
+  // An acknowledge or resolve withdraws the incident's triggers that have not gone out (queued
+  // while a provider was down, a later step's trigger would wake its L2 after the incident was
+  // resolved): those that call on someone (WakesSomeone) are superseded by this write, and the
+  // timeline says they were not sent and why.
+  std::vector<OutboxItem> withdrawn;
+  for (const auto& item : items) {
+    const auto action = item.request.action;
+    if (action != PageAction::kAcknowledge && action != PageAction::kResolve) continue;
+    for (auto id : queue_.IdsOfIncident(item.request.incident_id)) {
+      const OutboxItem* p = queue_.Find(id);
+      if (!p || p->request.action != PageAction::kTrigger || in_flight_.count(id) ||
+          !WakesSomeone(*p) || std::count(supersede.begin(), supersede.end(), id)) {
+        continue;
+      }
+      supersede.push_back(id);
+      withdrawn.push_back(*p);
+      withdrawn.back().request.action = action;  // what withdrew it, for the report below
+    }
+    break;  // the items of one request are of one incident
+  }
   // Until the write has answered, the pump leaves them be: sending one now would make the row
   // the write marks "superseded" a delivery that did happen.
   superseding_.insert(supersede.begin(), supersede.end());
   std::weak_ptr<bool> alive = alive_;
-  auto inserted_then = [this, alive, supersede, once_decided = !intent_key.empty(),
+  auto inserted_then = [this, alive, supersede, withdrawn = std::move(withdrawn),
+                        once_decided = !intent_key.empty(),
                         then = std::move(then)](Result<std::vector<OutboxItem>> inserted) {
     if (auto a = alive.lock(); !a || !*a) return;
     for (auto id : supersede) {
@@ -300,10 +331,18 @@ void Outbox::Store(std::vector<OutboxItem> items, std::function<void(Result<void
       then(Fail(inserted.error()));
       return;
     }
-    // As in the store: only a new update (not a duplicate skipped) supersedes pending ones.
-    if (std::any_of(inserted->begin(), inserted->end(),
-                    [](const OutboxItem& i) { return !i.coalesce_key.empty(); })) {
+    // As in the store: only a new update, acknowledge or resolve (not a duplicate skipped)
+    // supersedes pending ones.
+    if (std::any_of(inserted->begin(), inserted->end(), SupersedesPending)) {
       for (auto id : supersede) queue_.Remove(id);
+      const TimePoint at = scheduler_.clock().Now();
+      for (const auto& w : withdrawn) {
+        DeliveryResult why;
+        why.detail =
+            fmt::format("{} was {} before it could be sent", w.request.incident_id,
+                        w.request.action == PageAction::kResolve ? "resolved" : "acknowledged");
+        Report(w, EffectiveChannel(w), incident::DeliveryOutcome::kSkipped, why, at);
+      }
     }
     for (auto& item : *inserted) {
       SetRoute(item.request.incident_id, item.original_channel, item.channel, false);

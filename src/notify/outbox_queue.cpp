@@ -128,6 +128,17 @@ const std::set<std::int64_t>* OutboxQueue::WithCoalesceKey(const std::string& ke
   return it == coalesce_.end() ? nullptr : &it->second;
 }
 
+std::vector<std::int64_t> OutboxQueue::IdsOfIncident(const std::string& incident_id) const {
+  std::vector<std::int64_t> out;
+  auto inc = keys_of_incident_.find(incident_id);
+  if (inc == keys_of_incident_.end()) return out;
+  for (const auto& key : inc->second) {
+    if (auto k = keys_.find(key); k != keys_.end())
+      out.insert(out.end(), k->second.begin(), k->second.end());
+  }
+  return out;
+}
+
 void OutboxQueue::FileHead(const Key& key) {
   auto k = keys_.find(key);
   if (k == keys_.end() || k->second.empty()) return;

@@ -82,6 +82,8 @@ class OutboxQueue {
 
   // Pending ids with this coalesce key.
   const std::set<std::int64_t>* WithCoalesceKey(const std::string& key) const;
+  // Pending ids of one incident, every provider.
+  std::vector<std::int64_t> IdsOfIncident(const std::string& incident_id) const;
   // Pending items by original provider.
   const std::map<incident::Channel, std::int64_t>& depth() const { return depth_; }
 

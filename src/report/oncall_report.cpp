@@ -145,6 +145,7 @@ OncallReport BuildOncallReport(const std::vector<IncidentRecord>& records,
         ++undelivered_per_person[p.person];
         continue;
       }
+      if (p.Withdrawn()) continue;  // acknowledged or resolved before it went out: nobody woke
       const auto* zone = Zone(PersonZone(schedule, p.person, options.time_zone));
       auto local = Local(p.at, zone);
       auto day = date::floor<date::days>(local);

@@ -49,8 +49,16 @@ std::vector<PersonPage> PersonPagesOf(const std::vector<incident::TimelineEvent>
     if (auto s = data.find("step"); s != data.end() && s->is_number_integer()) step = *s;
     for (const auto& t : data["targets"]) {
       if (!t.is_object()) continue;
-      out.push_back(
-          {i, ev.at, t.value("person", ""), t.value("role", ""), step, key, {}, false, false});
+      out.push_back({i,
+                     ev.at,
+                     t.value("person", ""),
+                     t.value("role", ""),
+                     step,
+                     key,
+                     {},
+                     false,
+                     false,
+                     false});
     }
   }
   if (out.empty()) return out;
@@ -76,6 +84,8 @@ std::vector<PersonPage> PersonPagesOf(const std::vector<incident::TimelineEvent>
       p.sent = p.sent || state == "sent";
       // Queued, or retrying after a provider's temporary error: still on its way.
       p.pending = p.pending || state == "queued" || state == "retrying";
+      // A trigger the outbox withdrew when the incident was acknowledged or resolved first.
+      p.withdrawn = p.withdrawn || state == "skipped";
     }
   }
   return out;

@@ -28,7 +28,7 @@ Result<void> InsertIn(Database& db, std::vector<OutboxItem>& items,
   // a delivery is the same when key, provider, target and person are, whatever its kind. All
   // are checked before any is inserted, since one request may plan two kinds.
   std::vector<bool> stored(items.size(), false);
-  bool coalesces = false;
+  bool supersedes = false;
   for (std::size_t i = 0; i < items.size(); ++i) {
     const auto& item = items[i];
     auto seen = db.PrepareCached(
@@ -42,10 +42,10 @@ Result<void> InsertIn(Database& db, std::vector<OutboxItem>& items,
     auto found = seen->Step();
     if (!found) return Fail(found.error());
     stored[i] = *found;
-    coalesces = coalesces || (!stored[i] && !item.coalesce_key.empty());
+    supersedes = supersedes || (!stored[i] && notify::SupersedesPending(item));
   }
-  // Only a new update supersedes the pending one; a duplicate must not take its place.
-  for (auto id : coalesces ? supersede : std::vector<std::int64_t>{}) {
+  // Only a new update, acknowledge or resolve supersedes pending ones; a duplicate must not.
+  for (auto id : supersedes ? supersede : std::vector<std::int64_t>{}) {
     auto st = db.PrepareCached(
         "UPDATE notify_outbox SET state = 'superseded', done_at = created_at WHERE id = ? AND "
         "state = 'pending'");

@@ -87,11 +87,13 @@ TEST_F(EndToEnd, PagerDutyDownTenMinutesLosesNothingSendsNothingTwice) {
   EXPECT_TRUE(AcceptedPagerDuty().empty());
   sim_.Call("DELETE", "/_sim/faults", "");  // PagerDuty is back
   scheduler_.AdvanceTo(testing::T0() + minutes(20));
+  // INC-2 was acknowledged before its trigger could go: the trigger is withdrawn (nobody is
+  // paged for an incident someone has) and the acknowledge goes before the other triggers.
   EXPECT_EQ(AcceptedPagerDuty(),
-            (std::vector<std::string>{"trigger tocsin/INC-1", "trigger tocsin/INC-2",
+            (std::vector<std::string>{"acknowledge tocsin/INC-2", "trigger tocsin/INC-1",
                                       "trigger tocsin/INC-3", "trigger tocsin/INC-4",
-                                      "trigger tocsin/INC-5", "acknowledge tocsin/INC-2"}));
-  EXPECT_LE(sim_.Requests("/v2/enqueue").size(), 6u + 15u) << "backed off, did not hammer";
+                                      "trigger tocsin/INC-5"}));
+  EXPECT_LE(sim_.Requests("/v2/enqueue").size(), 5u + 15u) << "backed off, did not hammer";
   EXPECT_EQ(outbox_->pending(), 0u);
 }
 

@@ -99,6 +99,23 @@ TEST(OncallReportTest, APageThatReachedNobodyWakesNobodyAndMttaIsTheFirstAck) {
   EXPECT_EQ(table.substr(table.find('\n', row) - 2, 3), " 2\n") << table;
 }
 
+// A night page the outbox withdrew (its incident was resolved before PagerDuty answered) woke
+// nobody, and is not a page that reached nobody either: nobody needed it any more.
+TEST(OncallReportTest, AWithdrawnPageIsNeitherAWakeUpNorUndelivered) {
+  Scenario s;
+  auto& a = s.Open(4, "payments", incident::Sev::kSev2, "2026-11-03T01:00:00Z", "DepositErrors");
+  KeyedPage(a, "2026-11-03T01:00:00Z", "kyiv", "l1", "INC-4/step-0/trigger");
+  Delivery(a, "2026-11-03T01:00:00Z", "queued", "kyiv", "INC-4/step-0/trigger", "queued");
+  Delivery(a, "2026-11-03T01:00:01Z", "failed", "kyiv", "INC-4/step-0/trigger", "retrying");
+  Delivery(a, "2026-11-03T01:02:00Z", "skipped", "kyiv", "INC-4/step-0/trigger", "skipped");
+  Scenario::Resolve(a, "2026-11-03T01:02:00Z", "tocsin");
+  auto schedule = LoadSchedule();
+  auto r = BuildOncallReport(s.records, &schedule, TheWeek());
+  EXPECT_EQ(r.pages, 1);
+  EXPECT_EQ(r.pages_undelivered, 0);
+  EXPECT_TRUE(r.nights.empty());
+}
+
 // A drill whose step 1 never reached its L1: the ack came from step 2's page, and the report
 // says step 1 reached nobody instead of reading as "L1 took 6 minutes".
 TEST(DrillReportTest, AStepWhosePageReachedNobodySaysSo) {

@@ -14,6 +14,14 @@
 
 namespace tocsin::notify {
 
+// Whether writing `item` supersedes pending deliveries: a new update with a coalesce key (the
+// pending update it replaces), or an acknowledge or resolve (the incident's triggers not yet
+// on their way, which would wake someone for nothing). The outbox and its stores agree on it.
+inline bool SupersedesPending(const OutboxItem& item) {
+  return !item.coalesce_key.empty() || item.request.action == incident::PageAction::kAcknowledge ||
+         item.request.action == incident::PageAction::kResolve;
+}
+
 // Where the outbox keeps its deliveries durably: every delivery pending until the provider
 // said 2xx (then "sent"), or "failed" (permanent), or "superseded" (coalesced); and, as a
 // SlackThreadStore, where each incident's Slack message is. Implemented by the store module
@@ -45,8 +53,8 @@ class OutboxStore : public SlackThreadStore {
   // Writes the items (their ids filled in, in the result) and marks `supersede` as superseded,
   // all or nothing. An item whose (idempotency key, original channel, target, person) was
   // stored before, of whatever kind, is skipped (not in the result): the same request sent
-  // twice is delivered once. `supersede` applies only when a new item with a coalesce key was
-  // written.
+  // twice is delivered once. `supersede` applies only when a new item that SupersedesPending
+  // was written.
   virtual void Insert(std::vector<OutboxItem> items, std::vector<std::int64_t> supersede,
                       Done<std::vector<OutboxItem>> done) = 0;
   // Insert, on condition that the page intent `intent_key` is recorded in the incident store

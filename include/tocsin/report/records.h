@@ -36,8 +36,12 @@ struct PersonPage {
   std::vector<std::string> deliveries;  // "pagerduty sent", "slack failed", "not paged: why"
   bool sent = false;                    // one of them reached its provider
   bool pending = false;                 // one of them is still queued or retrying
-  // Deliveries are recorded and none was sent nor is still on its way: not reached.
-  bool Undelivered() const { return !deliveries.empty() && !sent && !pending; }
+  bool withdrawn = false;  // one was not sent: the incident was acknowledged or resolved first
+  // Deliveries are recorded and none was sent, is still on its way or was withdrawn: a page
+  // that should have reached someone and did not.
+  bool Undelivered() const { return !deliveries.empty() && !sent && !pending && !withdrawn; }
+  // Nobody was called on by it: withdrawn before anything was sent.
+  bool Withdrawn() const { return withdrawn && !sent; }
 };
 std::vector<PersonPage> PersonPagesOf(const std::vector<incident::TimelineEvent>& timeline);
 
