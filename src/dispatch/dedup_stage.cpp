@@ -22,9 +22,13 @@ void DedupStage::Run(FlushContext& ctx) const {
   std::sort(resolved.begin(), resolved.end());
 
   bool repeat_due = st.last_notified + ctx.repeat_interval <= ctx.now;
-  // Alerts that still fire but were muted at this flush (a silence, a maintenance window, an
-  // inhibition that began after the group was announced): they have not resolved.
-  const bool muted_firing = ctx.silenced + ctx.maintenance_muted + ctx.inhibited > 0;
+  // Announced alerts that still fire but were muted at this flush (a silence, a maintenance
+  // window, an inhibition that began after the page): they have not resolved. An alert muted
+  // from the start was never announced and holds nothing open.
+  const bool muted_announced =
+      std::any_of(ctx.muted.begin(), ctx.muted.end(), [&st](const Fingerprint& fp) {
+        return std::binary_search(st.firing.begin(), st.firing.end(), fp);
+      });
   bool needed;
   if (!st.notified) {
     needed = !firing.empty();
@@ -47,7 +51,7 @@ void DedupStage::Run(FlushContext& ctx) const {
   } else if (firing.empty()) {
     // "Everything resolved", unless some are only muted: their incident stays open and its
     // page stands (Alertmanager, too, sends nothing while every alert of a group is muted).
-    needed = !st.firing.empty() && !muted_firing;
+    needed = !st.firing.empty() && !muted_announced;
   } else if (!Subset(resolved, st.resolved)) {
     needed = true;
   } else {

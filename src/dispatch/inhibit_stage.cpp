@@ -12,6 +12,7 @@ void InhibitStage::Run(FlushContext& ctx) const {
     bool firing = !a.ResolvedAt(ctx.now);
     if (firing && !inhibitor_.MutedBy(a.labels, ctx.now).empty()) {
       ++ctx.inhibited;
+      ctx.muted.push_back(a.fingerprint());
       continue;
     }
     if (firing) {

@@ -8,6 +8,7 @@ void MuteStage::Run(FlushContext& ctx) const {
   for (auto& a : ctx.alerts) {
     if (!a.ResolvedAt(ctx.now) && !muter_.MutedBy(a.labels, ctx.now).empty()) {
       ++(kind_ == Kind::kSilence ? ctx.silenced : ctx.maintenance_muted);
+      ctx.muted.push_back(a.fingerprint());
       continue;
     }
     kept.push_back(std::move(a));

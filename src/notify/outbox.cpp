@@ -299,8 +299,12 @@ void Outbox::Store(std::vector<OutboxItem> items, std::function<void(Result<void
     if (action != PageAction::kAcknowledge && action != PageAction::kResolve) continue;
     for (auto id : queue_.IdsOfIncident(item.request.incident_id)) {
       const OutboxItem* p = queue_.Find(id);
+      // Only what was decided before it: a trigger of the incident reopened (or of its ladder
+      // resumed) after the resolve or ack was decided is news, even if this write lands later
+      // (a write retried after a failure).
       if (!p || p->request.action != PageAction::kTrigger || in_flight_.count(id) ||
-          !WakesSomeone(*p) || std::count(supersede.begin(), supersede.end(), id)) {
+          !WakesSomeone(*p) || p->request.at > item.request.at ||
+          std::count(supersede.begin(), supersede.end(), id)) {
         continue;
       }
       supersede.push_back(id);

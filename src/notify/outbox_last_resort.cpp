@@ -3,7 +3,7 @@
 // person in `notify.last_resort_role` (the Duty Manager) is called through Twilio for each
 // trigger stuck there, whatever the ladder step, unless its incident was acknowledged or
 // resolved meanwhile.
-#include <set>
+#include <map>
 #include <string>
 
 #include <fmt/format.h>
@@ -26,19 +26,25 @@ void Outbox::CallLastResort(Channel c, TimePoint now) {
   // Incidents acknowledged or resolved since their trigger got stuck: the acknowledge or
   // resolve waits in the queue too (behind that trigger, in its lane). Someone has it; nobody
   // is woken for it.
-  std::set<std::string> handled;
+  // (A trigger decided after it, of the incident reopened or its ladder resumed, is not.)
+  std::map<std::string, TimePoint> handled_at;
   for (const auto& [id, item] : queue_.items()) {
     if (item.request.action == incident::PageAction::kAcknowledge ||
         item.request.action == incident::PageAction::kResolve) {
-      handled.insert(item.request.incident_id);
+      auto [it, added] = handled_at.emplace(item.request.incident_id, item.request.at);
+      if (!added && item.request.at > it->second) it->second = item.request.at;
     }
   }
+  auto handled = [&handled_at](const OutboxItem& trigger) {
+    auto it = handled_at.find(trigger.request.incident_id);
+    return it != handled_at.end() && trigger.request.at <= it->second;
+  };
   std::vector<OutboxItem> calls;
   std::vector<std::string> keys;
   std::vector<std::string> about;
   for (const auto& [id, item] : queue_.items()) {
     if (item.request.action != incident::PageAction::kTrigger || EffectiveChannel(item) != c ||
-        handled.count(item.request.incident_id)) {
+        handled(item)) {
       continue;
     }
     // One call per stuck step; the store's unique key keeps it one across restarts too.

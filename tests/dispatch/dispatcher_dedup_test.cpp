@@ -4,7 +4,9 @@
 #include <gtest/gtest.h>
 
 #include "dispatch/dispatcher_fixture.h"
+#include "fakes/memory_silence_store.h"
 #include "tocsin/common/duration.h"
+#include "tocsin/dispatch/silences.h"
 
 namespace tocsin::dispatch {
 namespace {
@@ -127,6 +129,31 @@ TEST_F(DispatcherTest, AnInhibitionAfterThePageIsNotAResolve) {
   ASSERT_EQ(sink_.flushes.size(), 3u);
   EXPECT_TRUE(sink_.flushes[2].group.AllResolved());
   EXPECT_EQ(sink_.flushes[2].group.group_labels.GetOr("alertname"), "Latency");
+}
+
+// An alert muted from the start was never announced: it holds nothing open. Its group's
+// paged alert resolving is told ("everything resolved" of what was announced), so the
+// incident resolves instead of escalating for days behind a long silence.
+TEST_F(DispatcherTest, AnAlertMutedFromTheStartDoesNotHoldTheResolveBack) {
+  Silence s;
+  s.matchers = *ParseMatchers("pod=\"noisy\"");
+  s.starts_at = Now();
+  s.ends_at = Now() + 7 * 24h;
+  s.created_by = "alice";
+  s.comment = "noisy pod, ticket OPS-12";
+  ASSERT_TRUE(fakes::UpsertNow(silences_, s, Now()));
+  Labels paged{
+      {"alertname", "BetSuccess"}, {"service", "bet"}, {"severity", "critical"}, {"pod", "a"}};
+  Labels noisy{
+      {"alertname", "BetSuccess"}, {"service", "bet"}, {"severity", "critical"}, {"pod", "noisy"}};
+  Send({Firing(paged), Firing(noisy)});
+  AdvanceTo(1min);
+  ASSERT_EQ(sink_.flushes.size(), 1u);
+  ASSERT_EQ(sink_.flushes[0].group.alerts.size(), 1u);
+  Send({Resolved(paged)});
+  AdvanceTo(10min);
+  ASSERT_EQ(sink_.flushes.size(), 2u);
+  EXPECT_TRUE(sink_.flushes[1].group.AllResolved());
 }
 
 }  // namespace

@@ -499,6 +499,26 @@ TEST_F(OutboxTest, AResolveWithdrawsTheIncidentsTriggersNotYetSent) {
   EXPECT_TRUE(said);
 }
 
+// A resolve whose write lands late (retried after a database error) must not withdraw what was
+// decided after it: the incident reopened meanwhile, and its new trigger is news.
+TEST_F(OutboxTest, AResolveWithdrawsNothingDecidedAfterIt) {
+  Start(false, false);
+  int n = 0;
+  pd_->script = [&n](const OutboxItem&, TimePoint) {
+    return ++n <= 1 ? DeliveryResult::Retry(500, "boom") : DeliveryResult::Ok(202);
+  };
+  auto reopened = Page(1);
+  reopened.idempotency_key = "INC-1/e1/step-0/trigger";
+  outbox_->Send(reopened, {});
+  scheduler_.RunPending();
+  auto resolve = Page(1, PageAction::kResolve);
+  resolve.at = reopened.at - seconds(30);  // decided before the reopen
+  outbox_->Send(resolve, {});
+  scheduler_.AdvanceBy(minutes(5));
+  EXPECT_EQ(Delivered(*pd_),
+            (std::vector<std::string>{"INC-1/e1/step-0/trigger", "INC-1/resolve"}));
+}
+
 TEST_F(OutboxTest, NoticeOnlyGroupsGoToTheirReceiversNoticesThroughTheOutbox) {
   auto mail = std::make_shared<FakeNotifier>(Channel::kEmail, scheduler_.clock());
   outbox_ = std::make_unique<Outbox>(*store_, scheduler_, executor_);

@@ -328,6 +328,31 @@ TEST_F(TwilioOutboxTest, NoLastResortCallForAnIncidentAcknowledgedMeanwhile) {
   EXPECT_EQ(Count(kIhorPhone, "calls"), 0u);
 }
 
+// A resolve stuck behind the outage does not stand for the incident reopened after it: the
+// reopened incident's stuck trigger still calls the Duty Manager.
+TEST_F(TwilioOutboxTest, AStuckResolveDoesNotSilenceTheReopenedIncidentsCall) {
+  Configure();
+  sim_.Fault({{"path", "/v2/enqueue"}, {"status", 503}, {"count", -1}});
+  sim_.Fault({{"path", "/v2/alerts"}, {"status", 503}, {"count", -1}});
+  auto page = testing::DepositPage("INC-7");
+  page.targets[0].channels = {Channel::kPagerDuty};
+  outbox_->Send(page, {});
+  scheduler_.AdvanceBy(minutes(1));
+  auto resolve = testing::DepositPage("INC-7");
+  resolve.action = incident::PageAction::kResolve;
+  resolve.idempotency_key = "INC-7/resolve";
+  resolve.at = scheduler_.clock().Now();
+  outbox_->Send(resolve, {});
+  scheduler_.AdvanceBy(minutes(1));
+  auto reopened = testing::DepositPage("INC-7");
+  reopened.idempotency_key = "INC-7/e1/step-0/trigger";
+  reopened.at = scheduler_.clock().Now();
+  reopened.targets[0].channels = {Channel::kPagerDuty};
+  outbox_->Send(reopened, {});
+  scheduler_.AdvanceTo(testing::T0() + minutes(30));
+  ASSERT_EQ(Count(kIhorPhone, "calls"), 1u) << "the reopened incident's step reaches someone";
+}
+
 TEST_F(TwilioOutboxTest, NoLastResortCallWhileTheOtherSaasAnswers) {
   Configure();
   sim_.Fault({{"path", "/v2/enqueue"}, {"status", 503}, {"count", -1}});

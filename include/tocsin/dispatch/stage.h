@@ -34,6 +34,8 @@ struct FlushContext {
   std::size_t inhibited = 0;
   std::size_t silenced = 0;
   std::size_t maintenance_muted = 0;
+  // The firing alerts the stages above took out (silenced, in a window, inhibited).
+  std::vector<Fingerprint> muted;
 };
 
 // One step of the flush pipeline (Alertmanager's notify.Stage): inhibit, silence, maintenance,
