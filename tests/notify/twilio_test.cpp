@@ -222,6 +222,23 @@ class TwilioOutboxTest : public ::testing::Test {
     deps.slack_threads = store_.get();
     outbox_->Configure(BuildNotifiers(p, deps), config_);
   }
+  // PagerDuty and Opsgenie both answering 503, for good.
+  void BothSaasDown() {
+    Configure();
+    sim_.Fault({{"path", "/v2/enqueue"}, {"status", 503}, {"count", -1}});
+    sim_.Fault({{"path", "/v2/alerts"}, {"status", 503}, {"count", -1}});
+  }
+  // A page of `incident` through PagerDuty only, or its acknowledge or resolve, decided now.
+  incident::PageRequest PagerDutyPage(
+      const std::string& incident, const std::string& key,
+      incident::PageAction action = incident::PageAction::kTrigger) {
+    auto page = testing::DepositPage(incident);
+    page.targets[0].channels = {Channel::kPagerDuty};
+    page.action = action;
+    page.idempotency_key = key;
+    page.at = scheduler_.clock().Now();
+    return page;
+  }
   json Phones() { return json::parse(sim_.Call("GET", "/_sim/twilio/phones", "")); }
   std::size_t Count(const std::string& phone, const char* what) {
     auto phones = Phones();
@@ -311,19 +328,16 @@ TEST_F(TwilioOutboxTest, WhenBothSaasFailTheDutyManagersPhoneRang) {
 }
 
 // The bug: the L1 acknowledged from Slack while PagerDuty and Opsgenie were both down; the
-// acknowledge waited behind the stuck trigger, and the Duty Manager was called anyway.
+// acknowledge waited behind the stuck trigger, and the Duty Manager was called anyway. (The
+// acknowledge now withdraws a trigger not on its way; one on its way when the acknowledge came
+// is what the call's own check of pending acknowledges covers, which an inline executor cannot
+// stage.)
 TEST_F(TwilioOutboxTest, NoLastResortCallForAnIncidentAcknowledgedMeanwhile) {
-  Configure();
-  sim_.Fault({{"path", "/v2/enqueue"}, {"status", 503}, {"count", -1}});
-  sim_.Fault({{"path", "/v2/alerts"}, {"status", 503}, {"count", -1}});
-  auto page = testing::DepositPage("INC-7");
-  page.targets[0].channels = {Channel::kPagerDuty};
-  outbox_->Send(page, {});
+  BothSaasDown();
+  outbox_->Send(PagerDutyPage("INC-7", "INC-7/step-0/trigger"), {});
   scheduler_.AdvanceBy(minutes(2));
-  auto ack = testing::DepositPage("INC-7");
-  ack.action = incident::PageAction::kAcknowledge;
-  ack.idempotency_key = "INC-7/acknowledge";
-  outbox_->Send(ack, {});
+  outbox_->Send(PagerDutyPage("INC-7", "INC-7/acknowledge", incident::PageAction::kAcknowledge),
+                {});
   scheduler_.AdvanceTo(testing::T0() + minutes(30));
   EXPECT_EQ(Count(kIhorPhone, "calls"), 0u);
 }
@@ -331,24 +345,12 @@ TEST_F(TwilioOutboxTest, NoLastResortCallForAnIncidentAcknowledgedMeanwhile) {
 // A resolve stuck behind the outage does not stand for the incident reopened after it: the
 // reopened incident's stuck trigger still calls the Duty Manager.
 TEST_F(TwilioOutboxTest, AStuckResolveDoesNotSilenceTheReopenedIncidentsCall) {
-  Configure();
-  sim_.Fault({{"path", "/v2/enqueue"}, {"status", 503}, {"count", -1}});
-  sim_.Fault({{"path", "/v2/alerts"}, {"status", 503}, {"count", -1}});
-  auto page = testing::DepositPage("INC-7");
-  page.targets[0].channels = {Channel::kPagerDuty};
-  outbox_->Send(page, {});
+  BothSaasDown();
+  outbox_->Send(PagerDutyPage("INC-7", "INC-7/step-0/trigger"), {});
   scheduler_.AdvanceBy(minutes(1));
-  auto resolve = testing::DepositPage("INC-7");
-  resolve.action = incident::PageAction::kResolve;
-  resolve.idempotency_key = "INC-7/resolve";
-  resolve.at = scheduler_.clock().Now();
-  outbox_->Send(resolve, {});
+  outbox_->Send(PagerDutyPage("INC-7", "INC-7/resolve", incident::PageAction::kResolve), {});
   scheduler_.AdvanceBy(minutes(1));
-  auto reopened = testing::DepositPage("INC-7");
-  reopened.idempotency_key = "INC-7/e1/step-0/trigger";
-  reopened.at = scheduler_.clock().Now();
-  reopened.targets[0].channels = {Channel::kPagerDuty};
-  outbox_->Send(reopened, {});
+  outbox_->Send(PagerDutyPage("INC-7", "INC-7/e1/step-0/trigger"), {});
   scheduler_.AdvanceTo(testing::T0() + minutes(30));
   ASSERT_EQ(Count(kIhorPhone, "calls"), 1u) << "the reopened incident's step reaches someone";
 }
