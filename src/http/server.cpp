@@ -282,8 +282,8 @@ class Session : public std::enable_shared_from_this<Session> {
       status = 413;
       why = "request body larger than " + std::to_string(body_limit_) + " bytes";
     } else if (ec == bhttp::error::buffer_overflow) {
-      why = "a chunk header or trailer field of over " +
-            std::to_string(server_->options.max_header_bytes) + " bytes";
+      why = "a chunk header, chunk extension or trailer field longer than " +
+            std::to_string(buffer_.max_size()) + " bytes";
     } else if (ec == bhttp::error::header_limit) {
       status = 431;
       why = "request headers larger than " + std::to_string(server_->options.max_header_bytes) +
