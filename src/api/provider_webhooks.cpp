@@ -19,7 +19,8 @@ std::string TokenOf(const Request& req) {
 }
 }  // namespace
 
-Response SignatureRefusals::Refuse(const char* endpoint, SignatureCheck check, const Request& req) {
+Response SignatureRefusals::Refuse(const char* endpoint, SignatureCheck check, const Request& req,
+                                   const std::string& hint) {
   const auto why = SignatureCheckName(check);
   requests_.Add({{"endpoint", endpoint}, {"outcome", std::string(why)}}).Increment();
   const auto now_us = std::chrono::duration_cast<std::chrono::microseconds>(
@@ -27,8 +28,8 @@ Response SignatureRefusals::Refuse(const char* endpoint, SignatureCheck check, c
                           .count();
   if (auto note =
           lines_.Pass(fmt::format("{} {}", endpoint, why), static_cast<std::uint64_t>(now_us))) {
-    spdlog::warn("{}: refused {} from {}: {}{}", endpoint, req.path, req.remote_address, why,
-                 *note);
+    spdlog::warn("{}{}: refused {} from {}: {}{}{}", source_, endpoint, req.path,
+                 req.remote_address, why, hint.empty() ? "" : " " + hint, *note);
   }
   return Response::Text(SignatureCheckStatus(check), std::string(why) + "\n");
 }

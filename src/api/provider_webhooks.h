@@ -4,6 +4,8 @@
 // counter, its incident commands), in a file of their own. Internal to the api module.
 
 #include <optional>
+#include <string>
+#include <utility>
 
 #include <prometheus/counter.h>
 #include <prometheus/family.h>
@@ -21,12 +23,17 @@ namespace tocsin::http {
 // were held back); the counter has each. The Slack routes' refusals too.
 class SignatureRefusals {
  public:
-  explicit SignatureRefusals(prometheus::Family<prometheus::Counter>& requests)
-      : requests_(requests) {}
-  Response Refuse(const char* endpoint, SignatureCheck check, const Request& req);
+  // `source` starts each line ("twilio "), before the endpoint.
+  explicit SignatureRefusals(prometheus::Family<prometheus::Counter>& requests,
+                             std::string source = {})
+      : requests_(requests), source_(std::move(source)) {}
+  // `hint` ends the line (what the signature was checked against).
+  Response Refuse(const char* endpoint, SignatureCheck check, const Request& req,
+                  const std::string& hint = {});
 
  private:
   prometheus::Family<prometheus::Counter>& requests_;
+  const std::string source_;
   log::RepeatLimiter lines_;
 };
 

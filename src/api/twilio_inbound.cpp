@@ -2,7 +2,6 @@
 
 #include <algorithm>
 #include <cctype>
-#include <chrono>
 #include <optional>
 
 #include <fmt/format.h>
@@ -10,8 +9,8 @@
 #include <prometheus/registry.h>
 #include <spdlog/spdlog.h>
 
+#include "provider_webhooks.h"
 #include "tocsin/common/crypto.h"
-#include "tocsin/common/log.h"
 #include "tocsin/common/text.h"
 #include "tocsin/common/xml.h"
 #include "tocsin/http/http_types.h"
@@ -100,21 +99,12 @@ struct TwilioInbound::Impl {
     return std::nullopt;
   }
 
-  // Counted each time; logged once per endpoint and reason every 10 s (strangers send these),
-  // with the URL checked against, since a wrong providers.twilio.public_url is the usual cause.
+  // Counted each time, logged once per endpoint and reason every 10 s, with the URL checked
+  // against: a wrong providers.twilio.public_url is the usual cause.
   Response Refuse(const char* endpoint, SignatureCheck check, const Request& req,
                   const std::string& url) {
-    const auto why = SignatureCheckName(check);
-    Count(endpoint, std::string(why));
-    const auto now_us = std::chrono::duration_cast<std::chrono::microseconds>(
-                            std::chrono::steady_clock::now().time_since_epoch())
-                            .count();
-    if (auto note =
-            lines.Pass(fmt::format("{} {}", endpoint, why), static_cast<std::uint64_t>(now_us))) {
-      spdlog::warn("twilio: refused {} from {}: {}{}{}", req.path, req.remote_address, why,
-                   url.empty() ? "" : " (checked against " + url + ")", *note);
-    }
-    return Response::Text(SignatureCheckStatus(check), std::string(why) + "\n");
+    return refusals.Refuse(endpoint, check, req,
+                           url.empty() ? std::string() : "(checked against " + url + ")");
   }
 
   // The signature and the account; the refusal to send when they do not hold.
@@ -261,7 +251,7 @@ struct TwilioInbound::Impl {
   IncidentCommands& incidents;
   PersonDirectory& people;
   prometheus::Family<prometheus::Counter>& requests;
-  log::RepeatLimiter lines;  // refusal lines
+  SignatureRefusals refusals{requests, "twilio "};
 };
 
 TwilioInbound::TwilioInbound(TwilioInboundConfig config, IncidentCommands& incidents,
