@@ -18,12 +18,12 @@ using incident::PageAction;
 using incident::PageRequest;
 
 namespace {
-// A delivery that calls on people: a provider's page, an SMS, a call (the last resort's too),
-// a thread reply that mentions a step's people; not the incident message itself nor its
-// updates, which what follows needs.
+// A delivery that calls on people: a provider's page, an SMS, a call (the last resort's too).
+// Not the incident message, its updates nor its thread replies: they are the war room's record
+// of what was paged ("Step 2: paging L2 via PagerDuty"), true once that page went out.
 bool WakesSomeone(const OutboxItem& item) {
   return item.kind == "page" || item.kind == "sms" || item.kind == "call" ||
-         item.kind == "last_resort" || item.kind == "thread";
+         item.kind == "last_resort";
 }
 }  // namespace
 
