@@ -1,7 +1,9 @@
 #pragma once
 
 // The PagerDuty, Opsgenie and JSM Operations webhooks of InboundHandlers (its config, its
-// counter, its incident commands), in a file of their own. Internal to the api module.
+// counter, its incident commands), in a file of their own, and the refusal of a request by
+// its signature check that they, the Slack routes and Twilio's callbacks share. Internal to
+// the api module.
 
 #include <optional>
 #include <string>
@@ -20,7 +22,7 @@ namespace tocsin::http {
 // Requests refused by their signature check: counted under their endpoint in `requests`,
 // logged with where they came from, answered with the check's status. Refusals come from
 // strangers too, so the log has one line per endpoint and reason every 10 s (saying how many
-// were held back); the counter has each. The Slack routes' refusals too.
+// were held back); the counter has each.
 class SignatureRefusals {
  public:
   // `source` starts each line ("twilio "), before the endpoint.

@@ -23,10 +23,10 @@ void Outbox::CallLastResort(Channel c, TimePoint now) {
     return;
   }
   const ProviderSpec* twilio = FindProvider(Channel::kTwilio);
-  // Incidents acknowledged or resolved since their trigger got stuck: the acknowledge or
-  // resolve waits in the queue too (behind that trigger, in its lane). Someone has it; nobody
-  // is woken for it.
-  // (A trigger decided after it, of the incident reopened or its ladder resumed, is not.)
+  // Incidents acknowledged or resolved after a trigger of theirs was decided: the acknowledge
+  // or resolve waits in the queue too (behind that trigger, in its lane), and someone has the
+  // incident, so nobody is woken for that trigger. A trigger decided after it (the incident
+  // reopened, or its ladder resumed) still calls.
   std::map<std::string, TimePoint> handled_at;
   for (const auto& [id, item] : queue_.items()) {
     if (item.request.action == incident::PageAction::kAcknowledge ||
