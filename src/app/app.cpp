@@ -293,7 +293,12 @@ Result<void> App::Reload() {
   }
   if (impl_->evaluator) impl_->ApplyRules();
   // Dispatch: new routes, inhibit rules and maintenance windows; groups and silences stay.
-  impl_->dispatcher->ApplyConfig(impl_->config->dispatch);
+  if (auto kept = impl_->dispatcher->ApplyConfig(impl_->config->dispatch); kept > 0) {
+    spdlog::info(
+        "dispatch: {} announced group(s) the new routes group differently keep their firing "
+        "alerts, and their incidents, until those resolve (GET /api/v1/groups: keptFromReload)",
+        kept);
+  }
   impl_->alert_intake->SetQueueBatches(impl_->config->dispatch.alertmanager.intake_queue_batches);
   impl_->ConfigureNotify();
   impl_->ReconfigureInbound();  // issue 7: new tokens and provider secrets apply at once

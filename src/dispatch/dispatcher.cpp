@@ -102,17 +102,17 @@ Dispatcher::~Dispatcher() {
   if (gc_timer_) scheduler_.Cancel(gc_timer_);
 }
 
-void Dispatcher::ApplyConfig(const DispatchConfig& config) {
+std::size_t Dispatcher::ApplyConfig(const DispatchConfig& config) {
   // One reading of the clock for the whole reload.
   TimePoint now = scheduler_.clock().Now();
-  auto route = Route::Build(config.route, config.receivers);
+  std::shared_ptr<const Route> route = Route::Build(config.route, config.receivers);
   // Every update received before the reload reaches the receivers that heard of the alert,
   // under the config they heard it with: a resolve waiting for its group's next flush would
   // otherwise be dropped by Reroute (or vanish with a group the new routes no longer produce)
   // and its incident keep escalating.
   if (route_) FlushBeforeReload(*route, now);
   config_ = config;
-  route_ = std::move(route);
+  std::shared_ptr<const Route> previous = std::exchange(route_, std::move(route));
   inhibitor_ = std::make_unique<Inhibitor>(config_.inhibit_rules);
   maintenance_ = std::make_unique<MaintenanceWindows>(config_.maintenance_windows);
   stages_.clear();
@@ -121,77 +121,16 @@ void Dispatcher::ApplyConfig(const DispatchConfig& config) {
   stages_.push_back(std::make_unique<MuteStage>(*maintenance_, MuteStage::Kind::kMaintenance));
   stages_.push_back(std::make_unique<DedupStage>());
   inhibitor_dirty_ = true;
-  Reroute(now);
+  Reroute(now, previous);
+  metrics_->groups.Set(static_cast<double>(groups_.size()));
+  metrics_->alerts.Set(static_cast<double>(alerts_.size()));
+  return static_cast<std::size_t>(std::count_if(groups_.begin(), groups_.end(), [](const auto& kv) {
+    return kv.second.kept_tree != nullptr && !kv.second.members.empty();
+  }));
 }
 
 std::string Dispatcher::GroupKey(const Route& route, const Labels& labels) {
   return route.path() + ":" + route.GroupLabels(labels).ToString();
-}
-
-void Dispatcher::FlushBeforeReload(const Route& next, TimePoint now) {
-  std::vector<std::string> due;
-  std::vector<std::string> ended;
-  for (const auto& [key, g] : groups_) {
-    // A group its receiver never heard from has nothing to take back.
-    if (g.members.empty() || !g.notification.notified) continue;
-    bool holds_resolve = false;
-    bool survives = false;
-    for (const auto& fp : g.members) {
-      const StoredAlert& a = alerts_.at(fp)->alert;
-      if (a.ResolvedAt(now)) holds_resolve = true;
-      if (survives) continue;
-      Labels labels = a.labels();
-      for (const Route* r : next.Match(labels)) {
-        if (GroupKey(*r, labels) == key) survives = true;
-      }
-    }
-    if (holds_resolve || !survives) due.push_back(key);
-    if (!survives) ended.push_back(key);
-  }
-  for (const auto& key : due) {
-    Group& g = groups_.at(key);
-    if (g.timer) scheduler_.Cancel(g.timer);
-    g.timer = 0;
-    Flush(key, now);
-  }
-  // Reroute drops these (no route of the new config produces them): no timer may outlive them.
-  for (const auto& key : ended) {
-    Group& g = groups_.at(key);
-    if (g.timer) scheduler_.Cancel(g.timer);
-    g.timer = 0;
-    g.next_flush.reset();
-  }
-}
-
-void Dispatcher::Reroute(TimePoint now) {
-  // Groups are identified by (route path, group labels); routes that survive the reload
-  // produce the same keys, so their groups keep timers and notification state.
-  for (auto& [key, g] : groups_) {
-    g.members.clear();
-    g.route = nullptr;
-  }
-  for (auto& [fp, e] : alerts_) e->groups = 0;
-  group_index_.clear();
-  // Receiver lists are re-interned from scratch: names may have changed.
-  receiver_lists_.clear();
-  last_routes_.clear();
-  last_receivers_ = nullptr;
-  for (auto& [fp, e] : alerts_) {
-    Alert a = e->alert.Expand();
-    auto routes = route_->Match(a.labels);
-    e->receivers = ReceiversOf(routes);
-    // FlushBeforeReload told every receiver that had heard of it; nobody else needs to know.
-    if (a.ResolvedAt(now)) continue;
-    for (const Route* r : routes) AddToGroup(*r, a, fp, *e, now);
-  }
-  std::erase_if(groups_, [&](auto& kv) {
-    if (kv.second.route != nullptr) return false;
-    if (kv.second.timer) scheduler_.Cancel(kv.second.timer);
-    return true;
-  });
-  boost::unordered::erase_if(alerts_, [](const auto& kv) { return kv.second->groups == 0; });
-  metrics_->groups.Set(static_cast<double>(groups_.size()));
-  metrics_->alerts.Set(static_cast<double>(alerts_.size()));
 }
 
 void Dispatcher::OnAlerts(const std::vector<Alert>& alerts, TimePoint now) {
@@ -289,11 +228,13 @@ void Dispatcher::AddToGroup(const Route& route, const Alert& alert, Fingerprint 
   }
   Group& g = *known;
   g.route = &route;
+  g.kept_tree.reset();  // `route` is the running config's, whatever the group was kept under
   if (g.receiver != route.receiver().name) {
-    // The new receiver has heard nothing of this group yet.
+    // A reload gave the group another receiver, which has heard nothing of it yet: its next
+    // flush tells it (as a repeat would). What was announced stays known, so that a resolve
+    // before then is still told.
     g.receiver = route.receiver().name;
-    g.notification = {};
-    g.flushed = false;
+    g.notification.last_notified = {};
   }
   auto pos = std::lower_bound(g.members.begin(), g.members.end(), fp);
   if (pos != g.members.end() && *pos == fp) return;
@@ -364,6 +305,12 @@ void Dispatcher::Flush(const std::string& key, TimePoint now) {
     out.key = key;
     out.route = g.route->path();
     out.receiver = g.route->receiver();
+    if (g.kept_tree) {
+      // Kept under an earlier config's routes: its receiver's targets are today's.
+      auto r = std::find_if(config_.receivers.begin(), config_.receivers.end(),
+                            [&](const auto& x) { return x.name == out.receiver.name; });
+      if (r != config_.receivers.end()) out.receiver = *r;
+    }
     out.group_labels = g.labels;
     out.alerts = std::move(ctx.alerts);
     out.causes = std::move(ctx.causes);
@@ -441,6 +388,7 @@ std::vector<GroupInfo> Dispatcher::Groups() const {
     info.labels = g.labels;
     info.alerts = g.members.size();
     info.flushed = g.flushed;
+    info.kept_from_reload = g.kept_tree != nullptr;
     info.next_flush = g.next_flush;
     if (g.notification.notified) info.last_notified = g.notification.last_notified;
     out.push_back(std::move(info));

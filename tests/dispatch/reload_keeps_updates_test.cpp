@@ -32,22 +32,40 @@ using namespace std::chrono_literals;
 
 // Critical alerts page through the default ladder: L1 at once, L2 + Comms at T5, the Duty
 // Manager at T10. `group_by` decides the group key: another one after a reload ends the group.
-std::string Config(const char* group_by) {
+std::string Config(const char* group_by, const char* receiver = "oncall") {
   return fmt::format(R"(
 route:
-  receiver: oncall
-  group_by: {}
+  receiver: {1}
+  group_by: {0}
   group_wait: 30s
   group_interval: 5m
   repeat_interval: 4h
 receivers:
-  - {{name: oncall, escalation_policy: default}}
+  - {{name: {1}, escalation_policy: default}}
 escalation_policies: {{default: {{}}}}
 )",
-                     group_by);
+                     group_by, receiver);
 }
 const std::string kConfig = Config("[alertname]");
 const std::string kRegroupedConfig = Config("[alertname, domain]");
+// The root receiver renamed: the same routes and keys, another receiver.
+const std::string kRenamedReceiverConfig = Config("[alertname]", "ops");
+// Payments' alerts go to a receiver of their own (the same ladder).
+const std::string kRoutedToPaymentsConfig = R"(
+route:
+  receiver: oncall
+  group_by: [alertname]
+  group_wait: 30s
+  group_interval: 5m
+  repeat_interval: 4h
+  routes:
+    - matchers: ['domain="payments"']
+      receiver: payments
+receivers:
+  - {name: oncall, escalation_policy: default}
+  - {name: payments, escalation_policy: default}
+escalation_policies: {default: {}}
+)";
 
 class ReloadKeepsUpdatesTest : public ::testing::Test {
  protected:
@@ -86,8 +104,9 @@ class ReloadKeepsUpdatesTest : public ::testing::Test {
                        R"("severity":"critical"}},"startsAt":"{}","endsAt":"{}"}}])",
                        FormatRfc3339(t0_), FormatRfc3339(firing ? Now() + 1h : Now()));
   }
-  void Post(bool firing) {
-    intake_->Submit(Body(firing), Now(), 5min, [this](IntakeOutcome out) {
+  void Post(bool firing) { PostBody(Body(firing)); }
+  void PostBody(const std::string& body) {
+    intake_->Submit(body, Now(), 5min, [this](IntakeOutcome out) {
       ASSERT_FALSE(out.refused);
       ASSERT_TRUE(out.errors.empty());
       ++answered_;
@@ -124,6 +143,16 @@ class ReloadKeepsUpdatesTest : public ::testing::Test {
     EXPECT_FALSE(pager_.Paged("dm")) << "the Duty Manager paged for a resolved problem";
     // Only step 0: L1 and the newcomer shadowing them.
     EXPECT_EQ(pager_.PagedPeople(), (std::vector<std::string>{"l1a", "newbie"}));
+  }
+
+  std::size_t PagesOf(const std::string& person) const {
+    auto people = pager_.PagedPeople();
+    return static_cast<std::size_t>(std::count(people.begin(), people.end(), person));
+  }
+  std::vector<incident::Incident> AllIncidents() {
+    auto all = store_.List(incident::IncidentFilter{});
+    EXPECT_TRUE(all);
+    return all ? *all : std::vector<incident::Incident>{};
   }
 
   SimulatedScheduler scheduler_{t0_};
@@ -206,6 +235,119 @@ TEST_F(ReloadKeepsUpdatesTest, FiringAlertsKeepTheirGroupAcrossAReload) {
   EXPECT_TRUE(pager_.Paged("pay")) << "the ladder goes on while the alert fires";
   auto people = pager_.PagedPeople();
   EXPECT_EQ(std::count(people.begin(), people.end(), "l1a"), 1);
+}
+
+// A reload that groups an announced, still firing alert differently (here: by one more label)
+// used to open a second incident for it under the new key, paging L1 again, while the first
+// incident, never flushed again, escalated to the Duty Manager and never resolved.
+TEST_F(ReloadKeepsUpdatesTest, RegroupingReloadKeepsAFiringAlertInItsIncident) {
+  FireAndOpen();
+  AdvanceTo(2min);
+  Reload(kRegroupedConfig);
+  auto groups = dispatcher_->Groups();
+  ASSERT_EQ(groups.size(), 1u);
+  EXPECT_TRUE(groups.front().kept_from_reload);
+  EXPECT_EQ(groups.front().key.find("domain"), std::string::npos) << groups.front().key;
+  AdvanceTo(6min);
+  EXPECT_EQ(AllIncidents().size(), 1u) << "a second incident opened for the same alert";
+  EXPECT_EQ(PagesOf("l1a"), 1u) << "L1 paged twice for one alert";
+  EXPECT_TRUE(pager_.Paged("pay")) << "the ladder goes on in the incident the alert is in";
+  // Its resolve reaches that incident at the kept group's next flush (7m).
+  Post(false);
+  AdvanceTo(8min);
+  EXPECT_EQ(incidents_->open_count(), 0u) << "the incident did not hear of the resolve";
+  AdvanceTo(30min);
+  EXPECT_FALSE(pager_.Paged("dm")) << "the Duty Manager paged for a resolved problem";
+  EXPECT_TRUE(dispatcher_->Groups().empty());
+  // Firing again later, it is grouped as the new config says: a new incident.
+  Post(true);
+  scheduler_.RunPending();
+  AdvanceTo(31min);
+  groups = dispatcher_->Groups();
+  ASSERT_EQ(groups.size(), 1u);
+  EXPECT_FALSE(groups.front().kept_from_reload);
+  EXPECT_NE(groups.front().key.find("domain"), std::string::npos) << groups.front().key;
+  EXPECT_EQ(incidents_->open_count(), 1u);
+  EXPECT_EQ(AllIncidents().size(), 2u);
+}
+
+TEST_F(ReloadKeepsUpdatesTest, ReloadBackTakesTheKeptGroupOver) {
+  FireAndOpen();
+  AdvanceTo(2min);
+  Reload(kRegroupedConfig);
+  AdvanceTo(3min);
+  Reload(kConfig);  // the original grouping again: the kept group is an ordinary one
+  auto groups = dispatcher_->Groups();
+  ASSERT_EQ(groups.size(), 1u);
+  EXPECT_FALSE(groups.front().kept_from_reload);
+  Post(false);
+  AdvanceTo(9min);
+  EXPECT_EQ(incidents_->open_count(), 0u);
+  EXPECT_EQ(AllIncidents().size(), 1u);
+  EXPECT_EQ(PagesOf("l1a"), 1u);
+}
+
+TEST_F(ReloadKeepsUpdatesTest, ReloadToAnotherReceiverPagesItAndTheFirstIncidentStillResolves) {
+  FireAndOpen();
+  AdvanceTo(2min);
+  Reload(kRoutedToPaymentsConfig);
+  AdvanceTo(3min);  // the payments group's group_wait
+  auto all = AllIncidents();
+  ASSERT_EQ(all.size(), 2u) << "the new receiver hears of the alert";
+  std::vector<std::string> receivers{all[0].receiver, all[1].receiver};
+  std::sort(receivers.begin(), receivers.end());
+  EXPECT_EQ(receivers, (std::vector<std::string>{"oncall", "payments"}));
+  Post(false);
+  AdvanceTo(9min);  // both groups' next flushes (7m and 7m30s)
+  EXPECT_EQ(incidents_->open_count(), 0u) << "an incident did not hear of the resolve";
+}
+
+// Review finding: a kept group taken over by a new route of the running config (a new alert
+// without the label the new grouping adds produces the kept key) pointed into the running
+// routes while holding on to the older ones, so the next reload freed the routes it used.
+// ASan reports the use after free; the flow below checks that both incidents still end.
+TEST_F(ReloadKeepsUpdatesTest, KeptGroupTakenOverByTheRunningRoutesOutlivesTheNextReload) {
+  FireAndOpen();
+  AdvanceTo(1min);
+  Reload(kRegroupedConfig);
+  // No domain label: under [alertname, domain] it is grouped by alertname alone, the kept key.
+  const std::string plain =
+      fmt::format(R"([{{"labels":{{"alertname":"DepositSuccessLow","severity":"critical"}},)"
+                  R"("startsAt":"{}","endsAt":"{}"}}])",
+                  FormatRfc3339(t0_), FormatRfc3339(Now() + 1h));
+  PostBody(plain);
+  scheduler_.RunPending();
+  AdvanceTo(2min);
+  Reload(Config("[alertname, domain, severity]"));
+  // Neither alert's key is produced any more: the reload's flush announced the plain one in
+  // the group, and both stay in it, under the routes of the config before.
+  auto groups = dispatcher_->Groups();
+  ASSERT_EQ(groups.size(), 1u);
+  EXPECT_TRUE(groups.front().kept_from_reload);
+  EXPECT_EQ(groups.front().alerts, 2u);
+  Post(false);
+  PostBody(fmt::format(R"([{{"labels":{{"alertname":"DepositSuccessLow","severity":"critical"}},)"
+                       R"("startsAt":"{}","endsAt":"{}"}}])",
+                       FormatRfc3339(t0_), FormatRfc3339(Now())));
+  scheduler_.RunPending();
+  AdvanceTo(20min);
+  EXPECT_EQ(incidents_->open_count(), 0u);
+  EXPECT_TRUE(dispatcher_->Groups().empty());
+}
+
+// Review finding: a reload that renames the receiver of a group (same routes, same key) used
+// to forget what the group had announced, so a resolve before its next flush was never told
+// and the incident stayed open.
+TEST_F(ReloadKeepsUpdatesTest, ResolveIsToldAfterAReloadRenamesTheReceiver) {
+  FireAndOpen();
+  AdvanceTo(1min);
+  Reload(kRenamedReceiverConfig);
+  Post(false);
+  scheduler_.RunPending();
+  AdvanceTo(8min);  // the group's next flush: 5m30s
+  EXPECT_EQ(incidents_->open_count(), 0u) << "the resolve was not told to the renamed receiver";
+  EXPECT_EQ(AllIncidents().size(), 1u);
+  EXPECT_EQ(PagesOf("l1a"), 1u);
 }
 
 }  // namespace

@@ -48,6 +48,9 @@ struct GroupInfo {
   bool flushed = false;
   std::optional<TimePoint> next_flush;
   std::optional<TimePoint> last_notified;
+  // Held under the routes of an earlier config: a reload regrouped its announced alerts, and
+  // they stay here (with their incident) until they resolve.
+  bool kept_from_reload = false;
 };
 
 // The one pipeline every alert goes through: route, group, and at flush inhibit, silence,
@@ -58,6 +61,12 @@ struct GroupInfo {
 // alerts; first, groups holding a resolve not yet told and groups the new config no longer
 // produces are flushed under the old config, so no update received before the reload is lost.
 // Groups that still exist keep their timers and notification state; silences live outside.
+// An alert a group announced as firing stays in that group until it resolves, even when the
+// new config groups it differently (its incident follows it, and the group is told when it
+// resolves); it joins no new group of that receiver meanwhile, only groups of other receivers.
+// A group the new routes no longer produce is kept, with the routes and timings it was
+// announced under (its receiver's targets are the running config's), while such alerts are
+// in it.
 // Thread-safety: loop thread only.
 class Dispatcher final : public AlertSink {
  public:
@@ -73,7 +82,9 @@ class Dispatcher final : public AlertSink {
   void Ingest(std::vector<Alert>&& alerts, TimePoint now);
   // Same, moving out of a slice of a larger batch (bulk ingest applies big batches in chunks).
   void Ingest(std::span<Alert> alerts, TimePoint now);
-  void ApplyConfig(const DispatchConfig& config);
+  // Returns how many groups are held under an earlier config's routes afterwards (see the
+  // class comment): the caller logs them.
+  std::size_t ApplyConfig(const DispatchConfig& config);
 
   // Alerts not yet resolved at `now`, each with its receivers: fn(fingerprint, stored
   // alert, receivers). The references stay valid until the next change to the dispatcher.
@@ -106,13 +117,15 @@ class Dispatcher final : public AlertSink {
   struct Group {
     std::string key;
     const Route* route = nullptr;
-    std::string receiver;  // a reload that changes it starts the group's notices afresh
+    std::string receiver;  // a reload that changes it re-announces the group to the new one
     Labels labels;
     std::vector<Fingerprint> members;  // sorted
     TimerId timer = 0;
     std::optional<TimePoint> next_flush;
     bool flushed = false;
     NotificationState notification;
+    // The routes `route` belongs to, while they are an earlier config's (see the class).
+    std::shared_ptr<const Route> kept_tree;
   };
   struct Metrics;
 
@@ -129,13 +142,14 @@ class Dispatcher final : public AlertSink {
   void EnsureInhibitorFresh(TimePoint now) const;
   void ScheduleGc();
   void CollectGarbage(TimePoint now);
-  void Reroute(TimePoint now);
+  // `previous`: the routes before the swap (null at construction).
+  void Reroute(TimePoint now, const std::shared_ptr<const Route>& previous);
 
   Scheduler& scheduler_;
   GroupSink& sink_;
   const Muter& silences_;
   DispatchConfig config_;
-  std::unique_ptr<Route> route_;
+  std::shared_ptr<const Route> route_;
   std::unique_ptr<Inhibitor> inhibitor_;
   std::unique_ptr<MaintenanceWindows> maintenance_;
   std::vector<std::unique_ptr<Stage>> stages_;
