@@ -93,8 +93,9 @@ struct TwilioInbound::Impl {
       Count(endpoint, "not_configured");
       return Response::Text(404, "Twilio is not configured (providers.twilio)\n");
     }
-    if (TrimSpace(req.Header("X-Twilio-Signature").value_or("")).empty()) {
-      return Refuse(endpoint, SignatureCheck::kMissing, req, "");
+    if (auto shape = ScreenTwilioHeader(req.Header("X-Twilio-Signature").value_or(""));
+        shape != SignatureCheck::kOk) {
+      return Refuse(endpoint, shape, req, "");
     }
     return std::nullopt;
   }

@@ -1,6 +1,7 @@
 #include "tocsin/http/signatures.h"
 
 #include <algorithm>
+#include <cctype>
 #include <charconv>
 
 #include "tocsin/common/crypto.h"
@@ -131,11 +132,26 @@ std::string TwilioSignature(std::string_view url,
   return HmacSha1Base64(auth_token, data);
 }
 
+SignatureCheck ScreenTwilioHeader(std::string_view signature_header) {
+  signature_header = TrimSpace(signature_header);
+  if (signature_header.empty()) return SignatureCheck::kMissing;
+  // 20 bytes: 27 base64 characters and one '=' of padding.
+  if (signature_header.size() != 28 || signature_header.back() != '=') {
+    return SignatureCheck::kMalformed;
+  }
+  const bool base64 = std::all_of(signature_header.begin(), signature_header.end() - 1, [](char c) {
+    return std::isalnum(static_cast<unsigned char>(c)) != 0 || c == '+' || c == '/';
+  });
+  return base64 ? SignatureCheck::kOk : SignatureCheck::kMalformed;
+}
+
 SignatureCheck VerifyTwilioSignature(std::string_view signature_header, std::string_view url,
                                      const std::vector<std::pair<std::string, std::string>>& params,
                                      std::string_view auth_token) {
+  if (auto shape = ScreenTwilioHeader(signature_header); shape != SignatureCheck::kOk) {
+    return shape;
+  }
   signature_header = TrimSpace(signature_header);
-  if (signature_header.empty()) return SignatureCheck::kMissing;
   return ConstantTimeEquals(TwilioSignature(url, params, auth_token), signature_header)
              ? SignatureCheck::kOk
              : SignatureCheck::kMismatch;

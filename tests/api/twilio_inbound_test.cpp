@@ -203,6 +203,7 @@ TEST_F(TwilioInboundTest, NumberNotInTheRosterActsOnNothing) {
 TEST_F(TwilioInboundTest, ForgedOrUnsignedRequestsAreRefusedAndChangeNothing) {
   EXPECT_EQ(Post("/webhooks/twilio/sms", Sms("1"), "").status, 401);
   EXPECT_EQ(Post("/webhooks/twilio/sms", Sms("1"), "0/KCTR6DLpKmkAf8muzZqo1nDgQ=").status, 403);
+  EXPECT_EQ(Post("/webhooks/twilio/sms", Sms("1"), "not-a-signature").status, 400);
   // Signed with another token.
   Form f = Sms("1");
   EXPECT_EQ(Post("/webhooks/twilio/sms", f,

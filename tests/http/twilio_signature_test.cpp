@@ -42,6 +42,16 @@ TEST(TwilioSignatureTest, ParameterOrderDoesNotMatter) {
 TEST(TwilioSignatureTest, RefusesForgedOrMissingSignatures) {
   EXPECT_EQ(VerifyTwilioSignature("", kDocUrl, kDocParams, kDocToken), SignatureCheck::kMissing);
   EXPECT_EQ(VerifyTwilioSignature("   ", kDocUrl, kDocParams, kDocToken), SignatureCheck::kMissing);
+  // Not the shape of a base64 HMAC-SHA1: refused as malformed, before any HMAC is computed.
+  for (const char* bad : {"x", "0/KCTR6DLpKmkAf8muzZqo1nDgQ", "0/KCTR6DLpKmkAf8muzZqo1nDgQ==",
+                          "0/KCTR6DLpKmkAf8muz-qo1nDgQ=", "0/KCTR6DLpKmkAf8muzZqo1nDgQA"}) {
+    EXPECT_EQ(ScreenTwilioHeader(bad), SignatureCheck::kMalformed) << bad;
+    EXPECT_EQ(VerifyTwilioSignature(bad, kDocUrl, kDocParams, kDocToken),
+              SignatureCheck::kMalformed)
+        << bad;
+  }
+  EXPECT_EQ(ScreenTwilioHeader(kDocSignature), SignatureCheck::kOk);
+  EXPECT_EQ(ScreenTwilioHeader(std::string(" ") + kDocSignature + " "), SignatureCheck::kOk);
   EXPECT_EQ(VerifyTwilioSignature(kDocSignature, kDocUrl, kDocParams, "54321"),
             SignatureCheck::kMismatch);
   // A changed parameter (someone pressing 9 instead of 1234) breaks it.

@@ -52,7 +52,11 @@ SignatureCheck VerifyPagerDutySignature(std::string_view signature_header,
 std::string TwilioSignature(std::string_view url,
                             std::vector<std::pair<std::string, std::string>> params,
                             std::string_view auth_token);
-// kMissing (401) without the header, kMismatch (403) when it differs; constant-time compare.
+// The field there and shaped as Twilio sends it: base64 of a 20-byte HMAC-SHA1, 28
+// characters (kMalformed, 400, otherwise).
+SignatureCheck ScreenTwilioHeader(std::string_view signature_header);
+// kMissing (401) without the header, kMalformed (400) when it is not shaped as above,
+// kMismatch (403) when it differs; constant-time compare.
 SignatureCheck VerifyTwilioSignature(std::string_view signature_header, std::string_view url,
                                      const std::vector<std::pair<std::string, std::string>>& params,
                                      std::string_view auth_token);
