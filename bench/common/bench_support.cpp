@@ -1,6 +1,7 @@
 #include "bench_support.h"
 
 #include <arpa/inet.h>
+#include <fcntl.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
 #include <openssl/evp.h>
@@ -341,17 +342,51 @@ std::vector<RequestSink::Received> RequestSink::Take() {
 
 std::optional<RequestSink::Received> RequestSink::Await(const std::string& path,
                                                         Clock::time_point deadline) {
+  return Await([&](const Received& r) { return r.path == path; }, deadline);
+}
+
+std::optional<RequestSink::Received> RequestSink::Await(
+    const std::function<bool(const Received&)>& match, Clock::time_point deadline) {
   std::unique_lock<std::mutex> lock(mu_);
   std::optional<Received> found;
   arrived_.wait_until(lock, deadline, [&] {
-    auto it = std::find_if(received_.begin(), received_.end(),
-                           [&](const Received& r) { return r.path == path; });
+    auto it = std::find_if(received_.begin(), received_.end(), match);
     if (it == received_.end()) return false;
     found = std::move(*it);
     received_.erase(it);
     return true;
   });
   return found;
+}
+
+Settled SettleDisk(const std::string& dir, double max_ms, std::chrono::seconds give_up) {
+  Settled out;
+  const std::string path = dir + "/settle-probe";
+  int fd = ::open(path.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0600);
+  if (fd < 0) throw std::runtime_error("SettleDisk: cannot create " + path);
+  const std::string page(4096, 'p');
+  const auto start = Clock::now();
+  while (true) {
+    double worst = 0;
+    const auto window_end = Clock::now() + std::chrono::seconds(2);
+    while (Clock::now() < window_end) {
+      if (::pwrite(fd, page.data(), page.size(), 0) != static_cast<ssize_t>(page.size())) {
+        ::close(fd);
+        throw std::runtime_error("SettleDisk: cannot write " + path);
+      }
+      const auto t0 = Clock::now();
+      ::fdatasync(fd);
+      worst = std::max(worst, std::chrono::duration<double, std::milli>(Clock::now() - t0).count());
+      std::this_thread::sleep_for(std::chrono::milliseconds(10));
+    }
+    out.last_window_max_ms = worst;
+    out.waited_s = std::chrono::duration<double>(Clock::now() - start).count();
+    out.settled = worst <= max_ms;
+    if (out.settled || Clock::now() - start >= give_up) break;
+  }
+  ::close(fd);
+  ::unlink(path.c_str());
+  return out;
 }
 
 std::string Tail(const std::string& path, int lines) {

@@ -116,6 +116,10 @@ class RequestSink {
   // Waits until a request for exactly `path` has arrived (or `deadline` passes), and takes it
   // out of what Take() returns. Thread-safe.
   std::optional<Received> Await(const std::string& path, Clock::time_point deadline);
+  // The same for the first request that `match` accepts. The caller sleeps on a condition
+  // variable meanwhile: polling would take CPU from the server being measured.
+  std::optional<Received> Await(const std::function<bool(const Received&)>& match,
+                                Clock::time_point deadline);
 
  private:
   void Serve(int fd);
@@ -128,6 +132,20 @@ class RequestSink {
   std::vector<int> fds_;
   bool stopping_ = false;
 };
+
+// Waits until this disk's flushes are back to their idle pace: windows of 2 s of 4 KiB writes,
+// each followed by fdatasync, in a file under `dir` (the servers' data dirs' filesystem), until a
+// whole window has no flush over `max_ms`, or `give_up` passes. The benchmarks before a
+// latency run leave the disk (a VM's disk: its host's cache) flushing for seconds after they
+// end, and the server measured first would pay for it. Returns how long it waited and the
+// slowest flush of the last window.
+struct Settled {
+  double waited_s = 0;
+  double last_window_max_ms = 0;
+  bool settled = false;
+};
+Settled SettleDisk(const std::string& dir, double max_ms = 5.0,
+                   std::chrono::seconds give_up = std::chrono::seconds(30));
 
 // The last `lines` lines of a file (a server's log when it did not start: the temp dir that
 // holds it is removed on exit).

@@ -5,8 +5,10 @@
 // config with group_wait 0s and PagerDuty pointed at the sink; the alert opens an incident
 // whose first step pages PagerDuty (durably queued in the outbox before it is sent).
 // Alertmanager delivers the same alert to a webhook receiver at the sink. Prints p50 and p99
-// for both and their ratio. The shipped PagerDuty rate limit (120 events a minute) is kept,
-// so a run takes at most 110 samples. bench/run runs it; by hand:
+// for both and their ratio. Before each server's samples it waits for the disk's flushes to be
+// back at their idle pace (SettleDisk, bench_support.h) and prints how long. The shipped PagerDuty
+// rate limit (120 events a minute) is kept, so a run takes at most 110 samples. bench/run runs it;
+// by hand:
 //
 //   latency_bench [--samples 100] [--gap-ms 20] [--json]
 #include <signal.h>
@@ -41,8 +43,21 @@ struct Options {
 
 struct Latencies {
   std::vector<double> ms;
-  int lost = 0;  // no provider request within the timeout
+  int lost = 0;                 // no provider request within the timeout
+  tocsin::bench::Settled disk;  // the wait for the disk before the first sample
 };
+
+// Before a server's samples: the disk's flushes back at their idle pace (tocsin's page is
+// durable before it is sent, so a flush still slowed by the previous benchmark's burst would
+// be measured as tocsin's latency; Alertmanager, measured second, would not pay it).
+tocsin::bench::Settled Settle(const std::string& dir, const char* who) {
+  auto s = tocsin::bench::SettleDisk(dir);
+  fmt::print("{}: disk flushes {} after {:.1f} s (slowest in the last 2 s {:.1f} ms)\n", who,
+             s.settled ? "settled" : "still slow, measuring anyway", s.waited_s,
+             s.last_window_max_ms);
+  std::fflush(stdout);
+  return s;
+}
 
 std::string Marker(int i) { return fmt::format("LatencyProbe_{:06}", i); }
 
@@ -64,7 +79,6 @@ Latencies Measure(unsigned short port, RequestSink& sink, const Options& o,
                   const std::string& token) {
   Latencies out;
   Connection c(port, 10);
-  std::vector<RequestSink::Received> pending;
   for (int i = 0; i < o.warmup + o.samples; ++i) {
     std::string req = AlertBatch(i, token);
     std::string marker = Marker(i);
@@ -73,20 +87,12 @@ Latencies Measure(unsigned short port, RequestSink& sink, const Options& o,
       ++out.lost;
       continue;
     }
+    auto got = sink.Await(
+        [&](const RequestSink::Received& r) { return r.body.find(marker) != std::string::npos; },
+        t0 + std::chrono::seconds(5));
     std::optional<Clock::time_point> arrived;
-    auto deadline = t0 + std::chrono::seconds(5);
-    while (!arrived && Clock::now() < deadline) {
-      for (auto& r : sink.Take()) pending.push_back(std::move(r));
-      for (const auto& r : pending) {
-        if (r.body.find(marker) != std::string::npos) {
-          arrived = r.at;
-          break;
-        }
-      }
-      // Waiting for another process's request to reach our sink thread.
-      if (!arrived) std::this_thread::sleep_for(std::chrono::microseconds(100));
-    }
-    pending.clear();
+    if (got) arrived = got->at;
+    sink.Take();  // a late request of an earlier sample
     if (!arrived) {
       ++out.lost;
     } else if (i >= o.warmup) {
@@ -102,7 +108,9 @@ nlohmann::json ToJson(Latencies l) {
           {"lost", l.lost},
           {"p50_ms", tocsin::bench::Percentile(l.ms, 50)},
           {"p99_ms", tocsin::bench::Percentile(l.ms, 99)},
-          {"max_ms", l.ms.empty() ? 0.0 : l.ms.back()}};
+          {"max_ms", l.ms.empty() ? 0.0 : l.ms.back()},
+          {"disk_settle_s", l.disk.waited_s},
+          {"disk_settled", l.disk.settled}};
 }
 
 }  // namespace
@@ -142,7 +150,9 @@ int main(int argc, char** argv) {
     auto server = tocsin::bench::StartTocsin(o.tocsin, cfg, dir.path() + "/tocsin-data",
                                              dir.path() + "/tocsin.log");
     if (!server) return 1;
+    auto disk = Settle(dir.path(), "tocsin");
     t = Measure(server.port, sink, o, Tokens::kIntake);
+    t.disk = disk;
     server.Stop(SIGTERM);
   }
   sink.Take();
@@ -151,7 +161,9 @@ int main(int argc, char** argv) {
         o.alertmanager, dir.path() + "/alertmanager",
         tocsin::bench::AlertmanagerConfig("0s", sink_url + "/webhook"));
     if (!server) return 1;
+    auto disk = Settle(dir.path(), "alertmanager");
     a = Measure(server.port, sink, o, "");
+    a.disk = disk;
     server.Stop(SIGTERM);
   }
   auto tj = ToJson(t), aj = ToJson(a);
