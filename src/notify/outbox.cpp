@@ -25,7 +25,72 @@ bool WakesSomeone(const OutboxItem& item) {
   return item.kind == "page" || item.kind == "sms" || item.kind == "call" ||
          item.kind == "last_resort";
 }
+
+// The timeline's reason for a trigger withdrawn by `by`.
+std::string WithdrawnDetail(const std::string& incident_id, PageAction by) {
+  return fmt::format("{} was {} before it could be sent", incident_id,
+                     by == PageAction::kResolve ? "resolved" : "acknowledged");
+}
 }  // namespace
+
+void Outbox::NoteClosing(const std::string& incident_id, PageAction action, TimePoint at) {
+  if (action != PageAction::kAcknowledge && action != PageAction::kResolve) return;
+  auto [it, added] = closings_.try_emplace(incident_id, Closing{at, action});
+  if (!added && it->second.at <= at) it->second = {at, action};
+  // What is queued may be stale now: the pump withdraws it rather than send it.
+  if (!queue_.IdsOfIncident(incident_id).empty()) RequestPump();
+  if (closings_.size() < 2 * closings_after_prune_ + 64) return;
+  // Amortised: a pass once the map has doubled. An incident with nothing queued has no trigger
+  // left to withdraw, but a trigger's write retried after a database error may still land
+  // (within minutes): an hour's closings are kept for it.
+  const TimePoint keep_after = scheduler_.clock().Now() - std::chrono::hours(1);
+  std::erase_if(closings_, [this, keep_after](const auto& kv) {
+    return kv.second.at < keep_after && queue_.IdsOfIncident(kv.first).empty();
+  });
+  closings_after_prune_ = closings_.size();
+}
+
+std::optional<PageAction> Outbox::StaleBy(const OutboxItem& item) const {
+  if (closings_.empty() || item.request.action != PageAction::kTrigger || !WakesSomeone(item)) {
+    return std::nullopt;
+  }
+  auto it = closings_.find(item.request.incident_id);
+  if (it == closings_.end() || it->second.at < item.request.at) return std::nullopt;
+  return it->second.action;
+}
+
+void Outbox::Withdraw(const OutboxItem& item, Channel via, PageAction by, TimePoint now,
+                      const DeliveryResult* attempt) {
+  OutboxItem stale = item;
+  queue_.Remove(item.id);
+  const char* what = by == PageAction::kResolve ? "resolved" : "acknowledged";
+  // An attempt that failed may have reached the provider (a timeout): said as it was.
+  const std::string why =
+      attempt ? fmt::format(
+                    "{} was {} while it was on its way; its attempt failed ({}) and it "
+                    "is not tried again",
+                    stale.request.incident_id, what, attempt->detail)
+              : WithdrawnDetail(stale.request.incident_id, by);
+  spdlog::info("outbox: {} {} via {} withdrawn: {}", stale.request.incident_id,
+               incident::PageActionName(stale.request.action), incident::ChannelName(via), why);
+  UpdateQueueDepth();
+  DeliveryResult answer;
+  answer.status = attempt ? attempt->status : 0;
+  answer.detail = why;
+  std::weak_ptr<bool> alive = alive_;
+  store_.MarkWithdrawn(stale.id, via, now, answer.status, why, attempt != nullptr,
+                       [this, alive, stale, via, answer, now](Result<void> w) {
+                         if (auto a = alive.lock(); !a || !*a) return;
+                         if (!w) {
+                           // Still pending in the database: after a restart it is withdrawn again
+                           // only if its incident's acknowledge or resolve is still queued then;
+                           // otherwise it is sent.
+                           spdlog::error("outbox: item {} withdrawn but not marked so: {}",
+                                         stale.id, w.error().message());
+                         }
+                         Report(stale, via, incident::DeliveryOutcome::kSkipped, answer, now);
+                       });
+}
 
 Outbox::Outbox(OutboxStore& store, Scheduler& scheduler, Executor& executor,
                prometheus::Registry* registry, std::uint64_t jitter_seed)
@@ -92,7 +157,10 @@ Result<void> Outbox::Open() {
   routes_ = std::move(*routes);
   auto pending = store_.LoadPending();
   if (!pending) return Fail(pending.error());
-  for (auto& item : *pending) queue_.Add(std::move(item));
+  for (auto& item : *pending) {
+    NoteClosing(item.request.incident_id, item.request.action, item.request.at);
+    queue_.Add(std::move(item));
+  }
   if (queue_.size() > 0) {
     spdlog::info("outbox: {} deliveries left pending by the previous run, resuming", queue_.size());
   }
@@ -198,6 +266,10 @@ void Outbox::SendPlanned(const PageRequest& request, bool once_decided, SendDone
 
 void Outbox::Accepted(const PageRequest& request, const incident::PageReceipt& receipt,
                       TimePoint now) {
+  // Durable (its change, and what it queued): an acknowledge or resolve makes the incident's
+  // triggers decided before it stale, also when it queued nothing (acknowledged in the
+  // provider's app, with no Slack to update).
+  NoteClosing(request.incident_id, request.action, request.at);
   if (receipt.queued.empty() && receipt.unroutable.empty()) {
     spdlog::warn("outbox: {} {} reaches no configured provider", request.incident_id,
                  incident::PageActionName(request.action));
@@ -342,15 +414,22 @@ void Outbox::Store(std::vector<OutboxItem> items, std::function<void(Result<void
       const TimePoint at = scheduler_.clock().Now();
       for (const auto& w : withdrawn) {
         DeliveryResult why;
-        why.detail =
-            fmt::format("{} was {} before it could be sent", w.request.incident_id,
-                        w.request.action == PageAction::kResolve ? "resolved" : "acknowledged");
+        why.detail = WithdrawnDetail(w.request.incident_id, w.request.action);
         Report(w, EffectiveChannel(w), incident::DeliveryOutcome::kSkipped, why, at);
       }
     }
+    std::vector<std::pair<std::int64_t, PageAction>> stale;
     for (auto& item : *inserted) {
+      // Written late (a write retried after a database error) behind its incident's
+      // acknowledge or resolve: withdrawn at once, as it would have been had it been queued.
+      if (auto by = StaleBy(item)) stale.emplace_back(item.id, *by);
       SetRoute(item.request.incident_id, item.original_channel, item.channel, false);
       queue_.Add(std::move(item));
+    }
+    for (const auto& [id, by] : stale) {
+      if (const OutboxItem* item = queue_.Find(id)) {
+        Withdraw(*item, EffectiveChannel(*item), by, scheduler_.clock().Now());
+      }
     }
     UpdateQueueDepth();
     RequestPump();

@@ -7,6 +7,7 @@
 #include <random>
 #include <set>
 #include <string>
+#include <unordered_map>
 
 #include "notify/outbox_queue.h"
 #include "notify/rate_limiter.h"
@@ -161,6 +162,16 @@ class Outbox final : public incident::Pager {
   void OnResult(std::int64_t id, incident::Channel via, DeliveryResult result, double seconds);
   void GiveUp(const OutboxItem& item, incident::Channel via, int status, const std::string& why,
               TimePoint now);
+  // Remembers an acknowledge or resolve once it is durable (see closings_).
+  void NoteClosing(const std::string& incident_id, incident::PageAction action, TimePoint at);
+  // A trigger that calls on someone and that an acknowledge or resolve of its incident, decided
+  // at or after it and stored, makes stale: the action that did; nothing otherwise.
+  std::optional<incident::PageAction> StaleBy(const OutboxItem& item) const;
+  // Takes a stale trigger (StaleBy said `by`) out of the queue instead of sending, retrying or
+  // giving it up: marked superseded, reported as not sent and why. `attempt`: the failed
+  // attempt it was on its way with, if any.
+  void Withdraw(const OutboxItem& item, incident::Channel via, incident::PageAction by,
+                TimePoint now, const DeliveryResult* attempt = nullptr);
   void Report(const OutboxItem& item, incident::Channel via, incident::DeliveryOutcome outcome,
               const DeliveryResult& result, TimePoint now, Duration retry_in = Duration(0));
   void CheckFailover(incident::Channel c, TimePoint now);
@@ -183,6 +194,16 @@ class Outbox final : public incident::Pager {
   // Pending items a write in progress supersedes: not sent meanwhile (the write may fail, then
   // they go on); counted, since two writes may supersede the same item.
   std::multiset<std::int64_t> superseding_;
+  // incident -> the latest acknowledge or resolve of it made durable (its decision time and
+  // which): a trigger of the incident decided at or before it is stale, withdrawn by the pump,
+  // after a failed attempt, or as its late write lands, instead of being sent. Entries go an
+  // hour on, once nothing of their incident is queued.
+  struct Closing {
+    TimePoint at;
+    incident::PageAction action;
+  };
+  std::unordered_map<std::string, Closing> closings_;
+  std::size_t closings_after_prune_ = 0;
   std::map<incident::Channel, ProviderState> providers_;
   // incident -> original channels it was paged through, and where each actually went.
   std::map<std::string, std::map<incident::Channel, incident::Channel>> routes_;

@@ -121,13 +121,21 @@ void Outbox::Pump() {
   using Front = std::pair<Ready, const Lane*>;
   std::priority_queue<Front, std::vector<Front>, std::greater<>> fronts;
   std::vector<std::int64_t> unroutable;
+  // Triggers an acknowledge or resolve made stale (StaleBy) while they waited: withdrawn after
+  // the pass, which must not change the lanes it walks.
+  std::set<std::int64_t> stale;
   // The first head of `lane` from `from` on that no write in progress supersedes.
   auto first_sendable = [&](const Lane& lane, Ready from) -> std::optional<Ready> {
     auto l = queue_.lanes().find(lane);
     if (l == queue_.lanes().end()) return std::nullopt;
     for (auto it = l->second.lower_bound(from); it != l->second.end(); ++it) {
       ++pump_visits_;
-      if (!superseding_.count(it->id)) return *it;
+      if (superseding_.count(it->id) || stale.count(it->id)) continue;
+      if (!closings_.empty() && StaleBy(*queue_.Find(it->id))) {
+        stale.insert(it->id);
+        continue;
+      }
+      return *it;
     }
     return std::nullopt;
   };
@@ -160,10 +168,20 @@ void Outbox::Pump() {
   for (auto id : unroutable) {
     const OutboxItem* item = queue_.Find(id);
     if (!item) continue;
+    if (auto by = StaleBy(*item)) {
+      Withdraw(*item, item->channel, *by, now);
+      continue;
+    }
     GiveUp(*item, item->channel, 0,
            fmt::format("{} is not configured any more", ProviderTitle(item->channel)), now);
   }
-  if (!unroutable.empty()) RequestPump();  // the next items of those incidents
+  for (auto id : stale) {
+    if (const OutboxItem* item = queue_.Find(id)) {
+      Withdraw(*item, EffectiveChannel(*item), *StaleBy(*item), now);
+    }
+  }
+  // The next items of those incidents.
+  if (!unroutable.empty() || !stale.empty()) RequestPump();
   if (wake) ScheduleWake(*wake);
 }
 
@@ -268,7 +286,8 @@ void Outbox::OnResult(std::int64_t id, Channel via, DeliveryResult result, doubl
       break;
     }
     case DeliveryResult::Outcome::kRetry: {
-      if (now - item.created_at >= config_.give_up_after) {
+      const bool stale = StaleBy(item).has_value();
+      if (!stale && now - item.created_at >= config_.give_up_after) {
         GiveUp(item, via, result.status,
                fmt::format("{} (still failing after {})", result.detail,
                            FormatDelay(config_.give_up_after)),
@@ -282,6 +301,15 @@ void Outbox::OnResult(std::int64_t id, Channel via, DeliveryResult result, doubl
       Duration delay = result.retry_after ? std::max(*result.retry_after, Duration(1000))
                                           : Backoff(ps.consecutive_failures);
       ps.blocked_until = now + delay;
+      if (stale) {
+        // On its way when the incident's acknowledge or resolve was stored (which withdrew
+        // the triggers still queued, not this one): sent later, it would wake someone for an
+        // incident already handled. Neither retried nor given up (that would tell Slack to
+        // reach the on-call another way).
+        Withdraw(item, via, *StaleBy(item), now, &result);
+        CheckFailover(via, now);
+        break;
+      }
       item.attempts++;
       queue_.Requeue(id);
       spdlog::warn("outbox: {} {} via {} failed ({}), retrying in {}", item.request.incident_id,
@@ -304,7 +332,12 @@ void Outbox::OnResult(std::int64_t id, Channel via, DeliveryResult result, doubl
       break;
     }
     case DeliveryResult::Outcome::kPermanent:
-      GiveUp(item, via, result.status, result.detail, now);
+      // Stale (its incident handled meanwhile): not announced as a page that reached nobody.
+      if (auto by = StaleBy(item)) {
+        Withdraw(item, via, *by, now, &result);
+      } else {
+        GiveUp(item, via, result.status, result.detail, now);
+      }
       break;
   }
   UpdateQueueDepth();

@@ -229,20 +229,22 @@ Result<std::vector<OutboxItem>> SqliteOutboxStore::LoadPending() {
 }
 
 void SqliteOutboxStore::Finish(std::int64_t id, std::string_view state, Channel via, TimePoint at,
-                               int status, std::string detail, Done<void> done) {
+                               int status, std::string detail, Done<void> done,
+                               int attempts_added) {
   WriteAsync(
-      [id, state = std::string(state), via, at, status,
-       detail = std::move(detail)](Database& db) -> Result<void> {
+      [id, state = std::string(state), via, at, status, detail = std::move(detail),
+       attempts_added](Database& db) -> Result<void> {
         auto st = db.PrepareCached(
             "UPDATE notify_outbox SET state = ?, channel = ?, done_at = ?, last_status = ?, "
-            "last_detail = ?, attempts = attempts + 1 WHERE id = ?");
+            "last_detail = ?, attempts = attempts + ? WHERE id = ?");
         if (!st) return Fail(st.error());
         return st->Bind(1, state)
             .Bind(2, incident::ChannelName(via))
             .Bind(3, I(ToUnixMillis(at)))
             .Bind(4, static_cast<std::int64_t>(status))
             .Bind(5, detail)
-            .Bind(6, id)
+            .Bind(6, static_cast<std::int64_t>(attempts_added))
+            .Bind(7, id)
             .Run();
       },
       std::move(done));
@@ -256,6 +258,11 @@ void SqliteOutboxStore::MarkSent(std::int64_t id, Channel via, TimePoint at, int
 void SqliteOutboxStore::MarkFailed(std::int64_t id, Channel via, TimePoint at, int status,
                                    std::string detail, Done<void> done) {
   Finish(id, "failed", via, at, status, std::move(detail), std::move(done));
+}
+
+void SqliteOutboxStore::MarkWithdrawn(std::int64_t id, Channel via, TimePoint at, int status,
+                                      std::string detail, bool attempted, Done<void> done) {
+  Finish(id, "superseded", via, at, status, std::move(detail), std::move(done), attempted ? 1 : 0);
 }
 
 void SqliteOutboxStore::MarkRetry(std::int64_t id, int attempts, TimePoint next_attempt_at,

@@ -62,6 +62,23 @@ class OutboxTest : public ::testing::Test {
     r.at = scheduler_.clock().Now();
     return r;
   }
+  // INC-1 paged, then its step 2 tried while PagerDuty fails its first `failures` attempts:
+  // the step's trigger waits for its retry. Returns that trigger's request.
+  incident::PageRequest Step2WhilePagerDutyFails(int failures) {
+    outbox_->Send(Page(1), {});
+    scheduler_.RunPending();
+    EXPECT_EQ(Delivered(*pd_), (std::vector<std::string>{"INC-1/trigger"}));
+    failures_left_ = failures;
+    pd_->script = [this](const OutboxItem&, TimePoint) {
+      return failures_left_-- > 0 ? DeliveryResult::Retry(500, "boom") : DeliveryResult::Ok(202);
+    };
+    auto step2 = Page(1);
+    step2.step = 1;
+    step2.idempotency_key = "INC-1/step-1/trigger";
+    outbox_->Send(step2, {});
+    scheduler_.RunPending();
+    return step2;
+  }
   // The PagerDuty deliveries that succeeded, as "INC-n/action" in delivery order.
   std::vector<std::string> Delivered(const FakeNotifier& n) {
     std::vector<std::string> out;
@@ -78,6 +95,7 @@ class OutboxTest : public ::testing::Test {
   std::unique_ptr<Outbox> outbox_;
   std::shared_ptr<FakeNotifier> pd_, og_, slack_;
   testing::RecordingObserver observer_;
+  int failures_left_ = 0;
 };
 
 TEST_F(OutboxTest, SendIsDurableBeforeItReturns) {
@@ -467,18 +485,7 @@ TEST_F(OutboxTest, TriggerHandedOverAgainAfterARestartIsNotPostedAgainToSlack) {
 // already sent stay sent, and the acknowledge or resolve follows them.
 TEST_F(OutboxTest, AResolveWithdrawsTheIncidentsTriggersNotYetSent) {
   Start(false, false);
-  outbox_->Send(Page(1), {});
-  scheduler_.RunPending();
-  ASSERT_EQ(Delivered(*pd_), (std::vector<std::string>{"INC-1/trigger"}));
-  int n = 0;
-  pd_->script = [&n](const OutboxItem&, TimePoint) {
-    return ++n <= 2 ? DeliveryResult::Retry(500, "boom") : DeliveryResult::Ok(202);
-  };
-  auto step2 = Page(1);
-  step2.step = 1;
-  step2.idempotency_key = "INC-1/step-1/trigger";
-  outbox_->Send(step2, {});
-  scheduler_.RunPending();
+  Step2WhilePagerDutyFails(2);
   ASSERT_EQ(pd_->calls().size(), 2u) << "the step's trigger was tried and failed";
   auto resolve = Page(1, PageAction::kResolve);
   resolve.actor = "olena";
@@ -517,6 +524,107 @@ TEST_F(OutboxTest, AResolveWithdrawsNothingDecidedAfterIt) {
   scheduler_.AdvanceBy(minutes(5));
   EXPECT_EQ(Delivered(*pd_),
             (std::vector<std::string>{"INC-1/e1/step-0/trigger", "INC-1/resolve"}));
+}
+
+// Review finding: only the triggers still queued were withdrawn. One on its way when the
+// resolve was stored failed, was retried, and paged L2 for a resolved incident.
+TEST_F(OutboxTest, ATriggerOnItsWayWhenTheResolveIsStoredIsNotRetried) {
+  Start(false, false);
+  outbox_->Send(Page(1), {});
+  scheduler_.RunPending();
+  ASSERT_EQ(Delivered(*pd_), (std::vector<std::string>{"INC-1/trigger"}));
+  auto resolve = Page(1, PageAction::kResolve);
+  resolve.actor = "olena";
+  auto step2 = Page(1);
+  step2.step = 1;
+  step2.idempotency_key = "INC-1/step-1/trigger";
+  resolve.at = step2.at + seconds(1);  // decided after the step
+  bool resolved_meanwhile = false;
+  pd_->script = [&](const OutboxItem& item, TimePoint) {
+    if (item.request.idempotency_key == step2.idempotency_key && !resolved_meanwhile) {
+      // The resolve is decided and stored while this attempt is on its way; the attempt fails.
+      resolved_meanwhile = true;
+      scheduler_.Post([&] { outbox_->Send(resolve, {}); });
+      return DeliveryResult::Retry(500, "boom");
+    }
+    return DeliveryResult::Ok(202);
+  };
+  outbox_->Send(step2, {});
+  scheduler_.AdvanceBy(minutes(10));
+  ASSERT_TRUE(resolved_meanwhile);
+  EXPECT_EQ(Delivered(*pd_), (std::vector<std::string>{"INC-1/trigger", "INC-1/resolve"}))
+      << "the failed trigger was retried after the resolve";
+  EXPECT_EQ(outbox_->pending(), 0u);
+  EXPECT_EQ(store_->Count("pending"), 0);
+  EXPECT_EQ(store_->Count("superseded"), 1);
+  std::vector<incident::DeliveryOutcome> outcomes;
+  for (const auto& r : observer_.reports) {
+    if (r.idempotency_key != step2.idempotency_key) continue;
+    outcomes.push_back(r.outcome);
+    if (r.outcome == incident::DeliveryOutcome::kSkipped) {
+      EXPECT_EQ(r.detail,
+                "INC-1 was resolved while it was on its way; its attempt failed (boom) and it "
+                "is not tried again");
+      EXPECT_EQ(r.status, 500);
+    }
+  }
+  EXPECT_EQ(outcomes, (std::vector<incident::DeliveryOutcome>{incident::DeliveryOutcome::kSkipped}))
+      << "neither retrying nor failed: withdrawn";
+  // A trigger decided after the resolve (the incident reopened) is still retried and sent.
+  int n = 0;
+  pd_->script = [&n](const OutboxItem&, TimePoint) {
+    return ++n <= 1 ? DeliveryResult::Retry(500, "boom") : DeliveryResult::Ok(202);
+  };
+  scheduler_.AdvanceBy(seconds(1));
+  auto reopened = Page(1);
+  reopened.idempotency_key = "INC-1/e1/step-0/trigger";
+  outbox_->Send(reopened, {});
+  scheduler_.AdvanceBy(minutes(10));
+  EXPECT_EQ(Delivered(*pd_).back(), "INC-1/e1/step-0/trigger");
+}
+
+// A trigger whose write lands after its incident's resolve (retried after a database error)
+// but was decided before it is withdrawn as it lands, as it would have been queued.
+TEST_F(OutboxTest, ATriggerWrittenAfterTheResolveButDecidedBeforeIsWithdrawn) {
+  Start(false, false);
+  outbox_->Send(Page(1), {});
+  auto late = Page(1);
+  late.step = 1;
+  late.idempotency_key = "INC-1/step-1/trigger";
+  scheduler_.AdvanceBy(seconds(30));
+  auto resolve = Page(1, PageAction::kResolve);
+  resolve.actor = "olena";
+  outbox_->Send(resolve, {});
+  scheduler_.RunPending();
+  outbox_->Send(late, {});
+  scheduler_.AdvanceBy(minutes(1));
+  EXPECT_EQ(Delivered(*pd_), (std::vector<std::string>{"INC-1/trigger", "INC-1/resolve"}));
+  EXPECT_EQ(store_->Count("pending"), 0);
+  EXPECT_EQ(store_->Count("superseded"), 1);
+  ASSERT_FALSE(observer_.reports.empty());
+  EXPECT_EQ(observer_.reports.back().idempotency_key, late.idempotency_key);
+  EXPECT_EQ(observer_.reports.back().outcome, incident::DeliveryOutcome::kSkipped);
+}
+
+// Review finding: an acknowledge that queues nothing (made in PagerDuty's app, no Slack to
+// update) withdrew nothing, so the step's trigger waiting for PagerDuty to come back went out
+// after it.
+TEST_F(OutboxTest, AnAcknowledgeThatQueuesNothingStillWithdrawsTheQueuedTrigger) {
+  Start(false, false);
+  auto step2 = Step2WhilePagerDutyFails(1);
+  ASSERT_EQ(pd_->calls().size(), 2u) << "the step's trigger was tried and failed";
+  scheduler_.AdvanceBy(seconds(1));
+  auto ack = Page(1, PageAction::kAcknowledge);
+  ack.origin = incident::kOriginPagerDuty;
+  ack.actor = "pagerduty:Olena Kovalenko";
+  outbox_->Send(ack, {});
+  scheduler_.AdvanceBy(minutes(10));
+  EXPECT_EQ(Delivered(*pd_), (std::vector<std::string>{"INC-1/trigger"}));
+  EXPECT_EQ(store_->Count("pending"), 0);
+  ASSERT_FALSE(observer_.reports.empty());
+  EXPECT_EQ(observer_.reports.back().idempotency_key, step2.idempotency_key);
+  EXPECT_EQ(observer_.reports.back().outcome, incident::DeliveryOutcome::kSkipped);
+  EXPECT_EQ(observer_.reports.back().detail, "INC-1 was acknowledged before it could be sent");
 }
 
 TEST_F(OutboxTest, NoticeOnlyGroupsGoToTheirReceiversNoticesThroughTheOutbox) {

@@ -71,6 +71,10 @@ class OutboxStore : public SlackThreadStore {
                           std::string detail, Done<void> done) = 0;
   virtual void MarkRetry(std::int64_t id, int attempts, TimePoint next_attempt_at, int status,
                          std::string detail, Done<void> done) = 0;
+  // Marks a pending row superseded with `status` and `detail`: a trigger an acknowledge or
+  // resolve of its incident made stale. `attempted`: it was tried once more (counted).
+  virtual void MarkWithdrawn(std::int64_t id, incident::Channel via, TimePoint at, int status,
+                             std::string detail, bool attempted, Done<void> done) = 0;
   // Deletes finished rows (sent, failed, superseded) finished before `before`; how many.
   virtual void Prune(TimePoint before, Done<std::int64_t> done) = 0;
 

@@ -40,6 +40,8 @@ class SqliteOutboxStore final : public notify::OutboxStore {
                   std::string detail, Done<void> done) override;
   void MarkRetry(std::int64_t id, int attempts, TimePoint next_attempt_at, int status,
                  std::string detail, Done<void> done) override;
+  void MarkWithdrawn(std::int64_t id, incident::Channel via, TimePoint at, int status,
+                     std::string detail, bool attempted, Done<void> done) override;
   void Prune(TimePoint before, Done<std::int64_t> done) override;
   std::int64_t Count(std::string_view state) override;
 
@@ -48,8 +50,9 @@ class SqliteOutboxStore final : public notify::OutboxStore {
                                 const notify::SlackMessageRef& ref) override;
 
  private:
+  // `attempts_added`: 1 for a finished attempt, 0 for a row withdrawn before any.
   void Finish(std::int64_t id, std::string_view state, incident::Channel via, TimePoint at,
-              int status, std::string detail, Done<void> done);
+              int status, std::string detail, Done<void> done, int attempts_added = 1);
   // Runs `write` in a transaction: queued on the store thread when there is one (`done` later,
   // through its post), else now on `db_`.
   void WriteAsync(StoreThread::Write write, Done<void> done);
