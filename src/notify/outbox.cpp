@@ -26,10 +26,17 @@ bool WakesSomeone(const OutboxItem& item) {
          item.kind == "last_resort";
 }
 
-// The timeline's reason for a trigger withdrawn by `by`.
-std::string WithdrawnDetail(const std::string& incident_id, PageAction by) {
-  return fmt::format("{} was {} before it could be sent", incident_id,
-                     by == PageAction::kResolve ? "resolved" : "acknowledged");
+// The timeline's reason for a trigger withdrawn by `by`; `attempt`: the failed attempt it was
+// on its way with (which may have reached the provider, a timeout: said as it was).
+std::string WithdrawnDetail(const std::string& incident_id, PageAction by,
+                            const DeliveryResult* attempt = nullptr) {
+  const char* what = by == PageAction::kResolve ? "resolved" : "acknowledged";
+  if (attempt) {
+    return fmt::format(
+        "{} was {} while it was on its way; its attempt failed ({}) and it is not tried again",
+        incident_id, what, attempt->detail);
+  }
+  return fmt::format("{} was {} before it could be sent", incident_id, what);
 }
 }  // namespace
 
@@ -63,14 +70,7 @@ void Outbox::Withdraw(const OutboxItem& item, Channel via, PageAction by, TimePo
                       const DeliveryResult* attempt) {
   OutboxItem stale = item;
   queue_.Remove(item.id);
-  const char* what = by == PageAction::kResolve ? "resolved" : "acknowledged";
-  // An attempt that failed may have reached the provider (a timeout): said as it was.
-  const std::string why =
-      attempt ? fmt::format(
-                    "{} was {} while it was on its way; its attempt failed ({}) and it "
-                    "is not tried again",
-                    stale.request.incident_id, what, attempt->detail)
-              : WithdrawnDetail(stale.request.incident_id, by);
+  const std::string why = WithdrawnDetail(stale.request.incident_id, by, attempt);
   spdlog::info("outbox: {} {} via {} withdrawn: {}", stale.request.incident_id,
                incident::PageActionName(stale.request.action), incident::ChannelName(via), why);
   UpdateQueueDepth();

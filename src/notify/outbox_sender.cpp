@@ -286,7 +286,7 @@ void Outbox::OnResult(std::int64_t id, Channel via, DeliveryResult result, doubl
       break;
     }
     case DeliveryResult::Outcome::kRetry: {
-      const bool stale = StaleBy(item).has_value();
+      const auto stale = StaleBy(item);
       if (!stale && now - item.created_at >= config_.give_up_after) {
         GiveUp(item, via, result.status,
                fmt::format("{} (still failing after {})", result.detail,
@@ -306,7 +306,7 @@ void Outbox::OnResult(std::int64_t id, Channel via, DeliveryResult result, doubl
         // the triggers still queued, not this one): sent later, it would wake someone for an
         // incident already handled. Neither retried nor given up (that would tell Slack to
         // reach the on-call another way).
-        Withdraw(item, via, *StaleBy(item), now, &result);
+        Withdraw(item, via, *stale, now, &result);
         CheckFailover(via, now);
         break;
       }
