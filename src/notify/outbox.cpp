@@ -17,81 +17,6 @@ using incident::Channel;
 using incident::PageAction;
 using incident::PageRequest;
 
-namespace {
-// A delivery that calls on people: a provider's page, an SMS, a call (the last resort's too).
-// Not the incident message, its updates nor its thread replies: they are the war room's record
-// of what was paged ("Step 2: paging L2 via PagerDuty"), true once that page went out.
-bool WakesSomeone(const OutboxItem& item) {
-  return item.kind == "page" || item.kind == "sms" || item.kind == "call" ||
-         item.kind == "last_resort";
-}
-
-// The timeline's reason for a trigger withdrawn by `by`; `attempt`: the failed attempt it was
-// on its way with (which may have reached the provider, a timeout: said as it was).
-std::string WithdrawnDetail(const std::string& incident_id, PageAction by,
-                            const DeliveryResult* attempt = nullptr) {
-  const char* what = by == PageAction::kResolve ? "resolved" : "acknowledged";
-  if (attempt) {
-    return fmt::format(
-        "{} was {} while it was on its way; its attempt failed ({}) and it is not tried again",
-        incident_id, what, attempt->detail);
-  }
-  return fmt::format("{} was {} before it could be sent", incident_id, what);
-}
-}  // namespace
-
-void Outbox::NoteClosing(const std::string& incident_id, PageAction action, TimePoint at) {
-  if (action != PageAction::kAcknowledge && action != PageAction::kResolve) return;
-  auto [it, added] = closings_.try_emplace(incident_id, Closing{at, action});
-  if (!added && it->second.at <= at) it->second = {at, action};
-  // What is queued may be stale now: the pump withdraws it rather than send it.
-  if (!queue_.IdsOfIncident(incident_id).empty()) RequestPump();
-  if (closings_.size() < 2 * closings_after_prune_ + 64) return;
-  // Amortised: a pass once the map has doubled. An incident with nothing queued has no trigger
-  // left to withdraw, but a trigger's write retried after a database error may still land
-  // (within minutes): an hour's closings are kept for it.
-  const TimePoint keep_after = scheduler_.clock().Now() - std::chrono::hours(1);
-  std::erase_if(closings_, [this, keep_after](const auto& kv) {
-    return kv.second.at < keep_after && queue_.IdsOfIncident(kv.first).empty();
-  });
-  closings_after_prune_ = closings_.size();
-}
-
-std::optional<PageAction> Outbox::StaleBy(const OutboxItem& item) const {
-  if (closings_.empty() || item.request.action != PageAction::kTrigger || !WakesSomeone(item)) {
-    return std::nullopt;
-  }
-  auto it = closings_.find(item.request.incident_id);
-  if (it == closings_.end() || it->second.at < item.request.at) return std::nullopt;
-  return it->second.action;
-}
-
-void Outbox::Withdraw(const OutboxItem& item, Channel via, PageAction by, TimePoint now,
-                      const DeliveryResult* attempt) {
-  OutboxItem stale = item;
-  queue_.Remove(item.id);
-  const std::string why = WithdrawnDetail(stale.request.incident_id, by, attempt);
-  spdlog::info("outbox: {} {} via {} withdrawn: {}", stale.request.incident_id,
-               incident::PageActionName(stale.request.action), incident::ChannelName(via), why);
-  UpdateQueueDepth();
-  DeliveryResult answer;
-  answer.status = attempt ? attempt->status : 0;
-  answer.detail = why;
-  std::weak_ptr<bool> alive = alive_;
-  store_.MarkWithdrawn(stale.id, via, now, answer.status, why, attempt != nullptr,
-                       [this, alive, stale, via, answer, now](Result<void> w) {
-                         if (auto a = alive.lock(); !a || !*a) return;
-                         if (!w) {
-                           // Still pending in the database: after a restart it is withdrawn again
-                           // only if its incident's acknowledge or resolve is still queued then;
-                           // otherwise it is sent.
-                           spdlog::error("outbox: item {} withdrawn but not marked so: {}",
-                                         stale.id, w.error().message());
-                         }
-                         Report(stale, via, incident::DeliveryOutcome::kSkipped, answer, now);
-                       });
-}
-
 Outbox::Outbox(OutboxStore& store, Scheduler& scheduler, Executor& executor,
                prometheus::Registry* registry, std::uint64_t jitter_seed)
     : store_(store),
@@ -159,7 +84,23 @@ Result<void> Outbox::Open() {
   if (!pending) return Fail(pending.error());
   for (auto& item : *pending) {
     NoteClosing(item.request.incident_id, item.request.action, item.request.at);
+    NoteUpdate(item);
     queue_.Add(std::move(item));
+  }
+  // The acknowledges and resolves of those incidents, queued or not (one made in a provider's
+  // app may queue nothing), from the incident store: a page (or message update) the previous
+  // run withdrew but could not mark so, or was stopped before marking, is withdrawn again by
+  // the pump, not sent. Not reading them costs at worst a stale page; not starting would cost
+  // every page.
+  if (queue_.size() > 0) {
+    if (auto closings = store_.LoadClosings(); !closings) {
+      spdlog::error(
+          "outbox: cannot read the acknowledges and resolves of incidents with deliveries "
+          "pending; one withdrawn before the restart may be sent: {}",
+          closings.error().message());
+    } else {
+      for (const auto& c : *closings) NoteClosing(c.incident_id, c.action, c.at);
+    }
   }
   if (queue_.size() > 0) {
     spdlog::info("outbox: {} deliveries left pending by the previous run, resuming", queue_.size());
@@ -355,8 +296,11 @@ void Outbox::Store(std::vector<OutboxItem> items, std::function<void(Result<void
     if (!same) continue;
     for (auto id : *same) {
       const OutboxItem* p = queue_.Find(id);
+      // Nor is one decided earlier (a write retried after a database error): the pending
+      // update shows the newer state and stays; the late one is withdrawn once written.
       if (p && !in_flight_.count(id) &&
-          p->request.idempotency_key != item.request.idempotency_key) {
+          p->request.idempotency_key != item.request.idempotency_key &&
+          p->request.at <= item.request.at) {
         supersede.push_back(id);
       }
     }
@@ -418,18 +362,37 @@ void Outbox::Store(std::vector<OutboxItem> items, std::function<void(Result<void
         Report(w, EffectiveChannel(w), incident::DeliveryOutcome::kSkipped, why, at);
       }
     }
+    // Written late (a write retried after a database error) behind its incident's
+    // acknowledge or resolve: a stale trigger's pages are withdrawn at once, as they would have
+    // been had they been queued, and with them its war-room lines ("Step 2: paging L2", the
+    // message showing it), untrue once its pages are not sent. The incident's first message
+    // stays: later updates edit it.
+    std::map<std::string, PageAction> stale_requests;
+    for (const auto& item : *inserted) {
+      if (auto by = StaleBy(item)) stale_requests.emplace(item.request.idempotency_key, *by);
+    }
     std::vector<std::pair<std::int64_t, PageAction>> stale;
+    std::vector<std::int64_t> outdated;
     for (auto& item : *inserted) {
-      // Written late (a write retried after a database error) behind its incident's
-      // acknowledge or resolve: withdrawn at once, as it would have been had it been queued.
-      if (auto by = StaleBy(item)) stale.emplace_back(item.id, *by);
+      auto request_stale = stale_requests.find(item.request.idempotency_key);
+      if (request_stale != stale_requests.end() && item.kind != "post") {
+        stale.emplace_back(item.id, request_stale->second);
+      } else if (OutdatedUpdate(item)) {
+        outdated.push_back(item.id);
+      } else {
+        NoteUpdate(item);
+      }
       SetRoute(item.request.incident_id, item.original_channel, item.channel, false);
       queue_.Add(std::move(item));
     }
+    const TimePoint now = scheduler_.clock().Now();
     for (const auto& [id, by] : stale) {
       if (const OutboxItem* item = queue_.Find(id)) {
-        Withdraw(*item, EffectiveChannel(*item), by, scheduler_.clock().Now());
+        Withdraw(*item, EffectiveChannel(*item), by, now);
       }
+    }
+    for (auto id : outdated) {
+      if (const OutboxItem* item = queue_.Find(id)) Outdated(*item, now);
     }
     UpdateQueueDepth();
     RequestPump();

@@ -46,7 +46,8 @@ struct NotifierSet {
 
 // The durable outbox and its sender: the notify module's Pager. Its work is split by job:
 // outbox.cpp (lifecycle, Send, storing), outbox_plan.cpp (what a request becomes),
-// outbox_sender.cpp (pump, delivery, results), outbox_failover.cpp (fail-over and probes).
+// outbox_sender.cpp (pump, delivery, results), outbox_failover.cpp (fail-over and probes),
+// outbox_stale.cpp (what an acknowledge or resolve withdraws).
 //
 // Pending items live in an OutboxQueue (outbox_queue.h) indexed by lane (provider and rate
 // bucket) and due time, so a pass of the pump costs what it sends plus one look per lane.
@@ -71,7 +72,8 @@ struct NotifierSet {
 // too (or there is none), the person in `last_resort_role` is called through Twilio for every
 // trigger stuck there (outbox_last_resort.cpp). Rate limits: rolling
 // windows per provider bucket (NotifyConfig). Coalescing: a new item with the coalesce key of
-// a pending one supersedes it. Permanent errors, and transient ones older than
+// a pending one decided no later supersedes it; one decided earlier than an update queued or
+// sent is itself dropped. Permanent errors, and transient ones older than
 // `give_up_after`, are reported as failed (DeliveryOutcome::kFailed) and announced in Slack.
 // Timers (wake-ups, probes, pruning) are cancelled by Stop() and Close(); every callback and
 // every posted result and store completion checks `alive_`, so nothing runs into a destroyed
@@ -162,11 +164,24 @@ class Outbox final : public incident::Pager {
   void OnResult(std::int64_t id, incident::Channel via, DeliveryResult result, double seconds);
   void GiveUp(const OutboxItem& item, incident::Channel via, int status, const std::string& why,
               TimePoint now);
+  // A delivery that calls on people: a provider's page, an SMS, a call (the last resort's too).
+  static bool WakesSomeone(const OutboxItem& item);
+  // The timeline's reason for a delivery withdrawn by `by`; `attempt`: the failed attempt it
+  // was on its way with.
+  static std::string WithdrawnDetail(const std::string& incident_id, incident::PageAction by,
+                                     const DeliveryResult* attempt = nullptr);
   // Remembers an acknowledge or resolve once it is durable (see closings_).
   void NoteClosing(const std::string& incident_id, incident::PageAction action, TimePoint at);
   // A trigger that calls on someone and that an acknowledge or resolve of its incident, decided
   // at or after it and stored, makes stale: the action that did; nothing otherwise.
   std::optional<incident::PageAction> StaleBy(const OutboxItem& item) const;
+  // An update of the incident message decided before another update of it queued or sent
+  // (see updates_), or before the incident's acknowledge or resolve; NoteUpdate records an
+  // update as it joins the queue.
+  bool OutdatedUpdate(const OutboxItem& item) const;
+  void NoteUpdate(const OutboxItem& item);
+  // Takes such an outdated update out of the queue: marked superseded, as coalescing does.
+  void Outdated(const OutboxItem& item, TimePoint now);
   // Takes a stale trigger (StaleBy said `by`) out of the queue instead of sending, retrying or
   // giving it up: marked superseded, reported as not sent and why. `attempt`: the failed
   // attempt it was on its way with, if any.
@@ -204,6 +219,11 @@ class Outbox final : public incident::Pager {
   };
   std::unordered_map<std::string, Closing> closings_;
   std::size_t closings_after_prune_ = 0;
+  // coalesce key -> the latest decision time of an update of it queued (and maybe sent since):
+  // an update decided earlier is outdated, whether the newer one is still queued or went out.
+  // Entries go an hour on, once nothing of their key is queued.
+  std::unordered_map<std::string, TimePoint> updates_;
+  std::size_t updates_after_prune_ = 0;
   std::map<incident::Channel, ProviderState> providers_;
   // incident -> original channels it was paged through, and where each actually went.
   std::map<std::string, std::map<incident::Channel, incident::Channel>> routes_;

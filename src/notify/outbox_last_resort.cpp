@@ -35,13 +35,14 @@ void Outbox::CallLastResort(Channel c, TimePoint now) {
       if (!added && item.request.at > it->second) it->second = item.request.at;
     }
   }
-  auto handled = [&handled_at](const OutboxItem& trigger) {
+  // Or stored already with nothing of it queued (acknowledged in the provider's app, with no
+  // Slack to update): StaleBy knows it; the pump withdraws such a trigger once its lane opens.
+  auto handled = [this, &handled_at](const OutboxItem& trigger) {
     auto it = handled_at.find(trigger.request.incident_id);
-    return it != handled_at.end() && trigger.request.at <= it->second;
+    return (it != handled_at.end() && trigger.request.at <= it->second) || StaleBy(trigger);
   };
   std::vector<OutboxItem> calls;
   std::vector<std::string> keys;
-  std::vector<std::string> about;
   for (const auto& [id, item] : queue_.items()) {
     if (item.request.action != incident::PageAction::kTrigger || EffectiveChannel(item) != c ||
         handled(item)) {
@@ -67,7 +68,6 @@ void Outbox::CallLastResort(Channel c, TimePoint now) {
       call.request.idempotency_key = key;
       calls.push_back(std::move(call));
       reached = true;
-      about.push_back(fmt::format("{} for {}", person.id, item.request.incident_id));
     }
     keys.push_back(key);
     if (!reached) {
@@ -79,17 +79,34 @@ void Outbox::CallLastResort(Channel c, TimePoint now) {
     }
   }
   if (calls.empty()) return;
-  std::string who;
-  for (const auto& a : about) who += (who.empty() ? "" : ", ") + a;
   std::weak_ptr<bool> alive = alive_;
-  // Slack hears of the call only once it is durable in the outbox (it will be made).
-  Store(std::move(calls), [this, alive, keys, c, who](Result<void> stored) {
+  // Slack hears of the calls this write queued, once durable: not one withdrawn as it landed
+  // (its incident acknowledged or resolved meanwhile), nor one the store skipped as written
+  // before (a restart plans the stuck step's call again; that one was announced then).
+  Store(calls, [this, alive, keys, c, calls](Result<void> stored) {
     if (auto a = alive.lock(); !a || !*a) return;
     if (!stored) {
       // Nothing was written: the next pump tries again.
       for (const auto& k : keys) last_resort_keys_.erase(k);
       return;
     }
+    auto queued_now = [this](const OutboxItem& call) {
+      for (auto id : queue_.IdsOfIncident(call.request.incident_id)) {
+        const OutboxItem* q = queue_.Find(id);
+        if (q && q->kind == call.kind && q->person_id == call.person_id &&
+            q->request.idempotency_key == call.request.idempotency_key) {
+          return q->created_at == call.created_at;
+        }
+      }
+      return false;
+    };
+    std::string who;
+    for (const auto& call : calls) {
+      if (!queued_now(call)) continue;
+      who += fmt::format("{}{} for {}", who.empty() ? "" : ", ", call.person_id,
+                         call.request.incident_id);
+    }
+    if (who.empty()) return;
     NoticeToSlack("tocsin", fmt::format(":rotating_light: {} is failing and no other paging "
                                         "provider answers: calling the {} directly through "
                                         "Twilio ({}).",

@@ -121,20 +121,32 @@ void Outbox::Pump() {
   using Front = std::pair<Ready, const Lane*>;
   std::priority_queue<Front, std::vector<Front>, std::greater<>> fronts;
   std::vector<std::int64_t> unroutable;
-  // Triggers an acknowledge or resolve made stale (StaleBy) while they waited: withdrawn after
-  // the pass, which must not change the lanes it walks.
+  // Triggers an acknowledge or resolve made stale (StaleBy) while they waited, and updates of
+  // the message a newer one outdated (left so by a restart): withdrawn after the pass, which
+  // must not change the lanes it walks.
   std::set<std::int64_t> stale;
+  std::set<std::int64_t> outdated;
+  auto untimely = [&](std::int64_t id) {
+    if (closings_.empty() && updates_.empty()) return false;
+    const OutboxItem& item = *queue_.Find(id);
+    if (StaleBy(item)) {
+      stale.insert(id);
+      return true;
+    }
+    if (OutdatedUpdate(item)) {
+      outdated.insert(id);
+      return true;
+    }
+    return false;
+  };
   // The first head of `lane` from `from` on that no write in progress supersedes.
   auto first_sendable = [&](const Lane& lane, Ready from) -> std::optional<Ready> {
     auto l = queue_.lanes().find(lane);
     if (l == queue_.lanes().end()) return std::nullopt;
     for (auto it = l->second.lower_bound(from); it != l->second.end(); ++it) {
       ++pump_visits_;
-      if (superseding_.count(it->id) || stale.count(it->id)) continue;
-      if (!closings_.empty() && StaleBy(*queue_.Find(it->id))) {
-        stale.insert(it->id);
-        continue;
-      }
+      if (superseding_.count(it->id) || stale.count(it->id) || outdated.count(it->id)) continue;
+      if (untimely(it->id)) continue;
       return *it;
     }
     return std::nullopt;
@@ -180,8 +192,11 @@ void Outbox::Pump() {
       Withdraw(*item, EffectiveChannel(*item), *StaleBy(*item), now);
     }
   }
+  for (auto id : outdated) {
+    if (const OutboxItem* item = queue_.Find(id)) Outdated(*item, now);
+  }
   // The next items of those incidents.
-  if (!unroutable.empty() || !stale.empty()) RequestPump();
+  if (!unroutable.empty() || !stale.empty() || !outdated.empty()) RequestPump();
   if (wake) ScheduleWake(*wake);
 }
 

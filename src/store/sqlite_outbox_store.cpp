@@ -6,6 +6,7 @@
 #include <vector>
 
 #include <fmt/format.h>
+#include <spdlog/spdlog.h>
 
 #include "parallel_rows.h"
 #include "tocsin/incident/page_json.h"
@@ -295,6 +296,48 @@ Result<SqliteOutboxStore::RouteMap> SqliteOutboxStore::LoadRoutes() {
     if (!row) return Fail(row.error());
     if (!*row) break;
     out[st->Text(0)].insert_or_assign(Channel::Named(st->Text(1)), Channel::Named(st->Text(2)));
+  }
+  return out;
+}
+
+Result<std::vector<SqliteOutboxStore::Closing>> SqliteOutboxStore::LoadClosings() {
+  // One pass over the intents (no index on incident_id: a write of every page would pay for
+  // it), of the incidents with a delivery pending.
+  auto st = db_.Prepare(
+      "SELECT incident_id, request FROM incident_pages WHERE incident_id IN "
+      "(SELECT incident_id FROM notify_outbox WHERE state = 'pending')");
+  if (!st) return Fail(st.error());
+  std::vector<std::string> incidents;
+  std::vector<std::string> texts;
+  while (true) {
+    auto row = st->Step();
+    if (!row) return Fail(row.error());
+    if (!*row) break;
+    incidents.push_back(st->Text(0));
+    texts.push_back(st->Text(1));
+  }
+  // Parsed on several threads, as LoadPending's rows: after a storm, thousands.
+  std::vector<std::optional<incident::PageRequest>> requests(texts.size());
+  std::vector<std::string> errors(texts.size());
+  ParseRowsInParallel(texts.size(), [&](std::size_t i) {
+    auto request = incident::PageRequestFromText(texts[i]);
+    if (request) {
+      requests[i] = std::move(*request);
+    } else {
+      errors[i] = request.error().message();
+    }
+  });
+  std::vector<Closing> out;
+  for (std::size_t i = 0; i < requests.size(); ++i) {
+    if (!requests[i]) {
+      spdlog::error("outbox: a page intent of {} cannot be read, skipped: {}", incidents[i],
+                    errors[i]);
+      continue;
+    }
+    const auto action = requests[i]->action;
+    if (action == incident::PageAction::kAcknowledge || action == incident::PageAction::kResolve) {
+      out.push_back({incidents[i], action, requests[i]->at});
+    }
   }
   return out;
 }

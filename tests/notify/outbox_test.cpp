@@ -17,6 +17,8 @@
 #include "support/temp_dir.h"
 #include "tocsin/common/simulated_scheduler.h"
 #include "tocsin/common/worker_pool.h"
+#include "tocsin/incident/page_json.h"
+#include "tocsin/store/sqlite_incident_store.h"
 #include "tocsin/store/sqlite_outbox_store.h"
 
 namespace tocsin::notify {
@@ -42,7 +44,18 @@ class OutboxTest : public ::testing::Test {
   }
   void OpenDb() {
     db_ = std::move(*store::Database::Open(dir_.path() + "/tocsin.db"));
+    // The incident store's tables too: the outbox reads its page intents (as in the daemon).
+    ASSERT_TRUE(store::SqliteIncidentStore(*db_).Migrate());
     store_ = std::make_unique<store::SqliteOutboxStore>(*db_);
+  }
+  // The incident store's record of a decided page (what its change writes with it).
+  void RecordIntent(const incident::PageRequest& r) {
+    auto st = db_->Prepare(
+        "INSERT INTO incident_pages (idempotency_key, incident_id, request, handed_off) "
+        "VALUES (?, ?, ?, 1)");
+    ASSERT_TRUE(st);
+    st->Bind(1, r.idempotency_key).Bind(2, r.incident_id).Bind(3, PageRequestToText(r));
+    ASSERT_TRUE(st->Run());
   }
   void Start(bool with_opsgenie = false, bool with_slack = true) {
     outbox_ = std::make_unique<Outbox>(*store_, scheduler_, executor_, nullptr, 7);
@@ -606,6 +619,98 @@ TEST_F(OutboxTest, ATriggerWrittenAfterTheResolveButDecidedBeforeIsWithdrawn) {
   EXPECT_EQ(observer_.reports.back().outcome, incident::DeliveryOutcome::kSkipped);
 }
 
+// Review finding: a step's trigger written after the resolve was withdrawn, but its Slack
+// thread reply ("Step 2: paging L2") and the message update showing the step still went out,
+// the update after the resolve's: the war room saw the incident escalate once it was over.
+TEST_F(OutboxTest, ALateStepsSlackLinesAreWithdrawnWithItsPage) {
+  Start(false, true);
+  outbox_->Send(Page(1), {});
+  auto late = Page(1);
+  late.step = 1;
+  late.idempotency_key = "INC-1/step-1/trigger";
+  scheduler_.AdvanceBy(seconds(30));
+  auto resolve = Page(1, PageAction::kResolve);
+  resolve.actor = "olena";
+  RecordIntent(resolve);
+  outbox_->Send(resolve, {});
+  scheduler_.RunPending();
+  outbox_->Send(late, {});
+  scheduler_.AdvanceBy(minutes(1));
+  auto slack_calls = [this] {
+    std::vector<std::string> out;
+    for (const auto& c : slack_->ok_calls()) out.push_back(c.kind + " " + c.idempotency_key);
+    return out;
+  };
+  const std::vector<std::string> expected{"post INC-1/trigger", "update INC-1/resolve",
+                                          "thread INC-1/resolve"};
+  EXPECT_EQ(slack_calls(), expected);
+  EXPECT_EQ(Delivered(*pd_), (std::vector<std::string>{"INC-1/trigger", "INC-1/resolve"}));
+  EXPECT_EQ(store_->Count("pending"), 0);
+  EXPECT_EQ(store_->Count("superseded"), 3) << "the late step's page, update and thread reply";
+  int said = 0;
+  for (const auto& r : observer_.reports) {
+    if (r.idempotency_key != late.idempotency_key) continue;
+    EXPECT_EQ(r.outcome, incident::DeliveryOutcome::kSkipped);
+    EXPECT_EQ(r.detail, "INC-1 was resolved before it could be sent");
+    ++said;
+  }
+  EXPECT_EQ(said, 3);
+  // Review finding: had the marks failed (or tocsin stopped before them), the rows stayed
+  // pending, and after a restart the page and the older message update went out. (A thread
+  // reply left so is still posted: nothing after a restart says its page was withdrawn.)
+  ASSERT_TRUE(
+      db_->Exec("UPDATE notify_outbox SET state = 'pending' WHERE state = 'superseded' AND kind != "
+                "'thread'"));
+  outbox_.reset();
+  store_.reset();
+  db_.reset();
+  OpenDb();
+  Start(false, true);
+  scheduler_.AdvanceBy(minutes(1));
+  EXPECT_EQ(slack_calls(), expected);
+  EXPECT_EQ(Delivered(*pd_), (std::vector<std::string>{"INC-1/trigger", "INC-1/resolve"}));
+  EXPECT_EQ(store_->Count("pending"), 0);
+}
+
+// Review finding: coalescing let the update written last win, not the one decided last. An
+// update whose write was retried after a database error replaced the newer one queued while
+// Slack throttled, and the message showed the older state.
+TEST_F(OutboxTest, AnUpdateDecidedEarlierDoesNotReplaceANewerOneQueued) {
+  Start(false, true);
+  outbox_->Send(Page(1), {});
+  scheduler_.RunPending();
+  int n = 0;
+  slack_->script = [&n](const OutboxItem&, TimePoint) {
+    return ++n == 1 ? DeliveryResult::Retry(429, "ratelimited", seconds(60))
+                    : DeliveryResult::Ok(200);
+  };
+  auto update = [&](const std::string& state, Duration decided) {
+    auto r = Page(1, PageAction::kUpdate);
+    r.idempotency_key = "INC-1/update/" + state;
+    r.state = state;
+    r.at = T0() + decided;
+    outbox_->Send(r, {});
+    scheduler_.RunPending();
+  };
+  update("triggered+1", seconds(10));  // throttled: waits
+  update("mitigated", seconds(20));
+  update("acknowledged", seconds(15));  // written last, decided before "mitigated"
+  scheduler_.AdvanceBy(minutes(2));
+  std::vector<std::string> updates;
+  for (const auto& c : slack_->ok_calls()) {
+    if (c.kind == "update") updates.push_back(c.idempotency_key);
+  }
+  EXPECT_EQ(updates, (std::vector<std::string>{"INC-1/update/mitigated"}));
+  EXPECT_EQ(store_->Count("superseded"), 2);
+  EXPECT_EQ(store_->Count("pending"), 0);
+  // Nor does one written after the newer one went out.
+  update("triggered+2", seconds(12));
+  scheduler_.AdvanceBy(minutes(1));
+  EXPECT_EQ(slack_->ok_calls().back().idempotency_key, "INC-1/update/mitigated");
+  EXPECT_EQ(store_->Count("superseded"), 3);
+  EXPECT_EQ(store_->Count("pending"), 0);
+}
+
 // Review finding: an acknowledge that queues nothing (made in PagerDuty's app, no Slack to
 // update) withdrew nothing, so the step's trigger waiting for PagerDuty to come back went out
 // after it.
@@ -624,6 +729,35 @@ TEST_F(OutboxTest, AnAcknowledgeThatQueuesNothingStillWithdrawsTheQueuedTrigger)
   ASSERT_FALSE(observer_.reports.empty());
   EXPECT_EQ(observer_.reports.back().idempotency_key, step2.idempotency_key);
   EXPECT_EQ(observer_.reports.back().outcome, incident::DeliveryOutcome::kSkipped);
+  EXPECT_EQ(observer_.reports.back().detail, "INC-1 was acknowledged before it could be sent");
+}
+
+// Review finding: a trigger withdrawn whose mark failed stays pending in the database, and
+// after a restart it was sent unless its incident's acknowledge was still queued then: one that
+// queued nothing (made in PagerDuty's app, no Slack) no longer stood for it.
+TEST_F(OutboxTest, AfterARestartATriggerWithdrawnButNotMarkedSoIsWithdrawnAgain) {
+  Start(false, false);
+  auto step2 = Step2WhilePagerDutyFails(1);
+  scheduler_.AdvanceBy(seconds(1));
+  auto ack = Page(1, PageAction::kAcknowledge);
+  ack.origin = incident::kOriginPagerDuty;
+  RecordIntent(ack);
+  outbox_->Send(ack, {});
+  scheduler_.AdvanceBy(minutes(1));
+  ASSERT_EQ(store_->Count("superseded"), 1);
+  // The mark had failed (the database refused the write): the row is still pending.
+  ASSERT_TRUE(db_->Exec("UPDATE notify_outbox SET state = 'pending' WHERE state = 'superseded'"));
+  outbox_.reset();
+  store_.reset();
+  db_.reset();
+  OpenDb();
+  Start(false, false);
+  scheduler_.AdvanceBy(minutes(10));
+  EXPECT_EQ(Delivered(*pd_), (std::vector<std::string>{"INC-1/trigger"}));
+  EXPECT_EQ(store_->Count("pending"), 0);
+  EXPECT_EQ(store_->Count("superseded"), 1);
+  ASSERT_FALSE(observer_.reports.empty());
+  EXPECT_EQ(observer_.reports.back().idempotency_key, step2.idempotency_key);
   EXPECT_EQ(observer_.reports.back().detail, "INC-1 was acknowledged before it could be sent");
 }
 

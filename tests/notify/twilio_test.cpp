@@ -10,6 +10,7 @@
 #include "notify/providers/twilio/twilio_notifier.h"
 #include "notify_fixtures.h"
 #include "sim_fixture.h"
+#include "support/log_capture.h"
 #include "support/temp_dir.h"
 #include "tocsin/common/simulated_scheduler.h"
 #include "tocsin/store/sqlite_outbox_store.h"
@@ -213,8 +214,9 @@ class TwilioOutboxTest : public ::testing::Test {
                                     : std::vector<oncall::Person>{};
     });
   }
-  void Configure() {
+  void Configure(bool with_slack = true) {
     config::ProvidersConfig p = testing::SimProviders(sim_.url(), true);
+    if (!with_slack) p.slack.reset();
     p.twilio = SimTwilio(sim_.url());
     NotifierDeps deps;
     deps.renderer = *PageRenderer::Create({});
@@ -223,8 +225,8 @@ class TwilioOutboxTest : public ::testing::Test {
     outbox_->Configure(BuildNotifiers(p, deps), config_);
   }
   // PagerDuty and Opsgenie both answering 503, for good.
-  void BothSaasDown() {
-    Configure();
+  void BothSaasDown(bool with_slack = true) {
+    Configure(with_slack);
     sim_.Fault({{"path", "/v2/enqueue"}, {"status", 503}, {"count", -1}});
     sim_.Fault({{"path", "/v2/alerts"}, {"status", 503}, {"count", -1}});
   }
@@ -340,6 +342,28 @@ TEST_F(TwilioOutboxTest, NoLastResortCallForAnIncidentAcknowledgedMeanwhile) {
                 {});
   scheduler_.AdvanceTo(testing::T0() + minutes(30));
   EXPECT_EQ(Count(kIhorPhone, "calls"), 0u);
+}
+
+// Review finding: the call's check saw only acknowledges still queued. One made in PagerDuty's
+// app (its webhooks working while its events API fails), with no Slack to update, queues
+// nothing: the call was planned, withdrawn as it was written, and still announced ("calling
+// the duty-manager directly") in the notice, which without Slack is the log.
+TEST_F(TwilioOutboxTest, NoLastResortCallForAnIncidentAcknowledgedInTheProvidersApp) {
+  tocsin::testing::LogCapture log;
+  BothSaasDown(/*with_slack=*/false);
+  outbox_->Send(PagerDutyPage("INC-7", "INC-7/step-0/trigger"), {});
+  // PagerDuty fails over to Opsgenie at T0+2m (failover_after); Opsgenie fails at 2m, 2m05s,
+  // 2m15s, 2m35s and 3m15s, which blocks its lane for 80 s, and has failed for failover_after
+  // at 4m. Acknowledged in between, the trigger still waits in the blocked lane.
+  scheduler_.AdvanceTo(testing::T0() + minutes(3) + seconds(30));
+  auto ack = PagerDutyPage("INC-7", "INC-7/acknowledge", incident::PageAction::kAcknowledge);
+  ack.origin = incident::kOriginPagerDuty;
+  outbox_->Send(ack, {});
+  scheduler_.AdvanceTo(testing::T0() + minutes(30));
+  EXPECT_EQ(Count(kIhorPhone, "calls"), 0u);
+  for (const auto& line : log.lines()) {
+    EXPECT_EQ(line.find("calling the duty-manager"), std::string::npos) << line;
+  }
 }
 
 // A resolve stuck behind the outage does not stand for the incident reopened after it: the

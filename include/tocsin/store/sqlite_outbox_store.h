@@ -28,6 +28,8 @@ class SqliteOutboxStore final : public notify::OutboxStore {
   Result<void> Migrate() override;
   Result<std::vector<notify::OutboxItem>> LoadPending() override;
   Result<RouteMap> LoadRoutes() override;
+  // From the incident store's page intents (incident_pages, same database).
+  Result<std::vector<Closing>> LoadClosings() override;
   void Insert(std::vector<notify::OutboxItem> items, std::vector<std::int64_t> supersede,
               Done<std::vector<notify::OutboxItem>> done) override;
   // The intent is looked up in the incident store's incident_pages (same database).
