@@ -3,6 +3,7 @@
 // passes through (Apply). The rest of the class: incident_manager.cpp.
 #include "tocsin/incident/incident_manager.h"
 
+#include <algorithm>
 #include <map>
 
 #include <spdlog/spdlog.h>
@@ -131,6 +132,14 @@ void IncidentManager::ApplyChange(const std::string& id, IncidentChange change,
                                   Done<Incident> then) {
   if (RefuseReadOnly(then)) return;
   for (auto& e : change.events) ChainEvent(change.incident, e);
+  // A page's `at` is when its change was applied: the outbox orders an incident's pages by it
+  // (a trigger decided before an acknowledge is stale; the update decided last is the one
+  // shown). The `now` a caller took may be older, taken before it waited for the lane: an
+  // acknowledge queued behind a step, a flush reopening an incident a resolve closed
+  // meanwhile. Changes of one incident apply one at a time, so this orders them as applied;
+  // never earlier than the page before, should the wall clock step back.
+  last_page_at_ = std::max(last_page_at_, scheduler_.clock().Now());
+  for (auto& p : change.pages) p.at = std::max(p.at, last_page_at_);
   Incident next = change.incident;
   std::vector<PageRequest> pages = change.pages;
   // The pages handed while the change is being committed (SetPagerSharesWriter), by key: filled

@@ -87,20 +87,19 @@ Result<void> Outbox::Open() {
     NoteUpdate(item);
     queue_.Add(std::move(item));
   }
-  // The acknowledges and resolves of those incidents, queued or not (one made in a provider's
-  // app may queue nothing), from the incident store: a page (or message update) the previous
-  // run withdrew but could not mark so, or was stopped before marking, is withdrawn again by
-  // the pump, not sent. Not reading them costs at worst a stale page; not starting would cost
-  // every page.
-  if (queue_.size() > 0) {
-    if (auto closings = store_.LoadClosings(); !closings) {
-      spdlog::error(
-          "outbox: cannot read the acknowledges and resolves of incidents with deliveries "
-          "pending; one withdrawn before the restart may be sent: {}",
-          closings.error().message());
-    } else {
-      for (const auto& c : *closings) NoteClosing(c.incident_id, c.action, c.at);
-    }
+  // The acknowledges and resolves of those incidents (and of those with a page the incident
+  // side will hand over again), queued or not (one made in a provider's app may queue
+  // nothing), from the incident store: a page (or message update) the previous run withdrew
+  // but could not mark so, or was stopped before marking, is withdrawn again by the pump, and
+  // one handed over again is withdrawn as it lands, not sent. Not reading them costs at worst
+  // a stale page; not starting would cost every page.
+  if (auto closings = store_.LoadClosings(); !closings) {
+    spdlog::error(
+        "outbox: cannot read the acknowledges and resolves of incidents with deliveries "
+        "pending; one withdrawn before the restart may be sent: {}",
+        closings.error().message());
+  } else {
+    for (const auto& c : *closings) NoteClosing(c.incident_id, c.action, c.at);
   }
   if (queue_.size() > 0) {
     spdlog::info("outbox: {} deliveries left pending by the previous run, resuming", queue_.size());

@@ -92,8 +92,8 @@ void Outbox::Outdated(const OutboxItem& item, TimePoint now) {
   store_.MarkWithdrawn(
       id, via, now, 0, "a newer update of the message was decided", false, [id](Result<void> w) {
         if (!w) {
-          // Still pending: after a restart it is dropped again (Open notes
-          // every pending update's decision time first).
+          // Still pending: after a restart it is dropped again if a newer update is pending
+          // then, or its incident was acknowledged or resolved after it; else it is sent.
           spdlog::error("outbox: outdated update {} not marked so: {}", id, w.error().message());
         }
       });

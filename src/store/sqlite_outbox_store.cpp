@@ -301,11 +301,16 @@ Result<SqliteOutboxStore::RouteMap> SqliteOutboxStore::LoadRoutes() {
 }
 
 Result<std::vector<SqliteOutboxStore::Closing>> SqliteOutboxStore::LoadClosings() {
+  // A database the incident store has not started on yet (the outbox opens first) holds no
+  // incident, nor their table.
+  if (db_.SchemaVersion("incident") == 0) return std::vector<Closing>{};
   // One pass over the intents (no index on incident_id: a write of every page would pay for
-  // it), of the incidents with a delivery pending.
+  // it), of the incidents with a delivery pending or a page still to hand over (the incident
+  // side hands those to the outbox again after the restart).
   auto st = db_.Prepare(
       "SELECT incident_id, request FROM incident_pages WHERE incident_id IN "
-      "(SELECT incident_id FROM notify_outbox WHERE state = 'pending')");
+      "(SELECT incident_id FROM notify_outbox WHERE state = 'pending' "
+      "UNION SELECT incident_id FROM incident_pages WHERE handed_off = 0)");
   if (!st) return Fail(st.error());
   std::vector<std::string> incidents;
   std::vector<std::string> texts;

@@ -97,6 +97,23 @@ TEST_F(IncidentTest, AckTimeoutReEscalatesFromWhereTheLadderStopped) {
   EXPECT_NE(std::find(kinds.begin(), kinds.end(), "ack_timeout"), kinds.end());
 }
 
+// Review finding: a page's `at` was the `now` its caller took, before waiting for the
+// incident's lane, so an acknowledge queued behind a step carried an earlier time than the
+// step it came after: the outbox, which orders an incident's pages by `at`, kept the step's
+// page and its "Step 2" message update over the acknowledge's.
+TEST_F(IncidentTest, APagesTimeIsWhenItsChangeWasAppliedNotWhenItWasAsked) {
+  Build();
+  manager_->OnGroupFlush(Group("payments"), At(minutes(0)));
+  AdvanceTo(minutes(5));
+  ASSERT_EQ(pager_.Triggers().size(), 2u);
+  const TimePoint step_at = pager_.Triggers().back().at;
+  EXPECT_EQ(step_at, At(minutes(5)));
+  ASSERT_TRUE(manager_->Acknowledge("INC-1", "l1a", At(minutes(1))));  // asked at 1m
+  auto acks = pager_.OfAction(PageAction::kAcknowledge);
+  ASSERT_EQ(acks.size(), 1u);
+  EXPECT_GE(acks[0].at, step_at);
+}
+
 TEST_F(IncidentTest, RepeatRunsTheLadderAgainWhenNobodyAcknowledges) {
   policies_.policies["default"].repeat = 1;
   policies_.policies["default"].repeat_after = minutes(5);

@@ -48,13 +48,15 @@ class OutboxTest : public ::testing::Test {
     ASSERT_TRUE(store::SqliteIncidentStore(*db_).Migrate());
     store_ = std::make_unique<store::SqliteOutboxStore>(*db_);
   }
-  // The incident store's record of a decided page (what its change writes with it).
-  void RecordIntent(const incident::PageRequest& r) {
+  // The incident store's record of a decided page (what its change writes with it), and
+  // whether the outbox has had it.
+  void RecordIntent(const incident::PageRequest& r, bool handed_off = true) {
     auto st = db_->Prepare(
         "INSERT INTO incident_pages (idempotency_key, incident_id, request, handed_off) "
-        "VALUES (?, ?, ?, 1)");
+        "VALUES (?, ?, ?, ?)");
     ASSERT_TRUE(st);
     st->Bind(1, r.idempotency_key).Bind(2, r.incident_id).Bind(3, PageRequestToText(r));
+    st->Bind(4, std::int64_t{handed_off ? 1 : 0});
     ASSERT_TRUE(st->Run());
   }
   void Start(bool with_opsgenie = false, bool with_slack = true) {
@@ -759,6 +761,36 @@ TEST_F(OutboxTest, AfterARestartATriggerWithdrawnButNotMarkedSoIsWithdrawnAgain)
   ASSERT_FALSE(observer_.reports.empty());
   EXPECT_EQ(observer_.reports.back().idempotency_key, step2.idempotency_key);
   EXPECT_EQ(observer_.reports.back().detail, "INC-1 was acknowledged before it could be sent");
+}
+
+// Review finding: after a restart only incidents with rows pending had their acknowledges
+// read. A step whose write was still being retried when tocsin stopped is handed over again
+// by the incident side, and its acknowledge, already sent, no longer stood for it.
+TEST_F(OutboxTest, AStepHandedOverAgainAfterARestartBehindItsAcknowledgeIsWithdrawn) {
+  Start(false, false);
+  outbox_->Send(Page(1), {});
+  scheduler_.RunPending();
+  auto late = Page(1);
+  late.step = 1;
+  late.idempotency_key = "INC-1/step-1/trigger";
+  RecordIntent(late, /*handed_off=*/false);
+  scheduler_.AdvanceBy(seconds(30));
+  auto ack = Page(1, PageAction::kAcknowledge);
+  RecordIntent(ack);
+  outbox_->Send(ack, {});
+  scheduler_.AdvanceBy(seconds(5));
+  const std::vector<std::string> sent{"INC-1/trigger", "INC-1/acknowledge"};
+  ASSERT_EQ(Delivered(*pd_), sent);
+  ASSERT_EQ(store_->Count("pending"), 0);
+  outbox_.reset();
+  store_.reset();
+  db_.reset();
+  OpenDb();
+  Start(false, false);
+  outbox_->Send(late, {});  // the incident side hands the recorded step over again
+  scheduler_.AdvanceBy(minutes(1));
+  EXPECT_EQ(Delivered(*pd_), sent);
+  EXPECT_EQ(store_->Count("superseded"), 1);
 }
 
 TEST_F(OutboxTest, NoticeOnlyGroupsGoToTheirReceiversNoticesThroughTheOutbox) {

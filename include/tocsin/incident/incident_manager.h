@@ -338,6 +338,9 @@ class IncidentManager final : public dispatch::GroupSink, public DeliveryObserve
   // Incident numbers are counted here from the store's next free one (read once), so opening
   // an incident is one commit; 0 until read.
   std::int64_t next_number_ = 0;
+  // The latest decision time given to a page (ApplyChange): never earlier than the one before,
+  // so that pages are ordered by `at` as their changes were applied.
+  TimePoint last_page_at_{};
   // Completions that arrive after the manager is gone (a store thread drains after shutdown)
   // find this false and do nothing.
   std::shared_ptr<bool> alive_ = std::make_shared<bool>(true);

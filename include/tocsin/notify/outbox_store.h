@@ -49,10 +49,11 @@ class OutboxStore : public SlackThreadStore {
   virtual Result<std::vector<OutboxItem>> LoadPending() = 0;
   // Differs from the route named after a fail-over, so acks and resolves follow the trigger.
   virtual Result<RouteMap> LoadRoutes() = 0;
-  // The acknowledges and resolves decided for the incidents that have deliveries pending,
-  // whether they queued anything or not (one made in a provider's app may queue nothing):
-  // after a restart, what they made stale is withdrawn again, also when marking it withdrawn
-  // had failed. A record that cannot be read is logged and skipped.
+  // The acknowledges and resolves decided for the incidents that have deliveries pending or
+  // page intents not yet handed to the outbox, whether they queued anything or not (one made
+  // in a provider's app may queue nothing): after a restart, what they made stale is withdrawn
+  // again, also when marking it withdrawn had failed. A record that cannot be read is logged
+  // and skipped.
   struct Closing {
     std::string incident_id;
     incident::PageAction action = incident::PageAction::kAcknowledge;
