@@ -128,18 +128,35 @@ void IncidentManager::Apply(const std::string& id, Incident next, std::vector<Ti
       std::move(then));
 }
 
+// A page's `at` is when its change was applied: the outbox orders an incident's pages by it (a
+// trigger decided at or before an acknowledge is stale; the update decided last is the one
+// shown). The `now` a caller took may be older, taken before it waited for the lane: an
+// acknowledge queued behind a step, a flush reopening an incident a resolve closed meanwhile.
+// Changes of one incident apply one at a time, so stamping them here, each at least a
+// millisecond after the one before (in the same millisecond, a reopen's trigger would tie with
+// the resolve and count as stale; the wall clock may step back), orders them as applied.
+void IncidentManager::StampPages(const std::string& id, std::vector<PageRequest>& pages) {
+  if (pages.empty()) return;
+  TimePoint& last = page_stamps_[id];
+  const TimePoint stamp = std::max(scheduler_.clock().Now(), last + std::chrono::milliseconds(1));
+  for (auto& p : pages) {
+    p.at = std::max(p.at, stamp);
+    last = std::max(last, p.at);
+  }
+  if (page_stamps_.size() < 2 * page_stamps_after_prune_ + 64) return;
+  const TimePoint keep_after =
+      scheduler_.clock().Now() - config_.reopen_window - std::chrono::hours(1);
+  std::erase_if(page_stamps_, [this, keep_after](const auto& kv) {
+    return kv.second < keep_after && live_.find(kv.first) == live_.end();
+  });
+  page_stamps_after_prune_ = page_stamps_.size();
+}
+
 void IncidentManager::ApplyChange(const std::string& id, IncidentChange change,
                                   Done<Incident> then) {
   if (RefuseReadOnly(then)) return;
   for (auto& e : change.events) ChainEvent(change.incident, e);
-  // A page's `at` is when its change was applied: the outbox orders an incident's pages by it
-  // (a trigger decided before an acknowledge is stale; the update decided last is the one
-  // shown). The `now` a caller took may be older, taken before it waited for the lane: an
-  // acknowledge queued behind a step, a flush reopening an incident a resolve closed
-  // meanwhile. Changes of one incident apply one at a time, so this orders them as applied;
-  // never earlier than the page before, should the wall clock step back.
-  last_page_at_ = std::max(last_page_at_, scheduler_.clock().Now());
-  for (auto& p : change.pages) p.at = std::max(p.at, last_page_at_);
+  StampPages(id, change.pages);
   Incident next = change.incident;
   std::vector<PageRequest> pages = change.pages;
   // The pages handed while the change is being committed (SetPagerSharesWriter), by key: filled

@@ -75,7 +75,20 @@ void IncidentManager::DoOpen(const dispatch::AlertGroup& group, const std::strin
     const std::string id = it->second;
     in_incident_lane(id, [this, id, group, actor, now](Done<Incident> finish) {
       if (live_.find(id) == live_.end()) {
-        // Resolved while this waited for the lane: open (or reopen) afresh.
+        // Resolved while this waited for the lane: reopened here, in the lane this holds
+        // (DoOpen would queue the reopen behind this very lane and wait for itself: the
+        // group would never page again), or opened afresh when it may not be reopened.
+        auto r = recent_resolved_.find(group.key);
+        if (r != recent_resolved_.end() && r->second.id == id &&
+            now - r->second.resolved_at <= config_.reopen_window) {
+          if (!HasFiring(group.alerts, now)) {
+            return finish(
+                Fail(Error::NotFound("no firing alert in the group: no incident to open")));
+          }
+          Incident resolved = r->second;
+          Reopen(resolved, group, now, std::move(finish));
+          return;
+        }
         DoOpen(group, actor, now, std::move(finish));
         return;
       }

@@ -111,7 +111,13 @@ TEST_F(IncidentTest, APagesTimeIsWhenItsChangeWasAppliedNotWhenItWasAsked) {
   ASSERT_TRUE(manager_->Acknowledge("INC-1", "l1a", At(minutes(1))));  // asked at 1m
   auto acks = pager_.OfAction(PageAction::kAcknowledge);
   ASSERT_EQ(acks.size(), 1u);
-  EXPECT_GE(acks[0].at, step_at);
+  EXPECT_GT(acks[0].at, step_at);
+  // In the same millisecond as the acknowledge, a later change still gets a later time (a
+  // reopen's trigger tied with its resolve would count as stale and page nobody).
+  ASSERT_TRUE(manager_->Resolve("INC-1", "l1a", At(minutes(5))));
+  auto resolves = pager_.OfAction(PageAction::kResolve);
+  ASSERT_EQ(resolves.size(), 1u);
+  EXPECT_GT(resolves[0].at, acks[0].at);
 }
 
 TEST_F(IncidentTest, RepeatRunsTheLadderAgainWhenNobodyAcknowledges) {

@@ -181,6 +181,35 @@ TEST_F(StoreThreadManagerTest, DrillsOfDistinctKeysDoNotWaitForEachOther) {
   EXPECT_GE(writer_->largest_group(), static_cast<std::uint64_t>(kDrills));
 }
 
+// Review finding: a flush that waited in an incident's lane behind its resolve found the
+// incident gone and reopened it through that same lane, which it held: it waited for itself,
+// and nothing of the group paged again until a restart.
+TEST_F(StoreThreadManagerTest, AFlushQueuedBehindTheResolveReopensTheIncident) {
+  OpenIncidents(1);
+  auto release = HoldStoreThread();
+  std::optional<Result<Incident>> resolved;
+  std::optional<Result<Incident>> flushed;
+  manager_->ResolveAsync("INC-1", "api-user", t0_, "api", std::nullopt,
+                         [&resolved](Result<Incident> r) { resolved = std::move(r); });
+  manager_->OpenAsync(Group(0), "tocsin", t0_,
+                      [&flushed](Result<Incident> r) { flushed = std::move(r); });
+  release.set_value();
+  RunUntil([&] { return resolved.has_value(); });
+  ASSERT_TRUE(*resolved) << resolved->error().message();
+  // Bounded, so that a lane waiting for itself fails here instead of hanging the run: the
+  // reopen needs only the store thread's next commit.
+  const auto give_up = std::chrono::steady_clock::now() + std::chrono::seconds(30);
+  while (!flushed && std::chrono::steady_clock::now() < give_up) {
+    scheduler_.RunPending();
+    std::this_thread::yield();
+  }
+  ASSERT_TRUE(flushed.has_value()) << "the flush never finished: its lane waits for itself";
+  ASSERT_TRUE(*flushed) << flushed->error().message();
+  EXPECT_EQ((*flushed)->id, "INC-1");
+  EXPECT_EQ((*flushed)->state, IncidentState::kTriggered);
+  EXPECT_EQ((*flushed)->epoch, 1);
+}
+
 TEST_F(StoreThreadManagerTest, AFailedGroupCommitFailsEachCallerAndChangesNothing) {
   OpenIncidents(3);
   // The acks go out as one group (the store thread is held while they are submitted) and its
