@@ -48,6 +48,48 @@ class OutboxTest : public ::testing::Test {
     ASSERT_TRUE(store::SqliteIncidentStore(*db_).Migrate());
     store_ = std::make_unique<store::SqliteOutboxStore>(*db_);
   }
+  // INC-1 paged with Slack; Slack then throttles its next request for a minute.
+  void PostedWhileSlackThrottlesOnce() {
+    Start(false, true);
+    outbox_->Send(Page(1), {});
+    scheduler_.RunPending();
+    slack_throttles_ = 1;
+    slack_->script = [this](const OutboxItem&, TimePoint) {
+      return slack_throttles_-- > 0 ? DeliveryResult::Retry(429, "ratelimited", seconds(60))
+                                    : DeliveryResult::Ok(200);
+    };
+  }
+  // An update of INC-1's message to `state`, decided at `at` (default: now).
+  void SendUpdate(const std::string& state, std::optional<TimePoint> at = std::nullopt) {
+    auto r = Page(1, PageAction::kUpdate);
+    r.idempotency_key = "INC-1/update/" + state;
+    r.state = state;
+    if (at) r.at = *at;
+    outbox_->Send(r, {});
+  }
+  // The Slack message updates that succeeded, by idempotency key.
+  std::vector<std::string> SlackUpdates() {
+    std::vector<std::string> out;
+    for (const auto& c : slack_->ok_calls()) {
+      if (c.kind == "update") out.push_back(c.idempotency_key);
+    }
+    return out;
+  }
+  // kill -9 and start again: the outbox goes away with its memory; the database stays.
+  void Restart(bool with_slack) {
+    outbox_.reset();
+    store_.reset();
+    db_.reset();
+    OpenDb();
+    Start(false, with_slack);
+  }
+  // INC-n's step 2 (index 1), decided now.
+  incident::PageRequest Step2(int n = 1) {
+    auto step = Page(n);
+    step.step = 1;
+    step.idempotency_key = fmt::format("INC-{}/step-1/trigger", n);
+    return step;
+  }
   // The incident store's record of a decided page (what its change writes with it), and
   // whether the outbox has had it.
   void RecordIntent(const incident::PageRequest& r, bool handed_off = true) {
@@ -87,9 +129,7 @@ class OutboxTest : public ::testing::Test {
     pd_->script = [this](const OutboxItem&, TimePoint) {
       return failures_left_-- > 0 ? DeliveryResult::Retry(500, "boom") : DeliveryResult::Ok(202);
     };
-    auto step2 = Page(1);
-    step2.step = 1;
-    step2.idempotency_key = "INC-1/step-1/trigger";
+    auto step2 = Step2();
     outbox_->Send(step2, {});
     scheduler_.RunPending();
     return step2;
@@ -111,6 +151,7 @@ class OutboxTest : public ::testing::Test {
   std::shared_ptr<FakeNotifier> pd_, og_, slack_;
   testing::RecordingObserver observer_;
   int failures_left_ = 0;
+  int slack_throttles_ = 0;
 };
 
 TEST_F(OutboxTest, SendIsDurableBeforeItReturns) {
@@ -391,33 +432,16 @@ TEST_F(OutboxTest, AnAckOrResolveIsNotQueuedBehindOtherIncidentsTriggers) {
 }
 
 TEST_F(OutboxTest, SupersededSlackUpdatesAreCoalesced) {
-  Start(false, true);
-  outbox_->Send(Page(1), {});
-  scheduler_.RunPending();
+  PostedWhileSlackThrottlesOnce();
   // Slack throttles us for a minute; meanwhile the incident changes state three times.
-  int n = 0;
-  slack_->script = [&n](const OutboxItem&, TimePoint) {
-    return ++n == 1 ? DeliveryResult::Retry(429, "ratelimited", seconds(60))
-                    : DeliveryResult::Ok(200);
-  };
-  auto update = [&](const std::string& state) {
-    auto r = Page(1, PageAction::kUpdate);
-    r.idempotency_key = "INC-1/update/" + state;
-    r.state = state;
-    outbox_->Send(r, {});
-  };
-  update("triggered+1");
+  SendUpdate("triggered+1");
   scheduler_.RunPending();
-  update("acknowledged");
-  update("mitigated");
+  SendUpdate("acknowledged");
+  SendUpdate("mitigated");
   scheduler_.AdvanceBy(minutes(2));
-  std::vector<std::string> updates;
-  for (const auto& c : slack_->ok_calls()) {
-    if (c.kind == "update") updates.push_back(c.idempotency_key);
-  }
   // The first update was throttled and waits; the two that came meanwhile supersede it and
   // each other: Slack gets one chat.update, with the latest state.
-  EXPECT_EQ(updates, (std::vector<std::string>{"INC-1/update/mitigated"}));
+  EXPECT_EQ(SlackUpdates(), (std::vector<std::string>{"INC-1/update/mitigated"}));
   EXPECT_EQ(store_->Count("superseded"), 2);
 }
 
@@ -435,12 +459,7 @@ TEST_F(OutboxTest, RestartResumesPendingAndNeverResendsWhatWasAcknowledged) {
   outbox_->Send(Page(2), {});
   outbox_->Send(Page(3), {});
   scheduler_.AdvanceBy(seconds(30));
-  // kill -9: the outbox object goes away with its memory; the database stays.
-  outbox_.reset();
-  store_.reset();
-  db_.reset();
-  OpenDb();
-  Start(false, false);
+  Restart(/*with_slack=*/false);
   scheduler_.AdvanceTo(back_at + minutes(5));
   EXPECT_EQ(Delivered(*pd_),
             (std::vector<std::string>{"INC-1/trigger", "INC-2/trigger", "INC-3/trigger"}));
@@ -479,11 +498,7 @@ TEST_F(OutboxTest, TriggerHandedOverAgainAfterARestartIsNotPostedAgainToSlack) {
   ack.state = "acknowledged";
   outbox_->Send(ack, {});
   scheduler_.AdvanceBy(seconds(5));
-  outbox_.reset();
-  store_.reset();
-  db_.reset();
-  OpenDb();
-  Start(false, true);
+  Restart(/*with_slack=*/true);
   slack_->script = nullptr;
   outbox_->Send(trigger, {});  // the incident side re-sends an intent it had not marked handed off
   scheduler_.AdvanceBy(minutes(3));
@@ -550,9 +565,7 @@ TEST_F(OutboxTest, ATriggerOnItsWayWhenTheResolveIsStoredIsNotRetried) {
   ASSERT_EQ(Delivered(*pd_), (std::vector<std::string>{"INC-1/trigger"}));
   auto resolve = Page(1, PageAction::kResolve);
   resolve.actor = "olena";
-  auto step2 = Page(1);
-  step2.step = 1;
-  step2.idempotency_key = "INC-1/step-1/trigger";
+  auto step2 = Step2();
   resolve.at = step2.at + seconds(1);  // decided after the step
   bool resolved_meanwhile = false;
   pd_->script = [&](const OutboxItem& item, TimePoint) {
@@ -603,9 +616,7 @@ TEST_F(OutboxTest, ATriggerOnItsWayWhenTheResolveIsStoredIsNotRetried) {
 TEST_F(OutboxTest, ATriggerWrittenAfterTheResolveButDecidedBeforeIsWithdrawn) {
   Start(false, false);
   outbox_->Send(Page(1), {});
-  auto late = Page(1);
-  late.step = 1;
-  late.idempotency_key = "INC-1/step-1/trigger";
+  auto late = Step2();
   scheduler_.AdvanceBy(seconds(30));
   auto resolve = Page(1, PageAction::kResolve);
   resolve.actor = "olena";
@@ -627,9 +638,7 @@ TEST_F(OutboxTest, ATriggerWrittenAfterTheResolveButDecidedBeforeIsWithdrawn) {
 TEST_F(OutboxTest, ALateStepsSlackLinesAreWithdrawnWithItsPage) {
   Start(false, true);
   outbox_->Send(Page(1), {});
-  auto late = Page(1);
-  late.step = 1;
-  late.idempotency_key = "INC-1/step-1/trigger";
+  auto late = Step2();
   scheduler_.AdvanceBy(seconds(30));
   auto resolve = Page(1, PageAction::kResolve);
   resolve.actor = "olena";
@@ -663,11 +672,7 @@ TEST_F(OutboxTest, ALateStepsSlackLinesAreWithdrawnWithItsPage) {
   ASSERT_TRUE(
       db_->Exec("UPDATE notify_outbox SET state = 'pending' WHERE state = 'superseded' AND kind != "
                 "'thread'"));
-  outbox_.reset();
-  store_.reset();
-  db_.reset();
-  OpenDb();
-  Start(false, true);
+  Restart(/*with_slack=*/true);
   scheduler_.AdvanceBy(minutes(1));
   EXPECT_EQ(slack_calls(), expected);
   EXPECT_EQ(Delivered(*pd_), (std::vector<std::string>{"INC-1/trigger", "INC-1/resolve"}));
@@ -678,31 +683,16 @@ TEST_F(OutboxTest, ALateStepsSlackLinesAreWithdrawnWithItsPage) {
 // update whose write was retried after a database error replaced the newer one queued while
 // Slack throttled, and the message showed the older state.
 TEST_F(OutboxTest, AnUpdateDecidedEarlierDoesNotReplaceANewerOneQueued) {
-  Start(false, true);
-  outbox_->Send(Page(1), {});
-  scheduler_.RunPending();
-  int n = 0;
-  slack_->script = [&n](const OutboxItem&, TimePoint) {
-    return ++n == 1 ? DeliveryResult::Retry(429, "ratelimited", seconds(60))
-                    : DeliveryResult::Ok(200);
-  };
+  PostedWhileSlackThrottlesOnce();
   auto update = [&](const std::string& state, Duration decided) {
-    auto r = Page(1, PageAction::kUpdate);
-    r.idempotency_key = "INC-1/update/" + state;
-    r.state = state;
-    r.at = T0() + decided;
-    outbox_->Send(r, {});
+    SendUpdate(state, T0() + decided);
     scheduler_.RunPending();
   };
   update("triggered+1", seconds(10));  // throttled: waits
   update("mitigated", seconds(20));
   update("acknowledged", seconds(15));  // written last, decided before "mitigated"
   scheduler_.AdvanceBy(minutes(2));
-  std::vector<std::string> updates;
-  for (const auto& c : slack_->ok_calls()) {
-    if (c.kind == "update") updates.push_back(c.idempotency_key);
-  }
-  EXPECT_EQ(updates, (std::vector<std::string>{"INC-1/update/mitigated"}));
+  EXPECT_EQ(SlackUpdates(), (std::vector<std::string>{"INC-1/update/mitigated"}));
   EXPECT_EQ(store_->Count("superseded"), 2);
   EXPECT_EQ(store_->Count("pending"), 0);
   // Nor does one written after the newer one went out.
@@ -749,11 +739,7 @@ TEST_F(OutboxTest, AfterARestartATriggerWithdrawnButNotMarkedSoIsWithdrawnAgain)
   ASSERT_EQ(store_->Count("superseded"), 1);
   // The mark had failed (the database refused the write): the row is still pending.
   ASSERT_TRUE(db_->Exec("UPDATE notify_outbox SET state = 'pending' WHERE state = 'superseded'"));
-  outbox_.reset();
-  store_.reset();
-  db_.reset();
-  OpenDb();
-  Start(false, false);
+  Restart(/*with_slack=*/false);
   scheduler_.AdvanceBy(minutes(10));
   EXPECT_EQ(Delivered(*pd_), (std::vector<std::string>{"INC-1/trigger"}));
   EXPECT_EQ(store_->Count("pending"), 0);
@@ -770,9 +756,7 @@ TEST_F(OutboxTest, AStepHandedOverAgainAfterARestartBehindItsAcknowledgeIsWithdr
   Start(false, false);
   outbox_->Send(Page(1), {});
   scheduler_.RunPending();
-  auto late = Page(1);
-  late.step = 1;
-  late.idempotency_key = "INC-1/step-1/trigger";
+  auto late = Step2();
   RecordIntent(late, /*handed_off=*/false);
   scheduler_.AdvanceBy(seconds(30));
   auto ack = Page(1, PageAction::kAcknowledge);
@@ -782,11 +766,7 @@ TEST_F(OutboxTest, AStepHandedOverAgainAfterARestartBehindItsAcknowledgeIsWithdr
   const std::vector<std::string> sent{"INC-1/trigger", "INC-1/acknowledge"};
   ASSERT_EQ(Delivered(*pd_), sent);
   ASSERT_EQ(store_->Count("pending"), 0);
-  outbox_.reset();
-  store_.reset();
-  db_.reset();
-  OpenDb();
-  Start(false, false);
+  Restart(/*with_slack=*/false);
   outbox_->Send(late, {});  // the incident side hands the recorded step over again
   scheduler_.AdvanceBy(minutes(1));
   EXPECT_EQ(Delivered(*pd_), sent);
