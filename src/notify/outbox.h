@@ -182,8 +182,9 @@ class Outbox final : public incident::Pager {
   void NoteUpdate(const OutboxItem& item);
   // Takes such an outdated update out of the queue: marked superseded, as coalescing does.
   void Outdated(const OutboxItem& item, TimePoint now);
-  // Takes a stale trigger (StaleBy said `by`) out of the queue instead of sending, retrying or
-  // giving it up: marked superseded, reported as not sent and why. `attempt`: the failed
+  // Takes a stale trigger (StaleBy said `by`), or a war-room line of one written late, out of
+  // the queue instead of sending, retrying or giving it up: marked superseded, reported as not
+  // sent and why. `attempt`: the failed
   // attempt it was on its way with, if any.
   void Withdraw(const OutboxItem& item, incident::Channel via, incident::PageAction by,
                 TimePoint now, const DeliveryResult* attempt = nullptr);

@@ -3,7 +3,6 @@
 // person in `notify.last_resort_role` (the Duty Manager) is called through Twilio for each
 // trigger stuck there, whatever the ladder step, unless its incident was acknowledged or
 // resolved meanwhile.
-#include <map>
 #include <string>
 
 #include <fmt/format.h>
@@ -23,29 +22,15 @@ void Outbox::CallLastResort(Channel c, TimePoint now) {
     return;
   }
   const ProviderSpec* twilio = FindProvider(Channel::kTwilio);
-  // Incidents acknowledged or resolved after a trigger of theirs was decided: the acknowledge
-  // or resolve waits in the queue too (behind that trigger, in its lane), and someone has the
-  // incident, so nobody is woken for that trigger. A trigger decided after it (the incident
-  // reopened, or its ladder resumed) still calls.
-  std::map<std::string, TimePoint> handled_at;
-  for (const auto& [id, item] : queue_.items()) {
-    if (item.request.action == incident::PageAction::kAcknowledge ||
-        item.request.action == incident::PageAction::kResolve) {
-      auto [it, added] = handled_at.emplace(item.request.incident_id, item.request.at);
-      if (!added && item.request.at > it->second) it->second = item.request.at;
-    }
-  }
-  // Or stored already with nothing of it queued (acknowledged in the provider's app, with no
-  // Slack to update): StaleBy knows it; the pump withdraws such a trigger once its lane opens.
-  auto handled = [this, &handled_at](const OutboxItem& trigger) {
-    auto it = handled_at.find(trigger.request.incident_id);
-    return (it != handled_at.end() && trigger.request.at <= it->second) || StaleBy(trigger);
-  };
+  // A trigger decided at or before a durable acknowledge or resolve of its incident (StaleBy),
+  // queued or not (one made in the provider's app may queue nothing): someone has the
+  // incident, so nobody is woken for it; the pump withdraws it once its lane opens. A trigger
+  // decided after it (the incident reopened, or its ladder resumed) still calls.
   std::vector<OutboxItem> calls;
   std::vector<std::string> keys;
   for (const auto& [id, item] : queue_.items()) {
     if (item.request.action != incident::PageAction::kTrigger || EffectiveChannel(item) != c ||
-        handled(item)) {
+        StaleBy(item)) {
       continue;
     }
     // One call per stuck step; the store's unique key keeps it one across restarts too.

@@ -1,6 +1,7 @@
 // Outbox staleness: what an acknowledge or resolve of an incident makes untrue to send (its
-// triggers decided before it, the war-room lines of a step written after it, an older update
-// of the message), and how such a delivery is withdrawn instead of sent.
+// triggers decided before it, an older update of the message), and how such a delivery is
+// withdrawn instead of sent. The war-room lines of a stale step written late go with its page
+// as they are written (Outbox::Store).
 #include <algorithm>
 
 #include <fmt/format.h>

@@ -302,8 +302,16 @@ Result<SqliteOutboxStore::RouteMap> SqliteOutboxStore::LoadRoutes() {
 
 Result<std::vector<SqliteOutboxStore::Closing>> SqliteOutboxStore::LoadClosings() {
   // A database the incident store has not started on yet (the outbox opens first) holds no
-  // incident, nor their table.
-  if (db_.SchemaVersion("incident") == 0) return std::vector<Closing>{};
+  // incident, nor their table. Read here, not with SchemaVersion, which answers 0 on an error
+  // and would skip the read without a word.
+  {
+    auto version = db_.Prepare(
+        "SELECT COALESCE(MAX(version), 0) FROM schema_migrations WHERE module = 'incident'");
+    if (!version) return Fail(version.error());
+    auto row = version->Step();
+    if (!row) return Fail(row.error());
+    if (!*row || version->Int(0) == 0) return std::vector<Closing>{};
+  }
   // One pass over the intents (no index on incident_id: a write of every page would pay for
   // it), of the incidents with a delivery pending or a page still to hand over (the incident
   // side hands those to the outbox again after the restart).
