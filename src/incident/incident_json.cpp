@@ -123,6 +123,7 @@ json IncidentToJson(const Incident& i) {
   j["ack_deadline"] = Time(i.ack_deadline);
   j["next_reminder_at"] = Time(i.next_reminder_at);
   j["paged"] = i.paged;
+  j["last_page_at"] = Time(i.last_page_at);
   j["timeline_seq"] = i.timeline_seq;
   j["timeline_head"] = i.timeline_head;
   return j;
@@ -170,6 +171,7 @@ Result<Incident> IncidentFromJson(const json& j) {
     i.ack_deadline = TimeFrom(j, "ack_deadline");
     i.next_reminder_at = TimeFrom(j, "next_reminder_at");
     i.paged = j.value("paged", std::vector<std::string>{});
+    i.last_page_at = TimeFrom(j, "last_page_at");  // absent in older rows: none known
     i.timeline_seq = j.value("timeline_seq", std::int64_t{0});
     i.timeline_head = JsonString(j, "timeline_head");
     return i;

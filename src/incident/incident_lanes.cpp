@@ -133,30 +133,30 @@ void IncidentManager::Apply(const std::string& id, Incident next, std::vector<Ti
 // shown). The `now` a caller took may be older, taken before it waited for the lane: an
 // acknowledge queued behind a step, a flush reopening an incident a resolve closed meanwhile.
 // Changes of one incident apply one at a time, so stamping them here, each at least a
-// millisecond after the one before (in the same millisecond, a reopen's trigger would tie with
-// the resolve and count as stale; the wall clock may step back), orders them as applied.
-void IncidentManager::StampPages(const std::string& id, std::vector<PageRequest>& pages) {
+// millisecond after the incident's latest page (in the same millisecond, a reopen's trigger
+// would tie with the resolve and count as stale; the wall clock may step back, or be behind on
+// the host that took over), orders them as applied. The latest page's time is stored with the
+// incident, in the same commit as the pages.
+void IncidentManager::StampPages(const std::string& id, Incident& next,
+                                 std::vector<PageRequest>& pages) const {
   if (pages.empty()) return;
-  TimePoint& last = page_stamps_[id];
+  TimePoint last = next.last_page_at;
+  if (auto it = live_.find(id); it != live_.end()) {
+    last = std::max(last, it->second.incident.last_page_at);
+  }
   const TimePoint stamp = std::max(scheduler_.clock().Now(), last + std::chrono::milliseconds(1));
   for (auto& p : pages) {
     p.at = std::max(p.at, stamp);
     last = std::max(last, p.at);
   }
-  if (page_stamps_.size() < 2 * page_stamps_after_prune_ + 64) return;
-  const TimePoint keep_after =
-      scheduler_.clock().Now() - config_.reopen_window - std::chrono::hours(1);
-  std::erase_if(page_stamps_, [this, keep_after](const auto& kv) {
-    return kv.second < keep_after && live_.find(kv.first) == live_.end();
-  });
-  page_stamps_after_prune_ = page_stamps_.size();
+  next.last_page_at = last;
 }
 
 void IncidentManager::ApplyChange(const std::string& id, IncidentChange change,
                                   Done<Incident> then) {
   if (RefuseReadOnly(then)) return;
   for (auto& e : change.events) ChainEvent(change.incident, e);
-  StampPages(id, change.pages);
+  StampPages(id, change.incident, change.pages);
   Incident next = change.incident;
   std::vector<PageRequest> pages = change.pages;
   // The pages handed while the change is being committed (SetPagerSharesWriter), by key: filled

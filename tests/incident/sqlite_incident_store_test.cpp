@@ -115,6 +115,33 @@ TEST_F(SqliteIncidentTest, IncidentsTimelineAndNumbersSurviveReopeningTheDatabas
   EXPECT_EQ(std::count(keys.begin(), keys.end(), "INC-2/step-2/trigger"), 1);
 }
 
+// Found and left by an earlier review: the time of an incident's latest page lived in memory,
+// so a host that took over with its clock a minute behind gave an acknowledge an earlier time
+// than the step the previous host had queued; the outbox, which orders an incident's pages by
+// it, would have kept the step's message update over the acknowledge's.
+TEST_F(SqliteIncidentTest, PagesAfterATakeoverByAHostWhoseClockIsBehindStillComeLater) {
+  BuildOnSqlite();
+  manager_->OnGroupFlush(Group("payments"), At(minutes(0)));
+  AdvanceTo(minutes(5));
+  ASSERT_EQ(pager_.Triggers().size(), 2u);
+  const TimePoint step_at = pager_.Triggers().back().at;
+  manager_.reset();
+  sql_.reset();
+  db_.reset();
+
+  SimulatedScheduler behind{At(minutes(4))};
+  testing::RecordingPager after;
+  OpenDb();
+  IncidentManager taken_over(behind, *sql_, after, schedule_, policies_, config_);
+  ASSERT_TRUE(taken_over.Start());
+  EXPECT_EQ(taken_over.Get("INC-1")->last_page_at, step_at);  // read back from the store
+  ASSERT_TRUE(taken_over.Acknowledge("INC-1", "l1a", At(minutes(4))));
+  auto acks = after.OfAction(PageAction::kAcknowledge);
+  ASSERT_EQ(acks.size(), 1u);
+  EXPECT_GT(acks[0].at, step_at);
+  EXPECT_EQ(taken_over.Get("INC-1")->last_page_at, acks[0].at);
+}
+
 TEST_F(SqliteIncidentTest, TimelineIsAppendOnlyAndAnEditWithSqlite3IsDetected) {
   BuildOnSqlite();
   manager_->OnGroupFlush(Group("payments"), At(minutes(0)));

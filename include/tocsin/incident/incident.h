@@ -62,6 +62,10 @@ struct Incident {
   TimePoint ack_deadline{};        // zero: none
   TimePoint next_reminder_at{};    // zero: none
   std::vector<std::string> paged;  // person ids reached so far
+  // The decision time of the newest page its changes queued (the outbox orders an incident's
+  // pages by it). Stored with the incident, so the next change's pages come after it also
+  // after a restart, or a takeover by a host whose clock is behind.
+  TimePoint last_page_at{};
 
   // Head of the timeline hash chain, so deleting the newest events is detectable too.
   std::int64_t timeline_seq = 0;

@@ -339,13 +339,10 @@ class IncidentManager final : public dispatch::GroupSink, public DeliveryObserve
   // Incident numbers are counted here from the store's next free one (read once), so opening
   // an incident is one commit; 0 until read.
   std::int64_t next_number_ = 0;
-  // incident -> the decision time given to its latest page (ApplyChange): each later change's
-  // pages get a later one, at least a millisecond on, so that an incident's pages are ordered
-  // by `at` as their changes were applied. Entries of incidents not open go once older than
-  // the reopen window and an hour, when the map has doubled since the last sweep.
-  void StampPages(const std::string& id, std::vector<PageRequest>& pages);
-  std::unordered_map<std::string, TimePoint> page_stamps_;
-  std::size_t page_stamps_after_prune_ = 0;
+  // Gives a change's pages their decision time (ApplyChange): after the incident's latest page
+  // (`Incident::last_page_at`, stored with it), at least a millisecond on, so that an
+  // incident's pages are ordered by `at` as their changes were applied.
+  void StampPages(const std::string& id, Incident& next, std::vector<PageRequest>& pages) const;
   // Completions that arrive after the manager is gone (a store thread drains after shutdown)
   // find this false and do nothing.
   std::shared_ptr<bool> alive_ = std::make_shared<bool>(true);
