@@ -211,12 +211,25 @@ Result<std::optional<IncidentManager::StepDecision>> IncidentManager::DecideStep
   const bool requested = !requested_by.empty();
   const auto& policy = PolicyOf(cur);
   const int steps = static_cast<int>(policy.steps.size());
+  const bool exhausted = cur.next_step < 0 || cur.next_step >= steps;
+  if (exhausted && !requested) {
+    if (cur.next_step_at == TimePoint{}) return std::optional<StepDecision>();
+    // A step fell due that the policy no longer has: a reload (or a restart on a new
+    // configuration) shortened it, or renamed it and the incident fell back on a shorter one.
+    // The ladder ends here, and says so; left due, the step would be re-armed at once, again
+    // and again, and never page anyone.
+    Incident next = cur;
+    next.next_step_at = {};
+    std::vector<TimelineEvent> events{
+        Event(now, "note", kSystemActor,
+              fmt::format("step {} of the ladder was due, but policy {} now has {} step{}: the "
+                          "ladder ends here",
+                          cur.next_step + 1, policy.name, steps, steps == 1 ? "" : "s"))};
+    return std::optional<StepDecision>(StepDecision{std::move(next), std::move(events), {}});
+  }
   if (steps == 0) {
-    if (!requested) return std::optional<StepDecision>();
     return Fail(Error::Invalid(fmt::format("policy {} has no steps to escalate to", policy.name)));
   }
-  const bool exhausted = cur.next_step < 0 || cur.next_step >= steps;
-  if (exhausted && !requested) return std::optional<StepDecision>();
   // Asked for help after the last step: the last step is the most senior one, page it again.
   const int index = exhausted ? steps - 1 : cur.next_step;
   const auto& step = policy.steps[static_cast<std::size_t>(index)];

@@ -308,6 +308,36 @@ overrides:
   EXPECT_EQ(pager_.Triggers()[1].at, At(minutes(5)));
 }
 
+// Review finding: a reload that shortened the policy left the open incident's next step due
+// with no such step: the step was decided as "nothing", re-armed at once because it was still
+// due, and so on without end (the daemon's stack overflowed, at every start after it).
+TEST_F(IncidentTest, AStepDueThatAReloadRemovedEndsTheLadderAndSaysSo) {
+  Build();
+  manager_->OnGroupFlush(Group("payments"), At(minutes(0)));
+  ASSERT_EQ(pager_.Triggers().size(), 1u);
+  PolicySet shorter = policies_;
+  shorter.policies["default"].steps.resize(1);  // L1 only
+  manager_->Reconfigure(schedule_, shorter, config_);
+  AdvanceTo(minutes(30));
+  EXPECT_EQ(pager_.Triggers().size(), 1u);
+  auto inc = manager_->Get("INC-1").value();
+  EXPECT_EQ(inc.next_step_at, TimePoint{});
+  auto events = store_.Timeline("INC-1").value();
+  auto said = std::find_if(events.begin(), events.end(), [](const TimelineEvent& e) {
+    return e.kind == "note" && e.text ==
+                                   "step 2 of the ladder was due, but policy default now has 1 "
+                                   "step: the ladder ends here";
+  });
+  ASSERT_NE(said, events.end());
+  EXPECT_EQ(said->at, At(minutes(5)));
+  EXPECT_EQ(std::count_if(events.begin(), events.end(),
+                          [](const TimelineEvent& e) { return e.kind == "escalated"; }),
+            0);
+  // An escalation asked for still pages the last step there is.
+  ASSERT_TRUE(manager_->EscalateNow("INC-1", "l1a", At(minutes(30))));
+  EXPECT_EQ(pager_.Triggers().size(), 2u);
+}
+
 // Regression: verification read the incident, then its timeline; a write the store thread
 // committed between the two (under load, in the daemon) made it report "the newest events were
 // removed" for an intact chain.
