@@ -258,6 +258,31 @@ TEST_F(Ladder, PagerDutyThrottledResponderRequestIsRetriedAfterRetryAfterAndPage
                                  "comms (PCOM001) requested earlier"));
 }
 
+// Review finding: whom a step had added was remembered per incident, so when the incident was
+// resolved and reopened (PagerDuty opening a new incident for the same dedup key), the second
+// run of the ladder requested nobody and its timeline said "requested earlier".
+TEST_F(Ladder, PagerDutyPagesTheSamePeopleAgainWhenTheLadderRunsAgainAfterAReopen) {
+  PagerDutyAccount({"PL1A001", "PPAY001", "PCOM001", "PDMG001"});
+  Start(Channel::kPagerDuty);
+  Open();
+  At(minutes(5) + seconds(1));
+  ASSERT_EQ(PagerDutyPages().size(), 3u);
+  ASSERT_TRUE(manager_->Resolve("INC-1", "pay", testing::T0() + minutes(6)));
+  At(minutes(7));
+  Open();  // fires again within the reopen window: INC-1 is reopened, its ladder runs again
+  At(minutes(12) + seconds(1));
+  EXPECT_THAT(PagerDutyPages(),
+              ElementsAre("PL1A001 escalation_policy", "PPAY001 responder_request",
+                          "PCOM001 responder_request", "PL1A001 escalation_policy",
+                          "PPAY001 responder_request", "PCOM001 responder_request"));
+  auto incidents = json::parse(sim_.Call("GET", "/_sim/pagerduty/incidents", ""));
+  EXPECT_EQ(incidents.size(), 2u) << "the reopen's trigger opened a new PagerDuty incident";
+  auto sent = Said("sent", "pagerduty");
+  ASSERT_GE(sent.size(), 5u);  // step 1, step 2, the resolve, step 1 and step 2 again
+  EXPECT_THAT(sent.back(), HasSubstr("paged by responder request: pay (PPAY001), comms (PCOM001)"));
+  for (const auto& s : sent) EXPECT_THAT(s, ::testing::Not(HasSubstr("requested earlier")));
+}
+
 TEST_F(Ladder, OpsgenieNotifiesEachPersonOfEachStepAndTheAckAt6MinutesStopsIt) {
   Start(Channel::kOpsgenie);
   Open();

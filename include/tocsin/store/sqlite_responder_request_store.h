@@ -22,9 +22,10 @@ class SqliteResponderRequestStore final : public notify::ResponderRequestStore {
   static const std::vector<Migration>& Migrations();
   Result<void> Migrate() { return db_.Migrate(Migrations()); }
 
-  Result<std::set<std::string>> Requested(const std::string& dedup_key) override;
-  Result<void> SaveRequested(const std::string& dedup_key, const std::string& user_id,
-                             const std::string& incident, TimePoint at) override;
+  Result<std::set<std::string>> Requested(const std::string& request_key) override;
+  Result<void> SaveRequested(const std::string& request_key, const std::string& dedup_key,
+                             const std::string& user_id, const std::string& incident,
+                             TimePoint at) override;
 
  private:
   Database& db_;

@@ -158,7 +158,7 @@ DeliveryResult PagerDutyNotifier::DeliverTrigger(const OutboxItem& item) {
   }
   if (!to_add.empty()) {
     DeliveryResult added = responders_->AddPeople(
-        BoundedKey(r.dedup_key, kDedupKeyMax),
+        BoundedKey(r.dedup_key, kDedupKeyMax), r.idempotency_key,
         TruncateUtf8(fmt::format("tocsin step {}: {}", r.step + 1, r.title), 500), to_add, r.at);
     parts.push_back(added.detail);
     if (!added.ok()) {

@@ -38,12 +38,13 @@ HttpClientRequest PagerDutyResponders::Request(std::string method, std::string p
 }
 
 DeliveryResult PagerDutyResponders::AddPeople(const std::string& dedup_key,
+                                              const std::string& request_key,
                                               const std::string& message,
                                               const std::vector<Person>& people, TimePoint at) {
   // Whom an earlier attempt of this step (in this process or before a restart) already added.
   std::set<std::string> earlier;
   if (store_) {
-    auto stored = store_->Requested(dedup_key);
+    auto stored = store_->Requested(request_key);
     if (!stored) {
       return DeliveryResult::Retry(
           0, fmt::format("pagerduty REST: cannot read which people were already requested ({}); "
@@ -90,7 +91,7 @@ DeliveryResult PagerDutyResponders::AddPeople(const std::string& dedup_key,
   DeliveryResult worst = DeliveryResult::Ok(200);
   for (const auto& p : people) {
     std::string who = fmt::format("{} ({})", p.id, p.user_id);
-    std::string memo = dedup_key + "\n" + p.user_id;
+    std::string memo = request_key + "\n" + p.user_id;
     bool requested = earlier.count(p.user_id) > 0;
     {
       std::lock_guard lock(mu_);
@@ -119,7 +120,8 @@ DeliveryResult PagerDutyResponders::AddPeople(const std::string& dedup_key,
       }
       paged.push_back(who);
       if (store_) {
-        if (auto saved = store_->SaveRequested(dedup_key, p.user_id, incident_id, at); !saved) {
+        if (auto saved = store_->SaveRequested(request_key, dedup_key, p.user_id, incident_id, at);
+            !saved) {
           // The person is paged; failing the step would page them again. This process still
           // remembers it; only a restart before the step ends could repeat it.
           spdlog::error("pagerduty: responder request for {} accepted but not stored: {}", p.id,

@@ -18,7 +18,8 @@ namespace tocsin::notify {
 // through PagerDuty's REST API: finds the open incident by its incident_key, leaves alone whoever
 // is already assigned to it, and sends one responder request per other person (so that one bad
 // user id in the roster does not keep the others from being paged). A retried step does not page
-// a person twice: responder requests PagerDuty accepted are written to a ResponderRequestStore
+// a person twice: responder requests PagerDuty accepted, per step page, are written to a
+// ResponderRequestStore
 // (the daemon's is durable, so this holds across a restart or a SIGKILL) and remembered in
 // memory too, so a store that fails a write still keeps this process from paging twice.
 // Thread-safety: AddPeople may run on several threads at once (the memory is under a mutex,
@@ -38,9 +39,14 @@ class PagerDutyResponders {
 
   // Ok when every person is on the incident now (accepted or already there); the detail names
   // who was paged and how, and who was not and why.
+  // `request_key`: the step page's idempotency key. A retry of the step has the same one, so
+  // nobody it added is requested again; a later page of the same people (an escalation asked
+  // for, an acknowledge that timed out, a repeat, a reopen: PagerDuty then has a new incident
+  // for the dedup key) has its own and requests them again.
   // `at`: when the step was decided (kept with each accepted request).
-  DeliveryResult AddPeople(const std::string& dedup_key, const std::string& message,
-                           const std::vector<Person>& people, TimePoint at);
+  DeliveryResult AddPeople(const std::string& dedup_key, const std::string& request_key,
+                           const std::string& message, const std::vector<Person>& people,
+                           TimePoint at);
 
  private:
   HttpClientRequest Request(std::string method, std::string path, std::string body = {}) const;
