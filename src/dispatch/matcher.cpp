@@ -34,26 +34,37 @@ void SkipSpaces(std::string_view s, std::size_t& i) {
   while (i < s.size() && (s[i] == ' ' || s[i] == '\t')) ++i;
 }
 
-// Reads a quoted ("..." with \" \\ \n escapes) or bare value starting at i; bare values end at
-// a comma or a closing brace.
+// Reads a quoted or bare value starting at i; bare values end at a comma or a closing brace.
+// Escapes as Alertmanager reads them (pkg/labels/parse.go), in both forms: backslash-n is a
+// newline, two backslashes are one, a backslash before " (or before ' inside '...') is the
+// quote; any other backslash is kept as written, so instance=~"db\d+" is the expression db\d+
+// (dropping it made that dbd+, and the silence muted other alerts than the ones written).
 Result<std::string> ReadValue(std::string_view s, std::size_t& i) {
   std::string out;
-  if (i < s.size() && (s[i] == '"' || s[i] == '\'')) {
-    char quote = s[i++];
-    while (i < s.size() && s[i] != quote) {
-      if (s[i] == '\\' && i + 1 < s.size()) {
-        ++i;
-        out.push_back(s[i] == 'n' ? '\n' : s[i]);
+  const bool quoted = i < s.size() && (s[i] == '"' || s[i] == '\'');
+  const char quote = quoted ? s[i++] : '\0';
+  auto at_end = [&] { return quoted ? s[i] == quote : (s[i] == ',' || s[i] == '}'); };
+  while (i < s.size() && !at_end()) {
+    if (s[i] == '\\' && i + 1 < s.size()) {
+      const char next = s[i + 1];
+      if (next == 'n') {
+        out.push_back('\n');
+      } else if (next == '\\' || next == '"' || (quoted && next == quote)) {
+        out.push_back(next);
       } else {
-        out.push_back(s[i]);
+        out.push_back('\\');
+        out.push_back(next);
       }
-      ++i;
+      i += 2;
+      continue;
     }
+    out.push_back(s[i++]);
+  }
+  if (quoted) {
     if (i >= s.size()) return Fail(Error::Invalid("unterminated quoted value"));
     ++i;
     return out;
   }
-  while (i < s.size() && s[i] != ',' && s[i] != '}') out.push_back(s[i++]);
   while (!out.empty() && (out.back() == ' ' || out.back() == '\t')) out.pop_back();
   return out;
 }

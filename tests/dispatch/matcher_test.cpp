@@ -50,6 +50,29 @@ TEST(MatcherTest, UnquotedValuesAndEscapes) {
   EXPECT_EQ(*all, *again);
 }
 
+// Attack finding: a quoted value dropped every backslash but the one of \n, so the silence
+// `instance!~"db\d+"` was the expression dbd+ and muted the db hosts it was written to spare.
+// Alertmanager (and amtool) keep a backslash that escapes nothing.
+TEST(MatcherTest, ABackslashThatEscapesNothingIsKeptAsAlertmanagerKeepsIt) {
+  EXPECT_EQ(M(R"(instance=~"db\d+")").value(), R"(db\d+)");
+  EXPECT_EQ(M(R"(code=~'5\d\d')").value(), R"(5\d\d)");
+  EXPECT_EQ(M(R"(instance=~db\d+)").value(), R"(db\d+)");  // bare: the same
+  EXPECT_EQ(M(R"(path="C:\\temp")").value(), R"(C:\temp)");
+  EXPECT_EQ(M(R"(q='it\'s')").value(), "it's");
+  EXPECT_EQ(M(R"(q="line\n")").value(), "line\n");
+  EXPECT_EQ(M(R"(q=end\)").value(), R"(end\)");
+  Labels db1{{"instance", "db1"}};
+  Labels web1{{"instance", "web1"}};
+  EXPECT_FALSE(M(R"(instance!~"db\d+")").Matches(db1));
+  EXPECT_TRUE(M(R"(instance!~"db\d+")").Matches(web1));
+  // The text form the store keeps reads back the same.
+  auto all = ParseMatchers(R"({instance=~"db\d+", path="C:\\temp"})");
+  ASSERT_TRUE(all);
+  auto again = ParseMatchers(MatchersToString(*all));
+  ASSERT_TRUE(again);
+  EXPECT_EQ(*all, *again);
+}
+
 TEST(MatcherTest, BrokenMatchersSayWhatToFix) {
   auto no_op = Matcher::Parse("severity");
   ASSERT_FALSE(no_op);
