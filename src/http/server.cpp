@@ -68,8 +68,9 @@ struct Server::Impl : std::enable_shared_from_this<Server::Impl> {
                     .Add({})),
         stalled(prometheus::BuildCounter()
                     .Name("tocsin_http_stalled_connections_closed_total")
-                    .Help("Connections whose request header stopped arriving, closed to make "
-                          "room for a new one because server.max_connections were open.")
+                    .Help("Connections whose request header stopped arriving (or the body of a "
+                          "request without a token), closed to make room for a new one because "
+                          "server.max_connections were open.")
                     .Register(registry)
                     .Add({})),
         backoffs(prometheus::BuildCounter()
@@ -239,10 +240,15 @@ class Session : public std::enable_shared_from_this<Session> {
   // Waiting for a request's header since `idle_since()`; none is in progress.
   bool idle() const { return !busy_ && stream_.socket().is_open(); }
   std::chrono::steady_clock::time_point idle_since() const { return idle_since_; }
-  // Some bytes of a request came, and the rest of its header has not for `after` (a client
-  // sends a header in one write): a slot held, not a request in progress.
-  bool StalledOnHeader(std::chrono::steady_clock::time_point now, Duration after) const {
-    return reading_header_ && busy_ && stream_.socket().is_open() && now - idle_since_ >= after;
+  // A slot held, not a request in progress: some bytes of a request came and the rest of its
+  // header has not for `after` (a client sends a header in one write), or the body of a request
+  // no token admitted (a public route's, a webhook's: anyone can send their header fields) has
+  // not all come `after` its header (a click or an event is one small write). Strangers who
+  // sent a header and then nothing held every slot and locked Prometheus out.
+  bool Stalled(std::chrono::steady_clock::time_point now, Duration after) const {
+    if (!busy_ || !stream_.socket().is_open()) return false;
+    if (reading_header_) return now - idle_since_ >= after;
+    return reading_stranger_body_ && now - started_ >= after;
   }
   void CloseStalled() {
     beast::error_code ec;
@@ -429,6 +435,7 @@ class Session : public std::enable_shared_from_this<Session> {
 
   void ReadBody() {
     stream_.expires_after(server_->options.read_timeout);
+    reading_stranger_body_ = match_.access == Access::kPublic || match_.access == Access::kSigned;
     // Beast reads at most the room the buffer has past its contents, and at least 512 bytes.
     // The parser takes the body out of the buffer as it arrives, so the buffer would never grow
     // past 512 bytes and a batch of 64 alerts (about 29 KB) would take nearly 60 reads, each a
@@ -441,6 +448,7 @@ class Session : public std::enable_shared_from_this<Session> {
     }
     bhttp::async_read(
         stream_, buffer_, *parser_, [self = shared_from_this()](beast::error_code ec, std::size_t) {
+          self->reading_stranger_body_ = false;
           if (ClientWentAway(ec)) return self->Close();
           if (ec) return self->RefuseUnreadable(ec);
           // An idle keep-alive connection does not hold a body's room; a buffer of up to
@@ -527,6 +535,8 @@ class Session : public std::enable_shared_from_this<Session> {
   unsigned request_version_ = 11;  // 10 for HTTP/1.0
   bool busy_ = false;
   bool reading_header_ = false;  // from ReadHeader until its header is read (or fails)
+  // From ReadBody until the body is read, for a route without a token (public or signed).
+  bool reading_stranger_body_ = false;
   std::uint64_t requests_served_ = 0;
   std::uint64_t body_limit_ = 0;  // the request's: max_body_bytes, or less for a signed route
   std::chrono::steady_clock::time_point started_;
@@ -589,10 +599,11 @@ bool Server::Impl::CloseLongestIdle() {
     return true;
   }
   // None idle: a request and the first byte of the next one, sent on every slot, held them all
-  // (for the idle timeout, before) while nothing was in progress.
+  // (for the idle timeout, before) while nothing was in progress; so did a header without its
+  // body on a route no token guards.
   const auto now = std::chrono::steady_clock::now();
   for (auto* s : sessions) {
-    if (s->StalledOnHeader(now, options.stalled_header_after) &&
+    if (s->Stalled(now, options.stalled_header_after) &&
         (longest == nullptr || s->idle_since() < longest->idle_since())) {
       longest = s;
     }

@@ -273,6 +273,43 @@ TEST_F(GuardedServerTest, HeadersThatStopArrivingDoNotLockTheListener) {
   for (int fd : held) ::close(fd);
 }
 
+// Attack finding: a header without its body, on a route no token guards (/healthz, a webhook
+// with a plausible signature field), was a request in progress, never closed to make room:
+// strangers holding every slot that way locked Prometheus out. Such a body not come
+// stalled_header_after (0 here) past its header is closed to make room; a body a token
+// admitted is not (its client is known, and its request goes on).
+TEST_F(GuardedServerTest, BodiesThatStopArrivingOnARouteWithoutATokenDoNotLockTheListener) {
+  ServerOptions opts;
+  opts.max_connections = 3;
+  opts.stalled_header_after = std::chrono::milliseconds(0);
+  Start(opts);
+  auto hold = [&](const std::string& head) {
+    int fd = Connect(port_);
+    EXPECT_GE(fd, 0);
+    EXPECT_TRUE(SendAll(fd, head + "Content-Length: 4\r\nExpect: 100-continue\r\n\r\n"));
+    bool closed = false;
+    EXPECT_NE(ReadAll(fd, &closed).find("HTTP/1.1 100 Continue"), std::string::npos);
+    EXPECT_TRUE(SendAll(fd, "ab"));
+    return fd;
+  };
+  // The oldest holds a body a token admitted; the two strangers' bodies came after it.
+  int admitted = hold("POST /api/v1/x HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer good\r\n");
+  int stranger1 = hold("GET /healthz HTTP/1.1\r\nHost: x\r\n");
+  int stranger2 = hold("GET /healthz HTTP/1.1\r\nHost: x\r\n");
+  auto served = RawExchange(port_, "GET /healthz HTTP/1.1\r\nConnection: close\r\n\r\n");
+  EXPECT_EQ(StatusOf(served), 200) << served;
+  bool closed = false;
+  ReadAll(stranger1, &closed, 2000);
+  EXPECT_TRUE(closed);
+  EXPECT_NE(Metrics().find("tocsin_http_stalled_connections_closed_total 1"), std::string::npos)
+      << Metrics();
+  EXPECT_NE(Metrics().find("tocsin_http_connections_refused_total 0"), std::string::npos);
+  ASSERT_TRUE(SendAll(admitted, "cd"));
+  EXPECT_EQ(StatusOf(ReadAll(admitted, &closed)), 200);
+  EXPECT_EQ(calls_.load(), 1);
+  for (int fd : {admitted, stranger1, stranger2}) ::close(fd);
+}
+
 // Every connection in the middle of a request: a new one is closed at once and counted, the
 // requests in progress go on.
 TEST_F(GuardedServerTest, ConnectionsPastTheCapAreClosedWhenNoneIsIdle) {
