@@ -65,6 +65,14 @@ void DedupStage::Run(FlushContext& ctx) const {
   // Forget announcements older than repeat_interval; they no longer suppress anything.
   std::erase_if(st.last_firing_notice,
                 [&](const auto& kv) { return kv.second + ctx.repeat_interval <= ctx.now; });
+  // An announced alert muted now still fires: it stays announced. Dropped here, a later notice
+  // without firing alerts said "everything resolved" (the incident resolved while it fired) and
+  // the end of its silence paged again as a recurrence.
+  for (const auto& fp : ctx.muted) {
+    if (std::binary_search(st.firing.begin(), st.firing.end(), fp)) firing.push_back(fp);
+  }
+  std::sort(firing.begin(), firing.end());
+  firing.erase(std::unique(firing.begin(), firing.end()), firing.end());
   st.firing = std::move(firing);
   st.resolved = std::move(resolved);
 }

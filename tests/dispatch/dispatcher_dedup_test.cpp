@@ -131,6 +131,42 @@ TEST_F(DispatcherTest, AnInhibitionAfterThePageIsNotAResolve) {
   EXPECT_EQ(sink_.flushes[2].group.group_labels.GetOr("alertname"), "Latency");
 }
 
+// Review finding: a notice while one announced alert was muted (another alert of the group
+// resolving) forgot the muted one; when the last unmuted alert resolved, the group said
+// "everything resolved" (the incident resolved while the muted alert fired), and the end of
+// the silence paged it again as a recurrence.
+TEST_F(DispatcherTest, AnAlertMutedAfterThePageStaysAnnouncedThroughOtherNotices) {
+  auto pod = [](const std::string& p) {
+    return Labels{
+        {"alertname", "BetSuccess"}, {"service", "bet"}, {"severity", "critical"}, {"pod", p}};
+  };
+  Send({Firing(pod("a")), Firing(pod("b")), Firing(pod("c"))});
+  AdvanceTo(1min);
+  ASSERT_EQ(sink_.flushes.size(), 1u);
+  Silence s;
+  s.matchers = *ParseMatchers("pod=\"a\"");
+  s.starts_at = Now();
+  s.ends_at = Now() + 2h;
+  s.created_by = "alice";
+  s.comment = "pod a is being replaced";
+  auto id = fakes::UpsertNow(silences_, s, Now());
+  ASSERT_TRUE(id);
+  Send({Resolved(pod("b"))});
+  AdvanceTo(10min);
+  ASSERT_EQ(sink_.flushes.size(), 2u);  // b resolved: told
+  EXPECT_FALSE(sink_.flushes[1].group.AllResolved());
+  Send({Resolved(pod("c"))});
+  AdvanceTo(20min);
+  EXPECT_EQ(sink_.flushes.size(), 2u) << "a still fires (muted): nothing resolved the group";
+  ASSERT_TRUE(fakes::ExpireNow(silences_, *id, Now()));
+  AdvanceTo(1h);
+  EXPECT_EQ(sink_.flushes.size(), 2u) << "the silence ended: a's page stands, no new one";
+  Send({Resolved(pod("a"))});
+  AdvanceTo(1h + 10min);
+  ASSERT_EQ(sink_.flushes.size(), 3u);
+  EXPECT_TRUE(sink_.flushes[2].group.AllResolved());
+}
+
 // An alert muted from the start was never announced: it holds nothing open. Its group's
 // paged alert resolving is told ("everything resolved" of what was announced), so the
 // incident resolves instead of escalating for days behind a long silence.
