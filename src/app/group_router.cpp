@@ -3,7 +3,8 @@
 namespace tocsin::app {
 
 void GroupRouter::OnGroupFlush(const dispatch::AlertGroup& group, TimePoint now) {
-  if (!group.receiver.escalation_policy.empty()) {
+  if (!group.receiver.escalation_policy.empty() ||
+      (active_ && incident_open_ && incident_open_(group.key))) {
     if (!active_) {
       held_.insert_or_assign(group.key, group);
       PruneHeld(now);

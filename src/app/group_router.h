@@ -1,5 +1,6 @@
 #pragma once
 
+#include <functional>
 #include <map>
 #include <string>
 
@@ -9,7 +10,10 @@ namespace tocsin::app {
 
 // Sends each flushed group where its receiver says: receivers with an escalation policy open
 // incidents (whose pages and Slack message carry the group), the others only send notices.
-// One place decides, so a paging group is never also posted as a plain notice.
+// One place decides, so a paging group is never also posted as a plain notice. A group whose
+// incident is open goes to the incidents whatever its receiver says now: a reload that took
+// the receiver's escalation policy away must not keep its resolve from the incident (which
+// would escalate on, under its stored policy, and never resolve itself).
 //
 // High availability: a standby takes alert intake too (Prometheus sends to every instance), so
 // its dispatcher holds the same groups as the active's, but only the active opens incidents
@@ -22,8 +26,13 @@ class GroupRouter final : public dispatch::GroupSink {
   // `active`: whether this instance pages now (false for a standby of a cluster until it takes
   // the lease). No default: a router built active on a standby opened incidents and queued
   // notices from the standby.
-  GroupRouter(dispatch::GroupSink& incidents, dispatch::GroupSink& notices, bool active)
-      : incidents_(incidents), notices_(notices), active_(active) {}
+  // `incident_open(key)`: whether the group `key` has an incident open (none: never).
+  GroupRouter(dispatch::GroupSink& incidents, dispatch::GroupSink& notices, bool active,
+              std::function<bool(const std::string&)> incident_open = {})
+      : incidents_(incidents),
+        notices_(notices),
+        active_(active),
+        incident_open_(std::move(incident_open)) {}
   void OnGroupFlush(const dispatch::AlertGroup& group, TimePoint now) override;
   // Standby -> active replays the held groups at `now`.
   void SetActive(bool active, TimePoint now);
@@ -35,6 +44,7 @@ class GroupRouter final : public dispatch::GroupSink {
   dispatch::GroupSink& incidents_;
   dispatch::GroupSink& notices_;
   bool active_;
+  std::function<bool(const std::string&)> incident_open_;
   std::map<std::string, dispatch::AlertGroup> held_;
   std::size_t held_after_prune_ = 0;
 };

@@ -2,6 +2,7 @@
 
 #include <gtest/gtest.h>
 
+#include <set>
 #include <string>
 #include <vector>
 
@@ -33,6 +34,23 @@ TEST(GroupRouterTest, ActiveSendsPagingGroupsToIncidentsAndTheRestAsNotices) {
   router.OnGroupFlush(RouterGroup("info", false), kRouterNow);
   EXPECT_EQ(incidents.keys, std::vector<std::string>{"pay"});
   EXPECT_EQ(notices.keys, std::vector<std::string>{"info"});
+}
+
+// Review finding: a reload that took the escalation policy off a receiver sent its groups only
+// as notices, so the resolve of a group whose incident was open never reached the incident:
+// it escalated on and never resolved itself.
+TEST(GroupRouterTest, AGroupWithAnOpenIncidentReachesItAfterItsReceiverStoppedPaging) {
+  RouterRecordingSink incidents, notices;
+  std::set<std::string> open = {"pay"};
+  GroupRouter router(incidents, notices, /*active=*/true,
+                     [&open](const std::string& key) { return open.count(key) > 0; });
+  router.OnGroupFlush(RouterGroup("pay", false), kRouterNow);  // its incident is open
+  router.OnGroupFlush(RouterGroup("info", false), kRouterNow);
+  EXPECT_EQ(incidents.keys, std::vector<std::string>{"pay"});
+  EXPECT_EQ(notices.keys, std::vector<std::string>{"info"});
+  open.clear();  // resolved: the group's later flushes are notices, as its receiver says
+  router.OnGroupFlush(RouterGroup("pay", false), kRouterNow);
+  EXPECT_EQ(notices.keys, (std::vector<std::string>{"info", "pay"}));
 }
 
 // Regression: the daemon built its router active whatever the instance's role, so a standby
