@@ -42,6 +42,18 @@ Response Message(int status, const std::string& text) {
   return Twiml(status, "<Message>" + XmlEscape(text) + "</Message>");
 }
 
+// The n of "INC-n" (0 for another form), to order incidents newest first.
+long long IncidentNumber(std::string_view id) {
+  auto dash = id.rfind('-');
+  long long n = 0;
+  if (dash == std::string_view::npos) return 0;
+  for (char c : id.substr(dash + 1)) {
+    if (c < '0' || c > '9' || n > 1'000'000'000'000LL) return 0;
+    n = n * 10 + (c - '0');
+  }
+  return n;
+}
+
 Response Say(int status, const std::string& text) {
   return Twiml(status, "<Say>" + XmlEscape(text) + "</Say>");
 }
@@ -195,12 +207,20 @@ struct TwilioInbound::Impl {
     if (words.size() == 2) {
       incident = AsciiUpper(words[1]);
     } else {
-      // The page this answers: the one open incident that paged this person.
-      std::vector<std::string> mine;
-      for (const auto& i : incidents.OpenIncidents()) {
+      // The page this answers: the one open incident that paged this person. An acknowledge
+      // answers a page still waiting for one, so incidents already acknowledged do not count
+      // while one is triggered (counted, "1" after a second page named the acknowledged
+      // incident and acknowledged nothing, and the new one escalated on).
+      std::vector<IncidentBrief> mine;
+      for (auto& i : incidents.OpenIncidents()) {
         if (std::find(i.paged.begin(), i.paged.end(), person->id) != i.paged.end()) {
-          mine.push_back(i.id);
+          mine.push_back(std::move(i));
         }
+      }
+      if (*action == IncidentAction::kAcknowledge &&
+          std::any_of(mine.begin(), mine.end(),
+                      [](const IncidentBrief& i) { return i.state == "triggered"; })) {
+        std::erase_if(mine, [](const IncidentBrief& i) { return i.state != "triggered"; });
       }
       if (mine.empty()) {
         Count("sms", "no_incident");
@@ -208,13 +228,19 @@ struct TwilioInbound::Impl {
       }
       if (mine.size() > 1) {
         Count("sms", "ambiguous");
+        // Newest first: the page just received is the likeliest one meant.
+        std::sort(mine.begin(), mine.end(), [](const IncidentBrief& a, const IncidentBrief& b) {
+          return IncidentNumber(a.id) > IncidentNumber(b.id);
+        });
         std::string list;
-        for (const auto& id : mine) list += (list.empty() ? "" : ", ") + id;
-        return respond(Message(200, "Several open incidents paged you (" + list +
-                                        "); nothing was done. Reply ACK " + mine.back() +
-                                        " or RESOLVE " + mine.back() + " to choose."));
+        for (const auto& i : mine) list += (list.empty() ? "" : ", ") + i.id;
+        const std::string& newest = mine.front().id;
+        return respond(Message(
+            200, "Several open incidents paged you (" + list + "); nothing was done. Reply " +
+                     (*action == IncidentAction::kAcknowledge ? "ACK " : "RESOLVE ") + newest +
+                     " (the newest) or name another."));
       }
-      incident = mine.front();
+      incident = mine.front().id;
     }
     Act("sms", incident, *action, *person, {"twilio", sid}, respond, &Message);
   }

@@ -181,9 +181,29 @@ TEST_F(TwilioInboundTest, SeveralIncidentsAskWhichOneAndDoNothing) {
   incidents_.paged["INC-2"].push_back("olena");
   auto r = Post("/webhooks/twilio/sms", Sms("ack"));
   EXPECT_EQ(r.status, 200);
-  EXPECT_NE(r.body.find("Several open incidents paged you (INC-1, INC-2)"), std::string::npos)
+  EXPECT_NE(r.body.find("Several open incidents paged you (INC-2, INC-1); nothing was done. "
+                        "Reply ACK INC-2 (the newest) or name another."),
+            std::string::npos)
       << r.body;
   EXPECT_EQ(Acted(), 0u);
+}
+
+// Attack finding: the L1 acknowledged INC-1, then INC-2 paged her and she texted "1": the
+// answer listed both, suggested the acknowledged one, and acknowledged nothing while INC-2
+// escalated on. An acknowledge answers the page still waiting for one.
+TEST_F(TwilioInboundTest, ABareAckAcknowledgesTheOneIncidentStillWaitingForOne) {
+  incidents_.paged["INC-2"].push_back("olena");
+  incidents_.states["INC-1"] = "acknowledged";
+  auto r = Post("/webhooks/twilio/sms", Sms("1"));
+  EXPECT_NE(r.body.find("INC-2 acknowledged by you"), std::string::npos) << r.body;
+  ASSERT_EQ(Acted(), 1u);
+  EXPECT_EQ(incidents_.acted[0].incident_ref, "INC-2");
+  // A resolve still counts every open incident that paged her.
+  auto again = Post("/webhooks/twilio/sms", Sms("resolve", "SM9"));
+  EXPECT_NE(again.body.find("Several open incidents paged you (INC-2, INC-1); nothing was done. "
+                            "Reply RESOLVE INC-2 (the newest) or name another."),
+            std::string::npos)
+      << again.body;
 }
 
 TEST_F(TwilioInboundTest, AnythingElseGetsHelpAndChangesNothing) {
