@@ -6,6 +6,7 @@
 #include <fmt/format.h>
 #include <re2/re2.h>
 
+#include <spdlog/spdlog.h>
 #include <algorithm>
 #include <nlohmann/json.hpp>
 
@@ -148,18 +149,31 @@ void RegisterAlertmanagerApi(http::Router& router, Dispatcher& dispatcher, Silen
                    return amjson::AlertGroupsAnswer(dispatcher, req, clock.Now());
                  });
 
-  // Answered once the silence is durable (the write runs on the store thread).
-  router.Add("POST", "/api/v2/silences", kWrite,
-             [&silences, &clock](const http::Request& req, http::Respond respond) {
-               TimePoint now = clock.Now();
-               auto s = ParseSilenceJson(req.body);
-               if (!s) return respond(JsonError(400, s.error().message()));
-               silences.Upsert(
-                   std::move(*s), now, [respond = std::move(respond)](Result<std::string> id) {
-                     if (!id) return respond(JsonError(StatusOf(id.error()), id.error().message()));
-                     respond(http::Response::Json(200, DumpJson(json{{"silenceID", *id}})));
-                   });
-             });
+  // Answered once the silence is durable (the write runs on the store thread). A silence stops
+  // pages, so who made it is the token's: `createdBy` is kept as the client wrote it (amtool's
+  // --author, Grafana's user) with the token's person (or name) after it when they differ, and
+  // every change is logged with the token.
+  router.Add(
+      "POST", "/api/v2/silences", kWrite,
+      [&silences, &clock](const http::Request& req, http::Respond respond) {
+        TimePoint now = clock.Now();
+        auto s = ParseSilenceJson(req.body);
+        if (!s) return respond(JsonError(400, s.error().message()));
+        s->created_by = amjson::SilenceAuthor(s->created_by, req.actor);
+        std::string what =
+            fmt::format("{} until {}, createdBy \"{}\"", dispatch::MatchersToString(s->matchers),
+                        FormatRfc3339(s->ends_at), s->created_by);
+        silences.Upsert(std::move(*s), now,
+                        [respond = std::move(respond), actor = req.actor,
+                         what = std::move(what)](Result<std::string> id) {
+                          if (!id) {
+                            return respond(JsonError(StatusOf(id.error()), id.error().message()));
+                          }
+                          spdlog::info("silence {} saved through the API by {}: {}", *id,
+                                       actor.empty() ? "an unauthenticated caller" : actor, what);
+                          respond(http::Response::Json(200, DumpJson(json{{"silenceID", *id}})));
+                        });
+      });
 
   router.AddSync("GET", "/api/v2/silences", kRead, [&silences, &clock](const http::Request& req) {
     TimePoint now = clock.Now();
@@ -188,10 +202,13 @@ void RegisterAlertmanagerApi(http::Router& router, Dispatcher& dispatcher, Silen
              [&silences, &clock](const http::Request& req, http::Respond respond) {
                silences.Expire(
                    req.PathParam("id"), clock.Now(),
-                   [respond = std::move(respond)](Result<void> r) {
+                   [respond = std::move(respond), id = req.PathParam("id"),
+                    actor = req.actor](Result<void> r) {
                      if (!r) {
                        return respond(JsonError(StatusOf(r.error()), r.error().message()));
                      }
+                     spdlog::info("silence {} expired through the API by {}", id,
+                                  actor.empty() ? "an unauthenticated caller" : actor);
                      respond(http::Response::Json(200, ""));
                    });
              });

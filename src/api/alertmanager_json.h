@@ -59,6 +59,10 @@ bool SilenceMatchesFilter(const Silence& s, const Matchers& filter);
 nlohmann::json MatchersJson(const Matchers& matchers);
 // One GettableSilence object as JSON text.
 std::string SilenceJsonText(const Silence& s, TimePoint now);
+// The author a silence is stored with: `created_by` as the client wrote it, followed by
+// " (via ACTOR)" when the token that posted it (`actor`: its person, or "token:NAME") is not
+// that author; the actor alone when the client named none; unchanged without a token.
+std::string SilenceAuthor(const std::string& created_by, const std::string& actor);
 // Alertmanager's order for GET /api/v2/silences (api/v2 SortSilences): active first, the
 // next to end first; then pending, the next to start first; then expired, the most
 // recently ended first.

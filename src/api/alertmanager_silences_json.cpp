@@ -141,6 +141,18 @@ void SortSilences(std::vector<Silence>& silences, TimePoint now) {
   });
 }
 
+std::string SilenceAuthor(const std::string& created_by, const std::string& actor) {
+  if (actor.empty() || created_by == actor) return created_by;
+  if (created_by.empty()) return actor;
+  const std::string via = " (via " + actor + ")";
+  // An update posts back what GET answered: the note is there already.
+  if (created_by.size() >= via.size() &&
+      created_by.compare(created_by.size() - via.size(), via.size(), via) == 0) {
+    return created_by;
+  }
+  return created_by + via;
+}
+
 std::string SilenceJsonText(const Silence& s, TimePoint now) {
   return DumpJson(SilenceJson(s, now));
 }

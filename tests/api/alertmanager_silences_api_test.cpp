@@ -1,6 +1,7 @@
 // Silences through the Alertmanager API v2 on the real HTTP server, as amtool and the panel
 // use them: create, list, get, expire, filter, update, and what is refused with which reason.
 #include "api/alertmanager_api_fixture.h"
+#include "api/alertmanager_json.h"
 
 namespace tocsin::dispatch {
 namespace {
@@ -46,6 +47,21 @@ TEST_F(AlertmanagerApiTest, SilencesCreateListGetExpireThroughTheApi) {
 
 // Durable before acknowledged: POST /api/v2/silences answers only once the silence's write has
 // committed (the store holds it in flight here, as the store thread does before its COMMIT).
+// Attack finding: a responder token (Olena's) posted a silence with createdBy "ihor", and
+// nothing tied the silence to the token that made it. The token's person now follows an
+// author that is not theirs (and the change is logged with it).
+TEST(SilenceAuthorTest, TheTokensPersonFollowsAnAuthorThatIsNotTheirs) {
+  EXPECT_EQ(amjson::SilenceAuthor("ihor", "olena"), "ihor (via olena)");
+  EXPECT_EQ(amjson::SilenceAuthor("olena", "olena"), "olena");
+  EXPECT_EQ(amjson::SilenceAuthor("", "olena"), "olena");
+  EXPECT_EQ(amjson::SilenceAuthor("grafana-user", "token:grafana"),
+            "grafana-user (via token:grafana)");
+  // An update that posts back what GET answered is not noted twice.
+  EXPECT_EQ(amjson::SilenceAuthor("ihor (via olena)", "olena"), "ihor (via olena)");
+  // Without a token (a loopback caller of a daemon without tokens) nothing is known to add.
+  EXPECT_EQ(amjson::SilenceAuthor("ihor", ""), "ihor");
+}
+
 TEST_F(AlertmanagerApiTest, SilenceIsAnsweredOnlyOnceItsWriteIsDurable) {
   std::promise<void> held;
   server_->RunOnLoop([&] {

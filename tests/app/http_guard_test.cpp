@@ -456,6 +456,17 @@ TEST_F(HttpGuardTest, DeeplyNestedJsonIs400OnEveryJsonEndpoint) {
 }
 
 // 20k requests with invented methods grew /metrics from 5 KB to 21 MB.
+// Attack finding: a silence stops pages, and its createdBy was whatever the body said. The
+// token that posted it now follows an author that is not the token's.
+TEST_F(HttpGuardTest, ASilenceCarriesTheTokenThatPostedIt) {
+  StartApp(TokenList(100000));
+  auto posted = Call("POST", "/api/v2/silences", "responder", MutatingBody("/api/v2/silences"));
+  ASSERT_EQ(posted.status, 200) << posted.body;
+  auto listed = Json("/api/v2/silences");
+  ASSERT_EQ(listed.size(), 1u) << listed.dump();
+  EXPECT_EQ(listed[0]["createdBy"], "mallory (via token:responder)");
+}
+
 TEST_F(HttpGuardTest, InventedMethodsDoNotGrowMetrics) {
   StartApp(TokenList(0));
   for (int i = 0; i < 10; ++i) Call("FROB" + std::to_string(i), "/api/v1/incidents", "");
