@@ -130,8 +130,11 @@ struct Evaluator::Impl : std::enable_shared_from_this<Evaluator::Impl> {
   void Step(const std::string& key, RuleState& rs, const Labels& labels, bool violating,
             long long consecutive, long long resolve_after, TimePoint now,
             const std::function<Alert()>& build, double value, Output& out);
-  // Re-sends the firing alerts of a rule whose data is missing this tick.
-  void Keep(RuleState& rs, Output& out);
+  // Re-sends the firing alerts of a rule whose data is missing this tick. Nothing was learned
+  // of its series either, so the time each has been gone stops here: counted through an
+  // outage, a series not back on the first tick after it was resolved as gone, and paged again
+  // when it came back a tick later.
+  void Keep(RuleState& rs, TimePoint now, Output& out);
   Alert BuildAlert(const AlertSpec& spec, const Labels& series, TemplateData data,
                    const RuleSet& rules) const;
   void Transition(const std::string& key, const Alert& a, AlertState from, AlertState to,

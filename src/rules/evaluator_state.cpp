@@ -170,8 +170,9 @@ void Evaluator::Impl::Step(const std::string& key, RuleState& rs, const Labels& 
   if (changed) out.changed.push_back(s.p);
 }
 
-void Evaluator::Impl::Keep(RuleState& rs, Output& out) {
+void Evaluator::Impl::Keep(RuleState& rs, TimePoint now, Output& out) {
   for (auto& [fp, s] : rs.series) {
+    s.last_seen = now;
     if (s.p.state == AlertState::kFiring) out.alerts.push_back(s.alert);
   }
 }
@@ -224,7 +225,7 @@ void Evaluator::Impl::EvaluateThreshold(Batch& b, const RuleGroup& g, const Thre
   auto& rs = StateFor(key, DefinitionHash(rule));
   const auto* r = ResultOf(b, g.source, rule.expr);
   if (r == nullptr || !*r) {
-    Keep(rs, out);
+    Keep(rs, b.now, out);
     EvaluateAbsent(b, rule.name, rule.alert, rule.absent_after, kWhat, false, false, out);
     return;
   }
@@ -237,7 +238,7 @@ void Evaluator::Impl::EvaluateThreshold(Batch& b, const RuleGroup& g, const Thre
     for (auto& [fp, s] : rs.series) {
       if (s.p.state == AlertState::kFiring) MarkNoData(s.alert, *rs.absent_since);
     }
-    Keep(rs, out);
+    Keep(rs, b.now, out);
     return;
   }
   rs.absent_since.reset();

@@ -88,7 +88,7 @@ void Evaluator::Impl::EvaluateAbsent(Batch& b, const std::string& name,
   if (absent_after.count() <= 0) return;
   auto& rs = StateFor(key, Fnv1a64(key));
   if (!known) {  // the query failed: absence unknown, keep as is
-    Keep(rs, out);
+    Keep(rs, b.now, out);
     return;
   }
   if (!empty) {

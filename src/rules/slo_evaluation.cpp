@@ -87,7 +87,7 @@ void Evaluator::Impl::EvaluateSlo(Batch& b, const RuleGroup& g, const SloRule& s
     if (lr == nullptr || sr == nullptr || !*lr || !*sr) {
       // The source failed: nothing is known, tocsin_source_down says so. Alerts keep their
       // state and whatever mark they had.
-      Keep(rs, out);
+      Keep(rs, b.now, out);
       continue;
     }
     const std::size_t first_out = out.alerts.size();
@@ -106,7 +106,7 @@ void Evaluator::Impl::EvaluateSlo(Batch& b, const RuleGroup& g, const SloRule& s
     // One of the tier's windows has no series at all: whatever it remembers stays as it is.
     const bool tier_silent = silent || longs.labels.empty() || shorts.labels.empty();
     if (longs.labels.empty()) {
-      Keep(rs, out);
+      Keep(rs, b.now, out);
       mark_no_data();
       continue;
     }
@@ -162,6 +162,8 @@ void Evaluator::Impl::EvaluateSlo(Batch& b, const RuleGroup& g, const SloRule& s
     // data: the outage may well go on, and resolving would page again when data returns.
     for (auto it = rs.series.begin(); it != rs.series.end();) {
       auto& s = it->second;
+      // Silent, the tier learned nothing of its series: their time gone does not run.
+      if (tier_silent) s.last_seen = b.now;
       bool gone = seen.count(it->first) == 0 && !tier_silent && slo.absent_after.count() > 0 &&
                   b.now - s.last_seen >= slo.absent_after;
       if (!gone) {
@@ -204,7 +206,7 @@ void Evaluator::Impl::EvaluateSlo(Batch& b, const RuleGroup& g, const SloRule& s
     std::string key = fmt::format("budget/{}/{}", slo.name, pct);
     auto& rs = StateFor(key, Fnv1a64(key + fmt::format("/{}", slo.objective)));
     if (!b.budget) {
-      Keep(rs, out);
+      Keep(rs, b.now, out);
       continue;
     }
     static const std::string kName = "tocsin_error_budget_burned";

@@ -269,5 +269,49 @@ groups:
   EXPECT_EQ(sink_.Count("ws_rtt_p95", AlertState::kResolved), 1u);
 }
 
+// Review finding: the time a series had been gone ran through ticks that returned nothing at
+// all, so after a 20-minute outage a firing series not among the first answers (not scraped
+// yet) was resolved as "series disappeared", and paged again a tick later when it came back.
+TEST_F(NoDataTest, ASeriesLateAfterAnOutageIsNotResolvedAsGone) {
+  auto rules = Load(R"(
+groups:
+  - name: gw
+    interval: 30s
+    rules:
+      - alert: ws_rtt_p95
+        expr: ws_p95
+        threshold: 0.12
+        consecutive: 1
+        resolve_after: 1
+        absent_after: 5m
+        severity: critical
+        service: live-betting
+        domain: game-gateway
+        runbook: ws-rtt.md
+)");
+  e_->SetRules(rules);
+  const Labels eu{{"region", "eu"}};
+  const Labels us{{"region", "us"}};
+  source_->SetValues("ws_p95", {{eu, 0.3}, {us, 0.3}});
+  e_->Start();
+  scheduler_.RunPending();
+  ASSERT_EQ(Firing(*e_, "ws_rtt_p95").size(), 2u);
+  source_->SetValues("ws_p95", {});  // the outage: the query answers nothing
+  AdvanceTo(minutes(20));
+  source_->SetValues("ws_p95", {{us, 0.3}});  // back, eu not scraped yet
+  AdvanceTo(minutes(20) + seconds(30));
+  EXPECT_EQ(Firing(*e_, "ws_rtt_p95").size(), 2u);
+  EXPECT_EQ(sink_.Count("ws_rtt_p95", AlertState::kResolved), 0u);
+  source_->SetValues("ws_p95", {{eu, 0.3}, {us, 0.3}});
+  AdvanceTo(minutes(21));
+  EXPECT_EQ(Firing(*e_, "ws_rtt_p95").size(), 2u);
+  EXPECT_EQ(sink_.Openings("ws_rtt_p95"), 2u) << "each series paged once";
+  // Gone for absent_after while the others answer, a series is still resolved as gone.
+  source_->SetValues("ws_p95", {{us, 0.3}});
+  AdvanceTo(minutes(26) + seconds(30));
+  EXPECT_EQ(Firing(*e_, "ws_rtt_p95").size(), 1u);
+  EXPECT_EQ(sink_.Count("ws_rtt_p95", AlertState::kResolved), 1u);
+}
+
 }  // namespace
 }  // namespace tocsin::rules
