@@ -345,6 +345,9 @@ void App::Stop() {
   impl_->ready = false;
   (void)impl_->notifier.Stopping();
   if (impl_->evaluator) impl_->evaluator->Stop();
+  // Resolves waiting for their group's next flush are told now, while the incidents still
+  // take them: tocsin's rules have forgotten those series, and would not send them again.
+  if (impl_->dispatcher && impl_->incidents) impl_->dispatcher->FlushResolves(impl_->clock.Now());
   if (impl_->heartbeat) impl_->heartbeat->Stop();
   // No ladder step, retry or delivery starts during the drain; what was decided is durable
   // (page intents, outbox rows) and goes on at the next start.

@@ -8,32 +8,46 @@
 
 namespace tocsin::dispatch {
 
+bool Dispatcher::HoldsResolve(const Group& g, TimePoint now) const {
+  return std::any_of(g.members.begin(), g.members.end(),
+                     [&](const Fingerprint& fp) { return alerts_.at(fp)->alert.ResolvedAt(now); });
+}
+
+void Dispatcher::FlushNow(const std::vector<std::string>& keys, TimePoint now) {
+  for (const auto& key : keys) {
+    Group& g = groups_.at(key);
+    if (g.timer) scheduler_.Cancel(g.timer);
+    g.timer = 0;
+    Flush(key, now);
+  }
+}
+
+void Dispatcher::FlushResolves(TimePoint now) {
+  std::vector<std::string> due;
+  for (const auto& [key, g] : groups_) {
+    if (!g.members.empty() && g.notification.notified && HoldsResolve(g, now)) due.push_back(key);
+  }
+  FlushNow(due, now);
+}
+
 void Dispatcher::FlushBeforeReload(const Route& next, TimePoint now) {
   std::vector<std::string> due;
   std::vector<std::string> ended;
   for (const auto& [key, g] : groups_) {
     // A group its receiver never heard from has nothing to take back.
     if (g.members.empty() || !g.notification.notified) continue;
-    bool holds_resolve = false;
     bool survives = false;
     for (const auto& fp : g.members) {
-      const StoredAlert& a = alerts_.at(fp)->alert;
-      if (a.ResolvedAt(now)) holds_resolve = true;
-      if (survives) continue;
-      Labels labels = a.labels();
+      Labels labels = alerts_.at(fp)->alert.labels();
       for (const Route* r : next.Match(labels)) {
         if (GroupKey(*r, labels) == key) survives = true;
       }
+      if (survives) break;
     }
-    if (holds_resolve || !survives) due.push_back(key);
+    if (!survives || HoldsResolve(g, now)) due.push_back(key);
     if (!survives) ended.push_back(key);
   }
-  for (const auto& key : due) {
-    Group& g = groups_.at(key);
-    if (g.timer) scheduler_.Cancel(g.timer);
-    g.timer = 0;
-    Flush(key, now);
-  }
+  FlushNow(due, now);
   // Reroute drops these (no route of the new config produces them): no timer may outlive them.
   // Those with alerts still firing after the flush are kept for them (see Reroute), timer and
   // all.

@@ -167,6 +167,27 @@ TEST_F(DispatcherTest, AnAlertMutedAfterThePageStaysAnnouncedThroughOtherNotices
   EXPECT_TRUE(sink_.flushes[2].group.AllResolved());
 }
 
+// Review finding: tocsin's own rules forget a series once they hand its resolve to the
+// dispatcher; a stop while that resolve waited for group_interval lost it for good, and its
+// incident escalated on after the restart. A graceful stop flushes such groups first.
+TEST_F(DispatcherTest, FlushResolvesTellsAResolveStillWaitingForItsGroupAtOnce) {
+  Labels paged{{"alertname", "DepositErrors"}, {"service", "payments"}, {"severity", "critical"}};
+  Labels other{{"alertname", "LoginErrors"}, {"service", "login"}, {"severity", "critical"}};
+  Send({Firing(paged), Firing(other)});
+  AdvanceTo(1min);
+  ASSERT_EQ(sink_.flushes.size(), 2u);
+  Send({Resolved(paged)});
+  dispatcher_->FlushResolves(Now());
+  ASSERT_EQ(sink_.flushes.size(), 3u) << "told now, not at the next group_interval";
+  EXPECT_TRUE(sink_.flushes[2].group.AllResolved());
+  EXPECT_EQ(sink_.flushes[2].group.group_labels.GetOr("alertname"), "DepositErrors");
+  // The group still firing holds no resolve: nothing to tell it, and its timer is unchanged.
+  dispatcher_->FlushResolves(Now());
+  EXPECT_EQ(sink_.flushes.size(), 3u);
+  AdvanceTo(2h);
+  EXPECT_EQ(sink_.flushes.size(), 3u) << "nothing else was due before repeat_interval";
+}
+
 // An alert muted from the start was never announced: it holds nothing open. Its group's
 // paged alert resolving is told ("everything resolved" of what was announced), so the
 // incident resolves instead of escalating for days behind a long silence.

@@ -103,6 +103,12 @@ class Dispatcher final : public AlertSink {
   MuteStatus StatusOf(const Labels& labels, TimePoint now) const;
   std::vector<GroupInfo> Groups() const;
 
+  // Flushes at once every notified group that holds a resolve not yet told (a graceful stop:
+  // tocsin's own rules forget a series once they hand over its resolve, so a resolve still
+  // waiting for group_interval would never be told after the restart, and its incident would
+  // escalate on).
+  void FlushResolves(TimePoint now);
+
   const DispatchConfig& config() const { return config_; }
   const MaintenanceWindows& maintenance() const { return *maintenance_; }
   const Route& route() const { return *route_; }
@@ -139,6 +145,8 @@ class Dispatcher final : public AlertSink {
   // Before a reload swaps routes `next` in: flushes at once, under the running config, every
   // notified group that holds a resolve not yet told or that `next` no longer produces.
   void FlushBeforeReload(const Route& next, TimePoint now);
+  bool HoldsResolve(const Group& g, TimePoint now) const;
+  void FlushNow(const std::vector<std::string>& keys, TimePoint now);
   void EnsureInhibitorFresh(TimePoint now) const;
   void ScheduleGc();
   void CollectGarbage(TimePoint now);
