@@ -370,8 +370,11 @@ void App::Stop() {
 }
 
 void App::Impl::StopWhenDrained() {
+  // Also the incident changes in progress: the resolves the stop flushed commit, and resolve
+  // their incidents, in their completions on this loop.
   if ((server && server->open_connections() > 0) ||
-      (panel_server && panel_server->open_connections() > 0)) {
+      (panel_server && panel_server->open_connections() > 0) ||
+      (incidents && incidents->changing())) {
     scheduler.ScheduleAfter(std::chrono::milliseconds(50), [this] { StopWhenDrained(); });
     return;
   }

@@ -3,17 +3,21 @@
 namespace tocsin::app {
 
 void GroupRouter::OnGroupFlush(const dispatch::AlertGroup& group, TimePoint now) {
-  if (!group.receiver.escalation_policy.empty() ||
-      (active_ && incident_open_ && incident_open_(group.key))) {
-    if (!active_) {
+  const bool paging = !group.receiver.escalation_policy.empty();
+  if (!active_) {
+    // The latest flush of a group held before stands for it, whatever its receiver is now: a
+    // stale firing one replayed would hide the resolve that came after.
+    if (paging || held_.count(group.key) != 0) {
       held_.insert_or_assign(group.key, group);
       PruneHeld(now);
-      return;
     }
-    incidents_.OnGroupFlush(group, now);
-  } else if (active_) {
-    notices_.OnGroupFlush(group, now);
+    return;
   }
+  if (paging) return incidents_.OnGroupFlush(group, now);
+  notices_.OnGroupFlush(group, now);
+  // Its receiver stopped paging in a reload while its incident is open: the incident hears of
+  // it too, and updates (or resolves) itself; it opens nothing.
+  if (incident_open_ && incident_open_(group.key)) incidents_.OnGroupFlush(group, now);
 }
 
 // A resolved group's replay matters only while its incident could still be open; after an hour

@@ -11,9 +11,10 @@ namespace tocsin::app {
 // Sends each flushed group where its receiver says: receivers with an escalation policy open
 // incidents (whose pages and Slack message carry the group), the others only send notices.
 // One place decides, so a paging group is never also posted as a plain notice. A group whose
-// incident is open goes to the incidents whatever its receiver says now: a reload that took
-// the receiver's escalation policy away must not keep its resolve from the incident (which
-// would escalate on, under its stored policy, and never resolve itself).
+// receiver a reload left without an escalation policy is a notice, and also goes to the
+// incidents while its incident is open, which update (or resolve) that incident and open
+// nothing: else its resolve never reached the incident, which escalated on, under its stored
+// policy, and never resolved itself.
 //
 // High availability: a standby takes alert intake too (Prometheus sends to every instance), so
 // its dispatcher holds the same groups as the active's, but only the active opens incidents

@@ -216,15 +216,25 @@ Result<std::optional<IncidentManager::StepDecision>> IncidentManager::DecideStep
     if (cur.next_step_at == TimePoint{}) return std::optional<StepDecision>();
     // A step fell due that the policy no longer has: a reload (or a restart on a new
     // configuration) shortened it, or renamed it and the incident fell back on a shorter one.
-    // The ladder ends here, and says so; left due, the step would be re-armed at once, again
-    // and again, and never page anyone.
+    // The ladder goes on as after its last step (a repeat round, when the policy has one left)
+    // or ends, and says so; left due, the step would be re-armed at once, again and again, and
+    // never page anyone.
     Incident next = cur;
     next.next_step_at = {};
+    std::string then = "the ladder ends here";
+    if (steps > 0 && cur.round < policy.repeat) {
+      ++next.round;
+      ++next.epoch;
+      next.next_step = 0;
+      next.ladder_start = cur.next_step_at + policy.repeat_after;
+      next.next_step_at = next.ladder_start + policy.steps[0].after;
+      then = fmt::format("the ladder repeats from step 1 at {} (repeat {})",
+                         FormatRfc3339(next.next_step_at), next.round);
+    }
     std::vector<TimelineEvent> events{
         Event(now, "note", kSystemActor,
-              fmt::format("step {} of the ladder was due, but policy {} now has {} step{}: the "
-                          "ladder ends here",
-                          cur.next_step + 1, policy.name, steps, steps == 1 ? "" : "s"))};
+              fmt::format("step {} of the ladder was due, but policy {} now has {} step{}: {}",
+                          cur.next_step + 1, policy.name, steps, steps == 1 ? "" : "s", then))};
     return std::optional<StepDecision>(StepDecision{std::move(next), std::move(events), {}});
   }
   if (steps == 0) {
@@ -369,11 +379,14 @@ void IncidentManager::AckDeadlinePassed(const std::string& id, Release release) 
     next.ladder_start = now - policy.steps[static_cast<std::size_t>(next.next_step)].after;
     next.next_step_at = now;
   }
-  auto ev = Event(now, "ack_timeout", kSystemActor,
-                  fmt::format("acknowledged by {} at {} but not resolved within {}; "
-                              "re-escalating",
-                              cur.acknowledged_by, FormatRfc3339(cur.acknowledged_at),
-                              FormatDuration(AckTimeoutOf(cur))));
+  auto ev = Event(
+      now, "ack_timeout", kSystemActor,
+      fmt::format("acknowledged by {} at {} but not resolved within {}; {}", cur.acknowledged_by,
+                  FormatRfc3339(cur.acknowledged_at), FormatDuration(AckTimeoutOf(cur)),
+                  steps > 0 ? std::string("re-escalating")
+                            : fmt::format("policy {} has no step to page, so "
+                                          "nobody is paged",
+                                          policy.name)));
   Apply(id, std::move(next), {ev}, {}, std::nullopt, [this, id, release](Result<Incident> r) {
     if (!r) {
       RetryLater(id, &IncidentManager::OnAckDeadline, "ack timeout");

@@ -157,7 +157,22 @@ void IncidentManager::ArmIncident(const std::string& id) {
 // --- Public calls --------------------------------------------------------------------------
 
 void IncidentManager::OnGroupFlush(const dispatch::AlertGroup& group, TimePoint now) {
-  if (group.receiver.escalation_policy.empty()) return;  // notices only: not an incident
+  if (group.receiver.escalation_policy.empty()) {
+    // A receiver that a reload left without an escalation policy: the incident its group has
+    // open still hears of the group (its resolve above all: else it escalates on and never
+    // resolves itself). Nothing is opened or reopened for it.
+    auto open = open_by_key_.find(group.key);
+    if (read_only_ || open == open_by_key_.end()) return;
+    const std::string id = open->second;
+    RunInLane(id, [this, id, group, now](Release release) {
+      if (live_.find(id) == live_.end()) return release();  // resolved meanwhile
+      UpdateFromGroup(id, group, now, [release, key = group.key](Result<Incident> r) {
+        release();
+        if (!r) spdlog::error("group {}: {}", key, r.error().ToString());
+      });
+    });
+    return;
+  }
   OpenAsync(group, kSystemActor, now, [key = group.key](Result<Incident> r) {
     if (!r && r.error().kind() != Error::Kind::kNotFound) {
       spdlog::error("group {}: {}", key, r.error().ToString());

@@ -308,6 +308,31 @@ overrides:
   EXPECT_EQ(pager_.Triggers()[1].at, At(minutes(5)));
 }
 
+// Review finding: after a reload took its receiver's escalation policy away, a group's flushes
+// never reached its open incident (the manager took only groups with a policy): the incident
+// escalated on and never resolved itself. It takes them now, to update that incident only.
+TEST_F(IncidentTest, AGroupWhoseReceiverStoppedPagingStillResolvesItsOpenIncidentOnly) {
+  Build();
+  manager_->OnGroupFlush(Group("payments"), At(minutes(0)));
+  ASSERT_EQ(manager_->open_count(), 1u);
+  auto notices_only = [](dispatch::AlertGroup g) {
+    g.receiver.escalation_policy.clear();
+    return g;
+  };
+  manager_->OnGroupFlush(notices_only(Group("payments", Severity::kCritical, false)),
+                         At(minutes(2)));
+  EXPECT_EQ(manager_->Get("INC-1")->state, IncidentState::kResolved);
+  EXPECT_EQ(LastTransition("INC-1"), "auto_resolved");
+  // Firing again, or another group: nothing is reopened or opened for a receiver that no
+  // longer pages.
+  manager_->OnGroupFlush(notices_only(Group("payments")), At(minutes(3)));
+  manager_->OnGroupFlush(notices_only(Group("payments", Severity::kCritical, true, "g2")),
+                         At(minutes(3)));
+  EXPECT_EQ(manager_->Get("INC-1")->state, IncidentState::kResolved);
+  EXPECT_EQ(manager_->open_count(), 0u);
+  EXPECT_EQ(pager_.Triggers().size(), 1u);
+}
+
 // Review finding: a reload that shortened the policy left the open incident's next step due
 // with no such step: the step was decided as "nothing", re-armed at once because it was still
 // due, and so on without end (the daemon's stack overflowed, at every start after it).
@@ -335,6 +360,25 @@ TEST_F(IncidentTest, AStepDueThatAReloadRemovedEndsTheLadderAndSaysSo) {
             0);
   // An escalation asked for still pages the last step there is.
   ASSERT_TRUE(manager_->EscalateNow("INC-1", "l1a", At(minutes(30))));
+  EXPECT_EQ(pager_.Triggers().size(), 2u);
+}
+
+// The same with a repeat round left: the ladder goes on as after its last step.
+TEST_F(IncidentTest, AStepDueThatAReloadRemovedStartsTheRepeatRoundThePolicyHas) {
+  Build();
+  manager_->OnGroupFlush(Group("payments"), At(minutes(0)));
+  PolicySet shorter = policies_;
+  shorter.policies["default"].steps.resize(1);  // L1 only, again after 20 minutes
+  shorter.policies["default"].repeat = 1;
+  shorter.policies["default"].repeat_after = minutes(20);
+  manager_->Reconfigure(schedule_, shorter, config_);
+  AdvanceTo(minutes(25) - seconds(1));
+  EXPECT_EQ(pager_.Triggers().size(), 1u);
+  AdvanceTo(minutes(25));  // step 2 was due at 5m: repeat 1 starts at 5m + 20m
+  ASSERT_EQ(pager_.Triggers().size(), 2u);
+  EXPECT_EQ(pager_.Triggers()[1].targets[0].person.id, "l1a");
+  EXPECT_EQ(pager_.Triggers()[1].idempotency_key, "INC-1/e1/step-0/trigger");
+  AdvanceTo(minutes(120));
   EXPECT_EQ(pager_.Triggers().size(), 2u);
 }
 
