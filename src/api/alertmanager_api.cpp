@@ -153,27 +153,28 @@ void RegisterAlertmanagerApi(http::Router& router, Dispatcher& dispatcher, Silen
   // pages, so who made it is the token's: `createdBy` is kept as the client wrote it (amtool's
   // --author, Grafana's user) with the token's person (or name) after it when they differ, and
   // every change is logged with the token.
-  router.Add(
-      "POST", "/api/v2/silences", kWrite,
-      [&silences, &clock](const http::Request& req, http::Respond respond) {
-        TimePoint now = clock.Now();
-        auto s = ParseSilenceJson(req.body);
-        if (!s) return respond(JsonError(400, s.error().message()));
-        s->created_by = amjson::SilenceAuthor(s->created_by, req.actor);
-        std::string what =
-            fmt::format("{} until {}, createdBy \"{}\"", dispatch::MatchersToString(s->matchers),
-                        FormatRfc3339(s->ends_at), s->created_by);
-        silences.Upsert(std::move(*s), now,
-                        [respond = std::move(respond), actor = req.actor,
-                         what = std::move(what)](Result<std::string> id) {
-                          if (!id) {
-                            return respond(JsonError(StatusOf(id.error()), id.error().message()));
-                          }
-                          spdlog::info("silence {} saved through the API by {}: {}", *id,
-                                       actor.empty() ? "an unauthenticated caller" : actor, what);
-                          respond(http::Response::Json(200, DumpJson(json{{"silenceID", *id}})));
-                        });
-      });
+  router.Add("POST", "/api/v2/silences", kWrite,
+             [&silences, &clock](const http::Request& req, http::Respond respond) {
+               TimePoint now = clock.Now();
+               auto s = ParseSilenceJson(req.body);
+               if (!s) return respond(JsonError(400, s.error().message()));
+               s->created_by = amjson::SilenceAuthor(s->created_by, req.actor);
+               // createdBy as a JSON string: a newline in it cannot forge a log line.
+               std::string what =
+                   fmt::format("{} until {}, createdBy {}", dispatch::MatchersToString(s->matchers),
+                               FormatRfc3339(s->ends_at), json(s->created_by).dump());
+               silences.Upsert(
+                   std::move(*s), now,
+                   [respond = std::move(respond), actor = req.actor,
+                    what = std::move(what)](Result<std::string> id) {
+                     if (!id) {
+                       return respond(JsonError(StatusOf(id.error()), id.error().message()));
+                     }
+                     spdlog::info("silence {} saved through the API by {}: {}", *id,
+                                  actor.empty() ? "an unauthenticated caller" : actor, what);
+                     respond(http::Response::Json(200, DumpJson(json{{"silenceID", *id}})));
+                   });
+             });
 
   router.AddSync("GET", "/api/v2/silences", kRead, [&silences, &clock](const http::Request& req) {
     TimePoint now = clock.Now();

@@ -243,12 +243,18 @@ class Session : public std::enable_shared_from_this<Session> {
   // A slot held, not a request in progress: some bytes of a request came and the rest of its
   // header has not for `after` (a client sends a header in one write), or the body of a request
   // no token admitted (a public route's, a webhook's: anyone can send their header fields) has
-  // not all come `after` its header (a click or an event is one small write). Strangers who
+  // had no byte for `after`, or is still not all there kStrangerBodyFactor times `after` after
+  // its header (a click or an event is one small write; a trickle is not one). Strangers who
   // sent a header and then nothing held every slot and locked Prometheus out.
   bool Stalled(std::chrono::steady_clock::time_point now, Duration after) const {
     if (!busy_ || !stream_.socket().is_open()) return false;
     if (reading_header_) return now - idle_since_ >= after;
-    return reading_stranger_body_ && now - started_ >= after;
+    return reading_stranger_body_ &&
+           (now - body_progress_ >= after || now - started_ >= kStrangerBodyFactor * after);
+  }
+  // Since when the stall began: the longest stalled is closed first.
+  std::chrono::steady_clock::time_point stalled_since() const {
+    return reading_header_ ? idle_since_ : body_progress_;
   }
   void CloseStalled() {
     beast::error_code ec;
@@ -446,8 +452,19 @@ class Session : public std::enable_shared_from_this<Session> {
                                buffer_.size() + static_cast<std::size_t>(std::min<std::uint64_t>(
                                                     *length, kBodyReadRoom))));
     }
-    bhttp::async_read(
+    body_progress_ = std::chrono::steady_clock::now();
+    ReadSomeBody();
+  }
+
+  // One read of the body at a time, so that a body still arriving is told from one that
+  // stopped (Stalled).
+  void ReadSomeBody() {
+    bhttp::async_read_some(
         stream_, buffer_, *parser_, [self = shared_from_this()](beast::error_code ec, std::size_t) {
+          if (!ec && !self->parser_->is_done()) {
+            self->body_progress_ = std::chrono::steady_clock::now();
+            return self->ReadSomeBody();
+          }
           self->reading_stranger_body_ = false;
           if (ClientWentAway(ec)) return self->Close();
           if (ec) return self->RefuseUnreadable(ec);
@@ -537,6 +554,8 @@ class Session : public std::enable_shared_from_this<Session> {
   bool reading_header_ = false;  // from ReadHeader until its header is read (or fails)
   // From ReadBody until the body is read, for a route without a token (public or signed).
   bool reading_stranger_body_ = false;
+  std::chrono::steady_clock::time_point body_progress_;  // the body's latest bytes, or its start
+  static constexpr int kStrangerBodyFactor = 5;
   std::uint64_t requests_served_ = 0;
   std::uint64_t body_limit_ = 0;  // the request's: max_body_bytes, or less for a signed route
   std::chrono::steady_clock::time_point started_;
@@ -604,7 +623,7 @@ bool Server::Impl::CloseLongestIdle() {
   const auto now = std::chrono::steady_clock::now();
   for (auto* s : sessions) {
     if (s->Stalled(now, options.stalled_header_after) &&
-        (longest == nullptr || s->idle_since() < longest->idle_since())) {
+        (longest == nullptr || s->stalled_since() < longest->stalled_since())) {
       longest = s;
     }
   }

@@ -92,13 +92,7 @@ TEST_F(DispatcherTest, ASilenceAfterThePageIsNotAResolve) {
   Send({Firing(l)});
   AdvanceTo(1min);
   ASSERT_EQ(sink_.flushes.size(), 1u);
-  Silence s;
-  s.matchers = *ParseMatchers("service=\"login\"");
-  s.starts_at = Now();
-  s.ends_at = Now() + 2h;
-  s.created_by = "alice";
-  s.comment = "known: rollback running";
-  auto id = fakes::UpsertNow(silences_, s, Now());
+  auto id = SilenceNow("service=\"login\"", 2h, "known: rollback running");
   ASSERT_TRUE(id);
   AdvanceTo(1h);
   EXPECT_EQ(sink_.flushes.size(), 1u);
@@ -143,13 +137,7 @@ TEST_F(DispatcherTest, AnAlertMutedAfterThePageStaysAnnouncedThroughOtherNotices
   Send({Firing(pod("a")), Firing(pod("b")), Firing(pod("c"))});
   AdvanceTo(1min);
   ASSERT_EQ(sink_.flushes.size(), 1u);
-  Silence s;
-  s.matchers = *ParseMatchers("pod=\"a\"");
-  s.starts_at = Now();
-  s.ends_at = Now() + 2h;
-  s.created_by = "alice";
-  s.comment = "pod a is being replaced";
-  auto id = fakes::UpsertNow(silences_, s, Now());
+  auto id = SilenceNow("pod=\"a\"", 2h, "pod a is being replaced");
   ASSERT_TRUE(id);
   Send({Resolved(pod("b"))});
   AdvanceTo(10min);
@@ -192,13 +180,7 @@ TEST_F(DispatcherTest, FlushResolvesTellsAResolveStillWaitingForItsGroupAtOnce) 
 // paged alert resolving is told ("everything resolved" of what was announced), so the
 // incident resolves instead of escalating for days behind a long silence.
 TEST_F(DispatcherTest, AnAlertMutedFromTheStartDoesNotHoldTheResolveBack) {
-  Silence s;
-  s.matchers = *ParseMatchers("pod=\"noisy\"");
-  s.starts_at = Now();
-  s.ends_at = Now() + 7 * 24h;
-  s.created_by = "alice";
-  s.comment = "noisy pod, ticket OPS-12";
-  ASSERT_TRUE(fakes::UpsertNow(silences_, s, Now()));
+  ASSERT_TRUE(SilenceNow("pod=\"noisy\"", 7 * 24h, "noisy pod, ticket OPS-12"));
   Labels paged{
       {"alertname", "BetSuccess"}, {"service", "bet"}, {"severity", "critical"}, {"pod", "a"}};
   Labels noisy{

@@ -93,6 +93,17 @@ class DispatcherTest : public ::testing::Test {
     return a;
   }
   void Send(std::vector<Alert> alerts) { dispatcher_->OnAlerts(alerts, Now()); }
+  // A silence of `matchers` from now for `length`, by alice, stored as the API stores one.
+  Result<std::string> SilenceNow(const std::string& matchers, Duration length,
+                                 const std::string& comment) {
+    Silence s;
+    s.matchers = *ParseMatchers(matchers);
+    s.starts_at = Now();
+    s.ends_at = Now() + length;
+    s.created_by = "alice";
+    s.comment = comment;
+    return fakes::UpsertNow(silences_, s, Now());
+  }
   void AdvanceTo(Duration since_start) { scheduler_.AdvanceTo(T0() + since_start); }
   std::string Metrics() {
     prometheus::TextSerializer s;

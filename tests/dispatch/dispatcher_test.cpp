@@ -214,13 +214,7 @@ TEST_F(DispatcherTest, CauseAloneGoesToSlackAndSymptomLaterPicksItUp) {
 }
 
 TEST_F(DispatcherTest, SilenceMutesAtFlushAndExpiringItLetsThePageThrough) {
-  Silence s;
-  s.matchers = *ParseMatchers("service=\"login\"");
-  s.starts_at = Now();
-  s.ends_at = Now() + 2h;
-  s.created_by = "alice";
-  s.comment = "login deploy";
-  auto id = fakes::UpsertNow(silences_, s, Now());
+  auto id = SilenceNow("service=\"login\"", 2h, "login deploy");
   ASSERT_TRUE(id);
   Send({Firing({{"alertname", "LoginErrors"}, {"service", "login"}, {"severity", "critical"}})});
   AdvanceTo(30min);

@@ -33,6 +33,24 @@ groups:
         runbook: deposit-psp.md
 )";
 
+// A threshold rule paging on each region's WebSocket round trip, one violation enough.
+const char* kWsRttRule = R"(
+groups:
+  - name: gw
+    interval: 30s
+    rules:
+      - alert: ws_rtt_p95
+        expr: ws_p95
+        threshold: 0.12
+        consecutive: 1
+        resolve_after: 1
+        absent_after: 5m
+        severity: critical
+        service: live-betting
+        domain: game-gateway
+        runbook: ws-rtt.md
+)";
+
 constexpr double kBurning = 0.05;    // 33x the 0.15 % budget: every tier fires
 constexpr double kHealthy = 0.0001;  // 0.07x
 
@@ -233,22 +251,7 @@ TEST_F(NoDataTest, OneSeriesGoneWhileOthersAnswerIsResolvedAfterAbsentAfter) {
 }
 
 TEST_F(NoDataTest, AThresholdRuleWhoseQueryGoesSilentKeepsItsAlertFiringMarked) {
-  auto rules = Load(R"(
-groups:
-  - name: gw
-    interval: 30s
-    rules:
-      - alert: ws_rtt_p95
-        expr: ws_p95
-        threshold: 0.12
-        consecutive: 1
-        resolve_after: 1
-        absent_after: 5m
-        severity: critical
-        service: live-betting
-        domain: game-gateway
-        runbook: ws-rtt.md
-)");
+  auto rules = Load(kWsRttRule);
   e_->SetRules(rules);
   source_->SetValues("ws_p95", {{Labels{{"region", "eu"}}, 0.3}});
   e_->Start();
@@ -273,22 +276,7 @@ groups:
 // all, so after a 20-minute outage a firing series not among the first answers (not scraped
 // yet) was resolved as "series disappeared", and paged again a tick later when it came back.
 TEST_F(NoDataTest, ASeriesLateAfterAnOutageIsNotResolvedAsGone) {
-  auto rules = Load(R"(
-groups:
-  - name: gw
-    interval: 30s
-    rules:
-      - alert: ws_rtt_p95
-        expr: ws_p95
-        threshold: 0.12
-        consecutive: 1
-        resolve_after: 1
-        absent_after: 5m
-        severity: critical
-        service: live-betting
-        domain: game-gateway
-        runbook: ws-rtt.md
-)");
+  auto rules = Load(kWsRttRule);
   e_->SetRules(rules);
   const Labels eu{{"region", "eu"}};
   const Labels us{{"region", "us"}};

@@ -116,7 +116,12 @@ DeliveryResult PagerDutyResponders::AddPeople(const std::string& dedup_key,
     if (one.ok()) {
       {
         std::lock_guard lock(mu_);
-        requested_.insert(memo);
+        requested_[memo] = at;
+        if (requested_.size() >= 2 * requested_after_prune_ + 64) {
+          std::erase_if(requested_,
+                        [&](const auto& kv) { return kv.second + std::chrono::hours(1) < at; });
+          requested_after_prune_ = requested_.size();
+        }
       }
       paged.push_back(who);
       if (store_) {

@@ -1,5 +1,6 @@
 #pragma once
 
+#include <map>
 #include <memory>
 #include <mutex>
 #include <set>
@@ -58,7 +59,10 @@ class PagerDutyResponders {
   std::shared_ptr<HttpClient> http_;
   ResponderRequestStore* store_;  // may be null
   std::mutex mu_;
-  std::set<std::string> requested_;  // "dedup_key\nuser_id" PagerDuty accepted
+  // "request_key\nuser_id" PagerDuty accepted, with when; entries older than an hour go (a
+  // step's retries end long before; after that the store, where there is one, answers).
+  std::map<std::string, TimePoint> requested_;
+  std::size_t requested_after_prune_ = 0;
 };
 
 }  // namespace tocsin::notify
