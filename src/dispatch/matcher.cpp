@@ -45,7 +45,8 @@ Result<std::string> ReadValue(std::string_view s, std::size_t& i) {
   const char quote = quoted ? s[i++] : '\0';
   auto at_end = [&] { return quoted ? s[i] == quote : (s[i] == ',' || s[i] == '}'); };
   while (i < s.size() && !at_end()) {
-    if (s[i] == '\\' && i + 1 < s.size()) {
+    // A comma or brace ends a bare value even after a backslash, as Alertmanager splits there.
+    if (s[i] == '\\' && i + 1 < s.size() && (quoted || (s[i + 1] != ',' && s[i + 1] != '}'))) {
       const char next = s[i + 1];
       if (next == 'n') {
         out.push_back('\n');

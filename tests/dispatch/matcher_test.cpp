@@ -61,6 +61,12 @@ TEST(MatcherTest, ABackslashThatEscapesNothingIsKeptAsAlertmanagerKeepsIt) {
   EXPECT_EQ(M(R"(q='it\'s')").value(), "it's");
   EXPECT_EQ(M(R"(q="line\n")").value(), "line\n");
   EXPECT_EQ(M(R"(q=end\)").value(), R"(end\)");
+  // A comma ends a bare value even after a backslash: two matchers, as Alertmanager reads it.
+  auto split = ParseMatchers(R"({path=a\,b="x"})");
+  ASSERT_TRUE(split) << split.error().message();
+  ASSERT_EQ(split->size(), 2u);
+  EXPECT_EQ((*split)[0].value(), R"(a\)");
+  EXPECT_EQ((*split)[1].value(), "x");
   Labels db1{{"instance", "db1"}};
   Labels web1{{"instance", "web1"}};
   EXPECT_FALSE(M(R"(instance!~"db\d+")").Matches(db1));
