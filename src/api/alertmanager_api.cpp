@@ -162,7 +162,7 @@ void RegisterAlertmanagerApi(http::Router& router, Dispatcher& dispatcher, Silen
                // createdBy as a JSON string: a newline in it cannot forge a log line.
                std::string what =
                    fmt::format("{} until {}, createdBy {}", dispatch::MatchersToString(s->matchers),
-                               FormatRfc3339(s->ends_at), json(s->created_by).dump());
+                               FormatRfc3339(s->ends_at), DumpJson(s->created_by));
                silences.Upsert(
                    std::move(*s), now,
                    [respond = std::move(respond), actor = req.actor,

@@ -355,8 +355,8 @@ void App::Stop() {
   if (impl_->oncall_refresher) impl_->oncall_refresher->Stop();
   if (impl_->incidents) impl_->incidents->Stop();
   if (impl_->outbox) impl_->outbox->Stop();
-  // After the outbox: the lease goes back only once this instance sends nothing more.
-  if (impl_->ha_coordinator) impl_->ha_coordinator->Stop();
+  // The lease goes back in FinishStop, after the drain: stepping down now would make this
+  // instance a standby (read-only, fenced) while the resolves flushed above still commit.
   boost::system::error_code ec;
   impl_->signals->set.cancel(ec);
   if (impl_->panel) impl_->panel->Stop();  // answers held live-update requests
@@ -364,7 +364,7 @@ void App::Stop() {
   if (impl_->server) impl_->server->Stop();
   // In-flight work gets shutdown_timeout to finish; then the loop stops regardless.
   auto timeout = impl_->config ? impl_->config->main.server.shutdown_timeout : Duration(0);
-  impl_->scheduler.ScheduleAfter(timeout, [this] { impl_->io.stop(); });
+  impl_->scheduler.ScheduleAfter(timeout, [this] { impl_->FinishStop(); });
   // Stop as soon as the last connection has finished instead of always waiting the timeout.
   impl_->scheduler.Post([this] { impl_->StopWhenDrained(); });
 }
@@ -378,6 +378,13 @@ void App::Impl::StopWhenDrained() {
     scheduler.ScheduleAfter(std::chrono::milliseconds(50), [this] { StopWhenDrained(); });
     return;
   }
+  FinishStop();
+}
+
+void App::Impl::FinishStop() {
+  // The outbox stopped, the drain is over: this instance sends and commits nothing more, so the
+  // lease goes back (a standby takes over at once rather than at its expiry).
+  if (ha_coordinator) ha_coordinator->Stop();
   io.stop();
 }
 

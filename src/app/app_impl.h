@@ -118,6 +118,7 @@ struct App::Impl {
   std::unique_ptr<WorkerPool> MakePool(std::size_t threads, const std::string& name);  // app.cpp
   void WaitForSignals();                                                               // app.cpp
   void StopWhenDrained();                                                              // app.cpp
+  void FinishStop();                                                                   // app.cpp
   // ---- High availability (issue 14), ha_wiring.cpp ------------------------------------------
   // On PostgreSQL the instance starts as a standby: it serves the API, takes alert intake and
   // webhooks, but evaluates no rule, walks no ladder and sends nothing until the coordinator

@@ -349,8 +349,8 @@ void ChangeRelay::ApplySilence(std::int64_t epoch, const ha::ChangeRequest& req,
                change->kind == dispatch::SilenceChange::Kind::kExpire
                    ? change->id
                    : (change->silence.id.empty() ? "new" : change->silence.id),
-               change->silence.created_by.empty() ? "-" : change->silence.created_by,
-               req.from_instance, req.id);
+               // As a JSON string: a newline in it cannot forge a log line.
+               DumpJson(change->silence.created_by), req.from_instance, req.id);
   std::weak_ptr<bool> alive = alive_;
   silences_->ApplyForwarded(std::move(*change), scheduler_.clock().Now(),
                             [this, alive, epoch, id = req.id](Result<std::string> made) {

@@ -15,9 +15,9 @@ void GroupRouter::OnGroupFlush(const dispatch::AlertGroup& group, TimePoint now)
   }
   if (paging) return incidents_.OnGroupFlush(group, now);
   notices_.OnGroupFlush(group, now);
-  // Its receiver stopped paging in a reload while its incident is open: the incident hears of
-  // it too, and updates (or resolves) itself; it opens nothing.
-  if (incident_open_ && incident_open_(group.key)) incidents_.OnGroupFlush(group, now);
+  // The incidents hear of it too: when its receiver stopped paging in a reload while its
+  // incident is open, that incident updates (or resolves) itself; they open nothing for it.
+  incidents_.OnGroupFlush(group, now);
 }
 
 // A resolved group's replay matters only while its incident could still be open; after an hour

@@ -1,6 +1,5 @@
 #pragma once
 
-#include <functional>
 #include <map>
 #include <string>
 
@@ -12,13 +11,14 @@ namespace tocsin::app {
 // incidents (whose pages and Slack message carry the group), the others only send notices.
 // One place decides, so a paging group is never also posted as a plain notice. A group whose
 // receiver a reload left without an escalation policy is a notice, and also goes to the
-// incidents while its incident is open, which update (or resolve) that incident and open
-// nothing: else its resolve never reached the incident, which escalated on, under its stored
-// policy, and never resolved itself.
+// incidents, which update (or resolve) its incident if one is open and open nothing: else its
+// resolve never reached the incident, which escalated on, under its stored policy, and never
+// resolved itself.
 //
 // High availability: a standby takes alert intake too (Prometheus sends to every instance), so
 // its dispatcher holds the same groups as the active's, but only the active opens incidents
-// and sends. While standby, the router keeps the latest flush of each paging group instead;
+// and sends. While standby, the router keeps the latest flush of each paging group (and of a
+// group it keeps whose receiver a reload then left without a policy) instead;
 // on becoming active it hands them all to the incidents, which update the incident a group
 // already has (opened by the previous active) or open the one the previous active did not
 // live to commit. Notices of a standby are dropped: the active sends its own. Loop thread.
@@ -27,13 +27,8 @@ class GroupRouter final : public dispatch::GroupSink {
   // `active`: whether this instance pages now (false for a standby of a cluster until it takes
   // the lease). No default: a router built active on a standby opened incidents and queued
   // notices from the standby.
-  // `incident_open(key)`: whether the group `key` has an incident open (none: never).
-  GroupRouter(dispatch::GroupSink& incidents, dispatch::GroupSink& notices, bool active,
-              std::function<bool(const std::string&)> incident_open = {})
-      : incidents_(incidents),
-        notices_(notices),
-        active_(active),
-        incident_open_(std::move(incident_open)) {}
+  GroupRouter(dispatch::GroupSink& incidents, dispatch::GroupSink& notices, bool active)
+      : incidents_(incidents), notices_(notices), active_(active) {}
   void OnGroupFlush(const dispatch::AlertGroup& group, TimePoint now) override;
   // Standby -> active replays the held groups at `now`.
   void SetActive(bool active, TimePoint now);
@@ -45,7 +40,6 @@ class GroupRouter final : public dispatch::GroupSink {
   dispatch::GroupSink& incidents_;
   dispatch::GroupSink& notices_;
   bool active_;
-  std::function<bool(const std::string&)> incident_open_;
   std::map<std::string, dispatch::AlertGroup> held_;
   std::size_t held_after_prune_ = 0;
 };

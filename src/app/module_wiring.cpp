@@ -203,9 +203,7 @@ Result<void> App::Impl::StartDispatch() {
     }
   }
   // Rules and the Alertmanager API feed the dispatcher; its groups go to incidents.
-  group_router = std::make_unique<GroupRouter>(
-      *incidents, *notice_sink, active,
-      [this](const std::string& key) { return incidents->HasOpenIncidentFor(key); });
+  group_router = std::make_unique<GroupRouter>(*incidents, *notice_sink, active);
   dispatcher = std::make_unique<dispatch::Dispatcher>(scheduler, *group_router, *silences,
                                                       *registry, config->dispatch);
   alert_parser = MakePool(1, "alert_parser");

@@ -252,9 +252,10 @@ class Session : public std::enable_shared_from_this<Session> {
     return reading_stranger_body_ &&
            (now - body_progress_ >= after || now - started_ >= kStrangerBodyFactor * after);
   }
-  // Since when the stall began: the longest stalled is closed first.
-  std::chrono::steady_clock::time_point stalled_since() const {
-    return reading_header_ ? idle_since_ : body_progress_;
+  // When the stall began (by the rules of Stalled): the longest stalled is closed first.
+  std::chrono::steady_clock::time_point stalled_since(Duration after) const {
+    if (reading_header_) return idle_since_ + after;
+    return std::min(body_progress_ + after, started_ + kStrangerBodyFactor * after);
   }
   void CloseStalled() {
     beast::error_code ec;
@@ -623,7 +624,8 @@ bool Server::Impl::CloseLongestIdle() {
   const auto now = std::chrono::steady_clock::now();
   for (auto* s : sessions) {
     if (s->Stalled(now, options.stalled_header_after) &&
-        (longest == nullptr || s->stalled_since() < longest->stalled_since())) {
+        (longest == nullptr || s->stalled_since(options.stalled_header_after) <
+                                   longest->stalled_since(options.stalled_header_after))) {
       longest = s;
     }
   }

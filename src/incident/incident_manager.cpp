@@ -160,15 +160,21 @@ void IncidentManager::OnGroupFlush(const dispatch::AlertGroup& group, TimePoint 
   if (group.receiver.escalation_policy.empty()) {
     // A receiver that a reload left without an escalation policy: the incident its group has
     // open still hears of the group (its resolve above all: else it escalates on and never
-    // resolves itself). Nothing is opened or reopened for it.
-    auto open = open_by_key_.find(group.key);
-    if (read_only_ || open == open_by_key_.end()) return;
-    const std::string id = open->second;
-    RunInLane(id, [this, id, group, now](Release release) {
-      if (live_.find(id) == live_.end()) return release();  // resolved meanwhile
-      UpdateFromGroup(id, group, now, [release, key = group.key](Result<Incident> r) {
-        release();
-        if (!r) spdlog::error("group {}: {}", key, r.error().ToString());
+    // resolves itself). Nothing is opened or reopened for it. In the group's lane, as an open
+    // is: an open in progress finishes first, and an earlier flush waiting there goes first.
+    if (read_only_) return;
+    RunInLane("group/" + group.key, [this, group, now](Release release) {
+      auto open = open_by_key_.find(group.key);
+      if (open == open_by_key_.end()) return release();
+      const std::string id = open->second;
+      RunInLane(id, [this, id, group, now, release](Release in_incident) {
+        auto done = [release, in_incident, key = group.key](Result<Incident> r) {
+          in_incident();
+          release();
+          if (!r) spdlog::error("group {}: {}", key, r.error().ToString());
+        };
+        if (live_.find(id) == live_.end()) return done(Incident{});  // resolved meanwhile
+        UpdateFromGroup(id, group, now, done);
       });
     });
     return;

@@ -217,8 +217,6 @@ class IncidentManager final : public dispatch::GroupSink, public DeliveryObserve
   // Whether some incident's change is in progress (its lane held, or others wait for it): a
   // graceful stop lets those finish, within its timeout. Loop thread.
   bool changing() const { return !lanes_.empty(); }
-  // Whether an incident of the alert group `key` is open (its opening committed). Loop thread.
-  bool HasOpenIncidentFor(const std::string& key) const { return open_by_key_.count(key) > 0; }
   // Resolved incidents remembered for reopening (within reopen_window of their resolve).
   std::size_t recent_resolved_count() const { return recent_resolved_.size(); }
 

@@ -116,10 +116,11 @@ DeliveryResult PagerDutyResponders::AddPeople(const std::string& dedup_key,
     if (one.ok()) {
       {
         std::lock_guard lock(mu_);
-        requested_[memo] = at;
+        const auto now = std::chrono::steady_clock::now();
+        requested_[memo] = now;
         if (requested_.size() >= 2 * requested_after_prune_ + 64) {
           std::erase_if(requested_,
-                        [&](const auto& kv) { return kv.second + std::chrono::hours(1) < at; });
+                        [&](const auto& kv) { return kv.second + std::chrono::hours(25) < now; });
           requested_after_prune_ = requested_.size();
         }
       }

@@ -1,5 +1,6 @@
 #pragma once
 
+#include <chrono>
 #include <map>
 #include <memory>
 #include <mutex>
@@ -59,9 +60,10 @@ class PagerDutyResponders {
   std::shared_ptr<HttpClient> http_;
   ResponderRequestStore* store_;  // may be null
   std::mutex mu_;
-  // "request_key\nuser_id" PagerDuty accepted, with when; entries older than an hour go (a
-  // step's retries end long before; after that the store, where there is one, answers).
-  std::map<std::string, TimePoint> requested_;
+  // "request_key\nuser_id" PagerDuty accepted, with when (steady clock); entries go a day and
+  // an hour after, past the outbox's default retries of a delivery (notify.give_up_after 24h),
+  // so a step retried without a store, or whose store write failed, still finds them.
+  std::map<std::string, std::chrono::steady_clock::time_point> requested_;
   std::size_t requested_after_prune_ = 0;
 };
 
