@@ -237,7 +237,7 @@ rotations:
   const std::string silence_id = nlohmann::json::parse(silence_body)["silenceID"];
   EXPECT_EQ(state_of(a.port, silence_id), "active");
   EXPECT_EQ(state_of(b.port, silence_id), "active");
-  EXPECT_NE(Log(a).find("applying silence upsert (new) by l1a, forwarded by standby b"),
+  EXPECT_NE(Log(a).find(R"(applying silence upsert (new) by "l1a", forwarded by standby b)"),
             std::string::npos)
       << Log(a);
   std::string deleted =
