@@ -162,8 +162,11 @@ void IncidentManager::OnGroupFlush(const dispatch::AlertGroup& group, TimePoint 
     // open still hears of the group (its resolve above all: else it escalates on and never
     // resolves itself). Nothing is opened or reopened for it. In the group's lane, as an open
     // is: an open in progress finishes first, and an earlier flush waiting there goes first.
-    if (read_only_) return;
-    RunInLane("group/" + group.key, [this, group, now](Release release) {
+    // Most such groups are plain notices with nothing open and nothing opening: they cost a
+    // lookup here, not a copy of their alerts into a lane.
+    std::string lane = "group/" + group.key;
+    if (read_only_ || (open_by_key_.count(group.key) == 0 && lanes_.count(lane) == 0)) return;
+    RunInLane(lane, [this, group, now](Release release) {
       auto open = open_by_key_.find(group.key);
       if (open == open_by_key_.end()) return release();
       const std::string id = open->second;
