@@ -170,8 +170,10 @@ void RegisterAlertmanagerApi(http::Router& router, Dispatcher& dispatcher, Silen
                      if (!id) {
                        return respond(JsonError(StatusOf(id.error()), id.error().message()));
                      }
-                     spdlog::info("silence {} saved through the API by {}: {}", *id,
-                                  actor.empty() ? "an unauthenticated caller" : actor, what);
+                     spdlog::info(
+                         "silence {} saved through the API by {}: {}", *id,
+                         actor.empty() ? "a loopback caller (no API tokens configured)" : actor,
+                         what);
                      respond(http::Response::Json(200, DumpJson(json{{"silenceID", *id}})));
                    });
              });
@@ -208,8 +210,9 @@ void RegisterAlertmanagerApi(http::Router& router, Dispatcher& dispatcher, Silen
                      if (!r) {
                        return respond(JsonError(StatusOf(r.error()), r.error().message()));
                      }
-                     spdlog::info("silence {} expired through the API by {}", id,
-                                  actor.empty() ? "an unauthenticated caller" : actor);
+                     spdlog::info(
+                         "silence {} expired through the API by {}", id,
+                         actor.empty() ? "a loopback caller (no API tokens configured)" : actor);
                      respond(http::Response::Json(200, ""));
                    });
              });
