@@ -52,8 +52,17 @@ std::vector<OutboxItem> Outbox::Plan(const PageRequest& r, TimePoint now,
     return out;
   };
   auto configured = [&](Delivery d) { return of_kind(d); };
-  // The provider the action came from already has it; a mirror would echo back.
-  auto came_from = [&](const ProviderSpec& p) { return !p.origin.empty() && p.origin == r.origin; };
+  // The provider the action came from already has it; a mirror would echo back. A mirror goes
+  // where the trigger went, so after a fail-over that is the provider to compare.
+  auto came_from = [&](const ProviderSpec& p) {
+    const ProviderSpec* lands = &p;
+    if (auto it = routes_.find(r.incident_id); it != routes_.end()) {
+      if (auto jt = it->second.find(p.channel); jt != it->second.end()) {
+        if (const ProviderSpec* via = FindProvider(jt->second)) lands = via;
+      }
+    }
+    return !lands->origin.empty() && lands->origin == r.origin;
+  };
 
   switch (r.action) {
     case PageAction::kTrigger: {

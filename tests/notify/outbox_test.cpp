@@ -340,6 +340,49 @@ TEST_F(OutboxTest, FailsOverToOpsgenieThenBackWithAcksFollowingTheTrigger) {
   EXPECT_EQ(Delivered(*og_).back(), "INC-1/resolve") << "the resolve goes where the trigger went";
 }
 
+// Review finding: after a fail-over sent the trigger to Opsgenie, an acknowledge made in
+// Opsgenie's app was sent back to Opsgenie (the origin was checked against the planned
+// provider, PagerDuty), and the timeline said both "the acknowledge came from opsgenie" and
+// "sent via opsgenie".
+TEST_F(OutboxTest, AnAcknowledgeFromWhereTheFailOverSentTheTriggerIsNotEchoedBack) {
+  config_.failover = {{Channel::kPagerDuty, Channel::kOpsgenie}};
+  config_.failover_after = minutes(3);
+  config_.probe_interval = seconds(30);
+  Start(true, false);
+  pd_->script = [](const OutboxItem&, TimePoint) {
+    return DeliveryResult::Retry(503, "pagerduty: HTTP 503");
+  };
+  pd_->probe_up = [](TimePoint) { return false; };
+  outbox_->Send(Page(1), {});
+  scheduler_.AdvanceBy(minutes(5));
+  ASSERT_EQ(Delivered(*og_), (std::vector<std::string>{"INC-1/trigger"}));
+  const std::size_t reports = observer_.reports.size();
+
+  auto ack = Page(1, PageAction::kAcknowledge);
+  ack.origin = incident::kOriginOpsgenie;
+  outbox_->Send(ack, {});
+  auto note = Page(1, PageAction::kNote);
+  note.origin = incident::kOriginOpsgenie;
+  outbox_->Send(note, {});
+  scheduler_.AdvanceBy(minutes(1));
+  EXPECT_EQ(Delivered(*og_), (std::vector<std::string>{"INC-1/trigger"}))
+      << "Opsgenie already has what came from it";
+  EXPECT_EQ(store_->Count("pending"), 0);
+  std::vector<std::string> said;
+  for (std::size_t i = reports; i < observer_.reports.size(); ++i) {
+    const auto& r = observer_.reports[i];
+    said.push_back(fmt::format("{} {} {}", r.idempotency_key, r.channel.name(),
+                               incident::DeliveryOutcomeName(r.outcome)));
+  }
+  EXPECT_EQ(said, (std::vector<std::string>{"INC-1/acknowledge opsgenie skipped",
+                                            "INC-1/note opsgenie skipped"}));
+
+  outbox_->Send(Page(1, PageAction::kResolve), {});
+  scheduler_.AdvanceBy(minutes(1));
+  EXPECT_EQ(Delivered(*og_), (std::vector<std::string>{"INC-1/trigger", "INC-1/resolve"}))
+      << "an action from anywhere else still follows the trigger";
+}
+
 TEST_F(OutboxTest, BurstOfThousandIncidentsStaysWithinPagerDutyRateLimit) {
   Start(false, false);
   for (int i = 1; i <= 1000; ++i) outbox_->Send(Page(i), {});
