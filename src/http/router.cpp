@@ -119,6 +119,7 @@ Router::Match Router::Find(Request& request) const {
     if (route.method != request.method && !(route.method == "GET" && request.method == "HEAD")) {
       match.method_not_allowed = true;
       match.allowed_methods.push_back(route.method);
+      if (route.method == "GET") match.allowed_methods.push_back("HEAD");  // served as GET
       continue;
     }
     match.handler = &route.handler;

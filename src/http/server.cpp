@@ -7,6 +7,7 @@
 #include <chrono>
 #include <optional>
 #include <unordered_set>
+#include <utility>
 
 #include <prometheus/counter.h>
 #include <prometheus/gauge.h>
@@ -159,6 +160,29 @@ bool IsCredential(std::string_view name) {
                                                  "Content-Type"};
   return std::any_of(std::begin(kFields), std::end(kFields),
                      [&](std::string_view f) { return beast::iequals(f, name); });
+}
+
+// RFC 9112, 3.2.2: a server accepts a target in absolute form (`GET http://host/path?q`, what
+// a client sends to a proxy) as the path and query it names, and takes the host from it
+// instead of the Host field. Returns {origin form, authority}; any other target is returned as
+// it came (with no authority), for the path check to judge.
+std::pair<std::string, std::optional<std::string>> OriginForm(std::string_view target) {
+  auto sep = target.find("://");
+  if (target.empty() || target.front() == '/' || sep == std::string_view::npos) {
+    return {std::string(target), std::nullopt};
+  }
+  auto scheme = target.substr(0, sep);
+  if (!beast::iequals(scheme, "http") && !beast::iequals(scheme, "https")) {
+    return {std::string(target), std::nullopt};
+  }
+  auto rest = target.substr(sep + 3);
+  auto end = rest.find_first_of("/?");
+  std::string authority(rest.substr(0, end));
+  if (auto at = authority.rfind('@'); at != std::string::npos) authority.erase(0, at + 1);
+  if (end == std::string_view::npos) return {"/", authority};
+  std::string origin(rest.substr(end));
+  if (origin.front() == '?') origin.insert(0, "/");
+  return {origin, authority};
 }
 
 // Errors of accept() that say the process is out of a resource: retrying at once fails again
@@ -318,7 +342,8 @@ class Session : public std::enable_shared_from_this<Session> {
     req_ = Request{};
     req_.method = std::string(msg.method_string());
     request_version_ = msg.version();
-    req_.target = std::string(msg.target());
+    auto [target, authority] = OriginForm(msg.target());
+    req_.target = std::move(target);
     req_.remote_address = remote_;
     method_ = req_.method;
     method_label_ = MethodLabel(method_);
@@ -391,6 +416,7 @@ class Session : public std::enable_shared_from_this<Session> {
       }
       if (!added) it->second = std::string(field.value());  // the last one, as before
     }
+    if (authority) req_.headers["Host"] = *authority;
 
     router_ = server_->router;  // keep the router alive until the response is written
     match_ = router_->Find(req_);

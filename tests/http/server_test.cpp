@@ -126,7 +126,32 @@ TEST_F(ServerTest, UnknownPathIs404AndWrongMethodIs405) {
   EXPECT_EQ(StatusOf(RawExchange(port_, "GET /nope HTTP/1.1\r\nConnection: close\r\n\r\n")), 404);
   auto raw = RawExchange(port_, "DELETE /healthz HTTP/1.1\r\nConnection: close\r\n\r\n");
   EXPECT_EQ(StatusOf(raw), 405);
-  EXPECT_NE(raw.find("Allow: GET"), std::string::npos);
+  EXPECT_NE(raw.find("Allow: GET, HEAD\r\n"), std::string::npos) << "HEAD is served as GET";
+  raw = RawExchange(port_, "GET /echo/a HTTP/1.1\r\nConnection: close\r\n\r\n");
+  EXPECT_EQ(StatusOf(raw), 405);
+  EXPECT_NE(raw.find("Allow: POST\r\n"), std::string::npos) << raw;
+}
+
+// Attack finding: RFC 9112 (3.2.2) has a server accept a target in absolute form, which was a
+// 400. Its path and query are the request's, and its host stands for the Host field.
+TEST_F(ServerTest, ATargetInAbsoluteFormIsServedAsItsPath) {
+  auto raw = RawExchange(port_,
+                         "POST http://tocsin.example:9095/echo/slack?q=a%20b HTTP/1.1\r\n"
+                         "Host: x\r\nContent-Length: 2\r\nConnection: close\r\n\r\nhi");
+  EXPECT_EQ(StatusOf(raw), 200) << raw;
+  EXPECT_EQ(BodyOf(raw), "slack:a b:hi");
+  raw = RawExchange(
+      port_, "GET HTTPS://user@tocsin.example/healthz HTTP/1.1\r\nConnection: close\r\n\r\n");
+  EXPECT_EQ(StatusOf(raw), 200) << raw;
+  EXPECT_EQ(StatusOf(RawExchange(port_, "GET http://h HTTP/1.1\r\nConnection: close\r\n\r\n")), 404)
+      << "an empty path is /";
+  // The path is checked as any other: no way around the canonical form.
+  EXPECT_EQ(StatusOf(RawExchange(
+                port_, "GET http://h//healthz/../healthz HTTP/1.1\r\nConnection: close\r\n\r\n")),
+            400);
+  EXPECT_EQ(
+      StatusOf(RawExchange(port_, "GET ftp://h/healthz HTTP/1.1\r\nConnection: close\r\n\r\n")),
+      400);
 }
 
 TEST_F(ServerTest, MalformedRequestLineIs400) {
