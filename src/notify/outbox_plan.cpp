@@ -52,18 +52,25 @@ std::vector<OutboxItem> Outbox::Plan(const PageRequest& r, TimePoint now,
     return out;
   };
   auto configured = [&](Delivery d) { return of_kind(d); };
-  // The provider the action came from already has it; a mirror would echo back. A mirror goes
-  // where the trigger went, so after a fail-over that is the provider to compare.
-  auto came_from = [&](const ProviderSpec& p) {
-    const ProviderSpec* lands = &p;
+  // Where a mirror of the incident lands: where the trigger went (after a fail-over, its
+  // partner), or, with `now_failed_over`, where the pump sends it while its provider is failed
+  // over (EffectiveChannel).
+  auto lands_on = [&](const ProviderSpec& p, bool now_failed_over = true) -> const ProviderSpec& {
+    Channel c = p.channel;
     if (auto it = routes_.find(r.incident_id); it != routes_.end()) {
-      if (auto jt = it->second.find(p.channel); jt != it->second.end()) {
-        if (const ProviderSpec* via = FindProvider(jt->second)) lands = via;
-      }
+      if (auto jt = it->second.find(p.channel); jt != it->second.end()) c = jt->second;
     }
-    return !lands->origin.empty() && lands->origin == r.origin;
+    if (now_failed_over && c == p.channel && failed_over(c)) {
+      if (auto alt = config_.FailoverFor(c); alt && notifiers_.Has(*alt)) c = *alt;
+    }
+    const ProviderSpec* via = FindProvider(c);
+    return via ? *via : p;
   };
-
+  // The provider the action came from already has it; a mirror would echo back.
+  auto came_from = [&](const ProviderSpec& p) {
+    const ProviderSpec& lands = lands_on(p);
+    return !lands.origin.empty() && lands.origin == r.origin;
+  };
   switch (r.action) {
     case PageAction::kTrigger: {
       // The first channel of the step that is configured and can reach the person is theirs.
@@ -142,7 +149,11 @@ std::vector<OutboxItem> Outbox::Plan(const PageRequest& r, TimePoint now,
       break;
     case PageAction::kNote:
       for (const auto& p : Providers()) {
-        if (p.takes_notes && used(p.channel) && !came_from(p)) add(p.channel, "page");
+        // A note goes only where the trigger went and notes are kept: PagerDuty would take it
+        // for a trigger and page again, also for a resolved incident.
+        if (lands_on(p, false).takes_notes && used(p.channel) && !came_from(p)) {
+          add(p.channel, "page");
+        }
       }
       for (const auto* p : configured(Delivery::kIncidentMessage)) add(p->channel, "thread");
       break;

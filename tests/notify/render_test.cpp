@@ -2,6 +2,8 @@
 // and the text limits every provider imposes.
 #include <gtest/gtest.h>
 
+#include <fmt/format.h>
+
 #include "notify/page_renderer.h"
 #include "notify/providers/opsgenie/opsgenie_notifier.h"
 #include "notify/providers/pagerduty/pagerduty_notifier.h"
@@ -137,6 +139,23 @@ TEST(PagerDutyPage, DepositScenarioFieldByField) {
   EXPECT_EQ(a["event_action"], "acknowledge");
   EXPECT_EQ(a["dedup_key"], "tocsin/INC-42");
   EXPECT_FALSE(a.contains("payload"));
+}
+
+// Review finding: PagerDuty's Events API takes an event that is not an acknowledge or a
+// resolve for a trigger, so a note routed there by a fail-over opened its alert again.
+TEST(PagerDutyPage, ANoteOrAnUpdateIsRefusedNotSentAsATrigger) {
+  config::PagerDutyConfig cfg;
+  cfg.routing_key = std::string(32, 'k');
+  PagerDutyNotifier pd(cfg, Renderer(), nullptr);  // no HTTP client: nothing may be sent
+  for (auto action : {incident::PageAction::kNote, incident::PageAction::kUpdate,
+                      incident::PageAction::kReminder, incident::PageAction::kStatusUpdate}) {
+    auto page = DepositPage();
+    page.action = action;
+    auto r = pd.Deliver(Item(page));
+    EXPECT_EQ(r.outcome, DeliveryResult::Outcome::kPermanent) << incident::PageActionName(action);
+    EXPECT_EQ(r.detail,
+              fmt::format("PagerDuty's Events API takes no {}: not sent", PageActionName(action)));
+  }
 }
 
 TEST(PagerDutyPage, LongSummaryCutAt1024CodePoints) {

@@ -111,6 +111,12 @@ const std::string* PagerDutyNotifier::RoleKey(const std::string& role) const {
 
 DeliveryResult PagerDutyNotifier::Deliver(const OutboxItem& item) {
   if (item.request.action == PageAction::kTrigger) return DeliverTrigger(item);
+  if (item.request.action != PageAction::kAcknowledge &&
+      item.request.action != PageAction::kResolve) {
+    // Anything else would go out as a trigger and open (and page) a PagerDuty alert again.
+    return DeliveryResult::Permanent(0, fmt::format("PagerDuty's Events API takes no {}: not sent",
+                                                    incident::PageActionName(item.request.action)));
+  }
   // An ack or resolve goes to every routing key a trigger may have used; PagerDuty drops it
   // where no alert of the dedup key is open.
   DeliveryResult last = Enqueue(BuildEvent(item));
