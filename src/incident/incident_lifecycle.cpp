@@ -49,6 +49,16 @@ bool HasFiring(const std::vector<Alert>& alerts, TimePoint now) {
                      [now](const Alert& a) { return a.firing() && !a.ResolvedAt(now); });
 }
 
+// The alerts as the incident keeps them: one whose endsAt has passed is resolved, whatever
+// state it was last sent with (the API, the panel and the next flush's "fired again" read it).
+std::vector<Alert> AsKept(const std::vector<Alert>& alerts, TimePoint now) {
+  std::vector<Alert> out = alerts;
+  for (auto& a : out) {
+    if (a.firing() && a.ResolvedAt(now)) a.state = AlertState::kResolved;
+  }
+  return out;
+}
+
 }  // namespace
 
 void IncidentManager::DoOpen(const dispatch::AlertGroup& group, const std::string& actor,
@@ -136,7 +146,7 @@ void IncidentManager::DoOpen(const dispatch::AlertGroup& group, const std::strin
   inc.domain = DomainOf(group.alerts);
   inc.sev = SevOf(group.alerts);
   inc.group_labels = group.group_labels;
-  inc.alerts = group.alerts;
+  inc.alerts = AsKept(group.alerts, now);
   inc.causes = group.causes;
   inc.opened_at = now;
   if (schedule_) {
@@ -189,7 +199,7 @@ void IncidentManager::Reopen(const Incident& resolved, const dispatch::AlertGrou
   const Incident& old = **stored;
   Incident inc = old;
   inc.state = IncidentState::kTriggered;
-  inc.alerts = group.alerts;
+  inc.alerts = AsKept(group.alerts, now);
   inc.causes = group.causes;
   inc.sev = SevOf(group.alerts);
   inc.resolved_at = {};
@@ -243,7 +253,7 @@ void IncidentManager::UpdateFromGroup(const std::string& id, const dispatch::Ale
                              DumpJson(json{{"fingerprint", a.fingerprint().ToString()}})));
     }
   }
-  next.alerts = group.alerts;
+  next.alerts = AsKept(group.alerts, now);
   next.causes = group.causes;
   Sev sev = SevOf(group.alerts);
   bool all_resolved = !HasFiring(group.alerts, now);

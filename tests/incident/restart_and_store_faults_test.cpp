@@ -41,6 +41,29 @@ TEST_F(IncidentTest, RestartResumesOnOriginalDeadlinesWithoutPagingTwice) {
   EXPECT_TRUE(restarted.Verify("INC-1")->ok);
 }
 
+// An alert whose endsAt passed (sent firing, then never again) is kept as resolved: the API and
+// the panel said it still fired, and its next firing was not recorded as "fired again".
+TEST_F(IncidentTest, AnAlertWhoseEndsAtPassedIsKeptAsResolved) {
+  Build();
+  auto group = Group("payments");
+  Alert ended = group.alerts[0];
+  ended.labels = Labels{{"alertname", "DepositLatencyHigh"}, {"domain", "payments"}};
+  ended.ends_at = At(minutes(3));  // sent firing, then never again
+  group.alerts.push_back(ended);
+  manager_->OnGroupFlush(group, At(minutes(0)));
+  AdvanceTo(minutes(5));
+  manager_->OnGroupFlush(group, At(minutes(5)));
+  scheduler_.RunPending();
+  auto inc = store_.Get("INC-1").value();
+  ASSERT_TRUE(inc.has_value());
+  ASSERT_EQ(inc->alerts.size(), 2u);
+  EXPECT_EQ(inc->alerts[0].state, AlertState::kFiring);
+  EXPECT_EQ(inc->alerts[1].state, AlertState::kResolved) << "its endsAt passed";
+  EXPECT_TRUE(inc->open());
+  auto kinds = Kinds("INC-1");
+  EXPECT_EQ(std::count(kinds.begin(), kinds.end(), "alert_resolved"), 1);
+}
+
 TEST_F(IncidentTest, RestartBeforeAnyDeadlineRearmsTheOriginalOne) {
   Build();
   manager_->OnGroupFlush(Group("payments"), At(minutes(0)));
