@@ -4,6 +4,7 @@
 #include "tocsin/http/server.h"
 
 #include <algorithm>
+#include <cctype>
 #include <chrono>
 #include <optional>
 #include <unordered_set>
@@ -178,11 +179,36 @@ std::pair<std::string, std::optional<std::string>> OriginForm(std::string_view t
   auto rest = target.substr(sep + 3);
   auto end = rest.find_first_of("/?");
   std::string authority(rest.substr(0, end));
-  if (auto at = authority.rfind('@'); at != std::string::npos) authority.erase(0, at + 1);
   if (end == std::string_view::npos) return {"/", authority};
   std::string origin(rest.substr(end));
   if (origin.front() == '?') origin.insert(0, "/");
   return {origin, authority};
+}
+
+// host[:port] as RFC 3986 writes it: a name or IPv4 address, or an IPv6 literal in brackets.
+// Anything else (empty, user info, a stray '#' or '\\') would be read one way here and another
+// way by a proxy (RFC 9110, 4.2.1 and 4.2.4).
+bool ValidAuthority(std::string_view a) {
+  std::string_view host = a;
+  if (auto colon = a.rfind(':'); colon != std::string_view::npos && a.find(']', colon) == a.npos) {
+    auto port = a.substr(colon + 1);
+    if (port.empty() || port.size() > 5 ||
+        !std::all_of(port.begin(), port.end(), [](char c) { return c >= '0' && c <= '9'; })) {
+      return false;
+    }
+    host = a.substr(0, colon);
+  }
+  if (host.empty() || host.size() > 255) return false;
+  if (host.front() == '[') {
+    return host.size() > 2 && host.back() == ']' &&
+           std::all_of(host.begin() + 1, host.end() - 1, [](char c) {
+             return std::isxdigit(static_cast<unsigned char>(c)) || c == ':' || c == '.';
+           });
+  }
+  return std::all_of(host.begin(), host.end(), [](char c) {
+    return std::isalnum(static_cast<unsigned char>(c)) || c == '.' || c == '-' || c == '_' ||
+           c == '~';
+  });
 }
 
 // Errors of accept() that say the process is out of a resource: retrying at once fails again
@@ -347,6 +373,12 @@ class Session : public std::enable_shared_from_this<Session> {
     req_.remote_address = remote_;
     method_ = req_.method;
     method_label_ = MethodLabel(method_);
+    if (authority && !ValidAuthority(*authority)) {
+      keep_alive_ = false;
+      return Write(Response::Text(400, "the request target's host \"" + *authority +
+                                           "\" is not host[:port]\n"),
+                   "invalid");
+    }
     // Beast reads a body only for a final `chunked` coding or a Content-Length: under
     // `Transfer-Encoding: gzip` the body would be left on the connection and read as the next
     // request, and under `gzip, chunked` the compressed bytes would be taken as the body. One

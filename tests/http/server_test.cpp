@@ -140,9 +140,17 @@ TEST_F(ServerTest, ATargetInAbsoluteFormIsServedAsItsPath) {
                          "Host: x\r\nContent-Length: 2\r\nConnection: close\r\n\r\nhi");
   EXPECT_EQ(StatusOf(raw), 200) << raw;
   EXPECT_EQ(BodyOf(raw), "slack:a b:hi");
-  raw = RawExchange(
-      port_, "GET HTTPS://user@tocsin.example/healthz HTTP/1.1\r\nConnection: close\r\n\r\n");
+  raw = RawExchange(port_, "GET HTTPS://[::1]:9095/healthz HTTP/1.1\r\nConnection: close\r\n\r\n");
   EXPECT_EQ(StatusOf(raw), 200) << raw;
+  // A host a proxy could read otherwise is refused: user info, '#', '\\', no host, a bad port.
+  for (const char* target :
+       {"http://user@tocsin.example/healthz", "http://evil#@localhost/healthz",
+        "http://evil\\@localhost/healthz", "http:///healthz", "http://h:9x/healthz",
+        "http://h:/healthz", "http://[::1/healthz", "http://loc%61lhost/healthz"}) {
+    raw =
+        RawExchange(port_, std::string("GET ") + target + " HTTP/1.1\r\nConnection: close\r\n\r\n");
+    EXPECT_EQ(StatusOf(raw), 400) << target << "\n" << raw;
+  }
   EXPECT_EQ(StatusOf(RawExchange(port_, "GET http://h HTTP/1.1\r\nConnection: close\r\n\r\n")), 404)
       << "an empty path is /";
   // The path is checked as any other: no way around the canonical form.
