@@ -373,10 +373,15 @@ TEST_F(OutboxTest, AnAcknowledgeFromWhereTheFailOverSentTheTriggerIsNotEchoedBac
   }
   EXPECT_EQ(said, (std::vector<std::string>{"INC-1/acknowledge opsgenie skipped"}));
 
+  // What comes from anywhere else follows the trigger: a note too, which Opsgenie keeps (the
+  // planned provider, PagerDuty, keeps none: before, the note went nowhere).
+  auto note = Page(1, PageAction::kNote);
+  note.origin = "api";
+  outbox_->Send(note, {});
   outbox_->Send(Page(1, PageAction::kResolve), {});
   scheduler_.AdvanceBy(minutes(1));
-  EXPECT_EQ(Delivered(*og_), (std::vector<std::string>{"INC-1/trigger", "INC-1/resolve"}))
-      << "an action from anywhere else still follows the trigger";
+  EXPECT_EQ(Delivered(*og_),
+            (std::vector<std::string>{"INC-1/trigger", "INC-1/note", "INC-1/resolve"}));
 }
 
 // Review finding: while PagerDuty is failed over, the pump sends an incident's mirrors to
