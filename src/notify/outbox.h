@@ -154,6 +154,11 @@ class Outbox final : public incident::Pager {
                 TimePoint now);
   void CancelTimers();
   incident::Channel EffectiveChannel(const OutboxItem& item) const;
+  // Where something of `incident_id` planned for `original` goes: where the incident's trigger
+  // went (its route) and, with `now_failed_over`, the fail-over partner while `original` is
+  // failed over. EffectiveChannel for an item still on its original channel; Plan for mirrors.
+  incident::Channel Landing(const std::string& incident_id, incident::Channel original,
+                            bool now_failed_over = true) const;
   Lane LaneFor(const OutboxItem& item) const;
   // Records where an original channel of an incident went; its queued items follow.
   void SetRoute(const std::string& incident_id, incident::Channel original, incident::Channel via,

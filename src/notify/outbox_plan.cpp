@@ -52,18 +52,9 @@ std::vector<OutboxItem> Outbox::Plan(const PageRequest& r, TimePoint now,
     return out;
   };
   auto configured = [&](Delivery d) { return of_kind(d); };
-  // Where a mirror of the incident lands: where the trigger went (after a fail-over, its
-  // partner), or, with `now_failed_over`, where the pump sends it while its provider is failed
-  // over (EffectiveChannel).
+  // Where a mirror of the incident lands (Landing): its provider's spec.
   auto lands_on = [&](const ProviderSpec& p, bool now_failed_over = true) -> const ProviderSpec& {
-    Channel c = p.channel;
-    if (auto it = routes_.find(r.incident_id); it != routes_.end()) {
-      if (auto jt = it->second.find(p.channel); jt != it->second.end()) c = jt->second;
-    }
-    if (now_failed_over && c == p.channel && failed_over(c)) {
-      if (auto alt = config_.FailoverFor(c); alt && notifiers_.Has(*alt)) c = *alt;
-    }
-    const ProviderSpec* via = FindProvider(c);
+    const ProviderSpec* via = FindProvider(Landing(r.incident_id, p.channel, now_failed_over));
     return via ? *via : p;
   };
   // The provider the action came from already has it; a mirror would echo back.

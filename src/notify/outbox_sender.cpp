@@ -27,16 +27,19 @@ std::string Outbox::FormatDelay(Duration d) {
 
 Channel Outbox::EffectiveChannel(const OutboxItem& item) const {
   if (item.channel != item.original_channel) return item.channel;
-  if (auto it = routes_.find(item.request.incident_id); it != routes_.end()) {
-    auto jt = it->second.find(item.original_channel);
-    if (jt != it->second.end() && jt->second != item.original_channel) return jt->second;
+  return Landing(item.request.incident_id, item.original_channel);
+}
+
+Channel Outbox::Landing(const std::string& incident_id, Channel original,
+                        bool now_failed_over) const {
+  if (auto it = routes_.find(incident_id); it != routes_.end()) {
+    auto jt = it->second.find(original);
+    if (jt != it->second.end() && jt->second != original) return jt->second;
   }
-  if (failed_over(item.original_channel)) {
-    if (auto alt = config_.FailoverFor(item.original_channel); alt && notifiers_.Has(*alt)) {
-      return *alt;
-    }
+  if (now_failed_over && failed_over(original)) {
+    if (auto alt = config_.FailoverFor(original); alt && notifiers_.Has(*alt)) return *alt;
   }
-  return item.channel;
+  return original;
 }
 
 void Outbox::RequestPump() {
