@@ -22,9 +22,7 @@ std::vector<OutboxItem> Outbox::Plan(const PageRequest& r, TimePoint now,
     item.channel = c;
     item.original_channel = c;
     // Acks and resolves follow the trigger to where it was delivered (after a fail-over).
-    if (auto it = routes_.find(r.incident_id); it != routes_.end()) {
-      if (auto jt = it->second.find(c); jt != it->second.end()) item.channel = jt->second;
-    }
+    item.channel = Landing(r.incident_id, c, /*now_failed_over=*/false);
     item.kind = std::move(kind);
     item.target = std::move(target);
     item.person_id = std::move(person);

@@ -48,6 +48,19 @@ class OutboxTest : public ::testing::Test {
     ASSERT_TRUE(store::SqliteIncidentStore(*db_).Migrate());
     store_ = std::make_unique<store::SqliteOutboxStore>(*db_);
   }
+  // `from` fails over to `to` after three minutes of failures, probed every 30 s.
+  void FailOver(Channel from, Channel to) {
+    config_.failover = {{from, to}};
+    config_.failover_after = minutes(3);
+    config_.probe_interval = seconds(30);
+  }
+  // From now on `fake` answers every request 503 and its probe finds it down.
+  static void Down(FakeNotifier& fake) {
+    fake.script = [name = std::string(fake.channel().name())](const OutboxItem&, TimePoint) {
+      return DeliveryResult::Retry(503, name + ": HTTP 503");
+    };
+    fake.probe_up = [](TimePoint) { return false; };
+  }
   // INC-1 paged with Slack; Slack then throttles its next request for a minute.
   void PostedWhileSlackThrottlesOnce() {
     Start(false, true);
@@ -274,9 +287,7 @@ TEST_F(OutboxTest, TransientErrorsGiveUpAfterGiveUpAfter) {
 
 // A reload that removed a failed-over provider left its probe timer behind.
 TEST_F(OutboxTest, ReloadWithoutAFailedOverProviderCancelsItsProbe) {
-  config_.failover = {{Channel::kPagerDuty, Channel::kOpsgenie}};
-  config_.failover_after = minutes(3);
-  config_.probe_interval = seconds(30);
+  FailOver(Channel::kPagerDuty, Channel::kOpsgenie);
   Start(true, true);
   pd_->script = [](const OutboxItem&, TimePoint) {
     return DeliveryResult::Retry(503, "pagerduty: HTTP 503");
@@ -345,14 +356,9 @@ TEST_F(OutboxTest, FailsOverToOpsgenieThenBackWithAcksFollowingTheTrigger) {
 // provider, PagerDuty), and the timeline said both "the acknowledge came from opsgenie" and
 // "sent via opsgenie".
 TEST_F(OutboxTest, AnAcknowledgeFromWhereTheFailOverSentTheTriggerIsNotEchoedBack) {
-  config_.failover = {{Channel::kPagerDuty, Channel::kOpsgenie}};
-  config_.failover_after = minutes(3);
-  config_.probe_interval = seconds(30);
+  FailOver(Channel::kPagerDuty, Channel::kOpsgenie);
   Start(true, false);
-  pd_->script = [](const OutboxItem&, TimePoint) {
-    return DeliveryResult::Retry(503, "pagerduty: HTTP 503");
-  };
-  pd_->probe_up = [](TimePoint) { return false; };
+  Down(*pd_);
   outbox_->Send(Page(1), {});
   scheduler_.AdvanceBy(minutes(5));
   ASSERT_EQ(Delivered(*og_), (std::vector<std::string>{"INC-1/trigger"}));
@@ -388,17 +394,12 @@ TEST_F(OutboxTest, AnAcknowledgeFromWhereTheFailOverSentTheTriggerIsNotEchoedBac
 // Opsgenie even when its trigger reached PagerDuty: an acknowledge made in Opsgenie's app was
 // sent back there (and the timeline said it was both skipped and sent via Opsgenie).
 TEST_F(OutboxTest, AnAcknowledgeFromOpsgenieIsNotEchoedWhilePagerDutyIsFailedOver) {
-  config_.failover = {{Channel::kPagerDuty, Channel::kOpsgenie}};
-  config_.failover_after = minutes(3);
-  config_.probe_interval = seconds(30);
+  FailOver(Channel::kPagerDuty, Channel::kOpsgenie);
   Start(true, false);
   outbox_->Send(Page(1), {});
   scheduler_.RunPending();
   ASSERT_EQ(Delivered(*pd_), (std::vector<std::string>{"INC-1/trigger"}));
-  pd_->script = [](const OutboxItem&, TimePoint) {
-    return DeliveryResult::Retry(503, "pagerduty: HTTP 503");
-  };
-  pd_->probe_up = [](TimePoint) { return false; };
+  Down(*pd_);
   outbox_->Send(Page(2), {});
   scheduler_.AdvanceBy(minutes(5));
   ASSERT_TRUE(outbox_->failed_over(Channel::kPagerDuty));
@@ -421,14 +422,9 @@ TEST_F(OutboxTest, AnAcknowledgeFromOpsgenieIsNotEchoedWhilePagerDutyIsFailedOve
 // trigger. After Opsgenie failed over to PagerDuty, a note on the incident (planned for
 // Opsgenie, which keeps notes) went to PagerDuty and opened its alert again, after the resolve.
 TEST_F(OutboxTest, ANoteIsNotSentWhereTheFailOverSentTheTriggerUnlessThatKeepsNotes) {
-  config_.failover = {{Channel::kOpsgenie, Channel::kPagerDuty}};
-  config_.failover_after = minutes(3);
-  config_.probe_interval = seconds(30);
+  FailOver(Channel::kOpsgenie, Channel::kPagerDuty);
   Start(true, false);
-  og_->script = [](const OutboxItem&, TimePoint) {
-    return DeliveryResult::Retry(503, "opsgenie: HTTP 503");
-  };
-  og_->probe_up = [](TimePoint) { return false; };
+  Down(*og_);
   auto page = Page(1);
   page.targets = {{testing::Olena(), "l1", {Channel::kOpsgenie}}};
   outbox_->Send(page, {});
