@@ -172,6 +172,12 @@ void Evaluator::Impl::AdoptRestored(const std::string& key, std::uint64_t hash, 
                        ? AlertKind::kCause
                        : (kind == "symptom" ? AlertKind::kSymptom : AlertKind::kUnspecified);
     rs.series.emplace(p.labels.fingerprint(), std::move(s));
+    // A no-data alert fired once the query had returned nothing for absent_after: still
+    // nothing at the first evaluation, it keeps firing (the time since the silence began is
+    // not stored; counted from the restart it would resolve, and page again absent_after on).
+    if (p.state == AlertState::kFiring && key.starts_with("absent/") && !rs.absent_since) {
+      rs.absent_since = TimePoint{};
+    }
   }
   restored.erase(key);
 }

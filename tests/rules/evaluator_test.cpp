@@ -245,6 +245,48 @@ groups:
   EXPECT_TRUE(Firing(*e, "tocsin_absent_data").empty());
 }
 
+// Review finding: the time since an SLI's silence began is not stored, and after a restart the
+// first evaluation (still no data) counted it from zero and resolved the no-data alert, which
+// fired (and paged) again absent_after later. Its incident, recalled at start, resolved too.
+TEST_F(EvaluatorTest, AFiringAbsentDataAlertKeepsFiringAfterARestartWhileTheDataIsStillMissing) {
+  auto rules = Load(R"(
+groups:
+  - name: a
+    slos:
+      - name: login_success_ratio
+        service: login
+        domain: auth
+        objective: 99.9
+        absent_after: 2m
+        sli: {error: "e[{{window}}]", total: "t[{{window}}]"}
+        runbook: login.md
+)");
+  MemoryAlertStateStore store;
+  {
+    auto e = Make(&store);
+    e->SetRules(rules);
+    e->Start();
+    scheduler_.RunPending();
+    Advance(seconds(150));
+    ASSERT_EQ(Firing(*e, "tocsin_absent_data").size(), 1u);
+  }
+  Advance(seconds(10));
+  auto e = Make(&store);
+  ASSERT_TRUE(e->RestoreState());
+  e->SetRules(rules);
+  e->Start();
+  Advance(seconds(60));
+  EXPECT_EQ(Firing(*e, "tocsin_absent_data").size(), 1u);
+  EXPECT_EQ(sink_.Count("tocsin_absent_data", AlertState::kResolved), 0u);
+  // Data comes back: resolved, as without a restart.
+  for (auto w : {minutes(5), minutes(60), minutes(30), minutes(360), minutes(4320)}) {
+    source_->SetValues(Q(*rules, w), {{Labels{}, 0.0}});
+  }
+  Advance(seconds(30));
+  EXPECT_TRUE(Firing(*e, "tocsin_absent_data").empty());
+  EXPECT_EQ(sink_.Count("tocsin_absent_data", AlertState::kResolved), 1u);
+}
+
 TEST_F(EvaluatorTest, ErrorBudgetIsComputedAndPolicyNoticesAt50And80PercentDoNotPage) {
   auto rules = Load(kDepositRules);
   auto e = Make();
