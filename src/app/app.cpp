@@ -202,6 +202,7 @@ Result<void> App::Start() {
   if (auto inc = impl_->StartIncidents(); !inc) return Fail(inc.error());
   if (auto rep = impl_->StartReports(); !rep) return Fail(rep.error());  // issue 17
   if (auto d = impl_->StartDispatch(); !d) return Fail(d.error());
+  if (impl_->active) impl_->RecallOpenIncidents();
   if (auto in = impl_->StartInbound(); !in) return Fail(in.error());  // issue 7
   if (auto p = impl_->StartPanel(); !p) return Fail(p.error());       // issue 16
 

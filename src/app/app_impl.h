@@ -225,6 +225,12 @@ struct App::Impl {
   // dispatcher and the intake so that it is joined before they go.
   std::unique_ptr<WorkerPool> alert_parser;
   Result<void> StartDispatch();  // module_wiring.cpp
+  // When this instance becomes active (at start, or a standby's promotion, after the incidents
+  // started): the alerts open incidents announced as firing go back to the dispatcher
+  // (Dispatcher::Recall), so that a resolve received after a restart resolves them. A promoted
+  // standby recalls only the groups it has not heard of (it holds the others' latest flush, or
+  // its dispatcher has them). module_wiring.cpp.
+  void RecallOpenIncidents();
   // ---- end dispatch
   // ---- Acknowledge from anywhere, API authentication (issue 7) -------------------------------
   // Slack buttons and slash command, PagerDuty and Opsgenie webhooks act on `incidents`

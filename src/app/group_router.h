@@ -33,6 +33,8 @@ class GroupRouter final : public dispatch::GroupSink {
   // Standby -> active replays the held groups at `now`.
   void SetActive(bool active, TimePoint now);
   std::size_t held() const { return held_.size(); }
+  // Whether a standby holds a flush of the group `key` (it replays it on becoming active).
+  bool holds(const std::string& key) const { return held_.contains(key); }
 
  private:
   void PruneHeld(TimePoint now);

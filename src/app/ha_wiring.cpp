@@ -194,6 +194,9 @@ Result<void> App::Impl::StartActiveParts() {
       spdlog::error("rules: cannot restore alert state, starting from zero: {}",
                     restored.error().message());
     }
+    // The rules were installed while standby: installed again, they take the restored state
+    // (else every rule starts from zero: a no-data alert resolves, a threshold counts again).
+    ApplyRules();
     evaluator->Start();
   }
   return {};
@@ -216,6 +219,8 @@ void App::Impl::OnRoleChange(ha::Role role, std::int64_t epoch, const std::strin
       owner->Stop();
       return;
     }
+    // Before the held flushes are replayed (and forgotten): the groups they cover are skipped.
+    RecallOpenIncidents();
     active = true;
     group_router->SetActive(true, clock.Now());
     if (change_relay) change_relay->StartApplying(epoch);

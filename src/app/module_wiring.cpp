@@ -3,6 +3,9 @@
 #include <fmt/format.h>
 #include <spdlog/spdlog.h>
 
+#include <algorithm>
+#include <chrono>
+
 #include "app_impl.h"
 #include "change_relay.h"
 #include "group_router.h"
@@ -10,6 +13,7 @@
 #include "notify/outbox.h"
 #include "standby_silence_store.h"
 #include "tocsin/api/alertmanager_api.h"
+#include "tocsin/common/duration.h"
 #include "tocsin/common/worker_pool.h"
 #include "tocsin/dispatch/alert_intake.h"
 #include "tocsin/dispatch/dispatcher.h"
@@ -212,6 +216,51 @@ Result<void> App::Impl::StartDispatch() {
   alert_intake = std::make_unique<dispatch::AlertIntake>(
       *dispatcher, scheduler, *alert_parser, dispatch::ParsePostedAlerts, *registry, intake);
   return {};
+}
+
+void App::Impl::RecallOpenIncidents() {
+  if (!dispatcher || !incidents) return;
+  // An incident opened through the API has the key its caller chose, and its alerts come from
+  // no source that sends them again: not recalled (unless a receiver of the config is named
+  // "api": its incidents are the dispatcher's).
+  const auto& receivers = config->dispatch.receivers;
+  const bool api_is_a_receiver = std::any_of(receivers.begin(), receivers.end(),
+                                             [](const auto& r) { return r.name == "api"; });
+  // Pointers into the incidents in memory: nothing is copied but what is recalled.
+  std::vector<dispatch::Dispatcher::RecalledGroup> groups;
+  groups.reserve(incidents->open_count());
+  incidents->ForEachOpen([&](const incident::Incident& inc) {
+    // A drill was never announced by the dispatcher; a manual incident's key ("manual/...") is
+    // no route's.
+    if (inc.drill || inc.alerts.empty()) return;
+    if (inc.receiver == "api" && !api_is_a_receiver) return;
+    // A promoted standby replays the flush it holds (its latest news of the group).
+    if (group_router && group_router->holds(inc.key)) return;
+    groups.push_back({&inc.key, &inc.alerts});
+  });
+  // Long enough for Prometheus (every evaluation, endsAt four of them ahead) and tocsin's own
+  // rules to send a firing alert again: every tick, or, for a threshold rule whose state was
+  // not restored, after `consecutive` violations.
+  Duration wait = config->dispatch.alertmanager.resolve_timeout;
+  for (const auto& g : config->rules.groups) {
+    const Duration every =
+        g.interval != Duration{} ? g.interval : config->rules.evaluation.interval;
+    Duration::rep ticks = 2;
+    for (const auto& r : g.rules) ticks = std::max(ticks, Duration::rep{r.consecutive} + 1);
+    wait = std::max(wait, ticks * every);
+  }
+  const TimePoint now = clock.Now();
+  const auto began = std::chrono::steady_clock::now();
+  const auto n = dispatcher->Recall(groups, now + wait, now);
+  const auto took = std::chrono::duration_cast<std::chrono::milliseconds>(
+      std::chrono::steady_clock::now() - began);
+  if (n.alerts > 0) {
+    spdlog::info(
+        "dispatch: recalled {} firing alert(s) of {} open incident(s) in {} ms; each resolves "
+        "when its resolve arrives, or when nothing has sent it again for {} (or the longer endsAt "
+        "its source last promised)",
+        n.alerts, n.incidents, took.count(), FormatDuration(wait));
+  }
 }
 
 }  // namespace tocsin::app

@@ -5,6 +5,7 @@
 #include <prometheus/registry.h>
 
 #include <algorithm>
+#include <string_view>
 
 #include "tocsin/dispatch/dedup_stage.h"
 #include "tocsin/dispatch/inhibit_stage.h"
@@ -172,8 +173,10 @@ void Dispatcher::Insert(Alert&& incoming, TimePoint now) {
     e.alert = StoredAlert(incoming);
     metrics_->deduplicated.Increment();
     if (changed_state || e.groups == 0) inhibitor_dirty_ = true;
-    // Already in its groups: the update is picked up at their next flush.
-    if (e.groups > 0) return;
+    // Already in its groups: the update is picked up at their next flush. A recalled alert is
+    // in its incident's groups only: sent firing again, it joins its other routes' too.
+    if (e.groups > 0 && (!e.recalled || incoming.ResolvedAt(now))) return;
+    e.recalled = false;
     // Resolved again while waiting for the sweep: nothing to group.
     if (incoming.ResolvedAt(now)) return;
   } else {
@@ -186,6 +189,20 @@ void Dispatcher::Insert(Alert&& incoming, TimePoint now) {
     inhibitor_dirty_ = true;
   }
   auto routes = route_->Match(incoming.labels);
+  if (e.groups > 0) {
+    // Recalled, sent firing again: its other routes' groups take it. Not a receiver that has
+    // it already (`receivers` of a recalled alert: those of the groups holding it; a reload
+    // since the restart may group it under another key, and a second group of that receiver
+    // would open a second incident), as a reload's re-routing does.
+    const std::vector<std::string>* holding = e.receivers;
+    for (const Route* r : routes) {
+      const auto& name = r->receiver().name;
+      if (holding && std::find(holding->begin(), holding->end(), name) != holding->end()) continue;
+      AddToGroup(*r, incoming, fp, e, now);
+    }
+    e.receivers = ReceiversOf(routes);
+    return;
+  }
   for (const Route* r : routes) AddToGroup(*r, incoming, fp, e, now);
   e.receivers = ReceiversOf(routes);
 }
@@ -204,8 +221,8 @@ const std::vector<std::string>* Dispatcher::ReceiversOf(const std::vector<const 
   return last_receivers_;
 }
 
-void Dispatcher::AddToGroup(const Route& route, const Alert& alert, Fingerprint fp, Entry& entry,
-                            TimePoint now) {
+Dispatcher::Group& Dispatcher::AddToGroup(const Route& route, const Alert& alert, Fingerprint fp,
+                                          Entry& entry, TimePoint now, bool announced) {
   // Most alerts join a group that exists: found by hash, without building its key and labels.
   std::uint64_t hash = route.GroupHash(alert.labels);
   Group* known = nullptr;
@@ -237,15 +254,23 @@ void Dispatcher::AddToGroup(const Route& route, const Alert& alert, Fingerprint 
     g.notification.last_notified = {};
   }
   auto pos = std::lower_bound(g.members.begin(), g.members.end(), fp);
-  if (pos != g.members.end() && *pos == fp) return;
+  if (pos != g.members.end() && *pos == fp) return g;
   g.members.insert(pos, fp);
   ++entry.groups;
   metrics_->grouped.Increment();
-  if (g.timer) return;
+  if (g.timer) return g;
+  const auto& rc = route.config();
+  if (announced) {
+    // Recalled (Recall): announced, its next flush is a group_interval away, as after a notice.
+    g.flushed = true;
+    g.next_flush = now + rc.group_interval;
+    g.timer = scheduler_.ScheduleAt(*g.next_flush,
+                                    [this, key = g.key] { Flush(key, scheduler_.clock().Now()); });
+    return g;
+  }
   // First alert of a new (or emptied) group waits group_wait so that its siblings join
   // before the first page; an alert that already started longer ago than that flushes now,
   // as in Alertmanager (e.g. after a restart).
-  const auto& rc = route.config();
   TimePoint at = now + rc.group_wait;
   if (g.flushed && g.notification.last_notified + rc.group_interval > at) {
     at = g.notification.last_notified + rc.group_interval;
@@ -256,6 +281,72 @@ void Dispatcher::AddToGroup(const Route& route, const Alert& alert, Fingerprint 
   g.next_flush = at;
   g.timer =
       scheduler_.ScheduleAt(at, [this, key = g.key] { Flush(key, scheduler_.clock().Now()); });
+  return g;
+}
+
+Dispatcher::Recalled Dispatcher::Recall(const std::vector<RecalledGroup>& groups, TimePoint until,
+                                        TimePoint now) {
+  // Each alert once, with the keys of the incidents that hold it (nearly always one).
+  struct Wanted {
+    const Alert* alert = nullptr;
+    std::vector<const std::string*> keys;
+  };
+  boost::unordered_flat_map<Fingerprint, Wanted, std::hash<Fingerprint>> wanted;
+  for (const auto& g : groups) {
+    if (groups_.contains(*g.key)) continue;  // a standby's, promoted: it knows the group
+    for (const auto& a : *g.alerts) {
+      if (!a.firing()) continue;
+      const Fingerprint fp = a.fingerprint();
+      if (alerts_.contains(fp)) continue;  // heard of since the start: that is the news
+      Wanted& w = wanted[fp];
+      if (!w.alert) w.alert = &a;
+      w.keys.push_back(g.key);
+    }
+  }
+  auto announce = [&](Group& g, Fingerprint fp) {
+    NotificationState& st = g.notification;
+    if (!st.notified) {
+      st.notified = true;
+      st.last_notified = now;
+    }
+    auto pos = std::lower_bound(st.firing.begin(), st.firing.end(), fp);
+    if (pos == st.firing.end() || *pos != fp) st.firing.insert(pos, fp);
+    st.last_firing_notice[fp] = now;
+  };
+  std::size_t recalled = 0;
+  std::set<std::string_view> of;  // the keys of the incidents recalled from
+  for (auto& [fp, w] : wanted) {
+    auto routes = route_->Match(w.alert->labels);
+    std::vector<const Route*> own;  // the routes that group it under one of its incidents' keys
+    for (const Route* r : routes) {
+      const std::string key = GroupKey(*r, w.alert->labels);
+      if (std::any_of(w.keys.begin(), w.keys.end(), [&](const auto* k) { return *k == key; })) {
+        own.push_back(r);
+      }
+    }
+    if (own.empty()) continue;
+    for (const auto* k : w.keys) of.insert(*k);
+    Alert a = *w.alert;
+    // The endsAt its source promised, if still ahead; one that passed while tocsin was down is
+    // as long again from now (the source had no chance to send it again).
+    TimePoint ends = std::max(until, a.ends_at);
+    if (a.ends_at <= now && a.ends_at != TimePoint{} && a.updated_at != TimePoint{} &&
+        a.ends_at > a.updated_at) {
+      ends = std::max(ends, now + (a.ends_at - a.updated_at));
+    }
+    a.ends_at = ends;
+    a.updated_at = now;
+    Entry& e = *alerts_.emplace(fp, std::make_unique<Entry>()).first->second;
+    e.alert = StoredAlert(a);
+    e.recalled = own.size() < routes.size();
+    for (const Route* r : own) announce(AddToGroup(*r, a, fp, e, now, true), fp);
+    e.receivers = ReceiversOf(own);
+    ++recalled;
+  }
+  inhibitor_dirty_ = true;
+  metrics_->groups.Set(static_cast<double>(groups_.size()));
+  metrics_->alerts.Set(static_cast<double>(alerts_.size()));
+  return {recalled, of.size()};
 }
 
 void Dispatcher::EnsureInhibitorFresh(TimePoint now) const {

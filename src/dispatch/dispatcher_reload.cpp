@@ -111,6 +111,7 @@ void Dispatcher::Reroute(TimePoint now, const std::shared_ptr<const Route>& prev
     auto lo = std::lower_bound(held.begin(), held.end(), std::pair{fp, std::size_t{0}});
     auto hi = lo;
     while (hi != held.end() && hi->first == fp) ++hi;
+    std::vector<std::string> holding;  // a recalled alert's groups' receivers
     for (const Route* r : routes) {
       // A new group of a receiver that already has this alert in an incident would page for
       // it again: the alert stays where it is (below). Its own group, if still produced, and
@@ -124,8 +125,19 @@ void Dispatcher::Reroute(TimePoint now, const std::shared_ptr<const Route>& prev
         }
         if (x.receiver == r->receiver().name) same_receiver = true;
       }
-      if (!same_group && same_receiver) continue;
+      // A recalled alert (Recall) stays in the groups it was recalled into until its source
+      // sends it again: it may have resolved while tocsin was down.
+      if (!same_group && (same_receiver || e->recalled)) continue;
       AddToGroup(*r, a, fp, *e, now);
+      if (e->recalled) holding.push_back(r->receiver().name);
+    }
+    if (e->recalled) {
+      // Its receivers are those of the groups that hold it (Insert reads them when its source
+      // sends it again): the ones joined here and the announced ones it stays in.
+      for (auto it = lo; it != hi; ++it) holding.push_back(announced[it->second].group->receiver);
+      std::sort(holding.begin(), holding.end());
+      holding.erase(std::unique(holding.begin(), holding.end()), holding.end());
+      e->receivers = &*receiver_lists_.insert(std::move(holding)).first;
     }
   }
   for (auto& x : announced) {

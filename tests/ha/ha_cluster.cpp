@@ -235,17 +235,24 @@ std::map<std::string, long> HaCluster::PushAlert(const std::string& alertname) {
 }
 
 std::optional<HttpClientResponse> HaCluster::PostAlert(const std::string& name,
-                                                       const std::string& alertname) {
-  json alerts = json::array({{{"labels",
-                               {{"alertname", alertname},
-                                {"severity", "critical"},
-                                {"domain", "payments"},
-                                {"service", "deposit"}}},
-                              {"annotations", {{"summary", "deposit success below SLO"}}}}});
+                                                       const std::string& alertname,
+                                                       bool resolved) {
+  json alert = {{"labels",
+                 {{"alertname", alertname},
+                  {"severity", "critical"},
+                  {"domain", "payments"},
+                  {"service", "deposit"}}},
+                {"annotations", {{"summary", "deposit success below SLO"}}}};
+  if (resolved) {
+    const auto now =
+        std::chrono::time_point_cast<std::chrono::milliseconds>(std::chrono::system_clock::now());
+    alert["startsAt"] = FormatRfc3339(now - 1min);
+    alert["endsAt"] = FormatRfc3339(now - 1s);
+  }
   HttpClientRequest r;
   r.method = "POST";
   r.url = fmt::format("http://127.0.0.1:{}/api/v2/alerts", instances_.at(name)->port);
-  r.body = alerts.dump();
+  r.body = json::array({alert}).dump();
   r.headers = {{"Content-Type", "application/json"}};
   r.timeout = 2s;
   auto resp = client_.Send(r);

@@ -149,9 +149,10 @@ class HaCluster {
   // POSTs the alert (firing) to /api/v2/alerts of every running instance, as Prometheus does
   // with each of its Alertmanagers; returns instance -> HTTP status (0: no answer).
   std::map<std::string, long> PushAlert(const std::string& alertname);
-  // The same to instance `name` alone: its whole answer (nullopt: none).
-  std::optional<HttpClientResponse> PostAlert(const std::string& name,
-                                              const std::string& alertname);
+  // The same to instance `name` alone: its whole answer (nullopt: none). `resolved`: its resolve
+  // instead, as Prometheus sends one (endsAt a second ago).
+  std::optional<HttpClientResponse> PostAlert(const std::string& name, const std::string& alertname,
+                                              bool resolved = false);
   // GET `path` on instance `name`: the parsed body, or null when the answer was not 200.
   nlohmann::json GetJson(const std::string& name, const std::string& path);
   // The same, the whole answer (nullopt: none within 2 s).

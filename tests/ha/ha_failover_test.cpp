@@ -141,5 +141,58 @@ TEST_F(HaFailover, KillNineMidLadderTheStandbyPagesTheRestOnTheOriginalDeadlines
   EXPECT_LE(step3, std::max(due3, *took_over_at) + kSlackMs) << both;
 }
 
+// Review finding: a resolved alert the dispatcher had not seen firing is dropped. A standby
+// that started after the alert's last firing send (or a single PostgreSQL instance restarted,
+// which starts as a standby) took over, heard only the resolve, and the incident stayed open and
+// walked its ladder. The new active recalls the open incidents' alerts it has not heard of.
+TEST_F(HaFailover, AResolveOnlyTheNewActiveHearsResolvesTheIncident) {
+  auto sim = tocsin::testing::StartProviderSim(TOCSIN_PROVIDER_SIM, dir_.path());
+  ASSERT_FALSE(sim.url.empty()) << "the provider simulator did not start";
+  calm_store_ = tocsin::testing::TestStore::Create(store::Dialect::kPostgres);
+  ASSERT_TRUE(calm_store_);
+  calm_ = std::make_unique<HaCluster>(dir_.path() + "/recall", "recall", calm_store_->url(),
+                                      sim.url, "rcll0123456789abcdef0123456789ab", kLeaseSeconds,
+                                      testing::kStepOneOnly);
+  calm_->Start("a");
+  ASSERT_TRUE(calm_->WaitForRole("a", "active", 30s));
+  auto posted = calm_->PostAlert("a", "DepositSuccessLow");
+  ASSERT_TRUE(posted && posted->status == 200);
+  ASSERT_TRUE(testing::WaitUntil(15s, [&] {
+    return FirstAt(calm_->Pages(), 1) && calm_->StoredSent("a", 1);
+  })) << testing::Describe(calm_->Pages());
+  // b starts after the alert's last send: it has never heard of it.
+  calm_->Start("b");
+  ASSERT_TRUE(calm_->WaitForRole("b", "standby", 30s));
+  ASSERT_TRUE(calm_->instance("a").process->Signal(SIGKILL));
+  ASSERT_TRUE(calm_->instance("a").process->Wait(5s).has_value());
+  ASSERT_TRUE(calm_->WaitForRole("b", "active", std::chrono::seconds(4 * kLeaseSeconds)));
+  posted = calm_->PostAlert("b", "DepositSuccessLow", /*resolved=*/true);
+  ASSERT_TRUE(posted && posted->status == 200);
+  std::string state;
+  EXPECT_TRUE(testing::WaitUntil(
+      10s,
+      [&] {
+        const nlohmann::json j = calm_->GetJson("b", "/api/v1/incidents/INC-1");
+        state = j.is_object() && j.contains("incident") && j["incident"].is_object()
+                    ? j["incident"].value("state", "")
+                    : "";
+        return state == "resolved";
+      }))
+      << "INC-1 is " << state;
+  // PagerDuty is told, and nobody was paged again.
+  auto told = [&] {
+    int triggers = 0;
+    bool resolved = false;
+    for (const auto& p : calm_->Pages()) {
+      triggers += p.what.starts_with("trigger ");
+      resolved = resolved || p.what == "resolve tocsin/INC-1";
+    }
+    return std::pair{triggers, resolved};
+  };
+  EXPECT_TRUE(testing::WaitUntil(10s, [&] { return told().second; }))
+      << testing::Describe(calm_->Pages());
+  EXPECT_EQ(told().first, 1) << testing::Describe(calm_->Pages());
+}
+
 }  // namespace
 }  // namespace tocsin::ha

@@ -1,5 +1,6 @@
 #pragma once
 
+#include <cstdint>
 #include <map>
 #include <memory>
 #include <set>
@@ -109,6 +110,32 @@ class Dispatcher final : public AlertSink {
   // escalate on).
   void FlushResolves(TimePoint now);
 
+  // One open incident's group as the incident kept it: the group key and its alerts (both
+  // owned by the caller, read during the call only).
+  struct RecalledGroup {
+    const std::string* key = nullptr;
+    const std::vector<Alert>* alerts = nullptr;
+  };
+  // At start: the groups open incidents were announced for. A resolved alert the dispatcher
+  // has not seen firing is dropped (it pages nobody), and after a restart it had seen none:
+  // an incident whose alerts all resolved before their source sent them again (Prometheus
+  // re-sends the resolve; tocsin's rules forget a series once they hand its resolve over)
+  // stayed open. Each firing alert not yet known joins the group of its incident's key as
+  // announced (nobody is told again); its other routes' groups take it as a new alert once its
+  // source sends it again (a `continue` route's notice is not posted for an alert that resolved
+  // meanwhile). It fires until `until` (or the endsAt its source promised, if later; one that
+  // passed while tocsin was down counts its length again from now) unless sent again. A
+  // resolve, or `until` passing without news, is then told at the group's next flush. Not
+  // recalled: a group the dispatcher already has (a standby's, promoted), an alert no route
+  // groups under its incident's key (the routes changed). The incident kept only the alerts not
+  // muted at its last change, so an alert silenced after its page joins as new (see
+  // docs/routing.md). Returns how many alerts were recalled, and of how many incidents.
+  struct Recalled {
+    std::size_t alerts = 0;
+    std::size_t incidents = 0;
+  };
+  Recalled Recall(const std::vector<RecalledGroup>& groups, TimePoint until, TimePoint now);
+
   const DispatchConfig& config() const { return config_; }
   const MaintenanceWindows& maintenance() const { return *maintenance_; }
   const Route& route() const { return *route_; }
@@ -118,7 +145,10 @@ class Dispatcher final : public AlertSink {
     StoredAlert alert;
     // Interned: 100,000 alerts share a handful of receiver lists.
     const std::vector<std::string>* receivers = nullptr;
-    std::size_t groups = 0;  // how many groups hold it
+    std::uint32_t groups = 0;  // how many groups hold it (with `recalled`: one word)
+    // Recalled at start (Recall) into its incidents' groups only: sent firing again by its
+    // source, it joins its other routes' groups too, as a new alert.
+    bool recalled = false;
   };
   struct Group {
     std::string key;
@@ -138,8 +168,9 @@ class Dispatcher final : public AlertSink {
   void Insert(Alert&& alert, TimePoint now);
   const std::vector<std::string>* ReceiversOf(const std::vector<const Route*>& routes);
   // `fp` is the alert's fingerprint and `entry` its place in alerts_ (both known to callers).
-  void AddToGroup(const Route& route, const Alert& alert, Fingerprint fp, Entry& entry,
-                  TimePoint now);
+  // `announced`: recalled at start (Recall); a group it opens flushes a group_interval on.
+  Group& AddToGroup(const Route& route, const Alert& alert, Fingerprint fp, Entry& entry,
+                    TimePoint now, bool announced = false);
   void Flush(const std::string& key, TimePoint now);
   static std::string GroupKey(const Route& route, const Labels& labels);
   // Before a reload swaps routes `next` in: flushes at once, under the running config, every
