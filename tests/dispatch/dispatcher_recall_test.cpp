@@ -197,29 +197,26 @@ TEST_F(DispatcherRecallTest, AnEndsAtStillAheadIsKeptAndOneThatPassedCountsAgain
   EXPECT_EQ(sink_.flushes[1].group.group_labels.GetOr("alertname"), "LoginErrors");
 }
 
-const char* kContinueConfig = R"(
-route:
-  receiver: slack
-  group_by: [alertname, service]
-  group_wait: 30s
-  group_interval: 5m
-  repeat_interval: 4h
-  routes:
-    - matchers: ['severity="critical"']
-      receiver: oncall
-      continue: true
-    - matchers: ['service="payments"']
-      receiver: payments-slack
-receivers:
-  - {name: slack, slack: [{channel: "#ops"}]}
-  - {name: payments-slack, slack: [{channel: "#payments"}]}
-  - {name: oncall, escalation_policy: default}
-escalation_policies: {default: {}}
-)";
+// The fixture's routes, the critical one with `continue: true` and a route of the payments
+// team's channel after it.
+std::string ContinueConfig() {
+  std::string yaml = dispatcher_fixture::kConfig;
+  auto after = [&](const std::string& line, const std::string& added) {
+    yaml.insert(yaml.find(line) + line.size(), added);
+  };
+  after("      receiver: oncall\n",
+        "      continue: true\n"
+        "    - matchers: ['service=\"payments\"']\n"
+        "      receiver: payments-slack\n");
+  after("  - {name: oncall, escalation_policy: default}\n",
+        "  - {name: payments-slack, slack: [{channel: \"#payments\"}]}\n");
+  return yaml;
+}
+const std::string kContinueConfig = ContinueConfig();
 
 class DispatcherRecallContinueTest : public DispatcherRecallTest {
  protected:
-  DispatcherRecallContinueTest() : DispatcherRecallTest(kContinueConfig) {}
+  DispatcherRecallContinueTest() : DispatcherRecallTest(kContinueConfig.c_str()) {}
 };
 
 // Review finding: a recalled alert joined its `continue` routes' groups as new, and they

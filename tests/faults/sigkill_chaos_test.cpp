@@ -24,6 +24,7 @@
 #include <fmt/format.h>
 #include <nlohmann/json.hpp>
 
+#include "support/alert_json.h"
 #include "support/process.h"
 #include "support/sanitizer.h"
 #include "support/temp_dir.h"
@@ -189,12 +190,7 @@ receivers:
                     {"severity", "critical"},
                     {"service", "deposit"}}},
                   {"annotations", {{"summary", "deposit success below SLO"}}}};
-    if (resolved) {
-      const auto now =
-          std::chrono::time_point_cast<std::chrono::milliseconds>(std::chrono::system_clock::now());
-      alert["startsAt"] = FormatRfc3339(now - 1min);
-      alert["endsAt"] = FormatRfc3339(now - 1s);
-    }
+    if (resolved) tocsin::testing::AsResolvedNow(alert);
     (void)Send("POST", Tocsin() + "/api/v2/alerts", json::array({alert}).dump());
   }
 

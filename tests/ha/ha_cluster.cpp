@@ -12,6 +12,7 @@
 #include <gtest/gtest.h>
 #include <nlohmann/json.hpp>
 
+#include "support/alert_json.h"
 #include "support/files.h"
 #include "support/ladder_roster.h"
 #include "tocsin/common/duration.h"
@@ -243,12 +244,7 @@ std::optional<HttpClientResponse> HaCluster::PostAlert(const std::string& name,
                   {"domain", "payments"},
                   {"service", "deposit"}}},
                 {"annotations", {{"summary", "deposit success below SLO"}}}};
-  if (resolved) {
-    const auto now =
-        std::chrono::time_point_cast<std::chrono::milliseconds>(std::chrono::system_clock::now());
-    alert["startsAt"] = FormatRfc3339(now - 1min);
-    alert["endsAt"] = FormatRfc3339(now - 1s);
-  }
+  if (resolved) tocsin::testing::AsResolvedNow(alert);
   HttpClientRequest r;
   r.method = "POST";
   r.url = fmt::format("http://127.0.0.1:{}/api/v2/alerts", instances_.at(name)->port);

@@ -212,8 +212,8 @@ TEST_F(EvaluatorTest, SourceDownRaisesAnAlertAndNeverResolvesWhatWasFiring) {
   EXPECT_EQ(Firing(*e, "ws_rtt_p95").size(), 1u);
 }
 
-TEST_F(EvaluatorTest, AnSliWithoutSeriesRaisesAbsentDataAfterAbsentAfter) {
-  auto rules = Load(R"(
+// One SLO whose SLI has no series: absent data after two minutes.
+const char* kLoginAbsentAfter2m = R"(
 groups:
   - name: a
     slos:
@@ -224,7 +224,10 @@ groups:
         absent_after: 2m
         sli: {error: "e[{{window}}]", total: "t[{{window}}]"}
         runbook: login.md
-)");
+)";
+
+TEST_F(EvaluatorTest, AnSliWithoutSeriesRaisesAbsentDataAfterAbsentAfter) {
+  auto rules = Load(kLoginAbsentAfter2m);
   auto e = Make();
   e->SetRules(rules);
   e->Start();
@@ -249,18 +252,7 @@ groups:
 // first evaluation (still no data) counted it from zero and resolved the no-data alert, which
 // fired (and paged) again absent_after later. Its incident, recalled at start, resolved too.
 TEST_F(EvaluatorTest, AFiringAbsentDataAlertKeepsFiringAfterARestartWhileTheDataIsStillMissing) {
-  auto rules = Load(R"(
-groups:
-  - name: a
-    slos:
-      - name: login_success_ratio
-        service: login
-        domain: auth
-        objective: 99.9
-        absent_after: 2m
-        sli: {error: "e[{{window}}]", total: "t[{{window}}]"}
-        runbook: login.md
-)");
+  auto rules = Load(kLoginAbsentAfter2m);
   MemoryAlertStateStore store;
   {
     auto e = Make(&store);
