@@ -251,6 +251,7 @@ void RegisterAlertmanagerApi(http::Router& router, Dispatcher& dispatcher, Silen
            {"alerts", g.alerts},
            {"flushed", g.flushed},
            {"keptFromReload", g.kept_from_reload},
+           {"recalled", g.recalled},
            {"nextFlush", g.next_flush ? json(FormatRfc3339(*g.next_flush)) : json()},
            {"lastNotified", g.last_notified ? json(FormatRfc3339(*g.last_notified)) : json()}});
     }

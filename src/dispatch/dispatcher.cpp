@@ -312,6 +312,7 @@ Dispatcher::Recalled Dispatcher::Recall(const std::vector<RecalledGroup>& groups
     auto pos = std::lower_bound(st.firing.begin(), st.firing.end(), fp);
     if (pos == st.firing.end() || *pos != fp) st.firing.insert(pos, fp);
     st.last_firing_notice[fp] = now;
+    g.recalled = true;
   };
   std::size_t recalled = 0;
   std::set<std::string_view> of;  // the keys of the incidents recalled from
@@ -392,6 +393,7 @@ void Dispatcher::Flush(const std::string& key, TimePoint now) {
   g.flushed = true;
 
   if (ctx.notify) {
+    g.recalled = false;
     AlertGroup out;
     out.key = key;
     out.route = g.route->path();
@@ -481,7 +483,8 @@ std::vector<GroupInfo> Dispatcher::Groups() const {
     info.flushed = g.flushed;
     info.kept_from_reload = g.kept_tree != nullptr;
     info.next_flush = g.next_flush;
-    if (g.notification.notified) info.last_notified = g.notification.last_notified;
+    info.recalled = g.recalled;
+    if (g.notification.notified && !g.recalled) info.last_notified = g.notification.last_notified;
     out.push_back(std::move(info));
   }
   return out;

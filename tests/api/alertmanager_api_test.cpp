@@ -185,6 +185,7 @@ TEST_F(AlertmanagerApiTest, GroupsIntrospectionShowsPendingGroups) {
     EXPECT_EQ(g["flushed"], false);
     EXPECT_EQ(g["nextFlush"], "2026-11-22T03:00:30Z");
     EXPECT_EQ(g["keptFromReload"], false);
+    EXPECT_EQ(g["recalled"], false);
   }
   EXPECT_EQ(receivers, (std::set<std::string>{"oncall", "slack"}));
 }

@@ -88,6 +88,25 @@ TEST_F(DispatcherRecallTest, AResolveReceivedAfterARestartIsTold) {
   EXPECT_EQ(sink_.flushes.size(), 1u);
 }
 
+// GET /api/v1/groups said a recalled group was notified at the restart, a notice that never
+// happened: it says "recalled" and no last notice until something is told.
+TEST_F(DispatcherRecallTest, TheGroupsListingSaysRecalledUntilSomethingIsTold) {
+  const Labels b = kDeposit.With("instance", "b");
+  ASSERT_EQ(Recall({Announced(kDeposit, 1h), Announced(b, 1h)}, Now() + 5min), 2u);
+  auto groups = dispatcher_->Groups();
+  ASSERT_EQ(groups.size(), 1u);
+  EXPECT_TRUE(groups[0].recalled);
+  EXPECT_FALSE(groups[0].last_notified.has_value());
+  Send({Resolved(kDeposit)});
+  AdvanceTo(5min + 1s);
+  ASSERT_EQ(sink_.flushes.size(), 1u);
+  groups = dispatcher_->Groups();
+  ASSERT_EQ(groups.size(), 1u);
+  EXPECT_FALSE(groups[0].recalled);
+  ASSERT_TRUE(groups[0].last_notified.has_value());
+  EXPECT_EQ(*groups[0].last_notified, T0() + 5min);
+}
+
 // tocsin's own rules forget a series once they hand its resolve over: after a kill -9 nothing
 // ever sends it again. Nothing sent again within `until` is resolved, as an alert whose endsAt
 // passed; one its source keeps sending stays firing.

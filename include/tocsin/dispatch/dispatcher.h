@@ -48,7 +48,9 @@ struct GroupInfo {
   std::size_t alerts = 0;
   bool flushed = false;
   std::optional<TimePoint> next_flush;
-  std::optional<TimePoint> last_notified;
+  std::optional<TimePoint> last_notified;  // none while `recalled`
+  // Its alerts were recalled at start (Dispatcher::Recall) and nothing was told since.
+  bool recalled = false;
   // Held under the routes of an earlier config: a reload regrouped its announced alerts, and
   // they stay here (with their incident) until they resolve.
   bool kept_from_reload = false;
@@ -162,6 +164,9 @@ class Dispatcher final : public AlertSink {
     NotificationState notification;
     // The routes `route` belongs to, while they are an earlier config's (see the class).
     std::shared_ptr<const Route> kept_tree;
+    // Announced before a restart (Recall) and told nothing since: its `notification` says when
+    // it was recalled, not when anyone was told.
+    bool recalled = false;
   };
   struct Metrics;
 
