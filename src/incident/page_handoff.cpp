@@ -31,6 +31,8 @@ std::string DeliveryName(PageAction action, Channel channel, std::string_view ki
   if (kind == "update") return "incident message update";
   if (kind == "thread") return "thread reply";
   if (kind == "notice") return "notice";
+  // An acknowledge or resolve for a provider that has an earlier page of the incident.
+  if (kind == "closing") return fmt::format("{} of its earlier page", PageActionName(action));
   if (channel == Channel::kEmail) return fmt::format("{} e-mail", PageActionName(action));
   return fmt::format("{} page", PageActionName(action));
 }
@@ -272,8 +274,9 @@ std::vector<TimelineEvent> PageHandoff::QueuedEvents(const PageRequest& page,
 
 TimelineEvent PageHandoff::DeliveryEvent(const DeliveryReport& r, TimePoint now) {
   // The report does not carry the action; the idempotency key's middle part names it.
-  std::string what =
-      r.kind == "page" || r.kind.empty() ? "page" : DeliveryName({}, r.channel, r.kind);
+  std::string what = r.kind == "page" || r.kind == "closing" || r.kind.empty()
+                         ? "page"
+                         : DeliveryName({}, r.channel, r.kind);
   if (r.channel == Channel::kEmail && r.kind == "page") what = "e-mail";
   if (!r.person_id.empty()) what += " for " + r.person_id;
   std::string via = std::string(ChannelName(r.channel));

@@ -77,7 +77,8 @@ void Outbox::CancelTimers() {
 Result<void> Outbox::Open() {
   if (auto m = store_.Migrate(); !m) return m;
   // Routes first: they say which lane each loaded item waits in.
-  auto routes = store_.LoadRoutes();
+  delivered_.clear();
+  auto routes = store_.LoadRoutes(delivered_);
   if (!routes) return Fail(routes.error());
   routes_ = std::move(*routes);
   auto pending = store_.LoadPending();
@@ -140,7 +141,8 @@ void Outbox::Configure(NotifierSet notifiers, NotifyConfig config) {
       ps.probe_timer.reset();
     }
   }
-  queue_.RelaneAll();  // other notifiers, other fail-over partners, other buckets
+  Unpark(std::nullopt);  // the pump parks again those whose provider is still failed over
+  queue_.RelaneAll();    // other notifiers, other fail-over partners, other buckets
   RequestPump();
 }
 
@@ -331,13 +333,26 @@ void Outbox::Store(std::vector<OutboxItem> items, std::function<void(Result<void
   // Until the write has answered, the pump leaves them be: sending one now would make the row
   // the write marks "superseded" a delivery that did happen.
   superseding_.insert(supersede.begin(), supersede.end());
+  // A trigger being written is on its way too (TriggerGoing), though not queued yet.
+  std::set<std::pair<std::string, Channel>> triggers;
+  for (const auto& item : items) {
+    if (item.kind == "page" && item.request.action == PageAction::kTrigger) {
+      triggers.emplace(item.request.incident_id, item.original_channel);
+    }
+  }
+  for (const auto& t : triggers) trigger_writes_[t]++;
   std::weak_ptr<bool> alive = alive_;
-  auto inserted_then = [this, alive, supersede, withdrawn = std::move(withdrawn),
+  auto inserted_then = [this, alive, supersede, triggers, withdrawn = std::move(withdrawn),
                         once_decided = !intent_key.empty(),
                         then = std::move(then)](Result<std::vector<OutboxItem>> inserted) {
     if (auto a = alive.lock(); !a || !*a) return;
     for (auto id : supersede) {
       if (auto it = superseding_.find(id); it != superseding_.end()) superseding_.erase(it);
+    }
+    for (const auto& t : triggers) {
+      if (auto it = trigger_writes_.find(t); it != trigger_writes_.end() && --it->second <= 0) {
+        trigger_writes_.erase(it);
+      }
     }
     if (!inserted) {
       // Nothing durable was written; the caller keeps the request and tries again (once
@@ -381,7 +396,9 @@ void Outbox::Store(std::vector<OutboxItem> items, std::function<void(Result<void
       } else {
         NoteUpdate(item);
       }
-      SetRoute(item.request.incident_id, item.original_channel, item.channel, false);
+      if (item.kind != "closing") {
+        SetRoute(item.request.incident_id, item.original_channel, item.channel, false);
+      }
       queue_.Add(std::move(item));
     }
     const TimePoint now = scheduler_.clock().Now();
@@ -410,6 +427,7 @@ void Outbox::UpdateQueueDepth() {
   std::map<Channel, int> counts;
   for (const auto& p : Providers()) counts[p.channel] = 0;
   for (const auto& [c, n] : queue_.depth()) counts[c] = static_cast<int>(n);
+  for (const auto& [c, items] : parked_) counts[c] += static_cast<int>(items.size());
   for (const auto& [c, n] : counts) {
     depth_->Add({{"provider", std::string(incident::ChannelName(c))}}).Set(n);
   }

@@ -119,7 +119,8 @@ class Outbox final : public incident::Pager {
   // A notice to Slack (or nowhere, logged, when Slack is not configured).
   void NoticeToSlack(const std::string& about, const std::string& text);
 
-  std::size_t pending() const { return queue_.size(); }
+  // Deliveries not done: queued, on their way, or parked (waiting for a failed-over provider).
+  std::size_t pending() const;
   // Items and lanes the pump has looked at since the start: its work, which grows with what
   // it sends, not with how many items wait (a test counts it).
   std::uint64_t pump_visits() const { return pump_visits_; }
@@ -159,6 +160,23 @@ class Outbox final : public incident::Pager {
   // failed over. EffectiveChannel for an item still on its original channel; Plan for mirrors.
   incident::Channel Landing(const std::string& incident_id, incident::Channel original,
                             bool now_failed_over = true) const;
+  // Whether a trigger of `incident_id` was delivered through `via` (delivered_).
+  bool Delivered(const std::string& incident_id, incident::Channel via) const;
+  // Whether a trigger of `incident_id` planned for `original` is on its way, or was decided
+  // after `at`: an acknowledge or resolve decided at `at` does not withdraw it.
+  bool TriggerGoing(const std::string& incident_id, incident::Channel original, TimePoint at) const;
+  // Takes the "closing" heads waiting for a failed-over provider out of the queue (parked_),
+  // so that the incident's later pages fail over instead of waiting behind them; Unpark
+  // puts back those of `c` (every provider's when empty) once it answers again.
+  void ParkClosings();
+  // An acknowledge or resolve of an incident's line on its way through the partner `via`
+  // (queued before its provider failed over, or written meanwhile): where that provider has a
+  // page of the incident (also one accepted while it was failing), it gets its own copy, a
+  // closing (Plan makes those decided while it is failed over). Queued after the pump's pass,
+  // by QueueClosingsDue: a write may land at once and change the lanes the pass walks.
+  void CloseWhereItWas(const OutboxItem& item, incident::Channel via);
+  void QueueClosingsDue();
+  void Unpark(std::optional<incident::Channel> c);
   Lane LaneFor(const OutboxItem& item) const;
   // Records where an original channel of an incident went; its queued items follow.
   void SetRoute(const std::string& incident_id, incident::Channel original, incident::Channel via,
@@ -233,6 +251,17 @@ class Outbox final : public incident::Pager {
   std::map<incident::Channel, ProviderState> providers_;
   // incident -> original channels it was paged through, and where each actually went.
   std::map<std::string, std::map<incident::Channel, incident::Channel>> routes_;
+  // incident -> the alert providers a trigger of it was delivered to. After a fail-over in
+  // the middle of the ladder PagerDuty has step 1's alert and Opsgenie step 2's: an
+  // acknowledge or resolve goes to each (kind "closing" for the one the route left).
+  OutboxStore::DeliveredMap delivered_;
+  // (incident, original channel) -> writes in progress that hold a trigger of it (Store).
+  std::map<std::pair<std::string, incident::Channel>, int> trigger_writes_;
+  // Closings CloseWhereItWas made during a pass, and the items it made them for (once each).
+  std::vector<OutboxItem> closings_due_;
+  std::set<std::int64_t> closings_made_;
+  // provider -> its "closing" items waiting while it is failed over (still pending on disk).
+  std::map<incident::Channel, std::vector<OutboxItem>> parked_;
   RateLimiter limiter_;
   std::mt19937_64 rng_;
   std::optional<std::pair<TimePoint, TimerId>> wake_;

@@ -1,6 +1,9 @@
 // Outbox fail-over: a provider failing for `failover_after` hands its queue to its partner,
 // and is probed until it answers again.
+#include <utility>
+
 #include <fmt/format.h>
+#include <spdlog/spdlog.h>
 
 #include "notify/outbox.h"
 #include "notify/provider_registry.h"
@@ -52,6 +55,7 @@ void Outbox::ScheduleProbe(Channel c) {
           return;
         }
         state = ProviderState{};
+        Unpark(c);
         queue_.RelaneAll();
         NoticeToSlack("tocsin", fmt::format(":white_check_mark: {} answers again: new pages go "
                                             "through {} again.",
@@ -60,6 +64,88 @@ void Outbox::ScheduleProbe(Channel c) {
       });
     });
   });
+}
+
+void Outbox::ParkClosings() {
+  // Until none is left: parking a head files the next closing of its line, which would
+  // otherwise be tried against the provider known to be down (and could overtake it). A
+  // provider no longer configured parks nothing: its lane is unroutable, given up loudly.
+  bool parked = false;
+  for (bool more = true; more;) {
+    std::vector<std::int64_t> park;
+    for (const auto& [lane, heads] : queue_.lanes()) {
+      if (!lane.routable || !failed_over(lane.via)) continue;
+      for (const auto& r : heads) {
+        if (queue_.items().at(r.id).kind == "closing") park.push_back(r.id);
+      }
+    }
+    more = !park.empty();
+    for (auto id : park) {
+      OutboxItem item = std::move(*queue_.Remove(id));
+      spdlog::info(
+          "outbox: {} {} for {} waits until it answers again: it has a page of the incident",
+          item.request.incident_id, incident::PageActionName(item.request.action),
+          ProviderTitle(item.channel));
+      parked_[item.channel].push_back(std::move(item));
+      parked = true;
+    }
+  }
+  if (parked) UpdateQueueDepth();
+}
+
+void Outbox::CloseWhereItWas(const OutboxItem& item, Channel via) {
+  const auto action = item.request.action;
+  const Channel c = item.original_channel;
+  if (via == c || item.kind != "page" ||
+      (action != incident::PageAction::kAcknowledge && action != incident::PageAction::kResolve) ||
+      !Delivered(item.request.incident_id, c) || !closings_made_.insert(item.id).second) {
+    return;
+  }
+  // Never back to the provider it came from (an acknowledge made in its app).
+  if (const ProviderSpec* p = FindProvider(c);
+      p && !p->origin.empty() && p->origin == item.request.origin) {
+    return;
+  }
+  OutboxItem closing = item;
+  closing.id = 0;
+  closing.channel = c;
+  closing.kind = "closing";
+  closing.attempts = 0;
+  closing.next_attempt_at = scheduler_.clock().Now();
+  closings_due_.push_back(std::move(closing));
+}
+
+void Outbox::QueueClosingsDue() {
+  for (auto& closing : std::exchange(closings_due_, {})) {
+    std::string what = fmt::format("{} {} for {}", closing.request.incident_id,
+                                   incident::PageActionName(closing.request.action),
+                                   ProviderTitle(closing.channel));
+    Store({std::move(closing)}, [what = std::move(what)](Result<void> written) {
+      if (!written) {
+        spdlog::error(
+            "outbox: {} (it has a page of the incident) not queued: {}; it went through the "
+            "partner only",
+            what, written.error().message());
+      }
+    });
+  }
+}
+
+std::size_t Outbox::pending() const {
+  std::size_t n = queue_.size();
+  for (const auto& [c, items] : parked_) n += items.size();
+  return n;
+}
+
+void Outbox::Unpark(std::optional<Channel> c) {
+  for (auto it = parked_.begin(); it != parked_.end();) {
+    if (c && it->first != *c) {
+      ++it;
+      continue;
+    }
+    for (auto& item : it->second) queue_.Add(std::move(item));
+    it = parked_.erase(it);
+  }
 }
 
 }  // namespace tocsin::notify

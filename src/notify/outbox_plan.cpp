@@ -124,7 +124,23 @@ std::vector<OutboxItem> Outbox::Plan(const PageRequest& r, TimePoint now,
     case PageAction::kAcknowledge:
     case PageAction::kResolve:
       for (const auto* p : of_kind(Delivery::kAlert, false)) {
-        if (used(p->channel) && !came_from(*p)) add(p->channel, "page");
+        const Channel c = p->channel;
+        if (!used(c)) continue;
+        // The incident's line of `c` goes elsewhere now (a trigger failed over and its route
+        // followed, or `c` is failed over), and `c` has a page of it: after a fail-over in the
+        // middle of the ladder PagerDuty has step 1's alert and Opsgenie step 2's, and each
+        // would page on. `c` is told too, waiting while it is down (a closing).
+        const bool holds = Delivered(r.incident_id, c) && Landing(r.incident_id, c) != c;
+        // The line's own item follows the incident's pages (its route, or the partner while
+        // `c` is failed over), unless only `c` has any: a partner without a page of the
+        // incident, nor a trigger of it on its way there, has nothing to acknowledge.
+        const bool follows =
+            !holds || Landing(r.incident_id, c, false) != c || TriggerGoing(r.incident_id, c, r.at);
+        if (follows && !came_from(*p)) add(c, "page");
+        if (holds && (p->origin.empty() || p->origin != r.origin)) {
+          add(c, "closing");
+          items.back().channel = c;
+        }
       }
       for (const auto* p : configured(Delivery::kIncidentMessage)) {
         add(p->channel, "update", {}, {}, {}, update_key(p->channel));

@@ -44,7 +44,7 @@ std::optional<OutboxItem> OutboxQueue::Remove(std::int64_t id) {
     k->second.erase(id);
     if (k->second.empty()) {
       keys_.erase(k);
-      auto inc = keys_of_incident_.find(key.second);
+      auto inc = keys_of_incident_.find(std::get<1>(key));
       if (inc != keys_of_incident_.end()) {
         inc->second.erase(key);
         if (inc->second.empty()) keys_of_incident_.erase(inc);

@@ -7,6 +7,7 @@
 #include <optional>
 #include <set>
 #include <string>
+#include <tuple>
 #include <utility>
 #include <vector>
 
@@ -41,7 +42,9 @@ int ReadyRank(const OutboxItem& item);
 // The outbox's pending deliveries, indexed so that the pump touches only what it can send.
 //
 // Items of one (original provider, incident) go one at a time in id order, so only the first
-// pending item of each such key (its head) is ever a candidate. A head is either waiting
+// pending item of each such key (its head) is ever a candidate. An incident's "closing" items
+// (notifier.h) form a line of their own beside it: they go to a provider the line left, and
+// neither waits for the other. A head is either waiting
 // (due later, ordered by due time), ready (due, in the ready set of its lane, ordered by id),
 // or out (in flight). The pump visits the lanes, skips a lane whose provider is blocked or
 // whose bucket has no budget with one look, and takes the first of the others (Ready); the work
@@ -88,7 +91,8 @@ class OutboxQueue {
   const std::map<incident::Channel, std::int64_t>& depth() const { return depth_; }
 
  private:
-  using Key = std::pair<incident::Channel, std::string>;  // (original channel, incident)
+  // (original channel, incident, whether the line of its closings)
+  using Key = std::tuple<incident::Channel, std::string, bool>;
   enum class Where { kBehind, kWaiting, kReady, kOut };
   struct Meta {
     Where where = Where::kBehind;
@@ -96,7 +100,7 @@ class OutboxQueue {
   };
 
   static Key KeyOf(const OutboxItem& item) {
-    return {item.original_channel, item.request.incident_id};
+    return {item.original_channel, item.request.incident_id, item.kind == "closing"};
   }
   // Files the head of `key` (if any, and if it is not already filed) as waiting or ready.
   void FileHead(const Key& key);

@@ -26,8 +26,27 @@ std::string Outbox::FormatDelay(Duration d) {
 }
 
 Channel Outbox::EffectiveChannel(const OutboxItem& item) const {
-  if (item.channel != item.original_channel) return item.channel;
+  // A closing is for the provider that has the page, wherever the incident's line goes now.
+  if (item.channel != item.original_channel || item.kind == "closing") return item.channel;
   return Landing(item.request.incident_id, item.original_channel);
+}
+
+bool Outbox::Delivered(const std::string& incident_id, Channel via) const {
+  auto it = delivered_.find(incident_id);
+  return it != delivered_.end() && std::ranges::find(it->second, via) != it->second.end();
+}
+
+bool Outbox::TriggerGoing(const std::string& incident_id, Channel original, TimePoint at) const {
+  if (trigger_writes_.count({incident_id, original})) return true;  // not queued yet
+  for (auto id : queue_.IdsOfIncident(incident_id)) {
+    const OutboxItem& item = queue_.items().at(id);
+    if (item.original_channel == original && item.kind == "page" &&
+        item.request.action == incident::PageAction::kTrigger &&
+        (in_flight_.count(id) || item.request.at > at)) {
+      return true;
+    }
+  }
+  return false;
 }
 
 Channel Outbox::Landing(const std::string& incident_id, Channel original,
@@ -102,6 +121,7 @@ void Outbox::Pump() {
     }
   }
   if (auto due = queue_.PromoteDue(now)) want(*due);
+  ParkClosings();
 
   // May this lane send one more now? Each check is one look, whatever the lane holds.
   auto open = [&](const Lane& lane) {
@@ -173,6 +193,7 @@ void Outbox::Pump() {
     const Lane lane = *lane_ptr;
     limiter_.Record(lane.bucket, config_.LimitFor(lane.via), now);
     bool more = queue_.lanes().at(lane).size() > 1;
+    CloseWhereItWas(*queue_.Find(head.id), lane.via);
     Dispatch(*queue_.Find(head.id), lane.via, notifiers_.notifiers.at(lane.via));
     if (!more || !open(lane)) continue;
     auto l = queue_.lanes().find(lane);
@@ -198,6 +219,7 @@ void Outbox::Pump() {
   for (auto id : outdated) {
     if (const OutboxItem* item = queue_.Find(id)) Outdated(*item, now);
   }
+  QueueClosingsDue();
   // The next items of those incidents.
   if (!unroutable.empty() || !stale.empty() || !outdated.empty()) RequestPump();
   if (wake) ScheduleWake(*wake);
@@ -285,6 +307,10 @@ void Outbox::OnResult(std::int64_t id, Channel via, DeliveryResult result, doubl
       OutboxItem done = std::move(*queue_.Remove(id));
       if (via != done.original_channel)
         SetRoute(done.request.incident_id, done.original_channel, via, true);
+      if (done.kind == "page" && done.request.action == incident::PageAction::kTrigger &&
+          !Delivered(done.request.incident_id, via)) {
+        delivered_[done.request.incident_id].push_back(via);
+      }
       spdlog::info("outbox: {} {} delivered via {}{}", done.request.incident_id,
                    incident::PageActionName(done.request.action), provider,
                    via != done.original_channel ? " (fail-over)" : "");
@@ -305,7 +331,9 @@ void Outbox::OnResult(std::int64_t id, Channel via, DeliveryResult result, doubl
     }
     case DeliveryResult::Outcome::kRetry: {
       const auto stale = StaleBy(item);
-      if (!stale && now - item.created_at >= config_.give_up_after) {
+      // A closing is not given up: its provider has a page only it stops, and while that
+      // provider is failed over it waits parked, however long the outage.
+      if (!stale && item.kind != "closing" && now - item.created_at >= config_.give_up_after) {
         GiveUp(item, via, result.status,
                fmt::format("{} (still failing after {})", result.detail,
                            FormatDelay(config_.give_up_after)),

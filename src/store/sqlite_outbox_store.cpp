@@ -1,5 +1,6 @@
 #include "tocsin/store/sqlite_outbox_store.h"
 
+#include <algorithm>
 #include <memory>
 #include <optional>
 #include <string>
@@ -26,20 +27,22 @@ Result<void> InsertIn(Database& db, std::vector<OutboxItem>& items,
                       std::vector<OutboxItem>& inserted) {
   // A request handed over again (a page intent re-sent after a restart) is planned anew, and
   // the plan may differ (a Slack "post" becomes "update" + "thread" once the message exists):
-  // a delivery is the same when key, provider, target and person are, whatever its kind. All
-  // are checked before any is inserted, since one request may plan two kinds.
+  // a delivery is the same when key, provider, target and person are, whatever its kind (but
+  // a "closing" is one beside its provider's line). All are checked before any is inserted,
+  // since one request may plan two kinds.
   std::vector<bool> stored(items.size(), false);
   bool supersedes = false;
   for (std::size_t i = 0; i < items.size(); ++i) {
     const auto& item = items[i];
     auto seen = db.PrepareCached(
         "SELECT 1 FROM notify_outbox WHERE idempotency_key = ? AND original_channel = ? AND "
-        "target = ? AND person_id = ?");
+        "target = ? AND person_id = ? AND (kind = 'closing') = (? = 'closing')");
     if (!seen) return Fail(seen.error());
     seen->Bind(1, item.request.idempotency_key)
         .Bind(2, incident::ChannelName(item.original_channel))
         .Bind(3, item.target)
-        .Bind(4, item.person_id);
+        .Bind(4, item.person_id)
+        .Bind(5, item.kind);
     auto found = seen->Step();
     if (!found) return Fail(found.error());
     stored[i] = *found;
@@ -285,17 +288,32 @@ void SqliteOutboxStore::MarkRetry(std::int64_t id, int attempts, TimePoint next_
       std::move(done));
 }
 
-Result<SqliteOutboxStore::RouteMap> SqliteOutboxStore::LoadRoutes() {
-  auto st = db_.Prepare(
-      "SELECT incident_id, original_channel, channel FROM notify_outbox "
-      "WHERE state IN ('pending', 'sent') ORDER BY id");
+Result<SqliteOutboxStore::RouteMap> SqliteOutboxStore::LoadRoutes(DeliveredMap& delivered) {
+  // Sent rows last: where a trigger was delivered wins over the provider a pending row was
+  // planned for before a fail-over delivered the incident elsewhere. A "closing" goes to a
+  // provider the route left (notifier.h): it says nothing of the route.
+  // A trigger's action is its name, or 0 in the requests of version 1 (page_json.cpp); the
+  // column is text, which PostgreSQL reads as JSON only when told.
+  const char* action = db_.dialect() == Dialect::kPostgres ? "CAST(request AS json) ->> 'action'"
+                                                           : "request ->> 'action'";
+  auto st = db_.Prepare(fmt::format(
+      "SELECT incident_id, original_channel, channel, CASE WHEN kind = 'page' AND state = "
+      "'sent' THEN CASE WHEN CAST({} AS TEXT) IN ('trigger', '0') THEN 1 ELSE 0 END ELSE 0 END "
+      "FROM notify_outbox WHERE state IN ('pending', 'sent') AND kind <> 'closing' "
+      "ORDER BY CASE WHEN state = 'sent' THEN 1 ELSE 0 END, id",
+      action));
   if (!st) return Fail(st.error());
   RouteMap out;
   while (true) {
     auto row = st->Step();
     if (!row) return Fail(row.error());
     if (!*row) break;
-    out[st->Text(0)].insert_or_assign(Channel::Named(st->Text(1)), Channel::Named(st->Text(2)));
+    const Channel via = Channel::Named(st->Text(2));
+    out[st->Text(0)].insert_or_assign(Channel::Named(st->Text(1)), via);
+    if (st->Int(3) != 0) {
+      auto& to = delivered[st->Text(0)];
+      if (std::find(to.begin(), to.end(), via) == to.end()) to.push_back(via);
+    }
   }
   return out;
 }

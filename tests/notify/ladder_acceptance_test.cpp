@@ -62,7 +62,9 @@ class Ladder : public ::testing::Test {
     ASSERT_THAT(answer, HasSubstr("configured"));
   }
 
-  void Start(Channel channel) {
+  // `channel` pages every step; with `partner`, Opsgenie takes PagerDuty's pages after two
+  // minutes of failures.
+  void Start(Channel channel, bool partner = false) {
     config::ProvidersConfig p;
     if (channel == Channel::kPagerDuty) {
       config::PagerDutyConfig pd;
@@ -91,6 +93,12 @@ class Ladder : public ::testing::Test {
     }
     NotifyConfig cfg;
     cfg.jitter = 0;
+    cfg.failover.clear();
+    if (partner) {
+      p.opsgenie = config::OpsgenieConfig{sim_.url(), "genie-key", "", ""};
+      cfg.failover = {{Channel::kPagerDuty, Channel::kOpsgenie}};
+      cfg.failover_after = minutes(2);
+    }
     NotifierDeps deps;
     deps.renderer = *PageRenderer::Create(RenderOptions{});
     deps.http = std::make_shared<CurlHttpClient>();
@@ -303,6 +311,48 @@ TEST_F(Ladder, OpsgenieNotifiesEachPersonOfEachStepAndTheAckAt6MinutesStopsIt) {
   EXPECT_THAT(sent[1], HasSubstr("responders accepted: pay (pay@example.com), comms "
                                  "(comms@example.com)"));
   EXPECT_THAT(sent[2], ::testing::Not(HasSubstr("responders")));
+}
+
+// PagerDuty fails between step 1 and step 2: step 2 goes through Opsgenie, so PagerDuty has
+// step 1's incident and Opsgenie step 2's alert. The acknowledge reaches both: Opsgenie at
+// once, PagerDuty once it answers again (before, only Opsgenie heard it, and PagerDuty's
+// incident stayed triggered, its own escalation paging on).
+TEST_F(Ladder, AnAckAfterAFailOverInTheMiddleOfTheLadderReachesBothProviders) {
+  PagerDutyAccount({"PL1A001", "PPAY001", "PCOM001", "PDMG001"});
+  Start(Channel::kPagerDuty, /*partner=*/true);
+  Open();
+  At(seconds(1));
+  EXPECT_THAT(PagerDutyPages(), ElementsAre("PL1A001 escalation_policy"));
+  At(minutes(4));
+  sim_.Fault({{"path", "/v2/enqueue"}, {"status", 503}, {"count", -1}});
+  // Step 2 at +5 min fails, and goes through Opsgenie two minutes on.
+  At(minutes(8));
+  EXPECT_THAT(OpsgeniePages(), ElementsAre("pay@example.com create", "comms@example.com create"));
+  ASSERT_TRUE(manager_->Acknowledge("INC-1", "pay", testing::T0() + minutes(9)));
+  At(minutes(9) + seconds(1));
+  json opsgenie = json::parse(sim_.Call("GET", "/_sim/opsgenie/pages", ""));
+  EXPECT_EQ(opsgenie["alerts"]["tocsin/INC-1"], "acked");
+  EXPECT_THAT(opsgenie["failed"], IsEmpty());
+  EXPECT_EQ(json::parse(sim_.Call("GET", "/_sim/pagerduty/incidents", ""))[0]["status"],
+            "triggered")
+      << "PagerDuty is down";
+
+  sim_.Call("DELETE", "/_sim/faults", "");
+  At(minutes(11));
+  auto incidents = json::parse(sim_.Call("GET", "/_sim/pagerduty/incidents", ""));
+  ASSERT_EQ(incidents.size(), 1u);
+  EXPECT_EQ(incidents[0]["status"], "acknowledged");
+  At(minutes(60));
+  EXPECT_EQ(PagerDutyPages().size(), 1u) << "nobody else paged through PagerDuty";
+  EXPECT_EQ(OpsgeniePages().size(), 2u) << "the Duty Manager is never paged";
+  // Step 1, step 2 and the acknowledge through Opsgenie, the acknowledge through PagerDuty.
+  auto sent = Said("sent", "pagerduty");
+  ASSERT_EQ(sent.size(), 4u);
+  EXPECT_THAT(sent[0], HasSubstr("via pagerduty, accepted"));
+  EXPECT_THAT(sent[1], HasSubstr("via opsgenie (fail-over from pagerduty), accepted"));
+  EXPECT_THAT(sent[1], HasSubstr("responders accepted: pay (pay@example.com), comms"));
+  EXPECT_THAT(sent[2], HasSubstr("via opsgenie (fail-over from pagerduty), accepted"));
+  EXPECT_THAT(sent[3], HasSubstr("via pagerduty, accepted"));
 }
 
 // Phone and SMS: each person of each step gets a text, then a call; the Duty Manager's phone

@@ -7,6 +7,7 @@
 #include "tocsin/common/clock.h"
 #include "tocsin/incident/page.h"
 #include "tocsin/notify/notifier.h"
+#include "tocsin/notify/outbox_store.h"
 
 namespace tocsin::notify::testing {
 
@@ -129,6 +130,82 @@ class RecordingObserver final : public incident::DeliveryObserver {
  public:
   void OnDelivery(const incident::DeliveryReport& r) override { reports.push_back(r); }
   std::vector<incident::DeliveryReport> reports;
+};
+
+// The real outbox store whose inserts, while `hold` is set, are written at once but answered
+// only when the test says (Release): a write in progress, as the store thread has one while
+// its group commit runs. Answers come in the order of the writes, as the store thread's do:
+// while one is held, every later write's answer waits behind it.
+class HeldInsertStore final : public OutboxStore {
+ public:
+  explicit HeldInsertStore(OutboxStore& inner) : inner_(inner) {}
+  bool hold = false;
+  // Answers the oldest write held back; false when none is.
+  bool Release() {
+    if (held_.empty()) return false;
+    auto answer = std::move(held_.front());
+    held_.erase(held_.begin());
+    answer();
+    return true;
+  }
+
+  Result<void> Migrate() override { return inner_.Migrate(); }
+  Result<std::vector<OutboxItem>> LoadPending() override { return inner_.LoadPending(); }
+  Result<RouteMap> LoadRoutes(DeliveredMap& delivered) override {
+    return inner_.LoadRoutes(delivered);
+  }
+  Result<std::vector<Closing>> LoadClosings() override { return inner_.LoadClosings(); }
+  void Insert(std::vector<OutboxItem> items, std::vector<std::int64_t> supersede,
+              Done<std::vector<OutboxItem>> done) override {
+    inner_.Insert(std::move(items), std::move(supersede), Hold(std::move(done)));
+  }
+  void InsertIfDecided(std::string intent_key, std::vector<OutboxItem> items,
+                       std::vector<std::int64_t> supersede,
+                       Done<std::vector<OutboxItem>> done) override {
+    inner_.InsertIfDecided(std::move(intent_key), std::move(items), std::move(supersede),
+                           Hold(std::move(done)));
+  }
+  void MarkSent(std::int64_t id, incident::Channel via, TimePoint at, int status,
+                std::string detail, Done<void> done) override {
+    inner_.MarkSent(id, via, at, status, std::move(detail), Hold(std::move(done)));
+  }
+  void MarkFailed(std::int64_t id, incident::Channel via, TimePoint at, int status,
+                  std::string detail, Done<void> done) override {
+    inner_.MarkFailed(id, via, at, status, std::move(detail), Hold(std::move(done)));
+  }
+  void MarkRetry(std::int64_t id, int attempts, TimePoint next_attempt_at, int status,
+                 std::string detail, Done<void> done) override {
+    inner_.MarkRetry(id, attempts, next_attempt_at, status, std::move(detail),
+                     Hold(std::move(done)));
+  }
+  void MarkWithdrawn(std::int64_t id, incident::Channel via, TimePoint at, int status,
+                     std::string detail, bool attempted, Done<void> done) override {
+    inner_.MarkWithdrawn(id, via, at, status, std::move(detail), attempted, Hold(std::move(done)));
+  }
+  void Prune(TimePoint before, Done<std::int64_t> done) override {
+    inner_.Prune(before, Hold(std::move(done)));
+  }
+  std::int64_t Count(std::string_view state) override { return inner_.Count(state); }
+  std::optional<SlackMessageRef> FindSlackMessage(const std::string& incident_id) override {
+    return inner_.FindSlackMessage(incident_id);
+  }
+  Result<void> SaveSlackMessage(const std::string& incident_id,
+                                const SlackMessageRef& ref) override {
+    return inner_.SaveSlackMessage(incident_id, ref);
+  }
+
+ private:
+  // Inserts while `hold` is set, and every write while an earlier answer is held.
+  template <typename T>
+  Done<T> Hold(Done<T> done) {
+    if (!hold && held_.empty()) return done;
+    return [this, done = std::move(done)](Result<T> r) {
+      held_.push_back([done, r = std::move(r)]() mutable { done(std::move(r)); });
+    };
+  }
+
+  OutboxStore& inner_;
+  std::vector<std::function<void()>> held_;
 };
 
 }  // namespace tocsin::notify::testing

@@ -54,6 +54,25 @@ class OutboxTest : public ::testing::Test {
     config_.failover_after = minutes(3);
     config_.probe_interval = seconds(30);
   }
+  // From now on `fake` answers every request as it is and its probe finds it up.
+  static void Up(FakeNotifier& fake) {
+    fake.script = nullptr;
+    fake.probe_up = nullptr;
+  }
+  // INC-1's step 1 delivered through PagerDuty, then PagerDuty down and failed over to
+  // Opsgenie (a trigger of INC-2 failing for five minutes, then through Opsgenie).
+  void PagedThroughPagerDutyThenFailedOver() {
+    FailOver(Channel::kPagerDuty, Channel::kOpsgenie);
+    Start(true, false);
+    outbox_->Send(Page(1), {});
+    scheduler_.RunPending();
+    ASSERT_EQ(Delivered(*pd_), (std::vector<std::string>{"INC-1/trigger"}));
+    Down(*pd_);
+    outbox_->Send(Page(2), {});
+    scheduler_.AdvanceBy(minutes(5));
+    ASSERT_TRUE(outbox_->failed_over(Channel::kPagerDuty));
+    ASSERT_EQ(Delivered(*og_), (std::vector<std::string>{"INC-2/trigger"}));
+  }
   // From now on `fake` answers every request 503 and its probe finds it down.
   static void Down(FakeNotifier& fake) {
     fake.script = [name = std::string(fake.channel().name())](const OutboxItem&, TimePoint) {
@@ -114,8 +133,9 @@ class OutboxTest : public ::testing::Test {
     st->Bind(4, std::int64_t{handed_off ? 1 : 0});
     ASSERT_TRUE(st->Run());
   }
-  void Start(bool with_opsgenie = false, bool with_slack = true) {
-    outbox_ = std::make_unique<Outbox>(*store_, scheduler_, executor_, nullptr, 7);
+  // `store`: the store the outbox uses, the fixture's (store_) when null.
+  void Start(bool with_opsgenie = false, bool with_slack = true, OutboxStore* store = nullptr) {
+    outbox_ = std::make_unique<Outbox>(store ? *store : *store_, scheduler_, executor_, nullptr, 7);
     ASSERT_TRUE(outbox_->Open());
     NotifierSet set;
     set.notifiers[Channel::kPagerDuty] = pd_;
@@ -394,17 +414,7 @@ TEST_F(OutboxTest, AnAcknowledgeFromWhereTheFailOverSentTheTriggerIsNotEchoedBac
 // Opsgenie even when its trigger reached PagerDuty: an acknowledge made in Opsgenie's app was
 // sent back there (and the timeline said it was both skipped and sent via Opsgenie).
 TEST_F(OutboxTest, AnAcknowledgeFromOpsgenieIsNotEchoedWhilePagerDutyIsFailedOver) {
-  FailOver(Channel::kPagerDuty, Channel::kOpsgenie);
-  Start(true, false);
-  outbox_->Send(Page(1), {});
-  scheduler_.RunPending();
-  ASSERT_EQ(Delivered(*pd_), (std::vector<std::string>{"INC-1/trigger"}));
-  Down(*pd_);
-  outbox_->Send(Page(2), {});
-  scheduler_.AdvanceBy(minutes(5));
-  ASSERT_TRUE(outbox_->failed_over(Channel::kPagerDuty));
-  ASSERT_EQ(Delivered(*og_), (std::vector<std::string>{"INC-2/trigger"}));
-
+  PagedThroughPagerDutyThenFailedOver();
   auto ack = Page(1, PageAction::kAcknowledge);
   ack.origin = incident::kOriginOpsgenie;
   outbox_->Send(ack, {});
@@ -416,6 +426,280 @@ TEST_F(OutboxTest, AnAcknowledgeFromOpsgenieIsNotEchoedWhilePagerDutyIsFailedOve
                  r.outcome == incident::DeliveryOutcome::kSent)
         << "said sent via " << r.channel.name();
   }
+  // PagerDuty has INC-1's page: the acknowledge waits for it (before, it was dropped as an
+  // echo of Opsgenie, and PagerDuty's alert stayed triggered, its escalation paging on).
+  Up(*pd_);
+  scheduler_.AdvanceBy(minutes(1));
+  EXPECT_EQ(Delivered(*pd_), (std::vector<std::string>{"INC-1/trigger", "INC-1/acknowledge"}));
+  EXPECT_EQ(Delivered(*og_), (std::vector<std::string>{"INC-2/trigger"}));
+}
+
+// Found in review: after a fail-over in the middle of a ladder PagerDuty had step 1's page and
+// Opsgenie step 2's, and the acknowledge and the resolve went only where the last page went:
+// PagerDuty's alert stayed triggered, its own escalation paging on. Each provider that has a
+// page of the incident is told; one that is down is waited for, also across a restart.
+TEST_F(OutboxTest, AnAcknowledgeReachesEveryProviderThatHasAPageOfTheIncident) {
+  FailOver(Channel::kPagerDuty, Channel::kOpsgenie);
+  Start(true, false);
+  outbox_->Send(Page(1), {});
+  scheduler_.RunPending();
+  ASSERT_EQ(Delivered(*pd_), (std::vector<std::string>{"INC-1/trigger"}));
+  Down(*pd_);
+  outbox_->Send(Step2(), {});
+  scheduler_.AdvanceBy(minutes(5));
+  ASSERT_TRUE(outbox_->failed_over(Channel::kPagerDuty));
+  ASSERT_EQ(Delivered(*og_), (std::vector<std::string>{"INC-1/step-1/trigger"}));
+
+  auto ack = Page(1, PageAction::kAcknowledge);
+  ack.origin = "api";
+  outbox_->Send(ack, {});
+  auto note = Page(1, PageAction::kNote);
+  note.origin = "api";
+  outbox_->Send(note, {});
+  scheduler_.AdvanceBy(minutes(1));
+  EXPECT_EQ(Delivered(*og_),
+            (std::vector<std::string>{"INC-1/step-1/trigger", "INC-1/acknowledge", "INC-1/note"}))
+      << "the note once, where the trigger went";
+  EXPECT_EQ(Delivered(*pd_), (std::vector<std::string>{"INC-1/trigger"})) << "still down";
+  EXPECT_EQ(store_->Count("pending"), 1) << "PagerDuty's acknowledge, on disk";
+  EXPECT_EQ(outbox_->pending(), 1u);
+
+  // kill -9 and start again, PagerDuty back: the acknowledge still waiting goes to it, and the
+  // resolve to both.
+  outbox_.reset();
+  store_.reset();
+  db_.reset();
+  OpenDb();
+  Up(*pd_);
+  Start(true, false);
+  outbox_->Send(Page(1, PageAction::kResolve), {});
+  scheduler_.AdvanceBy(minutes(5));
+  EXPECT_EQ(Delivered(*pd_),
+            (std::vector<std::string>{"INC-1/trigger", "INC-1/acknowledge", "INC-1/resolve"}));
+  EXPECT_EQ(Delivered(*og_), (std::vector<std::string>{"INC-1/step-1/trigger", "INC-1/acknowledge",
+                                                       "INC-1/note", "INC-1/resolve"}));
+  EXPECT_EQ(store_->Count("pending"), 0);
+}
+
+// Found in review of the above: an acknowledge waiting for PagerDuty held the incident's later
+// pages behind it (a re-escalation waited for PagerDuty instead of failing over), and Opsgenie,
+// which had nothing of the incident, was sent the acknowledge.
+TEST_F(OutboxTest, AnAcknowledgeWaitingForPagerDutyHoldsNoLaterPageOfTheIncident) {
+  PagedThroughPagerDutyThenFailedOver();
+  auto ack = Page(1, PageAction::kAcknowledge);
+  ack.origin = "api";
+  outbox_->Send(ack, {});
+  scheduler_.AdvanceBy(minutes(1));
+  EXPECT_EQ(Delivered(*og_), (std::vector<std::string>{"INC-2/trigger"}))
+      << "Opsgenie has nothing of INC-1 to acknowledge";
+
+  // The acknowledge ran out (ack_timeout): the ladder pages again, decided after it.
+  auto again = Page(1);
+  again.idempotency_key = "INC-1/step-2/trigger";
+  again.at = ack.at + minutes(1);
+  outbox_->Send(again, {});
+  scheduler_.AdvanceBy(seconds(1));
+  EXPECT_EQ(Delivered(*og_), (std::vector<std::string>{"INC-2/trigger", "INC-1/step-2/trigger"}))
+      << "through the partner at once";
+
+  // PagerDuty down for longer than give_up_after: the acknowledge is not given up meanwhile
+  // (nor tried against a provider known to be down), and goes as soon as it answers.
+  const std::size_t tried = pd_->calls().size();
+  scheduler_.AdvanceBy(config_.give_up_after + minutes(1));
+  EXPECT_EQ(pd_->calls().size(), tried);
+  // Back, though its first answer is still a 503: retried, not given up for its age.
+  pd_->probe_up = nullptr;
+  pd_->script = [failures = 1](const OutboxItem&, TimePoint) mutable {
+    return failures-- > 0 ? DeliveryResult::Retry(503, "pagerduty: HTTP 503")
+                          : DeliveryResult::Ok(202);
+  };
+  scheduler_.AdvanceBy(config_.probe_interval + minutes(1));
+  EXPECT_EQ(Delivered(*pd_), (std::vector<std::string>{"INC-1/trigger", "INC-1/acknowledge"}));
+  EXPECT_EQ(store_->Count("pending"), 0);
+  EXPECT_EQ(store_->Count("failed"), 0);
+}
+
+// Found in review: an acknowledge decided while PagerDuty was failing, before it failed over,
+// followed the incident's line to Opsgenie once it did, and PagerDuty, which had the page,
+// never heard it.
+TEST_F(OutboxTest, AnAcknowledgeQueuedBeforeTheFailOverStillReachesPagerDuty) {
+  FailOver(Channel::kPagerDuty, Channel::kOpsgenie);
+  Start(true, false);
+  outbox_->Send(Page(1), {});
+  scheduler_.RunPending();
+  ASSERT_EQ(Delivered(*pd_), (std::vector<std::string>{"INC-1/trigger"}));
+  Down(*pd_);
+  outbox_->Send(Page(2), {});
+  scheduler_.AdvanceBy(minutes(1));
+  auto ack = Page(1, PageAction::kAcknowledge);
+  ack.origin = "api";
+  outbox_->Send(ack, {});
+  scheduler_.AdvanceBy(minutes(5));
+  ASSERT_TRUE(outbox_->failed_over(Channel::kPagerDuty));
+  EXPECT_EQ(Delivered(*pd_), (std::vector<std::string>{"INC-1/trigger"}));
+  // Queued before the fail-over, the line's own copy follows the line to Opsgenie.
+  EXPECT_EQ(Delivered(*og_), (std::vector<std::string>{"INC-2/trigger", "INC-1/acknowledge"}));
+  Up(*pd_);
+  scheduler_.AdvanceBy(config_.probe_interval + seconds(1));
+  EXPECT_EQ(Delivered(*pd_), (std::vector<std::string>{"INC-1/trigger", "INC-1/acknowledge"}));
+}
+
+// Found in review: an acknowledge decided while step 2's trigger was still being written
+// (not queued yet) went only to the failed-over PagerDuty; the trigger then went to Opsgenie,
+// whose alert nobody acknowledged.
+TEST_F(OutboxTest, AnAcknowledgeDecidedWhileStep2IsBeingWrittenReachesOpsgenieToo) {
+  FailOver(Channel::kPagerDuty, Channel::kOpsgenie);
+  testing::HeldInsertStore held(*store_);
+  Start(true, false, &held);
+  outbox_->Send(Page(1), {});
+  scheduler_.RunPending();
+  Down(*pd_);
+  outbox_->Send(Page(2), {});
+  scheduler_.AdvanceBy(minutes(5));
+  ASSERT_TRUE(outbox_->failed_over(Channel::kPagerDuty));
+
+  held.hold = true;
+  outbox_->Send(Step2(), {});
+  auto ack = Page(1, PageAction::kAcknowledge);
+  ack.origin = "api";
+  ack.at += seconds(1);
+  outbox_->Send(ack, {});
+  held.hold = false;
+  ASSERT_TRUE(held.Release());  // the step's write lands, and its trigger goes at once
+  scheduler_.RunPending();
+  ASSERT_EQ(Delivered(*og_), (std::vector<std::string>{"INC-2/trigger", "INC-1/step-1/trigger"}));
+  ASSERT_TRUE(held.Release());  // then the acknowledge's, and what came after
+  while (held.Release()) {
+  }
+  scheduler_.AdvanceBy(seconds(1));
+  EXPECT_EQ(Delivered(*og_), (std::vector<std::string>{"INC-2/trigger", "INC-1/step-1/trigger",
+                                                       "INC-1/acknowledge"}));
+  Up(*pd_);
+  scheduler_.AdvanceBy(config_.probe_interval + seconds(1));
+  EXPECT_EQ(Delivered(*pd_), (std::vector<std::string>{"INC-1/trigger", "INC-1/acknowledge"}));
+  outbox_.reset();  // before the store it holds goes
+}
+
+// Found while fixing the above: after a restart the route was read from the last row of each
+// (incident, provider), a pending one's planned provider included. Step 1 had gone to
+// Opsgenie by fail-over and step 2, planned for PagerDuty before it, was still pending: after
+// the restart step 2 went to PagerDuty, and the acknowledge missed Opsgenie's alert.
+TEST_F(OutboxTest, AfterARestartTheIncidentsPagesFollowWhereItsTriggerWasDelivered) {
+  FailOver(Channel::kPagerDuty, Channel::kOpsgenie);
+  Start(true, false);
+  Down(*pd_);
+  outbox_->Send(Page(1), {});
+  outbox_->Send(Step2(), {});
+  og_->script = [](const OutboxItem& item, TimePoint) {
+    return item.request.idempotency_key == "INC-1/step-1/trigger"
+               ? DeliveryResult::Retry(503, "opsgenie: HTTP 503")
+               : DeliveryResult::Ok(202);
+  };
+  scheduler_.AdvanceBy(minutes(5));
+  ASSERT_EQ(Delivered(*og_), (std::vector<std::string>{"INC-1/trigger"}));
+
+  outbox_.reset();  // kill -9; both providers answer again
+  store_.reset();
+  db_.reset();
+  OpenDb();
+  Up(*pd_);
+  Up(*og_);
+  Start(true, false);
+  scheduler_.AdvanceBy(minutes(5));
+  auto ack = Page(1, PageAction::kAcknowledge);
+  ack.origin = "api";
+  outbox_->Send(ack, {});
+  scheduler_.AdvanceBy(minutes(1));
+  EXPECT_EQ(Delivered(*og_), (std::vector<std::string>{"INC-1/trigger", "INC-1/step-1/trigger",
+                                                       "INC-1/acknowledge"}));
+  EXPECT_TRUE(Delivered(*pd_).empty());
+}
+
+// Found in review: after a reload put the waiting acknowledge and resolve back in the queue,
+// parking the first filed the second, which the same pass sent to the failed-over PagerDuty.
+TEST_F(OutboxTest, AReloadSendsNoWaitingAcknowledgeOrResolveToAFailedOverProvider) {
+  PagedThroughPagerDutyThenFailedOver();
+  for (auto action : {PageAction::kAcknowledge, PageAction::kResolve}) {
+    auto r = Page(1, action);
+    r.origin = "api";
+    outbox_->Send(r, {});
+  }
+  scheduler_.AdvanceBy(config_.max_backoff + minutes(1));  // PagerDuty's last backoff is over
+  const std::size_t tried = pd_->calls().size();
+  NotifierSet set;
+  set.notifiers[Channel::kPagerDuty] = pd_;
+  set.notifiers[Channel::kOpsgenie] = og_;
+  outbox_->Configure(set, config_);
+  scheduler_.AdvanceBy(seconds(10));
+  EXPECT_EQ(pd_->calls().size(), tried);
+  EXPECT_EQ(outbox_->pending(), 2u);
+  Up(*pd_);
+  scheduler_.AdvanceBy(config_.probe_interval);
+  EXPECT_EQ(Delivered(*pd_),
+            (std::vector<std::string>{"INC-1/trigger", "INC-1/acknowledge", "INC-1/resolve"}));
+}
+
+// An acknowledge for PagerDuty, which has step 1's page while the incident's pages go to
+// Opsgenie, retried while PagerDuty fails again: the incident's next page does not wait for
+// it.
+TEST_F(OutboxTest, AnAcknowledgeRetriedAtPagerDutyHoldsNoPageGoingToOpsgenie) {
+  FailOver(Channel::kPagerDuty, Channel::kOpsgenie);
+  Start(true, false);
+  outbox_->Send(Page(1), {});
+  scheduler_.RunPending();
+  Down(*pd_);
+  outbox_->Send(Step2(), {});
+  scheduler_.AdvanceBy(minutes(5));
+  ASSERT_EQ(Delivered(*og_), (std::vector<std::string>{"INC-1/step-1/trigger"}));
+  Up(*pd_);
+  scheduler_.AdvanceBy(minutes(1));
+  ASSERT_FALSE(outbox_->failed_over(Channel::kPagerDuty));
+
+  Down(*pd_);
+  auto ack = Page(1, PageAction::kAcknowledge);
+  ack.origin = "api";
+  outbox_->Send(ack, {});
+  scheduler_.AdvanceBy(seconds(1));
+  auto again = Page(1);
+  again.idempotency_key = "INC-1/step-2/trigger";
+  again.at = ack.at + seconds(1);
+  outbox_->Send(again, {});
+  scheduler_.AdvanceBy(seconds(1));
+  EXPECT_EQ(Delivered(*og_), (std::vector<std::string>{"INC-1/step-1/trigger", "INC-1/acknowledge",
+                                                       "INC-1/step-2/trigger"}));
+  Up(*pd_);
+  scheduler_.AdvanceBy(minutes(10));
+  EXPECT_EQ(Delivered(*pd_), (std::vector<std::string>{"INC-1/trigger", "INC-1/acknowledge"}));
+}
+
+// Found in review: an acknowledge decided while step 2's trigger is on its way to Opsgenie
+// (PagerDuty failed over after step 1) must reach both: Opsgenie once that trigger lands,
+// PagerDuty once it answers again.
+TEST_F(OutboxTest, AnAcknowledgeDecidedWhileStep2IsOnItsWayReachesBothProviders) {
+  FailOver(Channel::kPagerDuty, Channel::kOpsgenie);
+  Start(true, false);
+  outbox_->Send(Page(1), {});
+  scheduler_.RunPending();
+  Down(*pd_);
+  auto ack = Page(1, PageAction::kAcknowledge);
+  ack.origin = "api";
+  bool acked_meanwhile = false;
+  og_->script = [&](const OutboxItem& item, TimePoint now) {
+    if (item.request.idempotency_key == "INC-1/step-1/trigger" && !acked_meanwhile) {
+      acked_meanwhile = true;
+      ack.at = now;
+      scheduler_.Post([&] { outbox_->Send(ack, {}); });
+    }
+    return DeliveryResult::Ok(202);
+  };
+  outbox_->Send(Step2(), {});
+  scheduler_.AdvanceBy(minutes(5));
+  ASSERT_TRUE(acked_meanwhile);
+  EXPECT_EQ(Delivered(*og_),
+            (std::vector<std::string>{"INC-1/step-1/trigger", "INC-1/acknowledge"}));
+  Up(*pd_);
+  scheduler_.AdvanceBy(minutes(1));
+  EXPECT_EQ(Delivered(*pd_), (std::vector<std::string>{"INC-1/trigger", "INC-1/acknowledge"}));
 }
 
 // Review finding: PagerDuty takes an event that is not an acknowledge or a resolve for a

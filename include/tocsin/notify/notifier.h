@@ -18,7 +18,9 @@ struct OutboxItem {
   incident::Channel channel = incident::Channel::kSlack;  // provider it goes to now
   incident::Channel original_channel = incident::Channel::kSlack;
   // Provider operation where the action alone does not say it: Slack "post" | "update" |
-  // "thread" | "notice"; "page" for the others.
+  // "thread" | "notice"; "page" for the others. "closing": an acknowledge or resolve for an
+  // alert provider that has a page of the incident while the incident's line goes elsewhere
+  // (a fail-over in the middle of the ladder); it goes there, waiting while it is down.
   std::string kind = "page";
   std::string target;     // Slack channel, e-mail address or webhook URL; empty: default
   std::string person_id;  // empty for channel-wide deliveries

@@ -47,8 +47,12 @@ class OutboxStore : public SlackThreadStore {
   // Startup, blocking: the tables, what a previous run left pending, the routes taken.
   virtual Result<void> Migrate() = 0;
   virtual Result<std::vector<OutboxItem>> LoadPending() = 0;
+  // For every incident, the alert providers a trigger of it was delivered to.
+  using DeliveredMap = std::map<std::string, std::vector<incident::Channel>>;
   // Differs from the route named after a fail-over, so acks and resolves follow the trigger.
-  virtual Result<RouteMap> LoadRoutes() = 0;
+  // `delivered` gets where each incident's triggers were delivered (kind "page"): after a
+  // fail-over in the middle of a ladder, a provider the route left still has a page of it.
+  virtual Result<RouteMap> LoadRoutes(DeliveredMap& delivered) = 0;
   // The acknowledges and resolves decided for the incidents that have deliveries pending or
   // page intents not yet handed to the outbox, whether they queued anything or not (one made
   // in a provider's app may queue nothing): after a restart, what they made stale is withdrawn
@@ -63,8 +67,8 @@ class OutboxStore : public SlackThreadStore {
 
   // Writes the items (their ids filled in, in the result) and marks `supersede` as superseded,
   // all or nothing. An item whose (idempotency key, original channel, target, person) was
-  // stored before, of whatever kind, is skipped (not in the result): the same request sent
-  // twice is delivered once. `supersede` applies only when a new item that SupersedesPending
+  // stored before, of whatever kind ("closing" apart: it is one beside its provider's line),
+  // is skipped (not in the result): the same request sent twice is delivered once. `supersede` applies only when a new item that SupersedesPending
   // was written.
   virtual void Insert(std::vector<OutboxItem> items, std::vector<std::int64_t> supersede,
                       Done<std::vector<OutboxItem>> done) = 0;

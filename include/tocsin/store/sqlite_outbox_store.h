@@ -27,7 +27,7 @@ class SqliteOutboxStore final : public notify::OutboxStore {
 
   Result<void> Migrate() override;
   Result<std::vector<notify::OutboxItem>> LoadPending() override;
-  Result<RouteMap> LoadRoutes() override;
+  Result<RouteMap> LoadRoutes(DeliveredMap& delivered) override;
   // From the incident store's page intents (incident_pages, same database).
   Result<std::vector<Closing>> LoadClosings() override;
   void Insert(std::vector<notify::OutboxItem> items, std::vector<std::int64_t> supersede,

@@ -72,7 +72,10 @@ void OpsgenieSim::AddRoutes(http::Router& router) {
   router.AddSync(
       "GET", "/_sim/opsgenie/pages", http::Access::kPublic, [this](const http::Request&) {
         std::lock_guard lock(mu_);
-        return http::Response::Json(200, json{{"pages", pages_}, {"failed", failed_}}.dump());
+        json alerts = json::object();
+        for (const auto& [alias, a] : alerts_) alerts[alias] = a.status;
+        return http::Response::Json(
+            200, json{{"pages", pages_}, {"failed", failed_}, {"alerts", alerts}}.dump());
       });
 }
 

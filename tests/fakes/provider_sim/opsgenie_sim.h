@@ -14,7 +14,8 @@ namespace tocsin::sim {
 // What Opsgenie does with the alerts the simulator accepted: alerts kept by alias, a create
 // while the alias is open only bumps its count (nobody new is notified), responders given on
 // create or added later are notified once each while the alert is open. Records which user was
-// notified, when and how (GET /_sim/opsgenie/pages). With a user list configured
+// notified, when and how, and each alert's status by alias (GET /_sim/opsgenie/pages:
+// {"pages", "failed", "alerts": {alias: "open"|"acked"|"closed"}}). With a user list configured
 // (POST /_sim/opsgenie/account {"users":[username...]}), an unknown responder is not notified
 // and is listed under "failed", as Opsgenie's asynchronous request status would report it.
 // Thread-safety: state under its own mutex.
