@@ -59,19 +59,30 @@ class OutboxTest : public ::testing::Test {
     fake.script = nullptr;
     fake.probe_up = nullptr;
   }
-  // INC-1's step 1 delivered through PagerDuty, then PagerDuty down and failed over to
-  // Opsgenie (a trigger of INC-2 failing for five minutes, then through Opsgenie).
-  void PagedThroughPagerDutyThenFailedOver() {
+  // PagerDuty failing over to Opsgenie; INC-1's step 1 delivered through PagerDuty, which is
+  // then down. `store`: as Start's.
+  void PagedThroughPagerDutyThenDown(OutboxStore* store = nullptr) {
     FailOver(Channel::kPagerDuty, Channel::kOpsgenie);
-    Start(true, false);
+    Start(true, false, store);
     outbox_->Send(Page(1), {});
     scheduler_.RunPending();
     ASSERT_EQ(Delivered(*pd_), (std::vector<std::string>{"INC-1/trigger"}));
     Down(*pd_);
+  }
+  // The same, then PagerDuty failed over to Opsgenie (a trigger of INC-2 failing for five
+  // minutes, then through Opsgenie).
+  void PagedThroughPagerDutyThenFailedOver(OutboxStore* store = nullptr) {
+    PagedThroughPagerDutyThenDown(store);
     outbox_->Send(Page(2), {});
     scheduler_.AdvanceBy(minutes(5));
     ASSERT_TRUE(outbox_->failed_over(Channel::kPagerDuty));
     ASSERT_EQ(Delivered(*og_), (std::vector<std::string>{"INC-2/trigger"}));
+  }
+  // INC-n acknowledged by someone through the API (not from a provider's app).
+  incident::PageRequest ApiAck(int n = 1) {
+    auto ack = Page(n, PageAction::kAcknowledge);
+    ack.origin = "api";
+    return ack;
   }
   // From now on `fake` answers every request 503 and its probe finds it down.
   static void Down(FakeNotifier& fake) {
@@ -439,19 +450,13 @@ TEST_F(OutboxTest, AnAcknowledgeFromOpsgenieIsNotEchoedWhilePagerDutyIsFailedOve
 // PagerDuty's alert stayed triggered, its own escalation paging on. Each provider that has a
 // page of the incident is told; one that is down is waited for, also across a restart.
 TEST_F(OutboxTest, AnAcknowledgeReachesEveryProviderThatHasAPageOfTheIncident) {
-  FailOver(Channel::kPagerDuty, Channel::kOpsgenie);
-  Start(true, false);
-  outbox_->Send(Page(1), {});
-  scheduler_.RunPending();
-  ASSERT_EQ(Delivered(*pd_), (std::vector<std::string>{"INC-1/trigger"}));
-  Down(*pd_);
+  PagedThroughPagerDutyThenDown();
   outbox_->Send(Step2(), {});
   scheduler_.AdvanceBy(minutes(5));
   ASSERT_TRUE(outbox_->failed_over(Channel::kPagerDuty));
   ASSERT_EQ(Delivered(*og_), (std::vector<std::string>{"INC-1/step-1/trigger"}));
 
-  auto ack = Page(1, PageAction::kAcknowledge);
-  ack.origin = "api";
+  auto ack = ApiAck();
   outbox_->Send(ack, {});
   auto note = Page(1, PageAction::kNote);
   note.origin = "api";
@@ -486,8 +491,7 @@ TEST_F(OutboxTest, AnAcknowledgeReachesEveryProviderThatHasAPageOfTheIncident) {
 // which had nothing of the incident, was sent the acknowledge.
 TEST_F(OutboxTest, AnAcknowledgeWaitingForPagerDutyHoldsNoLaterPageOfTheIncident) {
   PagedThroughPagerDutyThenFailedOver();
-  auto ack = Page(1, PageAction::kAcknowledge);
-  ack.origin = "api";
+  auto ack = ApiAck();
   outbox_->Send(ack, {});
   scheduler_.AdvanceBy(minutes(1));
   EXPECT_EQ(Delivered(*og_), (std::vector<std::string>{"INC-2/trigger"}))
@@ -523,16 +527,10 @@ TEST_F(OutboxTest, AnAcknowledgeWaitingForPagerDutyHoldsNoLaterPageOfTheIncident
 // followed the incident's line to Opsgenie once it did, and PagerDuty, which had the page,
 // never heard it.
 TEST_F(OutboxTest, AnAcknowledgeQueuedBeforeTheFailOverStillReachesPagerDuty) {
-  FailOver(Channel::kPagerDuty, Channel::kOpsgenie);
-  Start(true, false);
-  outbox_->Send(Page(1), {});
-  scheduler_.RunPending();
-  ASSERT_EQ(Delivered(*pd_), (std::vector<std::string>{"INC-1/trigger"}));
-  Down(*pd_);
+  PagedThroughPagerDutyThenDown();
   outbox_->Send(Page(2), {});
   scheduler_.AdvanceBy(minutes(1));
-  auto ack = Page(1, PageAction::kAcknowledge);
-  ack.origin = "api";
+  auto ack = ApiAck();
   outbox_->Send(ack, {});
   scheduler_.AdvanceBy(minutes(5));
   ASSERT_TRUE(outbox_->failed_over(Channel::kPagerDuty));
@@ -548,20 +546,12 @@ TEST_F(OutboxTest, AnAcknowledgeQueuedBeforeTheFailOverStillReachesPagerDuty) {
 // (not queued yet) went only to the failed-over PagerDuty; the trigger then went to Opsgenie,
 // whose alert nobody acknowledged.
 TEST_F(OutboxTest, AnAcknowledgeDecidedWhileStep2IsBeingWrittenReachesOpsgenieToo) {
-  FailOver(Channel::kPagerDuty, Channel::kOpsgenie);
   testing::HeldInsertStore held(*store_);
-  Start(true, false, &held);
-  outbox_->Send(Page(1), {});
-  scheduler_.RunPending();
-  Down(*pd_);
-  outbox_->Send(Page(2), {});
-  scheduler_.AdvanceBy(minutes(5));
-  ASSERT_TRUE(outbox_->failed_over(Channel::kPagerDuty));
+  PagedThroughPagerDutyThenFailedOver(&held);
 
   held.hold = true;
   outbox_->Send(Step2(), {});
-  auto ack = Page(1, PageAction::kAcknowledge);
-  ack.origin = "api";
+  auto ack = ApiAck();
   ack.at += seconds(1);
   outbox_->Send(ack, {});
   held.hold = false;
@@ -606,8 +596,7 @@ TEST_F(OutboxTest, AfterARestartTheIncidentsPagesFollowWhereItsTriggerWasDeliver
   Up(*og_);
   Start(true, false);
   scheduler_.AdvanceBy(minutes(5));
-  auto ack = Page(1, PageAction::kAcknowledge);
-  ack.origin = "api";
+  auto ack = ApiAck();
   outbox_->Send(ack, {});
   scheduler_.AdvanceBy(minutes(1));
   EXPECT_EQ(Delivered(*og_), (std::vector<std::string>{"INC-1/trigger", "INC-1/step-1/trigger",
@@ -643,11 +632,7 @@ TEST_F(OutboxTest, AReloadSendsNoWaitingAcknowledgeOrResolveToAFailedOverProvide
 // Opsgenie, retried while PagerDuty fails again: the incident's next page does not wait for
 // it.
 TEST_F(OutboxTest, AnAcknowledgeRetriedAtPagerDutyHoldsNoPageGoingToOpsgenie) {
-  FailOver(Channel::kPagerDuty, Channel::kOpsgenie);
-  Start(true, false);
-  outbox_->Send(Page(1), {});
-  scheduler_.RunPending();
-  Down(*pd_);
+  PagedThroughPagerDutyThenDown();
   outbox_->Send(Step2(), {});
   scheduler_.AdvanceBy(minutes(5));
   ASSERT_EQ(Delivered(*og_), (std::vector<std::string>{"INC-1/step-1/trigger"}));
@@ -656,8 +641,7 @@ TEST_F(OutboxTest, AnAcknowledgeRetriedAtPagerDutyHoldsNoPageGoingToOpsgenie) {
   ASSERT_FALSE(outbox_->failed_over(Channel::kPagerDuty));
 
   Down(*pd_);
-  auto ack = Page(1, PageAction::kAcknowledge);
-  ack.origin = "api";
+  auto ack = ApiAck();
   outbox_->Send(ack, {});
   scheduler_.AdvanceBy(seconds(1));
   auto again = Page(1);
@@ -676,13 +660,8 @@ TEST_F(OutboxTest, AnAcknowledgeRetriedAtPagerDutyHoldsNoPageGoingToOpsgenie) {
 // (PagerDuty failed over after step 1) must reach both: Opsgenie once that trigger lands,
 // PagerDuty once it answers again.
 TEST_F(OutboxTest, AnAcknowledgeDecidedWhileStep2IsOnItsWayReachesBothProviders) {
-  FailOver(Channel::kPagerDuty, Channel::kOpsgenie);
-  Start(true, false);
-  outbox_->Send(Page(1), {});
-  scheduler_.RunPending();
-  Down(*pd_);
-  auto ack = Page(1, PageAction::kAcknowledge);
-  ack.origin = "api";
+  PagedThroughPagerDutyThenDown();
+  auto ack = ApiAck();
   bool acked_meanwhile = false;
   og_->script = [&](const OutboxItem& item, TimePoint now) {
     if (item.request.idempotency_key == "INC-1/step-1/trigger" && !acked_meanwhile) {
