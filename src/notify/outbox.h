@@ -260,6 +260,7 @@ class Outbox final : public incident::Pager {
   // Closings CloseWhereItWas made during a pass, and the items it made them for (once each).
   std::vector<OutboxItem> closings_due_;
   std::set<std::int64_t> closings_made_;
+  std::size_t closings_made_after_prune_ = 0;
   // provider -> its "closing" items waiting while it is failed over (still pending on disk).
   std::map<incident::Channel, std::vector<OutboxItem>> parked_;
   RateLimiter limiter_;

@@ -101,6 +101,11 @@ void Outbox::CloseWhereItWas(const OutboxItem& item, Channel via) {
       !Delivered(item.request.incident_id, c) || !closings_made_.insert(item.id).second) {
     return;
   }
+  if (closings_made_.size() >= 2 * closings_made_after_prune_ + 64) {
+    // Amortised: an item no longer queued is not dispatched again.
+    std::erase_if(closings_made_, [this](std::int64_t id) { return !queue_.Find(id); });
+    closings_made_after_prune_ = closings_made_.size();
+  }
   // Never back to the provider it came from (an acknowledge made in its app).
   if (const ProviderSpec* p = FindProvider(c);
       p && !p->origin.empty() && p->origin == item.request.origin) {
@@ -117,16 +122,17 @@ void Outbox::CloseWhereItWas(const OutboxItem& item, Channel via) {
 
 void Outbox::QueueClosingsDue() {
   for (auto& closing : std::exchange(closings_due_, {})) {
-    std::string what = fmt::format("{} {} for {}", closing.request.incident_id,
-                                   incident::PageActionName(closing.request.action),
-                                   ProviderTitle(closing.channel));
-    Store({std::move(closing)}, [what = std::move(what)](Result<void> written) {
-      if (!written) {
-        spdlog::error(
-            "outbox: {} (it has a page of the incident) not queued: {}; it went through the "
-            "partner only",
-            what, written.error().message());
-      }
+    OutboxItem copy = closing;
+    Store({std::move(closing)}, [this, copy = std::move(copy)](Result<void> written) {
+      if (written) return;
+      // Nobody was told it is queued: kept in memory and written again after a backoff (a
+      // restart before that loses it, and PagerDuty's incident stays open there).
+      spdlog::error(
+          "outbox: {} {} for {} (it has a page of the incident) not written: {}; trying again",
+          copy.request.incident_id, incident::PageActionName(copy.request.action),
+          ProviderTitle(copy.channel), written.error().message());
+      closings_due_.push_back(copy);
+      ScheduleWake(scheduler_.clock().Now() + config_.initial_backoff);
     });
   }
 }

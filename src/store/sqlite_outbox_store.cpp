@@ -295,7 +295,7 @@ Result<SqliteOutboxStore::RouteMap> SqliteOutboxStore::LoadRoutes(DeliveredMap& 
   // A trigger's action is its name, or 0 in the requests of version 1 (page_json.cpp); the
   // column is text, which PostgreSQL reads as JSON only when told.
   const char* action = db_.dialect() == Dialect::kPostgres ? "CAST(request AS json) ->> 'action'"
-                                                           : "request ->> 'action'";
+                                                           : "json_extract(request, '$.action')";
   auto st = db_.Prepare(fmt::format(
       "SELECT incident_id, original_channel, channel, CASE WHEN kind = 'page' AND state = "
       "'sent' THEN CASE WHEN CAST({} AS TEXT) IN ('trigger', '0') THEN 1 ELSE 0 END ELSE 0 END "

@@ -352,7 +352,7 @@ TEST_F(Ladder, AnAckAfterAFailOverInTheMiddleOfTheLadderReachesBothProviders) {
   EXPECT_THAT(sent[1], HasSubstr("via opsgenie (fail-over from pagerduty), accepted"));
   EXPECT_THAT(sent[1], HasSubstr("responders accepted: pay (pay@example.com), comms"));
   EXPECT_THAT(sent[2], HasSubstr("via opsgenie (fail-over from pagerduty), accepted"));
-  EXPECT_THAT(sent[3], HasSubstr("via pagerduty, accepted"));
+  EXPECT_THAT(sent[3], HasSubstr("sent: acknowledge of its earlier page via pagerduty, accepted"));
 }
 
 // Phone and SMS: each person of each step gets a text, then a call; the Duty Manager's phone

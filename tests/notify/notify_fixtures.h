@@ -1,5 +1,6 @@
 #pragma once
 
+#include <algorithm>
 #include <functional>
 #include <mutex>
 #include <vector>
@@ -140,6 +141,8 @@ class HeldInsertStore final : public OutboxStore {
  public:
   explicit HeldInsertStore(OutboxStore& inner) : inner_(inner) {}
   bool hold = false;
+  // The next this many inserts that hold a "closing" fail as a full disk would, writing nothing.
+  int fail_closings = 0;
   // Answers the oldest write held back; false when none is.
   bool Release() {
     if (held_.empty()) return false;
@@ -157,6 +160,13 @@ class HeldInsertStore final : public OutboxStore {
   Result<std::vector<Closing>> LoadClosings() override { return inner_.LoadClosings(); }
   void Insert(std::vector<OutboxItem> items, std::vector<std::int64_t> supersede,
               Done<std::vector<OutboxItem>> done) override {
+    const bool closing = std::any_of(items.begin(), items.end(),
+                                     [](const OutboxItem& i) { return i.kind == "closing"; });
+    if (closing && fail_closings > 0) {
+      --fail_closings;
+      Hold(std::move(done))(Fail(Error::Io("database or disk is full")));
+      return;
+    }
     inner_.Insert(std::move(items), std::move(supersede), Hold(std::move(done)));
   }
   void InsertIfDecided(std::string intent_key, std::vector<OutboxItem> items,
