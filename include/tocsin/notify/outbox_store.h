@@ -68,8 +68,8 @@ class OutboxStore : public SlackThreadStore {
   // Writes the items (their ids filled in, in the result) and marks `supersede` as superseded,
   // all or nothing. An item whose (idempotency key, original channel, target, person) was
   // stored before, of whatever kind ("closing" apart: it is one beside its provider's line),
-  // is skipped (not in the result): the same request sent twice is delivered once. `supersede` applies only when a new item that SupersedesPending
-  // was written.
+  // is skipped (not in the result): the same request sent twice is delivered once. `supersede`
+  // applies only when a new item that SupersedesPending was written.
   virtual void Insert(std::vector<OutboxItem> items, std::vector<std::int64_t> supersede,
                       Done<std::vector<OutboxItem>> done) = 0;
   // Insert, on condition that the page intent `intent_key` is recorded in the incident store
