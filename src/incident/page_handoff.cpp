@@ -273,16 +273,7 @@ std::vector<TimelineEvent> PageHandoff::QueuedEvents(const PageRequest& page,
 }
 
 TimelineEvent PageHandoff::DeliveryEvent(const DeliveryReport& r, TimePoint now) {
-  // The report does not carry the action; the idempotency key's middle part names it.
-  std::string what =
-      r.kind == "page" || r.kind.empty() ? "page" : DeliveryName({}, r.channel, r.kind);
-  if (r.kind == "closing") {
-    // "INC-7/ack/12", "INC-7/resolve/15" (IncidentManager's keys).
-    const bool resolve = r.idempotency_key.find("/resolve/") != std::string::npos;
-    what =
-        DeliveryName(resolve ? PageAction::kResolve : PageAction::kAcknowledge, r.channel, r.kind);
-  }
-  if (r.channel == Channel::kEmail && r.kind == "page") what = "e-mail";
+  std::string what = DeliveryName(r.action, r.channel, r.kind.empty() ? "page" : r.kind);
   if (!r.person_id.empty()) what += " for " + r.person_id;
   std::string via = std::string(ChannelName(r.channel));
   if (r.channel != r.original_channel) {

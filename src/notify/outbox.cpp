@@ -236,6 +236,7 @@ void Outbox::Accepted(const PageRequest& request, const incident::PageReceipt& r
     skipped.channel = from;
     skipped.original_channel = from;
     skipped.kind = "page";
+    skipped.action = request.action;
     skipped.outcome = incident::DeliveryOutcome::kSkipped;
     skipped.detail = "the " + std::string(incident::PageActionName(request.action)) +
                      " came from " + request.origin;

@@ -98,18 +98,19 @@ void Outbox::CloseWhereItWas(const OutboxItem& item, Channel via) {
   const Channel c = item.original_channel;
   if (via == c || item.kind != "page" ||
       (action != incident::PageAction::kAcknowledge && action != incident::PageAction::kResolve) ||
-      !Delivered(item.request.incident_id, c) || !closings_made_.insert(item.id).second) {
+      !Delivered(item.request.incident_id, c)) {
     return;
-  }
-  if (closings_made_.size() >= 2 * closings_made_after_prune_ + 64) {
-    // Amortised: an item no longer queued is not dispatched again.
-    std::erase_if(closings_made_, [this](std::int64_t id) { return !queue_.Find(id); });
-    closings_made_after_prune_ = closings_made_.size();
   }
   // Never back to the provider it came from (an acknowledge made in its app).
   if (const ProviderSpec* p = FindProvider(c);
       p && !p->origin.empty() && p->origin == item.request.origin) {
     return;
+  }
+  if (!closings_made_.insert(item.id).second) return;  // a retry of the line's copy
+  if (closings_made_.size() >= 2 * closings_made_after_prune_ + 64) {
+    // Amortised: an item no longer queued is not dispatched again.
+    std::erase_if(closings_made_, [this](std::int64_t id) { return !queue_.Find(id); });
+    closings_made_after_prune_ = closings_made_.size();
   }
   OutboxItem closing = item;
   closing.id = 0;

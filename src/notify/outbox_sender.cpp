@@ -431,6 +431,7 @@ void Outbox::Report(const OutboxItem& item, Channel via, incident::DeliveryOutco
   r.channel = via;
   r.original_channel = item.original_channel;
   r.kind = item.kind;
+  r.action = item.request.action;
   r.outcome = outcome;
   r.status = result.status;
   r.provider_ref = log::Redact(result.provider_ref);

@@ -211,6 +211,30 @@ TEST_F(PagingTruth, TimelineSaysQueuedThenSentWithTheProvidersAnswer) {
   EXPECT_EQ(deliveries[0]["people"], json::array({"l1a"}));
 }
 
+// Every "sent" line said "page via pagerduty", the acknowledge's and the resolve's too.
+TEST_F(PagingTruth, EachSentLineSaysWhatTheDeliveryDidAtTheProvider) {
+  manager_->OnGroupFlush(Group(), scheduler_.clock().Now());
+  scheduler_.AdvanceBy(seconds(10));
+  ASSERT_TRUE(manager_->Acknowledge("INC-1", "l1a", scheduler_.clock().Now()));
+  scheduler_.AdvanceBy(seconds(10));
+  ASSERT_TRUE(manager_->Resolve("INC-1", "l1a", scheduler_.clock().Now()));
+  scheduler_.AdvanceBy(seconds(10));
+  std::vector<std::string> pagerduty;
+  for (const auto& e : OfKind("sent")) {
+    if (json::parse(e.data)["via"] == "pagerduty") pagerduty.push_back(e.text);
+  }
+  ASSERT_EQ(pagerduty.size(), 3u);
+  EXPECT_THAT(pagerduty[0], ::testing::StartsWith("sent: trigger page via pagerduty"));
+  EXPECT_THAT(pagerduty[1], ::testing::StartsWith("sent: acknowledge page via pagerduty"));
+  EXPECT_THAT(pagerduty[2], ::testing::StartsWith("sent: resolve page via pagerduty"));
+  // What PagerDuty was asked to do, in the same order.
+  std::vector<std::string> actions;
+  for (const auto& r : sim_.Requests("/v2/enqueue")) {
+    actions.push_back(json::parse(r["body"].get<std::string>())["event_action"]);
+  }
+  EXPECT_EQ(actions, (std::vector<std::string>{"trigger", "acknowledge", "resolve"}));
+}
+
 // The timeline said "paged" for a person no configured provider could reach.
 TEST_F(PagingTruth, PersonNoProviderReachesIsNotPagedAndSaysSo) {
   manager_->OnGroupFlush(Group(), scheduler_.clock().Now());

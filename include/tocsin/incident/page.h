@@ -202,6 +202,7 @@ struct DeliveryReport {
   Channel channel = Channel::kSlack;           // provider it went through
   Channel original_channel = Channel::kSlack;  // provider it was queued for (fail-over differs)
   std::string kind;                            // outbox operation: "page", "post", ...
+  PageAction action = PageAction::kTrigger;    // what the delivery does at the provider
   DeliveryOutcome outcome = DeliveryOutcome::kSent;
   int status = 0;            // HTTP status (or SMTP code); 0 when there was no answer
   std::string provider_ref;  // e.g. Slack's "channel ts" of the posted message
