@@ -315,6 +315,35 @@ TEST_F(StoreThreadManagerTest, TransitionsOfOneIncidentWaitForEachOtherAndKeepTh
   EXPECT_TRUE(manager_->Verify("INC-1")->ok);
 }
 
+// GET /api/v1/incidents/{id} read the incident from memory and its timeline from the
+// database: between the store thread's commit and the loop applying it, the timeline had an
+// event the incident did not count.
+TEST_F(StoreThreadManagerTest, AnIncidentAndItsTimelineReadInOneTurnAgree) {
+  OpenIncidents(1);
+  const auto before = manager_->Get("INC-1").value();
+  std::optional<Result<Incident>> noted;
+  manager_->AddNoteAsync("INC-1", "api-user", "PSP-A confirms", t0_, "api", std::nullopt,
+                         [&noted](Result<Incident> r) { noted = std::move(r); });
+  // Committed, and its completion not run yet: the loop (this thread) has not turned.
+  while (store_->Timeline("INC-1").value().size() == static_cast<size_t>(before.timeline_seq)) {
+    std::this_thread::yield();
+  }
+  ASSERT_FALSE(noted.has_value());
+  auto inc = manager_->Get("INC-1").value();
+  auto timeline = manager_->Timeline("INC-1").value();
+  EXPECT_EQ(inc.timeline_seq, before.timeline_seq);
+  ASSERT_EQ(timeline.size(), static_cast<size_t>(inc.timeline_seq));
+  EXPECT_EQ(timeline.back().hash, inc.timeline_head);
+  // Once applied, both have the note.
+  RunUntil([&] { return noted.has_value(); });
+  inc = manager_->Get("INC-1").value();
+  timeline = manager_->Timeline("INC-1").value();
+  EXPECT_EQ(inc.timeline_seq, before.timeline_seq + 1);
+  ASSERT_EQ(timeline.size(), static_cast<size_t>(inc.timeline_seq));
+  EXPECT_EQ(timeline.back().text, "PSP-A confirms");
+  EXPECT_EQ(timeline.back().hash, inc.timeline_head);
+}
+
 TEST_F(StoreThreadManagerTest, IncidentNumbersCountedInMemoryStayUniqueAfterARestart) {
   OpenIncidents(5);
   // A new manager over the same store (a restart) continues after INC-5.

@@ -209,6 +209,7 @@ class IncidentManager final : public dispatch::GroupSink, public DeliveryObserve
       if (live.incident.open()) visit(live.incident);
     }
   }
+  // The timeline up to the event the incident Get returns counts (the same turn of the loop).
   Result<std::vector<TimelineEvent>> Timeline(const std::string& id);
   Result<VerifyResult> Verify(const std::string& id);
 
