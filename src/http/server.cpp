@@ -295,16 +295,20 @@ class Session : public std::enable_shared_from_this<Session> {
   // no token admitted (a public route's, a webhook's: anyone can send their header fields) has
   // had no byte for `after`, or is still not all there kStrangerBodyFactor times `after` after
   // its header (a click or an event is one small write; a trickle is not one). Strangers who
-  // sent a header and then nothing held every slot and locked Prometheus out.
+  // sent a header and then nothing held every slot and locked Prometheus out. Or an answer to
+  // such a request not all taken for `after`: strangers who sent pipelined requests and read
+  // no answer held every slot while their writes waited, for the read timeout each.
   bool Stalled(std::chrono::steady_clock::time_point now, Duration after) const {
     if (!busy_ || !stream_.socket().is_open()) return false;
     if (reading_header_) return now - idle_since_ >= after;
+    if (writing_) return stranger_ && now - write_started_ >= after;
     return reading_stranger_body_ &&
            (now - body_progress_ >= after || now - started_ >= kStrangerBodyFactor * after);
   }
   // When the stall began (by the rules of Stalled): the longest stalled is closed first.
   std::chrono::steady_clock::time_point stalled_since(Duration after) const {
     if (reading_header_) return idle_since_ + after;
+    if (writing_) return write_started_ + after;
     return std::min(body_progress_ + after, started_ + kStrangerBodyFactor * after);
   }
   void CloseStalled() {
@@ -358,6 +362,7 @@ class Session : public std::enable_shared_from_this<Session> {
 
   void OnHeader(beast::error_code ec) {
     reading_header_ = false;
+    stranger_ = true;  // until a token admits the request
     if (ClientWentAway(ec)) return Close();
     busy_ = true;
     started_ = std::chrono::steady_clock::now();
@@ -474,6 +479,7 @@ class Session : public std::enable_shared_from_this<Session> {
       keep_alive_ = false;
       return Write(Response::Text(500, "internal error\n"), match_.pattern);
     }
+    stranger_ = match_.access == Access::kPublic || match_.access == Access::kSigned;
     if (match_.access == Access::kSigned) {
       // Beast checked Content-Length against the limit the header was read with; chunks are
       // checked against the new one as they arrive.
@@ -582,8 +588,11 @@ class Session : public std::enable_shared_from_this<Session> {
     server_->Count(handler, method_label_, r.status, secs);
     ++requests_served_;
     stream_.expires_after(server_->options.read_timeout);
+    writing_ = true;
+    write_started_ = std::chrono::steady_clock::now();
     bhttp::async_write(stream_, *res,
                        [self = shared_from_this(), res, keep](beast::error_code ec, std::size_t) {
+                         self->writing_ = false;
                          if (ec || !keep) return self->Close();
                          self->ReadHeader();
                        });
@@ -613,6 +622,11 @@ class Session : public std::enable_shared_from_this<Session> {
   bool reading_header_ = false;  // from ReadHeader until its header is read (or fails)
   // From ReadBody until the body is read, for a route without a token (public or signed).
   bool reading_stranger_body_ = false;
+  // The request no token admitted (a public or signed route, or refused); its answer is being
+  // written since write_started_.
+  bool stranger_ = true;
+  bool writing_ = false;
+  std::chrono::steady_clock::time_point write_started_;
   std::chrono::steady_clock::time_point body_progress_;  // the body's latest bytes, or its start
   static constexpr int kStrangerBodyFactor = 5;
   std::uint64_t requests_served_ = 0;

@@ -125,6 +125,11 @@ class GuardedServerTest : public ::testing::Test {
     });
     router->AddSync("GET", "/healthz", Access::kPublic,
                     [](const Request&) { return Response::Text(200, "ok\n"); });
+    // Answers larger than what the sockets between a client and the server hold.
+    router->AddSync("GET", "/big", Access::kPublic,
+                    [](const Request&) { return Response::Text(200, std::string(kBig, 'x')); });
+    router->AddSync("GET", "/api/v1/big", Access::kViewer,
+                    [](const Request&) { return Response::Text(200, std::string(kBig, 'x')); });
     router->AddSync("POST", "/api/v1/x", Access::kResponder, [this](const Request& r) {
       ++calls_;
       return Response::Text(200, std::to_string(r.body.size()));
@@ -144,6 +149,7 @@ class GuardedServerTest : public ::testing::Test {
     return s.Serialize(registry_.Collect());
   }
 
+  static constexpr std::size_t kBig = 32 * 1024 * 1024;
   prometheus::Registry registry_;
   std::unique_ptr<tocsin::testing::LoopbackServer> server_;
   unsigned short port_ = 0;
@@ -307,6 +313,49 @@ TEST_F(GuardedServerTest, BodiesThatStopArrivingOnARouteWithoutATokenDoNotLockTh
   ASSERT_TRUE(SendAll(admitted, "cd"));
   EXPECT_EQ(StatusOf(ReadAll(admitted, &closed)), 200);
   EXPECT_EQ(calls_.load(), 1);
+  for (int fd : {admitted, stranger1, stranger2}) ::close(fd);
+}
+
+// Attack finding: strangers that sent pipelined requests to a public route and read none of the
+// answers held every slot while the server's writes waited (for the read timeout each, then
+// they connected again): health checks and Prometheus were closed on accept. Such an answer
+// not taken stalled_header_after (0 here) after it began is closed to make room; an answer to
+// a request a token admitted is not.
+TEST_F(GuardedServerTest, AnswersThatAreNotReadOnARouteWithoutATokenDoNotLockTheListener) {
+  ServerOptions opts;
+  opts.max_connections = 3;
+  opts.stalled_header_after = std::chrono::milliseconds(0);
+  Start(opts);
+  // Sends `request` and reads the first bytes of its answer (so the server is writing it),
+  // then reads no more.
+  auto hold = [&](const std::string& request) {
+    int fd = Connect(port_);
+    EXPECT_GE(fd, 0);
+    EXPECT_TRUE(SendAll(fd, request + "GET /healthz HTTP/1.1\r\nHost: x\r\n\r\n"));
+    char head[12] = {};
+    EXPECT_EQ(::recv(fd, head, sizeof head, MSG_WAITALL), static_cast<ssize_t>(sizeof head));
+    EXPECT_EQ(std::string(head, sizeof head), "HTTP/1.1 200");
+    return fd;
+  };
+  int admitted = hold("GET /api/v1/big HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer good\r\n\r\n");
+  int stranger1 = hold("GET /big HTTP/1.1\r\nHost: x\r\n\r\n");
+  int stranger2 = hold("GET /big HTTP/1.1\r\nHost: x\r\n\r\n");
+  auto served = RawExchange(port_, "GET /healthz HTTP/1.1\r\nConnection: close\r\n\r\n");
+  EXPECT_EQ(StatusOf(served), 200) << served;
+  EXPECT_NE(Metrics().find("tocsin_http_stalled_connections_closed_total 1"), std::string::npos)
+      << Metrics();
+  EXPECT_NE(Metrics().find("tocsin_http_connections_refused_total 0"), std::string::npos);
+  // The admitted client's answer, whole, then its pipelined request's.
+  std::string rest;
+  char buf[1 << 16];
+  for (;;) {
+    ssize_t n = ::recv(admitted, buf, sizeof buf, 0);
+    if (n <= 0) break;
+    rest.append(buf, static_cast<std::size_t>(n));
+    if (rest.size() > kBig && rest.find("ok\n", kBig) != std::string::npos) break;
+  }
+  EXPECT_GT(rest.size(), kBig);
+  EXPECT_NE(rest.find("ok\n", kBig), std::string::npos) << "the admitted connection was closed";
   for (int fd : {admitted, stranger1, stranger2}) ::close(fd);
 }
 

@@ -30,8 +30,9 @@ struct ServerOptions {
   std::uint64_t max_signed_body_bytes = 256 * 1024;
   // Connections open at once. Past it, a new connection closes the one idle the longest, else
   // the one that has waited the longest (over stalled_header_after) for the rest of a header
-  // whose first bytes came, or for the body of a request no token admitted; with neither, it is
-  // closed as soon as it is accepted.
+  // whose first bytes came, for the body of a request no token admitted, or for such a
+  // request's client to take its answer; with none of these, it is closed as soon as it is
+  // accepted.
   std::size_t max_connections = 1024;
   Duration stalled_header_after = std::chrono::seconds(1);
   // How long accepting pauses when the process is out of file descriptors (EMFILE/ENFILE),
