@@ -68,8 +68,13 @@ void AppendStringArray(std::string& out, const std::vector<std::string>& v) {
 
 }  // namespace
 
+TimePoint OpenEnd(const Dispatcher& dispatcher, TimePoint now) {
+  return now + dispatcher.config().alertmanager.resolve_timeout;
+}
+
 void AppendGettableAlert(std::string& out, std::uint64_t fingerprint, const StoredAlert& alert,
-                         const std::vector<std::string>& receivers, const MuteStatus& st) {
+                         const std::vector<std::string>& receivers, const MuteStatus& st,
+                         TimePoint open_end) {
   out += "{\"labels\":{";
   bool first = true;
   auto pair = [&](std::string_view k, std::string_view v) {
@@ -86,7 +91,7 @@ void AppendGettableAlert(std::string& out, std::uint64_t fingerprint, const Stor
   out += "},\"startsAt\":\"";
   AppendRfc3339(out, alert.starts_at());
   out += "\",\"endsAt\":\"";
-  AppendRfc3339(out, alert.ends_at());
+  AppendRfc3339(out, alert.ends_at() == TimePoint{} ? open_end : alert.ends_at());
   out += "\",\"updatedAt\":\"";
   AppendRfc3339(out, alert.updated_at());
   out += "\",";

@@ -133,12 +133,13 @@ void RegisterAlertmanagerApi(http::Router& router, Dispatcher& dispatcher, Silen
     out.reserve(rows.size() * 560 + 2);
     out.push_back('[');
     bool first_row = true;
+    const TimePoint open_end = amjson::OpenEnd(dispatcher, now);
     for (const Row& r : rows) {
       MuteStatus st = dispatcher.StatusOf(r.alert->labels(), now);
       if (!amjson::PassesStateFilter(*query, st)) continue;
       if (!first_row) out.push_back(',');
       first_row = false;
-      amjson::AppendGettableAlert(out, r.fingerprint, *r.alert, *r.receivers, st);
+      amjson::AppendGettableAlert(out, r.fingerprint, *r.alert, *r.receivers, st, open_end);
     }
     out.push_back(']');
     return http::Response::Json(200, std::move(out));

@@ -101,6 +101,7 @@ http::Response AlertGroupsAnswer(const Dispatcher& dispatcher, const http::Reque
   });
   for (auto& [fp, names] : receivers) std::sort(names.begin(), names.end());
 
+  const TimePoint open_end = OpenEnd(dispatcher, now);
   std::string out = "[";
   for (Group* g : ordered) {
     std::sort(g->members.begin(), g->members.end(),
@@ -121,7 +122,8 @@ http::Response AlertGroupsAnswer(const Dispatcher& dispatcher, const http::Reque
     for (std::size_t i = 0; i < g->members.size(); ++i) {
       const Member& m = *g->members[i];
       if (i) out.push_back(',');
-      AppendGettableAlert(out, m.fingerprint, *m.alert, receivers[m.fingerprint], m.status);
+      AppendGettableAlert(out, m.fingerprint, *m.alert, receivers[m.fingerprint], m.status,
+                          open_end);
     }
     out += "]}";
   }

@@ -28,8 +28,14 @@ namespace tocsin::dispatch::amjson {
 void AppendEscaped(std::string& out, std::string_view s);
 
 // One GettableAlert object, appended to `out` (hand-written for speed, see the .cpp).
+// `open_end`: the endsAt of an alert that has none (tocsin's own, firing until its rule
+// resolves it); an Alertmanager client reads an endsAt in the past as resolved.
 void AppendGettableAlert(std::string& out, std::uint64_t fingerprint, const StoredAlert& alert,
-                         const std::vector<std::string>& receivers, const MuteStatus& status);
+                         const std::vector<std::string>& receivers, const MuteStatus& status,
+                         TimePoint open_end);
+// open_end for a listing at `now`: now + resolve_timeout, what Alertmanager gives a pushed
+// alert without an endsAt.
+TimePoint OpenEnd(const Dispatcher& dispatcher, TimePoint now);
 
 // The query parameters GET /api/v2/alerts and /api/v2/alerts/groups share, parsed once.
 struct AlertQuery {

@@ -63,7 +63,8 @@ void RegisterSilencePreviewApi(http::Router& router, const Dispatcher& dispatche
         for (std::size_t i = 0; i < rows.size() && i < kMaxListed; ++i) {
           if (i > 0) out.push_back(',');
           amjson::AppendGettableAlert(out, rows[i].fingerprint, *rows[i].alert, *rows[i].receivers,
-                                      dispatcher.StatusOf(rows[i].alert->labels(), now));
+                                      dispatcher.StatusOf(rows[i].alert->labels(), now),
+                                      amjson::OpenEnd(dispatcher, now));
         }
         // The matchers as read, in the silence's form: the panel creates the silence with them, so
         // a matcher text is read by one parser, the server's.

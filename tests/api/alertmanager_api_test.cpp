@@ -135,6 +135,31 @@ TEST_F(AlertmanagerApiTest, ResolvedAlertsLeaveTheActiveList) {
   EXPECT_EQ(GetJson("/api/v2/alerts").size(), 0u);
 }
 
+// Attack finding: tocsin's own alerts (from its rules: no end until the rule resolves them)
+// were listed with endsAt 1970-01-01, which an Alertmanager client reads as resolved.
+TEST_F(AlertmanagerApiTest, AnAlertWithoutAnEndIsListedAsAlertmanagerListsOneThatCameWithout) {
+  Alert own;
+  own.labels = Labels{{"alertname", "tocsin_source_down"}, {"severity", "critical"}};
+  own.starts_at = scheduler_.clock().Now();
+  server_->RunOnLoop([&] { dispatcher_.Ingest({own}, scheduler_.clock().Now()); });
+  ASSERT_EQ(Call("POST", "/api/v2/alerts", R"([{"labels": {"alertname": "Pushed"}}])").status, 200);
+  Advance(30s);
+  // Both end resolve_timeout (2m) after they came: the pushed one's endsAt was set on intake.
+  auto listed = GetJson("/api/v2/alerts");
+  ASSERT_EQ(listed.size(), 2u);
+  for (const auto& a : listed) {
+    const bool pushed = a["labels"]["alertname"] == "Pushed";
+    EXPECT_EQ(a["endsAt"], pushed ? "2026-11-22T03:02:00Z" : "2026-11-22T03:02:30Z") << a;
+    EXPECT_EQ(a["status"]["state"], "active");
+  }
+  auto groups = GetJson("/api/v2/alerts/groups");
+  for (const auto& g : groups) {
+    for (const auto& a : g["alerts"]) {
+      EXPECT_GT(a["endsAt"].get<std::string>(), "2026-11-22T03:00:30Z") << a;
+    }
+  }
+}
+
 TEST_F(AlertmanagerApiTest, FiltersSelectByMatchersReceiverAndMuteState) {
   PostRegionAlerts();
   EXPECT_EQ(GetJson("/api/v2/alerts").size(), 3u);
