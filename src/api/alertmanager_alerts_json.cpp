@@ -302,10 +302,9 @@ std::vector<Alert> ParsePostedAlerts(std::string_view body, TimePoint now, Durat
       }
       // Go's zero time, which some clients send for "unset".
       if (text.substr(0, 19) == "0001-01-01T00:00:00") continue;
-      auto t = ParseRfc3339Fast(text);
-      if (!t) {
-        if (auto slow = ParseTime(text)) t = *slow;
-      }
+      // RFC 3339 only, as Alertmanager: unix seconds, a leap second or an offset of 99:99 were
+      // taken by a more lenient fallback.
+      auto t = ParseRfc3339(text);
       if (!t) {
         reject(fmt::format("{} \"{}\" is not an RFC 3339 time", key, text));
         ok = false;
@@ -315,9 +314,14 @@ std::vector<Alert> ParsePostedAlerts(std::string_view body, TimePoint now, Durat
     }
     if (!ok) continue;
     if (a.starts_at == TimePoint{}) a.starts_at = a.ends_at != TimePoint{} ? a.ends_at : now;
-    if (a.ends_at == TimePoint{}) a.ends_at = now + resolve_timeout;
+    const bool ends_given = a.ends_at != TimePoint{};
+    if (!ends_given) a.ends_at = now + resolve_timeout;
     if (a.ends_at < a.starts_at) {
-      reject("endsAt is before startsAt");
+      // Refused as Alertmanager does; without an endsAt, say which one was compared.
+      reject(ends_given ? std::string("endsAt is before startsAt")
+                        : fmt::format("startsAt {} is after the endsAt an alert without one "
+                                      "gets (now + resolve_timeout, {}): send its endsAt",
+                                      FormatRfc3339(a.starts_at), FormatRfc3339(a.ends_at)));
       continue;
     }
     if (simdjson::dom::element g; !obj["generatorURL"].get(g) && !g.is_null()) {

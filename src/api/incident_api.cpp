@@ -136,6 +136,11 @@ Result<dispatch::AlertGroup> GroupFromJson(const json& j, TimePoint now,
       auto alert = AlertFromJson(a);
       if (!alert) return Fail(Error::Invalid(where + ": " + alert.error().message()));
       if (alert->starts_at == TimePoint{}) alert->starts_at = now;
+      if (alert->ends_at != TimePoint{} && alert->ends_at < alert->starts_at) {
+        return Fail(Error::Invalid(fmt::format("{}: `ends_at` {} is before `starts_at` {}", where,
+                                               FormatRfc3339(alert->ends_at),
+                                               FormatRfc3339(alert->starts_at))));
+      }
       g.alerts.push_back(*alert);
     }
   } else {
@@ -185,6 +190,12 @@ Result<StatusUpdate> StatusUpdateFromJson(const json& j) {
     if (!it->is_string()) return Fail(Error::Invalid("`next` must be a duration such as \"30m\""));
     auto d = ParseDuration(it->get<std::string>());
     if (!d) return Fail(Error::Invalid("`next`: " + d.error().message()));
+    // Zero is how StatusUpdate says "not given" (the reminder interval): one given is refused
+    // as any other outside 1m to 24h.
+    if (*d <= Duration(0)) {
+      return Fail(Error::Invalid(fmt::format(
+          "`next`: the next update must be due in 1m to 24h, not {}", FormatDuration(*d))));
+    }
     u.next_update_in = *d;
   }
   return u;

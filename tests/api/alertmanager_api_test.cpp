@@ -125,6 +125,34 @@ TEST_F(AlertmanagerApiTest, PostKeepsValidAlertsAndRejectsTheRestWithAJsonString
   EXPECT_EQ(ok.body, "");
 }
 
+// Attack findings: a time in unix seconds, with a leap second or with an offset of 99:99 was
+// taken; a startsAt in the future without an endsAt was refused as "endsAt is before
+// startsAt", an endsAt the client never sent.
+TEST_F(AlertmanagerApiTest, TimesAreRfc3339OnlyAndAFutureStartWithoutAnEndSaysWhy) {
+  auto r = Call("POST", "/api/v2/alerts", R"([
+    {"labels": {"alertname": "Unix"}, "startsAt": "1700000000"},
+    {"labels": {"alertname": "Leap"}, "startsAt": "2016-12-31T23:59:60Z"},
+    {"labels": {"alertname": "Offset"}, "startsAt": "2026-11-22T02:00:00+99:99"},
+    {"labels": {"alertname": "Future"}, "startsAt": "2030-01-01T00:00:00Z"},
+    {"labels": {"alertname": "Fine"}, "startsAt": "2026-11-22T04:00:00+02:00"}
+  ])");
+  EXPECT_EQ(r.status, 400);
+  const std::string text = json::parse(r.body).get<std::string>();
+  EXPECT_NE(text.find("4 of 5 alerts rejected"), std::string::npos) << text;
+  EXPECT_NE(text.find("alert 0: startsAt \"1700000000\" is not an RFC 3339 time"),
+            std::string::npos)
+      << text;
+  EXPECT_NE(text.find("alert 1: startsAt \"2016-12-31T23:59:60Z\" is not"), std::string::npos);
+  EXPECT_NE(text.find("alert 2: startsAt \"2026-11-22T02:00:00+99:99\" is not"), std::string::npos);
+  EXPECT_NE(text.find("alert 3: startsAt 2030-01-01T00:00:00Z is after the endsAt an alert "
+                      "without one gets (now + resolve_timeout, 2026-11-22T03:02:00Z)"),
+            std::string::npos)
+      << text;
+  auto alerts = GetJson("/api/v2/alerts");
+  ASSERT_EQ(alerts.size(), 1u);
+  EXPECT_EQ(alerts[0]["startsAt"], "2026-11-22T02:00:00Z");
+}
+
 TEST_F(AlertmanagerApiTest, ResolvedAlertsLeaveTheActiveList) {
   ASSERT_EQ(Call("POST", "/api/v2/alerts", R"([{"labels": {"alertname": "A"}}])").status, 200);
   ASSERT_EQ(GetJson("/api/v2/alerts").size(), 1u);

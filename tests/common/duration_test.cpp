@@ -122,6 +122,38 @@ TEST(TimeTest, RandomInstantsInAnyZoneAndPrecisionReadBackExactly) {
   EXPECT_TRUE(ParseTime("2028-02-29T23:59:59.999-23:59"));
 }
 
+// The alert intake's parser (Alertmanager reads RFC 3339 only): the same instants as ParseTime,
+// Prometheus' nanoseconds cut to milliseconds.
+TEST(TimeTest, Rfc3339OnlyReadsWhatParseTimeReadsAsRfc3339) {
+  for (const char* s :
+       {"2026-11-22T03:00:00Z", "2026-11-22T02:26:53.746Z", "2026-03-29T03:30:00+03:00",
+        "1999-12-31T23:59:59.5-05:30", "2024-02-29T00:00:00.001Z", "1970-01-01T00:00:00Z",
+        "2100-12-31T23:59:59Z", "1969-12-31T23:59:59.999Z", "1900-03-01T00:00:00Z",
+        "2026-11-22t03:00:00z"}) {
+    auto strict = ParseRfc3339(s);
+    auto general = ParseTime(s);
+    ASSERT_TRUE(strict) << s;
+    ASSERT_TRUE(general) << s;
+    EXPECT_EQ(*strict, *general) << s;
+  }
+  EXPECT_EQ(*ParseRfc3339("2026-11-22T02:26:53.746347063Z"),
+            *ParseTime("2026-11-22T02:26:53.746Z"));
+}
+
+// Attack finding: the intake fell back to ParseTime, which took unix seconds, and took a leap
+// second and an offset of 99:99 itself.
+TEST(TimeTest, Rfc3339OnlyRefusesUnixSecondsLeapSecondsAndOffsetsOutOfRange) {
+  for (const char* s :
+       {"", "yesterday", "1700000000", "1700000000.5", "2026-11-22", "2026-11-22T03:00:00",
+        "2026-13-01T00:00:00Z", "2026-11-22T03:00:00.Z", "2026-11-22T03:00:00+0300",
+        "2026-11-22T03:00:00Zx", "2026-12-03T10:00:00+99:99", "2026-12-03T10:00:00-24:00",
+        "2016-12-31T23:59:60Z", "2023-02-29T00:00:00Z", "2026-04-31T00:00:00Z",
+        "2026-11-00T00:00:00Z", "2026-11-22 03:00:00Z"}) {
+    EXPECT_FALSE(ParseRfc3339(s)) << s;
+  }
+  EXPECT_FALSE(ParseTime("2016-12-31T23:59:60Z"));
+}
+
 // Each of these once reached date::parse, which turned a seconds field without digits into
 // NaN and converted it to an integer (undefined behaviour, found by the fuzzer).
 TEST(TimeTest, RejectsMalformedRfc3339BeforeParsing) {

@@ -321,6 +321,23 @@ TEST_F(IncidentDaemonTest, StatusUpdateAndDrillThroughTheCliAndTheApi) {
   auto [s1, bad] = Http("POST", "/api/v1/incidents/" + id + "/updates", {{"actor", "l1a"}});
   EXPECT_EQ(s1, 400);
   EXPECT_NE(bad.dump().find("situation"), std::string::npos) << bad.dump();
+  // Zero meant "not given" inside, and was taken as the reminder interval without a word.
+  auto [s1b, zero] = Http("POST", "/api/v1/incidents/" + id + "/updates",
+                          {{"actor", "l1a"}, {"situation", "s"}, {"next", "0s"}});
+  EXPECT_EQ(s1b, 400);
+  EXPECT_NE(zero.dump().find("1m to 24h, not 0s"), std::string::npos) << zero.dump();
+  // An alert that ends before it starts was "no firing alert in the group" (404).
+  auto [s1c, backwards] = Http("POST", "/api/v1/incidents",
+                               {{"actor", "l1a"},
+                                {"alerts",
+                                 {{{"labels", {{"alertname", "A"}}},
+                                   {"starts_at", "2030-01-01T00:00:00Z"},
+                                   {"ends_at", "2020-01-01T00:00:00Z"}}}}});
+  EXPECT_EQ(s1c, 400);
+  EXPECT_NE(backwards.dump().find("alerts[0]: `ends_at` 2020-01-01T00:00:00Z is before "
+                                  "`starts_at` 2030-01-01T00:00:00Z"),
+            std::string::npos)
+      << backwards.dump();
   auto update = testing::RunCommand(
       {TOCSIN_BINARY, "incidents", "update", id, "--situation", "PSP-A rejects 80 % of DE deposits",
        "--measures", "routing to PSP-B", "--next", "30m", "--actor", "l1a", "--url", url});

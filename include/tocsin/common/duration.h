@@ -26,5 +26,10 @@ std::string FormatRfc3339(TimePoint t);
 // Accepts RFC 3339 with 'Z' or a numeric offset, with optional fractional seconds, and plain
 // unix seconds (possibly fractional), as Prometheus does.
 Result<TimePoint> ParseTime(std::string_view text);
+// RFC 3339 only, as Alertmanager's API reads its times: "YYYY-MM-DDTHH:MM:SS[.fraction]" and
+// "Z" or an offset below 24 h, every field in range (no leap second, no 30 February).
+// Milliseconds are kept, finer digits (Prometheus sends nanoseconds) dropped. Nothing for
+// anything else. No stream: the alert intake parses two per alert.
+std::optional<TimePoint> ParseRfc3339(std::string_view text);
 
 }  // namespace tocsin

@@ -8,11 +8,8 @@
 
 namespace tocsin::dispatch {
 
-// RFC 3339 parsing and formatting without streams, for the Alertmanager API's hot paths (each
-// posted alert carries two timestamps; each listed alert three). ParseRfc3339Fast handles
-// "YYYY-MM-DDTHH:MM:SS[.fraction](Z|±HH:MM)" and returns nullopt for anything else, so the
-// caller can fall back to the general ParseTime.
-std::optional<TimePoint> ParseRfc3339Fast(std::string_view s);
+// RFC 3339 formatting without streams, for the Alertmanager API's listings (each listed alert
+// carries three timestamps). Parsing: ParseRfc3339 (common/duration.h).
 void AppendRfc3339(std::string& out, TimePoint t);
 
 }  // namespace tocsin::dispatch
