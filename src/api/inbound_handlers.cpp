@@ -122,7 +122,7 @@ struct InboundHandlers::Impl {
     }
     if (replayed) {
       Count(endpoint, "replayed");
-      spdlog::warn("slack: refused a replayed request from {}", req.remote_address);
+      refusals.Log(endpoint, "a replayed request", req);
       return Response::Text(401, "replayed request\n");
     }
     in_flight.insert(key.id);

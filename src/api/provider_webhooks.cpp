@@ -23,6 +23,12 @@ Response SignatureRefusals::Refuse(const char* endpoint, SignatureCheck check, c
                                    const std::string& hint) {
   const auto why = SignatureCheckName(check);
   requests_.Add({{"endpoint", endpoint}, {"outcome", std::string(why)}}).Increment();
+  Log(endpoint, why, req, hint);
+  return Response::Text(SignatureCheckStatus(check), std::string(why) + "\n");
+}
+
+void SignatureRefusals::Log(const char* endpoint, std::string_view why, const Request& req,
+                            const std::string& hint) {
   const auto now_us = std::chrono::duration_cast<std::chrono::microseconds>(
                           std::chrono::steady_clock::now().time_since_epoch())
                           .count();
@@ -31,7 +37,6 @@ Response SignatureRefusals::Refuse(const char* endpoint, SignatureCheck check, c
     spdlog::warn("{}{}: refused {} from {}: {}{}{}", source_, endpoint, req.path,
                  req.remote_address, why, hint.empty() ? "" : " " + hint, *note);
   }
-  return Response::Text(SignatureCheckStatus(check), std::string(why) + "\n");
 }
 
 void ProviderWebhooks::Count(const char* endpoint, const std::string& outcome) {

@@ -32,6 +32,10 @@ class SignatureRefusals {
   // `hint` ends the line (what the signature was checked against).
   Response Refuse(const char* endpoint, SignatureCheck check, const Request& req,
                   const std::string& hint = {});
+  // A refusal after a good signature (a replay): logged by the same rule, "<source><endpoint>:
+  // refused <path> from <address>: <why> <hint>"; counting and answering are the caller's.
+  void Log(const char* endpoint, std::string_view why, const Request& req,
+           const std::string& hint = {});
 
  private:
   prometheus::Family<prometheus::Counter>& requests_;

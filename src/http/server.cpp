@@ -193,7 +193,8 @@ bool ValidAuthority(std::string_view a) {
   if (auto colon = a.rfind(':'); colon != std::string_view::npos && a.find(']', colon) == a.npos) {
     auto port = a.substr(colon + 1);
     if (port.empty() || port.size() > 5 ||
-        !std::all_of(port.begin(), port.end(), [](char c) { return c >= '0' && c <= '9'; })) {
+        !std::all_of(port.begin(), port.end(), [](char c) { return c >= '0' && c <= '9'; }) ||
+        std::stoul(std::string(port)) > 65535) {
       return false;
     }
     host = a.substr(0, colon);

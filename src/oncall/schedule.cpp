@@ -87,16 +87,17 @@ std::optional<TimePoint> ParseLocalTime(const std::string& text, const std::stri
     if (zone == nullptr) return std::nullopt;
     return LocalToUtc(zone, date::local_time<minutes>(*d));
   }
-  // Local date and time without an offset.
-  for (const char* fmt : {"%FT%R", "%F %R"}) {
-    if (text.size() != 16) break;
+  // Local date and time without an offset, to the minute or the second.
+  for (const char* fmt : {"%FT%R", "%F %R", "%FT%T", "%F %T"}) {
+    if (text.size() != (std::string_view(fmt).ends_with('R') ? 16u : 19u)) continue;
     std::istringstream in(text);
-    date::local_time<minutes> lt;
+    date::local_time<std::chrono::seconds> lt;
     in >> date::parse(fmt, lt);
-    if (!in.fail()) {
+    if (!in.fail() && in.peek() == std::char_traits<char>::eof()) {
       const auto* zone = Zone(time_zone);
       if (zone == nullptr) return std::nullopt;
-      return LocalToUtc(zone, lt);
+      const auto minute = date::floor<minutes>(lt);
+      return LocalToUtc(zone, minute) + (lt - minute);
     }
   }
   auto parsed = ParseTime(text);

@@ -424,15 +424,28 @@ TEST_F(InboundHandlersTest, RefusalsAreCountedEachAndLoggedOnce) {
   for (int i = 0; i < 5; ++i) {
     EXPECT_EQ(Post("/webhooks/pagerduty", body, {{"X-PagerDuty-Signature", "v1=zz"}}).status, 400);
   }
-  std::size_t lines = 0;
-  for (const auto& l : log.lines()) lines += l.find("pagerduty: refused") != std::string::npos;
+  // A replayed Slack request (its signature good) had a line each time.
+  const std::string click = Click("U_OLENA", "tocsin_ack");
+  const auto signed_once = SlackHeaders(click);
+  EXPECT_EQ(Post("/slack/interactivity", click, signed_once).status, 200);
+  WaitPosted(1);
+  for (int i = 0; i < 5; ++i) {
+    EXPECT_EQ(Post("/slack/interactivity", click, signed_once).status, 401);
+  }
+  std::size_t lines = 0, replays = 0;
+  for (const auto& l : log.lines()) {
+    lines += l.find("pagerduty: refused") != std::string::npos;
+    replays += l.find("refused /slack/interactivity from") != std::string::npos &&
+               l.find("a replayed request") != std::string::npos;
+  }
   EXPECT_EQ(lines, 1u) << ::testing::PrintToString(log.lines());
+  EXPECT_EQ(replays, 1u) << ::testing::PrintToString(log.lines());
   double counted = 0;
   for (const auto& family : registry_.Collect()) {
     if (family.name != "tocsin_inbound_requests_total") continue;
     for (const auto& m : family.metric) counted += m.counter.value;
   }
-  EXPECT_EQ(counted, 5.0);
+  EXPECT_EQ(counted, 11.0);  // 5 forged, 1 click, 5 replays
 }
 
 // Plausible header fields pass a screen (any 64 hex digits look like a signature), so a signed

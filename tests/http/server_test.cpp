@@ -146,7 +146,8 @@ TEST_F(ServerTest, ATargetInAbsoluteFormIsServedAsItsPath) {
   for (const char* target :
        {"http://user@tocsin.example/healthz", "http://evil#@localhost/healthz",
         "http://evil\\@localhost/healthz", "http:///healthz", "http://h:9x/healthz",
-        "http://h:/healthz", "http://[::1/healthz", "http://loc%61lhost/healthz"}) {
+        "http://h:/healthz", "http://[::1/healthz", "http://loc%61lhost/healthz",
+        "http://h:99999/healthz", "http://h:65536/healthz"}) {
     raw =
         RawExchange(port_, std::string("GET ") + target + " HTTP/1.1\r\nConnection: close\r\n\r\n");
     EXPECT_EQ(StatusOf(raw), 400) << target << "\n" << raw;

@@ -47,6 +47,23 @@ rotations:
       - {region: apac, time_zone: Asia/Singapore, handover: "08:00", members: [ap1]}
 )";
 
+// Attack finding: "2026-03-29T10:30:00" (seconds, no offset) was "not a time"; only the form
+// to the minute was read.
+TEST(ScheduleTest, LocalTimesAreReadToTheMinuteOrTheSecond) {
+  const TimePoint kyiv_1030 = *ParseTime("2026-03-29T07:30:00Z");  // EEST, UTC+3
+  EXPECT_EQ(ParseLocalTime("2026-03-29T10:30", "Europe/Kyiv"), kyiv_1030);
+  EXPECT_EQ(ParseLocalTime("2026-03-29 10:30", "Europe/Kyiv"), kyiv_1030);
+  EXPECT_EQ(ParseLocalTime("2026-03-29T10:30:00", "Europe/Kyiv"), kyiv_1030);
+  EXPECT_EQ(ParseLocalTime("2026-03-29 10:30:45", "Europe/Kyiv"),
+            kyiv_1030 + std::chrono::seconds(45));
+  EXPECT_EQ(ParseLocalTime("2026-03-29T10:30:00Z", "Europe/Kyiv"),
+            *ParseTime("2026-03-29T10:30:00Z"));
+  for (const char* bad : {"2026-03-29T10:30:0", "2026-03-29T10:30:60", "2026-03-29T10:30:00x",
+                          "2026-03-29T25:30:00"}) {
+    EXPECT_FALSE(ParseLocalTime(bad, "UTC")) << bad;
+  }
+}
+
 TEST(ScheduleTest, TwelveHourKyivShiftsHandOverAtLocalTimeInWinter) {
   auto s = Load(std::string(kPeople) + R"(
 rotations:

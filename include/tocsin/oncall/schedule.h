@@ -40,7 +40,8 @@ class Schedule {
 
 // Local wall time of `t` in `time_zone`, "2026-03-29 03:00 EEST"; falls back to UTC.
 std::string FormatLocal(TimePoint t, const std::string& time_zone);
-// Parses "2026-11-22", "2026-11-22T08:00" (local, in `time_zone`) or RFC 3339.
+// Parses "2026-11-22", "2026-11-22T08:00" or "2026-11-22T08:00:30" (local, in `time_zone`;
+// a space for the T too) or RFC 3339.
 std::optional<TimePoint> ParseLocalTime(const std::string& text, const std::string& time_zone);
 bool IsValidTimeZone(const std::string& name);
 
