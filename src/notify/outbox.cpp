@@ -81,10 +81,6 @@ Result<void> Outbox::Open() {
   auto routes = store_.LoadRoutes(delivered_);
   if (!routes) return Fail(routes.error());
   routes_ = std::move(*routes);
-  routes_touched_.clear();
-  const TimePoint loaded_at = scheduler_.clock().Now();
-  for (const auto& [id, r] : routes_) routes_touched_[id] = loaded_at;
-  for (const auto& [id, d] : delivered_) routes_touched_[id] = loaded_at;
   auto pending = store_.LoadPending();
   if (!pending) return Fail(pending.error());
   for (auto& item : *pending) {
@@ -121,7 +117,6 @@ void Outbox::SchedulePrune(Duration after) {
   prune_timer_ = scheduler_.ScheduleAfter(after, [this, alive] {
     if (auto a = alive.lock(); !a || !*a) return;
     prune_timer_.reset();
-    ForgetRoutes(scheduler_.clock().Now() - config_.retention);
     store_.Prune(scheduler_.clock().Now() - config_.retention, [](Result<std::int64_t> pruned) {
       if (!pruned) {
         spdlog::warn("outbox: pruning old rows failed: {}", pruned.error().message());
@@ -130,19 +125,6 @@ void Outbox::SchedulePrune(Duration after) {
       }
     });
     SchedulePrune(std::chrono::hours(6));
-  });
-}
-
-void Outbox::ForgetRoutes(TimePoint before) {
-  std::erase_if(routes_touched_, [&](const auto& entry) {
-    const auto& [id, at] = entry;
-    if (at >= before || !queue_.IdsOfIncident(id).empty()) return false;
-    for (const auto& [key, writes] : trigger_writes_) {
-      if (key.first == id) return false;
-    }
-    routes_.erase(id);
-    delivered_.erase(id);
-    return true;
   });
 }
 

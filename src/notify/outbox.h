@@ -220,9 +220,6 @@ class Outbox final : public incident::Pager {
   Duration Backoff(int failures);
   void UpdateQueueDepth();
   void SchedulePrune(Duration after);
-  // Forgets the routes and deliveries of incidents untouched since `before` with nothing
-  // queued, as the prune deletes the rows a restart would read them from.
-  void ForgetRoutes(TimePoint before);
   static std::string FormatDelay(Duration d);  // "45s", "3m0s": in logs and notices
 
   OutboxStore& store_;
@@ -258,8 +255,6 @@ class Outbox final : public incident::Pager {
   // the middle of the ladder PagerDuty has step 1's alert and Opsgenie step 2's: an
   // acknowledge or resolve goes to each (kind "closing" for the one the route left).
   OutboxStore::DeliveredMap delivered_;
-  // incident -> when its entry in routes_ or delivered_ last changed (ForgetRoutes).
-  std::unordered_map<std::string, TimePoint> routes_touched_;
   // (incident, original channel) -> writes in progress that hold a trigger of it (Store).
   std::map<std::pair<std::string, incident::Channel>, int> trigger_writes_;
   // Closings CloseWhereItWas made during a pass, and the items it made them for (once each).

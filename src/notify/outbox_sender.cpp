@@ -97,7 +97,6 @@ Lane Outbox::LaneFor(const OutboxItem& item) const {
 }
 
 void Outbox::SetRoute(const std::string& incident_id, Channel original, Channel via, bool replace) {
-  routes_touched_[incident_id] = scheduler_.clock().Now();
   auto& routes = routes_[incident_id];
   auto it = routes.find(original);
   if (it != routes.end() && (!replace || it->second == via)) return;
@@ -311,7 +310,6 @@ void Outbox::OnResult(std::int64_t id, Channel via, DeliveryResult result, doubl
       if (done.kind == "page" && done.request.action == incident::PageAction::kTrigger &&
           !Delivered(done.request.incident_id, via)) {
         delivered_[done.request.incident_id].push_back(via);
-        routes_touched_[done.request.incident_id] = now;
       }
       spdlog::info("outbox: {} {} delivered via {}{}", done.request.incident_id,
                    incident::PageActionName(done.request.action), provider,

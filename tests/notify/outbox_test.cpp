@@ -1218,43 +1218,6 @@ TEST_F(OutboxTest, FinishedRowsArePrunedAfterTheRetentionPendingOnesNever) {
   EXPECT_EQ(store_->Count("failed"), 1) << "but its failure is kept for the retention";
 }
 
-// Where each incident's pages went was kept in memory for every incident ever paged, until a
-// restart; a restart reads it from the rows the retention keeps. Now it goes with those rows.
-TEST_F(OutboxTest, AnIncidentsRouteIsForgottenWithItsRowsAfterTheRetention) {
-  config_.retention = std::chrono::hours(24);
-  FailOver(Channel::kPagerDuty, Channel::kOpsgenie);
-  Start(true, false);
-  Down(*pd_);
-  outbox_->Send(Page(1), {});
-  outbox_->Send(Page(2), {});
-  scheduler_.AdvanceBy(minutes(5));
-  ASSERT_EQ(Delivered(*og_), (std::vector<std::string>{"INC-1/trigger", "INC-2/trigger"}));
-  Up(*pd_);
-  scheduler_.AdvanceBy(minutes(1));
-  ASSERT_FALSE(outbox_->failed_over(Channel::kPagerDuty));
-
-  // Within the retention, the incident's next page follows its trigger to Opsgenie.
-  scheduler_.AdvanceBy(std::chrono::hours(20));
-  outbox_->Send(Step2(2), {});
-  scheduler_.RunPending();
-  EXPECT_EQ(Delivered(*og_).back(), "INC-2/step-1/trigger");
-  // Past it, INC-1's rows are pruned, and its route goes with them: its next page goes where
-  // it would after a restart, to PagerDuty. INC-2, paged since, keeps its route.
-  scheduler_.AdvanceBy(std::chrono::hours(12));
-  EXPECT_EQ(store_->Count("sent"), 1) << "INC-2's step 2 only";
-  outbox_->Send(Step2(1), {});
-  outbox_->Send(ApiAck(2), {});
-  scheduler_.RunPending();
-  EXPECT_EQ(Delivered(*pd_), (std::vector<std::string>{"INC-1/step-1/trigger"}));
-  EXPECT_EQ(Delivered(*og_).back(), "INC-2/acknowledge");
-
-  // The same as a restart would do.
-  Restart(false);
-  outbox_->Send(ApiAck(1), {});
-  scheduler_.RunPending();
-  EXPECT_EQ(Delivered(*pd_).back(), "INC-1/acknowledge");
-}
-
 TEST_F(OutboxTest, PendingRowsWaitForProvidersAfterARestart) {
   Start(false, false);
   pd_->script = [](const OutboxItem&, TimePoint) { return DeliveryResult::Retry(503, "down"); };
