@@ -297,19 +297,25 @@ class Session : public std::enable_shared_from_this<Session> {
   // had no byte for `after`, or is still not all there kStrangerBodyFactor times `after` after
   // its header (a click or an event is one small write; a trickle is not one). Strangers who
   // sent a header and then nothing held every slot and locked Prometheus out. Or an answer to
-  // such a request not all taken for `after`: strangers who sent pipelined requests and read
-  // no answer held every slot while their writes waited, for the read timeout each.
+  // such a request that its client has taken no byte of for `after`, or not all of
+  // kStrangerBodyFactor times `after` after it began: strangers who sent pipelined requests and
+  // read no answer held every slot while their writes waited, for the read timeout each.
   bool Stalled(std::chrono::steady_clock::time_point now, Duration after) const {
     if (!busy_ || !stream_.socket().is_open()) return false;
     if (reading_header_) return now - idle_since_ >= after;
-    if (writing_) return stranger_ && now - write_started_ >= after;
+    if (writing_) {
+      return stranger_ && (now - write_progress_ >= after ||
+                           now - write_started_ >= kStrangerBodyFactor * after);
+    }
     return reading_stranger_body_ &&
            (now - body_progress_ >= after || now - started_ >= kStrangerBodyFactor * after);
   }
   // When the stall began (by the rules of Stalled): the longest stalled is closed first.
   std::chrono::steady_clock::time_point stalled_since(Duration after) const {
     if (reading_header_) return idle_since_ + after;
-    if (writing_) return write_started_ + after;
+    if (writing_) {
+      return std::min(write_progress_ + after, write_started_ + kStrangerBodyFactor * after);
+    }
     return std::min(body_progress_ + after, started_ + kStrangerBodyFactor * after);
   }
   void CloseStalled() {
@@ -382,6 +388,21 @@ class Session : public std::enable_shared_from_this<Session> {
     if (authority && !ValidAuthority(*authority)) {
       keep_alive_ = false;
       return Write(Response::Text(400, "the request target's host \"" + *authority +
+                                           "\" is not host[:port]\n"),
+                   "invalid");
+    }
+    // RFC 9112, 3.2: an HTTP/1.1 request without Host is a 400 (a second one is refused below
+    // with the other fields that must come once).
+    if (auto host = msg.find(bhttp::field::host); host == msg.end()) {
+      if (msg.version() >= 11) {
+        keep_alive_ = false;
+        return Write(Response::Text(400, "an HTTP/1.1 request needs a Host header field\n"),
+                     "invalid");
+      }
+    } else if (!host->value().empty() && !ValidAuthority(host->value())) {
+      // The panel reads it (its own address, for the session cookie's checks).
+      keep_alive_ = false;
+      return Write(Response::Text(400, "the Host field \"" + std::string(host->value()) +
                                            "\" is not host[:port]\n"),
                    "invalid");
     }
@@ -496,8 +517,10 @@ class Session : public std::enable_shared_from_this<Session> {
       // The client waits for this before it sends the body.
       auto cont = std::make_shared<bhttp::response<bhttp::empty_body>>(bhttp::status::continue_,
                                                                        msg.version());
+      StartWriting();  // a client that does not take it holds the slot as one that takes no answer
       return bhttp::async_write(
           stream_, *cont, [self = shared_from_this(), cont](beast::error_code e, std::size_t) {
+            self->writing_ = false;
             if (e) return self->Close();
             self->ReadBody();
           });
@@ -589,14 +612,32 @@ class Session : public std::enable_shared_from_this<Session> {
     server_->Count(handler, method_label_, r.status, secs);
     ++requests_served_;
     stream_.expires_after(server_->options.read_timeout);
+    StartWriting();
+    auto sr = std::make_shared<bhttp::serializer<false, bhttp::string_body>>(*res);
+    WriteSome(std::move(res), std::move(sr), keep);
+  }
+
+  // Writes a response a part at a time, so that an answer its client is taking is told from one
+  // it does not take (Stalled).
+  void WriteSome(std::shared_ptr<bhttp::response<bhttp::string_body>> res,
+                 std::shared_ptr<bhttp::serializer<false, bhttp::string_body>> sr, bool keep) {
+    auto& serializer = *sr;
+    bhttp::async_write_some(stream_, serializer,
+                            [self = shared_from_this(), res = std::move(res), sr = std::move(sr),
+                             keep](beast::error_code ec, std::size_t) mutable {
+                              if (!ec && !sr->is_done()) {
+                                self->write_progress_ = std::chrono::steady_clock::now();
+                                return self->WriteSome(std::move(res), std::move(sr), keep);
+                              }
+                              self->writing_ = false;
+                              if (ec || !keep) return self->Close();
+                              self->ReadHeader();
+                            });
+  }
+
+  void StartWriting() {
     writing_ = true;
-    write_started_ = std::chrono::steady_clock::now();
-    bhttp::async_write(stream_, *res,
-                       [self = shared_from_this(), res, keep](beast::error_code ec, std::size_t) {
-                         self->writing_ = false;
-                         if (ec || !keep) return self->Close();
-                         self->ReadHeader();
-                       });
+    write_started_ = write_progress_ = std::chrono::steady_clock::now();
   }
 
   void Close() {
@@ -628,7 +669,8 @@ class Session : public std::enable_shared_from_this<Session> {
   bool stranger_ = true;
   bool writing_ = false;
   std::chrono::steady_clock::time_point write_started_;
-  std::chrono::steady_clock::time_point body_progress_;  // the body's latest bytes, or its start
+  std::chrono::steady_clock::time_point write_progress_;  // the latest part the client took
+  std::chrono::steady_clock::time_point body_progress_;   // the body's latest bytes, or its start
   static constexpr int kStrangerBodyFactor = 5;
   std::uint64_t requests_served_ = 0;
   std::uint64_t body_limit_ = 0;  // the request's: max_body_bytes, or less for a signed route

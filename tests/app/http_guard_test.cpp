@@ -499,7 +499,7 @@ TEST_F(HttpGuardTest, HealthzAnswersQuicklyUnderHostileLoad) {
           break;
         default:
           // A stranger's 4 MB POST: headers only, the server answers 401 without the body.
-          Raw("POST /api/v2/alerts HTTP/1.1\r\nContent-Length: 4194304\r\n\r\n", 2000);
+          Raw("POST /api/v2/alerts HTTP/1.1\r\nHost: x\r\nContent-Length: 4194304\r\n\r\n", 2000);
           break;
       }
     }

@@ -123,11 +123,13 @@ TEST_F(ServerTest, KeepAliveServesSeveralRequestsOnOneConnection) {
 }
 
 TEST_F(ServerTest, UnknownPathIs404AndWrongMethodIs405) {
-  EXPECT_EQ(StatusOf(RawExchange(port_, "GET /nope HTTP/1.1\r\nConnection: close\r\n\r\n")), 404);
-  auto raw = RawExchange(port_, "DELETE /healthz HTTP/1.1\r\nConnection: close\r\n\r\n");
+  EXPECT_EQ(
+      StatusOf(RawExchange(port_, "GET /nope HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")),
+      404);
+  auto raw = RawExchange(port_, "DELETE /healthz HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n");
   EXPECT_EQ(StatusOf(raw), 405);
   EXPECT_NE(raw.find("Allow: GET, HEAD\r\n"), std::string::npos) << "HEAD is served as GET";
-  raw = RawExchange(port_, "GET /echo/a HTTP/1.1\r\nConnection: close\r\n\r\n");
+  raw = RawExchange(port_, "GET /echo/a HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n");
   EXPECT_EQ(StatusOf(raw), 405);
   EXPECT_NE(raw.find("Allow: POST\r\n"), std::string::npos) << raw;
 }
@@ -140,7 +142,8 @@ TEST_F(ServerTest, ATargetInAbsoluteFormIsServedAsItsPath) {
                          "Host: x\r\nContent-Length: 2\r\nConnection: close\r\n\r\nhi");
   EXPECT_EQ(StatusOf(raw), 200) << raw;
   EXPECT_EQ(BodyOf(raw), "slack:a b:hi");
-  raw = RawExchange(port_, "GET HTTPS://[::1]:9095/healthz HTTP/1.1\r\nConnection: close\r\n\r\n");
+  raw = RawExchange(
+      port_, "GET HTTPS://[::1]:9095/healthz HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n");
   EXPECT_EQ(StatusOf(raw), 200) << raw;
   // A host a proxy could read otherwise is refused: user info, '#', '\\', no host, a bad port.
   for (const char* target :
@@ -148,34 +151,61 @@ TEST_F(ServerTest, ATargetInAbsoluteFormIsServedAsItsPath) {
         "http://evil\\@localhost/healthz", "http:///healthz", "http://h:9x/healthz",
         "http://h:/healthz", "http://[::1/healthz", "http://loc%61lhost/healthz",
         "http://h:99999/healthz", "http://h:65536/healthz"}) {
-    raw =
-        RawExchange(port_, std::string("GET ") + target + " HTTP/1.1\r\nConnection: close\r\n\r\n");
+    raw = RawExchange(
+        port_, std::string("GET ") + target + " HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n");
     EXPECT_EQ(StatusOf(raw), 400) << target << "\n" << raw;
   }
-  EXPECT_EQ(StatusOf(RawExchange(port_, "GET http://h HTTP/1.1\r\nConnection: close\r\n\r\n")), 404)
+  EXPECT_EQ(
+      StatusOf(RawExchange(port_, "GET http://h HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")),
+      404)
       << "an empty path is /";
   // The path is checked as any other: no way around the canonical form.
-  EXPECT_EQ(StatusOf(RawExchange(
-                port_, "GET http://h//healthz/../healthz HTTP/1.1\r\nConnection: close\r\n\r\n")),
-            400);
   EXPECT_EQ(
-      StatusOf(RawExchange(port_, "GET ftp://h/healthz HTTP/1.1\r\nConnection: close\r\n\r\n")),
+      StatusOf(RawExchange(
+          port_,
+          "GET http://h//healthz/../healthz HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")),
       400);
+  EXPECT_EQ(StatusOf(RawExchange(
+                port_, "GET ftp://h/healthz HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")),
+            400);
 }
 
 TEST_F(ServerTest, MalformedRequestLineIs400) {
   EXPECT_EQ(StatusOf(RawExchange(port_, "THIS IS NOT HTTP\r\n\r\n")), 400);
-  EXPECT_EQ(StatusOf(RawExchange(port_, "GET nopath HTTP/1.1\r\n\r\n")), 400);
-  EXPECT_EQ(StatusOf(RawExchange(port_, "GET /healthz HTTP/1.1\r\nContent-Length: x\r\n\r\n")),
-            400);
-  EXPECT_EQ(StatusOf(RawExchange(port_, "GET /%zz HTTP/1.1\r\n\r\n")), 400);
+  EXPECT_EQ(StatusOf(RawExchange(port_, "GET nopath HTTP/1.1\r\nHost: x\r\n\r\n")), 400);
+  EXPECT_EQ(
+      StatusOf(RawExchange(port_, "GET /healthz HTTP/1.1\r\nHost: x\r\nContent-Length: x\r\n\r\n")),
+      400);
+  EXPECT_EQ(StatusOf(RawExchange(port_, "GET /%zz HTTP/1.1\r\nHost: x\r\n\r\n")), 400);
+}
+
+// Attack finding: an HTTP/1.1 request without Host was served; RFC 9112 (3.2) says 400. HTTP/1.0
+// has no Host.
+TEST_F(ServerTest, AnHttp11RequestWithoutHostIs400) {
+  auto raw = RawExchange(port_, "GET /healthz HTTP/1.1\r\nConnection: close\r\n\r\n");
+  EXPECT_EQ(StatusOf(raw), 400) << raw;
+  EXPECT_EQ(BodyOf(raw), "an HTTP/1.1 request needs a Host header field\n");
+  raw = RawExchange(port_, "GET http://h/healthz HTTP/1.1\r\nConnection: close\r\n\r\n");
+  EXPECT_EQ(StatusOf(raw), 400) << raw;
+  EXPECT_EQ(StatusOf(RawExchange(port_, "GET /healthz HTTP/1.1\r\nHost:\r\n\r\n")), 200);
+  // The Host field is checked as an absolute-form target's host (the panel reads it).
+  raw = RawExchange(port_, "GET /healthz HTTP/1.1\r\nHost: x:99999\r\nConnection: close\r\n\r\n");
+  EXPECT_EQ(StatusOf(raw), 400) << raw;
+  EXPECT_EQ(BodyOf(raw), "the Host field \"x:99999\" is not host[:port]\n");
+  for (const char* host : {"user@x", "x y", "[::1", "x:"}) {
+    EXPECT_EQ(StatusOf(RawExchange(port_, std::string("GET /healthz HTTP/1.1\r\nHost: ") + host +
+                                              "\r\nConnection: close\r\n\r\n")),
+              400)
+        << host;
+  }
+  EXPECT_EQ(StatusOf(RawExchange(port_, "GET /healthz HTTP/1.1\r\nHost: [::1]:9095\r\n\r\n")), 200);
+  EXPECT_EQ(StatusOf(RawExchange(port_, "GET /healthz HTTP/1.0\r\n\r\n")), 200);
 }
 
 TEST_F(ServerTest, OversizedBodyIs413) {
   std::string body(4096, 'x');
-  auto raw =
-      RawExchange(port_, "POST /echo/a HTTP/1.1\r\nContent-Length: " + std::to_string(body.size()) +
-                             "\r\n\r\n" + body);
+  auto raw = RawExchange(port_, "POST /echo/a HTTP/1.1\r\nHost: x\r\nContent-Length: " +
+                                    std::to_string(body.size()) + "\r\n\r\n" + body);
   EXPECT_EQ(StatusOf(raw), 413);
 }
 
@@ -216,13 +246,13 @@ TEST_F(ServerTest, AChunkLineOrTrailerThatNeverEndsIsRefusedNotHeld) {
       Metrics().find(R"(tocsin_http_requests_total{code="400",handler="invalid",method="POST"} 2)"),
       std::string::npos)
       << Metrics();
-  auto ok = RawExchange(port_, "GET /healthz HTTP/1.1\r\nConnection: close\r\n\r\n");
+  auto ok = RawExchange(port_, "GET /healthz HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n");
   EXPECT_EQ(StatusOf(ok), 200);
 }
 
 TEST_F(ServerTest, OversizedHeadersAre431) {
   std::string big(4096, 'h');
-  auto raw = RawExchange(port_, "GET /healthz HTTP/1.1\r\nX-Big: " + big + "\r\n\r\n");
+  auto raw = RawExchange(port_, "GET /healthz HTTP/1.1\r\nHost: x\r\nX-Big: " + big + "\r\n\r\n");
   EXPECT_EQ(StatusOf(raw), 431);
 }
 
@@ -230,26 +260,29 @@ TEST_F(ServerTest, SlowClientIsDisconnectedAfterReadTimeout) {
   // Half a request and then silence: the server must give up, not hold the slot forever.
   auto raw = RawExchange(port_, "GET /healthz HTTP/1.1\r\nHost:", 3000);
   EXPECT_EQ(raw, "");
-  auto ok = RawExchange(port_, "GET /healthz HTTP/1.1\r\nConnection: close\r\n\r\n");
+  auto ok = RawExchange(port_, "GET /healthz HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n");
   EXPECT_EQ(StatusOf(ok), 200);
 }
 
 TEST_F(ServerTest, HandlerExceptionIs500AndServerKeepsServing) {
-  EXPECT_EQ(StatusOf(RawExchange(port_, "GET /throw HTTP/1.1\r\nConnection: close\r\n\r\n")), 500);
-  EXPECT_EQ(StatusOf(RawExchange(port_, "GET /healthz HTTP/1.1\r\nConnection: close\r\n\r\n")),
-            200);
+  EXPECT_EQ(
+      StatusOf(RawExchange(port_, "GET /throw HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")),
+      500);
+  EXPECT_EQ(
+      StatusOf(RawExchange(port_, "GET /healthz HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")),
+      200);
 }
 
 // Two Authorization fields: a proxy that checked the first and tocsin that took the last would
 // disagree on who is asking. Other fields may repeat (the last one counts, as before).
 TEST_F(ServerTest, ACredentialSentTwiceIsRefused) {
   auto twice = RawExchange(port_,
-                           "GET /healthz HTTP/1.1\r\nAuthorization: Bearer a\r\n"
+                           "GET /healthz HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer a\r\n"
                            "authorization: Bearer b\r\nConnection: close\r\n\r\n");
   EXPECT_EQ(StatusOf(twice), 400);
   EXPECT_EQ(BodyOf(twice), "header Authorization appears more than once: send it once\n");
   auto slack = RawExchange(port_,
-                           "GET /healthz HTTP/1.1\r\nX-Slack-Signature: v0=a\r\n"
+                           "GET /healthz HTTP/1.1\r\nHost: x\r\nX-Slack-Signature: v0=a\r\n"
                            "X-Slack-Signature: v0=b\r\nConnection: close\r\n\r\n");
   EXPECT_EQ(StatusOf(slack), 400);
   auto hosts = RawExchange(port_,
@@ -257,7 +290,7 @@ TEST_F(ServerTest, ACredentialSentTwiceIsRefused) {
                            "Connection: close\r\n\r\n");
   EXPECT_EQ(StatusOf(hosts), 400);
   auto forwarded = RawExchange(port_,
-                               "GET /healthz HTTP/1.1\r\nX-Forwarded-For: 10.0.0.1\r\n"
+                               "GET /healthz HTTP/1.1\r\nHost: x\r\nX-Forwarded-For: 10.0.0.1\r\n"
                                "X-Forwarded-For: 10.0.0.2\r\nConnection: close\r\n\r\n");
   EXPECT_EQ(StatusOf(forwarded), 200);
 }
@@ -291,8 +324,9 @@ TEST_F(ServerTest, AHandlerThatKeepsThrowingIsLoggedOnceAndAnswered500EachTime) 
   std::vector<std::string> lines;
   tocsin::testing::LogCapture capture;
   for (int i = 0; i < 20; ++i) {
-    EXPECT_EQ(StatusOf(RawExchange(port_, "GET /throw HTTP/1.1\r\nConnection: close\r\n\r\n")),
-              500);
+    EXPECT_EQ(
+        StatusOf(RawExchange(port_, "GET /throw HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")),
+        500);
   }
   lines = capture.lines();
   EXPECT_NE(
@@ -307,15 +341,19 @@ TEST_F(ServerTest, AHandlerThatKeepsThrowingIsLoggedOnceAndAnswered500EachTime) 
 }
 
 TEST_F(ServerTest, AsynchronousAnswer) {
-  auto raw = RawExchange(port_, "GET /later HTTP/1.1\r\nConnection: close\r\n\r\n");
+  auto raw = RawExchange(port_, "GET /later HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n");
   EXPECT_EQ(StatusOf(raw), 202);
   EXPECT_EQ(BodyOf(raw), "later\n");
 }
 
 TEST_F(ServerTest, CountsRequestsByRoutePatternAndCode) {
-  RawExchange(port_, "POST /echo/one HTTP/1.1\r\nContent-Length: 0\r\nConnection: close\r\n\r\n");
-  RawExchange(port_, "POST /echo/two HTTP/1.1\r\nContent-Length: 0\r\nConnection: close\r\n\r\n");
-  RawExchange(port_, "GET /nope HTTP/1.1\r\nConnection: close\r\n\r\n");
+  RawExchange(
+      port_,
+      "POST /echo/one HTTP/1.1\r\nHost: x\r\nContent-Length: 0\r\nConnection: close\r\n\r\n");
+  RawExchange(
+      port_,
+      "POST /echo/two HTTP/1.1\r\nHost: x\r\nContent-Length: 0\r\nConnection: close\r\n\r\n");
+  RawExchange(port_, "GET /nope HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n");
   std::string m;
   m = Metrics();
   EXPECT_NE(
@@ -328,7 +366,7 @@ TEST_F(ServerTest, CountsRequestsByRoutePatternAndCode) {
 }
 
 TEST_F(ServerTest, HeadGetsHeadersWithoutBody) {
-  auto raw = RawExchange(port_, "HEAD /healthz HTTP/1.1\r\nConnection: close\r\n\r\n");
+  auto raw = RawExchange(port_, "HEAD /healthz HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n");
   EXPECT_EQ(StatusOf(raw), 200);
   EXPECT_EQ(BodyOf(raw), "");
   EXPECT_NE(raw.find("Content-Length: 3"), std::string::npos) << raw;
