@@ -311,7 +311,7 @@ void Outbox::Store(std::vector<OutboxItem> items, std::function<void(Result<void
   // while a provider was down, a later step's trigger would wake its L2 after the incident was
   // resolved): those that call on someone (WakesSomeone) are superseded by this write, and the
   // timeline says they were not sent and why.
-  std::vector<OutboxItem> withdrawn;
+  std::vector<std::pair<OutboxItem, PageAction>> withdrawn;  // and what withdrew it
   for (const auto& item : items) {
     const auto action = item.request.action;
     if (action != PageAction::kAcknowledge && action != PageAction::kResolve) continue;
@@ -326,8 +326,7 @@ void Outbox::Store(std::vector<OutboxItem> items, std::function<void(Result<void
         continue;
       }
       supersede.push_back(id);
-      withdrawn.push_back(*p);
-      withdrawn.back().request.action = action;  // what withdrew it, for the report below
+      withdrawn.emplace_back(*p, action);
     }
     break;  // the items of one request are of one incident
   }
@@ -371,9 +370,9 @@ void Outbox::Store(std::vector<OutboxItem> items, std::function<void(Result<void
     if (std::any_of(inserted->begin(), inserted->end(), SupersedesPending)) {
       for (auto id : supersede) queue_.Remove(id);
       const TimePoint at = scheduler_.clock().Now();
-      for (const auto& w : withdrawn) {
+      for (const auto& [w, by] : withdrawn) {
         DeliveryResult why;
-        why.detail = WithdrawnDetail(w.request.incident_id, w.request.action);
+        why.detail = WithdrawnDetail(w.request.incident_id, by);
         Report(w, EffectiveChannel(w), incident::DeliveryOutcome::kSkipped, why, at);
       }
     }

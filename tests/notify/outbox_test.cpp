@@ -902,6 +902,8 @@ TEST_F(OutboxTest, AResolveWithdrawsTheIncidentsTriggersNotYetSent) {
     if (r.outcome == incident::DeliveryOutcome::kSkipped) {
       said = true;
       EXPECT_EQ(r.detail, "INC-1 was resolved before it could be sent");
+      // Found in review: the report named the resolve ("not sent: resolve page").
+      EXPECT_EQ(r.action, PageAction::kTrigger) << "what was not sent";
     }
   }
   EXPECT_TRUE(said);
