@@ -135,11 +135,15 @@ Result<dispatch::AlertGroup> GroupFromJson(const json& j, TimePoint now,
       if (auto checked = CheckAlertFields(a, where); !checked) return Fail(checked.error());
       auto alert = AlertFromJson(a);
       if (!alert) return Fail(Error::Invalid(where + ": " + alert.error().message()));
-      if (alert->starts_at == TimePoint{}) alert->starts_at = now;
+      const bool starts_given = alert->starts_at != TimePoint{};
+      if (!starts_given) alert->starts_at = now;
       if (alert->ends_at != TimePoint{} && alert->ends_at < alert->starts_at) {
-        return Fail(Error::Invalid(fmt::format("{}: `ends_at` {} is before `starts_at` {}", where,
-                                               FormatRfc3339(alert->ends_at),
-                                               FormatRfc3339(alert->starts_at))));
+        return Fail(Error::Invalid(
+            starts_given
+                ? fmt::format("{}: `ends_at` {} is before `starts_at` {}", where,
+                              FormatRfc3339(alert->ends_at), FormatRfc3339(alert->starts_at))
+                : fmt::format("{}: `ends_at` {} is in the past (no `starts_at`: now, {})", where,
+                              FormatRfc3339(alert->ends_at), FormatRfc3339(alert->starts_at))));
       }
       g.alerts.push_back(*alert);
     }

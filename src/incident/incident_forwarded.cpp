@@ -89,7 +89,10 @@ void IncidentManager::ApplyThenRecord(ForwardedChange c, TimePoint now, Done<Inc
     return done(AlreadyApplied(c));
   }
   if (c.kind == Kind::kPostmortem) {
-    auto timeline = Timeline(c.incident_id);
+    // Every committed event, one the loop has not applied yet too (Timeline stops at the
+    // incident's last applied event): a post-mortem recorded a moment ago is there.
+    if (auto inc = Get(c.incident_id); !inc) return done(Fail(inc.error()));
+    auto timeline = store_.Timeline(c.incident_id);
     if (!timeline) return done(Fail(timeline.error()));
     for (const auto& e : *timeline) {
       if (e.kind == kEventPostmortem && e.actor == c.actor &&

@@ -338,6 +338,16 @@ TEST_F(IncidentDaemonTest, StatusUpdateAndDrillThroughTheCliAndTheApi) {
                                   "`starts_at` 2030-01-01T00:00:00Z"),
             std::string::npos)
       << backwards.dump();
+  // Without a starts_at (now), the answer does not name a time the caller never sent.
+  auto [s1d, ended] =
+      Http("POST", "/api/v1/incidents",
+           {{"actor", "l1a"},
+            {"alerts", {{{"labels", {{"alertname", "A"}}}, {"ends_at", "2020-01-01T00:00:00Z"}}}}});
+  EXPECT_EQ(s1d, 400);
+  EXPECT_NE(ended.dump().find("alerts[0]: `ends_at` 2020-01-01T00:00:00Z is in the past (no "
+                              "`starts_at`: now, "),
+            std::string::npos)
+      << ended.dump();
   auto update = testing::RunCommand(
       {TOCSIN_BINARY, "incidents", "update", id, "--situation", "PSP-A rejects 80 % of DE deposits",
        "--measures", "routing to PSP-B", "--next", "30m", "--actor", "l1a", "--url", url});
