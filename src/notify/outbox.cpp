@@ -117,6 +117,7 @@ void Outbox::SchedulePrune(Duration after) {
   prune_timer_ = scheduler_.ScheduleAfter(after, [this, alive] {
     if (auto a = alive.lock(); !a || !*a) return;
     prune_timer_.reset();
+    ForgetRoutes(scheduler_.clock().Now() - config_.retention);
     store_.Prune(scheduler_.clock().Now() - config_.retention, [](Result<std::int64_t> pruned) {
       if (!pruned) {
         spdlog::warn("outbox: pruning old rows failed: {}", pruned.error().message());
@@ -125,6 +126,22 @@ void Outbox::SchedulePrune(Duration after) {
       }
     });
     SchedulePrune(std::chrono::hours(6));
+  });
+}
+
+void Outbox::ForgetRoutes(TimePoint before) {
+  std::set<std::string> held;  // parked closings, closings to write, triggers being written
+  for (const auto& [c, items] : parked_) {
+    for (const auto& item : items) held.insert(item.request.incident_id);
+  }
+  for (const auto& item : closings_due_) held.insert(item.request.incident_id);
+  for (const auto& [key, writes] : trigger_writes_) held.insert(key.first);
+  std::erase_if(resolved_at_, [&](const auto& entry) {
+    const auto& [id, at] = entry;
+    if (at >= before || held.count(id) || !queue_.IdsOfIncident(id).empty()) return false;
+    routes_.erase(id);
+    delivered_.erase(id);
+    return true;
   });
 }
 
@@ -161,6 +178,12 @@ void Outbox::SendOnceDecided(const PageRequest& request, SendDone done) {
 
 void Outbox::SendPlanned(const PageRequest& request, bool once_decided, SendDone done) {
   const TimePoint now = scheduler_.clock().Now();
+  if (request.action == PageAction::kTrigger) {
+    if (auto it = resolved_at_.find(request.incident_id);
+        it != resolved_at_.end() && request.at > it->second) {
+      resolved_at_.erase(it);  // reopened
+    }
+  }
   incident::PageReceipt receipt;
   auto items = Plan(request, now, &receipt);
   // Nothing to write, and the intent is durable: answered now. Once decided, the empty write
@@ -212,6 +235,10 @@ void Outbox::Accepted(const PageRequest& request, const incident::PageReceipt& r
   // triggers decided before it stale, also when it queued nothing (acknowledged in the
   // provider's app, with no Slack to update).
   NoteClosing(request.incident_id, request.action, request.at);
+  if (request.action == PageAction::kResolve) {
+    auto [it, added] = resolved_at_.try_emplace(request.incident_id, request.at);
+    if (!added && it->second < request.at) it->second = request.at;
+  }
   if (receipt.queued.empty() && receipt.unroutable.empty()) {
     spdlog::warn("outbox: {} {} reaches no configured provider", request.incident_id,
                  incident::PageActionName(request.action));

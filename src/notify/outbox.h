@@ -220,6 +220,11 @@ class Outbox final : public incident::Pager {
   Duration Backoff(int failures);
   void UpdateQueueDepth();
   void SchedulePrune(Duration after);
+  // Forgets routes_ and delivered_ of the incidents resolved before `before` with nothing of
+  // theirs queued, parked or being written: what a restart would no longer read once the
+  // prune deleted their rows. An open incident's are kept however long it stays open (its
+  // acknowledge and resolve go where its pages went).
+  void ForgetRoutes(TimePoint before);
   static std::string FormatDelay(Duration d);  // "45s", "3m0s": in logs and notices
 
   OutboxStore& store_;
@@ -255,6 +260,9 @@ class Outbox final : public incident::Pager {
   // the middle of the ladder PagerDuty has step 1's alert and Opsgenie step 2's: an
   // acknowledge or resolve goes to each (kind "closing" for the one the route left).
   OutboxStore::DeliveredMap delivered_;
+  // incident -> when the resolve it was last told of was decided (ForgetRoutes); a trigger
+  // decided after it (the incident reopened) takes it out.
+  std::unordered_map<std::string, TimePoint> resolved_at_;
   // (incident, original channel) -> writes in progress that hold a trigger of it (Store).
   std::map<std::pair<std::string, incident::Channel>, int> trigger_writes_;
   // Closings CloseWhereItWas made during a pass, and the items it made them for (once each).

@@ -1220,6 +1220,46 @@ TEST_F(OutboxTest, FinishedRowsArePrunedAfterTheRetentionPendingOnesNever) {
   EXPECT_EQ(store_->Count("failed"), 1) << "but its failure is kept for the retention";
 }
 
+// Where each incident's pages went was kept in memory for every incident ever paged, until a
+// restart. A resolved incident's goes with its rows after the retention; an open one's stays,
+// however long it is open, for its acknowledge and resolve go where its pages went (found in
+// review: a first version forgot open incidents too, and their resolve reached no provider).
+TEST_F(OutboxTest, AResolvedIncidentsRouteIsForgottenWithItsRowsAnOpenOnesIsKept) {
+  config_.retention = std::chrono::hours(24);
+  FailOver(Channel::kPagerDuty, Channel::kOpsgenie);
+  Start(true, false);
+  Down(*pd_);
+  outbox_->Send(Page(1), {});
+  outbox_->Send(Page(2), {});
+  scheduler_.AdvanceBy(minutes(5));
+  ASSERT_EQ(Delivered(*og_), (std::vector<std::string>{"INC-1/trigger", "INC-2/trigger"}));
+  Up(*pd_);
+  scheduler_.AdvanceBy(minutes(1));
+  ASSERT_FALSE(outbox_->failed_over(Channel::kPagerDuty));
+  auto resolve = [this](int n) {
+    auto r = Page(n, PageAction::kResolve);
+    r.origin = "api";
+    return r;
+  };
+  outbox_->Send(resolve(2), {});
+  scheduler_.RunPending();
+  ASSERT_EQ(Delivered(*og_).back(), "INC-2/resolve");
+
+  // A day and a half later: INC-2's rows are pruned, INC-1 is still open.
+  scheduler_.AdvanceBy(std::chrono::hours(31));
+  EXPECT_EQ(store_->Count("sent"), 0);
+  outbox_->Send(resolve(1), {});
+  scheduler_.RunPending();
+  EXPECT_EQ(Delivered(*og_).back(), "INC-1/resolve") << "the open incident's route was kept";
+  EXPECT_TRUE(Delivered(*pd_).empty());
+  // INC-2 reopened: planned as a new incident, as after a restart (nothing of it is left to
+  // read), to PagerDuty; remembered, it went to Opsgenie.
+  auto reopened = Step2(2);
+  outbox_->Send(reopened, {});
+  scheduler_.RunPending();
+  EXPECT_EQ(Delivered(*pd_), (std::vector<std::string>{"INC-2/step-1/trigger"}));
+}
+
 TEST_F(OutboxTest, PendingRowsWaitForProvidersAfterARestart) {
   Start(false, false);
   pd_->script = [](const OutboxItem&, TimePoint) { return DeliveryResult::Retry(503, "down"); };
