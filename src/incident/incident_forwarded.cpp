@@ -88,19 +88,8 @@ void IncidentManager::ApplyThenRecord(ForwardedChange c, TimePoint now, Done<Inc
       (open_by_key_.count(c.group->key) || recent_resolved_.count(c.group->key))) {
     return done(AlreadyApplied(c));
   }
-  if (c.kind == Kind::kPostmortem) {
-    // Every committed event, one the loop has not applied yet too (Timeline stops at the
-    // incident's last applied event): a post-mortem recorded a moment ago is there.
-    if (auto inc = Get(c.incident_id); !inc) return done(Fail(inc.error()));
-    auto timeline = store_.Timeline(c.incident_id);
-    if (!timeline) return done(Fail(timeline.error()));
-    for (const auto& e : *timeline) {
-      if (e.kind == kEventPostmortem && e.actor == c.actor &&
-          nlohmann::json::parse(e.data, nullptr, false).value("url", "") == c.text) {
-        return done(Current(c.incident_id));
-      }
-    }
-  }
+  // A post-mortem already recorded (the same person, the same URL) is found in its lane
+  // (RecordPostmortemAsync).
   auto delivery = c.delivery;
   auto record = [this, delivery, done](Result<Incident> made) {
     if (!made || !delivery) return done(std::move(made));

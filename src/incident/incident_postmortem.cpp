@@ -30,6 +30,20 @@ void IncidentManager::RecordPostmortemAsync(std::string id, std::string actor, s
       release();
       return done(std::move(cur));
     }
+    // Recorded already by the same person (a request forwarded by a standby and retried under a
+    // new id, a replay): read in the lane, so one committed a moment ago is seen.
+    auto timeline = store_.Timeline(id);
+    if (!timeline) {
+      release();
+      return done(Fail(timeline.error()));
+    }
+    for (const auto& e : *timeline) {
+      if (e.kind == kEventPostmortem && e.actor == actor &&
+          nlohmann::json::parse(e.data, nullptr, false).value("url", "") == url) {
+        release();
+        return done(std::move(cur));
+      }
+    }
     const std::string text = fmt::format("post-mortem recorded: {}", url);
     auto ev = Event(now, kEventPostmortem, actor, text, DumpJson(nlohmann::json{{"url", url}}));
     auto page = Request(*cur, PageAction::kNote,

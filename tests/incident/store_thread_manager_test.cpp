@@ -344,6 +344,34 @@ TEST_F(StoreThreadManagerTest, AnIncidentAndItsTimelineReadInOneTurnAgree) {
   EXPECT_EQ(timeline.back().hash, inc.timeline_head);
 }
 
+// Found in review: a post-mortem forwarded by a standby and retried under a new id was checked
+// for outside the incident's lane, so a second copy that came while the first was being
+// committed was recorded too (and posted to the war room twice).
+TEST_F(StoreThreadManagerTest, ThePostmortemOfOnePersonAndURLIsRecordedOnce) {
+  OpenIncidents(1);
+  int answered = 0;
+  for (int i = 0; i < 2; ++i) {
+    manager_->RecordPostmortemAsync("INC-1", "olena", "https://wiki/pm/INC-1", t0_,
+                                    [&answered](Result<Incident> r) {
+                                      ASSERT_TRUE(r) << r.error().message();
+                                      ++answered;
+                                    });
+  }
+  manager_->RecordPostmortemAsync("INC-1", "olena", "https://wiki/pm/INC-1-v2", t0_,
+                                  [&answered](Result<Incident> r) {
+                                    ASSERT_TRUE(r) << r.error().message();
+                                    ++answered;
+                                  });
+  RunUntil([&] { return answered == 3; });
+  std::vector<std::string> recorded;
+  const auto timeline = store_->Timeline("INC-1").value();
+  for (const auto& e : timeline) {
+    if (e.kind == "postmortem") recorded.push_back(e.text);
+  }
+  EXPECT_EQ(recorded, (std::vector<std::string>{"post-mortem recorded: https://wiki/pm/INC-1",
+                                                "post-mortem recorded: https://wiki/pm/INC-1-v2"}));
+}
+
 TEST_F(StoreThreadManagerTest, IncidentNumbersCountedInMemoryStayUniqueAfterARestart) {
   OpenIncidents(5);
   // A new manager over the same store (a restart) continues after INC-5.
