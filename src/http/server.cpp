@@ -399,7 +399,8 @@ class Session : public std::enable_shared_from_this<Session> {
         return Write(Response::Text(400, "an HTTP/1.1 request needs a Host header field\n"),
                      "invalid");
       }
-    } else if (!host->value().empty() && !ValidAuthority(host->value())) {
+    } else if (!authority && !host->value().empty() && !ValidAuthority(host->value())) {
+      // (With a target in absolute form, its host stands for the field: RFC 9112, 3.2.2.)
       // The panel reads it (its own address, for the session cookie's checks).
       keep_alive_ = false;
       return Write(Response::Text(400, "the Host field \"" + std::string(host->value()) +
