@@ -1,5 +1,8 @@
 #include "tocsin/http/api_auth.h"
 
+#include <arpa/inet.h>
+#include <netinet/in.h>
+
 #include <algorithm>
 #include <cctype>
 
@@ -103,6 +106,22 @@ bool IsLoopbackAddress(std::string_view a) {
   return a.rfind("127.", 0) == 0 || a == "::1" || a.rfind("::ffff:127.", 0) == 0;
 }
 
+bool IsLoopbackHost(std::string_view field) {
+  if (!field.empty() && field.front() == '[') {
+    auto end = field.find(']');
+    if (end == std::string_view::npos) return false;
+    const std::string literal(field.substr(1, end - 1));
+    in6_addr a6{};
+    if (::inet_pton(AF_INET6, literal.c_str(), &a6) != 1) return false;
+    return IN6_IS_ADDR_LOOPBACK(&a6) || (IN6_IS_ADDR_V4MAPPED(&a6) && a6.s6_addr[12] == 127);
+  }
+  const std::string name = AsciiLower(std::string(field.substr(0, field.find(':'))));
+  if (name == "localhost" || name == "localhost.") return true;
+  in_addr a4{};  // dotted decimal only: "127.evil.example" is not one
+  if (::inet_pton(AF_INET, name.c_str(), &a4) != 1) return false;
+  return (ntohl(a4.s_addr) >> 24) == 127;
+}
+
 bool ApiAuthenticator::Take(const std::string& key, long long per_minute) {
   TimePoint now = clock_.Now();
   auto [it, inserted] = buckets_.try_emplace(key);
@@ -130,6 +149,14 @@ Result<Principal> ApiAuthenticator::Authenticate(const Request& request, Access 
   if (!header) {
     if (config_.tokens.empty() && config_.allow_loopback_without_token &&
         IsLoopbackAddress(PeerAddress(remote))) {
+      // A browser on this host sends the name it asked for: a page of another site whose name
+      // resolves to 127.0.0.1 (DNS rebinding) names its own site. HTTP/1.0 may send none.
+      if (auto host = request.Header("Host"); host && !IsLoopbackHost(*host)) {
+        return Fail(Error::Unauthorized(
+            "a request from this host without a token must name it by a loopback name "
+            "(localhost, 127.0.0.1, [::1]), not \"" +
+            std::string(*host) + "\"; use one, or configure API tokens"));
+      }
       if (budgeted && !Take("loopback", config_.requests_per_minute)) {
         return Fail(Error::Transient("rate limit exceeded"));
       }

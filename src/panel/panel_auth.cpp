@@ -22,15 +22,6 @@ std::string_view ViaName(Identity::Via v) {
 
 namespace {
 
-// The host part of a Host header: "localhost:9096" -> "localhost", "[::1]:9096" -> "::1".
-std::string HostName(std::string_view host) {
-  if (!host.empty() && host.front() == '[') {
-    auto end = host.find(']');
-    return std::string(host.substr(1, end == std::string_view::npos ? 0 : end - 1));
-  }
-  return std::string(host.substr(0, host.find(':')));
-}
-
 std::optional<http::Role> ParseRole(std::string_view s) {
   if (s == "viewer") return http::Role::kViewer;
   if (s == "responder") return http::Role::kResponder;
@@ -70,8 +61,7 @@ bool PanelAuth::LoopbackTrusted(const http::Request& request) const {
   if (!http::IsLoopbackAddress(http::PeerAddress(request.remote_address))) return false;
   // A page of another site whose name resolves to 127.0.0.1 (DNS rebinding) sends its own
   // name as Host: only a browser that asked for this host by a loopback name is let in.
-  std::string host = HostName(request.Header("Host").value_or(""));
-  return host == "localhost" || http::IsLoopbackAddress(host);
+  return http::IsLoopbackHost(request.Header("Host").value_or(""));
 }
 
 std::optional<std::string> PanelAuth::CookieValue(const http::Request& request) const {

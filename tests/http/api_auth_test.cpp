@@ -90,6 +90,32 @@ TEST(ApiAuthTest, WithoutTokensOnlyLoopbackIsLetIn) {
   EXPECT_FALSE(strict_auth.Authenticate(WithToken("", "127.0.0.1:40000"), Access::kViewer));
 }
 
+// Attack finding: without tokens, a page of another site whose name resolves to 127.0.0.1
+// (DNS rebinding) read the API and acted on incidents as admin: only the peer address was
+// checked. The Host must be a loopback name too.
+TEST(ApiAuthTest, WithoutTokensTheHostMustBeALoopbackName) {
+  SimulatedClock clock(FromUnixMillis(0));
+  ApiAuthenticator auth(ApiConfig{}, clock);
+  for (const char* host : {"localhost:9095", "127.0.0.1:9095", "127.3.4.5", "[::1]:9095",
+                           "LOCALHOST", "[::ffff:127.0.0.1]:9095"}) {
+    Request r = WithToken("", "127.0.0.1:40000");
+    r.headers["Host"] = host;
+    EXPECT_TRUE(auth.Authenticate(r, Access::kAdmin)) << host;
+  }
+  for (const char* host : {"evil.example:9095", "127.evil.example:9095", "127.0.0.1.nip.io",
+                           "[::2]:9095", "10.0.0.5", "127.1"}) {
+    Request r = WithToken("", "127.0.0.1:40000");
+    r.headers["Host"] = host;
+    auto refused = auth.Authenticate(r, Access::kViewer);
+    ASSERT_FALSE(refused) << host;
+    EXPECT_EQ(ApiAuthenticator::ErrorResponse(refused.error()).status, 401);
+    EXPECT_NE(refused.error().message().find("loopback name"), std::string::npos);
+  }
+  EXPECT_TRUE(IsLoopbackHost("localhost."));
+  EXPECT_FALSE(IsLoopbackHost("[::1"));
+  EXPECT_FALSE(IsLoopbackHost(""));
+}
+
 TEST(ApiAuthTest, OnceATokenExistsLoopbackNeedsOneToo) {
   SimulatedClock clock(FromUnixMillis(0));
   ApiAuthenticator auth(OneToken(Role::kAdmin), clock);

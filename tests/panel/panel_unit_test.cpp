@@ -170,6 +170,11 @@ TEST(PanelAuth, LoopbackOnlyWithoutTokensFromThisHostByALoopbackName) {
   EXPECT_TRUE(auth.Identify(From("127.0.0.1:4000", "localhost:9096")));
   EXPECT_TRUE(auth.Identify(From("::1:4000", "[::1]:9096")));  // the server writes "::1:port"
   EXPECT_FALSE(auth.Identify(From("127.0.0.1:4000", "rebind.example")));
+  // Attack finding: a name that starts with "127." passed as a loopback address.
+  EXPECT_FALSE(auth.Identify(From("127.0.0.1:4000", "127.evil.example:9096")));
+  EXPECT_FALSE(auth.Identify(From("127.0.0.1:4000", "127.0.0.1.nip.io:9096")));
+  EXPECT_TRUE(auth.Identify(From("127.0.0.1:4000", "127.0.0.1:9096")));
+  EXPECT_TRUE(auth.Identify(From("127.0.0.1:4000", "LocalHost")));
   EXPECT_FALSE(auth.Identify(From("10.0.0.9:4000", "127.0.0.1:9096")));
   EXPECT_FALSE(auth.Identify(From("127.0.0.2:4000", "127.0.0.1:9096")))
       << "a proxy on this host is not a browser on this host";

@@ -89,5 +89,10 @@ Router::Guard MakeApiGuard(ApiAuthenticator& auth);
 std::string_view PeerAddress(std::string_view remote);
 // Whether an address (no port) is this host's: 127.0.0.0/8, ::1 or ::ffff:127.x.
 bool IsLoopbackAddress(std::string_view address);
+// Whether a Host field ("localhost:9095", "127.0.0.1", "[::1]:9096") names this host by a
+// loopback name: "localhost", or an IP literal of a loopback address. A DNS name that merely
+// starts with "127." is a name (DNS rebinding: a page of another site whose name resolves to
+// 127.0.0.1 sends its own name as Host).
+bool IsLoopbackHost(std::string_view host_field);
 
 }  // namespace tocsin::http
