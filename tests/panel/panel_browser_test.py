@@ -40,7 +40,7 @@ def sign_in(driver, base, token):
     find(driver, "#token").send_keys(token)
     driver.find_element(By.CSS_SELECTOR, "#token-form button").click()
     h.wait_for("the incidents page after sign-in",
-               lambda: driver.current_url.rstrip("/").endswith(h.PREFIX))
+               lambda: driver.current_url.rstrip("/") == base.rstrip("/"))
 
 
 def main():

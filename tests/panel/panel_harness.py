@@ -62,10 +62,11 @@ def sha256(text):
 class Daemon:
     """tocsin + provider simulator in a temporary directory."""
 
-    def __init__(self, tocsin, sim, tokens=True, extra_panel=""):
+    # `prefix`: the panel's path_prefix ("" serves it at the root, as by default).
+    def __init__(self, tocsin, sim, tokens=True, extra_panel="", prefix=PREFIX):
         self.dir = tempfile.mkdtemp(prefix="tocsin-panel-")
         self.tocsin_bin, self.sim_bin = tocsin, sim
-        self.tokens, self.extra_panel = tokens, extra_panel
+        self.tokens, self.extra_panel, self.prefix = tokens, extra_panel, prefix
         self.procs = []
 
     def start(self):
@@ -119,8 +120,7 @@ escalation_policies:
     default_domain: payments
 panel:
   listen: 127.0.0.1:{self.panel_port}
-  path_prefix: {PREFIX}
-{self.extra_panel}"""
+{f"  path_prefix: {self.prefix}{chr(10)}" if self.prefix else ""}{self.extra_panel}"""
         self.config = os.path.join(self.dir, "tocsin.yaml")
         with open(self.config, "w") as f:
             f.write(config)
@@ -129,7 +129,7 @@ panel:
              f"127.0.0.1:{self.api_port}", "--data-dir", os.path.join(self.dir, "data")],
             stdout=open(os.path.join(self.dir, "tocsin.log"), "w"), stderr=subprocess.STDOUT))
         wait_for("tocsin's panel listener", lambda: self.panel_get("/session")[0] == 200)
-        self.panel_url = f"http://127.0.0.1:{self.panel_port}{PREFIX}"
+        self.panel_url = f"http://127.0.0.1:{self.panel_port}{self.prefix}"
         return self
 
     def stop(self, keep=False):
@@ -172,10 +172,10 @@ panel:
         return out
 
     def panel_get(self, path, headers=None, source=None):
-        return self.raw(self.panel_port, "GET", PREFIX + path, headers=headers, source=source)
+        return self.raw(self.panel_port, "GET", self.prefix + path, headers=headers, source=source)
 
     def panel_post(self, path, body, headers=None):
-        return self.raw(self.panel_port, "POST", PREFIX + path, json.dumps(body), headers)
+        return self.raw(self.panel_port, "POST", self.prefix + path, json.dumps(body), headers)
 
     def api(self, method, path, body=None):
         status, text, _ = self.raw(

@@ -130,7 +130,8 @@ def main():
         f.write(RULES)
     top = (f"rule_files: [{rules_dir}/slo.yaml]\n"
            f"sources:\n  - {{name: prometheus, type: prometheus, url: \"{prom_url}\"}}\n")
-    d = h.Daemon(args.tocsin, args.sim, extra_panel=top).start()
+    # At the root (no path_prefix), as by default: the other panel tests run under one.
+    d = h.Daemon(args.tocsin, args.sim, extra_panel=top, prefix="").start()
     a = None
     ok = False
     try:
@@ -140,6 +141,18 @@ def main():
         h.wait_for("the PagerDuty trigger at the simulator", lambda: any(
             e.get("event_action") == "trigger" for e in d.sim_enqueued()))
         a = h.chromium()
+        # Attack finding: the page to go to after sign-in ("next") was checked as text, and
+        # "/\\evil.example" or "/<tab>/evil.example" (to a browser, "//evil.example") sent the
+        # browser to another site. Only a page of this panel is followed.
+        for bad in ("/%5Cevil.example/phish", "/%09/evil.example/phish"):
+            a.get(base + "/signin?next=" + bad)
+            find(a, "#token").send_keys(h.RESPONDER_TOKEN)
+            a.find_element(By.CSS_SELECTOR, "#token-form button").click()
+            h.wait_for("the panel's first page after sign-in",
+                       lambda: a.current_url.rstrip("/") == base.rstrip("/"))
+            a.get(base + "/signin")
+            find(a, "#who button").click()
+            h.wait_for("signed out", lambda: "/signin" in a.current_url)
         sign_in(a, base, h.RESPONDER_TOKEN)
 
         # --- Alerts & silences: preview, create, expire -----------------------------------

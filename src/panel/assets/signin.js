@@ -3,9 +3,20 @@
 import {api, prefix, session, shell, showError} from './common.js';
 
 const errorBox = document.getElementById('error');
-const next = new URLSearchParams(location.search).get('next');
-// Only a path of this panel: never an address elsewhere.
-const target = next && next.startsWith(`${prefix}/`) && !next.startsWith('//') ? next : `${prefix}/`;
+// Only a page of this panel, never an address elsewhere. Read as the browser will read it:
+// "/\\evil.example" and "/<tab>/evil.example" are "//evil.example" to it, another site.
+function panelPage(next) {
+  if (!next) return null;
+  let url;
+  try {
+    url = new URL(next, location.href);
+  } catch {
+    return null;
+  }
+  if (url.origin !== location.origin || !url.pathname.startsWith(`${prefix}/`)) return null;
+  return url.pathname + url.search + url.hash;
+}
+const target = panelPage(new URLSearchParams(location.search).get('next')) ?? `${prefix}/`;
 
 async function signIn(body) {
   try {
