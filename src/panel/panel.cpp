@@ -169,7 +169,12 @@ void Panel::AddSessionRoutes(http::Router& router) {
       out["actor"] = who->actor;
       out["role"] = std::string(http::RoleName(who->role));
       out["csrf"] = who->csrf;
-      out["can_act"] = http::RoleAllows(who->role, http::Access::kResponder) && !who->actor.empty();
+      // Acting on an incident takes a person of the roster (manager_incident_commands.cpp): a
+      // token without one showed buttons whose every press was refused.
+      auto schedule = deps_.incidents.schedule();
+      out["can_act"] = http::RoleAllows(who->role, http::Access::kResponder) &&
+                       !who->actor.empty() && schedule &&
+                       schedule->roster().FindPerson(who->actor) != nullptr;
     }
     return JsonAnswer(200, out);
   });

@@ -16,6 +16,7 @@ import urllib.request
 
 RESPONDER_TOKEN = "panel-responder-token-0123456789"
 VIEWER_TOKEN = "panel-viewer-token-0123456789abc"
+BOT_TOKEN = "panel-bot-token-0123456789abcdef"  # a responder that is no person of the roster
 ROUTING_KEY = "0123456789abcdef0123456789abcdef"
 PD_API_TOKEN = "panel-pd-rest-token"
 PREFIX = "/tocsin"
@@ -97,7 +98,8 @@ class Daemon:
         if self.tokens:
             api = ("api:\n  tokens:\n"
                    f"    - {{name: resp, sha256: {sha256(RESPONDER_TOKEN)}, role: responder, person: l1a}}\n"
-                   f"    - {{name: view, sha256: {sha256(VIEWER_TOKEN)}, role: viewer, person: pay}}\n")
+                   f"    - {{name: view, sha256: {sha256(VIEWER_TOKEN)}, role: viewer, person: pay}}\n"
+                   f"    - {{name: bot, sha256: {sha256(BOT_TOKEN)}, role: responder}}\n")
         config = f"""log: {{level: info}}
 roster_file: roster.yaml
 providers:

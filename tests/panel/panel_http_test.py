@@ -93,7 +93,17 @@ def with_tokens(d):
                                 {"Origin": f"http://127.0.0.1:{d.panel_port}"})
     check(status == 401, "naming yourself while tokens are configured: 401")
 
+    # Attack finding: a responder token that names no person of the roster was told it can
+    # act, and every button it then showed was refused.
+    bot, _, _ = sign_in(d, h.BOT_TOKEN)
+    status, body, _ = d.panel_get("/session", {"Cookie": bot})
+    check(status == 200 and json.loads(body)["can_act"] is False,
+          f"a responder token without a person cannot act ({body})")
+
     cookie, csrf, set_cookie = sign_in(d, h.RESPONDER_TOKEN)
+    status, body, _ = d.panel_get("/session", {"Cookie": cookie})
+    check(status == 200 and json.loads(body)["can_act"] is True,
+          f"a responder token of a roster person can act ({body})")
     check("HttpOnly" in set_cookie and "SameSite=Strict" in set_cookie and
           f"Path={p}/" in set_cookie and "Secure" not in set_cookie,
           f"session cookie flags ({set_cookie})")
