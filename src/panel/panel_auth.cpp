@@ -159,6 +159,22 @@ std::string PanelAuth::Cookie(const std::string& value, Duration max_age, bool s
 PanelAuth::SignedIn PanelAuth::NewSession(const http::Request& request, Identity identity,
                                           std::string token_sha256) {
   const TimePoint now = clock_.Now();
+  // One token signing in again and again filled the table, and the full table then ended
+  // other people's sessions: a token holder could sign everyone out.
+  auto same_owner = [&](const Session& s) {
+    return s.token_sha256 == token_sha256 &&
+           (!token_sha256.empty() || s.identity.actor == identity.actor);
+  };
+  std::size_t owned = 0;
+  auto owners_oldest = sessions_.end();
+  for (auto it = sessions_.begin(); it != sessions_.end(); ++it) {
+    if (!same_owner(it->second)) continue;
+    ++owned;
+    if (owners_oldest == sessions_.end() || it->second.expires < owners_oldest->second.expires) {
+      owners_oldest = it;
+    }
+  }
+  if (owned >= kMaxSessionsPerOwner) sessions_.erase(owners_oldest);
   if (sessions_.size() >= kMaxSessions) {
     // Full: the expired go first, then the one closest to expiry.
     std::erase_if(sessions_, [now](const auto& kv) { return kv.second.expires <= now; });

@@ -125,6 +125,33 @@ TEST(PanelAuth, TokenSessionEndsWithSignOutAndWithTheToken) {
   EXPECT_FALSE(auth.Identify(r));
 }
 
+// Attack finding: one token signing in 10,000 times filled the session table, and the full
+// table ended the session closest to expiry, anyone's: a token holder signed everyone out.
+TEST(PanelAuth, OneTokenSigningInAgainAndAgainEndsOnlyItsOwnSessions) {
+  SimulatedClock clock(T0());
+  http::ApiConfig api = Api();
+  api.tokens.push_back({"busy", Sha256Hex("busy-token-0123456789abcdef0123"), http::Role::kViewer,
+                        "", 1'000'000'000});
+  http::ApiAuthenticator api_auth(api, clock);
+  PanelAuth auth({}, api, api_auth, clock);
+  auto first = auth.SignInWithToken(From("10.0.0.9:5000"), kToken);
+  ASSERT_TRUE(first);
+  auto r = From("10.0.0.9:5000");
+  r.headers["Cookie"] = CookieOf(first->set_cookie);
+  std::string busy_first;
+  for (std::size_t i = 0; i < PanelAuth::kMaxSessions + 10; ++i) {
+    clock.Set(T0() + 1s + std::chrono::milliseconds(i));  // each session expires after the last
+    auto in = auth.SignInWithToken(From("10.0.0.7:5000"), "busy-token-0123456789abcdef0123");
+    ASSERT_TRUE(in) << in.error().message();
+    if (i == 0) busy_first = CookieOf(in->set_cookie);
+  }
+  EXPECT_TRUE(auth.Identify(r)) << "the other token's session was ended";
+  EXPECT_EQ(auth.session_count(), PanelAuth::kMaxSessionsPerOwner + 1);
+  auto busy = From("10.0.0.7:5000");
+  busy.headers["Cookie"] = busy_first;
+  EXPECT_FALSE(auth.Identify(busy)) << "the busy token's oldest session goes first";
+}
+
 TEST(PanelAuth, SessionExpiresAfterItsTtl) {
   SimulatedClock clock(T0());
   http::ApiAuthenticator api_auth(Api(), clock);

@@ -70,6 +70,9 @@ class PanelAuth {
   bool LoopbackTrusted(const http::Request& request) const;
   std::size_t session_count() const { return sessions_.size(); }
   static constexpr std::size_t kMaxSessions = 10000;
+  // Sessions one token (or one person naming itself on this host) holds at once; its next
+  // sign-in ends its own session closest to expiry, never someone else's.
+  static constexpr std::size_t kMaxSessionsPerOwner = 100;
 
  private:
   struct Session {
