@@ -202,7 +202,19 @@ void Panel::AddSessionRoutes(http::Router& router) {
     if (!in) {
       // The token never reaches a log line; only that a sign-in failed, and from where.
       // The peer address: a trusted proxy's own when the panel is behind one.
-      spdlog::info("panel: sign-in refused, peer {}: {}", r.remote_address, in.error().message());
+      // Strangers may try by the thousand: one line per reason every 10 s.
+      const auto now_us = std::chrono::duration_cast<std::chrono::microseconds>(
+                              std::chrono::steady_clock::now().time_since_epoch())
+                              .count();
+      if (auto note =
+              refused_sign_ins_.Pass(in.error().message(), static_cast<std::uint64_t>(now_us))) {
+        spdlog::info("panel: sign-in refused, peer {}: {}{}", r.remote_address,
+                     in.error().message(), *note);
+      }
+      // Over the token's rate limit: 429 with Retry-After, as the API answers it.
+      if (in.error().kind() == Error::Kind::kTransient) {
+        return NoStore(http::ApiAuthenticator::ErrorResponse(in.error()));
+      }
       return ErrorAnswer(in.error());
     }
     http::Response res = JsonAnswer(200, {{"signed_in", true},

@@ -196,6 +196,16 @@ def with_tokens(d):
     status, _, _ = d.panel_get("/data/incidents")
     check(status == 401, "loopback without a session while tokens exist: 401")
 
+    # Attack finding: a token over its rate limit got 503 without Retry-After at sign-in (the
+    # API answers 429 and says when to come back).
+    origin = {"Origin": f"http://127.0.0.1:{d.panel_port}", "Content-Type": "application/json"}
+    for _ in range(200):  # the token's default budget is 120 a minute
+        status, _, hd = d.panel_post("/session", {"token": h.BOT_TOKEN}, origin)
+        if status != 200:
+            break
+    check(status == 429 and hd.get("Retry-After") == "60",
+          f"sign-in over the token's rate limit: 429 with Retry-After ({status}, {hd})")
+
 
 def loopback(d):
     status, body, _ = d.panel_get("/data/incidents")

@@ -7,6 +7,7 @@
 
 #include "tocsin/api/incident_commands.h"
 #include "tocsin/common/clock.h"
+#include "tocsin/common/log.h"
 #include "tocsin/http/api_auth.h"
 #include "tocsin/http/router.h"
 #include "tocsin/incident/escalation_policy.h"
@@ -82,7 +83,8 @@ class Panel {
   ChangeFeed feed_;
   std::vector<ServedAsset> assets_;
   std::shared_ptr<const notify::PageRenderer> renderer_;
-  std::unique_ptr<PagedCache> paged_;  // the list's delivery summaries, kept between listings
+  std::unique_ptr<PagedCache> paged_;    // the list's delivery summaries, kept between listings
+  log::RepeatLimiter refused_sign_ins_;  // one log line per reason every 10 s
 };
 
 }  // namespace tocsin::panel
