@@ -36,7 +36,7 @@ struct Role {
 
 std::optional<Role> RoleOf(unsigned short port) {
   std::string answer = testing::RawExchange(
-      port, "GET /api/v1/ha HTTP/1.1\r\nHost: tocsin\r\nConnection: close\r\n\r\n", 1000);
+      port, "GET /api/v1/ha HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n\r\n", 1000);
   auto body = answer.find("\r\n\r\n");
   if (answer.rfind("HTTP/1.1 200", 0) != 0 || body == std::string::npos) return std::nullopt;
   auto j = nlohmann::json::parse(answer.substr(body + 4), nullptr, false);
@@ -104,7 +104,7 @@ class HaDaemonTest : public ::testing::Test {
     const std::string text = body.dump();
     std::string raw = testing::RawExchange(
         port,
-        "POST " + path + " HTTP/1.1\r\nHost: tocsin\r\nConnection: close\r\n" +
+        "POST " + path + " HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n" +
             "Content-Type: application/json\r\nContent-Length: " + std::to_string(text.size()) +
             "\r\n\r\n" + text,
         10000);
@@ -113,7 +113,7 @@ class HaDaemonTest : public ::testing::Test {
 
   static std::pair<int, std::string> Get(unsigned short port, const std::string& path) {
     std::string raw = testing::RawExchange(
-        port, "GET " + path + " HTTP/1.1\r\nHost: tocsin\r\nConnection: close\r\n\r\n", 10000);
+        port, "GET " + path + " HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n\r\n", 10000);
     return std::make_pair(testing::StatusOf(raw), testing::BodyOf(raw));
   }
 
@@ -243,7 +243,7 @@ rotations:
   std::string deleted =
       testing::RawExchange(b.port,
                            "DELETE /api/v2/silence/" + silence_id +
-                               " HTTP/1.1\r\nHost: tocsin\r\nConnection: close\r\n\r\n",
+                               " HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n\r\n",
                            10000);
   EXPECT_EQ(testing::StatusOf(deleted), 200) << deleted;
   EXPECT_EQ(state_of(a.port, silence_id), "expired");
@@ -404,7 +404,7 @@ TEST(HaSingleInstance, SqliteIsAlwaysActiveAndNamesItself) {
       {}, dir.path() + "/serve.log");
   ASSERT_TRUE(testing::WaitForPort(port, seconds(30)));
   std::string answer = testing::RawExchange(
-      port, "GET /api/v1/ha HTTP/1.1\r\nHost: tocsin\r\nConnection: close\r\n\r\n");
+      port, "GET /api/v1/ha HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n\r\n");
   auto j = nlohmann::json::parse(answer.substr(answer.find("\r\n\r\n") + 4));
   EXPECT_EQ(j["instance"], "only-one");
   EXPECT_EQ(j["cluster"], "solo");
@@ -413,7 +413,7 @@ TEST(HaSingleInstance, SqliteIsAlwaysActiveAndNamesItself) {
   EXPECT_EQ(j["epoch"], 0);
   EXPECT_TRUE(j["peers"].empty());
   answer = testing::RawExchange(
-      port, "GET /api/v2/status HTTP/1.1\r\nHost: tocsin\r\nConnection: close\r\n\r\n");
+      port, "GET /api/v2/status HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n\r\n");
   auto status = nlohmann::json::parse(answer.substr(answer.find("\r\n\r\n") + 4));
   // As Alertmanager with clustering off: no name (the conformance test compares the two).
   EXPECT_FALSE(status["cluster"].contains("name"));
