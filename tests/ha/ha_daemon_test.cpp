@@ -213,7 +213,8 @@ rotations:
   EXPECT_TRUE(refused == 401 || refused == 403) << refused << " " << refusal;
   EXPECT_NE(refusal.find("not a person of the roster"), std::string::npos) << refusal;
   std::string on_active = testing::BodyOf(testing::RawExchange(
-      a.port, "GET /api/v1/incidents/INC-1 HTTP/1.1\r\nHost: t\r\nConnection: close\r\n\r\n"));
+      a.port,
+      "GET /api/v1/incidents/INC-1 HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n\r\n"));
   EXPECT_NE(on_active.find("acknowledged by l1a via api"), std::string::npos) << on_active;
   EXPECT_NE(on_active.find("PSP A answers 504"), std::string::npos) << on_active;
   EXPECT_NE(Log(a).find("forwarded by standby b"), std::string::npos) << Log(a);
@@ -267,7 +268,8 @@ rotations:
   EXPECT_NE(lost_body.find("nothing was changed"), std::string::npos) << lost_body;
   ASSERT_TRUE(WaitForRole(b.port, "active", seconds(4 * kLeaseSeconds))) << Log(b);
   std::string after = testing::BodyOf(testing::RawExchange(
-      b.port, "GET /api/v1/incidents/INC-1 HTTP/1.1\r\nHost: t\r\nConnection: close\r\n\r\n"));
+      b.port,
+      "GET /api/v1/incidents/INC-1 HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n\r\n"));
   EXPECT_NE(after.find("PSP A answers 504"), std::string::npos) << after;
   EXPECT_EQ(after.find("asked while nobody was active"), std::string::npos) << after;
   EXPECT_NE(Log(b).find("instance *b* is now the active instance"), std::string::npos) << Log(b);
