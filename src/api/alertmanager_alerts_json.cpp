@@ -11,7 +11,6 @@
 #include "tocsin/common/duration.h"
 #include "tocsin/common/json.h"
 #include "tocsin/common/text.h"
-#include "tocsin/dispatch/fast_time.h"
 
 namespace tocsin::dispatch {
 

@@ -19,6 +19,14 @@ std::string Hex(const unsigned char* data, std::size_t n) {
   }
   return out;
 }
+
+// SHA-256 fetched from OpenSSL's providers once. EVP_sha256() makes every EVP_Digest look the
+// algorithm up again (EVP_MD_fetch), which was most of a digest's cost: one per API request
+// (the token's hash) and one per timeline event (its chain digest).
+const EVP_MD* FetchedSha256() {
+  static EVP_MD* const md = EVP_MD_fetch(nullptr, "SHA256", nullptr);
+  return md;
+}
 }  // namespace
 
 std::string HmacSha256Hex(std::string_view key, std::string_view message) {
@@ -40,7 +48,8 @@ std::string HmacSha1Base64(std::string_view key, std::string_view message) {
 std::string Sha256Hex(std::string_view data) {
   unsigned char out[EVP_MAX_MD_SIZE];
   unsigned int len = 0;
-  EVP_Digest(data.data(), data.size(), out, &len, EVP_sha256(), nullptr);
+  const EVP_MD* md = FetchedSha256();
+  EVP_Digest(data.data(), data.size(), out, &len, md != nullptr ? md : EVP_sha256(), nullptr);
   return Hex(out, len);
 }
 

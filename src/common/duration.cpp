@@ -103,12 +103,60 @@ std::string FormatDuration(Duration d) {
   return out;
 }
 
-std::string FormatRfc3339(TimePoint t) {
-  auto ms = t.time_since_epoch().count() % 1000;
-  if (ms == 0) {
+namespace {
+
+void Append2(std::string& out, unsigned v) {
+  out.push_back(static_cast<char>('0' + v / 10));
+  out.push_back(static_cast<char>('0' + v % 10));
+}
+
+std::string FormatRfc3339Slow(TimePoint t, bool always_millis) {
+  if (!always_millis && t.time_since_epoch().count() % 1000 == 0) {
     return date::format("%FT%TZ", std::chrono::time_point_cast<std::chrono::seconds>(t));
   }
   return date::format("%FT%TZ", t);
+}
+
+}  // namespace
+
+void AppendRfc3339(std::string& out, TimePoint t, bool always_millis) {
+  std::int64_t ms = ToUnixMillis(t);
+  std::int64_t secs = ms >= 0 ? ms / 1000 : (ms - 999) / 1000;
+  auto frac = static_cast<unsigned>(ms - secs * 1000);
+  std::int64_t days = secs >= 0 ? secs / 86400 : (secs - 86399) / 86400;
+  auto rem = static_cast<unsigned>(secs - days * 86400);
+  date::year_month_day ymd{date::sys_days{date::days{days}}};
+  const int year = static_cast<int>(ymd.year());
+  if (year < 0 || year > 9999) {
+    out += FormatRfc3339Slow(t, always_millis);
+    return;
+  }
+  const auto y = static_cast<unsigned>(year);
+  Append2(out, y / 100);
+  Append2(out, y % 100);
+  out.push_back('-');
+  Append2(out, static_cast<unsigned>(ymd.month()));
+  out.push_back('-');
+  Append2(out, static_cast<unsigned>(ymd.day()));
+  out.push_back('T');
+  Append2(out, rem / 3600);
+  out.push_back(':');
+  Append2(out, rem / 60 % 60);
+  out.push_back(':');
+  Append2(out, rem % 60);
+  if (frac != 0 || always_millis) {
+    out.push_back('.');
+    out.push_back(static_cast<char>('0' + frac / 100));
+    Append2(out, frac % 100);
+  }
+  out.push_back('Z');
+}
+
+std::string FormatRfc3339(TimePoint t) {
+  std::string out;
+  out.reserve(24);
+  AppendRfc3339(out, t);
+  return out;
 }
 
 namespace {

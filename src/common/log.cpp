@@ -9,11 +9,11 @@
 #include <set>
 #include <utility>
 
-#include <date/date.h>
 #include <fmt/format.h>
 #include <spdlog/sinks/base_sink.h>
 #include <nlohmann/json.hpp>
 
+#include "tocsin/common/duration.h"
 #include "tocsin/common/json.h"
 
 namespace tocsin::log {
@@ -94,8 +94,9 @@ class RedactingSink final : public spdlog::sinks::base_sink<std::mutex> {
 
  protected:
   void sink_it_(const spdlog::details::log_msg& msg) override {
-    auto tp = std::chrono::time_point_cast<std::chrono::milliseconds>(msg.time);
-    std::string ts = date::format("%FT%TZ", tp);
+    std::string ts;
+    AppendRfc3339(ts, std::chrono::time_point_cast<std::chrono::milliseconds>(msg.time),
+                  /*always_millis=*/true);
     auto level_sv = spdlog::level::to_string_view(msg.level);
     std::string level(level_sv.data(), level_sv.size());
     std::string text(msg.payload.data(), msg.payload.size());
@@ -147,9 +148,14 @@ void Setup(Format format, spdlog::level::level_enum level, Writer writer) {
 
 void Setup(Format format, spdlog::level::level_enum level, bool journald, Writer writer) {
   if (!writer) {
+    // One write(2) per line (stderr is unbuffered): a reader of the journal's pipe never gets
+    // a line without its end, and the event loop makes one system call, not two.
     writer = [](std::string_view line) {
-      std::fwrite(line.data(), 1, line.size(), stderr);
-      std::fputc('\n', stderr);
+      std::string out;
+      out.reserve(line.size() + 1);
+      out.append(line);
+      out.push_back('\n');
+      std::fwrite(out.data(), 1, out.size(), stderr);
     };
   }
   auto sink = std::make_shared<RedactingSink>(format, journald, std::move(writer));

@@ -456,7 +456,9 @@ void Outbox::UpdateQueueDepth() {
   for (const auto& [c, n] : queue_.depth()) counts[c] = static_cast<int>(n);
   for (const auto& [c, items] : parked_) counts[c] += static_cast<int>(items.size());
   for (const auto& [c, n] : counts) {
-    depth_->Add({{"provider", std::string(incident::ChannelName(c))}}).Set(n);
+    auto [it, added] = depth_gauges_.try_emplace(c, nullptr);
+    if (added) it->second = &depth_->Add({{"provider", std::string(incident::ChannelName(c))}});
+    it->second->Set(n);
   }
 }
 

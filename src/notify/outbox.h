@@ -287,6 +287,8 @@ class Outbox final : public incident::Pager {
   prometheus::Family<prometheus::Counter>* deliveries_ = nullptr;
   prometheus::Family<prometheus::Histogram>* latency_ = nullptr;
   prometheus::Family<prometheus::Gauge>* depth_ = nullptr;
+  // depth_'s gauge of each provider, looked up once (UpdateQueueDepth runs on every change).
+  std::map<incident::Channel, prometheus::Gauge*> depth_gauges_;
   prometheus::Family<prometheus::Counter>* write_failures_ = nullptr;
   prometheus::Family<prometheus::Counter>* unroutable_ = nullptr;
 };

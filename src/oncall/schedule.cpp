@@ -23,12 +23,26 @@ const date::time_zone* Zone(const std::string& name) {
   }
 }
 
-std::optional<local_days> ParseDate(const std::string& text) {
-  std::istringstream in(text);
-  local_days d;
-  in >> date::parse("%F", d);
-  if (in.fail()) return std::nullopt;
-  return d;
+// "YYYY-MM-DD" at the start of `text`, a real day of the calendar. Without a stream: who holds a
+// rotation is asked for every incident opened and every step of its ladder.
+std::optional<local_days> ParseDate(std::string_view text) {
+  if (text.size() < 10 || text[4] != '-' || text[7] != '-') return std::nullopt;
+  auto number = [&](std::size_t pos, std::size_t n) -> std::optional<int> {
+    int v = 0;
+    for (std::size_t i = pos; i < pos + n; ++i) {
+      if (text[i] < '0' || text[i] > '9') return std::nullopt;
+      v = v * 10 + (text[i] - '0');
+    }
+    return v;
+  };
+  auto y = number(0, 4);
+  auto m = number(5, 2);
+  auto d = number(8, 2);
+  if (!y || !m || !d) return std::nullopt;
+  date::year_month_day ymd{date::year{*y}, date::month{static_cast<unsigned>(*m)},
+                           date::day{static_cast<unsigned>(*d)}};
+  if (!ymd.ok()) return std::nullopt;
+  return local_days{ymd};
 }
 
 TimePoint ToTimePoint(date::sys_time<std::chrono::milliseconds> t) {

@@ -194,6 +194,28 @@ TEST(TimeTest, FormatsUtc) {
 
 // Rosters' shift starts and maintenance windows read times of day with one parser: HH:MM,
 // 24:00 only where a window may end at midnight.
+// The formatter without streams against the calendar library's own, which it replaced: the
+// edges of days, months, leap years, the epoch, before it, and the last representable second.
+TEST(TimeTest, AppendedTimesReadAsTheCalendarLibraryWritesThem) {
+  for (std::int64_t ms : {0LL, 1LL, 999LL, 1763780400000LL, 1763780400250LL, 951782400123LL,
+                          -1000LL, -1LL, 4102444799999LL, 951868799999LL, 951868800000LL,
+                          -2208988800000LL, -62167219200000LL, 253402300799999LL}) {
+    const TimePoint t = FromUnixMillis(ms);
+    const std::string exact = date::format("%FT%TZ", t);  // always three digits
+    const std::string whole = date::format("%FT%TZ", std::chrono::floor<seconds>(t));
+    std::string out;
+    AppendRfc3339(out, t);
+    EXPECT_EQ(out, ms % 1000 == 0 ? whole : exact) << ms;
+    EXPECT_EQ(FormatRfc3339(t), out) << ms;
+    std::string millis = "x";
+    AppendRfc3339(millis, t, /*always_millis=*/true);
+    EXPECT_EQ(millis, "x" + exact) << ms;
+  }
+  // Outside 0000-9999 the calendar library writes it.
+  const TimePoint far = FromUnixMillis(253402300800000LL);  // 10000-01-01
+  EXPECT_EQ(FormatRfc3339(far), date::format("%FT%TZ", std::chrono::floor<seconds>(far)));
+}
+
 TEST(ParseClockTest, HoursAndMinutesAndMidnightOnlyAsAnEnd) {
   EXPECT_EQ(ParseClock("00:00"), 0);
   EXPECT_EQ(ParseClock("08:30"), 8 * 60 + 30);

@@ -12,7 +12,6 @@
 #include "tocsin/api/alertmanager_api.h"
 #include "tocsin/common/duration.h"
 #include "tocsin/common/simulated_scheduler.h"
-#include "tocsin/dispatch/fast_time.h"
 #include "tocsin/dispatch/silences.h"
 
 namespace tocsin::dispatch {

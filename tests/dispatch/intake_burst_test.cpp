@@ -25,7 +25,6 @@
 #include "tocsin/common/system_clock.h"
 #include "tocsin/common/worker_pool.h"
 #include "tocsin/dispatch/alert_intake.h"
-#include "tocsin/dispatch/fast_time.h"
 #include "tocsin/dispatch/logging_group_sink.h"
 #include "tocsin/http/server.h"
 

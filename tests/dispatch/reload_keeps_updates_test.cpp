@@ -17,7 +17,6 @@
 #include "tocsin/common/worker_pool.h"
 #include "tocsin/dispatch/alert_intake.h"
 #include "tocsin/dispatch/dispatcher.h"
-#include "tocsin/dispatch/fast_time.h"
 #include "tocsin/dispatch/silences.h"
 #include "tocsin/incident/incident_manager.h"
 #include "tocsin/oncall/roster_loader.h"

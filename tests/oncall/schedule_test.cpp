@@ -64,6 +64,16 @@ TEST(ScheduleTest, LocalTimesAreReadToTheMinuteOrTheSecond) {
   }
 }
 
+// A date alone is the local midnight of a real day: no 30 February, no letters, four-digit years.
+TEST(ScheduleTest, LocalDatesAreDaysOfTheCalendar) {
+  EXPECT_EQ(ParseLocalTime("2024-02-29", "UTC"), *ParseTime("2024-02-29T00:00:00Z"));
+  EXPECT_EQ(ParseLocalTime("2026-03-29", "Europe/Kyiv"), *ParseTime("2026-03-28T22:00:00Z"));
+  for (const char* bad : {"2026-02-29", "2026-02-30", "2026-13-01", "2026-00-10", "2026-1a-01",
+                          "26-03-2900", "2026/03/29", "2026-03-2"}) {
+    EXPECT_FALSE(ParseLocalTime(bad, "UTC")) << bad;
+  }
+}
+
 TEST(ScheduleTest, TwelveHourKyivShiftsHandOverAtLocalTimeInWinter) {
   auto s = Load(std::string(kPeople) + R"(
 rotations:

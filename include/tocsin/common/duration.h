@@ -23,6 +23,11 @@ std::string FormatDuration(Duration d);
 
 // RFC 3339 in UTC with milliseconds when non-zero: "2026-11-22T01:53:11.250Z".
 std::string FormatRfc3339(TimePoint t);
+// The same appended to `out`, without streams: every stored incident, timeline event, log line
+// and listed alert carries such times. `always_millis` writes ".000" too (log lines, whose
+// stamps line up). Years outside 0000-9999 (no parsed time has one) are written by
+// FormatRfc3339's calendar library.
+void AppendRfc3339(std::string& out, TimePoint t, bool always_millis = false);
 // Accepts RFC 3339 with 'Z' or a numeric offset, with optional fractional seconds, and plain
 // unix seconds (possibly fractional), as Prometheus does.
 Result<TimePoint> ParseTime(std::string_view text);
