@@ -96,10 +96,12 @@ std::vector<PageTarget> IncidentManager::ResolveStep(const Incident& incident,
 }
 
 void IncidentManager::CancelTimers(Live& live) {
-  for (TimerId* t : {&live.step_timer, &live.ack_timer, &live.reminder_timer, &live.retry_timer}) {
+  for (TimerId* t : {&live.step_timer, &live.ack_timer, &live.reminder_timer}) {
     if (*t != 0) scheduler_.Cancel(*t);
     *t = 0;
   }
+  for (const auto& [fn, timer] : live.retries) scheduler_.Cancel(timer);
+  live.retries.clear();
 }
 
 void IncidentManager::ArmStep(const std::string& id) {
@@ -157,12 +159,18 @@ void IncidentManager::RetryLater(const std::string& id,
   spdlog::error("incident {}: the {} could not be recorded; trying again in {}", id, what,
                 FormatDuration(kStoreRetry));
   Live& live = it->second;
-  if (live.retry_timer != 0) scheduler_.Cancel(live.retry_timer);
+  auto same = [fn](const auto& r) { return r.first == fn; };
+  if (auto r = std::find_if(live.retries.begin(), live.retries.end(), same);
+      r != live.retries.end()) {
+    scheduler_.Cancel(r->second);
+    live.retries.erase(r);
+  }
   // Owned by the incident: resolving it or stopping the manager cancels the retry.
-  live.retry_timer = scheduler_.ScheduleAfter(kStoreRetry, [this, id, fn] {
-    if (auto jt = live_.find(id); jt != live_.end()) jt->second.retry_timer = 0;
+  TimerId timer = scheduler_.ScheduleAfter(kStoreRetry, [this, id, fn, same] {
+    if (auto jt = live_.find(id); jt != live_.end()) std::erase_if(jt->second.retries, same);
     (this->*fn)(id);
   });
+  live.retries.emplace_back(fn, timer);
 }
 
 void IncidentManager::OnStepDue(const std::string& id) {
@@ -379,14 +387,16 @@ void IncidentManager::AckDeadlinePassed(const std::string& id, Release release) 
     next.ladder_start = now - policy.steps[static_cast<std::size_t>(next.next_step)].after;
     next.next_step_at = now;
   }
-  auto ev = Event(
-      now, "ack_timeout", kSystemActor,
-      fmt::format("acknowledged by {} at {} but not resolved within {}; {}", cur.acknowledged_by,
-                  FormatRfc3339(cur.acknowledged_at), FormatDuration(AckTimeoutOf(cur)),
-                  steps > 0 ? std::string("re-escalating")
-                            : fmt::format("policy {} has no step to page, so "
-                                          "nobody is paged",
-                                          policy.name)));
+  auto ev = Event(now, "ack_timeout", kSystemActor,
+                  // The timeout the deadline was set with when the ack was taken: a reload since
+                  // may have changed the configured one.
+                  fmt::format("acknowledged by {} at {} but not resolved within {}; {}",
+                              cur.acknowledged_by, FormatRfc3339(cur.acknowledged_at),
+                              FormatDuration(cur.ack_deadline - cur.acknowledged_at),
+                              steps > 0 ? std::string("re-escalating")
+                                        : fmt::format("policy {} has no step to page, so "
+                                                      "nobody is paged",
+                                                      policy.name)));
   Apply(id, std::move(next), {ev}, {}, std::nullopt, [this, id, release](Result<Incident> r) {
     if (!r) {
       RetryLater(id, &IncidentManager::OnAckDeadline, "ack timeout");
@@ -468,7 +478,8 @@ void IncidentManager::HandOver(const std::string& id, const std::string& incomin
     if (auto p = PersonOf(incoming)) {
       auto page = Request(next, PageAction::kUpdate,
                           fmt::format("{}/handover/{}", id, ToUnixMillis(now)), now);
-      page.targets = {{*p, config_.commander_role, {Channel::kSlack, Channel::kPagerDuty}}};
+      // Told in the incident's Slack thread (an update pages nobody: PagerDuty has none).
+      page.targets = {{*p, config_.commander_role, {Channel::kSlack}}};
       page.text = fmt::format(
           "You are now incident commander of {} ({}), handed over by {} "
           "at the shift change; state: {}",

@@ -214,9 +214,19 @@ void IncidentManager::Reopen(const Incident& resolved, const dispatch::AlertGrou
   const auto& policy = PolicyOf(inc);
   inc.next_step_at = policy.steps.empty() ? TimePoint{} : now + policy.steps[0].after;
   inc.next_reminder_at = inc.sev <= Sev::kSev2 ? now + config_.reminder_interval : TimePoint{};
-  auto ev = Event(now, "reopened", kSystemActor,
-                  fmt::format("alerts fire again {} after the resolve; the ladder restarts",
-                              FormatDuration(now - old.resolved_at)));
+  // The commander is whoever holds the role now, as at an opening: the first opening's may be
+  // off shift by now (a shift change passes only open incidents on).
+  if (schedule_) {
+    auto holders = schedule_->WhoHolds(config_.commander_role, now);
+    if (!holders.empty()) inc.commander = holders.front();
+  }
+  std::string text = fmt::format("alerts fire again {} after the resolve; the ladder restarts",
+                                 FormatDuration(now - old.resolved_at));
+  if (inc.commander != old.commander) {
+    text += fmt::format("; incident commander is now {} (was {})", inc.commander,
+                        old.commander.empty() ? "nobody" : old.commander);
+  }
+  auto ev = Event(now, "reopened", kSystemActor, std::move(text));
   std::vector<TimelineEvent> events{std::move(ev)};
   std::vector<PageRequest> pages;
   DecideFirstStepNow(inc, events, pages, now);

@@ -136,7 +136,10 @@ void IncidentManager::Reconfigure(std::shared_ptr<const oncall::Schedule> schedu
   policies_ = std::move(policies);
   config_ = std::move(config);
   if (!started_ || stopped_) return;
-  ArmHandoverWatch(scheduler_.clock().Now());
+  // The commander is who holds the role under the new roster now (an override in force from
+  // now on, a changed rotation), not only from the next shift change; and the watch is armed
+  // for the new roster's next one.
+  OnHandover();
   // Re-armed under the new settings; an incident resolved meanwhile has no timers left.
   ArmEveryIncident();
 }

@@ -150,6 +150,9 @@ std::vector<OutboxItem> Outbox::Plan(const PageRequest& r, TimePoint now,
     case PageAction::kUpdate:
       for (const auto* p : configured(Delivery::kIncidentMessage)) {
         add(p->channel, "update", {}, {}, {}, update_key(p->channel));
+        // What the update tells (the new commander at a shift change) goes in the thread, to
+        // them: an edited message notifies nobody.
+        if (!r.text.empty()) add(p->channel, "thread");
       }
       break;
     case PageAction::kNote:

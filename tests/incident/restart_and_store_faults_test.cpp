@@ -337,6 +337,22 @@ TEST_F(IncidentTest, ReloadWhileAStepRetryWaitsPagesThatStepOnce) {
   EXPECT_TRUE(pager_.Paged("dm"));
 }
 
+// Review finding: the ladder step and a reminder refused within the retry's 10 s shared one
+// retry timer; the reminder's retry cancelled the step's, and the Duty Manager was never paged.
+TEST_F(IncidentTest, AStepAndAReminderRefusedTogetherAreBothRetried) {
+  config_.reminder_interval = minutes(10) + seconds(3);
+  Build();
+  manager_->OnGroupFlush(Group("payments"), At(minutes(0)));
+  AdvanceTo(minutes(10) - seconds(1));
+  EXPECT_FALSE(pager_.Paged("dm"));
+  store_.fail_commits = true;
+  AdvanceTo(minutes(10) + seconds(4));  // the step at 10m and the reminder at 10m3s refused
+  store_.fail_commits = false;
+  AdvanceTo(minutes(11));
+  EXPECT_TRUE(pager_.Paged("dm")) << "the refused step was never tried again";
+  EXPECT_EQ(pager_.OfAction(PageAction::kReminder).size(), 1u);
+}
+
 // A store that refused the handover was ignored: the new commander was never recorded.
 TEST_F(IncidentTest, HandoverTheStoreRefusedIsRetried) {
   Build();

@@ -880,6 +880,31 @@ TEST_F(OutboxTest, TriggerHandedOverAgainAfterARestartIsNotPostedAgainToSlack) {
   EXPECT_EQ(Delivered(*pd_), (std::vector<std::string>{"INC-1/trigger", "INC-1/acknowledge"}));
 }
 
+// Review finding: a shift change's "You are now incident commander" was planned as an edit of
+// the incident's Slack message only, which notifies nobody and did not show the text. It is
+// also a reply in the thread now; an update without text (a state change) is the edit alone.
+TEST_F(OutboxTest, AHandoverIsToldInTheThreadAndAPlainUpdateOnlyEditsTheMessage) {
+  Start(false, true);
+  auto trigger = Page(1);
+  trigger.targets = {{testing::Olena(), "l1", {Channel::kPagerDuty, Channel::kSlack}}};
+  outbox_->Send(trigger, {});
+  scheduler_.AdvanceBy(seconds(5));
+  SendUpdate("acknowledged");
+  scheduler_.AdvanceBy(seconds(5));
+  auto handover = Page(1, PageAction::kUpdate);
+  handover.idempotency_key = "INC-1/handover/1";
+  handover.targets = {{testing::Olena(), "l1", {Channel::kSlack}}};
+  handover.text = "You are now incident commander of INC-1";
+  outbox_->Send(handover, {});
+  scheduler_.AdvanceBy(seconds(5));
+  std::vector<std::string> slack;
+  for (const auto& c : slack_->ok_calls()) slack.push_back(c.kind + " " + c.idempotency_key);
+  EXPECT_EQ(slack,
+            (std::vector<std::string>{"post INC-1/trigger", "update INC-1/update/acknowledged",
+                                      "update INC-1/handover/1", "thread INC-1/handover/1"}));
+  EXPECT_EQ(Delivered(*pd_), (std::vector<std::string>{"INC-1/trigger"})) << "nobody is paged";
+}
+
 // The bug: a step's trigger queued while PagerDuty failed went out after the incident was
 // resolved (its L2's phone rang for nothing), then the resolve. An acknowledge or resolve now
 // withdraws the incident's triggers not yet on their way, and the timeline says so; those

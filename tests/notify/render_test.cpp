@@ -264,6 +264,21 @@ TEST(SlackPage, DepositScenarioBlocksFieldByField) {
   }
 }
 
+// Review finding: the message edited at a shift change read "Paging <new commander> (l1)",
+// who was not paged; it names the commander now.
+TEST(SlackPage, AnUpdateNamesTheCommanderAndPagesNobody) {
+  config::SlackConfig cfg;
+  cfg.bot_token = "xoxb-secret";
+  cfg.channel = "#incidents";
+  NoThreads threads;
+  SlackNotifier slack(cfg, Renderer(), nullptr, threads);
+  auto update = DepositPage();
+  update.action = incident::PageAction::kUpdate;
+  const std::string dumped = slack.BuildBlocks(update).dump();
+  EXPECT_EQ(dumped.find("Paging"), std::string::npos) << dumped;
+  EXPECT_NE(dumped.find("Incident commander: <@U024BE7LH> (l1)"), std::string::npos) << dumped;
+}
+
 TEST(SlackPage, HeaderAndButtonsRespectBlockKitLimits) {
   config::SlackConfig cfg;
   cfg.bot_token = "xoxb-secret";

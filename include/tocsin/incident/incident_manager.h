@@ -234,7 +234,10 @@ class IncidentManager final : public dispatch::GroupSink, public DeliveryObserve
     TimerId step_timer = 0;
     TimerId ack_timer = 0;
     TimerId reminder_timer = 0;
-    TimerId retry_timer = 0;            // a transition the store refused, tried again
+    // Transitions the store refused, each tried again on its own timer: a ladder step, an ack
+    // timeout and a reminder refused close together are all retried (one shared timer let the
+    // last refusal cancel the others' retries, and the ladder stopped for good).
+    std::vector<std::pair<void (IncidentManager::*)(const std::string&), TimerId>> retries;
     TimePoint last_escalate_request{};  // for kEscalateDebounce; not durable, need not be
   };
 

@@ -45,6 +45,13 @@ std::string SlackName(const incident::PageTarget& t) {
   return t.person.name.empty() ? t.person.id : t.person.name;
 }
 
+// "incident commander: A (l1)": who an update names as the incident's commander.
+std::string CommanderSentence(const std::vector<incident::PageTarget>& targets) {
+  if (targets.empty()) return {};
+  return fmt::format("incident commander: {} ({})", SlackName(targets.front()),
+                     targets.front().role);
+}
+
 // What happened to each target of a step, as the outbox decided it: "paging A (l1) via
 // pagerduty", "not paged: no channel reaches B (comms)". A request queued before the outbox
 // recorded that (no paged_via, not unroutable) can only say "paging A (l1)", as it always did.
@@ -132,7 +139,10 @@ json SlackNotifier::BuildBlocks(const PageRequest& r) const {
     for (const auto& c : t.causes) causes += "\n• " + c;
     blocks.push_back({{"type", "section"}, {"text", Mrkdwn(causes, kSectionMax)}});
   }
-  std::string paging = StepSentence(r.targets);
+  // An update's target is the incident's new commander (a shift change), told in the thread;
+  // nobody is paged by it, so the message does not say "paging".
+  std::string paging =
+      r.action == PageAction::kUpdate ? CommanderSentence(r.targets) : StepSentence(r.targets);
   if (!paging.empty() || !r.actor.empty()) {
     std::string ctx = paging;
     if (!ctx.empty()) ctx[0] = static_cast<char>(std::toupper(static_cast<unsigned char>(ctx[0])));
@@ -303,6 +313,10 @@ DeliveryResult SlackNotifier::Deliver(const OutboxItem& item) {
       break;
     case PageAction::kStatusUpdate:
       text = ":loudspeaker: " + r.text;
+      break;
+    case PageAction::kUpdate:
+      // Addressed to the new commander by name (a mention notifies them).
+      text = r.targets.empty() ? r.text : SlackName(r.targets.front()) + ": " + r.text;
       break;
     default:
       text = r.text.empty() ? r.state : r.text;
