@@ -158,8 +158,8 @@ void App::Impl::WaitForSignals() {
   signals->set.async_wait([this](const boost::system::error_code& ec, int signo) {
     if (ec) return;
     if (signo == SIGHUP) {
+      WaitForSignals();  // first: a reload that fails in any way still leaves SIGTERM answered
       (void)owner->Reload();
-      WaitForSignals();
     } else {
       spdlog::info("received signal {}, stopping", signo == SIGTERM ? "SIGTERM" : "SIGINT");
       owner->Stop();

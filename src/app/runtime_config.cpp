@@ -8,6 +8,7 @@
 #include "tocsin/http/api_auth.h"
 
 #include <fmt/format.h>
+#include <yaml-cpp/yaml.h>
 
 #include "notify/notifier_factory.h"
 #include "notify/page_renderer.h"
@@ -254,7 +255,9 @@ void CheckReachable(const RuntimeConfig& rc, config::Diagnostics& diags) {
 
 }  // namespace
 
-RuntimeLoadResult LoadRuntimeConfig(const std::string& path, const config::Overrides& overrides) {
+namespace {
+
+RuntimeLoadResult LoadUnguarded(const std::string& path, const config::Overrides& overrides) {
   RuntimeLoadResult out;
   auto main = config::LoadConfig(path, overrides);
   out.diagnostics = std::move(main.diagnostics);
@@ -285,6 +288,28 @@ RuntimeLoadResult LoadRuntimeConfig(const std::string& path, const config::Overr
   if (out.diagnostics.has_errors()) return out;
   out.config = std::move(rc);
   return out;
+}
+
+}  // namespace
+
+RuntimeLoadResult LoadRuntimeConfig(const std::string& path, const config::Overrides& overrides) {
+  // A loader that throws on a shape it did not expect is a defect, but its cost must stay a
+  // refused config: `tocsin check` reporting it, a reload keeping the running config (an
+  // exception out of the SIGHUP handler left every later signal unanswered).
+  try {
+    return LoadUnguarded(path, overrides);
+  } catch (const YAML::Exception& e) {
+    RuntimeLoadResult out;
+    out.diagnostics.Error(
+        {path, e.mark.is_null() ? 0 : e.mark.line + 1, e.mark.is_null() ? 0 : e.mark.column + 1},
+        "cannot read the configuration (" + e.msg + ")");
+    return out;
+  } catch (const std::exception& e) {
+    RuntimeLoadResult out;
+    out.diagnostics.Error({path, 0, 0},
+                          std::string("cannot read the configuration (") + e.what() + ")");
+    return out;
+  }
 }
 
 }  // namespace tocsin::app

@@ -17,6 +17,12 @@ namespace {
 using config::Diagnostics;
 using config::MapReader;
 
+// Where the i-th item of a list is: a single string stands for a list of one (StringList reads
+// it so), and indexing a scalar would throw instead of pointing at it.
+YAML::Node ItemAt(const YAML::Node& list, std::size_t i) {
+  return list.IsSequence() ? list[i] : list;
+}
+
 void ReadMatchers(MapReader& r, std::string_view key, Matchers& out) {
   std::vector<std::string> texts;
   if (!r.StringList(key, texts)) return;
@@ -24,7 +30,7 @@ void ReadMatchers(MapReader& r, std::string_view key, Matchers& out) {
   for (std::size_t i = 0; i < texts.size(); ++i) {
     auto m = Matcher::Parse(texts[i]);
     if (!m) {
-      r.diags().Error(config::PositionOf(r.file(), list[i]),
+      r.diags().Error(config::PositionOf(r.file(), ItemAt(list, i)),
                       fmt::format("{}.{}[{}]: {}", r.what(), key, i, m.error().message()));
       continue;
     }
@@ -39,7 +45,7 @@ void ReadLabelNames(MapReader& r, std::string_view key, std::vector<std::string>
     if (out[i] == "..." && key == "group_by") continue;
     if (!IsValidLabelName(out[i])) {
       r.diags().Error(
-          config::PositionOf(r.file(), list[i]),
+          config::PositionOf(r.file(), ItemAt(list, i)),
           fmt::format("{}.{}[{}]: \"{}\" is not a valid label name", r.what(), key, i, out[i]));
     }
   }
@@ -117,7 +123,8 @@ std::optional<TimePoint> ParseWindowTime(const std::string& s, const date::time_
   std::istringstream in(s);
   date::local_time<std::chrono::minutes> local;
   in >> date::parse("%Y-%m-%d %H:%M", local);
-  if (in.fail()) return std::nullopt;
+  // All of it: "02:00:00+02:00" or "02:00 PM" read as 02:00 in `zone` moved the window.
+  if (in.fail() || in.peek() != std::char_traits<char>::eof()) return std::nullopt;
   try {
     auto sys = zone->to_sys(local, date::choose::earliest);
     return std::chrono::time_point_cast<Duration>(sys);

@@ -41,20 +41,25 @@ class Importer {
         R"re(\s*([a-zA-Z_][a-zA-Z0-9_]*)\s*(=~|!~|!=|=)\s*(?:"((?:[^"\\]|\\.)*)"|(.*?))\s*)re");
     std::smatch s;
     if (!std::regex_match(m, s, kMatcher)) return std::nullopt;
+    // Unescaped as Alertmanager does, then written in tocsin's quoting: \n, \" and \\ are
+    // escapes, any other backslash is kept, so the regex db\d+ stays db\d+ (dropping it made
+    // "dbd+", and the alerts it routed went to another receiver).
+    const std::string raw = s[3].matched ? s[3].str() : s[4].str();
     std::string value;
-    if (s[3].matched) {
-      // Unescape the Go string, then write it in tocsin's quoting.
-      std::string raw = s[3].str();
-      for (std::size_t i = 0; i < raw.size(); ++i) {
-        if (raw[i] == '\\' && i + 1 < raw.size()) {
-          char c = raw[++i];
-          value += c == 'n' ? '\n' : c;
-        } else {
-          value += raw[i];
-        }
+    for (std::size_t i = 0; i < raw.size(); ++i) {
+      if (raw[i] != '\\' || i + 1 == raw.size()) {
+        value += raw[i];
+        continue;
       }
-    } else {
-      value = s[4].str();
+      const char c = raw[++i];
+      if (c == 'n') {
+        value += '\n';
+      } else if (c == '"' || c == '\\') {
+        value += c;
+      } else {
+        value += '\\';
+        value += c;
+      }
     }
     return s[1].str() + s[2].str() + Quote(value);
   }
