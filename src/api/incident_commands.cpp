@@ -34,6 +34,8 @@ std::string_view IncidentActionName(IncidentAction a) {
       return "escalate";
     case IncidentAction::kNote:
       return "note";
+    case IncidentAction::kUnacknowledge:
+      return "unacknowledge";
   }
   return "acknowledge";
 }

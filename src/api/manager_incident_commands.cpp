@@ -89,6 +89,9 @@ void ManagerIncidentCommands::ActAsync(const http::ActionRequest& request,
       case http::IncidentAction::kAcknowledge:
         if (before->state != IncidentState::kTriggered) return unchanged();
         return manager_.AcknowledgeAsync(id, request.actor, now, origin, delivery, after);
+      case http::IncidentAction::kUnacknowledge:
+        if (!AckWithdrawableFrom(*before, origin)) return unchanged();
+        return manager_.UnacknowledgeAsync(id, request.actor, now, origin, delivery, after);
       case http::IncidentAction::kResolve:
         if (before->state == IncidentState::kResolved) return unchanged();
         return manager_.ResolveAsync(id, request.actor, now, origin, delivery, after);

@@ -77,11 +77,21 @@ void ProviderWebhooks::ApplyProviderEvent(const ProviderIncidentEvent& e, Action
     }
     respond(Response::Json(status, DumpJson(body) + "\n"));
   };
-  if (e.action != "acknowledge" && e.action != "resolve") {
+  if (e.action != "acknowledge" && e.action != "resolve" && e.action != "unacknowledge") {
     return answer(200, "ignored", "tocsin does not act on " + e.raw_type + "; nothing done");
   }
-  const IncidentAction action =
-      e.action == "acknowledge" ? IncidentAction::kAcknowledge : IncidentAction::kResolve;
+  // Withdrawn by nobody: the provider's own acknowledgement timeout ran out. tocsin's ladder
+  // keeps its own (incidents.ack_timeout); following the provider's would page the same people
+  // from two systems.
+  if (e.action == "unacknowledge" && e.actor.empty()) {
+    return answer(200, "ignored",
+                  e.raw_type +
+                      " without a person: the provider's own acknowledgement timeout; "
+                      "tocsin's ack_timeout decides when its ladder resumes; nothing done");
+  }
+  const IncidentAction action = e.action == "acknowledge"     ? IncidentAction::kAcknowledge
+                                : e.action == "unacknowledge" ? IncidentAction::kUnacknowledge
+                                                              : IncidentAction::kResolve;
   ActionRequest r{
       e.incident_key, action, e.provider + ":" + (e.actor.empty() ? "unknown" : e.actor),
       origin,         "",     DeliveryKey{e.provider, e.delivery_id}};
@@ -102,8 +112,27 @@ void ProviderWebhooks::ApplyProviderEvent(const ProviderIncidentEvent& e, Action
     if (out->duplicate) {
       return answer(200, "duplicate", "delivery already processed; nothing done again", *out);
     }
+    if (!out->changed && e.action == "unacknowledge") {
+      return answer(200, "unchanged",
+                    out->state == "acknowledged"
+                        ? out->incident_id +
+                              " stays acknowledged: its acknowledgement was not "
+                              "given in " +
+                              e.provider + "; nothing done"
+                        : out->incident_id + " is " + out->state +
+                              ": no acknowledgement to withdraw; nothing done",
+                    *out);
+    }
     if (!out->changed) {
       return answer(200, "unchanged", out->incident_id + " was already " + out->state, *out);
+    }
+    if (e.action == "unacknowledge") {
+      spdlog::info("{}: {} acknowledgement withdrawn by {}, {} again", e.provider, out->incident_id,
+                   actor, out->state);
+      return answer(200, "acted",
+                    out->incident_id + " acknowledgement withdrawn by " + actor + "; " +
+                        out->state + " again",
+                    *out);
     }
     spdlog::info("{}: {} {} by {}", e.provider, out->incident_id, out->state, actor);
     answer(200, "acted", out->incident_id + " " + out->state + " by " + actor, *out);

@@ -16,7 +16,7 @@ namespace {
 using nlohmann::json;
 using ChangeKind = ForwardedChange::Kind;
 
-constexpr std::array<std::pair<ChangeKind, std::string_view>, 9> kKinds{{
+constexpr std::array<std::pair<ChangeKind, std::string_view>, 10> kKinds{{
     {ChangeKind::kAcknowledge, "acknowledge"},
     {ChangeKind::kResolve, "resolve"},
     {ChangeKind::kNote, "note"},
@@ -26,6 +26,7 @@ constexpr std::array<std::pair<ChangeKind, std::string_view>, 9> kKinds{{
     {ChangeKind::kOpen, "open"},
     {ChangeKind::kDrill, "drill"},
     {ChangeKind::kPostmortem, "postmortem"},
+    {ChangeKind::kUnacknowledge, "unacknowledge"},
 }};
 
 Result<std::string> StringField(const json& j, const char* key, bool required) {

@@ -377,26 +377,18 @@ void IncidentManager::AckDeadlinePassed(const std::string& id, Release release) 
   }
   const auto& policy = PolicyOf(cur);
   Incident next = cur;
-  next.state = IncidentState::kTriggered;
-  ++next.epoch;
-  next.ack_deadline = {};
-  int steps = static_cast<int>(policy.steps.size());
   // Continue where the ack stopped the ladder; past its end, the last step is paged again.
-  next.next_step = std::clamp(cur.next_step, 0, std::max(0, steps - 1));
-  if (steps > 0) {
-    next.ladder_start = now - policy.steps[static_cast<std::size_t>(next.next_step)].after;
-    next.next_step_at = now;
-  }
+  const bool steps = ResumeLadder(next, now);
   auto ev = Event(now, "ack_timeout", kSystemActor,
                   // The timeout the deadline was set with when the ack was taken: a reload since
                   // may have changed the configured one.
                   fmt::format("acknowledged by {} at {} but not resolved within {}; {}",
                               cur.acknowledged_by, FormatRfc3339(cur.acknowledged_at),
                               FormatDuration(cur.ack_deadline - cur.acknowledged_at),
-                              steps > 0 ? std::string("re-escalating")
-                                        : fmt::format("policy {} has no step to page, so "
-                                                      "nobody is paged",
-                                                      policy.name)));
+                              steps ? std::string("re-escalating")
+                                    : fmt::format("policy {} has no step to page, so "
+                                                  "nobody is paged",
+                                                  policy.name)));
   Apply(id, std::move(next), {ev}, {}, std::nullopt, [this, id, release](Result<Incident> r) {
     if (!r) {
       RetryLater(id, &IncidentManager::OnAckDeadline, "ack timeout");

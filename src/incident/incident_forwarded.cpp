@@ -31,6 +31,8 @@ void IncidentManager::ApplyForwarded(ForwardedChange change, TimePoint now, Done
       return AcknowledgeAsync(c.incident_id, c.actor, now, c.origin, delivery, std::move(done));
     case Kind::kResolve:
       return ResolveAsync(c.incident_id, c.actor, now, c.origin, delivery, std::move(done));
+    case Kind::kUnacknowledge:
+      return UnacknowledgeAsync(c.incident_id, c.actor, now, c.origin, delivery, std::move(done));
     case Kind::kNote:
       return AddNoteAsync(c.incident_id, c.actor, c.text, now, c.origin, delivery, std::move(done));
     case Kind::kRecordDelivery:

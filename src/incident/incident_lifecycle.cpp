@@ -348,6 +348,58 @@ void IncidentManager::DoAcknowledge(const std::string& id, const std::string& ac
   });
 }
 
+bool AckWithdrawableFrom(const Incident& incident, std::string_view origin) {
+  return incident.state == IncidentState::kAcknowledged && !origin.empty() &&
+         incident.acknowledged_by.starts_with(std::string(origin) + ":");
+}
+
+bool IncidentManager::ResumeLadder(Incident& next, TimePoint now) const {
+  const auto& policy = PolicyOf(next);
+  next.state = IncidentState::kTriggered;
+  ++next.epoch;
+  next.ack_deadline = {};
+  const int steps = static_cast<int>(policy.steps.size());
+  next.next_step = std::clamp(next.next_step, 0, std::max(0, steps - 1));
+  if (steps == 0) return false;
+  next.ladder_start = now - policy.steps[static_cast<std::size_t>(next.next_step)].after;
+  next.next_step_at = now;
+  return true;
+}
+
+void IncidentManager::DoUnacknowledge(const std::string& id, const std::string& actor,
+                                      TimePoint now, const std::string& origin,
+                                      const std::optional<InboundDelivery>& delivery,
+                                      Done<Incident> done) {
+  auto open = OpenLive(id);
+  if (!open) return done(Fail(open.error()));
+  Live& live = **open;
+  // Only an ack taken at the same provider is withdrawn there: a late or repeated withdrawal,
+  // one after tocsin's own ack timeout re-escalated, or one of an ack given since in Slack or
+  // by another provider (still standing) changes nothing.
+  if (!AckWithdrawableFrom(live.incident, origin)) return done(live.incident);
+  Incident next = live.incident;
+  const bool pages = ResumeLadder(next, now);
+  auto ev = Event(
+      now, "unacknowledged", actor.empty() ? kSystemActor : actor,
+      fmt::format("{} withdrew the acknowledgement by {}{}; {}",
+                  actor.empty() ? kSystemActor : actor, live.incident.acknowledged_by, Via(origin),
+                  pages ? std::string("re-escalating")
+                        : fmt::format("policy {} has no step to page, so nobody is paged",
+                                      PolicyOf(next).name)),
+      OriginData(origin));
+  CancelTimers(live);  // the ack deadline goes with the ack
+  Apply(id, std::move(next), {ev}, {}, delivery, [this, id, done](Result<Incident> r) {
+    if (!r) {
+      ArmAckDeadline(id);  // still acknowledged
+      ArmReminder(id);
+      return done(std::move(r));
+    }
+    ArmStep(id);
+    ArmReminder(id);
+    done(std::move(r));
+  });
+}
+
 void IncidentManager::DoResolve(const std::string& id, const std::string& actor, bool automatic,
                                 TimePoint now, const std::string& origin,
                                 const std::optional<InboundDelivery>& delivery,

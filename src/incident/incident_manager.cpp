@@ -236,6 +236,27 @@ void IncidentManager::AcknowledgeAsync(std::string id, std::string actor, TimePo
   });
 }
 
+void IncidentManager::UnacknowledgeAsync(std::string id, std::string actor, TimePoint now,
+                                         std::string origin,
+                                         std::optional<InboundDelivery> delivery,
+                                         Done<Incident> done) {
+  if (read_only_ && ForwardOrRefuse(MakeForwardedChange(ForwardedChange::Kind::kUnacknowledge, id,
+                                                        actor, origin, delivery),
+                                    done)) {
+    return;
+  }
+  RunInLane(id, [=, this](Release release) {
+    DoUnacknowledge(id, actor, now, origin, delivery,
+                    [this, id, release, done](Result<Incident> r) {
+                      release();
+                      if (r) {
+                        if (auto it = live_.find(id); it != live_.end()) r = it->second.incident;
+                      }
+                      done(std::move(r));
+                    });
+  });
+}
+
 void IncidentManager::ResolveAsync(std::string id, std::string actor, TimePoint now,
                                    std::string origin, std::optional<InboundDelivery> delivery,
                                    Done<Incident> done) {

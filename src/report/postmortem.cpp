@@ -53,7 +53,8 @@ std::string Percent(double v) { return fmt::format("{:.3f} %", 100.0 * v); }
 std::string Phase(const incident::TimelineEvent& ev) {
   const std::string& k = ev.kind;
   if (k == "opened" || k == "alert_fired") return "detection";
-  if (k == incident::kEventPageDecided || k == "notified" || k == "ack_timeout") {
+  if (k == incident::kEventPageDecided || k == "notified" || k == "ack_timeout" ||
+      k == "unacknowledged") {
     return "escalation";
   }
   if (k == "escalated") return ev.actor == kSystemActor ? "escalation" : "action";

@@ -175,12 +175,15 @@ class InboundDurabilityTest : public ::testing::Test {
             {"X-Slack-Signature", "v0=" + HmacSha256Hex(kSlackSecret, "v0:" + ts + ":" + body)}};
   }
 
-  std::string PagerDutyBody(const std::string& event_id, const std::string& type) {
+  // `by_person`: the event's agent is Olena; without, null (PagerDuty acted itself).
+  std::string PagerDutyBody(const std::string& event_id, const std::string& type,
+                            bool by_person = true) {
+    json agent = by_person ? json{{"id", "PXPGF42"}, {"summary", "Olena Kovalenko"}} : json();
     return json{{"event",
                  {{"id", event_id},
                   {"event_type", type},
                   {"resource_type", "incident"},
-                  {"agent", {{"id", "PXPGF42"}, {"summary", "Olena Kovalenko"}}},
+                  {"agent", agent},
                   {"data", {{"id", "Q1ABC"}, {"incident_key", "tocsin/" + id_}}}}}}
         .dump();
   }
@@ -280,6 +283,66 @@ TEST_F(InboundDurabilityTest, AckOfAnAcknowledgedIncidentRecordsItsDeliveryAlone
   EXPECT_EQ(PagerDuty(other, "wh-echo-2").first, 503);
   EXPECT_FALSE(Processed("pagerduty", "01EVTECHO2"));
   EXPECT_EQ(PagerDuty(other, "wh-echo-2").second["outcome"], "unchanged");
+}
+
+// Review finding: PagerDuty's incident.unacknowledged (a responder undid the ack, or the
+// service's own ack timeout ran out), which docs/notifications.md asks to subscribe to, was
+// answered "ignored": tocsin stayed acknowledged and its ladder never resumed. The incident is
+// triggered again, once; a replay, and a withdrawal for an incident not acknowledged, change
+// nothing.
+TEST_F(InboundDurabilityTest, AnAckWithdrawnInPagerDutyTriggersTheIncidentAgainOnce) {
+  ASSERT_EQ(PagerDuty(PagerDutyBody("01EVTACK", "incident.acknowledged"), "wh-a").first, 200);
+  ASSERT_EQ(State(), "acknowledged");
+  const std::string unack = PagerDutyBody("01EVTUNACK", "incident.unacknowledged");
+  auto [status, answer] = PagerDuty(unack, "wh-u");
+  EXPECT_EQ(status, 200) << answer.dump();
+  EXPECT_EQ(answer["outcome"], "acted");
+  EXPECT_EQ(answer["state"], "triggered");
+  EXPECT_EQ(answer["message"], id_ +
+                                   " acknowledgement withdrawn by pagerduty:Olena Kovalenko; "
+                                   "triggered again");
+  EXPECT_EQ(State(), "triggered");
+  ExpectOnce("unacknowledged", "pagerduty:Olena Kovalenko", "pagerduty");
+  EXPECT_EQ(Events("unacknowledged")[0].text,
+            "pagerduty:Olena Kovalenko withdrew the acknowledgement by pagerduty:Olena Kovalenko "
+            "via pagerduty; re-escalating");
+  EXPECT_EQ(PagerDuty(unack, "wh-u").second["outcome"], "duplicate");
+  auto [other_status, other] =
+      PagerDuty(PagerDutyBody("01EVTUNACK2", "incident.unacknowledged"), "wh-u2");
+  EXPECT_EQ(other_status, 200);
+  EXPECT_EQ(other["outcome"], "unchanged");
+  EXPECT_EQ(other["message"], id_ + " is triggered: no acknowledgement to withdraw; nothing done");
+  ExpectOnce("unacknowledged", "pagerduty:Olena Kovalenko", "pagerduty");
+}
+
+// A review of that change: PagerDuty's own acknowledgement timeout (the event without an agent)
+// would have re-escalated every acked incident when the service's timer ran out, paging people
+// from two systems; and undoing in PagerDuty an ack since given in Slack dropped that ack.
+TEST_F(InboundDurabilityTest, AnAckPagerDutyDidNotGiveOrATimeoutOfItsOwnIsNotWithdrawn) {
+  process_->OnLoop([&] {
+    ASSERT_TRUE(process_->manager().Acknowledge(id_, "l1a", clock_.Now(), incident::kOriginApi));
+  });
+  auto [status, answer] =
+      PagerDuty(PagerDutyBody("01EVTUNACK3", "incident.unacknowledged"), "wh-u3");
+  EXPECT_EQ(status, 200);
+  EXPECT_EQ(answer["outcome"], "unchanged");
+  EXPECT_EQ(answer["message"],
+            id_ +
+                " stays acknowledged: its acknowledgement was not given in pagerduty; nothing "
+                "done");
+  EXPECT_TRUE(Processed("pagerduty", "01EVTUNACK3"));
+  ASSERT_EQ(PagerDuty(PagerDutyBody("01EVTACK4", "incident.resolved"), "wh-r").first, 200);
+  EXPECT_EQ(State(), "resolved");
+}
+
+TEST_F(InboundDurabilityTest, PagerDutysOwnAckTimeoutLeavesTheAckToTocsin) {
+  ASSERT_EQ(PagerDuty(PagerDutyBody("01EVTACK5", "incident.acknowledged"), "wh-a5").first, 200);
+  auto [status, answer] = PagerDuty(
+      PagerDutyBody("01EVTUNACK5", "incident.unacknowledged", /*by_person=*/false), "wh-u5");
+  EXPECT_EQ(status, 200);
+  EXPECT_EQ(answer["outcome"], "ignored");
+  EXPECT_EQ(State(), "acknowledged");
+  EXPECT_TRUE(Events("unacknowledged").empty());
 }
 
 // Regression: the unsigned X-Webhook-Id header was the dedup key, so a captured signed body

@@ -87,10 +87,13 @@ TEST_F(IncidentTest, AStandbyForwardsWhatAPersonAsksAndTheActiveAppliesEachOnce)
                            At(minutes(1)), answer);
   manager_->RecordPostmortemAsync("INC-1", "l1a", "https://wiki.example/pm/1", At(minutes(1)),
                                   answer);
+  const InboundDelivery unack{"pagerduty", "EVT-UNACK", At(minutes(1))};
+  manager_->UnacknowledgeAsync("INC-1", "pagerduty:L1 Day", At(minutes(1)), "pagerduty", unack,
+                               answer);
   // The dispatcher's own groups are never passed on: the active's dispatcher has them too.
   manager_->OnGroupFlush(Group("payments", Severity::kCritical, true, "g3"), At(minutes(1)));
 
-  ASSERT_EQ(forwarded.size(), 9u);
+  ASSERT_EQ(forwarded.size(), 10u);
   using Kind = ForwardedChange::Kind;
   EXPECT_EQ(forwarded[0], MakeForwardedChange(Kind::kAcknowledge, "INC-1", "l1a", "slack", slack));
   EXPECT_EQ(forwarded[1].kind, Kind::kNote);
@@ -109,8 +112,10 @@ TEST_F(IncidentTest, AStandbyForwardsWhatAPersonAsksAndTheActiveAppliesEachOnce)
   EXPECT_EQ(forwarded[7].drill, (DrillSpec{"psp-down", "payments", "deposit-psp"}));
   EXPECT_EQ(forwarded[8].kind, Kind::kPostmortem);
   EXPECT_EQ(forwarded[8].text, "https://wiki.example/pm/1");
+  EXPECT_EQ(forwarded[9], MakeForwardedChange(Kind::kUnacknowledge, "INC-1", "pagerduty:L1 Day",
+                                              "pagerduty", unack));
   // What the active answered reaches the caller.
-  ASSERT_EQ(answers.size(), 8u);
+  ASSERT_EQ(answers.size(), 9u);
   for (const auto& a : answers) EXPECT_EQ(a.error().kind(), Error::Kind::kNotFound);
   ASSERT_TRUE(recorded.has_value());
   EXPECT_EQ(recorded->error().message(), "answered by the active");
@@ -191,6 +196,14 @@ TEST_F(IncidentTest, AStandbyForwardsWhatAPersonAsksAndTheActiveAppliesEachOnce)
   ASSERT_TRUE(apply(postmortem));
   auto kinds = Kinds("INC-1");
   EXPECT_EQ(std::count(kinds.begin(), kinds.end(), "postmortem"), 1);
+  // An ack withdrawn at PagerDuty, received by the standby: the active applies it, and as the
+  // ack standing was given in Slack, it stands.
+  ASSERT_EQ(manager_->Get("INC-1")->state, IncidentState::kAcknowledged);
+  auto unacked = apply(forwarded[9]);
+  ASSERT_TRUE(unacked) << unacked.error().message();
+  EXPECT_EQ(unacked->state, IncidentState::kAcknowledged);
+  kinds = Kinds("INC-1");
+  EXPECT_EQ(std::count(kinds.begin(), kinds.end(), "unacknowledged"), 0);
 }
 
 // What the database carries for the new kinds is checked on the way in: a request that lost

@@ -48,6 +48,18 @@ class NoThreads final : public SlackThreadStore {
   Result<void> SaveSlackMessage(const std::string&, const SlackMessageRef&) override { return {}; }
 };
 
+// A Slack notifier with a bot token, posting to #incidents, that keeps no threads.
+struct SlackToIncidents {
+  static config::SlackConfig Config() {
+    config::SlackConfig cfg;
+    cfg.bot_token = "xoxb-secret";
+    cfg.channel = "#incidents";
+    return cfg;
+  }
+  NoThreads threads;
+  SlackNotifier slack{Config(), Renderer(), nullptr, threads};
+};
+
 // A runbook annotation is a link only when it is an http(s) URL: a file named "http-errors" is
 // a file under runbooks.base_url like any other.
 TEST(PageRenderer, ARunbookFileWhoseNameStartsWithHttpIsAFile) {
@@ -220,11 +232,8 @@ TEST(OpsgeniePage, DepositScenarioFieldByField) {
 }
 
 TEST(SlackPage, DepositScenarioBlocksFieldByField) {
-  config::SlackConfig cfg;
-  cfg.bot_token = "xoxb-secret";
-  cfg.channel = "#incidents";
-  NoThreads threads;
-  SlackNotifier slack(cfg, Renderer(), nullptr, threads);
+  SlackToIncidents to;
+  SlackNotifier& slack = to.slack;
   json blocks = slack.BuildBlocks(DepositPage());
   ASSERT_GE(blocks.size(), 5u);
   EXPECT_EQ(blocks[0]["type"], "header");
@@ -267,14 +276,10 @@ TEST(SlackPage, DepositScenarioBlocksFieldByField) {
 // Review finding: the message edited at a shift change read "Paging <new commander> (l1)",
 // who was not paged; it names the commander now.
 TEST(SlackPage, AnUpdateNamesTheCommanderAndPagesNobody) {
-  config::SlackConfig cfg;
-  cfg.bot_token = "xoxb-secret";
-  cfg.channel = "#incidents";
-  NoThreads threads;
-  SlackNotifier slack(cfg, Renderer(), nullptr, threads);
+  SlackToIncidents to;
   auto update = DepositPage();
   update.action = incident::PageAction::kUpdate;
-  const std::string dumped = slack.BuildBlocks(update).dump();
+  const std::string dumped = to.slack.BuildBlocks(update).dump();
   EXPECT_EQ(dumped.find("Paging"), std::string::npos) << dumped;
   EXPECT_NE(dumped.find("Incident commander: <@U024BE7LH> (l1)"), std::string::npos) << dumped;
 }

@@ -15,7 +15,8 @@ namespace tocsin::http {
 enum class ActionOrigin { kApi, kCli, kSlack, kPagerDuty, kOpsgenie, kTwilio, kJsm, kPanel };
 std::string_view ActionOriginName(ActionOrigin o);
 
-enum class IncidentAction { kAcknowledge, kResolve, kEscalate, kNote };
+// kUnacknowledge comes from providers only (an ack withdrawn in PagerDuty or Opsgenie).
+enum class IncidentAction { kAcknowledge, kResolve, kEscalate, kNote, kUnacknowledge };
 std::string_view IncidentActionName(IncidentAction a);
 
 // One inbound request, for "act once": a provider's webhook delivery (source "pagerduty" and

@@ -27,6 +27,7 @@ struct ForwardedChange {
     kOpen,        // an incident opened by hand: `group`
     kDrill,       // a drill started: `group` and `drill`
     kPostmortem,  // where the post-mortem is: `text` holds its URL
+    kUnacknowledge,  // an ack withdrawn at a provider (its webhook reached the standby)
   };
   Kind kind = Kind::kAcknowledge;
   std::string incident_id;  // empty for kRecordDelivery, kOpen and kDrill

@@ -94,8 +94,8 @@ struct TimelineEvent {
   std::int64_t seq = 0;  // 1-based, per incident
   TimePoint at{};
   // opened, alert_fired, alert_resolved, escalated, page_decided, queued, sent, failed,
-  // skipped, not_paged, acknowledged, ack_timeout, note, reminder, handover, resolved,
-  // auto_resolved, reopened. Timelines written before page_decided existed also hold
+  // skipped, not_paged, acknowledged, unacknowledged, ack_timeout, note, reminder, handover,
+  // resolved, auto_resolved, reopened. Timelines written before page_decided existed also hold
   // notified (now page_decided) and delivery (now sent / failed / skipped).
   std::string kind;
   std::string actor;  // person id, kSystemActor, or an API caller

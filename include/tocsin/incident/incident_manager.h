@@ -33,6 +33,10 @@ namespace tocsin::incident {
 class PageHandoff;
 struct ForwardedChange;
 
+// True when `origin` (a provider: "pagerduty", "opsgenie", "jsm") may withdraw the incident's
+// acknowledgement: it is acknowledged, and the ack was given at that provider.
+bool AckWithdrawableFrom(const Incident& incident, std::string_view origin);
+
 // Turns dispatched alert groups into incidents and walks each incident's escalation ladder on
 // the Scheduler until someone acknowledges: step k of the policy falls due at T0 + after(k);
 // the people it names are looked up on the roster at that moment (L2 by the alerts' domain,
@@ -150,6 +154,14 @@ class IncidentManager final : public dispatch::GroupSink, public DeliveryObserve
                         std::optional<InboundDelivery> delivery, Done<Incident> done);
   void ResolveAsync(std::string id, std::string actor, TimePoint now, std::string origin,
                     std::optional<InboundDelivery> delivery, Done<Incident> done);
+  // An acknowledgement withdrawn at a provider (PagerDuty's incident.unacknowledged, Opsgenie's
+  // UnAcknowledge: a responder undid it, or the provider's own ack timeout ran out): the
+  // incident is triggered again and its ladder resumes where the ack stopped it, as after
+  // ack_timeout. An incident that is not acknowledged is left as it is.
+  // Only an ack given at that provider (acknowledged_by "pagerduty:..." for origin "pagerduty")
+  // is withdrawn: one given since in Slack, the API or another provider stands.
+  void UnacknowledgeAsync(std::string id, std::string actor, TimePoint now, std::string origin,
+                          std::optional<InboundDelivery> delivery, Done<Incident> done);
   void AddNoteAsync(std::string id, std::string actor, std::string text, TimePoint now,
                     std::string origin, std::optional<InboundDelivery> delivery,
                     Done<Incident> done);
@@ -274,6 +286,12 @@ class IncidentManager final : public dispatch::GroupSink, public DeliveryObserve
                        Done<Incident> done);
   void Reopen(const Incident& resolved, const dispatch::AlertGroup& group, TimePoint now,
               Done<Incident> done);
+  void DoUnacknowledge(const std::string& id, const std::string& actor, TimePoint now,
+                       const std::string& origin, const std::optional<InboundDelivery>& delivery,
+                       Done<Incident> done);
+  // Triggered again after an ack, the ladder due at once where the ack stopped it (past its end:
+  // the last step again), in a new epoch. False when the policy has no step to page.
+  bool ResumeLadder(Incident& next, TimePoint now) const;
   void DoAcknowledge(const std::string& id, const std::string& actor, TimePoint now,
                      const std::string& origin, const std::optional<InboundDelivery>& delivery,
                      Done<Incident> done);
