@@ -24,9 +24,9 @@ struct ForwardedChange {
     kEscalate,
     kStatusUpdate,
     kRecordDelivery,
-    kOpen,        // an incident opened by hand: `group`
-    kDrill,       // a drill started: `group` and `drill`
-    kPostmortem,  // where the post-mortem is: `text` holds its URL
+    kOpen,           // an incident opened by hand: `group`
+    kDrill,          // a drill started: `group` and `drill`
+    kPostmortem,     // where the post-mortem is: `text` holds its URL
     kUnacknowledge,  // an ack withdrawn at a provider (its webhook reached the standby)
   };
   Kind kind = Kind::kAcknowledge;
